@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11 and make:
+#   make run    — the service on embedded SQLite (./var/), nothing else to install
+#   make test   — lint, types, layer contracts and the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+
+.PHONY: sync run test lint format
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+sync: $(UV)
+	$(UV) sync --frozen --inexact --quiet
+
+run: sync
+	$(VENV)/bin/rodedraad serve
+
+lint: sync
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: lint
+	$(VENV)/bin/pytest
+
+format: sync
+	$(VENV)/bin/ruff check --fix src tests
+	$(VENV)/bin/ruff format src tests

@@ -1,0 +1,1 @@
+"""HTTP: translates requests to application calls and read-model queries, nothing more."""

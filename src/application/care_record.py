@@ -1,0 +1,422 @@
+"""The care record: one eventsourcing ``Application`` with one method per use case.
+
+Each method loads what it needs, runs one command on one aggregate, and saves. A command on an
+existing aggregate may name the version it expects (``If-Match``); a stale version is refused
+before anything is recorded, and a write that loses a race is refused by the event store's
+unique (aggregate, version) constraint, so no update is ever lost.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.client import Client, PersonalData
+from domain.common import CommandContext, ConsentScope, Sector, Signatory
+from domain.errors import ClientNotFound, DomainError, TrajectoryNotFound
+from domain.trajectory import Trajectory
+
+A = TypeVar("A", bound=Aggregate)
+
+#: Take a snapshot every this many events, so long-lived trajectories load fast.
+SNAPSHOT_INTERVAL = 50
+
+
+class ApplicationError(Exception):
+    """A refusal that comes from concurrency, not from the domain's rules."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StaleVersion(ApplicationError):
+    """The caller's expected version (``If-Match``) is not the current one."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(
+            f"the record is at version {current}, not {expected}; reload it and decide again"
+        )
+        self.expected = expected
+        self.current = current
+
+
+class ConcurrentWrite(ApplicationError):
+    """Another command recorded the same version first."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a command answers: the aggregate, its new version and the log position it reached."""
+
+    id: UUID
+    version: int
+    position: int | None
+
+
+class CareRecord(Application[UUID]):
+    """Trajectories and clients: every use case of issue #2, one method each."""
+
+    name = "rodedraad"
+    snapshotting_intervals = {Trajectory: SNAPSHOT_INTERVAL, Client: SNAPSHOT_INTERVAL}
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _load(self, cls: type[A], aggregate_id: UUID) -> A:
+        missing: type[DomainError] = TrajectoryNotFound if cls is Trajectory else ClientNotFound
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise missing(f"no {cls.__name__.lower()} with id {aggregate_id}") from None
+        if not isinstance(aggregate, cls):
+            raise missing(f"no {cls.__name__.lower()} with id {aggregate_id}")
+        return aggregate
+
+    def trajectory(self, trajectory_id: UUID) -> Trajectory:
+        return self._load(Trajectory, trajectory_id)
+
+    def client(self, client_id: UUID) -> Client:
+        return self._load(Client, client_id)
+
+    def _save_all(self, *aggregates: Aggregate) -> CommandResult:
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            raise ConcurrentWrite(
+                "another command changed this record at the same moment; reload it and retry"
+            ) from None
+        first = aggregates[0]
+        positions = [r.notification.id for r in recordings if r.notification is not None]
+        return CommandResult(
+            id=first.id, version=first.version, position=max(positions) if positions else None
+        )
+
+    def _change(
+        self,
+        cls: type[A],
+        aggregate_id: UUID,
+        expected_version: int | None,
+        command: Callable[[A], object],
+    ) -> CommandResult:
+        aggregate = self._load(cls, aggregate_id)
+        if expected_version is not None and aggregate.version != expected_version:
+            raise StaleVersion(expected_version, aggregate.version)
+        command(aggregate)
+        return self._save_all(aggregate)
+
+    def _change_trajectory(
+        self,
+        trajectory_id: UUID,
+        expected_version: int | None,
+        command: Callable[[Trajectory], object],
+    ) -> CommandResult:
+        return self._change(Trajectory, trajectory_id, expected_version, command)
+
+    def _change_client(
+        self, client_id: UUID, expected_version: int | None, command: Callable[[Client], object]
+    ) -> CommandResult:
+        return self._change(Client, client_id, expected_version, command)
+
+    # --- clients --------------------------------------------------------------------------------
+
+    def register_client(self, ctx: CommandContext, *, personal: PersonalData) -> CommandResult:
+        return self._save_all(Client.register(ctx, personal=personal))
+
+    def appoint_representative(
+        self,
+        ctx: CommandContext,
+        client_id: UUID,
+        expected_version: int | None,
+        *,
+        representative_ref: str,
+        personal: PersonalData,
+    ) -> CommandResult:
+        return self._change_client(
+            client_id,
+            expected_version,
+            lambda c: c.appoint_representative(
+                ctx, representative_ref=representative_ref, personal=personal
+            ),
+        )
+
+    def exclude_representative(
+        self,
+        ctx: CommandContext,
+        client_id: UUID,
+        expected_version: int | None,
+        *,
+        representative_ref: str,
+        reason: str,
+    ) -> CommandResult:
+        return self._change_client(
+            client_id,
+            expected_version,
+            lambda c: c.exclude_representative(
+                ctx, representative_ref=representative_ref, reason=reason
+            ),
+        )
+
+    def grant_consent(
+        self,
+        ctx: CommandContext,
+        client_id: UUID,
+        expected_version: int | None,
+        *,
+        consent_id: str,
+        to_party: str,
+        scopes: tuple[ConsentScope, ...],
+        purpose: str,
+        until: date | None,
+    ) -> CommandResult:
+        return self._change_client(
+            client_id,
+            expected_version,
+            lambda c: c.grant_consent(
+                ctx,
+                consent_id=consent_id,
+                to_party=to_party,
+                scopes=scopes,
+                purpose=purpose,
+                until=until,
+            ),
+        )
+
+    def revoke_consent(
+        self,
+        ctx: CommandContext,
+        client_id: UUID,
+        expected_version: int | None,
+        *,
+        consent_id: str,
+        reason: str,
+    ) -> CommandResult:
+        return self._change_client(
+            client_id,
+            expected_version,
+            lambda c: c.revoke_consent(ctx, consent_id=consent_id, reason=reason),
+        )
+
+    # --- trajectories: intake -------------------------------------------------------------------
+
+    def refer(
+        self,
+        ctx: CommandContext,
+        *,
+        client_id: UUID,
+        question: str,
+        client_criteria: tuple[str, ...],
+        referrer_engagement: str,
+        sector: Sector,
+        region: str,
+        continues_from: UUID | None = None,
+    ) -> CommandResult:
+        """*Aanmelding* (001); ``continues_from`` carries an earlier trajectory's thread (000)."""
+        self.client(client_id)
+        trajectory = Trajectory.refer(
+            ctx,
+            client_id=client_id,
+            question=question,
+            client_criteria=client_criteria,
+            referrer_engagement=referrer_engagement,
+            sector=sector,
+            region=region,
+        )
+        if continues_from is not None:
+            trajectory.continue_from(ctx, previous=self.trajectory(continues_from))
+        return self._save_all(trajectory)
+
+    def accept(
+        self,
+        ctx: CommandContext,
+        trajectory_id: UUID,
+        expected_version: int | None,
+        *,
+        coordinating_organisation: str | None,
+    ) -> CommandResult:
+        return self._change_trajectory(
+            trajectory_id,
+            expected_version,
+            lambda t: t.accept(ctx, coordinating_organisation=coordinating_organisation),
+        )
+
+    def decline(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, *, reason: str
+    ) -> CommandResult:
+        return self._change_trajectory(
+            trajectory_id, expected_version, lambda t: t.decline(ctx, reason=reason)
+        )
+
+    # --- trajectories: the generic commands ------------------------------------------------------
+    #
+    # These forward their keyword arguments unchanged to the aggregate method of the same name;
+    # the aggregate's typed signature is the contract, and the API's request structs match it.
+
+    def _forward(
+        self,
+        method: str,
+        ctx: CommandContext,
+        trajectory_id: UUID,
+        expected_version: int | None,
+        details: dict[str, Any],
+    ) -> CommandResult:
+        return self._change_trajectory(
+            trajectory_id,
+            expected_version,
+            lambda t: getattr(t, method)(ctx, **details),
+        )
+
+    def hold_consultation(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("hold_consultation", ctx, trajectory_id, expected_version, details)
+
+    def waive_consultation(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("waive_consultation", ctx, trajectory_id, expected_version, details)
+
+    def propose_role_agreement(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward(
+            "propose_role_agreement", ctx, trajectory_id, expected_version, details
+        )
+
+    def accept_role_agreement(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("accept_role_agreement", ctx, trajectory_id, expected_version, details)
+
+    def decline_role_agreement(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward(
+            "decline_role_agreement", ctx, trajectory_id, expected_version, details
+        )
+
+    def end_role_agreement(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("end_role_agreement", ctx, trajectory_id, expected_version, details)
+
+    def set_goal(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("set_goal", ctx, trajectory_id, expected_version, details)
+
+    def revise_goal(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("revise_goal", ctx, trajectory_id, expected_version, details)
+
+    def close_goal(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("close_goal", ctx, trajectory_id, expected_version, details)
+
+    def agree_action(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("agree_action", ctx, trajectory_id, expected_version, details)
+
+    def evaluate(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("evaluate", ctx, trajectory_id, expected_version, details)
+
+    def raise_escalation(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("raise_escalation", ctx, trajectory_id, expected_version, details)
+
+    def change_escalation_level(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward(
+            "change_escalation_level", ctx, trajectory_id, expected_version, details
+        )
+
+    def resolve_escalation(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("resolve_escalation", ctx, trajectory_id, expected_version, details)
+
+    def block(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("block", ctx, trajectory_id, expected_version, details)
+
+    def unblock(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("unblock", ctx, trajectory_id, expected_version, details)
+
+    def record_follow_up_contact(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward(
+            "record_follow_up_contact", ctx, trajectory_id, expected_version, details
+        )
+
+    def close_trajectory(
+        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
+    ) -> CommandResult:
+        return self._forward("close", ctx, trajectory_id, expected_version, details)
+
+    # --- trajectories: commands that consult the client -------------------------------------------
+
+    def sign_plan(
+        self,
+        ctx: CommandContext,
+        trajectory_id: UUID,
+        expected_version: int | None,
+        *,
+        signatory: Signatory,
+        representative_ref: str | None,
+    ) -> CommandResult:
+        """004: signed by the client, or by a representative the client did not exclude."""
+
+        def sign(trajectory: Trajectory) -> None:
+            self.client(trajectory.client_id).check_may_sign(signatory, representative_ref)
+            trajectory.sign_plan(ctx, signatory=signatory, representative_ref=representative_ref)
+
+        return self._change_trajectory(trajectory_id, expected_version, sign)
+
+    def hand_over(
+        self,
+        ctx: CommandContext,
+        trajectory_id: UUID,
+        expected_version: int | None,
+        *,
+        to_party: str,
+        scopes: tuple[ConsentScope, ...],
+        transfers_coordination: bool,
+    ) -> CommandResult:
+        """004: information passes to another organisation only with the client's consent."""
+
+        def hand_over(trajectory: Trajectory) -> None:
+            client = self.client(trajectory.client_id)
+            consent_id = client.consent_covering(to_party, scopes, ctx.occurred_on)
+            trajectory.hand_over(
+                ctx,
+                to_party=to_party,
+                scopes=scopes,
+                consent_id=consent_id,
+                transfers_coordination=transfers_coordination,
+            )
+
+        return self._change_trajectory(trajectory_id, expected_version, hand_over)
+
+    def record_missed_deadline(
+        self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, expected: str
+    ) -> CommandResult | None:
+        """Idempotent: returns ``None`` when this deadline was already recorded."""
+        trajectory = self.trajectory(trajectory_id)
+        if not trajectory.record_missed_deadline(ctx, rule=rule, due_on=due_on, expected=expected):
+            return None
+        return self._save_all(trajectory)

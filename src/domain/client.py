@@ -1,0 +1,261 @@
+"""The Client aggregate: the person a trajectory is for, under a pseudonymous id.
+
+The client owns the plan (000): their consent decides where information may go (004) and they
+may exclude a representative from signing or seeing it.
+"""
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+from domain.common import Actor, CommandContext, ConsentScope, Signatory, require_text
+from domain.errors import (
+    ConsentMissing,
+    InvalidValue,
+    ItemNotFound,
+    RuleConflict,
+    SignatoryNotAllowed,
+)
+from domain.snapshots import TypedSnapshot
+
+
+class PersonalData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Name and contact details: the only personal data the record holds about a person."""
+
+    name: str | None = None
+    contact: str | None = None
+
+
+class Consent(msgspec.Struct):
+    to_party: str
+    scopes: tuple[ConsentScope, ...]
+    purpose: str
+    granted_on: date
+    until: date | None
+    revoked_at: datetime | None = None
+
+    def covers(self, party: str, scopes: tuple[ConsentScope, ...], on: date) -> bool:
+        return (
+            self.revoked_at is None
+            and self.to_party == party
+            and set(scopes) <= set(self.scopes)
+            and self.granted_on <= on
+            and (self.until is None or on <= self.until)
+        )
+
+
+class Representative(msgspec.Struct):
+    personal: PersonalData
+    appointed_at: datetime
+    excluded_at: datetime | None = None
+
+
+class ClientSnapshotState(msgspec.Struct, forbid_unknown_fields=True):
+    """The types of ``Client``'s attributes, for decoding snapshots (kept equal by a test)."""
+
+    _created_on: datetime
+    _modified_on: datetime
+    registering_organisation: str
+    personal: PersonalData
+    representatives: dict[str, Representative]
+    consents: dict[str, Consent]
+
+
+class Client(Aggregate):
+    """A client under a pseudonymous id; consents and representatives hang here."""
+
+    class Event(Aggregate.Event):
+        actor: Actor
+        occurred_at: datetime
+        correlation_id: str
+        causation_id: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            self.apply_to(aggregate)
+
+        def apply_to(self, client: "Client") -> None:
+            """Change the client's state; never refuse."""
+
+    class Registered(Event, Aggregate.Created):
+        registering_organisation: str
+        personal: PersonalData
+
+        def apply(self, aggregate: Any) -> None:
+            """Creation goes through ``Client.__init__``."""
+
+    class RepresentativeAppointed(Event):
+        representative_ref: str
+        personal: PersonalData
+
+        def apply_to(self, client: "Client") -> None:
+            client.representatives[self.representative_ref] = Representative(
+                personal=self.personal, appointed_at=self.occurred_at
+            )
+
+    class RepresentativeExcluded(Event):
+        """The client opts out: this representative may neither sign nor see the plan (004)."""
+
+        representative_ref: str
+        reason: str
+
+        def apply_to(self, client: "Client") -> None:
+            client.representatives[self.representative_ref].excluded_at = self.occurred_at
+
+    class ConsentGranted(Event):
+        consent_id: str
+        to_party: str
+        scopes: tuple[ConsentScope, ...]
+        purpose: str
+        until: date | None
+
+        def apply_to(self, client: "Client") -> None:
+            client.consents[self.consent_id] = Consent(
+                to_party=self.to_party,
+                scopes=self.scopes,
+                purpose=self.purpose,
+                granted_on=self.occurred_at.date(),
+                until=self.until,
+            )
+
+    class ConsentRevoked(Event):
+        consent_id: str
+        reason: str
+
+        def apply_to(self, client: "Client") -> None:
+            client.consents[self.consent_id].revoked_at = self.occurred_at
+
+    @classmethod
+    def register(
+        cls, ctx: CommandContext, *, personal: PersonalData, client_id: UUID | None = None
+    ) -> "Client":
+        ctx.check_occurred_at()
+        return cls._create(
+            cls.Registered,
+            id=client_id,
+            **ctx.event_fields(),
+            registering_organisation=ctx.actor.organisation,
+            personal=personal,
+        )
+
+    def __init__(self, registering_organisation: str, personal: PersonalData) -> None:
+        self.registering_organisation = registering_organisation
+        self.personal = personal
+        self.representatives: dict[str, Representative] = {}
+        self.consents: dict[str, Consent] = {}
+
+    def appoint_representative(
+        self, ctx: CommandContext, *, representative_ref: str, personal: PersonalData
+    ) -> None:
+        ctx.check_occurred_at()
+        require_text(representative_ref, "representative_ref")
+        if representative_ref in self.representatives:
+            raise RuleConflict(f"representative {representative_ref!r} is already appointed")
+        self.trigger_event(
+            self.RepresentativeAppointed,
+            **ctx.event_fields(),
+            representative_ref=representative_ref,
+            personal=personal,
+        )
+
+    def exclude_representative(
+        self, ctx: CommandContext, *, representative_ref: str, reason: str
+    ) -> None:
+        ctx.check_occurred_at()
+        representative = self._representative(representative_ref)
+        if representative.excluded_at is not None:
+            raise RuleConflict(f"representative {representative_ref!r} is already excluded")
+        self.trigger_event(
+            self.RepresentativeExcluded,
+            **ctx.event_fields(),
+            representative_ref=representative_ref,
+            reason=reason.strip(),
+        )
+
+    def grant_consent(
+        self,
+        ctx: CommandContext,
+        *,
+        consent_id: str,
+        to_party: str,
+        scopes: tuple[ConsentScope, ...],
+        purpose: str,
+        until: date | None,
+    ) -> None:
+        """004: who (organisation), what (plan, dossier, contact details), why and until when."""
+        ctx.check_occurred_at()
+        if not consent_id.strip():
+            raise InvalidValue("consent id must not be empty", field="consent_id")
+        if consent_id in self.consents:
+            raise InvalidValue(f"consent id {consent_id!r} is already used", field="consent_id")
+        if not scopes:
+            raise InvalidValue("a consent covers at least one scope", field="scopes")
+        if until is not None and until < ctx.occurred_on:
+            raise InvalidValue("until must not lie before the consent is given", field="until")
+        self.trigger_event(
+            self.ConsentGranted,
+            **ctx.event_fields(),
+            consent_id=consent_id,
+            to_party=require_text(to_party, "to_party"),
+            scopes=tuple(dict.fromkeys(scopes)),
+            purpose=require_text(purpose, "purpose"),
+            until=until,
+        )
+
+    def revoke_consent(self, ctx: CommandContext, *, consent_id: str, reason: str) -> None:
+        """Revoking takes effect at once: no later handover may rely on it."""
+        ctx.check_occurred_at()
+        consent = self._consent(consent_id)
+        if consent.revoked_at is not None:
+            raise RuleConflict(f"consent {consent_id!r} is already revoked")
+        self.trigger_event(
+            self.ConsentRevoked, **ctx.event_fields(), consent_id=consent_id, reason=reason.strip()
+        )
+
+    # --- rules other aggregates' commands rely on ----------------------------------------------
+
+    def check_may_sign(self, signatory: Signatory, representative_ref: str | None) -> None:
+        """004: the client signs, or their representative unless the client excluded them."""
+        if signatory == Signatory.CLIENT:
+            return
+        if representative_ref is None or representative_ref not in self.representatives:
+            raise SignatoryNotAllowed(
+                f"{representative_ref!r} is not an appointed representative of this client"
+            )
+        if self.representatives[representative_ref].excluded_at is not None:
+            raise SignatoryNotAllowed(
+                f"the client excluded representative {representative_ref!r}: "
+                "they can neither sign nor see the plan"
+            )
+
+    def consent_covering(self, party: str, scopes: tuple[ConsentScope, ...], on: date) -> str:
+        """004: the id of a consent in force that covers passing ``scopes`` to ``party``."""
+        for consent_id, consent in self.consents.items():
+            if consent.covers(party, scopes, on):
+                return consent_id
+        raise ConsentMissing(
+            f"no consent of the client in force on {on.isoformat()} covers passing "
+            f"{', '.join(s.value for s in scopes)} to {party!r}; record the client's consent first"
+        )
+
+    def _representative(self, representative_ref: str) -> Representative:
+        try:
+            return self.representatives[representative_ref]
+        except KeyError:
+            raise ItemNotFound(
+                f"representative {representative_ref!r} is not appointed for this client",
+                field="representative_ref",
+            ) from None
+
+    def _consent(self, consent_id: str) -> Consent:
+        try:
+            return self.consents[consent_id]
+        except KeyError:
+            raise ItemNotFound(
+                f"consent {consent_id!r} is not recorded for this client", field="consent_id"
+            ) from None
+
+    Snapshot = TypedSnapshot
+    snapshot_state = ClientSnapshotState

@@ -1,0 +1,154 @@
+"""Named domain errors.
+
+Every refusal of the write side is one of these. The API maps the three families to HTTP
+statuses in one place: ``InvalidCommand`` → 422, ``RuleConflict`` → 409, ``NotFound`` → 404,
+``NotAParty`` → 403. Each error names the ``rule`` it enforces so that a client can act on it.
+"""
+
+
+class DomainError(Exception):
+    """A command the record refuses."""
+
+    rule: str = "domain-rule"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidCommand(DomainError):
+    """The command itself is wrong or incomplete, whatever the state of the record."""
+
+    rule = "invalid-command"
+
+
+class RuleConflict(DomainError):
+    """The command conflicts with the current state of the record."""
+
+    rule = "rule-conflict"
+
+
+class NotFound(DomainError):
+    """The command names something the record does not hold."""
+
+    rule = "not-found"
+
+
+class NotAParty(DomainError):
+    """The actor's organisation is not the party the command needs."""
+
+    rule = "not-a-party"
+
+
+# --- input-shaped rules (422) -------------------------------------------------------------
+
+
+class OccurredInFuture(InvalidCommand):
+    rule = "occurred-at-not-in-future"
+
+
+class OccurredBeforeReferral(InvalidCommand):
+    rule = "occurred-at-not-before-referral"
+
+
+class NextConsultationNotPlanned(InvalidCommand):
+    """003: "tijdens MDO een vervolg MDO inplannen" — a consultation plans the next one."""
+
+    rule = "consultation-plans-the-next"
+
+
+class ReasonRequired(InvalidCommand):
+    rule = "reason-required"
+
+
+class FollowUpNotNamed(InvalidCommand):
+    """000: closing names who follows up the plan, or records why no one does."""
+
+    rule = "closure-names-who-follows-up"
+
+
+class EvaluationIntervalTooLong(InvalidCommand):
+    """004: the plan is evaluated at least once a year."""
+
+    rule = "evaluation-at-least-yearly"
+
+
+class InvalidValue(InvalidCommand):
+    rule = "invalid-value"
+
+
+# --- state conflicts (409) ----------------------------------------------------------------
+
+
+class TransitionNotAllowed(RuleConflict):
+    rule = "trajectory-state-machine"
+
+
+class StartConsultationRequired(RuleConflict):
+    """001: every trajectory starts with a start consultation (or a reasoned waiver)."""
+
+    rule = "trajectory-starts-with-start-consultation"
+
+
+class ConsultationAlreadyHeld(RuleConflict):
+    rule = "consultation-kind-held-once"
+
+
+class EndConsultationRequired(RuleConflict):
+    """001: every trajectory ends with an end consultation (or a reasoned waiver)."""
+
+    rule = "trajectory-ends-with-end-consultation"
+
+
+class RoleAgreementNotPending(RuleConflict):
+    rule = "role-agreement-state"
+
+
+class PlanNotInForce(RuleConflict):
+    """004: the plan is in force from its signature and valid at most three years."""
+
+    rule = "plan-in-force"
+
+
+class SignatoryNotAllowed(RuleConflict):
+    """004: the client signs, or their representative unless the client excluded them."""
+
+    rule = "plan-signed-by-client-or-representative"
+
+
+class ConsentMissing(RuleConflict):
+    """004: information passes to another organisation only with the client's consent."""
+
+    rule = "handover-needs-consent"
+
+
+class EscalationNotOpen(RuleConflict):
+    rule = "escalation-state"
+
+
+class ContinuationNotAllowed(RuleConflict):
+    """000: a new trajectory carries the plan of an earlier, closed one of the same client."""
+
+    rule = "continuation-of-closed-trajectory"
+
+
+class ClientErased(RuleConflict):
+    rule = "client-erased"
+
+
+# --- unknown references (404) -------------------------------------------------------------
+
+
+class TrajectoryNotFound(NotFound):
+    rule = "trajectory-not-found"
+
+
+class ClientNotFound(NotFound):
+    rule = "client-not-found"
+
+
+class ItemNotFound(NotFound):
+    """A goal, action, role agreement, escalation or consent that the record does not hold."""
+
+    rule = "item-not-found"

@@ -1,0 +1,1098 @@
+"""The Trajectory aggregate: one coordinated period of support for one client, and its plan.
+
+The event classes nested in ``Trajectory`` are the stored contract (DESIGN §3): past-tense
+names, never renamed; a change of fields gets a ``class_version`` and an upcaster.
+Each command method checks the rules of the procedures, then triggers one event; each
+event's ``apply`` only changes state and never refuses.
+
+State machine (issue #2)::
+
+    referred ──accept──▶ accepted ──start consultation (or waiver)──▶ active ⇄ blocked
+        └──decline──▶ declined                  active / blocked ──close──▶ closed
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+from domain.common import (
+    MILESTONE_KINDS,
+    Actor,
+    ClientInvolvement,
+    CommandContext,
+    ConsentScope,
+    ConsultationKind,
+    EscalationLevel,
+    PdcaPhase,
+    ReasonCategory,
+    Role,
+    Sector,
+    Signatory,
+    add_months,
+    require_text,
+)
+from domain.errors import (
+    ConsultationAlreadyHeld,
+    ContinuationNotAllowed,
+    EndConsultationRequired,
+    EscalationNotOpen,
+    EvaluationIntervalTooLong,
+    FollowUpNotNamed,
+    InvalidValue,
+    ItemNotFound,
+    NextConsultationNotPlanned,
+    NotAParty,
+    OccurredBeforeReferral,
+    PlanNotInForce,
+    ReasonRequired,
+    RoleAgreementNotPending,
+    StartConsultationRequired,
+    TransitionNotAllowed,
+)
+from domain.snapshots import TypedSnapshot
+
+#: 004: "een handelingsplan is maximaal 3 jaar geldig".
+PLAN_VALIDITY_MONTHS = 36
+#: 004: "minstens jaarlijks geëvalueerd".
+EVALUATION_INTERVAL_MONTHS = 12
+
+
+class Status(StrEnum):
+    REFERRED = "referred"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+    CLOSED = "closed"
+
+
+#: Statuses in which support is under way: consultations, agreements, plan work, escalation.
+RUNNING = frozenset({Status.ACTIVE, Status.BLOCKED})
+
+
+# --- values carried by events ---------------------------------------------------------------
+
+
+class Participant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A party at a consultation: an organisation, or a person of the client's network."""
+
+    organisation: str
+    role: str
+    #: A pseudonymous reference to a person (never a name: names live in the Client aggregate).
+    person_ref: str | None = None
+
+
+class RoleAssignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One line of a role agreement: who takes which role, with what responsibility."""
+
+    party: str
+    role: Role
+    responsibilities: str = ""
+
+
+# --- state kept by the aggregate --------------------------------------------------------------
+
+
+class RoleAgreement(msgspec.Struct):
+    assignments: tuple[RoleAssignment, ...]
+    proposed_at: datetime
+    accepted_by: list[str] = msgspec.field(default_factory=list)
+    declined_by: str | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def parties(self) -> list[str]:
+        return sorted({a.party for a in self.assignments})
+
+    @property
+    def in_force(self) -> bool:
+        """Rule: a role agreement is in force only when every named party has accepted it."""
+        return (
+            self.declined_by is None
+            and self.ended_at is None
+            and set(self.accepted_by) >= set(self.parties)
+        )
+
+    @property
+    def pending(self) -> bool:
+        return self.declined_by is None and self.ended_at is None and not self.in_force
+
+
+class Goal(msgspec.Struct):
+    description: str
+    set_at: datetime
+    closed_at: datetime | None = None
+    outcome: str | None = None
+
+
+class AgreedAction(msgspec.Struct):
+    description: str
+    owner: str
+    due_on: date | None
+    goal_id: str | None
+
+
+class Escalation(msgspec.Struct):
+    level: EscalationLevel
+    reason: ReasonCategory
+    raised_at: datetime
+    resolved_at: datetime | None = None
+
+
+class Block(msgspec.Struct):
+    reasons: tuple[ReasonCategory, ...]
+    since: datetime
+
+
+class SignedPlan(msgspec.Struct):
+    version: int
+    signed_at: datetime
+    signatory: Signatory
+    representative_ref: str | None
+    valid_until: date
+
+
+class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
+    """The types of ``Trajectory``'s attributes, for decoding snapshots (kept equal by a test)."""
+
+    _created_on: datetime
+    _modified_on: datetime
+    client_id: UUID
+    referrer_organisation: str
+    question: str
+    sector: Sector
+    region: str
+    referred_at: datetime
+    last_recorded_at: datetime
+    status: Status
+    coordinating_organisation: str | None
+    accepted_at: datetime | None
+    milestones: dict[ConsultationKind, datetime]
+    waivers: dict[ConsultationKind, str]
+    consultation_count: int
+    last_consultation_at: datetime | None
+    next_consultation_on: date | None
+    role_agreements: dict[str, RoleAgreement]
+    goals: dict[str, Goal]
+    actions: dict[str, AgreedAction]
+    plan: SignedPlan | None
+    last_evaluated_at: datetime | None
+    next_evaluation_on: date | None
+    escalations: dict[str, Escalation]
+    current_block: Block | None
+    handover_count: int
+    missed_deadlines: list[str]
+    closed_at: datetime | None
+    follow_up_by: str | None
+    follow_up_contacted_at: datetime | None
+    continued_from: UUID | None
+
+
+class Trajectory(Aggregate):
+    """One trajectory of one client, with its support plan (DESIGN §3)."""
+
+    # --- events -------------------------------------------------------------------------------
+
+    class Event(Aggregate.Event):
+        """Every trajectory event carries the actor, the world time and the correlation ids."""
+
+        actor: Actor
+        occurred_at: datetime
+        correlation_id: str
+        causation_id: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.last_recorded_at = self.occurred_at
+            self.apply_to(aggregate)
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            """Change the trajectory's state; never refuse (the command already checked)."""
+
+    class Referred(Event, Aggregate.Created):
+        """*Aanmelding*: the question, the client criteria and the referrer's engagement (001)."""
+
+        client_id: UUID
+        referrer_organisation: str
+        question: str
+        client_criteria: tuple[str, ...]
+        referrer_engagement: str
+        sector: Sector
+        region: str
+
+        def apply(self, aggregate: Any) -> None:
+            """Creation goes through ``Trajectory.__init__``; nothing to add here."""
+
+    class Accepted(Event):
+        coordinating_organisation: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.status = Status.ACCEPTED
+            trajectory.coordinating_organisation = self.coordinating_organisation
+            trajectory.accepted_at = self.occurred_at
+
+    class Declined(Event):
+        reason: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.status = Status.DECLINED
+
+    class ConsultationHeld(Event):
+        kind: ConsultationKind
+        participants: tuple[Participant, ...]
+        client_involvement: ClientInvolvement
+        decisions: tuple[str, ...]
+        next_consultation_on: date | None
+        no_next_reason: str | None
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            if self.kind == ConsultationKind.START:
+                trajectory.status = Status.ACTIVE
+            trajectory.milestones[self.kind] = self.occurred_at
+            trajectory.last_consultation_at = self.occurred_at
+            trajectory.next_consultation_on = self.next_consultation_on
+            trajectory.consultation_count += 1
+
+    class ConsultationWaived(Event):
+        """A milestone consultation (start, three-month, end) that did not take place, and why."""
+
+        kind: ConsultationKind
+        reason: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            if self.kind == ConsultationKind.START:
+                trajectory.status = Status.ACTIVE
+            trajectory.milestones[self.kind] = self.occurred_at
+            trajectory.waivers[self.kind] = self.reason
+
+    class RoleAgreementProposed(Event):
+        agreement_id: str
+        assignments: tuple[RoleAssignment, ...]
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.role_agreements[self.agreement_id] = RoleAgreement(
+                assignments=self.assignments, proposed_at=self.occurred_at
+            )
+
+    class RoleAgreementAccepted(Event):
+        agreement_id: str
+        party: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.role_agreements[self.agreement_id].accepted_by.append(self.party)
+
+    class RoleAgreementDeclined(Event):
+        agreement_id: str
+        party: str
+        reason: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.role_agreements[self.agreement_id].declined_by = self.party
+
+    class RoleAgreementEnded(Event):
+        agreement_id: str
+        reason: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.role_agreements[self.agreement_id].ended_at = self.occurred_at
+
+    class GoalSet(Event):
+        goal_id: str
+        description: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.goals[self.goal_id] = Goal(
+                description=self.description, set_at=self.occurred_at
+            )
+
+    class GoalRevised(Event):
+        goal_id: str
+        description: str
+        reason: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.goals[self.goal_id].description = self.description
+
+    class GoalClosed(Event):
+        goal_id: str
+        outcome: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            goal = trajectory.goals[self.goal_id]
+            goal.closed_at = self.occurred_at
+            goal.outcome = self.outcome
+
+    class ActionAgreed(Event):
+        action_id: str
+        description: str
+        owner: str
+        due_on: date | None
+        goal_id: str | None
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.actions[self.action_id] = AgreedAction(
+                description=self.description,
+                owner=self.owner,
+                due_on=self.due_on,
+                goal_id=self.goal_id,
+            )
+
+    class PlanSigned(Event):
+        """The plan is in force from here (004), valid until ``valid_until``."""
+
+        plan_version: int
+        signatory: Signatory
+        representative_ref: str | None
+        valid_until: date
+        next_evaluation_on: date
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.plan = SignedPlan(
+                version=self.plan_version,
+                signed_at=self.occurred_at,
+                signatory=self.signatory,
+                representative_ref=self.representative_ref,
+                valid_until=self.valid_until,
+            )
+            trajectory.next_evaluation_on = self.next_evaluation_on
+
+    class Evaluated(Event):
+        results: str
+        blocking: tuple[ReasonCategory, ...]
+        pdca_phase: PdcaPhase | None
+        new_agreements: tuple[str, ...]
+        next_evaluation_on: date
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.last_evaluated_at = self.occurred_at
+            trajectory.next_evaluation_on = self.next_evaluation_on
+
+    class EscalationRaised(Event):
+        escalation_id: str
+        level: EscalationLevel
+        reason: ReasonCategory
+        description: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.escalations[self.escalation_id] = Escalation(
+                level=self.level, reason=self.reason, raised_at=self.occurred_at
+            )
+
+    class EscalationLevelChanged(Event):
+        escalation_id: str
+        from_level: EscalationLevel
+        to_level: EscalationLevel
+        reason: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.escalations[self.escalation_id].level = self.to_level
+
+    class EscalationResolved(Event):
+        escalation_id: str
+        resolution: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.escalations[self.escalation_id].resolved_at = self.occurred_at
+
+    class Blocked(Event):
+        reasons: tuple[ReasonCategory, ...]
+        description: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.status = Status.BLOCKED
+            trajectory.current_block = Block(reasons=self.reasons, since=self.occurred_at)
+
+    class Unblocked(Event):
+        resolution: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.status = Status.ACTIVE
+            trajectory.current_block = None
+
+    class HandedOver(Event):
+        """*Overdracht*: the plan (and maybe the dossier, and coordination) passes on (000, 004)."""
+
+        from_party: str
+        to_party: str
+        scopes: tuple[ConsentScope, ...]
+        consent_id: str
+        transfers_coordination: bool
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.handover_count += 1
+            if self.transfers_coordination:
+                trajectory.coordinating_organisation = self.to_party
+
+    class DeadlineMissed(Event):
+        """Recorded by the scheduler; once per rule and due date."""
+
+        rule: str
+        due_on: date
+        expected: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.missed_deadlines.append(f"{self.rule}@{self.due_on.isoformat()}")
+
+    class FollowUpContacted(Event):
+        """000: a follow-up call some months after closing: is the plan still followed up?"""
+
+        contacted_party: str
+        outcome: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.follow_up_contacted_at = self.occurred_at
+
+    class Closed(Event):
+        reason: str
+        follow_up_by: str | None
+        no_follow_up_reason: str | None
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.status = Status.CLOSED
+            trajectory.closed_at = self.occurred_at
+            trajectory.follow_up_by = self.follow_up_by
+
+    class ContinuedFrom(Event):
+        """The thread (000): this trajectory carries the plan of an earlier one."""
+
+        previous_trajectory_id: UUID
+        carried_goals: tuple[str, ...]
+        plan_version: int | None
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.continued_from = self.previous_trajectory_id
+
+    # --- creation -------------------------------------------------------------------------------
+
+    @classmethod
+    def refer(
+        cls,
+        ctx: CommandContext,
+        *,
+        client_id: UUID,
+        question: str,
+        client_criteria: tuple[str, ...],
+        referrer_engagement: str,
+        sector: Sector,
+        region: str,
+        trajectory_id: UUID | None = None,
+    ) -> "Trajectory":
+        """*Aanmelding*: the request that opens a trajectory (001)."""
+        ctx.check_occurred_at()
+        return cls._create(
+            cls.Referred,
+            id=trajectory_id,
+            **ctx.event_fields(),
+            client_id=client_id,
+            referrer_organisation=ctx.actor.organisation,
+            question=require_text(question, "question"),
+            client_criteria=tuple(c.strip() for c in client_criteria if c.strip()),
+            referrer_engagement=referrer_engagement.strip(),
+            sector=sector,
+            region=require_text(region, "region"),
+        )
+
+    def __init__(
+        self,
+        client_id: UUID,
+        referrer_organisation: str,
+        question: str,
+        sector: Sector,
+        region: str,
+        occurred_at: datetime,
+    ) -> None:
+        self.client_id = client_id
+        self.referrer_organisation = referrer_organisation
+        self.question = question
+        self.sector = sector
+        self.region = region
+        self.referred_at = occurred_at
+        self.last_recorded_at = occurred_at
+        self.status = Status.REFERRED
+        self.coordinating_organisation: str | None = None
+        self.accepted_at: datetime | None = None
+        self.milestones: dict[ConsultationKind, datetime] = {}
+        self.waivers: dict[ConsultationKind, str] = {}
+        self.consultation_count = 0
+        self.last_consultation_at: datetime | None = None
+        self.next_consultation_on: date | None = None
+        self.role_agreements: dict[str, RoleAgreement] = {}
+        self.goals: dict[str, Goal] = {}
+        self.actions: dict[str, AgreedAction] = {}
+        self.plan: SignedPlan | None = None
+        self.last_evaluated_at: datetime | None = None
+        self.next_evaluation_on: date | None = None
+        self.escalations: dict[str, Escalation] = {}
+        self.current_block: Block | None = None
+        self.handover_count = 0
+        self.missed_deadlines: list[str] = []
+        self.closed_at: datetime | None = None
+        self.follow_up_by: str | None = None
+        self.follow_up_contacted_at: datetime | None = None
+        self.continued_from: UUID | None = None
+
+    # --- queries on state -----------------------------------------------------------------------
+
+    @property
+    def parties(self) -> list[str]:
+        """Organisations that are party: referrer, coordinator, and role agreements in force."""
+        found = {self.referrer_organisation}
+        if self.coordinating_organisation:
+            found.add(self.coordinating_organisation)
+        for agreement in self.role_agreements.values():
+            if agreement.in_force:
+                found.update(agreement.parties)
+        return sorted(found)
+
+    @property
+    def open_escalations(self) -> dict[str, Escalation]:
+        return {k: e for k, e in self.escalations.items() if e.resolved_at is None}
+
+    def plan_in_force_on(self, day: date) -> bool:
+        return self.plan is not None and day <= self.plan.valid_until
+
+    # --- guards ---------------------------------------------------------------------------------
+
+    def _begin(self, ctx: CommandContext, action: str, allowed: frozenset[Status]) -> None:
+        """Common checks of every command: world time, then the state machine."""
+        ctx.check_occurred_at()
+        if ctx.occurred_at < self.referred_at:
+            raise OccurredBeforeReferral(
+                f"occurred_at {ctx.occurred_at.isoformat()} lies before the referral "
+                f"({self.referred_at.isoformat()})",
+                field="occurred_at",
+            )
+        if self.status not in allowed:
+            raise TransitionNotAllowed(
+                f"cannot {action} a trajectory that is {self.status.value}; "
+                f"allowed when {', '.join(sorted(s.value for s in allowed))}"
+            )
+
+    def _role_agreement(self, agreement_id: str) -> RoleAgreement:
+        try:
+            return self.role_agreements[agreement_id]
+        except KeyError:
+            raise ItemNotFound(
+                f"role agreement {agreement_id!r} is not part of this trajectory",
+                field="agreement_id",
+            ) from None
+
+    def _goal(self, goal_id: str) -> Goal:
+        try:
+            return self.goals[goal_id]
+        except KeyError:
+            raise ItemNotFound(
+                f"goal {goal_id!r} is not part of this trajectory", field="goal_id"
+            ) from None
+
+    def _open_escalation(self, escalation_id: str) -> Escalation:
+        try:
+            escalation = self.escalations[escalation_id]
+        except KeyError:
+            raise ItemNotFound(
+                f"escalation {escalation_id!r} is not part of this trajectory",
+                field="escalation_id",
+            ) from None
+        if escalation.resolved_at is not None:
+            raise EscalationNotOpen(f"escalation {escalation_id!r} is already resolved")
+        return escalation
+
+    @staticmethod
+    def _check_new_id(kind: str, item_id: str, existing: dict[str, Any]) -> None:
+        if not item_id.strip():
+            raise InvalidValue(f"{kind} id must not be empty", field=f"{kind}_id")
+        if item_id in existing:
+            raise InvalidValue(
+                f"{kind} id {item_id!r} is already used in this trajectory", field=f"{kind}_id"
+            )
+
+    # --- commands: intake -----------------------------------------------------------------------
+
+    def accept(self, ctx: CommandContext, *, coordinating_organisation: str | None) -> None:
+        self._begin(ctx, "accept", frozenset({Status.REFERRED}))
+        self.trigger_event(
+            self.Accepted,
+            **ctx.event_fields(),
+            coordinating_organisation=coordinating_organisation or ctx.actor.organisation,
+        )
+
+    def decline(self, ctx: CommandContext, *, reason: str) -> None:
+        self._begin(ctx, "decline", frozenset({Status.REFERRED}))
+        self.trigger_event(
+            self.Declined, **ctx.event_fields(), reason=require_text(reason, "reason")
+        )
+
+    # --- commands: consultations --------------------------------------------------------------
+
+    def hold_consultation(
+        self,
+        ctx: CommandContext,
+        *,
+        kind: ConsultationKind,
+        participants: tuple[Participant, ...],
+        client_involvement: ClientInvolvement,
+        decisions: tuple[str, ...],
+        next_consultation_on: date | None,
+        no_next_reason: str | None,
+    ) -> None:
+        """001: start, three-month, ad hoc and end consultations; 003: plan the next one."""
+        if kind == ConsultationKind.START:
+            self._begin(ctx, "hold the start consultation of", frozenset({Status.ACCEPTED}))
+        elif self.status == Status.ACCEPTED:
+            self._begin(ctx, "hold a consultation in", RUNNING)  # raises, with dates checked
+        else:
+            self._begin(ctx, f"hold a {kind.value} consultation in", RUNNING)
+        if self.status == Status.ACCEPTED and kind != ConsultationKind.START:
+            raise StartConsultationRequired("the first consultation of a trajectory is the start")
+        self._check_milestone_not_done(kind)
+        if not participants:
+            raise InvalidValue("a consultation has at least one participant", field="participants")
+        if kind != ConsultationKind.END:
+            self._check_next_consultation_planned(ctx, next_consultation_on, no_next_reason)
+        self.trigger_event(
+            self.ConsultationHeld,
+            **ctx.event_fields(),
+            kind=kind,
+            participants=participants,
+            client_involvement=client_involvement,
+            decisions=tuple(d.strip() for d in decisions if d.strip()),
+            next_consultation_on=next_consultation_on,
+            no_next_reason=(no_next_reason or "").strip() or None,
+        )
+
+    def _check_milestone_not_done(self, kind: ConsultationKind) -> None:
+        if kind in MILESTONE_KINDS and kind in self.milestones:
+            done = "waived" if kind in self.waivers else "held"
+            raise ConsultationAlreadyHeld(
+                f"the {kind.value} consultation of this trajectory was already {done}"
+            )
+
+    @staticmethod
+    def _check_next_consultation_planned(
+        ctx: CommandContext, next_on: date | None, no_next_reason: str | None
+    ) -> None:
+        if next_on is None:
+            if not (no_next_reason or "").strip():
+                raise NextConsultationNotPlanned(
+                    "plan the next consultation (next_consultation_on), "
+                    "or give no_next_reason why there is none",
+                    field="next_consultation_on",
+                )
+        elif next_on <= ctx.occurred_on:
+            raise InvalidValue(
+                "next_consultation_on must lie after the consultation",
+                field="next_consultation_on",
+            )
+
+    def waive_consultation(
+        self, ctx: CommandContext, *, kind: ConsultationKind, reason: str
+    ) -> None:
+        """001: a milestone consultation may be skipped, but only with a reason."""
+        if kind not in MILESTONE_KINDS:
+            raise InvalidValue(
+                "only the start, three_month and end consultations can be waived", field="kind"
+            )
+        allowed = frozenset({Status.ACCEPTED}) if kind == ConsultationKind.START else RUNNING
+        self._begin(ctx, f"waive the {kind.value} consultation of", allowed)
+        self._check_milestone_not_done(kind)
+        if not reason.strip():
+            raise ReasonRequired("a waived consultation needs a reason", field="reason")
+        self.trigger_event(
+            self.ConsultationWaived, **ctx.event_fields(), kind=kind, reason=reason.strip()
+        )
+
+    # --- commands: role agreements ------------------------------------------------------------
+
+    def propose_role_agreement(
+        self, ctx: CommandContext, *, agreement_id: str, assignments: tuple[RoleAssignment, ...]
+    ) -> None:
+        """*Wie neemt wat op*: a proposal, in force once every named party accepted it."""
+        self._begin(ctx, "propose a role agreement in", RUNNING | {Status.ACCEPTED})
+        self._check_new_id("agreement", agreement_id, self.role_agreements)
+        if not assignments:
+            raise InvalidValue("a role agreement names at least one role", field="assignments")
+        for assignment in assignments:
+            require_text(assignment.party, "assignments.party")
+        self.trigger_event(
+            self.RoleAgreementProposed,
+            **ctx.event_fields(),
+            agreement_id=agreement_id,
+            assignments=assignments,
+        )
+
+    def _check_pending_party(self, ctx: CommandContext, agreement_id: str) -> RoleAgreement:
+        agreement = self._role_agreement(agreement_id)
+        if not agreement.pending:
+            raise RoleAgreementNotPending(
+                f"role agreement {agreement_id!r} is no longer open for acceptance"
+            )
+        party = ctx.actor.organisation
+        if party not in agreement.parties:
+            raise NotAParty(
+                f"organisation {party!r} is not named in role agreement {agreement_id!r}; "
+                f"its parties are {', '.join(agreement.parties)}"
+            )
+        if party in agreement.accepted_by:
+            raise RoleAgreementNotPending(
+                f"{party!r} already accepted role agreement {agreement_id!r}"
+            )
+        return agreement
+
+    def accept_role_agreement(self, ctx: CommandContext, *, agreement_id: str) -> None:
+        """Accepted by the actor's organisation, one of the agreement's parties."""
+        self._begin(ctx, "accept a role agreement in", RUNNING | {Status.ACCEPTED})
+        self._check_pending_party(ctx, agreement_id)
+        self.trigger_event(
+            self.RoleAgreementAccepted,
+            **ctx.event_fields(),
+            agreement_id=agreement_id,
+            party=ctx.actor.organisation,
+        )
+
+    def decline_role_agreement(
+        self, ctx: CommandContext, *, agreement_id: str, reason: str
+    ) -> None:
+        self._begin(ctx, "decline a role agreement in", RUNNING | {Status.ACCEPTED})
+        self._check_pending_party(ctx, agreement_id)
+        self.trigger_event(
+            self.RoleAgreementDeclined,
+            **ctx.event_fields(),
+            agreement_id=agreement_id,
+            party=ctx.actor.organisation,
+            reason=require_text(reason, "reason"),
+        )
+
+    def end_role_agreement(self, ctx: CommandContext, *, agreement_id: str, reason: str) -> None:
+        self._begin(ctx, "end a role agreement in", RUNNING | {Status.ACCEPTED, Status.CLOSED})
+        agreement = self._role_agreement(agreement_id)
+        if agreement.ended_at is not None or agreement.declined_by is not None:
+            raise RoleAgreementNotPending(f"role agreement {agreement_id!r} has already ended")
+        self.trigger_event(
+            self.RoleAgreementEnded,
+            **ctx.event_fields(),
+            agreement_id=agreement_id,
+            reason=require_text(reason, "reason"),
+        )
+
+    # --- commands: the plan ---------------------------------------------------------------------
+
+    def set_goal(self, ctx: CommandContext, *, goal_id: str, description: str) -> None:
+        self._begin(ctx, "set a goal in", RUNNING | {Status.ACCEPTED})
+        self._check_new_id("goal", goal_id, self.goals)
+        self.trigger_event(
+            self.GoalSet,
+            **ctx.event_fields(),
+            goal_id=goal_id,
+            description=require_text(description, "description"),
+        )
+
+    def revise_goal(
+        self, ctx: CommandContext, *, goal_id: str, description: str, reason: str
+    ) -> None:
+        self._begin(ctx, "revise a goal in", RUNNING | {Status.ACCEPTED})
+        if self._goal(goal_id).closed_at is not None:
+            raise TransitionNotAllowed(f"goal {goal_id!r} is closed; set a new goal instead")
+        self.trigger_event(
+            self.GoalRevised,
+            **ctx.event_fields(),
+            goal_id=goal_id,
+            description=require_text(description, "description"),
+            reason=reason.strip(),
+        )
+
+    def close_goal(self, ctx: CommandContext, *, goal_id: str, outcome: str) -> None:
+        self._begin(ctx, "close a goal in", RUNNING | {Status.ACCEPTED})
+        if self._goal(goal_id).closed_at is not None:
+            raise TransitionNotAllowed(f"goal {goal_id!r} is already closed")
+        self.trigger_event(
+            self.GoalClosed,
+            **ctx.event_fields(),
+            goal_id=goal_id,
+            outcome=require_text(outcome, "outcome"),
+        )
+
+    def agree_action(
+        self,
+        ctx: CommandContext,
+        *,
+        action_id: str,
+        description: str,
+        owner: str,
+        due_on: date | None,
+        goal_id: str | None,
+    ) -> None:
+        """ "Wie doet wat" (003): an action with an owner and a due date."""
+        self._begin(ctx, "agree an action in", RUNNING | {Status.ACCEPTED})
+        self._check_new_id("action", action_id, self.actions)
+        if goal_id is not None:
+            self._goal(goal_id)
+        if due_on is not None and due_on < ctx.occurred_on:
+            raise InvalidValue("due_on must not lie before the agreement", field="due_on")
+        self.trigger_event(
+            self.ActionAgreed,
+            **ctx.event_fields(),
+            action_id=action_id,
+            description=require_text(description, "description"),
+            owner=require_text(owner, "owner"),
+            due_on=due_on,
+            goal_id=goal_id,
+        )
+
+    def sign_plan(
+        self, ctx: CommandContext, *, signatory: Signatory, representative_ref: str | None
+    ) -> None:
+        """004: in force from the signature; evaluated within a year; valid at most 3 years.
+
+        Whether the representative may sign is the Client's rule (``Client.check_may_sign``);
+        the application checks it before calling this.
+        """
+        self._begin(ctx, "sign the plan of", RUNNING | {Status.ACCEPTED})
+        if not any(g.closed_at is None for g in self.goals.values()):
+            raise PlanNotInForce("a plan needs at least one open goal before it is signed")
+        if signatory == Signatory.REPRESENTATIVE and not representative_ref:
+            raise InvalidValue(
+                "name the representative_ref who signs for the client", field="representative_ref"
+            )
+        signed_on = ctx.occurred_on
+        self.trigger_event(
+            self.PlanSigned,
+            **ctx.event_fields(),
+            plan_version=(self.plan.version + 1) if self.plan else 1,
+            signatory=signatory,
+            representative_ref=representative_ref
+            if signatory == Signatory.REPRESENTATIVE
+            else None,
+            valid_until=add_months(signed_on, PLAN_VALIDITY_MONTHS),
+            next_evaluation_on=add_months(signed_on, EVALUATION_INTERVAL_MONTHS),
+        )
+
+    def evaluate(
+        self,
+        ctx: CommandContext,
+        *,
+        results: str,
+        blocking: tuple[ReasonCategory, ...],
+        pdca_phase: PdcaPhase | None,
+        new_agreements: tuple[str, ...],
+        next_evaluation_on: date | None,
+    ) -> None:
+        """004: the signed plan is evaluated at least yearly, while it is valid."""
+        self._begin(ctx, "evaluate the plan of", RUNNING)
+        if self.plan is None:
+            raise PlanNotInForce("there is no signed plan to evaluate; sign the plan first")
+        if not self.plan_in_force_on(ctx.occurred_on):
+            raise PlanNotInForce(
+                f"the plan expired on {self.plan.valid_until.isoformat()} (valid at most three "
+                "years); start a new cycle by signing a renewed plan"
+            )
+        latest = add_months(ctx.occurred_on, EVALUATION_INTERVAL_MONTHS)
+        next_on = next_evaluation_on or latest
+        if next_on > latest:
+            raise EvaluationIntervalTooLong(
+                f"the next evaluation is due by {latest.isoformat()} at the latest",
+                field="next_evaluation_on",
+            )
+        if next_on <= ctx.occurred_on:
+            raise InvalidValue(
+                "next_evaluation_on must lie after the evaluation", field="next_evaluation_on"
+            )
+        self.trigger_event(
+            self.Evaluated,
+            **ctx.event_fields(),
+            results=require_text(results, "results"),
+            blocking=blocking,
+            pdca_phase=pdca_phase,
+            new_agreements=tuple(a.strip() for a in new_agreements if a.strip()),
+            next_evaluation_on=next_on,
+        )
+
+    # --- commands: escalation and blocks ------------------------------------------------------
+
+    def raise_escalation(
+        self,
+        ctx: CommandContext,
+        *,
+        escalation_id: str,
+        level: EscalationLevel,
+        reason: ReasonCategory,
+        description: str,
+    ) -> None:
+        self._begin(ctx, "raise an escalation in", RUNNING)
+        self._check_new_id("escalation", escalation_id, self.escalations)
+        self.trigger_event(
+            self.EscalationRaised,
+            **ctx.event_fields(),
+            escalation_id=escalation_id,
+            level=level,
+            reason=reason,
+            description=description.strip(),
+        )
+
+    def change_escalation_level(
+        self, ctx: CommandContext, *, escalation_id: str, to_level: EscalationLevel, reason: str
+    ) -> None:
+        self._begin(ctx, "change an escalation in", RUNNING)
+        escalation = self._open_escalation(escalation_id)
+        if escalation.level == to_level:
+            raise InvalidValue(
+                f"the escalation is already at level {to_level.value}", field="level"
+            )
+        self.trigger_event(
+            self.EscalationLevelChanged,
+            **ctx.event_fields(),
+            escalation_id=escalation_id,
+            from_level=escalation.level,
+            to_level=to_level,
+            reason=require_text(reason, "reason"),
+        )
+
+    def resolve_escalation(
+        self, ctx: CommandContext, *, escalation_id: str, resolution: str
+    ) -> None:
+        self._begin(ctx, "resolve an escalation in", RUNNING | {Status.CLOSED})
+        self._open_escalation(escalation_id)
+        self.trigger_event(
+            self.EscalationResolved,
+            **ctx.event_fields(),
+            escalation_id=escalation_id,
+            resolution=require_text(resolution, "resolution"),
+        )
+
+    def block(
+        self, ctx: CommandContext, *, reasons: tuple[ReasonCategory, ...], description: str
+    ) -> None:
+        """*Vastgelopen traject*: the trajectory cannot go on, for these reasons."""
+        self._begin(ctx, "block", frozenset({Status.ACTIVE}))
+        if not reasons:
+            raise ReasonRequired("a block names at least one reason category", field="reasons")
+        self.trigger_event(
+            self.Blocked,
+            **ctx.event_fields(),
+            reasons=tuple(dict.fromkeys(reasons)),
+            description=description.strip(),
+        )
+
+    def unblock(self, ctx: CommandContext, *, resolution: str) -> None:
+        self._begin(ctx, "unblock", frozenset({Status.BLOCKED}))
+        self.trigger_event(
+            self.Unblocked, **ctx.event_fields(), resolution=require_text(resolution, "resolution")
+        )
+
+    # --- commands: handover, deadlines, closing -----------------------------------------------
+
+    def hand_over(
+        self,
+        ctx: CommandContext,
+        *,
+        to_party: str,
+        scopes: tuple[ConsentScope, ...],
+        consent_id: str,
+        transfers_coordination: bool,
+    ) -> None:
+        """000/004: the plan passes on, covered by a consent the application has verified."""
+        self._begin(ctx, "hand over", RUNNING | {Status.CLOSED})
+        to_party = require_text(to_party, "to_party")
+        if not scopes:
+            raise InvalidValue("name what is handed over (plan, dossier, …)", field="scopes")
+        from_party = self.coordinating_organisation or self.referrer_organisation
+        if to_party == from_party:
+            raise InvalidValue(
+                f"{to_party!r} already coordinates this trajectory", field="to_party"
+            )
+        self.trigger_event(
+            self.HandedOver,
+            **ctx.event_fields(),
+            from_party=from_party,
+            to_party=to_party,
+            scopes=tuple(dict.fromkeys(scopes)),
+            consent_id=consent_id,
+            transfers_coordination=transfers_coordination,
+        )
+
+    def record_missed_deadline(
+        self, ctx: CommandContext, *, rule: str, due_on: date, expected: str
+    ) -> bool:
+        """Idempotent: a deadline (rule and due date) is recorded once. Returns whether it was."""
+        ctx.check_occurred_at()
+        if f"{rule}@{due_on.isoformat()}" in self.missed_deadlines:
+            return False
+        self.trigger_event(
+            self.DeadlineMissed,
+            **ctx.event_fields(),
+            rule=require_text(rule, "rule"),
+            due_on=due_on,
+            expected=expected,
+        )
+        return True
+
+    def record_follow_up_contact(
+        self, ctx: CommandContext, *, contacted_party: str, outcome: str
+    ) -> None:
+        self._begin(ctx, "record a follow-up contact for", frozenset({Status.CLOSED}))
+        self.trigger_event(
+            self.FollowUpContacted,
+            **ctx.event_fields(),
+            contacted_party=require_text(contacted_party, "contacted_party"),
+            outcome=require_text(outcome, "outcome"),
+        )
+
+    def close(
+        self,
+        ctx: CommandContext,
+        *,
+        reason: str,
+        follow_up_by: str | None,
+        no_follow_up_reason: str | None,
+    ) -> None:
+        """001: ends with an end consultation; 000: names who follows up the plan, or why no one."""
+        self._begin(ctx, "close", RUNNING)
+        if ConsultationKind.END not in self.milestones:
+            raise EndConsultationRequired(
+                "hold the end consultation (or waive it with a reason) before closing"
+            )
+        follow_up = (follow_up_by or "").strip() or None
+        no_follow_up = (no_follow_up_reason or "").strip() or None
+        if follow_up is None and no_follow_up is None:
+            raise FollowUpNotNamed(
+                "name who follows up the plan (follow_up_by), or record why no one does "
+                "(no_follow_up_reason)",
+                field="follow_up_by",
+            )
+        self.trigger_event(
+            self.Closed,
+            **ctx.event_fields(),
+            reason=require_text(reason, "reason"),
+            follow_up_by=follow_up,
+            no_follow_up_reason=None if follow_up else no_follow_up,
+        )
+
+    def continue_from(self, ctx: CommandContext, *, previous: "Trajectory") -> None:
+        """Carry the open goals and the plan of an earlier, closed trajectory of the same client."""
+        self._begin(ctx, "continue", frozenset({Status.REFERRED}))
+        if previous.id == self.id:
+            raise ContinuationNotAllowed("a trajectory cannot continue itself")
+        if previous.client_id != self.client_id:
+            raise ContinuationNotAllowed("a trajectory continues one of the same client only")
+        if previous.status != Status.CLOSED:
+            raise ContinuationNotAllowed(
+                f"the earlier trajectory is {previous.status.value}; only a closed one is continued"
+            )
+        if self.continued_from is not None:
+            raise ContinuationNotAllowed("this trajectory already continues an earlier one")
+        self.trigger_event(
+            self.ContinuedFrom,
+            **ctx.event_fields(),
+            previous_trajectory_id=previous.id,
+            carried_goals=tuple(
+                g.description for g in previous.goals.values() if g.closed_at is None
+            ),
+            plan_version=previous.plan.version if previous.plan else None,
+        )
+
+    # --- snapshots ------------------------------------------------------------------------------
+
+    Snapshot = TypedSnapshot
+    snapshot_state = TrajectorySnapshotState

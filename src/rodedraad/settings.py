@@ -1,0 +1,149 @@
+"""Settings: one frozen object read from ``RODEDRAAD_*`` environment variables, failing fast.
+
+``env.example`` at the repository root lists every variable with its default; a test keeps the
+two equal.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    #: ``sqlite:///path/to/file.sqlite`` (embedded) or ``postgresql://user:pw@host:port/db``.
+    url: str
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.url.removeprefix("sqlite:///"))
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment eventsourcing's infrastructure factory reads."""
+        env = {
+            "MAPPER_TOPIC": "application.codec:MsgspecMapper",
+            "TRANSCODER_TOPIC": "application.codec:MsgspecTranscoder",
+        }
+        if self.is_postgres:
+            parts = urlsplit(self.url)
+            env.update(
+                PERSISTENCE_MODULE="eventsourcing.postgres",
+                POSTGRES_DBNAME=parts.path.lstrip("/") or "rodedraad",
+                POSTGRES_HOST=parts.hostname or "127.0.0.1",
+                POSTGRES_PORT=str(parts.port or 5432),
+                POSTGRES_USER=unquote(parts.username or "postgres"),
+                POSTGRES_PASSWORD=unquote(parts.password or ""),
+                POSTGRES_POOL_SIZE="8",
+                POSTGRES_MAX_OVERFLOW="8",
+                CREATE_TABLE="y",
+            )
+        else:
+            env.update(
+                PERSISTENCE_MODULE="eventsourcing.sqlite",
+                SQLITE_DBNAME=str(self.sqlite_path),
+                SQLITE_LOCK_TIMEOUT="10",
+                CREATE_TABLE="y",
+            )
+        return env
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    #: Embedded mode: HS256 with a secret generated on first start into ``secret_file``.
+    secret_file: Path
+    #: Production: verify RS256 tokens from this issuer against a PEM key or a JWKS URL.
+    issuer: str | None = None
+    audience: str | None = None
+    public_key_file: Path | None = None
+    jwks_url: str | None = None
+
+    @property
+    def uses_issuer(self) -> bool:
+        return self.public_key_file is not None or self.jwks_url is not None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: DatabaseSettings
+    auth: AuthSettings
+    http: HttpSettings = field(default_factory=HttpSettings)
+    data_dir: Path = Path("var")
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str) -> str:
+            return env.get(f"RODEDRAAD_{name}", default).strip() or default
+
+        def optional(name: str) -> str | None:
+            return env.get(f"RODEDRAAD_{name}", "").strip() or None
+
+        def integer(name: str, default: int) -> int:
+            raw = get(name, str(default))
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(
+                    f"RODEDRAAD_{name} must be a whole number, not {raw!r}"
+                ) from None
+            if value <= 0:
+                raise SettingsError(f"RODEDRAAD_{name} must be positive, not {value}")
+            return value
+
+        def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+            value = get(name, default).lower()
+            if value not in allowed:
+                raise SettingsError(
+                    f"RODEDRAAD_{name} must be one of {', '.join(allowed)}, not {value!r}"
+                )
+            return value
+
+        data_dir = Path(get("DATA_DIR", "var"))
+        url = get("DATABASE_URL", f"sqlite:///{data_dir / 'rodedraad.sqlite'}")
+        if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise SettingsError(
+                "RODEDRAAD_DATABASE_URL must start with sqlite:/// or postgresql://, "
+                f"not {url.split(':', 1)[0]!r}"
+            )
+        public_key = optional("JWT_PUBLIC_KEY_FILE")
+        auth = AuthSettings(
+            secret_file=Path(get("JWT_SECRET_FILE", str(data_dir / "jwt-secret"))),
+            issuer=optional("JWT_ISSUER"),
+            audience=optional("JWT_AUDIENCE"),
+            public_key_file=Path(public_key) if public_key else None,
+            jwks_url=optional("JWT_JWKS_URL"),
+        )
+        if auth.uses_issuer and not auth.issuer:
+            raise SettingsError("RODEDRAAD_JWT_ISSUER is required with a public key or JWKS URL")
+        return cls(
+            database=DatabaseSettings(url=url),
+            auth=auth,
+            http=HttpSettings(
+                host=get("HOST", "127.0.0.1"),
+                port=integer("PORT", 8000),
+                max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
+            ),
+            data_dir=data_dir,
+            log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
+            log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        )

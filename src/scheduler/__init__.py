@@ -1,0 +1,1 @@
+"""Deadlines from the care procedures (issue #5)."""

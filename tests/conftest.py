@@ -1,0 +1,63 @@
+"""Shared fixtures: settings for a fresh SQLite file, and a fresh PostgreSQL database.
+
+PostgreSQL tests are marked ``postgres``. Without a server they skip locally, but fail in CI
+(``CI=true``), where the server is required.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from rodedraad.settings import Settings
+
+PG_ADMIN_URL = os.environ.get(
+    "RODEDRAAD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _postgres_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database for this test session, dropped afterwards."""
+    if not _postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI but not reachable at {PG_ADMIN_URL}")
+        pytest.skip("PostgreSQL not reachable (required in CI)")
+    name = f"rodedraad_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def settings_for(database_url: str, data_dir: Path) -> Settings:
+    return Settings.from_env(
+        {"RODEDRAAD_DATABASE_URL": database_url, "RODEDRAAD_DATA_DIR": str(data_dir)}
+    )
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return settings_for(f"sqlite:///{tmp_path / 'rodedraad.sqlite'}", tmp_path)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for each backend in turn: the same test body runs on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return settings_for(f"sqlite:///{tmp_path / 'rodedraad.sqlite'}", tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    return settings_for(url, tmp_path)
