@@ -213,6 +213,7 @@ class CareRecord(Application[UUID]):
         referrer_engagement: str,
         sector: Sector,
         region: str,
+        referrer_organisation: str | None = None,
         continues_from: UUID | None = None,
     ) -> CommandResult:
         """*Aanmelding* (001); ``continues_from`` carries an earlier trajectory's thread (000)."""
@@ -225,6 +226,7 @@ class CareRecord(Application[UUID]):
             referrer_engagement=referrer_engagement,
             sector=sector,
             region=region,
+            referrer_organisation=referrer_organisation,
         )
         if continues_from is not None:
             trajectory.continue_from(ctx, previous=self.trajectory(continues_from))

@@ -478,16 +478,21 @@ class Trajectory(Aggregate):
         referrer_engagement: str,
         sector: Sector,
         region: str,
+        referrer_organisation: str | None = None,
         trajectory_id: UUID | None = None,
     ) -> "Trajectory":
-        """*Aanmelding*: the request that opens a trajectory (001)."""
+        """*Aanmelding*: the request that opens a trajectory (001).
+
+        The referrer is the actor's organisation unless the actor records a referral made by
+        another organisation (a school, a GP) on its behalf.
+        """
         ctx.check_occurred_at()
         return cls._create(
             cls.Referred,
             id=trajectory_id,
             **ctx.event_fields(),
             client_id=client_id,
-            referrer_organisation=ctx.actor.organisation,
+            referrer_organisation=(referrer_organisation or "").strip() or ctx.actor.organisation,
             question=require_text(question, "question"),
             client_criteria=tuple(c.strip() for c in client_criteria if c.strip()),
             referrer_engagement=referrer_engagement.strip(),

@@ -1,0 +1,148 @@
+"""Bearer tokens: who is asking, for which organisation, in which roles and region.
+
+Embedded mode signs and verifies HS256 tokens with a local secret generated on first start.
+Production verifies RS256 tokens from a configured issuer against a PEM public key or a JWKS
+endpoint. Either way the actor on every event comes from the token, never from a request body.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from domain.common import Actor
+
+REQUIRED_CLAIMS = ("sub", "org", "roles", "region", "exp")
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """The authenticated user, as the token names them."""
+
+    user_id: str
+    organisation: str
+    roles: tuple[str, ...]
+    region: str
+
+    def actor(self, on_behalf_of: str | None = None) -> Actor:
+        return Actor(
+            user_id=self.user_id,
+            organisation=self.organisation,
+            role=self.roles[0] if self.roles else "",
+            on_behalf_of=on_behalf_of,
+        )
+
+
+class TokenError(Exception):
+    """A token we cannot accept; the message says why (never echoes the token)."""
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    """Verifies bearer tokens with one key and algorithm (HS256 locally, RS256 in production)."""
+
+    key: Any
+    algorithm: str
+    issuer: str | None = None
+    audience: str | None = None
+    jwks_client: jwt.PyJWKClient | None = None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key = (
+                self.jwks_client.get_signing_key_from_jwt(token).key
+                if self.jwks_client
+                else self.key
+            )
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[self.algorithm],
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": list(REQUIRED_CLAIMS)},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("the bearer token has expired; get a new one") from None
+        except jwt.PyJWTError as e:
+            raise TokenError(f"the bearer token is not valid: {e}") from None
+        roles = claims["roles"]
+        if isinstance(roles, str):
+            roles = [roles]
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise TokenError("the bearer token's roles claim must be a list of strings")
+        for claim in ("sub", "org", "region"):
+            if not isinstance(claims[claim], str) or not claims[claim].strip():
+                raise TokenError(f"the bearer token's {claim} claim must be a non-empty string")
+        return Principal(
+            user_id=claims["sub"],
+            organisation=claims["org"],
+            roles=tuple(roles),
+            region=claims["region"],
+        )
+
+
+@dataclass(frozen=True)
+class LocalTokens:
+    """Embedded mode: an HS256 secret kept in a file of its own, created on first start."""
+
+    secret: bytes
+    issuer: str = "rodedraad-local"
+
+    @classmethod
+    def from_file(cls, path: Path) -> "LocalTokens":
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return cls(secret=path.read_text().strip().encode())
+
+    def verifier(self) -> TokenVerifier:
+        return TokenVerifier(key=self.secret, algorithm="HS256", issuer=self.issuer)
+
+    def issue(
+        self,
+        *,
+        user: str,
+        organisation: str,
+        roles: list[str],
+        region: str,
+        valid_for: timedelta = timedelta(hours=12),
+    ) -> str:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": user,
+            "org": organisation,
+            "roles": roles,
+            "region": region,
+            "iss": self.issuer,
+            "iat": now,
+            "exp": now + valid_for,
+        }
+        return jwt.encode(claims, self.secret, algorithm="HS256")
+
+
+class BearerAuthentication(AbstractAuthenticationMiddleware):
+    """401 for a missing or invalid bearer token on every ``/v1`` route."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException(
+                "send a bearer token: Authorization: Bearer <token> (rodedraad token prints one)"
+            )
+        verifier: TokenVerifier = connection.app.state.token_verifier
+        try:
+            principal = verifier.verify(token.strip())
+        except TokenError as e:
+            raise NotAuthorizedException(str(e)) from None
+        return AuthenticationResult(user=principal, auth=token)

@@ -1,0 +1,136 @@
+"""``/v1/clients``: registration, representatives and consent."""
+
+from uuid import UUID, uuid4
+
+from litestar import Controller, Response, get, post
+
+from api.commands import CommandRunner, etag
+from api.schemas import (
+    AppointRepresentative,
+    ClientView,
+    CommandAnswer,
+    ExcludeRepresentative,
+    GrantConsent,
+    RegisterClient,
+    RevokeConsent,
+)
+from api.trajectories import IdempotencyKey, IfMatch
+from api.views import client_view
+from application.care_record import CareRecord
+from domain.client import PersonalData
+
+Answer = Response[CommandAnswer]
+
+
+class ClientController(Controller):
+    path = "/v1/clients"
+    tags = ["clients"]
+
+    @post("/", sync_to_thread=True, summary="Register a client under a pseudonymous id")
+    def register(
+        self,
+        data: RegisterClient,
+        runner: CommandRunner,
+        care_record: CareRecord,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Answer:
+        return runner.run(  # type: ignore[return-value]
+            data,
+            lambda ctx, _, d: care_record.register_client(ctx, personal=PersonalData(**d)),
+            created=True,
+            location=lambda r: f"/v1/clients/{r.id}",
+        )
+
+    @get("/{client_id:uuid}", sync_to_thread=True, summary="The client's current state")
+    def show(self, client_id: UUID, care_record: CareRecord) -> Response[ClientView]:
+        view = client_view(care_record.client(client_id))
+        return Response(view, headers={"ETag": etag(view.version)})
+
+    @post("/{client_id:uuid}/representatives", sync_to_thread=True, status_code=200)
+    def appoint_representative(
+        self,
+        client_id: UUID,
+        data: AppointRepresentative,
+        runner: CommandRunner,
+        care_record: CareRecord,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Answer:
+        """Appoint the person who may sign for the client (004)."""
+        return runner.run(  # type: ignore[return-value]
+            data,
+            lambda ctx, version, d: care_record.appoint_representative(
+                ctx,
+                client_id,
+                version,
+                representative_ref=d["representative_ref"],
+                personal=PersonalData(name=d["name"], contact=d["contact"]),
+            ),
+            item_id=data.representative_ref,
+        )
+
+    @post(
+        "/{client_id:uuid}/representatives/{representative_ref:str}/exclusion",
+        sync_to_thread=True,
+        status_code=200,
+    )
+    def exclude_representative(
+        self,
+        client_id: UUID,
+        representative_ref: str,
+        data: ExcludeRepresentative,
+        runner: CommandRunner,
+        care_record: CareRecord,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Answer:
+        """The client opts out: this representative can neither sign nor see the plan (004)."""
+        return runner.run(  # type: ignore[return-value]
+            data,
+            lambda ctx, version, d: care_record.exclude_representative(
+                ctx, client_id, version, representative_ref=representative_ref, **d
+            ),
+        )
+
+    @post("/{client_id:uuid}/consents", sync_to_thread=True, status_code=200)
+    def grant_consent(
+        self,
+        client_id: UUID,
+        data: GrantConsent,
+        runner: CommandRunner,
+        care_record: CareRecord,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Answer:
+        """Record the client's consent: to whom, what, why and until when (004)."""
+        consent_id = data.consent_id or f"consent-{uuid4().hex[:12]}"
+        return runner.run(  # type: ignore[return-value]
+            data,
+            lambda ctx, version, d: care_record.grant_consent(
+                ctx, client_id, version, **{**d, "consent_id": consent_id}
+            ),
+            item_id=consent_id,
+        )
+
+    @post(
+        "/{client_id:uuid}/consents/{consent_id:str}/revocation",
+        sync_to_thread=True,
+        status_code=200,
+    )
+    def revoke_consent(
+        self,
+        client_id: UUID,
+        consent_id: str,
+        data: RevokeConsent,
+        runner: CommandRunner,
+        care_record: CareRecord,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Answer:
+        """Revoke a consent; it takes effect at once."""
+        return runner.run(  # type: ignore[return-value]
+            data,
+            lambda ctx, version, d: care_record.revoke_consent(
+                ctx, client_id, version, consent_id=consent_id, **d
+            ),
+        )

@@ -1,0 +1,134 @@
+"""Running a command over HTTP: actor from the token, ``If-Match``, ``Idempotency-Key``.
+
+Handlers stay thin: they name the use case and pass the decoded request to ``CommandRunner``,
+which builds the command context, checks the preconditions, runs the use case once and shapes
+the answer (new version in the body and as ``ETag``).
+"""
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import ValidationException
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from api.auth import Principal
+from api.idempotency import KEY_MAX_LENGTH, IdempotencyStore, StoredAnswer, fingerprint
+from api.schemas import Command, CommandAnswer
+from application.care_record import CommandResult
+from domain.common import CommandContext
+
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
+_KEY = re.compile(rf"^[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}$")
+
+UseCase = Callable[[CommandContext, int | None, dict[str, Any]], CommandResult]
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """``If-Match: "7"`` (or ``W/"7"``) → 7; absent or ``*`` → no expectation."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = _ETAG.match(if_match.strip())
+    if match is None:
+        raise ValidationException(
+            'If-Match must be an ETag this API gave out, such as "7"',
+            extra=[{"key": "If-Match", "message": 'If-Match must be an ETag such as "7"'}],
+        )
+    return int(match.group(1))
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+class CommandRunner:
+    """One per request: runs one use case with the request's actor and preconditions."""
+
+    def __init__(
+        self, request: Request[Principal, Any, Any], idempotency: IdempotencyStore
+    ) -> None:
+        self.request = request
+        self.idempotency = idempotency
+
+    def context(self, occurred_at: datetime) -> CommandContext:
+        headers = self.request.headers
+        request_id: str = self.request.scope.get("state", {}).get("request_id", "")
+        return CommandContext(
+            actor=self.request.user.actor(on_behalf_of=headers.get("x-on-behalf-of")),
+            occurred_at=occurred_at,
+            correlation_id=headers.get("x-correlation-id") or request_id,
+            causation_id=request_id or None,
+            now=datetime.now(UTC),
+        )
+
+    def run(
+        self,
+        body: Command,
+        use_case: UseCase,
+        *,
+        created: bool = False,
+        item_id: str | None = None,
+        location: Callable[[CommandResult], str] | None = None,
+    ) -> Response[bytes]:
+        expected = expected_version(self.request.headers.get("if-match"))
+        key = self._idempotency_key()
+        if key is not None:
+            stored = self.idempotency.reserve(
+                key,
+                fingerprint(self.request.method, self.request.url.path, msgspec.json.encode(body)),
+            )
+            if stored is not None:
+                return self._replay(stored)
+        try:
+            details = body.details()
+            result = use_case(self.context(body.occurred_at), expected, details)
+        except BaseException:
+            if key is not None:
+                self.idempotency.release(key)
+            raise
+        status = HTTP_201_CREATED if created else HTTP_200_OK
+        answer = StoredAnswer(
+            status=status,
+            body=msgspec.json.encode(
+                CommandAnswer(
+                    id=result.id, version=result.version, position=result.position, item_id=item_id
+                )
+            ),
+            etag=etag(result.version),
+            location=location(result) if location else None,
+        )
+        if key is not None:
+            self.idempotency.complete(key, answer)
+        return self._respond(answer)
+
+    def _idempotency_key(self) -> str | None:
+        raw = self.request.headers.get("idempotency-key")
+        if raw is None:
+            return None
+        if not _KEY.match(raw):
+            raise ValidationException(
+                "Idempotency-Key must be 1 to 200 visible ASCII characters",
+                extra=[{"key": "Idempotency-Key", "message": "1 to 200 visible ASCII characters"}],
+            )
+        # Keys are scoped by user: two users cannot collide or replay each other's answers.
+        return f"{self.request.user.user_id}\x1f{raw}"
+
+    @staticmethod
+    def _respond(answer: StoredAnswer, replayed: bool = False) -> Response[bytes]:
+        headers = {"ETag": answer.etag} if answer.etag else {}
+        if answer.location:
+            headers["Location"] = answer.location
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(
+            content=answer.body,
+            status_code=answer.status,
+            media_type="application/json",
+            headers=headers,
+        )
+
+    def _replay(self, stored: StoredAnswer) -> Response[bytes]:
+        return self._respond(stored, replayed=True)

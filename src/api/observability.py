@@ -1,0 +1,66 @@
+"""Request ids, correlation ids and one log line per request; never bodies or personal data."""
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger("rodedraad.http")
+
+_MAX_ID = 100
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            text = value.decode("latin-1").strip()
+            if text and len(text) <= _MAX_ID and text.isprintable():
+                return text
+            return None
+    return None
+
+
+class RequestLogging(ASGIMiddleware):
+    """Binds ``request_id`` and ``correlation_id`` to the logs and echoes them as headers."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        request_id = uuid.uuid4().hex
+        correlation_id = _header(scope, b"x-correlation-id") or request_id
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_ids(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-correlation-id", correlation_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(
+            request_id=request_id, correlation_id=correlation_id
+        ):
+            try:
+                await next_app(scope, receive, send_with_ids)
+            except HTTPException as e:  # raised by middleware (authentication, body size)
+                status = e.status_code
+                raise
+            finally:
+                route: Any = scope.get("path_template") or scope.get("path", "")
+                log.info(
+                    "request",
+                    method=scope.get("method"),
+                    route=route,
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )

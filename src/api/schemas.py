@@ -1,0 +1,340 @@
+"""The wire schema: msgspec Structs for every request and response.
+
+Requests forbid unknown fields, so a misspelt field is a 422 rather than silently ignored.
+Field names match the keyword arguments of the application's use cases, so a handler passes
+a decoded request on without translating it. No ``from __future__ import annotations`` here:
+Litestar introspects these types.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+from domain.common import (
+    ClientInvolvement,
+    ConsentScope,
+    ConsultationKind,
+    EscalationLevel,
+    PdcaPhase,
+    ReasonCategory,
+    Sector,
+    Signatory,
+)
+from domain.trajectory import Participant, RoleAssignment
+
+# --- field types --------------------------------------------------------------------------------
+
+#: When it happened in the world; an offset is required (``2026-11-20T10:00:00+01:00``).
+OccurredAt = Annotated[
+    datetime,
+    Meta(tz=True, description="When it happened in the world, with a time zone offset"),
+]
+Text = Annotated[str, Meta(min_length=1, max_length=4000)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+OptionalText = Annotated[str, Meta(max_length=4000)]
+#: Identifiers chosen by callers: organisations, goals, agreements, consents.
+Ref = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
+Lines = Annotated[tuple[Text, ...], Meta(max_length=50)]
+
+
+class Command(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Every command says when it happened in the world."""
+
+    occurred_at: OccurredAt
+
+    def details(self) -> dict[str, Any]:
+        """The fields the use case takes, i.e. all but ``occurred_at``."""
+        fields = msgspec.structs.asdict(self)
+        fields.pop("occurred_at")
+        return fields
+
+
+# --- clients ------------------------------------------------------------------------------------
+
+
+class RegisterClient(Command, kw_only=True):
+    name: ShortText | None = None
+    contact: ShortText | None = None
+
+
+class AppointRepresentative(Command, kw_only=True):
+    representative_ref: Ref
+    name: ShortText | None = None
+    contact: ShortText | None = None
+
+
+class ExcludeRepresentative(Command, kw_only=True):
+    reason: OptionalText = ""
+
+
+class GrantConsent(Command, kw_only=True):
+    consent_id: Ref | None = None
+    to_party: Ref
+    scopes: Annotated[tuple[ConsentScope, ...], Meta(min_length=1, max_length=3)]
+    purpose: Text
+    until: date | None = None
+
+
+class RevokeConsent(Command, kw_only=True):
+    reason: OptionalText = ""
+
+
+# --- trajectories -------------------------------------------------------------------------------
+
+
+class Refer(Command, kw_only=True):
+    client_id: UUID
+    question: Text
+    sector: Sector
+    region: Ref
+    client_criteria: Lines = ()
+    referrer_engagement: OptionalText = ""
+    referrer_organisation: Ref | None = None
+    continues_from: UUID | None = None
+
+
+class Accept(Command, kw_only=True):
+    coordinating_organisation: Ref | None = None
+
+
+class Decline(Command, kw_only=True):
+    reason: Text
+
+
+class HoldConsultation(Command, kw_only=True):
+    kind: ConsultationKind
+    participants: Annotated[tuple[Participant, ...], Meta(min_length=1, max_length=50)]
+    client_involvement: ClientInvolvement
+    decisions: Lines = ()
+    next_consultation_on: date | None = None
+    no_next_reason: OptionalText | None = None
+
+
+class WaiveConsultation(Command, kw_only=True):
+    kind: ConsultationKind
+    reason: Text
+
+
+class ProposeRoleAgreement(Command, kw_only=True):
+    agreement_id: Ref | None = None
+    assignments: Annotated[tuple[RoleAssignment, ...], Meta(min_length=1, max_length=20)]
+
+
+class AnswerRoleAgreement(Command, kw_only=True):
+    """Accepting needs nothing but the time; the party is the actor's organisation."""
+
+
+class DeclineRoleAgreement(Command, kw_only=True):
+    reason: Text
+
+
+class EndRoleAgreement(Command, kw_only=True):
+    reason: Text
+
+
+class SetGoal(Command, kw_only=True):
+    goal_id: Ref | None = None
+    description: Text
+
+
+class ReviseGoal(Command, kw_only=True):
+    description: Text
+    reason: OptionalText = ""
+
+
+class CloseGoal(Command, kw_only=True):
+    outcome: Text
+
+
+class AgreeAction(Command, kw_only=True):
+    action_id: Ref | None = None
+    description: Text
+    owner: Ref
+    due_on: date | None = None
+    goal_id: Ref | None = None
+
+
+class SignPlan(Command, kw_only=True):
+    signatory: Signatory
+    representative_ref: Ref | None = None
+
+
+class Evaluate(Command, kw_only=True):
+    results: Text
+    blocking: Annotated[tuple[ReasonCategory, ...], Meta(max_length=10)] = ()
+    pdca_phase: PdcaPhase | None = None
+    new_agreements: Lines = ()
+    next_evaluation_on: date | None = None
+
+
+class RaiseEscalation(Command, kw_only=True):
+    escalation_id: Ref | None = None
+    level: EscalationLevel
+    reason: ReasonCategory
+    description: OptionalText = ""
+
+
+class ChangeEscalationLevel(Command, kw_only=True):
+    to_level: EscalationLevel
+    reason: Text
+
+
+class ResolveEscalation(Command, kw_only=True):
+    resolution: Text
+
+
+class BlockTrajectory(Command, kw_only=True):
+    reasons: Annotated[tuple[ReasonCategory, ...], Meta(min_length=1, max_length=10)]
+    description: OptionalText = ""
+
+
+class UnblockTrajectory(Command, kw_only=True):
+    resolution: Text
+
+
+class HandOver(Command, kw_only=True):
+    to_party: Ref
+    scopes: Annotated[tuple[ConsentScope, ...], Meta(min_length=1, max_length=3)] = (
+        ConsentScope.PLAN,
+    )
+    transfers_coordination: bool = True
+
+
+class RecordFollowUpContact(Command, kw_only=True):
+    contacted_party: Ref
+    outcome: Text
+
+
+class CloseTrajectory(Command, kw_only=True):
+    reason: Text
+    follow_up_by: Ref | None = None
+    no_follow_up_reason: OptionalText | None = None
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+
+class CommandAnswer(msgspec.Struct, omit_defaults=True):
+    """What every command answers: the record it changed and its new version."""
+
+    id: UUID
+    version: int
+    #: The event-log position this command reached (read-your-writes, issue #3).
+    position: int | None = None
+    #: The id of the goal, action, agreement, escalation or consent the command created.
+    item_id: str | None = None
+
+
+class ClientCreated(msgspec.Struct):
+    id: UUID
+    version: int
+
+
+class RoleAgreementView(msgspec.Struct):
+    id: str
+    assignments: tuple[RoleAssignment, ...]
+    accepted_by: list[str]
+    in_force: bool
+    declined_by: str | None
+    ended_at: datetime | None
+
+
+class GoalView(msgspec.Struct):
+    id: str
+    description: str
+    closed: bool
+    outcome: str | None
+
+
+class ActionView(msgspec.Struct):
+    id: str
+    description: str
+    owner: str
+    due_on: date | None
+    goal_id: str | None
+
+
+class EscalationView(msgspec.Struct):
+    id: str
+    level: EscalationLevel
+    reason: ReasonCategory
+    raised_at: datetime
+    resolved_at: datetime | None
+
+
+class PlanView(msgspec.Struct):
+    version: int
+    signed_at: datetime
+    signatory: Signatory
+    representative_ref: str | None
+    valid_until: date
+
+
+class TrajectoryView(msgspec.Struct):
+    id: UUID
+    version: int
+    client_id: UUID
+    status: str
+    sector: Sector
+    region: str
+    referrer_organisation: str
+    coordinating_organisation: str | None
+    parties: list[str]
+    referred_at: datetime
+    consultations_held: int
+    milestones: dict[str, datetime]
+    next_consultation_on: date | None
+    role_agreements: list[RoleAgreementView]
+    goals: list[GoalView]
+    actions: list[ActionView]
+    plan: PlanView | None
+    next_evaluation_on: date | None
+    escalations: list[EscalationView]
+    blocked_since: datetime | None
+    block_reasons: list[ReasonCategory]
+    handovers: int
+    missed_deadlines: list[str]
+    closed_at: datetime | None
+    follow_up_by: str | None
+    continued_from: UUID | None
+
+
+class ConsentView(msgspec.Struct):
+    id: str
+    to_party: str
+    scopes: tuple[ConsentScope, ...]
+    purpose: str
+    granted_on: date
+    until: date | None
+    revoked: bool
+
+
+class RepresentativeView(msgspec.Struct):
+    ref: str
+    name: str | None
+    excluded: bool
+
+
+class ClientView(msgspec.Struct):
+    id: UUID
+    version: int
+    registering_organisation: str
+    name: str | None
+    contact: str | None
+    representatives: list[RepresentativeView]
+    consents: list[ConsentView]
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details, with the rule and field that failed."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    rule: str | None = None
+    field: str | None = None

@@ -1,0 +1,51 @@
+"""The command line: a local token that the embedded service accepts."""
+
+from pathlib import Path
+
+import pytest
+
+from api.auth import LocalTokens
+from rodedraad.cli import main
+
+
+def test_token_prints_a_bearer_token_the_embedded_service_accepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(tmp_path))
+    exit_code = main(
+        [
+            "token",
+            "--user",
+            "an",
+            "--org",
+            "kompas",
+            "--role",
+            "coordinator",
+            "--role",
+            "auditor",
+            "--region",
+            "west-flanders",
+        ]
+    )
+    assert exit_code == 0
+    token = capsys.readouterr().out.strip()
+    principal = LocalTokens.from_file(tmp_path / "jwt-secret").verifier().verify(token)
+    assert principal.roles == ("coordinator", "auditor")
+
+
+def test_token_refuses_when_an_external_issuer_signs_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RODEDRAAD_JWT_ISSUER", "https://login.example.org/")
+    monkeypatch.setenv("RODEDRAAD_JWT_JWKS_URL", "https://login.example.org/jwks")
+    exit_code = main(["token", "--user", "an", "--org", "k", "--role", "c", "--region", "w"])
+    assert exit_code == 2
+    assert "external issuer" in capsys.readouterr().err
+
+
+def test_a_bad_setting_stops_the_command_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RODEDRAAD_PORT", "eighty")
+    assert main(["serve"]) == 2
+    assert "RODEDRAAD_PORT" in capsys.readouterr().err

@@ -1,0 +1,54 @@
+"""Settings come from RODEDRAAD_* variables, fail fast, and env.example lists them all."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rodedraad.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_embedded_default_is_a_sqlite_file_under_the_data_dir() -> None:
+    settings = Settings.from_env({})
+    assert not settings.database.is_postgres
+    assert settings.database.sqlite_path == Path("var/rodedraad.sqlite")
+    env = settings.database.eventsourcing_env()
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
+    assert env["MAPPER_TOPIC"] == "application.codec:MsgspecMapper"
+
+
+def test_one_setting_chooses_postgresql() -> None:
+    settings = Settings.from_env(
+        {"RODEDRAAD_DATABASE_URL": "postgresql://care:s%40cret@db.local:6543/records"}
+    )
+    env = settings.database.eventsourcing_env()
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("db.local", "6543")
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("care", "s@cret")
+    assert env["POSTGRES_DBNAME"] == "records"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RODEDRAAD_PORT", "eighty", "whole number"),
+        ("RODEDRAAD_PORT", "-1", "positive"),
+        ("RODEDRAAD_DATABASE_URL", "mysql://x", "sqlite:/// or postgresql://"),
+        ("RODEDRAAD_LOG_FORMAT", "xml", "one of"),
+        ("RODEDRAAD_JWT_JWKS_URL", "https://issuer/jwks", "RODEDRAAD_JWT_ISSUER"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as refused:
+        Settings.from_env({name: value})
+    assert "RODEDRAAD_" in str(refused.value)
+
+
+def test_env_example_lists_every_variable_the_settings_read() -> None:
+    source = (ROOT / "src/rodedraad/settings.py").read_text()
+    read = set(re.findall(r'(?:get|optional|integer|choice)\(\s*"([A-Z_]+)"', source))
+    listed = set(re.findall(r"^RODEDRAAD_([A-Z_]+)=", (ROOT / "env.example").read_text(), re.M))
+    assert read, "found no settings in settings.py"
+    assert read == listed
