@@ -4,7 +4,7 @@ The client owns the plan (000): their consent decides where information may go (
 may exclude a representative from signing or seeing it.
 """
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -116,7 +116,7 @@ class Client(Aggregate):
                 to_party=self.to_party,
                 scopes=self.scopes,
                 purpose=self.purpose,
-                granted_on=self.occurred_at.date(),
+                granted_on=self.occurred_at.astimezone(UTC).date(),
                 until=self.until,
             )
 

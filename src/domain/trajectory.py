@@ -646,12 +646,13 @@ class Trajectory(Aggregate):
         """001: start, three-month, ad hoc and end consultations; 003: plan the next one."""
         if kind == ConsultationKind.START:
             self._begin(ctx, "hold the start consultation of", frozenset({Status.ACCEPTED}))
-        elif self.status == Status.ACCEPTED:
-            self._begin(ctx, "hold a consultation in", RUNNING)  # raises, with dates checked
         else:
-            self._begin(ctx, f"hold a {kind.value} consultation in", RUNNING)
-        if self.status == Status.ACCEPTED and kind != ConsultationKind.START:
-            raise StartConsultationRequired("the first consultation of a trajectory is the start")
+            self._begin(ctx, f"hold a {kind.value} consultation in", RUNNING | {Status.ACCEPTED})
+            if self.status == Status.ACCEPTED:
+                raise StartConsultationRequired(
+                    "the first consultation of a trajectory is the start consultation "
+                    "(or waive it with a reason)"
+                )
         self._check_milestone_not_done(kind)
         if not participants:
             raise InvalidValue("a consultation has at least one participant", field="participants")
@@ -1022,12 +1023,13 @@ class Trajectory(Aggregate):
     ) -> bool:
         """Idempotent: a deadline (rule and due date) is recorded once. Returns whether it was."""
         ctx.check_occurred_at()
+        rule = require_text(rule, "rule")
         if f"{rule}@{due_on.isoformat()}" in self.missed_deadlines:
             return False
         self.trigger_event(
             self.DeadlineMissed,
             **ctx.event_fields(),
-            rule=require_text(rule, "rule"),
+            rule=rule,
             due_on=due_on,
             expected=expected,
         )

@@ -1,0 +1,102 @@
+"""Several application instances write to one trajectory at the same time: no update is lost.
+
+Each writer is its own ``CareRecord`` (as separate API processes would be) in its own thread; a
+writer that loses a race gets ``ConcurrentWrite`` and retries, as the API's client would. At the
+end every goal is recorded exactly once and the versions run on without a gap or a double.
+"""
+
+import threading
+from collections.abc import Iterator
+from uuid import UUID
+
+import pytest
+
+from application.care_record import CareRecord, ConcurrentWrite
+from domain.client import PersonalData
+from domain.common import ClientInvolvement, ConsultationKind, Sector
+from rodedraad.settings import Settings
+from rodedraad.wiring import build_care_record
+from tests.unit.builders import PARTICIPANTS, REFERRER, ctx, on
+
+WRITERS = 4
+GOALS_PER_WRITER = 5
+
+
+@pytest.fixture
+def writers(any_settings: Settings) -> Iterator[list[CareRecord]]:
+    apps = [build_care_record(any_settings) for _ in range(WRITERS + 1)]
+    yield apps
+    for app in apps:
+        app.close()
+
+
+def _started(app: CareRecord) -> UUID:
+    client_id = app.register_client(ctx(0), personal=PersonalData()).id
+    trajectory_id = app.refer(
+        ctx(0, actor=REFERRER),
+        client_id=client_id,
+        question="Wie helpt Sam?",
+        client_criteria=(),
+        referrer_engagement="",
+        sector=Sector.YOUTH_CARE,
+        region="elz-gent",
+    ).id
+    app.accept(ctx(1), trajectory_id, None, coordinating_organisation=None)
+    app.hold_consultation(
+        ctx(5),
+        trajectory_id,
+        None,
+        kind=ConsultationKind.START,
+        participants=PARTICIPANTS,
+        client_involvement=ClientInvolvement.PRESENT,
+        decisions=(),
+        next_consultation_on=on(35),
+        no_next_reason=None,
+    )
+    return trajectory_id
+
+
+def test_concurrent_writers_lose_no_update_and_record_none_twice(
+    writers: list[CareRecord],
+) -> None:
+    setup, *racers = writers
+    trajectory_id = _started(setup)
+    start_version = setup.trajectory(trajectory_id).version
+    lost_races = [0] * WRITERS
+    failures: list[BaseException] = []
+    go = threading.Barrier(WRITERS)
+
+    def write(index: int, app: CareRecord) -> None:
+        try:
+            go.wait()
+            for n in range(GOALS_PER_WRITER):
+                while True:
+                    try:
+                        app.set_goal(
+                            ctx(7),
+                            trajectory_id,
+                            None,
+                            goal_id=f"goal-{index}-{n}",
+                            description=f"doel {n} van schrijver {index}",
+                        )
+                        break
+                    except ConcurrentWrite:
+                        lost_races[index] += 1
+        except BaseException as error:  # noqa: BLE001 - reported in the main thread
+            failures.append(error)
+
+    threads = [
+        threading.Thread(target=write, args=(index, app)) for index, app in enumerate(racers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert failures == []
+    assert not any(thread.is_alive() for thread in threads)
+    versions = [e.originator_version for e in setup.events.get(trajectory_id)]
+    expected_total = start_version + WRITERS * GOALS_PER_WRITER
+    assert versions == list(range(1, expected_total + 1))
+    goals = set(setup.trajectory(trajectory_id).goals)
+    assert goals == {f"goal-{i}-{n}" for i in range(WRITERS) for n in range(GOALS_PER_WRITER)}

@@ -1,0 +1,614 @@
+"""The care record application on a real event store: SQLite, and PostgreSQL (marked postgres).
+
+Every test runs once per backend through the ``any_settings`` fixture.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from application.care_record import CareRecord, ConcurrentWrite, StaleVersion
+from domain.client import PersonalData
+from domain.common import (
+    ClientInvolvement,
+    ConsentScope,
+    ConsultationKind,
+    EscalationLevel,
+    PdcaPhase,
+    ReasonCategory,
+    Role,
+    Sector,
+    Signatory,
+)
+from domain.errors import (
+    ClientNotFound,
+    ConsentMissing,
+    ContinuationNotAllowed,
+    EndConsultationRequired,
+    SignatoryNotAllowed,
+    TrajectoryNotFound,
+)
+from domain.trajectory import RoleAssignment, Status, Trajectory
+from rodedraad.settings import Settings
+from rodedraad.wiring import build_care_record
+from tests.support import COORDINATOR
+from tests.unit.builders import (
+    NEXT_ORGANISATION,
+    PARTICIPANTS,
+    PROVIDER,
+    REFERRER,
+    assert_same,
+    at,
+    ctx,
+    on,
+)
+
+
+@pytest.fixture
+def app(any_settings: Settings) -> Iterator[CareRecord]:
+    care_record = build_care_record(any_settings)
+    yield care_record
+    care_record.close()
+
+
+@pytest.fixture
+def other_app(any_settings: Settings) -> Iterator[CareRecord]:
+    """A second application instance on the same database, e.g. another API process."""
+    care_record = build_care_record(any_settings)
+    yield care_record
+    care_record.close()
+
+
+# --- walking the use cases ----------------------------------------------------------------------
+
+
+def register(app: CareRecord) -> UUID:
+    return app.register_client(ctx(0), personal=PersonalData(name="Sam Peeters")).id
+
+
+def refer(app: CareRecord, client_id: UUID, day: int = 0, **extra: Any) -> UUID:
+    return app.refer(
+        ctx(day, actor=REFERRER),
+        client_id=client_id,
+        question="Wie helpt Sam terug naar school?",
+        client_criteria=("12-18 jaar",),
+        referrer_engagement="blijft betrokken",
+        sector=Sector.YOUTH_CARE,
+        region="elz-gent",
+        **extra,
+    ).id
+
+
+def consultation(kind: ConsultationKind, day: int, next_in_days: int | None) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "participants": PARTICIPANTS,
+        "client_involvement": ClientInvolvement.PRESENT,
+        "decisions": ("afspraken gemaakt",),
+        "next_consultation_on": on(day + next_in_days) if next_in_days else None,
+        "no_next_reason": None,
+    }
+
+
+def started(app: CareRecord, client_id: UUID | None = None) -> UUID:
+    """A trajectory accepted on day 1 and started on day 5, with goal-school set on day 6."""
+    trajectory_id = refer(app, client_id or register(app))
+    app.accept(ctx(1), trajectory_id, None, coordinating_organisation=None)
+    app.hold_consultation(
+        ctx(5), trajectory_id, None, **consultation(ConsultationKind.START, 5, 30)
+    )
+    app.set_goal(ctx(6), trajectory_id, None, goal_id="goal-school", description="naar school")
+    return trajectory_id
+
+
+def closed(app: CareRecord, client_id: UUID) -> UUID:
+    trajectory_id = started(app, client_id)
+    app.hold_consultation(
+        ctx(60), trajectory_id, None, **consultation(ConsultationKind.END, 60, None)
+    )
+    app.close_trajectory(
+        ctx(61),
+        trajectory_id,
+        None,
+        reason="doelen bereikt",
+        follow_up_by=PROVIDER.organisation,
+        no_follow_up_reason=None,
+    )
+    return trajectory_id
+
+
+def stored_events(app: CareRecord, aggregate_id: UUID) -> list[Any]:
+    return list(app.events.get(aggregate_id))
+
+
+def grant(app: CareRecord, client_id: UUID, to_party: str = NEXT_ORGANISATION) -> None:
+    app.grant_consent(
+        ctx(20),
+        client_id,
+        None,
+        consent_id="consent-1",
+        to_party=to_party,
+        scopes=(ConsentScope.PLAN, ConsentScope.DOSSIER),
+        purpose="overdracht",
+        until=None,
+    )
+
+
+def hand_over(app: CareRecord, trajectory_id: UUID, day: int = 30) -> Any:
+    return app.hand_over(
+        ctx(day),
+        trajectory_id,
+        None,
+        to_party=NEXT_ORGANISATION,
+        scopes=(ConsentScope.PLAN,),
+        transfers_coordination=True,
+    )
+
+
+# --- the whole walk -----------------------------------------------------------------------------
+
+
+def test_a_trajectory_is_recorded_from_referral_to_closing(app: CareRecord) -> None:
+    client_id = register(app)
+    app.appoint_representative(
+        ctx(1), client_id, None, representative_ref="rep-mother", personal=PersonalData()
+    )
+    grant(app, client_id)
+    t = refer(app, client_id)
+    steps = [
+        lambda: app.accept(ctx(1), t, 1, coordinating_organisation=None),
+        lambda: app.hold_consultation(ctx(5), t, 2, **consultation(ConsultationKind.START, 5, 30)),
+        lambda: app.propose_role_agreement(
+            ctx(6),
+            t,
+            3,
+            agreement_id="ra-1",
+            assignments=(
+                RoleAssignment(party=COORDINATOR.organisation, role=Role.TRAJECTORY_GUIDE),
+                RoleAssignment(party=PROVIDER.organisation, role=Role.KEY_WORKER),
+            ),
+        ),
+        lambda: app.accept_role_agreement(ctx(7), t, 4, agreement_id="ra-1"),
+        lambda: app.accept_role_agreement(ctx(7, actor=PROVIDER), t, 5, agreement_id="ra-1"),
+        lambda: app.set_goal(ctx(8), t, 6, goal_id="goal-school", description="naar school"),
+        lambda: app.revise_goal(
+            ctx(9), t, 7, goal_id="goal-school", description="voltijds", reason="vlot"
+        ),
+        lambda: app.set_goal(ctx(9), t, 8, goal_id="goal-sleep", description="thuis slapen"),
+        lambda: app.agree_action(
+            ctx(9),
+            t,
+            9,
+            action_id="act-1",
+            description="school bellen",
+            owner=PROVIDER.organisation,
+            due_on=on(16),
+            goal_id="goal-school",
+        ),
+        lambda: app.sign_plan(
+            ctx(10), t, 10, signatory=Signatory.REPRESENTATIVE, representative_ref="rep-mother"
+        ),
+        lambda: app.raise_escalation(
+            ctx(15),
+            t,
+            11,
+            escalation_id="esc-1",
+            level=EscalationLevel.TEAM,
+            reason=ReasonCategory.CAPACITY,
+            description="geen begeleider",
+        ),
+        lambda: app.change_escalation_level(
+            ctx(16), t, 12, escalation_id="esc-1", to_level=EscalationLevel.NETWORK, reason="regio"
+        ),
+        lambda: app.block(ctx(20), t, 13, reasons=(ReasonCategory.WAITING_LIST,), description=""),
+        lambda: app.unblock(ctx(25), t, 14, resolution="plaats gevonden"),
+        lambda: app.resolve_escalation(ctx(25), t, 15, escalation_id="esc-1", resolution="ok"),
+        lambda: hand_over(app, t, day=30),
+        lambda: app.waive_consultation(
+            ctx(92), t, 17, kind=ConsultationKind.THREE_MONTH, reason="vervangen door mdo"
+        ),
+        lambda: app.evaluate(
+            ctx(200),
+            t,
+            18,
+            results="voltijds naar school",
+            blocking=(),
+            pdca_phase=PdcaPhase.EMBED,
+            new_agreements=(),
+            next_evaluation_on=None,
+        ),
+        lambda: app.close_goal(ctx(210), t, 19, goal_id="goal-sleep", outcome="bereikt"),
+        lambda: app.end_role_agreement(ctx(220), t, 20, agreement_id="ra-1", reason="einde"),
+        lambda: app.hold_consultation(
+            ctx(230), t, 21, **consultation(ConsultationKind.END, 230, None)
+        ),
+        lambda: app.close_trajectory(
+            ctx(231),
+            t,
+            22,
+            reason="doelen bereikt",
+            follow_up_by="org-keeper",
+            no_follow_up_reason=None,
+        ),
+        lambda: app.record_follow_up_contact(
+            ctx(400), t, 23, contacted_party="org-keeper", outcome="plan loopt"
+        ),
+    ]
+
+    positions = []
+    for version, step in enumerate(steps, start=2):
+        result = step()
+        assert (result.id, result.version) == (t, version)
+        positions.append(result.position)
+
+    assert positions == sorted(positions)
+    trajectory = app.trajectory(t)
+    assert trajectory.status == Status.CLOSED
+    assert trajectory.version == len(steps) + 1
+    assert trajectory.coordinating_organisation == NEXT_ORGANISATION
+    assert trajectory.follow_up_by == "org-keeper"
+    assert trajectory.follow_up_contacted_at == at(400)
+    assert trajectory.plan is not None
+    assert trajectory.plan.representative_ref == "rep-mother"
+    assert [type(e) for e in stored_events(app, t)][-3:] == [
+        Trajectory.ConsultationHeld,
+        Trajectory.Closed,
+        Trajectory.FollowUpContacted,
+    ]
+
+
+def test_a_command_answers_the_new_version_and_the_log_position_it_reached(
+    app: CareRecord,
+) -> None:
+    client = app.register_client(ctx(0), personal=PersonalData())
+    t = refer(app, client.id)
+
+    accepted = app.accept(ctx(1), t, 1, coordinating_organisation=None)
+
+    assert client.version == 1
+    assert accepted.version == 2
+    assert client.position is not None
+    assert accepted.position is not None
+    assert accepted.position > client.position
+
+
+def test_a_command_the_domain_refuses_records_nothing(app: CareRecord) -> None:
+    t = started(app)
+    before = app.recorder.max_notification_id()
+
+    with pytest.raises(EndConsultationRequired):
+        app.close_trajectory(
+            ctx(61), t, None, reason="klaar", follow_up_by="org-x", no_follow_up_reason=None
+        )
+
+    assert app.recorder.max_notification_id() == before
+    assert app.trajectory(t).status == Status.ACTIVE
+
+
+def test_a_declined_referral_is_recorded(app: CareRecord) -> None:
+    t = refer(app, register(app))
+
+    result = app.decline(ctx(1), t, 1, reason="buiten de toelatingscriteria")
+
+    assert result.version == 2
+    assert app.trajectory(t).status == Status.DECLINED
+
+
+def test_a_party_declines_a_role_agreement_through_the_record(app: CareRecord) -> None:
+    t = started(app)
+    app.propose_role_agreement(
+        ctx(6),
+        t,
+        None,
+        agreement_id="ra-1",
+        assignments=(RoleAssignment(party=PROVIDER.organisation, role=Role.BUDDY),),
+    )
+
+    app.decline_role_agreement(
+        ctx(7, actor=PROVIDER), t, None, agreement_id="ra-1", reason="geen buddy vrij"
+    )
+
+    assert app.trajectory(t).role_agreements["ra-1"].declined_by == PROVIDER.organisation
+
+
+def test_whoever_listens_is_told_after_every_recorded_command(app: CareRecord) -> None:
+    told: list[int | None] = []
+    app.on_recorded = lambda: told.append(app.recorder.max_notification_id())
+
+    client_id = register(app)
+    refer(app, client_id)
+
+    assert len(told) == 2
+    assert told[-1] == app.recorder.max_notification_id()
+
+
+# --- signing consults the client ------------------------------------------------------------------
+
+
+def test_the_plan_is_signed_by_a_representative_the_client_appointed(app: CareRecord) -> None:
+    client_id = register(app)
+    app.appoint_representative(
+        ctx(1), client_id, None, representative_ref="rep-mother", personal=PersonalData()
+    )
+    t = started(app, client_id)
+
+    app.sign_plan(
+        ctx(10), t, None, signatory=Signatory.REPRESENTATIVE, representative_ref="rep-mother"
+    )
+
+    plan = app.trajectory(t).plan
+    assert plan is not None
+    assert (plan.signatory, plan.representative_ref) == (Signatory.REPRESENTATIVE, "rep-mother")
+
+
+def test_a_representative_the_client_excluded_cannot_sign_the_plan(app: CareRecord) -> None:
+    client_id = register(app)
+    app.appoint_representative(
+        ctx(1), client_id, None, representative_ref="rep-uncle", personal=PersonalData()
+    )
+    app.exclude_representative(
+        ctx(2), client_id, None, representative_ref="rep-uncle", reason="cliënt wil dit niet"
+    )
+    t = started(app, client_id)
+    version = app.trajectory(t).version
+
+    with pytest.raises(SignatoryNotAllowed):
+        app.sign_plan(
+            ctx(10), t, None, signatory=Signatory.REPRESENTATIVE, representative_ref="rep-uncle"
+        )
+
+    assert app.trajectory(t).version == version
+    assert app.trajectory(t).plan is None
+
+
+def test_someone_the_client_never_appointed_cannot_sign_the_plan(app: CareRecord) -> None:
+    t = started(app)
+
+    with pytest.raises(SignatoryNotAllowed):
+        app.sign_plan(
+            ctx(10), t, None, signatory=Signatory.REPRESENTATIVE, representative_ref="rep-x"
+        )
+
+
+def test_the_client_signs_their_own_plan(app: CareRecord) -> None:
+    t = started(app)
+
+    app.sign_plan(ctx(10), t, None, signatory=Signatory.CLIENT, representative_ref=None)
+
+    assert app.trajectory(t).plan is not None
+
+
+# --- handover needs consent -----------------------------------------------------------------------
+
+
+def test_a_handover_needs_a_consent_that_covers_the_receiving_party(app: CareRecord) -> None:
+    t = started(app)
+    version = app.trajectory(t).version
+
+    with pytest.raises(ConsentMissing):
+        hand_over(app, t)
+
+    assert app.trajectory(t).version == version
+
+
+def test_a_handover_is_recorded_under_the_consent_that_covers_it(app: CareRecord) -> None:
+    client_id = register(app)
+    grant(app, client_id)
+    t = started(app, client_id)
+
+    hand_over(app, t)
+
+    event = stored_events(app, t)[-1]
+    assert isinstance(event, Trajectory.HandedOver)
+    assert event.consent_id == "consent-1"
+    assert app.trajectory(t).coordinating_organisation == NEXT_ORGANISATION
+
+
+def test_a_consent_for_another_party_does_not_cover_a_handover(app: CareRecord) -> None:
+    client_id = register(app)
+    grant(app, client_id, to_party="org-other")
+    t = started(app, client_id)
+
+    with pytest.raises(ConsentMissing):
+        hand_over(app, t)
+
+
+def test_a_revoked_consent_no_longer_covers_a_handover(app: CareRecord) -> None:
+    client_id = register(app)
+    grant(app, client_id)
+    app.revoke_consent(ctx(25), client_id, None, consent_id="consent-1", reason="ingetrokken")
+    t = started(app, client_id)
+
+    with pytest.raises(ConsentMissing):
+        hand_over(app, t)
+
+
+# --- the thread: continuation -------------------------------------------------------------------
+
+
+def test_a_referral_may_continue_a_closed_trajectory_of_the_client(app: CareRecord) -> None:
+    client_id = register(app)
+    earlier = closed(app, client_id)
+
+    result = app.refer(
+        ctx(100, actor=REFERRER),
+        client_id=client_id,
+        question="Sam heeft opnieuw steun nodig",
+        client_criteria=(),
+        referrer_engagement="",
+        sector=Sector.YOUTH_CARE,
+        region="elz-gent",
+        continues_from=earlier,
+    )
+
+    assert result.version == 2
+    later = app.trajectory(result.id)
+    assert later.continued_from == earlier
+    event = stored_events(app, result.id)[-1]
+    assert isinstance(event, Trajectory.ContinuedFrom)
+    assert event.carried_goals == ("naar school",)
+
+
+def test_a_referral_that_continues_an_open_trajectory_records_nothing(app: CareRecord) -> None:
+    client_id = register(app)
+    earlier = started(app, client_id)
+    before = app.recorder.max_notification_id()
+
+    with pytest.raises(ContinuationNotAllowed):
+        refer(app, client_id, day=100, continues_from=earlier)
+
+    assert app.recorder.max_notification_id() == before
+
+
+def test_a_referral_that_continues_an_unknown_trajectory_is_refused(app: CareRecord) -> None:
+    client_id = register(app)
+
+    with pytest.raises(TrajectoryNotFound):
+        refer(app, client_id, day=100, continues_from=uuid4())
+
+
+# --- unknown ids ------------------------------------------------------------------------------
+
+
+def test_a_trajectory_the_record_does_not_hold_is_not_found(app: CareRecord) -> None:
+    with pytest.raises(TrajectoryNotFound):
+        app.trajectory(uuid4())
+    with pytest.raises(TrajectoryNotFound):
+        app.accept(ctx(1), uuid4(), None, coordinating_organisation=None)
+
+
+def test_a_client_the_record_does_not_hold_is_not_found(app: CareRecord) -> None:
+    with pytest.raises(ClientNotFound):
+        app.client(uuid4())
+    with pytest.raises(ClientNotFound):
+        refer(app, uuid4())
+
+
+def test_a_client_id_is_not_found_as_a_trajectory(app: CareRecord) -> None:
+    client_id = register(app)
+
+    with pytest.raises(TrajectoryNotFound):
+        app.trajectory(client_id)
+    with pytest.raises(TrajectoryNotFound):
+        app.set_goal(ctx(2), client_id, None, goal_id="g", description="d")
+
+
+def test_a_trajectory_id_is_not_found_as_a_client(app: CareRecord) -> None:
+    trajectory_id = refer(app, register(app))
+
+    with pytest.raises(ClientNotFound):
+        app.client(trajectory_id)
+    with pytest.raises(ClientNotFound):
+        refer(app, trajectory_id)
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+
+def test_a_command_on_a_stale_version_is_refused_and_records_nothing(app: CareRecord) -> None:
+    t = started(app)
+    current = app.trajectory(t).version
+    before = app.recorder.max_notification_id()
+
+    with pytest.raises(StaleVersion) as refused:
+        app.set_goal(ctx(7), t, current - 1, goal_id="goal-2", description="sport")
+
+    assert (refused.value.expected, refused.value.current) == (current - 1, current)
+    assert app.recorder.max_notification_id() == before
+    assert "goal-2" not in app.trajectory(t).goals
+
+
+def test_a_command_on_the_expected_version_is_recorded(app: CareRecord) -> None:
+    t = started(app)
+    current = app.trajectory(t).version
+
+    result = app.set_goal(ctx(7), t, current, goal_id="goal-2", description="sport")
+
+    assert result.version == current + 1
+
+
+def test_of_two_writers_of_the_same_version_the_second_gets_a_concurrent_write(
+    app: CareRecord, other_app: CareRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = started(app)
+    version = app.trajectory(t).version
+    load = other_app.repository.get
+
+    def load_then_lose_the_race(aggregate_id: UUID, **kwargs: Any) -> Any:
+        loaded = load(aggregate_id, **kwargs)
+        # Between our load and our save, the first writer records the same version.
+        app.set_goal(ctx(7), t, version, goal_id="goal-first", description="eerst")
+        return loaded
+
+    monkeypatch.setattr(other_app.repository, "get", load_then_lose_the_race)
+
+    with pytest.raises(ConcurrentWrite):
+        other_app.set_goal(ctx(7), t, version, goal_id="goal-second", description="tweede")
+
+    monkeypatch.undo()
+    events = stored_events(app, t)
+    assert [e.originator_version for e in events] == list(range(1, version + 2))
+    assert isinstance(events[-1], Trajectory.GoalSet)
+    assert events[-1].goal_id == "goal-first"
+    reloaded = other_app.trajectory(t)
+    assert reloaded.version == version + 1
+    assert set(reloaded.goals) == {"goal-school", "goal-first"}
+
+
+# --- snapshots ------------------------------------------------------------------------------------
+
+
+def test_a_long_trajectory_is_snapshotted_and_loads_the_same_from_the_snapshot(
+    app: CareRecord, other_app: CareRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = started(app)
+    version = app.trajectory(t).version
+    while version < 55:
+        version = app.set_goal(
+            ctx(7), t, version, goal_id=f"goal-{version}", description=f"doel {version}"
+        ).version
+
+    assert app.snapshots is not None
+    snapshots = list(app.snapshots.get(t))
+    assert [s.originator_version for s in snapshots] == [50]
+
+    read_from: list[int | None] = []
+    get_events = other_app.repository.event_store.get
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        read_from.append(kwargs.get("gt"))
+        return get_events(*args, **kwargs)
+
+    monkeypatch.setattr(other_app.repository.event_store, "get", spy)
+    from_snapshot = other_app.trajectory(t)
+    monkeypatch.undo()
+
+    assert read_from == [50]
+    replayed = None
+    for event in stored_events(app, t):
+        replayed = event.mutate(replayed)
+    assert from_snapshot.version == replayed.version == 55
+    assert_same(vars(replayed), vars(from_snapshot))
+
+
+# --- the scheduler's deadlines ------------------------------------------------------------------
+
+
+def test_a_missed_deadline_is_recorded_once_even_if_the_scheduler_repeats(
+    app: CareRecord,
+) -> None:
+    t = started(app)
+
+    first = app.record_missed_deadline(
+        ctx(40), t, rule="next-consultation", due_on=on(35), expected="vervolgoverleg"
+    )
+    repeat = app.record_missed_deadline(
+        ctx(41), t, rule="next-consultation", due_on=on(35), expected="vervolgoverleg"
+    )
+
+    assert first is not None
+    assert repeat is None
+    assert app.trajectory(t).version == first.version
+    assert app.trajectory(t).missed_deadlines == [f"next-consultation@{on(35).isoformat()}"]

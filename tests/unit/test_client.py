@@ -1,0 +1,311 @@
+"""The Client: representatives who may sign (004) and consents that decide where data may go."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from domain.client import Client, Consent, PersonalData
+from domain.common import ConsentScope, Signatory
+from domain.errors import (
+    ConsentMissing,
+    InvalidValue,
+    ItemNotFound,
+    OccurredInFuture,
+    RuleConflict,
+    SignatoryNotAllowed,
+)
+from tests.support import COORDINATOR, context
+from tests.unit.builders import (
+    NEXT_ORGANISATION,
+    NOW,
+    at,
+    ctx,
+    last_event,
+    new_events,
+    on,
+    registered,
+    with_consent,
+    with_representative,
+)
+
+PLAN = (ConsentScope.PLAN,)
+
+
+# --- registration -------------------------------------------------------------------------------
+
+
+def test_a_client_is_registered_by_an_organisation_under_a_pseudonymous_id() -> None:
+    client = registered()
+
+    assert client.registering_organisation == COORDINATOR.organisation
+    assert client.personal == PersonalData(name="Sam Peeters", contact="sam@example.org")
+    assert client.representatives == {}
+    assert client.consents == {}
+    assert last_event(client, Client.Registered).occurred_at == at(0)
+
+
+def test_a_registration_that_lies_in_the_future_is_refused() -> None:
+    with pytest.raises(OccurredInFuture):
+        Client.register(
+            context(occurred_at=NOW + timedelta(hours=1), now=NOW), personal=PersonalData()
+        )
+
+
+# --- representatives ------------------------------------------------------------------------
+
+
+def test_an_appointed_representative_may_sign_for_the_client() -> None:
+    client = registered()
+
+    with_representative(client, day=1, ref="rep-mother")
+
+    assert client.representatives["rep-mother"].appointed_at == at(1)
+    assert client.representatives["rep-mother"].personal == PersonalData(name="An Peeters")
+    client.check_may_sign(Signatory.REPRESENTATIVE, "rep-mother")
+
+
+def test_a_representative_is_appointed_once() -> None:
+    client = registered()
+    with_representative(client, day=1)
+
+    with pytest.raises(RuleConflict):
+        with_representative(client, day=2)
+
+
+def test_a_representative_needs_a_reference() -> None:
+    client = registered()
+
+    with pytest.raises(InvalidValue) as refused:
+        with_representative(client, day=1, ref=" ")
+
+    assert refused.value.field == "representative_ref"
+
+
+def test_an_excluded_representative_may_not_sign() -> None:
+    client = registered()
+    with_representative(client, day=1)
+
+    client.exclude_representative(
+        ctx(2), representative_ref="rep-mother", reason=" cliënt wil dit "
+    )
+
+    assert client.representatives["rep-mother"].excluded_at == at(2)
+    assert last_event(client, Client.RepresentativeExcluded).reason == "cliënt wil dit"
+    with pytest.raises(SignatoryNotAllowed, match="excluded"):
+        client.check_may_sign(Signatory.REPRESENTATIVE, "rep-mother")
+
+
+def test_a_representative_is_excluded_once() -> None:
+    client = registered()
+    with_representative(client, day=1)
+    client.exclude_representative(ctx(2), representative_ref="rep-mother", reason="")
+
+    with pytest.raises(RuleConflict):
+        client.exclude_representative(ctx(3), representative_ref="rep-mother", reason="")
+
+
+def test_a_representative_who_was_never_appointed_cannot_be_excluded() -> None:
+    client = registered()
+
+    with pytest.raises(ItemNotFound) as refused:
+        client.exclude_representative(ctx(2), representative_ref="rep-x", reason="")
+
+    assert refused.value.field == "representative_ref"
+
+
+@pytest.mark.parametrize("representative_ref", ["rep-unknown", None], ids=["unknown", "none"])
+def test_someone_who_is_not_an_appointed_representative_may_not_sign(
+    representative_ref: str | None,
+) -> None:
+    client = registered()
+    with_representative(client, day=1)
+
+    with pytest.raises(SignatoryNotAllowed):
+        client.check_may_sign(Signatory.REPRESENTATIVE, representative_ref)
+
+
+def test_the_client_may_always_sign_their_own_plan() -> None:
+    client = registered()
+    with_representative(client, day=1)
+    client.exclude_representative(ctx(2), representative_ref="rep-mother", reason="")
+
+    client.check_may_sign(Signatory.CLIENT, None)
+
+
+# --- consents ---------------------------------------------------------------------------------
+
+
+def test_a_consent_records_to_whom_what_why_and_until_when() -> None:
+    client = registered()
+
+    with_consent(client, day=10, until=on(400))
+
+    assert client.consents["consent-1"] == Consent(
+        to_party=NEXT_ORGANISATION,
+        scopes=(ConsentScope.PLAN, ConsentScope.DOSSIER),
+        purpose="overdracht naar de volgende begeleiding",
+        granted_on=on(10),
+        until=on(400),
+    )
+
+
+def test_a_consent_names_each_scope_once() -> None:
+    client = registered()
+
+    with_consent(client, day=10, scopes=(ConsentScope.PLAN, ConsentScope.PLAN))
+
+    assert client.consents["consent-1"].scopes == PLAN
+
+
+@pytest.mark.parametrize("consent_id", ["consent-1", " "], ids=["already used", "blank"])
+def test_a_consent_needs_an_id_of_its_own(consent_id: str) -> None:
+    client = registered()
+    with_consent(client, day=10)
+
+    with pytest.raises(InvalidValue) as refused:
+        with_consent(client, day=11, consent_id=consent_id)
+
+    assert refused.value.field == "consent_id"
+
+
+def test_a_consent_covers_at_least_one_scope() -> None:
+    client = registered()
+
+    with pytest.raises(InvalidValue) as refused:
+        with_consent(client, day=10, scopes=())
+
+    assert refused.value.field == "scopes"
+
+
+def test_a_consent_does_not_end_before_it_is_given() -> None:
+    client = registered()
+
+    with pytest.raises(InvalidValue) as refused:
+        with_consent(client, day=10, until=on(9))
+
+    assert refused.value.field == "until"
+
+
+@pytest.mark.parametrize("field", ["to_party", "purpose"])
+def test_a_consent_names_who_receives_it_and_why(field: str) -> None:
+    client = registered()
+    details = {"to_party": NEXT_ORGANISATION, "purpose": "overdracht"} | {field: ""}
+
+    with pytest.raises(InvalidValue) as refused:
+        client.grant_consent(ctx(10), consent_id="c-1", scopes=PLAN, until=None, **details)
+
+    assert refused.value.field == field
+
+
+def test_a_consent_covers_passing_its_scopes_to_its_party() -> None:
+    client = registered()
+    with_consent(client, day=10)
+
+    assert client.consent_covering(NEXT_ORGANISATION, PLAN, on(10)) == "consent-1"
+    assert (
+        client.consent_covering(
+            NEXT_ORGANISATION, (ConsentScope.DOSSIER, ConsentScope.PLAN), on(500)
+        )
+        == "consent-1"
+    )
+
+
+def test_a_consent_does_not_cover_another_party() -> None:
+    client = registered()
+    with_consent(client, day=10)
+
+    with pytest.raises(ConsentMissing):
+        client.consent_covering("org-other", PLAN, on(20))
+
+
+def test_a_consent_does_not_cover_a_scope_it_does_not_name() -> None:
+    client = registered()
+    with_consent(client, day=10, scopes=PLAN)
+
+    with pytest.raises(ConsentMissing):
+        client.consent_covering(
+            NEXT_ORGANISATION, (ConsentScope.PLAN, ConsentScope.CONTACT_DETAILS), on(20)
+        )
+
+
+def test_a_consent_does_not_cover_a_day_before_it_was_given() -> None:
+    client = registered()
+    with_consent(client, day=10)
+
+    with pytest.raises(ConsentMissing):
+        client.consent_covering(NEXT_ORGANISATION, PLAN, on(9))
+
+
+def test_a_consent_covers_up_to_and_including_its_last_day() -> None:
+    client = registered()
+    with_consent(client, day=10, until=on(100))
+
+    assert client.consent_covering(NEXT_ORGANISATION, PLAN, on(100)) == "consent-1"
+    with pytest.raises(ConsentMissing):
+        client.consent_covering(NEXT_ORGANISATION, PLAN, on(101))
+
+
+def test_a_revoked_consent_no_longer_covers_anything() -> None:
+    client = registered()
+    with_consent(client, day=10)
+
+    client.revoke_consent(ctx(30), consent_id="consent-1", reason=" cliënt trekt in ")
+
+    assert client.consents["consent-1"].revoked_at == at(30)
+    assert last_event(client, Client.ConsentRevoked).reason == "cliënt trekt in"
+    with pytest.raises(ConsentMissing):
+        client.consent_covering(NEXT_ORGANISATION, PLAN, on(20))
+
+
+def test_the_covering_consent_is_found_among_several() -> None:
+    client = registered()
+    with_consent(client, day=10, consent_id="consent-a", to_party="org-a")
+    with_consent(client, day=10, consent_id="consent-b", to_party=NEXT_ORGANISATION)
+
+    assert client.consent_covering(NEXT_ORGANISATION, PLAN, on(20)) == "consent-b"
+
+
+def test_a_consent_is_revoked_once() -> None:
+    client = registered()
+    with_consent(client, day=10)
+    client.revoke_consent(ctx(30), consent_id="consent-1", reason="")
+    before = len(new_events(client))
+
+    with pytest.raises(RuleConflict):
+        client.revoke_consent(ctx(31), consent_id="consent-1", reason="")
+
+    assert len(new_events(client)) == before
+
+
+def test_a_consent_that_was_never_given_cannot_be_revoked() -> None:
+    client = registered()
+
+    with pytest.raises(ItemNotFound) as refused:
+        client.revoke_consent(ctx(30), consent_id="consent-x", reason="")
+
+    assert refused.value.field == "consent_id"
+
+
+def test_a_consent_covers_a_handover_at_the_same_moment_whatever_the_time_zone() -> None:
+    """A consent given just after midnight in Brussels (still the day before in UTC) covers a
+    handover recorded ten minutes later.
+
+    ``ConsentGranted.apply_to`` takes ``granted_on`` as the *local* date of ``occurred_at``,
+    while every other rule (``CommandContext.occurred_on``, which the application passes to
+    ``consent_covering``) uses the UTC date, so the consent seems to start a day too late.
+    """
+    client = registered()
+    brussels = timezone(timedelta(hours=1))
+    given_at = datetime(2023, 3, 10, 0, 30, tzinfo=brussels)
+    client.grant_consent(
+        context(occurred_at=given_at, now=NOW),
+        consent_id="consent-1",
+        to_party=NEXT_ORGANISATION,
+        scopes=PLAN,
+        purpose="overdracht",
+        until=None,
+    )
+    handover = context(occurred_at=given_at + timedelta(minutes=10), now=NOW)
+
+    assert client.consent_covering(NEXT_ORGANISATION, PLAN, handover.occurred_on) == "consent-1"
+    assert client.consents["consent-1"].granted_on == given_at.astimezone(UTC).date()
