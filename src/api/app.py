@@ -2,11 +2,13 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import anyio.to_thread
+import msgspec
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -17,8 +19,14 @@ from api.commands import CommandRunner
 from api.idempotency import IdempotencyStore
 from api.observability import RequestLogging
 from api.problems import EXCEPTION_HANDLERS
+from api.reads import ReadController
 from api.trajectories import TrajectoryController
 from application.care_record import CareRecord
+from projections.queries import ReadModelQueries
+
+
+class QueryRunner(Protocol):
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -28,29 +36,59 @@ class ApiServices:
     care_record: CareRecord
     idempotency: IdempotencyStore
     token_verifier: TokenVerifier
+    queries: ReadModelQueries
+    query_runner: QueryRunner
     max_body_bytes: int = 256 * 1024
 
 
-@get("/health", exclude_from_auth=True, summary="Liveness", tags=["operations"])
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+class ProjectionHealth(msgspec.Struct):
+    position: int
+    lag: int
+
+
+class Health(msgspec.Struct):
+    status: str
+    log_position: int
+    projections: dict[str, ProjectionHealth]
+
+
+@get("/health", exclude_from_auth=True, summary="Liveness and projection lag", tags=["operations"])
+async def health(
+    queries: NamedDependency[ReadModelQueries], care_record: NamedDependency[CareRecord]
+) -> Health:
+    """Each projection's position and how far it lags behind the event log."""
+    head = await anyio.to_thread.run_sync(care_record.recorder.max_notification_id) or 0
+    positions = await queries.positions()
+    return Health(
+        status="ok",
+        log_position=head,
+        projections={
+            name: ProjectionHealth(position=p, lag=max(0, head - p))
+            for name, p in positions.items()
+        },
+    )
 
 
 def create_app(
     services: ApiServices,
     *,
+    on_startup: Sequence[Callable[[], Any]] = (),
     on_shutdown: Sequence[Callable[[], Any]] = (),
     debug: bool = False,
 ) -> Litestar:
     def provide_care_record() -> CareRecord:
         return services.care_record
 
+    def provide_queries() -> ReadModelQueries:
+        return services.queries
+
     def provide_runner(request: Request[Principal, Any, Any]) -> CommandRunner:
         return CommandRunner(request, services.idempotency)
 
     return Litestar(
-        route_handlers=[health, TrajectoryController, ClientController],
+        route_handlers=[health, TrajectoryController, ReadController, ClientController],
         dependencies={
+            "queries": Provide(provide_queries, sync_to_thread=False),
             "care_record": Provide(provide_care_record, sync_to_thread=False),
             "runner": Provide(provide_runner, sync_to_thread=False),
         },
@@ -71,7 +109,8 @@ def create_app(
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-        on_shutdown=list(on_shutdown),
+        on_startup=list(on_startup),
+        on_shutdown=[services.query_runner.close, *on_shutdown],
         logging_config=None,
         debug=debug,
     )

@@ -3,11 +3,12 @@
 from uuid import UUID, uuid4
 
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from api.commands import CommandRunner, etag
 from api.schemas import (
     AppointRepresentative,
-    ClientView,
     CommandAnswer,
     ExcludeRepresentative,
     GrantConsent,
@@ -15,9 +16,9 @@ from api.schemas import (
     RevokeConsent,
 )
 from api.trajectories import IdempotencyKey, IfMatch
-from api.views import client_view
 from application.care_record import CareRecord
 from domain.client import PersonalData
+from projections.views import ClientView, client_view
 
 Answer = Response[CommandAnswer]
 
@@ -29,9 +30,9 @@ class ClientController(Controller):
     @post("/", sync_to_thread=True, summary="Register a client under a pseudonymous id")
     def register(
         self,
-        data: RegisterClient,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        data: JSONBody[RegisterClient],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
         return runner.run(  # type: ignore[return-value]
@@ -42,17 +43,19 @@ class ClientController(Controller):
         )
 
     @get("/{client_id:uuid}", sync_to_thread=True, summary="The client's current state")
-    def show(self, client_id: UUID, care_record: CareRecord) -> Response[ClientView]:
+    def show(
+        self, client_id: FromPath[UUID], care_record: NamedDependency[CareRecord]
+    ) -> Response[ClientView]:
         view = client_view(care_record.client(client_id))
         return Response(view, headers={"ETag": etag(view.version)})
 
     @post("/{client_id:uuid}/representatives", sync_to_thread=True, status_code=200)
     def appoint_representative(
         self,
-        client_id: UUID,
-        data: AppointRepresentative,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        client_id: FromPath[UUID],
+        data: JSONBody[AppointRepresentative],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -76,11 +79,11 @@ class ClientController(Controller):
     )
     def exclude_representative(
         self,
-        client_id: UUID,
-        representative_ref: str,
-        data: ExcludeRepresentative,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        client_id: FromPath[UUID],
+        representative_ref: FromPath[str],
+        data: JSONBody[ExcludeRepresentative],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -95,10 +98,10 @@ class ClientController(Controller):
     @post("/{client_id:uuid}/consents", sync_to_thread=True, status_code=200)
     def grant_consent(
         self,
-        client_id: UUID,
-        data: GrantConsent,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        client_id: FromPath[UUID],
+        data: JSONBody[GrantConsent],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -119,11 +122,11 @@ class ClientController(Controller):
     )
     def revoke_consent(
         self,
-        client_id: UUID,
-        consent_id: str,
-        data: RevokeConsent,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        client_id: FromPath[UUID],
+        consent_id: FromPath[str],
+        data: JSONBody[RevokeConsent],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:

@@ -19,9 +19,11 @@ from litestar.status_codes import (
     HTTP_412_PRECONDITION_FAILED,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 from api.idempotency import IdempotencyConflict
+from api.reads import ReadModelBehind
 from api.schemas import Problem
 from application.care_record import ApplicationError, StaleVersion
 from domain.errors import DomainError, InvalidCommand, NotAParty, NotFound, RuleConflict
@@ -155,6 +157,17 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     )
 
 
+def read_model_behind(request: Request[Any, Any, Any], exc: ReadModelBehind) -> Response[bytes]:
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Read model not yet current",
+        exc.message,
+        rule="read-your-writes",
+        headers={"Retry-After": "1"},
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("unexpected error", exc_info=exc)
     return problem(
@@ -184,5 +197,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     IdempotencyConflict: idempotency_conflict,
     ValidationException: validation_error,
     HTTPException: http_error,
+    ReadModelBehind: read_model_behind,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
 }

@@ -4,9 +4,18 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from litestar import Controller, Response, get, post
-from litestar.params import HeaderParameter
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.params import (
+    FromPath,
+    FromQuery,
+    HeaderParameter,
+    JSONBody,
+    QueryParameter,
+)
 
-from api.commands import CommandRunner, etag
+from api.commands import CommandRunner
+from api.reads import MaxWait, MinPosition, await_position
 from api.schemas import (
     Accept,
     AgreeAction,
@@ -30,12 +39,13 @@ from api.schemas import (
     ReviseGoal,
     SetGoal,
     SignPlan,
-    TrajectoryView,
     UnblockTrajectory,
     WaiveConsultation,
 )
-from api.views import trajectory_view
 from application.care_record import CareRecord
+from domain.common import Sector
+from domain.trajectory import Status
+from projections.queries import InvalidCursor, ListFilter, ReadModelQueries, TrajectoryPage
 
 IfMatch = Annotated[
     str | None,
@@ -68,9 +78,9 @@ class TrajectoryController(Controller):
     @post("/", sync_to_thread=True, summary="Refer a client: open a trajectory (aanmelding)")
     def refer(
         self,
-        data: Refer,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        data: JSONBody[Refer],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
         return runner.run(  # type: ignore[return-value]
@@ -80,17 +90,43 @@ class TrajectoryController(Controller):
             location=lambda r: f"/v1/trajectories/{r.id}",
         )
 
-    @get("/{trajectory_id:uuid}", sync_to_thread=True, summary="The trajectory's current state")
-    def show(self, trajectory_id: UUID, care_record: CareRecord) -> Response[TrajectoryView]:
-        view = trajectory_view(care_record.trajectory(trajectory_id))
-        return Response(view, headers={"ETag": etag(view.version)})
+    @get("/", summary="Trajectories, newest referral first")
+    async def trajectories(
+        self,
+        queries: NamedDependency[ReadModelQueries],
+        status: FromQuery[Status | None] = None,
+        region: FromQuery[str | None] = None,
+        sector: FromQuery[Sector | None] = None,
+        organisation: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        min_position: MinPosition = None,
+        max_wait_ms: MaxWait = 2000,
+    ) -> TrajectoryPage:
+        """Filter by status, region, sector and organisation; follow ``next_cursor`` for more."""
+        await await_position(queries, "plan_state", min_position, max_wait_ms)
+        try:
+            return await queries.trajectories(
+                ListFilter(
+                    status=status,
+                    region=region,
+                    sector=sector,
+                    organisation=organisation,
+                    limit=limit,
+                    cursor=cursor,
+                )
+            )
+        except InvalidCursor as e:
+            raise ValidationException(
+                str(e), extra=[{"key": "cursor", "message": str(e)}]
+            ) from None
 
     def _run(
         self,
-        runner: CommandRunner,
-        data: Any,
+        runner: NamedDependency[CommandRunner],
+        data: JSONBody[Any],
         use_case: Any,
-        trajectory_id: UUID,
+        trajectory_id: FromPath[UUID],
         item_id: str | None = None,
         **extra: Any,
     ) -> Answer:
@@ -103,10 +139,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/acceptance", sync_to_thread=True, status_code=200)
     def accept(
         self,
-        trajectory_id: UUID,
-        data: Accept,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[Accept],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -116,10 +152,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/declination", sync_to_thread=True, status_code=200)
     def decline(
         self,
-        trajectory_id: UUID,
-        data: Decline,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[Decline],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -129,10 +165,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/consultations", sync_to_thread=True, status_code=200)
     def hold_consultation(
         self,
-        trajectory_id: UUID,
-        data: HoldConsultation,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[HoldConsultation],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -142,10 +178,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/consultation-waivers", sync_to_thread=True, status_code=200)
     def waive_consultation(
         self,
-        trajectory_id: UUID,
-        data: WaiveConsultation,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[WaiveConsultation],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -155,10 +191,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/role-agreements", sync_to_thread=True, status_code=200)
     def propose_role_agreement(
         self,
-        trajectory_id: UUID,
-        data: ProposeRoleAgreement,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[ProposeRoleAgreement],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -180,11 +216,11 @@ class TrajectoryController(Controller):
     )
     def accept_role_agreement(
         self,
-        trajectory_id: UUID,
-        agreement_id: str,
-        data: AnswerRoleAgreement,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        agreement_id: FromPath[str],
+        data: JSONBody[AnswerRoleAgreement],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -204,11 +240,11 @@ class TrajectoryController(Controller):
     )
     def decline_role_agreement(
         self,
-        trajectory_id: UUID,
-        agreement_id: str,
-        data: DeclineRoleAgreement,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        agreement_id: FromPath[str],
+        data: JSONBody[DeclineRoleAgreement],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -228,11 +264,11 @@ class TrajectoryController(Controller):
     )
     def end_role_agreement(
         self,
-        trajectory_id: UUID,
-        agreement_id: str,
-        data: EndRoleAgreement,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        agreement_id: FromPath[str],
+        data: JSONBody[EndRoleAgreement],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -244,10 +280,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/goals", sync_to_thread=True, status_code=200)
     def set_goal(
         self,
-        trajectory_id: UUID,
-        data: SetGoal,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[SetGoal],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -267,11 +303,11 @@ class TrajectoryController(Controller):
     )
     def revise_goal(
         self,
-        trajectory_id: UUID,
-        goal_id: str,
-        data: ReviseGoal,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        goal_id: FromPath[str],
+        data: JSONBody[ReviseGoal],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -281,11 +317,11 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/goals/{goal_id:str}/closure", sync_to_thread=True, status_code=200)
     def close_goal(
         self,
-        trajectory_id: UUID,
-        goal_id: str,
-        data: CloseGoal,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        goal_id: FromPath[str],
+        data: JSONBody[CloseGoal],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -295,10 +331,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/actions", sync_to_thread=True, status_code=200)
     def agree_action(
         self,
-        trajectory_id: UUID,
-        data: AgreeAction,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[AgreeAction],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -316,10 +352,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/plan-signatures", sync_to_thread=True, status_code=200)
     def sign_plan(
         self,
-        trajectory_id: UUID,
-        data: SignPlan,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[SignPlan],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -329,10 +365,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/evaluations", sync_to_thread=True, status_code=200)
     def evaluate(
         self,
-        trajectory_id: UUID,
-        data: Evaluate,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[Evaluate],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -342,10 +378,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/escalations", sync_to_thread=True, status_code=200)
     def raise_escalation(
         self,
-        trajectory_id: UUID,
-        data: RaiseEscalation,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[RaiseEscalation],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -367,11 +403,11 @@ class TrajectoryController(Controller):
     )
     def change_escalation_level(
         self,
-        trajectory_id: UUID,
-        escalation_id: str,
-        data: ChangeEscalationLevel,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        escalation_id: FromPath[str],
+        data: JSONBody[ChangeEscalationLevel],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -391,11 +427,11 @@ class TrajectoryController(Controller):
     )
     def resolve_escalation(
         self,
-        trajectory_id: UUID,
-        escalation_id: str,
-        data: ResolveEscalation,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        escalation_id: FromPath[str],
+        data: JSONBody[ResolveEscalation],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -407,10 +443,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/blocks", sync_to_thread=True, status_code=200)
     def block(
         self,
-        trajectory_id: UUID,
-        data: BlockTrajectory,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[BlockTrajectory],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -420,10 +456,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/unblocking", sync_to_thread=True, status_code=200)
     def unblock(
         self,
-        trajectory_id: UUID,
-        data: UnblockTrajectory,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[UnblockTrajectory],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -433,10 +469,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/handovers", sync_to_thread=True, status_code=200)
     def hand_over(
         self,
-        trajectory_id: UUID,
-        data: HandOver,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[HandOver],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -446,10 +482,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/follow-up-contacts", sync_to_thread=True, status_code=200)
     def record_follow_up_contact(
         self,
-        trajectory_id: UUID,
-        data: RecordFollowUpContact,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[RecordFollowUpContact],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:
@@ -459,10 +495,10 @@ class TrajectoryController(Controller):
     @post("/{trajectory_id:uuid}/closure", sync_to_thread=True, status_code=200)
     def close(
         self,
-        trajectory_id: UUID,
-        data: CloseTrajectory,
-        runner: CommandRunner,
-        care_record: CareRecord,
+        trajectory_id: FromPath[UUID],
+        data: JSONBody[CloseTrajectory],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Answer:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.client import Client, PersonalData
 from domain.common import CommandContext, ConsentScope, Sector, Signatory
@@ -64,6 +64,13 @@ class CareRecord(Application[UUID]):
 
     name = "rodedraad"
     snapshotting_intervals = {Trajectory: SNAPSHOT_INTERVAL, Client: SNAPSHOT_INTERVAL}
+    #: Called after every save; the composition root wires it to wake the projection worker.
+    on_recorded: Callable[[], None] | None = None
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        if self.on_recorded is not None:
+            self.on_recorded()
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -4,8 +4,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from rodedraad.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from projections.worker import Progress
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -57,6 +61,60 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _projections_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Production: the projection workers as their own process (stops on SIGTERM / Ctrl-C)."""
+    import signal
+    import threading
+
+    from rodedraad.logs import configure_logging
+    from rodedraad.wiring import (
+        build_care_record,
+        build_projection_worker,
+        wakeup_for,
+    )
+
+    configure_logging(settings.log_level, settings.log_format)
+    care_record = build_care_record(settings)
+    worker = build_projection_worker(settings, care_record, progress=_print_progress)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    wakeup = wakeup_for(settings, care_record)
+    try:
+        worker.run(stop, wakeup)
+    finally:
+        worker.database.close()
+        care_record.close()
+    return 0
+
+
+def _print_progress(progress: "Progress") -> None:
+    print(progress.line(), file=sys.stderr, flush=True)
+
+
+def _projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    """Build a fresh copy beside the live one, catch up, switch atomically; reads go on."""
+    from rodedraad.logs import configure_logging
+    from rodedraad.wiring import build_care_record, build_projection_worker
+
+    configure_logging(settings.log_level, settings.log_format)
+    care_record = build_care_record(settings)
+    worker = build_projection_worker(settings, care_record)
+    try:
+        names = [p.name for p in worker.projections] if args.name == "all" else [args.name]
+        for name in names:
+            try:
+                position = worker.rebuild(name, _print_progress)
+            except KeyError as e:
+                print(f"rodedraad: {e.args[0]}", file=sys.stderr)
+                return 2
+            print(f"{name}: rebuilt up to log position {position}", file=sys.stderr)
+    finally:
+        worker.database.close()
+        care_record.close()
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="rodedraad", description="Rode Draad: the common thread of care trajectories."
@@ -79,6 +137,17 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--region", required=True, help="the user's region")
     token.add_argument("--hours", type=float, default=12.0, help="validity in hours (default 12)")
     token.set_defaults(run=_token)
+
+    projections = commands.add_parser("projections", help="the read models").add_subparsers(
+        dest="projections_command", required=True
+    )
+    run = projections.add_parser("run", help="follow the event log (production: its own process)")
+    run.set_defaults(run=_projections_run)
+    rebuild = projections.add_parser(
+        "rebuild", help="rebuild a read model beside the live one and switch over atomically"
+    )
+    rebuild.add_argument("name", help="plan_state, timeline, or all")
+    rebuild.set_defaults(run=_projections_rebuild)
     return root
 
 

@@ -85,6 +85,8 @@ class Settings:
     auth: AuthSettings
     http: HttpSettings = field(default_factory=HttpSettings)
     data_dir: Path = Path("var")
+    #: Run projection workers (and later the scheduler) inside ``serve``: yes on SQLite.
+    embedded_workers: bool = True
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
 
@@ -135,8 +137,10 @@ class Settings:
         )
         if auth.uses_issuer and not auth.issuer:
             raise SettingsError("RODEDRAAD_JWT_ISSUER is required with a public key or JWKS URL")
+        database = DatabaseSettings(url=url)
+        workers = choice("EMBEDDED_WORKERS", "auto", ("auto", "true", "false"))
         return cls(
-            database=DatabaseSettings(url=url),
+            database=database,
             auth=auth,
             http=HttpSettings(
                 host=get("HOST", "127.0.0.1"),
@@ -144,6 +148,9 @@ class Settings:
                 max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
             ),
             data_dir=data_dir,
+            embedded_workers=(
+                workers == "true" or (workers == "auto" and not database.is_postgres)
+            ),
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         )

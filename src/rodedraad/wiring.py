@@ -1,15 +1,29 @@
 """Builds the application objects from one ``Settings``; the tests use the same factory."""
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jwt
+import structlog
 from litestar import Litestar
 
-from api.app import ApiServices, create_app
+from api.app import ApiServices, QueryRunner, create_app
 from api.auth import LocalTokens, TokenVerifier
 from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteIdempotencyStore
 from application.care_record import CareRecord
+from projections.queries import ReadModelQueries
+from projections.read_postgres import postgres_queries
+from projections.read_sqlite import sqlite_queries
+from projections.store import (
+    PostgresProjectionDatabase,
+    ProjectionDatabase,
+    SqliteProjectionDatabase,
+)
+from projections.worker import ListenWakeup, PollingWakeup, Progress, ProjectionWorker, Wakeup
 from rodedraad.settings import AuthSettings, Settings
+
+log = structlog.get_logger("rodedraad")
 
 
 def build_care_record(settings: Settings) -> CareRecord:
@@ -45,37 +59,108 @@ def build_idempotency_store(settings: Settings) -> IdempotencyStore:
     return SqliteIdempotencyStore(settings.data_dir / "idempotency.sqlite")
 
 
+def build_projection_database(settings: Settings) -> ProjectionDatabase:
+    if settings.database.is_postgres:
+        return PostgresProjectionDatabase(settings.database.url)
+    return SqliteProjectionDatabase(settings.data_dir / "readmodels.sqlite")
+
+
+def build_projection_worker(
+    settings: Settings,
+    care_record: CareRecord,
+    progress: Callable[[Progress], None] | None = None,
+) -> ProjectionWorker:
+    """A worker whose read models exist and are of the code's version (rebuilt if not)."""
+    worker = ProjectionWorker(care_record, build_projection_database(settings))
+    worker.ensure_ready(progress)
+    return worker
+
+
+def wakeup_for(settings: Settings, care_record: CareRecord) -> Wakeup:
+    """LISTEN/NOTIFY on PostgreSQL; on SQLite, this process's own saves plus polling."""
+    if settings.database.is_postgres:
+        channel: str = care_record.recorder.channel_name  # type: ignore[attr-defined]
+        return ListenWakeup(settings.database.url, channel)
+    polling = PollingWakeup()
+    care_record.on_recorded = polling.notify
+    return polling
+
+
 @dataclass
 class Container:
-    """Everything one process runs, and how to close it."""
+    """Everything one process runs, and how to start and stop it.
+
+    ``inline_projections`` applies new events to the read models before a command answers
+    (tests use it for determinism); otherwise a background worker follows the log.
+    """
 
     settings: Settings
     care_record: CareRecord
     idempotency: IdempotencyStore
     token_verifier: TokenVerifier
-    closed: bool = field(default=False)
+    worker: ProjectionWorker
+    inline_projections: bool = False
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _closers: list[object] = field(default_factory=list)
+    closed: bool = False
 
     @classmethod
-    def build(cls, settings: Settings) -> "Container":
-        return cls(
+    def build(cls, settings: Settings, *, inline_projections: bool = False) -> "Container":
+        care_record = build_care_record(settings)
+        container = cls(
             settings=settings,
-            care_record=build_care_record(settings),
+            care_record=care_record,
             idempotency=build_idempotency_store(settings),
             token_verifier=build_token_verifier(settings.auth),
+            worker=build_projection_worker(settings, care_record),
+            inline_projections=inline_projections,
         )
+        if inline_projections:
+            care_record.on_recorded = container.worker.catch_up_quietly
+        return container
+
+    def read_queries(self) -> tuple[ReadModelQueries, QueryRunner]:
+        if self.settings.database.is_postgres:
+            return postgres_queries(self.settings.database.url)
+        return sqlite_queries(self.settings.data_dir / "readmodels.sqlite")
+
+    def start_projection_worker(self) -> None:
+        """Follow the log in a background thread of this process (embedded mode)."""
+        if self.inline_projections or self._threads:
+            return
+        wakeup = wakeup_for(self.settings, self.care_record)
+        thread = threading.Thread(
+            target=self.worker.run, args=(self._stop, wakeup), name="projections", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+        self._closers.append(wakeup)
 
     def http_app(self) -> Litestar:
+        queries, runner = self.read_queries()
         services = ApiServices(
             care_record=self.care_record,
             idempotency=self.idempotency,
             token_verifier=self.token_verifier,
+            queries=queries,
+            query_runner=runner,
             max_body_bytes=self.settings.http.max_body_bytes,
         )
-        return create_app(services, on_shutdown=[self.close])
+        on_startup = [] if not self.settings.embedded_workers else [self.start_projection_worker]
+        return create_app(services, on_startup=on_startup, on_shutdown=[self.close])
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for closer in self._closers:
+            close = getattr(closer, "close", None)
+            if close is not None:
+                close()
+        self.worker.database.close()
         self.idempotency.close()
         self.care_record.close()

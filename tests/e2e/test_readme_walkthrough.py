@@ -41,7 +41,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         "RODEDRAAD_PORT": str(port),
         "RODEDRAAD_LOG_FORMAT": "json",
     }
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "rodedraad.cli", "serve"],
         cwd=ROOT,
         env=env,
@@ -74,7 +74,7 @@ def test_the_readme_walk_through_takes_a_trajectory_from_referral_to_closing(
     if not (ROOT / ".venv/bin/rodedraad").exists():
         script = script.replace(".venv/bin/rodedraad", f"{sys.executable} -m rodedraad.cli")
     done = subprocess.run(  # noqa: S603
-        ["/bin/bash", "-euo", "pipefail", "-c", script],  # noqa: S607
+        ["/bin/bash", "-euo", "pipefail", "-c", script],
         cwd=ROOT,
         env=env,
         capture_output=True,

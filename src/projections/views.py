@@ -1,21 +1,114 @@
-"""Current state as the API shows it, built from an aggregate.
+"""The read models' documents: what coordinators see of a trajectory and a client.
 
-Issue #2 reads the aggregate itself; the read side (issue #3) replaces these with projections.
+These are built from aggregate state by the plan-state projection and stored as JSON, so a query
+answers with stored bytes and never replays events.
 """
 
-from api.schemas import (
-    ActionView,
-    ClientView,
-    ConsentView,
-    EscalationView,
-    GoalView,
-    PlanView,
-    RepresentativeView,
-    RoleAgreementView,
-    TrajectoryView,
-)
+from datetime import date, datetime
+from uuid import UUID
+
+import msgspec
+
 from domain.client import Client
-from domain.trajectory import Trajectory
+from domain.common import ConsentScope, EscalationLevel, ReasonCategory, Sector, Signatory
+from domain.trajectory import RoleAssignment, Trajectory
+
+
+class RoleAgreementView(msgspec.Struct):
+    id: str
+    assignments: tuple[RoleAssignment, ...]
+    accepted_by: list[str]
+    in_force: bool
+    declined_by: str | None
+    ended_at: datetime | None
+
+
+class GoalView(msgspec.Struct):
+    id: str
+    description: str
+    closed: bool
+    outcome: str | None
+
+
+class ActionView(msgspec.Struct):
+    id: str
+    description: str
+    owner: str
+    due_on: date | None
+    goal_id: str | None
+
+
+class EscalationView(msgspec.Struct):
+    id: str
+    level: EscalationLevel
+    reason: ReasonCategory
+    raised_at: datetime
+    resolved_at: datetime | None
+
+
+class PlanView(msgspec.Struct):
+    version: int
+    signed_at: datetime
+    signatory: Signatory
+    representative_ref: str | None
+    valid_until: date
+
+
+class TrajectoryView(msgspec.Struct):
+    id: UUID
+    version: int
+    client_id: UUID
+    status: str
+    sector: Sector
+    region: str
+    referrer_organisation: str
+    coordinating_organisation: str | None
+    parties: list[str]
+    #: Roles of agreements in force only: every named party accepted, not ended.
+    roles_in_force: list[RoleAssignment]
+    referred_at: datetime
+    consultations_held: int
+    milestones: dict[str, datetime]
+    next_consultation_on: date | None
+    role_agreements: list[RoleAgreementView]
+    goals: list[GoalView]
+    actions: list[ActionView]
+    plan: PlanView | None
+    next_evaluation_on: date | None
+    escalations: list[EscalationView]
+    blocked_since: datetime | None
+    block_reasons: list[ReasonCategory]
+    handovers: int
+    missed_deadlines: list[str]
+    closed_at: datetime | None
+    follow_up_by: str | None
+    continued_from: UUID | None
+
+
+class ConsentView(msgspec.Struct):
+    id: str
+    to_party: str
+    scopes: tuple[ConsentScope, ...]
+    purpose: str
+    granted_on: date
+    until: date | None
+    revoked: bool
+
+
+class RepresentativeView(msgspec.Struct):
+    ref: str
+    name: str | None
+    excluded: bool
+
+
+class ClientView(msgspec.Struct):
+    id: UUID
+    version: int
+    registering_organisation: str
+    name: str | None
+    contact: str | None
+    representatives: list[RepresentativeView]
+    consents: list[ConsentView]
 
 
 def trajectory_view(t: Trajectory) -> TrajectoryView:
@@ -30,6 +123,12 @@ def trajectory_view(t: Trajectory) -> TrajectoryView:
         referrer_organisation=t.referrer_organisation,
         coordinating_organisation=t.coordinating_organisation,
         parties=t.parties,
+        roles_in_force=[
+            assignment
+            for agreement in t.role_agreements.values()
+            if agreement.in_force
+            for assignment in agreement.assignments
+        ],
         referred_at=t.referred_at,
         consultations_held=t.consultation_count,
         milestones={k.value: v for k, v in t.milestones.items()},

@@ -1,0 +1,148 @@
+"""Queries on the read models: plan state, timeline, the coordinators' board, the list.
+
+Read-your-writes: a command answers with the log ``position`` it reached; a query given
+``min_position`` (query parameter or ``X-Min-Position`` header) waits, up to ``max_wait_ms``,
+until the read model has processed that position, and answers 503 if it has not.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import anyio
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
+
+from api.commands import etag
+from domain.common import ReasonCategory, Sector
+from domain.errors import TrajectoryNotFound
+from projections.queries import (
+    Board,
+    BoardFilter,
+    ReadModelQueries,
+    Timeline,
+)
+from projections.views import TrajectoryView
+
+MinPosition = Annotated[
+    int | None,
+    QueryParameter(
+        name="min_position",
+        ge=1,
+        required=False,
+        description="Wait until the read model has processed this log position (from a command)",
+    ),
+]
+MinPositionHeader = Annotated[
+    int | None,
+    HeaderParameter(name="X-Min-Position", ge=1, required=False, description="As min_position"),
+]
+MaxWait = Annotated[
+    int,
+    QueryParameter(
+        name="max_wait_ms", ge=0, le=10_000, description="How long to wait for min_position"
+    ),
+]
+
+
+class ReadModelBehind(Exception):
+    """The read model has not reached the position the caller asked for, within the wait."""
+
+    def __init__(self, projection: str, position: int, wanted: int) -> None:
+        super().__init__(
+            f"the {projection} read model is at log position {position}, not yet at {wanted}; "
+            "retry shortly"
+        )
+        self.message = str(self)
+
+
+async def await_position(
+    queries: NamedDependency[ReadModelQueries],
+    projection: str,
+    wanted: int | None,
+    max_wait_ms: int,
+) -> None:
+    if wanted is None:
+        return
+    deadline = anyio.current_time() + max_wait_ms / 1000
+    delay = 0.002
+    while True:
+        position = (await queries.positions()).get(projection, 0)
+        if position >= wanted:
+            return
+        if anyio.current_time() >= deadline:
+            raise ReadModelBehind(projection, position, wanted)
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+class ReadController(Controller):
+    tags = ["read models"]
+
+    @get("/v1/trajectories/{trajectory_id:uuid}", summary="Plan state of one trajectory")
+    async def plan_state(
+        self,
+        trajectory_id: FromPath[UUID],
+        queries: NamedDependency[ReadModelQueries],
+        min_position: MinPosition = None,
+        x_min_position: MinPositionHeader = None,
+        max_wait_ms: MaxWait = 2000,
+    ) -> Response[TrajectoryView]:
+        """Parties and roles in force, goals and actions, the signed plan, what is next."""
+        await await_position(queries, "plan_state", min_position or x_min_position, max_wait_ms)
+        found = await queries.plan_state(trajectory_id)
+        if found is None:
+            raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+        version, doc = found
+        stored: Any = doc  # the stored JSON document is a TrajectoryView, sent as is
+        return Response(
+            content=stored, media_type="application/json", headers={"ETag": etag(version)}
+        )
+
+    @get("/v1/trajectories/{trajectory_id:uuid}/timeline", summary="Escalation timeline")
+    async def timeline(
+        self,
+        trajectory_id: FromPath[UUID],
+        queries: NamedDependency[ReadModelQueries],
+        min_position: MinPosition = None,
+        x_min_position: MinPositionHeader = None,
+        max_wait_ms: MaxWait = 2000,
+    ) -> Timeline:
+        """Consultations, escalations, blocks (with days blocked), handovers, evaluations and
+        missed deadlines, in the order they happened, each with who recorded it and when."""
+        await await_position(queries, "timeline", min_position or x_min_position, max_wait_ms)
+        found = await queries.timeline(trajectory_id)
+        if found is None:
+            raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+        return found
+
+    @get("/v1/board", summary="Coordinators' board: blocked and at-risk trajectories")
+    async def board(
+        self,
+        queries: NamedDependency[ReadModelQueries],
+        organisation: FromQuery[str | None] = None,
+        region: FromQuery[str | None] = None,
+        sector: FromQuery[Sector | None] = None,
+        reason: FromQuery[ReasonCategory | None] = None,
+        min_days: Annotated[int, QueryParameter(ge=0, le=36500)] = 0,
+        idle_days: Annotated[int, QueryParameter(ge=1, le=3650)] = 90,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        min_position: MinPosition = None,
+        max_wait_ms: MaxWait = 2000,
+    ) -> Board:
+        """Longest stuck first: blocked, an open escalation, a consultation overdue, or nothing
+        recorded for ``idle_days``."""
+        await await_position(queries, "plan_state", min_position, max_wait_ms)
+        return await queries.board(
+            BoardFilter(
+                organisation=organisation,
+                region=region,
+                sector=sector,
+                reason=reason,
+                min_days=min_days,
+                idle_days=idle_days,
+                limit=limit,
+            ),
+            now=datetime.now(UTC),
+        )

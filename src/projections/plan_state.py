@@ -1,0 +1,163 @@
+"""Plan state: one row per trajectory with its current state, and the columns the board filters on.
+
+The projection folds events with the domain's own ``apply`` methods (the same code the write
+side runs), keeping each trajectory's aggregate state as JSON in the row. So the read model
+cannot drift from the record's rules, and the version check of ``mutate`` proves no event was
+skipped or applied twice. The row also holds the rendered document (``doc``) that
+``GET /v1/trajectories/{id}`` answers with as stored bytes.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+import msgspec
+
+from domain.trajectory import Trajectory, TrajectorySnapshotState
+from projections.store import Tx
+from projections.views import trajectory_view
+
+_ENCODER = msgspec.json.Encoder()
+_STATE_DECODER = msgspec.json.Decoder(TrajectorySnapshotState)
+_NOT_STATE = frozenset({"_id", "_version", "_pending_events"})
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Sortable UTC text for datetime columns (both databases store and compare it as text)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def encode_state(trajectory: Trajectory) -> bytes:
+    return _ENCODER.encode({k: v for k, v in vars(trajectory).items() if k not in _NOT_STATE})
+
+
+def decode_state(trajectory_id: UUID, version: int, data: bytes) -> Trajectory:
+    typed = _STATE_DECODER.decode(data)
+    trajectory: Trajectory = object.__new__(Trajectory)
+    trajectory.__dict__.update(msgspec.structs.asdict(typed))
+    trajectory.__dict__.update(_id=trajectory_id, _version=version, _pending_events=[])
+    return trajectory
+
+
+class PlanStateProjection:
+    """``rm_trajectories`` (+ ``rm_trajectory_parties`` for the organisation filter)."""
+
+    name = "plan_state"
+    #: Bump when the tables or what is derived into them change: a new version rebuilds.
+    version = 1
+    tables: tuple[str, ...] = ("rm_trajectories", "rm_trajectory_parties")
+
+    def ddl(self, suffix: str, generation: str) -> list[str]:
+        t, p = f"rm_trajectories{suffix}", f"rm_trajectory_parties{suffix}"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {t} ("
+            "id TEXT PRIMARY KEY, version INTEGER NOT NULL, client_id TEXT NOT NULL, "
+            "status TEXT NOT NULL, sector TEXT NOT NULL, region TEXT NOT NULL, "
+            "referrer_organisation TEXT NOT NULL, coordinating_organisation TEXT, "
+            "referred_at TEXT NOT NULL, last_recorded_at TEXT NOT NULL, "
+            "next_consultation_on TEXT, next_evaluation_on TEXT, blocked_since TEXT, "
+            "open_escalations INTEGER NOT NULL, oldest_open_escalation_at TEXT, "
+            "reasons TEXT NOT NULL, missed_deadlines INTEGER NOT NULL, "
+            "state TEXT NOT NULL, doc TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_list ON {t} (referred_at, id)",
+            f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_status ON {t} (status, region)",
+            f"CREATE TABLE IF NOT EXISTS {p} ("
+            "organisation TEXT NOT NULL, trajectory_id TEXT NOT NULL, "
+            "PRIMARY KEY (organisation, trajectory_id))",
+        ]
+
+    def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None:
+        events = [event for _, event in batch]
+        touched: dict[UUID, Trajectory] = {}
+        ids = sorted(
+            {e.originator_id for e in events if isinstance(e, Trajectory.Event)}
+            - {e.originator_id for e in events if isinstance(e, Trajectory.Referred)},
+            key=str,
+        )
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = tx.fetchall(
+                f"SELECT id, version, state FROM rm_trajectories{suffix} WHERE id IN ({marks})",
+                [str(i) for i in chunk],
+            )
+            for row_id, version, state in rows:
+                data = state.encode() if isinstance(state, str) else bytes(state)
+                touched[UUID(row_id)] = decode_state(UUID(row_id), int(version), data)
+        for event in events:
+            if not isinstance(event, Trajectory.Event):
+                continue
+            if isinstance(event, Trajectory.Referred):
+                touched[event.originator_id] = cast(Trajectory, event.mutate(None))
+            else:
+                touched[event.originator_id] = cast(
+                    Trajectory, event.mutate(touched[event.originator_id])
+                )
+        if touched:
+            self._write(tx, list(touched.values()), suffix)
+
+    @staticmethod
+    def _write(tx: Tx, trajectories: list[Trajectory], suffix: str) -> None:
+        rows = []
+        parties: list[tuple[str, str]] = []
+        for t in trajectories:
+            open_escalations = [e for e in t.escalations.values() if e.resolved_at is None]
+            block = t.current_block
+            reasons = sorted(
+                {r.value for r in (block.reasons if block else ())}
+                | {e.reason.value for e in open_escalations}
+            )
+            rows.append(
+                (
+                    str(t.id),
+                    t.version,
+                    str(t.client_id),
+                    t.status.value,
+                    t.sector.value,
+                    t.region,
+                    t.referrer_organisation,
+                    t.coordinating_organisation,
+                    iso(t.referred_at),
+                    iso(t.last_recorded_at),
+                    t.next_consultation_on.isoformat() if t.next_consultation_on else None,
+                    t.next_evaluation_on.isoformat() if t.next_evaluation_on else None,
+                    iso(block.since) if block else None,
+                    len(open_escalations),
+                    iso(min((e.raised_at for e in open_escalations), default=None)),
+                    "," + ",".join(reasons) + "," if reasons else "",
+                    len(t.missed_deadlines),
+                    encode_state(t).decode(),
+                    _ENCODER.encode(trajectory_view(t)).decode(),
+                )
+            )
+            parties.extend((org, str(t.id)) for org in t.parties)
+        for start in range(0, len(rows), 500):
+            chunk = [row[0] for row in rows[start : start + 500]]
+            tx.execute(
+                f"DELETE FROM rm_trajectory_parties{suffix} "
+                f"WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+        tx.executemany(
+            f"INSERT INTO rm_trajectories{suffix} (id, version, client_id, status, sector, "
+            "region, referrer_organisation, coordinating_organisation, referred_at, "
+            "last_recorded_at, next_consultation_on, next_evaluation_on, blocked_since, "
+            "open_escalations, oldest_open_escalation_at, reasons, missed_deadlines, state, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+            "status = excluded.status, coordinating_organisation = "
+            "excluded.coordinating_organisation, last_recorded_at = excluded.last_recorded_at, "
+            "next_consultation_on = excluded.next_consultation_on, "
+            "next_evaluation_on = excluded.next_evaluation_on, "
+            "blocked_since = excluded.blocked_since, open_escalations = excluded.open_escalations, "
+            "oldest_open_escalation_at = excluded.oldest_open_escalation_at, "
+            "reasons = excluded.reasons, missed_deadlines = excluded.missed_deadlines, "
+            "state = excluded.state, doc = excluded.doc",
+            rows,
+        )
+        tx.executemany(
+            f"INSERT INTO rm_trajectory_parties{suffix} (organisation, trajectory_id) "
+            "VALUES (?, ?)",
+            parties,
+        )

@@ -1,0 +1,306 @@
+"""The API's queries on the read models: one plain SQL query per view.
+
+The SQL is shared by both databases; the driver modules ``read_sqlite`` and ``read_postgres``
+run it (SQLite in a worker thread, asyncpg on PostgreSQL). Nothing here replays events.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+import msgspec
+
+from domain.common import ReasonCategory, Sector
+from domain.trajectory import Status
+from projections.plan_state import iso
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor this API did not give out."""
+
+
+class Actor(msgspec.Struct):
+    user_id: str
+    organisation: str
+    role: str
+    on_behalf_of: str | None
+
+
+class TimelineEntry(msgspec.Struct):
+    position: int
+    version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    kind: str
+    actor: Actor
+    detail: msgspec.Raw
+    blocked_days: int | None = None
+
+
+class Timeline(msgspec.Struct):
+    trajectory_id: UUID
+    entries: list[TimelineEntry]
+
+
+class BoardRow(msgspec.Struct):
+    id: UUID
+    status: Status
+    sector: Sector
+    region: str
+    coordinating_organisation: str | None
+    stuck_since: datetime
+    days_stuck: int
+    reasons: list[ReasonCategory]
+    open_escalations: int
+    blocked_since: datetime | None
+    overdue: list[str]
+    missed_deadlines: int
+
+
+class Board(msgspec.Struct):
+    as_of: datetime
+    idle_days: int
+    trajectories: list[BoardRow]
+
+
+class TrajectorySummary(msgspec.Struct):
+    id: UUID
+    version: int
+    status: Status
+    sector: Sector
+    region: str
+    referrer_organisation: str
+    coordinating_organisation: str | None
+    referred_at: datetime
+
+
+class TrajectoryPage(msgspec.Struct):
+    items: list[TrajectorySummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardFilter:
+    organisation: str | None = None
+    region: str | None = None
+    sector: Sector | None = None
+    reason: ReasonCategory | None = None
+    min_days: int = 0
+    idle_days: int = 90
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    status: Status | None = None
+    region: str | None = None
+    sector: Sector | None = None
+    organisation: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+class Runner(Protocol):
+    async def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]: ...
+
+
+_ACTIVE = ("accepted", "active", "blocked")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def encode_cursor(referred_at: str, trajectory_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{referred_at}|{trajectory_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        referred_at, trajectory_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        datetime.fromisoformat(referred_at)
+        UUID(trajectory_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor("cursor is not one this API gave out; start without it") from None
+    return referred_at, trajectory_id
+
+
+class ReadModelQueries:
+    """The queries, independent of the driver that runs them."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    async def plan_state(self, trajectory_id: UUID) -> tuple[int, bytes] | None:
+        rows = await self.runner.fetch(
+            "SELECT version, doc FROM rm_trajectories WHERE id = ?", [str(trajectory_id)]
+        )
+        if not rows:
+            return None
+        version, doc = rows[0]
+        return int(version), doc.encode() if isinstance(doc, str) else bytes(doc)
+
+    async def timeline(self, trajectory_id: UUID) -> Timeline | None:
+        rows = await self.runner.fetch(
+            "SELECT position, version, occurred_at, recorded_at, kind, actor_user, "
+            "actor_organisation, actor_role, on_behalf_of, blocked_days, detail "
+            "FROM rm_timeline WHERE trajectory_id = ? ORDER BY occurred_at, position",
+            [str(trajectory_id)],
+        )
+        if not rows:
+            return None
+        return Timeline(
+            trajectory_id=trajectory_id,
+            entries=[
+                TimelineEntry(
+                    position=int(r[0]),
+                    version=int(r[1]),
+                    occurred_at=datetime.fromisoformat(r[2]),
+                    recorded_at=datetime.fromisoformat(r[3]),
+                    kind=r[4],
+                    actor=Actor(user_id=r[5], organisation=r[6], role=r[7], on_behalf_of=r[8]),
+                    blocked_days=r[9],
+                    detail=msgspec.Raw(r[10].encode() if isinstance(r[10], str) else r[10]),
+                )
+                for r in rows
+            ],
+        )
+
+    async def board(self, f: BoardFilter, now: datetime) -> Board:
+        """Blocked or at-risk trajectories, longest stuck first (DESIGN §5, issue #3).
+
+        At risk: an open escalation, a consultation overdue (the planned date has passed), or
+        nothing recorded for ``idle_days``.
+        """
+        today = now.astimezone(UTC).date()
+        idle_cutoff = now - timedelta(days=f.idle_days)
+        sql = [
+            "SELECT id, status, sector, region, coordinating_organisation, blocked_since, "
+            "open_escalations, oldest_open_escalation_at, next_consultation_on, "
+            "last_recorded_at, reasons, missed_deadlines FROM rm_trajectories "
+            "WHERE status IN (?, ?, ?) AND (status = 'blocked' OR open_escalations > 0 "
+            "OR next_consultation_on < ? OR last_recorded_at < ?)"
+        ]
+        params: list[Any] = [*_ACTIVE, today.isoformat(), iso(idle_cutoff)]
+        self._common_filters(sql, params, f.region, f.sector, f.organisation)
+        if f.reason is not None:
+            sql.append("AND reasons LIKE ?")
+            params.append(f"%,{f.reason.value},%")
+        rows = await self.runner.fetch(" ".join(sql), params)
+        board = [self._board_row(r, now, today, idle_cutoff) for r in rows]
+        board = [b for b in board if b.days_stuck >= f.min_days]
+        board.sort(key=lambda b: (b.stuck_since, str(b.id)))
+        return Board(as_of=now, idle_days=f.idle_days, trajectories=board[: f.limit])
+
+    @staticmethod
+    def _board_row(
+        r: tuple[Any, ...], now: datetime, today: date, idle_cutoff: datetime
+    ) -> BoardRow:
+        (
+            tid,
+            status,
+            sector,
+            region,
+            coordinator,
+            blocked_since,
+            open_escalations,
+            oldest_escalation,
+            next_consultation_on,
+            last_recorded_at,
+            reasons,
+            missed,
+        ) = r
+        candidates: list[datetime] = []
+        overdue: list[str] = []
+        if blocked_since:
+            candidates.append(datetime.fromisoformat(blocked_since))
+        if oldest_escalation:
+            candidates.append(datetime.fromisoformat(oldest_escalation))
+            overdue.append(f"{open_escalations} open escalation(s) since {oldest_escalation[:10]}")
+        if next_consultation_on and date.fromisoformat(next_consultation_on) < today:
+            due = date.fromisoformat(next_consultation_on)
+            candidates.append(datetime(due.year, due.month, due.day, tzinfo=UTC))
+            overdue.append(f"consultation planned for {next_consultation_on}")
+        last = datetime.fromisoformat(last_recorded_at)
+        if last < idle_cutoff:
+            candidates.append(last)
+            overdue.append(f"nothing recorded since {last_recorded_at[:10]}")
+        stuck_since = min(candidates) if candidates else now
+        return BoardRow(
+            id=UUID(tid),
+            status=Status(status),
+            sector=Sector(sector),
+            region=region,
+            coordinating_organisation=coordinator,
+            stuck_since=stuck_since,
+            days_stuck=max(0, (now - stuck_since).days),
+            reasons=[ReasonCategory(x) for x in reasons.strip(",").split(",") if x],
+            open_escalations=int(open_escalations),
+            blocked_since=_dt(blocked_since),
+            overdue=overdue,
+            missed_deadlines=int(missed),
+        )
+
+    async def trajectories(self, f: ListFilter) -> TrajectoryPage:
+        sql = [
+            "SELECT id, version, status, sector, region, referrer_organisation, "
+            "coordinating_organisation, referred_at FROM rm_trajectories WHERE 1 = 1"
+        ]
+        params: list[Any] = []
+        if f.status is not None:
+            sql.append("AND status = ?")
+            params.append(f.status.value)
+        self._common_filters(sql, params, f.region, f.sector, f.organisation)
+        if f.cursor:
+            referred_at, last_id = decode_cursor(f.cursor)
+            sql.append("AND (referred_at < ? OR (referred_at = ? AND id < ?))")
+            params += [referred_at, referred_at, last_id]
+        sql.append("ORDER BY referred_at DESC, id DESC LIMIT ?")
+        params.append(f.limit + 1)
+        rows = await self.runner.fetch(" ".join(sql), params)
+        items = [
+            TrajectorySummary(
+                id=UUID(r[0]),
+                version=int(r[1]),
+                status=Status(r[2]),
+                sector=Sector(r[3]),
+                region=r[4],
+                referrer_organisation=r[5],
+                coordinating_organisation=r[6],
+                referred_at=datetime.fromisoformat(r[7]),
+            )
+            for r in rows[: f.limit]
+        ]
+        next_cursor = (
+            encode_cursor(rows[f.limit - 1][7], rows[f.limit - 1][0])
+            if len(rows) > f.limit
+            else None
+        )
+        return TrajectoryPage(items=items, next_cursor=next_cursor)
+
+    @staticmethod
+    def _common_filters(
+        sql: list[str],
+        params: list[Any],
+        region: str | None,
+        sector: Sector | None,
+        organisation: str | None,
+    ) -> None:
+        if region is not None:
+            sql.append("AND region = ?")
+            params.append(region)
+        if sector is not None:
+            sql.append("AND sector = ?")
+            params.append(sector.value)
+        if organisation is not None:
+            sql.append(
+                "AND id IN (SELECT trajectory_id FROM rm_trajectory_parties WHERE organisation = ?)"
+            )
+            params.append(organisation)
+
+    async def positions(self) -> dict[str, int]:
+        rows = await self.runner.fetch("SELECT name, position FROM rm_tracking", [])
+        return {str(name): int(position) for name, position in rows if ":" not in str(name)}

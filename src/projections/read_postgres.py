@@ -1,0 +1,51 @@
+"""Production: read-model queries on PostgreSQL through an asyncpg pool."""
+
+import re
+from typing import Any
+
+import asyncpg
+
+from projections.queries import ReadModelQueries
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def numbered(sql: str) -> str:
+    """``?`` placeholders → asyncpg's ``$1, $2, …``."""
+    counter = iter(range(1, sql.count("?") + 1))
+    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+
+
+class PostgresRunner:
+    def __init__(self, url: str, min_size: int = 2, max_size: int = 10) -> None:
+        self.url = url
+        self.min_size = min_size
+        self.max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+        self._sql: dict[str, str] = {}
+
+    async def open(self) -> None:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=self.min_size, max_size=self.max_size
+            )
+
+    async def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        if self._pool is None:
+            await self.open()
+        assert self._pool is not None
+        text = self._sql.get(sql)
+        if text is None:
+            text = self._sql[sql] = numbered(sql)
+        records = await self._pool.fetch(text, *params)
+        return [tuple(r) for r in records]
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def postgres_queries(url: str) -> tuple[ReadModelQueries, PostgresRunner]:
+    runner = PostgresRunner(url)
+    return ReadModelQueries(runner), runner

@@ -1,0 +1,138 @@
+"""Where projections write: read-model tables and their tracking rows, on SQLite or PostgreSQL.
+
+A projection's position (the last event-log notification it processed) is stored in
+``rm_tracking`` in the same transaction as its read-model changes, so each event counts exactly
+once whatever crashes. SQL is written once with ``?`` placeholders; the PostgreSQL adapter turns
+them into ``%s``. Embedded mode keeps read models in their own SQLite file, so projection writes
+never contend with the event store's write lock.
+"""
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS rm_tracking ("
+    "name TEXT PRIMARY KEY, position BIGINT NOT NULL, version INTEGER NOT NULL)"
+)
+
+
+class Tx(Protocol):
+    """A transaction's cursor, the same shape on both databases."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+class ProjectionDatabase(Protocol):
+    dialect: str
+
+    def transaction(self) -> Any:
+        """A context manager yielding a ``Tx``; commits on success, rolls back on error."""
+
+    def close(self) -> None: ...
+
+
+class _SqliteTx:
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params).fetchall()
+
+
+class SqliteProjectionDatabase:
+    """Read models in their own SQLite file (WAL: readers never wait for the writer)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(TRACKING_DDL)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SqliteTx(self._conn)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _PostgresTx:
+    dialect = "postgres"
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(sql.replace("?", "%s"), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql.replace("?", "%s"), rows)
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql.replace("?", "%s"), params)
+        return self._cursor.fetchall()
+
+
+class PostgresProjectionDatabase:
+    """Read models beside the event store, in ``rm_*`` tables."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self._conn = psycopg.connect(url, autocommit=False)
+        with self._conn.transaction():
+            self._conn.execute(TRACKING_DDL)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self._conn.transaction(), self._conn.cursor() as cursor:
+            yield _PostgresTx(cursor)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def read_tracking(tx: Tx, name: str, *, lock: bool = False) -> tuple[int, int] | None:
+    """(position, version) of a projection; ``lock`` serialises writers on PostgreSQL."""
+    suffix = " FOR UPDATE" if lock and tx.dialect == "postgres" else ""
+    rows = tx.fetchall(f"SELECT position, version FROM rm_tracking WHERE name = ?{suffix}", (name,))
+    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+
+def write_tracking(tx: Tx, name: str, position: int, version: int) -> None:
+    tx.execute(
+        "INSERT INTO rm_tracking (name, position, version) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version",
+        (name, position, version),
+    )

@@ -1,0 +1,260 @@
+"""Following the event log: catch-up in batches, live updates, and rebuilds without downtime.
+
+Each batch is one transaction: read the projection's position (locked on PostgreSQL), fetch the
+next notifications after it, apply them to the read model, store the new position. A worker
+stopped anywhere leaves either the whole batch or none of it, so no event is missed or counted
+twice, and two workers on one projection serialise on the tracking row.
+
+A rebuild builds fresh tables beside the live ones (``*_next``), catches up from position zero,
+and in one final transaction applies the last events, drops the live tables, renames the new
+ones into place and moves the tracking row. Queries keep answering from the live tables until
+that commit and from the new ones after it.
+"""
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import psycopg
+import structlog
+
+from application.care_record import CareRecord
+from projections.plan_state import PlanStateProjection
+from projections.store import ProjectionDatabase, Tx, read_tracking, write_tracking
+from projections.timeline import TimelineProjection
+
+log = structlog.get_logger("rodedraad.projections")
+
+NEXT = "_next"
+
+
+class Projection(Protocol):
+    name: str
+    version: int
+    tables: tuple[str, ...]
+
+    def ddl(self, suffix: str, generation: str) -> list[str]: ...
+
+    def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None: ...
+
+
+def all_projections() -> tuple[Projection, ...]:
+    return (PlanStateProjection(), TimelineProjection())
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    projection: str
+    done: int
+    total: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        return (self.total - self.done) / self.rate if self.rate > 0 else None
+
+    def line(self) -> str:
+        left = self.seconds_left
+        eta = f"{left:.0f} s left" if left is not None else "estimating"
+        return (
+            f"{self.projection}: {self.done}/{self.total} events, {self.rate:,.0f} events/s, {eta}"
+        )
+
+
+class ProjectionWorker:
+    """Keeps every projection up to date with the event log of one ``CareRecord``."""
+
+    def __init__(
+        self,
+        care_record: CareRecord,
+        database: ProjectionDatabase,
+        projections: Sequence[Projection] | None = None,
+        batch_size: int = 1000,
+    ) -> None:
+        self.care_record = care_record
+        self.database = database
+        self.projections = tuple(projections or all_projections())
+        self.batch_size = batch_size
+        self._lock = threading.RLock()
+
+    def projection(self, name: str) -> Projection:
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        known = ", ".join(p.name for p in self.projections)
+        raise KeyError(f"no projection named {name!r}; known: {known}")
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def ensure_ready(self, progress: Callable[[Progress], None] | None = None) -> None:
+        """Create missing read models; rebuild those whose version changed."""
+        for projection in self.projections:
+            with self.database.transaction() as tx:
+                tracking = read_tracking(tx, projection.name, lock=True)
+                if tracking is None:
+                    for statement in projection.ddl("", uuid.uuid4().hex[:8]):
+                        tx.execute(statement)
+                    write_tracking(tx, projection.name, 0, projection.version)
+                    continue
+            if tracking[1] != projection.version:
+                log.info(
+                    "projection version changed; rebuilding",
+                    projection=projection.name,
+                    stored=tracking[1],
+                    code=projection.version,
+                )
+                self.rebuild(projection.name, progress)
+
+    # --- following the log ------------------------------------------------------------------------
+
+    def _batch(self, projection: Projection, tracking_name: str, suffix: str, tx: Tx) -> int:
+        tracking = read_tracking(tx, tracking_name, lock=True)
+        if tracking is None:
+            raise LookupError(f"projection {tracking_name!r} has no tracking row")
+        position, version = tracking
+        notifications = self.care_record.recorder.select_notifications(
+            start=position, limit=self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+        mapper = self.care_record.mapper
+        projection.apply(tx, [(n.id, mapper.to_domain_event(n)) for n in notifications], suffix)
+        write_tracking(tx, tracking_name, notifications[-1].id, version)
+        return len(notifications)
+
+    def process_batch(self, projection: Projection) -> int:
+        """One batch of one projection, in one transaction. Returns the events processed."""
+        with self.database.transaction() as tx:
+            return self._batch(projection, projection.name, "", tx)
+
+    def catch_up(self) -> int:
+        """Process everything recorded so far, for every projection (one caller at a time)."""
+        total = 0
+        with self._lock:
+            for projection in self.projections:
+                while count := self.process_batch(projection):
+                    total += count
+        return total
+
+    def catch_up_quietly(self) -> None:
+        """``catch_up`` for a callback that expects nothing back (inline projections)."""
+        self.catch_up()
+
+    def run(self, stop: threading.Event, wakeup: "Wakeup") -> None:
+        """Follow the log until ``stop`` is set; sleep until ``wakeup`` says there is more."""
+        log.info(
+            "projection worker following the log", projections=[p.name for p in self.projections]
+        )
+        while not stop.is_set():
+            try:
+                processed = self.catch_up()
+            except (psycopg.OperationalError, OSError) as e:
+                log.warning("projection worker lost its database; retrying", error=str(e))
+                stop.wait(1.0)
+                continue
+            if processed == 0:
+                wakeup.wait(stop)
+
+    # --- positions ------------------------------------------------------------------------------
+
+    def head(self) -> int:
+        return self.care_record.recorder.max_notification_id() or 0
+
+    def positions(self) -> dict[str, int]:
+        with self.database.transaction() as tx:
+            return {p.name: (read_tracking(tx, p.name) or (0, 0))[0] for p in self.projections}
+
+    # --- rebuild ---------------------------------------------------------------------------
+
+    def rebuild(self, name: str, progress: Callable[[Progress], None] | None = None) -> int:
+        """Build ``name`` afresh beside the live copy, then switch over atomically."""
+        projection = self.projection(name)
+        tracking_name = f"{name}:rebuild"
+        with self.database.transaction() as tx:
+            for table in projection.tables:
+                tx.execute(f"DROP TABLE IF EXISTS {table}{NEXT}")
+            for statement in projection.ddl(NEXT, uuid.uuid4().hex[:8]):
+                tx.execute(statement)
+            write_tracking(tx, tracking_name, 0, projection.version)
+        total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
+        while True:
+            with self.database.transaction() as tx:
+                count = self._batch(projection, tracking_name, NEXT, tx)
+            done += count
+            now = time.monotonic()
+            if progress and (now - last_report >= 1.0 or count == 0):
+                total = max(total, done)
+                progress(Progress(name, done, total, now - started))
+                last_report = now
+            if count == 0 or done >= total:
+                break
+        with self.database.transaction() as tx:
+            # Serialise with the live worker, apply what came in meanwhile, then switch.
+            read_tracking(tx, name, lock=True)
+            while self._batch(projection, tracking_name, NEXT, tx):
+                pass
+            position = (read_tracking(tx, tracking_name) or (0, 0))[0]
+            for table in projection.tables:
+                tx.execute(f"DROP TABLE IF EXISTS {table}")
+                tx.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table}")
+            write_tracking(tx, name, position, projection.version)
+            tx.execute("DELETE FROM rm_tracking WHERE name = ?", (tracking_name,))
+        log.info("projection rebuilt", projection=name, position=position)
+        return position
+
+
+class Wakeup(Protocol):
+    def wait(self, stop: threading.Event) -> None:
+        """Return when there may be new events (or ``stop`` is set)."""
+
+
+class PollingWakeup:
+    """SQLite has no subscription: wake when this process records, or poll for others."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self._event = threading.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    def wait(self, stop: threading.Event) -> None:
+        self._event.wait(self.interval)
+        self._event.clear()
+
+
+class ListenWakeup:
+    """PostgreSQL: LISTEN on the event store's NOTIFY channel; poll as a safety net."""
+
+    def __init__(self, url: str, channel: str, interval: float = 1.0) -> None:
+        self.url = url
+        self.channel = channel
+        self.interval = interval
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+            self._conn.execute(
+                psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self.channel))
+            )
+        return self._conn
+
+    def wait(self, stop: threading.Event) -> None:
+        try:
+            for _ in self._connection().notifies(timeout=self.interval, stop_after=1):
+                pass
+        except psycopg.OperationalError:
+            self._conn = None
+            stop.wait(self.interval)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
