@@ -429,3 +429,23 @@ class CareRecord(Application[UUID]):
         if not trajectory.record_missed_deadline(ctx, rule=rule, due_on=due_on, expected=expected):
             return None
         return self._save_all(trajectory)
+
+    def record_deadline_met_late(
+        self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, met_on: date
+    ) -> CommandResult | None:
+        """Idempotent: returns ``None`` when this deadline was already recorded as met late."""
+        trajectory = self.trajectory(trajectory_id)
+        if not trajectory.record_deadline_met_late(ctx, rule=rule, due_on=due_on, met_on=met_on):
+            return None
+        return self._save_all(trajectory)
+
+    def record_deadline_reminder(
+        self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, expected: str
+    ) -> CommandResult | None:
+        """Idempotent: returns ``None`` when this reminder was already issued."""
+        trajectory = self.trajectory(trajectory_id)
+        if not trajectory.record_deadline_reminder(
+            ctx, rule=rule, due_on=due_on, expected=expected
+        ):
+            return None
+        return self._save_all(trajectory)

@@ -186,6 +186,8 @@ class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     current_block: Block | None
     handover_count: int
     missed_deadlines: list[str]
+    met_late_deadlines: list[str]
+    reminded_deadlines: list[str]
     closed_at: datetime | None
     follow_up_by: str | None
     follow_up_contacted_at: datetime | None
@@ -436,6 +438,26 @@ class Trajectory(Aggregate):
         def apply_to(self, trajectory: "Trajectory") -> None:
             trajectory.missed_deadlines.append(f"{self.rule}@{self.due_on.isoformat()}")
 
+    class DeadlineMetLate(Event):
+        """Recorded by the scheduler: a deadline was met, but after its due date."""
+
+        rule: str
+        due_on: date
+        met_on: date
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.met_late_deadlines.append(f"{self.rule}@{self.due_on.isoformat()}")
+
+    class DeadlineReminderIssued(Event):
+        """Recorded by the scheduler shortly before a deadline that is not yet met."""
+
+        rule: str
+        due_on: date
+        expected: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.reminded_deadlines.append(f"{self.rule}@{self.due_on.isoformat()}")
+
     class FollowUpContacted(Event):
         """000: a follow-up call some months after closing: is the plan still followed up?"""
 
@@ -534,6 +556,8 @@ class Trajectory(Aggregate):
         self.current_block: Block | None = None
         self.handover_count = 0
         self.missed_deadlines: list[str] = []
+        self.met_late_deadlines: list[str] = []
+        self.reminded_deadlines: list[str] = []
         self.closed_at: datetime | None = None
         self.follow_up_by: str | None = None
         self.follow_up_contacted_at: datetime | None = None
@@ -555,6 +579,12 @@ class Trajectory(Aggregate):
     @property
     def open_escalations(self) -> dict[str, Escalation]:
         return {k: e for k, e in self.escalations.items() if e.resolved_at is None}
+
+    @property
+    def open_missed_deadlines(self) -> list[str]:
+        """Missed deadlines (``rule@due``) not yet met late."""
+        met = set(self.met_late_deadlines)
+        return [d for d in self.missed_deadlines if d not in met]
 
     def plan_in_force_on(self, day: date) -> bool:
         return self.plan is not None and day <= self.plan.valid_until
@@ -1028,6 +1058,38 @@ class Trajectory(Aggregate):
             return False
         self.trigger_event(
             self.DeadlineMissed,
+            **ctx.event_fields(),
+            rule=rule,
+            due_on=due_on,
+            expected=expected,
+        )
+        return True
+
+    def record_deadline_met_late(
+        self, ctx: CommandContext, *, rule: str, due_on: date, met_on: date
+    ) -> bool:
+        """Idempotent: a deadline met after its due date is recorded as such once."""
+        ctx.check_occurred_at()
+        rule = require_text(rule, "rule")
+        if met_on <= due_on:
+            raise InvalidValue("a deadline met on or before its due date was met in time")
+        if f"{rule}@{due_on.isoformat()}" in self.met_late_deadlines:
+            return False
+        self.trigger_event(
+            self.DeadlineMetLate, **ctx.event_fields(), rule=rule, due_on=due_on, met_on=met_on
+        )
+        return True
+
+    def record_deadline_reminder(
+        self, ctx: CommandContext, *, rule: str, due_on: date, expected: str
+    ) -> bool:
+        """Idempotent: one reminder per deadline (rule and due date)."""
+        ctx.check_occurred_at()
+        rule = require_text(rule, "rule")
+        if f"{rule}@{due_on.isoformat()}" in self.reminded_deadlines:
+            return False
+        self.trigger_event(
+            self.DeadlineReminderIssued,
             **ctx.event_fields(),
             rule=rule,
             due_on=due_on,

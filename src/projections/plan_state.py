@@ -45,7 +45,7 @@ class PlanStateProjection:
 
     name = "plan_state"
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
-    version = 1
+    version = 2
     tables: tuple[str, ...] = ("rm_trajectories", "rm_trajectory_parties")
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
@@ -59,6 +59,7 @@ class PlanStateProjection:
             "next_consultation_on TEXT, next_evaluation_on TEXT, blocked_since TEXT, "
             "open_escalations INTEGER NOT NULL, oldest_open_escalation_at TEXT, "
             "reasons TEXT NOT NULL, missed_deadlines INTEGER NOT NULL, "
+            "open_deadlines TEXT NOT NULL, "
             "state TEXT NOT NULL, doc TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_list ON {t} (referred_at, id)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_status ON {t} (status, region)",
@@ -127,6 +128,7 @@ class PlanStateProjection:
                     iso(min((e.raised_at for e in open_escalations), default=None)),
                     "," + ",".join(reasons) + "," if reasons else "",
                     len(t.missed_deadlines),
+                    ",".join(t.open_missed_deadlines),
                     encode_state(t).decode(),
                     _ENCODER.encode(trajectory_view(t)).decode(),
                 )
@@ -143,8 +145,9 @@ class PlanStateProjection:
             f"INSERT INTO rm_trajectories{suffix} (id, version, client_id, status, sector, "
             "region, referrer_organisation, coordinating_organisation, referred_at, "
             "last_recorded_at, next_consultation_on, next_evaluation_on, blocked_since, "
-            "open_escalations, oldest_open_escalation_at, reasons, missed_deadlines, state, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "open_escalations, oldest_open_escalation_at, reasons, missed_deadlines, "
+            "open_deadlines, state, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
             "status = excluded.status, coordinating_organisation = "
             "excluded.coordinating_organisation, last_recorded_at = excluded.last_recorded_at, "
@@ -153,6 +156,7 @@ class PlanStateProjection:
             "blocked_since = excluded.blocked_since, open_escalations = excluded.open_escalations, "
             "oldest_open_escalation_at = excluded.oldest_open_escalation_at, "
             "reasons = excluded.reasons, missed_deadlines = excluded.missed_deadlines, "
+            "open_deadlines = excluded.open_deadlines, "
             "state = excluded.state, doc = excluded.doc",
             rows,
         )

@@ -172,17 +172,17 @@ class ReadModelQueries:
     async def board(self, f: BoardFilter, now: datetime) -> Board:
         """Blocked or at-risk trajectories, longest stuck first (DESIGN §5, issue #3).
 
-        At risk: an open escalation, a consultation overdue (the planned date has passed), or
-        nothing recorded for ``idle_days``.
+        At risk: an open escalation, a consultation overdue (the planned date has passed), a
+        missed deadline not yet met, or nothing recorded for ``idle_days``.
         """
         today = now.astimezone(UTC).date()
         idle_cutoff = now - timedelta(days=f.idle_days)
         sql = [
             "SELECT id, status, sector, region, coordinating_organisation, blocked_since, "
             "open_escalations, oldest_open_escalation_at, next_consultation_on, "
-            "last_recorded_at, reasons, missed_deadlines FROM rm_trajectories "
+            "last_recorded_at, reasons, missed_deadlines, open_deadlines FROM rm_trajectories "
             "WHERE status IN (?, ?, ?) AND (status = 'blocked' OR open_escalations > 0 "
-            "OR next_consultation_on < ? OR last_recorded_at < ?)"
+            "OR next_consultation_on < ? OR last_recorded_at < ? OR open_deadlines <> '')"
         ]
         params: list[Any] = [*_ACTIVE, today.isoformat(), iso(idle_cutoff)]
         self._common_filters(sql, params, f.region, f.sector, f.organisation)
@@ -212,6 +212,7 @@ class ReadModelQueries:
             last_recorded_at,
             reasons,
             missed,
+            open_deadlines,
         ) = r
         candidates: list[datetime] = []
         overdue: list[str] = []
@@ -228,6 +229,11 @@ class ReadModelQueries:
         if last < idle_cutoff:
             candidates.append(last)
             overdue.append(f"nothing recorded since {last_recorded_at[:10]}")
+        for deadline in filter(None, open_deadlines.split(",")):
+            rule, _, due_text = deadline.partition("@")
+            due = date.fromisoformat(due_text)
+            candidates.append(datetime(due.year, due.month, due.day, tzinfo=UTC))
+            overdue.append(f"missed deadline {rule}, due {due_text}")
         stuck_since = min(candidates) if candidates else now
         return BoardRow(
             id=UUID(tid),

@@ -17,7 +17,7 @@ import psycopg
 
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS rm_tracking ("
-    "name TEXT PRIMARY KEY, position BIGINT NOT NULL, version INTEGER NOT NULL)"
+    "name TEXT PRIMARY KEY, position BIGINT NOT NULL, version BIGINT NOT NULL)"
 )
 
 

@@ -94,8 +94,10 @@ def _detail(event: Any) -> dict[str, Any] | None:
                 "scopes": event.scopes,
                 "transfers_coordination": event.transfers_coordination,
             }
-        case T.DeadlineMissed():
+        case T.DeadlineMissed() | T.DeadlineReminderIssued():
             return {"rule": event.rule, "due_on": event.due_on}
+        case T.DeadlineMetLate():
+            return {"rule": event.rule, "due_on": event.due_on, "met_on": event.met_on}
         case T.Closed():
             return {
                 "follow_up_by": event.follow_up_by,
@@ -114,7 +116,7 @@ class TimelineProjection:
     """``rm_timeline``: one row per event that tells the trajectory's story."""
 
     name = "timeline"
-    version = 1
+    version = 2
     tables: tuple[str, ...] = ("rm_timeline",)
 
     def ddl(self, suffix: str, generation: str) -> list[str]:

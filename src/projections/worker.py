@@ -22,6 +22,8 @@ import psycopg
 import structlog
 
 from application.care_record import CareRecord
+from domain.deadlines import DeadlinePolicy
+from projections.deadlines import DeadlinesProjection
 from projections.plan_state import PlanStateProjection
 from projections.store import ProjectionDatabase, Tx, read_tracking, write_tracking
 from projections.timeline import TimelineProjection
@@ -41,8 +43,8 @@ class Projection(Protocol):
     def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None: ...
 
 
-def all_projections() -> tuple[Projection, ...]:
-    return (PlanStateProjection(), TimelineProjection())
+def all_projections(policy: DeadlinePolicy) -> tuple[Projection, ...]:
+    return (PlanStateProjection(), TimelineProjection(), DeadlinesProjection(policy))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +77,12 @@ class ProjectionWorker:
         self,
         care_record: CareRecord,
         database: ProjectionDatabase,
-        projections: Sequence[Projection] | None = None,
+        projections: Sequence[Projection],
         batch_size: int = 1000,
     ) -> None:
         self.care_record = care_record
         self.database = database
-        self.projections = tuple(projections or all_projections())
+        self.projections = tuple(projections)
         self.batch_size = batch_size
         self._lock = threading.RLock()
 

@@ -115,6 +115,96 @@ def _projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Production: the scheduler as its own process; one leads, others stand by."""
+    import signal
+    import threading
+
+    from rodedraad.logs import configure_logging
+    from rodedraad.wiring import (
+        build_care_record,
+        build_deadline_scheduler,
+        build_leader_lock,
+        build_policy,
+        build_projection_worker,
+    )
+    from scheduler.runner import BackgroundDeadlines
+
+    configure_logging(settings.log_level, settings.log_format)
+    policy = build_policy(settings)
+    care_record = build_care_record(settings)
+    worker = build_projection_worker(settings, care_record, policy=policy)
+    scheduler = build_deadline_scheduler(settings, care_record, policy)
+    background = BackgroundDeadlines(
+        scheduler, build_leader_lock(settings), settings.scheduler_interval_seconds
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    background.start()
+    try:
+        stop.wait()
+    finally:
+        background.shutdown()
+        scheduler.database.close()
+        worker.database.close()
+        care_record.close()
+    return 0
+
+
+def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
+    """Evaluate every rule at one moment, record what fired (unless --dry-run), print it."""
+    from datetime import UTC, datetime
+
+    import msgspec
+
+    from domain.common import CLOCK_SKEW
+    from rodedraad.logs import configure_logging
+    from rodedraad.wiring import (
+        build_care_record,
+        build_deadline_scheduler,
+        build_leader_lock,
+        build_policy,
+        build_projection_worker,
+    )
+
+    configure_logging(settings.log_level, settings.log_format)
+    now = datetime.now(UTC)
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now.replace("Z", "+00:00"))
+        except ValueError:
+            print(f"rodedraad: --now {args.now!r} is not an ISO 8601 moment", file=sys.stderr)
+            return 2
+        if now.tzinfo is None:
+            print("rodedraad: --now needs a time zone, e.g. 2027-06-01T09:00:00Z", file=sys.stderr)
+            return 2
+    if now > datetime.now(UTC) + CLOCK_SKEW and not (args.dry_run or args.allow_future):
+        print(
+            "rodedraad: --now lies in the future; use --dry-run to see what would fire, or "
+            "--allow-future on a simulation database to record it",
+            file=sys.stderr,
+        )
+        return 2
+    policy = build_policy(settings)
+    care_record = build_care_record(settings)
+    worker = build_projection_worker(settings, care_record, policy=policy)
+    scheduler = build_deadline_scheduler(settings, care_record, policy, worker=worker)
+    lock = build_leader_lock(settings)
+    try:
+        if not args.dry_run and not lock.acquire():
+            print("rodedraad: another scheduler leads; try again later", file=sys.stderr)
+            return 3
+        report = scheduler.run_once(now, dry_run=args.dry_run)
+        print(msgspec.json.format(msgspec.json.encode(report)).decode())
+    finally:
+        lock.release()
+        scheduler.database.close()
+        worker.database.close()
+        care_record.close()
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="rodedraad", description="Rode Draad: the common thread of care trajectories."
@@ -148,6 +238,22 @@ def parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("name", help="plan_state, timeline, or all")
     rebuild.set_defaults(run=_projections_rebuild)
+
+    scheduler = commands.add_parser("scheduler", help="deadlines").add_subparsers(
+        dest="scheduler_command", required=True
+    )
+    scheduler.add_parser(
+        "run", help="record what falls due, every RODEDRAAD_SCHEDULER_INTERVAL_SECONDS"
+    ).set_defaults(run=_scheduler_run)
+    once = scheduler.add_parser("run-once", help="evaluate every rule at one moment and exit")
+    once.add_argument("--now", help="the moment, e.g. 2027-06-01T09:00:00Z (default: now)")
+    once.add_argument("--dry-run", action="store_true", help="show what would fire; record nothing")
+    once.add_argument(
+        "--allow-future",
+        action="store_true",
+        help="record at a --now in the future (simulations on a test database only)",
+    )
+    once.set_defaults(run=_scheduler_run_once)
     return root
 
 

@@ -85,8 +85,11 @@ class Settings:
     auth: AuthSettings
     http: HttpSettings = field(default_factory=HttpSettings)
     data_dir: Path = Path("var")
-    #: Run projection workers (and later the scheduler) inside ``serve``: yes on SQLite.
+    #: Run projection workers and the scheduler inside ``serve``: yes on SQLite.
     embedded_workers: bool = True
+    #: The operator's deadline policy (amends the shipped defaults); None: the defaults only.
+    policy_file: Path | None = None
+    scheduler_interval_seconds: int = 300
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
 
@@ -151,6 +154,8 @@ class Settings:
             embedded_workers=(
                 workers == "true" or (workers == "auto" and not database.is_postgres)
             ),
+            policy_file=Path(policy) if (policy := optional("POLICY_FILE")) else None,
+            scheduler_interval_seconds=integer("SCHEDULER_INTERVAL_SECONDS", 300),
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         )

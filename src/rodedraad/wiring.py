@@ -12,6 +12,7 @@ from api.app import ApiServices, QueryRunner, create_app
 from api.auth import LocalTokens, TokenVerifier
 from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteIdempotencyStore
 from application.care_record import CareRecord
+from domain.deadlines import DeadlinePolicy
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
 from projections.read_sqlite import sqlite_queries
@@ -20,8 +21,23 @@ from projections.store import (
     ProjectionDatabase,
     SqliteProjectionDatabase,
 )
-from projections.worker import ListenWakeup, PollingWakeup, Progress, ProjectionWorker, Wakeup
+from projections.worker import (
+    ListenWakeup,
+    PollingWakeup,
+    Progress,
+    ProjectionWorker,
+    Wakeup,
+    all_projections,
+)
 from rodedraad.settings import AuthSettings, Settings
+from scheduler.policy import read_policy
+from scheduler.runner import (
+    BackgroundDeadlines,
+    DeadlineScheduler,
+    FileLeaderLock,
+    LeaderLock,
+    PostgresLeaderLock,
+)
 
 log = structlog.get_logger("rodedraad")
 
@@ -65,15 +81,46 @@ def build_projection_database(settings: Settings) -> ProjectionDatabase:
     return SqliteProjectionDatabase(settings.data_dir / "readmodels.sqlite")
 
 
+def build_policy(settings: Settings) -> DeadlinePolicy:
+    """The deadline policy; an invalid file stops the process with a message naming the rule."""
+    return read_policy(settings.policy_file)
+
+
 def build_projection_worker(
     settings: Settings,
     care_record: CareRecord,
     progress: Callable[[Progress], None] | None = None,
+    policy: DeadlinePolicy | None = None,
 ) -> ProjectionWorker:
     """A worker whose read models exist and are of the code's version (rebuilt if not)."""
-    worker = ProjectionWorker(care_record, build_projection_database(settings))
+    worker = ProjectionWorker(
+        care_record,
+        build_projection_database(settings),
+        all_projections(policy or build_policy(settings)),
+    )
     worker.ensure_ready(progress)
     return worker
+
+
+def build_leader_lock(settings: Settings) -> LeaderLock:
+    if settings.database.is_postgres:
+        return PostgresLeaderLock(settings.database.url)
+    return FileLeaderLock(settings.data_dir / "scheduler.lock")
+
+
+def build_deadline_scheduler(
+    settings: Settings,
+    care_record: CareRecord,
+    policy: DeadlinePolicy,
+    worker: ProjectionWorker | None = None,
+) -> DeadlineScheduler:
+    """The scheduler reads ``rm_deadlines`` through a database connection of its own."""
+    return DeadlineScheduler(
+        care_record=care_record,
+        database=build_projection_database(settings),
+        policy=policy,
+        worker=worker,
+    )
 
 
 def wakeup_for(settings: Settings, care_record: CareRecord) -> Wakeup:
@@ -84,6 +131,11 @@ def wakeup_for(settings: Settings, care_record: CareRecord) -> Wakeup:
     polling = PollingWakeup()
     care_record.on_recorded = polling.notify
     return polling
+
+
+@dataclass(frozen=True)
+class _Shutdown:
+    close: Callable[[], None]
 
 
 @dataclass
@@ -98,6 +150,7 @@ class Container:
     care_record: CareRecord
     idempotency: IdempotencyStore
     token_verifier: TokenVerifier
+    policy: DeadlinePolicy
     worker: ProjectionWorker
     inline_projections: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -108,12 +161,14 @@ class Container:
     @classmethod
     def build(cls, settings: Settings, *, inline_projections: bool = False) -> "Container":
         care_record = build_care_record(settings)
+        policy = build_policy(settings)
         container = cls(
             settings=settings,
             care_record=care_record,
             idempotency=build_idempotency_store(settings),
             token_verifier=build_token_verifier(settings.auth),
-            worker=build_projection_worker(settings, care_record),
+            policy=policy,
+            worker=build_projection_worker(settings, care_record, policy=policy),
             inline_projections=inline_projections,
         )
         if inline_projections:
@@ -137,6 +192,21 @@ class Container:
         self._threads.append(thread)
         self._closers.append(wakeup)
 
+    def start_scheduler(self) -> None:
+        """Record missed deadlines in the background while this process leads (embedded mode)."""
+        scheduler = build_deadline_scheduler(
+            self.settings,
+            self.care_record,
+            self.policy,
+            worker=self.worker if self.inline_projections else None,
+        )
+        background = BackgroundDeadlines(
+            scheduler, build_leader_lock(self.settings), self.settings.scheduler_interval_seconds
+        )
+        background.start()
+        self._closers.append(_Shutdown(background.shutdown))
+        self._closers.append(scheduler.database)
+
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()
         services = ApiServices(
@@ -147,7 +217,11 @@ class Container:
             query_runner=runner,
             max_body_bytes=self.settings.http.max_body_bytes,
         )
-        on_startup = [] if not self.settings.embedded_workers else [self.start_projection_worker]
+        on_startup = (
+            [self.start_projection_worker, self.start_scheduler]
+            if self.settings.embedded_workers
+            else []
+        )
         return create_app(services, on_startup=on_startup, on_shutdown=[self.close])
 
     def close(self) -> None:

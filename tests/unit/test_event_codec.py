@@ -123,6 +123,10 @@ def walk_every_trajectory_command() -> Trajectory:
     t.record_missed_deadline(
         _ctx(96), rule="next-consultation", due_on=on(95), expected="vervolgoverleg"
     )
+    t.record_deadline_reminder(
+        _ctx(90), rule="evaluation", due_on=on(97), expected="jaarlijkse evaluatie"
+    )
+    t.record_deadline_met_late(_ctx(99), rule="next-consultation", due_on=on(95), met_on=on(98))
     t.unblock(_ctx(100), resolution="plaats gevonden")
     t.resolve_escalation(_ctx(100), escalation_id="esc-1", resolution="plaats gevonden")
     t.waive_consultation(_ctx(101), kind=ConsultationKind.THREE_MONTH, reason="was geblokkeerd")

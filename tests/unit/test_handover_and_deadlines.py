@@ -203,3 +203,58 @@ def test_a_missed_deadline_is_not_recorded_ahead_of_time() -> None:
             due_on=on(90),
             expected="",
         )
+
+
+# --- deadlines met late and reminders -------------------------------------------------------------
+
+
+def test_a_missed_deadline_met_later_is_recorded_as_met_late_and_no_longer_open() -> None:
+    trajectory = active()
+    _miss(trajectory)
+    assert trajectory.open_missed_deadlines == [f"three-month-consultation@{on(95).isoformat()}"]
+
+    recorded = trajectory.record_deadline_met_late(
+        ctx(110), rule="three-month-consultation", due_on=on(95), met_on=on(108)
+    )
+
+    assert recorded is True
+    event = last_event(trajectory, Trajectory.DeadlineMetLate)
+    assert (event.due_on, event.met_on) == (on(95), on(108))
+    assert trajectory.open_missed_deadlines == []
+
+
+def test_a_deadline_is_recorded_as_met_late_once() -> None:
+    trajectory = active()
+    trajectory.record_deadline_met_late(
+        ctx(110), rule="three-month-consultation", due_on=on(95), met_on=on(108)
+    )
+
+    again = trajectory.record_deadline_met_late(
+        ctx(111), rule="three-month-consultation", due_on=on(95), met_on=on(108)
+    )
+
+    assert again is False
+    assert len(trajectory.met_late_deadlines) == 1
+
+
+def test_a_deadline_met_in_time_is_not_met_late() -> None:
+    trajectory = active()
+
+    with pytest.raises(InvalidValue):
+        trajectory.record_deadline_met_late(
+            ctx(110), rule="three-month-consultation", due_on=on(95), met_on=on(95)
+        )
+
+
+def test_a_reminder_is_issued_once_per_deadline() -> None:
+    trajectory = active()
+
+    first = trajectory.record_deadline_reminder(
+        ctx(88), rule="three-month-consultation", due_on=on(95), expected="driemaandelijks overleg"
+    )
+    again = trajectory.record_deadline_reminder(
+        ctx(89), rule="three-month-consultation", due_on=on(95), expected="driemaandelijks overleg"
+    )
+
+    assert (first, again) == (True, False)
+    assert last_event(trajectory, Trajectory.DeadlineReminderIssued).due_on == on(95)

@@ -221,7 +221,8 @@ FIRST_ALLOWED = [
 
 
 def test_every_command_of_the_trajectory_is_in_the_table() -> None:
-    """``record_missed_deadline`` is allowed in every state (test_handover_and_deadlines.py)."""
+    """The scheduler's ``record_*deadline*`` commands are allowed in every state
+    (test_handover_and_deadlines.py)."""
     commands = {
         "accept",
         "decline",
@@ -244,6 +245,8 @@ def test_every_command_of_the_trajectory_is_in_the_table() -> None:
         "unblock",
         "hand_over",
         "record_missed_deadline",
+        "record_deadline_met_late",
+        "record_deadline_reminder",
         "record_follow_up_contact",
         "close",
         "continue_from",
@@ -252,12 +255,17 @@ def test_every_command_of_the_trajectory_is_in_the_table() -> None:
         name
         for name, value in vars(Trajectory).items()
         if inspect.isfunction(value) and not name.startswith("_")
-    } - {"plan_in_force_on"}
+    } - {"plan_in_force_on", "open_missed_deadlines"}
     assert public_methods == commands
     called_in_table = {
         name for _, command in COMMANDS.values() for name in command.__code__.co_names
     }
-    assert commands - {"record_missed_deadline"} <= called_in_table
+    scheduler_commands = {
+        "record_missed_deadline",
+        "record_deadline_met_late",
+        "record_deadline_reminder",
+    }
+    assert commands - scheduler_commands <= called_in_table
 
 
 @pytest.mark.parametrize(("command", "status"), ALLOWED)

@@ -1,0 +1,167 @@
+"""Deadlines: every trajectory's deadlines under the policy, for the scheduler to act on.
+
+The projection keeps each trajectory's dated facts (``rm_deadline_facts``) and the deadlines
+they give under the policy for its region and sector (``rm_deadlines``): due date, the date it
+was met, and whether a miss, a late meeting or a reminder is already recorded. The scheduler
+then needs one indexed query to find what is due, however large the record grows. The
+projection's version includes the policy's fingerprint: a changed policy rebuilds it.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from domain.deadlines import DeadlinePolicy, Fact, instances
+from domain.trajectory import Trajectory
+from projections.store import Tx
+
+T = Trajectory
+_FACTS = msgspec.json.Decoder(list[Fact])
+_ENCODER = msgspec.json.Encoder()
+
+#: Bump when what this module derives changes; the policy fingerprint is added to it.
+CODE_VERSION = 1
+
+
+def _on(moment: datetime) -> Any:
+    return moment.astimezone(UTC).date()
+
+
+def facts_of(event: Any) -> list[Fact]:
+    """The dated facts an event adds (in the order deadlines need them)."""
+    on = _on(event.occurred_at)
+    match event:
+        case T.Accepted():
+            return [Fact("accepted", on)]
+        case T.Declined():
+            return [Fact("declined", on)]
+        case T.ConsultationHeld():
+            return [Fact(f"consultation:{event.kind.value}", on, due=event.next_consultation_on)]
+        case T.ConsultationWaived():
+            return [Fact(f"waived:{event.kind.value}", on)]
+        case T.PlanSigned():
+            return [
+                Fact("plan_signed", on, due=event.valid_until),
+                Fact("evaluation_planned", on, due=event.next_evaluation_on),
+            ]
+        case T.Evaluated():
+            return [
+                Fact("evaluated", on),
+                Fact("evaluation_planned", on, due=event.next_evaluation_on),
+            ]
+        case T.Blocked():
+            return [Fact("blocked", on)]
+        case T.Unblocked():
+            return [Fact("unblocked", on)]
+        case T.EscalationRaised():
+            return [Fact("escalation_raised", on, ref=event.escalation_id)]
+        case T.EscalationResolved():
+            return [Fact("escalation_resolved", on, ref=event.escalation_id)]
+        case T.Closed():
+            return [Fact("closed", on)]
+        case T.FollowUpContacted():
+            return [Fact("follow_up", on)]
+        case T.DeadlineMissed():
+            return [Fact("deadline_missed", on, due=event.due_on, ref=event.rule)]
+        case T.DeadlineMetLate():
+            return [Fact("deadline_met_late", on, due=event.due_on, ref=event.rule)]
+        case T.DeadlineReminderIssued():
+            return [Fact("deadline_reminded", on, due=event.due_on, ref=event.rule)]
+    return []
+
+
+class DeadlinesProjection:
+    """``rm_deadline_facts`` and ``rm_deadlines``."""
+
+    name = "deadlines"
+    tables: tuple[str, ...] = ("rm_deadline_facts", "rm_deadlines")
+
+    def __init__(self, policy: DeadlinePolicy) -> None:
+        self.policy = policy
+        # A new policy gives other deadlines: a version of its own makes the worker rebuild.
+        self.version = CODE_VERSION * 10**6 + int(policy.fingerprint or "0", 16) % 10**6
+
+    def ddl(self, suffix: str, generation: str) -> list[str]:
+        facts, deadlines = f"rm_deadline_facts{suffix}", f"rm_deadlines{suffix}"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {facts} ("
+            "trajectory_id TEXT PRIMARY KEY, region TEXT NOT NULL, sector TEXT NOT NULL, "
+            "facts TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {deadlines} ("
+            "trajectory_id TEXT NOT NULL, rule TEXT NOT NULL, due_on TEXT NOT NULL, "
+            "met_on TEXT, remind_on TEXT NOT NULL, expected TEXT NOT NULL, "
+            "missed_recorded INTEGER NOT NULL, met_late_recorded INTEGER NOT NULL, "
+            "reminded INTEGER NOT NULL, region TEXT NOT NULL, sector TEXT NOT NULL, "
+            "PRIMARY KEY (trajectory_id, rule, due_on))",
+            f"CREATE INDEX IF NOT EXISTS ix_{generation}_deadlines_due ON {deadlines} (due_on)",
+        ]
+
+    def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None:
+        added: dict[str, list[Fact]] = {}
+        created: dict[str, tuple[str, str]] = {}
+        for _, event in batch:
+            if not isinstance(event, Trajectory.Event):
+                continue
+            key = str(event.originator_id)
+            if isinstance(event, T.Referred):
+                created[key] = (event.region, event.sector.value)
+                added.setdefault(key, [])
+                continue
+            new = facts_of(event)
+            if new:
+                added.setdefault(key, []).extend(new)
+        if not added:
+            return
+        known: dict[str, tuple[str, str, list[Fact]]] = {}
+        ids = sorted(added)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = tx.fetchall(
+                f"SELECT trajectory_id, region, sector, facts FROM rm_deadline_facts{suffix} "
+                f"WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for tid, region, sector, facts in rows:
+                known[tid] = (region, sector, _FACTS.decode(facts))
+        fact_rows, deadline_rows = [], []
+        for tid, new_facts in added.items():
+            region, sector, facts = known.get(tid) or (*created[tid], [])
+            # Facts in the order they happened; a back-dated fact takes its place (stable sort).
+            facts = sorted([*facts, *new_facts], key=lambda f: f.on)
+            fact_rows.append((tid, region, sector, _ENCODER.encode(facts).decode()))
+            for d in instances(facts, self.policy.rules_for(region, sector)):
+                deadline_rows.append(
+                    (
+                        tid,
+                        d.rule,
+                        d.due_on.isoformat(),
+                        d.met_on.isoformat() if d.met_on else None,
+                        d.remind_on.isoformat(),
+                        d.expected,
+                        int(d.missed_recorded),
+                        int(d.met_late_recorded),
+                        int(d.reminded),
+                        region,
+                        sector,
+                    )
+                )
+        tx.executemany(
+            f"INSERT INTO rm_deadline_facts{suffix} (trajectory_id, region, sector, facts) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET facts = excluded.facts",
+            fact_rows,
+        )
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            tx.execute(
+                f"DELETE FROM rm_deadlines{suffix} "
+                f"WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+        tx.executemany(
+            f"INSERT INTO rm_deadlines{suffix} (trajectory_id, rule, due_on, met_on, remind_on, "
+            "expected, missed_recorded, met_late_recorded, reminded, region, sector) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            deadline_rows,
+        )

@@ -1,0 +1,291 @@
+"""The scheduler: finds what is due in the deadlines read model and records it as events.
+
+Exactly once: each recording is idempotent in the domain (a deadline's rule and due date are
+recorded once per kind), a write that loses a race to another scheduler is retried on fresh
+state, and only one scheduler process leads at a time (a PostgreSQL advisory lock, or a file
+lock in embedded mode). Running again at the same moment records nothing new.
+"""
+
+import fcntl
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+import msgspec
+import psycopg
+import structlog
+
+from application.care_record import CareRecord, CommandResult, ConcurrentWrite
+from domain.common import Actor, CommandContext
+from domain.deadlines import DeadlinePolicy, cadence_shortfall
+from domain.errors import DomainError
+from projections.store import ProjectionDatabase, read_tracking
+from projections.worker import ProjectionWorker
+
+log = structlog.get_logger("rodedraad.scheduler")
+
+SCHEDULER_ACTOR = Actor(user_id="rodedraad-scheduler", organisation="rodedraad", role="scheduler")
+
+
+class Fired(msgspec.Struct):
+    """One thing the scheduler found due, and whether this run recorded it."""
+
+    kind: str  # missed | met_late | reminder
+    trajectory_id: UUID
+    rule: str
+    due_on: date
+    expected: str
+    met_on: date | None = None
+    recorded: bool = False
+
+
+class CadenceReminder(msgspec.Struct):
+    region: str
+    body: str  # learning_network | forum
+    sessions_short: int
+
+
+class RunReport(msgspec.Struct):
+    now: datetime
+    dry_run: bool
+    fired: list[Fired] = msgspec.field(default_factory=list)
+    cadence: list[CadenceReminder] = msgspec.field(default_factory=list)
+
+    @property
+    def recorded(self) -> int:
+        return sum(1 for f in self.fired if f.recorded)
+
+
+class LeaderLock(Protocol):
+    def acquire(self) -> bool:
+        """Become the leader if no other scheduler is; True while this process leads."""
+
+    def release(self) -> None: ...
+
+
+class PostgresLeaderLock:
+    """A session-level advisory lock: released by PostgreSQL if this process dies."""
+
+    KEY = 0x52_44_53_43  # "RDSC"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: psycopg.Connection[Any] | None = None
+        self._held = False
+
+    def acquire(self) -> bool:
+        if self._held and self._conn is not None and not self._conn.closed:
+            return True
+        try:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()
+        except psycopg.OperationalError as e:
+            log.warning("could not reach PostgreSQL for the scheduler lock", error=str(e))
+            self._held = False
+            return False
+        self._held = bool(row and row[0])
+        if not self._held:
+            self._conn.close()
+        return self._held
+
+    def release(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+        self._held = False
+
+
+class FileLeaderLock:
+    """Embedded mode: an exclusive lock on a file beside the data, released on exit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: Any = None
+
+    def acquire(self) -> bool:
+        if self._file is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+_DUE_SQL = (
+    "SELECT trajectory_id, rule, expected, due_on, met_on, "
+    "CASE WHEN met_on IS NULL AND due_on < ? AND missed_recorded = 0 THEN 'missed' "
+    "WHEN met_on IS NOT NULL AND met_on > due_on AND met_late_recorded = 0 THEN 'met_late' "
+    "ELSE 'reminder' END AS kind "
+    "FROM rm_deadlines WHERE (met_on IS NULL AND due_on < ? AND missed_recorded = 0) "
+    "OR (met_on IS NOT NULL AND met_on > due_on AND met_late_recorded = 0) "
+    "OR (met_on IS NULL AND remind_on <= ? AND due_on >= ? AND reminded = 0) "
+    "ORDER BY due_on, trajectory_id, rule"
+)
+
+
+@dataclass
+class DeadlineScheduler:
+    """Evaluates the deadline rules at a moment and records what fired."""
+
+    care_record: CareRecord
+    database: ProjectionDatabase
+    policy: DeadlinePolicy
+    #: Brings the read models up to the log before a run (in-process), if given.
+    worker: ProjectionWorker | None = None
+    #: Learning-network and forum session dates by region (the LearningNetwork comes later).
+    sessions: Callable[[], Mapping[str, tuple[Sequence[date], Sequence[date]]]] = field(
+        default=dict
+    )
+    wait_for_read_model: float = 30.0
+
+    def _catch_up(self) -> None:
+        if self.worker is not None:
+            self.worker.catch_up()
+            return
+        head = self.care_record.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + self.wait_for_read_model
+        while time.monotonic() < deadline:
+            with self.database.transaction() as tx:
+                position = (read_tracking(tx, "deadlines") or (0, 0))[0]
+            if position >= head:
+                return
+            time.sleep(0.2)
+        log.warning("deadlines read model behind the log; evaluating what it has", head=head)
+
+    def due(self, now: datetime) -> list[Fired]:
+        today = now.astimezone(UTC).date().isoformat()
+        with self.database.transaction() as tx:
+            rows = tx.fetchall(_DUE_SQL, (today, today, today, today))
+        return [
+            Fired(
+                kind=kind,
+                trajectory_id=UUID(tid),
+                rule=rule,
+                expected=expected,
+                due_on=date.fromisoformat(due_on),
+                met_on=date.fromisoformat(met_on) if met_on else None,
+            )
+            for tid, rule, expected, due_on, met_on, kind in rows
+        ]
+
+    def run_once(self, now: datetime, *, dry_run: bool = False) -> RunReport:
+        """Everything due at ``now``; recorded unless ``dry_run``."""
+        self._catch_up()
+        report = RunReport(
+            now=now, dry_run=dry_run, fired=self.due(now), cadence=self._cadence(now)
+        )
+        if dry_run:
+            return report
+        run_id = f"scheduler-{uuid.uuid4().hex[:12]}"
+        for fired in report.fired:
+            ctx = CommandContext(
+                actor=SCHEDULER_ACTOR,
+                occurred_at=now,
+                correlation_id=run_id,
+                causation_id=None,
+                now=now,
+            )
+            fired.recorded = self._record(ctx, fired)
+        log.info(
+            "scheduler run",
+            run=run_id,
+            found=len(report.fired),
+            recorded=report.recorded,
+            regions_behind=len(report.cadence),
+        )
+        return report
+
+    def _record(self, ctx: CommandContext, fired: Fired) -> bool:
+        for _ in range(5):
+            try:
+                return self._record_once(ctx, fired) is not None
+            except ConcurrentWrite:
+                continue  # another scheduler or a coordinator wrote first: reload and re-check
+            except DomainError as e:
+                log.warning(
+                    "deadline not recorded", rule=fired.rule, refused_by=e.rule, kind=fired.kind
+                )
+                return False
+        log.warning("deadline not recorded after repeated races", rule=fired.rule)
+        return False
+
+    def _record_once(self, ctx: CommandContext, fired: Fired) -> CommandResult | None:
+        app, tid = self.care_record, fired.trajectory_id
+        if fired.kind == "missed":
+            return app.record_missed_deadline(
+                ctx, tid, rule=fired.rule, due_on=fired.due_on, expected=fired.expected
+            )
+        if fired.kind == "met_late" and fired.met_on is not None:
+            return app.record_deadline_met_late(
+                ctx, tid, rule=fired.rule, due_on=fired.due_on, met_on=fired.met_on
+            )
+        return app.record_deadline_reminder(
+            ctx, tid, rule=fired.rule, due_on=fired.due_on, expected=fired.expected
+        )
+
+    def _cadence(self, now: datetime) -> list[CadenceReminder]:
+        """001: a region's learning network meets at least 4 times a year, its forum once."""
+        found = []
+        for region, (network, forum) in sorted(self.sessions().items()):
+            for body, dates, per_year in (
+                ("learning_network", network, self.policy.learning_sessions_per_year),
+                ("forum", forum, self.policy.forum_sessions_per_year),
+            ):
+                short = cadence_shortfall(dates, now, per_year)
+                if short:
+                    found.append(CadenceReminder(region=region, body=body, sessions_short=short))
+        return found
+
+
+class BackgroundDeadlines:
+    """APScheduler 3: runs the scheduler every ``interval`` seconds while this process leads."""
+
+    def __init__(self, scheduler: DeadlineScheduler, lock: LeaderLock, interval: float) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.scheduler = scheduler
+        self.lock = lock
+        self._apscheduler = BackgroundScheduler(timezone=UTC)
+        self._apscheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=interval,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            id="deadlines",
+        )
+        self._lock = threading.Lock()
+
+    def tick(self) -> None:
+        with self._lock:
+            if not self.lock.acquire():
+                log.debug("another scheduler leads; standing by")
+                return
+            try:
+                self.scheduler.run_once(datetime.now(UTC))
+            except (psycopg.OperationalError, OSError) as e:
+                log.warning("scheduler run failed; will retry", error=str(e))
+
+    def start(self) -> None:
+        self._apscheduler.start()
+
+    def shutdown(self) -> None:
+        self._apscheduler.shutdown(wait=True)
+        self.lock.release()
