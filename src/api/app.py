@@ -1,8 +1,7 @@
 """The Litestar application factory: routes, dependencies, errors, authentication, OpenAPI."""
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import anyio.to_thread
 import msgspec
@@ -13,32 +12,17 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from api.auth import BearerAuthentication, Principal, TokenVerifier
+from api.audit import AuditController
+from api.auth import BearerAuthentication, Principal
 from api.clients import ClientController
 from api.commands import CommandRunner
-from api.idempotency import IdempotencyStore
 from api.observability import RequestLogging
 from api.problems import EXCEPTION_HANDLERS
 from api.reads import ReadController
+from api.services import ApiServices
 from api.trajectories import TrajectoryController
 from application.care_record import CareRecord
 from projections.queries import ReadModelQueries
-
-
-class QueryRunner(Protocol):
-    async def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class ApiServices:
-    """What the HTTP layer needs, built by the composition root."""
-
-    care_record: CareRecord
-    idempotency: IdempotencyStore
-    token_verifier: TokenVerifier
-    queries: ReadModelQueries
-    query_runner: QueryRunner
-    max_body_bytes: int = 256 * 1024
 
 
 class ProjectionHealth(msgspec.Struct):
@@ -82,13 +66,23 @@ def create_app(
     def provide_queries() -> ReadModelQueries:
         return services.queries
 
+    def provide_services() -> ApiServices:
+        return services
+
     def provide_runner(request: Request[Principal, Any, Any]) -> CommandRunner:
-        return CommandRunner(request, services.idempotency)
+        return CommandRunner(request, services.idempotency, services.policy)
 
     return Litestar(
-        route_handlers=[health, TrajectoryController, ReadController, ClientController],
+        route_handlers=[
+            health,
+            TrajectoryController,
+            ReadController,
+            ClientController,
+            AuditController,
+        ],
         dependencies={
             "queries": Provide(provide_queries, sync_to_thread=False),
+            "services": Provide(provide_services, sync_to_thread=False),
             "care_record": Provide(provide_care_record, sync_to_thread=False),
             "runner": Provide(provide_runner, sync_to_thread=False),
         },

@@ -1,23 +1,30 @@
 """``/v1/clients``: registration, representatives and consent."""
 
+from typing import Any
 from uuid import UUID, uuid4
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from api.access import CASE_READERS
+from api.audit import record_read
+from api.auth import Principal
 from api.commands import CommandRunner, etag
 from api.schemas import (
     AppointRepresentative,
     CommandAnswer,
+    EraseClient,
     ExcludeRepresentative,
     GrantConsent,
     RegisterClient,
     RevokeConsent,
 )
+from api.services import ApiServices
 from api.trajectories import IdempotencyKey, IfMatch
 from application.care_record import CareRecord
 from domain.client import PersonalData
+from domain.errors import ClientNotFound
 from projections.views import ClientView, client_view
 
 Answer = Response[CommandAnswer]
@@ -38,15 +45,29 @@ class ClientController(Controller):
         return runner.run(  # type: ignore[return-value]
             data,
             lambda ctx, _, d: care_record.register_client(ctx, personal=PersonalData(**d)),
+            action="register_client",
             created=True,
             location=lambda r: f"/v1/clients/{r.id}",
         )
 
     @get("/{client_id:uuid}", sync_to_thread=True, summary="The client's current state")
     def show(
-        self, client_id: FromPath[UUID], care_record: NamedDependency[CareRecord]
+        self,
+        client_id: FromPath[UUID],
+        request: Request[Principal, Any, Any],
+        services: NamedDependency[ApiServices],
     ) -> Response[ClientView]:
-        view = client_view(care_record.client(client_id))
+        """Name and contact details: organisations related to the client only; every read is
+        recorded in the access log."""
+        policy = services.policy
+        policy.require_role(request.user, "read a client", CASE_READERS)
+        client = services.care_record.client(client_id)
+        if not policy.related_to_client(request.user, client):
+            raise policy.hidden(
+                request.user, "read a client", ClientNotFound(f"no client with id {client_id}")
+            )
+        record_read(services.access_log, request, client_id, None)
+        view = client_view(client)
         return Response(view, headers={"ETag": etag(view.version)})
 
     @post("/{client_id:uuid}/representatives", sync_to_thread=True, status_code=200)
@@ -69,6 +90,7 @@ class ClientController(Controller):
                 representative_ref=d["representative_ref"],
                 personal=PersonalData(name=d["name"], contact=d["contact"]),
             ),
+            action="appoint_representative",
             item_id=data.representative_ref,
         )
 
@@ -93,6 +115,7 @@ class ClientController(Controller):
             lambda ctx, version, d: care_record.exclude_representative(
                 ctx, client_id, version, representative_ref=representative_ref, **d
             ),
+            action="exclude_representative",
         )
 
     @post("/{client_id:uuid}/consents", sync_to_thread=True, status_code=200)
@@ -112,6 +135,7 @@ class ClientController(Controller):
             lambda ctx, version, d: care_record.grant_consent(
                 ctx, client_id, version, **{**d, "consent_id": consent_id}
             ),
+            action="grant_consent",
             item_id=consent_id,
         )
 
@@ -136,4 +160,23 @@ class ClientController(Controller):
             lambda ctx, version, d: care_record.revoke_consent(
                 ctx, client_id, version, consent_id=consent_id, **d
             ),
+            action="revoke_consent",
+        )
+
+    @post("/{client_id:uuid}/erasure", sync_to_thread=True, status_code=200)
+    def erase(
+        self,
+        client_id: FromPath[UUID],
+        data: JSONBody[EraseClient],
+        runner: NamedDependency[CommandRunner],
+        care_record: NamedDependency[CareRecord],
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Answer:
+        """Destroy the client's keys: their personal data becomes unreadable everywhere, while
+        the record keeps who agreed what and when."""
+        return runner.run(  # type: ignore[return-value]
+            data,
+            lambda ctx, version, d: care_record.erase_client(ctx, client_id, version, **d),
+            action="erase_client",
         )

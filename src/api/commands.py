@@ -15,10 +15,11 @@ from litestar import Request, Response
 from litestar.exceptions import ValidationException
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from api.access import AccessPolicy
 from api.auth import Principal
 from api.idempotency import KEY_MAX_LENGTH, IdempotencyStore, StoredAnswer, fingerprint
 from api.schemas import Command, CommandAnswer
-from application.care_record import CommandResult
+from application.care_record import CommandResult, access_check
 from domain.common import CommandContext
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
@@ -48,10 +49,14 @@ class CommandRunner:
     """One per request: runs one use case with the request's actor and preconditions."""
 
     def __init__(
-        self, request: Request[Principal, Any, Any], idempotency: IdempotencyStore
+        self,
+        request: Request[Principal, Any, Any],
+        idempotency: IdempotencyStore,
+        policy: AccessPolicy,
     ) -> None:
         self.request = request
         self.idempotency = idempotency
+        self.policy = policy
 
     def context(self, occurred_at: datetime) -> CommandContext:
         headers = self.request.headers
@@ -69,10 +74,14 @@ class CommandRunner:
         body: Command,
         use_case: UseCase,
         *,
+        action: str,
         created: bool = False,
         item_id: str | None = None,
         location: Callable[[CommandResult], str] | None = None,
     ) -> Response[bytes]:
+        """Run ``action`` once: role first, then (on the loaded record) the relation."""
+        principal = self.request.user
+        self.policy.check_command_role(principal, action)
         expected = expected_version(self.request.headers.get("if-match"))
         key = self._idempotency_key()
         if key is not None:
@@ -82,6 +91,7 @@ class CommandRunner:
             )
             if stored is not None:
                 return self._replay(stored)
+        token = access_check.set(self.policy.command_guard(principal, action))
         try:
             details = body.details()
             result = use_case(self.context(body.occurred_at), expected, details)
@@ -89,6 +99,8 @@ class CommandRunner:
             if key is not None:
                 self.idempotency.release(key)
             raise
+        finally:
+            access_check.reset(token)
         status = HTTP_201_CREATED if created else HTTP_200_OK
         answer = StoredAnswer(
             status=status,

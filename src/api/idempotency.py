@@ -130,7 +130,7 @@ class PostgresIdempotencyStore:
     """Production: a table in the event store's database."""
 
     def __init__(self, conninfo: str) -> None:
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=8, open=True)
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=8, max_idle=60, open=True)
         with self._pool.connection() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS rodedraad_idempotency_keys (key TEXT PRIMARY KEY, "

@@ -22,6 +22,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
+from api.access import Forbidden
 from api.idempotency import IdempotencyConflict
 from api.reads import ReadModelBehind
 from api.schemas import Problem
@@ -157,6 +158,10 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     )
 
 
+def forbidden(request: Request[Any, Any, Any], exc: Forbidden) -> Response[bytes]:
+    return problem(request, HTTP_403_FORBIDDEN, "Forbidden", exc.message, rule="access-policy")
+
+
 def read_model_behind(request: Request[Any, Any, Any], exc: ReadModelBehind) -> Response[bytes]:
     return problem(
         request,
@@ -198,5 +203,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: validation_error,
     HTTPException: http_error,
     ReadModelBehind: read_model_behind,
+    Forbidden: forbidden,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
 }

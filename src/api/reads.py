@@ -10,11 +10,16 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
-from litestar import Controller, Response, get
+import anyio.to_thread
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
+from api.access import CASE_READERS
+from api.audit import record_read
+from api.auth import Principal
 from api.commands import etag
+from api.services import ApiServices
 from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
 from projections.queries import (
@@ -77,6 +82,30 @@ async def await_position(
         delay = min(delay * 2, 0.05)
 
 
+async def authorise_trajectory_read(
+    services: ApiServices, request: Request[Principal, Any, Any], trajectory_id: UUID, action: str
+) -> UUID:
+    """Role, then relation (404 if none), then an excluded representative (403). → client id."""
+    principal, policy = request.user, services.policy
+    policy.require_role(principal, action, CASE_READERS)
+    info = await services.queries.access_info(trajectory_id)
+    if info is None:
+        raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+    client_id, region, parties = info
+    related = await anyio.to_thread.run_sync(
+        policy.related_to_trajectory, principal, parties, client_id, region
+    )
+    if not related:
+        raise policy.hidden(
+            principal, action, TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+        )
+    on_behalf_of = request.headers.get("x-on-behalf-of")
+    if on_behalf_of:
+        client = await anyio.to_thread.run_sync(services.care_record.client, client_id)
+        policy.check_not_excluded(principal, client, on_behalf_of)
+    return client_id
+
+
 class ReadController(Controller):
     tags = ["read models"]
 
@@ -84,6 +113,8 @@ class ReadController(Controller):
     async def plan_state(
         self,
         trajectory_id: FromPath[UUID],
+        request: Request[Principal, Any, Any],
+        services: NamedDependency[ApiServices],
         queries: NamedDependency[ReadModelQueries],
         min_position: MinPosition = None,
         x_min_position: MinPositionHeader = None,
@@ -91,9 +122,13 @@ class ReadController(Controller):
     ) -> Response[TrajectoryView]:
         """Parties and roles in force, goals and actions, the signed plan, what is next."""
         await await_position(queries, "plan_state", min_position or x_min_position, max_wait_ms)
+        client_id = await authorise_trajectory_read(services, request, trajectory_id, "read")
         found = await queries.plan_state(trajectory_id)
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+        await anyio.to_thread.run_sync(
+            record_read, services.access_log, request, client_id, trajectory_id
+        )
         version, doc = found
         stored: Any = doc  # the stored JSON document is a TrajectoryView, sent as is
         return Response(
@@ -104,6 +139,8 @@ class ReadController(Controller):
     async def timeline(
         self,
         trajectory_id: FromPath[UUID],
+        request: Request[Principal, Any, Any],
+        services: NamedDependency[ApiServices],
         queries: NamedDependency[ReadModelQueries],
         min_position: MinPosition = None,
         x_min_position: MinPositionHeader = None,
@@ -112,6 +149,7 @@ class ReadController(Controller):
         """Consultations, escalations, blocks (with days blocked), handovers, evaluations and
         missed deadlines, in the order they happened, each with who recorded it and when."""
         await await_position(queries, "timeline", min_position or x_min_position, max_wait_ms)
+        await authorise_trajectory_read(services, request, trajectory_id, "read the timeline")
         found = await queries.timeline(trajectory_id)
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
@@ -120,6 +158,8 @@ class ReadController(Controller):
     @get("/v1/board", summary="Coordinators' board: blocked and at-risk trajectories")
     async def board(
         self,
+        request: Request[Principal, Any, Any],
+        services: NamedDependency[ApiServices],
         queries: NamedDependency[ReadModelQueries],
         organisation: FromQuery[str | None] = None,
         region: FromQuery[str | None] = None,
@@ -134,6 +174,7 @@ class ReadController(Controller):
         """Longest stuck first: blocked, an open escalation, a consultation overdue, or nothing
         recorded for ``idle_days``."""
         await await_position(queries, "plan_state", min_position, max_wait_ms)
+        organisation, region = services.policy.list_scope(request.user, organisation, region)
         return await queries.board(
             BoardFilter(
                 organisation=organisation,

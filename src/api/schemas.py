@@ -82,6 +82,12 @@ class RevokeConsent(Command, kw_only=True):
     reason: OptionalText = ""
 
 
+class EraseClient(Command, kw_only=True):
+    """Crypto-shredding: why the personal data goes (a GDPR request, the end of retention)."""
+
+    legal_basis: Annotated[str, Meta(pattern=r"^(gdpr_request|retention_ended)$")]
+
+
 # --- trajectories -------------------------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import (
@@ -14,6 +14,7 @@ from litestar.params import (
     QueryParameter,
 )
 
+from api.auth import Principal
 from api.commands import CommandRunner
 from api.reads import MaxWait, MinPosition, await_position
 from api.schemas import (
@@ -42,6 +43,7 @@ from api.schemas import (
     UnblockTrajectory,
     WaiveConsultation,
 )
+from api.services import ApiServices
 from application.care_record import CareRecord
 from domain.common import Sector
 from domain.trajectory import Status
@@ -86,6 +88,7 @@ class TrajectoryController(Controller):
         return runner.run(  # type: ignore[return-value]
             data,
             lambda ctx, _, d: care_record.refer(ctx, **d),
+            action="refer",
             created=True,
             location=lambda r: f"/v1/trajectories/{r.id}",
         )
@@ -93,6 +96,8 @@ class TrajectoryController(Controller):
     @get("/", summary="Trajectories, newest referral first")
     async def trajectories(
         self,
+        request: Request[Principal, Any, Any],
+        services: NamedDependency[ApiServices],
         queries: NamedDependency[ReadModelQueries],
         status: FromQuery[Status | None] = None,
         region: FromQuery[str | None] = None,
@@ -105,6 +110,7 @@ class TrajectoryController(Controller):
     ) -> TrajectoryPage:
         """Filter by status, region, sector and organisation; follow ``next_cursor`` for more."""
         await await_position(queries, "plan_state", min_position, max_wait_ms)
+        organisation, region = services.policy.list_scope(request.user, organisation, region)
         try:
             return await queries.trajectories(
                 ListFilter(
@@ -133,6 +139,7 @@ class TrajectoryController(Controller):
         return runner.run(  # type: ignore[return-value]
             data,
             lambda ctx, version, d: use_case(ctx, trajectory_id, version, **{**d, **extra}),
+            action=use_case.__name__,
             item_id=item_id,
         )
 

@@ -6,7 +6,8 @@ before anything is recorded, and a write that loses a race is refused by the eve
 unique (aggregate, version) constraint, so no update is ever lost.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -14,11 +15,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Mapper, Recording
 
+from application.codec import MsgspecTranscoder, SealingMapper
+from application.keys import KeyStore, MemoryKeyStore
 from domain.client import Client, PersonalData
 from domain.common import CommandContext, ConsentScope, Sector, Signatory
-from domain.errors import ClientNotFound, DomainError, TrajectoryNotFound
+from domain.errors import ClientErased, ClientNotFound, DomainError, TrajectoryNotFound
 from domain.trajectory import Trajectory
 
 A = TypeVar("A", bound=Aggregate)
@@ -50,6 +53,20 @@ class ConcurrentWrite(ApplicationError):
     """Another command recorded the same version first."""
 
 
+#: Set by the caller around a use case (the API sets its access policy here): called with each
+#: existing aggregate a use case is about to change, before the command runs, so access is
+#: decided on the record as it is, not on a read model that may lag behind.
+access_check: ContextVar[Callable[[Aggregate], None] | None] = ContextVar(
+    "access_check", default=None
+)
+
+
+def guard(aggregate: Aggregate) -> None:
+    check = access_check.get()
+    if check is not None:
+        check(aggregate)
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     """What a command answers: the aggregate, its new version and the log position it reached."""
@@ -67,6 +84,23 @@ class CareRecord(Application[UUID]):
     #: Called after every save; the composition root wires it to wake the projection worker.
     on_recorded: Callable[[], None] | None = None
 
+    def __init__(self, env: Mapping[str, str] | None = None, keys: KeyStore | None = None) -> None:
+        #: Per-client keys that seal personal data (crypto-shredding); in memory if not given.
+        self.keys: KeyStore = keys or MemoryKeyStore()
+        super().__init__(env=env)
+
+    def close(self) -> None:
+        super().close()
+        self.keys.close()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return SealingMapper(
+            transcoder=MsgspecTranscoder(),
+            keys=self.keys,
+            compressor=self.factory.compressor(),
+            cipher=self.factory.cipher(),
+        )
+
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
         if self.on_recorded is not None:
@@ -83,6 +117,20 @@ class CareRecord(Application[UUID]):
         if not isinstance(aggregate, cls):
             raise missing(f"no {cls.__name__.lower()} with id {aggregate_id}")
         return aggregate
+
+    def _check_writable(self, aggregate: Aggregate) -> None:
+        """An erased client's record takes no new facts (there is no key to seal them with)."""
+        if isinstance(aggregate, Client):
+            aggregate.check_not_erased()
+        elif self.keys.key_for(aggregate.id) is None:
+            raise ClientErased(
+                "the client's personal data was erased; this trajectory is closed to new facts"
+            )
+
+    def _writable_trajectory(self, trajectory_id: UUID) -> Trajectory:
+        trajectory = self.trajectory(trajectory_id)
+        self._check_writable(trajectory)
+        return trajectory
 
     def trajectory(self, trajectory_id: UUID) -> Trajectory:
         return self._load(Trajectory, trajectory_id)
@@ -113,6 +161,8 @@ class CareRecord(Application[UUID]):
         aggregate = self._load(cls, aggregate_id)
         if expected_version is not None and aggregate.version != expected_version:
             raise StaleVersion(expected_version, aggregate.version)
+        guard(aggregate)
+        self._check_writable(aggregate)
         command(aggregate)
         return self._save_all(aggregate)
 
@@ -133,6 +183,45 @@ class CareRecord(Application[UUID]):
 
     def register_client(self, ctx: CommandContext, *, personal: PersonalData) -> CommandResult:
         return self._save_all(Client.register(ctx, personal=personal))
+
+    def erase_client(
+        self,
+        ctx: CommandContext,
+        client_id: UUID,
+        expected_version: int | None,
+        *,
+        legal_basis: str,
+    ) -> CommandResult:
+        """Crypto-shredding: destroy the client's keys, drop snapshots, record the erasure.
+
+        Keys go first: if anything fails after that, the personal data is already unreadable and
+        a retry only records the fact. Snapshots hold sealed state; they are dropped so that the
+        aggregates load from their events, whose personal fields now read as placeholders.
+        """
+        client = self.client(client_id)
+        if expected_version is not None and client.version != expected_version:
+            raise StaleVersion(expected_version, client.version)
+        guard(client)
+        client.check_not_erased()
+        subjects = tuple(sorted(set(self.keys.erase_client(client_id)) | {client_id}, key=str))
+        self._delete_snapshots(subjects)
+        client = self.client(client_id)  # reloaded without its keys
+        client.erase(ctx, legal_basis=legal_basis, erased_subjects=subjects)
+        return self._save_all(client)
+
+    def _delete_snapshots(self, subjects: tuple[UUID, ...]) -> None:
+        if self.snapshots is None:
+            return
+        recorder: Any = self.snapshots.recorder
+        postgres = type(recorder).__module__.endswith("postgres")
+        mark = "%s" if postgres else "?"
+        table = recorder.events_table_name
+        with recorder.datastore.transaction(commit=True) as cursor:
+            for subject in subjects:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE originator_id = {mark}",  # noqa: S608
+                    (subject if postgres else subject.hex,),
+                )
 
     def appoint_representative(
         self,
@@ -224,7 +313,9 @@ class CareRecord(Application[UUID]):
         continues_from: UUID | None = None,
     ) -> CommandResult:
         """*Aanmelding* (001); ``continues_from`` carries an earlier trajectory's thread (000)."""
-        self.client(client_id)
+        client = self.client(client_id)
+        guard(client)
+        client.check_not_erased()
         trajectory = Trajectory.refer(
             ctx,
             client_id=client_id,
@@ -425,7 +516,7 @@ class CareRecord(Application[UUID]):
         self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, expected: str
     ) -> CommandResult | None:
         """Idempotent: returns ``None`` when this deadline was already recorded."""
-        trajectory = self.trajectory(trajectory_id)
+        trajectory = self._writable_trajectory(trajectory_id)
         if not trajectory.record_missed_deadline(ctx, rule=rule, due_on=due_on, expected=expected):
             return None
         return self._save_all(trajectory)
@@ -434,7 +525,7 @@ class CareRecord(Application[UUID]):
         self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, met_on: date
     ) -> CommandResult | None:
         """Idempotent: returns ``None`` when this deadline was already recorded as met late."""
-        trajectory = self.trajectory(trajectory_id)
+        trajectory = self._writable_trajectory(trajectory_id)
         if not trajectory.record_deadline_met_late(ctx, rule=rule, due_on=due_on, met_on=met_on):
             return None
         return self._save_all(trajectory)
@@ -443,7 +534,7 @@ class CareRecord(Application[UUID]):
         self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, expected: str
     ) -> CommandResult | None:
         """Idempotent: returns ``None`` when this reminder was already issued."""
-        trajectory = self.trajectory(trajectory_id)
+        trajectory = self._writable_trajectory(trajectory_id)
         if not trajectory.record_deadline_reminder(
             ctx, rule=rule, due_on=due_on, expected=expected
         ):

@@ -1,20 +1,33 @@
-"""msgspec encoding of stored events (eventsourcing 9.5 ships only a stdlib JSON transcoder).
+"""msgspec encoding of stored events (eventsourcing 9.5 ships only a stdlib JSON transcoder),
+with personal data sealed per client (crypto-shredding).
 
 Events are encoded as compact JSON by msgspec. Decoding is typed: each event class gets a msgspec
 Struct built once from its dataclass fields, so UUIDs, dates, enums and nested Structs come back
 as themselves without the type tags of eventsourcing's ``JSONTranscoder``. An event class with
 ``class_version > 1`` is decoded untyped first, upcast by its ``upcast_vN_vN+1`` methods, then
 converted to the typed Struct.
+
+Sealing: an event class names its ``personal_fields``. Their values are encrypted (AES-GCM) with
+the key of the event's aggregate, which belongs to the client, and stored in ``_sealed``; the
+plain fields hold placeholders (``"[erased]"``, empty tuples). Decoding with the key restores
+the values; once the client's keys are destroyed the placeholders are what anyone reads, while
+every other field (who, when, which party, which kind) stays as it was.
 """
 
+import base64
 import dataclasses
+import os
 import typing
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.domain import DomainEventProtocol
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import (
+    Cipher,
+    Compressor,
     Mapper,
     MapperDeserialisationError,
     StoredEvent,
@@ -22,7 +35,16 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
+from application.keys import KeyStore
+from domain.common import ERASED
+
 _ENVELOPE = frozenset({"originator_id", "originator_version"})
+
+_SEALED = "_sealed"
+
+
+class PersonalDataErased(Exception):
+    """Personal data cannot be written for a subject whose keys were destroyed."""
 
 
 class MsgspecTranscoder(Transcoder):
@@ -52,6 +74,8 @@ def state_struct(event_class: type[Any]) -> type[msgspec.Struct]:
         for f in dataclasses.fields(event_class)
         if f.name not in _ENVELOPE
     ]
+    if _personal_paths(event_class):
+        fields.append((_SEALED, str | None, None))  # type: ignore[arg-type]
     struct = msgspec.defstruct(f"{event_class.__qualname__}State", fields, kw_only=True)
     _STRUCTS[event_class] = struct
     return struct
@@ -107,9 +131,15 @@ class MsgspecMapper(Mapper[UUID]):
             originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
         )
         state["originator_version"] = stored_event.originator_version
+        sealed = state.pop(_SEALED, None)
+        if sealed:
+            self._open(cls, state, sealed, state["originator_id"])
         domain_event: DomainEventProtocol[UUID] = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", state)
         return domain_event
+
+    def _open(self, cls: type[Any], state: dict[str, Any], sealed: str, subject: UUID) -> None:
+        """Without keys, sealed personal fields keep their placeholders."""
 
     @staticmethod
     def _decode_state(cls: type[Any], data: bytes) -> dict[str, Any]:
@@ -123,3 +153,133 @@ class MsgspecMapper(Mapper[UUID]):
             from_version += 1
         typed = msgspec.convert(raw, state_struct(cls), strict=False)
         return msgspec.structs.asdict(typed)
+
+
+def _personal_paths(event_class: type[Any]) -> tuple[str, ...]:
+    if issubclass(event_class, Snapshot):
+        return ("state",)
+    paths: tuple[str, ...] = getattr(event_class, "personal_fields", ())
+    return paths
+
+
+def _placeholder(value: Any) -> Any:
+    """What stays readable of a personal value: its shape, not its content."""
+    if isinstance(value, str):
+        return ERASED
+    if isinstance(value, (tuple, list)):
+        return ()
+    if isinstance(value, dict):
+        return {}
+    if isinstance(value, msgspec.Struct):
+        return msgspec.structs.replace(
+            value,
+            **{
+                f: ERASED if isinstance(getattr(value, f), str) else getattr(value, f)
+                for f in value.__struct_fields__
+            },
+        )
+    return value
+
+
+class SealingMapper(MsgspecMapper):
+    """``MsgspecMapper`` that seals each event's personal fields with its subject's key."""
+
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        keys: KeyStore,
+        compressor: Compressor | None = None,
+        cipher: Cipher | None = None,
+    ) -> None:
+        super().__init__(transcoder=transcoder, compressor=compressor, cipher=cipher)
+        self.keys = keys
+        self._types: dict[type[Any], dict[str, Any]] = {}
+
+    # --- encoding -------------------------------------------------------------------------------
+
+    def _key_for_writing(self, event: Any) -> bytes:
+        subject: UUID = event.originator_id
+        key = self.keys.key_for(subject)
+        if key is not None:
+            return key
+        client = getattr(event, "client_id", None)  # a referral: the trajectory's first event
+        if client is None and getattr(event, "registering_organisation", None) is not None:
+            client = subject  # a client's registration
+        if client is None or event.originator_version != 1:
+            raise PersonalDataErased(
+                f"the personal data of {subject} was erased; nothing personal can be added"
+            )
+        return self.keys.create(subject, client)
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        paths = _personal_paths(type(domain_event))
+        if not paths:
+            return super().to_stored_event(domain_event)
+        state = dict(vars(domain_event))
+        sealed: dict[str, Any] = {}
+        for path in paths:
+            name, _, sub = path.partition("[].")
+            value = state[name]
+            if sub:
+                sealed[path] = [getattr(item, sub) for item in value]
+                state[name] = tuple(
+                    msgspec.structs.replace(item, **{sub: _placeholder(getattr(item, sub))})
+                    for item in value
+                )
+            else:
+                sealed[path] = value
+                state[name] = None if value is None else _placeholder(value)
+        key = self._key_for_writing(domain_event)
+        nonce = os.urandom(12)
+        aad = str(domain_event.originator_id).encode()
+        ciphertext = AESGCM(key).encrypt(nonce, msgspec.json.encode(sealed), aad)
+        state[_SEALED] = base64.b64encode(nonce + ciphertext).decode()
+        proxy = object.__new__(type(domain_event))
+        object.__setattr__(proxy, "__dict__", state)
+        return super().to_stored_event(proxy)
+
+    # --- decoding -------------------------------------------------------------------------------
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = super().to_domain_event(stored_event)
+        evicted = getattr(event, "erased_subjects", None)
+        if evicted:  # another process erased a client: forget its keys here too
+            self.keys.forget(list(evicted))
+        return event
+
+    def _open(self, cls: type[Any], state: dict[str, Any], sealed: str, subject: UUID) -> None:
+        key = self.keys.key_for(subject)
+        if key is None:
+            return  # erased: the placeholders are all there is
+        raw = base64.b64decode(sealed)
+        try:
+            plaintext = AESGCM(key).decrypt(raw[:12], raw[12:], str(subject).encode())
+        except InvalidTag as e:
+            raise MapperDeserialisationError(f"sealed data of {subject} does not open") from e
+        values: dict[str, Any] = msgspec.json.decode(plaintext)
+        types = self._path_types(cls)
+        for path, value in values.items():
+            name, _, sub = path.partition("[].")
+            if sub:
+                subs = msgspec.convert(value, list[types[path]], strict=False)  # type: ignore[valid-type]
+                state[name] = tuple(
+                    msgspec.structs.replace(item, **{sub: v})
+                    for item, v in zip(state[name], subs, strict=True)
+                )
+            else:
+                state[name] = msgspec.convert(value, types[path], strict=False)
+
+    def _path_types(self, cls: type[Any]) -> dict[str, Any]:
+        found = self._types.get(cls)
+        if found is None:
+            hints = typing.get_type_hints(cls)
+            found = {}
+            for path in _personal_paths(cls):
+                name, _, sub = path.partition("[].")
+                if sub:
+                    item_type = typing.get_args(hints[name])[0]
+                    found[path] = typing.get_type_hints(item_type)[sub]
+                else:
+                    found[path] = hints[name]
+            self._types[cls] = found
+        return found

@@ -5,14 +5,15 @@ may exclude a representative from signing or seeing it.
 """
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from domain.common import Actor, CommandContext, ConsentScope, Signatory, require_text
+from domain.common import ERASED, Actor, CommandContext, ConsentScope, Signatory, require_text
 from domain.errors import (
+    ClientErased,
     ConsentMissing,
     InvalidValue,
     ItemNotFound,
@@ -62,6 +63,7 @@ class ClientSnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     personal: PersonalData
     representatives: dict[str, Representative]
     consents: dict[str, Consent]
+    erased_at: datetime | None = None
 
 
 class Client(Aggregate):
@@ -72,6 +74,8 @@ class Client(Aggregate):
         occurred_at: datetime
         correlation_id: str
         causation_id: str | None
+        #: Fields sealed with the client's key when stored (see ``Trajectory.Event``).
+        personal_fields: ClassVar[tuple[str, ...]] = ()
 
         def apply(self, aggregate: Any) -> None:
             self.apply_to(aggregate)
@@ -80,6 +84,7 @@ class Client(Aggregate):
             """Change the client's state; never refuse."""
 
     class Registered(Event, Aggregate.Created):
+        personal_fields = ("personal",)
         registering_organisation: str
         personal: PersonalData
 
@@ -87,6 +92,7 @@ class Client(Aggregate):
             """Creation goes through ``Client.__init__``."""
 
     class RepresentativeAppointed(Event):
+        personal_fields = ("personal",)
         representative_ref: str
         personal: PersonalData
 
@@ -98,6 +104,8 @@ class Client(Aggregate):
     class RepresentativeExcluded(Event):
         """The client opts out: this representative may neither sign nor see the plan (004)."""
 
+        personal_fields = ("reason",)
+
         representative_ref: str
         reason: str
 
@@ -105,6 +113,7 @@ class Client(Aggregate):
             client.representatives[self.representative_ref].excluded_at = self.occurred_at
 
     class ConsentGranted(Event):
+        personal_fields = ("purpose",)
         consent_id: str
         to_party: str
         scopes: tuple[ConsentScope, ...]
@@ -121,11 +130,36 @@ class Client(Aggregate):
             )
 
     class ConsentRevoked(Event):
+        personal_fields = ("reason",)
         consent_id: str
         reason: str
 
         def apply_to(self, client: "Client") -> None:
             client.consents[self.consent_id].revoked_at = self.occurred_at
+
+    class Erased(Event):
+        """The client's personal data is destroyed (GDPR request or end of retention).
+
+        Their keys are gone: every sealed field of their events reads as a placeholder from now
+        on. ``erased_subjects`` names the aggregates whose keys were destroyed, so that every
+        process that reads this event forgets any cached key.
+        """
+
+        legal_basis: str
+        erased_subjects: tuple[UUID, ...]
+
+        def apply_to(self, client: "Client") -> None:
+            client.erased_at = self.occurred_at
+            client.personal = PersonalData(
+                name=ERASED if client.personal.name else None,
+                contact=ERASED if client.personal.contact else None,
+            )
+            for representative in client.representatives.values():
+                representative.personal = PersonalData(
+                    name=ERASED if representative.personal.name else None
+                )
+            for consent in client.consents.values():
+                consent.purpose = ERASED
 
     @classmethod
     def register(
@@ -145,6 +179,7 @@ class Client(Aggregate):
         self.personal = personal
         self.representatives: dict[str, Representative] = {}
         self.consents: dict[str, Consent] = {}
+        self.erased_at: datetime | None = None
 
     def appoint_representative(
         self, ctx: CommandContext, *, representative_ref: str, personal: PersonalData
@@ -213,6 +248,26 @@ class Client(Aggregate):
         self.trigger_event(
             self.ConsentRevoked, **ctx.event_fields(), consent_id=consent_id, reason=reason.strip()
         )
+
+    def erase(
+        self, ctx: CommandContext, *, legal_basis: str, erased_subjects: tuple[UUID, ...]
+    ) -> None:
+        """Record that the client's keys were destroyed (the application destroys them first)."""
+        ctx.check_occurred_at()
+        self.check_not_erased()
+        self.trigger_event(
+            self.Erased,
+            **ctx.event_fields(),
+            legal_basis=require_text(legal_basis, "legal_basis"),
+            erased_subjects=erased_subjects,
+        )
+
+    def check_not_erased(self) -> None:
+        if self.erased_at is not None:
+            raise ClientErased(
+                f"the client's personal data was erased on {self.erased_at.date().isoformat()}; "
+                "their record is closed to new facts"
+            )
 
     # --- rules other aggregates' commands rely on ----------------------------------------------
 

@@ -13,6 +13,9 @@ import msgspec
 
 from domain.errors import InvalidValue, OccurredInFuture
 
+#: What a personal text reads as once the client's data is erased (crypto-shredding).
+ERASED = "[erased]"
+
 #: Clocks of callers drift; an ``occurred_at`` this far ahead of our clock is still "now".
 CLOCK_SKEW = timedelta(minutes=5)
 

@@ -13,7 +13,7 @@ State machine (issue #2)::
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import msgspec
@@ -163,6 +163,7 @@ class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     _modified_on: datetime
     client_id: UUID
     referrer_organisation: str
+    intake_organisation: str
     question: str
     sector: Sector
     region: str
@@ -206,6 +207,9 @@ class Trajectory(Aggregate):
         occurred_at: datetime
         correlation_id: str
         causation_id: str | None
+        #: Fields holding personal data or free text: sealed with the client's key when stored
+        #: (``field`` or ``field[].sub`` for a field of each item); unreadable after erasure.
+        personal_fields: ClassVar[tuple[str, ...]] = ()
 
         def apply(self, aggregate: Any) -> None:
             aggregate.last_recorded_at = self.occurred_at
@@ -216,6 +220,8 @@ class Trajectory(Aggregate):
 
     class Referred(Event, Aggregate.Created):
         """*Aanmelding*: the question, the client criteria and the referrer's engagement (001)."""
+
+        personal_fields = ("question", "client_criteria", "referrer_engagement")
 
         client_id: UUID
         referrer_organisation: str
@@ -237,12 +243,14 @@ class Trajectory(Aggregate):
             trajectory.accepted_at = self.occurred_at
 
     class Declined(Event):
+        personal_fields = ("reason",)
         reason: str
 
         def apply_to(self, trajectory: "Trajectory") -> None:
             trajectory.status = Status.DECLINED
 
     class ConsultationHeld(Event):
+        personal_fields = ("decisions", "no_next_reason")
         kind: ConsultationKind
         participants: tuple[Participant, ...]
         client_involvement: ClientInvolvement
@@ -261,6 +269,8 @@ class Trajectory(Aggregate):
     class ConsultationWaived(Event):
         """A milestone consultation (start, three-month, end) that did not take place, and why."""
 
+        personal_fields = ("reason",)
+
         kind: ConsultationKind
         reason: str
 
@@ -271,6 +281,7 @@ class Trajectory(Aggregate):
             trajectory.waivers[self.kind] = self.reason
 
     class RoleAgreementProposed(Event):
+        personal_fields = ("assignments[].responsibilities",)
         agreement_id: str
         assignments: tuple[RoleAssignment, ...]
 
@@ -287,6 +298,7 @@ class Trajectory(Aggregate):
             trajectory.role_agreements[self.agreement_id].accepted_by.append(self.party)
 
     class RoleAgreementDeclined(Event):
+        personal_fields = ("reason",)
         agreement_id: str
         party: str
         reason: str
@@ -295,6 +307,7 @@ class Trajectory(Aggregate):
             trajectory.role_agreements[self.agreement_id].declined_by = self.party
 
     class RoleAgreementEnded(Event):
+        personal_fields = ("reason",)
         agreement_id: str
         reason: str
 
@@ -302,6 +315,7 @@ class Trajectory(Aggregate):
             trajectory.role_agreements[self.agreement_id].ended_at = self.occurred_at
 
     class GoalSet(Event):
+        personal_fields = ("description",)
         goal_id: str
         description: str
 
@@ -311,6 +325,7 @@ class Trajectory(Aggregate):
             )
 
     class GoalRevised(Event):
+        personal_fields = ("description", "reason")
         goal_id: str
         description: str
         reason: str
@@ -319,6 +334,7 @@ class Trajectory(Aggregate):
             trajectory.goals[self.goal_id].description = self.description
 
     class GoalClosed(Event):
+        personal_fields = ("outcome",)
         goal_id: str
         outcome: str
 
@@ -328,6 +344,7 @@ class Trajectory(Aggregate):
             goal.outcome = self.outcome
 
     class ActionAgreed(Event):
+        personal_fields = ("description",)
         action_id: str
         description: str
         owner: str
@@ -362,6 +379,7 @@ class Trajectory(Aggregate):
             trajectory.next_evaluation_on = self.next_evaluation_on
 
     class Evaluated(Event):
+        personal_fields = ("results", "new_agreements")
         results: str
         blocking: tuple[ReasonCategory, ...]
         pdca_phase: PdcaPhase | None
@@ -373,6 +391,7 @@ class Trajectory(Aggregate):
             trajectory.next_evaluation_on = self.next_evaluation_on
 
     class EscalationRaised(Event):
+        personal_fields = ("description",)
         escalation_id: str
         level: EscalationLevel
         reason: ReasonCategory
@@ -384,6 +403,7 @@ class Trajectory(Aggregate):
             )
 
     class EscalationLevelChanged(Event):
+        personal_fields = ("reason",)
         escalation_id: str
         from_level: EscalationLevel
         to_level: EscalationLevel
@@ -393,6 +413,7 @@ class Trajectory(Aggregate):
             trajectory.escalations[self.escalation_id].level = self.to_level
 
     class EscalationResolved(Event):
+        personal_fields = ("resolution",)
         escalation_id: str
         resolution: str
 
@@ -400,6 +421,7 @@ class Trajectory(Aggregate):
             trajectory.escalations[self.escalation_id].resolved_at = self.occurred_at
 
     class Blocked(Event):
+        personal_fields = ("description",)
         reasons: tuple[ReasonCategory, ...]
         description: str
 
@@ -408,6 +430,7 @@ class Trajectory(Aggregate):
             trajectory.current_block = Block(reasons=self.reasons, since=self.occurred_at)
 
     class Unblocked(Event):
+        personal_fields = ("resolution",)
         resolution: str
 
         def apply_to(self, trajectory: "Trajectory") -> None:
@@ -461,6 +484,8 @@ class Trajectory(Aggregate):
     class FollowUpContacted(Event):
         """000: a follow-up call some months after closing: is the plan still followed up?"""
 
+        personal_fields = ("outcome",)
+
         contacted_party: str
         outcome: str
 
@@ -468,6 +493,7 @@ class Trajectory(Aggregate):
             trajectory.follow_up_contacted_at = self.occurred_at
 
     class Closed(Event):
+        personal_fields = ("reason", "no_follow_up_reason")
         reason: str
         follow_up_by: str | None
         no_follow_up_reason: str | None
@@ -479,6 +505,8 @@ class Trajectory(Aggregate):
 
     class ContinuedFrom(Event):
         """The thread (000): this trajectory carries the plan of an earlier one."""
+
+        personal_fields = ("carried_goals",)
 
         previous_trajectory_id: UUID
         carried_goals: tuple[str, ...]
@@ -530,9 +558,12 @@ class Trajectory(Aggregate):
         sector: Sector,
         region: str,
         occurred_at: datetime,
+        actor: Actor,
     ) -> None:
         self.client_id = client_id
         self.referrer_organisation = referrer_organisation
+        #: The organisation that recorded the referral (may differ from the referrer).
+        self.intake_organisation = actor.organisation
         self.question = question
         self.sector = sector
         self.region = region
@@ -567,8 +598,8 @@ class Trajectory(Aggregate):
 
     @property
     def parties(self) -> list[str]:
-        """Organisations that are party: referrer, coordinator, and role agreements in force."""
-        found = {self.referrer_organisation}
+        """Organisations that are party: referrer, intake, coordinator, agreements in force."""
+        found = {self.referrer_organisation, self.intake_organisation}
         if self.coordinating_organisation:
             found.add(self.coordinating_organisation)
         for agreement in self.role_agreements.values():

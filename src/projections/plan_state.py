@@ -7,14 +7,15 @@ skipped or applied twice. The row also holds the rendered document (``doc``) tha
 ``GET /v1/trajectories/{id}`` answers with as stored bytes.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
 import msgspec
 
-from domain.trajectory import Trajectory, TrajectorySnapshotState
+from domain.client import Client
+from domain.trajectory import Status, Trajectory, TrajectorySnapshotState
 from projections.store import Tx
 from projections.views import trajectory_view
 
@@ -41,11 +42,19 @@ def decode_state(trajectory_id: UUID, version: int, data: bytes) -> Trajectory:
 
 
 class PlanStateProjection:
-    """``rm_trajectories`` (+ ``rm_trajectory_parties`` for the organisation filter)."""
+    """``rm_trajectories`` (+ ``rm_trajectory_parties`` for the organisation filter).
+
+    When a client is erased, their trajectories are reloaded through ``reload`` (their events
+    now read with placeholders for personal data) and stored as erased.
+    """
 
     name = "plan_state"
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
-    version = 2
+    version = 3
+
+    def __init__(self, reload: Callable[[UUID], Trajectory] | None = None) -> None:
+        self.reload = reload
+
     tables: tuple[str, ...] = ("rm_trajectories", "rm_trajectory_parties")
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
@@ -59,8 +68,9 @@ class PlanStateProjection:
             "next_consultation_on TEXT, next_evaluation_on TEXT, blocked_since TEXT, "
             "open_escalations INTEGER NOT NULL, oldest_open_escalation_at TEXT, "
             "reasons TEXT NOT NULL, missed_deadlines INTEGER NOT NULL, "
-            "open_deadlines TEXT NOT NULL, "
+            "open_deadlines TEXT NOT NULL, erased INTEGER NOT NULL, ended_at TEXT, "
             "state TEXT NOT NULL, doc TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_client ON {t} (client_id)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_list ON {t} (referred_at, id)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_status ON {t} (status, region)",
             f"CREATE TABLE IF NOT EXISTS {p} ("
@@ -71,6 +81,7 @@ class PlanStateProjection:
     def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None:
         events = [event for _, event in batch]
         touched: dict[UUID, Trajectory] = {}
+        erased: set[UUID] = set()
         ids = sorted(
             {e.originator_id for e in events if isinstance(e, Trajectory.Event)}
             - {e.originator_id for e in events if isinstance(e, Trajectory.Referred)},
@@ -80,12 +91,16 @@ class PlanStateProjection:
             chunk = ids[chunk_start : chunk_start + 500]
             marks = ", ".join("?" * len(chunk))
             rows = tx.fetchall(
-                f"SELECT id, version, state FROM rm_trajectories{suffix} WHERE id IN ({marks})",
+                f"SELECT id, version, state, erased FROM rm_trajectories{suffix} "
+                f"WHERE id IN ({marks})",
                 [str(i) for i in chunk],
             )
-            for row_id, version, state in rows:
+            for row_id, version, state, was_erased in rows:
+                if was_erased:
+                    erased.add(UUID(row_id))
                 data = state.encode() if isinstance(state, str) else bytes(state)
                 touched[UUID(row_id)] = decode_state(UUID(row_id), int(version), data)
+        erased_clients = [e.originator_id for e in events if isinstance(e, Client.Erased)]
         for event in events:
             if not isinstance(event, Trajectory.Event):
                 continue
@@ -95,11 +110,23 @@ class PlanStateProjection:
                 touched[event.originator_id] = cast(
                     Trajectory, event.mutate(touched[event.originator_id])
                 )
+        for client_id in erased_clients:
+            rows = tx.fetchall(
+                f"SELECT id FROM rm_trajectories{suffix} WHERE client_id = ?", (str(client_id),)
+            )
+            ids_of_client = {UUID(r[0]) for r in rows} | {
+                t.id for t in touched.values() if t.client_id == client_id
+            }
+            for trajectory_id in ids_of_client:
+                if self.reload is None:
+                    raise RuntimeError("plan_state needs reload to process an erasure")
+                touched[trajectory_id] = self.reload(trajectory_id)
+                erased.add(trajectory_id)
         if touched:
-            self._write(tx, list(touched.values()), suffix)
+            self._write(tx, list(touched.values()), suffix, erased)
 
     @staticmethod
-    def _write(tx: Tx, trajectories: list[Trajectory], suffix: str) -> None:
+    def _write(tx: Tx, trajectories: list[Trajectory], suffix: str, erased: set[UUID]) -> None:
         rows = []
         parties: list[tuple[str, str]] = []
         for t in trajectories:
@@ -129,8 +156,12 @@ class PlanStateProjection:
                     "," + ",".join(reasons) + "," if reasons else "",
                     len(t.missed_deadlines),
                     ",".join(t.open_missed_deadlines),
+                    int(t.id in erased),
+                    iso(t.closed_at)
+                    if t.closed_at
+                    else (iso(t.last_recorded_at) if t.status == Status.DECLINED else None),
                     encode_state(t).decode(),
-                    _ENCODER.encode(trajectory_view(t)).decode(),
+                    _ENCODER.encode(trajectory_view(t, erased=t.id in erased)).decode(),
                 )
             )
             parties.extend((org, str(t.id)) for org in t.parties)
@@ -146,8 +177,8 @@ class PlanStateProjection:
             "region, referrer_organisation, coordinating_organisation, referred_at, "
             "last_recorded_at, next_consultation_on, next_evaluation_on, blocked_since, "
             "open_escalations, oldest_open_escalation_at, reasons, missed_deadlines, "
-            "open_deadlines, state, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "open_deadlines, erased, ended_at, state, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
             "status = excluded.status, coordinating_organisation = "
             "excluded.coordinating_organisation, last_recorded_at = excluded.last_recorded_at, "
@@ -156,7 +187,8 @@ class PlanStateProjection:
             "blocked_since = excluded.blocked_since, open_escalations = excluded.open_escalations, "
             "oldest_open_escalation_at = excluded.oldest_open_escalation_at, "
             "reasons = excluded.reasons, missed_deadlines = excluded.missed_deadlines, "
-            "open_deadlines = excluded.open_deadlines, "
+            "open_deadlines = excluded.open_deadlines, erased = excluded.erased, "
+            "ended_at = excluded.ended_at, "
             "state = excluded.state, doc = excluded.doc",
             rows,
         )

@@ -307,6 +307,27 @@ class ReadModelQueries:
             )
             params.append(organisation)
 
+    async def access_info(self, trajectory_id: UUID) -> tuple[UUID, str, list[str]] | None:
+        """(client, region, parties) of a trajectory: what the access policy decides on."""
+        rows = await self.runner.fetch(
+            "SELECT t.client_id, t.region, p.organisation FROM rm_trajectories t "
+            "LEFT JOIN rm_trajectory_parties p ON p.trajectory_id = t.id WHERE t.id = ?",
+            [str(trajectory_id)],
+        )
+        if not rows:
+            return None
+        return UUID(rows[0][0]), rows[0][1], [r[2] for r in rows if r[2] is not None]
+
+    async def retention_due(self, ended_before: datetime) -> list[tuple[UUID, datetime]]:
+        """Clients whose trajectories all ended before the cut-off, not yet erased (004)."""
+        rows = await self.runner.fetch(
+            "SELECT client_id, MAX(ended_at) FROM rm_trajectories GROUP BY client_id "
+            "HAVING SUM(CASE WHEN ended_at IS NULL THEN 1 ELSE 0 END) = 0 "
+            "AND MAX(ended_at) < ? AND MAX(erased) = 0 ORDER BY MAX(ended_at)",
+            [iso(ended_before)],
+        )
+        return [(UUID(r[0]), datetime.fromisoformat(r[1])) for r in rows]
+
     async def positions(self) -> dict[str, int]:
         rows = await self.runner.fetch("SELECT name, position FROM rm_tracking", [])
         return {str(name): int(position) for name, position in rows if ":" not in str(name)}

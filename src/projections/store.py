@@ -39,6 +39,9 @@ class ProjectionDatabase(Protocol):
     def transaction(self) -> Any:
         """A context manager yielding a ``Tx``; commits on success, rolls back on error."""
 
+    def scrub(self) -> None:
+        """Leave no deleted or overwritten content behind (after an erasure)."""
+
     def close(self) -> None: ...
 
 
@@ -71,6 +74,7 @@ class SqliteProjectionDatabase:
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA secure_delete=ON")
         self._conn.execute(TRACKING_DDL)
 
     @contextmanager
@@ -82,6 +86,10 @@ class SqliteProjectionDatabase:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+
+    def scrub(self) -> None:
+        """``secure_delete`` zeroes freed pages; a truncating checkpoint empties the WAL."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self._conn.close()
@@ -118,6 +126,14 @@ class PostgresProjectionDatabase:
     def transaction(self) -> Iterator[Tx]:
         with self._conn.transaction(), self._conn.cursor() as cursor:
             yield _PostgresTx(cursor)
+
+    def scrub(self) -> None:
+        """Dumps never hold dead rows; VACUUM also reclaims them in the files."""
+        self._conn.autocommit = True
+        try:
+            self._conn.execute("VACUUM rm_trajectories")
+        finally:
+            self._conn.autocommit = False
 
     def close(self) -> None:
         self._conn.close()

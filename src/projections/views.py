@@ -59,6 +59,7 @@ class TrajectoryView(msgspec.Struct):
     version: int
     client_id: UUID
     status: str
+    question: str
     sector: Sector
     region: str
     referrer_organisation: str
@@ -83,6 +84,8 @@ class TrajectoryView(msgspec.Struct):
     closed_at: datetime | None
     follow_up_by: str | None
     continued_from: UUID | None
+    #: The client's personal data was erased: free text reads "[erased]" (crypto-shredding).
+    personal_data_erased: bool = False
 
 
 class ConsentView(msgspec.Struct):
@@ -104,6 +107,7 @@ class RepresentativeView(msgspec.Struct):
 class ClientView(msgspec.Struct):
     id: UUID
     version: int
+    erased: bool
     registering_organisation: str
     name: str | None
     contact: str | None
@@ -111,13 +115,14 @@ class ClientView(msgspec.Struct):
     consents: list[ConsentView]
 
 
-def trajectory_view(t: Trajectory) -> TrajectoryView:
+def trajectory_view(t: Trajectory, *, erased: bool = False) -> TrajectoryView:
     block = t.current_block
     return TrajectoryView(
         id=t.id,
         version=t.version,
         client_id=t.client_id,
         status=t.status.value,
+        question=t.question,
         sector=t.sector,
         region=t.region,
         referrer_organisation=t.referrer_organisation,
@@ -190,6 +195,7 @@ def trajectory_view(t: Trajectory) -> TrajectoryView:
         closed_at=t.closed_at,
         follow_up_by=t.follow_up_by,
         continued_from=t.continued_from,
+        personal_data_erased=erased,
     )
 
 
@@ -197,6 +203,7 @@ def client_view(c: Client) -> ClientView:
     return ClientView(
         id=c.id,
         version=c.version,
+        erased=c.erased_at is not None,
         registering_organisation=c.registering_organisation,
         name=c.personal.name,
         contact=c.personal.contact,

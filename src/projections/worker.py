@@ -17,12 +17,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from uuid import UUID
 
 import psycopg
 import structlog
 
 from application.care_record import CareRecord
+from domain.client import Client
 from domain.deadlines import DeadlinePolicy
+from domain.trajectory import Trajectory
 from projections.deadlines import DeadlinesProjection
 from projections.plan_state import PlanStateProjection
 from projections.store import ProjectionDatabase, Tx, read_tracking, write_tracking
@@ -43,8 +46,11 @@ class Projection(Protocol):
     def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None: ...
 
 
-def all_projections(policy: DeadlinePolicy) -> tuple[Projection, ...]:
-    return (PlanStateProjection(), TimelineProjection(), DeadlinesProjection(policy))
+def all_projections(
+    policy: DeadlinePolicy, reload: Callable[[UUID], Trajectory] | None = None
+) -> tuple[Projection, ...]:
+    """Every projection; ``reload`` loads a trajectory afresh (after a client's erasure)."""
+    return (PlanStateProjection(reload), TimelineProjection(), DeadlinesProjection(policy))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,7 @@ class ProjectionWorker:
         self.projections = tuple(projections)
         self.batch_size = batch_size
         self._lock = threading.RLock()
+        self._erasure_seen = False
 
     def projection(self, name: str) -> Projection:
         for projection in self.projections:
@@ -127,14 +134,22 @@ class ProjectionWorker:
         if not notifications:
             return 0
         mapper = self.care_record.mapper
-        projection.apply(tx, [(n.id, mapper.to_domain_event(n)) for n in notifications], suffix)
+        batch = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        projection.apply(tx, batch, suffix)
         write_tracking(tx, tracking_name, notifications[-1].id, version)
+        if any(isinstance(event, Client.Erased) for _, event in batch):
+            self._erasure_seen = True
         return len(notifications)
 
     def process_batch(self, projection: Projection) -> int:
         """One batch of one projection, in one transaction. Returns the events processed."""
         with self.database.transaction() as tx:
-            return self._batch(projection, projection.name, "", tx)
+            count = self._batch(projection, projection.name, "", tx)
+        if self._erasure_seen:
+            # Erased personal text must not linger in free pages or the write-ahead log.
+            self._erasure_seen = False
+            self.database.scrub()
+        return count
 
     def catch_up(self) -> int:
         """Process everything recorded so far, for every projection (one caller at a time)."""

@@ -1,28 +1,69 @@
 """structlog set-up: JSON lines when not on a terminal, readable on one; never personal data.
 
-Only ids, routes, statuses, rule names and durations are logged. Request bodies, names, contact
-details and free text never reach a log call.
+Only ids, routes, statuses, rule names and durations are logged; request bodies never reach a
+log call. As a second line of defence, a processor redacts any field whose name is one of the
+personal or free-text fields of the record, and tracebacks are rendered without local variables
+(which could hold a request's data).
 """
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+#: Field names that hold personal data or free text somewhere in the record or the API.
+PERSONAL_FIELDS = frozenset(
+    {
+        "name",
+        "contact",
+        "personal",
+        "question",
+        "client_criteria",
+        "referrer_engagement",
+        "description",
+        "decisions",
+        "reason",
+        "no_next_reason",
+        "no_follow_up_reason",
+        "results",
+        "new_agreements",
+        "outcome",
+        "resolution",
+        "purpose",
+        "responsibilities",
+        "carried_goals",
+        "body",
+        "data",
+        "authorization",
+        "token",
+    }
+)
+REDACTED = "[redacted]"
+
+
+def redact_personal_fields(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in event_dict.keys() & PERSONAL_FIELDS:
+        event_dict[key] = REDACTED
+    return event_dict
 
 
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
-    shared: list[structlog.typing.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
     structlog.configure(
         processors=[
-            *shared,
+            structlog.contextvars.merge_contextvars,
+            redact_personal_fields,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             renderer,
         ],

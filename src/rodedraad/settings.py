@@ -30,10 +30,7 @@ class DatabaseSettings:
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment eventsourcing's infrastructure factory reads."""
-        env = {
-            "MAPPER_TOPIC": "application.codec:MsgspecMapper",
-            "TRANSCODER_TOPIC": "application.codec:MsgspecTranscoder",
-        }
+        env: dict[str, str] = {}  # the mapper (msgspec, sealing) is built by CareRecord
         if self.is_postgres:
             parts = urlsplit(self.url)
             env.update(
@@ -43,8 +40,8 @@ class DatabaseSettings:
                 POSTGRES_PORT=str(parts.port or 5432),
                 POSTGRES_USER=unquote(parts.username or "postgres"),
                 POSTGRES_PASSWORD=unquote(parts.password or ""),
-                POSTGRES_POOL_SIZE="8",
-                POSTGRES_MAX_OVERFLOW="8",
+                POSTGRES_POOL_SIZE="4",
+                POSTGRES_MAX_OVERFLOW="12",
                 CREATE_TABLE="y",
             )
         else:
@@ -90,6 +87,9 @@ class Settings:
     #: The operator's deadline policy (amends the shipped defaults); None: the defaults only.
     policy_file: Path | None = None
     scheduler_interval_seconds: int = 300
+    #: Seed 004: plan and dossier 10 years after the end of service, the logbook 5 years.
+    retention_plan_years: int = 10
+    retention_log_years: int = 5
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
 
@@ -156,6 +156,8 @@ class Settings:
             ),
             policy_file=Path(policy) if (policy := optional("POLICY_FILE")) else None,
             scheduler_interval_seconds=integer("SCHEDULER_INTERVAL_SECONDS", 300),
+            retention_plan_years=integer("RETENTION_PLAN_YEARS", 10),
+            retention_log_years=integer("RETENTION_LOG_YEARS", 5),
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         )

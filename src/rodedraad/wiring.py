@@ -8,10 +8,14 @@ import jwt
 import structlog
 from litestar import Litestar
 
-from api.app import ApiServices, QueryRunner, create_app
+from api.access import AccessPolicy
+from api.app import create_app
 from api.auth import LocalTokens, TokenVerifier
 from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteIdempotencyStore
+from api.services import ApiServices, QueryRunner, Retention
+from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
 from application.care_record import CareRecord
+from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
 from domain.deadlines import DeadlinePolicy
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
@@ -42,11 +46,18 @@ from scheduler.runner import (
 log = structlog.get_logger("rodedraad")
 
 
+def build_key_store(settings: Settings) -> KeyStore:
+    """Per-client keys, apart from the events: a file of their own, or a PostgreSQL table."""
+    if settings.database.is_postgres:
+        return PostgresKeyStore(settings.database.url)
+    return SqliteKeyStore(settings.data_dir / "keys.sqlite")
+
+
 def build_care_record(settings: Settings) -> CareRecord:
     """The write side on the configured database, creating the SQLite file on first start."""
     if not settings.database.is_postgres:
         settings.database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    return CareRecord(env=settings.database.eventsourcing_env())
+    return CareRecord(env=settings.database.eventsourcing_env(), keys=build_key_store(settings))
 
 
 def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
@@ -67,6 +78,12 @@ def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
             audience=auth.audience,
         )
     return LocalTokens.from_file(auth.secret_file).verifier()
+
+
+def build_access_log(settings: Settings) -> AccessLog:
+    if settings.database.is_postgres:
+        return PostgresAccessLog(settings.database.url)
+    return SqliteAccessLog(settings.data_dir / "access-log.sqlite")
 
 
 def build_idempotency_store(settings: Settings) -> IdempotencyStore:
@@ -96,7 +113,7 @@ def build_projection_worker(
     worker = ProjectionWorker(
         care_record,
         build_projection_database(settings),
-        all_projections(policy or build_policy(settings)),
+        all_projections(policy or build_policy(settings), reload=care_record.trajectory),
     )
     worker.ensure_ready(progress)
     return worker
@@ -209,12 +226,20 @@ class Container:
 
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()
+        access_log = build_access_log(self.settings)
+        self._closers.append(access_log)
         services = ApiServices(
             care_record=self.care_record,
             idempotency=self.idempotency,
             token_verifier=self.token_verifier,
             queries=queries,
             query_runner=runner,
+            policy=AccessPolicy(self.care_record),
+            access_log=access_log,
+            retention=Retention(
+                plan_years=self.settings.retention_plan_years,
+                log_years=self.settings.retention_log_years,
+            ),
             max_body_bytes=self.settings.http.max_body_bytes,
         )
         on_startup = (

@@ -185,6 +185,7 @@ def walk_every_client_command() -> Client:
         until=None,
     )
     c.revoke_consent(_ctx(4), consent_id="consent-2", reason="niet meer nodig")
+    c.erase(_ctx(5), legal_basis="gdpr_request", erased_subjects=(c.id,))
     return c
 
 

@@ -16,7 +16,7 @@ def test_the_embedded_default_is_a_sqlite_file_under_the_data_dir() -> None:
     assert settings.database.sqlite_path == Path("var/rodedraad.sqlite")
     env = settings.database.eventsourcing_env()
     assert env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
-    assert env["MAPPER_TOPIC"] == "application.codec:MsgspecMapper"
+    assert env["SQLITE_DBNAME"] == "var/rodedraad.sqlite"
 
 
 def test_one_setting_chooses_postgresql() -> None:

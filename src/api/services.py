@@ -1,0 +1,38 @@
+"""What the HTTP layer needs from the composition root, in one object."""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from api.access import AccessPolicy
+from api.auth import TokenVerifier
+from api.idempotency import IdempotencyStore
+from application.access_log import AccessLog
+from application.care_record import CareRecord
+from projections.queries import ReadModelQueries
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """Seed 004: the plan and dossier at least 10 years after the end of service, the log 5."""
+
+    plan_years: int = 10
+    log_years: int = 5
+
+
+class QueryRunner(Protocol):
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    """What the HTTP layer needs, built by the composition root."""
+
+    care_record: CareRecord
+    idempotency: IdempotencyStore
+    token_verifier: TokenVerifier
+    queries: ReadModelQueries
+    query_runner: QueryRunner
+    policy: AccessPolicy
+    access_log: AccessLog
+    retention: Retention
+    max_body_bytes: int = 256 * 1024

@@ -1,0 +1,223 @@
+"""Reads of personal data, recorded: who read which client's data, when, through which endpoint.
+
+An append-only log beside the event store (its own SQLite file in embedded mode, a table in
+PostgreSQL). An auditor queries it; the retention policy's logbook period (5 years by default,
+seed 004) bounds how long entries are kept.
+"""
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalDataRead:
+    at: datetime
+    user_id: str
+    organisation: str
+    role: str
+    client_id: UUID
+    trajectory_id: UUID | None
+    endpoint: str
+    request_id: str
+
+
+class AccessLog(Protocol):
+    def record(self, entry: PersonalDataRead) -> None: ...
+
+    def query(
+        self,
+        *,
+        client_id: UUID | None = None,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 500,
+    ) -> list[PersonalDataRead]: ...
+
+    def count_before(self, moment: datetime) -> int: ...
+
+    def purge_before(self, moment: datetime) -> int: ...
+
+    def close(self) -> None: ...
+
+
+_COLUMNS = "at, user_id, organisation, role, client_id, trajectory_id, endpoint, request_id"
+
+
+def _entry(row: tuple[Any, ...]) -> PersonalDataRead:
+    at, user, org, role, client, trajectory, endpoint, request = row
+    return PersonalDataRead(
+        at=at if isinstance(at, datetime) else datetime.fromisoformat(at),
+        user_id=user,
+        organisation=org,
+        role=role,
+        client_id=client if isinstance(client, UUID) else UUID(client),
+        trajectory_id=(
+            None
+            if trajectory is None
+            else trajectory
+            if isinstance(trajectory, UUID)
+            else UUID(trajectory)
+        ),
+        endpoint=endpoint,
+        request_id=request,
+    )
+
+
+def _filters(
+    client_id: UUID | None, user_id: str | None, since: datetime | None, mark: str
+) -> tuple[str, list[Any]]:
+    where, params = ["1 = 1"], []
+    if client_id is not None:
+        where.append(f"client_id = {mark}")
+        params.append(str(client_id))
+    if user_id is not None:
+        where.append(f"user_id = {mark}")
+        params.append(user_id)
+    if since is not None:
+        where.append(f"at >= {mark}")
+        params.append(since.isoformat())
+    return " AND ".join(where), params
+
+
+class SqliteAccessLog:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS personal_data_reads (at TEXT NOT NULL, "
+                "user_id TEXT NOT NULL, organisation TEXT NOT NULL, role TEXT NOT NULL, "
+                "client_id TEXT NOT NULL, trajectory_id TEXT, endpoint TEXT NOT NULL, "
+                "request_id TEXT NOT NULL)"
+            )
+            self._conn.execute(
+                "CREATE INDEX IF NOT EXISTS ix_reads_client ON personal_data_reads (client_id, at)"
+            )
+
+    def record(self, entry: PersonalDataRead) -> None:
+        with self._lock:
+            self._conn.execute(
+                f"INSERT INTO personal_data_reads ({_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.at.isoformat(),
+                    entry.user_id,
+                    entry.organisation,
+                    entry.role,
+                    str(entry.client_id),
+                    str(entry.trajectory_id) if entry.trajectory_id else None,
+                    entry.endpoint,
+                    entry.request_id,
+                ),
+            )
+
+    def query(
+        self,
+        *,
+        client_id: UUID | None = None,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 500,
+    ) -> list[PersonalDataRead]:
+        where, params = _filters(client_id, user_id, since, "?")
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM personal_data_reads WHERE {where} "  # noqa: S608
+                "ORDER BY at DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def count_before(self, moment: datetime) -> int:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT count(*) FROM personal_data_reads WHERE at < ?", (moment.isoformat(),)
+            ).fetchone()
+        return int(row[0])
+
+    def purge_before(self, moment: datetime) -> int:
+        with self._lock:
+            cursor = self._conn.execute(
+                "DELETE FROM personal_data_reads WHERE at < ?", (moment.isoformat(),)
+            )
+        return cursor.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresAccessLog:
+    def __init__(self, conninfo: str) -> None:
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, max_idle=60, open=True)
+        with self._pool.connection() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS rodedraad_personal_data_reads ("
+                "at TIMESTAMPTZ NOT NULL, user_id TEXT NOT NULL, organisation TEXT NOT NULL, "
+                "role TEXT NOT NULL, client_id UUID NOT NULL, trajectory_id UUID, "
+                "endpoint TEXT NOT NULL, request_id TEXT NOT NULL)"
+            )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS ix_rodedraad_reads_client "
+                "ON rodedraad_personal_data_reads (client_id, at)"
+            )
+
+    def record(self, entry: PersonalDataRead) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                f"INSERT INTO rodedraad_personal_data_reads ({_COLUMNS}) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    entry.at,
+                    entry.user_id,
+                    entry.organisation,
+                    entry.role,
+                    entry.client_id,
+                    entry.trajectory_id,
+                    entry.endpoint,
+                    entry.request_id,
+                ),
+            )
+
+    def query(
+        self,
+        *,
+        client_id: UUID | None = None,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 500,
+    ) -> list[PersonalDataRead]:
+        where, params = _filters(client_id, user_id, since, "%s")
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM rodedraad_personal_data_reads WHERE {where} "  # noqa: S608
+                "ORDER BY at DESC LIMIT %s",
+                [*params, limit],
+            ).fetchall()
+        return [_entry(tuple(r)) for r in rows]
+
+    def count_before(self, moment: datetime) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM rodedraad_personal_data_reads WHERE at < %s", (moment,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def purge_before(self, moment: datetime) -> int:
+        with self._pool.connection() as conn:
+            cursor = conn.execute(
+                "DELETE FROM rodedraad_personal_data_reads WHERE at < %s", (moment,)
+            )
+        return cursor.rowcount
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,204 @@
+"""Per-client encryption keys, kept apart from the events: the heart of crypto-shredding.
+
+Every aggregate (a client, each of its trajectories) is a *subject* with a key of its own that
+belongs to the client. Personal data in events and snapshots is sealed with the subject's key.
+Erasing a client deletes the keys of all its subjects: the events keep their structure (who
+agreed what and when) but their personal content can no longer be read, anywhere, including in
+backups made afterwards.
+
+Embedded mode keeps keys in their own SQLite file (``secure_delete`` on, the WAL truncated after
+an erasure, so no deleted key lingers in the file); production in a PostgreSQL table.
+"""
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+KEY_BYTES = 32
+#: How long a process trusts a cached key (or its absence). Erasure evicts its own cache at once;
+#: other processes notice within this time at the latest.
+CACHE_SECONDS = 30.0
+
+
+class KeyStore(Protocol):
+    def key_for(self, subject: UUID) -> bytes | None:
+        """The subject's key, or None if it has none (never had one, or erased)."""
+
+    def create(self, subject: UUID, client: UUID) -> bytes:
+        """A new key for ``subject``, belonging to ``client`` (idempotent)."""
+
+    def erase_client(self, client: UUID) -> list[UUID]:
+        """Destroy every key of the client; return the subjects whose keys were destroyed."""
+
+    def forget(self, subjects: list[UUID]) -> None:
+        """Drop cached keys of these subjects (another process erased them)."""
+
+    def close(self) -> None: ...
+
+
+class _Cached:
+    def __init__(self) -> None:
+        self._cache: dict[UUID, tuple[bytes | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, subject: UUID) -> tuple[bool, bytes | None]:
+        with self._lock:
+            hit = self._cache.get(subject)
+        if hit is not None and time.monotonic() - hit[1] < CACHE_SECONDS:
+            return True, hit[0]
+        return False, None
+
+    def _remember(self, subject: UUID, key: bytes | None) -> None:
+        with self._lock:
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[subject] = (key, time.monotonic())
+
+    def forget(self, subjects: list[UUID]) -> None:
+        with self._lock:
+            for subject in subjects:
+                self._cache.pop(subject, None)
+
+
+class SqliteKeyStore(_Cached):
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db_lock = threading.Lock()
+        with self._db_lock:
+            self._conn.execute("PRAGMA secure_delete = ON")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, "
+                "client TEXT NOT NULL, key BLOB NOT NULL)"
+            )
+            self._conn.execute(
+                "CREATE INDEX IF NOT EXISTS ix_subject_keys_client ON subject_keys (client)"
+            )
+        path.chmod(0o600)
+
+    def key_for(self, subject: UUID) -> bytes | None:
+        hit, key = self._cached(subject)
+        if hit:
+            return key
+        with self._db_lock:
+            row = self._conn.execute(
+                "SELECT key FROM subject_keys WHERE subject = ?", (str(subject),)
+            ).fetchone()
+        key = bytes(row[0]) if row else None
+        self._remember(subject, key)
+        return key
+
+    def create(self, subject: UUID, client: UUID) -> bytes:
+        with self._db_lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO subject_keys (subject, client, key) VALUES (?, ?, ?)",
+                (str(subject), str(client), os.urandom(KEY_BYTES)),
+            )
+            row = self._conn.execute(
+                "SELECT key FROM subject_keys WHERE subject = ?", (str(subject),)
+            ).fetchone()
+        key = bytes(row[0])
+        self._remember(subject, key)
+        return key
+
+    def erase_client(self, client: UUID) -> list[UUID]:
+        with self._db_lock:
+            rows = self._conn.execute(
+                "SELECT subject FROM subject_keys WHERE client = ?", (str(client),)
+            ).fetchall()
+            self._conn.execute("DELETE FROM subject_keys WHERE client = ?", (str(client),))
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        subjects = [UUID(r[0]) for r in rows]
+        self.forget(subjects)
+        return subjects
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._conn.close()
+
+
+class PostgresKeyStore(_Cached):
+    def __init__(self, conninfo: str) -> None:
+        super().__init__()
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, max_idle=60, open=True)
+        with self._pool.connection() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS rodedraad_subject_keys (subject UUID PRIMARY KEY, "
+                "client UUID NOT NULL, key BYTEA NOT NULL)"
+            )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS ix_rodedraad_subject_keys_client "
+                "ON rodedraad_subject_keys (client)"
+            )
+
+    def key_for(self, subject: UUID) -> bytes | None:
+        hit, key = self._cached(subject)
+        if hit:
+            return key
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT key FROM rodedraad_subject_keys WHERE subject = %s", (subject,)
+            ).fetchone()
+        key = bytes(row[0]) if row else None
+        self._remember(subject, key)
+        return key
+
+    def create(self, subject: UUID, client: UUID) -> bytes:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO rodedraad_subject_keys (subject, client, key) VALUES (%s, %s, %s) "
+                "ON CONFLICT (subject) DO NOTHING",
+                (subject, client, os.urandom(KEY_BYTES)),
+            )
+            row = conn.execute(
+                "SELECT key FROM rodedraad_subject_keys WHERE subject = %s", (subject,)
+            ).fetchone()
+        assert row is not None  # inserted or already there, in this transaction
+        key = bytes(row[0])
+        self._remember(subject, key)
+        return key
+
+    def erase_client(self, client: UUID) -> list[UUID]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "DELETE FROM rodedraad_subject_keys WHERE client = %s RETURNING subject", (client,)
+            ).fetchall()
+        subjects = [r[0] if isinstance(r[0], UUID) else UUID(str(r[0])) for r in rows]
+        self.forget(subjects)
+        return subjects
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class MemoryKeyStore(_Cached):
+    """For tests of the domain and codec that need no database."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: dict[UUID, tuple[UUID, bytes]] = {}
+
+    def key_for(self, subject: UUID) -> bytes | None:
+        found = self.keys.get(subject)
+        return found[1] if found else None
+
+    def create(self, subject: UUID, client: UUID) -> bytes:
+        self.keys.setdefault(subject, (client, os.urandom(KEY_BYTES)))
+        return self.keys[subject][1]
+
+    def erase_client(self, client: UUID) -> list[UUID]:
+        gone = [s for s, (c, _) in self.keys.items() if c == client]
+        for subject in gone:
+            del self.keys[subject]
+        return gone
+
+    def close(self) -> None:
+        self.keys.clear()
