@@ -137,6 +137,8 @@ def _anchors(rule: DeadlineRule, facts: Sequence[Fact]) -> Iterable[tuple[Fact, 
     for fact in facts:
         if fact.kind not in kinds:
             continue
+        if rule.starts == Anchor.CLOSED and fact.ref is None:
+            continue  # closed naming no one to follow up the plan (000): nothing to follow
         base = fact.due if from_due else fact.on
         if base is not None:
             yield fact, rule.due_after.after(base)
@@ -183,10 +185,10 @@ def instances(facts: Sequence[Fact], rules: Iterable[DeadlineRule]) -> list[Dead
             index = position[id(anchor)]
             met = _met_on(rule, anchor, facts, index)
             ended = None if rule.starts == Anchor.CLOSED else _ended_on(facts, index)
-            if met is None and ended is not None and ended <= due:
-                continue
             if met is not None and ended is not None and ended < met:
-                met = None
+                met = None  # met only after the trajectory ended: it was not met in it
+            if met is None and ended is not None and ended <= due:
+                continue  # the trajectory ended before the deadline fell due: void
             key = f"{rule.name}@{due.isoformat()}"
             found[key] = Deadline(
                 rule=rule.name,
@@ -216,11 +218,12 @@ def due_actions(deadlines: Iterable[Deadline], now: datetime) -> DueActions:
     today = now.astimezone(UTC).date()
     missed, met_late, reminders = [], [], []
     for d in deadlines:
-        if d.met_on is None and d.due_on < today and not d.missed_recorded:
+        met = d.met_on if d.met_on is not None and d.met_on <= today else None
+        if met is None and d.due_on < today and not d.missed_recorded:
             missed.append(d)
-        elif d.met_on is not None and d.met_on > d.due_on and not d.met_late_recorded:
+        elif met is not None and met > d.due_on and not d.met_late_recorded:
             met_late.append(d)
-        elif d.met_on is None and d.remind_on <= today <= d.due_on and not d.reminded:
+        elif met is None and d.remind_on <= today <= d.due_on and not d.reminded:
             reminders.append(d)
     return DueActions(missed=missed, met_late=met_late, reminders=reminders)
 

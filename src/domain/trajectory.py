@@ -211,8 +211,13 @@ class Trajectory(Aggregate):
         #: (``field`` or ``field[].sub`` for a field of each item); unreadable after erasure.
         personal_fields: ClassVar[tuple[str, ...]] = ()
 
+        #: Whether the event is activity on the trajectory (the scheduler's own are not: a
+        #: missed deadline must not make a stuck trajectory look alive).
+        counts_as_activity: ClassVar[bool] = True
+
         def apply(self, aggregate: Any) -> None:
-            aggregate.last_recorded_at = self.occurred_at
+            if self.counts_as_activity:
+                aggregate.last_recorded_at = self.occurred_at
             self.apply_to(aggregate)
 
         def apply_to(self, trajectory: "Trajectory") -> None:
@@ -454,6 +459,8 @@ class Trajectory(Aggregate):
     class DeadlineMissed(Event):
         """Recorded by the scheduler; once per rule and due date."""
 
+        counts_as_activity = False
+
         rule: str
         due_on: date
         expected: str
@@ -464,6 +471,8 @@ class Trajectory(Aggregate):
     class DeadlineMetLate(Event):
         """Recorded by the scheduler: a deadline was met, but after its due date."""
 
+        counts_as_activity = False
+
         rule: str
         due_on: date
         met_on: date
@@ -473,6 +482,8 @@ class Trajectory(Aggregate):
 
     class DeadlineReminderIssued(Event):
         """Recorded by the scheduler shortly before a deadline that is not yet met."""
+
+        counts_as_activity = False
 
         rule: str
         due_on: date

@@ -22,7 +22,7 @@ _FACTS = msgspec.json.Decoder(list[Fact])
 _ENCODER = msgspec.json.Encoder()
 
 #: Bump when what this module derives changes; the policy fingerprint is added to it.
-CODE_VERSION = 1
+CODE_VERSION = 2
 
 
 def _on(moment: datetime) -> Any:
@@ -60,7 +60,7 @@ def facts_of(event: Any) -> list[Fact]:
         case T.EscalationResolved():
             return [Fact("escalation_resolved", on, ref=event.escalation_id)]
         case T.Closed():
-            return [Fact("closed", on)]
+            return [Fact("closed", on, ref=event.follow_up_by)]
         case T.FollowUpContacted():
             return [Fact("follow_up", on)]
         case T.DeadlineMissed():

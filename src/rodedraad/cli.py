@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from rodedraad.settings import Settings, SettingsError
+from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
     from projections.worker import Progress
@@ -261,10 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-    except SettingsError as e:
+        result: int = args.run(settings, args)
+    except (SettingsError, PolicyError) as e:
         print(f"rodedraad: {e}", file=sys.stderr)
         return 2
-    result: int = args.run(settings, args)
     return result
 
 

@@ -105,6 +105,8 @@ def load_policy(
     if unknown:
         raise PolicyError(f"{origin}: unknown section(s) {', '.join(sorted(unknown))}")
     defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict) or set(defaults) - {"remind_before"}:
+        raise PolicyError(f"{origin}: [defaults] takes remind_before only")
     rules_raw = data.get("rules", {})
     if not isinstance(rules_raw, dict) or (base is None and not rules_raw):
         raise PolicyError(f"{origin}: no [rules.*] tables")
@@ -112,7 +114,10 @@ def load_policy(
     for name, raw in rules_raw.items():
         rules[name] = _rule(name, raw, defaults, rules.get(name), origin)
     overrides = list(base.overrides) if base else []
-    for i, raw in enumerate(data.get("overrides", [])):
+    overrides_raw = data.get("overrides", [])
+    if not isinstance(overrides_raw, list):
+        raise PolicyError(f"{origin}: overrides must be [[overrides]] tables")
+    for i, raw in enumerate(overrides_raw):
         where = f"{origin}: overrides[{i}]"
         if not isinstance(raw, dict):
             raise PolicyError(f"{where} must be a table")
@@ -122,7 +127,10 @@ def load_policy(
         if "region" not in raw and "sector" not in raw:
             raise PolicyError(f"{where}: name a region, a sector or both")
         replaced = []
-        for name, rule_raw in raw.get("rules", {}).items():
+        override_rules = raw.get("rules", {})
+        if not isinstance(override_rules, dict):
+            raise PolicyError(f"{where}: rules must be a table")
+        for name, rule_raw in override_rules.items():
             replaced.append(_rule(name, rule_raw, defaults, rules.get(name), where))
         overrides.append((raw.get("region"), raw.get("sector"), tuple(replaced)))
     network = data.get("learning_network", {})

@@ -127,14 +127,19 @@ class FileLeaderLock:
             self._file = None
 
 
+#: The same classification as ``domain.deadlines.due_actions``, as one indexed query; a
+#: deadline met after the moment of the run counts as not (yet) met at that moment.
 _DUE_SQL = (
     "SELECT trajectory_id, rule, expected, due_on, met_on, "
-    "CASE WHEN met_on IS NULL AND due_on < ? AND missed_recorded = 0 THEN 'missed' "
-    "WHEN met_on IS NOT NULL AND met_on > due_on AND met_late_recorded = 0 THEN 'met_late' "
+    "CASE WHEN (met_on IS NULL OR met_on > :today) AND due_on < :today "
+    "AND missed_recorded = 0 THEN 'missed' "
+    "WHEN met_on <= :today AND met_on > due_on AND met_late_recorded = 0 THEN 'met_late' "
     "ELSE 'reminder' END AS kind "
-    "FROM rm_deadlines WHERE (met_on IS NULL AND due_on < ? AND missed_recorded = 0) "
-    "OR (met_on IS NOT NULL AND met_on > due_on AND met_late_recorded = 0) "
-    "OR (met_on IS NULL AND remind_on <= ? AND due_on >= ? AND reminded = 0) "
+    "FROM rm_deadlines WHERE "
+    "((met_on IS NULL OR met_on > :today) AND due_on < :today AND missed_recorded = 0) "
+    "OR (met_on <= :today AND met_on > due_on AND met_late_recorded = 0) "
+    "OR ((met_on IS NULL OR met_on > :today) AND remind_on <= :today AND due_on >= :today "
+    "AND reminded = 0) "
     "ORDER BY due_on, trajectory_id, rule"
 )
 
@@ -170,8 +175,9 @@ class DeadlineScheduler:
 
     def due(self, now: datetime) -> list[Fired]:
         today = now.astimezone(UTC).date().isoformat()
+        sql = _DUE_SQL.replace(":today", "?")
         with self.database.transaction() as tx:
-            rows = tx.fetchall(_DUE_SQL, (today, today, today, today))
+            rows = tx.fetchall(sql, (today,) * sql.count("?"))
         return [
             Fired(
                 kind=kind,

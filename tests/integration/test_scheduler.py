@@ -1,0 +1,526 @@
+"""The deadline scheduler end to end: the log, the read models, the HTTP reads and the CLI.
+
+Each test runs on a database of its own (an empty log), on SQLite and on PostgreSQL, through the
+composition root (``Container.build(..., inline_projections=True)`` and
+``build_deadline_scheduler``) or through ``rodedraad scheduler run-once``. Every moment lies in
+the past of the real clock, so nothing needs ``--allow-future``. The three simulated years are in
+``test_scheduler_simulation.py``.
+"""
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from litestar.testing import TestClient
+
+from api.auth import LocalTokens
+from rodedraad.cli import main
+from rodedraad.settings import Settings
+from rodedraad.wiring import (
+    Container,
+    build_care_record,
+    build_leader_lock,
+    build_projection_database,
+)
+from scheduler.runner import (
+    SCHEDULER_ACTOR,
+    BackgroundDeadlines,
+    CadenceReminder,
+    DeadlineScheduler,
+    FileLeaderLock,
+    PostgresLeaderLock,
+    RunReport,
+)
+from tests.integration.databases import BACKENDS
+from tests.integration.scheduler_support import (
+    START,
+    Care,
+    NewSettings,
+    T,
+    assert_each_once,
+    deadline_events,
+    empty_databases,
+    keys,
+    log_events,
+    moment,
+    scheduler_for,
+)
+from tests.support import COORDINATOR
+
+
+@pytest.fixture(params=BACKENDS)
+def new_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NewSettings]:
+    with empty_databases(request, tmp_path) as new:
+        yield new
+
+
+@pytest.fixture
+def settings(new_settings: NewSettings) -> Settings:
+    return new_settings()
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    built = Container.build(settings, inline_projections=True)
+    yield built
+    built.close()
+
+
+def d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def m(text: str) -> datetime:
+    """A scheduler run's moment: 09:00 UTC on that day."""
+    return moment(text, 9)
+
+
+# --- a trajectory left without its start consultation ---------------------------------------------
+
+
+def test_a_missed_start_consultation_is_recorded_once_and_shows_in_timeline_and_board(
+    container: Container,
+) -> None:
+    care = Care(container.care_record)
+    tid = care.start("sam", "2023-01-16")  # the start consultation is due on 16 February
+    scheduler = scheduler_for(container)
+    token = LocalTokens.from_file(container.settings.auth.secret_file).issue(
+        user="user-an",
+        organisation=COORDINATOR.organisation,
+        roles=["coordinator"],
+        region="elz-gent",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+
+    before = scheduler.run_once(moment("2023-02-16", 9))
+    assert [(f.rule, f.kind) for f in before.fired] == [("start_consultation", "reminder")]
+
+    report = scheduler.run_once(moment("2023-02-20", 9))
+    assert [(f.kind, f.rule, f.due_on, f.recorded) for f in report.fired] == [
+        ("missed", "start_consultation", date(2023, 2, 16), True)
+    ]
+    missed = [e for e in deadline_events(container.care_record) if e.kind == "missed"]
+    assert [(e.rule, e.due_on, e.occurred_at) for e in missed] == [
+        ("start_consultation", date(2023, 2, 16), moment("2023-02-20", 9))
+    ]
+    events = [e for e in log_events(container.care_record) if isinstance(e, T.DeadlineMissed)]
+    assert events[0].expected == "the start consultation after acceptance"
+
+    with TestClient(app=container.http_app()) as http:
+        timeline = http.get(f"/v1/trajectories/{tid}/timeline", headers=headers)
+        assert timeline.status_code == 200, timeline.text
+        entries = [e for e in timeline.json()["entries"] if e["kind"] == "deadline_missed"]
+        assert [e["detail"] for e in entries] == [
+            {"rule": "start_consultation", "due_on": "2023-02-16"}
+        ]
+        assert entries[0]["actor"]["user_id"] == SCHEDULER_ACTOR.user_id
+
+        board = http.get("/v1/board", headers=headers)
+        assert board.status_code == 200, board.text
+        rows = {row["id"]: row for row in board.json()["trajectories"]}
+        assert str(tid) in rows
+        assert "missed deadline start_consultation, due 2023-02-16" in rows[str(tid)]["overdue"]
+        assert rows[str(tid)]["missed_deadlines"] == 1
+
+        # Again at the same moment and at later ones: nothing new for this deadline.
+        for later in ("2023-02-20", "2023-02-21", "2023-03-15"):
+            again = scheduler.run_once(moment(later, 9))
+            assert not [f for f in again.fired if f.rule == "start_consultation"]
+        start_events = [
+            e for e in deadline_events(container.care_record) if e.rule == "start_consultation"
+        ]
+        assert [e.kind for e in start_events] == ["reminder", "missed"]
+
+        # Held late: met late, recorded once; the board no longer lists it as missed.
+        care.hold("sam", "2023-03-20", START, next_on="2023-04-17")
+        late = scheduler.run_once(moment("2023-03-21", 9))
+        assert [(f.kind, f.rule, f.met_on, f.recorded) for f in late.fired] == [
+            ("met_late", "start_consultation", date(2023, 3, 20), True)
+        ]
+        assert scheduler.run_once(moment("2023-03-21", 9)).fired == []
+        start_events = [
+            e for e in deadline_events(container.care_record) if e.rule == "start_consultation"
+        ]
+        assert [(e.kind, e.met_on) for e in start_events] == [
+            ("reminder", None),
+            ("missed", None),
+            ("met_late", date(2023, 3, 20)),
+        ]
+        assert container.care_record.trajectory(tid).open_missed_deadlines == []
+
+        timeline = http.get(f"/v1/trajectories/{tid}/timeline", headers=headers).json()
+        assert [e["detail"] for e in timeline["entries"] if e["kind"] == "deadline_met_late"] == [
+            {"rule": "start_consultation", "due_on": "2023-02-16", "met_on": "2023-03-20"}
+        ]
+        board = http.get("/v1/board", headers=headers).json()
+        overdue = [o for r in board["trajectories"] if r["id"] == str(tid) for o in r["overdue"]]
+        assert not [o for o in overdue if o.startswith("missed deadline")]
+
+
+# --- two schedulers at once -----------------------------------------------------------------------
+
+TRAJECTORIES = 12
+NOW = m("2022-08-01")
+#: Accepted 2022-01-10 and nothing since: start, trial and plan-after-admission missed by August.
+DUE = {
+    ("start_consultation", d("2022-02-10")),
+    ("trial_period_evaluation", d("2022-04-10")),
+    ("plan_after_admission", d("2022-07-10")),
+}
+
+
+def test_two_schedulers_at_once_record_every_deadline_exactly_once(
+    settings: Settings, container: Container
+) -> None:
+    care = Care(container.care_record)
+    for n in range(TRAJECTORIES):
+        care.start(f"t{n}", "2022-01-10")
+    apps = [build_care_record(settings) for _ in range(2)]
+    both_found = threading.Barrier(2, timeout=30)
+
+    def found_what_is_due() -> dict[str, Any]:
+        # Called after the scheduler read what is due and before it records: both read first.
+        both_found.wait()
+        return {}
+
+    schedulers = [
+        DeadlineScheduler(
+            care_record=app,
+            database=build_projection_database(settings),
+            policy=container.policy,
+            sessions=found_what_is_due,
+            wait_for_read_model=5.0,
+        )
+        for app in apps
+    ]
+    reports: list[RunReport] = []
+    failures: list[BaseException] = []
+
+    def run(scheduler: DeadlineScheduler) -> None:
+        try:
+            reports.append(scheduler.run_once(NOW))
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            failures.append(e)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in schedulers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        for scheduler in schedulers:
+            scheduler.database.close()
+        for app in apps:
+            app.close()
+    assert failures == []
+    assert len(reports) == 2
+    expected = {(str(tid), rule, due) for tid in care.ids.values() for rule, due in DUE}
+    for report in reports:  # both saw every deadline due ...
+        assert {(str(f.trajectory_id), f.rule, f.due_on) for f in report.fired} == expected
+    # ... and between them recorded each exactly once.
+    assert sum(report.recorded for report in reports) == len(expected)
+    events = deadline_events(container.care_record)
+    assert_each_once(events)
+    assert keys(events, "missed") == expected
+    assert len(events) == len(expected)
+    container.worker.catch_up()
+    assert scheduler_for(container).run_once(NOW).fired == []
+
+
+# --- the leader lock ------------------------------------------------------------------------------
+
+
+def test_only_one_scheduler_holds_the_leader_lock_at_a_time(settings: Settings) -> None:
+    first, second = build_leader_lock(settings), build_leader_lock(settings)
+    expected = PostgresLeaderLock if settings.database.is_postgres else FileLeaderLock
+    assert isinstance(first, expected)
+    assert isinstance(second, expected)
+    try:
+        assert first.acquire()
+        assert first.acquire()  # still the leader
+        assert not second.acquire()
+        assert not second.acquire()
+        first.release()
+        assert second.acquire()
+        assert not first.acquire()
+    finally:
+        first.release()
+        second.release()
+
+
+def test_file_leader_locks_on_the_same_file_exclude_each_other(tmp_path: Path) -> None:
+    first = FileLeaderLock(tmp_path / "locks" / "scheduler.lock")
+    second = FileLeaderLock(tmp_path / "locks" / "scheduler.lock")
+    other = FileLeaderLock(tmp_path / "elsewhere.lock")
+    try:
+        assert first.acquire()
+        assert not second.acquire()
+        assert other.acquire()  # another data directory, another leader
+        first.release()
+        assert second.acquire()
+    finally:
+        for lock in (first, second, other):
+            lock.release()
+
+
+@pytest.mark.postgres
+def test_postgres_leader_locks_exclude_each_other(postgres_url: str) -> None:
+    first, second = PostgresLeaderLock(postgres_url), PostgresLeaderLock(postgres_url)
+    try:
+        assert first.acquire()
+        assert not second.acquire()
+        first.release()
+        assert second.acquire()
+        assert not first.acquire()
+        second._conn.close()  # type: ignore[union-attr]  # the leader's process dies
+        assert first.acquire()
+    finally:
+        first.release()
+        second.release()
+
+
+def test_a_background_scheduler_that_does_not_lead_records_nothing(
+    settings: Settings, container: Container
+) -> None:
+    Care(container.care_record).start("sam", "2023-01-16")
+    leader = build_leader_lock(settings)
+    background = BackgroundDeadlines(
+        scheduler_for(container), build_leader_lock(settings), interval=3600
+    )
+    try:
+        assert leader.acquire()
+        background.tick()
+        assert deadline_events(container.care_record) == []
+        leader.release()
+        background.tick()  # now it leads, and runs at the real clock
+        assert "start_consultation" in {e.rule for e in deadline_events(container.care_record)}
+    finally:
+        background.lock.release()
+        leader.release()
+
+
+# --- learning-network cadence ---------------------------------------------------------------------
+
+
+def test_a_region_behind_on_its_learning_network_gets_a_cadence_reminder(
+    container: Container,
+) -> None:
+    now = m("2024-06-01")
+    sessions = {
+        "elz-gent": ([d("2023-09-01"), d("2024-03-01")], [d("2024-02-01")]),
+        "elz-brugge": ([d("2023-07-01"), d("2023-10-01"), d("2024-01-01"), d("2024-04-01")], []),
+        "elz-kortrijk": (
+            [d("2023-07-01"), d("2023-10-01"), d("2024-01-01"), d("2024-04-01")],
+            [d("2023-12-01")],
+        ),
+    }
+    scheduler = scheduler_for(container, sessions=lambda: sessions)
+    report = scheduler.run_once(now)
+    assert report.cadence == [
+        CadenceReminder(region="elz-brugge", body="forum", sessions_short=1),
+        CadenceReminder(region="elz-gent", body="learning_network", sessions_short=2),
+    ]
+    assert scheduler.run_once(now, dry_run=True).cadence == report.cadence
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+@dataclass
+class Cli:
+    settings: Settings
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def __call__(self, *args: str, policy: Path | None = None) -> tuple[int, Any, str]:
+        """``rodedraad scheduler run-once ARGS`` → (exit code, the printed report, stderr)."""
+        self.monkeypatch.setenv("RODEDRAAD_DATABASE_URL", self.settings.database.url)
+        self.monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(self.settings.data_dir))
+        self.monkeypatch.setenv("RODEDRAAD_EMBEDDED_WORKERS", "false")
+        if policy is None:
+            self.monkeypatch.delenv("RODEDRAAD_POLICY_FILE", raising=False)
+        else:
+            self.monkeypatch.setenv("RODEDRAAD_POLICY_FILE", str(policy))
+        self.capsys.readouterr()
+        code = main(["scheduler", "run-once", *args])
+        out, err = self.capsys.readouterr()
+        return code, json.loads(out) if code == 0 else out, err
+
+
+@pytest.fixture
+def cli(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Cli]:
+    saved = structlog.get_config()
+
+    def log_to_stderr(level: str = "info", fmt: str = "auto") -> None:
+        # The CLI's own set-up caches loggers bound to this test's captured stderr for the rest
+        # of the session; here the logs go to stderr for this test only.
+        structlog.configure(
+            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+            cache_logger_on_first_use=False,
+        )
+
+    monkeypatch.setattr("rodedraad.logs.configure_logging", log_to_stderr)
+    yield Cli(settings, monkeypatch, capsys)
+    structlog.configure(**saved)
+
+
+def fired(report: dict[str, Any]) -> set[tuple[str, str, str, bool]]:
+    return {
+        (f["trajectory_id"], f["rule"], f["due_on"], f["recorded"])
+        for f in report["fired"]
+        if f["kind"] == "missed"
+    }
+
+
+@pytest.mark.parametrize(
+    ("now", "problem"),
+    [
+        ("yesterday", "'yesterday' is not an ISO 8601 moment"),
+        ("2023-13-01T09:00:00Z", "is not an ISO 8601 moment"),
+        ("2023-06-01T09:00:00", "needs a time zone"),
+    ],
+)
+def test_run_once_refuses_a_bad_now_naming_the_problem(cli: Cli, now: str, problem: str) -> None:
+    code, _, err = cli("--now", now)
+    assert code == 2
+    assert problem in err
+
+
+def test_run_once_refuses_a_future_now_without_dry_run_or_allow_future(
+    cli: Cli, container: Container
+) -> None:
+    Care(container.care_record).start("sam", "2023-01-16")
+    future = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    code, _, err = cli("--now", future)
+    assert code == 2
+    assert "future" in err
+    assert "--dry-run" in err
+    assert "--allow-future" in err
+    code, report, _ = cli("--now", future, "--dry-run")
+    assert code == 0
+    assert report["dry_run"] is True
+    assert report["fired"]
+    assert deadline_events(container.care_record) == []
+    code, report, _ = cli("--now", future, "--allow-future")
+    assert code == 0
+    assert all(f["recorded"] for f in report["fired"])
+    assert len(deadline_events(container.care_record)) == len(report["fired"])
+
+
+def test_run_once_dry_run_lists_what_would_fire_and_records_nothing(
+    cli: Cli, container: Container
+) -> None:
+    tid = Care(container.care_record).start("sam", "2023-01-16")
+    size = len(log_events(container.care_record))
+    code, report, _ = cli("--now", "2023-07-20T09:00:00Z", "--dry-run")
+    assert code == 0
+    assert report["dry_run"] is True
+    assert report["now"] == "2023-07-20T09:00:00Z"
+    assert fired(report) == {
+        (str(tid), "start_consultation", "2023-02-16", False),
+        (str(tid), "trial_period_evaluation", "2023-04-16", False),
+        (str(tid), "plan_after_admission", "2023-07-16", False),
+    }
+    assert len(log_events(container.care_record)) == size
+    # And for real: recorded, printed as recorded; a second run finds nothing left.
+    code, report, _ = cli("--now", "2023-07-20T09:00:00Z")
+    assert code == 0
+    assert report["dry_run"] is False
+    assert {f[3] for f in fired(report)} == {True}
+    assert len(deadline_events(container.care_record)) == 3
+    code, report, _ = cli("--now", "2023-07-20T09:00:00Z")
+    assert code == 0
+    assert report["fired"] == []
+
+
+def test_run_once_exits_3_while_another_scheduler_leads(
+    cli: Cli, settings: Settings, container: Container
+) -> None:
+    Care(container.care_record).start("sam", "2023-01-16")
+    leader = build_leader_lock(settings)
+    assert leader.acquire()
+    try:
+        code, _, err = cli("--now", "2023-07-20T09:00:00Z")
+        assert code == 3
+        assert "another scheduler leads" in err
+        code, report, _ = cli("--now", "2023-07-20T09:00:00Z", "--dry-run")  # reading is fine
+        assert code == 0
+        assert report["fired"]
+    finally:
+        leader.release()
+    assert deadline_events(container.care_record) == []
+
+
+GENT_TEN_DAYS = """
+[[overrides]]
+region = "elz-gent"
+[overrides.rules.start_consultation]
+due_after = "10 days"
+"""
+
+
+def deadlines_version(settings: Settings) -> int:
+    database = build_projection_database(settings)
+    try:
+        with database.transaction() as tx:
+            return int(
+                tx.fetchall("SELECT version FROM rm_tracking WHERE name = 'deadlines'")[0][0]
+            )
+    finally:
+        database.close()
+
+
+def test_a_policy_override_changes_when_a_deadline_fires_for_its_region_only(
+    cli: Cli, settings: Settings, container: Container, tmp_path: Path
+) -> None:
+    care = Care(container.care_record)
+    gent = care.start("gent", "2023-01-16", "elz-gent")
+    brugge = care.start("brugge", "2023-01-16", "elz-brugge")
+    container.close()
+    eleven_days = "2023-01-27T09:00:00Z"
+
+    code, report, _ = cli("--now", eleven_days, "--dry-run")
+    assert code == 0
+    assert fired(report) == set()
+    default_version = deadlines_version(settings)
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(GENT_TEN_DAYS)
+    code, report, _ = cli("--now", eleven_days, "--dry-run", policy=policy)
+    assert code == 0
+    assert fired(report) == {(str(gent), "start_consultation", "2023-01-26", False)}
+    assert deadlines_version(settings) != default_version  # rebuilt for the new policy
+
+    code, report, _ = cli("--now", "2023-02-17T09:00:00Z", policy=policy)
+    assert code == 0
+    assert fired(report) == {
+        (str(gent), "start_consultation", "2023-01-26", True),
+        (str(brugge), "start_consultation", "2023-02-16", True),
+    }
+
+    # Back to the defaults: rebuilt again.
+    code, report, _ = cli("--now", "2023-02-17T09:00:00Z", "--dry-run")
+    assert code == 0
+    assert deadlines_version(settings) == default_version
+
+
+def test_an_invalid_policy_file_stops_run_once_naming_the_rule_and_field(
+    cli: Cli, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[rules.start_consultation]\nstarts = "referral"\n')
+    code, _, err = cli("--now", "2023-07-20T09:00:00Z", "--dry-run", policy=policy)
+    assert code == 2
+    assert "start_consultation" in err
+    assert "starts" in err
+    assert "referral" in err
