@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
 from api.audit import AuditController
 from api.auth import BearerAuthentication, Principal
@@ -101,6 +102,17 @@ def create_app(
                 "role agreement, handover and evaluation is an immutable event."
             ),
             path="/schema",
+            security=[{"BearerToken": []}],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="user (sub), organisation (org), roles and region",
+                    )
+                }
+            ),
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         on_startup=list(on_startup),

@@ -19,7 +19,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
             text = value.decode("latin-1").strip()
-            if text and len(text) <= _MAX_ID and text.isprintable():
+            if text and len(text) <= _MAX_ID and text.isascii() and text.isprintable():
                 return text
             return None
     return None

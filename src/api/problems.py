@@ -136,6 +136,17 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     )
 
 
+def too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[bytes]:
+    """A body nested deeper than the decoder goes: invalid input, not a server fault."""
+    return problem(
+        request,
+        HTTP_422_UNPROCESSABLE_ENTITY,
+        "The request is not valid",
+        "the body is nested too deeply",
+        rule="request-json",
+    )
+
+
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     if exc.status_code == 400:  # a body that is not JSON at all: invalid input like any other
         return problem(
@@ -201,6 +212,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ApplicationError: application_error,
     IdempotencyConflict: idempotency_conflict,
     ValidationException: validation_error,
+    RecursionError: too_deep,
     HTTPException: http_error,
     ReadModelBehind: read_model_behind,
     Forbidden: forbidden,

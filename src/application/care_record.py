@@ -500,6 +500,7 @@ class CareRecord(Application[UUID]):
         """004: information passes to another organisation only with the client's consent."""
 
         def hand_over(trajectory: Trajectory) -> None:
+            trajectory.check_time(ctx)  # a bad date is a bad date before it is a consent matter
             client = self.client(trajectory.client_id)
             consent_id = client.consent_covering(to_party, scopes, ctx.occurred_on)
             trajectory.hand_over(

@@ -16,6 +16,9 @@ from domain.errors import InvalidValue, OccurredInFuture
 #: What a personal text reads as once the client's data is erased (crypto-shredding).
 ERASED = "[erased]"
 
+#: No care record reaches back further than this; earlier dates are typing errors.
+EARLIEST_YEAR = 1900
+
 #: Clocks of callers drift; an ``occurred_at`` this far ahead of our clock is still "now".
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -56,6 +59,15 @@ class CommandContext:
         """``occurred_at`` is when it happened in the world: given, aware and not in the future."""
         if self.occurred_at.tzinfo is None:
             raise InvalidValue("occurred_at needs a time zone offset", field="occurred_at")
+        try:
+            earliest = self.occurred_at.astimezone(UTC).year < EARLIEST_YEAR
+        except OverflowError:
+            earliest = True
+        if earliest:
+            raise InvalidValue(
+                f"occurred_at lies before {EARLIEST_YEAR}: not a date of this record",
+                field="occurred_at",
+            )
         if self.occurred_at > self.now + CLOCK_SKEW:
             raise OccurredInFuture(
                 f"occurred_at {self.occurred_at.isoformat()} lies in the future; "

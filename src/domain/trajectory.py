@@ -633,8 +633,8 @@ class Trajectory(Aggregate):
 
     # --- guards ---------------------------------------------------------------------------------
 
-    def _begin(self, ctx: CommandContext, action: str, allowed: frozenset[Status]) -> None:
-        """Common checks of every command: world time, then the state machine."""
+    def check_time(self, ctx: CommandContext) -> None:
+        """``occurred_at`` is a real moment, not in the future, not before the referral."""
         ctx.check_occurred_at()
         if ctx.occurred_at < self.referred_at:
             raise OccurredBeforeReferral(
@@ -642,6 +642,10 @@ class Trajectory(Aggregate):
                 f"({self.referred_at.isoformat()})",
                 field="occurred_at",
             )
+
+    def _begin(self, ctx: CommandContext, action: str, allowed: frozenset[Status]) -> None:
+        """Common checks of every command: world time, then the state machine."""
+        self.check_time(ctx)
         if self.status not in allowed:
             raise TransitionNotAllowed(
                 f"cannot {action} a trajectory that is {self.status.value}; "

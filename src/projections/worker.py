@@ -161,8 +161,12 @@ class ProjectionWorker:
         return total
 
     def catch_up_quietly(self) -> None:
-        """``catch_up`` for a callback that expects nothing back (inline projections)."""
-        self.catch_up()
+        """``catch_up`` after a command (inline projections): the command is recorded whatever
+        happens here, so a projection failure is logged, not raised into its answer."""
+        try:
+            self.catch_up()
+        except Exception:
+            log.exception("projection failed after a command; it will retry")
 
     def run(self, stop: threading.Event, wakeup: "Wakeup") -> None:
         """Follow the log until ``stop`` is set; sleep until ``wakeup`` says there is more."""
@@ -175,6 +179,10 @@ class ProjectionWorker:
             except (psycopg.OperationalError, OSError) as e:
                 log.warning("projection worker lost its database; retrying", error=str(e))
                 stop.wait(1.0)
+                continue
+            except Exception:
+                log.exception("projection failed; retrying in 5 s")
+                stop.wait(5.0)
                 continue
             if processed == 0:
                 wakeup.wait(stop)

@@ -1,15 +1,18 @@
 """HTTP fixtures: the real app from the composition root, through Litestar's test client."""
 
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from litestar.testing import TestClient
 
 from api.auth import LocalTokens
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container
-from tests.conftest import settings_for
+from tests.conftest import PG_ADMIN_URL, settings_for
 
 TokenFactory = Callable[..., str]
 
@@ -54,44 +57,94 @@ def auth(token: TokenFactory) -> dict[str, str]:
     return {"Authorization": f"Bearer {token()}"}
 
 
-# --- one app per test module -------------------------------------------------------------------
+# --- apps on a database of their own ---------------------------------------------------------
 #
-# The tests that ask the same question of every endpoint (hundreds of requests) share one app per
-# module and backend, so the suite stays fast. Each test still makes its own clients and
-# trajectories (fresh ids), so the tests stay independent of each other.
+# ``module_*``: the tests that ask the same question of every endpoint (hundreds of requests)
+# share one app per module and backend, so the suite stays fast; each test still makes its own
+# clients and trajectories. ``private_*``: one app per test, for tests that throw input at the
+# app that may leave a record behind which later requests trip over. Both get a database of
+# their own on PostgreSQL too, so nothing they record reaches other tests.
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def module_settings(
+@contextmanager
+def private_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards (skips or fails like ``postgres_url``)."""
+    request.getfixturevalue("postgres_url")
+    name = f"rodedraad_e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def app_on_own_database(
+    request: pytest.FixtureRequest, data_dir: Path
+) -> Iterator[tuple[Settings, Container, TestClient]]:  # type: ignore[type-arg]
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{data_dir / 'rodedraad.sqlite'}"
+        else:
+            url = stack.enter_context(private_database(request))
+        settings = settings_for(url, data_dir)
+        container = Container.build(settings, inline_projections=True)
+        stack.callback(container.close)
+        client = stack.enter_context(TestClient(app=container.http_app()))
+        yield settings, container, client
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    data_dir: Path = tmp_path_factory.mktemp("rodedraad")
-    if request.param == "sqlite":
-        return settings_for(f"sqlite:///{data_dir / 'rodedraad.sqlite'}", data_dir)
-    url: str = request.getfixturevalue("postgres_url")
-    return settings_for(url, data_dir)
+) -> Iterator[tuple[Settings, Container, TestClient]]:  # type: ignore[type-arg]
+    with app_on_own_database(request, tmp_path_factory.mktemp("rodedraad")) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
-def module_container(module_settings: Settings) -> Iterator[Container]:
-    built = Container.build(module_settings, inline_projections=True)
-    yield built
-    built.close()
+def module_container(module_app: tuple[Settings, Container, TestClient]) -> Container:  # type: ignore[type-arg]
+    return module_app[1]
 
 
 @pytest.fixture(scope="module")
-def module_http(module_container: Container) -> Iterator[TestClient]:  # type: ignore[type-arg]
-    with TestClient(app=module_container.http_app()) as client:
-        yield client
+def module_http(module_app: tuple[Settings, Container, TestClient]) -> TestClient:  # type: ignore[type-arg]
+    return module_app[2]
 
 
 @pytest.fixture(scope="module")
-def module_token(module_settings: Settings) -> TokenFactory:
-    return token_factory(module_settings)
+def module_token(module_app: tuple[Settings, Container, TestClient]) -> TokenFactory:  # type: ignore[type-arg]
+    return token_factory(module_app[0])
 
 
 @pytest.fixture(scope="module")
 def module_auth(module_token: TokenFactory) -> dict[str, str]:
     return {"Authorization": f"Bearer {module_token()}"}
+
+
+@pytest.fixture(params=BACKENDS)
+def private_app(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Settings, Container, TestClient]]:  # type: ignore[type-arg]
+    with app_on_own_database(request, tmp_path) as app:
+        yield app
+
+
+@pytest.fixture
+def private_container(private_app: tuple[Settings, Container, TestClient]) -> Container:  # type: ignore[type-arg]
+    return private_app[1]
+
+
+@pytest.fixture
+def private_http(private_app: tuple[Settings, Container, TestClient]) -> TestClient:  # type: ignore[type-arg]
+    return private_app[2]
+
+
+@pytest.fixture
+def private_auth(private_app: tuple[Settings, Container, TestClient]) -> dict[str, str]:  # type: ignore[type-arg]
+    return {"Authorization": f"Bearer {token_factory(private_app[0])()}"}

@@ -1,0 +1,205 @@
+"""Every command endpoint of the API, with a valid body and ways to get that body wrong.
+
+``test_commands_http.test_every_command_route_of_the_app_is_in_the_catalog`` compares this
+catalog with the routes of the running app, so a new endpoint cannot go untested: it fails
+until it is described here, and then every per-endpoint test covers it.
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.e2e.steps import PARTICIPANTS, PROVIDER, at, on
+
+#: Stands for the client id in a referral's body; replaced when the body is sent.
+CLIENT = "<client-id>"
+
+ITEM_IDS = {
+    "agreement_id": "agreement-unknown",
+    "goal_id": "goal-unknown",
+    "escalation_id": "escalation-unknown",
+    "representative_ref": "rep-unknown",
+    "consent_id": "consent-unknown",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One command endpoint."""
+
+    #: What the command changes: a ``trajectory``, a ``client``, or nothing yet (``new``).
+    owner: str
+    #: A body the schema accepts (``occurred_at`` is added).
+    fields: dict[str, Any] = field(default_factory=dict)
+    #: A required field to leave out.
+    required: str = "occurred_at"
+    #: A field and a value of the wrong type, even for lenient decoding.
+    wrong: tuple[str, Any] = ("occurred_at", ["yesterday"])
+    #: The roles of a token that may send this command.
+    roles: tuple[str, ...] = ("coordinator",)
+
+    def body(self, client_id: str, hours: float = 1) -> dict[str, Any]:
+        fields = {k: (client_id if v == CLIENT else v) for k, v in self.fields.items()}
+        return {"occurred_at": at(hours), **fields}
+
+
+T = "/v1/trajectories/{trajectory_id:uuid}"
+C = "/v1/clients/{client_id:uuid}"
+
+CASES: dict[str, Case] = {
+    # --- clients ---
+    "/v1/clients": Case("new", {"name": "Lotte"}, wrong=("name", 5)),
+    f"{C}/representatives": Case(
+        "client", {"representative_ref": "rep-mother"}, "representative_ref", ("name", ["M"])
+    ),
+    f"{C}/representatives/{{representative_ref:str}}/exclusion": Case(
+        "client", {"reason": "opts out"}, wrong=("reason", 1)
+    ),
+    f"{C}/consents": Case(
+        "client",
+        {"to_party": "org-next", "scopes": ["plan"], "purpose": "continuity"},
+        "purpose",
+        ("until", "soon"),
+    ),
+    f"{C}/consents/{{consent_id:str}}/revocation": Case(
+        "client", {"reason": "moved"}, wrong=("reason", {"why": "moved"})
+    ),
+    f"{C}/erasure": Case(
+        "client",
+        {"legal_basis": "gdpr_request"},
+        "legal_basis",
+        ("legal_basis", 1),
+        roles=("admin",),
+    ),
+    # --- trajectories: intake ---
+    "/v1/trajectories": Case(
+        "new",
+        {
+            "client_id": CLIENT,
+            "question": "Support at home",
+            "sector": "youth_care",
+            "region": "west-flanders",
+        },
+        "question",
+        ("question", ["Support"]),
+    ),
+    f"{T}/acceptance": Case("trajectory", {}, wrong=("coordinating_organisation", 42)),
+    f"{T}/declination": Case("trajectory", {"reason": "full"}, "reason", ("reason", {"a": 1})),
+    # --- consultations ---
+    f"{T}/consultations": Case(
+        "trajectory",
+        {
+            "kind": "three_month",
+            "participants": PARTICIPANTS,
+            "client_involvement": "present",
+            "next_consultation_on": on(180),
+        },
+        "participants",
+        ("participants", "everyone"),
+    ),
+    f"{T}/consultation-waivers": Case(
+        "trajectory", {"kind": "three_month", "reason": "covered"}, "reason", ("kind", 3)
+    ),
+    # --- role agreements ---
+    f"{T}/role-agreements": Case(
+        "trajectory",
+        {"assignments": [{"party": PROVIDER, "role": "provider"}]},
+        "assignments",
+        ("assignments", PROVIDER),
+    ),
+    f"{T}/role-agreements/{{agreement_id:str}}/acceptances": Case("trajectory"),
+    f"{T}/role-agreements/{{agreement_id:str}}/declination": Case(
+        "trajectory", {"reason": "no time"}, "reason", ("reason", True)
+    ),
+    f"{T}/role-agreements/{{agreement_id:str}}/end": Case(
+        "trajectory", {"reason": "done"}, "reason", ("reason", 1.5)
+    ),
+    # --- the plan ---
+    f"{T}/goals": Case(
+        "trajectory", {"description": "Back to school"}, "description", ("goal_id", 5)
+    ),
+    f"{T}/goals/{{goal_id:str}}/revisions": Case(
+        "trajectory", {"description": "Two days a week"}, "description", ("reason", [])
+    ),
+    f"{T}/goals/{{goal_id:str}}/closure": Case(
+        "trajectory", {"outcome": "reached"}, "outcome", ("outcome", None)
+    ),
+    f"{T}/actions": Case(
+        "trajectory",
+        {"description": "Intake", "owner": PROVIDER, "due_on": on(90)},
+        "owner",
+        ("due_on", "next week"),
+    ),
+    f"{T}/plan-signatures": Case(
+        "trajectory", {"signatory": "client"}, "signatory", ("representative_ref", 12)
+    ),
+    f"{T}/evaluations": Case(
+        "trajectory", {"results": "works"}, "results", ("blocking", "waiting_list")
+    ),
+    # --- escalations and blocks ---
+    f"{T}/escalations": Case(
+        "trajectory", {"level": "team", "reason": "waiting_list"}, "level", ("level", ["team"])
+    ),
+    f"{T}/escalations/{{escalation_id:str}}/level-changes": Case(
+        "trajectory", {"to_level": "network", "reason": "stuck"}, "to_level", ("to_level", 2)
+    ),
+    f"{T}/escalations/{{escalation_id:str}}/resolution": Case(
+        "trajectory", {"resolution": "a place"}, "resolution", ("resolution", ["a place"])
+    ),
+    f"{T}/blocks": Case(
+        "trajectory", {"reasons": ["waiting_list"]}, "reasons", ("reasons", "waiting_list")
+    ),
+    f"{T}/unblocking": Case(
+        "trajectory", {"resolution": "funded"}, "resolution", ("resolution", 0)
+    ),
+    # --- handover and the end ---
+    f"{T}/handovers": Case(
+        "trajectory", {"to_party": "org-next"}, "to_party", ("transfers_coordination", {"y": 1})
+    ),
+    f"{T}/follow-up-contacts": Case(
+        "trajectory",
+        {"contacted_party": "org-next", "outcome": "followed up"},
+        "outcome",
+        ("contacted_party", ["org-next"]),
+    ),
+    f"{T}/closure": Case(
+        "trajectory",
+        {"reason": "goals reached", "follow_up_by": "org-next"},
+        "reason",
+        ("follow_up_by", ["org-next"]),
+    ),
+}
+
+_PARAMETER = re.compile(r"\{(\w+):(\w+)\}")
+
+
+def fill(route: str, record_id: str) -> str:
+    """The route with the record's id and item ids filled in."""
+    return _PARAMETER.sub(
+        lambda m: record_id if m[2] == "uuid" else ITEM_IDS.get(m[1], "item-unknown"), route
+    )
+
+
+def openapi_path(route: str) -> str:
+    """``/v1/trajectories/{trajectory_id:uuid}`` → ``/v1/trajectories/{trajectory_id}``."""
+    return _PARAMETER.sub(lambda m: "{" + m[1] + "}", route)
+
+
+def item_routes() -> list[str]:
+    """Routes that name an item (goal, agreement, ...) of an existing record."""
+    return [r for r in CASES if any(f"{{{name}:" in r for name in ITEM_IDS)]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A client and their trajectory with a plan in the making, to aim any command at."""
+
+    client_id: str
+    trajectory_id: str
+
+    def path(self, route: str) -> str:
+        owner = CASES[route].owner
+        return fill(route, self.client_id if owner == "client" else self.trajectory_id)
+
+    def body(self, route: str) -> dict[str, Any]:
+        return CASES[route].body(self.client_id, hours=5)
