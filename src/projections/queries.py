@@ -107,7 +107,8 @@ class Runner(Protocol):
     async def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]: ...
 
 
-_ACTIVE = ("accepted", "active", "blocked")
+#: Trajectories that can be stuck: a referral never accepted is stuck too.
+_ACTIVE = ("referred", "accepted", "active", "blocked")
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -181,7 +182,7 @@ class ReadModelQueries:
             "SELECT id, status, sector, region, coordinating_organisation, blocked_since, "
             "open_escalations, oldest_open_escalation_at, next_consultation_on, "
             "last_recorded_at, reasons, missed_deadlines, open_deadlines FROM rm_trajectories "
-            "WHERE status IN (?, ?, ?) AND (status = 'blocked' OR open_escalations > 0 "
+            "WHERE status IN (?, ?, ?, ?) AND (status = 'blocked' OR open_escalations > 0 "
             "OR next_consultation_on < ? OR last_recorded_at < ? OR open_deadlines <> '')"
         ]
         params: list[Any] = [*_ACTIVE, today.isoformat(), iso(idle_cutoff)]

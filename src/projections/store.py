@@ -8,6 +8,7 @@ never contend with the event store's write lock.
 """
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +70,7 @@ class SqliteProjectionDatabase:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._lock = threading.RLock()
         self._conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=30
         )
@@ -79,17 +81,19 @@ class SqliteProjectionDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield _SqliteTx(self._conn)
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with self._lock:  # one connection, shared by threads: one transaction at a time
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTx(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def scrub(self) -> None:
         """``secure_delete`` zeroes freed pages; a truncating checkpoint empties the WAL."""
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self._conn.close()
@@ -119,21 +123,23 @@ class PostgresProjectionDatabase:
 
     def __init__(self, url: str) -> None:
         self._conn = psycopg.connect(url, autocommit=False)
+        self._lock = threading.RLock()
         with self._conn.transaction():
             self._conn.execute(TRACKING_DDL)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        with self._conn.transaction(), self._conn.cursor() as cursor:
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
             yield _PostgresTx(cursor)
 
     def scrub(self) -> None:
         """Dumps never hold dead rows; VACUUM also reclaims them in the files."""
-        self._conn.autocommit = True
-        try:
-            self._conn.execute("VACUUM rm_trajectories")
-        finally:
-            self._conn.autocommit = False
+        with self._lock:
+            self._conn.autocommit = True
+            try:
+                self._conn.execute("VACUUM rm_trajectories")
+            finally:
+                self._conn.autocommit = False
 
     def close(self) -> None:
         self._conn.close()

@@ -212,6 +212,7 @@ class ProjectionWorker:
         while True:
             with self.database.transaction() as tx:
                 count = self._batch(projection, tracking_name, NEXT, tx)
+            time.sleep(0.001)  # let live writers to the same database in between batches
             done += count
             now = time.monotonic()
             if progress and (now - last_report >= 1.0 or count == 0):

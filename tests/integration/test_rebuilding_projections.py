@@ -1,0 +1,137 @@
+"""Rebuilds: ``rodedraad projections rebuild NAME`` and a changed projection version.
+
+A rebuild builds a fresh copy beside the live read model from position zero and switches over;
+what it ends with is what following the log gave, whatever the live copy had become.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+
+from application.care_record import CareRecord
+from projections.plan_state import PlanStateProjection
+from projections.worker import ProjectionWorker
+from rodedraad import cli
+from rodedraad.settings import Settings
+from rodedraad.wiring import build_care_record, build_projection_worker
+from tests.integration.databases import read_models, rows
+from tests.integration.stories import Story, tell
+
+
+@pytest.fixture
+def record(own_settings: Settings) -> Iterator[CareRecord]:
+    care_record = build_care_record(own_settings)
+    yield care_record
+    care_record.close()
+
+
+@pytest.fixture
+def worker(own_settings: Settings, record: CareRecord) -> Iterator[ProjectionWorker]:
+    """A worker that has followed a story of three clients to its end."""
+    tell(Story(record, clients=3), steps=60, seed=21)
+    following = build_projection_worker(own_settings, record)
+    following.catch_up()
+    yield following
+    following.database.close()
+
+
+def tamper(worker: ProjectionWorker) -> None:
+    """Damage the live read models the way only a rebuild repairs."""
+    with worker.database.transaction() as tx:
+        tx.execute("UPDATE rm_trajectories SET region = 'tampered', doc = '{}'")
+        tx.execute("DELETE FROM rm_timeline WHERE kind = 'referred'")
+
+
+@pytest.fixture
+def run_cli(own_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """``rodedraad`` as an operator runs it, with the environment pointing at this database."""
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(own_settings.data_dir))
+    monkeypatch.setenv("RODEDRAAD_DATABASE_URL", own_settings.database.url)
+    # The command configures structlog for its process; keep the test session's logging as it is.
+    monkeypatch.setattr("rodedraad.logs.configure_logging", lambda *_, **__: None)
+    return monkeypatch
+
+
+def test_rebuilding_all_projections_from_the_command_line_restores_them_and_shows_progress(
+    worker: ProjectionWorker,
+    run_cli: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    followed = read_models(worker.database, worker.projections)
+    head = worker.head()
+    tamper(worker)
+
+    assert cli.main(["projections", "rebuild", "all"]) == 0
+
+    err = capsys.readouterr().err
+    for projection in worker.projections:
+        assert f"{projection.name}: rebuilt up to log position {head}" in err
+    assert "events/s" in err
+    assert f"/{head} events" in err
+    assert read_models(worker.database, worker.projections) == followed
+    assert worker.positions() == {p.name: head for p in worker.projections}
+
+
+def test_rebuilding_one_projection_from_the_command_line_leaves_the_others_alone(
+    worker: ProjectionWorker,
+    run_cli: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    followed = read_models(worker.database, worker.projections)
+    tamper(worker)
+
+    assert cli.main(["projections", "rebuild", "timeline"]) == 0
+
+    now = read_models(worker.database, worker.projections)
+    assert now["rm_timeline"] == followed["rm_timeline"]
+    regions = {row[0] for row in rows(worker.database, "SELECT region FROM rm_trajectories")}
+    assert regions == {"tampered"}
+    assert "timeline: rebuilt up to log position" in capsys.readouterr().err
+
+
+def test_rebuilding_an_unknown_projection_exits_2_and_names_the_known_ones(
+    worker: ProjectionWorker,
+    run_cli: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["projections", "rebuild", "no_such_view"]) == 2
+
+    err = capsys.readouterr().err
+    assert "no projection named 'no_such_view'" in err
+    assert "plan_state" in err
+    assert "timeline" in err
+
+
+def test_a_changed_projection_version_rebuilds_that_projection_when_the_worker_starts(
+    own_settings: Settings,
+    record: CareRecord,
+    worker: ProjectionWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    followed = read_models(worker.database, worker.projections)
+    tamper(worker)
+    new_version = PlanStateProjection.version + 1
+    monkeypatch.setattr(PlanStateProjection, "version", new_version)
+
+    started = build_projection_worker(own_settings, record)
+
+    now = read_models(started.database, started.projections)
+    assert now["rm_trajectories"] == followed["rm_trajectories"]
+    assert now["rm_trajectory_parties"] == followed["rm_trajectory_parties"]
+    assert len(now["rm_timeline"]) < len(followed["rm_timeline"]), "timeline not rebuilt"
+    versions = dict(rows(started.database, "SELECT name, version FROM rm_tracking"))
+    assert versions["plan_state"] == new_version
+    assert started.positions()["plan_state"] == started.head()
+    started.database.close()
+
+
+def test_an_unchanged_projection_version_does_not_rebuild_when_the_worker_starts(
+    own_settings: Settings, record: CareRecord, worker: ProjectionWorker
+) -> None:
+    tamper(worker)
+
+    started = build_projection_worker(own_settings, record)
+
+    regions = {row[0] for row in rows(started.database, "SELECT region FROM rm_trajectories")}
+    assert regions == {"tampered"}
+    started.database.close()
