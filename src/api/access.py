@@ -28,6 +28,7 @@ from eventsourcing.domain import Aggregate
 from api.auth import Principal
 from application.care_record import CareRecord
 from domain.client import Client
+from domain.common import ConsentScope
 from domain.errors import ClientNotFound, NotFound, TrajectoryNotFound
 from domain.trajectory import Trajectory
 
@@ -64,6 +65,10 @@ PROFESSIONAL_COMMANDS = frozenset(
 )
 #: Commands answered by the party an agreement names, before that party is in force.
 ANSWERING_AN_AGREEMENT = frozenset({"accept_role_agreement", "decline_role_agreement"})
+
+ANY_SCOPE = frozenset(ConsentScope)
+#: A consent opens a trajectory when it covers the plan or the dossier.
+CASE_SCOPES = frozenset({ConsentScope.PLAN, ConsentScope.DOSSIER})
 
 #: Commands on a client (and opening trajectories for one): coordinators of a related
 #: organisation only.
@@ -154,14 +159,18 @@ class AccessPolicy:
     # --- relations --------------------------------------------------------------------------------
 
     @staticmethod
-    def holds_consent(client: Client, organisation: str) -> bool:
-        """A consent of the client in force today that names the organisation (004)."""
+    def holds_consent(
+        client: Client, organisation: str, scopes: frozenset[ConsentScope] = ANY_SCOPE
+    ) -> bool:
+        """A consent of the client in force today that names the organisation and covers one
+        of ``scopes`` (004: what passes is named: the plan, the dossier, the contact details)."""
         today = datetime.now(UTC).date()
         return any(
             consent.revoked_at is None
             and consent.to_party == organisation
             and consent.granted_on <= today
             and (consent.until is None or today <= consent.until)
+            and not scopes.isdisjoint(consent.scopes)
             for consent in client.consents.values()
         )
 
@@ -176,13 +185,25 @@ class AccessPolicy:
             return False
         if principal.organisation in parties:
             return True
-        return self.holds_consent(self.care_record.client(client_id), principal.organisation)
+        return self.holds_consent(
+            self.care_record.client(client_id), principal.organisation, CASE_SCOPES
+        )
 
-    def related_to_client(self, principal: Principal, client: Client) -> bool:
-        """Auditors and admins (pseudonymous ids only for admins); otherwise the organisation
-        that registered the client, or one holding the client's consent."""
+    def sees_contact_details(self, principal: Principal, client: Client) -> bool:
+        """The registering organisation, auditors, or a consent covering the contact details."""
+        if Role.AUDITOR in _roles(principal):
+            return True
+        return client.registering_organisation == principal.organisation or self.holds_consent(
+            client, principal.organisation, frozenset({ConsentScope.CONTACT_DETAILS})
+        )
+
+    def related_to_client(
+        self, principal: Principal, client: Client, regions: set[str] | None = None
+    ) -> bool:
+        """Auditors: a client with a trajectory in their region (``regions``); otherwise the
+        organisation that registered the client, or one holding a consent of the client."""
         roles = _roles(principal)
-        if roles & {Role.AUDITOR, Role.ADMIN}:
+        if Role.AUDITOR in roles and principal.region in (regions or set()):
             return True
         if not roles & {Role.COORDINATOR, Role.PROFESSIONAL}:
             return False
@@ -203,16 +224,26 @@ class AccessPolicy:
 
     # --- commands: applied to the aggregate the use case loaded ----------------------------------
 
-    def command_guard(self, principal: Principal, command: str) -> Callable[[Aggregate], None]:
+    def command_guard(
+        self, principal: Principal, command: str, on_behalf_of: str | None = None
+    ) -> Callable[[Aggregate], None]:
         """What ``application.care_record.access_check`` runs on each aggregate before a command."""
 
         def check(aggregate: Aggregate) -> None:
             if isinstance(aggregate, Trajectory):
                 self._check_trajectory_command(principal, command, aggregate)
-            elif isinstance(aggregate, Client) and not self.related_to_client(principal, aggregate):
-                raise self.hidden(
-                    principal, command, ClientNotFound(f"no client with id {aggregate.id}")
-                )
+                if on_behalf_of:
+                    client = self.care_record.client(aggregate.client_id)
+                    self.check_not_excluded(principal, client, on_behalf_of)
+            elif isinstance(aggregate, Client):
+                if command in ADMIN_COMMANDS:
+                    return  # erasure needs the pseudonymous id only; the role was checked
+                if not self.related_to_client(principal, aggregate):
+                    raise self.hidden(
+                        principal, command, ClientNotFound(f"no client with id {aggregate.id}")
+                    )
+                if on_behalf_of:
+                    self.check_not_excluded(principal, aggregate, on_behalf_of)
 
         return check
 

@@ -3,6 +3,7 @@
 from typing import Any
 from uuid import UUID, uuid4
 
+import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -50,24 +51,25 @@ class ClientController(Controller):
             location=lambda r: f"/v1/clients/{r.id}",
         )
 
-    @get("/{client_id:uuid}", sync_to_thread=True, summary="The client's current state")
-    def show(
+    @get("/{client_id:uuid}", summary="The client's current state")
+    async def show(
         self,
         client_id: FromPath[UUID],
         request: Request[Principal, Any, Any],
         services: NamedDependency[ApiServices],
     ) -> Response[ClientView]:
-        """Name and contact details: organisations related to the client only; every read is
-        recorded in the access log."""
-        policy = services.policy
-        policy.require_role(request.user, "read a client", CASE_READERS)
-        client = services.care_record.client(client_id)
-        if not policy.related_to_client(request.user, client):
+        """Name and contact details: organisations related to the client only (auditors: clients
+        with a trajectory in their region); every read is recorded in the access log."""
+        policy, principal = services.policy, request.user
+        policy.require_role(principal, "read a client", CASE_READERS)
+        client = await anyio.to_thread.run_sync(services.care_record.client, client_id)
+        regions = await services.queries.client_regions(client_id)
+        if not policy.related_to_client(principal, client, regions=regions):
             raise policy.hidden(
-                request.user, "read a client", ClientNotFound(f"no client with id {client_id}")
+                principal, "read a client", ClientNotFound(f"no client with id {client_id}")
             )
-        record_read(services.access_log, request, client_id, None)
-        view = client_view(client)
+        await anyio.to_thread.run_sync(record_read, services.access_log, request, client_id, None)
+        view = client_view(client, contact_details=policy.sees_contact_details(principal, client))
         return Response(view, headers={"ETag": etag(view.version)})
 
     @post("/{client_id:uuid}/representatives", sync_to_thread=True, status_code=200)

@@ -91,7 +91,11 @@ class CommandRunner:
             )
             if stored is not None:
                 return self._replay(stored)
-        token = access_check.set(self.policy.command_guard(principal, action))
+        token = access_check.set(
+            self.policy.command_guard(
+                principal, action, on_behalf_of=self.request.headers.get("x-on-behalf-of")
+            )
+        )
         try:
             details = body.details()
             result = use_case(self.context(body.occurred_at), expected, details)

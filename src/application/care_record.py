@@ -159,9 +159,9 @@ class CareRecord(Application[UUID]):
         command: Callable[[A], object],
     ) -> CommandResult:
         aggregate = self._load(cls, aggregate_id)
+        guard(aggregate)  # first: a record the caller may not see has no version to reveal
         if expected_version is not None and aggregate.version != expected_version:
             raise StaleVersion(expected_version, aggregate.version)
-        guard(aggregate)
         self._check_writable(aggregate)
         command(aggregate)
         return self._save_all(aggregate)
@@ -199,9 +199,9 @@ class CareRecord(Application[UUID]):
         aggregates load from their events, whose personal fields now read as placeholders.
         """
         client = self.client(client_id)
+        guard(client)
         if expected_version is not None and client.version != expected_version:
             raise StaleVersion(expected_version, client.version)
-        guard(client)
         client.check_not_erased()
         subjects = tuple(sorted(set(self.keys.erase_client(client_id)) | {client_id}, key=str))
         self._delete_snapshots(subjects)
@@ -327,7 +327,9 @@ class CareRecord(Application[UUID]):
             referrer_organisation=referrer_organisation,
         )
         if continues_from is not None:
-            trajectory.continue_from(ctx, previous=self.trajectory(continues_from))
+            previous = self.trajectory(continues_from)
+            guard(previous)
+            trajectory.continue_from(ctx, previous=previous)
         return self._save_all(trajectory)
 
     def accept(

@@ -81,8 +81,9 @@ class Participant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A party at a consultation: an organisation, or a person of the client's network."""
 
     organisation: str
-    role: str
-    #: A pseudonymous reference to a person (never a name: names live in the Client aggregate).
+    role: Role
+    #: A reference to a person of the network; sealed like free text, so that a name typed
+    #: here is erased with the client's other personal data.
     person_ref: str | None = None
 
 
@@ -255,7 +256,7 @@ class Trajectory(Aggregate):
             trajectory.status = Status.DECLINED
 
     class ConsultationHeld(Event):
-        personal_fields = ("decisions", "no_next_reason")
+        personal_fields = ("decisions", "no_next_reason", "participants[].person_ref")
         kind: ConsultationKind
         participants: tuple[Participant, ...]
         client_involvement: ClientInvolvement

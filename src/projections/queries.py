@@ -319,6 +319,12 @@ class ReadModelQueries:
             return None
         return UUID(rows[0][0]), rows[0][1], [r[2] for r in rows if r[2] is not None]
 
+    async def client_regions(self, client_id: UUID) -> set[str]:
+        rows = await self.runner.fetch(
+            "SELECT DISTINCT region FROM rm_trajectories WHERE client_id = ?", [str(client_id)]
+        )
+        return {r[0] for r in rows}
+
     async def retention_due(self, ended_before: datetime) -> list[tuple[UUID, datetime]]:
         """Clients whose trajectories all ended before the cut-off, not yet erased (004)."""
         rows = await self.runner.fetch(

@@ -199,16 +199,21 @@ def trajectory_view(t: Trajectory, *, erased: bool = False) -> TrajectoryView:
     )
 
 
-def client_view(c: Client) -> ClientView:
+def client_view(c: Client, *, contact_details: bool = True) -> ClientView:
+    """``contact_details=False`` withholds name and contact (a consent without that scope)."""
     return ClientView(
         id=c.id,
         version=c.version,
         erased=c.erased_at is not None,
         registering_organisation=c.registering_organisation,
-        name=c.personal.name,
-        contact=c.personal.contact,
+        name=c.personal.name if contact_details else None,
+        contact=c.personal.contact if contact_details else None,
         representatives=[
-            RepresentativeView(ref=ref, name=r.personal.name, excluded=r.excluded_at is not None)
+            RepresentativeView(
+                ref=ref,
+                name=r.personal.name if contact_details else None,
+                excluded=r.excluded_at is not None,
+            )
             for ref, r in c.representatives.items()
         ],
         consents=[

@@ -34,6 +34,7 @@ PERSONAL_FIELDS = frozenset(
         "purpose",
         "responsibilities",
         "carried_goals",
+        "person_ref",
         "body",
         "data",
         "authorization",

@@ -19,6 +19,7 @@ from domain.common import (
     ConsultationKind,
     EscalationLevel,
     ReasonCategory,
+    Role,
     Sector,
     Signatory,
 )
@@ -39,8 +40,8 @@ START, THREE_MONTH, AD_HOC, END, MDO, PLAN_MEETING = (
     ConsultationKind.PLAN_MEETING,
 )
 PARTICIPANTS = (
-    Participant(organisation=COORDINATOR.organisation, role="trajectory_guide"),
-    Participant(organisation="org-provider", role="provider"),
+    Participant(organisation=COORDINATOR.organisation, role=Role("trajectory_guide")),
+    Participant(organisation="org-provider", role=Role("provider")),
 )
 
 

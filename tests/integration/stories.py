@@ -272,8 +272,8 @@ class Story:
             None,
             kind=kind,
             participants=(
-                Participant(organisation=COORDINATOR.organisation, role="trajectory_guide"),
-                Participant(organisation=PROVIDER.organisation, role="provider"),
+                Participant(organisation=COORDINATOR.organisation, role=Role("trajectory_guide")),
+                Participant(organisation=PROVIDER.organisation, role=Role("provider")),
             ),
             client_involvement=tuple(ClientInvolvement)[c % len(ClientInvolvement)],
             decisions=("Sam gaat halftijds naar school",),

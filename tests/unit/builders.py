@@ -41,9 +41,9 @@ OUTSIDER = Actor(user_id="user-olaf", organisation="org-outsider", role="coordin
 NEXT_ORGANISATION = "org-next"
 
 PARTICIPANTS = (
-    Participant(organisation=COORDINATOR.organisation, role="trajectory_guide"),
-    Participant(organisation=PROVIDER.organisation, role="provider"),
-    Participant(organisation="network", role="informal_carer", person_ref="person-7f3a"),
+    Participant(organisation=COORDINATOR.organisation, role=Role("trajectory_guide")),
+    Participant(organisation=PROVIDER.organisation, role=Role("provider")),
+    Participant(organisation="network", role=Role("informal_carer"), person_ref="person-7f3a"),
 )
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from domain.common import ClientInvolvement, ConsultationKind
+from domain.common import ClientInvolvement, ConsultationKind, Role
 from domain.errors import (
     ConsultationAlreadyHeld,
     InvalidValue,
@@ -97,7 +97,9 @@ def test_a_consultation_has_at_least_one_participant() -> None:
 
 def test_a_participant_of_the_network_is_named_by_a_pseudonymous_reference() -> None:
     trajectory = accepted()
-    grandmother = Participant(organisation="network", role="informal_carer", person_ref="p-91")
+    grandmother = Participant(
+        organisation="network", role=Role("informal_carer"), person_ref="p-91"
+    )
 
     trajectory.hold_consultation(
         ctx(5),

@@ -1,0 +1,178 @@
+"""Reads of personal data are recorded for auditors; retention lists what passed its period.
+
+Every ``GET /v1/clients/{id}``, plan state and history read is written to an append-only log:
+who (user, organisation, role), which client and trajectory, when and through which endpoint.
+Administrators see which clients' trajectories all ended longer ago than the retention period
+(seed 004: ten years) and erase them; an erased client is no longer listed.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from tests.e2e.conftest import TokenFactory
+from tests.e2e.steps import bearer
+
+ORG = "org-reads"
+REGION = "west-flanders"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+class Api:
+    def __init__(self, http: TestClient, token: TokenFactory) -> None:  # type: ignore[type-arg]
+        self.http = http
+        self.token = token
+
+    def auth(self, role: str, user: str | None = None, org: str = ORG) -> dict[str, str]:
+        return bearer(self.token(user=user or f"{role}-1", org=org, roles=(role,), region=REGION))
+
+    def ok(self, path: str, body: dict[str, Any], role: str = "coordinator") -> Any:
+        response = self.http.post(path, json=body, headers=self.auth(role))
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def get(self, path: str, role: str, user: str | None = None) -> httpx.Response:
+        return self.http.get(path, headers=self.auth(role, user))
+
+    def closed_trajectory(self, ended: datetime, *, close: bool = True) -> tuple[str, str]:
+        """A client and their trajectory that ran for a month and closed at ``ended``."""
+        start = ended - timedelta(days=30)
+
+        def when(days: float) -> str:
+            return (start + timedelta(days=days)).isoformat()
+
+        client = self.ok("/v1/clients", {"occurred_at": when(-1), "name": "R"})["id"]
+        trajectory = self.ok(
+            "/v1/trajectories",
+            {
+                "occurred_at": when(0),
+                "client_id": client,
+                "question": "Support",
+                "sector": "disability_care",
+                "region": REGION,
+            },
+        )["id"]
+        path = f"/v1/trajectories/{trajectory}"
+        self.ok(f"{path}/acceptance", {"occurred_at": when(1)})
+        meeting = {
+            "participants": [{"organisation": ORG, "role": "planmaker"}],
+            "client_involvement": "present",
+        }
+        self.ok(
+            f"{path}/consultations",
+            {
+                **meeting,
+                "occurred_at": when(2),
+                "kind": "start",
+                "next_consultation_on": (start + timedelta(days=60)).date().isoformat(),
+            },
+        )
+        if close:
+            self.ok(f"{path}/consultations", {**meeting, "occurred_at": when(29), "kind": "end"})
+            self.ok(
+                f"{path}/closure",
+                {"occurred_at": ended.isoformat(), "reason": "done", "no_follow_up_reason": "none"},
+            )
+        return client, trajectory
+
+
+@pytest.fixture
+def api(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+) -> Api:
+    return Api(module_http, module_token)
+
+
+def test_reads_of_personal_data_are_listed_for_the_auditor(api: Api) -> None:
+    client, trajectory = api.closed_trajectory(NOW - timedelta(days=3))
+    started = datetime.now(UTC)
+    assert api.get(f"/v1/clients/{client}", "coordinator", "an").status_code == 200
+    assert api.get(f"/v1/trajectories/{trajectory}", "coordinator", "an").status_code == 200
+    assert api.get(f"/v1/trajectories/{trajectory}", "professional", "piet").status_code == 200
+    history = api.get(f"/v1/audit/trajectories/{trajectory}/history", "auditor", "audrey")
+    assert history.status_code == 200
+    # Refused and anonymous reads are no reads of personal data.
+    assert api.http.get(f"/v1/clients/{client}").status_code == 401
+    refused = api.http.get(
+        f"/v1/clients/{client}", headers=api.auth("coordinator", "eve", org="org-elsewhere")
+    )
+    assert refused.status_code == 404
+
+    answer = api.get(f"/v1/audit/personal-data-reads?client_id={client}", "auditor", "ann")
+
+    assert answer.status_code == 200
+    reads = answer.json()
+    assert [(r["user_id"], r["organisation"], r["role"], r["trajectory_id"]) for r in reads] == [
+        ("audrey", ORG, "auditor", trajectory),
+        ("piet", ORG, "professional", trajectory),
+        ("an", ORG, "coordinator", trajectory),
+        ("an", ORG, "coordinator", None),
+    ]
+    assert [r["endpoint"].split(" ")[0] for r in reads] == ["GET"] * 4
+    assert "/v1/audit/trajectories/" in reads[0]["endpoint"]
+    assert reads[2]["endpoint"].startswith("GET /v1/trajectories/")
+    assert reads[3]["endpoint"].startswith("GET /v1/clients/")
+    ended = datetime.now(UTC)
+    for read in reads:
+        assert read["client_id"] == client
+        assert read["request_id"]
+        assert started - timedelta(seconds=1) <= datetime.fromisoformat(read["at"]) <= ended
+    by_user = api.get("/v1/audit/personal-data-reads?user_id=piet", "auditor").json()
+    assert {(r["user_id"], r["client_id"]) for r in by_user} == {("piet", client)}
+
+
+@pytest.mark.parametrize("role", ["coordinator", "professional", "admin", "learning_network"])
+def test_only_auditors_see_who_read_personal_data(api: Api, role: str) -> None:
+    answer = api.get("/v1/audit/personal-data-reads", role)
+
+    assert (answer.status_code, answer.json()["rule"]) == (403, "access-policy")
+
+
+def test_retention_lists_clients_whose_service_ended_longer_ago_than_the_period(
+    api: Api,
+) -> None:
+    long_ago = NOW - timedelta(days=round(365.25 * 11))
+    old_client, _ = api.closed_trajectory(long_ago)
+    recent_client, _ = api.closed_trajectory(NOW - timedelta(days=2))
+    mixed_client, _ = api.closed_trajectory(long_ago)
+    still_open = api.ok(
+        "/v1/trajectories",
+        {
+            "occurred_at": (NOW - timedelta(days=1)).isoformat(),
+            "client_id": mixed_client,
+            "question": "Support again",
+            "sector": "disability_care",
+            "region": REGION,
+        },
+    )
+    assert still_open["id"]
+
+    report = api.get("/v1/admin/retention", "admin")
+
+    assert report.status_code == 200, report.text
+    due = {entry["client_id"]: entry["service_ended"] for entry in report.json()["clients_due"]}
+    assert old_client in due
+    assert datetime.fromisoformat(due[old_client]) == long_ago
+    assert recent_client not in due
+    assert mixed_client not in due
+    assert report.json()["plan_years"] == 10
+    assert report.json()["log_years"] == 5
+
+    api.ok(
+        f"/v1/clients/{old_client}/erasure",
+        {"occurred_at": NOW.isoformat(), "legal_basis": "retention_ended"},
+        role="admin",
+    )
+
+    after = api.get("/v1/admin/retention", "admin").json()
+    assert old_client not in {entry["client_id"] for entry in after["clients_due"]}
+
+
+def test_retention_is_for_administrators_only(api: Api) -> None:
+    for role in ("coordinator", "auditor", "professional", "learning_network"):
+        answer = api.get("/v1/admin/retention", role)
+        assert (answer.status_code, answer.json()["rule"]) == (403, "access-policy"), role

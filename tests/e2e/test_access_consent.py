@@ -1,0 +1,361 @@
+"""Consent, role agreements and representatives decide access on the record, request by request.
+
+A consent that is revoked, or an agreement that ends, closes the door on the very next request;
+a handover needs a consent in force that covers the receiving party; a representative the client
+excluded can neither sign nor read the plan.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from rodedraad.wiring import Container
+from tests.e2e.conftest import TokenFactory
+from tests.e2e.steps import bearer, recorded
+
+A = "org-a"  # registers the clients, refers and coordinates
+B = "org-b"
+C = "org-c"
+REGION = "west-flanders"
+CONTACT = "contact-4f1e9a@example.org"
+QUESTION = "Support at home for the Q7 family"
+
+#: Two days ago: recent enough that no deadline of the scheduler falls due meanwhile.
+BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+
+
+def at(hours: float) -> str:
+    return (BASE + timedelta(hours=hours)).isoformat()
+
+
+def day(days: int) -> str:
+    return (BASE + timedelta(days=days)).date().isoformat()
+
+
+class Api:
+    """The app as organisations A, B and C see it."""
+
+    def __init__(
+        self,
+        http: TestClient,  # type: ignore[type-arg]
+        token: TokenFactory,
+        container: Container,
+    ) -> None:
+        self.http = http
+        self.token = token
+        self.container = container
+
+    def auth(self, org: str = A, role: str = "coordinator") -> dict[str, str]:
+        return bearer(self.token(user=f"{role}@{org}", org=org, roles=(role,), region=REGION))
+
+    def post(
+        self, path: str, body: dict[str, Any], org: str = A, role: str = "coordinator"
+    ) -> httpx.Response:
+        return self.http.post(
+            path, json={"occurred_at": at(2), **body}, headers=self.auth(org, role)
+        )
+
+    def ok(self, path: str, body: dict[str, Any], org: str = A, role: str = "coordinator") -> Any:
+        response = self.post(path, body, org, role)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def get(
+        self, path: str, org: str = A, role: str = "coordinator", **headers: str
+    ) -> httpx.Response:
+        return self.http.get(path, headers={**self.auth(org, role), **headers})
+
+    def refused(
+        self,
+        path: str,
+        body: dict[str, Any],
+        status: int,
+        rule: str,
+        org: str = A,
+        role: str = "coordinator",
+    ) -> None:
+        """Refused with this status and rule, and nothing recorded."""
+        before = recorded(self.container)
+        response = self.post(path, body, org, role)
+        assert (response.status_code, response.json().get("rule")) == (status, rule), response.text
+        assert recorded(self.container) == before
+
+    # --- records ---
+
+    def client(self, org: str = A) -> str:
+        answer = self.ok(
+            "/v1/clients", {"occurred_at": at(-1), "name": "Q7", "contact": CONTACT}, org
+        )
+        client: str = answer["id"]
+        return client
+
+    def trajectory(self, client: str, org: str = A) -> str:
+        """Referred by ``org``, accepted, started, with a goal: a plan in the making."""
+        answer = self.ok(
+            "/v1/trajectories",
+            {
+                "occurred_at": at(0),
+                "client_id": client,
+                "question": QUESTION,
+                "sector": "youth_care",
+                "region": REGION,
+            },
+            org,
+        )
+        trajectory: str = answer["id"]
+        path = f"/v1/trajectories/{trajectory}"
+        self.ok(f"{path}/acceptance", {"occurred_at": at(1)}, org)
+        self.ok(f"{path}/consultations", consultation("start"), org)
+        self.ok(f"{path}/goals", {"goal_id": "goal-home", "description": "Safe at home"}, org)
+        return trajectory
+
+    def consent(self, client: str, to: str, scopes: list[str], org: str = A) -> str:
+        answer = self.ok(
+            f"/v1/clients/{client}/consents",
+            {"occurred_at": at(0), "to_party": to, "scopes": scopes, "purpose": "continuity"},
+            org,
+        )
+        consent: str = answer["item_id"]
+        return consent
+
+
+def consultation(kind: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "occurred_at": at(1.5),
+        "kind": kind,
+        "participants": [{"organisation": A, "role": "planmaker"}],
+        "client_involvement": "present",
+    }
+    if kind != "end":
+        body["next_consultation_on"] = day(90)
+    return body
+
+
+@pytest.fixture
+def api(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+    module_container: Container,
+) -> Api:
+    return Api(module_http, module_token, module_container)
+
+
+ALL_SCOPES = ["plan", "dossier", "contact_details"]
+
+
+def test_revoking_a_consent_takes_effect_on_the_very_next_request(api: Api) -> None:
+    client = api.client()
+    trajectory = api.trajectory(client)
+    consent = api.consent(client, B, ALL_SCOPES)
+    path = f"/v1/trajectories/{trajectory}"
+    assert api.get(path, B).status_code == 200
+    assert api.get(f"{path}/timeline", B).status_code == 200
+    assert api.get(f"/v1/clients/{client}", B).json()["contact"] == CONTACT
+    api.ok(f"{path}/goals", {"goal_id": "goal-b", "description": "Sleeps well"}, B)
+
+    api.ok(f"/v1/clients/{client}/consents/{consent}/revocation", {"reason": "withdrawn"})
+
+    plan = api.get(path, B)
+    assert (plan.status_code, plan.json()["rule"]) == (404, "trajectory-not-found")
+    assert api.get(f"{path}/timeline", B).status_code == 404
+    assert api.get(f"/v1/clients/{client}", B).status_code == 404
+    api.refused(f"{path}/goals", {"description": "Eats well"}, 404, "trajectory-not-found", org=B)
+    api.refused(
+        f"/v1/clients/{client}/consents",
+        {"to_party": C, "scopes": ["plan"], "purpose": "continuity"},
+        404,
+        "client-not-found",
+        org=B,
+    )
+    # The organisation that coordinates goes on as before.
+    assert api.get(path).status_code == 200
+
+
+def test_a_handover_needs_a_consent_in_force_that_covers_the_receiving_party(api: Api) -> None:
+    client = api.client()
+    trajectory = api.trajectory(client)
+    handovers = f"/v1/trajectories/{trajectory}/handovers"
+    hand_over = {"to_party": B, "scopes": ["plan"], "transfers_coordination": False}
+
+    api.refused(handovers, hand_over, 409, "handover-needs-consent")
+
+    consent = api.consent(client, B, ["plan"])
+    api.refused(
+        handovers, {**hand_over, "scopes": ["plan", "dossier"]}, 409, "handover-needs-consent"
+    )
+    api.refused(handovers, {**hand_over, "to_party": C}, 409, "handover-needs-consent")
+    api.ok(handovers, hand_over)
+
+    api.ok(f"/v1/clients/{client}/consents/{consent}/revocation", {"reason": "withdrawn"})
+    api.refused(handovers, hand_over, 409, "handover-needs-consent")
+    assert api.get(f"/v1/trajectories/{trajectory}").json()["handovers"] == 1
+
+
+def test_an_excluded_representative_can_neither_sign_nor_read_the_plan(api: Api) -> None:
+    client = api.client()
+    trajectory = api.trajectory(client)
+    path = f"/v1/trajectories/{trajectory}"
+    for ref in ("rep-uncle", "rep-mother"):
+        api.ok(
+            f"/v1/clients/{client}/representatives",
+            {"representative_ref": ref, "name": "Q7 relative"},
+        )
+    api.ok(
+        f"/v1/clients/{client}/representatives/rep-uncle/exclusion",
+        {"reason": "the client opts out"},
+    )
+
+    api.refused(
+        f"{path}/plan-signatures",
+        {"signatory": "representative", "representative_ref": "rep-uncle"},
+        409,
+        "plan-signed-by-client-or-representative",
+    )
+    for read in (path, f"{path}/timeline"):
+        excluded = api.get(read, **{"X-On-Behalf-Of": "rep-uncle"})
+        assert (excluded.status_code, excluded.json()["rule"]) == (403, "access-policy"), read
+        assert QUESTION not in excluded.text
+        assert api.get(read, **{"X-On-Behalf-Of": "rep-mother"}).status_code == 200, read
+
+    api.ok(
+        f"{path}/plan-signatures",
+        {"signatory": "representative", "representative_ref": "rep-mother"},
+    )
+    plan = api.get(path, **{"X-On-Behalf-Of": "rep-mother"}).json()["plan"]
+    assert plan["representative_ref"] == "rep-mother"
+
+
+def test_an_organisation_named_in_a_pending_agreement_is_party_while_it_is_in_force(
+    api: Api,
+) -> None:
+    trajectory = api.trajectory(api.client())
+    path = f"/v1/trajectories/{trajectory}"
+    agreement = api.ok(
+        f"{path}/role-agreements", {"assignments": [{"party": C, "role": "provider"}]}
+    )["item_id"]
+    assert api.get(path, C, "professional").status_code == 404
+
+    api.ok(f"{path}/role-agreements/{agreement}/acceptances", {}, C, "professional")
+
+    assert api.get(path, C, "professional").status_code == 200
+    api.ok(f"{path}/consultations", consultation("ad_hoc"), C, "professional")
+
+    api.ok(f"{path}/role-agreements/{agreement}/end", {"reason": "support ended"})
+
+    assert api.get(path, C, "professional").status_code == 404
+    api.refused(
+        f"{path}/consultations",
+        consultation("ad_hoc"),
+        404,
+        "trajectory-not-found",
+        C,
+        "professional",
+    )
+
+
+def test_a_consent_for_contact_details_only_does_not_open_the_plan(api: Api) -> None:
+    """Issue #4: a consent opens a trajectory when it *covers* it; the plan is not covered by a
+    consent that names only the contact details."""
+    client = api.client()
+    trajectory = api.trajectory(client)
+    api.consent(client, B, ["contact_details"])
+
+    plan = api.get(f"/v1/trajectories/{trajectory}", B)
+
+    assert plan.status_code in (403, 404), plan.text
+    assert QUESTION not in plan.text
+
+
+def test_a_consent_for_the_plan_only_does_not_show_the_contact_details(api: Api) -> None:
+    """A consent names what passes (plan, dossier, contact details): the contact details do not
+    pass under a consent for the plan."""
+    client = api.client()
+    api.trajectory(client)
+    api.consent(client, B, ["plan"])
+
+    answer = api.get(f"/v1/clients/{client}", B)
+
+    assert CONTACT not in answer.text
+
+
+def test_continuing_a_trajectory_the_caller_cannot_see_is_refused_as_not_found(
+    api: Api,
+) -> None:
+    """The referral loads the earlier trajectory too: the access policy must decide on it as on
+    any record, or an organisation links to (and learns the state of) a trajectory it may not
+    see."""
+    client = api.client()  # registered by A
+    api.consent(client, B, ALL_SCOPES)
+    earlier = api.trajectory(client, org=B)  # B refers and coordinates; A is no party
+    path = f"/v1/trajectories/{earlier}"
+    api.ok(f"{path}/consultations", {**consultation("end"), "occurred_at": at(3)}, B)
+    api.ok(f"{path}/closure", {"occurred_at": at(4), "reason": "done", "follow_up_by": B}, B)
+    assert api.get(path).status_code == 404  # A may not see it
+
+    api.refused(
+        "/v1/trajectories",
+        {
+            "client_id": client,
+            "question": "Again",
+            "sector": "youth_care",
+            "region": REGION,
+            "continues_from": earlier,
+        },
+        404,
+        "trajectory-not-found",
+    )
+
+
+def test_a_consent_past_its_end_date_opens_nothing(api: Api) -> None:
+    client = api.client()
+    trajectory = api.trajectory(client)
+    granted = BASE - timedelta(hours=1)
+    api.ok(
+        f"/v1/clients/{client}/consents",
+        {
+            "occurred_at": granted.isoformat(),
+            "to_party": B,
+            "scopes": ALL_SCOPES,
+            "purpose": "continuity",
+            "until": granted.date().isoformat(),
+        },
+    )
+
+    assert api.get(f"/v1/trajectories/{trajectory}", B).status_code == 404
+    assert api.get(f"/v1/clients/{client}", B).status_code == 404
+    api.refused(
+        f"/v1/trajectories/{trajectory}/handovers",
+        {
+            "occurred_at": datetime.now(UTC).isoformat(),  # after the consent ended
+            "to_party": B,
+            "scopes": ["plan"],
+            "transfers_coordination": False,
+        },
+        409,
+        "handover-needs-consent",
+    )
+
+
+def test_a_request_on_behalf_of_an_excluded_representative_cannot_sign_the_plan(
+    api: Api,
+) -> None:
+    """README: a request made on behalf of an excluded representative (``X-On-Behalf-Of``) may
+    not read the plan, "and that representative cannot sign it" -- not in the client's name
+    either."""
+    client = api.client()
+    trajectory = api.trajectory(client)
+    api.ok(f"/v1/clients/{client}/representatives", {"representative_ref": "rep-uncle"})
+    api.ok(f"/v1/clients/{client}/representatives/rep-uncle/exclusion", {"reason": "opts out"})
+    before = recorded(api.container)
+
+    response = api.http.post(
+        f"/v1/trajectories/{trajectory}/plan-signatures",
+        json={"occurred_at": at(2), "signatory": "client"},
+        headers={**api.auth(), "X-On-Behalf-Of": "rep-uncle"},
+    )
+
+    assert response.status_code in (403, 409), response.text
+    assert recorded(api.container) == before

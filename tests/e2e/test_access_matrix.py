@@ -1,0 +1,680 @@
+"""The authorisation matrix: every ``/v1`` endpoint, role and relation, on SQLite and PostgreSQL.
+
+``EXPECTED`` is the one table of who may do what (README, "Security and privacy"). Its rows are
+the app's own routes: a test compares them with the running app, so a new endpoint fails here
+until its row says who may use it. Each row has a cell per caller, and each cell an outcome per
+relation of the caller's organisation to the target:
+
+- ``party``: the organisation registered the client, referred the trajectory and coordinates
+  it (for a professional: its organisation is named in a role agreement in force, and nothing
+  else);
+- ``consent``: a consent of the client in force names the organisation, which is no party;
+- ``neither``: no relation at all;
+- ``revoked``: the client's consent to the organisation was granted and then revoked.
+
+The targets are built once per module and backend: one client related to each organisation as
+above, with an active trajectory (agreement in force, a goal, a signed plan, an open
+escalation), a referred one and a closed one. A refused command must record nothing (the log
+position stays where it was). An allowed command gets a target prepared for it (a fresh goal to
+close, a fresh trajectory to accept), so every allowed cell really succeeds.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import structlog.testing
+from litestar.testing import TestClient
+
+from rodedraad.wiring import Container
+from tests.e2e.conftest import TokenFactory
+from tests.e2e.steps import bearer, recorded
+
+# --- who is asking --------------------------------------------------------------------------------
+
+PARTY = "org-party"  # registers the clients, refers and coordinates the trajectories
+AGREED = "org-agreed"  # a party only through a role agreement in force (the professional's)
+CONSENTED = "org-consented"  # holds the client's consent, no party
+UNRELATED = "org-unrelated"
+REVOKED = "org-revoked"  # held the client's consent until it was revoked
+OTHER = "org-other"  # named where a caller must not be (pending agreements, extra consents)
+REGION = "west-flanders"
+ELSEWHERE = "limburg"
+
+RELATIONS = ("party", "consent", "neither", "revoked")
+CALLERS = (
+    "coordinator",
+    "professional",
+    "auditor",
+    "auditor_elsewhere",
+    "learning_network",
+    "admin",
+    "no_role",
+)
+ROLE_OF = {
+    "coordinator": "coordinator",
+    "professional": "professional",
+    "auditor": "auditor",
+    "auditor_elsewhere": "auditor",
+    "learning_network": "learning_network",
+    "admin": "admin",
+    "no_role": "visitor",
+}
+
+
+def organisation_of(caller: str, relation: str) -> str:
+    if relation == "party":
+        return AGREED if caller == "professional" else PARTY
+    return {"consent": CONSENTED, "neither": UNRELATED, "revoked": REVOKED}[relation]
+
+
+# --- who may do what ------------------------------------------------------------------------------
+#
+# A cell holds one outcome per relation (party, consent, neither, revoked):
+#   2 = allowed (2xx; for the list and the board: and the target trajectory is in the answer)
+#   0 = allowed, but the target trajectory is not in the answer (list and board only)
+#   3 = 403 (the role may not)         4 = 404 (no relation: the record does not exist for you)
+
+T = "/v1/trajectories/{trajectory_id:uuid}"
+C = "/v1/clients/{client_id:uuid}"
+
+#                    coordinator professional auditor auditor    learning admin  no known
+#                                                     elsewhere  network         role
+COORDINATOR_ONLY = ("2244", "3333", "3333", "3333", "3333", "3333", "3333")
+PROFESSIONAL_TOO = ("2244", "2344", "3333", "3333", "3333", "3333", "3333")
+CASE_READ = ("2244", "2244", "2222", "4444", "3333", "3333", "3333")
+OWN_LIST = ("2000", "2000", "2222", "0000", "3333", "3333", "3333")
+AUDITORS_ONLY = ("3333", "3333", "2222", "2222", "3333", "3333", "3333")
+ADMIN_ONLY = ("3333", "3333", "3333", "3333", "3333", "2222", "3333")
+
+EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
+    # --- clients: name and contact for the registering organisation and consent holders ---
+    ("POST", "/v1/clients"): ("2222", "3333", "3333", "3333", "3333", "3333", "3333"),
+    # A professional's organisation that is party to a trajectory only through a role
+    # agreement neither registered the client nor holds its consent: no name, no contact.
+    # An auditor sees the clients of its region; a client with no trajectory there is not.
+    ("GET", C): ("2244", "4244", "2222", "4444", "3333", "3333", "3333"),
+    ("POST", f"{C}/representatives"): COORDINATOR_ONLY,
+    ("POST", f"{C}/representatives/{{representative_ref:str}}/exclusion"): COORDINATOR_ONLY,
+    ("POST", f"{C}/consents"): COORDINATOR_ONLY,
+    ("POST", f"{C}/consents/{{consent_id:str}}/revocation"): COORDINATOR_ONLY,
+    ("POST", f"{C}/erasure"): ADMIN_ONLY,
+    # --- trajectories: intake and reads ---
+    ("POST", "/v1/trajectories"): COORDINATOR_ONLY,
+    ("GET", "/v1/trajectories"): OWN_LIST,
+    ("GET", "/v1/board"): OWN_LIST,
+    ("GET", T): CASE_READ,
+    ("GET", f"{T}/timeline"): CASE_READ,
+    ("POST", f"{T}/acceptance"): COORDINATOR_ONLY,
+    ("POST", f"{T}/declination"): COORDINATOR_ONLY,
+    # --- consultations and role agreements ---
+    ("POST", f"{T}/consultations"): PROFESSIONAL_TOO,
+    ("POST", f"{T}/consultation-waivers"): COORDINATOR_ONLY,
+    ("POST", f"{T}/role-agreements"): COORDINATOR_ONLY,
+    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/acceptances"): PROFESSIONAL_TOO,
+    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/declination"): PROFESSIONAL_TOO,
+    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/end"): COORDINATOR_ONLY,
+    # --- the plan ---
+    ("POST", f"{T}/goals"): COORDINATOR_ONLY,
+    ("POST", f"{T}/goals/{{goal_id:str}}/revisions"): COORDINATOR_ONLY,
+    ("POST", f"{T}/goals/{{goal_id:str}}/closure"): COORDINATOR_ONLY,
+    ("POST", f"{T}/actions"): PROFESSIONAL_TOO,
+    ("POST", f"{T}/plan-signatures"): COORDINATOR_ONLY,
+    ("POST", f"{T}/evaluations"): PROFESSIONAL_TOO,
+    # --- escalations, blocks, handover, the end ---
+    ("POST", f"{T}/escalations"): COORDINATOR_ONLY,
+    ("POST", f"{T}/escalations/{{escalation_id:str}}/level-changes"): COORDINATOR_ONLY,
+    ("POST", f"{T}/escalations/{{escalation_id:str}}/resolution"): COORDINATOR_ONLY,
+    ("POST", f"{T}/blocks"): COORDINATOR_ONLY,
+    ("POST", f"{T}/unblocking"): COORDINATOR_ONLY,
+    ("POST", f"{T}/handovers"): COORDINATOR_ONLY,
+    ("POST", f"{T}/follow-up-contacts"): PROFESSIONAL_TOO,
+    ("POST", f"{T}/closure"): COORDINATOR_ONLY,
+    # --- audit and retention ---
+    ("GET", "/v1/audit/personal-data-reads"): AUDITORS_ONLY,
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/history"): (
+        "3333",
+        "3333",
+        "2222",
+        "4444",
+        "3333",
+        "3333",
+        "3333",
+    ),
+    ("GET", "/v1/admin/retention"): ADMIN_ONLY,
+}
+
+# --- the world the cells are asked about ----------------------------------------------------------
+
+#: Two days ago: recent enough that no deadline of the scheduler falls due meanwhile.
+BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+
+
+def at(hours: float) -> str:
+    return (BASE + timedelta(hours=hours)).isoformat()
+
+
+def day(days: int) -> str:
+    return (BASE + timedelta(days=days)).date().isoformat()
+
+
+def new(prefix: str) -> str:
+    return f"{prefix}-{uuid4().hex[:10]}"
+
+
+CONSULTATION = {
+    "participants": [{"organisation": PARTY, "role": "planmaker"}],
+    "client_involvement": "present",
+}
+
+
+class World:
+    """One client related to every caller's organisation as its relation says, and its
+    trajectories in the states the commands need; built through the API by the party."""
+
+    def __init__(
+        self,
+        http: TestClient,  # type: ignore[type-arg]
+        token: TokenFactory,
+        container: Container,
+    ) -> None:
+        self.http = http
+        self.token = token
+        self.container = container
+        self._auth: dict[tuple[str, str, str], dict[str, str]] = {}
+        self.coordinator = self.auth(PARTY, "coordinator")
+        self.client = self.new_client()
+        self.spare_client = self.new_client()  # aimed at by the refused erasures
+        self.representative = self.appoint(self.client)
+        self.other_consent = self.grant(self.client, OTHER)
+        self.active = self.trajectory("active", agreement=True)
+        goal = self.post(f"/v1/trajectories/{self.active}/goals", {"description": "School"})
+        self.goal: str = goal["item_id"]
+        self.post(f"/v1/trajectories/{self.active}/plan-signatures", {"signatory": "client"})
+        self.escalation = self.raise_escalation(self.active)
+        self.pending = self.propose(self.active, OTHER)
+        self.referred = self.trajectory("referred")
+        self.closed = self.trajectory("closed", agreement=True)
+
+    # --- plumbing ---
+
+    def auth(self, organisation: str, role: str, region: str = REGION) -> dict[str, str]:
+        key = (organisation, role, region)
+        if key not in self._auth:
+            self._auth[key] = bearer(
+                self.token(
+                    user=f"{role}@{organisation}", org=organisation, roles=(role,), region=region
+                )
+            )
+        return self._auth[key]
+
+    def caller(self, caller: str, relation: str) -> dict[str, str]:
+        region = ELSEWHERE if caller == "auditor_elsewhere" else REGION
+        return self.auth(organisation_of(caller, relation), ROLE_OF[caller], region)
+
+    def post(
+        self, path: str, body: dict[str, Any], auth: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        response = self.http.post(
+            path, json={"occurred_at": at(1), **body}, headers=auth or self.coordinator
+        )
+        assert response.status_code in (200, 201), (path, response.text)
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    # --- records ---
+
+    def new_client(self) -> str:
+        client: str = self.post("/v1/clients", {"name": "Matrix", "occurred_at": at(-1)})["id"]
+        self.grant(client, CONSENTED, scopes=["plan", "dossier", "contact_details"])
+        revoked = self.grant(client, REVOKED, scopes=["plan", "dossier", "contact_details"])
+        self.post(f"/v1/clients/{client}/consents/{revoked}/revocation", {"reason": "moved"})
+        return client
+
+    def grant(self, client: str, party: str, scopes: list[str] | None = None) -> str:
+        consent = new("consent")
+        self.post(
+            f"/v1/clients/{client}/consents",
+            {
+                "occurred_at": at(0),
+                "consent_id": consent,
+                "to_party": party,
+                "scopes": scopes or ["plan"],
+                "purpose": "continuity of care",
+            },
+        )
+        return consent
+
+    def appoint(self, client: str) -> str:
+        ref = new("rep")
+        self.post(f"/v1/clients/{client}/representatives", {"representative_ref": ref})
+        return ref
+
+    def trajectory(self, state: str, *, agreement: bool = False) -> str:
+        """A trajectory of the client, referred and coordinated by the party, in ``state``."""
+        trajectory: str = self.post(
+            "/v1/trajectories",
+            {
+                "occurred_at": at(0),
+                "client_id": self.client,
+                "question": "Support at home",
+                "sector": "youth_care",
+                "region": REGION,
+            },
+        )["id"]
+        if state == "referred":
+            return trajectory
+        path = f"/v1/trajectories/{trajectory}"
+        self.post(f"{path}/acceptance", {})
+        self.post(
+            f"{path}/consultations",
+            {**CONSULTATION, "kind": "start", "next_consultation_on": day(90)},
+        )
+        if agreement:  # the professional's organisation becomes a party
+            agreement_id = self.propose(trajectory, PARTY, AGREED)
+            self.post(f"{path}/role-agreements/{agreement_id}/acceptances", {})
+            self.post(
+                f"{path}/role-agreements/{agreement_id}/acceptances",
+                {},
+                auth=self.auth(AGREED, "professional"),
+            )
+        if state in ("ending", "closed"):
+            self.post(f"{path}/consultations", {**CONSULTATION, "kind": "end"})
+        if state == "closed":
+            self.post(f"{path}/closure", {"reason": "goals reached", "follow_up_by": PARTY})
+        if state == "blocked":
+            self.post(f"{path}/blocks", {"reasons": ["waiting_list"]})
+        return trajectory
+
+    def propose(self, trajectory: str, *parties: str) -> str:
+        answer = self.post(
+            f"/v1/trajectories/{trajectory}/role-agreements",
+            {"assignments": [{"party": p, "role": "provider"} for p in parties]},
+        )
+        agreement: str = answer["item_id"]
+        return agreement
+
+    def raise_escalation(self, trajectory: str) -> str:
+        answer = self.post(
+            f"/v1/trajectories/{trajectory}/escalations", {"level": "team", "reason": "capacity"}
+        )
+        escalation: str = answer["item_id"]
+        return escalation
+
+
+# --- how each endpoint is asked -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+    #: List and board: the trajectory whose presence in the answer the cell decides (2 or 0).
+    lists: str | None = None
+
+    def refused_by(self, expected: str) -> str:
+        """The rule a refusal names: the access policy (403), or the record is not found."""
+        if expected == "3":
+            return "access-policy"
+        on_client = self.path.startswith("/v1/clients/") or self.path == "/v1/trajectories"
+        return "client-not-found" if on_client else "trajectory-not-found"
+
+
+#: (world, the caller's organisation, whether the cell expects success) → the request to send.
+Prober = Callable[[World, str, bool], Probe]
+
+
+def on(trajectory: str, suffix: str, body: dict[str, Any]) -> Probe:
+    return Probe("POST", f"/v1/trajectories/{trajectory}{suffix}", body)
+
+
+def answering(
+    w: World, organisation: str, allowed: bool, suffix: str, body: dict[str, Any]
+) -> Probe:
+    """Answering a role agreement: allowed callers get a pending one that names them (and
+    another party, so it stays pending); the refused ones aim at one that names neither."""
+    if not allowed:
+        return on(w.active, f"/role-agreements/{w.pending}{suffix}", body)
+    trajectory = w.trajectory("active", agreement=True)
+    agreement = w.propose(trajectory, organisation, OTHER)
+    return on(trajectory, f"/role-agreements/{agreement}{suffix}", body)
+
+
+def fresh_escalation(w: World, allowed: bool) -> str:
+    return w.raise_escalation(w.active) if allowed else w.escalation
+
+
+def fresh_goal(w: World, allowed: bool) -> str:
+    if not allowed:
+        return w.goal
+    goal: str = w.post(f"/v1/trajectories/{w.active}/goals", {"description": "Sport"})["item_id"]
+    return goal
+
+
+def blocked(w: World, allowed: bool) -> str:
+    return w.trajectory("blocked") if allowed else w.active
+
+
+REFERRAL = {"question": "Support at home", "sector": "youth_care", "region": REGION}
+
+PROBES: dict[tuple[str, str], Prober] = {
+    ("POST", "/v1/clients"): lambda w, o, a: Probe("POST", "/v1/clients", {"name": "Lotte"}),
+    ("GET", C): lambda w, o, a: Probe("GET", f"/v1/clients/{w.client}"),
+    ("POST", f"{C}/representatives"): lambda w, o, a: Probe(
+        "POST", f"/v1/clients/{w.client}/representatives", {"representative_ref": new("rep")}
+    ),
+    ("POST", f"{C}/representatives/{{representative_ref:str}}/exclusion"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/clients/{w.client}/representatives/"
+        f"{w.appoint(w.client) if a else w.representative}/exclusion",
+        {"reason": "the client opts out"},
+    ),
+    ("POST", f"{C}/consents"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/clients/{w.client}/consents",
+        {"to_party": OTHER, "scopes": ["plan"], "purpose": "continuity"},
+    ),
+    ("POST", f"{C}/consents/{{consent_id:str}}/revocation"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/clients/{w.client}/consents/"
+        f"{w.grant(w.client, OTHER) if a else w.other_consent}/revocation",
+        {"reason": "changed their mind"},
+    ),
+    ("POST", f"{C}/erasure"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/clients/{w.new_client() if a else w.spare_client}/erasure",
+        {"legal_basis": "gdpr_request"},
+    ),
+    ("POST", "/v1/trajectories"): lambda w, o, a: Probe(
+        "POST", "/v1/trajectories", {"client_id": w.client, **REFERRAL}
+    ),
+    ("GET", "/v1/trajectories"): lambda w, o, a: Probe(
+        "GET", "/v1/trajectories?limit=500", lists=w.active
+    ),
+    ("GET", "/v1/board"): lambda w, o, a: Probe("GET", "/v1/board?limit=500", lists=w.active),
+    ("GET", T): lambda w, o, a: Probe("GET", f"/v1/trajectories/{w.active}"),
+    ("GET", f"{T}/timeline"): lambda w, o, a: Probe("GET", f"/v1/trajectories/{w.active}/timeline"),
+    ("POST", f"{T}/acceptance"): lambda w, o, a: on(
+        w.trajectory("referred") if a else w.referred, "/acceptance", {}
+    ),
+    ("POST", f"{T}/declination"): lambda w, o, a: on(
+        w.trajectory("referred") if a else w.referred, "/declination", {"reason": "full"}
+    ),
+    ("POST", f"{T}/consultations"): lambda w, o, a: on(
+        w.active,
+        "/consultations",
+        {**CONSULTATION, "kind": "ad_hoc", "next_consultation_on": day(60)},
+    ),
+    ("POST", f"{T}/consultation-waivers"): lambda w, o, a: on(
+        w.trajectory("active") if a else w.active,
+        "/consultation-waivers",
+        {"kind": "three_month", "reason": "covered by the MDO"},
+    ),
+    ("POST", f"{T}/role-agreements"): lambda w, o, a: on(
+        w.active, "/role-agreements", {"assignments": [{"party": OTHER, "role": "buddy"}]}
+    ),
+    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/acceptances"): lambda w, o, a: answering(
+        w, o, a, "/acceptances", {}
+    ),
+    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/declination"): lambda w, o, a: answering(
+        w, o, a, "/declination", {"reason": "no time"}
+    ),
+    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/end"): lambda w, o, a: on(
+        w.active,
+        f"/role-agreements/{w.propose(w.active, OTHER) if a else w.pending}/end",
+        {"reason": "no longer needed"},
+    ),
+    ("POST", f"{T}/goals"): lambda w, o, a: on(
+        w.active, "/goals", {"goal_id": new("goal"), "description": "Sleeps well"}
+    ),
+    ("POST", f"{T}/goals/{{goal_id:str}}/revisions"): lambda w, o, a: on(
+        w.active, f"/goals/{w.goal}/revisions", {"description": "School three days a week"}
+    ),
+    ("POST", f"{T}/goals/{{goal_id:str}}/closure"): lambda w, o, a: on(
+        w.active, f"/goals/{fresh_goal(w, a)}/closure", {"outcome": "reached"}
+    ),
+    ("POST", f"{T}/actions"): lambda w, o, a: on(
+        w.active, "/actions", {"description": "Home visit", "owner": OTHER, "due_on": day(30)}
+    ),
+    ("POST", f"{T}/plan-signatures"): lambda w, o, a: on(
+        w.active, "/plan-signatures", {"signatory": "client"}
+    ),
+    ("POST", f"{T}/evaluations"): lambda w, o, a: on(
+        w.active, "/evaluations", {"results": "going well"}
+    ),
+    ("POST", f"{T}/escalations"): lambda w, o, a: on(
+        w.active, "/escalations", {"level": "team", "reason": "waiting_list"}
+    ),
+    ("POST", f"{T}/escalations/{{escalation_id:str}}/level-changes"): lambda w, o, a: on(
+        w.active,
+        f"/escalations/{fresh_escalation(w, a)}/level-changes",
+        {"to_level": "network", "reason": "stuck"},
+    ),
+    ("POST", f"{T}/escalations/{{escalation_id:str}}/resolution"): lambda w, o, a: on(
+        w.active,
+        f"/escalations/{fresh_escalation(w, a)}/resolution",
+        {"resolution": "a place was found"},
+    ),
+    ("POST", f"{T}/blocks"): lambda w, o, a: on(
+        w.trajectory("active") if a else w.active, "/blocks", {"reasons": ["funding"]}
+    ),
+    ("POST", f"{T}/unblocking"): lambda w, o, a: on(
+        blocked(w, a), "/unblocking", {"resolution": "funded"}
+    ),
+    ("POST", f"{T}/handovers"): lambda w, o, a: on(
+        w.active,
+        "/handovers",
+        {"to_party": CONSENTED, "scopes": ["plan"], "transfers_coordination": False},
+    ),
+    ("POST", f"{T}/follow-up-contacts"): lambda w, o, a: on(
+        w.closed, "/follow-up-contacts", {"contacted_party": PARTY, "outcome": "followed up"}
+    ),
+    ("POST", f"{T}/closure"): lambda w, o, a: on(
+        w.trajectory("ending") if a else w.active,
+        "/closure",
+        {"reason": "goals reached", "follow_up_by": PARTY},
+    ),
+    ("GET", "/v1/audit/personal-data-reads"): lambda w, o, a: Probe(
+        "GET", f"/v1/audit/personal-data-reads?client_id={w.client}"
+    ),
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/history"): lambda w, o, a: Probe(
+        "GET", f"/v1/audit/trajectories/{w.active}/history"
+    ),
+    ("GET", "/v1/admin/retention"): lambda w, o, a: Probe("GET", "/v1/admin/retention"),
+}
+
+LABEL = {"2": "allowed", "0": "allowed (not listed)", "3": "403", "4": "404"}
+
+
+def ask(w: World, endpoint: tuple[str, str], caller: str, relation: str, expected: str) -> str:
+    """Send one cell's request; '' if the answer is the expected one, else what went wrong."""
+    probe = PROBES[endpoint](w, organisation_of(caller, relation), expected in "20")
+    headers = w.caller(caller, relation)
+    before = recorded(w.container)
+    if probe.method == "GET":
+        response = w.http.get(probe.path, headers=headers)
+    else:
+        response = w.http.post(
+            probe.path, json={"occurred_at": at(2), **(probe.body or {})}, headers=headers
+        )
+    changed = recorded(w.container) != before
+    status = response.status_code
+    if expected in "20":
+        if status not in (200, 201):
+            return f"got {status} {response.text[:200]}"
+        if probe.method == "POST" and not changed:
+            return f"got {status} but nothing was recorded"
+        if probe.lists is not None:
+            items = response.json().get("items") or response.json().get("trajectories") or []
+            listed = probe.lists in {item["id"] for item in items}
+            if listed != (expected == "2"):
+                return "the trajectory is " + ("listed" if listed else "not listed")
+        return ""
+    wrong = []
+    if status != int(f"40{expected}"):
+        wrong.append(f"got {status} {response.text[:200]}")
+    elif not response.headers["content-type"].startswith("application/problem+json"):
+        wrong.append("not a problem+json answer")
+    elif response.json()["rule"] != (rule := probe.refused_by(expected)):
+        wrong.append(f"refused by {response.json()['rule']}, not {rule}")
+    if changed:
+        wrong.append("and something was recorded")
+    return "; ".join(wrong)
+
+
+def v1_routes(http: TestClient) -> set[tuple[str, str]]:  # type: ignore[type-arg]
+    return {
+        (method, route.path)
+        for route in http.app.routes
+        if route.path.startswith("/v1")
+        for method in getattr(route, "methods", ())
+        if method in {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    }
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+    module_container: Container,
+) -> World:
+    return World(module_http, module_token, module_container)
+
+
+def test_every_v1_route_of_the_app_has_a_row_in_the_matrix(
+    module_http: TestClient,  # type: ignore[type-arg]
+) -> None:
+    routes = v1_routes(module_http)
+
+    assert routes - set(EXPECTED) == set(), "say in EXPECTED who may use the new endpoints"
+    assert set(EXPECTED) - routes == set(), "EXPECTED names endpoints the app does not have"
+    assert set(PROBES) == set(EXPECTED), "say in PROBES how each endpoint is asked"
+    assert all(len(row) == len(CALLERS) for row in EXPECTED.values())
+    assert all(len(cell) == len(RELATIONS) for row in EXPECTED.values() for cell in row)
+
+
+@pytest.mark.parametrize("endpoint", sorted(EXPECTED), ids=lambda e: f"{e[0]} {e[1]}")
+def test_each_role_and_relation_gets_what_the_matrix_says(
+    world: World, endpoint: tuple[str, str]
+) -> None:
+    wrong = [
+        f"{caller:18} {relation:8} expected {LABEL[expected]}: {found}"
+        for caller, cells in zip(CALLERS, EXPECTED[endpoint], strict=True)
+        for relation, expected in zip(RELATIONS, cells, strict=True)
+        if (found := ask(world, endpoint, caller, relation, expected))
+    ]
+
+    assert wrong == [], f"{endpoint[0]} {endpoint[1]}:\n" + "\n".join(wrong)
+
+
+def hidden_cells() -> list[tuple[tuple[str, str], str, str]]:
+    """Per endpoint, the first caller and relation the matrix answers with 404."""
+    found = []
+    for endpoint, row in sorted(EXPECTED.items()):
+        cells = [
+            (caller, relation)
+            for caller, cell in zip(CALLERS, row, strict=True)
+            for relation, expected in zip(RELATIONS, cell, strict=True)
+            if expected == "4"
+        ]
+        if cells:
+            found.append((endpoint, *cells[0]))
+    return found
+
+
+def aimed_elsewhere(w: World, probe: Probe, missing: str) -> Probe:
+    """The same request about a record that does not exist."""
+    path, body = probe.path, dict(probe.body or {})
+    for record in (w.client, w.active, w.referred, w.closed):
+        path = path.replace(record, missing)
+        body = {k: missing if v == record else v for k, v in body.items()}
+    assert missing in path or missing in body.values(), probe
+    return Probe(probe.method, path, body)
+
+
+def send(w: World, probe: Probe, headers: dict[str, str]) -> Any:
+    if probe.method == "GET":
+        return w.http.get(probe.path, headers=headers)
+    return w.http.post(
+        probe.path, json={"occurred_at": at(2), **(probe.body or {})}, headers=headers
+    )
+
+
+def test_a_hidden_record_is_answered_exactly_like_a_missing_one(world: World) -> None:
+    """404 so that existence does not leak: same status, rule, title and wording."""
+    different = []
+    for endpoint, caller, relation in hidden_cells():
+        probe = PROBES[endpoint](world, organisation_of(caller, relation), False)
+        missing = str(uuid4())
+        headers = world.caller(caller, relation)
+        hidden = send(world, probe, headers).json()
+        absent = send(world, aimed_elsewhere(world, probe, missing), headers).json()
+        for problem, record_id in ((hidden, None), (absent, missing)):
+            for record in (record_id, world.client, world.active, world.referred, world.closed):
+                if record:
+                    problem["detail"] = problem["detail"].replace(record, "<id>")
+                    problem["instance"] = problem["instance"].replace(record, "<id>")
+        if hidden != absent:
+            different.append(f"{endpoint}: {hidden} != {absent}")
+
+    assert different == [], "\n".join(different)
+
+
+def test_if_match_does_not_reveal_a_record_the_caller_may_not_see(world: World) -> None:
+    """A stale ``If-Match`` from an unrelated caller is still 404, not 412 with the current
+    version as ``ETag``: the precondition is checked after access, or existence leaks."""
+    leaks = []
+    for endpoint, caller, relation in hidden_cells():
+        if endpoint[0] != "POST":
+            continue
+        probe = PROBES[endpoint](world, organisation_of(caller, relation), False)
+        response = send(world, probe, {**world.caller(caller, relation), "If-Match": '"1"'})
+        if response.status_code != 404 or "etag" in response.headers:
+            leaks.append(
+                f"{endpoint[1]}: {response.status_code} ETag {response.headers.get('etag')}"
+            )
+
+    assert leaks == [], "412 instead of 404 for a hidden record:\n" + "\n".join(leaks)
+
+
+def test_the_list_and_board_refuse_to_look_beyond_the_callers_scope(world: World) -> None:
+    coordinator = world.caller("coordinator", "party")
+    auditor = world.caller("auditor", "party")
+    for path in ("/v1/trajectories", "/v1/board"):
+        other = world.http.get(f"{path}?organisation={OTHER}", headers=coordinator)
+        assert (other.status_code, other.json()["rule"]) == (403, "access-policy"), path
+        elsewhere = world.http.get(f"{path}?region={ELSEWHERE}", headers=auditor)
+        assert (elsewhere.status_code, elsewhere.json()["rule"]) == (403, "access-policy"), path
+        own = world.http.get(f"{path}?organisation={PARTY}&region={REGION}", headers=coordinator)
+        assert own.status_code == 200, path
+
+
+def test_a_refusal_is_logged_with_role_organisation_action_and_reason_only(world: World) -> None:
+    with structlog.testing.capture_logs() as logs:
+        hidden = world.http.get(
+            f"/v1/trajectories/{world.active}", headers=world.caller("coordinator", "neither")
+        )
+        forbidden = world.http.post(
+            f"/v1/trajectories/{world.active}/goals",
+            json={"occurred_at": at(2), "description": "Matrix"},
+            headers=world.caller("professional", "party"),
+        )
+
+    assert (hidden.status_code, forbidden.status_code) == (404, 403)
+    refusals = [entry for entry in logs if entry["event"] == "access refused"]
+    assert [(e["action"], e["reason"], e["organisation"], e["roles"]) for e in refusals] == [
+        ("read", "no relation", UNRELATED, ["coordinator"]),
+        ("set_goal", "role", AGREED, ["professional"]),
+    ]
+    assert all(
+        set(e) == {"event", "log_level", "action", "reason", "roles", "organisation"}
+        for e in refusals
+    )
+    assert "Matrix" not in repr(logs)
