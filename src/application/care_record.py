@@ -6,7 +6,8 @@ before anything is recorded, and a write that loses a race is refused by the eve
 unique (aggregate, version) constraint, so no update is ever lost.
 """
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
@@ -132,6 +133,21 @@ class CareRecord(Application[UUID]):
         self._check_writable(trajectory)
         return trajectory
 
+    def forget_cached(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Drop aggregates from this process's cache (their keys were destroyed elsewhere)."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in aggregate_ids:
+            with contextlib.suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
+
+    def reload_trajectory(self, trajectory_id: UUID) -> Trajectory:
+        """The trajectory read afresh from the store, never from the cache (after an erasure,
+        its personal fields must read as placeholders)."""
+        self.forget_cached([trajectory_id])
+        return self.trajectory(trajectory_id)
+
     def trajectory(self, trajectory_id: UUID) -> Trajectory:
         return self._load(Trajectory, trajectory_id)
 
@@ -205,6 +221,7 @@ class CareRecord(Application[UUID]):
         client.check_not_erased()
         subjects = tuple(sorted(set(self.keys.erase_client(client_id)) | {client_id}, key=str))
         self._delete_snapshots(subjects)
+        self.forget_cached(subjects)
         client = self.client(client_id)  # reloaded without its keys
         client.erase(ctx, legal_basis=legal_basis, erased_subjects=subjects)
         return self._save_all(client)

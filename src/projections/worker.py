@@ -200,40 +200,69 @@ class ProjectionWorker:
 
     def rebuild(self, name: str, progress: Callable[[Progress], None] | None = None) -> int:
         """Build ``name`` afresh beside the live copy, then switch over atomically."""
-        projection = self.projection(name)
-        tracking_name = f"{name}:rebuild"
+        return self.rebuild_many([name], progress)
+
+    def rebuild_many(
+        self, names: Sequence[str], progress: Callable[[Progress], None] | None = None
+    ) -> int:
+        """Build these projections afresh in one pass over the log (each event read and
+        decoded once), beside the live copies, then switch them over in one transaction."""
+        projections = [self.projection(name) for name in names]
+        label = "+".join(names)
         with self.database.transaction() as tx:
-            for table in projection.tables:
-                tx.execute(f"DROP TABLE IF EXISTS {table}{NEXT}")
-            for statement in projection.ddl(NEXT, uuid.uuid4().hex[:8]):
-                tx.execute(statement)
-            write_tracking(tx, tracking_name, 0, projection.version)
+            for projection in projections:
+                for table in projection.tables:
+                    tx.execute(f"DROP TABLE IF EXISTS {table}{NEXT}")
+                for statement in projection.ddl(NEXT, uuid.uuid4().hex[:8]):
+                    tx.execute(statement)
+                write_tracking(tx, f"{projection.name}:rebuild", 0, projection.version)
         total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
         while True:
             with self.database.transaction() as tx:
-                count = self._batch(projection, tracking_name, NEXT, tx)
+                count = self._rebuild_batch(projections, tx, self.batch_size * 5)
             time.sleep(0.001)  # let live writers to the same database in between batches
             done += count
             now = time.monotonic()
             if progress and (now - last_report >= 1.0 or count == 0):
                 total = max(total, done)
-                progress(Progress(name, done, total, now - started))
+                progress(Progress(label, done, total, now - started))
                 last_report = now
             if count == 0 or done >= total:
                 break
         with self.database.transaction() as tx:
             # Serialise with the live worker, apply what came in meanwhile, then switch.
-            read_tracking(tx, name, lock=True)
-            while self._batch(projection, tracking_name, NEXT, tx):
+            for projection in projections:
+                read_tracking(tx, projection.name, lock=True)
+            while self._rebuild_batch(projections, tx, self.batch_size * 5):
                 pass
-            position = (read_tracking(tx, tracking_name) or (0, 0))[0]
-            for table in projection.tables:
-                tx.execute(f"DROP TABLE IF EXISTS {table}")
-                tx.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table}")
-            write_tracking(tx, name, position, projection.version)
-            tx.execute("DELETE FROM rm_tracking WHERE name = ?", (tracking_name,))
-        log.info("projection rebuilt", projection=name, position=position)
+            position = 0
+            for projection in projections:
+                tracking_name = f"{projection.name}:rebuild"
+                position = (read_tracking(tx, tracking_name) or (0, 0))[0]
+                for table in projection.tables:
+                    tx.execute(f"DROP TABLE IF EXISTS {table}")
+                    tx.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table}")
+                write_tracking(tx, projection.name, position, projection.version)
+                tx.execute("DELETE FROM rm_tracking WHERE name = ?", (tracking_name,))
+        log.info("projections rebuilt", projections=list(names), position=position)
         return position
+
+    def _rebuild_batch(self, projections: Sequence[Projection], tx: Tx, limit: int) -> int:
+        """One batch for several rebuilding projections that stand at the same position."""
+        position = (read_tracking(tx, f"{projections[0].name}:rebuild", lock=True) or (0, 0))[0]
+        notifications = self.care_record.recorder.select_notifications(
+            start=position, limit=limit, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+        mapper = self.care_record.mapper
+        batch = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        for projection in projections:
+            projection.apply(tx, batch, NEXT)
+            write_tracking(
+                tx, f"{projection.name}:rebuild", notifications[-1].id, projection.version
+            )
+        return len(notifications)
 
 
 class Wakeup(Protocol):

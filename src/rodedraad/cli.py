@@ -103,13 +103,12 @@ def _projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     worker = build_projection_worker(settings, care_record)
     try:
         names = [p.name for p in worker.projections] if args.name == "all" else [args.name]
-        for name in names:
-            try:
-                position = worker.rebuild(name, _print_progress)
-            except KeyError as e:
-                print(f"rodedraad: {e.args[0]}", file=sys.stderr)
-                return 2
-            print(f"{name}: rebuilt up to log position {position}", file=sys.stderr)
+        try:
+            position = worker.rebuild_many(names, _print_progress)
+        except KeyError as e:
+            print(f"rodedraad: {e.args[0]}", file=sys.stderr)
+            return 2
+        print(f"{', '.join(names)}: rebuilt up to log position {position}", file=sys.stderr)
     finally:
         worker.database.close()
         care_record.close()

@@ -30,7 +30,9 @@ class DatabaseSettings:
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment eventsourcing's infrastructure factory reads."""
-        env: dict[str, str] = {}  # the mapper (msgspec, sealing) is built by CareRecord
+        # The mapper (msgspec, sealing) is built by CareRecord. Aggregates are cached and
+        # fast-forwarded from the store, so a command reads only the events it has not seen.
+        env: dict[str, str] = {"AGGREGATE_CACHE_MAXSIZE": "5000"}
         if self.is_postgres:
             parts = urlsplit(self.url)
             env.update(
