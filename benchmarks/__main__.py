@@ -1,0 +1,94 @@
+"""``python -m benchmarks``: the benchmark suite, its report table, and the demo data set.
+
+python -m benchmarks --quick                 small size, < 1 min; prints one JSON object
+python -m benchmarks --full [--size large]   medium (default) or large; prints the table
+python -m benchmarks table FILE              the Markdown table of a results file
+python -m benchmarks demo [--size N] [--data-dir var]
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.workload import SIZES
+
+
+def _suite(args: argparse.Namespace) -> int:
+    from benchmarks import report, suite
+
+    if args.quick:
+        plan = suite.quick_plan()
+        if args.size is not None:
+            plan = suite.Plan(
+                **{**plan.__dict__, "size": args.size, "trajectories": SIZES[args.size]}
+            )
+    else:
+        backends = tuple(args.backend) if args.backend else ("postgres", "sqlite")
+        plan = suite.full_plan(args.size or "medium", backends)
+    result = suite.run(plan, seed=args.seed, keep=args.keep)
+    path = suite.write(result)
+    suite.say(f"results written to {path}")
+    if args.quick:
+        print(json.dumps(report.quick_figures(result, path)))
+    else:
+        print(report.table(result))
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from benchmarks import report
+
+    path = Path(args.file)
+    if not path.exists() and (Path(__file__).parent / args.file).exists():
+        path = Path(__file__).parent / args.file
+    print(report.table(json.loads(path.read_text())))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from benchmarks import demo
+
+    return demo.main(size=args.size, data_dir=Path(args.data_dir), seed=args.seed)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    mode = root.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small size, under a minute (default)")
+    mode.add_argument("--full", action="store_true", help="the full suite (medium by default)")
+    root.add_argument("--size", choices=sorted(SIZES, key=SIZES.__getitem__), default=None)
+    root.add_argument(
+        "--backend",
+        action="append",
+        choices=("postgres", "sqlite"),
+        help="full mode: only this backend (repeat for both; default both)",
+    )
+    root.add_argument("--seed", type=int, default=1, help="the workload's seed (default 1)")
+    root.add_argument(
+        "--keep", action="store_true", help="keep the benchmark database and data dir"
+    )
+    root.set_defaults(run=_suite)
+    commands = root.add_subparsers(dest="command")
+    table = commands.add_parser("table", help="print the Markdown table of a results file")
+    table.add_argument("file", help="a JSON file under benchmarks/results/")
+    table.set_defaults(run=_table)
+    demo = commands.add_parser("demo", help="load the embedded service with a demo data set")
+    demo.add_argument("--size", type=int, default=300, help="trajectories (default 300)")
+    demo.add_argument("--data-dir", default="var", help="the embedded data dir (default var)")
+    demo.add_argument("--seed", type=int, default=7, help="the workload's seed (default 7)")
+    demo.set_defaults(run=_demo)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command is None and not args.full:
+        args.quick = True
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

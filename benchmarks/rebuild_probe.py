@@ -1,0 +1,89 @@
+"""Rebuilds every projection from position zero, in this (child) process, and reports as JSON.
+
+Run by the suite as ``python -m benchmarks.rebuild_probe`` with the ``RODEDRAAD_*`` variables of
+the benchmark database, so its peak memory is its own. For each projection it prints the events
+processed, the time, the rate and the peak resident memory while that projection was rebuilt
+(sampled every 20 ms), then the same for all projections together: in one pass over the log
+where the worker can (``rebuild_many``), else one after the other.
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+from benchmarks.processes import memory_mib
+from rodedraad.settings import Settings
+from rodedraad.wiring import build_care_record, build_projection_worker
+
+
+class RssSampler(threading.Thread):
+    """Samples this process's VmRSS; keeps the peak per phase."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        super().__init__(name="rss-sampler", daemon=True)
+        self.interval = interval
+        self.phase = "start"
+        self.peaks: dict[str, float] = {}
+        self.samples: list[tuple[float, float]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            rss = memory_mib(os.getpid())["rss"]
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss)
+            self.samples.append((time.perf_counter(), rss))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=2)
+
+
+def main() -> int:
+    pid = os.getpid()
+    settings = Settings.from_env()
+    care_record = build_care_record(settings)
+    worker = build_projection_worker(settings, care_record)
+    head = worker.head()
+    sampler = RssSampler()
+    sampler.start()
+    time.sleep(0.05)
+    before = memory_mib(pid)["rss"]
+    found: dict[str, Any] = {"events": head, "rss_before_mib": before, "projections": {}}
+    total = 0.0
+    for projection in worker.projections:
+        sampler.phase = projection.name
+        started = time.perf_counter()
+        worker.rebuild(projection.name)
+        seconds = time.perf_counter() - started
+        total += seconds
+        found["projections"][projection.name] = {
+            "seconds": round(seconds, 3),
+            "events_per_second": round(head / seconds, 1) if seconds else 0.0,
+            "peak_rss_mib": sampler.peaks.get(projection.name, 0.0),
+        }
+    rebuild_many = getattr(worker, "rebuild_many", None)
+    if rebuild_many is not None:  # all projections in one pass over the log
+        sampler.phase = "all"
+        started = time.perf_counter()
+        rebuild_many([p.name for p in worker.projections])
+        total = time.perf_counter() - started
+    sampler.stop()
+    found["all"] = {
+        "seconds": round(total, 3),
+        "events_per_second": round(head / total, 1) if total else 0.0,
+        "peak_rss_mib": max(sampler.peaks.values()),
+        "method": "one pass" if rebuild_many is not None else "one after the other",
+    }
+    found["peak_rss_mib"] = memory_mib(pid)["hwm"]
+    worker.database.close()
+    care_record.close()
+    print(json.dumps(found))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
