@@ -532,31 +532,37 @@ class CareRecord(Application[UUID]):
 
         return self._change_trajectory(trajectory_id, expected_version, hand_over)
 
+    def _record_deadline(
+        self, trajectory_id: UUID, record: Callable[[Trajectory], bool]
+    ) -> CommandResult | None:
+        trajectory = self._writable_trajectory(trajectory_id)
+        if not record(trajectory):
+            return None
+        return self._save_all(trajectory)
+
     def record_missed_deadline(
         self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, expected: str
     ) -> CommandResult | None:
         """Idempotent: returns ``None`` when this deadline was already recorded."""
-        trajectory = self._writable_trajectory(trajectory_id)
-        if not trajectory.record_missed_deadline(ctx, rule=rule, due_on=due_on, expected=expected):
-            return None
-        return self._save_all(trajectory)
+        return self._record_deadline(
+            trajectory_id,
+            lambda t: t.record_missed_deadline(ctx, rule=rule, due_on=due_on, expected=expected),
+        )
 
     def record_deadline_met_late(
         self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, met_on: date
     ) -> CommandResult | None:
         """Idempotent: returns ``None`` when this deadline was already recorded as met late."""
-        trajectory = self._writable_trajectory(trajectory_id)
-        if not trajectory.record_deadline_met_late(ctx, rule=rule, due_on=due_on, met_on=met_on):
-            return None
-        return self._save_all(trajectory)
+        return self._record_deadline(
+            trajectory_id,
+            lambda t: t.record_deadline_met_late(ctx, rule=rule, due_on=due_on, met_on=met_on),
+        )
 
     def record_deadline_reminder(
         self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, expected: str
     ) -> CommandResult | None:
         """Idempotent: returns ``None`` when this reminder was already issued."""
-        trajectory = self._writable_trajectory(trajectory_id)
-        if not trajectory.record_deadline_reminder(
-            ctx, rule=rule, due_on=due_on, expected=expected
-        ):
-            return None
-        return self._save_all(trajectory)
+        return self._record_deadline(
+            trajectory_id,
+            lambda t: t.record_deadline_reminder(ctx, rule=rule, due_on=due_on, expected=expected),
+        )

@@ -1095,54 +1095,53 @@ class Trajectory(Aggregate):
             transfers_coordination=transfers_coordination,
         )
 
+    def _record_deadline_once(
+        self,
+        ctx: CommandContext,
+        recorded: list[str],
+        event_class: type["Trajectory.Event"],
+        rule: str,
+        due_on: date,
+        **fields: Any,
+    ) -> bool:
+        """The scheduler's facts are idempotent: one per kind, rule and due date."""
+        ctx.check_occurred_at()
+        rule = require_text(rule, "rule")
+        if f"{rule}@{due_on.isoformat()}" in recorded:
+            return False
+        self.trigger_event(event_class, **ctx.event_fields(), rule=rule, due_on=due_on, **fields)
+        return True
+
     def record_missed_deadline(
         self, ctx: CommandContext, *, rule: str, due_on: date, expected: str
     ) -> bool:
         """Idempotent: a deadline (rule and due date) is recorded once. Returns whether it was."""
-        ctx.check_occurred_at()
-        rule = require_text(rule, "rule")
-        if f"{rule}@{due_on.isoformat()}" in self.missed_deadlines:
-            return False
-        self.trigger_event(
-            self.DeadlineMissed,
-            **ctx.event_fields(),
-            rule=rule,
-            due_on=due_on,
-            expected=expected,
+        return self._record_deadline_once(
+            ctx, self.missed_deadlines, self.DeadlineMissed, rule, due_on, expected=expected
         )
-        return True
 
     def record_deadline_met_late(
         self, ctx: CommandContext, *, rule: str, due_on: date, met_on: date
     ) -> bool:
         """Idempotent: a deadline met after its due date is recorded as such once."""
-        ctx.check_occurred_at()
-        rule = require_text(rule, "rule")
         if met_on <= due_on:
             raise InvalidValue("a deadline met on or before its due date was met in time")
-        if f"{rule}@{due_on.isoformat()}" in self.met_late_deadlines:
-            return False
-        self.trigger_event(
-            self.DeadlineMetLate, **ctx.event_fields(), rule=rule, due_on=due_on, met_on=met_on
+        return self._record_deadline_once(
+            ctx, self.met_late_deadlines, self.DeadlineMetLate, rule, due_on, met_on=met_on
         )
-        return True
 
     def record_deadline_reminder(
         self, ctx: CommandContext, *, rule: str, due_on: date, expected: str
     ) -> bool:
         """Idempotent: one reminder per deadline (rule and due date)."""
-        ctx.check_occurred_at()
-        rule = require_text(rule, "rule")
-        if f"{rule}@{due_on.isoformat()}" in self.reminded_deadlines:
-            return False
-        self.trigger_event(
+        return self._record_deadline_once(
+            ctx,
+            self.reminded_deadlines,
             self.DeadlineReminderIssued,
-            **ctx.event_fields(),
-            rule=rule,
-            due_on=due_on,
+            rule,
+            due_on,
             expected=expected,
         )
-        return True
 
     def record_follow_up_contact(
         self, ctx: CommandContext, *, contacted_party: str, outcome: str
