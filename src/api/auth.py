@@ -6,7 +6,8 @@ endpoint. Either way the actor on every event comes from the token, never from a
 """
 
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ class TokenError(Exception):
 
 
 @dataclass(frozen=True)
-class TokenVerifier:
+class TokenVerifier:  # frozen: the cache below is its only state, filled as tokens verify
     """Verifies bearer tokens with one key and algorithm (HS256 locally, RS256 in production)."""
 
     key: Any
@@ -52,8 +53,24 @@ class TokenVerifier:
     issuer: str | None = None
     audience: str | None = None
     jwks_client: jwt.PyJWKClient | None = None
+    _verified: dict[str, tuple[Principal, float]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def verify(self, token: str) -> Principal:
+        """Verify a token, remembering verified ones until they expire (a client sends the
+        same token on every request; its signature need not be checked each time)."""
+        now = time.time()
+        hit = self._verified.get(token)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= 4096:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             key = (
                 self.jwks_client.get_signing_key_from_jwt(token).key
@@ -80,12 +97,13 @@ class TokenVerifier:
         for claim in ("sub", "org", "region"):
             if not isinstance(claims[claim], str) or not claims[claim].strip():
                 raise TokenError(f"the bearer token's {claim} claim must be a non-empty string")
-        return Principal(
+        principal = Principal(
             user_id=claims["sub"],
             organisation=claims["org"],
             roles=tuple(roles),
             region=claims["region"],
         )
+        return principal, float(claims["exp"])
 
 
 @dataclass(frozen=True)

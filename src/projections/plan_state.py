@@ -50,7 +50,7 @@ class PlanStateProjection:
 
     name = "plan_state"
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
-    version = 3
+    version = 4
 
     def __init__(self, reload: Callable[[UUID], Trajectory] | None = None) -> None:
         self.reload = reload
@@ -74,8 +74,11 @@ class PlanStateProjection:
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_list ON {t} (referred_at, id)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_status ON {t} (status, region)",
             f"CREATE TABLE IF NOT EXISTS {p} ("
-            "organisation TEXT NOT NULL, trajectory_id TEXT NOT NULL, "
+            "organisation TEXT NOT NULL, trajectory_id TEXT NOT NULL, referred_at TEXT NOT NULL, "
             "PRIMARY KEY (organisation, trajectory_id))",
+            f"CREATE INDEX IF NOT EXISTS ix_{generation}_parties_list "
+            f"ON {p} (organisation, referred_at, trajectory_id)",
+            f"CREATE INDEX IF NOT EXISTS ix_{generation}_parties_trajectory ON {p} (trajectory_id)",
         ]
 
     def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None:
@@ -128,7 +131,7 @@ class PlanStateProjection:
     @staticmethod
     def _write(tx: Tx, trajectories: list[Trajectory], suffix: str, erased: set[UUID]) -> None:
         rows = []
-        parties: list[tuple[str, str]] = []
+        parties: list[tuple[str, str, str | None]] = []
         for t in trajectories:
             open_escalations = [e for e in t.escalations.values() if e.resolved_at is None]
             block = t.current_block
@@ -164,7 +167,7 @@ class PlanStateProjection:
                     _ENCODER.encode(trajectory_view(t, erased=t.id in erased)).decode(),
                 )
             )
-            parties.extend((org, str(t.id)) for org in t.parties)
+            parties.extend((org, str(t.id), iso(t.referred_at)) for org in t.parties)
         for start in range(0, len(rows), 500):
             chunk = [row[0] for row in rows[start : start + 500]]
             tx.execute(
@@ -193,7 +196,7 @@ class PlanStateProjection:
             rows,
         )
         tx.executemany(
-            f"INSERT INTO rm_trajectory_parties{suffix} (organisation, trajectory_id) "
-            "VALUES (?, ?)",
+            f"INSERT INTO rm_trajectory_parties{suffix} (organisation, trajectory_id, referred_at) "
+            "VALUES (?, ?, ?)",
             parties,
         )

@@ -151,14 +151,47 @@ class ProjectionWorker:
             self.database.scrub()
         return count
 
+    def process_together(self) -> tuple[int, bool]:
+        """One batch for every projection, in one transaction: projections at the same
+        position share one read and one decoding of the log. Returns (events, whether a batch
+        was full, i.e. more may be waiting)."""
+        with self.database.transaction() as tx:
+            at: dict[int, list[Projection]] = {}
+            for projection in self.projections:
+                tracking = read_tracking(tx, projection.name, lock=True)
+                if tracking is None:
+                    raise LookupError(f"projection {projection.name!r} has no tracking row")
+                at.setdefault(tracking[0], []).append(projection)
+            processed, full = 0, False
+            mapper = self.care_record.mapper
+            for position, group in at.items():
+                notifications = self.care_record.recorder.select_notifications(
+                    start=position, limit=self.batch_size, inclusive_of_start=False
+                )
+                if not notifications:
+                    continue
+                batch = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+                for projection in group:
+                    projection.apply(tx, batch, "")
+                    write_tracking(tx, projection.name, notifications[-1].id, projection.version)
+                if any(isinstance(event, Client.Erased) for _, event in batch):
+                    self._erasure_seen = True
+                processed += len(notifications)
+                full = full or len(notifications) == self.batch_size
+        if self._erasure_seen:
+            self._erasure_seen = False
+            self.database.scrub()
+        return processed, full
+
     def catch_up(self) -> int:
         """Process everything recorded so far, for every projection (one caller at a time)."""
         total = 0
         with self._lock:
-            for projection in self.projections:
-                while count := self.process_batch(projection):
-                    total += count
-        return total
+            while True:
+                count, full = self.process_together()
+                total += count
+                if not full:
+                    return total
 
     def catch_up_quietly(self) -> None:
         """``catch_up`` after a command (inline projections): the command is recorded whatever
@@ -184,8 +217,8 @@ class ProjectionWorker:
                 log.exception("projection failed; retrying in 5 s")
                 stop.wait(5.0)
                 continue
-            if processed == 0:
-                wakeup.wait(stop)
+            if processed < self.batch_size:
+                wakeup.wait(stop)  # caught up: sleep until new events are announced
 
     # --- positions ------------------------------------------------------------------------------
 
