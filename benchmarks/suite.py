@@ -172,7 +172,7 @@ class BackendRun:
     # 1. load
     def load(self) -> None:
         say(f"{self.target.backend}: loading {self.plan.trajectories:,} trajectories")
-        loader = BatchLoader(self.settings.database.eventsourcing_env())
+        loader = BatchLoader(self.settings)
 
         def progress(stats: LoadStats) -> None:
             if stats.trajectories % 10_000 == 0:

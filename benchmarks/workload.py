@@ -43,6 +43,8 @@ from api import schemas
 from application.care_record import CareRecord, CommandResult
 from domain.client import PersonalData
 from domain.common import Actor, CommandContext, add_months
+from rodedraad.settings import Settings
+from rodedraad.wiring import build_key_store
 
 #: Named sizes, in trajectories.
 SIZES: dict[str, int] = {"tiny": 25, "small": 1_000, "medium": 10_000, "large": 100_000}
@@ -801,8 +803,11 @@ class _BatchingCareRecord(CareRecord):
 
     name = CareRecord.name  # the same event store tables as the application
 
-    def __init__(self, env: dict[str, str]) -> None:
-        super().__init__(env=env)
+    def __init__(self, settings: Settings) -> None:
+        if not settings.database.is_postgres:
+            settings.database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        # The application's own key store: what is loaded is sealed with keys the server finds.
+        super().__init__(env=settings.database.eventsourcing_env(), keys=build_key_store(settings))
         self._pending: dict[UUID, Aggregate] = {}
 
     def _load(self, cls: Any, aggregate_id: UUID) -> Any:
@@ -856,8 +861,8 @@ class LoadStats:
 class BatchLoader:
     """Loads scripts through the use cases, ``batch_size`` trajectories per transaction."""
 
-    def __init__(self, env: dict[str, str], batch_size: int = 250) -> None:
-        self.app = _BatchingCareRecord(env)
+    def __init__(self, settings: Settings, batch_size: int = 250) -> None:
+        self.app = _BatchingCareRecord(settings)
         self.batch_size = batch_size
 
     def load(

@@ -6,6 +6,7 @@ events, and a tiny quick run against PostgreSQL produces every figure the JSON r
 """
 
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from benchmarks import report, suite
@@ -38,15 +39,16 @@ def test_every_generated_trajectory_passes_the_domain_rules(sqlite_settings: Set
         app.close()
 
 
-def test_bulk_loading_records_the_same_events(tmp_path: Path) -> None:
+def test_bulk_loading_records_the_same_events_readable_by_the_application(
+    tmp_path: Path,
+) -> None:
     settings = Settings.from_env(
         {
             "RODEDRAAD_DATABASE_URL": f"sqlite:///{tmp_path / 'bulk.sqlite'}",
             "RODEDRAAD_DATA_DIR": str(tmp_path),
         }
     )
-    settings.database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    loader = BatchLoader(settings.database.eventsourcing_env(), batch_size=7)
+    loader = BatchLoader(settings, batch_size=7)
     try:
         stats = loader.load(generate(3, TINY, as_of=AS_OF))
     finally:
@@ -55,6 +57,17 @@ def test_bulk_loading_records_the_same_events(tmp_path: Path) -> None:
     assert (
         stats.events == stats.commands == sum(len(s.steps) for s in generate(3, TINY, as_of=AS_OF))
     )
+
+    # Sealed with the application's own keys: a freshly built application reads every name.
+    app = build_care_record(settings)
+    try:
+        notifications = app.recorder.select_notifications(start=1, limit=stats.events)
+        clients = [n.originator_id for n in notifications if n.topic.endswith("Registered")]
+        names = [app.client(UUID(str(c))).personal.name for c in clients]
+    finally:
+        app.close()
+    assert len(names) == TINY
+    assert all(name is not None and " " in name for name in names), names
 
 
 @pytest.mark.postgres
