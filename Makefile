@@ -6,7 +6,7 @@ VENV := .venv
 UV_VERSION := 0.13.9
 UV := $(VENV)/bin/uv
 
-.PHONY: sync run test lint format
+.PHONY: sync run test lint format demo
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ sync: $(UV)
 
 run: sync
 	$(VENV)/bin/rodedraad serve
+
+# A populated board for a newcomer: load a demo data set into ./var, then `make run`.
+demo: sync
+	$(VENV)/bin/python -m benchmarks demo
 
 lint: sync
 	$(VENV)/bin/ruff check src tests benchmarks
