@@ -14,11 +14,12 @@ from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, Recording
 
 from application.codec import MsgspecTranscoder, SealingMapper
+from application.group_commit import GroupCommit
 from application.keys import KeyStore, MemoryKeyStore
 from domain.client import Client, PersonalData
 from domain.common import CommandContext, ConsentScope, Sector, Signatory
@@ -89,6 +90,7 @@ class CareRecord(Application[UUID]):
         #: Per-client keys that seal personal data (crypto-shredding); in memory if not given.
         self.keys: KeyStore = keys or MemoryKeyStore()
         super().__init__(env=env)
+        self.group_commit = GroupCommit(self._record, self._after_recorded)
 
     def close(self) -> None:
         super().close()
@@ -101,6 +103,13 @@ class CareRecord(Application[UUID]):
             compressor=self.factory.compressor(),
             cipher=self.factory.cipher(),
         )
+
+    def _after_recorded(
+        self, processing: ProcessingEvent[UUID], recordings: list[Recording[UUID]]
+    ) -> None:
+        """What ``Application.save`` does after recording: snapshots, then notification."""
+        self._take_snapshots(processing)
+        self._notify(recordings)
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
@@ -156,7 +165,7 @@ class CareRecord(Application[UUID]):
 
     def _save_all(self, *aggregates: Aggregate) -> CommandResult:
         try:
-            recordings = self.save(*aggregates)
+            recordings = self.group_commit.save(*aggregates)
         except IntegrityError:
             raise ConcurrentWrite(
                 "another command changed this record at the same moment; reload it and retry"

@@ -20,7 +20,7 @@ from domain.errors import (
     RuleConflict,
     SignatoryNotAllowed,
 )
-from domain.snapshots import TypedSnapshot
+from domain.snapshots import CopiedThroughState, TypedSnapshot
 
 
 class PersonalData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -66,7 +66,7 @@ class ClientSnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     erased_at: datetime | None = None
 
 
-class Client(Aggregate):
+class Client(CopiedThroughState, Aggregate):
     """A client under a pseudonymous id; consents and representatives hang here."""
 
     class Event(Aggregate.Event):

@@ -53,7 +53,7 @@ from domain.errors import (
     StartConsultationRequired,
     TransitionNotAllowed,
 )
-from domain.snapshots import TypedSnapshot
+from domain.snapshots import CopiedThroughState, TypedSnapshot
 
 #: 004: "een handelingsplan is maximaal 3 jaar geldig".
 PLAN_VALIDITY_MONTHS = 36
@@ -196,7 +196,7 @@ class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     continued_from: UUID | None
 
 
-class Trajectory(Aggregate):
+class Trajectory(CopiedThroughState, Aggregate):
     """One trajectory of one client, with its support plan (DESIGN §3)."""
 
     # --- events -------------------------------------------------------------------------------

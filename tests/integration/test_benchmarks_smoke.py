@@ -15,6 +15,7 @@ from benchmarks.workload import BatchLoader, Ids, default_as_of, generate, run_s
 
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record
+from tests.integration.databases import fresh_postgres_database
 
 AS_OF = default_as_of()
 TINY = 25
@@ -87,7 +88,9 @@ def test_a_tiny_quick_run_reports_every_figure(postgres_url: str, tmp_path: Path
         queries_per_kind=3,
         backends=("postgres",),
     )
-    result = suite.run_on(plan, {"postgres": Target("postgres", postgres_url, tmp_path)})
+    # A database of its own: the suite samples trajectories from the whole read model.
+    with fresh_postgres_database() as url:
+        result = suite.run_on(plan, {"postgres": Target("postgres", url, tmp_path)})
     figures = report.quick_figures(result, tmp_path / "result.json")
 
     pg = figures["postgres"]

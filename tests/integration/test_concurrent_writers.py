@@ -100,3 +100,56 @@ def test_concurrent_writers_lose_no_update_and_record_none_twice(
     assert versions == list(range(1, expected_total + 1))
     goals = set(setup.trajectory(trajectory_id).goals)
     assert goals == {f"goal-{i}-{n}" for i in range(WRITERS) for n in range(GOALS_PER_WRITER)}
+
+
+def test_threads_of_one_application_share_transactions_and_each_keeps_its_own_outcome(
+    writers: list[CareRecord],
+) -> None:
+    """The API's case: one ``CareRecord``, commands from many threads, grouped into shared
+    transactions (group commit). Two threads race on one trajectory, the others each have their
+    own: every command that succeeds answers the position of its own event, no update is lost,
+    and a race is refused as ``ConcurrentWrite``, never recorded twice."""
+    app, *_ = writers
+    shared = _started(app)
+    own = [_started(app) for _ in range(6)]
+    answers: list[tuple[UUID, int, int | None]] = []
+    lost_races = [0]
+    failures: list[BaseException] = []
+    go = threading.Barrier(len(own) + 2)
+
+    def write(trajectory_id: UUID, name: str) -> None:
+        try:
+            go.wait()
+            for n in range(GOALS_PER_WRITER):
+                while True:
+                    try:
+                        result = app.set_goal(
+                            ctx(7), trajectory_id, None, goal_id=f"{name}-{n}", description="doel"
+                        )
+                        answers.append((result.id, result.version, result.position))
+                        break
+                    except ConcurrentWrite:
+                        lost_races[0] += 1
+        except BaseException as error:  # noqa: BLE001 - reported in the main thread
+            failures.append(error)
+
+    jobs = [(shared, "a"), (shared, "b"), *((t, f"own{i}") for i, t in enumerate(own))]
+    threads = [threading.Thread(target=write, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert failures == []
+    assert len(answers) == len(jobs) * GOALS_PER_WRITER
+    by_position = {
+        n.id: (UUID(str(n.originator_id)), n.originator_version)
+        for n in app.recorder.select_notifications(start=1, limit=10_000)
+    }
+    for trajectory_id, version, position in answers:
+        assert position is not None
+        assert by_position[position] == (trajectory_id, version)
+    assert set(app.trajectory(shared).goals) == {f"{w}-{n}" for w in "ab" for n in range(5)}
+    for i, trajectory_id in enumerate(own):
+        assert set(app.trajectory(trajectory_id).goals) == {f"own{i}-{n}" for n in range(5)}
+    assert app.group_commit.commands == len(answers) + 7 * 4  # and the set-up's commands

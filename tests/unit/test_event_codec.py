@@ -7,6 +7,7 @@ way: their declared state must equal what the aggregate holds, and a trajectory 
 snapshot must equal the one replayed from its events.
 """
 
+import copy
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
@@ -457,3 +458,53 @@ def test_a_trajectory_loaded_from_a_snapshot_carries_on_like_the_replayed_one() 
     recorded = {"_pending_events": [], "_modified_on": None}
     assert_same(vars(replayed) | recorded, vars(restored) | recorded)
     assert restored.version == replayed.version == len(events) + 1
+
+
+# --- copies out of the aggregate cache ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "walk", [walk_every_trajectory_command, walk_every_client_command], ids=["trajectory", "client"]
+)
+def test_a_deep_copy_equals_the_aggregate_at_every_version(walk: Any) -> None:
+    """The cache hands out ``deepcopy``s, made through the typed state (not ``copy.deepcopy``
+    of every nested struct): at every version the copy holds exactly the same values."""
+    events = list(walk().collect_events())
+
+    for replayed in _replayed_versions(events):
+        copied = copy.deepcopy(replayed)
+
+        assert type(copied) is type(replayed)
+        assert_same(vars(replayed), vars(copied), f"version {replayed.version}")
+
+
+def test_changing_a_deep_copy_leaves_the_cached_aggregate_as_it_was() -> None:
+    events = list(walk_every_trajectory_command().collect_events())
+    *_, cached = _replayed_versions(events)
+    assert isinstance(cached, Trajectory)
+    cached.collect_events()
+
+    def state() -> bytes:
+        return msgspec.json.encode(vars(cached))
+
+    before = state()
+
+    copied = copy.deepcopy(cached)
+    copied.record_follow_up_contact(_ctx(500), contacted_party="org-keeper", outcome="nog")
+    for agreement in copied.role_agreements.values():
+        agreement.accepted_by.append("org-intruder")
+    copied.goals.clear()
+
+    assert state() == before
+    assert cached.version == len(events)
+    assert copied.version == len(events) + 1
+
+
+def test_a_copy_keeps_pending_events_apart() -> None:
+    trajectory = walk_every_trajectory_command()
+    pending = len(trajectory._pending_events)
+    copied = copy.deepcopy(trajectory)
+
+    copied.collect_events()
+
+    assert len(trajectory._pending_events) == pending > 0
