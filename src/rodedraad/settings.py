@@ -37,6 +37,8 @@ class DatabaseSettings:
             parts = urlsplit(self.url)
             env.update(
                 PERSISTENCE_MODULE="eventsourcing.postgres",
+                # The table-lock insert in one round trip (application/pg_recorder.py).
+                APPLICATION_RECORDER_TOPIC="application.pg_recorder:LockedInsertRecorder",
                 POSTGRES_DBNAME=parts.path.lstrip("/") or "rodedraad",
                 POSTGRES_HOST=parts.hostname or "127.0.0.1",
                 POSTGRES_PORT=str(parts.port or 5432),
