@@ -1,6 +1,7 @@
 """The loads a benchmark applies, each over a warm-up and then a measured window.
 
-- :func:`http_commands`: workload commands as HTTP requests from N concurrent clients (httpx);
+- :func:`http_commands`: workload commands as HTTP requests from N concurrent clients (keep-alive
+  connections of :mod:`benchmarks.http_client`);
 - :func:`app_commands`: the same commands through ``CareRecord`` from N threads (no HTTP);
 - :func:`pg_inserts` / :func:`sqlite_inserts`: the physical baseline, single-row inserts of a
   ~1 KB payload, one commit each, at the same concurrency;
@@ -24,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import msgspec
 import psycopg
 
 from application.care_record import CareRecord
+from benchmarks.http_client import Connection, encode_headers
 from benchmarks.processes import cpu_seconds, postgres_cpu_seconds
 from benchmarks.stats import latency_summary
 from benchmarks.workload import Ids, TrajectoryScript, http_request, record_answer, run_step, script
@@ -156,10 +157,10 @@ async def http_commands(
 ) -> RunResult:
     """Workload commands from ``concurrency`` clients; at ``rate`` commands/s if given."""
     w = _Window(warmup, window)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     interval = concurrency / rate if rate else 0.0
+    encoded = {org: encode_headers(h) for org, h in headers.items()}
 
-    async def client_loop(k: int, client: httpx.AsyncClient) -> None:
+    async def client_loop(k: int, client: Connection) -> None:
         next_send = w.t0 + interval * k / concurrency
         while not w.over():
             trajectory = feed.next()
@@ -174,23 +175,27 @@ async def http_commands(
                     return
                 path, body = http_request(step, ids)
                 started = time.perf_counter()
-                answer = await client.post(
-                    path, content=msgspec.json.encode(body), headers=headers[step.organisation]
+                status, content = await client.request(
+                    "POST", path, encoded[step.organisation], msgspec.json.encode(body)
                 )
                 ended = time.perf_counter()
-                if answer.status_code >= 300:
-                    w.error(ended, f"{answer.status_code} {step.command}: {answer.text}")
+                if status >= 300:
+                    w.error(ended, f"{status} {step.command}: {content.decode(errors='replace')}")
                     break
-                data = msgspec.json.decode(answer.content)
+                data = msgspec.json.decode(content)
                 record_answer(step, ids, data["id"])
                 w.record(started, ended, data.get("position"))
 
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+    clients = [Connection(base_url) for _ in range(concurrency)]
+    try:
         meter_task = asyncio.create_task(asyncio.to_thread(_with_cpu, meter, w))
-        await asyncio.gather(*(client_loop(k, client) for k in range(concurrency)))
+        await asyncio.gather(*(client_loop(k, client) for k, client in enumerate(clients)))
         await meter_task
         if meter is not None:
             w.result.cpu_cores = meter.stop()
+    finally:
+        for client in clients:
+            await client.close()
     return w.result
 
 
@@ -200,17 +205,21 @@ async def get_latencies(
     """Per kind, sequential GETs (path, headers) from one client; the first ``warmup`` of each
     kind are not counted."""
     found: dict[str, list[float]] = {}
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+    client = Connection(base_url)
+    try:
         for kind, requests in kinds.items():
             found[kind] = []
             for i, (path, headers) in enumerate([*requests[:warmup], *requests]):
+                encoded = encode_headers(headers)
                 started = time.perf_counter()
-                answer = await client.get(path, headers=headers)
+                status, content = await client.request("GET", path, encoded)
                 ended = time.perf_counter()
-                if answer.status_code != 200:
-                    raise RuntimeError(f"GET {path}: {answer.status_code} {answer.text[:300]}")
+                if status != 200:
+                    raise RuntimeError(f"GET {path}: {status} {content[:300]!r}")
                 if i >= warmup:
                     found[kind].append(ended - started)
+    finally:
+        await client.close()
     return found
 
 
