@@ -21,6 +21,11 @@ TRACKING_DDL = (
     "name TEXT PRIMARY KEY, position BIGINT NOT NULL, version BIGINT NOT NULL)"
 )
 
+#: Held while read-model tables are created: processes that start together (the API and the
+#: projection worker) would otherwise race, and PostgreSQL's ``CREATE … IF NOT EXISTS`` is not
+#: safe against a concurrent twin (a duplicate-key error on its catalogue).
+SCHEMA_LOCK_SQL = "SELECT pg_advisory_xact_lock(5928283465238906189)"
+
 
 class Tx(Protocol):
     """A transaction's cursor, the same shape on both databases."""
@@ -116,6 +121,12 @@ class _PostgresTx:
         return self._cursor.fetchall()
 
 
+def lock_schema(tx: Tx) -> None:
+    """Serialise creating read models between processes (SQLite's writer lock already does)."""
+    if tx.dialect == "postgres":
+        tx.execute(SCHEMA_LOCK_SQL)
+
+
 class PostgresProjectionDatabase:
     """Read models beside the event store, in ``rm_*`` tables."""
 
@@ -125,6 +136,7 @@ class PostgresProjectionDatabase:
         self._conn = psycopg.connect(url, autocommit=False)
         self._lock = threading.RLock()
         with self._conn.transaction():
+            self._conn.execute(SCHEMA_LOCK_SQL)
             self._conn.execute(TRACKING_DDL)
 
     @contextmanager

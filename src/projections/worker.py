@@ -28,7 +28,7 @@ from domain.deadlines import DeadlinePolicy
 from domain.trajectory import Trajectory
 from projections.deadlines import DeadlinesProjection
 from projections.plan_state import PlanStateProjection
-from projections.store import ProjectionDatabase, Tx, read_tracking, write_tracking
+from projections.store import ProjectionDatabase, Tx, lock_schema, read_tracking, write_tracking
 from projections.timeline import TimelineProjection
 
 log = structlog.get_logger("rodedraad.projections")
@@ -106,6 +106,7 @@ class ProjectionWorker:
         """Create missing read models; rebuild those whose version changed."""
         for projection in self.projections:
             with self.database.transaction() as tx:
+                lock_schema(tx)
                 tracking = read_tracking(tx, projection.name, lock=True)
                 if tracking is None:
                     for statement in projection.ddl("", uuid.uuid4().hex[:8]):
