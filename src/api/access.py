@@ -178,6 +178,20 @@ class AccessPolicy:
         self, principal: Principal, parties: list[str], client_id: UUID, region: str
     ) -> bool:
         """Auditors: their region. Others: a party, or holding the client's consent."""
+        decided = self.related_without_client(principal, parties, region)
+        if decided is not None:
+            return decided
+        return self.holds_consent(
+            self.care_record.client(client_id), principal.organisation, CASE_SCOPES
+        )
+
+    @staticmethod
+    def related_without_client(
+        principal: Principal, parties: list[str], region: str
+    ) -> bool | None:
+        """What ``related_to_trajectory`` decides without the client's record (no I/O): an
+        auditor of the region, a party, or a role that never relates; ``None``: ask the
+        client's consents."""
         roles = _roles(principal)
         if Role.AUDITOR in roles and region == principal.region:
             return True
@@ -185,9 +199,7 @@ class AccessPolicy:
             return False
         if principal.organisation in parties:
             return True
-        return self.holds_consent(
-            self.care_record.client(client_id), principal.organisation, CASE_SCOPES
-        )
+        return None
 
     def sees_contact_details(self, principal: Principal, client: Client) -> bool:
         """The registering organisation, auditors, or a consent covering the contact details."""

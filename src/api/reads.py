@@ -86,15 +86,30 @@ async def authorise_trajectory_read(
     services: ApiServices, request: Request[Principal, Any, Any], trajectory_id: UUID, action: str
 ) -> UUID:
     """Role, then relation (404 if none), then an excluded representative (403). → client id."""
-    principal, policy = request.user, services.policy
-    policy.require_role(principal, action, CASE_READERS)
+    services.policy.require_role(request.user, action, CASE_READERS)
     info = await services.queries.access_info(trajectory_id)
     if info is None:
         raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+    return await authorise_related(services, request, trajectory_id, action, info)
+
+
+async def authorise_related(
+    services: ApiServices,
+    request: Request[Principal, Any, Any],
+    trajectory_id: UUID,
+    action: str,
+    info: tuple[UUID, str, list[str]],
+) -> UUID:
+    """The relation part of ``authorise_trajectory_read``, on the access facts already read.
+    Most readers are decided on the read model's row; only a reader who is not a party waits
+    for the client's record (its consents), in a worker thread."""
+    principal, policy = request.user, services.policy
     client_id, region, parties = info
-    related = await anyio.to_thread.run_sync(
-        policy.related_to_trajectory, principal, parties, client_id, region
-    )
+    related = policy.related_without_client(principal, parties, region)
+    if related is None:
+        related = await anyio.to_thread.run_sync(
+            policy.related_to_trajectory, principal, parties, client_id, region
+        )
     if not related:
         raise policy.hidden(
             principal, action, TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
@@ -122,14 +137,15 @@ class ReadController(Controller):
     ) -> Response[TrajectoryView]:
         """Parties and roles in force, goals and actions, the signed plan, what is next."""
         await await_position(queries, "plan_state", min_position or x_min_position, max_wait_ms)
-        client_id = await authorise_trajectory_read(services, request, trajectory_id, "read")
-        found = await queries.plan_state(trajectory_id)
+        services.policy.require_role(request.user, "read", CASE_READERS)
+        found = await queries.plan_state_with_access(trajectory_id)
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+        info, version, doc = found
+        client_id = await authorise_related(services, request, trajectory_id, "read", info)
         await anyio.to_thread.run_sync(
             record_read, services.access_log, request, client_id, trajectory_id
         )
-        version, doc = found
         stored: Any = doc  # the stored JSON document is a TrajectoryView, sent as is
         return Response(
             content=stored, media_type="application/json", headers={"ETag": etag(version)}

@@ -158,7 +158,15 @@ class SqliteAccessLog:
 
 class PostgresAccessLog:
     def __init__(self, conninfo: str) -> None:
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, max_idle=60, open=True)
+        # Autocommit: an entry is one INSERT, one round trip (not BEGIN, INSERT, COMMIT).
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=4,
+            max_idle=60,
+            open=True,
+            kwargs={"autocommit": True},
+        )
         with self._pool.connection() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS rodedraad_personal_data_reads ("

@@ -339,6 +339,25 @@ class ReadModelQueries:
             return None
         return UUID(rows[0][0]), rows[0][1], [r[2] for r in rows if r[2] is not None]
 
+    async def plan_state_with_access(
+        self, trajectory_id: UUID
+    ) -> tuple[tuple[UUID, str, list[str]], int, bytes] | None:
+        """``access_info`` and ``plan_state`` in one round trip: ((client, region, parties),
+        version, document). The document is sent only after the caller decided on access."""
+        rows = await self.runner.fetch(
+            "SELECT client_id, region, version, doc, NULL FROM rm_trajectories WHERE id = ? "
+            "UNION ALL SELECT NULL, NULL, NULL, NULL, organisation FROM rm_trajectory_parties "
+            "WHERE trajectory_id = ?",
+            [str(trajectory_id), str(trajectory_id)],
+        )
+        head = next((r for r in rows if r[0] is not None), None)
+        if head is None:
+            return None
+        client_id, region, version, doc, _ = head
+        parties = [r[4] for r in rows if r[0] is None]
+        document = doc.encode() if isinstance(doc, str) else bytes(doc)
+        return (UUID(str(client_id)), region, parties), int(version), document
+
     async def client_regions(self, client_id: UUID) -> set[str]:
         rows = await self.runner.fetch(
             "SELECT DISTINCT region FROM rm_trajectories WHERE client_id = ?", [str(client_id)]

@@ -8,6 +8,8 @@ import asyncpg
 from projections.queries import ReadModelQueries
 
 _PLACEHOLDER = re.compile(r"\?")
+#: Tries of a read that a rebuild's switch-over made a deadlock victim.
+_ATTEMPTS = 3
 
 
 def numbered(sql: str) -> str:
@@ -37,8 +39,18 @@ class PostgresRunner:
         text = self._sql.get(sql)
         if text is None:
             text = self._sql[sql] = numbered(sql)
-        records = await self._pool.fetch(text, *params)
-        return [tuple(r) for r in records]
+        for attempt in range(_ATTEMPTS):
+            try:
+                records = await self._pool.fetch(text, *params)
+            except asyncpg.exceptions.DeadlockDetectedError:
+                # A rebuild's switch-over renames the read-model tables in one transaction; a
+                # read that locked one of them first is chosen as the deadlock's victim. Reads
+                # change nothing, so the read runs again (on the new tables).
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                continue
+            return [tuple(r) for r in records]
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         if self._pool is not None:
