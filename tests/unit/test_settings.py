@@ -17,6 +17,12 @@ def test_the_embedded_default_is_a_sqlite_file_under_the_data_dir() -> None:
     env = settings.database.eventsourcing_env()
     assert env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
     assert env["SQLITE_DBNAME"] == "var/rodedraad.sqlite"
+    assert env["AGGREGATE_CACHE_MAXSIZE"] == "2000"
+
+
+def test_the_aggregate_cache_size_is_a_setting() -> None:
+    settings = Settings.from_env({"RODEDRAAD_AGGREGATE_CACHE_SIZE": "300"})
+    assert settings.database.eventsourcing_env()["AGGREGATE_CACHE_MAXSIZE"] == "300"
 
 
 def test_one_setting_chooses_postgresql() -> None:
