@@ -8,7 +8,7 @@ skipped or applied twice. The row also holds the rendered document (``doc``) tha
 """
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -27,6 +27,19 @@ _NOT_STATE = frozenset({"_id", "_version", "_pending_events"})
 def iso(moment: datetime | None) -> str | None:
     """Sortable UTC text for datetime columns (both databases store and compare it as text)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def stuck_anchor(t: Trajectory) -> datetime | None:
+    """Since when the trajectory is stuck for reasons that do not depend on today: blocked, an
+    open escalation, a missed deadline not yet met (the board adds, at query time, an overdue
+    consultation and a silence longer than the idle limit)."""
+    candidates = [e.raised_at for e in t.escalations.values() if e.resolved_at is None]
+    if t.current_block is not None:
+        candidates.append(t.current_block.since)
+    for deadline in t.open_missed_deadlines:
+        due = date.fromisoformat(deadline.partition("@")[2])
+        candidates.append(datetime(due.year, due.month, due.day, tzinfo=UTC))
+    return min(candidates, default=None)
 
 
 def encode_state(trajectory: Trajectory) -> bytes:
@@ -50,7 +63,7 @@ class PlanStateProjection:
 
     name = "plan_state"
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
-    version = 4
+    version = 5
 
     def __init__(self, reload: Callable[[UUID], Trajectory] | None = None) -> None:
         self.reload = reload
@@ -68,8 +81,8 @@ class PlanStateProjection:
             "next_consultation_on TEXT, next_evaluation_on TEXT, blocked_since TEXT, "
             "open_escalations INTEGER NOT NULL, oldest_open_escalation_at TEXT, "
             "reasons TEXT NOT NULL, missed_deadlines INTEGER NOT NULL, "
-            "open_deadlines TEXT NOT NULL, erased INTEGER NOT NULL, ended_at TEXT, "
-            "state TEXT NOT NULL, doc TEXT NOT NULL)",
+            "open_deadlines TEXT NOT NULL, stuck_anchor TEXT, erased INTEGER NOT NULL, "
+            "ended_at TEXT, state TEXT NOT NULL, doc TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_client ON {t} (client_id)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_list ON {t} (referred_at, id)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_status ON {t} (status, region)",
@@ -159,6 +172,7 @@ class PlanStateProjection:
                     "," + ",".join(reasons) + "," if reasons else "",
                     len(t.missed_deadlines),
                     ",".join(t.open_missed_deadlines),
+                    iso(stuck_anchor(t)),
                     int(t.id in erased),
                     iso(t.closed_at)
                     if t.closed_at
@@ -180,8 +194,8 @@ class PlanStateProjection:
             "region, referrer_organisation, coordinating_organisation, referred_at, "
             "last_recorded_at, next_consultation_on, next_evaluation_on, blocked_since, "
             "open_escalations, oldest_open_escalation_at, reasons, missed_deadlines, "
-            "open_deadlines, erased, ended_at, state, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "open_deadlines, stuck_anchor, erased, ended_at, state, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
             "status = excluded.status, coordinating_organisation = "
             "excluded.coordinating_organisation, last_recorded_at = excluded.last_recorded_at, "
@@ -190,7 +204,8 @@ class PlanStateProjection:
             "blocked_since = excluded.blocked_since, open_escalations = excluded.open_escalations, "
             "oldest_open_escalation_at = excluded.oldest_open_escalation_at, "
             "reasons = excluded.reasons, missed_deadlines = excluded.missed_deadlines, "
-            "open_deadlines = excluded.open_deadlines, erased = excluded.erased, "
+            "open_deadlines = excluded.open_deadlines, stuck_anchor = excluded.stuck_anchor, "
+            "erased = excluded.erased, "
             "ended_at = excluded.ended_at, "
             "state = excluded.state, doc = excluded.doc",
             rows,

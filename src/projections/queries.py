@@ -178,23 +178,39 @@ class ReadModelQueries:
         """
         today = now.astimezone(UTC).date()
         idle_cutoff = now - timedelta(days=f.idle_days)
+        # Since when each is stuck, computed by the database so that it sorts and cuts off the
+        # page: the projection's time-independent ``stuck_anchor`` (blocked, open escalation,
+        # missed deadline), an overdue consultation, a silence longer than ``idle_days``.
+        stuck = (
+            "(SELECT MIN(x) FROM (SELECT stuck_anchor AS x "
+            "UNION ALL SELECT CASE WHEN next_consultation_on < ? "
+            "THEN next_consultation_on || 'T00:00:00.000000+00:00' END "
+            "UNION ALL SELECT CASE WHEN last_recorded_at < ? THEN last_recorded_at END) AS c)"
+        )
         sql = [
-            "SELECT id, status, sector, region, coordinating_organisation, blocked_since, "
-            "open_escalations, oldest_open_escalation_at, next_consultation_on, "
-            "last_recorded_at, reasons, missed_deadlines, open_deadlines FROM rm_trajectories "
+            "SELECT * FROM (SELECT id, status, sector, region, coordinating_organisation, "
+            "blocked_since, open_escalations, oldest_open_escalation_at, next_consultation_on, "
+            f"last_recorded_at, reasons, missed_deadlines, open_deadlines, {stuck} AS stuck "
+            "FROM rm_trajectories "
             "WHERE status IN (?, ?, ?, ?) AND (status = 'blocked' OR open_escalations > 0 "
             "OR next_consultation_on < ? OR last_recorded_at < ? OR open_deadlines <> '')"
         ]
-        params: list[Any] = [*_ACTIVE, today.isoformat(), iso(idle_cutoff)]
+        params: list[Any] = [
+            today.isoformat(),
+            iso(idle_cutoff),
+            *_ACTIVE,
+            today.isoformat(),
+            iso(idle_cutoff),
+        ]
         self._common_filters(sql, params, f.region, f.sector, f.organisation)
         if f.reason is not None:
             sql.append("AND reasons LIKE ?")
             params.append(f"%,{f.reason.value},%")
+        sql.append(") AS b WHERE stuck <= ? ORDER BY stuck, id LIMIT ?")
+        params += [iso(now - timedelta(days=f.min_days)), f.limit]
         rows = await self.runner.fetch(" ".join(sql), params)
-        board = [self._board_row(r, now, today, idle_cutoff) for r in rows]
-        board = [b for b in board if b.days_stuck >= f.min_days]
-        board.sort(key=lambda b: (b.stuck_since, str(b.id)))
-        return Board(as_of=now, idle_days=f.idle_days, trajectories=board[: f.limit])
+        board = [self._board_row(r[:-1], now, today, idle_cutoff) for r in rows]
+        return Board(as_of=now, idle_days=f.idle_days, trajectories=board)
 
     @staticmethod
     def _board_row(

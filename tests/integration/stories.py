@@ -8,11 +8,13 @@ parties, goals, actions, signatures, evaluations, escalations, blocks, handovers
 missed deadlines, closing, follow-up contacts and continuations, in any order the rules allow.
 """
 
+import asyncio
 import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -34,6 +36,7 @@ from domain.common import (
 )
 from domain.errors import DomainError
 from domain.trajectory import RUNNING, Participant, RoleAssignment, Status, Trajectory
+from projections.queries import BoardFilter, ReadModelQueries
 from projections.views import trajectory_view
 from projections.worker import ProjectionWorker
 from tests.integration.databases import rows
@@ -593,3 +596,61 @@ def assert_read_models_equal_the_record(worker: ProjectionWorker, story: Story) 
         )
         assert version == trajectory.version
         assert doc == msgspec.json.encode(trajectory_view(trajectory)).decode()
+    assert_the_board_equals_the_record(worker, story)
+
+
+class _TxRunner:
+    """Runs the read queries on the worker's own database connection."""
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+
+    async def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self.database.transaction() as tx:
+            rows: list[tuple[Any, ...]] = tx.fetchall(sql, params)
+            return rows
+
+
+def expected_board(
+    record: CareRecord, ids: list[UUID], now: datetime, idle_days: int
+) -> list[tuple[str, datetime]]:
+    """The board computed from the aggregates themselves: (id, stuck since), longest first."""
+    today, cutoff = now.date(), now - timedelta(days=idle_days)
+    found = []
+    for trajectory_id in ids:
+        t = record.trajectory(trajectory_id)
+        if t.status.value not in ("referred", "accepted", "active", "blocked"):
+            continue
+        candidates = [e.raised_at for e in t.escalations.values() if e.resolved_at is None]
+        if t.current_block is not None:
+            candidates.append(t.current_block.since)
+        if t.next_consultation_on is not None and t.next_consultation_on < today:
+            due = t.next_consultation_on
+            candidates.append(datetime(due.year, due.month, due.day, tzinfo=UTC))
+        if t.last_recorded_at < cutoff:
+            candidates.append(t.last_recorded_at)
+        for deadline in t.open_missed_deadlines:
+            due = date.fromisoformat(deadline.partition("@")[2])
+            candidates.append(datetime(due.year, due.month, due.day, tzinfo=UTC))
+        if candidates:
+            found.append((str(t.id), min(candidates)))
+    return sorted(found, key=lambda row: (row[1], row[0]))
+
+
+def assert_the_board_equals_the_record(worker: ProjectionWorker, story: Story) -> None:
+    """The board (stuck since, order, page) as the database computes it equals the board
+    computed from the aggregates, for a few idle periods, page sizes and minimum days."""
+    queries = ReadModelQueries(_TxRunner(worker.database))
+    now = datetime.now(UTC)
+    for idle_days, limit, min_days in ((90, 500, 0), (7, 2, 0), (30, 500, 20)):
+        board = asyncio.run(
+            queries.board(BoardFilter(idle_days=idle_days, limit=limit, min_days=min_days), now)
+        )
+        expected = [
+            (tid, since)
+            for tid, since in expected_board(
+                worker.care_record, story.trajectory_ids, now, idle_days
+            )
+            if (now - since).days >= min_days
+        ]
+        assert [(str(r.id), r.stuck_since) for r in board.trajectories] == expected[:limit]
