@@ -17,6 +17,8 @@ from typing import Protocol
 
 from psycopg_pool import ConnectionPool
 
+from application.schema import SCHEMA_LOCK_SQL
+
 KEY_MAX_LENGTH = 200
 
 
@@ -132,6 +134,7 @@ class PostgresIdempotencyStore:
     def __init__(self, conninfo: str) -> None:
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=8, max_idle=60, open=True)
         with self._pool.connection() as conn:
+            conn.execute(SCHEMA_LOCK_SQL)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS rodedraad_idempotency_keys (key TEXT PRIMARY KEY, "
                 "fingerprint TEXT NOT NULL, status INTEGER, body BYTEA, etag TEXT, "

@@ -15,6 +15,8 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from application.schema import SCHEMA_LOCK_SQL
+
 
 @dataclass(frozen=True, slots=True)
 class PersonalDataRead:
@@ -167,7 +169,8 @@ class PostgresAccessLog:
             open=True,
             kwargs={"autocommit": True},
         )
-        with self._pool.connection() as conn:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(SCHEMA_LOCK_SQL)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS rodedraad_personal_data_reads ("
                 "at TIMESTAMPTZ NOT NULL, user_id TEXT NOT NULL, organisation TEXT NOT NULL, "

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, Recording
+from eventsourcing.postgres import PostgresAggregateRecorder
 
 from application.codec import MsgspecTranscoder, SealingMapper
 from application.group_commit import GroupCommit
@@ -239,7 +240,7 @@ class CareRecord(Application[UUID]):
         if self.snapshots is None:
             return
         recorder: Any = self.snapshots.recorder
-        postgres = type(recorder).__module__.endswith("postgres")
+        postgres = isinstance(recorder, PostgresAggregateRecorder)
         mark = "%s" if postgres else "?"
         table = recorder.events_table_name
         with recorder.datastore.transaction(commit=True) as cursor:

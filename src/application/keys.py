@@ -14,16 +14,23 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from application.schema import SCHEMA_LOCK_SQL
+
 KEY_BYTES = 32
 #: How long a process trusts a cached key (or its absence). Erasure evicts its own cache at once;
 #: other processes notice within this time at the latest.
 CACHE_SECONDS = 30.0
+#: At most this many cached keys (≈ 28 MiB at 100,000); past it the cache starts afresh.
+CACHE_ENTRIES = 100_000
+#: Subjects per prefetch query.
+_PREFETCH_CHUNK = 1000
 
 
 class KeyStore(Protocol):
@@ -38,6 +45,9 @@ class KeyStore(Protocol):
 
     def forget(self, subjects: list[UUID]) -> None:
         """Drop cached keys of these subjects (another process erased them)."""
+
+    def prefetch(self, subjects: Iterable[UUID | str]) -> None:
+        """Read the keys of many subjects in one query (before decoding a batch of events)."""
 
     def close(self) -> None: ...
 
@@ -55,10 +65,18 @@ class _Cached:
         return False, None
 
     def _remember(self, subject: UUID, key: bytes | None) -> None:
+        self._remember_all({subject: key})
+
+    def _remember_all(self, keys: dict[UUID, bytes | None]) -> None:
         with self._lock:
-            if len(self._cache) > 100_000:
+            if len(self._cache) + len(keys) > CACHE_ENTRIES:
                 self._cache.clear()
-            self._cache[subject] = (key, time.monotonic())
+            now = time.monotonic()
+            self._cache.update((subject, (key, now)) for subject, key in keys.items())
+
+    def _missing(self, subjects: Iterable[UUID | str]) -> list[UUID]:
+        unique = {s if isinstance(s, UUID) else UUID(s) for s in subjects}
+        return [s for s in unique if not self._cached(s)[0]]
 
     def forget(self, subjects: list[UUID]) -> None:
         with self._lock:
@@ -96,6 +114,20 @@ class SqliteKeyStore(_Cached):
         self._remember(subject, key)
         return key
 
+    def prefetch(self, subjects: Iterable[UUID | str]) -> None:
+        missing = self._missing(subjects)
+        for start in range(0, len(missing), _PREFETCH_CHUNK):
+            chunk = missing[start : start + _PREFETCH_CHUNK]
+            with self._db_lock:
+                rows = self._conn.execute(
+                    "SELECT subject, key FROM subject_keys "  # noqa: S608 - placeholders only
+                    f"WHERE subject IN ({', '.join('?' * len(chunk))})",
+                    [str(s) for s in chunk],
+                ).fetchall()
+            found: dict[UUID, bytes | None] = dict.fromkeys(chunk)
+            found.update((UUID(subject), bytes(key)) for subject, key in rows)
+            self._remember_all(found)
+
     def create(self, subject: UUID, client: UUID) -> bytes:
         with self._db_lock:
             self._conn.execute(
@@ -130,6 +162,7 @@ class PostgresKeyStore(_Cached):
         super().__init__()
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, max_idle=60, open=True)
         with self._pool.connection() as conn:
+            conn.execute(SCHEMA_LOCK_SQL)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS rodedraad_subject_keys (subject UUID PRIMARY KEY, "
                 "client UUID NOT NULL, key BYTEA NOT NULL)"
@@ -150,6 +183,19 @@ class PostgresKeyStore(_Cached):
         key = bytes(row[0]) if row else None
         self._remember(subject, key)
         return key
+
+    def prefetch(self, subjects: Iterable[UUID | str]) -> None:
+        missing = self._missing(subjects)
+        for start in range(0, len(missing), _PREFETCH_CHUNK):
+            chunk = missing[start : start + _PREFETCH_CHUNK]
+            with self._pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT subject, key FROM rodedraad_subject_keys WHERE subject = ANY(%s)",
+                    (chunk,),
+                ).fetchall()
+            found: dict[UUID, bytes | None] = dict.fromkeys(chunk)
+            found.update((UUID(str(subject)), bytes(key)) for subject, key in rows)
+            self._remember_all(found)
 
     def create(self, subject: UUID, client: UUID) -> bytes:
         with self._pool.connection() as conn:
@@ -189,6 +235,9 @@ class MemoryKeyStore(_Cached):
     def key_for(self, subject: UUID) -> bytes | None:
         found = self.keys.get(subject)
         return found[1] if found else None
+
+    def prefetch(self, subjects: Iterable[UUID | str]) -> None:
+        """Everything is in memory already."""
 
     def create(self, subject: UUID, client: UUID) -> bytes:
         self.keys.setdefault(subject, (client, os.urandom(KEY_BYTES)))

@@ -19,12 +19,38 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
+from application.schema import SCHEMA_LOCK_KEY
 
-class LockedInsertRecorder(PostgresApplicationRecorder):
+
+class _CreatedOneAtATime:
+    """Creates its tables, types and functions holding the schema lock: processes that start
+    together would otherwise race (a duplicate key on pg_type, "tuple concurrently updated")."""
+
+    datastore: PostgresDatastore
+
+    def create_table(self) -> None:
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+            try:
+                super().create_table()  # type: ignore[misc]
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
+class SnapshotRecorder(_CreatedOneAtATime, PostgresAggregateRecorder):
+    """eventsourcing's aggregate recorder (snapshots), created under the schema lock."""
+
+
+class LockedInsertRecorder(_CreatedOneAtATime, PostgresApplicationRecorder):
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
@@ -68,3 +94,10 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.sql_locked_insert, (rows,), prepare=True)
             return [row["id"] for row in curs.fetchall()]
+
+
+class RodeDraadPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory with our two recorders (``PERSISTENCE_MODULE``)."""
+
+    aggregate_recorder_class = SnapshotRecorder
+    application_recorder_class = LockedInsertRecorder

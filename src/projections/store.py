@@ -16,15 +16,12 @@ from typing import Any, Protocol
 
 import psycopg
 
+from application.schema import SCHEMA_LOCK_SQL
+
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS rm_tracking ("
     "name TEXT PRIMARY KEY, position BIGINT NOT NULL, version BIGINT NOT NULL)"
 )
-
-#: Held while read-model tables are created: processes that start together (the API and the
-#: projection worker) would otherwise race, and PostgreSQL's ``CREATE … IF NOT EXISTS`` is not
-#: safe against a concurrent twin (a duplicate-key error on its catalogue).
-SCHEMA_LOCK_SQL = "SELECT pg_advisory_xact_lock(5928283465238906189)"
 
 
 class Tx(Protocol):

@@ -135,6 +135,7 @@ class ProjectionWorker:
         if not notifications:
             return 0
         mapper = self.care_record.mapper
+        self.care_record.keys.prefetch(n.originator_id for n in notifications)
         batch = [(n.id, mapper.to_domain_event(n)) for n in notifications]
         projection.apply(tx, batch, suffix)
         write_tracking(tx, tracking_name, notifications[-1].id, version)
@@ -171,6 +172,7 @@ class ProjectionWorker:
                 )
                 if not notifications:
                     continue
+                self.care_record.keys.prefetch(n.originator_id for n in notifications)
                 batch = [(n.id, mapper.to_domain_event(n)) for n in notifications]
                 for projection in group:
                     projection.apply(tx, batch, "")
@@ -290,6 +292,7 @@ class ProjectionWorker:
         if not notifications:
             return 0
         mapper = self.care_record.mapper
+        self.care_record.keys.prefetch(n.originator_id for n in notifications)
         batch = [(n.id, mapper.to_domain_event(n)) for n in notifications]
         for projection in projections:
             projection.apply(tx, batch, NEXT)

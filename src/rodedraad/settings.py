@@ -39,9 +39,9 @@ class DatabaseSettings:
         if self.is_postgres:
             parts = urlsplit(self.url)
             env.update(
-                PERSISTENCE_MODULE="eventsourcing.postgres",
-                # The table-lock insert in one round trip (application/pg_recorder.py).
-                APPLICATION_RECORDER_TOPIC="application.pg_recorder:LockedInsertRecorder",
+                # eventsourcing's PostgreSQL module with the table-lock insert in one round trip
+                # and schema creation under a lock (application/pg_recorder.py).
+                PERSISTENCE_MODULE="application.pg_recorder:RodeDraadPostgresFactory",
                 POSTGRES_DBNAME=parts.path.lstrip("/") or "rodedraad",
                 POSTGRES_HOST=parts.hostname or "127.0.0.1",
                 POSTGRES_PORT=str(parts.port or 5432),

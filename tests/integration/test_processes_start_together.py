@@ -1,11 +1,13 @@
 """Processes that start at the same moment (the API and the projection worker of a deployment)
-set up the read models once between them, without tripping over each other."""
+set up the event store and the read models once between them, without tripping over each
+other."""
 
 import threading
 from pathlib import Path
 
 import pytest
 
+from application.care_record import CareRecord
 from projections.worker import ProjectionWorker
 from rodedraad.wiring import build_care_record, build_projection_worker
 from tests.integration.databases import fresh_settings
@@ -17,26 +19,28 @@ def test_read_models_are_created_once_by_processes_starting_together(
     postgres_url: str, tmp_path: Path
 ) -> None:
     with fresh_settings("postgres", tmp_path) as settings:
-        apps = [build_care_record(settings) for _ in range(4)]
+        apps: list[CareRecord] = []
         workers: list[ProjectionWorker] = []
         failures: list[BaseException] = []
-        go = threading.Barrier(len(apps))
+        go = threading.Barrier(4)
 
         def start(index: int) -> None:
             try:
                 go.wait()
-                workers.append(build_projection_worker(settings, apps[index]))
+                app = build_care_record(settings)  # creates the event store's table, function
+                apps.append(app)
+                workers.append(build_projection_worker(settings, app))
             except BaseException as error:  # noqa: BLE001 - reported in the main thread
                 failures.append(error)
 
-        threads = [threading.Thread(target=start, args=(i,)) for i in range(len(apps))]
+        threads = [threading.Thread(target=start, args=(i,)) for i in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(60)
         try:
             assert failures == []
-            assert len(workers) == len(apps)
+            assert len(workers) == len(apps) == 4
             assert all(w.positions() == workers[0].positions() for w in workers)
             assert set(workers[0].positions()) == {"plan_state", "timeline", "deadlines"}
         finally:

@@ -30,7 +30,7 @@ def test_one_setting_chooses_postgresql() -> None:
         {"RODEDRAAD_DATABASE_URL": "postgresql://care:s%40cret@db.local:6543/records"}
     )
     env = settings.database.eventsourcing_env()
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == "application.pg_recorder:RodeDraadPostgresFactory"
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("db.local", "6543")
     assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("care", "s@cret")
     assert env["POSTGRES_DBNAME"] == "records"

@@ -1,0 +1,60 @@
+"""The key stores: many keys read in one query before a batch is decoded (prefetch)."""
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
+from tests.integration.databases import BACKENDS, fresh_postgres_database, require_backend
+
+
+@pytest.fixture(params=BACKENDS)
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[KeyStore, KeyStore]]:
+    """Two stores on one database: one writes keys, the other starts with an empty cache."""
+    require_backend(request, request.param)
+    if request.param == "sqlite":
+        yield SqliteKeyStore(tmp_path / "keys.sqlite"), SqliteKeyStore(tmp_path / "keys.sqlite")
+        return
+    with fresh_postgres_database() as url:
+        writer, reader = PostgresKeyStore(url), PostgresKeyStore(url)
+        yield writer, reader
+        writer.close()
+
+
+def _cut_off(store: KeyStore) -> None:
+    """No more database for this store: what it answers now comes from its cache."""
+    if isinstance(store, SqliteKeyStore):
+        store._conn.close()
+    else:
+        store.close()
+
+
+def test_prefetched_keys_are_answered_without_the_database(
+    stores: tuple[KeyStore, KeyStore],
+) -> None:
+    writer, reader = stores
+    client = uuid.uuid4()
+    subjects = [uuid.uuid4() for _ in range(3)]
+    keys = {s: writer.create(s, client) for s in subjects}
+    unknown = uuid.uuid4()
+
+    # As a batch of notifications gives them: some as text, repeated, with one never keyed.
+    reader.prefetch([str(subjects[0]), subjects[0], *subjects[1:], unknown])
+    _cut_off(reader)
+
+    assert {s: reader.key_for(s) for s in subjects} == keys
+    assert reader.key_for(unknown) is None
+
+
+def test_a_subject_not_prefetched_still_goes_to_the_database(
+    stores: tuple[KeyStore, KeyStore],
+) -> None:
+    writer, reader = stores
+    subject = uuid.uuid4()
+    key = writer.create(subject, uuid.uuid4())
+
+    reader.prefetch([uuid.uuid4()])
+
+    assert reader.key_for(subject) == key
