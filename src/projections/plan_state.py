@@ -63,7 +63,7 @@ class PlanStateProjection:
 
     name = "plan_state"
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
-    version = 5
+    version = 6
 
     def __init__(self, reload: Callable[[UUID], Trajectory] | None = None) -> None:
         self.reload = reload
@@ -85,7 +85,10 @@ class PlanStateProjection:
             "ended_at TEXT, state TEXT NOT NULL, doc TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_client ON {t} (client_id)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_list ON {t} (referred_at, id)",
-            f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_status ON {t} (status, region)",
+            # A region's list of one status comes out of this index in order (and the board
+            # finds a region's open trajectories in it).
+            f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_status "
+            f"ON {t} (status, region, referred_at, id)",
             f"CREATE TABLE IF NOT EXISTS {p} ("
             "organisation TEXT NOT NULL, trajectory_id TEXT NOT NULL, referred_at TEXT NOT NULL, "
             "PRIMARY KEY (organisation, trajectory_id))",

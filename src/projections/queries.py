@@ -104,8 +104,14 @@ class ListFilter:
 
 
 class Runner(Protocol):
+    #: ``sqlite`` or ``postgres``: the few places the SQL differs.
+    dialect: str
+
     async def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]: ...
 
+
+#: Sorts after every timestamp the read models hold: "not a reason to be stuck".
+_NEVER = "9999-12-31T23:59:59.999999+00:00"
 
 #: Trajectories that can be stuck: a referral never accepted is stuck too.
 _ACTIVE = ("referred", "accepted", "active", "blocked")
@@ -180,31 +186,44 @@ class ReadModelQueries:
         idle_cutoff = now - timedelta(days=f.idle_days)
         # Since when each is stuck, computed by the database so that it sorts and cuts off the
         # page: the projection's time-independent ``stuck_anchor`` (blocked, open escalation,
-        # missed deadline), an overdue consultation, a silence longer than ``idle_days``.
+        # missed deadline), an overdue consultation, a silence longer than ``idle_days``. The
+        # smallest of three (NULL: not a reason) is LEAST on PostgreSQL, MIN on SQLite, with a
+        # sentinel for NULL so both ignore it alike.
+        least = "LEAST" if self.runner.dialect == "postgres" else "MIN"
         stuck = (
-            "(SELECT MIN(x) FROM (SELECT stuck_anchor AS x "
-            "UNION ALL SELECT CASE WHEN next_consultation_on < ? "
-            "THEN next_consultation_on || 'T00:00:00.000000+00:00' END "
-            "UNION ALL SELECT CASE WHEN last_recorded_at < ? THEN last_recorded_at END) AS c)"
+            f"NULLIF({least}(COALESCE(t.stuck_anchor, '{_NEVER}'), "
+            "CASE WHEN t.next_consultation_on < ? "
+            f"THEN t.next_consultation_on || 'T00:00:00.000000+00:00' ELSE '{_NEVER}' END, "
+            f"CASE WHEN t.last_recorded_at < ? THEN t.last_recorded_at ELSE '{_NEVER}' END), "
+            f"'{_NEVER}')"
+        )
+        # An organisation's board starts from its own rows in the parties table (its index),
+        # not from every active trajectory of the register.
+        source = (
+            "rm_trajectory_parties p JOIN rm_trajectories t ON t.id = p.trajectory_id "
+            "WHERE p.organisation = ? AND"
+            if f.organisation is not None
+            else "rm_trajectories t WHERE"
         )
         sql = [
-            "SELECT * FROM (SELECT id, status, sector, region, coordinating_organisation, "
-            "blocked_since, open_escalations, oldest_open_escalation_at, next_consultation_on, "
-            f"last_recorded_at, reasons, missed_deadlines, open_deadlines, {stuck} AS stuck "
-            "FROM rm_trajectories "
-            "WHERE status IN (?, ?, ?, ?) AND (status = 'blocked' OR open_escalations > 0 "
-            "OR next_consultation_on < ? OR last_recorded_at < ? OR open_deadlines <> '')"
+            "SELECT * FROM (SELECT t.id, t.status, t.sector, t.region, "
+            "t.coordinating_organisation, t.blocked_since, t.open_escalations, "
+            "t.oldest_open_escalation_at, t.next_consultation_on, t.last_recorded_at, t.reasons, "
+            f"t.missed_deadlines, t.open_deadlines, {stuck} AS stuck FROM {source} "
+            "t.status IN (?, ?, ?, ?) AND (t.status = 'blocked' OR t.open_escalations > 0 "
+            "OR t.next_consultation_on < ? OR t.last_recorded_at < ? OR t.open_deadlines <> '')"
         ]
         params: list[Any] = [
             today.isoformat(),
             iso(idle_cutoff),
+            *([f.organisation] if f.organisation is not None else []),
             *_ACTIVE,
             today.isoformat(),
             iso(idle_cutoff),
         ]
-        self._common_filters(sql, params, f.region, f.sector, f.organisation)
+        self._common_filters(sql, params, f.region, f.sector, None)
         if f.reason is not None:
-            sql.append("AND reasons LIKE ?")
+            sql.append("AND t.reasons LIKE ?")
             params.append(f"%,{f.reason.value},%")
         sql.append(") AS b WHERE stuck <= ? ORDER BY stuck, id LIMIT ?")
         params += [iso(now - timedelta(days=f.min_days)), f.limit]

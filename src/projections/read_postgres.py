@@ -19,6 +19,8 @@ def numbered(sql: str) -> str:
 
 
 class PostgresRunner:
+    dialect = "postgres"
+
     def __init__(self, url: str, min_size: int = 2, max_size: int = 10) -> None:
         self.url = url
         self.min_size = min_size

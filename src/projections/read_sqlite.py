@@ -11,6 +11,8 @@ from projections.queries import ReadModelQueries
 
 
 class SqliteRunner:
+    dialect = "sqlite"
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()

@@ -604,6 +604,7 @@ class _TxRunner:
 
     def __init__(self, database: Any) -> None:
         self.database = database
+        self.dialect: str = database.dialect
 
     async def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self.database.transaction() as tx:
@@ -612,7 +613,11 @@ class _TxRunner:
 
 
 def expected_board(
-    record: CareRecord, ids: list[UUID], now: datetime, idle_days: int
+    record: CareRecord,
+    ids: list[UUID],
+    now: datetime,
+    idle_days: int,
+    organisation: str | None = None,
 ) -> list[tuple[str, datetime]]:
     """The board computed from the aggregates themselves: (id, stuck since), longest first."""
     today, cutoff = now.date(), now - timedelta(days=idle_days)
@@ -620,6 +625,8 @@ def expected_board(
     for trajectory_id in ids:
         t = record.trajectory(trajectory_id)
         if t.status.value not in ("referred", "accepted", "active", "blocked"):
+            continue
+        if organisation is not None and organisation not in t.parties:
             continue
         candidates = [e.raised_at for e in t.escalations.values() if e.resolved_at is None]
         if t.current_block is not None:
@@ -642,14 +649,20 @@ def assert_the_board_equals_the_record(worker: ProjectionWorker, story: Story) -
     computed from the aggregates, for a few idle periods, page sizes and minimum days."""
     queries = ReadModelQueries(_TxRunner(worker.database))
     now = datetime.now(UTC)
-    for idle_days, limit, min_days in ((90, 500, 0), (7, 2, 0), (30, 500, 20)):
-        board = asyncio.run(
-            queries.board(BoardFilter(idle_days=idle_days, limit=limit, min_days=min_days), now)
+    parties = sorted(
+        {p for t in story.trajectory_ids for p in worker.care_record.trajectory(t).parties}
+    )
+    cases = [(90, 500, 0, None), (7, 2, 0, None), (30, 500, 20, None)]
+    cases += [(30, 500, 0, organisation) for organisation in parties[:2]]
+    for idle_days, limit, min_days, organisation in cases:
+        wanted = BoardFilter(
+            idle_days=idle_days, limit=limit, min_days=min_days, organisation=organisation
         )
+        board = asyncio.run(queries.board(wanted, now))
         expected = [
             (tid, since)
             for tid, since in expected_board(
-                worker.care_record, story.trajectory_ids, now, idle_days
+                worker.care_record, story.trajectory_ids, now, idle_days, organisation
             )
             if (now - since).days >= min_days
         ]
