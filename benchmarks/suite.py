@@ -438,10 +438,11 @@ class BackendRun:
         n = self.plan.queries_per_kind
         rng = random.Random(self.seed)  # noqa: S311 - sampling, not secrets
         rows = self._read_model_rows(
-            "SELECT id, coordinating_organisation FROM rm_trajectories "
+            "SELECT id, coordinating_organisation, region, client_id FROM rm_trajectories "
             "WHERE coordinating_organisation IS NOT NULL ORDER BY id LIMIT 20000"
         )
-        sample = [rows[rng.randrange(len(rows))] for _ in range(n)]
+        picked = [rows[rng.randrange(len(rows))] for _ in range(n)]
+        sample = [(i, org) for i, org, _, _ in picked]
         coordinators = [providers(code, s)[0] for _, code in REGIONS for _, s, _ in SECTORS]
         auditors = list(self.auditors.values())
 
@@ -454,6 +455,13 @@ class BackendRun:
         def by_auditor(path: str) -> list[tuple[str, dict[str, str]]]:
             return [(path, auditors[i % len(auditors)]) for i in range(n)]
 
+        def audit(path: str) -> list[tuple[str, dict[str, str]]]:
+            """An auditor of the trajectory's region; ``{id}``/``{client}`` filled in."""
+            return [
+                (path.format(id=i, client=c), self.auditors[str(region)])
+                for i, _, region, c in picked
+            ]
+
         kinds: dict[str, list[tuple[str, dict[str, str]]]] = {
             "plan_state": trajectory(""),
             "timeline": trajectory("/timeline"),
@@ -463,6 +471,8 @@ class BackendRun:
             "list_active": by_coordinator("/v1/trajectories?status=active&limit=50"),
             "list_region": by_auditor("/v1/trajectories?limit=50"),
             "list_region_active": by_auditor("/v1/trajectories?status=active&limit=50"),
+            "audit_history": audit("/v1/audit/trajectories/{id}/history"),
+            "audit_reads": audit("/v1/audit/personal-data-reads?client_id={client}&limit=100"),
         }
         runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
         for _ in range(self.plan.repeats):

@@ -104,9 +104,15 @@ def test_a_tiny_quick_run_reports_every_figure(postgres_url: str, tmp_path: Path
     assert pg["append"]["1"]["ratio_to_baseline"]["median"] > 0
     assert {"plan_state", "timeline", "all"} <= set(pg["rebuild_events_per_second"])
     assert set(pg["lag_ms"]) >= {"plan_state", "all"}
-    assert {"plan_state", "timeline", "board_organisation", "board_region", "list"} <= set(
-        pg["queries_ms"]
-    )
+    assert {
+        "plan_state",
+        "timeline",
+        "board_organisation",
+        "board_region",
+        "list",
+        "audit_history",
+        "audit_reads",
+    } <= set(pg["queries_ms"])
     assert set(pg["memory_mib"]) == {"serve", "projections"}
     assert pg["consistency_ok"] is True
     assert figures["machine"]["cores"] >= 1
