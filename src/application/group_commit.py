@@ -46,11 +46,14 @@ class _Ticket:
     error: BaseException | None = None
     done: bool = False
 
-    def processing_event(self) -> ProcessingEvent[Any]:
-        processing = ProcessingEvent[Any]()
-        processing.events.extend(self.events)
-        processing.aggregates.update({a.id: a for a in self.aggregates})
-        return processing
+
+def _processing_event(tickets: Sequence[_Ticket]) -> ProcessingEvent[Any]:
+    """The commands' events and aggregates, as eventsourcing records them in one transaction."""
+    processing = ProcessingEvent[Any]()
+    for ticket in tickets:
+        processing.events.extend(ticket.events)
+        processing.aggregates.update({a.id: a for a in ticket.aggregates})
+    return processing
 
 
 class GroupCommit:
@@ -100,10 +103,7 @@ class GroupCommit:
     def _write(self, batch: list[_Ticket]) -> None:
         """Under the writer lock: the whole batch in one transaction, else one by one."""
         if len(batch) > 1:
-            together = ProcessingEvent[Any]()
-            for ticket in batch:
-                together.events.extend(ticket.events)
-                together.aggregates.update({a.id: a for a in ticket.aggregates})
+            together = _processing_event(batch)
             try:
                 recordings = self._record(together)
             except Exception:  # noqa: BLE001 - each command is retried alone for its own outcome
@@ -116,7 +116,7 @@ class GroupCommit:
                 self._finish(together, recordings, batch)
                 return
         for ticket in batch:
-            processing = ticket.processing_event()
+            processing = _processing_event([ticket])
             try:
                 recordings = self._record(processing)
             except BaseException as error:  # noqa: BLE001 - handed to the command that caused it

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from psycopg_pool import ConnectionPool
@@ -74,9 +74,20 @@ class _Cached:
             now = time.monotonic()
             self._cache.update((subject, (key, now)) for subject, key in keys.items())
 
-    def _missing(self, subjects: Iterable[UUID | str]) -> list[UUID]:
+    def prefetch(self, subjects: Iterable[UUID | str]) -> None:
+        """Read the keys of many subjects in one query (before decoding a batch of events)."""
         unique = {s if isinstance(s, UUID) else UUID(s) for s in subjects}
-        return [s for s in unique if not self._cached(s)[0]]
+        missing = [s for s in unique if not self._cached(s)[0]]
+        for start in range(0, len(missing), _PREFETCH_CHUNK):
+            chunk = missing[start : start + _PREFETCH_CHUNK]
+            found: dict[UUID, bytes | None] = dict.fromkeys(chunk)
+            rows = self._select_keys(chunk)
+            found.update((UUID(str(subject)), bytes(key)) for subject, key in rows)
+            self._remember_all(found)
+
+    def _select_keys(self, subjects: list[UUID]) -> list[tuple[Any, Any]]:
+        """(subject, key) rows of those of ``subjects`` that have a key."""
+        raise NotImplementedError
 
     def forget(self, subjects: list[UUID]) -> None:
         with self._lock:
@@ -114,19 +125,13 @@ class SqliteKeyStore(_Cached):
         self._remember(subject, key)
         return key
 
-    def prefetch(self, subjects: Iterable[UUID | str]) -> None:
-        missing = self._missing(subjects)
-        for start in range(0, len(missing), _PREFETCH_CHUNK):
-            chunk = missing[start : start + _PREFETCH_CHUNK]
-            with self._db_lock:
-                rows = self._conn.execute(
-                    "SELECT subject, key FROM subject_keys "  # noqa: S608 - placeholders only
-                    f"WHERE subject IN ({', '.join('?' * len(chunk))})",
-                    [str(s) for s in chunk],
-                ).fetchall()
-            found: dict[UUID, bytes | None] = dict.fromkeys(chunk)
-            found.update((UUID(subject), bytes(key)) for subject, key in rows)
-            self._remember_all(found)
+    def _select_keys(self, subjects: list[UUID]) -> list[tuple[Any, Any]]:
+        with self._db_lock:
+            return self._conn.execute(
+                "SELECT subject, key FROM subject_keys "  # noqa: S608 - placeholders only
+                f"WHERE subject IN ({', '.join('?' * len(subjects))})",
+                [str(s) for s in subjects],
+            ).fetchall()
 
     def create(self, subject: UUID, client: UUID) -> bytes:
         with self._db_lock:
@@ -184,18 +189,12 @@ class PostgresKeyStore(_Cached):
         self._remember(subject, key)
         return key
 
-    def prefetch(self, subjects: Iterable[UUID | str]) -> None:
-        missing = self._missing(subjects)
-        for start in range(0, len(missing), _PREFETCH_CHUNK):
-            chunk = missing[start : start + _PREFETCH_CHUNK]
-            with self._pool.connection() as conn:
-                rows = conn.execute(
-                    "SELECT subject, key FROM rodedraad_subject_keys WHERE subject = ANY(%s)",
-                    (chunk,),
-                ).fetchall()
-            found: dict[UUID, bytes | None] = dict.fromkeys(chunk)
-            found.update((UUID(str(subject)), bytes(key)) for subject, key in rows)
-            self._remember_all(found)
+    def _select_keys(self, subjects: list[UUID]) -> list[tuple[Any, Any]]:
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "SELECT subject, key FROM rodedraad_subject_keys WHERE subject = ANY(%s)",
+                (subjects,),
+            ).fetchall()
 
     def create(self, subject: UUID, client: UUID) -> bytes:
         with self._pool.connection() as conn:

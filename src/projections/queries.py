@@ -228,7 +228,7 @@ class ReadModelQueries:
         sql.append(") AS b WHERE stuck <= ? ORDER BY stuck, id LIMIT ?")
         params += [iso(now - timedelta(days=f.min_days)), f.limit]
         rows = await self.runner.fetch(" ".join(sql), params)
-        board = [self._board_row(r[:-1], now, today, idle_cutoff) for r in rows]
+        board = [self._board_row(r, now, today, idle_cutoff) for r in rows]
         return Board(as_of=now, idle_days=f.idle_days, trajectories=board)
 
     @staticmethod
@@ -249,28 +249,20 @@ class ReadModelQueries:
             reasons,
             missed,
             open_deadlines,
+            stuck,
         ) = r
-        candidates: list[datetime] = []
+        # Since when: computed by the query (it sorted on it); here only the reasons in words.
         overdue: list[str] = []
-        if blocked_since:
-            candidates.append(datetime.fromisoformat(blocked_since))
         if oldest_escalation:
-            candidates.append(datetime.fromisoformat(oldest_escalation))
             overdue.append(f"{open_escalations} open escalation(s) since {oldest_escalation[:10]}")
         if next_consultation_on and date.fromisoformat(next_consultation_on) < today:
-            due = date.fromisoformat(next_consultation_on)
-            candidates.append(datetime(due.year, due.month, due.day, tzinfo=UTC))
             overdue.append(f"consultation planned for {next_consultation_on}")
-        last = datetime.fromisoformat(last_recorded_at)
-        if last < idle_cutoff:
-            candidates.append(last)
+        if datetime.fromisoformat(last_recorded_at) < idle_cutoff:
             overdue.append(f"nothing recorded since {last_recorded_at[:10]}")
         for deadline in filter(None, open_deadlines.split(",")):
             rule, _, due_text = deadline.partition("@")
-            due = date.fromisoformat(due_text)
-            candidates.append(datetime(due.year, due.month, due.day, tzinfo=UTC))
             overdue.append(f"missed deadline {rule}, due {due_text}")
-        stuck_since = min(candidates) if candidates else now
+        stuck_since = datetime.fromisoformat(stuck) if stuck else now
         return BoardRow(
             id=UUID(tid),
             status=Status(status),

@@ -21,6 +21,7 @@ from uuid import UUID
 
 import psycopg
 import structlog
+from eventsourcing.persistence import Notification
 
 from application.care_record import CareRecord
 from domain.client import Client
@@ -134,9 +135,7 @@ class ProjectionWorker:
         )
         if not notifications:
             return 0
-        mapper = self.care_record.mapper
-        self.care_record.keys.prefetch(n.originator_id for n in notifications)
-        batch = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        batch = self._decoded(notifications)
         projection.apply(tx, batch, suffix)
         write_tracking(tx, tracking_name, notifications[-1].id, version)
         if any(isinstance(event, Client.Erased) for _, event in batch):
@@ -153,6 +152,13 @@ class ProjectionWorker:
             self.database.scrub()
         return count
 
+    def _decoded(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
+        """(position, domain event) of each notification; the keys of the batch's subjects are
+        read in one query first, not one query per event."""
+        self.care_record.keys.prefetch(n.originator_id for n in notifications)
+        mapper = self.care_record.mapper
+        return [(n.id, mapper.to_domain_event(n)) for n in notifications]
+
     def process_together(self) -> tuple[int, bool]:
         """One batch for every projection, in one transaction: projections at the same
         position share one read and one decoding of the log. Returns (events, whether a batch
@@ -165,15 +171,13 @@ class ProjectionWorker:
                     raise LookupError(f"projection {projection.name!r} has no tracking row")
                 at.setdefault(tracking[0], []).append(projection)
             processed, full = 0, False
-            mapper = self.care_record.mapper
             for position, group in at.items():
                 notifications = self.care_record.recorder.select_notifications(
                     start=position, limit=self.batch_size, inclusive_of_start=False
                 )
                 if not notifications:
                     continue
-                self.care_record.keys.prefetch(n.originator_id for n in notifications)
-                batch = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+                batch = self._decoded(notifications)
                 for projection in group:
                     projection.apply(tx, batch, "")
                     write_tracking(tx, projection.name, notifications[-1].id, projection.version)
@@ -291,9 +295,7 @@ class ProjectionWorker:
         )
         if not notifications:
             return 0
-        mapper = self.care_record.mapper
-        self.care_record.keys.prefetch(n.originator_id for n in notifications)
-        batch = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        batch = self._decoded(notifications)
         for projection in projections:
             projection.apply(tx, batch, NEXT)
             write_tracking(
