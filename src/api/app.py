@@ -32,20 +32,28 @@ class ProjectionHealth(msgspec.Struct):
 
 
 class Health(msgspec.Struct):
+    #: ``ok``, or ``degraded`` with the ``reasons``: the service answers, but something needs
+    #: an operator (a projection that does not advance, an overdue key rotation, …).
     status: str
     log_position: int
     projections: dict[str, ProjectionHealth]
+    reasons: list[str] = msgspec.field(default_factory=list)
 
 
 @get("/health", exclude_from_auth=True, summary="Liveness and projection lag", tags=["operations"])
 async def health(
-    queries: NamedDependency[ReadModelQueries], care_record: NamedDependency[CareRecord]
+    queries: NamedDependency[ReadModelQueries],
+    care_record: NamedDependency[CareRecord],
+    services: NamedDependency[ApiServices],
 ) -> Health:
-    """Each projection's position and how far it lags behind the event log."""
+    """Each projection's position and how far it lags behind the event log; ``degraded`` with
+    the reasons when something needs an operator."""
     head = await anyio.to_thread.run_sync(care_record.recorder.max_notification_id) or 0
     positions = await queries.positions()
+    reasons = [reason for check in services.health_checks if (reason := await check())]
     return Health(
-        status="ok",
+        status="degraded" if reasons else "ok",
+        reasons=reasons,
         log_position=head,
         projections={
             name: ProjectionHealth(position=p, lag=max(0, head - p))

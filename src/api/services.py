@@ -1,5 +1,6 @@
 """What the HTTP layer needs from the composition root, in one object."""
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +24,11 @@ class QueryRunner(Protocol):
     async def close(self) -> None: ...
 
 
+#: One question ``/health`` asks: ``None`` when all is well, else why the service is degraded
+#: (a sentence an operator can act on; never personal data).
+HealthCheck = Callable[[], Awaitable[str | None]]
+
+
 @dataclass(frozen=True)
 class ApiServices:
     """What the HTTP layer needs, built by the composition root."""
@@ -36,3 +42,5 @@ class ApiServices:
     access_log: AccessLog
     retention: Retention
     max_body_bytes: int = 256 * 1024
+    #: What ``/health`` asks besides the projections' positions (KEK rotation, workers, …).
+    health_checks: Sequence[HealthCheck] = ()
