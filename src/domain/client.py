@@ -17,6 +17,8 @@ from domain.errors import (
     ConsentMissing,
     InvalidValue,
     ItemNotFound,
+    RepresentativeExcluded,
+    RepresentativeNotAppointed,
     RuleConflict,
     SignatoryNotAllowed,
 )
@@ -38,14 +40,18 @@ class Consent(msgspec.Struct):
     until: date | None
     revoked_at: datetime | None = None
 
-    def covers(self, party: str, scopes: tuple[ConsentScope, ...], on: date) -> bool:
+    def in_force_for(self, party: str, on: date) -> bool:
+        """Given to ``party``, not revoked, and ``on`` lies between its start and its end."""
         return (
             self.revoked_at is None
             and self.to_party == party
-            and set(scopes) <= set(self.scopes)
             and self.granted_on <= on
             and (self.until is None or on <= self.until)
         )
+
+    def covers(self, party: str, scopes: tuple[ConsentScope, ...], on: date) -> bool:
+        """In force for ``party`` on that day and covering every one of ``scopes`` (004)."""
+        return self.in_force_for(party, on) and set(scopes) <= set(self.scopes)
 
 
 class Representative(msgspec.Struct):
@@ -284,6 +290,30 @@ class Client(CopiedThroughState, Aggregate):
                 f"the client excluded representative {representative_ref!r}: "
                 "they can neither sign nor see the plan"
             )
+
+    def check_may_act_for(self, representative_ref: str) -> None:
+        """004: someone acts in the client's name only as a representative the client appointed
+        (the reference compared exactly) and did not exclude."""
+        representative = self.representatives.get(representative_ref)
+        if representative is None:
+            raise RepresentativeNotAppointed(
+                "X-On-Behalf-Of names no representative appointed for this client; name an "
+                "appointed representative's reference exactly, or leave the header out",
+                field="X-On-Behalf-Of",
+            )
+        if representative.excluded_at is not None:
+            raise RepresentativeExcluded(
+                "the client excluded this representative: they may neither see the plan nor "
+                "act in the client's name"
+            )
+
+    def shares_with(self, party: str, scopes: frozenset[ConsentScope], on: date) -> bool:
+        """Whether a consent in force on ``on`` gives ``party`` any of ``scopes`` (004: what
+        passes is named: the plan, the dossier, the contact details)."""
+        return any(
+            consent.in_force_for(party, on) and not scopes.isdisjoint(consent.scopes)
+            for consent in self.consents.values()
+        )
 
     def consent_covering(self, party: str, scopes: tuple[ConsentScope, ...], on: date) -> str:
         """004: the id of a consent in force that covers passing ``scopes`` to ``party``."""

@@ -41,6 +41,12 @@ class NotAParty(DomainError):
     rule = "not-a-party"
 
 
+class RepresentativeExcluded(NotAParty):
+    """004: a representative the client excluded can neither sign nor see the plan."""
+
+    rule = "representative-excluded"
+
+
 # --- input-shaped rules (422) -------------------------------------------------------------
 
 
@@ -76,6 +82,12 @@ class EvaluationIntervalTooLong(InvalidCommand):
 
 class InvalidValue(InvalidCommand):
     rule = "invalid-value"
+
+
+class RepresentativeNotAppointed(InvalidCommand):
+    """Only a representative the client appointed acts in the client's name (004)."""
+
+    rule = "on-behalf-of-appointed-representative"
 
 
 # --- state conflicts (409) ----------------------------------------------------------------

@@ -1075,8 +1075,18 @@ class Trajectory(CopiedThroughState, Aggregate):
         consent_id: str,
         transfers_coordination: bool,
     ) -> None:
-        """000/004: the plan passes on, covered by a consent the application has verified."""
+        """000/004: the plan passes on, covered by a consent the application has verified.
+
+        Coordination passes only when asked for, and only while the trajectory runs: a closed
+        trajectory's plan may still be handed over (000: the plan outlives the trajectory), but
+        nobody takes up coordinating what has ended; a continuation opens a new trajectory.
+        """
         self._begin(ctx, "hand over", RUNNING | {Status.CLOSED})
+        if transfers_coordination and self.status not in RUNNING:
+            raise TransitionNotAllowed(
+                f"a {self.status.value} trajectory has no coordination to transfer; hand over "
+                "the plan without transfers_coordination, or continue it in a new trajectory"
+            )
         to_party = require_text(to_party, "to_party")
         if not scopes:
             raise InvalidValue("name what is handed over (plan, dossier, …)", field="scopes")

@@ -11,6 +11,8 @@ from domain.errors import (
     InvalidValue,
     ItemNotFound,
     OccurredInFuture,
+    RepresentativeExcluded,
+    RepresentativeNotAppointed,
     RuleConflict,
     SignatoryNotAllowed,
 )
@@ -132,6 +134,40 @@ def test_the_client_may_always_sign_their_own_plan() -> None:
     client.check_may_sign(Signatory.CLIENT, None)
 
 
+# --- acting in the client's name ---------------------------------------------------------------
+
+
+def test_an_appointed_representative_may_act_in_the_clients_name() -> None:
+    client = registered()
+    with_representative(client, day=1, ref="rep-mother")
+
+    client.check_may_act_for("rep-mother")
+
+
+@pytest.mark.parametrize(
+    "named", ["rep-x", "REP-MOTHER", "rep-mother\t", " rep-mother", "rep-mother" * 500, ""]
+)
+def test_only_a_representative_named_exactly_as_appointed_acts_in_the_clients_name(
+    named: str,
+) -> None:
+    client = registered()
+    with_representative(client, day=1, ref="rep-mother")
+
+    with pytest.raises(RepresentativeNotAppointed) as refused:
+        client.check_may_act_for(named)
+
+    assert refused.value.field == "X-On-Behalf-Of"
+
+
+def test_an_excluded_representative_may_not_act_in_the_clients_name() -> None:
+    client = registered()
+    with_representative(client, day=1, ref="rep-mother")
+    client.exclude_representative(ctx(2), representative_ref="rep-mother", reason="")
+
+    with pytest.raises(RepresentativeExcluded):
+        client.check_may_act_for("rep-mother")
+
+
 # --- consents ---------------------------------------------------------------------------------
 
 
@@ -208,6 +244,29 @@ def test_a_consent_covers_passing_its_scopes_to_its_party() -> None:
         )
         == "consent-1"
     )
+
+
+def test_a_consent_shares_any_of_its_scopes_with_its_party_while_in_force() -> None:
+    client = registered()
+    with_consent(client, day=10, scopes=(ConsentScope.DOSSIER,), until=on(100))
+    case = frozenset({ConsentScope.PLAN, ConsentScope.DOSSIER})
+
+    assert client.shares_with(NEXT_ORGANISATION, case, on(10))
+    assert client.shares_with(NEXT_ORGANISATION, case, on(100))
+    assert not client.shares_with(NEXT_ORGANISATION, case, on(9))
+    assert not client.shares_with(NEXT_ORGANISATION, case, on(101))
+    assert not client.shares_with("org-other", case, on(50))
+    assert not client.shares_with(
+        NEXT_ORGANISATION, frozenset({ConsentScope.CONTACT_DETAILS}), on(50)
+    )
+
+
+def test_a_revoked_consent_shares_nothing() -> None:
+    client = registered()
+    with_consent(client, day=10)
+    client.revoke_consent(ctx(30), consent_id="consent-1", reason="")
+
+    assert not client.shares_with(NEXT_ORGANISATION, frozenset(ConsentScope), on(40))
 
 
 def test_a_consent_does_not_cover_another_party() -> None:

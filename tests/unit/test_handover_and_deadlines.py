@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from domain.common import ConsentScope
-from domain.errors import InvalidValue, OccurredInFuture
+from domain.errors import InvalidValue, OccurredInFuture, TransitionNotAllowed
 from domain.trajectory import Status, Trajectory
 from tests.support import COORDINATOR, context
 from tests.unit.builders import (
@@ -126,6 +126,16 @@ def test_the_plan_may_be_handed_over_after_the_trajectory_closed() -> None:
 
     assert trajectory.handover_count == 1
     assert trajectory.status == Status.CLOSED
+
+
+def test_coordination_is_not_transferred_once_the_trajectory_closed() -> None:
+    trajectory = closed()
+
+    with pytest.raises(TransitionNotAllowed, match="no coordination to transfer"):
+        _hand_over(trajectory, day=70, to_party="org-next", transfers_coordination=True)
+
+    assert trajectory.handover_count == 0
+    assert trajectory.coordinating_organisation == COORDINATOR.organisation
 
 
 # --- missed deadlines -----------------------------------------------------------------------------
