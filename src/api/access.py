@@ -1,54 +1,85 @@
-"""Who may see and do what: decided here, in one place, for every endpoint (issue #4).
+"""Who may see and do what: decided here, in one place, for every endpoint (issues #4, #10).
 
-Two questions, in this order:
+**Per role.** A token may carry several roles; each request is decided per role, and a role's
+permission counts only with that role's own relation (DESIGN §7): a coordinator records on the
+trajectories its organisation is party to, an auditor reads its region — a token with both may
+not record on its region's trajectories through the auditor's relation. The roles are tried in a
+fixed order (``PRECEDENCE``); the first that may act, acts, and that role is the one recorded on
+the event and in the personal-data read log.
 
-1. **Role.** What the token's roles allow at all: ``coordinator`` records and reads within its
-   trajectories; ``professional`` reads them and records what a role agreement covers;
-   ``auditor`` reads (history too) in its region and changes nothing; ``learning_network`` sees
-   anonymised statistics only, never a single trajectory; ``admin`` manages retention and
-   erasure, never case data. A role that may not → 403.
-2. **Relation.** An organisation sees and acts on a trajectory only while it is a party to it
-   (referrer, coordinator, a role agreement in force) or holds a consent of the client that is in
-   force and covers it. Without a relation the trajectory or client does not exist for it → 404,
-   so existence does not leak.
+**For one role**, two questions, in this order:
 
-Consent is checked on the client's record itself (not a read model), so a revocation takes
-effect on the very next request. Every refusal is logged with the role, organisation, action
-and reason: never a name, never a body.
+1. *Role.* What the role allows at all: ``coordinator`` records and reads; ``professional`` reads
+   and records what a role agreement covers; ``auditor`` reads (history too) in its region and
+   changes nothing; ``data_protection_officer`` erases, reads no case data; ``admin`` sees what
+   passed its retention, never case data; ``learning_network`` sees anonymised statistics only.
+   A role that may not → 403.
+2. *Relation.* Who the organisation is to the record:
+
+   - **party** to a trajectory (referrer, the organisation that recorded the referral, its
+     coordinator, a role agreement in force): reads it and records on it;
+   - **a consent** of the client in force that names the organisation and covers the plan or the
+     dossier: reads the trajectory — and records nothing (a consent lets information pass; it
+     gives no say over the trajectory);
+   - **manages the client**: the organisation that registered the client, or the coordinating
+     organisation of one of the client's open trajectories, acting for the client: manages its
+     consents and representatives and refers it. A consent never lets its holder manage consents
+     or refer the client elsewhere;
+   - an auditor's **region**: the trajectories of the region and the clients with one there.
+
+   No relation → 404, so existence does not leak; a relation that sees the record but does not
+   allow the action → 403.
+
+Rules that are the domain's (a consent in force covering a scope, an excluded representative)
+are asked of the domain. Consent is checked on the client's record itself (not a read model), so
+a revocation takes effect on the very next request. A refusal is logged once, with the roles,
+organisation, action and reason: never a name, never a body.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
-from eventsourcing.domain import Aggregate
 
 from api.auth import Principal
 from application.care_record import CareRecord
 from domain.client import Client
-from domain.common import ConsentScope
+from domain.common import Actor, ConsentScope
 from domain.errors import ClientNotFound, NotFound, TrajectoryNotFound
-from domain.trajectory import Trajectory
+from domain.trajectory import RUNNING, Status, Trajectory
 
 log = structlog.get_logger("rodedraad.access")
+
+R = TypeVar("R")
 
 
 class Role(StrEnum):
     COORDINATOR = "coordinator"
     PROFESSIONAL = "professional"
     AUDITOR = "auditor"
-    LEARNING_NETWORK = "learning_network"
+    DATA_PROTECTION_OFFICER = "data_protection_officer"
     ADMIN = "admin"
+    LEARNING_NETWORK = "learning_network"
+
+
+#: The order in which a token's roles are tried: the first that may act, acts.
+PRECEDENCE: tuple[Role, ...] = tuple(Role)
 
 
 class Forbidden(Exception):
-    """The token's roles do not allow this action (403)."""
+    """The role may not (403).
 
-    def __init__(self, message: str) -> None:
+    ``visible``: the role's relation sees the record, so the refusal says nothing about whether
+    it exists; such a refusal wins over another role's "no relation" (404).
+    """
+
+    def __init__(self, message: str, *, visible: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.visible = visible
 
 
 #: Trajectory commands a professional may record, when a role agreement in force names their
@@ -66,15 +97,14 @@ PROFESSIONAL_COMMANDS = frozenset(
 #: Commands answered by the party an agreement names, before that party is in force.
 ANSWERING_AN_AGREEMENT = frozenset({"accept_role_agreement", "decline_role_agreement"})
 
-ANY_SCOPE = frozenset(ConsentScope)
-#: A consent opens a trajectory when it covers the plan or the dossier.
+#: A consent opens a trajectory (for reading) when it covers the plan or the dossier.
 CASE_SCOPES = frozenset({ConsentScope.PLAN, ConsentScope.DOSSIER})
+ANY_SCOPE = frozenset(ConsentScope)
+CONTACT = frozenset({ConsentScope.CONTACT_DETAILS})
 
-#: Commands on a client (and opening trajectories for one): coordinators of a related
-#: organisation only.
-CLIENT_COMMANDS = frozenset(
+#: Acting for the client: only an organisation that manages the client (module docstring).
+CLIENT_MANAGEMENT = frozenset(
     {
-        "register_client",
         "refer",
         "appoint_representative",
         "exclude_representative",
@@ -82,28 +112,30 @@ CLIENT_COMMANDS = frozenset(
         "revoke_consent",
     }
 )
-ADMIN_COMMANDS = frozenset({"erase_client"})
+REGISTRATION = "register_client"
+ERASURE = "erase_client"
 
 CASE_READERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL, Role.AUDITOR})
 CASE_RECORDERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL})
-COORDINATORS: frozenset[str] = frozenset({Role.COORDINATOR})
 AUDITORS: frozenset[str] = frozenset({Role.AUDITOR})
-ADMINS: frozenset[str] = frozenset({Role.ADMIN})
+RETENTION_READERS: frozenset[str] = frozenset({Role.ADMIN, Role.DATA_PROTECTION_OFFICER})
+
+#: A trajectory that is still someone's to coordinate.
+OPEN = RUNNING | {Status.ACCEPTED}
 
 
-def _roles(principal: Principal) -> set[str]:
-    return set(principal.roles)
+def acting_roles(principal: Principal) -> list[Principal]:
+    """The token as each of its known roles alone, in ``PRECEDENCE`` (unknown roles never act)."""
+    return [principal.acting_as(role) for role in PRECEDENCE if role in principal.roles]
 
 
-def refuse(principal: Principal, action: str, reason: str, error: Exception) -> Exception:
-    log.info(
-        "access refused",
-        action=action,
-        reason=reason,
-        roles=list(principal.roles),
-        organisation=principal.organisation,
-    )
-    return error
+def role_of(principal: Principal) -> str:
+    """The role a single-role principal acts in."""
+    return principal.roles[0] if principal.roles else ""
+
+
+def today() -> datetime:
+    return datetime.now(UTC)
 
 
 class AccessPolicy:
@@ -112,119 +144,46 @@ class AccessPolicy:
     def __init__(self, care_record: CareRecord) -> None:
         self.care_record = care_record
 
-    # --- roles ------------------------------------------------------------------------------------
+    # --- deciding per role ----------------------------------------------------------------------
 
-    def require_role(self, principal: Principal, action: str, allowed: frozenset[str]) -> None:
-        if not _roles(principal) & allowed:
-            raise refuse(
-                principal,
-                action,
-                "role",
-                Forbidden(
-                    f"{action} needs one of the roles {', '.join(sorted(allowed))}; "
-                    f"this token has {', '.join(principal.roles) or 'none'}"
-                ),
+    def decide(
+        self, principal: Principal, action: str, check: Callable[[Principal], R]
+    ) -> tuple[Principal, R]:
+        """Run ``check`` for each role alone, in order; the first role it lets through acts.
+
+        Refused by every role: a refusal by a role that sees the record (403) wins over "no
+        relation" (404), which wins over "the role may not" (403), so a second role never
+        reveals more than it may.
+        """
+        refusal: Exception | None = None
+        rank = -1
+        found: Exception
+        for single in acting_roles(principal):
+            try:
+                return single, check(single)
+            except Forbidden as e:
+                found, weight = e, 2 if e.visible else 0
+            except NotFound as e:
+                found, weight = e, 1
+            if weight > rank:
+                refusal, rank = found, weight
+        if refusal is None:
+            refusal = Forbidden(
+                f"{action.replace('_', ' ')} needs a role this token does not have "
+                f"(it has {', '.join(principal.roles) or 'none'})"
             )
-
-    def check_command_role(self, principal: Principal, action: str) -> None:
-        """The role question for a command (403); the relation is checked on the record."""
-        if action in CLIENT_COMMANDS:
-            self.require_role(principal, action, COORDINATORS)
-        elif action in ADMIN_COMMANDS:
-            self.require_role(principal, action, ADMINS)
-        else:
-            self.may_record(principal, action)
-
-    def may_record(self, principal: Principal, command: str) -> None:
-        roles = _roles(principal)
-        if Role.COORDINATOR in roles:
-            return
-        if Role.PROFESSIONAL in roles and command in PROFESSIONAL_COMMANDS:
-            return
-        raise refuse(
-            principal,
-            command,
-            "role",
-            Forbidden(
-                f"{command.replace('_', ' ')} is recorded by a coordinator"
-                + (
-                    " (a professional records consultations, actions, evaluations, follow-up "
-                    "contacts and answers role agreements)"
-                    if Role.PROFESSIONAL in roles
-                    else ""
-                )
-            ),
+        log.info(
+            "access refused",
+            action=action,
+            reason="no relation" if isinstance(refusal, NotFound) else "role",
+            roles=list(principal.roles),
+            organisation=principal.organisation,
         )
-
-    # --- relations --------------------------------------------------------------------------------
-
-    @staticmethod
-    def holds_consent(
-        client: Client, organisation: str, scopes: frozenset[ConsentScope] = ANY_SCOPE
-    ) -> bool:
-        """A consent of the client in force today that names the organisation and covers one
-        of ``scopes`` (004: what passes is named: the plan, the dossier, the contact details)."""
-        today = datetime.now(UTC).date()
-        return any(
-            consent.revoked_at is None
-            and consent.to_party == organisation
-            and consent.granted_on <= today
-            and (consent.until is None or today <= consent.until)
-            and not scopes.isdisjoint(consent.scopes)
-            for consent in client.consents.values()
-        )
-
-    def related_to_trajectory(
-        self, principal: Principal, parties: list[str], client_id: UUID, region: str
-    ) -> bool:
-        """Auditors: their region. Others: a party, or holding the client's consent."""
-        decided = self.related_without_client(principal, parties, region)
-        if decided is not None:
-            return decided
-        return self.holds_consent(
-            self.care_record.client(client_id), principal.organisation, CASE_SCOPES
-        )
-
-    @staticmethod
-    def related_without_client(
-        principal: Principal, parties: list[str], region: str
-    ) -> bool | None:
-        """What ``related_to_trajectory`` decides without the client's record (no I/O): an
-        auditor of the region, a party, or a role that never relates; ``None``: ask the
-        client's consents."""
-        roles = _roles(principal)
-        if Role.AUDITOR in roles and region == principal.region:
-            return True
-        if not roles & {Role.COORDINATOR, Role.PROFESSIONAL}:
-            return False
-        if principal.organisation in parties:
-            return True
-        return None
-
-    def sees_contact_details(self, principal: Principal, client: Client) -> bool:
-        """The registering organisation, auditors, or a consent covering the contact details."""
-        if Role.AUDITOR in _roles(principal):
-            return True
-        return client.registering_organisation == principal.organisation or self.holds_consent(
-            client, principal.organisation, frozenset({ConsentScope.CONTACT_DETAILS})
-        )
-
-    def related_to_client(
-        self, principal: Principal, client: Client, regions: set[str] | None = None
-    ) -> bool:
-        """Auditors: a client with a trajectory in their region (``regions``); otherwise the
-        organisation that registered the client, or one holding a consent of the client."""
-        roles = _roles(principal)
-        if Role.AUDITOR in roles and principal.region in (regions or set()):
-            return True
-        if not roles & {Role.COORDINATOR, Role.PROFESSIONAL}:
-            return False
-        return client.registering_organisation == principal.organisation or self.holds_consent(
-            client, principal.organisation
-        )
+        raise refusal
 
     @staticmethod
     def hidden(principal: Principal, action: str, error: NotFound) -> NotFound:
+        """A record that does not exist for the caller (no relation): logged, then raised."""
         log.info(
             "access refused",
             action=action,
@@ -234,91 +193,287 @@ class AccessPolicy:
         )
         return error
 
-    # --- commands: applied to the aggregate the use case loaded ----------------------------------
+    def require_role(self, principal: Principal, action: str, allowed: frozenset[str]) -> Principal:
+        """The principal acting in the first of its roles that ``allowed`` names, or 403."""
+
+        def check(single: Principal) -> None:
+            if role_of(single) not in allowed:
+                raise Forbidden(
+                    f"{action} needs one of the roles {', '.join(sorted(allowed))}; "
+                    f"this token has {', '.join(principal.roles) or 'none'}"
+                )
+
+        return self.decide(principal, action, check)[0]
+
+    # --- commands ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def permits(role: str, action: str) -> bool:
+        """Whether ``role`` may take ``action`` at all, whatever the record (the 403 question)."""
+        if action == REGISTRATION or action in CLIENT_MANAGEMENT:
+            return role == Role.COORDINATOR
+        if action == ERASURE:
+            return role == Role.DATA_PROTECTION_OFFICER
+        return role == Role.COORDINATOR or (
+            role == Role.PROFESSIONAL and action in PROFESSIONAL_COMMANDS
+        )
+
+    def check_command_role(self, principal: Principal, action: str) -> Principal:
+        """The role question for a command (403): the principal acting in the first role that
+        may take the action at all. The record then decides the relation (``command_guard``)."""
+
+        def check(single: Principal) -> None:
+            if not self.permits(role_of(single), action):
+                raise Forbidden(self._role_refusal(principal, action))
+
+        return self.decide(principal, action, check)[0]
+
+    @staticmethod
+    def _role_refusal(principal: Principal, action: str) -> str:
+        words = action.replace("_", " ")
+        if action == ERASURE:
+            return (
+                "erasing a client's personal data is irreversible: only the "
+                "data_protection_officer role erases"
+            )
+        if Role.PROFESSIONAL in principal.roles and action not in CLIENT_MANAGEMENT | {
+            REGISTRATION
+        }:
+            return (
+                f"{words} is recorded by a coordinator (a professional records consultations, "
+                "actions, evaluations, follow-up contacts and answers role agreements)"
+            )
+        return f"{words} is recorded by a coordinator"
 
     def command_guard(
-        self, principal: Principal, command: str, on_behalf_of: str | None = None
-    ) -> Callable[[Aggregate], None]:
-        """What ``application.care_record.access_check`` runs on each aggregate before a command."""
+        self, principal: Principal, action: str, on_behalf_of: str | None = None
+    ) -> Callable[[Any], Actor]:
+        """What a command's context calls with each recorded aggregate it changes or relies on:
+        decides which of the token's roles acts (per role, with that role's relation), checks
+        the representative named in ``X-On-Behalf-Of``, and returns the actor to record.
 
-        def check(aggregate: Aggregate) -> None:
-            if isinstance(aggregate, Trajectory):
-                self._check_trajectory_command(principal, command, aggregate)
-                if on_behalf_of:
-                    client = self.care_record.client(aggregate.client_id)
-                    self.check_not_excluded(principal, client, on_behalf_of)
-            elif isinstance(aggregate, Client):
-                if command in ADMIN_COMMANDS:
-                    return  # erasure needs the pseudonymous id only; the role was checked
-                if not self.related_to_client(principal, aggregate):
-                    raise self.hidden(
-                        principal, command, ClientNotFound(f"no client with id {aggregate.id}")
-                    )
-                if on_behalf_of:
-                    self.check_not_excluded(principal, aggregate, on_behalf_of)
+        One role acts for the whole command: once decided on the first aggregate, only that
+        role is asked about the next.
+        """
+        acting: list[Principal] = []
+
+        def check(aggregate: Any) -> Actor:
+            asking = acting[0] if acting else principal
+            single, client = self.decide(
+                asking, action, lambda p: self._check_command(p, action, aggregate)
+            )
+            if not acting:
+                acting.append(single)
+            if on_behalf_of is not None:
+                client.check_may_act_for(on_behalf_of)
+            return single.actor(on_behalf_of)
 
         return check
 
-    def _check_trajectory_command(
-        self, principal: Principal, command: str, trajectory: Trajectory
-    ) -> None:
-        organisation = principal.organisation
-        agreements = trajectory.role_agreements.values()
-        answering = command in ANSWERING_AN_AGREEMENT and any(
-            organisation in a.parties for a in agreements if a.pending
+    def _check_command(self, principal: Principal, action: str, aggregate: Any) -> Client:
+        """One role's decision on one aggregate; returns the client whose record it is."""
+        if not self.permits(role_of(principal), action):
+            raise Forbidden(self._role_refusal(principal, action))
+        if isinstance(aggregate, Client):
+            self._check_client_command(principal, action, aggregate)
+            return aggregate
+        if isinstance(aggregate, Trajectory):
+            self._check_trajectory_command(principal, action, aggregate)
+            return self.care_record.client(aggregate.client_id)
+        # A kind of record this policy does not know is never acted on by default.
+        raise Forbidden(
+            f"{action.replace('_', ' ')} on a {type(aggregate).__name__} is not something the "
+            "access policy knows; refused"
         )
-        if not answering and not self.related_to_trajectory(
+
+    def _check_client_command(self, principal: Principal, action: str, client: Client) -> None:
+        if action == ERASURE:
+            return  # the role suffices: the deployment's officer, on the pseudonymous id
+        if action not in CLIENT_MANAGEMENT:
+            raise Forbidden(f"{action.replace('_', ' ')} is not a command on a client")
+        if self.manages(principal, client):
+            return
+        if not self.sees_client(principal, client):
+            raise ClientNotFound(f"no client with id {client.id}")
+        raise Forbidden(
+            "only the organisation that registered the client, or one that coordinates an open "
+            "trajectory of the client, acts for the client (consents, representatives, "
+            "referrals); a consent lets its holder see, not manage",
+            visible=True,
+        )
+
+    def _check_trajectory_command(
+        self, principal: Principal, action: str, trajectory: Trajectory
+    ) -> None:
+        organisation, role = principal.organisation, role_of(principal)
+        if action == "refer":  # the trajectory a new referral continues: it must be readable
+            if not self.reads_trajectory(
+                principal, trajectory.parties, trajectory.client_id, trajectory.region
+            ):
+                raise TrajectoryNotFound(f"no trajectory with id {trajectory.id}")
+            return
+        agreements = trajectory.role_agreements.values()
+        if action in ANSWERING_AN_AGREEMENT and any(
+            organisation in a.parties for a in agreements if a.pending
+        ):
+            return  # the party an agreement names answers it before it is a party
+        party = organisation in trajectory.parties
+        if not party and not self.reads_trajectory(
             principal, trajectory.parties, trajectory.client_id, trajectory.region
         ):
-            raise self.hidden(
-                principal, command, TrajectoryNotFound(f"no trajectory with id {trajectory.id}")
+            raise TrajectoryNotFound(f"no trajectory with id {trajectory.id}")
+        if role == Role.COORDINATOR:
+            if party:
+                return
+            raise Forbidden(
+                "your organisation holds the client's consent to see this trajectory, not to "
+                "record on it: only its parties record",
+                visible=True,
             )
-        if Role.COORDINATOR in _roles(principal) or answering:
-            return
         if not any(organisation in a.parties for a in agreements if a.in_force):
-            raise refuse(
-                principal,
-                command,
-                "no role agreement",
-                Forbidden(
-                    "a professional records on a trajectory only under a role agreement in force "
-                    "that names their organisation"
-                ),
+            raise Forbidden(
+                "a professional records on a trajectory only under a role agreement in force "
+                "that names their organisation",
+                visible=True,
             )
+
+    # --- relations --------------------------------------------------------------------------------
+
+    def manages(self, principal: Principal, client: Client) -> bool:
+        """The organisation that registered the client, or the coordinating organisation of one
+        of its open trajectories (read from the record, never from a read model)."""
+        organisation = principal.organisation
+        if client.registering_organisation == organisation:
+            return True
+        return any(
+            t.status in OPEN and t.coordinating_organisation == organisation
+            for t in self.care_record.trajectories_of(client.id)
+        )
+
+    def sees_client(
+        self, principal: Principal, client: Client, regions: set[str] | None = None
+    ) -> bool:
+        """One role's relation to a client: an auditor, a client with a trajectory in its region
+        (``regions``); a coordinator or professional, the organisation that manages the client
+        or holds one of its consents in force."""
+        role = role_of(principal)
+        if role == Role.AUDITOR:
+            return principal.region in (regions or set())
+        if role not in CASE_RECORDERS:
+            return False
+        return client.shares_with(
+            principal.organisation, ANY_SCOPE, today().date()
+        ) or self.manages(principal, client)
+
+    def sees_contact_details(self, principal: Principal, client: Client) -> bool:
+        """Auditors, the registering organisation, or a consent covering the contact details."""
+        if role_of(principal) == Role.AUDITOR:
+            return True
+        return client.registering_organisation == principal.organisation or client.shares_with(
+            principal.organisation, CONTACT, today().date()
+        )
+
+    def reads_trajectory(
+        self, principal: Principal, parties: Sequence[str], client_id: UUID, region: str
+    ) -> bool:
+        """One role's relation for reading a trajectory (the client's consents are read only
+        when the organisation is no party)."""
+        decided = self.reads_without_client(principal, parties, region)
+        if decided is not None:
+            return decided
+        client = self.care_record.client(client_id)
+        return client.shares_with(principal.organisation, CASE_SCOPES, today().date())
+
+    @staticmethod
+    def reads_without_client(
+        principal: Principal, parties: Sequence[str], region: str
+    ) -> bool | None:
+        """What ``reads_trajectory`` decides without the client's record (no I/O); ``None``:
+        ask the client's consents."""
+        role = role_of(principal)
+        if role == Role.AUDITOR:
+            return region == principal.region
+        if role not in CASE_RECORDERS:
+            return False
+        if principal.organisation in parties:
+            return True
+        return None
 
     # --- reads ------------------------------------------------------------------------------------
 
+    def trajectory_reader_without_client(
+        self, principal: Principal, parties: Sequence[str], region: str
+    ) -> Principal | None:
+        """The fast path of ``trajectory_reader``: the acting principal when one of its roles is
+        decided without the client's record; ``None`` when the consents must be read."""
+        for single in acting_roles(principal):
+            if role_of(single) in CASE_READERS and self.reads_without_client(
+                single, parties, region
+            ):
+                return single
+        return None
+
+    def trajectory_reader(
+        self,
+        principal: Principal,
+        action: str,
+        trajectory_id: UUID,
+        parties: Sequence[str],
+        client_id: UUID,
+        region: str,
+    ) -> Principal:
+        """The principal acting in the first role that may read the trajectory, or the refusal."""
+
+        def check(single: Principal) -> None:
+            if role_of(single) not in CASE_READERS:
+                raise Forbidden(
+                    f"{action} needs one of the roles {', '.join(sorted(CASE_READERS))}"
+                )
+            if not self.reads_trajectory(single, parties, client_id, region):
+                raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+
+        return self.decide(principal, action, check)[0]
+
+    def client_reader(
+        self, principal: Principal, action: str, client: Client, regions: set[str]
+    ) -> Principal:
+        """The principal acting in the first role that may read the client, or the refusal."""
+
+        def check(single: Principal) -> None:
+            if role_of(single) not in CASE_READERS:
+                raise Forbidden(
+                    f"{action} needs one of the roles {', '.join(sorted(CASE_READERS))}"
+                )
+            if not self.sees_client(single, client, regions):
+                raise ClientNotFound(f"no client with id {client.id}")
+
+        return self.decide(principal, action, check)[0]
+
     def list_scope(
         self, principal: Principal, organisation: str | None, region: str | None
-    ) -> tuple[str | None, str | None]:
-        """Board and list: an organisation sees its own trajectories, an auditor its region."""
-        self.require_role(principal, "list trajectories", CASE_READERS)
-        roles = _roles(principal)
-        if roles & CASE_RECORDERS:
-            if organisation not in (None, principal.organisation):
-                raise refuse(
-                    principal,
-                    "list trajectories",
-                    "other organisation",
-                    Forbidden("you can list only your own organisation's trajectories"),
-                )
-            return principal.organisation, region
-        if region not in (None, principal.region):
-            raise refuse(
-                principal,
-                "list trajectories",
-                "other region",
-                Forbidden("an auditor lists the trajectories of their own region"),
-            )
-        return organisation, principal.region
+    ) -> tuple[Principal, str | None, str | None]:
+        """Board and list: an organisation sees its own trajectories, an auditor its region.
+        → (acting principal, organisation filter, region filter)."""
 
-    def check_not_excluded(self, principal: Principal, client: Client, on_behalf_of: str) -> None:
-        """004: a representative the client excluded can neither sign nor see the plan."""
-        representative = client.representatives.get(on_behalf_of)
-        if representative is not None and representative.excluded_at is not None:
-            raise refuse(
-                principal,
-                "read the plan",
-                "excluded representative",
-                Forbidden("the client excluded this representative: they may not see the plan"),
+        def check(single: Principal) -> tuple[str | None, str | None]:
+            role = role_of(single)
+            if role in CASE_RECORDERS:
+                if organisation not in (None, principal.organisation):
+                    raise Forbidden(
+                        "you can list only your own organisation's trajectories", visible=True
+                    )
+                return principal.organisation, region
+            if role == Role.AUDITOR:
+                if region not in (None, principal.region):
+                    raise Forbidden(
+                        "an auditor lists the trajectories of their own region", visible=True
+                    )
+                return organisation, principal.region
+            raise Forbidden(
+                f"listing trajectories needs one of the roles {', '.join(sorted(CASE_READERS))}"
             )
+
+        single, (scope_organisation, scope_region) = self.decide(
+            principal, "list trajectories", check
+        )
+        return single, scope_organisation, scope_region

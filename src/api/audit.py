@@ -16,11 +16,11 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from api.access import ADMINS, AUDITORS, AccessPolicy
+from api.access import AUDITORS, RETENTION_READERS, AccessPolicy
 from api.auth import Principal
 from api.services import ApiServices
 from application.access_log import AccessLog, PersonalDataRead
-from domain.errors import TrajectoryNotFound
+from domain.errors import ClientNotFound, TrajectoryNotFound
 from domain.trajectory import Trajectory
 
 
@@ -71,16 +71,17 @@ _ENVELOPE = {"originator_id", "originator_version", "timestamp", "actor", "occur
 def record_read(
     log: AccessLog,
     request: Request[Principal, Any, Any],
+    acting: Principal,
     client_id: UUID,
     trajectory_id: UUID | None,
 ) -> None:
-    principal = request.user
+    """Log a read of personal data, naming the role the reader acted in (issue #10: per role)."""
     log.record(
         PersonalDataRead(
             at=datetime.now(UTC),
-            user_id=principal.user_id,
-            organisation=principal.organisation,
-            role=",".join(principal.roles),
+            user_id=acting.user_id,
+            organisation=acting.organisation,
+            role=",".join(acting.roles),
             client_id=client_id,
             trajectory_id=trajectory_id,
             endpoint=f"{request.method} {request.scope.get('path_template', request.url.path)}",
@@ -102,11 +103,19 @@ class AuditController(Controller):
         since: FromQuery[datetime | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 500,
     ) -> list[ReadEntry]:
-        """Auditors only; newest first."""
-        services.policy.require_role(request.user, "read the access log", AUDITORS)
+        """Auditors only, for the clients of their region (those with a trajectory there);
+        newest first. A client of another region does not exist for them (404)."""
+        acting = services.policy.require_role(request.user, "read the access log", AUDITORS)
+        in_region = await services.queries.clients_in_region(acting.region)
+        if client_id is not None:
+            if client_id not in in_region:
+                raise services.policy.hidden(
+                    acting, "read the access log", ClientNotFound(f"no client with id {client_id}")
+                )
+            in_region = {client_id}
         entries = await anyio.to_thread.run_sync(
             lambda: services.access_log.query(
-                client_id=client_id, user_id=user_id, since=since, limit=limit
+                client_ids=in_region, user_id=user_id, since=since, limit=limit
             )
         )
         return [_as_struct(e) for e in entries]
@@ -121,11 +130,11 @@ class AuditController(Controller):
         """Every event of the trajectory from the event store, with both times and the actor:
         who agreed what and when, as recorded. Auditors of the trajectory's region only."""
         policy: AccessPolicy = services.policy
-        policy.require_role(request.user, "read a trajectory's history", AUDITORS)
+        acting = policy.require_role(request.user, "read a trajectory's history", AUDITORS)
         info = await services.queries.access_info(trajectory_id)
-        if info is None or info[1] != request.user.region:
+        if info is None or info[1] != acting.region:
             raise policy.hidden(
-                request.user,
+                acting,
                 "read a trajectory's history",
                 TrajectoryNotFound(f"no trajectory with id {trajectory_id}"),
             )
@@ -133,7 +142,7 @@ class AuditController(Controller):
             lambda: list(services.care_record.events.get(trajectory_id))
         )
         await anyio.to_thread.run_sync(
-            record_read, services.access_log, request, info[0], trajectory_id
+            record_read, services.access_log, request, acting, info[0], trajectory_id
         )
         return History(
             trajectory_id=trajectory_id,
@@ -158,8 +167,9 @@ class AuditController(Controller):
     async def retention(
         self, request: Request[Principal, Any, Any], services: NamedDependency[ApiServices]
     ) -> RetentionReport:
-        """Administrators only: pseudonymous client ids and counts, never case data."""
-        services.policy.require_role(request.user, "list retention", ADMINS)
+        """Administrators and the data protection officer (who erases): pseudonymous client ids
+        and counts, never case data."""
+        services.policy.require_role(request.user, "list retention", RETENTION_READERS)
         now = datetime.now(UTC)
         rules = services.retention
         plan_cutoff = now - timedelta(days=round(365.25 * rules.plan_years))

@@ -21,6 +21,19 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from domain.common import Actor
 
 REQUIRED_CLAIMS = ("sub", "org", "roles", "region", "exp")
+NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
+MAX_CLAIM_LENGTH = 200
+
+
+def _is_name(value: object) -> bool:
+    """A claim that names someone or something: text, printable, not blank, not too long (it is
+    recorded on events and in read models, where a control character has no place)."""
+    return (
+        isinstance(value, str)
+        and bool(value.strip())
+        and len(value) <= MAX_CLAIM_LENGTH
+        and value.isprintable()
+    )
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -31,7 +44,12 @@ class Principal(msgspec.Struct, frozen=True):
     roles: tuple[str, ...]
     region: str
 
+    def acting_as(self, role: str) -> "Principal":
+        """The same user in one of its roles only: access is decided per role (DESIGN §7)."""
+        return msgspec.structs.replace(self, roles=(role,))
+
     def actor(self, on_behalf_of: str | None = None) -> Actor:
+        """The actor an event records; for a principal acting in one role, that role."""
         return Actor(
             user_id=self.user_id,
             organisation=self.organisation,
@@ -89,14 +107,24 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
             raise TokenError("the bearer token has expired; get a new one") from None
         except jwt.PyJWTError as e:
             raise TokenError(f"the bearer token is not valid: {e}") from None
+        for claim in NUMERIC_DATE_CLAIMS:
+            # RFC 7519: a NumericDate is a JSON number; PyJWT also accepts numeric strings.
+            value = claims.get(claim)
+            if claim in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise TokenError(f"the bearer token's {claim} claim must be a number (NumericDate)")
         roles = claims["roles"]
         if isinstance(roles, str):
             roles = [roles]
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise TokenError("the bearer token's roles claim must be a list of strings")
+        if not isinstance(roles, list) or not all(_is_name(r) for r in roles):
+            raise TokenError("the bearer token's roles claim must be a list of role names")
+        if not roles:
+            raise TokenError("the bearer token names no role; get a token with at least one")
         for claim in ("sub", "org", "region"):
-            if not isinstance(claims[claim], str) or not claims[claim].strip():
-                raise TokenError(f"the bearer token's {claim} claim must be a non-empty string")
+            if not _is_name(claims[claim]):
+                raise TokenError(
+                    f"the bearer token's {claim} claim must be a non-empty string of at most "
+                    f"{MAX_CLAIM_LENGTH} printable characters"
+                )
         principal = Principal(
             user_id=claims["sub"],
             organisation=claims["org"],

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from api.access import CASE_READERS
 from api.audit import record_read
 from api.auth import Principal
-from api.commands import CommandRunner, etag
+from api.commands import CommandRunner, etag, on_behalf_of
 from api.schemas import (
     AppointRepresentative,
     CommandAnswer,
@@ -25,7 +25,6 @@ from api.services import ApiServices
 from api.trajectories import IdempotencyKey, IfMatch
 from application.care_record import CareRecord
 from domain.client import PersonalData
-from domain.errors import ClientNotFound
 from projections.views import ClientView, client_view
 
 Answer = Response[CommandAnswer]
@@ -60,16 +59,20 @@ class ClientController(Controller):
     ) -> Response[ClientView]:
         """Name and contact details: organisations related to the client only (auditors: clients
         with a trajectory in their region); every read is recorded in the access log."""
-        policy, principal = services.policy, request.user
-        policy.require_role(principal, "read a client", CASE_READERS)
+        policy = services.policy
+        policy.require_role(request.user, "read a client", CASE_READERS)
         client = await anyio.to_thread.run_sync(services.care_record.client, client_id)
         regions = await services.queries.client_regions(client_id)
-        if not policy.related_to_client(principal, client, regions=regions):
-            raise policy.hidden(
-                principal, "read a client", ClientNotFound(f"no client with id {client_id}")
-            )
-        await anyio.to_thread.run_sync(record_read, services.access_log, request, client_id, None)
-        view = client_view(client, contact_details=policy.sees_contact_details(principal, client))
+        acting = await anyio.to_thread.run_sync(
+            policy.client_reader, request.user, "read a client", client, regions
+        )
+        representative = on_behalf_of(request)
+        if representative is not None:
+            client.check_may_act_for(representative)
+        await anyio.to_thread.run_sync(
+            record_read, services.access_log, request, acting, client_id, None
+        )
+        view = client_view(client, contact_details=policy.sees_contact_details(acting, client))
         return Response(view, headers={"ETag": etag(view.version)})
 
     @post("/{client_id:uuid}/representatives", sync_to_thread=True, status_code=200)

@@ -15,15 +15,17 @@ from litestar import Request, Response
 from litestar.exceptions import ValidationException
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.access import AccessPolicy
+from api.access import REGISTRATION, AccessPolicy
 from api.auth import Principal
 from api.idempotency import KEY_MAX_LENGTH, IdempotencyStore, StoredAnswer, fingerprint
-from api.schemas import Command, CommandAnswer
-from application.care_record import CommandResult, access_check
-from domain.common import CommandContext
+from api.schemas import REF_PATTERN, Command, CommandAnswer
+from application.care_record import CommandResult
+from domain.common import Actor, CommandContext
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
 _KEY = re.compile(rf"^[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}$")
+_REF = re.compile(REF_PATTERN)
+ON_BEHALF_OF = "X-On-Behalf-Of"
 
 UseCase = Callable[[CommandContext, int | None, dict[str, Any]], CommandResult]
 
@@ -45,6 +47,22 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+def on_behalf_of(request: Request[Principal, Any, Any]) -> str | None:
+    """The representative reference a request names in ``X-On-Behalf-Of``, as sent (compared
+    exactly with the client's appointed representatives, never trimmed or case-folded), or a
+    422 if it cannot be one."""
+    raw = request.headers.get(ON_BEHALF_OF.lower())
+    if raw is None:
+        return None
+    if not _REF.match(raw):
+        raise ValidationException(
+            f"{ON_BEHALF_OF} must be an appointed representative's reference (letters, digits "
+            "and . _ : @ -, at most 100 characters)",
+            extra=[{"key": ON_BEHALF_OF, "message": "not a representative reference"}],
+        )
+    return raw
+
+
 class CommandRunner:
     """One per request: runs one use case with the request's actor and preconditions."""
 
@@ -58,15 +76,18 @@ class CommandRunner:
         self.idempotency = idempotency
         self.policy = policy
 
-    def context(self, occurred_at: datetime) -> CommandContext:
+    def context(
+        self, occurred_at: datetime, actor: Actor, authorise: Callable[[Any], Actor]
+    ) -> CommandContext:
         headers = self.request.headers
         request_id: str = self.request.scope.get("state", {}).get("request_id", "")
         return CommandContext(
-            actor=self.request.user.actor(on_behalf_of=headers.get("x-on-behalf-of")),
+            actor=actor,
             occurred_at=occurred_at,
             correlation_id=headers.get("x-correlation-id") or request_id,
             causation_id=request_id or None,
             now=datetime.now(UTC),
+            authorise=authorise,
         )
 
     def run(
@@ -81,7 +102,14 @@ class CommandRunner:
     ) -> Response[bytes]:
         """Run ``action`` once: role first, then (on the loaded record) the relation."""
         principal = self.request.user
-        self.policy.check_command_role(principal, action)
+        acting = self.policy.check_command_role(principal, action)
+        representative = on_behalf_of(self.request)
+        if representative is not None and action == REGISTRATION:
+            raise ValidationException(
+                f"{ON_BEHALF_OF} names a representative of a registered client; a client being "
+                "registered has none yet",
+                extra=[{"key": ON_BEHALF_OF, "message": "no representative yet"}],
+            )
         expected = expected_version(self.request.headers.get("if-match"))
         key = self._idempotency_key()
         if key is not None:
@@ -91,20 +119,17 @@ class CommandRunner:
             )
             if stored is not None:
                 return self._replay(stored)
-        token = access_check.set(
-            self.policy.command_guard(
-                principal, action, on_behalf_of=self.request.headers.get("x-on-behalf-of")
-            )
+        ctx = self.context(
+            body.occurred_at,
+            acting.actor(representative),
+            self.policy.command_guard(principal, action, representative),
         )
         try:
-            details = body.details()
-            result = use_case(self.context(body.occurred_at), expected, details)
+            result = use_case(ctx, expected, body.details())
         except BaseException:
             if key is not None:
                 self.idempotency.release(key)
             raise
-        finally:
-            access_check.reset(token)
         status = HTTP_201_CREATED if created else HTTP_200_OK
         answer = StoredAnswer(
             status=status,
@@ -129,8 +154,10 @@ class CommandRunner:
                 "Idempotency-Key must be 1 to 200 visible ASCII characters",
                 extra=[{"key": "Idempotency-Key", "message": "1 to 200 visible ASCII characters"}],
             )
-        # Keys are scoped by user: two users cannot collide or replay each other's answers.
-        return f"{self.request.user.user_id}\x1f{raw}"
+        # Keys are scoped by organisation and user: nobody collides with or replays another's
+        # answers, not even a user of the same name at another organisation.
+        user = self.request.user
+        return f"{user.organisation}\x1f{user.user_id}\x1f{raw}"
 
     @staticmethod
     def _respond(answer: StoredAnswer, replayed: bool = False) -> Response[bytes]:

@@ -18,7 +18,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 from api.access import CASE_READERS
 from api.audit import record_read
 from api.auth import Principal
-from api.commands import etag
+from api.commands import etag, on_behalf_of
 from api.services import ApiServices
 from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
@@ -84,8 +84,9 @@ async def await_position(
 
 async def authorise_trajectory_read(
     services: ApiServices, request: Request[Principal, Any, Any], trajectory_id: UUID, action: str
-) -> UUID:
-    """Role, then relation (404 if none), then an excluded representative (403). → client id."""
+) -> tuple[Principal, UUID]:
+    """Role, then relation (404 if none), then the representative acted for. → (the principal
+    acting in the role that may read, the client id)."""
     services.policy.require_role(request.user, action, CASE_READERS)
     info = await services.queries.access_info(trajectory_id)
     if info is None:
@@ -99,26 +100,22 @@ async def authorise_related(
     trajectory_id: UUID,
     action: str,
     info: tuple[UUID, str, list[str]],
-) -> UUID:
+) -> tuple[Principal, UUID]:
     """The relation part of ``authorise_trajectory_read``, on the access facts already read.
     Most readers are decided on the read model's row; only a reader who is not a party waits
     for the client's record (its consents), in a worker thread."""
     principal, policy = request.user, services.policy
     client_id, region, parties = info
-    related = policy.related_without_client(principal, parties, region)
-    if related is None:
-        related = await anyio.to_thread.run_sync(
-            policy.related_to_trajectory, principal, parties, client_id, region
+    acting = policy.trajectory_reader_without_client(principal, parties, region)
+    if acting is None:
+        acting = await anyio.to_thread.run_sync(
+            policy.trajectory_reader, principal, action, trajectory_id, parties, client_id, region
         )
-    if not related:
-        raise policy.hidden(
-            principal, action, TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
-        )
-    on_behalf_of = request.headers.get("x-on-behalf-of")
-    if on_behalf_of:
+    representative = on_behalf_of(request)
+    if representative is not None:
         client = await anyio.to_thread.run_sync(services.care_record.client, client_id)
-        policy.check_not_excluded(principal, client, on_behalf_of)
-    return client_id
+        client.check_may_act_for(representative)
+    return acting, client_id
 
 
 class ReadController(Controller):
@@ -142,9 +139,9 @@ class ReadController(Controller):
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         info, version, doc = found
-        client_id = await authorise_related(services, request, trajectory_id, "read", info)
+        acting, client_id = await authorise_related(services, request, trajectory_id, "read", info)
         await anyio.to_thread.run_sync(
-            record_read, services.access_log, request, client_id, trajectory_id
+            record_read, services.access_log, request, acting, client_id, trajectory_id
         )
         stored: Any = doc  # the stored JSON document is a TrajectoryView, sent as is
         return Response(
@@ -190,7 +187,7 @@ class ReadController(Controller):
         """Longest stuck first: blocked, an open escalation, a consultation overdue, or nothing
         recorded for ``idle_days``."""
         await await_position(queries, "plan_state", min_position, max_wait_ms)
-        organisation, region = services.policy.list_scope(request.user, organisation, region)
+        _, organisation, region = services.policy.list_scope(request.user, organisation, region)
         return await queries.board(
             BoardFilter(
                 organisation=organisation,

@@ -35,8 +35,9 @@ OccurredAt = Annotated[
 Text = Annotated[str, Meta(min_length=1, max_length=4000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 OptionalText = Annotated[str, Meta(max_length=4000)]
-#: Identifiers chosen by callers: organisations, goals, agreements, consents.
-Ref = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
+#: Identifiers chosen by callers: organisations, goals, agreements, consents, representatives.
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
+Ref = Annotated[str, Meta(min_length=1, max_length=100, pattern=REF_PATTERN)]
 Lines = Annotated[tuple[Text, ...], Meta(max_length=50)]
 
 
@@ -206,7 +207,16 @@ class HandOver(Command, kw_only=True):
     scopes: Annotated[tuple[ConsentScope, ...], Meta(min_length=1, max_length=3)] = (
         ConsentScope.PLAN,
     )
-    transfers_coordination: bool = True
+    transfers_coordination: Annotated[
+        bool,
+        Meta(
+            description=(
+                "Whether the receiving party becomes the trajectory's coordinator (and so a "
+                "party that no longer needs the client's consent to see it). Off unless asked "
+                "for; refused (409) on a closed trajectory."
+            )
+        ),
+    ] = False
 
 
 class RecordFollowUpContact(Command, kw_only=True):

@@ -110,7 +110,7 @@ class TrajectoryController(Controller):
     ) -> TrajectoryPage:
         """Filter by status, region, sector and organisation; follow ``next_cursor`` for more."""
         await await_position(queries, "plan_state", min_position, max_wait_ms)
-        organisation, region = services.policy.list_scope(request.user, organisation, region)
+        _, organisation, region = services.policy.list_scope(request.user, organisation, region)
         try:
             return await queries.trajectories(
                 ListFilter(

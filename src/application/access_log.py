@@ -5,8 +5,10 @@ PostgreSQL). An auditor queries it; the retention policy's logbook period (5 yea
 seed 004) bounds how long entries are kept.
 """
 
+import json
 import sqlite3
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,11 +38,13 @@ class AccessLog(Protocol):
     def query(
         self,
         *,
-        client_id: UUID | None = None,
+        client_ids: Collection[UUID] | None = None,
         user_id: str | None = None,
         since: datetime | None = None,
         limit: int = 500,
-    ) -> list[PersonalDataRead]: ...
+    ) -> list[PersonalDataRead]:
+        """Newest first; ``client_ids`` limits the entries to those clients (an auditor's
+        region: the one filter that decides what an auditor may see)."""
 
     def count_before(self, moment: datetime) -> int: ...
 
@@ -73,12 +77,13 @@ def _entry(row: tuple[Any, ...]) -> PersonalDataRead:
 
 
 def _filters(
-    client_id: UUID | None, user_id: str | None, since: datetime | None, mark: str
+    client_ids: str | None, user_id: str | None, since: datetime | None, mark: str, among: str
 ) -> tuple[str, list[Any]]:
+    """``client_ids`` as one JSON array; ``among`` the SQL that tests ``client_id`` against it."""
     where, params = ["1 = 1"], []
-    if client_id is not None:
-        where.append(f"client_id = {mark}")
-        params.append(str(client_id))
+    if client_ids is not None:
+        where.append(among)
+        params.append(client_ids)
     if user_id is not None:
         where.append(f"user_id = {mark}")
         params.append(user_id)
@@ -86,6 +91,10 @@ def _filters(
         where.append(f"at >= {mark}")
         params.append(since.isoformat())
     return " AND ".join(where), params
+
+
+def _json_ids(client_ids: Collection[UUID] | None) -> str | None:
+    return None if client_ids is None else json.dumps(sorted(str(c) for c in client_ids))
 
 
 class SqliteAccessLog:
@@ -125,12 +134,18 @@ class SqliteAccessLog:
     def query(
         self,
         *,
-        client_id: UUID | None = None,
+        client_ids: Collection[UUID] | None = None,
         user_id: str | None = None,
         since: datetime | None = None,
         limit: int = 500,
     ) -> list[PersonalDataRead]:
-        where, params = _filters(client_id, user_id, since, "?")
+        where, params = _filters(
+            _json_ids(client_ids),
+            user_id,
+            since,
+            "?",
+            "client_id IN (SELECT value FROM json_each(?))",
+        )
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM personal_data_reads WHERE {where} "  # noqa: S608
@@ -202,12 +217,18 @@ class PostgresAccessLog:
     def query(
         self,
         *,
-        client_id: UUID | None = None,
+        client_ids: Collection[UUID] | None = None,
         user_id: str | None = None,
         since: datetime | None = None,
         limit: int = 500,
     ) -> list[PersonalDataRead]:
-        where, params = _filters(client_id, user_id, since, "%s")
+        where, params = _filters(
+            _json_ids(client_ids),
+            user_id,
+            since,
+            "%s",
+            "client_id IN (SELECT value::uuid FROM jsonb_array_elements_text(%s::jsonb))",
+        )
         with self._pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM rodedraad_personal_data_reads WHERE {where} "  # noqa: S608

@@ -8,7 +8,6 @@ unique (aggregate, version) constraint, so no update is ever lost.
 
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -54,20 +53,6 @@ class StaleVersion(ApplicationError):
 
 class ConcurrentWrite(ApplicationError):
     """Another command recorded the same version first."""
-
-
-#: Set by the caller around a use case (the API sets its access policy here): called with each
-#: existing aggregate a use case is about to change, before the command runs, so access is
-#: decided on the record as it is, not on a read model that may lag behind.
-access_check: ContextVar[Callable[[Aggregate], None] | None] = ContextVar(
-    "access_check", default=None
-)
-
-
-def guard(aggregate: Aggregate) -> None:
-    check = access_check.get()
-    if check is not None:
-        check(aggregate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,31 +164,60 @@ class CareRecord(Application[UUID]):
 
     def _change(
         self,
+        ctx: CommandContext,
         cls: type[A],
         aggregate_id: UUID,
         expected_version: int | None,
-        command: Callable[[A], object],
+        command: Callable[[A, CommandContext], object],
     ) -> CommandResult:
+        """Load, decide who acts, check the expected version, run the command, save.
+
+        Access is decided first, on the record as it is (not on a read model that may lag): a
+        record the caller may not see has no version to reveal. The command runs with the
+        context the decision returns, so the event names the role that acted.
+        """
         aggregate = self._load(cls, aggregate_id)
-        guard(aggregate)  # first: a record the caller may not see has no version to reveal
+        ctx = ctx.authorised(aggregate)
         if expected_version is not None and aggregate.version != expected_version:
             raise StaleVersion(expected_version, aggregate.version)
         self._check_writable(aggregate)
-        command(aggregate)
+        command(aggregate, ctx)
         return self._save_all(aggregate)
 
     def _change_trajectory(
         self,
+        ctx: CommandContext,
         trajectory_id: UUID,
         expected_version: int | None,
-        command: Callable[[Trajectory], object],
+        command: Callable[[Trajectory, CommandContext], object],
     ) -> CommandResult:
-        return self._change(Trajectory, trajectory_id, expected_version, command)
+        return self._change(ctx, Trajectory, trajectory_id, expected_version, command)
 
     def _change_client(
-        self, client_id: UUID, expected_version: int | None, command: Callable[[Client], object]
+        self,
+        ctx: CommandContext,
+        client_id: UUID,
+        expected_version: int | None,
+        command: Callable[[Client, CommandContext], object],
     ) -> CommandResult:
-        return self._change(Client, client_id, expected_version, command)
+        return self._change(ctx, Client, client_id, expected_version, command)
+
+    def trajectories_of(self, client_id: UUID) -> list[Trajectory]:
+        """The client's trajectories, from the record itself.
+
+        Every trajectory's key belongs to its client and is created in the command that refers
+        it, so the key store knows them without lagging behind the record (a key whose referral
+        was never recorded names no trajectory and is passed over). An erased client has none.
+        """
+        found = []
+        for subject in self.keys.subjects_of(client_id):
+            if subject == client_id:
+                continue
+            with contextlib.suppress(AggregateNotFoundError):
+                aggregate: Aggregate = self.repository.get(subject)
+                if isinstance(aggregate, Trajectory) and aggregate.client_id == client_id:
+                    found.append(aggregate)
+        return found
 
     # --- clients --------------------------------------------------------------------------------
 
@@ -225,7 +239,7 @@ class CareRecord(Application[UUID]):
         aggregates load from their events, whose personal fields now read as placeholders.
         """
         client = self.client(client_id)
-        guard(client)
+        ctx = ctx.authorised(client)
         if expected_version is not None and client.version != expected_version:
             raise StaleVersion(expected_version, client.version)
         client.check_not_erased()
@@ -260,9 +274,10 @@ class CareRecord(Application[UUID]):
         personal: PersonalData,
     ) -> CommandResult:
         return self._change_client(
+            ctx,
             client_id,
             expected_version,
-            lambda c: c.appoint_representative(
+            lambda c, ctx: c.appoint_representative(
                 ctx, representative_ref=representative_ref, personal=personal
             ),
         )
@@ -277,9 +292,10 @@ class CareRecord(Application[UUID]):
         reason: str,
     ) -> CommandResult:
         return self._change_client(
+            ctx,
             client_id,
             expected_version,
-            lambda c: c.exclude_representative(
+            lambda c, ctx: c.exclude_representative(
                 ctx, representative_ref=representative_ref, reason=reason
             ),
         )
@@ -297,9 +313,10 @@ class CareRecord(Application[UUID]):
         until: date | None,
     ) -> CommandResult:
         return self._change_client(
+            ctx,
             client_id,
             expected_version,
-            lambda c: c.grant_consent(
+            lambda c, ctx: c.grant_consent(
                 ctx,
                 consent_id=consent_id,
                 to_party=to_party,
@@ -319,9 +336,10 @@ class CareRecord(Application[UUID]):
         reason: str,
     ) -> CommandResult:
         return self._change_client(
+            ctx,
             client_id,
             expected_version,
-            lambda c: c.revoke_consent(ctx, consent_id=consent_id, reason=reason),
+            lambda c, ctx: c.revoke_consent(ctx, consent_id=consent_id, reason=reason),
         )
 
     # --- trajectories: intake -------------------------------------------------------------------
@@ -341,8 +359,12 @@ class CareRecord(Application[UUID]):
     ) -> CommandResult:
         """*Aanmelding* (001); ``continues_from`` carries an earlier trajectory's thread (000)."""
         client = self.client(client_id)
-        guard(client)
+        ctx = ctx.authorised(client)
         client.check_not_erased()
+        previous = None
+        if continues_from is not None:
+            previous = self.trajectory(continues_from)
+            ctx = ctx.authorised(previous)
         trajectory = Trajectory.refer(
             ctx,
             client_id=client_id,
@@ -353,9 +375,7 @@ class CareRecord(Application[UUID]):
             region=region,
             referrer_organisation=referrer_organisation,
         )
-        if continues_from is not None:
-            previous = self.trajectory(continues_from)
-            guard(previous)
+        if previous is not None:
             trajectory.continue_from(ctx, previous=previous)
         return self._save_all(trajectory)
 
@@ -368,16 +388,17 @@ class CareRecord(Application[UUID]):
         coordinating_organisation: str | None,
     ) -> CommandResult:
         return self._change_trajectory(
+            ctx,
             trajectory_id,
             expected_version,
-            lambda t: t.accept(ctx, coordinating_organisation=coordinating_organisation),
+            lambda t, ctx: t.accept(ctx, coordinating_organisation=coordinating_organisation),
         )
 
     def decline(
         self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, *, reason: str
     ) -> CommandResult:
         return self._change_trajectory(
-            trajectory_id, expected_version, lambda t: t.decline(ctx, reason=reason)
+            ctx, trajectory_id, expected_version, lambda t, ctx: t.decline(ctx, reason=reason)
         )
 
     # --- trajectories: the generic commands ------------------------------------------------------
@@ -394,9 +415,10 @@ class CareRecord(Application[UUID]):
         details: dict[str, Any],
     ) -> CommandResult:
         return self._change_trajectory(
+            ctx,
             trajectory_id,
             expected_version,
-            lambda t: getattr(t, method)(ctx, **details),
+            lambda t, ctx: getattr(t, method)(ctx, **details),
         )
 
     def hold_consultation(
@@ -510,11 +532,11 @@ class CareRecord(Application[UUID]):
     ) -> CommandResult:
         """004: signed by the client, or by a representative the client did not exclude."""
 
-        def sign(trajectory: Trajectory) -> None:
+        def sign(trajectory: Trajectory, ctx: CommandContext) -> None:
             self.client(trajectory.client_id).check_may_sign(signatory, representative_ref)
             trajectory.sign_plan(ctx, signatory=signatory, representative_ref=representative_ref)
 
-        return self._change_trajectory(trajectory_id, expected_version, sign)
+        return self._change_trajectory(ctx, trajectory_id, expected_version, sign)
 
     def hand_over(
         self,
@@ -528,7 +550,7 @@ class CareRecord(Application[UUID]):
     ) -> CommandResult:
         """004: information passes to another organisation only with the client's consent."""
 
-        def hand_over(trajectory: Trajectory) -> None:
+        def hand_over(trajectory: Trajectory, ctx: CommandContext) -> None:
             trajectory.check_time(ctx)  # a bad date is a bad date before it is a consent matter
             client = self.client(trajectory.client_id)
             consent_id = client.consent_covering(to_party, scopes, ctx.occurred_on)
@@ -540,7 +562,7 @@ class CareRecord(Application[UUID]):
                 transfers_coordination=transfers_coordination,
             )
 
-        return self._change_trajectory(trajectory_id, expected_version, hand_over)
+        return self._change_trajectory(ctx, trajectory_id, expected_version, hand_over)
 
     def _record_deadline(
         self, trajectory_id: UUID, record: Callable[[Trajectory], bool]

@@ -43,6 +43,9 @@ class KeyStore(Protocol):
     def erase_client(self, client: UUID) -> list[UUID]:
         """Destroy every key of the client; return the subjects whose keys were destroyed."""
 
+    def subjects_of(self, client: UUID) -> list[UUID]:
+        """The subjects whose keys belong to the client: the client and its trajectories."""
+
     def forget(self, subjects: list[UUID]) -> None:
         """Drop cached keys of these subjects (another process erased them)."""
 
@@ -146,6 +149,13 @@ class SqliteKeyStore(_Cached):
         self._remember(subject, key)
         return key
 
+    def subjects_of(self, client: UUID) -> list[UUID]:
+        with self._db_lock:
+            rows = self._conn.execute(
+                "SELECT subject FROM subject_keys WHERE client = ?", (str(client),)
+            ).fetchall()
+        return [UUID(r[0]) for r in rows]
+
     def erase_client(self, client: UUID) -> list[UUID]:
         with self._db_lock:
             rows = self._conn.execute(
@@ -211,6 +221,13 @@ class PostgresKeyStore(_Cached):
         self._remember(subject, key)
         return key
 
+    def subjects_of(self, client: UUID) -> list[UUID]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT subject FROM rodedraad_subject_keys WHERE client = %s", (client,)
+            ).fetchall()
+        return [r[0] if isinstance(r[0], UUID) else UUID(str(r[0])) for r in rows]
+
     def erase_client(self, client: UUID) -> list[UUID]:
         with self._pool.connection() as conn:
             rows = conn.execute(
@@ -241,6 +258,9 @@ class MemoryKeyStore(_Cached):
     def create(self, subject: UUID, client: UUID) -> bytes:
         self.keys.setdefault(subject, (client, os.urandom(KEY_BYTES)))
         return self.keys[subject][1]
+
+    def subjects_of(self, client: UUID) -> list[UUID]:
+        return [s for s, (c, _) in self.keys.items() if c == client]
 
     def erase_client(self, client: UUID) -> list[UUID]:
         gone = [s for s, (c, _) in self.keys.items() if c == client]

@@ -4,6 +4,8 @@ Enumerations are stored as their string values; a value once stored is never ren
 (events are a stored contract). New values may be added.
 """
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -45,6 +47,17 @@ class CommandContext:
     correlation_id: str
     causation_id: str | None
     now: datetime
+    #: Decides, for each recorded aggregate the command is about to change or rely on, who acts:
+    #: returns the actor to record (in the one role that may act on it) or raises a refusal.
+    #: The caller supplies it (the API: its access policy, per request); ``None`` for the
+    #: record's own processes (the scheduler) and for tests of the rules.
+    authorise: Callable[[Any], Actor] | None = None
+
+    def authorised(self, aggregate: Any) -> "CommandContext":
+        """This context with the actor the caller's access policy lets act on ``aggregate``."""
+        if self.authorise is None:
+            return self
+        return dataclasses.replace(self, actor=self.authorise(aggregate))
 
     def event_fields(self) -> dict[str, Any]:
         """The fields every event carries (DESIGN §3 "Every event carries")."""

@@ -84,6 +84,8 @@ class PlanStateProjection:
             "open_deadlines TEXT NOT NULL, stuck_anchor TEXT, erased INTEGER NOT NULL, "
             "ended_at TEXT, state TEXT NOT NULL, doc TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_client ON {t} (client_id)",
+            # The clients of a region: what an auditor of the region sees of the read log.
+            f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_region ON {t} (region, client_id)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_list ON {t} (referred_at, id)",
             # A region's list of one status comes out of this index in order (and the board
             # finds a region's open trajectories in it).

@@ -391,6 +391,13 @@ class ReadModelQueries:
         )
         return {r[0] for r in rows}
 
+    async def clients_in_region(self, region: str) -> set[UUID]:
+        """The clients with a trajectory in ``region``: those an auditor of the region sees."""
+        rows = await self.runner.fetch(
+            "SELECT DISTINCT client_id FROM rm_trajectories WHERE region = ?", [region]
+        )
+        return {UUID(str(r[0])) for r in rows}
+
     async def retention_due(self, ended_before: datetime) -> list[tuple[UUID, datetime]]:
         """Clients whose trajectories all ended before the cut-off, not yet erased (004)."""
         rows = await self.runner.fetch(

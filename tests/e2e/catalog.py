@@ -69,7 +69,7 @@ CASES: dict[str, Case] = {
         {"legal_basis": "gdpr_request"},
         "legal_basis",
         ("legal_basis", 1),
-        roles=("admin",),
+        roles=("data_protection_officer",),
     ),
     # --- trajectories: intake ---
     "/v1/trajectories": Case(

@@ -165,14 +165,14 @@ def test_retention_lists_clients_whose_service_ended_longer_ago_than_the_period(
     api.ok(
         f"/v1/clients/{old_client}/erasure",
         {"occurred_at": NOW.isoformat(), "legal_basis": "retention_ended"},
-        role="admin",
+        role="data_protection_officer",
     )
 
     after = api.get("/v1/admin/retention", "admin").json()
     assert old_client not in {entry["client_id"] for entry in after["clients_due"]}
 
 
-def test_retention_is_for_administrators_only(api: Api) -> None:
+def test_retention_is_for_administrators_and_the_data_protection_officer_only(api: Api) -> None:
     for role in ("coordinator", "auditor", "professional", "learning_network"):
         answer = api.get("/v1/admin/retention", role)
         assert (answer.status_code, answer.json()["rule"]) == (403, "access-policy"), role

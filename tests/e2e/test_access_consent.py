@@ -154,7 +154,8 @@ def test_revoking_a_consent_takes_effect_on_the_very_next_request(api: Api) -> N
     assert api.get(path, B).status_code == 200
     assert api.get(f"{path}/timeline", B).status_code == 200
     assert api.get(f"/v1/clients/{client}", B).json()["contact"] == CONTACT
-    api.ok(f"{path}/goals", {"goal_id": "goal-b", "description": "Sleeps well"}, B)
+    # A consent lets B see; it gives B no say over the trajectory (issue #10).
+    api.refused(f"{path}/goals", {"description": "Sleeps well"}, 403, "access-policy", org=B)
 
     api.ok(f"/v1/clients/{client}/consents/{consent}/revocation", {"reason": "withdrawn"})
 
@@ -216,7 +217,10 @@ def test_an_excluded_representative_can_neither_sign_nor_read_the_plan(api: Api)
     )
     for read in (path, f"{path}/timeline"):
         excluded = api.get(read, **{"X-On-Behalf-Of": "rep-uncle"})
-        assert (excluded.status_code, excluded.json()["rule"]) == (403, "access-policy"), read
+        assert (excluded.status_code, excluded.json()["rule"]) == (
+            403,
+            "representative-excluded",
+        ), read
         assert QUESTION not in excluded.text
         assert api.get(read, **{"X-On-Behalf-Of": "rep-mother"}).status_code == 200, read
 
@@ -288,8 +292,15 @@ def test_continuing_a_trajectory_the_caller_cannot_see_is_refused_as_not_found(
     any record, or an organisation links to (and learns the state of) a trajectory it may not
     see."""
     client = api.client()  # registered by A
-    api.consent(client, B, ALL_SCOPES)
-    earlier = api.trajectory(client, org=B)  # B refers and coordinates; A is no party
+    first = api.ok(
+        "/v1/trajectories",
+        {"occurred_at": at(0), "client_id": client, "question": QUESTION}
+        | {"sector": "youth_care", "region": REGION},
+    )["id"]
+    api.ok(f"/v1/trajectories/{first}/acceptance", {"coordinating_organisation": B})
+    # B coordinates an open trajectory of the client, so B acts for the client and refers it
+    # again: A is no party to this second trajectory.
+    earlier = api.trajectory(client, org=B)
     path = f"/v1/trajectories/{earlier}"
     api.ok(f"{path}/consultations", {**consultation("end"), "occurred_at": at(3)}, B)
     api.ok(f"{path}/closure", {"occurred_at": at(4), "reason": "done", "follow_up_by": B}, B)

@@ -52,6 +52,7 @@ CALLERS = (
     "auditor_elsewhere",
     "learning_network",
     "admin",
+    "data_protection_officer",
     "no_role",
 )
 ROLE_OF = {
@@ -61,6 +62,7 @@ ROLE_OF = {
     "auditor_elsewhere": "auditor",
     "learning_network": "learning_network",
     "admin": "admin",
+    "data_protection_officer": "data_protection_officer",
     "no_role": "visitor",
 }
 
@@ -76,32 +78,39 @@ def organisation_of(caller: str, relation: str) -> str:
 # A cell holds one outcome per relation (party, consent, neither, revoked):
 #   2 = allowed (2xx; for the list and the board: and the target trajectory is in the answer)
 #   0 = allowed, but the target trajectory is not in the answer (list and board only)
-#   3 = 403 (the role may not)         4 = 404 (no relation: the record does not exist for you)
+#   3 = 403 (the role may not, or the relation sees the record but does not allow the action)
+#   4 = 404 (no relation: the record does not exist for you)
+#
+# A consent lets its holder see (issue #10): never record on a trajectory, manage the client's
+# consents and representatives, or refer the client (3 in the consent column of commands).
 
 T = "/v1/trajectories/{trajectory_id:uuid}"
 C = "/v1/clients/{client_id:uuid}"
 
-#                    coordinator professional auditor auditor    learning admin  no known
-#                                                     elsewhere  network         role
-COORDINATOR_ONLY = ("2244", "3333", "3333", "3333", "3333", "3333", "3333")
-PROFESSIONAL_TOO = ("2244", "2344", "3333", "3333", "3333", "3333", "3333")
-CASE_READ = ("2244", "2244", "2222", "4444", "3333", "3333", "3333")
-OWN_LIST = ("2000", "2000", "2222", "0000", "3333", "3333", "3333")
-AUDITORS_ONLY = ("3333", "3333", "2222", "2222", "3333", "3333", "3333")
-ADMIN_ONLY = ("3333", "3333", "3333", "3333", "3333", "2222", "3333")
+#                    coordinator professional auditor auditor    learning admin  data prot. no known
+#                                                     elsewhere  network         officer    role
+COORDINATOR_ONLY = ("2344", "3333", "3333", "3333", "3333", "3333", "3333", "3333")
+PROFESSIONAL_TOO = ("2344", "2344", "3333", "3333", "3333", "3333", "3333", "3333")
+#: Answering a role agreement: the party it names answers, whatever else it is to the trajectory.
+ANSWERING = ("2244", "2344", "3333", "3333", "3333", "3333", "3333", "3333")
+CASE_READ = ("2244", "2244", "2222", "4444", "3333", "3333", "3333", "3333")
+OWN_LIST = ("2000", "2000", "2222", "0000", "3333", "3333", "3333", "3333")
+AUDITORS_OF_THE_REGION = ("3333", "3333", "2222", "4444", "3333", "3333", "3333", "3333")
+ERASERS = ("3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
+RETENTION = ("3333", "3333", "3333", "3333", "3333", "2222", "2222", "3333")
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
-    # --- clients: name and contact for the registering organisation and consent holders ---
-    ("POST", "/v1/clients"): ("2222", "3333", "3333", "3333", "3333", "3333", "3333"),
+    # --- clients: managed by the registering organisation (or an open trajectory's coordinator) ---
+    ("POST", "/v1/clients"): ("2222", "3333", "3333", "3333", "3333", "3333", "3333", "3333"),
     # A professional's organisation that is party to a trajectory only through a role
     # agreement neither registered the client nor holds its consent: no name, no contact.
     # An auditor sees the clients of its region; a client with no trajectory there is not.
-    ("GET", C): ("2244", "4244", "2222", "4444", "3333", "3333", "3333"),
+    ("GET", C): ("2244", "4244", "2222", "4444", "3333", "3333", "3333", "3333"),
     ("POST", f"{C}/representatives"): COORDINATOR_ONLY,
     ("POST", f"{C}/representatives/{{representative_ref:str}}/exclusion"): COORDINATOR_ONLY,
     ("POST", f"{C}/consents"): COORDINATOR_ONLY,
     ("POST", f"{C}/consents/{{consent_id:str}}/revocation"): COORDINATOR_ONLY,
-    ("POST", f"{C}/erasure"): ADMIN_ONLY,
+    ("POST", f"{C}/erasure"): ERASERS,
     # --- trajectories: intake and reads ---
     ("POST", "/v1/trajectories"): COORDINATOR_ONLY,
     ("GET", "/v1/trajectories"): OWN_LIST,
@@ -114,8 +123,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", f"{T}/consultations"): PROFESSIONAL_TOO,
     ("POST", f"{T}/consultation-waivers"): COORDINATOR_ONLY,
     ("POST", f"{T}/role-agreements"): COORDINATOR_ONLY,
-    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/acceptances"): PROFESSIONAL_TOO,
-    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/declination"): PROFESSIONAL_TOO,
+    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/acceptances"): ANSWERING,
+    ("POST", f"{T}/role-agreements/{{agreement_id:str}}/declination"): ANSWERING,
     ("POST", f"{T}/role-agreements/{{agreement_id:str}}/end"): COORDINATOR_ONLY,
     # --- the plan ---
     ("POST", f"{T}/goals"): COORDINATOR_ONLY,
@@ -134,17 +143,10 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", f"{T}/follow-up-contacts"): PROFESSIONAL_TOO,
     ("POST", f"{T}/closure"): COORDINATOR_ONLY,
     # --- audit and retention ---
-    ("GET", "/v1/audit/personal-data-reads"): AUDITORS_ONLY,
-    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/history"): (
-        "3333",
-        "3333",
-        "2222",
-        "4444",
-        "3333",
-        "3333",
-        "3333",
-    ),
-    ("GET", "/v1/admin/retention"): ADMIN_ONLY,
+    # Who read the client's data: the auditors of a region where the client has a trajectory.
+    ("GET", "/v1/audit/personal-data-reads"): AUDITORS_OF_THE_REGION,
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/history"): AUDITORS_OF_THE_REGION,
+    ("GET", "/v1/admin/retention"): RETENTION,
 }
 
 # --- the world the cells are asked about ----------------------------------------------------------
@@ -320,7 +322,11 @@ class Probe:
         """The rule a refusal names: the access policy (403), or the record is not found."""
         if expected == "3":
             return "access-policy"
-        on_client = self.path.startswith("/v1/clients/") or self.path == "/v1/trajectories"
+        on_client = (
+            self.path.startswith("/v1/clients/")
+            or self.path == "/v1/trajectories"
+            or "client_id=" in self.path
+        )
         return "client-not-found" if on_client else "trajectory-not-found"
 
 

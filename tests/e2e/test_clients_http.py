@@ -1,9 +1,11 @@
 """``/v1/clients``: registration, representatives, consents, through HTTP."""
 
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+import pytest
 from litestar.testing import TestClient
 
+from domain.client import Client
 from rodedraad.wiring import Container
 from tests.e2e.conftest import TokenFactory
 from tests.e2e.steps import (
@@ -300,9 +302,9 @@ def test_erasing_a_client_makes_their_personal_data_unreadable_and_keeps_the_rec
 ) -> None:
     client = register_client(module_http, module_auth, name="Lotte", contact="lotte@example.org")
     client.post("/representatives", {"occurred_at": at(1), "representative_ref": "rep-mother"})
-    admin = bearer(module_token(user="user-admin", roles=("admin",)))
+    officer = bearer(module_token(user="user-dpo", roles=("data_protection_officer",)))
 
-    client.post("/erasure", {"occurred_at": at(2), "legal_basis": "gdpr_request"}, headers=admin)
+    client.post("/erasure", {"occurred_at": at(2), "legal_basis": "gdpr_request"}, headers=officer)
 
     state = client.state()
     assert state["erased"] is True
@@ -311,19 +313,53 @@ def test_erasing_a_client_makes_their_personal_data_unreadable_and_keeps_the_rec
     assert [r["ref"] for r in state["representatives"]] == ["rep-mother"]
 
 
-def test_a_client_is_erased_by_an_admin_only(
+@pytest.mark.parametrize(
+    "roles", [("coordinator",), ("admin",), ("admin", "coordinator", "auditor")], ids=str
+)
+def test_a_client_is_erased_by_the_data_protection_officer_only(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
+    module_token: TokenFactory,
+    roles: tuple[str, ...],
 ) -> None:
+    """Erasure is irreversible: one named role of the deployment, carried explicitly (#10)."""
     client = register_client(module_http, module_auth, name="Lotte")
 
-    client.refused(
+    problem = client.refused(
         "/erasure",
         {"occurred_at": at(1), "legal_basis": "gdpr_request"},
         status=403,
         rule="access-policy",
+        headers=bearer(module_token(user="user-x", roles=roles)),
     )
+
+    assert "data_protection_officer" in problem["detail"]
     assert client.state()["name"] == "Lotte"
+
+
+def test_an_erasure_records_who_erased_and_on_which_legal_ground(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_token: TokenFactory,
+    module_container: Container,
+) -> None:
+    client = register_client(module_http, module_auth, name="Lotte")
+    officer = bearer(module_token(user="dpo-1", org="org-dpo", roles=("data_protection_officer",)))
+
+    client.post(
+        "/erasure", {"occurred_at": at(2), "legal_basis": "retention_ended"}, headers=officer
+    )
+
+    erased = module_container.care_record.client(UUID(client.id))
+    event = list(module_container.care_record.events.get(UUID(client.id)))[-1]
+    assert erased.erased_at is not None
+    assert isinstance(event, Client.Erased)
+    assert event.legal_basis == "retention_ended"
+    assert (event.actor.user_id, event.actor.organisation, event.actor.role) == (
+        "dpo-1",
+        "org-dpo",
+        "data_protection_officer",
+    )
 
 
 def test_an_erasure_names_its_legal_basis(
@@ -336,7 +372,7 @@ def test_an_erasure_names_its_legal_basis(
     response = module_http.post(
         f"{client.path}/erasure",
         json={"occurred_at": at(1), "legal_basis": "because"},
-        headers=bearer(module_token(user="user-admin", roles=("admin",))),
+        headers=bearer(module_token(user="user-dpo", roles=("data_protection_officer",))),
     )
 
     assert assert_problem(response, 422)["field"] == "legal_basis"

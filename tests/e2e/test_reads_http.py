@@ -329,7 +329,10 @@ def test_the_timeline_tells_escalation_levels_handovers_and_evaluations(
         "/evaluations",
         {"occurred_at": build.when.ago(100), "results": "half way", "pdca_phase": "try_out"},
     )
-    trajectory.post("/handovers", {"occurred_at": build.when.ago(50), "to_party": "org-next"})
+    trajectory.post(
+        "/handovers",
+        {"occurred_at": build.when.ago(50), "to_party": "org-next", "transfers_coordination": True},
+    )
 
     entries = {e["kind"]: e for e in timeline(app, trajectory)}
 

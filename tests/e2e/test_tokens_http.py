@@ -67,6 +67,15 @@ def refused_tokens(secret: bytes) -> dict[str, str]:
         "unsigned": unsigned,
         "tampered": signed(secret)[:-4] + "AAAA",
         "not-a-jwt": "hello",
+        # Registered claims have registered types (RFC 7519: NumericDate is a number).
+        "expiry-as-text": signed(secret, exp="9999999999"),
+        "issued-at-as-text": signed(secret, iat="1700000000"),
+        "expiry-as-boolean": signed(secret, exp=True),
+        "no-role-at-all": signed(secret, roles=[]),
+        "blank-role": signed(secret, roles=["coordinator", " "]),
+        "control-character-in-sub": signed(secret, sub="user\x00an"),
+        "control-character-in-org": signed(secret, org="org\ncoordinating"),
+        "sub-too-long": signed(secret, sub="u" * 201),
     }
 
 
@@ -85,6 +94,14 @@ REFUSED = [
     "unsigned",
     "tampered",
     "not-a-jwt",
+    "expiry-as-text",
+    "issued-at-as-text",
+    "expiry-as-boolean",
+    "no-role-at-all",
+    "blank-role",
+    "control-character-in-sub",
+    "control-character-in-org",
+    "sub-too-long",
 ]
 
 
@@ -104,6 +121,21 @@ def test_a_command_with_a_token_we_cannot_trust_is_not_authenticated(
     assert_problem(response, 401, rule="bearer-token")
     assert response.headers["www-authenticate"].lower().startswith("bearer")
     assert recorded(module_container) == before
+
+
+@pytest.mark.parametrize("why", ["no-role-at-all", "expiry-as-text"])
+def test_a_read_with_a_token_we_cannot_trust_is_not_authenticated(
+    why: str,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    secret: bytes,
+) -> None:
+    """A token naming no role is not an identity we can decide on: 401, not 403 (#10)."""
+    client = register_client(module_http, module_auth)
+
+    response = module_http.get(client.path, headers=bearer(refused_tokens(secret)[why]))
+
+    assert_problem(response, 401, rule="bearer-token")
 
 
 def test_an_expired_token_is_refused_as_expired(
@@ -213,7 +245,8 @@ def test_a_command_recorded_on_behalf_of_someone_names_them_beside_the_actor(
     module_auth: dict[str, str],
     module_container: Container,
 ) -> None:
-    _, trajectory = accepted_trajectory(module_http, module_auth)
+    client, trajectory = accepted_trajectory(module_http, module_auth)
+    client.post("/representatives", {"occurred_at": at(2), "representative_ref": "rep-mother"})
 
     trajectory.post(
         "/goals",

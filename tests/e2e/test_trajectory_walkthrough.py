@@ -18,6 +18,7 @@ from tests.e2e.steps import (
     Record,
     accepted_trajectory,
     assert_answer,
+    assert_problem,
     at,
     bearer,
     on,
@@ -257,7 +258,12 @@ def test_a_trajectory_walks_from_referral_to_closing_and_the_follow_up_contact(
     assert "three_month" in trajectory.state()["milestones"]
 
     # Overdracht: refused without the client's consent, passes with it.
-    handover = {"occurred_at": at(27), "to_party": NEXT_ORGANISATION, "scopes": ["plan"]}
+    handover = {
+        "occurred_at": at(27),
+        "to_party": NEXT_ORGANISATION,
+        "scopes": ["plan"],
+        "transfers_coordination": True,
+    }
     trajectory.refused("/handovers", handover, status=409, rule="handover-needs-consent")
     answer = client.post(
         "/consents",
@@ -318,14 +324,22 @@ def test_a_trajectory_walks_from_referral_to_closing_and_the_follow_up_contact(
     assert trajectory.state()["status"] == "closed"
     assert trajectory.version == 27
 
-    # The thread goes on: a new referral continues the closed trajectory.
-    response = module_http.post(
+    # The thread goes on: a new referral continues the closed trajectory. The trajectory is
+    # closed, so its last coordinator no longer acts for the client: the organisation that
+    # registered the client refers the continuation.
+    refused = module_http.post(
         "/v1/trajectories",
         json=referral(client.id, hours=32, continues_from=trajectory.id),
         headers=next_coordinator,
     )
+    assert assert_problem(refused, 403, rule="access-policy")
+    response = module_http.post(
+        "/v1/trajectories",
+        json=referral(client.id, hours=32, continues_from=trajectory.id),
+        headers=module_auth,
+    )
     answer = assert_answer(response, 201, 2)  # Referred, ContinuedFrom
-    continued = Record(module_http, next_coordinator, "trajectories", answer["id"], version=2)
+    continued = Record(module_http, module_auth, "trajectories", answer["id"], version=2)
     continued.seen(answer)
     assert continued.state()["continued_from"] == trajectory.id
 
@@ -538,4 +552,4 @@ def test_a_handover_right_after_the_consent_is_covered_whatever_the_callers_time
         "/handovers",
         {"occurred_at": f"{day}T00:31:00+01:00", "to_party": NEXT_ORGANISATION},
     )
-    assert trajectory.state()["coordinating_organisation"] == NEXT_ORGANISATION
+    assert trajectory.state()["handovers"] == 1

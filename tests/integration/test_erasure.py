@@ -608,7 +608,7 @@ def test_erasure_leaves_no_trace_of_the_client_and_keeps_who_agreed_what_and_whe
     erased = app.http.post(
         f"/v1/clients/{client}/erasure",
         json={"occurred_at": at(24 * 9), "legal_basis": "gdpr_request"},
-        headers=app.auth("admin"),
+        headers=app.auth("data_protection_officer"),
     )
 
     assert erased.status_code == 200, erased.text
@@ -632,9 +632,9 @@ def test_erasure_leaves_no_trace_of_the_client_and_keeps_who_agreed_what_and_whe
     assert len(reads) == 2 * (1 + 2 * len(trajectories))  # who read what stays on record
     story.get("/v1/admin/retention", app.auth("admin"))
 
-    # The erased record takes no new facts, and is erased once, by an administrator.
+    # The erased record takes no new facts, and is erased once, by the data protection officer.
     active = f"/v1/trajectories/{trajectories[3]}"
-    coordinator, admin = story.coordinator, app.auth("admin")
+    coordinator, officer = story.coordinator, app.auth("data_protection_officer")
     refused: list[tuple[str, dict[str, Any], dict[str, str]]] = [
         (f"{active}/goals", {"description": "new"}, coordinator),
         (f"{active}/role-agreements/open/acceptances", {}, coordinator),
@@ -649,7 +649,7 @@ def test_erasure_leaves_no_trace_of_the_client_and_keeps_who_agreed_what_and_whe
             {"client_id": client, "question": "q", "sector": "youth_care", "region": REGION},
             coordinator,
         ),
-        (f"/v1/clients/{client}/erasure", {"legal_basis": "gdpr_request"}, admin),  # again
+        (f"/v1/clients/{client}/erasure", {"legal_basis": "gdpr_request"}, officer),  # again
     ]
     for path, body, auth in refused:
         response = app.http.post(path, json={"occurred_at": at(24 * 9 + 1), **body}, headers=auth)
@@ -719,7 +719,11 @@ def test_text_about_a_person_in_a_consultations_participants_does_not_survive_er
             {"organisation": "network", "role": "informal_carer", "person_ref": person.name}
         ],
     )
-    story.post(f"/v1/clients/{client}/erasure", {"legal_basis": "gdpr_request"}, app.auth("admin"))
+    story.post(
+        f"/v1/clients/{client}/erasure",
+        {"legal_basis": "gdpr_request"},
+        app.auth("data_protection_officer"),
+    )
 
     history = story.get(f"/v1/audit/trajectories/{t}/history", app.auth("auditor"))
 
