@@ -5,11 +5,21 @@ from typing import Any
 
 import asyncpg
 
+from application.unavailable import DatabaseUnavailable
 from projections.queries import ReadModelQueries
 
 _PLACEHOLDER = re.compile(r"\?")
 #: Tries of a read that a rebuild's switch-over made a deadlock victim.
 _ATTEMPTS = 3
+#: What asyncpg raises when a connection was lost or cannot be made (a restart, a terminated
+#: backend, a server still starting up or refusing connections).
+_LOST_CONNECTION = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def numbered(sql: str) -> str:
@@ -41,6 +51,7 @@ class PostgresRunner:
         text = self._sql.get(sql)
         if text is None:
             text = self._sql[sql] = numbered(sql)
+        lost = 0
         for attempt in range(_ATTEMPTS):
             try:
                 records = await self._pool.fetch(text, *params)
@@ -50,6 +61,13 @@ class PostgresRunner:
                 # change nothing, so the read runs again (on the new tables).
                 if attempt == _ATTEMPTS - 1:
                     raise
+                continue
+            except _LOST_CONNECTION as error:
+                # PostgreSQL restarted or terminated the connection: the pool reconnects on the
+                # next acquire, so a read runs once more; after that the database is unavailable.
+                lost += 1
+                if lost > 1 or attempt == _ATTEMPTS - 1:
+                    raise DatabaseUnavailable("the read models cannot be reached") from error
                 continue
             return [tuple(r) for r in records]
         raise AssertionError("unreachable")
