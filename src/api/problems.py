@@ -196,7 +196,7 @@ def database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Res
     stays reserved: a retry with the same key is told to check the record first."""
     if not is_unavailable(exc):  # e.g. SQLite's "no such table": a fault of ours
         return internal_error(request, exc)
-    log.warning("database unavailable", error_class=type(exc).__name__)
+    log.warning("database unavailable", error_class=f"{type(exc).__module__}.{type(exc).__name__}")
     return problem(
         request,
         HTTP_503_SERVICE_UNAVAILABLE,
