@@ -14,6 +14,7 @@ from application.care_record import CareRecord
 from projections.worker import ProjectionWorker
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_projection_worker, wakeup_for
+from scheduler.runner import PostgresLeaderLock
 from tests.conftest import PG_ADMIN_URL
 from tests.integration.stories import Story, tell
 
@@ -82,3 +83,21 @@ def test_a_key_is_created_right_after_every_connection_was_terminated(
     assert terminate_every_connection(pg_settings.database.url) > 0
 
     assert len(pg_record.keys.create(subject, client=subject)) == 32
+
+
+def test_a_scheduler_whose_lock_connection_was_terminated_no_longer_claims_to_lead(
+    pg_settings: Settings,
+) -> None:
+    """The session lock went with the connection: another scheduler may lead now, so this one
+    must take the lock again rather than believe it still holds it."""
+    url = pg_settings.database.url
+    leader, other = PostgresLeaderLock(url), PostgresLeaderLock(url)
+    try:
+        assert leader.acquire()
+        terminate_every_connection(url)
+        assert other.acquire()
+
+        assert not leader.acquire()
+    finally:
+        leader.release()
+        other.release()
