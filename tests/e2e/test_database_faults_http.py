@@ -17,25 +17,23 @@ import psycopg
 import pytest
 
 from projections.store import write_heartbeat
-from tests.e2e.readside import App, app_of_its_own
+from tests.e2e.readside import App, app_for_backend, app_of_its_own
 from tests.e2e.steps import assert_problem, at
-from tests.integration.databases import BACKENDS, require_backend
+from tests.integration.databases import BACKENDS
 from tests.integration.test_surviving_a_lost_database import terminate_every_connection
 
 
 @pytest.fixture(params=BACKENDS)
 def inline(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[App]:
     """The app as the tests build it: projections applied after each command."""
-    require_backend(request, request.param)
-    with app_of_its_own(request.param, tmp_path, inline=True) as built:
+    with app_for_backend(request, tmp_path, inline=True) as built:
         yield built
 
 
 @pytest.fixture(params=BACKENDS)
 def deployed(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[App]:
     """The API as deployed with a worker of its own process: none runs here."""
-    require_backend(request, request.param)
-    with app_of_its_own(request.param, tmp_path, inline=False) as built:
+    with app_for_backend(request, tmp_path, inline=False) as built:
         yield built
 
 
