@@ -17,6 +17,9 @@ _LOST_CONNECTION = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # A connection whose backend was terminated between two queries can trip asyncpg's own
+    # protocol state ("cannot switch to state …; another operation is in progress").
+    asyncpg.exceptions.InternalClientError,
     ConnectionError,
     TimeoutError,
 )
@@ -63,11 +66,13 @@ class PostgresRunner:
                     raise
                 continue
             except _LOST_CONNECTION as error:
-                # PostgreSQL restarted or terminated the connection: the pool reconnects on the
-                # next acquire, so a read runs once more; after that the database is unavailable.
+                # PostgreSQL restarted or terminated the connections: every idle one in the pool
+                # is dead too, so all are expired (replaced on their next acquire) and the read
+                # runs once more; after that the database is unavailable.
                 lost += 1
                 if lost > 1 or attempt == _ATTEMPTS - 1:
                     raise DatabaseUnavailable("the read models cannot be reached") from error
+                await self._pool.expire_connections()
                 continue
             return [tuple(r) for r in records]
         raise AssertionError("unreachable")

@@ -158,8 +158,8 @@ class PostgresProjectionDatabase:
     def _connection(self) -> psycopg.Connection[Any]:
         """The connection, made anew if the last one was lost (not if it was closed on purpose:
         ``close`` means this database is done)."""
-        if self._conn.broken:
-            self._conn = psycopg.connect(self.url, autocommit=False)
+        if self._conn.broken:  # a host gone from the network must not hang the worker
+            self._conn = psycopg.connect(self.url, autocommit=False, connect_timeout=10)
         return self._conn
 
     @contextmanager

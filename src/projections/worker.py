@@ -412,7 +412,7 @@ class ListenWakeup:
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, autocommit=True)
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
             self._conn.execute(
                 psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self.channel))
             )
