@@ -20,6 +20,7 @@ from api.auth import Principal
 from api.idempotency import KEY_MAX_LENGTH, IdempotencyStore, StoredAnswer, fingerprint
 from api.schemas import REF_PATTERN, Command, CommandAnswer
 from application.care_record import CommandResult
+from application.unavailable import is_unavailable
 from domain.common import Actor, CommandContext
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
@@ -126,8 +127,10 @@ class CommandRunner:
         )
         try:
             result = use_case(ctx, expected, body.details())
-        except BaseException:
-            if key is not None:
+        except BaseException as error:
+            # Refused: nothing was recorded, a retry may run again. Database unavailable: the
+            # outcome is unknown (the events may have committed), so the key stays reserved.
+            if key is not None and not is_unavailable(error):
                 self.idempotency.release(key)
             raise
         status = HTTP_201_CREATED if created else HTTP_200_OK

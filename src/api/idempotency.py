@@ -13,11 +13,13 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from application.schema import SCHEMA_LOCK_SQL
+from application.unavailable import with_connection
 
 KEY_MAX_LENGTH = 200
 
@@ -142,31 +144,42 @@ class PostgresIdempotencyStore:
             )
 
     def reserve(self, key: str, fingerprint: str) -> StoredAnswer | None:
-        with self._pool.connection() as conn:
+        """Retried once on a lost connection. Had the lost attempt's insert committed, the
+        retry finds the key reserved and answers "in progress or interrupted": safe."""
+
+        def insert_or_read(conn: Connection[Any]) -> tuple[bool, Any]:
             cursor = conn.execute(
                 "INSERT INTO rodedraad_idempotency_keys (key, fingerprint) VALUES (%s, %s) "
                 "ON CONFLICT (key) DO NOTHING",
                 (key, fingerprint),
             )
             if cursor.rowcount == 1:
-                return None
-            row = conn.execute(
+                return True, None
+            return False, conn.execute(
                 f"SELECT {_COLUMNS} FROM rodedraad_idempotency_keys WHERE key = %s",  # noqa: S608
                 (key,),
             ).fetchone()
-        return _interpret(row, fingerprint)
+
+        reserved, row = with_connection(self._pool, insert_or_read)
+        return None if reserved else _interpret(row, fingerprint)
 
     def complete(self, key: str, answer: StoredAnswer) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
+        with_connection(  # sets a final state: safe to run twice
+            self._pool,
+            lambda conn: conn.execute(
                 "UPDATE rodedraad_idempotency_keys SET status = %s, body = %s, etag = %s, "
                 "location = %s WHERE key = %s",
                 (answer.status, answer.body, answer.etag, answer.location, key),
-            )
+            ),
+        )
 
     def release(self, key: str) -> None:
-        with self._pool.connection() as conn:
-            conn.execute("DELETE FROM rodedraad_idempotency_keys WHERE key = %s", (key,))
+        with_connection(
+            self._pool,
+            lambda conn: conn.execute(
+                "DELETE FROM rodedraad_idempotency_keys WHERE key = %s", (key,)
+            ),
+        )
 
     def close(self) -> None:
         self._pool.close()

@@ -2,7 +2,8 @@
 
 Domain errors: 422 invalid command, 409 rule conflict, 404 unknown, 403 not a party.
 Concurrency: 412 stale ``If-Match``, 409 lost race. Input the schema rejects: 422, naming the
-field. Anything unexpected: 500 with no internals in the answer (the log has the traceback).
+field. A database lost or unreachable: 503 with ``Retry-After``. Anything unexpected: 500 with
+no internals in the answer (the log has the traceback).
 """
 
 import re
@@ -27,6 +28,7 @@ from api.idempotency import IdempotencyConflict
 from api.reads import ReadModelBehind
 from api.schemas import Problem
 from application.care_record import ApplicationError, StaleVersion
+from application.unavailable import UNAVAILABLE, is_unavailable
 from domain.errors import DomainError, InvalidCommand, NotAParty, NotFound, RuleConflict
 
 PROBLEM_JSON = "application/problem+json"
@@ -184,6 +186,29 @@ def read_model_behind(request: Request[Any, Any, Any], exc: ReadModelBehind) -> 
     )
 
 
+#: Seconds a client waits before retrying after a 503 for an unavailable database.
+RETRY_AFTER_UNAVAILABLE = 2
+
+
+def database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A lost or unreachable database is the service's trouble, not the request's: 503 with
+    ``Retry-After`` (issue #10). A command's outcome is then unknown, so its Idempotency-Key
+    stays reserved: a retry with the same key is told to check the record first."""
+    if not is_unavailable(exc):  # e.g. SQLite's "no such table": a fault of ours
+        return internal_error(request, exc)
+    log.warning("database unavailable", error_class=f"{type(exc).__module__}.{type(exc).__name__}")
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Database unavailable",
+        "the database could not be reached just now; try again in a few seconds. A command "
+        "may or may not have been recorded: check the record's current version (ETag) before "
+        "you repeat it",
+        rule="database-unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("unexpected error", exc_info=exc)
     return problem(
@@ -217,4 +242,5 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ReadModelBehind: read_model_behind,
     Forbidden: forbidden,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
+    **dict.fromkeys(UNAVAILABLE, database_unavailable),
 }

@@ -18,6 +18,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from application.schema import SCHEMA_LOCK_SQL
+from application.unavailable import with_connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +199,10 @@ class PostgresAccessLog:
             )
 
     def record(self, entry: PersonalDataRead) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
+        """Retried once on a lost connection: a read recorded twice beats one not recorded."""
+        with_connection(
+            self._pool,
+            lambda conn: conn.execute(
                 f"INSERT INTO rodedraad_personal_data_reads ({_COLUMNS}) "  # noqa: S608
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (
@@ -212,7 +215,8 @@ class PostgresAccessLog:
                     entry.endpoint,
                     entry.request_id,
                 ),
-            )
+            ),
+        )
 
     def query(
         self,
@@ -229,19 +233,23 @@ class PostgresAccessLog:
             "%s",
             "client_id IN (SELECT value::uuid FROM jsonb_array_elements_text(%s::jsonb))",
         )
-        with self._pool.connection() as conn:
-            rows = conn.execute(
+        rows = with_connection(
+            self._pool,
+            lambda conn: conn.execute(
                 f"SELECT {_COLUMNS} FROM rodedraad_personal_data_reads WHERE {where} "  # noqa: S608
                 "ORDER BY at DESC LIMIT %s",
                 [*params, limit],
-            ).fetchall()
+            ).fetchall(),
+        )
         return [_entry(tuple(r)) for r in rows]
 
     def count_before(self, moment: datetime) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute(
+        row = with_connection(
+            self._pool,
+            lambda conn: conn.execute(
                 "SELECT count(*) FROM rodedraad_personal_data_reads WHERE at < %s", (moment,)
-            ).fetchone()
+            ).fetchone(),
+        )
         return int(row[0]) if row else 0
 
     def purge_before(self, moment: datetime) -> int:

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from application.schema import SCHEMA_LOCK_SQL
+from application.unavailable import with_connection
 
 KEY_BYTES = 32
 #: How long a process trusts a cached key (or its absence). Erasure evicts its own cache at once;
@@ -191,41 +193,49 @@ class PostgresKeyStore(_Cached):
         hit, key = self._cached(subject)
         if hit:
             return key
-        with self._pool.connection() as conn:
-            row = conn.execute(
+        row = with_connection(  # reads and creations retry once on a lost connection
+            self._pool,
+            lambda conn: conn.execute(
                 "SELECT key FROM rodedraad_subject_keys WHERE subject = %s", (subject,)
-            ).fetchone()
+            ).fetchone(),
+        )
         key = bytes(row[0]) if row else None
         self._remember(subject, key)
         return key
 
     def _select_keys(self, subjects: list[UUID]) -> list[tuple[Any, Any]]:
-        with self._pool.connection() as conn:
-            return conn.execute(
+        return with_connection(
+            self._pool,
+            lambda conn: conn.execute(
                 "SELECT subject, key FROM rodedraad_subject_keys WHERE subject = ANY(%s)",
                 (subjects,),
-            ).fetchall()
+            ).fetchall(),
+        )
 
     def create(self, subject: UUID, client: UUID) -> bytes:
-        with self._pool.connection() as conn:
+        def insert_or_keep(conn: Connection[Any]) -> Any:
             conn.execute(
                 "INSERT INTO rodedraad_subject_keys (subject, client, key) VALUES (%s, %s, %s) "
                 "ON CONFLICT (subject) DO NOTHING",
                 (subject, client, os.urandom(KEY_BYTES)),
             )
-            row = conn.execute(
+            return conn.execute(
                 "SELECT key FROM rodedraad_subject_keys WHERE subject = %s", (subject,)
             ).fetchone()
+
+        row = with_connection(self._pool, insert_or_keep)
         assert row is not None  # inserted or already there, in this transaction
         key = bytes(row[0])
         self._remember(subject, key)
         return key
 
     def subjects_of(self, client: UUID) -> list[UUID]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
+        rows = with_connection(
+            self._pool,
+            lambda conn: conn.execute(
                 "SELECT subject FROM rodedraad_subject_keys WHERE client = %s", (client,)
-            ).fetchall()
+            ).fetchall(),
+        )
         return [r[0] if isinstance(r[0], UUID) else UUID(str(r[0])) for r in rows]
 
     def erase_client(self, client: UUID) -> list[UUID]:

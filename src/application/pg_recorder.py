@@ -91,9 +91,15 @@ class LockedInsertRecorder(_CreatedOneAtATime, PostgresApplicationRecorder):
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
         ]
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.sql_locked_insert, (rows,), prepare=True)
-            return [row["id"] for row in curs.fetchall()]
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self.sql_locked_insert, (rows,), prepare=True)
+                return [row["id"] for row in curs.fetchall()]
+        except (InterfaceError, OperationalError):
+            # After PostgreSQL dropped its connections every idle one in the pool is dead;
+            # without a sweep each retry would draw the next dead one (issue #10).
+            self.datastore.pool.check()
+            raise
 
 
 class RodeDraadPostgresFactory(PostgresFactory):

@@ -5,11 +5,24 @@ from typing import Any
 
 import asyncpg
 
+from application.unavailable import DatabaseUnavailable
 from projections.queries import ReadModelQueries
 
 _PLACEHOLDER = re.compile(r"\?")
 #: Tries of a read that a rebuild's switch-over made a deadlock victim.
 _ATTEMPTS = 3
+#: What asyncpg raises when a connection was lost or cannot be made (a restart, a terminated
+#: backend, a server still starting up or refusing connections).
+_LOST_CONNECTION = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    # A connection whose backend was terminated between two queries can trip asyncpg's own
+    # protocol state ("cannot switch to state …; another operation is in progress").
+    asyncpg.exceptions.InternalClientError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def numbered(sql: str) -> str:
@@ -41,6 +54,7 @@ class PostgresRunner:
         text = self._sql.get(sql)
         if text is None:
             text = self._sql[sql] = numbered(sql)
+        lost = 0
         for attempt in range(_ATTEMPTS):
             try:
                 records = await self._pool.fetch(text, *params)
@@ -50,6 +64,15 @@ class PostgresRunner:
                 # change nothing, so the read runs again (on the new tables).
                 if attempt == _ATTEMPTS - 1:
                     raise
+                continue
+            except _LOST_CONNECTION as error:
+                # PostgreSQL restarted or terminated the connections: every idle one in the pool
+                # is dead too, so all are expired (replaced on their next acquire) and the read
+                # runs once more; after that the database is unavailable.
+                lost += 1
+                if lost > 1 or attempt == _ATTEMPTS - 1:
+                    raise DatabaseUnavailable("the read models cannot be reached") from error
+                await self._pool.expire_connections()
                 continue
             return [tuple(r) for r in records]
         raise AssertionError("unreachable")

@@ -22,6 +22,17 @@ TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS rm_tracking ("
     "name TEXT PRIMARY KEY, position BIGINT NOT NULL, version BIGINT NOT NULL)"
 )
+#: One row per projection worker process: when it last got through a loop, and how that went
+#: (``ok`` or ``failing: <error class>``, never personal data). ``/health`` reads it (issue #10).
+#: ``beat_at`` is in seconds since the epoch (UTC), by the worker's clock.
+HEARTBEAT_DDL = (
+    "CREATE TABLE IF NOT EXISTS rm_worker_heartbeat ("
+    "worker TEXT PRIMARY KEY, beat_at DOUBLE PRECISION NOT NULL, state TEXT NOT NULL)"
+)
+#: Every worker's last beat, for ``/health``.
+HEARTBEAT_SELECT = "SELECT worker, beat_at, state FROM rm_worker_heartbeat"
+#: A worker not heard of for this long is forgotten (a process killed and never restarted).
+HEARTBEAT_KEPT_SECONDS = 24 * 3600.0
 
 
 class Tx(Protocol):
@@ -80,6 +91,7 @@ class SqliteProjectionDatabase:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA secure_delete=ON")
         self._conn.execute(TRACKING_DDL)
+        self._conn.execute(HEARTBEAT_DDL)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -125,30 +137,48 @@ def lock_schema(tx: Tx) -> None:
 
 
 class PostgresProjectionDatabase:
-    """Read models beside the event store, in ``rm_*`` tables."""
+    """Read models beside the event store, in ``rm_*`` tables.
+
+    One connection, made again when it was lost (a PostgreSQL restart, a terminated backend):
+    the transaction that hit the loss rolled back as a whole, tracking row included, so the
+    caller simply runs the batch again (issue #10).
+    """
 
     dialect = "postgres"
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self._conn = psycopg.connect(url, autocommit=False)
         self._lock = threading.RLock()
         with self._conn.transaction():
             self._conn.execute(SCHEMA_LOCK_SQL)
             self._conn.execute(TRACKING_DDL)
+            self._conn.execute(HEARTBEAT_DDL)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """The connection, made anew if the last one was lost (not if it was closed on purpose:
+        ``close`` means this database is done)."""
+        if self._conn.broken:  # a host gone from the network must not hang the worker
+            self._conn = psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+        return self._conn
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
-            yield _PostgresTx(cursor)
+        with self._lock:
+            conn = self._connection()
+            with conn.transaction(), conn.cursor() as cursor:
+                yield _PostgresTx(cursor)
 
     def scrub(self) -> None:
         """Dumps never hold dead rows; VACUUM also reclaims them in the files."""
         with self._lock:
-            self._conn.autocommit = True
+            conn = self._connection()
+            conn.autocommit = True
             try:
-                self._conn.execute("VACUUM rm_trajectories")
+                conn.execute("VACUUM rm_trajectories")
             finally:
-                self._conn.autocommit = False
+                if not conn.broken:
+                    conn.autocommit = False
 
     def close(self) -> None:
         self._conn.close()
@@ -167,3 +197,14 @@ def write_tracking(tx: Tx, name: str, position: int, version: int) -> None:
         "ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version",
         (name, position, version),
     )
+
+
+def write_heartbeat(tx: Tx, worker: str, state: str, at: float) -> None:
+    """Record that ``worker`` got through a loop at ``at`` (epoch seconds) in ``state``; forget
+    workers not heard of for a day."""
+    tx.execute(
+        "INSERT INTO rm_worker_heartbeat (worker, beat_at, state) VALUES (?, ?, ?) "
+        "ON CONFLICT (worker) DO UPDATE SET beat_at = excluded.beat_at, state = excluded.state",
+        (worker, at, state),
+    )
+    tx.execute("DELETE FROM rm_worker_heartbeat WHERE beat_at < ?", (at - HEARTBEAT_KEPT_SECONDS,))

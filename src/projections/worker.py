@@ -11,6 +11,10 @@ ones into place and moves the tracking row. Queries keep answering from the live
 that commit and from the new ones after it.
 """
 
+import contextlib
+import math
+import os
+import socket
 import threading
 import time
 import uuid
@@ -24,12 +28,20 @@ import structlog
 from eventsourcing.persistence import Notification
 
 from application.care_record import CareRecord
+from application.unavailable import is_unavailable
 from domain.client import Client
 from domain.deadlines import DeadlinePolicy
 from domain.trajectory import Trajectory
 from projections.deadlines import DeadlinesProjection
 from projections.plan_state import PlanStateProjection
-from projections.store import ProjectionDatabase, Tx, lock_schema, read_tracking, write_tracking
+from projections.store import (
+    ProjectionDatabase,
+    Tx,
+    lock_schema,
+    read_tracking,
+    write_heartbeat,
+    write_tracking,
+)
 from projections.timeline import TimelineProjection
 
 log = structlog.get_logger("rodedraad.projections")
@@ -86,6 +98,7 @@ class ProjectionWorker:
         database: ProjectionDatabase,
         projections: Sequence[Projection],
         batch_size: int = 1000,
+        heartbeat_seconds: float = 5.0,
     ) -> None:
         self.care_record = care_record
         self.database = database
@@ -93,6 +106,10 @@ class ProjectionWorker:
         self.batch_size = batch_size
         self._lock = threading.RLock()
         self._erasure_seen = False
+        #: Who beats the heartbeat: one row per worker process.
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.heartbeat_seconds = heartbeat_seconds
+        self._beat: tuple[str, float] = ("", -math.inf)  # last state written, and when
 
     def projection(self, name: str) -> Projection:
         for projection in self.projections:
@@ -209,23 +226,66 @@ class ProjectionWorker:
             log.exception("projection failed after a command; it will retry")
 
     def run(self, stop: threading.Event, wakeup: "Wakeup") -> None:
-        """Follow the log until ``stop`` is set; sleep until ``wakeup`` says there is more."""
+        """Follow the log until ``stop`` is set; sleep until ``wakeup`` says there is more.
+
+        A failed batch rolled back as a whole, so it is simply tried again, after a pause that
+        doubles while the failure lasts (a lost database reconnects on the next try). Each
+        state change is logged once, and every loop beats the heartbeat ``/health`` reads.
+        """
         log.info(
-            "projection worker following the log", projections=[p.name for p in self.projections]
+            "projection worker following the log",
+            projections=[p.name for p in self.projections],
+            worker=self.name,
         )
+        backoff = Backoff()
+        failing: tuple[str, float] | None = None  # (error class, since when: monotonic)
         while not stop.is_set():
             try:
-                processed = self.catch_up()
-            except (psycopg.OperationalError, OSError) as e:
-                log.warning("projection worker lost its database; retrying", error=str(e))
-                stop.wait(1.0)
+                with self._lock:  # one batch per loop, so a long catch-up beats too
+                    _, full = self.process_together()
+                self.heartbeat("ok")
+            except Exception as error:  # noqa: BLE001 - the worker outlives any one failure
+                failing = self._failed(error, failing)
+                stop.wait(backoff.next())
                 continue
-            except Exception:
-                log.exception("projection failed; retrying in 5 s")
-                stop.wait(5.0)
-                continue
-            if processed < self.batch_size:
+            if failing is not None:
+                log.info(
+                    "projection worker recovered",
+                    error_class=failing[0],
+                    after_seconds=round(time.monotonic() - failing[1], 1),
+                )
+                failing = None
+                backoff.reset()
+            if not full:
                 wakeup.wait(stop)  # caught up: sleep until new events are announced
+
+    def _failed(
+        self, error: Exception, failing: tuple[str, float] | None
+    ) -> tuple[str, float] | None:
+        """Log a failure once (and again only if its kind changes); tell the heartbeat."""
+        kind = type(error).__name__
+        if failing is None or failing[0] != kind:
+            if is_unavailable(error) or isinstance(error, OSError):
+                log.warning(
+                    "projection worker lost its database; reconnecting with backoff",
+                    error_class=kind,
+                )
+            else:
+                log.exception("projection failed; retrying with backoff", error_class=kind)
+            failing = (kind, time.monotonic())
+        with contextlib.suppress(Exception):  # the database may well be what failed
+            self.heartbeat(f"failing: {kind}", force=True)
+        return failing
+
+    def heartbeat(self, state: str, *, force: bool = False) -> None:
+        """Tell ``/health`` this worker is alive and how it fares: at most every
+        ``heartbeat_seconds`` while nothing changes, at once when the state does."""
+        now = time.monotonic()
+        if not force and state == self._beat[0] and now - self._beat[1] < self.heartbeat_seconds:
+            return
+        with self.database.transaction() as tx:
+            write_heartbeat(tx, self.name, state, time.time())
+        self._beat = (state, now)
 
     # --- positions ------------------------------------------------------------------------------
 
@@ -304,6 +364,22 @@ class ProjectionWorker:
         return len(notifications)
 
 
+class Backoff:
+    """Pauses between tries that double from ``first`` up to ``longest``, until ``reset``."""
+
+    def __init__(self, first: float = 0.5, longest: float = 30.0) -> None:
+        self.first = first
+        self.longest = longest
+        self._next = first
+
+    def next(self) -> float:
+        pause, self._next = self._next, min(self._next * 2, self.longest)
+        return pause
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
 class Wakeup(Protocol):
     def wait(self, stop: threading.Event) -> None:
         """Return when there may be new events (or ``stop`` is set)."""
@@ -332,23 +408,40 @@ class ListenWakeup:
         self.channel = channel
         self.interval = interval
         self._conn: psycopg.Connection[Any] | None = None
+        self._lost_since: float | None = None
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, autocommit=True)
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
             self._conn.execute(
                 psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self.channel))
             )
         return self._conn
 
     def wait(self, stop: threading.Event) -> None:
+        """Wait for a notification; a lost connection is made again (and LISTENs again) on
+        the next wait. The worker's own loop backs off while the database stays away."""
         try:
             for _ in self._connection().notifies(timeout=self.interval, stop_after=1):
                 pass
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as error:
+            if self._lost_since is None:
+                log.warning(
+                    "projection listener lost its database", error_class=type(error).__name__
+                )
+                self._lost_since = time.monotonic()
+            self.close()
             self._conn = None
-            stop.wait(self.interval)
+            stop.wait(self.interval)  # the worker polls meanwhile; it backs off if it fails too
+            return
+        if self._lost_since is not None:
+            log.info(
+                "projection listener reconnected",
+                after_seconds=round(time.monotonic() - self._lost_since, 1),
+            )
+            self._lost_since = None
 
     def close(self) -> None:
         if self._conn is not None:
-            self._conn.close()
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()

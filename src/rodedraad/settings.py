@@ -94,6 +94,9 @@ class Settings:
     #: The operator's deadline policy (amends the shipped defaults); None: the defaults only.
     policy_file: Path | None = None
     scheduler_interval_seconds: int = 300
+    #: A projection worker beats its heartbeat this often; ``/health`` says degraded when no
+    #: worker beat for 3 times as long, or a lagging projection stood still for twice as long.
+    heartbeat_seconds: int = 5
     #: Seed 004: plan and dossier 10 years after the end of service, the logbook 5 years.
     retention_plan_years: int = 10
     retention_log_years: int = 5
@@ -163,6 +166,7 @@ class Settings:
             ),
             policy_file=Path(policy) if (policy := optional("POLICY_FILE")) else None,
             scheduler_interval_seconds=integer("SCHEDULER_INTERVAL_SECONDS", 300),
+            heartbeat_seconds=integer("HEARTBEAT_SECONDS", 5),
             retention_plan_years=integer("RETENTION_PLAN_YEARS", 10),
             retention_log_years=integer("RETENTION_LOG_YEARS", 5),
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),

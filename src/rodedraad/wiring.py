@@ -12,11 +12,12 @@ from api.access import AccessPolicy
 from api.app import create_app
 from api.auth import LocalTokens, TokenVerifier
 from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteIdempotencyStore
-from api.services import ApiServices, QueryRunner, Retention
+from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
 from application.care_record import CareRecord
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
 from domain.deadlines import DeadlinePolicy
+from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
 from projections.read_sqlite import sqlite_queries
@@ -114,6 +115,7 @@ def build_projection_worker(
         care_record,
         build_projection_database(settings),
         all_projections(policy or build_policy(settings), reload=care_record.reload_trajectory),
+        heartbeat_seconds=settings.heartbeat_seconds,
     )
     worker.ensure_ready(progress)
     return worker
@@ -241,6 +243,7 @@ class Container:
                 log_years=self.settings.retention_log_years,
             ),
             max_body_bytes=self.settings.http.max_body_bytes,
+            health_checks=self.read_side_health(queries),
         )
         on_startup = (
             [self.start_projection_worker, self.start_scheduler]
@@ -248,6 +251,19 @@ class Container:
             else []
         )
         return create_app(services, on_startup=on_startup, on_shutdown=[self.close])
+
+    def read_side_health(self, queries: ReadModelQueries) -> list[HealthCheck]:
+        """Issue #10: ``/health`` degraded while the read models stand still behind the log,
+        or no projection worker is alive. Inline projections need no worker: not asked."""
+        beat = self.settings.heartbeat_seconds
+        checks: list[HealthCheck] = [
+            StalledProjections(
+                queries.positions, self.care_record.recorder.max_notification_id, 2 * beat
+            )
+        ]
+        if not self.inline_projections:
+            checks.append(WorkerHeartbeats(queries.runner, stale_after=3 * beat))
+        return checks
 
     def close(self) -> None:
         if self.closed:

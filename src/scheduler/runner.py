@@ -81,7 +81,12 @@ class PostgresLeaderLock:
 
     def acquire(self) -> bool:
         if self._held and self._conn is not None and not self._conn.closed:
-            return True
+            try:  # a session lock lives as long as its connection: is it still there?
+                self._conn.execute("SELECT 1")
+                return True
+            except psycopg.OperationalError:
+                log.warning("scheduler lost its lock's connection; taking the lock again")
+                self.release()
         try:
             self._conn = psycopg.connect(self.url, autocommit=True)
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()

@@ -26,7 +26,7 @@ from rodedraad.settings import Settings
 from rodedraad.wiring import Container
 from tests.e2e.conftest import TokenFactory, token_factory
 from tests.e2e.steps import PARTICIPANTS, Record, assert_answer, bearer
-from tests.integration.databases import fresh_settings
+from tests.integration.databases import fresh_settings, require_backend
 
 COORDINATOR = "org-coordinating"
 PROVIDER = "org-provider"
@@ -55,6 +55,15 @@ def app_of_its_own(backend: str, data_dir: Path, *, inline: bool) -> Iterator[Ap
                 yield App(settings, container, http, token_factory(settings))
         finally:
             container.close()
+
+
+@contextmanager
+def app_for_backend(request: Any, data_dir: Path, *, inline: bool) -> Iterator[App]:
+    """``app_of_its_own`` on the backend a parametrised fixture names (skips PostgreSQL without
+    a server, fails in CI)."""
+    require_backend(request, request.param)
+    with app_of_its_own(request.param, data_dir, inline=inline) as built:
+        yield built
 
 
 class Moments:

@@ -18,8 +18,8 @@ import structlog
 import structlog.testing
 
 from rodedraad.wiring import build_projection_worker
-from tests.e2e.readside import App, app_of_its_own
-from tests.integration.databases import BACKENDS, read_models, require_backend
+from tests.e2e.readside import App, app_for_backend
+from tests.integration.databases import BACKENDS, read_models
 from tests.integration.stories import (
     REGIONS,
     Story,
@@ -36,16 +36,14 @@ COMMANDS = 20
 
 @pytest.fixture(params=BACKENDS)
 def app(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[App]:
-    require_backend(request, request.param)
-    with app_of_its_own(request.param, tmp_path, inline=True) as built:
+    with app_for_backend(request, tmp_path, inline=True) as built:
         yield built
 
 
 @pytest.fixture(params=BACKENDS)
 def served(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[App]:
     """The app as ``rodedraad serve`` runs it embedded: a background worker follows the log."""
-    require_backend(request, request.param)
-    with app_of_its_own(request.param, tmp_path, inline=False) as built:
+    with app_for_backend(request, tmp_path, inline=False) as built:
         built.container.start_projection_worker()
         yield built
 

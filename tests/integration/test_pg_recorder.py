@@ -2,8 +2,6 @@
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,49 +11,34 @@ from application.care_record import CareRecord
 from application.pg_recorder import LockedInsertRecorder
 from domain.client import PersonalData
 from rodedraad.settings import Settings
-from rodedraad.wiring import build_care_record
-from tests.integration.databases import fresh_settings
 from tests.unit.builders import ctx
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def settings(postgres_url: str, tmp_path: Path) -> Iterator[Settings]:
-    with fresh_settings("postgres", tmp_path) as settings:
-        yield settings
+def test_the_application_records_through_the_locked_insert(pg_record: CareRecord) -> None:
+    assert isinstance(pg_record.recorder, LockedInsertRecorder)
 
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[CareRecord]:
-    app = build_care_record(settings)
-    yield app
-    app.close()
-
-
-def test_the_application_records_through_the_locked_insert(app: CareRecord) -> None:
-    assert isinstance(app.recorder, LockedInsertRecorder)
-
-    first = app.register_client(ctx(0), personal=PersonalData())
-    second = app.register_client(ctx(0), personal=PersonalData())
+    first = pg_record.register_client(ctx(0), personal=PersonalData())
+    second = pg_record.register_client(ctx(0), personal=PersonalData())
 
     assert (first.position, second.position) == (1, 2)
-    [notification] = app.recorder.select_notifications(start=2, limit=1)
+    [notification] = pg_record.recorder.select_notifications(start=2, limit=1)
     assert notification.originator_id == second.id
 
 
 def test_a_write_waits_for_the_table_lock_like_eventsourcings_own(
-    app: CareRecord, settings: Settings
+    pg_record: CareRecord, pg_settings: Settings
 ) -> None:
     """Another transaction that is inserting (ROW EXCLUSIVE, which a plain INSERT would not
     wait for) holds our insert back until it ends: the EXCLUSIVE lock that keeps notification
     ids in commit order is taken."""
-    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    table = pg_record.recorder.events_table_name  # type: ignore[attr-defined]
     done = threading.Event()
-    with psycopg.connect(settings.database.url) as holder:
+    with psycopg.connect(pg_settings.database.url) as holder:
         holder.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE")
         writer = threading.Thread(
-            target=lambda: (app.register_client(ctx(0), personal=PersonalData()), done.set())
+            target=lambda: (pg_record.register_client(ctx(0), personal=PersonalData()), done.set())
         )
         writer.start()
         time.sleep(0.5)
@@ -63,16 +46,16 @@ def test_a_write_waits_for_the_table_lock_like_eventsourcings_own(
     writer.join(10)
 
     assert done.is_set()
-    assert app.recorder.max_notification_id() == 1
+    assert pg_record.recorder.max_notification_id() == 1
 
 
-def test_a_version_taken_twice_is_refused_and_nothing_of_it_recorded(app: CareRecord) -> None:
-    client_id = app.register_client(ctx(0), personal=PersonalData()).id
-    [existing] = app.recorder.select_events(client_id)
+def test_a_version_taken_twice_is_refused_and_nothing_of_it_recorded(pg_record: CareRecord) -> None:
+    client_id = pg_record.register_client(ctx(0), personal=PersonalData()).id
+    [existing] = pg_record.recorder.select_events(client_id)
     again = StoredEvent(client_id, existing.originator_version, existing.topic, existing.state)
     fresh = StoredEvent(client_id, existing.originator_version + 1, existing.topic, existing.state)
 
     with pytest.raises(IntegrityError):
-        app.recorder.insert_events([fresh, again])
+        pg_record.recorder.insert_events([fresh, again])
 
-    assert len(app.recorder.select_events(client_id)) == 1
+    assert len(pg_record.recorder.select_events(client_id)) == 1

@@ -1,0 +1,93 @@
+"""A database lost for a moment, or unavailable: retry once where that is safe, else say so.
+
+When PostgreSQL restarts or terminates backends, every idle connection of every pool is dead,
+and the pool learns it only by using one. Issue #10 (point 11): a command right after such a
+fault must not answer 500. Two rules, one place:
+
+- ``retry_once`` runs an operation on one of our own psycopg pools and, if its connection was
+  lost, sweeps the pool's broken idle connections (``ConnectionPool.check``) and runs it once
+  more. Only for operations that are safe to run twice: reads, ``INSERT … ON CONFLICT DO
+  NOTHING`` creations, updates and deletes that set a final state, and the access-log append (a
+  read recorded twice is better than a read not recorded). eventsourcing's own recorder already
+  retries its statements.
+- ``is_unavailable`` says whether an error means the database cannot be used right now (a lost
+  connection, a pool that found no connection in time, a SQLite file busy past its timeout): the
+  API answers those 503 with ``Retry-After`` instead of 500.
+"""
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+T = TypeVar("T")
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be used, even after one retry; nothing can be said of the
+    outcome beyond what the raising operation documents."""
+
+
+#: Errors of psycopg that mean a connection was lost or could not be made.
+LOST_CONNECTION: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
+
+#: Every error class that may mean "unavailable" (``is_unavailable`` decides for SQLite's).
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    *LOST_CONNECTION,
+    StoreOperationalError,
+    StoreInterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+def _sqlite_busy(error: sqlite3.OperationalError) -> bool:
+    message = str(error).lower()
+    return "locked" in message or "busy" in message
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` says the database cannot be used now, not that a request was wrong.
+
+    SQLite raises ``OperationalError`` for its own mistakes too (a missing table): only a busy
+    or locked file counts, whether raised as is or wrapped by eventsourcing.
+    """
+    if isinstance(error, sqlite3.OperationalError):
+        return _sqlite_busy(error)
+    if isinstance(error, (StoreOperationalError, StoreInterfaceError)) and isinstance(
+        error.__cause__, sqlite3.OperationalError
+    ):
+        return _sqlite_busy(error.__cause__)
+    return isinstance(error, UNAVAILABLE)
+
+
+def retry_once(pool: "ConnectionPool[Any]", operation: Callable[[], T]) -> T:
+    """``operation()``; if it lost its connection, sweep the pool and run it once more.
+
+    A pool that timed out waiting for a connection is not retried: the database is down, and
+    waiting as long again helps no one.
+    """
+    try:
+        return operation()
+    except PoolTimeout:
+        raise
+    except LOST_CONNECTION:
+        pool.check()  # drops every idle connection the fault broke, opens new ones
+        return operation()
+
+
+def with_connection(
+    pool: "ConnectionPool[Any]", work: Callable[["psycopg.Connection[Any]"], T]
+) -> T:
+    """``work(conn)`` in one transaction on a connection of ``pool``, run again once on a fresh
+    connection if the first was lost (``retry_once``): ``work`` must be safe to run twice."""
+
+    def attempt() -> T:
+        with pool.connection() as conn:
+            return work(conn)
+
+    return retry_once(pool, attempt)

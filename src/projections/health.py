@@ -1,0 +1,85 @@
+"""What ``/health`` asks of the read side (issue #10): is a projection worker alive and well,
+and does every projection that lags behind the log still advance?
+
+A worker that lost its database, or was killed, leaves the read models where they were while
+the API goes on answering; these checks make ``/health`` say ``degraded`` with the reason, so
+an operator (or a load balancer) learns of it. Each check answers ``None`` when all is well,
+else one sentence without personal data.
+"""
+
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio.to_thread
+
+from projections.queries import Runner
+from projections.store import HEARTBEAT_SELECT
+
+
+class WorkerHeartbeats:
+    """Degraded when no projection worker beat within ``stale_after`` seconds (none connected:
+    killed, or its database lost), or when a worker that beats says it is failing."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        stale_after: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.runner = runner
+        self.stale_after = stale_after
+        self.clock = clock
+
+    async def __call__(self) -> str | None:
+        beats = [
+            (str(worker), float(at), str(state))
+            for worker, at, state in await self.runner.fetch(HEARTBEAT_SELECT, [])
+        ]
+        now = self.clock()
+        fresh = [(worker, state) for worker, at, state in beats if now - at <= self.stale_after]
+        if not fresh:
+            if not beats:
+                return "no projection worker connected: never seen"
+            last = max(at for _, at, _ in beats)
+            return f"no projection worker connected: last seen {now - last:.0f} s ago"
+        failing = [
+            f"projection worker {worker} is {state}"
+            for worker, state in sorted(fresh)
+            if state != "ok"
+        ]
+        return "; ".join(failing) or None
+
+
+class StalledProjections:
+    """Degraded when a projection lags behind the log and its position has not moved for more
+    than ``stalled_after`` seconds (as seen by this process's earlier ``/health`` calls)."""
+
+    def __init__(
+        self,
+        positions: Callable[[], Awaitable[dict[str, int]]],
+        head: Callable[[], int | None],
+        stalled_after: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.positions = positions
+        self.head = head
+        self.stalled_after = stalled_after
+        self.clock = clock
+        self._seen: dict[str, tuple[int, float]] = {}  # position, and since when
+
+    async def __call__(self) -> str | None:
+        head = await anyio.to_thread.run_sync(self.head) or 0
+        now = self.clock()
+        reasons = []
+        for name, position in sorted((await self.positions()).items()):
+            seen = self._seen.get(name)
+            if position >= head:
+                self._seen.pop(name, None)
+            elif seen is None or seen[0] != position:
+                self._seen[name] = (position, now)
+            elif (still := now - seen[1]) > self.stalled_after:
+                reasons.append(
+                    f"projection {name} is {head - position} events behind and has not "
+                    f"advanced for {still:.0f} s"
+                )
+        return "; ".join(reasons) or None

@@ -1,0 +1,77 @@
+"""``/health``'s read-side checks and the worker's pauses, on a clock the test moves (issue #10)."""
+
+import asyncio
+import sqlite3
+
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+
+from application.unavailable import is_unavailable
+from projections.health import StalledProjections
+from projections.worker import Backoff
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def stalled_check(positions: dict[str, int], head: int, clock: Clock) -> StalledProjections:
+    async def current() -> dict[str, int]:
+        return dict(positions)
+
+    return StalledProjections(current, lambda: head, stalled_after=10, clock=clock)
+
+
+def test_a_lagging_projection_that_stands_still_is_reported_once_past_the_threshold() -> None:
+    clock = Clock()
+    check = stalled_check({"timeline": 7}, head=10, clock=clock)
+    assert asyncio.run(check()) is None  # first seen behind: not yet a stall
+    clock.now = 10.5
+
+    reason = asyncio.run(check())
+
+    assert reason == "projection timeline is 3 events behind and has not advanced for 10 s"
+
+
+def test_a_lagging_projection_that_advances_is_not_reported() -> None:
+    clock = Clock()
+    positions = {"timeline": 7}
+    check = stalled_check(positions, head=10, clock=clock)
+    asyncio.run(check())
+    clock.now, positions["timeline"] = 10.5, 8
+
+    assert asyncio.run(check()) is None
+
+
+def test_a_projection_at_the_head_is_never_reported_however_long_it_waits() -> None:
+    clock = Clock()
+    check = stalled_check({"timeline": 10}, head=10, clock=clock)
+    asyncio.run(check())
+    clock.now = 3600
+
+    assert asyncio.run(check()) is None
+
+
+def test_the_workers_pauses_double_up_to_the_longest_and_start_again_after_success() -> None:
+    backoff = Backoff(first=0.5, longest=3.0)
+
+    pauses = [backoff.next() for _ in range(5)]
+    backoff.reset()
+
+    assert pauses == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert backoff.next() == 0.5
+
+
+def test_a_busy_sqlite_file_is_unavailable_as_raised_and_as_eventsourcing_wraps_it() -> None:
+    locked = sqlite3.OperationalError("database is locked")
+    wrapped = StoreOperationalError("database is locked")
+    wrapped.__cause__ = locked
+
+    assert (is_unavailable(locked), is_unavailable(wrapped)) == (True, True)
+
+
+def test_a_missing_sqlite_table_is_a_fault_of_ours_not_an_unavailable_database() -> None:
+    assert not is_unavailable(sqlite3.OperationalError("no such table: rm_tracking"))
