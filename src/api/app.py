@@ -18,7 +18,7 @@ from api.auth import BearerAuthentication, Principal
 from api.clients import ClientController
 from api.commands import CommandRunner
 from api.observability import RequestLogging
-from api.problems import EXCEPTION_HANDLERS
+from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ReadController
 from api.services import ApiServices
 from api.trajectories import TrajectoryController
@@ -100,6 +100,7 @@ def create_app(
             DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/health$"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=ApiRequest,
         state=State({"token_verifier": services.token_verifier}),
         request_max_body_size=services.max_body_bytes,
         openapi_config=OpenAPIConfig(
