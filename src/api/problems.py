@@ -28,7 +28,7 @@ from litestar.status_codes import (
 from api.access import Forbidden
 from api.idempotency import IdempotencyConflict
 from api.reads import ReadModelBehind
-from api.schemas import Problem
+from api.schemas import REF_MAX_LENGTH, Problem
 from application.care_record import ApplicationError, StaleVersion
 from domain.errors import DomainError, InvalidCommand, NotAParty, NotFound, RuleConflict
 
@@ -115,6 +115,13 @@ def idempotency_conflict(
 #: msgspec names the culprit: "unknown field `x`", "required field `x`" or "- at `$.a.b[0]`".
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`|at `\$\.([^`]+)`")
 
+#: msgspec quotes the regex a value failed; say what it means instead (``api.schemas``).
+_PATTERNS_IN_WORDS = {
+    "[A-Za-z0-9._:@-]": f"must be an identifier: 1 to {REF_MAX_LENGTH} letters, digits and "
+    "._:@- starting with a letter or digit (no spaces, no control characters)",
+    "x00-": "must not contain control characters",
+}
+
 
 def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     """Litestar's decoding errors: malformed JSON, wrong types, unknown or missing fields."""
@@ -129,6 +136,15 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     named = _FIELD_IN_MESSAGE.search(detail)
     if named:
         field = named.group(1) or named.group(2)
+    if "matching regex" in detail:
+        detail = next(
+            (
+                f"{field or 'the value'} {words}"
+                for k, words in _PATTERNS_IN_WORDS.items()
+                if k in detail
+            ),
+            detail,
+        )
     return problem(
         request,
         HTTP_422_UNPROCESSABLE_ENTITY,
