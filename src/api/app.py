@@ -9,7 +9,6 @@ from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -18,6 +17,7 @@ from api.auth import BearerAuthentication, Principal
 from api.clients import ClientController
 from api.commands import CommandRunner
 from api.observability import RequestLogging
+from api.openapi import DocumentedOpenAPIConfig
 from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ReadController
 from api.services import ApiServices
@@ -103,7 +103,7 @@ def create_app(
         request_class=ApiRequest,
         state=State({"token_verifier": services.token_verifier}),
         request_max_body_size=services.max_body_bytes,
-        openapi_config=OpenAPIConfig(
+        openapi_config=DocumentedOpenAPIConfig(
             title="Rode Draad",
             version="0.1.0",
             description=(
