@@ -144,8 +144,9 @@ class Participant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     person_ref: str | None = None
 
 
-class RoleAssignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``domain.trajectory.RoleAssignment`` on the wire: the party is an identifier (``Ref``)."""
+class ProposedRoleAssignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``domain.trajectory.RoleAssignment`` on the wire: the party is an identifier (``Ref``).
+    (Named apart from the domain's, which the plan state's answer shows.)"""
 
     party: Ref
     role: Role
@@ -176,7 +177,7 @@ class WaiveConsultation(Command, kw_only=True):
 
 class ProposeRoleAgreement(Command, kw_only=True):
     agreement_id: Ref | None = None
-    assignments: Annotated[tuple[RoleAssignment, ...], Meta(min_length=1, max_length=20)]
+    assignments: Annotated[tuple[ProposedRoleAssignment, ...], Meta(min_length=1, max_length=20)]
 
     def details(self) -> dict[str, Any]:
         return {
