@@ -9,7 +9,6 @@ from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -18,7 +17,8 @@ from api.auth import BearerAuthentication, Principal
 from api.clients import ClientController
 from api.commands import CommandRunner
 from api.observability import RequestLogging
-from api.problems import EXCEPTION_HANDLERS
+from api.openapi import DocumentedOpenAPIConfig
+from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ReadController
 from api.services import ApiServices
 from api.trajectories import TrajectoryController
@@ -100,9 +100,10 @@ def create_app(
             DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/health$"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=ApiRequest,
         state=State({"token_verifier": services.token_verifier}),
         request_max_body_size=services.max_body_bytes,
-        openapi_config=OpenAPIConfig(
+        openapi_config=DocumentedOpenAPIConfig(
             title="Rode Draad",
             version="0.1.0",
             description=(

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from api.access import AUDITORS, RETENTION_READERS, AccessPolicy
 from api.auth import Principal
+from api.schemas import UserIdFilter
 from api.services import ApiServices
 from application.access_log import AccessLog, PersonalDataRead
 from domain.errors import ClientNotFound, TrajectoryNotFound
@@ -99,7 +100,7 @@ class AuditController(Controller):
         request: Request[Principal, Any, Any],
         services: NamedDependency[ApiServices],
         client_id: FromQuery[UUID | None] = None,
-        user_id: FromQuery[str | None] = None,
+        user_id: UserIdFilter = None,
         since: FromQuery[datetime | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 500,
     ) -> list[ReadEntry]:

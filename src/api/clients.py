@@ -18,6 +18,7 @@ from api.schemas import (
     EraseClient,
     ExcludeRepresentative,
     GrantConsent,
+    RefInPath,
     RegisterClient,
     RevokeConsent,
 )
@@ -107,7 +108,7 @@ class ClientController(Controller):
     def exclude_representative(
         self,
         client_id: FromPath[UUID],
-        representative_ref: FromPath[str],
+        representative_ref: RefInPath,
         data: JSONBody[ExcludeRepresentative],
         runner: NamedDependency[CommandRunner],
         care_record: NamedDependency[CareRecord],
@@ -152,7 +153,7 @@ class ClientController(Controller):
     def revoke_consent(
         self,
         client_id: FromPath[UUID],
-        consent_id: FromPath[str],
+        consent_id: RefInPath,
         data: JSONBody[RevokeConsent],
         runner: NamedDependency[CommandRunner],
         care_record: NamedDependency[CareRecord],

@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from api.access import REGISTRATION, AccessPolicy
 from api.auth import Principal
 from api.idempotency import KEY_MAX_LENGTH, IdempotencyStore, StoredAnswer, fingerprint
-from api.schemas import REF_PATTERN, Command, CommandAnswer
+from api.schemas import REF_MAX_LENGTH, REF_PATTERN, Command, CommandAnswer
 from application.care_record import CommandResult
 from application.unavailable import is_unavailable
 from domain.common import Actor, CommandContext
@@ -55,7 +55,7 @@ def on_behalf_of(request: Request[Principal, Any, Any]) -> str | None:
     raw = request.headers.get(ON_BEHALF_OF.lower())
     if raw is None:
         return None
-    if not _REF.match(raw):
+    if len(raw) > REF_MAX_LENGTH or not _REF.match(raw):
         raise ValidationException(
             f"{ON_BEHALF_OF} must be an appointed representative's reference (letters, digits "
             "and . _ : @ -, at most 100 characters)",

@@ -1,9 +1,10 @@
 """One mapping from every refusal to ``application/problem+json`` (RFC 9457).
 
 Domain errors: 422 invalid command, 409 rule conflict, 404 unknown, 403 not a party.
-Concurrency: 412 stale ``If-Match``, 409 lost race. Input the schema rejects: 422, naming the
-field. A database lost or unreachable: 503 with ``Retry-After``. Anything unexpected: 500 with
-no internals in the answer (the log has the traceback).
+Concurrency: 412 stale ``If-Match``, 409 lost race. A body that cannot be parsed at all (not
+JSON, not UTF-8): 400 ``request-json``. Well-formed input the schema rejects: 422
+``request-schema``, naming the field. A database lost or unreachable: 503 with ``Retry-After``.
+Anything unexpected: 500 with no internals in the answer (the log has the traceback).
 """
 
 import re
@@ -12,8 +13,9 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
@@ -26,7 +28,7 @@ from litestar.status_codes import (
 from api.access import Forbidden
 from api.idempotency import IdempotencyConflict
 from api.reads import ReadModelBehind
-from api.schemas import Problem
+from api.schemas import REF_MAX_LENGTH, Problem
 from application.care_record import ApplicationError, StaleVersion
 from application.unavailable import UNAVAILABLE, is_unavailable
 from domain.errors import DomainError, InvalidCommand, NotAParty, NotFound, RuleConflict
@@ -114,6 +116,13 @@ def idempotency_conflict(
 #: msgspec names the culprit: "unknown field `x`", "required field `x`" or "- at `$.a.b[0]`".
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`|at `\$\.([^`]+)`")
 
+#: msgspec quotes the regex a value failed; say what it means instead (``api.schemas``).
+_PATTERNS_IN_WORDS = {
+    "[A-Za-z0-9._:@-]": f"must be an identifier: 1 to {REF_MAX_LENGTH} letters, digits and "
+    "._:@- starting with a letter or digit (no spaces, no control characters)",
+    "x00-": "must not contain control characters",
+}
+
 
 def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     """Litestar's decoding errors: malformed JSON, wrong types, unknown or missing fields."""
@@ -128,6 +137,15 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     named = _FIELD_IN_MESSAGE.search(detail)
     if named:
         field = named.group(1) or named.group(2)
+    if "matching regex" in detail:
+        detail = next(
+            (
+                f"{field or 'the value'} {words}"
+                for k, words in _PATTERNS_IN_WORDS.items()
+                if k in detail
+            ),
+            detail,
+        )
     return problem(
         request,
         HTTP_422_UNPROCESSABLE_ENTITY,
@@ -139,23 +157,42 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
 
 
 def too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[bytes]:
-    """A body nested deeper than the decoder goes: invalid input, not a server fault."""
+    """A body nested deeper than the decoder goes: no command nests like that, so it breaks the
+    schema (422), and it is not a server fault."""
     return problem(
         request,
         HTTP_422_UNPROCESSABLE_ENTITY,
         "The request is not valid",
         "the body is nested too deeply",
-        rule="request-json",
+        rule="request-schema",
     )
 
 
+class ApiRequest(Request[Any, Any, Any]):
+    """The request every handler gets: its body decodes to a client error or to JSON, never to a
+    server error.
+
+    msgspec raises ``UnicodeDecodeError`` (not ``DecodeError``) for a JSON string that is not
+    valid UTF-8, and Litestar turns only ``SerializationException`` into a client error; this is
+    where the one becomes the other (issue #10, point 12). The message never echoes the bytes.
+    """
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except UnicodeDecodeError:
+            raise SerializationException("a string in the body is not valid UTF-8") from None
+
+
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    if exc.status_code == 400:  # a body that is not JSON at all: invalid input like any other
+    if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
+        # Litestar could not parse the body at all: 400, unlike well-formed JSON the schema
+        # refuses (422). The decoder's message names a position, never the bytes.
         return problem(
             request,
-            HTTP_422_UNPROCESSABLE_ENTITY,
-            "The request is not valid",
-            exc.detail,
+            HTTP_400_BAD_REQUEST,
+            "The body is not JSON",
+            f"send a JSON object in UTF-8 (Content-Type: application/json): {exc.detail}",
             rule="request-json",
         )
     headers = dict(exc.headers or {})
@@ -229,7 +266,7 @@ _TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
 }
-_RULES = {401: "bearer-token", 404: "route", 405: "method", 413: "body-size"}
+_RULES = {400: "bad-request", 401: "bearer-token", 404: "route", 405: "method", 413: "body-size"}
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -19,6 +19,7 @@ from api.access import CASE_READERS
 from api.audit import record_read
 from api.auth import Principal
 from api.commands import etag, on_behalf_of
+from api.schemas import RefFilter
 from api.services import ApiServices
 from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
@@ -174,8 +175,8 @@ class ReadController(Controller):
         request: Request[Principal, Any, Any],
         services: NamedDependency[ApiServices],
         queries: NamedDependency[ReadModelQueries],
-        organisation: FromQuery[str | None] = None,
-        region: FromQuery[str | None] = None,
+        organisation: RefFilter = None,
+        region: RefFilter = None,
         sector: FromQuery[Sector | None] = None,
         reason: FromQuery[ReasonCategory | None] = None,
         min_days: Annotated[int, QueryParameter(ge=0, le=36500)] = 0,

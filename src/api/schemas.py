@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
+from litestar.params import PathParameter, QueryParameter
 from msgspec import Meta
 
+from domain import trajectory
 from domain.common import (
     ClientInvolvement,
     ConsentScope,
@@ -20,10 +22,10 @@ from domain.common import (
     EscalationLevel,
     PdcaPhase,
     ReasonCategory,
+    Role,
     Sector,
     Signatory,
 )
-from domain.trajectory import Participant, RoleAssignment
 
 # --- field types --------------------------------------------------------------------------------
 
@@ -35,9 +37,29 @@ OccurredAt = Annotated[
 Text = Annotated[str, Meta(min_length=1, max_length=4000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 OptionalText = Annotated[str, Meta(max_length=4000)]
-#: Identifiers chosen by callers: organisations, goals, agreements, consents, representatives.
-REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
-Ref = Annotated[str, Meta(min_length=1, max_length=100, pattern=REF_PATTERN)]
+#: Identifiers chosen by callers: organisations, regions, goals, agreements, consents. Letters,
+#: digits and ``._:@-``, so no control character ever names anything (a NUL cannot be stored in
+#: PostgreSQL text, issue #10). ``(?!.*\n)`` because Python's ``$`` also matches before a final
+#: newline; the lookahead means the same in the ECMA regexes of JSON Schema.
+REF_PATTERN = r"^(?!.*\n)[A-Za-z0-9][A-Za-z0-9._:@-]*$"
+REF_MAX_LENGTH = 100
+Ref = Annotated[str, Meta(pattern=REF_PATTERN, min_length=1, max_length=REF_MAX_LENGTH)]
+#: The same identifier where a path names an item (a goal, an agreement, a consent, ...).
+RefInPath = Annotated[
+    str, PathParameter(pattern=REF_PATTERN, min_length=1, max_length=REF_MAX_LENGTH)
+]
+#: The same identifier as a filter of a list; absent means no filter.
+RefFilter = Annotated[
+    str | None,
+    QueryParameter(pattern=REF_PATTERN, min_length=1, max_length=REF_MAX_LENGTH, required=False),
+]
+#: A user id from a token (``sub``): any text but control characters.
+UserIdFilter = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^(?!.*\n)[^\x00-\x1f\x7f]+$", min_length=1, max_length=200, required=False
+    ),
+]
 Lines = Annotated[tuple[Text, ...], Meta(max_length=50)]
 
 
@@ -111,6 +133,26 @@ class Decline(Command, kw_only=True):
     reason: Text
 
 
+class Participant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``domain.trajectory.Participant`` on the wire: the organisation is an identifier (``Ref``).
+
+    The domain's event field stays a plain ``str``: events recorded before are read as stored.
+    """
+
+    organisation: Ref
+    role: Role
+    person_ref: str | None = None
+
+
+class ProposedRoleAssignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``domain.trajectory.RoleAssignment`` on the wire: the party is an identifier (``Ref``).
+    (Named apart from the domain's, which the plan state's answer shows.)"""
+
+    party: Ref
+    role: Role
+    responsibilities: str = ""
+
+
 class HoldConsultation(Command, kw_only=True):
     kind: ConsultationKind
     participants: Annotated[tuple[Participant, ...], Meta(min_length=1, max_length=50)]
@@ -118,6 +160,14 @@ class HoldConsultation(Command, kw_only=True):
     decisions: Lines = ()
     next_consultation_on: date | None = None
     no_next_reason: OptionalText | None = None
+
+    def details(self) -> dict[str, Any]:
+        return {
+            **super().details(),
+            "participants": tuple(
+                trajectory.Participant(**msgspec.structs.asdict(p)) for p in self.participants
+            ),
+        }
 
 
 class WaiveConsultation(Command, kw_only=True):
@@ -127,7 +177,15 @@ class WaiveConsultation(Command, kw_only=True):
 
 class ProposeRoleAgreement(Command, kw_only=True):
     agreement_id: Ref | None = None
-    assignments: Annotated[tuple[RoleAssignment, ...], Meta(min_length=1, max_length=20)]
+    assignments: Annotated[tuple[ProposedRoleAssignment, ...], Meta(min_length=1, max_length=20)]
+
+    def details(self) -> dict[str, Any]:
+        return {
+            **super().details(),
+            "assignments": tuple(
+                trajectory.RoleAssignment(**msgspec.structs.asdict(a)) for a in self.assignments
+            ),
+        }
 
 
 class AnswerRoleAgreement(Command, kw_only=True):

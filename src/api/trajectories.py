@@ -36,6 +36,8 @@ from api.schemas import (
     RaiseEscalation,
     RecordFollowUpContact,
     Refer,
+    RefFilter,
+    RefInPath,
     ResolveEscalation,
     ReviseGoal,
     SetGoal,
@@ -100,9 +102,9 @@ class TrajectoryController(Controller):
         services: NamedDependency[ApiServices],
         queries: NamedDependency[ReadModelQueries],
         status: FromQuery[Status | None] = None,
-        region: FromQuery[str | None] = None,
+        region: RefFilter = None,
         sector: FromQuery[Sector | None] = None,
-        organisation: FromQuery[str | None] = None,
+        organisation: RefFilter = None,
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         min_position: MinPosition = None,
@@ -224,7 +226,7 @@ class TrajectoryController(Controller):
     def accept_role_agreement(
         self,
         trajectory_id: FromPath[UUID],
-        agreement_id: FromPath[str],
+        agreement_id: RefInPath,
         data: JSONBody[AnswerRoleAgreement],
         runner: NamedDependency[CommandRunner],
         care_record: NamedDependency[CareRecord],
@@ -248,7 +250,7 @@ class TrajectoryController(Controller):
     def decline_role_agreement(
         self,
         trajectory_id: FromPath[UUID],
-        agreement_id: FromPath[str],
+        agreement_id: RefInPath,
         data: JSONBody[DeclineRoleAgreement],
         runner: NamedDependency[CommandRunner],
         care_record: NamedDependency[CareRecord],
@@ -272,7 +274,7 @@ class TrajectoryController(Controller):
     def end_role_agreement(
         self,
         trajectory_id: FromPath[UUID],
-        agreement_id: FromPath[str],
+        agreement_id: RefInPath,
         data: JSONBody[EndRoleAgreement],
         runner: NamedDependency[CommandRunner],
         care_record: NamedDependency[CareRecord],
@@ -311,7 +313,7 @@ class TrajectoryController(Controller):
     def revise_goal(
         self,
         trajectory_id: FromPath[UUID],
-        goal_id: FromPath[str],
+        goal_id: RefInPath,
         data: JSONBody[ReviseGoal],
         runner: NamedDependency[CommandRunner],
         care_record: NamedDependency[CareRecord],
@@ -325,7 +327,7 @@ class TrajectoryController(Controller):
     def close_goal(
         self,
         trajectory_id: FromPath[UUID],
-        goal_id: FromPath[str],
+        goal_id: RefInPath,
         data: JSONBody[CloseGoal],
         runner: NamedDependency[CommandRunner],
         care_record: NamedDependency[CareRecord],
@@ -411,7 +413,7 @@ class TrajectoryController(Controller):
     def change_escalation_level(
         self,
         trajectory_id: FromPath[UUID],
-        escalation_id: FromPath[str],
+        escalation_id: RefInPath,
         data: JSONBody[ChangeEscalationLevel],
         runner: NamedDependency[CommandRunner],
         care_record: NamedDependency[CareRecord],
@@ -435,7 +437,7 @@ class TrajectoryController(Controller):
     def resolve_escalation(
         self,
         trajectory_id: FromPath[UUID],
-        escalation_id: FromPath[str],
+        escalation_id: RefInPath,
         data: JSONBody[ResolveEscalation],
         runner: NamedDependency[CommandRunner],
         care_record: NamedDependency[CareRecord],

@@ -5,6 +5,7 @@ Enumerations are stored as their string values; a value once stored is never ren
 """
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -58,6 +59,17 @@ class CommandContext:
         if self.authorise is None:
             return self
         return dataclasses.replace(self, actor=self.authorise(aggregate))
+
+    def __post_init__(self) -> None:
+        """The actor is recorded on every event and named in the read models: whoever issued
+        the token, its names are identifiers, never control characters (issue #10)."""
+        for name in ("user_id", "organisation", "role"):
+            if _CONTROL.search(getattr(self.actor, name)):
+                raise InvalidValue(
+                    f"the token's {name} holds a control character; "
+                    "ask for a token that names the actor in printable text",
+                    field="actor",
+                )
 
     def event_fields(self) -> dict[str, Any]:
         """The fields every event carries (DESIGN §3 "Every event carries")."""
@@ -193,6 +205,21 @@ def require_text(value: str, field: str) -> str:
     stripped = value.strip()
     if not stripped:
         raise InvalidValue(f"{field} must not be empty", field=field)
+    return stripped
+
+
+#: C0 control characters and DEL: part of no name. (PostgreSQL text cannot even hold a NUL, so
+#: one in a recorded identifier would stop a read model that stores it, issue #10.)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def require_identifier(value: str, field: str) -> str:
+    """An identifier that names an organisation, a region or a party: it says something and
+    holds no control character. The API already takes only ``Ref``s; this keeps the record
+    itself clean whoever calls the domain."""
+    stripped = require_text(value, field)
+    if _CONTROL.search(stripped):
+        raise InvalidValue(f"{field} must not contain control characters", field=field)
     return stripped
 
 

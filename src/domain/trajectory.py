@@ -33,6 +33,7 @@ from domain.common import (
     Sector,
     Signatory,
     add_months,
+    require_identifier,
     require_text,
 )
 from domain.errors import (
@@ -554,12 +555,16 @@ class Trajectory(CopiedThroughState, Aggregate):
             id=trajectory_id,
             **ctx.event_fields(),
             client_id=client_id,
-            referrer_organisation=(referrer_organisation or "").strip() or ctx.actor.organisation,
+            referrer_organisation=(
+                require_identifier(referrer_organisation, "referrer_organisation")
+                if referrer_organisation and referrer_organisation.strip()
+                else ctx.actor.organisation
+            ),
             question=require_text(question, "question"),
             client_criteria=tuple(c.strip() for c in client_criteria if c.strip()),
             referrer_engagement=referrer_engagement.strip(),
             sector=sector,
-            region=require_text(region, "region"),
+            region=require_identifier(region, "region"),
         )
 
     def __init__(
@@ -698,7 +703,11 @@ class Trajectory(CopiedThroughState, Aggregate):
         self.trigger_event(
             self.Accepted,
             **ctx.event_fields(),
-            coordinating_organisation=coordinating_organisation or ctx.actor.organisation,
+            coordinating_organisation=(
+                require_identifier(coordinating_organisation, "coordinating_organisation")
+                if coordinating_organisation
+                else ctx.actor.organisation
+            ),
         )
 
     def decline(self, ctx: CommandContext, *, reason: str) -> None:
@@ -733,6 +742,8 @@ class Trajectory(CopiedThroughState, Aggregate):
         self._check_milestone_not_done(kind)
         if not participants:
             raise InvalidValue("a consultation has at least one participant", field="participants")
+        for participant in participants:
+            require_identifier(participant.organisation, "participants.organisation")
         if kind != ConsultationKind.END:
             self._check_next_consultation_planned(ctx, next_consultation_on, no_next_reason)
         self.trigger_event(
@@ -798,7 +809,7 @@ class Trajectory(CopiedThroughState, Aggregate):
         if not assignments:
             raise InvalidValue("a role agreement names at least one role", field="assignments")
         for assignment in assignments:
-            require_text(assignment.party, "assignments.party")
+            require_identifier(assignment.party, "assignments.party")
         self.trigger_event(
             self.RoleAgreementProposed,
             **ctx.event_fields(),
@@ -1087,7 +1098,7 @@ class Trajectory(CopiedThroughState, Aggregate):
                 f"a {self.status.value} trajectory has no coordination to transfer; hand over "
                 "the plan without transfers_coordination, or continue it in a new trajectory"
             )
-        to_party = require_text(to_party, "to_party")
+        to_party = require_identifier(to_party, "to_party")
         if not scopes:
             raise InvalidValue("name what is handed over (plan, dossier, …)", field="scopes")
         from_party = self.coordinating_organisation or self.referrer_organisation

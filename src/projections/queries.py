@@ -126,12 +126,23 @@ def encode_cursor(referred_at: str, trajectory_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The position a cursor names; only a cursor exactly as ``encode_cursor`` wrote it.
+
+    Parsing alone is lenient (base64 skips stray characters, ``fromisoformat`` took a NUL after
+    the offset), and what it let through reached the SQL: a NUL made PostgreSQL fail (issue
+    #10). Re-encoding what was parsed and comparing refuses every cursor this API did not give
+    out, on both databases alike.
+    """
+    refused = InvalidCursor("cursor is not one this API gave out; start without it")
     try:
         referred_at, trajectory_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        datetime.fromisoformat(referred_at)
-        UUID(trajectory_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor("cursor is not one this API gave out; start without it") from None
+        canonical = encode_cursor(
+            str(iso(datetime.fromisoformat(referred_at))), str(UUID(trajectory_id))
+        )
+    except (ValueError, binascii.Error, UnicodeError, OverflowError):
+        raise refused from None
+    if canonical != cursor:
+        raise refused
     return referred_at, trajectory_id
 
 

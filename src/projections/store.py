@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from psycopg.abc import Buffer
+from psycopg.types.string import StrDumperUnknown
 
 from application.schema import SCHEMA_LOCK_SQL
 
@@ -113,10 +115,20 @@ class SqliteProjectionDatabase:
         self._conn.close()
 
 
+class _TextWithoutNul(StrDumperUnknown):
+    """PostgreSQL text cannot hold a NUL, and a projection that cannot write an event retries it
+    forever. A read model stores U+FFFD in its place, so a fact recorded with a NUL (before the
+    domain refused them, issue #10) cannot stop the read models; the log keeps it as recorded."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
+
+
 class _PostgresTx:
     dialect = "postgres"
 
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        cursor.adapters.register_dumper(str, _TextWithoutNul)
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:

@@ -13,6 +13,8 @@ from api.auth import LocalTokens
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container
 from tests.conftest import PG_ADMIN_URL, settings_for
+from tests.e2e.catalog import Target
+from tests.e2e.steps import trajectory_with_plan
 
 TokenFactory = Callable[..., str]
 
@@ -125,6 +127,16 @@ def module_token(module_app: tuple[Settings, Container, TestClient]) -> TokenFac
 @pytest.fixture(scope="module")
 def module_auth(module_token: TokenFactory) -> dict[str, str]:
     return {"Authorization": f"Bearer {module_token()}"}
+
+
+@pytest.fixture(scope="module")
+def target(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> Target:
+    """A client and their trajectory with a plan in the making, in the module's app."""
+    client, trajectory = trajectory_with_plan(module_http, module_auth)
+    return Target(client.id, trajectory.id)
 
 
 @pytest.fixture(params=BACKENDS)

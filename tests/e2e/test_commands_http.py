@@ -1,8 +1,9 @@
 """Every command endpoint refuses bad requests the same way: a problem, never a 500.
 
 The endpoints come from ``tests/e2e/catalog.py``, which a test here keeps equal to the app's
-routes. For each one: no token → 401; a body that is not JSON, an unknown field, a wrong type
-or a missing field → 422 naming it; an unknown record → 404. Nothing is recorded by any of them.
+routes. For each one: no token → 401; a body that cannot be parsed (not JSON, not UTF-8) → 400;
+an unknown field, a wrong type or a missing field → 422 naming it; an unknown record → 404.
+Nothing is recorded by any of them.
 """
 
 from typing import Any
@@ -84,10 +85,15 @@ def test_a_command_without_a_bearer_token_is_not_authenticated(
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize(
     "body",
-    [b'{"occurred_at": ', b"occurred_at=yesterday&x=1", b"\xff\xfe\x00"],
-    ids=["truncated", "form", "binary"],
+    [
+        b'{"occurred_at": ',
+        b"occurred_at=yesterday&x=1",
+        b"\xff\xfe\x00",
+        b'{"occurred_at": "2026-01-01T00:00:00+00:00", "reason": "caf\xe9"}',
+    ],
+    ids=["truncated", "form", "binary", "latin-1-in-a-string"],
 )
-def test_a_command_whose_body_is_not_json_is_invalid(
+def test_a_command_whose_body_cannot_be_parsed_is_a_bad_request(
     route: str,
     body: bytes,
     module_http: TestClient,  # type: ignore[type-arg]
@@ -103,7 +109,8 @@ def test_a_command_whose_body_is_not_json_is_invalid(
         content=body,
     )
 
-    assert_problem(response, 422)
+    problem = assert_problem(response, 400, rule="request-json")
+    assert "caf" not in problem["detail"]  # the body is never echoed
     assert recorded(module_container) == before
 
 

@@ -29,15 +29,6 @@ from tests.e2e.steps import (
 )
 
 
-@pytest.fixture(scope="module")
-def target(
-    module_http: TestClient,  # type: ignore[type-arg]
-    module_auth: dict[str, str],
-) -> Target:
-    client, trajectory = trajectory_with_plan(module_http, module_auth)
-    return Target(client.id, trajectory.id)
-
-
 @pytest.fixture
 def private_target(
     private_http: TestClient,  # type: ignore[type-arg]

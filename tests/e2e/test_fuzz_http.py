@@ -9,13 +9,12 @@ import json
 from datetime import timedelta, timezone
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from tests.e2e.catalog import Target
-from tests.e2e.steps import assert_handled, assert_problem, trajectory_with_plan
+from tests.e2e.steps import assert_handled, assert_problem
 
 FUZZ = settings(
     max_examples=30,
@@ -39,15 +38,6 @@ FUZZED_ROUTES = [
     "/v1/trajectories/{trajectory_id:uuid}/closure",
     "/v1/clients/{client_id:uuid}/consents",
 ]
-
-
-@pytest.fixture(scope="module")
-def target(
-    module_http: TestClient,  # type: ignore[type-arg]
-    module_auth: dict[str, str],
-) -> Target:
-    client, trajectory = trajectory_with_plan(module_http, module_auth)
-    return Target(client.id, trajectory.id)
 
 
 # --- strategies ---------------------------------------------------------------------------------

@@ -79,3 +79,120 @@ def test_the_interactive_schema_page_is_html(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "Rode Draad" in response.text
+
+
+# --- every status a route can answer (issue #10) -----------------------------------------------
+
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def answered(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    responses: dict[str, Any] = document["paths"][path][method]["responses"]
+    return responses
+
+
+def problems(document: dict[str, Any], path: str, method: str) -> set[int]:
+    """The statuses an operation documents as ``application/problem+json`` ``Problem``s."""
+    return {
+        int(status)
+        for status, response in answered(document, path, method).items()
+        if response.get("content", {}).get("application/problem+json", {}).get("schema")
+        == {"$ref": PROBLEM_REF}
+    }
+
+
+def every_operation(document: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+
+def test_every_v1_route_documents_the_token_and_access_problems(
+    document: dict[str, Any],
+) -> None:
+    missing = {
+        (path, method): {401, 403} - problems(document, path, method)
+        for path, method in every_operation(document)
+        if path.startswith("/v1/")
+    }
+
+    assert {k: v for k, v in missing.items() if v} == {}
+
+
+def test_every_route_documents_that_its_database_may_be_unavailable(
+    document: dict[str, Any],
+) -> None:
+    without = [op for op in every_operation(document) if 503 not in problems(document, *op)]
+
+    assert without == []
+
+
+@pytest.mark.parametrize("route", sorted(CASES))
+def test_every_command_documents_the_problems_of_a_command(
+    route: str, document: dict[str, Any]
+) -> None:
+    case = CASES[route]
+    expected = {400, 409, 413, 422}  # unparseable, conflicting, too large, invalid
+    if case.owner != "new":
+        expected |= {404, 412}  # the record it changes, and If-Match on it
+    if route == "/v1/trajectories":
+        expected.add(404)  # the client it refers
+
+    assert expected <= problems(document, openapi_path(route), "post")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/trajectories/{trajectory_id}",
+        "/v1/trajectories/{trajectory_id}/timeline",
+        "/v1/clients/{client_id}",
+        "/v1/audit/trajectories/{trajectory_id}/history",
+    ],
+)
+def test_every_read_of_one_record_documents_that_it_may_find_none(
+    path: str, document: dict[str, Any]
+) -> None:
+    assert {404, 422} <= problems(document, path, "get")
+
+
+def test_every_read_that_waits_for_a_position_documents_read_your_writes(
+    document: dict[str, Any],
+) -> None:
+    waiting = [
+        (path, method)
+        for path, method in every_operation(document)
+        if any(
+            p["name"] == "min_position"
+            for p in document["paths"][path][method].get("parameters", [])
+        )
+    ]
+
+    assert len(waiting) == 4  # plan state, timeline, board, list
+    for path, method in waiting:
+        assert "read-your-writes" in answered(document, path, method)["503"]["description"]
+
+
+def test_no_route_without_a_body_documents_a_bad_request(document: dict[str, Any]) -> None:
+    bodiless = [
+        (path, method)
+        for path, method in every_operation(document)
+        if "requestBody" not in document["paths"][path][method]
+    ]
+
+    assert bodiless
+    assert [op for op in bodiless if "400" in answered(document, *op)] == []
+
+
+def test_every_problem_a_route_documents_is_problem_json(document: dict[str, Any]) -> None:
+    not_problems = [
+        (path, method, status)
+        for path, method in every_operation(document)
+        for status in answered(document, path, method)
+        if int(status) >= 400 and int(status) not in problems(document, path, method)
+    ]
+
+    assert not_problems == []

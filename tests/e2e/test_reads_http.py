@@ -425,7 +425,17 @@ def test_a_page_exactly_full_says_there_is_no_next_page(app: App, build: Traject
         "not-a-cursor",
         base64.urlsafe_b64encode(b"yesterday|someone").decode(),
         base64.urlsafe_b64encode(b"2026-01-01T00:00:00+00:00").decode(),
+        # A NUL after the moment: PostgreSQL refused it with a 500 (issue #10).
+        base64.urlsafe_b64encode(
+            b"2026-01-01T00:00:00.000000+00:00\x00|1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+        ).decode(),
+        # Stray characters base64 skips, around a cursor otherwise as given out.
+        "\x00"
+        + base64.urlsafe_b64encode(
+            b"2026-01-01T00:00:00.000000+00:00|1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+        ).decode(),
     ],
+    ids=["not-base64", "not-a-moment", "no-id", "nul-after-the-moment", "nul-before-the-cursor"],
 )
 def test_a_cursor_this_api_did_not_give_out_is_a_422_problem(app: App, cursor: str) -> None:
     response = app.http.get("/v1/trajectories", params={"cursor": cursor}, headers=app.auth)

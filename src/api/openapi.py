@@ -1,0 +1,156 @@
+"""The OpenAPI document names every status a route can answer (issue #10, point 14).
+
+Litestar documents a handler's success and a ``400 ValidationException`` it never answers (our
+problem mapping turns validation into 422). Clients generated from the document must handle
+the problems the API really answers, so one place decides them by the kind of route, from what
+the document itself says of each operation: a ``/v1`` route needs a token (401) and passes the
+access policy (403); a body can fail to parse (400), be too large (413) or break the schema
+(422), as can parameters (422); a command can conflict (409), and with ``If-Match`` be stale
+(412); a route that names a record by id can find none (404); a query given ``min_position``
+can wait in vain (503, read-your-writes); and any route can lose its database (503). Every one
+is an ``application/problem+json`` ``Problem``.
+
+The document is rewritten where Litestar turns it into a dictionary, so the served JSON, the
+interactive pages and ``app.openapi_schema.to_schema()`` all say the same.
+"""
+
+import dataclasses
+from typing import Any
+
+import msgspec
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import OpenAPI
+
+from api.schemas import Problem
+
+PROBLEM_JSON = "application/problem+json"
+_COMPONENT = "#/components/schemas/{name}"
+_PROBLEM_REF = _COMPONENT.format(name=Problem.__name__)
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+_RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "string"}}
+
+#: What each status means, and the headers it comes with.
+_ANSWERS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: (
+        "The body cannot be parsed: not JSON, or not UTF-8 (rule `request-json`)",
+        {},
+    ),
+    401: (
+        "No valid bearer token (rule `bearer-token`)",
+        {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    ),
+    403: ("The token's role or relation does not allow this (rule `access-policy`)", {}),
+    404: ("No such record, or none the token is related to", {}),
+    409: (
+        "A rule of the procedures refuses the command, or it lost a race with another write "
+        "(rule `lost-race`), or a request with the same Idempotency-Key is still running",
+        {},
+    ),
+    412: (
+        "If-Match names a version that is no longer the current one (rule "
+        "`if-match-current-version`); the ETag header has the current one",
+        {"ETag": {"schema": {"type": "string"}}},
+    ),
+    413: ("The body is larger than the configured limit (rule `body-size`)", {}),
+    422: (
+        "Well-formed input the API does not take: a field or parameter that breaks the schema "
+        "(rule `request-schema`, naming it in `field`), or a command its rules refuse as invalid",
+        {},
+    ),
+    503: (
+        "The database cannot be reached (rule `database-unavailable`); retry after Retry-After",
+        {"Retry-After": _RETRY_AFTER},
+    ),
+}
+
+_READ_YOUR_WRITES = (
+    "The read model has not reached `min_position` within `max_wait_ms` (rule "
+    "`read-your-writes`), or the database cannot be reached (rule `database-unavailable`); "
+    "retry after Retry-After"
+)
+
+
+def answers_of(
+    path: str, method: str, operation: dict[str, Any], schemas: dict[str, Any]
+) -> set[int]:
+    """The problem statuses an operation can answer, by its kind (see the module docstring)."""
+    parameters = operation.get("parameters", [])
+    names = {p["name"] for p in parameters}
+    body = _body_schema(operation, schemas)
+    statuses = {503}
+    if path.startswith("/v1/"):
+        statuses |= {401, 403}
+    if body is not None:
+        statuses |= {400, 413, 422}
+    if parameters:
+        statuses.add(422)
+    if method == "post":
+        statuses.add(409)
+    if "If-Match" in names:
+        statuses.add(412)
+    if any(p["in"] == "path" or _names_a_record(p.get("schema", {})) for p in parameters) or (
+        body is not None and _names_a_record(body)
+    ):
+        statuses.add(404)
+    return statuses
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Every operation of ``document`` answers its problems as ``Problem`` documents."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components.update(msgspec.json.schema_components([Problem], ref_template=_COMPONENT)[1])
+    for path, item in document.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.pop("400", None)  # Litestar's ValidationException: we answer 422
+            statuses = answers_of(path, method, operation, components)
+            waits = any(p["name"] == "min_position" for p in operation.get("parameters", []))
+            for status in sorted(statuses):
+                description, headers = _ANSWERS[status]
+                if status == 503 and waits:
+                    description = _READ_YOUR_WRITES
+                responses[str(status)] = {
+                    "description": description,
+                    **({"headers": headers} if headers else {}),
+                    "content": {PROBLEM_JSON: {"schema": {"$ref": _PROBLEM_REF}}},
+                }
+    return document
+
+
+def _body_schema(operation: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any] | None:
+    content = operation.get("requestBody", {}).get("content", {})
+    if not content:
+        return None
+    schema: dict[str, Any] = next(iter(content.values())).get("schema", {})
+    reference = schema.get("$ref", "")
+    return dict(schemas.get(reference.rsplit("/", 1)[-1], schema)) if reference else schema
+
+
+def _names_a_record(schema: Any) -> bool:
+    """A uuid anywhere in the schema: a record the API may not find (a client, a trajectory)."""
+    if isinstance(schema, dict):
+        return schema.get("format") == "uuid" or any(map(_names_a_record, schema.values()))
+    if isinstance(schema, list):
+        return any(map(_names_a_record, schema))
+    return False
+
+
+class DocumentedOpenAPI(OpenAPI):
+    """Litestar's document, with every problem a route can answer (``document_problems``)."""
+
+    def to_schema(self) -> dict[str, Any]:
+        return document_problems(super().to_schema())
+
+
+class DocumentedOpenAPIConfig(OpenAPIConfig):
+    """An ``OpenAPIConfig`` whose document is a ``DocumentedOpenAPI``."""
+
+    def to_openapi_schema(self) -> OpenAPI:
+        base = super().to_openapi_schema()
+        return DocumentedOpenAPI(
+            **{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        )
