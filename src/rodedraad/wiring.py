@@ -113,7 +113,11 @@ def build_projection_worker(
     worker = ProjectionWorker(
         care_record,
         build_projection_database(settings),
-        all_projections(policy or build_policy(settings), reload=care_record.reload_trajectory),
+        all_projections(
+            policy or build_policy(settings),
+            care_record.keys,
+            reload=care_record.reload_trajectory,
+        ),
     )
     worker.ensure_ready(progress)
     return worker
