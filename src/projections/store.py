@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import psycopg
 
+from application.files import private_database_file
 from application.schema import SCHEMA_LOCK_SQL
 
 TRACKING_DDL = (
@@ -70,8 +71,7 @@ class SqliteProjectionDatabase:
     dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path = private_database_file(path)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=30

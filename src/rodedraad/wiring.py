@@ -15,6 +15,7 @@ from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteId
 from api.services import ApiServices, QueryRunner, Retention
 from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
 from application.care_record import CareRecord
+from application.files import private_database_file, private_directory
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
 from domain.deadlines import DeadlinePolicy
 from projections.queries import ReadModelQueries
@@ -54,9 +55,11 @@ def build_key_store(settings: Settings) -> KeyStore:
 
 
 def build_care_record(settings: Settings) -> CareRecord:
-    """The write side on the configured database, creating the SQLite file on first start."""
+    """The write side on the configured database. The data directory is private (0700) and,
+    on SQLite, the event store's file is created 0600 before eventsourcing opens it."""
+    private_directory(settings.data_dir)
     if not settings.database.is_postgres:
-        settings.database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        private_database_file(settings.database.sqlite_path)
     return CareRecord(env=settings.database.eventsourcing_env(), keys=build_key_store(settings))
 
 

@@ -22,6 +22,7 @@ import psycopg
 import structlog
 
 from application.care_record import CareRecord, CommandResult, ConcurrentWrite
+from application.files import private_file
 from domain.common import Actor, CommandContext
 from domain.deadlines import DeadlinePolicy, cadence_shortfall
 from domain.errors import DomainError
@@ -110,8 +111,7 @@ class FileLeaderLock:
     def acquire(self) -> bool:
         if self._file is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a")
+        handle = private_file(self.path).open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
