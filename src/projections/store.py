@@ -9,7 +9,7 @@ never contend with the event store's write lock.
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,23 +18,13 @@ import psycopg
 
 from application.files import private_database_file
 from application.schema import SCHEMA_LOCK_SQL
+from application.sql import PostgresTx, sqlite_transaction
+from application.sql import Tx as Tx  # what every projection writes through
 
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS rm_tracking ("
     "name TEXT PRIMARY KEY, position BIGINT NOT NULL, version BIGINT NOT NULL)"
 )
-
-
-class Tx(Protocol):
-    """A transaction's cursor, the same shape on both databases."""
-
-    dialect: str
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
 class ProjectionDatabase(Protocol):
@@ -47,22 +37,6 @@ class ProjectionDatabase(Protocol):
         """Leave no deleted or overwritten content behind (after an erasure)."""
 
     def close(self) -> None: ...
-
-
-class _SqliteTx:
-    dialect = "sqlite"
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(sql, params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, rows)
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._conn.execute(sql, params).fetchall()
 
 
 class SqliteProjectionDatabase:
@@ -83,14 +57,8 @@ class SqliteProjectionDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        with self._lock:  # one connection, shared by threads: one transaction at a time
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield _SqliteTx(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with sqlite_transaction(self._conn, self._lock) as tx:
+            yield tx
 
     def scrub(self) -> None:
         """``secure_delete`` zeroes freed pages; a truncating checkpoint empties the WAL."""
@@ -99,23 +67,6 @@ class SqliteProjectionDatabase:
 
     def close(self) -> None:
         self._conn.close()
-
-
-class _PostgresTx:
-    dialect = "postgres"
-
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        self._cursor = cursor
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._cursor.execute(sql.replace("?", "%s"), params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._cursor.executemany(sql.replace("?", "%s"), rows)
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cursor.execute(sql.replace("?", "%s"), params)
-        return self._cursor.fetchall()
 
 
 def lock_schema(tx: Tx) -> None:
@@ -139,7 +90,7 @@ class PostgresProjectionDatabase:
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
-            yield _PostgresTx(cursor)
+            yield PostgresTx(cursor)
 
     def scrub(self) -> None:
         """Dumps never hold dead rows; VACUUM also reclaims them in the files."""

@@ -3,7 +3,9 @@
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+import anyio.to_thread
 import jwt
 import structlog
 from litestar import Litestar
@@ -12,11 +14,13 @@ from api.access import AccessPolicy
 from api.app import create_app
 from api.auth import LocalTokens, TokenVerifier
 from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteIdempotencyStore
-from api.services import ApiServices, QueryRunner, Retention
+from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
 from application.care_record import CareRecord
 from application.files import private_database_file, private_directory
-from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
+from application.kek import KeyringFile
+from application.kek_rotation import KekRotation
+from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
 from domain.deadlines import DeadlinePolicy
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
@@ -47,11 +51,13 @@ from scheduler.runner import (
 log = structlog.get_logger("rodedraad")
 
 
-def build_key_store(settings: Settings) -> KeyStore:
-    """Per-client keys, apart from the events: a file of their own, or a PostgreSQL table."""
+def build_key_store(settings: Settings) -> WrappedKeyStore:
+    """Per-client keys, apart from the events and wrapped under the KEK: a file of their own,
+    or a PostgreSQL table. Refuses (``KekError``) if the KEK file cannot unwrap them."""
+    keyring = KeyringFile(settings.kek.file)
     if settings.database.is_postgres:
-        return PostgresKeyStore(settings.database.url)
-    return SqliteKeyStore(settings.data_dir / "keys.sqlite")
+        return PostgresKeyStore(settings.database.url, keyring)
+    return SqliteKeyStore(settings.data_dir / "keys.sqlite", keyring)
 
 
 def build_care_record(settings: Settings) -> CareRecord:
@@ -61,6 +67,23 @@ def build_care_record(settings: Settings) -> CareRecord:
     if not settings.database.is_postgres:
         private_database_file(settings.database.sqlite_path)
     return CareRecord(env=settings.database.eventsourcing_env(), keys=build_key_store(settings))
+
+
+def build_kek_rotation(settings: Settings, keys: KeyStore) -> KekRotation:
+    """Rotation of the KEK that wraps these keys (a ``CareRecord``'s), on the configured
+    schedule."""
+    if not isinstance(keys, WrappedKeyStore):
+        raise TypeError("KEK rotation needs a key store with wrapped keys")
+    return KekRotation.every(keys, settings.kek.rotation_days, settings.kek.backup_window_days)
+
+
+def kek_health_check(rotation: KekRotation) -> HealthCheck:
+    """``/health`` is degraded while a KEK rotation or destruction is overdue."""
+
+    async def check() -> str | None:
+        return await anyio.to_thread.run_sync(rotation.health_reason, datetime.now(UTC))
+
+    return check
 
 
 def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
@@ -225,7 +248,10 @@ class Container:
             worker=self.worker if self.inline_projections else None,
         )
         background = BackgroundDeadlines(
-            scheduler, build_leader_lock(self.settings), self.settings.scheduler_interval_seconds
+            scheduler,
+            build_leader_lock(self.settings),
+            self.settings.scheduler_interval_seconds,
+            kek_rotation=build_kek_rotation(self.settings, self.care_record.keys),
         )
         background.start()
         self._closers.append(_Shutdown(background.shutdown))
@@ -248,6 +274,9 @@ class Container:
                 log_years=self.settings.retention_log_years,
             ),
             max_body_bytes=self.settings.http.max_body_bytes,
+            health_checks=[
+                kek_health_check(build_kek_rotation(self.settings, self.care_record.keys))
+            ],
         )
         on_startup = (
             [self.start_projection_worker, self.start_scheduler]

@@ -19,6 +19,8 @@ EXPECTED = {
     "idempotency.sqlite",
     "keys.sqlite",
     "jwt-secret",
+    "kek.json",
+    "kek.json.lock",
     "scheduler.lock",
 }
 
