@@ -83,7 +83,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from rodedraad.logs import configure_logging
+
     args = parser().parse_args(argv)
+    # The application's own logs (e.g. the KEK's creation) go to stderr: stdout is the result.
+    configure_logging("warning", "json")
     if args.command is None and not args.full:
         args.quick = True
     result: int = args.run(args)

@@ -43,10 +43,19 @@ def postgres_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def settings_for(database_url: str, data_dir: Path) -> Settings:
-    return Settings.from_env(
-        {"RODEDRAAD_DATABASE_URL": database_url, "RODEDRAAD_DATA_DIR": str(data_dir)}
-    )
+@pytest.fixture(scope="session")
+def postgres_kek_file(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The KEK of the session's database: its tests have data dirs of their own, but its keys
+    are wrapped under one KEK, as every process of a deployment shares one."""
+    return tmp_path_factory.mktemp("session-kek") / "kek.json"
+
+
+def settings_for(database_url: str, data_dir: Path, kek_file: Path | None = None) -> Settings:
+    """Settings on ``database_url``, keeping files in ``data_dir`` (the KEK too, unless given)."""
+    environ = {"RODEDRAAD_DATABASE_URL": database_url, "RODEDRAAD_DATA_DIR": str(data_dir)}
+    if kek_file is not None:
+        environ["RODEDRAAD_KEK_FILE"] = str(kek_file)
+    return Settings.from_env(environ)
 
 
 @pytest.fixture
@@ -60,4 +69,4 @@ def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "sqlite":
         return settings_for(f"sqlite:///{tmp_path / 'rodedraad.sqlite'}", tmp_path)
     url: str = request.getfixturevalue("postgres_url")
-    return settings_for(url, tmp_path)
+    return settings_for(url, tmp_path, request.getfixturevalue("postgres_kek_file"))

@@ -18,6 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from application.files import private_file, write_private_file
 from domain.common import Actor
 
 REQUIRED_CLAIMS = ("sub", "org", "roles", "region", "exp")
@@ -143,10 +144,10 @@ class LocalTokens:
 
     @classmethod
     def from_file(cls, path: Path) -> "LocalTokens":
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+        if path.exists():
+            private_file(path)  # one an older version left readable to all is tightened
+        else:
+            write_private_file(path, secrets.token_urlsafe(48).encode())
         return cls(secret=path.read_text().strip().encode())
 
     def verifier(self) -> TokenVerifier:

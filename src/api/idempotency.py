@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from application.files import private_database_file
 from application.schema import SCHEMA_LOCK_SQL
 from application.unavailable import with_connection
 
@@ -87,8 +88,9 @@ class SqliteIdempotencyStore:
     """Embedded mode: a table in its own SQLite file beside the event store."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn = sqlite3.connect(
+            private_database_file(path), check_same_thread=False, isolation_level=None
+        )
         self._lock = threading.Lock()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")

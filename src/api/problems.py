@@ -30,6 +30,7 @@ from api.idempotency import IdempotencyConflict
 from api.reads import ReadModelBehind
 from api.schemas import REF_MAX_LENGTH, Problem
 from application.care_record import ApplicationError, StaleVersion
+from application.kek import KekError
 from application.unavailable import UNAVAILABLE, is_unavailable
 from domain.errors import DomainError, InvalidCommand, NotAParty, NotFound, RuleConflict
 
@@ -246,6 +247,20 @@ def database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Res
     )
 
 
+def kek_unavailable(request: Request[Any, Any, Any], exc: KekError) -> Response[bytes]:
+    """The KEK cannot unwrap a key (a version missing or destroyed): the operator's to fix; the
+    caller is told no more than that (the log and ``rodedraad keys status`` say the rest)."""
+    log.error("key-encryption key unavailable", reason=exc.message)
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Keys unavailable",
+        "the service cannot open the keys of personal data at the moment; an operator must "
+        "restore its key-encryption key. Nothing was recorded",
+        rule="kek-unavailable",
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("unexpected error", exc_info=exc)
     return problem(
@@ -278,6 +293,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_error,
     ReadModelBehind: read_model_behind,
     Forbidden: forbidden,
+    KekError: kek_unavailable,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
     **dict.fromkeys(UNAVAILABLE, database_unavailable),
 }

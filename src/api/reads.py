@@ -23,6 +23,7 @@ from api.schemas import RefFilter
 from api.services import ApiServices
 from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
+from projections.plan_state import DocumentErased, open_document
 from projections.queries import (
     Board,
     BoardFilter,
@@ -61,6 +62,17 @@ class ReadModelBehind(Exception):
             "retry shortly"
         )
         self.message = str(self)
+
+
+class ErasureInProgress(ReadModelBehind):
+    """The client was erased a moment ago; the read model has yet to rewrite the trajectory."""
+
+    def __init__(self) -> None:
+        self.message = (
+            "the client's personal data was just erased and this plan state is being rewritten "
+            "without it; retry shortly"
+        )
+        Exception.__init__(self, self.message)
 
 
 async def await_position(
@@ -139,14 +151,23 @@ class ReadController(Controller):
         found = await queries.plan_state_with_access(trajectory_id)
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
-        info, version, doc = found
+        info, document = found
         acting, client_id = await authorise_related(services, request, trajectory_id, "read", info)
-        await anyio.to_thread.run_sync(
-            record_read, services.access_log, request, acting, client_id, trajectory_id
-        )
-        stored: Any = doc  # the stored JSON document is a TrajectoryView, sent as is
+
+        def record_and_open() -> bytes:
+            """One worker thread: the read is recorded, then the document opened (its key may
+            come from the database)."""
+            record_read(services.access_log, request, acting, client_id, trajectory_id)
+            try:
+                return open_document(
+                    services.care_record.keys, trajectory_id, document.erased, document.stored
+                )
+            except DocumentErased:
+                raise ErasureInProgress() from None
+
+        doc: Any = await anyio.to_thread.run_sync(record_and_open)  # a TrajectoryView's JSON
         return Response(
-            content=stored, media_type="application/json", headers={"ETag": etag(version)}
+            content=doc, media_type="application/json", headers={"ETag": etag(document.version)}
         )
 
     @get("/v1/trajectories/{trajectory_id:uuid}/timeline", summary="Escalation timeline")

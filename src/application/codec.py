@@ -14,16 +14,12 @@ the values; once the client's keys are destroyed the placeholders are what anyon
 every other field (who, when, which party, which kind) stays as it was.
 """
 
-import base64
 import dataclasses
-import os
 import typing
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import (
     Cipher,
@@ -36,6 +32,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from application.keys import KeyStore
+from application.sealing import SealBroken, seal_text, unseal_text
 from domain.common import ERASED
 
 _ENVELOPE = frozenset({"originator_id", "originator_version"})
@@ -230,10 +227,8 @@ class SealingMapper(MsgspecMapper):
                 sealed[path] = value
                 state[name] = None if value is None else _placeholder(value)
         key = self._key_for_writing(domain_event)
-        nonce = os.urandom(12)
         aad = str(domain_event.originator_id).encode()
-        ciphertext = AESGCM(key).encrypt(nonce, msgspec.json.encode(sealed), aad)
-        state[_SEALED] = base64.b64encode(nonce + ciphertext).decode()
+        state[_SEALED] = seal_text(key, msgspec.json.encode(sealed), aad)
         proxy = object.__new__(type(domain_event))
         object.__setattr__(proxy, "__dict__", state)
         return super().to_stored_event(proxy)
@@ -251,10 +246,9 @@ class SealingMapper(MsgspecMapper):
         key = self.keys.key_for(subject)
         if key is None:
             return  # erased: the placeholders are all there is
-        raw = base64.b64decode(sealed)
         try:
-            plaintext = AESGCM(key).decrypt(raw[:12], raw[12:], str(subject).encode())
-        except InvalidTag as e:
+            plaintext = unseal_text(key, sealed, str(subject).encode())
+        except SealBroken as e:
             raise MapperDeserialisationError(f"sealed data of {subject} does not open") from e
         values: dict[str, Any] = msgspec.json.decode(plaintext)
         types = self._path_types(cls)

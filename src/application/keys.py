@@ -1,31 +1,48 @@
-"""Per-client encryption keys, kept apart from the events: the heart of crypto-shredding.
+"""Per-client encryption keys, apart from the events and wrapped: the heart of crypto-shredding.
 
 Every aggregate (a client, each of its trajectories) is a *subject* with a key of its own that
 belongs to the client. Personal data in events and snapshots is sealed with the subject's key.
 Erasing a client deletes the keys of all its subjects: the events keep their structure (who
-agreed what and when) but their personal content can no longer be read, anywhere, including in
-backups made afterwards.
+agreed what and when) but their personal content can no longer be read.
+
+A deleted row does not vanish from disk at once (dead tuples, free pages, the write-ahead log,
+replicas, backups), so no subject key is ever stored in clear: each row holds the key wrapped
+under a version of the key-encryption key (``application.kek``), which is never in the
+database, and names that version. Rotation re-wraps the live keys under a new version and, once
+the backup window has passed, destroys the old one: from then on every copy of an erased key,
+wherever it lingers, is a wrapped key nobody can unwrap. Unwrapped keys live only in this
+process's memory (a short cache).
 
 Embedded mode keeps keys in their own SQLite file (``secure_delete`` on, the WAL truncated after
-an erasure, so no deleted key lingers in the file); production in a PostgreSQL table.
+an erasure); production in a PostgreSQL table. The SQL is written once with ``?`` placeholders.
 """
 
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from psycopg import Connection
+import structlog
 from psycopg_pool import ConnectionPool
 
+from application.files import private_database_file
+from application.kek import KekError, KekVersion, Keyring, KeyringFile, unwrap, wrap
 from application.schema import SCHEMA_LOCK_SQL
-from application.unavailable import with_connection
+from application.sealing import KEY_BYTES, SealBroken
+from application.sql import PostgresTx, Tx, sqlite_transaction
+from application.unavailable import retry_once
 
-KEY_BYTES = 32
+log = structlog.get_logger("rodedraad.keys")
+
+T = TypeVar("T")
+
 #: How long a process trusts a cached key (or its absence). Erasure evicts its own cache at once;
 #: other processes notice within this time at the latest.
 CACHE_SECONDS = 30.0
@@ -33,11 +50,16 @@ CACHE_SECONDS = 30.0
 CACHE_ENTRIES = 100_000
 #: Subjects per prefetch query.
 _PREFETCH_CHUNK = 1000
+#: Rows re-wrapped per transaction during a rotation or a migration.
+REWRAP_BATCH = 500
 
 
 class KeyStore(Protocol):
     def key_for(self, subject: UUID) -> bytes | None:
         """The subject's key, or None if it has none (never had one, or erased)."""
+
+    def cached_key(self, subject: UUID) -> tuple[bool, bytes | None]:
+        """(known, key) without touching the database: ``known`` is False on a cache miss."""
 
     def create(self, subject: UUID, client: UUID) -> bytes:
         """A new key for ``subject``, belonging to ``client`` (idempotent)."""
@@ -57,20 +79,21 @@ class KeyStore(Protocol):
     def close(self) -> None: ...
 
 
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
 class _Cached:
     def __init__(self) -> None:
         self._cache: dict[UUID, tuple[bytes | None, float]] = {}
         self._lock = threading.Lock()
 
-    def _cached(self, subject: UUID) -> tuple[bool, bytes | None]:
+    def cached_key(self, subject: UUID) -> tuple[bool, bytes | None]:
         with self._lock:
             hit = self._cache.get(subject)
         if hit is not None and time.monotonic() - hit[1] < CACHE_SECONDS:
             return True, hit[0]
         return False, None
-
-    def _remember(self, subject: UUID, key: bytes | None) -> None:
-        self._remember_all({subject: key})
 
     def _remember_all(self, keys: dict[UUID, bytes | None]) -> None:
         with self._lock:
@@ -79,180 +102,459 @@ class _Cached:
             now = time.monotonic()
             self._cache.update((subject, (key, now)) for subject, key in keys.items())
 
-    def prefetch(self, subjects: Iterable[UUID | str]) -> None:
-        """Read the keys of many subjects in one query (before decoding a batch of events)."""
-        unique = {s if isinstance(s, UUID) else UUID(s) for s in subjects}
-        missing = [s for s in unique if not self._cached(s)[0]]
-        for start in range(0, len(missing), _PREFETCH_CHUNK):
-            chunk = missing[start : start + _PREFETCH_CHUNK]
-            found: dict[UUID, bytes | None] = dict.fromkeys(chunk)
-            rows = self._select_keys(chunk)
-            found.update((UUID(str(subject)), bytes(key)) for subject, key in rows)
-            self._remember_all(found)
-
-    def _select_keys(self, subjects: list[UUID]) -> list[tuple[Any, Any]]:
-        """(subject, key) rows of those of ``subjects`` that have a key."""
-        raise NotImplementedError
-
     def forget(self, subjects: list[UUID]) -> None:
         with self._lock:
             for subject in subjects:
                 self._cache.pop(subject, None)
 
 
-class SqliteKeyStore(_Cached):
-    def __init__(self, path: Path) -> None:
+@dataclass(frozen=True)
+class KeyStoreStatus:
+    """The keyring against the keys in use, as the start-up check finds them."""
+
+    keyring: Keyring | None
+    #: KEK version → how many subject keys are wrapped under it.
+    in_use: dict[int, int]
+    #: Sentences an operator can act on; the store refuses to start while there is one.
+    problems: list[str] = field(default_factory=list)
+
+
+class WrappedKeyStore(_Cached):
+    """Subject keys wrapped under the KEK, in a database table (the backends below).
+
+    Opening the store (under an exclusive lock on its database) creates its tables, creates
+    the keyring on a first start, wraps the keys of a store from before envelope encryption,
+    and refuses to go on if the keyring cannot unwrap every key (``KekError``, saying which
+    file, which versions, and what to do).
+    """
+
+    keys_table: str
+    fingerprints_table: str
+    #: Locks the rows a rotation re-wraps (PostgreSQL); SQLite's writer lock already does.
+    _for_update = ""
+
+    def __init__(self, keyring: KeyringFile) -> None:
         super().__init__()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db_lock = threading.Lock()
-        with self._db_lock:
-            self._conn.execute("PRAGMA secure_delete = ON")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, "
-                "client TEXT NOT NULL, key BLOB NOT NULL)"
-            )
-            self._conn.execute(
-                "CREATE INDEX IF NOT EXISTS ix_subject_keys_client ON subject_keys (client)"
-            )
-        path.chmod(0o600)
+        self.keyring = keyring
+        #: Keys in clear were wrapped at this start: the store scrubs its files afterwards.
+        self.migrated = 0
+
+    # --- what a backend provides ---------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[Tx]:
+        """One transaction; ``write=False``: a read, which must not wait for writers."""
+        raise NotImplementedError
+        yield
+
+    def _ddl(self) -> list[str]:
+        raise NotImplementedError
+
+    def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
+        """``= ANY(?)`` or ``IN (?, …)`` for a list of subjects, and its parameters."""
+        raise NotImplementedError
+
+    def _plaintext_table(self, tx: Tx) -> bool:
+        """Whether the keys table is still the one from before envelope encryption."""
+        raise NotImplementedError
+
+    def _set_plaintext_table_aside(self) -> list[str]:
+        """Rename the old table (and what is named after it) to ``_old_table``."""
+        raise NotImplementedError
+
+    def _scrub(self) -> None:
+        """After keys were destroyed or migrated: leave no freed content behind."""
+
+    def _safely(self, operation: Callable[[], T]) -> T:
+        """Run an operation that is safe to run twice (a read, an insert that keeps what is
+        there); a backend whose connections can be lost retries it once (issue #10)."""
+        return operation()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # --- opening -------------------------------------------------------------------------------
+
+    def _set_up(self, tx: Tx, now: datetime) -> KeyStoreStatus:
+        """Create, migrate, check (see the class docstring)."""
+        plaintext = self._plaintext_table(tx)
+        if plaintext:
+            for statement in self._set_plaintext_table_aside():
+                tx.execute(statement)
+        for statement in self._ddl():
+            tx.execute(statement)
+        status = self._status(tx, create=True, now=now)
+        if status.problems or status.keyring is None or not plaintext:
+            return status
+        self.migrated = wrap_plaintext_keys(tx, self, status.keyring.current)
+        log.info("subject keys wrapped under the KEK", keys=self.migrated)
+        return self._status(tx, create=False, now=now)
+
+    @property
+    def _old_table(self) -> str:
+        return f"{self.keys_table}_plaintext"
+
+    def _status(self, tx: Tx, *, create: bool, now: datetime) -> KeyStoreStatus:
+        """The keyring against the keys in use; ``create``: make a keyring if the store has
+        never had one, and record the fingerprints of new versions."""
+        in_use = self._counts(tx)
+        recorded = dict(tx.fetchall(f"SELECT version, fingerprint FROM {self.fingerprints_table}"))
+        if not self.keyring.exists():
+            if in_use or recorded:
+                return KeyStoreStatus(None, in_use, [self._missing_file(in_use, recorded)])
+            if not create:
+                return KeyStoreStatus(None, in_use)
+            with self.keyring.locked():
+                self.keyring.create(now)
+            log.info("KEK created; back it up apart from the data", file=str(self.keyring.path))
+        try:
+            keyring = self.keyring.reload()
+        except KekError as e:
+            return KeyStoreStatus(None, in_use, [e.message])
+        problems = self._fingerprint_problems(tx, keyring, recorded, register=create)
+        problems += describe_unusable(self.keyring.path, keyring, in_use)
+        return KeyStoreStatus(keyring, in_use, problems)
+
+    def _missing_file(self, in_use: dict[int, int], recorded: dict[Any, Any]) -> str:
+        versions = sorted(set(in_use) | {int(v) for v in recorded})
+        held = f"holds {sum(in_use.values()):,} subject keys wrapped under" if in_use else "uses"
+        return (
+            f"the key store {held} KEK version(s) {_listed(versions)}, but the KEK file "
+            f"{self.keyring.path} does not exist: restore it from your escrow (README, "
+            "'Key-encryption key') or point RODEDRAAD_KEK_FILE at it. Without it no client's "
+            "personal data can be read; a new KEK would not help."
+        )
+
+    def _fingerprint_problems(
+        self, tx: Tx, keyring: Keyring, recorded: dict[Any, Any], *, register: bool
+    ) -> list[str]:
+        """A KEK file that is not the one this database was set up with is refused: two hosts
+        that each made their own would otherwise wrap keys the other cannot open."""
+        problems = []
+        for kek in keyring.live:
+            known = recorded.get(kek.version)
+            if known is None:
+                if register:
+                    self._register(tx, kek)
+            elif known != kek.fingerprint:
+                problems.append(
+                    f"the KEK file {self.keyring.path} is not this database's: its version "
+                    f"{kek.version} differs from the one the database's keys were wrapped with. "
+                    "Every process of a deployment must use the same KEK file (copy it from "
+                    "the host that created it, or restore it from your escrow)."
+                )
+        return problems
+
+    def _register(self, tx: Tx, kek: KekVersion) -> None:
+        tx.execute(
+            f"INSERT INTO {self.fingerprints_table} (version, fingerprint) VALUES (?, ?) "
+            "ON CONFLICT (version) DO NOTHING",
+            (kek.version, kek.fingerprint),
+        )
+
+    def register(self, kek: KekVersion) -> None:
+        """Record a new KEK version's fingerprint (a rotation, before wrapping under it)."""
+        with self._transaction() as tx:
+            self._register(tx, kek)
+
+    # --- keys ----------------------------------------------------------------------------------
 
     def key_for(self, subject: UUID) -> bytes | None:
-        hit, key = self._cached(subject)
+        hit, key = self.cached_key(subject)
         if hit:
             return key
-        with self._db_lock:
-            row = self._conn.execute(
-                "SELECT key FROM subject_keys WHERE subject = ?", (str(subject),)
-            ).fetchone()
-        key = bytes(row[0]) if row else None
-        self._remember(subject, key)
-        return key
+        self.prefetch([subject])
+        return self.cached_key(subject)[1]
 
-    def _select_keys(self, subjects: list[UUID]) -> list[tuple[Any, Any]]:
-        with self._db_lock:
-            return self._conn.execute(
-                "SELECT subject, key FROM subject_keys "  # noqa: S608 - placeholders only
-                f"WHERE subject IN ({', '.join('?' * len(subjects))})",
-                [str(s) for s in subjects],
-            ).fetchall()
+    def prefetch(self, subjects: Iterable[UUID | str]) -> None:
+        unique = {_uuid(s) for s in subjects}
+        missing = [s for s in unique if not self.cached_key(s)[0]]
+        for start in range(0, len(missing), _PREFETCH_CHUNK):
+            chunk = missing[start : start + _PREFETCH_CHUNK]
+            clause, params = self._in(chunk)
+            rows = self._read(
+                f"SELECT subject, kek_version, wrapped_key FROM {self.keys_table} "
+                f"WHERE subject {clause}",
+                params,
+            )
+            found: dict[UUID, bytes | None] = dict.fromkeys(chunk)
+            for subject, version, wrapped in rows:
+                found[_uuid(subject)] = self._unwrapped(_uuid(subject), int(version), wrapped)
+            self._remember_all(found)
 
     def create(self, subject: UUID, client: UUID) -> bytes:
-        with self._db_lock:
-            self._conn.execute(
-                "INSERT OR IGNORE INTO subject_keys (subject, client, key) VALUES (?, ?, ?)",
-                (str(subject), str(client), os.urandom(KEY_BYTES)),
-            )
-            row = self._conn.execute(
-                "SELECT key FROM subject_keys WHERE subject = ?", (str(subject),)
-            ).fetchone()
-        key = bytes(row[0])
-        self._remember(subject, key)
+        kek = self.keyring.keyring().current
+        key = os.urandom(KEY_BYTES)
+        wrapped = wrap(kek, subject, key)
+
+        def insert_or_keep() -> list[tuple[Any, ...]]:
+            with self._transaction() as tx:
+                tx.execute(
+                    f"INSERT INTO {self.keys_table} (subject, client, kek_version, wrapped_key) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING",
+                    (str(subject), str(client), kek.version, wrapped),
+                )
+                return tx.fetchall(
+                    f"SELECT kek_version, wrapped_key FROM {self.keys_table} WHERE subject = ?",
+                    (str(subject),),
+                )
+
+        [(version, stored)] = self._safely(insert_or_keep)
+        if bytes(stored) != wrapped:  # another process created it first: theirs counts
+            key = self._unwrapped(subject, int(version), stored)
+        self._remember_all({subject: key})
         return key
 
     def subjects_of(self, client: UUID) -> list[UUID]:
-        with self._db_lock:
-            rows = self._conn.execute(
-                "SELECT subject FROM subject_keys WHERE client = ?", (str(client),)
-            ).fetchall()
-        return [UUID(r[0]) for r in rows]
+        rows = self._read(f"SELECT subject FROM {self.keys_table} WHERE client = ?", [str(client)])
+        return [_uuid(r[0]) for r in rows]
+
+    def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        def read() -> list[tuple[Any, ...]]:
+            with self._transaction(write=False) as tx:
+                return tx.fetchall(sql, params)
+
+        return self._safely(read)
 
     def erase_client(self, client: UUID) -> list[UUID]:
-        with self._db_lock:
-            rows = self._conn.execute(
-                "SELECT subject FROM subject_keys WHERE client = ?", (str(client),)
-            ).fetchall()
-            self._conn.execute("DELETE FROM subject_keys WHERE client = ?", (str(client),))
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        subjects = [UUID(r[0]) for r in rows]
+        with self._transaction() as tx:
+            rows = tx.fetchall(
+                f"DELETE FROM {self.keys_table} WHERE client = ? RETURNING subject", (str(client),)
+            )
+        subjects = [_uuid(r[0]) for r in rows]
+        self._scrub()
         self.forget(subjects)
         return subjects
+
+    def _unwrapped(self, subject: UUID, version: int, wrapped: Any) -> bytes:
+        kek = self.keyring.keyring().get(version)
+        if kek is None or kek.destroyed:  # another process may have rotated: look again
+            kek = self.keyring.reload().get(version)
+        if kek is None or kek.destroyed:
+            problems = describe_unusable(self.keyring.path, self.keyring.keyring(), {version: 1})
+            raise KekError(problems[0])
+        try:
+            return unwrap(kek, subject, bytes(wrapped))
+        except SealBroken:
+            raise KekError(
+                f"the key of subject {subject} does not open with version {version} of the KEK "
+                f"file {self.keyring.path}: the file is not the one this database's keys were "
+                "wrapped with, or the row was altered"
+            ) from None
+
+    # --- rotation ------------------------------------------------------------------------------
+
+    def versions_in_use(self) -> dict[int, int]:
+        """KEK version → subject keys wrapped under it."""
+        with self._transaction(write=False) as tx:
+            return self._counts(tx)
+
+    def _counts(self, tx: Tx) -> dict[int, int]:
+        return {
+            int(version): int(count)
+            for version, count in tx.fetchall(
+                f"SELECT kek_version, COUNT(*) FROM {self.keys_table} GROUP BY kek_version"
+            )
+        }
+
+    def rewrap_batch(self, old: KekVersion, new: KekVersion, limit: int = REWRAP_BATCH) -> int:
+        """Re-wrap up to ``limit`` keys from ``old`` to ``new``, in one transaction. A key erased
+        meanwhile is not brought back; a crash leaves each key under one version or the other."""
+        with self._transaction() as tx:
+            rows = tx.fetchall(
+                f"SELECT subject, wrapped_key FROM {self.keys_table} "
+                f"WHERE kek_version = ? LIMIT ?{self._for_update}",
+                (old.version, limit),
+            )
+            tx.executemany(
+                f"UPDATE {self.keys_table} SET kek_version = ?, wrapped_key = ? "
+                "WHERE subject = ? AND kek_version = ?",
+                [
+                    (
+                        new.version,
+                        wrap(new, _uuid(s), self._unwrapped(_uuid(s), old.version, w)),
+                        str(s),
+                        old.version,
+                    )
+                    for s, w in rows
+                ],
+            )
+        return len(rows)
+
+
+def wrap_plaintext_keys(tx: Tx, store: WrappedKeyStore, kek: KekVersion) -> int:
+    """Migration (keys stored in clear before envelope encryption, issue #10): copy every key of
+    the old table wrapped under ``kek`` into the new one, then drop the old table, in the
+    caller's transaction: all or nothing, and running it again finds nothing to do. The
+    dropped table's files are gone at commit (PostgreSQL) or its pages zeroed
+    (``secure_delete``, SQLite); the store then vacuums and truncates its log (``_scrub``).
+    What earlier write-ahead logs, replicas and backups hold is beyond reach: see the README.
+    """
+    rows = tx.fetchall(f"SELECT subject, client, key FROM {store._old_table}")
+    tx.executemany(
+        f"INSERT INTO {store.keys_table} (subject, client, kek_version, wrapped_key) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING",
+        [(str(s), str(c), kek.version, wrap(kek, _uuid(s), bytes(key))) for s, c, key in rows],
+    )
+    tx.execute(f"DROP TABLE {store._old_table}")
+    return len(rows)
+
+
+def describe_unusable(path: Path, keyring: Keyring, in_use: dict[int, int]) -> list[str]:
+    """Why the keyring cannot unwrap the keys in use, one sentence per version, or nothing."""
+    problems = []
+    for version, count in sorted(in_use.items()):
+        kek = keyring.get(version)
+        if kek is None:
+            problems.append(
+                f"{count:,} subject key(s) are wrapped under KEK version {version}, which the "
+                f"KEK file {path} does not hold: restore the file from your escrow (a copy "
+                "made after that version was created)"
+            )
+        elif kek.destroyed:
+            when = f"{kek.destroyed_at:%Y-%m-%d}" if kek.destroyed_at else "at an unknown date"
+            problems.append(
+                f"{count:,} subject key(s) are wrapped under KEK version {version}, destroyed "
+                f"{when} once the backup window had passed: their personal data can no longer "
+                "be read, by design. This database is older than the backup window (a restored "
+                "old copy?); restore a backup made within the window"
+            )
+    return problems
+
+
+def _listed(versions: Iterable[int]) -> str:
+    return ", ".join(str(v) for v in versions)
+
+
+# --- the backends ------------------------------------------------------------------------------
+
+
+class SqliteKeyStore(WrappedKeyStore):
+    keys_table = "subject_keys"
+    fingerprints_table = "kek_fingerprints"
+
+    def __init__(self, path: Path, keyring: KeyringFile, *, now: datetime | None = None) -> None:
+        super().__init__(keyring)
+        self._conn = sqlite3.connect(
+            private_database_file(path), check_same_thread=False, isolation_level=None, timeout=30
+        )
+        self._db_lock = threading.Lock()
+        self._conn.execute("PRAGMA secure_delete = ON")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            with self._transaction() as tx:
+                status = self._set_up(tx, now or datetime.now(UTC))
+            if status.problems:
+                raise KekError("; ".join(status.problems))
+            if self.migrated:
+                with self._db_lock:
+                    self._conn.execute("VACUUM")
+            self._scrub()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[Tx]:
+        with sqlite_transaction(self._conn, self._db_lock, write=write) as tx:
+            yield tx
+
+    def _ddl(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, "
+            "client TEXT NOT NULL, kek_version INTEGER NOT NULL, wrapped_key BLOB NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS ix_subject_keys_client ON subject_keys (client)",
+            "CREATE INDEX IF NOT EXISTS ix_subject_keys_kek ON subject_keys (kek_version)",
+            "CREATE TABLE IF NOT EXISTS kek_fingerprints (version INTEGER PRIMARY KEY, "
+            "fingerprint TEXT NOT NULL)",
+        ]
+
+    def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
+        return f"IN ({', '.join('?' * len(subjects))})", [str(s) for s in subjects]
+
+    def _plaintext_table(self, tx: Tx) -> bool:
+        columns = {row[1] for row in tx.fetchall("PRAGMA table_info(subject_keys)")}
+        return "key" in columns
+
+    def _set_plaintext_table_aside(self) -> list[str]:
+        return [
+            "ALTER TABLE subject_keys RENAME TO subject_keys_plaintext",
+            "DROP INDEX IF EXISTS ix_subject_keys_client",
+        ]
+
+    def _scrub(self) -> None:
+        """``secure_delete`` zeroed the freed pages; a truncating checkpoint empties the WAL."""
+        with self._db_lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._db_lock:
             self._conn.close()
 
 
-class PostgresKeyStore(_Cached):
-    def __init__(self, conninfo: str) -> None:
-        super().__init__()
+class PostgresKeyStore(WrappedKeyStore):
+    keys_table = "rodedraad_subject_keys"
+    fingerprints_table = "rodedraad_kek_fingerprints"
+    _for_update = " FOR UPDATE"
+
+    def __init__(self, conninfo: str, keyring: KeyringFile, *, now: datetime | None = None) -> None:
+        super().__init__(keyring)
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, max_idle=60, open=True)
-        with self._pool.connection() as conn:
-            conn.execute(SCHEMA_LOCK_SQL)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS rodedraad_subject_keys (subject UUID PRIMARY KEY, "
-                "client UUID NOT NULL, key BYTEA NOT NULL)"
+        try:
+            with self._transaction() as tx:
+                tx.execute(SCHEMA_LOCK_SQL)
+                status = self._set_up(tx, now or datetime.now(UTC))
+            if status.problems:
+                raise KekError("; ".join(status.problems))
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[Tx]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield PostgresTx(cursor)
+
+    def _ddl(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS rodedraad_subject_keys (subject UUID PRIMARY KEY, "
+            "client UUID NOT NULL, kek_version INTEGER NOT NULL, wrapped_key BYTEA NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS ix_rodedraad_subject_keys_client "
+            "ON rodedraad_subject_keys (client)",
+            "CREATE INDEX IF NOT EXISTS ix_rodedraad_subject_keys_kek "
+            "ON rodedraad_subject_keys (kek_version)",
+            "CREATE TABLE IF NOT EXISTS rodedraad_kek_fingerprints (version INTEGER PRIMARY KEY, "
+            "fingerprint TEXT NOT NULL)",
+        ]
+
+    def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
+        return "= ANY(?)", [subjects]
+
+    def _safely(self, operation: Callable[[], T]) -> T:
+        return retry_once(self._pool, operation)
+
+    def _plaintext_table(self, tx: Tx) -> bool:
+        return bool(
+            tx.fetchall(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = 'rodedraad_subject_keys' AND column_name = 'key'"
             )
-            conn.execute(
-                "CREATE INDEX IF NOT EXISTS ix_rodedraad_subject_keys_client "
-                "ON rodedraad_subject_keys (client)"
-            )
-
-    def key_for(self, subject: UUID) -> bytes | None:
-        hit, key = self._cached(subject)
-        if hit:
-            return key
-        row = with_connection(  # reads and creations retry once on a lost connection
-            self._pool,
-            lambda conn: conn.execute(
-                "SELECT key FROM rodedraad_subject_keys WHERE subject = %s", (subject,)
-            ).fetchone(),
-        )
-        key = bytes(row[0]) if row else None
-        self._remember(subject, key)
-        return key
-
-    def _select_keys(self, subjects: list[UUID]) -> list[tuple[Any, Any]]:
-        return with_connection(
-            self._pool,
-            lambda conn: conn.execute(
-                "SELECT subject, key FROM rodedraad_subject_keys WHERE subject = ANY(%s)",
-                (subjects,),
-            ).fetchall(),
         )
 
-    def create(self, subject: UUID, client: UUID) -> bytes:
-        def insert_or_keep(conn: Connection[Any]) -> Any:
-            conn.execute(
-                "INSERT INTO rodedraad_subject_keys (subject, client, key) VALUES (%s, %s, %s) "
-                "ON CONFLICT (subject) DO NOTHING",
-                (subject, client, os.urandom(KEY_BYTES)),
-            )
-            return conn.execute(
-                "SELECT key FROM rodedraad_subject_keys WHERE subject = %s", (subject,)
-            ).fetchone()
-
-        row = with_connection(self._pool, insert_or_keep)
-        assert row is not None  # inserted or already there, in this transaction
-        key = bytes(row[0])
-        self._remember(subject, key)
-        return key
-
-    def subjects_of(self, client: UUID) -> list[UUID]:
-        rows = with_connection(
-            self._pool,
-            lambda conn: conn.execute(
-                "SELECT subject FROM rodedraad_subject_keys WHERE client = %s", (client,)
-            ).fetchall(),
-        )
-        return [r[0] if isinstance(r[0], UUID) else UUID(str(r[0])) for r in rows]
-
-    def erase_client(self, client: UUID) -> list[UUID]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "DELETE FROM rodedraad_subject_keys WHERE client = %s RETURNING subject", (client,)
-            ).fetchall()
-        subjects = [r[0] if isinstance(r[0], UUID) else UUID(str(r[0])) for r in rows]
-        self.forget(subjects)
-        return subjects
+    def _set_plaintext_table_aside(self) -> list[str]:
+        return [
+            "ALTER TABLE rodedraad_subject_keys RENAME TO rodedraad_subject_keys_plaintext",
+            "ALTER INDEX rodedraad_subject_keys_pkey "
+            "RENAME TO rodedraad_subject_keys_plaintext_pkey",
+            "DROP INDEX IF EXISTS ix_rodedraad_subject_keys_client",
+        ]
 
     def close(self) -> None:
         self._pool.close()
 
 
 class MemoryKeyStore(_Cached):
-    """For tests of the domain and codec that need no database."""
+    """For tests of the domain and codec that need no database (nothing reaches a disk)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -261,6 +563,9 @@ class MemoryKeyStore(_Cached):
     def key_for(self, subject: UUID) -> bytes | None:
         found = self.keys.get(subject)
         return found[1] if found else None
+
+    def cached_key(self, subject: UUID) -> tuple[bool, bytes | None]:
+        return True, self.key_for(subject)
 
     def prefetch(self, subjects: Iterable[UUID | str]) -> None:
         """Everything is in memory already."""

@@ -4,7 +4,15 @@ The projection folds events with the domain's own ``apply`` methods (the same co
 side runs), keeping each trajectory's aggregate state as JSON in the row. So the read model
 cannot drift from the record's rules, and the version check of ``mutate`` proves no event was
 skipped or applied twice. The row also holds the rendered document (``doc``) that
-``GET /v1/trajectories/{id}`` answers with as stored bytes.
+``GET /v1/trajectories/{id}`` answers with.
+
+Both hold the trajectory's free text (the question, goals, agreements, reasons…), so both are
+sealed under the trajectory's own key, as its events are (issue #10): a read-model file, its
+write-ahead log or a dump shows no personal data, and erasing the client leaves them unreadable
+even before the projection rewrites them. The projection opens ``state`` when it folds the next
+events; the API opens ``doc`` when it answers. A row of an erased client holds placeholders only
+and is stored as it is, marked ``erased``. The other columns hold structured facts (status,
+dates, organisations, reason categories, deadline rules) that the board filters and sorts on.
 """
 
 from collections.abc import Callable, Sequence
@@ -14,6 +22,8 @@ from uuid import UUID
 
 import msgspec
 
+from application.keys import KeyStore
+from application.sealing import seal, unseal
 from domain.client import Client
 from domain.trajectory import Status, Trajectory, TrajectorySnapshotState
 from projections.store import Tx
@@ -54,18 +64,57 @@ def decode_state(trajectory_id: UUID, version: int, data: bytes) -> Trajectory:
     return trajectory
 
 
+def _column_aad(trajectory_id: UUID | str, column: str) -> bytes:
+    """Binds a sealed value to its row and column: moved elsewhere, it does not open."""
+    return f"rm_trajectories|{trajectory_id}|{column}".encode()
+
+
+def seal_column(key: bytes, trajectory_id: UUID | str, column: str, plaintext: bytes) -> bytes:
+    return seal(key, plaintext, _column_aad(trajectory_id, column))
+
+
+def open_column(key: bytes, trajectory_id: UUID | str, column: str, stored: bytes) -> bytes:
+    """Raises ``application.sealing.SealBroken`` if the value was not sealed there with ``key``."""
+    return unseal(key, _as_bytes(stored), _column_aad(trajectory_id, column))
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+class DocumentErased(Exception):
+    """The trajectory's key was destroyed after its row was written: the projection has yet to
+    reach the erasure and rewrite the row with placeholders."""
+
+
+def open_document(keys: KeyStore, trajectory_id: UUID, erased: bool, stored: bytes) -> bytes:
+    """The stored plan-state document as JSON: opened with the trajectory's key, or as stored
+    if the row is an erased client's (placeholders only). May read the key from the database:
+    call it from a worker thread."""
+    if erased:
+        return _as_bytes(stored)
+    key = keys.key_for(trajectory_id)
+    if key is None:
+        raise DocumentErased(f"trajectory {trajectory_id} was erased; its row is being rewritten")
+    return open_column(key, trajectory_id, "doc", stored)
+
+
 class PlanStateProjection:
     """``rm_trajectories`` (+ ``rm_trajectory_parties`` for the organisation filter).
 
     When a client is erased, their trajectories are reloaded through ``reload`` (their events
-    now read with placeholders for personal data) and stored as erased.
+    now read with placeholders for personal data) and stored as erased. So is a trajectory whose
+    key is found gone before the erasure's event is reached (it was erased meanwhile): a
+    reloaded trajectory is at the head of its own events, so the batch's older events of it are
+    skipped.
     """
 
     name = "plan_state"
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
-    version = 6
+    version = 7
 
-    def __init__(self, reload: Callable[[UUID], Trajectory] | None = None) -> None:
+    def __init__(self, keys: KeyStore, reload: Callable[[UUID], Trajectory] | None = None) -> None:
+        self.keys = keys
         self.reload = reload
 
     tables: tuple[str, ...] = ("rm_trajectories", "rm_trajectory_parties")
@@ -82,7 +131,8 @@ class PlanStateProjection:
             "open_escalations INTEGER NOT NULL, oldest_open_escalation_at TEXT, "
             "reasons TEXT NOT NULL, missed_deadlines INTEGER NOT NULL, "
             "open_deadlines TEXT NOT NULL, stuck_anchor TEXT, erased INTEGER NOT NULL, "
-            "ended_at TEXT, state TEXT NOT NULL, doc TEXT NOT NULL)",
+            # Binary (sealed; BYTEA keeps SQLite's blobs as they are): no base64 to decode.
+            "ended_at TEXT, state BYTEA NOT NULL, doc BYTEA NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_client ON {t} (client_id)",
             # The clients of a region: what an auditor of the region sees of the read log.
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_region ON {t} (region, client_id)",
@@ -117,20 +167,30 @@ class PlanStateProjection:
                 [str(i) for i in chunk],
             )
             for row_id, version, state, was_erased in rows:
+                trajectory_id = UUID(row_id)
                 if was_erased:
-                    erased.add(UUID(row_id))
-                data = state.encode() if isinstance(state, str) else bytes(state)
-                touched[UUID(row_id)] = decode_state(UUID(row_id), int(version), data)
+                    erased.add(trajectory_id)
+                    data = _as_bytes(state)
+                elif (key := self.keys.key_for(trajectory_id)) is not None:
+                    data = open_column(key, trajectory_id, "state", state)
+                else:  # erased since the row was written; the erasure's event is further on
+                    touched[trajectory_id] = self._reloaded(trajectory_id, erased)
+                    continue
+                touched[trajectory_id] = decode_state(trajectory_id, int(version), data)
         erased_clients = [e.originator_id for e in events if isinstance(e, Client.Erased)]
         for event in events:
             if not isinstance(event, Trajectory.Event):
                 continue
+            trajectory_id = event.originator_id
             if isinstance(event, Trajectory.Referred):
-                touched[event.originator_id] = cast(Trajectory, event.mutate(None))
+                touched[trajectory_id] = cast(Trajectory, event.mutate(None))
+            elif (
+                trajectory_id in erased
+                and event.originator_version <= touched[trajectory_id].version
+            ):
+                continue  # reloaded: the trajectory has this event already
             else:
-                touched[event.originator_id] = cast(
-                    Trajectory, event.mutate(touched[event.originator_id])
-                )
+                touched[trajectory_id] = cast(Trajectory, event.mutate(touched[trajectory_id]))
         for client_id in erased_clients:
             rows = tx.fetchall(
                 f"SELECT id FROM rm_trajectories{suffix} WHERE client_id = ?", (str(client_id),)
@@ -139,18 +199,33 @@ class PlanStateProjection:
                 t.id for t in touched.values() if t.client_id == client_id
             }
             for trajectory_id in ids_of_client:
-                if self.reload is None:
-                    raise RuntimeError("plan_state needs reload to process an erasure")
-                touched[trajectory_id] = self.reload(trajectory_id)
-                erased.add(trajectory_id)
+                touched[trajectory_id] = self._reloaded(trajectory_id, erased)
+        keys: dict[UUID, bytes] = {}
+        for trajectory_id in [t for t in touched if t not in erased]:
+            key = self.keys.key_for(trajectory_id)
+            if key is None:  # erased while this batch was folded: nothing of it is stored
+                touched[trajectory_id] = self._reloaded(trajectory_id, erased)
+            else:
+                keys[trajectory_id] = key
         if touched:
-            self._write(tx, list(touched.values()), suffix, erased)
+            self._write(tx, list(touched.values()), suffix, keys)
+
+    def _reloaded(self, trajectory_id: UUID, erased: set[UUID]) -> Trajectory:
+        """The trajectory read afresh from the store: without its keys, placeholders only."""
+        if self.reload is None:
+            raise RuntimeError("plan_state needs reload to process an erasure")
+        erased.add(trajectory_id)
+        return self.reload(trajectory_id)
 
     @staticmethod
-    def _write(tx: Tx, trajectories: list[Trajectory], suffix: str, erased: set[UUID]) -> None:
+    def _write(
+        tx: Tx, trajectories: list[Trajectory], suffix: str, keys: dict[UUID, bytes]
+    ) -> None:
+        """Upsert the rows; ``keys`` seal those not erased (an erased one has no key here)."""
         rows = []
         parties: list[tuple[str, str, str | None]] = []
         for t in trajectories:
+            key = keys.get(t.id)
             open_escalations = [e for e in t.escalations.values() if e.resolved_at is None]
             block = t.current_block
             reasons = sorted(
@@ -178,12 +253,16 @@ class PlanStateProjection:
                     len(t.missed_deadlines),
                     ",".join(t.open_missed_deadlines),
                     iso(stuck_anchor(t)),
-                    int(t.id in erased),
+                    int(key is None),
                     iso(t.closed_at)
                     if t.closed_at
                     else (iso(t.last_recorded_at) if t.status == Status.DECLINED else None),
-                    encode_state(t).decode(),
-                    _ENCODER.encode(trajectory_view(t, erased=t.id in erased)).decode(),
+                    *_sealed_or_plain(
+                        key,
+                        t.id,
+                        state=encode_state(t),
+                        doc=_ENCODER.encode(trajectory_view(t, erased=key is None)),
+                    ),
                 )
             )
             parties.extend((org, str(t.id), iso(t.referred_at)) for org in t.parties)
@@ -220,3 +299,10 @@ class PlanStateProjection:
             "VALUES (?, ?, ?)",
             parties,
         )
+
+
+def _sealed_or_plain(key: bytes | None, trajectory_id: UUID, **columns: bytes) -> list[bytes]:
+    """The columns sealed under ``key``, or as they are for an erased trajectory (no key)."""
+    if key is None:
+        return list(columns.values())
+    return [seal_column(key, trajectory_id, name, value) for name, value in columns.items()]

@@ -83,6 +83,17 @@ class TrajectoryPage(msgspec.Struct):
 
 
 @dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """A plan-state document as stored: sealed, unless the trajectory's client was erased
+    (``projections.plan_state.open_document`` opens it)."""
+
+    trajectory_id: UUID
+    version: int
+    erased: bool
+    stored: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class BoardFilter:
     organisation: str | None = None
     region: str | None = None
@@ -151,15 +162,6 @@ class ReadModelQueries:
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
-
-    async def plan_state(self, trajectory_id: UUID) -> tuple[int, bytes] | None:
-        rows = await self.runner.fetch(
-            "SELECT version, doc FROM rm_trajectories WHERE id = ?", [str(trajectory_id)]
-        )
-        if not rows:
-            return None
-        version, doc = rows[0]
-        return int(version), doc.encode() if isinstance(doc, str) else bytes(doc)
 
     async def timeline(self, trajectory_id: UUID) -> Timeline | None:
         rows = await self.runner.fetch(
@@ -379,22 +381,23 @@ class ReadModelQueries:
 
     async def plan_state_with_access(
         self, trajectory_id: UUID
-    ) -> tuple[tuple[UUID, str, list[str]], int, bytes] | None:
-        """``access_info`` and ``plan_state`` in one round trip: ((client, region, parties),
-        version, document). The document is sent only after the caller decided on access."""
+    ) -> tuple[tuple[UUID, str, list[str]], StoredDocument] | None:
+        """``access_info`` and the plan-state document in one round trip: ((client, region,
+        parties), document as stored). The document is opened and sent only after the caller
+        decided on access."""
         rows = await self.runner.fetch(
-            "SELECT client_id, region, version, doc, NULL FROM rm_trajectories WHERE id = ? "
-            "UNION ALL SELECT NULL, NULL, NULL, NULL, organisation FROM rm_trajectory_parties "
-            "WHERE trajectory_id = ?",
+            "SELECT client_id, region, version, doc, erased, NULL FROM rm_trajectories "
+            "WHERE id = ? UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, organisation "
+            "FROM rm_trajectory_parties WHERE trajectory_id = ?",
             [str(trajectory_id), str(trajectory_id)],
         )
         head = next((r for r in rows if r[0] is not None), None)
         if head is None:
             return None
-        client_id, region, version, doc, _ = head
-        parties = [r[4] for r in rows if r[0] is None]
-        document = doc.encode() if isinstance(doc, str) else bytes(doc)
-        return (UUID(str(client_id)), region, parties), int(version), document
+        client_id, region, version, doc, erased, _ = head
+        parties = [r[5] for r in rows if r[0] is None]
+        document = StoredDocument(trajectory_id, int(version), bool(erased), bytes(doc))
+        return (UUID(str(client_id)), region, parties), document
 
     async def client_regions(self, client_id: UUID) -> set[str]:
         rows = await self.runner.fetch(

@@ -9,7 +9,7 @@ never contend with the event store's write lock.
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,7 +18,10 @@ import psycopg
 from psycopg.abc import Buffer
 from psycopg.types.string import StrDumperUnknown
 
+from application.files import private_database_file
 from application.schema import SCHEMA_LOCK_SQL
+from application.sql import PostgresTx, sqlite_transaction
+from application.sql import Tx as Tx  # what every projection writes through
 
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS rm_tracking ("
@@ -37,18 +40,6 @@ HEARTBEAT_SELECT = "SELECT worker, beat_at, state FROM rm_worker_heartbeat"
 HEARTBEAT_KEPT_SECONDS = 24 * 3600.0
 
 
-class Tx(Protocol):
-    """A transaction's cursor, the same shape on both databases."""
-
-    dialect: str
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-
 class ProjectionDatabase(Protocol):
     dialect: str
 
@@ -61,30 +52,13 @@ class ProjectionDatabase(Protocol):
     def close(self) -> None: ...
 
 
-class _SqliteTx:
-    dialect = "sqlite"
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(sql, params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, rows)
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._conn.execute(sql, params).fetchall()
-
-
 class SqliteProjectionDatabase:
     """Read models in their own SQLite file (WAL: readers never wait for the writer)."""
 
     dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path = private_database_file(path)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=30
@@ -97,14 +71,8 @@ class SqliteProjectionDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        with self._lock:  # one connection, shared by threads: one transaction at a time
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield _SqliteTx(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with sqlite_transaction(self._conn, self._lock) as tx:
+            yield tx
 
     def scrub(self) -> None:
         """``secure_delete`` zeroes freed pages; a truncating checkpoint empties the WAL."""
@@ -122,24 +90,6 @@ class _TextWithoutNul(StrDumperUnknown):
 
     def dump(self, obj: str) -> Buffer | None:
         return super().dump(obj.replace("\x00", "\ufffd"))
-
-
-class _PostgresTx:
-    dialect = "postgres"
-
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        cursor.adapters.register_dumper(str, _TextWithoutNul)
-        self._cursor = cursor
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._cursor.execute(sql.replace("?", "%s"), params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._cursor.executemany(sql.replace("?", "%s"), rows)
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cursor.execute(sql.replace("?", "%s"), params)
-        return self._cursor.fetchall()
 
 
 def lock_schema(tx: Tx) -> None:
@@ -179,7 +129,8 @@ class PostgresProjectionDatabase:
         with self._lock:
             conn = self._connection()
             with conn.transaction(), conn.cursor() as cursor:
-                yield _PostgresTx(cursor)
+                cursor.adapters.register_dumper(str, _TextWithoutNul)
+                yield PostgresTx(cursor)
 
     def scrub(self) -> None:
         """Dumps never hold dead rows; VACUUM also reclaims them in the files."""

@@ -28,6 +28,7 @@ import structlog
 from eventsourcing.persistence import Notification
 
 from application.care_record import CareRecord
+from application.keys import KeyStore
 from application.unavailable import is_unavailable
 from domain.client import Client
 from domain.deadlines import DeadlinePolicy
@@ -60,10 +61,11 @@ class Projection(Protocol):
 
 
 def all_projections(
-    policy: DeadlinePolicy, reload: Callable[[UUID], Trajectory] | None = None
+    policy: DeadlinePolicy, keys: KeyStore, reload: Callable[[UUID], Trajectory] | None = None
 ) -> tuple[Projection, ...]:
-    """Every projection; ``reload`` loads a trajectory afresh (after a client's erasure)."""
-    return (PlanStateProjection(reload), TimelineProjection(), DeadlinesProjection(policy))
+    """Every projection; ``keys`` seal the plan state's personal columns, ``reload`` loads a
+    trajectory afresh (after a client's erasure)."""
+    return (PlanStateProjection(keys, reload), TimelineProjection(), DeadlinesProjection(policy))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""``rodedraad``: the command line. Sub-commands: ``serve``, ``token``."""
+"""``rodedraad``: the command line. Sub-commands: ``serve``, ``token``, ``projections``,
+``scheduler``, ``keys``."""
 
 import argparse
 import sys
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from application.kek import KekError
 from rodedraad.settings import Settings, SettingsError
 from scheduler.policy import PolicyError
 
@@ -124,6 +126,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     from rodedraad.wiring import (
         build_care_record,
         build_deadline_scheduler,
+        build_kek_rotation,
         build_leader_lock,
         build_policy,
         build_projection_worker,
@@ -136,7 +139,10 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     worker = build_projection_worker(settings, care_record, policy=policy)
     scheduler = build_deadline_scheduler(settings, care_record, policy)
     background = BackgroundDeadlines(
-        scheduler, build_leader_lock(settings), settings.scheduler_interval_seconds
+        scheduler,
+        build_leader_lock(settings),
+        settings.scheduler_interval_seconds,
+        kek_rotation=build_kek_rotation(settings, care_record.keys),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -205,6 +211,57 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
+    """The KEK's versions, the subject keys under each, what is due; 1 if something needs an
+    operator (a missing or destroyed version, an overdue rotation)."""
+    from datetime import UTC, datetime
+
+    from application.keys import describe_unusable
+    from rodedraad.wiring import build_kek_rotation, build_key_store
+
+    try:
+        store = build_key_store(settings)
+    except KekError as e:
+        print(f"rodedraad: {e.message}", file=sys.stderr)
+        return 1
+    try:
+        rotation = build_kek_rotation(settings, store)
+        now = datetime.now(UTC)
+        print("\n".join(rotation.describe(now)))
+        keyring, in_use = store.keyring.reload(), store.versions_in_use()
+        unusable = describe_unusable(store.keyring.path, keyring, in_use)
+        return 1 if unusable or rotation.health_reason(now) else 0
+    finally:
+        store.close()
+
+
+def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    """A new KEK version now, every key re-wrapped under it; versions past the window destroyed.
+    Safe beside a running service: it waits for the keyring's lock, not the scheduler's."""
+    from datetime import UTC, datetime
+
+    from rodedraad.logs import configure_logging
+    from rodedraad.wiring import build_kek_rotation, build_key_store
+
+    configure_logging(settings.log_level, settings.log_format)
+    store = build_key_store(settings)
+    try:
+        report = build_kek_rotation(settings, store).run(datetime.now(UTC), force=True)
+    finally:
+        store.close()
+    print(
+        f"KEK version {report.rotated_to} is current: {report.rewrapped:,} subject key(s) "
+        f"re-wrapped; retired: {_versions(report.retired)}; destroyed: "
+        f"{_versions(report.destroyed)}. Back up {settings.kek.file} now, apart from the data.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _versions(versions: list[int]) -> str:
+    return ", ".join(map(str, versions)) or "none"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="rodedraad", description="Rode Draad: the common thread of care trajectories."
@@ -254,6 +311,17 @@ def parser() -> argparse.ArgumentParser:
         help="record at a --now in the future (simulations on a test database only)",
     )
     once.set_defaults(run=_scheduler_run_once)
+
+    keys = commands.add_parser("keys", help="the key-encryption key (KEK)").add_subparsers(
+        dest="keys_command", required=True
+    )
+    keys.add_parser(
+        "status", help="KEK versions, keys under each, what is due; exit 1 if action is needed"
+    ).set_defaults(run=_keys_status)
+    keys.add_parser(
+        "rotate",
+        help="a new KEK version now; re-wrap every key under it (beside a running service)",
+    ).set_defaults(run=_keys_rotate)
     return root
 
 
@@ -264,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(settings, args)
     except (SettingsError, PolicyError) as e:
         print(f"rodedraad: {e}", file=sys.stderr)
+        return 2
+    except KekError as e:  # the key store refused to start: the message says what to do
+        print(f"rodedraad: {e.message}", file=sys.stderr)
         return 2
     return result
 

@@ -77,6 +77,19 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class KekSettings:
+    """The key-encryption key that wraps every subject key (README, 'Key-encryption key')."""
+
+    #: The keyring file: never in the database; back it up and escrow it apart from the data.
+    file: Path
+    #: A new KEK version every this many days; the live subject keys are re-wrapped under it.
+    rotation_days: int = 90
+    #: A retired version is destroyed this long after its retirement: keep data backups no
+    #: longer than this, or the oldest ones can no longer be restored.
+    backup_window_days: int = 35
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -87,6 +100,7 @@ class HttpSettings:
 class Settings:
     database: DatabaseSettings
     auth: AuthSettings
+    kek: KekSettings
     http: HttpSettings = field(default_factory=HttpSettings)
     data_dir: Path = Path("var")
     #: Run projection workers and the scheduler inside ``serve``: yes on SQLite.
@@ -155,6 +169,11 @@ class Settings:
         return cls(
             database=database,
             auth=auth,
+            kek=KekSettings(
+                file=Path(get("KEK_FILE", str(data_dir / "kek.json"))),
+                rotation_days=integer("KEK_ROTATION_DAYS", 90),
+                backup_window_days=integer("BACKUP_WINDOW_DAYS", 35),
+            ),
             http=HttpSettings(
                 host=get("HOST", "127.0.0.1"),
                 port=integer("PORT", 8000),

@@ -3,7 +3,9 @@
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+import anyio.to_thread
 import jwt
 import structlog
 from litestar import Litestar
@@ -15,7 +17,10 @@ from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteId
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
 from application.care_record import CareRecord
-from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
+from application.files import private_database_file, private_directory
+from application.kek import KeyringFile
+from application.kek_rotation import KekRotation
+from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
 from domain.deadlines import DeadlinePolicy
 from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
@@ -47,18 +52,39 @@ from scheduler.runner import (
 log = structlog.get_logger("rodedraad")
 
 
-def build_key_store(settings: Settings) -> KeyStore:
-    """Per-client keys, apart from the events: a file of their own, or a PostgreSQL table."""
+def build_key_store(settings: Settings) -> WrappedKeyStore:
+    """Per-client keys, apart from the events and wrapped under the KEK: a file of their own,
+    or a PostgreSQL table. Refuses (``KekError``) if the KEK file cannot unwrap them."""
+    keyring = KeyringFile(settings.kek.file)
     if settings.database.is_postgres:
-        return PostgresKeyStore(settings.database.url)
-    return SqliteKeyStore(settings.data_dir / "keys.sqlite")
+        return PostgresKeyStore(settings.database.url, keyring)
+    return SqliteKeyStore(settings.data_dir / "keys.sqlite", keyring)
 
 
 def build_care_record(settings: Settings) -> CareRecord:
-    """The write side on the configured database, creating the SQLite file on first start."""
+    """The write side on the configured database. The data directory is private (0700) and,
+    on SQLite, the event store's file is created 0600 before eventsourcing opens it."""
+    private_directory(settings.data_dir)
     if not settings.database.is_postgres:
-        settings.database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        private_database_file(settings.database.sqlite_path)
     return CareRecord(env=settings.database.eventsourcing_env(), keys=build_key_store(settings))
+
+
+def build_kek_rotation(settings: Settings, keys: KeyStore) -> KekRotation:
+    """Rotation of the KEK that wraps these keys (a ``CareRecord``'s), on the configured
+    schedule."""
+    if not isinstance(keys, WrappedKeyStore):
+        raise TypeError("KEK rotation needs a key store with wrapped keys")
+    return KekRotation.every(keys, settings.kek.rotation_days, settings.kek.backup_window_days)
+
+
+def kek_health_check(rotation: KekRotation) -> HealthCheck:
+    """``/health`` is degraded while a KEK rotation or destruction is overdue."""
+
+    async def check() -> str | None:
+        return await anyio.to_thread.run_sync(rotation.health_reason, datetime.now(UTC))
+
+    return check
 
 
 def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
@@ -114,7 +140,11 @@ def build_projection_worker(
     worker = ProjectionWorker(
         care_record,
         build_projection_database(settings),
-        all_projections(policy or build_policy(settings), reload=care_record.reload_trajectory),
+        all_projections(
+            policy or build_policy(settings),
+            care_record.keys,
+            reload=care_record.reload_trajectory,
+        ),
         heartbeat_seconds=settings.heartbeat_seconds,
     )
     worker.ensure_ready(progress)
@@ -220,7 +250,10 @@ class Container:
             worker=self.worker if self.inline_projections else None,
         )
         background = BackgroundDeadlines(
-            scheduler, build_leader_lock(self.settings), self.settings.scheduler_interval_seconds
+            scheduler,
+            build_leader_lock(self.settings),
+            self.settings.scheduler_interval_seconds,
+            kek_rotation=build_kek_rotation(self.settings, self.care_record.keys),
         )
         background.start()
         self._closers.append(_Shutdown(background.shutdown))
@@ -243,7 +276,10 @@ class Container:
                 log_years=self.settings.retention_log_years,
             ),
             max_body_bytes=self.settings.http.max_body_bytes,
-            health_checks=self.read_side_health(queries),
+            health_checks=[
+                *self.read_side_health(queries),
+                kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),
+            ],
         )
         on_startup = (
             [self.start_projection_worker, self.start_scheduler]

@@ -22,6 +22,9 @@ import psycopg
 import structlog
 
 from application.care_record import CareRecord, CommandResult, ConcurrentWrite
+from application.files import private_file
+from application.kek import KekError
+from application.kek_rotation import KekRotation
 from domain.common import Actor, CommandContext
 from domain.deadlines import DeadlinePolicy, cadence_shortfall
 from domain.errors import DomainError
@@ -115,8 +118,7 @@ class FileLeaderLock:
     def acquire(self) -> bool:
         if self._file is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a")
+        handle = private_file(self.path).open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -265,13 +267,22 @@ class DeadlineScheduler:
 
 
 class BackgroundDeadlines:
-    """APScheduler 3: runs the scheduler every ``interval`` seconds while this process leads."""
+    """APScheduler 3: runs the scheduler every ``interval`` seconds while this process leads,
+    and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
+    past the backup window; issue #10)."""
 
-    def __init__(self, scheduler: DeadlineScheduler, lock: LeaderLock, interval: float) -> None:
+    def __init__(
+        self,
+        scheduler: DeadlineScheduler,
+        lock: LeaderLock,
+        interval: float,
+        kek_rotation: KekRotation | None = None,
+    ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.scheduler = scheduler
         self.lock = lock
+        self.kek_rotation = kek_rotation
         self._apscheduler = BackgroundScheduler(timezone=UTC)
         self._apscheduler.add_job(
             self.tick,
@@ -289,10 +300,17 @@ class BackgroundDeadlines:
             if not self.lock.acquire():
                 log.debug("another scheduler leads; standing by")
                 return
+            now = datetime.now(UTC)
             try:
-                self.scheduler.run_once(datetime.now(UTC))
+                self.scheduler.run_once(now)
             except (psycopg.OperationalError, OSError) as e:
                 log.warning("scheduler run failed; will retry", error=str(e))
+            if self.kek_rotation is None:
+                return
+            try:
+                self.kek_rotation.run(now)
+            except (KekError, psycopg.OperationalError, OSError) as e:
+                log.error("KEK rotation failed; will retry", error=getattr(e, "message", str(e)))
 
     def start(self) -> None:
         self._apscheduler.start()

@@ -11,10 +11,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
 
+from projections.plan_state import open_column
 from rodedraad.settings import Settings
 from tests.conftest import PG_ADMIN_URL, settings_for
 
@@ -85,10 +87,30 @@ def read_models(database: Any, projections: Iterable[Any]) -> dict[str, list[tup
     """Every row of every table of ``projections``, in a stable order: what "identical" means.
 
     That is ``rm_trajectories``, ``rm_trajectory_parties`` and ``rm_timeline``, and the tables
-    of any other projection the worker runs.
+    of any other projection the worker runs. The plan state's sealed columns are compared
+    opened: each write seals them with a fresh nonce, so the same content is other bytes.
     """
-    return {
-        table: sorted(rows(database, f"SELECT * FROM {table}"), key=repr)
-        for projection in projections
-        for table in projection.tables
-    }
+    found = {}
+    for projection in projections:
+        for table in projection.tables:
+            table_rows = rows(database, f"SELECT * FROM {table}")
+            if table == "rm_trajectories":
+                table_rows = [opened(projection.keys, row) for row in table_rows]
+            found[table] = sorted(table_rows, key=repr)
+    return found
+
+
+def opened(keys: Any, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An ``rm_trajectories`` row (``SELECT *``: ``id`` first; ``erased``, ``ended_at``,
+    ``state`` and ``doc`` last) with ``state`` and ``doc`` opened (as stored if erased)."""
+    *rest, erased, ended_at, state, doc = row
+    if erased:
+        return row
+    key = keys.key_for(UUID(row[0]))
+    return (
+        *rest,
+        erased,
+        ended_at,
+        open_column(key, row[0], "state", state),
+        open_column(key, row[0], "doc", doc),
+    )

@@ -3,10 +3,11 @@
 One client with a unique name and contact details, written into every free-text field the API
 takes (the referral, consultations, role agreements, goals, actions, evaluations, escalations,
 blocks, closing, consents, representatives), with enough events that the client and a
-trajectory are snapshotted. After an administrator erases the client through the API, neither
-the name nor the contact details are found:
+trajectory are snapshotted. Sealed at rest, the name and contact details are in no file or dump
+even before the erasure. After an administrator erases the client through the API, they are
+found:
 
-- in any byte of any file of the SQLite data directory (events, snapshots, read models, keys,
+- not in any byte of any file of the SQLite data directory (events, snapshots, read models, keys,
   idempotency, access log, and their -wal and -shm files), or in a ``pg_dump`` on PostgreSQL;
 - in any answer of the API; while the record keeps its structure: who agreed what and when;
 - in the logs of the whole run;
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 import httpx
@@ -39,11 +40,13 @@ from rodedraad.settings import Settings
 from rodedraad.wiring import Container
 from tests.e2e.conftest import token_factory
 from tests.e2e.steps import bearer, recorded
+from tests.integration import raw_files
 from tests.integration.databases import (
     BACKENDS,
     fresh_postgres_database,
     read_models,
     require_backend,
+    rows,
 )
 
 ORG = "org-kompas"
@@ -528,7 +531,21 @@ SQLITE_FILES = (
 )
 
 
-def files_holding(person: Person, root: Path) -> dict[str, list[str]]:
+class Searched(Protocol):
+    def found_in_bytes(self, data: bytes) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class StoredInClear:
+    """Text the record keeps in clear (ids, organisations): proves the search finds things."""
+
+    text: str
+
+    def found_in_bytes(self, data: bytes) -> list[str]:
+        return [self.text] if self.text.encode() in data else []
+
+
+def files_holding(person: Searched, root: Path) -> dict[str, list[str]]:
     found = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and (hits := person.found_in_bytes(path.read_bytes())):
@@ -536,7 +553,7 @@ def files_holding(person: Person, root: Path) -> dict[str, list[str]]:
     return found
 
 
-def dump_holding(person: Person, app: App) -> list[str]:
+def dump_holding(person: Searched, app: App) -> list[str]:
     if app.database is None:
         return []
     dump = subprocess.run(  # noqa: S603 - fixed arguments, our own test database
@@ -548,7 +565,7 @@ def dump_holding(person: Person, app: App) -> list[str]:
     return person.found_in_bytes(dump)
 
 
-def anywhere(person: Person, app: App) -> dict[str, list[str]]:
+def anywhere(person: Searched, app: App) -> dict[str, list[str]]:
     found = files_holding(person, app.data_dir)
     if hits := dump_holding(person, app):
         found["pg_dump"] = hits
@@ -600,7 +617,9 @@ def test_erasure_leaves_no_trace_of_the_client_and_keeps_who_agreed_what_and_whe
     before = views(story, client, trajectories)
     assert before.client["name"] == person.name  # the views show the data until the erasure
     assert person.name in before.plan_states[long]["question"]
-    assert anywhere(person, app), "the search finds the data before the erasure"
+    # Sealed before the erasure too (events, read models, keys): the search finds the ids.
+    assert anywhere(person, app) == {}
+    assert anywhere(StoredInClear(long), app), "the search finds what is stored in clear"
     if app.database is None:  # every file of the embedded mode is searched
         assert set(SQLITE_FILES) <= {path.name for path in app.data_dir.iterdir()}
     position = recorded(app.container)
@@ -688,6 +707,34 @@ def test_erasure_leaves_no_trace_of_the_client_and_keeps_who_agreed_what_and_whe
 
     app.container.close()  # SQLite: the last checkpoint of every file
     assert anywhere(person, app) == {}
+
+
+def test_the_read_models_hold_no_personal_text_in_clear_on_disk_or_in_the_log(app: App) -> None:
+    """Issue #10, point 8: the free text of the plan state is sealed; the timeline and the
+    deadlines hold structured facts only. Searched in the raw files: on SQLite the read models'
+    file and its write-ahead log, on PostgreSQL the database's files and the WAL."""
+    url = app.settings.database.url
+    mark = raw_files.wal_mark(url) if app.database is not None else None
+    person = Person.new()
+    story = Story(app, person)
+    trajectory = story.long_trajectory(story.client())
+    files = (
+        raw_files.postgres_files(url, mark)
+        if mark is not None
+        else [p for p in raw_files.sqlite_files(app.data_dir) if "readmodels" in p.name]
+    )
+    worker = app.container.worker
+    structured = {
+        table: rows(worker.database, f"SELECT * FROM {table}")
+        for table in ("rm_timeline", "rm_deadline_facts", "rm_deadlines", "rm_trajectory_parties")
+    }
+
+    assert raw_files.files_holding(files, [s.encode() for s in person.strings()]) == {}
+    assert raw_files.files_holding(files, [trajectory.encode()]), "the search finds the id"
+    assert all(table_rows for table_rows in structured.values())
+    assert person.found_in(repr(structured)) == []
+    opened = read_models(worker.database, worker.projections)["rm_trajectories"]
+    assert person.name in repr(opened)  # sealed, not lost
 
 
 def test_text_about_a_person_in_a_consultations_participants_does_not_survive_erasure(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from application.kek import KeyringFile
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
 from tests.integration.databases import BACKENDS, fresh_postgres_database, require_backend
 
@@ -14,11 +15,14 @@ from tests.integration.databases import BACKENDS, fresh_postgres_database, requi
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[KeyStore, KeyStore]]:
     """Two stores on one database: one writes keys, the other starts with an empty cache."""
     require_backend(request, request.param)
+    keyring = KeyringFile(tmp_path / "kek.json")
     if request.param == "sqlite":
-        yield SqliteKeyStore(tmp_path / "keys.sqlite"), SqliteKeyStore(tmp_path / "keys.sqlite")
+        path = tmp_path / "keys.sqlite"
+        yield SqliteKeyStore(path, keyring), SqliteKeyStore(path, KeyringFile(keyring.path))
         return
     with fresh_postgres_database() as url:
-        writer, reader = PostgresKeyStore(url), PostgresKeyStore(url)
+        writer = PostgresKeyStore(url, keyring)
+        reader = PostgresKeyStore(url, KeyringFile(keyring.path))
         yield writer, reader
         writer.close()
 

@@ -83,7 +83,7 @@ def test_rebuilding_one_projection_from_the_command_line_leaves_the_others_alone
 
     assert cli.main(["projections", "rebuild", "timeline"]) == 0
 
-    now = read_models(worker.database, worker.projections)
+    now = read_models(worker.database, [worker.projection("timeline")])
     assert now["rm_timeline"] == followed["rm_timeline"]
     regions = {row[0] for row in rows(worker.database, "SELECT region FROM rm_trajectories")}
     assert regions == {"tampered"}

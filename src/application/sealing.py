@@ -1,0 +1,49 @@
+"""AES-GCM sealing: the one primitive behind every encryption of Rode Draad.
+
+Events' personal fields (``codec``), subject keys under the key-encryption key (``keys``) and
+the read models' personal columns (``projections.plan_state``) are all sealed here, so there is
+one nonce rule and one failure to handle. A sealed value is ``nonce ‖ ciphertext ‖ tag`` with a
+fresh random 96-bit nonce per seal; the associated data binds it to where it belongs (a subject
+id, a KEK version, a column), so a sealed value moved elsewhere does not open.
+"""
+
+import base64
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class SealBroken(ValueError):
+    """A sealed value did not open: the wrong key, the wrong place (associated data), or
+    changed bytes."""
+
+
+def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def unseal(key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    if len(sealed) < NONCE_BYTES:
+        raise SealBroken("sealed data is too short to have been sealed")
+    try:
+        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+    except InvalidTag:
+        raise SealBroken("sealed data does not open with this key here") from None
+
+
+def seal_text(key: bytes, plaintext: bytes, aad: bytes) -> str:
+    """``seal`` as base64 text, for columns and JSON fields that hold text."""
+    return base64.b64encode(seal(key, plaintext, aad)).decode()
+
+
+def unseal_text(key: bytes, sealed: str | bytes, aad: bytes) -> bytes:
+    try:
+        raw = base64.b64decode(sealed, validate=True)
+    except ValueError:
+        raise SealBroken("sealed data is not base64: it was not sealed") from None
+    return unseal(key, raw, aad)

@@ -1,0 +1,132 @@
+"""The key-encryption key as the service shows it (issue #10): ``/health`` says when a rotation
+is overdue, ``rodedraad keys rotate`` runs beside a serving process, and a read the keys cannot
+open answers 503 with a problem an operator can act on, never a 500 or another's data."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from application.kek import KeyringFile
+from rodedraad import cli
+from tests.e2e.readside import App, app_of_its_own
+from tests.e2e.steps import assert_problem
+from tests.integration.databases import BACKENDS, require_backend
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    require_backend(request, request.param)
+    return str(request.param)
+
+
+@pytest.fixture
+def app(backend: str, tmp_path: Path) -> Iterator[App]:
+    with app_of_its_own(backend, tmp_path, inline=True) as app:
+        yield app
+
+
+def a_client(app: App, name: str = "Mira Janssens") -> str:
+    response = app.http.post(
+        "/v1/clients",
+        json={"occurred_at": "2026-01-05T10:00:00Z", "name": name},
+        headers=app.auth,
+    )
+    assert response.status_code == 201, response.text
+    client: str = response.json()["id"]
+    return client
+
+
+def a_trajectory(app: App, client: str) -> str:
+    response = app.http.post(
+        "/v1/trajectories",
+        json={
+            "occurred_at": "2026-01-05T11:00:00Z",
+            "client_id": client,
+            "question": "support at school",
+            "sector": "youth_care",
+            "region": "west-flanders",
+        },
+        headers=app.auth,
+    )
+    assert response.status_code == 201, response.text
+    trajectory: str = response.json()["id"]
+    return trajectory
+
+
+def test_health_is_degraded_while_the_kek_rotation_is_overdue(backend: str, tmp_path: Path) -> None:
+    KeyringFile(tmp_path / "kek.json").create(datetime.now(UTC) - timedelta(days=92))
+
+    with app_of_its_own(backend, tmp_path, inline=True) as app:
+        health = app.http.get("/health").json()
+
+    assert health["status"] == "degraded"
+    [reason] = health["reasons"]
+    assert reason.startswith("the key-encryption key (version 1) is 92 days old")
+    assert "rotated every 90 days" in reason
+    assert "rodedraad keys rotate" in reason
+
+
+def test_health_is_ok_with_a_kek_younger_than_the_rotation(app: App) -> None:
+    health = app.http.get("/health").json()
+
+    assert (health["status"], health["reasons"]) == ("ok", [])
+
+
+def test_keys_rotate_runs_beside_the_serving_process_and_its_reads_and_writes_go_on(
+    app: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = a_client(app)
+    trajectory = a_trajectory(app, client)
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(app.settings.data_dir))
+    monkeypatch.setenv("RODEDRAAD_DATABASE_URL", app.settings.database.url)
+    monkeypatch.setattr("rodedraad.logs.configure_logging", lambda *_, **__: None)
+
+    assert cli.main(["keys", "rotate"]) == 0
+
+    assert "KEK version 2 is current: 2 subject key(s) re-wrapped" in capsys.readouterr().err
+    keys: Any = app.container.care_record.keys
+    keys.forget([UUID(client), UUID(trajectory)])  # as in a process that never saw them
+    app.container.care_record.forget_cached([UUID(client), UUID(trajectory)])
+    read = app.http.get(f"/v1/clients/{client}", headers=app.auth)
+    assert (read.status_code, read.json()["name"]) == (200, "Mira Janssens")
+    plan = app.http.get(f"/v1/trajectories/{trajectory}", headers=app.auth)
+    assert (plan.status_code, plan.json()["question"]) == (200, "support at school")
+    a_trajectory(app, a_client(app, "Noor Peeters"))  # new keys, wrapped under version 2
+    assert set(keys.versions_in_use()) == {2}
+
+
+def test_a_plan_state_read_just_after_the_keys_were_destroyed_answers_503_not_the_plan(
+    app: App,
+) -> None:
+    client = a_client(app)
+    trajectory = a_trajectory(app, client)
+    # An erasure in another process: the keys are gone, the read model not yet rewritten.
+    app.container.care_record.keys.erase_client(UUID(client))
+
+    response = app.http.get(f"/v1/trajectories/{trajectory}", headers=app.auth)
+
+    problem = assert_problem(response, 503, rule="read-your-writes")
+    assert "erased" in problem["detail"]
+    assert response.headers["Retry-After"] == "1"
+    assert "support at school" not in response.text
+
+
+def test_a_read_the_kek_cannot_open_answers_503_for_the_operator(app: App) -> None:
+    client = a_client(app)
+    keys: Any = app.container.care_record.keys
+    keyring_file = keys.keyring
+    with keyring_file.locked():  # the file lost its only version (restored from a wrong copy)
+        keyring_file.write(keyring_file.reload().destroying(1, datetime.now(UTC)))
+    keys.forget([UUID(client)])
+    app.container.care_record.forget_cached([UUID(client)])
+
+    response = app.http.get(f"/v1/clients/{client}", headers=app.auth)
+
+    problem = assert_problem(response, 503, rule="kek-unavailable")
+    assert str(keyring_file.path) not in response.text  # the operator's log says which file
+    assert "Mira" not in response.text
+    assert "key-encryption key" in problem["detail"]
