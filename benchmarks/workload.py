@@ -39,10 +39,10 @@ from zoneinfo import ZoneInfo
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from api import schemas
+from application import commands
 from application.care_record import CareRecord, CommandResult
-from domain.client import PersonalData
 from domain.common import Actor, CommandContext, add_months
+from domain.record import Record
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_key_store
 
@@ -109,58 +109,70 @@ def default_as_of() -> date:
 
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
-    """How a command goes over HTTP: its request schema, route and the record it targets."""
+    """How a command goes over HTTP: its request schema, route and the record it targets, and
+    (for a command on an item its path names) the typed command the API makes of the two."""
 
-    schema: type[schemas.Command]
+    schema: type[commands.Command]
     route: str
     target: str  # "client" or "trajectory"
+    addressed: type[commands.Command] | None = None
 
 
 _T = "/v1/trajectories/{id}"
 #: Keyed by the ``CareRecord`` method that runs the command.
 COMMANDS: dict[str, CommandSpec] = {
-    "register_client": CommandSpec(schemas.RegisterClient, "/v1/clients", "client"),
+    "register_client": CommandSpec(commands.RegisterClient, "/v1/clients", "client"),
     "appoint_representative": CommandSpec(
-        schemas.AppointRepresentative, "/v1/clients/{id}/representatives", "client"
+        commands.AppointRepresentative, "/v1/clients/{id}/representatives", "client"
     ),
-    "grant_consent": CommandSpec(schemas.GrantConsent, "/v1/clients/{id}/consents", "client"),
-    "refer": CommandSpec(schemas.Refer, "/v1/trajectories", "trajectory"),
-    "accept": CommandSpec(schemas.Accept, f"{_T}/acceptance", "trajectory"),
-    "decline": CommandSpec(schemas.Decline, f"{_T}/declination", "trajectory"),
-    "hold_consultation": CommandSpec(schemas.HoldConsultation, f"{_T}/consultations", "trajectory"),
+    "grant_consent": CommandSpec(commands.GrantConsent, "/v1/clients/{id}/consents", "client"),
+    "refer": CommandSpec(commands.Refer, "/v1/trajectories", "trajectory"),
+    "accept": CommandSpec(commands.Accept, f"{_T}/acceptance", "trajectory"),
+    "decline": CommandSpec(commands.Decline, f"{_T}/declination", "trajectory"),
+    "hold_consultation": CommandSpec(
+        commands.HoldConsultation, f"{_T}/consultations", "trajectory"
+    ),
     "propose_role_agreement": CommandSpec(
-        schemas.ProposeRoleAgreement, f"{_T}/role-agreements", "trajectory"
+        commands.ProposeRoleAgreement, f"{_T}/role-agreements", "trajectory"
     ),
     "accept_role_agreement": CommandSpec(
-        schemas.AnswerRoleAgreement,
+        commands.AnswerRoleAgreement,
         f"{_T}/role-agreements/{{agreement_id}}/acceptances",
         "trajectory",
+        commands.AcceptRoleAgreementAt,
     ),
-    "set_goal": CommandSpec(schemas.SetGoal, f"{_T}/goals", "trajectory"),
+    "set_goal": CommandSpec(commands.SetGoal, f"{_T}/goals", "trajectory"),
     "revise_goal": CommandSpec(
-        schemas.ReviseGoal, f"{_T}/goals/{{goal_id}}/revisions", "trajectory"
+        commands.ReviseGoal,
+        f"{_T}/goals/{{goal_id}}/revisions",
+        "trajectory",
+        commands.ReviseGoalAt,
     ),
-    "close_goal": CommandSpec(schemas.CloseGoal, f"{_T}/goals/{{goal_id}}/closure", "trajectory"),
-    "agree_action": CommandSpec(schemas.AgreeAction, f"{_T}/actions", "trajectory"),
-    "sign_plan": CommandSpec(schemas.SignPlan, f"{_T}/plan-signatures", "trajectory"),
-    "evaluate": CommandSpec(schemas.Evaluate, f"{_T}/evaluations", "trajectory"),
-    "raise_escalation": CommandSpec(schemas.RaiseEscalation, f"{_T}/escalations", "trajectory"),
+    "close_goal": CommandSpec(
+        commands.CloseGoal, f"{_T}/goals/{{goal_id}}/closure", "trajectory", commands.CloseGoalAt
+    ),
+    "agree_action": CommandSpec(commands.AgreeAction, f"{_T}/actions", "trajectory"),
+    "sign_plan": CommandSpec(commands.SignPlan, f"{_T}/plan-signatures", "trajectory"),
+    "evaluate": CommandSpec(commands.Evaluate, f"{_T}/evaluations", "trajectory"),
+    "raise_escalation": CommandSpec(commands.RaiseEscalation, f"{_T}/escalations", "trajectory"),
     "change_escalation_level": CommandSpec(
-        schemas.ChangeEscalationLevel,
+        commands.ChangeEscalationLevel,
         f"{_T}/escalations/{{escalation_id}}/level-changes",
         "trajectory",
+        commands.ChangeEscalationLevelAt,
     ),
     "resolve_escalation": CommandSpec(
-        schemas.ResolveEscalation,
+        commands.ResolveEscalation,
         f"{_T}/escalations/{{escalation_id}}/resolution",
         "trajectory",
+        commands.ResolveEscalationAt,
     ),
-    "block": CommandSpec(schemas.BlockTrajectory, f"{_T}/blocks", "trajectory"),
-    "unblock": CommandSpec(schemas.UnblockTrajectory, f"{_T}/unblocking", "trajectory"),
-    "hand_over": CommandSpec(schemas.HandOver, f"{_T}/handovers", "trajectory"),
-    "close_trajectory": CommandSpec(schemas.CloseTrajectory, f"{_T}/closure", "trajectory"),
+    "block": CommandSpec(commands.BlockTrajectory, f"{_T}/blocks", "trajectory"),
+    "unblock": CommandSpec(commands.UnblockTrajectory, f"{_T}/unblocking", "trajectory"),
+    "hand_over": CommandSpec(commands.HandOver, f"{_T}/handovers", "trajectory"),
+    "close_trajectory": CommandSpec(commands.CloseTrajectory, f"{_T}/closure", "trajectory"),
     "record_follow_up_contact": CommandSpec(
-        schemas.RecordFollowUpContact, f"{_T}/follow-up-contacts", "trajectory"
+        commands.RecordFollowUpContact, f"{_T}/follow-up-contacts", "trajectory"
     ),
 }
 
@@ -730,12 +742,16 @@ class Ids:
     trajectory: UUID | None = None
 
 
-def decode(step: Step, ids: Ids) -> schemas.Command:
-    """The request body as the API decodes it (same schema, same validation)."""
+def decode(step: Step, ids: Ids) -> commands.Command:
+    """The typed command the API makes of a step (same schema, same validation)."""
     body = step.body
     if step.command == "refer":
         body = {**body, "client_id": str(ids.client)}
-    return msgspec.convert(body, COMMANDS[step.command].schema)
+    spec = COMMANDS[step.command]
+    command = msgspec.convert(body, spec.schema)
+    if spec.addressed is not None:
+        return spec.addressed.at(command, **step.path)
+    return command
 
 
 def run_step(
@@ -750,25 +766,20 @@ def run_step(
         causation_id=None,
         now=datetime.now(UTC),
     )
-    d = command.details()
-    name = step.command
-    if name == "register_client":
-        result = app.register_client(ctx, personal=PersonalData(**d))
+    if isinstance(command, commands.RegisterClient):
+        result = app.register_client(ctx, command)
         ids.client = result.id
         return result
-    if name == "refer":
-        result = app.refer(ctx, **d)
+    if isinstance(command, commands.Refer):
+        result = app.refer(ctx, command)
         ids.trajectory = result.id
         return result
-    assert ids.client is not None
-    if name == "appoint_representative":
-        personal = PersonalData(name=d.pop("name"), contact=d.pop("contact"))
-        return app.appoint_representative(ctx, ids.client, None, personal=personal, **d)
-    if name == "grant_consent":
-        return app.grant_consent(ctx, ids.client, None, **d)
+    if isinstance(command, commands.ClientCommand):
+        assert ids.client is not None
+        return app.change_client(ctx, ids.client, None, command)
+    assert isinstance(command, commands.TrajectoryCommand)
     assert ids.trajectory is not None
-    use_case: Callable[..., CommandResult] = getattr(app, name)
-    return use_case(ctx, ids.trajectory, None, **d, **step.path)
+    return app.change_trajectory(ctx, ids.trajectory, None, command)
 
 
 def http_request(step: Step, ids: Ids) -> tuple[str, dict[str, Any]]:
@@ -816,19 +827,16 @@ class _BatchingCareRecord(CareRecord):
             return pending
         return super()._load(cls, aggregate_id)
 
-    def _check_writable(self, aggregate: Aggregate) -> None:
+    def _check_writable(self, aggregate: Record) -> None:
         """A record of this batch: new (its key is made as it is recorded) or already checked."""
-        if aggregate.id in self._pending:
-            return
-        check = getattr(super(), "_check_writable", None)
-        if check is not None:
-            check(aggregate)
+        if aggregate.id not in self._pending:
+            super()._check_writable(aggregate)
 
-    def _save_all(self, *aggregates: Aggregate) -> CommandResult:
+    def _save_all(self, *aggregates: Aggregate, item_id: str | None = None) -> CommandResult:
         for aggregate in aggregates:
             self._pending[aggregate.id] = aggregate
         first = aggregates[0]
-        return CommandResult(id=first.id, version=first.version, position=None)
+        return CommandResult(id=first.id, version=first.version, position=None, item_id=item_id)
 
     def flush(self) -> int:
         """Record the batch, its aggregates' events interleaved by when they happened."""

@@ -46,6 +46,7 @@ import structlog
 
 from api.auth import Principal
 from application.care_record import CareRecord
+from application.commands import Action
 from domain.client import Client
 from domain.common import Actor, ConsentScope
 from domain.errors import ClientNotFound, NotFound, TrajectoryNotFound
@@ -86,16 +87,16 @@ class Forbidden(Exception):
 #: organisation (or, for answering an agreement, when it names them).
 PROFESSIONAL_COMMANDS = frozenset(
     {
-        "hold_consultation",
-        "agree_action",
-        "evaluate",
-        "record_follow_up_contact",
-        "accept_role_agreement",
-        "decline_role_agreement",
+        Action.HOLD_CONSULTATION,
+        Action.AGREE_ACTION,
+        Action.EVALUATE,
+        Action.RECORD_FOLLOW_UP_CONTACT,
+        Action.ACCEPT_ROLE_AGREEMENT,
+        Action.DECLINE_ROLE_AGREEMENT,
     }
 )
 #: Commands answered by the party an agreement names, before that party is in force.
-ANSWERING_AN_AGREEMENT = frozenset({"accept_role_agreement", "decline_role_agreement"})
+ANSWERING_AN_AGREEMENT = frozenset({Action.ACCEPT_ROLE_AGREEMENT, Action.DECLINE_ROLE_AGREEMENT})
 
 #: A consent opens a trajectory (for reading) when it covers the plan or the dossier.
 CASE_SCOPES = frozenset({ConsentScope.PLAN, ConsentScope.DOSSIER})
@@ -105,15 +106,15 @@ CONTACT = frozenset({ConsentScope.CONTACT_DETAILS})
 #: Acting for the client: only an organisation that manages the client (module docstring).
 CLIENT_MANAGEMENT = frozenset(
     {
-        "refer",
-        "appoint_representative",
-        "exclude_representative",
-        "grant_consent",
-        "revoke_consent",
+        Action.REFER,
+        Action.APPOINT_REPRESENTATIVE,
+        Action.EXCLUDE_REPRESENTATIVE,
+        Action.GRANT_CONSENT,
+        Action.REVOKE_CONSENT,
     }
 )
-REGISTRATION = "register_client"
-ERASURE = "erase_client"
+REGISTRATION = Action.REGISTER_CLIENT
+ERASURE = Action.ERASE_CLIENT
 
 CASE_READERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL, Role.AUDITOR})
 CASE_RECORDERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL})
@@ -134,15 +135,18 @@ def role_of(principal: Principal) -> str:
     return principal.roles[0] if principal.roles else ""
 
 
-def today() -> datetime:
-    return datetime.now(UTC)
-
-
 class AccessPolicy:
-    """The single place where access is decided; the API asks it before every answer."""
+    """The single place where access is decided; the API asks it before every answer.
 
-    def __init__(self, care_record: CareRecord) -> None:
+    ``clock`` says what day it is for the consents (a consent is in force on a day); it is
+    passed in, so tests decide the day and the policy reads no clock of its own.
+    """
+
+    def __init__(
+        self, care_record: CareRecord, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.care_record = care_record
+        self.clock = clock
 
     # --- deciding per role ----------------------------------------------------------------------
 
@@ -306,7 +310,7 @@ class AccessPolicy:
         self, principal: Principal, action: str, trajectory: Trajectory
     ) -> None:
         organisation, role = principal.organisation, role_of(principal)
-        if action == "refer":  # the trajectory a new referral continues: it must be readable
+        if action == Action.REFER:  # the trajectory a new referral continues: it is read
             if not self.reads_trajectory(
                 principal, trajectory.parties, trajectory.client_id, trajectory.region
             ):
@@ -362,7 +366,7 @@ class AccessPolicy:
         if role not in CASE_RECORDERS:
             return False
         return client.shares_with(
-            principal.organisation, ANY_SCOPE, today().date()
+            principal.organisation, ANY_SCOPE, self.clock().date()
         ) or self.manages(principal, client)
 
     def sees_contact_details(self, principal: Principal, client: Client) -> bool:
@@ -370,7 +374,7 @@ class AccessPolicy:
         if role_of(principal) == Role.AUDITOR:
             return True
         return client.registering_organisation == principal.organisation or client.shares_with(
-            principal.organisation, CONTACT, today().date()
+            principal.organisation, CONTACT, self.clock().date()
         )
 
     def reads_trajectory(
@@ -382,7 +386,7 @@ class AccessPolicy:
         if decided is not None:
             return decided
         client = self.care_record.client(client_id)
-        return client.shares_with(principal.organisation, CASE_SCOPES, today().date())
+        return client.shares_with(principal.organisation, CASE_SCOPES, self.clock().date())
 
     @staticmethod
     def reads_without_client(

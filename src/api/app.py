@@ -4,8 +4,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
-import msgspec
-from litestar import Litestar, Request, get
+from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
@@ -13,31 +12,19 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.audit import AuditController
-from api.auth import BearerAuthentication, Principal
+from api.auth import BearerAuthentication
 from api.clients import ClientController
-from api.commands import CommandRunner
+from api.commands import command_runners
+from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites
 from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
 from api.problems import EXCEPTION_HANDLERS, ApiRequest
-from api.reads import ReadController
+from api.reads import ClientReadController, ReadController
+from api.schemas import Health, ProjectionHealth
 from api.services import ApiServices
 from api.trajectories import TrajectoryController
 from application.care_record import CareRecord
 from projections.queries import ReadModelQueries
-
-
-class ProjectionHealth(msgspec.Struct):
-    position: int
-    lag: int
-
-
-class Health(msgspec.Struct):
-    #: ``ok``, or ``degraded`` with the ``reasons``: the service answers, but something needs
-    #: an operator (a projection that does not advance, an overdue key rotation, …).
-    status: str
-    log_position: int
-    projections: dict[str, ProjectionHealth]
-    reasons: list[str] = msgspec.field(default_factory=list)
 
 
 @get("/health", exclude_from_auth=True, summary="Liveness and projection lag", tags=["operations"])
@@ -78,14 +65,21 @@ def create_app(
     def provide_services() -> ApiServices:
         return services
 
-    def provide_runner(request: Request[Principal, Any, Any]) -> CommandRunner:
-        return CommandRunner(request, services.idempotency, services.policy)
+    def provide_read_your_writes(
+        min_position: MinPosition = None,
+        x_min_position: MinPositionHeader = None,
+        max_wait_ms: MaxWait = 2000,
+    ) -> ReadYourWrites:
+        return ReadYourWrites(services.queries, min_position or x_min_position, max_wait_ms)
+
+    runner, intake = command_runners(services)
 
     return Litestar(
         route_handlers=[
             health,
             TrajectoryController,
             ReadController,
+            ClientReadController,
             ClientController,
             AuditController,
         ],
@@ -93,7 +87,9 @@ def create_app(
             "queries": Provide(provide_queries, sync_to_thread=False),
             "services": Provide(provide_services, sync_to_thread=False),
             "care_record": Provide(provide_care_record, sync_to_thread=False),
-            "runner": Provide(provide_runner, sync_to_thread=False),
+            "runner": Provide(runner, sync_to_thread=False),
+            "intake": Provide(intake, sync_to_thread=False),
+            "consistency": Provide(provide_read_your_writes, sync_to_thread=False),
         },
         middleware=[
             RequestLogging(),

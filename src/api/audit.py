@@ -1,9 +1,9 @@
 """Auditors and administrators: reads of personal data, the record's history, retention.
 
 Auditors answer "who saw a client's data" and "what did the record say" from the access log
-and the event store itself; they change nothing. Administrators see what passed its retention
-period (seed 004: plan and dossier 10 years after the end of service, the logbook 5 years) and
-erase it; they never see case data.
+and the event store itself; they change nothing. Administrators and the data protection
+officer see what passed its retention period (seed 004: plan and dossier 10 years after the end
+of service, the logbook 5 years); only the officer erases. Neither sees case data.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -12,83 +12,17 @@ from uuid import UUID
 
 import anyio.to_thread
 import msgspec
-from litestar import Controller, Request, get
-from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar import Controller, get
+from litestar.params import FromQuery, QueryParameter
 
 from api.access import AUDITORS, RETENTION_READERS, AccessPolicy
-from api.auth import Principal
-from api.schemas import UserIdFilter
-from api.services import ApiServices
-from application.access_log import AccessLog, PersonalDataRead
+from api.common import Caller, Id, Services, record_read
+from api.schemas import ClientDue, History, HistoryEntry, RetentionReport, UserIdFilter
+from application.access_log import PersonalDataRead
 from domain.errors import ClientNotFound, TrajectoryNotFound
 from domain.trajectory import Trajectory
 
-
-class ReadEntry(msgspec.Struct):
-    at: datetime
-    user_id: str
-    organisation: str
-    role: str
-    client_id: UUID
-    trajectory_id: UUID | None
-    endpoint: str
-    request_id: str
-
-
-class HistoryEntry(msgspec.Struct):
-    version: int
-    event: str
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: dict[str, Any]
-    fields: dict[str, Any]
-
-
-class History(msgspec.Struct):
-    trajectory_id: UUID
-    events: list[HistoryEntry]
-
-
-class ClientDue(msgspec.Struct):
-    client_id: UUID
-    service_ended: datetime
-
-
-class RetentionReport(msgspec.Struct):
-    as_of: datetime
-    plan_years: int
-    log_years: int
-    #: Clients whose trajectories all ended more than ``plan_years`` ago: erase with
-    #: ``POST /v1/clients/{id}/erasure`` and ``legal_basis: retention_ended``.
-    clients_due: list[ClientDue]
-    #: Access-log entries older than ``log_years``: ``rodedraad retention purge-log`` removes them.
-    log_entries_due: int
-
-
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "actor", "occurred_at"}
-
-
-def record_read(
-    log: AccessLog,
-    request: Request[Principal, Any, Any],
-    acting: Principal,
-    client_id: UUID,
-    trajectory_id: UUID | None,
-) -> None:
-    """Log a read of personal data, naming the role the reader acted in (issue #10: per role)."""
-    log.record(
-        PersonalDataRead(
-            at=datetime.now(UTC),
-            user_id=acting.user_id,
-            organisation=acting.organisation,
-            role=",".join(acting.roles),
-            client_id=client_id,
-            trajectory_id=trajectory_id,
-            endpoint=f"{request.method} {request.scope.get('path_template', request.url.path)}",
-            request_id=request.scope.get("state", {}).get("request_id", ""),
-        )
-    )
 
 
 class AuditController(Controller):
@@ -97,13 +31,13 @@ class AuditController(Controller):
     @get("/v1/audit/personal-data-reads", summary="Who read which client's personal data")
     async def personal_data_reads(
         self,
-        request: Request[Principal, Any, Any],
-        services: NamedDependency[ApiServices],
+        request: Caller,
+        services: Services,
         client_id: FromQuery[UUID | None] = None,
         user_id: UserIdFilter = None,
         since: FromQuery[datetime | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 500,
-    ) -> list[ReadEntry]:
+    ) -> list[PersonalDataRead]:
         """Auditors only, for the clients of their region (those with a trajectory there);
         newest first. A client of another region does not exist for them (404)."""
         acting = services.policy.require_role(request.user, "read the access log", AUDITORS)
@@ -114,19 +48,18 @@ class AuditController(Controller):
                     acting, "read the access log", ClientNotFound(f"no client with id {client_id}")
                 )
             in_region = {client_id}
-        entries = await anyio.to_thread.run_sync(
+        return await anyio.to_thread.run_sync(
             lambda: services.access_log.query(
                 client_ids=in_region, user_id=user_id, since=since, limit=limit
             )
         )
-        return [_as_struct(e) for e in entries]
 
     @get("/v1/audit/trajectories/{trajectory_id:uuid}/history", summary="The record itself")
     async def history(
         self,
-        trajectory_id: FromPath[UUID],
-        request: Request[Principal, Any, Any],
-        services: NamedDependency[ApiServices],
+        trajectory_id: Id,
+        request: Caller,
+        services: Services,
     ) -> History:
         """Every event of the trajectory from the event store, with both times and the actor:
         who agreed what and when, as recorded. Auditors of the trajectory's region only."""
@@ -165,9 +98,7 @@ class AuditController(Controller):
         )
 
     @get("/v1/admin/retention", summary="What passed its retention period")
-    async def retention(
-        self, request: Request[Principal, Any, Any], services: NamedDependency[ApiServices]
-    ) -> RetentionReport:
+    async def retention(self, request: Caller, services: Services) -> RetentionReport:
         """Administrators and the data protection officer (who erases): pseudonymous client ids
         and counts, never case data."""
         services.policy.require_role(request.user, "list retention", RETENTION_READERS)
@@ -184,16 +115,3 @@ class AuditController(Controller):
             clients_due=[ClientDue(client_id=c, service_ended=at) for c, at in due],
             log_entries_due=log_due,
         )
-
-
-def _as_struct(entry: PersonalDataRead) -> ReadEntry:
-    return ReadEntry(
-        at=entry.at,
-        user_id=entry.user_id,
-        organisation=entry.organisation,
-        role=entry.role,
-        client_id=entry.client_id,
-        trajectory_id=entry.trajectory_id,
-        endpoint=entry.endpoint,
-        request_id=entry.request_id,
-    )

@@ -1,34 +1,22 @@
-"""``/v1/clients``: registration, representatives and consent."""
+"""``/v1/clients``: registration, representatives, consent and erasure (commands only; the
+client's record is read in ``api.reads``)."""
 
-from typing import Any
-from uuid import UUID, uuid4
+from litestar import Controller, post
+from litestar.params import JSONBody
 
-import anyio.to_thread
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
-
-from api.access import CASE_READERS
-from api.audit import record_read
-from api.auth import Principal
-from api.commands import CommandRunner, etag, on_behalf_of
-from api.schemas import (
+from api.commands import Answer, Runner, command_route
+from api.common import Id
+from api.schemas import RefInPath
+from application.commands import (
     AppointRepresentative,
-    CommandAnswer,
     EraseClient,
     ExcludeRepresentative,
+    ExcludeRepresentativeAt,
     GrantConsent,
-    RefInPath,
     RegisterClient,
     RevokeConsent,
+    RevokeConsentAt,
 )
-from api.services import ApiServices
-from api.trajectories import IdempotencyKey, IfMatch
-from application.care_record import CareRecord
-from domain.client import PersonalData
-from projections.views import ClientView, client_view
-
-Answer = Response[CommandAnswer]
 
 
 class ClientController(Controller):
@@ -36,153 +24,59 @@ class ClientController(Controller):
     tags = ["clients"]
 
     @post("/", sync_to_thread=True, summary="Register a client under a pseudonymous id")
-    def register(
-        self,
-        data: JSONBody[RegisterClient],
-        runner: NamedDependency[CommandRunner],
-        care_record: NamedDependency[CareRecord],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Answer:
-        return runner.run(  # type: ignore[return-value]
-            data,
-            lambda ctx, _, d: care_record.register_client(ctx, personal=PersonalData(**d)),
-            action="register_client",
-            created=True,
-            location=lambda r: f"/v1/clients/{r.id}",
-        )
+    def register(self, data: JSONBody[RegisterClient], intake: Runner) -> Answer:
+        return intake.register(data)
 
-    @get("/{client_id:uuid}", summary="The client's current state")
-    async def show(
-        self,
-        client_id: FromPath[UUID],
-        request: Request[Principal, Any, Any],
-        services: NamedDependency[ApiServices],
-    ) -> Response[ClientView]:
-        """Name and contact details: organisations related to the client only (auditors: clients
-        with a trajectory in their region); every read is recorded in the access log."""
-        policy = services.policy
-        policy.require_role(request.user, "read a client", CASE_READERS)
-        client = await anyio.to_thread.run_sync(services.care_record.client, client_id)
-        regions = await services.queries.client_regions(client_id)
-        acting = await anyio.to_thread.run_sync(
-            policy.client_reader, request.user, "read a client", client, regions
-        )
-        representative = on_behalf_of(request)
-        if representative is not None:
-            client.check_may_act_for(representative)
-        await anyio.to_thread.run_sync(
-            record_read, services.access_log, request, acting, client_id, None
-        )
-        view = client_view(client, contact_details=policy.sees_contact_details(acting, client))
-        return Response(view, headers={"ETag": etag(view.version)})
-
-    @post("/{client_id:uuid}/representatives", sync_to_thread=True, status_code=200)
+    @command_route("/{client_id:uuid}/representatives")
     def appoint_representative(
         self,
-        client_id: FromPath[UUID],
+        client_id: Id,
         data: JSONBody[AppointRepresentative],
-        runner: NamedDependency[CommandRunner],
-        care_record: NamedDependency[CareRecord],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
+        runner: Runner,
     ) -> Answer:
         """Appoint the person who may sign for the client (004)."""
-        return runner.run(  # type: ignore[return-value]
-            data,
-            lambda ctx, version, d: care_record.appoint_representative(
-                ctx,
-                client_id,
-                version,
-                representative_ref=d["representative_ref"],
-                personal=PersonalData(name=d["name"], contact=d["contact"]),
-            ),
-            action="appoint_representative",
-            item_id=data.representative_ref,
-        )
+        return runner.on_client(client_id, data)
 
-    @post(
-        "/{client_id:uuid}/representatives/{representative_ref:str}/exclusion",
-        sync_to_thread=True,
-        status_code=200,
-    )
+    @command_route("/{client_id:uuid}/representatives/{representative_ref:str}/exclusion")
     def exclude_representative(
         self,
-        client_id: FromPath[UUID],
+        client_id: Id,
         representative_ref: RefInPath,
         data: JSONBody[ExcludeRepresentative],
-        runner: NamedDependency[CommandRunner],
-        care_record: NamedDependency[CareRecord],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
+        runner: Runner,
     ) -> Answer:
         """The client opts out: this representative can neither sign nor see the plan (004)."""
-        return runner.run(  # type: ignore[return-value]
-            data,
-            lambda ctx, version, d: care_record.exclude_representative(
-                ctx, client_id, version, representative_ref=representative_ref, **d
-            ),
-            action="exclude_representative",
-        )
+        command = ExcludeRepresentativeAt.at(data, representative_ref=representative_ref)
+        return runner.on_client(client_id, command)
 
-    @post("/{client_id:uuid}/consents", sync_to_thread=True, status_code=200)
+    @command_route("/{client_id:uuid}/consents")
     def grant_consent(
         self,
-        client_id: FromPath[UUID],
+        client_id: Id,
         data: JSONBody[GrantConsent],
-        runner: NamedDependency[CommandRunner],
-        care_record: NamedDependency[CareRecord],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
+        runner: Runner,
     ) -> Answer:
         """Record the client's consent: to whom, what, why and until when (004)."""
-        consent_id = data.consent_id or f"consent-{uuid4().hex[:12]}"
-        return runner.run(  # type: ignore[return-value]
-            data,
-            lambda ctx, version, d: care_record.grant_consent(
-                ctx, client_id, version, **{**d, "consent_id": consent_id}
-            ),
-            action="grant_consent",
-            item_id=consent_id,
-        )
+        return runner.on_client(client_id, data)
 
-    @post(
-        "/{client_id:uuid}/consents/{consent_id:str}/revocation",
-        sync_to_thread=True,
-        status_code=200,
-    )
+    @command_route("/{client_id:uuid}/consents/{consent_id:str}/revocation")
     def revoke_consent(
         self,
-        client_id: FromPath[UUID],
+        client_id: Id,
         consent_id: RefInPath,
         data: JSONBody[RevokeConsent],
-        runner: NamedDependency[CommandRunner],
-        care_record: NamedDependency[CareRecord],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
+        runner: Runner,
     ) -> Answer:
         """Revoke a consent; it takes effect at once."""
-        return runner.run(  # type: ignore[return-value]
-            data,
-            lambda ctx, version, d: care_record.revoke_consent(
-                ctx, client_id, version, consent_id=consent_id, **d
-            ),
-            action="revoke_consent",
-        )
+        return runner.on_client(client_id, RevokeConsentAt.at(data, consent_id=consent_id))
 
-    @post("/{client_id:uuid}/erasure", sync_to_thread=True, status_code=200)
+    @command_route("/{client_id:uuid}/erasure")
     def erase(
         self,
-        client_id: FromPath[UUID],
+        client_id: Id,
         data: JSONBody[EraseClient],
-        runner: NamedDependency[CommandRunner],
-        care_record: NamedDependency[CareRecord],
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
+        runner: Runner,
     ) -> Answer:
         """Destroy the client's keys: their personal data becomes unreadable everywhere, while
         the record keeps who agreed what and when."""
-        return runner.run(  # type: ignore[return-value]
-            data,
-            lambda ctx, version, d: care_record.erase_client(ctx, client_id, version, **d),
-            action="erase_client",
-        )
+        return runner.erase(client_id, data)

@@ -1,67 +1,64 @@
 """Running a command over HTTP: actor from the token, ``If-Match``, ``Idempotency-Key``.
 
-Handlers stay thin: they name the use case and pass the decoded request to ``CommandRunner``,
-which builds the command context, checks the preconditions, runs the use case once and shapes
-the answer (new version in the body and as ``ETag``).
+Handlers stay thin: they decode the typed command (``application.commands``) and hand it to a
+``CommandRunner``, which checks the role, builds the command context (with the access policy's
+guard, so the record decides the relation), honours the preconditions, runs the use case once
+and shapes the answer (the new version in the body and as ``ETag``). The runner is a dependency
+whose parameters are the command headers, so they are declared once for every command route.
 """
 
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
 import msgspec
-from litestar import Request, Response
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.access import REGISTRATION, AccessPolicy
 from api.auth import Principal
-from api.idempotency import KEY_MAX_LENGTH, IdempotencyStore, StoredAnswer, fingerprint
-from api.schemas import REF_MAX_LENGTH, REF_PATTERN, Command, CommandAnswer
+from api.common import (
+    ON_BEHALF_OF,
+    IdempotencyKey,
+    IfMatch,
+    etag,
+    expected_version,
+    on_behalf_of,
+)
+from api.idempotency import KEY_MAX_LENGTH, StoredAnswer, fingerprint
+from api.schemas import CommandAnswer
+from api.services import ApiServices
 from application.care_record import CommandResult
+from application.commands import (
+    Action,
+    ClientCommand,
+    Command,
+    EraseClient,
+    Refer,
+    RegisterClient,
+    TrajectoryCommand,
+)
 from application.unavailable import is_unavailable
 from domain.common import Actor, CommandContext
 
-_ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
 _KEY = re.compile(rf"^[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}$")
-_REF = re.compile(REF_PATTERN)
-ON_BEHALF_OF = "X-On-Behalf-Of"
 
-UseCase = Callable[[CommandContext, int | None, dict[str, Any]], CommandResult]
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """``If-Match: "7"`` (or ``W/"7"``) → 7; absent or ``*`` → no expectation."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    match = _ETAG.match(if_match.strip())
-    if match is None:
-        raise ValidationException(
-            'If-Match must be an ETag this API gave out, such as "7"',
-            extra=[{"key": "If-Match", "message": 'If-Match must be an ETag such as "7"'}],
-        )
-    return int(match.group(1))
+#: A use case with the request's context and the version the caller expects.
+UseCase = Callable[[CommandContext, int | None], CommandResult]
+C = TypeVar("C", bound=Command)
+#: A use case on one recorded aggregate: (context, its id, expected version, command).
+RecordUseCase = Callable[[CommandContext, UUID, int | None, C], CommandResult]
+Answer = Response[CommandAnswer]
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def on_behalf_of(request: Request[Principal, Any, Any]) -> str | None:
-    """The representative reference a request names in ``X-On-Behalf-Of``, as sent (compared
-    exactly with the client's appointed representatives, never trimmed or case-folded), or a
-    422 if it cannot be one."""
-    raw = request.headers.get(ON_BEHALF_OF.lower())
-    if raw is None:
-        return None
-    if len(raw) > REF_MAX_LENGTH or not _REF.match(raw):
-        raise ValidationException(
-            f"{ON_BEHALF_OF} must be an appointed representative's reference (letters, digits "
-            "and . _ : @ -, at most 100 characters)",
-            extra=[{"key": ON_BEHALF_OF, "message": "not a representative reference"}],
-        )
-    return raw
+def command_route(path: str, **options: Any) -> Callable[[Callable[..., Any]], HTTPRouteHandler]:
+    """A command on a recorded trajectory or client: ``POST path``, answered 200 with the new
+    version, run in a worker thread (the write side is synchronous)."""
+    return post(path, sync_to_thread=True, status_code=200, **options)
 
 
 class CommandRunner:
@@ -70,12 +67,52 @@ class CommandRunner:
     def __init__(
         self,
         request: Request[Principal, Any, Any],
-        idempotency: IdempotencyStore,
-        policy: AccessPolicy,
+        services: ApiServices,
+        *,
+        if_match: str | None,
+        idempotency_key: str | None,
     ) -> None:
         self.request = request
-        self.idempotency = idempotency
-        self.policy = policy
+        self.services = services
+        self.care_record = services.care_record
+        self.if_match = if_match
+        self.idempotency_key = idempotency_key
+
+    # --- the use cases ----------------------------------------------------------------------------
+
+    def on_trajectory(self, trajectory_id: UUID, command: TrajectoryCommand) -> Answer:
+        return self._on(trajectory_id, command, command.action, self.care_record.change_trajectory)
+
+    def on_client(self, client_id: UUID, command: ClientCommand) -> Answer:
+        return self._on(client_id, command, command.action, self.care_record.change_client)
+
+    def erase(self, client_id: UUID, command: EraseClient) -> Answer:
+        return self._on(client_id, command, Action.ERASE_CLIENT, self.care_record.erase_client)
+
+    def _on(
+        self, record_id: UUID, command: C, action: Action, use_case: RecordUseCase[C]
+    ) -> Answer:
+        """A command on a recorded trajectory or client: the version the caller expects."""
+        return self.run(
+            command, action, lambda ctx, version: use_case(ctx, record_id, version, command)
+        )
+
+    def register(self, command: RegisterClient) -> Answer:
+        return self._create(command, Action.REGISTER_CLIENT, self.care_record.register_client)
+
+    def refer(self, command: Refer) -> Answer:
+        return self._create(command, Action.REFER, self.care_record.refer)
+
+    def _create(
+        self, command: C, action: Action, use_case: Callable[[CommandContext, C], CommandResult]
+    ) -> Answer:
+        """A command that creates a record: answered 201 with its ``Location``."""
+        where = "clients" if action == Action.REGISTER_CLIENT else "trajectories"
+        return self.run(
+            command, action, lambda ctx, _: use_case(ctx, command), location=f"/v1/{where}/{{}}"
+        )
+
+    # --- one run --------------------------------------------------------------------------------
 
     def context(
         self, occurred_at: datetime, actor: Actor, authorise: Callable[[Any], Actor]
@@ -92,64 +129,62 @@ class CommandRunner:
         )
 
     def run(
-        self,
-        body: Command,
-        use_case: UseCase,
-        *,
-        action: str,
-        created: bool = False,
-        item_id: str | None = None,
-        location: Callable[[CommandResult], str] | None = None,
-    ) -> Response[bytes]:
-        """Run ``action`` once: role first, then (on the loaded record) the relation."""
-        principal = self.request.user
-        acting = self.policy.check_command_role(principal, action)
+        self, command: Command, action: Action, use_case: UseCase, *, location: str | None = None
+    ) -> Answer:
+        """Run ``action`` once: role first, then (on the loaded record) the relation.
+        ``location``: the new record's path (``{}`` for its id): a creation, answered 201."""
+        principal, policy = self.request.user, self.services.policy
+        acting = policy.check_command_role(principal, action)
         representative = on_behalf_of(self.request)
-        if representative is not None and action == REGISTRATION:
+        if representative is not None and action == Action.REGISTER_CLIENT:
             raise ValidationException(
                 f"{ON_BEHALF_OF} names a representative of a registered client; a client being "
                 "registered has none yet",
                 extra=[{"key": ON_BEHALF_OF, "message": "no representative yet"}],
             )
-        expected = expected_version(self.request.headers.get("if-match"))
+        expected = expected_version(self.if_match)
         key = self._idempotency_key()
         if key is not None:
-            stored = self.idempotency.reserve(
+            stored = self.services.idempotency.reserve(
                 key,
-                fingerprint(self.request.method, self.request.url.path, msgspec.json.encode(body)),
+                fingerprint(
+                    self.request.method, self.request.url.path, msgspec.json.encode(command)
+                ),
             )
             if stored is not None:
-                return self._replay(stored)
+                return self._respond(stored, replayed=True)
         ctx = self.context(
-            body.occurred_at,
+            command.occurred_at,
             acting.actor(representative),
-            self.policy.command_guard(principal, action, representative),
+            policy.command_guard(principal, action, representative),
         )
         try:
-            result = use_case(ctx, expected, body.details())
+            result = use_case(ctx, expected)
         except BaseException as error:
             # Refused: nothing was recorded, a retry may run again. Database unavailable: the
             # outcome is unknown (the events may have committed), so the key stays reserved.
             if key is not None and not is_unavailable(error):
-                self.idempotency.release(key)
+                self.services.idempotency.release(key)
             raise
-        status = HTTP_201_CREATED if created else HTTP_200_OK
         answer = StoredAnswer(
-            status=status,
+            status=HTTP_201_CREATED if location else HTTP_200_OK,
             body=msgspec.json.encode(
                 CommandAnswer(
-                    id=result.id, version=result.version, position=result.position, item_id=item_id
+                    id=result.id,
+                    version=result.version,
+                    position=result.position,
+                    item_id=result.item_id,
                 )
             ),
             etag=etag(result.version),
-            location=location(result) if location else None,
+            location=location.format(result.id) if location else None,
         )
         if key is not None:
-            self.idempotency.complete(key, answer)
+            self.services.idempotency.complete(key, answer)
         return self._respond(answer)
 
     def _idempotency_key(self) -> str | None:
-        raw = self.request.headers.get("idempotency-key")
+        raw = self.idempotency_key
         if raw is None:
             return None
         if not _KEY.match(raw):
@@ -163,18 +198,40 @@ class CommandRunner:
         return f"{user.organisation}\x1f{user.user_id}\x1f{raw}"
 
     @staticmethod
-    def _respond(answer: StoredAnswer, replayed: bool = False) -> Response[bytes]:
+    def _respond(answer: StoredAnswer, replayed: bool = False) -> Answer:
         headers = {"ETag": answer.etag} if answer.etag else {}
         if answer.location:
             headers["Location"] = answer.location
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(
-            content=answer.body,
+            content=msgspec.json.decode(answer.body, type=CommandAnswer),
             status_code=answer.status,
-            media_type="application/json",
             headers=headers,
         )
 
-    def _replay(self, stored: StoredAnswer) -> Response[bytes]:
-        return self._respond(stored, replayed=True)
+
+#: The runner a handler asks for (the ``runner`` or ``intake`` dependency).
+Runner = NamedDependency[CommandRunner]
+
+
+def command_runners(
+    services: ApiServices,
+) -> tuple[Callable[..., CommandRunner], Callable[..., CommandRunner]]:
+    """The dependencies that give a handler its runner, their parameters the command headers:
+    ``runner`` for commands on a recorded trajectory or client (``If-Match`` and
+    ``Idempotency-Key``), ``intake`` for those that create one (``Idempotency-Key`` only)."""
+
+    def runner(
+        request: Request[Principal, Any, Any],
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CommandRunner:
+        return CommandRunner(request, services, if_match=if_match, idempotency_key=idempotency_key)
+
+    def intake(
+        request: Request[Principal, Any, Any], idempotency_key: IdempotencyKey = None
+    ) -> CommandRunner:
+        return CommandRunner(request, services, if_match=None, idempotency_key=idempotency_key)
+
+    return runner, intake

@@ -26,10 +26,11 @@ from litestar.status_codes import (
 )
 
 from api.access import Forbidden
+from api.common import ReadModelBehind
 from api.idempotency import IdempotencyConflict
-from api.reads import ReadModelBehind
-from api.schemas import REF_MAX_LENGTH, Problem
+from api.schemas import Problem
 from application.care_record import ApplicationError, StaleVersion
+from application.commands import REF_MAX_LENGTH
 from application.kek import KekError
 from application.unavailable import UNAVAILABLE, is_unavailable
 from domain.errors import DomainError, InvalidCommand, NotAParty, NotFound, RuleConflict

@@ -1,102 +1,42 @@
-"""Queries on the read models: plan state, timeline, the coordinators' board, the list.
+"""Queries: the read models (plan state, timeline, the coordinators' board) and a client's record.
 
-Read-your-writes: a command answers with the log ``position`` it reached; a query given
-``min_position`` (query parameter or ``X-Min-Position`` header) waits, up to ``max_wait_ms``,
-until the read model has processed that position, and answers 503 if it has not.
+Read-your-writes: a query given the ``position`` a command answered with (``min_position`` or
+``X-Min-Position``) waits for the read model to reach it (``api.common.ReadYourWrites``, a
+dependency that declares those parameters once).
 """
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import anyio
 import anyio.to_thread
-from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
+from litestar import Controller, Response, get
+from litestar.params import FromQuery, QueryParameter
 
 from api.access import CASE_READERS
-from api.audit import record_read
 from api.auth import Principal
-from api.commands import etag, on_behalf_of
+from api.common import (
+    Caller,
+    Consistency,
+    ErasureInProgress,
+    Id,
+    Queries,
+    Services,
+    etag,
+    on_behalf_of,
+    record_read,
+)
 from api.schemas import RefFilter
 from api.services import ApiServices
 from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
 from projections.plan_state import DocumentErased, open_document
-from projections.queries import (
-    Board,
-    BoardFilter,
-    ReadModelQueries,
-    Timeline,
-)
-from projections.views import TrajectoryView
-
-MinPosition = Annotated[
-    int | None,
-    QueryParameter(
-        name="min_position",
-        ge=1,
-        required=False,
-        description="Wait until the read model has processed this log position (from a command)",
-    ),
-]
-MinPositionHeader = Annotated[
-    int | None,
-    HeaderParameter(name="X-Min-Position", ge=1, required=False, description="As min_position"),
-]
-MaxWait = Annotated[
-    int,
-    QueryParameter(
-        name="max_wait_ms", ge=0, le=10_000, description="How long to wait for min_position"
-    ),
-]
-
-
-class ReadModelBehind(Exception):
-    """The read model has not reached the position the caller asked for, within the wait."""
-
-    def __init__(self, projection: str, position: int, wanted: int) -> None:
-        super().__init__(
-            f"the {projection} read model is at log position {position}, not yet at {wanted}; "
-            "retry shortly"
-        )
-        self.message = str(self)
-
-
-class ErasureInProgress(ReadModelBehind):
-    """The client was erased a moment ago; the read model has yet to rewrite the trajectory."""
-
-    def __init__(self) -> None:
-        self.message = (
-            "the client's personal data was just erased and this plan state is being rewritten "
-            "without it; retry shortly"
-        )
-        Exception.__init__(self, self.message)
-
-
-async def await_position(
-    queries: NamedDependency[ReadModelQueries],
-    projection: str,
-    wanted: int | None,
-    max_wait_ms: int,
-) -> None:
-    if wanted is None:
-        return
-    deadline = anyio.current_time() + max_wait_ms / 1000
-    delay = 0.002
-    while True:
-        position = (await queries.positions()).get(projection, 0)
-        if position >= wanted:
-            return
-        if anyio.current_time() >= deadline:
-            raise ReadModelBehind(projection, position, wanted)
-        await anyio.sleep(delay)
-        delay = min(delay * 2, 0.05)
+from projections.queries import Board, BoardFilter, Timeline
+from projections.views import ClientView, TrajectoryView, client_view
 
 
 async def authorise_trajectory_read(
-    services: ApiServices, request: Request[Principal, Any, Any], trajectory_id: UUID, action: str
+    services: ApiServices, request: Caller, trajectory_id: UUID, action: str
 ) -> tuple[Principal, UUID]:
     """Role, then relation (404 if none), then the representative acted for. → (the principal
     acting in the role that may read, the client id)."""
@@ -109,7 +49,7 @@ async def authorise_trajectory_read(
 
 async def authorise_related(
     services: ApiServices,
-    request: Request[Principal, Any, Any],
+    request: Caller,
     trajectory_id: UUID,
     action: str,
     info: tuple[UUID, str, list[str]],
@@ -137,16 +77,14 @@ class ReadController(Controller):
     @get("/v1/trajectories/{trajectory_id:uuid}", summary="Plan state of one trajectory")
     async def plan_state(
         self,
-        trajectory_id: FromPath[UUID],
-        request: Request[Principal, Any, Any],
-        services: NamedDependency[ApiServices],
-        queries: NamedDependency[ReadModelQueries],
-        min_position: MinPosition = None,
-        x_min_position: MinPositionHeader = None,
-        max_wait_ms: MaxWait = 2000,
+        trajectory_id: Id,
+        request: Caller,
+        services: Services,
+        queries: Queries,
+        consistency: Consistency,
     ) -> Response[TrajectoryView]:
         """Parties and roles in force, goals and actions, the signed plan, what is next."""
-        await await_position(queries, "plan_state", min_position or x_min_position, max_wait_ms)
+        await consistency.reached("plan_state")
         services.policy.require_role(request.user, "read", CASE_READERS)
         found = await queries.plan_state_with_access(trajectory_id)
         if found is None:
@@ -173,17 +111,15 @@ class ReadController(Controller):
     @get("/v1/trajectories/{trajectory_id:uuid}/timeline", summary="Escalation timeline")
     async def timeline(
         self,
-        trajectory_id: FromPath[UUID],
-        request: Request[Principal, Any, Any],
-        services: NamedDependency[ApiServices],
-        queries: NamedDependency[ReadModelQueries],
-        min_position: MinPosition = None,
-        x_min_position: MinPositionHeader = None,
-        max_wait_ms: MaxWait = 2000,
+        trajectory_id: Id,
+        request: Caller,
+        services: Services,
+        queries: Queries,
+        consistency: Consistency,
     ) -> Timeline:
         """Consultations, escalations, blocks (with days blocked), handovers, evaluations and
         missed deadlines, in the order they happened, each with who recorded it and when."""
-        await await_position(queries, "timeline", min_position or x_min_position, max_wait_ms)
+        await consistency.reached("timeline")
         await authorise_trajectory_read(services, request, trajectory_id, "read the timeline")
         found = await queries.timeline(trajectory_id)
         if found is None:
@@ -193,9 +129,10 @@ class ReadController(Controller):
     @get("/v1/board", summary="Coordinators' board: blocked and at-risk trajectories")
     async def board(
         self,
-        request: Request[Principal, Any, Any],
-        services: NamedDependency[ApiServices],
-        queries: NamedDependency[ReadModelQueries],
+        request: Caller,
+        services: Services,
+        queries: Queries,
+        consistency: Consistency,
         organisation: RefFilter = None,
         region: RefFilter = None,
         sector: FromQuery[Sector | None] = None,
@@ -203,12 +140,10 @@ class ReadController(Controller):
         min_days: Annotated[int, QueryParameter(ge=0, le=36500)] = 0,
         idle_days: Annotated[int, QueryParameter(ge=1, le=3650)] = 90,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        min_position: MinPosition = None,
-        max_wait_ms: MaxWait = 2000,
     ) -> Board:
         """Longest stuck first: blocked, an open escalation, a consultation overdue, or nothing
         recorded for ``idle_days``."""
-        await await_position(queries, "plan_state", min_position, max_wait_ms)
+        await consistency.reached("plan_state")
         _, organisation, region = services.policy.list_scope(request.user, organisation, region)
         return await queries.board(
             BoardFilter(
@@ -222,3 +157,35 @@ class ReadController(Controller):
             ),
             now=datetime.now(UTC),
         )
+
+
+class ClientReadController(Controller):
+    """A client's record, read from its aggregate (always current: no read-your-writes)."""
+
+    path = "/v1/clients"
+    tags = ["clients"]
+
+    @get("/{client_id:uuid}", summary="The client's current state")
+    async def show(
+        self,
+        client_id: Id,
+        request: Caller,
+        services: Services,
+    ) -> Response[ClientView]:
+        """Name and contact details: organisations related to the client only (auditors: clients
+        with a trajectory in their region); every read is recorded in the access log."""
+        policy = services.policy
+        policy.require_role(request.user, "read a client", CASE_READERS)
+        client = await anyio.to_thread.run_sync(services.care_record.client, client_id)
+        regions = await services.queries.client_regions(client_id)
+        acting = await anyio.to_thread.run_sync(
+            policy.client_reader, request.user, "read a client", client, regions
+        )
+        representative = on_behalf_of(request)
+        if representative is not None:
+            client.check_may_act_for(representative)
+        await anyio.to_thread.run_sync(
+            record_read, services.access_log, request, acting, client_id, None
+        )
+        view = client_view(client, contact_details=policy.sees_contact_details(acting, client))
+        return Response(view, headers={"ETag": etag(view.version)})

@@ -9,12 +9,12 @@ import json
 import sqlite3
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
+import msgspec
 from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
@@ -22,8 +22,10 @@ from application.schema import SCHEMA_LOCK_SQL
 from application.unavailable import with_connection
 
 
-@dataclass(frozen=True, slots=True)
-class PersonalDataRead:
+class PersonalDataRead(msgspec.Struct, frozen=True):
+    """One read of a client's personal data: who (user, organisation, the role they acted in),
+    whose (client, trajectory), when, through which endpoint and request."""
+
     at: datetime
     user_id: str
     organisation: str

@@ -1,7 +1,10 @@
-"""The care record: one eventsourcing ``Application`` with one method per use case.
+"""The care record: one eventsourcing ``Application``, its use cases typed end to end.
 
-Each method loads what it needs, runs one command on one aggregate, and saves. A command on an
-existing aggregate may name the version it expects (``If-Match``); a stale version is refused
+A use case loads what it needs, lets the caller's access policy decide who acts, runs one typed
+command (``application.commands``) on one aggregate, and saves. Most commands change one
+trajectory or one client and go through ``change_trajectory`` / ``change_client``; registering,
+referring and erasing, and the scheduler's deadlines, have use cases of their own. A command on
+an existing aggregate may name the version it expects (``If-Match``); a stale version is refused
 before anything is recorded, and a write that loses a race is refused by the event store's
 unique (aggregate, version) constraint, so no update is ever lost.
 """
@@ -10,7 +13,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -19,14 +22,25 @@ from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.postgres import PostgresAggregateRecorder
 
 from application.codec import MsgspecTranscoder, SealingMapper
+from application.commands import (
+    ClientCommand,
+    EraseClient,
+    Refer,
+    RegisterClient,
+    TrajectoryCommand,
+)
 from application.group_commit import GroupCommit
 from application.keys import KeyStore, MemoryKeyStore
-from domain.client import Client, PersonalData
-from domain.common import CommandContext, ConsentScope, Sector, Signatory
-from domain.errors import ClientErased, ClientNotFound, DomainError, TrajectoryNotFound
+from domain.client import Client
+from domain.common import CommandContext
+from domain.errors import InvalidValue
+from domain.record import Record
 from domain.trajectory import Trajectory
 
-A = TypeVar("A", bound=Aggregate)
+A = TypeVar("A", bound=Record)
+
+#: What the scheduler records of a deadline.
+DeadlineFact = Literal["missed", "met_late", "reminder"]
 
 #: Take a snapshot every this many events, so long-lived trajectories load fast.
 SNAPSHOT_INTERVAL = 50
@@ -62,10 +76,12 @@ class CommandResult:
     id: UUID
     version: int
     position: int | None
+    #: The id of the item (goal, agreement, consent, …) the command created, if it created one.
+    item_id: str | None = None
 
 
 class CareRecord(Application[UUID]):
-    """Trajectories and clients: every use case of issue #2, one method each."""
+    """Trajectories and clients: the record's use cases."""
 
     name = "rodedraad"
     snapshotting_intervals = {Trajectory: SNAPSHOT_INTERVAL, Client: SNAPSHOT_INTERVAL}
@@ -105,28 +121,17 @@ class CareRecord(Application[UUID]):
     # --- plumbing -------------------------------------------------------------------------------
 
     def _load(self, cls: type[A], aggregate_id: UUID) -> A:
-        missing: type[DomainError] = TrajectoryNotFound if cls is Trajectory else ClientNotFound
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise missing(f"no {cls.__name__.lower()} with id {aggregate_id}") from None
+        aggregate: Aggregate | None = None
+        with contextlib.suppress(AggregateNotFoundError):
+            aggregate = self.repository.get(aggregate_id)
         if not isinstance(aggregate, cls):
-            raise missing(f"no {cls.__name__.lower()} with id {aggregate_id}")
+            raise cls.not_found(f"no {cls.__name__.lower()} with id {aggregate_id}")
         return aggregate
 
-    def _check_writable(self, aggregate: Aggregate) -> None:
+    def _check_writable(self, aggregate: Record) -> None:
         """An erased client's record takes no new facts (there is no key to seal them with)."""
-        if isinstance(aggregate, Client):
-            aggregate.check_not_erased()
-        elif self.keys.key_for(aggregate.id) is None:
-            raise ClientErased(
-                "the client's personal data was erased; this trajectory is closed to new facts"
-            )
-
-    def _writable_trajectory(self, trajectory_id: UUID) -> Trajectory:
-        trajectory = self.trajectory(trajectory_id)
-        self._check_writable(trajectory)
-        return trajectory
+        has_key = not aggregate.holds_personal_data or self.keys.key_for(aggregate.id) is not None
+        aggregate.check_writable(has_key=has_key)
 
     def forget_cached(self, aggregate_ids: Iterable[UUID]) -> None:
         """Drop aggregates from this process's cache (their keys were destroyed elsewhere)."""
@@ -149,7 +154,7 @@ class CareRecord(Application[UUID]):
     def client(self, client_id: UUID) -> Client:
         return self._load(Client, client_id)
 
-    def _save_all(self, *aggregates: Aggregate) -> CommandResult:
+    def _save_all(self, *aggregates: Aggregate, item_id: str | None = None) -> CommandResult:
         try:
             recordings = self.group_commit.save(*aggregates)
         except IntegrityError:
@@ -159,18 +164,16 @@ class CareRecord(Application[UUID]):
         first = aggregates[0]
         positions = [r.notification.id for r in recordings if r.notification is not None]
         return CommandResult(
-            id=first.id, version=first.version, position=max(positions) if positions else None
+            id=first.id,
+            version=first.version,
+            position=max(positions) if positions else None,
+            item_id=item_id,
         )
 
-    def _change(
-        self,
-        ctx: CommandContext,
-        cls: type[A],
-        aggregate_id: UUID,
-        expected_version: int | None,
-        command: Callable[[A, CommandContext], object],
-    ) -> CommandResult:
-        """Load, decide who acts, check the expected version, run the command, save.
+    def _load_for(
+        self, ctx: CommandContext, cls: type[A], aggregate_id: UUID, expected_version: int | None
+    ) -> tuple[A, CommandContext]:
+        """Load, decide who acts, check the expected version and that it takes new facts.
 
         Access is decided first, on the record as it is (not on a read model that may lag): a
         record the caller may not see has no version to reveal. The command runs with the
@@ -181,26 +184,34 @@ class CareRecord(Application[UUID]):
         if expected_version is not None and aggregate.version != expected_version:
             raise StaleVersion(expected_version, aggregate.version)
         self._check_writable(aggregate)
-        command(aggregate, ctx)
-        return self._save_all(aggregate)
+        return aggregate, ctx
 
-    def _change_trajectory(
+    def change_trajectory(
         self,
         ctx: CommandContext,
         trajectory_id: UUID,
         expected_version: int | None,
-        command: Callable[[Trajectory, CommandContext], object],
+        command: TrajectoryCommand,
     ) -> CommandResult:
-        return self._change(ctx, Trajectory, trajectory_id, expected_version, command)
+        """Any command on one trajectory (``application.commands``: accept, consultations, role
+        agreements, the plan, escalations, blocks, handover, closing)."""
+        trajectory, ctx = self._load_for(ctx, Trajectory, trajectory_id, expected_version)
+        command = command.identified()
+        command.apply(trajectory, ctx, self)
+        return self._save_all(trajectory, item_id=command.item_id)
 
-    def _change_client(
+    def change_client(
         self,
         ctx: CommandContext,
         client_id: UUID,
         expected_version: int | None,
-        command: Callable[[Client, CommandContext], object],
+        command: ClientCommand,
     ) -> CommandResult:
-        return self._change(ctx, Client, client_id, expected_version, command)
+        """Any command on one client's record: representatives and consents."""
+        client, ctx = self._load_for(ctx, Client, client_id, expected_version)
+        command = command.identified()
+        command.apply(client, ctx)
+        return self._save_all(client, item_id=command.item_id)
 
     def trajectories_of(self, client_id: UUID) -> list[Trajectory]:
         """The client's trajectories, from the record itself.
@@ -221,16 +232,15 @@ class CareRecord(Application[UUID]):
 
     # --- clients --------------------------------------------------------------------------------
 
-    def register_client(self, ctx: CommandContext, *, personal: PersonalData) -> CommandResult:
-        return self._save_all(Client.register(ctx, personal=personal))
+    def register_client(self, ctx: CommandContext, command: RegisterClient) -> CommandResult:
+        return self._save_all(Client.register(ctx, personal=command.personal))
 
     def erase_client(
         self,
         ctx: CommandContext,
         client_id: UUID,
         expected_version: int | None,
-        *,
-        legal_basis: str,
+        command: EraseClient,
     ) -> CommandResult:
         """Crypto-shredding: destroy the client's keys, drop snapshots, record the erasure.
 
@@ -238,16 +248,12 @@ class CareRecord(Application[UUID]):
         a retry only records the fact. Snapshots hold sealed state; they are dropped so that the
         aggregates load from their events, whose personal fields now read as placeholders.
         """
-        client = self.client(client_id)
-        ctx = ctx.authorised(client)
-        if expected_version is not None and client.version != expected_version:
-            raise StaleVersion(expected_version, client.version)
-        client.check_not_erased()
+        _, ctx = self._load_for(ctx, Client, client_id, expected_version)
         subjects = tuple(sorted(set(self.keys.erase_client(client_id)) | {client_id}, key=str))
         self._delete_snapshots(subjects)
         self.forget_cached(subjects)
         client = self.client(client_id)  # reloaded without its keys
-        client.erase(ctx, legal_basis=legal_basis, erased_subjects=subjects)
+        client.erase(ctx, legal_basis=command.legal_basis, erased_subjects=subjects)
         return self._save_all(client)
 
     def _delete_snapshots(self, subjects: tuple[UUID, ...]) -> None:
@@ -264,337 +270,49 @@ class CareRecord(Application[UUID]):
                     (subject if postgres else subject.hex,),
                 )
 
-    def appoint_representative(
-        self,
-        ctx: CommandContext,
-        client_id: UUID,
-        expected_version: int | None,
-        *,
-        representative_ref: str,
-        personal: PersonalData,
-    ) -> CommandResult:
-        return self._change_client(
-            ctx,
-            client_id,
-            expected_version,
-            lambda c, ctx: c.appoint_representative(
-                ctx, representative_ref=representative_ref, personal=personal
-            ),
-        )
+    # --- trajectories ---------------------------------------------------------------------------
 
-    def exclude_representative(
-        self,
-        ctx: CommandContext,
-        client_id: UUID,
-        expected_version: int | None,
-        *,
-        representative_ref: str,
-        reason: str,
-    ) -> CommandResult:
-        return self._change_client(
-            ctx,
-            client_id,
-            expected_version,
-            lambda c, ctx: c.exclude_representative(
-                ctx, representative_ref=representative_ref, reason=reason
-            ),
-        )
-
-    def grant_consent(
-        self,
-        ctx: CommandContext,
-        client_id: UUID,
-        expected_version: int | None,
-        *,
-        consent_id: str,
-        to_party: str,
-        scopes: tuple[ConsentScope, ...],
-        purpose: str,
-        until: date | None,
-    ) -> CommandResult:
-        return self._change_client(
-            ctx,
-            client_id,
-            expected_version,
-            lambda c, ctx: c.grant_consent(
-                ctx,
-                consent_id=consent_id,
-                to_party=to_party,
-                scopes=scopes,
-                purpose=purpose,
-                until=until,
-            ),
-        )
-
-    def revoke_consent(
-        self,
-        ctx: CommandContext,
-        client_id: UUID,
-        expected_version: int | None,
-        *,
-        consent_id: str,
-        reason: str,
-    ) -> CommandResult:
-        return self._change_client(
-            ctx,
-            client_id,
-            expected_version,
-            lambda c, ctx: c.revoke_consent(ctx, consent_id=consent_id, reason=reason),
-        )
-
-    # --- trajectories: intake -------------------------------------------------------------------
-
-    def refer(
-        self,
-        ctx: CommandContext,
-        *,
-        client_id: UUID,
-        question: str,
-        client_criteria: tuple[str, ...],
-        referrer_engagement: str,
-        sector: Sector,
-        region: str,
-        referrer_organisation: str | None = None,
-        continues_from: UUID | None = None,
-    ) -> CommandResult:
+    def refer(self, ctx: CommandContext, command: Refer) -> CommandResult:
         """*Aanmelding* (001); ``continues_from`` carries an earlier trajectory's thread (000)."""
-        client = self.client(client_id)
+        client = self.client(command.client_id)
         ctx = ctx.authorised(client)
         client.check_not_erased()
         previous = None
-        if continues_from is not None:
-            previous = self.trajectory(continues_from)
+        if command.continues_from is not None:
+            previous = self.trajectory(command.continues_from)
             ctx = ctx.authorised(previous)
-        trajectory = Trajectory.refer(
-            ctx,
-            client_id=client_id,
-            question=question,
-            client_criteria=client_criteria,
-            referrer_engagement=referrer_engagement,
-            sector=sector,
-            region=region,
-            referrer_organisation=referrer_organisation,
-        )
+        trajectory = command.open(ctx)
         if previous is not None:
             trajectory.continue_from(ctx, previous=previous)
         return self._save_all(trajectory)
 
-    def accept(
+    # --- the scheduler's deadlines --------------------------------------------------------------
+
+    def record_deadline(
         self,
         ctx: CommandContext,
         trajectory_id: UUID,
-        expected_version: int | None,
         *,
-        coordinating_organisation: str | None,
-    ) -> CommandResult:
-        return self._change_trajectory(
-            ctx,
-            trajectory_id,
-            expected_version,
-            lambda t, ctx: t.accept(ctx, coordinating_organisation=coordinating_organisation),
-        )
-
-    def decline(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, *, reason: str
-    ) -> CommandResult:
-        return self._change_trajectory(
-            ctx, trajectory_id, expected_version, lambda t, ctx: t.decline(ctx, reason=reason)
-        )
-
-    # --- trajectories: the generic commands ------------------------------------------------------
-    #
-    # These forward their keyword arguments unchanged to the aggregate method of the same name;
-    # the aggregate's typed signature is the contract, and the API's request structs match it.
-
-    def _forward(
-        self,
-        method: str,
-        ctx: CommandContext,
-        trajectory_id: UUID,
-        expected_version: int | None,
-        details: dict[str, Any],
-    ) -> CommandResult:
-        return self._change_trajectory(
-            ctx,
-            trajectory_id,
-            expected_version,
-            lambda t, ctx: getattr(t, method)(ctx, **details),
-        )
-
-    def hold_consultation(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("hold_consultation", ctx, trajectory_id, expected_version, details)
-
-    def waive_consultation(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("waive_consultation", ctx, trajectory_id, expected_version, details)
-
-    def propose_role_agreement(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward(
-            "propose_role_agreement", ctx, trajectory_id, expected_version, details
-        )
-
-    def accept_role_agreement(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("accept_role_agreement", ctx, trajectory_id, expected_version, details)
-
-    def decline_role_agreement(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward(
-            "decline_role_agreement", ctx, trajectory_id, expected_version, details
-        )
-
-    def end_role_agreement(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("end_role_agreement", ctx, trajectory_id, expected_version, details)
-
-    def set_goal(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("set_goal", ctx, trajectory_id, expected_version, details)
-
-    def revise_goal(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("revise_goal", ctx, trajectory_id, expected_version, details)
-
-    def close_goal(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("close_goal", ctx, trajectory_id, expected_version, details)
-
-    def agree_action(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("agree_action", ctx, trajectory_id, expected_version, details)
-
-    def evaluate(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("evaluate", ctx, trajectory_id, expected_version, details)
-
-    def raise_escalation(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("raise_escalation", ctx, trajectory_id, expected_version, details)
-
-    def change_escalation_level(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward(
-            "change_escalation_level", ctx, trajectory_id, expected_version, details
-        )
-
-    def resolve_escalation(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("resolve_escalation", ctx, trajectory_id, expected_version, details)
-
-    def block(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("block", ctx, trajectory_id, expected_version, details)
-
-    def unblock(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("unblock", ctx, trajectory_id, expected_version, details)
-
-    def record_follow_up_contact(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward(
-            "record_follow_up_contact", ctx, trajectory_id, expected_version, details
-        )
-
-    def close_trajectory(
-        self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, **details: Any
-    ) -> CommandResult:
-        return self._forward("close", ctx, trajectory_id, expected_version, details)
-
-    # --- trajectories: commands that consult the client -------------------------------------------
-
-    def sign_plan(
-        self,
-        ctx: CommandContext,
-        trajectory_id: UUID,
-        expected_version: int | None,
-        *,
-        signatory: Signatory,
-        representative_ref: str | None,
-    ) -> CommandResult:
-        """004: signed by the client, or by a representative the client did not exclude."""
-
-        def sign(trajectory: Trajectory, ctx: CommandContext) -> None:
-            self.client(trajectory.client_id).check_may_sign(signatory, representative_ref)
-            trajectory.sign_plan(ctx, signatory=signatory, representative_ref=representative_ref)
-
-        return self._change_trajectory(ctx, trajectory_id, expected_version, sign)
-
-    def hand_over(
-        self,
-        ctx: CommandContext,
-        trajectory_id: UUID,
-        expected_version: int | None,
-        *,
-        to_party: str,
-        scopes: tuple[ConsentScope, ...],
-        transfers_coordination: bool,
-    ) -> CommandResult:
-        """004: information passes to another organisation only with the client's consent."""
-
-        def hand_over(trajectory: Trajectory, ctx: CommandContext) -> None:
-            trajectory.check_time(ctx)  # a bad date is a bad date before it is a consent matter
-            client = self.client(trajectory.client_id)
-            consent_id = client.consent_covering(to_party, scopes, ctx.occurred_on)
-            trajectory.hand_over(
-                ctx,
-                to_party=to_party,
-                scopes=scopes,
-                consent_id=consent_id,
-                transfers_coordination=transfers_coordination,
+        kind: DeadlineFact,
+        rule: str,
+        due_on: date,
+        expected: str = "",
+        met_on: date | None = None,
+    ) -> CommandResult | None:
+        """The scheduler's facts on a deadline (rule and due date): ``missed``, ``met_late``
+        (``met_on``) or a ``reminder``. Idempotent: ``None`` when this one was recorded before."""
+        trajectory = self.trajectory(trajectory_id)
+        self._check_writable(trajectory)
+        if kind == "missed":
+            new = trajectory.record_missed_deadline(
+                ctx, rule=rule, due_on=due_on, expected=expected
             )
-
-        return self._change_trajectory(ctx, trajectory_id, expected_version, hand_over)
-
-    def _record_deadline(
-        self, trajectory_id: UUID, record: Callable[[Trajectory], bool]
-    ) -> CommandResult | None:
-        trajectory = self._writable_trajectory(trajectory_id)
-        if not record(trajectory):
-            return None
-        return self._save_all(trajectory)
-
-    def record_missed_deadline(
-        self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, expected: str
-    ) -> CommandResult | None:
-        """Idempotent: returns ``None`` when this deadline was already recorded."""
-        return self._record_deadline(
-            trajectory_id,
-            lambda t: t.record_missed_deadline(ctx, rule=rule, due_on=due_on, expected=expected),
-        )
-
-    def record_deadline_met_late(
-        self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, met_on: date
-    ) -> CommandResult | None:
-        """Idempotent: returns ``None`` when this deadline was already recorded as met late."""
-        return self._record_deadline(
-            trajectory_id,
-            lambda t: t.record_deadline_met_late(ctx, rule=rule, due_on=due_on, met_on=met_on),
-        )
-
-    def record_deadline_reminder(
-        self, ctx: CommandContext, trajectory_id: UUID, *, rule: str, due_on: date, expected: str
-    ) -> CommandResult | None:
-        """Idempotent: returns ``None`` when this reminder was already issued."""
-        return self._record_deadline(
-            trajectory_id,
-            lambda t: t.record_deadline_reminder(ctx, rule=rule, due_on=due_on, expected=expected),
-        )
+        elif kind == "reminder":
+            new = trajectory.record_deadline_reminder(
+                ctx, rule=rule, due_on=due_on, expected=expected
+            )
+        elif met_on is None:
+            raise InvalidValue("a deadline met late names the day it was met", field="met_on")
+        else:
+            new = trajectory.record_deadline_met_late(ctx, rule=rule, due_on=due_on, met_on=met_on)
+        return self._save_all(trajectory) if new else None

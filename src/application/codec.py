@@ -195,18 +195,18 @@ class SealingMapper(MsgspecMapper):
     # --- encoding -------------------------------------------------------------------------------
 
     def _key_for_writing(self, event: Any) -> bytes:
+        """The subject's key; an aggregate's first event names the client whose key it gets
+        (``key_owner``), any later event finds it made, or erased."""
         subject: UUID = event.originator_id
         key = self.keys.key_for(subject)
         if key is not None:
             return key
-        client = getattr(event, "client_id", None)  # a referral: the trajectory's first event
-        if client is None and getattr(event, "registering_organisation", None) is not None:
-            client = subject  # a client's registration
-        if client is None or event.originator_version != 1:
+        owner = getattr(event, "key_owner", None)
+        if owner is None or event.originator_version != 1:
             raise PersonalDataErased(
                 f"the personal data of {subject} was erased; nothing personal can be added"
             )
-        return self.keys.create(subject, client)
+        return self.keys.create(subject, owner())
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         paths = _personal_paths(type(domain_event))

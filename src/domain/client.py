@@ -5,23 +5,31 @@ may exclude a representative from signing or seeing it.
 """
 
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from domain.common import ERASED, Actor, CommandContext, ConsentScope, Signatory, require_text
+from domain.common import (
+    ERASED,
+    CommandContext,
+    ConsentScope,
+    Signatory,
+    held,
+    require_text,
+)
 from domain.errors import (
     ClientErased,
+    ClientNotFound,
     ConsentMissing,
     InvalidValue,
-    ItemNotFound,
     RepresentativeExcluded,
     RepresentativeNotAppointed,
     RuleConflict,
     SignatoryNotAllowed,
 )
+from domain.record import Record
 from domain.snapshots import CopiedThroughState, TypedSnapshot
 
 
@@ -72,19 +80,14 @@ class ClientSnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     erased_at: datetime | None = None
 
 
-class Client(CopiedThroughState, Aggregate):
+class Client(CopiedThroughState, Record):
     """A client under a pseudonymous id; consents and representatives hang here."""
 
-    class Event(Aggregate.Event):
-        actor: Actor
-        occurred_at: datetime
-        correlation_id: str
-        causation_id: str | None
-        #: Fields sealed with the client's key when stored (see ``Trajectory.Event``).
-        personal_fields: ClassVar[tuple[str, ...]] = ()
+    not_found = ClientNotFound
+    holds_personal_data = True
 
-        def apply(self, aggregate: Any) -> None:
-            self.apply_to(aggregate)
+    class Event(Record.Event):
+        """Events of a client's record (their ``personal_fields`` sealed with its key)."""
 
         def apply_to(self, client: "Client") -> None:
             """Change the client's state; never refuse."""
@@ -96,6 +99,10 @@ class Client(CopiedThroughState, Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             """Creation goes through ``Client.__init__``."""
+
+        def key_owner(self) -> UUID:
+            """A client's own key seals its personal data."""
+            return self.originator_id
 
     class RepresentativeAppointed(Event):
         personal_fields = ("personal",)
@@ -268,6 +275,10 @@ class Client(CopiedThroughState, Aggregate):
             erased_subjects=erased_subjects,
         )
 
+    def check_writable(self, *, has_key: bool) -> None:
+        """An erased client's record takes no new facts, whatever key is left."""
+        self.check_not_erased()
+
     def check_not_erased(self) -> None:
         if self.erased_at is not None:
             raise ClientErased(
@@ -326,21 +337,22 @@ class Client(CopiedThroughState, Aggregate):
         )
 
     def _representative(self, representative_ref: str) -> Representative:
-        try:
-            return self.representatives[representative_ref]
-        except KeyError:
-            raise ItemNotFound(
-                f"representative {representative_ref!r} is not appointed for this client",
-                field="representative_ref",
-            ) from None
+        return held(
+            self.representatives,
+            representative_ref,
+            kind="representative",
+            where="not appointed for this client",
+            field="representative_ref",
+        )
 
     def _consent(self, consent_id: str) -> Consent:
-        try:
-            return self.consents[consent_id]
-        except KeyError:
-            raise ItemNotFound(
-                f"consent {consent_id!r} is not recorded for this client", field="consent_id"
-            ) from None
+        return held(
+            self.consents,
+            consent_id,
+            kind="consent",
+            where="not recorded for this client",
+            field="consent_id",
+        )
 
     Snapshot = TypedSnapshot
     snapshot_state = ClientSnapshotState

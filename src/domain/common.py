@@ -6,15 +6,15 @@ Enumerations are stored as their string values; a value once stored is never ren
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
-from domain.errors import InvalidValue, OccurredInFuture
+from domain.errors import InvalidValue, ItemNotFound, OccurredInFuture
 
 #: What a personal text reads as once the client's data is erased (crypto-shredding).
 ERASED = "[erased]"
@@ -233,3 +233,15 @@ def add_months(day: date, months: int) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable: every month has a 28th")  # pragma: no cover
+
+
+V = TypeVar("V")
+
+
+def held(items: Mapping[str, V], item_id: str, *, kind: str, where: str, field: str) -> V:
+    """The item (goal, agreement, consent, …) the record holds under ``item_id``, or a 404
+    naming it: "goal 'g-1' is not part of this trajectory"."""
+    try:
+        return items[item_id]
+    except KeyError:
+        raise ItemNotFound(f"{kind} {item_id!r} is {where}", field=field) from None

@@ -33,6 +33,7 @@ from domain.common import (
     Sector,
     Signatory,
     add_months,
+    held,
     require_identifier,
     require_text,
 )
@@ -44,7 +45,6 @@ from domain.errors import (
     EvaluationIntervalTooLong,
     FollowUpNotNamed,
     InvalidValue,
-    ItemNotFound,
     NextConsultationNotPlanned,
     NotAParty,
     OccurredBeforeReferral,
@@ -52,8 +52,10 @@ from domain.errors import (
     ReasonRequired,
     RoleAgreementNotPending,
     StartConsultationRequired,
+    TrajectoryNotFound,
     TransitionNotAllowed,
 )
+from domain.record import Record
 from domain.snapshots import CopiedThroughState, TypedSnapshot
 
 #: 004: "een handelingsplan is maximaal 3 jaar geldig".
@@ -197,21 +199,16 @@ class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     continued_from: UUID | None
 
 
-class Trajectory(CopiedThroughState, Aggregate):
+class Trajectory(CopiedThroughState, Record):
     """One trajectory of one client, with its support plan (DESIGN §3)."""
+
+    not_found = TrajectoryNotFound
+    holds_personal_data = True
 
     # --- events -------------------------------------------------------------------------------
 
-    class Event(Aggregate.Event):
+    class Event(Record.Event):
         """Every trajectory event carries the actor, the world time and the correlation ids."""
-
-        actor: Actor
-        occurred_at: datetime
-        correlation_id: str
-        causation_id: str | None
-        #: Fields holding personal data or free text: sealed with the client's key when stored
-        #: (``field`` or ``field[].sub`` for a field of each item); unreadable after erasure.
-        personal_fields: ClassVar[tuple[str, ...]] = ()
 
         #: Whether the event is activity on the trajectory (the scheduler's own are not: a
         #: missed deadline must not make a stuck trajectory look alive).
@@ -240,6 +237,10 @@ class Trajectory(CopiedThroughState, Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             """Creation goes through ``Trajectory.__init__``; nothing to add here."""
+
+        def key_owner(self) -> UUID:
+            """The client whose key seals this trajectory's personal data."""
+            return self.client_id
 
     class Accepted(Event):
         coordinating_organisation: str
@@ -658,31 +659,28 @@ class Trajectory(CopiedThroughState, Aggregate):
                 f"allowed when {', '.join(sorted(s.value for s in allowed))}"
             )
 
+    _HERE = "not part of this trajectory"
+
     def _role_agreement(self, agreement_id: str) -> RoleAgreement:
-        try:
-            return self.role_agreements[agreement_id]
-        except KeyError:
-            raise ItemNotFound(
-                f"role agreement {agreement_id!r} is not part of this trajectory",
-                field="agreement_id",
-            ) from None
+        return held(
+            self.role_agreements,
+            agreement_id,
+            kind="role agreement",
+            where=self._HERE,
+            field="agreement_id",
+        )
 
     def _goal(self, goal_id: str) -> Goal:
-        try:
-            return self.goals[goal_id]
-        except KeyError:
-            raise ItemNotFound(
-                f"goal {goal_id!r} is not part of this trajectory", field="goal_id"
-            ) from None
+        return held(self.goals, goal_id, kind="goal", where=self._HERE, field="goal_id")
 
     def _open_escalation(self, escalation_id: str) -> Escalation:
-        try:
-            escalation = self.escalations[escalation_id]
-        except KeyError:
-            raise ItemNotFound(
-                f"escalation {escalation_id!r} is not part of this trajectory",
-                field="escalation_id",
-            ) from None
+        escalation = held(
+            self.escalations,
+            escalation_id,
+            kind="escalation",
+            where=self._HERE,
+            field="escalation_id",
+        )
         if escalation.resolved_at is not None:
             raise EscalationNotOpen(f"escalation {escalation_id!r} is already resolved")
         return escalation

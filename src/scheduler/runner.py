@@ -21,7 +21,7 @@ import msgspec
 import psycopg
 import structlog
 
-from application.care_record import CareRecord, CommandResult, ConcurrentWrite
+from application.care_record import CareRecord, CommandResult, ConcurrentWrite, DeadlineFact
 from application.files import private_file
 from application.kek import KekError
 from application.kek_rotation import KekRotation
@@ -39,7 +39,7 @@ SCHEDULER_ACTOR = Actor(user_id="rodedraad-scheduler", organisation="rodedraad",
 class Fired(msgspec.Struct):
     """One thing the scheduler found due, and whether this run recorded it."""
 
-    kind: str  # missed | met_late | reminder
+    kind: DeadlineFact
     trajectory_id: UUID
     rule: str
     due_on: date
@@ -239,17 +239,14 @@ class DeadlineScheduler:
         return False
 
     def _record_once(self, ctx: CommandContext, fired: Fired) -> CommandResult | None:
-        app, tid = self.care_record, fired.trajectory_id
-        if fired.kind == "missed":
-            return app.record_missed_deadline(
-                ctx, tid, rule=fired.rule, due_on=fired.due_on, expected=fired.expected
-            )
-        if fired.kind == "met_late" and fired.met_on is not None:
-            return app.record_deadline_met_late(
-                ctx, tid, rule=fired.rule, due_on=fired.due_on, met_on=fired.met_on
-            )
-        return app.record_deadline_reminder(
-            ctx, tid, rule=fired.rule, due_on=fired.due_on, expected=fired.expected
+        return self.care_record.record_deadline(
+            ctx,
+            fired.trajectory_id,
+            kind=fired.kind,
+            rule=fired.rule,
+            due_on=fired.due_on,
+            expected=fired.expected,
+            met_on=fired.met_on,
         )
 
     def _cadence(self, now: datetime) -> list[CadenceReminder]:

@@ -226,9 +226,10 @@ class Trajectories:
     def missed_deadline(self, trajectory: Record, rule: str, due_in: int) -> None:
         """What the scheduler records when a deadline passed (here: the day after it)."""
         record = self.app.container.care_record
-        result = record.record_missed_deadline(
+        result = record.record_deadline(
             self._as_scheduler(-due_in - 1),
             UUID(trajectory.id),
+            kind="missed",
             rule=rule,
             due_on=self.when.date(due_in),
             expected="what the rule expects",
@@ -238,9 +239,10 @@ class Trajectories:
     def met_late(self, trajectory: Record, rule: str, due_in: int, met_in: int) -> None:
         """What the scheduler records when a missed deadline was met after all."""
         record = self.app.container.care_record
-        result = record.record_deadline_met_late(
+        result = record.record_deadline(
             self._as_scheduler(-met_in),
             UUID(trajectory.id),
+            kind="met_late",
             rule=rule,
             due_on=self.when.date(due_in),
             met_on=self.when.date(met_in),

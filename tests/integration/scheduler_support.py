@@ -13,7 +13,23 @@ from uuid import UUID
 import pytest
 
 from application.care_record import CareRecord
-from domain.client import PersonalData
+from application.commands import (
+    Accept,
+    BlockTrajectory,
+    CloseTrajectory,
+    Decline,
+    Evaluate,
+    HoldConsultation,
+    RaiseEscalation,
+    RecordFollowUpContact,
+    Refer,
+    RegisterClient,
+    ResolveEscalationAt,
+    SetGoal,
+    SignPlan,
+    UnblockTrajectory,
+    WaiveConsultation,
+)
 from domain.common import (
     ClientInvolvement,
     ConsultationKind,
@@ -28,7 +44,7 @@ from rodedraad.settings import Settings
 from rodedraad.wiring import Container, build_deadline_scheduler
 from scheduler.runner import SCHEDULER_ACTOR, DeadlineScheduler
 from tests.integration.databases import fresh_settings, require_backend
-from tests.support import COORDINATOR, context
+from tests.support import COORDINATOR, context, on_trajectory, said
 
 T = Trajectory
 START, THREE_MONTH, AD_HOC, END, MDO, PLAN_MEETING = (
@@ -103,15 +119,19 @@ class Care:
     def refer(
         self, label: str, day: str, region: str = "elz-gent", sector: Sector = Sector.YOUTH_CARE
     ) -> UUID:
-        client = self.app.register_client(self.ctx(day), personal=PersonalData()).id
+        client = self.app.register_client(self.ctx(day), said(RegisterClient, self.ctx(day))).id
         self.ids[label] = self.app.refer(
             self.ctx(day),
-            client_id=client,
-            question="Wie helpt Sam terug naar school?",
-            client_criteria=(),
-            referrer_engagement="",
-            sector=sector,
-            region=region,
+            said(
+                Refer,
+                self.ctx(day),
+                client_id=client,
+                question="Wie helpt Sam terug naar school?",
+                client_criteria=(),
+                referrer_engagement="",
+                sector=sector,
+                region=region,
+            ),
         ).id
         return self.ids[label]
 
@@ -120,19 +140,25 @@ class Care:
     ) -> UUID:
         """Referred and accepted on ``day``."""
         tid = self.refer(label, day, region, sector)
-        self.app.accept(self.ctx(day, 11), tid, None, coordinating_organisation=None)
+        on_trajectory(
+            self.app, self.ctx(day, 11), tid, None, Accept, coordinating_organisation=None
+        )
         return tid
 
     def decline(self, label: str, day: str) -> None:
-        self.app.decline(self.ctx(day), self.ids[label], None, reason="buiten de criteria")
+        on_trajectory(
+            self.app, self.ctx(day), self.ids[label], None, Decline, reason="buiten de criteria"
+        )
 
     def hold(
         self, label: str, day: str, kind: ConsultationKind, next_on: str | None = None
     ) -> None:
-        self.app.hold_consultation(
+        on_trajectory(
+            self.app,
             self.ctx(day),
             self.ids[label],
             None,
+            HoldConsultation,
             kind=kind,
             participants=PARTICIPANTS,
             client_involvement=ClientInvolvement.PRESENT,
@@ -142,27 +168,45 @@ class Care:
         )
 
     def waive(self, label: str, day: str, kind: ConsultationKind) -> None:
-        self.app.waive_consultation(self.ctx(day), self.ids[label], None, kind=kind, reason="ziek")
-
-    def goal(self, label: str, day: str) -> None:
-        self.app.set_goal(
-            self.ctx(day), self.ids[label], None, goal_id="goal-1", description="terug naar school"
-        )
-
-    def sign(self, label: str, day: str) -> None:
-        self.app.sign_plan(
+        on_trajectory(
+            self.app,
             self.ctx(day),
             self.ids[label],
             None,
+            WaiveConsultation,
+            kind=kind,
+            reason="ziek",
+        )
+
+    def goal(self, label: str, day: str) -> None:
+        on_trajectory(
+            self.app,
+            self.ctx(day),
+            self.ids[label],
+            None,
+            SetGoal,
+            goal_id="goal-1",
+            description="terug naar school",
+        )
+
+    def sign(self, label: str, day: str) -> None:
+        on_trajectory(
+            self.app,
+            self.ctx(day),
+            self.ids[label],
+            None,
+            SignPlan,
             signatory=Signatory.CLIENT,
             representative_ref=None,
         )
 
     def evaluate(self, label: str, day: str) -> None:
-        self.app.evaluate(
+        on_trajectory(
+            self.app,
             self.ctx(day),
             self.ids[label],
             None,
+            Evaluate,
             results="goed op weg",
             blocking=(),
             pdca_phase=None,
@@ -171,22 +215,33 @@ class Care:
         )
 
     def block(self, label: str, day: str) -> None:
-        self.app.block(
+        on_trajectory(
+            self.app,
             self.ctx(day),
             self.ids[label],
             None,
+            BlockTrajectory,
             reasons=(ReasonCategory.WAITING_LIST,),
             description="",
         )
 
     def unblock(self, label: str, day: str) -> None:
-        self.app.unblock(self.ctx(day), self.ids[label], None, resolution="plaats gevonden")
-
-    def escalate(self, label: str, day: str, escalation_id: str) -> None:
-        self.app.raise_escalation(
+        on_trajectory(
+            self.app,
             self.ctx(day),
             self.ids[label],
             None,
+            UnblockTrajectory,
+            resolution="plaats gevonden",
+        )
+
+    def escalate(self, label: str, day: str, escalation_id: str) -> None:
+        on_trajectory(
+            self.app,
+            self.ctx(day),
+            self.ids[label],
+            None,
+            RaiseEscalation,
             escalation_id=escalation_id,
             level=EscalationLevel.NETWORK,
             reason=ReasonCategory.WAITING_LIST,
@@ -194,23 +249,37 @@ class Care:
         )
 
     def resolve(self, label: str, day: str, escalation_id: str) -> None:
-        self.app.resolve_escalation(
-            self.ctx(day), self.ids[label], None, escalation_id=escalation_id, resolution="opgelost"
-        )
-
-    def close(self, label: str, day: str, follow_up_by: str | None = "org-provider") -> None:
-        self.app.close_trajectory(
+        on_trajectory(
+            self.app,
             self.ctx(day),
             self.ids[label],
             None,
+            ResolveEscalationAt,
+            escalation_id=escalation_id,
+            resolution="opgelost",
+        )
+
+    def close(self, label: str, day: str, follow_up_by: str | None = "org-provider") -> None:
+        on_trajectory(
+            self.app,
+            self.ctx(day),
+            self.ids[label],
+            None,
+            CloseTrajectory,
             reason="afgerond",
             follow_up_by=follow_up_by,
             no_follow_up_reason=None if follow_up_by else "cliënt verhuisd",
         )
 
     def follow_up(self, label: str, day: str) -> None:
-        self.app.record_follow_up_contact(
-            self.ctx(day), self.ids[label], None, contacted_party="org-provider", outcome="loopt"
+        on_trajectory(
+            self.app,
+            self.ctx(day),
+            self.ids[label],
+            None,
+            RecordFollowUpContact,
+            contacted_party="org-provider",
+            outcome="loopt",
         )
 
 

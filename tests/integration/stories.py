@@ -20,7 +20,34 @@ from uuid import UUID
 import msgspec
 
 from application.care_record import CareRecord
-from domain.client import PersonalData
+from application.commands import (
+    Accept,
+    AcceptRoleAgreementAt,
+    AgreeAction,
+    AppointRepresentative,
+    BlockTrajectory,
+    ChangeEscalationLevelAt,
+    CloseGoalAt,
+    CloseTrajectory,
+    Decline,
+    DeclineRoleAgreementAt,
+    EndRoleAgreementAt,
+    Evaluate,
+    GrantConsent,
+    HandOver,
+    HoldConsultation,
+    ProposeRoleAgreement,
+    RaiseEscalation,
+    RecordFollowUpContact,
+    Refer,
+    RegisterClient,
+    ResolveEscalationAt,
+    ReviseGoalAt,
+    SetGoal,
+    SignPlan,
+    UnblockTrajectory,
+    WaiveConsultation,
+)
 from domain.common import (
     Actor,
     ClientInvolvement,
@@ -41,6 +68,7 @@ from projections.queries import BoardFilter, ReadModelQueries
 from projections.views import trajectory_view
 from projections.worker import ProjectionWorker
 from tests.integration.databases import rows
+from tests.support import on_client, on_trajectory, said
 
 COORDINATOR = Actor(user_id="user-an", organisation="org-coordinating", role="coordinator")
 REFERRER = Actor(user_id="user-rik", organisation="org-referrer", role="referrer")
@@ -125,20 +153,24 @@ class Story:
     def _register(self, n: int) -> UUID:
         record = self.record
         client_id = record.register_client(
-            self.ctx(0), personal=PersonalData(name=f"Client {n}")
+            self.ctx(0), said(RegisterClient, self.ctx(0), name=f"Client {n}")
         ).id
-        record.appoint_representative(
+        on_client(
+            record,
             self.ctx(0),
             client_id,
             None,
+            AppointRepresentative,
             representative_ref="rep-mother",
-            personal=PersonalData(name="Moeder"),
+            name="Moeder",
         )
         for party in CONSENTED:
-            record.grant_consent(
+            on_client(
+                record,
                 self.ctx(0),
                 client_id,
                 None,
+                GrantConsent,
                 consent_id=f"consent-{party}",
                 to_party=party,
                 scopes=(ConsentScope.PLAN, ConsentScope.DOSSIER),
@@ -239,23 +271,29 @@ class Story:
     def _refer(self, thread: Thread, day: int, c: int, continues_from: UUID | None) -> None:
         result = self.record.refer(
             self.ctx(day, REFERRER),
-            client_id=thread.client_id,
-            question="Wie helpt Sam terug naar school?",
-            client_criteria=("12-18 jaar",),
-            referrer_engagement="blijft betrokken",
-            sector=SECTORS[c % len(SECTORS)],
-            region=REGIONS[c % len(REGIONS)],
-            continues_from=continues_from,
+            said(
+                Refer,
+                self.ctx(day, REFERRER),
+                client_id=thread.client_id,
+                question="Wie helpt Sam terug naar school?",
+                client_criteria=("12-18 jaar",),
+                referrer_engagement="blijft betrokken",
+                sector=SECTORS[c % len(SECTORS)],
+                region=REGIONS[c % len(REGIONS)],
+                continues_from=continues_from,
+            ),
         )
         thread.trajectories.append(result.id)
         thread.referred_on_day[result.id] = day
 
     def _accept(self, t: Trajectory, day: int, c: int) -> None:
         coordinating = PROVIDER.organisation if c % 4 == 3 else None
-        self.record.accept(self.ctx(day), t.id, None, coordinating_organisation=coordinating)
+        on_trajectory(
+            self.record, self.ctx(day), t.id, None, Accept, coordinating_organisation=coordinating
+        )
 
     def _decline(self, t: Trajectory, day: int) -> None:
-        self.record.decline(self.ctx(day), t.id, None, reason="buiten de criteria")
+        on_trajectory(self.record, self.ctx(day), t.id, None, Decline, reason="buiten de criteria")
 
     # --- consultations --------------------------------------------------------------------------
 
@@ -270,10 +308,12 @@ class Story:
             ] + list(OTHER_KINDS)
             kind = kinds[c % len(kinds)]
         planned = kind != ConsultationKind.END and c % 5 != 4
-        self.record.hold_consultation(
+        on_trajectory(
+            self.record,
             self.ctx(day),
             t.id,
             None,
+            HoldConsultation,
             kind=kind,
             participants=(
                 Participant(organisation=COORDINATOR.organisation, role=Role("trajectory_guide")),
@@ -293,18 +333,26 @@ class Story:
 
     def _waive(self, t: Trajectory, day: int, c: int) -> None:
         kinds = [ConsultationKind.START] if t.status == Status.ACCEPTED else self._waivable(t)
-        self.record.waive_consultation(
-            self.ctx(day), t.id, None, kind=kinds[c % len(kinds)], reason="cliënt wil niet"
+        on_trajectory(
+            self.record,
+            self.ctx(day),
+            t.id,
+            None,
+            WaiveConsultation,
+            kind=kinds[c % len(kinds)],
+            reason="cliënt wil niet",
         )
 
     # --- role agreements ------------------------------------------------------------------------
 
     def _propose(self, t: Trajectory, day: int, c: int) -> None:
         named = [p for n, p in enumerate(PARTIES) if (c + 1) >> n & 1] or [PARTIES[c % 3]]
-        self.record.propose_role_agreement(
+        on_trajectory(
+            self.record,
             self.ctx(day),
             t.id,
             None,
+            ProposeRoleAgreement,
             agreement_id=self._next_id("agreement"),
             assignments=tuple(
                 RoleAssignment(party=p.organisation, role=ROLES[(c + n) % len(ROLES)])
@@ -327,12 +375,23 @@ class Story:
         pending = self._pending_answers(t)
         agreement_id, actor = pending[c % len(pending)]
         if accept:
-            self.record.accept_role_agreement(
-                self.ctx(day, actor), t.id, None, agreement_id=agreement_id
+            on_trajectory(
+                self.record,
+                self.ctx(day, actor),
+                t.id,
+                None,
+                AcceptRoleAgreementAt,
+                agreement_id=agreement_id,
             )
         else:
-            self.record.decline_role_agreement(
-                self.ctx(day, actor), t.id, None, agreement_id=agreement_id, reason="geen tijd"
+            on_trajectory(
+                self.record,
+                self.ctx(day, actor),
+                t.id,
+                None,
+                DeclineRoleAgreementAt,
+                agreement_id=agreement_id,
+                reason="geen tijd",
             )
 
     @staticmethod
@@ -345,8 +404,14 @@ class Story:
 
     def _end_agreement(self, t: Trajectory, day: int, c: int) -> None:
         endable = self._endable(t)
-        self.record.end_role_agreement(
-            self.ctx(day), t.id, None, agreement_id=endable[c % len(endable)], reason="herzien"
+        on_trajectory(
+            self.record,
+            self.ctx(day),
+            t.id,
+            None,
+            EndRoleAgreementAt,
+            agreement_id=endable[c % len(endable)],
+            reason="herzien",
         )
 
     # --- the plan -----------------------------------------------------------------------------
@@ -356,16 +421,24 @@ class Story:
         return [goal_id for goal_id, g in t.goals.items() if g.closed_at is None]
 
     def _set_goal(self, t: Trajectory, day: int) -> None:
-        self.record.set_goal(
-            self.ctx(day), t.id, None, goal_id=self._next_id("goal"), description="naar school"
+        on_trajectory(
+            self.record,
+            self.ctx(day),
+            t.id,
+            None,
+            SetGoal,
+            goal_id=self._next_id("goal"),
+            description="naar school",
         )
 
     def _revise_goal(self, t: Trajectory, day: int, c: int) -> None:
         goals = self._open_goals(t)
-        self.record.revise_goal(
+        on_trajectory(
+            self.record,
             self.ctx(day),
             t.id,
             None,
+            ReviseGoalAt,
             goal_id=goals[c % len(goals)],
             description=f"naar school, {c} dagen per week",
             reason="haalbaarder",
@@ -373,16 +446,24 @@ class Story:
 
     def _close_goal(self, t: Trajectory, day: int, c: int) -> None:
         goals = self._open_goals(t)
-        self.record.close_goal(
-            self.ctx(day), t.id, None, goal_id=goals[c % len(goals)], outcome="bereikt"
+        on_trajectory(
+            self.record,
+            self.ctx(day),
+            t.id,
+            None,
+            CloseGoalAt,
+            goal_id=goals[c % len(goals)],
+            outcome="bereikt",
         )
 
     def _agree_action(self, t: Trajectory, day: int, c: int) -> None:
         goals = list(t.goals)
-        self.record.agree_action(
+        on_trajectory(
+            self.record,
             self.ctx(day),
             t.id,
             None,
+            AgreeAction,
             action_id=self._next_id("action"),
             description="intake dagcentrum",
             owner=PARTIES[c % len(PARTIES)].organisation,
@@ -393,23 +474,33 @@ class Story:
     def _sign(self, t: Trajectory, day: int, c: int) -> None:
         if c % 2:
             actor = msgspec.structs.replace(COORDINATOR, on_behalf_of="rep-mother")
-            self.record.sign_plan(
+            on_trajectory(
+                self.record,
                 self.ctx(day, actor),
                 t.id,
                 None,
+                SignPlan,
                 signatory=Signatory.REPRESENTATIVE,
                 representative_ref="rep-mother",
             )
         else:
-            self.record.sign_plan(
-                self.ctx(day), t.id, None, signatory=Signatory.CLIENT, representative_ref=None
+            on_trajectory(
+                self.record,
+                self.ctx(day),
+                t.id,
+                None,
+                SignPlan,
+                signatory=Signatory.CLIENT,
+                representative_ref=None,
             )
 
     def _evaluate(self, t: Trajectory, day: int, c: int) -> None:
-        self.record.evaluate(
+        on_trajectory(
+            self.record,
             self.ctx(day),
             t.id,
             None,
+            Evaluate,
             results="half gehaald",
             blocking=tuple(r for n, r in enumerate(REASONS) if c >> n & 1)[:3],
             pdca_phase=tuple(PdcaPhase)[c % len(PdcaPhase)] if c % 5 else None,
@@ -420,10 +511,12 @@ class Story:
     # --- escalation and blocks ------------------------------------------------------------------
 
     def _raise(self, t: Trajectory, day: int, c: int) -> None:
-        self.record.raise_escalation(
+        on_trajectory(
+            self.record,
             self.ctx(day),
             t.id,
             None,
+            RaiseEscalation,
             escalation_id=self._next_id("escalation"),
             level=LEVELS[c % len(LEVELS)],
             reason=REASONS[c % len(REASONS)],
@@ -434,10 +527,12 @@ class Story:
         open_ = list(t.open_escalations.items())
         escalation_id, escalation = open_[c % len(open_)]
         levels = [level for level in LEVELS if level != escalation.level]
-        self.record.change_escalation_level(
+        on_trajectory(
+            self.record,
             self.ctx(day),
             t.id,
             None,
+            ChangeEscalationLevelAt,
             escalation_id=escalation_id,
             to_level=levels[c % len(levels)],
             reason="blijft hangen",
@@ -445,26 +540,44 @@ class Story:
 
     def _resolve(self, t: Trajectory, day: int, c: int) -> None:
         open_ = list(t.open_escalations)
-        self.record.resolve_escalation(
-            self.ctx(day), t.id, None, escalation_id=open_[c % len(open_)], resolution="plaats"
+        on_trajectory(
+            self.record,
+            self.ctx(day),
+            t.id,
+            None,
+            ResolveEscalationAt,
+            escalation_id=open_[c % len(open_)],
+            resolution="plaats",
         )
 
     def _block(self, t: Trajectory, day: int, c: int) -> None:
         reasons = tuple(r for n, r in enumerate(REASONS) if c >> n & 1)[:3] or (REASONS[c % 10],)
-        self.record.block(self.ctx(day), t.id, None, reasons=reasons, description="wachtlijst")
+        on_trajectory(
+            self.record,
+            self.ctx(day),
+            t.id,
+            None,
+            BlockTrajectory,
+            reasons=reasons,
+            description="wachtlijst",
+        )
 
     def _unblock(self, t: Trajectory, day: int) -> None:
-        self.record.unblock(self.ctx(day), t.id, None, resolution="plaats gevonden")
+        on_trajectory(
+            self.record, self.ctx(day), t.id, None, UnblockTrajectory, resolution="plaats gevonden"
+        )
 
     # --- handover, deadlines, closing -----------------------------------------------------------
 
     def _hand_over(self, t: Trajectory, day: int, c: int) -> None:
         current = t.coordinating_organisation or t.referrer_organisation
         parties = [p for p in CONSENTED if p != current]
-        self.record.hand_over(
+        on_trajectory(
+            self.record,
             self.ctx(day),
             t.id,
             None,
+            HandOver,
             to_party=parties[c % len(parties)],
             scopes=(ConsentScope.PLAN,) if c % 2 else (ConsentScope.PLAN, ConsentScope.DOSSIER),
             transfers_coordination=c % 3 != 0,
@@ -472,18 +585,20 @@ class Story:
 
     def _missed_deadline(self, t: Trajectory, day: int, c: int) -> None:
         rule = ("consultation-due", "evaluation-due", "plan-signature-due")[c % 3]
-        self.record.record_missed_deadline(
+        self.record.record_deadline(
             self.ctx(day),
             t.id,
+            kind="missed",
             rule=rule,
             due_on=self.on(day) - timedelta(days=c % 20),
             expected="consultation",
         )
 
     def _reminder(self, t: Trajectory, day: int, c: int) -> None:
-        self.record.record_deadline_reminder(
+        self.record.record_deadline(
             self.ctx(day),
             t.id,
+            kind="reminder",
             rule="evaluation-due",
             due_on=self.on(day) + timedelta(days=c % 20),
             expected="evaluation",
@@ -493,23 +608,36 @@ class Story:
         missed = t.open_missed_deadlines
         rule, _, due = missed[c % len(missed)].partition("@")
         due_on = date.fromisoformat(due)
-        self.record.record_deadline_met_late(
-            self.ctx(day), t.id, rule=rule, due_on=due_on, met_on=due_on + timedelta(days=1)
+        self.record.record_deadline(
+            self.ctx(day),
+            t.id,
+            kind="met_late",
+            rule=rule,
+            due_on=due_on,
+            met_on=due_on + timedelta(days=1),
         )
 
     def _close(self, t: Trajectory, day: int, c: int) -> None:
-        self.record.close_trajectory(
+        on_trajectory(
+            self.record,
             self.ctx(day),
             t.id,
             None,
+            CloseTrajectory,
             reason="doelen bereikt",
             follow_up_by=PROVIDER.organisation if c % 2 else None,
             no_follow_up_reason=None if c % 2 else "cliënt verhuist",
         )
 
     def _follow_up(self, t: Trajectory, day: int) -> None:
-        self.record.record_follow_up_contact(
-            self.ctx(day), t.id, None, contacted_party=PROVIDER.organisation, outcome="loopt"
+        on_trajectory(
+            self.record,
+            self.ctx(day),
+            t.id,
+            None,
+            RecordFollowUpContact,
+            contacted_party=PROVIDER.organisation,
+            outcome="loopt",
         )
 
 

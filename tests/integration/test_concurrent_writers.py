@@ -12,10 +12,11 @@ from uuid import UUID
 import pytest
 
 from application.care_record import CareRecord, ConcurrentWrite
-from domain.client import PersonalData
+from application.commands import Accept, HoldConsultation, Refer, RegisterClient, SetGoal
 from domain.common import ClientInvolvement, ConsultationKind, Sector
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record
+from tests.support import on_trajectory, said
 from tests.unit.builders import PARTICIPANTS, REFERRER, ctx, on
 
 WRITERS = 4
@@ -31,21 +32,27 @@ def writers(any_settings: Settings) -> Iterator[list[CareRecord]]:
 
 
 def _started(app: CareRecord) -> UUID:
-    client_id = app.register_client(ctx(0), personal=PersonalData()).id
+    client_id = app.register_client(ctx(0), said(RegisterClient, ctx(0))).id
     trajectory_id = app.refer(
         ctx(0, actor=REFERRER),
-        client_id=client_id,
-        question="Wie helpt Sam?",
-        client_criteria=(),
-        referrer_engagement="",
-        sector=Sector.YOUTH_CARE,
-        region="elz-gent",
+        said(
+            Refer,
+            ctx(0, actor=REFERRER),
+            client_id=client_id,
+            question="Wie helpt Sam?",
+            client_criteria=(),
+            referrer_engagement="",
+            sector=Sector.YOUTH_CARE,
+            region="elz-gent",
+        ),
     ).id
-    app.accept(ctx(1), trajectory_id, None, coordinating_organisation=None)
-    app.hold_consultation(
+    on_trajectory(app, ctx(1), trajectory_id, None, Accept, coordinating_organisation=None)
+    on_trajectory(
+        app,
         ctx(5),
         trajectory_id,
         None,
+        HoldConsultation,
         kind=ConsultationKind.START,
         participants=PARTICIPANTS,
         client_involvement=ClientInvolvement.PRESENT,
@@ -72,10 +79,12 @@ def test_concurrent_writers_lose_no_update_and_record_none_twice(
             for n in range(GOALS_PER_WRITER):
                 while True:
                     try:
-                        app.set_goal(
+                        on_trajectory(
+                            app,
                             ctx(7),
                             trajectory_id,
                             None,
+                            SetGoal,
                             goal_id=f"goal-{index}-{n}",
                             description=f"doel {n} van schrijver {index}",
                         )
@@ -123,8 +132,14 @@ def test_threads_of_one_application_share_transactions_and_each_keeps_its_own_ou
             for n in range(GOALS_PER_WRITER):
                 while True:
                     try:
-                        result = app.set_goal(
-                            ctx(7), trajectory_id, None, goal_id=f"{name}-{n}", description="doel"
+                        result = on_trajectory(
+                            app,
+                            ctx(7),
+                            trajectory_id,
+                            None,
+                            SetGoal,
+                            goal_id=f"{name}-{n}",
+                            description="doel",
                         )
                         answers.append((result.id, result.version, result.position))
                         break

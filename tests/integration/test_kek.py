@@ -22,10 +22,10 @@ import psycopg
 import pytest
 
 from application.care_record import CareRecord
+from application.commands import EraseClient, Refer, RegisterClient
 from application.kek import KekError, KekVersion, KeyringFile, unwrap
 from application.kek_rotation import KekRotation
 from application.sealing import SealBroken
-from domain.client import PersonalData
 from domain.common import Sector
 from rodedraad import cli
 from rodedraad.settings import Settings
@@ -52,7 +52,7 @@ from tests.integration.raw_files import (
     sqlite_files,
     wal_mark,
 )
-from tests.support import context
+from tests.support import context, said
 
 
 @dataclass
@@ -98,16 +98,20 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
 def record_client(record: CareRecord, name: str) -> tuple[UUID, UUID]:
     """A client with a name, and a trajectory whose question names them: two subjects."""
     client = record.register_client(
-        context(), personal=PersonalData(name=name, contact=f"{name}@post.example")
+        context(), said(RegisterClient, context(), name=name, contact=f"{name}@post.example")
     ).id
     trajectory = record.refer(
         context(),
-        client_id=client,
-        question=f"support at school for {name}",
-        client_criteria=(f"{name} is 14",),
-        referrer_engagement="weekly contact",
-        sector=Sector.YOUTH_CARE,
-        region="west-flanders",
+        said(
+            Refer,
+            context(),
+            client_id=client,
+            question=f"support at school for {name}",
+            client_criteria=(f"{name} is 14",),
+            referrer_engagement="weekly contact",
+            sector=Sector.YOUTH_CARE,
+            region="west-flanders",
+        ),
     ).id
     return client, trajectory
 
@@ -127,7 +131,9 @@ def test_no_subject_key_is_in_clear_in_any_file_of_the_database_even_after_an_er
     try:
         subjects = [s for _ in range(3) for s in record_client(record, a_name())]
         keys = [record.keys.key_for(s) for s in subjects]
-        record.erase_client(context(), subjects[0], None, legal_basis="gdpr_request")
+        record.erase_client(
+            context(), subjects[0], None, said(EraseClient, context(), legal_basis="gdpr_request")
+        )
     finally:
         record.close()
     wrapped = [w for _, w in deployment.stored_keys().values()]
@@ -253,7 +259,9 @@ def backup(deployment: Deployment) -> Iterator[Backup]:
     copy = take_copy(deployment)
     record = deployment.record()
     try:
-        record.erase_client(context(), client, None, legal_basis="gdpr_request")
+        record.erase_client(
+            context(), client, None, said(EraseClient, context(), legal_basis="gdpr_request")
+        )
         rotation = deployment.rotation(record)
         rotated_at = datetime.now(UTC)
         rotation.run(rotated_at, force=True)

@@ -8,9 +8,10 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from application.care_record import CareRecord
+from application.commands import RegisterClient
 from application.pg_recorder import LockedInsertRecorder
-from domain.client import PersonalData
 from rodedraad.settings import Settings
+from tests.support import said
 from tests.unit.builders import ctx
 
 pytestmark = pytest.mark.postgres
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.postgres
 def test_the_application_records_through_the_locked_insert(pg_record: CareRecord) -> None:
     assert isinstance(pg_record.recorder, LockedInsertRecorder)
 
-    first = pg_record.register_client(ctx(0), personal=PersonalData())
-    second = pg_record.register_client(ctx(0), personal=PersonalData())
+    first = pg_record.register_client(ctx(0), said(RegisterClient, ctx(0)))
+    second = pg_record.register_client(ctx(0), said(RegisterClient, ctx(0)))
 
     assert (first.position, second.position) == (1, 2)
     [notification] = pg_record.recorder.select_notifications(start=2, limit=1)
@@ -38,7 +39,10 @@ def test_a_write_waits_for_the_table_lock_like_eventsourcings_own(
     with psycopg.connect(pg_settings.database.url) as holder:
         holder.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE")
         writer = threading.Thread(
-            target=lambda: (pg_record.register_client(ctx(0), personal=PersonalData()), done.set())
+            target=lambda: (
+                pg_record.register_client(ctx(0), said(RegisterClient, ctx(0))),
+                done.set(),
+            )
         )
         writer.start()
         time.sleep(0.5)
@@ -50,7 +54,7 @@ def test_a_write_waits_for_the_table_lock_like_eventsourcings_own(
 
 
 def test_a_version_taken_twice_is_refused_and_nothing_of_it_recorded(pg_record: CareRecord) -> None:
-    client_id = pg_record.register_client(ctx(0), personal=PersonalData()).id
+    client_id = pg_record.register_client(ctx(0), said(RegisterClient, ctx(0))).id
     [existing] = pg_record.recorder.select_events(client_id)
     again = StoredEvent(client_id, existing.originator_version, existing.topic, existing.state)
     fresh = StoredEvent(client_id, existing.originator_version + 1, existing.topic, existing.state)

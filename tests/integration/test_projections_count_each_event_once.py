@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from application.care_record import CareRecord
+from application.commands import Refer
 from domain.common import Sector
 from domain.errors import DomainError
 from projections import worker as worker_module
@@ -29,6 +30,7 @@ from tests.integration.stories import (
     assert_read_models_equal_the_record,
     tell,
 )
+from tests.support import said
 
 BATCH = 5
 
@@ -231,12 +233,16 @@ def test_a_fact_at_the_ends_of_the_calendar_is_refused_or_projected_never_stoppi
         try:
             record.refer(
                 ctx,
-                client_id=story.threads[0].client_id,
-                question="Wie helpt?",
-                client_criteria=(),
-                referrer_engagement="",
-                sector=Sector.YOUTH_CARE,
-                region="elz-gent",
+                said(
+                    Refer,
+                    ctx,
+                    client_id=story.threads[0].client_id,
+                    question="Wie helpt?",
+                    client_criteria=(),
+                    referrer_engagement="",
+                    sector=Sector.YOUTH_CARE,
+                    region="elz-gent",
+                ),
             )
         except DomainError:
             continue

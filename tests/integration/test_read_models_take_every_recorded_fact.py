@@ -13,11 +13,12 @@ from uuid import UUID
 import pytest
 
 from application.care_record import CareRecord
-from domain.client import PersonalData
+from application.commands import Accept, Refer, RegisterClient
 from domain.common import Actor, CommandContext, Role, Sector
 from domain.trajectory import RoleAssignment, Trajectory
 from rodedraad.wiring import build_care_record, build_projection_worker
 from tests.integration.databases import BACKENDS, fresh_settings, rows
+from tests.support import on_trajectory, said
 
 COORDINATOR = Actor(user_id="user-an", organisation="org-coordinating", role="coordinator")
 #: A party named as no command may name one today.
@@ -36,17 +37,21 @@ def context(days_ago: int) -> CommandContext:
 
 
 def accepted_trajectory(record: CareRecord) -> UUID:
-    client = record.register_client(context(30), personal=PersonalData(name="Sam"))
+    client = record.register_client(context(30), said(RegisterClient, context(30), name="Sam"))
     referred = record.refer(
         context(20),
-        client_id=client.id,
-        question="Support at home",
-        client_criteria=(),
-        referrer_engagement="",
-        sector=Sector.YOUTH_CARE,
-        region="elz-gent",
+        said(
+            Refer,
+            context(20),
+            client_id=client.id,
+            question="Support at home",
+            client_criteria=(),
+            referrer_engagement="",
+            sector=Sector.YOUTH_CARE,
+            region="elz-gent",
+        ),
     )
-    record.accept(context(19), referred.id, None, coordinating_organisation=None)
+    on_trajectory(record, context(19), referred.id, None, Accept, coordinating_organisation=None)
     return referred.id
 
 

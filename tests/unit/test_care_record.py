@@ -10,7 +10,36 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.care_record import CareRecord, ConcurrentWrite, StaleVersion
-from domain.client import PersonalData
+from application.commands import (
+    Accept,
+    AcceptRoleAgreementAt,
+    AgreeAction,
+    AppointRepresentative,
+    BlockTrajectory,
+    ChangeEscalationLevelAt,
+    CloseGoalAt,
+    CloseTrajectory,
+    Decline,
+    DeclineRoleAgreementAt,
+    EndRoleAgreementAt,
+    Evaluate,
+    ExcludeRepresentativeAt,
+    GrantConsent,
+    HandOver,
+    HoldConsultation,
+    ProposeRoleAgreement,
+    RaiseEscalation,
+    RecordFollowUpContact,
+    Refer,
+    RegisterClient,
+    ResolveEscalationAt,
+    ReviseGoalAt,
+    RevokeConsentAt,
+    SetGoal,
+    SignPlan,
+    UnblockTrajectory,
+    WaiveConsultation,
+)
 from domain.common import (
     ClientInvolvement,
     ConsentScope,
@@ -33,7 +62,7 @@ from domain.errors import (
 from domain.trajectory import RoleAssignment, Status, Trajectory
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record
-from tests.support import COORDINATOR
+from tests.support import COORDINATOR, on_client, on_trajectory, said
 from tests.unit.builders import (
     NEXT_ORGANISATION,
     PARTICIPANTS,
@@ -65,19 +94,23 @@ def other_app(any_settings: Settings) -> Iterator[CareRecord]:
 
 
 def register(app: CareRecord) -> UUID:
-    return app.register_client(ctx(0), personal=PersonalData(name="Sam Peeters")).id
+    return app.register_client(ctx(0), said(RegisterClient, ctx(0), name="Sam Peeters")).id
 
 
 def refer(app: CareRecord, client_id: UUID, day: int = 0, **extra: Any) -> UUID:
     return app.refer(
         ctx(day, actor=REFERRER),
-        client_id=client_id,
-        question="Wie helpt Sam terug naar school?",
-        client_criteria=("12-18 jaar",),
-        referrer_engagement="blijft betrokken",
-        sector=Sector.YOUTH_CARE,
-        region="elz-gent",
-        **extra,
+        said(
+            Refer,
+            ctx(day, actor=REFERRER),
+            client_id=client_id,
+            question="Wie helpt Sam terug naar school?",
+            client_criteria=("12-18 jaar",),
+            referrer_engagement="blijft betrokken",
+            sector=Sector.YOUTH_CARE,
+            region="elz-gent",
+            **extra,
+        ),
     ).id
 
 
@@ -95,23 +128,37 @@ def consultation(kind: ConsultationKind, day: int, next_in_days: int | None) -> 
 def started(app: CareRecord, client_id: UUID | None = None) -> UUID:
     """A trajectory accepted on day 1 and started on day 5, with goal-school set on day 6."""
     trajectory_id = refer(app, client_id or register(app))
-    app.accept(ctx(1), trajectory_id, None, coordinating_organisation=None)
-    app.hold_consultation(
-        ctx(5), trajectory_id, None, **consultation(ConsultationKind.START, 5, 30)
+    on_trajectory(app, ctx(1), trajectory_id, None, Accept, coordinating_organisation=None)
+    on_trajectory(
+        app,
+        ctx(5),
+        trajectory_id,
+        None,
+        HoldConsultation,
+        **consultation(ConsultationKind.START, 5, 30),
     )
-    app.set_goal(ctx(6), trajectory_id, None, goal_id="goal-school", description="naar school")
+    on_trajectory(
+        app, ctx(6), trajectory_id, None, SetGoal, goal_id="goal-school", description="naar school"
+    )
     return trajectory_id
 
 
 def closed(app: CareRecord, client_id: UUID) -> UUID:
     trajectory_id = started(app, client_id)
-    app.hold_consultation(
-        ctx(60), trajectory_id, None, **consultation(ConsultationKind.END, 60, None)
+    on_trajectory(
+        app,
+        ctx(60),
+        trajectory_id,
+        None,
+        HoldConsultation,
+        **consultation(ConsultationKind.END, 60, None),
     )
-    app.close_trajectory(
+    on_trajectory(
+        app,
         ctx(61),
         trajectory_id,
         None,
+        CloseTrajectory,
         reason="doelen bereikt",
         follow_up_by=PROVIDER.organisation,
         no_follow_up_reason=None,
@@ -124,10 +171,12 @@ def stored_events(app: CareRecord, aggregate_id: UUID) -> list[Any]:
 
 
 def grant(app: CareRecord, client_id: UUID, to_party: str = NEXT_ORGANISATION) -> None:
-    app.grant_consent(
+    on_client(
+        app,
         ctx(20),
         client_id,
         None,
+        GrantConsent,
         consent_id="consent-1",
         to_party=to_party,
         scopes=(ConsentScope.PLAN, ConsentScope.DOSSIER),
@@ -137,10 +186,12 @@ def grant(app: CareRecord, client_id: UUID, to_party: str = NEXT_ORGANISATION) -
 
 
 def hand_over(app: CareRecord, trajectory_id: UUID, day: int = 30) -> Any:
-    return app.hand_over(
+    return on_trajectory(
+        app,
         ctx(day),
         trajectory_id,
         None,
+        HandOver,
         to_party=NEXT_ORGANISATION,
         scopes=(ConsentScope.PLAN,),
         transfers_coordination=True,
@@ -152,88 +203,150 @@ def hand_over(app: CareRecord, trajectory_id: UUID, day: int = 30) -> Any:
 
 def test_a_trajectory_is_recorded_from_referral_to_closing(app: CareRecord) -> None:
     client_id = register(app)
-    app.appoint_representative(
-        ctx(1), client_id, None, representative_ref="rep-mother", personal=PersonalData()
-    )
+    on_client(app, ctx(1), client_id, None, AppointRepresentative, representative_ref="rep-mother")
     grant(app, client_id)
     t = refer(app, client_id)
     steps = [
-        lambda: app.accept(ctx(1), t, 1, coordinating_organisation=None),
-        lambda: app.hold_consultation(ctx(5), t, 2, **consultation(ConsultationKind.START, 5, 30)),
-        lambda: app.propose_role_agreement(
+        lambda: on_trajectory(app, ctx(1), t, 1, Accept, coordinating_organisation=None),
+        lambda: on_trajectory(
+            app, ctx(5), t, 2, HoldConsultation, **consultation(ConsultationKind.START, 5, 30)
+        ),
+        lambda: on_trajectory(
+            app,
             ctx(6),
             t,
             3,
+            ProposeRoleAgreement,
             agreement_id="ra-1",
             assignments=(
                 RoleAssignment(party=COORDINATOR.organisation, role=Role.TRAJECTORY_GUIDE),
                 RoleAssignment(party=PROVIDER.organisation, role=Role.KEY_WORKER),
             ),
         ),
-        lambda: app.accept_role_agreement(ctx(7), t, 4, agreement_id="ra-1"),
-        lambda: app.accept_role_agreement(ctx(7, actor=PROVIDER), t, 5, agreement_id="ra-1"),
-        lambda: app.set_goal(ctx(8), t, 6, goal_id="goal-school", description="naar school"),
-        lambda: app.revise_goal(
-            ctx(9), t, 7, goal_id="goal-school", description="voltijds", reason="vlot"
+        lambda: on_trajectory(app, ctx(7), t, 4, AcceptRoleAgreementAt, agreement_id="ra-1"),
+        lambda: on_trajectory(
+            app, ctx(7, actor=PROVIDER), t, 5, AcceptRoleAgreementAt, agreement_id="ra-1"
         ),
-        lambda: app.set_goal(ctx(9), t, 8, goal_id="goal-sleep", description="thuis slapen"),
-        lambda: app.agree_action(
+        lambda: on_trajectory(
+            app, ctx(8), t, 6, SetGoal, goal_id="goal-school", description="naar school"
+        ),
+        lambda: on_trajectory(
+            app,
+            ctx(9),
+            t,
+            7,
+            ReviseGoalAt,
+            goal_id="goal-school",
+            description="voltijds",
+            reason="vlot",
+        ),
+        lambda: on_trajectory(
+            app, ctx(9), t, 8, SetGoal, goal_id="goal-sleep", description="thuis slapen"
+        ),
+        lambda: on_trajectory(
+            app,
             ctx(9),
             t,
             9,
+            AgreeAction,
             action_id="act-1",
             description="school bellen",
             owner=PROVIDER.organisation,
             due_on=on(16),
             goal_id="goal-school",
         ),
-        lambda: app.sign_plan(
-            ctx(10), t, 10, signatory=Signatory.REPRESENTATIVE, representative_ref="rep-mother"
+        lambda: on_trajectory(
+            app,
+            ctx(10),
+            t,
+            10,
+            SignPlan,
+            signatory=Signatory.REPRESENTATIVE,
+            representative_ref="rep-mother",
         ),
-        lambda: app.raise_escalation(
+        lambda: on_trajectory(
+            app,
             ctx(15),
             t,
             11,
+            RaiseEscalation,
             escalation_id="esc-1",
             level=EscalationLevel.TEAM,
             reason=ReasonCategory.CAPACITY,
             description="geen begeleider",
         ),
-        lambda: app.change_escalation_level(
-            ctx(16), t, 12, escalation_id="esc-1", to_level=EscalationLevel.NETWORK, reason="regio"
+        lambda: on_trajectory(
+            app,
+            ctx(16),
+            t,
+            12,
+            ChangeEscalationLevelAt,
+            escalation_id="esc-1",
+            to_level=EscalationLevel.NETWORK,
+            reason="regio",
         ),
-        lambda: app.block(ctx(20), t, 13, reasons=(ReasonCategory.WAITING_LIST,), description=""),
-        lambda: app.unblock(ctx(25), t, 14, resolution="plaats gevonden"),
-        lambda: app.resolve_escalation(ctx(25), t, 15, escalation_id="esc-1", resolution="ok"),
+        lambda: on_trajectory(
+            app,
+            ctx(20),
+            t,
+            13,
+            BlockTrajectory,
+            reasons=(ReasonCategory.WAITING_LIST,),
+            description="",
+        ),
+        lambda: on_trajectory(app, ctx(25), t, 14, UnblockTrajectory, resolution="plaats gevonden"),
+        lambda: on_trajectory(
+            app, ctx(25), t, 15, ResolveEscalationAt, escalation_id="esc-1", resolution="ok"
+        ),
         lambda: hand_over(app, t, day=30),
-        lambda: app.waive_consultation(
-            ctx(92), t, 17, kind=ConsultationKind.THREE_MONTH, reason="vervangen door mdo"
+        lambda: on_trajectory(
+            app,
+            ctx(92),
+            t,
+            17,
+            WaiveConsultation,
+            kind=ConsultationKind.THREE_MONTH,
+            reason="vervangen door mdo",
         ),
-        lambda: app.evaluate(
+        lambda: on_trajectory(
+            app,
             ctx(200),
             t,
             18,
+            Evaluate,
             results="voltijds naar school",
             blocking=(),
             pdca_phase=PdcaPhase.EMBED,
             new_agreements=(),
             next_evaluation_on=None,
         ),
-        lambda: app.close_goal(ctx(210), t, 19, goal_id="goal-sleep", outcome="bereikt"),
-        lambda: app.end_role_agreement(ctx(220), t, 20, agreement_id="ra-1", reason="einde"),
-        lambda: app.hold_consultation(
-            ctx(230), t, 21, **consultation(ConsultationKind.END, 230, None)
+        lambda: on_trajectory(
+            app, ctx(210), t, 19, CloseGoalAt, goal_id="goal-sleep", outcome="bereikt"
         ),
-        lambda: app.close_trajectory(
+        lambda: on_trajectory(
+            app, ctx(220), t, 20, EndRoleAgreementAt, agreement_id="ra-1", reason="einde"
+        ),
+        lambda: on_trajectory(
+            app, ctx(230), t, 21, HoldConsultation, **consultation(ConsultationKind.END, 230, None)
+        ),
+        lambda: on_trajectory(
+            app,
             ctx(231),
             t,
             22,
+            CloseTrajectory,
             reason="doelen bereikt",
             follow_up_by="org-keeper",
             no_follow_up_reason=None,
         ),
-        lambda: app.record_follow_up_contact(
-            ctx(400), t, 23, contacted_party="org-keeper", outcome="plan loopt"
+        lambda: on_trajectory(
+            app,
+            ctx(400),
+            t,
+            23,
+            RecordFollowUpContact,
+            contacted_party="org-keeper",
+            outcome="plan loopt",
         ),
     ]
 
@@ -262,10 +375,10 @@ def test_a_trajectory_is_recorded_from_referral_to_closing(app: CareRecord) -> N
 def test_a_command_answers_the_new_version_and_the_log_position_it_reached(
     app: CareRecord,
 ) -> None:
-    client = app.register_client(ctx(0), personal=PersonalData())
+    client = app.register_client(ctx(0), said(RegisterClient, ctx(0)))
     t = refer(app, client.id)
 
-    accepted = app.accept(ctx(1), t, 1, coordinating_organisation=None)
+    accepted = on_trajectory(app, ctx(1), t, 1, Accept, coordinating_organisation=None)
 
     assert client.version == 1
     assert accepted.version == 2
@@ -279,8 +392,15 @@ def test_a_command_the_domain_refuses_records_nothing(app: CareRecord) -> None:
     before = app.recorder.max_notification_id()
 
     with pytest.raises(EndConsultationRequired):
-        app.close_trajectory(
-            ctx(61), t, None, reason="klaar", follow_up_by="org-x", no_follow_up_reason=None
+        on_trajectory(
+            app,
+            ctx(61),
+            t,
+            None,
+            CloseTrajectory,
+            reason="klaar",
+            follow_up_by="org-x",
+            no_follow_up_reason=None,
         )
 
     assert app.recorder.max_notification_id() == before
@@ -290,7 +410,7 @@ def test_a_command_the_domain_refuses_records_nothing(app: CareRecord) -> None:
 def test_a_declined_referral_is_recorded(app: CareRecord) -> None:
     t = refer(app, register(app))
 
-    result = app.decline(ctx(1), t, 1, reason="buiten de toelatingscriteria")
+    result = on_trajectory(app, ctx(1), t, 1, Decline, reason="buiten de toelatingscriteria")
 
     assert result.version == 2
     assert app.trajectory(t).status == Status.DECLINED
@@ -298,16 +418,24 @@ def test_a_declined_referral_is_recorded(app: CareRecord) -> None:
 
 def test_a_party_declines_a_role_agreement_through_the_record(app: CareRecord) -> None:
     t = started(app)
-    app.propose_role_agreement(
+    on_trajectory(
+        app,
         ctx(6),
         t,
         None,
+        ProposeRoleAgreement,
         agreement_id="ra-1",
         assignments=(RoleAssignment(party=PROVIDER.organisation, role=Role.BUDDY),),
     )
 
-    app.decline_role_agreement(
-        ctx(7, actor=PROVIDER), t, None, agreement_id="ra-1", reason="geen buddy vrij"
+    on_trajectory(
+        app,
+        ctx(7, actor=PROVIDER),
+        t,
+        None,
+        DeclineRoleAgreementAt,
+        agreement_id="ra-1",
+        reason="geen buddy vrij",
     )
 
     assert app.trajectory(t).role_agreements["ra-1"].declined_by == PROVIDER.organisation
@@ -329,13 +457,17 @@ def test_whoever_listens_is_told_after_every_recorded_command(app: CareRecord) -
 
 def test_the_plan_is_signed_by_a_representative_the_client_appointed(app: CareRecord) -> None:
     client_id = register(app)
-    app.appoint_representative(
-        ctx(1), client_id, None, representative_ref="rep-mother", personal=PersonalData()
-    )
+    on_client(app, ctx(1), client_id, None, AppointRepresentative, representative_ref="rep-mother")
     t = started(app, client_id)
 
-    app.sign_plan(
-        ctx(10), t, None, signatory=Signatory.REPRESENTATIVE, representative_ref="rep-mother"
+    on_trajectory(
+        app,
+        ctx(10),
+        t,
+        None,
+        SignPlan,
+        signatory=Signatory.REPRESENTATIVE,
+        representative_ref="rep-mother",
     )
 
     plan = app.trajectory(t).plan
@@ -345,18 +477,28 @@ def test_the_plan_is_signed_by_a_representative_the_client_appointed(app: CareRe
 
 def test_a_representative_the_client_excluded_cannot_sign_the_plan(app: CareRecord) -> None:
     client_id = register(app)
-    app.appoint_representative(
-        ctx(1), client_id, None, representative_ref="rep-uncle", personal=PersonalData()
-    )
-    app.exclude_representative(
-        ctx(2), client_id, None, representative_ref="rep-uncle", reason="cliënt wil dit niet"
+    on_client(app, ctx(1), client_id, None, AppointRepresentative, representative_ref="rep-uncle")
+    on_client(
+        app,
+        ctx(2),
+        client_id,
+        None,
+        ExcludeRepresentativeAt,
+        representative_ref="rep-uncle",
+        reason="cliënt wil dit niet",
     )
     t = started(app, client_id)
     version = app.trajectory(t).version
 
     with pytest.raises(SignatoryNotAllowed):
-        app.sign_plan(
-            ctx(10), t, None, signatory=Signatory.REPRESENTATIVE, representative_ref="rep-uncle"
+        on_trajectory(
+            app,
+            ctx(10),
+            t,
+            None,
+            SignPlan,
+            signatory=Signatory.REPRESENTATIVE,
+            representative_ref="rep-uncle",
         )
 
     assert app.trajectory(t).version == version
@@ -367,15 +509,23 @@ def test_someone_the_client_never_appointed_cannot_sign_the_plan(app: CareRecord
     t = started(app)
 
     with pytest.raises(SignatoryNotAllowed):
-        app.sign_plan(
-            ctx(10), t, None, signatory=Signatory.REPRESENTATIVE, representative_ref="rep-x"
+        on_trajectory(
+            app,
+            ctx(10),
+            t,
+            None,
+            SignPlan,
+            signatory=Signatory.REPRESENTATIVE,
+            representative_ref="rep-x",
         )
 
 
 def test_the_client_signs_their_own_plan(app: CareRecord) -> None:
     t = started(app)
 
-    app.sign_plan(ctx(10), t, None, signatory=Signatory.CLIENT, representative_ref=None)
+    on_trajectory(
+        app, ctx(10), t, None, SignPlan, signatory=Signatory.CLIENT, representative_ref=None
+    )
 
     assert app.trajectory(t).plan is not None
 
@@ -418,7 +568,9 @@ def test_a_consent_for_another_party_does_not_cover_a_handover(app: CareRecord) 
 def test_a_revoked_consent_no_longer_covers_a_handover(app: CareRecord) -> None:
     client_id = register(app)
     grant(app, client_id)
-    app.revoke_consent(ctx(25), client_id, None, consent_id="consent-1", reason="ingetrokken")
+    on_client(
+        app, ctx(25), client_id, None, RevokeConsentAt, consent_id="consent-1", reason="ingetrokken"
+    )
     t = started(app, client_id)
 
     with pytest.raises(ConsentMissing):
@@ -434,13 +586,17 @@ def test_a_referral_may_continue_a_closed_trajectory_of_the_client(app: CareReco
 
     result = app.refer(
         ctx(100, actor=REFERRER),
-        client_id=client_id,
-        question="Sam heeft opnieuw steun nodig",
-        client_criteria=(),
-        referrer_engagement="",
-        sector=Sector.YOUTH_CARE,
-        region="elz-gent",
-        continues_from=earlier,
+        said(
+            Refer,
+            ctx(100, actor=REFERRER),
+            client_id=client_id,
+            question="Sam heeft opnieuw steun nodig",
+            client_criteria=(),
+            referrer_engagement="",
+            sector=Sector.YOUTH_CARE,
+            region="elz-gent",
+            continues_from=earlier,
+        ),
     )
 
     assert result.version == 2
@@ -476,7 +632,7 @@ def test_a_trajectory_the_record_does_not_hold_is_not_found(app: CareRecord) -> 
     with pytest.raises(TrajectoryNotFound):
         app.trajectory(uuid4())
     with pytest.raises(TrajectoryNotFound):
-        app.accept(ctx(1), uuid4(), None, coordinating_organisation=None)
+        on_trajectory(app, ctx(1), uuid4(), None, Accept, coordinating_organisation=None)
 
 
 def test_a_client_the_record_does_not_hold_is_not_found(app: CareRecord) -> None:
@@ -492,7 +648,7 @@ def test_a_client_id_is_not_found_as_a_trajectory(app: CareRecord) -> None:
     with pytest.raises(TrajectoryNotFound):
         app.trajectory(client_id)
     with pytest.raises(TrajectoryNotFound):
-        app.set_goal(ctx(2), client_id, None, goal_id="g", description="d")
+        on_trajectory(app, ctx(2), client_id, None, SetGoal, goal_id="g", description="d")
 
 
 def test_a_trajectory_id_is_not_found_as_a_client(app: CareRecord) -> None:
@@ -513,7 +669,7 @@ def test_a_command_on_a_stale_version_is_refused_and_records_nothing(app: CareRe
     before = app.recorder.max_notification_id()
 
     with pytest.raises(StaleVersion) as refused:
-        app.set_goal(ctx(7), t, current - 1, goal_id="goal-2", description="sport")
+        on_trajectory(app, ctx(7), t, current - 1, SetGoal, goal_id="goal-2", description="sport")
 
     assert (refused.value.expected, refused.value.current) == (current - 1, current)
     assert app.recorder.max_notification_id() == before
@@ -524,7 +680,7 @@ def test_a_command_on_the_expected_version_is_recorded(app: CareRecord) -> None:
     t = started(app)
     current = app.trajectory(t).version
 
-    result = app.set_goal(ctx(7), t, current, goal_id="goal-2", description="sport")
+    result = on_trajectory(app, ctx(7), t, current, SetGoal, goal_id="goal-2", description="sport")
 
     assert result.version == current + 1
 
@@ -539,13 +695,15 @@ def test_of_two_writers_of_the_same_version_the_second_gets_a_concurrent_write(
     def load_then_lose_the_race(aggregate_id: UUID, **kwargs: Any) -> Any:
         loaded = load(aggregate_id, **kwargs)
         # Between our load and our save, the first writer records the same version.
-        app.set_goal(ctx(7), t, version, goal_id="goal-first", description="eerst")
+        on_trajectory(app, ctx(7), t, version, SetGoal, goal_id="goal-first", description="eerst")
         return loaded
 
     monkeypatch.setattr(other_app.repository, "get", load_then_lose_the_race)
 
     with pytest.raises(ConcurrentWrite):
-        other_app.set_goal(ctx(7), t, version, goal_id="goal-second", description="tweede")
+        on_trajectory(
+            other_app, ctx(7), t, version, SetGoal, goal_id="goal-second", description="tweede"
+        )
 
     monkeypatch.undo()
     events = stored_events(app, t)
@@ -566,8 +724,14 @@ def test_a_long_trajectory_is_snapshotted_and_loads_the_same_from_the_snapshot(
     t = started(app)
     version = app.trajectory(t).version
     while version < 55:
-        version = app.set_goal(
-            ctx(7), t, version, goal_id=f"goal-{version}", description=f"doel {version}"
+        version = on_trajectory(
+            app,
+            ctx(7),
+            t,
+            version,
+            SetGoal,
+            goal_id=f"goal-{version}",
+            description=f"doel {version}",
         ).version
 
     assert app.snapshots is not None
@@ -601,11 +765,21 @@ def test_a_missed_deadline_is_recorded_once_even_if_the_scheduler_repeats(
 ) -> None:
     t = started(app)
 
-    first = app.record_missed_deadline(
-        ctx(40), t, rule="next-consultation", due_on=on(35), expected="vervolgoverleg"
+    first = app.record_deadline(
+        ctx(40),
+        t,
+        kind="missed",
+        rule="next-consultation",
+        due_on=on(35),
+        expected="vervolgoverleg",
     )
-    repeat = app.record_missed_deadline(
-        ctx(41), t, rule="next-consultation", due_on=on(35), expected="vervolgoverleg"
+    repeat = app.record_deadline(
+        ctx(41),
+        t,
+        kind="missed",
+        rule="next-consultation",
+        due_on=on(35),
+        expected="vervolgoverleg",
     )
 
     assert first is not None

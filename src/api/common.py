@@ -1,0 +1,193 @@
+"""What every controller stands on: request headers and parameters declared once, ETags,
+read-your-writes, the representative a request acts for, and recording a read of personal data.
+
+Controllers import from here (and from ``api.schemas``), never from each other (an import
+contract keeps it so). No ``from __future__ import annotations``: Litestar introspects these.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import anyio
+from litestar import Request
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+
+from api.auth import Principal
+from api.services import ApiServices
+from application.access_log import AccessLog, PersonalDataRead
+from application.commands import REF_MAX_LENGTH, REF_PATTERN
+from projections.queries import ReadModelQueries
+
+# --- what handlers ask for, written once ---------------------------------------------------------
+
+#: The request, with the principal its bearer token names.
+Caller = Request[Principal, Any, Any]
+#: What the composition root built for the HTTP layer (``api.services``).
+Services = NamedDependency[ApiServices]
+#: The read models' queries (``projections.queries``).
+Queries = NamedDependency[ReadModelQueries]
+#: The record a path names by its id (a trajectory, a client).
+Id = FromPath[UUID]
+
+# --- the headers and parameters of a command ------------------------------------------------------
+
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        required=False,
+        description='The version you decided on, as its ETag ("7"); a stale one gets 412',
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        description="Makes a retry safe: the same key returns the first answer",
+    ),
+]
+
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
+_REF = re.compile(REF_PATTERN)
+ON_BEHALF_OF = "X-On-Behalf-Of"
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """``If-Match: "7"`` (or ``W/"7"``) → 7; absent or ``*`` → no expectation."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = _ETAG.match(if_match.strip())
+    if match is None:
+        raise ValidationException(
+            'If-Match must be an ETag this API gave out, such as "7"',
+            extra=[{"key": "If-Match", "message": 'If-Match must be an ETag such as "7"'}],
+        )
+    return int(match.group(1))
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def on_behalf_of(request: Request[Principal, Any, Any]) -> str | None:
+    """The representative reference a request names in ``X-On-Behalf-Of``, as sent (compared
+    exactly with the client's appointed representatives, never trimmed or case-folded), or a
+    422 if it cannot be one."""
+    raw = request.headers.get(ON_BEHALF_OF.lower())
+    if raw is None:
+        return None
+    if len(raw) > REF_MAX_LENGTH or not _REF.match(raw):
+        raise ValidationException(
+            f"{ON_BEHALF_OF} must be an appointed representative's reference (letters, digits "
+            "and . _ : @ -, at most 100 characters)",
+            extra=[{"key": ON_BEHALF_OF, "message": "not a representative reference"}],
+        )
+    return raw
+
+
+# --- read your writes -----------------------------------------------------------------------------
+
+MinPosition = Annotated[
+    int | None,
+    QueryParameter(
+        name="min_position",
+        ge=1,
+        required=False,
+        description="Wait until the read model has processed this log position (from a command)",
+    ),
+]
+MinPositionHeader = Annotated[
+    int | None,
+    HeaderParameter(name="X-Min-Position", ge=1, required=False, description="As min_position"),
+]
+MaxWait = Annotated[
+    int,
+    QueryParameter(
+        name="max_wait_ms", ge=0, le=10_000, description="How long to wait for min_position"
+    ),
+]
+
+
+class ReadModelBehind(Exception):
+    """The read model has not reached the position the caller asked for, within the wait."""
+
+    def __init__(self, projection: str, position: int, wanted: int) -> None:
+        super().__init__(
+            f"the {projection} read model is at log position {position}, not yet at {wanted}; "
+            "retry shortly"
+        )
+        self.message = str(self)
+
+
+class ErasureInProgress(ReadModelBehind):
+    """The client was erased a moment ago; the read model has yet to rewrite the trajectory."""
+
+    def __init__(self) -> None:
+        self.message = (
+            "the client's personal data was just erased and this plan state is being rewritten "
+            "without it; retry shortly"
+        )
+        Exception.__init__(self, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadYourWrites:
+    """A query's ``min_position`` (or ``X-Min-Position``) and how long it may wait for it.
+
+    A command answers with the log ``position`` it reached; a query given it waits, up to
+    ``max_wait_ms``, until the read model has processed that position, and answers 503 if it
+    has not.
+    """
+
+    queries: ReadModelQueries
+    wanted: int | None
+    max_wait_ms: int
+
+    async def reached(self, projection: str) -> None:
+        if self.wanted is None:
+            return
+        deadline = anyio.current_time() + self.max_wait_ms / 1000
+        delay = 0.002
+        while True:
+            position = (await self.queries.positions()).get(projection, 0)
+            if position >= self.wanted:
+                return
+            if anyio.current_time() >= deadline:
+                raise ReadModelBehind(projection, position, self.wanted)
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+#: A query's read-your-writes parameters, declared once (the ``consistency`` dependency).
+Consistency = NamedDependency[ReadYourWrites]
+
+
+# --- reads of personal data -----------------------------------------------------------------------
+
+
+def record_read(
+    log: AccessLog,
+    request: Request[Principal, Any, Any],
+    acting: Principal,
+    client_id: UUID,
+    trajectory_id: UUID | None,
+) -> None:
+    """Log a read of personal data, naming the role the reader acted in (issue #10: per role)."""
+    log.record(
+        PersonalDataRead(
+            at=datetime.now(UTC),
+            user_id=acting.user_id,
+            organisation=acting.organisation,
+            role=",".join(acting.roles),
+            client_id=client_id,
+            trajectory_id=trajectory_id,
+            endpoint=f"{request.method} {request.scope.get('path_template', request.url.path)}",
+            request_id=request.scope.get("state", {}).get("request_id", ""),
+        )
+    )

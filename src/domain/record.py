@@ -1,0 +1,50 @@
+"""What the application asks of any aggregate, whichever it is (issue #11: ready for a third).
+
+The care record loads, checks and saves trajectories and clients today, and will hold learning
+networks next. It asks each aggregate type, not a list of special cases: which refusal names
+one that is missing, whether its events hold personal data sealed under a client's key, and
+whether it still takes new facts.
+"""
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from eventsourcing.domain import Aggregate
+
+from domain.common import Actor
+from domain.errors import ClientErased, NotFound
+
+
+class Record(Aggregate):
+    """The base of the record's aggregates."""
+
+    class Event(Aggregate.Event):
+        """Every event carries the actor, the world time and the correlation ids (DESIGN §3)."""
+
+        actor: Actor
+        occurred_at: datetime
+        correlation_id: str
+        causation_id: str | None
+        #: Fields holding personal data or free text: sealed with the client's key when stored
+        #: (``field`` or ``field[].sub`` for a field of each item); unreadable after erasure.
+        personal_fields: ClassVar[tuple[str, ...]] = ()
+
+        def apply(self, aggregate: Any) -> None:
+            self.apply_to(aggregate)
+
+        def apply_to(self, aggregate: Any) -> None:
+            """Change the aggregate's state; never refuse (the command already checked)."""
+
+    #: The refusal when a command names one the record does not hold (404).
+    not_found: ClassVar[type[NotFound]] = NotFound
+    #: Whether its events hold personal data, sealed under the key of the client it belongs to;
+    #: such an aggregate takes no new facts once that key is destroyed (the client erased).
+    holds_personal_data: ClassVar[bool] = False
+
+    def check_writable(self, *, has_key: bool) -> None:
+        """Refuse new facts that could not be sealed: the client's keys are gone."""
+        if self.holds_personal_data and not has_key:
+            raise ClientErased(
+                f"the client's personal data was erased; this {type(self).__name__.lower()} "
+                "is closed to new facts"
+            )
