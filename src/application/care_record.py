@@ -23,7 +23,14 @@ from application.group_commit import GroupCommit
 from application.keys import KeyStore, MemoryKeyStore
 from domain.client import Client, PersonalData
 from domain.common import CommandContext, ConsentScope, Sector, Signatory
-from domain.errors import ClientErased, ClientNotFound, DomainError, TrajectoryNotFound
+from domain.errors import (
+    ClientErased,
+    ClientNotFound,
+    ConsentMissing,
+    CoordinationNeedsConsent,
+    DomainError,
+    TrajectoryNotFound,
+)
 from domain.trajectory import Trajectory
 
 A = TypeVar("A", bound=Aggregate)
@@ -387,12 +394,37 @@ class CareRecord(Application[UUID]):
         *,
         coordinating_organisation: str | None,
     ) -> CommandResult:
-        return self._change_trajectory(
-            ctx,
-            trajectory_id,
-            expected_version,
-            lambda t, ctx: t.accept(ctx, coordinating_organisation=coordinating_organisation),
-        )
+        """001; naming another organisation to coordinate needs the client's consent (004)."""
+
+        def accept(trajectory: Trajectory, ctx: CommandContext) -> None:
+            named = coordinating_organisation
+            if named and named != ctx.actor.organisation:
+                self._check_consent_to_coordinate(trajectory, ctx, named)
+            trajectory.accept(ctx, coordinating_organisation=coordinating_organisation)
+
+        return self._change_trajectory(ctx, trajectory_id, expected_version, accept)
+
+    def _check_consent_to_coordinate(
+        self, trajectory: Trajectory, ctx: CommandContext, organisation: str
+    ) -> None:
+        """The organisation named to coordinate will hold the plan: a consent of the client in
+        force on the day of acceptance must cover passing it the plan (issue #10 review, B1).
+        Time and who answers the referral are checked first: a bad date or the wrong
+        organisation is refused as such, before it is a consent matter."""
+        trajectory.check_time(ctx)
+        trajectory.check_answers_referral(ctx)
+        try:
+            self.client(trajectory.client_id).consent_covering(
+                organisation, (ConsentScope.PLAN,), ctx.occurred_on
+            )
+        except ConsentMissing:
+            raise CoordinationNeedsConsent(
+                f"naming {organisation!r} to coordinate passes the plan to it: no consent of "
+                f"the client in force on {ctx.occurred_on.isoformat()} covers the plan for "
+                f"{organisation!r}. Record the client's consent first, or accept without "
+                "naming another organisation",
+                field="coordinating_organisation",
+            ) from None
 
     def decline(
         self, ctx: CommandContext, trajectory_id: UUID, expected_version: int | None, *, reason: str

@@ -26,6 +26,7 @@ from domain.errors import (
     ClientNotFound,
     ConsentMissing,
     ContinuationNotAllowed,
+    CoordinationNeedsConsent,
     EndConsultationRequired,
     SignatoryNotAllowed,
     TrajectoryNotFound,
@@ -69,8 +70,10 @@ def register(app: CareRecord) -> UUID:
 
 
 def refer(app: CareRecord, client_id: UUID, day: int = 0, **extra: Any) -> UUID:
+    """Referred by ``REFERRER``, recorded by the coordinating organisation that answers it."""
     return app.refer(
-        ctx(day, actor=REFERRER),
+        ctx(day),
+        referrer_organisation=REFERRER.organisation,
         client_id=client_id,
         question="Wie helpt Sam terug naar school?",
         client_criteria=("12-18 jaar",),
@@ -123,9 +126,11 @@ def stored_events(app: CareRecord, aggregate_id: UUID) -> list[Any]:
     return list(app.events.get(aggregate_id))
 
 
-def grant(app: CareRecord, client_id: UUID, to_party: str = NEXT_ORGANISATION) -> None:
+def grant(
+    app: CareRecord, client_id: UUID, to_party: str = NEXT_ORGANISATION, day: int = 20
+) -> None:
     app.grant_consent(
-        ctx(20),
+        ctx(day),
         client_id,
         None,
         consent_id="consent-1",
@@ -294,6 +299,31 @@ def test_a_declined_referral_is_recorded(app: CareRecord) -> None:
 
     assert result.version == 2
     assert app.trajectory(t).status == Status.DECLINED
+
+
+def test_naming_another_organisation_to_coordinate_needs_the_clients_consent(
+    app: CareRecord,
+) -> None:
+    """Issue #10 review (B1): the organisation named to coordinate will hold the plan (004)."""
+    t = refer(app, register(app))
+
+    with pytest.raises(CoordinationNeedsConsent) as refused:
+        app.accept(ctx(1), t, 1, coordinating_organisation=NEXT_ORGANISATION)
+
+    assert refused.value.field == "coordinating_organisation"
+    assert app.trajectory(t).version == 1
+
+
+def test_naming_another_organisation_to_coordinate_is_recorded_under_the_clients_consent(
+    app: CareRecord,
+) -> None:
+    client_id = register(app)
+    grant(app, client_id, day=0)
+    t = refer(app, client_id)
+
+    app.accept(ctx(1), t, 1, coordinating_organisation=NEXT_ORGANISATION)
+
+    assert app.trajectory(t).coordinating_organisation == NEXT_ORGANISATION
 
 
 def test_a_party_declines_a_role_agreement_through_the_record(app: CareRecord) -> None:
