@@ -281,6 +281,27 @@ def test_an_auditor_reads_who_saw_the_clients_of_its_own_region_only(
     assert client.id not in {entry["client_id"] for entry in unfiltered.json()}
 
 
+def test_an_auditor_reads_no_reads_of_its_clients_trajectories_in_another_region(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    who: Any,
+) -> None:
+    """Review of #10 (B2): a client with a trajectory here and one in Limburg; who read the
+    Limburg one is for Limburg's auditor, while the client's own reads stay visible here."""
+    client = register_client(module_http, module_auth)
+    here = refer(module_http, module_auth, client.id)
+    there = refer(module_http, module_auth, client.id, region="limburg")
+    for path in (here.path, f"{there.path}?min_position={there.position}", client.path):
+        assert module_http.get(path, headers=module_auth).status_code == 200
+    log = f"/v1/audit/personal-data-reads?client_id={client.id}"
+
+    own = module_http.get(log, headers=who("org-audit", "auditor")).json()
+    limburg = module_http.get(log, headers=who("org-audit", "auditor", region="limburg")).json()
+
+    assert {entry["trajectory_id"] for entry in own} == {here.id, None}
+    assert {entry["trajectory_id"] for entry in limburg} == {there.id, None}
+
+
 # --- 4. X-On-Behalf-Of: an appointed representative, named exactly ------------------------------
 
 
