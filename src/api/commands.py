@@ -80,12 +80,13 @@ class CommandRunner:
     def context(
         self, occurred_at: datetime, actor: Actor, authorise: Callable[[Any], Actor]
     ) -> CommandContext:
-        headers = self.request.headers
-        request_id: str = self.request.scope.get("state", {}).get("request_id", "")
+        state = self.request.scope.get("state", {})
+        request_id: str = state.get("request_id", "")
         return CommandContext(
             actor=actor,
             occurred_at=occurred_at,
-            correlation_id=headers.get("x-correlation-id") or request_id,
+            # As the middleware validated it, never the raw header (issue #10 review, S2).
+            correlation_id=state.get("correlation_id") or request_id,
             causation_id=request_id or None,
             now=datetime.now(UTC),
             authorise=authorise,

@@ -23,6 +23,7 @@ from tests.e2e.steps import (
     assert_problem,
     at,
     bearer,
+    events_of,
     recorded,
     register_client,
     trajectory_with_plan,
@@ -407,3 +408,41 @@ def test_a_header_that_is_not_ascii_is_answered_with_headers_in_visible_ascii(
     assert status < 500
     unreadable = [(k, v) for k, v in headers if not all(0x20 <= c < 0x7F for c in v)]
     assert unreadable == []
+
+
+@pytest.mark.parametrize("sent", ["a\tb", "x" * 8000], ids=["tab", "8000-characters"])
+def test_a_correlation_id_the_logs_refuse_is_never_recorded_in_an_event(
+    sent: str,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    """Review of #10 (S2): the event records the correlation id the logs and the answer carry
+    (the request id in place of one they refuse), never the header as sent."""
+    client = register_client(module_http, module_auth)
+
+    answer = module_http.post(
+        f"{client.path}/representatives",
+        json={"occurred_at": at(1), "representative_ref": "rep-1"},
+        headers={**module_auth, "X-Correlation-ID": sent},
+    )
+
+    assert answer.status_code == 200, answer.text
+    recorded_id = events_of(module_container, client.id)[-1].correlation_id
+    assert recorded_id == answer.headers["x-correlation-id"] == answer.headers["x-request-id"]
+
+
+def test_a_correlation_id_the_caller_sends_is_recorded_in_the_event(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    client = register_client(module_http, module_auth)
+
+    module_http.post(
+        f"{client.path}/representatives",
+        json={"occurred_at": at(1), "representative_ref": "rep-1"},
+        headers={**module_auth, "X-Correlation-ID": "case-2026-0042"},
+    )
+
+    assert events_of(module_container, client.id)[-1].correlation_id == "case-2026-0042"
