@@ -20,6 +20,7 @@ from projections.store import write_heartbeat
 from tests.e2e.readside import App, app_for_backend, app_of_its_own
 from tests.e2e.steps import assert_problem, at
 from tests.integration.databases import BACKENDS
+from tests.integration.test_pg_recorder import lose_the_next_connection
 from tests.integration.test_surviving_a_lost_database import terminate_every_connection
 
 
@@ -98,6 +99,26 @@ def test_a_read_right_after_postgresql_dropped_every_connection_answers(on_postg
     answer = on_postgres.http.get(path, headers=on_postgres.auth)
 
     assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.postgres
+def test_a_command_whose_answer_was_lost_after_commit_is_recorded_once_under_its_key(
+    on_postgres: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of #10 (S1): the insert committed, its answer was lost, the retry met its own
+    rows. Once answered 409 and the key released, the client's retry recorded it again."""
+    key = uuid.uuid4().hex
+    store = on_postgres.container.care_record.recorder
+    before = store.max_notification_id() or 0
+    lose_the_next_connection(store, monkeypatch, after_commit=True)
+
+    first = register(on_postgres, key=key)
+    again = register(on_postgres, key=key)
+
+    assert first.status_code == 201, first.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert store.max_notification_id() == before + 1
 
 
 # --- an unavailable database --------------------------------------------------------------------
