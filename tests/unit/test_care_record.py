@@ -3,6 +3,7 @@
 Every test runs once per backend through the ``any_settings`` fixture.
 """
 
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
@@ -10,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.care_record import CareRecord, ConcurrentWrite, StaleVersion
-from domain.client import PersonalData
+from domain.client import Client, PersonalData
 from domain.common import (
     ClientInvolvement,
     ConsentScope,
@@ -642,3 +643,30 @@ def test_a_missed_deadline_is_recorded_once_even_if_the_scheduler_repeats(
     assert repeat is None
     assert app.trajectory(t).version == first.version
     assert app.trajectory(t).missed_deadlines == [f"next-consultation@{on(35).isoformat()}"]
+
+
+def test_an_erasure_retried_after_a_failure_erases_the_clients_trajectories_too(
+    app: CareRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of #10 (S3), as it was found: the keys are destroyed, then dropping the snapshots
+    fails ("database is locked"); the retry must still name and evict the trajectory."""
+    client_id = register(app)
+    t = refer(app, client_id)
+    drop_snapshots = app._delete_snapshots
+    failed: list[bool] = []
+
+    def locked_the_first_time(subjects: tuple[UUID, ...]) -> None:
+        if not failed:
+            failed.append(True)
+            raise sqlite3.OperationalError("database is locked")
+        drop_snapshots(subjects)
+
+    monkeypatch.setattr(app, "_delete_snapshots", locked_the_first_time)
+    with pytest.raises(sqlite3.OperationalError):
+        app.erase_client(ctx(30), client_id, None, legal_basis="gdpr_request")
+
+    app.erase_client(ctx(30), client_id, None, legal_basis="gdpr_request")
+
+    erased = stored_events(app, client_id)[-1]
+    assert isinstance(erased, Client.Erased)
+    assert set(erased.erased_subjects) == {client_id, t}
