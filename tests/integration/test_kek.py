@@ -27,6 +27,7 @@ from application.kek_rotation import KekRotation
 from application.sealing import SealBroken
 from domain.client import PersonalData
 from domain.common import Sector
+from domain.errors import TransitionNotAllowed
 from rodedraad import cli
 from rodedraad.settings import Settings
 from rodedraad.wiring import (
@@ -410,13 +411,8 @@ def legacy_store(deployment: Deployment, subject: UUID, client: UUID, key: bytes
 # --- the scheduler and the health check --------------------------------------------------------
 
 
-def test_the_scheduler_rotates_the_kek_when_it_is_due(deployment: Deployment) -> None:
-    KeyringFile(deployment.settings.kek.file).create(datetime.now(UTC) - timedelta(days=91))
-    record = deployment.record()
-    names = {record_client(record, name)[0]: name for name in [a_name() for _ in range(2)]}
-    policy = build_policy(deployment.settings)
-    worker = build_projection_worker(deployment.settings, record, policy=policy)
-    scheduler = build_deadline_scheduler(deployment.settings, record, policy, worker=worker)
+def tick_as_leader(deployment: Deployment, scheduler: Any, record: CareRecord) -> None:
+    """One tick of the background scheduler, leading, with the deployment's KEK rotation."""
     background = BackgroundDeadlines(
         scheduler,
         build_leader_lock(deployment.settings),
@@ -425,9 +421,21 @@ def test_the_scheduler_rotates_the_kek_when_it_is_due(deployment: Deployment) ->
     )
     try:
         background.tick()
-        assert {c: record.client(c).personal.name for c in names} == names
     finally:
         background.lock.release()
+
+
+def test_the_scheduler_rotates_the_kek_when_it_is_due(deployment: Deployment) -> None:
+    KeyringFile(deployment.settings.kek.file).create(datetime.now(UTC) - timedelta(days=91))
+    record = deployment.record()
+    names = {record_client(record, name)[0]: name for name in [a_name() for _ in range(2)]}
+    policy = build_policy(deployment.settings)
+    worker = build_projection_worker(deployment.settings, record, policy=policy)
+    scheduler = build_deadline_scheduler(deployment.settings, record, policy, worker=worker)
+    try:
+        tick_as_leader(deployment, scheduler, record)
+        assert {c: record.client(c).personal.name for c in names} == names
+    finally:
         scheduler.database.close()
         worker.database.close()
         record.close()
@@ -438,6 +446,30 @@ def test_the_scheduler_rotates_the_kek_when_it_is_due(deployment: Deployment) ->
     assert retired is not None
     assert retired.retired_at is not None
     assert {version for version, _ in deployment.stored_keys().values()} == {2}
+
+
+def test_the_scheduler_rotates_the_kek_even_when_its_deadline_run_fails(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of #10 (S5): a deadline run that keeps failing (here a domain error on one
+    trajectory) must not stop the rotation, or only /health would notice, 90 days later."""
+    KeyringFile(deployment.settings.kek.file).create(datetime.now(UTC) - timedelta(days=91))
+    record = deployment.record()
+    record_client(record, a_name())
+    policy = build_policy(deployment.settings)
+    scheduler = build_deadline_scheduler(deployment.settings, record, policy)
+
+    def fails(now: datetime, **_: object) -> None:
+        raise TransitionNotAllowed("cannot record a deadline on a closed trajectory")
+
+    monkeypatch.setattr(scheduler, "run_once", fails)
+    try:
+        tick_as_leader(deployment, scheduler, record)
+    finally:
+        scheduler.database.close()
+        record.close()
+
+    assert KeyringFile(deployment.settings.kek.file).reload().current.version == 2
 
 
 def test_health_says_when_a_retired_version_outlived_the_backup_window(
