@@ -47,7 +47,8 @@ class ProjectionDatabase(Protocol):
         """A context manager yielding a ``Tx``; commits on success, rolls back on error."""
 
     def scrub(self) -> None:
-        """Leave no deleted or overwritten content behind (after an erasure)."""
+        """Leave no deleted or overwritten content behind (after an erasure, after a rebuild
+        dropped the old tables)."""
 
     def close(self) -> None: ...
 
