@@ -217,7 +217,7 @@ def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from application.keys import describe_unusable
-    from rodedraad.wiring import build_kek_rotation, build_key_store
+    from rodedraad.wiring import build_kek_rotation, build_key_store, kek_inside_data_dir
 
     try:
         store = build_key_store(settings)
@@ -228,6 +228,8 @@ def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
         rotation = build_kek_rotation(settings, store)
         now = datetime.now(UTC)
         print("\n".join(rotation.describe(now)))
+        if warning := kek_inside_data_dir(settings):
+            print(f"warning: {warning}")
         keyring, in_use = store.keyring.reload(), store.versions_in_use()
         unusable = describe_unusable(store.keyring.path, keyring, in_use)
         return 1 if unusable or rotation.health_reason(now) else 0

@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+import structlog
 
 from application.care_record import CareRecord
 from application.kek import KekError, KekVersion, KeyringFile, unwrap
@@ -354,6 +355,46 @@ def test_keys_status_says_what_is_wrong_and_exits_1(
     assert cli.main(["keys", "status"]) == 1
 
     assert f"the KEK file {deployment.settings.kek.file} does not exist" in capsys.readouterr().err
+
+
+def test_keys_status_warns_of_a_kek_file_inside_the_data_directory(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review of #10 (S4): the default puts the KEK where the data's backups go."""
+    deployment.record().close()
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(deployment.settings.data_dir))
+    monkeypatch.setenv("RODEDRAAD_DATABASE_URL", deployment.url)
+
+    assert cli.main(["keys", "status"]) == 0
+
+    assert "warning: the KEK file" in capsys.readouterr().out
+
+
+def test_keys_status_says_nothing_of_a_kek_file_kept_apart_from_the_data(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    apart = deployment.tmp_path / "escrowed" / "kek.json"
+    apart.parent.mkdir()
+    settings = dataclasses.replace(
+        deployment.settings, kek=dataclasses.replace(deployment.settings.kek, file=apart)
+    )
+    build_care_record(settings).close()
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("RODEDRAAD_DATABASE_URL", deployment.url)
+    monkeypatch.setenv("RODEDRAAD_KEK_FILE", str(apart))
+
+    assert cli.main(["keys", "status"]) == 0
+
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_every_start_warns_of_a_kek_file_inside_the_data_directory(
+    deployment: Deployment,
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        deployment.record().close()
+
+    assert "KEK file inside the data directory" in [e["event"] for e in logs]
 
 
 # --- stores from before envelope encryption ----------------------------------------------------
