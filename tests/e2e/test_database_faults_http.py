@@ -185,14 +185,20 @@ def test_health_says_degraded_when_the_worker_was_last_heard_of_long_ago(deploye
     assert reason.startswith("no projection worker connected: last seen 6")  # 60 s, 61 s
 
 
-def test_health_names_a_worker_that_says_it_is_failing(deployed: App) -> None:
+def test_health_says_a_worker_is_failing_without_naming_its_host_or_process(
+    deployed: App,
+) -> None:
+    """/health answers without a token (review of #10): the worker's own log names it."""
     with deployed.container.worker.database.transaction() as tx:
-        write_heartbeat(tx, "host:1", "failing: OperationalError", time.time())
+        write_heartbeat(tx, "host-7:4242", "failing: OperationalError", time.time())
+        write_heartbeat(tx, "host-8:99", "ok", time.time())
 
     health = deployed.http.get("/health").json()
 
     assert health["status"] == "degraded"
-    assert health["reasons"] == ["projection worker host:1 is failing: OperationalError"]
+    assert health["reasons"] == [
+        "1 of 2 projection worker(s) report failing: OperationalError; their logs say which"
+    ]
 
 
 def test_health_is_ok_while_a_worker_follows_the_log(deployed: App) -> None:
