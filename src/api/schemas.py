@@ -37,6 +37,7 @@ OccurredAt = Annotated[
 Text = Annotated[str, Meta(min_length=1, max_length=4000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 OptionalText = Annotated[str, Meta(max_length=4000)]
+OptionalShortText = Annotated[str, Meta(max_length=200)]
 #: Identifiers chosen by callers: organisations, regions, goals, agreements, consents. Letters,
 #: digits and ``._:@-``, so no control character ever names anything (a NUL cannot be stored in
 #: PostgreSQL text, issue #10). ``(?!.*\n)`` because Python's ``$`` also matches before a final
@@ -141,7 +142,7 @@ class Participant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     organisation: Ref
     role: Role
-    person_ref: str | None = None
+    person_ref: OptionalShortText | None = None
 
 
 class ProposedRoleAssignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -150,7 +151,7 @@ class ProposedRoleAssignment(msgspec.Struct, frozen=True, forbid_unknown_fields=
 
     party: Ref
     role: Role
-    responsibilities: str = ""
+    responsibilities: OptionalText = ""
 
 
 class HoldConsultation(Command, kw_only=True):

@@ -227,6 +227,84 @@ def test_a_text_far_longer_than_allowed_is_invalid_and_names_the_field(
     assert recorded(module_container) == before
 
 
+@pytest.mark.parametrize(
+    ("route", "field", "longest"),
+    [
+        ("/v1/trajectories/{trajectory_id:uuid}/consultations", "person_ref", 200),
+        ("/v1/trajectories/{trajectory_id:uuid}/role-agreements", "responsibilities", 4000),
+    ],
+)
+def test_a_nested_text_one_longer_than_allowed_is_invalid_and_names_the_field(
+    route: str,
+    field: str,
+    longest: int,
+    target: Target,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    """Review of #10: a participant's person reference and a role's responsibilities were
+    unbounded (up to the body size)."""
+    before = recorded(module_container)
+    body = target.body(route)
+    listed = "participants" if field == "person_ref" else "assignments"
+    body[listed] = [{**body[listed][0], field: "x" * (longest + 1)}]
+
+    response = module_http.post(target.path(route), json=body, headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema")
+    assert field in (problem.get("field") or "")
+    assert recorded(module_container) == before
+
+
+REFUSED = "refused-but-never-echoed"
+
+
+def _with_refused_value(route: str, target: Target) -> dict[str, Any]:
+    body = target.body(route)
+    if "participants" in body:
+        body["participants"] = [{**body["participants"][0], "role": REFUSED}]
+    else:
+        body["scopes"] = ["plan", REFUSED]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("route", "field", "one_allowed"),
+    [
+        ("/v1/trajectories/{trajectory_id:uuid}/consultations", "participants[0].role", "buddy"),
+        ("/v1/clients/{client_id:uuid}/consents", "scopes[1]", "contact_details"),
+    ],
+)
+def test_a_value_not_among_a_fields_choices_is_not_echoed_and_the_choices_are_named(
+    route: str,
+    field: str,
+    one_allowed: str,
+    target: Target,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    """Review of #10: msgspec's "Invalid enum value 'x'" echoed the refused value."""
+    body = _with_refused_value(route, target)
+
+    response = module_http.post(target.path(route), json=body, headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema", field=field)
+    assert REFUSED not in response.text
+    assert one_allowed in problem["detail"]
+
+
+def test_a_filter_value_not_among_its_choices_is_not_echoed_and_the_choices_are_named(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    response = module_http.get(f"/v1/trajectories?status={REFUSED}", headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema", field="status")
+    assert REFUSED not in response.text
+    assert "closed" in problem["detail"]
+
+
 def test_a_body_over_the_size_limit_is_too_large(
     target: Target,
     module_http: TestClient,  # type: ignore[type-arg]
