@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.access import REGISTRATION, AccessPolicy
 from api.auth import Principal
-from api.idempotency import KEY_MAX_LENGTH, IdempotencyStore, StoredAnswer, fingerprint
+from api.idempotency import KEY_MAX_LENGTH, IdempotencyStore, StoredAnswer, request_of
 from api.schemas import REF_MAX_LENGTH, REF_PATTERN, Command, CommandAnswer
 from application.care_record import CommandResult
 from application.unavailable import is_unavailable
@@ -117,7 +117,7 @@ class CommandRunner:
         if key is not None:
             stored = self.idempotency.reserve(
                 key,
-                fingerprint(self.request.method, self.request.url.path, msgspec.json.encode(body)),
+                request_of(self.request.method, self.request.url.path, msgspec.json.encode(body)),
             )
             if stored is not None:
                 return self._replay(stored)

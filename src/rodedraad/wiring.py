@@ -13,7 +13,12 @@ from litestar import Litestar
 from api.access import AccessPolicy
 from api.app import create_app
 from api.auth import LocalTokens, TokenVerifier
-from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteIdempotencyStore
+from api.idempotency import (
+    IdempotencyStore,
+    PostgresIdempotencyStore,
+    RequestFingerprints,
+    SqliteIdempotencyStore,
+)
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
 from application.care_record import CareRecord
@@ -134,9 +139,12 @@ def build_access_log(settings: Settings) -> AccessLog:
 
 
 def build_idempotency_store(settings: Settings) -> IdempotencyStore:
+    """Keys and answers of retried commands; their request fingerprints are keyed by the KEK
+    (which the key store has created by then), so the table alone reveals no body."""
+    fingerprints = RequestFingerprints(KeyringFile(settings.kek.file))
     if settings.database.is_postgres:
-        return PostgresIdempotencyStore(settings.database.url)
-    return SqliteIdempotencyStore(settings.data_dir / "idempotency.sqlite")
+        return PostgresIdempotencyStore(settings.database.url, fingerprints)
+    return SqliteIdempotencyStore(settings.data_dir / "idempotency.sqlite", fingerprints)
 
 
 def build_projection_database(settings: Settings) -> ProjectionDatabase:
@@ -274,6 +282,7 @@ class Container:
             build_leader_lock(self.settings),
             self.settings.scheduler_interval_seconds,
             kek_rotation=build_kek_rotation(self.settings, self.care_record.keys),
+            prune_idempotency_keys=self.idempotency.prune,
         )
         background.start()
         self._closers.append(_Shutdown(background.shutdown))

@@ -283,7 +283,8 @@ def _on_its_own(failure: str, job: Callable[[datetime], object], now: datetime) 
 class BackgroundDeadlines:
     """APScheduler 3: runs the scheduler every ``interval`` seconds while this process leads,
     and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
-    past the backup window; issue #10), each on its own: one failing never stops the other."""
+    past the backup window; issue #10) and the pruning of idempotency keys older than a day
+    (``prune_idempotency_keys``), each on its own: one failing never stops another."""
 
     def __init__(
         self,
@@ -291,12 +292,14 @@ class BackgroundDeadlines:
         lock: LeaderLock,
         interval: float,
         kek_rotation: KekRotation | None = None,
+        prune_idempotency_keys: Callable[[datetime], object] | None = None,
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.scheduler = scheduler
         self.lock = lock
         self.kek_rotation = kek_rotation
+        self.prune_idempotency_keys = prune_idempotency_keys
         self._apscheduler = BackgroundScheduler(timezone=UTC)
         self._apscheduler.add_job(
             self.tick,
@@ -318,6 +321,10 @@ class BackgroundDeadlines:
             _on_its_own("scheduler run failed; will retry", self.scheduler.run_once, now)
             if self.kek_rotation is not None:
                 _on_its_own("KEK rotation failed; will retry", self.kek_rotation.run, now)
+            if self.prune_idempotency_keys is not None:
+                _on_its_own(
+                    "pruning idempotency keys failed; will retry", self.prune_idempotency_keys, now
+                )
 
     def start(self) -> None:
         self._apscheduler.start()
