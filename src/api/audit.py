@@ -1,9 +1,10 @@
 """Auditors and administrators: reads of personal data, the record's history, retention.
 
 Auditors answer "who saw a client's data" and "what did the record say" from the access log
-and the event store itself; they change nothing. Administrators and the data protection
-officer see what passed its retention period (seed 004: plan and dossier 10 years after the end
-of service, the logbook 5 years); only the officer erases. Neither sees case data.
+and the event store itself; they change nothing. Administrators and the data protection officer
+see what passed its retention period (seed 004: plan and dossier 10 years after the end of
+service, the logbook 5 years); only the data protection officer erases it (``POST
+/v1/clients/{id}/erasure``), and neither sees case data.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -38,10 +39,13 @@ class AuditController(Controller):
         since: FromQuery[datetime | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 500,
     ) -> list[PersonalDataRead]:
-        """Auditors only, for the clients of their region (those with a trajectory there);
+        """Auditors only, for the clients of their region (those with a trajectory there), and
+        of those only the reads of the client itself or of a trajectory in the region (issue
+        #10 review, B2: a client's trajectory in another region is not theirs to audit);
         newest first. A client of another region does not exist for them (404)."""
         acting = services.policy.require_role(request.user, "read the access log", AUDITORS)
         in_region = await services.queries.clients_in_region(acting.region)
+        trajectories = await services.queries.trajectories_in_region(acting.region)
         if client_id is not None:
             if client_id not in in_region:
                 raise services.policy.hidden(
@@ -50,7 +54,11 @@ class AuditController(Controller):
             in_region = {client_id}
         return await anyio.to_thread.run_sync(
             lambda: services.access_log.query(
-                client_ids=in_region, user_id=user_id, since=since, limit=limit
+                client_ids=in_region,
+                trajectory_ids=trajectories,
+                user_id=user_id,
+                since=since,
+                limit=limit,
             )
         )
 

@@ -29,7 +29,7 @@ from api.common import (
     expected_version,
     on_behalf_of,
 )
-from api.idempotency import KEY_MAX_LENGTH, StoredAnswer, fingerprint
+from api.idempotency import KEY_MAX_LENGTH, StoredAnswer, request_of
 from api.schemas import CommandAnswer
 from api.services import ApiServices
 from application.care_record import CommandResult
@@ -117,12 +117,13 @@ class CommandRunner:
     def context(
         self, occurred_at: datetime, actor: Actor, authorise: Callable[[Any], Actor]
     ) -> CommandContext:
-        headers = self.request.headers
-        request_id: str = self.request.scope.get("state", {}).get("request_id", "")
+        state = self.request.scope.get("state", {})
+        request_id: str = state.get("request_id", "")
         return CommandContext(
             actor=actor,
             occurred_at=occurred_at,
-            correlation_id=headers.get("x-correlation-id") or request_id,
+            # As the middleware validated it, never the raw header (issue #10 review, S2).
+            correlation_id=state.get("correlation_id") or request_id,
             causation_id=request_id or None,
             now=datetime.now(UTC),
             authorise=authorise,
@@ -147,7 +148,7 @@ class CommandRunner:
         if key is not None:
             stored = self.services.idempotency.reserve(
                 key,
-                fingerprint(
+                request_of(
                     self.request.method, self.request.url.path, msgspec.json.encode(command)
                 ),
             )

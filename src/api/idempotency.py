@@ -5,24 +5,37 @@ concurrent requests with the same key cannot both run. The answer is stored when
 succeeds; when it fails, the reservation is dropped (nothing was recorded) and a retry runs
 again. A reservation whose request died mid-way stays: its outcome is unknown, so a retry with
 that key gets 409 and the client checks the record's version before retrying with a new key.
+
+A key holds for ``KEPT`` (24 hours): a retry after that is a new request, and the scheduler's
+run deletes older rows. A row does not keep the request's hash in the clear (a register
+request's body is a name, a contact and a moment: guessable), but an HMAC under a key derived
+from the KEK, which is never in the database (``RequestFingerprints``; issue #10 review).
 """
 
 import hashlib
+import hmac
 import sqlite3
 import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
+from application.kek import KekError, KekVersion, KeyringFile
 from application.schema import SCHEMA_LOCK_SQL
 from application.unavailable import with_connection
 
 KEY_MAX_LENGTH = 200
+#: How long a key holds: a retry within it replays (or is told it is busy); after it, a retry
+#: is a new request.
+KEPT = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,31 +55,87 @@ class IdempotencyConflict(Exception):
         self.reused = reused
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+def request_of(method: str, path: str, body: bytes) -> bytes:
+    """What makes two requests the same request: method, path and body."""
+    return method.encode() + b" " + path.encode() + b"\n" + body
+
+
+@dataclass
+class RequestFingerprints:
+    """Keyed fingerprints of requests, so the idempotency table says nothing of a body to
+    someone who can guess it but holds no key.
+
+    The key is derived (HKDF-SHA256, a fixed label) from the current KEK version: every
+    process of a deployment already shares the KEK file, and the database never holds it.
+    Chosen over a secret file of its own, which each API host would have to share as well
+    (one host's retry would be "another request" on the next). A fingerprint names its KEK
+    version (``3:…``), so a retry after a rotation is compared under the version it was made
+    with; a retired version lives far longer than a key holds (``KEPT``).
+    """
+
+    keyring: KeyringFile
+    _derived: dict[tuple[int, bytes], bytes] = field(default_factory=dict, repr=False)
+
+    LABEL = b"rodedraad idempotency request fingerprint"
+
+    def _key(self, kek: KekVersion) -> bytes:
+        if kek.key is None:
+            raise KekError(f"KEK version {kek.version} was destroyed; it keys no fingerprint")
+        cached = self._derived.get((kek.version, kek.key))
+        if cached is None:
+            hkdf = HKDF(algorithm=SHA256(), length=32, salt=None, info=self.LABEL)
+            cached = self._derived[(kek.version, kek.key)] = hkdf.derive(kek.key)
+        return cached
+
+    def _under(self, kek: KekVersion, request: bytes) -> str:
+        return f"{kek.version}:{hmac.new(self._key(kek), request, hashlib.sha256).hexdigest()}"
+
+    def of(self, request: bytes) -> str:
+        """The request's fingerprint under the current KEK version."""
+        return self._under(self.keyring.keyring().current, request)
+
+    def matches(self, stored: str, request: bytes) -> bool:
+        """Whether ``stored`` is ``request``'s fingerprint (under the version it names; a row
+        from before keyed fingerprints holds a plain SHA-256, kept for at most ``KEPT``)."""
+        version, colon, _ = stored.partition(":")
+        if not colon:
+            return hmac.compare_digest(stored, hashlib.sha256(request).hexdigest())
+        kek = self.keyring.keyring().get(int(version)) if version.isdigit() else None
+        if kek is None or kek.destroyed:
+            return False
+        return hmac.compare_digest(stored, self._under(kek, request))
 
 
 class IdempotencyStore(Protocol):
-    def reserve(self, key: str, fingerprint: str) -> StoredAnswer | None:
-        """Reserve ``key``; return the stored answer if it already has one."""
+    def reserve(self, key: str, request: bytes) -> StoredAnswer | None:
+        """Reserve ``key`` for ``request`` (``request_of``); return the stored answer if it
+        already has one. A reservation older than ``KEPT`` counts as none."""
 
     def complete(self, key: str, answer: StoredAnswer) -> None: ...
 
     def release(self, key: str) -> None: ...
 
+    def prune(self, now: datetime) -> int:
+        """Delete the keys older than ``KEPT`` (the scheduler's run); how many went."""
+
     def close(self) -> None: ...
 
 
 _COLUMNS = "key, fingerprint, status, body, etag, location"
+#: A reservation past ``KEPT`` made anew for the request that reuses its key.
+_AFRESH = (
+    "fingerprint = excluded.fingerprint, status = NULL, body = NULL, etag = NULL, "
+    "location = NULL, created_at = excluded.created_at"
+)
 
 
-def _interpret(row: tuple[object, ...] | None, fp: str) -> StoredAnswer:
+def _interpret(row: tuple[object, ...] | None, same_request: Callable[[str], bool]) -> StoredAnswer:
     if row is None:  # released between our insert attempt and select: treat as busy
         raise IdempotencyConflict(
             "a request with this Idempotency-Key is in progress", reused=False
         )
     _, stored_fp, status, body, etag, location = row
-    if stored_fp != fp:
+    if not same_request(str(stored_fp)):
         raise IdempotencyConflict(
             "this Idempotency-Key was used for a different request; use a new key", reused=True
         )
@@ -87,7 +156,8 @@ def _interpret(row: tuple[object, ...] | None, fp: str) -> StoredAnswer:
 class SqliteIdempotencyStore:
     """Embedded mode: a table in its own SQLite file beside the event store."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fingerprints: RequestFingerprints) -> None:
+        self.fingerprints = fingerprints
         self._conn = sqlite3.connect(
             private_database_file(path), check_same_thread=False, isolation_level=None
         )
@@ -100,12 +170,13 @@ class SqliteIdempotencyStore:
                 "location TEXT, created_at TEXT NOT NULL)"
             )
 
-    def reserve(self, key: str, fingerprint: str) -> StoredAnswer | None:
+    def reserve(self, key: str, request: bytes) -> StoredAnswer | None:
+        now = datetime.now(UTC)
         with self._lock:
             cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO idempotency_keys (key, fingerprint, created_at) "
-                "VALUES (?, ?, ?)",
-                (key, fingerprint, datetime.now(UTC).isoformat()),
+                "INSERT INTO idempotency_keys (key, fingerprint, created_at) "  # noqa: S608
+                f"VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET {_AFRESH} WHERE created_at < ?",
+                (key, self.fingerprints.of(request), now.isoformat(), (now - KEPT).isoformat()),
             )
             if cursor.rowcount == 1:
                 return None
@@ -113,7 +184,7 @@ class SqliteIdempotencyStore:
                 f"SELECT {_COLUMNS} FROM idempotency_keys WHERE key = ?",  # noqa: S608
                 (key,),
             ).fetchone()
-        return _interpret(row, fingerprint)
+        return _interpret(row, lambda stored: self.fingerprints.matches(stored, request))
 
     def complete(self, key: str, answer: StoredAnswer) -> None:
         with self._lock:
@@ -127,6 +198,13 @@ class SqliteIdempotencyStore:
         with self._lock:
             self._conn.execute("DELETE FROM idempotency_keys WHERE key = ?", (key,))
 
+    def prune(self, now: datetime) -> int:
+        with self._lock:
+            cursor = self._conn.execute(
+                "DELETE FROM idempotency_keys WHERE created_at < ?", ((now - KEPT).isoformat(),)
+            )
+        return cursor.rowcount
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -135,7 +213,8 @@ class SqliteIdempotencyStore:
 class PostgresIdempotencyStore:
     """Production: a table in the event store's database."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, fingerprints: RequestFingerprints) -> None:
+        self.fingerprints = fingerprints
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=8, max_idle=60, open=True)
         with self._pool.connection() as conn:
             conn.execute(SCHEMA_LOCK_SQL)
@@ -145,15 +224,17 @@ class PostgresIdempotencyStore:
                 "location TEXT, created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
 
-    def reserve(self, key: str, fingerprint: str) -> StoredAnswer | None:
+    def reserve(self, key: str, request: bytes) -> StoredAnswer | None:
         """Retried once on a lost connection. Had the lost attempt's insert committed, the
         retry finds the key reserved and answers "in progress or interrupted": safe."""
+        fingerprint = self.fingerprints.of(request)
 
         def insert_or_read(conn: Connection[Any]) -> tuple[bool, Any]:
             cursor = conn.execute(
-                "INSERT INTO rodedraad_idempotency_keys (key, fingerprint) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO NOTHING",
-                (key, fingerprint),
+                "INSERT INTO rodedraad_idempotency_keys AS k (key, fingerprint) "  # noqa: S608
+                f"VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET {_AFRESH} "
+                "WHERE k.created_at < %s",
+                (key, fingerprint, datetime.now(UTC) - KEPT),
             )
             if cursor.rowcount == 1:
                 return True, None
@@ -163,7 +244,9 @@ class PostgresIdempotencyStore:
             ).fetchone()
 
         reserved, row = with_connection(self._pool, insert_or_read)
-        return None if reserved else _interpret(row, fingerprint)
+        if reserved:
+            return None
+        return _interpret(row, lambda stored: self.fingerprints.matches(stored, request))
 
     def complete(self, key: str, answer: StoredAnswer) -> None:
         with_connection(  # sets a final state: safe to run twice
@@ -182,6 +265,15 @@ class PostgresIdempotencyStore:
                 "DELETE FROM rodedraad_idempotency_keys WHERE key = %s", (key,)
             ),
         )
+
+    def prune(self, now: datetime) -> int:
+        cursor = with_connection(  # deletes what is past a moment: safe to run twice
+            self._pool,
+            lambda conn: conn.execute(
+                "DELETE FROM rodedraad_idempotency_keys WHERE created_at < %s", (now - KEPT,)
+            ),
+        )
+        return cursor.rowcount
 
     def close(self) -> None:
         self._pool.close()

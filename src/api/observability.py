@@ -26,14 +26,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestLogging(ASGIMiddleware):
-    """Binds ``request_id`` and ``correlation_id`` to the logs and echoes them as headers."""
+    """Binds ``request_id`` and ``correlation_id`` to the logs, echoes them as headers and
+    leaves them in ``scope["state"]``. A correlation id sent in ``X-Correlation-ID`` is used
+    only if it is at most 100 printable ASCII characters; otherwise the request id stands in."""
 
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         request_id = uuid.uuid4().hex
         correlation_id = _header(scope, b"x-correlation-id") or request_id
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        # The ids as validated here are the ones commands record (``CommandRunner.context``):
+        # an event never carries a header value the logs refuse (issue #10 review, S2).
+        state["request_id"], state["correlation_id"] = request_id, correlation_id
         started = time.perf_counter()
         status = 500
 

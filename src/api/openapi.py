@@ -7,8 +7,9 @@ the document itself says of each operation: a ``/v1`` route needs a token (401) 
 access policy (403); a body can fail to parse (400), be too large (413) or break the schema
 (422), as can parameters (422); a command can conflict (409), and with ``If-Match`` be stale
 (412); a route that names a record by id can find none (404); a query given ``min_position``
-can wait in vain (503, read-your-writes); and any route can lose its database (503). Every one
-is an ``application/problem+json`` ``Problem``.
+can wait in vain (503, read-your-writes); any route can lose its database (503), and a ``/v1``
+route can meet keys the KEK cannot open (503, kek-unavailable). Every one is an
+``application/problem+json`` ``Problem``.
 
 The document is rewritten where Litestar turns it into a dictionary, so the served JSON, the
 interactive pages and ``app.openapi_schema.to_schema()`` all say the same.
@@ -21,9 +22,9 @@ import msgspec
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPI
 
+from api.problems import PROBLEM_JSON
 from api.schemas import Problem
 
-PROBLEM_JSON = "application/problem+json"
 _COMPONENT = "#/components/schemas/{name}"
 _PROBLEM_REF = _COMPONENT.format(name=Problem.__name__)
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -69,6 +70,11 @@ _READ_YOUR_WRITES = (
     "`read-your-writes`), or the database cannot be reached (rule `database-unavailable`); "
     "retry after Retry-After"
 )
+#: A ``/v1`` route may open personal data, and with it the keys the KEK wraps.
+_KEK_UNAVAILABLE = (
+    ". Or the service cannot open the keys of personal data until an operator restores its "
+    "key-encryption key (rule `kek-unavailable`, without Retry-After)"
+)
 
 
 def answers_of(
@@ -113,6 +119,8 @@ def document_problems(document: dict[str, Any]) -> dict[str, Any]:
                 description, headers = _ANSWERS[status]
                 if status == 503 and waits:
                     description = _READ_YOUR_WRITES
+                if status == 503 and path.startswith("/v1/"):
+                    description += _KEK_UNAVAILABLE
                 responses[str(status)] = {
                     "description": description,
                     **({"headers": headers} if headers else {}),

@@ -7,7 +7,9 @@ JSON, not UTF-8): 400 ``request-json``. Well-formed input the schema rejects: 42
 Anything unexpected: 500 with no internals in the answer (the log has the traceback).
 """
 
+import enum
 import re
+import typing
 from typing import Any
 
 import msgspec
@@ -136,6 +138,8 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
         field = str(first["key"]) if first.get("key") and first["key"] != "data" else None
         if first.get("message"):
             detail = str(first["message"])
+    if detail.startswith("Invalid enum value"):
+        return _enum_value_refused(request, detail, field)
     named = _FIELD_IN_MESSAGE.search(detail)
     if named:
         field = named.group(1) or named.group(2)
@@ -156,6 +160,68 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
         rule="request-schema",
         field=field,
     )
+
+
+#: Where msgspec says the refused value was, at the end of its message (the value itself comes
+#: earlier, quoted, and may hold anything).
+_AT_THE_END = re.compile(r" - at `\$\.([^`]+)`$")
+
+
+def _enum_value_refused(
+    request: Request[Any, Any, Any], detail: str, field: str | None
+) -> Response[bytes]:
+    """msgspec's "Invalid enum value 'x'" echoes the value it refuses; an answer never does
+    (README, errors). Say which values the field takes instead, when the route's signature
+    tells (issue #10 review)."""
+    at = _AT_THE_END.search(detail)
+    field = at.group(1) if at else field
+    allowed = _allowed_values(request, field) if field else None
+    words = (
+        f"must be one of: {', '.join(allowed)}" if allowed else "is not one of the allowed values"
+    )
+    return problem(
+        request,
+        HTTP_422_UNPROCESSABLE_ENTITY,
+        "The request is not valid",
+        f"{field or 'the value'} {words}",
+        rule="request-schema",
+        field=field,
+    )
+
+
+def _allowed_values(request: Request[Any, Any, Any], field: str) -> list[str] | None:
+    """The values of the enum at ``field`` (``scopes[1]``, ``participants[0].role``, a query
+    parameter's name) in the handler's signature: its body (``data``) or its parameters."""
+    path = [part for part in re.split(r"\[\d+\]|\.", field) if part]
+    try:
+        handler = request.route_handler.fn
+        function = getattr(handler, "func", handler)  # a sync handler, wrapped for a thread
+        hints = typing.get_type_hints(function, include_extras=True)
+    except (AttributeError, KeyError, NameError, TypeError):
+        return None
+    if not path:
+        return None
+    found = _enum_at(hints["data"], path) if "data" in hints else None
+    found = found or (_enum_at(hints[path[0]], path[1:]) if path[0] in hints else None)
+    return [str(member.value) for member in found] if found else None
+
+
+def _enum_at(annotation: Any, path: list[str]) -> type[enum.Enum] | None:
+    """The enum class ``path`` leads to inside ``annotation`` (through ``Annotated``, unions,
+    sequences and Structs), or None."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is not None:
+        candidates = args[:1] if origin is typing.Annotated else args
+        for inner in candidates:
+            if inner is not Ellipsis and (found := _enum_at(inner, path)):
+                return found
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return None if path else annotation
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct) and path:
+        fields = typing.get_type_hints(annotation, include_extras=True)
+        return _enum_at(fields[path[0]], path[1:]) if path[0] in fields else None
+    return None
 
 
 def too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[bytes]:

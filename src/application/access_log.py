@@ -43,12 +43,15 @@ class AccessLog(Protocol):
         self,
         *,
         client_ids: Collection[UUID] | None = None,
+        trajectory_ids: Collection[UUID] | None = None,
         user_id: str | None = None,
         since: datetime | None = None,
         limit: int = 500,
     ) -> list[PersonalDataRead]:
-        """Newest first; ``client_ids`` limits the entries to those clients (an auditor's
-        region: the one filter that decides what an auditor may see)."""
+        """Newest first. An auditor's region decides what it may see, with two filters:
+        ``client_ids`` (the clients with a trajectory in the region) and ``trajectory_ids``
+        (the region's trajectories: an entry naming another trajectory is left out, one that
+        names none, a read of the client, is kept)."""
 
     def count_before(self, moment: datetime) -> int: ...
 
@@ -81,13 +84,22 @@ def _entry(row: tuple[Any, ...]) -> PersonalDataRead:
 
 
 def _filters(
-    client_ids: str | None, user_id: str | None, since: datetime | None, mark: str, among: str
+    client_ids: str | None,
+    trajectory_ids: str | None,
+    user_id: str | None,
+    since: datetime | None,
+    mark: str,
+    among: str,
 ) -> tuple[str, list[Any]]:
-    """``client_ids`` as one JSON array; ``among`` the SQL that tests ``client_id`` against it."""
+    """``client_ids`` and ``trajectory_ids`` as JSON arrays; ``among`` the SQL that tests a
+    column (``{column}``) against one."""
     where, params = ["1 = 1"], []
     if client_ids is not None:
-        where.append(among)
+        where.append(among.format(column="client_id"))
         params.append(client_ids)
+    if trajectory_ids is not None:
+        where.append(f"(trajectory_id IS NULL OR {among.format(column='trajectory_id')})")
+        params.append(trajectory_ids)
     if user_id is not None:
         where.append(f"user_id = {mark}")
         params.append(user_id)
@@ -97,8 +109,8 @@ def _filters(
     return " AND ".join(where), params
 
 
-def _json_ids(client_ids: Collection[UUID] | None) -> str | None:
-    return None if client_ids is None else json.dumps(sorted(str(c) for c in client_ids))
+def _json_ids(ids: Collection[UUID] | None) -> str | None:
+    return None if ids is None else json.dumps(sorted(str(i) for i in ids))
 
 
 class SqliteAccessLog:
@@ -140,16 +152,18 @@ class SqliteAccessLog:
         self,
         *,
         client_ids: Collection[UUID] | None = None,
+        trajectory_ids: Collection[UUID] | None = None,
         user_id: str | None = None,
         since: datetime | None = None,
         limit: int = 500,
     ) -> list[PersonalDataRead]:
         where, params = _filters(
             _json_ids(client_ids),
+            _json_ids(trajectory_ids),
             user_id,
             since,
             "?",
-            "client_id IN (SELECT value FROM json_each(?))",
+            "{column} IN (SELECT value FROM json_each(?))",
         )
         with self._lock:
             rows = self._conn.execute(
@@ -226,16 +240,18 @@ class PostgresAccessLog:
         self,
         *,
         client_ids: Collection[UUID] | None = None,
+        trajectory_ids: Collection[UUID] | None = None,
         user_id: str | None = None,
         since: datetime | None = None,
         limit: int = 500,
     ) -> list[PersonalDataRead]:
         where, params = _filters(
             _json_ids(client_ids),
+            _json_ids(trajectory_ids),
             user_id,
             since,
             "%s",
-            "client_id IN (SELECT value::uuid FROM jsonb_array_elements_text(%s::jsonb))",
+            "{column} IN (SELECT value::uuid FROM jsonb_array_elements_text(%s::jsonb))",
         )
         rows = with_connection(
             self._pool,

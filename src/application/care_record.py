@@ -218,7 +218,8 @@ class CareRecord(Application[UUID]):
 
         Every trajectory's key belongs to its client and is created in the command that refers
         it, so the key store knows them without lagging behind the record (a key whose referral
-        was never recorded names no trajectory and is passed over). An erased client has none.
+        was never recorded names no trajectory and is passed over). An erased client's
+        trajectories are still known, through the key store's erasure ledger.
         """
         found = []
         for subject in self.keys.subjects_of(client_id):
@@ -245,8 +246,10 @@ class CareRecord(Application[UUID]):
         """Crypto-shredding: destroy the client's keys, drop snapshots, record the erasure.
 
         Keys go first: if anything fails after that, the personal data is already unreadable and
-        a retry only records the fact. Snapshots hold sealed state; they are dropped so that the
-        aggregates load from their events, whose personal fields now read as placeholders.
+        a retry only records the fact, for every subject (the key store's erasure ledger still
+        names the client's trajectories once their keys are gone). Snapshots hold sealed state;
+        they are dropped so that the aggregates load from their events, whose personal fields
+        now read as placeholders.
         """
         _, ctx = self._load_for(ctx, Client, client_id, expected_version)
         subjects = tuple(sorted(set(self.keys.erase_client(client_id)) | {client_id}, key=str))

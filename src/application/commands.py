@@ -34,6 +34,7 @@ from domain.common import (
     Sector,
     Signatory,
 )
+from domain.errors import ConsentMissing, CoordinationNeedsConsent
 from domain.trajectory import Trajectory
 
 
@@ -81,6 +82,7 @@ OccurredAt = Annotated[
 Text = Annotated[str, Meta(min_length=1, max_length=4000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 OptionalText = Annotated[str, Meta(max_length=4000)]
+OptionalShortText = Annotated[str, Meta(max_length=200)]
 #: Identifiers chosen by callers: organisations, regions, goals, agreements, consents. Letters,
 #: digits and ``._:@-``, so no control character ever names anything (a NUL cannot be stored in
 #: PostgreSQL text, issue #10). ``(?!.*\n)`` because Python's ``$`` also matches before a final
@@ -274,13 +276,40 @@ class Refer(Command, kw_only=True, frozen=True):
 
 
 class Accept(TrajectoryCommand, kw_only=True, frozen=True):
-    """Accept the referral; the actor's organisation coordinates unless another is named."""
+    """Accept the referral; the actor's organisation coordinates unless another is named, and
+    naming another organisation to coordinate needs the client's consent (004)."""
 
     action = Action.ACCEPT
     coordinating_organisation: Ref | None = None
 
     def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
-        trajectory.accept(ctx, coordinating_organisation=self.coordinating_organisation)
+        named = self.coordinating_organisation
+        if named and named != ctx.actor.organisation:
+            self._check_consent_to_coordinate(trajectory, ctx, record, named)
+        trajectory.accept(ctx, coordinating_organisation=named)
+
+    @staticmethod
+    def _check_consent_to_coordinate(
+        trajectory: Trajectory, ctx: CommandContext, record: ClientReader, organisation: str
+    ) -> None:
+        """The organisation named to coordinate will hold the plan: a consent of the client in
+        force on the day of acceptance must cover passing it the plan (issue #10 review, B1).
+        Time and who answers the referral are checked first: a bad date or the wrong
+        organisation is refused as such, before it is a consent matter."""
+        trajectory.check_time(ctx)
+        trajectory.check_answers_referral(ctx)
+        try:
+            record.client(trajectory.client_id).consent_covering(
+                organisation, (ConsentScope.PLAN,), ctx.occurred_on
+            )
+        except ConsentMissing:
+            raise CoordinationNeedsConsent(
+                f"naming {organisation!r} to coordinate passes the plan to it: no consent of "
+                f"the client in force on {ctx.occurred_on.isoformat()} covers the plan for "
+                f"{organisation!r}. Record the client's consent first, or accept without "
+                "naming another organisation",
+                field="coordinating_organisation",
+            ) from None
 
 
 class Decline(TrajectoryCommand, kw_only=True, frozen=True):
@@ -302,7 +331,7 @@ class Participant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     organisation: Ref
     role: Role
-    person_ref: str | None = None
+    person_ref: OptionalShortText | None = None
 
 
 class ProposedRoleAssignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -311,7 +340,7 @@ class ProposedRoleAssignment(msgspec.Struct, frozen=True, forbid_unknown_fields=
 
     party: Ref
     role: Role
-    responsibilities: str = ""
+    responsibilities: OptionalText = ""
 
 
 class HoldConsultation(TrajectoryCommand, kw_only=True, frozen=True):

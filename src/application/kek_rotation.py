@@ -47,6 +47,8 @@ class KekRotation:
     window: timedelta
     #: Keys re-wrapped per transaction.
     batch: int = REWRAP_BATCH
+    #: The last KEK problem ``health_reason`` logged (a list: the dataclass is frozen).
+    _logged_problem: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def every(cls, store: WrappedKeyStore, rotation_days: int, window_days: int) -> "KekRotation":
@@ -116,7 +118,15 @@ class KekRotation:
             keyring = self.store.keyring.keyring()
             current = keyring.current
         except KekError as e:
-            return e.message
+            # The details name the file: for the log and `keys status`, not for /health, which
+            # answers without a token (issue #10 review).
+            if self._logged_problem[-1:] != [e.message]:  # once, not at every /health call
+                log.error("the KEK cannot be used", reason=e.message)
+                self._logged_problem[:] = [e.message]
+            return (
+                "the key-encryption key cannot be used; `rodedraad keys status` and the log "
+                "say why and what to do"
+            )
         created = current.created_at
         if created is not None and now - created > self.rotation + GRACE:
             return (

@@ -65,10 +65,13 @@ class KeyStore(Protocol):
         """A new key for ``subject``, belonging to ``client`` (idempotent)."""
 
     def erase_client(self, client: UUID) -> list[UUID]:
-        """Destroy every key of the client; return the subjects whose keys were destroyed."""
+        """Destroy every key of the client and note its subjects in the erasure ledger; return
+        every subject of the client the ledger holds (this erasure's, and an earlier attempt's
+        that failed after destroying the keys)."""
 
     def subjects_of(self, client: UUID) -> list[UUID]:
-        """The subjects whose keys belong to the client: the client and its trajectories."""
+        """The subjects of the client, the client and its trajectories: those with a key, and
+        those whose key an erasure destroyed (the ledger)."""
 
     def forget(self, subjects: list[UUID]) -> None:
         """Drop cached keys of these subjects (another process erased them)."""
@@ -130,6 +133,10 @@ class WrappedKeyStore(_Cached):
 
     keys_table: str
     fingerprints_table: str
+    #: The erasure ledger: which subjects of which client were erased, and when. Ids only, no
+    #: key material. Written in the transaction that deletes the keys, so a retried erasure
+    #: still finds every subject; DESIGN §7's ledger that restores re-apply (a later issue).
+    erased_table: str
     #: Locks the rows a rotation re-wraps (PostgreSQL); SQLite's writer lock already does.
     _for_update = ""
 
@@ -306,7 +313,11 @@ class WrappedKeyStore(_Cached):
         return key
 
     def subjects_of(self, client: UUID) -> list[UUID]:
-        rows = self._read(f"SELECT subject FROM {self.keys_table} WHERE client = ?", [str(client)])
+        rows = self._read(
+            f"SELECT subject FROM {self.keys_table} WHERE client = ? "
+            f"UNION SELECT subject FROM {self.erased_table} WHERE client = ?",
+            [str(client), str(client)],
+        )
         return [_uuid(r[0]) for r in rows]
 
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -317,14 +328,29 @@ class WrappedKeyStore(_Cached):
         return self._safely(read)
 
     def erase_client(self, client: UUID) -> list[UUID]:
+        """Keys deleted and their subjects noted in the ledger, in one transaction (issue #10
+        review, S3: an erasure retried after a failure must not forget the trajectories)."""
         with self._transaction() as tx:
             rows = tx.fetchall(
                 f"DELETE FROM {self.keys_table} WHERE client = ? RETURNING subject", (str(client),)
             )
-        subjects = [_uuid(r[0]) for r in rows]
+            tx.executemany(
+                f"INSERT INTO {self.erased_table} (subject, client, erased_at) "
+                "VALUES (?, ?, ?) ON CONFLICT (subject) DO NOTHING",
+                [(str(r[0]), str(client), self._now()) for r in rows],
+            )
+            ledger = tx.fetchall(
+                f"SELECT subject FROM {self.erased_table} WHERE client = ?",
+                (str(client),),
+            )
+        subjects = [_uuid(r[0]) for r in ledger]
         self._scrub()
         self.forget(subjects)
         return subjects
+
+    def _now(self) -> Any:
+        """When an erasure happened, as the ledger's column takes it."""
+        return datetime.now(UTC)
 
     def _unwrapped(self, subject: UUID, version: int, wrapped: Any) -> bytes:
         kek = self.keyring.keyring().get(version)
@@ -432,6 +458,7 @@ def _listed(versions: Iterable[int]) -> str:
 class SqliteKeyStore(WrappedKeyStore):
     keys_table = "subject_keys"
     fingerprints_table = "kek_fingerprints"
+    erased_table = "erased_subjects"
 
     def __init__(self, path: Path, keyring: KeyringFile, *, now: datetime | None = None) -> None:
         super().__init__(keyring)
@@ -467,7 +494,13 @@ class SqliteKeyStore(WrappedKeyStore):
             "CREATE INDEX IF NOT EXISTS ix_subject_keys_kek ON subject_keys (kek_version)",
             "CREATE TABLE IF NOT EXISTS kek_fingerprints (version INTEGER PRIMARY KEY, "
             "fingerprint TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, "
+            "client TEXT NOT NULL, erased_at TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS ix_erased_subjects_client ON erased_subjects (client)",
         ]
+
+    def _now(self) -> Any:
+        return datetime.now(UTC).isoformat()
 
     def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
         return f"IN ({', '.join('?' * len(subjects))})", [str(s) for s in subjects]
@@ -495,6 +528,7 @@ class SqliteKeyStore(WrappedKeyStore):
 class PostgresKeyStore(WrappedKeyStore):
     keys_table = "rodedraad_subject_keys"
     fingerprints_table = "rodedraad_kek_fingerprints"
+    erased_table = "rodedraad_erased_subjects"
     _for_update = " FOR UPDATE"
 
     def __init__(self, conninfo: str, keyring: KeyringFile, *, now: datetime | None = None) -> None:
@@ -525,6 +559,10 @@ class PostgresKeyStore(WrappedKeyStore):
             "ON rodedraad_subject_keys (kek_version)",
             "CREATE TABLE IF NOT EXISTS rodedraad_kek_fingerprints (version INTEGER PRIMARY KEY, "
             "fingerprint TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS rodedraad_erased_subjects (subject UUID PRIMARY KEY, "
+            "client UUID NOT NULL, erased_at TIMESTAMPTZ NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS ix_rodedraad_erased_subjects_client "
+            "ON rodedraad_erased_subjects (client)",
         ]
 
     def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
@@ -559,6 +597,7 @@ class MemoryKeyStore(_Cached):
     def __init__(self) -> None:
         super().__init__()
         self.keys: dict[UUID, tuple[UUID, bytes]] = {}
+        self.erased: dict[UUID, UUID] = {}  # the erasure ledger: subject → client
 
     def key_for(self, subject: UUID) -> bytes | None:
         found = self.keys.get(subject)
@@ -575,13 +614,14 @@ class MemoryKeyStore(_Cached):
         return self.keys[subject][1]
 
     def subjects_of(self, client: UUID) -> list[UUID]:
-        return [s for s, (c, _) in self.keys.items() if c == client]
+        held = [s for s, (c, _) in self.keys.items() if c == client]
+        return held + [s for s, c in self.erased.items() if c == client and s not in held]
 
     def erase_client(self, client: UUID) -> list[UUID]:
-        gone = [s for s, (c, _) in self.keys.items() if c == client]
-        for subject in gone:
+        for subject in [s for s, (c, _) in self.keys.items() if c == client]:
             del self.keys[subject]
-        return gone
+            self.erased[subject] = client
+        return [s for s, c in self.erased.items() if c == client]
 
     def close(self) -> None:
         self.keys.clear()

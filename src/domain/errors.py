@@ -135,6 +135,13 @@ class ConsentMissing(RuleConflict):
     rule = "handover-needs-consent"
 
 
+class CoordinationNeedsConsent(ConsentMissing):
+    """004: naming another organisation to coordinate passes the plan to it, so a consent of
+    the client in force must cover that organisation for the plan (issue #10 review, B1)."""
+
+    rule = "coordination-needs-consent"
+
+
 class EscalationNotOpen(RuleConflict):
     rule = "escalation-state"
 

@@ -696,8 +696,21 @@ class Trajectory(CopiedThroughState, Record):
 
     # --- commands: intake -----------------------------------------------------------------------
 
+    def check_answers_referral(self, ctx: CommandContext) -> None:
+        """Only the organisation that recorded the referral (the intake organisation) accepts or
+        declines it: a referrer it names (a school, a GP) asked for help, it does not decide who
+        gives it, nor who coordinates (issue #10 review, B1)."""
+        if ctx.actor.organisation != self.intake_organisation:
+            raise NotAParty(
+                f"only the organisation that recorded this referral ({self.intake_organisation!r}) "
+                "accepts or declines it; ask it to"
+            )
+
     def accept(self, ctx: CommandContext, *, coordinating_organisation: str | None) -> None:
+        """The intake organisation accepts; it coordinates unless it names another organisation
+        (whose consent of the client the application checks first, ``CareRecord.accept``)."""
         self._begin(ctx, "accept", frozenset({Status.REFERRED}))
+        self.check_answers_referral(ctx)
         self.trigger_event(
             self.Accepted,
             **ctx.event_fields(),
@@ -710,6 +723,7 @@ class Trajectory(CopiedThroughState, Record):
 
     def decline(self, ctx: CommandContext, *, reason: str) -> None:
         self._begin(ctx, "decline", frozenset({Status.REFERRED}))
+        self.check_answers_referral(ctx)
         self.trigger_event(
             self.Declined, **ctx.event_fields(), reason=require_text(reason, "reason")
         )

@@ -4,7 +4,8 @@ and does every projection that lags behind the log still advance?
 A worker that lost its database, or was killed, leaves the read models where they were while
 the API goes on answering; these checks make ``/health`` say ``degraded`` with the reason, so
 an operator (or a load balancer) learns of it. Each check answers ``None`` when all is well,
-else one sentence without personal data.
+else one sentence without personal data, and without host names, process ids or file paths:
+``/health`` answers without a token (the logs carry those details).
 """
 
 import time
@@ -42,12 +43,16 @@ class WorkerHeartbeats:
                 return "no projection worker connected: never seen"
             last = max(at for _, at, _ in beats)
             return f"no projection worker connected: last seen {now - last:.0f} s ago"
-        failing = [
-            f"projection worker {worker} is {state}"
-            for worker, state in sorted(fresh)
-            if state != "ok"
-        ]
-        return "; ".join(failing) or None
+        failing = sorted({state for _, state in fresh if state != "ok"})
+        if not failing:
+            return None
+        count = sum(state != "ok" for _, state in fresh)
+        # /health answers anyone: it names no host or process (issue #10 review); each
+        # worker's own log says it is failing, with its name.
+        return (
+            f"{count} of {len(fresh)} projection worker(s) report {', '.join(failing)}; "
+            "their logs say which"
+        )
 
 
 class StalledProjections:

@@ -47,7 +47,8 @@ class ProjectionDatabase(Protocol):
         """A context manager yielding a ``Tx``; commits on success, rolls back on error."""
 
     def scrub(self) -> None:
-        """Leave no deleted or overwritten content behind (after an erasure)."""
+        """Leave no deleted or overwritten content behind (after an erasure, after a rebuild
+        dropped the old tables)."""
 
     def close(self) -> None: ...
 
@@ -108,9 +109,13 @@ class PostgresProjectionDatabase:
 
     dialect = "postgres"
 
+    #: Seconds to wait for a connection: a host gone from the network must not hang a start
+    #: (issue #10 review) or the worker's reconnection.
+    CONNECT_TIMEOUT = 10
+
     def __init__(self, url: str) -> None:
         self.url = url
-        self._conn = psycopg.connect(url, autocommit=False)
+        self._conn = psycopg.connect(url, autocommit=False, connect_timeout=self.CONNECT_TIMEOUT)
         self._lock = threading.RLock()
         with self._conn.transaction():
             self._conn.execute(SCHEMA_LOCK_SQL)
@@ -120,8 +125,10 @@ class PostgresProjectionDatabase:
     def _connection(self) -> psycopg.Connection[Any]:
         """The connection, made anew if the last one was lost (not if it was closed on purpose:
         ``close`` means this database is done)."""
-        if self._conn.broken:  # a host gone from the network must not hang the worker
-            self._conn = psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+        if self._conn.broken:
+            self._conn = psycopg.connect(
+                self.url, autocommit=False, connect_timeout=self.CONNECT_TIMEOUT
+            )
         return self._conn
 
     @contextmanager

@@ -165,11 +165,16 @@ class ProjectionWorker:
         """One batch of one projection, in one transaction. Returns the events processed."""
         with self.database.transaction() as tx:
             count = self._batch(projection, projection.name, "", tx)
-        if self._erasure_seen:
-            # Erased personal text must not linger in free pages or the write-ahead log.
-            self._erasure_seen = False
-            self.database.scrub()
+        self._scrub_after_erasure()
         return count
+
+    def _scrub_after_erasure(self) -> None:
+        """Erased personal text must not linger in free pages or the write-ahead log. The
+        flag is cleared only once the scrub succeeded, so a failed one is tried again after
+        the next batch (issue #10 review)."""
+        if self._erasure_seen:
+            self.database.scrub()
+            self._erasure_seen = False
 
     def _decoded(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
         """(position, domain event) of each notification; the keys of the batch's subjects are
@@ -204,9 +209,7 @@ class ProjectionWorker:
                     self._erasure_seen = True
                 processed += len(notifications)
                 full = full or len(notifications) == self.batch_size
-        if self._erasure_seen:
-            self._erasure_seen = False
-            self.database.scrub()
+        self._scrub_after_erasure()
         return processed, full
 
     def catch_up(self) -> int:
@@ -308,7 +311,8 @@ class ProjectionWorker:
         self, names: Sequence[str], progress: Callable[[Progress], None] | None = None
     ) -> int:
         """Build these projections afresh in one pass over the log (each event read and
-        decoded once), beside the live copies, then switch them over in one transaction."""
+        decoded once), beside the live copies, then switch them over in one transaction and
+        scrub the database of the old tables' content."""
         projections = [self.projection(name) for name in names]
         label = "+".join(names)
         with self.database.transaction() as tx:
@@ -346,6 +350,10 @@ class ProjectionWorker:
                     tx.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table}")
                 write_tracking(tx, projection.name, position, projection.version)
                 tx.execute("DELETE FROM rm_tracking WHERE name = ?", (tracking_name,))
+        # The old tables are gone; what they held must not linger in free pages or the
+        # write-ahead log either: an older version's tables held names and questions in clear
+        # (plan_state before version 7; issue #10 review, S6).
+        self.database.scrub()
         log.info("projections rebuilt", projections=list(names), position=position)
         return position
 

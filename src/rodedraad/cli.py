@@ -126,6 +126,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     from rodedraad.wiring import (
         build_care_record,
         build_deadline_scheduler,
+        build_idempotency_store,
         build_kek_rotation,
         build_leader_lock,
         build_policy,
@@ -138,11 +139,13 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     care_record = build_care_record(settings)
     worker = build_projection_worker(settings, care_record, policy=policy)
     scheduler = build_deadline_scheduler(settings, care_record, policy)
+    idempotency = build_idempotency_store(settings)
     background = BackgroundDeadlines(
         scheduler,
         build_leader_lock(settings),
         settings.scheduler_interval_seconds,
         kek_rotation=build_kek_rotation(settings, care_record.keys),
+        prune_idempotency_keys=idempotency.prune,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -152,6 +155,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         background.shutdown()
+        idempotency.close()
         scheduler.database.close()
         worker.database.close()
         care_record.close()
@@ -217,7 +221,7 @@ def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from application.keys import describe_unusable
-    from rodedraad.wiring import build_kek_rotation, build_key_store
+    from rodedraad.wiring import build_kek_rotation, build_key_store, kek_inside_data_dir
 
     try:
         store = build_key_store(settings)
@@ -228,6 +232,8 @@ def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
         rotation = build_kek_rotation(settings, store)
         now = datetime.now(UTC)
         print("\n".join(rotation.describe(now)))
+        if warning := kek_inside_data_dir(settings):
+            print(f"warning: {warning}")
         keyring, in_use = store.keyring.reload(), store.versions_in_use()
         unusable = describe_unusable(store.keyring.path, keyring, in_use)
         return 1 if unusable or rotation.health_reason(now) else 0

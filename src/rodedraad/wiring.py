@@ -13,7 +13,12 @@ from litestar import Litestar
 from api.access import AccessPolicy
 from api.app import create_app
 from api.auth import LocalTokens, TokenVerifier
-from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteIdempotencyStore
+from api.idempotency import (
+    IdempotencyStore,
+    PostgresIdempotencyStore,
+    RequestFingerprints,
+    SqliteIdempotencyStore,
+)
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
 from application.care_record import CareRecord
@@ -61,9 +66,29 @@ def build_key_store(settings: Settings) -> WrappedKeyStore:
     return SqliteKeyStore(settings.data_dir / "keys.sqlite", keyring)
 
 
+def kek_inside_data_dir(settings: Settings) -> str | None:
+    """Why a KEK file inside the data directory is a risk, or None when it lies elsewhere.
+
+    The natural backup of an embedded deployment copies the data directory; with the KEK in
+    it, every such backup carries its own key and erasure never reaches it (README, 'Back up
+    and escrow the KEK'). The default puts it there, so each start says so (issue #10 review,
+    S4), and so does ``rodedraad keys status``.
+    """
+    if not settings.kek.file.resolve().is_relative_to(settings.data_dir.resolve()):
+        return None
+    return (
+        f"the KEK file {settings.kek.file} lies inside the data directory {settings.data_dir}: "
+        "a backup of that directory then carries its own KEK, and erasure never reaches it. "
+        "Set RODEDRAAD_KEK_FILE outside it, or exclude kek.json* from the data backups"
+    )
+
+
 def build_care_record(settings: Settings) -> CareRecord:
     """The write side on the configured database. The data directory is private (0700) and,
-    on SQLite, the event store's file is created 0600 before eventsourcing opens it."""
+    on SQLite, the event store's file is created 0600 before eventsourcing opens it. A KEK
+    file inside the data directory is warned of at every start (``kek_inside_data_dir``)."""
+    if warning := kek_inside_data_dir(settings):
+        log.warning("KEK file inside the data directory", advice=warning)
     private_directory(settings.data_dir)
     if not settings.database.is_postgres:
         private_database_file(settings.database.sqlite_path)
@@ -114,9 +139,12 @@ def build_access_log(settings: Settings) -> AccessLog:
 
 
 def build_idempotency_store(settings: Settings) -> IdempotencyStore:
+    """Keys and answers of retried commands; their request fingerprints are keyed by the KEK
+    (which the key store has created by then), so the table alone reveals no body."""
+    fingerprints = RequestFingerprints(KeyringFile(settings.kek.file))
     if settings.database.is_postgres:
-        return PostgresIdempotencyStore(settings.database.url)
-    return SqliteIdempotencyStore(settings.data_dir / "idempotency.sqlite")
+        return PostgresIdempotencyStore(settings.database.url, fingerprints)
+    return SqliteIdempotencyStore(settings.data_dir / "idempotency.sqlite", fingerprints)
 
 
 def build_projection_database(settings: Settings) -> ProjectionDatabase:
@@ -254,6 +282,7 @@ class Container:
             build_leader_lock(self.settings),
             self.settings.scheduler_interval_seconds,
             kek_rotation=build_kek_rotation(self.settings, self.care_record.keys),
+            prune_idempotency_keys=self.idempotency.prune,
         )
         background.start()
         self._closers.append(_Shutdown(background.shutdown))

@@ -263,10 +263,25 @@ class DeadlineScheduler:
         return found
 
 
+def _on_its_own(failure: str, job: Callable[[datetime], object], now: datetime) -> None:
+    """One job of a tick, whose failure is logged and stops no other job: a deadline run that
+    keeps failing (a lost database, a domain error on one trajectory) must not stop the KEK's
+    rotation and destruction (issue #10 review, S5). The next tick tries both again."""
+    try:
+        job(now)
+    except (psycopg.OperationalError, OSError) as e:
+        log.warning(failure, error_class=type(e).__name__, error=str(e))
+    except KekError as e:
+        log.error(failure, error_class=type(e).__name__, error=e.message)
+    except Exception as e:  # the other jobs, and the next tick, must still run
+        log.exception(failure, error_class=type(e).__name__)
+
+
 class BackgroundDeadlines:
     """APScheduler 3: runs the scheduler every ``interval`` seconds while this process leads,
     and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
-    past the backup window; issue #10)."""
+    past the backup window; issue #10) and the pruning of idempotency keys older than a day
+    (``prune_idempotency_keys``), each on its own: one failing never stops another."""
 
     def __init__(
         self,
@@ -274,12 +289,14 @@ class BackgroundDeadlines:
         lock: LeaderLock,
         interval: float,
         kek_rotation: KekRotation | None = None,
+        prune_idempotency_keys: Callable[[datetime], object] | None = None,
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.scheduler = scheduler
         self.lock = lock
         self.kek_rotation = kek_rotation
+        self.prune_idempotency_keys = prune_idempotency_keys
         self._apscheduler = BackgroundScheduler(timezone=UTC)
         self._apscheduler.add_job(
             self.tick,
@@ -298,16 +315,13 @@ class BackgroundDeadlines:
                 log.debug("another scheduler leads; standing by")
                 return
             now = datetime.now(UTC)
-            try:
-                self.scheduler.run_once(now)
-            except (psycopg.OperationalError, OSError) as e:
-                log.warning("scheduler run failed; will retry", error=str(e))
-            if self.kek_rotation is None:
-                return
-            try:
-                self.kek_rotation.run(now)
-            except (KekError, psycopg.OperationalError, OSError) as e:
-                log.error("KEK rotation failed; will retry", error=getattr(e, "message", str(e)))
+            _on_its_own("scheduler run failed; will retry", self.scheduler.run_once, now)
+            if self.kek_rotation is not None:
+                _on_its_own("KEK rotation failed; will retry", self.kek_rotation.run, now)
+            if self.prune_idempotency_keys is not None:
+                _on_its_own(
+                    "pruning idempotency keys failed; will retry", self.prune_idempotency_keys, now
+                )
 
     def start(self) -> None:
         self._apscheduler.start()

@@ -297,6 +297,7 @@ def test_continuing_a_trajectory_the_caller_cannot_see_is_refused_as_not_found(
         {"occurred_at": at(0), "client_id": client, "question": QUESTION}
         | {"sector": "youth_care", "region": REGION},
     )["id"]
+    api.consent(client, B, ["plan"])  # naming B to coordinate passes it the plan (004)
     api.ok(f"/v1/trajectories/{first}/acceptance", {"coordinating_organisation": B})
     # B coordinates an open trajectory of the client, so B acts for the client and refers it
     # again: A is no party to this second trajectory.

@@ -18,6 +18,7 @@ from tests.e2e.conftest import TokenFactory
 from tests.e2e.steps import (
     COORDINATOR,
     NEXT_ORGANISATION,
+    SCHOOL,
     Record,
     assert_problem,
     at,
@@ -33,6 +34,7 @@ from tests.e2e.steps import (
 REGION = "west-flanders"
 HOLDER = "org-holder"  # holds a consent of the client, and nothing else
 STRANGER = "org-stranger"
+EVIL = "org-evil"  # named to coordinate by someone who may not
 
 
 @pytest.fixture(scope="module")
@@ -171,9 +173,11 @@ def test_the_coordinator_of_an_open_trajectory_acts_for_the_client_until_it_clos
     manage the client's consents, acting for the client; closing ends that."""
     client = register_client(module_http, module_auth, name="Noor")
     trajectory = refer(module_http, module_auth, client.id)
+    named = grant(client, NEXT_ORGANISATION, "plan", hours=0.5)  # naming it needs consent
     trajectory.post(
         "/acceptance", {"occurred_at": at(1), "coordinating_organisation": NEXT_ORGANISATION}
     )
+    client.post(f"/consents/{named}/revocation", {"occurred_at": at(1.5), "reason": "done"})
     coordinator = who(NEXT_ORGANISATION, "coordinator")
     trajectory.auth = coordinator
     consent = {"to_party": "org-school", "scopes": ["plan"], "purpose": "school support"}
@@ -193,6 +197,64 @@ def test_the_coordinator_of_an_open_trajectory_acts_for_the_client_until_it_clos
     assert seen.status_code == 200, seen.text
     assert seen.json()["name"] is None  # managing is not a consent to the contact details
     assert_problem(after_closing, 404, rule="client-not-found")
+
+
+# --- 1b. the referral is answered by the organisation that recorded it (review of #10, B1) -------
+
+
+def test_a_referrer_neither_accepts_naming_a_coordinator_nor_declines(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+    who: Any,
+) -> None:
+    """As the review found it: the school the registering organisation named as referrer
+    accepted naming ``org-evil``, which then granted itself consents and read the client."""
+    client = register_client(module_http, module_auth)
+    trajectory = refer(module_http, module_auth, client.id, referrer_organisation=SCHOOL)
+    school, evil = who(SCHOOL, "coordinator"), who(EVIL, "coordinator")
+    before = recorded(module_container)
+
+    accepted = post(
+        module_http,
+        f"{trajectory.path}/acceptance",
+        {"coordinating_organisation": EVIL},
+        school,
+    )
+    declined = post(module_http, f"{trajectory.path}/declination", {"reason": "no"}, school)
+    consent = {"to_party": EVIL, "scopes": ["plan", "dossier", "contact_details"]}
+    granted = post(module_http, f"{client.path}/consents", {"purpose": "p", **consent}, evil)
+
+    assert_problem(accepted, 403, rule="not-a-party")
+    assert_problem(declined, 403, rule="not-a-party")
+    assert_problem(granted, 404, rule="client-not-found")
+    assert_problem(module_http.get(client.path, headers=evil), 404)
+    assert recorded(module_container) == before
+
+
+def test_the_intake_organisation_names_no_coordinator_the_client_did_not_consent_to(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+    who: Any,
+) -> None:
+    client = register_client(module_http, module_auth)
+    trajectory = refer(module_http, module_auth, client.id, referrer_organisation=SCHOOL)
+    grant(client, EVIL, "contact_details")  # a consent, but not to pass it the plan
+    before = recorded(module_container)
+
+    accepted = post(
+        module_http,
+        f"{trajectory.path}/acceptance",
+        {"coordinating_organisation": EVIL},
+        module_auth,
+    )
+    consent = {"to_party": EVIL, "scopes": ["plan"], "purpose": "p"}
+    granted = post(module_http, f"{client.path}/consents", consent, who(EVIL, "coordinator"))
+
+    assert_problem(accepted, 409, rule="coordination-needs-consent")
+    assert_problem(granted, 403, rule="access-policy")
+    assert recorded(module_container) == before
 
 
 # --- 3. the read log: an auditor's own region only ------------------------------------------------
@@ -217,6 +279,27 @@ def test_an_auditor_reads_who_saw_the_clients_of_its_own_region_only(
     assert_problem(other, 404, rule="client-not-found")
     assert unfiltered.status_code == 200
     assert client.id not in {entry["client_id"] for entry in unfiltered.json()}
+
+
+def test_an_auditor_reads_no_reads_of_its_clients_trajectories_in_another_region(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    who: Any,
+) -> None:
+    """Review of #10 (B2): a client with a trajectory here and one in Limburg; who read the
+    Limburg one is for Limburg's auditor, while the client's own reads stay visible here."""
+    client = register_client(module_http, module_auth)
+    here = refer(module_http, module_auth, client.id)
+    there = refer(module_http, module_auth, client.id, region="limburg")
+    for path in (here.path, f"{there.path}?min_position={there.position}", client.path):
+        assert module_http.get(path, headers=module_auth).status_code == 200
+    log = f"/v1/audit/personal-data-reads?client_id={client.id}"
+
+    own = module_http.get(log, headers=who("org-audit", "auditor")).json()
+    limburg = module_http.get(log, headers=who("org-audit", "auditor", region="limburg")).json()
+
+    assert {entry["trajectory_id"] for entry in own} == {here.id, None}
+    assert {entry["trajectory_id"] for entry in limburg} == {there.id, None}
 
 
 # --- 4. X-On-Behalf-Of: an appointed representative, named exactly ------------------------------

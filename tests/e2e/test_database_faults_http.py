@@ -20,6 +20,7 @@ from projections.store import write_heartbeat
 from tests.e2e.readside import App, app_for_backend, app_of_its_own
 from tests.e2e.steps import assert_problem, at
 from tests.integration.databases import BACKENDS
+from tests.integration.test_pg_recorder import lose_the_next_connection
 from tests.integration.test_surviving_a_lost_database import terminate_every_connection
 
 
@@ -100,6 +101,26 @@ def test_a_read_right_after_postgresql_dropped_every_connection_answers(on_postg
     assert answer.status_code == 200, answer.text
 
 
+@pytest.mark.postgres
+def test_a_command_whose_answer_was_lost_after_commit_is_recorded_once_under_its_key(
+    on_postgres: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of #10 (S1): the insert committed, its answer was lost, the retry met its own
+    rows. Once answered 409 and the key released, the client's retry recorded it again."""
+    key = uuid.uuid4().hex
+    store = on_postgres.container.care_record.recorder
+    before = store.max_notification_id() or 0
+    lose_the_next_connection(store, monkeypatch, after_commit=True)
+
+    first = register(on_postgres, key=key)
+    again = register(on_postgres, key=key)
+
+    assert first.status_code == 201, first.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert store.max_notification_id() == before + 1
+
+
 # --- an unavailable database --------------------------------------------------------------------
 
 
@@ -164,14 +185,20 @@ def test_health_says_degraded_when_the_worker_was_last_heard_of_long_ago(deploye
     assert reason.startswith("no projection worker connected: last seen 6")  # 60 s, 61 s
 
 
-def test_health_names_a_worker_that_says_it_is_failing(deployed: App) -> None:
+def test_health_says_a_worker_is_failing_without_naming_its_host_or_process(
+    deployed: App,
+) -> None:
+    """/health answers without a token (review of #10): the worker's own log names it."""
     with deployed.container.worker.database.transaction() as tx:
-        write_heartbeat(tx, "host:1", "failing: OperationalError", time.time())
+        write_heartbeat(tx, "host-7:4242", "failing: OperationalError", time.time())
+        write_heartbeat(tx, "host-8:99", "ok", time.time())
 
     health = deployed.http.get("/health").json()
 
     assert health["status"] == "degraded"
-    assert health["reasons"] == ["projection worker host:1 is failing: OperationalError"]
+    assert health["reasons"] == [
+        "1 of 2 projection worker(s) report failing: OperationalError; their logs say which"
+    ]
 
 
 def test_health_is_ok_while_a_worker_follows_the_log(deployed: App) -> None:

@@ -23,6 +23,7 @@ from tests.e2e.steps import (
     assert_problem,
     at,
     bearer,
+    events_of,
     recorded,
     register_client,
     trajectory_with_plan,
@@ -226,6 +227,84 @@ def test_a_text_far_longer_than_allowed_is_invalid_and_names_the_field(
     assert recorded(module_container) == before
 
 
+@pytest.mark.parametrize(
+    ("route", "field", "longest"),
+    [
+        ("/v1/trajectories/{trajectory_id:uuid}/consultations", "person_ref", 200),
+        ("/v1/trajectories/{trajectory_id:uuid}/role-agreements", "responsibilities", 4000),
+    ],
+)
+def test_a_nested_text_one_longer_than_allowed_is_invalid_and_names_the_field(
+    route: str,
+    field: str,
+    longest: int,
+    target: Target,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    """Review of #10: a participant's person reference and a role's responsibilities were
+    unbounded (up to the body size)."""
+    before = recorded(module_container)
+    body = target.body(route)
+    listed = "participants" if field == "person_ref" else "assignments"
+    body[listed] = [{**body[listed][0], field: "x" * (longest + 1)}]
+
+    response = module_http.post(target.path(route), json=body, headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema")
+    assert field in (problem.get("field") or "")
+    assert recorded(module_container) == before
+
+
+REFUSED = "refused-but-never-echoed"
+
+
+def _with_refused_value(route: str, target: Target) -> dict[str, Any]:
+    body = target.body(route)
+    if "participants" in body:
+        body["participants"] = [{**body["participants"][0], "role": REFUSED}]
+    else:
+        body["scopes"] = ["plan", REFUSED]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("route", "field", "one_allowed"),
+    [
+        ("/v1/trajectories/{trajectory_id:uuid}/consultations", "participants[0].role", "buddy"),
+        ("/v1/clients/{client_id:uuid}/consents", "scopes[1]", "contact_details"),
+    ],
+)
+def test_a_value_not_among_a_fields_choices_is_not_echoed_and_the_choices_are_named(
+    route: str,
+    field: str,
+    one_allowed: str,
+    target: Target,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    """Review of #10: msgspec's "Invalid enum value 'x'" echoed the refused value."""
+    body = _with_refused_value(route, target)
+
+    response = module_http.post(target.path(route), json=body, headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema", field=field)
+    assert REFUSED not in response.text
+    assert one_allowed in problem["detail"]
+
+
+def test_a_filter_value_not_among_its_choices_is_not_echoed_and_the_choices_are_named(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    response = module_http.get(f"/v1/trajectories?status={REFUSED}", headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema", field="status")
+    assert REFUSED not in response.text
+    assert "closed" in problem["detail"]
+
+
 def test_a_body_over_the_size_limit_is_too_large(
     target: Target,
     module_http: TestClient,  # type: ignore[type-arg]
@@ -407,3 +486,41 @@ def test_a_header_that_is_not_ascii_is_answered_with_headers_in_visible_ascii(
     assert status < 500
     unreadable = [(k, v) for k, v in headers if not all(0x20 <= c < 0x7F for c in v)]
     assert unreadable == []
+
+
+@pytest.mark.parametrize("sent", ["a\tb", "x" * 8000], ids=["tab", "8000-characters"])
+def test_a_correlation_id_the_logs_refuse_is_never_recorded_in_an_event(
+    sent: str,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    """Review of #10 (S2): the event records the correlation id the logs and the answer carry
+    (the request id in place of one they refuse), never the header as sent."""
+    client = register_client(module_http, module_auth)
+
+    answer = module_http.post(
+        f"{client.path}/representatives",
+        json={"occurred_at": at(1), "representative_ref": "rep-1"},
+        headers={**module_auth, "X-Correlation-ID": sent},
+    )
+
+    assert answer.status_code == 200, answer.text
+    recorded_id = events_of(module_container, client.id)[-1].correlation_id
+    assert recorded_id == answer.headers["x-correlation-id"] == answer.headers["x-request-id"]
+
+
+def test_a_correlation_id_the_caller_sends_is_recorded_in_the_event(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    client = register_client(module_http, module_auth)
+
+    module_http.post(
+        f"{client.path}/representatives",
+        json={"occurred_at": at(1), "representative_ref": "rep-1"},
+        headers={**module_auth, "X-Correlation-ID": "case-2026-0042"},
+    )
+
+    assert events_of(module_container, client.id)[-1].correlation_id == "case-2026-0042"

@@ -76,6 +76,21 @@ def test_health_is_ok_with_a_kek_younger_than_the_rotation(app: App) -> None:
     assert (health["status"], health["reasons"]) == ("ok", [])
 
 
+def test_health_says_the_kek_cannot_be_used_without_naming_its_file(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of #10: /health answers without a token; the file's path is for the log and
+    ``rodedraad keys status``."""
+    monkeypatch.setattr("application.kek.RECHECK_SECONDS", 0.0)  # notice the file at once
+    app.settings.kek.file.unlink()
+
+    health = app.http.get("/health")
+
+    assert health.json()["status"] == "degraded"
+    assert "rodedraad keys status" in health.json()["reasons"][0]
+    assert app.settings.kek.file.name not in health.text
+
+
 def test_keys_rotate_runs_beside_the_serving_process_and_its_reads_and_writes_go_on(
     app: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

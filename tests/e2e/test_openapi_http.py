@@ -130,6 +130,20 @@ def test_every_route_documents_that_its_database_may_be_unavailable(
     assert without == []
 
 
+def test_every_v1_route_documents_that_the_keys_of_personal_data_may_not_open(
+    document: dict[str, Any],
+) -> None:
+    """Review of #10: the 503 the operator must fix by restoring the KEK is documented."""
+    without = [
+        (path, method)
+        for path, method in every_operation(document)
+        if path.startswith("/v1/")
+        and "kek-unavailable" not in answered(document, path, method)["503"]["description"]
+    ]
+
+    assert without == []
+
+
 @pytest.mark.parametrize("route", sorted(CASES))
 def test_every_command_documents_the_problems_of_a_command(
     route: str, document: dict[str, Any]

@@ -270,10 +270,11 @@ class Story:
 
     def _refer(self, thread: Thread, day: int, c: int, continues_from: UUID | None) -> None:
         result = self.record.refer(
-            self.ctx(day, REFERRER),
+            self.ctx(day),  # recorded by the organisation that answers it (accept, decline)
             said(
                 Refer,
-                self.ctx(day, REFERRER),
+                self.ctx(day),
+                referrer_organisation=REFERRER.organisation,
                 client_id=thread.client_id,
                 question="Wie helpt Sam terug naar school?",
                 client_criteria=("12-18 jaar",),

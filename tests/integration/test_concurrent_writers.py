@@ -34,10 +34,11 @@ def writers(any_settings: Settings) -> Iterator[list[CareRecord]]:
 def _started(app: CareRecord) -> UUID:
     client_id = app.register_client(ctx(0), said(RegisterClient, ctx(0))).id
     trajectory_id = app.refer(
-        ctx(0, actor=REFERRER),
+        ctx(0),
         said(
             Refer,
-            ctx(0, actor=REFERRER),
+            ctx(0),
+            referrer_organisation=REFERRER.organisation,
             client_id=client_id,
             question="Wie helpt Sam?",
             client_criteria=(),

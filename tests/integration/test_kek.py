@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+import structlog
 
 from application.care_record import CareRecord
 from application.commands import EraseClient, Refer, RegisterClient
@@ -27,6 +28,7 @@ from application.kek import KekError, KekVersion, KeyringFile, unwrap
 from application.kek_rotation import KekRotation
 from application.sealing import SealBroken
 from domain.common import Sector
+from domain.errors import TransitionNotAllowed
 from rodedraad import cli
 from rodedraad.settings import Settings
 from rodedraad.wiring import (
@@ -363,6 +365,46 @@ def test_keys_status_says_what_is_wrong_and_exits_1(
     assert f"the KEK file {deployment.settings.kek.file} does not exist" in capsys.readouterr().err
 
 
+def test_keys_status_warns_of_a_kek_file_inside_the_data_directory(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review of #10 (S4): the default puts the KEK where the data's backups go."""
+    deployment.record().close()
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(deployment.settings.data_dir))
+    monkeypatch.setenv("RODEDRAAD_DATABASE_URL", deployment.url)
+
+    assert cli.main(["keys", "status"]) == 0
+
+    assert "warning: the KEK file" in capsys.readouterr().out
+
+
+def test_keys_status_says_nothing_of_a_kek_file_kept_apart_from_the_data(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    apart = deployment.tmp_path / "escrowed" / "kek.json"
+    apart.parent.mkdir()
+    settings = dataclasses.replace(
+        deployment.settings, kek=dataclasses.replace(deployment.settings.kek, file=apart)
+    )
+    build_care_record(settings).close()
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("RODEDRAAD_DATABASE_URL", deployment.url)
+    monkeypatch.setenv("RODEDRAAD_KEK_FILE", str(apart))
+
+    assert cli.main(["keys", "status"]) == 0
+
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_every_start_warns_of_a_kek_file_inside_the_data_directory(
+    deployment: Deployment,
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        deployment.record().close()
+
+    assert "KEK file inside the data directory" in [e["event"] for e in logs]
+
+
 # --- stores from before envelope encryption ----------------------------------------------------
 
 
@@ -418,13 +460,8 @@ def legacy_store(deployment: Deployment, subject: UUID, client: UUID, key: bytes
 # --- the scheduler and the health check --------------------------------------------------------
 
 
-def test_the_scheduler_rotates_the_kek_when_it_is_due(deployment: Deployment) -> None:
-    KeyringFile(deployment.settings.kek.file).create(datetime.now(UTC) - timedelta(days=91))
-    record = deployment.record()
-    names = {record_client(record, name)[0]: name for name in [a_name() for _ in range(2)]}
-    policy = build_policy(deployment.settings)
-    worker = build_projection_worker(deployment.settings, record, policy=policy)
-    scheduler = build_deadline_scheduler(deployment.settings, record, policy, worker=worker)
+def tick_as_leader(deployment: Deployment, scheduler: Any, record: CareRecord) -> None:
+    """One tick of the background scheduler, leading, with the deployment's KEK rotation."""
     background = BackgroundDeadlines(
         scheduler,
         build_leader_lock(deployment.settings),
@@ -433,9 +470,21 @@ def test_the_scheduler_rotates_the_kek_when_it_is_due(deployment: Deployment) ->
     )
     try:
         background.tick()
-        assert {c: record.client(c).personal.name for c in names} == names
     finally:
         background.lock.release()
+
+
+def test_the_scheduler_rotates_the_kek_when_it_is_due(deployment: Deployment) -> None:
+    KeyringFile(deployment.settings.kek.file).create(datetime.now(UTC) - timedelta(days=91))
+    record = deployment.record()
+    names = {record_client(record, name)[0]: name for name in [a_name() for _ in range(2)]}
+    policy = build_policy(deployment.settings)
+    worker = build_projection_worker(deployment.settings, record, policy=policy)
+    scheduler = build_deadline_scheduler(deployment.settings, record, policy, worker=worker)
+    try:
+        tick_as_leader(deployment, scheduler, record)
+        assert {c: record.client(c).personal.name for c in names} == names
+    finally:
         scheduler.database.close()
         worker.database.close()
         record.close()
@@ -446,6 +495,30 @@ def test_the_scheduler_rotates_the_kek_when_it_is_due(deployment: Deployment) ->
     assert retired is not None
     assert retired.retired_at is not None
     assert {version for version, _ in deployment.stored_keys().values()} == {2}
+
+
+def test_the_scheduler_rotates_the_kek_even_when_its_deadline_run_fails(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of #10 (S5): a deadline run that keeps failing (here a domain error on one
+    trajectory) must not stop the rotation, or only /health would notice, 90 days later."""
+    KeyringFile(deployment.settings.kek.file).create(datetime.now(UTC) - timedelta(days=91))
+    record = deployment.record()
+    record_client(record, a_name())
+    policy = build_policy(deployment.settings)
+    scheduler = build_deadline_scheduler(deployment.settings, record, policy)
+
+    def fails(now: datetime, **_: object) -> None:
+        raise TransitionNotAllowed("cannot record a deadline on a closed trajectory")
+
+    monkeypatch.setattr(scheduler, "run_once", fails)
+    try:
+        tick_as_leader(deployment, scheduler, record)
+    finally:
+        scheduler.database.close()
+        record.close()
+
+    assert KeyringFile(deployment.settings.kek.file).reload().current.version == 2
 
 
 def test_health_says_when_a_retired_version_outlived_the_backup_window(

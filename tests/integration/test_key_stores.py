@@ -1,4 +1,5 @@
-"""The key stores: many keys read in one query before a batch is decoded (prefetch)."""
+"""The key stores: many keys read in one query before a batch is decoded (prefetch); the
+erasure ledger that keeps an erased client's subjects known."""
 
 import uuid
 from collections.abc import Iterator
@@ -62,3 +63,20 @@ def test_a_subject_not_prefetched_still_goes_to_the_database(
     reader.prefetch([uuid.uuid4()])
 
     assert reader.key_for(subject) == key
+
+
+def test_an_erasure_tried_again_still_names_every_subject_of_the_client(
+    stores: tuple[KeyStore, KeyStore],
+) -> None:
+    """Review of #10 (S3): the keys are gone after the first try; the ledger still knows whose
+    they were, so a retry erases the trajectories too."""
+    writer, reader = stores
+    client, trajectory = uuid.uuid4(), uuid.uuid4()
+    writer.create(client, client)
+    writer.create(trajectory, client)
+    writer.erase_client(client)
+
+    again = reader.erase_client(client)
+
+    assert set(again) == set(reader.subjects_of(client)) == {client, trajectory}
+    assert (reader.key_for(client), reader.key_for(trajectory)) == (None, None)

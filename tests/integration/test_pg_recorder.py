@@ -2,10 +2,13 @@
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
 from application.care_record import CareRecord
 from application.commands import RegisterClient
@@ -63,3 +66,57 @@ def test_a_version_taken_twice_is_refused_and_nothing_of_it_recorded(pg_record: 
         pg_record.recorder.insert_events([fresh, again])
 
     assert len(pg_record.recorder.select_events(client_id)) == 1
+
+
+def lose_the_next_connection(
+    recorder: Any, monkeypatch: pytest.MonkeyPatch, *, after_commit: bool
+) -> None:
+    """The recorder's next connection is lost: ``after_commit``, once its statement committed
+    and before the answer arrived (PostgreSQL restarting between the commit and the reply);
+    otherwise before the statement ran."""
+    connection = recorder.datastore.get_connection
+    lost: list[bool] = []
+
+    def lose() -> None:
+        lost.append(True)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    @contextmanager
+    def lost_once() -> Iterator[Any]:
+        if not lost and not after_commit:
+            lose()
+        with connection() as conn:
+            yield conn
+        if not lost:
+            lose()
+
+    monkeypatch.setattr(recorder.datastore, "get_connection", lost_once)
+
+
+def test_an_insert_that_committed_but_lost_its_answer_is_recorded_once(
+    pg_record: CareRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of #10 (S1): the retry meets its own rows; that is no lost race."""
+    lose_the_next_connection(pg_record.recorder, monkeypatch, after_commit=True)
+
+    result = pg_record.register_client(ctx(0), said(RegisterClient, ctx(0)))
+
+    assert result.position == pg_record.recorder.max_notification_id() == 1
+    assert len(pg_record.recorder.select_events(result.id)) == 1
+
+
+def test_a_version_another_command_took_while_the_answer_was_lost_is_a_lost_race(
+    pg_record: CareRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry meets rows that are not ours (their sealed bytes differ): refused."""
+    client_id = pg_record.register_client(ctx(0), said(RegisterClient, ctx(0))).id
+    [existing] = pg_record.recorder.select_events(client_id)
+    theirs = StoredEvent(client_id, existing.originator_version + 1, existing.topic, b"theirs")
+    ours = StoredEvent(client_id, existing.originator_version + 1, existing.topic, b"ours")
+    pg_record.recorder.insert_events([theirs])
+    lose_the_next_connection(pg_record.recorder, monkeypatch, after_commit=False)
+
+    with pytest.raises(IntegrityError):
+        pg_record.recorder.insert_events([ours])
+
+    assert [e.state for e in pg_record.recorder.select_events(client_id)][-1] == b"theirs"

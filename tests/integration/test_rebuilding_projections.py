@@ -4,18 +4,23 @@ A rebuild builds a fresh copy beside the live read model from position zero and 
 what it ends with is what following the log gave, whatever the live copy had become.
 """
 
+import sqlite3
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from application.care_record import CareRecord
+from application.commands import EraseClient, RegisterClient
 from projections.plan_state import PlanStateProjection
 from projections.worker import ProjectionWorker
 from rodedraad import cli
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record, build_projection_worker
 from tests.integration.databases import read_models, rows
+from tests.integration.raw_files import sqlite_files
 from tests.integration.stories import Story, tell
+from tests.support import context, said
 
 
 @pytest.fixture
@@ -136,3 +141,53 @@ def test_an_unchanged_projection_version_does_not_rebuild_when_the_worker_starts
     regions = {row[0] for row in rows(started.database, "SELECT region FROM rm_trajectories")}
     assert regions == {"tampered"}
     started.database.close()
+
+
+def test_a_rebuild_leaves_nothing_of_the_old_tables_in_the_files(sqlite_settings: Settings) -> None:
+    """Review of #10 (S6): plan state before version 7 kept names and questions in clear; the
+    rebuild that replaces its tables must not leave them in free pages or the write-ahead log."""
+    record = build_care_record(sqlite_settings)
+    tell(Story(record, clients=1), steps=10, seed=3)
+    worker = build_projection_worker(sqlite_settings, record)
+    worker.catch_up()
+    name = f"Zyx{uuid.uuid4().hex}".encode()
+    with worker.database.transaction() as tx:  # as an older version wrote it: in clear
+        tx.execute("UPDATE rm_trajectories SET doc = ?", (name,))
+    try:
+        worker.rebuild("plan_state")
+        files = sqlite_files(sqlite_settings.data_dir)  # while open: closing would checkpoint
+        holding = [p.name for p in files if name in p.read_bytes()]
+    finally:
+        worker.database.close()
+        record.close()
+
+    assert holding == []
+
+
+def test_a_scrub_after_an_erasure_that_failed_is_tried_again(
+    own_settings: Settings, record: CareRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed scrub (the database busy, say) is not forgotten: the next batch scrubs."""
+    worker = build_projection_worker(own_settings, record)
+    client = record.register_client(context(), said(RegisterClient, context(), name="Sam")).id
+    record.erase_client(
+        context(), client, None, said(EraseClient, context(), legal_basis="gdpr_request")
+    )
+    scrub, scrubbed = worker.database.scrub, []
+
+    def busy_the_first_time() -> None:
+        if not scrubbed:
+            scrubbed.append(False)
+            raise sqlite3.OperationalError("database is locked")
+        scrub()
+        scrubbed.append(True)
+
+    monkeypatch.setattr(worker.database, "scrub", busy_the_first_time)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            worker.catch_up()
+        worker.catch_up()
+    finally:
+        worker.database.close()
+
+    assert scrubbed == [False, True]

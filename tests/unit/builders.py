@@ -73,8 +73,11 @@ def ctx(
 
 
 def referred(client_id: UUID | None = None, day: int = 0) -> Trajectory:
+    """Referred by ``REFERRER`` and recorded by the coordinating organisation, which answers
+    the referral (only the organisation that recorded it accepts or declines it)."""
     return Trajectory.refer(
-        ctx(day, actor=REFERRER),
+        ctx(day),
+        referrer_organisation=REFERRER.organisation,
         client_id=client_id or uuid4(),
         question="Wie helpt Sam terug naar school na de opname?",
         client_criteria=("12-18 jaar", "woont in de regio"),

@@ -3,6 +3,7 @@
 Every test runs once per backend through the ``any_settings`` fixture.
 """
 
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
@@ -22,6 +23,7 @@ from application.commands import (
     Decline,
     DeclineRoleAgreementAt,
     EndRoleAgreementAt,
+    EraseClient,
     Evaluate,
     ExcludeRepresentativeAt,
     GrantConsent,
@@ -40,6 +42,7 @@ from application.commands import (
     UnblockTrajectory,
     WaiveConsultation,
 )
+from domain.client import Client
 from domain.common import (
     ClientInvolvement,
     ConsentScope,
@@ -55,6 +58,7 @@ from domain.errors import (
     ClientNotFound,
     ConsentMissing,
     ContinuationNotAllowed,
+    CoordinationNeedsConsent,
     EndConsultationRequired,
     SignatoryNotAllowed,
     TrajectoryNotFound,
@@ -98,11 +102,13 @@ def register(app: CareRecord) -> UUID:
 
 
 def refer(app: CareRecord, client_id: UUID, day: int = 0, **extra: Any) -> UUID:
+    """Referred by ``REFERRER``, recorded by the coordinating organisation that answers it."""
     return app.refer(
-        ctx(day, actor=REFERRER),
+        ctx(day),
         said(
             Refer,
-            ctx(day, actor=REFERRER),
+            ctx(day),
+            referrer_organisation=REFERRER.organisation,
             client_id=client_id,
             question="Wie helpt Sam terug naar school?",
             client_criteria=("12-18 jaar",),
@@ -170,10 +176,12 @@ def stored_events(app: CareRecord, aggregate_id: UUID) -> list[Any]:
     return list(app.events.get(aggregate_id))
 
 
-def grant(app: CareRecord, client_id: UUID, to_party: str = NEXT_ORGANISATION) -> None:
+def grant(
+    app: CareRecord, client_id: UUID, to_party: str = NEXT_ORGANISATION, day: int = 20
+) -> None:
     on_client(
         app,
-        ctx(20),
+        ctx(day),
         client_id,
         None,
         GrantConsent,
@@ -414,6 +422,31 @@ def test_a_declined_referral_is_recorded(app: CareRecord) -> None:
 
     assert result.version == 2
     assert app.trajectory(t).status == Status.DECLINED
+
+
+def test_naming_another_organisation_to_coordinate_needs_the_clients_consent(
+    app: CareRecord,
+) -> None:
+    """Issue #10 review (B1): the organisation named to coordinate will hold the plan (004)."""
+    t = refer(app, register(app))
+
+    with pytest.raises(CoordinationNeedsConsent) as refused:
+        on_trajectory(app, ctx(1), t, 1, Accept, coordinating_organisation=NEXT_ORGANISATION)
+
+    assert refused.value.field == "coordinating_organisation"
+    assert app.trajectory(t).version == 1
+
+
+def test_naming_another_organisation_to_coordinate_is_recorded_under_the_clients_consent(
+    app: CareRecord,
+) -> None:
+    client_id = register(app)
+    grant(app, client_id, day=0)
+    t = refer(app, client_id)
+
+    on_trajectory(app, ctx(1), t, 1, Accept, coordinating_organisation=NEXT_ORGANISATION)
+
+    assert app.trajectory(t).coordinating_organisation == NEXT_ORGANISATION
 
 
 def test_a_party_declines_a_role_agreement_through_the_record(app: CareRecord) -> None:
@@ -786,3 +819,34 @@ def test_a_missed_deadline_is_recorded_once_even_if_the_scheduler_repeats(
     assert repeat is None
     assert app.trajectory(t).version == first.version
     assert app.trajectory(t).missed_deadlines == [f"next-consultation@{on(35).isoformat()}"]
+
+
+def test_an_erasure_retried_after_a_failure_erases_the_clients_trajectories_too(
+    app: CareRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of #10 (S3), as it was found: the keys are destroyed, then dropping the snapshots
+    fails ("database is locked"); the retry must still name and evict the trajectory."""
+    client_id = register(app)
+    t = refer(app, client_id)
+    drop_snapshots = app._delete_snapshots
+    failed: list[bool] = []
+
+    def locked_the_first_time(subjects: tuple[UUID, ...]) -> None:
+        if not failed:
+            failed.append(True)
+            raise sqlite3.OperationalError("database is locked")
+        drop_snapshots(subjects)
+
+    monkeypatch.setattr(app, "_delete_snapshots", locked_the_first_time)
+    with pytest.raises(sqlite3.OperationalError):
+        app.erase_client(
+            ctx(30), client_id, None, said(EraseClient, ctx(30), legal_basis="gdpr_request")
+        )
+
+    app.erase_client(
+        ctx(30), client_id, None, said(EraseClient, ctx(30), legal_basis="gdpr_request")
+    )
+
+    erased = stored_events(app, client_id)[-1]
+    assert isinstance(erased, Client.Erased)
+    assert set(erased.erased_subjects) == {client_id, t}

@@ -2,11 +2,15 @@
 
 import asyncio
 import sqlite3
+from typing import Any
 
+import psycopg
+import pytest
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 
 from application.unavailable import is_unavailable
 from projections.health import StalledProjections
+from projections.store import PostgresProjectionDatabase
 from projections.worker import Backoff
 
 
@@ -75,3 +79,21 @@ def test_a_busy_sqlite_file_is_unavailable_as_raised_and_as_eventsourcing_wraps_
 
 def test_a_missing_sqlite_table_is_a_fault_of_ours_not_an_unavailable_database() -> None:
     assert not is_unavailable(sqlite3.OperationalError("no such table: rm_tracking"))
+
+
+def test_the_projection_database_does_not_wait_forever_for_a_host_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review of #10: a start against a host gone from the network must give up, not hang."""
+    asked: dict[str, Any] = {}
+
+    def unreachable(*_: object, **options: Any) -> None:
+        asked.update(options)
+        raise psycopg.OperationalError("connection timeout expired")
+
+    monkeypatch.setattr(psycopg, "connect", unreachable)
+
+    with pytest.raises(psycopg.OperationalError):
+        PostgresProjectionDatabase("postgresql://rodedraad@192.0.2.1:5432/rodedraad")
+
+    assert asked.get("connect_timeout") == 10

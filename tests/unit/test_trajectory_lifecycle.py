@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from domain.common import CommandContext, ConsultationKind, Sector
-from domain.errors import InvalidValue, OccurredInFuture
+from domain.errors import InvalidValue, NotAParty, OccurredInFuture
 from domain.trajectory import Status, Trajectory
 from tests.support import COORDINATOR, context
 from tests.unit.builders import (
@@ -167,7 +167,36 @@ def test_accepting_may_name_another_organisation_to_coordinate() -> None:
     trajectory.accept(ctx(1), coordinating_organisation=PROVIDER.organisation)
 
     assert trajectory.coordinating_organisation == PROVIDER.organisation
-    assert trajectory.parties == [PROVIDER.organisation, REFERRER.organisation]
+    assert trajectory.parties == [
+        COORDINATOR.organisation,
+        PROVIDER.organisation,
+        REFERRER.organisation,
+    ]
+
+
+def test_a_referrer_the_referral_names_does_not_accept_it() -> None:
+    """Issue #10 review (B1): a school that referred does not decide who helps, nor name who
+    coordinates; the organisation that recorded the referral does."""
+    trajectory = referred()
+    before = len(new_events(trajectory))
+
+    with pytest.raises(NotAParty) as refused:
+        trajectory.accept(ctx(1, actor=REFERRER), coordinating_organisation=None)
+
+    assert COORDINATOR.organisation in refused.value.message
+    assert trajectory.status == Status.REFERRED
+    assert len(new_events(trajectory)) == before
+
+
+def test_a_referrer_the_referral_names_does_not_decline_it() -> None:
+    trajectory = referred()
+    before = len(new_events(trajectory))
+
+    with pytest.raises(NotAParty):
+        trajectory.decline(ctx(1, actor=REFERRER), reason="not for us")
+
+    assert trajectory.status == Status.REFERRED
+    assert len(new_events(trajectory)) == before
 
 
 def test_a_declined_trajectory_records_why() -> None:
