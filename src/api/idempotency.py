@@ -19,7 +19,6 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
-from application.schema import SCHEMA_LOCK_SQL
 from application.unavailable import with_connection
 
 KEY_MAX_LENGTH = 200
@@ -85,7 +84,8 @@ def _interpret(row: tuple[object, ...] | None, fp: str) -> StoredAnswer:
 
 
 class SqliteIdempotencyStore:
-    """Embedded mode: a table in its own SQLite file beside the event store."""
+    """Embedded mode: a table in its own SQLite file beside the event store (made by its
+    migrations, ``application.migrations``)."""
 
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(
@@ -94,11 +94,6 @@ class SqliteIdempotencyStore:
         self._lock = threading.Lock()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, "
-                "fingerprint TEXT NOT NULL, status INTEGER, body BLOB, etag TEXT, "
-                "location TEXT, created_at TEXT NOT NULL)"
-            )
 
     def reserve(self, key: str, fingerprint: str) -> StoredAnswer | None:
         with self._lock:
@@ -137,13 +132,6 @@ class PostgresIdempotencyStore:
 
     def __init__(self, conninfo: str) -> None:
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=8, max_idle=60, open=True)
-        with self._pool.connection() as conn:
-            conn.execute(SCHEMA_LOCK_SQL)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS rodedraad_idempotency_keys (key TEXT PRIMARY KEY, "
-                "fingerprint TEXT NOT NULL, status INTEGER, body BYTEA, etag TEXT, "
-                "location TEXT, created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
 
     def reserve(self, key: str, fingerprint: str) -> StoredAnswer | None:
         """Retried once on a lost connection. Had the lost attempt's insert committed, the

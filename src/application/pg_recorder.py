@@ -20,7 +20,6 @@ from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import (
-    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
@@ -28,29 +27,12 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
-from application.schema import SCHEMA_LOCK_KEY
 
+class LockedInsertRecorder(PostgresApplicationRecorder):
+    """eventsourcing's application recorder, inserting through one function call. Its tables
+    and the function are made by the event store's baseline migration, under the schema lock
+    (``application.migrations``)."""
 
-class _CreatedOneAtATime:
-    """Creates its tables, types and functions holding the schema lock: processes that start
-    together would otherwise race (a duplicate key on pg_type, "tuple concurrently updated")."""
-
-    datastore: PostgresDatastore
-
-    def create_table(self) -> None:
-        with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
-            try:
-                super().create_table()  # type: ignore[misc]
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
-
-
-class SnapshotRecorder(_CreatedOneAtATime, PostgresAggregateRecorder):
-    """eventsourcing's aggregate recorder (snapshots), created under the schema lock."""
-
-
-class LockedInsertRecorder(_CreatedOneAtATime, PostgresApplicationRecorder):
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
@@ -103,7 +85,6 @@ class LockedInsertRecorder(_CreatedOneAtATime, PostgresApplicationRecorder):
 
 
 class RodeDraadPostgresFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL factory with our two recorders (``PERSISTENCE_MODULE``)."""
+    """eventsourcing's PostgreSQL factory with our recorder (``PERSISTENCE_MODULE``)."""
 
-    aggregate_recorder_class = SnapshotRecorder
     application_recorder_class = LockedInsertRecorder

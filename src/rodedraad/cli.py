@@ -1,5 +1,5 @@
-"""``rodedraad``: the command line. Sub-commands: ``serve``, ``token``, ``projections``,
-``scheduler``, ``keys``."""
+"""``rodedraad``: the command line. Sub-commands: ``serve``, ``token``, ``migrate``,
+``projections``, ``scheduler``, ``keys``."""
 
 import argparse
 import sys
@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from application.errors import OperatorError
 from application.kek import KekError
 from rodedraad.settings import Settings, SettingsError
 from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
+    from application.migrations import MigrationStatus, Stores
     from projections.worker import Progress
 
 
@@ -258,6 +260,51 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the stores' pending migrations, printing each (``--status``: list them; exit 1 if
+    one is pending or unknown to this code)."""
+    from application.files import private_directory
+    from application.migrations import migrate, migration_status
+    from rodedraad.wiring import stores_of
+
+    stores = stores_of(settings)
+    if args.status:
+        status = migration_status(stores)
+        print("\n".join(_describe(status, stores)))
+        return 0 if status.up_to_date else 1
+    private_directory(settings.data_dir)
+    applied = migrate(stores, say=lambda line: print(line, flush=True))
+    print(
+        f"{len(applied)} migration(s) applied; the stores are up to date"
+        if applied
+        else "nothing to migrate: the stores are up to date"
+    )
+    return 0
+
+
+def _describe(status: "MigrationStatus", stores: "Stores") -> list[str]:
+    """``migrate --status``: each store's migrations, applied (when, by which version) and
+    pending (what they do), then any the code does not know."""
+    from application.migrations import STORES
+
+    lines = []
+    for store in STORES:
+        lines.append(f"{store} ({stores.where(store)}):")
+        lines += [
+            f"  applied  {a.name:<28} {a.applied_at:%Y-%m-%d %H:%M} UTC by rodedraad {a.applied_by}"
+            for a in status.applied
+            if a.store == store
+        ]
+        lines += [f"  pending  {m.name:<28} {m.why}" for m in status.pending if m.store == store]
+    if status.unknown:
+        lines.append(
+            "unknown to this code (the store is newer than this code: install the version that "
+            "ran them, or a newer one):"
+        )
+        lines += [f"  {a.describe()}" for a in status.unknown]
+    return lines
+
+
 def _versions(versions: list[int]) -> str:
     return ", ".join(map(str, versions)) or "none"
 
@@ -284,6 +331,16 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--region", required=True, help="the user's region")
     token.add_argument("--hours", type=float, default=12.0, help="validity in hours (default 12)")
     token.set_defaults(run=_token)
+
+    migrate = commands.add_parser(
+        "migrate", help="run the stores' pending migrations (processes also do at start)"
+    )
+    migrate.add_argument(
+        "--status",
+        action="store_true",
+        help="list applied and pending migrations; exit 1 if one is pending or unknown",
+    )
+    migrate.set_defaults(run=_migrate)
 
     projections = commands.add_parser("projections", help="the read models").add_subparsers(
         dest="projections_command", required=True
@@ -333,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, PolicyError) as e:
         print(f"rodedraad: {e}", file=sys.stderr)
         return 2
-    except KekError as e:  # the key store refused to start: the message says what to do
+    except OperatorError as e:  # the KEK or the migrations refused: the message says what to do
         print(f"rodedraad: {e.message}", file=sys.stderr)
         return 2
     return result

@@ -17,10 +17,11 @@ from api.idempotency import IdempotencyStore, PostgresIdempotencyStore, SqliteId
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
 from application.care_record import CareRecord
-from application.files import private_database_file, private_directory
+from application.files import private_directory
 from application.kek import KeyringFile
 from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
+from application.migrations import Stores, migrate
 from domain.deadlines import DeadlinePolicy
 from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
@@ -52,22 +53,55 @@ from scheduler.runner import (
 log = structlog.get_logger("rodedraad")
 
 
+def stores_of(settings: Settings) -> Stores:
+    """The stores of record: one PostgreSQL database, or a SQLite file each in the data
+    directory (the events where ``RODEDRAAD_DATABASE_URL`` says)."""
+    postgres = settings.database.is_postgres
+    return Stores(
+        postgres_url=settings.database.url if postgres else None,
+        files={}
+        if postgres
+        else {
+            "events": settings.database.sqlite_path,
+            "keys": settings.data_dir / "keys.sqlite",
+            "access_log": settings.data_dir / "access-log.sqlite",
+            "idempotency": settings.data_dir / "idempotency.sqlite",
+        },
+        lock_file=settings.data_dir / "migrations.lock",
+        keyring=KeyringFile(settings.kek.file),
+        event_store_env=settings.database.eventsourcing_env(),
+    )
+
+
+def migrate_at_start(settings: Settings) -> None:
+    """Issue #11: every process that opens the stores first runs their pending migrations
+    under the schema lock, or with ``migrate_on_start`` off refuses to start while one is
+    pending (``MigrationsPending``); a store newer than this code is always refused
+    (``StoreNewerThanCode``). The data directory is private (0700) before anything is in it."""
+    private_directory(settings.data_dir)
+    migrate(
+        stores_of(settings),
+        run_pending=settings.migrate_on_start,
+        say=lambda line: log.info("migration", step=line),
+    )
+
+
 def build_key_store(settings: Settings) -> WrappedKeyStore:
     """Per-client keys, apart from the events and wrapped under the KEK: a file of their own,
-    or a PostgreSQL table. Refuses (``KekError``) if the KEK file cannot unwrap them."""
+    or a PostgreSQL table, opened once the stores are migrated. Refuses (``KekError``) if the
+    KEK file cannot unwrap them."""
+    migrate_at_start(settings)
     keyring = KeyringFile(settings.kek.file)
     if settings.database.is_postgres:
         return PostgresKeyStore(settings.database.url, keyring)
-    return SqliteKeyStore(settings.data_dir / "keys.sqlite", keyring)
+    return SqliteKeyStore(stores_of(settings).files["keys"], keyring)
 
 
 def build_care_record(settings: Settings) -> CareRecord:
-    """The write side on the configured database. The data directory is private (0700) and,
-    on SQLite, the event store's file is created 0600 before eventsourcing opens it."""
-    private_directory(settings.data_dir)
-    if not settings.database.is_postgres:
-        private_database_file(settings.database.sqlite_path)
-    return CareRecord(env=settings.database.eventsourcing_env(), keys=build_key_store(settings))
+    """The write side on the configured database, once the stores are migrated (on SQLite the
+    event store's file is created 0600 before anything opens it)."""
+    keys = build_key_store(settings)
+    return CareRecord(env=settings.database.eventsourcing_env(), keys=keys)
 
 
 def build_kek_rotation(settings: Settings, keys: KeyStore) -> KekRotation:
@@ -110,13 +144,13 @@ def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
 def build_access_log(settings: Settings) -> AccessLog:
     if settings.database.is_postgres:
         return PostgresAccessLog(settings.database.url)
-    return SqliteAccessLog(settings.data_dir / "access-log.sqlite")
+    return SqliteAccessLog(stores_of(settings).files["access_log"])
 
 
 def build_idempotency_store(settings: Settings) -> IdempotencyStore:
     if settings.database.is_postgres:
         return PostgresIdempotencyStore(settings.database.url)
-    return SqliteIdempotencyStore(settings.data_dir / "idempotency.sqlite")
+    return SqliteIdempotencyStore(stores_of(settings).files["idempotency"])
 
 
 def build_projection_database(settings: Settings) -> ProjectionDatabase:
