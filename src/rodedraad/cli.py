@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from application.errors import OperatorError
 from application.kek import KekError
 from rodedraad.settings import Settings, SettingsError
+from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobLockBusy
 from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def _projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Production: the scheduler as its own process; one leads, others stand by."""
+    """Production: the scheduler as its own process (several may run: one run at a time)."""
     import signal
     import threading
 
@@ -161,7 +162,8 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
-    """Evaluate every rule at one moment, record what fired (unless --dry-run), print it."""
+    """Evaluate every rule at one moment, record what fired (unless --dry-run), print it.
+    Beside a running service: waits (``--wait``) for a scheduler run in progress."""
     from datetime import UTC, datetime
 
     import msgspec
@@ -175,6 +177,7 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
         build_policy,
         build_projection_worker,
     )
+    from scheduler.jobs import run_beside_service
 
     configure_logging(settings.log_level, settings.log_format)
     now = datetime.now(UTC)
@@ -198,19 +201,29 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
     care_record = build_care_record(settings)
     worker = build_projection_worker(settings, care_record, policy=policy)
     scheduler = build_deadline_scheduler(settings, care_record, policy, worker=worker)
-    lock = build_leader_lock(settings)
     try:
-        if not args.dry_run and not lock.acquire():
-            print("rodedraad: another scheduler leads; try again later", file=sys.stderr)
-            return 3
-        report = scheduler.run_once(now, dry_run=args.dry_run)
+        if args.dry_run:  # reads only: no need to wait for anyone
+            report = scheduler.run_once(now, dry_run=True)
+        else:
+            report = run_beside_service(
+                build_leader_lock(settings),
+                lambda: scheduler.run_once(now),
+                wait=args.wait,
+                say=_say,
+            )
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
+    except JobLockBusy as e:
+        print(f"rodedraad: {e.message}", file=sys.stderr)
+        return 3
     finally:
-        lock.release()
         scheduler.database.close()
         worker.database.close()
         care_record.close()
     return 0
+
+
+def _say(line: str) -> None:
+    print(f"rodedraad: {line}", file=sys.stderr, flush=True)
 
 
 def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -239,16 +252,27 @@ def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
 
 def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     """A new KEK version now, every key re-wrapped under it; versions past the window destroyed.
-    Safe beside a running service: it waits for the keyring's lock, not the scheduler's."""
+    Beside a running service: it takes its turn with the scheduler's runs (``--wait``), and
+    with every other writer of the keyring on the keyring's own lock."""
     from datetime import UTC, datetime
 
     from rodedraad.logs import configure_logging
-    from rodedraad.wiring import build_kek_rotation, build_key_store
+    from rodedraad.wiring import build_kek_rotation, build_key_store, build_leader_lock
+    from scheduler.jobs import run_beside_service
 
     configure_logging(settings.log_level, settings.log_format)
     store = build_key_store(settings)
     try:
-        report = build_kek_rotation(settings, store).run(datetime.now(UTC), force=True)
+        rotation = build_kek_rotation(settings, store)
+        report = run_beside_service(
+            build_leader_lock(settings),
+            lambda: rotation.run(datetime.now(UTC), force=True),
+            wait=args.wait,
+            say=_say,
+        )
+    except JobLockBusy as e:
+        print(f"rodedraad: {e.message}", file=sys.stderr)
+        return 3
     finally:
         store.close()
     print(
@@ -367,6 +391,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="record at a --now in the future (simulations on a test database only)",
     )
+    _wait_argument(once)
     once.set_defaults(run=_scheduler_run_once)
 
     keys = commands.add_parser("keys", help="the key-encryption key (KEK)").add_subparsers(
@@ -375,11 +400,34 @@ def parser() -> argparse.ArgumentParser:
     keys.add_parser(
         "status", help="KEK versions, keys under each, what is due; exit 1 if action is needed"
     ).set_defaults(run=_keys_status)
-    keys.add_parser(
+    rotate = keys.add_parser(
         "rotate",
         help="a new KEK version now; re-wrap every key under it (beside a running service)",
-    ).set_defaults(run=_keys_rotate)
+    )
+    _wait_argument(rotate)
+    rotate.set_defaults(run=_keys_rotate)
     return root
+
+
+def _wait_argument(command: argparse.ArgumentParser) -> None:
+    """A one-off job beside a running service waits this long for a scheduler run."""
+    command.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"how long to wait for a scheduler run in progress (default {DEFAULT_WAIT_SECONDS:g})",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError("give between 0 and 3600 seconds")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -236,6 +236,8 @@ class Container:
     policy: DeadlinePolicy
     worker: ProjectionWorker
     inline_projections: bool = False
+    #: The embedded scheduler, once started.
+    background_scheduler: BackgroundDeadlines | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _closers: list[object] = field(default_factory=list)
@@ -276,7 +278,8 @@ class Container:
         self._closers.append(wakeup)
 
     def start_scheduler(self) -> None:
-        """Record missed deadlines in the background while this process leads (embedded mode)."""
+        """Record missed deadlines in the background (embedded mode), at the real date, taking
+        turns with one-off jobs (``scheduler.jobs``)."""
         scheduler = build_deadline_scheduler(
             self.settings,
             self.care_record,
@@ -290,6 +293,7 @@ class Container:
             kek_rotation=build_kek_rotation(self.settings, self.care_record.keys),
         )
         background.start()
+        self.background_scheduler = background
         self._closers.append(_Shutdown(background.shutdown))
         self._closers.append(scheduler.database)
 
