@@ -394,6 +394,34 @@ class WrappedKeyStore(_Cached):
             )
         return len(rows)
 
+    # --- copies ----------------------------------------------------------------------------------
+
+    def export_keys(self, batch: int = REWRAP_BATCH) -> Iterator[list[tuple[UUID, UUID, bytes]]]:
+        """Every subject key as (subject, client, key), unwrapped, a batch at a time: a
+        simulation copy wraps them under a KEK of its own, so that it never holds this
+        deployment's KEK (issue #11)."""
+        after: Any = None
+        while True:
+            where = "" if after is None else "WHERE subject > ? "
+            rows = self._read(
+                f"SELECT subject, client, kek_version, wrapped_key FROM {self.keys_table} "
+                f"{where}ORDER BY subject LIMIT ?",
+                [batch] if after is None else [after, batch],
+            )
+            if not rows:
+                return
+            yield [
+                (_uuid(s), _uuid(c), self._unwrapped(_uuid(s), int(v), w)) for s, c, v, w in rows
+            ]
+            after = rows[-1][0]
+
+    def import_keys(self, keys: Iterable[tuple[UUID, UUID, bytes]]) -> int:
+        """Store keys given in clear, wrapped under the current KEK version; a subject that
+        has a key keeps it. Returns how many were given."""
+        kek = self.keyring.keyring().current
+        with self._transaction() as tx:
+            return insert_wrapped(tx, self.keys_table, kek, keys)
+
 
 def describe_unusable(path: Path, keyring: Keyring, in_use: dict[int, int]) -> list[str]:
     """Why the keyring cannot unwrap the keys in use, one sentence per version, or nothing."""

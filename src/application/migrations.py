@@ -66,6 +66,10 @@ _RECORDS_DDL = {
     "PRIMARY KEY (store, name))",
 }
 
+#: A store made for simulation says so in this table (issue #11, point 9); a live store's is
+#: empty. ``application.simulation`` writes and reads it.
+SIMULATION_TABLE = "rodedraad_simulation"
+
 
 class MigrationError(OperatorError):
     """The stores and this code do not fit; the message says what to do."""
@@ -175,6 +179,17 @@ def _event_store(ctx: MigrationContext) -> None:
     in one round trip (``application.pg_recorder``). eventsourcing's own statements are all
     ``IF NOT EXISTS`` or ``OR REPLACE``: a store made before migrations is left as it is."""
     CareRecord(env={**ctx.event_store_env, "CREATE_TABLE": "y"}).close()
+
+
+def _simulation_mark(ctx: MigrationContext) -> None:
+    """A store made for simulation says so in itself (issue #11, point 9): the scheduler records
+    facts dated in the future only in a store marked so, never in a live record. A live
+    store's table stays empty."""
+    moment = "TEXT" if ctx.dialect == "sqlite" else "TIMESTAMPTZ"
+    ctx.tx.execute(
+        f"CREATE TABLE IF NOT EXISTS {SIMULATION_TABLE} (marked_at {moment} NOT NULL, "
+        "copied_up_to BIGINT NOT NULL)"
+    )
 
 
 _KEY_DDL = {
@@ -296,6 +311,7 @@ def _idempotency_keys(ctx: MigrationContext) -> None:
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("events", "0001_baseline", _event_store, in_transaction=False),
+    Migration("events", "0002_simulation_mark", _simulation_mark),
     Migration("keys", "0001_baseline", _key_tables),
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("access_log", "0001_baseline", _personal_data_reads),

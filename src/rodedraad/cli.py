@@ -1,5 +1,5 @@
 """``rodedraad``: the command line. Sub-commands: ``serve``, ``token``, ``migrate``,
-``projections``, ``scheduler``, ``keys``."""
+``projections``, ``scheduler``, ``keys``, ``simulate``."""
 
 import argparse
 import sys
@@ -133,10 +133,19 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         build_leader_lock,
         build_policy,
         build_projection_worker,
+        is_simulation,
     )
     from scheduler.runner import BackgroundDeadlines
 
     configure_logging(settings.log_level, settings.log_format)
+    if is_simulation(settings):
+        print(
+            "rodedraad: this store is a simulation copy: its scheduler runs only at the moment "
+            "you choose (`rodedraad scheduler run-once --now …`), never by itself at the real "
+            "date",
+            file=sys.stderr,
+        )
+        return 2
     policy = build_policy(settings)
     care_record = build_care_record(settings)
     worker = build_projection_worker(settings, care_record, policy=policy)
@@ -163,7 +172,8 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
     """Evaluate every rule at one moment, record what fired (unless --dry-run), print it.
-    Beside a running service: waits (``--wait``) for a scheduler run in progress."""
+    Beside a running service: waits (``--wait``) for a scheduler run in progress. A moment in
+    the future is recorded only in a simulation copy, never in a live record."""
     from datetime import UTC, datetime
 
     import msgspec
@@ -176,6 +186,7 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
         build_leader_lock,
         build_policy,
         build_projection_worker,
+        is_simulation,
     )
     from scheduler.jobs import run_beside_service
 
@@ -190,10 +201,13 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
         if now.tzinfo is None:
             print("rodedraad: --now needs a time zone, e.g. 2027-06-01T09:00:00Z", file=sys.stderr)
             return 2
-    if now > datetime.now(UTC) + CLOCK_SKEW and not (args.dry_run or args.allow_future):
+    future = now > datetime.now(UTC) + CLOCK_SKEW
+    if future and not args.dry_run and not is_simulation(settings):
         print(
-            "rodedraad: --now lies in the future; use --dry-run to see what would fire, or "
-            "--allow-future on a simulation database to record it",
+            "rodedraad: --now lies in the future, and this store is a live record: it takes no "
+            "fact dated in the future. Use --dry-run to see what would fire, or make a copy "
+            "for simulation (`rodedraad simulate copy DIR`) and run it there (README, "
+            "'Simulating deadlines')",
             file=sys.stderr,
         )
         return 2
@@ -329,6 +343,47 @@ def _describe(status: "MigrationStatus", stores: "Stores") -> list[str]:
     return lines
 
 
+def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
+    """A copy of the store for simulation, in a new directory (``application.simulation``)."""
+    from pathlib import Path
+
+    from application.simulation import copy_for_simulation
+    from rodedraad.logs import configure_logging
+    from rodedraad.wiring import build_care_record, stores_of
+
+    configure_logging(settings.log_level, settings.log_format)
+    directory = Path(args.directory)
+    if directory.exists() and any(directory.iterdir()):
+        print(
+            f"rodedraad: {directory} is not empty; a simulation copy goes into a new, empty "
+            "directory",
+            file=sys.stderr,
+        )
+        return 2
+    copy = settings.simulation_copy(directory)
+    source = build_care_record(settings)
+    try:
+        target = build_care_record(copy)
+        try:
+            report = copy_for_simulation(source, target, stores_of(copy), say=_say)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    print(
+        f"A copy for simulation in {directory}: {report.events:,} events (the log up to "
+        f"position {report.copied_up_to:,}) and {report.keys:,} subject keys, wrapped under "
+        "the copy's own KEK. It holds personal data: delete it when you are done; erasures in "
+        "the live record do not reach it. To work on it, set\n"
+        f"  export RODEDRAAD_DATA_DIR={directory} RODEDRAAD_DATABASE_URL={copy.database.url} "
+        f"RODEDRAAD_KEK_FILE={copy.kek.file}\n"
+        "then run the scheduler at any moment (`rodedraad scheduler run-once --now "
+        "2030-01-01T09:00:00Z`), or serve it (`rodedraad serve --port 8001`, tokens from "
+        "`rodedraad token`): its scheduler runs only when you ask."
+    )
+    return 0
+
+
 def _versions(versions: list[int]) -> str:
     return ", ".join(map(str, versions)) or "none"
 
@@ -386,11 +441,6 @@ def parser() -> argparse.ArgumentParser:
     once = scheduler.add_parser("run-once", help="evaluate every rule at one moment and exit")
     once.add_argument("--now", help="the moment, e.g. 2027-06-01T09:00:00Z (default: now)")
     once.add_argument("--dry-run", action="store_true", help="show what would fire; record nothing")
-    once.add_argument(
-        "--allow-future",
-        action="store_true",
-        help="record at a --now in the future (simulations on a test database only)",
-    )
     _wait_argument(once)
     once.set_defaults(run=_scheduler_run_once)
 
@@ -406,6 +456,15 @@ def parser() -> argparse.ArgumentParser:
     )
     _wait_argument(rotate)
     rotate.set_defaults(run=_keys_rotate)
+
+    simulate = commands.add_parser(
+        "simulate", help="simulating deadlines on a copy, never in the live record"
+    ).add_subparsers(dest="simulate_command", required=True)
+    copy = simulate.add_parser(
+        "copy", help="copy the store into a new embedded store marked as a simulation"
+    )
+    copy.add_argument("directory", help="a new, empty directory for the copy")
+    copy.set_defaults(run=_simulate_copy)
     return root
 
 
@@ -438,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, PolicyError) as e:
         print(f"rodedraad: {e}", file=sys.stderr)
         return 2
-    except OperatorError as e:  # the KEK or the migrations refused: the message says what to do
+    except OperatorError as e:  # a KEK, migration or simulation refusal: it says what to do
         print(f"rodedraad: {e.message}", file=sys.stderr)
         return 2
     return result

@@ -6,7 +6,7 @@ two equal.
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -121,6 +121,18 @@ class Settings:
     #: Every process runs pending migrations at start; False: they refuse to start while one
     #: is pending, and an operator runs ``rodedraad migrate`` (production releases).
     migrate_on_start: bool = True
+
+    def simulation_copy(self, directory: Path) -> "Settings":
+        """These settings for an embedded store of its own in ``directory``: its events, keys
+        and KEK, its token secret, no production token issuer (issue #11: simulations)."""
+        return replace(
+            self,
+            database=replace(self.database, url=f"sqlite:///{directory / 'rodedraad.sqlite'}"),
+            auth=AuthSettings(secret_file=directory / "jwt-secret"),
+            kek=replace(self.kek, file=directory / "kek.json"),
+            data_dir=directory,
+            embedded_workers=True,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":

@@ -22,6 +22,7 @@ from application.kek import KeyringFile
 from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
 from application.migrations import Stores, migrate
+from application.simulation import simulation_mark
 from domain.deadlines import DeadlinePolicy
 from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
@@ -84,6 +85,11 @@ def migrate_at_start(settings: Settings) -> None:
         run_pending=settings.migrate_on_start,
         say=lambda line: log.info("migration", step=line),
     )
+
+
+def is_simulation(settings: Settings) -> bool:
+    """Whether the configured store is a copy made for simulation (``application.simulation``)."""
+    return simulation_mark(stores_of(settings)) is not None
 
 
 def build_key_store(settings: Settings) -> WrappedKeyStore:
@@ -236,7 +242,7 @@ class Container:
     policy: DeadlinePolicy
     worker: ProjectionWorker
     inline_projections: bool = False
-    #: The embedded scheduler, once started.
+    #: The embedded scheduler, once started (never on a simulation copy).
     background_scheduler: BackgroundDeadlines | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -279,7 +285,14 @@ class Container:
 
     def start_scheduler(self) -> None:
         """Record missed deadlines in the background (embedded mode), at the real date, taking
-        turns with one-off jobs (``scheduler.jobs``)."""
+        turns with one-off jobs (``scheduler.jobs``); never on a simulation copy, where time
+        moves only when someone runs the scheduler at the moment they choose."""
+        if is_simulation(self.settings):
+            log.info(
+                "a simulation copy: the scheduler runs only when asked "
+                "(`rodedraad scheduler run-once --now …`)"
+            )
+            return
         scheduler = build_deadline_scheduler(
             self.settings,
             self.care_record,

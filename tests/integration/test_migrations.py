@@ -16,6 +16,7 @@ import pytest
 
 from application.migrations import (
     MIGRATIONS,
+    SIMULATION_TABLE,
     MigrationsPending,
     StoreNewerThanCode,
     code_version,
@@ -101,6 +102,7 @@ def test_a_store_made_before_migrations_had_names_gains_their_records_and_loses_
     record.close()
     for store in ("events", "keys", "access_log", "idempotency"):  # as versions before left it
         on_store(own_settings, store, "DROP TABLE IF EXISTS rodedraad_migrations")
+    on_store(own_settings, "events", f"DROP TABLE {SIMULATION_TABLE}")
 
     applied = migrate(stores_of(own_settings))
 

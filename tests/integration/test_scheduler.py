@@ -3,7 +3,8 @@
 Each test runs on a database of its own (an empty log), on SQLite and on PostgreSQL, through the
 composition root (``Container.build(..., inline_projections=True)`` and
 ``build_deadline_scheduler``) or through ``rodedraad scheduler run-once``. Every moment lies in
-the past of the real clock, so nothing needs ``--allow-future``. The three simulated years are in
+the past of the real clock, as a live record requires (simulations in the future run on a copy:
+``test_simulating_deadlines.py``). The three simulated years are in
 ``test_scheduler_simulation.py``.
 """
 
@@ -390,25 +391,21 @@ def test_run_once_refuses_a_bad_now_naming_the_problem(cli: Cli, now: str, probl
     assert problem in err
 
 
-def test_run_once_refuses_a_future_now_without_dry_run_or_allow_future(
+def test_run_once_refuses_a_future_now_on_a_live_record_and_offers_a_dry_run_or_a_copy(
     cli: Cli, container: Container
 ) -> None:
     Care(container.care_record).start("sam", "2023-01-16")
     future = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     code, _, err = cli("--now", future)
     assert code == 2
-    assert "future" in err
+    assert "this store is a live record: it takes no fact dated in the future" in err
     assert "--dry-run" in err
-    assert "--allow-future" in err
+    assert "rodedraad simulate copy DIR" in err
     code, report, _ = cli("--now", future, "--dry-run")
     assert code == 0
     assert report["dry_run"] is True
     assert report["fired"]
     assert deadline_events(container.care_record) == []
-    code, report, _ = cli("--now", future, "--allow-future")
-    assert code == 0
-    assert all(f["recorded"] for f in report["fired"])
-    assert len(deadline_events(container.care_record)) == len(report["fired"])
 
 
 def test_run_once_dry_run_lists_what_would_fire_and_records_nothing(
