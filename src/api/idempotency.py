@@ -29,7 +29,6 @@ from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
 from application.kek import KekError, KekVersion, KeyringFile
-from application.schema import SCHEMA_LOCK_SQL
 from application.unavailable import with_connection
 
 KEY_MAX_LENGTH = 200
@@ -154,7 +153,8 @@ def _interpret(row: tuple[object, ...] | None, same_request: Callable[[str], boo
 
 
 class SqliteIdempotencyStore:
-    """Embedded mode: a table in its own SQLite file beside the event store."""
+    """Embedded mode: a table in its own SQLite file beside the event store (made by its
+    migrations, ``application.migrations``)."""
 
     def __init__(self, path: Path, fingerprints: RequestFingerprints) -> None:
         self.fingerprints = fingerprints
@@ -164,11 +164,6 @@ class SqliteIdempotencyStore:
         self._lock = threading.Lock()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, "
-                "fingerprint TEXT NOT NULL, status INTEGER, body BLOB, etag TEXT, "
-                "location TEXT, created_at TEXT NOT NULL)"
-            )
 
     def reserve(self, key: str, request: bytes) -> StoredAnswer | None:
         now = datetime.now(UTC)
@@ -216,13 +211,6 @@ class PostgresIdempotencyStore:
     def __init__(self, conninfo: str, fingerprints: RequestFingerprints) -> None:
         self.fingerprints = fingerprints
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=8, max_idle=60, open=True)
-        with self._pool.connection() as conn:
-            conn.execute(SCHEMA_LOCK_SQL)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS rodedraad_idempotency_keys (key TEXT PRIMARY KEY, "
-                "fingerprint TEXT NOT NULL, status INTEGER, body BYTEA, etag TEXT, "
-                "location TEXT, created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
 
     def reserve(self, key: str, request: bytes) -> StoredAnswer | None:
         """Retried once on a lost connection. Had the lost attempt's insert committed, the

@@ -1,8 +1,9 @@
 """Reads of personal data, recorded: who read which client's data, when, through which endpoint.
 
 An append-only log beside the event store (its own SQLite file in embedded mode, a table in
-PostgreSQL). An auditor queries it; the retention policy's logbook period (5 years by default,
-seed 004) bounds how long entries are kept.
+PostgreSQL; made by its migrations, ``application.migrations``). An auditor queries it; the
+retention policy's logbook period (5 years by default, seed 004) bounds how long entries are
+kept.
 """
 
 import json
@@ -18,7 +19,6 @@ import msgspec
 from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
-from application.schema import SCHEMA_LOCK_SQL
 from application.unavailable import with_connection
 
 
@@ -121,15 +121,6 @@ class SqliteAccessLog:
         self._lock = threading.Lock()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS personal_data_reads (at TEXT NOT NULL, "
-                "user_id TEXT NOT NULL, organisation TEXT NOT NULL, role TEXT NOT NULL, "
-                "client_id TEXT NOT NULL, trajectory_id TEXT, endpoint TEXT NOT NULL, "
-                "request_id TEXT NOT NULL)"
-            )
-            self._conn.execute(
-                "CREATE INDEX IF NOT EXISTS ix_reads_client ON personal_data_reads (client_id, at)"
-            )
 
     def record(self, entry: PersonalDataRead) -> None:
         with self._lock:
@@ -203,18 +194,6 @@ class PostgresAccessLog:
             open=True,
             kwargs={"autocommit": True},
         )
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute(SCHEMA_LOCK_SQL)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS rodedraad_personal_data_reads ("
-                "at TIMESTAMPTZ NOT NULL, user_id TEXT NOT NULL, organisation TEXT NOT NULL, "
-                "role TEXT NOT NULL, client_id UUID NOT NULL, trajectory_id UUID, "
-                "endpoint TEXT NOT NULL, request_id TEXT NOT NULL)"
-            )
-            conn.execute(
-                "CREATE INDEX IF NOT EXISTS ix_rodedraad_reads_client "
-                "ON rodedraad_personal_data_reads (client_id, at)"
-            )
 
     def record(self, entry: PersonalDataRead) -> None:
         """Retried once on a lost connection: a read recorded twice beats one not recorded."""

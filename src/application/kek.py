@@ -29,6 +29,7 @@ from uuid import UUID
 
 import msgspec
 
+from application.errors import OperatorError
 from application.files import private_file, write_private_file
 from application.sealing import KEY_BYTES, seal, unseal
 
@@ -36,12 +37,8 @@ from application.sealing import KEY_BYTES, seal, unseal
 RECHECK_SECONDS = 1.0
 
 
-class KekError(Exception):
+class KekError(OperatorError):
     """The KEK cannot do what is needed; the message says what an operator can do."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class StoredVersion(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):

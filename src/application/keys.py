@@ -122,90 +122,36 @@ class KeyStoreStatus:
     problems: list[str] = field(default_factory=list)
 
 
-class WrappedKeyStore(_Cached):
-    """Subject keys wrapped under the KEK, in a database table (the backends below).
+#: The two tables of the key store in each database: (subject keys, KEK fingerprints).
+KEY_TABLES = {
+    "sqlite": ("subject_keys", "kek_fingerprints"),
+    "postgres": ("rodedraad_subject_keys", "rodedraad_kek_fingerprints"),
+}
+#: The erasure ledger in each database: which subjects of which client were erased, and when.
+#: Ids only, no key material. Written in the transaction that deletes the keys, so a retried
+#: erasure still finds every subject; DESIGN §7's ledger that restores re-apply (a later issue).
+ERASURE_LEDGER = {"sqlite": "erased_subjects", "postgres": "rodedraad_erased_subjects"}
 
-    Opening the store (under an exclusive lock on its database) creates its tables, creates
-    the keyring on a first start, wraps the keys of a store from before envelope encryption,
-    and refuses to go on if the keyring cannot unwrap every key (``KekError``, saying which
-    file, which versions, and what to do).
-    """
 
-    keys_table: str
-    fingerprints_table: str
-    #: The erasure ledger: which subjects of which client were erased, and when. Ids only, no
-    #: key material. Written in the transaction that deletes the keys, so a retried erasure
-    #: still finds every subject; DESIGN §7's ledger that restores re-apply (a later issue).
-    erased_table: str
-    #: Locks the rows a rotation re-wraps (PostgreSQL); SQLite's writer lock already does.
-    _for_update = ""
+@dataclass(frozen=True)
+class KeyTables:
+    """The key store's tables in one database and the KEK file that wraps their keys: what the
+    store checks at every start and its migrations check before wrapping (issue #10)."""
 
-    def __init__(self, keyring: KeyringFile) -> None:
-        super().__init__()
-        self.keyring = keyring
-        #: Keys in clear were wrapped at this start: the store scrubs its files afterwards.
-        self.migrated = 0
+    keys: str
+    fingerprints: str
+    keyring: KeyringFile
 
-    # --- what a backend provides ---------------------------------------------------------------
+    @classmethod
+    def of(cls, dialect: str, keyring: KeyringFile) -> "KeyTables":
+        keys, fingerprints = KEY_TABLES[dialect]
+        return cls(keys, fingerprints, keyring)
 
-    @contextmanager
-    def _transaction(self, *, write: bool = True) -> Iterator[Tx]:
-        """One transaction; ``write=False``: a read, which must not wait for writers."""
-        raise NotImplementedError
-        yield
-
-    def _ddl(self) -> list[str]:
-        raise NotImplementedError
-
-    def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
-        """``= ANY(?)`` or ``IN (?, …)`` for a list of subjects, and its parameters."""
-        raise NotImplementedError
-
-    def _plaintext_table(self, tx: Tx) -> bool:
-        """Whether the keys table is still the one from before envelope encryption."""
-        raise NotImplementedError
-
-    def _set_plaintext_table_aside(self) -> list[str]:
-        """Rename the old table (and what is named after it) to ``_old_table``."""
-        raise NotImplementedError
-
-    def _scrub(self) -> None:
-        """After keys were destroyed or migrated: leave no freed content behind."""
-
-    def _safely(self, operation: Callable[[], T]) -> T:
-        """Run an operation that is safe to run twice (a read, an insert that keeps what is
-        there); a backend whose connections can be lost retries it once (issue #10)."""
-        return operation()
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    # --- opening -------------------------------------------------------------------------------
-
-    def _set_up(self, tx: Tx, now: datetime) -> KeyStoreStatus:
-        """Create, migrate, check (see the class docstring)."""
-        plaintext = self._plaintext_table(tx)
-        if plaintext:
-            for statement in self._set_plaintext_table_aside():
-                tx.execute(statement)
-        for statement in self._ddl():
-            tx.execute(statement)
-        status = self._status(tx, create=True, now=now)
-        if status.problems or status.keyring is None or not plaintext:
-            return status
-        self.migrated = wrap_plaintext_keys(tx, self, status.keyring.current)
-        log.info("subject keys wrapped under the KEK", keys=self.migrated)
-        return self._status(tx, create=False, now=now)
-
-    @property
-    def _old_table(self) -> str:
-        return f"{self.keys_table}_plaintext"
-
-    def _status(self, tx: Tx, *, create: bool, now: datetime) -> KeyStoreStatus:
+    def status(self, tx: Tx, *, create: bool, now: datetime) -> KeyStoreStatus:
         """The keyring against the keys in use; ``create``: make a keyring if the store has
         never had one, and record the fingerprints of new versions."""
-        in_use = self._counts(tx)
-        recorded = dict(tx.fetchall(f"SELECT version, fingerprint FROM {self.fingerprints_table}"))
+        in_use = self.counts(tx)
+        recorded = dict(tx.fetchall(f"SELECT version, fingerprint FROM {self.fingerprints}"))
         if not self.keyring.exists():
             if in_use or recorded:
                 return KeyStoreStatus(None, in_use, [self._missing_file(in_use, recorded)])
@@ -221,6 +167,23 @@ class WrappedKeyStore(_Cached):
         problems = self._fingerprint_problems(tx, keyring, recorded, register=create)
         problems += describe_unusable(self.keyring.path, keyring, in_use)
         return KeyStoreStatus(keyring, in_use, problems)
+
+    def usable(self, tx: Tx, now: datetime) -> Keyring:
+        """The keyring, made on a first start; ``KekError`` (every problem, each saying what to
+        do) if it cannot unwrap the keys of this database."""
+        status = self.status(tx, create=True, now=now)
+        if status.problems or status.keyring is None:
+            raise KekError("; ".join(status.problems))
+        return status.keyring
+
+    def counts(self, tx: Tx) -> dict[int, int]:
+        """KEK version → subject keys wrapped under it."""
+        return {
+            int(version): int(count)
+            for version, count in tx.fetchall(
+                f"SELECT kek_version, COUNT(*) FROM {self.keys} GROUP BY kek_version"
+            )
+        }
 
     def _missing_file(self, in_use: dict[int, int], recorded: dict[Any, Any]) -> str:
         versions = sorted(set(in_use) | {int(v) for v in recorded})
@@ -242,7 +205,7 @@ class WrappedKeyStore(_Cached):
             known = recorded.get(kek.version)
             if known is None:
                 if register:
-                    self._register(tx, kek)
+                    self.register(tx, kek)
             elif known != kek.fingerprint:
                 problems.append(
                     f"the KEK file {self.keyring.path} is not this database's: its version "
@@ -252,17 +215,76 @@ class WrappedKeyStore(_Cached):
                 )
         return problems
 
-    def _register(self, tx: Tx, kek: KekVersion) -> None:
+    def register(self, tx: Tx, kek: KekVersion) -> None:
         tx.execute(
-            f"INSERT INTO {self.fingerprints_table} (version, fingerprint) VALUES (?, ?) "
+            f"INSERT INTO {self.fingerprints} (version, fingerprint) VALUES (?, ?) "
             "ON CONFLICT (version) DO NOTHING",
             (kek.version, kek.fingerprint),
         )
 
+
+def insert_wrapped(
+    tx: Tx, table: str, kek: KekVersion, keys: Iterable[tuple[Any, Any, bytes]]
+) -> int:
+    """Store (subject, client, key in clear) rows wrapped under ``kek``; a subject that already
+    has a key keeps it. Returns how many rows were given."""
+    rows = [(str(s), str(c), kek.version, wrap(kek, _uuid(s), bytes(k))) for s, c, k in keys]
+    tx.executemany(
+        f"INSERT INTO {table} (subject, client, kek_version, wrapped_key) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING",
+        rows,
+    )
+    return len(rows)
+
+
+class WrappedKeyStore(_Cached):
+    """Subject keys wrapped under the KEK, in a database table (the backends below).
+
+    Its tables are made, and keys from before envelope encryption wrapped, by the migrations
+    (``application.migrations``), which every process runs (or checks) before it opens a
+    store. Opening the store (under an exclusive lock on its database) creates the keyring on
+    a first start and refuses to go on if the keyring cannot unwrap every key (``KekError``,
+    saying which file, which versions, and what to do).
+    """
+
+    dialect: str
+    #: Locks the rows a rotation re-wraps (PostgreSQL); SQLite's writer lock already does.
+    _for_update = ""
+
+    def __init__(self, keyring: KeyringFile) -> None:
+        super().__init__()
+        self.keyring = keyring
+        self.tables = KeyTables.of(self.dialect, keyring)
+        self.keys_table = self.tables.keys
+        self.erased_table = ERASURE_LEDGER[self.dialect]
+
+    # --- what a backend provides ---------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[Tx]:
+        """One transaction; ``write=False``: a read, which must not wait for writers."""
+        raise NotImplementedError
+        yield
+
+    def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
+        """``= ANY(?)`` or ``IN (?, …)`` for a list of subjects, and its parameters."""
+        raise NotImplementedError
+
+    def _scrub(self) -> None:
+        """After keys were destroyed: leave no freed content behind."""
+
+    def _safely(self, operation: Callable[[], T]) -> T:
+        """Run an operation that is safe to run twice (a read, an insert that keeps what is
+        there); a backend whose connections can be lost retries it once (issue #10)."""
+        return operation()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
     def register(self, kek: KekVersion) -> None:
         """Record a new KEK version's fingerprint (a rotation, before wrapping under it)."""
         with self._transaction() as tx:
-            self._register(tx, kek)
+            self.tables.register(tx, kek)
 
     # --- keys ----------------------------------------------------------------------------------
 
@@ -340,8 +362,7 @@ class WrappedKeyStore(_Cached):
                 [(str(r[0]), str(client), self._now()) for r in rows],
             )
             ledger = tx.fetchall(
-                f"SELECT subject FROM {self.erased_table} WHERE client = ?",
-                (str(client),),
+                f"SELECT subject FROM {self.erased_table} WHERE client = ?", (str(client),)
             )
         subjects = [_uuid(r[0]) for r in ledger]
         self._scrub()
@@ -350,7 +371,7 @@ class WrappedKeyStore(_Cached):
 
     def _now(self) -> Any:
         """When an erasure happened, as the ledger's column takes it."""
-        return datetime.now(UTC)
+        return datetime.now(UTC).isoformat() if self.dialect == "sqlite" else datetime.now(UTC)
 
     def _unwrapped(self, subject: UUID, version: int, wrapped: Any) -> bytes:
         kek = self.keyring.keyring().get(version)
@@ -373,15 +394,7 @@ class WrappedKeyStore(_Cached):
     def versions_in_use(self) -> dict[int, int]:
         """KEK version → subject keys wrapped under it."""
         with self._transaction(write=False) as tx:
-            return self._counts(tx)
-
-    def _counts(self, tx: Tx) -> dict[int, int]:
-        return {
-            int(version): int(count)
-            for version, count in tx.fetchall(
-                f"SELECT kek_version, COUNT(*) FROM {self.keys_table} GROUP BY kek_version"
-            )
-        }
+            return self.tables.counts(tx)
 
     def rewrap_batch(self, old: KekVersion, new: KekVersion, limit: int = REWRAP_BATCH) -> int:
         """Re-wrap up to ``limit`` keys from ``old`` to ``new``, in one transaction. A key erased
@@ -407,23 +420,33 @@ class WrappedKeyStore(_Cached):
             )
         return len(rows)
 
+    # --- copies ----------------------------------------------------------------------------------
 
-def wrap_plaintext_keys(tx: Tx, store: WrappedKeyStore, kek: KekVersion) -> int:
-    """Migration (keys stored in clear before envelope encryption, issue #10): copy every key of
-    the old table wrapped under ``kek`` into the new one, then drop the old table, in the
-    caller's transaction: all or nothing, and running it again finds nothing to do. The
-    dropped table's files are gone at commit (PostgreSQL) or its pages zeroed
-    (``secure_delete``, SQLite); the store then vacuums and truncates its log (``_scrub``).
-    What earlier write-ahead logs, replicas and backups hold is beyond reach: see the README.
-    """
-    rows = tx.fetchall(f"SELECT subject, client, key FROM {store._old_table}")
-    tx.executemany(
-        f"INSERT INTO {store.keys_table} (subject, client, kek_version, wrapped_key) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING",
-        [(str(s), str(c), kek.version, wrap(kek, _uuid(s), bytes(key))) for s, c, key in rows],
-    )
-    tx.execute(f"DROP TABLE {store._old_table}")
-    return len(rows)
+    def export_keys(self, batch: int = REWRAP_BATCH) -> Iterator[list[tuple[UUID, UUID, bytes]]]:
+        """Every subject key as (subject, client, key), unwrapped, a batch at a time: a
+        simulation copy wraps them under a KEK of its own, so that it never holds this
+        deployment's KEK (issue #11)."""
+        after: Any = None
+        while True:
+            where = "" if after is None else "WHERE subject > ? "
+            rows = self._read(
+                f"SELECT subject, client, kek_version, wrapped_key FROM {self.keys_table} "
+                f"{where}ORDER BY subject LIMIT ?",
+                [batch] if after is None else [after, batch],
+            )
+            if not rows:
+                return
+            yield [
+                (_uuid(s), _uuid(c), self._unwrapped(_uuid(s), int(v), w)) for s, c, v, w in rows
+            ]
+            after = rows[-1][0]
+
+    def import_keys(self, keys: Iterable[tuple[UUID, UUID, bytes]]) -> int:
+        """Store keys given in clear, wrapped under the current KEK version; a subject that
+        has a key keeps it. Returns how many were given."""
+        kek = self.keyring.keyring().current
+        with self._transaction() as tx:
+            return insert_wrapped(tx, self.keys_table, kek, keys)
 
 
 def describe_unusable(path: Path, keyring: Keyring, in_use: dict[int, int]) -> list[str]:
@@ -456,9 +479,7 @@ def _listed(versions: Iterable[int]) -> str:
 
 
 class SqliteKeyStore(WrappedKeyStore):
-    keys_table = "subject_keys"
-    fingerprints_table = "kek_fingerprints"
-    erased_table = "erased_subjects"
+    dialect = "sqlite"
 
     def __init__(self, path: Path, keyring: KeyringFile, *, now: datetime | None = None) -> None:
         super().__init__(keyring)
@@ -470,12 +491,7 @@ class SqliteKeyStore(WrappedKeyStore):
         self._conn.execute("PRAGMA journal_mode = WAL")
         try:
             with self._transaction() as tx:
-                status = self._set_up(tx, now or datetime.now(UTC))
-            if status.problems:
-                raise KekError("; ".join(status.problems))
-            if self.migrated:
-                with self._db_lock:
-                    self._conn.execute("VACUUM")
+                self.tables.usable(tx, now or datetime.now(UTC))
             self._scrub()
         except BaseException:
             self._conn.close()
@@ -486,34 +502,8 @@ class SqliteKeyStore(WrappedKeyStore):
         with sqlite_transaction(self._conn, self._db_lock, write=write) as tx:
             yield tx
 
-    def _ddl(self) -> list[str]:
-        return [
-            "CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, "
-            "client TEXT NOT NULL, kek_version INTEGER NOT NULL, wrapped_key BLOB NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS ix_subject_keys_client ON subject_keys (client)",
-            "CREATE INDEX IF NOT EXISTS ix_subject_keys_kek ON subject_keys (kek_version)",
-            "CREATE TABLE IF NOT EXISTS kek_fingerprints (version INTEGER PRIMARY KEY, "
-            "fingerprint TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, "
-            "client TEXT NOT NULL, erased_at TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS ix_erased_subjects_client ON erased_subjects (client)",
-        ]
-
-    def _now(self) -> Any:
-        return datetime.now(UTC).isoformat()
-
     def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
         return f"IN ({', '.join('?' * len(subjects))})", [str(s) for s in subjects]
-
-    def _plaintext_table(self, tx: Tx) -> bool:
-        columns = {row[1] for row in tx.fetchall("PRAGMA table_info(subject_keys)")}
-        return "key" in columns
-
-    def _set_plaintext_table_aside(self) -> list[str]:
-        return [
-            "ALTER TABLE subject_keys RENAME TO subject_keys_plaintext",
-            "DROP INDEX IF EXISTS ix_subject_keys_client",
-        ]
 
     def _scrub(self) -> None:
         """``secure_delete`` zeroed the freed pages; a truncating checkpoint empties the WAL."""
@@ -526,9 +516,7 @@ class SqliteKeyStore(WrappedKeyStore):
 
 
 class PostgresKeyStore(WrappedKeyStore):
-    keys_table = "rodedraad_subject_keys"
-    fingerprints_table = "rodedraad_kek_fingerprints"
-    erased_table = "rodedraad_erased_subjects"
+    dialect = "postgres"
     _for_update = " FOR UPDATE"
 
     def __init__(self, conninfo: str, keyring: KeyringFile, *, now: datetime | None = None) -> None:
@@ -537,9 +525,7 @@ class PostgresKeyStore(WrappedKeyStore):
         try:
             with self._transaction() as tx:
                 tx.execute(SCHEMA_LOCK_SQL)
-                status = self._set_up(tx, now or datetime.now(UTC))
-            if status.problems:
-                raise KekError("; ".join(status.problems))
+                self.tables.usable(tx, now or datetime.now(UTC))
         except BaseException:
             self._pool.close()
             raise
@@ -549,43 +535,11 @@ class PostgresKeyStore(WrappedKeyStore):
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield PostgresTx(cursor)
 
-    def _ddl(self) -> list[str]:
-        return [
-            "CREATE TABLE IF NOT EXISTS rodedraad_subject_keys (subject UUID PRIMARY KEY, "
-            "client UUID NOT NULL, kek_version INTEGER NOT NULL, wrapped_key BYTEA NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS ix_rodedraad_subject_keys_client "
-            "ON rodedraad_subject_keys (client)",
-            "CREATE INDEX IF NOT EXISTS ix_rodedraad_subject_keys_kek "
-            "ON rodedraad_subject_keys (kek_version)",
-            "CREATE TABLE IF NOT EXISTS rodedraad_kek_fingerprints (version INTEGER PRIMARY KEY, "
-            "fingerprint TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS rodedraad_erased_subjects (subject UUID PRIMARY KEY, "
-            "client UUID NOT NULL, erased_at TIMESTAMPTZ NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS ix_rodedraad_erased_subjects_client "
-            "ON rodedraad_erased_subjects (client)",
-        ]
-
     def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
         return "= ANY(?)", [subjects]
 
     def _safely(self, operation: Callable[[], T]) -> T:
         return retry_once(self._pool, operation)
-
-    def _plaintext_table(self, tx: Tx) -> bool:
-        return bool(
-            tx.fetchall(
-                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                "AND table_name = 'rodedraad_subject_keys' AND column_name = 'key'"
-            )
-        )
-
-    def _set_plaintext_table_aside(self) -> list[str]:
-        return [
-            "ALTER TABLE rodedraad_subject_keys RENAME TO rodedraad_subject_keys_plaintext",
-            "ALTER INDEX rodedraad_subject_keys_pkey "
-            "RENAME TO rodedraad_subject_keys_plaintext_pkey",
-            "DROP INDEX IF EXISTS ix_rodedraad_subject_keys_client",
-        ]
 
     def close(self) -> None:
         self._pool.close()

@@ -28,14 +28,12 @@ from typing import Any
 import structlog
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import (
-    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
 )
 from psycopg.sql import SQL, Identifier
 
-from application.schema import SCHEMA_LOCK_KEY
 from application.unavailable import DatabaseUnavailable
 
 log = structlog.get_logger("rodedraad.store")
@@ -46,26 +44,11 @@ INSERT_ATTEMPTS = 10
 RETRY_WAIT_SECONDS = 0.2
 
 
-class _CreatedOneAtATime:
-    """Creates its tables, types and functions holding the schema lock: processes that start
-    together would otherwise race (a duplicate key on pg_type, "tuple concurrently updated")."""
+class LockedInsertRecorder(PostgresApplicationRecorder):
+    """eventsourcing's application recorder, inserting through one function call. Its tables
+    and the function are made by the event store's baseline migration, under the schema lock
+    (``application.migrations``)."""
 
-    datastore: PostgresDatastore
-
-    def create_table(self) -> None:
-        with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
-            try:
-                super().create_table()  # type: ignore[misc]
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
-
-
-class SnapshotRecorder(_CreatedOneAtATime, PostgresAggregateRecorder):
-    """eventsourcing's aggregate recorder (snapshots), created under the schema lock."""
-
-
-class LockedInsertRecorder(_CreatedOneAtATime, PostgresApplicationRecorder):
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
@@ -173,7 +156,6 @@ class LockedInsertRecorder(_CreatedOneAtATime, PostgresApplicationRecorder):
 
 
 class RodeDraadPostgresFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL factory with our two recorders (``PERSISTENCE_MODULE``)."""
+    """eventsourcing's PostgreSQL factory with our recorder (``PERSISTENCE_MODULE``)."""
 
-    aggregate_recorder_class = SnapshotRecorder
     application_recorder_class = LockedInsertRecorder

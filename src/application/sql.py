@@ -1,7 +1,8 @@
 """One shape for a transaction on SQLite and on PostgreSQL, so that SQL is written once.
 
 SQL uses ``?`` placeholders; the PostgreSQL adapter turns them into ``%s``. The read models
-(``projections.store``) and the key store (``application.keys``) both stand on it.
+(``projections.store``), the key store (``application.keys``) and the migrations
+(``application.migrations``) stand on it.
 """
 
 import sqlite3
@@ -55,6 +56,30 @@ class PostgresTx:
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self._cursor.execute(sql.replace("?", "%s"), params)
         return self._cursor.fetchall() if self._cursor.description else []
+
+
+def table_exists(tx: Tx, table: str) -> bool:
+    """Whether ``table`` exists (in the current schema on PostgreSQL)."""
+    if tx.dialect == "sqlite":
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        sql = (
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = ?"
+        )
+    return bool(tx.fetchall(sql, (table,)))
+
+
+def column_names(tx: Tx, table: str) -> set[str]:
+    """The columns of ``table``; empty if there is no such table."""
+    if tx.dialect == "sqlite":
+        return {row[1] for row in tx.fetchall(f"PRAGMA table_info({table})")}
+    rows = tx.fetchall(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = ?",
+        (table,),
+    )
+    return {row[0] for row in rows}
 
 
 @contextmanager

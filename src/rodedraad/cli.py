@@ -1,5 +1,5 @@
-"""``rodedraad``: the command line. Sub-commands: ``serve``, ``token``, ``projections``,
-``scheduler``, ``keys``."""
+"""``rodedraad``: the command line. Sub-commands: ``serve``, ``token``, ``migrate``,
+``projections``, ``scheduler``, ``keys``, ``simulate``."""
 
 import argparse
 import sys
@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from application.errors import OperatorError
 from application.kek import KekError
 from rodedraad.settings import Settings, SettingsError
+from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobLockBusy
 from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
+    from application.migrations import MigrationStatus, Stores
     from projections.worker import Progress
 
 
@@ -118,7 +121,7 @@ def _projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Production: the scheduler as its own process; one leads, others stand by."""
+    """Production: the scheduler as its own process (several may run: one run at a time)."""
     import signal
     import threading
 
@@ -131,10 +134,19 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         build_leader_lock,
         build_policy,
         build_projection_worker,
+        is_simulation,
     )
     from scheduler.runner import BackgroundDeadlines
 
     configure_logging(settings.log_level, settings.log_format)
+    if is_simulation(settings):
+        print(
+            "rodedraad: this store is a simulation copy: its scheduler runs only at the moment "
+            "you choose (`rodedraad scheduler run-once --now …`), never by itself at the real "
+            "date",
+            file=sys.stderr,
+        )
+        return 2
     policy = build_policy(settings)
     care_record = build_care_record(settings)
     worker = build_projection_worker(settings, care_record, policy=policy)
@@ -163,7 +175,9 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
-    """Evaluate every rule at one moment, record what fired (unless --dry-run), print it."""
+    """Evaluate every rule at one moment, record what fired (unless --dry-run), print it.
+    Beside a running service: waits (``--wait``) for a scheduler run in progress. A moment in
+    the future is recorded only in a simulation copy, never in a live record."""
     from datetime import UTC, datetime
 
     import msgspec
@@ -176,7 +190,9 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
         build_leader_lock,
         build_policy,
         build_projection_worker,
+        is_simulation,
     )
+    from scheduler.jobs import run_beside_service
 
     configure_logging(settings.log_level, settings.log_format)
     now = datetime.now(UTC)
@@ -189,10 +205,13 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
         if now.tzinfo is None:
             print("rodedraad: --now needs a time zone, e.g. 2027-06-01T09:00:00Z", file=sys.stderr)
             return 2
-    if now > datetime.now(UTC) + CLOCK_SKEW and not (args.dry_run or args.allow_future):
+    future = now > datetime.now(UTC) + CLOCK_SKEW
+    if future and not args.dry_run and not is_simulation(settings):
         print(
-            "rodedraad: --now lies in the future; use --dry-run to see what would fire, or "
-            "--allow-future on a simulation database to record it",
+            "rodedraad: --now lies in the future, and this store is a live record: it takes no "
+            "fact dated in the future. Use --dry-run to see what would fire, or make a copy "
+            "for simulation (`rodedraad simulate copy DIR`) and run it there (README, "
+            "'Simulating deadlines')",
             file=sys.stderr,
         )
         return 2
@@ -200,19 +219,29 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
     care_record = build_care_record(settings)
     worker = build_projection_worker(settings, care_record, policy=policy)
     scheduler = build_deadline_scheduler(settings, care_record, policy, worker=worker)
-    lock = build_leader_lock(settings)
     try:
-        if not args.dry_run and not lock.acquire():
-            print("rodedraad: another scheduler leads; try again later", file=sys.stderr)
-            return 3
-        report = scheduler.run_once(now, dry_run=args.dry_run)
+        if args.dry_run:  # reads only: no need to wait for anyone
+            report = scheduler.run_once(now, dry_run=True)
+        else:
+            report = run_beside_service(
+                build_leader_lock(settings),
+                lambda: scheduler.run_once(now),
+                wait=args.wait,
+                say=_say,
+            )
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
+    except JobLockBusy as e:
+        print(f"rodedraad: {e.message}", file=sys.stderr)
+        return 3
     finally:
-        lock.release()
         scheduler.database.close()
         worker.database.close()
         care_record.close()
     return 0
+
+
+def _say(line: str) -> None:
+    print(f"rodedraad: {line}", file=sys.stderr, flush=True)
 
 
 def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -243,16 +272,27 @@ def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
 
 def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     """A new KEK version now, every key re-wrapped under it; versions past the window destroyed.
-    Safe beside a running service: it waits for the keyring's lock, not the scheduler's."""
+    Beside a running service: it takes its turn with the scheduler's runs (``--wait``), and
+    with every other writer of the keyring on the keyring's own lock."""
     from datetime import UTC, datetime
 
     from rodedraad.logs import configure_logging
-    from rodedraad.wiring import build_kek_rotation, build_key_store
+    from rodedraad.wiring import build_kek_rotation, build_key_store, build_leader_lock
+    from scheduler.jobs import run_beside_service
 
     configure_logging(settings.log_level, settings.log_format)
     store = build_key_store(settings)
     try:
-        report = build_kek_rotation(settings, store).run(datetime.now(UTC), force=True)
+        rotation = build_kek_rotation(settings, store)
+        report = run_beside_service(
+            build_leader_lock(settings),
+            lambda: rotation.run(datetime.now(UTC), force=True),
+            wait=args.wait,
+            say=_say,
+        )
+    except JobLockBusy as e:
+        print(f"rodedraad: {e.message}", file=sys.stderr)
+        return 3
     finally:
         store.close()
     print(
@@ -260,6 +300,92 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
         f"re-wrapped; retired: {_versions(report.retired)}; destroyed: "
         f"{_versions(report.destroyed)}. Back up {settings.kek.file} now, apart from the data.",
         file=sys.stderr,
+    )
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the stores' pending migrations, printing each (``--status``: list them; exit 1 if
+    one is pending or unknown to this code)."""
+    from application.files import private_directory
+    from application.migrations import migrate, migration_status
+    from rodedraad.wiring import stores_of
+
+    stores = stores_of(settings)
+    if args.status:
+        status = migration_status(stores)
+        print("\n".join(_describe(status, stores)))
+        return 0 if status.up_to_date else 1
+    private_directory(settings.data_dir)
+    applied = migrate(stores, say=lambda line: print(line, flush=True))
+    print(
+        f"{len(applied)} migration(s) applied; the stores are up to date"
+        if applied
+        else "nothing to migrate: the stores are up to date"
+    )
+    return 0
+
+
+def _describe(status: "MigrationStatus", stores: "Stores") -> list[str]:
+    """``migrate --status``: each store's migrations, applied (when, by which version) and
+    pending (what they do), then any the code does not know."""
+    from application.migrations import STORES
+
+    lines = []
+    for store in STORES:
+        lines.append(f"{store} ({stores.where(store)}):")
+        lines += [
+            f"  applied  {a.name:<28} {a.applied_at:%Y-%m-%d %H:%M} UTC by rodedraad {a.applied_by}"
+            for a in status.applied
+            if a.store == store
+        ]
+        lines += [f"  pending  {m.name:<28} {m.why}" for m in status.pending if m.store == store]
+    if status.unknown:
+        lines.append(
+            "unknown to this code (the store is newer than this code: install the version that "
+            "ran them, or a newer one):"
+        )
+        lines += [f"  {a.describe()}" for a in status.unknown]
+    return lines
+
+
+def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
+    """A copy of the store for simulation, in a new directory (``application.simulation``)."""
+    from pathlib import Path
+
+    from application.simulation import copy_for_simulation
+    from rodedraad.logs import configure_logging
+    from rodedraad.wiring import build_care_record, stores_of
+
+    configure_logging(settings.log_level, settings.log_format)
+    directory = Path(args.directory)
+    if directory.exists() and any(directory.iterdir()):
+        print(
+            f"rodedraad: {directory} is not empty; a simulation copy goes into a new, empty "
+            "directory",
+            file=sys.stderr,
+        )
+        return 2
+    copy = settings.simulation_copy(directory)
+    source = build_care_record(settings)
+    try:
+        target = build_care_record(copy)
+        try:
+            report = copy_for_simulation(source, target, stores_of(copy), say=_say)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    print(
+        f"A copy for simulation in {directory}: {report.events:,} events (the log up to "
+        f"position {report.copied_up_to:,}) and {report.keys:,} subject keys, wrapped under "
+        "the copy's own KEK. It holds personal data: delete it when you are done; erasures in "
+        "the live record do not reach it. To work on it, set\n"
+        f"  export RODEDRAAD_DATA_DIR={directory} RODEDRAAD_DATABASE_URL={copy.database.url} "
+        f"RODEDRAAD_KEK_FILE={copy.kek.file}\n"
+        "then run the scheduler at any moment (`rodedraad scheduler run-once --now "
+        "2030-01-01T09:00:00Z`), or serve it (`rodedraad serve --port 8001`, tokens from "
+        "`rodedraad token`): its scheduler runs only when you ask."
     )
     return 0
 
@@ -291,6 +417,16 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--hours", type=float, default=12.0, help="validity in hours (default 12)")
     token.set_defaults(run=_token)
 
+    migrate = commands.add_parser(
+        "migrate", help="run the stores' pending migrations (processes also do at start)"
+    )
+    migrate.add_argument(
+        "--status",
+        action="store_true",
+        help="list applied and pending migrations; exit 1 if one is pending or unknown",
+    )
+    migrate.set_defaults(run=_migrate)
+
     projections = commands.add_parser("projections", help="the read models").add_subparsers(
         dest="projections_command", required=True
     )
@@ -311,11 +447,7 @@ def parser() -> argparse.ArgumentParser:
     once = scheduler.add_parser("run-once", help="evaluate every rule at one moment and exit")
     once.add_argument("--now", help="the moment, e.g. 2027-06-01T09:00:00Z (default: now)")
     once.add_argument("--dry-run", action="store_true", help="show what would fire; record nothing")
-    once.add_argument(
-        "--allow-future",
-        action="store_true",
-        help="record at a --now in the future (simulations on a test database only)",
-    )
+    _wait_argument(once)
     once.set_defaults(run=_scheduler_run_once)
 
     keys = commands.add_parser("keys", help="the key-encryption key (KEK)").add_subparsers(
@@ -324,11 +456,43 @@ def parser() -> argparse.ArgumentParser:
     keys.add_parser(
         "status", help="KEK versions, keys under each, what is due; exit 1 if action is needed"
     ).set_defaults(run=_keys_status)
-    keys.add_parser(
+    rotate = keys.add_parser(
         "rotate",
         help="a new KEK version now; re-wrap every key under it (beside a running service)",
-    ).set_defaults(run=_keys_rotate)
+    )
+    _wait_argument(rotate)
+    rotate.set_defaults(run=_keys_rotate)
+
+    simulate = commands.add_parser(
+        "simulate", help="simulating deadlines on a copy, never in the live record"
+    ).add_subparsers(dest="simulate_command", required=True)
+    copy = simulate.add_parser(
+        "copy", help="copy the store into a new embedded store marked as a simulation"
+    )
+    copy.add_argument("directory", help="a new, empty directory for the copy")
+    copy.set_defaults(run=_simulate_copy)
     return root
+
+
+def _wait_argument(command: argparse.ArgumentParser) -> None:
+    """A one-off job beside a running service waits this long for a scheduler run."""
+    command.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"how long to wait for a scheduler run in progress (default {DEFAULT_WAIT_SECONDS:g})",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError("give between 0 and 3600 seconds")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -339,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, PolicyError) as e:
         print(f"rodedraad: {e}", file=sys.stderr)
         return 2
-    except KekError as e:  # the key store refused to start: the message says what to do
+    except OperatorError as e:  # a KEK, migration or simulation refusal: it says what to do
         print(f"rodedraad: {e.message}", file=sys.stderr)
         return 2
     return result

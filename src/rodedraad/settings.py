@@ -6,7 +6,7 @@ two equal.
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -35,6 +35,8 @@ class DatabaseSettings:
         """The environment eventsourcing's infrastructure factory reads."""
         # The mapper (msgspec, sealing) is built by CareRecord. Aggregates are cached and
         # fast-forwarded from the store, so a command reads only the events it has not seen.
+        # Tables are made by the event store's migrations (application.migrations), not by
+        # eventsourcing whenever a process starts.
         env: dict[str, str] = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache)}
         if self.is_postgres:
             parts = urlsplit(self.url)
@@ -49,14 +51,14 @@ class DatabaseSettings:
                 POSTGRES_PASSWORD=unquote(parts.password or ""),
                 POSTGRES_POOL_SIZE="4",
                 POSTGRES_MAX_OVERFLOW="12",
-                CREATE_TABLE="y",
+                CREATE_TABLE="n",
             )
         else:
             env.update(
                 PERSISTENCE_MODULE="eventsourcing.sqlite",
                 SQLITE_DBNAME=str(self.sqlite_path),
                 SQLITE_LOCK_TIMEOUT="10",
-                CREATE_TABLE="y",
+                CREATE_TABLE="n",
             )
         return env
 
@@ -116,6 +118,21 @@ class Settings:
     retention_log_years: int = 5
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
+    #: Every process runs pending migrations at start; False: they refuse to start while one
+    #: is pending, and an operator runs ``rodedraad migrate`` (production releases).
+    migrate_on_start: bool = True
+
+    def simulation_copy(self, directory: Path) -> "Settings":
+        """These settings for an embedded store of its own in ``directory``: its events, keys
+        and KEK, its token secret, no production token issuer (issue #11: simulations)."""
+        return replace(
+            self,
+            database=replace(self.database, url=f"sqlite:///{directory / 'rodedraad.sqlite'}"),
+            auth=AuthSettings(secret_file=directory / "jwt-secret"),
+            kek=replace(self.kek, file=directory / "kek.json"),
+            data_dir=directory,
+            embedded_workers=True,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -146,6 +163,9 @@ class Settings:
                     f"RODEDRAAD_{name} must be one of {', '.join(allowed)}, not {value!r}"
                 )
             return value
+
+        def flag(name: str, default: bool) -> bool:
+            return choice(name, str(default).lower(), ("true", "false")) == "true"
 
         data_dir = Path(get("DATA_DIR", "var"))
         url = get("DATABASE_URL", f"sqlite:///{data_dir / 'rodedraad.sqlite'}")
@@ -190,4 +210,5 @@ class Settings:
             retention_log_years=integer("RETENTION_LOG_YEARS", 5),
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            migrate_on_start=flag("MIGRATE_ON_START", True),
         )

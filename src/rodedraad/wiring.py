@@ -22,10 +22,12 @@ from api.idempotency import (
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
 from application.care_record import CareRecord
-from application.files import private_database_file, private_directory
+from application.files import private_directory
 from application.kek import KeyringFile
 from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
+from application.migrations import Stores, migrate
+from application.simulation import simulation_mark
 from domain.deadlines import DeadlinePolicy
 from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
@@ -57,13 +59,53 @@ from scheduler.runner import (
 log = structlog.get_logger("rodedraad")
 
 
+def stores_of(settings: Settings) -> Stores:
+    """The stores of record: one PostgreSQL database, or a SQLite file each in the data
+    directory (the events where ``RODEDRAAD_DATABASE_URL`` says)."""
+    postgres = settings.database.is_postgres
+    return Stores(
+        postgres_url=settings.database.url if postgres else None,
+        files={}
+        if postgres
+        else {
+            "events": settings.database.sqlite_path,
+            "keys": settings.data_dir / "keys.sqlite",
+            "access_log": settings.data_dir / "access-log.sqlite",
+            "idempotency": settings.data_dir / "idempotency.sqlite",
+        },
+        lock_file=settings.data_dir / "migrations.lock",
+        keyring=KeyringFile(settings.kek.file),
+        event_store_env=settings.database.eventsourcing_env(),
+    )
+
+
+def migrate_at_start(settings: Settings) -> None:
+    """Issue #11: every process that opens the stores first runs their pending migrations
+    under the schema lock, or with ``migrate_on_start`` off refuses to start while one is
+    pending (``MigrationsPending``); a store newer than this code is always refused
+    (``StoreNewerThanCode``). The data directory is private (0700) before anything is in it."""
+    private_directory(settings.data_dir)
+    migrate(
+        stores_of(settings),
+        run_pending=settings.migrate_on_start,
+        say=lambda line: log.info("migration", step=line),
+    )
+
+
+def is_simulation(settings: Settings) -> bool:
+    """Whether the configured store is a copy made for simulation (``application.simulation``)."""
+    return simulation_mark(stores_of(settings)) is not None
+
+
 def build_key_store(settings: Settings) -> WrappedKeyStore:
     """Per-client keys, apart from the events and wrapped under the KEK: a file of their own,
-    or a PostgreSQL table. Refuses (``KekError``) if the KEK file cannot unwrap them."""
+    or a PostgreSQL table, opened once the stores are migrated. Refuses (``KekError``) if the
+    KEK file cannot unwrap them."""
+    migrate_at_start(settings)
     keyring = KeyringFile(settings.kek.file)
     if settings.database.is_postgres:
         return PostgresKeyStore(settings.database.url, keyring)
-    return SqliteKeyStore(settings.data_dir / "keys.sqlite", keyring)
+    return SqliteKeyStore(stores_of(settings).files["keys"], keyring)
 
 
 def kek_inside_data_dir(settings: Settings) -> str | None:
@@ -84,15 +126,13 @@ def kek_inside_data_dir(settings: Settings) -> str | None:
 
 
 def build_care_record(settings: Settings) -> CareRecord:
-    """The write side on the configured database. The data directory is private (0700) and,
-    on SQLite, the event store's file is created 0600 before eventsourcing opens it. A KEK
-    file inside the data directory is warned of at every start (``kek_inside_data_dir``)."""
+    """The write side on the configured database, once the stores are migrated (on SQLite the
+    event store's file is created 0600 before anything opens it). A KEK file inside the data
+    directory is warned of at every start (``kek_inside_data_dir``)."""
     if warning := kek_inside_data_dir(settings):
         log.warning("KEK file inside the data directory", advice=warning)
-    private_directory(settings.data_dir)
-    if not settings.database.is_postgres:
-        private_database_file(settings.database.sqlite_path)
-    return CareRecord(env=settings.database.eventsourcing_env(), keys=build_key_store(settings))
+    keys = build_key_store(settings)
+    return CareRecord(env=settings.database.eventsourcing_env(), keys=keys)
 
 
 def build_kek_rotation(settings: Settings, keys: KeyStore) -> KekRotation:
@@ -135,7 +175,7 @@ def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
 def build_access_log(settings: Settings) -> AccessLog:
     if settings.database.is_postgres:
         return PostgresAccessLog(settings.database.url)
-    return SqliteAccessLog(settings.data_dir / "access-log.sqlite")
+    return SqliteAccessLog(stores_of(settings).files["access_log"])
 
 
 def build_idempotency_store(settings: Settings) -> IdempotencyStore:
@@ -144,7 +184,7 @@ def build_idempotency_store(settings: Settings) -> IdempotencyStore:
     fingerprints = RequestFingerprints(KeyringFile(settings.kek.file))
     if settings.database.is_postgres:
         return PostgresIdempotencyStore(settings.database.url, fingerprints)
-    return SqliteIdempotencyStore(settings.data_dir / "idempotency.sqlite", fingerprints)
+    return SqliteIdempotencyStore(stores_of(settings).files["idempotency"], fingerprints)
 
 
 def build_projection_database(settings: Settings) -> ProjectionDatabase:
@@ -230,6 +270,8 @@ class Container:
     policy: DeadlinePolicy
     worker: ProjectionWorker
     inline_projections: bool = False
+    #: The embedded scheduler, once started (never on a simulation copy).
+    background_scheduler: BackgroundDeadlines | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _closers: list[object] = field(default_factory=list)
@@ -270,7 +312,15 @@ class Container:
         self._closers.append(wakeup)
 
     def start_scheduler(self) -> None:
-        """Record missed deadlines in the background while this process leads (embedded mode)."""
+        """Record missed deadlines in the background (embedded mode), at the real date, taking
+        turns with one-off jobs (``scheduler.jobs``); never on a simulation copy, where time
+        moves only when someone runs the scheduler at the moment they choose."""
+        if is_simulation(self.settings):
+            log.info(
+                "a simulation copy: the scheduler runs only when asked "
+                "(`rodedraad scheduler run-once --now …`)"
+            )
+            return
         scheduler = build_deadline_scheduler(
             self.settings,
             self.care_record,
@@ -285,6 +335,7 @@ class Container:
             prune_idempotency_keys=self.idempotency.prune,
         )
         background.start()
+        self.background_scheduler = background
         self._closers.append(_Shutdown(background.shutdown))
         self._closers.append(scheduler.database)
 

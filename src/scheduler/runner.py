@@ -2,8 +2,9 @@
 
 Exactly once: each recording is idempotent in the domain (a deadline's rule and due date are
 recorded once per kind), a write that loses a race to another scheduler is retried on fresh
-state, and only one scheduler process leads at a time (a PostgreSQL advisory lock, or a file
-lock in embedded mode). Running again at the same moment records nothing new.
+state, and only one run goes on at a time (a PostgreSQL advisory lock, or a file lock in
+embedded mode, held while a run goes on: ``scheduler.jobs``). Running again at the same
+moment records nothing new.
 """
 
 import fcntl
@@ -66,8 +67,10 @@ class RunReport(msgspec.Struct):
 
 
 class LeaderLock(Protocol):
+    """The scheduler's lock: one run (periodic, or a one-off job) holds it at a time."""
+
     def acquire(self) -> bool:
-        """Become the leader if no other scheduler is; True while this process leads."""
+        """Take the lock if no other run holds it; True while this process holds it."""
 
     def release(self) -> None: ...
 
@@ -278,10 +281,12 @@ def _on_its_own(failure: str, job: Callable[[datetime], object], now: datetime) 
 
 
 class BackgroundDeadlines:
-    """APScheduler 3: runs the scheduler every ``interval`` seconds while this process leads,
+    """APScheduler 3: runs the scheduler every ``interval`` seconds, the first time at start,
     and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
     past the backup window; issue #10) and the pruning of idempotency keys older than a day
-    (``prune_idempotency_keys``), each on its own: one failing never stops another."""
+    (``prune_idempotency_keys``), each on its own: one failing never stops another. A run whose
+    turn comes while another holds the lock (another scheduler process, a one-off job) is
+    skipped: the next one comes soon enough."""
 
     def __init__(
         self,
@@ -310,22 +315,31 @@ class BackgroundDeadlines:
         self._lock = threading.Lock()
 
     def tick(self) -> None:
+        """One run, at the real date, holding the lock only while it runs (issue #11): a
+        one-off job (``scheduler.jobs``) takes its turn between two runs."""
         with self._lock:
             if not self.lock.acquire():
-                log.debug("another scheduler leads; standing by")
+                log.debug("another scheduler run holds the lock; skipping this one")
                 return
-            now = datetime.now(UTC)
-            _on_its_own("scheduler run failed; will retry", self.scheduler.run_once, now)
-            if self.kek_rotation is not None:
-                _on_its_own("KEK rotation failed; will retry", self.kek_rotation.run, now)
-            if self.prune_idempotency_keys is not None:
-                _on_its_own(
-                    "pruning idempotency keys failed; will retry", self.prune_idempotency_keys, now
-                )
+            try:
+                self._run(datetime.now(UTC))
+            finally:
+                self.lock.release()
+
+    def _run(self, now: datetime) -> None:
+        _on_its_own("scheduler run failed; will retry", self.scheduler.run_once, now)
+        if self.kek_rotation is not None:
+            _on_its_own("KEK rotation failed; will retry", self.kek_rotation.run, now)
+        if self.prune_idempotency_keys is not None:
+            _on_its_own(
+                "pruning idempotency keys failed; will retry", self.prune_idempotency_keys, now
+            )
 
     def start(self) -> None:
         self._apscheduler.start()
 
     def shutdown(self) -> None:
-        self._apscheduler.shutdown(wait=True)
+        """Stop, letting a run in progress finish (once; again does nothing)."""
+        if self._apscheduler.running:
+            self._apscheduler.shutdown(wait=True)
         self.lock.release()

@@ -18,7 +18,7 @@ import msgspec
 import psycopg
 import pytest
 
-from api.schemas import RegisterClient
+from application.commands import RegisterClient
 from rodedraad.wiring import (
     Container,
     build_deadline_scheduler,

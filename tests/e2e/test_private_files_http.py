@@ -1,6 +1,7 @@
 """The embedded service's files are its user's alone (issue #10, point 8): the data directory
-is 0700 and every file in it 0600, from the event store to the scheduler's lock, including the
-SQLite write-ahead logs; a directory left open by an older version is tightened."""
+is 0700 and every file in it 0600, from the event store to the scheduler's and the migrations'
+locks, including the SQLite write-ahead logs; a directory left open by an older version is
+tightened."""
 
 import stat
 from pathlib import Path
@@ -22,6 +23,7 @@ EXPECTED = {
     "kek.json",
     "kek.json.lock",
     "scheduler.lock",
+    "migrations.lock",
 }
 
 

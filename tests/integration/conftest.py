@@ -1,11 +1,15 @@
-"""Integration fixtures: an empty log of its own on each backend."""
+"""Integration fixtures: an empty log of its own on each backend, and the command line."""
 
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 
 from application.care_record import CareRecord
+from rodedraad.cli import main
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record
 from tests.integration.databases import BACKENDS, fresh_settings, require_backend
@@ -32,3 +36,56 @@ def pg_record(pg_settings: Settings) -> Iterator[CareRecord]:
     record = build_care_record(pg_settings)
     yield record
     record.close()
+
+
+class _CurrentStderr:
+    """``sys.stderr`` as it is at each write (pytest captures each phase of a test apart)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+@dataclass
+class Rodedraad:
+    """``rodedraad ARGS`` in this process, on the stores of the settings given."""
+
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def __call__(self, settings: Settings, *args: str) -> tuple[int, str, str]:
+        """→ (exit code, stdout, stderr). The embedded workers stay off: a command runs alone."""
+        for name, value in {
+            "DATABASE_URL": settings.database.url,
+            "DATA_DIR": str(settings.data_dir),
+            "KEK_FILE": str(settings.kek.file),
+            "EMBEDDED_WORKERS": "false",
+            "MIGRATE_ON_START": str(settings.migrate_on_start).lower(),
+        }.items():
+            self.monkeypatch.setenv(f"RODEDRAAD_{name}", value)
+        self.capsys.readouterr()
+        code = main(list(args))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+@pytest.fixture
+def rodedraad(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Rodedraad]:
+    """The command line, its logs going to this test's stderr only."""
+    saved = structlog.get_config()
+
+    def log_to_stderr(level: str = "info", fmt: str = "auto") -> None:
+        # The CLI's own set-up caches loggers bound to the stderr captured at that moment for
+        # the rest of the session; here the logs go to whatever stderr is when they are written.
+        structlog.configure(
+            logger_factory=structlog.PrintLoggerFactory(_CurrentStderr()),
+            cache_logger_on_first_use=False,
+        )
+
+    monkeypatch.setattr("rodedraad.logs.configure_logging", log_to_stderr)
+    yield Rodedraad(monkeypatch, capsys)
+    structlog.configure(**saved)

@@ -26,6 +26,7 @@ from application.care_record import CareRecord
 from application.commands import EraseClient, Refer, RegisterClient
 from application.kek import KekError, KekVersion, KeyringFile, unwrap
 from application.kek_rotation import KekRotation
+from application.migrations import migrate, migration_status
 from application.sealing import SealBroken
 from domain.common import Sector
 from domain.errors import TransitionNotAllowed
@@ -39,6 +40,7 @@ from rodedraad.wiring import (
     build_leader_lock,
     build_policy,
     build_projection_worker,
+    stores_of,
 )
 from scheduler.runner import BackgroundDeadlines
 from tests.conftest import settings_for
@@ -408,15 +410,19 @@ def test_every_start_warns_of_a_kek_file_inside_the_data_directory(
 # --- stores from before envelope encryption ----------------------------------------------------
 
 
-def test_keys_stored_in_clear_by_an_older_version_are_wrapped_at_start_and_leave_no_trace(
+def test_keys_stored_in_clear_by_an_older_version_are_wrapped_by_a_migration_and_leave_no_trace(
     deployment: Deployment,
 ) -> None:
     subject, client, key = uuid4(), uuid4(), bytes(range(32))
     legacy_store(deployment, subject, client, key)
+    said: list[str] = []
 
+    applied = migrate(stores_of(deployment.settings), say=said.append)
+
+    assert "keys/0002_wrap_plaintext_keys" in [a.label for a in applied]
+    assert "keys/0002_wrap_plaintext_keys: 1 of 1 subject keys wrapped under KEK version 1" in said
     store = build_key_store(deployment.settings)
     try:
-        assert store.migrated == 1
         assert store.key_for(subject) == key
     finally:
         store.close()
@@ -428,6 +434,32 @@ def test_keys_stored_in_clear_by_an_older_version_are_wrapped_at_start_and_leave
     )
     assert files_holding(files, [key]) == {}
     assert files_holding(files, [deployment.stored_keys()[subject][1]])
+
+
+def test_keys_in_clear_wait_for_a_usable_kek_file_and_are_wrapped_once_there_is_one(
+    deployment: Deployment,
+) -> None:
+    """A failed migration is not recorded and runs again at the next start: the keys in clear
+    are neither lost nor left behind (before migrations had names, the first start set the old
+    table aside for good, and the keys were never wrapped)."""
+    subject, client, key = uuid4(), uuid4(), bytes(range(32))
+    legacy_store(deployment, subject, client, key)
+    kek = deployment.settings.kek.file
+    kek.parent.mkdir(parents=True, exist_ok=True)
+    kek.write_text("not a keyring")
+
+    with pytest.raises(KekError, match="cannot be read"):
+        build_key_store(deployment.settings)
+
+    assert "keys/0002_wrap_plaintext_keys" in [
+        m.label for m in migration_status(stores_of(deployment.settings)).pending
+    ]
+    kek.unlink()  # the operator removes the broken file: this store has never had a KEK
+    store = build_key_store(deployment.settings)
+    try:
+        assert store.key_for(subject) == key
+    finally:
+        store.close()
 
 
 def legacy_store(deployment: Deployment, subject: UUID, client: UUID, key: bytes) -> None:

@@ -7,23 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from application.kek import KeyringFile
-from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore
-from tests.integration.databases import BACKENDS, fresh_postgres_database, require_backend
+from application.keys import KeyStore, SqliteKeyStore
+from rodedraad.wiring import build_key_store
+from tests.integration.databases import BACKENDS, fresh_settings, require_backend
 
 
 @pytest.fixture(params=BACKENDS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[KeyStore, KeyStore]]:
     """Two stores on one database: one writes keys, the other starts with an empty cache."""
     require_backend(request, request.param)
-    keyring = KeyringFile(tmp_path / "kek.json")
-    if request.param == "sqlite":
-        path = tmp_path / "keys.sqlite"
-        yield SqliteKeyStore(path, keyring), SqliteKeyStore(path, KeyringFile(keyring.path))
-        return
-    with fresh_postgres_database() as url:
-        writer = PostgresKeyStore(url, keyring)
-        reader = PostgresKeyStore(url, KeyringFile(keyring.path))
+    with fresh_settings(request.param, tmp_path) as settings:
+        writer = build_key_store(settings)
+        reader = build_key_store(settings)
         yield writer, reader
         writer.close()
 

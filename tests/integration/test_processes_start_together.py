@@ -1,5 +1,5 @@
 """Processes that start at the same moment (the API and the projection worker of a deployment)
-set up the event store and the read models once between them, without tripping over each
+migrate the stores and set up the read models once between them, without tripping over each
 other."""
 
 import threading
@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from application.care_record import CareRecord
+from application.migrations import MIGRATIONS, migration_status
 from projections.worker import ProjectionWorker
-from rodedraad.wiring import build_care_record, build_projection_worker
+from rodedraad.wiring import build_care_record, build_projection_worker, stores_of
 from tests.integration.databases import fresh_settings
 
 pytestmark = pytest.mark.postgres
@@ -43,6 +44,8 @@ def test_read_models_are_created_once_by_processes_starting_together(
             assert len(workers) == len(apps) == 4
             assert all(w.positions() == workers[0].positions() for w in workers)
             assert set(workers[0].positions()) == {"plan_state", "timeline", "deadlines"}
+            applied = migration_status(stores_of(settings)).applied
+            assert sorted(a.label for a in applied) == sorted(m.label for m in MIGRATIONS)
         finally:
             for worker in workers:
                 worker.database.close()

@@ -3,12 +3,12 @@
 Each test runs on a database of its own (an empty log), on SQLite and on PostgreSQL, through the
 composition root (``Container.build(..., inline_projections=True)`` and
 ``build_deadline_scheduler``) or through ``rodedraad scheduler run-once``. Every moment lies in
-the past of the real clock, so nothing needs ``--allow-future``. The three simulated years are in
+the past of the real clock, as a live record requires (simulations in the future run on a copy:
+``test_simulating_deadlines.py``). The three simulated years are in
 ``test_scheduler_simulation.py``.
 """
 
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from litestar.testing import TestClient
 
 from api.auth import LocalTokens
-from rodedraad.cli import main
+from application.kek import KeyringFile
 from rodedraad.settings import Settings
 from rodedraad.wiring import (
     Container,
@@ -38,6 +37,7 @@ from scheduler.runner import (
     PostgresLeaderLock,
     RunReport,
 )
+from tests.integration.conftest import Rodedraad
 from tests.integration.databases import BACKENDS
 from tests.integration.scheduler_support import (
     START,
@@ -307,6 +307,21 @@ def test_a_background_scheduler_that_does_not_lead_records_nothing(
         leader.release()
 
 
+def test_a_background_scheduler_lets_go_of_the_lock_once_its_run_is_done(
+    settings: Settings, container: Container
+) -> None:
+    background = BackgroundDeadlines(
+        scheduler_for(container), build_leader_lock(settings), interval=3600
+    )
+    one_off = build_leader_lock(settings)
+    try:
+        background.tick()
+        assert one_off.acquire(), "a one-off job gets the lock between two runs"
+    finally:
+        one_off.release()
+        background.lock.release()
+
+
 # --- learning-network cadence ---------------------------------------------------------------------
 
 
@@ -337,41 +352,21 @@ def test_a_region_behind_on_its_learning_network_gets_a_cadence_reminder(
 @dataclass
 class Cli:
     settings: Settings
-    monkeypatch: pytest.MonkeyPatch
-    capsys: pytest.CaptureFixture[str]
+    rodedraad: Rodedraad
 
     def __call__(self, *args: str, policy: Path | None = None) -> tuple[int, Any, str]:
         """``rodedraad scheduler run-once ARGS`` → (exit code, the printed report, stderr)."""
-        self.monkeypatch.setenv("RODEDRAAD_DATABASE_URL", self.settings.database.url)
-        self.monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(self.settings.data_dir))
-        self.monkeypatch.setenv("RODEDRAAD_EMBEDDED_WORKERS", "false")
         if policy is None:
-            self.monkeypatch.delenv("RODEDRAAD_POLICY_FILE", raising=False)
+            self.rodedraad.monkeypatch.delenv("RODEDRAAD_POLICY_FILE", raising=False)
         else:
-            self.monkeypatch.setenv("RODEDRAAD_POLICY_FILE", str(policy))
-        self.capsys.readouterr()
-        code = main(["scheduler", "run-once", *args])
-        out, err = self.capsys.readouterr()
+            self.rodedraad.monkeypatch.setenv("RODEDRAAD_POLICY_FILE", str(policy))
+        code, out, err = self.rodedraad(self.settings, "scheduler", "run-once", *args)
         return code, json.loads(out) if code == 0 else out, err
 
 
 @pytest.fixture
-def cli(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Cli]:
-    saved = structlog.get_config()
-
-    def log_to_stderr(level: str = "info", fmt: str = "auto") -> None:
-        # The CLI's own set-up caches loggers bound to this test's captured stderr for the rest
-        # of the session; here the logs go to stderr for this test only.
-        structlog.configure(
-            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-            cache_logger_on_first_use=False,
-        )
-
-    monkeypatch.setattr("rodedraad.logs.configure_logging", log_to_stderr)
-    yield Cli(settings, monkeypatch, capsys)
-    structlog.configure(**saved)
+def cli(settings: Settings, rodedraad: Rodedraad) -> Cli:
+    return Cli(settings, rodedraad)
 
 
 def fired(report: dict[str, Any]) -> set[tuple[str, str, str, bool]]:
@@ -396,25 +391,21 @@ def test_run_once_refuses_a_bad_now_naming_the_problem(cli: Cli, now: str, probl
     assert problem in err
 
 
-def test_run_once_refuses_a_future_now_without_dry_run_or_allow_future(
+def test_run_once_refuses_a_future_now_on_a_live_record_and_offers_a_dry_run_or_a_copy(
     cli: Cli, container: Container
 ) -> None:
     Care(container.care_record).start("sam", "2023-01-16")
     future = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     code, _, err = cli("--now", future)
     assert code == 2
-    assert "future" in err
+    assert "this store is a live record: it takes no fact dated in the future" in err
     assert "--dry-run" in err
-    assert "--allow-future" in err
+    assert "rodedraad simulate copy DIR" in err
     code, report, _ = cli("--now", future, "--dry-run")
     assert code == 0
     assert report["dry_run"] is True
     assert report["fired"]
     assert deadline_events(container.care_record) == []
-    code, report, _ = cli("--now", future, "--allow-future")
-    assert code == 0
-    assert all(f["recorded"] for f in report["fired"])
-    assert len(deadline_events(container.care_record)) == len(report["fired"])
 
 
 def test_run_once_dry_run_lists_what_would_fire_and_records_nothing(
@@ -443,22 +434,57 @@ def test_run_once_dry_run_lists_what_would_fire_and_records_nothing(
     assert report["fired"] == []
 
 
-def test_run_once_exits_3_while_another_scheduler_leads(
+def test_run_once_gives_up_with_exit_3_when_a_run_holds_the_lock_past_its_wait(
     cli: Cli, settings: Settings, container: Container
 ) -> None:
     Care(container.care_record).start("sam", "2023-01-16")
-    leader = build_leader_lock(settings)
-    assert leader.acquire()
+    running = build_leader_lock(settings)
+    assert running.acquire()
     try:
-        code, _, err = cli("--now", "2023-07-20T09:00:00Z")
+        code, _, err = cli("--now", "2023-07-20T09:00:00Z", "--wait", "0.3")
         assert code == 3
-        assert "another scheduler leads" in err
+        assert "waiting up to 0.3 s" in err
+        assert "held the lock for 0.3 s; try again later, or wait longer with --wait" in err
         code, report, _ = cli("--now", "2023-07-20T09:00:00Z", "--dry-run")  # reading is fine
         assert code == 0
         assert report["fired"]
     finally:
-        leader.release()
+        running.release()
     assert deadline_events(container.care_record) == []
+
+
+def test_run_once_records_beside_the_embedded_server_and_its_scheduler(
+    cli: Cli, container: Container
+) -> None:
+    """Issue #11: ``serve`` used to hold the scheduler's lock for its whole life."""
+    Care(container.care_record).start("sam", "2023-01-16")
+    container.start_scheduler()  # as `serve` does: its first run is now, at the real date
+    code, report, _ = cli("--now", "2023-07-20T09:00:00Z")
+    assert code == 0
+    assert report["dry_run"] is False
+    assert container.background_scheduler is not None
+    container.background_scheduler.shutdown()  # lets its run finish
+    events = deadline_events(container.care_record)
+    assert_each_once(events)  # whichever run recorded a deadline first, the other did not
+    assert {"start_consultation", "plan_after_admission"} <= {e.rule for e in events}
+
+
+def test_keys_rotate_takes_its_turn_with_the_scheduler_runs(
+    rodedraad: Rodedraad, settings: Settings, container: Container
+) -> None:
+    keyring = KeyringFile(settings.kek.file)
+    running = build_leader_lock(settings)
+    assert running.acquire()
+    try:
+        code, _, err = rodedraad(settings, "keys", "rotate", "--wait", "0.3")
+        assert code == 3
+        assert "held the lock for 0.3 s" in err
+        assert keyring.reload().current.version == 1
+    finally:
+        running.release()
+    code, _, err = rodedraad(settings, "keys", "rotate", "--wait", "0.3")
+    assert code == 0, err
+    assert keyring.reload().current.version == 2
 
 
 GENT_TEN_DAYS = """

@@ -36,6 +36,11 @@ def test_one_setting_chooses_postgresql() -> None:
     assert env["POSTGRES_DBNAME"] == "records"
 
 
+def test_processes_migrate_at_start_unless_told_not_to() -> None:
+    assert Settings.from_env({}).migrate_on_start
+    assert not Settings.from_env({"RODEDRAAD_MIGRATE_ON_START": "false"}).migrate_on_start
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -43,6 +48,7 @@ def test_one_setting_chooses_postgresql() -> None:
         ("RODEDRAAD_PORT", "-1", "positive"),
         ("RODEDRAAD_DATABASE_URL", "mysql://x", "sqlite:/// or postgresql://"),
         ("RODEDRAAD_LOG_FORMAT", "xml", "one of"),
+        ("RODEDRAAD_MIGRATE_ON_START", "sometimes", "one of true, false"),
         ("RODEDRAAD_JWT_JWKS_URL", "https://issuer/jwks", "RODEDRAAD_JWT_ISSUER"),
     ],
 )
@@ -54,7 +60,7 @@ def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str, messa
 
 def test_env_example_lists_every_variable_the_settings_read() -> None:
     source = (ROOT / "src/rodedraad/settings.py").read_text()
-    read = set(re.findall(r'(?:get|optional|integer|choice)\(\s*"([A-Z_]+)"', source))
+    read = set(re.findall(r'(?:get|optional|integer|choice|flag)\(\s*"([A-Z_]+)"', source))
     listed = set(re.findall(r"^RODEDRAAD_([A-Z_]+)=", (ROOT / "env.example").read_text(), re.M))
     assert read, "found no settings in settings.py"
     assert read == listed

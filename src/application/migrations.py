@@ -1,0 +1,588 @@
+"""Migrations: every change to a stored shape has a name, one home, and a record of when it ran.
+
+Issue #11, point 8. The stores of record — the events (and snapshots), the subject keys, the
+log of personal-data reads and the idempotency keys — change shape as the product grows (new
+event versions, an organisation register, a hash chain over the events, wrapped keys). Each
+change is a *migration*: a function in the ordered list ``MIGRATIONS`` below, named, with a
+docstring saying why, idempotent, that runs once per store under the schema lock and is
+recorded in that store (its name, when it ran, which version of Rode Draad ran it) in the same
+transaction as its work, so a crash leaves it done and recorded, or neither.
+
+- Migration ``0001_baseline`` of each store is what the versions before it created at start: a
+  store they made needs nothing but the record.
+- ``rodedraad migrate`` runs what is pending, printing each migration and the progress of long
+  ones. Every process that opens the stores (``serve``, ``projections run``, ``scheduler run``,
+  the one-off commands) runs them at start too, or, with ``RODEDRAAD_MIGRATE_ON_START=false``,
+  refuses to start while one is pending.
+- A store that records a migration this code does not know was migrated by a newer version:
+  every process refuses to start on it (``StoreNewerThanCode``), because code older than its
+  store could misread or damage what the newer version wrote.
+
+Where the records live: on PostgreSQL every store is in one database, with one
+``rodedraad_migrations`` table; in embedded mode each SQLite file records the migrations of
+its own store in itself, so a file restored from a backup says what it holds. The schema lock
+is PostgreSQL's advisory lock (``application.schema``), held for the whole run; in embedded
+mode, a file lock beside the data.
+
+Read models are not migrated: they are derived from the events, and a projection whose code
+version changed is rebuilt from the log beside the live copy (``projections.worker``). A
+migration changes what cannot be rebuilt.
+"""
+
+import fcntl
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+from application.care_record import CareRecord
+from application.errors import OperatorError
+from application.files import private_database_file, private_file
+from application.kek import KeyringFile
+from application.keys import (
+    ERASURE_LEDGER,
+    KEY_TABLES,
+    REWRAP_BATCH,
+    KeyTables,
+    insert_wrapped,
+)
+from application.schema import SCHEMA_LOCK_KEY
+from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
+
+#: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
+STORES = ("events", "keys", "access_log", "idempotency")
+
+#: Where each store records the migrations it has had.
+RECORDS_TABLE = "rodedraad_migrations"
+_RECORDS_DDL = {
+    "sqlite": f"CREATE TABLE IF NOT EXISTS {RECORDS_TABLE} (store TEXT NOT NULL, "
+    "name TEXT NOT NULL, applied_at TEXT NOT NULL, applied_by TEXT NOT NULL, "
+    "PRIMARY KEY (store, name))",
+    "postgres": f"CREATE TABLE IF NOT EXISTS {RECORDS_TABLE} (store TEXT NOT NULL, "
+    "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL, applied_by TEXT NOT NULL, "
+    "PRIMARY KEY (store, name))",
+}
+
+#: A store made for simulation says so in this table (issue #11, point 9); a live store's is
+#: empty. ``application.simulation`` writes and reads it.
+SIMULATION_TABLE = "rodedraad_simulation"
+
+
+class MigrationError(OperatorError):
+    """The stores and this code do not fit; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A migration as a store records it."""
+
+    store: str
+    name: str
+    applied_at: datetime
+    applied_by: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.store}/{self.name}"
+
+    def describe(self) -> str:
+        return (
+            f"{self.label}, applied {self.applied_at:%Y-%m-%d %H:%M} UTC "
+            f"by rodedraad {self.applied_by}"
+        )
+
+
+class StoreNewerThanCode(MigrationError):
+    """The store has migrations this code does not know: it is older than the store."""
+
+    def __init__(self, unknown: Sequence[Applied]) -> None:
+        super().__init__(
+            "this store was migrated by a newer version of Rode Draad: it holds "
+            f"{len(unknown)} migration(s) this code does not know "
+            f"({'; '.join(a.describe() for a in unknown)}). Code older than its store could "
+            "misread or damage what the newer version wrote, so nothing was started: install "
+            "that version of Rode Draad (or a newer one) and start again."
+        )
+        self.unknown = list(unknown)
+
+
+class MigrationsPending(MigrationError):
+    """Migrations have not run and this process may not run them (``MIGRATE_ON_START``)."""
+
+    def __init__(self, pending: Sequence["Migration"]) -> None:
+        super().__init__(
+            f"the stores need {len(pending)} migration(s) that have not run: "
+            f"{', '.join(m.label for m in pending)}. Processes here do not migrate at start "
+            "(RODEDRAAD_MIGRATE_ON_START=false): run `rodedraad migrate` (it says what it "
+            "does), then start again."
+        )
+        self.pending = list(pending)
+
+
+class MigrationContext:
+    """What a migration works with: its store's transaction (``tx``), the KEK file, the event
+    store's eventsourcing settings, the moment, and a way to tell the operator how far it is."""
+
+    def __init__(
+        self,
+        dialect: str,
+        stores: "Stores",
+        now: datetime,
+        say: Callable[[str], None],
+        tx: Tx | None = None,
+    ) -> None:
+        self.dialect = dialect
+        self.keyring = stores.keyring
+        self.event_store_env = stores.event_store_env
+        self.now = now
+        self.say = say
+        self._tx = tx
+        #: Set by a migration that removed secrets: the store is scrubbed after its commit.
+        self.scrub_afterwards = False
+
+    @property
+    def tx(self) -> Tx:
+        if self._tx is None:
+            raise RuntimeError("this migration runs outside a transaction of ours")
+        return self._tx
+
+
+@dataclass(frozen=True)
+class Migration:
+    store: str
+    name: str
+    apply: Callable[[MigrationContext], None]
+    #: False for a migration whose work commits on connections of its own (eventsourcing
+    #: creating its tables): it is recorded right after, and must be safe to run again.
+    in_transaction: bool = True
+
+    @property
+    def label(self) -> str:
+        return f"{self.store}/{self.name}"
+
+    @property
+    def why(self) -> str:
+        """What it does, in short: its docstring's first sentence, up to a colon."""
+        doc = " ".join((self.apply.__doc__ or self.name).split())
+        return doc.split(". ")[0].split(": ")[0].rstrip(".")
+
+
+# --- the migrations, in the order they run ---------------------------------------------------
+
+
+def _event_store(ctx: MigrationContext) -> None:
+    """The event store of issues #2 and #6: eventsourcing's events and snapshots tables, made by
+    eventsourcing itself, and on PostgreSQL the function that takes the table lock and inserts
+    in one round trip (``application.pg_recorder``). eventsourcing's own statements are all
+    ``IF NOT EXISTS`` or ``OR REPLACE``: a store made before migrations is left as it is."""
+    CareRecord(env={**ctx.event_store_env, "CREATE_TABLE": "y"}).close()
+
+
+def _simulation_mark(ctx: MigrationContext) -> None:
+    """A store made for simulation says so in itself (issue #11, point 9): the scheduler records
+    facts dated in the future only in a store marked so, never in a live record. A live
+    store's table stays empty."""
+    moment = "TEXT" if ctx.dialect == "sqlite" else "TIMESTAMPTZ"
+    ctx.tx.execute(
+        f"CREATE TABLE IF NOT EXISTS {SIMULATION_TABLE} (marked_at {moment} NOT NULL, "
+        "copied_up_to BIGINT NOT NULL)"
+    )
+
+
+_KEY_DDL = {
+    "sqlite": [
+        "CREATE TABLE IF NOT EXISTS subject_keys (subject TEXT PRIMARY KEY, "
+        "client TEXT NOT NULL, kek_version INTEGER NOT NULL, wrapped_key BLOB NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS ix_subject_keys_client ON subject_keys (client)",
+        "CREATE INDEX IF NOT EXISTS ix_subject_keys_kek ON subject_keys (kek_version)",
+        "CREATE TABLE IF NOT EXISTS kek_fingerprints (version INTEGER PRIMARY KEY, "
+        "fingerprint TEXT NOT NULL)",
+    ],
+    "postgres": [
+        "CREATE TABLE IF NOT EXISTS rodedraad_subject_keys (subject UUID PRIMARY KEY, "
+        "client UUID NOT NULL, kek_version INTEGER NOT NULL, wrapped_key BYTEA NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS ix_rodedraad_subject_keys_client "
+        "ON rodedraad_subject_keys (client)",
+        "CREATE INDEX IF NOT EXISTS ix_rodedraad_subject_keys_kek "
+        "ON rodedraad_subject_keys (kek_version)",
+        "CREATE TABLE IF NOT EXISTS rodedraad_kek_fingerprints (version INTEGER PRIMARY KEY, "
+        "fingerprint TEXT NOT NULL)",
+    ],
+}
+#: Before issue #10 the keys table held keys in clear, in a column ``key``: the baseline sets
+#: it aside under this suffix (with what is named after it) for the next migration to wrap.
+_PLAINTEXT = "_plaintext"
+_SET_ASIDE = {
+    "sqlite": [
+        "ALTER TABLE subject_keys RENAME TO subject_keys_plaintext",
+        "DROP INDEX IF EXISTS ix_subject_keys_client",
+    ],
+    "postgres": [
+        "ALTER TABLE rodedraad_subject_keys RENAME TO rodedraad_subject_keys_plaintext",
+        "ALTER INDEX rodedraad_subject_keys_pkey RENAME TO rodedraad_subject_keys_plaintext_pkey",
+        "DROP INDEX IF EXISTS ix_rodedraad_subject_keys_client",
+    ],
+}
+
+
+def _key_tables(ctx: MigrationContext) -> None:
+    """The key store of issue #10: each subject key wrapped under a version of the KEK, and the
+    fingerprint of every KEK version, so a KEK file of another deployment is refused. A keys
+    table from before issue #10 (keys in clear) is set aside, for the next migration to wrap."""
+    keys_table = KEY_TABLES[ctx.dialect][0]
+    if "key" in column_names(ctx.tx, keys_table):
+        for statement in _SET_ASIDE[ctx.dialect]:
+            ctx.tx.execute(statement)
+    for statement in _KEY_DDL[ctx.dialect]:
+        ctx.tx.execute(statement)
+
+
+def _wrap_plaintext_keys(ctx: MigrationContext) -> None:
+    """Keys stored in clear by a version before issue #10 are wrapped under the KEK (created on
+    this first start if there is none) and the old table is dropped, in one transaction: all or
+    nothing, and a KEK file that cannot be used leaves the keys where they were. The dropped
+    table's files are gone at commit (PostgreSQL) or its pages zeroed and the store vacuumed
+    (SQLite); what earlier write-ahead logs, replicas and backups hold is beyond reach (see
+    the README)."""
+    tables = KeyTables.of(ctx.dialect, ctx.keyring)
+    old = tables.keys + _PLAINTEXT
+    if not table_exists(ctx.tx, old):
+        return
+    kek = tables.usable(ctx.tx, ctx.now).current
+    total = int(ctx.tx.fetchall(f"SELECT COUNT(*) FROM {old}")[0][0])
+    done = 0
+    while rows := ctx.tx.fetchall(
+        f"SELECT subject, client, key FROM {old} ORDER BY subject LIMIT ? OFFSET ?",
+        (REWRAP_BATCH, done),
+    ):
+        done += insert_wrapped(ctx.tx, tables.keys, kek, rows)
+        ctx.say(f"{done:,} of {total:,} subject keys wrapped under KEK version {kek.version}")
+    ctx.tx.execute(f"DROP TABLE {old}")
+    ctx.scrub_afterwards = True
+
+
+def _erasure_ledger(ctx: MigrationContext) -> None:
+    """The erasure ledger (issue #10 review): which subjects of which client an erasure
+    destroyed the keys of, and when; ids only. Written in the transaction that deletes the
+    keys, so an erasure retried after a failure still names every trajectory of the client."""
+    table = ERASURE_LEDGER[ctx.dialect]
+    subject, client, moment = (
+        ("TEXT", "TEXT", "TEXT") if ctx.dialect == "sqlite" else ("UUID", "UUID", "TIMESTAMPTZ")
+    )
+    ctx.tx.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} (subject {subject} PRIMARY KEY, "
+        f"client {client} NOT NULL, erased_at {moment} NOT NULL)"
+    )
+    ctx.tx.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_client ON {table} (client)")
+
+
+def _personal_data_reads(ctx: MigrationContext) -> None:
+    """The log of personal-data reads: who read which client's data, when, through which
+    endpoint; append-only, queried by auditors per client."""
+    if ctx.dialect == "sqlite":
+        ctx.tx.execute(
+            "CREATE TABLE IF NOT EXISTS personal_data_reads (at TEXT NOT NULL, "
+            "user_id TEXT NOT NULL, organisation TEXT NOT NULL, role TEXT NOT NULL, "
+            "client_id TEXT NOT NULL, trajectory_id TEXT, endpoint TEXT NOT NULL, "
+            "request_id TEXT NOT NULL)"
+        )
+        ctx.tx.execute(
+            "CREATE INDEX IF NOT EXISTS ix_reads_client ON personal_data_reads (client_id, at)"
+        )
+        return
+    ctx.tx.execute(
+        "CREATE TABLE IF NOT EXISTS rodedraad_personal_data_reads ("
+        "at TIMESTAMPTZ NOT NULL, user_id TEXT NOT NULL, organisation TEXT NOT NULL, "
+        "role TEXT NOT NULL, client_id UUID NOT NULL, trajectory_id UUID, "
+        "endpoint TEXT NOT NULL, request_id TEXT NOT NULL)"
+    )
+    ctx.tx.execute(
+        "CREATE INDEX IF NOT EXISTS ix_rodedraad_reads_client "
+        "ON rodedraad_personal_data_reads (client_id, at)"
+    )
+
+
+def _idempotency_keys(ctx: MigrationContext) -> None:
+    """The idempotency keys: a retried command returns its first answer and records nothing
+    twice, because each key is reserved under a unique constraint before its command runs."""
+    if ctx.dialect == "sqlite":
+        ctx.tx.execute(
+            "CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, "
+            "fingerprint TEXT NOT NULL, status INTEGER, body BLOB, etag TEXT, "
+            "location TEXT, created_at TEXT NOT NULL)"
+        )
+        return
+    ctx.tx.execute(
+        "CREATE TABLE IF NOT EXISTS rodedraad_idempotency_keys (key TEXT PRIMARY KEY, "
+        "fingerprint TEXT NOT NULL, status INTEGER, body BYTEA, etag TEXT, "
+        "location TEXT, created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+
+
+#: Every migration, in the order they run. Append only: never rename, reorder or remove one
+#: that has been released (stores record them by name).
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("events", "0001_baseline", _event_store, in_transaction=False),
+    Migration("events", "0002_simulation_mark", _simulation_mark),
+    Migration("keys", "0001_baseline", _key_tables),
+    Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
+    Migration("keys", "0003_erasure_ledger", _erasure_ledger),
+    Migration("access_log", "0001_baseline", _personal_data_reads),
+    Migration("idempotency", "0001_baseline", _idempotency_keys),
+)
+
+
+# --- where the stores are --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stores:
+    """A deployment's stores of record, and what their migrations need beside them."""
+
+    #: Production: every store in this one database.
+    postgres_url: str | None
+    #: Embedded mode: each store's SQLite file.
+    files: Mapping[str, Path]
+    #: Embedded mode: the file lock that lets one process migrate at a time.
+    lock_file: Path
+    keyring: KeyringFile
+    #: eventsourcing's settings for the event store (``DatabaseSettings.eventsourcing_env``).
+    event_store_env: Mapping[str, str]
+
+    def where(self, store: str) -> str:
+        """Where a store lives, for an operator (never a URL: it may hold a password)."""
+        return "PostgreSQL" if self.postgres_url is not None else str(self.files[store])
+
+
+class _Database(Protocol):
+    dialect: str
+
+    def transaction(self) -> Any:
+        """A context manager yielding a ``Tx``; commits on success, rolls back on error."""
+
+    def scrub(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _SqliteFile:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(private_database_file(path), isolation_level=None, timeout=30)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA secure_delete = ON")
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with sqlite_transaction(self._conn, self._lock) as tx:
+            yield tx
+
+    def scrub(self) -> None:
+        """``secure_delete`` zeroed freed pages; VACUUM rewrites the file, the checkpoint
+        empties the write-ahead log."""
+        self._conn.execute("VACUUM")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _PostgresDatabase:
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self._conn = psycopg.connect(url, autocommit=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self._conn.transaction(), self._conn.cursor() as cursor:
+            yield PostgresTx(cursor)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """The schema lock, for this session: processes that start together wait here."""
+        self._conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            if not self._conn.closed:
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+    def scrub(self) -> None:
+        """A dropped table's files are emptied at commit and removed at the next checkpoint."""
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@contextmanager
+def open_store_databases(
+    stores: Stores, *, create: bool, only: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Store → its database (one PostgreSQL connection shared by all; a SQLite file each), for
+    every store or ``only`` one; without ``create``, a SQLite file that does not exist yet is
+    None (and is not made)."""
+    wanted = STORES if only is None else (only,)
+    opened: list[_Database] = []
+    try:
+        if stores.postgres_url is not None:
+            shared = _PostgresDatabase(stores.postgres_url)
+            opened.append(shared)
+            yield dict.fromkeys(wanted, shared)
+            return
+        found: dict[str, Any] = {}
+        for store in wanted:
+            path = stores.files[store]
+            if not create and not path.exists():
+                found[store] = None
+                continue
+            found[store] = _SqliteFile(path)
+            opened.append(found[store])
+        yield found
+    finally:
+        for each in opened:
+            each.close()
+
+
+@contextmanager
+def _schema_lock(stores: Stores, databases: Mapping[str, Any]) -> Iterator[None]:
+    if stores.postgres_url is not None:
+        with databases[STORES[0]].locked():
+            yield
+        return
+    with private_file(stores.lock_file).open("r+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- status and running ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    applied: list[Applied]
+    pending: list[Migration]
+    #: Recorded by a store, unknown to this code: the code is older than the store.
+    unknown: list[Applied]
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and not self.unknown
+
+
+def _applied(database: Any, store: str, *, create: bool) -> list[Applied]:
+    if database is None:
+        return []
+    with database.transaction() as tx:
+        if create:
+            tx.execute(_RECORDS_DDL[database.dialect])
+        elif not table_exists(tx, RECORDS_TABLE):
+            return []
+        rows = tx.fetchall(
+            f"SELECT store, name, applied_at, applied_by FROM {RECORDS_TABLE} "
+            "WHERE store = ? ORDER BY applied_at, name",
+            (store,),
+        )
+    return [
+        Applied(s, n, at if isinstance(at, datetime) else datetime.fromisoformat(at), by)
+        for s, n, at, by in rows
+    ]
+
+
+def _status(
+    databases: Mapping[str, Any], migrations: Sequence[Migration], *, create: bool
+) -> MigrationStatus:
+    applied = [a for store in STORES for a in _applied(databases[store], store, create=create)]
+    done = {(a.store, a.name) for a in applied}
+    known = {(m.store, m.name) for m in migrations}
+    return MigrationStatus(
+        applied=[a for a in applied if (a.store, a.name) in known],
+        pending=[m for m in migrations if (m.store, m.name) not in done],
+        unknown=[a for a in applied if (a.store, a.name) not in known],
+    )
+
+
+def migration_status(
+    stores: Stores, migrations: Sequence[Migration] = MIGRATIONS
+) -> MigrationStatus:
+    """What each store has had and what it lacks; reads only (creates no file or table)."""
+    with open_store_databases(stores, create=False) as databases:
+        return _status(databases, migrations, create=False)
+
+
+def migrate(
+    stores: Stores,
+    *,
+    run_pending: bool = True,
+    say: Callable[[str], None] = lambda line: None,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> list[Applied]:
+    """Under the schema lock: refuse a store newer than this code (``StoreNewerThanCode``);
+    run every pending migration, in order, each recorded in its store as it commits — or, if
+    not ``run_pending``, refuse to go on while one is pending (``MigrationsPending``). Returns
+    what ran; ``say`` hears what each does and how far a long one is."""
+    with open_store_databases(stores, create=True) as databases, _schema_lock(stores, databases):
+        status = _status(databases, migrations, create=True)
+        if status.unknown:
+            raise StoreNewerThanCode(status.unknown)
+        if status.pending and not run_pending:
+            raise MigrationsPending(status.pending)
+        return [_run(m, databases[m.store], stores, say) for m in status.pending]
+
+
+def _run(
+    migration: Migration, database: Any, stores: Stores, say: Callable[[str], None]
+) -> Applied:
+    say(f"{migration.label}: {migration.why}")
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    applied = Applied(migration.store, migration.name, now, code_version())
+
+    def progress(line: str) -> None:
+        say(f"{migration.label}: {line}")
+
+    if migration.in_transaction:
+        with database.transaction() as tx:
+            ctx = MigrationContext(database.dialect, stores, now, progress, tx)
+            migration.apply(ctx)
+            _record(tx, applied)
+    else:
+        ctx = MigrationContext(database.dialect, stores, now, progress)
+        migration.apply(ctx)
+        with database.transaction() as tx:
+            _record(tx, applied)
+    if ctx.scrub_afterwards:
+        database.scrub()
+    say(f"{migration.label}: done in {time.monotonic() - started:.1f} s")
+    return applied
+
+
+def _record(tx: Tx, applied: Applied) -> None:
+    at: object = applied.applied_at.isoformat() if tx.dialect == "sqlite" else applied.applied_at
+    tx.execute(
+        f"INSERT INTO {RECORDS_TABLE} (store, name, applied_at, applied_by) VALUES (?, ?, ?, ?)",
+        (applied.store, applied.name, at, applied.applied_by),
+    )
+
+
+@cache
+def code_version() -> str:
+    """This code's version, recorded beside each migration it runs."""
+    try:
+        return version("rodedraad")
+    except PackageNotFoundError:
+        return "unknown"

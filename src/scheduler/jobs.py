@@ -1,0 +1,60 @@
+"""One-off jobs beside a running service (issue #11, point 9).
+
+The scheduler's lock (``scheduler.runner``: a PostgreSQL advisory lock, or a file lock in
+embedded mode) is held by one run at a time: a periodic run of the scheduler — inside ``serve``
+in embedded mode, ``rodedraad scheduler run`` in production — or a job an operator starts by
+hand (``rodedraad scheduler run-once``, ``rodedraad keys rotate``, and the statistics releases,
+theme batches and key jobs of the issues to come). A periodic run holds it only while it runs,
+so a one-off job waits for the run in progress to finish (a bounded time, saying so) and then
+runs beside the service; it never needs the service stopped.
+"""
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # the command line imports this module at once: keep it light
+    from scheduler.runner import LeaderLock
+
+T = TypeVar("T")
+
+#: How long a one-off job waits by default for the run in progress (``--wait``): a scheduler
+#: run takes seconds; one that holds the lock for longer is worth a look.
+DEFAULT_WAIT_SECONDS = 30.0
+
+
+class JobLockBusy(Exception):
+    """Another run held the lock for longer than the job would wait."""
+
+    def __init__(self, waited: float) -> None:
+        self.message = (
+            f"another scheduler run (the service's, or another job) held the lock for "
+            f"{waited:g} s; try again later, or wait longer with --wait SECONDS"
+        )
+        super().__init__(self.message)
+
+
+def run_beside_service(
+    lock: "LeaderLock",
+    job: Callable[[], T],
+    *,
+    wait: float = DEFAULT_WAIT_SECONDS,
+    say: Callable[[str], None] = lambda line: None,
+    poll: float = 0.25,
+) -> T:
+    """``job()`` holding ``lock``: taken at once if free, else waited for up to ``wait``
+    seconds (``say`` tells the operator once), else ``JobLockBusy``. Released afterwards."""
+    deadline = time.monotonic() + wait
+    waiting = False
+    while not lock.acquire():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise JobLockBusy(wait)
+        if not waiting:
+            say(f"a scheduler run is going on; waiting up to {wait:g} s for it to finish")
+            waiting = True
+        time.sleep(min(poll, left))
+    try:
+        return job()
+    finally:
+        lock.release()
