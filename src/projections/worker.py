@@ -48,6 +48,8 @@ from projections.timeline import TimelineProjection
 log = structlog.get_logger("rodedraad.projections")
 
 NEXT = "_next"
+#: Tries of a rebuild's switch-over that PostgreSQL picked as a deadlock victim.
+SWITCH_OVER_ATTEMPTS = 5
 
 
 class Projection(Protocol):
@@ -335,27 +337,45 @@ class ProjectionWorker:
                 last_report = now
             if count == 0 or done >= total:
                 break
-        with self.database.transaction() as tx:
-            # Serialise with the live worker, apply what came in meanwhile, then switch.
-            for projection in projections:
-                read_tracking(tx, projection.name, lock=True)
-            while self._rebuild_batch(projections, tx, self.batch_size * 5):
-                pass
-            position = 0
-            for projection in projections:
-                tracking_name = f"{projection.name}:rebuild"
-                position = (read_tracking(tx, tracking_name) or (0, 0))[0]
-                for table in projection.tables:
-                    tx.execute(f"DROP TABLE IF EXISTS {table}")
-                    tx.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table}")
-                write_tracking(tx, projection.name, position, projection.version)
-                tx.execute("DELETE FROM rm_tracking WHERE name = ?", (tracking_name,))
+        position = self._switch_over(projections)
         # The old tables are gone; what they held must not linger in free pages or the
         # write-ahead log either: an older version's tables held names and questions in clear
         # (plan_state before version 7; issue #10 review, S6).
         self.database.scrub()
         log.info("projections rebuilt", projections=list(names), position=position)
         return position
+
+    def _switch_over(self, projections: Sequence[Projection]) -> int:
+        """In one transaction: serialise with the live worker, apply what came in meanwhile,
+        drop the live tables and rename the new ones into place, move the positions.
+
+        A query that read one of the live tables and waits for another can deadlock with the
+        switch-over's exclusive locks on PostgreSQL; whichever it picks as the victim rolls back
+        as a whole, so the switch-over simply runs again (readers retry too).
+        """
+        for attempt in range(1, SWITCH_OVER_ATTEMPTS + 1):
+            try:
+                with self.database.transaction() as tx:
+                    for projection in projections:
+                        read_tracking(tx, projection.name, lock=True)
+                    while self._rebuild_batch(projections, tx, self.batch_size * 5):
+                        pass
+                    position = 0
+                    for projection in projections:
+                        tracking_name = f"{projection.name}:rebuild"
+                        position = (read_tracking(tx, tracking_name) or (0, 0))[0]
+                        for table in projection.tables:
+                            tx.execute(f"DROP TABLE IF EXISTS {table}")
+                            tx.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table}")
+                        write_tracking(tx, projection.name, position, projection.version)
+                        tx.execute("DELETE FROM rm_tracking WHERE name = ?", (tracking_name,))
+                return position
+            except psycopg.errors.DeadlockDetected:
+                if attempt == SWITCH_OVER_ATTEMPTS:
+                    raise
+                log.info("rebuild switch-over chosen as a deadlock victim; again", attempt=attempt)
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
 
     def _rebuild_batch(self, projections: Sequence[Projection], tx: Tx, limit: int) -> int:
         """One batch for several rebuilding projections that stand at the same position."""

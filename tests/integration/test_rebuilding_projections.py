@@ -7,7 +7,10 @@ what it ends with is what following the log gave, whatever the live copy had bec
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import psycopg
 import pytest
 
 from application.care_record import CareRecord
@@ -191,3 +194,37 @@ def test_a_scrub_after_an_erasure_that_failed_is_tried_again(
         worker.database.close()
 
     assert scrubbed == [False, True]
+
+
+def test_a_switch_over_chosen_as_a_deadlock_victim_runs_again(
+    worker: ProjectionWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a query that read one live table and waits for another deadlocks with the
+    switch-over's exclusive locks, and the switch-over may be the victim: it runs again."""
+    followed = read_models(worker.database, worker.projections)
+    head = worker.head()
+    tamper(worker)
+    real = worker.database.transaction
+    victims = []
+
+    @contextmanager
+    def deadlocked_once() -> Iterator[Any]:
+        with real() as tx:
+            dropping = tx.execute
+
+            def execute(sql: str, params: Any = ()) -> None:
+                if sql == "DROP TABLE IF EXISTS rm_trajectories" and not victims:
+                    victims.append(sql)
+                    raise psycopg.errors.DeadlockDetected("deadlock detected")
+                dropping(sql, params)
+
+            monkeypatch.setattr(tx, "execute", execute)
+            yield tx
+
+    monkeypatch.setattr(worker.database, "transaction", deadlocked_once)
+
+    position = worker.rebuild_many([p.name for p in worker.projections])
+
+    assert victims == ["DROP TABLE IF EXISTS rm_trajectories"]
+    assert position == head
+    assert read_models(worker.database, worker.projections) == followed
