@@ -467,7 +467,8 @@ class Story:
             None,
             to_party=parties[c % len(parties)],
             scopes=(ConsentScope.PLAN,) if c % 2 else (ConsentScope.PLAN, ConsentScope.DOSSIER),
-            transfers_coordination=c % 3 != 0,
+            # Coordination passes only while the trajectory runs (a closed one hands the plan on).
+            transfers_coordination=c % 3 != 0 and t.status in RUNNING,
         )
 
     def _missed_deadline(self, t: Trajectory, day: int, c: int) -> None:
