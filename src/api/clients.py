@@ -63,7 +63,7 @@ class ClientController(Controller):
         policy = services.policy
         policy.require_role(request.user, "read a client", CASE_READERS)
         client = await anyio.to_thread.run_sync(services.care_record.client, client_id)
-        regions = await services.queries.client_regions(client_id)
+        regions = await services.queries.plan_state.client_regions(client_id)
         acting = await anyio.to_thread.run_sync(
             policy.client_reader, request.user, "read a client", client, regions
         )

@@ -23,13 +23,10 @@ from api.schemas import RefFilter
 from api.services import ApiServices
 from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
-from projections.plan_state import DocumentErased, open_document
-from projections.queries import (
-    Board,
-    BoardFilter,
-    ReadModelQueries,
-    Timeline,
-)
+from projections.plan_state.board import Board, BoardFilter
+from projections.plan_state.sealed import DocumentErased, open_document
+from projections.queries import ReadModelQueries
+from projections.timeline import Timeline
 from projections.views import TrajectoryView
 
 MinPosition = Annotated[
@@ -86,7 +83,7 @@ async def await_position(
     deadline = anyio.current_time() + max_wait_ms / 1000
     delay = 0.002
     while True:
-        position = (await queries.positions()).get(projection, 0)
+        position = (await queries.tracking.positions()).get(projection, 0)
         if position >= wanted:
             return
         if anyio.current_time() >= deadline:
@@ -101,7 +98,7 @@ async def authorise_trajectory_read(
     """Role, then relation (404 if none), then the representative acted for. → (the principal
     acting in the role that may read, the client id)."""
     services.policy.require_role(request.user, action, CASE_READERS)
-    info = await services.queries.access_info(trajectory_id)
+    info = await services.queries.plan_state.access_info(trajectory_id)
     if info is None:
         raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
     return await authorise_related(services, request, trajectory_id, action, info)
@@ -148,7 +145,7 @@ class ReadController(Controller):
         """Parties and roles in force, goals and actions, the signed plan, what is next."""
         await await_position(queries, "plan_state", min_position or x_min_position, max_wait_ms)
         services.policy.require_role(request.user, "read", CASE_READERS)
-        found = await queries.plan_state_with_access(trajectory_id)
+        found = await queries.plan_state.document_with_access(trajectory_id)
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         info, document = found
@@ -185,7 +182,7 @@ class ReadController(Controller):
         missed deadlines, in the order they happened, each with who recorded it and when."""
         await await_position(queries, "timeline", min_position or x_min_position, max_wait_ms)
         await authorise_trajectory_read(services, request, trajectory_id, "read the timeline")
-        found = await queries.timeline(trajectory_id)
+        found = await queries.timeline.of_trajectory(trajectory_id)
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         return found
@@ -210,7 +207,7 @@ class ReadController(Controller):
         recorded for ``idle_days``."""
         await await_position(queries, "plan_state", min_position, max_wait_ms)
         _, organisation, region = services.policy.list_scope(request.user, organisation, region)
-        return await queries.board(
+        return await queries.plan_state.board(
             BoardFilter(
                 organisation=organisation,
                 region=region,

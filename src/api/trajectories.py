@@ -49,7 +49,8 @@ from api.services import ApiServices
 from application.care_record import CareRecord
 from domain.common import Sector
 from domain.trajectory import Status
-from projections.queries import InvalidCursor, ListFilter, ReadModelQueries, TrajectoryPage
+from projections.plan_state.listing import InvalidCursor, ListFilter, TrajectoryPage
+from projections.queries import ReadModelQueries
 
 IfMatch = Annotated[
     str | None,
@@ -114,7 +115,7 @@ class TrajectoryController(Controller):
         await await_position(queries, "plan_state", min_position, max_wait_ms)
         _, organisation, region = services.policy.list_scope(request.user, organisation, region)
         try:
-            return await queries.trajectories(
+            return await queries.plan_state.trajectories(
                 ListFilter(
                     status=status,
                     region=region,

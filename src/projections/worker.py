@@ -34,16 +34,10 @@ from domain.client import Client
 from domain.deadlines import DeadlinePolicy
 from domain.trajectory import Trajectory
 from projections.deadlines import DeadlinesProjection
-from projections.plan_state import PlanStateProjection
-from projections.store import (
-    ProjectionDatabase,
-    Tx,
-    lock_schema,
-    read_tracking,
-    write_heartbeat,
-    write_tracking,
-)
+from projections.plan_state.projection import PlanStateProjection
+from projections.store import ProjectionDatabase, Tx, lock_schema
 from projections.timeline import TimelineProjection
+from projections.tracking import read_tracking, write_heartbeat, write_tracking
 
 log = structlog.get_logger("rodedraad.projections")
 

@@ -28,7 +28,8 @@ from application.kek_rotation import KekRotation
 from domain.common import Actor, CommandContext
 from domain.deadlines import DeadlinePolicy, cadence_shortfall
 from domain.errors import DomainError
-from projections.store import ProjectionDatabase, read_tracking
+from projections.store import ProjectionDatabase
+from projections.tracking import read_tracking
 from projections.worker import ProjectionWorker
 
 log = structlog.get_logger("rodedraad.scheduler")

@@ -1,16 +1,17 @@
 """A projection worker tells ``/health`` how it fares through its heartbeat (issue #10)."""
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from projections.store import HEARTBEAT_SELECT, Tx
-from projections.worker import PollingWakeup
+from projections.store import Tx
+from projections.tracking import TrackingQueries
+from projections.worker import PollingWakeup, ProjectionWorker
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record, build_projection_worker
-from tests.integration.databases import rows
-from tests.integration.stories import Story, tell
+from tests.integration.stories import Story, TxRunner, tell
 
 
 class Broken:
@@ -25,6 +26,10 @@ class Broken:
         raise RuntimeError("a projection bug")
 
 
+def heartbeats(worker: ProjectionWorker) -> list[tuple[str, float, str]]:
+    return asyncio.run(TrackingQueries(TxRunner(worker.database)).heartbeats())
+
+
 def test_a_worker_whose_projection_fails_says_so_in_its_heartbeat(own_settings: Settings) -> None:
     record = build_care_record(own_settings)
     worker = build_projection_worker(own_settings, record)
@@ -36,10 +41,10 @@ def test_a_worker_whose_projection_fails_says_so_in_its_heartbeat(own_settings: 
     thread.start()
     try:
         deadline = time.monotonic() + 10
-        beats = rows(worker.database, HEARTBEAT_SELECT)
+        beats = heartbeats(worker)
         while not beats and time.monotonic() < deadline:
             time.sleep(0.05)
-            beats = rows(worker.database, HEARTBEAT_SELECT)
+            beats = heartbeats(worker)
     finally:
         stop.set()
         thread.join(timeout=10)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from application.care_record import CareRecord
-from projections.plan_state import PlanStateProjection
+from projections.plan_state.projection import PlanStateProjection
 from projections.worker import ProjectionWorker
 from rodedraad import cli
 from rodedraad.settings import Settings
