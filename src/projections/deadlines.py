@@ -83,6 +83,8 @@ class DeadlinesProjection:
 
     name = "deadlines"
     tables: tuple[str, ...] = ("rm_deadline_facts", "rm_deadlines")
+    #: Dated facts and rule names only: an erasure rewrites nothing here.
+    personal_tables: tuple[str, ...] = ()
 
     def __init__(self, policy: DeadlinePolicy) -> None:
         self.policy = policy

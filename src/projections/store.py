@@ -9,13 +9,14 @@ writes never contend with the event store's write lock.
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from psycopg import sql
 from psycopg.abc import Buffer
 from psycopg.types.string import StrDumperUnknown
 
@@ -37,8 +38,8 @@ class ProjectionDatabase(Protocol):
     def transaction(self) -> Any:
         """A context manager yielding a ``Tx``; commits on success, rolls back on error."""
 
-    def scrub(self) -> None:
-        """Leave no deleted or overwritten content behind (after an erasure)."""
+    def scrub(self, tables: Sequence[str]) -> None:
+        """Leave no deleted or overwritten content of ``tables`` behind (after an erasure)."""
 
     def close(self) -> None: ...
 
@@ -65,8 +66,9 @@ class SqliteProjectionDatabase:
         with sqlite_transaction(self._conn, self._lock) as tx:
             yield tx
 
-    def scrub(self) -> None:
-        """``secure_delete`` zeroes freed pages; a truncating checkpoint empties the WAL."""
+    def scrub(self, tables: Sequence[str]) -> None:
+        """``secure_delete`` zeroes freed pages; a truncating checkpoint empties the WAL (of
+        every table at once)."""
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -123,13 +125,15 @@ class PostgresProjectionDatabase:
                 cursor.adapters.register_dumper(str, _TextWithoutNul)
                 yield PostgresTx(cursor)
 
-    def scrub(self) -> None:
+    def scrub(self, tables: Sequence[str]) -> None:
         """Dumps never hold dead rows; VACUUM also reclaims them in the files."""
         with self._lock:
             conn = self._connection()
             conn.autocommit = True
             try:
-                conn.execute("VACUUM rm_trajectories")
+                conn.execute(
+                    sql.SQL("VACUUM {}").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
+                )
             finally:
                 if not conn.broken:
                     conn.autocommit = False

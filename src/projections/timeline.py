@@ -143,6 +143,8 @@ class TimelineProjection:
     name = "timeline"
     version = 2
     tables: tuple[str, ...] = ("rm_timeline",)
+    #: Structured facts only: an erasure rewrites nothing here.
+    personal_tables: tuple[str, ...] = ()
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
         t = f"rm_timeline{suffix}"

@@ -17,7 +17,7 @@ from tests.integration.stories import Story, TxRunner, tell
 class Broken:
     """A projection that fails on every batch, as a bug in one would."""
 
-    name, version, tables = "broken", 1, ()
+    name, version, tables, personal_tables = "broken", 1, (), ()
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
         return []

@@ -49,6 +49,7 @@ class DiesHalfwayThroughABatch:
         self.name = inner.name
         self.version = inner.version
         self.tables = inner.tables
+        self.personal_tables = inner.personal_tables
         self.rows_before: int | None = None
         self.rows_when_dying: int | None = None
 

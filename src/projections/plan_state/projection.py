@@ -64,6 +64,9 @@ class PlanStateProjection:
         self.reload = reload
 
     tables: tuple[str, ...] = ("rm_trajectories", "rm_trajectory_parties")
+    #: The table whose rows an erasure rewrites without the client's personal data: scrubbed
+    #: after a batch with an erasure, so no old version lingers in the files.
+    personal_tables: tuple[str, ...] = ("rm_trajectories",)
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
         t, p = f"rm_trajectories{suffix}", f"rm_trajectory_parties{suffix}"
