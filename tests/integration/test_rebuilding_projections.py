@@ -13,16 +13,9 @@ from projections.plan_state.projection import PlanStateProjection
 from projections.worker import ProjectionWorker
 from rodedraad import cli
 from rodedraad.settings import Settings
-from rodedraad.wiring import build_care_record, build_projection_worker
+from rodedraad.wiring import build_projection_worker
 from tests.integration.databases import read_models, rows
 from tests.integration.stories import Story, tell
-
-
-@pytest.fixture
-def record(own_settings: Settings) -> Iterator[CareRecord]:
-    care_record = build_care_record(own_settings)
-    yield care_record
-    care_record.close()
 
 
 @pytest.fixture

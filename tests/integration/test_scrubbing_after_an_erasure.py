@@ -16,7 +16,7 @@ from application.care_record import CareRecord
 from projections.store import ProjectionDatabase
 from projections.worker import ProjectionWorker
 from rodedraad.settings import Settings
-from rodedraad.wiring import build_care_record, build_projection_worker
+from rodedraad.wiring import build_projection_worker
 from tests.integration.stories import Story, tell
 from tests.support import context
 
@@ -38,13 +38,6 @@ class ScrubsNoted:
 
     def close(self) -> None:
         self.inner.close()
-
-
-@pytest.fixture
-def record(own_settings: Settings) -> Iterator[CareRecord]:
-    care_record = build_care_record(own_settings)
-    yield care_record
-    care_record.close()
 
 
 @pytest.fixture
