@@ -39,7 +39,8 @@ class ProjectionDatabase(Protocol):
         """A context manager yielding a ``Tx``; commits on success, rolls back on error."""
 
     def scrub(self, tables: Sequence[str]) -> None:
-        """Leave no deleted or overwritten content of ``tables`` behind (after an erasure)."""
+        """Leave no deleted or overwritten content of ``tables`` behind (after an erasure, after
+        a rebuild dropped the old tables)."""
 
     def close(self) -> None: ...
 
@@ -101,9 +102,13 @@ class PostgresProjectionDatabase:
 
     dialect = "postgres"
 
+    #: Seconds to wait for a connection: a host gone from the network must not hang a start
+    #: (issue #10 review) or the worker's reconnection.
+    CONNECT_TIMEOUT = 10
+
     def __init__(self, url: str) -> None:
         self.url = url
-        self._conn = psycopg.connect(url, autocommit=False)
+        self._conn = psycopg.connect(url, autocommit=False, connect_timeout=self.CONNECT_TIMEOUT)
         self._lock = threading.RLock()
         with self._conn.transaction():
             self._conn.execute(SCHEMA_LOCK_SQL)
@@ -113,8 +118,10 @@ class PostgresProjectionDatabase:
     def _connection(self) -> psycopg.Connection[Any]:
         """The connection, made anew if the last one was lost (not if it was closed on purpose:
         ``close`` means this database is done)."""
-        if self._conn.broken:  # a host gone from the network must not hang the worker
-            self._conn = psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+        if self._conn.broken:
+            self._conn = psycopg.connect(
+                self.url, autocommit=False, connect_timeout=self.CONNECT_TIMEOUT
+            )
         return self._conn
 
     @contextmanager
@@ -126,7 +133,10 @@ class PostgresProjectionDatabase:
                 yield PostgresTx(cursor)
 
     def scrub(self, tables: Sequence[str]) -> None:
-        """Dumps never hold dead rows; VACUUM also reclaims them in the files."""
+        """Dumps never hold dead rows; VACUUM also reclaims them in the files. (No tables, no
+        VACUUM: a bare one would vacuum the whole database, event store included.)"""
+        if not tables:
+            return
         with self._lock:
             conn = self._connection()
             conn.autocommit = True

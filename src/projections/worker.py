@@ -5,8 +5,8 @@ One loop takes every batch, live or rebuilding (``_advance``): read the projecti
 (the keys of their subjects prefetched), apply them to every projection at that position, store
 the new positions. Each batch is one transaction: a worker stopped anywhere leaves either the
 whole batch or none of it, so no event is missed or counted twice, and two workers on one
-projection serialise on the tracking row. After a live batch with an erasure, the tables that
-held the erased personal data are scrubbed (``_step``).
+projection serialise on the tracking row. After a live batch with an erasure, and after a
+rebuild, the tables that held personal data are scrubbed (``_scrub``).
 
 A rebuild builds fresh tables beside the live ones (``*_next``), catches up from position zero,
 and in one final transaction applies the last events, drops the live tables, renames the new
@@ -49,6 +49,9 @@ from projections.tracking import (
 )
 
 log = structlog.get_logger("rodedraad.projections")
+
+#: Tries of a rebuild's switch-over that PostgreSQL picked as a deadlock victim.
+SWITCH_OVER_ATTEMPTS = 5
 
 
 class Projection(Protocol):
@@ -135,6 +138,8 @@ class ProjectionWorker:
         self.projections = tuple(projections)
         self.batch_size = batch_size
         self._lock = threading.RLock()
+        #: An erasure was taken in and its scrub has not yet succeeded.
+        self._scrub_pending = False
         #: Who beats the heartbeat: one row per worker process.
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.heartbeat_seconds = heartbeat_seconds
@@ -204,16 +209,26 @@ class ProjectionWorker:
     def _step(
         self, projections: Sequence[Projection], copy: Copy = LIVE, limit: int | None = None
     ) -> Advanced:
-        """One batch in a transaction of its own. After a live batch with an erasure, erased
-        personal text must not linger in free pages or the write-ahead log: the tables that held
-        it are scrubbed. (A rebuild reads an erased client's events without their keys, so it
-        never writes what an erasure took away; the live tables it replaces are dropped whole.)"""
+        """One batch in a transaction of its own; after a live batch with an erasure, the
+        scrub. (A rebuild reads an erased client's events without their keys, so its batches
+        never write what an erasure took away; it scrubs once, after its switch-over.)"""
         with self.database.transaction() as tx:
             advanced = self._advance(tx, projections, copy, limit or self.batch_size)
-        personal = [table for p in projections for table in p.personal_tables]
-        if advanced.erasure and copy is LIVE and personal:
-            self.database.scrub(personal)
+        if advanced.erasure and copy is LIVE:
+            self._scrub_pending = True
+        if self._scrub_pending:
+            self._scrub(projections)
         return advanced
+
+    def _scrub(self, projections: Sequence[Projection]) -> None:
+        """The one scrub: what an erasure overwrote, or a rebuild dropped, must not linger in
+        free pages or the write-ahead log, so the tables these projections rewrite on erasure
+        are scrubbed. A pending erasure's scrub is done only once this succeeded: a failed one
+        is tried again after the next batch (issue #10 review)."""
+        tables = [table for p in projections for table in p.personal_tables]
+        if tables:
+            self.database.scrub(tables)
+            self._scrub_pending = False
 
     def process_batch(self, projection: Projection) -> int:
         """One batch of one projection, in one transaction. Returns the events processed."""
@@ -332,7 +347,8 @@ class ProjectionWorker:
         self, names: Sequence[str], progress: Callable[[Progress], None] | None = None
     ) -> int:
         """Build these projections afresh in one pass over the log (each event read and
-        decoded once), beside the live copies, then switch them over in one transaction."""
+        decoded once), beside the live copies, then switch them over in one transaction and
+        scrub the database of the old tables' content."""
         projections = [self.projection(name) for name in names]
         label = "+".join(names)
         with self.database.transaction() as tx:
@@ -355,22 +371,46 @@ class ProjectionWorker:
                 last_report = now
             if count == 0 or done >= total:
                 break
-        with self.database.transaction() as tx:
-            # Serialise with the live worker, apply what came in meanwhile, then switch.
-            for projection in projections:
-                read_tracking(tx, projection.name, lock=True)
-            while self._advance(tx, projections, REBUILT, limit).events:
-                pass
-            position = 0
-            for projection in projections:
-                position = (read_tracking(tx, REBUILT.tracking(projection)) or (0, 0))[0]
-                for table in projection.tables:
-                    tx.execute(f"DROP TABLE IF EXISTS {table}")
-                    tx.execute(f"ALTER TABLE {table}{REBUILT.table_suffix} RENAME TO {table}")
-                write_tracking(tx, projection.name, position, projection.version)
-                delete_tracking(tx, REBUILT.tracking(projection))
+        position = self._switch_over(projections, limit)
+        # The old tables are gone; what they held must not linger in free pages or the
+        # write-ahead log either: an older version's tables held names and questions in clear
+        # (plan_state before version 7; issue #10 review, S6).
+        self._scrub(projections)
         log.info("projections rebuilt", projections=list(names), position=position)
         return position
+
+    def _switch_over(self, projections: Sequence[Projection], limit: int) -> int:
+        """In one transaction: serialise with the live worker, apply what came in meanwhile,
+        drop the live tables and rename the new ones into place, move the positions.
+
+        A query that read one of the live tables and waits for another can deadlock with the
+        switch-over's exclusive locks on PostgreSQL; whichever it picks as the victim rolls back
+        as a whole, so the switch-over simply runs again (readers retry too).
+        """
+        for attempt in range(1, SWITCH_OVER_ATTEMPTS + 1):
+            try:
+                with self.database.transaction() as tx:
+                    for projection in projections:
+                        read_tracking(tx, projection.name, lock=True)
+                    while self._advance(tx, projections, REBUILT, limit).events:
+                        pass
+                    position = 0
+                    for projection in projections:
+                        position = (read_tracking(tx, REBUILT.tracking(projection)) or (0, 0))[0]
+                        for table in projection.tables:
+                            tx.execute(f"DROP TABLE IF EXISTS {table}")
+                            tx.execute(
+                                f"ALTER TABLE {table}{REBUILT.table_suffix} RENAME TO {table}"
+                            )
+                        write_tracking(tx, projection.name, position, projection.version)
+                        delete_tracking(tx, REBUILT.tracking(projection))
+                return position
+            except psycopg.errors.DeadlockDetected:
+                if attempt == SWITCH_OVER_ATTEMPTS:
+                    raise
+                log.info("rebuild switch-over chosen as a deadlock victim; again", attempt=attempt)
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
 
 
 class Backoff:

@@ -86,6 +86,12 @@ class PlanStateQueries:
         )
         return {UUID(str(r[0])) for r in rows}
 
+    async def trajectories_in_region(self, region: str) -> set[UUID]:
+        """The trajectories of ``region``: the only ones whose reads its auditor sees in the
+        personal-data read log (a client may have trajectories in other regions too)."""
+        rows = await self.runner.fetch("SELECT id FROM rm_trajectories WHERE region = ?", [region])
+        return {UUID(str(r[0])) for r in rows}
+
     async def retention_due(self, ended_before: datetime) -> list[tuple[UUID, datetime]]:
         """Clients whose trajectories all ended before the cut-off, not yet erased (004)."""
         rows = await self.runner.fetch(
