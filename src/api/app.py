@@ -36,7 +36,7 @@ async def health(
     """Each projection's position and how far it lags behind the event log; ``degraded`` with
     the reasons when something needs an operator."""
     head = await anyio.to_thread.run_sync(care_record.recorder.max_notification_id) or 0
-    positions = await queries.positions()
+    positions = await queries.tracking.positions()
     reasons = [reason for check in services.health_checks if (reason := await check())]
     return Health(
         status="degraded" if reasons else "ok",

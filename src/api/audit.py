@@ -44,8 +44,8 @@ class AuditController(Controller):
         #10 review, B2: a client's trajectory in another region is not theirs to audit);
         newest first. A client of another region does not exist for them (404)."""
         acting = services.policy.require_role(request.user, "read the access log", AUDITORS)
-        in_region = await services.queries.clients_in_region(acting.region)
-        trajectories = await services.queries.trajectories_in_region(acting.region)
+        in_region = await services.queries.plan_state.clients_in_region(acting.region)
+        trajectories = await services.queries.plan_state.trajectories_in_region(acting.region)
         if client_id is not None:
             if client_id not in in_region:
                 raise services.policy.hidden(
@@ -73,7 +73,7 @@ class AuditController(Controller):
         who agreed what and when, as recorded. Auditors of the trajectory's region only."""
         policy: AccessPolicy = services.policy
         acting = policy.require_role(request.user, "read a trajectory's history", AUDITORS)
-        info = await services.queries.access_info(trajectory_id)
+        info = await services.queries.plan_state.access_info(trajectory_id)
         if info is None or info[1] != acting.region:
             raise policy.hidden(
                 acting,
@@ -114,7 +114,7 @@ class AuditController(Controller):
         rules = services.retention
         plan_cutoff = now - timedelta(days=round(365.25 * rules.plan_years))
         log_cutoff = now - timedelta(days=round(365.25 * rules.log_years))
-        due = await services.queries.retention_due(plan_cutoff)
+        due = await services.queries.plan_state.retention_due(plan_cutoff)
         log_due = await anyio.to_thread.run_sync(services.access_log.count_before, log_cutoff)
         return RetentionReport(
             as_of=now,

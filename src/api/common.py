@@ -155,7 +155,7 @@ class ReadYourWrites:
         deadline = anyio.current_time() + self.max_wait_ms / 1000
         delay = 0.002
         while True:
-            position = (await self.queries.positions()).get(projection, 0)
+            position = (await self.queries.tracking.positions()).get(projection, 0)
             if position >= self.wanted:
                 return
             if anyio.current_time() >= deadline:

@@ -30,8 +30,9 @@ from api.schemas import RefFilter
 from api.services import ApiServices
 from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
-from projections.plan_state import DocumentErased, open_document
-from projections.queries import Board, BoardFilter, Timeline
+from projections.plan_state.board import Board, BoardFilter
+from projections.plan_state.sealed import DocumentErased, open_document
+from projections.timeline import Timeline
 from projections.views import ClientView, TrajectoryView, client_view
 
 
@@ -41,7 +42,7 @@ async def authorise_trajectory_read(
     """Role, then relation (404 if none), then the representative acted for. → (the principal
     acting in the role that may read, the client id)."""
     services.policy.require_role(request.user, action, CASE_READERS)
-    info = await services.queries.access_info(trajectory_id)
+    info = await services.queries.plan_state.access_info(trajectory_id)
     if info is None:
         raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
     return await authorise_related(services, request, trajectory_id, action, info)
@@ -86,7 +87,7 @@ class ReadController(Controller):
         """Parties and roles in force, goals and actions, the signed plan, what is next."""
         await consistency.reached("plan_state")
         services.policy.require_role(request.user, "read", CASE_READERS)
-        found = await queries.plan_state_with_access(trajectory_id)
+        found = await queries.plan_state.document_with_access(trajectory_id)
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         info, document = found
@@ -121,7 +122,7 @@ class ReadController(Controller):
         missed deadlines, in the order they happened, each with who recorded it and when."""
         await consistency.reached("timeline")
         await authorise_trajectory_read(services, request, trajectory_id, "read the timeline")
-        found = await queries.timeline(trajectory_id)
+        found = await queries.timeline.of_trajectory(trajectory_id)
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         return found
@@ -145,7 +146,7 @@ class ReadController(Controller):
         recorded for ``idle_days``."""
         await consistency.reached("plan_state")
         _, organisation, region = services.policy.list_scope(request.user, organisation, region)
-        return await queries.board(
+        return await queries.plan_state.board(
             BoardFilter(
                 organisation=organisation,
                 region=region,
@@ -177,7 +178,7 @@ class ClientReadController(Controller):
         policy = services.policy
         policy.require_role(request.user, "read a client", CASE_READERS)
         client = await anyio.to_thread.run_sync(services.care_record.client, client_id)
-        regions = await services.queries.client_regions(client_id)
+        regions = await services.queries.plan_state.client_regions(client_id)
         acting = await anyio.to_thread.run_sync(
             policy.client_reader, request.user, "read a client", client, regions
         )

@@ -47,7 +47,7 @@ from application.commands import (
 )
 from domain.common import Sector
 from domain.trajectory import Status
-from projections.queries import InvalidCursor, ListFilter, TrajectoryPage
+from projections.plan_state.listing import InvalidCursor, ListFilter, TrajectoryPage
 
 
 class TrajectoryController(Controller):
@@ -76,7 +76,7 @@ class TrajectoryController(Controller):
         await consistency.reached("plan_state")
         _, organisation, region = services.policy.list_scope(request.user, organisation, region)
         try:
-            return await queries.trajectories(
+            return await queries.plan_state.trajectories(
                 ListFilter(
                     status=status,
                     region=region,

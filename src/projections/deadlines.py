@@ -3,19 +3,26 @@
 The projection keeps each trajectory's dated facts (``rm_deadline_facts``) and the deadlines
 they give under the policy for its region and sector (``rm_deadlines``): due date, the date it
 was met, and whether a miss, a late meeting or a reminder is already recorded. The scheduler
-then needs one indexed query to find what is due, however large the record grows. The
-projection's version includes the policy's fingerprint: a changed policy rebuilds it.
+then asks one indexed query what is due (``DeadlineQueries.due``), however large the record
+grows. The projection's version includes the policy's fingerprint: a changed policy rebuilds it.
+
+This module owns both tables: their DDL, the writer and the query. The query classifies as
+``domain.deadlines.due_actions`` does over ``instances``; a property-based test holds the two
+together (``tests/integration/test_deadlines_due_as_the_domain_decides.py``).
 """
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
+from application.care_record import DeadlineFact
 from domain.deadlines import DeadlinePolicy, Fact, instances
 from domain.trajectory import Trajectory
-from projections.store import Tx
+from projections.store import ProjectionDatabase, Tx
+from projections.tracking import read_tracking
 
 T = Trajectory
 _FACTS = msgspec.json.Decoder(list[Fact])
@@ -77,6 +84,8 @@ class DeadlinesProjection:
 
     name = "deadlines"
     tables: tuple[str, ...] = ("rm_deadline_facts", "rm_deadlines")
+    #: Dated facts and rule names only: an erasure rewrites nothing here.
+    personal_tables: tuple[str, ...] = ()
 
     def __init__(self, policy: DeadlinePolicy) -> None:
         self.policy = policy
@@ -125,11 +134,21 @@ class DeadlinesProjection:
             )
             for tid, region, sector, facts in rows:
                 known[tid] = (region, sector, _FACTS.decode(facts))
-        fact_rows, deadline_rows = [], []
+        merged: dict[str, tuple[str, str, list[Fact]]] = {}
         for tid, new_facts in added.items():
             region, sector, facts = known.get(tid) or (*created[tid], [])
             # Facts in the order they happened; a back-dated fact takes its place (stable sort).
-            facts = sorted([*facts, *new_facts], key=lambda f: f.on)
+            merged[tid] = (region, sector, sorted([*facts, *new_facts], key=lambda f: f.on))
+        self.write_facts(tx, merged, suffix)
+
+    def write_facts(
+        self, tx: Tx, trajectories: Mapping[str, tuple[str, str, list[Fact]]], suffix: str = ""
+    ) -> None:
+        """Store these trajectories' facts (id → region, sector, facts in the order they
+        happened) and, in place of their deadlines so far, those the facts give under the
+        policy for their region and sector."""
+        fact_rows, deadline_rows = [], []
+        for tid, (region, sector, facts) in trajectories.items():
             fact_rows.append((tid, region, sector, _ENCODER.encode(facts).decode()))
             for d in instances(facts, self.policy.rules_for(region, sector)):
                 deadline_rows.append(
@@ -152,6 +171,7 @@ class DeadlinesProjection:
             "VALUES (?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET facts = excluded.facts",
             fact_rows,
         )
+        ids = sorted(trajectories)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             tx.execute(
@@ -165,3 +185,67 @@ class DeadlinesProjection:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             deadline_rows,
         )
+
+
+#: What the scheduler records for a deadline found due.
+DueKind = DeadlineFact
+
+
+class DueDeadline(msgspec.Struct):
+    """One deadline due at a moment, and what is due: its miss, its late meeting, a reminder."""
+
+    kind: DueKind
+    trajectory_id: UUID
+    rule: str
+    due_on: date
+    expected: str
+    met_on: date | None = None
+
+
+#: ``domain.deadlines.due_actions`` over the stored deadlines, as one indexed query: missed (due
+#: date passed, not met), met late (met after its due date), reminder (within the window, not
+#: yet met), each unless already recorded. A deadline met after the moment of the run counts as
+#: not (yet) met at that moment. Every ``?`` is today's date.
+_DUE_SQL = (
+    "SELECT trajectory_id, rule, expected, due_on, met_on, "
+    "CASE WHEN (met_on IS NULL OR met_on > ?) AND due_on < ? "
+    "AND missed_recorded = 0 THEN 'missed' "
+    "WHEN met_on <= ? AND met_on > due_on AND met_late_recorded = 0 THEN 'met_late' "
+    "ELSE 'reminder' END AS kind "
+    "FROM rm_deadlines WHERE "
+    "((met_on IS NULL OR met_on > ?) AND due_on < ? AND missed_recorded = 0) "
+    "OR (met_on <= ? AND met_on > due_on AND met_late_recorded = 0) "
+    "OR ((met_on IS NULL OR met_on > ?) AND remind_on <= ? AND due_on >= ? "
+    "AND reminded = 0) "
+    "ORDER BY due_on, trajectory_id, rule"
+)
+
+
+class DeadlineQueries:
+    """What the scheduler asks of the deadlines read model, on the projection database it
+    already holds (sync: the scheduler runs in a thread of its own)."""
+
+    def __init__(self, database: ProjectionDatabase) -> None:
+        self.database = database
+
+    def position(self) -> int:
+        """The last log position the deadlines read model has taken in."""
+        with self.database.transaction() as tx:
+            return (read_tracking(tx, DeadlinesProjection.name) or (0, 0))[0]
+
+    def due(self, now: datetime) -> list[DueDeadline]:
+        """Every deadline due at ``now`` (by its date in UTC), by due date, trajectory, rule."""
+        today = now.astimezone(UTC).date().isoformat()
+        with self.database.transaction() as tx:
+            rows = tx.fetchall(_DUE_SQL, (today,) * _DUE_SQL.count("?"))
+        return [
+            DueDeadline(
+                kind=kind,
+                trajectory_id=UUID(tid),
+                rule=rule,
+                expected=expected,
+                due_on=date.fromisoformat(due_on),
+                met_on=date.fromisoformat(met_on) if met_on else None,
+            )
+            for tid, rule, expected, due_on, met_on, kind in rows
+        ]

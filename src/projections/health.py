@@ -13,8 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
 
-from projections.queries import Runner
-from projections.store import HEARTBEAT_SELECT
+from projections.tracking import TrackingQueries
 
 
 class WorkerHeartbeats:
@@ -23,19 +22,16 @@ class WorkerHeartbeats:
 
     def __init__(
         self,
-        runner: Runner,
+        tracking: TrackingQueries,
         stale_after: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.runner = runner
+        self.tracking = tracking
         self.stale_after = stale_after
         self.clock = clock
 
     async def __call__(self) -> str | None:
-        beats = [
-            (str(worker), float(at), str(state))
-            for worker, at, state in await self.runner.fetch(HEARTBEAT_SELECT, [])
-        ]
+        beats = await self.tracking.heartbeats()
         now = self.clock()
         fresh = [(worker, state) for worker, at, state in beats if now - at <= self.stale_after]
         if not fresh:

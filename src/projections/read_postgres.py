@@ -85,4 +85,4 @@ class PostgresRunner:
 
 def postgres_queries(url: str) -> tuple[ReadModelQueries, PostgresRunner]:
     runner = PostgresRunner(url)
-    return ReadModelQueries(runner), runner
+    return ReadModelQueries.on(runner), runner

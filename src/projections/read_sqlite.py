@@ -44,4 +44,4 @@ class SqliteRunner:
 
 def sqlite_queries(path: Path) -> tuple[ReadModelQueries, SqliteRunner]:
     runner = SqliteRunner(path)
-    return ReadModelQueries(runner), runner
+    return ReadModelQueries.on(runner), runner

@@ -1,20 +1,22 @@
-"""Where projections write: read-model tables and their tracking rows, on SQLite or PostgreSQL.
+"""Where projections write: the read-model database, on SQLite or PostgreSQL.
 
-A projection's position (the last event-log notification it processed) is stored in
-``rm_tracking`` in the same transaction as its read-model changes, so each event counts exactly
-once whatever crashes. SQL is written once with ``?`` placeholders; the PostgreSQL adapter turns
-them into ``%s``. Embedded mode keeps read models in their own SQLite file, so projection writes
-never contend with the event store's write lock.
+Each read model's module owns its tables; this one owns none (``projections.tracking`` keeps
+the positions). It opens the database, creates the tracking tables, hands out transactions and
+scrubs after an erasure. SQL is written once with ``?`` placeholders; the PostgreSQL adapter
+turns them into ``%s``. Embedded mode keeps read models in their own SQLite file, so projection
+writes never contend with the event store's write lock.
 """
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from psycopg import sql
 from psycopg.abc import Buffer
 from psycopg.types.string import StrDumperUnknown
 
@@ -22,22 +24,12 @@ from application.files import private_database_file
 from application.schema import SCHEMA_LOCK_SQL
 from application.sql import PostgresTx, sqlite_transaction
 from application.sql import Tx as Tx  # what every projection writes through
+from projections import tracking
 
-TRACKING_DDL = (
-    "CREATE TABLE IF NOT EXISTS rm_tracking ("
-    "name TEXT PRIMARY KEY, position BIGINT NOT NULL, version BIGINT NOT NULL)"
-)
-#: One row per projection worker process: when it last got through a loop, and how that went
-#: (``ok`` or ``failing: <error class>``, never personal data). ``/health`` reads it (issue #10).
-#: ``beat_at`` is in seconds since the epoch (UTC), by the worker's clock.
-HEARTBEAT_DDL = (
-    "CREATE TABLE IF NOT EXISTS rm_worker_heartbeat ("
-    "worker TEXT PRIMARY KEY, beat_at DOUBLE PRECISION NOT NULL, state TEXT NOT NULL)"
-)
-#: Every worker's last beat, for ``/health``.
-HEARTBEAT_SELECT = "SELECT worker, beat_at, state FROM rm_worker_heartbeat"
-#: A worker not heard of for this long is forgotten (a process killed and never restarted).
-HEARTBEAT_KEPT_SECONDS = 24 * 3600.0
+
+def iso(moment: datetime | None) -> str | None:
+    """Sortable UTC text for datetime columns (both databases store and compare it as text)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
 
 
 class ProjectionDatabase(Protocol):
@@ -46,9 +38,9 @@ class ProjectionDatabase(Protocol):
     def transaction(self) -> Any:
         """A context manager yielding a ``Tx``; commits on success, rolls back on error."""
 
-    def scrub(self) -> None:
-        """Leave no deleted or overwritten content behind (after an erasure, after a rebuild
-        dropped the old tables)."""
+    def scrub(self, tables: Sequence[str]) -> None:
+        """Leave no deleted or overwritten content of ``tables`` behind (after an erasure, after
+        a rebuild dropped the old tables)."""
 
     def close(self) -> None: ...
 
@@ -67,16 +59,17 @@ class SqliteProjectionDatabase:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA secure_delete=ON")
-        self._conn.execute(TRACKING_DDL)
-        self._conn.execute(HEARTBEAT_DDL)
+        for statement in tracking.DDL:
+            self._conn.execute(statement)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         with sqlite_transaction(self._conn, self._lock) as tx:
             yield tx
 
-    def scrub(self) -> None:
-        """``secure_delete`` zeroes freed pages; a truncating checkpoint empties the WAL."""
+    def scrub(self, tables: Sequence[str]) -> None:
+        """``secure_delete`` zeroes freed pages; a truncating checkpoint empties the WAL (of
+        every table at once)."""
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -119,8 +112,8 @@ class PostgresProjectionDatabase:
         self._lock = threading.RLock()
         with self._conn.transaction():
             self._conn.execute(SCHEMA_LOCK_SQL)
-            self._conn.execute(TRACKING_DDL)
-            self._conn.execute(HEARTBEAT_DDL)
+            for statement in tracking.DDL:
+                self._conn.execute(statement)
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The connection, made anew if the last one was lost (not if it was closed on purpose:
@@ -139,42 +132,21 @@ class PostgresProjectionDatabase:
                 cursor.adapters.register_dumper(str, _TextWithoutNul)
                 yield PostgresTx(cursor)
 
-    def scrub(self) -> None:
-        """Dumps never hold dead rows; VACUUM also reclaims them in the files."""
+    def scrub(self, tables: Sequence[str]) -> None:
+        """Dumps never hold dead rows; VACUUM also reclaims them in the files. (No tables, no
+        VACUUM: a bare one would vacuum the whole database, event store included.)"""
+        if not tables:
+            return
         with self._lock:
             conn = self._connection()
             conn.autocommit = True
             try:
-                conn.execute("VACUUM rm_trajectories")
+                conn.execute(
+                    sql.SQL("VACUUM {}").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
+                )
             finally:
                 if not conn.broken:
                     conn.autocommit = False
 
     def close(self) -> None:
         self._conn.close()
-
-
-def read_tracking(tx: Tx, name: str, *, lock: bool = False) -> tuple[int, int] | None:
-    """(position, version) of a projection; ``lock`` serialises writers on PostgreSQL."""
-    suffix = " FOR UPDATE" if lock and tx.dialect == "postgres" else ""
-    rows = tx.fetchall(f"SELECT position, version FROM rm_tracking WHERE name = ?{suffix}", (name,))
-    return (int(rows[0][0]), int(rows[0][1])) if rows else None
-
-
-def write_tracking(tx: Tx, name: str, position: int, version: int) -> None:
-    tx.execute(
-        "INSERT INTO rm_tracking (name, position, version) VALUES (?, ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version",
-        (name, position, version),
-    )
-
-
-def write_heartbeat(tx: Tx, worker: str, state: str, at: float) -> None:
-    """Record that ``worker`` got through a loop at ``at`` (epoch seconds) in ``state``; forget
-    workers not heard of for a day."""
-    tx.execute(
-        "INSERT INTO rm_worker_heartbeat (worker, beat_at, state) VALUES (?, ?, ?) "
-        "ON CONFLICT (worker) DO UPDATE SET beat_at = excluded.beat_at, state = excluded.state",
-        (worker, at, state),
-    )
-    tx.execute("DELETE FROM rm_worker_heartbeat WHERE beat_at < ?", (at - HEARTBEAT_KEPT_SECONDS,))

@@ -2,7 +2,8 @@
 
 Entries are ordered by when they happened in the world (``occurred_at``), then by log position.
 Each names its actor and when it was recorded. Entries carry structured facts only (kinds,
-levels, reason categories, parties, dates), never free text.
+levels, reason categories, parties, dates), never free text. This module owns ``rm_timeline``:
+its DDL, its writer (``TimelineProjection``) and its query (``TimelineQueries``).
 """
 
 from collections.abc import Sequence
@@ -13,10 +14,34 @@ from uuid import UUID
 import msgspec
 
 from domain.trajectory import Trajectory
-from projections.plan_state import iso
-from projections.store import Tx
+from projections.runner import Runner
+from projections.store import Tx, iso
 
 _ENCODER = msgspec.json.Encoder()
+
+
+class Actor(msgspec.Struct):
+    user_id: str
+    organisation: str
+    role: str
+    on_behalf_of: str | None
+
+
+class TimelineEntry(msgspec.Struct):
+    position: int
+    version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    kind: str
+    actor: Actor
+    detail: msgspec.Raw
+    blocked_days: int | None = None
+
+
+class Timeline(msgspec.Struct):
+    trajectory_id: UUID
+    entries: list[TimelineEntry]
+
 
 T = Trajectory
 
@@ -118,6 +143,8 @@ class TimelineProjection:
     name = "timeline"
     version = 2
     tables: tuple[str, ...] = ("rm_timeline",)
+    #: Structured facts only: an erasure rewrites nothing here.
+    personal_tables: tuple[str, ...] = ()
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
         t = f"rm_timeline{suffix}"
@@ -183,3 +210,37 @@ class TimelineProjection:
             (str(trajectory_id),),
         )
         return datetime.fromisoformat(rows[0][0]) if rows else None
+
+
+class TimelineQueries:
+    """The timeline's query, independent of the driver that runs it."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    async def of_trajectory(self, trajectory_id: UUID) -> Timeline | None:
+        """The trajectory's entries in the order they happened; None if it has none."""
+        rows = await self.runner.fetch(
+            "SELECT position, version, occurred_at, recorded_at, kind, actor_user, "
+            "actor_organisation, actor_role, on_behalf_of, blocked_days, detail "
+            "FROM rm_timeline WHERE trajectory_id = ? ORDER BY occurred_at, position",
+            [str(trajectory_id)],
+        )
+        if not rows:
+            return None
+        return Timeline(
+            trajectory_id=trajectory_id,
+            entries=[
+                TimelineEntry(
+                    position=int(r[0]),
+                    version=int(r[1]),
+                    occurred_at=datetime.fromisoformat(r[2]),
+                    recorded_at=datetime.fromisoformat(r[3]),
+                    kind=r[4],
+                    actor=Actor(user_id=r[5], organisation=r[6], role=r[7], on_behalf_of=r[8]),
+                    blocked_days=r[9],
+                    detail=msgspec.Raw(r[10].encode() if isinstance(r[10], str) else r[10]),
+                )
+                for r in rows
+            ],
+        )

@@ -1,9 +1,12 @@
 """Following the event log: catch-up in batches, live updates, and rebuilds without downtime.
 
-Each batch is one transaction: read the projection's position (locked on PostgreSQL), fetch the
-next notifications after it, apply them to the read model, store the new position. A worker
-stopped anywhere leaves either the whole batch or none of it, so no event is missed or counted
-twice, and two workers on one projection serialise on the tracking row.
+One loop takes every batch, live or rebuilding (``_advance``): read the projections' positions
+(locked on PostgreSQL), fetch the next notifications after each position once, decode them once
+(the keys of their subjects prefetched), apply them to every projection at that position, store
+the new positions. Each batch is one transaction: a worker stopped anywhere leaves either the
+whole batch or none of it, so no event is missed or counted twice, and two workers on one
+projection serialise on the tracking row. After a live batch with an erasure, and after a
+rebuild, the tables that held personal data are scrubbed (``_scrub``).
 
 A rebuild builds fresh tables beside the live ones (``*_next``), catches up from position zero,
 and in one final transaction applies the last events, drops the live tables, renames the new
@@ -20,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import psycopg
@@ -34,20 +37,19 @@ from domain.client import Client
 from domain.deadlines import DeadlinePolicy
 from domain.trajectory import Trajectory
 from projections.deadlines import DeadlinesProjection
-from projections.plan_state import PlanStateProjection
-from projections.store import (
-    ProjectionDatabase,
-    Tx,
-    lock_schema,
+from projections.plan_state.projection import PlanStateProjection
+from projections.store import ProjectionDatabase, Tx, lock_schema
+from projections.timeline import TimelineProjection
+from projections.tracking import (
+    REBUILDING,
+    delete_tracking,
     read_tracking,
     write_heartbeat,
     write_tracking,
 )
-from projections.timeline import TimelineProjection
 
 log = structlog.get_logger("rodedraad.projections")
 
-NEXT = "_next"
 #: Tries of a rebuild's switch-over that PostgreSQL picked as a deadlock victim.
 SWITCH_OVER_ATTEMPTS = 5
 
@@ -56,6 +58,8 @@ class Projection(Protocol):
     name: str
     version: int
     tables: tuple[str, ...]
+    #: Those of ``tables`` whose rows an erasure rewrites: scrubbed after a batch with one.
+    personal_tables: tuple[str, ...]
 
     def ddl(self, suffix: str, generation: str) -> list[str]: ...
 
@@ -68,6 +72,31 @@ def all_projections(
     """Every projection; ``keys`` seal the plan state's personal columns, ``reload`` loads a
     trajectory afresh (after a client's erasure)."""
     return (PlanStateProjection(keys, reload), TimelineProjection(), DeadlinesProjection(policy))
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """Which copy of the read models a batch writes: the live tables, or the fresh ones a
+    rebuild builds beside them (``<table>_next``, tracked as ``<name>:rebuild``)."""
+
+    table_suffix: str
+    tracking_suffix: str
+
+    def tracking(self, projection: Projection) -> str:
+        return projection.name + self.tracking_suffix
+
+
+LIVE = Copy("", "")
+REBUILT = Copy("_next", REBUILDING)
+
+
+class Advanced(NamedTuple):
+    """What one step of the loop did: events taken in, whether a batch was full (more may be
+    waiting), whether an erasure was among them."""
+
+    events: int
+    full: bool
+    erasure: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +138,8 @@ class ProjectionWorker:
         self.projections = tuple(projections)
         self.batch_size = batch_size
         self._lock = threading.RLock()
-        self._erasure_seen = False
+        #: An erasure was taken in and its scrub has not yet succeeded.
+        self._scrub_pending = False
         #: Who beats the heartbeat: one row per worker process.
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.heartbeat_seconds = heartbeat_seconds
@@ -146,37 +176,63 @@ class ProjectionWorker:
 
     # --- following the log ------------------------------------------------------------------------
 
-    def _batch(self, projection: Projection, tracking_name: str, suffix: str, tx: Tx) -> int:
-        tracking = read_tracking(tx, tracking_name, lock=True)
-        if tracking is None:
-            raise LookupError(f"projection {tracking_name!r} has no tracking row")
-        position, version = tracking
-        notifications = self.care_record.recorder.select_notifications(
-            start=position, limit=self.batch_size, inclusive_of_start=False
-        )
-        if not notifications:
-            return 0
-        batch = self._decoded(notifications)
-        projection.apply(tx, batch, suffix)
-        write_tracking(tx, tracking_name, notifications[-1].id, version)
-        if any(isinstance(event, Client.Erased) for _, event in batch):
-            self._erasure_seen = True
-        return len(notifications)
+    def _advance(
+        self, tx: Tx, projections: Sequence[Projection], copy: Copy, limit: int
+    ) -> Advanced:
+        """The one batch loop, for the live path, catch-up and the rebuild alike: in ``tx``,
+        projections that stand at one position share one read and one decoding of the next
+        ``limit`` notifications; each applies them to ``copy`` and moves its tracking row."""
+        at: dict[int, list[Projection]] = {}
+        for projection in projections:
+            tracking = read_tracking(tx, copy.tracking(projection), lock=True)
+            if tracking is None:
+                raise LookupError(f"projection {copy.tracking(projection)!r} has no tracking row")
+            at.setdefault(tracking[0], []).append(projection)
+        events, full, erasure = 0, False, False
+        for position, group in at.items():
+            notifications = self.care_record.recorder.select_notifications(
+                start=position, limit=limit, inclusive_of_start=False
+            )
+            if not notifications:
+                continue
+            batch = self._decoded(notifications)
+            for projection in group:
+                projection.apply(tx, batch, copy.table_suffix)
+                write_tracking(
+                    tx, copy.tracking(projection), notifications[-1].id, projection.version
+                )
+            events += len(notifications)
+            full = full or len(notifications) == limit
+            erasure = erasure or any(isinstance(event, Client.Erased) for _, event in batch)
+        return Advanced(events, full, erasure)
+
+    def _step(
+        self, projections: Sequence[Projection], copy: Copy = LIVE, limit: int | None = None
+    ) -> Advanced:
+        """One batch in a transaction of its own; after a live batch with an erasure, the
+        scrub. (A rebuild reads an erased client's events without their keys, so its batches
+        never write what an erasure took away; it scrubs once, after its switch-over.)"""
+        with self.database.transaction() as tx:
+            advanced = self._advance(tx, projections, copy, limit or self.batch_size)
+        if advanced.erasure and copy is LIVE:
+            self._scrub_pending = True
+        if self._scrub_pending:
+            self._scrub(projections)
+        return advanced
+
+    def _scrub(self, projections: Sequence[Projection]) -> None:
+        """The one scrub: what an erasure overwrote, or a rebuild dropped, must not linger in
+        free pages or the write-ahead log, so the tables these projections rewrite on erasure
+        are scrubbed. A pending erasure's scrub is done only once this succeeded: a failed one
+        is tried again after the next batch (issue #10 review)."""
+        tables = [table for p in projections for table in p.personal_tables]
+        if tables:
+            self.database.scrub(tables)
+            self._scrub_pending = False
 
     def process_batch(self, projection: Projection) -> int:
         """One batch of one projection, in one transaction. Returns the events processed."""
-        with self.database.transaction() as tx:
-            count = self._batch(projection, projection.name, "", tx)
-        self._scrub_after_erasure()
-        return count
-
-    def _scrub_after_erasure(self) -> None:
-        """Erased personal text must not linger in free pages or the write-ahead log. The
-        flag is cleared only once the scrub succeeded, so a failed one is tried again after
-        the next batch (issue #10 review)."""
-        if self._erasure_seen:
-            self.database.scrub()
-            self._erasure_seen = False
+        return self._step([projection]).events
 
     def _decoded(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
         """(position, domain event) of each notification; the keys of the batch's subjects are
@@ -189,30 +245,8 @@ class ProjectionWorker:
         """One batch for every projection, in one transaction: projections at the same
         position share one read and one decoding of the log. Returns (events, whether a batch
         was full, i.e. more may be waiting)."""
-        with self.database.transaction() as tx:
-            at: dict[int, list[Projection]] = {}
-            for projection in self.projections:
-                tracking = read_tracking(tx, projection.name, lock=True)
-                if tracking is None:
-                    raise LookupError(f"projection {projection.name!r} has no tracking row")
-                at.setdefault(tracking[0], []).append(projection)
-            processed, full = 0, False
-            for position, group in at.items():
-                notifications = self.care_record.recorder.select_notifications(
-                    start=position, limit=self.batch_size, inclusive_of_start=False
-                )
-                if not notifications:
-                    continue
-                batch = self._decoded(notifications)
-                for projection in group:
-                    projection.apply(tx, batch, "")
-                    write_tracking(tx, projection.name, notifications[-1].id, projection.version)
-                if any(isinstance(event, Client.Erased) for _, event in batch):
-                    self._erasure_seen = True
-                processed += len(notifications)
-                full = full or len(notifications) == self.batch_size
-        self._scrub_after_erasure()
-        return processed, full
+        advanced = self._step(self.projections)
+        return advanced.events, advanced.full
 
     def catch_up(self) -> int:
         """Process everything recorded so far, for every projection (one caller at a time)."""
@@ -320,14 +354,14 @@ class ProjectionWorker:
         with self.database.transaction() as tx:
             for projection in projections:
                 for table in projection.tables:
-                    tx.execute(f"DROP TABLE IF EXISTS {table}{NEXT}")
-                for statement in projection.ddl(NEXT, uuid.uuid4().hex[:8]):
+                    tx.execute(f"DROP TABLE IF EXISTS {table}{REBUILT.table_suffix}")
+                for statement in projection.ddl(REBUILT.table_suffix, uuid.uuid4().hex[:8]):
                     tx.execute(statement)
-                write_tracking(tx, f"{projection.name}:rebuild", 0, projection.version)
+                write_tracking(tx, REBUILT.tracking(projection), 0, projection.version)
+        limit = self.batch_size * 5
         total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
         while True:
-            with self.database.transaction() as tx:
-                count = self._rebuild_batch(projections, tx, self.batch_size * 5)
+            count = self._step(projections, REBUILT, limit).events
             time.sleep(0.001)  # let live writers to the same database in between batches
             done += count
             now = time.monotonic()
@@ -337,15 +371,15 @@ class ProjectionWorker:
                 last_report = now
             if count == 0 or done >= total:
                 break
-        position = self._switch_over(projections)
+        position = self._switch_over(projections, limit)
         # The old tables are gone; what they held must not linger in free pages or the
         # write-ahead log either: an older version's tables held names and questions in clear
         # (plan_state before version 7; issue #10 review, S6).
-        self.database.scrub()
+        self._scrub(projections)
         log.info("projections rebuilt", projections=list(names), position=position)
         return position
 
-    def _switch_over(self, projections: Sequence[Projection]) -> int:
+    def _switch_over(self, projections: Sequence[Projection], limit: int) -> int:
         """In one transaction: serialise with the live worker, apply what came in meanwhile,
         drop the live tables and rename the new ones into place, move the positions.
 
@@ -358,17 +392,18 @@ class ProjectionWorker:
                 with self.database.transaction() as tx:
                     for projection in projections:
                         read_tracking(tx, projection.name, lock=True)
-                    while self._rebuild_batch(projections, tx, self.batch_size * 5):
+                    while self._advance(tx, projections, REBUILT, limit).events:
                         pass
                     position = 0
                     for projection in projections:
-                        tracking_name = f"{projection.name}:rebuild"
-                        position = (read_tracking(tx, tracking_name) or (0, 0))[0]
+                        position = (read_tracking(tx, REBUILT.tracking(projection)) or (0, 0))[0]
                         for table in projection.tables:
                             tx.execute(f"DROP TABLE IF EXISTS {table}")
-                            tx.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table}")
+                            tx.execute(
+                                f"ALTER TABLE {table}{REBUILT.table_suffix} RENAME TO {table}"
+                            )
                         write_tracking(tx, projection.name, position, projection.version)
-                        tx.execute("DELETE FROM rm_tracking WHERE name = ?", (tracking_name,))
+                        delete_tracking(tx, REBUILT.tracking(projection))
                 return position
             except psycopg.errors.DeadlockDetected:
                 if attempt == SWITCH_OVER_ATTEMPTS:
@@ -376,22 +411,6 @@ class ProjectionWorker:
                 log.info("rebuild switch-over chosen as a deadlock victim; again", attempt=attempt)
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
-
-    def _rebuild_batch(self, projections: Sequence[Projection], tx: Tx, limit: int) -> int:
-        """One batch for several rebuilding projections that stand at the same position."""
-        position = (read_tracking(tx, f"{projections[0].name}:rebuild", lock=True) or (0, 0))[0]
-        notifications = self.care_record.recorder.select_notifications(
-            start=position, limit=limit, inclusive_of_start=False
-        )
-        if not notifications:
-            return 0
-        batch = self._decoded(notifications)
-        for projection in projections:
-            projection.apply(tx, batch, NEXT)
-            write_tracking(
-                tx, f"{projection.name}:rebuild", notifications[-1].id, projection.version
-            )
-        return len(notifications)
 
 
 class Backoff:

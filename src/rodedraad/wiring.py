@@ -231,7 +231,7 @@ def build_deadline_scheduler(
     policy: DeadlinePolicy,
     worker: ProjectionWorker | None = None,
 ) -> DeadlineScheduler:
-    """The scheduler reads ``rm_deadlines`` through a database connection of its own."""
+    """The scheduler asks the deadlines read model through a database connection of its own."""
     return DeadlineScheduler(
         care_record=care_record,
         database=build_projection_database(settings),
@@ -374,11 +374,11 @@ class Container:
         beat = self.settings.heartbeat_seconds
         checks: list[HealthCheck] = [
             StalledProjections(
-                queries.positions, self.care_record.recorder.max_notification_id, 2 * beat
+                queries.tracking.positions, self.care_record.recorder.max_notification_id, 2 * beat
             )
         ]
         if not self.inline_projections:
-            checks.append(WorkerHeartbeats(queries.runner, stale_after=3 * beat))
+            checks.append(WorkerHeartbeats(queries.tracking, stale_after=3 * beat))
         return checks
 
     def close(self) -> None:

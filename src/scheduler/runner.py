@@ -1,4 +1,4 @@
-"""The scheduler: finds what is due in the deadlines read model and records it as events.
+"""The scheduler: asks the deadlines read model what is due and records it as events.
 
 Exactly once: each recording is idempotent in the domain (a deadline's rule and due date are
 recorded once per kind), a write that loses a race to another scheduler is retried on fresh
@@ -16,20 +16,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from uuid import UUID
 
 import msgspec
 import psycopg
 import structlog
 
-from application.care_record import CareRecord, CommandResult, ConcurrentWrite, DeadlineFact
+from application.care_record import CareRecord, CommandResult, ConcurrentWrite
 from application.files import private_file
 from application.kek import KekError
 from application.kek_rotation import KekRotation
 from domain.common import Actor, CommandContext
 from domain.deadlines import DeadlinePolicy, cadence_shortfall
 from domain.errors import DomainError
-from projections.store import ProjectionDatabase, read_tracking
+from projections.deadlines import DeadlineQueries, DueDeadline
+from projections.store import ProjectionDatabase
 from projections.worker import ProjectionWorker
 
 log = structlog.get_logger("rodedraad.scheduler")
@@ -37,15 +37,9 @@ log = structlog.get_logger("rodedraad.scheduler")
 SCHEDULER_ACTOR = Actor(user_id="rodedraad-scheduler", organisation="rodedraad", role="scheduler")
 
 
-class Fired(msgspec.Struct):
+class Fired(DueDeadline):
     """One thing the scheduler found due, and whether this run recorded it."""
 
-    kind: DeadlineFact
-    trajectory_id: UUID
-    rule: str
-    due_on: date
-    expected: str
-    met_on: date | None = None
     recorded: bool = False
 
 
@@ -137,23 +131,6 @@ class FileLeaderLock:
             self._file = None
 
 
-#: The same classification as ``domain.deadlines.due_actions``, as one indexed query; a
-#: deadline met after the moment of the run counts as not (yet) met at that moment.
-_DUE_SQL = (
-    "SELECT trajectory_id, rule, expected, due_on, met_on, "
-    "CASE WHEN (met_on IS NULL OR met_on > :today) AND due_on < :today "
-    "AND missed_recorded = 0 THEN 'missed' "
-    "WHEN met_on <= :today AND met_on > due_on AND met_late_recorded = 0 THEN 'met_late' "
-    "ELSE 'reminder' END AS kind "
-    "FROM rm_deadlines WHERE "
-    "((met_on IS NULL OR met_on > :today) AND due_on < :today AND missed_recorded = 0) "
-    "OR (met_on <= :today AND met_on > due_on AND met_late_recorded = 0) "
-    "OR ((met_on IS NULL OR met_on > :today) AND remind_on <= :today AND due_on >= :today "
-    "AND reminded = 0) "
-    "ORDER BY due_on, trajectory_id, rule"
-)
-
-
 @dataclass
 class DeadlineScheduler:
     """Evaluates the deadline rules at a moment and records what fired."""
@@ -169,6 +146,11 @@ class DeadlineScheduler:
     )
     wait_for_read_model: float = 30.0
 
+    @property
+    def deadlines(self) -> DeadlineQueries:
+        """The deadlines read model, on this scheduler's projection database."""
+        return DeadlineQueries(self.database)
+
     def _catch_up(self) -> None:
         if self.worker is not None:
             self.worker.catch_up()
@@ -176,29 +158,14 @@ class DeadlineScheduler:
         head = self.care_record.recorder.max_notification_id() or 0
         deadline = time.monotonic() + self.wait_for_read_model
         while time.monotonic() < deadline:
-            with self.database.transaction() as tx:
-                position = (read_tracking(tx, "deadlines") or (0, 0))[0]
-            if position >= head:
+            if self.deadlines.position() >= head:
                 return
             time.sleep(0.2)
         log.warning("deadlines read model behind the log; evaluating what it has", head=head)
 
     def due(self, now: datetime) -> list[Fired]:
-        today = now.astimezone(UTC).date().isoformat()
-        sql = _DUE_SQL.replace(":today", "?")
-        with self.database.transaction() as tx:
-            rows = tx.fetchall(sql, (today,) * sql.count("?"))
-        return [
-            Fired(
-                kind=kind,
-                trajectory_id=UUID(tid),
-                rule=rule,
-                expected=expected,
-                due_on=date.fromisoformat(due_on),
-                met_on=date.fromisoformat(met_on) if met_on else None,
-            )
-            for tid, rule, expected, due_on, met_on, kind in rows
-        ]
+        """What the deadlines read model finds due at ``now``, not yet recorded by this run."""
+        return [Fired(**msgspec.structs.asdict(d)) for d in self.deadlines.due(now)]
 
     def run_once(self, now: datetime, *, dry_run: bool = False) -> RunReport:
         """Everything due at ``now``; recorded unless ``dry_run``."""

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from projections.store import write_heartbeat
+from projections.tracking import write_heartbeat
 from tests.e2e.readside import App, app_for_backend, app_of_its_own
 from tests.e2e.steps import assert_problem, at
 from tests.integration.databases import BACKENDS

@@ -24,6 +24,14 @@ def own_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Set
 
 
 @pytest.fixture
+def record(own_settings: Settings) -> Iterator[CareRecord]:
+    """The care record on ``own_settings``' empty log."""
+    care_record = build_care_record(own_settings)
+    yield care_record
+    care_record.close()
+
+
+@pytest.fixture
 def pg_settings(postgres_url: str, tmp_path: Path) -> Iterator[Settings]:
     """Settings on an empty PostgreSQL database of the test's own."""
     with fresh_settings("postgres", tmp_path) as settings:

@@ -16,7 +16,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from projections.plan_state import open_column
+from projections.plan_state.sealed import open_column
 from rodedraad.settings import Settings
 from tests.conftest import PG_ADMIN_URL, settings_for
 

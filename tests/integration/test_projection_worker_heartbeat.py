@@ -1,28 +1,33 @@
 """A projection worker tells ``/health`` how it fares through its heartbeat (issue #10)."""
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from projections.store import HEARTBEAT_SELECT, Tx
-from projections.worker import PollingWakeup
+from projections.store import Tx
+from projections.tracking import TrackingQueries
+from projections.worker import PollingWakeup, ProjectionWorker
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record, build_projection_worker
-from tests.integration.databases import rows
-from tests.integration.stories import Story, tell
+from tests.integration.stories import Story, TxRunner, tell
 
 
 class Broken:
     """A projection that fails on every batch, as a bug in one would."""
 
-    name, version, tables = "broken", 1, ()
+    name, version, tables, personal_tables = "broken", 1, (), ()
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
         return []
 
     def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None:
         raise RuntimeError("a projection bug")
+
+
+def heartbeats(worker: ProjectionWorker) -> list[tuple[str, float, str]]:
+    return asyncio.run(TrackingQueries(TxRunner(worker.database)).heartbeats())
 
 
 def test_a_worker_whose_projection_fails_says_so_in_its_heartbeat(own_settings: Settings) -> None:
@@ -36,10 +41,10 @@ def test_a_worker_whose_projection_fails_says_so_in_its_heartbeat(own_settings: 
     thread.start()
     try:
         deadline = time.monotonic() + 10
-        beats = rows(worker.database, HEARTBEAT_SELECT)
+        beats = heartbeats(worker)
         while not beats and time.monotonic() < deadline:
             time.sleep(0.05)
-            beats = rows(worker.database, HEARTBEAT_SELECT)
+            beats = heartbeats(worker)
     finally:
         stop.set()
         thread.join(timeout=10)

@@ -8,7 +8,7 @@ twice. Two workers following one log at the same time serialise on the tracking 
 
 import dataclasses
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -22,7 +22,7 @@ from projections import worker as worker_module
 from projections.store import Tx
 from projections.worker import Projection, ProjectionWorker
 from rodedraad.settings import Settings
-from rodedraad.wiring import build_care_record, build_projection_worker
+from rodedraad.wiring import build_projection_worker
 from tests.integration.databases import read_models
 from tests.integration.stories import (
     REFERRER,
@@ -51,6 +51,7 @@ class DiesHalfwayThroughABatch:
         self.name = inner.name
         self.version = inner.version
         self.tables = inner.tables
+        self.personal_tables = inner.personal_tables
         self.rows_before: int | None = None
         self.rows_when_dying: int | None = None
 
@@ -67,13 +68,6 @@ class DiesHalfwayThroughABatch:
         self.inner.apply(tx, batch[: len(batch) // 2 + 1], suffix)
         self.rows_when_dying = self._count(tx, suffix)
         raise WorkerDied(f"{self.name} died halfway through a batch of {len(batch)}")
-
-
-@pytest.fixture
-def record(own_settings: Settings) -> Iterator[CareRecord]:
-    care_record = build_care_record(own_settings)
-    yield care_record
-    care_record.close()
 
 
 @pytest.fixture

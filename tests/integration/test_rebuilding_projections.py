@@ -6,7 +6,7 @@ what it ends with is what following the log gave, whatever the live copy had bec
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 
 from application.care_record import CareRecord
 from application.commands import EraseClient, RegisterClient
-from projections.plan_state import PlanStateProjection
+from projections.plan_state.projection import PlanStateProjection
 from projections.worker import ProjectionWorker
 from rodedraad import cli
 from rodedraad.settings import Settings
@@ -24,13 +24,6 @@ from tests.integration.databases import read_models, rows
 from tests.integration.raw_files import sqlite_files
 from tests.integration.stories import Story, tell
 from tests.support import context, said
-
-
-@pytest.fixture
-def record(own_settings: Settings) -> Iterator[CareRecord]:
-    care_record = build_care_record(own_settings)
-    yield care_record
-    care_record.close()
 
 
 @pytest.fixture
@@ -178,11 +171,11 @@ def test_a_scrub_after_an_erasure_that_failed_is_tried_again(
     )
     scrub, scrubbed = worker.database.scrub, []
 
-    def busy_the_first_time() -> None:
+    def busy_the_first_time(tables: Sequence[str]) -> None:
         if not scrubbed:
             scrubbed.append(False)
             raise sqlite3.OperationalError("database is locked")
-        scrub()
+        scrub(tables)
         scrubbed.append(True)
 
     monkeypatch.setattr(worker.database, "scrub", busy_the_first_time)

@@ -9,7 +9,7 @@ import pytest
 
 from application.kek import Keyring, unwrap, wrap
 from application.sealing import SealBroken
-from projections.plan_state import open_column, seal_column
+from projections.plan_state.sealed import open_column, seal_column
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -1,19 +1,5 @@
-"""Plan state: one row per trajectory with its current state, and the columns the board filters on.
-
-The projection folds events with the domain's own ``apply`` methods (the same code the write
-side runs), keeping each trajectory's aggregate state as JSON in the row. So the read model
-cannot drift from the record's rules, and the version check of ``mutate`` proves no event was
-skipped or applied twice. The row also holds the rendered document (``doc``) that
-``GET /v1/trajectories/{id}`` answers with.
-
-Both hold the trajectory's free text (the question, goals, agreements, reasons…), so both are
-sealed under the trajectory's own key, as its events are (issue #10): a read-model file, its
-write-ahead log or a dump shows no personal data, and erasing the client leaves them unreadable
-even before the projection rewrites them. The projection opens ``state`` when it folds the next
-events; the API opens ``doc`` when it answers. A row of an erased client holds placeholders only
-and is stored as it is, marked ``erased``. The other columns hold structured facts (status,
-dates, organisations, reason categories, deadline rules) that the board filters and sorts on.
-"""
+"""The plan state's writer: the DDL of its tables, and the projection that folds events into
+them (see the package's docstring for what the rows hold and why they are sealed)."""
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -23,20 +9,15 @@ from uuid import UUID
 import msgspec
 
 from application.keys import KeyStore
-from application.sealing import seal, unseal
 from domain.client import Client
 from domain.trajectory import Status, Trajectory, TrajectorySnapshotState
-from projections.store import Tx
+from projections.plan_state.sealed import as_bytes, open_column, seal_column
+from projections.store import Tx, iso
 from projections.views import trajectory_view
 
 _ENCODER = msgspec.json.Encoder()
 _STATE_DECODER = msgspec.json.Decoder(TrajectorySnapshotState)
 _NOT_STATE = frozenset({"_id", "_version", "_pending_events"})
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Sortable UTC text for datetime columns (both databases store and compare it as text)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
 
 
 def stuck_anchor(t: Trajectory) -> datetime | None:
@@ -64,41 +45,6 @@ def decode_state(trajectory_id: UUID, version: int, data: bytes) -> Trajectory:
     return trajectory
 
 
-def _column_aad(trajectory_id: UUID | str, column: str) -> bytes:
-    """Binds a sealed value to its row and column: moved elsewhere, it does not open."""
-    return f"rm_trajectories|{trajectory_id}|{column}".encode()
-
-
-def seal_column(key: bytes, trajectory_id: UUID | str, column: str, plaintext: bytes) -> bytes:
-    return seal(key, plaintext, _column_aad(trajectory_id, column))
-
-
-def open_column(key: bytes, trajectory_id: UUID | str, column: str, stored: bytes) -> bytes:
-    """Raises ``application.sealing.SealBroken`` if the value was not sealed there with ``key``."""
-    return unseal(key, _as_bytes(stored), _column_aad(trajectory_id, column))
-
-
-def _as_bytes(value: str | bytes) -> bytes:
-    return value.encode() if isinstance(value, str) else bytes(value)
-
-
-class DocumentErased(Exception):
-    """The trajectory's key was destroyed after its row was written: the projection has yet to
-    reach the erasure and rewrite the row with placeholders."""
-
-
-def open_document(keys: KeyStore, trajectory_id: UUID, erased: bool, stored: bytes) -> bytes:
-    """The stored plan-state document as JSON: opened with the trajectory's key, or as stored
-    if the row is an erased client's (placeholders only). May read the key from the database:
-    call it from a worker thread."""
-    if erased:
-        return _as_bytes(stored)
-    key = keys.key_for(trajectory_id)
-    if key is None:
-        raise DocumentErased(f"trajectory {trajectory_id} was erased; its row is being rewritten")
-    return open_column(key, trajectory_id, "doc", stored)
-
-
 class PlanStateProjection:
     """``rm_trajectories`` (+ ``rm_trajectory_parties`` for the organisation filter).
 
@@ -118,6 +64,9 @@ class PlanStateProjection:
         self.reload = reload
 
     tables: tuple[str, ...] = ("rm_trajectories", "rm_trajectory_parties")
+    #: The table whose rows an erasure rewrites without the client's personal data: scrubbed
+    #: after a batch with an erasure, so no old version lingers in the files.
+    personal_tables: tuple[str, ...] = ("rm_trajectories",)
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
         t, p = f"rm_trajectories{suffix}", f"rm_trajectory_parties{suffix}"
@@ -170,7 +119,7 @@ class PlanStateProjection:
                 trajectory_id = UUID(row_id)
                 if was_erased:
                     erased.add(trajectory_id)
-                    data = _as_bytes(state)
+                    data = as_bytes(state)
                 elif (key := self.keys.key_for(trajectory_id)) is not None:
                     data = open_column(key, trajectory_id, "state", state)
                 else:  # erased since the row was written; the erasure's event is further on

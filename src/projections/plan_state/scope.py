@@ -1,0 +1,37 @@
+"""Which trajectories a view of the plan state covers: the board and the list share it."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from domain.common import Sector
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """An organisation's trajectories (those it is a party to), a region's, a sector's; each
+    ``None`` means any."""
+
+    organisation: str | None = None
+    region: str | None = None
+    sector: Sector | None = None
+
+
+def scoped(scope: Scope) -> tuple[list[str], list[Any]]:
+    """``FROM … WHERE …`` the trajectories ``t`` in ``scope``, and its parameters; the caller
+    adds its own conditions (``AND …``). An organisation's view starts from its own rows ``p``
+    in the parties table (its index), not from every trajectory of the register."""
+    if scope.organisation is not None:
+        sql = [
+            "FROM rm_trajectory_parties p JOIN rm_trajectories t ON t.id = p.trajectory_id "
+            "WHERE p.organisation = ?"
+        ]
+        params: list[Any] = [scope.organisation]
+    else:
+        sql, params = ["FROM rm_trajectories t WHERE 1 = 1"], []
+    if scope.region is not None:
+        sql.append("AND t.region = ?")
+        params.append(scope.region)
+    if scope.sector is not None:
+        sql.append("AND t.sector = ?")
+        params.append(scope.sector.value)
+    return sql, params
