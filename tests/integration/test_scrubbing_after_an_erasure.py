@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from application.care_record import CareRecord
+from application.commands import EraseClient
 from projections.store import ProjectionDatabase
 from projections.worker import ProjectionWorker
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_projection_worker
 from tests.integration.stories import Story, tell
-from tests.support import context
+from tests.support import context, said
 
 
 class ScrubsNoted:
@@ -54,7 +55,9 @@ def test_the_worker_scrubs_the_plan_state_after_a_batch_with_an_erasure(
     story = Story(record, clients=2)
     tell(story, steps=20, seed=7)
     worker.catch_up()
-    record.erase_client(context(), story.threads[0].client_id, None, legal_basis="gdpr_request")
+    ctx = context()
+    erasure = said(EraseClient, ctx, legal_basis="gdpr_request")
+    record.erase_client(ctx, story.threads[0].client_id, None, erasure)
 
     worker.catch_up()
 
