@@ -13,7 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.audit import AuditController
 from api.auth import BearerAuthentication
-from api.clients import ClientController
+from api.clients import ClientController, client_command_handlers
 from api.commands import command_runners
 from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites
 from api.observability import RequestLogging
@@ -22,7 +22,7 @@ from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ClientReadController, ReadController
 from api.schemas import Health, ProjectionHealth
 from api.services import ApiServices
-from api.trajectories import TrajectoryController
+from api.trajectories import TrajectoryController, trajectory_command_handlers
 from application.care_record import CareRecord
 from projections.queries import ReadModelQueries
 
@@ -78,9 +78,11 @@ def create_app(
         route_handlers=[
             health,
             TrajectoryController,
+            *trajectory_command_handlers,
             ReadController,
             ClientReadController,
             ClientController,
+            *client_command_handlers,
             AuditController,
         ],
         dependencies={

@@ -7,10 +7,13 @@ and shapes the answer (the new version in the body and as ``ETag``). The runner 
 whose parameters are the command headers, so they are declared once for every command route.
 """
 
+import inspect
+import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -18,11 +21,13 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.auth import Principal
 from api.common import (
     ON_BEHALF_OF,
+    Id,
     IdempotencyKey,
     IfMatch,
     etag,
@@ -30,9 +35,9 @@ from api.common import (
     on_behalf_of,
 )
 from api.idempotency import KEY_MAX_LENGTH, StoredAnswer, request_of
-from api.schemas import CommandAnswer
+from api.schemas import CommandAnswer, RefInPath
 from api.services import ApiServices
-from application.care_record import CommandResult
+from application.care_record import CareRecord, CommandResult
 from application.commands import (
     Action,
     ClientCommand,
@@ -61,22 +66,79 @@ def command_route(path: str, **options: Any) -> Callable[[Callable[..., Any]], H
     return post(path, sync_to_thread=True, status_code=200, **options)
 
 
+#: An item named by a command's path, e.g. ``{goal_id:str}``.
+_ITEM = re.compile(r"\{(\w+):str\}")
+
+
+class CommandRoute(NamedTuple):
+    """One command on a recorded aggregate, as ``POST``: ``command_handlers`` makes its handler.
+
+    ``name`` is the handler's (the operation's summary and id), ``path`` is below the record's
+    (``/goals/{goal_id:str}/closure``), ``body`` the request body, ``doc`` the operation's
+    description. Where the path names an item, ``at`` is the command on it (``CloseGoalAt``),
+    made from the body and the item's id; else the body is the command."""
+
+    name: str
+    path: str
+    body: type[Command]
+    doc: str
+    at: type[Command] | None = None
+
+
+#: What a handler does with the record's id and the command: a ``CommandRunner`` use case.
+RunOn = Callable[["CommandRunner", UUID, Any], Answer]
+
+
+def command_handlers(
+    record_path: str, run: RunOn, routes: Iterable[CommandRoute], **options: Any
+) -> list[HTTPRouteHandler]:
+    """One handler a route, below ``record_path`` (``/v1/trajectories/{trajectory_id:uuid}``):
+    it decodes the body (adding the item its path names) and hands the command to ``run``."""
+    (record,) = re.findall(r"\{(\w+):uuid\}", record_path)
+    return [
+        command_route(record_path + route.path, **options)(_handler(record, route, run))
+        for route in routes
+    ]
+
+
+def _handler(record: str, route: CommandRoute, run: RunOn) -> Callable[..., Answer]:
+    at = route.at
+
+    def handle(*, data: Command, runner: "CommandRunner", **ids: Any) -> Answer:
+        record_id = ids.pop(record)
+        return run(runner, record_id, at.at(data, **ids) if at else data)
+
+    # Litestar reads what a handler takes from its signature: the record's id, the items the
+    # path names, the typed body and the runner (whose parameters are the command headers).
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [
+        inspect.Parameter(record, keyword, annotation=Id),
+        *(
+            inspect.Parameter(item, keyword, annotation=RefInPath)
+            for item in _ITEM.findall(route.path)
+        ),
+        inspect.Parameter("data", keyword, annotation=operator.getitem(JSONBody, route.body)),
+        inspect.Parameter("runner", keyword, annotation=Runner),
+    ]
+    handle.__dict__["__signature__"] = inspect.Signature(parameters, return_annotation=Answer)
+    handle.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": Answer}
+    handle.__name__ = handle.__qualname__ = route.name
+    handle.__doc__ = route.doc
+    return handle
+
+
+@dataclass(frozen=True)
 class CommandRunner:
     """One per request: runs one use case with the request's actor and preconditions."""
 
-    def __init__(
-        self,
-        request: Request[Principal, Any, Any],
-        services: ApiServices,
-        *,
-        if_match: str | None,
-        idempotency_key: str | None,
-    ) -> None:
-        self.request = request
-        self.services = services
-        self.care_record = services.care_record
-        self.if_match = if_match
-        self.idempotency_key = idempotency_key
+    request: Request[Principal, Any, Any]
+    services: ApiServices
+    if_match: str | None
+    idempotency_key: str | None
+
+    @property
+    def care_record(self) -> CareRecord:
+        return self.services.care_record
 
     # --- the use cases ----------------------------------------------------------------------------
 
@@ -228,11 +290,11 @@ def command_runners(
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> CommandRunner:
-        return CommandRunner(request, services, if_match=if_match, idempotency_key=idempotency_key)
+        return CommandRunner(request, services, if_match, idempotency_key)
 
     def intake(
         request: Request[Principal, Any, Any], idempotency_key: IdempotencyKey = None
     ) -> CommandRunner:
-        return CommandRunner(request, services, if_match=None, idempotency_key=idempotency_key)
+        return CommandRunner(request, services, None, idempotency_key)
 
     return runner, intake

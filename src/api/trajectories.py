@@ -1,7 +1,8 @@
-"""``/v1/trajectories``: referral, one thin handler per command, and the list.
+"""``/v1/trajectories``: referral, the list, and one route per command.
 
-Every command is a typed ``application.commands`` Struct; a handler decodes it (adding the item
-its path names) and hands it to the runner, whose dependency declares the command headers.
+Every command is a typed ``application.commands`` Struct; its route is a row of ``COMMANDS``,
+whose handler (``api.commands.command_handlers``) decodes it, adds the item its path names, and
+hands it to the runner, whose dependency declares the command headers.
 """
 
 from typing import Annotated
@@ -10,9 +11,9 @@ from litestar import Controller, get, post
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from api.commands import Answer, Runner, command_route
-from api.common import Caller, Consistency, Id, Queries, Services
-from api.schemas import RefFilter, RefInPath
+from api.commands import Answer, CommandRoute, CommandRunner, Runner, command_handlers
+from api.common import Caller, Consistency, Queries, Services
+from api.schemas import RefFilter
 from application.commands import (
     Accept,
     AcceptRoleAgreementAt,
@@ -91,199 +92,135 @@ class TrajectoryController(Controller):
                 str(e), extra=[{"key": "cursor", "message": str(e)}]
             ) from None
 
-    @command_route("/{trajectory_id:uuid}/acceptance")
-    def accept(self, trajectory_id: Id, data: JSONBody[Accept], runner: Runner) -> Answer:
-        """Accept the referral; the actor's organisation coordinates unless another is named."""
-        return runner.on_trajectory(trajectory_id, data)
 
-    @command_route("/{trajectory_id:uuid}/declination")
-    def decline(self, trajectory_id: Id, data: JSONBody[Decline], runner: Runner) -> Answer:
-        """Decline the referral, with a reason."""
-        return runner.on_trajectory(trajectory_id, data)
+#: Every command on a recorded trajectory: ``POST /v1/trajectories/{trajectory_id}/…``.
+COMMANDS = (
+    CommandRoute(
+        "accept",
+        "/acceptance",
+        Accept,
+        "Accept the referral; the actor's organisation coordinates unless another is named.",
+    ),
+    CommandRoute("decline", "/declination", Decline, "Decline the referral, with a reason."),
+    CommandRoute(
+        "hold_consultation",
+        "/consultations",
+        HoldConsultation,
+        "Record a consultation; every consultation but the end one plans the next (003).",
+    ),
+    CommandRoute(
+        "waive_consultation",
+        "/consultation-waivers",
+        WaiveConsultation,
+        "Skip the start, three-month or end consultation, with a reason (001).",
+    ),
+    CommandRoute(
+        "propose_role_agreement",
+        "/role-agreements",
+        ProposeRoleAgreement,
+        "Propose who takes which role; in force once every named party accepted.",
+    ),
+    CommandRoute(
+        "accept_role_agreement",
+        "/role-agreements/{agreement_id:str}/acceptances",
+        AnswerRoleAgreement,
+        "The actor's organisation accepts its part of the agreement.",
+        at=AcceptRoleAgreementAt,
+    ),
+    CommandRoute(
+        "decline_role_agreement",
+        "/role-agreements/{agreement_id:str}/declination",
+        DeclineRoleAgreement,
+        "The actor's organisation declines the agreement; it will not come into force.",
+        at=DeclineRoleAgreementAt,
+    ),
+    CommandRoute(
+        "end_role_agreement",
+        "/role-agreements/{agreement_id:str}/end",
+        EndRoleAgreement,
+        "End a role agreement.",
+        at=EndRoleAgreementAt,
+    ),
+    CommandRoute("set_goal", "/goals", SetGoal, "Set a goal of the support plan."),
+    CommandRoute(
+        "revise_goal",
+        "/goals/{goal_id:str}/revisions",
+        ReviseGoal,
+        "Revise a goal's wording.",
+        at=ReviseGoalAt,
+    ),
+    CommandRoute(
+        "close_goal",
+        "/goals/{goal_id:str}/closure",
+        CloseGoal,
+        "Close a goal with its outcome.",
+        at=CloseGoalAt,
+    ),
+    CommandRoute("agree_action", "/actions", AgreeAction, "Agree who does what, by when (003)."),
+    CommandRoute(
+        "sign_plan",
+        "/plan-signatures",
+        SignPlan,
+        "The client or their representative signs: the plan is in force from here (004).",
+    ),
+    CommandRoute(
+        "evaluate",
+        "/evaluations",
+        Evaluate,
+        "Evaluate the signed plan; the next evaluation is due within a year (004).",
+    ),
+    CommandRoute(
+        "raise_escalation",
+        "/escalations",
+        RaiseEscalation,
+        "Raise an escalation at a level, with a reason category.",
+    ),
+    CommandRoute(
+        "change_escalation_level",
+        "/escalations/{escalation_id:str}/level-changes",
+        ChangeEscalationLevel,
+        "Take an open escalation to another level.",
+        at=ChangeEscalationLevelAt,
+    ),
+    CommandRoute(
+        "resolve_escalation",
+        "/escalations/{escalation_id:str}/resolution",
+        ResolveEscalation,
+        "Resolve an open escalation.",
+        at=ResolveEscalationAt,
+    ),
+    CommandRoute(
+        "block",
+        "/blocks",
+        BlockTrajectory,
+        "Record that the trajectory is stuck, and why (reason categories).",
+    ),
+    CommandRoute(
+        "unblock", "/unblocking", UnblockTrajectory, "Record that the block is lifted, and how."
+    ),
+    CommandRoute(
+        "hand_over",
+        "/handovers",
+        HandOver,
+        "Hand the plan over to another party; needs the client's consent covering it (004).",
+    ),
+    CommandRoute(
+        "record_follow_up_contact",
+        "/follow-up-contacts",
+        RecordFollowUpContact,
+        "The follow-up contact after closing: is the plan still followed up? (000)",
+    ),
+    CommandRoute(
+        "close",
+        "/closure",
+        CloseTrajectory,
+        "Close the trajectory, naming who follows up the plan or why no one does (000).",
+    ),
+)
 
-    @command_route("/{trajectory_id:uuid}/consultations")
-    def hold_consultation(
-        self,
-        trajectory_id: Id,
-        data: JSONBody[HoldConsultation],
-        runner: Runner,
-    ) -> Answer:
-        """Record a consultation; every consultation but the end one plans the next (003)."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/consultation-waivers")
-    def waive_consultation(
-        self,
-        trajectory_id: Id,
-        data: JSONBody[WaiveConsultation],
-        runner: Runner,
-    ) -> Answer:
-        """Skip the start, three-month or end consultation, with a reason (001)."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/role-agreements")
-    def propose_role_agreement(
-        self,
-        trajectory_id: Id,
-        data: JSONBody[ProposeRoleAgreement],
-        runner: Runner,
-    ) -> Answer:
-        """Propose who takes which role; in force once every named party accepted."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/role-agreements/{agreement_id:str}/acceptances")
-    def accept_role_agreement(
-        self,
-        trajectory_id: Id,
-        agreement_id: RefInPath,
-        data: JSONBody[AnswerRoleAgreement],
-        runner: Runner,
-    ) -> Answer:
-        """The actor's organisation accepts its part of the agreement."""
-        return runner.on_trajectory(
-            trajectory_id, AcceptRoleAgreementAt.at(data, agreement_id=agreement_id)
-        )
-
-    @command_route("/{trajectory_id:uuid}/role-agreements/{agreement_id:str}/declination")
-    def decline_role_agreement(
-        self,
-        trajectory_id: Id,
-        agreement_id: RefInPath,
-        data: JSONBody[DeclineRoleAgreement],
-        runner: Runner,
-    ) -> Answer:
-        """The actor's organisation declines the agreement; it will not come into force."""
-        return runner.on_trajectory(
-            trajectory_id, DeclineRoleAgreementAt.at(data, agreement_id=agreement_id)
-        )
-
-    @command_route("/{trajectory_id:uuid}/role-agreements/{agreement_id:str}/end")
-    def end_role_agreement(
-        self,
-        trajectory_id: Id,
-        agreement_id: RefInPath,
-        data: JSONBody[EndRoleAgreement],
-        runner: Runner,
-    ) -> Answer:
-        """End a role agreement."""
-        return runner.on_trajectory(
-            trajectory_id, EndRoleAgreementAt.at(data, agreement_id=agreement_id)
-        )
-
-    @command_route("/{trajectory_id:uuid}/goals")
-    def set_goal(self, trajectory_id: Id, data: JSONBody[SetGoal], runner: Runner) -> Answer:
-        """Set a goal of the support plan."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/goals/{goal_id:str}/revisions")
-    def revise_goal(
-        self,
-        trajectory_id: Id,
-        goal_id: RefInPath,
-        data: JSONBody[ReviseGoal],
-        runner: Runner,
-    ) -> Answer:
-        """Revise a goal's wording."""
-        return runner.on_trajectory(trajectory_id, ReviseGoalAt.at(data, goal_id=goal_id))
-
-    @command_route("/{trajectory_id:uuid}/goals/{goal_id:str}/closure")
-    def close_goal(
-        self,
-        trajectory_id: Id,
-        goal_id: RefInPath,
-        data: JSONBody[CloseGoal],
-        runner: Runner,
-    ) -> Answer:
-        """Close a goal with its outcome."""
-        return runner.on_trajectory(trajectory_id, CloseGoalAt.at(data, goal_id=goal_id))
-
-    @command_route("/{trajectory_id:uuid}/actions")
-    def agree_action(
-        self,
-        trajectory_id: Id,
-        data: JSONBody[AgreeAction],
-        runner: Runner,
-    ) -> Answer:
-        """Agree who does what, by when (003)."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/plan-signatures")
-    def sign_plan(self, trajectory_id: Id, data: JSONBody[SignPlan], runner: Runner) -> Answer:
-        """The client or their representative signs: the plan is in force from here (004)."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/evaluations")
-    def evaluate(self, trajectory_id: Id, data: JSONBody[Evaluate], runner: Runner) -> Answer:
-        """Evaluate the signed plan; the next evaluation is due within a year (004)."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/escalations")
-    def raise_escalation(
-        self,
-        trajectory_id: Id,
-        data: JSONBody[RaiseEscalation],
-        runner: Runner,
-    ) -> Answer:
-        """Raise an escalation at a level, with a reason category."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/escalations/{escalation_id:str}/level-changes")
-    def change_escalation_level(
-        self,
-        trajectory_id: Id,
-        escalation_id: RefInPath,
-        data: JSONBody[ChangeEscalationLevel],
-        runner: Runner,
-    ) -> Answer:
-        """Take an open escalation to another level."""
-        return runner.on_trajectory(
-            trajectory_id, ChangeEscalationLevelAt.at(data, escalation_id=escalation_id)
-        )
-
-    @command_route("/{trajectory_id:uuid}/escalations/{escalation_id:str}/resolution")
-    def resolve_escalation(
-        self,
-        trajectory_id: Id,
-        escalation_id: RefInPath,
-        data: JSONBody[ResolveEscalation],
-        runner: Runner,
-    ) -> Answer:
-        """Resolve an open escalation."""
-        return runner.on_trajectory(
-            trajectory_id, ResolveEscalationAt.at(data, escalation_id=escalation_id)
-        )
-
-    @command_route("/{trajectory_id:uuid}/blocks")
-    def block(self, trajectory_id: Id, data: JSONBody[BlockTrajectory], runner: Runner) -> Answer:
-        """Record that the trajectory is stuck, and why (reason categories)."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/unblocking")
-    def unblock(
-        self,
-        trajectory_id: Id,
-        data: JSONBody[UnblockTrajectory],
-        runner: Runner,
-    ) -> Answer:
-        """Record that the block is lifted, and how."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/handovers")
-    def hand_over(self, trajectory_id: Id, data: JSONBody[HandOver], runner: Runner) -> Answer:
-        """Hand the plan over to another party; needs the client's consent covering it (004)."""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/follow-up-contacts")
-    def record_follow_up_contact(
-        self,
-        trajectory_id: Id,
-        data: JSONBody[RecordFollowUpContact],
-        runner: Runner,
-    ) -> Answer:
-        """The follow-up contact after closing: is the plan still followed up? (000)"""
-        return runner.on_trajectory(trajectory_id, data)
-
-    @command_route("/{trajectory_id:uuid}/closure")
-    def close(self, trajectory_id: Id, data: JSONBody[CloseTrajectory], runner: Runner) -> Answer:
-        """Close the trajectory, naming who follows up the plan or why no one does (000)."""
-        return runner.on_trajectory(trajectory_id, data)
+trajectory_command_handlers = command_handlers(
+    "/v1/trajectories/{trajectory_id:uuid}",
+    CommandRunner.on_trajectory,
+    COMMANDS,
+    tags=["trajectories"],
+)

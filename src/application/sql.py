@@ -1,16 +1,24 @@
 """One shape for a transaction on SQLite and on PostgreSQL, so that SQL is written once.
 
 SQL uses ``?`` placeholders; the PostgreSQL adapter turns them into ``%s``. The read models
-(``projections.store``), the key store (``application.keys``) and the migrations
-(``application.migrations``) stand on it.
+(``projections.store``), the key store (``application.keys``), the access log
+(``application.access_log``) and the migrations (``application.migrations``) stand on it.
 """
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import psycopg
+from psycopg_pool import ConnectionPool
+
+from application.files import private_database_file
+from application.unavailable import retry_once
+
+T = TypeVar("T")
 
 
 class Tx(Protocol):
@@ -18,7 +26,8 @@ class Tx(Protocol):
 
     dialect: str
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
@@ -31,8 +40,8 @@ class SqliteTx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(sql, params)
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._conn.execute(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(sql, rows)
@@ -47,8 +56,9 @@ class PostgresTx:
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         self._cursor = cursor
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         self._cursor.execute(sql.replace("?", "%s"), params)
+        return self._cursor.rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._cursor.executemany(sql.replace("?", "%s"), rows)
@@ -96,3 +106,85 @@ def sqlite_transaction(
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+
+class Database(Protocol):
+    """A database a store of ours owns (a SQLite file, or a pool on PostgreSQL)."""
+
+    dialect: str
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[Tx]:
+        """One transaction; ``write=False``: a read, which must not wait for writers."""
+
+    def statement(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement in a transaction of its own (one round trip); the rows it changed."""
+
+    def safely(self, operation: Callable[[], T]) -> T:
+        """Run an operation that is safe to run twice (a read, an insert that keeps what is
+        there, an append); where connections can be lost it is retried once (issue #10)."""
+
+    def close(self) -> None: ...
+
+
+class SqliteDatabase:
+    """A SQLite file of ours (0600, see ``application.files``), one connection shared by
+    threads one at a time, in WAL mode."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
+        self._conn = sqlite3.connect(
+            private_database_file(path),
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=timeout,
+        )
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode = WAL")
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[Tx]:
+        return sqlite_transaction(self._conn, self._lock, write=write)
+
+    def statement(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._lock:
+            return self._conn.execute(sql, params).rowcount
+
+    def safely(self, operation: Callable[[], T]) -> T:
+        return operation()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresDatabase:
+    """A small pool on PostgreSQL. Its connections autocommit: a statement on its own is one
+    round trip, and ``transaction`` begins and commits explicitly."""
+
+    dialect = "postgres"
+
+    def __init__(self, conninfo: str, *, max_size: int = 4) -> None:
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max_size,
+            max_idle=60,
+            open=True,
+            kwargs={"autocommit": True},
+        )
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield PostgresTx(cursor)
+
+    def statement(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._pool.connection() as conn:
+            return conn.execute(sql.replace("?", "%s"), params).rowcount
+
+    def safely(self, operation: Callable[[], T]) -> T:
+        return retry_once(self._pool, operation)
+
+    def close(self) -> None:
+        self._pool.close()

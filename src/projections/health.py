@@ -10,25 +10,21 @@ else one sentence without personal data, and without host names, process ids or 
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import anyio.to_thread
 
 from projections.tracking import TrackingQueries
 
 
+@dataclass
 class WorkerHeartbeats:
     """Degraded when no projection worker beat within ``stale_after`` seconds (none connected:
     killed, or its database lost), or when a worker that beats says it is failing."""
 
-    def __init__(
-        self,
-        tracking: TrackingQueries,
-        stale_after: float,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.tracking = tracking
-        self.stale_after = stale_after
-        self.clock = clock
+    tracking: TrackingQueries
+    stale_after: float
+    clock: Callable[[], float] = time.time
 
     async def __call__(self) -> str | None:
         beats = await self.tracking.heartbeats()
@@ -51,22 +47,16 @@ class WorkerHeartbeats:
         )
 
 
+@dataclass
 class StalledProjections:
     """Degraded when a projection lags behind the log and its position has not moved for more
     than ``stalled_after`` seconds (as seen by this process's earlier ``/health`` calls)."""
 
-    def __init__(
-        self,
-        positions: Callable[[], Awaitable[dict[str, int]]],
-        head: Callable[[], int | None],
-        stalled_after: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.positions = positions
-        self.head = head
-        self.stalled_after = stalled_after
-        self.clock = clock
-        self._seen: dict[str, tuple[int, float]] = {}  # position, and since when
+    positions: Callable[[], Awaitable[dict[str, int]]]
+    head: Callable[[], int | None]
+    stalled_after: float
+    clock: Callable[[], float] = time.monotonic
+    _seen: dict[str, tuple[int, float]] = field(default_factory=dict)  # position, since when
 
     async def __call__(self) -> str | None:
         head = await anyio.to_thread.run_sync(self.head) or 0

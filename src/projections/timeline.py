@@ -6,7 +6,7 @@ levels, reason categories, parties, dates), never free text. This module owns ``
 its DDL, its writer (``TimelineProjection``) and its query (``TimelineQueries``).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -46,89 +46,51 @@ class Timeline(msgspec.Struct):
 T = Trajectory
 
 
+#: The facts each event on the timeline carries, in order: its fields, or one of ``_WORKED_OUT``.
+#: An event not named here is not on the timeline.
+_FACTS: dict[type[Any], tuple[str, ...]] = {
+    T.Referred: ("sector", "region", "referrer_organisation"),
+    T.Accepted: ("coordinating_organisation",),
+    T.Declined: (),
+    T.ContinuedFrom: ("previous_trajectory_id",),
+    T.FollowUpContacted: ("contacted_party",),
+    T.ConsultationHeld: ("kind", "participants", "client_involvement", "next_consultation_on"),
+    T.ConsultationWaived: ("kind",),
+    T.RoleAgreementProposed: ("agreement_id", "parties"),
+    T.RoleAgreementAccepted: ("agreement_id", "party"),
+    T.RoleAgreementDeclined: ("agreement_id", "party"),
+    T.RoleAgreementEnded: ("agreement_id",),
+    T.PlanSigned: ("plan_version", "signatory", "representative_ref", "valid_until"),
+    T.Evaluated: ("pdca_phase", "blocking", "next_evaluation_on"),
+    T.EscalationRaised: ("escalation_id", "level", "reason"),
+    T.EscalationLevelChanged: ("escalation_id", "from_level", "to_level"),
+    T.EscalationResolved: ("escalation_id",),
+    T.Blocked: ("reasons",),
+    T.Unblocked: (),  # the blocked duration is added by the projection
+    T.HandedOver: ("from_party", "to_party", "scopes", "transfers_coordination"),
+    T.DeadlineMissed: ("rule", "due_on"),
+    T.DeadlineReminderIssued: ("rule", "due_on"),
+    T.DeadlineMetLate: ("rule", "due_on", "met_on"),
+    T.Closed: ("follow_up_by", "follow_up_named"),
+}
+
+#: Facts worked out from an event: organisations and parties only, never a person's details.
+_WORKED_OUT: dict[str, Callable[[Any], Any]] = {
+    "participants": lambda event: sorted({p.organisation for p in event.participants}),
+    "parties": lambda event: sorted({a.party for a in event.assignments}),
+    "follow_up_named": lambda event: event.follow_up_by is not None,
+}
+
+
 def _detail(event: Any) -> dict[str, Any] | None:
     """The structured facts of an event that belongs on the timeline, or None."""
-    match event:
-        case T.Referred():
-            return {
-                "sector": event.sector,
-                "region": event.region,
-                "referrer_organisation": event.referrer_organisation,
-            }
-        case T.Accepted():
-            return {"coordinating_organisation": event.coordinating_organisation}
-        case T.Declined():
-            return {}
-        case T.ContinuedFrom():
-            return {"previous_trajectory_id": event.previous_trajectory_id}
-        case T.FollowUpContacted():
-            return {"contacted_party": event.contacted_party}
-        case T.ConsultationHeld():
-            return {
-                "kind": event.kind,
-                "participants": sorted({p.organisation for p in event.participants}),
-                "client_involvement": event.client_involvement,
-                "next_consultation_on": event.next_consultation_on,
-            }
-        case T.ConsultationWaived():
-            return {"kind": event.kind}
-        case T.RoleAgreementProposed():
-            return {
-                "agreement_id": event.agreement_id,
-                "parties": sorted({a.party for a in event.assignments}),
-            }
-        case T.RoleAgreementAccepted() | T.RoleAgreementDeclined():
-            return {"agreement_id": event.agreement_id, "party": event.party}
-        case T.RoleAgreementEnded():
-            return {"agreement_id": event.agreement_id}
-        case T.PlanSigned():
-            return {
-                "plan_version": event.plan_version,
-                "signatory": event.signatory,
-                "representative_ref": event.representative_ref,
-                "valid_until": event.valid_until,
-            }
-        case T.Evaluated():
-            return {
-                "pdca_phase": event.pdca_phase,
-                "blocking": event.blocking,
-                "next_evaluation_on": event.next_evaluation_on,
-            }
-        case T.EscalationRaised():
-            return {
-                "escalation_id": event.escalation_id,
-                "level": event.level,
-                "reason": event.reason,
-            }
-        case T.EscalationLevelChanged():
-            return {
-                "escalation_id": event.escalation_id,
-                "from_level": event.from_level,
-                "to_level": event.to_level,
-            }
-        case T.EscalationResolved():
-            return {"escalation_id": event.escalation_id}
-        case T.Blocked():
-            return {"reasons": event.reasons}
-        case T.Unblocked():
-            return {}  # the blocked duration is added by the projection
-        case T.HandedOver():
-            return {
-                "from_party": event.from_party,
-                "to_party": event.to_party,
-                "scopes": event.scopes,
-                "transfers_coordination": event.transfers_coordination,
-            }
-        case T.DeadlineMissed() | T.DeadlineReminderIssued():
-            return {"rule": event.rule, "due_on": event.due_on}
-        case T.DeadlineMetLate():
-            return {"rule": event.rule, "due_on": event.due_on, "met_on": event.met_on}
-        case T.Closed():
-            return {
-                "follow_up_by": event.follow_up_by,
-                "follow_up_named": event.follow_up_by is not None,
-            }
-    return None
+    facts = _FACTS.get(type(event))
+    if facts is None:
+        return None
+    return {
+        name: _WORKED_OUT[name](event) if name in _WORKED_OUT else getattr(event, name)
+        for name in facts
+    }
 
 
 def _kind(event: Any) -> str:

@@ -20,7 +20,7 @@ from api.idempotency import (
     SqliteIdempotencyStore,
 )
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention
-from application.access_log import AccessLog, PostgresAccessLog, SqliteAccessLog
+from application.access_log import AccessLog
 from application.care_record import CareRecord
 from application.files import private_directory
 from application.kek import KeyringFile
@@ -28,6 +28,7 @@ from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
 from application.migrations import Stores, migrate
 from application.simulation import simulation_mark
+from application.sql import PostgresDatabase, SqliteDatabase
 from domain.deadlines import DeadlinePolicy
 from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
@@ -174,8 +175,8 @@ def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
 
 def build_access_log(settings: Settings) -> AccessLog:
     if settings.database.is_postgres:
-        return PostgresAccessLog(settings.database.url)
-    return SqliteAccessLog(stores_of(settings).files["access_log"])
+        return AccessLog(PostgresDatabase(settings.database.url))
+    return AccessLog(SqliteDatabase(stores_of(settings).files["access_log"]))
 
 
 def build_idempotency_store(settings: Settings) -> IdempotencyStore:
