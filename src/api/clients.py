@@ -5,16 +5,7 @@ from litestar import Controller, post
 from litestar.params import JSONBody
 
 from api.commands import Answer, CommandRoute, CommandRunner, Runner, command_handlers
-from application.commands import (
-    AppointRepresentative,
-    EraseClient,
-    ExcludeRepresentative,
-    ExcludeRepresentativeAt,
-    GrantConsent,
-    RegisterClient,
-    RevokeConsent,
-    RevokeConsentAt,
-)
+from application import commands
 
 
 class ClientController(Controller):
@@ -22,7 +13,7 @@ class ClientController(Controller):
     tags = ["clients"]
 
     @post("/", sync_to_thread=True, summary="Register a client under a pseudonymous id")
-    def register(self, data: JSONBody[RegisterClient], intake: Runner) -> Answer:
+    def register(self, data: JSONBody[commands.RegisterClient], intake: Runner) -> Answer:
         return intake.register(data)
 
 
@@ -33,28 +24,28 @@ COMMANDS = (
     CommandRoute(
         "appoint_representative",
         "/representatives",
-        AppointRepresentative,
+        commands.AppointRepresentative,
         "Appoint the person who may sign for the client (004).",
     ),
     CommandRoute(
         "exclude_representative",
         "/representatives/{representative_ref:str}/exclusion",
-        ExcludeRepresentative,
+        commands.ExcludeRepresentative,
         "The client opts out: this representative can neither sign nor see the plan (004).",
-        at=ExcludeRepresentativeAt,
+        at=commands.ExcludeRepresentativeAt,
     ),
     CommandRoute(
         "grant_consent",
         "/consents",
-        GrantConsent,
+        commands.GrantConsent,
         "Record the client's consent: to whom, what, why and until when (004).",
     ),
     CommandRoute(
         "revoke_consent",
         "/consents/{consent_id:str}/revocation",
-        RevokeConsent,
+        commands.RevokeConsent,
         "Revoke a consent; it takes effect at once.",
-        at=RevokeConsentAt,
+        at=commands.RevokeConsentAt,
     ),
 )
 
@@ -62,7 +53,7 @@ COMMANDS = (
 ERASURE = CommandRoute(
     "erase",
     "/erasure",
-    EraseClient,
+    commands.EraseClient,
     "Destroy the client's keys: their personal data becomes unreadable everywhere, while\n"
     "the record keeps who agreed what and when.",
 )

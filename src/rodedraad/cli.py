@@ -48,12 +48,10 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     from api.auth import LocalTokens
 
     if settings.auth.uses_issuer:
-        print(
+        return _fail(
             "this deployment verifies tokens from an external issuer "
             f"({settings.auth.issuer}); get a token there",
-            file=sys.stderr,
         )
-        return 2
     tokens = LocalTokens.from_file(settings.auth.secret_file)
     print(
         tokens.issue(
@@ -111,8 +109,7 @@ def _projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
         try:
             position = worker.rebuild_many(names, _print_progress)
         except KeyError as e:
-            print(f"rodedraad: {e.args[0]}", file=sys.stderr)
-            return 2
+            return _fail(e.args[0])
         print(f"{', '.join(names)}: rebuilt up to log position {position}", file=sys.stderr)
     finally:
         worker.database.close()
@@ -127,36 +124,28 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
 
     from rodedraad.logs import configure_logging
     from rodedraad.wiring import (
-        build_care_record,
-        build_deadline_scheduler,
+        build_deadlines,
         build_idempotency_store,
         build_kek_rotation,
         build_leader_lock,
-        build_policy,
-        build_projection_worker,
         is_simulation,
     )
     from scheduler.runner import BackgroundDeadlines
 
     configure_logging(settings.log_level, settings.log_format)
     if is_simulation(settings):
-        print(
-            "rodedraad: this store is a simulation copy: its scheduler runs only at the moment "
+        return _fail(
+            "this store is a simulation copy: its scheduler runs only at the moment "
             "you choose (`rodedraad scheduler run-once --now …`), never by itself at the real "
             "date",
-            file=sys.stderr,
         )
-        return 2
-    policy = build_policy(settings)
-    care_record = build_care_record(settings)
-    worker = build_projection_worker(settings, care_record, policy=policy)
-    scheduler = build_deadline_scheduler(settings, care_record, policy)
+    deadlines = build_deadlines(settings, catch_up=False)
     idempotency = build_idempotency_store(settings)
     background = BackgroundDeadlines(
-        scheduler,
+        deadlines.scheduler,
         build_leader_lock(settings),
         settings.scheduler_interval_seconds,
-        kek_rotation=build_kek_rotation(settings, care_record.keys),
+        kek_rotation=build_kek_rotation(settings, deadlines.care_record.keys),
         prune_idempotency_keys=idempotency.prune,
     )
     stop = threading.Event()
@@ -168,9 +157,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         background.shutdown()
         idempotency.close()
-        scheduler.database.close()
-        worker.database.close()
-        care_record.close()
+        deadlines.close()
     return 0
 
 
@@ -184,14 +171,7 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
 
     from domain.common import CLOCK_SKEW
     from rodedraad.logs import configure_logging
-    from rodedraad.wiring import (
-        build_care_record,
-        build_deadline_scheduler,
-        build_leader_lock,
-        build_policy,
-        build_projection_worker,
-        is_simulation,
-    )
+    from rodedraad.wiring import build_deadlines, build_leader_lock, is_simulation
     from scheduler.jobs import run_beside_service
 
     configure_logging(settings.log_level, settings.log_format)
@@ -200,25 +180,19 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
         try:
             now = datetime.fromisoformat(args.now.replace("Z", "+00:00"))
         except ValueError:
-            print(f"rodedraad: --now {args.now!r} is not an ISO 8601 moment", file=sys.stderr)
-            return 2
+            return _fail(f"--now {args.now!r} is not an ISO 8601 moment")
         if now.tzinfo is None:
-            print("rodedraad: --now needs a time zone, e.g. 2027-06-01T09:00:00Z", file=sys.stderr)
-            return 2
+            return _fail("--now needs a time zone, e.g. 2027-06-01T09:00:00Z")
     future = now > datetime.now(UTC) + CLOCK_SKEW
     if future and not args.dry_run and not is_simulation(settings):
-        print(
-            "rodedraad: --now lies in the future, and this store is a live record: it takes no "
+        return _fail(
+            "--now lies in the future, and this store is a live record: it takes no "
             "fact dated in the future. Use --dry-run to see what would fire, or make a copy "
             "for simulation (`rodedraad simulate copy DIR`) and run it there (README, "
             "'Simulating deadlines')",
-            file=sys.stderr,
         )
-        return 2
-    policy = build_policy(settings)
-    care_record = build_care_record(settings)
-    worker = build_projection_worker(settings, care_record, policy=policy)
-    scheduler = build_deadline_scheduler(settings, care_record, policy, worker=worker)
+    deadlines = build_deadlines(settings, catch_up=True)
+    scheduler = deadlines.scheduler
     try:
         if args.dry_run:  # reads only: no need to wait for anyone
             report = scheduler.run_once(now, dry_run=True)
@@ -231,12 +205,9 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
             )
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
     except JobLockBusy as e:
-        print(f"rodedraad: {e.message}", file=sys.stderr)
-        return 3
+        return _fail(e.message, 3)
     finally:
-        scheduler.database.close()
-        worker.database.close()
-        care_record.close()
+        deadlines.close()
     return 0
 
 
@@ -255,8 +226,7 @@ def _keys_status(settings: Settings, args: argparse.Namespace) -> int:
     try:
         store = build_key_store(settings)
     except KekError as e:
-        print(f"rodedraad: {e.message}", file=sys.stderr)
-        return 1
+        return _fail(e.message, 1)
     try:
         rotation = build_kek_rotation(settings, store)
         now = datetime.now(UTC)
@@ -291,8 +261,7 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
             say=_say,
         )
     except JobLockBusy as e:
-        print(f"rodedraad: {e.message}", file=sys.stderr)
-        return 3
+        return _fail(e.message, 3)
     finally:
         store.close()
     print(
@@ -360,12 +329,9 @@ def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     directory = Path(args.directory)
     if directory.exists() and any(directory.iterdir()):
-        print(
-            f"rodedraad: {directory} is not empty; a simulation copy goes into a new, empty "
-            "directory",
-            file=sys.stderr,
+        return _fail(
+            f"{directory} is not empty; a simulation copy goes into a new, empty directory",
         )
-        return 2
     copy = settings.simulation_copy(directory)
     source = build_care_record(settings)
     try:
@@ -427,9 +393,7 @@ def parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(run=_migrate)
 
-    projections = commands.add_parser("projections", help="the read models").add_subparsers(
-        dest="projections_command", required=True
-    )
+    projections = _group(commands, "projections", "the read models")
     run = projections.add_parser("run", help="follow the event log (production: its own process)")
     run.set_defaults(run=_projections_run)
     rebuild = projections.add_parser(
@@ -438,9 +402,7 @@ def parser() -> argparse.ArgumentParser:
     rebuild.add_argument("name", help="plan_state, timeline, or all")
     rebuild.set_defaults(run=_projections_rebuild)
 
-    scheduler = commands.add_parser("scheduler", help="deadlines").add_subparsers(
-        dest="scheduler_command", required=True
-    )
+    scheduler = _group(commands, "scheduler", "deadlines")
     scheduler.add_parser(
         "run", help="record what falls due, every RODEDRAAD_SCHEDULER_INTERVAL_SECONDS"
     ).set_defaults(run=_scheduler_run)
@@ -450,9 +412,7 @@ def parser() -> argparse.ArgumentParser:
     _wait_argument(once)
     once.set_defaults(run=_scheduler_run_once)
 
-    keys = commands.add_parser("keys", help="the key-encryption key (KEK)").add_subparsers(
-        dest="keys_command", required=True
-    )
+    keys = _group(commands, "keys", "the key-encryption key (KEK)")
     keys.add_parser(
         "status", help="KEK versions, keys under each, what is due; exit 1 if action is needed"
     ).set_defaults(run=_keys_status)
@@ -463,15 +423,30 @@ def parser() -> argparse.ArgumentParser:
     _wait_argument(rotate)
     rotate.set_defaults(run=_keys_rotate)
 
-    simulate = commands.add_parser(
-        "simulate", help="simulating deadlines on a copy, never in the live record"
-    ).add_subparsers(dest="simulate_command", required=True)
+    simulate = _group(
+        commands, "simulate", "simulating deadlines on a copy, never in the live record"
+    )
     copy = simulate.add_parser(
         "copy", help="copy the store into a new embedded store marked as a simulation"
     )
     copy.add_argument("directory", help="a new, empty directory for the copy")
     copy.set_defaults(run=_simulate_copy)
     return root
+
+
+def _group(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, help: str
+) -> "argparse._SubParsersAction[argparse.ArgumentParser]":
+    """A command with commands of its own (``rodedraad keys rotate``)."""
+    return commands.add_parser(name, help=help).add_subparsers(
+        dest=f"{name}_command", required=True
+    )
+
+
+def _fail(message: str, code: int = 2) -> int:
+    """Say why on stderr, and exit with ``code``."""
+    print(f"rodedraad: {message}", file=sys.stderr)
+    return code
 
 
 def _wait_argument(command: argparse.ArgumentParser) -> None:
@@ -501,11 +476,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         result: int = args.run(settings, args)
     except (SettingsError, PolicyError) as e:
-        print(f"rodedraad: {e}", file=sys.stderr)
-        return 2
+        return _fail(str(e))
     except OperatorError as e:  # a KEK, migration or simulation refusal: it says what to do
-        print(f"rodedraad: {e.message}", file=sys.stderr)
-        return 2
+        return _fail(e.message)
     return result
 
 

@@ -241,6 +241,33 @@ def build_deadline_scheduler(
     )
 
 
+@dataclass(frozen=True)
+class Deadlines:
+    """A scheduler of its own, for the CLI: the record, its read models (made ready, and of the
+    code's version), and the scheduler."""
+
+    care_record: CareRecord
+    worker: ProjectionWorker
+    scheduler: DeadlineScheduler
+
+    def close(self) -> None:
+        self.scheduler.database.close()
+        self.worker.database.close()
+        self.care_record.close()
+
+
+def build_deadlines(settings: Settings, *, catch_up: bool) -> Deadlines:
+    """``catch_up``: the scheduler brings the read models up to the log before a run (a one-off
+    run); else it waits for the projection worker to (a scheduler process beside one)."""
+    policy = build_policy(settings)
+    care_record = build_care_record(settings)
+    worker = build_projection_worker(settings, care_record, policy=policy)
+    scheduler = build_deadline_scheduler(
+        settings, care_record, policy, worker=worker if catch_up else None
+    )
+    return Deadlines(care_record, worker, scheduler)
+
+
 def wakeup_for(settings: Settings, care_record: CareRecord) -> Wakeup:
     """LISTEN/NOTIFY on PostgreSQL; on SQLite, this process's own saves plus polling."""
     if settings.database.is_postgres:
