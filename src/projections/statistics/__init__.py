@@ -1,0 +1,1 @@
+"""Statistics for learning networks: read models, disclosure control and releases (issue #12)."""

@@ -1,0 +1,257 @@
+"""The shapes statistics releases are made of (issue #12): periods, cells, populations, releases.
+
+A release covers one closed **period** of a fixed grid (a quarter ``2026Q3`` or a year ``2026``;
+no free date ranges). Its numbers are **cells**: a table, a region, a sector (``*`` for all
+sectors of the region) and a category (``referrals``, ``blocked/waiting_list``, …).
+
+Every count cell is *defined as a sum over units* (one unit = one trajectory): each unit
+contributes an integer to the cells it counts in (a trajectory to ``referrals`` 1, to
+``consultations_held`` the number it held). The disclosure audit builds its linear programme
+from exactly these definitions, so relations between cells nobody listed by hand (a region's
+total is its sectors' sum, a year holds its quarters) are constraints of the audit all the same.
+
+This module holds values only: no I/O, no SQL.
+"""
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal, NamedTuple
+
+#: The sector value of a cell that counts every sector of its region.
+ALL_SECTORS = "*"
+
+_PERIOD = re.compile(r"^(?P<year>\d{4})(?:Q(?P<quarter>[1-4]))?$")
+
+
+class InvalidPeriod(ValueError):
+    """A period that is not of the grid: ``2026`` or ``2026Q1`` … ``2026Q4``."""
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Period:
+    """A year or a quarter: the only periods statistics are released for (a fixed grid, so no
+    two releases' periods partly overlap: differencing two free ranges would isolate a day)."""
+
+    year: int
+    quarter: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Period":
+        match = _PERIOD.match(text.strip())
+        if match is None or not 2000 <= int(match["year"]) <= 2999:
+            raise InvalidPeriod(
+                f"period {text!r} is not a year (2026) or a quarter (2026Q3) between 2000 and 2999"
+            )
+        quarter = match["quarter"]
+        return cls(int(match["year"]), int(quarter) if quarter else None)
+
+    def __str__(self) -> str:
+        return f"{self.year}" if self.quarter is None else f"{self.year}Q{self.quarter}"
+
+    @property
+    def kind(self) -> Literal["year", "quarter"]:
+        return "year" if self.quarter is None else "quarter"
+
+    @property
+    def start(self) -> date:
+        return date(self.year, 1 if self.quarter is None else 3 * self.quarter - 2, 1)
+
+    @property
+    def end(self) -> date:
+        """The period's last day."""
+        if self.quarter is None or self.quarter == 4:
+            return date(self.year, 12, 31)
+        return date(self.year, 3 * self.quarter + 1, 1) - timedelta(days=1)
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def overlaps(self, other: "Period") -> bool:
+        return self.start <= other.end and other.start <= self.end
+
+    def overlapping(self) -> tuple["Period", ...]:
+        """Every period of the grid that shares a day with this one (itself included): a year and
+        its quarters. Their releases are audited together."""
+        if self.quarter is None:
+            return (self, *(Period(self.year, q) for q in range(1, 5)))
+        return (Period(self.year), self)
+
+    def publishable_on(self, lag_days: int) -> date:
+        """The first day a release of this period may be made: ``lag_days`` after its end, so
+        late-recorded facts have come in."""
+        return self.end + timedelta(days=lag_days)
+
+
+def periods_ended_by(today: date, lag_days: int, since: date) -> Iterator[Period]:
+    """Every period of the grid starting on or after ``since`` that may be released ``today``."""
+    for year in range(since.year, today.year + 1):
+        for period in (*(Period(year, q) for q in range(1, 5)), Period(year)):
+            if period.start >= date(since.year, 1, 1) and period.publishable_on(lag_days) <= today:
+                yield period
+
+
+class CellKey(NamedTuple):
+    """Where a number sits: ``table``, ``region``, ``sector`` (``*`` = all) and ``category``."""
+
+    table: str
+    region: str
+    sector: str
+    category: str
+
+    def text(self) -> str:
+        return "/".join(self)
+
+
+#: Per unit (an opaque id, the same across versions of a period), its contribution to each
+#: count cell it counts in. Cells it does not count in are absent (zero).
+Contributions = Mapping[str, Mapping[CellKey, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class CountCell:
+    """A count cell's definition: its value is the sum of the units' contributions.
+
+    ``group`` is the cell it is a part of ("blocked for waiting lists" of "blocked"): when the
+    part equals the whole, or is zero, it says "all" or "none" of that group (attribute
+    disclosure). ``None`` for cells that are no part of another.
+    """
+
+    key: CellKey
+    group: CellKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuantileCell:
+    """A duration, released as rounded quantiles of ``values`` (days, one per unit)."""
+
+    key: CellKey
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RateCell:
+    """A share ``numerator / denominator`` of two count cells: released only where both are."""
+
+    key: CellKey
+    numerator: CellKey
+    denominator: CellKey
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """What a table shows, for the README and the API: its name, a title, what each of its
+    categories means, and which seeds ask for it."""
+
+    name: str
+    title: str
+    description: str
+    seeds: tuple[str, ...]
+    categories: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    """Everything a release of ``period`` is computed from, before disclosure control.
+
+    ``counts`` lists every count cell of the release's tables, zero cells included (a table's
+    shape never depends on the data); ``contributions`` defines their values.
+    """
+
+    period: Period
+    contributions: Contributions
+    counts: Mapping[CellKey, CountCell]
+    quantiles: Mapping[CellKey, QuantileCell]
+    rates: Mapping[CellKey, RateCell]
+
+    def value(self, key: CellKey) -> int:
+        return sum(cells.get(key, 0) for cells in self.contributions.values())
+
+    def values(self) -> dict[CellKey, int]:
+        totals = dict.fromkeys(self.counts, 0)
+        for cells in self.contributions.values():
+            for key, amount in cells.items():
+                if key in totals:
+                    totals[key] += amount
+        return totals
+
+    def contributors(self) -> dict[CellKey, int]:
+        """How many units count in each cell (a statistic from fewer than k is withheld)."""
+        counts = dict.fromkeys(self.counts, 0)
+        for cells in self.contributions.values():
+            for key, amount in cells.items():
+                if amount and key in counts:
+                    counts[key] += 1
+        return counts
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedVersion:
+    """An earlier published release of an overlapping period: its units' contributions and the
+    count cells it published. A new release is audited together with every one of them."""
+
+    number: int
+    period: Period
+    contributions: Contributions
+    published: Mapping[CellKey, int]
+
+
+#: Why a cell was withheld. Each table says which rule withheld what.
+Withheld = Literal[
+    "below_k",  # a count, or the group a statistic comes from, below k
+    "all_or_none",  # the cell says all or none of its group
+    "secondary",  # published, it would narrow a withheld cell below its protection interval
+    "quantile_too_few",  # fewer than k units on either side of the quantile
+    "rate_part_withheld",  # the numerator or the denominator is withheld
+]
+
+
+def protection_interval(value: int, k: int) -> tuple[float, float]:
+    """The range every withheld count must keep open for whoever reads all published numbers:
+    ``[v − max(k/2, 0.3·v), v + max(k/2, 0.3·v)]``, clipped at zero (no count is negative, so a
+    reader knows that much already)."""
+    margin = max(k / 2, 0.3 * value)
+    return max(0.0, value - margin), value + margin
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedCell:
+    """One number as released: its value, or ``None`` with the rule that withheld it."""
+
+    key: CellKey
+    kind: Literal["count", "quantile", "rate"]
+    value: float | None
+    withheld: Withheld | None = None
+    #: For quantile cells: which quantile (0.25, 0.5, 0.75).
+    quantile: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedCell:
+    """The audit's finding for one withheld count: the range a reader can narrow it to, across
+    every table of the release and every earlier version, and the interval it had to keep."""
+
+    key: CellKey
+    release: int | None  # None: this release; else the earlier release's number
+    low: float
+    high: float
+    needed_low: float
+    needed_high: float
+
+    @property
+    def protected(self) -> bool:
+        tolerance = 1e-6
+        return self.low <= self.needed_low + tolerance and self.high >= self.needed_high - tolerance
+
+
+@dataclass(frozen=True, slots=True)
+class Protected:
+    """The outcome of disclosure control: the cells to release and the audit that passed them."""
+
+    cells: tuple[ReleasedCell, ...]
+    audit: tuple[AuditedCell, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(finding.protected for finding in self.audit)
