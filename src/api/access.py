@@ -12,7 +12,8 @@ the event and in the personal-data read log.
 1. *Role.* What the role allows at all: ``coordinator`` records and reads; ``professional`` reads
    and records what a role agreement covers; ``auditor`` reads (history too) in its region and
    changes nothing; ``data_protection_officer`` erases, reads no case data; ``admin`` sees what
-   passed its retention, never case data; ``learning_network`` sees anonymised statistics only.
+   passed its retention, never case data; ``learning_network`` reads the statistics releases of
+   its region, ``forum`` those of every region (issue #12).
    A role that may not → 403.
 2. *Relation.* Who the organisation is to the record:
 
@@ -64,6 +65,8 @@ class Role(StrEnum):
     DATA_PROTECTION_OFFICER = "data_protection_officer"
     ADMIN = "admin"
     LEARNING_NETWORK = "learning_network"
+    #: Macro: the forum reads the statistics releases of every region of the deployment.
+    FORUM = "forum"
 
 
 #: The order in which a token's roles are tried: the first that may act, acts.
@@ -120,6 +123,9 @@ CASE_READERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL, R
 CASE_RECORDERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL})
 AUDITORS: frozenset[str] = frozenset({Role.AUDITOR})
 RETENTION_READERS: frozenset[str] = frozenset({Role.ADMIN, Role.DATA_PROTECTION_OFFICER})
+#: Statistics releases (issue #12): a region's learning network and its auditors read the
+#: releases of their region, the forum those of every region.
+STATISTICS_READERS: frozenset[str] = frozenset({Role.LEARNING_NETWORK, Role.FORUM, Role.AUDITOR})
 
 #: A trajectory that is still someone's to coordinate.
 OPEN = RUNNING | {Status.ACCEPTED}
@@ -196,6 +202,12 @@ class AccessPolicy:
             organisation=principal.organisation,
         )
         return error
+
+    @staticmethod
+    def statistics_regions(acting: Principal) -> frozenset[str] | None:
+        """The regions whose released statistics a role reads: the forum every region of the
+        deployment (``None``), a learning network or an auditor its own region."""
+        return None if role_of(acting) == Role.FORUM else frozenset({acting.region})
 
     def require_role(self, principal: Principal, action: str, allowed: frozenset[str]) -> Principal:
         """The principal acting in the first of its roles that ``allowed`` names, or 403."""

@@ -22,6 +22,7 @@ from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ClientReadController, ReadController
 from api.schemas import Health, ProjectionHealth
 from api.services import ApiServices
+from api.statistics import StatisticsController
 from api.trajectories import TrajectoryController, trajectory_command_handlers
 from application.care_record import CareRecord
 from projections.queries import ReadModelQueries
@@ -84,6 +85,7 @@ def create_app(
             ClientController,
             *client_command_handlers,
             AuditController,
+            StatisticsController,
         ],
         dependencies={
             "queries": Provide(provide_queries, sync_to_thread=False),

@@ -103,3 +103,97 @@ class Problem(msgspec.Struct, omit_defaults=True):
     instance: str | None = None
     rule: str | None = None
     field: str | None = None
+
+
+# --- statistics releases (issue #12) ---------------------------------------------------------------
+
+#: A period of the release grid: a year or a quarter.
+PeriodFilter = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^2\d{3}(Q[1-4])?$",
+        required=False,
+        description="A year (2026) or a quarter (2026Q3)",
+    ),
+]
+
+
+class ReleaseAudit(msgspec.Struct, frozen=True):
+    """The disclosure audit the release passed, over every table and earlier version."""
+
+    withheld_counts_audited: int
+    earlier_versions: list[int]
+    narrowest_margin: float | None
+
+
+class ReleaseTableSummary(msgspec.Struct, frozen=True):
+    """A table of a release, for the regions the caller reads: what it shows and how much of it
+    disclosure control let through."""
+
+    name: str
+    title: str
+    description: str
+    seeds: list[str]
+    cells: int
+    published: int
+    published_share: float
+    withheld_by_rule: dict[str, int]
+
+
+class ReleaseSummary(msgspec.Struct, frozen=True):
+    """A release: immutable, numbered, for one closed period."""
+
+    number: int
+    period: str
+    revises: int | None
+    computed_at: datetime
+    log_position: int
+    rule_set: str
+    k: int
+    deployment: str
+    regions: list[str]
+
+
+class ReleaseView(msgspec.Struct, frozen=True):
+    """A release with its tables and what it was computed under."""
+
+    number: int
+    period: str
+    revises: int | None
+    computed_at: datetime
+    log_position: int
+    rule_set: str
+    k: int
+    deployment: str
+    regions: list[str]
+    deadline_policies: dict[str, str]
+    tables: list[ReleaseTableSummary]
+    audit: ReleaseAudit
+
+
+class ReleasedCellView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One number: ``value``, or ``null`` with the rule in ``withheld``."""
+
+    region: str
+    sector: str
+    category: str
+    kind: str
+    value: float | None
+    withheld: str | None = None
+    quantile: float | None = None
+    group: str | None = None
+
+
+class ReleaseTableView(msgspec.Struct, frozen=True):
+    """A table of a release for the regions the caller reads; ``categories`` says what each
+    category counts."""
+
+    number: int
+    period: str
+    name: str
+    title: str
+    description: str
+    seeds: list[str]
+    categories: dict[str, str]
+    regions: list[str]
+    cells: list[ReleasedCellView]

@@ -10,6 +10,7 @@ from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
 from application.care_record import CareRecord
 from projections.queries import ReadModelQueries
+from projections.statistics.store import ReleaseStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +45,5 @@ class ApiServices:
     max_body_bytes: int = 256 * 1024
     #: What ``/health`` asks besides the projections' positions (KEK rotation, workers, …).
     health_checks: Sequence[HealthCheck] = ()
+    #: The statistics releases learning networks read (issue #12).
+    releases: ReleaseStore | None = None

@@ -59,7 +59,7 @@ from application.schema import SCHEMA_LOCK_KEY
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
 
 #: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
-STORES = ("events", "keys", "access_log", "idempotency")
+STORES = ("events", "keys", "access_log", "idempotency", "statistics")
 
 #: Where each store records the migrations it has had.
 RECORDS_TABLE = "rodedraad_migrations"
@@ -328,6 +328,34 @@ def _idempotency_keys(ctx: MigrationContext) -> None:
     )
 
 
+def _statistics_releases(ctx: MigrationContext) -> None:
+    """The statistics releases (issue #12): immutable, numbered, never changed once written. Per
+    release its description, its tables' cells per region (what learning networks read) and,
+    private, the units' contributions a later release of an overlapping period is audited
+    against (no statistics query reads them; they hold trajectory ids and numbers only)."""
+    blob, moment = ("BLOB", "TEXT") if ctx.dialect == "sqlite" else ("BYTEA", "TIMESTAMPTZ")
+    ctx.tx.execute(
+        "CREATE TABLE IF NOT EXISTS rodedraad_statistics_releases ("
+        "number INTEGER PRIMARY KEY, period TEXT NOT NULL, revises INTEGER, "
+        f"computed_at {moment} NOT NULL, log_position BIGINT NOT NULL, "
+        f"description {blob} NOT NULL)"
+    )
+    ctx.tx.execute(
+        "CREATE INDEX IF NOT EXISTS ix_rodedraad_statistics_releases_period "
+        "ON rodedraad_statistics_releases (period, number)"
+    )
+    ctx.tx.execute(
+        "CREATE TABLE IF NOT EXISTS rodedraad_statistics_release_tables ("
+        "number INTEGER NOT NULL, table_name TEXT NOT NULL, region TEXT NOT NULL, "
+        f"cells {blob} NOT NULL, PRIMARY KEY (number, table_name, region))"
+    )
+    ctx.tx.execute(
+        "CREATE TABLE IF NOT EXISTS rodedraad_statistics_release_units ("
+        f"number INTEGER NOT NULL, region TEXT NOT NULL, contributions {blob} NOT NULL, "
+        "PRIMARY KEY (number, region))"
+    )
+
+
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
@@ -338,6 +366,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),
     Migration("access_log", "0001_baseline", _personal_data_reads),
     Migration("idempotency", "0001_baseline", _idempotency_keys),
+    Migration("statistics", "0001_baseline", _statistics_releases),
 )
 
 

@@ -1,5 +1,5 @@
 """``rodedraad``: the command line. Sub-commands: ``serve``, ``token``, ``migrate``,
-``projections``, ``scheduler``, ``keys``, ``simulate``."""
+``projections``, ``scheduler``, ``keys``, ``statistics``, ``simulate``."""
 
 import argparse
 import sys
@@ -128,6 +128,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         build_idempotency_store,
         build_kek_rotation,
         build_leader_lock,
+        build_releases,
         is_simulation,
     )
     from scheduler.runner import BackgroundDeadlines
@@ -141,12 +142,14 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         )
     deadlines = build_deadlines(settings, catch_up=False)
     idempotency = build_idempotency_store(settings)
+    releases = build_releases(settings, deadlines.scheduler.policy)
     background = BackgroundDeadlines(
         deadlines.scheduler,
         build_leader_lock(settings),
         settings.scheduler_interval_seconds,
         kek_rotation=build_kek_rotation(settings, deadlines.care_record.keys),
         prune_idempotency_keys=idempotency.prune,
+        release_statistics=releases.run_due,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -156,6 +159,8 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         background.shutdown()
+        releases.store.close()
+        releases.read_models.close()
         idempotency.close()
         deadlines.close()
     return 0
@@ -208,6 +213,52 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(e.message, 3)
     finally:
         deadlines.close()
+    return 0
+
+
+def _statistics_release(settings: Settings, args: argparse.Namespace) -> int:
+    """Release one period's statistics now (a revision if it was released before), beside a
+    running service: the read models are brought up to the log first, and the release takes
+    its turn with the scheduler's runs (``--wait``)."""
+    from projections.statistics.model import InvalidPeriod, Period
+    from projections.statistics.releases import NothingChanged, ReleaseRefused
+    from rodedraad.logs import configure_logging
+    from rodedraad.wiring import build_deadlines, build_leader_lock, build_releases
+    from scheduler.jobs import run_beside_service
+
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        period = Period.parse(args.period)
+    except InvalidPeriod as e:
+        return _fail(str(e))
+    deadlines = build_deadlines(settings, catch_up=True)
+    releases = build_releases(settings, deadlines.scheduler.policy, deadlines.worker.database)
+    try:
+        _say("bringing the read models up to the event log")
+        deadlines.worker.catch_up()
+        _say(f"computing {period} and auditing it against every earlier release it overlaps")
+        saved = run_beside_service(
+            build_leader_lock(settings),
+            lambda: releases.release(period),
+            wait=args.wait,
+            say=_say,
+        )
+    except NothingChanged as e:
+        _say(str(e))
+        return 0
+    except ReleaseRefused as e:
+        return _fail(str(e), 1)
+    except JobLockBusy as e:
+        return _fail(e.message, 3)
+    finally:
+        releases.store.close()
+        deadlines.close()
+    shares = ", ".join(f"{t.name} {t.published_share:.0%}" for t in saved.tables)
+    revision = f", revising release {saved.revises}" if saved.revises else ""
+    print(
+        f"release {saved.number}: {saved.period} at log position {saved.log_position}"
+        f"{revision}; k={saved.k}; published: {shares}"
+    )
     return 0
 
 
@@ -422,6 +473,15 @@ def parser() -> argparse.ArgumentParser:
     )
     _wait_argument(rotate)
     rotate.set_defaults(run=_keys_rotate)
+
+    statistics = _group(commands, "statistics", "statistics releases for learning networks")
+    release = statistics.add_parser(
+        "release",
+        help="release a closed period now (again: a revision if late facts changed it)",
+    )
+    release.add_argument("--period", required=True, help="a year (2026) or a quarter (2026Q3)")
+    _wait_argument(release)
+    release.set_defaults(run=_statistics_release)
 
     simulate = _group(
         commands, "simulate", "simulating deadlines on a copy, never in the live record"

@@ -5,6 +5,7 @@ two equal.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -99,11 +100,27 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StatisticsSettings:
+    """Statistics releases for learning networks (issue #12)."""
+
+    #: No released count, and no statistic from a group, below k (never below ``MIN_K``).
+    k: int = 10
+    #: A period is released this many days after it ended, so late-recorded facts are in.
+    lag_days: int = 30
+    #: This deployment's name in the releases it exports (a macro release names its sources).
+    deployment: str = "rodedraad"
+
+    #: Below five, a learning network of a region's professionals could recognise families.
+    MIN_K = 5
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database: DatabaseSettings
     auth: AuthSettings
     kek: KekSettings
     http: HttpSettings = field(default_factory=HttpSettings)
+    statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
     data_dir: Path = Path("var")
     #: Run projection workers and the scheduler inside ``serve``: yes on SQLite.
     embedded_workers: bool = True
@@ -185,6 +202,18 @@ class Settings:
         if auth.uses_issuer and not auth.issuer:
             raise SettingsError("RODEDRAAD_JWT_ISSUER is required with a public key or JWKS URL")
         database = DatabaseSettings(url=url, aggregate_cache=integer("AGGREGATE_CACHE_SIZE", 2000))
+        k = integer("STATISTICS_K", 10)
+        if k < StatisticsSettings.MIN_K:
+            raise SettingsError(
+                f"RODEDRAAD_STATISTICS_K must be at least {StatisticsSettings.MIN_K}, not {k}: "
+                "smaller groups let a region's professionals recognise the families in them"
+            )
+        deployment = get("DEPLOYMENT_NAME", "rodedraad")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", deployment):
+            raise SettingsError(
+                "RODEDRAAD_DEPLOYMENT_NAME must be letters, digits, '.', '_' or '-' "
+                f"(at most 64), not {deployment!r}"
+            )
         workers = choice("EMBEDDED_WORKERS", "auto", ("auto", "true", "false"))
         return cls(
             database=database,
@@ -198,6 +227,9 @@ class Settings:
                 host=get("HOST", "127.0.0.1"),
                 port=integer("PORT", 8000),
                 max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
+            ),
+            statistics=StatisticsSettings(
+                k=k, lag_days=integer("STATISTICS_LAG_DAYS", 30), deployment=deployment
             ),
             data_dir=data_dir,
             embedded_workers=(

@@ -39,6 +39,8 @@ from projections.store import (
     ProjectionDatabase,
     SqliteProjectionDatabase,
 )
+from projections.statistics.releases import Releases
+from projections.statistics.store import ReleaseStore
 from projections.worker import (
     ListenWakeup,
     PollingWakeup,
@@ -73,6 +75,7 @@ def stores_of(settings: Settings) -> Stores:
             "keys": settings.data_dir / "keys.sqlite",
             "access_log": settings.data_dir / "access-log.sqlite",
             "idempotency": settings.data_dir / "idempotency.sqlite",
+            "statistics": settings.data_dir / "statistics.sqlite",
         },
         lock_file=settings.data_dir / "migrations.lock",
         keyring=KeyringFile(settings.kek.file),
@@ -268,6 +271,29 @@ def build_deadlines(settings: Settings, *, catch_up: bool) -> Deadlines:
     return Deadlines(care_record, worker, scheduler)
 
 
+def build_release_store(settings: Settings) -> ReleaseStore:
+    """The statistics releases: beside the event store on PostgreSQL, ``statistics.sqlite`` in
+    embedded mode."""
+    if settings.database.is_postgres:
+        return ReleaseStore(PostgresDatabase(settings.database.url))
+    return ReleaseStore(SqliteDatabase(stores_of(settings).files["statistics"]))
+
+
+def build_releases(
+    settings: Settings, policy: DeadlinePolicy, read_models: ProjectionDatabase | None = None
+) -> Releases:
+    """Releases read the read models through a connection of their own (or ``read_models``)."""
+    stats = settings.statistics
+    return Releases(
+        read_models=read_models or build_projection_database(settings),
+        store=build_release_store(settings),
+        policy=policy,
+        k=stats.k,
+        lag_days=stats.lag_days,
+        deployment=stats.deployment,
+    )
+
+
 def wakeup_for(settings: Settings, care_record: CareRecord) -> Wakeup:
     """LISTEN/NOTIFY on PostgreSQL; on SQLite, this process's own saves plus polling."""
     if settings.database.is_postgres:
@@ -355,12 +381,15 @@ class Container:
             self.policy,
             worker=self.worker if self.inline_projections else None,
         )
+        releases = build_releases(self.settings, self.policy)
+        self._closers.extend([releases.store, releases.read_models])
         background = BackgroundDeadlines(
             scheduler,
             build_leader_lock(self.settings),
             self.settings.scheduler_interval_seconds,
             kek_rotation=build_kek_rotation(self.settings, self.care_record.keys),
             prune_idempotency_keys=self.idempotency.prune,
+            release_statistics=releases.run_due,
         )
         background.start()
         self.background_scheduler = background
@@ -370,7 +399,8 @@ class Container:
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()
         access_log = build_access_log(self.settings)
-        self._closers.append(access_log)
+        release_store = build_release_store(self.settings)
+        self._closers.extend([access_log, release_store])
         services = ApiServices(
             care_record=self.care_record,
             idempotency=self.idempotency,
@@ -384,6 +414,7 @@ class Container:
                 log_years=self.settings.retention_log_years,
             ),
             max_body_bytes=self.settings.http.max_body_bytes,
+            releases=release_store,
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),

@@ -251,7 +251,8 @@ class BackgroundDeadlines:
     """APScheduler 3: runs the scheduler every ``interval`` seconds, the first time at start,
     and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
     past the backup window; issue #10) and the pruning of idempotency keys older than a day
-    (``prune_idempotency_keys``), each on its own: one failing never stops another. A run whose
+    (``prune_idempotency_keys``) and the statistics releases whose period's lag has passed
+    (``release_statistics``, issue #12), each on its own: one failing never stops another. A run whose
     turn comes while another holds the lock (another scheduler process, a one-off job) is
     skipped: the next one comes soon enough."""
 
@@ -262,6 +263,7 @@ class BackgroundDeadlines:
         interval: float,
         kek_rotation: KekRotation | None = None,
         prune_idempotency_keys: Callable[[datetime], object] | None = None,
+        release_statistics: Callable[[datetime], object] | None = None,
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -269,6 +271,7 @@ class BackgroundDeadlines:
         self.lock = lock
         self.kek_rotation = kek_rotation
         self.prune_idempotency_keys = prune_idempotency_keys
+        self.release_statistics = release_statistics
         self._apscheduler = BackgroundScheduler(timezone=UTC)
         self._apscheduler.add_job(
             self.tick,
@@ -301,6 +304,8 @@ class BackgroundDeadlines:
             _on_its_own(
                 "pruning idempotency keys failed; will retry", self.prune_idempotency_keys, now
             )
+        if self.release_statistics is not None:
+            _on_its_own("releasing statistics failed; will retry", self.release_statistics, now)
 
     def start(self) -> None:
         self._apscheduler.start()

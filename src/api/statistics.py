@@ -1,0 +1,198 @@
+"""Statistics releases for learning networks (issue #12): read-only, released numbers only.
+
+Learning networks never query the read models: they read releases, each immutable, so nothing
+they can read changes between two releases. A region's ``learning_network`` and its auditors read
+the cells of their region, the ``forum`` those of every region of the deployment. Every other
+role gets 403. What each table and category means is in the answer (``TableSpec``) and the
+README.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+
+import anyio.to_thread
+from litestar import Controller, Response, get
+
+from api.access import STATISTICS_READERS, AccessPolicy
+from api.auth import Principal
+from api.common import Caller, Services
+from api.schemas import (
+    PeriodFilter,
+    ReleaseAudit,
+    ReleasedCellView,
+    ReleaseSummary,
+    ReleaseTableSummary,
+    ReleaseTableView,
+    ReleaseView,
+)
+from domain.errors import NotFound
+from projections.statistics.model import Period
+from projections.statistics.store import CellRow, ReleaseDescription, ReleaseStore
+from projections.statistics.tables import TABLES
+
+_SPECS = {spec.name: spec for spec in TABLES}
+#: Releases never change: a client may keep what it read.
+_IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
+
+
+class ReleaseNotFound(NotFound):
+    rule = "statistics-release-not-found"
+
+
+def _store(services: Services) -> ReleaseStore:
+    if services.releases is None:  # pragma: no cover - every deployment has one
+        raise ReleaseNotFound("this deployment keeps no statistics releases")
+    return services.releases
+
+
+def _reader(services: Services, request: Caller) -> tuple[Principal, frozenset[str] | None]:
+    policy: AccessPolicy = services.policy
+    acting = policy.require_role(request.user, "read statistics releases", STATISTICS_READERS)
+    return acting, policy.statistics_regions(acting)
+
+
+def _visible(release: ReleaseDescription, regions: frozenset[str] | None) -> list[str]:
+    return [r for r in release.regions if regions is None or r in regions]
+
+
+def _summary(release: ReleaseDescription, regions: frozenset[str] | None) -> ReleaseSummary:
+    return ReleaseSummary(
+        number=release.number,
+        period=release.period,
+        revises=release.revises,
+        computed_at=release.computed_at,
+        log_position=release.log_position,
+        rule_set=release.rule_set,
+        k=release.k,
+        deployment=release.deployment,
+        regions=_visible(release, regions),
+    )
+
+
+def _table_summary(name: str, cells: Sequence[CellRow]) -> ReleaseTableSummary:
+    spec = _SPECS[name]
+    published = sum(1 for c in cells if c.withheld is None)
+    withheld = Counter(c.withheld for c in cells if c.withheld is not None)
+    return ReleaseTableSummary(
+        name=name,
+        title=spec.title,
+        description=spec.description,
+        seeds=list(spec.seeds),
+        cells=len(cells),
+        published=published,
+        published_share=round(published / len(cells), 4) if cells else 0.0,
+        withheld_by_rule=dict(sorted(withheld.items())),
+    )
+
+
+def _release(store: ReleaseStore, number: int) -> ReleaseDescription:
+    release = store.release(number)
+    if release is None:
+        raise ReleaseNotFound(f"no statistics release numbered {number}")
+    return release
+
+
+class StatisticsController(Controller):
+    tags = ["statistics"]
+
+    @get("/v1/statistics/releases", summary="The statistics releases, newest first")
+    async def releases(
+        self, request: Caller, services: Services, period: PeriodFilter = None
+    ) -> list[ReleaseSummary]:
+        """Every release (of ``period``), with the regions of it the caller reads."""
+        _, regions = _reader(services, request)
+        store = _store(services)
+        wanted = Period.parse(period) if period is not None else None
+        found = await anyio.to_thread.run_sync(lambda: store.releases(wanted))
+        return [_summary(r, regions) for r in found]
+
+    @get("/v1/statistics/releases/{number:int}", summary="A release and its tables")
+    async def release(self, number: int, request: Caller, services: Services) -> Response[
+        ReleaseView
+    ]:
+        """What the release was computed under (period, log position, rule set, k, the deadline
+        policy of each region) and, per table, what share of its cells it publishes for the
+        caller's regions and which rule withheld the rest."""
+        _, regions = _reader(services, request)
+        store = _store(services)
+
+        def read() -> tuple[ReleaseDescription, list[ReleaseTableSummary]]:
+            release = _release(store, number)
+            visible = _visible(release, regions)
+            summaries = []
+            for table in release.tables:
+                cells = store.cells(number, table.name, visible)
+                summaries.append(
+                    _table_summary(table.name, [c for rows in cells.values() for c in rows])
+                )
+            return release, summaries
+
+        release, summaries = await anyio.to_thread.run_sync(read)
+        visible = _visible(release, regions)
+        view = ReleaseView(
+            number=release.number,
+            period=release.period,
+            revises=release.revises,
+            computed_at=release.computed_at,
+            log_position=release.log_position,
+            rule_set=release.rule_set,
+            k=release.k,
+            deployment=release.deployment,
+            regions=visible,
+            deadline_policies={r: f for r, f in release.deadline_policies.items() if r in visible},
+            tables=summaries,
+            audit=ReleaseAudit(
+                withheld_counts_audited=release.audit.withheld_counts_audited,
+                earlier_versions=release.audit.earlier_versions,
+                narrowest_margin=release.audit.narrowest_margin,
+            ),
+        )
+        return Response(view, headers=_IMMUTABLE)
+
+    @get(
+        "/v1/statistics/releases/{number:int}/tables/{name:str}",
+        summary="A table of a release, for the caller's regions",
+    )
+    async def table(
+        self, number: int, name: str, request: Caller, services: Services
+    ) -> Response[ReleaseTableView]:
+        """Every cell of the table in the caller's regions: per sector (``*`` = all sectors of
+        the region) and category, its value, or ``null`` and the rule that withheld it."""
+        _, regions = _reader(services, request)
+        store = _store(services)
+        spec = _SPECS.get(name)
+        if spec is None:
+            raise ReleaseNotFound(
+                f"no statistics table {name!r}; the tables are {', '.join(_SPECS)}"
+            )
+
+        def read() -> tuple[ReleaseDescription, dict[str, list[CellRow]]]:
+            release = _release(store, number)
+            return release, store.cells(number, name, _visible(release, regions))
+
+        release, cells = await anyio.to_thread.run_sync(read)
+        view = ReleaseTableView(
+            number=release.number,
+            period=release.period,
+            name=spec.name,
+            title=spec.title,
+            description=spec.description,
+            seeds=list(spec.seeds),
+            categories=dict(spec.categories),
+            regions=sorted(cells),
+            cells=[
+                ReleasedCellView(
+                    region=region,
+                    sector=c.sector,
+                    category=c.category,
+                    kind=c.kind,
+                    value=c.value,
+                    withheld=c.withheld,
+                    quantile=c.quantile,
+                    group=c.group,
+                )
+                for region, rows in sorted(cells.items())
+                for c in rows
+            ],
+        )
+        return Response(view, headers=_IMMUTABLE)

@@ -1,0 +1,267 @@
+"""Making releases: the one path from the read models to what learning networks may read.
+
+A release (issue #12, point 3) is computed for one closed period of the grid, after its lag:
+
+1. in one read transaction of the read models, the statistics working table's units, the
+   organisation kinds and the position of the log the statistics projection has reached;
+2. the population of the period (``tables.population``): every count cell as a sum over units;
+3. every earlier published release of an overlapping period (the period's own earlier versions,
+   the year of a quarter, the quarters of a year), from the release store;
+4. disclosure control over all of it (``disclosure.protect``), whose linear-programming audit
+   must pass, or nothing is published (``ReleaseRefused``);
+5. saved whole, under the next number.
+
+The scheduler releases each period once, on the first run after its lag
+(``Releases.run_due``); ``rodedraad statistics release --period P`` releases one now, and
+releases a period again as a **revision** when facts recorded late changed what it would say.
+"""
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import structlog
+
+from domain.common import Sector
+from domain.deadlines import DeadlinePolicy
+from projections.organisations import organisation_kinds
+from projections.statistics import disclosure, tables
+from projections.statistics.model import (
+    CellKey,
+    Contributions,
+    Period,
+    Population,
+    Protected,
+    periods_ended_by,
+)
+from projections.statistics.store import (
+    AuditSummary,
+    CellRow,
+    ReleaseConflict,
+    ReleaseDescription,
+    ReleaseStore,
+    TableSummary,
+    cell_rows,
+)
+from projections.statistics.units import StatisticsProjection, earliest_referral, read_units
+from projections.store import ProjectionDatabase
+from projections.tracking import read_tracking
+
+log = structlog.get_logger("rodedraad.statistics")
+
+#: The rules a release was made under. Bump when what a release computes or withholds changes:
+#: a revision made under other rules says so.
+RULE_SET_VERSION = "rodedraad-statistics/1"
+
+
+class ReleaseRefused(Exception):
+    """A release that may not be made (too early, or it fails the audit); the message says why
+    and what to do."""
+
+
+class EmptyPeriod(ReleaseRefused):
+    """No trajectory counts in the period: nothing to release."""
+
+
+class NothingChanged(Exception):
+    """A release of this period would publish what its latest release already says."""
+
+    def __init__(self, latest: ReleaseDescription) -> None:
+        super().__init__(
+            f"release {latest.number} of {latest.period} already says all there is to say: "
+            "no fact recorded since changes a published number"
+        )
+        self.latest = latest
+
+
+def policy_fingerprints(policy: DeadlinePolicy, regions: Iterable[str]) -> dict[str, str]:
+    """Per region, a fingerprint of the deadline rules in force there (every sector): "in
+    time" differs where a region amends the policy, and a release says which rules it used."""
+    found = {}
+    for region in regions:
+        text = "\n".join(
+            f"{sector.value}: {rule!r}"
+            for sector in Sector
+            for rule in sorted(policy.rules_for(region, sector.value), key=lambda r: r.name)
+        )
+        found[region] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return found
+
+
+def _by_region(contributions: Contributions) -> dict[str, dict[str, dict[CellKey, int]]]:
+    regions: dict[str, dict[str, dict[CellKey, int]]] = defaultdict(dict)
+    for unit, cells in contributions.items():
+        region = next(iter(cells)).region if cells else None
+        if region is not None:
+            regions[region][unit] = dict(cells)
+    return regions
+
+
+def _summaries(
+    population: Population, protected: Protected
+) -> tuple[list[TableSummary], dict[tuple[str, str], list[CellRow]]]:
+    groups = {key: cell.group for key, cell in population.counts.items()}
+    rows: dict[tuple[str, str], list[CellRow]] = defaultdict(list)
+    for place, row in cell_rows(protected.cells, groups):
+        rows[place].append(row)
+    totals: Counter[str] = Counter()
+    published: Counter[str] = Counter()
+    rules: dict[str, Counter[str]] = defaultdict(Counter)
+    for cell in protected.cells:
+        totals[cell.key.table] += 1
+        if cell.withheld is None:
+            published[cell.key.table] += 1
+        else:
+            rules[cell.key.table][cell.withheld] += 1
+    summaries = [
+        TableSummary(
+            name=spec.name,
+            cells=totals[spec.name],
+            published=published[spec.name],
+            withheld_by_rule=dict(sorted(rules[spec.name].items())),
+        )
+        for spec in tables.TABLES
+    ]
+    return summaries, dict(rows)
+
+
+def _narrowest(protected: Protected) -> float | None:
+    """How much of its needed interval the most narrowed withheld count keeps open (≥ 1: all)."""
+    margins = []
+    for finding in protected.audit:
+        need = finding.needed_high - finding.needed_low
+        if need > 0:
+            kept = min(finding.high, finding.needed_high) - max(finding.low, finding.needed_low)
+            margins.append(max(0.0, kept) / need)
+    return round(min(margins), 4) if margins else None
+
+
+@dataclass
+class Releases:
+    """Computes and saves releases; one instance per process."""
+
+    read_models: ProjectionDatabase
+    store: ReleaseStore
+    policy: DeadlinePolicy
+    k: int
+    lag_days: int
+    deployment: str
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def check_publishable(self, period: Period, today: date) -> None:
+        first = period.publishable_on(self.lag_days)
+        if today < first:
+            raise ReleaseRefused(
+                f"{period} can be released from {first.isoformat()} on: {self.lag_days} days "
+                "after it ends, so facts recorded late are in (RODEDRAAD_STATISTICS_LAG_DAYS)"
+            )
+
+    def compute(self, period: Period) -> tuple[Population, Protected, int, list[int]]:
+        """The period's population, disclosure control over it and every earlier version of an
+        overlapping period, the log position it reflects, and the earlier releases audited."""
+        with self.read_models.transaction() as tx:
+            tracked = read_tracking(tx, StatisticsProjection.name)
+            position = tracked[0] if tracked else 0
+            kinds = organisation_kinds(tx)
+            units = list(read_units(tx))
+        population = tables.population(units, period, policy=self.policy, kinds=kinds)
+        earlier = self.store.published_versions(period.overlapping())
+        try:
+            protected = disclosure.protect(population, self.k, earlier)
+        except disclosure.AuditFailed as failed:
+            raise ReleaseRefused(
+                f"{period} was not released: {failed}. Nothing was published; the earlier "
+                "releases stand"
+            ) from failed
+        if not protected.passed:
+            raise ReleaseRefused(
+                f"{period} was not released: the disclosure audit found a withheld number that "
+                "the published ones narrow below its protection interval. Nothing was published"
+            )
+        return population, protected, position, [v.number for v in earlier]
+
+    def release(self, period: Period) -> ReleaseDescription:
+        """Compute and save a release of ``period`` (a revision if it was released before);
+        ``NothingChanged`` when it would say what its latest release says. Computed again when
+        another process (the scheduler, another command) saved a release meanwhile."""
+        now = self.clock()
+        self.check_publishable(period, now.astimezone(UTC).date())
+        for _ in range(3):
+            latest = next(iter(self.store.releases(period)), None)
+            population, protected, position, audited = self.compute(period)
+            if not population.contributions:
+                raise EmptyPeriod(f"{period} holds no trajectory: there is nothing to release")
+            summaries, rows = _summaries(population, protected)
+            if latest is not None and self._same_cells(latest, rows):
+                raise NothingChanged(latest)
+            regions = sorted({region for _, region in rows})
+            description = ReleaseDescription(
+                number=self.store.next_number(),
+                period=str(period),
+                revises=latest.number if latest is not None else None,
+                computed_at=now,
+                log_position=position,
+                rule_set=RULE_SET_VERSION,
+                k=self.k,
+                deployment=self.deployment,
+                deadline_policies=policy_fingerprints(self.policy, regions),
+                regions=regions,
+                tables=summaries,
+                audit=AuditSummary(
+                    withheld_counts_audited=len(protected.audit),
+                    earlier_versions=audited,
+                    narrowest_margin=_narrowest(protected),
+                ),
+            )
+            try:
+                saved = self.store.save(description, rows, _by_region(population.contributions))
+            except ReleaseConflict:
+                continue
+            log.info(
+                "statistics released",
+                number=saved.number,
+                period=saved.period,
+                revises=saved.revises,
+                log_position=position,
+            )
+            return saved
+        raise ReleaseRefused("other processes kept saving releases meanwhile; try again")
+
+    def _same_cells(
+        self, latest: ReleaseDescription, rows: Mapping[tuple[str, str], list[CellRow]]
+    ) -> bool:
+        if latest.rule_set != RULE_SET_VERSION or latest.k != self.k:
+            return False
+        stored = {
+            (table.name, region): cells
+            for table in latest.tables
+            for region, cells in self.store.cells(latest.number, table.name).items()
+        }
+        return stored == rows
+
+    def due(self, today: date) -> list[Period]:
+        """Periods past their lag that have no release yet (from the year of the earliest
+        referral on)."""
+        with self.read_models.transaction() as tx:
+            since = earliest_referral(tx)
+        if since is None:
+            return []
+        released = {r.period for r in self.store.releases()}
+        return [
+            p for p in periods_ended_by(today, self.lag_days, since) if str(p) not in released
+        ]
+
+    def run_due(self, now: datetime | None = None) -> list[ReleaseDescription]:
+        """The scheduler's job: release every period that became due by ``now``. A refused
+        period is logged (an operator looks at it) and the others go on."""
+        made = []
+        for period in self.due((now or self.clock()).astimezone(UTC).date()):
+            try:
+                made.append(self.release(period))
+            except (NothingChanged, EmptyPeriod):
+                continue
+            except ReleaseRefused as refused:
+                log.warning("statistics release refused", period=str(period), reason=str(refused))
+        return made

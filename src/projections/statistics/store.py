@@ -1,0 +1,287 @@
+"""The releases, as published: a store of record, written once per release and never changed.
+
+Learning networks read releases, never the read models (issue #12, point 3): what they can read
+changes only when a new release is written. A release is saved in one transaction — its
+description, its tables' cells per region, and (private) its units' contributions — so a
+release is there whole or not at all. Numbers are given under the store's writer lock, so the
+scheduler inside a running service and ``rodedraad statistics release`` beside it never give
+one number twice.
+
+The contributions are kept for one reason: a later release of an overlapping period (a
+revision, the year after its quarters) is audited together with every earlier published
+version, which needs each version's cells as sums over the same units. No query of the API
+reads them.
+"""
+
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from application.sql import Database, Tx
+from projections.statistics.model import (
+    CellKey,
+    Contributions,
+    Period,
+    PublishedVersion,
+    ReleasedCell,
+)
+
+_RELEASES = "rodedraad_statistics_releases"
+_TABLES = "rodedraad_statistics_release_tables"
+_UNITS = "rodedraad_statistics_release_units"
+
+
+class CellRow(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One released number as stored and served: where it sits, and its value or why not."""
+
+    sector: str
+    category: str
+    kind: Literal["count", "quantile", "rate"]
+    value: float | None
+    withheld: str | None = None
+    quantile: float | None = None
+    #: For counts that are part of a group: the group's category.
+    group: str | None = None
+
+
+class TableSummary(msgspec.Struct, frozen=True):
+    """What a table of a release holds, and what disclosure control did to it."""
+
+    name: str
+    cells: int
+    published: int
+    withheld_by_rule: dict[str, int]
+
+    @property
+    def published_share(self) -> float:
+        return round(self.published / self.cells, 4) if self.cells else 0.0
+
+
+class AuditSummary(msgspec.Struct, frozen=True):
+    """The disclosure audit the release passed."""
+
+    withheld_counts_audited: int
+    earlier_versions: list[int]
+    #: The narrowest a withheld count could be pinned, as a share of the interval it had to keep
+    #: open (≥ 1.0 means every interval was kept).
+    narrowest_margin: float | None
+
+
+class ReleaseDescription(msgspec.Struct, frozen=True):
+    """Everything a release names besides its cells."""
+
+    number: int
+    period: str
+    revises: int | None
+    computed_at: datetime
+    log_position: int
+    rule_set: str
+    k: int
+    deployment: str
+    deadline_policies: dict[str, str]
+    regions: list[str]
+    tables: list[TableSummary]
+    audit: AuditSummary
+
+
+class ReleaseConflict(Exception):
+    """Another process saved a release with this number first; compute again."""
+
+
+_DESCRIPTION = msgspec.json.Decoder(ReleaseDescription)
+_CELLS = msgspec.json.Decoder(list[CellRow])
+_ENCODER = msgspec.json.Encoder()
+_UNIT_CELLS = msgspec.msgpack.Decoder(dict[str, list[tuple[int, int]]])
+_KEYS = msgspec.msgpack.Decoder(list[tuple[str, str, str, str]])
+
+
+def _pack_contributions(contributions: Contributions) -> bytes:
+    """Per region, compact: the cell keys once, then per unit (cell index, amount) pairs."""
+    index: dict[CellKey, int] = {}
+    units: dict[str, list[tuple[int, int]]] = {}
+    for unit, cells in contributions.items():
+        pairs = []
+        for key, amount in cells.items():
+            if amount:
+                pairs.append((index.setdefault(key, len(index)), amount))
+        units[unit] = pairs
+    keys = msgspec.msgpack.encode([tuple(k) for k in index])
+    body = msgspec.msgpack.encode(units)
+    return zlib.compress(len(keys).to_bytes(8, "big") + keys + body, 6)
+
+
+def _unpack_contributions(blob: bytes) -> dict[str, dict[CellKey, int]]:
+    raw = zlib.decompress(bytes(blob))
+    size = int.from_bytes(raw[:8], "big")
+    keys = [CellKey(*k) for k in _KEYS.decode(raw[8 : 8 + size])]
+    units = _UNIT_CELLS.decode(raw[8 + size :])
+    return {unit: {keys[i]: amount for i, amount in pairs} for unit, pairs in units.items()}
+
+
+def cell_rows(cells: Iterable[ReleasedCell], groups: Mapping[CellKey, CellKey | None]) -> Iterator[
+    tuple[tuple[str, str], CellRow]
+]:
+    """Each released cell as stored, under its (table, region)."""
+    for cell in cells:
+        group = groups.get(cell.key)
+        yield (
+            (cell.key.table, cell.key.region),
+            CellRow(
+                sector=cell.key.sector,
+                category=cell.key.category,
+                kind=cell.kind,
+                value=cell.value,
+                withheld=cell.withheld,
+                quantile=cell.quantile,
+                group=group.category if group is not None else None,
+            ),
+        )
+
+
+class ReleaseStore:
+    """Releases in ``rodedraad_statistics_*`` tables (``statistics.sqlite`` in embedded mode)."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        def run() -> list[tuple[Any, ...]]:
+            with self._db.transaction(write=False) as tx:
+                return tx.fetchall(sql, params)
+
+        return self._db.safely(run)
+
+    def save(
+        self,
+        description: ReleaseDescription,
+        tables: Mapping[tuple[str, str], Sequence[CellRow]],
+        contributions: Mapping[str, Contributions],
+    ) -> ReleaseDescription:
+        """Write a release whole, under the number ``description`` names; that number must be
+        the next one and ``description.revises`` the period's latest release
+        (``ReleaseConflict`` if another process saved one first)."""
+        with self._db.transaction() as tx:
+            self._lock(tx)
+            expected = self._next_number(tx)
+            latest = tx.fetchall(
+                f"SELECT max(number) FROM {_RELEASES} WHERE period = ?", (description.period,)
+            )[0][0]
+            if description.number != expected or description.revises != latest:
+                raise ReleaseConflict(
+                    f"another release of {description.period} or another number was saved "
+                    "meanwhile"
+                )
+            tx.execute(
+                f"INSERT INTO {_RELEASES} (number, period, revises, computed_at, "
+                "log_position, description) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    description.number,
+                    description.period,
+                    description.revises,
+                    description.computed_at
+                    if tx.dialect == "postgres"
+                    else description.computed_at.isoformat(),
+                    description.log_position,
+                    _ENCODER.encode(description),
+                ),
+            )
+            tx.executemany(
+                f"INSERT INTO {_TABLES} (number, table_name, region, cells) VALUES (?, ?, ?, ?)",
+                [
+                    (description.number, table, region, _ENCODER.encode(list(rows)))
+                    for (table, region), rows in sorted(tables.items())
+                ],
+            )
+            tx.executemany(
+                f"INSERT INTO {_UNITS} (number, region, contributions) VALUES (?, ?, ?)",
+                [
+                    (description.number, region, _pack_contributions(units))
+                    for region, units in sorted(contributions.items())
+                ],
+            )
+        return description
+
+    @staticmethod
+    def _lock(tx: Tx) -> None:
+        """SQLite's ``BEGIN IMMEDIATE`` already holds the writer lock; PostgreSQL: the table's."""
+        if tx.dialect == "postgres":
+            tx.execute(f"LOCK TABLE {_RELEASES} IN SHARE ROW EXCLUSIVE MODE")
+
+    @staticmethod
+    def _next_number(tx: Tx) -> int:
+        return int(tx.fetchall(f"SELECT coalesce(max(number), 0) + 1 FROM {_RELEASES}")[0][0])
+
+    def next_number(self) -> int:
+        return int(self._read(f"SELECT coalesce(max(number), 0) + 1 FROM {_RELEASES}")[0][0])
+
+    def releases(self, period: Period | None = None) -> list[ReleaseDescription]:
+        """Every release (of ``period``), newest first."""
+        if period is None:
+            rows = self._read(f"SELECT description FROM {_RELEASES} ORDER BY number DESC")
+        else:
+            rows = self._read(
+                f"SELECT description FROM {_RELEASES} WHERE period = ? ORDER BY number DESC",
+                (str(period),),
+            )
+        return [_DESCRIPTION.decode(bytes(row[0])) for row in rows]
+
+    def release(self, number: int) -> ReleaseDescription | None:
+        rows = self._read(f"SELECT description FROM {_RELEASES} WHERE number = ?", (number,))
+        return _DESCRIPTION.decode(bytes(rows[0][0])) if rows else None
+
+    def cells(
+        self, number: int, table: str, regions: Sequence[str] | None = None
+    ) -> dict[str, list[CellRow]]:
+        """A table's cells of a release, per region (of ``regions`` only, when given)."""
+        rows = self._read(
+            f"SELECT region, cells FROM {_TABLES} WHERE number = ? AND table_name = ? "
+            "ORDER BY region",
+            (number, table),
+        )
+        wanted = None if regions is None else set(regions)
+        return {
+            region: _CELLS.decode(bytes(blob))
+            for region, blob in rows
+            if wanted is None or region in wanted
+        }
+
+    def published_versions(self, periods: Iterable[Period]) -> list[PublishedVersion]:
+        """Every release of these periods, with its units' contributions and its published
+        counts: what a new release of an overlapping period is audited against."""
+        names = [str(p) for p in periods]
+        marks = ", ".join("?" * len(names))
+        found = self._read(
+            f"SELECT number, period FROM {_RELEASES} WHERE period IN ({marks}) ORDER BY number",
+            names,
+        )
+        versions = []
+        for number, period in found:
+            contributions: dict[str, dict[CellKey, int]] = {}
+            for (blob,) in self._read(
+                f"SELECT contributions FROM {_UNITS} WHERE number = ? ORDER BY region", (number,)
+            ):
+                contributions.update(_unpack_contributions(blob))
+            published: dict[CellKey, int] = {}
+            for table, region, blob in self._read(
+                f"SELECT table_name, region, cells FROM {_TABLES} WHERE number = ?", (number,)
+            ):
+                for row in _CELLS.decode(bytes(blob)):
+                    if row.kind == "count" and row.value is not None:
+                        published[CellKey(table, region, row.sector, row.category)] = int(
+                            row.value
+                        )
+            versions.append(
+                PublishedVersion(
+                    number=int(number),
+                    period=Period.parse(period),
+                    contributions=contributions,
+                    published=published,
+                )
+            )
+        return versions
+
+    def close(self) -> None:
+        self._db.close()
