@@ -191,7 +191,7 @@ class Releases:
         for _ in range(3):
             latest = next(iter(self.store.releases(period)), None)
             population, protected, position, audited = self.compute(period)
-            if not population.contributions:
+            if not any(population.contributions.values()):
                 raise EmptyPeriod(f"{period} holds no trajectory: there is nothing to release")
             summaries, rows = _summaries(population, protected)
             if latest is not None and self._same_cells(latest, rows):

@@ -1,0 +1,239 @@
+"""Statistics releases through the API (issue #12): who reads which region, and nothing a
+learning network can read changes between two releases."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from projections.statistics.model import Period
+from projections.statistics.releases import NothingChanged, ReleaseRefused, Releases
+from rodedraad.settings import Settings
+from rodedraad.wiring import Container, build_releases
+from tests.e2e.conftest import TokenFactory, token_factory
+from tests.e2e.steps import bearer
+
+PERIOD = Period(2025, 2)
+IN_PERIOD = datetime(2025, 4, 7, 9, 0, tzinfo=UTC)
+ENDPOINTS = (
+    "/v1/statistics/releases",
+    "/v1/statistics/releases/1",
+    "/v1/statistics/releases/1/tables/flow",
+    "/v1/statistics/releases/1/tables/blocks",
+)
+
+App = tuple[Settings, Container, TestClient]  # type: ignore[type-arg]
+
+
+def _at(day: int, hours: int = 0) -> str:
+    return (IN_PERIOD + timedelta(days=day, hours=hours)).isoformat()
+
+
+def _trajectory(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    region: str,
+    day: int,
+    *,
+    blocked: bool = False,
+) -> str:
+    client = http.post("/v1/clients", json={"occurred_at": _at(day)}, headers=auth)
+    assert client.status_code == 201, client.text
+    referred = http.post(
+        "/v1/trajectories",
+        json={
+            "occurred_at": _at(day, 1),
+            "client_id": client.json()["id"],
+            "question": "Support at home",
+            "sector": "youth_care",
+            "region": region,
+            "referrer_organisation": "school-de-linde",
+        },
+        headers=auth,
+    )
+    assert referred.status_code == 201, referred.text
+    trajectory = referred.json()["id"]
+    accepted = http.post(
+        f"/v1/trajectories/{trajectory}/acceptance", json={"occurred_at": _at(day, 2)}, headers=auth
+    )
+    assert accepted.status_code == 200, accepted.text
+    if blocked:
+        block = http.post(
+            f"/v1/trajectories/{trajectory}/blocks",
+            json={
+                "occurred_at": _at(day + 3),
+                "reasons": ["waiting_list"],
+                "description": "No place in day care",
+            },
+            headers=auth,
+        )
+        assert block.status_code == 200, block.text
+    return str(trajectory)
+
+
+@pytest.fixture
+def app(private_app: App) -> Iterator[tuple[App, Releases]]:
+    settings, container, http = private_app
+    for region, count in (("west-flanders", 24), ("limburg", 14)):
+        auth = bearer(token_factory(settings)(region=region))
+        for i in range(count):
+            _trajectory(http, auth, region, day=i % 40, blocked=i < 3)
+    releases = build_releases(settings, container.policy, container.worker.database)
+    yield private_app, releases
+    releases.store.close()
+
+
+def _reader(settings: Settings, role: str, region: str = "west-flanders") -> dict[str, str]:
+    tokens: TokenFactory = token_factory(settings)
+    return bearer(tokens(org="lerend-netwerk", roles=(role,), region=region))
+
+
+def _answers(http: TestClient, headers: dict[str, str]) -> list[Any]:  # type: ignore[type-arg]
+    found = []
+    for path in ENDPOINTS:
+        response = http.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.text)
+        found.append(response.json())
+    return found
+
+
+def test_a_learning_network_reads_its_own_region_and_the_forum_every_region(
+    app: tuple[App, Releases],
+) -> None:
+    (settings, _, http), releases = app
+    releases.release(PERIOD)
+    network = http.get(
+        "/v1/statistics/releases/1/tables/flow", headers=_reader(settings, "learning_network")
+    ).json()
+    forum = http.get(
+        "/v1/statistics/releases/1/tables/flow", headers=_reader(settings, "forum")
+    ).json()
+    auditor = http.get(
+        "/v1/statistics/releases/1/tables/flow",
+        headers=_reader(settings, "auditor", region="limburg"),
+    ).json()
+    assert {c["region"] for c in network["cells"]} == {"west-flanders"}
+    assert {c["region"] for c in forum["cells"]} == {"west-flanders", "limburg"}
+    assert {c["region"] for c in auditor["cells"]} == {"limburg"}
+    assert network["categories"], "a table says what each category counts"
+
+
+@pytest.mark.parametrize("role", ["coordinator", "professional", "admin", "data_protection_officer"])
+def test_roles_outside_the_learning_networks_read_no_release(
+    app: tuple[App, Releases], role: str
+) -> None:
+    (settings, _, http), releases = app
+    releases.release(PERIOD)
+    for path in ENDPOINTS:
+        response = http.get(path, headers=_reader(settings, role))
+        assert response.status_code == 403, (path, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_region_with_three_blocked_trajectories_releases_no_three(
+    app: tuple[App, Releases],
+) -> None:
+    (settings, _, http), releases = app
+    releases.release(PERIOD)
+    blocks = http.get(
+        "/v1/statistics/releases/1/tables/blocks", headers=_reader(settings, "forum")
+    ).json()
+    flow = http.get(
+        "/v1/statistics/releases/1/tables/flow", headers=_reader(settings, "forum")
+    ).json()
+    numbers = [c["value"] for c in blocks["cells"] + flow["cells"] if c["value"] is not None]
+    assert 3 not in numbers
+    blocked = [
+        c
+        for c in flow["cells"]
+        if c["category"] == "blocked" and c["sector"] == "*" and c["region"] == "limburg"
+    ]
+    assert blocked and blocked[0]["value"] is None and blocked[0]["withheld"] == "below_k"
+
+
+def test_nothing_a_network_reads_changes_until_the_next_release(
+    app: tuple[App, Releases],
+) -> None:
+    (settings, _, http), releases = app
+    releases.release(PERIOD)
+    reader = _reader(settings, "forum")
+    before = _answers(http, reader)
+
+    # One more trajectory, and one late fact on an earlier one, both in the released period.
+    auth = bearer(token_factory(settings)())
+    late = _trajectory(http, auth, "west-flanders", day=5)
+    block = http.post(
+        f"/v1/trajectories/{late}/blocks",
+        json={"occurred_at": _at(6), "reasons": ["funding"], "description": "Budget"},
+        headers=auth,
+    )
+    assert block.status_code == 200, block.text
+
+    assert _answers(http, reader) == before
+    revision = releases.release(PERIOD)
+    assert (revision.number, revision.revises) == (2, 1)
+    assert _answers(http, reader)[1:] == before[1:], "release 1 itself never changes"
+    assert [r["number"] for r in http.get(ENDPOINTS[0], headers=reader).json()] == [2, 1]
+
+
+def test_a_period_released_again_without_new_facts_makes_no_new_release(
+    app: tuple[App, Releases],
+) -> None:
+    _, releases = app
+    releases.release(PERIOD)
+    with pytest.raises(NothingChanged):
+        releases.release(PERIOD)
+    assert [r.number for r in releases.store.releases()] == [1]
+
+
+def test_a_period_is_not_released_before_its_lag_has_passed(app: tuple[App, Releases]) -> None:
+    _, releases = app
+    today = datetime.now(UTC).date()
+    running = Period(today.year, (today.month - 1) // 3 + 1)
+    with pytest.raises(ReleaseRefused, match="can be released from"):
+        releases.release(running)
+    assert releases.store.releases() == []
+
+
+def test_a_release_that_fails_the_audit_is_refused_and_nothing_is_published(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from projections.statistics import disclosure
+    from projections.statistics.model import AuditedCell, CellKey, Protected
+
+    (settings, _, http), releases = app
+    narrowed = AuditedCell(
+        key=CellKey("flow", "limburg", "*", "blocked"),
+        release=None,
+        low=3.0,
+        high=3.0,
+        needed_low=0.0,
+        needed_high=8.0,
+    )
+    monkeypatch.setattr(
+        disclosure, "protect", lambda *_a, **_k: Protected(cells=(), audit=(narrowed,))
+    )
+    with pytest.raises(ReleaseRefused, match="disclosure audit"):
+        releases.release(PERIOD)
+    assert releases.store.releases() == []
+    assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
+
+
+def test_the_scheduler_releases_each_closed_period_once(app: tuple[App, Releases]) -> None:
+    _, releases = app
+    made = releases.run_due()
+    assert {r.period for r in made} >= {"2025Q2", "2025"}
+    assert releases.run_due() == []
+
+
+def test_an_unknown_release_or_table_is_not_found(app: tuple[App, Releases]) -> None:
+    (settings, _, http), releases = app
+    releases.release(PERIOD)
+    reader = _reader(settings, "forum")
+    for path in ("/v1/statistics/releases/9", "/v1/statistics/releases/1/tables/nonsense"):
+        response = http.get(path, headers=reader)
+        assert response.status_code == 404, response.text
+    bad = http.get("/v1/statistics/releases?period=2025Q5", headers=reader)
+    assert bad.status_code == 400 or bad.status_code == 422, bad.text
