@@ -92,6 +92,20 @@ class KekSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SigningSettings:
+    """The deployment's own Ed25519 key: it signs what the deployment exports (statistics
+    releases for a macro merge, issue #12; later exports too). Kept outside the database like the
+    KEK, so that a copy of the data cannot speak for the deployment."""
+
+    #: PEM (PKCS#8) private key, 0600. Embedded mode makes one on first need; a PostgreSQL
+    #: deployment makes it once, on purpose (``rodedraad keys public --create``).
+    key_file: Path
+    #: The name this deployment signs as: it tells a macro release's readers whose regions
+    #: came from where.
+    deployment: str = "local"
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -103,6 +117,7 @@ class Settings:
     database: DatabaseSettings
     auth: AuthSettings
     kek: KekSettings
+    signing: SigningSettings
     http: HttpSettings = field(default_factory=HttpSettings)
     data_dir: Path = Path("var")
     #: Run projection workers and the scheduler inside ``serve``: yes on SQLite.
@@ -130,6 +145,8 @@ class Settings:
             database=replace(self.database, url=f"sqlite:///{directory / 'rodedraad.sqlite'}"),
             auth=AuthSettings(secret_file=directory / "jwt-secret"),
             kek=replace(self.kek, file=directory / "kek.json"),
+            # A simulation never signs as the deployment: nothing it computes may pass for real.
+            signing=replace(self.signing, key_file=directory / "signing-key.pem"),
             data_dir=directory,
             embedded_workers=True,
         )
@@ -193,6 +210,10 @@ class Settings:
                 file=Path(get("KEK_FILE", str(data_dir / "kek.json"))),
                 rotation_days=integer("KEK_ROTATION_DAYS", 90),
                 backup_window_days=integer("BACKUP_WINDOW_DAYS", 35),
+            ),
+            signing=SigningSettings(
+                key_file=Path(get("SIGNING_KEY_FILE", str(data_dir / "signing-key.pem"))),
+                deployment=get("DEPLOYMENT_NAME", "local"),
             ),
             http=HttpSettings(
                 host=get("HOST", "127.0.0.1"),
