@@ -1,10 +1,11 @@
 """``rodedraad``: the command line. Sub-commands: ``serve``, ``token``, ``migrate``,
-``projections``, ``scheduler``, ``keys``, ``simulate``."""
+``projections``, ``scheduler``, ``keys``, ``simulate``, ``statistics``."""
 
 import argparse
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from application.errors import OperatorError
@@ -273,6 +274,75 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_public(settings: Settings, args: argparse.Namespace) -> int:
+    """The deployment's public signing key (PEM) on stdout, for the deployments that verify what
+    it exports; its id on stderr. ``--create`` makes the key if there is none (the way to make
+    it on PostgreSQL, where no process makes one on first need)."""
+    from rodedraad.wiring import signing_key_file
+
+    file = signing_key_file(settings)
+    existed = file.exists()
+    key = file.create() if args.create else file.load()
+    print(key.public_key_pem(), end="")
+    made = "made now; back it up apart from the data" if not existed else "kept"
+    _say(f"signing key {key.key_id} in {file.path} ({made})")
+    return 0
+
+
+def _statistics_merge(settings: Settings, args: argparse.Namespace) -> int:
+    """Verify each exported release against the trusted keys, merge them into a macro release
+    under the largest k of its inputs (``projections.statistics.merge``), sign it with this
+    deployment's key and write it. Any release that does not verify stops the merge."""
+    from datetime import UTC, datetime
+
+    from application.files import write_private_file
+    from application.signing import PublicKey
+    from projections.statistics.document import (
+        ReleaseNotVerified,
+        decode_signed,
+        encode_signed,
+        sign_release,
+        verify_release,
+    )
+    from projections.statistics.merge import merge_with_audit
+    from rodedraad.wiring import signing_key_file
+
+    trusted = [PublicKey.from_pem(_read(path), source=f"--trust {path}") for path in args.trust]
+    documents = []
+    for path in args.releases:
+        signed = decode_signed(_read(path), source=str(path))
+        try:
+            documents.append(verify_release(signed, trusted))
+        except ReleaseNotVerified as e:
+            return _fail(f"{path}: {e.message}")
+    key = signing_key_file(settings).load()
+    merged, audit = merge_with_audit(
+        documents,
+        deployment=settings.signing.deployment,
+        number=args.number,
+        computed_at=datetime.now(UTC),
+    )
+    data = encode_signed(sign_release(merged, key))
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        write_private_file(args.output, data)
+    _say(
+        f"macro release {merged.number} of {merged.period} from {', '.join(merged.merged_from)}: "
+        f"{len(merged.regions)} region(s) at k={merged.k}, {len(audit)} count(s) withheld "
+        f"again and audited; signed with key {key.key_id}"
+    )
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise OperatorError(f"cannot read {path}: {e.strerror}") from None
+
+
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     """Run the stores' pending migrations, printing each (``--status``: list them; exit 1 if
     one is pending or unknown to this code)."""
@@ -412,7 +482,7 @@ def parser() -> argparse.ArgumentParser:
     _wait_argument(once)
     once.set_defaults(run=_scheduler_run_once)
 
-    keys = _group(commands, "keys", "the key-encryption key (KEK)")
+    keys = _group(commands, "keys", "the key-encryption key (KEK) and the signing key")
     keys.add_parser(
         "status", help="KEK versions, keys under each, what is due; exit 1 if action is needed"
     ).set_defaults(run=_keys_status)
@@ -422,6 +492,39 @@ def parser() -> argparse.ArgumentParser:
     )
     _wait_argument(rotate)
     rotate.set_defaults(run=_keys_rotate)
+    public = keys.add_parser(
+        "public", help="print the public key that verifies what this deployment exports"
+    )
+    public.add_argument(
+        "--create",
+        action="store_true",
+        help="make the signing key if there is none (PostgreSQL deployments make it so, once)",
+    )
+    public.set_defaults(run=_keys_public)
+
+    statistics = _group(commands, "statistics", "statistics releases")
+    merge = statistics.add_parser(
+        "merge",
+        help="merge signed releases of several deployments into a signed macro release",
+    )
+    merge.add_argument(
+        "--trust",
+        action="append",
+        required=True,
+        type=Path,
+        metavar="KEYFILE",
+        help="a deployment's public key (its `rodedraad keys public`); repeat for each",
+    )
+    merge.add_argument(
+        "--number", type=int, default=1, help="the macro release's number (default 1)"
+    )
+    merge.add_argument(
+        "--output", type=Path, metavar="FILE", help="write it here (default: standard output)"
+    )
+    merge.add_argument(
+        "releases", nargs="+", type=Path, metavar="RELEASE_FILE", help="signed release files"
+    )
+    merge.set_defaults(run=_statistics_merge)
 
     simulate = _group(
         commands, "simulate", "simulating deadlines on a copy, never in the live record"
