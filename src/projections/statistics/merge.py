@@ -1,5 +1,8 @@
 """A macro release: the released statistics of several deployments merged into one (issue #12,
-point 5; the forum of DESIGN §1 reads across deployments without anyone's event data).
+point 5). Seed 001 names the macro level: a *forum* of partners from several primary-care zones
+("Houtland-Polder, Midden-West-Vlaanderen, RITS, Westhoek en Westkust-Polder"), at least once a
+year; their regions may be served by different deployments, and the forum reads across them
+without anyone's event data.
 
 Each input is an exported release, already under disclosure control: a withheld cell has no
 value, only the rule that withheld it, so the merge never learns what any deployment withheld.
