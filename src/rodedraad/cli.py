@@ -390,8 +390,6 @@ def _describe(status: "MigrationStatus", stores: "Stores") -> list[str]:
 
 def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
     """A copy of the store for simulation, in a new directory (``application.simulation``)."""
-    from pathlib import Path
-
     from application.simulation import copy_for_simulation
     from rodedraad.logs import configure_logging
     from rodedraad.wiring import build_care_record, stores_of
@@ -418,7 +416,7 @@ def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
         "the copy's own KEK. It holds personal data: delete it when you are done; erasures in "
         "the live record do not reach it. To work on it, set\n"
         f"  export RODEDRAAD_DATA_DIR={directory} RODEDRAAD_DATABASE_URL={copy.database.url} "
-        f"RODEDRAAD_KEK_FILE={copy.kek.file}\n"
+        f"RODEDRAAD_KEK_FILE={copy.kek.file} RODEDRAAD_SIGNING_KEY_FILE={copy.signing.key_file}\n"
         "then run the scheduler at any moment (`rodedraad scheduler run-once --now "
         "2030-01-01T09:00:00Z`), or serve it (`rodedraad serve --port 8001`, tokens from "
         "`rodedraad token`): its scheduler runs only when you ask."
