@@ -5,6 +5,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from application.errors import OperatorError
@@ -324,6 +325,103 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_public(settings: Settings, args: argparse.Namespace) -> int:
+    """The deployment's public signing key (PEM) on stdout, for the deployments that verify what
+    it exports; its id on stderr. ``--create`` makes the key if there is none (the way to make
+    it on PostgreSQL, where no process makes one on first need)."""
+    from rodedraad.wiring import signing_key_file
+
+    file = signing_key_file(settings)
+    existed = file.exists()
+    key = file.create() if args.create else file.load()
+    print(key.public_key_pem(), end="")
+    made = "made now; back it up apart from the data" if not existed else "kept"
+    _say(f"signing key {key.key_id} in {file.path} ({made})")
+    return 0
+
+
+def _statistics_merge(settings: Settings, args: argparse.Namespace) -> int:
+    """Verify each exported release against the trusted keys, merge them into a macro release
+    under the largest k of its inputs (``projections.statistics.merge``), sign it with this
+    deployment's key and write it. Any release that does not verify stops the merge."""
+    from datetime import UTC, datetime
+
+    from application.files import write_private_file
+    from application.signing import PublicKey
+    from projections.statistics.document import (
+        ReleaseNotVerified,
+        decode_signed,
+        encode_signed,
+        sign_release,
+        verify_release,
+    )
+    from projections.statistics.merge import merge_with_audit
+    from rodedraad.wiring import signing_key_file
+
+    trusted = [PublicKey.from_pem(_read(path), source=f"--trust {path}") for path in args.trust]
+    documents = []
+    for path in args.releases:
+        signed = decode_signed(_read(path), source=str(path))
+        try:
+            documents.append(verify_release(signed, trusted))
+        except ReleaseNotVerified as e:
+            return _fail(f"{path}: {e.message}")
+    key = signing_key_file(settings).load()
+    merged, audit = merge_with_audit(
+        documents,
+        deployment=settings.signing.deployment,
+        number=args.number,
+        computed_at=datetime.now(UTC),
+    )
+    data = encode_signed(sign_release(merged, key))
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        write_private_file(args.output, data)
+    _say(
+        f"macro release {merged.number} of {merged.period} from {', '.join(merged.merged_from)}: "
+        f"{len(merged.regions)} region(s) at k={merged.k}, {len(audit)} count(s) withheld "
+        f"again and audited; signed with key {key.key_id}"
+    )
+    return 0
+
+
+def _statistics_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write a release as a signed exchange document (``projections.statistics.document``):
+    what it publishes and what withheld the rest, never a withheld value, never a unit."""
+    from application.files import write_private_file
+    from projections.statistics.document import encode_signed, export_document, sign_release
+    from rodedraad.wiring import build_release_store, signing_key_file
+
+    store = build_release_store(settings)
+    try:
+        release = store.release(args.number)
+        if release is None:
+            return _fail(f"there is no statistics release numbered {args.number}", 1)
+        document = export_document(
+            release, {t.name: store.cells(release.number, t.name) for t in release.tables}
+        )
+    finally:
+        store.close()
+    key = signing_key_file(settings).load()
+    data = encode_signed(sign_release(document, key))
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        write_private_file(args.output, data)
+    _say(f"release {release.number} of {release.period} signed with key {key.key_id}")
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise OperatorError(f"cannot read {path}: {e.strerror}") from None
+
+
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     """Run the stores' pending migrations, printing each (``--status``: list them; exit 1 if
     one is pending or unknown to this code)."""
@@ -371,8 +469,6 @@ def _describe(status: "MigrationStatus", stores: "Stores") -> list[str]:
 
 def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
     """A copy of the store for simulation, in a new directory (``application.simulation``)."""
-    from pathlib import Path
-
     from application.simulation import copy_for_simulation
     from rodedraad.logs import configure_logging
     from rodedraad.wiring import build_care_record, stores_of
@@ -399,7 +495,7 @@ def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
         "the copy's own KEK. It holds personal data: delete it when you are done; erasures in "
         "the live record do not reach it. To work on it, set\n"
         f"  export RODEDRAAD_DATA_DIR={directory} RODEDRAAD_DATABASE_URL={copy.database.url} "
-        f"RODEDRAAD_KEK_FILE={copy.kek.file}\n"
+        f"RODEDRAAD_KEK_FILE={copy.kek.file} RODEDRAAD_SIGNING_KEY_FILE={copy.signing.key_file}\n"
         "then run the scheduler at any moment (`rodedraad scheduler run-once --now "
         "2030-01-01T09:00:00Z`), or serve it (`rodedraad serve --port 8001`, tokens from "
         "`rodedraad token`): its scheduler runs only when you ask."
@@ -463,7 +559,7 @@ def parser() -> argparse.ArgumentParser:
     _wait_argument(once)
     once.set_defaults(run=_scheduler_run_once)
 
-    keys = _group(commands, "keys", "the key-encryption key (KEK)")
+    keys = _group(commands, "keys", "the key-encryption key (KEK) and the signing key")
     keys.add_parser(
         "status", help="KEK versions, keys under each, what is due; exit 1 if action is needed"
     ).set_defaults(run=_keys_status)
@@ -473,8 +569,47 @@ def parser() -> argparse.ArgumentParser:
     )
     _wait_argument(rotate)
     rotate.set_defaults(run=_keys_rotate)
+    public = keys.add_parser(
+        "public", help="print the public key that verifies what this deployment exports"
+    )
+    public.add_argument(
+        "--create",
+        action="store_true",
+        help="make the signing key if there is none (PostgreSQL deployments make it so, once)",
+    )
+    public.set_defaults(run=_keys_public)
 
     statistics = _group(commands, "statistics", "statistics releases for learning networks")
+    merge = statistics.add_parser(
+        "merge",
+        help="merge signed releases of several deployments into a signed macro release",
+    )
+    merge.add_argument(
+        "--trust",
+        action="append",
+        required=True,
+        type=Path,
+        metavar="KEYFILE",
+        help="a deployment's public key (its `rodedraad keys public`); repeat for each",
+    )
+    merge.add_argument(
+        "--number", type=int, default=1, help="the macro release's number (default 1)"
+    )
+    merge.add_argument(
+        "--output", type=Path, metavar="FILE", help="write it here (default: standard output)"
+    )
+    merge.add_argument(
+        "releases", nargs="+", type=Path, metavar="RELEASE_FILE", help="signed release files"
+    )
+    merge.set_defaults(run=_statistics_merge)
+    export = statistics.add_parser(
+        "export", help="a release, signed with this deployment's key, for a macro release"
+    )
+    export.add_argument("number", type=int, help="the release's number")
+    export.add_argument(
+        "--output", type=Path, metavar="FILE", help="write it here (default: standard output)"
+    )
+    export.set_defaults(run=_statistics_export)
     release = statistics.add_parser(
         "release",
         help="release a closed period now (again: a revision if late facts changed it)",

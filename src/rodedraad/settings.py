@@ -93,6 +93,20 @@ class KekSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SigningSettings:
+    """The deployment's own Ed25519 key: it signs what the deployment exports (statistics
+    releases for a macro merge, issue #12; later exports too). Kept outside the database like the
+    KEK, so that a copy of the data cannot speak for the deployment."""
+
+    #: PEM (PKCS#8) private key, 0600. Embedded mode makes one on first need; a PostgreSQL
+    #: deployment makes it once, on purpose (``rodedraad keys public --create``).
+    key_file: Path
+    #: The name this deployment signs as: it tells a macro release's readers whose regions
+    #: came from where.
+    deployment: str = "local"
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -107,8 +121,6 @@ class StatisticsSettings:
     k: int = 10
     #: A period is released this many days after it ended, so late-recorded facts are in.
     lag_days: int = 30
-    #: This deployment's name in the releases it exports (a macro release names its sources).
-    deployment: str = "rodedraad"
 
     #: Below five, a learning network of a region's professionals could recognise families.
     MIN_K = 5
@@ -119,6 +131,7 @@ class Settings:
     database: DatabaseSettings
     auth: AuthSettings
     kek: KekSettings
+    signing: SigningSettings
     http: HttpSettings = field(default_factory=HttpSettings)
     statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
     data_dir: Path = Path("var")
@@ -147,6 +160,8 @@ class Settings:
             database=replace(self.database, url=f"sqlite:///{directory / 'rodedraad.sqlite'}"),
             auth=AuthSettings(secret_file=directory / "jwt-secret"),
             kek=replace(self.kek, file=directory / "kek.json"),
+            # A simulation never signs as the deployment: nothing it computes may pass for real.
+            signing=replace(self.signing, key_file=directory / "signing-key.pem"),
             data_dir=directory,
             embedded_workers=True,
         )
@@ -208,7 +223,7 @@ class Settings:
                 f"RODEDRAAD_STATISTICS_K must be at least {StatisticsSettings.MIN_K}, not {k}: "
                 "smaller groups let a region's professionals recognise the families in them"
             )
-        deployment = get("DEPLOYMENT_NAME", "rodedraad")
+        deployment = get("DEPLOYMENT_NAME", "local")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", deployment):
             raise SettingsError(
                 "RODEDRAAD_DEPLOYMENT_NAME must be letters, digits, '.', '_' or '-' "
@@ -223,13 +238,17 @@ class Settings:
                 rotation_days=integer("KEK_ROTATION_DAYS", 90),
                 backup_window_days=integer("BACKUP_WINDOW_DAYS", 35),
             ),
+            signing=SigningSettings(
+                key_file=Path(get("SIGNING_KEY_FILE", str(data_dir / "signing-key.pem"))),
+                deployment=deployment,
+            ),
             http=HttpSettings(
                 host=get("HOST", "127.0.0.1"),
                 port=integer("PORT", 8000),
                 max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
             ),
             statistics=StatisticsSettings(
-                k=k, lag_days=integer("STATISTICS_LAG_DAYS", 30), deployment=deployment
+                k=k, lag_days=integer("STATISTICS_LAG_DAYS", 30)
             ),
             data_dir=data_dir,
             embedded_workers=(

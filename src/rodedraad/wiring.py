@@ -27,6 +27,7 @@ from application.kek import KeyringFile
 from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
 from application.migrations import Stores, migrate
+from application.signing import SigningKeyFile
 from application.simulation import simulation_mark
 from application.sql import PostgresDatabase, SqliteDatabase
 from domain.deadlines import DeadlinePolicy
@@ -110,6 +111,15 @@ def build_key_store(settings: Settings) -> WrappedKeyStore:
     if settings.database.is_postgres:
         return PostgresKeyStore(settings.database.url, keyring)
     return SqliteKeyStore(stores_of(settings).files["keys"], keyring)
+
+
+def signing_key_file(settings: Settings) -> SigningKeyFile:
+    """The deployment's signing key: made on first need in embedded mode (one process, one
+    machine); on PostgreSQL made once on purpose, so that no process signs with a key of its own
+    (``application.signing``)."""
+    return SigningKeyFile(
+        settings.signing.key_file, create_on_first_need=not settings.database.is_postgres
+    )
 
 
 def kek_inside_data_dir(settings: Settings) -> str | None:
@@ -290,7 +300,7 @@ def build_releases(
         policy=policy,
         k=stats.k,
         lag_days=stats.lag_days,
-        deployment=stats.deployment,
+        deployment=settings.signing.deployment,
     )
 
 

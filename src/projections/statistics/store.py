@@ -43,8 +43,10 @@ class CellRow(msgspec.Struct, frozen=True, omit_defaults=True):
     value: float | None
     withheld: str | None = None
     quantile: float | None = None
-    #: For counts that are part of a group: the group's category.
+    #: A count's group (a part of it), a quantile's group, a rate's denominator: a category.
     group: str | None = None
+    #: A rate's numerator.
+    numerator: str | None = None
 
 
 class TableSummary(msgspec.Struct, frozen=True):

@@ -1,0 +1,154 @@
+"""A macro release merges deployments' exported releases and applies the rules again, with the
+largest k of its inputs, knowing only what the inputs published."""
+
+import pytest
+
+from projections.statistics.document import CellDocument, ReleaseDocument
+from projections.statistics.merge import MergeRefused, merge, merge_with_audit
+from tests.unit.statistics_documents import COMPUTED_AT, count, referrals, release
+
+
+def _merge(*documents: ReleaseDocument) -> ReleaseDocument:
+    return merge(documents, deployment="flanders-forum", number=1, computed_at=COMPUTED_AT)
+
+
+def _cell(document: ReleaseDocument, region: str, sector: str, category: str) -> CellDocument:
+    (table,) = document.tables
+    return next(
+        c for c in table.cells if (c.region, c.sector, c.category) == (region, sector, category)
+    )
+
+
+def test_the_macro_release_holds_every_region_of_its_inputs_and_names_them() -> None:
+    west = release("west", {"west-1": referrals("west-1", total=40, youth=15, disability=25)})
+    east = release(
+        "east", {"east-1": referrals("east-1", total=30, youth=12, disability=18)}, number=4
+    )
+    merged = _merge(west, east)
+    assert merged.regions == ["east-1", "west-1"]
+    assert merged.merged_from == ["east#4", "west#1"]
+    assert merged.deadline_policies == {"east-1": "policy-east-1", "west-1": "policy-west-1"}
+    assert _cell(merged, "west-1", "youth", "referrals").value == 15
+
+
+def test_a_count_below_the_larger_k_of_another_deployment_is_withheld_again() -> None:
+    west = release("west", {"west-1": referrals("west-1", total=60, youth=12, disability=48)})
+    east = release("east", {"east-1": referrals("east-1", total=80, youth=40, disability=40)}, k=15)
+    merged = _merge(west, east)
+    assert merged.k == 15
+    youth = _cell(merged, "west-1", "youth", "referrals")
+    assert (youth.value, youth.withheld) == (None, "below_k")
+
+
+def test_the_regions_total_cannot_give_away_a_sector_withheld_again() -> None:
+    """k 10 → 15 withholds youth (12); the total (100) minus the other sectors would say 12
+    again, so the merge withholds the smallest of them too (disability, 30): a reader then
+    knows only that youth and disability make 42."""
+    cells = referrals("west-1", total=100, youth=12, disability=30, mental_health=58)
+    west = release("west", {"west-1": cells})
+    east = release("east", {"east-1": referrals("east-1", total=80, youth=40, disability=40)}, k=15)
+    merged, audit = merge_with_audit(
+        [west, east], deployment="forum", number=1, computed_at=COMPUTED_AT
+    )
+    assert _cell(merged, "west-1", "disability", "referrals").withheld == "secondary"
+    assert _cell(merged, "west-1", "mental_health", "referrals").value == 58
+    assert _cell(merged, "west-1", "*", "referrals").value == 100
+    youth = next(f for f in audit if f.key.region == "west-1" and f.key.sector == "youth")
+    assert (youth.low, youth.high) == (0, 42)
+    assert all(finding.protected for finding in audit)
+
+
+def test_a_cell_withheld_to_protect_another_keeps_its_own_interval_open() -> None:
+    """Youth (12) withheld again takes disability (48) with it; 48 within 0…60 would be
+    narrowed below its interval (33.6…62.4) by the total, so the total goes as well."""
+    west = release("west", {"west-1": referrals("west-1", total=60, youth=12, disability=48)}, k=15)
+    merged, audit = merge_with_audit([west], deployment="forum", number=1, computed_at=COMPUTED_AT)
+    assert _cell(merged, "west-1", "disability", "referrals").withheld == "secondary"
+    assert _cell(merged, "west-1", "*", "referrals").withheld == "secondary"
+    assert all(finding.protected for finding in audit)
+
+
+def test_cells_withheld_by_a_deployment_stay_withheld_for_its_reason() -> None:
+    cells = [
+        *referrals("west-1", total=40, youth=None, disability=None),
+        count("west-1", "*", "blocked", 11),
+    ]
+    merged = _merge(release("west", {"west-1": cells}))
+    youth = _cell(merged, "west-1", "youth", "referrals")
+    assert (youth.value, youth.withheld) == (None, "below_k")
+
+
+def test_a_count_that_is_all_of_its_published_group_is_withheld() -> None:
+    cells = [
+        count("west-1", "*", "blocked", 12),
+        count("west-1", "*", "blocked/waiting_list", 12, group="blocked"),
+    ]
+    merged = _merge(release("west", {"west-1": cells}))
+    assert _cell(merged, "west-1", "*", "blocked/waiting_list").withheld == "all_or_none"
+
+
+def test_a_median_of_a_group_withheld_again_is_withheld() -> None:
+    cells = [
+        count("west-1", "*", "accepted", 12),
+        CellDocument(
+            region="west-1",
+            sector="*",
+            category="days_to_acceptance",
+            kind="quantile",
+            value=21,
+            quantile=0.5,
+            group="accepted",
+        ),
+    ]
+    west = release("west", {"west-1": cells})
+    east = release("east", {"east-1": [count("east-1", "*", "accepted", 50)]}, k=15)
+    merged = _merge(west, east)
+    assert _cell(merged, "west-1", "*", "days_to_acceptance").withheld == "below_k"
+
+
+def test_a_rate_is_recomputed_from_the_published_counts_only() -> None:
+    cells = [
+        count("west-1", "*", "referrals", 40),
+        count("west-1", "*", "accepted", 12),
+        CellDocument(
+            region="west-1",
+            sector="*",
+            category="accepted_share",
+            kind="rate",
+            value=0.3,
+            group="referrals",
+            numerator="accepted",
+        ),
+    ]
+    west = release("west", {"west-1": cells})
+    east = release("east", {"east-1": [count("east-1", "*", "accepted", 50)]}, k=15)
+    merged = _merge(west, east)
+    assert _cell(merged, "west-1", "*", "accepted_share").withheld == "rate_part_withheld"
+
+
+def test_each_table_says_what_each_rule_withheld_and_what_share_it_publishes() -> None:
+    cells = referrals("west-1", total=100, youth=12, disability=30, mental_health=58)
+    (table,) = _merge(release("west", {"west-1": cells}, k=15)).tables
+    assert table.withheld_by_rule == {"below_k": 1, "secondary": 1}
+    assert table.published_share == pytest.approx(2 / 4)
+
+
+def test_a_region_released_by_two_deployments_is_refused_naming_both() -> None:
+    west = release("west", {"kortrijk": referrals("kortrijk", total=40)})
+    east = release("east", {"kortrijk": referrals("kortrijk", total=41)}, number=2)
+    with pytest.raises(MergeRefused, match=r"'kortrijk'.*'west'.*'east'"):
+        _merge(west, east)
+
+
+def test_releases_of_different_periods_are_refused_naming_each() -> None:
+    west = release("west", {"west-1": referrals("west-1", total=40)}, period="2026Q3")
+    east = release("east", {"east-1": referrals("east-1", total=40)}, period="2026Q2")
+    with pytest.raises(MergeRefused, match=r"different periods.*2026Q3.*2026Q2"):
+        _merge(west, east)
+
+
+def test_releases_under_different_rule_sets_are_refused() -> None:
+    west = release("west", {"west-1": referrals("west-1", total=40)}, rule_set="2026.1")
+    east = release("east", {"east-1": referrals("east-1", total=40)}, rule_set="2027.1")
+    with pytest.raises(MergeRefused, match="different rule-sets"):
+        _merge(west, east)
