@@ -7,7 +7,6 @@ role gets 403. What each table and category means is in the answer (``TableSpec`
 README.
 """
 
-from collections import Counter
 from collections.abc import Sequence
 
 import anyio.to_thread
@@ -27,7 +26,7 @@ from api.schemas import (
 )
 from domain.errors import NotFound
 from projections.statistics.model import Period
-from projections.statistics.store import CellRow, ReleaseDescription, ReleaseStore
+from projections.statistics.store import CellRow, ReleaseDescription, ReleaseStore, TableSummary
 from projections.statistics.tables import TABLES
 
 _SPECS = {spec.name: spec for spec in TABLES}
@@ -69,19 +68,20 @@ def _summary(release: ReleaseDescription, regions: frozenset[str] | None) -> Rel
     )
 
 
-def _table_summary(name: str, cells: Sequence[CellRow]) -> ReleaseTableSummary:
-    spec = _SPECS[name]
+def _table_summary(table: TableSummary, cells: Sequence[CellRow]) -> ReleaseTableSummary:
+    """Cells and the share published in the caller's regions; which rule withheld how many, over
+    every region of the release (per region, a tally could name the rule of a single cell)."""
+    spec = _SPECS[table.name]
     published = sum(1 for c in cells if c.withheld is None)
-    withheld = Counter(c.withheld for c in cells if c.withheld is not None)
     return ReleaseTableSummary(
-        name=name,
+        name=table.name,
         title=spec.title,
         description=spec.description,
         seeds=list(spec.seeds),
         cells=len(cells),
         published=published,
         published_share=round(published / len(cells), 4) if cells else 0.0,
-        withheld_by_rule=dict(sorted(withheld.items())),
+        withheld_by_rule=dict(table.withheld_by_rule),
     )
 
 
@@ -123,7 +123,7 @@ class StatisticsController(Controller):
             for table in release.tables:
                 cells = store.cells(number, table.name, visible)
                 summaries.append(
-                    _table_summary(table.name, [c for rows in cells.values() for c in rows])
+                    _table_summary(table, [c for rows in cells.values() for c in rows])
                 )
             return release, summaries
 
@@ -157,7 +157,8 @@ class StatisticsController(Controller):
         self, number: int, name: str, request: Caller, services: Services
     ) -> Response[ReleaseTableView]:
         """Every cell of the table in the caller's regions: per sector (``*`` = all sectors of
-        the region) and category, its value, or ``null`` and the rule that withheld it."""
+        the region) and category, its value, or ``null`` and why (``suppressed`` by disclosure
+        control, or ``rate_part_withheld``)."""
         _, regions = _reader(services, request)
         store = _store(services)
         spec = _SPECS.get(name)

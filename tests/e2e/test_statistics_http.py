@@ -150,7 +150,7 @@ def test_a_region_with_three_blocked_trajectories_releases_no_three(
         for c in flow["cells"]
         if c["category"] == "blocked" and c["sector"] == "*" and c["region"] == "limburg"
     ]
-    assert blocked and blocked[0]["value"] is None and blocked[0]["withheld"] == "below_k"
+    assert blocked and blocked[0]["value"] is None and blocked[0]["withheld"] == "suppressed"
 
 
 def test_nothing_a_network_reads_changes_until_the_next_release(

@@ -103,8 +103,9 @@ def _summaries(
     population: Population, protected: Protected
 ) -> tuple[list[TableSummary], dict[tuple[str, str], list[CellRow]]]:
     groups = {key: cell.group for key, cell in population.counts.items()}
+    rates = {key: (r.numerator, r.denominator) for key, r in population.rates.items()}
     rows: dict[tuple[str, str], list[CellRow]] = defaultdict(list)
-    for place, row in cell_rows(protected.cells, groups):
+    for place, row in cell_rows(protected.cells, groups, rates):
         rows[place].append(row)
     totals: Counter[str] = Counter()
     published: Counter[str] = Counter()

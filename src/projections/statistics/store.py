@@ -123,12 +123,35 @@ def _unpack_contributions(blob: bytes) -> dict[str, dict[CellKey, int]]:
     return {unit: {keys[i]: amount for i, amount in pairs} for unit, pairs in units.items()}
 
 
-def cell_rows(cells: Iterable[ReleasedCell], groups: Mapping[CellKey, CellKey | None]) -> Iterator[
-    tuple[tuple[str, str], CellRow]
-]:
-    """Each released cell as stored, under its (table, region)."""
+#: What a withheld count or quantile says in a release: one word, whatever the rule. Which rule
+#: withheld a cell would narrow it: "below k" says it is under k, "all or none" that it is zero
+#: or its group's value — exactly what withholding it protects. Each table tallies per rule
+#: how many cells each withheld, over every region of the release.
+SUPPRESSED = "suppressed"
+#: A share withheld because a part of it is: that much a reader sees anyway.
+_OPEN_REASONS = frozenset({"rate_part_withheld"})
+
+
+def public_reason(rule: str | None) -> str | None:
+    """The reason a released cell shows for the rule that withheld it."""
+    if rule is None or rule in _OPEN_REASONS:
+        return rule
+    return SUPPRESSED
+
+
+def cell_rows(
+    cells: Iterable[ReleasedCell],
+    groups: Mapping[CellKey, CellKey | None],
+    rates: Mapping[CellKey, tuple[CellKey, CellKey]] | None = None,
+) -> Iterator[tuple[tuple[str, str], CellRow]]:
+    """Each released cell as stored, under its (table, region): a count with its group's
+    category, a rate with its numerator's and denominator's."""
+    rates = rates or {}
     for cell in cells:
         group = groups.get(cell.key)
+        numerator, denominator = rates.get(cell.key, (None, None))
+        if denominator is not None:
+            group = denominator
         yield (
             (cell.key.table, cell.key.region),
             CellRow(
@@ -136,9 +159,10 @@ def cell_rows(cells: Iterable[ReleasedCell], groups: Mapping[CellKey, CellKey | 
                 category=cell.key.category,
                 kind=cell.kind,
                 value=cell.value,
-                withheld=cell.withheld,
+                withheld=public_reason(cell.withheld),
                 quantile=cell.quantile,
                 group=group.category if group is not None else None,
+                numerator=numerator.category if numerator is not None else None,
             ),
         )
 
