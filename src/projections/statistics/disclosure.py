@@ -401,8 +401,9 @@ def _candidate(part: _RegionAudit, failing: int, duals: list[float] | None) -> i
 
     Only cells whose constraint binds the failing bound (a non-zero dual) can widen it; if
     none of this release's binds, the bound is certified by earlier versions alone and nothing
-    this release withholds helps. Among them: the same table first, then the same sector, then
-    the smallest value (it costs the reader least).
+    this release withholds helps. Among them: a sector's cell before a region's all-sectors
+    cell (the region's totals are what a learning network reads first), then the same table,
+    then the same sector, then the smallest value (it costs the reader least).
     """
     target = part.rows[failing].key
     candidates = [
@@ -415,6 +416,7 @@ def _candidate(part: _RegionAudit, failing: int, duals: list[float] | None) -> i
     return min(
         candidates,
         key=lambda r: (
+            part.rows[r].key.sector == ALL_SECTORS,
             part.rows[r].key.table != target.table,
             part.rows[r].key.sector != target.sector,
             part.rows[r].value,
