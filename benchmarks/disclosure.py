@@ -48,9 +48,14 @@ def cell_definitions(regions: int) -> dict[CellKey, CountCell]:
     for region in region_names(regions):
         for sector in (*SECTORS, ALL_SECTORS):
 
-            def add(table: str, category: str, group: str | None = None) -> None:
-                key = CellKey(table, region, sector, category)
-                parent = None if group is None else CellKey("flow", region, sector, group)
+            def add(
+                table: str,
+                category: str,
+                group: str | None = None,
+                at: tuple[str, str] = (region, sector),
+            ) -> None:
+                key = CellKey(table, *at, category)
+                parent = None if group is None else CellKey("flow", *at, group)
                 counts[key] = CountCell(key, parent)
 
             for category in FLOW:
@@ -111,10 +116,10 @@ def unit_cells(rng: random.Random, region: str, sector: str) -> dict[CellKey, in
 
 
 def synthetic_population(
-    units: int, regions: int = 10, seed: int = 1, period: Period = Period(2026)
+    units: int, regions: int = 10, seed: int = 1, period: Period | None = None
 ) -> Population:
     """A seeded population of ``units`` trajectories spread unevenly over ``regions``."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a seeded workload, not a secret
     names = region_names(regions)
     weights = [rng.uniform(0.5, 1.5) for _ in names]
     contributions: dict[str, Mapping[CellKey, int]] = {}
@@ -141,7 +146,7 @@ def synthetic_population(
                 CellKey("flow", region, sector, "blocked"),
                 CellKey("flow", region, sector, "accepted"),
             )
-    return Population(period, contributions, counts, quantiles, rates)
+    return Population(period or Period(2026), contributions, counts, quantiles, rates)
 
 
 def measure(units: int, regions: int = 10, seed: int = 1, k: int = 10) -> dict[str, float]:

@@ -86,10 +86,7 @@ def ranges(
             continue
         columns = matrix
         if truth[i] == 0:
-            holders = _holders(number, key, groups, where)
-            phantom = np.zeros((len(rows), 1))
-            phantom[holders, 0] = 1.0
-            columns = np.hstack([matrix, phantom])
+            columns = np.hstack([matrix, _hypothetical(matrix, number, key, groups, where)])
         eq_rows = sorted(fixed)
         bounds = []
         for sense in (1.0, -1.0):
@@ -105,8 +102,37 @@ def ranges(
             else:
                 assert result.status == 0, result.message
                 bounds.append(sense * result.fun)
-        found.append(Range(number, key, int(round(truth[i])), bounds[0], bounds[1]))
+        found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1]))
     return found
+
+
+def _hypothetical(
+    matrix: np.ndarray,
+    number: int | None,
+    key: CellKey,
+    groups: Mapping[CellKey, CellKey],
+    where: Mapping[tuple[int | None, CellKey], int],
+) -> np.ndarray:
+    """The atoms of the cell's group (else of its all-sectors cell) also counted in the cell
+    and its holders; with none, one type counting in the cell and its holders only."""
+    holders = _holders(number, key, groups, where)
+    base = (number, groups[key]) if key in groups else None
+    if base not in where:
+        base = (number, key._replace(sector=ALL_SECTORS))
+    own = where[(number, key)]
+    chosen = where.get(base, own)
+    types = []
+    if chosen != own:
+        for column in matrix.T:
+            if column[chosen] > 0:
+                raised = column.copy()
+                raised[holders] = np.maximum(raised[holders], 1.0)
+                types.append(raised)
+    if not types:
+        alone = np.zeros(matrix.shape[0])
+        alone[holders] = 1.0
+        types.append(alone)
+    return np.array(types).T
 
 
 def _holders(

@@ -3,8 +3,8 @@
 from collections.abc import Iterable, Mapping
 
 import pytest
-
 from benchmarks.disclosure import synthetic_population
+
 from projections.statistics.disclosure import AuditFailed, audit, protect
 from projections.statistics.model import (
     ALL_SECTORS,
@@ -128,9 +128,7 @@ def test_a_region_with_three_blocked_trajectories_releases_no_number_from_which_
 
     protected = protect(subject, K)
 
-    found = {
-        r.key: r for r in ranges(subject, published_counts(protected)) if r.release is None
-    }
+    found = {r.key: r for r in ranges(subject, published_counts(protected)) if r.release is None}
     blocked = found[flow("r", ALL_SECTORS, "blocked")]
     assert (blocked.value, blocked.low <= 0, blocked.high >= 8) == (3, True, True)
 
@@ -161,7 +159,7 @@ def test_the_audit_reports_a_withheld_set_that_can_be_recomputed_as_narrowed() -
 def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:
     """The earlier version published the total and one of two sectors: the other sector (4)
     follows from it, and nothing the revision withholds can take that back."""
-    total, youth, adult = (flow("r", s, "referrals") for s in (ALL_SECTORS, "youth", "adult"))
+    total, youth = flow("r", ALL_SECTORS, "referrals"), flow("r", "youth", "referrals")
     contributions = {f"t{i}": unit("r", "youth" if i < 20 else "adult", [total]) for i in range(24)}
     earlier = PublishedVersion(1, YEAR, contributions, {total: 24, youth: 20})
 
@@ -203,17 +201,14 @@ def test_a_rate_is_withheld_when_its_numerator_is() -> None:
 
 
 def test_a_rate_of_two_published_counts_is_released_to_the_hundredth() -> None:
-    subject = region_with_three_blocked()
-    share = CellKey("rates", "r", ALL_SECTORS, "share_accepted")
-    rated = population(
-        subject.contributions,
-        subject.counts.values(),
-        rates=[RateCell(share, flow("r", "*", "accepted"), flow("r", "*", "referrals"))],
-    )
+    subject = synthetic_population(1_000, regions=1, seed=3)
+    values = subject.values()
+    share = CellKey("rates", "region-00", ALL_SECTORS, "share_blocked")
 
-    rate = next(c for c in protect(rated, K).cells if c.kind == "rate")
+    rate = next(c for c in protect(subject, K).cells if c.kind == "rate" and c.key == share)
 
-    assert (rate.value, rate.withheld) == (0.9, None)
+    blocked, accepted = (values[flow("region-00", ALL_SECTORS, c)] for c in ("blocked", "accepted"))
+    assert (rate.value, rate.withheld) == (round(blocked / accepted, 2), None)
 
 
 def test_a_realistic_region_publishes_most_of_its_flow_cells() -> None:

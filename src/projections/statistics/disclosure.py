@@ -28,10 +28,10 @@ relaxation of the integer one — accepted practice in statistical disclosure co
 interval's margin of at least ``k/2`` absorbs in practice.
 
 An **empty** cell (value 0) has no atom, so the atom model alone would call it exactly zero
-whatever is published. For it the audit adds one hypothetical unit type that counts in the cell
-and in every cell that structurally holds it (its ``group``, and the all-sectors cell ``*`` of
-the same table and category, transitively) and asks how many such units the published numbers
-leave room for. Those columns are open only while their own cell is audited, so they never widen
+whatever is published. For it the audit adds hypothetical unit types: each unit type of the
+cell's group (or all-sectors cell) as it would be had it also counted in the cell and in every
+cell that structurally holds it (the ``group`` and the all-sectors cell ``*``, transitively),
+and asks how many such units the published numbers leave room for. Those columns are open only while their own cell is audited, so they never widen
 another cell's range.
 
 Cells are only coupled through shared units. Units never cross regions in practice, so the
@@ -77,6 +77,9 @@ DAYS_PER_WEEK = 7
 
 _FREE = math.inf
 _DUAL_ZERO = 1e-9
+#: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
+#: ranges, so a cap only errs on the side of withholding).
+_HYPOTHETICAL_TYPES = 64
 
 
 class AuditFailed(Exception):
@@ -160,8 +163,8 @@ class _Row:
     fixed: bool
     cols: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
     coefs: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, np.float64))
-    #: For an empty cell: its hypothetical unit type's column.
-    phantom: int | None = None
+    #: For an empty cell: the columns of its hypothetical unit types.
+    phantoms: range = range(0)
 
 
 @dataclass(slots=True)
@@ -191,8 +194,9 @@ class _RegionAudit:
         self.atom_sizes = list(atoms.values())
         for i, row in enumerate(rows):
             if row.value == 0 and not row.published:
-                row.phantom = len(columns)
-                columns.append(tuple((r, 1.0) for r in sorted(self._holders(i))))
+                first = len(columns)
+                columns.extend(self._hypothetical(i, columns[: len(self.atom_sizes)]))
+                row.phantoms = range(first, len(columns))
         for c, column in enumerate(columns):
             for r, a in column:
                 entries[r].append((c, a))
@@ -202,6 +206,31 @@ class _RegionAudit:
             row.coefs = np.array([a for _, a in pairs], dtype=np.float64)
         self.num_atoms = len(self.atom_sizes)
         self.highs = self._model(columns)
+
+    def _hypothetical(
+        self, start: int, atoms: Sequence[tuple[tuple[int, float], ...]]
+    ) -> list[tuple[tuple[int, float], ...]]:
+        """Unit types that would count in empty row ``start``: units like those of the cell's
+        group (or, without a group, of its all-sectors cell) that also counted in it and in what
+        holds it — a blocked unit is also accepted and active, like the group's units are. With
+        no such unit, one type counting in the cell and its holders only."""
+        holders = self._holders(start)
+        row = self.rows[start]
+        group = self.groups.get(row.key)
+        base = (row.release, group) if group is not None else None
+        if base is None or base not in self.index:
+            base = (row.release, row.key._replace(sector=ALL_SECTORS))
+        b = self.index.get(base, start)
+        types: list[tuple[tuple[int, float], ...]] = []
+        for atom in atoms:
+            if b != start and any(r == b for r, _ in atom):
+                counted = dict(atom)
+                for h in holders:
+                    counted[h] = max(counted.get(h, 0.0), 1.0)
+                types.append(tuple(sorted(counted.items())))
+                if len(types) == _HYPOTHETICAL_TYPES:
+                    break
+        return types or [tuple((h, 1.0) for h in sorted(holders))]
 
     def _holders(self, start: int) -> set[int]:
         """The rows a unit counting in row ``start`` counts in by the tables' structure: the
@@ -224,7 +253,8 @@ class _RegionAudit:
         return seen
 
     def _model(self, columns: list[tuple[tuple[int, float], ...]]) -> highspy.Highs:
-        highs = highspy.Highs()  # type: ignore[no-untyped-call]  # untyped __init__ upstream
+        # highspy's Highs.__init__ is untyped upstream.
+        highs = highspy.Highs()  # type: ignore[no-untyped-call]
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("presolve", "off")  # presolve would throw the warm start away
         highs.setOptionValue("simplex_strategy", 4)  # primal: the basis stays primal feasible
@@ -270,8 +300,8 @@ class _RegionAudit:
         """The smallest or largest value row ``r`` can take given every published row."""
         row = self.rows[r]
         highs = self.highs
-        if row.phantom is not None:
-            highs.changeColBounds(row.phantom, 0.0, highspy.kHighsInf)
+        for column in row.phantoms:
+            highs.changeColBounds(column, 0.0, highspy.kHighsInf)
         sense = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
         highs.changeObjectiveSense(sense)
         highs.changeColsCost(len(row.cols), row.cols, row.coefs)
@@ -297,8 +327,8 @@ class _RegionAudit:
             )
         finally:
             highs.changeColsCost(len(row.cols), row.cols, np.zeros(len(row.cols)))
-            if row.phantom is not None:
-                highs.changeColBounds(row.phantom, 0.0, 0.0)
+            for column in row.phantoms:
+                highs.changeColBounds(column, 0.0, 0.0)
 
     def _feasible(self) -> bool:
         """The atoms' true sizes satisfy every published row unless the numbers were tampered
