@@ -31,8 +31,8 @@ An **empty** cell (value 0) has no atom, so the atom model alone would call it e
 whatever is published. For it the audit adds hypothetical unit types: each unit type of the
 cell's group (or all-sectors cell) as it would be had it also counted in the cell and in every
 cell that structurally holds it (the ``group`` and the all-sectors cell ``*``, transitively),
-and asks how many such units the published numbers leave room for. Those columns are open only while their own cell is audited, so they never widen
-another cell's range.
+and asks how many such units the published numbers leave room for. Those columns are open
+only while their own cell is audited, so they never widen another cell's range.
 
 Cells are only coupled through shared units. Units never cross regions in practice, so the
 programme decomposes per region (regions a unit does span are audited together); each region's
