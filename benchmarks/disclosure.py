@@ -157,6 +157,7 @@ def measure(units: int, regions: int = 10, seed: int = 1, k: int = 10) -> dict[s
     seconds = time.perf_counter() - started
     counts = [cell for cell in protected.cells if cell.kind == "count"]
     flow = [cell for cell in counts if cell.key.table == "flow"]
+    region_flow = [cell for cell in flow if cell.key.sector == ALL_SECTORS]
     return {
         "units": float(units),
         "regions": float(regions),
@@ -164,6 +165,9 @@ def measure(units: int, regions: int = 10, seed: int = 1, k: int = 10) -> dict[s
         "seconds": round(seconds, 2),
         "published_share": round(sum(c.withheld is None for c in counts) / len(counts), 3),
         "flow_published_share": round(sum(c.withheld is None for c in flow) / len(flow), 3),
+        "region_flow_published_share": round(
+            sum(c.withheld is None for c in region_flow) / len(region_flow), 3
+        ),
         "secondary": float(sum(c.withheld == "secondary" for c in counts)),
         "audited": float(len(protected.audit)),
     }

@@ -69,7 +69,7 @@ def releases(draw: st.DrawFn) -> tuple[Population, list[Population]]:
     late = draw(st.sets(st.sampled_from(sorted(units)), max_size=size // 3))
     changed = {unit: draw(trajectories(regions, sectors)) for unit in late if draw(st.booleans())}
     earlier_units = {u: changed.get(u, cells) for u, cells in units.items() if u not in late}
-    earlier_units.update({u: cells for u, cells in changed.items()})
+    earlier_units.update(changed)
     quarter_units = {u: cells for u, cells in units.items() if draw(st.booleans())}
     shape = counts(regions, sectors)
     return (
