@@ -43,7 +43,7 @@ warm-starts: that is what keeps 100,000 trajectories within a minute.
 
 import math
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import highspy
@@ -564,9 +564,3 @@ def audit(
 
 def _order(finding: AuditedCell) -> tuple[int, CellKey]:
     return (-1 if finding.release is None else finding.release, finding.key)
-
-
-def published_share(cells: Iterable[ReleasedCell]) -> float:
-    """The share of cells a table publishes (each table says so, issue #12)."""
-    listed = list(cells)
-    return sum(cell.withheld is None for cell in listed) / len(listed) if listed else 0.0
