@@ -4,6 +4,7 @@ python -m benchmarks --quick                 small size, < 1 min; prints one JSO
 python -m benchmarks --full [--size large]   medium (default) or large; prints the table
 python -m benchmarks table FILE              the Markdown table of a results file
 python -m benchmarks demo [--size N] [--data-dir var]
+python -m benchmarks disclosure [--units N …]   times disclosure control (issue #12)
 """
 
 import argparse
@@ -53,6 +54,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.main(size=args.size, data_dir=Path(args.data_dir), seed=args.seed)
 
 
+def _disclosure(args: argparse.Namespace) -> int:
+    from benchmarks import disclosure
+
+    return disclosure.main(sizes=tuple(args.units or (10_000, 100_000)), seed=args.seed)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     mode = root.add_mutually_exclusive_group()
@@ -79,6 +86,15 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default="var", help="the embedded data dir (default var)")
     demo.add_argument("--seed", type=int, default=7, help="the workload's seed (default 7)")
     demo.set_defaults(run=_demo)
+    disclosure = commands.add_parser("disclosure", help="time disclosure control (issue #12)")
+    disclosure.add_argument(
+        "--units",
+        type=int,
+        action="append",
+        help="units of a synthetic year release (repeat; default 10,000 and 100,000)",
+    )
+    disclosure.add_argument("--seed", type=int, default=1, help="the population's seed")
+    disclosure.set_defaults(run=_disclosure, units=None)
     return root
 
 

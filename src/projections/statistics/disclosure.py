@@ -1,0 +1,566 @@
+"""Disclosure control for statistics releases (issue #12, point 4): pure code, no I/O.
+
+A learning network's members are professionals of the same region who know many of the families
+(seed 001), so a released number must not let them single anyone out. :func:`protect` decides
+what a release shows; :func:`audit` is the check the release step runs again before publishing.
+
+The rules, in the order they apply:
+
+- **Primary suppression**: a count below ``k`` (never below 5), or counted from fewer than ``k``
+  units, is withheld ``below_k``.
+- **Attribute disclosure**: a part of a group that equals the group ("all twelve blocks were
+  waiting lists") or is zero while the group is not ("none") is withheld ``all_or_none``.
+- **Secondary suppression**, checked by a **linear-programming audit**: a reader who knows every
+  published number of this release *and of every earlier version* of overlapping periods must
+  not be able to narrow a withheld count ``v`` below ``protection_interval(v, k)``. While one
+  can be narrowed, one more published cell is withheld ``secondary``.
+- **Quantiles** are released as quartiles rounded to whole weeks, never a minimum or maximum;
+  **rates** only where both parts are published.
+
+The audit's model (why it is sound). Every count is a sum over units (``model.py``). Units with
+the same contribution vector — across this release's cells and every earlier version's cells,
+units matched by id — form an **atom**; the variables are the atoms' sizes, ``≥ 0``, and every
+published cell is an equality. The reader is assumed to know which combinations of cells occur
+(the atoms), which is more than a real reader knows, so ranges found are never wider than a real
+reader's: the audit errs on the side of withholding. The programme is the continuous (LP)
+relaxation of the integer one — accepted practice in statistical disclosure control (it is what
+τ-ARGUS's audit does); integrality could only narrow ranges by less than one unit, which the
+interval's margin of at least ``k/2`` absorbs in practice.
+
+An **empty** cell (value 0) has no atom, so the atom model alone would call it exactly zero
+whatever is published. For it the audit adds hypothetical unit types: each unit type of the
+cell's group (or all-sectors cell) as it would be had it also counted in the cell and in every
+cell that structurally holds it (the ``group`` and the all-sectors cell ``*``, transitively),
+and asks how many such units the published numbers leave room for. Those columns are open
+only while their own cell is audited, so they never widen another cell's range.
+
+Cells are only coupled through shared units. Units never cross regions in practice, so the
+programme decomposes per region (regions a unit does span are audited together); each region's
+model is built once and re-solved per withheld cell with a new objective. The basis stays primal
+feasible under a change of objective and when a constraint is dropped, so HiGHS's primal simplex
+warm-starts: that is what keeps 100,000 trajectories within a minute.
+"""
+
+import math
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from projections.statistics.model import (
+    ALL_SECTORS,
+    AuditedCell,
+    CellKey,
+    Contributions,
+    Population,
+    Protected,
+    PublishedVersion,
+    QuantileCell,
+    ReleasedCell,
+    Withheld,
+    protection_interval,
+)
+
+#: No release may use a smaller k: below five, "a handful" is already a person (issue #12).
+SMALLEST_K = 5
+
+#: The quartiles a duration is released as: never the minimum or maximum (an extreme is one
+#: person's value).
+QUARTILES = (0.25, 0.5, 0.75)
+
+#: Durations are rounded to whole weeks: two releases that differ by one late fact then mostly
+#: show the same figure, so differencing them does not reveal that fact's duration.
+DAYS_PER_WEEK = 7
+
+_FREE = math.inf
+_DUAL_ZERO = 1e-9
+#: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
+#: ranges, so a cap only errs on the side of withholding).
+_HYPOTHETICAL_TYPES = 64
+
+
+class AuditFailed(Exception):
+    """A withheld cell stays narrowed below its protection interval even with every cell this
+    release could still withhold withheld (earlier versions' numbers are out already), or the
+    published numbers contradict the units they claim to count. The release is refused."""
+
+
+def check_k(k: int) -> None:
+    """Refuse a ``k`` below :data:`SMALLEST_K` (issue #12: configurable, never below 5)."""
+    if k < SMALLEST_K:
+        raise ValueError(f"k must be at least {SMALLEST_K} (issue #12), not {k}")
+
+
+# --- primary rules -------------------------------------------------------------------------
+
+
+def primary_suppression(population: Population, k: int) -> dict[CellKey, Withheld]:
+    """The count cells withheld before any audit: ``below_k`` (a count, or its number of
+    contributing units, below ``k``) and ``all_or_none`` (a part equal to its non-empty group,
+    or zero while the group is not; zero is below ``k`` anyway)."""
+    check_k(k)
+    values = population.values()
+    contributors = population.contributors()
+    withheld: dict[CellKey, Withheld] = {}
+    for key, cell in population.counts.items():
+        value = values[key]
+        if value < k or contributors[key] < k:
+            withheld[key] = "below_k"
+            continue
+        if cell.group is None:
+            continue
+        whole = values[cell.group] if cell.group in values else population.value(cell.group)
+        if whole > 0 and value in (0, whole):
+            withheld[key] = "all_or_none"
+    return withheld
+
+
+def released_quantiles(cell: QuantileCell, k: int) -> list[ReleasedCell]:
+    """The quartiles of a duration, rounded to whole weeks.
+
+    A quartile is released only when at least ``k`` values lie *strictly* below and *strictly*
+    above it — both the exact quartile and its rounded value (ties on the quartile count on
+    neither side: the conservative reading). Fewer than ``k`` values in all is ``below_k``.
+    """
+    ordered = sorted(cell.values)
+    released: list[ReleasedCell] = []
+    for q in QUARTILES:
+        if len(ordered) < k:
+            released.append(ReleasedCell(cell.key, "quantile", None, "below_k", q))
+            continue
+        exact = _quantile(ordered, q)
+        rounded = DAYS_PER_WEEK * round(exact / DAYS_PER_WEEK)
+        below = sum(1 for v in ordered if v < min(exact, rounded))
+        above = sum(1 for v in ordered if v > max(exact, rounded))
+        if below < k or above < k:
+            released.append(ReleasedCell(cell.key, "quantile", None, "quantile_too_few", q))
+        else:
+            released.append(ReleasedCell(cell.key, "quantile", float(rounded), None, q))
+    return released
+
+
+def _quantile(ordered: Sequence[int], q: float) -> float:
+    """Linear interpolation between order statistics (the usual 'inclusive' definition)."""
+    rank = (len(ordered) - 1) * q
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+# --- the audit's model ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Row:
+    key: CellKey
+    release: int | None  # None: this release
+    value: int
+    published: bool
+    #: Published in an earlier version: out already, never withheld now.
+    fixed: bool
+    cols: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
+    coefs: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, np.float64))
+    #: For an empty cell: the columns of its hypothetical unit types.
+    phantoms: range = range(0)
+
+
+@dataclass(slots=True)
+class _Bound:
+    value: float
+    duals: list[float] | None  # row duals at the optimum (None when unbounded)
+
+
+class _RegionAudit:
+    """One connected part of the release (in practice, one region): its atoms, every cell of
+    this release and the earlier versions in it as a row, and a HiGHS model re-solved per
+    withheld cell."""
+
+    def __init__(
+        self,
+        rows: list[_Row],
+        atoms: Mapping[tuple[tuple[int, int], ...], int],
+        groups: Mapping[CellKey, CellKey],
+    ):
+        self.rows = rows
+        self.groups = groups
+        self.index = {(row.release, row.key): i for i, row in enumerate(rows)}
+        entries: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        columns: list[tuple[tuple[int, float], ...]] = []
+        for vector in atoms:
+            columns.append(tuple((r, float(a)) for r, a in vector))
+        self.atom_sizes = list(atoms.values())
+        for i, row in enumerate(rows):
+            if row.value == 0 and not row.published:
+                first = len(columns)
+                columns.extend(self._hypothetical(i, columns[: len(self.atom_sizes)]))
+                row.phantoms = range(first, len(columns))
+        for c, column in enumerate(columns):
+            for r, a in column:
+                entries[r].append((c, a))
+        for r, row in enumerate(rows):
+            pairs = entries.get(r, [])
+            row.cols = np.array([c for c, _ in pairs], dtype=np.int32)
+            row.coefs = np.array([a for _, a in pairs], dtype=np.float64)
+        self.num_atoms = len(self.atom_sizes)
+        self.highs = self._model(columns)
+
+    def _hypothetical(
+        self, start: int, atoms: Sequence[tuple[tuple[int, float], ...]]
+    ) -> list[tuple[tuple[int, float], ...]]:
+        """Unit types that would count in empty row ``start``: units like those of the cell's
+        group (or, without a group, of its all-sectors cell) that also counted in it and in what
+        holds it — a blocked unit is also accepted and active, like the group's units are. With
+        no such unit, one type counting in the cell and its holders only."""
+        holders = self._holders(start)
+        row = self.rows[start]
+        group = self.groups.get(row.key)
+        base = (row.release, group) if group is not None else None
+        if base is None or base not in self.index:
+            base = (row.release, row.key._replace(sector=ALL_SECTORS))
+        b = self.index.get(base, start)
+        types: list[tuple[tuple[int, float], ...]] = []
+        for atom in atoms:
+            if b != start and any(r == b for r, _ in atom):
+                counted = dict(atom)
+                for h in holders:
+                    counted[h] = max(counted.get(h, 0.0), 1.0)
+                types.append(tuple(sorted(counted.items())))
+                if len(types) == _HYPOTHETICAL_TYPES:
+                    break
+        return types or [tuple((h, 1.0) for h in sorted(holders))]
+
+    def _holders(self, start: int) -> set[int]:
+        """The rows a unit counting in row ``start`` counts in by the tables' structure: the
+        group, and the all-sectors cell of the same table and category, transitively."""
+        seen = {start}
+        todo = [start]
+        while todo:
+            row = self.rows[todo.pop()]
+            parents = (
+                [row.key._replace(sector=ALL_SECTORS)] if row.key.sector != ALL_SECTORS else []
+            )
+            group = self.groups.get(row.key)
+            if group is not None:
+                parents.append(group)
+            for parent in parents:
+                j = self.index.get((row.release, parent))
+                if j is not None and j not in seen:
+                    seen.add(j)
+                    todo.append(j)
+        return seen
+
+    def _model(self, columns: list[tuple[tuple[int, float], ...]]) -> highspy.Highs:
+        # highspy's Highs.__init__ is untyped upstream.
+        highs = highspy.Highs()  # type: ignore[no-untyped-call]
+        highs.setOptionValue("output_flag", False)
+        highs.setOptionValue("presolve", "off")  # presolve would throw the warm start away
+        highs.setOptionValue("simplex_strategy", 4)  # primal: the basis stays primal feasible
+        lp = highspy.HighsLp()
+        lp.num_col_ = len(columns)
+        lp.num_row_ = len(self.rows)
+        lp.col_cost_ = np.zeros(len(columns))
+        lp.col_lower_ = np.zeros(len(columns))
+        upper = np.full(len(columns), highspy.kHighsInf)
+        upper[self.num_atoms :] = 0.0  # hypothetical units: open only while audited
+        lp.col_upper_ = upper
+        lp.row_lower_ = np.array([self._lower(row) for row in self.rows], dtype=np.float64)
+        lp.row_upper_ = np.array([self._upper(row) for row in self.rows], dtype=np.float64)
+        starts = [0]
+        index: list[int] = []
+        values: list[float] = []
+        for column in columns:
+            index.extend(r for r, _ in column)
+            values.extend(a for _, a in column)
+            starts.append(len(index))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(values, dtype=np.float64)
+        highs.passModel(lp)
+        return highs
+
+    @staticmethod
+    def _lower(row: _Row) -> float:
+        return float(row.value) if row.published else -highspy.kHighsInf
+
+    @staticmethod
+    def _upper(row: _Row) -> float:
+        return float(row.value) if row.published else highspy.kHighsInf
+
+    def withhold(self, r: int) -> None:
+        """Drop row ``r``'s equality: the feasible set only grows, so every range found so far
+        stays open (the audit is incremental)."""
+        self.rows[r].published = False
+        self.highs.changeRowBounds(r, -highspy.kHighsInf, highspy.kHighsInf)
+
+    def bound(self, r: int, maximise: bool) -> _Bound:
+        """The smallest or largest value row ``r`` can take given every published row."""
+        row = self.rows[r]
+        highs = self.highs
+        for column in row.phantoms:
+            highs.changeColBounds(column, 0.0, highspy.kHighsInf)
+        sense = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
+        highs.changeObjectiveSense(sense)
+        highs.changeColsCost(len(row.cols), row.cols, row.coefs)
+        try:
+            highs.run()
+            status = highs.getModelStatus()
+            if status == highspy.HighsModelStatus.kOptimal:
+                value = float(highs.getInfo().objective_function_value)
+                return _Bound(value, list(highs.getSolution().row_dual))
+            if (
+                status
+                in (
+                    highspy.HighsModelStatus.kUnbounded,
+                    highspy.HighsModelStatus.kUnboundedOrInfeasible,
+                )
+                and self._feasible()
+            ):
+                return _Bound(_FREE if maximise else -_FREE, None)
+            raise AuditFailed(
+                "the published numbers contradict the units they count "
+                f"({highs.modelStatusToString(status)} auditing {row.key.text()}): "
+                "recompute the release from one population"
+            )
+        finally:
+            highs.changeColsCost(len(row.cols), row.cols, np.zeros(len(row.cols)))
+            for column in row.phantoms:
+                highs.changeColBounds(column, 0.0, 0.0)
+
+    def _feasible(self) -> bool:
+        """The atoms' true sizes satisfy every published row unless the numbers were tampered
+        with: checked directly, since an unbounded status says nothing about feasibility."""
+        sizes = np.zeros(self.highs.getNumCol())
+        sizes[: self.num_atoms] = self.atom_sizes
+        return all(
+            abs(float(sizes[row.cols] @ row.coefs) - row.value) < 1e-6
+            for row in self.rows
+            if row.published
+        )
+
+
+def _build(
+    population: Population,
+    published: Mapping[CellKey, int],
+    withheld: Collection[CellKey],
+    earlier: Sequence[PublishedVersion],
+) -> list[_RegionAudit]:
+    """Every connected part's model: rows for this release's cells (``published`` and
+    ``withheld``) and every earlier version's cells, columns for the atoms."""
+    groups = {key: cell.group for key, cell in population.counts.items() if cell.group is not None}
+    values = population.values()
+    versions: list[tuple[int | None, Contributions, dict[int, _Row]]] = []
+    rows: list[_Row] = []
+    own: dict[CellKey, int] = {}
+    for key in sorted({*published, *withheld}):
+        is_published = key in published
+        value = published[key] if is_published else values.get(key, population.value(key))
+        own[key] = len(rows)
+        rows.append(_Row(key, None, value, is_published, fixed=False))
+    versions.append((None, population.contributions, {}))
+    lookups: list[tuple[Contributions, dict[CellKey, int]]] = [(population.contributions, own)]
+    for version in earlier:
+        totals: dict[CellKey, int] = dict.fromkeys(version.published, 0)
+        for cells in version.contributions.values():
+            for key, amount in cells.items():
+                totals[key] = totals.get(key, 0) + amount
+        lookup: dict[CellKey, int] = {}
+        for key in sorted(totals):
+            is_published = key in version.published
+            value = version.published[key] if is_published else totals[key]
+            lookup[key] = len(rows)
+            rows.append(_Row(key, version.number, value, is_published, fixed=is_published))
+        lookups.append((version.contributions, lookup))
+
+    # Every unit's vector over all rows, then the regions it ties together.
+    vectors: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for contributions, lookup in lookups:
+        for unit, cells in contributions.items():
+            for key, amount in cells.items():
+                r = lookup.get(key)
+                if r is not None and amount:
+                    vectors[unit].append((r, amount))
+    parent: dict[str, str] = {row.key.region: row.key.region for row in rows}
+
+    def find(region: str) -> str:
+        while parent[region] != region:
+            parent[region] = parent[parent[region]]
+            region = parent[region]
+        return region
+
+    for vector in vectors.values():
+        regions = {rows[r].key.region for r, _ in vector}
+        first, *others = regions
+        for other in others:
+            parent[find(other)] = find(first)
+
+    part_rows: dict[str, list[int]] = defaultdict(list)
+    for r, row in enumerate(rows):
+        part_rows[find(row.key.region)].append(r)
+    part_atoms: dict[str, dict[tuple[tuple[int, int], ...], int]] = defaultdict(dict)
+    for vector in vectors.values():
+        atom = tuple(sorted(vector))
+        part = part_atoms[find(rows[atom[0][0]].key.region)]
+        part[atom] = part.get(atom, 0) + 1
+    audits: list[_RegionAudit] = []
+    for name in sorted(part_rows):
+        members = part_rows[name]
+        local = {r: i for i, r in enumerate(members)}
+        atoms = {
+            tuple((local[r], a) for r, a in atom): size
+            for atom, size in part_atoms.get(name, {}).items()
+        }
+        audits.append(_RegionAudit([rows[r] for r in members], atoms, groups))
+    return audits
+
+
+def _finding(part: _RegionAudit, r: int, low: float, high: float, k: int) -> AuditedCell:
+    row = part.rows[r]
+    needed_low, needed_high = protection_interval(row.value, k)
+    return AuditedCell(row.key, row.release, low, high, needed_low, needed_high)
+
+
+# --- secondary suppression -----------------------------------------------------------------
+
+
+def _candidate(part: _RegionAudit, failing: int, duals: list[float] | None) -> int | None:
+    """The published cell of this release to withhold next for ``failing``.
+
+    Only cells whose constraint binds the failing bound (a non-zero dual) can widen it; if
+    none of this release's binds, the bound is certified by earlier versions alone and nothing
+    this release withholds helps. Among them: a sector's cell before a region's all-sectors
+    cell (the region's totals are what a learning network reads first), then the same table,
+    then the same sector, then the smallest value (it costs the reader least).
+    """
+    target = part.rows[failing].key
+    candidates = [
+        r
+        for r, row in enumerate(part.rows)
+        if row.published and not row.fixed and duals is not None and abs(duals[r]) > _DUAL_ZERO
+    ]
+    if not candidates:
+        return None
+    return min(
+        candidates,
+        key=lambda r: (
+            part.rows[r].key.sector == ALL_SECTORS,
+            part.rows[r].key.table != target.table,
+            part.rows[r].key.sector != target.sector,
+            part.rows[r].value,
+            part.rows[r].key,
+        ),
+    )
+
+
+def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[AuditedCell]:
+    """Audit every withheld row of one part, withholding more of this release's cells until
+    every one keeps its interval; refuse (:class:`AuditFailed`) when that cannot be done."""
+    queue = [r for r, row in enumerate(part.rows) if not row.published]
+    findings: dict[int, AuditedCell] = {}
+    while queue:
+        r = queue.pop(0)
+        row = part.rows[r]
+        needed_low, needed_high = protection_interval(row.value, k)
+        low = high = float(row.value)
+        for maximise in (False, True):
+            while True:
+                bound = part.bound(r, maximise)
+                opened = (
+                    bound.value >= needed_high - 1e-6
+                    if maximise
+                    else bound.value <= needed_low + 1e-6
+                )
+                if opened:
+                    break
+                chosen = _candidate(part, r, bound.duals)
+                if chosen is None:
+                    release = "this release" if row.release is None else f"release {row.release}"
+                    raise AuditFailed(
+                        f"{row.key.text()} of {release} can be narrowed to "
+                        f"{'at most' if maximise else 'at least'} {bound.value:g} by what is "
+                        "published already, whatever this release withholds: the release is "
+                        "refused; revise the earlier release or publish after the period's "
+                        "late facts are in"
+                    )
+                part.withhold(chosen)
+                secondary.add(part.rows[chosen].key)
+                queue.append(chosen)
+            if maximise:
+                high = bound.value
+            else:
+                low = bound.value
+        findings[r] = _finding(part, r, low, high, k)
+    return [findings[r] for r in sorted(findings)]
+
+
+def protect(population: Population, k: int, earlier: Sequence[PublishedVersion] = ()) -> Protected:
+    """Apply every disclosure rule of issue #12 to ``population`` and return what to release.
+
+    ``earlier`` are the published versions of overlapping periods (a year and its quarters,
+    earlier revisions of the same period): their numbers are out, so they are constraints of the
+    audit and their withheld cells must stay protected too. Raises :class:`AuditFailed` when
+    that cannot be achieved by withholding more of this release (the release is refused), and
+    ``ValueError`` for a ``k`` below 5.
+
+    ``Protected.audit`` has a finding for every withheld count of this release and of the
+    earlier versions; its ``low`` and ``high`` are the extremes found when the cell was audited
+    (later withholdings only widen them).
+    """
+    check_k(k)
+    primary = primary_suppression(population, k)
+    values = population.values()
+    published = {key: values[key] for key in population.counts if key not in primary}
+    secondary: set[CellKey] = set()
+    findings: list[AuditedCell] = []
+    for part in _build(population, published, primary, earlier):
+        findings.extend(_protect_part(part, k, secondary))
+    rules: dict[CellKey, Withheld] = {**primary, **dict.fromkeys(secondary, "secondary")}
+    cells = [
+        ReleasedCell(key, "count", None if key in rules else float(values[key]), rules.get(key))
+        for key in sorted(population.counts)
+    ]
+    for key in sorted(population.quantiles):
+        cells.extend(released_quantiles(population.quantiles[key], k))
+    for key in sorted(population.rates):
+        rate = population.rates[key]
+        parts = (rate.numerator, rate.denominator)
+        if (
+            any(part in rules or part not in values for part in parts)
+            or not values[rate.denominator]
+        ):
+            cells.append(ReleasedCell(key, "rate", None, "rate_part_withheld"))
+        else:
+            share = round(values[rate.numerator] / values[rate.denominator], 2)
+            cells.append(ReleasedCell(key, "rate", share))
+    return Protected(tuple(cells), tuple(sorted(findings, key=_order)))
+
+
+def audit(
+    population: Population,
+    published: Mapping[CellKey, int],
+    withheld: Collection[CellKey],
+    k: int,
+    earlier: Sequence[PublishedVersion] = (),
+) -> tuple[AuditedCell, ...]:
+    """The exact range a reader of ``published`` (and of every earlier version) can narrow each
+    withheld count to, for the release step to check before it publishes (``all(f.protected)``).
+
+    Nothing is withheld here: a failing finding means the release must not go out. Raises
+    :class:`AuditFailed` when the published numbers contradict the population's units.
+    """
+    check_k(k)
+    findings: list[AuditedCell] = []
+    for part in _build(population, published, withheld, earlier):
+        for r, row in enumerate(part.rows):
+            if not row.published:
+                low = part.bound(r, maximise=False).value
+                high = part.bound(r, maximise=True).value
+                findings.append(_finding(part, r, low, high, k))
+    return tuple(sorted(findings, key=_order))
+
+
+def _order(finding: AuditedCell) -> tuple[int, CellKey]:
+    return (-1 if finding.release is None else finding.release, finding.key)

@@ -1,0 +1,226 @@
+"""Disclosure control (issue #12, point 4), checked against an independent LP oracle."""
+
+from collections.abc import Iterable, Mapping
+
+import pytest
+from benchmarks.disclosure import synthetic_population
+
+from projections.statistics.disclosure import AuditFailed, audit, protect
+from projections.statistics.model import (
+    ALL_SECTORS,
+    CellKey,
+    CountCell,
+    Period,
+    Population,
+    PublishedVersion,
+    QuantileCell,
+    RateCell,
+    ReleasedCell,
+)
+from tests.unit.disclosure_oracle import published_counts, ranges
+
+YEAR = Period(2026)
+K = 10
+
+
+def flow(region: str, sector: str, category: str) -> CellKey:
+    return CellKey("flow", region, sector, category)
+
+
+def blocks(region: str, sector: str, reason: str) -> CellKey:
+    return CellKey("blocks", region, sector, f"blocked/{reason}")
+
+
+def unit(region: str, sector: str, categories: Iterable[CellKey]) -> dict[CellKey, int]:
+    """A trajectory counted in its sector's cells and its region's all-sectors cells."""
+    cells: dict[CellKey, int] = {}
+    for key in categories:
+        for where in (sector, ALL_SECTORS):
+            cells[key._replace(region=region, sector=where)] = 1
+    return cells
+
+
+def population(
+    contributions: Mapping[str, Mapping[CellKey, int]],
+    counts: Iterable[CountCell] | None = None,
+    quantiles: Iterable[QuantileCell] = (),
+    rates: Iterable[RateCell] = (),
+) -> Population:
+    if counts is None:
+        keys = {key for cells in contributions.values() for key in cells}
+        counts = [CountCell(key) for key in keys]
+    return Population(
+        YEAR,
+        contributions,
+        {cell.key: cell for cell in counts},
+        {cell.key: cell for cell in quantiles},
+        {cell.key: cell for cell in rates},
+    )
+
+
+def cell(protected_cells: Iterable[ReleasedCell], key: CellKey) -> ReleasedCell:
+    return next(c for c in protected_cells if c.key == key and c.kind == "count")
+
+
+REASONS = ("waiting_list", "admission_criteria", "funding")
+
+
+def region_with_three_blocked() -> Population:
+    """60 trajectories in two sectors; three of them blocked (two for a waiting list, one also
+    for admission criteria), the flow cells around them published-sized."""
+    contributions: dict[str, dict[CellKey, int]] = {}
+    for i in range(60):
+        sector = "youth" if i % 3 else "adult"
+        categories = [flow("r", sector, "referrals")]
+        categories.append(flow("r", sector, "declined" if i % 10 == 0 else "accepted"))
+        if i % 10:
+            categories.append(flow("r", sector, "closed" if i % 4 == 0 else "active"))
+        if i in (1, 2, 5):
+            categories.append(flow("r", sector, "blocked"))
+            categories.append(blocks("r", sector, "waiting_list" if i != 5 else "funding"))
+            if i == 1:
+                categories.append(blocks("r", sector, "admission_criteria"))
+        contributions[f"t{i}"] = unit("r", sector, categories)
+    counts = []
+    for sector in ("youth", "adult", ALL_SECTORS):
+        for category in ("referrals", "accepted", "declined", "active", "closed", "blocked"):
+            group = None if category == "referrals" else flow("r", sector, "referrals")
+            counts.append(CountCell(flow("r", sector, category), group))
+        for reason in REASONS:
+            counts.append(CountCell(blocks("r", sector, reason), flow("r", sector, "blocked")))
+    return population(contributions, counts)
+
+
+def test_k_below_five_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 5"):
+        protect(region_with_three_blocked(), 4)
+
+
+def test_a_count_below_k_is_withheld() -> None:
+    protected = protect(region_with_three_blocked(), K)
+
+    assert cell(protected.cells, flow("r", ALL_SECTORS, "blocked")).withheld == "below_k"
+
+
+def test_a_count_from_fewer_than_k_units_is_withheld() -> None:
+    """Twelve consultations held by two trajectories: a count above k, but from two units."""
+    consultations = CellKey("participation", "r", ALL_SECTORS, "consultations")
+    contributions = {f"t{i}": {consultations: 6} for i in range(2)}
+
+    protected = protect(population(contributions), K)
+
+    assert cell(protected.cells, consultations).withheld == "below_k"
+
+
+def test_a_part_equal_to_its_group_is_withheld_as_all() -> None:
+    blocked = flow("r", ALL_SECTORS, "blocked")
+    waiting = blocks("r", ALL_SECTORS, "waiting_list")
+    contributions = {f"t{i}": {blocked: 1, waiting: 1} for i in range(12)}
+    counts = [CountCell(blocked), CountCell(waiting, blocked)]
+
+    protected = protect(population(contributions, counts), K)
+
+    assert cell(protected.cells, waiting).withheld == "all_or_none"
+
+
+def test_a_region_with_three_blocked_trajectories_releases_no_number_from_which_three_follows():
+    subject = region_with_three_blocked()
+
+    protected = protect(subject, K)
+
+    found = {r.key: r for r in ranges(subject, published_counts(protected)) if r.release is None}
+    blocked = found[flow("r", ALL_SECTORS, "blocked")]
+    assert (blocked.value, blocked.low <= 0, blocked.high >= 8) == (3, True, True)
+
+
+def test_every_withheld_cell_keeps_its_interval_for_the_independent_oracle() -> None:
+    subject = region_with_three_blocked()
+
+    protected = protect(subject, K)
+
+    narrowed = [r for r in ranges(subject, published_counts(protected)) if not r.keeps_interval(K)]
+    assert narrowed == []
+
+
+def test_the_audit_reports_a_withheld_set_that_can_be_recomputed_as_narrowed() -> None:
+    """Withholding only ``blocked`` while its sectors are published gives it away."""
+    subject = region_with_three_blocked()
+    values = subject.values()
+    withheld = {flow("r", ALL_SECTORS, "blocked")}
+    published = {key: value for key, value in values.items() if key not in withheld}
+
+    findings = audit(subject, published, withheld, K)
+
+    assert [(f.key, f.low, f.high, f.protected) for f in findings] == [
+        (flow("r", ALL_SECTORS, "blocked"), 3.0, 3.0, False)
+    ]
+
+
+def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:
+    """The earlier version published the total and one of two sectors: the other sector (4)
+    follows from it, and nothing the revision withholds can take that back."""
+    total, youth = flow("r", ALL_SECTORS, "referrals"), flow("r", "youth", "referrals")
+    contributions = {f"t{i}": unit("r", "youth" if i < 20 else "adult", [total]) for i in range(24)}
+    earlier = PublishedVersion(1, YEAR, contributions, {total: 24, youth: 20})
+
+    with pytest.raises(AuditFailed, match="refused"):
+        protect(population(contributions), K, [earlier])
+
+
+def test_quartiles_are_released_in_whole_weeks_never_the_extremes() -> None:
+    durations = QuantileCell(CellKey("durations", "r", ALL_SECTORS, "days"), tuple(range(1, 101)))
+    subject = population({}, [], quantiles=[durations])
+
+    released = [c for c in protect(subject, K).cells if c.kind == "quantile"]
+
+    assert [(c.quantile, c.value) for c in released] == [(0.25, 28.0), (0.5, 49.0), (0.75, 77.0)]
+
+
+def test_a_quartile_with_fewer_than_k_values_on_a_side_is_withheld() -> None:
+    """Fifteen values: the first quartile has three below it."""
+    durations = QuantileCell(CellKey("durations", "r", ALL_SECTORS, "days"), tuple(range(15)))
+    subject = population({}, [], quantiles=[durations])
+
+    released = [c for c in protect(subject, K).cells if c.kind == "quantile"]
+
+    assert {c.withheld for c in released} == {"quantile_too_few"}
+
+
+def test_a_rate_is_withheld_when_its_numerator_is() -> None:
+    subject = region_with_three_blocked()
+    share = CellKey("rates", "r", ALL_SECTORS, "share_blocked")
+    rated = population(
+        subject.contributions,
+        subject.counts.values(),
+        rates=[RateCell(share, flow("r", ALL_SECTORS, "blocked"), flow("r", "*", "accepted"))],
+    )
+
+    rate = next(c for c in protect(rated, K).cells if c.kind == "rate")
+
+    assert (rate.value, rate.withheld) == (None, "rate_part_withheld")
+
+
+def test_a_rate_of_two_published_counts_is_released_to_the_hundredth() -> None:
+    subject = synthetic_population(1_000, regions=1, seed=3)
+    values = subject.values()
+    share = CellKey("rates", "region-00", ALL_SECTORS, "share_blocked")
+
+    rate = next(c for c in protect(subject, K).cells if c.kind == "rate" and c.key == share)
+
+    blocked, accepted = (values[flow("region-00", ALL_SECTORS, c)] for c in ("blocked", "accepted"))
+    assert (rate.value, rate.withheld) == (round(blocked / accepted, 2), None)
+
+
+def test_a_realistic_region_publishes_most_of_its_region_by_year_flow_cells() -> None:
+    """Three hundred trajectories in a region's year (the benchmark's medium size: 10,000 over
+    ten regions and three years); region x year cells are the all-sectors cells."""
+    subject = synthetic_population(300, regions=1, seed=3)
+
+    protected = protect(subject, K)
+
+    region_flow = [
+        c
+        for c in protected.cells
+        if c.kind == "count" and c.key.table == "flow" and c.key.sector == ALL_SECTORS
+    ]
+    assert sum(c.withheld is None for c in region_flow) / len(region_flow) >= 0.6
