@@ -42,6 +42,9 @@ warm-starts: that is what keeps 100,000 trajectories within a minute.
 """
 
 import math
+import os
+import sys
+import threading
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +79,27 @@ QUARTILES = (0.25, 0.5, 0.75)
 DAYS_PER_WEEK = 7
 
 _FREE = math.inf
+_FIRST_MODEL = threading.Lock()
+_banner_shown = False
+
+
+def _highs() -> highspy.Highs:
+    """A new HiGHS instance. The first one in a process prints HiGHS's banner on standard
+    output, before any option can silence it; standard output is where the CLI writes its
+    answers and the service its JSON logs, so that one line is sent to standard error."""
+    global _banner_shown
+    with _FIRST_MODEL:
+        if _banner_shown:
+            return highspy.Highs()  # type: ignore[no-untyped-call]
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+        try:
+            return highspy.Highs()  # type: ignore[no-untyped-call]
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            _banner_shown = True
 _DUAL_ZERO = 1e-9
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
@@ -253,8 +277,7 @@ class _RegionAudit:
         return seen
 
     def _model(self, columns: list[tuple[tuple[int, float], ...]]) -> highspy.Highs:
-        # highspy's Highs.__init__ is untyped upstream.
-        highs = highspy.Highs()  # type: ignore[no-untyped-call]
+        highs = _highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("presolve", "off")  # presolve would throw the warm start away
         highs.setOptionValue("simplex_strategy", 4)  # primal: the basis stays primal feasible
