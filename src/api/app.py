@@ -18,6 +18,7 @@ from api.commands import command_runners
 from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites
 from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
+from api.organisations import OrganisationController
 from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ClientReadController, ReadController
 from api.schemas import Health, ProjectionHealth
@@ -84,6 +85,7 @@ def create_app(
             ClientController,
             *client_command_handlers,
             AuditController,
+            OrganisationController,
         ],
         dependencies={
             "queries": Provide(provide_queries, sync_to_thread=False),

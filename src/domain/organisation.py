@@ -89,7 +89,9 @@ def _eight_digits(value: str, name: str, field: str) -> str:
     return digits
 
 
-class PublicIdentifiers(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class PublicIdentifiers(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """Where they exist: the Belgian enterprise number (KBO/BCE), the Dutch AGB code (Vektis),
     URA (UZI register) and KvK (Chamber of Commerce) numbers."""
 
