@@ -25,7 +25,6 @@ from projections.organisations import (
     RegisterStatus,
 )
 
-
 READ = "read the organisation register"
 
 
