@@ -137,14 +137,22 @@ class OrganisationsProjection:
         ]
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]], suffix: str) -> None:
-        """Organisations named by the batch's other events first (each once, kept if already
-        there), then the register's own events in order."""
+        """In log order, whatever the batches: the organisations other events name are gathered
+        (each once, kept if already there) and written before each event of the register and
+        at the end, so a rebuild in other batches writes the very same rows."""
         table = f"rm_organisations{suffix}"
         seen: dict[str, str | None] = {}
         for _, event in events:
             if isinstance(event, Trajectory.Event | Client.Event):
                 for identifier in named_organisations(event):
                     seen.setdefault(identifier, iso(event.timestamp))
+            elif isinstance(event, Organisation.Event):
+                self._write_seen(tx, table, seen)
+                self._apply_register(tx, table, event)
+        self._write_seen(tx, table, seen)
+
+    @staticmethod
+    def _write_seen(tx: Tx, table: str, seen: dict[str, str | None]) -> None:
         if seen:
             tx.executemany(
                 f"INSERT INTO {table} (identifier, kind, status, version, first_seen_at) "
@@ -154,9 +162,7 @@ class OrganisationsProjection:
                     for identifier, when in seen.items()
                 ],
             )
-        for _, event in events:
-            if isinstance(event, Organisation.Event):
-                self._apply_register(tx, table, event)
+            seen.clear()
 
     @staticmethod
     def _apply_register(tx: Tx, table: str, event: Organisation.Event) -> None:
