@@ -87,14 +87,24 @@ class OrganisationController(Controller):
         headers = {"ETag": etag(found.version)} if found.version else {}
         return Response(found, headers=headers)
 
-    @post("/{identifier:str}/confirm", sync_to_thread=True, status_code=200, summary="Confirm")
+    @post(
+        "/{identifier:str}/confirm",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Confirm a provisional organisation",
+    )
     def confirm(
         self, identifier: RefInPath, data: JSONBody[ConfirmOrganisation], runner: Runner
     ) -> Answer:
         """An admin vouches for a provisional registration as it stands."""
         return runner.on_organisation(identifier, data)
 
-    @post("/{identifier:str}/correct", sync_to_thread=True, status_code=200, summary="Correct")
+    @post(
+        "/{identifier:str}/correct",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Correct or classify an organisation",
+    )
     def correct(
         self, identifier: RefInPath, data: JSONBody[CorrectOrganisation], runner: Runner
     ) -> Answer:
