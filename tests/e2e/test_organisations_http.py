@@ -471,3 +471,20 @@ def test_an_organisation_neither_registered_nor_named_is_not_found(
     response = module_http.get(f"{ORGANISATIONS}/{new_identifier()}", headers=admin)
 
     assert_problem(response, 404, rule="organisation-not-found")
+
+
+def test_a_token_with_both_roles_registers_as_the_coordinator_and_confirms_as_the_admin(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+) -> None:
+    both = bearer(module_token(roles=("coordinator", "admin")))
+    identifier = new_identifier()
+
+    register(module_http, both, identifier)
+    provisional = read(module_http, both, identifier)["status"]
+    module_http.post(
+        f"{ORGANISATIONS}/{identifier}/confirm", json={"occurred_at": at(1)}, headers=both
+    )
+
+    assert provisional == "provisional"
+    assert read(module_http, both, identifier)["status"] == "confirmed"
