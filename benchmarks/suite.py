@@ -75,6 +75,7 @@ from benchmarks.workload import (
     LoadStats,
     default_as_of,
     generate,
+    organisations_registered_on,
     providers,
     region_organisations,
 )
@@ -181,7 +182,9 @@ class BackendRun:
 
         try:
             stats = loader.load(
-                generate(self.seed, self.plan.trajectories, as_of=self.as_of), progress
+                generate(self.seed, self.plan.trajectories, as_of=self.as_of),
+                progress,
+                organisations_registered_on=organisations_registered_on(self.as_of),
             )
         finally:
             loader.close()

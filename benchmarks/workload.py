@@ -42,6 +42,7 @@ from eventsourcing.domain import Aggregate
 from application import commands
 from application.care_record import CareRecord, CommandResult
 from domain.common import Actor, CommandContext, add_months
+from domain.organisation import OrganisationKind
 from domain.record import Record
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_key_store
@@ -87,6 +88,62 @@ def referrers(region_code: str) -> list[str]:
 def region_organisations(region_code: str) -> list[str]:
     found = [org for _, code, _ in SECTORS for org in providers(region_code, code)]
     return found + referrers(region_code)
+
+
+#: What each kind of referrer is in the organisation register (a CAW, general welfare work, is
+#: none of the register's kinds).
+REFERRER_KINDS_IN_REGISTER = {
+    "school": OrganisationKind.SCHOOL,
+    "gp": OrganisationKind.GP,
+    "caw": OrganisationKind.OTHER,
+    "hospital": OrganisationKind.HOSPITAL,
+}
+#: The region whose organisations nobody registered: the record names them all the same, so
+#: they count as ``unclassified`` (issue #12: releases count it as a category of its own).
+UNREGISTERED_REGION = "bru"
+
+
+def organisation_registrations(occurred_at: datetime) -> list[commands.RegisterOrganisation]:
+    """An admin's registrations of the workload's organisations, with their kinds and regions;
+    those of ``UNREGISTERED_REGION`` left out."""
+    found = []
+    for region, region_code in REGIONS:
+        if region_code == UNREGISTERED_REGION:
+            continue
+        kinds = dict.fromkeys(region_organisations(region_code), OrganisationKind.PROVIDER)
+        kinds |= {
+            f"{kind}-{region_code}": in_register
+            for kind, in_register in REFERRER_KINDS_IN_REGISTER.items()
+        }
+        found += [
+            commands.RegisterOrganisation(
+                occurred_at=occurred_at, identifier=org, name=org, kind=kind, region=region
+            )
+            for org, kind in kinds.items()
+        ]
+    return found
+
+
+def organisations_registered_on(as_of: date | None = None, years: int = 6) -> datetime:
+    """A moment before the first trajectory a workload of ``years`` up to ``as_of`` generates."""
+    first = (as_of or default_as_of()) - timedelta(days=366 * (years + 1))
+    return datetime(first.year, first.month, first.day, 9, tzinfo=UTC)
+
+
+def register_organisations(app: CareRecord, occurred_at: datetime) -> int:
+    """Record ``organisation_registrations`` as an admin would; the number registered."""
+    admin = Actor(user_id="u-admin", organisation="rodedraad-ops", role="admin")
+    registrations = organisation_registrations(occurred_at)
+    for registration in registrations:
+        ctx = CommandContext(
+            actor=admin,
+            occurred_at=occurred_at,
+            correlation_id="load-organisations",
+            causation_id=None,
+            now=datetime.now(UTC),
+        )
+        app.register_organisation(ctx, registration, provisional=False)
+    return len(registrations)
 
 
 def all_organisations() -> list[str]:
@@ -877,9 +934,16 @@ class BatchLoader:
         self,
         scripts: Iterable[TrajectoryScript],
         progress: Callable[[LoadStats], None] | None = None,
+        *,
+        organisations_registered_on: datetime | None = None,
     ) -> LoadStats:
+        """``organisations_registered_on``: register the workload's organisations first, on
+        that moment (``organisation_registrations``)."""
         stats = LoadStats()
         started = time.perf_counter()
+        if organisations_registered_on is not None:
+            register_organisations(self.app, organisations_registered_on)
+            stats.events += self.app.flush()
         in_batch = 0
         for trajectory in scripts:
             ids = Ids()

@@ -12,9 +12,9 @@ the event and in the personal-data read log.
 1. *Role.* What the role allows at all: ``coordinator`` records and reads; ``professional`` reads
    and records what a role agreement covers; ``auditor`` reads (history too) in its region and
    changes nothing; ``data_protection_officer`` erases, reads no case data; ``admin`` sees what
-   passed its retention, never case data; ``learning_network`` reads the statistics releases of
-   its region, ``forum`` those of every region (issue #12).
-   A role that may not → 403.
+   passed its retention, never case data, and keeps the organisation register;
+   ``learning_network`` reads the statistics releases of its region, ``forum`` those of every
+   region (issue #12). A role that may not → 403.
 2. *Relation.* Who the organisation is to the record:
 
    - **party** to a trajectory (referrer, the organisation that recorded the referral, its
@@ -30,6 +30,10 @@ the event and in the personal-data read log.
 
    No relation → 404, so existence does not leak; a relation that sees the record but does not
    allow the action → 403.
+
+**The organisation register** (issue #12) is no case data and has no relation: any known role
+reads it; a coordinator registers an organisation provisionally on the spot (a handover to a
+school never waits for an admin), an admin registers confirmed ones and confirms or corrects any.
 
 Rules that are the domain's (a consent in force covering a scope, an excluded representative)
 are asked of the domain. Consent is checked on the client's record itself (not a read model), so
@@ -51,6 +55,7 @@ from application.commands import Action
 from domain.client import Client
 from domain.common import Actor, ConsentScope
 from domain.errors import ClientNotFound, NotFound, TrajectoryNotFound
+from domain.organisation import Organisation
 from domain.trajectory import RUNNING, Status, Trajectory
 
 log = structlog.get_logger("rodedraad.access")
@@ -118,6 +123,11 @@ CLIENT_MANAGEMENT = frozenset(
 )
 REGISTRATION = Action.REGISTER_CLIENT
 ERASURE = Action.ERASE_CLIENT
+#: The organisation register: a coordinator registers (provisionally), an admin also confirms
+#: and corrects; no command of the register acts for a client.
+ORGANISATION_REGISTRATION = Action.REGISTER_ORGANISATION
+ORGANISATION_MANAGEMENT = frozenset({Action.CONFIRM_ORGANISATION, Action.CORRECT_ORGANISATION})
+ORGANISATION_COMMANDS = ORGANISATION_MANAGEMENT | {ORGANISATION_REGISTRATION}
 
 CASE_READERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL, Role.AUDITOR})
 CASE_RECORDERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL})
@@ -126,6 +136,8 @@ RETENTION_READERS: frozenset[str] = frozenset({Role.ADMIN, Role.DATA_PROTECTION_
 #: Statistics releases (issue #12): a region's learning network and its auditors read the
 #: releases of their region, the forum those of every region.
 STATISTICS_READERS: frozenset[str] = frozenset({Role.LEARNING_NETWORK, Role.FORUM, Role.AUDITOR})
+#: Registry data, no case data: every known role reads the register (unknown roles never act).
+ORGANISATION_READERS: frozenset[str] = frozenset(Role)
 
 #: A trajectory that is still someone's to coordinate.
 OPEN = RUNNING | {Status.ACCEPTED}
@@ -228,11 +240,21 @@ class AccessPolicy:
         """Whether ``role`` may take ``action`` at all, whatever the record (the 403 question)."""
         if action == REGISTRATION or action in CLIENT_MANAGEMENT:
             return role == Role.COORDINATOR
+        if action == ORGANISATION_REGISTRATION:
+            return role in (Role.COORDINATOR, Role.ADMIN)
+        if action in ORGANISATION_MANAGEMENT:
+            return role == Role.ADMIN
         if action == ERASURE:
             return role == Role.DATA_PROTECTION_OFFICER
         return role == Role.COORDINATOR or (
             role == Role.PROFESSIONAL and action in PROFESSIONAL_COMMANDS
         )
+
+    @staticmethod
+    def registers_provisionally(role: str) -> bool:
+        """Whether an organisation registered by ``role`` awaits an admin's confirmation: every
+        registration but an admin's is provisional."""
+        return role != Role.ADMIN
 
     def check_command_role(self, principal: Principal, action: str) -> Principal:
         """The role question for a command (403): the principal acting in the first role that
@@ -251,6 +273,16 @@ class AccessPolicy:
             return (
                 "erasing a client's personal data is irreversible: only the "
                 "data_protection_officer role erases"
+            )
+        if action == ORGANISATION_REGISTRATION:
+            return (
+                "registering an organisation needs the coordinator role (a provisional "
+                "registration) or the admin role"
+            )
+        if action in ORGANISATION_MANAGEMENT:
+            return (
+                f"{words} is an admin's: a coordinator registers an organisation provisionally, "
+                "an admin confirms or corrects the register"
             )
         if Role.PROFESSIONAL in principal.roles and action not in CLIENT_MANAGEMENT | {
             REGISTRATION
@@ -280,16 +312,21 @@ class AccessPolicy:
             )
             if not acting:
                 acting.append(single)
-            if on_behalf_of is not None:
+            if on_behalf_of is not None and client is not None:
                 client.check_may_act_for(on_behalf_of)
             return single.actor(on_behalf_of)
 
         return check
 
-    def _check_command(self, principal: Principal, action: str, aggregate: Any) -> Client:
-        """One role's decision on one aggregate; returns the client whose record it is."""
+    def _check_command(self, principal: Principal, action: str, aggregate: Any) -> Client | None:
+        """One role's decision on one aggregate; returns the client whose record it is (none for
+        the organisation register)."""
         if not self.permits(role_of(principal), action):
             raise Forbidden(self._role_refusal(principal, action))
+        if isinstance(aggregate, Organisation):
+            if action not in ORGANISATION_MANAGEMENT:
+                raise Forbidden(f"{action.replace('_', ' ')} is not a command on an organisation")
+            return None  # the role suffices: the register is the deployment's, not a case's
         if isinstance(aggregate, Client):
             self._check_client_command(principal, action, aggregate)
             return aggregate

@@ -18,6 +18,7 @@ from api.commands import command_runners
 from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites
 from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
+from api.organisations import OrganisationController
 from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ClientReadController, ReadController
 from api.schemas import Health, ProjectionHealth
@@ -86,6 +87,7 @@ def create_app(
             *client_command_handlers,
             AuditController,
             StatisticsController,
+            OrganisationController,
         ],
         dependencies={
             "queries": Provide(provide_queries, sync_to_thread=False),

@@ -24,6 +24,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from api.access import ORGANISATION_COMMANDS
 from api.auth import Principal
 from api.common import (
     ON_BEHALF_OF,
@@ -43,8 +44,10 @@ from application.commands import (
     ClientCommand,
     Command,
     EraseClient,
+    OrganisationCommand,
     Refer,
     RegisterClient,
+    RegisterOrganisation,
     TrajectoryCommand,
 )
 from application.unavailable import is_unavailable
@@ -165,6 +168,29 @@ class CommandRunner:
     def refer(self, command: Refer) -> Answer:
         return self._create(command, Action.REFER, self.care_record.refer)
 
+    def register_organisation(self, command: RegisterOrganisation) -> Answer:
+        """Provisional unless an admin registers it (the policy says which role acted)."""
+        policy, care_record = self.services.policy, self.care_record
+        return self.run(
+            command,
+            Action.REGISTER_ORGANISATION,
+            lambda ctx, _: care_record.register_organisation(
+                ctx, command, provisional=policy.registers_provisionally(ctx.actor.role)
+            ),
+            # An identifier is a ``Ref``: no braces, so the location is its own format.
+            location=f"/v1/organisations/{command.identifier}",
+        )
+
+    def on_organisation(self, identifier: str, command: OrganisationCommand) -> Answer:
+        """Confirm or correct a registered organisation, named by its identifier."""
+        return self.run(
+            command,
+            command.action,
+            lambda ctx, version: self.care_record.change_organisation(
+                ctx, identifier, version, command
+            ),
+        )
+
     def _create(
         self, command: C, action: Action, use_case: Callable[[CommandContext, C], CommandResult]
     ) -> Answer:
@@ -204,6 +230,12 @@ class CommandRunner:
                 f"{ON_BEHALF_OF} names a representative of a registered client; a client being "
                 "registered has none yet",
                 extra=[{"key": ON_BEHALF_OF, "message": "no representative yet"}],
+            )
+        if representative is not None and action in ORGANISATION_COMMANDS:
+            raise ValidationException(
+                f"{ON_BEHALF_OF} names a client's representative; the organisation register "
+                "is kept by no one on a client's behalf: leave the header out",
+                extra=[{"key": ON_BEHALF_OF, "message": "not for the organisation register"}],
             )
         expected = expected_version(self.if_match)
         key = self._idempotency_key()

@@ -25,8 +25,10 @@ from application.codec import MsgspecTranscoder, SealingMapper
 from application.commands import (
     ClientCommand,
     EraseClient,
+    OrganisationCommand,
     Refer,
     RegisterClient,
+    RegisterOrganisation,
     TrajectoryCommand,
 )
 from application.group_commit import GroupCommit
@@ -34,6 +36,12 @@ from application.keys import KeyStore, MemoryKeyStore
 from domain.client import Client
 from domain.common import CommandContext
 from domain.errors import InvalidValue
+from domain.organisation import (
+    Organisation,
+    OrganisationAlreadyRegistered,
+    OrganisationNotFound,
+    organisation_id,
+)
 from domain.record import Record
 from domain.trajectory import Trajectory
 
@@ -272,6 +280,53 @@ class CareRecord(Application[UUID]):
                     f"DELETE FROM {table} WHERE originator_id = {mark}",  # noqa: S608
                     (subject if postgres else subject.hex,),
                 )
+
+    # --- the organisation register -------------------------------------------------------------
+
+    def organisation(self, identifier: str) -> Organisation:
+        """The registered organisation with this identifier, or ``OrganisationNotFound``."""
+        return self._load(Organisation, organisation_id(identifier))
+
+    def register_organisation(
+        self, ctx: CommandContext, command: RegisterOrganisation, *, provisional: bool
+    ) -> CommandResult:
+        """Register once per identifier: a second registration is refused (409) and names the
+        way out (a correction). Two racing registrations meet the store's unique (aggregate,
+        version) constraint, which refuses the second as a concurrent write (409 too)."""
+        if self._holds(organisation_id(command.identifier)):
+            raise OrganisationAlreadyRegistered(
+                f"organisation {command.identifier!r} is already registered; an admin corrects "
+                f"it with POST /v1/organisations/{command.identifier}/correct",
+                field="identifier",
+            )
+        organisation = command.register(ctx, provisional=provisional)
+        return self._save_all(organisation, item_id=organisation.identifier)
+
+    def _holds(self, aggregate_id: UUID) -> bool:
+        try:
+            self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def change_organisation(
+        self,
+        ctx: CommandContext,
+        identifier: str,
+        expected_version: int | None,
+        command: OrganisationCommand,
+    ) -> CommandResult:
+        """Confirm or correct (classify) one registered organisation."""
+        if not self._holds(organisation_id(identifier)):
+            raise OrganisationNotFound(
+                f"organisation {identifier!r} is not registered; register it first with "
+                "POST /v1/organisations"
+            )
+        organisation, ctx = self._load_for(
+            ctx, Organisation, organisation_id(identifier), expected_version
+        )
+        command.apply(organisation, ctx)
+        return self._save_all(organisation, item_id=organisation.identifier)
 
     # --- trajectories ---------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from domain.common import (
     Signatory,
 )
 from domain.errors import ConsentMissing, CoordinationNeedsConsent
+from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
 from domain.trajectory import Trajectory
 
 
@@ -70,6 +71,9 @@ class Action(StrEnum):
     HAND_OVER = "hand_over"
     RECORD_FOLLOW_UP_CONTACT = "record_follow_up_contact"
     CLOSE_TRAJECTORY = "close_trajectory"
+    REGISTER_ORGANISATION = "register_organisation"
+    CONFIRM_ORGANISATION = "confirm_organisation"
+    CORRECT_ORGANISATION = "correct_organisation"
 
 
 # --- field types --------------------------------------------------------------------------------
@@ -144,6 +148,15 @@ class ClientCommand(Command, kw_only=True, frozen=True):
     action: ClassVar[Action]
 
     def apply(self, client: Client, ctx: CommandContext) -> None:
+        raise NotImplementedError
+
+
+class OrganisationCommand(Command, kw_only=True, frozen=True):
+    """A command that changes one organisation of the register."""
+
+    action: ClassVar[Action]
+
+    def apply(self, organisation: Organisation, ctx: CommandContext) -> None:
         raise NotImplementedError
 
 
@@ -676,4 +689,90 @@ class CloseTrajectory(TrajectoryCommand, kw_only=True, frozen=True):
             reason=self.reason,
             follow_up_by=self.follow_up_by,
             no_follow_up_reason=self.no_follow_up_reason,
+        )
+
+
+# --- the organisation register ------------------------------------------------------------------
+
+#: Written as ``0123.456.749``, ``0123456749`` or ``BE0123456749``; the domain checks the digits.
+EnterpriseNumber = Annotated[
+    str,
+    Meta(
+        pattern=r"^(BE)?[0-9]{4}\.?[0-9]{3}\.?[0-9]{3}$",
+        description="Belgian enterprise number (KBO/BCE): ten digits, mod-97 check",
+        examples=["0403.170.701"],
+    ),
+]
+AgbCode = Annotated[str, Meta(pattern=r"^[0-9]{8}$", description="Dutch AGB code (Vektis)")]
+UraNumber = Annotated[str, Meta(pattern=r"^[0-9]{8}$", description="Dutch URA number (UZI)")]
+KvkNumber = Annotated[str, Meta(pattern=r"^[0-9]{8}$", description="Dutch KvK number")]
+
+
+class OrganisationIdentifiers(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The public identifiers of an organisation, where it has them."""
+
+    enterprise_number: EnterpriseNumber | None = None
+    agb: AgbCode | None = None
+    ura: UraNumber | None = None
+    kvk: KvkNumber | None = None
+
+    def domain(self) -> PublicIdentifiers:
+        return PublicIdentifiers(
+            enterprise_number=self.enterprise_number, agb=self.agb, ura=self.ura, kvk=self.kvk
+        )
+
+
+class RegisterOrganisation(Command, kw_only=True, frozen=True):
+    """Register an organisation under the identifier the record uses for it (a token's ``org``,
+    a referrer, a party). A coordinator's registration is provisional until an admin confirms
+    it; without a kind it is ``unclassified``."""
+
+    action = Action.REGISTER_ORGANISATION
+    identifier: Ref
+    name: ShortText
+    kind: OrganisationKind = OrganisationKind.UNCLASSIFIED
+    region: Ref | None = None
+    public_identifiers: OrganisationIdentifiers = OrganisationIdentifiers()
+
+    def register(self, ctx: CommandContext, *, provisional: bool) -> Organisation:
+        return Organisation.register(
+            ctx,
+            identifier=self.identifier,
+            name=self.name,
+            kind=self.kind,
+            region=self.region,
+            public_identifiers=self.public_identifiers.domain(),
+            provisional=provisional,
+        )
+
+
+class ConfirmOrganisation(OrganisationCommand, kw_only=True, frozen=True):
+    """An admin vouches for a provisional registration as it stands."""
+
+    action = Action.CONFIRM_ORGANISATION
+
+    def apply(self, organisation: Organisation, ctx: CommandContext) -> None:
+        organisation.confirm(ctx)
+
+
+class CorrectOrganisation(OrganisationCommand, kw_only=True, frozen=True):
+    """Correct any field but the identifier; a field left out stays as it is. Public
+    identifiers, when given, replace the organisation's as a whole. A new ``kind`` classifies
+    it (an ``unclassified`` organisation found in the record is registered instead)."""
+
+    action = Action.CORRECT_ORGANISATION
+    name: ShortText | None = None
+    kind: OrganisationKind | None = None
+    region: Ref | None = None
+    public_identifiers: OrganisationIdentifiers | None = None
+
+    def apply(self, organisation: Organisation, ctx: CommandContext) -> None:
+        organisation.correct(
+            ctx,
+            name=self.name,
+            kind=self.kind,
+            region=self.region,
+            public_identifiers=(
+                self.public_identifiers.domain() if self.public_identifiers is not None else None
+            ),
         )

@@ -1,12 +1,13 @@
 """The read models' queries the API asks, gathered on one runner.
 
 Each read model's module owns its tables and its queries (``plan_state``, ``timeline``,
-``tracking``); this only puts one query object of each on the runner of the database at hand
-(``read_sqlite`` or ``read_postgres``). Nothing here names a table.
+``tracking``, ``organisations``); this only puts one query object of each on the runner of the
+database at hand (``read_sqlite`` or ``read_postgres``). Nothing here names a table.
 """
 
 from dataclasses import dataclass
 
+from projections.organisations import OrganisationQueries
 from projections.plan_state.queries import PlanStateQueries
 from projections.runner import Runner
 from projections.timeline import TimelineQueries
@@ -20,7 +21,13 @@ class ReadModelQueries:
     plan_state: PlanStateQueries
     timeline: TimelineQueries
     tracking: TrackingQueries
+    organisations: OrganisationQueries
 
     @classmethod
     def on(cls, runner: Runner) -> "ReadModelQueries":
-        return cls(PlanStateQueries(runner), TimelineQueries(runner), TrackingQueries(runner))
+        return cls(
+            PlanStateQueries(runner),
+            TimelineQueries(runner),
+            TrackingQueries(runner),
+            OrganisationQueries(runner),
+        )

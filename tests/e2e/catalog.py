@@ -8,11 +8,14 @@ until it is described here, and then every per-endpoint test covers it.
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import uuid4
 
 from tests.e2e.steps import PARTICIPANTS, PROVIDER, at, on
 
 #: Stands for the client id in a referral's body; replaced when the body is sent.
 CLIENT = "<client-id>"
+#: Stands for a new organisation identifier (each registration its own); replaced when sent.
+NEW_ORGANISATION = "<new-organisation>"
 
 ITEM_IDS = {
     "agreement_id": "agreement-unknown",
@@ -27,7 +30,8 @@ ITEM_IDS = {
 class Case:
     """One command endpoint."""
 
-    #: What the command changes: a ``trajectory``, a ``client``, or nothing yet (``new``).
+    #: What the command changes: a ``trajectory``, a ``client``, an ``organisation`` of the
+    #: register, or nothing yet (``new``).
     owner: str
     #: A body the schema accepts (``occurred_at`` is added).
     fields: dict[str, Any] = field(default_factory=dict)
@@ -39,12 +43,14 @@ class Case:
     roles: tuple[str, ...] = ("coordinator",)
 
     def body(self, client_id: str, hours: float = 1) -> dict[str, Any]:
-        fields = {k: (client_id if v == CLIENT else v) for k, v in self.fields.items()}
+        fresh = {CLIENT: client_id, NEW_ORGANISATION: f"org-{uuid4().hex[:10]}"}
+        fields = {k: fresh.get(v, v) if isinstance(v, str) else v for k, v in self.fields.items()}
         return {"occurred_at": at(hours), **fields}
 
 
 T = "/v1/trajectories/{trajectory_id:uuid}"
 C = "/v1/clients/{client_id:uuid}"
+R = "/v1/organisations/{identifier:str}"  # the register
 
 CASES: dict[str, Case] = {
     # --- clients ---
@@ -70,6 +76,14 @@ CASES: dict[str, Case] = {
         "legal_basis",
         ("legal_basis", 1),
         roles=("data_protection_officer",),
+    ),
+    # --- the organisation register ---
+    "/v1/organisations": Case(
+        "new", {"identifier": NEW_ORGANISATION, "name": "De Linde"}, "identifier", ("name", 5)
+    ),
+    f"{R}/confirm": Case("organisation", roles=("admin",)),
+    f"{R}/correct": Case(
+        "organisation", {"name": "Basisschool De Linde"}, wrong=("kind", 3), roles=("admin",)
     ),
     # --- trajectories: intake ---
     "/v1/trajectories": Case(

@@ -86,6 +86,7 @@ def organisation_of(caller: str, relation: str) -> str:
 
 T = "/v1/trajectories/{trajectory_id:uuid}"
 C = "/v1/clients/{client_id:uuid}"
+R = "/v1/organisations/{identifier:str}"
 
 #                    coordinator professional auditor auditor    learning admin  data prot. no known
 #                                                     elsewhere  network         officer    role
@@ -98,6 +99,10 @@ OWN_LIST = ("2000", "2000", "2222", "0000", "3333", "3333", "3333", "3333")
 AUDITORS_OF_THE_REGION = ("3333", "3333", "2222", "4444", "3333", "3333", "3333", "3333")
 ERASERS = ("3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
 RETENTION = ("3333", "3333", "3333", "3333", "3333", "2222", "2222", "3333")
+#: The organisation register is no case data: no relation counts, only the role (issue #12).
+REGISTER_READERS = ("2222", "2222", "2222", "2222", "2222", "2222", "2222", "3333")
+REGISTRARS = ("2222", "3333", "3333", "3333", "3333", "2222", "3333", "3333")
+REGISTER_KEEPERS = ("3333", "3333", "3333", "3333", "3333", "2222", "3333", "3333")
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # --- clients: managed by the registering organisation (or an open trajectory's coordinator) ---
@@ -147,6 +152,12 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/v1/audit/personal-data-reads"): AUDITORS_OF_THE_REGION,
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/history"): AUDITORS_OF_THE_REGION,
     ("GET", "/v1/admin/retention"): RETENTION,
+    # --- the organisation register: a coordinator registers provisionally, an admin keeps it ---
+    ("POST", "/v1/organisations"): REGISTRARS,
+    ("GET", "/v1/organisations"): REGISTER_READERS,
+    ("GET", f"{R}"): REGISTER_READERS,
+    ("POST", f"{R}/confirm"): REGISTER_KEEPERS,
+    ("POST", f"{R}/correct"): REGISTER_KEEPERS,
 }
 
 # --- the world the cells are asked about ----------------------------------------------------------
@@ -200,6 +211,7 @@ class World:
         self.pending = self.propose(self.active, OTHER)
         self.referred = self.trajectory("referred")
         self.closed = self.trajectory("closed", agreement=True)
+        self.organisation = self.register_organisation()
 
     # --- plumbing ---
 
@@ -298,6 +310,12 @@ class World:
         )
         agreement: str = answer["item_id"]
         return agreement
+
+    def register_organisation(self) -> str:
+        """An organisation the party's coordinator registered provisionally."""
+        identifier = new("school")
+        self.post("/v1/organisations", {"identifier": identifier, "name": "De Linde"})
+        return identifier
 
     def raise_escalation(self, trajectory: str) -> str:
         answer = self.post(
@@ -491,6 +509,17 @@ PROBES: dict[tuple[str, str], Prober] = {
         "GET", f"/v1/audit/trajectories/{w.active}/history"
     ),
     ("GET", "/v1/admin/retention"): lambda w, o, a: Probe("GET", "/v1/admin/retention"),
+    ("POST", "/v1/organisations"): lambda w, o, a: Probe(
+        "POST", "/v1/organisations", {"identifier": new("org"), "name": "Het Anker"}
+    ),
+    ("GET", "/v1/organisations"): lambda w, o, a: Probe("GET", "/v1/organisations"),
+    ("GET", R): lambda w, o, a: Probe("GET", f"/v1/organisations/{w.organisation}"),
+    ("POST", f"{R}/confirm"): lambda w, o, a: Probe(
+        "POST", f"/v1/organisations/{w.register_organisation() if a else w.organisation}/confirm"
+    ),
+    ("POST", f"{R}/correct"): lambda w, o, a: Probe(
+        "POST", f"/v1/organisations/{w.organisation}/correct", {"name": new("De Linde")}
+    ),
 }
 
 LABEL = {"2": "allowed", "0": "allowed (not listed)", "3": "403", "4": "404"}

@@ -185,7 +185,7 @@ def test_every_read_that_waits_for_a_position_documents_read_your_writes(
         )
     ]
 
-    assert len(waiting) == 4  # plan state, timeline, board, list
+    assert len(waiting) == 6  # plan state, timeline, board, list; an organisation, the register
     for path, method in waiting:
         assert "read-your-writes" in answered(document, path, method)["503"]["description"]
 

@@ -88,6 +88,12 @@ def known_ids(
         "/actions",
         {"occurred_at": at(4), "description": "Weekly check-in", "owner": "org-coordinating"},
     )
+    registered = module_http.post(
+        "/v1/organisations",
+        json={"occurred_at": at(4), "identifier": "school-registered", "name": "De Linde"},
+        headers=module_auth,
+    )
+    assert registered.status_code == 201, registered.text
     assert on(1)
     return {
         "client_id": client.id,
@@ -97,6 +103,7 @@ def known_ids(
         "escalation_id": "esc-1",
         "consent_id": "consent-plan",
         "representative_ref": "rep-mother",
+        "identifier": "school-registered",
     }
 
 

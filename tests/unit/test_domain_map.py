@@ -13,6 +13,7 @@ MODULES = (
     "domain.trajectory",
     "domain.client",
     "domain.deadlines",
+    "domain.organisation",
 )
 
 #: The last column of the rule tables: what enforces the rule.

@@ -34,6 +34,7 @@ from domain.common import (
     Role,
     Signatory,
 )
+from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
 from domain.trajectory import RoleAssignment, Trajectory, TrajectorySnapshotState
 from tests.support import COORDINATOR
 from tests.unit.builders import (
@@ -190,6 +191,38 @@ def walk_every_client_command() -> Client:
     return c
 
 
+def walk_every_organisation_command() -> list[Organisation]:
+    """One organisation registered provisionally, confirmed, corrected and classified; another
+    registered by an admin."""
+    provisional = Organisation.register(
+        _ctx(0),
+        identifier="school-de-linde",
+        name="De Linde",
+        kind=OrganisationKind.UNCLASSIFIED,
+        region=None,
+        public_identifiers=PublicIdentifiers(),
+        provisional=True,
+    )
+    provisional.confirm(_ctx(1))
+    provisional.correct(
+        _ctx(2),
+        name="Basisschool De Linde",
+        kind=OrganisationKind.SCHOOL,
+        region="west-flanders",
+        public_identifiers=PublicIdentifiers(enterprise_number="0403170701"),
+    )
+    confirmed = Organisation.register(
+        _ctx(0),
+        identifier="gp-peeters",
+        name="Huisartsenpraktijk Peeters",
+        kind=OrganisationKind.GP,
+        region="limburg",
+        public_identifiers=PublicIdentifiers(agb="01234567", ura="12345678", kvk="87654321"),
+        provisional=False,
+    )
+    return [provisional, confirmed]
+
+
 def _example_events() -> list[Any]:
     earlier = closed()
     continuing = referred(client_id=earlier.client_id, day=70)
@@ -199,6 +232,7 @@ def _example_events() -> list[Any]:
         declined(),
         continuing,
         walk_every_client_command(),
+        *walk_every_organisation_command(),
     ]
     return [event for aggregate in aggregates for event in aggregate.collect_events()]
 
@@ -224,7 +258,7 @@ def _event_classes(aggregate_class: type[Aggregate]) -> set[type]:
     }
 
 
-DISCOVERED = _event_classes(Trajectory) | _event_classes(Client)
+DISCOVERED = _event_classes(Trajectory) | _event_classes(Client) | _event_classes(Organisation)
 
 
 def mapper() -> MsgspecMapper:
