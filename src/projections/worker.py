@@ -38,6 +38,7 @@ from domain.deadlines import DeadlinePolicy
 from domain.trajectory import Trajectory
 from projections.deadlines import DeadlinesProjection
 from projections.plan_state.projection import PlanStateProjection
+from projections.statistics.units import StatisticsProjection
 from projections.store import ProjectionDatabase, Tx, lock_schema
 from projections.timeline import TimelineProjection
 from projections.tracking import (
@@ -71,7 +72,12 @@ def all_projections(
 ) -> tuple[Projection, ...]:
     """Every projection; ``keys`` seal the plan state's personal columns, ``reload`` loads a
     trajectory afresh (after a client's erasure)."""
-    return (PlanStateProjection(keys, reload), TimelineProjection(), DeadlinesProjection(policy))
+    return (
+        PlanStateProjection(keys, reload),
+        TimelineProjection(),
+        DeadlinesProjection(policy),
+        StatisticsProjection(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
