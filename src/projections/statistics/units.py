@@ -195,7 +195,9 @@ def details_of(event: Any) -> list[Detail]:
         case T.Unblocked():
             return [Unblocked(on)]
         case T.EscalationRaised():
-            return [EscalationRaised(on, event.escalation_id, event.level.value, event.reason.value)]
+            return [
+                EscalationRaised(on, event.escalation_id, event.level.value, event.reason.value)
+            ]
         case T.EscalationLevelChanged():
             return [
                 EscalationLevelChanged(
