@@ -122,6 +122,24 @@ def table(result: dict[str, Any]) -> str:
                 )
     lines += [
         "",
+        "**Statistics**: read every unit (`read_units`), then build each period's population "
+        "(`tables.population`, before disclosure control)",
+        "",
+        "| backend | units | read s | period | population s | units counted | flow cells >= k |",
+        "|---|--:|--:|---|--:|--:|--:|",
+    ]
+    for backend, name in _BACKENDS:
+        statistics = result.get(backend, {}).get("statistics")
+        if not statistics:
+            continue
+        for period, value in statistics["periods"].items():
+            lines.append(
+                f"| {name} | {statistics['units']:,} | {_fmt(statistics['read_seconds'], 2)} "
+                f"| {period} | {_fmt(value['seconds'], 2)} | {value['units_contributing']:,} "
+                f"| {value['flow_region_cells_at_least_k']:.0%} |"
+            )
+    lines += [
+        "",
         "**Live projection lag**: from a command's answer to its position in `rm_tracking` "
         "(polled every 2 ms), under a paced load of half the 8-client throughput",
         "",
