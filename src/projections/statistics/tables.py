@@ -24,12 +24,13 @@ escalations, who sits at the table), 002 (the client's participation), 003 and 0
 procedures' deadlines, the signed plan, evaluations).
 """
 
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from domain.common import ClientInvolvement, EscalationLevel, ReasonCategory, Sector, Signatory
-from domain.deadlines import DeadlinePolicy, DeadlineRule, instances
+from domain.deadlines import Deadline, DeadlinePolicy, DeadlineRule, Fact, instances
 from projections.statistics.model import (
     ALL_SECTORS,
     CellKey,
@@ -337,10 +338,12 @@ class _Block:
     start: date
     reasons: tuple[str, ...]
     end: date | None = None
+    ending: str = "otherwise"
 
 
 def _blocks(unit: UnitRecord, closed_on: date | None) -> list[_Block]:
-    """The unit's blocks in order; one still open when the trajectory closed ends there."""
+    """The unit's blocks in order, each with how it ended; one still open when the trajectory
+    closed ends there."""
     blocks: list[_Block] = []
     for detail in unit.details:
         is_open = bool(blocks) and blocks[-1].end is None
@@ -350,15 +353,19 @@ def _blocks(unit: UnitRecord, closed_on: date | None) -> list[_Block]:
             blocks[-1].end = detail.on
     if blocks and blocks[-1].end is None and closed_on is not None:
         blocks[-1].end = max(closed_on, blocks[-1].start)
+    for block in blocks:
+        if block.end is not None:
+            block.ending = _ending(unit, block.start, block.end)
     return blocks
 
 
-def _ending(unit: UnitRecord, block: _Block) -> str:
-    """How a block ended: the last escalation, role agreement or handover during it."""
-    assert block.end is not None
+def _ending(unit: UnitRecord, start: date, end: date) -> str:
+    """How a block ended: after the last escalation, role agreement or handover during it
+    (001: which dynamic gets a trajectory unstuck); on the same day, in ``BLOCK_ENDINGS``'
+    order."""
     last: tuple[date, int] | None = None
     for detail in unit.details:
-        if not block.start <= detail.on <= block.end:
+        if not start <= detail.on <= end:
             continue
         match detail:
             case EscalationRaised():
@@ -375,10 +382,6 @@ def _ending(unit: UnitRecord, block: _Block) -> str:
     return "otherwise" if last is None else BLOCK_ENDINGS[-last[1]]
 
 
-def _first(unit: UnitRecord, kind: str) -> date | None:
-    return next((fact.on for fact in unit.facts if fact.kind == kind), None)
-
-
 def _parties(number: int) -> str:
     return "1-2" if number <= 2 else "3-4" if number <= 4 else "5+"
 
@@ -387,156 +390,188 @@ def _kinds(number: int) -> str:
     return "1" if number <= 1 else "2" if number == 2 else "3+"
 
 
-def unit_cells(
-    unit: UnitRecord,
-    period: Period,
-    rules: Iterable[DeadlineRule],
-    kinds: Mapping[str, str],
-) -> tuple[dict[Cell, int], dict[Cell, int]]:
-    """What one unit contributes to the period's count cells, and its durations (days)."""
-    start, end = period.start, period.end
-    counts: dict[Cell, int] = {}
-    durations: dict[Cell, int] = {}
+@dataclass(slots=True)
+class Digest:
+    """What a unit can count in, worked out once for every period a release builds.
 
-    def add(table: str, category: str, amount: int = 1) -> None:
-        counts[(table, category)] = counts.get((table, category), 0) + amount
+    ``dated``: (day, cell, amount) of what counts in the period its day falls in, by day;
+    ``once``: cells a unit counts in at most once a period (a trajectory handed over);
+    ``durations``: (day, cell, days), the last of each cell in a period being the unit's value;
+    ``running``: from acceptance to closing; ``blocks``; ``agreements``: in force from, until.
+    """
 
-    def within(day: date | None) -> bool:
-        return day is not None and start <= day <= end
+    dated: list[tuple[date, Cell, int]]
+    once: list[tuple[date, Cell]]
+    durations: list[tuple[date, Cell, int]]
+    running: tuple[date, date | None] | None
+    blocks: list[_Block]
+    agreements: list[tuple[date, date | None]]
 
-    accepted_on, declined_on = _first(unit, "accepted"), _first(unit, "declined")
-    closing = next((fact for fact in unit.facts if fact.kind == "closed"), None)
-    closed_on = closing.on if closing else None
+
+def digest(unit: UnitRecord, deadlines: Iterable[Deadline], kinds: Mapping[str, str]) -> Digest:
+    """``unit``'s digest; ``deadlines`` are its deadlines under its region's policy
+    (``domain.deadlines.instances``, as the deadlines read model and the scheduler have them),
+    ``kinds`` the organisation register's kinds."""
+    dated: list[tuple[date, Cell, int]] = []
+    once: list[tuple[date, Cell]] = []
+    durations: list[tuple[date, Cell, int]] = []
+
+    def add(day: date, table: str, category: str, amount: int = 1) -> None:
+        dated.append((day, (table, category), amount))
+
+    first: dict[str, Fact] = {}
+    for fact in unit.facts:
+        first.setdefault(fact.kind, fact)
+        if fact.kind == "plan_signed":
+            add(fact.on, "procedures", "plan_signed")
+        elif fact.kind == "evaluated":
+            add(fact.on, "procedures", "evaluations")
+        elif fact.kind == "follow_up":
+            add(fact.on, "procedures", "follow_up_contacted")
+    accepted, declined, closing = first.get("accepted"), first.get("declined"), first.get("closed")
 
     # flow
-    if within(unit.referred_on):
-        add("flow", "referrals")
-        if accepted_on is not None:
-            add("flow", "referrals:accepted")
-        if declined_on is not None:
-            add("flow", "referrals:declined")
-    if within(accepted_on):
-        add("flow", "accepted")
-        assert accepted_on is not None
-        durations[("flow", "days_to_acceptance")] = (accepted_on - unit.referred_on).days
-    if within(declined_on):
-        add("flow", "declined")
-    if within(closed_on):
-        add("flow", "closed")
-        if closing is not None and closing.ref is not None:
-            add("procedures", "closed_with_follow_up_planned")
-    if accepted_on is not None and accepted_on <= end and (closed_on is None or closed_on >= start):
-        add("flow", "active")
+    add(unit.referred_on, "flow", "referrals")
+    if accepted is not None:
+        add(unit.referred_on, "flow", "referrals:accepted")
+        add(accepted.on, "flow", "accepted")
+        durations.append(
+            (accepted.on, ("flow", "days_to_acceptance"), (accepted.on - unit.referred_on).days)
+        )
+    if declined is not None:
+        add(unit.referred_on, "flow", "referrals:declined")
+        add(declined.on, "flow", "declined")
+    if closing is not None:
+        add(closing.on, "flow", "closed")
+        if closing.ref is not None:
+            add(closing.on, "procedures", "closed_with_follow_up_planned")
+    closed_on = closing.on if closing else None
+    running = (accepted.on, closed_on) if accepted is not None else None
 
-    # blocks
+    # blocks that ended: how, and how long
     blocks = _blocks(unit, closed_on)
-    in_period = [b for b in blocks if b.start <= end and (b.end is None or b.end >= start)]
-    if in_period:
-        add("flow", "blocked")
-        add("blocks", "blocked")
-        for reason in sorted({r for b in in_period for r in b.reasons}):
-            add("blocks", f"reason:{reason}")
-        ended = [b for b in in_period if within(b.end)]
-        if ended:
-            last = ended[-1]
-            add("blocks", f"ended:{_ending(unit, last)}")
-            assert last.end is not None
-            for reason in last.reasons:
-                durations[("blocks", f"block_days:{reason}")] = (last.end - last.start).days
-        if any(b.end is None or b.end > end for b in in_period):
-            add("blocks", "still_open")
+    for block in blocks:
+        if block.end is not None:
+            for reason in block.reasons:
+                cell = ("blocks", f"block_days:{reason}")
+                durations.append((block.end, cell, (block.end - block.start).days))
 
     # the details: consultations, signatures, agreements, escalations, handovers
     raised: dict[str, date] = {}
-    proposed: dict[str, tuple[date, tuple[str, ...]]] = {}
+    named: dict[str, tuple[str, ...]] = {}
     accepted_by: dict[str, set[str]] = {}
     in_force_on: dict[str, date] = {}
     stopped_on: dict[str, date] = {}
-    handed_over = False
     for detail in unit.details:
         on = detail.on
         match detail:
-            case Consulted() if within(on):
-                add("participation", "consultations")
-                add("participation", f"client:{detail.involvement}")
-                add("participation", f"parties:{_parties(detail.parties)}")
+            case Consulted():
+                add(on, "participation", "consultations")
+                add(on, "participation", f"client:{detail.involvement}")
+                add(on, "participation", f"parties:{_parties(detail.parties)}")
                 present = {kinds.get(org, UNCLASSIFIED) for org in detail.organisations}
-                add("participation", f"org_kinds:{_kinds(len(present))}")
+                add(on, "participation", f"org_kinds:{_kinds(len(present))}")
                 for kind in sorted(present):
-                    add("participation", f"at_the_table:{kind}")
+                    add(on, "participation", f"at_the_table:{kind}")
                 if detail.kind in MILESTONES:
-                    add("procedures", f"{detail.kind}_consultation_held")
+                    add(on, "procedures", f"{detail.kind}_consultation_held")
                     if detail.kind == "start":
-                        durations[("flow", "days_to_start")] = (on - unit.referred_on).days
-            case Signed() if within(on):
-                add("participation", f"signatory:{detail.signatory}")
+                        days = (on - unit.referred_on).days
+                        durations.append((on, ("flow", "days_to_start"), days))
+            case Signed():
+                add(on, "participation", f"signatory:{detail.signatory}")
             case AgreementProposed():
-                proposed[detail.agreement] = (on, detail.parties)
-                if within(on):
-                    add("participation", "agreements:proposed")
+                named[detail.agreement] = detail.parties
+                add(on, "participation", "agreements:proposed")
             case AgreementAccepted():
                 parties = accepted_by.setdefault(detail.agreement, set())
                 parties.add(detail.party)
-                named = proposed.get(detail.agreement, (on, ()))[1]
-                if detail.agreement not in in_force_on and parties >= set(named):
+                if detail.agreement not in in_force_on and parties >= set(
+                    named.get(detail.agreement, ())
+                ):
                     in_force_on[detail.agreement] = on
-                    if within(on):
-                        add("participation", "agreements:accepted")
+                    add(on, "participation", "agreements:accepted")
             case AgreementDeclined():
                 stopped_on.setdefault(detail.agreement, on)
-                if within(on):
-                    add("participation", "agreements:declined")
+                add(on, "participation", "agreements:declined")
             case AgreementEnded():
                 stopped_on.setdefault(detail.agreement, on)
-                if within(on):
-                    add("participation", "agreements:ended")
+                add(on, "participation", "agreements:ended")
             case EscalationRaised():
                 raised[detail.escalation] = on
-                if within(on):
-                    add("blocks", "escalations")
-                    add("blocks", f"escalated:{detail.level}")
-            case EscalationResolved() if within(on):
-                add("blocks", "escalations_resolved")
+                add(on, "blocks", "escalations")
+                add(on, "blocks", f"escalated:{detail.level}")
+            case EscalationResolved():
+                add(on, "blocks", "escalations_resolved")
                 if detail.escalation in raised:
-                    days = (on - raised[detail.escalation]).days
-                    durations[("blocks", "days_to_resolution")] = max(0, days)
-            case HandedOver() if within(on):
-                add("continuity", "handovers")
-                handed_over = True
+                    days = max(0, (on - raised[detail.escalation]).days)
+                    durations.append((on, ("blocks", "days_to_resolution"), days))
+            case HandedOver():
+                add(on, "continuity", "handovers")
+                once.append((on, ("continuity", "trajectories_handed_over")))
                 if detail.transfers_coordination:
-                    add("continuity", "coordination_transferred")
-            case ContinuedFrom() if within(on):
-                counts[("continuity", "continued_from_earlier")] = 1
-    in_force = sum(
-        1
-        for agreement, since in in_force_on.items()
-        if since <= end and not stopped_on.get(agreement, date.max) <= end
-    )
-    if in_force:
-        add("participation", "agreements:in_force", in_force)
-    if handed_over:
-        add("continuity", "trajectories_handed_over")
+                    add(on, "continuity", "coordination_transferred")
+            case ContinuedFrom():
+                once.append((on, ("continuity", "continued_from_earlier")))
+    agreements = [(since, stopped_on.get(a)) for a, since in in_force_on.items()]
 
-    # procedures: the dated facts, and the deadlines they give under the region's policy
-    for fact in unit.facts:
-        if not within(fact.on):
-            continue
-        if fact.kind == "plan_signed":
-            add("procedures", "plan_signed")
-        elif fact.kind == "evaluated":
-            add("procedures", "evaluations")
-        elif fact.kind == "follow_up":
-            add("procedures", "follow_up_contacted")
-    for deadline in instances(unit.facts, rules):
-        if not within(deadline.due_on):
-            continue
-        add("procedures", f"deadline:{deadline.rule}/due")
+    # procedures: the deadlines the facts give under the region's policy
+    for deadline in deadlines:
+        due = deadline.due_on
+        add(due, "procedures", f"deadline:{deadline.rule}/due")
         if deadline.met_on is None:
             outcome = "missed"
         else:
-            outcome = "met" if deadline.met_on <= deadline.due_on else "met_late"
-        add("procedures", f"deadline:{deadline.rule}/{outcome}")
+            outcome = "met" if deadline.met_on <= due else "met_late"
+        add(due, "procedures", f"deadline:{deadline.rule}/{outcome}")
+    dated.sort(key=lambda entry: entry[0])
+    durations.sort(key=lambda entry: entry[0])
+    return Digest(dated, once, durations, running, blocks, agreements)
+
+
+def period_cells(found: Digest, period: Period) -> tuple[dict[Cell, int], dict[Cell, int]]:
+    """What a unit contributes to ``period``'s count cells, and its durations (days)."""
+    start, end = period.start, period.end
+    counts: dict[Cell, int] = {}
+    low = bisect_left(found.dated, start, key=lambda entry: entry[0])
+    for day, cell, amount in found.dated[low:]:
+        if day > end:
+            break
+        counts[cell] = counts.get(cell, 0) + amount
+    for day, cell in found.once:
+        if start <= day <= end:
+            counts[cell] = 1
+    durations = {cell: days for day, cell, days in found.durations if start <= day <= end}
+    if found.running is not None:
+        since, until = found.running
+        if since <= end and (until is None or until >= start):
+            counts[("flow", "active")] = 1
+    in_period = [b for b in found.blocks if b.start <= end and (b.end is None or b.end >= start)]
+    if in_period:
+        counts[("flow", "blocked")] = counts[("blocks", "blocked")] = 1
+        for reason in {r for b in in_period for r in b.reasons}:
+            counts[("blocks", f"reason:{reason}")] = 1
+        ended = [b for b in in_period if b.end is not None and b.end <= end]
+        if ended:
+            counts[("blocks", f"ended:{ended[-1].ending}")] = 1
+        if any(b.end is None or b.end > end for b in in_period):
+            counts[("blocks", "still_open")] = 1
+    in_force = sum(
+        1 for since, until in found.agreements if since <= end and (until is None or until > end)
+    )
+    if in_force:
+        counts[("participation", "agreements:in_force")] = in_force
     return counts, durations
+
+
+def unit_cells(
+    unit: UnitRecord,
+    period: Period,
+    deadlines: Iterable[Deadline],
+    kinds: Mapping[str, str],
+) -> tuple[dict[Cell, int], dict[Cell, int]]:
+    """What one unit contributes to the period's count cells, and its durations (days)."""
+    return period_cells(digest(unit, deadlines, kinds), period)
 
 
 # --- the population ------------------------------------------------------------------------------
@@ -544,6 +579,30 @@ def unit_cells(
 
 def _trajectory_id(unit: UnitRecord) -> str:
     return unit.trajectory_id
+
+
+def _reach(policy: DeadlinePolicy) -> timedelta:
+    """How far after its anchor's date a deadline of the policy can fall due, at most."""
+    rules = [*policy.rules, *(rule for _, _, rules in policy.overrides for rule in rules)]
+    return timedelta(
+        days=max((r.due_after.months * 31 + r.due_after.days for r in rules), default=0)
+    )
+
+
+def _settled_by(unit: UnitRecord, reach: timedelta) -> date | None:
+    """The day after which an ended trajectory counts in nothing any more (no fact, no running
+    day, no deadline falls due later); ``None`` while it has not ended."""
+    if not any(fact.kind in ("closed", "declined") for fact in unit.facts):
+        return None
+    last = max(
+        (
+            unit.referred_on,
+            *(fact.on for fact in unit.facts),
+            *(fact.due for fact in unit.facts if fact.due is not None),
+            *(detail.on for detail in unit.details),
+        )
+    )
+    return last + reach
 
 
 def population(
@@ -562,10 +621,28 @@ def population(
     belongs to has them anyway. Units referred after the period, or contributing nothing to
     it, are left out of the contributions (they constrain nothing).
     """
+    return populations(
+        units, (period,), policy=policy, kinds=kinds, unit_id=unit_id, regions=regions
+    )[period]
+
+
+def populations(
+    units: Iterable[UnitRecord],
+    periods: Iterable[Period],
+    *,
+    policy: DeadlinePolicy,
+    kinds: Mapping[str, str],
+    unit_id: Callable[[UnitRecord], str] = _trajectory_id,
+    regions: Collection[str] = (),
+) -> dict[Period, Population]:
+    """``population`` of each of ``periods`` in one pass over the units: a release audits a
+    year with its quarters, and each unit's deadlines are worked out once for all of them."""
+    wanted = sorted(set(periods), key=lambda p: (p.start, p.end))
     names = rule_names(policy)
     vocabulary = kind_vocabulary(kinds)
     categories = count_cells(names, vocabulary)
     known = {cell for cell, _ in categories}
+    reach = _reach(policy)
     seen_regions: set[str] = set(regions)
     sectors = list(SECTORS)
     rules: dict[tuple[str, str], list[DeadlineRule]] = {}
@@ -579,51 +656,81 @@ def population(
             )
         return found
 
-    contributions: dict[str, dict[CellKey, int]] = {}
-    values: dict[CellKey, list[int]] = {}
+    #: Per (region, sector): a cell's keys in its sector and in the region's ``*``.
+    pairs: dict[tuple[str, str], dict[Cell, tuple[CellKey, CellKey]]] = {}
+    contributions: dict[Period, dict[str, dict[CellKey, int]]] = {p: {} for p in wanted}
+    values: dict[Period, dict[CellKey, list[int]]] = {p: {} for p in wanted}
     for unit in units:
         seen_regions.add(unit.region)
         if unit.sector not in sectors:
             sectors.append(unit.sector)
-        if unit.referred_on > period.end:
+        settled = _settled_by(unit, reach)
+        concerned = [
+            p
+            for p in wanted
+            if unit.referred_on <= p.end and (settled is None or settled >= p.start)
+        ]
+        if not concerned:
             continue
         where = (unit.region, unit.sector)
         if where not in rules:
             rules[where] = policy.rules_for(*where)
-        counts, durations = unit_cells(unit, period, rules[where], kinds)
-        if counts:
-            mine: dict[CellKey, int] = {}
-            for (table, category), amount in counts.items():
-                if (table, category) not in known:
-                    continue  # a kind or rule outside the vocabulary: never a cell of its own
+        found = digest(unit, instances(unit.facts, rules[where]), kinds)
+        if where not in pairs:
+            pairs[where] = {}
+        mine_pairs = pairs[where]
+        for period in concerned:
+            counts, durations = period_cells(found, period)
+            if counts:
+                mine: dict[CellKey, int] = {}
+                for cell, amount in counts.items():
+                    pair = mine_pairs.get(cell)
+                    if pair is None:
+                        if cell not in known:
+                            continue  # outside the vocabulary: never a cell of its own
+                        pair = mine_pairs[cell] = (
+                            key(cell[0], unit.region, unit.sector, cell[1]),
+                            key(cell[0], unit.region, ALL_SECTORS, cell[1]),
+                        )
+                    mine[pair[0]] = mine[pair[1]] = amount
+                contributions[period][unit_id(unit)] = mine
+            for (table, category), days in durations.items():
                 for sector in (unit.sector, ALL_SECTORS):
-                    mine[key(table, unit.region, sector, category)] = amount
-            contributions[unit_id(unit)] = mine
-        for (table, category), days in durations.items():
-            for sector in (unit.sector, ALL_SECTORS):
-                values.setdefault(key(table, unit.region, sector, category), []).append(days)
+                    cell_key = key(table, unit.region, sector, category)
+                    values[period].setdefault(cell_key, []).append(days)
 
     count_map: dict[CellKey, CountCell] = {}
-    quantiles: dict[CellKey, QuantileCell] = {}
+    quantile_keys: list[CellKey] = []
     rates: dict[CellKey, RateCell] = {}
     for region in sorted(seen_regions):
         for sector in (*sectors, ALL_SECTORS):
             for (table, category), group in categories:
-                cell = key(table, region, sector, category)
-                count_map[cell] = CountCell(
-                    cell, key(group[0], region, sector, group[1]) if group else None
+                count_key = key(table, region, sector, category)
+                count_map[count_key] = CountCell(
+                    count_key, key(group[0], region, sector, group[1]) if group else None
                 )
             for table, category in quantile_cells():
-                cell = key(table, region, sector, category)
-                quantiles[cell] = QuantileCell(cell, tuple(sorted(values.get(cell, ()))))
+                quantile_keys.append(key(table, region, sector, category))
             for (table, category), numerator, denominator in rate_cells(names):
-                cell = key(table, region, sector, category)
-                rates[cell] = RateCell(
-                    cell,
+                rate_key = key(table, region, sector, category)
+                rates[rate_key] = RateCell(
+                    rate_key,
                     key(*_at(numerator, region, sector)),
                     key(*_at(denominator, region, sector)),
                 )
-    return Population(period, contributions, count_map, quantiles, rates)
+    return {
+        period: Population(
+            period,
+            contributions[period],
+            count_map,
+            {
+                cell: QuantileCell(cell, tuple(sorted(values[period].get(cell, ()))))
+                for cell in quantile_keys
+            },
+            rates,
+        )
+        for period in wanted
+    }
 
 
 def _at(cell: Cell, region: str, sector: str) -> tuple[str, str, str, str]:
