@@ -43,7 +43,12 @@ def test_read_models_are_created_once_by_processes_starting_together(
             assert failures == []
             assert len(workers) == len(apps) == 4
             assert all(w.positions() == workers[0].positions() for w in workers)
-            assert set(workers[0].positions()) == {"plan_state", "timeline", "deadlines", "statistics"}
+            assert set(workers[0].positions()) == {
+                "plan_state",
+                "timeline",
+                "deadlines",
+                "statistics",
+            }
             applied = migration_status(stores_of(settings)).applied
             assert sorted(a.label for a in applied) == sorted(m.label for m in MIGRATIONS)
         finally:

@@ -17,8 +17,9 @@ import pytest
 from application.care_record import CareRecord
 from domain.deadlines import DeadlinePolicy
 from domain.trajectory import Trajectory
+from projections.statistics import tables
 from projections.statistics.model import ALL_SECTORS, CellKey, Period
-from projections.statistics.tables import population
+from projections.statistics.tables import population, populations
 from projections.statistics.units import UnitRecord, read_units
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_policy, build_projection_worker
@@ -125,3 +126,19 @@ def test_the_procedures_table_judges_deadlines_as_the_deadline_read_model_does(
             assert values[CellKey("procedures", region, ALL_SECTORS, f"deadline:{rule}/due")] == (
                 number
             )
+
+
+def test_leaving_out_trajectories_ended_long_before_a_period_changes_none_of_its_cells(
+    own_settings: Settings, record: CareRecord, story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    units = units_of(own_settings, record)
+    policy = build_policy(own_settings)
+    periods = [p for year in years(logged_events(record)) for p in year.overlapping()]
+    skipping = populations(units, periods, policy=policy, kinds={})
+
+    monkeypatch.setattr(tables, "_settled_by", lambda unit, reach: None)
+    every_unit = populations(units, periods, policy=policy, kinds={})
+
+    for period in periods:
+        assert skipping[period].contributions == every_unit[period].contributions
+        assert skipping[period].quantiles == every_unit[period].quantiles

@@ -9,7 +9,7 @@ from datetime import date
 from domain.common import Sector
 from domain.deadlines import Anchor, DeadlinePolicy, DeadlineRule, Fact, Offset, Satisfier
 from projections.statistics.model import ALL_SECTORS, CellKey, Period, Population
-from projections.statistics.tables import TABLES, population
+from projections.statistics.tables import TABLES, population, populations
 from projections.statistics.units import (
     AgreementAccepted,
     AgreementProposed,
@@ -269,3 +269,18 @@ def test_every_category_of_the_population_is_described_in_its_table() -> None:
 
     for key in [*found.counts, *found.quantiles, *found.rates]:
         assert any(p.match(key.category) for p in patterns[key.table]), key
+
+
+def test_a_year_and_its_quarters_built_together_equal_each_built_alone() -> None:
+    details = (
+        consulted(date(2026, 2, 2)),
+        *blocked(date(2026, 3, 20), date(2026, 5, 2), "funding"),
+        consulted(date(2026, 11, 2), "consulted_beforehand"),
+    )
+    facts = (Fact("accepted", date(2026, 1, 9)),)
+    units = [unit(referred_on=date(2026, 1, 5), facts=facts, details=details)]
+
+    together = populations(units, YEAR.overlapping(), policy=POLICY, kinds={})
+
+    for period in YEAR.overlapping():
+        assert together[period] == of(units, period)
