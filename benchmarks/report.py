@@ -133,10 +133,13 @@ def table(result: dict[str, Any]) -> str:
         if not statistics:
             continue
         for period, value in statistics["periods"].items():
+            counted = value.get("units_contributing")
+            share = value.get("flow_region_cells_at_least_k")
             lines.append(
                 f"| {name} | {statistics['units']:,} | {_fmt(statistics['read_seconds'], 2)} "
-                f"| {period} | {_fmt(value['seconds'], 2)} | {value['units_contributing']:,} "
-                f"| {value['flow_region_cells_at_least_k']:.0%} |"
+                f"| {period} | {_fmt(value['seconds'], 2)} "
+                f"| {'-' if counted is None else f'{counted:,}'} "
+                f"| {'-' if share is None else f'{share:.0%}'} |"
             )
     lines += [
         "",
