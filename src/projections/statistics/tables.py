@@ -564,16 +564,6 @@ def period_cells(found: Digest, period: Period) -> tuple[dict[Cell, int], dict[C
     return counts, durations
 
 
-def unit_cells(
-    unit: UnitRecord,
-    period: Period,
-    deadlines: Iterable[Deadline],
-    kinds: Mapping[str, str],
-) -> tuple[dict[Cell, int], dict[Cell, int]]:
-    """What one unit contributes to the period's count cells, and its durations (days)."""
-    return period_cells(digest(unit, deadlines, kinds), period)
-
-
 # --- the population ------------------------------------------------------------------------------
 
 
