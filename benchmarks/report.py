@@ -55,6 +55,14 @@ def quick_figures(result: dict[str, Any], path: Path) -> dict[str, Any]:
         figures["queries_ms"] = {
             kind: {q: _short(v[q]) for q in ("p50", "p99")} for kind, v in run["queries_ms"].items()
         }
+        if "statistics" in run:
+            figures["statistics_seconds"] = {
+                "read_units": _short(run["statistics"]["read_seconds"]),
+                **{
+                    period: _short(value["seconds"])
+                    for period, value in run["statistics"]["periods"].items()
+                },
+            }
         figures["memory_mib"] = run["memory_mib"]
         figures["consistency_ok"] = run["consistency"]["ok"]
         found[backend] = figures
