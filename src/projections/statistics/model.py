@@ -209,7 +209,7 @@ Withheld = Literal[
 
 def protection_interval(value: int, k: int) -> tuple[float, float]:
     """The range every withheld count must keep open for whoever reads all published numbers:
-    ``[v − max(k/2, 0.3·v), v + max(k/2, 0.3·v)]``, clipped at zero (no count is negative, so a
+    ``[v - max(k/2, 0.3·v), v + max(k/2, 0.3·v)]``, clipped at zero (no count is negative, so a
     reader knows that much already)."""
     margin = max(k / 2, 0.3 * value)
     return max(0.0, value - margin), value + margin
