@@ -55,6 +55,14 @@ def quick_figures(result: dict[str, Any], path: Path) -> dict[str, Any]:
         figures["queries_ms"] = {
             kind: {q: _short(v[q]) for q in ("p50", "p99")} for kind, v in run["queries_ms"].items()
         }
+        if "statistics" in run:
+            figures["statistics_seconds"] = {
+                "read_units": _short(run["statistics"]["read_seconds"]),
+                **{
+                    period: _short(value["seconds"])
+                    for period, value in run["statistics"]["periods"].items()
+                },
+            }
         figures["memory_mib"] = run["memory_mib"]
         figures["consistency_ok"] = run["consistency"]["ok"]
         found[backend] = figures
@@ -120,6 +128,27 @@ def table(result: dict[str, Any]) -> str:
                     f"| {name} | {projection} | {_fmt(value['events_per_second'])} "
                     f"| {_fmt(value['seconds'], 1)} | {_fmt(value['peak_rss_mib'])} |"
                 )
+    lines += [
+        "",
+        "**Statistics**: read every unit (`read_units`), then build each period's population "
+        "(`tables.population`, before disclosure control)",
+        "",
+        "| backend | units | read s | period | population s | units counted | flow cells >= k |",
+        "|---|--:|--:|---|--:|--:|--:|",
+    ]
+    for backend, name in _BACKENDS:
+        statistics = result.get(backend, {}).get("statistics")
+        if not statistics:
+            continue
+        for period, value in statistics["periods"].items():
+            counted = value.get("units_contributing")
+            share = value.get("flow_region_cells_at_least_k")
+            lines.append(
+                f"| {name} | {statistics['units']:,} | {_fmt(statistics['read_seconds'], 2)} "
+                f"| {period} | {_fmt(value['seconds'], 2)} "
+                f"| {'-' if counted is None else f'{counted:,}'} "
+                f"| {'-' if share is None else f'{share:.0%}'} |"
+            )
     lines += [
         "",
         "**Live projection lag**: from a command's answer to its position in `rm_tracking` "

@@ -35,7 +35,7 @@ from typing import Any
 import psycopg
 
 from api.auth import LocalTokens
-from benchmarks import machine
+from benchmarks import machine, statistics_probe
 from benchmarks.databases import (
     Target,
     postgres_available,
@@ -79,6 +79,7 @@ from benchmarks.workload import (
     providers,
     region_organisations,
 )
+from projections.statistics.model import Period
 from rodedraad.wiring import build_care_record
 
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -168,6 +169,7 @@ class BackendRun:
         self.load()
         self.append()
         self.rebuild()
+        self.statistics()
         self.serve_and_measure()
         return self.result
 
@@ -278,6 +280,33 @@ class BackendRun:
         found["rss_before_mib"] = spread([r["rss_before_mib"] for r in runs])
         self.result["rebuild"] = found
         say(f"  all projections: {found['all']['events_per_second']['median']:,.0f} events/s")
+
+    # 3b. statistics: read every unit and build a year's and a quarter's population
+    def statistics(self) -> None:
+        year = Period(self.as_of.year - 1)
+        periods = [year, Period(year.year, 4)]
+        say(f"{self.target.backend}: statistics populations of {', '.join(map(str, periods))}")
+        runs = [
+            statistics_probe.measure(self.settings, periods)
+            for _ in range(self.plan.rebuild_repeats)
+        ]
+        found: dict[str, Any] = {
+            "units": runs[0]["units"],
+            "read_seconds": spread([r["read_seconds"] for r in runs]),
+            "periods": {},
+        }
+        for name, first in runs[0]["periods"].items():
+            found["periods"][name] = {
+                **first,
+                "seconds": spread([r["periods"][name]["seconds"] for r in runs]),
+            }
+        self.result["statistics"] = found
+        say(
+            f"  read {found['units']:,} units in {found['read_seconds']['median']:.2f} s; "
+            + "; ".join(
+                f"{name}: {p['seconds']['median']:.2f} s" for name, p in found["periods"].items()
+            )
+        )
 
     # 4-8. the server
     def serve_and_measure(self) -> None:

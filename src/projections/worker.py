@@ -39,6 +39,7 @@ from domain.trajectory import Trajectory
 from projections.deadlines import DeadlinesProjection
 from projections.organisations import OrganisationsProjection
 from projections.plan_state.projection import PlanStateProjection
+from projections.statistics.units import StatisticsProjection
 from projections.store import ProjectionDatabase, Tx, lock_schema
 from projections.timeline import TimelineProjection
 from projections.tracking import (
@@ -77,6 +78,7 @@ def all_projections(
         TimelineProjection(),
         DeadlinesProjection(policy),
         OrganisationsProjection(),
+        StatisticsProjection(),
     )
 
 

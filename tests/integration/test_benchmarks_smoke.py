@@ -113,6 +113,8 @@ def test_a_tiny_quick_run_reports_every_figure(postgres_url: str, tmp_path: Path
         "audit_history",
         "audit_reads",
     } <= set(pg["queries_ms"])
+    assert "statistics" in pg["rebuild_events_per_second"]
+    assert pg["statistics_seconds"]["read_units"]["median"] >= 0
     assert set(pg["memory_mib"]) == {"serve", "projections"}
     assert pg["consistency_ok"] is True
     assert figures["machine"]["cores"] >= 1

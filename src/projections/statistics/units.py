@@ -1,0 +1,350 @@
+"""The statistics' units: one working row per trajectory, kept by ``StatisticsProjection``.
+
+Statistics count trajectories (issue #12, point 2). What a period's tables need of a trajectory
+is its region, sector and referral date, and its *dated facts*: the deadline facts the
+deadlines read model also keeps (``projections.deadlines.facts_of``: a rule lives once, so the
+procedures table judges deadlines exactly as the scheduler does) and the details statistics
+need beyond them (``Detail``): who sat at each consultation and whether the client was there
+(002), who signed (004), role agreements and their parties, block reasons, escalation levels,
+handovers and continuations (000, 001).
+
+``st_units`` is a **private working table**: no release and no API reads it; releases are
+computed from it (``read_units`` → ``tables.population``) and keep aggregates only. It holds no
+free text and no person: no client id, no ``person_ref``, no decision or reason text; parties
+and organisations are identifiers of organisations (the timeline names them too). An erasure
+therefore rewrites nothing here (``personal_tables`` is empty), and retention of the log
+carries over through a rebuild like every other read model.
+
+Facts are kept in the order they happened (by date, then log order), so a fact recorded late
+takes its place, and a rebuild in other batch sizes gives the same rows.
+"""
+
+from collections.abc import Collection, Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+
+from domain.deadlines import Fact
+from domain.trajectory import Trajectory
+from projections.deadlines import facts_of
+from projections.store import Tx
+
+T = Trajectory
+
+#: Bump when what this module derives from events changes (the worker then rebuilds).
+CODE_VERSION = 1
+
+#: Rows per round trip when reading and when looking up known trajectories.
+PAGE = 5_000
+_CHUNK = 500
+
+
+class Consulted(msgspec.Struct, frozen=True, array_like=True, tag="consulted"):
+    """A consultation held: its kind, the client's involvement (002), the organisations at the
+    table, how many parties sat there (participants, not persons) and their roles."""
+
+    on: date
+    kind: str
+    involvement: str
+    organisations: tuple[str, ...]
+    parties: int
+    roles: tuple[str, ...]
+
+
+class Signed(msgspec.Struct, frozen=True, array_like=True, tag="signed"):
+    """The plan signed by the client or their representative (004)."""
+
+    on: date
+    signatory: str
+
+
+class AgreementProposed(msgspec.Struct, frozen=True, array_like=True, tag="agreement_proposed"):
+    on: date
+    agreement: str
+    parties: tuple[str, ...]
+
+
+class AgreementAccepted(msgspec.Struct, frozen=True, array_like=True, tag="agreement_accepted"):
+    on: date
+    agreement: str
+    party: str
+
+
+class AgreementDeclined(msgspec.Struct, frozen=True, array_like=True, tag="agreement_declined"):
+    on: date
+    agreement: str
+    party: str
+
+
+class AgreementEnded(msgspec.Struct, frozen=True, array_like=True, tag="agreement_ended"):
+    on: date
+    agreement: str
+
+
+class Blocked(msgspec.Struct, frozen=True, array_like=True, tag="blocked"):
+    """Blocked for these reason categories (001's blocking structures)."""
+
+    on: date
+    reasons: tuple[str, ...]
+
+
+class Unblocked(msgspec.Struct, frozen=True, array_like=True, tag="unblocked"):
+    on: date
+
+
+class EscalationRaised(msgspec.Struct, frozen=True, array_like=True, tag="escalation_raised"):
+    on: date
+    escalation: str
+    level: str
+    reason: str
+
+
+class EscalationLevelChanged(
+    msgspec.Struct, frozen=True, array_like=True, tag="escalation_level_changed"
+):
+    on: date
+    escalation: str
+    from_level: str
+    to_level: str
+
+
+class EscalationResolved(msgspec.Struct, frozen=True, array_like=True, tag="escalation_resolved"):
+    on: date
+    escalation: str
+
+
+class HandedOver(msgspec.Struct, frozen=True, array_like=True, tag="handed_over"):
+    """A handover (000, 004): whether coordination passed with it."""
+
+    on: date
+    transfers_coordination: bool
+
+
+class ContinuedFrom(msgspec.Struct, frozen=True, array_like=True, tag="continued_from"):
+    """This trajectory carries the plan of an earlier one (000's thread)."""
+
+    on: date
+
+
+Detail = (
+    Consulted
+    | Signed
+    | AgreementProposed
+    | AgreementAccepted
+    | AgreementDeclined
+    | AgreementEnded
+    | Blocked
+    | Unblocked
+    | EscalationRaised
+    | EscalationLevelChanged
+    | EscalationResolved
+    | HandedOver
+    | ContinuedFrom
+)
+
+
+class UnitRecord(msgspec.Struct, frozen=True):
+    """One trajectory as statistics see it: where it is counted and what happened when.
+
+    ``facts`` are the deadline facts (``domain.deadlines.Fact``) and ``details`` the further
+    facts statistics need, each in the order they happened.
+    """
+
+    trajectory_id: str
+    region: str
+    sector: str
+    referred_on: date
+    facts: tuple[Fact, ...] = ()
+    details: tuple[Detail, ...] = ()
+
+
+def _on(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def details_of(event: Any) -> list[Detail]:
+    """The statistics' own facts an event adds: structured values only, never free text and
+    never a ``person_ref`` (participants are counted, and named by organisation)."""
+    on = _on(event.occurred_at)
+    match event:
+        case T.ConsultationHeld():
+            return [
+                Consulted(
+                    on,
+                    event.kind.value,
+                    event.client_involvement.value,
+                    tuple(sorted({p.organisation for p in event.participants})),
+                    len(event.participants),
+                    tuple(sorted({p.role.value for p in event.participants})),
+                )
+            ]
+        case T.PlanSigned():
+            return [Signed(on, event.signatory.value)]
+        case T.RoleAgreementProposed():
+            parties = tuple(sorted({a.party for a in event.assignments}))
+            return [AgreementProposed(on, event.agreement_id, parties)]
+        case T.RoleAgreementAccepted():
+            return [AgreementAccepted(on, event.agreement_id, event.party)]
+        case T.RoleAgreementDeclined():
+            return [AgreementDeclined(on, event.agreement_id, event.party)]
+        case T.RoleAgreementEnded():
+            return [AgreementEnded(on, event.agreement_id)]
+        case T.Blocked():
+            return [Blocked(on, tuple(r.value for r in event.reasons))]
+        case T.Unblocked():
+            return [Unblocked(on)]
+        case T.EscalationRaised():
+            return [
+                EscalationRaised(on, event.escalation_id, event.level.value, event.reason.value)
+            ]
+        case T.EscalationLevelChanged():
+            return [
+                EscalationLevelChanged(
+                    on, event.escalation_id, event.from_level.value, event.to_level.value
+                )
+            ]
+        case T.EscalationResolved():
+            return [EscalationResolved(on, event.escalation_id)]
+        case T.HandedOver():
+            return [HandedOver(on, event.transfers_coordination)]
+        case T.ContinuedFrom():
+            return [ContinuedFrom(on)]
+    return []
+
+
+_FACTS = msgspec.json.Decoder(tuple[Fact, ...])
+_DETAILS = msgspec.json.Decoder(tuple[Detail, ...])
+_ENCODER = msgspec.json.Encoder()
+
+
+class _Working(msgspec.Struct):
+    region: str
+    sector: str
+    referred_on: date
+    facts: list[Fact]
+    details: list[Detail]
+
+
+class StatisticsProjection:
+    """``st_units``: one working row per trajectory, for the statistics releases."""
+
+    name = "statistics"
+    version = CODE_VERSION
+    tables: tuple[str, ...] = ("st_units",)
+    #: Dated, structured facts and organisation identifiers only: an erasure rewrites nothing.
+    personal_tables: tuple[str, ...] = ()
+
+    def ddl(self, suffix: str, generation: str) -> list[str]:
+        units = f"st_units{suffix}"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {units} ("
+            "trajectory_id TEXT PRIMARY KEY, region TEXT NOT NULL, sector TEXT NOT NULL, "
+            "referred_on TEXT NOT NULL, facts TEXT NOT NULL, details TEXT NOT NULL)",
+            # A release reads the units of its regions referred by the end of its period.
+            f"CREATE INDEX IF NOT EXISTS ix_{generation}_st_units_region "
+            f"ON {units} (region, referred_on)",
+        ]
+
+    def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None:
+        created: dict[str, _Working] = {}
+        facts: dict[str, list[Fact]] = {}
+        details: dict[str, list[Detail]] = {}
+        for _, event in batch:
+            if not isinstance(event, Trajectory.Event):
+                continue
+            key = str(event.originator_id)
+            if isinstance(event, T.Referred):
+                created[key] = _Working(
+                    event.region, event.sector.value, _on(event.occurred_at), [], []
+                )
+                continue
+            new_facts, new_details = facts_of(event), details_of(event)
+            if new_facts:
+                facts.setdefault(key, []).extend(new_facts)
+            if new_details:
+                details.setdefault(key, []).extend(new_details)
+        touched = sorted({*created, *facts, *details})
+        if not touched:
+            return
+        known = self._known(tx, [tid for tid in touched if tid not in created], suffix)
+        rows = []
+        for tid in touched:
+            unit = created.get(tid) or known[tid]
+            # In the order they happened: a back-dated fact takes its place (stable sort).
+            unit.facts = sorted([*unit.facts, *facts.get(tid, ())], key=lambda f: f.on)
+            unit.details = sorted([*unit.details, *details.get(tid, ())], key=lambda d: d.on)
+            rows.append(
+                (
+                    tid,
+                    unit.region,
+                    unit.sector,
+                    unit.referred_on.isoformat(),
+                    _ENCODER.encode(unit.facts).decode(),
+                    _ENCODER.encode(unit.details).decode(),
+                )
+            )
+        tx.executemany(
+            f"INSERT INTO st_units{suffix} "
+            "(trajectory_id, region, sector, referred_on, facts, details) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET "
+            "facts = excluded.facts, details = excluded.details",
+            rows,
+        )
+
+    @staticmethod
+    def _known(tx: Tx, ids: list[str], suffix: str) -> dict[str, _Working]:
+        known = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            found = tx.fetchall(
+                "SELECT trajectory_id, region, sector, referred_on, facts, details "
+                f"FROM st_units{suffix} WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for tid, region, sector, referred_on, facts, details in found:
+                known[tid] = _Working(
+                    region,
+                    sector,
+                    date.fromisoformat(referred_on),
+                    list(_FACTS.decode(facts)),
+                    list(_DETAILS.decode(details)),
+                )
+        return known
+
+
+def read_units(
+    tx: Tx, regions: Collection[str] | None = None, referred_by: date | None = None
+) -> Iterator[UnitRecord]:
+    """Every unit (of ``regions``, if given; referred on or before ``referred_by``, if given),
+    by trajectory id, a page at a time: a release of a large region never holds the rows in
+    memory twice."""
+    where, params = [], []
+    if regions is not None:
+        if not regions:
+            return
+        where.append(f"region IN ({', '.join('?' * len(regions))})")
+        params.extend(sorted(regions))
+    if referred_by is not None:
+        where.append("referred_on <= ?")
+        params.append(referred_by.isoformat())
+    after = ""
+    while True:
+        page = tx.fetchall(
+            "SELECT trajectory_id, region, sector, referred_on, facts, details FROM st_units "
+            f"WHERE {' AND '.join([*where, 'trajectory_id > ?'])} "
+            f"ORDER BY trajectory_id LIMIT {PAGE}",
+            [*params, after],
+        )
+        for tid, region, sector, referred_on, facts, details in page:
+            yield UnitRecord(
+                tid,
+                region,
+                sector,
+                date.fromisoformat(referred_on),
+                _FACTS.decode(facts),
+                _DETAILS.decode(details),
+            )
+        if len(page) < PAGE:
+            return
+        after = page[-1][0]

@@ -1,0 +1,144 @@
+"""The statistics' units follow the log, and a period's population counts what the log holds.
+
+A seeded story of several trajectories (every kind of event, some recorded late) is told
+through the CareRecord; the projection worker follows it. Then ``read_units`` must give one unit
+per trajectory, holding nothing personal, and the populations of the years the story spans must
+count exactly the events of the log that fall in them: each consultation, handover, signature
+and referral once, in its sector and in its region's ``*`` cell. On SQLite and PostgreSQL.
+"""
+
+from collections import Counter
+from datetime import UTC
+from typing import Any
+
+import msgspec
+import pytest
+
+from application.care_record import CareRecord
+from domain.deadlines import DeadlinePolicy
+from domain.trajectory import Trajectory
+from projections.statistics import tables
+from projections.statistics.model import ALL_SECTORS, CellKey, Period
+from projections.statistics.tables import population, populations
+from projections.statistics.units import UnitRecord, read_units
+from rodedraad.settings import Settings
+from rodedraad.wiring import build_policy, build_projection_worker
+from tests.integration.stories import Story, logged_events, tell
+
+T = Trajectory
+
+
+@pytest.fixture
+def story(record: CareRecord) -> Story:
+    told = Story(record, clients=3)
+    tell(told, steps=120, seed=7)
+    return told
+
+
+def units_of(own_settings: Settings, record: CareRecord) -> list[UnitRecord]:
+    worker = build_projection_worker(own_settings, record)
+    try:
+        worker.catch_up()
+        with worker.database.transaction() as tx:
+            return list(read_units(tx))
+    finally:
+        worker.database.close()
+
+
+def years(events: list[tuple[int, Any]]) -> list[Period]:
+    found = {e.occurred_at.astimezone(UTC).year for _, e in events if isinstance(e, T.Event)}
+    return [Period(year) for year in sorted(found)]
+
+
+def logged_in(events: list[tuple[int, Any]], period: Period, kind: type[Any]) -> Counter[str]:
+    """How many events of ``kind`` the log holds in ``period``, by the trajectory's region."""
+    regions = {e.originator_id: e.region for _, e in events if isinstance(e, T.Referred)}
+    return Counter(
+        regions[e.originator_id]
+        for _, e in events
+        if isinstance(e, kind) and period.contains(e.occurred_at.astimezone(UTC).date())
+    )
+
+
+def test_every_trajectory_is_one_unit_holding_no_personal_text(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    units = units_of(own_settings, record)
+
+    assert sorted(u.trajectory_id for u in units) == sorted(map(str, story.trajectory_ids))
+    stored = msgspec.json.encode(units).decode()
+    for _, event in logged_events(record):
+        for name in getattr(event, "personal_fields", ()):
+            field, _, nested = name.partition("[].")
+            value = getattr(event, field)
+            texts = [getattr(v, nested) for v in value] if nested else [value]
+            texts = [t for v in texts for t in (v if isinstance(v, tuple) else (v,))]
+            for text in texts:
+                if isinstance(text, str) and len(text) > 3:
+                    assert f'"{text}"' not in stored, f"{name} of {type(event).__name__} stored"
+
+
+def test_a_years_population_counts_each_logged_event_once_in_its_region(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    units = units_of(own_settings, record)
+    events = logged_events(record)
+    counted = {
+        "flow/referrals": T.Referred,
+        "participation/consultations": T.ConsultationHeld,
+        "continuity/handovers": T.HandedOver,
+        "procedures/plan_signed": T.PlanSigned,
+        "procedures/evaluations": T.Evaluated,
+        "blocks/escalations": T.EscalationRaised,
+    }
+    checked = 0
+    for period in years(events):
+        found = population(units, period, policy=build_policy(own_settings), kinds={})
+        values = found.values()
+        regions = {key.region for key in found.counts}
+        for name, kind in counted.items():
+            table, category = name.split("/")
+            logged = logged_in(events, period, kind)
+            for region in regions:
+                total = values[CellKey(table, region, ALL_SECTORS, category)]
+                assert total == logged[region], (period, region, name)
+                checked += total
+    assert checked > 0, "the story should have events to count"
+
+
+def test_the_procedures_table_judges_deadlines_as_the_deadline_read_model_does(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    units = units_of(own_settings, record)
+    policy: DeadlinePolicy = build_policy(own_settings)
+    worker = build_projection_worker(own_settings, record)
+    try:
+        with worker.database.transaction() as tx:
+            stored = tx.fetchall("SELECT due_on, rule, region FROM rm_deadlines")
+    finally:
+        worker.database.close()
+    for period in years(logged_events(record)):
+        due = Counter(
+            (region, rule) for due_on, rule, region in stored if str(period) == due_on[:4]
+        )
+        values = population(units, period, policy=policy, kinds={}).values()
+        for (region, rule), number in due.items():
+            assert values[CellKey("procedures", region, ALL_SECTORS, f"deadline:{rule}/due")] == (
+                number
+            )
+
+
+def test_leaving_out_trajectories_ended_long_before_a_period_changes_none_of_its_cells(
+    own_settings: Settings, record: CareRecord, story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    units = units_of(own_settings, record)
+    policy = build_policy(own_settings)
+    periods = [p for year in years(logged_events(record)) for p in year.overlapping()]
+    skipping = populations(units, periods, policy=policy, kinds={})
+
+    monkeypatch.setattr(tables, "_settled_by", lambda unit, reach: None)
+    every_unit = populations(units, periods, policy=policy, kinds={})
+
+    for period in periods:
+        assert skipping[period].contributions == every_unit[period].contributions
+        assert skipping[period].quantiles == every_unit[period].quantiles
