@@ -105,7 +105,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
     field: str | None = None
 
 
-# --- statistics releases (issue #12) ---------------------------------------------------------------
+# --- statistics releases (issue #12) --------------------------------------------------------
 
 #: A period of the release grid: a year or a quarter.
 PeriodFilter = Annotated[

@@ -247,9 +247,7 @@ class Settings:
                 port=integer("PORT", 8000),
                 max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
             ),
-            statistics=StatisticsSettings(
-                k=k, lag_days=integer("STATISTICS_LAG_DAYS", 30)
-            ),
+            statistics=StatisticsSettings(k=k, lag_days=integer("STATISTICS_LAG_DAYS", 30)),
             data_dir=data_dir,
             embedded_workers=(
                 workers == "true" or (workers == "auto" and not database.is_postgres)

@@ -35,13 +35,13 @@ from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
 from projections.read_sqlite import sqlite_queries
+from projections.statistics.releases import Releases
+from projections.statistics.store import ReleaseStore
 from projections.store import (
     PostgresProjectionDatabase,
     ProjectionDatabase,
     SqliteProjectionDatabase,
 )
-from projections.statistics.releases import Releases
-from projections.statistics.store import ReleaseStore
 from projections.worker import (
     ListenWakeup,
     PollingWakeup,

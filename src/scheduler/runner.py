@@ -252,8 +252,8 @@ class BackgroundDeadlines:
     and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
     past the backup window; issue #10) and the pruning of idempotency keys older than a day
     (``prune_idempotency_keys``) and the statistics releases whose period's lag has passed
-    (``release_statistics``, issue #12), each on its own: one failing never stops another. A run whose
-    turn comes while another holds the lock (another scheduler process, a one-off job) is
+    (``release_statistics``, issue #12), each on its own: one failing never stops another. A run
+    whose turn comes while another holds the lock (another scheduler process, a one-off job) is
     skipped: the next one comes soon enough."""
 
     def __init__(

@@ -120,7 +120,9 @@ def test_a_learning_network_reads_its_own_region_and_the_forum_every_region(
     assert network["categories"], "a table says what each category counts"
 
 
-@pytest.mark.parametrize("role", ["coordinator", "professional", "admin", "data_protection_officer"])
+@pytest.mark.parametrize(
+    "role", ["coordinator", "professional", "admin", "data_protection_officer"]
+)
 def test_roles_outside_the_learning_networks_read_no_release(
     app: tuple[App, Releases], role: str
 ) -> None:
@@ -150,7 +152,9 @@ def test_a_region_with_three_blocked_trajectories_releases_no_three(
         for c in flow["cells"]
         if c["category"] == "blocked" and c["sector"] == "*" and c["region"] == "limburg"
     ]
-    assert blocked and blocked[0]["value"] is None and blocked[0]["withheld"] == "suppressed"
+    assert len(blocked) == 1
+    assert blocked[0]["value"] is None
+    assert blocked[0]["withheld"] == "suppressed"
 
 
 def test_nothing_a_network_reads_changes_until_the_next_release(

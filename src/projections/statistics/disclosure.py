@@ -100,6 +100,8 @@ def _highs() -> highspy.Highs:
             os.dup2(saved, 1)
             os.close(saved)
             _banner_shown = True
+
+
 _DUAL_ZERO = 1e-9
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).

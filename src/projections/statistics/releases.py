@@ -250,9 +250,7 @@ class Releases:
         if since is None:
             return []
         released = {r.period for r in self.store.releases()}
-        return [
-            p for p in periods_ended_by(today, self.lag_days, since) if str(p) not in released
-        ]
+        return [p for p in periods_ended_by(today, self.lag_days, since) if str(p) not in released]
 
     def run_due(self, now: datetime | None = None) -> list[ReleaseDescription]:
         """The scheduler's job: release every period that became due by ``now``. A refused

@@ -197,8 +197,7 @@ class ReleaseStore:
             )[0][0]
             if description.number != expected or description.revises != latest:
                 raise ReleaseConflict(
-                    f"another release of {description.period} or another number was saved "
-                    "meanwhile"
+                    f"another release of {description.period} or another number was saved meanwhile"
                 )
             tx.execute(
                 f"INSERT INTO {_RELEASES} (number, period, revises, computed_at, "
@@ -296,9 +295,7 @@ class ReleaseStore:
             ):
                 for row in _CELLS.decode(bytes(blob)):
                     if row.kind == "count" and row.value is not None:
-                        published[CellKey(table, region, row.sector, row.category)] = int(
-                            row.value
-                        )
+                        published[CellKey(table, region, row.sector, row.category)] = int(row.value)
             versions.append(
                 PublishedVersion(
                     number=int(number),

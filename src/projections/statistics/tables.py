@@ -31,6 +31,7 @@ from datetime import date, timedelta
 
 from domain.common import ClientInvolvement, EscalationLevel, ReasonCategory, Sector, Signatory
 from domain.deadlines import Deadline, DeadlinePolicy, DeadlineRule, Fact, instances
+from domain.organisation import OrganisationKind
 from projections.statistics.model import (
     ALL_SECTORS,
     CellKey,
@@ -65,18 +66,8 @@ SIGNATORIES: tuple[str, ...] = tuple(signatory.value for signatory in Signatory)
 #: The organisation register's kinds (issue #12, point 1); organisations it does not know, or
 #: has not classified yet, count as ``unclassified``: a category of its own in every release.
 UNCLASSIFIED = "unclassified"
-ORGANISATION_KINDS: tuple[str, ...] = (
-    "provider",
-    "referrer",
-    "school",
-    "pupil_guidance_centre",
-    "public_social_welfare_centre",
-    "gp",
-    "hospital",
-    "network",
-    "other",
-    UNCLASSIFIED,
-)
+#: The register's kinds (``domain.organisation``), ``unclassified`` last.
+ORGANISATION_KINDS: tuple[str, ...] = tuple(kind.value for kind in OrganisationKind)
 #: How a block ended, in the order a tie on the same day is decided.
 BLOCK_ENDINGS: tuple[str, ...] = ("after_escalation", "after_role_agreement", "after_handover")
 PARTY_BANDS: tuple[str, ...] = ("1-2", "3-4", "5+")

@@ -348,3 +348,9 @@ def read_units(
         if len(page) < PAGE:
             return
         after = page[-1][0]
+
+
+def earliest_referral(tx: Tx) -> date | None:
+    """The day of the earliest referral on record: releases are due from its year on."""
+    found = tx.fetchall("SELECT min(referred_on) FROM st_units")[0][0]
+    return date.fromisoformat(found) if found else None
