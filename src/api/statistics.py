@@ -8,9 +8,11 @@ README.
 """
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import anyio.to_thread
 from litestar import Controller, Response, get
+from litestar.params import PathParameter
 
 from api.access import STATISTICS_READERS, AccessPolicy
 from api.auth import Principal
@@ -30,6 +32,10 @@ from projections.statistics.store import CellRow, ReleaseDescription, ReleaseSto
 from projections.statistics.tables import TABLES
 
 _SPECS = {spec.name: spec for spec in TABLES}
+#: A release's number, as the store numbers them.
+ReleaseNumber = Annotated[int, PathParameter(ge=1, le=2_147_483_647)]
+#: A table's name (``GET /v1/statistics/releases/{number}`` lists them).
+TableName = Annotated[str, PathParameter(pattern=r"^[a-z_]{1,40}$")]
 #: Releases never change: a client may keep what it read.
 _IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
 
@@ -154,7 +160,7 @@ class StatisticsController(Controller):
         summary="A table of a release, for the caller's regions",
     )
     async def table(
-        self, number: int, name: str, request: Caller, services: Services
+        self, number: ReleaseNumber, name: TableName, request: Caller, services: Services
     ) -> Response[ReleaseTableView]:
         """Every cell of the table in the caller's regions: per sector (``*`` = all sectors of
         the region) and category, its value, or ``null`` and why (``suppressed`` by disclosure

@@ -38,6 +38,8 @@ def _trajectory(
     day: int,
     *,
     blocked: bool = False,
+    sector: str = "youth_care",
+    accept: bool = True,
 ) -> str:
     client = http.post("/v1/clients", json={"occurred_at": _at(day)}, headers=auth)
     assert client.status_code == 201, client.text
@@ -47,7 +49,7 @@ def _trajectory(
             "occurred_at": _at(day, 1),
             "client_id": client.json()["id"],
             "question": "Support at home",
-            "sector": "youth_care",
+            "sector": sector,
             "region": region,
             "referrer_organisation": "school-de-linde",
         },
@@ -55,11 +57,26 @@ def _trajectory(
     )
     assert referred.status_code == 201, referred.text
     trajectory = referred.json()["id"]
+    if not accept:
+        return str(trajectory)
     accepted = http.post(
         f"/v1/trajectories/{trajectory}/acceptance", json={"occurred_at": _at(day, 2)}, headers=auth
     )
     assert accepted.status_code == 200, accepted.text
     if blocked:
+        started = http.post(
+            f"/v1/trajectories/{trajectory}/consultations",
+            json={
+                "occurred_at": _at(day + 2),
+                "kind": "start",
+                "participants": [{"organisation": "org-coordinating", "role": "planmaker"}],
+                "client_involvement": "present",
+                "decisions": ["Start"],
+                "next_consultation_on": (IN_PERIOD + timedelta(days=day + 60)).date().isoformat(),
+            },
+            headers=auth,
+        )
+        assert started.status_code == 200, started.text
         block = http.post(
             f"/v1/trajectories/{trajectory}/blocks",
             json={
@@ -76,10 +93,14 @@ def _trajectory(
 @pytest.fixture
 def app(private_app: App) -> Iterator[tuple[App, Releases]]:
     settings, container, http = private_app
-    for region, count in (("west-flanders", 24), ("limburg", 14)):
-        auth = bearer(token_factory(settings)(region=region))
-        for i in range(count):
-            _trajectory(http, auth, region, day=i % 40, blocked=i < 3)
+    # West Flanders: 48 referrals in two sectors, 36 of them accepted; Limburg: 14, 3 blocked.
+    auth = bearer(token_factory(settings)(region="west-flanders"))
+    for i in range(48):
+        sector = ("youth_care", "disability_care")[i % 2]
+        _trajectory(http, auth, "west-flanders", day=i % 40, sector=sector, accept=i % 4 != 0)
+    auth = bearer(token_factory(settings)(region="limburg"))
+    for i in range(14):
+        _trajectory(http, auth, "limburg", day=i, blocked=i < 3)
     releases = build_releases(settings, container.policy, container.worker.database)
     yield private_app, releases
     releases.store.close()
@@ -167,10 +188,16 @@ def test_nothing_a_network_reads_changes_until_the_next_release(
 
     # One more trajectory, and one late fact on an earlier one, both in the released period.
     auth = bearer(token_factory(settings)())
-    late = _trajectory(http, auth, "west-flanders", day=5)
+    late = _trajectory(http, auth, "west-flanders", day=5, blocked=True)
+    block = http.post(
+        f"/v1/trajectories/{late}/unblocking",
+        json={"occurred_at": _at(20), "resolution": "Place found"},
+        headers=auth,
+    )
+    assert block.status_code == 200, block.text
     block = http.post(
         f"/v1/trajectories/{late}/blocks",
-        json={"occurred_at": _at(6), "reasons": ["funding"], "description": "Budget"},
+        json={"occurred_at": _at(25), "reasons": ["funding"], "description": "Budget"},
         headers=auth,
     )
     assert block.status_code == 200, block.text

@@ -3,8 +3,9 @@
 
 It restates the model from the issue in the plainest terms: a variable per atom (units with the
 same contribution vector across this release and every earlier version), every published cell an
-equality, and for an empty withheld cell one hypothetical unit type counting in the cell, its
-group and the all-sectors cell, transitively.
+equality, and, while a withheld cell is audited, every hypothetical unit type the reader cannot
+rule out for it: each atom of its group (or all-sectors cell) as if it had also counted in the
+cell and its holders, and each atom that counted in it as if it had not (nor in its parts).
 """
 
 from collections import Counter
@@ -80,13 +81,17 @@ def ranges(
         for key, value in published_here.items()
     }
     groups = {key: cell.group for key, cell in population.counts.items() if cell.group}
+    period_of = {None: population.period, **{v.number: v.period for v in earlier}}
     found: list[Range] = []
     for i, (number, key) in enumerate(rows):
         if i in fixed:
             continue
-        columns = matrix
-        if truth[i] == 0:
-            columns = np.hstack([matrix, _hypothetical(matrix, number, key, groups, where)])
+        twins = [
+            where[(other, key)]
+            for other, _, _, _ in versions
+            if (other, key) in where and period_of[other] == period_of[number]
+        ]
+        columns = np.hstack([matrix, _types(matrix, twins, rows, groups, where)])
         eq_rows = sorted(fixed)
         bounds = []
         for sense in (1.0, -1.0):
@@ -106,33 +111,78 @@ def ranges(
     return found
 
 
-def _hypothetical(
+def _types(
     matrix: np.ndarray,
+    twins: Sequence[int],
+    rows: Sequence[tuple[int | None, CellKey]],
+    groups: Mapping[CellKey, CellKey],
+    where: Mapping[tuple[int | None, CellKey], int],
+) -> np.ndarray:
+    """The hypothetical unit types of a withheld cell (``twins``: the cell in every version of
+    its period): each atom of a twin's group (else all-sectors cell) as if it had also counted
+    in the twin, its holders and its sector's cell; each atom that counted in a twin as if it
+    had not, nor in the twin's parts and, for a sector's cell, the region's cell and its parts.
+    With no atom to raise, one type counting in the cell (in every version) and its holders
+    only."""
+    raised, lowered = [], []
+    for column in matrix.T:
+        lift: list[int] = []
+        drop: list[int] = []
+        for t in twins:
+            number, key = rows[t]
+            base = (number, groups[key]) if key in groups else None
+            if base not in where:
+                base = (number, key._replace(sector=ALL_SECTORS))
+            b = where.get(base, t)
+            if b != t and column[b] > 0:
+                lift += _holders(number, key, groups, where)
+                lift += _sector_holders(column, number, key, groups, where)
+            if column[t] > 0:
+                gone = {t}
+                whole = (number, key._replace(sector=ALL_SECTORS))
+                if key.sector != ALL_SECTORS and whole in where:
+                    gone.add(where[whole])
+                drop += [
+                    j
+                    for j, (other, cell) in enumerate(rows)
+                    if other == number and gone & set(_holders(other, cell, groups, where))
+                ]
+        if lift:
+            up = column.copy()
+            up[lift] = np.maximum(up[lift], 1.0)
+            raised.append(up)
+        if drop:
+            down = column.copy()
+            down[drop] = 0.0
+            if down.any():
+                lowered.append(down)
+    if not raised:
+        alone = np.zeros(matrix.shape[0])
+        for t in twins:
+            number, key = rows[t]
+            alone[_holders(number, key, groups, where)] = 1.0
+        raised.append(alone)
+    return np.array(raised + lowered).T
+
+
+def _sector_holders(
+    column: np.ndarray,
     number: int | None,
     key: CellKey,
     groups: Mapping[CellKey, CellKey],
     where: Mapping[tuple[int | None, CellKey], int],
-) -> np.ndarray:
-    """The atoms of the cell's group (else of its all-sectors cell) also counted in the cell
-    and its holders; with none, one type counting in the cell and its holders only."""
-    holders = _holders(number, key, groups, where)
-    base = (number, groups[key]) if key in groups else None
-    if base not in where:
-        base = (number, key._replace(sector=ALL_SECTORS))
-    own = where[(number, key)]
-    chosen = where.get(base, own)
-    types = []
-    if chosen != own:
-        for column in matrix.T:
-            if column[chosen] > 0:
-                raised = column.copy()
-                raised[holders] = np.maximum(raised[holders], 1.0)
-                types.append(raised)
-    if not types:
-        alone = np.zeros(matrix.shape[0])
-        alone[holders] = 1.0
-        types.append(alone)
-    return np.array(types).T
+) -> list[int]:
+    """For an all-sectors cell: the same cell of the sector the atom's units are in, with its
+    holders (a unit counts in its sector's cell as in the region's)."""
+    if key.sector != ALL_SECTORS:
+        return []
+    for (other, cell), j in where.items():
+        if other == number and cell.sector != ALL_SECTORS and column[j] > 0:
+            counterpart = key._replace(sector=cell.sector)
+            if (number, counterpart) in where:
+                return _holders(number, counterpart, groups, where)
+            return []
+    return []
 
 
 def _holders(

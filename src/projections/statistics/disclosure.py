@@ -58,6 +58,7 @@ from projections.statistics.model import (
     AuditedCell,
     CellKey,
     Contributions,
+    Period,
     Population,
     Protected,
     PublishedVersion,
@@ -189,8 +190,8 @@ class _Row:
     fixed: bool
     cols: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, np.int32))
     coefs: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, np.float64))
-    #: For an empty cell: the columns of its hypothetical unit types.
-    phantoms: range = range(0)
+    #: The period of its version: a revision's cells are the same cells as its predecessor's.
+    period: Period | None = None
 
 
 @dataclass(slots=True)
@@ -218,11 +219,14 @@ class _RegionAudit:
         for vector in atoms:
             columns.append(tuple((r, float(a)) for r, a in vector))
         self.atom_sizes = list(atoms.values())
-        for i, row in enumerate(rows):
-            if row.value == 0 and not row.published:
-                first = len(columns)
-                columns.extend(self._hypothetical(i, columns[: len(self.atom_sizes)]))
-                row.phantoms = range(first, len(columns))
+        self.atoms = columns
+        #: Row → the rows it structurally holds (its group, its all-sectors cell, transitively)
+        #: and the rows that hold it (their inverse): what a unit counting in it counts in too.
+        self._held_by: dict[int, set[int]] = defaultdict(set)
+        for i in range(len(rows)):
+            for holder in self._holders(i):
+                if holder != i:
+                    self._held_by[holder].add(i)
         for c, column in enumerate(columns):
             for r, a in column:
                 entries[r].append((c, a))
@@ -231,32 +235,98 @@ class _RegionAudit:
             row.cols = np.array([c for c, _ in pairs], dtype=np.int32)
             row.coefs = np.array([a for _, a in pairs], dtype=np.float64)
         self.num_atoms = len(self.atom_sizes)
+        self._phantoms: dict[int, list[tuple[tuple[int, float], ...]]] = {}
+        self._by_rarity = sorted(range(self.num_atoms), key=lambda c: self.atom_sizes[c])
+        #: The same cell in every version of the same period (a revision and its predecessors):
+        #: a hypothetical unit differs in it in all of them alike.
+        self._twins: dict[tuple[Period | None, CellKey], list[int]] = defaultdict(list)
+        for i, row in enumerate(rows):
+            self._twins[(row.period, row.key)].append(i)
         self.highs = self._model(columns)
 
-    def _hypothetical(
-        self, start: int, atoms: Sequence[tuple[tuple[int, float], ...]]
-    ) -> list[tuple[tuple[int, float], ...]]:
-        """Unit types that would count in empty row ``start``: units like those of the cell's
-        group (or, without a group, of its all-sectors cell) that also counted in it and in what
-        holds it — a blocked unit is also accepted and active, like the group's units are. With
-        no such unit, one type counting in the cell and its holders only."""
-        holders = self._holders(start)
+    def _hypothetical(self, start: int) -> list[tuple[tuple[int, float], ...]]:
+        """Unit types a reader cannot rule out for withheld row ``start``: units like those that
+        exist, but that did (or did not) count in the cell.
+
+        - *Counting in it*: units of the cell's group (or, without a group, of its all-sectors
+          cell) that also counted in it and in what holds it — a blocked unit is also accepted
+          and active, like the group's units are. With no such unit, one type counting in the
+          cell and its holders only. (An empty cell needs them, or it would be pinned at zero.)
+        - *Not counting in it*: units that counted in it, as if they had not — nor in what only
+          a unit counting in it counts in (its parts, its sectors' cells). Without them, a unit
+          whose combination of cells is its own pins every cell it counts in: a reader who
+          compares two versions would "know" a late trajectory's every attribute.
+
+        A unit differs so in the cell in every version of the same period alike (a revision
+        counts the same trajectories as its predecessor, but for late facts).
+
+        At most ``_HYPOTHETICAL_TYPES`` of each, the units of the rarest combinations first:
+        fewer types can only narrow the range found, so the audit errs on the side of
+        withholding."""
+        twins = self._twins[(self.rows[start].period, self.rows[start].key)]
+        raised: list[tuple[tuple[int, float], ...]] = []
+        lowered: list[tuple[tuple[int, float], ...]] = []
+        for c in self._by_rarity:
+            atom = self.atoms[c]
+            counted = dict(atom)
+            if len(lowered) < _HYPOTHETICAL_TYPES:
+                drop: set[int] = set()
+                for twin in twins:
+                    if twin in counted:
+                        drop |= self._lowering(twin)
+                kept = tuple((r, a) for r, a in atom if r not in drop)
+                if drop and kept:
+                    lowered.append(kept)
+            if len(raised) < _HYPOTHETICAL_TYPES:
+                lift: set[int] = set()
+                for twin in twins:
+                    base = self._base(twin)
+                    if base != twin and base in counted:
+                        lift |= self._holders(twin) | self._own_sector(twin, atom)
+                if lift:
+                    for h in lift:
+                        counted[h] = max(counted.get(h, 0.0), 1.0)
+                    raised.append(tuple(sorted(counted.items())))
+            if len(raised) == len(lowered) == _HYPOTHETICAL_TYPES:
+                break
+        if not raised:
+            alone = set().union(*(self._holders(twin) for twin in twins))
+            raised.append(tuple((h, 1.0) for h in sorted(alone)))
+        return raised + lowered
+
+    def _base(self, start: int) -> int:
+        """The row whose units a unit counting in ``start`` is like: its group, else its
+        all-sectors cell (``start`` itself when neither is there)."""
         row = self.rows[start]
         group = self.groups.get(row.key)
         base = (row.release, group) if group is not None else None
         if base is None or base not in self.index:
             base = (row.release, row.key._replace(sector=ALL_SECTORS))
-        b = self.index.get(base, start)
-        types: list[tuple[tuple[int, float], ...]] = []
-        for atom in atoms:
-            if b != start and any(r == b for r, _ in atom):
-                counted = dict(atom)
-                for h in holders:
-                    counted[h] = max(counted.get(h, 0.0), 1.0)
-                types.append(tuple(sorted(counted.items())))
-                if len(types) == _HYPOTHETICAL_TYPES:
-                    break
-        return types or [tuple((h, 1.0) for h in sorted(holders))]
+        return self.index.get(base, start)
+
+    def _lowering(self, start: int) -> set[int]:
+        """The rows a unit no longer counts in when it no longer counts in ``start``: the row,
+        its parts, and, for a sector's row, the region's row of the category and its parts."""
+        dependents = self._held_by.get(start, set()) | {start}
+        row = self.rows[start]
+        if row.key.sector != ALL_SECTORS:
+            whole = self.index.get((row.release, row.key._replace(sector=ALL_SECTORS)))
+            if whole is not None:
+                dependents |= self._held_by.get(whole, set()) | {whole}
+        return dependents
+
+    def _own_sector(self, start: int, atom: tuple[tuple[int, float], ...]) -> set[int]:
+        """For an all-sectors row: its sector's row for the sector ``atom``'s units are in, and
+        what holds that (a unit counts in its sector's cell as in the region's)."""
+        row = self.rows[start]
+        if row.key.sector != ALL_SECTORS:
+            return set()
+        for r, _ in atom:
+            other = self.rows[r]
+            if other.release == row.release and other.key.sector != ALL_SECTORS:
+                j = self.index.get((row.release, row.key._replace(sector=other.key.sector)))
+                return self._holders(j) if j is not None else set()
+        return set()
 
     def _holders(self, start: int) -> set[int]:
         """The rows a unit counting in row ``start`` counts in by the tables' structure: the
@@ -288,9 +358,7 @@ class _RegionAudit:
         lp.num_row_ = len(self.rows)
         lp.col_cost_ = np.zeros(len(columns))
         lp.col_lower_ = np.zeros(len(columns))
-        upper = np.full(len(columns), highspy.kHighsInf)
-        upper[self.num_atoms :] = 0.0  # hypothetical units: open only while audited
-        lp.col_upper_ = upper
+        lp.col_upper_ = np.full(len(columns), highspy.kHighsInf)
         lp.row_lower_ = np.array([self._lower(row) for row in self.rows], dtype=np.float64)
         lp.row_upper_ = np.array([self._upper(row) for row in self.rows], dtype=np.float64)
         starts = [0]
@@ -321,12 +389,39 @@ class _RegionAudit:
         self.rows[r].published = False
         self.highs.changeRowBounds(r, -highspy.kHighsInf, highspy.kHighsInf)
 
+    def publish_again(self, r: int) -> None:
+        """Put row ``r``'s equality back, for good: it is never withheld again."""
+        row = self.rows[r]
+        row.published = True
+        row.fixed = True
+        self.highs.changeRowBounds(r, float(row.value), float(row.value))
+
     def bound(self, r: int, maximise: bool) -> _Bound:
-        """The smallest or largest value row ``r`` can take given every published row."""
+        """The smallest or largest value row ``r`` can take given every published row, over
+        the atoms and, while ``r`` is audited, its hypothetical unit types."""
         row = self.rows[r]
         highs = self.highs
-        for column in row.phantoms:
-            highs.changeColBounds(column, 0.0, highspy.kHighsInf)
+        phantoms = self._phantoms.get(r)
+        if phantoms is None:
+            phantoms = self._phantoms[r] = self._hypothetical(r)
+        first = highs.getNumCol()
+        starts, index, values, costs = [], [], [], []
+        for column in phantoms:
+            starts.append(len(index))
+            for i, a in column:
+                index.append(i)
+                values.append(a)
+            costs.append(dict(column).get(r, 0.0))
+        highs.addCols(
+            len(phantoms),
+            np.array(costs, dtype=np.float64),
+            np.zeros(len(phantoms)),
+            np.full(len(phantoms), highspy.kHighsInf),
+            len(index),
+            np.array(starts, dtype=np.int32),
+            np.array(index, dtype=np.int32),
+            np.array(values, dtype=np.float64),
+        )
         sense = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
         highs.changeObjectiveSense(sense)
         highs.changeColsCost(len(row.cols), row.cols, row.coefs)
@@ -352,8 +447,9 @@ class _RegionAudit:
             )
         finally:
             highs.changeColsCost(len(row.cols), row.cols, np.zeros(len(row.cols)))
-            for column in row.phantoms:
-                highs.changeColBounds(column, 0.0, 0.0)
+            added = highs.getNumCol() - first
+            if added:
+                highs.deleteCols(added, np.arange(first, first + added, dtype=np.int32))
 
     def _feasible(self) -> bool:
         """The atoms' true sizes satisfy every published row unless the numbers were tampered
@@ -384,7 +480,7 @@ def _build(
         is_published = key in published
         value = published[key] if is_published else values.get(key, population.value(key))
         own[key] = len(rows)
-        rows.append(_Row(key, None, value, is_published, fixed=False))
+        rows.append(_Row(key, None, value, is_published, fixed=False, period=population.period))
     versions.append((None, population.contributions, {}))
     lookups: list[tuple[Contributions, dict[CellKey, int]]] = [(population.contributions, own)]
     for version in earlier:
@@ -397,7 +493,16 @@ def _build(
             is_published = key in version.published
             value = version.published[key] if is_published else totals[key]
             lookup[key] = len(rows)
-            rows.append(_Row(key, version.number, value, is_published, fixed=is_published))
+            rows.append(
+                _Row(
+                    key,
+                    version.number,
+                    value,
+                    is_published,
+                    fixed=is_published,
+                    period=version.period,
+                )
+            )
         lookups.append((version.contributions, lookup))
 
     # Every unit's vector over all rows, then the regions it ties together.
@@ -482,14 +587,22 @@ def _candidate(part: _RegionAudit, failing: int, duals: list[float] | None) -> i
 
 def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[AuditedCell]:
     """Audit every withheld row of one part, withholding more of this release's cells until
-    every one keeps its interval; refuse (:class:`AuditFailed`) when that cannot be done."""
+    every one keeps its interval; refuse (:class:`AuditFailed`) when that cannot be done.
+
+    A cell this release withheld only to protect another (``secondary``) that earlier versions
+    already narrow by themselves protects nothing by being withheld (a revision's unchanged
+    total, a year whose quarters are all out): it is published again, and since an equality
+    added back can narrow cells audited before, they are audited again."""
     queue = [r for r, row in enumerate(part.rows) if not row.published]
     findings: dict[int, AuditedCell] = {}
     while queue:
         r = queue.pop(0)
         row = part.rows[r]
+        if row.published:
+            continue
         needed_low, needed_high = protection_interval(row.value, k)
         low = high = float(row.value)
+        published_again = False
         for maximise in (False, True):
             while True:
                 bound = part.bound(r, maximise)
@@ -501,6 +614,11 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                 if opened:
                     break
                 chosen = _candidate(part, r, bound.duals)
+                if chosen is None and row.release is None and row.key in secondary:
+                    part.publish_again(r)
+                    secondary.discard(row.key)
+                    published_again = True
+                    break
                 if chosen is None:
                     release = "this release" if row.release is None else f"release {row.release}"
                     raise AuditFailed(
@@ -513,10 +631,16 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                 part.withhold(chosen)
                 secondary.add(part.rows[chosen].key)
                 queue.append(chosen)
+            if published_again:
+                break
             if maximise:
                 high = bound.value
             else:
                 low = bound.value
+        if published_again:
+            findings.clear()
+            queue = [q for q, other in enumerate(part.rows) if not other.published]
+            continue
         findings[r] = _finding(part, r, low, high, k)
     return [findings[r] for r in sorted(findings)]
 
