@@ -60,7 +60,7 @@ def measure(settings: Settings, periods: Sequence[Period]) -> dict[str, Any]:
     for period in periods:
         if period.kind != "year":
             continue
-        together = period.overlapping()
+        together = period.audited_with()
         started = time.perf_counter()
         populations(units, together, policy=policy, kinds={})
         found["periods"][f"{period} with its quarters"] = {

@@ -331,7 +331,7 @@ def _idempotency_keys(ctx: MigrationContext) -> None:
 def _statistics_releases(ctx: MigrationContext) -> None:
     """The statistics releases (issue #12): immutable, numbered, never changed once written. Per
     release its description, its tables' cells per region (what learning networks read) and,
-    private, the units' contributions a later release of an overlapping period is audited
+    private, the units' contributions a later release of the same year is audited
     against (no statistics query reads them; they hold trajectory ids and numbers only)."""
     blob, moment = ("BLOB", "TEXT") if ctx.dialect == "sqlite" else ("BYTEA", "TIMESTAMPTZ")
     ctx.tx.execute(

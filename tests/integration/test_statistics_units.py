@@ -133,7 +133,7 @@ def test_leaving_out_trajectories_ended_long_before_a_period_changes_none_of_its
 ) -> None:
     units = units_of(own_settings, record)
     policy = build_policy(own_settings)
-    periods = [p for year in years(logged_events(record)) for p in year.overlapping()]
+    periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
     skipping = populations(units, periods, policy=policy, kinds={})
 
     monkeypatch.setattr(tables, "_settled_by", lambda unit, reach: None)

@@ -56,7 +56,7 @@ def ranges(
         (None, population.contributions, set(population.counts), dict(published))
     ]
     for version in earlier:
-        cells = set(version.published)
+        cells = set(version.published) | set(population.counts)
         for unit_cells in version.contributions.values():
             cells.update(unit_cells)
         versions.append((version.number, version.contributions, cells, dict(version.published)))
@@ -119,20 +119,22 @@ def _types(
     where: Mapping[tuple[int | None, CellKey], int],
 ) -> np.ndarray:
     """The hypothetical unit types of a withheld cell (``twins``: the cell in every version of
-    its period): each atom of a twin's group (else all-sectors cell) as if it had also counted
+    its period): each atom of a twin's outermost group (else all-sectors cell) as if it had also counted
     in the twin, its holders and its sector's cell; each atom that counted in a twin as if it
     had not, nor in the twin's parts and, for a sector's cell, the region's cell and its parts.
-    With no atom to raise, one type counting in the cell (in every version) and its holders
-    only."""
+    And units counting in the cell (in every version) and its holders only: one per sector for
+    an all-sectors cell."""
     raised, lowered = [], []
     for column in matrix.T:
         lift: list[int] = []
         drop: list[int] = []
         for t in twins:
             number, key = rows[t]
-            base = (number, groups[key]) if key in groups else None
-            if base not in where:
-                base = (number, key._replace(sector=ALL_SECTORS))
+            root, seen = key, {key}
+            while root in groups and groups[root] not in seen and (number, groups[root]) in where:
+                root = groups[root]
+                seen.add(root)
+            base = (number, root) if root != key else (number, key._replace(sector=ALL_SECTORS))
             b = where.get(base, t)
             if b != t and column[b] > 0:
                 lift += _holders(number, key, groups, where)
@@ -156,11 +158,26 @@ def _types(
             down[drop] = 0.0
             if down.any():
                 lowered.append(down)
-    if not raised:
+    first = rows[twins[0]][1]
+    sectors = (
+        sorted(
+            {
+                key.sector
+                for _, key in rows
+                if key.table == first.table
+                and key.category == first.category
+                and key.sector != ALL_SECTORS
+            }
+        )
+        if first.sector == ALL_SECTORS
+        else [first.sector]
+    ) or [first.sector]
+    for sector in sectors:
         alone = np.zeros(matrix.shape[0])
         for t in twins:
             number, key = rows[t]
-            alone[_holders(number, key, groups, where)] = 1.0
+            own = key._replace(sector=sector)
+            alone[_holders(number, own if (number, own) in where else key, groups, where)] = 1.0
         raised.append(alone)
     return np.array(raised + lowered).T
 

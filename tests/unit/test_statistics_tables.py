@@ -280,7 +280,7 @@ def test_a_year_and_its_quarters_built_together_equal_each_built_alone() -> None
     facts = (Fact("accepted", date(2026, 1, 9)),)
     units = [unit(referred_on=date(2026, 1, 5), facts=facts, details=details)]
 
-    together = populations(units, YEAR.overlapping(), policy=POLICY, kinds={})
+    together = populations(units, YEAR.audited_with(), policy=POLICY, kinds={})
 
-    for period in YEAR.overlapping():
+    for period in YEAR.audited_with():
         assert together[period] == of(units, period)

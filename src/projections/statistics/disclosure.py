@@ -11,7 +11,7 @@ The rules, in the order they apply:
 - **Attribute disclosure**: a part of a group that equals the group ("all twelve blocks were
   waiting lists") or is zero while the group is not ("none") is withheld ``all_or_none``.
 - **Secondary suppression**, checked by a **linear-programming audit**: a reader who knows every
-  published number of this release *and of every earlier version* of overlapping periods must
+  published number of this release *and of every earlier version* of the same year must
   not be able to narrow a withheld count ``v`` below ``protection_interval(v, k)``. While one
   can be narrowed, one more published cell is withheld ``secondary``.
 - **Quantiles** are released as quartiles rounded to whole weeks, never a minimum or maximum;
@@ -250,8 +250,8 @@ class _RegionAudit:
 
         - *Counting in it*: units of the cell's group (or, without a group, of its all-sectors
           cell) that also counted in it and in what holds it — a blocked unit is also accepted
-          and active, like the group's units are. With no such unit, one type counting in the
-          cell and its holders only. (An empty cell needs them, or it would be pinned at zero.)
+          and active, like the group's units are — and units counting in the cell and what it
+          implies only. (An empty cell needs them, or it would be pinned at zero.)
         - *Not counting in it*: units that counted in it, as if they had not — nor in what only
           a unit counting in it counts in (its parts, its sectors' cells). Without them, a unit
           whose combination of cells is its own pins every cell it counts in: a reader who
@@ -289,18 +289,48 @@ class _RegionAudit:
                     raised.append(tuple(sorted(counted.items())))
             if len(raised) == len(lowered) == _HYPOTHETICAL_TYPES:
                 break
-        if not raised:
-            alone = set().union(*(self._holders(twin) for twin in twins))
-            raised.append(tuple((h, 1.0) for h in sorted(alone)))
-        return raised + lowered
+        return raised + self._alone(twins) + lowered
+
+    def _alone(self, twins: Sequence[int]) -> list[tuple[tuple[int, float], ...]]:
+        """Units that count in the cell (in every version of its period) and in what that
+        implies, and in nothing else: one per sector for a region's all-sectors cell, since a
+        unit counts in its sector's cell too."""
+        first = self.rows[twins[0]]
+        if first.key.sector != ALL_SECTORS:
+            lifted = set().union(*(self._holders(t) for t in twins))
+            return [tuple((h, 1.0) for h in sorted(lifted))]
+        sectors = sorted(
+            {
+                row.key.sector
+                for row in self.rows
+                if row.key.table == first.key.table
+                and row.key.category == first.key.category
+                and row.key.sector != ALL_SECTORS
+            }
+        )
+        types = []
+        for sector in sectors:
+            lifted: set[int] = set()
+            for t in twins:
+                j = self.index.get((self.rows[t].release, self.rows[t].key._replace(sector=sector)))
+                lifted |= self._holders(j) if j is not None else self._holders(t)
+            types.append(tuple((h, 1.0) for h in sorted(lifted)))
+        return types or [tuple((h, 1.0) for h in sorted(self._holders(twins[0])))]
 
     def _base(self, start: int) -> int:
-        """The row whose units a unit counting in ``start`` is like: its group, else its
-        all-sectors cell (``start`` itself when neither is there)."""
+        """The row whose units a unit counting in ``start`` is like: the outermost group it is
+        a part of (blocked for waiting lists → blocked → active), else its all-sectors cell
+        (``start`` itself when neither is there). The outermost, because a reader does not
+        know how many of the units in between there are when those are withheld too."""
         row = self.rows[start]
-        group = self.groups.get(row.key)
-        base = (row.release, group) if group is not None else None
-        if base is None or base not in self.index:
+        key, seen = row.key, {row.key}
+        while (group := self.groups.get(key)) is not None and group not in seen:
+            if (row.release, group) not in self.index:
+                break
+            key = group
+            seen.add(key)
+        base = (row.release, key) if key != row.key else None
+        if base is None:
             base = (row.release, row.key._replace(sector=ALL_SECTORS))
         return self.index.get(base, start)
 
@@ -484,7 +514,9 @@ def _build(
     versions.append((None, population.contributions, {}))
     lookups: list[tuple[Contributions, dict[CellKey, int]]] = [(population.contributions, own)]
     for version in earlier:
-        totals: dict[CellKey, int] = dict.fromkeys(version.published, 0)
+        # Every cell of the tables, as in this release: a cell empty in an earlier version is
+        # the same cell as in a revision, and must be able to differ in both alike.
+        totals: dict[CellKey, int] = dict.fromkeys([*population.counts, *version.published], 0)
         for cells in version.contributions.values():
             for key, amount in cells.items():
                 totals[key] = totals.get(key, 0) + amount
@@ -648,7 +680,7 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
 def protect(population: Population, k: int, earlier: Sequence[PublishedVersion] = ()) -> Protected:
     """Apply every disclosure rule of issue #12 to ``population`` and return what to release.
 
-    ``earlier`` are the published versions of overlapping periods (a year and its quarters,
+    ``earlier`` are the published versions of the periods of the same year (a year and its quarters,
     earlier revisions of the same period): their numbers are out, so they are constraints of the
     audit and their withheld cells must stay protected too. Raises :class:`AuditFailed` when
     that cannot be achieved by withholding more of this release (the release is refused), and

@@ -71,12 +71,12 @@ class Period:
     def overlaps(self, other: "Period") -> bool:
         return self.start <= other.end and other.start <= self.end
 
-    def overlapping(self) -> tuple["Period", ...]:
-        """Every period of the grid that shares a day with this one (itself included): a year and
-        its quarters. Their releases are audited together."""
-        if self.quarter is None:
-            return (self, *(Period(self.year, q) for q in range(1, 5)))
-        return (Period(self.year), self)
+    def audited_with(self) -> tuple["Period", ...]:
+        """The periods whose releases a release of this one is audited together with: the year
+        and its quarters (itself included). They overlap (a year holds its quarters) or count
+        many of the same trajectories (a trajectory runs through several quarters), so what
+        one publishes could narrow what another withholds."""
+        return (Period(self.year), *(Period(self.year, q) for q in range(1, 5)))
 
     def publishable_on(self, lag_days: int) -> date:
         """The first day a release of this period may be made: ``lag_days`` after its end, so
@@ -188,7 +188,7 @@ class Population:
 
 @dataclass(frozen=True, slots=True)
 class PublishedVersion:
-    """An earlier published release of an overlapping period: its units' contributions and the
+    """An earlier published release of the same year: its units' contributions and the
     count cells it published. A new release is audited together with every one of them."""
 
     number: int

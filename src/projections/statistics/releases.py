@@ -5,8 +5,9 @@ A release (issue #12, point 3) is computed for one closed period of the grid, af
 1. in one read transaction of the read models, the statistics working table's units, the
    organisation kinds and the position of the log the statistics projection has reached;
 2. the population of the period (``tables.population``): every count cell as a sum over units;
-3. every earlier published release of an overlapping period (the period's own earlier versions,
-   the year of a quarter, the quarters of a year), from the release store;
+3. every earlier published release of the same year (the period's own earlier versions, the
+   year and its quarters: they overlap or count many of the same trajectories), from the
+   release store;
 4. disclosure control over all of it (``disclosure.protect``), whose linear-programming audit
    must pass, or nothing is published (``ReleaseRefused``);
 5. saved whole, under the next number.
@@ -161,14 +162,14 @@ class Releases:
 
     def compute(self, period: Period) -> tuple[Population, Protected, int, list[int]]:
         """The period's population, disclosure control over it and every earlier version of an
-        overlapping period, the log position it reflects, and the earlier releases audited."""
+        period of the same year, the log position it reflects, and the earlier releases audited."""
         with self.read_models.transaction() as tx:
             tracked = read_tracking(tx, StatisticsProjection.name)
             position = tracked[0] if tracked else 0
             kinds = organisation_kinds(tx)
             units = list(read_units(tx))
         population = tables.population(units, period, policy=self.policy, kinds=kinds)
-        earlier = self.store.published_versions(period.overlapping())
+        earlier = self.store.published_versions(period.audited_with())
         try:
             protected = disclosure.protect(population, self.k, earlier)
         except disclosure.AuditFailed as failed:

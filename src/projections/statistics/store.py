@@ -7,7 +7,7 @@ release is there whole or not at all. Numbers are given under the store's writer
 scheduler inside a running service and ``rodedraad statistics release`` beside it never give
 one number twice.
 
-The contributions are kept for one reason: a later release of an overlapping period (a
+The contributions are kept for one reason: a later release of the same year (a
 revision, the year after its quarters) is audited together with every earlier published
 version, which needs each version's cells as sums over the same units. No query of the API
 reads them.
@@ -275,7 +275,7 @@ class ReleaseStore:
 
     def published_versions(self, periods: Iterable[Period]) -> list[PublishedVersion]:
         """Every release of these periods, with its units' contributions and its published
-        counts: what a new release of an overlapping period is audited against."""
+        counts: what a new release of the same year is audited against."""
         names = [str(p) for p in periods]
         marks = ", ".join("?" * len(names))
         found = self._read(
