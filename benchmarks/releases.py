@@ -1,0 +1,239 @@
+"""``python -m benchmarks.releases``: statistics releases end to end, on one machine (issue #12).
+
+Loads the workload (``--size``, medium by default: 10,000 trajectories over six regions and six
+years) into a fresh store, brings the statistics read models up to the log, and then, as the
+scheduler would once the lag has passed:
+
+1. releases the last full year's four quarters, then the year itself (audited with its
+   quarters), each timed — the target: under a minute each at the large size (100,000);
+2. reports the share of the flow table's region x year cells (every region, all sectors) that
+   the year publishes — the target: at least 60 % at the medium size;
+3. reads release tables through the HTTP API (the forum's answer, every region, and a learning
+   network's, one region), ``--reads`` times each, against ``GET /health`` read the same way
+   in the same process as the baseline — the target: p99 ≤ 50 ms.
+
+It prints one JSON object and writes it to ``benchmarks/results``. The projection catch-up is
+timed too (events per second of the ``statistics`` and ``organisations`` projections alone).
+"""
+
+import argparse
+import json
+import statistics as stats
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from litestar.testing import TestClient
+
+from api.auth import LocalTokens
+from benchmarks import machine
+from benchmarks.databases import postgres_target, server_version, sqlite_target
+from benchmarks.workload import (
+    SIZES,
+    BatchLoader,
+    default_as_of,
+    generate,
+    organisations_registered_on,
+)
+from projections.organisations import OrganisationsProjection
+from projections.statistics.model import ALL_SECTORS, Period
+from projections.statistics.units import StatisticsProjection
+from projections.worker import ProjectionWorker
+from rodedraad.settings import Settings
+from rodedraad.wiring import (
+    Container,
+    build_care_record,
+    build_policy,
+    build_projection_database,
+    build_releases,
+)
+
+
+def _say(line: str) -> None:
+    print(f"[releases] {line}", file=sys.stderr, flush=True)
+
+
+def _quantiles(samples: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(1000 * stats.median(ordered), 2),
+        "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
+        "max_ms": round(1000 * ordered[-1], 2),
+    }
+
+
+def _timed(reads: int, call: Callable[[], Any]) -> list[float]:
+    samples = []
+    for _ in range(reads):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def _load(settings: Settings, size: int, seed: int, as_of: date) -> dict[str, Any]:
+    started = time.perf_counter()
+    loader = BatchLoader(settings, batch_size=250)
+    try:
+        loaded = loader.load(
+            generate(seed, size, as_of=as_of),
+            organisations_registered_on=organisations_registered_on(as_of),
+        )
+    finally:
+        loader.close()
+    return {
+        "trajectories": loaded.trajectories,
+        "events": loaded.events,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _catch_up(settings: Settings) -> dict[str, Any]:
+    """The statistics read models alone, from position zero: their own throughput."""
+    care_record = build_care_record(settings)
+    database = build_projection_database(settings)
+    worker = ProjectionWorker(
+        care_record, database, (StatisticsProjection(), OrganisationsProjection())
+    )
+    try:
+        worker.ensure_ready()
+        started = time.perf_counter()
+        events = worker.catch_up()
+        seconds = time.perf_counter() - started
+    finally:
+        database.close()
+        care_record.close()
+    return {
+        "events": events,
+        "seconds": round(seconds, 1),
+        "events_per_second": round(events / seconds) if seconds else None,
+    }
+
+
+def _release(settings: Settings, periods: Sequence[Period]) -> dict[str, Any]:
+    releases = build_releases(settings, build_policy(settings))
+    found: dict[str, Any] = {}
+    try:
+        for period in periods:
+            started = time.perf_counter()
+            made = releases.release(period)
+            seconds = time.perf_counter() - started
+            flow = releases.store.cells(made.number, "flow")
+            region_cells = [
+                c
+                for rows in flow.values()
+                for c in rows
+                if c.sector == ALL_SECTORS and c.kind == "count"
+            ]
+            found[str(period)] = {
+                "number": made.number,
+                "seconds": round(seconds, 2),
+                "withheld_counts_audited": made.audit.withheld_counts_audited,
+                "earlier_versions": made.audit.earlier_versions,
+                "tables": {
+                    t.name: {"cells": t.cells, "published_share": t.published_share}
+                    for t in made.tables
+                },
+                "flow_region_cells_published": round(
+                    sum(1 for c in region_cells if c.value is not None) / len(region_cells), 3
+                ),
+            }
+            _say(f"{period}: release {made.number} in {seconds:.1f} s")
+    finally:
+        releases.store.close()
+        releases.read_models.close()
+    return found
+
+
+def _reads(settings: Settings, number: int, reads: int) -> dict[str, Any]:
+    container = Container.build(settings)
+    tokens = LocalTokens.from_file(settings.auth.secret_file)
+
+    def bearer(role: str, region: str) -> dict[str, str]:
+        token = tokens.issue(user="bench", organisation="ln", roles=[role], region=region)
+        return {"Authorization": f"Bearer {token}"}
+
+    forum = bearer("forum", "west-flanders")
+    network = bearer("learning_network", "west-flanders")
+    path = f"/v1/statistics/releases/{number}/tables/flow"
+    try:
+        with TestClient(app=container.http_app()) as client:
+
+            def get(url: str, headers: dict[str, str] | None = None) -> None:
+                response = client.get(url, headers=headers or {})
+                assert response.status_code == 200, response.text
+
+            get(path, forum)  # warm
+            baseline = _timed(reads, lambda: get("/health"))
+            forum_reads = _timed(reads, lambda: get(path, forum))
+            network_reads = _timed(reads, lambda: get(path, network))
+    finally:
+        container.close()
+    health = _quantiles(baseline)
+    return {
+        "reads_each": reads,
+        "health_baseline": health,
+        "forum_flow_table": {
+            **_quantiles(forum_reads),
+            "p99_vs_health": round(_quantiles(forum_reads)["p99_ms"] / health["p99_ms"], 2),
+        },
+        "learning_network_flow_table": {
+            **_quantiles(network_reads),
+            "p99_vs_health": round(_quantiles(network_reads)["p99_ms"] / health["p99_ms"], 2),
+        },
+    }
+
+
+def run(size: str, backend: str, seed: int, reads: int) -> dict[str, Any]:
+    as_of = default_as_of()
+    year = as_of.year - 1 if as_of >= date(as_of.year, 1, 31) else as_of.year - 2
+    periods = [*(Period(year, q) for q in range(1, 5)), Period(year)]
+    target_of = postgres_target if backend == "postgres" else sqlite_target
+    result: dict[str, Any] = {
+        "benchmark": "statistics releases",
+        "size": size,
+        "trajectories": SIZES[size],
+        "backend": backend,
+        "seed": seed,
+        "as_of": as_of.isoformat(),
+        "machine": machine.describe(server_version() if backend == "postgres" else None),
+        "code": machine.code_version(),
+    }
+    with target_of() as target:
+        settings = target.settings()
+        _say(f"loading {SIZES[size]:,} trajectories on {backend}")
+        result["load"] = _load(settings, SIZES[size], seed, as_of)
+        _say("catching up the statistics projections")
+        result["catch_up"] = _catch_up(settings)
+        _say(f"releasing {', '.join(map(str, periods))}")
+        result["releases"] = _release(settings, periods)
+        _say(f"reading release tables, {reads} times each")
+        result["reads"] = _reads(settings, result["releases"][str(year)]["number"], reads)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.releases", description=__doc__)
+    parser.add_argument("--size", choices=sorted(SIZES), default="medium")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="postgres")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reads", type=int, default=300)
+    args = parser.parse_args(argv)
+    result = run(args.size, args.backend, args.seed, args.reads)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M")
+    path = (
+        Path(__file__).parent
+        / "results"
+        / f"{stamp}-{result['machine']['hostname']}-releases-{args.size}.json"
+    )
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    _say(f"written to {path}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
