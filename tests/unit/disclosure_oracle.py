@@ -120,10 +120,10 @@ def _types(
 ) -> np.ndarray:
     """The hypothetical unit types of a withheld cell (``twins``: the cell in every version of
     its period): each atom of a twin's outermost group (else all-sectors cell) as if it had
-    also counted in the twin, its holders and its sector's cell; each atom that counted in a twin as if it
-    had not, nor in the twin's parts and, for a sector's cell, the region's cell and its parts.
-    And units counting in the cell (in every version) and its holders only: one per sector for
-    an all-sectors cell."""
+    also counted in the twin, its holders and its sector's cell; each atom that counted in a
+    twin as if it had not, nor in the twin's parts and, for a sector's cell, the region's cell
+    and its parts; and units counting in the cell (in every version) and its holders only: one
+    per sector for an all-sectors cell."""
     raised, lowered = [], []
     for column in matrix.T:
         lift: list[int] = []
