@@ -297,8 +297,8 @@ class _RegionAudit:
         unit counts in its sector's cell too."""
         first = self.rows[twins[0]]
         if first.key.sector != ALL_SECTORS:
-            lifted = set().union(*(self._holders(t) for t in twins))
-            return [tuple((h, 1.0) for h in sorted(lifted))]
+            holders: set[int] = set().union(*(self._holders(t) for t in twins))
+            return [tuple((h, 1.0) for h in sorted(holders))]
         sectors = sorted(
             {
                 row.key.sector
@@ -435,7 +435,10 @@ class _RegionAudit:
         if phantoms is None:
             phantoms = self._phantoms[r] = self._hypothetical(r)
         first = highs.getNumCol()
-        starts, index, values, costs = [], [], [], []
+        starts: list[int] = []
+        index: list[int] = []
+        values: list[float] = []
+        costs: list[float] = []
         for column in phantoms:
             starts.append(len(index))
             for i, a in column:
