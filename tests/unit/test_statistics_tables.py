@@ -284,3 +284,29 @@ def test_a_year_and_its_quarters_built_together_equal_each_built_alone() -> None
 
     for period in YEAR.audited_with():
         assert together[period] == of(units, period)
+
+
+def test_a_rare_block_reason_also_counts_in_other() -> None:
+    """Rare categories merged into "other" (issue #12): three trajectories blocked for safety in
+    a region, with k = 10, also count as blocked for another reason; the rare cell stays."""
+    from projections.statistics.model import CountCell
+    from projections.statistics.tables import merge_rare
+
+    def key(sector: str, category: str) -> CellKey:
+        return CellKey("blocks", "r", sector, category)
+
+    cells = [key(s, c) for s in ("*", "youth_care") for c in ("reason:safety", "reason:other")]
+    units = {
+        f"t{i}": {key("*", "reason:safety"): 1, key("youth_care", "reason:safety"): 1}
+        for i in range(3)
+    } | {
+        f"o{i}": {key("*", "reason:other"): 1, key("youth_care", "reason:other"): 1}
+        for i in range(12)
+    }
+    before = Population(YEAR, units, {c: CountCell(c) for c in cells}, {}, {})
+
+    after = merge_rare(before, 10).values()
+
+    assert after[key("*", "reason:other")] == 15
+    assert after[key("youth_care", "reason:other")] == 15
+    assert after[key("*", "reason:safety")] == 3

@@ -168,7 +168,9 @@ class Releases:
             position = tracked[0] if tracked else 0
             kinds = organisation_kinds(tx)
             units = list(read_units(tx))
-        population = tables.population(units, period, policy=self.policy, kinds=kinds)
+        population = tables.merge_rare(
+            tables.population(units, period, policy=self.policy, kinds=kinds), self.k
+        )
         earlier = self.store.published_versions(period.audited_with())
         try:
             protected = disclosure.protect(population, self.k, earlier)

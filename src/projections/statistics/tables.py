@@ -177,7 +177,9 @@ TABLES: tuple[TableSpec, ...] = (
         {
             "blocked": "trajectories blocked on some day of the period",
             "reason:<category>": "of those, blocked for this reason (a block may give several); "
-            f"one category per reason: {_each(REASONS)}",
+            f"one category per reason: {_each(REASONS)}. A reason fewer than k trajectories of "
+            "the region were blocked for in the period is rare: its trajectories also count in "
+            "reason:other, so that what they say is not lost with the rare cell",
             "ended:after_escalation": "trajectories whose block ended in the period, the last "
             "step during the block being an escalation",
             "ended:after_role_agreement": "… being a role agreement proposed or accepted",
@@ -716,3 +718,51 @@ def populations(
 
 def _at(cell: Cell, region: str, sector: str) -> tuple[str, str, str, str]:
     return cell[0], region, sector, cell[1]
+
+
+#: Categories whose rare values also count in the table's ``other`` (issue #12: rare categories
+#: merged into "other"): (table, prefix). Only categories that count a trajectory once (0 or 1),
+#: so "also in other" is a union; counts of consultations cannot be merged per trajectory.
+RARE_MERGED: tuple[tuple[str, str], ...] = (("blocks", "reason:"),)
+
+
+def merge_rare(population: Population, k: int) -> Population:
+    """``population`` with each rare category (fewer than ``k`` trajectories of the region, but
+    some) also counted in its table's ``other``: a trajectory counts in ``other`` if it counts in
+    ``other`` or in a rare category. The rare cell itself stays, for disclosure control to
+    withhold (it is below k) and audit: it is still a sum over the same units."""
+    values = population.values()
+    rare: dict[tuple[str, str, str], set[str]] = {}
+    for table, prefix in RARE_MERGED:
+        other = f"{prefix}other"
+        for key, value in values.items():
+            if (
+                key.table == table
+                and key.sector == ALL_SECTORS
+                and key.category.startswith(prefix)
+                and key.category != other
+                and 0 < value < k
+            ):
+                rare.setdefault((table, key.region, prefix), set()).add(key.category)
+    if not rare:
+        return population
+    merged: dict[str, dict[CellKey, int]] = {}
+    for unit, cells in population.contributions.items():
+        extra: dict[CellKey, int] = {}
+        for key, amount in cells.items():
+            if not amount:
+                continue
+            for (table, region, prefix), categories in rare.items():
+                if key.table == table and key.region == region and key.category in categories:
+                    extra[key._replace(category=f"{prefix}other")] = 1
+        if extra:
+            updated = dict(cells)
+            for key in extra:
+                if key in population.counts:
+                    updated[key] = max(updated.get(key, 0), 1)
+            merged[unit] = updated
+        else:
+            merged[unit] = dict(cells)
+    return Population(
+        population.period, merged, population.counts, population.quantiles, population.rates
+    )
