@@ -219,13 +219,12 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
 
 def _statistics_release(settings: Settings, args: argparse.Namespace) -> int:
     """Release one period's statistics now (a revision if it was released before), beside a
-    running service: the read models are brought up to the log first, and the release takes
-    its turn with the scheduler's runs (``--wait``)."""
+    running service: the read models are brought up to the log first; the release store keeps
+    this command and the service's scheduler from saving a period twice."""
     from projections.statistics.model import InvalidPeriod, Period
     from projections.statistics.releases import NothingChanged, ReleaseRefused
     from rodedraad.logs import configure_logging
-    from rodedraad.wiring import build_deadlines, build_leader_lock, build_releases
-    from scheduler.jobs import run_beside_service
+    from rodedraad.wiring import build_deadlines, build_releases
 
     configure_logging(settings.log_level, settings.log_format)
     try:
@@ -235,22 +234,16 @@ def _statistics_release(settings: Settings, args: argparse.Namespace) -> int:
     deadlines = build_deadlines(settings, catch_up=True)
     releases = build_releases(settings, deadlines.scheduler.policy, deadlines.worker.database)
     try:
+        releases.check_publishable(period, releases.clock().date())
         _say("bringing the read models up to the event log")
         deadlines.worker.catch_up()
-        _say(f"computing {period} and auditing it against every earlier release it overlaps")
-        saved = run_beside_service(
-            build_leader_lock(settings),
-            lambda: releases.release(period),
-            wait=args.wait,
-            say=_say,
-        )
+        _say(f"computing {period} and auditing it against every release of {period.year}")
+        saved = releases.release(period)
     except NothingChanged as e:
         _say(str(e))
         return 0
     except ReleaseRefused as e:
         return _fail(str(e), 1)
-    except JobLockBusy as e:
-        return _fail(e.message, 3)
     finally:
         releases.store.close()
         deadlines.close()
@@ -615,7 +608,6 @@ def parser() -> argparse.ArgumentParser:
         help="release a closed period now (again: a revision if late facts changed it)",
     )
     release.add_argument("--period", required=True, help="a year (2026) or a quarter (2026Q3)")
-    _wait_argument(release)
     release.set_defaults(run=_statistics_release)
 
     simulate = _group(

@@ -392,7 +392,6 @@ class Container:
             worker=self.worker if self.inline_projections else None,
         )
         releases = build_releases(self.settings, self.policy)
-        self._closers.extend([releases.store, releases.read_models])
         background = BackgroundDeadlines(
             scheduler,
             build_leader_lock(self.settings),
@@ -404,7 +403,7 @@ class Container:
         background.start()
         self.background_scheduler = background
         self._closers.append(_Shutdown(background.shutdown))
-        self._closers.append(scheduler.database)
+        self._closers.extend([scheduler.database, releases.store, releases.read_models])
 
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()

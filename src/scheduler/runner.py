@@ -251,10 +251,10 @@ class BackgroundDeadlines:
     """APScheduler 3: runs the scheduler every ``interval`` seconds, the first time at start,
     and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
     past the backup window; issue #10) and the pruning of idempotency keys older than a day
-    (``prune_idempotency_keys``) and the statistics releases whose period's lag has passed
-    (``release_statistics``, issue #12), each on its own: one failing never stops another. A run
-    whose turn comes while another holds the lock (another scheduler process, a one-off job) is
-    skipped: the next one comes soon enough."""
+    (``prune_idempotency_keys``), each on its own: one failing never stops another. A run whose
+    turn comes while another holds the lock (another scheduler process, a one-off job) is
+    skipped: the next one comes soon enough. The statistics releases whose period's lag has
+    passed (``release_statistics``, issue #12) are a job of their own, outside the lock."""
 
     def __init__(
         self,
@@ -282,6 +282,19 @@ class BackgroundDeadlines:
             coalesce=True,
             id="deadlines",
         )
+        if release_statistics is not None:
+            # Its own job, outside the lock: a release can take a minute, which must not hold
+            # up the deadlines or a one-off job waiting for its turn; the release store itself
+            # keeps two processes from saving one period twice.
+            self._apscheduler.add_job(
+                self.release_tick,
+                "interval",
+                seconds=interval,
+                next_run_time=datetime.now(UTC),
+                max_instances=1,
+                coalesce=True,
+                id="statistics",
+            )
         self._lock = threading.Lock()
 
     def tick(self) -> None:
@@ -296,6 +309,15 @@ class BackgroundDeadlines:
             finally:
                 self.lock.release()
 
+    def release_tick(self) -> None:
+        """Release the statistics of every period whose lag has passed (issue #12)."""
+        if self.release_statistics is not None:
+            _on_its_own(
+                "releasing statistics failed; will retry",
+                self.release_statistics,
+                datetime.now(UTC),
+            )
+
     def _run(self, now: datetime) -> None:
         _on_its_own("scheduler run failed; will retry", self.scheduler.run_once, now)
         if self.kek_rotation is not None:
@@ -304,8 +326,6 @@ class BackgroundDeadlines:
             _on_its_own(
                 "pruning idempotency keys failed; will retry", self.prune_idempotency_keys, now
             )
-        if self.release_statistics is not None:
-            _on_its_own("releasing statistics failed; will retry", self.release_statistics, now)
 
     def start(self) -> None:
         self._apscheduler.start()

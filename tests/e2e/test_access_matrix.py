@@ -29,7 +29,13 @@ import pytest
 import structlog.testing
 from litestar.testing import TestClient
 
-from rodedraad.wiring import Container
+from projections.statistics.store import (
+    AuditSummary,
+    CellRow,
+    ReleaseDescription,
+    TableSummary,
+)
+from rodedraad.wiring import Container, build_release_store
 from tests.e2e.conftest import TokenFactory
 from tests.e2e.steps import bearer, recorded
 
@@ -51,6 +57,7 @@ CALLERS = (
     "auditor",
     "auditor_elsewhere",
     "learning_network",
+    "forum",
     "admin",
     "data_protection_officer",
     "no_role",
@@ -61,6 +68,7 @@ ROLE_OF = {
     "auditor": "auditor",
     "auditor_elsewhere": "auditor",
     "learning_network": "learning_network",
+    "forum": "forum",
     "admin": "admin",
     "data_protection_officer": "data_protection_officer",
     "no_role": "visitor",
@@ -88,29 +96,42 @@ T = "/v1/trajectories/{trajectory_id:uuid}"
 C = "/v1/clients/{client_id:uuid}"
 R = "/v1/organisations/{identifier:str}"
 
-#                    coordinator professional auditor auditor    learning admin  data prot. no known
-#                                                     elsewhere  network         officer    role
-COORDINATOR_ONLY = ("2344", "3333", "3333", "3333", "3333", "3333", "3333", "3333")
-PROFESSIONAL_TOO = ("2344", "2344", "3333", "3333", "3333", "3333", "3333", "3333")
+# Columns: coordinator, professional, auditor, auditor elsewhere, learning network, forum, admin,
+# data protection officer, no known role.
+COORDINATOR_ONLY = ("2344", "3333", "3333", "3333", "3333", "3333", "3333", "3333", "3333")
+PROFESSIONAL_TOO = ("2344", "2344", "3333", "3333", "3333", "3333", "3333", "3333", "3333")
 #: Answering a role agreement: the party it names answers, whatever else it is to the trajectory.
-ANSWERING = ("2244", "2344", "3333", "3333", "3333", "3333", "3333", "3333")
-CASE_READ = ("2244", "2244", "2222", "4444", "3333", "3333", "3333", "3333")
-OWN_LIST = ("2000", "2000", "2222", "0000", "3333", "3333", "3333", "3333")
-AUDITORS_OF_THE_REGION = ("3333", "3333", "2222", "4444", "3333", "3333", "3333", "3333")
-ERASERS = ("3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
-RETENTION = ("3333", "3333", "3333", "3333", "3333", "2222", "2222", "3333")
+ANSWERING = ("2244", "2344", "3333", "3333", "3333", "3333", "3333", "3333", "3333")
+CASE_READ = ("2244", "2244", "2222", "4444", "3333", "3333", "3333", "3333", "3333")
+OWN_LIST = ("2000", "2000", "2222", "0000", "3333", "3333", "3333", "3333", "3333")
+AUDITORS_OF_THE_REGION = ("3333", "3333", "2222", "4444", "3333", "3333", "3333", "3333", "3333")
+ERASERS = ("3333", "3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
+RETENTION = ("3333", "3333", "3333", "3333", "3333", "3333", "2222", "2222", "3333")
 #: The organisation register is no case data: no relation counts, only the role (issue #12).
-REGISTER_READERS = ("2222", "2222", "2222", "2222", "2222", "2222", "2222", "3333")
-REGISTRARS = ("2222", "3333", "3333", "3333", "3333", "2222", "3333", "3333")
-REGISTER_KEEPERS = ("3333", "3333", "3333", "3333", "3333", "2222", "3333", "3333")
+REGISTER_READERS = ("2222", "2222", "2222", "2222", "2222", "2222", "2222", "2222", "3333")
+REGISTRARS = ("2222", "3333", "3333", "3333", "3333", "3333", "2222", "3333", "3333")
+#: Statistics releases: released aggregates only, so no relation counts, only the role; each
+#: reader sees its regions' cells (a test of its own checks which, tests/e2e/test_statistics_http).
+STATISTICS_READERS = ("3333", "3333", "2222", "2222", "2222", "2222", "3333", "3333", "3333")
+REGISTER_KEEPERS = ("3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333", "3333")
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # --- clients: managed by the registering organisation (or an open trajectory's coordinator) ---
-    ("POST", "/v1/clients"): ("2222", "3333", "3333", "3333", "3333", "3333", "3333", "3333"),
+    ("POST", "/v1/clients"): (
+        "2222",
+        "3333",
+        "3333",
+        "3333",
+        "3333",
+        "3333",
+        "3333",
+        "3333",
+        "3333",
+    ),
     # A professional's organisation that is party to a trajectory only through a role
     # agreement neither registered the client nor holds its consent: no name, no contact.
     # An auditor sees the clients of its region; a client with no trajectory there is not.
-    ("GET", C): ("2244", "4244", "2222", "4444", "3333", "3333", "3333", "3333"),
+    ("GET", C): ("2244", "4244", "2222", "4444", "3333", "3333", "3333", "3333", "3333"),
     ("POST", f"{C}/representatives"): COORDINATOR_ONLY,
     ("POST", f"{C}/representatives/{{representative_ref:str}}/exclusion"): COORDINATOR_ONLY,
     ("POST", f"{C}/consents"): COORDINATOR_ONLY,
@@ -158,6 +179,10 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", f"{R}"): REGISTER_READERS,
     ("POST", f"{R}/confirm"): REGISTER_KEEPERS,
     ("POST", f"{R}/correct"): REGISTER_KEEPERS,
+    # --- statistics releases (issue #12) ---
+    ("GET", "/v1/statistics/releases"): STATISTICS_READERS,
+    ("GET", "/v1/statistics/releases/{number:int}"): STATISTICS_READERS,
+    ("GET", "/v1/statistics/releases/{number:int}/tables/{name:str}"): STATISTICS_READERS,
 }
 
 # --- the world the cells are asked about ----------------------------------------------------------
@@ -212,6 +237,7 @@ class World:
         self.referred = self.trajectory("referred")
         self.closed = self.trajectory("closed", agreement=True)
         self.organisation = self.register_organisation()
+        self.release = self.statistics_release()
 
     # --- plumbing ---
 
@@ -316,6 +342,34 @@ class World:
         identifier = new("school")
         self.post("/v1/organisations", {"identifier": identifier, "name": "De Linde"})
         return identifier
+
+    def statistics_release(self) -> int:
+        """A release in the store, as the release step saves one (its numbers are not what is
+        asked here: who may read it is)."""
+        store = build_release_store(self.container.settings)
+        try:
+            number = store.next_number()
+            store.save(
+                ReleaseDescription(
+                    number=number,
+                    period="2025",
+                    revises=None,
+                    computed_at=datetime.now(UTC),
+                    log_position=recorded(self.container),
+                    rule_set="rodedraad-statistics/1",
+                    k=10,
+                    deployment="local",
+                    deadline_policies={REGION: "0" * 16},
+                    regions=[REGION],
+                    tables=[TableSummary("flow", 1, 0, {"below_k": 1})],
+                    audit=AuditSummary(1, [], 1.0),
+                ),
+                {("flow", REGION): [CellRow("*", "blocked", "count", None, "suppressed")]},
+                {},
+            )
+        finally:
+            store.close()
+        return number
 
     def raise_escalation(self, trajectory: str) -> str:
         answer = self.post(
@@ -519,6 +573,13 @@ PROBES: dict[tuple[str, str], Prober] = {
     ),
     ("POST", f"{R}/correct"): lambda w, o, a: Probe(
         "POST", f"/v1/organisations/{w.organisation}/correct", {"name": new("De Linde")}
+    ),
+    ("GET", "/v1/statistics/releases"): lambda w, o, a: Probe("GET", "/v1/statistics/releases"),
+    ("GET", "/v1/statistics/releases/{number:int}"): lambda w, o, a: Probe(
+        "GET", f"/v1/statistics/releases/{w.release}"
+    ),
+    ("GET", "/v1/statistics/releases/{number:int}/tables/{name:str}"): lambda w, o, a: Probe(
+        "GET", f"/v1/statistics/releases/{w.release}/tables/flow"
     ),
 }
 

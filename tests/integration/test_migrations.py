@@ -18,6 +18,7 @@ from application.commands import RegisterClient
 from application.migrations import (
     MIGRATIONS,
     SIMULATION_TABLE,
+    STORES,
     MigrationsPending,
     StoreNewerThanCode,
     code_version,
@@ -102,7 +103,7 @@ def test_a_store_made_before_migrations_had_names_gains_their_records_and_loses_
     ).id
     head = record.recorder.max_notification_id()
     record.close()
-    for store in ("events", "keys", "access_log", "idempotency"):  # as versions before left it
+    for store in STORES:  # as versions before left it
         on_store(own_settings, store, "DROP TABLE IF EXISTS rodedraad_migrations")
     on_store(own_settings, "events", f"DROP TABLE {SIMULATION_TABLE}")
 
