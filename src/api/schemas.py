@@ -14,6 +14,8 @@ import msgspec
 from litestar.params import PathParameter, QueryParameter
 
 from application.commands import REF_MAX_LENGTH, REF_PATTERN
+from projections.statistics.document import CellDocument
+from projections.statistics.store import AuditSummary
 
 # --- parameters -----------------------------------------------------------------------------------
 
@@ -118,14 +120,6 @@ PeriodFilter = Annotated[
 ]
 
 
-class ReleaseAudit(msgspec.Struct, frozen=True):
-    """The disclosure audit the release passed, over every table and earlier version."""
-
-    withheld_counts_audited: int
-    earlier_versions: list[int]
-    narrowest_margin: float | None
-
-
 class ReleaseTableSummary(msgspec.Struct, frozen=True):
     """A table of a release, for the regions the caller reads: what it shows and how much of it
     disclosure control let through."""
@@ -154,34 +148,12 @@ class ReleaseSummary(msgspec.Struct, frozen=True):
     regions: list[str]
 
 
-class ReleaseView(msgspec.Struct, frozen=True):
+class ReleaseView(ReleaseSummary, frozen=True):
     """A release with its tables and what it was computed under."""
 
-    number: int
-    period: str
-    revises: int | None
-    computed_at: datetime
-    log_position: int
-    rule_set: str
-    k: int
-    deployment: str
-    regions: list[str]
     deadline_policies: dict[str, str]
     tables: list[ReleaseTableSummary]
-    audit: ReleaseAudit
-
-
-class ReleasedCellView(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One number: ``value``, or ``null`` with the rule in ``withheld``."""
-
-    region: str
-    sector: str
-    category: str
-    kind: str
-    value: float | None
-    withheld: str | None = None
-    quantile: float | None = None
-    group: str | None = None
+    audit: AuditSummary
 
 
 class ReleaseTableView(msgspec.Struct, frozen=True):
@@ -196,4 +168,5 @@ class ReleaseTableView(msgspec.Struct, frozen=True):
     seeds: list[str]
     categories: dict[str, str]
     regions: list[str]
-    cells: list[ReleasedCellView]
+    #: One number each: ``value``, or ``null`` with the reason in ``withheld``.
+    cells: list[CellDocument]

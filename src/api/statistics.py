@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import anyio.to_thread
+import msgspec
 from litestar import Controller, Response, get
 from litestar.params import PathParameter
 
@@ -19,14 +20,13 @@ from api.auth import Principal
 from api.common import Caller, Services
 from api.schemas import (
     PeriodFilter,
-    ReleaseAudit,
-    ReleasedCellView,
     ReleaseSummary,
     ReleaseTableSummary,
     ReleaseTableView,
     ReleaseView,
 )
 from domain.errors import NotFound
+from projections.statistics.document import cell_documents
 from projections.statistics.model import Period
 from projections.statistics.store import CellRow, ReleaseDescription, ReleaseStore, TableSummary
 from projections.statistics.tables import TABLES
@@ -136,22 +136,10 @@ class StatisticsController(Controller):
         release, summaries = await anyio.to_thread.run_sync(read)
         visible = _visible(release, regions)
         view = ReleaseView(
-            number=release.number,
-            period=release.period,
-            revises=release.revises,
-            computed_at=release.computed_at,
-            log_position=release.log_position,
-            rule_set=release.rule_set,
-            k=release.k,
-            deployment=release.deployment,
-            regions=visible,
+            **msgspec.structs.asdict(_summary(release, regions)),
             deadline_policies={r: f for r, f in release.deadline_policies.items() if r in visible},
             tables=summaries,
-            audit=ReleaseAudit(
-                withheld_counts_audited=release.audit.withheld_counts_audited,
-                earlier_versions=release.audit.earlier_versions,
-                narrowest_margin=release.audit.narrowest_margin,
-            ),
+            audit=release.audit,
         )
         return Response(view, headers=_IMMUTABLE)
 
@@ -187,19 +175,6 @@ class StatisticsController(Controller):
             seeds=list(spec.seeds),
             categories=dict(spec.categories),
             regions=sorted(cells),
-            cells=[
-                ReleasedCellView(
-                    region=region,
-                    sector=c.sector,
-                    category=c.category,
-                    kind=c.kind,
-                    value=c.value,
-                    withheld=c.withheld,
-                    quantile=c.quantile,
-                    group=c.group,
-                )
-                for region, rows in sorted(cells.items())
-                for c in rows
-            ],
+            cells=cell_documents(cells),
         )
         return Response(view, headers=_IMMUTABLE)

@@ -153,6 +153,25 @@ def decode_signed(data: bytes, *, source: str = "the file") -> SignedRelease:
         ) from None
 
 
+def cell_documents(by_region: Mapping[str, Sequence[CellRow]]) -> list[CellDocument]:
+    """A table's stored cells (region → cells), as the exchange format and the API give them."""
+    return [
+        CellDocument(
+            region=region,
+            sector=c.sector,
+            category=c.category,
+            kind=c.kind,
+            value=c.value,
+            withheld=c.withheld,
+            quantile=c.quantile,
+            group=c.group,
+            numerator=c.numerator,
+        )
+        for region, rows in sorted(by_region.items())
+        for c in rows
+    ]
+
+
 def export_document(
     release: ReleaseDescription, cells: Mapping[str, Mapping[str, Sequence[CellRow]]]
 ) -> ReleaseDocument:
@@ -172,21 +191,7 @@ def export_document(
         tables=[
             TableDocument(
                 name=name,
-                cells=[
-                    CellDocument(
-                        region=region,
-                        sector=c.sector,
-                        category=c.category,
-                        kind=c.kind,
-                        value=c.value,
-                        withheld=c.withheld,
-                        quantile=c.quantile,
-                        group=c.group,
-                        numerator=c.numerator,
-                    )
-                    for region, rows in sorted(by_region.items())
-                    for c in rows
-                ],
+                cells=cell_documents(by_region),
                 withheld_by_rule=dict(summaries[name].withheld_by_rule),
                 published_share=summaries[name].published_share,
             )
