@@ -106,7 +106,7 @@ def _highs() -> highspy.Highs:
 _DUAL_ZERO = 1e-9
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
-_HYPOTHETICAL_TYPES = 64
+_HYPOTHETICAL_TYPES = 16
 
 
 class AuditFailed(Exception):
@@ -197,7 +197,7 @@ class _Row:
 @dataclass(slots=True)
 class _Bound:
     value: float
-    duals: list[float] | None  # row duals at the optimum (None when unbounded)
+    duals: dict[int, float] | None  # row → its dual at the optimum (None when unbounded)
 
 
 class _RegionAudit:
@@ -236,7 +236,13 @@ class _RegionAudit:
             row.coefs = np.array([a for _, a in pairs], dtype=np.float64)
         self.num_atoms = len(self.atom_sizes)
         self._phantoms: dict[int, list[tuple[tuple[int, float], ...]]] = {}
-        self._by_rarity = sorted(range(self.num_atoms), key=lambda c: self.atom_sizes[c])
+        by_rarity = sorted(range(self.num_atoms), key=lambda c: self.atom_sizes[c])
+        self._rarity = {c: rank for rank, c in enumerate(by_rarity)}
+        #: Row → the atoms counting in it, the rarest first.
+        self._atoms_with: dict[int, list[int]] = defaultdict(list)
+        for c in by_rarity:
+            for r, _ in columns[c]:
+                self._atoms_with[r].append(c)
         #: The same cell in every version of the same period (a revision and its predecessors):
         #: a hypothetical unit differs in it in all of them alike.
         self._twins: dict[tuple[Period | None, CellKey], list[int]] = defaultdict(list)
@@ -264,32 +270,39 @@ class _RegionAudit:
         fewer types can only narrow the range found, so the audit errs on the side of
         withholding."""
         twins = self._twins[(self.rows[start].period, self.rows[start].key)]
-        raised: list[tuple[tuple[int, float], ...]] = []
         lowered: list[tuple[tuple[int, float], ...]] = []
-        for c in self._by_rarity:
-            atom = self.atoms[c]
-            counted = dict(atom)
-            if len(lowered) < _HYPOTHETICAL_TYPES:
-                drop: set[int] = set()
-                for twin in twins:
-                    if twin in counted:
-                        drop |= self._lowering(twin)
-                kept = tuple((r, a) for r, a in atom if r not in drop)
-                if drop and kept:
-                    lowered.append(kept)
-            if len(raised) < _HYPOTHETICAL_TYPES:
-                lift: set[int] = set()
-                for twin in twins:
-                    base = self._base(twin)
-                    if base != twin and base in counted:
-                        lift |= self._holders(twin) | self._own_sector(twin, atom)
-                if lift:
-                    for h in lift:
-                        counted[h] = max(counted.get(h, 0.0), 1.0)
-                    raised.append(tuple(sorted(counted.items())))
-            if len(raised) == len(lowered) == _HYPOTHETICAL_TYPES:
+        for c in self._rarest_first(twins):
+            counted = dict(self.atoms[c])
+            drop: set[int] = set()
+            for twin in twins:
+                if twin in counted:
+                    drop |= self._lowering(twin)
+            kept = tuple((r, a) for r, a in self.atoms[c] if r not in drop)
+            if kept:
+                lowered.append(kept)
+            if len(lowered) == _HYPOTHETICAL_TYPES:
+                break
+        bases = {twin: self._base(twin) for twin in twins}
+        raised: list[tuple[tuple[int, float], ...]] = []
+        for c in self._rarest_first([b for t, b in bases.items() if b != t]):
+            counted = dict(self.atoms[c])
+            lift: set[int] = set()
+            for twin, base in bases.items():
+                if base != twin and base in counted:
+                    lift |= self._holders(twin) | self._own_sector(twin, self.atoms[c])
+            for h in lift:
+                counted[h] = max(counted.get(h, 0.0), 1.0)
+            raised.append(tuple(sorted(counted.items())))
+            if len(raised) == _HYPOTHETICAL_TYPES:
                 break
         return raised + self._alone(twins) + lowered
+
+    def _rarest_first(self, rows: Sequence[int]) -> list[int]:
+        """The atoms counting in any of ``rows``, the rarest first (at most what is used)."""
+        found: set[int] = set()
+        for r in rows:
+            found.update(self._atoms_with.get(r, ())[: 4 * _HYPOTHETICAL_TYPES])
+        return sorted(found, key=self._rarity.__getitem__)
 
     def _alone(self, twins: Sequence[int]) -> list[tuple[tuple[int, float], ...]]:
         """Units that count in the cell (in every version of its period) and in what that
@@ -385,18 +398,27 @@ class _RegionAudit:
         highs.setOptionValue("simplex_strategy", 4)  # primal: the basis stays primal feasible
         lp = highspy.HighsLp()
         lp.num_col_ = len(columns)
-        lp.num_row_ = len(self.rows)
         lp.col_cost_ = np.zeros(len(columns))
         lp.col_lower_ = np.zeros(len(columns))
         lp.col_upper_ = np.full(len(columns), highspy.kHighsInf)
-        lp.row_lower_ = np.array([self._lower(row) for row in self.rows], dtype=np.float64)
-        lp.row_upper_ = np.array([self._upper(row) for row in self.rows], dtype=np.float64)
+        # Only published rows constrain anything: a withheld row would be a free row of the
+        # basis, costing every iteration and telling nothing. (The objective is a row's
+        # coefficients set on the columns, so an audited row needs no row of its own.)
+        self._lp_row = {
+            r: i for i, r in enumerate(r for r, row in enumerate(self.rows) if row.published)
+        }
+        published = [self.rows[r] for r in self._lp_row]
+        lp.num_row_ = len(published)
+        lp.row_lower_ = np.array([self._lower(row) for row in published], dtype=np.float64)
+        lp.row_upper_ = np.array([self._upper(row) for row in published], dtype=np.float64)
         starts = [0]
         index: list[int] = []
         values: list[float] = []
         for column in columns:
-            index.extend(r for r, _ in column)
-            values.extend(a for _, a in column)
+            for r, a in column:
+                if r in self._lp_row:
+                    index.append(self._lp_row[r])
+                    values.append(a)
             starts.append(len(index))
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
@@ -417,14 +439,30 @@ class _RegionAudit:
         """Drop row ``r``'s equality: the feasible set only grows, so every range found so far
         stays open (the audit is incremental)."""
         self.rows[r].published = False
-        self.highs.changeRowBounds(r, -highspy.kHighsInf, highspy.kHighsInf)
+        self.highs.changeRowBounds(self._lp_row[r], -highspy.kHighsInf, highspy.kHighsInf)
+
+    def freely_moves(self, r: int, maximise: bool) -> bool:
+        """Whether row ``r`` is unbounded above (or can reach zero) without a programme: a unit
+        type that counts in it changes only withheld rows, so any number of them can be added;
+        or every unit counting in it can be taken out of it while only withheld rows change.
+        Exact for the model, and most withheld cells of a small region are decided so."""
+        row = self.rows[r]
+        twins = self._twins[(row.period, row.key)]
+        if maximise:
+            return any(
+                all(not self.rows[h].published for h, _ in kind) for kind in self._alone(twins)
+            )
+        dropped: set[int] = set()
+        for twin in twins:
+            dropped |= self._lowering(twin)
+        return all(not self.rows[d].published for d in dropped)
 
     def publish_again(self, r: int) -> None:
         """Put row ``r``'s equality back, for good: it is never withheld again."""
         row = self.rows[r]
         row.published = True
         row.fixed = True
-        self.highs.changeRowBounds(r, float(row.value), float(row.value))
+        self.highs.changeRowBounds(self._lp_row[r], float(row.value), float(row.value))
 
     def bound(self, r: int, maximise: bool) -> _Bound:
         """The smallest or largest value row ``r`` can take given every published row, over
@@ -442,8 +480,9 @@ class _RegionAudit:
         for column in phantoms:
             starts.append(len(index))
             for i, a in column:
-                index.append(i)
-                values.append(a)
+                if i in self._lp_row:
+                    index.append(self._lp_row[i])
+                    values.append(a)
             costs.append(dict(column).get(r, 0.0))
         highs.addCols(
             len(phantoms),
@@ -461,9 +500,12 @@ class _RegionAudit:
         try:
             highs.run()
             status = highs.getModelStatus()
+            if status == highspy.HighsModelStatus.kModelEmpty:  # nothing published constrains
+                return _Bound(_FREE if maximise else 0.0, None)
             if status == highspy.HighsModelStatus.kOptimal:
                 value = float(highs.getInfo().objective_function_value)
-                return _Bound(value, list(highs.getSolution().row_dual))
+                duals = highs.getSolution().row_dual
+                return _Bound(value, {r: duals[i] for r, i in self._lp_row.items()})
             if (
                 status
                 in (
@@ -511,7 +553,7 @@ def _build(
     own: dict[CellKey, int] = {}
     for key in sorted({*published, *withheld}):
         is_published = key in published
-        value = published[key] if is_published else values.get(key, population.value(key))
+        value = published[key] if is_published else values[key]
         own[key] = len(rows)
         rows.append(_Row(key, None, value, is_published, fixed=False, period=population.period))
     versions.append((None, population.contributions, {}))
@@ -591,7 +633,7 @@ def _finding(part: _RegionAudit, r: int, low: float, high: float, k: int) -> Aud
 # --- secondary suppression -----------------------------------------------------------------
 
 
-def _candidate(part: _RegionAudit, failing: int, duals: list[float] | None) -> int | None:
+def _candidate(part: _RegionAudit, failing: int, duals: dict[int, float] | None) -> int | None:
     """The published cell of this release to withhold next for ``failing``.
 
     Only cells whose constraint binds the failing bound (a non-zero dual) can widen it; if
@@ -604,7 +646,10 @@ def _candidate(part: _RegionAudit, failing: int, duals: list[float] | None) -> i
     candidates = [
         r
         for r, row in enumerate(part.rows)
-        if row.published and not row.fixed and duals is not None and abs(duals[r]) > _DUAL_ZERO
+        if row.published
+        and not row.fixed
+        and duals is not None
+        and abs(duals.get(r, 0.0)) > _DUAL_ZERO
     ]
     if not candidates:
         return None
@@ -640,6 +685,9 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
         published_again = False
         for maximise in (False, True):
             while True:
+                if part.freely_moves(r, maximise):
+                    bound = _Bound(_FREE if maximise else 0.0, None)
+                    break
                 bound = part.bound(r, maximise)
                 opened = (
                     bound.value >= needed_high - 1e-6
