@@ -32,9 +32,13 @@ class Range:
     value: int
     low: float
     high: float
+    #: The least value of what holds the cell (its group, its all-sectors cell): no count is
+    #: more than what holds it, so the interval stops there.
+    cap: float = float("inf")
 
     def keeps_interval(self, k: int) -> bool:
         needed_low, needed_high = protection_interval(self.value, k)
+        needed_high = min(needed_high, self.cap)
         return self.low <= needed_low + 1e-6 and self.high >= needed_high - 1e-6
 
 
@@ -107,7 +111,9 @@ def ranges(
             else:
                 assert result.status == 0, result.message
                 bounds.append(sense * result.fun)
-        found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1]))
+        holders = [h for h in _holders(number, key, groups, where) if h != i]
+        cap = min((float(truth[h]) for h in holders), default=float("inf"))
+        found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1], cap))
     return found
 
 

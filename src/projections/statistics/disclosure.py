@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from projections.statistics.model import (
     ALL_SECTORS,
@@ -249,6 +250,26 @@ class _RegionAudit:
         for i, row in enumerate(rows):
             self._twins[(row.period, row.key)].append(i)
         self.highs = self._model(columns)
+        #: Every row over the atoms, to read any feasible solution's value of every row.
+        self._rows_over_atoms = sparse.csr_matrix(
+            (
+                np.concatenate([row.coefs for row in rows]) if rows else np.empty(0),
+                (
+                    np.concatenate(
+                        [np.full(len(row.cols), i, dtype=np.int32) for i, row in enumerate(rows)]
+                    )
+                    if rows
+                    else np.empty(0, np.int32),
+                    np.concatenate([row.cols for row in rows]) if rows else np.empty(0, np.int32),
+                ),
+            ),
+            shape=(len(rows), self.num_atoms),
+        )
+        #: How high and how low a feasible solution found so far took each row: a row already
+        #: taken as far as it needs to go is decided without a programme of its own. Valid while
+        #: the feasible set only grows (withholding); forgotten when an equality is put back.
+        self.highest = np.full(len(rows), -np.inf)
+        self.lowest = np.full(len(rows), np.inf)
 
     def _hypothetical(self, start: int) -> list[tuple[tuple[int, float], ...]]:
         """Unit types a reader cannot rule out for withheld row ``start``: units like those that
@@ -441,6 +462,16 @@ class _RegionAudit:
         self.rows[r].published = False
         self.highs.changeRowBounds(self._lp_row[r], -highspy.kHighsInf, highspy.kHighsInf)
 
+    def needed(self, r: int, k: int) -> tuple[float, float]:
+        """The interval withheld row ``r`` must keep open: ``protection_interval``, clipped at
+        what no reader needs to be told — a count is never negative, and never more than what
+        holds it (its group, its region's all-sectors cell). "All twelve blocks were waiting
+        lists" is protected by leaving room below twelve; above twelve there is none to leave."""
+        row = self.rows[r]
+        low, high = protection_interval(row.value, k)
+        holders = [self.rows[h].value for h in self._holders(r) if h != r]
+        return low, min([high, *holders])
+
     def freely_moves(self, r: int, maximise: bool) -> bool:
         """Whether row ``r`` is unbounded above (or can reach zero) without a programme: a unit
         type that counts in it changes only withheld rows, so any number of them can be added;
@@ -457,8 +488,19 @@ class _RegionAudit:
             dropped |= self._lowering(twin)
         return all(not self.rows[d].published for d in dropped)
 
+    def _learn(self, solution: npt.NDArray[np.float64], atoms_end: int) -> None:
+        """Note, for every row, how high and how low this feasible solution takes it — unless
+        it uses the audited row's hypothetical units, which only that row's audit admits."""
+        if np.any(solution[atoms_end:] > 1e-9):
+            return
+        values = self._rows_over_atoms @ solution[: self.num_atoms]
+        np.maximum(self.highest, values, out=self.highest)
+        np.minimum(self.lowest, values, out=self.lowest)
+
     def publish_again(self, r: int) -> None:
         """Put row ``r``'s equality back, for good: it is never withheld again."""
+        self.highest[:] = -np.inf
+        self.lowest[:] = np.inf
         row = self.rows[r]
         row.published = True
         row.fixed = True
@@ -504,6 +546,7 @@ class _RegionAudit:
                 return _Bound(_FREE if maximise else 0.0, None)
             if status == highspy.HighsModelStatus.kOptimal:
                 value = float(highs.getInfo().objective_function_value)
+                self._learn(np.asarray(highs.getSolution().col_value), first)
                 duals = highs.getSolution().row_dual
                 return _Bound(value, {r: duals[i] for r, i in self._lp_row.items()})
             if (
@@ -626,7 +669,7 @@ def _build(
 
 def _finding(part: _RegionAudit, r: int, low: float, high: float, k: int) -> AuditedCell:
     row = part.rows[r]
-    needed_low, needed_high = protection_interval(row.value, k)
+    needed_low, needed_high = part.needed(r, k)
     return AuditedCell(row.key, row.release, low, high, needed_low, needed_high)
 
 
@@ -680,13 +723,17 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
         row = part.rows[r]
         if row.published:
             continue
-        needed_low, needed_high = protection_interval(row.value, k)
+        needed_low, needed_high = part.needed(r, k)
         low = high = float(row.value)
         published_again = False
         for maximise in (False, True):
             while True:
                 if part.freely_moves(r, maximise):
                     bound = _Bound(_FREE if maximise else 0.0, None)
+                    break
+                reached = float(part.highest[r] if maximise else part.lowest[r])
+                if reached >= needed_high - 1e-6 if maximise else reached <= needed_low + 1e-6:
+                    bound = _Bound(reached, None)
                     break
                 bound = part.bound(r, maximise)
                 opened = (
