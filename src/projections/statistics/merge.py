@@ -5,7 +5,8 @@ year; their regions may be served by different deployments, and the forum reads 
 without anyone's event data.
 
 Each input is an exported release, already under disclosure control: a withheld cell has no
-value, only the rule that withheld it, so the merge never learns what any deployment withheld.
+value, so the merge never learns what any deployment withheld. Like a release, the result's
+cells say only that they are withheld; each table tallies the rules.
 The merged release is held to the **largest k** of its inputs, so the rules are applied again
 with what the merge knows:
 
@@ -39,6 +40,7 @@ from scipy.optimize import linprog
 from application.errors import OperatorError
 from projections.statistics.document import CellDocument, ReleaseDocument, TableDocument
 from projections.statistics.model import ALL_SECTORS, AuditedCell, CellKey, protection_interval
+from projections.statistics.store import public_reason
 
 
 class MergeRefused(OperatorError):
@@ -175,6 +177,13 @@ def _merge_table(
     merged.sort(key=lambda c: (c.region, c.sector, c.category, c.kind, c.quantile or 0.0))
     withheld = Counter(cell.withheld for cell in merged if cell.withheld is not None)
     published = sum(1 for cell in merged if cell.withheld is None)
+    # Each cell says only that it is withheld; the table tallies the rules (as a release does).
+    merged = [
+        msgspec.structs.replace(cell, withheld=public_reason(cell.withheld))
+        if cell.withheld is not None
+        else cell
+        for cell in merged
+    ]
     return (
         TableDocument(
             name=name,
