@@ -2,10 +2,10 @@
 
 A deployment exports a release as a ``SignedRelease``: the ``ReleaseDocument`` (every cell as
 released, already under disclosure control: a withheld cell has no value and says only that it
-is withheld; each table tallies the rules) and the deployment's Ed25519 signature over it. Another deployment merges several
-into a macro release (``projections.statistics.merge``) after checking each signature against
-the public keys it trusts, so the forum's numbers can be traced to the deployments that
-released them and nobody in between could have changed one.
+is withheld; each table tallies the rules) and the deployment's Ed25519 signature over it.
+Another deployment merges several into a macro release (``projections.statistics.merge``) after
+checking each signature against the public keys it trusts, so the forum's numbers can be traced
+to the deployments that released them and nobody in between could have changed one.
 
 The signed bytes are the document's canonical JSON: ``msgspec.json.encode(document,
 order="sorted")`` of the document as decoded from its own JSON, so that a value given as ``3``
