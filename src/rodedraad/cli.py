@@ -339,7 +339,6 @@ def _statistics_merge(settings: Settings, args: argparse.Namespace) -> int:
     deployment's key and write it. Any release that does not verify stops the merge."""
     from datetime import UTC, datetime
 
-    from application.files import write_private_file
     from application.signing import PublicKey
     from projections.statistics.document import (
         ReleaseNotVerified,
@@ -367,11 +366,7 @@ def _statistics_merge(settings: Settings, args: argparse.Namespace) -> int:
         computed_at=datetime.now(UTC),
     )
     data = encode_signed(sign_release(merged, key))
-    if args.output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        write_private_file(args.output, data)
+    _write(data, args.output)
     _say(
         f"macro release {merged.number} of {merged.period} from {', '.join(merged.merged_from)}: "
         f"{len(merged.regions)} region(s) at k={merged.k}, {len(audit)} count(s) withheld "
@@ -383,7 +378,6 @@ def _statistics_merge(settings: Settings, args: argparse.Namespace) -> int:
 def _statistics_export(settings: Settings, args: argparse.Namespace) -> int:
     """Write a release as a signed exchange document (``projections.statistics.document``):
     what it publishes and what withheld the rest, never a withheld value, never a unit."""
-    from application.files import write_private_file
     from projections.statistics.document import encode_signed, export_document, sign_release
     from rodedraad.wiring import build_release_store, signing_key_file
 
@@ -399,13 +393,20 @@ def _statistics_export(settings: Settings, args: argparse.Namespace) -> int:
         store.close()
     key = signing_key_file(settings).load()
     data = encode_signed(sign_release(document, key))
-    if args.output is None:
+    _write(data, args.output)
+    _say(f"release {release.number} of {release.period} signed with key {key.key_id}")
+    return 0
+
+
+def _write(data: bytes, output: Path | None) -> None:
+    """A signed document to ``output`` (private: 0600), or to standard output."""
+    from application.files import write_private_file
+
+    if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        write_private_file(args.output, data)
-    _say(f"release {release.number} of {release.period} signed with key {key.key_id}")
-    return 0
+        write_private_file(output, data)
 
 
 def _read(path: Path) -> bytes:

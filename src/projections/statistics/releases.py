@@ -167,7 +167,8 @@ class Releases:
             tracked = read_tracking(tx, StatisticsProjection.name)
             position = tracked[0] if tracked else 0
             kinds = organisation_kinds(tx)
-            units = list(read_units(tx))
+            # A trajectory referred after the period counts in none of its cells.
+            units = list(read_units(tx, referred_by=period.end))
         population = tables.merge_rare(
             tables.population(units, period, policy=self.policy, kinds=kinds), self.k
         )
