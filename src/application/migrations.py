@@ -311,6 +311,14 @@ def _personal_data_reads(ctx: MigrationContext) -> None:
     )
 
 
+def _export_reads(ctx: MigrationContext) -> None:
+    """Issue #13: an XES export is logged as a read of every exported client's data, naming the
+    export authorisation it was made under and its purpose (empty for every other read)."""
+    table = "personal_data_reads" if ctx.dialect == "sqlite" else "rodedraad_personal_data_reads"
+    ctx.tx.execute(f"ALTER TABLE {table} ADD COLUMN authorisation TEXT")
+    ctx.tx.execute(f"ALTER TABLE {table} ADD COLUMN purpose TEXT")
+
+
 def _idempotency_keys(ctx: MigrationContext) -> None:
     """The idempotency keys: a retried command returns its first answer and records nothing
     twice, because each key is reserved under a unique constraint before its command runs."""
@@ -367,6 +375,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("access_log", "0001_baseline", _personal_data_reads),
     Migration("idempotency", "0001_baseline", _idempotency_keys),
     Migration("statistics", "0001_baseline", _statistics_releases),
+    Migration("access_log", "0002_export_reads", _export_reads),
 )
 
 
