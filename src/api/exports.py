@@ -18,9 +18,8 @@ from litestar.params import JSONBody, QueryParameter
 
 from api.access import EXPORT_AUTHORISATION_READERS
 from api.commands import Answer, Runner
-from api.common import Caller, Id, Services
+from api.common import Caller, Id, Services, read_entry
 from api.schemas import ExportAuthorisationView
-from application.access_log import PersonalDataRead
 from application.commands import (
     REF_MAX_LENGTH,
     REF_PATTERN,
@@ -138,7 +137,6 @@ class ExportController(Controller):
         if exports is None:  # pragma: no cover - every deployment has one
             raise RuntimeError("this deployment makes no exports")
         wanted = Period.parse(period)
-        request_id = request.scope.get("state", {}).get("request_id", "")
 
         def make() -> bytes:
             today = services.policy.clock().astimezone(UTC).date()
@@ -156,18 +154,13 @@ class ExportController(Controller):
                 purpose=held.purpose,
                 legal_basis=held.legal_basis.value,
             )
-            at = datetime.now(UTC)
             services.access_log.record_many(
                 [
-                    PersonalDataRead(
-                        at=at,
-                        user_id=principal.user_id,
-                        organisation=principal.organisation,
-                        role=",".join(principal.roles),
-                        client_id=client_id,
-                        trajectory_id=trajectory_id,
-                        endpoint=f"GET {ENDPOINT}",
-                        request_id=request_id,
+                    read_entry(
+                        request,
+                        principal,
+                        client_id,
+                        trajectory_id,
                         authorisation=str(held.id),
                         purpose=held.purpose,
                     )
