@@ -22,7 +22,7 @@ from projections.statistics.units import read_units
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container, build_access_log
 from tests.e2e.conftest import token_factory
-from tests.e2e.steps import assert_problem, bearer
+from tests.e2e.steps import assert_problem, bearer, trajectory_in_region
 
 App = tuple[Settings, Container, TestClient]  # type: ignore[type-arg]
 AUTHORISATIONS = "/v1/exports/authorisations"
@@ -35,10 +35,6 @@ BLOCK_TEXT = "No place in day care near Lotenhulle"
 COMMON = 11
 
 
-def _at(day: int, hours: int = 0) -> str:
-    return (IN_PERIOD + timedelta(days=day, hours=hours)).isoformat()
-
-
 def _trajectory(
     http: TestClient,  # type: ignore[type-arg]
     auth: dict[str, str],
@@ -48,51 +44,24 @@ def _trajectory(
     blocked: bool = False,
 ) -> str:
     """Referred (by a school) and accepted; ``blocked``: started and blocked, a rare path."""
-    client = http.post("/v1/clients", json={"occurred_at": _at(day)}, headers=auth)
-    assert client.status_code == 201, client.text
-    referred = http.post(
-        "/v1/trajectories",
-        json={
-            "occurred_at": _at(day, 1),
-            "client_id": client.json()["id"],
-            "question": QUESTION,
-            "sector": "youth_care",
-            "region": region,
-            "referrer_organisation": "school-de-linde",
-        },
-        headers=auth,
+    when = IN_PERIOD + timedelta(days=day)
+    return trajectory_in_region(
+        http, auth, region, when, blocked=blocked, question=QUESTION, block=BLOCK_TEXT
     )
-    assert referred.status_code == 201, referred.text
-    trajectory = str(referred.json()["id"])
-    accepted = http.post(
-        f"/v1/trajectories/{trajectory}/acceptance", json={"occurred_at": _at(day, 2)}, headers=auth
-    )
-    assert accepted.status_code == 200, accepted.text
-    if blocked:
-        started = http.post(
-            f"/v1/trajectories/{trajectory}/consultations",
-            json={
-                "occurred_at": _at(day + 2),
-                "kind": "start",
-                "participants": [{"organisation": "org-coordinating", "role": "planmaker"}],
-                "client_involvement": "present",
-                "decisions": ["Start"],
-                "next_consultation_on": (IN_PERIOD + timedelta(days=day + 60)).date().isoformat(),
-            },
-            headers=auth,
-        )
-        assert started.status_code == 200, started.text
-        block = http.post(
-            f"/v1/trajectories/{trajectory}/blocks",
-            json={
-                "occurred_at": _at(day + 3),
-                "reasons": ["waiting_list"],
-                "description": BLOCK_TEXT,
-            },
-            headers=auth,
-        )
-        assert block.status_code == 200, block.text
-    return trajectory
+
+
+def _authorisation(**fields: Any) -> dict[str, Any]:
+    """An export authorisation's body: the analyst of org-research, West Flanders."""
+    return {
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "user_id": "user-ana",
+        "organisation": "org-research",
+        "purpose": "Where trajectories block, for the learning network",
+        "legal_basis": "scientific_research",
+        "region": "west-flanders",
+        "until": (datetime.now(UTC).date() + timedelta(days=60)).isoformat(),
+        **fields,
+    }
 
 
 class Story:
@@ -117,17 +86,8 @@ class Story:
         self.rare = _trajectory(self.http, self.coordinator, "west-flanders", day=3, blocked=True)
         self.elsewhere = _trajectory(self.http, bearer(tokens(region="limburg")), "limburg", day=1)
 
-    def grant(self, region: str = "west-flanders", **fields: Any) -> str:
-        body = {
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "user_id": "user-ana",
-            "organisation": "org-research",
-            "purpose": "Where trajectories block, for the learning network",
-            "legal_basis": "scientific_research",
-            "region": region,
-            "until": (datetime.now(UTC).date() + timedelta(days=60)).isoformat(),
-            **fields,
-        }
+    def grant(self, **fields: Any) -> str:
+        body = _authorisation(**fields)
         response = self.http.post(AUTHORISATIONS, json=body, headers=self.officer)
         assert response.status_code == 201, response.text
         assert response.headers["location"] == f"{AUTHORISATIONS}/{response.json()['id']}"
@@ -177,32 +137,14 @@ def test_only_the_data_protection_officer_records_or_lists_authorisations(
     story: Story, who: str
 ) -> None:
     headers = getattr(story, who)
-    body = {
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "user_id": "user-ana",
-        "organisation": "org-research",
-        "purpose": "mine",
-        "legal_basis": "public_task",
-        "region": "west-flanders",
-        "until": (datetime.now(UTC).date() + timedelta(days=60)).isoformat(),
-    }
+    body = _authorisation()
     assert_problem(story.http.post(AUTHORISATIONS, json=body, headers=headers), 403)
     assert_problem(story.http.get(AUTHORISATIONS, headers=headers), 403)
 
 
 def test_an_authorisation_until_a_past_day_is_refused(story: Story) -> None:
     response = story.http.post(
-        AUTHORISATIONS,
-        json={
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "user_id": "user-ana",
-            "organisation": "org-research",
-            "purpose": "mine",
-            "legal_basis": "public_task",
-            "region": "west-flanders",
-            "until": "2025-01-01",
-        },
-        headers=story.officer,
+        AUTHORISATIONS, json=_authorisation(until="2025-01-01"), headers=story.officer
     )
     assert_problem(response, 422, field="until")
 
