@@ -234,3 +234,20 @@ def test_every_client_of_an_exported_trajectory_is_logged_with_the_authorisation
         (f"GET {XES}", authorisation, "org-research")
     }
     assert {e.purpose for e in entries} == {"Where trajectories block, for the learning network"}
+
+
+def test_the_trajectory_of_an_erased_client_is_not_exported(story: Story) -> None:
+    story.grant()
+    erased = story.common[0]
+    client = story.http.get(f"/v1/trajectories/{erased}", headers=story.coordinator).json()
+    erasure = story.http.post(
+        f"/v1/clients/{client['client_id']}/erasure",
+        json={"occurred_at": datetime.now(UTC).isoformat(), "legal_basis": "gdpr_request"},
+        headers=story.officer,
+    )
+    assert erasure.status_code == 200, erasure.text
+
+    response = story.export(story.analyst)
+
+    assert response.status_code == 200, response.text
+    assert b'key="rodedraad:traces" value="%d"' % (COMMON - 1) in response.content

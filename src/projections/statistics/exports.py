@@ -4,7 +4,9 @@ The scope of an export is a region and a period of the statistics grid (``model.
 trajectories of the region **referred** in the period, with everything recorded of them so far.
 Beside the units (``units.read_units``) and the organisations' kinds, the export needs to know
 whose trajectories it holds, so the log of personal-data reads names every client
-(``rm_trajectories``: trajectory → client); that mapping never enters the document.
+(``rm_trajectories``: trajectory → client); that mapping never enters the document. The
+trajectories of an erased client are left out (and so are any the plan-state read model has not
+caught up with yet).
 """
 
 from dataclasses import dataclass
@@ -25,11 +27,12 @@ class ExportedXes:
     clients: tuple[tuple[UUID, UUID], ...]
 
 
-def _clients_of(tx: Tx, region: str, trajectory_ids: set[str]) -> list[tuple[UUID, UUID]]:
-    rows = tx.fetchall("SELECT id, client_id FROM rm_trajectories WHERE region = ?", [region])
-    return sorted(
-        (UUID(str(client)), UUID(str(tid))) for tid, client in rows if str(tid) in trajectory_ids
+def _clients_of(tx: Tx, region: str) -> dict[str, tuple[UUID, bool]]:
+    """The region's trajectories: their client, and whether that client's data was erased."""
+    rows = tx.fetchall(
+        "SELECT id, client_id, erased FROM rm_trajectories WHERE region = ?", [region]
     )
+    return {str(tid): (UUID(str(client)), bool(erased)) for tid, client, erased in rows}
 
 
 @dataclass
@@ -58,14 +61,17 @@ class XesExports:
         )
         with self.read_models.transaction() as tx:
             kinds = organisation_kinds(tx)
+            clients = _clients_of(tx, region)
+            # An erased client's trajectory is left out: the export is their personal data.
             units = [
                 unit
                 for unit in read_units(tx, regions={region}, referred_by=period.end)
                 if unit.referred_on >= period.start
+                and not clients.get(unit.trajectory_id, (None, True))[1]
             ]
-            export = write_xes(units, kinds, scope)
-            clients = _clients_of(tx, region, set(export.trajectory_ids))
-        return ExportedXes(export, tuple(clients))
+        export = write_xes(units, kinds, scope)
+        held = tuple(sorted((clients[tid][0], UUID(tid)) for tid in export.trajectory_ids))
+        return ExportedXes(export, held)
 
     def close(self) -> None:
         self.read_models.close()
