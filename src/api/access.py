@@ -14,7 +14,9 @@ the event and in the personal-data read log.
    changes nothing; ``data_protection_officer`` erases, reads no case data; ``admin`` sees what
    passed its retention, never case data, and keeps the organisation register;
    ``learning_network`` reads the statistics releases of its region, ``forum`` those of every
-   region (issue #12). A role that may not → 403.
+   region (issue #12); the ``data_protection_officer`` records and revokes export
+   authorisations, and an export needs one in force for the caller's user, organisation and
+   region, whatever its roles (issue #13). A role that may not → 403.
 2. *Relation.* Who the organisation is to the record:
 
    - **party** to a trajectory (referrer, the organisation that recorded the referral, its
@@ -55,6 +57,7 @@ from application.commands import Action
 from domain.client import Client
 from domain.common import Actor, ConsentScope
 from domain.errors import ClientNotFound, NotFound, TrajectoryNotFound
+from domain.export_authorisation import ExportAuthorisation
 from domain.organisation import Organisation
 from domain.trajectory import RUNNING, Status, Trajectory
 
@@ -128,11 +131,17 @@ ERASURE = Action.ERASE_CLIENT
 ORGANISATION_REGISTRATION = Action.REGISTER_ORGANISATION
 ORGANISATION_MANAGEMENT = frozenset({Action.CONFIRM_ORGANISATION, Action.CORRECT_ORGANISATION})
 ORGANISATION_COMMANDS = ORGANISATION_MANAGEMENT | {ORGANISATION_REGISTRATION}
+#: Export authorisations (issue #13): recorded and revoked by the data protection officer only.
+EXPORT_AUTHORISATION_COMMANDS = frozenset(
+    {Action.GRANT_EXPORT_AUTHORISATION, Action.REVOKE_EXPORT_AUTHORISATION}
+)
 
 CASE_READERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL, Role.AUDITOR})
 CASE_RECORDERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL})
 AUDITORS: frozenset[str] = frozenset({Role.AUDITOR})
 RETENTION_READERS: frozenset[str] = frozenset({Role.ADMIN, Role.DATA_PROTECTION_OFFICER})
+#: The export authorisations: the data protection officer lists them (issue #13).
+EXPORT_AUTHORISATION_READERS: frozenset[str] = frozenset({Role.DATA_PROTECTION_OFFICER})
 #: Statistics releases (issue #12): a region's learning network and its auditors read the
 #: releases of their region, the forum those of every region.
 STATISTICS_READERS: frozenset[str] = frozenset({Role.LEARNING_NETWORK, Role.FORUM, Role.AUDITOR})
@@ -244,7 +253,7 @@ class AccessPolicy:
             return role in (Role.COORDINATOR, Role.ADMIN)
         if action in ORGANISATION_MANAGEMENT:
             return role == Role.ADMIN
-        if action == ERASURE:
+        if action == ERASURE or action in EXPORT_AUTHORISATION_COMMANDS:
             return role == Role.DATA_PROTECTION_OFFICER
         return role == Role.COORDINATOR or (
             role == Role.PROFESSIONAL and action in PROFESSIONAL_COMMANDS
@@ -273,6 +282,11 @@ class AccessPolicy:
             return (
                 "erasing a client's personal data is irreversible: only the "
                 "data_protection_officer role erases"
+            )
+        if action in EXPORT_AUTHORISATION_COMMANDS:
+            return (
+                f"{words}: an export is pseudonymised personal data, authorised only by the "
+                "data_protection_officer role"
             )
         if action == ORGANISATION_REGISTRATION:
             return (
@@ -327,6 +341,10 @@ class AccessPolicy:
             if action not in ORGANISATION_MANAGEMENT:
                 raise Forbidden(f"{action.replace('_', ' ')} is not a command on an organisation")
             return None  # the role suffices: the register is the deployment's, not a case's
+        if isinstance(aggregate, ExportAuthorisation):
+            if action not in EXPORT_AUTHORISATION_COMMANDS:
+                raise Forbidden(f"{action.replace('_', ' ')} is not a command on an authorisation")
+            return None  # the role suffices: the officer keeps the deployment's authorisations
         if isinstance(aggregate, Client):
             self._check_client_command(principal, action, aggregate)
             return aggregate

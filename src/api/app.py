@@ -16,6 +16,7 @@ from api.auth import BearerAuthentication
 from api.clients import ClientController, client_command_handlers
 from api.commands import command_runners
 from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites
+from api.exports import ExportController
 from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
 from api.organisations import OrganisationController
@@ -88,6 +89,7 @@ def create_app(
             AuditController,
             StatisticsController,
             OrganisationController,
+            ExportController,
         ],
         dependencies={
             "queries": Provide(provide_queries, sync_to_thread=False),

@@ -44,10 +44,12 @@ from application.commands import (
     ClientCommand,
     Command,
     EraseClient,
+    GrantExportAuthorisation,
     OrganisationCommand,
     Refer,
     RegisterClient,
     RegisterOrganisation,
+    RevokeExportAuthorisation,
     TrajectoryCommand,
 )
 from application.unavailable import is_unavailable
@@ -189,6 +191,25 @@ class CommandRunner:
             lambda ctx, version: self.care_record.change_organisation(
                 ctx, identifier, version, command
             ),
+        )
+
+    def grant_export_authorisation(self, command: GrantExportAuthorisation) -> Answer:
+        """Answered 201 with the new authorisation's id (``item_id`` too)."""
+        return self.run(
+            command,
+            Action.GRANT_EXPORT_AUTHORISATION,
+            lambda ctx, _: self.care_record.grant_export_authorisation(ctx, command),
+            location="/v1/exports/authorisations/{}",
+        )
+
+    def revoke_export_authorisation(
+        self, authorisation_id: UUID, command: RevokeExportAuthorisation
+    ) -> Answer:
+        return self._on(
+            authorisation_id,
+            command,
+            Action.REVOKE_EXPORT_AUTHORISATION,
+            self.care_record.revoke_export_authorisation,
         )
 
     def _create(

@@ -179,15 +179,29 @@ def record_read(
     trajectory_id: UUID | None,
 ) -> None:
     """Log a read of personal data, naming the role the reader acted in (issue #10: per role)."""
-    log.record(
-        PersonalDataRead(
-            at=datetime.now(UTC),
-            user_id=acting.user_id,
-            organisation=acting.organisation,
-            role=",".join(acting.roles),
-            client_id=client_id,
-            trajectory_id=trajectory_id,
-            endpoint=f"{request.method} {request.scope.get('path_template', request.url.path)}",
-            request_id=request.scope.get("state", {}).get("request_id", ""),
-        )
+    log.record(read_entry(request, acting, client_id, trajectory_id))
+
+
+def read_entry(
+    request: Request[Principal, Any, Any],
+    acting: Principal,
+    client_id: UUID,
+    trajectory_id: UUID | None,
+    *,
+    authorisation: str | None = None,
+    purpose: str | None = None,
+) -> PersonalDataRead:
+    """One entry of the log of personal-data reads, for this request; an export names the
+    authorisation it was made under and its purpose (issue #13)."""
+    return PersonalDataRead(
+        at=datetime.now(UTC),
+        user_id=acting.user_id,
+        organisation=acting.organisation,
+        role=",".join(acting.roles),
+        client_id=client_id,
+        trajectory_id=trajectory_id,
+        endpoint=f"{request.method} {request.scope.get('path_template', request.url.path)}",
+        request_id=request.scope.get("state", {}).get("request_id", ""),
+        authorisation=authorisation,
+        purpose=purpose,
     )

@@ -6,7 +6,7 @@ other wire type here. No ``from __future__ import annotations`` here: Litestar i
 types.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -170,3 +170,24 @@ class ReleaseTableView(msgspec.Struct, frozen=True):
     regions: list[str]
     #: One number each: ``value``, or ``null`` with the reason in ``withheld``.
     cells: list[CellDocument]
+
+
+# --- export authorisations (issue #13) -------------------------------------------------------
+
+
+class ExportAuthorisationView(msgspec.Struct):
+    """One export authorisation as the data protection officer sees it: whom it authorises,
+    for what, on which basis, and whether it is ``in_force``, ``revoked`` or ``expired`` today."""
+
+    id: UUID
+    version: int
+    user_id: str
+    organisation: str
+    purpose: str
+    legal_basis: str
+    region: str
+    until: date
+    status: str
+    granted_at: datetime
+    granted_by: str
+    revoked_on: date | None = None

@@ -10,6 +10,7 @@ from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
 from application.care_record import CareRecord
 from projections.queries import ReadModelQueries
+from projections.statistics.exports import XesExports
 from projections.statistics.store import ReleaseStore
 
 
@@ -47,3 +48,5 @@ class ApiServices:
     health_checks: Sequence[HealthCheck] = ()
     #: The statistics releases learning networks read (issue #12).
     releases: ReleaseStore | None = None
+    #: The XES exports for process mining (issue #13).
+    exports: XesExports | None = None

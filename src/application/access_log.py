@@ -7,7 +7,7 @@ kept.
 """
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -29,13 +29,19 @@ class PersonalDataRead(msgspec.Struct, frozen=True):
     trajectory_id: UUID | None
     endpoint: str
     request_id: str
+    #: An export's: the export authorisation it was made under, and its purpose (issue #13).
+    authorisation: str | None = None
+    purpose: str | None = None
 
 
-_COLUMNS = "at, user_id, organisation, role, client_id, trajectory_id, endpoint, request_id"
+_COLUMNS = (
+    "at, user_id, organisation, role, client_id, trajectory_id, endpoint, request_id, "
+    "authorisation, purpose"
+)
 
 
 def _entry(row: tuple[Any, ...]) -> PersonalDataRead:
-    at, user, org, role, client, trajectory, endpoint, request = row
+    at, user, org, role, client, trajectory, endpoint, request, authorisation, purpose = row
     return PersonalDataRead(
         at=at if isinstance(at, datetime) else datetime.fromisoformat(at),
         user_id=user,
@@ -51,6 +57,8 @@ def _entry(row: tuple[Any, ...]) -> PersonalDataRead:
         ),
         endpoint=endpoint,
         request_id=request,
+        authorisation=authorisation,
+        purpose=purpose,
     )
 
 
@@ -86,6 +94,21 @@ class AccessLog:
         marks = ", ".join("?" * len(row))
         sql = f"INSERT INTO {self._table} ({_COLUMNS}) VALUES ({marks})"  # noqa: S608
         self._db.safely(lambda: self._db.statement(sql, row))
+
+    def record_many(self, entries: Sequence[PersonalDataRead]) -> None:
+        """Several reads in one transaction (an export: one entry per client and trajectory);
+        retried once on a lost connection, like ``record``."""
+        if not entries:
+            return
+        rows = [[self._value(v) for v in msgspec.structs.astuple(e)] for e in entries]
+        marks = ", ".join("?" * len(rows[0]))
+        sql = f"INSERT INTO {self._table} ({_COLUMNS}) VALUES ({marks})"  # noqa: S608
+
+        def write() -> None:
+            with self._db.transaction() as tx:
+                tx.executemany(sql, rows)
+
+        self._db.safely(write)
 
     def query(
         self,

@@ -20,15 +20,18 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.postgres import PostgresAggregateRecorder
+from eventsourcing.utils import get_topic
 
 from application.codec import MsgspecTranscoder, SealingMapper
 from application.commands import (
     ClientCommand,
     EraseClient,
+    GrantExportAuthorisation,
     OrganisationCommand,
     Refer,
     RegisterClient,
     RegisterOrganisation,
+    RevokeExportAuthorisation,
     TrajectoryCommand,
 )
 from application.group_commit import GroupCommit
@@ -36,6 +39,7 @@ from application.keys import KeyStore, MemoryKeyStore
 from domain.client import Client
 from domain.common import CommandContext
 from domain.errors import InvalidValue
+from domain.export_authorisation import ExportAuthorisation
 from domain.organisation import (
     Organisation,
     OrganisationAlreadyRegistered,
@@ -327,6 +331,50 @@ class CareRecord(Application[UUID]):
         )
         command.apply(organisation, ctx)
         return self._save_all(organisation, item_id=organisation.identifier)
+
+    # --- export authorisations (issue #13) -----------------------------------------------------
+
+    def grant_export_authorisation(
+        self, ctx: CommandContext, command: GrantExportAuthorisation
+    ) -> CommandResult:
+        """The data protection officer's record (the access policy decided the role: no
+        record stands behind a new authorisation)."""
+        authorisation = command.grant(ctx)
+        return self._save_all(authorisation, item_id=str(authorisation.id))
+
+    def revoke_export_authorisation(
+        self,
+        ctx: CommandContext,
+        authorisation_id: UUID,
+        expected_version: int | None,
+        command: RevokeExportAuthorisation,
+    ) -> CommandResult:
+        authorisation, ctx = self._load_for(
+            ctx, ExportAuthorisation, authorisation_id, expected_version
+        )
+        command.apply(authorisation, ctx)
+        return self._save_all(authorisation, item_id=str(authorisation.id))
+
+    def export_authorisation(self, authorisation_id: UUID) -> ExportAuthorisation:
+        return self._load(ExportAuthorisation, authorisation_id)
+
+    def export_authorisations(self) -> list[ExportAuthorisation]:
+        """Every export authorisation ever recorded, oldest first, from the record itself (a
+        revocation counts from the very next request, as a consent's does). Found by the topic
+        of their creation event in the log: a handful of rows, read on the DPO's list and on an
+        export, never on a hot path."""
+        topics = [get_topic(ExportAuthorisation.Granted)]
+        ids: list[UUID] = []
+        start: int | None = None
+        while True:
+            page = self.recorder.select_notifications(
+                start, 500, topics=topics, inclusive_of_start=False
+            )
+            ids.extend(UUID(str(n.originator_id)) for n in page)
+            if len(page) < 500:
+                break
+            start = page[-1].id
+        return [self.export_authorisation(i) for i in ids]
 
     # --- trajectories ---------------------------------------------------------------------------
 

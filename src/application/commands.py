@@ -35,6 +35,7 @@ from domain.common import (
     Signatory,
 )
 from domain.errors import ConsentMissing, CoordinationNeedsConsent
+from domain.export_authorisation import ExportAuthorisation, LegalBasis
 from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
 from domain.trajectory import Trajectory
 
@@ -74,6 +75,8 @@ class Action(StrEnum):
     REGISTER_ORGANISATION = "register_organisation"
     CONFIRM_ORGANISATION = "confirm_organisation"
     CORRECT_ORGANISATION = "correct_organisation"
+    GRANT_EXPORT_AUTHORISATION = "grant_export_authorisation"
+    REVOKE_EXPORT_AUTHORISATION = "revoke_export_authorisation"
 
 
 # --- field types --------------------------------------------------------------------------------
@@ -95,6 +98,8 @@ REF_PATTERN = r"^(?!.*\n)[A-Za-z0-9][A-Za-z0-9._:@-]*$"
 REF_MAX_LENGTH = 100
 Ref = Annotated[str, Meta(pattern=REF_PATTERN, min_length=1, max_length=REF_MAX_LENGTH)]
 Lines = Annotated[tuple[Text, ...], Meta(max_length=50)]
+#: A user as a bearer token names it (``sub``): any printable text.
+UserId = Annotated[str, Meta(pattern=r"^(?!.*\n)[^\x00-\x1f\x7f]+$", min_length=1, max_length=200)]
 
 
 def new_id(prefix: str) -> str:
@@ -776,3 +781,40 @@ class CorrectOrganisation(OrganisationCommand, kw_only=True, frozen=True):
                 self.public_identifiers.domain() if self.public_identifiers is not None else None
             ),
         )
+
+
+# --- export authorisations (issue #13) ----------------------------------------------------------
+
+
+class GrantExportAuthorisation(Command, kw_only=True, frozen=True):
+    """The data protection officer authorises one user of one organisation to export one
+    region's pseudonymised event data (XES), for a purpose, on a legal basis, until a day."""
+
+    action = Action.GRANT_EXPORT_AUTHORISATION
+    user_id: UserId
+    organisation: Ref
+    purpose: Text
+    legal_basis: LegalBasis
+    region: Ref
+    until: date
+
+    def grant(self, ctx: CommandContext) -> ExportAuthorisation:
+        return ExportAuthorisation.grant(
+            ctx,
+            user_id=self.user_id,
+            organisation=self.organisation,
+            purpose=self.purpose,
+            legal_basis=self.legal_basis,
+            region=self.region,
+            until=self.until,
+        )
+
+
+class RevokeExportAuthorisation(Command, kw_only=True, frozen=True):
+    """Revoked from now on: the next export under it is refused."""
+
+    action = Action.REVOKE_EXPORT_AUTHORISATION
+    reason: OptionalText = ""
+
+    def apply(self, authorisation: ExportAuthorisation, ctx: CommandContext) -> None:
+        authorisation.revoke(ctx, reason=self.reason)

@@ -311,6 +311,22 @@ def _personal_data_reads(ctx: MigrationContext) -> None:
     )
 
 
+def _export_reads(ctx: MigrationContext) -> None:
+    """Issue #13: an XES export is logged as a read of every exported client's data, naming the
+    export authorisation it was made under and its purpose (empty for every other read)."""
+    if ctx.dialect != "sqlite":
+        for column in ("authorisation", "purpose"):
+            ctx.tx.execute(
+                f"ALTER TABLE rodedraad_personal_data_reads ADD COLUMN IF NOT EXISTS {column} TEXT"
+            )
+        return
+    # SQLite has no ``IF NOT EXISTS`` here; a store that already has them is left as it is.
+    present = {row[1] for row in ctx.tx.fetchall("PRAGMA table_info(personal_data_reads)")}
+    for column in ("authorisation", "purpose"):
+        if column not in present:
+            ctx.tx.execute(f"ALTER TABLE personal_data_reads ADD COLUMN {column} TEXT")
+
+
 def _idempotency_keys(ctx: MigrationContext) -> None:
     """The idempotency keys: a retried command returns its first answer and records nothing
     twice, because each key is reserved under a unique constraint before its command runs."""
@@ -365,6 +381,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),
     Migration("access_log", "0001_baseline", _personal_data_reads),
+    # Inserted beside its store's baseline: a store's migrations run and list in this order.
+    Migration("access_log", "0002_export_reads", _export_reads),
     Migration("idempotency", "0001_baseline", _idempotency_keys),
     Migration("statistics", "0001_baseline", _statistics_releases),
 )

@@ -35,6 +35,7 @@ from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
 from projections.read_sqlite import sqlite_queries
+from projections.statistics.exports import XesExports
 from projections.statistics.releases import Releases
 from projections.statistics.store import ReleaseStore
 from projections.store import (
@@ -409,7 +410,8 @@ class Container:
         queries, runner = self.read_queries()
         access_log = build_access_log(self.settings)
         release_store = build_release_store(self.settings)
-        self._closers.extend([access_log, release_store])
+        exports = XesExports(build_projection_database(self.settings), self.settings.statistics.k)
+        self._closers.extend([access_log, release_store, exports])
         services = ApiServices(
             care_record=self.care_record,
             idempotency=self.idempotency,
@@ -424,6 +426,7 @@ class Container:
             ),
             max_body_bytes=self.settings.http.max_body_bytes,
             releases=release_store,
+            exports=exports,
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),

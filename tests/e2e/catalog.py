@@ -31,7 +31,7 @@ class Case:
     """One command endpoint."""
 
     #: What the command changes: a ``trajectory``, a ``client``, an ``organisation`` of the
-    #: register, or nothing yet (``new``).
+    #: register, an ``export-authorisation``, or nothing yet (``new``).
     owner: str
     #: A body the schema accepts (``occurred_at`` is added).
     fields: dict[str, Any] = field(default_factory=dict)
@@ -51,6 +51,7 @@ class Case:
 T = "/v1/trajectories/{trajectory_id:uuid}"
 C = "/v1/clients/{client_id:uuid}"
 R = "/v1/organisations/{identifier:str}"  # the register
+E = "/v1/exports/authorisations/{authorisation_id:uuid}"
 
 CASES: dict[str, Case] = {
     # --- clients ---
@@ -84,6 +85,27 @@ CASES: dict[str, Case] = {
     f"{R}/confirm": Case("organisation", roles=("admin",)),
     f"{R}/correct": Case(
         "organisation", {"name": "Basisschool De Linde"}, wrong=("kind", 3), roles=("admin",)
+    ),
+    # --- export authorisations (issue #13) ---
+    "/v1/exports/authorisations": Case(
+        "new",
+        {
+            "user_id": "user-ana",
+            "organisation": "org-research",
+            "purpose": "process map",
+            "legal_basis": "public_task",
+            "region": "west-flanders",
+            "until": "2999-12-31",
+        },
+        "legal_basis",
+        ("until", "soon"),
+        roles=("data_protection_officer",),
+    ),
+    f"{E}/revoke": Case(
+        "export-authorisation",
+        {"reason": "project ended"},
+        wrong=("reason", 1),
+        roles=("data_protection_officer",),
     ),
     # --- trajectories: intake ---
     "/v1/trajectories": Case(

@@ -258,3 +258,65 @@ def trajectory_with_plan(
         {"occurred_at": at(3), "goal_id": "goal-school", "description": "Back to school"},
     )
     return client, trajectory
+
+
+def trajectory_in_region(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    region: str,
+    when: datetime,
+    *,
+    blocked: bool = False,
+    sector: str = "youth_care",
+    accept: bool = True,
+    question: str = "Support at home",
+    block: str = "No place in day care",
+) -> str:
+    """A client referred ``when`` (by a school) in ``region`` and accepted; ``blocked``: then
+    started and blocked for a waiting list. For the statistics and the exports."""
+
+    def moment(days: int = 0, hours: int = 0) -> str:
+        return (when + timedelta(days=days, hours=hours)).isoformat()
+
+    client = http.post("/v1/clients", json={"occurred_at": moment()}, headers=auth)
+    assert client.status_code == 201, client.text
+    referred = http.post(
+        "/v1/trajectories",
+        json={
+            "occurred_at": moment(hours=1),
+            "client_id": client.json()["id"],
+            "question": question,
+            "sector": sector,
+            "region": region,
+            "referrer_organisation": SCHOOL,
+        },
+        headers=auth,
+    )
+    assert referred.status_code == 201, referred.text
+    trajectory = str(referred.json()["id"])
+    if not accept:
+        return trajectory
+    path = f"/v1/trajectories/{trajectory}"
+    accepted = http.post(f"{path}/acceptance", json={"occurred_at": moment(hours=2)}, headers=auth)
+    assert accepted.status_code == 200, accepted.text
+    if blocked:
+        started = http.post(
+            f"{path}/consultations",
+            json={
+                "occurred_at": moment(2),
+                "kind": "start",
+                "participants": [{"organisation": COORDINATOR, "role": "planmaker"}],
+                "client_involvement": "present",
+                "decisions": ["Start"],
+                "next_consultation_on": (when + timedelta(days=60)).date().isoformat(),
+            },
+            headers=auth,
+        )
+        assert started.status_code == 200, started.text
+        blocking = http.post(
+            f"{path}/blocks",
+            json={"occurred_at": moment(3), "reasons": ["waiting_list"], "description": block},
+            headers=auth,
+        )
+        assert blocking.status_code == 200, blocking.text
+    return trajectory

@@ -114,6 +114,12 @@ REGISTRARS = ("2222", "3333", "3333", "3333", "3333", "3333", "2222", "3333", "3
 #: reader sees its regions' cells (a test of its own checks which, tests/e2e/test_statistics_http).
 STATISTICS_READERS = ("3333", "3333", "2222", "2222", "2222", "2222", "3333", "3333", "3333")
 REGISTER_KEEPERS = ("3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333", "3333")
+#: Export authorisations (issue #13): recorded, listed and revoked by the data protection officer.
+EXPORT_OFFICER = ("3333", "3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
+#: The XES export: only the one user the officer authorised (the learning network's, of the
+#: party organisation), whatever the roles; the officer's own role is not enough either.
+XES_EXPORTERS = ("3333", "3333", "3333", "3333", "2333", "3333", "3333", "3333", "3333")
+E = "/v1/exports/authorisations/{authorisation_id:uuid}"
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # --- clients: managed by the registering organisation (or an open trajectory's coordinator) ---
@@ -183,6 +189,12 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/v1/statistics/releases"): STATISTICS_READERS,
     ("GET", "/v1/statistics/releases/{number:int}"): STATISTICS_READERS,
     ("GET", "/v1/statistics/releases/{number:int}/tables/{name:str}"): STATISTICS_READERS,
+    # --- exports for process mining (issue #13) ---
+    ("POST", "/v1/exports/authorisations"): EXPORT_OFFICER,
+    ("GET", "/v1/exports/authorisations"): EXPORT_OFFICER,
+    ("GET", E): EXPORT_OFFICER,
+    ("POST", f"{E}/revoke"): EXPORT_OFFICER,
+    ("GET", "/v1/exports/xes"): XES_EXPORTERS,
 }
 
 # --- the world the cells are asked about ----------------------------------------------------------
@@ -238,6 +250,7 @@ class World:
         self.closed = self.trajectory("closed", agreement=True)
         self.organisation = self.register_organisation()
         self.release = self.statistics_release()
+        self.export_authorisation = self.authorise_export()
 
     # --- plumbing ---
 
@@ -371,6 +384,24 @@ class World:
             store.close()
         return number
 
+    def authorise_export(self) -> str:
+        """The officer authorises the learning network's user of the party for the region."""
+        answer = self.post(
+            "/v1/exports/authorisations",
+            {
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "user_id": f"learning_network@{PARTY}",
+                "organisation": PARTY,
+                "purpose": "process map of the region",
+                "legal_basis": "public_task",
+                "region": REGION,
+                "until": day(30),
+            },
+            auth=self.auth("org-dpo", "data_protection_officer"),
+        )
+        authorisation: str = answer["id"]
+        return authorisation
+
     def raise_escalation(self, trajectory: str) -> str:
         answer = self.post(
             f"/v1/trajectories/{trajectory}/escalations", {"level": "team", "reason": "capacity"}
@@ -389,11 +420,13 @@ class Probe:
     body: dict[str, Any] | None = None
     #: List and board: the trajectory whose presence in the answer the cell decides (2 or 0).
     lists: str | None = None
+    #: The rule of a 403 where it is not the access policy's (an export's authorisation).
+    forbidden_by: str = "access-policy"
 
     def refused_by(self, expected: str) -> str:
         """The rule a refusal names: the access policy (403), or the record is not found."""
         if expected == "3":
-            return "access-policy"
+            return self.forbidden_by
         on_client = (
             self.path.startswith("/v1/clients/")
             or self.path == "/v1/trajectories"
@@ -580,6 +613,36 @@ PROBES: dict[tuple[str, str], Prober] = {
     ),
     ("GET", "/v1/statistics/releases/{number:int}/tables/{name:str}"): lambda w, o, a: Probe(
         "GET", f"/v1/statistics/releases/{w.release}/tables/flow"
+    ),
+    ("POST", "/v1/exports/authorisations"): lambda w, o, a: Probe(
+        "POST",
+        "/v1/exports/authorisations",
+        {
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "user_id": "someone",
+            "organisation": o,
+            "purpose": "matrix",
+            "legal_basis": "scientific_research",
+            "region": REGION,
+            "until": day(30),
+        },
+    ),
+    ("GET", "/v1/exports/authorisations"): lambda w, o, a: Probe(
+        "GET", "/v1/exports/authorisations"
+    ),
+    ("GET", E): lambda w, o, a: Probe(
+        "GET", f"/v1/exports/authorisations/{w.export_authorisation}"
+    ),
+    ("POST", f"{E}/revoke"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/exports/authorisations/{w.authorise_export() if a else w.export_authorisation}"
+        "/revoke",
+        {"occurred_at": datetime.now(UTC).isoformat()},
+    ),
+    ("GET", "/v1/exports/xes"): lambda w, o, a: Probe(
+        "GET",
+        f"/v1/exports/xes?region={REGION}&period={BASE.year}",
+        forbidden_by="export-needs-authorisation",
     ),
 }
 

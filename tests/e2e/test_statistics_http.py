@@ -13,7 +13,7 @@ from projections.statistics.releases import NothingChanged, ReleaseRefused, Rele
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container, build_releases
 from tests.e2e.conftest import TokenFactory, token_factory
-from tests.e2e.steps import bearer
+from tests.e2e.steps import bearer, trajectory_in_region
 
 PERIOD = Period(2025, 2)
 IN_PERIOD = datetime(2025, 4, 7, 9, 0, tzinfo=UTC)
@@ -41,53 +41,10 @@ def _trajectory(
     sector: str = "youth_care",
     accept: bool = True,
 ) -> str:
-    client = http.post("/v1/clients", json={"occurred_at": _at(day)}, headers=auth)
-    assert client.status_code == 201, client.text
-    referred = http.post(
-        "/v1/trajectories",
-        json={
-            "occurred_at": _at(day, 1),
-            "client_id": client.json()["id"],
-            "question": "Support at home",
-            "sector": sector,
-            "region": region,
-            "referrer_organisation": "school-de-linde",
-        },
-        headers=auth,
+    when = IN_PERIOD + timedelta(days=day)
+    return trajectory_in_region(
+        http, auth, region, when, blocked=blocked, sector=sector, accept=accept
     )
-    assert referred.status_code == 201, referred.text
-    trajectory = referred.json()["id"]
-    if not accept:
-        return str(trajectory)
-    accepted = http.post(
-        f"/v1/trajectories/{trajectory}/acceptance", json={"occurred_at": _at(day, 2)}, headers=auth
-    )
-    assert accepted.status_code == 200, accepted.text
-    if blocked:
-        started = http.post(
-            f"/v1/trajectories/{trajectory}/consultations",
-            json={
-                "occurred_at": _at(day + 2),
-                "kind": "start",
-                "participants": [{"organisation": "org-coordinating", "role": "planmaker"}],
-                "client_involvement": "present",
-                "decisions": ["Start"],
-                "next_consultation_on": (IN_PERIOD + timedelta(days=day + 60)).date().isoformat(),
-            },
-            headers=auth,
-        )
-        assert started.status_code == 200, started.text
-        block = http.post(
-            f"/v1/trajectories/{trajectory}/blocks",
-            json={
-                "occurred_at": _at(day + 3),
-                "reasons": ["waiting_list"],
-                "description": "No place in day care",
-            },
-            headers=auth,
-        )
-        assert block.status_code == 200, block.text
-    return str(trajectory)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from domain.common import (
     Role,
     Signatory,
 )
+from domain.export_authorisation import ExportAuthorisation, LegalBasis
 from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
 from domain.trajectory import RoleAssignment, Trajectory, TrajectorySnapshotState
 from tests.support import COORDINATOR
@@ -223,6 +224,21 @@ def walk_every_organisation_command() -> list[Organisation]:
     return [provisional, confirmed]
 
 
+def walk_every_export_authorisation_command() -> ExportAuthorisation:
+    """An export authorisation granted, then revoked (issue #13)."""
+    authorisation = ExportAuthorisation.grant(
+        _ctx(0),
+        user_id="user-ana",
+        organisation="org-research",
+        purpose="Where trajectories block",
+        legal_basis=LegalBasis.SCIENTIFIC_RESEARCH,
+        region="west-flanders",
+        until=NOW.date() + timedelta(days=30),
+    )
+    authorisation.revoke(_ctx(1), reason="project ended")
+    return authorisation
+
+
 def _example_events() -> list[Any]:
     earlier = closed()
     continuing = referred(client_id=earlier.client_id, day=70)
@@ -233,6 +249,7 @@ def _example_events() -> list[Any]:
         continuing,
         walk_every_client_command(),
         *walk_every_organisation_command(),
+        walk_every_export_authorisation_command(),
     ]
     return [event for aggregate in aggregates for event in aggregate.collect_events()]
 
@@ -258,7 +275,12 @@ def _event_classes(aggregate_class: type[Aggregate]) -> set[type]:
     }
 
 
-DISCOVERED = _event_classes(Trajectory) | _event_classes(Client) | _event_classes(Organisation)
+DISCOVERED = (
+    _event_classes(Trajectory)
+    | _event_classes(Client)
+    | _event_classes(Organisation)
+    | _event_classes(ExportAuthorisation)
+)
 
 
 def mapper() -> MsgspecMapper:

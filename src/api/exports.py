@@ -1,0 +1,180 @@
+"""``/v1/exports``: export authorisations and the XES export for process mining (issue #13).
+
+An export is pseudonymised personal data, so it needs a purpose and a legal basis: the
+``data_protection_officer`` records an **export authorisation** for one user of one
+organisation and one region, until a day, and may revoke it. ``GET /v1/exports/xes`` answers
+only a caller whose token's user and organisation hold an authorisation in force for the region
+asked for (read from the record, so a revocation counts from the very next request); a role in
+a token is never enough. Every export is logged as a read of the personal data of each client
+it holds, with the authorisation and its purpose (``application.access_log``).
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import anyio.to_thread
+from litestar import Controller, Response, get, post
+from litestar.params import JSONBody, QueryParameter
+
+from api.access import EXPORT_AUTHORISATION_READERS
+from api.commands import Answer, Runner
+from api.common import Caller, Id, Services, read_entry
+from api.schemas import ExportAuthorisationView
+from application.commands import (
+    REF_MAX_LENGTH,
+    REF_PATTERN,
+    GrantExportAuthorisation,
+    RevokeExportAuthorisation,
+)
+from domain.export_authorisation import ExportAuthorisation, authorisation_for
+from projections.statistics.model import Period
+
+ENDPOINT = "/v1/exports/xes"
+#: The region an export covers (required).
+Region = Annotated[
+    str,
+    QueryParameter(
+        pattern=REF_PATTERN,
+        min_length=1,
+        max_length=REF_MAX_LENGTH,
+        description="The region whose trajectories the export holds",
+    ),
+]
+#: The period of the statistics grid whose referrals the export holds (required).
+ExportPeriod = Annotated[
+    str,
+    QueryParameter(
+        pattern=r"^2\d{3}(Q[1-4])?$",
+        description="The trajectories referred in this year (2026) or quarter (2026Q3)",
+    ),
+]
+
+
+def _view(authorisation: ExportAuthorisation, now: datetime) -> ExportAuthorisationView:
+    return ExportAuthorisationView(
+        id=authorisation.id,
+        version=authorisation.version,
+        user_id=authorisation.user_id,
+        organisation=authorisation.organisation,
+        purpose=authorisation.purpose,
+        legal_basis=authorisation.legal_basis.value,
+        region=authorisation.region,
+        until=authorisation.until,
+        status=authorisation.status_on(now.astimezone(UTC).date()).value,
+        granted_at=authorisation.granted_at,
+        granted_by=authorisation.granted_by,
+        revoked_on=authorisation.revoked_on,
+    )
+
+
+class ExportController(Controller):
+    path = "/v1/exports"
+    tags = ["exports"]
+
+    @post("/authorisations", sync_to_thread=True, summary="Record an export authorisation")
+    def grant(self, data: JSONBody[GrantExportAuthorisation], intake: Runner) -> Answer:
+        """The data protection officer authorises one user of one organisation to export one
+        region's pseudonymised event data, for a purpose, on a legal basis, until a day still
+        to come. Answered 201 with the authorisation's id."""
+        return intake.grant_export_authorisation(data)
+
+    @get("/authorisations", sync_to_thread=True, summary="The export authorisations")
+    def authorisations(self, request: Caller, services: Services) -> list[ExportAuthorisationView]:
+        """Every authorisation ever recorded, oldest first, each ``in_force``, ``revoked`` or
+        ``expired`` today (data protection officer only)."""
+        services.policy.require_role(
+            request.user, "read the export authorisations", EXPORT_AUTHORISATION_READERS
+        )
+        now = services.policy.clock()
+        return [_view(a, now) for a in services.care_record.export_authorisations()]
+
+    @get(
+        "/authorisations/{authorisation_id:uuid}",
+        sync_to_thread=True,
+        summary="One export authorisation",
+    )
+    def authorisation(
+        self, authorisation_id: Id, request: Caller, services: Services
+    ) -> Response[ExportAuthorisationView]:
+        services.policy.require_role(
+            request.user, "read the export authorisations", EXPORT_AUTHORISATION_READERS
+        )
+        found = services.care_record.export_authorisation(authorisation_id)
+        view = _view(found, services.policy.clock())
+        return Response(view, headers={"ETag": f'"{found.version}"'})
+
+    @post(
+        "/authorisations/{authorisation_id:uuid}/revoke",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Revoke an export authorisation",
+    )
+    def revoke(
+        self,
+        authorisation_id: Id,
+        data: JSONBody[RevokeExportAuthorisation],
+        runner: Runner,
+    ) -> Answer:
+        """From the very next request on, no export is made under it."""
+        return runner.revoke_export_authorisation(authorisation_id, data)
+
+    @get(
+        "/xes",
+        summary="A region's trajectories as an XES event log (IEEE 1849), for process mining",
+        media_type="application/xml",
+    )
+    async def xes(
+        self, request: Caller, services: Services, region: Region, period: ExportPeriod
+    ) -> Response[bytes]:
+        """Pseudonymised personal data: only under an export authorisation in force for your
+        user, your organisation and ``region``. One trace per trajectory referred in
+        ``period``, its case id keyed by a secret thrown away after the export; times in whole
+        weeks since the referral on a fixed epoch (1970-01-05); organisations as their kinds;
+        variants followed by fewer than k trajectories left out (the log says how many).
+        Every client whose trajectory it holds is logged as read."""
+        principal = request.user
+        exports = services.exports
+        if exports is None:  # pragma: no cover - every deployment has one
+            raise RuntimeError("this deployment makes no exports")
+        wanted = Period.parse(period)
+
+        def make() -> bytes:
+            today = services.policy.clock().astimezone(UTC).date()
+            held = authorisation_for(
+                services.care_record.export_authorisations(),
+                user_id=principal.user_id,
+                organisation=principal.organisation,
+                region=region,
+                day=today,
+            )
+            made = exports.export(
+                region=region,
+                period=wanted,
+                authorisation_id=str(held.id),
+                purpose=held.purpose,
+                legal_basis=held.legal_basis.value,
+            )
+            services.access_log.record_many(
+                [
+                    read_entry(
+                        request,
+                        principal,
+                        client_id,
+                        trajectory_id,
+                        authorisation=str(held.id),
+                        purpose=held.purpose,
+                    )
+                    for client_id, trajectory_id in made.clients
+                ]
+            )
+            return made.export.document
+
+        document = await anyio.to_thread.run_sync(make)
+        return Response(
+            document,
+            media_type="application/xml",
+            headers={
+                "Content-Disposition": f'attachment; filename="rodedraad-{region}-{wanted}.xes"',
+                "Cache-Control": "no-store",
+            },
+        )

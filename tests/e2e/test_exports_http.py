@@ -1,0 +1,253 @@
+"""``/v1/exports``: export authorisations and the XES export through HTTP, on SQLite and
+PostgreSQL (issue #13).
+
+The data protection officer authorises one user of one organisation for one region; that user
+exports the region's trajectories of a period as XES, read back with pm4py. Without an
+authorisation in force (none, another user, another region, revoked) the export is refused; the
+export holds nothing of the record that points back at a person or an organisation; every client
+it holds is logged as read, with the authorisation and its purpose.
+"""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pm4py
+import pytest
+from litestar.testing import TestClient
+
+from projections.statistics import traces
+from projections.statistics.units import read_units
+from rodedraad.settings import Settings
+from rodedraad.wiring import Container, build_access_log
+from tests.e2e.conftest import token_factory
+from tests.e2e.steps import assert_problem, bearer, trajectory_in_region
+
+App = tuple[Settings, Container, TestClient]  # type: ignore[type-arg]
+AUTHORISATIONS = "/v1/exports/authorisations"
+XES = "/v1/exports/xes"
+IN_PERIOD = datetime(2025, 4, 7, 9, 0, tzinfo=UTC)
+PERIOD = "2025Q2"
+QUESTION = "Support at home after the summer"
+BLOCK_TEXT = "No place in day care near Lotenhulle"
+#: More trajectories on the common path than k (10 by default).
+COMMON = 11
+
+
+def _trajectory(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    region: str,
+    day: int,
+    *,
+    blocked: bool = False,
+) -> str:
+    """Referred (by a school) and accepted; ``blocked``: started and blocked, a rare path."""
+    when = IN_PERIOD + timedelta(days=day)
+    return trajectory_in_region(
+        http, auth, region, when, blocked=blocked, question=QUESTION, block=BLOCK_TEXT
+    )
+
+
+def _authorisation(**fields: Any) -> dict[str, Any]:
+    """An export authorisation's body: the analyst of org-research, West Flanders."""
+    return {
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "user_id": "user-ana",
+        "organisation": "org-research",
+        "purpose": "Where trajectories block, for the learning network",
+        "legal_basis": "scientific_research",
+        "region": "west-flanders",
+        "until": (datetime.now(UTC).date() + timedelta(days=60)).isoformat(),
+        **fields,
+    }
+
+
+class Story:
+    """The app with its trajectories, and the tokens of the people in it."""
+
+    def __init__(self, app: App) -> None:
+        self.settings, self.container, self.http = app
+        tokens = token_factory(self.settings)
+        self.officer = bearer(
+            tokens(user="user-dpo", org="org-dpo", roles=("data_protection_officer",))
+        )
+        self.analyst = bearer(
+            tokens(user="user-ana", org="org-research", roles=("learning_network",))
+        )
+        self.colleague = bearer(
+            tokens(user="user-bo", org="org-research", roles=("learning_network",))
+        )
+        self.coordinator = bearer(tokens())
+        self.common = [
+            _trajectory(self.http, self.coordinator, "west-flanders", day=i) for i in range(COMMON)
+        ]
+        self.rare = _trajectory(self.http, self.coordinator, "west-flanders", day=3, blocked=True)
+        self.elsewhere = _trajectory(self.http, bearer(tokens(region="limburg")), "limburg", day=1)
+
+    def grant(self, **fields: Any) -> str:
+        body = _authorisation(**fields)
+        response = self.http.post(AUTHORISATIONS, json=body, headers=self.officer)
+        assert response.status_code == 201, response.text
+        assert response.headers["location"] == f"{AUTHORISATIONS}/{response.json()['id']}"
+        return str(response.json()["id"])
+
+    def export(self, headers: dict[str, str], region: str = "west-flanders") -> Any:
+        return self.http.get(XES, params={"region": region, "period": PERIOD}, headers=headers)
+
+
+@pytest.fixture
+def story(private_app: App) -> Story:
+    container = private_app[1]
+    if container.background_scheduler is not None:
+        container.background_scheduler.shutdown()
+    return Story(private_app)
+
+
+# --- authorisations -------------------------------------------------------------------------------
+
+
+def test_the_officer_lists_an_authorisation_in_force_then_revoked(story: Story) -> None:
+    authorisation = story.grant()
+    listed = story.http.get(AUTHORISATIONS, headers=story.officer).json()
+    assert [(a["id"], a["status"], a["user_id"]) for a in listed] == [
+        (authorisation, "in_force", "user-ana")
+    ]
+
+    revoked = story.http.post(
+        f"{AUTHORISATIONS}/{authorisation}/revoke",
+        json={"occurred_at": datetime.now(UTC).isoformat(), "reason": "project ended"},
+        headers=story.officer,
+    )
+
+    assert revoked.status_code == 200, revoked.text
+    one = story.http.get(f"{AUTHORISATIONS}/{authorisation}", headers=story.officer).json()
+    assert one["status"] == "revoked"
+    again = story.http.post(
+        f"{AUTHORISATIONS}/{authorisation}/revoke",
+        json={"occurred_at": datetime.now(UTC).isoformat()},
+        headers=story.officer,
+    )
+    assert_problem(again, 409, rule="export-authorisation-revoked-once")
+
+
+@pytest.mark.parametrize("who", ["analyst", "coordinator"])
+def test_only_the_data_protection_officer_records_or_lists_authorisations(
+    story: Story, who: str
+) -> None:
+    headers = getattr(story, who)
+    body = _authorisation()
+    assert_problem(story.http.post(AUTHORISATIONS, json=body, headers=headers), 403)
+    assert_problem(story.http.get(AUTHORISATIONS, headers=headers), 403)
+
+
+def test_an_authorisation_until_a_past_day_is_refused(story: Story) -> None:
+    response = story.http.post(
+        AUTHORISATIONS, json=_authorisation(until="2025-01-01"), headers=story.officer
+    )
+    assert_problem(response, 422, field="until")
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+def test_an_export_without_an_authorisation_is_refused_with_the_way_to_get_one(
+    story: Story,
+) -> None:
+    problem = assert_problem(story.export(story.analyst), 403, rule="export-needs-authorisation")
+    assert "POST /v1/exports/authorisations" in problem["detail"]
+
+
+def test_an_export_by_another_user_of_the_organisation_is_refused(story: Story) -> None:
+    story.grant()
+    assert_problem(story.export(story.colleague), 403, rule="export-needs-authorisation")
+
+
+def test_an_export_of_another_region_is_refused(story: Story) -> None:
+    story.grant()
+    assert_problem(story.export(story.analyst, "limburg"), 403, rule="export-needs-authorisation")
+
+
+def test_an_export_under_a_revoked_authorisation_is_refused(story: Story) -> None:
+    authorisation = story.grant()
+    story.http.post(
+        f"{AUTHORISATIONS}/{authorisation}/revoke",
+        json={"occurred_at": datetime.now(UTC).isoformat()},
+        headers=story.officer,
+    )
+    assert_problem(story.export(story.analyst), 403, rule="export-needs-authorisation")
+
+
+# --- the export -------------------------------------------------------------------------------
+
+
+def test_the_export_read_by_pm4py_follows_the_traces_of_the_kept_variants(
+    story: Story, tmp_path: Path
+) -> None:
+    story.grant()
+
+    response = story.export(story.analyst)
+
+    assert response.status_code == 200, response.text
+    path = tmp_path / "export.xes"
+    path.write_bytes(response.content)
+    log = pm4py.read_xes(str(path))
+    dfg, _, _ = pm4py.discover_dfg(log)
+    with story.container.worker.database.transaction() as tx:
+        units = {u.trajectory_id: u for u in read_units(tx, regions={"west-flanders"})}
+    expected = traces.directly_follows([traces.trace(units[t]) for t in story.common])
+    assert dict(dfg) == expected
+    assert log["case:concept:name"].nunique() == COMMON
+    assert traces.BLOCKED not in set(log["concept:name"])  # the rare path is left out
+    assert b'key="rodedraad:traces_left_out" value="1"' in response.content
+
+
+def test_the_export_holds_no_date_id_organisation_or_text_of_the_record(story: Story) -> None:
+    story.grant()
+
+    document = story.export(story.analyst).content
+
+    for trajectory in [*story.common, story.rare]:
+        assert trajectory.encode() not in document
+        assert UUID(trajectory).hex.encode() not in document
+    for day in range(-5, 60):
+        assert (IN_PERIOD.date() + timedelta(days=day)).isoformat().encode() not in document
+    for text in ("school-de-linde", "org-coordinating", QUESTION, BLOCK_TEXT):
+        assert text.encode() not in document
+
+
+def test_every_client_of_an_exported_trajectory_is_logged_with_the_authorisation(
+    story: Story,
+) -> None:
+    authorisation = story.grant()
+
+    story.export(story.analyst)
+
+    log = build_access_log(story.settings)
+    try:
+        entries = log.query(user_id="user-ana")
+    finally:
+        log.close()
+    assert {str(e.trajectory_id) for e in entries} == set(story.common)
+    assert {(e.endpoint, e.authorisation, e.organisation) for e in entries} == {
+        (f"GET {XES}", authorisation, "org-research")
+    }
+    assert {e.purpose for e in entries} == {"Where trajectories block, for the learning network"}
+
+
+def test_the_trajectory_of_an_erased_client_is_not_exported(story: Story) -> None:
+    story.grant()
+    erased = story.common[0]
+    client = story.http.get(f"/v1/trajectories/{erased}", headers=story.coordinator).json()
+    erasure = story.http.post(
+        f"/v1/clients/{client['client_id']}/erasure",
+        json={"occurred_at": datetime.now(UTC).isoformat(), "legal_basis": "gdpr_request"},
+        headers=story.officer,
+    )
+    assert erasure.status_code == 200, erasure.text
+
+    response = story.export(story.analyst)
+
+    assert response.status_code == 200, response.text
+    assert b'key="rodedraad:traces" value="%d"' % (COMMON - 1) in response.content
