@@ -260,6 +260,12 @@ class NotAMember(InvalidCommand):
     rule = "members-present-are-members"
 
 
+class MemberNotRegistered(InvalidCommand):
+    """A member is an organisation of the register (issue #14), never a person."""
+
+    rule = "member-is-a-registered-organisation"
+
+
 class ThemeNotOpen(RuleConflict):
     """001: a meeting discusses proposed themes, never closed ones; a closed theme takes
     nothing."""
