@@ -14,6 +14,7 @@ MODULES = (
     "domain.client",
     "domain.deadlines",
     "domain.organisation",
+    "domain.learning_network",
 )
 
 #: The last column of the rule tables: what enforces the rule.
