@@ -14,6 +14,7 @@ MODULES = (
     "domain.client",
     "domain.deadlines",
     "domain.organisation",
+    "domain.export_authorisation",
     "domain.learning_network",
 )
 
