@@ -128,25 +128,6 @@ class ImprovementView(msgspec.Struct, kw_only=True):
     measurements: list[MeasurementView] = []
 
 
-class NetworkView(msgspec.Struct, kw_only=True):
-    """A learning network as it stands: everything it recorded."""
-
-    id: UUID
-    version: int
-    level: NetworkLevel
-    region: str | None
-    coordinating_organisation: str
-    status: NetworkStatus
-    established_at: datetime
-    closed_at: datetime | None = None
-    members: list[MemberView] = []
-    themes: list[ThemeView] = []
-    meetings: list[MeetingView] = []
-    signals: list[SignalView] = []
-    lessons: list[LessonsView] = []
-    improvement_trajectories: list[ImprovementView] = []
-
-
 class NetworkSummary(msgspec.Struct, kw_only=True):
     id: UUID
     version: int
@@ -155,6 +136,18 @@ class NetworkSummary(msgspec.Struct, kw_only=True):
     coordinating_organisation: str
     status: NetworkStatus
     established_at: datetime
+
+
+class NetworkView(NetworkSummary, kw_only=True):
+    """A learning network as it stands: everything it recorded."""
+
+    closed_at: datetime | None = None
+    members: list[MemberView] = []
+    themes: list[ThemeView] = []
+    meetings: list[MeetingView] = []
+    signals: list[SignalView] = []
+    lessons: list[LessonsView] = []
+    improvement_trajectories: list[ImprovementView] = []
 
 
 class SignalAge(msgspec.Struct, kw_only=True):

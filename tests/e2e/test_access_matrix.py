@@ -29,15 +29,10 @@ import pytest
 import structlog.testing
 from litestar.testing import TestClient
 
-from projections.statistics.store import (
-    AuditSummary,
-    CellRow,
-    ReleaseDescription,
-    TableSummary,
-)
-from rodedraad.wiring import Container, build_release_store
+from projections.statistics.store import CellRow
+from rodedraad.wiring import Container
 from tests.e2e.conftest import TokenFactory
-from tests.e2e.steps import bearer, recorded
+from tests.e2e.steps import bearer, recorded, save_release
 
 # --- who is asking --------------------------------------------------------------------------------
 
@@ -407,32 +402,10 @@ class World:
         return identifier
 
     def statistics_release(self) -> int:
-        """A release in the store, as the release step saves one (its numbers are not what is
-        asked here: who may read it is)."""
-        store = build_release_store(self.container.settings)
-        try:
-            number = store.next_number()
-            store.save(
-                ReleaseDescription(
-                    number=number,
-                    period="2025",
-                    revises=None,
-                    computed_at=datetime.now(UTC),
-                    log_position=recorded(self.container),
-                    rule_set="rodedraad-statistics/1",
-                    k=10,
-                    deployment="local",
-                    deadline_policies={REGION: "0" * 16},
-                    regions=[REGION],
-                    tables=[TableSummary("flow", 1, 0, {"below_k": 1})],
-                    audit=AuditSummary(1, [], 1.0),
-                ),
-                {("flow", REGION): [CellRow("*", "blocked", "count", None, "suppressed")]},
-                {},
-            )
-        finally:
-            store.close()
-        return number
+        """A release in the store (its numbers are not what is asked here: who may read it is)."""
+        return save_release(
+            self.container, REGION, [CellRow("*", "blocked", "count", None, "suppressed")]
+        )
 
     def authorise_export(self) -> str:
         """The officer authorises the learning network's user of the party for the region."""

@@ -3,17 +3,15 @@ a region's network and the forum established, members, themes, meetings citing r
 signals taken to the forum, lessons, improvement trajectories measured over time, and who may
 do what."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
-from projections.statistics.store import AuditSummary, ReleaseDescription, TableSummary
 from rodedraad.settings import Settings
-from rodedraad.wiring import Container, build_release_store
+from rodedraad.wiring import Container
 from tests.e2e.conftest import TokenFactory, token_factory
-from tests.e2e.steps import T0, assert_problem, at, bearer, on, recorded
+from tests.e2e.steps import T0, assert_problem, at, bearer, on, recorded, save_release
 
 REGION = "west-flanders"
 CHAIR = "org-chair"  # coordinates the region's network
@@ -84,30 +82,7 @@ class Story:
         return forum
 
     def release(self) -> int:
-        store = build_release_store(self.container.settings)
-        try:
-            number = store.next_number()
-            store.save(
-                ReleaseDescription(
-                    number=number,
-                    period="2025",
-                    revises=None,
-                    computed_at=datetime.now(UTC),
-                    log_position=recorded(self.container),
-                    rule_set="rodedraad-statistics/1",
-                    k=10,
-                    deployment="local",
-                    deadline_policies={REGION: "0" * 16},
-                    regions=[REGION],
-                    tables=[TableSummary("flow", 0, 0, {})],
-                    audit=AuditSummary(0, [], 1.0),
-                ),
-                {},
-                {},
-            )
-        finally:
-            store.close()
-        return number
+        return save_release(self.container, REGION)
 
     def theme(self, network: str, auth: dict[str, str] | None = None) -> str:
         answer = self.post(

@@ -2,13 +2,10 @@
 signals, the same followed live event by event as rebuilt from zero, and the same as the
 record itself (issue #14 point 5)."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from uuid import UUID
 
 import msgspec
-import pytest
 
 from application.care_record import CareRecord
 from application.commands import (
@@ -35,8 +32,7 @@ from domain.learning_network import (
 )
 from projections.learning_networks import NetworkView
 from projections.worker import ProjectionWorker
-from rodedraad.wiring import build_care_record, build_projection_worker
-from tests.integration.databases import BACKENDS, fresh_settings, read_models, rows
+from tests.integration.databases import read_models, rows
 
 CHAIR = Actor(user_id="user-lien", organisation="org-chair", role="learning_network")
 ADMIN = Actor(user_id="user-ad", organisation="rodedraad-operations", role="admin")
@@ -55,20 +51,6 @@ def context(days_ago: int, actor: Actor = CHAIR) -> CommandContext:
 
 def day(days_ago: int) -> datetime:
     return context(days_ago).occurred_at
-
-
-@pytest.fixture(params=BACKENDS)
-def followed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProjectionWorker]:
-    """A record and a worker that follows it one event at a time."""
-    with fresh_settings(request.param, tmp_path) as settings:
-        record = build_care_record(settings)
-        worker = build_projection_worker(settings, record)
-        worker.batch_size = 1
-        try:
-            yield worker
-        finally:
-            worker.database.close()
-            record.close()
 
 
 def tell_a_story(record: CareRecord) -> tuple[UUID, UUID]:
