@@ -279,6 +279,12 @@ class ThemeNotDiscussed(RuleConflict):
     rule = "theme-closed-after-discussion"
 
 
+class OccurredBeforeEstablishment(InvalidCommand):
+    """Nothing happens in a network before it was established."""
+
+    rule = "occurred-at-not-before-establishment"
+
+
 class MeetingKindNotOfLevel(InvalidCommand):
     """001: a region holds learning-network meetings and sector consultations; the forum holds
     forum meetings."""
@@ -593,8 +599,15 @@ class LearningNetwork(Record):
         return "the forum" if self.level == NetworkLevel.MACRO else f"network {self.region!r}"
 
     def check_open(self, ctx: CommandContext) -> None:
-        """Every command: the time is real and the network not closed."""
+        """Every command: the time is real, not before the establishment, and the network not
+        closed."""
         ctx.check_occurred_at()
+        if ctx.occurred_at < self.established_at:
+            raise OccurredBeforeEstablishment(
+                f"occurred_at lies before {self.name} was established "
+                f"({self.established_at.isoformat()})",
+                field="occurred_at",
+            )
         if self.status == NetworkStatus.CLOSED:
             raise ClosedNetworkTakesNothing(f"{self.name} is closed: it takes nothing new")
 

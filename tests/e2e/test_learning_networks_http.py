@@ -10,8 +10,18 @@ from litestar.testing import TestClient
 
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container
+from tests.e2e.catalog import CASES
 from tests.e2e.conftest import TokenFactory, token_factory
-from tests.e2e.steps import T0, assert_problem, at, bearer, on, recorded, save_release
+from tests.e2e.steps import (
+    T0,
+    assert_handled,
+    assert_problem,
+    at,
+    bearer,
+    on,
+    recorded,
+    save_release,
+)
 
 REGION = "west-flanders"
 CHAIR = "org-chair"  # coordinates the region's network
@@ -367,3 +377,57 @@ def test_a_stale_if_match_is_refused_and_a_retry_is_replayed(story: Story) -> No
     assert first.status_code == again.status_code == 200
     assert again.headers["idempotent-replayed"] == "true"
     assert first.json() == again.json()
+
+
+#: The ends of the calendar, as moments and as days.
+MOMENTS = ["0001-01-01T00:00:00-23:59", "9999-12-31T23:59:59+23:59", "1970-01-01T00:00:00Z"]
+DAYS = ["0001-01-01", "9999-12-31"]
+
+
+def test_no_network_command_at_the_ends_of_the_calendar_gives_a_server_error(
+    story: Story,
+) -> None:
+    """Every network command of the catalog, aimed at a network and items that exist, with
+    moments and days at the ends of the calendar: refused or recorded, never a 500."""
+    network = story.establish()
+    story.establish_forum()
+    theme = story.theme(network)
+    signal = story.post(
+        f"/v1/learning-networks/{network}/signals",
+        {
+            "category": "other",
+            "description": "d",
+            "evidence": {"themes": [theme]},
+            "addressed_to": "x",
+        },
+        story.chair,
+    )["item_id"]
+    improvement = story.post(
+        f"/v1/learning-networks/{network}/improvement-trajectories",
+        {"title": "t", "action_proposal": "a"},
+        story.chair,
+    )["item_id"]
+    items = {
+        "theme_id": theme,
+        "signal_id": signal,
+        "improvement_id": improvement,
+        "organisation": SCHOOL,
+    }
+    routes = [r for r, case in CASES.items() if case.owner == "learning-network"]
+    answers = []
+    for route in routes:
+        path = route.replace("{network_id:uuid}", network)
+        for name, value in items.items():
+            path = path.replace(f"{{{name}:str}}", value)
+        body = CASES[route].body("")
+        for moment in MOMENTS:
+            answers.append(story.send(path, {**body, "occurred_at": moment}, story.chair))
+        for day in DAYS:
+            dated = {k: day for k in body if k.endswith(("_on", "_for"))}
+            if dated:
+                answers.append(story.send(path, {**body, **dated}, story.chair))
+
+    assert len(answers) > 3 * len(routes)
+    for answer in answers:
+        assert_handled(answer)
+    assert story.read(network).status_code == 200

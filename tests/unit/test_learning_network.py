@@ -23,6 +23,7 @@ from domain.learning_network import (
     MembershipConflict,
     NetworkLevel,
     NotAMember,
+    OccurredBeforeEstablishment,
     ParticipationRung,
     ProposerKind,
     Reach,
@@ -393,3 +394,11 @@ def test_a_held_on_date_lies_after_the_establishment_and_not_after_occurred_at()
             conclusions=(),
             known_release=known,
         )
+
+
+def test_nothing_happens_in_a_network_before_its_establishment() -> None:
+    n = LearningNetwork.establish(
+        ctx(5), level=NetworkLevel.MESO, region="limburg", coordinating_organisation="org-chair"
+    )
+    with pytest.raises(OccurredBeforeEstablishment):
+        n.close(ctx(4), reason="too early")
