@@ -104,7 +104,8 @@ class LearningNetworkController(Controller):
         """Members, themes, meetings, policy signals, lessons and improvement trajectories (with
         their measurement moments), with the network's version as ``ETag``."""
         await consistency.reached(PROJECTION)
-        found = await queries.learning_networks.one(network_id)
+        today = services.policy.clock().astimezone(UTC).date()
+        found = await queries.learning_networks.one(network_id, today)
         missing = LearningNetworkNotFound(f"no learning network with id {network_id}")
         if found is None:
             services.policy.require_role(request.user, READ, NETWORK_READERS)

@@ -98,6 +98,8 @@ class SignalView(msgspec.Struct, kw_only=True):
     escalated_at: datetime | None = None
     closed_at: datetime | None = None
     closing_reason: str | None = None
+    #: Days from raised to closed or escalated, or to today while open (computed when read).
+    days_open: int | None = None
 
 
 class LessonsView(msgspec.Struct, kw_only=True):
@@ -496,11 +498,18 @@ class LearningNetworkQueries:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
 
-    async def one(self, network: UUID) -> NetworkView | None:
+    async def one(self, network: UUID, today: date) -> NetworkView | None:
+        """The network's state, each signal with the days it has been open by ``today``."""
         rows = await self.runner.fetch(
             f"SELECT document FROM {_NETWORKS} WHERE id = ?", [str(network)]
         )
-        return _decoder.decode(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        view = _decoder.decode(rows[0][0])
+        for signal in view.signals:
+            ended = signal.closed_at or signal.escalated_at
+            signal.days_open = _days(iso(signal.raised_at) or "", iso(ended), today)
+        return view
 
     async def list(self, regions: frozenset[str] | None) -> list[NetworkSummary]:
         """Every network (``regions`` ``None``), or the meso networks of ``regions``."""

@@ -201,7 +201,7 @@ def test_a_year_of_a_regions_network_reaches_its_state(story: Story) -> None:
         (theme, "discussed", "region_coordinator")
     ]
     assert state["meetings"][0]["releases_consulted"] == [release]
-    assert [s["status"] for s in state["signals"]] == ["escalated"]
+    assert [(s["status"], s["days_open"]) for s in state["signals"]] == [("escalated", 1)]
     assert [m["confidence"] for m in state["improvement_trajectories"][0]["measurements"]] == [3, 4]
     assert [lesson["year"] for lesson in state["lessons"]] == [T0.year]
     assert COORDINATING not in response.text, "a theme's proposer is a kind, not an organisation"
@@ -431,3 +431,16 @@ def test_no_network_command_at_the_ends_of_the_calendar_gives_a_server_error(
     for answer in answers:
         assert_handled(answer)
     assert story.read(network).status_code == 200
+
+
+def test_no_network_command_is_recorded_on_a_clients_behalf(story: Story) -> None:
+    network = story.establish()
+
+    response = story.send(
+        f"/v1/learning-networks/{network}/themes",
+        {"title": "t", "description": "d"},
+        story.chair,
+        **{"X-On-Behalf-Of": "rep-mother"},
+    )
+
+    assert_problem(response, 422, field="X-On-Behalf-Of")
