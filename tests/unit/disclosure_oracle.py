@@ -60,7 +60,12 @@ def ranges(
         (None, population.contributions, set(population.counts), dict(published))
     ]
     for version in earlier:
-        cells = set(version.published) | set(population.counts)
+        # The cells of that version's shape (a quarter's has no sector cells).
+        cells = set(version.published) | {
+            key
+            for key in population.counts
+            if version.period.by_sector or key.sector == ALL_SECTORS
+        }
         for unit_cells in version.contributions.values():
             cells.update(unit_cells)
         versions.append((version.number, version.contributions, cells, dict(version.published)))

@@ -70,12 +70,18 @@ def releases(draw: st.DrawFn) -> tuple[Population, list[Population]]:
     changed = {unit: draw(trajectories(regions, sectors)) for unit in late if draw(st.booleans())}
     earlier_units = {u: changed.get(u, cells) for u, cells in units.items() if u not in late}
     earlier_units.update(changed)
-    quarter_units = {u: cells for u, cells in units.items() if draw(st.booleans())}
+    # A quarter's tables have the region's all-sectors cells only (``Period.by_sector``).
+    quarter_units = {
+        u: {key: n for key, n in cells.items() if key.sector == ALL_SECTORS}
+        for u, cells in units.items()
+        if draw(st.booleans())
+    }
     shape = counts(regions, sectors)
+    quarter_shape = {key: cell for key, cell in shape.items() if key.sector == ALL_SECTORS}
     return (
         Population(Period(2026), units, shape, {}, {}),
         [
-            Population(Period(2026, 2), quarter_units, shape, {}, {}),
+            Population(Period(2026, 2), quarter_units, quarter_shape, {}, {}),
             Population(Period(2026), earlier_units, shape, {}, {}),
         ],
     )

@@ -51,7 +51,11 @@ def of(units: list[UnitRecord], period: Period, kinds: dict[str, str] | None = N
     return population(units, period, policy=POLICY, kinds=kinds or {})
 
 
-def value(found: Population, name: str, sector: str = SECTOR, region: str = REGION) -> int:
+def value(found: Population, name: str, sector: str | None = None, region: str = REGION) -> int:
+    """A cell's value; by default the unit's sector's cell in a year, the region's in a quarter
+    (a quarter's tables are not broken down by sector)."""
+    if sector is None:
+        sector = SECTOR if found.period.kind == "year" else ALL_SECTORS
     table, category = name.split("/", 1)
     return found.value(CellKey(table, region, sector, category))
 
@@ -95,7 +99,7 @@ def test_a_regions_all_sectors_cell_is_the_sum_of_its_sectors() -> None:
         unit("t-3", sector="mental_health"),
     ]
 
-    found = of(units, Q3)
+    found = of(units, YEAR)
 
     assert value(found, "flow/referrals", ALL_SECTORS) == 3
     assert value(found, "flow/referrals", "youth_care") == 2
@@ -103,11 +107,27 @@ def test_a_regions_all_sectors_cell_is_the_sum_of_its_sectors() -> None:
 
 
 def test_every_count_cell_exists_in_every_sector_of_the_region_even_when_zero() -> None:
-    found = of([unit()], Q3)
+    found = of([unit()], YEAR)
 
     sectors = {key.sector for key in found.counts if key.region == REGION}
     assert sectors == {*(sector.value for sector in Sector), ALL_SECTORS}
     assert found.values()[CellKey("blocks", REGION, "education", "reason:funding")] == 0
+
+
+def test_a_quarter_shows_only_the_regions_all_sectors_cells_and_a_year_every_sector() -> None:
+    units = [unit("t-1", sector="youth_care"), unit("t-2", sector="mental_health")]
+
+    quarter, year = of(units, Q3), of(units, YEAR)
+
+    for found in (quarter, year):
+        assert value(found, "flow/referrals", ALL_SECTORS) == 2
+    assert {key.sector for key in quarter.counts} == {ALL_SECTORS}
+    assert {key.sector for key in quarter.quantiles} == {ALL_SECTORS}
+    assert {key.sector for key in quarter.rates} == {ALL_SECTORS}
+    assert all(
+        key.sector == ALL_SECTORS for cells in quarter.contributions.values() for key in cells
+    )
+    assert value(year, "flow/referrals", "mental_health") == 1
 
 
 def test_every_value_of_a_vocabulary_is_a_category_of_its_own() -> None:
@@ -121,7 +141,7 @@ def test_every_value_of_a_vocabulary_is_a_category_of_its_own() -> None:
 
 
 def test_a_block_reason_is_a_part_of_the_trajectories_blocked() -> None:
-    found = of([unit()], Q3)
+    found = of([unit()], YEAR)
 
     reason = found.counts[CellKey("blocks", REGION, SECTOR, "reason:waiting_list")]
     assert reason.group == CellKey("blocks", REGION, SECTOR, "blocked")
@@ -164,7 +184,7 @@ def test_the_days_blocked_are_counted_for_the_block_that_ended_in_the_period() -
 
     found = of([unit(details=details)], Q3)
 
-    key = CellKey("blocks", REGION, SECTOR, "block_days:waiting_list")
+    key = CellKey("blocks", REGION, ALL_SECTORS, "block_days:waiting_list")
     assert found.quantiles[key].values == (14,)
 
 
@@ -251,7 +271,7 @@ def test_a_trajectory_referred_after_the_period_contributes_nothing_to_it() -> N
 
 
 def test_the_share_accepted_divides_the_referrals_accepted_by_the_referrals() -> None:
-    rate = of([unit()], Q3).rates[CellKey("flow", REGION, SECTOR, "share_accepted")]
+    rate = of([unit()], YEAR).rates[CellKey("flow", REGION, SECTOR, "share_accepted")]
 
     assert rate.numerator.category == "referrals:accepted"
     assert rate.denominator.category == "referrals"

@@ -65,6 +65,16 @@ class Period:
             return date(self.year, 12, 31)
         return date(self.year, 3 * self.quarter + 1, 1) - timedelta(days=1)
 
+    @property
+    def by_sector(self) -> bool:
+        """Whether this period's tables break each region down by sector: a year's do, a
+        quarter's do not (only the region's all-sectors cells). A region's quarter holds a
+        quarter of its year's trajectories; split six ways again, nearly every sector cell of a
+        quarter is below k, and what a quarter published by sector would, with the year's cells
+        they add up to, force the year to withhold its own numbers as well. The shape follows
+        from the period's kind alone, never from the data (a missing cell would say "zero")."""
+        return self.quarter is None
+
     def contains(self, day: date) -> bool:
         return self.start <= day <= self.end
 

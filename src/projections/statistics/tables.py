@@ -642,6 +642,7 @@ def populations(
     #: Per (region, sector): a cell's keys in its sector and in the region's ``*``.
     pairs: dict[tuple[str, str], dict[Cell, tuple[CellKey, CellKey]]] = {}
     contributions: dict[Period, dict[str, dict[CellKey, int]]] = {p: {} for p in wanted}
+    by_sector = {p: p.by_sector for p in wanted}
     values: dict[Period, dict[CellKey, list[int]]] = {p: {} for p in wanted}
     for unit in units:
         seen_regions.add(unit.region)
@@ -675,34 +676,42 @@ def populations(
                             key(cell[0], unit.region, unit.sector, cell[1]),
                             key(cell[0], unit.region, ALL_SECTORS, cell[1]),
                         )
-                    mine[pair[0]] = mine[pair[1]] = amount
+                    mine[pair[1]] = amount
+                    if by_sector[period]:
+                        mine[pair[0]] = amount
                 contributions[period][unit_id(unit)] = mine
             for (table, category), days in durations.items():
-                for sector in (unit.sector, ALL_SECTORS):
+                for sector in (unit.sector, ALL_SECTORS) if by_sector[period] else (ALL_SECTORS,):
                     cell_key = key(table, unit.region, sector, category)
                     values[period].setdefault(cell_key, []).append(days)
 
-    count_map: dict[CellKey, CountCell] = {}
-    quantile_keys: list[CellKey] = []
-    rates: dict[CellKey, RateCell] = {}
-    for region in sorted(seen_regions):
-        for sector in (*sectors, ALL_SECTORS):
-            for (table, category), group in categories:
-                count_key = key(table, region, sector, category)
-                count_map[count_key] = CountCell(
-                    count_key, key(group[0], region, sector, group[1]) if group else None
-                )
-            for table, category in quantile_cells():
-                quantile_keys.append(key(table, region, sector, category))
-            for (table, category), numerator, denominator in rate_cells(names):
-                rate_key = key(table, region, sector, category)
-                rates[rate_key] = RateCell(
-                    rate_key,
-                    key(*_at(numerator, region, sector)),
-                    key(*_at(denominator, region, sector)),
-                )
-    return {
-        period: Population(
+    shapes: dict[bool, tuple[dict[CellKey, CountCell], list[CellKey], dict[CellKey, RateCell]]]
+    shapes = {}
+    for split in set(by_sector.values()):
+        count_map: dict[CellKey, CountCell] = {}
+        quantile_keys: list[CellKey] = []
+        rates: dict[CellKey, RateCell] = {}
+        for region in sorted(seen_regions):
+            for sector in (*sectors, ALL_SECTORS) if split else (ALL_SECTORS,):
+                for (table, category), group in categories:
+                    count_key = key(table, region, sector, category)
+                    count_map[count_key] = CountCell(
+                        count_key, key(group[0], region, sector, group[1]) if group else None
+                    )
+                for table, category in quantile_cells():
+                    quantile_keys.append(key(table, region, sector, category))
+                for (table, category), numerator, denominator in rate_cells(names):
+                    rate_key = key(table, region, sector, category)
+                    rates[rate_key] = RateCell(
+                        rate_key,
+                        key(*_at(numerator, region, sector)),
+                        key(*_at(denominator, region, sector)),
+                    )
+        shapes[split] = (count_map, quantile_keys, rates)
+    made: dict[Period, Population] = {}
+    for period in wanted:
+        count_map, quantile_keys, rates = shapes[by_sector[period]]
+        made[period] = Population(
             period,
             contributions[period],
             count_map,
@@ -712,8 +721,7 @@ def populations(
             },
             rates,
         )
-        for period in wanted
-    }
+    return made
 
 
 def _at(cell: Cell, region: str, sector: str) -> tuple[str, str, str, str]:
