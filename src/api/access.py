@@ -58,6 +58,7 @@ from domain.client import Client
 from domain.common import Actor, ConsentScope
 from domain.errors import ClientNotFound, NotFound, TrajectoryNotFound
 from domain.export_authorisation import ExportAuthorisation
+from domain.learning_network import LearningNetwork, LearningNetworkNotFound, NetworkLevel
 from domain.organisation import Organisation
 from domain.trajectory import RUNNING, Status, Trajectory
 
@@ -134,6 +135,35 @@ ORGANISATION_COMMANDS = ORGANISATION_MANAGEMENT | {ORGANISATION_REGISTRATION}
 #: Export authorisations (issue #13): recorded and revoked by the data protection officer only.
 EXPORT_AUTHORISATION_COMMANDS = frozenset(
     {Action.GRANT_EXPORT_AUTHORISATION, Action.REVOKE_EXPORT_AUTHORISATION}
+)
+
+#: Learning networks (issue #14). The forum or an admin establishes (and closes) a network; its
+#: coordinating organisation admits members and publishes lessons; members record; a coordinator
+#: of the region proposes themes and raises signals.
+NETWORK_FOUNDING = frozenset({Action.ESTABLISH_LEARNING_NETWORK, Action.CLOSE_LEARNING_NETWORK})
+NETWORK_COORDINATING = frozenset(
+    {Action.ADMIT_NETWORK_MEMBER, Action.RECORD_NETWORK_MEMBER_LEFT, Action.PUBLISH_LESSONS}
+)
+NETWORK_FROM_THE_REGION = frozenset({Action.PROPOSE_THEME, Action.RAISE_POLICY_SIGNAL})
+NETWORK_MEMBERS = frozenset(
+    {
+        Action.SCHEDULE_THEME,
+        Action.CLOSE_THEME,
+        Action.HOLD_NETWORK_MEETING,
+        Action.ANSWER_POLICY_SIGNAL,
+        Action.CLOSE_POLICY_SIGNAL,
+        Action.ESCALATE_POLICY_SIGNAL,
+        Action.START_IMPROVEMENT_TRAJECTORY,
+        Action.MEASURE_IMPROVEMENT_TRAJECTORY,
+    }
+)
+NETWORK_COMMANDS = (
+    NETWORK_FOUNDING | NETWORK_COORDINATING | NETWORK_FROM_THE_REGION | NETWORK_MEMBERS
+)
+#: Who reads learning networks: the forum and admins every one, a learning network and an
+#: auditor their region's.
+NETWORK_READERS: frozenset[str] = frozenset(
+    {Role.LEARNING_NETWORK, Role.FORUM, Role.AUDITOR, Role.ADMIN}
 )
 
 CASE_READERS: frozenset[str] = frozenset({Role.COORDINATOR, Role.PROFESSIONAL, Role.AUDITOR})
@@ -255,6 +285,12 @@ class AccessPolicy:
             return role == Role.ADMIN
         if action == ERASURE or action in EXPORT_AUTHORISATION_COMMANDS:
             return role == Role.DATA_PROTECTION_OFFICER
+        if action in NETWORK_FOUNDING:
+            return role in (Role.FORUM, Role.ADMIN)
+        if action in NETWORK_FROM_THE_REGION:
+            return role in (Role.LEARNING_NETWORK, Role.FORUM, Role.COORDINATOR)
+        if action in NETWORK_COMMANDS:
+            return role in (Role.LEARNING_NETWORK, Role.FORUM)
         return role == Role.COORDINATOR or (
             role == Role.PROFESSIONAL and action in PROFESSIONAL_COMMANDS
         )
@@ -288,6 +324,15 @@ class AccessPolicy:
                 f"{words}: an export is pseudonymised personal data, authorised only by the "
                 "data_protection_officer role"
             )
+        if action in NETWORK_FOUNDING:
+            return f"{words} is the forum's (or an admin's)"
+        if action in NETWORK_FROM_THE_REGION:
+            return (
+                f"{words} is recorded by a member of the learning network, the forum or a "
+                "coordinator of the region"
+            )
+        if action in NETWORK_COMMANDS:
+            return f"{words} is recorded by a member of the learning network (or the forum's)"
         if action == ORGANISATION_REGISTRATION:
             return (
                 "registering an organisation needs the coordinator role (a provisional "
@@ -345,6 +390,9 @@ class AccessPolicy:
             if action not in EXPORT_AUTHORISATION_COMMANDS:
                 raise Forbidden(f"{action.replace('_', ' ')} is not a command on an authorisation")
             return None  # the role suffices: the officer keeps the deployment's authorisations
+        if isinstance(aggregate, LearningNetwork):
+            self._check_network_command(principal, action, aggregate)
+            return None
         if isinstance(aggregate, Client):
             self._check_client_command(principal, action, aggregate)
             return aggregate
@@ -356,6 +404,78 @@ class AccessPolicy:
             f"{action.replace('_', ' ')} on a {type(aggregate).__name__} is not something the "
             "access policy knows; refused"
         )
+
+    @staticmethod
+    def sees_network(principal: Principal, level: str, region: str | None) -> bool:
+        """One role's relation for reading a learning network: the forum and admins every
+        network, a learning network and an auditor their region's (issue #14)."""
+        role = role_of(principal)
+        if role in (Role.FORUM, Role.ADMIN):
+            return True
+        if role in (Role.LEARNING_NETWORK, Role.AUDITOR):
+            return level == NetworkLevel.MESO and region == principal.region
+        return False
+
+    @staticmethod
+    def network_regions(acting: Principal) -> frozenset[str] | None:
+        """The regions whose networks a role lists: every one (``None``) for the forum and
+        admins, else its own region (the forum of the deployment is not a region's)."""
+        return None if role_of(acting) in (Role.FORUM, Role.ADMIN) else frozenset({acting.region})
+
+    def network_reader(
+        self, principal: Principal, action: str, network: UUID, level: str, region: str | None
+    ) -> Principal:
+        """The principal acting in the first role that may read the network, or the refusal
+        (404 when no role sees it: a region's network does not exist for another region)."""
+
+        def check(single: Principal) -> None:
+            if role_of(single) not in NETWORK_READERS:
+                raise Forbidden(
+                    f"{action} needs one of the roles {', '.join(sorted(NETWORK_READERS))}"
+                )
+            if not self.sees_network(single, level, region):
+                raise LearningNetworkNotFound(f"no learning network with id {network}")
+
+        return self.decide(principal, action, check)[0]
+
+    @staticmethod
+    def _check_network_command(principal: Principal, action: str, network: LearningNetwork) -> None:
+        """Issue #14: members record for their network (in their region); its coordinating
+        organisation admits members and publishes lessons; the forum records for the forum and
+        reads every region's; a coordinator of the region proposes themes and raises signals."""
+        if action not in NETWORK_COMMANDS:
+            raise Forbidden(f"{action.replace('_', ' ')} is not a command on a learning network")
+        role, organisation = role_of(principal), principal.organisation
+        meso = network.level == NetworkLevel.MESO
+        if role == Role.ADMIN or (role == Role.FORUM and action in NETWORK_FOUNDING):
+            return  # the deployment's: it established the network, it closes it
+        if role == Role.COORDINATOR:
+            if not (meso and network.region == principal.region):
+                raise LearningNetworkNotFound(f"no learning network with id {network.id}")
+            return  # permits() let it only propose themes and raise signals
+        if role == Role.LEARNING_NETWORK and not (meso and network.region == principal.region):
+            raise LearningNetworkNotFound(f"no learning network with id {network.id}")
+        if role == Role.FORUM and meso:
+            raise Forbidden(
+                "the forum reads a region's learning network; its members record for it",
+                visible=True,
+            )
+        if action in NETWORK_COORDINATING:
+            if organisation != network.coordinating_organisation:
+                raise Forbidden(
+                    f"{action.replace('_', ' ')} is the coordinating organisation's "
+                    f"({network.coordinating_organisation!r})",
+                    visible=True,
+                )
+            return
+        if role == Role.FORUM:
+            return  # the forum records for the deployment's forum
+        if organisation not in network.members:
+            raise Forbidden(
+                "your organisation is no member of this learning network: its members record "
+                "for it (its coordinating organisation admits members)",
+                visible=True,
+            )
 
     def _check_client_command(self, principal: Principal, action: str, client: Client) -> None:
         if action == ERASURE:

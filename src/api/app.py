@@ -17,6 +17,7 @@ from api.clients import ClientController, client_command_handlers
 from api.commands import command_runners
 from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites
 from api.exports import ExportController
+from api.learning_networks import LearningNetworkController, learning_network_command_handlers
 from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
 from api.organisations import OrganisationController
@@ -90,6 +91,8 @@ def create_app(
             StatisticsController,
             OrganisationController,
             ExportController,
+            LearningNetworkController,
+            *learning_network_command_handlers,
         ],
         dependencies={
             "queries": Provide(provide_queries, sync_to_thread=False),

@@ -24,7 +24,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.access import ORGANISATION_COMMANDS
+from api.access import NETWORK_COMMANDS, ORGANISATION_COMMANDS
 from api.auth import Principal
 from api.common import (
     ON_BEHALF_OF,
@@ -44,7 +44,10 @@ from application.commands import (
     ClientCommand,
     Command,
     EraseClient,
+    EscalatePolicySignalAt,
+    EstablishLearningNetwork,
     GrantExportAuthorisation,
+    NetworkCommand,
     OrganisationCommand,
     Refer,
     RegisterClient,
@@ -212,6 +215,41 @@ class CommandRunner:
             self.care_record.revoke_export_authorisation,
         )
 
+    def establish_learning_network(self, command: EstablishLearningNetwork) -> Answer:
+        """Answered 201 with the network's id (derived from its level and region)."""
+        return self.run(
+            command,
+            Action.ESTABLISH_LEARNING_NETWORK,
+            lambda ctx, _: self.care_record.establish_learning_network(ctx, command),
+            location="/v1/learning-networks/{}",
+        )
+
+    def on_network(
+        self, network_id: UUID, command: NetworkCommand | EscalatePolicySignalAt
+    ) -> Answer:
+        """A command on a learning network; meetings and signals cite statistics releases by
+        number, checked against the release store."""
+        if isinstance(command, EscalatePolicySignalAt):
+            return self._on(
+                network_id,
+                command,
+                Action.ESCALATE_POLICY_SIGNAL,
+                self.care_record.escalate_policy_signal,
+            )
+        released = self._released
+        return self._on(
+            network_id,
+            command,
+            command.action,
+            lambda ctx, record, version, c: self.care_record.change_network(
+                ctx, record, version, c, released
+            ),
+        )
+
+    def _released(self, number: int) -> bool:
+        store = self.services.releases
+        return store is not None and store.release(number) is not None
+
     def _create(
         self, command: C, action: Action, use_case: Callable[[CommandContext, C], CommandResult]
     ) -> Answer:
@@ -252,11 +290,12 @@ class CommandRunner:
                 "registered has none yet",
                 extra=[{"key": ON_BEHALF_OF, "message": "no representative yet"}],
             )
-        if representative is not None and action in ORGANISATION_COMMANDS:
+        if representative is not None and action in ORGANISATION_COMMANDS | NETWORK_COMMANDS:
             raise ValidationException(
                 f"{ON_BEHALF_OF} names a client's representative; the organisation register "
-                "is kept by no one on a client's behalf: leave the header out",
-                extra=[{"key": ON_BEHALF_OF, "message": "not for the organisation register"}],
+                "and the learning networks are kept by no one on a client's behalf: leave the "
+                "header out",
+                extra=[{"key": ON_BEHALF_OF, "message": "not for a register or a network"}],
             )
         expected = expected_version(self.if_match)
         key = self._idempotency_key()

@@ -26,7 +26,10 @@ from application.codec import MsgspecTranscoder, SealingMapper
 from application.commands import (
     ClientCommand,
     EraseClient,
+    EscalatePolicySignalAt,
+    EstablishLearningNetwork,
     GrantExportAuthorisation,
+    NetworkCommand,
     OrganisationCommand,
     Refer,
     RegisterClient,
@@ -40,6 +43,13 @@ from domain.client import Client
 from domain.common import CommandContext
 from domain.errors import InvalidValue
 from domain.export_authorisation import ExportAuthorisation
+from domain.learning_network import (
+    EscalationNeedsForum,
+    LearningNetwork,
+    NetworkAlreadyEstablished,
+    NetworkLevel,
+    network_id,
+)
 from domain.organisation import (
     Organisation,
     OrganisationAlreadyRegistered,
@@ -376,6 +386,65 @@ class CareRecord(Application[UUID]):
             start = page[-1].id
         return [self.export_authorisation(i) for i in ids]
 
+    # --- learning networks (issue #14) ---------------------------------------------------------
+
+    def learning_network(self, network: UUID) -> LearningNetwork:
+        return self._load(LearningNetwork, network)
+
+    def establish_learning_network(
+        self, ctx: CommandContext, command: EstablishLearningNetwork
+    ) -> CommandResult:
+        """One network per region, one forum per deployment: the id is derived from the level
+        and region, so a second establishment is refused (409), and two racing ones meet the
+        store's unique (aggregate, version) constraint."""
+        network = command.establish(ctx)
+        if self._holds(network.id):
+            where = (
+                "the deployment has its forum already"
+                if command.level == NetworkLevel.MACRO
+                else f"region {command.region!r} has its learning network already"
+            )
+            raise NetworkAlreadyEstablished(
+                f"{where} (GET /v1/learning-networks/{network.id})", field="region"
+            )
+        return self._save_all(network, item_id=str(network.id))
+
+    def change_network(
+        self,
+        ctx: CommandContext,
+        network: UUID,
+        expected_version: int | None,
+        command: NetworkCommand,
+        released: Callable[[int], bool],
+    ) -> CommandResult:
+        """Any command on one learning network; ``released`` says whether a statistics release
+        of that number exists (meetings and signals cite releases by number)."""
+        aggregate, ctx = self._load_for(ctx, LearningNetwork, network, expected_version)
+        command = command.identified()
+        command.apply(aggregate, ctx, _NetworkReader(self, released))
+        return self._save_all(aggregate, item_id=command.item_id)
+
+    def escalate_policy_signal(
+        self,
+        ctx: CommandContext,
+        network: UUID,
+        expected_version: int | None,
+        command: EscalatePolicySignalAt,
+    ) -> CommandResult:
+        """A region's signal taken to the forum: recorded on both in one transaction."""
+        aggregate, ctx = self._load_for(ctx, LearningNetwork, network, expected_version)
+        forum_id = network_id(NetworkLevel.MACRO, None)
+        if not self._holds(forum_id):
+            raise EscalationNeedsForum(
+                "the deployment has no forum yet: a forum token or an admin establishes it "
+                "(POST /v1/learning-networks with level macro)"
+            )
+        forum = self.learning_network(forum_id)
+        aggregate.escalate_signal(
+            ctx, signal_id=command.signal_id, reason=command.reason, forum=forum
+        )
+        return self._save_all(aggregate, forum, item_id=command.signal_id)
+
     # --- trajectories ---------------------------------------------------------------------------
 
     def refer(self, ctx: CommandContext, command: Refer) -> CommandResult:
@@ -422,3 +491,14 @@ class CareRecord(Application[UUID]):
         else:
             new = trajectory.record_deadline_met_late(ctx, rule=rule, due_on=due_on, met_on=met_on)
         return self._save_all(trajectory) if new else None
+
+
+@dataclass(frozen=True, slots=True)
+class _NetworkReader:
+    """What a learning network's command consults: the register, the statistics releases."""
+
+    care_record: CareRecord
+    released: Callable[[int], bool]
+
+    def registered(self, identifier: str) -> bool:
+        return self.care_record._holds(organisation_id(identifier))

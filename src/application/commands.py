@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 import msgspec
 from msgspec import Meta
 
+from domain import learning_network as ln
 from domain import trajectory as t
 from domain.client import Client, PersonalData
 from domain.common import (
@@ -77,6 +78,21 @@ class Action(StrEnum):
     CORRECT_ORGANISATION = "correct_organisation"
     GRANT_EXPORT_AUTHORISATION = "grant_export_authorisation"
     REVOKE_EXPORT_AUTHORISATION = "revoke_export_authorisation"
+    ESTABLISH_LEARNING_NETWORK = "establish_learning_network"
+    ADMIT_NETWORK_MEMBER = "admit_network_member"
+    RECORD_NETWORK_MEMBER_LEFT = "record_network_member_left"
+    PROPOSE_THEME = "propose_theme"
+    SCHEDULE_THEME = "schedule_theme"
+    CLOSE_THEME = "close_theme"
+    HOLD_NETWORK_MEETING = "hold_network_meeting"
+    RAISE_POLICY_SIGNAL = "raise_policy_signal"
+    ANSWER_POLICY_SIGNAL = "answer_policy_signal"
+    CLOSE_POLICY_SIGNAL = "close_policy_signal"
+    ESCALATE_POLICY_SIGNAL = "escalate_policy_signal"
+    PUBLISH_LESSONS = "publish_lessons"
+    START_IMPROVEMENT_TRAJECTORY = "start_improvement_trajectory"
+    MEASURE_IMPROVEMENT_TRAJECTORY = "measure_improvement_trajectory"
+    CLOSE_LEARNING_NETWORK = "close_learning_network"
 
 
 # --- field types --------------------------------------------------------------------------------
@@ -818,3 +834,405 @@ class RevokeExportAuthorisation(Command, kw_only=True, frozen=True):
 
     def apply(self, authorisation: ExportAuthorisation, ctx: CommandContext) -> None:
         authorisation.revoke(ctx, reason=self.reason)
+
+
+# --- learning networks (issue #14) --------------------------------------------------------------
+
+
+class NetworkReader(Protocol):
+    """What a command on a learning network may consult besides the network: the organisation
+    register and the statistics releases."""
+
+    def registered(self, identifier: str) -> bool: ...
+
+    def released(self, number: int) -> bool: ...
+
+
+class NetworkCommand(Command, kw_only=True, frozen=True):
+    """A command that changes one learning network (the forum's too)."""
+
+    action: ClassVar[Action]
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        raise NotImplementedError
+
+
+ReleaseNumber = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+Releases = Annotated[tuple[ReleaseNumber, ...], Meta(max_length=50)]
+Refs = Annotated[tuple[Ref, ...], Meta(max_length=100)]
+
+
+class EstablishLearningNetwork(Command, kw_only=True, frozen=True):
+    """A region's learning network (``meso``, a region named) or the deployment's forum
+    (``macro``, no region), with the organisation that coordinates it."""
+
+    action = Action.ESTABLISH_LEARNING_NETWORK
+    level: ln.NetworkLevel = ln.NetworkLevel.MESO
+    region: Ref | None = None
+    coordinating_organisation: Ref
+
+    def establish(self, ctx: CommandContext) -> ln.LearningNetwork:
+        return ln.LearningNetwork.establish(
+            ctx,
+            level=self.level,
+            region=self.region,
+            coordinating_organisation=self.coordinating_organisation,
+        )
+
+
+class AdmitNetworkMember(NetworkCommand, kw_only=True, frozen=True):
+    """An organisation of the register joins the pool, with its expertise and role (a client
+    representative's organisation, never a client)."""
+
+    action = Action.ADMIT_NETWORK_MEMBER
+    organisation: Ref
+    expertise: ShortText
+    role: ln.MemberRole
+
+    @property
+    def item_id(self) -> str | None:
+        return self.organisation
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        if not record.registered(self.organisation):
+            raise ln.MemberNotRegistered(
+                f"{self.organisation!r} is not in the organisation register: a member is an "
+                "organisation of the register (POST /v1/organisations first)",
+                field="organisation",
+            )
+        network.admit_member(
+            ctx, organisation=self.organisation, expertise=self.expertise, role=self.role
+        )
+
+
+class RecordNetworkMemberLeft(Command, kw_only=True, frozen=True):
+    reason: OptionalText = ""
+
+
+class RecordNetworkMemberLeftAt(RecordNetworkMemberLeft, NetworkCommand, kw_only=True, frozen=True):
+    action = Action.RECORD_NETWORK_MEMBER_LEFT
+    organisation: str
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.record_member_left(ctx, organisation=self.organisation, reason=self.reason)
+
+
+#: How the network shows who proposed a theme: by the kind of role, never the organisation.
+PROPOSER_OF_ROLE = {
+    "coordinator": ln.ProposerKind.REGION_COORDINATOR,
+    "forum": ln.ProposerKind.FORUM,
+}
+
+
+class ProposeTheme(NetworkCommand, kw_only=True, frozen=True):
+    """A theme for the network; its proposer is shown by kind ("a coordinator of the region")."""
+
+    action = Action.PROPOSE_THEME
+    theme_id: Ref | None = None
+    title: ShortText
+    description: Text
+    source_kind: ln.ThemeSource = ln.ThemeSource.MEMBER_EXPERIENCE
+
+    @property
+    def item_id(self) -> str | None:
+        return self.theme_id
+
+    def identified(self) -> Self:
+        identified: Self = _identified(self, "theme_id", "theme")
+        return identified
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.propose_theme(
+            ctx,
+            theme_id=self.theme_id or "",
+            title=self.title,
+            description=self.description,
+            proposer_kind=PROPOSER_OF_ROLE.get(ctx.actor.role, ln.ProposerKind.MEMBER),
+            source_kind=self.source_kind,
+        )
+
+
+class ScheduleTheme(Command, kw_only=True, frozen=True):
+    scheduled_for: date
+
+
+class ScheduleThemeAt(ScheduleTheme, NetworkCommand, kw_only=True, frozen=True):
+    action = Action.SCHEDULE_THEME
+    theme_id: str
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.schedule_theme(ctx, theme_id=self.theme_id, scheduled_for=self.scheduled_for)
+
+
+class CloseTheme(Command, kw_only=True, frozen=True):
+    conclusion: Text
+
+
+class CloseThemeAt(CloseTheme, NetworkCommand, kw_only=True, frozen=True):
+    action = Action.CLOSE_THEME
+    theme_id: str
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.close_theme(ctx, theme_id=self.theme_id, conclusion=self.conclusion)
+
+
+class HoldNetworkMeeting(NetworkCommand, kw_only=True, frozen=True):
+    """A meeting held: its kind, day, the members present, the themes discussed, the statistics
+    releases consulted (by number) and its conclusions."""
+
+    action = Action.HOLD_NETWORK_MEETING
+    meeting_id: Ref | None = None
+    kind: ln.MeetingKind
+    held_on: date
+    members_present: Refs
+    themes_discussed: Refs = ()
+    releases_consulted: Releases = ()
+    conclusions: Lines = ()
+
+    @property
+    def item_id(self) -> str | None:
+        return self.meeting_id
+
+    def identified(self) -> Self:
+        identified: Self = _identified(self, "meeting_id", "meeting")
+        return identified
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.hold_meeting(
+            ctx,
+            meeting_id=self.meeting_id or "",
+            kind=self.kind,
+            held_on=self.held_on,
+            members_present=self.members_present,
+            themes_discussed=self.themes_discussed,
+            releases_consulted=self.releases_consulted,
+            conclusions=self.conclusions,
+            known_release=record.released,
+        )
+
+
+class EvidenceBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a signal rests on: statistics releases by number and themes of the network."""
+
+    releases: Releases = ()
+    themes: Refs = ()
+
+
+class RaisePolicySignal(NetworkCommand, kw_only=True, frozen=True):
+    """A blocking structure signalled to policy, resting on at least one theme or release."""
+
+    action = Action.RAISE_POLICY_SIGNAL
+    signal_id: Ref | None = None
+    category: ln.SignalCategory
+    description: Text
+    evidence: EvidenceBody
+    addressed_to: ShortText
+
+    @property
+    def item_id(self) -> str | None:
+        return self.signal_id
+
+    def identified(self) -> Self:
+        identified: Self = _identified(self, "signal_id", "signal")
+        return identified
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.raise_signal(
+            ctx,
+            signal_id=self.signal_id or "",
+            category=self.category,
+            description=self.description,
+            evidence=ln.Evidence(releases=self.evidence.releases, themes=self.evidence.themes),
+            addressed_to=self.addressed_to,
+            known_release=record.released,
+        )
+
+
+class AnswerPolicySignal(Command, kw_only=True, frozen=True):
+    answer: Text
+    answered_by: ShortText
+
+
+class AnswerPolicySignalAt(AnswerPolicySignal, NetworkCommand, kw_only=True, frozen=True):
+    action = Action.ANSWER_POLICY_SIGNAL
+    signal_id: str
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.answer_signal(
+            ctx, signal_id=self.signal_id, answer=self.answer, answered_by=self.answered_by
+        )
+
+
+class ClosePolicySignal(Command, kw_only=True, frozen=True):
+    reason: Text
+
+
+class ClosePolicySignalAt(ClosePolicySignal, NetworkCommand, kw_only=True, frozen=True):
+    action = Action.CLOSE_POLICY_SIGNAL
+    signal_id: str
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.close_signal(ctx, signal_id=self.signal_id, reason=self.reason)
+
+
+class EscalatePolicySignal(Command, kw_only=True, frozen=True):
+    """Take a region's signal to the forum (recorded on the region's network and the forum)."""
+
+    reason: Text
+
+
+class EscalatePolicySignalAt(EscalatePolicySignal, Command, kw_only=True, frozen=True):
+    action = Action.ESCALATE_POLICY_SIGNAL
+    signal_id: str
+
+
+class ActionProposalBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    proposal_id: Ref
+    description: Text
+
+
+class PublishLessons(NetworkCommand, kw_only=True, frozen=True):
+    """001: the year's lessons, improvement paths and action proposals, for named audiences."""
+
+    action = Action.PUBLISH_LESSONS
+    year: Annotated[int, Meta(ge=1900, le=9999)]
+    what_worked: Lines = ()
+    what_did_not: Lines = ()
+    improvement_paths: Lines = ()
+    action_proposals: Annotated[tuple[ActionProposalBody, ...], Meta(max_length=50)] = ()
+    audiences: Annotated[tuple[ln.Audience, ...], Meta(min_length=1, max_length=10)]
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.publish_lessons(
+            ctx,
+            year=self.year,
+            what_worked=self.what_worked,
+            what_did_not=self.what_did_not,
+            improvement_paths=self.improvement_paths,
+            action_proposals=tuple(
+                ln.ActionProposal(p.proposal_id, p.description) for p in self.action_proposals
+            ),
+            audiences=self.audiences,
+        )
+
+
+class StartImprovementTrajectory(NetworkCommand, kw_only=True, frozen=True):
+    """What the network decided to change (an action proposal), followed from now on."""
+
+    action = Action.START_IMPROVEMENT_TRAJECTORY
+    improvement_id: Ref | None = None
+    title: ShortText
+    action_proposal: Text
+    theme_id: Ref | None = None
+
+    @property
+    def item_id(self) -> str | None:
+        return self.improvement_id
+
+    def identified(self) -> Self:
+        identified: Self = _identified(self, "improvement_id", "improvement")
+        return identified
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.start_improvement(
+            ctx,
+            improvement_id=self.improvement_id or "",
+            title=self.title,
+            action_proposal=self.action_proposal,
+            theme_id=self.theme_id,
+        )
+
+
+Count = Annotated[int, Meta(ge=0, le=10_000_000)]
+
+
+class ReachCountBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    now: Count = 0
+    expected: Count = 0
+
+
+class GroupReachBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    direct: ReachCountBody = ReachCountBody()
+    indirect: ReachCountBody = ReachCountBody()
+
+    def domain(self) -> ln.GroupReach:
+        return ln.GroupReach(
+            direct=ln.ReachCount(self.direct.now, self.direct.expected),
+            indirect=ln.ReachCount(self.indirect.now, self.indirect.expected),
+        )
+
+
+class ReachBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """002's reach: who benefits directly and indirectly, now and expected."""
+
+    clients: GroupReachBody = GroupReachBody()
+    relatives: GroupReachBody = GroupReachBody()
+    professionals: GroupReachBody = GroupReachBody()
+
+
+class MeasureImprovementTrajectory(Command, kw_only=True, frozen=True):
+    """002's measurement moment."""
+
+    measured_on: date
+    pdca_phase: PdcaPhase
+    participation: ln.ParticipationRung
+    confidence: Annotated[int, Meta(ge=1, le=5)]
+    reach: ReachBody = ReachBody()
+
+
+class MeasureImprovementTrajectoryAt(
+    MeasureImprovementTrajectory, NetworkCommand, kw_only=True, frozen=True
+):
+    action = Action.MEASURE_IMPROVEMENT_TRAJECTORY
+    improvement_id: str
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.measure_improvement(
+            ctx,
+            improvement_id=self.improvement_id,
+            measured_on=self.measured_on,
+            pdca_phase=self.pdca_phase,
+            participation=self.participation,
+            confidence=self.confidence,
+            reach=ln.Reach(
+                clients=self.reach.clients.domain(),
+                relatives=self.reach.relatives.domain(),
+                professionals=self.reach.professionals.domain(),
+            ),
+        )
+
+
+class CloseLearningNetwork(NetworkCommand, kw_only=True, frozen=True):
+    action = Action.CLOSE_LEARNING_NETWORK
+    reason: Text
+
+    def apply(
+        self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
+    ) -> None:
+        network.close(ctx, reason=self.reason)

@@ -1,12 +1,14 @@
 """The read models' queries the API asks, gathered on one runner.
 
 Each read model's module owns its tables and its queries (``plan_state``, ``timeline``,
-``tracking``, ``organisations``); this only puts one query object of each on the runner of the
-database at hand (``read_sqlite`` or ``read_postgres``). Nothing here names a table.
+``tracking``, ``organisations``, ``learning_networks``); this only puts one query object of each
+on the runner of the database at hand (``read_sqlite`` or ``read_postgres``). Nothing here
+names a table.
 """
 
 from dataclasses import dataclass
 
+from projections.learning_networks import LearningNetworkQueries
 from projections.organisations import OrganisationQueries
 from projections.plan_state.queries import PlanStateQueries
 from projections.runner import Runner
@@ -22,6 +24,7 @@ class ReadModelQueries:
     timeline: TimelineQueries
     tracking: TrackingQueries
     organisations: OrganisationQueries
+    learning_networks: LearningNetworkQueries
 
     @classmethod
     def on(cls, runner: Runner) -> "ReadModelQueries":
@@ -30,4 +33,5 @@ class ReadModelQueries:
             TimelineQueries(runner),
             TrackingQueries(runner),
             OrganisationQueries(runner),
+            LearningNetworkQueries(runner),
         )

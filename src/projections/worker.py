@@ -37,6 +37,7 @@ from domain.client import Client
 from domain.deadlines import DeadlinePolicy
 from domain.trajectory import Trajectory
 from projections.deadlines import DeadlinesProjection
+from projections.learning_networks import LearningNetworksProjection
 from projections.organisations import OrganisationsProjection
 from projections.plan_state.projection import PlanStateProjection
 from projections.statistics.units import StatisticsProjection
@@ -79,6 +80,7 @@ def all_projections(
         DeadlinesProjection(policy),
         OrganisationsProjection(),
         StatisticsProjection(),
+        LearningNetworksProjection(),
     )
 
 

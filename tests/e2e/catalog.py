@@ -23,6 +23,10 @@ ITEM_IDS = {
     "escalation_id": "escalation-unknown",
     "representative_ref": "rep-unknown",
     "consent_id": "consent-unknown",
+    "theme_id": "theme-unknown",
+    "signal_id": "signal-unknown",
+    "improvement_id": "improvement-unknown",
+    "organisation": "org-unknown",
 }
 
 
@@ -31,7 +35,7 @@ class Case:
     """One command endpoint."""
 
     #: What the command changes: a ``trajectory``, a ``client``, an ``organisation`` of the
-    #: register, an ``export-authorisation``, or nothing yet (``new``).
+    #: register, an ``export-authorisation``, a ``learning-network``, or nothing yet (``new``).
     owner: str
     #: A body the schema accepts (``occurred_at`` is added).
     fields: dict[str, Any] = field(default_factory=dict)
@@ -52,6 +56,9 @@ T = "/v1/trajectories/{trajectory_id:uuid}"
 C = "/v1/clients/{client_id:uuid}"
 R = "/v1/organisations/{identifier:str}"  # the register
 E = "/v1/exports/authorisations/{authorisation_id:uuid}"
+N = "/v1/learning-networks/{network_id:uuid}"
+#: Who records for a learning network (issue #14): its members and the forum.
+MEMBERS = ("learning_network",)
 
 CASES: dict[str, Case] = {
     # --- clients ---
@@ -106,6 +113,102 @@ CASES: dict[str, Case] = {
         {"reason": "project ended"},
         wrong=("reason", 1),
         roles=("data_protection_officer",),
+    ),
+    # --- learning networks (issue #14) ---
+    "/v1/learning-networks": Case(
+        "new",
+        {"level": "meso", "region": "west-flanders", "coordinating_organisation": "org-chair"},
+        "coordinating_organisation",
+        ("level", "regional"),
+        roles=("forum",),
+    ),
+    f"{N}/members": Case(
+        "learning-network",
+        {"organisation": "org-school", "expertise": "education", "role": "practitioner"},
+        "organisation",
+        ("role", "client"),
+        roles=MEMBERS,
+    ),
+    f"{N}/members/{{organisation:str}}/departure": Case(
+        "learning-network", {"reason": "moved"}, wrong=("reason", 1), roles=MEMBERS
+    ),
+    f"{N}/themes": Case(
+        "learning-network",
+        {"title": "Waiting lists", "description": "Places lack", "source_kind": "case_finding"},
+        "title",
+        ("source_kind", "a case"),
+        roles=MEMBERS,
+    ),
+    f"{N}/themes/{{theme_id:str}}/scheduling": Case(
+        "learning-network",
+        {"scheduled_for": on(30)},
+        "scheduled_for",
+        ("scheduled_for", "soon"),
+        roles=MEMBERS,
+    ),
+    f"{N}/themes/{{theme_id:str}}/closure": Case(
+        "learning-network", {"conclusion": "signalled"}, "conclusion", ("conclusion", 1), MEMBERS
+    ),
+    f"{N}/meetings": Case(
+        "learning-network",
+        {"kind": "learning_network", "held_on": on(0), "members_present": ["org-chair"]},
+        "members_present",
+        ("releases_consulted", "one"),
+        roles=MEMBERS,
+    ),
+    f"{N}/signals": Case(
+        "learning-network",
+        {
+            "category": "waiting_list",
+            "description": "Places lack",
+            "evidence": {"releases": [1]},
+            "addressed_to": "the agency",
+        },
+        "evidence",
+        ("category", "queues"),
+        roles=MEMBERS,
+    ),
+    f"{N}/signals/{{signal_id:str}}/answer": Case(
+        "learning-network",
+        {"answer": "next year", "answered_by": "the agency"},
+        "answer",
+        ("answered_by", ["x"]),
+        roles=MEMBERS,
+    ),
+    f"{N}/signals/{{signal_id:str}}/closure": Case(
+        "learning-network", {"reason": "funded"}, "reason", ("reason", 2), MEMBERS
+    ),
+    f"{N}/signals/{{signal_id:str}}/escalation": Case(
+        "learning-network", {"reason": "a decree"}, "reason", ("reason", []), MEMBERS
+    ),
+    f"{N}/lessons": Case(
+        "learning-network",
+        {"year": 2026, "what_worked": ["a planmaker"], "audiences": ["policy"]},
+        "audiences",
+        ("year", "this year"),
+        roles=MEMBERS,
+    ),
+    f"{N}/improvement-trajectories": Case(
+        "learning-network",
+        {"title": "One intake form", "action_proposal": "One intake form"},
+        "action_proposal",
+        ("theme_id", 3),
+        roles=MEMBERS,
+    ),
+    f"{N}/improvement-trajectories/{{improvement_id:str}}/measurements": Case(
+        "learning-network",
+        {
+            "measured_on": on(0),
+            "pdca_phase": "design",
+            "participation": "advising",
+            "confidence": 3,
+        },
+        "confidence",
+        ("confidence", "high"),
+        roles=MEMBERS,
+    ),
+    f"{N}/closure": Case(
+        "learning-network", {"reason": "merged"}, "reason", ("reason", 5), roles=("forum",)
     ),
     # --- trajectories: intake ---
     "/v1/trajectories": Case(

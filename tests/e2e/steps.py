@@ -12,7 +12,8 @@ from uuid import UUID
 import httpx
 from litestar.testing import TestClient
 
-from rodedraad.wiring import Container
+from projections.statistics.store import AuditSummary, CellRow, ReleaseDescription, TableSummary
+from rodedraad.wiring import Container, build_release_store
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -53,6 +54,36 @@ def etag(version: int) -> str:
 def recorded(container: Container) -> int:
     """The position of the last event recorded anywhere: unchanged means nothing was recorded."""
     return container.care_record.recorder.max_notification_id() or 0
+
+
+def save_release(container: Container, region: str, cells: list[CellRow] | None = None) -> int:
+    """A release of ``region`` in the store, as the release step saves one (with one ``flow``
+    table of ``cells``); its number. Who may read it, or cite it, is what the tests ask."""
+    store = build_release_store(container.settings)
+    try:
+        number = store.next_number()
+        rows = cells or []
+        store.save(
+            ReleaseDescription(
+                number=number,
+                period="2025",
+                revises=None,
+                computed_at=datetime.now(UTC),
+                log_position=recorded(container),
+                rule_set="rodedraad-statistics/1",
+                k=10,
+                deployment="local",
+                deadline_policies={region: "0" * 16},
+                regions=[region],
+                tables=[TableSummary("flow", len(rows), 0, {"below_k": len(rows)} if rows else {})],
+                audit=AuditSummary(len(rows), [], 1.0),
+            ),
+            {("flow", region): rows} if rows else {},
+            {},
+        )
+    finally:
+        store.close()
+    return number
 
 
 def events_of(container: Container, aggregate_id: str) -> list[Any]:

@@ -29,15 +29,10 @@ import pytest
 import structlog.testing
 from litestar.testing import TestClient
 
-from projections.statistics.store import (
-    AuditSummary,
-    CellRow,
-    ReleaseDescription,
-    TableSummary,
-)
-from rodedraad.wiring import Container, build_release_store
+from projections.statistics.store import CellRow
+from rodedraad.wiring import Container
 from tests.e2e.conftest import TokenFactory
-from tests.e2e.steps import bearer, recorded
+from tests.e2e.steps import bearer, recorded, save_release
 
 # --- who is asking --------------------------------------------------------------------------------
 
@@ -120,6 +115,18 @@ EXPORT_OFFICER = ("3333", "3333", "3333", "3333", "3333", "3333", "3333", "2222"
 #: party organisation), whatever the roles; the officer's own role is not enough either.
 XES_EXPORTERS = ("3333", "3333", "3333", "3333", "2333", "3333", "3333", "3333", "3333")
 E = "/v1/exports/authorisations/{authorisation_id:uuid}"
+#: Learning networks (issue #14). The party's organisation coordinates the region's network and
+#: is its only member besides; the forum or an admin establishes and closes networks.
+NL = "/v1/learning-networks/{network_id:uuid}"
+NETWORK_FOUNDERS = ("3333", "3333", "3333", "3333", "3333", "2222", "2222", "3333", "3333")
+#: The forum and admins list every network, a learning network or an auditor its region's.
+NETWORK_LISTS = ("3333", "3333", "2222", "2222", "2222", "2222", "2222", "3333", "3333")
+#: A region's network: read by its region's learning networks and auditors, the forum, admins.
+NETWORK_READERS = ("3333", "3333", "2222", "4444", "2222", "2222", "2222", "3333", "3333")
+#: Recorded by the network's members (the forum reads a region's network, records nothing).
+NETWORK_MEMBERS = ("3333", "3333", "3333", "3333", "2333", "3333", "3333", "3333", "3333")
+#: Themes and signals: members, and any coordinator of the region.
+NETWORK_PROPOSERS = ("2222", "3333", "3333", "3333", "2333", "3333", "3333", "3333", "3333")
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # --- clients: managed by the registering organisation (or an open trajectory's coordinator) ---
@@ -195,6 +202,27 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", E): EXPORT_OFFICER,
     ("POST", f"{E}/revoke"): EXPORT_OFFICER,
     ("GET", "/v1/exports/xes"): XES_EXPORTERS,
+    # --- learning networks (issue #14) ---
+    ("POST", "/v1/learning-networks"): NETWORK_FOUNDERS,
+    ("GET", "/v1/learning-networks"): NETWORK_LISTS,
+    ("GET", "/v1/learning-networks/signals"): NETWORK_LISTS,
+    ("GET", NL): NETWORK_READERS,
+    ("POST", f"{NL}/members"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/members/{{organisation:str}}/departure"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/themes"): NETWORK_PROPOSERS,
+    ("POST", f"{NL}/themes/{{theme_id:str}}/scheduling"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/themes/{{theme_id:str}}/closure"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/meetings"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/signals"): NETWORK_PROPOSERS,
+    ("POST", f"{NL}/signals/{{signal_id:str}}/answer"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/signals/{{signal_id:str}}/closure"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/signals/{{signal_id:str}}/escalation"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/lessons"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/improvement-trajectories"): NETWORK_MEMBERS,
+    ("POST", f"{NL}/improvement-trajectories/{{improvement_id:str}}/measurements"): (
+        NETWORK_MEMBERS
+    ),
+    ("POST", f"{NL}/closure"): NETWORK_FOUNDERS,
 }
 
 # --- the world the cells are asked about ----------------------------------------------------------
@@ -219,6 +247,13 @@ CONSULTATION = {
     "participants": [{"organisation": PARTY, "role": "planmaker"}],
     "client_involvement": "present",
 }
+#: A learning network's meeting: on the day of the probes (after the network's establishment).
+MEETING = {
+    "kind": "learning_network",
+    "held_on": (BASE + timedelta(hours=2)).date().isoformat(),
+    "members_present": [PARTY],
+}
+SIGNAL = {"category": "waiting_list", "description": "Places lack", "addressed_to": "agency"}
 
 
 class World:
@@ -251,6 +286,16 @@ class World:
         self.organisation = self.register_organisation()
         self.release = self.statistics_release()
         self.export_authorisation = self.authorise_export()
+        self.network = self.establish_network(REGION)
+        self.forum = self.post(
+            "/v1/learning-networks",
+            {"level": "macro", "coordinating_organisation": OTHER},
+            auth=self.auth(OTHER, "forum"),
+        )["id"]
+        self.member = self.admit_member()
+        self.theme = self.propose_theme()
+        self.signal = self.raise_signal()
+        self.improvement = self.start_improvement()
 
     # --- plumbing ---
 
@@ -357,32 +402,10 @@ class World:
         return identifier
 
     def statistics_release(self) -> int:
-        """A release in the store, as the release step saves one (its numbers are not what is
-        asked here: who may read it is)."""
-        store = build_release_store(self.container.settings)
-        try:
-            number = store.next_number()
-            store.save(
-                ReleaseDescription(
-                    number=number,
-                    period="2025",
-                    revises=None,
-                    computed_at=datetime.now(UTC),
-                    log_position=recorded(self.container),
-                    rule_set="rodedraad-statistics/1",
-                    k=10,
-                    deployment="local",
-                    deadline_policies={REGION: "0" * 16},
-                    regions=[REGION],
-                    tables=[TableSummary("flow", 1, 0, {"below_k": 1})],
-                    audit=AuditSummary(1, [], 1.0),
-                ),
-                {("flow", REGION): [CellRow("*", "blocked", "count", None, "suppressed")]},
-                {},
-            )
-        finally:
-            store.close()
-        return number
+        """A release in the store (its numbers are not what is asked here: who may read it is)."""
+        return save_release(
+            self.container, REGION, [CellRow("*", "blocked", "count", None, "suppressed")]
+        )
 
     def authorise_export(self) -> str:
         """The officer authorises the learning network's user of the party for the region."""
@@ -401,6 +424,55 @@ class World:
         )
         authorisation: str = answer["id"]
         return authorisation
+
+    # --- learning networks ---
+
+    def establish_network(self, region: str) -> str:
+        """A region's network, coordinated by the party (established by an admin)."""
+        answer = self.post(
+            "/v1/learning-networks",
+            {"level": "meso", "region": region, "coordinating_organisation": PARTY},
+            auth=self.auth("org-ops", "admin"),
+        )
+        network: str = answer["id"]
+        return network
+
+    def on_network(self, suffix: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Recorded by the party's learning network (the coordinating organisation)."""
+        return self.post(
+            f"/v1/learning-networks/{self.network}{suffix}",
+            body,
+            auth=self.auth(PARTY, "learning_network"),
+        )
+
+    def admit_member(self) -> str:
+        organisation = self.register_organisation()
+        self.on_network(
+            "/members", {"organisation": organisation, "expertise": "school", "role": "other"}
+        )
+        return organisation
+
+    def propose_theme(self) -> str:
+        answer = self.on_network("/themes", {"title": "Waiting lists", "description": "Lack"})
+        theme: str = answer["item_id"]
+        return theme
+
+    def discussed_theme(self) -> str:
+        theme = self.propose_theme()
+        self.on_network("/meetings", {**MEETING, "themes_discussed": [theme]})
+        return theme
+
+    def raise_signal(self) -> str:
+        answer = self.on_network("/signals", {**SIGNAL, "evidence": {"themes": [self.theme]}})
+        signal: str = answer["item_id"]
+        return signal
+
+    def start_improvement(self) -> str:
+        answer = self.on_network(
+            "/improvement-trajectories", {"title": "Intake", "action_proposal": "One form"}
+        )
+        improvement: str = answer["item_id"]
+        return improvement
 
     def raise_escalation(self, trajectory: str) -> str:
         answer = self.post(
@@ -427,6 +499,8 @@ class Probe:
         """The rule a refusal names: the access policy (403), or the record is not found."""
         if expected == "3":
             return self.forbidden_by
+        if self.path.startswith("/v1/learning-networks"):
+            return "learning-network-not-found"
         on_client = (
             self.path.startswith("/v1/clients/")
             or self.path == "/v1/trajectories"
@@ -441,6 +515,10 @@ Prober = Callable[[World, str, bool], Probe]
 
 def on(trajectory: str, suffix: str, body: dict[str, Any]) -> Probe:
     return Probe("POST", f"/v1/trajectories/{trajectory}{suffix}", body)
+
+
+def network(w: "World", suffix: str, body: dict[str, Any]) -> Probe:
+    return Probe("POST", f"/v1/learning-networks/{w.network}{suffix}", body)
 
 
 def answering(
@@ -644,6 +722,78 @@ PROBES: dict[tuple[str, str], Prober] = {
         f"/v1/exports/xes?region={REGION}&period={BASE.year}",
         forbidden_by="export-needs-authorisation",
     ),
+    ("POST", "/v1/learning-networks"): lambda w, o, a: Probe(
+        "POST",
+        "/v1/learning-networks",
+        {"level": "meso", "region": new("region"), "coordinating_organisation": o},
+    ),
+    ("GET", "/v1/learning-networks"): lambda w, o, a: Probe("GET", "/v1/learning-networks"),
+    ("GET", "/v1/learning-networks/signals"): lambda w, o, a: Probe(
+        "GET", "/v1/learning-networks/signals"
+    ),
+    ("GET", NL): lambda w, o, a: Probe("GET", f"/v1/learning-networks/{w.network}"),
+    ("POST", f"{NL}/members"): lambda w, o, a: network(
+        w,
+        "/members",
+        {
+            "organisation": w.register_organisation() if a else w.organisation,
+            "expertise": "school",
+            "role": "practitioner",
+        },
+    ),
+    ("POST", f"{NL}/members/{{organisation:str}}/departure"): lambda w, o, a: network(
+        w, f"/members/{w.admit_member() if a else w.member}/departure", {"reason": "moved"}
+    ),
+    ("POST", f"{NL}/themes"): lambda w, o, a: network(
+        w, "/themes", {"title": "Funding", "description": "Modules lack"}
+    ),
+    ("POST", f"{NL}/themes/{{theme_id:str}}/scheduling"): lambda w, o, a: network(
+        w, f"/themes/{w.theme}/scheduling", {"scheduled_for": day(30)}
+    ),
+    ("POST", f"{NL}/themes/{{theme_id:str}}/closure"): lambda w, o, a: network(
+        w,
+        f"/themes/{w.discussed_theme() if a else w.theme}/closure",
+        {"conclusion": "signalled"},
+    ),
+    ("POST", f"{NL}/meetings"): lambda w, o, a: network(w, "/meetings", MEETING),
+    ("POST", f"{NL}/signals"): lambda w, o, a: network(
+        w, "/signals", {**SIGNAL, "evidence": {"themes": [w.theme]}}
+    ),
+    ("POST", f"{NL}/signals/{{signal_id:str}}/answer"): lambda w, o, a: network(
+        w,
+        f"/signals/{w.raise_signal() if a else w.signal}/answer",
+        {"answer": "next year", "answered_by": "agency"},
+    ),
+    ("POST", f"{NL}/signals/{{signal_id:str}}/closure"): lambda w, o, a: network(
+        w, f"/signals/{w.raise_signal() if a else w.signal}/closure", {"reason": "funded"}
+    ),
+    ("POST", f"{NL}/signals/{{signal_id:str}}/escalation"): lambda w, o, a: network(
+        w, f"/signals/{w.raise_signal() if a else w.signal}/escalation", {"reason": "a decree"}
+    ),
+    ("POST", f"{NL}/lessons"): lambda w, o, a: network(
+        w, "/lessons", {"year": BASE.year, "what_worked": ["a planmaker"], "audiences": ["policy"]}
+    ),
+    ("POST", f"{NL}/improvement-trajectories"): lambda w, o, a: network(
+        w, "/improvement-trajectories", {"title": "Intake", "action_proposal": "One form"}
+    ),
+    ("POST", f"{NL}/improvement-trajectories/{{improvement_id:str}}/measurements"): (
+        lambda w, o, a: network(
+            w,
+            f"/improvement-trajectories/{w.start_improvement() if a else w.improvement}"
+            "/measurements",
+            {
+                "measured_on": MEETING["held_on"],
+                "pdca_phase": "clarify",
+                "participation": "consulted",
+                "confidence": 2,
+            },
+        )
+    ),
+    ("POST", f"{NL}/closure"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/learning-networks/{w.establish_network(new('region')) if a else w.network}/closure",
+        {"reason": "merged"},
+    ),
 }
 
 LABEL = {"2": "allowed", "0": "allowed (not listed)", "3": "403", "4": "404"}
@@ -751,7 +901,7 @@ def hidden_cells() -> list[tuple[tuple[str, str], str, str]]:
 def aimed_elsewhere(w: World, probe: Probe, missing: str) -> Probe:
     """The same request about a record that does not exist."""
     path, body = probe.path, dict(probe.body or {})
-    for record in (w.client, w.active, w.referred, w.closed):
+    for record in (w.client, w.active, w.referred, w.closed, w.network):
         path = path.replace(record, missing)
         body = {k: missing if v == record else v for k, v in body.items()}
     assert missing in path or missing in body.values(), probe
@@ -776,7 +926,14 @@ def test_a_hidden_record_is_answered_exactly_like_a_missing_one(world: World) ->
         hidden = send(world, probe, headers).json()
         absent = send(world, aimed_elsewhere(world, probe, missing), headers).json()
         for problem, record_id in ((hidden, None), (absent, missing)):
-            for record in (record_id, world.client, world.active, world.referred, world.closed):
+            for record in (
+                record_id,
+                world.client,
+                world.active,
+                world.referred,
+                world.closed,
+                world.network,
+            ):
                 if record:
                     problem["detail"] = problem["detail"].replace(record, "<id>")
                     problem["instance"] = problem["instance"].replace(record, "<id>")

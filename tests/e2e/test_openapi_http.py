@@ -165,6 +165,7 @@ def test_every_command_documents_the_problems_of_a_command(
         "/v1/trajectories/{trajectory_id}/timeline",
         "/v1/clients/{client_id}",
         "/v1/audit/trajectories/{trajectory_id}/history",
+        "/v1/learning-networks/{network_id}",
     ],
 )
 def test_every_read_of_one_record_documents_that_it_may_find_none(
@@ -185,7 +186,9 @@ def test_every_read_that_waits_for_a_position_documents_read_your_writes(
         )
     ]
 
-    assert len(waiting) == 6  # plan state, timeline, board, list; an organisation, the register
+    # plan state, timeline, board, list; an organisation, the register; a learning network, the
+    # networks, the signals overview
+    assert len(waiting) == 9
     for path, method in waiting:
         assert "read-your-writes" in answered(document, path, method)["503"]["description"]
 

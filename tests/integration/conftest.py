@@ -9,9 +9,10 @@ import pytest
 import structlog
 
 from application.care_record import CareRecord
+from projections.worker import ProjectionWorker
 from rodedraad.cli import main
 from rodedraad.settings import Settings
-from rodedraad.wiring import build_care_record
+from rodedraad.wiring import build_care_record, build_projection_worker
 from tests.integration.databases import BACKENDS, fresh_settings, require_backend
 
 
@@ -97,3 +98,17 @@ def rodedraad(
     monkeypatch.setattr("rodedraad.logs.configure_logging", log_to_stderr)
     yield Rodedraad(monkeypatch, capsys)
     structlog.configure(**saved)
+
+
+@pytest.fixture(params=BACKENDS)
+def followed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProjectionWorker]:
+    """A record and a worker that follows it one event at a time."""
+    with fresh_settings(request.param, tmp_path) as settings:
+        record = build_care_record(settings)
+        worker = build_projection_worker(settings, record)
+        worker.batch_size = 1
+        try:
+            yield worker
+        finally:
+            worker.database.close()
+            record.close()

@@ -1,12 +1,8 @@
 """The register's read model on both databases: every organisation the record names, registered
 or not, the same whether followed live event by event or rebuilt from zero (issue #12)."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from uuid import UUID
-
-import pytest
 
 from application.care_record import CareRecord
 from application.commands import (
@@ -39,8 +35,7 @@ from projections.organisations import (
     organisations,
 )
 from projections.worker import ProjectionWorker
-from rodedraad.wiring import build_care_record, build_projection_worker
-from tests.integration.databases import BACKENDS, fresh_settings, read_models
+from tests.integration.databases import read_models
 from tests.support import on_trajectory, said
 
 COORDINATOR = Actor(user_id="user-an", organisation="org-coordinating", role="coordinator")
@@ -57,20 +52,6 @@ def context(days_ago: int, actor: Actor = COORDINATOR) -> CommandContext:
         causation_id=None,
         now=now,
     )
-
-
-@pytest.fixture(params=BACKENDS)
-def followed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProjectionWorker]:
-    """A record and a worker that follows it one event at a time."""
-    with fresh_settings(request.param, tmp_path) as settings:
-        record = build_care_record(settings)
-        worker = build_projection_worker(settings, record)
-        worker.batch_size = 1
-        try:
-            yield worker
-        finally:
-            worker.database.close()
-            record.close()
 
 
 def tell_a_story(record: CareRecord) -> UUID:

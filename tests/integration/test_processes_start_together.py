@@ -49,6 +49,7 @@ def test_read_models_are_created_once_by_processes_starting_together(
                 "deadlines",
                 "organisations",
                 "statistics",
+                "learning_networks",
             }
             applied = migration_status(stores_of(settings)).applied
             assert sorted(a.label for a in applied) == sorted(m.label for m in MIGRATIONS)

@@ -35,6 +35,22 @@ from domain.common import (
     Signatory,
 )
 from domain.export_authorisation import ExportAuthorisation, LegalBasis
+from domain.learning_network import (
+    ActionProposal,
+    Audience,
+    Evidence,
+    GroupReach,
+    LearningNetwork,
+    MeetingKind,
+    MemberRole,
+    NetworkLevel,
+    ParticipationRung,
+    ProposerKind,
+    Reach,
+    ReachCount,
+    SignalCategory,
+    ThemeSource,
+)
 from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
 from domain.trajectory import RoleAssignment, Trajectory, TrajectorySnapshotState
 from tests.support import COORDINATOR
@@ -239,6 +255,83 @@ def walk_every_export_authorisation_command() -> ExportAuthorisation:
     return authorisation
 
 
+def walk_every_learning_network_command() -> list[LearningNetwork]:
+    """A region's network through every fact it records, and the forum that receives its
+    escalated signal (issue #14)."""
+    network = LearningNetwork.establish(
+        _ctx(0), level=NetworkLevel.MESO, region="west-flanders", coordinating_organisation="o-1"
+    )
+    forum = LearningNetwork.establish(
+        _ctx(0), level=NetworkLevel.MACRO, region=None, coordinating_organisation="o-9"
+    )
+    network.admit_member(
+        _ctx(1),
+        organisation="o-2",
+        expertise="lived experience",
+        role=MemberRole.CLIENT_REPRESENTATIVE,
+    )
+    network.record_member_left(_ctx(1), organisation="o-2", reason="moved")
+    network.propose_theme(
+        _ctx(2),
+        theme_id="theme-1",
+        title="Waiting lists",
+        description="Places lack",
+        proposer_kind=ProposerKind.REGION_COORDINATOR,
+        source_kind=ThemeSource.CASE_FINDING,
+    )
+    network.schedule_theme(
+        _ctx(2), theme_id="theme-1", scheduled_for=(REFERRED_AT + timedelta(days=30)).date()
+    )
+    network.hold_meeting(
+        _ctx(3),
+        meeting_id="m-1",
+        kind=MeetingKind.SECTOR_CONSULTATION,
+        held_on=(REFERRED_AT + timedelta(days=3)).date(),
+        members_present=("o-1",),
+        themes_discussed=("theme-1",),
+        releases_consulted=(4, 5),
+        conclusions=("Signal it",),
+        known_release=lambda _: True,
+    )
+    network.close_theme(_ctx(4), theme_id="theme-1", conclusion="Signalled")
+    for signal in ("s-1", "s-2"):
+        network.raise_signal(
+            _ctx(4),
+            signal_id=signal,
+            category=SignalCategory.ADMISSION_CRITERIA,
+            description="Criteria exclude",
+            evidence=Evidence(releases=(4,), themes=("theme-1",)),
+            addressed_to="the agency",
+            known_release=lambda _: True,
+        )
+    network.answer_signal(_ctx(5), signal_id="s-1", answer="Reviewed", answered_by="the agency")
+    network.close_signal(_ctx(6), signal_id="s-1", reason="criteria changed")
+    network.escalate_signal(_ctx(6), signal_id="s-2", reason="a decree", forum=forum)
+    network.publish_lessons(
+        _ctx(7),
+        year=REFERRED_AT.year,
+        what_worked=("A planmaker",),
+        what_did_not=("Waiting",),
+        improvement_paths=("Shared intake",),
+        action_proposals=(ActionProposal("ap-1", "One form"),),
+        audiences=(Audience.POLICY, Audience.CLIENTS_AND_FAMILIES),
+    )
+    network.start_improvement(
+        _ctx(8), improvement_id="i-1", title="One form", action_proposal="One form", theme_id=None
+    )
+    network.measure_improvement(
+        _ctx(9),
+        improvement_id="i-1",
+        measured_on=(REFERRED_AT + timedelta(days=9)).date(),
+        pdca_phase=PdcaPhase.TRY_OUT,
+        participation=ParticipationRung.CO_PRODUCING,
+        confidence=4,
+        reach=Reach(professionals=GroupReach(indirect=ReachCount(now=3, expected=30))),
+    )
+    network.close(_ctx(10), reason="merged")
+    return [network, forum]
+
+
 def _example_events() -> list[Any]:
     earlier = closed()
     continuing = referred(client_id=earlier.client_id, day=70)
@@ -250,6 +343,7 @@ def _example_events() -> list[Any]:
         walk_every_client_command(),
         *walk_every_organisation_command(),
         walk_every_export_authorisation_command(),
+        *walk_every_learning_network_command(),
     ]
     return [event for aggregate in aggregates for event in aggregate.collect_events()]
 
@@ -280,6 +374,7 @@ DISCOVERED = (
     | _event_classes(Client)
     | _event_classes(Organisation)
     | _event_classes(ExportAuthorisation)
+    | _event_classes(LearningNetwork)
 )
 
 
