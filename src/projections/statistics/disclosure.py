@@ -271,8 +271,6 @@ class _RegionAudit:
         #: the feasible set only grows (withholding); forgotten when an equality is put back.
         self.highest = np.full(len(rows), -np.inf)
         self.lowest = np.full(len(rows), np.inf)
-        #: Whether a programme was solved: from then on each starts from a basis kept valid.
-        self._warm = False
 
     def _hypothetical(self, start: int) -> list[tuple[tuple[int, float], ...]]:
         """Unit types a reader cannot rule out for withheld row ``start``: units like those that
@@ -518,7 +516,6 @@ class _RegionAudit:
         if phantoms is None:
             phantoms = self._phantoms[r] = self._hypothetical(r)
         first = highs.getNumCol()
-        start_from = highs.getBasis() if self._warm else None
         starts: list[int] = []
         index: list[int] = []
         values: list[float] = []
@@ -570,18 +567,8 @@ class _RegionAudit:
         finally:
             highs.changeColsCost(len(row.cols), row.cols, np.zeros(len(row.cols)))
             added = highs.getNumCol() - first
-            basis = highs.getBasis()
-            # The optimum's basis, without the hypothetical columns, is where the next
-            # programme starts if none of them is basic; else the basis this one started from
-            # (deleting a basic column leaves no basis, and HiGHS would start from scratch).
-            keep = basis.valid and all(
-                status != highspy.HighsBasisStatus.kBasic for status in basis.col_status[first:]
-            )
             if added:
                 highs.deleteCols(added, np.arange(first, first + added, dtype=np.int32))
-            if not keep and start_from is not None and start_from.valid:
-                highs.setBasis(start_from)
-            self._warm = True
 
     def _feasible(self) -> bool:
         """The atoms' true sizes satisfy every published row unless the numbers were tampered
