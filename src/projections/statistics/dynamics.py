@@ -86,10 +86,10 @@ SPEC = TableSpec(
         "x, y",
         "share_into_block:<x>><y>": "into_block:<x>><y> / node:blocked",
         "share_out_of_block:<x>><y>": "out_of_block:<x>><y> / node:unblocked",
-        "early:<factor>:<present|absent>:<blocked|not_blocked>": "trajectories referred in the "
-        f"period at least {EARLY_DAYS} days before its end, by whether the factor was present "
-        "in their first three months and whether they were blocked by the period's end; "
-        f"factors: {', '.join(FACTORS)}",
+        "early:<factor>:<presence>:<outcome>": "trajectories referred in the period at least "
+        f"{EARLY_DAYS} days before its end, by whether the factor was present in their first "
+        "three months (presence: present, absent) and whether they were blocked by the "
+        f"period's end (outcome: blocked, not_blocked); factors: {', '.join(FACTORS)}",
         "rr:<factor>": "relative risk of being blocked, factor present against absent; only "
         "when all four early cells are published and at least k",
         "rr_low:<factor>": "its 95 % confidence interval's lower end (Katz, log method)",
