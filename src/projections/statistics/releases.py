@@ -223,7 +223,10 @@ class Releases:
                 regions=regions,
                 tables=summaries,
                 audit=AuditSummary(
-                    withheld_counts_audited=len(protected.audit),
+                    # A withheld dynamics cell is not counted here either (``dynamics.hidden``).
+                    withheld_counts_audited=sum(
+                        1 for f in protected.audit if f.key.table != dynamics.DYNAMICS
+                    ),
                     earlier_versions=audited,
                     narrowest_margin=_narrowest(protected),
                 ),
