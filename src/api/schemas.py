@@ -201,14 +201,19 @@ class MapEdge(msgspec.Struct, frozen=True):
     median_weeks: float | None = None
 
 
-class ProcessMapView(msgspec.Struct, frozen=True):
-    """A region's directly-follows graph in a release: published nodes and edges only (an
-    activity or edge not listed occurred not at all or was withheld)."""
+class RegionOfRelease(msgspec.Struct, frozen=True):
+    """Which release and region a dynamics answer is of, and the k it was released under."""
 
     number: int
     period: str
     region: str
     k: int
+
+
+class ProcessMapView(RegionOfRelease, frozen=True):
+    """A region's directly-follows graph in a release: published nodes and edges only (an
+    activity or edge not listed occurred not at all or was withheld)."""
+
     nodes: list[MapNode]
     edges: list[MapEdge]
 
@@ -222,14 +227,10 @@ class PathView(msgspec.Struct, frozen=True):
     share: float | None = None
 
 
-class PathsView(msgspec.Struct, frozen=True):
+class PathsView(RegionOfRelease, frozen=True):
     """The published paths into and out of a block; ``blocks`` and ``unblocks`` are the
     region's totals (``null`` when withheld)."""
 
-    number: int
-    period: str
-    region: str
-    k: int
     blocks: int | None
     unblocks: int | None
     into_block: list[PathView]
@@ -256,11 +257,9 @@ class EarlyFactorView(msgspec.Struct, frozen=True):
     high: float | None = None
 
 
-class EarlyFactorsView(msgspec.Struct, frozen=True):
-    number: int
-    period: str
-    region: str
-    k: int
+class EarlyFactorsView(RegionOfRelease, frozen=True):
+    """The early factors of a region in a release, in ``dynamics.FACTORS``' order."""
+
     factors: list[EarlyFactorView]
 
 
