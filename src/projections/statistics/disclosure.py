@@ -67,6 +67,7 @@ from projections.statistics.model import (
     QuantileCell,
     ReleasedCell,
     Withheld,
+    is_sparse,
     protection_interval,
 )
 
@@ -609,7 +610,8 @@ def _build(
         shaped = (
             key
             for key in population.counts
-            if version.period.by_sector or key.sector == ALL_SECTORS
+            if (version.period.by_sector or key.sector == ALL_SECTORS)
+            and not is_sparse(key.table, key.category)
         )
         totals: dict[CellKey, int] = dict.fromkeys([*shaped, *version.published], 0)
         for cells in version.contributions.values():

@@ -145,18 +145,30 @@ def _rank(activity: str) -> int:
     return _FIRST.get(activity, _LAST.get(activity, _BETWEEN))
 
 
-def annotated(unit: u.UnitRecord, kinds: Kinds) -> tuple[tuple[Step, Annotation], ...]:
-    """The trajectory's steps in order, each with what the export says of it."""
-    dated = sorted(_dated(unit, kinds), key=lambda d: (d[0], _rank(d[1])))  # stable sort
+def dated(
+    unit: u.UnitRecord, kinds: Kinds, until: date | None = None
+) -> tuple[tuple[date, Step, Annotation], ...]:
+    """The trajectory's steps in order with their day (for the release's own use: durations,
+    cutting at a period's end; never exported), up to and including ``until`` if given."""
+    ordered = sorted(_dated(unit, kinds), key=lambda d: (d[0], _rank(d[1])))  # stable sort
     return tuple(
-        (Step(activity, max(0, (on - unit.referred_on).days // 7)), annotation)
-        for on, activity, annotation in dated
+        (on, Step(activity, max(0, (on - unit.referred_on).days // 7)), annotation)
+        for on, activity, annotation in ordered
+        if until is None or on <= until
     )
 
 
-def trace(unit: u.UnitRecord) -> tuple[Step, ...]:
+def annotated(
+    unit: u.UnitRecord, kinds: Kinds, until: date | None = None
+) -> tuple[tuple[Step, Annotation], ...]:
+    """The trajectory's steps in order, each with what the export says of it; up to and
+    including ``until`` (a period's last day: the scope of a release and an export) if given."""
+    return tuple((step, annotation) for _, step, annotation in dated(unit, kinds, until))
+
+
+def trace(unit: u.UnitRecord, until: date | None = None) -> tuple[Step, ...]:
     """The trajectory's activities in order, each in whole weeks since its referral."""
-    return tuple(step for step, _ in annotated(unit, {}))
+    return tuple(step for step, _ in annotated(unit, {}, until))
 
 
 def variant(steps: tuple[Step, ...]) -> tuple[str, ...]:
