@@ -11,7 +11,15 @@ from projections.statistics import dynamics, traces
 from projections.statistics.disclosure import protect
 from projections.statistics.model import ALL_SECTORS, CellKey, Period, Population, ReleasedCell
 from projections.statistics.tables import population
-from projections.statistics.units import Blocked, Consulted, Detail, Unblocked, UnitRecord
+from projections.statistics.units import (
+    AgreementProposed,
+    Blocked,
+    Consulted,
+    Detail,
+    Referred,
+    Unblocked,
+    UnitRecord,
+)
 from tests.unit.disclosure_oracle import published_counts, ranges
 
 REGION = "elz-gent"
@@ -132,6 +140,22 @@ def test_early_factors_need_three_months_in_scope_and_come_from_the_first_three(
     assert counts["early:org_kinds_2_or_more:absent:blocked"] == 1  # all three unclassified
     assert counts["early:start_within_30_days:present:blocked"] == 1
     assert not any(c.startswith("early:") for c in too_late)
+    assert counts["early:referrer_engaged:absent:blocked"] == 1  # nobody recorded the referrer
+
+
+def test_the_referrer_is_engaged_when_its_organisation_sits_at_the_table_early() -> None:
+    referred = date(2026, 3, 2)
+    referrer = Referred(referred, "school-a")
+    early_on = start(referred + timedelta(days=20), "present", "school-a", "org-b")
+    later = start(referred + timedelta(days=120), "present", "school-a")
+    late_only = dynamics.early_factors(unit("t-1", referred, details=(referrer, later)), {})
+    at_start = dynamics.early_factors(unit("t-2", referred, details=(referrer, early_on)), {})
+    party = AgreementProposed(referred + timedelta(days=40), "ra-1", ("school-a",))
+    by_agreement = dynamics.early_factors(unit("t-3", referred, details=(referrer, party)), {})
+
+    assert not late_only["referrer_engaged"]
+    assert at_start["referrer_engaged"]
+    assert by_agreement["referrer_engaged"]
 
 
 def test_the_relative_risk_and_its_interval_are_katz_s_log_method() -> None:

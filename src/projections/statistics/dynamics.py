@@ -46,7 +46,7 @@ from statistics import median_low
 
 from projections.statistics import traces
 from projections.statistics.model import CellKey, Period, ReleasedCell, TableSpec
-from projections.statistics.units import Consulted, UnitRecord
+from projections.statistics.units import AgreementProposed, Consulted, Referred, UnitRecord
 
 DYNAMICS = "dynamics"
 #: The ends of every trace, as nodes of the map's start and end edges (no activity is named so).
@@ -56,6 +56,7 @@ START, END = "start", "end"
 EARLY_DAYS = 91
 #: The factors known early (issue #13, point 3), each present or absent per trajectory.
 FACTORS: tuple[str, ...] = (
+    "referrer_engaged",
     "client_present_at_start",
     "parties_3_or_more",
     "org_kinds_2_or_more",
@@ -176,12 +177,21 @@ def unit_cells(
 def early_factors(unit: UnitRecord, kinds: Mapping[str, str]) -> dict[str, bool]:
     """Which factors were present in the first ``EARLY_DAYS`` after the referral, from what the
     unit records: the consultations held then (who sat at the table, whether the client was
-    present at the start consultation, how soon it was held)."""
+    present at the start consultation, how soon it was held) and the role agreements proposed
+    then. The referrer is engaged when the referring organisation sat at one of those
+    consultations or is a party to one of those agreements (001: the referrer stays involved)."""
     until = unit.referred_on + timedelta(days=EARLY_DAYS)
     held = [d for d in unit.details if isinstance(d, Consulted) and d.on <= until]
     starts = [d for d in held if d.kind == "start"]
     present_kinds = {kinds.get(org, traces.UNCLASSIFIED) for d in held for org in d.organisations}
+    referrers = {d.organisation for d in unit.details if isinstance(d, Referred)}
+    engaged = any(referrers & set(d.organisations) for d in held) or any(
+        referrers & set(d.parties)
+        for d in unit.details
+        if isinstance(d, AgreementProposed) and d.on <= until
+    )
     return {
+        "referrer_engaged": engaged,
         "client_present_at_start": any(d.involvement == "present" for d in starts),
         "parties_3_or_more": max((d.parties for d in held), default=0) >= 3,
         "org_kinds_2_or_more": len(present_kinds) >= 2,

@@ -128,6 +128,8 @@ def _detail_step(detail: u.Detail, kinds: Kinds) -> tuple[str, Annotation]:
 def _dated(unit: u.UnitRecord, kinds: Kinds) -> Iterator[tuple[date, str, Annotation]]:
     yield unit.referred_on, REFERRAL, Annotation()
     for detail in unit.details:
+        if isinstance(detail, u.Referred):
+            continue  # the referral is the unit's referred_on, yielded above
         activity, annotation = _detail_step(detail, kinds)
         yield detail.on, activity, annotation
     for fact in unit.facts:
