@@ -8,7 +8,8 @@ a calendar date). Two trajectories follow the same **variant** when their activi
 are the same (``variant``).
 
 Order: by day; on one day, the referral first, then a continuation and the decision on the
-referral, then everything else in the order the unit keeps it, and the closure last. Deadline
+referral, a waiver, everything else in the order it was recorded, an evaluation, and the
+closure and a follow-up contact last. Deadline
 facts of the scheduler (missed, met late, reminders) and planned dates are no activities: they
 are not something the parties did.
 
@@ -51,9 +52,14 @@ HANDOVER = "handover"
 FOLLOW_UP_CONTACTED = "follow_up_contacted"
 CLOSED = "closed"
 
-#: On one day: what comes first (lower) and last (higher); every other activity in between.
+#: On one day: what comes first (lower) and last (higher); every other activity in between,
+#: in the order it was recorded. A waiver comes before that day's other steps (it says a
+#: consultation will not be held), an evaluation after them (it judges them): the unit keeps
+#: those two apart from the other steps, so their place on a day is a rule, not an accident of
+#: how it is stored — and a trace can be worked out from the events themselves the same way.
 _FIRST = {REFERRAL: 0, CONTINUED_FROM: 1, ACCEPTED: 2, DECLINED: 2}
-_LAST = {CLOSED: 9, FOLLOW_UP_CONTACTED: 10}
+_LAST = {EVALUATED: 6, CLOSED: 9, FOLLOW_UP_CONTACTED: 10}
+_WAIVED = 4
 _BETWEEN = 5
 
 #: Deadline facts that are activities (the rest are the scheduler's or repeat a detail).
@@ -144,6 +150,8 @@ def _dated(unit: u.UnitRecord, kinds: Kinds) -> Iterator[tuple[date, str, Annota
 
 
 def _rank(activity: str) -> int:
+    if activity.startswith(f"{CONSULTATION_WAIVED}:"):
+        return _WAIVED
     return _FIRST.get(activity, _LAST.get(activity, _BETWEEN))
 
 
