@@ -8,7 +8,7 @@ from api.access import AccessPolicy
 from api.auth import TokenVerifier
 from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
-from application.care_record import CareRecord
+from application.care_record import CareRecord, FindingOutbox
 from projections.queries import ReadModelQueries
 from projections.statistics.exports import XesExports
 from projections.statistics.store import ReleaseStore
@@ -50,3 +50,5 @@ class ApiServices:
     releases: ReleaseStore | None = None
     #: The XES exports for process mining (issue #13).
     exports: XesExports | None = None
+    #: Where shared findings wait for their region's batch (issue #14 point 2).
+    findings: FindingOutbox | None = None

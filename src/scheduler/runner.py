@@ -251,7 +251,9 @@ class BackgroundDeadlines:
     """APScheduler 3: runs the scheduler every ``interval`` seconds, the first time at start,
     and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
     past the backup window; issue #10) and the pruning of idempotency keys older than a day
-    (``prune_idempotency_keys``), each on its own: one failing never stops another. A run whose
+    (``prune_idempotency_keys``) and the release of the theme batches that are due
+    (``release_theme_batches``, issue #14 point 2), each on its own: one failing never stops
+    another. A run whose
     turn comes while another holds the lock (another scheduler process, a one-off job) is
     skipped: the next one comes soon enough. The statistics releases whose period's lag has
     passed (``release_statistics``, issue #12) are a job of their own, outside the lock."""
@@ -264,6 +266,7 @@ class BackgroundDeadlines:
         kek_rotation: KekRotation | None = None,
         prune_idempotency_keys: Callable[[datetime], object] | None = None,
         release_statistics: Callable[[datetime], object] | None = None,
+        release_theme_batches: Callable[[datetime], object] | None = None,
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -272,6 +275,7 @@ class BackgroundDeadlines:
         self.kek_rotation = kek_rotation
         self.prune_idempotency_keys = prune_idempotency_keys
         self.release_statistics = release_statistics
+        self.release_theme_batches = release_theme_batches
         self._apscheduler = BackgroundScheduler(timezone=UTC)
         self._apscheduler.add_job(
             self.tick,
@@ -325,6 +329,10 @@ class BackgroundDeadlines:
         if self.prune_idempotency_keys is not None:
             _on_its_own(
                 "pruning idempotency keys failed; will retry", self.prune_idempotency_keys, now
+            )
+        if self.release_theme_batches is not None:
+            _on_its_own(
+                "releasing theme batches failed; will retry", self.release_theme_batches, now
             )
 
     def start(self) -> None:
