@@ -72,7 +72,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "a calendar date",
         re.compile(
             r"(?<!\d)(?:"
-            rf"{_DAY}[./-](?:0?[1-9]|1[0-2])(?:[./-](?:\d{{4}}|\d{{2}}))?"  # 12/3, 12-03-2024
+            rf"{_DAY}[/-](?:0?[1-9]|1[0-2])(?:[/-](?:\d{{4}}|\d{{2}}))?"  # 12/3, 12-03-2024
+            rf"|{_DAY}\.(?:0?[1-9]|1[0-2])\.(?:\d{{4}}|\d{{2}})"  # 12.03.2024 (not 4.2)
             r"|\d{4}-(?:0?[1-9]|1[0-2])-\d{1,2}"  # 2024-03-12
             rf"|{_DAY}{_ORDINAL}\s+(?:{_MONTHS})\.?(?:\s+\d{{4}})?"  # 12 maart (2024), 3rd May
             rf"|(?:{_MONTHS})\.?\s+{_DAY}{_ORDINAL}(?!\d)(?:,?\s+\d{{4}})?"  # March 12(, 2024)
@@ -174,21 +175,21 @@ def check_confirmed(names_no_one: bool) -> None:
         )
 
 
-def _months_before(day: date, months: int) -> date:
-    month = day.month - months
-    year = day.year + (month - 1) // 12
-    month = (month - 1) % 12 + 1
+def _months_after(day: date, months: int) -> date:
+    """The same day ``months`` later, or the month's last day (31 January + 1 → 28 February)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
     for last in (31, 30, 29, 28):
         try:
             return date(year, month, min(day.day, last))
         except ValueError:
             continue
-    raise AssertionError("unreachable")
+    raise AssertionError("every month has a 28th")
 
 
 def batch_is_due(oldest_received: date, trajectories: int, today: date) -> bool:
     """A region's batch enters the network with proposals of at least ``MIN_TRAJECTORIES``
     trajectories, or when its oldest proposal is ``MAX_WAIT_MONTHS`` old."""
-    return trajectories >= MIN_TRAJECTORIES or oldest_received <= _months_before(
-        today, MAX_WAIT_MONTHS
+    return trajectories >= MIN_TRAJECTORIES or today >= _months_after(
+        oldest_received, MAX_WAIT_MONTHS
     )

@@ -158,6 +158,7 @@ def walk_every_trajectory_command() -> Trajectory:
         next_evaluation_on=on(380),
     )
     t.close_goal(_ctx(210), goal_id="goal-sleep", outcome="bereikt")
+    t.share_finding(_ctx(215), region=t.region)
     t.hand_over(
         _ctx(220),
         to_party=NEXT_ORGANISATION,
