@@ -126,8 +126,10 @@ def test_the_refusal_names_what_matched_and_where_but_never_the_text() -> None:
         check_shareable({"title": "ok", "text": "Émile, call 0470 12 34 56"}, NAMES)
     message = refused.value.message
     assert refused.value.field == "text"
-    assert "a part of a name" in message and "a phone number" in message
-    assert "mile" not in message.lower() and "0470" not in message
+    assert "a part of a name" in message
+    assert "a phone number" in message
+    assert "mile" not in message.lower()
+    assert "0470" not in message
 
 
 def test_the_coordinator_confirms_the_text_names_no_one() -> None:
