@@ -181,6 +181,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", f"{T}/handovers"): COORDINATOR_ONLY,
     ("POST", f"{T}/follow-up-contacts"): PROFESSIONAL_TOO,
     ("POST", f"{T}/closure"): COORDINATOR_ONLY,
+    # A finding shared with the region's network (issue #14 point 2): the trajectory's
+    # coordinator only; the network never sees who.
+    ("POST", f"{T}/findings/share"): COORDINATOR_ONLY,
     # --- audit and retention ---
     # Who read the client's data: the auditors of a region where the client has a trajectory.
     ("GET", "/v1/audit/personal-data-reads"): AUDITORS_OF_THE_REGION,
@@ -666,6 +669,16 @@ PROBES: dict[tuple[str, str], Prober] = {
         w.trajectory("ending") if a else w.active,
         "/closure",
         {"reason": "goals reached", "follow_up_by": PARTY},
+    ),
+    ("POST", f"{T}/findings/share"): lambda w, o, a: on(
+        w.active,
+        "/findings/share",
+        {
+            "network_id": str(w.network),
+            "title": "Waiting lists",
+            "text": "Residential places are scarce in the region.",
+            "names_no_one": True,
+        },
     ),
     ("GET", "/v1/audit/personal-data-reads"): lambda w, o, a: Probe(
         "GET", f"/v1/audit/personal-data-reads?client_id={w.client}"
