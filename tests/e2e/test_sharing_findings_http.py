@@ -12,7 +12,7 @@ from rodedraad.settings import Settings
 from rodedraad.wiring import Container, build_finding_batches, theme_batch_job
 from tests.e2e.conftest import token_factory
 from tests.e2e.steps import Record, assert_problem, at, refer, register_client, start_consultation
-from tests.e2e.test_learning_networks_http import COORDINATING, REGION, Story
+from tests.e2e.test_learning_networks_http import COORDINATING, Story
 
 NAMES = ("Émile De Smet", "Lotte Peeters", "Noor Janssens")
 FINDING = {
