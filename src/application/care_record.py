@@ -57,6 +57,7 @@ from domain.learning_network import (
     ThemeSource,
     network_id,
 )
+from domain.network_cadence import CadenceFact
 from domain.organisation import (
     Organisation,
     OrganisationAlreadyRegistered,
@@ -444,6 +445,31 @@ class CareRecord(Application[UUID]):
         command = command.identified()
         command.apply(aggregate, ctx, _NetworkReader(self, released))
         return self._save_all(aggregate, item_id=command.item_id)
+
+    def learning_networks(self) -> list[UUID]:
+        """Every learning network ever established (the forum too), from the record itself:
+        found by the topic of their creation event, as the export authorisations are."""
+        topics = [get_topic(LearningNetwork.Established)]
+        ids: list[UUID] = []
+        start: int | None = None
+        while True:
+            page = self.recorder.select_notifications(
+                start, 500, topics=topics, inclusive_of_start=False
+            )
+            ids.extend(UUID(str(n.originator_id)) for n in page)
+            if len(page) < 500:
+                break
+            start = page[-1].id
+        return ids
+
+    def record_cadence(
+        self, ctx: CommandContext, network: UUID, fact: CadenceFact
+    ) -> CommandResult | None:
+        """The scheduler's cadence fact on a network (issue #14 point 3). Idempotent: ``None``
+        when it was recorded before, as ``record_deadline``."""
+        aggregate = self.learning_network(network)
+        new = aggregate.record_cadence(ctx, fact)
+        return self._save_all(aggregate) if new else None
 
     def escalate_policy_signal(
         self,

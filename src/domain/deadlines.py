@@ -16,6 +16,7 @@ from enum import StrEnum
 import msgspec
 
 from domain.common import ConsultationKind, add_months
+from domain.network_cadence import Cadence
 
 
 class Fact(msgspec.Struct, frozen=True, array_like=True):
@@ -237,7 +238,17 @@ class DeadlinePolicy:
     overrides: tuple[tuple[str | None, str | None, tuple[DeadlineRule, ...]], ...] = ()
     learning_sessions_per_year: int = 4
     forum_sessions_per_year: int = 1
+    sector_consultations_per_year: int = 1
     fingerprint: str = ""
+
+    @property
+    def cadence(self) -> Cadence:
+        """A learning network's meetings a year, per kind (``domain.network_cadence``)."""
+        return Cadence(
+            learning_network=self.learning_sessions_per_year,
+            sector_consultation=self.sector_consultations_per_year,
+            forum=self.forum_sessions_per_year,
+        )
 
     def rules_for(self, region: str, sector: str) -> list[DeadlineRule]:
         chosen = {rule.name: rule for rule in self.rules}

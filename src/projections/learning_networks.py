@@ -150,6 +150,10 @@ class NetworkView(NetworkSummary, kw_only=True):
     signals: list[SignalView] = []
     lessons: list[LessonsView] = []
     improvement_trajectories: list[ImprovementView] = []
+    #: The scheduler's cadence facts (issue #14 point 3): ``learning_network:2027`` for a year
+    #: short of a kind of meeting, ``2027Q2`` for a quarter without a meeting.
+    cadence_missed: list[str] = []
+    cadence_reminders: list[str] = []
 
 
 class SignalAge(msgspec.Struct, kw_only=True):
@@ -333,6 +337,10 @@ def fold(view: NetworkView | None, event: Any) -> NetworkView:
                         reach=event.reach,
                     )
                 )
+    elif isinstance(event, N.CadenceMissed):
+        view.cadence_missed.append(f"{event.meeting_kind.value}:{event.year}")
+    elif isinstance(event, N.CadenceReminderIssued):
+        view.cadence_reminders.append(event.quarter)
     elif isinstance(event, N.NetworkClosed):
         view.status, view.closed_at = NetworkStatus.CLOSED, at
     return view

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import UUID
 
 import msgspec
 import psycopg
@@ -28,6 +29,7 @@ from application.kek_rotation import KekRotation
 from domain.common import Actor, CommandContext
 from domain.deadlines import DeadlinePolicy, cadence_shortfall
 from domain.errors import DomainError
+from domain.network_cadence import CadenceFact
 from projections.deadlines import DeadlineQueries, DueDeadline
 from projections.store import ProjectionDatabase
 from projections.worker import ProjectionWorker
@@ -49,11 +51,23 @@ class CadenceReminder(msgspec.Struct):
     sessions_short: int
 
 
+class NetworkCadenceFired(msgspec.Struct):
+    """A learning network's cadence fact found due (issue #14 point 3), and whether this run
+    recorded it."""
+
+    network_id: UUID
+    level: str
+    region: str | None
+    fact: CadenceFact
+    recorded: bool = False
+
+
 class RunReport(msgspec.Struct):
     now: datetime
     dry_run: bool
     fired: list[Fired] = msgspec.field(default_factory=list)
     cadence: list[CadenceReminder] = msgspec.field(default_factory=list)
+    network_cadence: list[NetworkCadenceFired] = msgspec.field(default_factory=list)
 
     @property
     def recorded(self) -> int:
@@ -171,26 +185,33 @@ class DeadlineScheduler:
         """Everything due at ``now``; recorded unless ``dry_run``."""
         self._catch_up()
         report = RunReport(
-            now=now, dry_run=dry_run, fired=self.due(now), cadence=self._cadence(now)
+            now=now,
+            dry_run=dry_run,
+            fired=self.due(now),
+            cadence=self._cadence(now),
+            network_cadence=self.network_cadence_due(now),
         )
         if dry_run:
             return report
         run_id = f"scheduler-{uuid.uuid4().hex[:12]}"
+        ctx = CommandContext(
+            actor=SCHEDULER_ACTOR,
+            occurred_at=now,
+            correlation_id=run_id,
+            causation_id=None,
+            now=now,
+        )
         for fired in report.fired:
-            ctx = CommandContext(
-                actor=SCHEDULER_ACTOR,
-                occurred_at=now,
-                correlation_id=run_id,
-                causation_id=None,
-                now=now,
-            )
             fired.recorded = self._record(ctx, fired)
+        for found in report.network_cadence:
+            found.recorded = self._record_cadence(ctx, found)
         log.info(
             "scheduler run",
             run=run_id,
             found=len(report.fired),
             recorded=report.recorded,
             regions_behind=len(report.cadence),
+            cadence_recorded=sum(1 for c in report.network_cadence if c.recorded),
         )
         return report
 
@@ -218,6 +239,40 @@ class DeadlineScheduler:
             expected=fired.expected,
             met_on=fired.met_on,
         )
+
+    def network_cadence_due(self, now: datetime) -> list[NetworkCadenceFired]:
+        """Issue #14 point 3: every learning network's cadence facts due at ``now`` and not
+        recorded yet, as the network's own rule decides (``LearningNetwork.cadence_due``)."""
+        found = []
+        for network_id in self.care_record.learning_networks():
+            network = self.care_record.learning_network(network_id)
+            for fact in network.cadence_due(now, self.policy.cadence):
+                found.append(
+                    NetworkCadenceFired(
+                        network_id=network_id,
+                        level=network.level.value,
+                        region=network.region,
+                        fact=fact,
+                    )
+                )
+        return found
+
+    def _record_cadence(self, ctx: CommandContext, found: NetworkCadenceFired) -> bool:
+        """Once, however often and however many schedulers run: the network records a fact
+        once (its key), and a write that loses a race is retried on fresh state."""
+        for _ in range(5):
+            try:
+                return (
+                    self.care_record.record_cadence(ctx, found.network_id, found.fact) is not None
+                )
+            except ConcurrentWrite:
+                self.care_record.forget_cached([found.network_id])
+                continue
+            except DomainError as e:
+                log.warning("cadence not recorded", key=found.fact.key, refused_by=e.rule)
+                return False
+        log.warning("cadence not recorded after repeated races", key=found.fact.key)
+        return False
 
     def _cadence(self, now: datetime) -> list[CadenceReminder]:
         """001: a region's learning network meets at least 4 times a year, its forum once."""
