@@ -1,7 +1,7 @@
 """What the HTTP layer needs from the composition root, in one object."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from api.access import AccessPolicy
@@ -9,6 +9,7 @@ from api.auth import TokenVerifier
 from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
 from application.care_record import CareRecord, FindingOutbox
+from domain.network_cadence import Cadence
 from projections.queries import ReadModelQueries
 from projections.statistics.exports import XesExports
 from projections.statistics.store import ReleaseStore
@@ -52,3 +53,5 @@ class ApiServices:
     exports: XesExports | None = None
     #: Where shared findings wait for their region's batch (issue #14 point 2).
     findings: FindingOutbox | None = None
+    #: A learning network's meetings a year, from the policy file (issue #14 point 3).
+    cadence: Cadence = field(default_factory=Cadence)

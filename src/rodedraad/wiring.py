@@ -454,6 +454,7 @@ class Container:
             releases=release_store,
             exports=exports,
             findings=findings,
+            cadence=self.policy.cadence,
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),
