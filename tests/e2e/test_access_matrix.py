@@ -209,6 +209,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v1/learning-networks"): NETWORK_FOUNDERS,
     ("GET", "/v1/learning-networks"): NETWORK_LISTS,
     ("GET", "/v1/learning-networks/signals"): NETWORK_LISTS,
+    # The cadence board (issue #14 point 3): read as the list of networks is.
+    ("GET", "/v1/learning-networks/cadence"): NETWORK_LISTS,
     ("GET", NL): NETWORK_READERS,
     ("POST", f"{NL}/members"): NETWORK_MEMBERS,
     ("POST", f"{NL}/members/{{organisation:str}}/departure"): NETWORK_MEMBERS,
@@ -741,6 +743,9 @@ PROBES: dict[tuple[str, str], Prober] = {
         {"level": "meso", "region": new("region"), "coordinating_organisation": o},
     ),
     ("GET", "/v1/learning-networks"): lambda w, o, a: Probe("GET", "/v1/learning-networks"),
+    ("GET", "/v1/learning-networks/cadence"): lambda w, o, a: Probe(
+        "GET", "/v1/learning-networks/cadence"
+    ),
     ("GET", "/v1/learning-networks/signals"): lambda w, o, a: Probe(
         "GET", "/v1/learning-networks/signals"
     ),
