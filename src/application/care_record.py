@@ -395,7 +395,12 @@ class CareRecord(Application[UUID]):
         revocation counts from the very next request, as a consent's does). Found by the topic
         of their creation event in the log: a handful of rows, read on the DPO's list and on an
         export, never on a hot path."""
-        topics = [get_topic(ExportAuthorisation.Granted)]
+        return [self.export_authorisation(i) for i in self._created(ExportAuthorisation.Granted)]
+
+    def _created(self, creation: type[Aggregate.Event]) -> list[UUID]:
+        """The ids of every aggregate created by ``creation``, oldest first: found by the
+        event's topic in the log, a page at a time."""
+        topics = [get_topic(creation)]
         ids: list[UUID] = []
         start: int | None = None
         while True:
@@ -406,7 +411,7 @@ class CareRecord(Application[UUID]):
             if len(page) < 500:
                 break
             start = page[-1].id
-        return [self.export_authorisation(i) for i in ids]
+        return ids
 
     # --- learning networks (issue #14) ---------------------------------------------------------
 
@@ -449,18 +454,7 @@ class CareRecord(Application[UUID]):
     def learning_networks(self) -> list[UUID]:
         """Every learning network ever established (the forum too), from the record itself:
         found by the topic of their creation event, as the export authorisations are."""
-        topics = [get_topic(LearningNetwork.Established)]
-        ids: list[UUID] = []
-        start: int | None = None
-        while True:
-            page = self.recorder.select_notifications(
-                start, 500, topics=topics, inclusive_of_start=False
-            )
-            ids.extend(UUID(str(n.originator_id)) for n in page)
-            if len(page) < 500:
-                break
-            start = page[-1].id
-        return ids
+        return self._created(LearningNetwork.Established)
 
     def record_cadence(
         self, ctx: CommandContext, network: UUID, fact: CadenceFact

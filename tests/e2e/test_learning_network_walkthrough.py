@@ -5,18 +5,13 @@ sector consultation, a signal on a statistics release (released from the command
 improvement trajectory measured twice, the forum, the lessons, and the cadence board."""
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_readme_walkthrough import free_port
+from tests.e2e.test_readme_walkthrough import run_walkthrough, serving
 from tests.integration.databases import BACKENDS, fresh_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,57 +36,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "RODEDRAAD_DATA_DIR": str(tmp_path),
-        "RODEDRAAD_DATABASE_URL": database_url,
-        "RODEDRAAD_PORT": str(port),
-        "RODEDRAAD_LOG_FORMAT": "json",
-        # One process serves, follows the log and runs the scheduler, on PostgreSQL too.
-        "RODEDRAAD_EMBEDDED_WORKERS": "true",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rodedraad.cli", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "server.log").open("w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=1) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"server did not start: {(tmp_path / 'server.log').read_text()}")
-                time.sleep(0.1)
-        yield base, env
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    # One process serves, follows the log and runs the scheduler, on PostgreSQL too.
+    with serving(tmp_path, database_url, RODEDRAAD_EMBEDDED_WORKERS="true") as running:
+        yield running
 
 
 def test_the_readme_walks_a_learning_network_through_a_year(
     server: tuple[str, dict[str, str]],
 ) -> None:
     base, env = server
-    script = walkthrough_script().replace("RD=http://127.0.0.1:8000", f"RD={base}")
-    if not (ROOT / ".venv/bin/rodedraad").exists():
-        script = script.replace(".venv/bin/rodedraad", f"{sys.executable} -m rodedraad.cli")
-    done = subprocess.run(  # noqa: S603
-        ["/bin/bash", "-euo", "pipefail", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_walkthrough(walkthrough_script(), base, env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
     assert "422" in lines, "the finding naming the client was not refused"
