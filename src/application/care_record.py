@@ -503,6 +503,7 @@ class CareRecord(Application[UUID]):
         that it shared, and then — another transaction, another store — the proposal waits in
         its region's batch (``application.finding_batches``)."""
         trajectory, ctx = self._load_for(ctx, Trajectory, trajectory_id, expected_version)
+        trajectory.check_time(ctx)  # a date is refused for its date, whatever the network
         network = self._load(LearningNetwork, command.network_id)
         if network.level != NetworkLevel.MESO:
             raise LearningNetworkNotFound(
