@@ -259,14 +259,3 @@ class DeadlinePolicy:
         for _, _, rules in specificity:
             chosen.update({rule.name: rule for rule in rules})
         return list(chosen.values())
-
-
-def cadence_shortfall(session_dates: Iterable[date], now: datetime, per_year: int) -> int:
-    """How many sessions a learning network (or forum) is behind over the past twelve months.
-
-    001: a region's *lerend netwerk* meets at least four times a year, its forum at least once.
-    """
-    today = now.astimezone(UTC).date()
-    since = add_months(today, -12)
-    held = sum(1 for d in session_dates if since < d <= today)
-    return max(0, per_year - held)

@@ -11,9 +11,9 @@ import fcntl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -27,7 +27,7 @@ from application.files import private_file
 from application.kek import KekError
 from application.kek_rotation import KekRotation
 from domain.common import Actor, CommandContext
-from domain.deadlines import DeadlinePolicy, cadence_shortfall
+from domain.deadlines import DeadlinePolicy
 from domain.errors import DomainError
 from domain.network_cadence import CadenceFact
 from projections.deadlines import DeadlineQueries, DueDeadline
@@ -45,12 +45,6 @@ class Fired(DueDeadline):
     recorded: bool = False
 
 
-class CadenceReminder(msgspec.Struct):
-    region: str
-    body: str  # learning_network | forum
-    sessions_short: int
-
-
 class NetworkCadenceFired(msgspec.Struct):
     """A learning network's cadence fact found due (issue #14 point 3), and whether this run
     recorded it."""
@@ -66,7 +60,6 @@ class RunReport(msgspec.Struct):
     now: datetime
     dry_run: bool
     fired: list[Fired] = msgspec.field(default_factory=list)
-    cadence: list[CadenceReminder] = msgspec.field(default_factory=list)
     network_cadence: list[NetworkCadenceFired] = msgspec.field(default_factory=list)
 
     @property
@@ -154,10 +147,6 @@ class DeadlineScheduler:
     policy: DeadlinePolicy
     #: Brings the read models up to the log before a run (in-process), if given.
     worker: ProjectionWorker | None = None
-    #: Learning-network and forum session dates by region (the LearningNetwork comes later).
-    sessions: Callable[[], Mapping[str, tuple[Sequence[date], Sequence[date]]]] = field(
-        default=dict
-    )
     wait_for_read_model: float = 30.0
 
     @property
@@ -188,7 +177,6 @@ class DeadlineScheduler:
             now=now,
             dry_run=dry_run,
             fired=self.due(now),
-            cadence=self._cadence(now),
             network_cadence=self.network_cadence_due(now),
         )
         if dry_run:
@@ -210,7 +198,6 @@ class DeadlineScheduler:
             run=run_id,
             found=len(report.fired),
             recorded=report.recorded,
-            regions_behind=len(report.cadence),
             cadence_recorded=sum(1 for c in report.network_cadence if c.recorded),
         )
         return report
@@ -273,19 +260,6 @@ class DeadlineScheduler:
                 return False
         log.warning("cadence not recorded after repeated races", key=found.fact.key)
         return False
-
-    def _cadence(self, now: datetime) -> list[CadenceReminder]:
-        """001: a region's learning network meets at least 4 times a year, its forum once."""
-        found = []
-        for region, (network, forum) in sorted(self.sessions().items()):
-            for body, dates, per_year in (
-                ("learning_network", network, self.policy.learning_sessions_per_year),
-                ("forum", forum, self.policy.forum_sessions_per_year),
-            ):
-                short = cadence_shortfall(dates, now, per_year)
-                if short:
-                    found.append(CadenceReminder(region=region, body=body, sessions_short=short))
-        return found
 
 
 def _on_its_own(failure: str, job: Callable[[datetime], object], now: datetime) -> None:
