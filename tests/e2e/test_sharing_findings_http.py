@@ -88,6 +88,7 @@ def test_a_shared_finding_reaches_the_network_without_a_path_back(story: Story) 
             "/v1/learning-networks",
             f"/v1/learning-networks/{network}",
             "/v1/learning-networks/signals",
+            "/v1/learning-networks/cadence",
         ):
             response = story.http.get(path, headers=auth)
             assert response.status_code == 200, response.text
