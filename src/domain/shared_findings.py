@@ -136,13 +136,27 @@ def name_parts(names: Iterable[str]) -> frozenset[str]:
     return frozenset(parts)
 
 
+def is_reference(name: str) -> bool:
+    """A person recorded by an opaque reference (``person-7f3a``) rather than a name: it holds a
+    digit. Its words are no name (``person``), the reference as a whole is."""
+    return any(ch.isdigit() for ch in name)
+
+
 def identifying_parts(text: str, names: Iterable[str]) -> list[Match]:
     """What in ``text`` could identify the family: parts of ``names`` (as whole words, folded),
-    e-mail addresses, phone numbers and calendar dates, in the order they occur."""
+    references recorded for a person (as written, folded), e-mail addresses, phone numbers and
+    calendar dates, in the order they occur."""
     found = []
-    parts = name_parts(names)
+    names = tuple(names)
+    folded = fold(text)
+    for reference in {fold(n.strip()) for n in names if is_reference(n) and n.strip()}:
+        start = folded.find(reference)
+        while start >= 0:
+            found.append(Match("a reference to a person recorded for the trajectory", start))
+            start = folded.find(reference, start + 1)
+    parts = name_parts(n for n in names if not is_reference(n))
     if parts:
-        for word in _WORD.finditer(fold(text)):
+        for word in _WORD.finditer(folded):
             if word.group() in parts:
                 found.append(Match("a part of a name recorded for the trajectory", word.start()))
     for kind, pattern in _PATTERNS:

@@ -47,13 +47,17 @@ def test_a_text_written_for_sharing_passes() -> None:
         "FRANÇOISE",
         "the Broeck family",
         "maes said no",
-        "Person-7F3A joined",
     ],
 )
 def test_any_part_of_a_recorded_name_is_refused_whatever_its_case_and_diacritics(
     text: str,
 ) -> None:
     assert kinds(text) == {"a part of a name recorded for the trajectory"}
+
+
+def test_a_reference_recorded_for_a_person_is_refused_as_written_not_its_words() -> None:
+    assert kinds("PERSON-7F3A joined") == {"a reference to a person recorded for the trajectory"}
+    assert kinds("the person in charge joined") == set()
 
 
 def test_name_particles_alone_are_no_name() -> None:
