@@ -15,6 +15,7 @@ from application.care_record import CareRecord
 from application.commands import (
     Accept,
     AppointRepresentative,
+    EraseClient,
     EstablishLearningNetwork,
     HoldConsultation,
     Refer,
@@ -277,3 +278,21 @@ def test_nothing_the_network_records_leads_back_to_the_trajectory_or_its_client(
         assert str(trajectory).encode() not in raw
         assert client.bytes not in raw
         assert str(client).encode() not in raw
+
+
+def test_an_erasure_of_the_client_does_not_reach_a_released_finding(
+    record: tuple[CareRecord, FindingBatches],
+) -> None:
+    app, batches = record
+    client, trajectory = running(app)
+    share(app, batches, trajectory)
+    release(app, batches, NOW + timedelta(days=31))
+    app.erase_client(ctx(40), client, None, said(EraseClient, ctx(40), legal_basis="gdpr_request"))
+    (theme,) = network(app).themes.values()
+    assert theme.title == "Waiting for a residential place"
+    proposed = [
+        e
+        for e in app.repository.event_store.get(network(app).id)
+        if isinstance(e, LearningNetwork.ThemeProposed)
+    ]
+    assert [e.description for e in proposed] == [FINDING]
