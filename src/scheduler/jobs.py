@@ -5,8 +5,8 @@ embedded mode) is held by one run at a time: a periodic run of the scheduler —
 in embedded mode, ``rodedraad scheduler run`` in production — or a job an operator starts by
 hand (``rodedraad scheduler run-once``, ``rodedraad keys rotate``, the theme batches of shared
 findings: ``rodedraad learning-networks release-batches``). A periodic run holds it only while
-it runs, so a one-off job waits for the run in progress to finish (a bounded time, saying so) and then
-runs beside the service; it never needs the service stopped.
+it runs, so a one-off job waits for the run in progress to finish (a bounded time, saying so)
+and then runs beside the service; it never needs the service stopped.
 """
 
 import time
