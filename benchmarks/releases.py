@@ -10,7 +10,10 @@ scheduler would once the lag has passed:
    the target: under a minute each at the large size (100,000);
 2. reports the share of the flow table's region x year cells (every region, all sectors) that
    the year publishes — the target: at least 60 % at the medium size;
-3. reads release tables through the HTTP API (the forum's answer, every region, and a learning
+3. exports one region's trajectories of the last period as XES and checks the export against
+   the event store itself (``benchmarks.xes_check``: directly-follows counts, the release's
+   edges, nothing of the record in its bytes);
+4. reads release tables through the HTTP API (the forum's answer, every region, and a learning
    network's, one region), ``--reads`` times each, against ``GET /health`` read the same way
    in the same process as the baseline — the target: p99 ≤ 50 ms.
 
@@ -19,6 +22,7 @@ timed too (events per second of the ``statistics`` and ``organisations`` project
 """
 
 import argparse
+import dataclasses
 import json
 import statistics as stats
 import sys
@@ -31,7 +35,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from api.auth import LocalTokens
-from benchmarks import machine
+from benchmarks import machine, xes_check
 from benchmarks.databases import postgres_target, server_version, sqlite_target
 from benchmarks.workload import (
     SIZES,
@@ -56,6 +60,10 @@ from rodedraad.wiring import (
 
 def _say(line: str) -> None:
     print(f"[releases] {line}", file=sys.stderr, flush=True)
+
+
+#: The region whose tables are read and whose export is checked.
+REGION = "west-flanders"
 
 
 def _quantiles(samples: Sequence[float]) -> dict[str, float]:
@@ -151,15 +159,16 @@ def _release(settings: Settings, periods: Sequence[Period]) -> dict[str, Any]:
 
 
 def _reads(settings: Settings, number: int, reads: int) -> dict[str, Any]:
-    container = Container.build(settings)
+    # No embedded scheduler: it would make the releases still due while this measures.
+    container = Container.build(dataclasses.replace(settings, embedded_workers=False))
     tokens = LocalTokens.from_file(settings.auth.secret_file)
 
     def bearer(role: str, region: str) -> dict[str, str]:
         token = tokens.issue(user="bench", organisation="ln", roles=[role], region=region)
         return {"Authorization": f"Bearer {token}"}
 
-    forum = bearer("forum", "west-flanders")
-    network = bearer("learning_network", "west-flanders")
+    forum = bearer("forum", REGION)
+    network = bearer("learning_network", REGION)
     path = f"/v1/statistics/releases/{number}/tables/flow"
     try:
         with TestClient(app=container.http_app()) as client:
@@ -217,6 +226,11 @@ def run(
         result["catch_up"] = _catch_up(settings)
         _say(f"releasing {', '.join(map(str, periods))}")
         result["releases"] = _release(settings, periods)
+        year = str(periods[-1])
+        _say(f"checking the XES export of {REGION}, {year}, against the event store")
+        result["xes"] = xes_check.check(
+            settings, REGION, periods[-1], result["releases"][year]["number"]
+        )
         _say(f"reading release tables, {reads} times each")
         result["reads"] = _reads(settings, result["releases"][str(periods[-1])]["number"], reads)
     return result

@@ -172,6 +172,97 @@ class ReleaseTableView(msgspec.Struct, frozen=True):
     cells: list[CellDocument]
 
 
+#: The region of a release whose dynamics are read (required).
+ReleaseRegion = Annotated[
+    str,
+    QueryParameter(
+        pattern=REF_PATTERN,
+        min_length=1,
+        max_length=REF_MAX_LENGTH,
+        description="A region of the release (a learning network and an auditor: their own)",
+    ),
+]
+
+
+class MapNode(msgspec.Struct, frozen=True):
+    """An activity of the process map and how often it occurred (published only)."""
+
+    activity: str
+    count: int
+
+
+class MapEdge(msgspec.Struct, frozen=True):
+    """``target`` directly following ``source`` (``start``: a trace's first step, ``end``: its
+    last in the period): how often, and the median gap in whole weeks where it is published."""
+
+    source: str
+    target: str
+    count: int
+    median_weeks: float | None = None
+
+
+class RegionOfRelease(msgspec.Struct, frozen=True):
+    """Which release and region a dynamics answer is of, and the k it was released under."""
+
+    number: int
+    period: str
+    region: str
+    k: int
+
+
+class ProcessMapView(RegionOfRelease, frozen=True):
+    """A region's directly-follows graph in a release: published nodes and edges only (an
+    activity or edge not listed occurred not at all or was withheld)."""
+
+    nodes: list[MapNode]
+    edges: list[MapEdge]
+
+
+class PathView(msgspec.Struct, frozen=True):
+    """Two activities that came right before a block (or its end), how many blocks (or ends)
+    followed them and their share of all of the region's (when both are published)."""
+
+    before: list[str]
+    count: int
+    share: float | None = None
+
+
+class PathsView(RegionOfRelease, frozen=True):
+    """The published paths into and out of a block; ``blocks`` and ``unblocks`` are the
+    region's totals (``null`` when withheld)."""
+
+    blocks: int | None
+    unblocks: int | None
+    into_block: list[PathView]
+    out_of_block: list[PathView]
+
+
+class TwoByTwo(msgspec.Struct, frozen=True):
+    """Trajectories by the factor present/absent and blocked/not; ``null`` where withheld."""
+
+    present_blocked: int | None
+    present_not_blocked: int | None
+    absent_blocked: int | None
+    absent_not_blocked: int | None
+
+
+class EarlyFactorView(msgspec.Struct, frozen=True):
+    """A factor known in the first three months, its two-by-two table and, when every cell of
+    it is published and at least k, the relative risk of being blocked with a 95 % interval."""
+
+    factor: str
+    table: TwoByTwo
+    relative_risk: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+class EarlyFactorsView(RegionOfRelease, frozen=True):
+    """The early factors of a region in a release, in ``dynamics.FACTORS``' order."""
+
+    factors: list[EarlyFactorView]
+
+
 # --- export authorisations (issue #13) -------------------------------------------------------
 
 

@@ -15,17 +15,27 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.params import PathParameter
 
-from api.access import STATISTICS_READERS, AccessPolicy
+from api.access import STATISTICS_READERS, AccessPolicy, Forbidden
 from api.auth import Principal
 from api.common import Caller, Services
 from api.schemas import (
+    EarlyFactorsView,
+    EarlyFactorView,
+    MapEdge,
+    MapNode,
+    PathsView,
+    PathView,
     PeriodFilter,
+    ProcessMapView,
+    ReleaseRegion,
     ReleaseSummary,
     ReleaseTableSummary,
     ReleaseTableView,
     ReleaseView,
+    TwoByTwo,
 )
 from domain.errors import NotFound
+from projections.statistics import dynamics
 from projections.statistics.document import cell_documents
 from projections.statistics.model import Period
 from projections.statistics.store import CellRow, ReleaseDescription, ReleaseStore, TableSummary
@@ -96,6 +106,47 @@ def _release(store: ReleaseStore, number: int) -> ReleaseDescription:
     if release is None:
         raise ReleaseNotFound(f"no statistics release numbered {number}")
     return release
+
+
+def _published_dynamics(
+    services: Services, request: Caller, number: int, region: str
+) -> tuple[ReleaseDescription, dict[str, CellRow], dict[str, float]]:
+    """A region's published dynamics cells of a release, by category, and the published median
+    (days) per ``weeks:`` category. 404 for a release or region it does not hold, 403 for a
+    region the caller does not read."""
+    _, regions = _reader(services, request)
+    if regions is not None and region not in regions:
+        raise Forbidden(
+            f"statistics of region {region!r} are not yours to read: a learning network and an "
+            "auditor read their own region's releases, the forum every region's"
+        )
+    store = _store(services)
+    release = _release(store, number)
+    if region not in release.regions:
+        raise ReleaseNotFound(
+            f"release {number} holds no region {region!r}; it holds {', '.join(release.regions)}"
+        )
+    rows = store.cells(number, dynamics.DYNAMICS, [region]).get(region, [])
+    counts: dict[str, CellRow] = {}
+    medians: dict[str, float] = {}
+    for row in rows:
+        if row.value is None:
+            continue
+        if row.kind == "quantile":
+            if row.quantile == 0.5:
+                medians[row.category] = row.value
+        else:
+            counts[row.category] = row
+    return release, counts, medians
+
+
+def _pair(rest: str) -> tuple[str, str]:
+    first, _, second = rest.partition(">")
+    return first, second
+
+
+def _value(row: CellRow | None) -> int | None:
+    return None if row is None or row.value is None else int(row.value)
 
 
 class StatisticsController(Controller):
@@ -177,4 +228,117 @@ class StatisticsController(Controller):
             regions=sorted(cells),
             cells=cell_documents(cells),
         )
+        return Response(view, headers=_IMMUTABLE)
+
+    @get(
+        "/v1/statistics/releases/{number:int}/process-map",
+        summary="The process map of a region in a release: published nodes and edges",
+    )
+    async def process_map(
+        self, number: ReleaseNumber, region: ReleaseRegion, request: Caller, services: Services
+    ) -> Response[ProcessMapView]:
+        """The directly-follows graph of the region's trajectories referred in the period, up to
+        its last day: each published activity with its occurrences, each published edge with
+        its occurrences and median gap in weeks. A withheld node or edge is not listed at all (nor
+        counted): what is absent occurred not at all or was withheld."""
+        release, cells, medians = await anyio.to_thread.run_sync(
+            lambda: _published_dynamics(services, request, number, region)
+        )
+        nodes = [
+            MapNode(category.removeprefix("node:"), int(row.value or 0))
+            for category, row in sorted(cells.items())
+            if category.startswith("node:")
+        ]
+        edges = []
+        for category, row in sorted(cells.items()):
+            if category.startswith("edge:"):
+                pair = category.removeprefix("edge:")
+                median = medians.get(f"weeks:{pair}")
+                edges.append(
+                    MapEdge(
+                        *_pair(pair),
+                        count=int(row.value or 0),
+                        median_weeks=None if median is None else round(median / 7, 1),
+                    )
+                )
+        view = ProcessMapView(release.number, release.period, region, release.k, nodes, edges)
+        return Response(view, headers=_IMMUTABLE)
+
+    @get(
+        "/v1/statistics/releases/{number:int}/paths",
+        summary="The published paths into and out of a block, with their shares",
+    )
+    async def paths(
+        self, number: ReleaseNumber, region: ReleaseRegion, request: Caller, services: Services
+    ) -> Response[PathsView]:
+        """The two activities that came right before a block (``into_block``) and before its end
+        (``out_of_block``), as counts and as shares of the region's blocks (block ends), most
+        common first; only what is published."""
+        release, cells, _ = await anyio.to_thread.run_sync(
+            lambda: _published_dynamics(services, request, number, region)
+        )
+        shares = {c: row.value for c, row in cells.items() if c.startswith("share_")}
+
+        def listed(kind: str) -> list[PathView]:
+            found = [
+                PathView(
+                    list(_pair(category.removeprefix(f"{kind}:"))),
+                    int(row.value or 0),
+                    shares.get(f"share_{category}"),
+                )
+                for category, row in cells.items()
+                if category.startswith(f"{kind}:")
+            ]
+            return sorted(found, key=lambda p: (-p.count, p.before))
+
+        view = PathsView(
+            release.number,
+            release.period,
+            region,
+            release.k,
+            blocks=_value(cells.get("node:blocked")),
+            unblocks=_value(cells.get("node:unblocked")),
+            into_block=listed("into_block"),
+            out_of_block=listed("out_of_block"),
+        )
+        return Response(view, headers=_IMMUTABLE)
+
+    @get(
+        "/v1/statistics/releases/{number:int}/early-factors",
+        summary="What is present early in trajectories that got blocked: relative risks",
+    )
+    async def early_factors(
+        self, number: ReleaseNumber, region: ReleaseRegion, request: Caller, services: Services
+    ) -> Response[EarlyFactorsView]:
+        """Per factor known in the first three months after referral, the two-by-two table
+        (factor present or absent, by blocked by the period's end or not; ``null`` where withheld)
+        and, when all four are published and at least k, the relative risk of being blocked
+        with the factor present against absent and its 95 % confidence interval."""
+        release, cells, _ = await anyio.to_thread.run_sync(
+            lambda: _published_dynamics(services, request, number, region)
+        )
+
+        def count(factor: str, present: bool, blocked: bool) -> int | None:
+            return _value(cells.get(dynamics.early(factor, present, blocked)))
+
+        def rate(name: str) -> float | None:
+            row = cells.get(name)
+            return None if row is None else row.value
+
+        factors = [
+            EarlyFactorView(
+                factor,
+                TwoByTwo(
+                    count(factor, True, True),
+                    count(factor, True, False),
+                    count(factor, False, True),
+                    count(factor, False, False),
+                ),
+                rate(f"rr:{factor}"),
+                rate(f"rr_low:{factor}"),
+                rate(f"rr_high:{factor}"),
+            )
+            for factor in dynamics.FACTORS
+        ]
+        view = EarlyFactorsView(release.number, release.period, region, release.k, factors)
         return Response(view, headers=_IMMUTABLE)

@@ -108,6 +108,11 @@ REGISTRARS = ("2222", "3333", "3333", "3333", "3333", "3333", "2222", "3333", "3
 #: Statistics releases: released aggregates only, so no relation counts, only the role; each
 #: reader sees its regions' cells (a test of its own checks which, tests/e2e/test_statistics_http).
 STATISTICS_READERS = ("3333", "3333", "2222", "2222", "2222", "2222", "3333", "3333", "3333")
+#: A release's dynamics of one region (process map, paths, early factors; issue #13): the
+#: region is asked for, so an auditor of another region is refused it.
+REGION_STATISTICS_READERS = (
+    "3333", "3333", "2222", "3333", "2222", "2222", "3333", "3333", "3333"
+)  # fmt: skip
 REGISTER_KEEPERS = ("3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333", "3333")
 #: Export authorisations (issue #13): recorded, listed and revoked by the data protection officer.
 EXPORT_OFFICER = ("3333", "3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
@@ -199,6 +204,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/v1/statistics/releases"): STATISTICS_READERS,
     ("GET", "/v1/statistics/releases/{number:int}"): STATISTICS_READERS,
     ("GET", "/v1/statistics/releases/{number:int}/tables/{name:str}"): STATISTICS_READERS,
+    ("GET", "/v1/statistics/releases/{number:int}/process-map"): REGION_STATISTICS_READERS,
+    ("GET", "/v1/statistics/releases/{number:int}/paths"): REGION_STATISTICS_READERS,
+    ("GET", "/v1/statistics/releases/{number:int}/early-factors"): REGION_STATISTICS_READERS,
     # --- exports for process mining (issue #13) ---
     ("POST", "/v1/exports/authorisations"): EXPORT_OFFICER,
     ("GET", "/v1/exports/authorisations"): EXPORT_OFFICER,
@@ -706,6 +714,15 @@ PROBES: dict[tuple[str, str], Prober] = {
     ),
     ("GET", "/v1/statistics/releases/{number:int}/tables/{name:str}"): lambda w, o, a: Probe(
         "GET", f"/v1/statistics/releases/{w.release}/tables/flow"
+    ),
+    ("GET", "/v1/statistics/releases/{number:int}/process-map"): lambda w, o, a: Probe(
+        "GET", f"/v1/statistics/releases/{w.release}/process-map?region={REGION}"
+    ),
+    ("GET", "/v1/statistics/releases/{number:int}/paths"): lambda w, o, a: Probe(
+        "GET", f"/v1/statistics/releases/{w.release}/paths?region={REGION}"
+    ),
+    ("GET", "/v1/statistics/releases/{number:int}/early-factors"): lambda w, o, a: Probe(
+        "GET", f"/v1/statistics/releases/{w.release}/early-factors?region={REGION}"
     ),
     ("POST", "/v1/exports/authorisations"): lambda w, o, a: Probe(
         "POST",

@@ -18,9 +18,10 @@ import pytest
 from litestar.testing import TestClient
 
 from projections.statistics import traces
+from projections.statistics.model import Period
 from projections.statistics.units import read_units
 from rodedraad.settings import Settings
-from rodedraad.wiring import Container, build_access_log
+from rodedraad.wiring import Container, build_access_log, build_releases
 from tests.e2e.conftest import token_factory
 from tests.e2e.steps import assert_problem, bearer, trajectory_in_region
 
@@ -251,3 +252,88 @@ def test_the_trajectory_of_an_erased_client_is_not_exported(story: Story) -> Non
 
     assert response.status_code == 200, response.text
     assert b'key="rodedraad:traces" value="%d"' % (COMMON - 1) in response.content
+
+
+# --- the export against the release's process map (issue #13) --------------------------------
+
+
+def _released_map(story: Story, headers: dict[str, str]) -> dict[str, Any]:
+    releases = build_releases(
+        story.settings, story.container.policy, story.container.worker.database
+    )
+    try:
+        number = releases.release(Period.parse(PERIOD)).number
+    finally:
+        releases.store.close()
+    response = story.http.get(
+        f"/v1/statistics/releases/{number}/process-map",
+        params={"region": "west-flanders"},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_no_directly_follows_count_of_the_export_is_above_the_release_s(
+    story: Story, tmp_path: Path
+) -> None:
+    for day in range(COMMON):  # referrals declined: referral>accepted is then no "all"
+        trajectory_in_region(
+            story.http, story.coordinator, "west-flanders", IN_PERIOD + timedelta(days=day),
+            accept=False,
+        )  # fmt: skip
+    story.grant()
+    path = tmp_path / "export.xes"
+    path.write_bytes(story.export(story.analyst).content)
+    dfg, _, _ = pm4py.discover_dfg(pm4py.read_xes(str(path)))
+
+    released = _released_map(story, story.analyst)
+
+    edges = {(e["source"], e["target"]): e["count"] for e in released["edges"]}
+    compared = [pair for pair in dfg if pair in edges]
+    assert compared, "some edge of the export is published"
+    assert all(dfg[pair] <= edges[pair] for pair in compared)
+
+
+def test_a_rare_path_is_in_neither_the_map_the_paths_nor_the_early_factors(story: Story) -> None:
+    released = _released_map(story, story.analyst)
+    number = released["number"]
+    paths = story.http.get(
+        f"/v1/statistics/releases/{number}/paths",
+        params={"region": "west-flanders"},
+        headers=story.analyst,
+    ).json()
+    early = story.http.get(
+        f"/v1/statistics/releases/{number}/early-factors",
+        params={"region": "west-flanders"},
+        headers=story.analyst,
+    ).json()
+
+    assert traces.BLOCKED not in {n["activity"] for n in released["nodes"]}
+    assert not any(traces.BLOCKED in (e["source"], e["target"]) for e in released["edges"])
+    assert paths["into_block"] == paths["out_of_block"] == []
+    assert paths["blocks"] is None
+    assert all(f["relative_risk"] is None for f in early["factors"])
+
+
+def test_the_dynamics_of_a_region_not_in_the_release_or_not_the_caller_s_are_refused(
+    story: Story,
+) -> None:
+    number = _released_map(story, story.analyst)["number"]
+    forum = bearer(token_factory(story.settings)(org="forum", roles=("forum",)))
+
+    other = story.http.get(
+        f"/v1/statistics/releases/{number}/paths",
+        params={"region": "limburg"},
+        headers=story.analyst,
+    )
+    unknown = story.http.get(
+        f"/v1/statistics/releases/{number}/paths", params={"region": "antwerp"}, headers=forum
+    )
+    missing = story.http.get(
+        "/v1/statistics/releases/99/paths", params={"region": "limburg"}, headers=forum
+    )
+
+    assert_problem(other, 403)
+    assert_problem(unknown, 404)
+    assert_problem(missing, 404)

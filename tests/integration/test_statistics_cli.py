@@ -43,6 +43,7 @@ def test_a_period_is_released_from_the_command_line_and_exported_signed(
         "participation",
         "blocks",
         "continuity",
+        "dynamics",
     }
 
 

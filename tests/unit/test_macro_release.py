@@ -1,9 +1,10 @@
 """A macro release merges deployments' exported releases and applies the rules again, with the
 largest k of its inputs, knowing only what the inputs published."""
 
+import msgspec
 import pytest
 
-from projections.statistics.document import CellDocument, ReleaseDocument
+from projections.statistics.document import CellDocument, ReleaseDocument, TableDocument
 from projections.statistics.merge import MergeRefused, merge, merge_with_audit
 from tests.unit.statistics_documents import COMPUTED_AT, count, referrals, release
 
@@ -153,3 +154,23 @@ def test_releases_under_different_rule_sets_are_refused() -> None:
     east = release("east", {"east-1": referrals("east-1", total=40)}, rule_set="2027.1")
     with pytest.raises(MergeRefused, match="different rule-sets"):
         _merge(west, east)
+
+
+def test_a_process_map_released_under_a_smaller_k_is_left_out_of_the_merge() -> None:
+    def with_map(document: ReleaseDocument, region: str) -> ReleaseDocument:
+        edges = [
+            count(region, "*", "node:referral", 40),
+            count(region, "*", "edge:referral>accepted", 25, group="node:referral"),
+            count(region, "*", "edge:referral>declined", 15, group="node:referral"),
+        ]
+        table = TableDocument(name="dynamics", cells=edges, withheld_by_rule={}, published_share=1)
+        return msgspec.structs.replace(document, tables=[*document.tables, table])
+
+    west = with_map(release("west", {"west-1": referrals("west-1", total=40)}), "west-1")
+    east = with_map(release("east", {"east-1": referrals("east-1", total=80)}, k=15), "east-1")
+
+    merged = _merge(west, east)
+
+    dynamics = next(table for table in merged.tables if table.name == "dynamics")
+    assert {cell.region for cell in dynamics.cells} == {"east-1"}
+    assert [cell.value for cell in dynamics.cells] == [25, 15, 40]

@@ -95,6 +95,29 @@ def test_a_trace_counts_whole_weeks_since_the_referral_in_the_order_things_happe
     )
 
 
+def test_on_one_day_a_waiver_comes_before_the_other_steps_and_an_evaluation_after_them() -> None:
+    unit = u.UnitRecord(
+        trajectory_id=str(uuid4()),
+        region="west-flanders",
+        sector="youth_care",
+        referred_on=REFERRED,
+        # Stored apart from the steps they share a day with: facts after details.
+        facts=(Fact("evaluated", day(60)), Fact("waived:three_month", day(60))),
+        details=(
+            u.Consulted(day(60), "ad_hoc", "present", ("org-het-anker",), 2, ("planmaker",)),
+            u.Signed(day(60), "client"),
+        ),
+    )
+
+    assert [step.activity for step in trace(unit)] == [
+        traces.REFERRAL,
+        "consultation_waived:three_month",
+        "consultation:ad_hoc",
+        traces.PLAN_SIGNED,
+        traces.EVALUATED,
+    ]
+
+
 def test_pm4py_reads_the_directly_follows_counts_of_the_kept_variants(tmp_path: Path) -> None:
     units = [common_unit() for _ in range(K)] + [rare_unit()]
 

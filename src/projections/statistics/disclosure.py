@@ -67,6 +67,7 @@ from projections.statistics.model import (
     QuantileCell,
     ReleasedCell,
     Withheld,
+    is_sparse,
     protection_interval,
 )
 
@@ -271,8 +272,10 @@ class _RegionAudit:
         #: the feasible set only grows (withholding); forgotten when an equality is put back.
         self.highest = np.full(len(rows), -np.inf)
         self.lowest = np.full(len(rows), np.inf)
-        #: Whether a programme was solved: from then on each starts from a basis kept valid.
-        self._warm = False
+        #: While :meth:`relaxed` solves a programme that is not the release's: learn nothing.
+        self._relaxed = False
+        #: The published rows' values in the last optimal solution (LP row order).
+        self._activity: npt.NDArray[np.float64] | None = None
 
     def _hypothetical(self, start: int) -> list[tuple[tuple[int, float], ...]]:
         """Unit types a reader cannot rule out for withheld row ``start``: units like those that
@@ -494,11 +497,40 @@ class _RegionAudit:
     def _learn(self, solution: npt.NDArray[np.float64], atoms_end: int) -> None:
         """Note, for every row, how high and how low this feasible solution takes it — unless
         it uses the audited row's hypothetical units, which only that row's audit admits."""
-        if np.any(solution[atoms_end:] > 1e-9):
+        if self._relaxed or np.any(solution[atoms_end:] > 1e-9):
             return
         values = self._rows_over_atoms @ solution[: self.num_atoms]
         np.maximum(self.highest, values, out=self.highest)
         np.minimum(self.lowest, values, out=self.lowest)
+
+    def relaxed(self, r: int, maximise: bool, needed: float) -> list[int] | None:
+        """Whether withholding every published row of this release would open row ``r``'s
+        failing bound, when the dual found names none of them (a degenerate programme has many
+        optimal duals, and the one HiGHS returns may lean on earlier versions alone): ``None``
+        if even then it stays narrowed — earlier versions alone narrow it — else the rows of
+        this release that a solution reaching ``needed`` moves off their published value (one
+        of them must be withheld for it)."""
+        free = [i for i, row in enumerate(self.rows) if row.published and not row.fixed]
+        if not free:
+            return None
+        for i in free:
+            self.highs.changeRowBounds(self._lp_row[i], -highspy.kHighsInf, highspy.kHighsInf)
+        self._relaxed = True
+        try:
+            bound = self.bound(r, maximise)
+            activity = self._activity
+        finally:
+            self._relaxed = False
+            for i in free:
+                value = float(self.rows[i].value)
+                self.highs.changeRowBounds(self._lp_row[i], value, value)
+        opened = bound.value >= needed - 1e-6 if maximise else bound.value <= needed + 1e-6
+        if not opened:
+            return None
+        if activity is None:  # unbounded once they are free: any of them may be the one
+            return free
+        moved = [i for i in free if abs(activity[self._lp_row[i]] - self.rows[i].value) > 1e-6]
+        return moved or free
 
     def publish_again(self, r: int) -> None:
         """Put row ``r``'s equality back, for good: it is never withheld again."""
@@ -518,7 +550,6 @@ class _RegionAudit:
         if phantoms is None:
             phantoms = self._phantoms[r] = self._hypothetical(r)
         first = highs.getNumCol()
-        start_from = highs.getBasis() if self._warm else None
         starts: list[int] = []
         index: list[int] = []
         values: list[float] = []
@@ -543,6 +574,7 @@ class _RegionAudit:
         sense = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
         highs.changeObjectiveSense(sense)
         highs.changeColsCost(len(row.cols), row.cols, row.coefs)
+        self._activity = None
         try:
             highs.run()
             status = highs.getModelStatus()
@@ -551,6 +583,7 @@ class _RegionAudit:
             if status == highspy.HighsModelStatus.kOptimal:
                 value = float(highs.getInfo().objective_function_value)
                 self._learn(np.asarray(highs.getSolution().col_value), first)
+                self._activity = np.asarray(highs.getSolution().row_value)
                 duals = highs.getSolution().row_dual
                 return _Bound(value, {r: duals[i] for r, i in self._lp_row.items()})
             if (
@@ -570,18 +603,8 @@ class _RegionAudit:
         finally:
             highs.changeColsCost(len(row.cols), row.cols, np.zeros(len(row.cols)))
             added = highs.getNumCol() - first
-            basis = highs.getBasis()
-            # The optimum's basis, without the hypothetical columns, is where the next
-            # programme starts if none of them is basic; else the basis this one started from
-            # (deleting a basic column leaves no basis, and HiGHS would start from scratch).
-            keep = basis.valid and all(
-                status != highspy.HighsBasisStatus.kBasic for status in basis.col_status[first:]
-            )
             if added:
                 highs.deleteCols(added, np.arange(first, first + added, dtype=np.int32))
-            if not keep and start_from is not None and start_from.valid:
-                highs.setBasis(start_from)
-            self._warm = True
 
     def _feasible(self) -> bool:
         """The atoms' true sizes satisfy every published row unless the numbers were tampered
@@ -622,7 +645,8 @@ def _build(
         shaped = (
             key
             for key in population.counts
-            if version.period.by_sector or key.sector == ALL_SECTORS
+            if (version.period.by_sector or key.sector == ALL_SECTORS)
+            and not is_sparse(key.table, key.category)
         )
         totals: dict[CellKey, int] = dict.fromkeys([*shaped, *version.published], 0)
         for cells in version.contributions.values():
@@ -699,13 +723,13 @@ def _finding(part: _RegionAudit, r: int, low: float, high: float, k: int) -> Aud
 def _candidate(part: _RegionAudit, failing: int, duals: dict[int, float] | None) -> int | None:
     """The published cell of this release to withhold next for ``failing``.
 
-    Only cells whose constraint binds the failing bound (a non-zero dual) can widen it; if
-    none of this release's binds, the bound is certified by earlier versions alone and nothing
-    this release withholds helps. Among them: a sector's cell before a region's all-sectors
+    Cells whose constraint binds the failing bound (a non-zero dual) widen it when withheld.
+    If none of this release's binds in the dual found, another optimal dual may still lean on
+    them: :meth:`_RegionAudit.relaxed` then decides. Among them: a sector's cell before a
+    region's all-sectors
     cell (the region's totals are what a learning network reads first), then the same table,
     then the same sector, then the smallest value (it costs the reader least).
     """
-    target = part.rows[failing].key
     candidates = [
         r
         for r, row in enumerate(part.rows)
@@ -714,8 +738,14 @@ def _candidate(part: _RegionAudit, failing: int, duals: dict[int, float] | None)
         and duals is not None
         and abs(duals.get(r, 0.0)) > _DUAL_ZERO
     ]
+    return _best(part, failing, candidates)
+
+
+def _best(part: _RegionAudit, failing: int, candidates: Sequence[int]) -> int | None:
+    """The candidate to withhold first (see :func:`_candidate`), or None without any."""
     if not candidates:
         return None
+    target = part.rows[failing].key
     return min(
         candidates,
         key=lambda r: (
@@ -764,6 +794,9 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                 if opened:
                     break
                 chosen = _candidate(part, r, bound.duals)
+                if chosen is None:
+                    moved = part.relaxed(r, maximise, needed_high if maximise else needed_low)
+                    chosen = _best(part, r, moved or ())
                 if chosen is None and row.release is None and row.key in secondary:
                     part.publish_again(r)
                     secondary.discard(row.key)

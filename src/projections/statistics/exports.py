@@ -69,7 +69,7 @@ class XesExports:
                 if unit.referred_on >= period.start
                 and not clients.get(unit.trajectory_id, (None, True))[1]
             ]
-        export = write_xes(units, kinds, scope)
+        export = write_xes(units, kinds, scope, until=period.end)
         held = tuple(sorted((clients[tid][0], UUID(tid)) for tid in export.trajectory_ids))
         return ExportedXes(export, held)
 

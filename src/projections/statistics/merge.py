@@ -23,7 +23,10 @@ with what the merge knows:
 - a quantile is withheld when the count of its units is withheld or below k (published, it
   would bound that count: a median of n needs n ≥ 2k), or when fewer than k units would lie on
   either side of it;
-- rates are recomputed from the merged release's published counts only.
+- rates are recomputed from the merged release's published counts only;
+- the ``dynamics`` table (a process map) of an input whose k is smaller than the merged one is
+  left out: its edges add up to its nodes, relations this merge does not audit, so it cannot
+  be protected again here. From an input at the merged k it passes as it was released.
 
 Pure: no I/O. Inputs are verified (``document.verify_release``) before they reach it.
 """
@@ -39,6 +42,7 @@ from scipy.optimize import linprog
 
 from application.errors import OperatorError
 from projections.statistics.document import CellDocument, ReleaseDocument, TableDocument
+from projections.statistics.dynamics import DYNAMICS
 from projections.statistics.model import ALL_SECTORS, AuditedCell, CellKey, protection_interval
 from projections.statistics.store import public_reason
 
@@ -72,6 +76,11 @@ def merge_with_audit(
     for document in documents:
         regions = set(document.regions)
         for table in document.tables:
+            if table.name == DYNAMICS and document.k < k:
+                # A process map's edges add up to its nodes, relations this merge does not
+                # audit: protected only at its own smaller k, it is left out, not withheld
+                # again (a withheld edge of it is never listed anyway).
+                continue
             for cell in table.cells:
                 if cell.region not in regions:
                     raise MergeRefused(
@@ -175,6 +184,8 @@ def _merge_table(
     merged += [_quantile(cell, counts, k) for cell in others if cell.kind == "quantile"]
     merged += [_rate(cell, counts) for cell in others if cell.kind == "rate"]
     merged.sort(key=lambda c: (c.region, c.sector, c.category, c.kind, c.quantile or 0.0))
+    if name == DYNAMICS:  # a withheld edge is not drawn or counted (as in a release)
+        merged = [cell for cell in merged if cell.withheld is None]
     withheld = Counter(cell.withheld for cell in merged if cell.withheld is not None)
     published = sum(1 for cell in merged if cell.withheld is None)
     # Each cell says only that it is withheld; the table tallies the rules (as a release does).

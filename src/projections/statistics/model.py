@@ -102,6 +102,18 @@ def periods_ended_by(today: date, lag_days: int, since: date) -> Iterator[Period
                 yield period
 
 
+#: Tables whose cells exist only where some unit counts in them (``dynamics``: ~1,200 possible
+#: edges), but for the categories with these prefixes, which exist zero or not.
+SPARSE_TABLES: Mapping[str, tuple[str, ...]] = {"dynamics": ("early:",)}
+
+
+def is_sparse(table: str, category: str) -> bool:
+    """Whether a cell exists only where it is not zero: an earlier version without it did not
+    have it (it was zero there), so it is no cell of that version to audit."""
+    regular = SPARSE_TABLES.get(table)
+    return regular is not None and not category.startswith(regular)
+
+
 class CellKey(NamedTuple):
     """Where a number sits: ``table``, ``region``, ``sector`` (``*`` = all) and ``category``."""
 

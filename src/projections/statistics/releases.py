@@ -28,7 +28,7 @@ import structlog
 from domain.common import Sector
 from domain.deadlines import DeadlinePolicy
 from projections.organisations import organisation_kinds
-from projections.statistics import disclosure, tables
+from projections.statistics import disclosure, dynamics, tables
 from projections.statistics.model import (
     CellKey,
     Contributions,
@@ -105,13 +105,16 @@ def _summaries(
 ) -> tuple[list[TableSummary], dict[tuple[str, str], list[CellRow]]]:
     groups = {key: cell.group for key, cell in population.counts.items()}
     rates = {key: (r.numerator, r.denominator) for key, r in population.rates.items()}
+    shown = [c for c in protected.cells if not dynamics.hidden(c.key, c.withheld)]
     rows: dict[tuple[str, str], list[CellRow]] = defaultdict(list)
-    for place, row in cell_rows(protected.cells, groups, rates):
+    for place, row in cell_rows(shown, groups, rates):
         rows[place].append(row)
     totals: Counter[str] = Counter()
     published: Counter[str] = Counter()
     rules: dict[str, Counter[str]] = defaultdict(Counter)
-    for cell in protected.cells:
+    # A withheld dynamics cell is neither stored nor counted: that it exists would say it is
+    # not zero (``dynamics.hidden``), so the table reports only what it publishes.
+    for cell in shown:
         totals[cell.key.table] += 1
         if cell.withheld is None:
             published[cell.key.table] += 1
@@ -180,6 +183,11 @@ class Releases:
                 f"{period} was not released: {failed}. Nothing was published; the earlier "
                 "releases stand"
             ) from failed
+        # Relative risks come from published counts only: nothing the audit must see.
+        protected = Protected(
+            (*protected.cells, *dynamics.relative_risks(protected.cells, self.k)),
+            protected.audit,
+        )
         if not protected.passed:
             raise ReleaseRefused(
                 f"{period} was not released: the disclosure audit found a withheld number that "
@@ -215,7 +223,10 @@ class Releases:
                 regions=regions,
                 tables=summaries,
                 audit=AuditSummary(
-                    withheld_counts_audited=len(protected.audit),
+                    # A withheld dynamics cell is not counted here either (``dynamics.hidden``).
+                    withheld_counts_audited=sum(
+                        1 for f in protected.audit if f.key.table != dynamics.DYNAMICS
+                    ),
                     earlier_versions=audited,
                     narrowest_margin=_narrowest(protected),
                 ),

@@ -32,6 +32,7 @@ from datetime import date, timedelta
 from domain.common import ClientInvolvement, EscalationLevel, ReasonCategory, Sector, Signatory
 from domain.deadlines import Deadline, DeadlinePolicy, DeadlineRule, Fact, instances
 from domain.organisation import OrganisationKind
+from projections.statistics import dynamics
 from projections.statistics.model import (
     ALL_SECTORS,
     CellKey,
@@ -209,6 +210,7 @@ TABLES: tuple[TableSpec, ...] = (
             "trajectory in the period",
         },
     ),
+    dynamics.SPEC,
 )
 
 TABLE_NAMES: tuple[str, ...] = tuple(table.name for table in TABLES)
@@ -644,6 +646,7 @@ def populations(
     contributions: dict[Period, dict[str, dict[CellKey, int]]] = {p: {} for p in wanted}
     by_sector = {p: p.by_sector for p in wanted}
     values: dict[Period, dict[CellKey, list[int]]] = {p: {} for p in wanted}
+    dynamic_keys: dict[Period, set[CellKey]] = {p: set() for p in wanted}
     for unit in units:
         seen_regions.add(unit.region)
         if unit.sector not in sectors:
@@ -665,6 +668,17 @@ def populations(
         mine_pairs = pairs[where]
         for period in concerned:
             counts, durations = period_cells(found, period)
+            moves, gaps = dynamics.unit_cells(unit, period, kinds)
+            if moves:
+                # The dynamics table: region level only, and only its non-zero cells exist.
+                found_moves = {
+                    key(dynamics.DYNAMICS, unit.region, ALL_SECTORS, category): amount
+                    for category, amount in moves.items()
+                }
+                dynamic_keys[period].update(found_moves)
+                for category, days in gaps.items():
+                    cell_key = key(dynamics.DYNAMICS, unit.region, ALL_SECTORS, category)
+                    values[period].setdefault(cell_key, []).append(days)
             if counts:
                 mine: dict[CellKey, int] = {}
                 for cell, amount in counts.items():
@@ -679,6 +693,8 @@ def populations(
                     mine[pair[1]] = amount
                     if by_sector[period]:
                         mine[pair[0]] = amount
+                if moves:
+                    mine.update(found_moves)
                 contributions[period][unit_id(unit)] = mine
             for (table, category), days in durations.items():
                 for sector in (unit.sector, ALL_SECTORS) if by_sector[period] else (ALL_SECTORS,):
@@ -711,17 +727,53 @@ def populations(
     made: dict[Period, Population] = {}
     for period in wanted:
         count_map, quantile_keys, rates = shapes[by_sector[period]]
+        extra_counts, extra_quantiles, extra_rates = _dynamics_cells(
+            dynamic_keys[period], seen_regions, key
+        )
         made[period] = Population(
             period,
             contributions[period],
-            count_map,
+            {**count_map, **extra_counts},
             {
                 cell: QuantileCell(cell, tuple(sorted(values[period].get(cell, ()))))
-                for cell in quantile_keys
+                for cell in (*quantile_keys, *extra_quantiles)
             },
-            rates,
+            {**rates, **extra_rates},
         )
     return made
+
+
+def _dynamics_cells(
+    found: Iterable[CellKey],
+    regions: Iterable[str],
+    key: Callable[[str, str, str, str], CellKey],
+) -> tuple[dict[CellKey, CountCell], list[CellKey], dict[CellKey, RateCell]]:
+    """The dynamics table's cells of a period: the early-factor cells of every region (zero or
+    not), and every other count only where some trajectory counts in it (``dynamics``), with
+    each edge's duration quantiles and each path's share."""
+    table = dynamics.DYNAMICS
+    counts: dict[CellKey, CountCell] = {}
+    for region in sorted(regions):
+        for category in dynamics.early_categories():
+            cell = key(table, region, ALL_SECTORS, category)
+            counts[cell] = CountCell(cell)
+    quantiles: list[CellKey] = []
+    rates: dict[CellKey, RateCell] = {}
+    for cell in sorted(found):
+        group = dynamics.group_of(cell.category)
+        counts[cell] = CountCell(cell, cell._replace(category=group) if group else None)
+        source, _, target = cell.category.removeprefix("edge:").partition(">")
+        if (
+            cell.category.startswith("edge:")
+            and source != dynamics.START
+            and target != dynamics.END
+        ):
+            quantiles.append(cell._replace(category=f"weeks:{cell.category.removeprefix('edge:')}"))
+        share = dynamics.share_of(cell.category)
+        if share is not None:
+            rate = key(table, cell.region, ALL_SECTORS, share[0])
+            rates[rate] = RateCell(rate, cell, cell._replace(category=share[1]))
+    return counts, quantiles, rates
 
 
 def _at(cell: Cell, region: str, sector: str) -> tuple[str, str, str, str]:

@@ -8,7 +8,8 @@ a calendar date). Two trajectories follow the same **variant** when their activi
 are the same (``variant``).
 
 Order: by day; on one day, the referral first, then a continuation and the decision on the
-referral, then everything else in the order the unit keeps it, and the closure last. Deadline
+referral, a waiver, everything else in the order it was recorded, an evaluation, and the
+closure and a follow-up contact last. Deadline
 facts of the scheduler (missed, met late, reminders) and planned dates are no activities: they
 are not something the parties did.
 
@@ -51,9 +52,14 @@ HANDOVER = "handover"
 FOLLOW_UP_CONTACTED = "follow_up_contacted"
 CLOSED = "closed"
 
-#: On one day: what comes first (lower) and last (higher); every other activity in between.
+#: On one day: what comes first (lower) and last (higher); every other activity in between,
+#: in the order it was recorded. A waiver comes before that day's other steps (it says a
+#: consultation will not be held), an evaluation after them (it judges them): the unit keeps
+#: those two apart from the other steps, so their place on a day is a rule, not an accident of
+#: how it is stored — and a trace can be worked out from the events themselves the same way.
 _FIRST = {REFERRAL: 0, CONTINUED_FROM: 1, ACCEPTED: 2, DECLINED: 2}
-_LAST = {CLOSED: 9, FOLLOW_UP_CONTACTED: 10}
+_LAST = {EVALUATED: 6, CLOSED: 9, FOLLOW_UP_CONTACTED: 10}
+_WAIVED = 4
 _BETWEEN = 5
 
 #: Deadline facts that are activities (the rest are the scheduler's or repeat a detail).
@@ -128,6 +134,8 @@ def _detail_step(detail: u.Detail, kinds: Kinds) -> tuple[str, Annotation]:
 def _dated(unit: u.UnitRecord, kinds: Kinds) -> Iterator[tuple[date, str, Annotation]]:
     yield unit.referred_on, REFERRAL, Annotation()
     for detail in unit.details:
+        if isinstance(detail, u.Referred):
+            continue  # the referral is the unit's referred_on, yielded above
         activity, annotation = _detail_step(detail, kinds)
         yield detail.on, activity, annotation
     for fact in unit.facts:
@@ -142,21 +150,35 @@ def _dated(unit: u.UnitRecord, kinds: Kinds) -> Iterator[tuple[date, str, Annota
 
 
 def _rank(activity: str) -> int:
+    if activity.startswith(f"{CONSULTATION_WAIVED}:"):
+        return _WAIVED
     return _FIRST.get(activity, _LAST.get(activity, _BETWEEN))
 
 
-def annotated(unit: u.UnitRecord, kinds: Kinds) -> tuple[tuple[Step, Annotation], ...]:
-    """The trajectory's steps in order, each with what the export says of it."""
-    dated = sorted(_dated(unit, kinds), key=lambda d: (d[0], _rank(d[1])))  # stable sort
+def dated(
+    unit: u.UnitRecord, kinds: Kinds, until: date | None = None
+) -> tuple[tuple[date, Step, Annotation], ...]:
+    """The trajectory's steps in order with their day (for the release's own use: durations,
+    cutting at a period's end; never exported), up to and including ``until`` if given."""
+    ordered = sorted(_dated(unit, kinds), key=lambda d: (d[0], _rank(d[1])))  # stable sort
     return tuple(
-        (Step(activity, max(0, (on - unit.referred_on).days // 7)), annotation)
-        for on, activity, annotation in dated
+        (on, Step(activity, max(0, (on - unit.referred_on).days // 7)), annotation)
+        for on, activity, annotation in ordered
+        if until is None or on <= until
     )
 
 
-def trace(unit: u.UnitRecord) -> tuple[Step, ...]:
+def annotated(
+    unit: u.UnitRecord, kinds: Kinds, until: date | None = None
+) -> tuple[tuple[Step, Annotation], ...]:
+    """The trajectory's steps in order, each with what the export says of it; up to and
+    including ``until`` (a period's last day: the scope of a release and an export) if given."""
+    return tuple((step, annotation) for _, step, annotation in dated(unit, kinds, until))
+
+
+def trace(unit: u.UnitRecord, until: date | None = None) -> tuple[Step, ...]:
     """The trajectory's activities in order, each in whole weeks since its referral."""
-    return tuple(step for step, _ in annotated(unit, {}))
+    return tuple(step for step, _ in annotated(unit, {}, until))
 
 
 def variant(steps: tuple[Step, ...]) -> tuple[str, ...]:

@@ -33,7 +33,7 @@ from projections.store import Tx
 T = Trajectory
 
 #: Bump when what this module derives from events changes (the worker then rebuilds).
-CODE_VERSION = 1
+CODE_VERSION = 2  # 2: the referrer's organisation (issue #13, the factors known early)
 
 #: Rows per round trip when reading and when looking up known trajectories.
 PAGE = 5_000
@@ -121,6 +121,15 @@ class HandedOver(msgspec.Struct, frozen=True, array_like=True, tag="handed_over"
     transfers_coordination: bool
 
 
+class Referred(msgspec.Struct, frozen=True, array_like=True, tag="referred"):
+    """Who referred the trajectory: the referrer's organisation (001: whether the referrer
+    stays engaged is one of the factors known early). Not an activity of its own: the
+    referral is the unit's ``referred_on``."""
+
+    on: date
+    organisation: str
+
+
 class ContinuedFrom(msgspec.Struct, frozen=True, array_like=True, tag="continued_from"):
     """This trajectory carries the plan of an earlier one (000's thread)."""
 
@@ -141,6 +150,7 @@ Detail = (
     | EscalationResolved
     | HandedOver
     | ContinuedFrom
+    | Referred
 )
 
 
@@ -210,6 +220,8 @@ def details_of(event: Any) -> list[Detail]:
             return [HandedOver(on, event.transfers_coordination)]
         case T.ContinuedFrom():
             return [ContinuedFrom(on)]
+        case T.Referred():
+            return [Referred(on, event.referrer_organisation)]
     return []
 
 

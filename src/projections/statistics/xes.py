@@ -26,7 +26,7 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from xml.etree import ElementTree as ET
 
 from projections.statistics.traces import Kinds, Step, annotated, variant
@@ -113,10 +113,16 @@ def _header(log: ET.Element, scope: ExportScope, kept: int, left_out: int) -> No
     _attribute(log, "int", "rodedraad:traces_left_out", str(left_out))
 
 
-def write_xes(units: Iterable[UnitRecord], kinds: Kinds, scope: ExportScope) -> XesExport:
-    """The XES document of ``units``, rare variants (< k) left out, in a random order."""
+def write_xes(
+    units: Iterable[UnitRecord], kinds: Kinds, scope: ExportScope, until: date | None = None
+) -> XesExport:
+    """The XES document of ``units``, rare variants (< k) left out, in a random order.
+
+    ``until``: the period's last day. Steps after it are left out, as the release's process
+    map leaves them out (``tables.dynamics``), so no directly-follows count of the export is
+    above the one the release counts for the same region and period."""
     secret = secrets.token_bytes(32)  # this export's alone; dropped when this returns
-    traced = [(unit.trajectory_id, annotated(unit, kinds)) for unit in units]
+    traced = [(unit.trajectory_id, annotated(unit, kinds, until)) for unit in units]
     counts = Counter(variant(tuple(step for step, _ in steps)) for _, steps in traced)
     kept = [
         (_pseudonym(secret, tid), tid, steps)
