@@ -26,7 +26,11 @@ from api.reads import ClientReadController, ReadController
 from api.schemas import Health, ProjectionHealth
 from api.services import ApiServices
 from api.statistics import StatisticsController
-from api.trajectories import TrajectoryController, trajectory_command_handlers
+from api.trajectories import (
+    TrajectoryController,
+    finding_handlers,
+    trajectory_command_handlers,
+)
 from application.care_record import CareRecord
 from projections.queries import ReadModelQueries
 
@@ -83,6 +87,7 @@ def create_app(
             health,
             TrajectoryController,
             *trajectory_command_handlers,
+            *finding_handlers,
             ReadController,
             ClientReadController,
             ClientController,

@@ -19,7 +19,7 @@ from uuid import UUID
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
+from litestar.exceptions import ServiceUnavailableException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -53,6 +53,7 @@ from application.commands import (
     RegisterClient,
     RegisterOrganisation,
     RevokeExportAuthorisation,
+    ShareFinding,
     TrajectoryCommand,
 )
 from application.unavailable import is_unavailable
@@ -152,6 +153,20 @@ class CommandRunner:
 
     def on_trajectory(self, trajectory_id: UUID, command: TrajectoryCommand) -> Answer:
         return self._on(trajectory_id, command, command.action, self.care_record.change_trajectory)
+
+    def share_finding(self, trajectory_id: UUID, command: ShareFinding) -> Answer:
+        """Issue #14 point 2: recorded on the trajectory, then held in its region's batch."""
+        outbox = self.services.findings
+        if outbox is None:
+            raise ServiceUnavailableException("shared findings are not kept by this service")
+        return self._on(
+            trajectory_id,
+            command,
+            Action.SHARE_FINDING,
+            lambda ctx, record, version, c: self.care_record.share_finding(
+                ctx, record, version, c, outbox
+            ),
+        )
 
     def on_client(self, client_id: UUID, command: ClientCommand) -> Answer:
         return self._on(client_id, command, command.action, self.care_record.change_client)

@@ -47,7 +47,12 @@ from application.commands import (
     StartImprovementTrajectory,
 )
 from domain.learning_network import LearningNetworkNotFound, SignalStatus
-from projections.learning_networks import NetworkSummary, NetworkView, SignalsOverview
+from projections.learning_networks import (
+    CadenceStatus,
+    NetworkSummary,
+    NetworkView,
+    SignalsOverview,
+)
 
 PROJECTION = "learning_networks"
 READ = "read the learning networks"
@@ -90,6 +95,22 @@ class LearningNetworkController(Controller):
         today = services.policy.clock().astimezone(UTC).date()
         return await queries.learning_networks.signals(
             services.policy.network_regions(acting), today, status
+        )
+
+    @get("/cadence", summary="The cadence board: how often each network met, and is due to")
+    async def cadence(
+        self, request: Caller, services: Services, queries: Queries, consistency: Consistency
+    ) -> list[CadenceStatus]:
+        """Issue #14 point 3, for network coordinators (read as the networks are: the forum and
+        admins every network, a learning network or an auditor its region's): per network the
+        first year the cadence holds, this year's meetings per kind against the policy's
+        numbers, the years and quarters recorded short, and what the scheduler will record."""
+        await consistency.reached(PROJECTION)
+        acting = services.policy.require_role(request.user, READ, NETWORK_READERS)
+        return await queries.learning_networks.cadence(
+            services.policy.network_regions(acting),
+            services.policy.clock(),
+            services.cadence,
         )
 
     @get("/{network_id:uuid}", summary="A learning network as it stands")

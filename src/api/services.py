@@ -1,14 +1,15 @@
 """What the HTTP layer needs from the composition root, in one object."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from api.access import AccessPolicy
 from api.auth import TokenVerifier
 from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
-from application.care_record import CareRecord
+from application.care_record import CareRecord, FindingOutbox
+from domain.network_cadence import Cadence
 from projections.queries import ReadModelQueries
 from projections.statistics.exports import XesExports
 from projections.statistics.store import ReleaseStore
@@ -50,3 +51,7 @@ class ApiServices:
     releases: ReleaseStore | None = None
     #: The XES exports for process mining (issue #13).
     exports: XesExports | None = None
+    #: Where shared findings wait for their region's batch (issue #14 point 2).
+    findings: FindingOutbox | None = None
+    #: A learning network's meetings a year, from the policy file (issue #14 point 3).
+    cadence: Cadence = field(default_factory=Cadence)

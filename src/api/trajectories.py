@@ -42,6 +42,7 @@ from application.commands import (
     ReviseGoal,
     ReviseGoalAt,
     SetGoal,
+    ShareFinding,
     SignPlan,
     UnblockTrajectory,
     WaiveConsultation,
@@ -222,5 +223,26 @@ trajectory_command_handlers = command_handlers(
     "/v1/trajectories/{trajectory_id:uuid}",
     CommandRunner.on_trajectory,
     COMMANDS,
+    tags=["trajectories"],
+)
+
+#: Issue #14 point 2: a finding shared with the region's learning network. Recorded on the
+#: trajectory, then held in its region's batch (another store, another transaction): the
+#: network receives it later, with ids of its own (``application.finding_batches``).
+finding_handlers = command_handlers(
+    "/v1/trajectories/{trajectory_id:uuid}",
+    CommandRunner.share_finding,
+    (
+        CommandRoute(
+            "share_finding",
+            "/findings/share",
+            ShareFinding,
+            "Share a finding of the trajectory's consultations with the region's learning "
+            "network as a theme proposal, without a trace back: confirm it names no person, "
+            "school, town or date (names_no_one); names recorded for the trajectory, e-mail "
+            "addresses, phone numbers and dates are refused (422). It enters the network in "
+            "its region's next batch (three trajectories, or a month).",
+        ),
+    ),
     tags=["trajectories"],
 )

@@ -10,10 +10,11 @@ unique (aggregate, version) constraint, so no update is ever lost.
 """
 
 import contextlib
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
-from typing import Any, Literal, TypeVar
+from datetime import UTC, date, datetime, time
+from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -35,21 +36,28 @@ from application.commands import (
     RegisterClient,
     RegisterOrganisation,
     RevokeExportAuthorisation,
+    ShareFinding,
     TrajectoryCommand,
 )
 from application.group_commit import GroupCommit
 from application.keys import KeyStore, MemoryKeyStore
 from domain.client import Client
-from domain.common import CommandContext
+from domain.common import Actor, CommandContext
 from domain.errors import InvalidValue
 from domain.export_authorisation import ExportAuthorisation
 from domain.learning_network import (
+    ClosedNetworkTakesNothing,
     EscalationNeedsForum,
     LearningNetwork,
+    LearningNetworkNotFound,
     NetworkAlreadyEstablished,
     NetworkLevel,
+    NetworkStatus,
+    ProposerKind,
+    ThemeSource,
     network_id,
 )
+from domain.network_cadence import CadenceFact
 from domain.organisation import (
     Organisation,
     OrganisationAlreadyRegistered,
@@ -57,12 +65,26 @@ from domain.organisation import (
     organisation_id,
 )
 from domain.record import Record
+from domain.shared_findings import check_confirmed, check_shareable
 from domain.trajectory import Trajectory
 
 A = TypeVar("A", bound=Record)
 
 #: What the scheduler records of a deadline.
 DeadlineFact = Literal["missed", "met_late", "reminder"]
+
+#: Who proposes a batch's themes to a network: the record's own process, shown as "a
+#: coordinator of the region" (``ProposerKind.REGION_COORDINATOR``), never an organisation.
+THEME_BATCH_ACTOR = Actor(user_id="rodedraad-theme-batches", organisation="rodedraad", role="batch")
+
+
+class FindingOutbox(Protocol):
+    """Where a shared finding waits for its region's batch (``application.finding_batches``)."""
+
+    def hold(
+        self, *, region: str, title: str, text: str, received_on: date, trajectory: UUID
+    ) -> None: ...
+
 
 #: Take a snapshot every this many events, so long-lived trajectories load fast.
 SNAPSHOT_INTERVAL = 50
@@ -373,7 +395,12 @@ class CareRecord(Application[UUID]):
         revocation counts from the very next request, as a consent's does). Found by the topic
         of their creation event in the log: a handful of rows, read on the DPO's list and on an
         export, never on a hot path."""
-        topics = [get_topic(ExportAuthorisation.Granted)]
+        return [self.export_authorisation(i) for i in self._created(ExportAuthorisation.Granted)]
+
+    def _created(self, creation: type[Aggregate.Event]) -> list[UUID]:
+        """The ids of every aggregate created by ``creation``, oldest first: found by the
+        event's topic in the log, a page at a time."""
+        topics = [get_topic(creation)]
         ids: list[UUID] = []
         start: int | None = None
         while True:
@@ -384,7 +411,7 @@ class CareRecord(Application[UUID]):
             if len(page) < 500:
                 break
             start = page[-1].id
-        return [self.export_authorisation(i) for i in ids]
+        return ids
 
     # --- learning networks (issue #14) ---------------------------------------------------------
 
@@ -424,6 +451,20 @@ class CareRecord(Application[UUID]):
         command.apply(aggregate, ctx, _NetworkReader(self, released))
         return self._save_all(aggregate, item_id=command.item_id)
 
+    def learning_networks(self) -> list[UUID]:
+        """Every learning network ever established (the forum too), from the record itself:
+        found by the topic of their creation event, as the export authorisations are."""
+        return self._created(LearningNetwork.Established)
+
+    def record_cadence(
+        self, ctx: CommandContext, network: UUID, fact: CadenceFact
+    ) -> CommandResult | None:
+        """The scheduler's cadence fact on a network (issue #14 point 3). Idempotent: ``None``
+        when it was recorded before, as ``record_deadline``."""
+        aggregate = self.learning_network(network)
+        new = aggregate.record_cadence(ctx, fact)
+        return self._save_all(aggregate) if new else None
+
     def escalate_policy_signal(
         self,
         ctx: CommandContext,
@@ -444,6 +485,93 @@ class CareRecord(Application[UUID]):
             ctx, signal_id=command.signal_id, reason=command.reason, forum=forum
         )
         return self._save_all(aggregate, forum, item_id=command.signal_id)
+
+    # --- shared findings (issue #14 point 2) ---------------------------------------------------
+
+    def share_finding(
+        self,
+        ctx: CommandContext,
+        trajectory_id: UUID,
+        expected_version: int | None,
+        command: ShareFinding,
+        outbox: FindingOutbox,
+    ) -> CommandResult:
+        """A finding of the trajectory shared with its region's learning network, without a
+        trace back: access is decided on the trajectory first (a refused caller learns nothing
+        of the names), the text is checked against the names recorded for the trajectory
+        (decrypted here, in the application, by the record's mapper), the trajectory records
+        that it shared, and then — another transaction, another store — the proposal waits in
+        its region's batch (``application.finding_batches``)."""
+        trajectory, ctx = self._load_for(ctx, Trajectory, trajectory_id, expected_version)
+        trajectory.check_time(ctx)  # a date is refused for its date, whatever the network
+        network = self._load(LearningNetwork, command.network_id)
+        if network.level != NetworkLevel.MESO:
+            raise LearningNetworkNotFound(
+                f"no learning network of a region with id {command.network_id}: a finding is "
+                "shared with the region's network, never the forum",
+                field="network_id",
+            )
+        if network.status == NetworkStatus.CLOSED:
+            raise ClosedNetworkTakesNothing(f"{network.name} is closed: it takes nothing new")
+        check_confirmed(command.names_no_one)
+        check_shareable(
+            {"title": command.title, "text": command.text}, self.names_recorded_for(trajectory)
+        )
+        trajectory.share_finding(ctx, region=network.region or "")
+        result = self._save_all(trajectory)
+        outbox.hold(
+            region=trajectory.region,
+            title=command.title.strip(),
+            text=command.text.strip(),
+            received_on=ctx.now.astimezone(UTC).date(),
+            trajectory=trajectory.id,
+        )
+        return result
+
+    def names_recorded_for(self, trajectory: Trajectory) -> list[str]:
+        """The names the record holds for a trajectory: its client's, its representatives', and
+        the persons of the network named at its consultations (``person_ref``)."""
+        client = self.client(trajectory.client_id)
+        names = [client.personal.name or ""]
+        names += [r.personal.name or "" for r in client.representatives.values()]
+        for event in self.repository.event_store.get(trajectory.id):
+            if isinstance(event, Trajectory.ConsultationHeld):
+                names += [p.person_ref or "" for p in event.participants]
+        return [n for n in names if n]
+
+    def propose_case_findings(
+        self, region: str, proposals: Iterable[tuple[str, str, str]], now: datetime
+    ) -> int:
+        """A region's released batch: each ``(theme_id, title, text)`` proposed to the region's
+        network as a case finding by "a coordinator of the region", on the batch's day, under a
+        correlation id of its own and no causation id; a theme proposed before (a retried
+        release) is passed over. How many themes entered."""
+        network = self.learning_network(network_id(NetworkLevel.MESO, region))
+        day = now.astimezone(UTC).date()
+        moment = max(datetime.combine(day, time(0), tzinfo=UTC), network.established_at)
+        ctx = CommandContext(
+            actor=THEME_BATCH_ACTOR,
+            occurred_at=moment,
+            correlation_id=f"theme-batch-{uuid.uuid4().hex[:12]}",
+            causation_id=None,
+            now=now,
+        )
+        new = 0
+        for theme_id, title, text in proposals:
+            if theme_id in network.themes:
+                continue
+            network.propose_theme(
+                ctx,
+                theme_id=theme_id,
+                title=title,
+                description=text,
+                proposer_kind=ProposerKind.REGION_COORDINATOR,
+                source_kind=ThemeSource.CASE_FINDING,
+            )
+            new += 1
+        if new:
+            self._save_all(network)
+        return new
 
     # --- trajectories ---------------------------------------------------------------------------
 

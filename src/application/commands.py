@@ -73,6 +73,7 @@ class Action(StrEnum):
     HAND_OVER = "hand_over"
     RECORD_FOLLOW_UP_CONTACT = "record_follow_up_contact"
     CLOSE_TRAJECTORY = "close_trajectory"
+    SHARE_FINDING = "share_finding"
     REGISTER_ORGANISATION = "register_organisation"
     CONFIRM_ORGANISATION = "confirm_organisation"
     CORRECT_ORGANISATION = "correct_organisation"
@@ -834,6 +835,20 @@ class RevokeExportAuthorisation(Command, kw_only=True, frozen=True):
 
     def apply(self, authorisation: ExportAuthorisation, ctx: CommandContext) -> None:
         authorisation.revoke(ctx, reason=self.reason)
+
+
+class ShareFinding(Command, kw_only=True, frozen=True):
+    """Issue #14 point 2: a finding of the trajectory's consultations, shared with the region's
+    learning network as a theme proposal, without a trace back. The text is written for
+    sharing: ``names_no_one`` confirms it names no person, school, town or date that identifies
+    the family, and the record refuses names recorded for the trajectory, contact details and
+    dates (``domain.shared_findings``)."""
+
+    action = Action.SHARE_FINDING
+    network_id: UUID
+    title: ShortText
+    text: Text
+    names_no_one: bool = False
 
 
 # --- learning networks (issue #14) --------------------------------------------------------------

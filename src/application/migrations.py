@@ -59,7 +59,7 @@ from application.schema import SCHEMA_LOCK_KEY
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
 
 #: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
-STORES = ("events", "keys", "access_log", "idempotency", "statistics")
+STORES = ("events", "keys", "access_log", "idempotency", "statistics", "findings")
 
 #: Where each store records the migrations it has had.
 RECORDS_TABLE = "rodedraad_migrations"
@@ -372,6 +372,21 @@ def _statistics_releases(ctx: MigrationContext) -> None:
     )
 
 
+def _finding_batches(ctx: MigrationContext) -> None:
+    """Shared findings waiting for their region's batch (issue #14 point 2): per region the
+    batch's secret (thrown away on release), per proposal its region, title, text, day received
+    and the HMAC of its trajectory under that secret. Never a trajectory or client id."""
+    ctx.tx.execute(
+        "CREATE TABLE IF NOT EXISTS rodedraad_finding_batches ("
+        "region TEXT PRIMARY KEY, secret TEXT NOT NULL)"
+    )
+    ctx.tx.execute(
+        "CREATE TABLE IF NOT EXISTS rodedraad_finding_proposals ("
+        "proposal_id TEXT PRIMARY KEY, region TEXT NOT NULL, title TEXT NOT NULL, "
+        "text TEXT NOT NULL, received_on TEXT NOT NULL, count_key TEXT NOT NULL)"
+    )
+
+
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
@@ -385,6 +400,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("access_log", "0002_export_reads", _export_reads),
     Migration("idempotency", "0001_baseline", _idempotency_keys),
     Migration("statistics", "0001_baseline", _statistics_releases),
+    Migration("findings", "0001_baseline", _finding_batches),
 )
 
 

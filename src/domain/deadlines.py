@@ -16,6 +16,7 @@ from enum import StrEnum
 import msgspec
 
 from domain.common import ConsultationKind, add_months
+from domain.network_cadence import Cadence
 
 
 class Fact(msgspec.Struct, frozen=True, array_like=True):
@@ -237,7 +238,17 @@ class DeadlinePolicy:
     overrides: tuple[tuple[str | None, str | None, tuple[DeadlineRule, ...]], ...] = ()
     learning_sessions_per_year: int = 4
     forum_sessions_per_year: int = 1
+    sector_consultations_per_year: int = 1
     fingerprint: str = ""
+
+    @property
+    def cadence(self) -> Cadence:
+        """A learning network's meetings a year, per kind (``domain.network_cadence``)."""
+        return Cadence(
+            learning_network=self.learning_sessions_per_year,
+            sector_consultation=self.sector_consultations_per_year,
+            forum=self.forum_sessions_per_year,
+        )
 
     def rules_for(self, region: str, sector: str) -> list[DeadlineRule]:
         chosen = {rule.name: rule for rule in self.rules}
@@ -248,14 +259,3 @@ class DeadlinePolicy:
         for _, _, rules in specificity:
             chosen.update({rule.name: rule for rule in rules})
         return list(chosen.values())
-
-
-def cadence_shortfall(session_dates: Iterable[date], now: datetime, per_year: int) -> int:
-    """How many sessions a learning network (or forum) is behind over the past twelve months.
-
-    001: a region's *lerend netwerk* meets at least four times a year, its forum at least once.
-    """
-    today = now.astimezone(UTC).date()
-    since = add_months(today, -12)
-    held = sum(1 for d in session_dates if since < d <= today)
-    return max(0, per_year - held)

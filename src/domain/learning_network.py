@@ -33,6 +33,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.common import CommandContext, PdcaPhase, held, require_identifier, require_text
 from domain.errors import InvalidCommand, InvalidValue, NotFound, RuleConflict
+from domain.network_cadence import Cadence, CadenceFact, CadenceFactKind, cadence_due
 from domain.record import Record
 
 #: The namespace of network ids: ``uuid5(NETWORKS, "meso:<region>")`` or ``"macro"``. Never
@@ -541,6 +542,28 @@ class LearningNetwork(Record):
                 )
             )
 
+    class CadenceMissed(Event):
+        """001/issue #14 point 3: a live calendar year ended short of a kind of meeting. The
+        scheduler's fact, recorded once per year and kind."""
+
+        meeting_kind: MeetingKind
+        year: int
+        required: int
+        held: int
+
+        def apply_to(self, network: "LearningNetwork") -> None:
+            network.cadence_recorded.add(f"missed:{self.meeting_kind.value}:{self.year}")
+
+    class CadenceReminderIssued(Event):
+        """A quarter of a live year passed without a meeting of the region's network: the
+        scheduler's reminder, recorded once per quarter."""
+
+        meeting_kind: MeetingKind
+        quarter: str
+
+        def apply_to(self, network: "LearningNetwork") -> None:
+            network.cadence_recorded.add(f"reminder:{self.meeting_kind.value}:{self.quarter}")
+
     class NetworkClosed(Event):
         reason: str
 
@@ -593,6 +616,8 @@ class LearningNetwork(Record):
         self.signals: dict[str, Signal] = {}
         self.lessons_years: set[int] = set()
         self.improvements: dict[str, Improvement] = {}
+        #: The cadence facts recorded (``CadenceFact.key``): each once.
+        self.cadence_recorded: set[str] = set()
 
     @property
     def name(self) -> str:
@@ -1016,6 +1041,45 @@ class LearningNetwork(Record):
             confidence=confidence,
             reach=reach,
         )
+
+    # --- cadence (the scheduler's facts, issue #14 point 3) -------------------------------------
+
+    def cadence_due(self, now: datetime, cadence: Cadence) -> list[CadenceFact]:
+        """What the cadence rule finds due at ``now`` and was not recorded yet; nothing for a
+        closed network."""
+        if self.status == NetworkStatus.CLOSED:
+            return []
+        due = cadence_due(
+            self.level.value,
+            self.established_at,
+            ((kind.value, held_on) for _, kind, held_on in self.meetings),
+            now,
+            cadence,
+        )
+        return [fact for fact in due if fact.key not in self.cadence_recorded]
+
+    def record_cadence(self, ctx: CommandContext, fact: CadenceFact) -> bool:
+        """Record one cadence fact, once: ``False`` when it was recorded before (or the network
+        is closed), as the trajectory's deadlines are recorded."""
+        if fact.key in self.cadence_recorded or self.status == NetworkStatus.CLOSED:
+            return False
+        if fact.fact == CadenceFactKind.MISSED:
+            self.trigger_event(
+                self.CadenceMissed,
+                **ctx.event_fields(),
+                meeting_kind=MeetingKind(fact.meeting_kind),
+                year=int(fact.period),
+                required=fact.required,
+                held=fact.held,
+            )
+        else:
+            self.trigger_event(
+                self.CadenceReminderIssued,
+                **ctx.event_fields(),
+                meeting_kind=MeetingKind(fact.meeting_kind),
+                quarter=fact.period,
+            )
+        return True
 
     # --- the end --------------------------------------------------------------------------------
 

@@ -506,6 +506,13 @@ class Trajectory(CopiedThroughState, Record):
         def apply_to(self, trajectory: "Trajectory") -> None:
             trajectory.follow_up_contacted_at = self.occurred_at
 
+    class FindingShared(Event):
+        """Issue #14 point 2: a finding of this trajectory was shared with the region's learning
+        network. The trajectory keeps only that it did, and with which region: neither the text
+        nor anything the network records of it, so no id leads either way."""
+
+        region: str
+
     class Closed(Event):
         personal_fields = ("reason", "no_follow_up_reason")
         reason: str
@@ -1086,6 +1093,18 @@ class Trajectory(CopiedThroughState, Record):
         self.trigger_event(
             self.Unblocked, **ctx.event_fields(), resolution=require_text(resolution, "resolution")
         )
+
+    def share_finding(self, ctx: CommandContext, *, region: str) -> None:
+        """001: a finding of the consultations becomes a theme of the region's learning network
+        (issue #14 point 2). Shared while the trajectory runs, with its own region's network."""
+        self._begin(ctx, "share a finding of", RUNNING)
+        if region != self.region:
+            raise InvalidValue(
+                f"a finding is shared with the learning network of the trajectory's region "
+                f"({self.region!r}), not of {region!r}",
+                field="network_id",
+            )
+        self.trigger_event(self.FindingShared, **ctx.event_fields(), region=region)
 
     # --- commands: handover, deadlines, closing -----------------------------------------------
 

@@ -42,6 +42,7 @@ from domain.learning_network import (
     ThemeSource,
     ThemeStatus,
 )
+from domain.network_cadence import OWED, Cadence, cadence_due, first_live_year
 from projections.runner import Runner
 from projections.store import Tx, iso
 
@@ -150,6 +151,10 @@ class NetworkView(NetworkSummary, kw_only=True):
     signals: list[SignalView] = []
     lessons: list[LessonsView] = []
     improvement_trajectories: list[ImprovementView] = []
+    #: The scheduler's cadence facts (issue #14 point 3): ``learning_network:2027`` for a year
+    #: short of a kind of meeting, ``2027Q2`` for a quarter without a meeting.
+    cadence_missed: list[str] = []
+    cadence_reminders: list[str] = []
 
 
 class SignalAge(msgspec.Struct, kw_only=True):
@@ -333,6 +338,10 @@ def fold(view: NetworkView | None, event: Any) -> NetworkView:
                         reach=event.reach,
                     )
                 )
+    elif isinstance(event, N.CadenceMissed):
+        view.cadence_missed.append(f"{event.meeting_kind.value}:{event.year}")
+    elif isinstance(event, N.CadenceReminderIssued):
+        view.cadence_reminders.append(event.quarter)
     elif isinstance(event, N.NetworkClosed):
         view.status, view.closed_at = NetworkStatus.CLOSED, at
     return view
@@ -492,6 +501,67 @@ def overview(rows: Sequence[Sequence[Any]], today: date) -> SignalsOverview:
     return SignalsOverview(groups=found, signals=ages)
 
 
+class MeetingsOwed(msgspec.Struct, kw_only=True):
+    meeting_kind: str
+    required: int
+    held: int
+
+
+class CadenceStatus(msgspec.Struct, kw_only=True):
+    """A network on the cadence board (issue #14 point 3): this year's meetings against what the
+    policy requires, the years and quarters the scheduler recorded as short, and what it will
+    record on its next run."""
+
+    network_id: UUID
+    level: NetworkLevel
+    region: str | None
+    status: NetworkStatus
+    #: The first calendar year the cadence rule holds (the first full year after establishment).
+    live_from: int
+    year: int
+    this_year: list[MeetingsOwed]
+    last_meeting_on: date | None
+    cadence_missed: list[str]
+    cadence_reminders: list[str]
+    #: Due, not recorded yet (the scheduler records them on its next run).
+    due: list[str]
+
+
+def cadence_status(view: NetworkView, now: datetime, cadence: Cadence) -> CadenceStatus:
+    """The board's row for one network: the domain's rule (``domain.network_cadence``) on the
+    meetings the read model holds."""
+    today = now.astimezone(UTC).date()
+    meetings = [(m.kind.value, m.held_on) for m in view.meetings]
+    recorded = {f"missed:{k}" for k in view.cadence_missed} | {
+        f"reminder:learning_network:{q}" for q in view.cadence_reminders
+    }
+    due = (
+        []
+        if view.status == NetworkStatus.CLOSED
+        else cadence_due(view.level.value, view.established_at, meetings, now, cadence)
+    )
+    return CadenceStatus(
+        network_id=view.id,
+        level=view.level,
+        region=view.region,
+        status=view.status,
+        live_from=first_live_year(view.established_at),
+        year=today.year,
+        this_year=[
+            MeetingsOwed(
+                meeting_kind=kind,
+                required=cadence.per_year(kind),
+                held=sum(1 for k, d in meetings if k == kind and d.year == today.year),
+            )
+            for kind in OWED[view.level.value]
+        ],
+        last_meeting_on=max((d for _, d in meetings), default=None),
+        cadence_missed=view.cadence_missed,
+        cadence_reminders=view.cadence_reminders,
+        due=[fact.key for fact in due if fact.key not in recorded],
+    )
+
+
 class LearningNetworkQueries:
     """The networks' queries on the API's async runner (``read_sqlite`` / ``read_postgres``)."""
 
@@ -510,6 +580,17 @@ class LearningNetworkQueries:
             ended = signal.closed_at or signal.escalated_at
             signal.days_open = _days(iso(signal.raised_at) or "", iso(ended), today)
         return view
+
+    async def cadence(
+        self, regions: frozenset[str] | None, now: datetime, cadence: Cadence
+    ) -> list[CadenceStatus]:
+        """The cadence board: every network the caller reads, with its cadence status."""
+        found = []
+        for summary in await self.list(regions):
+            view = await self.one(summary.id, now.astimezone(UTC).date())
+            if view is not None:
+                found.append(cadence_status(view, now, cadence))
+        return found
 
     async def list(self, regions: frozenset[str] | None) -> list[NetworkSummary]:
         """Every network (``regions`` ``None``), or the meso networks of ``regions``."""

@@ -71,6 +71,7 @@ _FACTS: dict[type[Any], tuple[str, ...]] = {
     T.DeadlineMissed: ("rule", "due_on"),
     T.DeadlineReminderIssued: ("rule", "due_on"),
     T.DeadlineMetLate: ("rule", "due_on", "met_on"),
+    T.FindingShared: ("region",),
     T.Closed: ("follow_up_by", "follow_up_named"),
 }
 

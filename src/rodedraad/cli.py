@@ -126,11 +126,13 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     from rodedraad.logs import configure_logging
     from rodedraad.wiring import (
         build_deadlines,
+        build_finding_batches,
         build_idempotency_store,
         build_kek_rotation,
         build_leader_lock,
         build_releases,
         is_simulation,
+        theme_batch_job,
     )
     from scheduler.runner import BackgroundDeadlines
 
@@ -144,6 +146,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     deadlines = build_deadlines(settings, catch_up=False)
     idempotency = build_idempotency_store(settings)
     releases = build_releases(settings, deadlines.scheduler.policy)
+    batches = build_finding_batches(settings)
     background = BackgroundDeadlines(
         deadlines.scheduler,
         build_leader_lock(settings),
@@ -151,6 +154,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         kek_rotation=build_kek_rotation(settings, deadlines.care_record.keys),
         prune_idempotency_keys=idempotency.prune,
         release_statistics=releases.run_due,
+        release_theme_batches=theme_batch_job(batches, deadlines.care_record),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -162,6 +166,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         background.shutdown()
         releases.store.close()
         releases.read_models.close()
+        batches.close()
         idempotency.close()
         deadlines.close()
     return 0
@@ -253,6 +258,44 @@ def _statistics_release(settings: Settings, args: argparse.Namespace) -> int:
         f"release {saved.number}: {saved.period} at log position {saved.log_position}"
         f"{revision}; k={saved.k}; published: {shares}"
     )
+    return 0
+
+
+def _release_theme_batches(settings: Settings, args: argparse.Namespace) -> int:
+    """Release every region's theme batch that is due now (issue #14 point 2), beside a
+    running service: holds the scheduler's lock, so it takes its turn with the service's runs.
+    Prints per region how many themes entered its network, never which trajectories."""
+    from datetime import UTC, datetime
+
+    from rodedraad.logs import configure_logging
+    from rodedraad.wiring import (
+        build_care_record,
+        build_finding_batches,
+        build_leader_lock,
+        theme_batch_job,
+    )
+    from scheduler.jobs import run_beside_service
+
+    configure_logging(settings.log_level, settings.log_format)
+    care_record = build_care_record(settings)
+    batches = build_finding_batches(settings)
+    job = theme_batch_job(batches, care_record)
+    try:
+        done = run_beside_service(
+            build_leader_lock(settings), lambda: job(datetime.now(UTC)), wait=args.wait, say=_say
+        )
+    except JobLockBusy as e:
+        return _fail(e.message, 3)
+    finally:
+        batches.close()
+        care_record.close()
+    if not done:
+        _say("no shared findings wait for a batch")
+    for batch in done:
+        if batch.released:
+            print(f"{batch.region}: {batch.themes} theme(s) entered the learning network")
+        else:
+            print(f"{batch.region}: waiting ({batch.reason})")
     return 0
 
 
@@ -610,6 +653,14 @@ def parser() -> argparse.ArgumentParser:
     )
     release.add_argument("--period", required=True, help="a year (2026) or a quarter (2026Q3)")
     release.set_defaults(run=_statistics_release)
+
+    networks = _group(commands, "learning-networks", "learning networks (issue #14)")
+    batches = networks.add_parser(
+        "release-batches",
+        help="let every region's due batch of shared findings enter its learning network",
+    )
+    _wait_argument(batches)
+    batches.set_defaults(run=_release_theme_batches)
 
     simulate = _group(
         commands, "simulate", "simulating deadlines on a copy, never in the live record"

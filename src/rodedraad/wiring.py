@@ -23,6 +23,12 @@ from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog
 from application.care_record import CareRecord
 from application.files import private_directory
+from application.finding_batches import (
+    FindingBatches,
+    ReleasedBatch,
+    deliver_to,
+    release_due,
+)
 from application.kek import KeyringFile
 from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
@@ -78,6 +84,7 @@ def stores_of(settings: Settings) -> Stores:
             "access_log": settings.data_dir / "access-log.sqlite",
             "idempotency": settings.data_dir / "idempotency.sqlite",
             "statistics": settings.data_dir / "statistics.sqlite",
+            "findings": settings.data_dir / "findings.sqlite",
         },
         lock_file=settings.data_dir / "migrations.lock",
         keyring=KeyringFile(settings.kek.file),
@@ -290,6 +297,22 @@ def build_release_store(settings: Settings) -> ReleaseStore:
     return ReleaseStore(SqliteDatabase(stores_of(settings).files["statistics"]))
 
 
+def build_finding_batches(settings: Settings) -> FindingBatches:
+    """Shared findings waiting for their batch (issue #14 point 2): beside the event store on
+    PostgreSQL, ``findings.sqlite`` in embedded mode."""
+    if settings.database.is_postgres:
+        return FindingBatches(PostgresDatabase(settings.database.url))
+    return FindingBatches(SqliteDatabase(stores_of(settings).files["findings"]))
+
+
+def theme_batch_job(
+    batches: FindingBatches, care_record: CareRecord
+) -> Callable[[datetime], list[ReleasedBatch]]:
+    """The scheduler's (and the CLI's) job: release every region's theme batch that is due."""
+    deliver = deliver_to(care_record)
+    return lambda now: release_due(batches, deliver, now)
+
+
 def build_releases(
     settings: Settings, policy: DeadlinePolicy, read_models: ProjectionDatabase | None = None
 ) -> Releases:
@@ -393,6 +416,7 @@ class Container:
             worker=self.worker if self.inline_projections else None,
         )
         releases = build_releases(self.settings, self.policy)
+        batches = build_finding_batches(self.settings)
         background = BackgroundDeadlines(
             scheduler,
             build_leader_lock(self.settings),
@@ -400,18 +424,20 @@ class Container:
             kek_rotation=build_kek_rotation(self.settings, self.care_record.keys),
             prune_idempotency_keys=self.idempotency.prune,
             release_statistics=releases.run_due,
+            release_theme_batches=theme_batch_job(batches, self.care_record),
         )
         background.start()
         self.background_scheduler = background
         self._closers.append(_Shutdown(background.shutdown))
-        self._closers.extend([scheduler.database, releases.store, releases.read_models])
+        self._closers.extend([scheduler.database, releases.store, releases.read_models, batches])
 
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()
         access_log = build_access_log(self.settings)
         release_store = build_release_store(self.settings)
         exports = XesExports(build_projection_database(self.settings), self.settings.statistics.k)
-        self._closers.extend([access_log, release_store, exports])
+        findings = build_finding_batches(self.settings)
+        self._closers.extend([access_log, release_store, exports, findings])
         services = ApiServices(
             care_record=self.care_record,
             idempotency=self.idempotency,
@@ -427,6 +453,8 @@ class Container:
             max_body_bytes=self.settings.http.max_body_bytes,
             releases=release_store,
             exports=exports,
+            findings=findings,
+            cadence=self.policy.cadence,
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),

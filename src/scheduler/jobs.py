@@ -3,10 +3,10 @@
 The scheduler's lock (``scheduler.runner``: a PostgreSQL advisory lock, or a file lock in
 embedded mode) is held by one run at a time: a periodic run of the scheduler — inside ``serve``
 in embedded mode, ``rodedraad scheduler run`` in production — or a job an operator starts by
-hand (``rodedraad scheduler run-once``, ``rodedraad keys rotate``, and the statistics releases,
-theme batches and key jobs of the issues to come). A periodic run holds it only while it runs,
-so a one-off job waits for the run in progress to finish (a bounded time, saying so) and then
-runs beside the service; it never needs the service stopped.
+hand (``rodedraad scheduler run-once``, ``rodedraad keys rotate``, the theme batches of shared
+findings: ``rodedraad learning-networks release-batches``). A periodic run holds it only while
+it runs, so a one-off job waits for the run in progress to finish (a bounded time, saying so)
+and then runs beside the service; it never needs the service stopped.
 """
 
 import time

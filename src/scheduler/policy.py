@@ -136,11 +136,15 @@ def load_policy(
     network = data.get("learning_network", {})
     sessions = base.learning_sessions_per_year if base else 4
     forums = base.forum_sessions_per_year if base else 1
+    sector = base.sector_consultations_per_year if base else 1
     return DeadlinePolicy(
         rules=tuple(rules.values()),
         overrides=tuple(overrides),
         learning_sessions_per_year=_positive_int(network, "sessions_per_year", sessions, origin),
         forum_sessions_per_year=_positive_int(network, "forum_sessions_per_year", forums, origin),
+        sector_consultations_per_year=_positive_int(
+            network, "sector_consultations_per_year", sector, origin
+        ),
         fingerprint=hashlib.sha256(
             ((base.fingerprint if base else "") + text).encode()
         ).hexdigest()[:12],

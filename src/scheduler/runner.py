@@ -11,11 +11,12 @@ import fcntl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import UUID
 
 import msgspec
 import psycopg
@@ -26,8 +27,9 @@ from application.files import private_file
 from application.kek import KekError
 from application.kek_rotation import KekRotation
 from domain.common import Actor, CommandContext
-from domain.deadlines import DeadlinePolicy, cadence_shortfall
+from domain.deadlines import DeadlinePolicy
 from domain.errors import DomainError
+from domain.network_cadence import CadenceFact
 from projections.deadlines import DeadlineQueries, DueDeadline
 from projections.store import ProjectionDatabase
 from projections.worker import ProjectionWorker
@@ -43,17 +45,22 @@ class Fired(DueDeadline):
     recorded: bool = False
 
 
-class CadenceReminder(msgspec.Struct):
-    region: str
-    body: str  # learning_network | forum
-    sessions_short: int
+class NetworkCadenceFired(msgspec.Struct):
+    """A learning network's cadence fact found due (issue #14 point 3), and whether this run
+    recorded it."""
+
+    network_id: UUID
+    level: str
+    region: str | None
+    fact: CadenceFact
+    recorded: bool = False
 
 
 class RunReport(msgspec.Struct):
     now: datetime
     dry_run: bool
     fired: list[Fired] = msgspec.field(default_factory=list)
-    cadence: list[CadenceReminder] = msgspec.field(default_factory=list)
+    network_cadence: list[NetworkCadenceFired] = msgspec.field(default_factory=list)
 
     @property
     def recorded(self) -> int:
@@ -140,10 +147,6 @@ class DeadlineScheduler:
     policy: DeadlinePolicy
     #: Brings the read models up to the log before a run (in-process), if given.
     worker: ProjectionWorker | None = None
-    #: Learning-network and forum session dates by region (the LearningNetwork comes later).
-    sessions: Callable[[], Mapping[str, tuple[Sequence[date], Sequence[date]]]] = field(
-        default=dict
-    )
     wait_for_read_model: float = 30.0
 
     @property
@@ -171,26 +174,31 @@ class DeadlineScheduler:
         """Everything due at ``now``; recorded unless ``dry_run``."""
         self._catch_up()
         report = RunReport(
-            now=now, dry_run=dry_run, fired=self.due(now), cadence=self._cadence(now)
+            now=now,
+            dry_run=dry_run,
+            fired=self.due(now),
+            network_cadence=self.network_cadence_due(now),
         )
         if dry_run:
             return report
         run_id = f"scheduler-{uuid.uuid4().hex[:12]}"
+        ctx = CommandContext(
+            actor=SCHEDULER_ACTOR,
+            occurred_at=now,
+            correlation_id=run_id,
+            causation_id=None,
+            now=now,
+        )
         for fired in report.fired:
-            ctx = CommandContext(
-                actor=SCHEDULER_ACTOR,
-                occurred_at=now,
-                correlation_id=run_id,
-                causation_id=None,
-                now=now,
-            )
             fired.recorded = self._record(ctx, fired)
+        for found in report.network_cadence:
+            found.recorded = self._record_cadence(ctx, found)
         log.info(
             "scheduler run",
             run=run_id,
             found=len(report.fired),
             recorded=report.recorded,
-            regions_behind=len(report.cadence),
+            cadence_recorded=sum(1 for c in report.network_cadence if c.recorded),
         )
         return report
 
@@ -219,18 +227,39 @@ class DeadlineScheduler:
             met_on=fired.met_on,
         )
 
-    def _cadence(self, now: datetime) -> list[CadenceReminder]:
-        """001: a region's learning network meets at least 4 times a year, its forum once."""
+    def network_cadence_due(self, now: datetime) -> list[NetworkCadenceFired]:
+        """Issue #14 point 3: every learning network's cadence facts due at ``now`` and not
+        recorded yet, as the network's own rule decides (``LearningNetwork.cadence_due``)."""
         found = []
-        for region, (network, forum) in sorted(self.sessions().items()):
-            for body, dates, per_year in (
-                ("learning_network", network, self.policy.learning_sessions_per_year),
-                ("forum", forum, self.policy.forum_sessions_per_year),
-            ):
-                short = cadence_shortfall(dates, now, per_year)
-                if short:
-                    found.append(CadenceReminder(region=region, body=body, sessions_short=short))
+        for network_id in self.care_record.learning_networks():
+            network = self.care_record.learning_network(network_id)
+            for fact in network.cadence_due(now, self.policy.cadence):
+                found.append(
+                    NetworkCadenceFired(
+                        network_id=network_id,
+                        level=network.level.value,
+                        region=network.region,
+                        fact=fact,
+                    )
+                )
         return found
+
+    def _record_cadence(self, ctx: CommandContext, found: NetworkCadenceFired) -> bool:
+        """Once, however often and however many schedulers run: the network records a fact
+        once (its key), and a write that loses a race is retried on fresh state."""
+        for _ in range(5):
+            try:
+                return (
+                    self.care_record.record_cadence(ctx, found.network_id, found.fact) is not None
+                )
+            except ConcurrentWrite:
+                self.care_record.forget_cached([found.network_id])
+                continue
+            except DomainError as e:
+                log.warning("cadence not recorded", key=found.fact.key, refused_by=e.rule)
+                return False
+        log.warning("cadence not recorded after repeated races", key=found.fact.key)
+        return False
 
 
 def _on_its_own(failure: str, job: Callable[[datetime], object], now: datetime) -> None:
@@ -251,7 +280,9 @@ class BackgroundDeadlines:
     """APScheduler 3: runs the scheduler every ``interval`` seconds, the first time at start,
     and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
     past the backup window; issue #10) and the pruning of idempotency keys older than a day
-    (``prune_idempotency_keys``), each on its own: one failing never stops another. A run whose
+    (``prune_idempotency_keys``) and the release of the theme batches that are due
+    (``release_theme_batches``, issue #14 point 2), each on its own: one failing never stops
+    another. A run whose
     turn comes while another holds the lock (another scheduler process, a one-off job) is
     skipped: the next one comes soon enough. The statistics releases whose period's lag has
     passed (``release_statistics``, issue #12) are a job of their own, outside the lock."""
@@ -264,6 +295,7 @@ class BackgroundDeadlines:
         kek_rotation: KekRotation | None = None,
         prune_idempotency_keys: Callable[[datetime], object] | None = None,
         release_statistics: Callable[[datetime], object] | None = None,
+        release_theme_batches: Callable[[datetime], object] | None = None,
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -272,6 +304,7 @@ class BackgroundDeadlines:
         self.kek_rotation = kek_rotation
         self.prune_idempotency_keys = prune_idempotency_keys
         self.release_statistics = release_statistics
+        self.release_theme_batches = release_theme_batches
         self._apscheduler = BackgroundScheduler(timezone=UTC)
         self._apscheduler.add_job(
             self.tick,
@@ -325,6 +358,10 @@ class BackgroundDeadlines:
         if self.prune_idempotency_keys is not None:
             _on_its_own(
                 "pruning idempotency keys failed; will retry", self.prune_idempotency_keys, now
+            )
+        if self.release_theme_batches is not None:
+            _on_its_own(
+                "releasing theme batches failed; will retry", self.release_theme_batches, now
             )
 
     def start(self) -> None:

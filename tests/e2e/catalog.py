@@ -307,6 +307,17 @@ CASES: dict[str, Case] = {
         "reason",
         ("follow_up_by", ["org-next"]),
     ),
+    f"{T}/findings/share": Case(
+        "trajectory",
+        {
+            "network_id": "00000000-0000-0000-0000-000000000000",
+            "title": "Waiting lists",
+            "text": "Residential places are scarce in the region.",
+            "names_no_one": True,
+        },
+        "text",
+        ("names_no_one", "yes"),
+    ),
 }
 
 _PARAMETER = re.compile(r"\{(\w+):(\w+)\}")

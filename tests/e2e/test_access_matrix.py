@@ -186,6 +186,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", f"{T}/handovers"): COORDINATOR_ONLY,
     ("POST", f"{T}/follow-up-contacts"): PROFESSIONAL_TOO,
     ("POST", f"{T}/closure"): COORDINATOR_ONLY,
+    # A finding shared with the region's network (issue #14 point 2): the trajectory's
+    # coordinator only; the network never sees who.
+    ("POST", f"{T}/findings/share"): COORDINATOR_ONLY,
     # --- audit and retention ---
     # Who read the client's data: the auditors of a region where the client has a trajectory.
     ("GET", "/v1/audit/personal-data-reads"): AUDITORS_OF_THE_REGION,
@@ -214,6 +217,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v1/learning-networks"): NETWORK_FOUNDERS,
     ("GET", "/v1/learning-networks"): NETWORK_LISTS,
     ("GET", "/v1/learning-networks/signals"): NETWORK_LISTS,
+    # The cadence board (issue #14 point 3): read as the list of networks is.
+    ("GET", "/v1/learning-networks/cadence"): NETWORK_LISTS,
     ("GET", NL): NETWORK_READERS,
     ("POST", f"{NL}/members"): NETWORK_MEMBERS,
     ("POST", f"{NL}/members/{{organisation:str}}/departure"): NETWORK_MEMBERS,
@@ -675,6 +680,16 @@ PROBES: dict[tuple[str, str], Prober] = {
         "/closure",
         {"reason": "goals reached", "follow_up_by": PARTY},
     ),
+    ("POST", f"{T}/findings/share"): lambda w, o, a: on(
+        w.active,
+        "/findings/share",
+        {
+            "network_id": str(w.network),
+            "title": "Waiting lists",
+            "text": "Residential places are scarce in the region.",
+            "names_no_one": True,
+        },
+    ),
     ("GET", "/v1/audit/personal-data-reads"): lambda w, o, a: Probe(
         "GET", f"/v1/audit/personal-data-reads?client_id={w.client}"
     ),
@@ -745,6 +760,9 @@ PROBES: dict[tuple[str, str], Prober] = {
         {"level": "meso", "region": new("region"), "coordinating_organisation": o},
     ),
     ("GET", "/v1/learning-networks"): lambda w, o, a: Probe("GET", "/v1/learning-networks"),
+    ("GET", "/v1/learning-networks/cadence"): lambda w, o, a: Probe(
+        "GET", "/v1/learning-networks/cadence"
+    ),
     ("GET", "/v1/learning-networks/signals"): lambda w, o, a: Probe(
         "GET", "/v1/learning-networks/signals"
     ),

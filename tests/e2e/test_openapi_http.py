@@ -187,8 +187,8 @@ def test_every_read_that_waits_for_a_position_documents_read_your_writes(
     ]
 
     # plan state, timeline, board, list; an organisation, the register; a learning network, the
-    # networks, the signals overview
-    assert len(waiting) == 9
+    # networks, the signals overview, the cadence board
+    assert len(waiting) == 10
     for path, method in waiting:
         assert "read-your-writes" in answered(document, path, method)["503"]["description"]
 

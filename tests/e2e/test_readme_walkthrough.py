@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,15 +32,19 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+@contextmanager
+def serving(
+    tmp_path: Path, database_url: str, **extra: str
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real ``rodedraad serve`` process on ``database_url``: its base URL and environment."""
     port = free_port()
     env = {
         **os.environ,
         "RODEDRAAD_DATA_DIR": str(tmp_path),
-        "RODEDRAAD_DATABASE_URL": f"sqlite:///{tmp_path / 'rodedraad.sqlite'}",
+        "RODEDRAAD_DATABASE_URL": database_url,
         "RODEDRAAD_PORT": str(port),
         "RODEDRAAD_LOG_FORMAT": "json",
+        **extra,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "rodedraad.cli", "serve"],
@@ -50,7 +55,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/health", timeout=1) as answer:  # noqa: S310
@@ -66,22 +71,35 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         process.wait(timeout=10)
 
 
-def test_the_readme_walk_through_takes_a_trajectory_from_referral_to_closing(
-    server: tuple[str, dict[str, str]],
-) -> None:
-    base, env = server
-    script = walkthrough_script().replace("RD=http://127.0.0.1:8000", f"RD={base}")
+def run_walkthrough(
+    script: str, base: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """A README bash block against the server at ``base``, as a reader runs it."""
+    script = script.replace("RD=http://127.0.0.1:8000", f"RD={base}")
     if not (ROOT / ".venv/bin/rodedraad").exists():
         script = script.replace(".venv/bin/rodedraad", f"{sys.executable} -m rodedraad.cli")
-    done = subprocess.run(  # noqa: S603
+    return subprocess.run(  # noqa: S603
         ["/bin/bash", "-euo", "pipefail", "-c", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    with serving(tmp_path, f"sqlite:///{tmp_path / 'rodedraad.sqlite'}") as running:
+        yield running
+
+
+def test_the_readme_walk_through_takes_a_trajectory_from_referral_to_closing(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    base, env = server
+    done = run_walkthrough(walkthrough_script(), base, env)
     assert done.returncode == 0, done.stdout + done.stderr
     final = json.loads(done.stdout.strip().splitlines()[-1])
     assert final["status"] == "closed"

@@ -31,7 +31,6 @@ from rodedraad.wiring import (
 from scheduler.runner import (
     SCHEDULER_ACTOR,
     BackgroundDeadlines,
-    CadenceReminder,
     DeadlineScheduler,
     FileLeaderLock,
     PostgresLeaderLock,
@@ -185,21 +184,22 @@ def test_two_schedulers_at_once_record_every_deadline_exactly_once(
     apps = [build_care_record(settings) for _ in range(2)]
     both_found = threading.Barrier(2, timeout=30)
 
-    def found_what_is_due() -> dict[str, Any]:
+    def found_what_is_due(now: datetime) -> list[Any]:
         # Called after the scheduler read what is due and before it records: both read first.
         both_found.wait()
-        return {}
+        return []
 
     schedulers = [
         DeadlineScheduler(
             care_record=app,
             database=build_projection_database(settings),
             policy=container.policy,
-            sessions=found_what_is_due,
             wait_for_read_model=5.0,
         )
         for app in apps
     ]
+    for scheduler in schedulers:
+        scheduler.network_cadence_due = found_what_is_due  # type: ignore[method-assign]
     reports: list[RunReport] = []
     failures: list[BaseException] = []
 
@@ -320,30 +320,6 @@ def test_a_background_scheduler_lets_go_of_the_lock_once_its_run_is_done(
     finally:
         one_off.release()
         background.lock.release()
-
-
-# --- learning-network cadence ---------------------------------------------------------------------
-
-
-def test_a_region_behind_on_its_learning_network_gets_a_cadence_reminder(
-    container: Container,
-) -> None:
-    now = m("2024-06-01")
-    sessions = {
-        "elz-gent": ([d("2023-09-01"), d("2024-03-01")], [d("2024-02-01")]),
-        "elz-brugge": ([d("2023-07-01"), d("2023-10-01"), d("2024-01-01"), d("2024-04-01")], []),
-        "elz-kortrijk": (
-            [d("2023-07-01"), d("2023-10-01"), d("2024-01-01"), d("2024-04-01")],
-            [d("2023-12-01")],
-        ),
-    }
-    scheduler = scheduler_for(container, sessions=lambda: sessions)
-    report = scheduler.run_once(now)
-    assert report.cadence == [
-        CadenceReminder(region="elz-brugge", body="forum", sessions_short=1),
-        CadenceReminder(region="elz-gent", body="learning_network", sessions_short=2),
-    ]
-    assert scheduler.run_once(now, dry_run=True).cadence == report.cadence
 
 
 # --- the command line -----------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from domain.deadlines import (
     Fact,
     Offset,
     Satisfier,
-    cadence_shortfall,
     due_actions,
     instances,
 )
@@ -695,33 +694,7 @@ def test_a_base_policy_needs_rules() -> None:
         load_policy("[defaults]\n", "default policy")
 
 
-# --- learning-network cadence ---------------------------------------------------------------------
-
-NOW = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
-
-
-def test_four_sessions_in_the_last_twelve_months_are_enough() -> None:
-    sessions = [date(2023, 6, 15), date(2023, 10, 1), date(2024, 1, 20), date(2024, 5, 31)]
-    assert cadence_shortfall(sessions, NOW, DEFAULTS.learning_sessions_per_year) == 0
-
-
-def test_two_sessions_in_the_last_twelve_months_are_two_short() -> None:
-    sessions = [date(2023, 9, 1), date(2024, 3, 1)]
-    assert cadence_shortfall(sessions, NOW, DEFAULTS.learning_sessions_per_year) == 2
-
-
-def test_sessions_older_than_twelve_months_or_in_the_future_do_not_count() -> None:
-    sessions = [date(2022, 6, 1), date(2023, 5, 31), date(2023, 6, 1), date(2024, 6, 2)]
-    assert cadence_shortfall(sessions, NOW, 4) == 4
-    assert cadence_shortfall([date(2023, 6, 2)], NOW, 4) == 3
-
-
-def test_the_forum_meets_once_a_year() -> None:
-    per_year = DEFAULTS.forum_sessions_per_year
-    assert per_year == 1
-    assert cadence_shortfall([date(2024, 2, 1)], NOW, per_year) == 0
-    assert cadence_shortfall([], NOW, per_year) == 1
-    assert cadence_shortfall([date(2023, 2, 1)], NOW, per_year) == 1
+# --- learning-network cadence (the rule itself: test_network_cadence.py) ------------------------
 
 
 def test_the_cadence_can_be_set_in_the_policy_file() -> None:

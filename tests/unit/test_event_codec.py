@@ -51,6 +51,7 @@ from domain.learning_network import (
     SignalCategory,
     ThemeSource,
 )
+from domain.network_cadence import CadenceFact, CadenceFactKind
 from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
 from domain.trajectory import RoleAssignment, Trajectory, TrajectorySnapshotState
 from tests.support import COORDINATOR
@@ -158,6 +159,7 @@ def walk_every_trajectory_command() -> Trajectory:
         next_evaluation_on=on(380),
     )
     t.close_goal(_ctx(210), goal_id="goal-sleep", outcome="bereikt")
+    t.share_finding(_ctx(215), region=t.region)
     t.hand_over(
         _ctx(220),
         to_party=NEXT_ORGANISATION,
@@ -328,6 +330,11 @@ def walk_every_learning_network_command() -> list[LearningNetwork]:
         confidence=4,
         reach=Reach(professionals=GroupReach(indirect=ReachCount(now=3, expected=30))),
     )
+    for fact in (
+        CadenceFact(CadenceFactKind.MISSED, "learning_network", "2024", 4, 3),
+        CadenceFact(CadenceFactKind.REMINDER, "learning_network", "2024Q3", 1, 0),
+    ):
+        network.record_cadence(_ctx(9), fact)
     network.close(_ctx(10), reason="merged")
     return [network, forum]
 

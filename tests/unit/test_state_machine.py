@@ -197,6 +197,7 @@ COMMANDS: dict[str, tuple[frozenset[Status], Command]] = {
         ),
     ),
     "continue an earlier trajectory": (frozenset({Status.REFERRED}), _continue),
+    "share a finding": (RUNNING, lambda t, c: t.share_finding(c, region=t.region)),
 }
 
 #: Refusals that another rule words more precisely (tested in test_consultations.py).
@@ -250,6 +251,7 @@ def test_every_command_of_the_trajectory_is_in_the_table() -> None:
         "record_follow_up_contact",
         "close",
         "continue_from",
+        "share_finding",
     }
     public_methods = {
         name

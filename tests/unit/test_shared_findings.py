@@ -1,0 +1,168 @@
+"""A finding shared with the learning network names no one (issue #14 point 2): names recorded
+for the trajectory in any case and with or without diacritics, e-mail addresses, phone numbers
+and calendar dates are refused; a batch enters the network with three trajectories or after a
+month."""
+
+from datetime import date
+
+import pytest
+
+from domain.shared_findings import (
+    ConfirmationMissing,
+    IdentifyingText,
+    batch_is_due,
+    check_confirmed,
+    check_shareable,
+    identifying_parts,
+)
+from domain.trajectory import Trajectory
+from tests.unit.builders import active, ctx
+
+NAMES = ("Émile De Smet", "Françoise Van den Broeck-Maes", "person-7f3a")
+CLEAN = (
+    "Youth care waits months for a residential place; the school and the provider did not "
+    "share the plan, so the coordinator started from scratch at the three-month consultation."
+)
+
+
+def kinds(text: str, names: tuple[str, ...] = NAMES) -> set[str]:
+    return {m.kind for m in identifying_parts(text, names)}
+
+
+def test_a_text_written_for_sharing_passes() -> None:
+    assert identifying_parts(CLEAN, NAMES) == []
+    check_shareable({"title": "Waiting for a place", "text": CLEAN}, NAMES)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "emile kept waiting",
+        "EMILE kept waiting",
+        "Émile kept waiting",
+        "the DE SMET family",
+        "the de smet family",
+        "Smét was moved",
+        "francoise's mother",
+        "FRANÇOISE",
+        "the Broeck family",
+        "maes said no",
+    ],
+)
+def test_any_part_of_a_recorded_name_is_refused_whatever_its_case_and_diacritics(
+    text: str,
+) -> None:
+    assert kinds(text) == {"a part of a name recorded for the trajectory"}
+
+
+def test_a_reference_recorded_for_a_person_is_refused_as_written_not_its_words() -> None:
+    assert kinds("PERSON-7F3A joined") == {"a reference to a person recorded for the trajectory"}
+    assert kinds("the person in charge joined") == set()
+
+
+def test_name_particles_alone_are_no_name() -> None:
+    assert kinds("de wachtlijst van den beginne, in de regio") == set()
+
+
+def test_a_part_of_a_name_inside_another_word_is_no_match() -> None:
+    assert kinds("the smetteloze record, maestro") == set()
+
+
+@pytest.mark.parametrize("text", ["write to e.de.smet@example.be", "mail ELS+zorg@school.nl"])
+def test_an_email_address_is_refused(text: str) -> None:
+    assert "an e-mail address" in kinds(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call 09 123 45 67",
+        "call 0470 12 34 56",
+        "call 0470/12.34.56",
+        "call +32 470 12 34 56",
+        "call 0032 9 123 45 67",
+        "bel 06-12345678",
+        "bel +31 6 1234 5678",
+        "bel 020-1234567",
+    ],
+)
+def test_a_belgian_or_dutch_phone_number_is_refused(text: str) -> None:
+    assert kinds(text) == {"a phone number"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "since 12/03/2024",
+        "since 12-3-24",
+        "since 2024-03-12",
+        "since 3/10",
+        "since 12.03.2024",
+        "sinds 12 maart 2024",
+        "sinds 1 mei",
+        "sinds 1ste december",
+        "since 3rd May",
+        "since March 12, 2024",
+        "since MAART 2024",
+        "since sept. 2023",
+        "since 14 Okt",
+    ],
+)
+def test_a_calendar_date_numeric_or_written_in_dutch_or_english_is_refused(text: str) -> None:
+    assert kinds(text) == {"a calendar date"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "it may take 3 months",
+        "waited 12 weeks, 4 consultations",
+        "in 2024 the region had 3 networks",
+        "section 4.2 of the procedure",
+    ],
+)
+def test_numbers_that_are_no_date_and_no_phone_pass(text: str) -> None:
+    assert kinds(text) == set()
+
+
+def test_the_refusal_names_what_matched_and_where_but_never_the_text() -> None:
+    with pytest.raises(IdentifyingText) as refused:
+        check_shareable({"title": "ok", "text": "Émile, call 0470 12 34 56"}, NAMES)
+    message = refused.value.message
+    assert refused.value.field == "text"
+    assert "a part of a name" in message
+    assert "a phone number" in message
+    assert "mile" not in message.lower()
+    assert "0470" not in message
+
+
+def test_the_coordinator_confirms_the_text_names_no_one() -> None:
+    with pytest.raises(ConfirmationMissing):
+        check_confirmed(False)
+    check_confirmed(True)
+
+
+@pytest.mark.parametrize(
+    ("oldest", "trajectories", "today", "due"),
+    [
+        (date(2026, 3, 1), 1, date(2026, 3, 2), False),
+        (date(2026, 3, 1), 2, date(2026, 3, 31), False),
+        (date(2026, 3, 1), 3, date(2026, 3, 1), True),
+        (date(2026, 3, 1), 1, date(2026, 4, 1), True),
+        (date(2026, 1, 31), 1, date(2026, 2, 28), True),
+        (date(2026, 1, 31), 1, date(2026, 2, 27), False),
+    ],
+)
+def test_a_batch_is_due_with_three_trajectories_or_after_a_month(
+    oldest: date, trajectories: int, today: date, due: bool
+) -> None:
+    assert batch_is_due(oldest, trajectories, today) is due
+
+
+def test_the_trajectory_records_that_it_shared_and_with_which_region_only() -> None:
+    trajectory = active()
+    trajectory.share_finding(ctx(30), region=trajectory.region)
+    event = trajectory.collect_events()[-1]
+    assert isinstance(event, Trajectory.FindingShared)
+    assert event.region == trajectory.region
+    assert set(type(event).__annotations__) == {"region"}
