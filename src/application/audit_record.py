@@ -81,18 +81,20 @@ class AuditRecord:
         if occurred is None and recorded is None:
             raise ValueError("name a moment on at least one axis")
         moment = cast(datetime, occurred or recorded)
+        #: "Recorded after": after the recorded moment, or (asked only about the world) after
+        #: the occurred one: the facts the record did not yet show at that moment.
         known_by = recorded or moment
         facts = facts if facts is not None else self.trajectory_facts(trajectory_id)
-        committed = _committed_prefix(facts, known_by)
+        committed = facts if recorded is None else _committed_prefix(facts, recorded)
         events = [e for e, _ in committed]
         if occurred is not None:
             events = occurred_by(events, occurred)
         trajectory = fold(events)
         if trajectory is None:
             raise TrajectoryNotFound(
-                f"trajectory {trajectory_id} did not exist yet at {moment.isoformat()}: "
-                f"it was referred on {facts[0][0].occurred_at.isoformat()} and recorded "
-                f"{'later' if occurred is None else 'then'}; ask about a later moment"
+                f"trajectory {trajectory_id} was not yet in the record as asked: referred on "
+                f"{facts[0][0].occurred_at.isoformat()}, its referral committed on "
+                f"{_fact(*facts[0]).recorded_at.isoformat()}; ask about a later moment"
             )
         kept = {e.originator_version for e in events}
         recorded_later = [
@@ -103,7 +105,10 @@ class AuditRecord:
             and not p.committed_by(known_by, e.timestamp)
         ]
         client_facts = self.facts(trajectory.client_id)
-        client = _fold_aggregate([e for e, _ in _committed_prefix(client_facts, known_by)])
+        client_known = (
+            client_facts if recorded is None else _committed_prefix(client_facts, recorded)
+        )
+        client = _fold_aggregate([e for e, _ in client_known])
         exact = all(p.decided_exactly(known_by) for _, p in facts) and all(
             p.decided_exactly(known_by) for _, p in client_facts
         )

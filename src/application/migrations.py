@@ -385,10 +385,10 @@ def _commit_times_before(ctx: MigrationContext) -> None:
     marked not exact ("committed before the migration; when exactly is unknown"), so an
     answer about an earlier moment falls back on the events' own timestamps and says so
     (``application.commit_times``). Nothing of the events is changed."""
-    position = "rowid" if ctx.dialect == "sqlite" else "notification_id"
-    (first, last), *_ = ctx.tx.fetchall(
-        f"SELECT MIN({position}), MAX({position}) FROM stored_events"
-    )
+    sqlite = ctx.dialect == "sqlite"
+    position = "rowid" if sqlite else "notification_id"
+    events = "stored_events" if sqlite else f"{CareRecord.name}_events"  # eventsourcing's names
+    (first, last), *_ = ctx.tx.fetchall(f"SELECT MIN({position}), MAX({position}) FROM {events}")
     if last is None or ctx.tx.fetchall(f"SELECT 1 FROM {COMMIT_TIMES} LIMIT 1"):
         return
     ctx.tx.execute(
