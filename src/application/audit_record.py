@@ -14,10 +14,11 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 
 from application.care_record import CareRecord
 from application.commit_times import CommitTimes, PositionedEvent
-from domain.as_of import fold, occurred_by
+from domain.as_of import OrderingViolation, fold, occurred_by, ordering_violations
 from domain.client import Client
 from domain.errors import TrajectoryNotFound
 from domain.trajectory import Trajectory
@@ -61,6 +62,30 @@ class AuditRecord:
             (mapper.to_domain_event(p.stored), p)
             for p in self._commit_times.stored_events(aggregate_id)
         ]
+
+    def trajectory_ids(self) -> list[UUID]:
+        """Every trajectory ever referred, oldest first (by the topic of the referral)."""
+        topics = [get_topic(Trajectory.Referred)]
+        ids: list[UUID] = []
+        start: int | None = None
+        recorder = self._care_record.recorder
+        while True:
+            page = recorder.select_notifications(
+                start, 500, topics=topics, inclusive_of_start=False
+            )
+            ids.extend(UUID(str(n.originator_id)) for n in page)
+            if len(page) < 500:
+                return ids
+            start = page[-1].id
+
+    def ordering_report(self) -> list[tuple[UUID, OrderingViolation]]:
+        """Every recorded fact that breaks an ordering rule of issue #15 (recorded before the
+        rules existed): reported, never changed. ``rodedraad audit check-order`` prints it."""
+        found = []
+        for trajectory_id in self.trajectory_ids():
+            events = [e for e, _ in self.facts(trajectory_id)]
+            found += [(trajectory_id, v) for v in ordering_violations(events)]
+        return found
 
     def trajectory_facts(self, trajectory_id: UUID) -> list[tuple[Any, PositionedEvent]]:
         found = self.facts(trajectory_id)
