@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,15 @@ def walkthrough_script() -> str:
     section = readme.split("## Walk-through", 1)[1]
     match = re.search(r"```bash\n(.*?)```", section, re.S)
     assert match, "the README's walk-through has no bash block"
+    return match.group(1)
+
+
+def auditors_script() -> str:
+    """The auditors' requests of the README, run after the walk-through in the same shell."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## For auditors", 1)[1]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match, "the README's section for auditors has no bash block"
     return match.group(1)
 
 
@@ -89,3 +99,43 @@ def test_the_readme_walk_through_takes_a_trajectory_from_referral_to_closing(
     assert final["plan"]["signatory"] == "client"
     assert final["milestones"].keys() == {"start", "end"}
     assert final["version"] == 15  # one event per command, referral included
+
+
+def test_the_agreements_view_of_the_walk_through_lists_every_acceptance_with_both_times(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    """Issue #15, done when: the auditors' requests of the README, after its walk-through."""
+    base, env = server
+    script = walkthrough_script() + auditors_script()
+    script = script.replace("RD=http://127.0.0.1:8000", f"RD={base}")
+    if not (ROOT / ".venv/bin/rodedraad").exists():
+        script = script.replace(".venv/bin/rodedraad", f"{sys.executable} -m rodedraad.cli")
+    done = subprocess.run(  # noqa: S603
+        ["/bin/bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    agreements = json.loads(done.stdout.strip().splitlines()[-1])
+    (roles,) = agreements["role_agreements"]
+    assert roles["id"] == "roles-1"
+    (answer,) = roles["answers"]
+    assert answer["party"] == "kompas"
+    assert answer["answer"] == "accepted"
+    assert answer["at"]["actor"] == {
+        "user_id": "an",
+        "organisation": "kompas",
+        "role": "coordinator",
+        "on_behalf_of": None,
+    }
+    accepted = datetime.fromisoformat("2026-09-11T09:00:00+02:00")
+    assert datetime.fromisoformat(answer["at"]["occurred_at"]) == accepted
+    assert datetime.fromisoformat(answer["at"]["recorded_at"]) > accepted
+    assert datetime.fromisoformat(roles["in_force_from"]) == accepted
+    (signature,) = agreements["plan_signatures"]
+    assert signature["signatory"] == "client"
+    assert [d["decision"] for d in agreements["escalation_decisions"]] == ["raised", "resolved"]
