@@ -11,7 +11,7 @@ Histories recorded before the ordering rules existed may break them; ``ordering_
 reports where (the record is never changed).
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -19,20 +19,30 @@ from typing import Any, cast
 from domain.trajectory import Trajectory
 
 
-def fold(events: Iterable[Trajectory.Event]) -> Trajectory | None:
-    """The trajectory these facts make, applied in the record's order with the domain's own
-    ``apply`` (the version skips the facts left out); ``None`` without its referral."""
+def _replayed(events: Iterable[Trajectory.Event]) -> Iterator[tuple[Trajectory, Any]]:
+    """The trajectory as the facts so far made it, with the next fact, which is applied (with
+    the domain's own ``apply``; the version skips facts left out) once the caller resumes; a
+    last pair ``(trajectory, None)`` gives the result. Nothing is yielded without a referral."""
     trajectory: Trajectory | None = None
     for event in events:
         if isinstance(event, Trajectory.Referred):
             trajectory = cast(Trajectory, event.mutate(None))
-            continue
-        if trajectory is None:
-            continue
-        event.apply(trajectory)
-        trajectory.__dict__["_version"] = event.originator_version
-        trajectory.__dict__["_modified_on"] = event.timestamp
-    return trajectory
+        elif trajectory is not None:
+            yield trajectory, event
+            event.apply(trajectory)
+            trajectory.__dict__["_version"] = event.originator_version
+            trajectory.__dict__["_modified_on"] = event.timestamp
+    if trajectory is not None:
+        yield trajectory, None
+
+
+def fold(events: Iterable[Trajectory.Event]) -> Trajectory | None:
+    """The trajectory these facts make, applied in the record's order with the domain's own
+    ``apply``; ``None`` without its referral."""
+    last = None
+    for last in _replayed(events):  # noqa: B007 - the last pair holds the result
+        pass
+    return None if last is None else last[0]
 
 
 def occurred_by(events: Iterable[Trajectory.Event], moment: datetime) -> list[Trajectory.Event]:
@@ -62,15 +72,10 @@ def ordering_violations(events: Iterable[Trajectory.Event]) -> list[OrderingViol
     """Replay a trajectory's history and report each fact that breaks an ordering rule, as the
     write side would have refused it had the rule existed; the history itself is kept."""
     found: list[OrderingViolation] = []
-    trajectory: Trajectory | None = None
-    for event in events:
-        if isinstance(event, Trajectory.Referred):
-            trajectory = cast(Trajectory, event.mutate(None))
-            continue
-        if trajectory is None:
-            continue
-        fields: dict[str, Any] = vars(event)
-        conflict = trajectory.ordering_conflict(type(event), event.occurred_at, fields)
+    for trajectory, event in _replayed(events):
+        if event is None:
+            break
+        conflict = trajectory.ordering_conflict(type(event), event.occurred_at, vars(event))
         if conflict is not None:
             found.append(
                 OrderingViolation(
@@ -80,5 +85,4 @@ def ordering_violations(events: Iterable[Trajectory.Event]) -> list[OrderingViol
                     message=conflict.message,
                 )
             )
-        trajectory = cast(Trajectory, event.mutate(trajectory))
     return found

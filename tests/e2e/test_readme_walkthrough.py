@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,37 +77,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         process.wait(timeout=10)
 
 
-def test_the_readme_walk_through_takes_a_trajectory_from_referral_to_closing(
-    server: tuple[str, dict[str, str]],
-) -> None:
+def run_script(script: str, server: tuple[str, dict[str, str]]) -> Any:
+    """Run README ``script`` against the server with bash -euo pipefail; its last line, parsed."""
     base, env = server
-    script = walkthrough_script().replace("RD=http://127.0.0.1:8000", f"RD={base}")
-    if not (ROOT / ".venv/bin/rodedraad").exists():
-        script = script.replace(".venv/bin/rodedraad", f"{sys.executable} -m rodedraad.cli")
-    done = subprocess.run(  # noqa: S603
-        ["/bin/bash", "-euo", "pipefail", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    final = json.loads(done.stdout.strip().splitlines()[-1])
-    assert final["status"] == "closed"
-    assert final["follow_up_by"] == "school-de-linde"
-    assert final["plan"]["signatory"] == "client"
-    assert final["milestones"].keys() == {"start", "end"}
-    assert final["version"] == 15  # one event per command, referral included
-
-
-def test_the_agreements_view_of_the_walk_through_lists_every_acceptance_with_both_times(
-    server: tuple[str, dict[str, str]],
-) -> None:
-    """Issue #15, done when: the auditors' requests of the README, after its walk-through."""
-    base, env = server
-    script = walkthrough_script() + auditors_script()
     script = script.replace("RD=http://127.0.0.1:8000", f"RD={base}")
     if not (ROOT / ".venv/bin/rodedraad").exists():
         script = script.replace(".venv/bin/rodedraad", f"{sys.executable} -m rodedraad.cli")
@@ -120,7 +93,25 @@ def test_the_agreements_view_of_the_walk_through_lists_every_acceptance_with_bot
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    agreements = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_readme_walk_through_takes_a_trajectory_from_referral_to_closing(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    final = run_script(walkthrough_script(), server)
+    assert final["status"] == "closed"
+    assert final["follow_up_by"] == "school-de-linde"
+    assert final["plan"]["signatory"] == "client"
+    assert final["milestones"].keys() == {"start", "end"}
+    assert final["version"] == 15  # one event per command, referral included
+
+
+def test_the_agreements_view_of_the_walk_through_lists_every_acceptance_with_both_times(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    """Issue #15, done when: the auditors' requests of the README, after its walk-through."""
+    agreements = run_script(walkthrough_script() + auditors_script(), server)
     (roles,) = agreements["role_agreements"]
     assert roles["id"] == "roles-1"
     (answer,) = roles["answers"]
