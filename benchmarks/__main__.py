@@ -60,6 +60,12 @@ def _disclosure(args: argparse.Namespace) -> int:
     return disclosure.main(sizes=tuple(args.units or (10_000, 100_000)), seed=args.seed)
 
 
+def _as_of(args: argparse.Namespace) -> int:
+    from benchmarks import as_of
+
+    return as_of.main(trajectories=args.trajectories, seed=args.seed)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     mode = root.add_mutually_exclusive_group()
@@ -95,6 +101,10 @@ def parser() -> argparse.ArgumentParser:
     )
     disclosure.add_argument("--seed", type=int, default=1, help="the population's seed")
     disclosure.set_defaults(run=_disclosure, units=None)
+    as_of = commands.add_parser("as-of", help="time the auditors' answers as of a moment (#15)")
+    as_of.add_argument("--trajectories", type=int, default=200, help="workload trajectories")
+    as_of.add_argument("--seed", type=int, default=1, help="the workload's seed")
+    as_of.set_defaults(run=_as_of)
     return root
 
 

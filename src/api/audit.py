@@ -14,16 +14,28 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, get
+from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, QueryParameter
 
 from api.access import AUDITORS, RETENTION_READERS, AccessPolicy
+from api.audit_views import agreements_of
+from api.audit_views import as_of_answer as _as_of_answer
+from api.audit_views import event_fields as _fields
+from api.audit_views import event_name as _name
 from api.common import Caller, Id, Services, record_read
-from api.schemas import ClientDue, History, HistoryEntry, RetentionReport, UserIdFilter
+from api.schemas import (
+    Agreements,
+    ClientDue,
+    History,
+    HistoryEntry,
+    RetentionReport,
+    TrajectoryAsOfAnswer,
+    UserIdFilter,
+)
 from application.access_log import PersonalDataRead
+from application.audit_record import AuditRecord, facts_of
+from application.commit_times import PositionedEvent
 from domain.errors import ClientNotFound, TrajectoryNotFound
-from domain.trajectory import Trajectory
-
-_ENVELOPE = {"originator_id", "originator_version", "timestamp", "actor", "occurred_at"}
 
 
 class AuditController(Controller):
@@ -70,40 +82,80 @@ class AuditController(Controller):
         services: Services,
     ) -> History:
         """Every event of the trajectory from the event store, with both times and the actor:
-        who agreed what and when, as recorded. Auditors of the trajectory's region only."""
-        policy: AccessPolicy = services.policy
-        acting = policy.require_role(request.user, "read a trajectory's history", AUDITORS)
-        info = await services.queries.plan_state.access_info(trajectory_id)
-        if info is None or info[1] != acting.region:
-            raise policy.hidden(
-                acting,
-                "read a trajectory's history",
-                TrajectoryNotFound(f"no trajectory with id {trajectory_id}"),
-            )
-        events: list[Any] = await anyio.to_thread.run_sync(
-            lambda: list(services.care_record.events.get(trajectory_id))
-        )
-        await anyio.to_thread.run_sync(
-            record_read, services.access_log, request, acting, info[0], trajectory_id
-        )
+        who agreed what and when, as recorded. Auditors of the trajectory's region only, decided
+        from the record itself (issue #15: a read model may not have the referral yet)."""
+        facts = await _audited_facts(services, request, trajectory_id, "history")
         return History(
             trajectory_id=trajectory_id,
             events=[
                 HistoryEntry(
                     version=e.originator_version,
-                    event=type(e).__qualname__.removeprefix(f"{Trajectory.__name__}."),
+                    event=_name(e),
                     occurred_at=e.occurred_at,
                     recorded_at=e.timestamp,
                     actor=msgspec.to_builtins(e.actor),
-                    fields={
-                        k: msgspec.to_builtins(v)
-                        for k, v in vars(e).items()
-                        if k not in _ENVELOPE and not k.startswith("_")
-                    },
+                    fields=_fields(e),
                 )
-                for e in events
+                for e, _ in facts
             ],
         )
+
+    @get(
+        "/v1/audit/trajectories/{trajectory_id:uuid}/as-of",
+        summary="The trajectory as of a moment, on either time axis",
+    )
+    async def as_of(
+        self,
+        trajectory_id: Id,
+        request: Caller,
+        services: Services,
+        occurred: FromQuery[datetime | None] = None,
+        recorded: FromQuery[datetime | None] = None,
+    ) -> TrajectoryAsOfAnswer:
+        """``occurred=T``: what the state was at T as we know it now (every fact that happened
+        by T, including facts recorded later); ``recorded=T``: what the record showed at T (the
+        versions committed by T); both: what the record showed at ``recorded`` of the state at
+        ``occurred``. Everything time-dependent is evaluated at the occurred moment if given,
+        else the recorded one. Auditors of the trajectory's region only."""
+        moments = {"occurred": occurred, "recorded": recorded}
+        for name, moment in moments.items():
+            if moment is not None and moment.tzinfo is None:
+                raise ValidationException(
+                    f"{name} needs a time zone offset, e.g. 2026-03-12T00:00:00+01:00"
+                )
+        if occurred is None and recorded is None:
+            raise ValidationException(
+                "name the moment: occurred=T (the state at T as known now), recorded=T (what "
+                "the record showed at T), or both"
+            )
+        facts = await _audited_facts(services, request, trajectory_id, "as-of")
+        answer = await anyio.to_thread.run_sync(
+            lambda: AuditRecord(services.care_record).as_of(
+                trajectory_id, occurred=occurred, recorded=recorded, facts=facts
+            )
+        )
+        return _as_of_answer(trajectory_id, occurred, recorded, answer)
+
+    @get(
+        "/v1/audit/trajectories/{trajectory_id:uuid}/agreements",
+        summary="Who agreed what, and when",
+    )
+    async def agreements(
+        self,
+        trajectory_id: Id,
+        request: Caller,
+        services: Services,
+    ) -> Agreements:
+        """Every role agreement (proposed by whom and when, each party's answer with the acting
+        user, organisation, role and both times, in force from and to), every plan signature,
+        every consent a handover used (which consent covered which party and scope at that
+        moment), every escalation decision. Auditors of the trajectory's region only."""
+        facts = await _audited_facts(services, request, trajectory_id, "agreements")
+        client_id = facts[0][0].client_id
+        client = await anyio.to_thread.run_sync(
+            lambda: AuditRecord(services.care_record).facts(client_id)
+        )
+        return agreements_of(trajectory_id, facts_of(facts), [e for e, _ in client])
 
     @get("/v1/admin/retention", summary="What passed its retention period")
     async def retention(self, request: Caller, services: Services) -> RetentionReport:
@@ -123,3 +175,29 @@ class AuditController(Controller):
             clients_due=[ClientDue(client_id=c, service_ended=at) for c, at in due],
             log_entries_due=log_due,
         )
+
+
+async def _audited_facts(
+    services: Any, request: Caller, trajectory_id: UUID, what: str
+) -> list[tuple[Any, PositionedEvent]]:
+    """The auditor acting, and the trajectory's facts: decided from the record itself (its
+    referral names the region), never a read model that may lag; 404 outside the region; the
+    read logged as a read of the client's personal data."""
+    policy: AccessPolicy = services.policy
+    action = f"read a trajectory's {what}"
+    acting = policy.require_role(request.user, action, AUDITORS)
+    try:
+        facts = await anyio.to_thread.run_sync(
+            lambda: AuditRecord(services.care_record).trajectory_facts(trajectory_id)
+        )
+    except TrajectoryNotFound as missing:
+        raise policy.hidden(acting, action, missing) from None
+    referral = facts[0][0]
+    if referral.region != acting.region:
+        raise policy.hidden(
+            acting, action, TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+        )
+    await anyio.to_thread.run_sync(
+        record_read, services.access_log, request, acting, referral.client_id, trajectory_id
+    )
+    return facts

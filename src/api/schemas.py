@@ -282,3 +282,121 @@ class ExportAuthorisationView(msgspec.Struct):
     granted_at: datetime
     granted_by: str
     revoked_on: date | None = None
+
+
+# --- the audit of one trajectory (issue #15) ------------------------------------------------------
+
+
+class ActorView(msgspec.Struct):
+    """Who recorded a fact: user, organisation, the role used, and for whom."""
+
+    user_id: str
+    organisation: str
+    role: str
+    on_behalf_of: str | None
+
+
+class LateFact(msgspec.Struct):
+    """A fact that happened by the moment asked about, committed to the record only later."""
+
+    version: int
+    event: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: ActorView
+
+
+class ConsentInForce(msgspec.Struct):
+    id: str
+    to_party: str
+    scopes: list[str]
+    granted_on: date
+    until: date | None
+
+
+class TrajectoryAsOfAnswer(msgspec.Struct):
+    """The plan state's shape as of a moment, with the client's consents in force then and
+    the facts the record did not show then (the difference between the two axes)."""
+
+    trajectory_id: UUID
+    occurred: datetime | None
+    recorded: datetime | None
+    #: The moment everything time-dependent is evaluated at.
+    evaluated_at: datetime
+    #: False when a commit time the answer needed predates the commit-time record (it then
+    #: used the events' own timestamps, taken before their commit).
+    commit_times_exact: bool
+    state: Any
+    plan_in_force: bool
+    consultation_overdue: bool
+    evaluation_overdue: bool
+    excluded_representatives: list[str]
+    consents_in_force: list[ConsentInForce]
+    recorded_later: list[LateFact]
+
+
+class Moment(msgspec.Struct):
+    """A fact's two times: in the world, and when the record committed it."""
+
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: ActorView
+    version: int
+
+
+class AgreementAnswer(msgspec.Struct):
+    party: str
+    answer: str
+    reason_given: bool
+    at: Moment
+
+
+class RoleAgreementRecord(msgspec.Struct):
+    id: str
+    assignments: list[dict[str, Any]]
+    proposed: Moment
+    answers: list[AgreementAnswer]
+    in_force_from: datetime | None
+    in_force_to: datetime | None
+    ended: Moment | None
+
+
+class PlanSignature(msgspec.Struct):
+    plan_version: int
+    signatory: str
+    representative_ref: str | None
+    valid_until: date
+    at: Moment
+
+
+class ConsentUse(msgspec.Struct):
+    """A handover and the consent that covered it at that moment (004)."""
+
+    to_party: str
+    scopes: list[str]
+    consent_id: str
+    covered: bool
+    consent_to_party: str | None
+    consent_scopes: list[str]
+    consent_granted_on: date | None
+    consent_until: date | None
+    consent_revoked_at: datetime | None
+    at: Moment
+
+
+class EscalationDecision(msgspec.Struct):
+    escalation_id: str
+    decision: str
+    level: str | None
+    at: Moment
+
+
+class Agreements(msgspec.Struct):
+    """Who agreed what, and when: every role agreement, signature, consent used and
+    escalation decision of one trajectory, from the record itself."""
+
+    trajectory_id: UUID
+    role_agreements: list[RoleAgreementRecord]
+    plan_signatures: list[PlanSignature]
+    consents_used: list[ConsentUse]
+    escalation_decisions: list[EscalationDecision]

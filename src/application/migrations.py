@@ -45,6 +45,7 @@ from typing import Any, Protocol
 import psycopg
 
 from application.care_record import CareRecord
+from application.commit_times import COMMIT_TIMES, commit_stamp
 from application.errors import OperatorError
 from application.files import private_database_file, private_file
 from application.kek import KeyringFile
@@ -387,11 +388,40 @@ def _finding_batches(ctx: MigrationContext) -> None:
     )
 
 
+def _commit_times(ctx: MigrationContext) -> None:
+    """The commit time of every stretch of the log (issue #15): a table the event store's
+    writer stamps in the same transaction as the events (on PostgreSQL, by a new version of
+    the locked-insert function), made by eventsourcing's create statements as at baseline."""
+    CareRecord(env={**ctx.event_store_env, "CREATE_TABLE": "y"}).close()
+
+
+def _commit_times_before(ctx: MigrationContext) -> None:
+    """Events recorded before commit times existed: one range stamped with this moment and
+    marked not exact ("committed before the migration; when exactly is unknown"), so an
+    answer about an earlier moment falls back on the events' own timestamps and says so
+    (``application.commit_times``). Nothing of the events is changed."""
+    sqlite = ctx.dialect == "sqlite"
+    position = "rowid" if sqlite else "notification_id"
+    events = "stored_events" if sqlite else f"{CareRecord.name}_events"  # eventsourcing's names
+    (first, last), *_ = ctx.tx.fetchall(f"SELECT MIN({position}), MAX({position}) FROM {events}")
+    if last is None or ctx.tx.fetchall(f"SELECT 1 FROM {COMMIT_TIMES} LIMIT 1"):
+        return
+    ctx.tx.execute(
+        f"INSERT INTO {COMMIT_TIMES} (last_position, first_position, committed_at, exact) "
+        "VALUES (?, ?, ?, ?)",
+        (last, first, commit_stamp(ctx.now) if ctx.dialect == "sqlite" else ctx.now, False),
+    )
+    ctx.say(f"  positions {first} to {last}: committed before {ctx.now:%Y-%m-%d %H:%M} UTC")
+
+
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("events", "0001_baseline", _event_store, in_transaction=False),
     Migration("events", "0002_simulation_mark", _simulation_mark),
+    # Inserted beside their store's others: a store's migrations run and list in this order.
+    Migration("events", "0003_commit_times", _commit_times, in_transaction=False),
+    Migration("events", "0004_commit_times_before", _commit_times_before),
     Migration("keys", "0001_baseline", _key_tables),
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),

@@ -34,6 +34,7 @@ from eventsourcing.postgres import (
 )
 from psycopg.sql import SQL, Identifier
 
+from application.commit_times import COMMIT_TIMES
 from application.unavailable import DatabaseUnavailable
 
 log = structlog.get_logger("rodedraad.store")
@@ -61,7 +62,17 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             "event": Identifier(self.stored_event_type_name),
             "table": Identifier(self.events_table_name),
             "channel": Identifier(self.channel_name),
+            "stamps": Identifier(COMMIT_TIMES),
         }
+        # Issue #15: the same call stamps the range of positions it wrote with the server's
+        # clock, under the lock, never earlier than the previous stamp (application.commit_times).
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{stamps} (last_position BIGINT PRIMARY KEY, "
+                "first_position BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL, "
+                "exact BOOLEAN NOT NULL)"
+            ).format(**names)
+        )
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
@@ -70,10 +81,15 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
                 "NOTIFY {channel}; "
-                "RETURN QUERY INSERT INTO {schema}.{table} AS t "
+                "RETURN QUERY WITH inserted AS (INSERT INTO {schema}.{table} AS t "
                 "(originator_id, originator_version, topic, state) "
                 "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-                "RETURNING notification_id; "
+                "RETURNING notification_id), stamped AS (INSERT INTO {schema}.{stamps} "
+                "(last_position, first_position, committed_at, exact) "
+                "SELECT max(notification_id), min(notification_id), greatest(clock_timestamp(), "
+                "(SELECT committed_at FROM {schema}.{stamps} ORDER BY last_position DESC "
+                "LIMIT 1)), true FROM inserted HAVING count(*) > 0) "
+                "SELECT notification_id FROM inserted; "
                 "END; $BODY$"
             ).format(lock_timeout=self.datastore.lock_timeout, **names)
         )

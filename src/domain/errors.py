@@ -171,3 +171,28 @@ class ItemNotFound(NotFound):
     """A goal, action, role agreement, escalation or consent that the record does not hold."""
 
     rule = "item-not-found"
+
+
+# --- the order of facts in the world (issue #15) -----------------------------------------------
+# A fact may not predate the facts it depends on, so that "the state on day T" (every fact that
+# happened by T, folded in the record's order) is well defined. Each names the rule it enforces.
+
+
+class StatusChangeBeforeCurrentStatus(InvalidCommand):
+    """A fact that changes the trajectory's status (accepted, started, blocked, unblocked,
+    closed) may not predate the moment its current status began."""
+
+    rule = "status-change-not-before-current-status"
+
+
+class FactOutsideItsStatus(InvalidCommand):
+    """At its ``occurred_at`` the trajectory was in a status in which the fact was possible."""
+
+    rule = "fact-within-its-status"
+
+
+class FactBeforeWhatItConcerns(InvalidCommand):
+    """A fact about an agreement, goal, escalation or the plan may not predate the latest
+    fact about it (an acceptance its proposal, a resolution its escalation, …)."""
+
+    rule = "fact-not-before-what-it-concerns"

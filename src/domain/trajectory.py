@@ -40,9 +40,12 @@ from domain.common import (
 from domain.errors import (
     ConsultationAlreadyHeld,
     ContinuationNotAllowed,
+    DomainError,
     EndConsultationRequired,
     EscalationNotOpen,
     EvaluationIntervalTooLong,
+    FactBeforeWhatItConcerns,
+    FactOutsideItsStatus,
     FollowUpNotNamed,
     InvalidValue,
     NextConsultationNotPlanned,
@@ -52,6 +55,7 @@ from domain.errors import (
     ReasonRequired,
     RoleAgreementNotPending,
     StartConsultationRequired,
+    StatusChangeBeforeCurrentStatus,
     TrajectoryNotFound,
     TransitionNotAllowed,
 )
@@ -75,6 +79,10 @@ class Status(StrEnum):
 
 #: Statuses in which support is under way: consultations, agreements, plan work, escalation.
 RUNNING = frozenset({Status.ACTIVE, Status.BLOCKED})
+#: Statuses in which the plan is worked on (agreements, goals, actions, signing).
+PLANNING = RUNNING | {Status.ACCEPTED}
+#: Every status: the scheduler's facts depend on no status.
+ANY_STATUS = frozenset(Status)
 
 
 # --- values carried by events ---------------------------------------------------------------
@@ -152,6 +160,13 @@ class Block(msgspec.Struct):
     since: datetime
 
 
+class StatusChange(msgspec.Struct, frozen=True):
+    """The trajectory entered ``status`` at ``since`` (world time): its status timeline."""
+
+    since: datetime
+    status: Status
+
+
 class SignedPlan(msgspec.Struct):
     version: int
     signed_at: datetime
@@ -197,6 +212,10 @@ class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     follow_up_by: str | None
     follow_up_contacted_at: datetime | None
     continued_from: UUID | None
+    #: Issue #15; absent from snapshots taken before it (then the ordering rules that need the
+    #: timeline are not checked until the aggregate is next folded from its events).
+    status_changes: list[StatusChange] = msgspec.field(default_factory=list)
+    fact_times: dict[str, datetime] = msgspec.field(default_factory=dict)
 
 
 class Trajectory(CopiedThroughState, Record):
@@ -213,11 +232,39 @@ class Trajectory(CopiedThroughState, Record):
         #: Whether the event is activity on the trajectory (the scheduler's own are not: a
         #: missed deadline must not make a stuck trajectory look alive).
         counts_as_activity: ClassVar[bool] = True
+        #: The statuses in which the fact is possible (issue #15: at its ``occurred_at``).
+        allowed_in: ClassVar[frozenset[Status]] = PLANNING
+        #: Whether the fact changes the trajectory's status.
+        changes_status: ClassVar[bool] = False
+        #: What the fact is about (``kind``, id field), for the rule that a fact may not
+        #: predate the latest fact about the same thing; the id field "" means the one plan.
+        concerns: ClassVar[tuple[str, str] | None] = None
 
         def apply(self, aggregate: Any) -> None:
             if self.counts_as_activity:
                 aggregate.last_recorded_at = self.occurred_at
+            before = aggregate.status
             self.apply_to(aggregate)
+            if self.changes_status or aggregate.status != before:
+                aggregate.status_changes.append(
+                    StatusChange(since=self.occurred_at, status=aggregate.status)
+                )
+            subject = Trajectory.subject_of(type(self), vars(self))
+            if subject is not None:
+                latest = aggregate.fact_times.get(subject)
+                aggregate.fact_times[subject] = (
+                    self.occurred_at if latest is None else max(latest, self.occurred_at)
+                )
+
+        @classmethod
+        def statuses_allowing(cls, fields: dict[str, Any]) -> frozenset[Status]:
+            """The statuses in which this fact, with these fields, is possible."""
+            return cls.allowed_in
+
+        @classmethod
+        def is_status_change(cls, fields: dict[str, Any]) -> bool:
+            """Whether this fact, with these fields, changes the trajectory's status."""
+            return cls.changes_status
 
         def apply_to(self, trajectory: "Trajectory") -> None:
             """Change the trajectory's state; never refuse (the command already checked)."""
@@ -243,6 +290,8 @@ class Trajectory(CopiedThroughState, Record):
             return self.client_id
 
     class Accepted(Event):
+        allowed_in = frozenset({Status.REFERRED})
+        changes_status = True
         coordinating_organisation: str
 
         def apply_to(self, trajectory: "Trajectory") -> None:
@@ -251,6 +300,8 @@ class Trajectory(CopiedThroughState, Record):
             trajectory.accepted_at = self.occurred_at
 
     class Declined(Event):
+        allowed_in = frozenset({Status.REFERRED})
+        changes_status = True
         personal_fields = ("reason",)
         reason: str
 
@@ -259,12 +310,24 @@ class Trajectory(CopiedThroughState, Record):
 
     class ConsultationHeld(Event):
         personal_fields = ("decisions", "no_next_reason", "participants[].person_ref")
+        allowed_in = RUNNING
         kind: ConsultationKind
         participants: tuple[Participant, ...]
         client_involvement: ClientInvolvement
         decisions: tuple[str, ...]
         next_consultation_on: date | None
         no_next_reason: str | None
+
+        @classmethod
+        def statuses_allowing(cls, fields: dict[str, Any]) -> frozenset[Status]:
+            """001: the start consultation opens a running trajectory; the others run in it."""
+            if fields.get("kind") == ConsultationKind.START:
+                return frozenset({Status.ACCEPTED})
+            return RUNNING
+
+        @classmethod
+        def is_status_change(cls, fields: dict[str, Any]) -> bool:
+            return fields.get("kind") == ConsultationKind.START
 
         def apply_to(self, trajectory: "Trajectory") -> None:
             if self.kind == ConsultationKind.START:
@@ -278,9 +341,18 @@ class Trajectory(CopiedThroughState, Record):
         """A milestone consultation (start, three-month, end) that did not take place, and why."""
 
         personal_fields = ("reason",)
+        allowed_in = RUNNING
 
         kind: ConsultationKind
         reason: str
+
+        @classmethod
+        def statuses_allowing(cls, fields: dict[str, Any]) -> frozenset[Status]:
+            return Trajectory.ConsultationHeld.statuses_allowing(fields)
+
+        @classmethod
+        def is_status_change(cls, fields: dict[str, Any]) -> bool:
+            return fields.get("kind") == ConsultationKind.START
 
         def apply_to(self, trajectory: "Trajectory") -> None:
             if self.kind == ConsultationKind.START:
@@ -290,6 +362,7 @@ class Trajectory(CopiedThroughState, Record):
 
     class RoleAgreementProposed(Event):
         personal_fields = ("assignments[].responsibilities",)
+        concerns = ("agreement", "agreement_id")
         agreement_id: str
         assignments: tuple[RoleAssignment, ...]
 
@@ -299,6 +372,7 @@ class Trajectory(CopiedThroughState, Record):
             )
 
     class RoleAgreementAccepted(Event):
+        concerns = ("agreement", "agreement_id")
         agreement_id: str
         party: str
 
@@ -307,6 +381,7 @@ class Trajectory(CopiedThroughState, Record):
 
     class RoleAgreementDeclined(Event):
         personal_fields = ("reason",)
+        concerns = ("agreement", "agreement_id")
         agreement_id: str
         party: str
         reason: str
@@ -316,6 +391,8 @@ class Trajectory(CopiedThroughState, Record):
 
     class RoleAgreementEnded(Event):
         personal_fields = ("reason",)
+        allowed_in = PLANNING | {Status.CLOSED}
+        concerns = ("agreement", "agreement_id")
         agreement_id: str
         reason: str
 
@@ -324,6 +401,7 @@ class Trajectory(CopiedThroughState, Record):
 
     class GoalSet(Event):
         personal_fields = ("description",)
+        concerns = ("goal", "goal_id")
         goal_id: str
         description: str
 
@@ -334,6 +412,7 @@ class Trajectory(CopiedThroughState, Record):
 
     class GoalRevised(Event):
         personal_fields = ("description", "reason")
+        concerns = ("goal", "goal_id")
         goal_id: str
         description: str
         reason: str
@@ -343,6 +422,7 @@ class Trajectory(CopiedThroughState, Record):
 
     class GoalClosed(Event):
         personal_fields = ("outcome",)
+        concerns = ("goal", "goal_id")
         goal_id: str
         outcome: str
 
@@ -370,6 +450,7 @@ class Trajectory(CopiedThroughState, Record):
     class PlanSigned(Event):
         """The plan is in force from here (004), valid until ``valid_until``."""
 
+        concerns = ("plan", "")
         plan_version: int
         signatory: Signatory
         representative_ref: str | None
@@ -388,6 +469,8 @@ class Trajectory(CopiedThroughState, Record):
 
     class Evaluated(Event):
         personal_fields = ("results", "new_agreements")
+        allowed_in = RUNNING
+        concerns = ("plan", "")
         results: str
         blocking: tuple[ReasonCategory, ...]
         pdca_phase: PdcaPhase | None
@@ -400,6 +483,8 @@ class Trajectory(CopiedThroughState, Record):
 
     class EscalationRaised(Event):
         personal_fields = ("description",)
+        allowed_in = RUNNING
+        concerns = ("escalation", "escalation_id")
         escalation_id: str
         level: EscalationLevel
         reason: ReasonCategory
@@ -412,6 +497,8 @@ class Trajectory(CopiedThroughState, Record):
 
     class EscalationLevelChanged(Event):
         personal_fields = ("reason",)
+        allowed_in = RUNNING
+        concerns = ("escalation", "escalation_id")
         escalation_id: str
         from_level: EscalationLevel
         to_level: EscalationLevel
@@ -422,6 +509,8 @@ class Trajectory(CopiedThroughState, Record):
 
     class EscalationResolved(Event):
         personal_fields = ("resolution",)
+        allowed_in = RUNNING | {Status.CLOSED}
+        concerns = ("escalation", "escalation_id")
         escalation_id: str
         resolution: str
 
@@ -430,6 +519,8 @@ class Trajectory(CopiedThroughState, Record):
 
     class Blocked(Event):
         personal_fields = ("description",)
+        allowed_in = frozenset({Status.ACTIVE})
+        changes_status = True
         reasons: tuple[ReasonCategory, ...]
         description: str
 
@@ -439,6 +530,8 @@ class Trajectory(CopiedThroughState, Record):
 
     class Unblocked(Event):
         personal_fields = ("resolution",)
+        allowed_in = frozenset({Status.BLOCKED})
+        changes_status = True
         resolution: str
 
         def apply_to(self, trajectory: "Trajectory") -> None:
@@ -447,6 +540,8 @@ class Trajectory(CopiedThroughState, Record):
 
     class HandedOver(Event):
         """*Overdracht*: the plan (and maybe the dossier, and coordination) passes on (000, 004)."""
+
+        allowed_in = RUNNING | {Status.CLOSED}
 
         from_party: str
         to_party: str
@@ -463,6 +558,7 @@ class Trajectory(CopiedThroughState, Record):
         """Recorded by the scheduler; once per rule and due date."""
 
         counts_as_activity = False
+        allowed_in = ANY_STATUS
 
         rule: str
         due_on: date
@@ -475,6 +571,7 @@ class Trajectory(CopiedThroughState, Record):
         """Recorded by the scheduler: a deadline was met, but after its due date."""
 
         counts_as_activity = False
+        allowed_in = ANY_STATUS
 
         rule: str
         due_on: date
@@ -487,6 +584,7 @@ class Trajectory(CopiedThroughState, Record):
         """Recorded by the scheduler shortly before a deadline that is not yet met."""
 
         counts_as_activity = False
+        allowed_in = ANY_STATUS
 
         rule: str
         due_on: date
@@ -499,6 +597,7 @@ class Trajectory(CopiedThroughState, Record):
         """000: a follow-up call some months after closing: is the plan still followed up?"""
 
         personal_fields = ("outcome",)
+        allowed_in = frozenset({Status.CLOSED})
 
         contacted_party: str
         outcome: str
@@ -511,10 +610,13 @@ class Trajectory(CopiedThroughState, Record):
         network. The trajectory keeps only that it did, and with which region: neither the text
         nor anything the network records of it, so no id leads either way."""
 
+        allowed_in = RUNNING
         region: str
 
     class Closed(Event):
         personal_fields = ("reason", "no_follow_up_reason")
+        allowed_in = RUNNING
+        changes_status = True
         reason: str
         follow_up_by: str | None
         no_follow_up_reason: str | None
@@ -528,6 +630,7 @@ class Trajectory(CopiedThroughState, Record):
         """The thread (000): this trajectory carries the plan of an earlier one."""
 
         personal_fields = ("carried_goals",)
+        allowed_in = frozenset({Status.REFERRED})
 
         previous_trajectory_id: UUID
         carried_goals: tuple[str, ...]
@@ -618,6 +721,10 @@ class Trajectory(CopiedThroughState, Record):
         self.follow_up_by: str | None = None
         self.follow_up_contacted_at: datetime | None = None
         self.continued_from: UUID | None = None
+        self.status_changes: list[StatusChange] = [
+            StatusChange(since=occurred_at, status=Status.REFERRED)
+        ]
+        self.fact_times: dict[str, datetime] = {}
 
     # --- queries on state -----------------------------------------------------------------------
 
@@ -644,6 +751,97 @@ class Trajectory(CopiedThroughState, Record):
 
     def plan_in_force_on(self, day: date) -> bool:
         return self.plan is not None and day <= self.plan.valid_until
+
+    # --- the order of facts in the world (issue #15) -------------------------------------------
+
+    def status_at(self, moment: datetime) -> Status | None:
+        """The status the trajectory had at ``moment`` (world time), as the record knows it
+        now; ``None`` before the referral, or when the timeline is unknown (a snapshot taken
+        before issue #15)."""
+        found: Status | None = None
+        for change in self.status_changes:
+            if change.since > moment:
+                break
+            found = change.status
+        return found
+
+    @staticmethod
+    def subject_of(event_class: type["Trajectory.Event"], fields: dict[str, Any]) -> str | None:
+        """The key of what a fact is about (``agreement:a1``, ``goal:g1``, ``plan``), if any."""
+        if event_class.concerns is None:
+            return None
+        kind, field = event_class.concerns
+        return f"{kind}:{fields[field]}" if field else kind
+
+    def ordering_conflict(
+        self, event_class: type["Trajectory.Event"], occurred_at: datetime, fields: dict[str, Any]
+    ) -> DomainError | None:
+        """The ordering rule a fact of ``event_class`` at ``occurred_at`` would break, given
+        the facts recorded so far (issue #15), or ``None``.
+
+        The rules make "the state at T" (the facts that occurred by T, folded in the record's
+        order) well defined: a fact never predates what it depends on, so the facts up to any T
+        hold everything each of them needs. One function serves the write side (refusals) and
+        the check of histories recorded before the rules (``ordering_violations``).
+        """
+        at = occurred_at.isoformat()
+        if self.status_changes:
+            current = self.status_changes[-1]
+            if event_class.is_status_change(fields) and occurred_at < current.since:
+                return StatusChangeBeforeCurrentStatus(
+                    f"occurred_at {at} lies before the trajectory became {current.status.value} "
+                    f"({current.since.isoformat()}); a change of status cannot predate it",
+                    field="occurred_at",
+                )
+            then = self.status_at(occurred_at)
+            allowed = event_class.statuses_allowing(fields)
+            if then is not None and then not in allowed:
+                return FactOutsideItsStatus(
+                    f"at occurred_at {at} the trajectory was {then.value}; this fact is possible "
+                    f"only when it is {', '.join(sorted(s.value for s in allowed))}",
+                    field="occurred_at",
+                )
+        subject = self.subject_of(event_class, fields)
+        needed: list[tuple[str, datetime]] = []
+        if subject is not None and (latest := self.fact_times.get(subject)) is not None:
+            if event_class is Trajectory.RoleAgreementAccepted:
+                agreement = self.role_agreements.get(fields["agreement_id"])
+                if agreement is not None:  # parties accept in any order, after the proposal
+                    latest = agreement.proposed_at
+            needed.append((subject.replace(":", " "), latest))
+        if event_class is Trajectory.ActionAgreed and fields.get("goal_id") in self.goals:
+            needed.append((f"goal {fields['goal_id']}", self.goals[fields["goal_id"]].set_at))
+        if event_class is Trajectory.Closed and ConsultationKind.END in self.milestones:
+            needed.append(("the end consultation", self.milestones[ConsultationKind.END]))
+        if event_class is Trajectory.PlanSigned and self.goals:
+            open_then = [
+                g
+                for g in self.goals.values()
+                if g.set_at <= occurred_at and (g.closed_at is None or g.closed_at > occurred_at)
+            ]
+            if not open_then:
+                return FactBeforeWhatItConcerns(
+                    f"at occurred_at {at} the plan had no open goal (the goals were set from "
+                    f"{min(g.set_at for g in self.goals.values()).isoformat()}); a plan is "
+                    "signed with at least one open goal",
+                    field="occurred_at",
+                )
+        for what, moment in needed:
+            if occurred_at < moment:
+                return FactBeforeWhatItConcerns(
+                    f"occurred_at {at} lies before the latest fact about {what} "
+                    f"({moment.isoformat()}); a fact cannot predate what it depends on",
+                    field="occurred_at",
+                )
+        return None
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        """Every new fact is checked against the ordering rules first (issue #15)."""
+        if isinstance(event_class, type) and issubclass(event_class, Trajectory.Event):
+            conflict = self.ordering_conflict(event_class, kwargs["occurred_at"], kwargs)
+            if conflict is not None:
+                raise conflict
+        super().trigger_event(event_class, **kwargs)
 
     # --- guards ---------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """``rodedraad``: the command line. Sub-commands: ``serve``, ``token``, ``migrate``,
-``projections``, ``scheduler``, ``keys``, ``statistics``, ``simulate``."""
+``projections``, ``scheduler``, ``keys``, ``statistics``, ``simulate``, ``audit``."""
 
 import argparse
 import sys
@@ -504,6 +504,28 @@ def _describe(status: "MigrationStatus", stores: "Stores") -> list[str]:
     return lines
 
 
+def _audit_check_order(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue #15: report the recorded facts that break the ordering rules (a fact may not
+    predate what it depends on); the record is never changed. Exit 1 if any is found."""
+    from application.audit_record import AuditRecord
+    from rodedraad.wiring import build_care_record
+
+    care_record = build_care_record(settings)
+    try:
+        found = AuditRecord(care_record).ordering_report()
+    finally:
+        care_record.close()
+    for trajectory_id, v in found:
+        print(f"{trajectory_id} v{v.version} {v.event}: {v.rule}: {v.message}")
+    print(
+        f"{len(found)} recorded fact(s) break an ordering rule; they are kept as recorded, and "
+        "an answer about a moment between them and what they depend on may read oddly"
+        if found
+        else "every recorded fact follows the ordering rules"
+    )
+    return 1 if found else 0
+
+
 def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
     """A copy of the store for simulation, in a new directory (``application.simulation``)."""
     from application.simulation import copy_for_simulation
@@ -670,6 +692,12 @@ def parser() -> argparse.ArgumentParser:
     )
     copy.add_argument("directory", help="a new, empty directory for the copy")
     copy.set_defaults(run=_simulate_copy)
+
+    audit = _group(commands, "audit", "the record as auditors read it")
+    audit.add_parser(
+        "check-order",
+        help="report recorded facts that predate what they depend on; exit 1 if any",
+    ).set_defaults(run=_audit_check_order)
     return root
 
 

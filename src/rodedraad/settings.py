@@ -56,7 +56,8 @@ class DatabaseSettings:
             )
         else:
             env.update(
-                PERSISTENCE_MODULE="eventsourcing.sqlite",
+                # eventsourcing's SQLite module, stamping each commit (application/commit_times.py)
+                PERSISTENCE_MODULE="application.commit_times:RodeDraadSQLiteFactory",
                 SQLITE_DBNAME=str(self.sqlite_path),
                 SQLITE_LOCK_TIMEOUT="10",
                 CREATE_TABLE="n",

@@ -193,6 +193,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # Who read the client's data: the auditors of a region where the client has a trajectory.
     ("GET", "/v1/audit/personal-data-reads"): AUDITORS_OF_THE_REGION,
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/history"): AUDITORS_OF_THE_REGION,
+    # issue #15: the trajectory as of a moment, and who agreed what and when
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/as-of"): AUDITORS_OF_THE_REGION,
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/agreements"): AUDITORS_OF_THE_REGION,
     ("GET", "/v1/admin/retention"): RETENTION,
     # --- the organisation register: a coordinator registers provisionally, an admin keeps it ---
     ("POST", "/v1/organisations"): REGISTRARS,
@@ -695,6 +698,12 @@ PROBES: dict[tuple[str, str], Prober] = {
     ),
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/history"): lambda w, o, a: Probe(
         "GET", f"/v1/audit/trajectories/{w.active}/history"
+    ),
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/as-of"): lambda w, o, a: Probe(
+        "GET", f"/v1/audit/trajectories/{w.active}/as-of?occurred=2099-01-01T00:00:00Z"
+    ),
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/agreements"): lambda w, o, a: Probe(
+        "GET", f"/v1/audit/trajectories/{w.active}/agreements"
     ),
     ("GET", "/v1/admin/retention"): lambda w, o, a: Probe("GET", "/v1/admin/retention"),
     ("POST", "/v1/organisations"): lambda w, o, a: Probe(

@@ -165,6 +165,8 @@ def test_every_command_documents_the_problems_of_a_command(
         "/v1/trajectories/{trajectory_id}/timeline",
         "/v1/clients/{client_id}",
         "/v1/audit/trajectories/{trajectory_id}/history",
+        "/v1/audit/trajectories/{trajectory_id}/as-of",
+        "/v1/audit/trajectories/{trajectory_id}/agreements",
         "/v1/learning-networks/{network_id}",
     ],
 )

@@ -10,7 +10,9 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,15 @@ def walkthrough_script() -> str:
     section = readme.split("## Walk-through", 1)[1]
     match = re.search(r"```bash\n(.*?)```", section, re.S)
     assert match, "the README's walk-through has no bash block"
+    return match.group(1)
+
+
+def auditors_script() -> str:
+    """The auditors' requests of the README, run after the walk-through in the same shell."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## For auditors", 1)[1]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match, "the README's section for auditors has no bash block"
     return match.group(1)
 
 
@@ -95,15 +106,45 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         yield running
 
 
+def run_script(script: str, server: tuple[str, dict[str, str]]) -> Any:
+    """Run README ``script`` against the server with bash -euo pipefail; its last line, parsed."""
+    base, env = server
+    done = run_walkthrough(script, base, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_the_readme_walk_through_takes_a_trajectory_from_referral_to_closing(
     server: tuple[str, dict[str, str]],
 ) -> None:
-    base, env = server
-    done = run_walkthrough(walkthrough_script(), base, env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    final = json.loads(done.stdout.strip().splitlines()[-1])
+    final = run_script(walkthrough_script(), server)
     assert final["status"] == "closed"
     assert final["follow_up_by"] == "school-de-linde"
     assert final["plan"]["signatory"] == "client"
     assert final["milestones"].keys() == {"start", "end"}
     assert final["version"] == 15  # one event per command, referral included
+
+
+def test_the_agreements_view_of_the_walk_through_lists_every_acceptance_with_both_times(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    """Issue #15, done when: the auditors' requests of the README, after its walk-through."""
+    agreements = run_script(walkthrough_script() + auditors_script(), server)
+    (roles,) = agreements["role_agreements"]
+    assert roles["id"] == "roles-1"
+    (answer,) = roles["answers"]
+    assert answer["party"] == "kompas"
+    assert answer["answer"] == "accepted"
+    assert answer["at"]["actor"] == {
+        "user_id": "an",
+        "organisation": "kompas",
+        "role": "coordinator",
+        "on_behalf_of": None,
+    }
+    accepted = datetime.fromisoformat("2026-09-11T09:00:00+02:00")
+    assert datetime.fromisoformat(answer["at"]["occurred_at"]) == accepted
+    assert datetime.fromisoformat(answer["at"]["recorded_at"]) > accepted
+    assert datetime.fromisoformat(roles["in_force_from"]) == accepted
+    (signature,) = agreements["plan_signatures"]
+    assert signature["signatory"] == "client"
+    assert [d["decision"] for d in agreements["escalation_decisions"]] == ["raised", "resolved"]

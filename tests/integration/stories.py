@@ -61,7 +61,12 @@ from domain.common import (
     Sector,
     Signatory,
 )
-from domain.errors import DomainError
+from domain.errors import (
+    DomainError,
+    FactBeforeWhatItConcerns,
+    FactOutsideItsStatus,
+    StatusChangeBeforeCurrentStatus,
+)
 from domain.trajectory import RUNNING, Participant, RoleAssignment, Status, Trajectory
 from projections.plan_state.board import BoardFilter
 from projections.plan_state.sealed import open_column
@@ -112,6 +117,10 @@ class Thread:
     day: int = 0
     trajectories: list[UUID] = field(default_factory=list)
     referred_on_day: dict[UUID, int] = field(default_factory=dict)
+
+
+#: The ordering rules of issue #15: a late fact refused by one of them is told when it may be.
+ORDERING_RULES = (FactBeforeWhatItConcerns, FactOutsideItsStatus, StatusChangeBeforeCurrentStatus)
 
 
 class Story:
@@ -203,7 +212,14 @@ class Story:
         commands = self._commands(thread, trajectory)
         name, command = commands[choice % len(commands)]
         try:
-            command(day, choice // len(commands))
+            try:
+                command(day, choice // len(commands))
+            except ORDERING_RULES:
+                if day == thread.day:
+                    raise
+                # Issue #15: a late fact may not predate what it depends on; the story tells
+                # it when it may have happened instead (as a coordinator would be told to).
+                command(thread.day, choice // len(commands))
         except DomainError as refusal:
             self.refused.append((name, refusal.message))
             return None

@@ -15,7 +15,7 @@ def test_the_embedded_default_is_a_sqlite_file_under_the_data_dir() -> None:
     assert not settings.database.is_postgres
     assert settings.database.sqlite_path == Path("var/rodedraad.sqlite")
     env = settings.database.eventsourcing_env()
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
+    assert env["PERSISTENCE_MODULE"] == "application.commit_times:RodeDraadSQLiteFactory"
     assert env["SQLITE_DBNAME"] == "var/rodedraad.sqlite"
     assert env["AGGREGATE_CACHE_MAXSIZE"] == "2000"
 

@@ -1,0 +1,157 @@
+"""When each stretch of the log was committed: the record's own clock for "as the record stood".
+
+Issue #15: *recorded by T* means the versions whose commit had happened by T. An event's own
+``timestamp`` is no measure of that: it is taken when the command builds the event, before a
+group commit (``application.group_commit``) writes it, on the clock of whichever process ran
+the command. So every transaction that writes events also writes one row here, in the same
+transaction, under the same writer lock: the range of log positions it wrote and the moment
+it finished writing them (PostgreSQL: ``clock_timestamp()`` of the database server, inside the
+locked-insert function; SQLite: the one writer's clock). The stamp never goes back (each is at
+least the previous one) and is taken while the lock is held, at most the commit's own duration
+before the commit; the log's order is its commit order, so "committed by T" is a prefix of the
+log, and of each aggregate's versions.
+
+Stores made before issue #15 have no stamps for the rows already written: the migration
+``events/0003_commit_times`` records them as one range stamped with the moment it ran and
+marked *not exact* ("committed before the migration, when exactly is unknown"). An answer
+about a moment before that uses the events' own timestamps for those rows and says that it is
+approximate (``PositionedEvent.decided_exactly``).
+"""
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+
+#: The table, beside the events (``stored_events``) in the event store.
+COMMIT_TIMES = "rodedraad_commit_times"
+
+DDL = {
+    "sqlite": f"CREATE TABLE IF NOT EXISTS {COMMIT_TIMES} (last_position INTEGER PRIMARY KEY, "
+    "first_position INTEGER NOT NULL, committed_at TEXT NOT NULL, exact INTEGER NOT NULL)",
+    "postgres": f"CREATE TABLE IF NOT EXISTS {COMMIT_TIMES} (last_position BIGINT PRIMARY KEY, "
+    "first_position BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL, exact BOOLEAN NOT NULL)",
+}
+
+
+def commit_stamp(moment: datetime) -> str:
+    """A fixed-width UTC text form, so that SQLite compares stamps as text correctly."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class CommitTimesSQLiteRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite recorder, stamping each insert's range of positions."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), DDL["sqlite"]]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        if positions:
+            now = commit_stamp(datetime.now(UTC))
+            c.execute(
+                f"INSERT INTO {COMMIT_TIMES} (last_position, first_position, committed_at, "  # noqa: S608
+                f"exact) SELECT ?, ?, MAX(?, COALESCE((SELECT committed_at FROM {COMMIT_TIMES} "
+                "ORDER BY last_position DESC LIMIT 1), '')), 1",
+                (max(positions), min(positions), now),
+            )
+        return positions
+
+
+class RodeDraadSQLiteFactory(SQLiteFactory):
+    """eventsourcing's SQLite factory with the stamping recorder (``PERSISTENCE_MODULE``)."""
+
+    application_recorder_class = CommitTimesSQLiteRecorder
+
+
+@dataclass(frozen=True, slots=True)
+class PositionedEvent:
+    """A stored event with its log position and the commit time of that position: ``None``
+    when the store holds no stamp for it; ``exact`` False for a range stamped by the migration
+    (committed by then, when exactly unknown)."""
+
+    position: int
+    stored: StoredEvent
+    committed_at: datetime | None
+    exact: bool
+
+    def committed_by(self, moment: datetime, event_timestamp: datetime) -> bool:
+        """Whether this event's commit had happened by ``moment``: from its stamp, or, where the
+        record has none that decides it, from the event's own timestamp (approximate)."""
+        if self.committed_at is not None and (self.exact or self.committed_at <= moment):
+            return self.committed_at <= moment
+        return event_timestamp <= moment
+
+    def decided_exactly(self, moment: datetime) -> bool:
+        """Whether ``committed_by(moment)`` is certain, not approximated by the event's clock."""
+        return self.committed_at is not None and (self.exact or self.committed_at <= moment)
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+class CommitTimes:
+    """Reads an aggregate's stored events with their positions and commit times, on the event
+    store's own connections (SQLite or PostgreSQL)."""
+
+    def __init__(self, recorder: Any) -> None:
+        self._recorder = recorder
+        self._postgres = not isinstance(recorder, SQLiteApplicationRecorder)
+        position = "notification_id" if self._postgres else "rowid"
+        stamp = (
+            f"(SELECT c.{{column}} FROM {COMMIT_TIMES} AS c WHERE c.last_position >= e.{position} "  # noqa: S608
+            "ORDER BY c.last_position LIMIT 1)"
+        )
+        self._sql = (
+            f"SELECT e.{position}, e.originator_version, e.topic, e.state, "  # noqa: S608
+            f"{stamp.format(column='committed_at')}, {stamp.format(column='exact')} "
+            f"FROM {recorder.events_table_name} AS e WHERE e.originator_id = ? "
+            "ORDER BY e.originator_version"
+        )
+        self._plain_sql = (
+            f"SELECT e.{position}, e.originator_version, e.topic, e.state, NULL, NULL "  # noqa: S608
+            f"FROM {recorder.events_table_name} AS e WHERE e.originator_id = ? "
+            "ORDER BY e.originator_version"
+        )
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        datastore = self._recorder.datastore
+        if self._postgres:
+            with datastore.get_connection() as conn, conn.cursor() as cursor:
+                cursor.execute(sql.replace("?", "%s"), params)
+                return [tuple(r.values()) for r in cursor.fetchall()]
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, params)
+            return [tuple(r) for r in cursor.fetchall()]
+
+    def stored_events(self, originator_id: UUID) -> list[PositionedEvent]:
+        """The aggregate's stored events with positions and commit times, in version order."""
+        key: Any = originator_id if self._postgres else originator_id.hex
+        try:
+            rows = self._fetch(self._sql, (key,))
+        except sqlite3.OperationalError:  # a store not yet migrated: no stamps at all
+            rows = self._fetch(self._plain_sql, (key,))
+        return [
+            PositionedEvent(
+                position=int(position),
+                stored=StoredEvent(
+                    originator_id=originator_id,
+                    originator_version=int(version),
+                    topic=topic,
+                    state=bytes(state),
+                ),
+                committed_at=_moment(committed_at),
+                exact=bool(exact),
+            )
+            for position, version, topic, state, committed_at, exact in rows
+        ]

@@ -1,0 +1,150 @@
+"""Issue #15 over HTTP, on both backends: the trajectory as of a moment on either time axis,
+who agreed what and when, and the auditor's access decided from the record itself."""
+
+import time
+from datetime import UTC, datetime
+
+from litestar.testing import TestClient
+
+from tests.e2e.conftest import TokenFactory
+from tests.e2e.steps import (
+    COORDINATOR,
+    PROVIDER,
+    active_trajectory,
+    assert_problem,
+    at,
+    bearer,
+    refer,
+    register_client,
+)
+
+AGREEMENT = {
+    "occurred_at": at(3),
+    "agreement_id": "agreement-care",
+    "assignments": [
+        {"party": COORDINATOR, "role": "planmaker", "responsibilities": "the plan"},
+        {"party": PROVIDER, "role": "provider", "responsibilities": "home support"},
+    ],
+}
+
+
+def _auditor(token: TokenFactory, region: str = "west-flanders") -> dict[str, str]:
+    return bearer(
+        token(user="user-audrey", org="org-inspection", roles=("auditor",), region=region)
+    )
+
+
+def test_an_auditor_reads_the_history_right_after_the_referral(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    token: TokenFactory,
+) -> None:
+    client = register_client(http, auth)
+    trajectory = refer(http, auth, client.id)
+    response = http.get(f"/v1/audit/trajectories/{trajectory.id}/history", headers=_auditor(token))
+    assert response.status_code == 200, response.text
+    assert [e["event"] for e in response.json()["events"]] == ["Referred"]
+
+
+def test_an_auditor_of_another_region_finds_no_such_trajectory(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    token: TokenFactory,
+) -> None:
+    _, trajectory = active_trajectory(http, auth)
+    elsewhere = _auditor(token, region="limburg")
+    for suffix, params in (("history", {}), ("agreements", {}), ("as-of", {"occurred": at(10)})):
+        response = http.get(
+            f"/v1/audit/trajectories/{trajectory.id}/{suffix}", params=params, headers=elsewhere
+        )
+        assert_problem(response, 404)
+
+
+def test_an_acceptance_before_its_proposal_is_refused_naming_the_rule(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+) -> None:
+    _, trajectory = active_trajectory(http, auth)
+    trajectory.post("/role-agreements", AGREEMENT)
+    trajectory.refused(
+        "/role-agreements/agreement-care/acceptances",
+        {"occurred_at": at(2.5)},
+        status=422,
+        rule="fact-not-before-what-it-concerns",
+    )
+
+
+def test_the_two_time_axes_show_a_late_fact_and_say_so(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    token: TokenFactory,
+) -> None:
+    _, trajectory = active_trajectory(http, auth)  # started at hour 2
+    trajectory.post("/goals", {"occurred_at": at(20), "goal_id": "g-later", "description": "B"})
+    time.sleep(0.01)
+    before_late = datetime.now(UTC)
+    time.sleep(0.01)
+    # Recorded now, happened at hour 10: a late fact.
+    trajectory.post("/goals", {"occurred_at": at(10), "goal_id": "g-late", "description": "A"})
+    auditor = _auditor(token)
+    path = f"/v1/audit/trajectories/{trajectory.id}/as-of"
+
+    as_known_now = http.get(path, params={"occurred": at(12)}, headers=auditor)
+    assert as_known_now.status_code == 200, as_known_now.text
+    assert [g["id"] for g in as_known_now.json()["state"]["goals"]] == ["g-late"]
+
+    as_recorded = http.get(path, params={"recorded": before_late.isoformat()}, headers=auditor)
+    assert as_recorded.status_code == 200, as_recorded.text
+    body = as_recorded.json()
+    assert [g["id"] for g in body["state"]["goals"]] == ["g-later"]
+    assert [f["event"] for f in body["recorded_later"]] == ["GoalSet"]
+    assert body["commit_times_exact"] is True
+
+    both = http.get(
+        path, params={"occurred": at(12), "recorded": before_late.isoformat()}, headers=auditor
+    )
+    assert both.json()["state"]["goals"] == []
+    assert [f["version"] for f in both.json()["recorded_later"]] == [5]
+
+
+def test_a_moment_without_a_time_zone_or_without_any_moment_is_a_client_error(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    token: TokenFactory,
+) -> None:
+    _, trajectory = active_trajectory(http, auth)
+    path = f"/v1/audit/trajectories/{trajectory.id}/as-of"
+    for params in ({}, {"occurred": "2026-03-12T00:00:00"}, {"recorded": "12 March"}):
+        response = http.get(path, params=params, headers=_auditor(token))
+        assert 400 <= response.status_code < 500, response.text
+
+
+def test_the_agreements_view_lists_every_acceptance_with_actor_and_both_times(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    token: TokenFactory,
+) -> None:
+    _, trajectory = active_trajectory(http, auth)
+    trajectory.post("/role-agreements", AGREEMENT)
+    trajectory.post("/role-agreements/agreement-care/acceptances", {"occurred_at": at(4)})
+    provider = bearer(token(user="user-pieter", org=PROVIDER, roles=("professional",)))
+    trajectory.post(
+        "/role-agreements/agreement-care/acceptances", {"occurred_at": at(5)}, headers=provider
+    )
+    response = http.get(
+        f"/v1/audit/trajectories/{trajectory.id}/agreements", headers=_auditor(token)
+    )
+    assert response.status_code == 200, response.text
+    (agreement,) = response.json()["role_agreements"]
+    assert agreement["proposed"]["actor"]["organisation"] == COORDINATOR
+    answers = [
+        (a["party"], a["answer"], a["at"]["actor"]["user_id"], a["at"]["actor"]["role"])
+        for a in agreement["answers"]
+    ]
+    assert answers == [
+        (COORDINATOR, "accepted", "user-an", "coordinator"),
+        (PROVIDER, "accepted", "user-pieter", "professional"),
+    ]
+    for answer in agreement["answers"]:
+        assert answer["at"]["occurred_at"] < answer["at"]["recorded_at"]
+    assert datetime.fromisoformat(agreement["in_force_from"]) == datetime.fromisoformat(at(5))
