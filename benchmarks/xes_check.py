@@ -186,7 +186,7 @@ def _catch_up(settings: Settings) -> None:
             worker.ensure_ready()
             worker.catch_up()
         finally:
-            worker.close()
+            worker.database.close()
     finally:
         care_record.close()
 
