@@ -15,14 +15,11 @@ from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record
 from scheduler.policy import read_policy
 from tests.integration.stories import Story
+from tests.integration.test_audit_record import _accepted as accepted_trajectory
 
 
 def _accepted(record: CareRecord) -> tuple[Story, object]:
-    story = Story(record, clients=1)
-    thread = story.threads[0]
-    story._refer(thread, 1, 0, None)
-    trajectory = record.trajectory(thread.trajectories[-1])
-    story._accept(trajectory, 2, 0)
+    story, trajectory = accepted_trajectory(record)
     return story, trajectory.id
 
 
