@@ -63,7 +63,8 @@ def _disclosure(args: argparse.Namespace) -> int:
 def _as_of(args: argparse.Namespace) -> int:
     from benchmarks import as_of
 
-    return as_of.main(trajectories=args.trajectories, seed=args.seed)
+    backends = tuple(args.backend) if args.backend else ("postgres", "sqlite")
+    return as_of.main(trajectories=args.trajectories, seed=args.seed, backends=backends)
 
 
 def parser() -> argparse.ArgumentParser:

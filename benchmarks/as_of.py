@@ -7,17 +7,22 @@ model), as ``GET /v1/audit/trajectories/{id}/as-of`` does minus HTTP. The moment
 are drawn across the trajectory's life, on both axes.
 """
 
+import json
 import random
-import tempfile
+import socket
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
+from api.audit_views import as_of_answer
 from application.audit_record import AuditRecord
 from application.care_record import CareRecord
 from application.commands import ReviseGoalAt, SetGoal
 from application.migrations import migrate
+from benchmarks import databases, machine
 from benchmarks.stats import latency_summary
 from benchmarks.workload import (
     Ids,
@@ -29,11 +34,10 @@ from benchmarks.workload import (
 )
 from domain.common import CommandContext
 from domain.trajectory import RUNNING
-from projections.views import trajectory_view
-from rodedraad.settings import Settings
-from rodedraad.wiring import build_care_record, stores_of
+from rodedraad.wiring import build_care_record, build_policy, stores_of
 
 ASKED = 300
+RESULTS = Path(__file__).parent / "results"
 
 
 def _loaded(app: CareRecord, seed: int, count: int) -> tuple[UUID, UUID]:
@@ -92,12 +96,10 @@ def _time(audit: AuditRecord, trajectory_id: UUID, rng: random.Random) -> dict[s
     for i in range(ASKED):
         moment = first + (last - first) * rng.random()
         started = time.perf_counter()
-        answer = audit.as_of(
-            trajectory_id,
-            occurred=moment if i % 2 == 0 else None,
-            recorded=None if i % 2 == 0 else last,
-        )
-        trajectory_view(answer.trajectory)
+        occurred = moment if i % 2 == 0 else None
+        recorded = None if i % 2 == 0 else last
+        answer = audit.as_of(trajectory_id, occurred=occurred, recorded=recorded)
+        as_of_answer(trajectory_id, occurred, recorded, answer)
         seconds.append(time.perf_counter() - started)
     summary = latency_summary(seconds)
     summary["events"] = float(len(events))
@@ -105,23 +107,47 @@ def _time(audit: AuditRecord, trajectory_id: UUID, rng: random.Random) -> dict[s
     return summary
 
 
-def main(trajectories: int = 200, seed: int = 1) -> int:
-    with tempfile.TemporaryDirectory() as directory:
-        settings = Settings.from_env(
-            {
-                "RODEDRAAD_DATA_DIR": directory,
-                "RODEDRAAD_DATABASE_URL": f"sqlite:///{Path(directory) / 'rodedraad.sqlite'}",
-            }
-        )
-        migrate(stores_of(settings), say=lambda _: None)
-        app = build_care_record(settings)
-        try:
-            rng = random.Random(seed)  # noqa: S311 - moments to ask about, not secrets
-            largest, running = _loaded(app, seed, trajectories)
-            audit = AuditRecord(app)
-            print(f"largest of {trajectories} workload trajectories:", _time(audit, largest, rng))
-            _grown(app, running, 1000)
-            print("one of 1,000 events:", _time(audit, running, rng))
-        finally:
-            app.close()
+def _run(target: databases.Target, trajectories: int, seed: int) -> dict[str, Any]:
+    settings = target.settings()
+    migrate(stores_of(settings), say=lambda _: None)
+    app = build_care_record(settings)
+    try:
+        rng = random.Random(seed)  # noqa: S311 - moments to ask about, not secrets
+        largest, running = _loaded(app, seed, trajectories)
+        audit = AuditRecord(app, build_policy(settings))
+        found = {"largest": _time(audit, largest, rng)}
+        _grown(app, running, 1000)
+        found["events_1000"] = _time(audit, running, rng)
+        return found
+    finally:
+        app.close()
+
+
+def main(
+    trajectories: int = 200, seed: int = 1, backends: Sequence[str] = ("postgres", "sqlite")
+) -> int:
+    started = datetime.now(UTC)
+    results: dict[str, Any] = {}
+    postgres = "postgres" in backends and databases.postgres_available()
+    for backend in backends:
+        if backend == "postgres" and not postgres:
+            print("PostgreSQL not reachable: skipped")
+            continue
+        target = databases.postgres_target if backend == "postgres" else databases.sqlite_target
+        with target() as where:
+            results[backend] = _run(where, trajectories, seed)
+        for name, summary in results[backend].items():
+            print(backend, name, json.dumps({k: round(v, 3) for k, v in summary.items()}))
+    result = {
+        "benchmark": "as-of",
+        "started_at": started.isoformat(),
+        "machine": machine.describe(databases.server_version() if postgres else None),
+        "code": machine.code_version(),
+        "plan": {"trajectories": trajectories, "seed": seed, "asked": ASKED},
+        "targets_ms": {"largest": {"p99": 20.0}, "events_1000": {"p99": 50.0}},
+        "results": results,
+    }
+    path = RESULTS / f"{started:%Y-%m-%dT%H%M}-{socket.gethostname()}-as-of-{trajectories}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"results written to {path}")
     return 0

@@ -33,7 +33,7 @@ from api.schemas import (
     UserIdFilter,
 )
 from application.access_log import PersonalDataRead
-from application.audit_record import AuditRecord, facts_of
+from application.audit_record import AuditRecord, TrajectoryRecord, facts_of
 from application.commit_times import PositionedEvent
 from domain.errors import ClientNotFound, TrajectoryNotFound
 
@@ -128,10 +128,10 @@ class AuditController(Controller):
                 "name the moment: occurred=T (the state at T as known now), recorded=T (what "
                 "the record showed at T), or both"
             )
-        facts = await _audited_facts(services, request, trajectory_id, "as-of")
+        record = await _audited_record(services, request, trajectory_id, "as-of")
         answer = await anyio.to_thread.run_sync(
-            lambda: AuditRecord(services.care_record).as_of(
-                trajectory_id, occurred=occurred, recorded=recorded, facts=facts
+            lambda: AuditRecord(services.care_record, services.deadline_policy).as_of(
+                trajectory_id, occurred=occurred, recorded=recorded, record=record
             )
         )
         return _as_of_answer(trajectory_id, occurred, recorded, answer)
@@ -180,19 +180,27 @@ class AuditController(Controller):
 async def _audited_facts(
     services: Any, request: Caller, trajectory_id: UUID, what: str
 ) -> list[tuple[Any, PositionedEvent]]:
-    """The auditor acting, and the trajectory's facts: decided from the record itself (its
+    """The trajectory's facts, every one opened, for an auditor (``_audited_record``)."""
+    record = await _audited_record(services, request, trajectory_id, what)
+    return await anyio.to_thread.run_sync(record.facts)
+
+
+async def _audited_record(
+    services: Any, request: Caller, trajectory_id: UUID, what: str
+) -> TrajectoryRecord:
+    """The auditor acting, and the trajectory's record: decided from the record itself (its
     referral names the region), never a read model that may lag; 404 outside the region; the
     read logged as a read of the client's personal data."""
     policy: AccessPolicy = services.policy
     action = f"read a trajectory's {what}"
     acting = policy.require_role(request.user, action, AUDITORS)
     try:
-        facts = await anyio.to_thread.run_sync(
-            lambda: AuditRecord(services.care_record).trajectory_facts(trajectory_id)
+        record = await anyio.to_thread.run_sync(
+            lambda: AuditRecord(services.care_record).record(trajectory_id)
         )
+        referral = await anyio.to_thread.run_sync(lambda: record.referral)
     except TrajectoryNotFound as missing:
         raise policy.hidden(acting, action, missing) from None
-    referral = facts[0][0]
     if referral.region != acting.region:
         raise policy.hidden(
             acting, action, TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
@@ -200,4 +208,4 @@ async def _audited_facts(
     await anyio.to_thread.run_sync(
         record_read, services.access_log, request, acting, referral.client_id, trajectory_id
     )
-    return facts
+    return record

@@ -16,6 +16,7 @@ from api.schemas import (
     Agreements,
     ConsentInForce,
     ConsentUse,
+    DeadlineAsOf,
     EscalationDecision,
     LateFact,
     Moment,
@@ -25,6 +26,7 @@ from api.schemas import (
 )
 from application.audit_record import Fact, TrajectoryAsOf
 from domain.client import Client
+from domain.deadlines import Standing
 from domain.trajectory import Trajectory
 from projections.views import trajectory_view
 
@@ -111,6 +113,19 @@ def as_of_answer(
                 actor=_actor(f.event),
             )
             for f in answer.recorded_later
+        ],
+        deadlines=[
+            DeadlineAsOf(
+                rule=d.rule,
+                expected=d.expected,
+                due_on=d.due_on,
+                met_on=d.met_on if standing in (Standing.MET, Standing.MET_LATE) else None,
+                standing=standing.value,
+                missed_recorded=d.missed_recorded,
+                met_late_recorded=d.met_late_recorded,
+                reminded=d.reminded,
+            )
+            for d, standing in answer.deadlines
         ],
     )
 

@@ -333,6 +333,23 @@ class TrajectoryAsOfAnswer(msgspec.Struct):
     excluded_representatives: list[str]
     consents_in_force: list[ConsentInForce]
     recorded_later: list[LateFact]
+    #: The deadline policy's deadlines over the facts up to the moment, as they stood then.
+    deadlines: list["DeadlineAsOf"] = msgspec.field(default_factory=list)
+
+
+class DeadlineAsOf(msgspec.Struct):
+    """One deadline as it stood at the moment asked about: ``open`` (not met, not yet due),
+    ``due`` (not met, its due date passed), ``met`` or ``met_late`` (met by then)."""
+
+    rule: str
+    expected: str
+    due_on: date
+    met_on: date | None
+    standing: str
+    #: Whether the scheduler had recorded its miss, late meeting or reminder by then.
+    missed_recorded: bool
+    met_late_recorded: bool
+    reminded: bool
 
 
 class Moment(msgspec.Struct):

@@ -9,6 +9,7 @@ from api.auth import TokenVerifier
 from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
 from application.care_record import CareRecord, FindingOutbox
+from domain.deadlines import DeadlinePolicy
 from domain.network_cadence import Cadence
 from projections.queries import ReadModelQueries
 from projections.statistics.exports import XesExports
@@ -55,3 +56,5 @@ class ApiServices:
     findings: FindingOutbox | None = None
     #: A learning network's meetings a year, from the policy file (issue #14 point 3).
     cadence: Cadence = field(default_factory=Cadence)
+    #: The deadline policy the scheduler uses: the as-of answer evaluates it at T (issue #15).
+    deadline_policy: DeadlinePolicy | None = None

@@ -26,7 +26,12 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteFactory,
+)
 
 #: The table, beside the events (``stored_events``) in the event store.
 COMMIT_TIMES = "rodedraad_commit_times"
@@ -36,6 +41,21 @@ DDL = {
     "first_position INTEGER NOT NULL, committed_at TEXT NOT NULL, exact INTEGER NOT NULL)",
     "postgres": f"CREATE TABLE IF NOT EXISTS {COMMIT_TIMES} (last_position BIGINT PRIMARY KEY, "
     "first_position BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL, exact BOOLEAN NOT NULL)",
+}
+
+
+#: When each snapshot was committed: an answer about T may start from a snapshot committed by T
+#: (and never from one taken after T). A snapshot without a stamp (taken before this table
+#: existed) is never used for an answer; nothing personal is in it (ids, versions, times).
+SNAPSHOT_TIMES = "rodedraad_snapshot_times"
+
+SNAPSHOT_DDL = {
+    "sqlite": f"CREATE TABLE IF NOT EXISTS {SNAPSHOT_TIMES} (originator_id TEXT NOT NULL, "
+    "originator_version INTEGER NOT NULL, committed_at TEXT NOT NULL, "
+    "PRIMARY KEY (originator_id, originator_version))",
+    "postgres": f"CREATE TABLE IF NOT EXISTS {SNAPSHOT_TIMES} (originator_id UUID NOT NULL, "
+    "originator_version BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL, "
+    "PRIMARY KEY (originator_id, originator_version))",
 }
 
 
@@ -65,10 +85,30 @@ class CommitTimesSQLiteRecorder(SQLiteApplicationRecorder):
         return positions
 
 
+class SnapshotTimesSQLiteRecorder(SQLiteAggregateRecorder):
+    """eventsourcing's SQLite recorder of snapshots, stamping each snapshot's commit."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), SNAPSHOT_DDL["sqlite"]]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        now = commit_stamp(datetime.now(UTC))
+        c.executemany(
+            f"INSERT OR REPLACE INTO {SNAPSHOT_TIMES} "  # noqa: S608
+            "(originator_id, originator_version, committed_at) VALUES (?, ?, ?)",
+            [(UUID(str(s.originator_id)).hex, s.originator_version, now) for s in stored_events],
+        )
+        return positions
+
+
 class RodeDraadSQLiteFactory(SQLiteFactory):
-    """eventsourcing's SQLite factory with the stamping recorder (``PERSISTENCE_MODULE``)."""
+    """eventsourcing's SQLite factory with the stamping recorders (``PERSISTENCE_MODULE``)."""
 
     application_recorder_class = CommitTimesSQLiteRecorder
+    aggregate_recorder_class = SnapshotTimesSQLiteRecorder
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +144,9 @@ class CommitTimes:
     """Reads an aggregate's stored events with their positions and commit times, on the event
     store's own connections (SQLite or PostgreSQL)."""
 
-    def __init__(self, recorder: Any) -> None:
+    def __init__(self, recorder: Any, snapshots: Any = None) -> None:
         self._recorder = recorder
+        self._snapshots = snapshots
         self._postgres = not isinstance(recorder, SQLiteApplicationRecorder)
         position = "notification_id" if self._postgres else "rowid"
         stamp = (
@@ -124,8 +165,8 @@ class CommitTimes:
             "ORDER BY e.originator_version"
         )
 
-    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        datastore = self._recorder.datastore
+    def _fetch(self, sql: str, params: Sequence[Any], datastore: Any = None) -> list[Any]:
+        datastore = datastore or self._recorder.datastore
         if self._postgres:
             with datastore.get_connection() as conn, conn.cursor() as cursor:
                 cursor.execute(sql.replace("?", "%s"), params)
@@ -155,3 +196,32 @@ class CommitTimes:
             )
             for position, version, topic, state, committed_at, exact in rows
         ]
+
+    def snapshot(self, originator_id: UUID, within: int, moment: datetime) -> StoredEvent | None:
+        """The aggregate's latest snapshot of a version at most ``within`` whose commit was by
+        ``moment``; ``None`` if there is none (or no snapshots are kept, or none are stamped)."""
+        if self._snapshots is None or within < 1:
+            return None
+        mark = "%s" if self._postgres else "?"
+        sql = (
+            f"SELECT s.originator_version, s.topic, s.state FROM "  # noqa: S608
+            f"{self._snapshots.events_table_name} AS s JOIN {SNAPSHOT_TIMES} AS t "
+            "ON t.originator_id = s.originator_id AND t.originator_version = s.originator_version "
+            f"WHERE s.originator_id = {mark} AND s.originator_version <= {mark} "
+            f"AND t.committed_at <= {mark} ORDER BY s.originator_version DESC LIMIT 1"
+        )
+        key: Any = originator_id if self._postgres else originator_id.hex
+        stamp: Any = moment if self._postgres else commit_stamp(moment)
+        try:
+            rows = self._fetch(sql, (key, within, stamp), self._snapshots.datastore)
+        except sqlite3.OperationalError:  # a store without snapshot stamps: none is used
+            return None
+        if not rows:
+            return None
+        version, topic, state = rows[0]
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=int(version),
+            topic=topic,
+            state=bytes(state),
+        )

@@ -422,6 +422,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Inserted beside their store's others: a store's migrations run and list in this order.
     Migration("events", "0003_commit_times", _commit_times, in_transaction=False),
     Migration("events", "0004_commit_times_before", _commit_times_before),
+    # Issue #15: snapshots' commit times; snapshots taken before it are never used for answers.
+    Migration("events", "0005_snapshot_times", _commit_times, in_transaction=False),
     Migration("keys", "0001_baseline", _key_tables),
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),

@@ -28,13 +28,16 @@ from typing import Any
 import structlog
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
 )
+from psycopg import Cursor
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from application.commit_times import COMMIT_TIMES
+from application.commit_times import COMMIT_TIMES, SNAPSHOT_TIMES
 from application.unavailable import DatabaseUnavailable
 
 log = structlog.get_logger("rodedraad.store")
@@ -171,7 +174,40 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
         raise IntegrityError("a version of an aggregate is already taken by another command")
 
 
+class SnapshotTimesRecorder(PostgresAggregateRecorder):
+    """eventsourcing's recorder of snapshots, stamping each snapshot with the server's clock
+    once it is written (issue #15: an answer about T starts only from a snapshot committed by
+    T). The connection commits each statement, so the stamp is taken after the snapshot's
+    commit: never earlier than it, which is the safe side."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{stamps} (originator_id UUID NOT NULL, "
+                "originator_version BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL, "
+                "PRIMARY KEY (originator_id, originator_version))"
+            ).format(schema=Identifier(self.datastore.schema), stamps=Identifier(SNAPSHOT_TIMES))
+        )
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        curs.executemany(
+            SQL(
+                "INSERT INTO {schema}.{stamps} (originator_id, originator_version, committed_at) "
+                "VALUES (%s, %s, clock_timestamp()) ON CONFLICT (originator_id, "
+                "originator_version) DO UPDATE SET committed_at = excluded.committed_at"
+            ).format(schema=Identifier(self.datastore.schema), stamps=Identifier(SNAPSHOT_TIMES)),
+            [(s.originator_id, s.originator_version) for s in stored_events],
+        )
+
+
 class RodeDraadPostgresFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL factory with our recorder (``PERSISTENCE_MODULE``)."""
+    """eventsourcing's PostgreSQL factory with our recorders (``PERSISTENCE_MODULE``)."""
 
     application_recorder_class = LockedInsertRecorder
+    aggregate_recorder_class = SnapshotTimesRecorder

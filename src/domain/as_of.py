@@ -19,11 +19,14 @@ from typing import Any, cast
 from domain.trajectory import Trajectory
 
 
-def _replayed(events: Iterable[Trajectory.Event]) -> Iterator[tuple[Trajectory, Any]]:
+def _replayed(
+    events: Iterable[Trajectory.Event], start: Trajectory | None = None
+) -> Iterator[tuple[Trajectory, Any]]:
     """The trajectory as the facts so far made it, with the next fact, which is applied (with
     the domain's own ``apply``; the version skips facts left out) once the caller resumes; a
-    last pair ``(trajectory, None)`` gives the result. Nothing is yielded without a referral."""
-    trajectory: Trajectory | None = None
+    last pair ``(trajectory, None)`` gives the result. Nothing is yielded without a referral,
+    or ``start``: the trajectory as a snapshot holds it, the facts being those after it."""
+    trajectory: Trajectory | None = start
     for event in events:
         if isinstance(event, Trajectory.Referred):
             trajectory = cast(Trajectory, event.mutate(None))
@@ -36,11 +39,12 @@ def _replayed(events: Iterable[Trajectory.Event]) -> Iterator[tuple[Trajectory, 
         yield trajectory, None
 
 
-def fold(events: Iterable[Trajectory.Event]) -> Trajectory | None:
+def fold(events: Iterable[Trajectory.Event], start: Trajectory | None = None) -> Trajectory | None:
     """The trajectory these facts make, applied in the record's order with the domain's own
-    ``apply``; ``None`` without its referral."""
+    ``apply`` (after ``start``, a snapshot's trajectory, if given); ``None`` without its
+    referral."""
     last = None
-    for last in _replayed(events):  # noqa: B007 - the last pair holds the result
+    for last in _replayed(events, start):  # noqa: B007 - the last pair holds the result
         pass
     return None if last is None else last[0]
 

@@ -259,3 +259,22 @@ class DeadlinePolicy:
         for _, _, rules in specificity:
             chosen.update({rule.name: rule for rule in rules})
         return list(chosen.values())
+
+
+class Standing(StrEnum):
+    """Where a deadline stood at a moment (issue #15: deadlines due, evaluated at T)."""
+
+    OPEN = "open"  # not met by T, its due date not yet passed
+    DUE = "due"  # not met by T, its due date passed: the scheduler records it missed
+    MET = "met"  # met by T, on or before its due date
+    MET_LATE = "met_late"  # met by T, after its due date
+
+
+def standing_at(deadline: Deadline, moment: datetime) -> Standing:
+    """The deadline as it stood at ``moment``, classified on the dates ``due_actions`` uses:
+    met only by a fact of that day or before, due once its due date has passed."""
+    day = moment.astimezone(UTC).date()
+    met = deadline.met_on if deadline.met_on is not None and deadline.met_on <= day else None
+    if met is None:
+        return Standing.DUE if deadline.due_on < day else Standing.OPEN
+    return Standing.MET_LATE if met > deadline.due_on else Standing.MET

@@ -19,6 +19,7 @@ from uuid import UUID
 import msgspec
 
 from application.care_record import DeadlineFact
+from domain.deadline_facts import facts_of
 from domain.deadlines import DeadlinePolicy, Fact, instances
 from domain.trajectory import Trajectory
 from projections.store import ProjectionDatabase, Tx
@@ -30,53 +31,6 @@ _ENCODER = msgspec.json.Encoder()
 
 #: Bump when what this module derives changes; the policy fingerprint is added to it.
 CODE_VERSION = 2
-
-
-def _on(moment: datetime) -> Any:
-    return moment.astimezone(UTC).date()
-
-
-def facts_of(event: Any) -> list[Fact]:
-    """The dated facts an event adds (in the order deadlines need them)."""
-    on = _on(event.occurred_at)
-    match event:
-        case T.Accepted():
-            return [Fact("accepted", on)]
-        case T.Declined():
-            return [Fact("declined", on)]
-        case T.ConsultationHeld():
-            return [Fact(f"consultation:{event.kind.value}", on, due=event.next_consultation_on)]
-        case T.ConsultationWaived():
-            return [Fact(f"waived:{event.kind.value}", on)]
-        case T.PlanSigned():
-            return [
-                Fact("plan_signed", on, due=event.valid_until),
-                Fact("evaluation_planned", on, due=event.next_evaluation_on),
-            ]
-        case T.Evaluated():
-            return [
-                Fact("evaluated", on),
-                Fact("evaluation_planned", on, due=event.next_evaluation_on),
-            ]
-        case T.Blocked():
-            return [Fact("blocked", on)]
-        case T.Unblocked():
-            return [Fact("unblocked", on)]
-        case T.EscalationRaised():
-            return [Fact("escalation_raised", on, ref=event.escalation_id)]
-        case T.EscalationResolved():
-            return [Fact("escalation_resolved", on, ref=event.escalation_id)]
-        case T.Closed():
-            return [Fact("closed", on, ref=event.follow_up_by)]
-        case T.FollowUpContacted():
-            return [Fact("follow_up", on)]
-        case T.DeadlineMissed():
-            return [Fact("deadline_missed", on, due=event.due_on, ref=event.rule)]
-        case T.DeadlineMetLate():
-            return [Fact("deadline_met_late", on, due=event.due_on, ref=event.rule)]
-        case T.DeadlineReminderIssued():
-            return [Fact("deadline_reminded", on, due=event.due_on, ref=event.rule)]
-    return []
 
 
 class DeadlinesProjection:

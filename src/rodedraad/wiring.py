@@ -455,6 +455,7 @@ class Container:
             exports=exports,
             findings=findings,
             cadence=self.policy.cadence,
+            deadline_policy=self.policy,
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),

@@ -2,7 +2,7 @@
 
 Statistics count trajectories (issue #12, point 2). What a period's tables need of a trajectory
 is its region, sector and referral date, and its *dated facts*: the deadline facts the
-deadlines read model also keeps (``projections.deadlines.facts_of``: a rule lives once, so the
+deadlines read model also keeps (``domain.deadline_facts.facts_of``: a rule lives once, so the
 procedures table judges deadlines exactly as the scheduler does) and the details statistics
 need beyond them (``Detail``): who sat at each consultation and whether the client was there
 (002), who signed (004), role agreements and their parties, block reasons, escalation levels,
@@ -25,9 +25,9 @@ from typing import Any
 
 import msgspec
 
+from domain.deadline_facts import facts_of
 from domain.deadlines import Fact
 from domain.trajectory import Trajectory
-from projections.deadlines import facts_of
 from projections.store import Tx
 
 T = Trajectory
