@@ -889,6 +889,10 @@ class _BatchingCareRecord(CareRecord):
         if aggregate.id not in self._pending:
             super()._check_writable(aggregate)
 
+    def _holds(self, aggregate_id: UUID) -> bool:
+        """A record of this batch counts as held (a network established earlier in the batch)."""
+        return aggregate_id in self._pending or super()._holds(aggregate_id)
+
     def _save_all(self, *aggregates: Aggregate, item_id: str | None = None) -> CommandResult:
         for aggregate in aggregates:
             self._pending[aggregate.id] = aggregate
