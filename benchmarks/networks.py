@@ -230,10 +230,11 @@ def _region_network(
     for year in range(established.year, network.as_of.year + 1):
         january = date(year, 1, 1)
         # Membership changes in the first days of the year, before any meeting.
-        if year > established.year and rng.random() < 0.4 and len(network.members) > 2:
-            leaving = rng.choice(list(network.members)[1:])
+        left = january + timedelta(days=rng.randint(2, 8))
+        if year > established.year and rng.random() < 0.4 and len(network.joined_before(left)) > 1:
+            leaving = rng.choice(network.joined_before(left))
             if network.add(
-                january + timedelta(days=rng.randint(2, 8)),
+                left,
                 9,
                 "record_network_member_left",
                 {"reason": "Reorganisation of the organisation's services"},

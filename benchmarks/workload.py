@@ -902,14 +902,17 @@ class _BatchingCareRecord(CareRecord):
     def flush(self) -> int:
         """Record the batch, its aggregates' events interleaved by when they happened."""
         streams = [a.collect_events() for a in self._pending.values()]
+        intervals = {
+            a.id: self.snapshotting_intervals.get(type(a), 0) for a in self._pending.values()
+        }
         self._pending.clear()
         events = list(heapq.merge(*streams, key=lambda e: e.occurred_at))  # type: ignore[attr-defined]
         if not events:
             return 0
         self.save(*events)
-        interval = 50
-        for event in events:  # snapshots, as the application takes them every 50 events
-            if event.originator_version % interval == 0:
+        for event in events:  # snapshots, of the kinds and at the intervals the application takes
+            interval = intervals[event.originator_id]
+            if interval and event.originator_version % interval == 0:
                 self.take_snapshot(event.originator_id, version=event.originator_version)
         return len(events)
 
