@@ -193,7 +193,7 @@ def test_a_tiny_quick_run_reports_every_figure(postgres_url: str, tmp_path: Path
     assert "learning_networks" in pg["rebuild_events_per_second"]
     own = pg["rebuild_projection_events"]
     assert own["learning_networks"] > 0, "the networks' projection rebuilt over their events"
-    assert own["plan_state"] > own["learning_networks"]
+    assert own["plan_state"] > 0
     assert pg["statistics_seconds"]["read_units"]["median"] >= 0
     assert set(pg["memory_mib"]) == {"serve", "projections"}
     assert pg["consistency_ok"] is True
