@@ -426,50 +426,33 @@ def _signal(
         },
     ):
         return
-    fate = rng.random()
-    if fate < 0.55:
-        answered = raised + timedelta(days=rng.randint(30, 120))
-        if (
-            network.add(
-                answered,
-                13,
-                "answer_policy_signal",
-                {"answer": "Taken up in the next policy round", "answered_by": "the addressee"},
-                signal_id=signal_id,
-            )
-            and rng.random() < 0.4
-        ):
-            network.add(
-                answered + timedelta(days=rng.randint(30, 90)),
-                13,
-                "close_policy_signal",
-                {"reason": "The answer is implemented"},
-                signal_id=signal_id,
-            )
-    elif fate < 0.8:
-        escalated = raised + timedelta(days=rng.randint(20, 60))
-        if network.add(
-            escalated,
-            13,
-            "escalate_policy_signal",
-            {"reason": "The region cannot move it: it needs a decision at the forum"},
-            signal_id=signal_id,
-        ):
-            forum.add(
-                escalated + timedelta(days=rng.randint(30, 120)),
-                14,
-                "answer_policy_signal",
-                {"answer": "On the agenda of the policy round", "answered_by": "the forum"},
-                signal_id=f"{network.region}:{signal_id}",
-            )
-    elif fate < 0.9:
-        network.add(
-            raised + timedelta(days=rng.randint(10, 60)),
-            13,
-            "close_policy_signal",
-            {"reason": "Solved within the region after all"},
-            signal_id=signal_id,
-        )
+    # What became of it: (who records, days after the step before, command, body, signal id).
+    answered = (network, (30, 120), "answer_policy_signal", _ANSWER, signal_id)
+    received = f"{network.region}:{signal_id}"
+    fates: list[list[tuple[_Network, tuple[int, int], str, dict[str, str], str]]] = [
+        [answered],
+        [answered, (network, (30, 90), "close_policy_signal", _IMPLEMENTED, signal_id)],
+        [
+            (network, (20, 60), "escalate_policy_signal", _TO_THE_FORUM, signal_id),
+            (forum, (30, 120), "answer_policy_signal", _FORUM_ANSWER, received),
+        ],
+        [(network, (10, 60), "close_policy_signal", _SOLVED, signal_id)],
+        [],  # still open
+    ]
+    day = raised
+    for recorder, (least, most), command, body, item in rng.choices(
+        fates, weights=(33, 22, 25, 10, 10)
+    )[0]:
+        day += timedelta(days=rng.randint(least, most))
+        if not recorder.add(day, 13, command, body, signal_id=item):
+            return
+
+
+_ANSWER = {"answer": "Taken up in the next policy round", "answered_by": "the addressee"}
+_IMPLEMENTED = {"reason": "The answer is implemented"}
+_TO_THE_FORUM = {"reason": "The region cannot move it: it needs a decision at the forum"}
+_FORUM_ANSWER = {"answer": "On the agenda of the policy round", "answered_by": "the forum"}
+_SOLVED = {"reason": "Solved within the region after all"}
 
 
 def _forum_years(rng: random.Random, forum: _Network, first: date) -> None:
