@@ -46,6 +46,11 @@ def quick_figures(result: dict[str, Any], path: Path) -> dict[str, Any]:
             for name, value in run["rebuild"].items()
             if isinstance(value, dict) and "events_per_second" in value
         }
+        figures["rebuild_projection_events"] = {
+            name: value["events"]
+            for name, value in run["rebuild"].items()
+            if isinstance(value, dict) and "events" in value
+        }
         figures["rebuild_peak_rss_mib"] = _short(run["rebuild"]["all"]["peak_rss_mib"])
         figures["lag_ms"] = {
             key: {q: _short(run["lag_ms"][key][q]) for q in ("p50", "p99")}
@@ -117,15 +122,17 @@ def table(result: dict[str, Any]) -> str:
         "",
         "**Projection rebuild** from position 0 (child process; peak resident memory)",
         "",
-        "| backend | projection | events/s | seconds | peak RSS MiB |",
-        "|---|---|--:|--:|--:|",
+        "| backend | projection | its events | events/s | seconds | peak RSS MiB |",
+        "|---|---|--:|--:|--:|--:|",
     ]
     for backend, name in _BACKENDS:
         rebuild = result.get(backend, {}).get("rebuild", {})
         for projection, value in rebuild.items():
             if isinstance(value, dict) and "events_per_second" in value:
+                own = value.get("events", rebuild.get("events") if projection == "all" else None)
                 lines.append(
-                    f"| {name} | {projection} | {_fmt(value['events_per_second'])} "
+                    f"| {name} | {projection} | {'-' if own is None else f'{own:,}'} "
+                    f"| {_fmt(value['events_per_second'])} "
                     f"| {_fmt(value['seconds'], 1)} | {_fmt(value['peak_rss_mib'])} |"
                 )
     lines += [

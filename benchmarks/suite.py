@@ -58,6 +58,7 @@ from benchmarks.loads import (
     sqlite_inserts,
     sqlite_positions,
 )
+from benchmarks.networks import load_networks, network_script
 from benchmarks.processes import (
     Service,
     free_port,
@@ -148,6 +149,18 @@ def say(message: str) -> None:
     print(f"[{datetime.now(UTC).strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+#: The kinds of record whose events each projection takes in (its ``apply`` passes over the
+#: rest): the rebuild reports how many of the log's events were its own.
+PROJECTION_READS: dict[str, tuple[str, ...]] = {
+    "plan_state": ("Trajectory", "Client"),
+    "timeline": ("Trajectory",),
+    "deadlines": ("Trajectory",),
+    "organisations": ("Organisation", "Trajectory", "Client"),
+    "statistics": ("Trajectory",),
+    "learning_networks": ("LearningNetwork",),
+}
+
+
 # --- one backend ---------------------------------------------------------------------------------
 
 
@@ -188,12 +201,14 @@ class BackendRun:
                 progress,
                 organisations_registered_on=organisations_registered_on(self.as_of),
             )
+            network_events = load_networks(loader, network_script(self.seed, self.as_of))
         finally:
             loader.close()
         self.result["load"] = {
             "trajectories": stats.trajectories,
             "commands": stats.commands,
-            "events": stats.events,
+            "events": stats.events + network_events,
+            "network_events": network_events,
             "seconds": round(stats.seconds, 2),
             "events_per_second": round(stats.events_per_second, 1),
             "outcomes": stats.outcomes,
@@ -278,8 +293,23 @@ class BackendRun:
                 "peak_rss_mib": spread([r["peak_rss_mib"] for r in rows]),
             }
         found["rss_before_mib"] = spread([r["rss_before_mib"] for r in runs])
+        found["events_by_record"] = by_record = self._events_by_record()
+        for name in names:
+            reads = PROJECTION_READS.get(name, ())
+            found[name]["events"] = sum(by_record.get(record, 0) for record in reads)
         self.result["rebuild"] = found
         say(f"  all projections: {found['all']['events_per_second']['median']:,.0f} events/s")
+
+    def _events_by_record(self) -> dict[str, int]:
+        """How many events the log holds per kind of record (``Trajectory``, ``LearningNetwork``
+        …), from the topics: what each projection's rebuild had to take in."""
+        found: dict[str, int] = {}
+        for topic, count in self._event_store_rows(
+            f"SELECT topic, count(*) FROM {self.events_table} GROUP BY topic"  # noqa: S608
+        ):
+            record = str(topic).split(":", 1)[-1].split(".", 1)[0]
+            found[record] = found.get(record, 0) + int(count)
+        return found
 
     # 3b. statistics: read every unit and build a year's and a quarter's population
     def statistics(self) -> None:

@@ -889,6 +889,10 @@ class _BatchingCareRecord(CareRecord):
         if aggregate.id not in self._pending:
             super()._check_writable(aggregate)
 
+    def _holds(self, aggregate_id: UUID) -> bool:
+        """A record of this batch counts as held (a network established earlier in the batch)."""
+        return aggregate_id in self._pending or super()._holds(aggregate_id)
+
     def _save_all(self, *aggregates: Aggregate, item_id: str | None = None) -> CommandResult:
         for aggregate in aggregates:
             self._pending[aggregate.id] = aggregate
@@ -898,14 +902,17 @@ class _BatchingCareRecord(CareRecord):
     def flush(self) -> int:
         """Record the batch, its aggregates' events interleaved by when they happened."""
         streams = [a.collect_events() for a in self._pending.values()]
+        intervals = {
+            a.id: self.snapshotting_intervals.get(type(a), 0) for a in self._pending.values()
+        }
         self._pending.clear()
         events = list(heapq.merge(*streams, key=lambda e: e.occurred_at))  # type: ignore[attr-defined]
         if not events:
             return 0
         self.save(*events)
-        interval = 50
-        for event in events:  # snapshots, as the application takes them every 50 events
-            if event.originator_version % interval == 0:
+        for event in events:  # snapshots, of the kinds and at the intervals the application takes
+            interval = intervals[event.originator_id]
+            if interval and event.originator_version % interval == 0:
                 self.take_snapshot(event.originator_id, version=event.originator_version)
         return len(events)
 
