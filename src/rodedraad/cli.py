@@ -23,7 +23,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from rodedraad.logs import configure_logging
-    from rodedraad.wiring import Container
+    from rodedraad.wiring import Container, settle_heap
 
     configure_logging(settings.log_level, settings.log_format)
     container = Container.build(settings)
@@ -34,8 +34,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         f"{'PostgreSQL' if settings.database.is_postgres else settings.database.url}",
         file=sys.stderr,
     )
+    app = container.http_app()
+    settle_heap()
     uvicorn.run(
-        container.http_app(),
+        app,
         host=host,
         port=port,
         log_config=None,
