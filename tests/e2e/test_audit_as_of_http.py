@@ -10,12 +10,14 @@ from tests.e2e.conftest import TokenFactory
 from tests.e2e.steps import (
     COORDINATOR,
     PROVIDER,
+    accepted_trajectory,
     active_trajectory,
     assert_problem,
     at,
     bearer,
     refer,
     register_client,
+    start_consultation,
 )
 
 AGREEMENT = {
@@ -148,3 +150,33 @@ def test_the_agreements_view_lists_every_acceptance_with_actor_and_both_times(
     for answer in agreement["answers"]:
         assert answer["at"]["occurred_at"] < answer["at"]["recorded_at"]
     assert datetime.fromisoformat(agreement["in_force_from"]) == datetime.fromisoformat(at(5))
+
+
+def _standing(http: TestClient, trajectory_id: object, moment: str, auditor: dict[str, str]) -> str:  # type: ignore[type-arg]
+    response = http.get(
+        f"/v1/audit/trajectories/{trajectory_id}/as-of",
+        params={"occurred": moment},
+        headers=auditor,
+    )
+    assert response.status_code == 200, response.text
+    (start,) = [d for d in response.json()["deadlines"] if d["rule"] == "start_consultation"]
+    return str(start["standing"])
+
+
+def test_the_start_consultations_deadline_stands_as_it_did_at_each_moment(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    token: TokenFactory,
+) -> None:
+    """Accepted at hour 1, due a month later: open before the start consultation, met once it
+    was held in time; held 40 days on in another trajectory: due, then met late."""
+    auditor = _auditor(token)
+    _, in_time = active_trajectory(http, auth)  # the start consultation at hour 2
+    _, late = accepted_trajectory(http, auth)
+    late.post("/consultations", start_consultation(hours=40 * 24))
+
+    assert _standing(http, in_time.id, at(1.5), auditor) == "open"
+    assert _standing(http, in_time.id, at(3), auditor) == "met"
+    assert _standing(http, late.id, at(24), auditor) == "open"
+    assert _standing(http, late.id, at(35 * 24), auditor) == "due"
+    assert _standing(http, late.id, at(41 * 24), auditor) == "met_late"
