@@ -61,7 +61,7 @@ def _loaded(app: CareRecord, seed: int, count: int) -> tuple[UUID, UUID]:
     return largest[1], running
 
 
-def _grown(app: CareRecord, trajectory_id: UUID, events: int) -> None:
+def grow(app: CareRecord, trajectory_id: UUID, events: int) -> None:
     """Grow a running trajectory to ``events`` events: a goal revised again and again, a
     second apart, after everything it holds."""
     t = app.trajectory(trajectory_id)
@@ -116,7 +116,7 @@ def _run(target: databases.Target, trajectories: int, seed: int) -> dict[str, An
         rng = random.Random(seed)  # noqa: S311 - moments to ask about, not secrets
         largest, running = _loaded(app, seed, trajectories)
         audit = AuditRecord(app, build_policy(settings))
-        _grown(app, running, 1000)
+        grow(app, running, 1000)
         # The service settles its heap once it has started; so does this process before it
         # times (without it, a full collection over the loaded workload paused an answer now
         # and then: 40-50 ms for answers otherwise under 10 ms).

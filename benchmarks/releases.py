@@ -84,7 +84,8 @@ def _timed(reads: int, call: Callable[[], Any]) -> list[float]:
     return samples
 
 
-def _load(settings: Settings, size: int, seed: int, as_of: date) -> dict[str, Any]:
+def load_workload(settings: Settings, size: int, seed: int, as_of: date) -> dict[str, Any]:
+    """The benchmark workload of ``size`` trajectories, bulk-loaded, with its organisations."""
     started = time.perf_counter()
     loader = BatchLoader(settings, batch_size=250)
     try:
@@ -101,7 +102,7 @@ def _load(settings: Settings, size: int, seed: int, as_of: date) -> dict[str, An
     }
 
 
-def _catch_up(settings: Settings) -> dict[str, Any]:
+def catch_up_statistics(settings: Settings) -> dict[str, Any]:
     """The statistics read models alone, from position zero: their own throughput."""
     care_record = build_care_record(settings)
     database = build_projection_database(settings)
@@ -123,7 +124,8 @@ def _catch_up(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _release(settings: Settings, periods: Sequence[Period]) -> dict[str, Any]:
+def release_periods(settings: Settings, periods: Sequence[Period]) -> dict[str, Any]:
+    """Release ``periods`` in order, each timed, with what each table published."""
     releases = build_releases(settings, build_policy(settings))
     found: dict[str, Any] = {}
     try:
@@ -226,11 +228,11 @@ def run(
     with target_of() as target:
         settings = target.settings()
         _say(f"loading {SIZES[size]:,} trajectories on {backend}")
-        result["load"] = _load(settings, SIZES[size], seed, as_of)
+        result["load"] = load_workload(settings, SIZES[size], seed, as_of)
         _say("catching up the statistics projections")
-        result["catch_up"] = _catch_up(settings)
+        result["catch_up"] = catch_up_statistics(settings)
         _say(f"releasing {', '.join(map(str, periods))}")
-        result["releases"] = _release(settings, periods)
+        result["releases"] = release_periods(settings, periods)
         last = str(periods[-1])
         if check_export:
             _say(f"checking the XES export of {REGION}, {last}, against the event store")

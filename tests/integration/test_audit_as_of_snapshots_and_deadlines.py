@@ -4,7 +4,7 @@ deadlines of the scheduler's policy stand in the answer as they stood at T."""
 
 from datetime import UTC, datetime, timedelta
 
-from benchmarks.as_of import _grown
+from benchmarks.as_of import grow
 
 from application.audit_record import AuditRecord
 from application.care_record import CareRecord
@@ -36,7 +36,7 @@ def test_an_answer_starts_from_a_snapshot_committed_by_then_and_folds_the_same(
     record = build_care_record(own_settings)
     try:
         _, trajectory_id = _accepted(record)
-        _grown(record, trajectory_id, 120)  # type: ignore[arg-type]
+        grow(record, trajectory_id, 120)  # type: ignore[arg-type]
         audit = AuditRecord(record)
 
         answer = audit.as_of(trajectory_id, occurred=None, recorded=datetime.now(UTC))  # type: ignore[arg-type]
@@ -51,7 +51,7 @@ def test_a_snapshot_committed_after_the_moment_is_never_used(own_settings: Setti
     record = build_care_record(own_settings)
     try:
         _, trajectory_id = _accepted(record)
-        _grown(record, trajectory_id, 60)  # type: ignore[arg-type]
+        grow(record, trajectory_id, 60)  # type: ignore[arg-type]
         later = datetime.now(UTC) + timedelta(days=1)
         recorder: object = record.snapshots.recorder  # type: ignore[union-attr]
         postgres = own_settings.database.is_postgres
