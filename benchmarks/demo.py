@@ -1,8 +1,9 @@
 """``python -m benchmarks demo``: a populated embedded service for a newcomer.
 
-Loads a few hundred realistic trajectories (the benchmark workload, seeded) into the embedded
-data dir, brings the read models up to date and records the deadlines already missed, so that
-``make run`` afterwards serves a board with blocked and at-risk trajectories.
+Loads a few hundred realistic trajectories (the benchmark workload, seeded) and every region's
+learning network with the forum into the embedded data dir, brings the read models up to date
+and records the deadlines already missed, so that ``make run`` afterwards serves a board with
+blocked and at-risk trajectories and networks with a few years of themes, meetings and signals.
 """
 
 import os
@@ -11,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.networks import load_networks, network_script
 from benchmarks.workload import BatchLoader, LoadStats, generate, organisations_registered_on
 from rodedraad.settings import Settings, SettingsError
 from rodedraad.wiring import (
@@ -47,6 +49,9 @@ def main(size: int = 300, data_dir: Path = Path("var"), seed: int = 7) -> int:
             # On an empty record only: a second demo load finds them registered already.
             organisations_registered_on=organisations_registered_on() if before == 0 else None,
         )
+        # Every region's learning network and the forum, over the same years (issue #14): on
+        # an empty record only, as the organisations (a network is established once).
+        networks = load_networks(loader, network_script(seed)) if before == 0 else 0
     finally:
         loader.close()
 
@@ -71,7 +76,8 @@ def main(size: int = 300, data_dir: Path = Path("var"), seed: int = 7) -> int:
 
     outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(stats.outcomes.items()))
     print(
-        f"Loaded {stats.trajectories} trajectories ({outcomes}): {stats.events:,} events; "
+        f"Loaded {stats.trajectories} trajectories ({outcomes}): {stats.events:,} events, "
+        f"and {networks:,} events of the regions' learning networks and the forum; "
         f"the scheduler recorded {report.recorded} deadline facts (missed or met late); "
         f"read models at "
         f"{min(positions.values()) if positions else 0} of {head} "
