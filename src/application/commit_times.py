@@ -33,6 +33,9 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
+from application.event_chain import DDL as CHAIN_DDL
+from application.event_chain import chain_sqlite
+
 #: The table, beside the events (``stored_events``) in the event store.
 COMMIT_TIMES = "rodedraad_commit_times"
 
@@ -65,16 +68,21 @@ def commit_stamp(moment: datetime) -> str:
 
 
 class CommitTimesSQLiteRecorder(SQLiteApplicationRecorder):
-    """eventsourcing's SQLite recorder, stamping each insert's range of positions."""
+    """eventsourcing's SQLite recorder, stamping each insert's range of positions and chaining
+    its events (issue #16), in the insert's transaction."""
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), DDL["sqlite"]]
+        return [*super().construct_create_table_statements(), DDL["sqlite"], *CHAIN_DDL["sqlite"]]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         if positions:
+            # Issue #16: the hash chain, in the same transaction (``application.event_chain``).
+            chain_sqlite(
+                c, self.events_table_name, list(zip(positions, stored_events, strict=True))
+            )
             now = commit_stamp(datetime.now(UTC))
             c.execute(
                 f"INSERT INTO {COMMIT_TIMES} (last_position, first_position, committed_at, "  # noqa: S608
