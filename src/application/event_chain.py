@@ -280,9 +280,9 @@ class EventChain:
         p = self._position
         key: Any = originator_id if self._postgres else originator_id.hex
         rows = self._fetch(
-            f"SELECT e.{p}, e.originator_version, e.topic, e.state, c.hash, "  # noqa: S608
+            f"SELECT e.{p}, e.originator_version, e.topic, e.state, c.hash AS chained, "  # noqa: S608
             f"(SELECT b.hash FROM {CHAIN} AS b WHERE b.position < e.{p} "
-            f"ORDER BY b.position DESC LIMIT 1) FROM {self._events} AS e "
+            f"ORDER BY b.position DESC LIMIT 1) AS before FROM {self._events} AS e "
             f"LEFT JOIN {CHAIN} AS c ON c.position = e.{p} WHERE e.originator_id = ? "
             "ORDER BY e.originator_version",
             (key,),
