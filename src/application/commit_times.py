@@ -146,6 +146,19 @@ class PositionedEvent:
         return self.committed_at is not None and (self.exact or self.committed_at <= moment)
 
 
+def event_store_rows(
+    datastore: Any, postgres: bool, sql: str, params: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """Rows of one query (``?`` placeholders) on an eventsourcing datastore's own connections."""
+    if postgres:
+        with datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s"), params)
+            return [tuple(r.values()) for r in cursor.fetchall()]
+    with datastore.transaction(commit=False) as cursor:
+        cursor.execute(sql, params)
+        return [tuple(r) for r in cursor.fetchall()]
+
+
 def _moment(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
@@ -178,14 +191,7 @@ class CommitTimes:
         )
 
     def _fetch(self, sql: str, params: Sequence[Any], datastore: Any = None) -> list[Any]:
-        datastore = datastore or self._recorder.datastore
-        if self._postgres:
-            with datastore.get_connection() as conn, conn.cursor() as cursor:
-                cursor.execute(sql.replace("?", "%s"), params)
-                return [tuple(r.values()) for r in cursor.fetchall()]
-        with datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, params)
-            return [tuple(r) for r in cursor.fetchall()]
+        return event_store_rows(datastore or self._recorder.datastore, self._postgres, sql, params)
 
     def stored_events(self, originator_id: UUID) -> list[PositionedEvent]:
         """The aggregate's stored events with positions and commit times, in version order."""

@@ -201,14 +201,9 @@ class EventChain:
         self._events = recorder.events_table_name
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        datastore = self._recorder.datastore
-        if self._postgres:
-            with datastore.get_connection() as conn, conn.cursor() as cursor:
-                cursor.execute(sql.replace("?", "%s"), params)
-                return [tuple(r.values()) for r in cursor.fetchall()]
-        with datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, params)
-            return [tuple(r) for r in cursor.fetchall()]
+        from application.commit_times import event_store_rows  # it imports this module
+
+        return event_store_rows(self._recorder.datastore, self._postgres, sql, params)
 
     def _stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
         after = 0

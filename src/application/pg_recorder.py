@@ -106,7 +106,7 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 "WITH inserted AS (INSERT INTO {schema}.{table} AS t "
                 "(originator_id, originator_version, topic, state) "
                 "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-                "RETURNING notification_id) "
+                "WITH ORDINALITY AS u ORDER BY u.ordinality RETURNING notification_id) "
                 "SELECT array_agg(notification_id ORDER BY notification_id) INTO new_ids "
                 "FROM inserted; "
                 "IF new_ids IS NULL THEN RETURN; END IF; "
@@ -120,7 +120,10 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             ).format(
                 lock_timeout=self.datastore.lock_timeout,
                 chain_part=SQL(self._chain_part() if self.chained else "").format(
-                    genesis=SQL(GENESIS.hex()), link=SQL(PG_LINK), **names
+                    genesis=SQL(GENESIS.hex()),
+                    link=SQL(PG_LINK),
+                    new_link=SQL(PG_LINK.replace("r.notification_id", "new_ids[i]")),
+                    **names,
                 ),
                 **names,
             )
@@ -143,12 +146,22 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             "ORDER BY c.position DESC LIMIT 1; "
             "IF chained_to IS NULL THEN chained_to := 0; "
             "previous := decode('{genesis}', 'hex'); END IF; "
-            "FOR r IN SELECT e.notification_id, e.originator_id, e.originator_version, "
-            "e.topic, e.state FROM {schema}.{table} AS e "
+            # Events an older version wrote without a chain (during an upgrade), in log order:
+            # a probe of the primary key that finds nothing once the store is migrated.
+            "IF chained_to < new_ids[1] - 1 AND EXISTS (SELECT FROM {schema}.{table} AS e "
             "WHERE e.notification_id > chained_to "
-            "ORDER BY e.notification_id LOOP "
+            "AND e.notification_id < new_ids[1]) THEN "
+            "FOR r IN SELECT e.notification_id, e.originator_id, e.originator_version, "
+            "e.topic, e.state FROM {schema}.{table} AS e WHERE e.notification_id > chained_to "
+            "AND e.notification_id < new_ids[1] ORDER BY e.notification_id LOOP "
             "previous := {link}; "
             "positions := positions || r.notification_id; hashes := hashes || previous; "
+            "END LOOP; END IF; "
+            # The events just written, from the argument: ids ascend in the argument's order.
+            "FOR i IN 1 .. array_length(new_ids, 1) LOOP "
+            "r := events[i]; "
+            "previous := {new_link}; "
+            "positions := positions || new_ids[i]; hashes := hashes || previous; "
             "END LOOP; "
             "INSERT INTO {schema}.{chain} (position, hash) "
             "SELECT * FROM unnest(positions, hashes); "

@@ -12,11 +12,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import pytest
 
 from application.care_record import CareRecord
 from application.commands import EraseClient
+from application.commit_times import CommitTimesSQLiteRecorder
 from application.event_chain import CHAIN, GENESIS_TABLE
 from application.migrations import RECORDS_TABLE
+from application.pg_recorder import LockedInsertRecorder
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record
 from tests.integration.conftest import Rodedraad
@@ -45,9 +48,11 @@ def _execute(settings: Settings, sql: str, params: Sequence[Any] = ()) -> list[A
         return list(cursor.fetchall()) if cursor.description else []
 
 
-def _recorded(settings: Settings, clients: int = 3) -> Story:
+def _recorded(settings: Settings, clients: int = 3, *, remake_writer: bool = False) -> Story:
     record = build_care_record(settings)
     try:
+        if remake_writer:  # PostgreSQL: the locked-insert function of the recorder's class
+            record.recorder.create_table()  # type: ignore[attr-defined]
         story = Story(record, clients=clients)
         for thread in story.threads:
             story._refer(thread, 1, 0, None)
@@ -95,30 +100,31 @@ def test_a_changed_byte_in_an_events_stored_state_is_named(
     assert f"MISMATCH at position {target}:" in out
 
 
-def test_a_removed_event_is_named(own_settings: Settings, rodedraad: Rodedraad) -> None:
-    _recorded(own_settings)
-    target = _positions(own_settings)[3]
-    _execute(own_settings, "DELETE FROM {events} WHERE {position} = {mark}", (target,))
-
-    code, out, _ = rodedraad(own_settings, "audit", "verify")
-
-    assert code == 1
-    assert f"MISMATCH at position {target}: the chain has an entry here" in out
+def _remove(settings: Settings, index: int, *, with_its_chain_entry: bool) -> list[int]:
+    positions = _positions(settings)
+    _execute(settings, "DELETE FROM {events} WHERE {position} = {mark}", (positions[index],))
+    if with_its_chain_entry:
+        _execute(settings, f"DELETE FROM {CHAIN} WHERE position = {{mark}}", (positions[index],))
+    return positions
 
 
-def test_an_event_removed_with_its_chain_entry_is_named_at_the_next_position(
-    own_settings: Settings, rodedraad: Rodedraad
+@pytest.mark.parametrize(
+    ("with_its_chain_entry", "named"),
+    [(False, 3), (True, 4)],
+    ids=["event-alone", "event-and-its-chain-entry"],
+)
+def test_a_removed_event_is_named(
+    own_settings: Settings, rodedraad: Rodedraad, with_its_chain_entry: bool, named: int
 ) -> None:
+    """Removed alone, its own position is named; removed with its chain entry, the next one
+    (whose link no longer follows the one before it)."""
     _recorded(own_settings)
-    positions = _positions(own_settings)
-    target = positions[3]
-    _execute(own_settings, "DELETE FROM {events} WHERE {position} = {mark}", (target,))
-    _execute(own_settings, f"DELETE FROM {CHAIN} WHERE position = {{mark}}", (target,))
+    positions = _remove(own_settings, 3, with_its_chain_entry=with_its_chain_entry)
 
     code, out, _ = rodedraad(own_settings, "audit", "verify")
 
     assert code == 1
-    assert f"MISMATCH at position {positions[4]}:" in out
+    assert f"MISMATCH at position {positions[named]}:" in out
 
 
 def test_two_events_states_swapped_are_named_at_the_first(
@@ -229,6 +235,27 @@ def test_the_chain_stays_consistent_with_several_writers(
             record.close()
 
     assert not errors
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
+
+
+def test_events_an_older_writer_left_unchained_are_chained_by_the_next_insert(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """During an upgrade a process of the older version may still write: its events get no
+    chain entry; the next insert of this version chains them first, in log order."""
+    _recorded(own_settings, clients=1)
+    LockedInsertRecorder.chained = CommitTimesSQLiteRecorder.chained = False
+    try:
+        _recorded(own_settings, clients=1, remake_writer=True)  # the older version's writer
+    finally:
+        LockedInsertRecorder.chained = CommitTimesSQLiteRecorder.chained = True
+    chained = _execute(own_settings, f"SELECT COUNT(*) FROM {CHAIN}")[0][0]
+    assert chained < len(_positions(own_settings))
+
+    _recorded(own_settings, clients=1, remake_writer=True)
+
     code, out, _ = rodedraad(own_settings, "audit", "verify")
     assert code == 0, out
     assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
