@@ -67,6 +67,13 @@ def _as_of(args: argparse.Namespace) -> int:
     return as_of.main(trajectories=args.trajectories, seed=args.seed, backends=backends)
 
 
+def _chain_cost(args: argparse.Namespace) -> int:
+    from benchmarks import chain_cost
+
+    backends = tuple(args.backend) if args.backend else ("postgres", "sqlite")
+    return chain_cost.main(backends=backends, repeats=args.repeats, seed=args.seed)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     mode = root.add_mutually_exclusive_group()
@@ -106,6 +113,12 @@ def parser() -> argparse.ArgumentParser:
     as_of.add_argument("--trajectories", type=int, default=200, help="workload trajectories")
     as_of.add_argument("--seed", type=int, default=1, help="the workload's seed")
     as_of.set_defaults(run=_as_of)
+    chain = commands.add_parser(
+        "chain-cost", help="command throughput with and without the hash chain (#16)"
+    )
+    chain.add_argument("--repeats", type=int, default=3, help="runs of each, alternating")
+    chain.add_argument("--seed", type=int, default=1, help="the workload's seed")
+    chain.set_defaults(run=_chain_cost)
     return root
 
 

@@ -47,6 +47,9 @@ import psycopg
 from application.care_record import CareRecord
 from application.commit_times import COMMIT_TIMES, commit_stamp
 from application.errors import OperatorError
+from application.event_chain import DDL as CHAIN_DDL
+from application.event_chain import GENESIS_TABLE as CHAIN_GENESIS
+from application.event_chain import chain_existing
 from application.files import private_database_file, private_file
 from application.kek import KeyringFile
 from application.keys import (
@@ -414,6 +417,30 @@ def _commit_times_before(ctx: MigrationContext) -> None:
     ctx.say(f"  positions {first} to {last}: committed before {ctx.now:%Y-%m-%d %H:%M} UTC")
 
 
+def _event_chain(ctx: MigrationContext) -> None:
+    """The hash chain over the stored events (issue #16): every event already in the log is
+    chained, in log order, under the writer's lock, and a genesis row records up to which
+    position the chain was computed after the fact (a change made before it cannot be told).
+    From then on the writer chains each event in its own transaction
+    (``application.event_chain``)."""
+    sqlite = ctx.dialect == "sqlite"
+    events = "stored_events" if sqlite else f"{CareRecord.name}_events"  # eventsourcing's names
+    for statement in CHAIN_DDL[ctx.dialect]:
+        ctx.tx.execute(statement)
+    if not sqlite:  # SQLite: this transaction (BEGIN IMMEDIATE) is already the one writer
+        ctx.tx.execute(f"LOCK TABLE {events} IN EXCLUSIVE MODE")
+    genesis = chain_existing(ctx.tx, ctx.dialect, events, ctx.say)
+    ctx.tx.execute(
+        f"INSERT INTO {CHAIN_GENESIS} (up_to_position, events, recorded_at) VALUES (?, ?, ?)",
+        (genesis.up_to_position, genesis.events, commit_stamp(ctx.now) if sqlite else ctx.now),
+    )
+    ctx.say(
+        f"  genesis: {genesis.events:,} event(s) already in the log chained after the fact, up "
+        f"to position {genesis.up_to_position:,} ({ctx.now:%Y-%m-%d %H:%M} UTC); every later "
+        "event is chained as it is written"
+    )
+
+
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
@@ -424,6 +451,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("events", "0004_commit_times_before", _commit_times_before),
     # Issue #15: snapshots' commit times; snapshots taken before it are never used for answers.
     Migration("events", "0005_snapshot_times", _commit_times, in_transaction=False),
+    # Issue #16: chain what is there, then the writer that chains (PostgreSQL: a new version of
+    # the locked-insert function; events written between the two are chained by its first call).
+    Migration("events", "0006_event_chain", _event_chain),
+    Migration("events", "0007_event_chain_writer", _commit_times, in_transaction=False),
     Migration("keys", "0001_baseline", _key_tables),
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),

@@ -23,7 +23,7 @@ S1), so a command is neither refused nor, retried with its Idempotency-Key, reco
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, LiteralString
 
 import structlog
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
@@ -38,6 +38,8 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from application.commit_times import COMMIT_TIMES, SNAPSHOT_TIMES
+from application.event_chain import CHAIN, GENESIS, PG_LINK
+from application.event_chain import DDL as CHAIN_DDL
 from application.unavailable import DatabaseUnavailable
 
 log = structlog.get_logger("rodedraad.store")
@@ -53,6 +55,9 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
     and the function are made by the event store's baseline migration, under the schema lock
     (``application.migrations``)."""
 
+    #: Always on; off only for the benchmark that measures what the chain costs.
+    chained: bool = True
+
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
@@ -66,6 +71,7 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             "table": Identifier(self.events_table_name),
             "channel": Identifier(self.channel_name),
             "stamps": Identifier(COMMIT_TIMES),
+            "chain": Identifier(CHAIN),
         }
         # Issue #15: the same call stamps the range of positions it wrote with the server's
         # clock, under the lock, never earlier than the previous stamp (application.commit_times).
@@ -76,25 +82,51 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 "exact BOOLEAN NOT NULL)"
             ).format(**names)
         )
+        # Issue #16: the same call chains every event after the last chained position
+        # (normally exactly those it inserted), under the lock, with ``sha256()``: the link
+        # is ``application.event_chain.link``, in SQL (``PG_LINK``).
+        for statement in CHAIN_DDL["postgres"]:
+            self.sql_create_statements.append(
+                SQL(
+                    statement.replace(
+                        "CREATE TABLE IF NOT EXISTS ", "CREATE TABLE IF NOT EXISTS {schema}."
+                    )
+                ).format(**names)
+            )
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
                 "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+                "DECLARE new_ids bigint[]; chained_to bigint; previous bytea; r record; "
+                "positions bigint[] := '{{}}'; hashes bytea[] := '{{}}'; "
                 "BEGIN "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
                 "NOTIFY {channel}; "
-                "RETURN QUERY WITH inserted AS (INSERT INTO {schema}.{table} AS t "
+                "WITH inserted AS (INSERT INTO {schema}.{table} AS t "
                 "(originator_id, originator_version, topic, state) "
                 "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-                "RETURNING notification_id), stamped AS (INSERT INTO {schema}.{stamps} "
-                "(last_position, first_position, committed_at, exact) "
-                "SELECT max(notification_id), min(notification_id), greatest(clock_timestamp(), "
-                "(SELECT committed_at FROM {schema}.{stamps} ORDER BY last_position DESC "
-                "LIMIT 1)), true FROM inserted HAVING count(*) > 0) "
-                "SELECT notification_id FROM inserted; "
+                "WITH ORDINALITY AS u ORDER BY u.ordinality RETURNING notification_id) "
+                "SELECT array_agg(notification_id ORDER BY notification_id) INTO new_ids "
+                "FROM inserted; "
+                "IF new_ids IS NULL THEN RETURN; END IF; "
+                "INSERT INTO {schema}.{stamps} (last_position, first_position, committed_at, "
+                "exact) VALUES (new_ids[array_upper(new_ids, 1)], new_ids[1], "
+                "greatest(clock_timestamp(), (SELECT committed_at FROM {schema}.{stamps} "
+                "ORDER BY last_position DESC LIMIT 1)), true); "
+                "{chain_part}"
+                "RETURN QUERY SELECT unnest(new_ids); "
                 "END; $BODY$"
-            ).format(lock_timeout=self.datastore.lock_timeout, **names)
+            ).format(
+                lock_timeout=self.datastore.lock_timeout,
+                chain_part=SQL(self._chain_part() if self.chained else "").format(
+                    genesis=SQL(GENESIS.hex()),
+                    link=SQL(PG_LINK),
+                    new_link=SQL(PG_LINK.replace("r.notification_id", "new_ids[i]")),
+                    **names,
+                ),
+                **names,
+            )
         )
         self.sql_locked_insert = SQL(
             "SELECT id FROM {schema}.{function}(%s) AS inserted(id)"
@@ -104,6 +136,36 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             "FROM {schema}.{table} AS t JOIN unnest(%s::uuid[], %s::bigint[]) AS ours(id, v) "
             "ON t.originator_id = ours.id AND t.originator_version = ours.v"
         ).format(**names)
+
+    @staticmethod
+    def _chain_part() -> LiteralString:
+        """The function's chaining statements (issue #16): every event after the last chained
+        position, in log order, linked with ``PG_LINK``."""
+        return (
+            "SELECT c.position, c.hash INTO chained_to, previous FROM {schema}.{chain} AS c "
+            "ORDER BY c.position DESC LIMIT 1; "
+            "IF chained_to IS NULL THEN chained_to := 0; "
+            "previous := decode('{genesis}', 'hex'); END IF; "
+            # Events an older version wrote without a chain (during an upgrade), in log order:
+            # a probe of the primary key that finds nothing once the store is migrated.
+            "IF chained_to < new_ids[1] - 1 AND EXISTS (SELECT FROM {schema}.{table} AS e "
+            "WHERE e.notification_id > chained_to "
+            "AND e.notification_id < new_ids[1]) THEN "
+            "FOR r IN SELECT e.notification_id, e.originator_id, e.originator_version, "
+            "e.topic, e.state FROM {schema}.{table} AS e WHERE e.notification_id > chained_to "
+            "AND e.notification_id < new_ids[1] ORDER BY e.notification_id LOOP "
+            "previous := {link}; "
+            "positions := positions || r.notification_id; hashes := hashes || previous; "
+            "END LOOP; END IF; "
+            # The events just written, from the argument: ids ascend in the argument's order.
+            "FOR i IN 1 .. array_length(new_ids, 1) LOOP "
+            "r := events[i]; "
+            "previous := {new_link}; "
+            "positions := positions || new_ids[i]; hashes := hashes || previous; "
+            "END LOOP; "
+            "INSERT INTO {schema}.{chain} (position, hash) "
+            "SELECT * FROM unnest(positions, hashes); "
+        )
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         """Insert under the table lock, tried again (up to ``INSERT_ATTEMPTS``) while the

@@ -1,0 +1,74 @@
+"""What the hash chain costs on the command path (issue #16): ``python -m benchmarks chain-cost``.
+
+The same workload commands through ``CareRecord`` (threads, no HTTP, as the suite's append
+figure), on a fresh store per run, with the chain off and on, alternating so that drift of the
+machine falls on both; per backend and concurrency the median commands/s of each and their
+ratio. The target: the chain costs at most 5 % of command throughput.
+"""
+
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from application.commit_times import CommitTimesSQLiteRecorder
+from application.pg_recorder import LockedInsertRecorder
+from benchmarks.databases import Target, postgres_available, postgres_target, sqlite_target
+from benchmarks.loads import ScriptFeed, app_commands
+from rodedraad.wiring import build_care_record
+
+WARMUP_SECONDS = 1.0
+WINDOW_SECONDS = 4.0
+
+
+@contextmanager
+def _chained(on: bool) -> Iterator[None]:
+    """The writers with the chain on or off, for stores built inside (benchmark only)."""
+    LockedInsertRecorder.chained = on
+    CommitTimesSQLiteRecorder.chained = on
+    try:
+        yield
+    finally:
+        LockedInsertRecorder.chained = True
+        CommitTimesSQLiteRecorder.chained = True
+
+
+def _run(backend: str, on: bool, concurrency: int, seed: int) -> float:
+    target_of = postgres_target if backend == "postgres" else sqlite_target
+    target: Target
+    with target_of() as target, _chained(on):
+        app = build_care_record(target.settings())
+        try:
+            feed = ScriptFeed(seed, 1_000_000_000, date(2026, 6, 1))
+            result = app_commands(app, feed, concurrency, WARMUP_SECONDS, WINDOW_SECONDS)
+        finally:
+            app.close()
+    if result.errors:
+        print(f"  ({result.errors} error(s), first: {result.first_error})")
+    return result.per_second
+
+
+def main(
+    backends: tuple[str, ...] = ("postgres", "sqlite"),
+    concurrencies: tuple[int, ...] = (1, 8),
+    repeats: int = 3,
+    seed: int = 1,
+) -> int:
+    for backend in backends:
+        if backend == "postgres" and not postgres_available():
+            print("postgres: not reachable, skipped")
+            continue
+        for concurrency in concurrencies:
+            runs: dict[bool, list[float]] = {False: [], True: []}
+            for repeat in range(repeats):
+                order = (False, True) if repeat % 2 == 0 else (True, False)
+                for on in order:
+                    runs[on].append(_run(backend, on, concurrency, seed))
+            without, with_chain = statistics.median(runs[False]), statistics.median(runs[True])
+            print(
+                f"{backend} c={concurrency}: without the chain {without:,.0f} commands/s "
+                f"{[round(r) for r in runs[False]]}, with {with_chain:,.0f} "
+                f"{[round(r) for r in runs[True]]}: ratio {with_chain / without:.3f}",
+                flush=True,
+            )
+    return 0

@@ -1,0 +1,261 @@
+"""Issue #16, first step, on each backend: a change to the stored events shows.
+
+The tampering is done as an insider would: straight in the SQLite file, or in PostgreSQL's
+rows, past the application. ``rodedraad audit verify`` then names the first position that
+does not match and exits 1.
+"""
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+
+from application.care_record import CareRecord
+from application.commands import EraseClient
+from application.commit_times import CommitTimesSQLiteRecorder
+from application.event_chain import CHAIN, GENESIS_TABLE
+from application.migrations import RECORDS_TABLE
+from application.pg_recorder import LockedInsertRecorder
+from rodedraad.settings import Settings
+from rodedraad.wiring import build_care_record
+from tests.integration.conftest import Rodedraad
+from tests.integration.stories import Story
+from tests.support import context, said
+
+
+@contextmanager
+def _raw(settings: Settings) -> Iterator[tuple[Any, str, str, str]]:
+    """A connection past the application: (connection, events table, position column, mark)."""
+    database = settings.database
+    if database.is_postgres:
+        with psycopg.connect(database.url, autocommit=True) as conn:
+            yield conn, f"{CareRecord.name}_events", "notification_id", "%s"
+        return
+    conn = sqlite3.connect(database.sqlite_path, isolation_level=None)
+    try:
+        yield conn, "stored_events", "rowid", "?"
+    finally:
+        conn.close()
+
+
+def _execute(settings: Settings, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    with _raw(settings) as (conn, events, position, mark):
+        cursor = conn.execute(sql.format(events=events, position=position, mark=mark), params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+def _recorded(settings: Settings, clients: int = 3, *, remake_writer: bool = False) -> Story:
+    record = build_care_record(settings)
+    try:
+        if remake_writer:  # PostgreSQL: the locked-insert function of the recorder's class
+            record.recorder.create_table()  # type: ignore[attr-defined]
+        story = Story(record, clients=clients)
+        for thread in story.threads:
+            story._refer(thread, 1, 0, None)
+        return story
+    finally:
+        record.close()
+
+
+def _positions(settings: Settings) -> list[int]:
+    return [int(r[0]) for r in _execute(settings, "SELECT {position} FROM {events} ORDER BY 1")]
+
+
+def _state(settings: Settings, position: int) -> bytes:
+    rows = _execute(settings, "SELECT state FROM {events} WHERE {position} = {mark}", (position,))
+    return bytes(rows[0][0])
+
+
+def _set_state(settings: Settings, position: int, state: bytes) -> None:
+    _execute(
+        settings, "UPDATE {events} SET state = {mark} WHERE {position} = {mark}", (state, position)
+    )
+
+
+def test_a_fresh_store_verifies(own_settings: Settings, rodedraad: Rodedraad) -> None:
+    _recorded(own_settings)
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 0, out
+    assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
+
+
+def test_a_changed_byte_in_an_events_stored_state_is_named(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    _recorded(own_settings)
+    target = _positions(own_settings)[4]
+    state = bytearray(_state(own_settings, target))
+    state[len(state) // 2] ^= 0x01
+    _set_state(own_settings, target, bytes(state))
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"MISMATCH at position {target}:" in out
+
+
+def _remove(settings: Settings, index: int, *, with_its_chain_entry: bool) -> list[int]:
+    positions = _positions(settings)
+    _execute(settings, "DELETE FROM {events} WHERE {position} = {mark}", (positions[index],))
+    if with_its_chain_entry:
+        _execute(settings, f"DELETE FROM {CHAIN} WHERE position = {{mark}}", (positions[index],))
+    return positions
+
+
+@pytest.mark.parametrize(
+    ("with_its_chain_entry", "named"),
+    [(False, 3), (True, 4)],
+    ids=["event-alone", "event-and-its-chain-entry"],
+)
+def test_a_removed_event_is_named(
+    own_settings: Settings, rodedraad: Rodedraad, with_its_chain_entry: bool, named: int
+) -> None:
+    """Removed alone, its own position is named; removed with its chain entry, the next one
+    (whose link no longer follows the one before it)."""
+    _recorded(own_settings)
+    positions = _remove(own_settings, 3, with_its_chain_entry=with_its_chain_entry)
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"MISMATCH at position {positions[named]}:" in out
+
+
+def test_two_events_states_swapped_are_named_at_the_first(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    _recorded(own_settings)
+    first, second = _positions(own_settings)[2], _positions(own_settings)[6]
+    a, b = _state(own_settings, first), _state(own_settings, second)
+    _set_state(own_settings, first, b)
+    _set_state(own_settings, second, a)
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"MISMATCH at position {first}:" in out
+
+
+def test_one_trajectory_is_verified_on_its_own(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    story = _recorded(own_settings)
+    changed, untouched = story.threads[0].trajectories[-1], story.threads[1].trajectories[-1]
+    key: Any = changed if own_settings.database.is_postgres else changed.hex
+    target = int(
+        _execute(
+            own_settings,
+            "SELECT {position} FROM {events} WHERE originator_id = {mark} "
+            "ORDER BY originator_version LIMIT 1",
+            (key,),
+        )[0][0]
+    )
+    state = bytearray(_state(own_settings, target))
+    state[-1] ^= 0xFF
+    _set_state(own_settings, target, bytes(state))
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify", "--trajectory", str(untouched))
+    assert code == 0, out
+    code, out, _ = rodedraad(own_settings, "audit", "verify", "--trajectory", str(changed))
+    assert code == 1
+    assert f"MISMATCH at position {target}:" in out
+
+
+def test_an_erased_clients_events_still_verify(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    story = _recorded(own_settings)
+    client = story.threads[0].client_id
+    record = build_care_record(own_settings)
+    try:
+        record.erase_client(
+            context(), client, None, said(EraseClient, context(), legal_basis="gdpr_request")
+        )
+    finally:
+        record.close()
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    code, out, _ = rodedraad(
+        own_settings, "audit", "verify", "--trajectory", str(story.threads[0].trajectories[-1])
+    )
+    assert code == 0, out
+
+
+def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    _recorded(own_settings)
+    last = _positions(own_settings)[-1]
+    # As a version before issue #16 left it: no chain, migration not run.
+    _execute(own_settings, f"DELETE FROM {CHAIN}")
+    _execute(own_settings, f"DELETE FROM {GENESIS_TABLE}")
+    _execute(
+        own_settings, f"DELETE FROM {RECORDS_TABLE} WHERE name = {{mark}}", ("0006_event_chain",)
+    )
+
+    code, out, err = rodedraad(own_settings, "migrate")
+    assert code == 0, out + err
+    assert f"chained after the fact, up to position {last}" in out + err
+
+    _recorded(own_settings, clients=1)  # and the writer chains on from there
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"positions up to {last} were chained by the migration" in out
+
+
+def test_the_chain_stays_consistent_with_several_writers(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    records = [build_care_record(own_settings) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def write(record: CareRecord) -> None:
+        try:
+            story = Story(record, clients=3)
+            for thread in story.threads:
+                story._refer(thread, 1, 0, None)
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(r,)) for r in records]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for record in records:
+            record.close()
+
+    assert not errors
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
+
+
+def test_events_an_older_writer_left_unchained_are_chained_by_the_next_insert(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """During an upgrade a process of the older version may still write: its events get no
+    chain entry; the next insert of this version chains them first, in log order."""
+    _recorded(own_settings, clients=1)
+    LockedInsertRecorder.chained = CommitTimesSQLiteRecorder.chained = False
+    try:
+        _recorded(own_settings, clients=1, remake_writer=True)  # the older version's writer
+    finally:
+        LockedInsertRecorder.chained = CommitTimesSQLiteRecorder.chained = True
+    chained = _execute(own_settings, f"SELECT COUNT(*) FROM {CHAIN}")[0][0]
+    assert chained < len(_positions(own_settings))
+
+    _recorded(own_settings, clients=1, remake_writer=True)
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
