@@ -125,6 +125,9 @@ CLIENT_MANAGEMENT = frozenset(
         Action.REVOKE_CONSENT,
     }
 )
+#: Issue #17: a continuation at the caller's own organisation; besides those that manage the
+#: client, the holder of the client's continuation consent opens it (``Client.lets_continue``).
+CONTINUATION = Action.CONTINUE
 REGISTRATION = Action.REGISTER_CLIENT
 ERASURE = Action.ERASE_CLIENT
 #: The organisation register: a coordinator registers (provisionally), an admin also confirms
@@ -277,7 +280,7 @@ class AccessPolicy:
     @staticmethod
     def permits(role: str, action: str) -> bool:
         """Whether ``role`` may take ``action`` at all, whatever the record (the 403 question)."""
-        if action == REGISTRATION or action in CLIENT_MANAGEMENT:
+        if action in (REGISTRATION, CONTINUATION) or action in CLIENT_MANAGEMENT:
             return role == Role.COORDINATOR
         if action == ORGANISATION_REGISTRATION:
             return role in (Role.COORDINATOR, Role.ADMIN)
@@ -480,6 +483,12 @@ class AccessPolicy:
     def _check_client_command(self, principal: Principal, action: str, client: Client) -> None:
         if action == ERASURE:
             return  # the role suffices: the deployment's officer, on the pseudonymous id
+        if action == CONTINUATION and client.lets_continue(
+            principal.organisation, self.clock().date()
+        ):
+            return  # issue #17: the client's consent to continue, at the holder's organisation
+        if action == CONTINUATION:
+            action = Action.REFER  # otherwise a continuation is a referral like any other
         if action not in CLIENT_MANAGEMENT:
             raise Forbidden(f"{action.replace('_', ' ')} is not a command on a client")
         if self.manages(principal, client):
@@ -489,7 +498,9 @@ class AccessPolicy:
         raise Forbidden(
             "only the organisation that registered the client, or one that coordinates an open "
             "trajectory of the client, acts for the client (consents, representatives, "
-            "referrals); a consent lets its holder see, not manage",
+            "referrals); a consent lets its holder see, not manage (one with scope plan and "
+            "purpose continuation lets its holder continue a closed trajectory of the client, "
+            "at its own organisation)",
             visible=True,
         )
 
@@ -497,7 +508,7 @@ class AccessPolicy:
         self, principal: Principal, action: str, trajectory: Trajectory
     ) -> None:
         organisation, role = principal.organisation, role_of(principal)
-        if action == Action.REFER:  # the trajectory a new referral continues: it is read
+        if action in (Action.REFER, CONTINUATION):  # the trajectory a referral continues: read
             if not self.reads_trajectory(
                 principal, trajectory.parties, trajectory.client_id, trajectory.region
             ):

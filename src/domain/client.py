@@ -40,6 +40,10 @@ class PersonalData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     contact: str | None = None
 
 
+#: Issue #17: the purpose of a consent that lets its holder continue the client's trajectory.
+CONTINUATION_PURPOSE = "continuation"
+
+
 class Consent(msgspec.Struct):
     to_party: str
     scopes: tuple[ConsentScope, ...]
@@ -323,6 +327,17 @@ class Client(CopiedThroughState, Record):
         passes is named: the plan, the dossier, the contact details)."""
         return any(
             consent.in_force_for(party, on) and not scopes.isdisjoint(consent.scopes)
+            for consent in self.consents.values()
+        )
+
+    def lets_continue(self, party: str, on: date) -> bool:
+        """Issue #17 (000: the plan outlives the trajectory): a consent in force on ``on`` that
+        gives ``party`` the plan for the purpose ``continuation`` lets ``party`` open, at its
+        own organisation, a trajectory that continues a closed one of this client. No other
+        consent does: a consent lets information pass, it gives no say over the client."""
+        return any(
+            consent.covers(party, (ConsentScope.PLAN,), on)
+            and consent.purpose.strip().casefold() == CONTINUATION_PURPOSE
             for consent in self.consents.values()
         )
 

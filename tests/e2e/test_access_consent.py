@@ -112,10 +112,12 @@ class Api:
         self.ok(f"{path}/goals", {"goal_id": "goal-home", "description": "Safe at home"}, org)
         return trajectory
 
-    def consent(self, client: str, to: str, scopes: list[str], org: str = A) -> str:
+    def consent(
+        self, client: str, to: str, scopes: list[str], org: str = A, purpose: str = "continuity"
+    ) -> str:
         answer = self.ok(
             f"/v1/clients/{client}/consents",
-            {"occurred_at": at(0), "to_party": to, "scopes": scopes, "purpose": "continuity"},
+            {"occurred_at": at(0), "to_party": to, "scopes": scopes, "purpose": purpose},
             org,
         )
         consent: str = answer["item_id"]
@@ -371,3 +373,109 @@ def test_a_request_on_behalf_of_an_excluded_representative_cannot_sign_the_plan(
 
     assert response.status_code in (403, 409), response.text
     assert recorded(api.container) == before
+
+
+# --- continuing a trajectory at another organisation (issue #17 point 3) ------------------------
+
+
+def closed_at_a(api: Api) -> tuple[str, str]:
+    """A client of A with a trajectory A coordinated and closed (its plan: goal-home)."""
+    client = api.client()
+    trajectory = api.trajectory(client)
+    path = f"/v1/trajectories/{trajectory}"
+    api.ok(f"{path}/consultations", {**consultation("end"), "occurred_at": at(3)})
+    api.ok(f"{path}/closure", {"occurred_at": at(4), "reason": "moved", "follow_up_by": B})
+    return client, trajectory
+
+
+def continuation(client: str, earlier: str, **more: Any) -> dict[str, Any]:
+    return {
+        "occurred_at": at(5),
+        "client_id": client,
+        "question": "Support at home, in the new town",
+        "sector": "youth_care",
+        "region": REGION,
+        "continues_from": earlier,
+        **more,
+    }
+
+
+def test_a_continuation_consent_lets_the_receiving_organisation_open_the_continuation_itself(
+    api: Api,
+) -> None:
+    """The natural flow: the client gives B a consent (scope plan, purpose continuation); B reads
+    the plan it continues, opens the continuation at B, accepts it and coordinates."""
+    client, earlier = closed_at_a(api)
+    assert api.get(f"/v1/trajectories/{earlier}", B).status_code == 404  # before the consent
+    api.consent(client, B, ["plan"], purpose="continuation")
+
+    old_plan = api.get(f"/v1/trajectories/{earlier}", B)
+    assert old_plan.status_code == 200, old_plan.text
+    assert [g["id"] for g in old_plan.json()["goals"]] == ["goal-home"]
+    opened = api.post("/v1/trajectories", continuation(client, earlier), B)
+    assert opened.status_code == 201, opened.text
+    later = opened.json()["id"]
+    api.ok(f"/v1/trajectories/{later}/acceptance", {"occurred_at": at(6)}, B)
+
+    state = api.get(f"/v1/trajectories/{later}", B).json()
+    assert state["continued_from"] == earlier
+    assert state["referrer_organisation"] == B
+    assert state["coordinating_organisation"] == B
+    assert [g["id"] for g in state["goals"]] == ["goal-home"]
+    continued = api.get(f"/v1/trajectories/{earlier}", A).json()
+    assert continued["continued_by"] == [later]
+
+
+def test_a_continuation_consent_opens_no_continuation_for_another_organisation(api: Api) -> None:
+    client, earlier = closed_at_a(api)
+    api.consent(client, B, ["plan"], purpose="continuation")
+
+    api.refused(
+        "/v1/trajectories",
+        continuation(client, earlier, referrer_organisation=C),
+        403,
+        "access-policy",
+        B,
+    )
+
+
+def test_a_continuation_consent_lets_its_holder_refer_nothing_but_a_continuation(
+    api: Api,
+) -> None:
+    client, earlier = closed_at_a(api)
+    api.consent(client, B, ["plan"], purpose="continuation")
+    fresh = continuation(client, earlier)
+    del fresh["continues_from"]
+
+    api.refused("/v1/trajectories", fresh, 403, "access-policy", B)
+
+
+@pytest.mark.parametrize(
+    ("scopes", "purpose"),
+    [
+        (["plan"], "continuity"),
+        (["dossier"], "continuation"),
+        (["contact_details"], "continuation"),
+    ],
+)
+def test_no_other_consent_lets_an_organisation_open_a_continuation(
+    api: Api, scopes: list[str], purpose: str
+) -> None:
+    client, earlier = closed_at_a(api)
+    api.consent(client, B, scopes, purpose=purpose)
+
+    before = recorded(api.container)
+    response = api.post("/v1/trajectories", continuation(client, earlier), B)
+
+    assert response.status_code in (403, 404), response.text
+    assert recorded(api.container) == before
+
+
+def test_a_continuation_consent_for_another_organisation_leaves_the_trajectory_unseen(
+    api: Api,
+) -> None:
+    client, earlier = closed_at_a(api)
+    api.consent(client, B, ["plan"], purpose="continuation")
+
+    assert api.get(f"/v1/trajectories/{earlier}", C).status_code == 404
+    api.refused("/v1/trajectories", continuation(client, earlier), 404, "client-not-found", C)
