@@ -24,6 +24,9 @@ the event and in the personal-data read log.
    - **a consent** of the client in force that names the organisation and covers the plan or the
      dossier: reads the trajectory — and records nothing (a consent lets information pass; it
      gives no say over the trajectory);
+   - **a continuation consent** (issue #17): scope ``plan``, purpose ``continuation``, naming one
+     trajectory: reads that trajectory only, and lets its holder open a continuation of it at
+     its own organisation (``continue``); the client and everything else stay 404 to it;
    - **manages the client**: the organisation that registered the client, or the coordinating
      organisation of one of the client's open trajectories, acting for the client: manages its
      consents and representatives and refers it. A consent never lets its holder manage consents
@@ -486,7 +489,7 @@ class AccessPolicy:
         if action == CONTINUATION and client.lets_continue(
             principal.organisation, self.clock().date()
         ):
-            return  # issue #17: the client's consent to continue, at the holder's organisation
+            return  # issue #17: a consent to continue; the trajectory decides which one
         if action == CONTINUATION:
             action = Action.REFER  # otherwise a continuation is a referral like any other
         if action not in CLIENT_MANAGEMENT:
@@ -508,9 +511,16 @@ class AccessPolicy:
         self, principal: Principal, action: str, trajectory: Trajectory
     ) -> None:
         organisation, role = principal.organisation, role_of(principal)
-        if action in (Action.REFER, CONTINUATION):  # the trajectory a referral continues: read
+        if action == CONTINUATION:
+            self._check_continuation(principal, trajectory)
+            return
+        if action == Action.REFER:  # the trajectory a new referral continues: it is read
             if not self.reads_trajectory(
-                principal, trajectory.parties, trajectory.client_id, trajectory.region
+                principal,
+                trajectory.parties,
+                trajectory.client_id,
+                trajectory.region,
+                trajectory.id,
             ):
                 raise TrajectoryNotFound(f"no trajectory with id {trajectory.id}")
             return
@@ -521,7 +531,7 @@ class AccessPolicy:
             return  # the party an agreement names answers it before it is a party
         party = organisation in trajectory.parties
         if not party and not self.reads_trajectory(
-            principal, trajectory.parties, trajectory.client_id, trajectory.region
+            principal, trajectory.parties, trajectory.client_id, trajectory.region, trajectory.id
         ):
             raise TrajectoryNotFound(f"no trajectory with id {trajectory.id}")
         if role == Role.COORDINATOR:
@@ -538,6 +548,26 @@ class AccessPolicy:
                 "that names their organisation",
                 visible=True,
             )
+
+    def _check_continuation(self, principal: Principal, trajectory: Trajectory) -> None:
+        """Issue #17: the trajectory a continuation at the caller's organisation continues. The
+        holder of the client's continuation consent for it continues it; an organisation that
+        manages the client continues any it reads; whoever reads it otherwise is refused (403),
+        and to anyone else it does not exist (404)."""
+        client = self.care_record.client(trajectory.client_id)
+        if client.lets_continue(principal.organisation, self.clock().date(), trajectory.id):
+            return
+        if not self.reads_trajectory(
+            principal, trajectory.parties, trajectory.client_id, trajectory.region, trajectory.id
+        ):
+            raise TrajectoryNotFound(f"no trajectory with id {trajectory.id}")
+        if self.manages(principal, client):
+            return
+        raise Forbidden(
+            "a consent for the purpose continuation lets its holder continue the trajectory it "
+            "names, and no other",
+            visible=True,
+        )
 
     # --- relations --------------------------------------------------------------------------------
 
@@ -576,15 +606,23 @@ class AccessPolicy:
         )
 
     def reads_trajectory(
-        self, principal: Principal, parties: Sequence[str], client_id: UUID, region: str
+        self,
+        principal: Principal,
+        parties: Sequence[str],
+        client_id: UUID,
+        region: str,
+        trajectory_id: UUID,
     ) -> bool:
         """One role's relation for reading a trajectory (the client's consents are read only
-        when the organisation is no party)."""
+        when the organisation is no party; a consent that names a trajectory, for its
+        continuation, reaches that one only)."""
         decided = self.reads_without_client(principal, parties, region)
         if decided is not None:
             return decided
         client = self.care_record.client(client_id)
-        return client.shares_with(principal.organisation, CASE_SCOPES, self.clock().date())
+        return client.shares_with(
+            principal.organisation, CASE_SCOPES, self.clock().date(), trajectory_id
+        )
 
     @staticmethod
     def reads_without_client(
@@ -631,7 +669,7 @@ class AccessPolicy:
                 raise Forbidden(
                     f"{action} needs one of the roles {', '.join(sorted(CASE_READERS))}"
                 )
-            if not self.reads_trajectory(single, parties, client_id, region):
+            if not self.reads_trajectory(single, parties, client_id, region, trajectory_id):
                 raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
 
         return self.decide(principal, action, check)[0]

@@ -243,6 +243,14 @@ class GrantConsent(ClientCommand, kw_only=True, frozen=True):
     scopes: Annotated[tuple[ConsentScope, ...], Meta(min_length=1, max_length=3)]
     purpose: Text
     until: date | None = None
+    trajectory_id: Annotated[
+        UUID | None,
+        Meta(
+            description="For the purpose continuation only, and then required (issue #17): "
+            "the closed trajectory the consent lets to_party continue at its own organisation "
+            "(and read); such a consent opens nothing else of the client"
+        ),
+    ] = None
 
     @property
     def item_id(self) -> str | None:
@@ -260,6 +268,7 @@ class GrantConsent(ClientCommand, kw_only=True, frozen=True):
             scopes=self.scopes,
             purpose=self.purpose,
             until=self.until,
+            trajectory_id=self.trajectory_id,
         )
 
 

@@ -164,6 +164,13 @@ class ConsentView(msgspec.Struct):
     granted_on: date
     until: date | None
     revoked: bool
+    trajectory_id: Annotated[
+        UUID | None,
+        msgspec.Meta(
+            description="For the purpose continuation: the trajectory the consent lets its "
+            "holder continue and read, and nothing else of the client (issue #17)"
+        ),
+    ] = None
 
 
 class RepresentativeView(msgspec.Struct):
@@ -311,6 +318,7 @@ def client_view(c: Client, *, contact_details: bool = True) -> ClientView:
                 granted_on=k.granted_on,
                 until=k.until,
                 revoked=k.revoked_at is not None,
+                trajectory_id=k.trajectory_id,
             )
             for consent_id, k in c.consents.items()
         ],

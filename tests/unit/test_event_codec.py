@@ -691,6 +691,16 @@ def test_a_copy_keeps_pending_events_apart() -> None:
 # --- ContinuedFrom, version 1 (issue #17) -------------------------------------------------------
 
 
+def stored_as(event: Any, state: dict[str, Any]) -> StoredEvent:
+    """``event`` as an older writer stored it: with ``state`` (the fields of its time)."""
+    return StoredEvent(
+        originator_id=event.originator_id,
+        originator_version=event.originator_version,
+        topic=get_topic(type(event)),
+        state=msgspec.json.encode(state),
+    )
+
+
 def test_a_continuation_stored_before_it_carried_actions_still_loads_with_its_goals() -> None:
     """Version 1 of ``ContinuedFrom`` carried only the open goals' texts (sealed). It is upcast
     on reading: no goal ids, no actions; its goals come into the plan as carried-1, …"""
@@ -704,14 +714,7 @@ def test_a_continuation_stored_before_it_carried_actions_still_loads_with_its_go
         del state[added]
     sealed_v1 = {"carried_goals": ["Gaat naar school"]}
     state["_sealed"] = seal_text(key, msgspec.json.encode(sealed_v1), str(continuing.id).encode())
-    stored = StoredEvent(
-        originator_id=continuing.id,
-        originator_version=current.originator_version,
-        topic=get_topic(Trajectory.ContinuedFrom),
-        state=msgspec.json.encode(state),
-    )
-
-    old = codec.to_domain_event(stored)
+    old = codec.to_domain_event(stored_as(current, state))
     fresh = referred(client_id=continuing.client_id, day=70)
     old.apply(fresh)  # type: ignore[attr-defined]
 
@@ -737,3 +740,23 @@ def test_a_continuation_carries_the_open_goals_with_their_ids_and_their_actions(
     assert continuing.actions["a-1"].description == "Wekelijks contact met de school"
     assert continuing.actions["a-1"].goal_id == "g-open"
     assert continuing.plan is None
+
+
+def test_a_consent_stored_before_it_could_name_a_trajectory_loads_naming_none() -> None:
+    """``ConsentGranted`` version 1 had no ``trajectory_id``: upcast, it names none, so the
+    consent reaches the client as such, as it did when it was given."""
+    granted = next(
+        e for e in walk_every_client_command().collect_events() if type(e) is Client.ConsentGranted
+    )
+    codec = mapper()
+    state = msgspec.json.decode(codec.to_stored_event(granted).state)
+    del state["class_version"], state["trajectory_id"]
+    old = codec.to_domain_event(stored_as(granted, state))
+
+    assert isinstance(old, Client.ConsentGranted)
+    assert old.trajectory_id is None
+    assert (old.consent_id, old.to_party, old.scopes) == (
+        granted.consent_id,
+        granted.to_party,
+        granted.scopes,
+    )
