@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.readside import COORDINATOR, PROVIDER, App, Trajectories, app_of_its_own
-from tests.e2e.steps import Record, assert_problem, etag
+from tests.e2e.steps import Record, assert_problem, etag, recorded
 from tests.integration.databases import BACKENDS, require_backend
 
 BUDDY = "org-buddy"
@@ -307,6 +307,33 @@ def test_the_continued_trajectory_names_the_trajectory_that_continues_it(
     last = timeline(app, first)[-1]
     assert last["kind"] == "continued_by"
     assert last["detail"] == {"next_trajectory_id": second.id, "organisation": COORDINATOR}
+
+
+def test_a_continuation_dated_before_the_earlier_trajectory_closed_is_refused(
+    app: App, build: Trajectories
+) -> None:
+    """The closed trajectory records that it is continued, at the continuation's moment: then
+    it must have been closed (000 continues a closed one), even when the referral is recorded
+    later; nothing of the referral is recorded."""
+    client_id = build.client()
+    first = closed_with_a_plan(build, client_id)  # closed 99 days ago
+    before = recorded(app.container)
+
+    response = app.http.post(
+        "/v1/trajectories",
+        json={
+            "occurred_at": build.when.ago(150),
+            "client_id": client_id,
+            "question": "Support at home",
+            "sector": "youth_care",
+            "region": build.region,
+            "continues_from": first.id,
+        },
+        headers=app.auth,
+    )
+
+    assert_problem(response, 422, rule="fact-within-its-status")
+    assert recorded(app.container) == before
 
 
 def test_the_plan_state_shows_the_referrals_client_criteria_and_the_referrers_engagement(
