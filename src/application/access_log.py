@@ -99,8 +99,15 @@ class AccessLog:
         return f"{column} = ANY(?)", list(ids)
 
     def record(self, entry: PersonalDataRead) -> None:
-        """Retried once on a lost connection: a read recorded twice beats one not recorded."""
-        self.record_many([entry])
+        """Retried once on a lost connection: a read recorded twice beats one not recorded.
+        On PostgreSQL one autocommitted call that chains it (``read_log_chain.append_call``)."""
+        if self._sqlite:
+            self.record_many([entry])
+            return
+        sql, params = read_log_chain.append_call(
+            [self._value(v) for v in msgspec.structs.astuple(entry)]
+        )
+        self._db.safely(lambda: self._db.statement(sql, params))
 
     def record_many(self, entries: Sequence[PersonalDataRead]) -> None:
         """Several reads in one transaction (an export: one entry per client and trajectory),

@@ -61,6 +61,7 @@ from application.keys import (
 )
 from application.read_log_chain import BOUNDARIES as READ_LOG_BOUNDARIES
 from application.read_log_chain import DDL as READ_LOG_DDL
+from application.read_log_chain import append_function_ddl
 from application.read_log_chain import chain_existing as chain_read_log
 from application.schema import SCHEMA_LOCK_KEY
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
@@ -350,6 +351,8 @@ def _read_log_chain(ctx: MigrationContext) -> None:
             ctx.tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
     ctx.tx.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS ix_{table}_position ON {table} (position)")
     ctx.tx.execute(READ_LOG_DDL[ctx.dialect])
+    if not sqlite:
+        ctx.tx.execute(append_function_ddl(table))
     chained = chain_read_log(ctx.tx, table)
     up_to = int(ctx.tx.fetchall(f"SELECT COALESCE(MAX(position), 0) FROM {table}")[0][0])
     ctx.tx.execute(

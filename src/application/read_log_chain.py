@@ -3,7 +3,7 @@
 Each entry of the read log (``application.access_log``) has a position — 1, 2, 3, … without
 gaps, given under the log's lock — and a hash
 
-    h(n) = SHA-256( h(n - 1) ‖ n ‖ the entry's fields )
+    h(n) = SHA-256( h(n - 1) ‖ n ‖ SHA-256(the entry's fields) )
 
 kept in the entry's own row (columns ``position`` and ``chain_hash``), written in the entry's
 transaction. ``link`` is the one definition of the bytes. The fields are hashed as values, not
@@ -11,9 +11,11 @@ as the database's text: the moment as microseconds since the epoch, ids as their
 as UTF-8, each with its length (or a mark for none), so SQLite's text and PostgreSQL's types
 give the same hash.
 
-Concurrent writers: on PostgreSQL an append takes a transaction-level advisory lock
-(``LOCK_KEY``) before it reads the head of the chain, so two appends never share a
-predecessor; on SQLite the writer's ``BEGIN IMMEDIATE`` already orders them.
+Concurrent writers: on PostgreSQL an append is one call of a PL/pgSQL function
+(``APPEND_FUNCTION``, one round trip, as the read path had one INSERT before the chain): it
+takes a transaction-level advisory lock (``LOCK_KEY``), reads the head of the chain and inserts
+the entry with ``sha256(previous ‖ n ‖ digest)``, the fields' digest computed here. On SQLite the
+writer's ``BEGIN IMMEDIATE`` already orders appends.
 
 Retention (``prune``) removes a whole range from the start of the chain — every entry up to
 the last one older than the cut-off that has no newer entry before it — and records its
@@ -96,11 +98,47 @@ def _field(index: int, value: Any) -> bytes:
     return b"\x01" + _LENGTH.pack(len(raw)) + raw
 
 
+def digest(fields: Sequence[Any]) -> bytes:
+    """SHA-256 of an entry's stored ``fields`` (in ``FIELDS`` order)."""
+    return hashlib.sha256(b"".join(_field(i, v) for i, v in enumerate(fields))).digest()
+
+
 def link(previous: bytes, position: int, fields: Sequence[Any]) -> bytes:
     """The chain's hash at ``position``, following ``previous``, over an entry's stored
-    ``fields`` (in ``FIELDS`` order)."""
-    body = b"".join(_field(i, v) for i, v in enumerate(fields))
-    return hashlib.sha256(previous + _POSITION.pack(position) + body).digest()
+    ``fields``; ``APPEND_FUNCTION`` computes the same in PostgreSQL."""
+    return hashlib.sha256(previous + _POSITION.pack(position) + digest(fields)).digest()
+
+
+#: PostgreSQL's append: lock, head, insert, in one call (made by the migration).
+APPEND_FUNCTION = "rodedraad_append_read"
+
+_TYPES = ("timestamptz", *["text"] * 3, "uuid", "uuid", *["text"] * 4)
+
+
+def append_function_ddl(table: str) -> str:
+    params = ", ".join(f"p_{name} {kind}" for name, kind in zip(FIELDS, _TYPES, strict=True))
+    return f"""CREATE OR REPLACE FUNCTION {APPEND_FUNCTION}({params}, p_digest bytea)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    head_position bigint;
+    head_hash bytea;
+BEGIN
+    PERFORM pg_advisory_xact_lock({LOCK_KEY});
+    SELECT position, chain_hash INTO head_position, head_hash FROM {table}
+        WHERE position IS NOT NULL ORDER BY position DESC LIMIT 1;
+    IF head_position IS NULL THEN
+        SELECT up_to_position, hash INTO head_position, head_hash FROM {BOUNDARIES["postgres"]}
+            WHERE kind = 'prune' ORDER BY up_to_position DESC LIMIT 1;
+    END IF;
+    IF head_position IS NULL THEN
+        head_position := 0;
+        head_hash := '\\x{GENESIS.hex()}'::bytea;
+    END IF;
+    INSERT INTO {table} ({", ".join(FIELDS)}, position, chain_hash) VALUES (
+        {", ".join(f"p_{name}" for name in FIELDS)}, head_position + 1,
+        sha256(head_hash || int8send(head_position + 1) || p_digest));
+END
+$$"""  # noqa: S608
 
 
 def _lock(tx: Tx) -> None:
@@ -129,9 +167,18 @@ def _last_prune(tx: Tx) -> tuple[int, bytes] | None:
     return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
 
+def append_call(row: Sequence[Any]) -> tuple[str, list[Any]]:
+    """PostgreSQL: the one statement that appends ``row``, and its parameters."""
+    marks = ", ".join("?" * (len(FIELDS) + 1))
+    return f"SELECT {APPEND_FUNCTION}({marks})", [*row, digest(row)]
+
+
 def append(tx: Tx, table: str, rows: Sequence[Sequence[Any]]) -> None:
     """Insert ``rows`` (stored values in ``FIELDS`` order) at the chain's head, chained."""
-    _lock(tx)
+    if tx.dialect != "sqlite":
+        for row in rows:
+            tx.execute(*append_call(row))
+        return
     position, previous = _head(tx, table)
     chained = []
     for row in rows:

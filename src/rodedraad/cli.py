@@ -4,7 +4,7 @@
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -596,6 +596,26 @@ def _verify_read_log(settings: Settings) -> bool:
     return True
 
 
+def _retention_purge_log(settings: Settings, args: argparse.Namespace) -> int:
+    """Seed 004: the read log is kept ``retention_log_years``; older entries are removed as one
+    range and the boundary kept, so ``audit verify`` still passes (``read_log_chain.prune``)."""
+    from rodedraad.wiring import build_access_log, migrate_at_start
+
+    migrate_at_start(settings)
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(days=round(365.25 * settings.retention_log_years))
+    access_log = build_access_log(settings)
+    try:
+        removed = access_log.purge_before(cutoff, now)
+    finally:
+        access_log.close()
+    print(
+        f"read log: {removed:,} entr(y/ies) from before {cutoff:%Y-%m-%d} removed; the boundary "
+        "is kept for audit verify"
+    )
+    return 0
+
+
 def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
     """A copy of the store for simulation, in a new directory (``application.simulation``)."""
     from application.simulation import copy_for_simulation
@@ -753,6 +773,13 @@ def parser() -> argparse.ArgumentParser:
     )
     _wait_argument(batches)
     batches.set_defaults(run=_release_theme_batches)
+
+    retention = _group(commands, "retention", "what passed its retention period (seed 004)")
+    retention.add_parser(
+        "purge-log",
+        help="remove the personal-data reads older than RODEDRAAD_RETENTION_LOG_YEARS, as one "
+        "range from the start of the read log's chain, keeping its boundary",
+    ).set_defaults(run=_retention_purge_log)
 
     simulate = _group(
         commands, "simulate", "simulating deadlines on a copy, never in the live record"

@@ -280,3 +280,20 @@ def test_concurrent_readers_logging_at_once_get_one_unbroken_chain(
     code, out = _verify(rodedraad, own_settings)
     assert code == 0, out
     assert "read log: all 50 entr(y/ies) match the chain" in out
+
+
+def test_the_retention_command_prunes_reads_older_than_the_log_period(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    now = datetime.now(UTC)
+    with _access_log(own_settings) as log:
+        for age_days in (6 * 366, 5 * 366, 30, 1):  # the default period is 5 years
+            log.record(_read(now - timedelta(days=age_days)))
+
+    code, out, _ = rodedraad(own_settings, "retention", "purge-log")
+
+    assert code == 0, out
+    assert "read log: 2 entr(y/ies)" in out
+    code, out = _verify(rodedraad, own_settings)
+    assert code == 0, out
+    assert "read log: entries up to position 2 removed by retention" in out
