@@ -105,6 +105,20 @@ def test_a_changed_byte_in_a_read_log_entry_is_named(
     assert "(4 entr(y/ies) before it match)" in out
 
 
+def test_a_rewritten_hash_of_a_read_log_entry_is_named(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    _logged(own_settings)
+    _execute(
+        own_settings, "UPDATE {reads} SET chain_hash = {mark} WHERE position = 6", (bytes(32),)
+    )
+
+    code, out = _verify(rodedraad, own_settings)
+
+    assert code == 1
+    assert "read log: MISMATCH at entry 6:" in out
+
+
 def test_a_changed_moment_of_a_read_is_named(own_settings: Settings, rodedraad: Rodedraad) -> None:
     _logged(own_settings)
     later = START + timedelta(days=30)
