@@ -59,6 +59,10 @@ from application.keys import (
     KeyTables,
     insert_wrapped,
 )
+from application.read_log_chain import BOUNDARIES as READ_LOG_BOUNDARIES
+from application.read_log_chain import DDL as READ_LOG_DDL
+from application.read_log_chain import append_function_ddl
+from application.read_log_chain import chain_existing as chain_read_log
 from application.schema import SCHEMA_LOCK_KEY
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
 
@@ -331,6 +335,37 @@ def _export_reads(ctx: MigrationContext) -> None:
             ctx.tx.execute(f"ALTER TABLE personal_data_reads ADD COLUMN {column} TEXT")
 
 
+def _read_log_chain(ctx: MigrationContext) -> None:
+    """Issue #16: the read log chained, so an insider cannot quietly delete their own reads:
+    each entry gets a position and a hash (``application.read_log_chain``); the entries already
+    there are chained in the order they were written, and a genesis boundary records up to
+    which position the chain was computed after the fact."""
+    sqlite = ctx.dialect == "sqlite"
+    table = "personal_data_reads" if sqlite else "rodedraad_personal_data_reads"
+    present = column_names(ctx.tx, table)
+    for column, kind in (
+        ("position", "INTEGER" if sqlite else "BIGINT"),
+        ("chain_hash", "BLOB" if sqlite else "BYTEA"),
+    ):
+        if column not in present:
+            ctx.tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    ctx.tx.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS ix_{table}_position ON {table} (position)")
+    ctx.tx.execute(READ_LOG_DDL[ctx.dialect])
+    if not sqlite:
+        ctx.tx.execute(append_function_ddl(table))
+    chained = chain_read_log(ctx.tx, table)
+    up_to = int(ctx.tx.fetchall(f"SELECT COALESCE(MAX(position), 0) FROM {table}")[0][0])
+    ctx.tx.execute(
+        f"INSERT INTO {READ_LOG_BOUNDARIES[ctx.dialect]} (kind, up_to_position, hash, entries, "
+        "recorded_at) VALUES ('genesis', ?, ?, ?, ?)",
+        (up_to, b"", chained, commit_stamp(ctx.now) if sqlite else ctx.now),
+    )
+    ctx.say(
+        f"  genesis: {chained:,} read(s) already in the log chained after the fact, up to "
+        f"position {up_to:,}; every later read is chained as it is written"
+    )
+
+
 def _idempotency_keys(ctx: MigrationContext) -> None:
     """The idempotency keys: a retried command returns its first answer and records nothing
     twice, because each key is reserved under a unique constraint before its command runs."""
@@ -461,6 +496,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("access_log", "0001_baseline", _personal_data_reads),
     # Inserted beside its store's baseline: a store's migrations run and list in this order.
     Migration("access_log", "0002_export_reads", _export_reads),
+    # Issue #16: the read log chained; the entries already there get a genesis.
+    Migration("access_log", "0003_read_log_chain", _read_log_chain),
     Migration("idempotency", "0001_baseline", _idempotency_keys),
     Migration("statistics", "0001_baseline", _statistics_releases),
     Migration("findings", "0001_baseline", _finding_batches),

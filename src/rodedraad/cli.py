@@ -4,7 +4,7 @@
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -547,6 +547,7 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             what = "the log"
     finally:
         care_record.close()
+    read_log_matches = _verify_read_log(settings)
     if result.genesis_up_to:
         print(
             f"positions up to {result.genesis_up_to:,} were chained by the migration, after "
@@ -561,6 +562,56 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     print(
         f"{what}: all {result.checked:,} event(s) match the chain. Not yet covered: events "
         "removed from the end of the log with their chain entries (seals come next)"
+    )
+    return 0 if read_log_matches else 1
+
+
+def _verify_read_log(settings: Settings) -> bool:
+    """The personal-data read log against its own chain (``application.read_log_chain``),
+    reported on its own lines; whether it matches."""
+    from rodedraad.wiring import build_access_log
+
+    access_log = build_access_log(settings)
+    try:
+        result = access_log.verify()
+    finally:
+        access_log.close()
+    if result.genesis_up_to:
+        print(
+            f"read log: entries up to position {result.genesis_up_to:,} were chained by the "
+            "migration, after the fact"
+        )
+    if result.pruned_up_to:
+        print(f"read log: entries up to position {result.pruned_up_to:,} removed by retention")
+    if result.mismatch is not None:
+        print(
+            f"read log: MISMATCH at entry {result.mismatch.position}: {result.mismatch.reason} "
+            f"({result.checked:,} entr(y/ies) before it match)"
+        )
+        return False
+    print(
+        f"read log: all {result.checked:,} entr(y/ies) match the chain. Not covered: entries "
+        "removed from the end with nothing written after them"
+    )
+    return True
+
+
+def _retention_purge_log(settings: Settings, args: argparse.Namespace) -> int:
+    """Seed 004: the read log is kept ``retention_log_years``; older entries are removed as one
+    range and the boundary kept, so ``audit verify`` still passes (``read_log_chain.prune``)."""
+    from rodedraad.wiring import build_access_log, migrate_at_start
+
+    migrate_at_start(settings)
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(days=round(365.25 * settings.retention_log_years))
+    access_log = build_access_log(settings)
+    try:
+        removed = access_log.purge_before(cutoff, now)
+    finally:
+        access_log.close()
+    print(
+        f"read log: {removed:,} entr(y/ies) from before {cutoff:%Y-%m-%d} removed; the boundary "
+        "is kept for audit verify"
     )
     return 0
 
@@ -722,6 +773,13 @@ def parser() -> argparse.ArgumentParser:
     )
     _wait_argument(batches)
     batches.set_defaults(run=_release_theme_batches)
+
+    retention = _group(commands, "retention", "what passed its retention period (seed 004)")
+    retention.add_parser(
+        "purge-log",
+        help="remove the personal-data reads older than RODEDRAAD_RETENTION_LOG_YEARS, as one "
+        "range from the start of the read log's chain, keeping its boundary",
+    ).set_defaults(run=_retention_purge_log)
 
     simulate = _group(
         commands, "simulate", "simulating deadlines on a copy, never in the live record"
