@@ -342,6 +342,18 @@ class WrappedKeyStore(_Cached):
         )
         return [_uuid(r[0]) for r in rows]
 
+    def erasure_done(self, client: UUID) -> bool:
+        """Whether this store's own ledger holds the client's erasure and no key of the client
+        is left: the cheap test a start-up makes before re-applying the ledger file's erasures
+        (``application.erasure_ledger``)."""
+        return bool(
+            self._read(
+                f"SELECT 1 FROM {self.erased_table} WHERE client = ? AND NOT EXISTS "
+                f"(SELECT 1 FROM {self.keys_table} WHERE client = ?) LIMIT 1",
+                [str(client), str(client)],
+            )
+        )
+
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         def read() -> list[tuple[Any, ...]]:
             with self._transaction(write=False) as tx:
