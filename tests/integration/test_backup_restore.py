@@ -15,24 +15,20 @@
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
-import psycopg
 import pytest
 
 from api.idempotency import StoredAnswer, request_of
 from application.backup import read_manifest, restore_sqlite
 from application.care_record import CareRecord
-from application.commands import EraseClient, RegisterClient
+from application.commands import EraseClient
 from application.erasure_ledger import ErasureLedgerFile
 from application.kek import KeyringFile
-from domain.common import Actor, CommandContext
 from rodedraad import cli
-from rodedraad.settings import Settings
 from rodedraad.wiring import (
     Container,
     build_care_record,
@@ -40,62 +36,22 @@ from rodedraad.wiring import (
     stores_of,
 )
 from tests.integration import raw_files
-from tests.integration.databases import BACKENDS, fresh_postgres_database
+from tests.integration.backups import (
+    OFFICER,
+    ctx,
+    deployment,
+    pg_dump_of,
+    register,
+    wrapped_keys,
+)
+from tests.integration.databases import BACKENDS
 from tests.support import said
-
-COORDINATOR = Actor(user_id="u-coordinator", organisation="org-kompas", role="coordinator")
-OFFICER = Actor(user_id="u-dpo", organisation="org-kompas", role="data_protection_officer")
-
-
-def ctx(actor: Actor = COORDINATOR) -> CommandContext:
-    now = datetime.now(UTC)
-    return CommandContext(
-        actor=actor,
-        occurred_at=now - timedelta(minutes=1),
-        correlation_id=f"backup-test-{uuid4().hex[:8]}",
-        causation_id=None,
-        now=now,
-    )
-
-
-@contextmanager
-def deployment(
-    backend: str, data_dir: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Settings]:
-    """A deployment's settings, also in the environment (the CLI reads them there): its own
-    data directory (or database); the KEK and the erasure ledger in ``shared``, kept apart."""
-
-    @contextmanager
-    def url() -> Iterator[str]:
-        if backend == "sqlite":
-            yield f"sqlite:///{data_dir / 'rodedraad.sqlite'}"
-            return
-        with fresh_postgres_database() as database:
-            yield database
-
-    with url() as database_url:
-        environ = {
-            "RODEDRAAD_DATABASE_URL": database_url,
-            "RODEDRAAD_DATA_DIR": str(data_dir),
-            "RODEDRAAD_KEK_FILE": str(shared / "kek.json"),
-            "RODEDRAAD_ERASURE_LEDGER_FILE": str(shared / "erasure-ledger.jsonl"),
-        }
-        for name, value in environ.items():
-            monkeypatch.setenv(name, value)
-        yield Settings.from_env(environ)
 
 
 def operator_key(tmp_path: Path) -> tuple[Path, Path]:
     private = tmp_path / "operator-key"
     assert cli.main(["backup-key", str(private)]) == 0
     return private, private.with_name("operator-key.pub")
-
-
-def register(record: CareRecord, name: str, contact: str = "") -> UUID:
-    context = ctx()
-    return record.register_client(
-        context, said(RegisterClient, context, name=name, contact=contact or None)
-    ).id
 
 
 def clients_in_log(record: CareRecord) -> set[UUID]:
@@ -214,7 +170,7 @@ def test_a_client_erased_after_the_backup_stays_erased_after_a_restore(
         try:
             erased = register(record, name, contact)
             kept = register(record, "Kept Client")
-            wrapped = _wrapped_keys(live, erased)
+            wrapped = wrapped_keys(live, erased)
             assert wrapped
             assert cli.main(["backup", str(backup), "--to", str(public)]) == 0
             record.erase_client(
@@ -231,7 +187,7 @@ def test_a_client_erased_after_the_backup_stays_erased_after_a_restore(
             found = raw_files.files_holding(raw_files.sqlite_files(restored.data_dir), needles)
         else:
             found = raw_files.files_holding(
-                [_dump(restored.database.url, tmp_path / "restored.sql")], needles
+                [pg_dump_of(restored.database.url, tmp_path / "restored.sql")], needles
             )
         assert found == {}, "the erased client's keys or data are readable after the restore"
         record = build_care_record(restored)
@@ -241,29 +197,6 @@ def test_a_client_erased_after_the_backup_stays_erased_after_a_restore(
             assert record.client(kept).personal.name == "Kept Client"
         finally:
             record.close()
-
-
-def _wrapped_keys(settings: Settings, client: UUID) -> list[bytes]:
-    if settings.database.is_postgres:
-        with psycopg.connect(settings.database.url) as conn:
-            rows = conn.execute(
-                "SELECT wrapped_key FROM rodedraad_subject_keys WHERE client = %s", (client,)
-            ).fetchall()
-    else:
-        import sqlite3
-
-        with sqlite3.connect(stores_of(settings).files["keys"]) as conn:
-            rows = conn.execute(
-                "SELECT wrapped_key FROM subject_keys WHERE client = ?", (str(client),)
-            ).fetchall()
-    return [bytes(r[0]) for r in rows]
-
-
-def _dump(url: str, target: Path) -> Path:
-    import subprocess
-
-    subprocess.run(["pg_dump", f"--dbname={url}", f"--file={target}"], check=True)  # noqa: S603,S607
-    return target
 
 
 def test_a_restore_by_other_tooling_is_erased_again_before_serving(
@@ -286,12 +219,12 @@ def test_a_restore_by_other_tooling_is_erased_again_before_serving(
     with deployment("sqlite", tmp_path / "restored", shared, monkeypatch) as restored:
         files = dict(stores_of(restored).files)
         restore_sqlite(backup, read_manifest(backup), None, files, restored.data_dir, set(), print)
-        before = _wrapped_keys(restored, erased)
+        before = wrapped_keys(restored, erased)
         assert before, "the copy put back holds the erased client's keys"
         container = Container.build(restored, inline_projections=True)
         try:
             assert container.care_record.client(erased).erased_at is not None
-            assert _wrapped_keys(restored, erased) == []
+            assert wrapped_keys(restored, erased) == []
         finally:
             container.close()
 
