@@ -33,6 +33,7 @@ from api.idempotency import IdempotencyConflict
 from api.schemas import Problem
 from application.care_record import ApplicationError, StaleVersion
 from application.commands import REF_MAX_LENGTH
+from application.erasure_ledger import ErasureLedgerError
 from application.kek import KekError
 from application.unavailable import UNAVAILABLE, is_unavailable
 from domain.errors import DomainError, InvalidCommand, NotAParty, NotFound, RuleConflict
@@ -328,6 +329,22 @@ def kek_unavailable(request: Request[Any, Any, Any], exc: KekError) -> Response[
     )
 
 
+def erasure_ledger_unavailable(
+    request: Request[Any, Any, Any], exc: ErasureLedgerError
+) -> Response[bytes]:
+    """An erasure is written to the ledger file before any key goes (issue #21); a file that
+    cannot be written stops the erasure, and the operator is told why in the log."""
+    log.error("erasure ledger unavailable", reason=exc.message)
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Erasure ledger unavailable",
+        "the erasure could not be written to the erasure ledger, so nothing was erased; an "
+        "operator must make the ledger file writable. Try again afterwards",
+        rule="erasure-ledger-unavailable",
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("unexpected error", exc_info=exc)
     return problem(
@@ -361,6 +378,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ReadModelBehind: read_model_behind,
     Forbidden: forbidden,
     KekError: kek_unavailable,
+    ErasureLedgerError: erasure_ledger_unavailable,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
     **dict.fromkeys(UNAVAILABLE, database_unavailable),
 }

@@ -202,7 +202,13 @@ def _one_moment(
     the log position and the KEK versions in use, as of that moment."""
     lock = sqlite3.connect(events_file, isolation_level=None, timeout=30)
     try:
-        lock.execute("BEGIN IMMEDIATE")
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise BackupRefused(
+                f"the event store {events_file} stayed locked by a writer for 30 s ({e}); "
+                "nothing was written: try again"
+            ) from None
         try:
             for source in sources.values():
                 source.execute("BEGIN")

@@ -74,6 +74,11 @@ class ErasureLedgerFile:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return []
+        except OSError as e:
+            raise ErasureLedgerError(
+                f"the erasure ledger {self.path} cannot be read ({e.strerror}); restore it from "
+                "your copy of it (RODEDRAAD_ERASURE_LEDGER_FILE) before anything serves"
+            ) from None
         found = []
         lines = data.split(b"\n")
         for number, raw in enumerate(lines[:-1], start=1):
