@@ -122,15 +122,25 @@ class KeyStoreStatus:
     problems: list[str] = field(default_factory=list)
 
 
+#: PostgreSQL: the key store's tables live in a schema of their own (issue #21), so that an
+#: operator dumps, backs up and grants them on a policy apart from the events'
+#: (``pg_dump --schema=rodedraad_keys`` / ``--exclude-schema=rodedraad_keys``).
+KEY_SCHEMA = "rodedraad_keys"
 #: The two tables of the key store in each database: (subject keys, KEK fingerprints).
 KEY_TABLES = {
     "sqlite": ("subject_keys", "kek_fingerprints"),
-    "postgres": ("rodedraad_subject_keys", "rodedraad_kek_fingerprints"),
+    "postgres": (
+        f"{KEY_SCHEMA}.rodedraad_subject_keys",
+        f"{KEY_SCHEMA}.rodedraad_kek_fingerprints",
+    ),
 }
 #: The erasure ledger in each database: which subjects of which client were erased, and when.
 #: Ids only, no key material. Written in the transaction that deletes the keys, so a retried
 #: erasure still finds every subject; DESIGN §7's ledger that restores re-apply (a later issue).
-ERASURE_LEDGER = {"sqlite": "erased_subjects", "postgres": "rodedraad_erased_subjects"}
+ERASURE_LEDGER = {
+    "sqlite": "erased_subjects",
+    "postgres": f"{KEY_SCHEMA}.rodedraad_erased_subjects",
+}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import pytest
 
 from application.care_record import CareRecord
 from application.commands import RegisterClient
+from application.keys import KEY_TABLES
 from domain.common import Actor, CommandContext
 from rodedraad.settings import Settings
 from rodedraad.wiring import stores_of
@@ -82,7 +83,8 @@ def wrapped_keys(settings: Settings, client: UUID) -> list[bytes]:
     if settings.database.is_postgres:
         with psycopg.connect(settings.database.url) as conn:
             rows = conn.execute(
-                "SELECT wrapped_key FROM rodedraad_subject_keys WHERE client = %s", (client,)
+                f"SELECT wrapped_key FROM {KEY_TABLES['postgres'][0]} WHERE client = %s",
+                (client,),
             ).fetchall()
     else:
         with sqlite3.connect(stores_of(settings).files["keys"]) as conn:
