@@ -41,7 +41,7 @@ from application.commands import (
 )
 from application.erasure_ledger import ErasureLedgerFile
 from application.group_commit import GroupCommit
-from application.keys import KeyStore, MemoryKeyStore
+from application.keys import KeyStore, MemoryKeyStore, WrappedKeyStore
 from domain.client import Client
 from domain.common import Actor, CommandContext
 from domain.errors import InvalidValue
@@ -341,7 +341,9 @@ class CareRecord(Application[UUID]):
 
     def erase_keys_only(self, client_id: UUID) -> None:
         """Whatever keys of the client are left go (a client the log does not hold, or one
-        whose erasure is recorded but whose keys a torn copy kept)."""
+        whose erasure is recorded but whose keys a torn copy kept). Nothing to do, no write."""
+        if isinstance(self.keys, WrappedKeyStore) and not self.keys.holds_keys_of(client_id):
+            return
         subjects = self.keys.erase_client(client_id)
         self.forget_cached([*subjects, client_id])
 

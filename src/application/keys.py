@@ -364,6 +364,12 @@ class WrappedKeyStore(_Cached):
             )
         )
 
+    def holds_keys_of(self, client: UUID) -> bool:
+        """Whether any key of the client is left (a re-applied erasure has work to do)."""
+        return bool(
+            self._read(f"SELECT 1 FROM {self.keys_table} WHERE client = ? LIMIT 1", [str(client)])
+        )
+
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         def read() -> list[tuple[Any, ...]]:
             with self._transaction(write=False) as tx:
