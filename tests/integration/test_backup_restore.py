@@ -23,6 +23,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from api.idempotency import StoredAnswer, request_of
+from application import backup as backup_module
 from application.backup import read_manifest, restore_sqlite
 from application.care_record import CareRecord
 from application.commands import EraseClient
@@ -307,3 +308,25 @@ def test_a_backup_is_not_written_unencrypted_unless_asked(
         assert cli.main(["backup", str(tmp_path / "backup")]) == 2
     assert "--unencrypted" in capsys.readouterr().err
     assert not (tmp_path / "backup").exists()
+
+
+def test_a_backup_tells_how_far_it_is_on_a_large_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress is told per tenth of a large store's pages (here every store counts as large)."""
+    monkeypatch.setattr(backup_module, "LARGE", 0)
+    monkeypatch.setattr(backup_module, "PAGES_PER_STEP", 2)
+    with deployment("sqlite", tmp_path / "live", tmp_path / "apart", monkeypatch) as live:
+        record = build_care_record(live)
+        try:
+            for number in range(30):
+                register(record, f"Client {number}")
+        finally:
+            record.close()
+        said_lines: list[str] = []
+        files = dict(stores_of(live).files)
+        backup_module.backup_sqlite(files, tmp_path / "backup", None, "test", said_lines.append)
+
+    events = [line for line in said_lines if line.startswith("events: ")]
+    assert "events: 100%" in " ".join(events)
+    assert len([line for line in events if "% of" in line]) >= 3
