@@ -136,7 +136,8 @@ KEY_TABLES = {
 }
 #: The erasure ledger in each database: which subjects of which client were erased, and when.
 #: Ids only, no key material. Written in the transaction that deletes the keys, so a retried
-#: erasure still finds every subject; DESIGN §7's ledger that restores re-apply (a later issue).
+#: erasure still finds every subject. Beside it, the ledger file kept apart from the backups
+#: (``application.erasure_ledger``), which every restore re-applies.
 ERASURE_LEDGER = {
     "sqlite": "erased_subjects",
     "postgres": f"{KEY_SCHEMA}.rodedraad_erased_subjects",

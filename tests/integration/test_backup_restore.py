@@ -45,7 +45,7 @@ from tests.integration.backups import (
     register,
     wrapped_keys,
 )
-from tests.integration.databases import BACKENDS
+from tests.integration.databases import BACKENDS, require_backend
 from tests.support import said
 
 
@@ -330,3 +330,34 @@ def test_a_backup_tells_how_far_it_is_on_a_large_store(
     events = [line for line in said_lines if line.startswith("events: ")]
     assert "events: 100%" in " ".join(events)
     assert len([line for line in events if "% of" in line]) >= 3
+
+
+@pytest.mark.postgres
+def test_a_restore_into_a_database_that_holds_tables_is_refused_and_changes_nothing(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    require_backend(request, "postgres")
+    private, public = operator_key(tmp_path)
+    backup = tmp_path / "backup"
+    with deployment("postgres", tmp_path / "live", tmp_path / "apart", monkeypatch) as live:
+        record = build_care_record(live)
+        try:
+            client = register(record, "Someone")
+            assert cli.main(["backup", str(backup), "--to", str(public)]) == 0
+            register(record, "Someone later")
+            head = record.recorder.max_notification_id()
+        finally:
+            record.close()
+
+        assert cli.main(["restore", str(backup), "--identity", str(private)]) == 2
+
+        assert "a restore goes into an empty database" in capsys.readouterr().err
+        record = build_care_record(live)
+        try:
+            assert record.recorder.max_notification_id() == head
+            assert record.client(client).personal.name == "Someone"
+        finally:
+            record.close()
