@@ -74,10 +74,10 @@ A = TypeVar("A", bound=Record)
 #: What the scheduler records of a deadline.
 DeadlineFact = Literal["missed", "met_late", "reminder"]
 
-#: Who proposes a batch's themes to a network: the record's own process, shown as "a
-#: coordinator of the region" (``ProposerKind.REGION_COORDINATOR``), never an organisation.
 #: Who re-applies an erasure of the ledger file after a restore (issue #21).
 RESTORE_ACTOR = Actor(user_id="rodedraad-restore", organisation="rodedraad", role="restore")
+#: Who proposes a batch's themes to a network: the record's own process, shown as "a
+#: coordinator of the region" (``ProposerKind.REGION_COORDINATOR``), never an organisation.
 THEME_BATCH_ACTOR = Actor(user_id="rodedraad-theme-batches", organisation="rodedraad", role="batch")
 
 
