@@ -22,7 +22,7 @@ from eventsourcing.persistence import Cipher, MapperDeserialisationError, Stored
 from eventsourcing.utils import Environment, get_topic
 
 from application.codec import MsgspecMapper, MsgspecTranscoder
-from domain.client import Client, ClientSnapshotState, PersonalData
+from domain.client import Client, ClientSnapshotState, PersonalData, PersonRole
 from domain.common import (
     ClientInvolvement,
     CommandContext,
@@ -206,6 +206,17 @@ def walk_every_client_command() -> Client:
         until=None,
     )
     c.revoke_consent(_ctx(4), consent_id="consent-2", reason="niet meer nodig")
+    c.record_birth_year(_ctx(4), birth_year=2012)
+    c.assess_capacity(_ctx(4), capable=True, assessed_on=on(3))
+    c.link_identity(
+        _ctx(4),
+        link_id="link-1",
+        subject="idp|sam",
+        subject_hash="a1" * 32,
+        as_role=PersonRole.REPRESENTATIVE,
+        representative_ref="rep-mother",
+    )
+    c.revoke_identity_link(_ctx(4), link_id="link-1", reason="wrong person")
     c.erase(_ctx(5), legal_basis="gdpr_request", erased_subjects=(c.id,))
     return c
 
