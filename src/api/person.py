@@ -17,7 +17,7 @@ representative) and the thread to the trajectory it continues. Free texts profes
 (escalation and block descriptions, consultation decisions, reasons) are not shown.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
@@ -260,6 +260,15 @@ class MyEscalation(msgspec.Struct, frozen=True):
     resolved_at: datetime | None
 
 
+class MyText(msgspec.Struct, frozen=True):
+    """A free text a professional wrote and marked ``visible_to_client``."""
+
+    kind: str
+    at: datetime
+    lines: list[str]
+    escalation_id: str | None = None
+
+
 class MyPlan(msgspec.Struct, frozen=True):
     trajectory: MyTrajectory
     goals: list[MyGoal]
@@ -273,6 +282,8 @@ class MyPlan(msgspec.Struct, frozen=True):
     blocked_for: list[str]
     #: The thread across trajectories: earlier trajectories this one continues, newest first.
     thread: list[MyTrajectory]
+    #: Free texts professionals marked ``visible_to_client`` (none by default).
+    texts: list[MyText]
 
 
 class MyAccess(msgspec.Struct, frozen=True):
@@ -310,11 +321,40 @@ def my_trajectory(trajectory: Trajectory, lang: str) -> MyTrajectory:
     )
 
 
+def visible_texts(events: Iterable[object], hidden: set[ReasonCategory]) -> list[MyText]:
+    """The free texts of a trajectory's events that professionals marked visible to the
+    client (escalation and block descriptions, consultation decisions); a representative is
+    never shown an escalation of a hidden category."""
+    texts: list[MyText] = []
+    for event in events:
+        if not getattr(event, "visible_to_client", False):
+            continue
+        if isinstance(event, Trajectory.EscalationRaised) and event.reason not in hidden:
+            texts.append(
+                MyText("escalation", event.occurred_at, [event.description], event.escalation_id)
+            )
+        elif isinstance(event, Trajectory.Blocked):
+            texts.append(MyText("block", event.occurred_at, [event.description]))
+        elif isinstance(event, Trajectory.ConsultationHeld):
+            texts.append(MyText("consultation", event.occurred_at, list(event.decisions)))
+    return texts
+
+
+def hidden_reasons(record: PersonRecord) -> set[ReasonCategory]:
+    """004 / issue #19: a representative never sees a child-protection escalation (the
+    category ``safety``): it may be about them."""
+    return set() if record.as_role == PersonRole.CLIENT else {ReasonCategory.SAFETY}
+
+
 def my_plan(
-    trajectory: Trajectory, record: PersonRecord, thread: list[Trajectory], lang: str
+    trajectory: Trajectory,
+    record: PersonRecord,
+    thread: list[Trajectory],
+    lang: str,
+    texts: list[MyText],
 ) -> MyPlan:
     plan = trajectory.plan
-    hidden = set() if record.as_role == PersonRole.CLIENT else {ReasonCategory.SAFETY}
+    hidden = hidden_reasons(record)
     return MyPlan(
         trajectory=my_trajectory(trajectory, lang),
         goals=[
@@ -354,8 +394,6 @@ def my_plan(
         ),
         next_consultation_on=trajectory.next_consultation_on,
         next_evaluation_on=trajectory.next_evaluation_on,
-        # 004 / issue #19: a representative never sees a child-protection escalation (the
-        # category ``safety``): it may be about them.
         escalations=[
             MyEscalation(
                 level=e.level.value,
@@ -370,6 +408,7 @@ def my_plan(
         if trajectory.current_block is not None
         else [],
         thread=[my_trajectory(t, lang) for t in thread],
+        texts=texts,
     )
 
 
@@ -455,8 +494,12 @@ class MeController(Controller):
         services.access_log.record(
             read_entry(request, request.user, record.client.id, trajectory.id)
         )
-        siblings = services.care_record.trajectories_of(record.client.id)
-        return my_plan(trajectory, record, thread_of(trajectory, siblings), language(request, lang))
+        care_record = services.care_record
+        siblings = care_record.trajectories_of(record.client.id)
+        texts = visible_texts(care_record.events.get(trajectory.id), hidden_reasons(record))
+        return my_plan(
+            trajectory, record, thread_of(trajectory, siblings), language(request, lang), texts
+        )
 
     @get("/access", sync_to_thread=True, summary="Who has access to my plan, and why")
     def access(self, request: Caller, services: Services, lang: Lang = None) -> list[MyAccess]:

@@ -467,6 +467,8 @@ class HoldConsultation(TrajectoryCommand, kw_only=True, frozen=True):
     decisions: Lines = ()
     next_consultation_on: date | None = None
     no_next_reason: OptionalText | None = None
+    #: Issue #19: the person whose plan it is reads the decisions (off by default).
+    visible_to_client: bool = False
 
     def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
         trajectory.hold_consultation(
@@ -480,6 +482,7 @@ class HoldConsultation(TrajectoryCommand, kw_only=True, frozen=True):
             decisions=self.decisions,
             next_consultation_on=self.next_consultation_on,
             no_next_reason=self.no_next_reason,
+            visible_to_client=self.visible_to_client,
         )
 
 
@@ -668,6 +671,8 @@ class RaiseEscalation(TrajectoryCommand, kw_only=True, frozen=True):
     level: EscalationLevel
     reason: ReasonCategory
     description: OptionalText = ""
+    #: Issue #19: the person whose plan it is reads the description (off by default).
+    visible_to_client: bool = False
 
     @property
     def item_id(self) -> str | None:
@@ -684,6 +689,7 @@ class RaiseEscalation(TrajectoryCommand, kw_only=True, frozen=True):
             level=self.level,
             reason=self.reason,
             description=self.description,
+            visible_to_client=self.visible_to_client,
         )
 
 
@@ -720,9 +726,16 @@ class BlockTrajectory(TrajectoryCommand, kw_only=True, frozen=True):
     action = Action.BLOCK
     reasons: Annotated[tuple[ReasonCategory, ...], Meta(min_length=1, max_length=10)]
     description: OptionalText = ""
+    #: Issue #19: the person whose plan it is reads the description (off by default).
+    visible_to_client: bool = False
 
     def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
-        trajectory.block(ctx, reasons=self.reasons, description=self.description)
+        trajectory.block(
+            ctx,
+            reasons=self.reasons,
+            description=self.description,
+            visible_to_client=self.visible_to_client,
+        )
 
 
 class UnblockTrajectory(TrajectoryCommand, kw_only=True, frozen=True):

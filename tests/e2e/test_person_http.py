@@ -323,3 +323,45 @@ def test_a_professional_registers_no_client_for_a_person_and_a_new_client_is_not
         },
         status=422,
     )
+
+
+def test_free_texts_are_shown_only_when_marked_visible_and_never_a_safety_escalation_to_a_parent(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    client, trajectory = trajectory_with_plan(module_http, module_auth)
+    client.post("/representatives", {"occurred_at": at(3), "representative_ref": "rep-mother"})
+    own, parent = subject(), subject()
+    link(client, own)
+    link(client, parent, "representative", representative_ref="rep-mother")
+    for reason, visible, text in (
+        ("waiting_list", False, "Internal note about the waiting list"),
+        ("capacity", True, "We look for a place in day care"),
+        ("safety", True, "Concerns about the situation at home"),
+    ):
+        trajectory.post(
+            "/escalations",
+            {
+                "occurred_at": at(5),
+                "level": "team",
+                "reason": reason,
+                "description": text,
+                "visible_to_client": visible,
+            },
+        )
+
+    def texts(headers: dict[str, str]) -> list[str]:
+        answer = module_http.get(f"/v1/me/trajectories/{trajectory.id}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [line for t in answer.json()["texts"] for line in t["lines"]]
+
+    assert texts(person(own, "client")) == [
+        "We look for a place in day care",
+        "Concerns about the situation at home",
+    ]
+    assert texts(person(parent, "representative")) == ["We look for a place in day care"]
+    seen = module_http.get(
+        f"/v1/me/trajectories/{trajectory.id}", headers=person(parent, "representative")
+    ).json()
+    assert "safety" not in {e["reason"] for e in seen["escalations"]}

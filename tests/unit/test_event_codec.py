@@ -677,3 +677,20 @@ def test_a_copy_keeps_pending_events_apart() -> None:
     copied.collect_events()
 
     assert len(trajectory._pending_events) == pending > 0
+
+
+@pytest.mark.parametrize(
+    "event_class", [Trajectory.EscalationRaised, Trajectory.Blocked, Trajectory.ConsultationHeld]
+)
+def test_a_free_text_recorded_before_visible_to_client_reads_as_not_visible(
+    event_class: type,
+) -> None:
+    """Issue #19: the flag is a field added with a default; events stored without it load."""
+    event = EXAMPLES[event_class]
+    stored = {
+        k: v
+        for k, v in vars(event).items()
+        if k not in ("originator_id", "originator_version", "visible_to_client")
+    }
+    decoded = MsgspecMapper._decode_state(event_class, msgspec.json.encode(stored))
+    assert decoded["visible_to_client"] is False
