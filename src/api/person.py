@@ -35,14 +35,7 @@ from application.identities import FoundLink
 from domain.client import Client, PersonRole
 from domain.common import ReasonCategory
 from domain.errors import TrajectoryNotFound
-from domain.minors import (
-    Exerciser,
-    Jurisdiction,
-    client_exercises,
-    is_minor,
-    parent_exercises,
-    who_exercises,
-)
+from domain.minors import Exerciser, rights_of
 from domain.trajectory import Trajectory
 
 # --- which client, as whom ----------------------------------------------------------------------
@@ -57,19 +50,6 @@ class PersonRecord:
     link_id: str
     representative_ref: str | None
     exerciser: Exerciser
-
-
-def counts(
-    jurisdiction: Jurisdiction, as_role: PersonRole, client: Client, on: date
-) -> Exerciser | None:
-    """Who exercises the client's rights, when the minors' rules let ``as_role`` act; else
-    ``None``. A representative of a client of age keeps what the client appointed them for."""
-    exerciser = who_exercises(jurisdiction, client.known_birth_year, client.capacity_assessment, on)
-    if as_role == PersonRole.CLIENT:
-        return exerciser if client_exercises(exerciser) else None
-    if not is_minor(client.known_birth_year, on):
-        return exerciser
-    return exerciser if parent_exercises(exerciser) else None
 
 
 @dataclass(frozen=True)
@@ -93,7 +73,13 @@ class PersonRecords:
         today = self.today()
         records = []
         for found in identities.find(principal.user_id, as_role):
-            exerciser = counts(self.services.jurisdiction, as_role, found.client, today)
+            exerciser = rights_of(
+                self.services.jurisdiction,
+                as_client=as_role == PersonRole.CLIENT,
+                birth_year=found.client.known_birth_year,
+                assessment=found.client.capacity_assessment,
+                on=today,
+            )
             if exerciser is not None:
                 records.append(self._record(found, as_role, exerciser))
         if not records:

@@ -118,6 +118,25 @@ def needs_both_signatures(exerciser: Exerciser) -> bool:
     return exerciser == Exerciser.TOGETHER
 
 
+def rights_of(
+    jurisdiction: Jurisdiction,
+    *,
+    as_client: bool,
+    birth_year: int | None,
+    assessment: CapacityAssessment | None,
+    on: date,
+) -> Exerciser | None:
+    """Who exercises the client's rights, when the rules let this person act: the client
+    themselves (``as_client``) or a representative; ``None`` when they may not. A
+    representative of a client of age keeps what the client appointed them for."""
+    exerciser = who_exercises(jurisdiction, birth_year, assessment, on)
+    if as_client:
+        return exerciser if client_exercises(exerciser) else None
+    if not is_minor(birth_year, on):
+        return exerciser
+    return exerciser if parent_exercises(exerciser) else None
+
+
 def is_minor(birth_year: int | None, on: date) -> bool:
     """A client of whom the record knows they may still be a minor (the higher age below 18)."""
     return birth_year is not None and possible_age(birth_year, on) < OF_AGE

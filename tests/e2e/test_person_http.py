@@ -1,7 +1,9 @@
 """The person whose plan it is, as a user (issue #19), over HTTP on both backends: identity
 links, the person's tokens, what they see under ``/v1/me``, who has access and who read."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -12,7 +14,7 @@ from api.auth import LocalTokens
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container
 from tests.e2e.catalog import CASES
-from tests.e2e.conftest import TokenFactory
+from tests.e2e.conftest import TokenFactory, token_factory
 from tests.e2e.steps import Record, at, bearer, register_client, trajectory_with_plan
 
 Person = Callable[[str, str], dict[str, str]]
@@ -294,7 +296,7 @@ def test_in_belgium_a_capable_minor_reads_their_plan_and_the_parent_no_longer_do
     child, parent = subject(), subject()
     link(client, child)
     link(client, parent, "representative", representative_ref="rep-father")
-    client.post("/birth-year", {"occurred_at": at(4), "birth_year": 2013})
+    client.post("/birth-year", {"occurred_at": at(4), "birth_year": datetime.now(UTC).year - 13})
     assert module_http.get("/v1/me", headers=person(child, "client")).status_code == 403
     as_parent = module_http.get("/v1/me", headers=person(parent, "representative"))
     assert as_parent.json()["records"][0]["rights_exercised_by"]["code"] == "parents"
@@ -365,3 +367,49 @@ def test_free_texts_are_shown_only_when_marked_visible_and_never_a_safety_escala
         f"/v1/me/trajectories/{trajectory.id}", headers=person(parent, "representative")
     ).json()
     assert "safety" not in {e["reason"] for e in seen["escalations"]}
+
+
+@pytest.fixture
+def dutch(any_settings: Settings) -> Iterator[tuple[TestClient, TokenFactory, Person]]:  # type: ignore[type-arg]
+    """An app of a deployment under Dutch law (``RODEDRAAD_JURISDICTION=NL``)."""
+    settings = replace(any_settings, person=replace(any_settings.person, jurisdiction="NL"))
+    container = Container.build(settings, inline_projections=True)
+    tokens = LocalTokens.from_file(settings.auth.secret_file)
+
+    def issue(subject: str, role: str) -> dict[str, str]:
+        return bearer(tokens.issue(user=subject, organisation=None, roles=[role], region=None))
+
+    try:
+        with TestClient(app=container.http_app()) as http:
+            yield http, token_factory(settings), issue
+    finally:
+        container.close()
+
+
+@pytest.mark.parametrize(
+    ("age", "child_reads", "parent_reads", "by"),
+    [(10, 403, 200, "parents"), (13, 200, 200, "together"), (16, 200, 403, "client")],
+)
+def test_in_the_netherlands_the_age_bands_decide_who_reads_the_plan(
+    dutch: tuple[TestClient, TokenFactory, Person],  # type: ignore[type-arg]
+    age: int,
+    child_reads: int,
+    parent_reads: int,
+    by: str,
+) -> None:
+    http, token, person = dutch
+    client, _trajectory = trajectory_with_plan(http, bearer(token()))
+    client.post("/representatives", {"occurred_at": at(3), "representative_ref": "rep-mother"})
+    child, parent = subject(), subject()
+    link(client, child)
+    link(client, parent, "representative", representative_ref="rep-mother")
+    client.post("/birth-year", {"occurred_at": at(4), "birth_year": datetime.now(UTC).year - age})
+    # A capacity assessment changes nothing under the WGBO's age bands.
+    client.post(
+        "/capacity-assessments", {"occurred_at": at(5), "capable": True, "assessed_on": at(5)[:10]}
+    )
+    as_child = http.get("/v1/me", headers=person(child, "client"))
+    as_parent = http.get("/v1/me", headers=person(parent, "representative"))
+    assert (as_child.status_code, as_parent.status_code) == (child_reads, parent_reads)
+    reader = as_child if child_reads == 200 else as_parent
+    assert reader.json()["records"][0]["rights_exercised_by"]["code"] == by

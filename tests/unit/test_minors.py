@@ -16,6 +16,7 @@ from domain.minors import (
     needs_both_signatures,
     parent_exercises,
     possible_age,
+    rights_of,
     who_exercises,
 )
 
@@ -110,3 +111,46 @@ def test_a_year_of_birth_in_the_future_is_refused() -> None:
     with pytest.raises(InvalidValue):
         check_birth_year(2027, TODAY)
     assert check_birth_year(2010, TODAY) == 2010
+
+
+@pytest.mark.parametrize(
+    ("jurisdiction", "age", "assessment", "client", "parent"),
+    [
+        (Jurisdiction.BE, 10, None, None, Exerciser.PARENTS),
+        (Jurisdiction.BE, 10, CAPABLE, Exerciser.CLIENT, None),
+        (Jurisdiction.BE, 17, NOT_CAPABLE, None, Exerciser.PARENTS),
+        (Jurisdiction.NL, 11, CAPABLE, None, Exerciser.PARENTS),
+        (Jurisdiction.NL, 12, None, Exerciser.TOGETHER, Exerciser.TOGETHER),
+        (Jurisdiction.NL, 15, None, Exerciser.TOGETHER, Exerciser.TOGETHER),
+        (Jurisdiction.NL, 16, None, Exerciser.CLIENT, None),
+    ],
+)
+def test_who_may_act_the_client_or_the_parent_representative(
+    jurisdiction: Jurisdiction,
+    age: int,
+    assessment: CapacityAssessment | None,
+    client: Exerciser | None,
+    parent: Exerciser | None,
+) -> None:
+    for as_client, expected in ((True, client), (False, parent)):
+        exerciser = rights_of(
+            jurisdiction,
+            as_client=as_client,
+            birth_year=born_aged(age),
+            assessment=assessment,
+            on=TODAY,
+        )
+        assert exerciser == expected
+
+
+@pytest.mark.parametrize("jurisdiction", list(Jurisdiction))
+def test_a_representative_of_a_client_of_age_keeps_what_the_client_appointed_them_for(
+    jurisdiction: Jurisdiction,
+) -> None:
+    for birth_year in (born_aged(30), None):
+        assert (
+            rights_of(
+                jurisdiction, as_client=False, birth_year=birth_year, assessment=None, on=TODAY
+            )
+            == Exerciser.CLIENT
+        )
