@@ -57,6 +57,20 @@ def linked_plan(
     return client, trajectory, sub
 
 
+def family(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+) -> tuple[Record, Record, str, str]:
+    """A client with a plan in the making, a parent appointed as representative, and both
+    linked: → client, trajectory, the client's subject, the parent's subject."""
+    client, trajectory = trajectory_with_plan(http, auth)
+    client.post("/representatives", {"occurred_at": at(3), "representative_ref": "rep-parent"})
+    child, parent = subject(), subject()
+    link(client, child)
+    link(client, parent, "representative", representative_ref="rep-parent")
+    return client, trajectory, child, parent
+
+
 def test_a_linked_client_reads_whose_record_it_is_and_their_plan(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
@@ -291,11 +305,7 @@ def test_in_belgium_a_capable_minor_reads_their_plan_and_the_parent_no_longer_do
     module_auth: dict[str, str],
     person: Person,
 ) -> None:
-    client, _trajectory = trajectory_with_plan(module_http, module_auth)
-    client.post("/representatives", {"occurred_at": at(3), "representative_ref": "rep-father"})
-    child, parent = subject(), subject()
-    link(client, child)
-    link(client, parent, "representative", representative_ref="rep-father")
+    client, _trajectory, child, parent = family(module_http, module_auth)
     client.post("/birth-year", {"occurred_at": at(4), "birth_year": datetime.now(UTC).year - 13})
     assert module_http.get("/v1/me", headers=person(child, "client")).status_code == 403
     as_parent = module_http.get("/v1/me", headers=person(parent, "representative"))
@@ -308,10 +318,9 @@ def test_in_belgium_a_capable_minor_reads_their_plan_and_the_parent_no_longer_do
     assert module_http.get("/v1/me", headers=person(parent, "representative")).status_code == 403
 
 
-def test_a_professional_registers_no_client_for_a_person_and_a_new_client_is_not_linked(
+def test_a_link_names_an_appointed_representative_only(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
-    person: Person,
 ) -> None:
     """A link names an appointed representative: an unknown reference is refused."""
     client = register_client(module_http, module_auth)
@@ -332,11 +341,7 @@ def test_free_texts_are_shown_only_when_marked_visible_and_never_a_safety_escala
     module_auth: dict[str, str],
     person: Person,
 ) -> None:
-    client, trajectory = trajectory_with_plan(module_http, module_auth)
-    client.post("/representatives", {"occurred_at": at(3), "representative_ref": "rep-mother"})
-    own, parent = subject(), subject()
-    link(client, own)
-    link(client, parent, "representative", representative_ref="rep-mother")
+    _client, trajectory, own, parent = family(module_http, module_auth)
     for reason, visible, text in (
         ("waiting_list", False, "Internal note about the waiting list"),
         ("capacity", True, "We look for a place in day care"),
@@ -398,11 +403,7 @@ def test_in_the_netherlands_the_age_bands_decide_who_reads_the_plan(
     by: str,
 ) -> None:
     http, token, person = dutch
-    client, _trajectory = trajectory_with_plan(http, bearer(token()))
-    client.post("/representatives", {"occurred_at": at(3), "representative_ref": "rep-mother"})
-    child, parent = subject(), subject()
-    link(client, child)
-    link(client, parent, "representative", representative_ref="rep-mother")
+    client, _trajectory, child, parent = family(http, bearer(token()))
     client.post("/birth-year", {"occurred_at": at(4), "birth_year": datetime.now(UTC).year - age})
     # A capacity assessment changes nothing under the WGBO's age bands.
     client.post(
