@@ -15,7 +15,15 @@ from rodedraad.settings import Settings
 from rodedraad.wiring import Container
 from tests.e2e.catalog import CASES
 from tests.e2e.conftest import TokenFactory, token_factory
-from tests.e2e.steps import Record, at, bearer, register_client, trajectory_with_plan
+from tests.e2e.steps import (
+    Record,
+    at,
+    bearer,
+    referral,
+    register_client,
+    start_consultation,
+    trajectory_with_plan,
+)
 
 Person = Callable[[str, str], dict[str, str]]
 App = tuple[Settings, Container, TestClient]  # type: ignore[type-arg]
@@ -414,3 +422,26 @@ def test_in_the_netherlands_the_age_bands_decide_who_reads_the_plan(
     assert (as_child.status_code, as_parent.status_code) == (child_reads, parent_reads)
     reader = as_child if child_reads == 200 else as_parent
     assert reader.json()["records"][0]["rights_exercised_by"]["code"] == by
+
+
+def test_the_person_sees_the_thread_to_the_trajectory_their_plan_continues(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    client, first, sub = linked_plan(module_http, module_auth)
+    first.post("/consultations", {**start_consultation(4), "kind": "end"})
+    first.post("/closure", {"occurred_at": at(5), "reason": "done", "follow_up_by": COORDINATING})
+    answer = module_http.post(
+        "/v1/trajectories",
+        json=referral(client.id, hours=6, continues_from=first.id),
+        headers=module_auth,
+    )
+    assert answer.status_code == 201, answer.text
+    second = answer.json()
+    plan = module_http.get(f"/v1/me/trajectories/{second['id']}", headers=person(sub, "client"))
+    assert plan.status_code == 200, plan.text
+    assert [t["trajectory_id"] for t in plan.json()["thread"]] == [first.id]
+    assert plan.json()["trajectory"]["continued_from"] == first.id
+    listed = module_http.get("/v1/me/trajectories", headers=person(sub, "client")).json()
+    assert [t["trajectory_id"] for t in listed] == [first.id, second["id"]]
