@@ -28,8 +28,9 @@ records a genesis row: up to which position the chain was computed after the fac
 made before the migration cannot be told from the record), and when.
 
 ``verify`` recomputes the chain and names the first position that does not match. What it
-cannot see yet: events removed from the end of the log together with their chain entries (a
-truncated tail) — that needs seals, the next step of issue #16.
+cannot see on its own: events removed from the end of the log together with their chain
+entries (a truncated tail); the seals (``application.seals``) close that for every position
+they cover, and ``verify`` reports the positions after the last seal.
 """
 
 import hashlib
@@ -307,6 +308,16 @@ class EventChain:
                 )
             checked += 1
         return self._result(checked, None)
+
+    def aggregate_positions(self, originator_id: UUID) -> list[int]:
+        """One aggregate's log positions, in version order (for its seals' inclusion proofs)."""
+        key: Any = originator_id if self._postgres else originator_id.hex
+        rows = self._fetch(
+            f"SELECT {self._position} FROM {self._events} WHERE originator_id = ? "  # noqa: S608
+            "ORDER BY originator_version",
+            (key,),
+        )
+        return [int(r[0]) for r in rows]
 
     def _result(self, checked: int, mismatch: Mismatch | None) -> Verification:
         return Verification(checked=checked, mismatch=mismatch, genesis_up_to=self.genesis_up_to())
