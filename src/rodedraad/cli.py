@@ -551,6 +551,7 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             what = "the log"
         if result.mismatch is None:
             sealed = _verify_seals(settings, care_record, args)
+            snapshots = _verify_snapshots(care_record, args.trajectory)
     finally:
         care_record.close()
     if result.genesis_up_to:
@@ -565,20 +566,20 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 1
     print(f"{what}: all {result.checked:,} event(s) match the chain")
-    for line in sealed.lines:
+    for line in [*sealed.lines, *snapshots.lines]:
         print(line)
-    return 0 if sealed.holds else 1
+    return 0 if sealed.holds and snapshots.holds else 1
 
 
 @dataclass(frozen=True)
-class _SealsChecked:
+class _Checked:
     holds: bool
     lines: list[str]
 
 
 def _verify_seals(
     settings: Settings, care_record: "CareRecord", args: argparse.Namespace
-) -> _SealsChecked:
+) -> _Checked:
     """The seals (``application.seals``): each one's signature against the auditor's
     ``--public-key`` if given (it wins), else the deployment's own; its Merkle root against the
     chain entries of its range; the ranges contiguous. With ``--trajectory``, its events'
@@ -623,7 +624,7 @@ def _verify_seals(
             f"SEAL MISMATCH at seal {mismatch.seal} (position {mismatch.position}): "
             f"{mismatch.reason}"
         )
-        return _SealsChecked(holds=False, lines=lines)
+        return _Checked(holds=False, lines=lines)
     if tail.entries:
         since = f", committed since {tail.since:%Y-%m-%d %H:%M:%S} UTC" if tail.since else ""
         last = (
@@ -638,7 +639,28 @@ def _verify_seals(
         )
     else:
         lines.append("unsealed tail: none, every chained position is sealed")
-    return _SealsChecked(holds=True, lines=lines)
+    return _Checked(holds=True, lines=lines)
+
+
+def _verify_snapshots(care_record: "CareRecord", trajectory: UUID | None) -> _Checked:
+    """Each stored snapshot (or the trajectory's) against the events it summarises
+    (``application.snapshot_check``)."""
+    from application.snapshot_check import SnapshotCheck
+
+    report = SnapshotCheck(care_record).verify(trajectory)
+    if report.mismatch is not None:
+        m = report.mismatch
+        return _Checked(
+            holds=False,
+            lines=[
+                f"SNAPSHOT MISMATCH: the snapshot of {m.originator_id} at v{m.version}: "
+                f"{m.reason} ({report.checked:,} snapshot(s) before it match)"
+            ],
+        )
+    return _Checked(
+        holds=True,
+        lines=[f"snapshots: all {report.checked:,} match the events they summarise"],
+    )
 
 
 def _audit_seal(settings: Settings, args: argparse.Namespace) -> int:

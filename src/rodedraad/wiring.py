@@ -35,7 +35,7 @@ from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
 from application.migrations import Stores, migrate
 from application.seals import Seal, Seals
-from application.signing import SigningKeyFile
+from application.signing import SigningKeyError, SigningKeyFile
 from application.simulation import simulation_mark
 from application.sql import PostgresDatabase, SqliteDatabase
 from domain.deadlines import DeadlinePolicy
@@ -333,7 +333,15 @@ def seal_job(settings: Settings, care_record: CareRecord) -> Callable[[datetime]
     seals = Seals(care_record.recorder)
     key = signing_key_file(settings).load
     every = timedelta(minutes=settings.seal_interval_minutes)
-    return lambda now: seals.take_if_due(key, now, every)
+
+    def job(now: datetime) -> Seal | None:
+        try:
+            return seals.take_if_due(key, now, every)
+        except SigningKeyError as e:  # a PostgreSQL deployment that has not made its key yet
+            log.warning("the event chain is not sealed", reason=e.message)
+            return None
+
+    return job
 
 
 def build_releases(

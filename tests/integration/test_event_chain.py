@@ -469,3 +469,80 @@ def test_the_scheduler_seals_the_chain_when_a_seal_is_due(own_settings: Settings
         background.lock.release()
         scheduler.database.close()
         record.close()
+
+
+# --- snapshots against the events they summarise (issue #16, third step) --------------------------
+
+
+def _snapshotted(settings: Settings, *aggregates: Any) -> None:
+    record = build_care_record(settings)
+    try:
+        for aggregate in aggregates:
+            record.take_snapshot(aggregate)
+    finally:
+        record.close()
+
+
+def _snapshots(settings: Settings) -> str:
+    return (
+        "stored_snapshots" if not settings.database.is_postgres else f"{CareRecord.name}_snapshots"
+    )
+
+
+def test_snapshots_that_match_their_events_verify(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """Clients' snapshots too, whose personal fields are sealed under their keys."""
+    story = _recorded(own_settings)
+    _snapshotted(own_settings, *(t.trajectories[-1] for t in story.threads))
+    _snapshotted(own_settings, *(t.client_id for t in story.threads))
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 0, out
+    assert f"snapshots: all {2 * len(story.threads)} match the events they summarise" in out
+
+
+def test_a_changed_byte_in_a_snapshot_is_named(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    story = _recorded(own_settings)
+    trajectory = story.threads[1].trajectories[-1]
+    _snapshotted(own_settings, trajectory)
+    key: Any = trajectory if own_settings.database.is_postgres else trajectory.hex
+    table = _snapshots(own_settings)
+    (state, version), *_ = _execute(
+        own_settings,
+        f"SELECT state, originator_version FROM {table} WHERE originator_id = {{mark}}",
+        (key,),
+    )
+    changed = bytearray(state)
+    changed[len(changed) // 2] ^= 0x01
+    _execute(
+        own_settings,
+        f"UPDATE {table} SET state = {{mark}} WHERE originator_id = {{mark}}",
+        (bytes(changed), key),
+    )
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"SNAPSHOT MISMATCH: the snapshot of {trajectory} at v{version}:" in out
+    code, out, _ = rodedraad(own_settings, "audit", "verify", "--trajectory", str(trajectory))
+    assert code == 1
+    assert f"SNAPSHOT MISMATCH: the snapshot of {trajectory} at v{version}:" in out
+
+
+def test_an_erased_clients_dropped_snapshots_leave_the_others_verified(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    story = _recorded(own_settings)
+    _snapshotted(own_settings, *(t.trajectories[-1] for t in story.threads))
+    _seal(own_settings, rodedraad)
+    _erase(own_settings, story.threads[0].client_id)
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 0, out
+    assert f"snapshots: all {len(story.threads) - 1} match the events they summarise" in out
+    assert "all 1 seal(s) hold" in out
