@@ -111,12 +111,17 @@ class InclusionProof(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def prove(
-    seal: int, positions: Sequence[int], chain_hashes: Sequence[bytes], position: int
+    seal: int,
+    positions: Sequence[int],
+    chain_hashes: Sequence[bytes],
+    position: int,
+    leaves: Sequence[bytes] | None = None,
 ) -> InclusionProof:
     """The proof for ``position`` in a seal over ``positions`` (in order) and their chain
-    entries."""
+    entries (``leaves``: their leaf hashes, when already computed for another proof)."""
     index = positions.index(position)
-    leaves = [leaf_hash(p, h) for p, h in zip(positions, chain_hashes, strict=True)]
+    if leaves is None:
+        leaves = [leaf_hash(p, h) for p, h in zip(positions, chain_hashes, strict=True)]
     return InclusionProof(
         seal=seal,
         position=position,

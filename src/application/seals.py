@@ -385,7 +385,7 @@ class Seals:
         seals = self.all()
         proofs: list[InclusionProof] = []
         unsealed = 0
-        ranges: dict[int, tuple[list[int], list[bytes]]] = {}
+        ranges: dict[int, tuple[list[int], list[bytes], list[bytes]]] = {}
         for position in positions:
             seal = next((s for s in seals if s.after_position < position <= s.last_position), None)
             if seal is None:
@@ -397,15 +397,16 @@ class Seals:
                     return TrajectorySeals(
                         proofs, unsealed, SealMismatch(seal.number, position, why)
                     )
-                ranges[seal.number] = (in_range, hashes)
-            in_range, hashes = ranges[seal.number]
+                leaves = [merkle.leaf_hash(p, h) for p, h in zip(in_range, hashes, strict=True)]
+                ranges[seal.number] = (in_range, hashes, leaves)
+            in_range, hashes, leaves = ranges[seal.number]
             if position not in in_range:
                 return TrajectorySeals(
                     proofs,
                     unsealed,
                     SealMismatch(seal.number, position, "the seal covers no chain entry here"),
                 )
-            proof = merkle.prove(seal.number, in_range, hashes, position)
+            proof = merkle.prove(seal.number, in_range, hashes, position, leaves)
             if not proof.check(seal.root, seal.entries):
                 return TrajectorySeals(
                     proofs,
