@@ -6,19 +6,31 @@ machine falls on both; per backend and concurrency the median commands/s of each
 ratio. The target: the chain costs at most 5 % of command throughput.
 """
 
+import json
+import socket
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 from application.commit_times import CommitTimesSQLiteRecorder
 from application.pg_recorder import LockedInsertRecorder
-from benchmarks.databases import Target, postgres_available, postgres_target, sqlite_target
+from benchmarks import machine
+from benchmarks.databases import (
+    Target,
+    postgres_available,
+    postgres_target,
+    server_version,
+    sqlite_target,
+)
 from benchmarks.loads import ScriptFeed, app_commands
 from rodedraad.wiring import build_care_record
 
 WARMUP_SECONDS = 1.0
 WINDOW_SECONDS = 4.0
+RESULTS = Path(__file__).parent / "results"
 
 
 @contextmanager
@@ -54,8 +66,11 @@ def main(
     repeats: int = 3,
     seed: int = 1,
 ) -> int:
+    started = datetime.now(UTC)
+    results: dict[str, Any] = {}
+    postgres = "postgres" in backends and postgres_available()
     for backend in backends:
-        if backend == "postgres" and not postgres_available():
+        if backend == "postgres" and not postgres:
             print("postgres: not reachable, skipped")
             continue
         for concurrency in concurrencies:
@@ -71,4 +86,22 @@ def main(
                 f"{[round(r) for r in runs[True]]}: ratio {with_chain / without:.3f}",
                 flush=True,
             )
+            results[f"{backend} c={concurrency}"] = {
+                "without_chain_per_second": runs[False],
+                "with_chain_per_second": runs[True],
+                "ratio_of_medians": with_chain / without,
+            }
+    result = {
+        "benchmark": "chain-cost",
+        "started_at": started.isoformat(),
+        "machine": machine.describe(server_version() if postgres else None),
+        "code": machine.code_version(),
+        "plan": {"repeats": repeats, "seed": seed, "window_seconds": WINDOW_SECONDS},
+        "target": {"ratio_at_least": 0.95},
+        "results": results,
+    }
+    name = "-".join(backends)
+    path = RESULTS / f"{started:%Y-%m-%dT%H%M}-{socket.gethostname()}-chain-cost-{name}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"results written to {path}")
     return 0

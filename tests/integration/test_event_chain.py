@@ -256,6 +256,25 @@ def test_the_chain_stays_consistent_with_several_writers(
     assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
 
 
+def test_writers_taking_turns_chain_on_from_each_others_entries(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """A writer remembers the end of the chain it wrote last; when another writer (another
+    process) wrote after it, its next insert follows that writer's entries, not its own."""
+    first, second = build_care_record(own_settings), build_care_record(own_settings)
+    try:
+        for record in (first, second, first, second, first):
+            story = Story(record, clients=1)
+            story._refer(story.threads[0], 1, 0, None)
+    finally:
+        first.close()
+        second.close()
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
+
+
 def test_events_an_older_writer_left_unchained_are_chained_by_the_next_insert(
     own_settings: Settings, rodedraad: Rodedraad
 ) -> None:
