@@ -55,6 +55,9 @@ DDL = {
     "key_id TEXT NOT NULL, signature BYTEA NOT NULL)",
 }
 
+#: At most this many chain entries per seal: a larger range is sealed in several seals.
+MAX_ENTRIES = 100_000
+
 _COLUMNS = "number, after_position, last_position, entries, root, sealed_at, key_id, signature"
 _POSITION = struct.Struct(">q")
 
@@ -222,60 +225,71 @@ class Seals:
 
             yield run
 
-    def take(self, key: SigningKey, now: datetime) -> Seal | None:
-        """Seal every chain entry after the last seal; None when there is none."""
+    def take(self, key: SigningKey, now: datetime, most: int = MAX_ENTRIES) -> list[Seal]:
+        """Seal every chain entry after the last seal, at most ``most`` entries per seal (so a
+        first seal over a large existing log, and the proofs in it, stay bounded); none when
+        there is nothing new."""
+        taken: list[Seal] = []
         with self._writing() as run:
             last = run(f"SELECT number, last_position FROM {SEALS} ORDER BY number DESC LIMIT 1")  # noqa: S608
             number, after = (int(last[0][0]), int(last[0][1])) if last else (0, 0)
-            positions: list[int] = []
-            hashes: list[bytes] = []
-            start = after
-            while rows := run(
-                f"SELECT position, hash FROM {CHAIN} WHERE position > ? ORDER BY position LIMIT ?",  # noqa: S608
-                (start, BATCH),
-            ):
-                positions += [int(r[0]) for r in rows]
-                hashes += [bytes(r[1]) for r in rows]
-                start = positions[-1]
-            if not positions:
-                return None
-            seal = sign_seal(key, number + 1, after, positions, hashes, now)
-            run(
-                f"INSERT INTO {SEALS} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                (
-                    seal.number,
-                    seal.after_position,
-                    seal.last_position,
-                    seal.entries,
-                    seal.root,
-                    seal.sealed_at if self._postgres else commit_stamp(seal.sealed_at),
-                    seal.key_id,
-                    seal.signature,
-                ),
+            while True:
+                positions: list[int] = []
+                hashes: list[bytes] = []
+                start = after
+                while len(positions) < most and (
+                    rows := run(
+                        f"SELECT position, hash FROM {CHAIN} WHERE position > ? "  # noqa: S608
+                        "ORDER BY position LIMIT ?",
+                        (start, min(BATCH, most - len(positions))),
+                    )
+                ):
+                    positions += [int(r[0]) for r in rows]
+                    hashes += [bytes(r[1]) for r in rows]
+                    start = positions[-1]
+                if not positions:
+                    break
+                number += 1
+                seal = sign_seal(key, number, after, positions, hashes, now)
+                run(
+                    f"INSERT INTO {SEALS} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    (
+                        seal.number,
+                        seal.after_position,
+                        seal.last_position,
+                        seal.entries,
+                        seal.root,
+                        seal.sealed_at if self._postgres else commit_stamp(seal.sealed_at),
+                        seal.key_id,
+                        seal.signature,
+                    ),
+                )
+                taken.append(seal)
+                after = seal.last_position
+        for seal in taken:
+            log.info(
+                "seal taken",
+                seal=seal.number,
+                after_position=seal.after_position,
+                last_position=seal.last_position,
+                entries=seal.entries,
+                key_id=seal.key_id,
             )
-        log.info(
-            "seal taken",
-            seal=seal.number,
-            after_position=seal.after_position,
-            last_position=seal.last_position,
-            entries=seal.entries,
-            key_id=seal.key_id,
-        )
-        return seal
+        return taken
 
     def take_if_due(
         self, key: Callable[[], SigningKey], now: datetime, every: timedelta
-    ) -> Seal | None:
+    ) -> list[Seal]:
         """The scheduler's job: a seal when the last one is ``every`` old (or there is none)
         and there is something to seal. The key is loaded only then."""
         last = self.last()
         if last is not None and now < last.sealed_at + every:
-            return None
+            return []
         if not self._fetch(
             f"SELECT 1 FROM {CHAIN} WHERE position > ? LIMIT 1",  # noqa: S608
             (last.last_position if last else 0,),
         ):
-            return None
+            return []
         return self.take(key(), now)
 
     # --- checking -------------------------------------------------------------------------------

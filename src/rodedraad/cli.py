@@ -675,18 +675,21 @@ def _audit_seal(settings: Settings, args: argparse.Namespace) -> int:
     key = signing_key_file(settings).load()
     care_record = build_care_record(settings)
     try:
-        seal = Seals(care_record.recorder).take(key, datetime.now(UTC))
+        seals = Seals(care_record.recorder).take(key, datetime.now(UTC))
     finally:
         care_record.close()
-    if seal is None:
+    if not seals:
         print("nothing to seal: every chained position is sealed already")
         return 0
-    print(seal.payload().decode())
-    print(f"signature {encode_signature(seal.signature)} key {seal.key_id}")
+    for seal in seals:
+        print(seal.payload().decode())
+        print(f"signature {encode_signature(seal.signature)} key {seal.key_id}")
     _say(
-        f"seal {seal.number}: {seal.entries:,} position(s), {seal.after_position + 1} to "
-        f"{seal.last_position}; anchor the two lines above outside the system (README, "
-        "'Tamper evidence')"
+        f"{len(seals)} seal(s), {seals[0].number} to {seals[-1].number}: "
+        f"{sum(s.entries for s in seals):,} position(s), {seals[0].after_position + 1} to "
+        f"{seals[-1].last_position}; anchor the lines above outside the system (README, "
+        "'Tamper evidence'): the last seal's two lines suffice, since its chain entries hash "
+        "in everything before them"
     )
     return 0
 

@@ -327,19 +327,19 @@ def theme_batch_job(
     return lambda now: release_due(batches, deliver, now)
 
 
-def seal_job(settings: Settings, care_record: CareRecord) -> Callable[[datetime], Seal | None]:
+def seal_job(settings: Settings, care_record: CareRecord) -> Callable[[datetime], list[Seal]]:
     """The scheduler's job: seal the event chain when the last seal is
     ``RODEDRAAD_SEAL_INTERVAL_MINUTES`` old and there is something new (issue #16)."""
     seals = Seals(care_record.recorder)
     key = signing_key_file(settings).load
     every = timedelta(minutes=settings.seal_interval_minutes)
 
-    def job(now: datetime) -> Seal | None:
+    def job(now: datetime) -> list[Seal]:
         try:
             return seals.take_if_due(key, now, every)
         except SigningKeyError as e:  # a PostgreSQL deployment that has not made its key yet
             log.warning("the event chain is not sealed", reason=e.message)
-            return None
+            return []
 
     return job
 

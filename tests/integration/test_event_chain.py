@@ -325,6 +325,27 @@ def test_a_seal_covers_the_log_and_leaves_no_unsealed_tail(
     assert "nothing to seal: every chained position is sealed already" in again
 
 
+def test_a_long_range_is_sealed_in_several_bounded_seals(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    _recorded(own_settings)
+    positions = _positions(own_settings)
+    key = SigningKeyFile(own_settings.signing.key_file, create_on_first_need=False).create()
+    record = build_care_record(own_settings)
+    try:
+        taken = Seals(record.recorder).take(key, datetime.now(UTC), most=4)
+    finally:
+        record.close()
+
+    assert [s.entries for s in taken] == [4] * (len(positions) // 4) + (
+        [len(positions) % 4] if len(positions) % 4 else []
+    )
+    assert [s.after_position for s in taken[1:]] == [s.last_position for s in taken[:-1]]
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(taken)} seal(s) hold, over {len(positions)} position(s)" in out
+
+
 @pytest.mark.parametrize(
     ("column", "key_at_hand", "named"),
     [
@@ -481,9 +502,9 @@ def test_the_scheduler_seals_the_chain_when_a_seal_is_due(own_settings: Settings
         background.tick()
         assert len(seals.all()) == 1, "not due yet: the last seal is not an interval old"
         due = datetime.now(UTC) + timedelta(minutes=own_settings.seal_interval_minutes + 1)
-        take_seal(due)
+        assert len(take_seal(due)) == 1
         assert [s.last_position for s in seals.all()][-1] == _positions(own_settings)[-1]
-        assert take_seal(due + timedelta(hours=2)) is None, "nothing new: no seal"
+        assert take_seal(due + timedelta(hours=2)) == [], "nothing new: no seal"
     finally:
         background.lock.release()
         scheduler.database.close()
