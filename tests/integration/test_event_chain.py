@@ -586,3 +586,21 @@ def test_an_erased_clients_dropped_snapshots_leave_the_others_verified(
     assert code == 0, out
     assert f"snapshots: all {len(story.threads) - 1} match the events they summarise" in out
     assert "all 1 seal(s) hold" in out
+
+
+def test_postgresql_seals_only_with_a_key_made_on_purpose(
+    pg_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """No process makes the signing key on PostgreSQL: sealing says how to make it, and the
+    scheduler's job seals nothing (and fails no other job) until then."""
+    _recorded(pg_settings, clients=1)
+
+    code, _, err = rodedraad(pg_settings, "audit", "seal")
+    assert code == 2
+    assert "rodedraad keys public --create" in err
+    record = build_care_record(pg_settings)
+    try:
+        assert seal_job(pg_settings, record)(datetime.now(UTC)) == []
+        assert Seals(record.recorder).all() == []
+    finally:
+        record.close()
