@@ -445,3 +445,35 @@ def test_the_person_sees_the_thread_to_the_trajectory_their_plan_continues(
     assert plan.json()["trajectory"]["continued_from"] == first.id
     listed = module_http.get("/v1/me/trajectories", headers=person(sub, "client")).json()
     assert [t["trajectory_id"] for t in listed] == [first.id, second["id"]]
+
+
+def test_a_continuation_consent_is_listed_on_the_trajectory_it_names_only(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_token: TokenFactory,
+    person: Person,
+) -> None:
+    """Issue #17: a consent for the purpose continuation opens the trajectory it names, and
+    the person's list of who has access says so per trajectory."""
+    client, named, sub = linked_plan(module_http, module_auth)
+    other = module_http.post(
+        "/v1/trajectories", json=referral(client.id, hours=2), headers=module_auth
+    )
+    assert other.status_code == 201, other.text
+    client.post(
+        "/consents",
+        {
+            "occurred_at": at(4),
+            "to_party": "org-next",
+            "scopes": ["plan"],
+            "purpose": "continuation",
+            "trajectory_id": named.id,
+        },
+    )
+    access = module_http.get("/v1/me/access", headers=person(sub, "client")).json()
+    holding = {a["trajectory_id"] for a in access if a["grant"]["organisation"] == "org-next"}
+    assert holding == {named.id}
+    next_org = bearer(module_token(org="org-next"))
+    assert module_http.get(f"/v1/trajectories/{named.id}", headers=next_org).status_code == 200
+    unnamed = module_http.get(f"/v1/trajectories/{other.json()['id']}", headers=next_org)
+    assert unnamed.status_code == 404
