@@ -232,7 +232,7 @@ class _Bundle:
         return patient
 
     def episode_resource(self) -> Resource:
-        trajectory, periods = self.trajectory, []
+        trajectory, periods = self.trajectory, list[tuple[Status, datetime]]()
         for status, since in self.fold.status_periods:  # referred and accepted are both planned
             if not periods or EPISODE_STATUS[periods[-1][0]] != EPISODE_STATUS[status]:
                 periods.append((status, since))
