@@ -24,7 +24,7 @@ def test_a_bundle_of_every_trajectory_of_the_small_workload_parses(
     loaded = load_workload(sqlite_settings, SIZES["small"], seed=7, as_of=default_as_of())
     record = build_care_record(sqlite_settings)
     try:
-        ids = record._created(Trajectory.Referred)  # noqa: SLF001 - the record's own look-up
+        ids = record._created(Trajectory.Referred)  # the record's own look-up by creation topic
         assert len(ids) == loaded["trajectories"] == SIZES["small"]
         kinds: set[str] = set()
         statuses: set[str] = set()
