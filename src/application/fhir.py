@@ -244,6 +244,7 @@ class _Bundle:
             for i, (status, since) in enumerate(periods)
         ]
         coordinator = trajectory.coordinating_organisation or trajectory.referrer_organisation
+        self.organisation(trajectory.referrer_organisation)  # an entry, though no element names it
         return {
             "resourceType": "EpisodeOfCare",
             "identifier": [{"system": TRAJECTORY_SYSTEM, "value": str(trajectory.id)}],
@@ -482,7 +483,7 @@ class _Bundle:
                             "display": f"plan version {version}",
                         }
                     ],
-                    "occurredPeriod": _period(signed.occurred_at, signed.valid_until),
+                    "occurredDateTime": _instant(signed.occurred_at),
                     "recorded": _instant(signed.occurred_at),
                     "activity": _coding(f"{HL7}/v3-ParticipationType", "LA", "legal authenticator"),
                     "agent": [
@@ -511,7 +512,11 @@ class _Bundle:
             )
 
     def encounter_resources(self) -> None:
+        """R4 takes no Organization as ``Encounter.participant``: each participant names its
+        organisation by identifier, and that organisation is an entry of the bundle too."""
         for n, held in enumerate(self.fold.consultations, start=1):
+            for p in held.participants:
+                self.organisation(p.organisation)
             self.add(
                 self.ids.of("Encounter", str(n)),
                 {
