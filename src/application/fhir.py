@@ -88,6 +88,16 @@ ACHIEVEMENT_CODES = frozenset(
 Resource = dict[str, Any]
 
 
+def _pruned(value: Any) -> Any:
+    """FHIR JSON has no empty arrays or objects: an element without a value is left out."""
+    if isinstance(value, dict):
+        kept = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in ([], {}, None)}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
 def _ref(uid: UUID) -> Resource:
     return {"reference": f"urn:uuid:{uid}"}
 
@@ -596,7 +606,7 @@ class _Bundle:
             "identifier": {"system": TRAJECTORY_SYSTEM, "value": str(self.trajectory.id)},
             "type": "collection",
             "timestamp": _instant(self.now),
-            "entry": self.entries,
+            "entry": _pruned(self.entries),
         }
 
 
