@@ -135,7 +135,7 @@ class ReadController(Controller):
     )
     async def fhir_bundle(
         self, trajectory_id: Id, request: Caller, services: Services
-    ) -> Response[bytes]:
+    ) -> Response[dict[str, Any]]:
         """A ``collection`` Bundle (FHIR 4.0.1) built from the trajectory's events: Patient,
         EpisodeOfCare, CarePlan, Goals, CareTeam, Consents, Provenance per signature,
         Encounters and Organizations (README "FHIR export"). Same access as the plan state
@@ -146,15 +146,14 @@ class ReadController(Controller):
         )
         policy = services.policy
 
-        def record_and_build() -> bytes:
+        def record_and_build() -> dict[str, Any]:
             record_read(services.access_log, request, acting, client_id, trajectory_id)
-            bundle, _ = fhir.trajectory_bundle(
+            return fhir.trajectory_bundle(
                 services.care_record,
                 trajectory_id,
                 personal_details=lambda client: policy.sees_contact_details(acting, client),
                 now=policy.clock(),
             )
-            return fhir.encode(bundle)
 
         document = await anyio.to_thread.run_sync(record_and_build)
         return Response(document, media_type=fhir.MEDIA_TYPE, headers={"Cache-Control": "no-store"})

@@ -616,8 +616,8 @@ def trajectory_bundle(
     *,
     personal_details: Callable[[Client], bool],
     now: datetime,
-) -> tuple[Resource, UUID]:
-    """The trajectory's ``Bundle`` and its client's id. ``personal_details`` decides, on the
+) -> Resource:
+    """The trajectory's ``Bundle``. ``personal_details`` decides, on the
     client's record, whether the caller sees the name and contact (the rule of the client read
     route); an erased client's bundle never holds them, and says the data were erased."""
     record.trajectory(trajectory_id)  # TrajectoryNotFound (404) for an unknown id
@@ -627,8 +627,4 @@ def trajectory_bundle(
     bundle = _Bundle(
         record, trajectory, fold, client, personal_details=personal_details(client), now=now
     )
-    return bundle.build(), client.id
-
-
-def encode(bundle: Resource) -> bytes:
-    return msgspec.json.encode(bundle)
+    return bundle.build()

@@ -29,7 +29,7 @@ def test_a_bundle_of_every_trajectory_of_the_small_workload_parses(
         kinds: set[str] = set()
         statuses: set[str] = set()
         for trajectory_id in ids:
-            bundle, _ = trajectory_bundle(
+            bundle = trajectory_bundle(
                 record, trajectory_id, personal_details=lambda _: True, now=datetime.now(UTC)
             )
             check_bundle(bundle)
