@@ -28,6 +28,7 @@ import msgspec
 from application.care_record import CareRecord
 from domain.client import Client, Consent
 from domain.common import Signatory
+from domain.errors import TrajectoryNotFound
 from domain.organisation import Organisation, OrganisationNotFound
 from domain.trajectory import Status, Trajectory
 
@@ -144,15 +145,18 @@ class _Fold:
         self.consultations: list[Trajectory.ConsultationHeld] = []
         self.goal_revised: set[str] = set()
         self.continued: Trajectory.ContinuedFrom | None = None
-        self.coordinators: list[str] = []
 
-    def take(self, events: Iterable[Any]) -> Trajectory:
+    def take(self, trajectory_id: UUID, events: Iterable[Any]) -> Trajectory:
+        """The trajectory folded from its events by the domain's own ``apply``; noting on the
+        way what the folded state forgets."""
         trajectory: Any = None
         for event in events:
+            if trajectory is None and not isinstance(event, Trajectory.Referred):
+                break
             trajectory = event.mutate(trajectory)
             self._note(trajectory, event)
-        if not isinstance(trajectory, Trajectory):  # pragma: no cover - the caller loaded it
-            raise TypeError("not a trajectory's events")
+        if not isinstance(trajectory, Trajectory):
+            raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         return trajectory
 
     def _note(self, trajectory: Trajectory, event: Trajectory.Event) -> None:
@@ -620,9 +624,8 @@ def trajectory_bundle(
     """The trajectory's ``Bundle``. ``personal_details`` decides, on the
     client's record, whether the caller sees the name and contact (the rule of the client read
     route); an erased client's bundle never holds them, and says the data were erased."""
-    record.trajectory(trajectory_id)  # TrajectoryNotFound (404) for an unknown id
     fold = _Fold()
-    trajectory = fold.take(record.repository.event_store.get(trajectory_id))
+    trajectory = fold.take(trajectory_id, record.repository.event_store.get(trajectory_id))
     client = record.client(trajectory.client_id)
     bundle = _Bundle(
         record, trajectory, fold, client, personal_details=personal_details(client), now=now
