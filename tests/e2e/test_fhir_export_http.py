@@ -142,6 +142,20 @@ def test_the_care_plan_is_draft_before_signing_active_after_and_completed_after_
     assert [h["status"] for h in episode["statusHistory"]] == ["planned", "active"]
 
 
+def test_a_declined_referral_exports_a_revoked_plan_and_a_cancelled_episode(
+    app: App, build: Trajectories
+) -> None:
+    trajectory = build.referred(50)
+    trajectory.post("/declination", {"occurred_at": build.when.ago(40), "reason": "no place"})
+
+    bundle = export(app, trajectory)
+
+    assert one(bundle, "CarePlan")["status"] == "revoked"
+    episode = one(bundle, "EpisodeOfCare")
+    assert episode["status"] == "cancelled"
+    assert episode["period"]["start"][:10] == build.when.ago(50)[:10]
+
+
 def test_a_block_is_an_onhold_period_of_the_episode(app: App, build: Trajectories) -> None:
     trajectory = build.active(100, 30)
     build.block(trajectory, 60)
