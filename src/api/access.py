@@ -24,6 +24,9 @@ the event and in the personal-data read log.
    - **a consent** of the client in force that names the organisation and covers the plan or the
      dossier: reads the trajectory — and records nothing (a consent lets information pass; it
      gives no say over the trajectory);
+   - **a continuation consent** (issue #17): scope ``plan``, purpose ``continuation``, naming one
+     trajectory: reads that trajectory only, and lets its holder open a continuation of it at
+     its own organisation (``continue``); the client and everything else stay 404 to it;
    - **manages the client**: the organisation that registered the client, or the coordinating
      organisation of one of the client's open trajectories, acting for the client: manages its
      consents and representatives and refers it. A consent never lets its holder manage consents
@@ -125,6 +128,9 @@ CLIENT_MANAGEMENT = frozenset(
         Action.REVOKE_CONSENT,
     }
 )
+#: Issue #17: a continuation at the caller's own organisation; besides those that manage the
+#: client, the holder of the client's continuation consent opens it (``Client.lets_continue``).
+CONTINUATION = Action.CONTINUE
 REGISTRATION = Action.REGISTER_CLIENT
 ERASURE = Action.ERASE_CLIENT
 #: The organisation register: a coordinator registers (provisionally), an admin also confirms
@@ -277,7 +283,7 @@ class AccessPolicy:
     @staticmethod
     def permits(role: str, action: str) -> bool:
         """Whether ``role`` may take ``action`` at all, whatever the record (the 403 question)."""
-        if action == REGISTRATION or action in CLIENT_MANAGEMENT:
+        if action in (REGISTRATION, CONTINUATION) or action in CLIENT_MANAGEMENT:
             return role == Role.COORDINATOR
         if action == ORGANISATION_REGISTRATION:
             return role in (Role.COORDINATOR, Role.ADMIN)
@@ -480,6 +486,12 @@ class AccessPolicy:
     def _check_client_command(self, principal: Principal, action: str, client: Client) -> None:
         if action == ERASURE:
             return  # the role suffices: the deployment's officer, on the pseudonymous id
+        if action == CONTINUATION and client.lets_continue(
+            principal.organisation, self.clock().date()
+        ):
+            return  # issue #17: a consent to continue; the trajectory decides which one
+        if action == CONTINUATION:
+            action = Action.REFER  # otherwise a continuation is a referral like any other
         if action not in CLIENT_MANAGEMENT:
             raise Forbidden(f"{action.replace('_', ' ')} is not a command on a client")
         if self.manages(principal, client):
@@ -489,7 +501,9 @@ class AccessPolicy:
         raise Forbidden(
             "only the organisation that registered the client, or one that coordinates an open "
             "trajectory of the client, acts for the client (consents, representatives, "
-            "referrals); a consent lets its holder see, not manage",
+            "referrals); a consent lets its holder see, not manage (one with scope plan and "
+            "purpose continuation lets its holder continue a closed trajectory of the client, "
+            "at its own organisation)",
             visible=True,
         )
 
@@ -497,9 +511,16 @@ class AccessPolicy:
         self, principal: Principal, action: str, trajectory: Trajectory
     ) -> None:
         organisation, role = principal.organisation, role_of(principal)
+        if action == CONTINUATION:
+            self._check_continuation(principal, trajectory)
+            return
         if action == Action.REFER:  # the trajectory a new referral continues: it is read
             if not self.reads_trajectory(
-                principal, trajectory.parties, trajectory.client_id, trajectory.region
+                principal,
+                trajectory.parties,
+                trajectory.client_id,
+                trajectory.region,
+                trajectory.id,
             ):
                 raise TrajectoryNotFound(f"no trajectory with id {trajectory.id}")
             return
@@ -510,7 +531,7 @@ class AccessPolicy:
             return  # the party an agreement names answers it before it is a party
         party = organisation in trajectory.parties
         if not party and not self.reads_trajectory(
-            principal, trajectory.parties, trajectory.client_id, trajectory.region
+            principal, trajectory.parties, trajectory.client_id, trajectory.region, trajectory.id
         ):
             raise TrajectoryNotFound(f"no trajectory with id {trajectory.id}")
         if role == Role.COORDINATOR:
@@ -527,6 +548,26 @@ class AccessPolicy:
                 "that names their organisation",
                 visible=True,
             )
+
+    def _check_continuation(self, principal: Principal, trajectory: Trajectory) -> None:
+        """Issue #17: the trajectory a continuation at the caller's organisation continues. The
+        holder of the client's continuation consent for it continues it; an organisation that
+        manages the client continues any it reads; whoever reads it otherwise is refused (403),
+        and to anyone else it does not exist (404)."""
+        client = self.care_record.client(trajectory.client_id)
+        if client.lets_continue(principal.organisation, self.clock().date(), trajectory.id):
+            return
+        if not self.reads_trajectory(
+            principal, trajectory.parties, trajectory.client_id, trajectory.region, trajectory.id
+        ):
+            raise TrajectoryNotFound(f"no trajectory with id {trajectory.id}")
+        if self.manages(principal, client):
+            return
+        raise Forbidden(
+            "a consent for the purpose continuation lets its holder continue the trajectory it "
+            "names, and no other",
+            visible=True,
+        )
 
     # --- relations --------------------------------------------------------------------------------
 
@@ -565,15 +606,23 @@ class AccessPolicy:
         )
 
     def reads_trajectory(
-        self, principal: Principal, parties: Sequence[str], client_id: UUID, region: str
+        self,
+        principal: Principal,
+        parties: Sequence[str],
+        client_id: UUID,
+        region: str,
+        trajectory_id: UUID,
     ) -> bool:
         """One role's relation for reading a trajectory (the client's consents are read only
-        when the organisation is no party)."""
+        when the organisation is no party; a consent that names a trajectory, for its
+        continuation, reaches that one only)."""
         decided = self.reads_without_client(principal, parties, region)
         if decided is not None:
             return decided
         client = self.care_record.client(client_id)
-        return client.shares_with(principal.organisation, CASE_SCOPES, self.clock().date())
+        return client.shares_with(
+            principal.organisation, CASE_SCOPES, self.clock().date(), trajectory_id
+        )
 
     @staticmethod
     def reads_without_client(
@@ -620,7 +669,7 @@ class AccessPolicy:
                 raise Forbidden(
                     f"{action} needs one of the roles {', '.join(sorted(CASE_READERS))}"
                 )
-            if not self.reads_trajectory(single, parties, client_id, region):
+            if not self.reads_trajectory(single, parties, client_id, region, trajectory_id):
                 raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
 
         return self.decide(principal, action, check)[0]

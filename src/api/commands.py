@@ -186,7 +186,14 @@ class CommandRunner:
         return self._create(command, Action.REGISTER_CLIENT, self.care_record.register_client)
 
     def refer(self, command: Refer) -> Answer:
-        return self._create(command, Action.REFER, self.care_record.refer)
+        """A continuation at the caller's own organisation is decided as ``CONTINUE`` (which the
+        client's continuation consent allows, issue #17); any other referral as ``REFER``
+        (only an organisation that manages the client refers it, for whichever referrer)."""
+        own = self.request.user.organisation
+        at_own = command.referrer_organisation in (None, own)
+        continues = command.continues_from is not None and at_own
+        action = Action.CONTINUE if continues else Action.REFER
+        return self._create(command, action, self.care_record.refer)
 
     def register_organisation(self, command: RegisterOrganisation) -> Answer:
         """Provisional unless an admin registers it (the policy says which role acted)."""

@@ -585,9 +585,12 @@ class CareRecord(Application[UUID]):
             previous = self.trajectory(command.continues_from)
             ctx = ctx.authorised(previous)
         trajectory = command.open(ctx)
-        if previous is not None:
-            trajectory.continue_from(ctx, previous=previous)
-        return self._save_all(trajectory)
+        if previous is None:
+            return self._save_all(trajectory)
+        trajectory.continue_from(ctx, previous=previous)
+        # Issue #17: the earlier trajectory names the one that continues it, in the same commit.
+        previous.record_continued_by(ctx, continuing=trajectory)
+        return self._save_all(trajectory, previous)
 
     # --- the scheduler's deadlines --------------------------------------------------------------
 

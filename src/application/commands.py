@@ -51,6 +51,8 @@ class Action(StrEnum):
     REVOKE_CONSENT = "revoke_consent"
     ERASE_CLIENT = "erase_client"
     REFER = "refer"
+    #: A referral that continues a closed trajectory at the caller's own organisation (#17).
+    CONTINUE = "continue"
     ACCEPT = "accept"
     DECLINE = "decline"
     HOLD_CONSULTATION = "hold_consultation"
@@ -241,6 +243,14 @@ class GrantConsent(ClientCommand, kw_only=True, frozen=True):
     scopes: Annotated[tuple[ConsentScope, ...], Meta(min_length=1, max_length=3)]
     purpose: Text
     until: date | None = None
+    trajectory_id: Annotated[
+        UUID | None,
+        Meta(
+            description="For the purpose continuation only, and then required (issue #17): "
+            "the closed trajectory the consent lets to_party continue at its own organisation "
+            "(and read); such a consent opens nothing else of the client"
+        ),
+    ] = None
 
     @property
     def item_id(self) -> str | None:
@@ -258,6 +268,7 @@ class GrantConsent(ClientCommand, kw_only=True, frozen=True):
             scopes=self.scopes,
             purpose=self.purpose,
             until=self.until,
+            trajectory_id=self.trajectory_id,
         )
 
 
@@ -294,7 +305,17 @@ class Refer(Command, kw_only=True, frozen=True):
     client_criteria: Lines = ()
     referrer_engagement: OptionalText = ""
     referrer_organisation: Ref | None = None
-    continues_from: UUID | None = None
+    continues_from: Annotated[
+        UUID | None,
+        Meta(
+            description="A closed trajectory of the same client that this one continues: its "
+            "open goals and their actions are carried into this one (not in force here until "
+            "the plan is signed here), and it names this one in continued_by. Besides the "
+            "organisation that manages the client, an organisation holding the client's "
+            "consent with scope plan and purpose continuation may open it, at its own "
+            "organisation (no other referrer_organisation)"
+        ),
+    ] = None
 
     def open(self, ctx: CommandContext) -> Trajectory:
         """The new trajectory (its referral), not yet continuing anything."""

@@ -40,6 +40,10 @@ class PersonalData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     contact: str | None = None
 
 
+#: Issue #17: the purpose of a consent that lets its holder continue the client's trajectory.
+CONTINUATION_PURPOSE = "continuation"
+
+
 class Consent(msgspec.Struct):
     to_party: str
     scopes: tuple[ConsentScope, ...]
@@ -47,6 +51,14 @@ class Consent(msgspec.Struct):
     granted_on: date
     until: date | None
     revoked_at: datetime | None = None
+    #: Issue #17: the trajectory a consent for the purpose ``continuation`` lets its holder
+    #: continue (and read); such a consent opens nothing else. ``None``: any other consent.
+    trajectory_id: UUID | None = None
+
+    def reaches(self, trajectory_id: UUID | None) -> bool:
+        """Whether the consent bears on ``trajectory_id`` (``None``: on the client as such): a
+        consent that names a trajectory bears on that one only."""
+        return self.trajectory_id is None or self.trajectory_id == trajectory_id
 
     def in_force_for(self, party: str, on: date) -> bool:
         """Given to ``party``, not revoked, and ``on`` lies between its start and its end."""
@@ -126,12 +138,21 @@ class Client(CopiedThroughState, Record):
             client.representatives[self.representative_ref].excluded_at = self.occurred_at
 
     class ConsentGranted(Event):
+        """Version 2 (issue #17) names the trajectory of a consent for the purpose
+        ``continuation``; a version 1 event named none (upcast: ``None``)."""
+
+        class_version = 2
         personal_fields = ("purpose",)
         consent_id: str
         to_party: str
         scopes: tuple[ConsentScope, ...]
         purpose: str
         until: date | None
+        trajectory_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["trajectory_id"] = None
 
         def apply_to(self, client: "Client") -> None:
             client.consents[self.consent_id] = Consent(
@@ -140,6 +161,7 @@ class Client(CopiedThroughState, Record):
                 purpose=self.purpose,
                 granted_on=self.occurred_at.astimezone(UTC).date(),
                 until=self.until,
+                trajectory_id=self.trajectory_id,
             )
 
     class ConsentRevoked(Event):
@@ -231,9 +253,25 @@ class Client(CopiedThroughState, Record):
         scopes: tuple[ConsentScope, ...],
         purpose: str,
         until: date | None,
+        trajectory_id: UUID | None = None,
     ) -> None:
-        """004: who (organisation), what (plan, dossier, contact details), why and until when."""
+        """004: who (organisation), what (plan, dossier, contact details), why and until when.
+
+        Issue #17: a consent for the purpose ``continuation`` names the trajectory it lets its
+        holder continue (and only such a consent names one)."""
         ctx.check_occurred_at()
+        continuation = purpose.strip().casefold() == CONTINUATION_PURPOSE
+        if continuation and trajectory_id is None:
+            raise InvalidValue(
+                "a consent for the purpose continuation names the trajectory it lets its holder "
+                "continue (trajectory_id)",
+                field="trajectory_id",
+            )
+        if trajectory_id is not None and not continuation:
+            raise InvalidValue(
+                "only a consent for the purpose continuation names a trajectory",
+                field="trajectory_id",
+            )
         if not consent_id.strip():
             raise InvalidValue("consent id must not be empty", field="consent_id")
         if consent_id in self.consents:
@@ -250,6 +288,7 @@ class Client(CopiedThroughState, Record):
             scopes=tuple(dict.fromkeys(scopes)),
             purpose=require_text(purpose, "purpose"),
             until=until,
+            trajectory_id=trajectory_id,
         )
 
     def revoke_consent(self, ctx: CommandContext, *, consent_id: str, reason: str) -> None:
@@ -318,18 +357,41 @@ class Client(CopiedThroughState, Record):
                 "act in the client's name"
             )
 
-    def shares_with(self, party: str, scopes: frozenset[ConsentScope], on: date) -> bool:
+    def shares_with(
+        self,
+        party: str,
+        scopes: frozenset[ConsentScope],
+        on: date,
+        trajectory_id: UUID | None = None,
+    ) -> bool:
         """Whether a consent in force on ``on`` gives ``party`` any of ``scopes`` (004: what
-        passes is named: the plan, the dossier, the contact details)."""
+        passes is named: the plan, the dossier, the contact details), for ``trajectory_id``
+        (``None``: the client as such; a consent that names a trajectory reaches that one only)."""
         return any(
-            consent.in_force_for(party, on) and not scopes.isdisjoint(consent.scopes)
+            consent.in_force_for(party, on)
+            and not scopes.isdisjoint(consent.scopes)
+            and consent.reaches(trajectory_id)
+            for consent in self.consents.values()
+        )
+
+    def lets_continue(self, party: str, on: date, trajectory_id: UUID | None = None) -> bool:
+        """Issue #17 (000: the plan outlives the trajectory): a consent in force on ``on`` that
+        gives ``party`` the plan of ``trajectory_id`` for the purpose ``continuation`` lets
+        ``party`` open, at its own organisation, a trajectory that continues that one (``None``:
+        whether it holds such a consent for any trajectory of the client). No other consent
+        does: a consent lets information pass, it gives no say over the client."""
+        return any(
+            consent.covers(party, (ConsentScope.PLAN,), on)
+            and consent.trajectory_id is not None
+            and (trajectory_id is None or consent.trajectory_id == trajectory_id)
+            and consent.purpose.strip().casefold() == CONTINUATION_PURPOSE
             for consent in self.consents.values()
         )
 
     def consent_covering(self, party: str, scopes: tuple[ConsentScope, ...], on: date) -> str:
         """004: the id of a consent in force that covers passing ``scopes`` to ``party``."""
         for consent_id, consent in self.consents.items():
-            if consent.covers(party, scopes, on):
+            if consent.covers(party, scopes, on) and consent.trajectory_id is None:
                 return consent_id
         raise ConsentMissing(
             f"no consent of the client in force on {on.isoformat()} covers passing "

@@ -141,6 +141,9 @@ class Settings:
     #: The operator's deadline policy (amends the shipped defaults); None: the defaults only.
     policy_file: Path | None = None
     scheduler_interval_seconds: int = 300
+    #: The scheduler seals the event chain this often (issue #16): what a truncation of the
+    #: log could remove unnoticed is at most this much (plus one scheduler interval).
+    seal_interval_minutes: int = 60
     #: A projection worker beats its heartbeat this often; ``/health`` says degraded when no
     #: worker beat for 3 times as long, or a lagging projection stood still for twice as long.
     heartbeat_seconds: int = 5
@@ -255,6 +258,7 @@ class Settings:
             ),
             policy_file=Path(policy) if (policy := optional("POLICY_FILE")) else None,
             scheduler_interval_seconds=integer("SCHEDULER_INTERVAL_SECONDS", 300),
+            seal_interval_minutes=integer("SEAL_INTERVAL_MINUTES", 60),
             heartbeat_seconds=integer("HEARTBEAT_SECONDS", 5),
             retention_plan_years=integer("RETENTION_PLAN_YEARS", 10),
             retention_log_years=integer("RETENTION_LOG_YEARS", 5),

@@ -4,7 +4,7 @@ import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
 import jwt
@@ -34,7 +34,8 @@ from application.kek import KeyringFile
 from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
 from application.migrations import Stores, migrate
-from application.signing import SigningKeyFile
+from application.seals import Seal, Seals
+from application.signing import SigningKeyError, SigningKeyFile
 from application.simulation import simulation_mark
 from application.sql import PostgresDatabase, SqliteDatabase
 from domain.deadlines import DeadlinePolicy
@@ -326,6 +327,23 @@ def theme_batch_job(
     return lambda now: release_due(batches, deliver, now)
 
 
+def seal_job(settings: Settings, care_record: CareRecord) -> Callable[[datetime], list[Seal]]:
+    """The scheduler's job: seal the event chain when the last seal is
+    ``RODEDRAAD_SEAL_INTERVAL_MINUTES`` old and there is something new (issue #16)."""
+    seals = Seals(care_record.recorder)
+    key = signing_key_file(settings).load
+    every = timedelta(minutes=settings.seal_interval_minutes)
+
+    def job(now: datetime) -> list[Seal]:
+        try:
+            return seals.take_if_due(key, now, every)
+        except SigningKeyError as e:  # a PostgreSQL deployment that has not made its key yet
+            log.warning("the event chain is not sealed", reason=e.message)
+            return []
+
+    return job
+
+
 def build_releases(
     settings: Settings, policy: DeadlinePolicy, read_models: ProjectionDatabase | None = None
 ) -> Releases:
@@ -438,6 +456,7 @@ class Container:
             prune_idempotency_keys=self.idempotency.prune,
             release_statistics=releases.run_due,
             release_theme_batches=theme_batch_job(batches, self.care_record),
+            take_seal=seal_job(self.settings, self.care_record),
         )
         background.start()
         self.background_scheduler = background
