@@ -368,6 +368,14 @@ class _Bundle:
             }
             if goal_id in self.fold.goal_revised:
                 resource["statusReason"] = "revised"
+            if goal.carried_from is not None:  # issue #17: carried from the plan it continues
+                version = goal.carried_from.plan_version
+                resource["note"] = [
+                    {
+                        "text": f"carried from trajectory {goal.carried_from.trajectory_id}"
+                        + (f", plan version {version}" if version is not None else "")
+                    }
+                ]
             if goal.closed_at is None:
                 resource["achievementStatus"] = _coding(
                     f"{HL7}/goal-achievement", "in-progress", "In Progress"
@@ -414,6 +422,8 @@ class _Bundle:
     def consent_resources(self) -> None:
         today = self.now.astimezone(UTC).date()
         for consent_id, consent in self.client.consents.items():
+            if not consent.reaches(self.trajectory.id):  # a continuation consent of another
+                continue
             self.add(
                 self.ids.of("Consent", consent_id),
                 self.consent_resource(consent_id, consent, today),

@@ -156,6 +156,30 @@ def test_a_declined_referral_exports_a_revoked_plan_and_a_cancelled_episode(
     assert episode["period"]["start"][:10] == build.when.ago(50)[:10]
 
 
+def test_a_continued_plan_is_named_by_the_plan_that_replaces_it(
+    app: App, build: Trajectories
+) -> None:
+    client = build.client()
+    earlier = build.accepted(client_id=client)
+    build.consult(earlier, "start", 200, 30)
+    signed(build, earlier, 150)
+    build.consult(earlier, "end", 60, None)
+    earlier.post(
+        "/closure",
+        {"occurred_at": build.when.ago(59), "reason": "moved", "follow_up_by": COORDINATOR},
+    )
+
+    later = build.referred(50, client_id=client, continues_from=earlier.id)
+    bundle = export(app, later)
+
+    plan = one(bundle, "CarePlan")
+    assert plan["replaces"] == plan["basedOn"]
+    assert plan["replaces"][0]["identifier"]["value"] == earlier.id
+    assert "reference" not in plan["replaces"][0]
+    (goal,) = resources(bundle, "Goal")
+    assert goal["note"][0]["text"] == f"carried from trajectory {earlier.id}, plan version 1"
+
+
 def test_a_block_is_an_onhold_period_of_the_episode(app: App, build: Trajectories) -> None:
     trajectory = build.active(100, 30)
     build.block(trajectory, 60)
