@@ -475,10 +475,10 @@ def _empty_data_dir(data_dir: Path, files: Mapping[str, Path], kept: set[Path]) 
     if present:
         listed = ", ".join(sorted({p.name for p in present})[:5])
         raise BackupRefused(
-            f"the data directory {data_dir} is not empty ({listed}): a restore goes into an empty "
-            "one (the KEK, the erasure ledger and the signing key may be there), so that nothing "
-            "of a live record is overwritten. Move it aside, or point RODEDRAAD_DATA_DIR at a "
-            "new directory; nothing was changed"
+            f"the data directory {data_dir} is not empty ({listed}): a restore goes into an "
+            "empty one (the KEK, the erasure ledger and the other secrets kept apart may be "
+            "there), so that nothing of a live record is overwritten. Move it aside, or point "
+            "RODEDRAAD_DATA_DIR at a new directory; nothing was changed"
         )
 
 

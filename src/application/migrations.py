@@ -65,6 +65,7 @@ from application.read_log_chain import DDL as READ_LOG_DDL
 from application.read_log_chain import append_function_ddl
 from application.read_log_chain import chain_existing as chain_read_log
 from application.schema import SCHEMA_LOCK_KEY
+from application.seals import DDL as SEALS_DDL
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
 
 #: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
@@ -519,6 +520,13 @@ def _event_chain(ctx: MigrationContext) -> None:
     )
 
 
+def _seals(ctx: MigrationContext) -> None:
+    """Seals over the event chain (issue #16): a table of signed Merkle roots over ranges of
+    log positions (``application.seals``), taken by the scheduler and ``rodedraad audit seal``.
+    Nothing is sealed by the migration: the first seal covers everything chained so far."""
+    ctx.tx.execute(SEALS_DDL[ctx.dialect])
+
+
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
@@ -533,6 +541,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # the locked-insert function; events written between the two are chained by its first call).
     Migration("events", "0006_event_chain", _event_chain),
     Migration("events", "0007_event_chain_writer", _commit_times, in_transaction=False),
+    Migration("events", "0008_seals", _seals),
     Migration("keys", "0001_baseline", _key_tables),
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),
