@@ -11,6 +11,8 @@ from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from application.metrics import metrics
+
 log = structlog.get_logger("rodedraad.http")
 
 _MAX_ID = 100
@@ -83,10 +85,15 @@ class RequestLogging(ASGIMiddleware):
                 raise
             finally:
                 route: Any = scope.get("path_template") or scope.get("path", "")
+                seconds = time.perf_counter() - started
                 log.info(
                     "request",
                     method=scope.get("method"),
                     route=route,
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                 )
+                # Only the template: a path may hold ids (an unmatched one never reaches here).
+                labels = (str(scope.get("method")), str(scope.get("path_template")), str(status))
+                metrics().requests.labels(*labels).inc()
+                metrics().request_seconds.labels(*labels).observe(seconds)

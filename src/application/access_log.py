@@ -14,6 +14,7 @@ from uuid import UUID
 
 import msgspec
 
+from application.metrics import metrics
 from application.sql import Database
 
 
@@ -94,6 +95,7 @@ class AccessLog:
         marks = ", ".join("?" * len(row))
         sql = f"INSERT INTO {self._table} ({_COLUMNS}) VALUES ({marks})"  # noqa: S608
         self._db.safely(lambda: self._db.statement(sql, row))
+        metrics().personal_data_reads.labels(entry.role).inc()
 
     def record_many(self, entries: Sequence[PersonalDataRead]) -> None:
         """Several reads in one transaction (an export: one entry per client and trajectory);
@@ -109,6 +111,8 @@ class AccessLog:
                 tx.executemany(sql, rows)
 
         self._db.safely(write)
+        for entry in entries:
+            metrics().personal_data_reads.labels(entry.role).inc()
 
     def query(
         self,

@@ -508,3 +508,25 @@ class Container:
         self.worker.database.close()
         self.idempotency.close()
         self.care_record.close()
+
+
+def start_metrics_listener(settings: Settings) -> Callable[[], None] | None:
+    """This process's metrics on ``RODEDRAAD_METRICS_ADDRESS`` (``/metrics``, Prometheus'
+    text format, from the client library's own server in a thread); the function that stops
+    it, or None when no address is set (the default: no listener)."""
+    if settings.metrics_address is None:
+        return None
+    from prometheus_client import start_http_server
+
+    from application.metrics import metrics
+
+    host, port = settings.metrics_address
+    server, thread = start_http_server(port, addr=host, registry=metrics().registry)
+    log.info("metrics listening", address=f"{host}:{port}")
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop

@@ -31,6 +31,7 @@ import yaml
 
 from tests.conftest import settings_for
 from tests.e2e.conftest import token_factory
+from tests.e2e.test_metrics_http import scrape, total
 from tests.e2e.test_readme_walkthrough import ROOT, free_port
 from tests.integration.databases import fresh_postgres_database
 
@@ -47,9 +48,16 @@ REPLACED = {
     "RODEDRAAD_PORT",
     "RODEDRAAD_SCHEDULER_INTERVAL_SECONDS",
     "RODEDRAAD_HEARTBEAT_SECONDS",
+    "RODEDRAAD_METRICS_ADDRESS",
 }
 #: Paths and the listening address inside a container: the test gives its own.
-CONTAINER_PATHS = {"RODEDRAAD_DATA_DIR", "RODEDRAAD_KEK_FILE", "RODEDRAAD_HOST", "RODEDRAAD_PORT"}
+CONTAINER_PATHS = {
+    "RODEDRAAD_DATA_DIR",
+    "RODEDRAAD_KEK_FILE",
+    "RODEDRAAD_HOST",
+    "RODEDRAAD_PORT",
+    "RODEDRAAD_METRICS_ADDRESS",
+}
 
 
 def compose() -> dict[str, Any]:
@@ -69,11 +77,21 @@ class Deployment:
     compose: dict[str, Any]
     overrides: dict[str, str]
     logs: Path
+    #: Each process's metrics listener (in containers each has its own network address).
+    metrics: dict[str, tuple[str, int]] = field(
+        default_factory=lambda: {name: ("127.0.0.1", free_port()) for name in SERVICES}
+    )
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def env(self, name: str) -> dict[str, str]:
         declared = {k: str(v) for k, v in self.compose["services"][name]["environment"].items()}
-        return {**os.environ, **declared, **self.overrides}
+        env = {**os.environ, **declared, **self.overrides}
+        if name in self.metrics:
+            host, port = self.metrics[name]
+            env["RODEDRAAD_METRICS_ADDRESS"] = f"{host}:{port}"
+        else:  # a one-off job exposes none: it would only find the service's port taken
+            env.pop("RODEDRAAD_METRICS_ADDRESS", None)
+        return env
 
     def run_job(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
         service = self.compose["services"][name]
@@ -127,7 +145,7 @@ def deployment(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Deployment, 
             "RODEDRAAD_SCHEDULER_INTERVAL_SECONDS": "1",
             "RODEDRAAD_HEARTBEAT_SECONDS": "1",
         }
-        assert set(overrides) == REPLACED
+        assert set(overrides) | {"RODEDRAAD_METRICS_ADDRESS"} == REPLACED
         (tmp_path / "logs").mkdir()
         running = Deployment(compose(), overrides, tmp_path / "logs")
         token = token_factory(settings_for(url, tmp_path / "files"))()
@@ -179,7 +197,8 @@ def test_the_compose_file_declares_the_services_and_jobs_of_the_process_model() 
         assert environment["RODEDRAAD_MIGRATE_ON_START"] == "false"
         # The test replaces only what a container gets from api.env, volumes and ports.
         assert not set(environment) & (REPLACED - CONTAINER_PATHS), name
-    assert "healthcheck" in services["api"]
+    for name in SERVICES:
+        assert "healthcheck" in services[name], name
     jobs = {n: s for n, s in services.items() if "jobs" in s.get("profiles", [])}
     assert set(jobs) >= {"rebuild", "release-statistics", "rotate-keys"}
     every_word = json.dumps(services).lower()
@@ -240,6 +259,18 @@ def test_the_compose_processes_record_commands_follow_the_log_and_record_deadlin
 
     entries = eventually(missed, 30)
     assert [e["detail"]["rule"] for e in entries] == ["start_consultation"], running.log()
+
+    # Each process exposes its own metrics.
+    api, scheduler = scrape(running.metrics["api"]), scrape(running.metrics["scheduler"])
+    assert total(api, "rodedraad_commands_total", outcome="recorded") == 3
+
+    def worker_position() -> float:  # observed at each heartbeat (1 s here)
+        worker = scrape(running.metrics["worker"])
+        return total(worker, "rodedraad_projection_position", projection="plan_state")
+
+    assert eventually(lambda: worker_position() >= accepted["position"], 10)
+    assert total(scheduler, "rodedraad_scheduler_facts_recorded_total", kind="missed") == 1
+    assert total(scheduler, "rodedraad_scheduler_runs_total", outcome="completed") >= 1
 
     # A one-off job beside the running services.
     rebuilt = running.run_job("rebuild")
