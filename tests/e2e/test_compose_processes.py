@@ -156,20 +156,26 @@ def deployment(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Deployment, 
 
 
 def call(
-    base: str, token: str, method: str, path: str, body: dict[str, Any] | None = None
+    base: str,
+    token: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    key: str | None = None,
 ) -> tuple[int, Any]:
+    """One request (with ``key``, or a new ``Idempotency-Key``); its status and JSON body."""
     request = urllib.request.Request(  # noqa: S310 - a local server of this test
         base + path,
         data=None if body is None else json.dumps(body).encode(),
         headers={
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
-            "Idempotency-Key": uuid.uuid4().hex,
+            "Idempotency-Key": key or uuid.uuid4().hex,
         },
         method=method,
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as refused:
         return refused.code, json.loads(refused.read() or b"null")
