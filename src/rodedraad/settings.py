@@ -155,6 +155,9 @@ class Settings:
     #: Prometheus metrics on a listener of their own (host, port); None: no listener. Never the
     #: API's port: metrics are for the operator's network, not the public one.
     metrics_address: tuple[str, int] | None = None
+    #: A PostgreSQL hot standby the plan-state documents and timelines are read from; commands
+    #: and every access decision stay on ``database`` (README, "Read replicas").
+    read_database_url: str | None = None
 
     def simulation_copy(self, directory: Path) -> "Settings":
         """These settings for an embedded store of its own in ``directory``: its events, keys
@@ -234,6 +237,14 @@ class Settings:
                 f"(at most 64), not {deployment!r}"
             )
         workers = choice("EMBEDDED_WORKERS", "auto", ("auto", "true", "false"))
+        read_url = optional("READ_DATABASE_URL")
+        if read_url is not None and not (
+            database.is_postgres and read_url.startswith(("postgresql://", "postgres://"))
+        ):
+            raise SettingsError(
+                "RODEDRAAD_READ_DATABASE_URL names a PostgreSQL hot standby of "
+                "RODEDRAAD_DATABASE_URL, which must be PostgreSQL too"
+            )
         http = HttpSettings(
             host=get("HOST", "127.0.0.1"),
             port=integer("PORT", 8000),
@@ -272,6 +283,7 @@ class Settings:
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             migrate_on_start=flag("MIGRATE_ON_START", True),
             metrics_address=metrics_address,
+            read_database_url=read_url,
         )
 
 

@@ -446,6 +446,11 @@ class Container:
 
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()
+        standby, standby_runner = (
+            postgres_queries(self.settings.read_database_url)
+            if self.settings.read_database_url
+            else (None, None)
+        )
         access_log = build_access_log(self.settings)
         release_store = build_release_store(self.settings)
         exports = XesExports(build_projection_database(self.settings), self.settings.statistics.k)
@@ -457,6 +462,8 @@ class Container:
             token_verifier=self.token_verifier,
             queries=queries,
             query_runner=runner,
+            standby=standby,
+            standby_runner=standby_runner,
             policy=AccessPolicy(self.care_record),
             access_log=access_log,
             retention=Retention(

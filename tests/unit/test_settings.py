@@ -57,6 +57,7 @@ def test_processes_migrate_at_start_unless_told_not_to() -> None:
         ("RODEDRAAD_MIGRATE_ON_START", "sometimes", "one of true, false"),
         ("RODEDRAAD_JWT_JWKS_URL", "https://issuer/jwks", "RODEDRAAD_JWT_ISSUER"),
         ("RODEDRAAD_METRICS_ADDRESS", "9100", "host:port"),
+        ("RODEDRAAD_READ_DATABASE_URL", "postgresql://standby/db", "must be PostgreSQL too"),
         ("RODEDRAAD_METRICS_ADDRESS", "0.0.0.0:8000", "not use the API's port"),
     ],
 )
