@@ -163,3 +163,26 @@ def test_a_consent_revoked_on_the_primary_closes_the_door_while_the_standby_lags
         assert (plan.status_code, plan.json()["rule"]) == (404, "trajectory-not-found")
         assert timeline.status_code == 404
         assert http.get(path, headers=a).status_code == 200  # the standby still answers A
+
+
+def test_an_erasure_on_the_primary_closes_the_standby_s_copy_of_the_plan_state(
+    app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    """The standby still holds the sealed document; its key comes from the primary's key
+    store, destroyed by the erasure, so the stale copy is never opened."""
+    settings, http, standby = app
+    a = coordinator(settings)
+    officer = bearer(token_factory(settings)(user="dpo", roles=("data_protection_officer",)))
+    client, trajectory, position = started_trajectory(http, a)
+    path = f"/v1/trajectories/{trajectory}"
+    before = http.get(f"{path}?min_position={position}&max_wait_ms=5000", headers=a)
+    assert "Support at home" in before.text
+
+    with Replay(standby):
+        erasure = {"occurred_at": at(5), "legal_basis": "gdpr_request"}
+        post(http, f"/v1/clients/{client}/erasure", erasure, officer)
+
+        during = http.get(path, headers=a)
+
+        assert (during.status_code, during.json()["rule"]) == (503, "read-your-writes")
+        assert "Support at home" not in during.text
