@@ -47,6 +47,7 @@ from application.commands import (
     EscalatePolicySignalAt,
     EstablishLearningNetwork,
     GrantExportAuthorisation,
+    LinkIdentity,
     NetworkCommand,
     OrganisationCommand,
     Refer,
@@ -172,6 +173,13 @@ class CommandRunner:
     def on_client(self, client_id: UUID, command: ClientCommand) -> Answer:
         return self._on(client_id, command, command.action, self.care_record.change_client)
 
+    def link_identity(self, client_id: UUID, command: LinkIdentity) -> Answer:
+        """Issue #19: the subject is keyed with the deployment's pepper, then recorded."""
+        identities = self.services.identities
+        if identities is None:
+            raise ServiceUnavailableException("identity links are not kept by this service")
+        return self.on_client(client_id, command.keyed(identities.keyed(command.subject)))
+
     def erase(self, client_id: UUID, command: EraseClient) -> Answer:
         return self._on(client_id, command, Action.ERASE_CLIENT, self.care_record.erase_client)
 
@@ -187,7 +195,14 @@ class CommandRunner:
         return self._create(command, Action.REGISTER_CLIENT, self.care_record.register_client)
 
     def refer(self, command: Refer) -> Answer:
-        return self._create(command, Action.REFER, self.care_record.refer)
+        """A continuation at the caller's own organisation is decided as ``CONTINUE`` (which the
+        client's continuation consent allows, issue #17); any other referral as ``REFER``
+        (only an organisation that manages the client refers it, for whichever referrer)."""
+        own = self.request.user.organisation
+        at_own = command.referrer_organisation in (None, own)
+        continues = command.continues_from is not None and at_own
+        action = Action.CONTINUE if continues else Action.REFER
+        return self._create(command, action, self.care_record.refer)
 
     def register_organisation(self, command: RegisterOrganisation) -> Answer:
         """Provisional unless an admin registers it (the policy says which role acted)."""

@@ -9,7 +9,9 @@ from api.auth import TokenVerifier
 from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
 from application.care_record import CareRecord, FindingOutbox
+from application.identities import IdentityLinks
 from domain.deadlines import DeadlinePolicy
+from domain.minors import Jurisdiction
 from domain.network_cadence import Cadence
 from projections.queries import ReadModelQueries
 from projections.statistics.exports import XesExports
@@ -63,3 +65,6 @@ class ApiServices:
     standby_runner: QueryRunner | None = None
     #: The deadline policy the scheduler uses: the as-of answer evaluates it at T (issue #15).
     deadline_policy: DeadlinePolicy | None = None
+    #: Issue #19: the identity links a person's token is found by, and whose minors' rules apply.
+    identities: IdentityLinks | None = None
+    jurisdiction: Jurisdiction = Jurisdiction.BE

@@ -4,16 +4,26 @@ An append-only log beside the event store (its own SQLite file in embedded mode,
 PostgreSQL; made by its migrations, ``application.migrations``). An auditor queries it; the
 retention policy's logbook period (5 years by default, seed 004) bounds how long entries are
 kept.
+
+Chained (issue #16), so an insider cannot quietly delete their own reads: each entry has a
+position (1, 2, 3, … without gaps) and
+
+    h(n) = SHA-256( h(n - 1) ‖ n ‖ the entry's fields )
+
+written in the entry's transaction (``application.read_log_chain`` defines the bytes, appends
+and verifies). Pruning for retention removes a whole range from the start and keeps its
+boundary (the last pruned position and its hash), so the chain still verifies after it.
 """
 
 import json
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
 
+from application import read_log_chain
 from application.metrics import metrics
 from application.sql import Database
 
@@ -90,25 +100,27 @@ class AccessLog:
         return f"{column} = ANY(?)", list(ids)
 
     def record(self, entry: PersonalDataRead) -> None:
-        """Retried once on a lost connection: a read recorded twice beats one not recorded."""
-        row = [self._value(v) for v in msgspec.structs.astuple(entry)]
-        marks = ", ".join("?" * len(row))
-        sql = f"INSERT INTO {self._table} ({_COLUMNS}) VALUES ({marks})"  # noqa: S608
-        self._db.safely(lambda: self._db.statement(sql, row))
+        """Retried once on a lost connection: a read recorded twice beats one not recorded.
+        On PostgreSQL one autocommitted call that chains it (``read_log_chain.append_call``)."""
+        if self._sqlite:
+            self.record_many([entry])
+            return
+        sql, params = read_log_chain.append_call(
+            [self._value(v) for v in msgspec.structs.astuple(entry)]
+        )
+        self._db.safely(lambda: self._db.statement(sql, params))
         metrics().personal_data_reads.labels(entry.role).inc()
 
     def record_many(self, entries: Sequence[PersonalDataRead]) -> None:
-        """Several reads in one transaction (an export: one entry per client and trajectory);
-        retried once on a lost connection, like ``record``."""
+        """Several reads in one transaction (an export: one entry per client and trajectory),
+        chained in it; retried once on a lost connection, like ``record``."""
         if not entries:
             return
         rows = [[self._value(v) for v in msgspec.structs.astuple(e)] for e in entries]
-        marks = ", ".join("?" * len(rows[0]))
-        sql = f"INSERT INTO {self._table} ({_COLUMNS}) VALUES ({marks})"  # noqa: S608
 
         def write() -> None:
             with self._db.transaction() as tx:
-                tx.executemany(sql, rows)
+                read_log_chain.append(tx, self._table, rows)
 
         self._db.safely(write)
         for entry in entries:
@@ -163,9 +175,27 @@ class AccessLog:
 
         return int(self._db.safely(count)[0][0])
 
-    def purge_before(self, moment: datetime) -> int:
-        sql = f"DELETE FROM {self._table} WHERE at < ?"  # noqa: S608
-        return self._db.safely(lambda: self._db.statement(sql, [self._value(moment)]))
+    def purge_before(self, moment: datetime, now: datetime | None = None) -> int:
+        """Retention: remove the entries older than ``moment`` as one range from the start of
+        the chain, keeping its boundary (``read_log_chain.prune``). An older entry after a
+        newer one (two writers' clocks) waits for the next prune; the number removed."""
+
+        def prune() -> int:
+            with self._db.transaction() as tx:
+                return read_log_chain.prune(
+                    tx, self._table, self._value(moment), self._value(now or datetime.now(UTC))
+                )
+
+        return self._db.safely(prune)
+
+    def verify(self) -> read_log_chain.Verification:
+        """The whole log against its chain: the first entry that does not match."""
+
+        def check() -> read_log_chain.Verification:
+            with self._db.transaction(write=False) as tx:
+                return read_log_chain.verify(tx, self._table)
+
+        return self._db.safely(check)
 
     def close(self) -> None:
         self._db.close()

@@ -400,6 +400,11 @@ class CareRecord(Application[UUID]):
         export, never on a hot path."""
         return [self.export_authorisation(i) for i in self._created(ExportAuthorisation.Granted)]
 
+    def clients_with_identity_links(self) -> list[UUID]:
+        """The clients with any identity link ever recorded (issue #19), found by the topic of
+        the event in the log; ``application.identities`` checks each one's record."""
+        return list(dict.fromkeys(self._created(Client.IdentityLinked)))
+
     def _created(self, creation: type[Aggregate.Event]) -> list[UUID]:
         """The ids of every aggregate created by ``creation``, oldest first: found by the
         event's topic in the log, a page at a time."""
@@ -588,9 +593,12 @@ class CareRecord(Application[UUID]):
             previous = self.trajectory(command.continues_from)
             ctx = ctx.authorised(previous)
         trajectory = command.open(ctx)
-        if previous is not None:
-            trajectory.continue_from(ctx, previous=previous)
-        return self._save_all(trajectory)
+        if previous is None:
+            return self._save_all(trajectory)
+        trajectory.continue_from(ctx, previous=previous)
+        # Issue #17: the earlier trajectory names the one that continues it, in the same commit.
+        previous.record_continued_by(ctx, continuing=trajectory)
+        return self._save_all(trajectory, previous)
 
     # --- the scheduler's deadlines --------------------------------------------------------------
 

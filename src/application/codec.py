@@ -12,8 +12,16 @@ the key of the event's aggregate, which belongs to the client, and stored in ``_
 plain fields hold placeholders (``"[erased]"``, empty tuples). Decoding with the key restores
 the values; once the client's keys are destroyed the placeholders are what anyone reads, while
 every other field (who, when, which party, which kind) stays as it was.
+
+Commitments (issue #16): each sealed field (each path of ``personal_fields``) also carries, in
+the clear, ``C = SHA-256(salt ‖ plaintext)`` in ``_commitments``, where the plaintext is the
+field's JSON exactly as sealed and the salt is 16 random bytes sealed with it (``_salts`` inside
+the sealed document). The commitment is part of the stored bytes, so the event chain covers
+it; after an erasure the salt is gone with the key, and the commitment reveals nothing. Events
+stored before commitments have neither and load as before (``application.commitments``).
 """
 
+import base64
 import dataclasses
 import typing
 from typing import Any
@@ -31,6 +39,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
+from application.commitments import commitment, new_salt
 from application.keys import KeyStore
 from application.sealing import SealBroken, seal_text, unseal_text
 from domain.common import ERASED
@@ -38,6 +47,9 @@ from domain.common import ERASED
 _ENVELOPE = frozenset({"originator_id", "originator_version"})
 
 _SEALED = "_sealed"
+_COMMITMENTS = "_commitments"
+#: Inside the sealed document: each path's salt (base64). Paths never start with ``_``.
+_SALTS = "_salts"
 
 
 class PersonalDataErased(Exception):
@@ -66,13 +78,18 @@ def state_struct(event_class: type[Any]) -> type[msgspec.Struct]:
     if event_class in _STRUCTS:
         return _STRUCTS[event_class]
     hints = typing.get_type_hints(event_class)
-    fields = [
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
         (f.name, hints.get(f.name, Any))
+        if f.default is dataclasses.MISSING
+        # A field added later with a default (issue #19: ``visible_to_client``): events
+        # stored before it decode with the default.
+        else (f.name, hints.get(f.name, Any), f.default)
         for f in dataclasses.fields(event_class)
         if f.name not in _ENVELOPE
     ]
     if _personal_paths(event_class):
-        fields.append((_SEALED, str | None, None))  # type: ignore[arg-type]
+        fields.append((_SEALED, str | None, None))
+        fields.append((_COMMITMENTS, dict[str, str] | None, None))
     struct = msgspec.defstruct(f"{event_class.__qualname__}State", fields, kw_only=True)
     _STRUCTS[event_class] = struct
     return struct
@@ -129,6 +146,7 @@ class MsgspecMapper(Mapper[UUID]):
         )
         state["originator_version"] = stored_event.originator_version
         sealed = state.pop(_SEALED, None)
+        state.pop(_COMMITMENTS, None)
         if sealed:
             self._open(cls, state, sealed, state["originator_id"])
         domain_event: DomainEventProtocol[UUID] = object.__new__(cls)
@@ -176,6 +194,31 @@ def _placeholder(value: Any) -> Any:
             },
         )
     return value
+
+
+def _committed(sealed: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The document to seal (each path's JSON, and its salt under ``_salts``) and the
+    commitments to store in the clear."""
+    document: dict[str, Any] = {}
+    salts: dict[str, str] = {}
+    commitments: dict[str, str] = {}
+    for path, value in sealed.items():
+        raw = msgspec.json.encode(value)
+        salt = new_salt()
+        document[path] = msgspec.Raw(raw)
+        salts[path] = base64.b64encode(salt).decode()
+        commitments[path] = commitment(salt, raw)
+    document[_SALTS] = salts
+    return document, commitments
+
+
+def opened(plaintext: bytes) -> tuple[dict[str, msgspec.Raw], dict[str, bytes]]:
+    """A sealed document, opened: each path's JSON exactly as committed, and each path's salt
+    (none for an event stored before commitments)."""
+    raws = msgspec.json.decode(plaintext, type=dict[str, msgspec.Raw])
+    salts = raws.pop(_SALTS, None)
+    decoded = {} if salts is None else msgspec.json.decode(salts, type=dict[str, str])
+    return raws, {path: base64.b64decode(salt) for path, salt in decoded.items()}
 
 
 class SealingMapper(MsgspecMapper):
@@ -228,7 +271,8 @@ class SealingMapper(MsgspecMapper):
                 state[name] = None if value is None else _placeholder(value)
         key = self._key_for_writing(domain_event)
         aad = str(domain_event.originator_id).encode()
-        state[_SEALED] = seal_text(key, msgspec.json.encode(sealed), aad)
+        document, state[_COMMITMENTS] = _committed(sealed)
+        state[_SEALED] = seal_text(key, msgspec.json.encode(document), aad)
         proxy = object.__new__(type(domain_event))
         object.__setattr__(proxy, "__dict__", state)
         return super().to_stored_event(proxy)
@@ -250,7 +294,7 @@ class SealingMapper(MsgspecMapper):
             plaintext = unseal_text(key, sealed, str(subject).encode())
         except SealBroken as e:
             raise MapperDeserialisationError(f"sealed data of {subject} does not open") from e
-        values: dict[str, Any] = msgspec.json.decode(plaintext)
+        values = {path: msgspec.json.decode(raw) for path, raw in opened(plaintext)[0].items()}
         types = self._path_types(cls)
         for path, value in values.items():
             name, _, sub = path.partition("[].")

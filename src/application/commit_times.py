@@ -19,6 +19,7 @@ approximate (``PositionedEvent.decided_exactly``).
 """
 
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,8 +75,25 @@ class CommitTimesSQLiteRecorder(SQLiteApplicationRecorder):
     #: Always on; off only for the benchmark that measures what the chain costs.
     chained: bool = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The last (position, hash) this recorder chained in a transaction that committed;
+        #: the next insert that follows it directly need not read the chain's end.
+        self._chain_tip: tuple[int, bytes] | None = None
+        #: Per writing thread: what its transaction chained, until it has committed.
+        self._chaining = threading.local()
+
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), DDL["sqlite"], *CHAIN_DDL["sqlite"]]
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self._chaining.tip = None
+        positions = super().insert_events(stored_events, **kwargs)  # committed when it returns
+        if self._chaining.tip is not None:
+            self._chain_tip = self._chaining.tip
+        return positions
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -83,8 +101,11 @@ class CommitTimesSQLiteRecorder(SQLiteApplicationRecorder):
         positions = super()._insert_events(c, stored_events, **kwargs)
         if positions and self.chained:
             # Issue #16: the hash chain, in the same transaction (``application.event_chain``).
-            chain_sqlite(
-                c, self.events_table_name, list(zip(positions, stored_events, strict=True))
+            self._chaining.tip = chain_sqlite(
+                c,
+                self.events_table_name,
+                list(zip(positions, stored_events, strict=True)),
+                self._chain_tip,
             )
         if positions:
             now = commit_stamp(datetime.now(UTC))

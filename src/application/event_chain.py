@@ -28,8 +28,9 @@ records a genesis row: up to which position the chain was computed after the fac
 made before the migration cannot be told from the record), and when.
 
 ``verify`` recomputes the chain and names the first position that does not match. What it
-cannot see yet: events removed from the end of the log together with their chain entries (a
-truncated tail) — that needs seals, the next step of issue #16.
+cannot see on its own: events removed from the end of the log together with their chain
+entries (a truncated tail); the seals (``application.seals``) close that for every position
+they cover, and ``verify`` reports the positions after the last seal.
 """
 
 import hashlib
@@ -83,8 +84,11 @@ def link(
     """The chain's hash at ``position``, following ``previous``. The topic's length is
     included, so no two different (topic, state) pairs give the same bytes."""
     encoded = topic.encode()
-    head = _LINK_HEAD.pack(position, originator_id.bytes, version, len(encoded))
-    return hashlib.sha256(previous + head + encoded + bytes(state)).digest()
+    h = hashlib.sha256(previous)
+    h.update(_LINK_HEAD.pack(position, originator_id.bytes, version, len(encoded)))
+    h.update(encoded)
+    h.update(state)
+    return h.digest()
 
 
 def _uuid(value: Any) -> UUID:
@@ -94,14 +98,27 @@ def _uuid(value: Any) -> UUID:
 # --- writing --------------------------------------------------------------------------------
 
 
-def chain_sqlite(cursor: Any, events_table: str, written: Sequence[tuple[int, Any]]) -> None:
+def chain_sqlite(
+    cursor: Any,
+    events_table: str,
+    written: Sequence[tuple[int, Any]],
+    tip: tuple[int, bytes] | None = None,
+) -> tuple[int, bytes]:
     """In the SQLite writer's transaction, after it inserted ``written`` (position, stored
     event): chain every event after the last chained position. Usually those are exactly the
     events just written, hashed from memory; otherwise (events written without a chain) they
-    are read back in log order."""
-    cursor.execute(f"SELECT position, hash FROM {CHAIN} ORDER BY position DESC LIMIT 1")  # noqa: S608
-    last = cursor.fetchone()
-    after, previous = (int(last[0]), bytes(last[1])) if last else (0, GENESIS)
+    are read back in log order. Returns the last position chained and its hash.
+
+    ``tip``: the last (position, hash) this writer chained in a transaction that committed. When
+    the first position just written follows it directly, no event came between (SQLite gives
+    the next rowid after the largest), so the chain's last entry is that tip and need not be
+    read: one statement less per commit."""
+    if tip is not None and written and written[0][0] == tip[0] + 1:
+        after, previous = tip
+    else:
+        cursor.execute(f"SELECT position, hash FROM {CHAIN} ORDER BY position DESC LIMIT 1")  # noqa: S608
+        last = cursor.fetchone()
+        after, previous = (int(last[0]), bytes(last[1])) if last else (0, GENESIS)
     positions = [p for p, _ in written]
     if (
         positions
@@ -109,7 +126,7 @@ def chain_sqlite(cursor: Any, events_table: str, written: Sequence[tuple[int, An
         and positions[0] > after
         and not _between(cursor, events_table, after, positions[0])
     ):
-        rows: list[tuple[Any, ...]] = [
+        rows: Sequence[tuple[Any, ...]] = [
             (p, s.originator_id, s.originator_version, s.topic, s.state) for p, s in written
         ]
     else:
@@ -118,12 +135,14 @@ def chain_sqlite(cursor: Any, events_table: str, written: Sequence[tuple[int, An
             "WHERE rowid > ? ORDER BY rowid",
             (after,),
         )
-        rows = [tuple(r) for r in cursor.fetchall()]
+        rows = cursor.fetchall()
     links = []
+    position = after
     for position, originator_id, version, topic, state in rows:
-        previous = link(previous, int(position), _uuid(originator_id), version, topic, state)
-        links.append((int(position), previous))
+        previous = link(previous, position, _uuid(originator_id), version, topic, state)
+        links.append((position, previous))
     cursor.executemany(f"INSERT INTO {CHAIN} (position, hash) VALUES (?, ?)", links)  # noqa: S608
+    return int(position), previous
 
 
 def _between(cursor: Any, events_table: str, after: int, before: int) -> bool:
@@ -307,6 +326,16 @@ class EventChain:
                 )
             checked += 1
         return self._result(checked, None)
+
+    def aggregate_positions(self, originator_id: UUID) -> list[int]:
+        """One aggregate's log positions, in version order (for its seals' inclusion proofs)."""
+        key: Any = originator_id if self._postgres else originator_id.hex
+        rows = self._fetch(
+            f"SELECT {self._position} FROM {self._events} WHERE originator_id = ? "  # noqa: S608
+            "ORDER BY originator_version",
+            (key,),
+        )
+        return [int(r[0]) for r in rows]
 
     def _result(self, checked: int, mismatch: Mismatch | None) -> Verification:
         return Verification(checked=checked, mismatch=mismatch, genesis_up_to=self.genesis_up_to())

@@ -59,7 +59,12 @@ from application.keys import (
     KeyTables,
     insert_wrapped,
 )
+from application.read_log_chain import BOUNDARIES as READ_LOG_BOUNDARIES
+from application.read_log_chain import DDL as READ_LOG_DDL
+from application.read_log_chain import append_function_ddl
+from application.read_log_chain import chain_existing as chain_read_log
 from application.schema import SCHEMA_LOCK_KEY
+from application.seals import DDL as SEALS_DDL
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
 
 #: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
@@ -331,6 +336,37 @@ def _export_reads(ctx: MigrationContext) -> None:
             ctx.tx.execute(f"ALTER TABLE personal_data_reads ADD COLUMN {column} TEXT")
 
 
+def _read_log_chain(ctx: MigrationContext) -> None:
+    """Issue #16: the read log chained, so an insider cannot quietly delete their own reads:
+    each entry gets a position and a hash (``application.read_log_chain``); the entries already
+    there are chained in the order they were written, and a genesis boundary records up to
+    which position the chain was computed after the fact."""
+    sqlite = ctx.dialect == "sqlite"
+    table = "personal_data_reads" if sqlite else "rodedraad_personal_data_reads"
+    present = column_names(ctx.tx, table)
+    for column, kind in (
+        ("position", "INTEGER" if sqlite else "BIGINT"),
+        ("chain_hash", "BLOB" if sqlite else "BYTEA"),
+    ):
+        if column not in present:
+            ctx.tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    ctx.tx.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS ix_{table}_position ON {table} (position)")
+    ctx.tx.execute(READ_LOG_DDL[ctx.dialect])
+    if not sqlite:
+        ctx.tx.execute(append_function_ddl(table))
+    chained = chain_read_log(ctx.tx, table)
+    up_to = int(ctx.tx.fetchall(f"SELECT COALESCE(MAX(position), 0) FROM {table}")[0][0])
+    ctx.tx.execute(
+        f"INSERT INTO {READ_LOG_BOUNDARIES[ctx.dialect]} (kind, up_to_position, hash, entries, "
+        "recorded_at) VALUES ('genesis', ?, ?, ?, ?)",
+        (up_to, b"", chained, commit_stamp(ctx.now) if sqlite else ctx.now),
+    )
+    ctx.say(
+        f"  genesis: {chained:,} read(s) already in the log chained after the fact, up to "
+        f"position {up_to:,}; every later read is chained as it is written"
+    )
+
+
 def _idempotency_keys(ctx: MigrationContext) -> None:
     """The idempotency keys: a retried command returns its first answer and records nothing
     twice, because each key is reserved under a unique constraint before its command runs."""
@@ -441,6 +477,13 @@ def _event_chain(ctx: MigrationContext) -> None:
     )
 
 
+def _seals(ctx: MigrationContext) -> None:
+    """Seals over the event chain (issue #16): a table of signed Merkle roots over ranges of
+    log positions (``application.seals``), taken by the scheduler and ``rodedraad audit seal``.
+    Nothing is sealed by the migration: the first seal covers everything chained so far."""
+    ctx.tx.execute(SEALS_DDL[ctx.dialect])
+
+
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
@@ -455,12 +498,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     # the locked-insert function; events written between the two are chained by its first call).
     Migration("events", "0006_event_chain", _event_chain),
     Migration("events", "0007_event_chain_writer", _commit_times, in_transaction=False),
+    Migration("events", "0008_seals", _seals),
     Migration("keys", "0001_baseline", _key_tables),
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),
     Migration("access_log", "0001_baseline", _personal_data_reads),
     # Inserted beside its store's baseline: a store's migrations run and list in this order.
     Migration("access_log", "0002_export_reads", _export_reads),
+    # Issue #16: the read log chained; the entries already there get a genesis.
+    Migration("access_log", "0003_read_log_chain", _read_log_chain),
     Migration("idempotency", "0001_baseline", _idempotency_keys),
     Migration("statistics", "0001_baseline", _statistics_releases),
     Migration("findings", "0001_baseline", _finding_batches),

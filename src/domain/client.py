@@ -5,6 +5,7 @@ may exclude a representative from signing or seeing it.
 """
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +30,7 @@ from domain.errors import (
     RuleConflict,
     SignatoryNotAllowed,
 )
+from domain.minors import CapacityAssessment, check_birth_year
 from domain.record import Record
 from domain.snapshots import CopiedThroughState, TypedSnapshot
 
@@ -40,6 +42,10 @@ class PersonalData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     contact: str | None = None
 
 
+#: Issue #17: the purpose of a consent that lets its holder continue the client's trajectory.
+CONTINUATION_PURPOSE = "continuation"
+
+
 class Consent(msgspec.Struct):
     to_party: str
     scopes: tuple[ConsentScope, ...]
@@ -47,6 +53,14 @@ class Consent(msgspec.Struct):
     granted_on: date
     until: date | None
     revoked_at: datetime | None = None
+    #: Issue #17: the trajectory a consent for the purpose ``continuation`` lets its holder
+    #: continue (and read); such a consent opens nothing else. ``None``: any other consent.
+    trajectory_id: UUID | None = None
+
+    def reaches(self, trajectory_id: UUID | None) -> bool:
+        """Whether the consent bears on ``trajectory_id`` (``None``: on the client as such): a
+        consent that names a trajectory bears on that one only."""
+        return self.trajectory_id is None or self.trajectory_id == trajectory_id
 
     def in_force_for(self, party: str, on: date) -> bool:
         """Given to ``party``, not revoked, and ``on`` lies between its start and its end."""
@@ -68,6 +82,29 @@ class Representative(msgspec.Struct):
     excluded_at: datetime | None = None
 
 
+class PersonRole(StrEnum):
+    """As whom a person signs in (issue #19): the client, or one of their representatives."""
+
+    CLIENT = "client"
+    REPRESENTATIVE = "representative"
+
+
+class IdentityLink(msgspec.Struct):
+    """This identity-provider subject is this client, or this appointed representative of
+    them (issue #19). ``subject`` and its keyed hash are sealed with the client's key: after
+    erasure neither reads, so the link finds no one."""
+
+    subject_hash: str
+    as_role: PersonRole
+    representative_ref: str | None
+    linked_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def in_force(self) -> bool:
+        return self.revoked_at is None
+
+
 class ClientSnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     """The types of ``Client``'s attributes, for decoding snapshots (kept equal by a test)."""
 
@@ -78,6 +115,10 @@ class ClientSnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     representatives: dict[str, Representative]
     consents: dict[str, Consent]
     erased_at: datetime | None = None
+    #: Issue #19; absent from snapshots taken before it.
+    identity_links: dict[str, IdentityLink] = msgspec.field(default_factory=dict)
+    birth_year: str | None = None
+    capacity_assessment: CapacityAssessment | None = None
 
 
 class Client(CopiedThroughState, Record):
@@ -126,12 +167,21 @@ class Client(CopiedThroughState, Record):
             client.representatives[self.representative_ref].excluded_at = self.occurred_at
 
     class ConsentGranted(Event):
+        """Version 2 (issue #17) names the trajectory of a consent for the purpose
+        ``continuation``; a version 1 event named none (upcast: ``None``)."""
+
+        class_version = 2
         personal_fields = ("purpose",)
         consent_id: str
         to_party: str
         scopes: tuple[ConsentScope, ...]
         purpose: str
         until: date | None
+        trajectory_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["trajectory_id"] = None
 
         def apply_to(self, client: "Client") -> None:
             client.consents[self.consent_id] = Consent(
@@ -140,6 +190,7 @@ class Client(CopiedThroughState, Record):
                 purpose=self.purpose,
                 granted_on=self.occurred_at.astimezone(UTC).date(),
                 until=self.until,
+                trajectory_id=self.trajectory_id,
             )
 
     class ConsentRevoked(Event):
@@ -174,6 +225,56 @@ class Client(CopiedThroughState, Record):
             for consent in client.consents.values():
                 consent.purpose = ERASED
 
+    class IdentityLinked(Event):
+        """A coordinator checked the person's identity in person and links their identity
+        provider's subject to this client, as the client or as an appointed representative
+        (issue #19). The subject and its keyed hash are personal data."""
+
+        personal_fields = ("subject", "subject_hash")
+        link_id: str
+        subject: str
+        subject_hash: str
+        as_role: PersonRole
+        representative_ref: str | None
+
+        def apply_to(self, client: "Client") -> None:
+            client.identity_links[self.link_id] = IdentityLink(
+                subject_hash=self.subject_hash,
+                as_role=self.as_role,
+                representative_ref=self.representative_ref,
+                linked_at=self.occurred_at,
+            )
+
+    class IdentityLinkRevoked(Event):
+        personal_fields = ("reason",)
+        link_id: str
+        reason: str
+
+        def apply_to(self, client: "Client") -> None:
+            client.identity_links[self.link_id].revoked_at = self.occurred_at
+
+    class BirthYearRecorded(Event):
+        """The client's year of birth, where known: the minors' rules need it (issue #19). A
+        text so that it is sealed, and reads as a placeholder after erasure."""
+
+        personal_fields = ("birth_year",)
+        birth_year: str
+
+        def apply_to(self, client: "Client") -> None:
+            client.birth_year = self.birth_year
+
+    class CapacityAssessed(Event):
+        """A professional's judgement that the minor can (or cannot) exercise their rights
+        alone, on a date; its author is the event's actor (issue #19)."""
+
+        capable: bool
+        assessed_on: date
+
+        def apply_to(self, client: "Client") -> None:
+            client.capacity_assessment = CapacityAssessment(
+                capable=self.capable, assessed_on=self.assessed_on, author=self.actor.user_id
+            )
+
     @classmethod
     def register(
         cls, ctx: CommandContext, *, personal: PersonalData, client_id: UUID | None = None
@@ -193,6 +294,9 @@ class Client(CopiedThroughState, Record):
         self.representatives: dict[str, Representative] = {}
         self.consents: dict[str, Consent] = {}
         self.erased_at: datetime | None = None
+        self.identity_links: dict[str, IdentityLink] = {}
+        self.birth_year: str | None = None
+        self.capacity_assessment: CapacityAssessment | None = None
 
     def appoint_representative(
         self, ctx: CommandContext, *, representative_ref: str, personal: PersonalData
@@ -231,9 +335,25 @@ class Client(CopiedThroughState, Record):
         scopes: tuple[ConsentScope, ...],
         purpose: str,
         until: date | None,
+        trajectory_id: UUID | None = None,
     ) -> None:
-        """004: who (organisation), what (plan, dossier, contact details), why and until when."""
+        """004: who (organisation), what (plan, dossier, contact details), why and until when.
+
+        Issue #17: a consent for the purpose ``continuation`` names the trajectory it lets its
+        holder continue (and only such a consent names one)."""
         ctx.check_occurred_at()
+        continuation = purpose.strip().casefold() == CONTINUATION_PURPOSE
+        if continuation and trajectory_id is None:
+            raise InvalidValue(
+                "a consent for the purpose continuation names the trajectory it lets its holder "
+                "continue (trajectory_id)",
+                field="trajectory_id",
+            )
+        if trajectory_id is not None and not continuation:
+            raise InvalidValue(
+                "only a consent for the purpose continuation names a trajectory",
+                field="trajectory_id",
+            )
         if not consent_id.strip():
             raise InvalidValue("consent id must not be empty", field="consent_id")
         if consent_id in self.consents:
@@ -250,6 +370,7 @@ class Client(CopiedThroughState, Record):
             scopes=tuple(dict.fromkeys(scopes)),
             purpose=require_text(purpose, "purpose"),
             until=until,
+            trajectory_id=trajectory_id,
         )
 
     def revoke_consent(self, ctx: CommandContext, *, consent_id: str, reason: str) -> None:
@@ -274,6 +395,106 @@ class Client(CopiedThroughState, Record):
             legal_basis=require_text(legal_basis, "legal_basis"),
             erased_subjects=erased_subjects,
         )
+
+    # --- the person as a user (issue #19) -------------------------------------------------------
+
+    def link_identity(
+        self,
+        ctx: CommandContext,
+        *,
+        link_id: str,
+        subject: str,
+        subject_hash: str,
+        as_role: PersonRole,
+        representative_ref: str | None,
+    ) -> None:
+        """Link an identity-provider subject to the client or to one of their appointed
+        representatives (not an excluded one); one subject is linked once as one role."""
+        ctx.check_occurred_at()
+        require_text(subject, "subject")
+        if link_id in self.identity_links:
+            raise InvalidValue(f"link id {link_id!r} is already used", field="link_id")
+        if as_role == PersonRole.REPRESENTATIVE:
+            if representative_ref is None:
+                raise InvalidValue(
+                    "a representative's link names the appointed representative's reference",
+                    field="representative_ref",
+                )
+            self.check_may_act_for(representative_ref)
+        elif representative_ref is not None:
+            raise InvalidValue(
+                "the client's own link names no representative", field="representative_ref"
+            )
+        if any(
+            link.in_force and link.subject_hash == subject_hash and link.as_role == as_role
+            for link in self.identity_links.values()
+        ):
+            raise RuleConflict("this subject is already linked to this client in this role")
+        self.trigger_event(
+            self.IdentityLinked,
+            **ctx.event_fields(),
+            link_id=link_id,
+            subject=subject.strip(),
+            subject_hash=subject_hash,
+            as_role=as_role,
+            representative_ref=representative_ref,
+        )
+
+    def revoke_identity_link(self, ctx: CommandContext, *, link_id: str, reason: str) -> None:
+        ctx.check_occurred_at()
+        link = held(
+            self.identity_links,
+            link_id,
+            kind="identity link",
+            where="not recorded for this client",
+            field="link_id",
+        )
+        if link.revoked_at is not None:
+            raise RuleConflict(f"identity link {link_id!r} is already revoked")
+        self.trigger_event(
+            self.IdentityLinkRevoked, **ctx.event_fields(), link_id=link_id, reason=reason.strip()
+        )
+
+    def record_birth_year(self, ctx: CommandContext, *, birth_year: int) -> None:
+        ctx.check_occurred_at()
+        check_birth_year(birth_year, ctx.occurred_on)
+        self.trigger_event(self.BirthYearRecorded, **ctx.event_fields(), birth_year=str(birth_year))
+
+    def assess_capacity(self, ctx: CommandContext, *, capable: bool, assessed_on: date) -> None:
+        ctx.check_occurred_at()
+        if assessed_on > ctx.occurred_on:
+            raise InvalidValue(
+                "a capacity assessment is recorded once it was made", field="assessed_on"
+            )
+        self.trigger_event(
+            self.CapacityAssessed, **ctx.event_fields(), capable=capable, assessed_on=assessed_on
+        )
+
+    @property
+    def known_birth_year(self) -> int | None:
+        """The year of birth, when recorded and readable (a placeholder after erasure)."""
+        if self.birth_year is None or not self.birth_year.isdigit():
+            return None
+        return int(self.birth_year)
+
+    def identity_link_for(
+        self, subject_hash: str, as_role: PersonRole
+    ) -> tuple[str, IdentityLink] | None:
+        """The link in force for this keyed subject in this role; none once erased, and none
+        for a representative the client excluded (it stops working on the next request)."""
+        if self.erased_at is not None:
+            return None
+        for link_id, link in self.identity_links.items():
+            if not (link.in_force and link.as_role == as_role):
+                continue
+            if link.subject_hash != subject_hash:
+                continue
+            if as_role == PersonRole.REPRESENTATIVE:
+                representative = self.representatives.get(link.representative_ref or "")
+                if representative is None or representative.excluded_at is not None:
+                    continue
+            return link_id, link
+        return None
 
     def check_writable(self, *, has_key: bool) -> None:
         """An erased client's record takes no new facts, whatever key is left."""
@@ -318,18 +539,41 @@ class Client(CopiedThroughState, Record):
                 "act in the client's name"
             )
 
-    def shares_with(self, party: str, scopes: frozenset[ConsentScope], on: date) -> bool:
+    def shares_with(
+        self,
+        party: str,
+        scopes: frozenset[ConsentScope],
+        on: date,
+        trajectory_id: UUID | None = None,
+    ) -> bool:
         """Whether a consent in force on ``on`` gives ``party`` any of ``scopes`` (004: what
-        passes is named: the plan, the dossier, the contact details)."""
+        passes is named: the plan, the dossier, the contact details), for ``trajectory_id``
+        (``None``: the client as such; a consent that names a trajectory reaches that one only)."""
         return any(
-            consent.in_force_for(party, on) and not scopes.isdisjoint(consent.scopes)
+            consent.in_force_for(party, on)
+            and not scopes.isdisjoint(consent.scopes)
+            and consent.reaches(trajectory_id)
+            for consent in self.consents.values()
+        )
+
+    def lets_continue(self, party: str, on: date, trajectory_id: UUID | None = None) -> bool:
+        """Issue #17 (000: the plan outlives the trajectory): a consent in force on ``on`` that
+        gives ``party`` the plan of ``trajectory_id`` for the purpose ``continuation`` lets
+        ``party`` open, at its own organisation, a trajectory that continues that one (``None``:
+        whether it holds such a consent for any trajectory of the client). No other consent
+        does: a consent lets information pass, it gives no say over the client."""
+        return any(
+            consent.covers(party, (ConsentScope.PLAN,), on)
+            and consent.trajectory_id is not None
+            and (trajectory_id is None or consent.trajectory_id == trajectory_id)
+            and consent.purpose.strip().casefold() == CONTINUATION_PURPOSE
             for consent in self.consents.values()
         )
 
     def consent_covering(self, party: str, scopes: tuple[ConsentScope, ...], on: date) -> str:
         """004: the id of a consent in force that covers passing ``scopes`` to ``party``."""
         for consent_id, consent in self.consents.items():
-            if consent.covers(party, scopes, on):
+            if consent.covers(party, scopes, on) and consent.trajectory_id is None:
                 return consent_id
         raise ConsentMissing(
             f"no consent of the client in force on {on.isoformat()} covers passing "

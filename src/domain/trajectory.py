@@ -20,6 +20,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from domain.common import (
+    ERASED,
     MILESTONE_KINDS,
     Actor,
     ClientInvolvement,
@@ -134,14 +135,36 @@ class RoleAgreement(msgspec.Struct):
         return self.declined_by is None and self.ended_at is None and not self.in_force
 
 
+class CarriedFrom(msgspec.Struct, frozen=True):
+    """Where a goal or an action of the plan came from: the earlier trajectory this one
+    continues, as of the continuation (000, issue #17), and the version of its signed plan."""
+
+    trajectory_id: UUID
+    as_of: datetime
+    plan_version: int | None
+
+
 class Goal(msgspec.Struct):
     description: str
     set_at: datetime
     closed_at: datetime | None = None
     outcome: str | None = None
+    #: Carried by a continuation: not in force here until the plan is signed here.
+    carried_from: CarriedFrom | None = None
 
 
 class AgreedAction(msgspec.Struct):
+    description: str
+    owner: str
+    due_on: date | None
+    goal_id: str | None
+    carried_from: CarriedFrom | None = None
+
+
+class CarriedAction(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An action of the earlier plan, as ``ContinuedFrom`` carries it (version 2)."""
+
+    action_id: str
     description: str
     owner: str
     due_on: date | None
@@ -216,6 +239,10 @@ class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     #: timeline are not checked until the aggregate is next folded from its events).
     status_changes: list[StatusChange] = msgspec.field(default_factory=list)
     fact_times: dict[str, datetime] = msgspec.field(default_factory=dict)
+    #: Issue #17; absent from snapshots taken before it.
+    client_criteria: tuple[str, ...] = ()
+    referrer_engagement: str = ""
+    continued_by: list[UUID] = msgspec.field(default_factory=list)
 
 
 class Trajectory(CopiedThroughState, Record):
@@ -317,6 +344,9 @@ class Trajectory(CopiedThroughState, Record):
         decisions: tuple[str, ...]
         next_consultation_on: date | None
         no_next_reason: str | None
+        #: Issue #19: whether the person whose plan it is reads the decisions (off unless the
+        #: professional says so; events recorded before it read as not visible).
+        visible_to_client: bool = False
 
         @classmethod
         def statuses_allowing(cls, fields: dict[str, Any]) -> frozenset[Status]:
@@ -489,6 +519,8 @@ class Trajectory(CopiedThroughState, Record):
         level: EscalationLevel
         reason: ReasonCategory
         description: str
+        #: Issue #19: whether the person reads the description (off unless said so).
+        visible_to_client: bool = False
 
         def apply_to(self, trajectory: "Trajectory") -> None:
             trajectory.escalations[self.escalation_id] = Escalation(
@@ -523,6 +555,8 @@ class Trajectory(CopiedThroughState, Record):
         changes_status = True
         reasons: tuple[ReasonCategory, ...]
         description: str
+        #: Issue #19: whether the person reads the description (off unless said so).
+        visible_to_client: bool = False
 
         def apply_to(self, trajectory: "Trajectory") -> None:
             trajectory.status = Status.BLOCKED
@@ -627,17 +661,69 @@ class Trajectory(CopiedThroughState, Record):
             trajectory.follow_up_by = self.follow_up_by
 
     class ContinuedFrom(Event):
-        """The thread (000): this trajectory carries the plan of an earlier one."""
+        """The thread (000): this trajectory carries the plan of an earlier one.
 
-        personal_fields = ("carried_goals",)
+        Version 2 (issue #17) carries the open goals with their ids and the actions of open
+        goals (or of no goal), so they come into this trajectory's plan, marked as carried; a
+        version 1 event carried only the goals' texts (upcast: no ids, no actions; its goals
+        come in as ``carried-1``, ``carried-2``, …).
+        """
+
+        class_version = 2
+        personal_fields = ("carried_goals", "carried_actions[].description")
         allowed_in = frozenset({Status.REFERRED})
 
         previous_trajectory_id: UUID
         carried_goals: tuple[str, ...]
         plan_version: int | None
+        carried_goal_ids: tuple[str, ...]
+        carried_actions: tuple[CarriedAction, ...]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["carried_goal_ids"] = []
+            state["carried_actions"] = []
 
         def apply_to(self, trajectory: "Trajectory") -> None:
             trajectory.continued_from = self.previous_trajectory_id
+            source = CarriedFrom(
+                trajectory_id=self.previous_trajectory_id,
+                as_of=self.occurred_at,
+                plan_version=self.plan_version,
+            )
+            # The ids are plain, the texts sealed: once the client is erased the texts read as
+            # an empty tuple, and the goals stay, "[erased]" (version 1 had no ids).
+            texts = self.carried_goals
+            ids = self.carried_goal_ids or tuple(f"carried-{n + 1}" for n in range(len(texts)))
+            for n, goal_id in enumerate(ids):
+                trajectory.goals[goal_id] = Goal(
+                    description=texts[n] if n < len(texts) else ERASED,
+                    set_at=self.occurred_at,
+                    carried_from=source,
+                )
+            for action in self.carried_actions:
+                trajectory.actions[action.action_id] = AgreedAction(
+                    description=action.description,
+                    owner=action.owner,
+                    due_on=action.due_on,
+                    goal_id=action.goal_id,
+                    carried_from=source,
+                )
+
+    class ContinuedBy(Event):
+        """The thread the other way (issue #17): a later trajectory, opened by
+        ``organisation``, continues this closed one. Recorded on this trajectory in the same
+        commit as the later one's ``ContinuedFrom``, so each names the other."""
+
+        allowed_in = frozenset({Status.CLOSED})
+        #: A closed trajectory is not made active by being continued elsewhere.
+        counts_as_activity = False
+
+        next_trajectory_id: UUID
+        organisation: str
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.continued_by.append(self.next_trajectory_id)
 
     # --- creation -------------------------------------------------------------------------------
 
@@ -687,6 +773,8 @@ class Trajectory(CopiedThroughState, Record):
         region: str,
         occurred_at: datetime,
         actor: Actor,
+        client_criteria: tuple[str, ...] = (),
+        referrer_engagement: str = "",
     ) -> None:
         self.client_id = client_id
         self.referrer_organisation = referrer_organisation
@@ -725,6 +813,13 @@ class Trajectory(CopiedThroughState, Record):
             StatusChange(since=occurred_at, status=Status.REFERRED)
         ]
         self.fact_times: dict[str, datetime] = {}
+        # Issue #17, in the order of ``TrajectorySnapshotState`` (the plan state stores the
+        # attributes in this order, and a row read back must encode to the same bytes).
+        #: What the referral asked (001: part of the intake).
+        self.client_criteria = client_criteria
+        self.referrer_engagement = referrer_engagement
+        #: Later trajectories that continue this one (the thread both ways).
+        self.continued_by: list[UUID] = []
 
     # --- queries on state -----------------------------------------------------------------------
 
@@ -945,6 +1040,7 @@ class Trajectory(CopiedThroughState, Record):
         decisions: tuple[str, ...],
         next_consultation_on: date | None,
         no_next_reason: str | None,
+        visible_to_client: bool = False,
     ) -> None:
         """001: start, three-month, ad hoc and end consultations; 003: plan the next one."""
         if kind == ConsultationKind.START:
@@ -972,6 +1068,7 @@ class Trajectory(CopiedThroughState, Record):
             decisions=tuple(d.strip() for d in decisions if d.strip()),
             next_consultation_on=next_consultation_on,
             no_next_reason=(no_next_reason or "").strip() or None,
+            visible_to_client=visible_to_client,
         )
 
     def _check_milestone_not_done(self, kind: ConsultationKind) -> None:
@@ -1230,6 +1327,7 @@ class Trajectory(CopiedThroughState, Record):
         level: EscalationLevel,
         reason: ReasonCategory,
         description: str,
+        visible_to_client: bool = False,
     ) -> None:
         self._begin(ctx, "raise an escalation in", RUNNING)
         self._check_new_id("escalation", escalation_id, self.escalations)
@@ -1240,6 +1338,7 @@ class Trajectory(CopiedThroughState, Record):
             level=level,
             reason=reason,
             description=description.strip(),
+            visible_to_client=visible_to_client,
         )
 
     def change_escalation_level(
@@ -1273,7 +1372,12 @@ class Trajectory(CopiedThroughState, Record):
         )
 
     def block(
-        self, ctx: CommandContext, *, reasons: tuple[ReasonCategory, ...], description: str
+        self,
+        ctx: CommandContext,
+        *,
+        reasons: tuple[ReasonCategory, ...],
+        description: str,
+        visible_to_client: bool = False,
     ) -> None:
         """*Vastgelopen traject*: the trajectory cannot go on, for these reasons."""
         self._begin(ctx, "block", frozenset({Status.ACTIVE}))
@@ -1284,6 +1388,7 @@ class Trajectory(CopiedThroughState, Record):
             **ctx.event_fields(),
             reasons=tuple(dict.fromkeys(reasons)),
             description=description.strip(),
+            visible_to_client=visible_to_client,
         )
 
     def unblock(self, ctx: CommandContext, *, resolution: str) -> None:
@@ -1447,14 +1552,38 @@ class Trajectory(CopiedThroughState, Record):
             )
         if self.continued_from is not None:
             raise ContinuationNotAllowed("this trajectory already continues an earlier one")
+        open_goals = {k: g for k, g in previous.goals.items() if g.closed_at is None}
         self.trigger_event(
             self.ContinuedFrom,
             **ctx.event_fields(),
             previous_trajectory_id=previous.id,
-            carried_goals=tuple(
-                g.description for g in previous.goals.values() if g.closed_at is None
-            ),
+            carried_goals=tuple(g.description for g in open_goals.values()),
             plan_version=previous.plan.version if previous.plan else None,
+            carried_goal_ids=tuple(open_goals),
+            carried_actions=tuple(
+                CarriedAction(
+                    action_id=action_id,
+                    description=a.description,
+                    owner=a.owner,
+                    due_on=a.due_on,
+                    goal_id=a.goal_id,
+                )
+                for action_id, a in previous.actions.items()
+                if a.goal_id is None or a.goal_id in open_goals
+            ),
+        )
+
+    def record_continued_by(self, ctx: CommandContext, *, continuing: "Trajectory") -> None:
+        """Issue #17: this closed trajectory names the later one that continues it (the other
+        end of ``continue_from``, which the application records in the same commit)."""
+        self._begin(ctx, "continue", frozenset({Status.CLOSED}))
+        if continuing.continued_from != self.id:
+            raise ContinuationNotAllowed("the later trajectory does not continue this one")
+        self.trigger_event(
+            self.ContinuedBy,
+            **ctx.event_fields(),
+            next_trajectory_id=continuing.id,
+            organisation=ctx.actor.organisation,
         )
 
     # --- snapshots ------------------------------------------------------------------------------

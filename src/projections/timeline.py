@@ -53,6 +53,7 @@ _FACTS: dict[type[Any], tuple[str, ...]] = {
     T.Accepted: ("coordinating_organisation",),
     T.Declined: (),
     T.ContinuedFrom: ("previous_trajectory_id",),
+    T.ContinuedBy: ("next_trajectory_id", "organisation"),
     T.FollowUpContacted: ("contacted_party",),
     T.ConsultationHeld: ("kind", "participants", "client_involvement", "next_consultation_on"),
     T.ConsultationWaived: ("kind",),

@@ -5,13 +5,14 @@ answers with stored bytes and never replays events.
 """
 
 from datetime import date, datetime
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 
 from domain.client import Client
 from domain.common import ConsentScope, EscalationLevel, ReasonCategory, Sector, Signatory
-from domain.trajectory import RoleAssignment, Trajectory
+from domain.trajectory import CarriedFrom, RoleAssignment, Trajectory
 
 
 class RoleAgreementView(msgspec.Struct):
@@ -23,11 +24,51 @@ class RoleAgreementView(msgspec.Struct):
     ended_at: datetime | None
 
 
+class CarriedFromView(msgspec.Struct):
+    """Where a goal or action came from when a continuation carried it (issue #17)."""
+
+    trajectory_id: Annotated[
+        UUID, msgspec.Meta(description="The earlier trajectory this one continues")
+    ]
+    as_of: Annotated[
+        datetime,
+        msgspec.Meta(
+            description="The plan as it stood in the earlier trajectory at this moment "
+            "(the continuation's occurred_at)"
+        ),
+    ]
+    plan_version: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="The version of the earlier trajectory's signed plan; null when it had none"
+        ),
+    ]
+    signed_here: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Whether the plan has been signed in this trajectory: a "
+            "carried goal or action is in force here only once it is (the organisation that "
+            "continues takes responsibility for it by that signature)"
+        ),
+    ]
+
+
+#: A carried item's origin, or null: set in this trajectory.
+Carried = Annotated[
+    CarriedFromView | None,
+    msgspec.Meta(
+        description="Carried from an earlier trajectory by a continuation (not in "
+        "force here until signed here: see signed_here); null when set in this trajectory"
+    ),
+]
+
+
 class GoalView(msgspec.Struct):
     id: str
     description: str
     closed: bool
     outcome: str | None
+    carried_from: Carried = None
 
 
 class ActionView(msgspec.Struct):
@@ -36,6 +77,7 @@ class ActionView(msgspec.Struct):
     owner: str
     due_on: date | None
     goal_id: str | None
+    carried_from: Carried = None
 
 
 class EscalationView(msgspec.Struct):
@@ -83,9 +125,35 @@ class TrajectoryView(msgspec.Struct):
     missed_deadlines: list[str]
     closed_at: datetime | None
     follow_up_by: str | None
-    continued_from: UUID | None
+    continued_from: Annotated[
+        UUID | None,
+        msgspec.Meta(
+            description="The earlier trajectory this one continues (its plan's open "
+            "goals and their actions are carried into this one: see carried_from)"
+        ),
+    ]
     #: The client's personal data was erased: free text reads "[erased]" (crypto-shredding).
     personal_data_erased: bool = False
+    continued_by: Annotated[
+        list[UUID],
+        msgspec.Meta(
+            description="Later trajectories that continue this one (issue #17: the "
+            "thread both ways), in the order they were opened"
+        ),
+    ] = msgspec.field(default_factory=list)
+    client_criteria: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="The client criteria the referral named (001: part of the intake)"
+        ),
+    ] = msgspec.field(default_factory=list)
+    referrer_engagement: Annotated[
+        str,
+        msgspec.Meta(
+            description="What the referrer engaged to do, as the referral recorded "
+            "it (001); empty when it named nothing"
+        ),
+    ] = ""
 
 
 class ConsentView(msgspec.Struct):
@@ -96,6 +164,13 @@ class ConsentView(msgspec.Struct):
     granted_on: date
     until: date | None
     revoked: bool
+    trajectory_id: Annotated[
+        UUID | None,
+        msgspec.Meta(
+            description="For the purpose continuation: the trajectory the consent lets its "
+            "holder continue and read, and nothing else of the client (issue #17)"
+        ),
+    ] = None
 
 
 class RepresentativeView(msgspec.Struct):
@@ -155,6 +230,7 @@ def trajectory_view(t: Trajectory, *, erased: bool = False) -> TrajectoryView:
                 description=g.description,
                 closed=g.closed_at is not None,
                 outcome=g.outcome,
+                carried_from=_carried(t, g.carried_from),
             )
             for goal_id, g in t.goals.items()
         ],
@@ -165,6 +241,7 @@ def trajectory_view(t: Trajectory, *, erased: bool = False) -> TrajectoryView:
                 owner=a.owner,
                 due_on=a.due_on,
                 goal_id=a.goal_id,
+                carried_from=_carried(t, a.carried_from),
             )
             for action_id, a in t.actions.items()
         ],
@@ -196,6 +273,22 @@ def trajectory_view(t: Trajectory, *, erased: bool = False) -> TrajectoryView:
         follow_up_by=t.follow_up_by,
         continued_from=t.continued_from,
         personal_data_erased=erased,
+        continued_by=list(t.continued_by),
+        client_criteria=list(t.client_criteria),
+        referrer_engagement=t.referrer_engagement,
+    )
+
+
+def _carried(t: Trajectory, source: CarriedFrom | None) -> CarriedFromView | None:
+    """A carried item is in force here once the plan is signed here (after the carrying: a
+    continuation is recorded at the referral, before any signature of this trajectory)."""
+    if source is None:
+        return None
+    return CarriedFromView(
+        trajectory_id=source.trajectory_id,
+        as_of=source.as_of,
+        plan_version=source.plan_version,
+        signed_here=t.plan is not None,
     )
 
 
@@ -225,6 +318,7 @@ def client_view(c: Client, *, contact_details: bool = True) -> ClientView:
                 granted_on=k.granted_on,
                 until=k.until,
                 revoked=k.revoked_at is not None,
+                trajectory_id=k.trajectory_id,
             )
             for consent_id, k in c.consents.items()
         ],

@@ -4,7 +4,8 @@
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -16,6 +17,7 @@ from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobLockBusy
 from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
+    from application.care_record import CareRecord
     from application.migrations import MigrationStatus, Stores
     from projections.worker import Progress
 
@@ -61,6 +63,18 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
             "this deployment verifies tokens from an external issuer "
             f"({settings.auth.issuer}); get a token there",
         )
+    from api.auth import PERSON_ROLES
+
+    person = PERSON_ROLES & set(args.role)
+    if person:
+        # Issue #19: the person's token names the subject and that one role, nothing more.
+        if len(args.role) != 1 or args.org is not None or args.region is not None:
+            return _fail(
+                f"a token for the {', '.join(sorted(person))} role carries that one role and "
+                "no --org or --region: the identity link decides whose record it is"
+            )
+    elif args.org is None or args.region is None:
+        return _fail("an organisation's token needs --org and --region")
     tokens = LocalTokens.from_file(settings.auth.secret_file)
     print(
         tokens.issue(
@@ -144,6 +158,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         build_leader_lock,
         build_releases,
         is_simulation,
+        seal_job,
         start_metrics_listener,
         theme_batch_job,
     )
@@ -168,6 +183,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         prune_idempotency_keys=idempotency.prune,
         release_statistics=releases.run_due,
         release_theme_batches=theme_batch_job(batches, deadlines.care_record),
+        take_seal=seal_job(settings, deadlines.care_record),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -544,8 +560,8 @@ def _audit_check_order(settings: Settings, args: argparse.Namespace) -> int:
 
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Issue #16: recompute the hash chain over the stored events (the whole log, or one
-    trajectory's events) and name the first position that does not match. Exit 1 on a
-    mismatch; the record is never changed."""
+    trajectory's events) and name the first position that does not match; then the seals
+    (``_verify_seals``). Exit 1 on a mismatch; the record is never changed."""
     from application.event_chain import EventChain
     from rodedraad.wiring import build_care_record
 
@@ -558,8 +574,12 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         else:
             result = chain.verify(say=_say)
             what = "the log"
+        if result.mismatch is None:
+            sealed = _verify_seals(settings, care_record, args)
+            snapshots = _verify_snapshots(care_record, args.trajectory)
     finally:
         care_record.close()
+    read_log_matches = _verify_read_log(settings)
     if result.genesis_up_to:
         print(
             f"positions up to {result.genesis_up_to:,} were chained by the migration, after "
@@ -571,9 +591,179 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             f"({result.checked:,} position(s) before it match)"
         )
         return 1
+    print(f"{what}: all {result.checked:,} event(s) match the chain")
+    for line in [*sealed.lines, *snapshots.lines]:
+        print(line)
+    return 0 if sealed.holds and snapshots.holds and read_log_matches else 1
+
+
+@dataclass(frozen=True)
+class _Checked:
+    holds: bool
+    lines: list[str]
+
+
+def _verify_seals(
+    settings: Settings, care_record: "CareRecord", args: argparse.Namespace
+) -> _Checked:
+    """The seals (``application.seals``): each one's signature against the auditor's
+    ``--public-key`` if given (it wins), else the deployment's own; its Merkle root against the
+    chain entries of its range; the ranges contiguous. With ``--trajectory``, its events'
+    inclusion proofs in the seals that cover them. And the unsealed tail."""
+    from application.seals import Seals
+    from application.signing import PublicKey
+    from rodedraad.wiring import signing_key_file
+
+    public: PublicKey | None = None
+    source = "no public key: signatures NOT checked (give one with --public-key FILE)"
+    if args.public_key is not None:
+        public = PublicKey.from_pem(_read(args.public_key), source=str(args.public_key))
+        source = f"signatures checked against {args.public_key} (key {public.key_id})"
+    elif (file := signing_key_file(settings)).exists():
+        public = file.load().public
+        source = f"signatures checked against this deployment's key {public.key_id}"
+    seals = Seals(care_record.recorder)
+    if args.trajectory is None:
+        report = seals.verify(public)
+        count, mismatch, tail = report.seals, report.mismatch, report.tail
+        lines = [f"seals: {count:,}; {source}"]
+        if mismatch is None and count:
+            lines.append(
+                f"all {count:,} seal(s) hold, over {report.sealed_positions:,} position(s)"
+            )
+    else:  # only the seals that cover the trajectory's events
+        from application.event_chain import EventChain
+
+        all_seals = seals.all()
+        positions = EventChain(care_record.recorder).aggregate_positions(args.trajectory)
+        proved = seals.prove_aggregate(positions, public)
+        count, mismatch = len(all_seals), proved.mismatch
+        tail = seals.tail(all_seals[-1] if all_seals else None)
+        lines = [f"seals: {count:,}; {source}"]
+        if mismatch is None:
+            lines.append(
+                f"trajectory {args.trajectory}: {len(proved.proofs):,} event(s) proved included "
+                f"in the seals that cover them, {proved.unsealed:,} not sealed yet"
+            )
+    if mismatch is not None:
+        lines.append(
+            f"SEAL MISMATCH at seal {mismatch.seal} (position {mismatch.position}): "
+            f"{mismatch.reason}"
+        )
+        return _Checked(holds=False, lines=lines)
+    if tail.entries:
+        since = f", committed since {tail.since:%Y-%m-%d %H:%M:%S} UTC" if tail.since else ""
+        last = (
+            f"the last seal was taken {tail.last_sealed_at:%Y-%m-%d %H:%M:%S} UTC"
+            if tail.last_sealed_at
+            else "nothing is sealed yet"
+        )
+        lines.append(
+            f"unsealed tail: {tail.entries:,} position(s) from position {tail.first_position}"
+            f"{since} ({last}): events removed from there on with their chain entries could "
+            "not be told from the record; `rodedraad audit seal` seals them"
+        )
+    else:
+        lines.append("unsealed tail: none, every chained position is sealed")
+    return _Checked(holds=True, lines=lines)
+
+
+def _verify_snapshots(care_record: "CareRecord", trajectory: UUID | None) -> _Checked:
+    """Each stored snapshot (or the trajectory's) against the events it summarises
+    (``application.snapshot_check``)."""
+    from application.snapshot_check import SnapshotCheck
+
+    report = SnapshotCheck(care_record).verify(trajectory)
+    if report.mismatch is not None:
+        m = report.mismatch
+        return _Checked(
+            holds=False,
+            lines=[
+                f"SNAPSHOT MISMATCH: the snapshot of {m.originator_id} at v{m.version}: "
+                f"{m.reason} ({report.checked:,} snapshot(s) before it match)"
+            ],
+        )
+    return _Checked(
+        holds=True,
+        lines=[f"snapshots: all {report.checked:,} match the events they summarise"],
+    )
+
+
+def _audit_seal(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue #16: seal every chained position after the last seal now, and print what to
+    anchor outside the system (the signed line and its signature); nothing new: no seal."""
+    from application.seals import Seals
+    from application.signing import encode_signature
+    from rodedraad.wiring import build_care_record, signing_key_file
+
+    key = signing_key_file(settings).load()
+    care_record = build_care_record(settings)
+    try:
+        seals = Seals(care_record.recorder).take(key, datetime.now(UTC))
+    finally:
+        care_record.close()
+    if not seals:
+        print("nothing to seal: every chained position is sealed already")
+        return 0
+    for seal in seals:
+        print(seal.payload().decode())
+        print(f"signature {encode_signature(seal.signature)} key {seal.key_id}")
+    _say(
+        f"{len(seals)} seal(s), {seals[0].number} to {seals[-1].number}: "
+        f"{sum(s.entries for s in seals):,} position(s), {seals[0].after_position + 1} to "
+        f"{seals[-1].last_position}; anchor the lines above outside the system (README, "
+        "'Tamper evidence'): the last seal's two lines suffice, since its chain entries hash "
+        "in everything before them"
+    )
+    return 0
+
+
+def _verify_read_log(settings: Settings) -> bool:
+    """The personal-data read log against its own chain (``application.read_log_chain``),
+    reported on its own lines; whether it matches."""
+    from rodedraad.wiring import build_access_log
+
+    access_log = build_access_log(settings)
+    try:
+        result = access_log.verify()
+    finally:
+        access_log.close()
+    if result.genesis_up_to:
+        print(
+            f"read log: entries up to position {result.genesis_up_to:,} were chained by the "
+            "migration, after the fact"
+        )
+    if result.pruned_up_to:
+        print(f"read log: entries up to position {result.pruned_up_to:,} removed by retention")
+    if result.mismatch is not None:
+        print(
+            f"read log: MISMATCH at entry {result.mismatch.position}: {result.mismatch.reason} "
+            f"({result.checked:,} entr(y/ies) before it match)"
+        )
+        return False
     print(
-        f"{what}: all {result.checked:,} event(s) match the chain. Not yet covered: events "
-        "removed from the end of the log with their chain entries (seals come next)"
+        f"read log: all {result.checked:,} entr(y/ies) match the chain. Not covered: entries "
+        "removed from the end with nothing written after them"
+    )
+    return True
+
+
+def _retention_purge_log(settings: Settings, args: argparse.Namespace) -> int:
+    """Seed 004: the read log is kept ``retention_log_years``; older entries are removed as one
+    range and the boundary kept, so ``audit verify`` still passes (``read_log_chain.prune``)."""
+    from rodedraad.wiring import build_access_log, migrate_at_start
+
+    migrate_at_start(settings)
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(days=round(365.25 * settings.retention_log_years))
+    access_log = build_access_log(settings)
+    try:
+        removed = access_log.purge_before(cutoff, now)
+    finally:
+        access_log.close()
+    print(
+        f"read log: {removed:,} entr(y/ies) from before {cutoff:%Y-%m-%d} removed; the boundary "
+        "is kept for audit verify"
     )
     return 0
 
@@ -633,11 +823,15 @@ def parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("token", help="print a bearer token for local use (embedded mode)")
     token.add_argument("--user", required=True, help="user id (the token's sub)")
-    token.add_argument("--org", required=True, help="the user's organisation")
+    token.add_argument(
+        "--org", help="the user's organisation (not for the client and representative roles)"
+    )
     token.add_argument(
         "--role", action="append", required=True, help="a role; repeat for more than one"
     )
-    token.add_argument("--region", required=True, help="the user's region")
+    token.add_argument(
+        "--region", help="the user's region (not for the client and representative roles)"
+    )
     token.add_argument("--hours", type=float, default=12.0, help="validity in hours (default 12)")
     token.set_defaults(run=_token)
 
@@ -736,6 +930,13 @@ def parser() -> argparse.ArgumentParser:
     _wait_argument(batches)
     batches.set_defaults(run=_release_theme_batches)
 
+    retention = _group(commands, "retention", "what passed its retention period (seed 004)")
+    retention.add_parser(
+        "purge-log",
+        help="remove the personal-data reads older than RODEDRAAD_RETENTION_LOG_YEARS, as one "
+        "range from the start of the read log's chain, keeping its boundary",
+    ).set_defaults(run=_retention_purge_log)
+
     simulate = _group(
         commands, "simulate", "simulating deadlines on a copy, never in the live record"
     )
@@ -758,7 +959,17 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--trajectory", type=UUID, default=None, help="check only this trajectory's events"
     )
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        default=None,
+        help="check the seals' signatures against this public key (PEM), not the deployment's",
+    )
     verify.set_defaults(run=_audit_verify)
+    audit.add_parser(
+        "seal",
+        help="seal the event chain now (a signed Merkle root); print what to anchor outside",
+    ).set_defaults(run=_audit_seal)
     return root
 
 

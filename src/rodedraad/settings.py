@@ -108,6 +108,18 @@ class SigningSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonSettings:
+    """The person as a user (issue #19)."""
+
+    #: The pepper of the identity links' keyed hash (HMAC-SHA256 of the identity provider's
+    #: subject): 0600, outside the database like the KEK, made on first need; every API process
+    #: of a deployment must share it. None: ``<data dir>/identity-pepper``.
+    pepper_file: Path | None = None
+    #: Whose minors' rules apply (``domain.minors``): BE or NL.
+    jurisdiction: str = "BE"
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -136,11 +148,15 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
     data_dir: Path = Path("var")
+    person: PersonSettings = field(default_factory=PersonSettings)
     #: Run projection workers and the scheduler inside ``serve``: yes on SQLite.
     embedded_workers: bool = True
     #: The operator's deadline policy (amends the shipped defaults); None: the defaults only.
     policy_file: Path | None = None
     scheduler_interval_seconds: int = 300
+    #: The scheduler seals the event chain this often (issue #16): what a truncation of the
+    #: log could remove unnoticed is at most this much (plus one scheduler interval).
+    seal_interval_minutes: int = 60
     #: A projection worker beats its heartbeat this often; ``/health`` says degraded when no
     #: worker beat for 3 times as long, or a lagging projection stood still for twice as long.
     heartbeat_seconds: int = 5
@@ -276,12 +292,17 @@ class Settings:
             ),
             policy_file=Path(policy) if (policy := optional("POLICY_FILE")) else None,
             scheduler_interval_seconds=integer("SCHEDULER_INTERVAL_SECONDS", 300),
+            seal_interval_minutes=integer("SEAL_INTERVAL_MINUTES", 60),
             heartbeat_seconds=integer("HEARTBEAT_SECONDS", 5),
             retention_plan_years=integer("RETENTION_PLAN_YEARS", 10),
             retention_log_years=integer("RETENTION_LOG_YEARS", 5),
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             migrate_on_start=flag("MIGRATE_ON_START", True),
+            person=PersonSettings(
+                pepper_file=Path(get("IDENTITY_PEPPER_FILE", str(data_dir / "identity-pepper"))),
+                jurisdiction=choice("JURISDICTION", "be", ("be", "nl")).upper(),
+            ),
             metrics_address=metrics_address,
             read_database_url=read_url,
         )

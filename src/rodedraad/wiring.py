@@ -4,7 +4,7 @@ import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
 import jwt
@@ -30,14 +30,17 @@ from application.finding_batches import (
     deliver_to,
     release_due,
 )
+from application.identities import IdentityLinks, IdentityPepper
 from application.kek import KeyringFile
 from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
 from application.migrations import Stores, migrate
-from application.signing import SigningKeyFile
+from application.seals import Seal, Seals
+from application.signing import SigningKeyError, SigningKeyFile
 from application.simulation import simulation_mark
 from application.sql import PostgresDatabase, SqliteDatabase
 from domain.deadlines import DeadlinePolicy
+from domain.minors import Jurisdiction
 from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
@@ -195,6 +198,13 @@ def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
     return LocalTokens.from_file(auth.secret_file).verifier()
 
 
+def build_identity_links(settings: Settings, care_record: CareRecord) -> IdentityLinks:
+    """Issue #19: identity links found through a keyed hash under the deployment's pepper (a
+    file of its own, made on first need; ``application.identities``)."""
+    path = settings.person.pepper_file or settings.data_dir / "identity-pepper"
+    return IdentityLinks(care_record, IdentityPepper.from_file(path))
+
+
 def build_access_log(settings: Settings) -> AccessLog:
     if settings.database.is_postgres:
         return AccessLog(PostgresDatabase(settings.database.url))
@@ -326,6 +336,23 @@ def theme_batch_job(
     return lambda now: release_due(batches, deliver, now)
 
 
+def seal_job(settings: Settings, care_record: CareRecord) -> Callable[[datetime], list[Seal]]:
+    """The scheduler's job: seal the event chain when the last seal is
+    ``RODEDRAAD_SEAL_INTERVAL_MINUTES`` old and there is something new (issue #16)."""
+    seals = Seals(care_record.recorder)
+    key = signing_key_file(settings).load
+    every = timedelta(minutes=settings.seal_interval_minutes)
+
+    def job(now: datetime) -> list[Seal]:
+        try:
+            return seals.take_if_due(key, now, every)
+        except SigningKeyError as e:  # a PostgreSQL deployment that has not made its key yet
+            log.warning("the event chain is not sealed", reason=e.message)
+            return []
+
+    return job
+
+
 def build_releases(
     settings: Settings, policy: DeadlinePolicy, read_models: ProjectionDatabase | None = None
 ) -> Releases:
@@ -438,6 +465,7 @@ class Container:
             prune_idempotency_keys=self.idempotency.prune,
             release_statistics=releases.run_due,
             release_theme_batches=theme_batch_job(batches, self.care_record),
+            take_seal=seal_job(self.settings, self.care_record),
         )
         background.start()
         self.background_scheduler = background
@@ -476,6 +504,8 @@ class Container:
             findings=findings,
             cadence=self.policy.cadence,
             deadline_policy=self.policy,
+            identities=build_identity_links(self.settings, self.care_record),
+            jurisdiction=Jurisdiction(self.settings.person.jurisdiction),
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),

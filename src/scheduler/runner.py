@@ -287,7 +287,8 @@ class BackgroundDeadlines:
     and with it the KEK's rotation (``kek_rotation``: rotate when due, destroy retired versions
     past the backup window; issue #10) and the pruning of idempotency keys older than a day
     (``prune_idempotency_keys``) and the release of the theme batches that are due
-    (``release_theme_batches``, issue #14 point 2), each on its own: one failing never stops
+    (``release_theme_batches``, issue #14 point 2) and a seal over the event chain when one is
+    due (``take_seal``, issue #16), each on its own: one failing never stops
     another. A run whose
     turn comes while another holds the lock (another scheduler process, a one-off job) is
     skipped: the next one comes soon enough. The statistics releases whose period's lag has
@@ -302,6 +303,7 @@ class BackgroundDeadlines:
         prune_idempotency_keys: Callable[[datetime], object] | None = None,
         release_statistics: Callable[[datetime], object] | None = None,
         release_theme_batches: Callable[[datetime], object] | None = None,
+        take_seal: Callable[[datetime], object] | None = None,
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -311,6 +313,7 @@ class BackgroundDeadlines:
         self.prune_idempotency_keys = prune_idempotency_keys
         self.release_statistics = release_statistics
         self.release_theme_batches = release_theme_batches
+        self.take_seal = take_seal
         self._apscheduler = BackgroundScheduler(timezone=UTC)
         self._apscheduler.add_job(
             self.tick,
@@ -370,6 +373,8 @@ class BackgroundDeadlines:
             _on_its_own(
                 "releasing theme batches failed; will retry", self.release_theme_batches, now
             )
+        if self.take_seal is not None:
+            _on_its_own("sealing the event chain failed; will retry", self.take_seal, now)
 
     def start(self) -> None:
         self._apscheduler.start()

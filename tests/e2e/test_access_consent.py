@@ -112,12 +112,19 @@ class Api:
         self.ok(f"{path}/goals", {"goal_id": "goal-home", "description": "Safe at home"}, org)
         return trajectory
 
-    def consent(self, client: str, to: str, scopes: list[str], org: str = A) -> str:
-        answer = self.ok(
-            f"/v1/clients/{client}/consents",
-            {"occurred_at": at(0), "to_party": to, "scopes": scopes, "purpose": "continuity"},
-            org,
-        )
+    def consent(
+        self,
+        client: str,
+        to: str,
+        scopes: list[str],
+        org: str = A,
+        purpose: str = "continuity",
+        trajectory: str | None = None,
+    ) -> str:
+        body = {"occurred_at": at(0), "to_party": to, "scopes": scopes, "purpose": purpose}
+        if trajectory is not None:
+            body["trajectory_id"] = trajectory
+        answer = self.ok(f"/v1/clients/{client}/consents", body, org)
         consent: str = answer["item_id"]
         return consent
 
@@ -371,3 +378,139 @@ def test_a_request_on_behalf_of_an_excluded_representative_cannot_sign_the_plan(
 
     assert response.status_code in (403, 409), response.text
     assert recorded(api.container) == before
+
+
+# --- continuing a trajectory at another organisation (issue #17 point 3) ------------------------
+
+
+def closed_at_a(api: Api) -> tuple[str, str]:
+    """A client of A with a trajectory A coordinated and closed (its plan: goal-home)."""
+    client = api.client()
+    trajectory = api.trajectory(client)
+    path = f"/v1/trajectories/{trajectory}"
+    api.ok(f"{path}/consultations", {**consultation("end"), "occurred_at": at(3)})
+    api.ok(f"{path}/closure", {"occurred_at": at(4), "reason": "moved", "follow_up_by": B})
+    return client, trajectory
+
+
+def continuation(client: str, earlier: str, **more: Any) -> dict[str, Any]:
+    return {
+        "occurred_at": at(5),
+        "client_id": client,
+        "question": "Support at home, in the new town",
+        "sector": "youth_care",
+        "region": REGION,
+        "continues_from": earlier,
+        **more,
+    }
+
+
+def test_a_continuation_consent_lets_the_receiving_organisation_open_the_continuation_itself(
+    api: Api,
+) -> None:
+    """The natural flow: the client gives B a consent (scope plan, purpose continuation); B reads
+    the plan it continues, opens the continuation at B, accepts it and coordinates."""
+    client, earlier = closed_at_a(api)
+    assert api.get(f"/v1/trajectories/{earlier}", B).status_code == 404  # before the consent
+    api.consent(client, B, ["plan"], purpose="continuation", trajectory=earlier)
+
+    old_plan = api.get(f"/v1/trajectories/{earlier}", B)
+    assert old_plan.status_code == 200, old_plan.text
+    assert [g["id"] for g in old_plan.json()["goals"]] == ["goal-home"]
+    opened = api.post("/v1/trajectories", continuation(client, earlier), B)
+    assert opened.status_code == 201, opened.text
+    later = opened.json()["id"]
+    api.ok(f"/v1/trajectories/{later}/acceptance", {"occurred_at": at(6)}, B)
+
+    state = api.get(f"/v1/trajectories/{later}", B).json()
+    assert state["continued_from"] == earlier
+    assert state["referrer_organisation"] == B
+    assert state["coordinating_organisation"] == B
+    assert [g["id"] for g in state["goals"]] == ["goal-home"]
+    continued = api.get(f"/v1/trajectories/{earlier}", A).json()
+    assert continued["continued_by"] == [later]
+
+
+def test_a_continuation_consent_opens_no_continuation_for_another_organisation(api: Api) -> None:
+    client, earlier = closed_at_a(api)
+    api.consent(client, B, ["plan"], purpose="continuation", trajectory=earlier)
+
+    api.refused(
+        "/v1/trajectories",
+        continuation(client, earlier, referrer_organisation=C),
+        404,  # for another referrer it is a referral, and the client is no record B sees
+        "client-not-found",
+        B,
+    )
+
+
+def test_a_continuation_consent_lets_its_holder_refer_nothing_but_a_continuation(
+    api: Api,
+) -> None:
+    client, earlier = closed_at_a(api)
+    api.consent(client, B, ["plan"], purpose="continuation", trajectory=earlier)
+    fresh = continuation(client, earlier)
+    del fresh["continues_from"]
+
+    api.refused("/v1/trajectories", fresh, 404, "client-not-found", B)
+
+
+def named(purpose: str, trajectory: str) -> str | None:
+    """The trajectory a consent names: one for the purpose continuation, and only then."""
+    return trajectory if purpose == "continuation" else None
+
+
+@pytest.mark.parametrize(
+    ("scopes", "purpose"),
+    [
+        (["plan"], "continuity"),
+        (["dossier"], "continuation"),
+        (["contact_details"], "continuation"),
+    ],
+)
+def test_no_other_consent_lets_an_organisation_open_a_continuation(
+    api: Api, scopes: list[str], purpose: str
+) -> None:
+    client, earlier = closed_at_a(api)
+    api.consent(client, B, scopes, purpose=purpose, trajectory=named(purpose, earlier))
+
+    before = recorded(api.container)
+    response = api.post("/v1/trajectories", continuation(client, earlier), B)
+
+    assert response.status_code in (403, 404), response.text
+    assert recorded(api.container) == before
+
+
+def test_a_continuation_consent_for_another_organisation_leaves_the_trajectory_unseen(
+    api: Api,
+) -> None:
+    client, earlier = closed_at_a(api)
+    api.consent(client, B, ["plan"], purpose="continuation", trajectory=earlier)
+
+    assert api.get(f"/v1/trajectories/{earlier}", C).status_code == 404
+    api.refused("/v1/trajectories", continuation(client, earlier), 404, "client-not-found", C)
+
+
+def test_a_continuation_consent_opens_only_the_trajectory_it_names(api: Api) -> None:
+    """ "That trajectory": B reads and continues the one the consent names; the client's record
+    and its other trajectories stay 404 to B, and continuing another one is refused."""
+    client, earlier = closed_at_a(api)
+    other = api.trajectory(client)
+    path = f"/v1/trajectories/{other}"
+    api.ok(f"{path}/consultations", {**consultation("end"), "occurred_at": at(3)})
+    api.ok(f"{path}/closure", {"occurred_at": at(4), "reason": "done", "follow_up_by": A})
+    api.consent(client, B, ["plan"], purpose="continuation", trajectory=earlier)
+
+    assert api.get(f"/v1/trajectories/{earlier}", B).status_code == 200
+    assert api.get(f"/v1/trajectories/{other}", B).status_code == 404
+    assert api.get(f"/v1/clients/{client}", B).status_code == 404
+    api.refused("/v1/trajectories", continuation(client, other), 404, "trajectory-not-found", B)
+
+
+def test_a_consent_for_the_purpose_continuation_names_the_trajectory_it_continues(
+    api: Api,
+) -> None:
+    client, _ = closed_at_a(api)
+    body = {"to_party": B, "scopes": ["plan"], "purpose": "continuation"}
+
+    api.refused(f"/v1/clients/{client}/consents", body, 422, "invalid-value")

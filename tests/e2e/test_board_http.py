@@ -255,6 +255,21 @@ def test_a_trajectory_blocked_and_escalated_is_stuck_since_the_earlier_and_for_b
     assert row["overdue"] == [f"1 open escalation(s) since {build.when.day(-30)}"]
 
 
+def test_the_board_shows_days_blocked_beside_days_stuck(build: Trajectories) -> None:
+    """Issue #17 point 5: stuck counts from the earliest cause (here the escalation, 30 days);
+    blocked counts from the block (12 days); a coordinator reads both, not computes one."""
+    both = build.active(started_days_ago=60, next_consultation_in=20)
+    build.escalate(both, 30, reason="safety")
+    build.block(both, 12, "regulation")
+    escalated = build.active(started_days_ago=60, next_consultation_in=20)
+    build.escalate(escalated, 5, reason="capacity")
+
+    rows = {row["id"]: row for row in build.board()}
+
+    assert (rows[both.id]["days_stuck"], rows[both.id]["days_blocked"]) == (30, 12)
+    assert (rows[escalated.id]["days_stuck"], rows[escalated.id]["days_blocked"]) == (5, None)
+
+
 def test_an_unblocked_trajectory_with_its_escalation_still_open_stays_on_the_board(
     build: Trajectories,
 ) -> None:

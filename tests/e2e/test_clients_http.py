@@ -160,6 +160,7 @@ def test_granting_a_consent_records_to_whom_what_why_and_until_when(
             "granted_on": at(1)[:10],
             "until": on(365),
             "revoked": False,
+            "trajectory_id": None,  # names one only for the purpose continuation
         }
     ]
 

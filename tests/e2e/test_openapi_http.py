@@ -163,6 +163,7 @@ def test_every_command_documents_the_problems_of_a_command(
     [
         "/v1/trajectories/{trajectory_id}",
         "/v1/trajectories/{trajectory_id}/timeline",
+        "/v1/trajectories/{trajectory_id}/fhir",
         "/v1/clients/{client_id}",
         "/v1/audit/trajectories/{trajectory_id}/history",
         "/v1/audit/trajectories/{trajectory_id}/as-of",
@@ -215,3 +216,42 @@ def test_every_problem_a_route_documents_is_problem_json(document: dict[str, Any
     ]
 
     assert not_problems == []
+
+
+def described_fields(document: dict[str, Any]) -> dict[str, str]:
+    """Every property of every schema that carries a description: ``Schema.field`` → text."""
+    found: dict[str, str] = {}
+    for name, schema in document["components"]["schemas"].items():
+        for field, spec in schema.get("properties", {}).items():
+            texts = [spec.get("description")] + [
+                option.get("description") for option in spec.get("oneOf", [])
+            ]
+            text = next((t for t in texts if t), None)
+            if text:
+                found[f"{name.rsplit('.', 1)[-1]}.{field}"] = text
+    return found
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "BoardRow.days_blocked",
+        "BoardRow.days_stuck",
+        "TrajectoryView.continued_from",
+        "TrajectoryView.continued_by",
+        "TrajectoryView.client_criteria",
+        "TrajectoryView.referrer_engagement",
+        "GoalView.carried_from",
+        "ActionView.carried_from",
+        "CarriedFromView.signed_here",
+        "CarriedFromView.as_of",
+        "Refer.continues_from",
+        "GrantConsent.trajectory_id",
+        "ConsentView.trajectory_id",
+    ],
+)
+def test_a_newcomer_finds_the_thread_across_trajectories_described_in_the_openapi(
+    document: dict[str, Any], field: str
+) -> None:
+    """Issue #17: what the README says of continuations and the board, the schema says too."""
+    assert field in described_fields(document), sorted(described_fields(document))[:40]

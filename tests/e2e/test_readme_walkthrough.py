@@ -36,6 +36,16 @@ def auditors_script() -> str:
     return match.group(1)
 
 
+def continuation_script() -> str:
+    """Issue #17: the README's continuation at a second organisation, run after the
+    walk-through in the same shell (it continues the trajectory the walk-through closed)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Continuing at another organisation", 1)[1]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match, "the README's continuation has no bash block"
+    return match.group(1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -148,3 +158,23 @@ def test_the_agreements_view_of_the_walk_through_lists_every_acceptance_with_bot
     (signature,) = agreements["plan_signatures"]
     assert signature["signatory"] == "client"
     assert [d["decision"] for d in agreements["escalation_decisions"]] == ["raised", "resolved"]
+
+
+def test_the_readme_continues_the_trajectory_at_a_second_organisation_under_its_consent(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    """Issue #17, done when: the walk-through's closed trajectory is continued by de-brug, which
+    holds the client's consent (scope plan, purpose continuation), carries its open goal and
+    action, and signs the carried plan; the closed one names the continuation."""
+    both = run_script(walkthrough_script() + continuation_script(), server)
+    earlier, later = both["earlier"], both["later"]
+    assert later["continued_from"] == earlier["id"]
+    assert earlier["continued_by"] == [later["id"]]
+    assert later["referrer_organisation"] == "de-brug"
+    assert later["coordinating_organisation"] == "de-brug"
+    assert [g["id"] for g in later["goals"]] == ["school"]
+    assert [a["goal_id"] for a in later["actions"]] == ["school"]
+    assert later["plan"]["signatory"] == "client"
+    for item in [*later["goals"], *later["actions"]]:
+        assert item["carried_from"]["trajectory_id"] == earlier["id"]
+        assert item["carried_from"]["signed_here"] is True

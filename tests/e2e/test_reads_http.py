@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.readside import COORDINATOR, PROVIDER, App, Trajectories, app_of_its_own
-from tests.e2e.steps import Record, assert_problem, etag
+from tests.e2e.steps import Record, assert_problem, etag, recorded
 from tests.integration.databases import BACKENDS, require_backend
 
 BUDDY = "org-buddy"
@@ -152,6 +152,7 @@ def test_the_plan_state_shows_the_signed_plan_and_who_signed_for_whom(
     assert state["next_evaluation_on"] == signed_on.replace(year=signed_on.year + 1).isoformat()
     assert state["goals"] == [
         {"id": "g-1", "description": "school", "closed": False, "outcome": None}
+        | {"carried_from": None}  # set here, not carried by a continuation
     ]
     assert state["actions"] == [
         {
@@ -160,6 +161,7 @@ def test_the_plan_state_shows_the_signed_plan_and_who_signed_for_whom(
             "owner": PROVIDER,
             "due_on": build.when.day(20),
             "goal_id": "g-1",
+            "carried_from": None,
         }
     ]
     [signed] = [e for e in timeline(app, trajectory) if e["kind"] == "plan_signed"]
@@ -204,6 +206,7 @@ def test_a_continued_trajectory_names_the_trajectory_it_continues(
     )
 
     second = build.referred(50, client_id=client_id, continues_from=first.id)
+    first.version += 1  # ContinuedBy, recorded on the earlier one (issue #17)
 
     assert plan_state(app, second)["continued_from"] == first.id
     assert plan_state(app, first)["continued_from"] is None
@@ -211,6 +214,154 @@ def test_a_continued_trajectory_names_the_trajectory_it_continues(
     kinds = [e["kind"] for e in timeline(app, second)]
     assert kinds == ["referred", "continued_from"]
     assert timeline(app, second)[1]["detail"]["previous_trajectory_id"] == first.id
+
+
+def closed_with_a_plan(build: Trajectories, client_id: str) -> Record:
+    """A trajectory of ``client_id`` with a signed plan: goal "school" (open, with an action),
+    goal "flat" (reached, with an action) and an action of no goal; then closed."""
+    first = build.referred(300, client_id=client_id)
+    first.post("/acceptance", {"occurred_at": build.when.ago(290)})
+    build.consult(first, "start", 280, 30)
+    for goal_id, text in (("school", "Goes to school four days a week"), ("flat", "A flat")):
+        first.post(
+            "/goals", {"occurred_at": build.when.ago(270), "goal_id": goal_id, "description": text}
+        )
+    for action_id, goal_id in (("check-in", "school"), ("viewing", "flat"), ("budget", None)):
+        first.post(
+            "/actions",
+            {"occurred_at": build.when.ago(269), "action_id": action_id, "goal_id": goal_id}
+            | {"description": f"{action_id} weekly", "owner": PROVIDER},
+        )
+    first.post("/plan-signatures", {"occurred_at": build.when.ago(268), "signatory": "client"})
+    first.post("/goals/flat/closure", {"occurred_at": build.when.ago(120), "outcome": "moved"})
+    build.consult(first, "end", 100, None)
+    first.post(
+        "/closure",
+        {"occurred_at": build.when.ago(99), "reason": "moved", "follow_up_by": PROVIDER},
+    )
+    return first
+
+
+def continued(build: Trajectories) -> tuple[Record, Record]:
+    """``closed_with_a_plan``, and a trajectory referred 50 days ago that continues it (the
+    earlier one's version counts its ``ContinuedBy``)."""
+    client_id = build.client()
+    first = closed_with_a_plan(build, client_id)
+    second = build.referred(50, client_id=client_id, continues_from=first.id)
+    first.version += 1  # the continuation is recorded on the earlier trajectory too
+    first.position = second.position
+    return first, second
+
+
+def test_a_continuation_carries_the_open_goals_and_their_actions_marked_as_carried(
+    app: App, build: Trajectories
+) -> None:
+    """Issue #17 point 1 (seed 000: the plan outlives the trajectory): the open goals and the
+    actions of open goals (or of none) come into the new plan state, each marked with the
+    trajectory it was carried from and as of when; the reached goal and its action do not."""
+    first, second = continued(build)
+    state = plan_state(app, second)
+
+    carried = {"trajectory_id": first.id, "plan_version": 1, "signed_here": False}
+    assert [(g["id"], g["description"], g["closed"]) for g in state["goals"]] == [
+        ("school", "Goes to school four days a week", False)
+    ]
+    assert [a["id"] for a in state["actions"]] == ["check-in", "budget"]
+    for item in [*state["goals"], *state["actions"]]:
+        assert {k: item["carried_from"][k] for k in carried} == carried
+        assert item["carried_from"]["as_of"].startswith(build.when.day(-50))
+    assert state["actions"][0] | {"carried_from": None} == {
+        "id": "check-in",
+        "description": "check-in weekly",
+        "owner": PROVIDER,
+        "due_on": None,
+        "goal_id": "school",
+        "carried_from": None,
+    }
+    assert state["plan"] is None  # not in force here until it is signed here
+
+
+def test_a_carried_plan_is_in_force_once_signed_in_the_continuing_trajectory(
+    app: App, build: Trajectories
+) -> None:
+    _, second = continued(build)
+    second.post("/acceptance", {"occurred_at": build.when.ago(49)})
+
+    second.post("/plan-signatures", {"occurred_at": build.when.ago(48), "signatory": "client"})
+    state = plan_state(app, second)
+
+    assert state["plan"]["version"] == 1
+    assert [g["carried_from"]["signed_here"] for g in state["goals"]] == [True]
+    assert [a["carried_from"]["signed_here"] for a in state["actions"]] == [True, True]
+
+
+def test_the_continued_trajectory_names_the_trajectory_that_continues_it(
+    app: App, build: Trajectories
+) -> None:
+    """Issue #17 point 2: the thread runs both ways, in the plan state and in the timeline."""
+    first, second = continued(build)
+
+    assert plan_state(app, first)["continued_by"] == [second.id]
+    assert plan_state(app, first)["status"] == "closed"
+    assert plan_state(app, second)["continued_by"] == []
+    last = timeline(app, first)[-1]
+    assert last["kind"] == "continued_by"
+    assert last["detail"] == {"next_trajectory_id": second.id, "organisation": COORDINATOR}
+
+
+def test_a_continuation_dated_before_the_earlier_trajectory_closed_is_refused(
+    app: App, build: Trajectories
+) -> None:
+    """The closed trajectory records that it is continued, at the continuation's moment: then
+    it must have been closed (000 continues a closed one), even when the referral is recorded
+    later; nothing of the referral is recorded."""
+    client_id = build.client()
+    first = closed_with_a_plan(build, client_id)  # closed 99 days ago
+    before = recorded(app.container)
+
+    response = app.http.post(
+        "/v1/trajectories",
+        json={
+            "occurred_at": build.when.ago(150),
+            "client_id": client_id,
+            "question": "Support at home",
+            "sector": "youth_care",
+            "region": build.region,
+            "continues_from": first.id,
+        },
+        headers=app.auth,
+    )
+
+    assert_problem(response, 422, rule="fact-within-its-status")
+    assert recorded(app.container) == before
+
+
+def test_the_plan_state_shows_the_referrals_client_criteria_and_the_referrers_engagement(
+    app: App, build: Trajectories
+) -> None:
+    """Issue #17 point 4 (seed 001: both are part of the intake): a coordinator reads back what
+    the referral asked."""
+    response = app.http.post(
+        "/v1/trajectories",
+        json={
+            "occurred_at": build.when.ago(10),
+            "client_id": build.client(),
+            "question": "Support at home",
+            "sector": "youth_care",
+            "region": build.region,
+            "client_criteria": ["under 18", "lives at home"],
+            "referrer_engagement": "The school stays involved in the consultations",
+        },
+        headers=app.auth,
+    )
+    assert response.status_code == 201, response.text
+    trajectory = Record(app.http, app.auth, "trajectories", response.json()["id"], 1)
+    trajectory.seen(response.json())
+
+    state = plan_state(app, trajectory)
+
+    assert state["client_criteria"] == ["under 18", "lives at home"]
+    assert state["referrer_engagement"] == "The school stays involved in the consultations"
 
 
 def test_the_plan_state_of_an_unknown_trajectory_is_404(app: App) -> None:

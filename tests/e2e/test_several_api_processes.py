@@ -101,7 +101,8 @@ def deployment(postgres_url: str, tmp_path: Path) -> Iterator[Deployment]:
             processes.close()
 
 
-def referred_and_started(deployment: Deployment, robin: RoundRobin) -> str:
+def referred_and_started(deployment: Deployment, robin: RoundRobin) -> tuple[str, int]:
+    """A trajectory with its start consultation: its id, and the log position reached."""
     client = deployment.command(robin.base(), "/v1/clients", {"occurred_at": at(-1)})
     trajectory = deployment.command(
         robin.base(),
@@ -116,7 +117,7 @@ def referred_and_started(deployment: Deployment, robin: RoundRobin) -> str:
     )
     path = f"/v1/trajectories/{trajectory['id']}"
     deployment.command(robin.base(), f"{path}/acceptance", {"occurred_at": at(1)})
-    deployment.command(
+    started = deployment.command(
         robin.base(),
         f"{path}/consultations",
         {
@@ -127,15 +128,14 @@ def referred_and_started(deployment: Deployment, robin: RoundRobin) -> str:
             "next_consultation_on": on(90),
         },
     )
-    identifier: str = trajectory["id"]
-    return identifier
+    return trajectory["id"], started["position"]
 
 
 def test_commands_interleaved_through_two_processes_lose_no_update(
     deployment: Deployment,
 ) -> None:
     robin = RoundRobin(deployment.apis)
-    trajectories = [referred_and_started(deployment, robin) for _ in range(TRAJECTORIES)]
+    trajectories = [referred_and_started(deployment, robin)[0] for _ in range(TRAJECTORIES)]
     failures: list[BaseException] = []
 
     def add_goals(thread: int) -> None:
@@ -174,7 +174,7 @@ def test_commands_interleaved_through_two_processes_lose_no_update(
 def test_an_idempotency_key_holds_across_processes(deployment: Deployment) -> None:
     first, second = deployment.apis
     robin = RoundRobin([first])
-    trajectory = referred_and_started(deployment, robin)
+    trajectory, _ = referred_and_started(deployment, robin)
     path = f"/v1/trajectories/{trajectory}/goals"
     body = {"occurred_at": at(3), "goal_id": "goal-once", "description": "Sleeps well"}
     key = uuid.uuid4().hex
@@ -196,8 +196,10 @@ def test_a_consent_revoked_through_one_process_closes_the_next_read_through_the_
     deployment: Deployment,
 ) -> None:
     first, second = deployment.apis
-    trajectory = referred_and_started(deployment, RoundRobin([first]))
-    status, state = call(first, deployment.tokens[A], "GET", f"/v1/trajectories/{trajectory}")
+    trajectory, position = referred_and_started(deployment, RoundRobin([first]))
+    status, state = call(
+        first, deployment.tokens[A], "GET", f"/v1/trajectories/{trajectory}?min_position={position}"
+    )
     assert status == 200, state
     client = state["client_id"]
     consent = deployment.command(

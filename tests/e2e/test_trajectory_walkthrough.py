@@ -154,6 +154,7 @@ def test_a_trajectory_walks_from_referral_to_closing_and_the_follow_up_contact(
         "description": "Back to school two days a week",
         "closed": False,
         "outcome": None,
+        "carried_from": None,
     }
     assert goals[home_goal]["closed"] is True
     assert goals[home_goal]["outcome"] == "Sleeps at home"
@@ -164,6 +165,7 @@ def test_a_trajectory_walks_from_referral_to_closing_and_the_follow_up_contact(
             "owner": PROVIDER,
             "due_on": on(20),
             "goal_id": "goal-school",
+            "carried_from": None,
         }
     ]
 
@@ -342,6 +344,8 @@ def test_a_trajectory_walks_from_referral_to_closing_and_the_follow_up_contact(
     continued = Record(module_http, module_auth, "trajectories", answer["id"], version=2)
     continued.seen(answer)
     assert continued.state()["continued_from"] == trajectory.id
+    trajectory.version += 1  # ContinuedBy: the closed one names its continuation (issue #17)
+    assert trajectory.state()["continued_by"] == [continued.id]
 
     # A second referral of the same client, declined.
     declined = refer(module_http, module_auth, client.id, hours=33)
@@ -387,7 +391,9 @@ def test_a_new_referral_continues_the_thread_of_a_closed_trajectory(
     state = second.state()
     assert state["continued_from"] == first.id
     assert state["status"] == "referred"
+    first.version += 1  # ContinuedBy (issue #17)
     assert first.state()["status"] == "closed"
+    assert first.state()["continued_by"] == [second.id]
 
 
 def test_only_a_closed_trajectory_of_the_same_client_can_be_continued(

@@ -1,4 +1,5 @@
-"""Issue #16, first step, on each backend: a change to the stored events shows.
+"""Issue #16 on each backend: a change to the stored events shows, and so does a truncation
+into the sealed part of the log.
 
 The tampering is done as an insider would: straight in the SQLite file, or in PostgreSQL's
 rows, past the application. ``rodedraad audit verify`` then names the first position that
@@ -9,6 +10,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,8 +23,18 @@ from application.commit_times import CommitTimesSQLiteRecorder
 from application.event_chain import CHAIN, GENESIS_TABLE
 from application.migrations import RECORDS_TABLE
 from application.pg_recorder import LockedInsertRecorder
+from application.seals import SEALS, Seals
+from application.signing import SigningKey, SigningKeyFile
 from rodedraad.settings import Settings
-from rodedraad.wiring import build_care_record
+from rodedraad.wiring import (
+    build_care_record,
+    build_deadline_scheduler,
+    build_leader_lock,
+    build_policy,
+    build_projection_worker,
+    seal_job,
+)
+from scheduler.runner import BackgroundDeadlines
 from tests.integration.conftest import Rodedraad
 from tests.integration.stories import Story
 from tests.support import context, said
@@ -167,18 +180,21 @@ def test_one_trajectory_is_verified_on_its_own(
     assert f"MISMATCH at position {target}:" in out
 
 
-def test_an_erased_clients_events_still_verify(
-    own_settings: Settings, rodedraad: Rodedraad
-) -> None:
-    story = _recorded(own_settings)
-    client = story.threads[0].client_id
-    record = build_care_record(own_settings)
+def _erase(settings: Settings, client: Any) -> None:
+    record = build_care_record(settings)
     try:
         record.erase_client(
             context(), client, None, said(EraseClient, context(), legal_basis="gdpr_request")
         )
     finally:
         record.close()
+
+
+def test_an_erased_clients_events_still_verify(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    story = _recorded(own_settings)
+    _erase(own_settings, story.threads[0].client_id)
 
     code, out, _ = rodedraad(own_settings, "audit", "verify")
     assert code == 0, out
@@ -240,6 +256,25 @@ def test_the_chain_stays_consistent_with_several_writers(
     assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
 
 
+def test_writers_taking_turns_chain_on_from_each_others_entries(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """A writer remembers the end of the chain it wrote last; when another writer (another
+    process) wrote after it, its next insert follows that writer's entries, not its own."""
+    first, second = build_care_record(own_settings), build_care_record(own_settings)
+    try:
+        for record in (first, second, first, second, first):
+            story = Story(record, clients=1)
+            story._refer(story.threads[0], 1, 0, None)
+    finally:
+        first.close()
+        second.close()
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
+
+
 def test_events_an_older_writer_left_unchained_are_chained_by_the_next_insert(
     own_settings: Settings, rodedraad: Rodedraad
 ) -> None:
@@ -259,3 +294,313 @@ def test_events_an_older_writer_left_unchained_are_chained_by_the_next_insert(
     code, out, _ = rodedraad(own_settings, "audit", "verify")
     assert code == 0, out
     assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
+
+
+# --- seals (issue #16, second step) -------------------------------------------------------------
+
+
+def _seal(settings: Settings, rodedraad: Rodedraad) -> str:
+    """``rodedraad audit seal``, the signing key made first (PostgreSQL makes it on purpose)."""
+    SigningKeyFile(settings.signing.key_file, create_on_first_need=False).create()
+    code, out, err = rodedraad(settings, "audit", "seal")
+    assert code == 0, out + err
+    return out
+
+
+def test_a_seal_covers_the_log_and_leaves_no_unsealed_tail(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    _recorded(own_settings)
+    last = _positions(own_settings)[-1]
+
+    out = _seal(own_settings, rodedraad)
+    assert f"\nrodedraad-seal/1 1 0 {last} {len(_positions(own_settings))} " in f"\n{out}"
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 0, out
+    assert "all 1 seal(s) hold" in out
+    assert "unsealed tail: none" in out
+    code, again, _ = rodedraad(own_settings, "audit", "seal")
+    assert code == 0
+    assert "nothing to seal: every chained position is sealed already" in again
+
+
+def test_a_long_range_is_sealed_in_several_bounded_seals(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    _recorded(own_settings)
+    positions = _positions(own_settings)
+    key = SigningKeyFile(own_settings.signing.key_file, create_on_first_need=False).create()
+    record = build_care_record(own_settings)
+    try:
+        taken = Seals(record.recorder).take(key, datetime.now(UTC), most=4)
+    finally:
+        record.close()
+
+    assert [s.entries for s in taken] == [4] * (len(positions) // 4) + (
+        [len(positions) % 4] if len(positions) % 4 else []
+    )
+    assert [s.after_position for s in taken[1:]] == [s.last_position for s in taken[:-1]]
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(taken)} seal(s) hold, over {len(positions)} position(s)" in out
+
+
+@pytest.mark.parametrize(
+    ("column", "key_at_hand", "named"),
+    [
+        ("root", True, "its signature does not match"),
+        ("signature", True, "its signature does not match"),
+        ("root", False, "its Merkle root does not match the chain entries of its range"),
+    ],
+    ids=["root", "signature", "root-no-public-key"],
+)
+def test_a_rewritten_seal_is_named(
+    own_settings: Settings, rodedraad: Rodedraad, column: str, key_at_hand: bool, named: str
+) -> None:
+    """The root is signed, so a changed root fails the signature; with no public key at hand
+    it still fails against the chain entries it sealed."""
+    _recorded(own_settings)
+    _seal(own_settings, rodedraad)
+    _recorded(own_settings, clients=1)
+    _seal(own_settings, rodedraad)
+    value = bytearray(
+        _execute(own_settings, f"SELECT {column} FROM {SEALS} WHERE number = 2")[0][0]
+    )
+    value[5] ^= 0x01
+    first = _execute(own_settings, f"SELECT after_position FROM {SEALS} WHERE number = 2")[0][0] + 1
+    _execute(
+        own_settings, f"UPDATE {SEALS} SET {column} = {{mark}} WHERE number = 2", (bytes(value),)
+    )
+
+    if not key_at_hand:
+        own_settings.signing.key_file.unlink()
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"SEAL MISMATCH at seal 2 (position {first}): {named}" in out
+
+
+def test_an_auditors_public_key_wins_over_the_deployments(
+    own_settings: Settings, rodedraad: Rodedraad, tmp_path: Path
+) -> None:
+    _recorded(own_settings, clients=1)
+    _seal(own_settings, rodedraad)
+    deployments = tmp_path / "deployment.pem"
+    deployments.write_text(
+        SigningKeyFile(own_settings.signing.key_file, create_on_first_need=False)
+        .load()
+        .public_key_pem()
+    )
+    another = tmp_path / "another.pem"
+    another.write_text(SigningKey.generate().public_key_pem())
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify", "--public-key", str(deployments))
+    assert code == 0, out
+    code, out, _ = rodedraad(own_settings, "audit", "verify", "--public-key", str(another))
+    assert code == 1
+    assert "SEAL MISMATCH at seal 1" in out
+    assert "signature does not match" in out
+
+
+def _truncate(settings: Settings, count: int) -> list[int]:
+    """Events and their chain entries removed from the end of the log, as an insider would."""
+    removed = _positions(settings)[-count:]
+    for position in removed:
+        _execute(settings, "DELETE FROM {events} WHERE {position} = {mark}", (position,))
+        _execute(settings, f"DELETE FROM {CHAIN} WHERE position = {{mark}}", (position,))
+    return removed
+
+
+def test_the_unsealed_tail_is_reported_and_its_truncation_cannot_be_told(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    _recorded(own_settings)
+    _seal(own_settings, rodedraad)
+    sealed = len(_positions(own_settings))
+    _recorded(own_settings, clients=1)
+    tail = _positions(own_settings)[sealed:]
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"unsealed tail: {len(tail)} position(s) from position {tail[0]}, committed since" in out
+
+    _truncate(own_settings, len(tail))
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, "the limit seals leave: a cut-off tail leaves no trace"
+    assert "unsealed tail: none" in out
+
+
+def test_a_truncation_into_a_sealed_range_is_named(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    _recorded(own_settings)
+    _seal(own_settings, rodedraad)
+    _recorded(own_settings, clients=1)
+    _seal(own_settings, rodedraad)
+    first_of_second = (
+        int(_execute(own_settings, f"SELECT after_position FROM {SEALS} WHERE number = 2")[0][0])
+        + 1
+    )
+    _truncate(own_settings, 3)
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"SEAL MISMATCH at seal 2 (position {first_of_second}): it sealed" in out
+    assert "entries were removed" in out
+
+
+def test_an_erased_clients_events_still_verify_with_seals(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    story = _recorded(own_settings)
+    _seal(own_settings, rodedraad)
+    _erase(own_settings, story.threads[0].client_id)
+    _seal(own_settings, rodedraad)
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert "all 2 seal(s) hold" in out
+    trajectory = story.threads[0].trajectories[-1]
+    code, out, _ = rodedraad(own_settings, "audit", "verify", "--trajectory", str(trajectory))
+    assert code == 0, out
+    assert "event(s) proved included in the seals that cover them, 0 not sealed yet" in out
+
+
+def test_a_trajectorys_events_are_proved_against_a_rewritten_seal(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    story = _recorded(own_settings)
+    _seal(own_settings, rodedraad)
+    _execute(own_settings, f"UPDATE {SEALS} SET entries = entries + 1 WHERE number = 1")
+
+    trajectory = story.threads[0].trajectories[-1]
+    code, out, _ = rodedraad(own_settings, "audit", "verify", "--trajectory", str(trajectory))
+
+    assert code == 1
+    assert "SEAL MISMATCH at seal 1" in out
+
+
+def test_the_scheduler_seals_the_chain_when_a_seal_is_due(own_settings: Settings) -> None:
+    SigningKeyFile(own_settings.signing.key_file, create_on_first_need=False).create()
+    _recorded(own_settings, clients=1)
+    record = build_care_record(own_settings)
+    policy = build_policy(own_settings)
+    worker = build_projection_worker(own_settings, record, policy=policy)
+    scheduler = build_deadline_scheduler(own_settings, record, policy, worker=worker)
+    take_seal = seal_job(own_settings, record)
+    background = BackgroundDeadlines(
+        scheduler, build_leader_lock(own_settings), interval=300, take_seal=take_seal
+    )
+    seals = Seals(record.recorder)
+    try:
+        background.tick()
+        assert [s.last_position for s in seals.all()] == [_positions(own_settings)[-1]]
+        _recorded(own_settings, clients=1)
+        background.tick()
+        assert len(seals.all()) == 1, "not due yet: the last seal is not an interval old"
+        due = datetime.now(UTC) + timedelta(minutes=own_settings.seal_interval_minutes + 1)
+        assert len(take_seal(due)) == 1
+        assert [s.last_position for s in seals.all()][-1] == _positions(own_settings)[-1]
+        assert take_seal(due + timedelta(hours=2)) == [], "nothing new: no seal"
+    finally:
+        background.lock.release()
+        scheduler.database.close()
+        record.close()
+
+
+# --- snapshots against the events they summarise (issue #16, third step) --------------------------
+
+
+def _snapshotted(settings: Settings, *aggregates: Any) -> None:
+    record = build_care_record(settings)
+    try:
+        for aggregate in aggregates:
+            record.take_snapshot(aggregate)
+    finally:
+        record.close()
+
+
+def _snapshots(settings: Settings) -> str:
+    return (
+        "stored_snapshots" if not settings.database.is_postgres else f"{CareRecord.name}_snapshots"
+    )
+
+
+def test_snapshots_that_match_their_events_verify(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """Clients' snapshots too, whose personal fields are sealed under their keys."""
+    story = _recorded(own_settings)
+    _snapshotted(own_settings, *(t.trajectories[-1] for t in story.threads))
+    _snapshotted(own_settings, *(t.client_id for t in story.threads))
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 0, out
+    assert f"snapshots: all {2 * len(story.threads)} match the events they summarise" in out
+
+
+def test_a_changed_byte_in_a_snapshot_is_named(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    story = _recorded(own_settings)
+    trajectory = story.threads[1].trajectories[-1]
+    _snapshotted(own_settings, trajectory)
+    key: Any = trajectory if own_settings.database.is_postgres else trajectory.hex
+    table = _snapshots(own_settings)
+    (state, version), *_ = _execute(
+        own_settings,
+        f"SELECT state, originator_version FROM {table} WHERE originator_id = {{mark}}",
+        (key,),
+    )
+    changed = bytearray(state)
+    changed[len(changed) // 2] ^= 0x01
+    _execute(
+        own_settings,
+        f"UPDATE {table} SET state = {{mark}} WHERE originator_id = {{mark}}",
+        (bytes(changed), key),
+    )
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"SNAPSHOT MISMATCH: the snapshot of {trajectory} at v{version}:" in out
+    code, out, _ = rodedraad(own_settings, "audit", "verify", "--trajectory", str(trajectory))
+    assert code == 1
+    assert f"SNAPSHOT MISMATCH: the snapshot of {trajectory} at v{version}:" in out
+
+
+def test_an_erased_clients_dropped_snapshots_leave_the_others_verified(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    story = _recorded(own_settings)
+    _snapshotted(own_settings, *(t.trajectories[-1] for t in story.threads))
+    _seal(own_settings, rodedraad)
+    _erase(own_settings, story.threads[0].client_id)
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 0, out
+    assert f"snapshots: all {len(story.threads) - 1} match the events they summarise" in out
+    assert "all 1 seal(s) hold" in out
+
+
+def test_postgresql_seals_only_with_a_key_made_on_purpose(
+    pg_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """No process makes the signing key on PostgreSQL: sealing says how to make it, and the
+    scheduler's job seals nothing (and fails no other job) until then."""
+    _recorded(pg_settings, clients=1)
+
+    code, _, err = rodedraad(pg_settings, "audit", "seal")
+    assert code == 2
+    assert "rodedraad keys public --create" in err
+    record = build_care_record(pg_settings)
+    try:
+        assert seal_job(pg_settings, record)(datetime.now(UTC)) == []
+        assert Seals(record.recorder).all() == []
+    finally:
+        record.close()

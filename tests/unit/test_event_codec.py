@@ -21,8 +21,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Cipher, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import Environment, get_topic
 
-from application.codec import MsgspecMapper, MsgspecTranscoder
-from domain.client import Client, ClientSnapshotState, PersonalData
+from application.codec import MsgspecMapper, MsgspecTranscoder, SealingMapper
+from application.keys import MemoryKeyStore
+from application.sealing import seal_text
+from domain.client import Client, ClientSnapshotState, PersonalData, PersonRole
 from domain.common import (
     ClientInvolvement,
     CommandContext,
@@ -62,9 +64,9 @@ from tests.unit.builders import (
     PROVIDER,
     REFERRED_AT,
     assert_same,
-    closed,
     declined,
     on,
+    ready_to_close,
     referred,
 )
 
@@ -206,6 +208,17 @@ def walk_every_client_command() -> Client:
         until=None,
     )
     c.revoke_consent(_ctx(4), consent_id="consent-2", reason="niet meer nodig")
+    c.record_birth_year(_ctx(4), birth_year=2012)
+    c.assess_capacity(_ctx(4), capable=True, assessed_on=on(3))
+    c.link_identity(
+        _ctx(4),
+        link_id="link-1",
+        subject="idp|sam",
+        subject_hash="a1" * 32,
+        as_role=PersonRole.REPRESENTATIVE,
+        representative_ref="rep-mother",
+    )
+    c.revoke_identity_link(_ctx(4), link_id="link-1", reason="wrong person")
     c.erase(_ctx(5), legal_basis="gdpr_request", erased_subjects=(c.id,))
     return c
 
@@ -339,14 +352,32 @@ def walk_every_learning_network_command() -> list[LearningNetwork]:
     return [network, forum]
 
 
-def _example_events() -> list[Any]:
-    earlier = closed()
+def continued() -> tuple[Trajectory, Trajectory]:
+    """A closed trajectory with an open goal and its action, and one that continues it."""
+    earlier = ready_to_close()
+    earlier.set_goal(_ctx(60), goal_id="g-open", description="Gaat naar school")
+    earlier.agree_action(
+        _ctx(60),
+        action_id="a-1",
+        description="Wekelijks contact met de school",
+        owner=PROVIDER.organisation,
+        due_on=None,
+        goal_id="g-open",
+    )
+    earlier.close(_ctx(61), reason="verhuisd", follow_up_by=None, no_follow_up_reason="verhuisd")
     continuing = referred(client_id=earlier.client_id, day=70)
     continuing.continue_from(_ctx(70), previous=earlier)
+    earlier.record_continued_by(_ctx(70), continuing=continuing)
+    return earlier, continuing
+
+
+def _example_events() -> list[Any]:
+    earlier, continuing = continued()
     aggregates: list[Aggregate] = [
         walk_every_trajectory_command(),
         declined(),
         continuing,
+        earlier,
         walk_every_client_command(),
         *walk_every_organisation_command(),
         walk_every_export_authorisation_command(),
@@ -666,3 +697,94 @@ def test_a_copy_keeps_pending_events_apart() -> None:
     copied.collect_events()
 
     assert len(trajectory._pending_events) == pending > 0
+
+
+# --- ContinuedFrom, version 1 (issue #17) -------------------------------------------------------
+
+
+def stored_as(event: Any, state: dict[str, Any]) -> StoredEvent:
+    """``event`` as an older writer stored it: with ``state`` (the fields of its time)."""
+    return StoredEvent(
+        originator_id=event.originator_id,
+        originator_version=event.originator_version,
+        topic=get_topic(type(event)),
+        state=msgspec.json.encode(state),
+    )
+
+
+def test_a_continuation_stored_before_it_carried_actions_still_loads_with_its_goals() -> None:
+    """Version 1 of ``ContinuedFrom`` carried only the open goals' texts (sealed). It is upcast
+    on reading: no goal ids, no actions; its goals come into the plan as carried-1, …"""
+    earlier, continuing = continued()
+    keys = MemoryKeyStore()
+    key = keys.create(continuing.id, continuing.client_id)
+    codec = SealingMapper(MsgspecTranscoder(), keys=keys)
+    current = next(e for e in continuing.collect_events() if type(e) is Trajectory.ContinuedFrom)
+    state = msgspec.json.decode(codec.to_stored_event(current).state)
+    for added in ("class_version", "carried_goal_ids", "carried_actions"):
+        del state[added]
+    sealed_v1 = {"carried_goals": ["Gaat naar school"]}
+    state["_sealed"] = seal_text(key, msgspec.json.encode(sealed_v1), str(continuing.id).encode())
+    old = codec.to_domain_event(stored_as(current, state))
+    fresh = referred(client_id=continuing.client_id, day=70)
+    old.apply(fresh)  # type: ignore[attr-defined]
+
+    assert isinstance(old, Trajectory.ContinuedFrom)
+    assert (old.carried_goals, old.carried_goal_ids, old.carried_actions) == (
+        ("Gaat naar school",),
+        (),
+        (),
+    )
+    assert old.previous_trajectory_id == earlier.id
+    assert list(fresh.goals) == ["carried-1"]
+    assert fresh.goals["carried-1"].description == "Gaat naar school"
+    assert fresh.goals["carried-1"].carried_from is not None
+    assert fresh.goals["carried-1"].carried_from.trajectory_id == earlier.id
+    assert fresh.actions == {}
+    assert fresh.continued_from == earlier.id
+
+
+def test_a_continuation_carries_the_open_goals_with_their_ids_and_their_actions() -> None:
+    _, continuing = continued()
+
+    assert list(continuing.goals) == ["g-open"]
+    assert continuing.actions["a-1"].description == "Wekelijks contact met de school"
+    assert continuing.actions["a-1"].goal_id == "g-open"
+    assert continuing.plan is None
+
+
+def test_a_consent_stored_before_it_could_name_a_trajectory_loads_naming_none() -> None:
+    """``ConsentGranted`` version 1 had no ``trajectory_id``: upcast, it names none, so the
+    consent reaches the client as such, as it did when it was given."""
+    granted = next(
+        e for e in walk_every_client_command().collect_events() if type(e) is Client.ConsentGranted
+    )
+    codec = mapper()
+    state = msgspec.json.decode(codec.to_stored_event(granted).state)
+    del state["class_version"], state["trajectory_id"]
+    old = codec.to_domain_event(stored_as(granted, state))
+
+    assert isinstance(old, Client.ConsentGranted)
+    assert old.trajectory_id is None
+    assert (old.consent_id, old.to_party, old.scopes) == (
+        granted.consent_id,
+        granted.to_party,
+        granted.scopes,
+    )
+
+
+@pytest.mark.parametrize(
+    "event_class", [Trajectory.EscalationRaised, Trajectory.Blocked, Trajectory.ConsultationHeld]
+)
+def test_a_free_text_recorded_before_visible_to_client_reads_as_not_visible(
+    event_class: type,
+) -> None:
+    """Issue #19: the flag is a field added with a default; events stored without it load."""
+    event = EXAMPLES[event_class]
+    stored = {
+        k: v
+        for k, v in vars(event).items()
+        if k not in ("originator_id", "originator_version", "visible_to_client")
+    }
+    decoded = MsgspecMapper._decode_state(event_class, msgspec.json.encode(stored))
+    assert decoded["visible_to_client"] is False

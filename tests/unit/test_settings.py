@@ -59,12 +59,18 @@ def test_processes_migrate_at_start_unless_told_not_to() -> None:
         ("RODEDRAAD_METRICS_ADDRESS", "9100", "host:port"),
         ("RODEDRAAD_READ_DATABASE_URL", "postgresql://standby/db", "must be PostgreSQL too"),
         ("RODEDRAAD_METRICS_ADDRESS", "0.0.0.0:8000", "not use the API's port"),
+        ("RODEDRAAD_JURISDICTION", "FR", "one of be, nl"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message) as refused:
         Settings.from_env({name: value})
     assert "RODEDRAAD_" in str(refused.value)
+
+
+def test_the_minors_rules_are_belgian_unless_the_deployment_says_dutch() -> None:
+    assert Settings.from_env({}).person.jurisdiction == "BE"
+    assert Settings.from_env({"RODEDRAAD_JURISDICTION": "nl"}).person.jurisdiction == "NL"
 
 
 def test_env_example_lists_every_variable_the_settings_read() -> None:

@@ -70,6 +70,13 @@ def _continue(t: Trajectory, c: CommandContext) -> None:
     t.continue_from(c, previous=closed(client_id=t.client_id))
 
 
+def _continued_by(t: Trajectory, c: CommandContext) -> None:
+    """The other end of ``continue_from``: ``t`` is the earlier trajectory (issue #17)."""
+    later = referred(client_id=t.client_id, day=DAY)
+    later.continued_from = t.id  # what its ContinuedFrom would have set
+    t.record_continued_by(c, continuing=later)
+
+
 PLAN_WORK = RUNNING | {Status.ACCEPTED}
 
 #: command name → (the states that allow it, the command with valid arguments)
@@ -197,6 +204,7 @@ COMMANDS: dict[str, tuple[frozenset[Status], Command]] = {
         ),
     ),
     "continue an earlier trajectory": (frozenset({Status.REFERRED}), _continue),
+    "record that a later trajectory continues it": (frozenset({Status.CLOSED}), _continued_by),
     "share a finding": (RUNNING, lambda t, c: t.share_finding(c, region=t.region)),
 }
 
@@ -251,6 +259,7 @@ def test_every_command_of_the_trajectory_is_in_the_table() -> None:
         "record_follow_up_contact",
         "close",
         "continue_from",
+        "record_continued_by",
         "share_finding",
     }
     public_methods = {

@@ -7,7 +7,7 @@ deadline not yet met, or nothing recorded for ``idle_days``.
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -25,10 +25,23 @@ class BoardRow(msgspec.Struct):
     region: str
     coordinating_organisation: str | None
     stuck_since: datetime
-    days_stuck: int
+    days_stuck: Annotated[
+        int,
+        msgspec.Meta(
+            description="Whole days since stuck_since: the earliest cause (a block, an open "
+            "escalation, a missed deadline, an overdue consultation, a long silence)"
+        ),
+    ]
     reasons: list[ReasonCategory]
     open_escalations: int
     blocked_since: datetime | None
+    days_blocked: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="Whole days since blocked_since (issue #17); null when not blocked. "
+            "May be fewer than days_stuck when an earlier cause made it stuck first"
+        ),
+    ]
     overdue: list[str]
     missed_deadlines: int
 
@@ -128,6 +141,7 @@ def board_row(r: tuple[Any, ...], f: BoardFilter, now: datetime) -> BoardRow:
         rule, _, due_text = deadline.partition("@")
         overdue.append(f"missed deadline {rule}, due {due_text}")
     stuck_since = datetime.fromisoformat(stuck) if stuck else now
+    blocked_at = datetime.fromisoformat(blocked_since) if blocked_since else None
     return BoardRow(
         id=UUID(tid),
         status=Status(status),
@@ -138,7 +152,8 @@ def board_row(r: tuple[Any, ...], f: BoardFilter, now: datetime) -> BoardRow:
         days_stuck=max(0, (now - stuck_since).days),
         reasons=[ReasonCategory(x) for x in reasons.strip(",").split(",") if x],
         open_escalations=int(open_escalations),
-        blocked_since=datetime.fromisoformat(blocked_since) if blocked_since else None,
+        blocked_since=blocked_at,
+        days_blocked=None if blocked_at is None else max(0, (now - blocked_at).days),
         overdue=overdue,
         missed_deadlines=int(missed),
     )

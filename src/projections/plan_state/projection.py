@@ -57,7 +57,7 @@ class PlanStateProjection:
 
     name = "plan_state"
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
-    version = 7
+    version = 8
 
     def __init__(self, keys: KeyStore, reload: Callable[[UUID], Trajectory] | None = None) -> None:
         self.keys = keys

@@ -1,0 +1,431 @@
+"""Seals over the event chain (issue #16, second step): a truncation into sealed history shows.
+
+The chain (``application.event_chain``) shows a change *inside* the log, but not the log cut
+short: remove the last events with their chain entries and what is left is a valid chain.
+A seal closes that door for everything before it. Seal ``n`` covers the log positions
+``(after_position, last_position]``, where ``after_position`` is seal ``n - 1``'s
+``last_position`` (0 for the first): a Merkle root (``application.merkle``) over the chain
+entries of those positions, signed with the deployment's Ed25519 key
+(``RODEDRAAD_SIGNING_KEY_FILE``, ``application.signing``; never in the database). Whoever
+holds the key's public half can check every seal; an insider who rewrites the database cannot
+make a new signature, and an operator who anchored a seal outside the system (``rodedraad
+audit seal`` prints what to anchor) can show that even the key holder did not re-seal.
+
+What is signed, one line of text (``Seal.payload``)::
+
+    rodedraad-seal/1 <number> <after_position> <last_position> <entries> <root hex> <sealed_at>
+
+Seals are taken on demand (``rodedraad audit seal``) and by the scheduler every
+``RODEDRAAD_SEAL_INTERVAL_MINUTES``; with nothing new to seal, none is taken. They live in a
+table of their own in the event store (``rodedraad_event_seals``, migration
+``events/0008_seals``), written in a transaction that keeps two seal-takers from both taking
+seal ``n``. Positions after the last seal are the *unsealed tail*: ``verify`` reports how many,
+from which position and since when, because cutting them off cannot be detected, only limited.
+"""
+
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import structlog
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from application import merkle
+from application.commit_times import COMMIT_TIMES, commit_stamp, event_store_rows
+from application.event_chain import BATCH, CHAIN
+from application.merkle import InclusionProof
+from application.signing import PublicKey, SigningKey
+
+log = structlog.get_logger("rodedraad.seals")
+
+SEALS = "rodedraad_event_seals"
+
+DDL = {
+    "sqlite": f"CREATE TABLE IF NOT EXISTS {SEALS} (number INTEGER PRIMARY KEY, "
+    "after_position INTEGER NOT NULL, last_position INTEGER NOT NULL, "
+    "entries INTEGER NOT NULL, root BLOB NOT NULL, sealed_at TEXT NOT NULL, "
+    "key_id TEXT NOT NULL, signature BLOB NOT NULL)",
+    "postgres": f"CREATE TABLE IF NOT EXISTS {SEALS} (number BIGINT PRIMARY KEY, "
+    "after_position BIGINT NOT NULL, last_position BIGINT NOT NULL, "
+    "entries BIGINT NOT NULL, root BYTEA NOT NULL, sealed_at TIMESTAMPTZ NOT NULL, "
+    "key_id TEXT NOT NULL, signature BYTEA NOT NULL)",
+}
+
+#: At most this many chain entries per seal: a larger range is sealed in several seals.
+MAX_ENTRIES = 100_000
+
+_COLUMNS = "number, after_position, last_position, entries, root, sealed_at, key_id, signature"
+_POSITION = struct.Struct(">q")
+
+
+class Seal(msgspec.Struct, frozen=True, kw_only=True):
+    """One signed seal over the chain entries of positions ``(after_position,
+    last_position]``."""
+
+    number: int
+    after_position: int
+    last_position: int
+    entries: int
+    root: bytes
+    sealed_at: datetime
+    key_id: str
+    signature: bytes
+
+    def payload(self) -> bytes:
+        """What is signed, and what an operator anchors outside the system."""
+        return (
+            f"rodedraad-seal/1 {self.number} {self.after_position} {self.last_position} "
+            f"{self.entries} {self.root.hex()} {commit_stamp(self.sealed_at)}"
+        ).encode()
+
+
+def sign_seal(
+    key: SigningKey,
+    number: int,
+    after_position: int,
+    positions: Sequence[int],
+    chain_hashes: Sequence[bytes],
+    now: datetime,
+) -> Seal:
+    """A seal over the chain entries given (in position order, after ``after_position``)."""
+    unsigned = Seal(
+        number=number,
+        after_position=after_position,
+        last_position=positions[-1],
+        entries=len(positions),
+        root=range_root(positions, chain_hashes),
+        sealed_at=now.astimezone(UTC),
+        key_id=key.key_id,
+        signature=b"",
+    )
+    return msgspec.structs.replace(unsigned, signature=key.sign(unsigned.payload()))
+
+
+def range_root(positions: Sequence[int], chain_hashes: Sequence[bytes]) -> bytes:
+    return merkle.root(
+        [merkle.leaf_hash(p, h) for p, h in zip(positions, chain_hashes, strict=True)]
+    )
+
+
+# --- verifying ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SealMismatch:
+    """The first seal that does not hold, and why."""
+
+    seal: int
+    position: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnsealedTail:
+    """Positions after the last seal: a truncation there cannot be detected, only reported."""
+
+    entries: int
+    first_position: int | None
+    #: When the first unsealed position was committed (None: not known, or nothing unsealed).
+    since: datetime | None
+    #: The last seal's moment (None: never sealed).
+    last_sealed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SealReport:
+    seals: int
+    sealed_positions: int
+    mismatch: SealMismatch | None
+    tail: UnsealedTail
+    #: False when no public key was at hand: the roots and ranges were checked, not who signed.
+    signatures_checked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TrajectorySeals:
+    """One aggregate's events against the seals that cover them."""
+
+    proofs: list[InclusionProof]
+    unsealed: int
+    mismatch: SealMismatch | None
+
+
+def _moment(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC)
+
+
+def _seal(row: Sequence[Any]) -> Seal:
+    number, after, last, entries, root, sealed_at, key_id, signature = row
+    return Seal(
+        number=int(number),
+        after_position=int(after),
+        last_position=int(last),
+        entries=int(entries),
+        root=bytes(root),
+        sealed_at=_moment(sealed_at),
+        key_id=str(key_id),
+        signature=bytes(signature),
+    )
+
+
+class Seals:
+    """Takes and checks seals on the event store's own connections (SQLite or PostgreSQL)."""
+
+    def __init__(self, recorder: Any) -> None:
+        self._recorder = recorder
+        self._postgres = not isinstance(recorder, SQLiteApplicationRecorder)
+        self._events = recorder.events_table_name
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return event_store_rows(self._recorder.datastore, self._postgres, sql, params)
+
+    def all(self) -> list[Seal]:
+        return [
+            _seal(r)
+            for r in self._fetch(
+                f"SELECT {_COLUMNS} FROM {SEALS} WHERE 1 = ? ORDER BY number",  # noqa: S608
+                (1,),
+            )
+        ]
+
+    def last(self) -> Seal | None:
+        rows = self._fetch(
+            f"SELECT {_COLUMNS} FROM {SEALS} WHERE 1 = ? ORDER BY number DESC LIMIT 1",  # noqa: S608
+            (1,),
+        )
+        return _seal(rows[0]) if rows else None
+
+    # --- taking ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Callable[..., list[tuple[Any, ...]]]]:
+        """A write transaction that only one seal-taker holds at a time; yields ``run(sql,
+        params)`` (``?`` placeholders) returning the rows."""
+        with self._recorder.datastore.transaction(commit=True) as cursor:
+            if self._postgres:
+                cursor.execute(f"LOCK TABLE {SEALS} IN SHARE ROW EXCLUSIVE MODE")
+
+                def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+                    cursor.execute(sql.replace("?", "%s"), params)
+                    return (
+                        [tuple(r.values()) for r in cursor.fetchall()] if cursor.description else []
+                    )
+            else:
+                # A write first, so this transaction holds SQLite's writer lock from here on.
+                cursor.execute(f"DELETE FROM {SEALS} WHERE number < 0")  # noqa: S608
+
+                def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+                    cursor.execute(sql, params)
+                    return [tuple(r) for r in cursor.fetchall()]
+
+            yield run
+
+    def take(self, key: SigningKey, now: datetime, most: int = MAX_ENTRIES) -> list[Seal]:
+        """Seal every chain entry after the last seal, at most ``most`` entries per seal (so a
+        first seal over a large existing log, and the proofs in it, stay bounded); none when
+        there is nothing new."""
+        taken: list[Seal] = []
+        with self._writing() as run:
+            last = run(f"SELECT number, last_position FROM {SEALS} ORDER BY number DESC LIMIT 1")  # noqa: S608
+            number, after = (int(last[0][0]), int(last[0][1])) if last else (0, 0)
+            while True:
+                positions: list[int] = []
+                hashes: list[bytes] = []
+                start = after
+                while len(positions) < most and (
+                    rows := run(
+                        f"SELECT position, hash FROM {CHAIN} WHERE position > ? "  # noqa: S608
+                        "ORDER BY position LIMIT ?",
+                        (start, min(BATCH, most - len(positions))),
+                    )
+                ):
+                    positions += [int(r[0]) for r in rows]
+                    hashes += [bytes(r[1]) for r in rows]
+                    start = positions[-1]
+                if not positions:
+                    break
+                number += 1
+                seal = sign_seal(key, number, after, positions, hashes, now)
+                run(
+                    f"INSERT INTO {SEALS} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    (
+                        seal.number,
+                        seal.after_position,
+                        seal.last_position,
+                        seal.entries,
+                        seal.root,
+                        seal.sealed_at if self._postgres else commit_stamp(seal.sealed_at),
+                        seal.key_id,
+                        seal.signature,
+                    ),
+                )
+                taken.append(seal)
+                after = seal.last_position
+        for seal in taken:
+            log.info(
+                "seal taken",
+                seal=seal.number,
+                after_position=seal.after_position,
+                last_position=seal.last_position,
+                entries=seal.entries,
+                key_id=seal.key_id,
+            )
+        return taken
+
+    def take_if_due(
+        self, key: Callable[[], SigningKey], now: datetime, every: timedelta
+    ) -> list[Seal]:
+        """The scheduler's job: a seal when the last one is ``every`` old (or there is none)
+        and there is something to seal. The key is loaded only then."""
+        last = self.last()
+        if last is not None and now < last.sealed_at + every:
+            return []
+        if not self._fetch(
+            f"SELECT 1 FROM {CHAIN} WHERE position > ? LIMIT 1",  # noqa: S608
+            (last.last_position if last else 0,),
+        ):
+            return []
+        return self.take(key(), now)
+
+    # --- checking -------------------------------------------------------------------------------
+
+    def _range(self, after: int, last: int) -> tuple[list[int], list[bytes]]:
+        positions: list[int] = []
+        hashes: list[bytes] = []
+        start = after
+        while rows := self._fetch(
+            f"SELECT position, hash FROM {CHAIN} WHERE position > ? AND position <= ? "  # noqa: S608
+            "ORDER BY position LIMIT ?",
+            (start, last, BATCH),
+        ):
+            positions += [int(r[0]) for r in rows]
+            hashes += [bytes(r[1]) for r in rows]
+            start = positions[-1]
+        return positions, hashes
+
+    def _check(
+        self, seal: Seal, expected_number: int, after: int, public: PublicKey | None
+    ) -> tuple[str, list[int], list[bytes]] | tuple[None, list[int], list[bytes]]:
+        """Why ``seal`` does not hold (None: it holds), and its range's positions and entries."""
+        if seal.number != expected_number:
+            return f"seal {expected_number} is missing (the next is seal {seal.number})", [], []
+        if seal.after_position != after:
+            return (
+                f"its range starts after position {seal.after_position}, but the seal before "
+                f"it ends at {after}: the seals are not contiguous",
+                [],
+                [],
+            )
+        if public is not None and not public.verify(seal.payload(), seal.signature):
+            return (
+                f"its signature does not match key {public.key_id}: the seal was rewritten, or "
+                "signed with another key",
+                [],
+                [],
+            )
+        positions, hashes = self._range(seal.after_position, seal.last_position)
+        if len(positions) != seal.entries or not positions:
+            return (
+                f"it sealed {seal.entries} chain entr(ies) up to position {seal.last_position}, "
+                f"the chain now holds {len(positions)} there: entries were removed (or added)",
+                positions,
+                hashes,
+            )
+        if positions[-1] != seal.last_position or range_root(positions, hashes) != seal.root:
+            return (
+                "its Merkle root does not match the chain entries of its range: an entry was "
+                "changed, or the seal's root was rewritten",
+                positions,
+                hashes,
+            )
+        return None, positions, hashes
+
+    def verify(self, public: PublicKey | None) -> SealReport:
+        """Every seal in order: number, contiguity, signature (when ``public`` is given), root
+        over the chain entries of its range; the first that does not hold, and the tail."""
+        seals = self.all()
+        after, sealed = 0, 0
+        for expected, seal in enumerate(seals, 1):
+            why, _, _ = self._check(seal, expected, after, public)
+            if why is not None:
+                return SealReport(
+                    seals=len(seals),
+                    sealed_positions=sealed,
+                    mismatch=SealMismatch(seal.number, seal.after_position + 1, why),
+                    tail=self.tail(seals[-1] if seals else None),
+                    signatures_checked=public is not None,
+                )
+            after, sealed = seal.last_position, sealed + seal.entries
+        return SealReport(
+            seals=len(seals),
+            sealed_positions=sealed,
+            mismatch=None,
+            tail=self.tail(seals[-1] if seals else None),
+            signatures_checked=public is not None,
+        )
+
+    def tail(self, last: Seal | None) -> UnsealedTail:
+        after = last.last_position if last else 0
+        (count, first), *_ = self._fetch(
+            f"SELECT COUNT(*), MIN(position) FROM {CHAIN} WHERE position > ?",  # noqa: S608
+            (after,),
+        )
+        since = None
+        if first is not None:
+            stamp = self._fetch(
+                f"SELECT committed_at FROM {COMMIT_TIMES} WHERE last_position >= ? "  # noqa: S608
+                "ORDER BY last_position LIMIT 1",
+                (int(first),),
+            )
+            since = _moment(stamp[0][0]) if stamp else None
+        return UnsealedTail(
+            entries=int(count),
+            first_position=int(first) if first is not None else None,
+            since=since,
+            last_sealed_at=last.sealed_at if last else None,
+        )
+
+    def prove_aggregate(
+        self, positions: Sequence[int], public: PublicKey | None
+    ) -> TrajectorySeals:
+        """For each of one aggregate's positions (in order) the inclusion proof in the seal
+        that covers it, checked against that seal (whose signature is checked too); the ones
+        after the last seal are counted as unsealed."""
+        seals = self.all()
+        proofs: list[InclusionProof] = []
+        unsealed = 0
+        ranges: dict[int, tuple[list[int], list[bytes], list[bytes]]] = {}
+        for position in positions:
+            seal = next((s for s in seals if s.after_position < position <= s.last_position), None)
+            if seal is None:
+                unsealed += 1
+                continue
+            if seal.number not in ranges:
+                why, in_range, hashes = self._check(seal, seal.number, seal.after_position, public)
+                if why is not None:
+                    return TrajectorySeals(
+                        proofs, unsealed, SealMismatch(seal.number, position, why)
+                    )
+                leaves = [merkle.leaf_hash(p, h) for p, h in zip(in_range, hashes, strict=True)]
+                ranges[seal.number] = (in_range, hashes, leaves)
+            in_range, hashes, leaves = ranges[seal.number]
+            if position not in in_range:
+                return TrajectorySeals(
+                    proofs,
+                    unsealed,
+                    SealMismatch(seal.number, position, "the seal covers no chain entry here"),
+                )
+            proof = merkle.prove(seal.number, in_range, hashes, position, leaves)
+            if not proof.check(seal.root, seal.entries):
+                return TrajectorySeals(
+                    proofs,
+                    unsealed,
+                    SealMismatch(seal.number, position, "its inclusion proof does not hold"),
+                )
+            proofs.append(proof)
+        return TrajectorySeals(proofs, unsealed, None)
