@@ -41,6 +41,7 @@ from application.commands import (
 )
 from application.group_commit import GroupCommit
 from application.keys import KeyStore, MemoryKeyStore
+from application.metrics import metrics
 from domain.client import Client
 from domain.common import Actor, CommandContext
 from domain.errors import InvalidValue
@@ -301,7 +302,9 @@ class CareRecord(Application[UUID]):
         self.forget_cached(subjects)
         client = self.client(client_id)  # reloaded without its keys
         client.erase(ctx, legal_basis=command.legal_basis, erased_subjects=subjects)
-        return self._save_all(client)
+        result = self._save_all(client)
+        metrics().erasures.inc()
+        return result
 
     def _delete_snapshots(self, subjects: tuple[UUID, ...]) -> None:
         if self.snapshots is None:
