@@ -10,6 +10,7 @@ Anything unexpected: 500 with no internals in the answer (the log has the traceb
 import enum
 import re
 import typing
+import uuid
 from typing import Any
 
 import msgspec
@@ -53,6 +54,8 @@ def problem(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
+    headers = dict(headers or {})
+    request_id = _request_id(request, headers)
     body = Problem(
         type=f"urn:rodedraad:problem:{rule or status}",
         title=title,
@@ -61,13 +64,27 @@ def problem(
         instance=request.url.path,
         rule=rule,
         field=field,
+        request_id=request_id,
     )
     return Response(
         content=msgspec.json.encode(body),
         status_code=status,
         media_type=PROBLEM_JSON,
-        headers=headers,
+        headers=headers or None,
     )
+
+
+def _request_id(request: Request[Any, Any, Any], headers: dict[str, str]) -> str:
+    """The id ``RequestLogging`` gave this request, named in the answer's headers too: a
+    refusal raised outside it (authentication, a body too large) is answered past its ``send``,
+    and a request that matched no route never passed through it (it gets an id here)."""
+    state = request.scope.setdefault("state", {})
+    if not state.get("request_id"):
+        state["request_id"] = uuid.uuid4().hex
+    request_id: str = state["request_id"]
+    headers["X-Request-ID"] = request_id
+    headers["X-Correlation-ID"] = state.get("correlation_id") or request_id
+    return request_id
 
 
 def _domain_status(error: DomainError) -> tuple[int, str]:

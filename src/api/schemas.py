@@ -105,6 +105,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
     instance: str | None = None
     rule: str | None = None
     field: str | None = None
+    #: This request's id (also the ``X-Request-ID`` header): quote it when you report a problem.
+    request_id: str | None = None
 
 
 # --- statistics releases (issue #12) --------------------------------------------------------

@@ -58,6 +58,11 @@ class ApiServices:
     findings: FindingOutbox | None = None
     #: A learning network's meetings a year, from the policy file (issue #14 point 3).
     cadence: Cadence = field(default_factory=Cadence)
+    #: A hot standby's read models (``RODEDRAAD_READ_DATABASE_URL``): plan-state documents and
+    #: timelines come from there; who may read them is decided on ``queries`` (the primary), so
+    #: a lagging standby never grants access that was revoked.
+    standby: ReadModelQueries | None = None
+    standby_runner: QueryRunner | None = None
     #: The deadline policy the scheduler uses: the as-of answer evaluates it at T (issue #15).
     deadline_policy: DeadlinePolicy | None = None
     #: Issue #19: the identity links a person's token is found by, and whose minors' rules apply.

@@ -42,9 +42,10 @@ from application.commands import (
 from application.erasure_ledger import ErasureLedgerFile
 from application.group_commit import GroupCommit
 from application.keys import KeyStore, MemoryKeyStore, WrappedKeyStore
+from application.metrics import metrics
 from domain.client import Client
 from domain.common import Actor, CommandContext
-from domain.errors import InvalidValue
+from domain.errors import ClientErased, InvalidValue
 from domain.export_authorisation import ExportAuthorisation
 from domain.learning_network import (
     ClosedNetworkTakesNothing,
@@ -311,7 +312,9 @@ class CareRecord(Application[UUID]):
         self.forget_cached(subjects)
         client = self.client(client_id)  # reloaded without its keys
         client.erase(ctx, legal_basis=command.legal_basis, erased_subjects=subjects)
-        return self._save_all(client)
+        result = self._save_all(client)
+        metrics().erasures.inc()
+        return result
 
     # --- re-applying erasures after a restore (``application.erasure_ledger``) ----------------
 
@@ -334,10 +337,16 @@ class CareRecord(Application[UUID]):
             causation_id=None,
             now=now,
         )
-        self._load_for(ctx, Client, client_id, None)
-        self._erase(
-            ctx, client_id, EraseClient(occurred_at=ctx.occurred_at, legal_basis=legal_basis)
-        )
+        try:
+            self._load_for(ctx, Client, client_id, None)
+            self._erase(
+                ctx, client_id, EraseClient(occurred_at=ctx.occurred_at, legal_basis=legal_basis)
+            )
+        except (ClientErased, ConcurrentWrite):
+            # Another process starting beside this one re-applied it first: done is done.
+            self.forget_cached([client_id])
+            if self.erasure_state(client_id) != "erased":
+                raise
 
     def erase_keys_only(self, client_id: UUID) -> None:
         """Whatever keys of the client are left go (a client the log does not hold, or one

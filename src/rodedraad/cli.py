@@ -26,10 +26,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from rodedraad.logs import configure_logging
-    from rodedraad.wiring import Container, settle_heap
+    from rodedraad.wiring import Container, settle_heap, start_metrics_listener
 
     configure_logging(settings.log_level, settings.log_format)
     container = Container.build(settings)
+    stop_metrics = start_metrics_listener(settings)
     host = args.host or settings.http.host
     port = args.port or settings.http.port
     print(
@@ -39,14 +40,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     app = container.http_app()
     settle_heap()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
     return 0
 
 
@@ -92,12 +97,14 @@ def _projections_run(settings: Settings, args: argparse.Namespace) -> int:
     from rodedraad.wiring import (
         build_care_record,
         build_projection_worker,
+        start_metrics_listener,
         wakeup_for,
     )
 
     configure_logging(settings.log_level, settings.log_format)
     care_record = build_care_record(settings)
     worker = build_projection_worker(settings, care_record, progress=_print_progress)
+    stop_metrics = start_metrics_listener(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -105,6 +112,8 @@ def _projections_run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         worker.run(stop, wakeup)
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         worker.database.close()
         care_record.close()
     return 0
@@ -150,6 +159,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         build_releases,
         is_simulation,
         seal_job,
+        start_metrics_listener,
         theme_batch_job,
     )
     from scheduler.runner import BackgroundDeadlines
@@ -178,10 +188,13 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    stop_metrics = start_metrics_listener(settings)
     background.start()
     try:
         stop.wait()
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         background.shutdown()
         releases.store.close()
         releases.read_models.close()

@@ -493,6 +493,11 @@ class Container:
 
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()
+        standby, standby_runner = (
+            postgres_queries(self.settings.read_database_url)
+            if self.settings.read_database_url
+            else (None, None)
+        )
         access_log = build_access_log(self.settings)
         release_store = build_release_store(self.settings)
         exports = XesExports(build_projection_database(self.settings), self.settings.statistics.k)
@@ -504,6 +509,8 @@ class Container:
             token_verifier=self.token_verifier,
             queries=queries,
             query_runner=runner,
+            standby=standby,
+            standby_runner=standby_runner,
             policy=AccessPolicy(self.care_record),
             access_log=access_log,
             retention=Retention(
@@ -557,3 +564,25 @@ class Container:
         self.worker.database.close()
         self.idempotency.close()
         self.care_record.close()
+
+
+def start_metrics_listener(settings: Settings) -> Callable[[], None] | None:
+    """This process's metrics on ``RODEDRAAD_METRICS_ADDRESS`` (``/metrics``, Prometheus'
+    text format, from the client library's own server in a thread); the function that stops
+    it, or None when no address is set (the default: no listener)."""
+    if settings.metrics_address is None:
+        return None
+    from prometheus_client import start_http_server
+
+    from application.metrics import metrics
+
+    host, port = settings.metrics_address
+    server, thread = start_http_server(port, addr=host, registry=metrics().registry)
+    log.info("metrics listening", address=f"{host}:{port}")
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop

@@ -361,3 +361,26 @@ def test_a_restore_into_a_database_that_holds_tables_is_refused_and_changes_noth
             assert record.client(client).personal.name == "Someone"
         finally:
             record.close()
+
+
+def test_two_processes_starting_together_reapply_an_erasure_once_and_both_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several API processes start after a recovery: each re-applies the ledger; the one that
+    comes second finds the erasure done and starts, and the log records it once."""
+    with deployment("sqlite", tmp_path / "live", tmp_path / "apart", monkeypatch) as live:
+        first, second = build_care_record(live), build_care_record(live)
+        try:
+            client = register(first, "Someone")
+            assert second.erasure_state(client) == "present"
+            moment = datetime.now(UTC)
+
+            first.reapply_erasure(client, moment, "gdpr_request")
+            second.reapply_erasure(client, moment, "gdpr_request")
+
+            erasures = [e for e in first.events.get(client) if type(e).__name__ == "Erased"]
+            assert len(erasures) == 1
+            assert second.erasure_state(client) == "erased"
+        finally:
+            first.close()
+            second.close()
