@@ -406,6 +406,19 @@ def _plain(
         yield from decrypt(handle, identity, described.name)
 
 
+def check_opens(directory: Path, manifest: Manifest, identity: X25519PrivateKey | None) -> int:
+    """Every file of the backup decrypted (every chunk authenticated) and thrown away: what a
+    restore would read, without writing anything. Returns the bytes it would restore."""
+    check_identity(manifest, identity)
+    total = 0
+    try:
+        for described in manifest.files:
+            total += sum(len(b) for b in _plain(directory, described, manifest, identity))
+    except BackupDamaged as e:
+        raise BackupRefused(e.message) from None
+    return total
+
+
 def check_identity(manifest: Manifest, identity: X25519PrivateKey | None) -> None:
     if manifest.encrypted_to is None:
         return

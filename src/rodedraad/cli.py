@@ -854,6 +854,30 @@ def _backup_key(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_check(settings: Settings, args: argparse.Namespace) -> int:
+    """A backup checked as a restore would check it, writing nothing: its files against the
+    manifest, every chunk opened with ``--identity``, the KEK versions it needs in the KEK
+    file. Exit 2, saying why, if a restore of it would be refused."""
+    from application.backup import check_kek, check_opens, read_manifest
+    from application.backup_crypto import load_private_key
+    from application.kek import KeyringFile
+
+    directory = Path(args.directory)
+    manifest = read_manifest(directory)
+    identity = load_private_key(args.identity) if args.identity is not None else None
+    check_kek(manifest, KeyringFile(settings.kek.file))
+    if manifest.encrypted_to is not None and identity is None:
+        opened = "not opened (give --identity to open every chunk too)"
+    else:
+        opened = f"every file opened ({check_opens(directory, manifest, identity):,} bytes)"
+    print(
+        f"backup of {manifest.created_at:%Y-%m-%d %H:%M} UTC ({manifest.kind}, log position "
+        f"{manifest.log_position:,}): sizes and checksums match, {opened}, KEK version(s) "
+        f"{_versions(manifest.kek_versions)} present in {settings.kek.file}"
+    )
+    return 0
+
+
 def _restore(settings: Settings, args: argparse.Namespace) -> int:
     """Issue #21: a backup into an empty data directory (or database), then, before anything
     can answer a request: every erasure of the ledger file the backup lacks re-applied, the
@@ -1099,6 +1123,16 @@ def parser() -> argparse.ArgumentParser:
     )
     backup_key.add_argument("keyfile", type=Path, help="where the private key goes (0600)")
     backup_key.set_defaults(run=_backup_key)
+    check = commands.add_parser(
+        "backup-check",
+        help="check a backup as a restore would (sizes, checksums, every chunk, the KEK "
+        "versions it needs), writing nothing",
+    )
+    check.add_argument("directory", help="the backup's directory")
+    check.add_argument(
+        "--identity", type=Path, metavar="KEYFILE", help="the private key, to open every chunk"
+    )
+    check.set_defaults(run=_backup_check)
     restore = commands.add_parser(
         "restore",
         help="restore a backup into an empty data directory or database, re-apply the erasure "

@@ -384,3 +384,21 @@ def test_two_processes_starting_together_reapply_an_erasure_once_and_both_start(
         finally:
             first.close()
             second.close()
+
+
+def test_a_backup_is_checked_as_a_restore_would_check_it_writing_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    a_backup: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    backup, private = a_backup
+    other, _ = operator_key(tmp_path / "other")
+    with deployment("sqlite", tmp_path / "target", tmp_path / "apart", monkeypatch):
+        before = snapshot(backup)
+        assert cli.main(["backup-check", str(backup), "--identity", str(private)]) == 0
+        assert "every file opened" in capsys.readouterr().out
+        assert cli.main(["backup-check", str(backup), "--identity", str(other)]) == 2
+        assert "give that key's private key" in capsys.readouterr().err
+        assert snapshot(backup) == before
+    assert not (tmp_path / "target").exists()
