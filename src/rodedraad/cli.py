@@ -1128,20 +1128,14 @@ def parser() -> argparse.ArgumentParser:
         help="check a backup as a restore would (sizes, checksums, every chunk, the KEK "
         "versions it needs), writing nothing",
     )
-    check.add_argument("directory", help="the backup's directory")
-    check.add_argument(
-        "--identity", type=Path, metavar="KEYFILE", help="the private key, to open every chunk"
-    )
+    _backup_to_read(check, identity="the private key, to open every chunk")
     check.set_defaults(run=_backup_check)
     restore = commands.add_parser(
         "restore",
         help="restore a backup into an empty data directory or database, re-apply the erasure "
         "ledger, rebuild the read models and verify the audit chain",
     )
-    restore.add_argument("directory", help="the backup's directory")
-    restore.add_argument(
-        "--identity", type=Path, metavar="KEYFILE", help="the private key the backup is for"
-    )
+    _backup_to_read(restore, identity="the private key the backup is for")
     restore.set_defaults(run=_restore)
     erasures = _group(commands, "erasures", "the erasure ledger kept apart from the backups")
     erasures.add_parser(
@@ -1184,6 +1178,12 @@ def _group(
     return commands.add_parser(name, help=help).add_subparsers(
         dest=f"{name}_command", required=True
     )
+
+
+def _backup_to_read(command: argparse.ArgumentParser, *, identity: str) -> None:
+    """A backup's directory, and the private key it is encrypted to."""
+    command.add_argument("directory", help="the backup's directory")
+    command.add_argument("--identity", type=Path, metavar="KEYFILE", help=identity)
 
 
 def _fail(message: str, code: int = 2) -> int:

@@ -18,7 +18,7 @@ from application.commands import RegisterClient
 from application.keys import KEY_TABLES
 from domain.common import Actor, CommandContext
 from rodedraad.settings import Settings
-from rodedraad.wiring import stores_of
+from rodedraad.wiring import build_care_record, stores_of
 from tests.integration.databases import fresh_postgres_database
 from tests.support import said
 
@@ -97,3 +97,13 @@ def wrapped_keys(settings: Settings, client: UUID) -> list[bytes]:
 def pg_dump_of(url: str, target: Path) -> Path:
     subprocess.run(["pg_dump", f"--dbname={url}", f"--file={target}"], check=True)  # noqa: S603,S607
     return target
+
+
+@contextmanager
+def care_record_of(settings: Settings) -> Iterator[CareRecord]:
+    """The write side on ``settings``, closed afterwards."""
+    record = build_care_record(settings)
+    try:
+        yield record
+    finally:
+        record.close()

@@ -39,6 +39,7 @@ from rodedraad.wiring import (
 from tests.integration import raw_files
 from tests.integration.backups import (
     OFFICER,
+    care_record_of,
     ctx,
     deployment,
     pg_dump_of,
@@ -167,8 +168,7 @@ def test_a_client_erased_after_the_backup_stays_erased_after_a_restore(
     backup = tmp_path / "backup"
     name, contact = f"Zyx{uuid4().hex}", f"+32 4{uuid4().hex[:12]}"
     with deployment(backend, tmp_path / "live", shared, monkeypatch) as live:
-        record = build_care_record(live)
-        try:
+        with care_record_of(live) as record:
             erased = register(record, name, contact)
             kept = register(record, "Kept Client")
             wrapped = wrapped_keys(live, erased)
@@ -177,8 +177,6 @@ def test_a_client_erased_after_the_backup_stays_erased_after_a_restore(
             record.erase_client(
                 ctx(OFFICER), erased, None, said(EraseClient, ctx(), legal_basis="gdpr_request")
             )
-        finally:
-            record.close()
         assert [e.client for e in ErasureLedgerFile(live.erasure_ledger_file).entries()] == [erased]
 
     with deployment(backend, tmp_path / "restored", shared, monkeypatch) as restored:
@@ -191,13 +189,10 @@ def test_a_client_erased_after_the_backup_stays_erased_after_a_restore(
                 [pg_dump_of(restored.database.url, tmp_path / "restored.sql")], needles
             )
         assert found == {}, "the erased client's keys or data are readable after the restore"
-        record = build_care_record(restored)
-        try:
+        with care_record_of(restored) as record:
             assert record.keys.key_for(erased) is None
             assert record.client(erased).erased_at is not None
             assert record.client(kept).personal.name == "Kept Client"
-        finally:
-            record.close()
 
 
 def test_a_restore_by_other_tooling_is_erased_again_before_serving(
@@ -207,16 +202,15 @@ def test_a_restore_by_other_tooling_is_erased_again_before_serving(
     start re-applies the ledger file before it can answer anything."""
     shared = tmp_path / "apart"
     backup = tmp_path / "backup"
-    with deployment("sqlite", tmp_path / "live", shared, monkeypatch) as live:
-        record = build_care_record(live)
-        try:
-            erased = register(record, f"Zyx{uuid4().hex}")
-            assert cli.main(["backup", str(backup), "--unencrypted"]) == 0
-            record.erase_client(
-                ctx(OFFICER), erased, None, said(EraseClient, ctx(), legal_basis="retention_ended")
-            )
-        finally:
-            record.close()
+    with (
+        deployment("sqlite", tmp_path / "live", shared, monkeypatch) as live,
+        care_record_of(live) as record,
+    ):
+        erased = register(record, f"Zyx{uuid4().hex}")
+        assert cli.main(["backup", str(backup), "--unencrypted"]) == 0
+        record.erase_client(
+            ctx(OFFICER), erased, None, said(EraseClient, ctx(), legal_basis="retention_ended")
+        )
     with deployment("sqlite", tmp_path / "restored", shared, monkeypatch) as restored:
         files = dict(stores_of(restored).files)
         restore_sqlite(backup, read_manifest(backup), None, files, restored.data_dir, set(), print)
@@ -239,11 +233,8 @@ def a_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pat
     private, public = operator_key(tmp_path)
     backup = tmp_path / "backup"
     with deployment("sqlite", tmp_path / "live", tmp_path / "apart", monkeypatch) as live:
-        record = build_care_record(live)
-        try:
+        with care_record_of(live) as record:
             register(record, "Someone")
-        finally:
-            record.close()
         assert cli.main(["backup", str(backup), "--to", str(public)]) == 0
     return backup, private
 
@@ -317,12 +308,9 @@ def test_a_backup_tells_how_far_it_is_on_a_large_store(
     monkeypatch.setattr(backup_module, "LARGE", 0)
     monkeypatch.setattr(backup_module, "PAGES_PER_STEP", 2)
     with deployment("sqlite", tmp_path / "live", tmp_path / "apart", monkeypatch) as live:
-        record = build_care_record(live)
-        try:
+        with care_record_of(live) as record:
             for number in range(30):
                 register(record, f"Client {number}")
-        finally:
-            record.close()
         said_lines: list[str] = []
         files = dict(stores_of(live).files)
         backup_module.backup_sqlite(files, tmp_path / "backup", None, "test", said_lines.append)
@@ -343,24 +331,18 @@ def test_a_restore_into_a_database_that_holds_tables_is_refused_and_changes_noth
     private, public = operator_key(tmp_path)
     backup = tmp_path / "backup"
     with deployment("postgres", tmp_path / "live", tmp_path / "apart", monkeypatch) as live:
-        record = build_care_record(live)
-        try:
+        with care_record_of(live) as record:
             client = register(record, "Someone")
             assert cli.main(["backup", str(backup), "--to", str(public)]) == 0
             register(record, "Someone later")
             head = record.recorder.max_notification_id()
-        finally:
-            record.close()
 
         assert cli.main(["restore", str(backup), "--identity", str(private)]) == 2
 
         assert "a restore goes into an empty database" in capsys.readouterr().err
-        record = build_care_record(live)
-        try:
+        with care_record_of(live) as record:
             assert record.recorder.max_notification_id() == head
             assert record.client(client).personal.name == "Someone"
-        finally:
-            record.close()
 
 
 def test_two_processes_starting_together_reapply_an_erasure_once_and_both_start(
