@@ -8,6 +8,7 @@ from api.access import AccessPolicy
 from api.auth import TokenVerifier
 from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
+from application.audit_export import AuditExports
 from application.care_record import CareRecord, FindingOutbox
 from domain.deadlines import DeadlinePolicy
 from domain.network_cadence import Cadence
@@ -58,3 +59,5 @@ class ApiServices:
     cadence: Cadence = field(default_factory=Cadence)
     #: The deadline policy the scheduler uses: the as-of answer evaluates it at T (issue #15).
     deadline_policy: DeadlinePolicy | None = None
+    #: The auditors' signed, encrypted export of one trajectory (issue #16 point 4).
+    audit_exports: AuditExports | None = None

@@ -106,6 +106,7 @@ class Client(CopiedThroughState, Record):
 
     class Registered(Event, Aggregate.Created):
         personal_fields = ("personal",)
+        contact_fields = ("personal",)
         registering_organisation: str
         personal: PersonalData
 
@@ -118,6 +119,7 @@ class Client(CopiedThroughState, Record):
 
     class RepresentativeAppointed(Event):
         personal_fields = ("personal",)
+        contact_fields = ("personal",)
         representative_ref: str
         personal: PersonalData
 

@@ -22,6 +22,7 @@ from api.idempotency import (
 )
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog
+from application.audit_export import AuditExports
 from application.care_record import CareRecord
 from application.files import private_directory
 from application.finding_batches import (
@@ -488,6 +489,7 @@ class Container:
             findings=findings,
             cadence=self.policy.cadence,
             deadline_policy=self.policy,
+            audit_exports=AuditExports(self.care_record, signing_key_file(self.settings).load),
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),
