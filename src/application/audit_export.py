@@ -228,6 +228,8 @@ class AuditExports:
                 salt=f.salt if status == DISCLOSED else None,
             )
             for f in committed_fields(self._record, aggregate_ids)
+            # an event committed after its aggregate's events were read is not in the export
+            if (f.originator_id, f.version) in contact
         ]
         return Evidence(
             events=events,

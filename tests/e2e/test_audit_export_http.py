@@ -5,10 +5,14 @@ change to it; only contact details asked for leave; every export is in the read 
 import base64
 import copy
 import json
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -334,3 +338,58 @@ def test_an_export_to_something_that_is_no_x25519_key_is_refused_naming_it(
 
     assert_problem(response, 422)
     assert "X25519" in response.json()["detail"]
+
+
+def test_without_a_usable_signing_key_no_export_is_made_and_the_answer_says_how(
+    private_app: tuple[Settings, Container, TestClient],  # type: ignore[type-arg]
+) -> None:
+    settings, _, http = private_app
+    token = token_factory(settings)
+    _, trajectory = active_trajectory(http, bearer(token()))
+    signing_key_file(settings).path.write_text("not a key")
+
+    response = Auditor(token).export(http, trajectory.id)
+
+    problem = assert_problem(response, 503, rule="audit-export-unavailable")
+    assert "rodedraad keys public --create" in problem["detail"]
+
+
+def test_a_record_changed_past_the_application_is_not_exported(
+    private_app: tuple[Settings, Container, TestClient],  # type: ignore[type-arg]
+) -> None:
+    settings, _, http = private_app
+    signing_key_file(settings).create()
+    token = token_factory(settings)
+    _, trajectory = active_trajectory(http, bearer(token()))
+    position = _change_a_byte_of_version_2(settings, trajectory.id)
+
+    response = Auditor(token).export(http, trajectory.id)
+
+    problem = assert_problem(response, 503, rule="audit-export-unavailable")
+    assert f"does not verify at position {position}" in problem["detail"]
+
+
+def _change_a_byte_of_version_2(settings: Settings, trajectory_id: str) -> int:
+    """Straight in the database, as an insider would: one character of the stored state of the
+    trajectory's second event (inside its correlation id, so it still decodes). Its position."""
+    database = settings.database
+    if database.is_postgres:
+        events, column, mark, key = "rodedraad_events", "notification_id", "%s", trajectory_id
+        conn: Any = psycopg.connect(database.url, autocommit=True)
+    else:
+        events, column, mark, key = "stored_events", "rowid", "?", UUID(trajectory_id).hex
+        conn = sqlite3.connect(database.sqlite_path, isolation_level=None)
+    with closing(conn):
+        position, state = conn.execute(
+            f"SELECT {column}, state FROM {events} WHERE originator_id = {mark} "
+            f"AND originator_version = 2",
+            (key,),
+        ).fetchone()
+        at = bytes(state).index(b'"correlation_id":"') + len(b'"correlation_id":"')
+        changed = bytearray(state)
+        changed[at] = ord("0") if changed[at] != ord("0") else ord("1")
+        conn.execute(
+            f"UPDATE {events} SET state = {mark} WHERE {column} = {mark}",
+            (bytes(changed), position),
+        )
+    return int(position)
