@@ -47,11 +47,12 @@ organisation, action and reason: never a name, never a body.
 """
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 from uuid import UUID
 
+import msgspec
 import structlog
 
 from api.auth import Principal
@@ -118,15 +119,28 @@ CASE_SCOPES = frozenset({ConsentScope.PLAN, ConsentScope.DOSSIER})
 ANY_SCOPE = frozenset(ConsentScope)
 CONTACT = frozenset({ConsentScope.CONTACT_DETAILS})
 
-#: Acting for the client: only an organisation that manages the client (module docstring).
-CLIENT_MANAGEMENT = frozenset(
+#: Issue #19: the person as a user — identity links, year of birth, capacity assessment —
+#: recorded by a coordinator of an organisation that manages the client.
+PERSON_RECORD = frozenset(
     {
-        Action.REFER,
-        Action.APPOINT_REPRESENTATIVE,
-        Action.EXCLUDE_REPRESENTATIVE,
-        Action.GRANT_CONSENT,
-        Action.REVOKE_CONSENT,
+        Action.LINK_IDENTITY,
+        Action.REVOKE_IDENTITY_LINK,
+        Action.RECORD_BIRTH_YEAR,
+        Action.ASSESS_CAPACITY,
     }
+)
+#: Acting for the client: only an organisation that manages the client (module docstring).
+CLIENT_MANAGEMENT = (
+    frozenset(
+        {
+            Action.REFER,
+            Action.APPOINT_REPRESENTATIVE,
+            Action.EXCLUDE_REPRESENTATIVE,
+            Action.GRANT_CONSENT,
+            Action.REVOKE_CONSENT,
+        }
+    )
+    | PERSON_RECORD
 )
 #: Issue #17: a continuation at the caller's own organisation; besides those that manage the
 #: client, the holder of the client's continuation consent opens it (``Client.lets_continue``).
@@ -717,3 +731,139 @@ class AccessPolicy:
             principal, "list trajectories", check
         )
         return single, scope_organisation, scope_region
+
+    # --- who has access and why (issue #19 point 4) ---------------------------------------------
+
+    def trajectory_access(self, trajectory: Trajectory, client: Client) -> list["AccessGrant"]:
+        """Who reads ``trajectory`` and why, for the person whose plan it is: computed by the
+        relations ``reads_trajectory`` decides with, and each organisation listed is asked of
+        ``reads_trajectory`` itself (as a coordinator would read), so the list never names one
+        the policy refuses, and names every one it lets read: the parties, the holders of a
+        consent covering the plan or the dossier, and the auditors of the trajectory's region."""
+        today = self.clock().date()
+        grants: list[AccessGrant] = []
+        coordinating = trajectory.coordinating_organisation
+        for organisation in trajectory.parties:
+            if not self._reads_as_case_reader(organisation, trajectory):
+                continue
+            why = party_reasons(trajectory, organisation)
+            grants.append(
+                AccessGrant(
+                    organisation=organisation,
+                    relation="party",
+                    reasons=why,
+                    revocable=False,
+                    legal_reason=PARTY_LEGAL_REASON
+                    if organisation != coordinating
+                    else COORDINATOR_LEGAL_REASON,
+                )
+            )
+        parties = set(trajectory.parties)
+        for consent_id, consent in client.consents.items():
+            if consent.to_party in parties or not consent.in_force_for(consent.to_party, today):
+                continue
+            if CASE_SCOPES.isdisjoint(consent.scopes) or not consent.reaches(trajectory.id):
+                continue
+            if not self._reads_as_case_reader(consent.to_party, trajectory):
+                continue
+            grants.append(
+                AccessGrant(
+                    organisation=consent.to_party,
+                    relation="consent",
+                    reasons=("consent",),
+                    revocable=True,
+                    consent_id=consent_id,
+                    scopes=tuple(s.value for s in consent.scopes),
+                    purpose=consent.purpose,
+                    until=consent.until,
+                )
+            )
+        auditor = Principal(
+            user_id="", organisation="", roles=(Role.AUDITOR,), region=trajectory.region
+        )
+        if self.reads_trajectory(
+            auditor, trajectory.parties, trajectory.client_id, trajectory.region, trajectory.id
+        ):
+            grants.append(
+                AccessGrant(
+                    organisation=None,
+                    relation="audit",
+                    reasons=("region_auditor",),
+                    revocable=False,
+                    region=trajectory.region,
+                    legal_reason=AUDIT_LEGAL_REASON,
+                )
+            )
+        return grants
+
+    def _reads_as_case_reader(self, organisation: str, trajectory: Trajectory) -> bool:
+        """Whether a case reader (coordinator or professional) of ``organisation`` reads the
+        trajectory: ``reads_trajectory`` asked, not a second rule."""
+        reader = Principal(
+            user_id="", organisation=organisation, roles=(Role.COORDINATOR,), region=""
+        )
+        return self.reads_trajectory(
+            reader, trajectory.parties, trajectory.client_id, trajectory.region, trajectory.id
+        )
+
+    def read_purpose(
+        self, organisation: str, role: str, trajectory: Trajectory | None, client: Client, on: date
+    ) -> str:
+        """The relation a logged read went through, derived as the policy decides it: ``audit``
+        for an auditor, ``party`` for an organisation party to the trajectory (or managing the
+        client), ``consent: <purpose>`` for one holding a consent in force that day; ``other``
+        when none of these holds any more (a relation since ended)."""
+        if role == Role.AUDITOR:
+            return "audit"
+        if trajectory is not None and organisation in trajectory.parties:
+            return "party"
+        for consent in client.consents.values():
+            reached = consent.reaches(trajectory.id if trajectory is not None else None)
+            if consent.in_force_for(organisation, on) and reached:
+                return f"consent: {consent.purpose}"
+        if client.registering_organisation == organisation:
+            return "party"
+        return "other"
+
+
+#: Why an organisation the person cannot revoke reads the plan (issue #19 point 4).
+COORDINATOR_LEGAL_REASON = (
+    "coordinating organisation: keeps the plan and the record of the support it coordinates "
+    "(seed 004: kept at least 10 years after the end of service)"
+)
+PARTY_LEGAL_REASON = (
+    "party to the trajectory (referrer, intake or a role agreement in force): needs the plan "
+    "to give the support it agreed to"
+)
+AUDIT_LEGAL_REASON = (
+    "the region's auditors supervise the care given (oversight); they read, and change nothing"
+)
+
+
+def party_reasons(trajectory: Trajectory, organisation: str) -> tuple[str, ...]:
+    """Why ``organisation`` is party to ``trajectory`` (as ``Trajectory.parties`` counts it)."""
+    reasons = []
+    if organisation == trajectory.coordinating_organisation:
+        reasons.append("coordinating_organisation")
+    if organisation == trajectory.referrer_organisation:
+        reasons.append("referrer")
+    if organisation == trajectory.intake_organisation:
+        reasons.append("intake")
+    if any(organisation in a.parties for a in trajectory.role_agreements.values() if a.in_force):
+        reasons.append("role_agreement")
+    return tuple(reasons)
+
+
+class AccessGrant(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One organisation (or a region's auditors) that reads a trajectory, and why."""
+
+    organisation: str | None
+    relation: str
+    reasons: tuple[str, ...]
+    revocable: bool
+    legal_reason: str | None = None
+    consent_id: str | None = None
+    scopes: tuple[str, ...] = ()
+    purpose: str | None = None
+    until: date | None = None
+    region: str | None = None

@@ -21,6 +21,7 @@ from api.learning_networks import LearningNetworkController, learning_network_co
 from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
 from api.organisations import OrganisationController
+from api.person import MeController
 from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ClientReadController, ReadController
 from api.schemas import Health, ProjectionHealth
@@ -92,6 +93,7 @@ def create_app(
             ClientReadController,
             ClientController,
             *client_command_handlers,
+            MeController,
             AuditController,
             StatisticsController,
             OrganisationController,

@@ -21,7 +21,12 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from application.files import private_file, write_private_file
 from domain.common import Actor
 
-REQUIRED_CLAIMS = ("sub", "org", "roles", "region", "exp")
+REQUIRED_CLAIMS = ("sub", "roles", "exp")
+#: An organisation's token names its organisation and region; a person's names neither.
+ORGANISATION_CLAIMS = ("org", "region")
+#: Issue #19: the person whose plan it is, as the client or as their representative. Their
+#: token carries the subject and exactly this one role; the identity link decides whose record.
+PERSON_ROLES = frozenset({"client", "representative"})
 NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 MAX_CLAIM_LENGTH = 200
 
@@ -120,6 +125,11 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
             raise TokenError("the bearer token's roles claim must be a list of role names")
         if not roles:
             raise TokenError("the bearer token names no role; get a token with at least one")
+        if PERSON_ROLES & set(roles):
+            return self._person(claims, roles)
+        for claim in ORGANISATION_CLAIMS:
+            if claim not in claims:
+                raise TokenError(f"the bearer token lacks the {claim!r} claim")
         for claim in ("sub", "org", "region"):
             if not _is_name(claims[claim]):
                 raise TokenError(
@@ -132,6 +142,29 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
             roles=tuple(roles),
             region=claims["region"],
         )
+        return principal, float(claims["exp"])
+
+    @staticmethod
+    def _person(claims: dict[str, Any], roles: list[str]) -> tuple[Principal, float]:
+        """A person's token (issue #19): the subject and exactly one person's role, no
+        organisation or region (a mixture would let an organisation's relation and a
+        person's link act through one token)."""
+        if len(roles) != 1:
+            raise TokenError(
+                "a token for the client or representative role carries exactly that one role"
+            )
+        mixed = [claim for claim in ORGANISATION_CLAIMS if claim in claims]
+        if mixed:
+            raise TokenError(
+                f"a token for the {roles[0]} role names no organisation or region "
+                f"(it has {', '.join(mixed)})"
+            )
+        if not _is_name(claims["sub"]):
+            raise TokenError(
+                "the bearer token's sub claim must be a non-empty string of at most "
+                f"{MAX_CLAIM_LENGTH} printable characters"
+            )
+        principal = Principal(user_id=claims["sub"], organisation="", roles=(roles[0],), region="")
         return principal, float(claims["exp"])
 
 
@@ -157,21 +190,24 @@ class LocalTokens:
         self,
         *,
         user: str,
-        organisation: str,
+        organisation: str | None,
         roles: list[str],
-        region: str,
+        region: str | None,
         valid_for: timedelta = timedelta(hours=12),
     ) -> str:
+        """A token; a person's (issue #19) names no organisation or region (``None``)."""
         now = datetime.now(UTC)
-        claims = {
+        claims: dict[str, Any] = {
             "sub": user,
-            "org": organisation,
             "roles": roles,
-            "region": region,
             "iss": self.issuer,
             "iat": now,
             "exp": now + valid_for,
         }
+        if organisation is not None:
+            claims["org"] = organisation
+        if region is not None:
+            claims["region"] = region
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
 

@@ -41,6 +41,25 @@ COMMANDS = (
         "Record the client's consent: to whom, what, why and until when (004).",
     ),
     CommandRoute(
+        "revoke_identity_link",
+        "/identity-links/{link_id:str}/revocation",
+        commands.RevokeIdentityLink,
+        "Revoke an identity link: the person's token no longer reaches this record.",
+        at=commands.RevokeIdentityLinkAt,
+    ),
+    CommandRoute(
+        "record_birth_year",
+        "/birth-year",
+        commands.RecordBirthYear,
+        "The client's year of birth, where known: the minors' rules need it.",
+    ),
+    CommandRoute(
+        "assess_capacity",
+        "/capacity-assessments",
+        commands.AssessCapacity,
+        "A professional's judgement whether the minor can exercise their rights alone.",
+    ),
+    CommandRoute(
         "revoke_consent",
         "/consents/{consent_id:str}/revocation",
         commands.RevokeConsent,
@@ -58,7 +77,18 @@ ERASURE = CommandRoute(
     "the record keeps who agreed what and when.",
 )
 
+#: Issue #19: the identity provider's subject is keyed before the record sees it.
+IDENTITY_LINK = CommandRoute(
+    "link_identity",
+    "/identity-links",
+    commands.LinkIdentity,
+    "Link an identity provider's subject to the client or to an appointed representative,\n"
+    "after checking their identity in person (a coordinator of an organisation that\n"
+    "manages the client).",
+)
+
 client_command_handlers = [
     *command_handlers(_CLIENT, CommandRunner.on_client, COMMANDS, tags=["clients"]),
+    *command_handlers(_CLIENT, CommandRunner.link_identity, [IDENTITY_LINK], tags=["clients"]),
     *command_handlers(_CLIENT, CommandRunner.erase, [ERASURE], tags=["clients"]),
 ]

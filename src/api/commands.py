@@ -47,6 +47,7 @@ from application.commands import (
     EscalatePolicySignalAt,
     EstablishLearningNetwork,
     GrantExportAuthorisation,
+    LinkIdentity,
     NetworkCommand,
     OrganisationCommand,
     Refer,
@@ -170,6 +171,13 @@ class CommandRunner:
 
     def on_client(self, client_id: UUID, command: ClientCommand) -> Answer:
         return self._on(client_id, command, command.action, self.care_record.change_client)
+
+    def link_identity(self, client_id: UUID, command: LinkIdentity) -> Answer:
+        """Issue #19: the subject is keyed with the deployment's pepper, then recorded."""
+        identities = self.services.identities
+        if identities is None:
+            raise ServiceUnavailableException("identity links are not kept by this service")
+        return self.on_client(client_id, command.keyed(identities.keyed(command.subject)))
 
     def erase(self, client_id: UUID, command: EraseClient) -> Answer:
         return self._on(client_id, command, Action.ERASE_CLIENT, self.care_record.erase_client)

@@ -10,7 +10,9 @@ from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
 from application.audit_export import AuditExports
 from application.care_record import CareRecord, FindingOutbox
+from application.identities import IdentityLinks
 from domain.deadlines import DeadlinePolicy
+from domain.minors import Jurisdiction
 from domain.network_cadence import Cadence
 from projections.queries import ReadModelQueries
 from projections.statistics.exports import XesExports
@@ -61,3 +63,6 @@ class ApiServices:
     deadline_policy: DeadlinePolicy | None = None
     #: The auditors' signed, encrypted export of one trajectory (issue #16 point 4).
     audit_exports: AuditExports | None = None
+    #: Issue #19: the identity links a person's token is found by, and whose minors' rules apply.
+    identities: IdentityLinks | None = None
+    jurisdiction: Jurisdiction = Jurisdiction.BE

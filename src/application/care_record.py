@@ -397,6 +397,11 @@ class CareRecord(Application[UUID]):
         export, never on a hot path."""
         return [self.export_authorisation(i) for i in self._created(ExportAuthorisation.Granted)]
 
+    def clients_with_identity_links(self) -> list[UUID]:
+        """The clients with any identity link ever recorded (issue #19), found by the topic of
+        the event in the log; ``application.identities`` checks each one's record."""
+        return list(dict.fromkeys(self._created(Client.IdentityLinked)))
+
     def _created(self, creation: type[Aggregate.Event]) -> list[UUID]:
         """The ids of every aggregate created by ``creation``, oldest first: found by the
         event's topic in the log, a page at a time."""

@@ -78,14 +78,18 @@ def state_struct(event_class: type[Any]) -> type[msgspec.Struct]:
     if event_class in _STRUCTS:
         return _STRUCTS[event_class]
     hints = typing.get_type_hints(event_class)
-    fields = [
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
         (f.name, hints.get(f.name, Any))
+        if f.default is dataclasses.MISSING
+        # A field added later with a default (issue #19: ``visible_to_client``): events
+        # stored before it decode with the default.
+        else (f.name, hints.get(f.name, Any), f.default)
         for f in dataclasses.fields(event_class)
         if f.name not in _ENVELOPE
     ]
     if _personal_paths(event_class):
-        fields.append((_SEALED, str | None, None))  # type: ignore[arg-type]
-        fields.append((_COMMITMENTS, dict[str, str] | None, None))  # type: ignore[arg-type]
+        fields.append((_SEALED, str | None, None))
+        fields.append((_COMMITMENTS, dict[str, str] | None, None))
     struct = msgspec.defstruct(f"{event_class.__qualname__}State", fields, kw_only=True)
     _STRUCTS[event_class] = struct
     return struct

@@ -22,7 +22,7 @@ from msgspec import Meta
 
 from domain import learning_network as ln
 from domain import trajectory as t
-from domain.client import Client, PersonalData
+from domain.client import Client, PersonalData, PersonRole
 from domain.common import (
     ClientInvolvement,
     CommandContext,
@@ -96,6 +96,10 @@ class Action(StrEnum):
     START_IMPROVEMENT_TRAJECTORY = "start_improvement_trajectory"
     MEASURE_IMPROVEMENT_TRAJECTORY = "measure_improvement_trajectory"
     CLOSE_LEARNING_NETWORK = "close_learning_network"
+    LINK_IDENTITY = "link_identity"
+    REVOKE_IDENTITY_LINK = "revoke_identity_link"
+    RECORD_BIRTH_YEAR = "record_birth_year"
+    ASSESS_CAPACITY = "assess_capacity"
 
 
 # --- field types --------------------------------------------------------------------------------
@@ -291,6 +295,83 @@ class EraseClient(Command, kw_only=True, frozen=True):
     legal_basis: Annotated[str, Meta(pattern=r"^(gdpr_request|retention_ended)$")]
 
 
+# --- the person as a user (issue #19) ------------------------------------------------------------
+
+
+class LinkIdentity(Command, kw_only=True, frozen=True):
+    """The body of an identity link: the identity provider's subject (``sub`` of the person's
+    tokens), as the client or as an appointed representative. The API keys the subject
+    (``LinkIdentity.keyed``) before the record sees it."""
+
+    action = Action.LINK_IDENTITY
+    link_id: Ref | None = None
+    subject: ShortText
+    as_role: PersonRole
+    representative_ref: Ref | None = None
+
+    def keyed(self, subject_hash: str) -> "LinkIdentityKeyed":
+        return LinkIdentityKeyed(
+            **msgspec.structs.asdict(self), subject_hash=subject_hash
+        ).identified()
+
+
+class LinkIdentityKeyed(LinkIdentity, ClientCommand, kw_only=True, frozen=True):
+    """``LinkIdentity`` with the subject's keyed hash, by which the person's tokens find it."""
+
+    subject_hash: str
+
+    @property
+    def item_id(self) -> str | None:
+        return self.link_id
+
+    def identified(self) -> Self:
+        identified: Self = _identified(self, "link_id", "link")
+        return identified
+
+    def apply(self, client: Client, ctx: CommandContext) -> None:
+        client.link_identity(
+            ctx,
+            link_id=self.link_id or "",
+            subject=self.subject,
+            subject_hash=self.subject_hash,
+            as_role=self.as_role,
+            representative_ref=self.representative_ref,
+        )
+
+
+class RevokeIdentityLink(Command, kw_only=True, frozen=True):
+    reason: OptionalText = ""
+
+
+class RevokeIdentityLinkAt(RevokeIdentityLink, ClientCommand, kw_only=True, frozen=True):
+    action = Action.REVOKE_IDENTITY_LINK
+    link_id: str
+
+    def apply(self, client: Client, ctx: CommandContext) -> None:
+        client.revoke_identity_link(ctx, link_id=self.link_id, reason=self.reason)
+
+
+class RecordBirthYear(ClientCommand, kw_only=True, frozen=True):
+    """The client's year of birth, where known (the minors' rules need it)."""
+
+    action = Action.RECORD_BIRTH_YEAR
+    birth_year: Annotated[int, Meta(ge=1850, le=9999)]
+
+    def apply(self, client: Client, ctx: CommandContext) -> None:
+        client.record_birth_year(ctx, birth_year=self.birth_year)
+
+
+class AssessCapacity(ClientCommand, kw_only=True, frozen=True):
+    """A professional's judgement whether the minor can exercise their rights alone."""
+
+    action = Action.ASSESS_CAPACITY
+    capable: bool
+    assessed_on: date
+
+    def apply(self, client: Client, ctx: CommandContext) -> None:
+        client.assess_capacity(ctx, capable=self.capable, assessed_on=self.assessed_on)
+
+
 # --- trajectories: intake -----------------------------------------------------------------------
 
 
@@ -407,6 +488,8 @@ class HoldConsultation(TrajectoryCommand, kw_only=True, frozen=True):
     decisions: Lines = ()
     next_consultation_on: date | None = None
     no_next_reason: OptionalText | None = None
+    #: Issue #19: the person whose plan it is reads the decisions (off by default).
+    visible_to_client: bool = False
 
     def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
         trajectory.hold_consultation(
@@ -420,6 +503,7 @@ class HoldConsultation(TrajectoryCommand, kw_only=True, frozen=True):
             decisions=self.decisions,
             next_consultation_on=self.next_consultation_on,
             no_next_reason=self.no_next_reason,
+            visible_to_client=self.visible_to_client,
         )
 
 
@@ -608,6 +692,8 @@ class RaiseEscalation(TrajectoryCommand, kw_only=True, frozen=True):
     level: EscalationLevel
     reason: ReasonCategory
     description: OptionalText = ""
+    #: Issue #19: the person whose plan it is reads the description (off by default).
+    visible_to_client: bool = False
 
     @property
     def item_id(self) -> str | None:
@@ -624,6 +710,7 @@ class RaiseEscalation(TrajectoryCommand, kw_only=True, frozen=True):
             level=self.level,
             reason=self.reason,
             description=self.description,
+            visible_to_client=self.visible_to_client,
         )
 
 
@@ -660,9 +747,16 @@ class BlockTrajectory(TrajectoryCommand, kw_only=True, frozen=True):
     action = Action.BLOCK
     reasons: Annotated[tuple[ReasonCategory, ...], Meta(min_length=1, max_length=10)]
     description: OptionalText = ""
+    #: Issue #19: the person whose plan it is reads the description (off by default).
+    visible_to_client: bool = False
 
     def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
-        trajectory.block(ctx, reasons=self.reasons, description=self.description)
+        trajectory.block(
+            ctx,
+            reasons=self.reasons,
+            description=self.description,
+            visible_to_client=self.visible_to_client,
+        )
 
 
 class UnblockTrajectory(TrajectoryCommand, kw_only=True, frozen=True):

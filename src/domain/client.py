@@ -5,6 +5,7 @@ may exclude a representative from signing or seeing it.
 """
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +30,7 @@ from domain.errors import (
     RuleConflict,
     SignatoryNotAllowed,
 )
+from domain.minors import CapacityAssessment, check_birth_year
 from domain.record import Record
 from domain.snapshots import CopiedThroughState, TypedSnapshot
 
@@ -80,6 +82,29 @@ class Representative(msgspec.Struct):
     excluded_at: datetime | None = None
 
 
+class PersonRole(StrEnum):
+    """As whom a person signs in (issue #19): the client, or one of their representatives."""
+
+    CLIENT = "client"
+    REPRESENTATIVE = "representative"
+
+
+class IdentityLink(msgspec.Struct):
+    """This identity-provider subject is this client, or this appointed representative of
+    them (issue #19). ``subject`` and its keyed hash are sealed with the client's key: after
+    erasure neither reads, so the link finds no one."""
+
+    subject_hash: str
+    as_role: PersonRole
+    representative_ref: str | None
+    linked_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def in_force(self) -> bool:
+        return self.revoked_at is None
+
+
 class ClientSnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     """The types of ``Client``'s attributes, for decoding snapshots (kept equal by a test)."""
 
@@ -90,6 +115,10 @@ class ClientSnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     representatives: dict[str, Representative]
     consents: dict[str, Consent]
     erased_at: datetime | None = None
+    #: Issue #19; absent from snapshots taken before it.
+    identity_links: dict[str, IdentityLink] = msgspec.field(default_factory=dict)
+    birth_year: str | None = None
+    capacity_assessment: CapacityAssessment | None = None
 
 
 class Client(CopiedThroughState, Record):
@@ -198,6 +227,57 @@ class Client(CopiedThroughState, Record):
             for consent in client.consents.values():
                 consent.purpose = ERASED
 
+    class IdentityLinked(Event):
+        """A coordinator checked the person's identity in person and links their identity
+        provider's subject to this client, as the client or as an appointed representative
+        (issue #19). The subject and its keyed hash are personal data."""
+
+        personal_fields = ("subject", "subject_hash")
+        contact_fields = ("subject", "subject_hash")
+        link_id: str
+        subject: str
+        subject_hash: str
+        as_role: PersonRole
+        representative_ref: str | None
+
+        def apply_to(self, client: "Client") -> None:
+            client.identity_links[self.link_id] = IdentityLink(
+                subject_hash=self.subject_hash,
+                as_role=self.as_role,
+                representative_ref=self.representative_ref,
+                linked_at=self.occurred_at,
+            )
+
+    class IdentityLinkRevoked(Event):
+        personal_fields = ("reason",)
+        link_id: str
+        reason: str
+
+        def apply_to(self, client: "Client") -> None:
+            client.identity_links[self.link_id].revoked_at = self.occurred_at
+
+    class BirthYearRecorded(Event):
+        """The client's year of birth, where known: the minors' rules need it (issue #19). A
+        text so that it is sealed, and reads as a placeholder after erasure."""
+
+        personal_fields = ("birth_year",)
+        birth_year: str
+
+        def apply_to(self, client: "Client") -> None:
+            client.birth_year = self.birth_year
+
+    class CapacityAssessed(Event):
+        """A professional's judgement that the minor can (or cannot) exercise their rights
+        alone, on a date; its author is the event's actor (issue #19)."""
+
+        capable: bool
+        assessed_on: date
+
+        def apply_to(self, client: "Client") -> None:
+            client.capacity_assessment = CapacityAssessment(
+                capable=self.capable, assessed_on=self.assessed_on, author=self.actor.user_id
+            )
+
     @classmethod
     def register(
         cls, ctx: CommandContext, *, personal: PersonalData, client_id: UUID | None = None
@@ -217,6 +297,9 @@ class Client(CopiedThroughState, Record):
         self.representatives: dict[str, Representative] = {}
         self.consents: dict[str, Consent] = {}
         self.erased_at: datetime | None = None
+        self.identity_links: dict[str, IdentityLink] = {}
+        self.birth_year: str | None = None
+        self.capacity_assessment: CapacityAssessment | None = None
 
     def appoint_representative(
         self, ctx: CommandContext, *, representative_ref: str, personal: PersonalData
@@ -315,6 +398,106 @@ class Client(CopiedThroughState, Record):
             legal_basis=require_text(legal_basis, "legal_basis"),
             erased_subjects=erased_subjects,
         )
+
+    # --- the person as a user (issue #19) -------------------------------------------------------
+
+    def link_identity(
+        self,
+        ctx: CommandContext,
+        *,
+        link_id: str,
+        subject: str,
+        subject_hash: str,
+        as_role: PersonRole,
+        representative_ref: str | None,
+    ) -> None:
+        """Link an identity-provider subject to the client or to one of their appointed
+        representatives (not an excluded one); one subject is linked once as one role."""
+        ctx.check_occurred_at()
+        require_text(subject, "subject")
+        if link_id in self.identity_links:
+            raise InvalidValue(f"link id {link_id!r} is already used", field="link_id")
+        if as_role == PersonRole.REPRESENTATIVE:
+            if representative_ref is None:
+                raise InvalidValue(
+                    "a representative's link names the appointed representative's reference",
+                    field="representative_ref",
+                )
+            self.check_may_act_for(representative_ref)
+        elif representative_ref is not None:
+            raise InvalidValue(
+                "the client's own link names no representative", field="representative_ref"
+            )
+        if any(
+            link.in_force and link.subject_hash == subject_hash and link.as_role == as_role
+            for link in self.identity_links.values()
+        ):
+            raise RuleConflict("this subject is already linked to this client in this role")
+        self.trigger_event(
+            self.IdentityLinked,
+            **ctx.event_fields(),
+            link_id=link_id,
+            subject=subject.strip(),
+            subject_hash=subject_hash,
+            as_role=as_role,
+            representative_ref=representative_ref,
+        )
+
+    def revoke_identity_link(self, ctx: CommandContext, *, link_id: str, reason: str) -> None:
+        ctx.check_occurred_at()
+        link = held(
+            self.identity_links,
+            link_id,
+            kind="identity link",
+            where="not recorded for this client",
+            field="link_id",
+        )
+        if link.revoked_at is not None:
+            raise RuleConflict(f"identity link {link_id!r} is already revoked")
+        self.trigger_event(
+            self.IdentityLinkRevoked, **ctx.event_fields(), link_id=link_id, reason=reason.strip()
+        )
+
+    def record_birth_year(self, ctx: CommandContext, *, birth_year: int) -> None:
+        ctx.check_occurred_at()
+        check_birth_year(birth_year, ctx.occurred_on)
+        self.trigger_event(self.BirthYearRecorded, **ctx.event_fields(), birth_year=str(birth_year))
+
+    def assess_capacity(self, ctx: CommandContext, *, capable: bool, assessed_on: date) -> None:
+        ctx.check_occurred_at()
+        if assessed_on > ctx.occurred_on:
+            raise InvalidValue(
+                "a capacity assessment is recorded once it was made", field="assessed_on"
+            )
+        self.trigger_event(
+            self.CapacityAssessed, **ctx.event_fields(), capable=capable, assessed_on=assessed_on
+        )
+
+    @property
+    def known_birth_year(self) -> int | None:
+        """The year of birth, when recorded and readable (a placeholder after erasure)."""
+        if self.birth_year is None or not self.birth_year.isdigit():
+            return None
+        return int(self.birth_year)
+
+    def identity_link_for(
+        self, subject_hash: str, as_role: PersonRole
+    ) -> tuple[str, IdentityLink] | None:
+        """The link in force for this keyed subject in this role; none once erased, and none
+        for a representative the client excluded (it stops working on the next request)."""
+        if self.erased_at is not None:
+            return None
+        for link_id, link in self.identity_links.items():
+            if not (link.in_force and link.as_role == as_role):
+                continue
+            if link.subject_hash != subject_hash:
+                continue
+            if as_role == PersonRole.REPRESENTATIVE:
+                representative = self.representatives.get(link.representative_ref or "")
+                if representative is None or representative.excluded_at is not None:
+                    continue
+            return link_id, link
+        return None
 
     def check_writable(self, *, has_key: bool) -> None:
         """An erased client's record takes no new facts, whatever key is left."""

@@ -344,6 +344,9 @@ class Trajectory(CopiedThroughState, Record):
         decisions: tuple[str, ...]
         next_consultation_on: date | None
         no_next_reason: str | None
+        #: Issue #19: whether the person whose plan it is reads the decisions (off unless the
+        #: professional says so; events recorded before it read as not visible).
+        visible_to_client: bool = False
 
         @classmethod
         def statuses_allowing(cls, fields: dict[str, Any]) -> frozenset[Status]:
@@ -516,6 +519,8 @@ class Trajectory(CopiedThroughState, Record):
         level: EscalationLevel
         reason: ReasonCategory
         description: str
+        #: Issue #19: whether the person reads the description (off unless said so).
+        visible_to_client: bool = False
 
         def apply_to(self, trajectory: "Trajectory") -> None:
             trajectory.escalations[self.escalation_id] = Escalation(
@@ -550,6 +555,8 @@ class Trajectory(CopiedThroughState, Record):
         changes_status = True
         reasons: tuple[ReasonCategory, ...]
         description: str
+        #: Issue #19: whether the person reads the description (off unless said so).
+        visible_to_client: bool = False
 
         def apply_to(self, trajectory: "Trajectory") -> None:
             trajectory.status = Status.BLOCKED
@@ -1033,6 +1040,7 @@ class Trajectory(CopiedThroughState, Record):
         decisions: tuple[str, ...],
         next_consultation_on: date | None,
         no_next_reason: str | None,
+        visible_to_client: bool = False,
     ) -> None:
         """001: start, three-month, ad hoc and end consultations; 003: plan the next one."""
         if kind == ConsultationKind.START:
@@ -1060,6 +1068,7 @@ class Trajectory(CopiedThroughState, Record):
             decisions=tuple(d.strip() for d in decisions if d.strip()),
             next_consultation_on=next_consultation_on,
             no_next_reason=(no_next_reason or "").strip() or None,
+            visible_to_client=visible_to_client,
         )
 
     def _check_milestone_not_done(self, kind: ConsultationKind) -> None:
@@ -1318,6 +1327,7 @@ class Trajectory(CopiedThroughState, Record):
         level: EscalationLevel,
         reason: ReasonCategory,
         description: str,
+        visible_to_client: bool = False,
     ) -> None:
         self._begin(ctx, "raise an escalation in", RUNNING)
         self._check_new_id("escalation", escalation_id, self.escalations)
@@ -1328,6 +1338,7 @@ class Trajectory(CopiedThroughState, Record):
             level=level,
             reason=reason,
             description=description.strip(),
+            visible_to_client=visible_to_client,
         )
 
     def change_escalation_level(
@@ -1361,7 +1372,12 @@ class Trajectory(CopiedThroughState, Record):
         )
 
     def block(
-        self, ctx: CommandContext, *, reasons: tuple[ReasonCategory, ...], description: str
+        self,
+        ctx: CommandContext,
+        *,
+        reasons: tuple[ReasonCategory, ...],
+        description: str,
+        visible_to_client: bool = False,
     ) -> None:
         """*Vastgelopen traject*: the trajectory cannot go on, for these reasons."""
         self._begin(ctx, "block", frozenset({Status.ACTIVE}))
@@ -1372,6 +1388,7 @@ class Trajectory(CopiedThroughState, Record):
             **ctx.event_fields(),
             reasons=tuple(dict.fromkeys(reasons)),
             description=description.strip(),
+            visible_to_client=visible_to_client,
         )
 
     def unblock(self, ctx: CommandContext, *, resolution: str) -> None:

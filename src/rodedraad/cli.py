@@ -58,6 +58,18 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
             "this deployment verifies tokens from an external issuer "
             f"({settings.auth.issuer}); get a token there",
         )
+    from api.auth import PERSON_ROLES
+
+    person = PERSON_ROLES & set(args.role)
+    if person:
+        # Issue #19: the person's token names the subject and that one role, nothing more.
+        if len(args.role) != 1 or args.org is not None or args.region is not None:
+            return _fail(
+                f"a token for the {', '.join(sorted(person))} role carries that one role and "
+                "no --org or --region: the identity link decides whose record it is"
+            )
+    elif args.org is None or args.region is None:
+        return _fail("an organisation's token needs --org and --region")
     tokens = LocalTokens.from_file(settings.auth.secret_file)
     print(
         tokens.issue(
@@ -827,11 +839,15 @@ def parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("token", help="print a bearer token for local use (embedded mode)")
     token.add_argument("--user", required=True, help="user id (the token's sub)")
-    token.add_argument("--org", required=True, help="the user's organisation")
+    token.add_argument(
+        "--org", help="the user's organisation (not for the client and representative roles)"
+    )
     token.add_argument(
         "--role", action="append", required=True, help="a role; repeat for more than one"
     )
-    token.add_argument("--region", required=True, help="the user's region")
+    token.add_argument(
+        "--region", help="the user's region (not for the client and representative roles)"
+    )
     token.add_argument("--hours", type=float, default=12.0, help="validity in hours (default 12)")
     token.set_defaults(run=_token)
 

@@ -35,6 +35,10 @@ PERSONAL_FIELDS = frozenset(
         "responsibilities",
         "carried_goals",
         "person_ref",
+        # Issue #19: an identity provider's subject, its keyed hash, a year of birth.
+        "subject",
+        "subject_hash",
+        "birth_year",
         "body",
         "data",
         "authorization",

@@ -108,6 +108,18 @@ class SigningSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonSettings:
+    """The person as a user (issue #19)."""
+
+    #: The pepper of the identity links' keyed hash (HMAC-SHA256 of the identity provider's
+    #: subject): 0600, outside the database like the KEK, made on first need; every API process
+    #: of a deployment must share it. None: ``<data dir>/identity-pepper``.
+    pepper_file: Path | None = None
+    #: Whose minors' rules apply (``domain.minors``): BE or NL.
+    jurisdiction: str = "BE"
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -136,6 +148,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
     data_dir: Path = Path("var")
+    person: PersonSettings = field(default_factory=PersonSettings)
     #: Run projection workers and the scheduler inside ``serve``: yes on SQLite.
     embedded_workers: bool = True
     #: The operator's deadline policy (amends the shipped defaults); None: the defaults only.
@@ -265,4 +278,8 @@ class Settings:
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             migrate_on_start=flag("MIGRATE_ON_START", True),
+            person=PersonSettings(
+                pepper_file=Path(get("IDENTITY_PEPPER_FILE", str(data_dir / "identity-pepper"))),
+                jurisdiction=choice("JURISDICTION", "be", ("be", "nl")).upper(),
+            ),
         )

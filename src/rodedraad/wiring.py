@@ -31,6 +31,7 @@ from application.finding_batches import (
     deliver_to,
     release_due,
 )
+from application.identities import IdentityLinks, IdentityPepper
 from application.kek import KeyringFile
 from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
@@ -40,6 +41,7 @@ from application.signing import SigningKeyError, SigningKeyFile
 from application.simulation import simulation_mark
 from application.sql import PostgresDatabase, SqliteDatabase
 from domain.deadlines import DeadlinePolicy
+from domain.minors import Jurisdiction
 from projections.health import StalledProjections, WorkerHeartbeats
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
@@ -195,6 +197,13 @@ def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
             audience=auth.audience,
         )
     return LocalTokens.from_file(auth.secret_file).verifier()
+
+
+def build_identity_links(settings: Settings, care_record: CareRecord) -> IdentityLinks:
+    """Issue #19: identity links found through a keyed hash under the deployment's pepper (a
+    file of its own, made on first need; ``application.identities``)."""
+    path = settings.person.pepper_file or settings.data_dir / "identity-pepper"
+    return IdentityLinks(care_record, IdentityPepper.from_file(path))
 
 
 def build_access_log(settings: Settings) -> AccessLog:
@@ -490,6 +499,8 @@ class Container:
             cadence=self.policy.cadence,
             deadline_policy=self.policy,
             audit_exports=AuditExports(self.care_record, signing_key_file(self.settings).load),
+            identities=build_identity_links(self.settings, self.care_record),
+            jurisdiction=Jurisdiction(self.settings.person.jurisdiction),
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),

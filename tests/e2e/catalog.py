@@ -23,6 +23,7 @@ ITEM_IDS = {
     "escalation_id": "escalation-unknown",
     "representative_ref": "rep-unknown",
     "consent_id": "consent-unknown",
+    "link_id": "link-unknown",
     "theme_id": "theme-unknown",
     "signal_id": "signal-unknown",
     "improvement_id": "improvement-unknown",
@@ -77,6 +78,20 @@ CASES: dict[str, Case] = {
     ),
     f"{C}/consents/{{consent_id:str}}/revocation": Case(
         "client", {"reason": "moved"}, wrong=("reason", {"why": "moved"})
+    ),
+    # --- the person as a user (issue #19) ---
+    f"{C}/identity-links": Case(
+        "client", {"subject": "idp-sam", "as_role": "client"}, "subject", ("as_role", "parent")
+    ),
+    f"{C}/identity-links/{{link_id:str}}/revocation": Case(
+        "client", {"reason": "wrong person"}, wrong=("reason", 1)
+    ),
+    f"{C}/birth-year": Case("client", {"birth_year": 2012}, "birth_year", ("birth_year", ["2012"])),
+    f"{C}/capacity-assessments": Case(
+        "client",
+        {"capable": True, "assessed_on": "2020-01-01"},
+        "capable",
+        ("assessed_on", "soon"),
     ),
     f"{C}/erasure": Case(
         "client",

@@ -144,6 +144,9 @@ NETWORK_MEMBERS = ("3333", "3333", "3333", "3333", "2333", "3333", "3333", "3333
 #: Themes and signals: members, and any coordinator of the region.
 NETWORK_PROPOSERS = ("2222", "3333", "3333", "3333", "2333", "3333", "3333", "3333", "3333")
 
+#: ``/v1/me`` (issue #19): the person's own routes; an organisation's role never uses them.
+NO_ORGANISATION = ("3333",) * 9
+
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # --- clients: managed by the registering organisation (or an open trajectory's coordinator) ---
     ("POST", "/v1/clients"): (
@@ -166,12 +169,24 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", f"{C}/consents"): COORDINATOR_ONLY,
     ("POST", f"{C}/consents/{{consent_id:str}}/revocation"): COORDINATOR_ONLY,
     ("POST", f"{C}/erasure"): ERASERS,
+    # --- the person as a user (issue #19): recorded by the client's managers ---
+    ("POST", f"{C}/identity-links"): COORDINATOR_ONLY,
+    ("POST", f"{C}/identity-links/{{link_id:str}}/revocation"): COORDINATOR_ONLY,
+    ("POST", f"{C}/birth-year"): COORDINATOR_ONLY,
+    ("POST", f"{C}/capacity-assessments"): COORDINATOR_ONLY,
+    # ... and /v1/me is the person's own: no organisation's role reads it.
+    ("GET", "/v1/me"): NO_ORGANISATION,
+    ("GET", "/v1/me/trajectories"): NO_ORGANISATION,
+    ("GET", "/v1/me/trajectories/{trajectory_id:uuid}"): NO_ORGANISATION,
+    ("GET", "/v1/me/access"): NO_ORGANISATION,
+    ("GET", "/v1/me/reads"): NO_ORGANISATION,
     # --- trajectories: intake and reads ---
     ("POST", "/v1/trajectories"): COORDINATOR_ONLY,
     ("GET", "/v1/trajectories"): OWN_LIST,
     ("GET", "/v1/board"): OWN_LIST,
     ("GET", T): CASE_READ,
     ("GET", f"{T}/timeline"): CASE_READ,
+    ("GET", f"{T}/fhir"): CASE_READ,
     ("POST", f"{T}/acceptance"): COORDINATOR_ONLY,
     ("POST", f"{T}/declination"): COORDINATOR_ONLY,
     # --- consultations and role agreements ---
@@ -305,6 +320,7 @@ class World:
         self.spare_client = self.new_client()  # aimed at by the refused erasures
         self.representative = self.appoint(self.client)
         self.other_consent = self.grant(self.client, OTHER)
+        self.identity_link = self.link(self.client)
         self.active = self.trajectory("active", agreement=True)
         goal = self.post(f"/v1/trajectories/{self.active}/goals", {"description": "School"})
         self.goal: str = goal["item_id"]
@@ -375,6 +391,15 @@ class World:
             },
         )
         return consent
+
+    def link(self, client: str) -> str:
+        """An identity link of the client (issue #19), recorded by the party's coordinator."""
+        link = new("link")
+        self.post(
+            f"/v1/clients/{client}/identity-links",
+            {"occurred_at": at(0), "link_id": link, "subject": new("idp"), "as_role": "client"},
+        )
+        return link
 
     def appoint(self, client: str) -> str:
         ref = new("rep")
@@ -608,6 +633,32 @@ PROBES: dict[tuple[str, str], Prober] = {
         f"/v1/clients/{w.new_client() if a else w.spare_client}/erasure",
         {"legal_basis": "gdpr_request"},
     ),
+    ("POST", f"{C}/identity-links"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/clients/{w.client}/identity-links",
+        {"subject": new("idp"), "as_role": "client"},
+    ),
+    ("POST", f"{C}/identity-links/{{link_id:str}}/revocation"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/clients/{w.client}/identity-links/"
+        f"{w.link(w.client) if a else w.identity_link}/revocation",
+        {"reason": "wrong person"},
+    ),
+    ("POST", f"{C}/birth-year"): lambda w, o, a: Probe(
+        "POST", f"/v1/clients/{w.client}/birth-year", {"birth_year": 1990}
+    ),
+    ("POST", f"{C}/capacity-assessments"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/clients/{w.client}/capacity-assessments",
+        {"capable": True, "assessed_on": day(-1)},
+    ),
+    ("GET", "/v1/me"): lambda w, o, a: Probe("GET", "/v1/me"),
+    ("GET", "/v1/me/trajectories"): lambda w, o, a: Probe("GET", "/v1/me/trajectories"),
+    ("GET", "/v1/me/trajectories/{trajectory_id:uuid}"): lambda w, o, a: Probe(
+        "GET", f"/v1/me/trajectories/{w.active}"
+    ),
+    ("GET", "/v1/me/access"): lambda w, o, a: Probe("GET", "/v1/me/access"),
+    ("GET", "/v1/me/reads"): lambda w, o, a: Probe("GET", "/v1/me/reads"),
     ("POST", "/v1/trajectories"): lambda w, o, a: Probe(
         "POST", "/v1/trajectories", {"client_id": w.client, **REFERRAL}
     ),
@@ -617,6 +668,7 @@ PROBES: dict[tuple[str, str], Prober] = {
     ("GET", "/v1/board"): lambda w, o, a: Probe("GET", "/v1/board?limit=500", lists=w.active),
     ("GET", T): lambda w, o, a: Probe("GET", f"/v1/trajectories/{w.active}"),
     ("GET", f"{T}/timeline"): lambda w, o, a: Probe("GET", f"/v1/trajectories/{w.active}/timeline"),
+    ("GET", f"{T}/fhir"): lambda w, o, a: Probe("GET", f"/v1/trajectories/{w.active}/fhir"),
     ("POST", f"{T}/acceptance"): lambda w, o, a: on(
         w.trajectory("referred") if a else w.referred, "/acceptance", {}
     ),

@@ -49,3 +49,34 @@ def test_a_bad_setting_stops_the_command_with_its_name(
     monkeypatch.setenv("RODEDRAAD_PORT", "eighty")
     assert main(["serve"]) == 2
     assert "RODEDRAAD_PORT" in capsys.readouterr().err
+
+
+def test_a_persons_token_names_the_subject_and_one_role_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #19: ``--org`` and ``--region`` are not asked for the client's role."""
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(tmp_path))
+    assert main(["token", "--role", "client", "--user", "idp|sam"]) == 0
+    token = capsys.readouterr().out.strip()
+    principal = LocalTokens.from_file(tmp_path / "jwt-secret").verifier().verify(token)
+    assert (principal.user_id, principal.roles, principal.organisation) == (
+        "idp|sam",
+        ("client",),
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--org", "kompas"], ["--region", "west-flanders"], ["--role", "coordinator"]],
+    ids=["org", "region", "mixed-roles"],
+)
+def test_a_persons_token_with_an_organisations_claims_is_not_made(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+) -> None:
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(tmp_path))
+    assert main(["token", "--role", "client", "--user", "idp|sam", *extra]) == 2
+    assert "no --org or --region" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from eventsourcing.utils import Environment, get_topic
 from application.codec import MsgspecMapper, MsgspecTranscoder, SealingMapper
 from application.keys import MemoryKeyStore
 from application.sealing import seal_text
-from domain.client import Client, ClientSnapshotState, PersonalData
+from domain.client import Client, ClientSnapshotState, PersonalData, PersonRole
 from domain.common import (
     ClientInvolvement,
     CommandContext,
@@ -208,6 +208,17 @@ def walk_every_client_command() -> Client:
         until=None,
     )
     c.revoke_consent(_ctx(4), consent_id="consent-2", reason="niet meer nodig")
+    c.record_birth_year(_ctx(4), birth_year=2012)
+    c.assess_capacity(_ctx(4), capable=True, assessed_on=on(3))
+    c.link_identity(
+        _ctx(4),
+        link_id="link-1",
+        subject="idp|sam",
+        subject_hash="a1" * 32,
+        as_role=PersonRole.REPRESENTATIVE,
+        representative_ref="rep-mother",
+    )
+    c.revoke_identity_link(_ctx(4), link_id="link-1", reason="wrong person")
     c.erase(_ctx(5), legal_basis="gdpr_request", erased_subjects=(c.id,))
     return c
 
@@ -760,3 +771,20 @@ def test_a_consent_stored_before_it_could_name_a_trajectory_loads_naming_none() 
         granted.to_party,
         granted.scopes,
     )
+
+
+@pytest.mark.parametrize(
+    "event_class", [Trajectory.EscalationRaised, Trajectory.Blocked, Trajectory.ConsultationHeld]
+)
+def test_a_free_text_recorded_before_visible_to_client_reads_as_not_visible(
+    event_class: type,
+) -> None:
+    """Issue #19: the flag is a field added with a default; events stored without it load."""
+    event = EXAMPLES[event_class]
+    stored = {
+        k: v
+        for k, v in vars(event).items()
+        if k not in ("originator_id", "originator_version", "visible_to_client")
+    }
+    decoded = MsgspecMapper._decode_state(event_class, msgspec.json.encode(stored))
+    assert decoded["visible_to_client"] is False

@@ -50,12 +50,18 @@ def test_processes_migrate_at_start_unless_told_not_to() -> None:
         ("RODEDRAAD_LOG_FORMAT", "xml", "one of"),
         ("RODEDRAAD_MIGRATE_ON_START", "sometimes", "one of true, false"),
         ("RODEDRAAD_JWT_JWKS_URL", "https://issuer/jwks", "RODEDRAAD_JWT_ISSUER"),
+        ("RODEDRAAD_JURISDICTION", "FR", "one of be, nl"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message) as refused:
         Settings.from_env({name: value})
     assert "RODEDRAAD_" in str(refused.value)
+
+
+def test_the_minors_rules_are_belgian_unless_the_deployment_says_dutch() -> None:
+    assert Settings.from_env({}).person.jurisdiction == "BE"
+    assert Settings.from_env({"RODEDRAAD_JURISDICTION": "nl"}).person.jurisdiction == "NL"
 
 
 def test_env_example_lists_every_variable_the_settings_read() -> None:
