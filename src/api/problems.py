@@ -32,10 +32,12 @@ from api.access import Forbidden
 from api.common import ReadModelBehind
 from api.idempotency import IdempotencyConflict
 from api.schemas import Problem
+from application.audit_export import AuditExportRefused
 from application.care_record import ApplicationError, StaleVersion
 from application.commands import REF_MAX_LENGTH
 from application.erasure_ledger import ErasureLedgerError
 from application.kek import KekError
+from application.signing import SigningKeyError
 from application.unavailable import UNAVAILABLE, is_unavailable
 from domain.errors import DomainError, InvalidCommand, NotAParty, NotFound, RuleConflict
 
@@ -362,6 +364,28 @@ def erasure_ledger_unavailable(
     )
 
 
+def export_unavailable(
+    request: Request[Any, Any, Any], exc: SigningKeyError | AuditExportRefused
+) -> Response[bytes]:
+    """An audit export needs the deployment's signing key and a record that verifies (issue
+    #16): without either it is the operator's to fix, and the message says how."""
+    log.error("audit export not made", reason=exc.message)
+    detail = (
+        exc.message
+        if isinstance(exc, AuditExportRefused)
+        else "the deployment cannot sign the export: its signing key is missing or unusable; "
+        "an operator makes or restores it (`rodedraad keys public --create`, README 'Tamper "
+        "evidence'). Nothing was exported"
+    )
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Audit export unavailable",
+        detail,
+        rule="audit-export-unavailable",
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("unexpected error", exc_info=exc)
     return problem(
@@ -396,6 +420,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     Forbidden: forbidden,
     KekError: kek_unavailable,
     ErasureLedgerError: erasure_ledger_unavailable,
+    SigningKeyError: export_unavailable,
+    AuditExportRefused: export_unavailable,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
     **dict.fromkeys(UNAVAILABLE, database_unavailable),
 }

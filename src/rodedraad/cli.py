@@ -718,6 +718,35 @@ def _audit_seal(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue #16: check an audit export offline — no database, and the signing key's public
+    half from ``--public-key`` only, never from the file checked (``application.audit_export``).
+    Names the first thing that does not hold; exit 1 then, 0 when everything holds."""
+    from application.audit_export import open_export, verify_export
+    from application.sealed_files import SealedFileError, private_key_from_pem
+    from application.signing import PublicKey
+
+    public = PublicKey.from_pem(_read(args.public_key), source=str(args.public_key))
+    identity = (
+        None
+        if args.identity is None
+        else private_key_from_pem(_read(args.identity), source=str(args.identity))
+    )
+    try:
+        signed = open_export(_read(args.file), identity)
+    except SealedFileError as e:
+        print(f"FAILS: {e.message}")
+        return 1
+    check = verify_export(signed, public)
+    for line in check.lines:
+        print(line)
+    if check.failure is not None:
+        print(f"FAILS: {check.failure}")
+        return 1
+    print(f"{args.file}: the export holds")
+    return 0
+
+
 def _verify_read_log(settings: Settings) -> bool:
     """The personal-data read log against its own chain (``application.read_log_chain``),
     reported on its own lines; whether it matches."""
@@ -1164,6 +1193,26 @@ def parser() -> argparse.ArgumentParser:
         help="check the seals' signatures against this public key (PEM), not the deployment's",
     )
     verify.set_defaults(run=_audit_verify)
+    verify_export = audit.add_parser(
+        "verify-export",
+        help="check an audit export offline against the deployment's public key; name the "
+        "first thing that does not hold, exit 1 if one does not",
+    )
+    verify_export.add_argument("file", type=Path, help="the export, as downloaded")
+    verify_export.add_argument(
+        "--public-key",
+        type=Path,
+        required=True,
+        help="the deployment's public key (PEM, from `rodedraad keys public`, obtained apart "
+        "from the export)",
+    )
+    verify_export.add_argument(
+        "--identity",
+        type=Path,
+        default=None,
+        help="your X25519 private key (PEM) the export was encrypted to",
+    )
+    verify_export.set_defaults(run=_audit_verify_export)
     audit.add_parser(
         "seal",
         help="seal the event chain now (a signed Merkle root); print what to anchor outside",

@@ -23,6 +23,7 @@ from api.idempotency import (
 )
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog
+from application.audit_export import AuditExports
 from application.care_record import CareRecord
 from application.erasure_ledger import ErasureLedgerFile, reapply
 from application.files import private_directory
@@ -523,6 +524,7 @@ class Container:
             findings=findings,
             cadence=self.policy.cadence,
             deadline_policy=self.policy,
+            audit_exports=AuditExports(self.care_record, signing_key_file(self.settings).load),
             identities=build_identity_links(self.settings, self.care_record),
             jurisdiction=Jurisdiction(self.settings.person.jurisdiction),
             health_checks=[
