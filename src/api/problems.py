@@ -35,6 +35,7 @@ from api.schemas import Problem
 from application.audit_export import AuditExportRefused
 from application.care_record import ApplicationError, StaleVersion
 from application.commands import REF_MAX_LENGTH
+from application.erasure_ledger import ErasureLedgerError
 from application.kek import KekError
 from application.signing import SigningKeyError
 from application.unavailable import UNAVAILABLE, is_unavailable
@@ -347,6 +348,22 @@ def kek_unavailable(request: Request[Any, Any, Any], exc: KekError) -> Response[
     )
 
 
+def erasure_ledger_unavailable(
+    request: Request[Any, Any, Any], exc: ErasureLedgerError
+) -> Response[bytes]:
+    """An erasure is written to the ledger file before any key goes (issue #21); a file that
+    cannot be written stops the erasure, and the operator is told why in the log."""
+    log.error("erasure ledger unavailable", reason=exc.message)
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Erasure ledger unavailable",
+        "the erasure could not be written to the erasure ledger, so nothing was erased; an "
+        "operator must make the ledger file writable. Try again afterwards",
+        rule="erasure-ledger-unavailable",
+    )
+
+
 def export_unavailable(
     request: Request[Any, Any, Any], exc: SigningKeyError | AuditExportRefused
 ) -> Response[bytes]:
@@ -402,6 +419,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ReadModelBehind: read_model_behind,
     Forbidden: forbidden,
     KekError: kek_unavailable,
+    ErasureLedgerError: erasure_ledger_unavailable,
     SigningKeyError: export_unavailable,
     AuditExportRefused: export_unavailable,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,

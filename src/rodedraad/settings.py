@@ -168,6 +168,9 @@ class Settings:
     #: Every process runs pending migrations at start; False: they refuse to start while one
     #: is pending, and an operator runs ``rodedraad migrate`` (production releases).
     migrate_on_start: bool = True
+    #: The erasure ledger kept apart from the backups (issue #21): one line per erasure, ids and
+    #: times only; every restore re-applies what it holds. Keep it (and copies) off the data disk.
+    erasure_ledger_file: Path = Path("var/erasure-ledger.jsonl")
     #: Prometheus metrics on a listener of their own (host, port); None: no listener. Never the
     #: API's port: metrics are for the operator's network, not the public one.
     metrics_address: tuple[str, int] | None = None
@@ -187,6 +190,8 @@ class Settings:
             signing=replace(self.signing, key_file=directory / "signing-key.pem"),
             data_dir=directory,
             embedded_workers=True,
+            # Erasures in a simulation never reach the live record's ledger (nor the reverse).
+            erasure_ledger_file=directory / "erasure-ledger.jsonl",
         )
 
     @classmethod
@@ -299,6 +304,9 @@ class Settings:
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             migrate_on_start=flag("MIGRATE_ON_START", True),
+            erasure_ledger_file=Path(
+                get("ERASURE_LEDGER_FILE", str(data_dir / "erasure-ledger.jsonl"))
+            ),
             person=PersonSettings(
                 pepper_file=Path(get("IDENTITY_PEPPER_FILE", str(data_dir / "identity-pepper"))),
                 jurisdiction=choice("JURISDICTION", "be", ("be", "nl")).upper(),

@@ -5,6 +5,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import anyio.to_thread
 import jwt
@@ -24,6 +25,7 @@ from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog
 from application.audit_export import AuditExports
 from application.care_record import CareRecord
+from application.erasure_ledger import ErasureLedgerFile, reapply
 from application.files import private_directory
 from application.finding_batches import (
     FindingBatches,
@@ -159,7 +161,23 @@ def build_care_record(settings: Settings) -> CareRecord:
     if warning := kek_inside_data_dir(settings):
         log.warning("KEK file inside the data directory", advice=warning)
     keys = build_key_store(settings)
-    return CareRecord(env=settings.database.eventsourcing_env(), keys=keys)
+    record = CareRecord(env=settings.database.eventsourcing_env(), keys=keys)
+    record.erasure_ledger = ErasureLedgerFile(settings.erasure_ledger_file)
+    return record
+
+
+def reapply_missing_erasures(care_record: CareRecord) -> list[UUID]:
+    """Issue #21: at start, before a request is answered, every erasure of the ledger file that
+    the store's own ledger lacks is done again (a store restored with other tooling, or a
+    point-in-time recovery). The clients it erased; nothing if the file has none."""
+    if care_record.erasure_ledger is None:
+        return []
+    keys = care_record.keys
+    done = keys.erasure_done if isinstance(keys, WrappedKeyStore) else None
+    found = reapply(care_record, care_record.erasure_ledger.entries(), already_erased=done)
+    if found.erased:
+        log.warning("erasures re-applied from the erasure ledger", clients=len(found.erased))
+    return found.erased
 
 
 def build_kek_rotation(settings: Settings, keys: KeyStore) -> KekRotation:
@@ -409,6 +427,7 @@ class Container:
     @classmethod
     def build(cls, settings: Settings, *, inline_projections: bool = False) -> "Container":
         care_record = build_care_record(settings)
+        reapply_missing_erasures(care_record)
         policy = build_policy(settings)
         container = cls(
             settings=settings,
