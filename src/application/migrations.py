@@ -65,7 +65,7 @@ from application.read_log_chain import append_function_ddl
 from application.read_log_chain import chain_existing as chain_read_log
 from application.schema import SCHEMA_LOCK_KEY
 from application.seals import DDL as SEALS_DDL
-from application.seals import READ_LOG_HEAD_DDL
+from application.seals import READ_LOG_HEAD_COLUMNS, SEALS
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
 
 #: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
@@ -487,9 +487,12 @@ def _seals(ctx: MigrationContext) -> None:
 
 def _seal_read_log_head(ctx: MigrationContext) -> None:
     """Seals sign the read log's head too (issue #16, version 2 seals): three columns for it.
-    The seals already taken keep theirs empty and verify as version 1: they cover no read log."""
-    for statement in READ_LOG_HEAD_DDL[ctx.dialect]:
-        ctx.tx.execute(statement)
+    The seals already taken keep theirs empty and verify as version 1: they cover no read log.
+    Columns already there (a store migrated before migrations were recorded) are kept."""
+    present = column_names(ctx.tx, SEALS)
+    for column, types in READ_LOG_HEAD_COLUMNS.items():
+        if column not in present:
+            ctx.tx.execute(f"ALTER TABLE {SEALS} ADD COLUMN {column} {types[ctx.dialect]}")
 
 
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one

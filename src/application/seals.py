@@ -77,17 +77,12 @@ _COLUMNS = (
     "number, after_position, last_position, entries, root, sealed_at, key_id, signature, "
     "read_log_position, read_log_hash, read_log_at"
 )
-#: Migration ``events/0009_seal_read_log_head``: the read log's head, in version 2 seals.
-READ_LOG_HEAD_DDL = {
-    dialect: [
-        f"ALTER TABLE {SEALS} ADD COLUMN read_log_position {big}",
-        f"ALTER TABLE {SEALS} ADD COLUMN read_log_hash {blob}",
-        f"ALTER TABLE {SEALS} ADD COLUMN read_log_at {moment}",
-    ]
-    for dialect, big, blob, moment in (
-        ("sqlite", "INTEGER", "BLOB", "TEXT"),
-        ("postgres", "BIGINT", "BYTEA", "TIMESTAMPTZ"),
-    )
+#: Migration ``events/0009_seal_read_log_head``: the read log's head, in version 2 seals
+#: (column, then its type on SQLite and on PostgreSQL).
+READ_LOG_HEAD_COLUMNS = {
+    "read_log_position": {"sqlite": "INTEGER", "postgres": "BIGINT"},
+    "read_log_hash": {"sqlite": "BLOB", "postgres": "BYTEA"},
+    "read_log_at": {"sqlite": "TEXT", "postgres": "TIMESTAMPTZ"},
 }
 #: The root of a seal over no event position (only the read log moved): RFC 9162's MTH({}).
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -298,8 +293,9 @@ class Seals:
         the read log's head; one over no event when only the read log moved; none when there
         is nothing new in either."""
         taken: list[Seal] = []
-        head = self._read_log.head() if self._read_log is not None else None
         with self._writing() as run:
+            # Under the seal-takers' lock, so two of them never sign heads out of order.
+            head = self._read_log.head() if self._read_log is not None else None
             last = run(
                 f"SELECT number, last_position, read_log_position FROM {SEALS} "  # noqa: S608
                 "ORDER BY number DESC LIMIT 1"
