@@ -62,6 +62,18 @@ AsOfQuestions = Annotated[
 ]
 
 
+def _in_calendar(name: str, moment: datetime) -> datetime:
+    """A moment whose time in UTC has a date (years 1 to 9999): the record compares moments
+    in UTC, and ``9999-12-31T23:59:59-14:00`` has none (a client error, never a 500)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationException(
+            f"{name} lies outside the years 1 to 9999 once taken to UTC; name a moment in them"
+        ) from None
+    return moment
+
+
 def _moments(question: str) -> tuple[datetime | None, datetime | None]:
     """``occurred:T``, ``recorded:T`` or both, comma-separated → (occurred, recorded)."""
     moments: dict[str, datetime] = {}
@@ -80,7 +92,7 @@ def _moments(question: str) -> tuple[datetime | None, datetime | None]:
             raise ValidationException(
                 f"as_of {question!r}: {axis} needs a time zone offset, e.g. +01:00 or Z"
             )
-        moments[axis] = moment
+        moments[axis] = _in_calendar(f"as_of {question!r}: {axis}", moment)
     return moments.get("occurred"), moments.get("recorded")
 
 
@@ -169,6 +181,8 @@ class AuditController(Controller):
                 raise ValidationException(
                     f"{name} needs a time zone offset, e.g. 2026-03-12T00:00:00+01:00"
                 )
+            if moment is not None:
+                _in_calendar(name, moment)
         if occurred is None and recorded is None:
             raise ValidationException(
                 "name the moment: occurred=T (the state at T as known now), recorded=T (what "
