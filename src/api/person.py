@@ -475,11 +475,12 @@ class MeController(Controller):
     def trajectory(
         self, trajectory_id: Id, request: Caller, services: Services, lang: Lang = None
     ) -> MyPlan:
-        """The plan as the person sees it (module docstring); the read is logged."""
+        """The plan as the person sees it (module docstring); the read is logged under the
+        link it went through, never the subject (a national identity, sealed in the record;
+        the read log is plaintext, kept for years and out of an erasure's reach)."""
         record, trajectory = self._records(services).trajectory(request.user, trajectory_id)
-        services.access_log.record(
-            read_entry(request, request.user, record.client.id, trajectory.id)
-        )
+        reader = msgspec.structs.replace(request.user, user_id=record.link_id)
+        services.access_log.record(read_entry(request, reader, record.client.id, trajectory.id))
         care_record = services.care_record
         siblings = care_record.trajectories_of(record.client.id)
         texts = visible_texts(care_record.events.get(trajectory.id), hidden_reasons(record))

@@ -283,6 +283,29 @@ def test_the_person_sees_who_read_their_data_without_the_readers_identity(
     assert "user_id" not in read
 
 
+def test_the_persons_own_read_is_logged_without_their_identity_providers_subject(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_token: TokenFactory,
+    person: Person,
+) -> None:
+    """The subject stands for a national identity (the record keeps it sealed, the logs redact
+    it); the read log is plaintext, kept for years and out of an erasure's reach, and its
+    auditors list it: it names the link the person read through instead."""
+    client, trajectory, sub = linked_plan(module_http, module_auth)
+    link_id = module_http.get("/v1/me", headers=person(sub, "client")).json()["records"][0]
+    read = module_http.get(f"/v1/me/trajectories/{trajectory.id}", headers=person(sub, "client"))
+    assert read.status_code == 200, read.text
+    auditor = bearer(module_token(user="user-audrey", org="org-inspection", roles=("auditor",)))
+    reads = module_http.get(
+        "/v1/audit/personal-data-reads", params={"client_id": client.id}, headers=auditor
+    )
+    assert reads.status_code == 200, reads.text
+    (own,) = [r for r in reads.json() if r["role"] == "client"]
+    assert own["user_id"] == link_id["link_id"]
+    assert sub not in reads.text
+
+
 @pytest.mark.parametrize(
     "claims",
     [
