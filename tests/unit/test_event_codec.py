@@ -55,9 +55,9 @@ from domain.learning_network import (
 )
 from domain.network_cadence import CadenceFact, CadenceFactKind
 from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
+from domain.person_requests import RequestDeadline, RequestKind, RequestOutcome
 from domain.trajectory import RoleAssignment, Trajectory, TrajectorySnapshotState
 from tests.support import COORDINATOR
-from domain.person_requests import RequestDeadline, RequestKind, RequestOutcome
 from tests.unit.builders import (
     NEXT_ORGANISATION,
     NOW,
