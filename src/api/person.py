@@ -268,8 +268,12 @@ class MyPlan(msgspec.Struct, frozen=True):
     blocked_for: list[str]
     #: The thread across trajectories: earlier trajectories this one continues, newest first.
     thread: list[MyTrajectory]
-    #: Free texts professionals marked ``visible_to_client`` (none by default).
+    #: Free texts professionals marked ``visible_to_client`` (none by default), and the
+    #: person's own input ahead of consultations (kind ``your_input``).
     texts: list[MyText]
+    #: Where the minor and a parent sign together (NL, 12-15): who signed so far; the plan is
+    #: in force once the other signs too.
+    signed_in_part_by: Labelled | None = None
 
 
 class MyAccess(msgspec.Struct, frozen=True):
@@ -313,6 +317,10 @@ def visible_texts(events: Iterable[object], hidden: set[ReasonCategory]) -> list
     never shown an escalation of a hidden category."""
     texts: list[MyText] = []
     for event in events:
+        if isinstance(event, Trajectory.ConsultationInputGiven):
+            # The person's own word ahead of a consultation (issue #19 point 5): theirs to see.
+            texts.append(MyText("your_input", event.occurred_at, [event.statement]))
+            continue
         if not getattr(event, "visible_to_client", False):
             continue
         if isinstance(event, Trajectory.EscalationRaised) and event.reason not in hidden:
@@ -395,6 +403,12 @@ def my_plan(
         else [],
         thread=[my_trajectory(t, lang) for t in thread],
         texts=texts,
+        signed_in_part_by=None
+        if trajectory.partial_signature is None
+        else Labelled(
+            trajectory.partial_signature.signatory.value,
+            label(lang, trajectory.partial_signature.signatory.value),
+        ),
     )
 
 

@@ -402,6 +402,11 @@ class CareRecord(Application[UUID]):
         the event in the log; ``application.identities`` checks each one's record."""
         return list(dict.fromkeys(self._created(Client.IdentityLinked)))
 
+    def clients_with_requests(self) -> list[UUID]:
+        """The clients that ever filed a GDPR request (issue #19), found by the topic of the
+        event in the log: the deciders' queue and the scheduler check each one's record."""
+        return list(dict.fromkeys(self._created(Client.RequestFiled)))
+
     def _created(self, creation: type[Aggregate.Event]) -> list[UUID]:
         """The ids of every aggregate created by ``creation``, oldest first: found by the
         event's topic in the log, a page at a time."""
