@@ -7,15 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from litestar.testing import TestClient
 
-from tests.e2e.conftest import TokenFactory
+from tests.e2e.conftest import Person, TokenFactory
 from tests.e2e.steps import at, bearer
-from tests.e2e.test_person_http import (  # noqa: F401 (fixtures: person, dutch)
-    Person,
-    dutch,
-    family,
-    linked_plan,
-    person,
-)
+from tests.e2e.test_person_http import family, linked_plan
 
 
 def test_a_consent_the_person_grants_opens_the_plan_and_their_revocation_closes_it(
