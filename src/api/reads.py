@@ -28,6 +28,7 @@ from api.common import (
 )
 from api.schemas import RefFilter
 from api.services import ApiServices
+from application import fhir
 from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
 from projections.plan_state.board import Board, BoardFilter
@@ -126,6 +127,36 @@ class ReadController(Controller):
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         return found
+
+    @get(
+        "/v1/trajectories/{trajectory_id:uuid}/fhir",
+        summary="The trajectory as an HL7 FHIR R4 Bundle, for the care systems around it",
+        media_type=fhir.MEDIA_TYPE,
+    )
+    async def fhir_bundle(
+        self, trajectory_id: Id, request: Caller, services: Services
+    ) -> Response[dict[str, Any]]:
+        """A ``collection`` Bundle (FHIR 4.0.1) built from the trajectory's events: Patient,
+        EpisodeOfCare, CarePlan, Goals, CareTeam, Consents, Provenance per signature,
+        Encounters and Organizations (README "FHIR export"). Same access as the plan state
+        (404 for one who may not read it); the name only where the client read route shows
+        it; every export is logged as a read of the client's personal data."""
+        acting, client_id = await authorise_trajectory_read(
+            services, request, trajectory_id, "export"
+        )
+        policy = services.policy
+
+        def record_and_build() -> dict[str, Any]:
+            record_read(services.access_log, request, acting, client_id, trajectory_id)
+            return fhir.trajectory_bundle(
+                services.care_record,
+                trajectory_id,
+                personal_details=lambda client: policy.sees_contact_details(acting, client),
+                now=policy.clock(),
+            )
+
+        document = await anyio.to_thread.run_sync(record_and_build)
+        return Response(document, media_type=fhir.MEDIA_TYPE, headers={"Cache-Control": "no-store"})
 
     @get("/v1/board", summary="Coordinators' board: blocked and at-risk trajectories")
     async def board(

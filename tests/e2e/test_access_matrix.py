@@ -206,6 +206,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/v1/board"): OWN_LIST,
     ("GET", T): CASE_READ,
     ("GET", f"{T}/timeline"): CASE_READ,
+    ("GET", f"{T}/fhir"): CASE_READ,
     ("POST", f"{T}/acceptance"): COORDINATOR_ONLY,
     ("POST", f"{T}/declination"): COORDINATOR_ONLY,
     # --- consultations and role agreements ---
@@ -729,6 +730,7 @@ PROBES: dict[tuple[str, str], Prober] = {
     ("GET", "/v1/board"): lambda w, o, a: Probe("GET", "/v1/board?limit=500", lists=w.active),
     ("GET", T): lambda w, o, a: Probe("GET", f"/v1/trajectories/{w.active}"),
     ("GET", f"{T}/timeline"): lambda w, o, a: Probe("GET", f"/v1/trajectories/{w.active}/timeline"),
+    ("GET", f"{T}/fhir"): lambda w, o, a: Probe("GET", f"/v1/trajectories/{w.active}/fhir"),
     ("POST", f"{T}/acceptance"): lambda w, o, a: on(
         w.trajectory("referred") if a else w.referred, "/acceptance", {}
     ),

@@ -163,6 +163,7 @@ def test_every_command_documents_the_problems_of_a_command(
     [
         "/v1/trajectories/{trajectory_id}",
         "/v1/trajectories/{trajectory_id}/timeline",
+        "/v1/trajectories/{trajectory_id}/fhir",
         "/v1/clients/{client_id}",
         "/v1/audit/trajectories/{trajectory_id}/history",
         "/v1/audit/trajectories/{trajectory_id}/as-of",
