@@ -423,6 +423,16 @@ def thread_of(trajectory: Trajectory, trajectories: list[Trajectory]) -> list[Tr
     return thread
 
 
+def plan_of(
+    services: ApiServices, record: PersonRecord, trajectory: Trajectory, lang: str
+) -> MyPlan:
+    """The plan as the person sees it, read from the record: its thread and the texts shown."""
+    care_record = services.care_record
+    siblings = care_record.trajectories_of(record.client.id)
+    texts = visible_texts(care_record.events.get(trajectory.id), hidden_reasons(record))
+    return my_plan(trajectory, record, thread_of(trajectory, siblings), lang, texts)
+
+
 def my_access(
     record: PersonRecord, trajectory: Trajectory, grant: AccessGrant, lang: str
 ) -> MyAccess:
@@ -494,12 +504,7 @@ class MeController(Controller):
         services.access_log.record(
             read_entry(request, request.user, record.client.id, trajectory.id)
         )
-        care_record = services.care_record
-        siblings = care_record.trajectories_of(record.client.id)
-        texts = visible_texts(care_record.events.get(trajectory.id), hidden_reasons(record))
-        return my_plan(
-            trajectory, record, thread_of(trajectory, siblings), language(request, lang), texts
-        )
+        return plan_of(services, record, trajectory, language(request, lang))
 
     @get("/access", sync_to_thread=True, summary="Who has access to my plan, and why")
     def access(self, request: Caller, services: Services, lang: Lang = None) -> list[MyAccess]:

@@ -21,7 +21,7 @@ route answers, every text escaped. Logged as a personal-data read, like the JSON
 import html
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -39,14 +39,12 @@ from api.person import (
     MyPlan,
     PersonRecord,
     PersonRecords,
-    hidden_reasons,
     language,
-    my_plan,
-    thread_of,
-    visible_texts,
+    plan_of,
 )
 from api.schemas import CommandAnswer, RefInPath
 from api.services import ApiServices
+from application import fhir
 from application.care_record import CommandResult
 from application.commands import (
     FileRequest,
@@ -358,16 +356,39 @@ class MyDecisionsController(Controller):
         services.access_log.record(
             read_entry(request, request.user, record.client.id, trajectory.id)
         )
-        care_record = services.care_record
-        siblings = care_record.trajectories_of(record.client.id)
-        texts = visible_texts(care_record.events.get(trajectory.id), hidden_reasons(record))
         tongue = language(request, lang)
-        plan = my_plan(trajectory, record, thread_of(trajectory, siblings), tongue, texts)
+        plan = plan_of(services, record, trajectory, tongue)
         return Response(
             content=printable(plan, tongue, datetime.now(UTC)),
             media_type=MediaType.HTML,
             headers={"Cache-Control": "no-store"},
         )
+
+    @get(
+        "/trajectories/{trajectory_id:uuid}/fhir",
+        sync_to_thread=True,
+        media_type=fhir.MEDIA_TYPE,
+        summary="My plan as an HL7 FHIR R4 Bundle, to take to another care system",
+    )
+    def fhir_bundle(
+        self, trajectory_id: Id, request: Caller, services: Services
+    ) -> Response[dict[str, Any]]:
+        """The same bundle an organisation exports (``application.fhir``, README "FHIR
+        export"), with the client's name and contact: the person's own. Logged as a read. It
+        holds goals, actions, signatures, consultations' dates and kinds, role agreements and
+        consents, and none of the free texts professionals wrote (as ``/v1/me`` shows)."""
+        record, trajectory = self._records(services).trajectory(request.user, trajectory_id)
+        services.access_log.record(
+            read_entry(request, request.user, record.client.id, trajectory.id)
+        )
+        policy = services.policy
+        document = fhir.trajectory_bundle(
+            services.care_record,
+            trajectory.id,
+            personal_details=lambda _client: True,
+            now=policy.clock(),
+        )
+        return Response(document, media_type=fhir.MEDIA_TYPE, headers={"Cache-Control": "no-store"})
 
 
 # --- the printable plan ---------------------------------------------------------------------------

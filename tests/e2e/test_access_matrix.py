@@ -175,6 +175,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v1/me/trajectories/{trajectory_id:uuid}/plan-signatures"): NO_ORGANISATION,
     ("POST", "/v1/me/trajectories/{trajectory_id:uuid}/consultation-input"): NO_ORGANISATION,
     ("GET", "/v1/me/trajectories/{trajectory_id:uuid}/plan"): NO_ORGANISATION,
+    ("GET", "/v1/me/trajectories/{trajectory_id:uuid}/fhir"): NO_ORGANISATION,
     ("POST", "/v1/me/requests"): NO_ORGANISATION,
     ("GET", "/v1/me/requests"): NO_ORGANISATION,
     # ... a person's GDPR request is decided by the client's managers or the officer.
@@ -709,6 +710,9 @@ PROBES: dict[tuple[str, str], Prober] = {
     ),
     ("GET", "/v1/me/trajectories/{trajectory_id:uuid}/plan"): lambda w, o, a: Probe(
         "GET", f"/v1/me/trajectories/{w.active}/plan"
+    ),
+    ("GET", "/v1/me/trajectories/{trajectory_id:uuid}/fhir"): lambda w, o, a: Probe(
+        "GET", f"/v1/me/trajectories/{w.active}/fhir"
     ),
     ("POST", "/v1/me/requests"): lambda w, o, a: Probe(
         "POST", "/v1/me/requests", {"kind": "access_copy"}

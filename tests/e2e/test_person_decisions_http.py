@@ -148,8 +148,9 @@ def test_signing_another_persons_plan_finds_no_such_trajectory(
         url = f"/v1/me/trajectories/{someone_elses.id}/{path}"
         answer = module_http.post(url, json={"occurred_at": at(5), **body}, headers=headers)
         assert answer.status_code == 404, (path, answer.text)
-    page = module_http.get(f"/v1/me/trajectories/{someone_elses.id}/plan", headers=headers)
-    assert page.status_code == 404, page.text
+    for copy in ("plan", "fhir"):
+        page = module_http.get(f"/v1/me/trajectories/{someone_elses.id}/{copy}", headers=headers)
+        assert page.status_code == 404, (copy, page.text)
     assert someone_elses.state()["plan"] is None  # nothing was recorded on it
 
 
@@ -324,6 +325,32 @@ def test_the_printable_plan_is_escaped_html_and_logged_as_a_read(
     assert "<b>Zwemmen" not in page.text
     reads = module_http.get("/v1/me/reads", headers=me).json()
     assert any(r["purpose"] == "own" and r["trajectory_id"] == trajectory.id for r in reads)
+
+
+def test_the_person_takes_their_plan_along_as_a_fhir_bundle_logged_as_a_read(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    client, trajectory, sub = linked_plan(module_http, module_auth)
+    me = person(sub, "client")
+    module_http.post(
+        f"/v1/me/trajectories/{trajectory.id}/plan-signatures",
+        json={"occurred_at": at(5)},
+        headers=me,
+    )
+    answer = module_http.get(f"/v1/me/trajectories/{trajectory.id}/fhir", headers=me)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    bundle = answer.json()
+    kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert {"Patient", "CarePlan", "Goal", "Provenance"} <= kinds
+    (patient,) = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    ]
+    assert client.id in str(patient["identifier"])
+    reads = module_http.get("/v1/me/reads", headers=me).json()
+    assert any(r["trajectory_id"] == trajectory.id and r["purpose"] == "own" for r in reads)
 
 
 @pytest.mark.parametrize("role", ["coordinator", "auditor", "data_protection_officer"])
