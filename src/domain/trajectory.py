@@ -208,6 +208,16 @@ class PartialSignature(msgspec.Struct, frozen=True):
     signed_at: datetime
 
 
+class ClientInput(msgspec.Struct, frozen=True):
+    """What the person said ahead of a consultation, in their own words (001, issue #19)."""
+
+    statement: str
+    for_kind: ConsultationKind | None
+    given_by: Signatory
+    representative_ref: str | None
+    given_at: datetime
+
+
 class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     """The types of ``Trajectory``'s attributes, for decoding snapshots (kept equal by a test)."""
 
@@ -255,6 +265,7 @@ class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     continued_by: list[UUID] = msgspec.field(default_factory=list)
     #: Issue #19 point 5; absent from snapshots taken before it.
     partial_signature: PartialSignature | None = None
+    client_inputs: list[ClientInput] = msgspec.field(default_factory=list)
 
 
 class Trajectory(CopiedThroughState, Record):
@@ -537,6 +548,17 @@ class Trajectory(CopiedThroughState, Record):
         for_kind: ConsultationKind | None
         given_by: Signatory
         representative_ref: str | None
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.client_inputs.append(
+                ClientInput(
+                    statement=self.statement,
+                    for_kind=self.for_kind,
+                    given_by=self.given_by,
+                    representative_ref=self.representative_ref,
+                    given_at=self.occurred_at,
+                )
+            )
 
     class Evaluated(Event):
         personal_fields = ("results", "new_agreements")
@@ -863,6 +885,8 @@ class Trajectory(CopiedThroughState, Record):
         self.continued_by: list[UUID] = []
         #: Issue #19: the first of the two signatures a plan signed together needs.
         self.partial_signature: PartialSignature | None = None
+        #: Issue #19: the person's input ahead of consultations, oldest first.
+        self.client_inputs: list[ClientInput] = []
 
     # --- queries on state -----------------------------------------------------------------------
 

@@ -207,6 +207,18 @@ def test_the_persons_input_ahead_of_a_consultation_is_recorded_and_shown_to_them
     assert given.status_code == 200, given.text
     texts = module_http.get(f"/v1/me/trajectories/{trajectory.id}", headers=me).json()["texts"]
     assert [(t["kind"], t["lines"]) for t in texts] == [("your_input", ["Ik wil woensdag vrij"])]
+    # The professionals read it in the plan state, and its facts (not its words) on the timeline.
+    wait = {**module_auth, "X-Min-Position": str(given.json()["position"])}
+    state = module_http.get(f"/v1/trajectories/{trajectory.id}", headers=wait).json()
+    (said,) = state["client_inputs"]
+    assert (said["statement"], said["for_kind"], said["given_by"]) == (
+        "Ik wil woensdag vrij",
+        "ad_hoc",
+        "client",
+    )
+    timeline = module_http.get(f"/v1/trajectories/{trajectory.id}/timeline", headers=wait).json()
+    (entry,) = [e for e in timeline["entries"] if e["kind"] == "consultation_input_given"]
+    assert "Ik wil" not in str(entry)
 
 
 def test_an_organisation_records_no_input_in_the_persons_name(
