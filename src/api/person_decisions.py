@@ -31,8 +31,8 @@ from litestar.exceptions import ValidationException
 from litestar.params import JSONBody, QueryParameter
 
 from api.access import AccessPolicy
-from api.commands import CommandRunner
-from api.common import Caller, Id, Services, etag, read_entry
+from api.commands import CommandRunner, Runner
+from api.common import Caller, Id, Services, read_entry
 from api.person import (
     Labelled,
     Lang,
@@ -47,6 +47,7 @@ from api.services import ApiServices
 from application import fhir
 from application.care_record import CommandResult
 from application.commands import (
+    Command,
     FileRequest,
     GiveConsultationInput,
     GrantConsent,
@@ -146,13 +147,13 @@ def person_actor(record: PersonRecord) -> Actor:
 
 
 def run_as_person(
-    request: Caller,
-    services: ApiServices,
+    runner: CommandRunner,
     record: PersonRecord,
-    occurred_at: datetime,
-    use_case: Callable[[CommandContext], CommandResult],
+    command: Command,
+    use_case: Callable[[CommandContext, int | None], CommandResult],
 ) -> Answer:
-    """Run one of the person's use cases on their own record (module docstring)."""
+    """Run one of the person's use cases on their own record (module docstring), with the
+    command headers every command route honours (``If-Match``, ``Idempotency-Key``)."""
     actor = person_actor(record)
     client_id = record.client.id
 
@@ -163,12 +164,7 @@ def run_as_person(
             return actor
         raise ClientNotFound("that record is not yours")
 
-    runner = CommandRunner(request, services, None, None)
-    result = use_case(runner.context(occurred_at, actor, authorise))
-    answer = CommandAnswer(
-        id=result.id, version=result.version, position=result.position, item_id=result.item_id
-    )
-    return Response(content=answer, status_code=200, headers={"ETag": etag(result.version)})
+    return runner.run_as(command, use_case, actor, authorise)
 
 
 def one_record(records: list[PersonRecord], client_id: UUID | None) -> PersonRecord:
@@ -206,6 +202,7 @@ class MyDecisionsController(Controller):
         data: JSONBody[GrantConsent],
         request: Caller,
         services: Services,
+        runner: Runner,
         client_id: ClientChoice = None,
     ) -> Answer:
         """004: to whom, what, why and until when; recorded with the person as the actor. A
@@ -217,11 +214,10 @@ class MyDecisionsController(Controller):
         }:
             raise TrajectoryNotFound(f"no trajectory with id {data.trajectory_id}")
         return run_as_person(
-            request,
-            services,
+            runner,
             record,
-            data.occurred_at,
-            lambda ctx: care_record.change_client(ctx, record.client.id, None, data),
+            data,
+            lambda ctx, version: care_record.change_client(ctx, record.client.id, version, data),
         )
 
     @post(
@@ -236,6 +232,7 @@ class MyDecisionsController(Controller):
         data: JSONBody[RevokeConsent],
         request: Caller,
         services: Services,
+        runner: Runner,
         client_id: ClientChoice = None,
     ) -> Answer:
         """Any consent of the person's record, whoever recorded it; it takes effect at once."""
@@ -249,11 +246,10 @@ class MyDecisionsController(Controller):
         command = RevokeConsentAt.at(data, consent_id=consent_id)
         care_record = services.care_record
         return run_as_person(
-            request,
-            services,
+            runner,
             record,
-            data.occurred_at,
-            lambda ctx: care_record.change_client(ctx, record.client.id, None, command),
+            command,
+            lambda ctx, version: care_record.change_client(ctx, record.client.id, version, command),
         )
 
     # --- the plan and the consultations -----------------------------------------------------------
@@ -265,7 +261,12 @@ class MyDecisionsController(Controller):
         summary="Sign my plan",
     )
     def sign_plan(
-        self, trajectory_id: Id, data: JSONBody[SignMyPlan], request: Caller, services: Services
+        self,
+        trajectory_id: Id,
+        data: JSONBody[SignMyPlan],
+        request: Caller,
+        services: Services,
+        runner: Runner,
     ) -> Answer:
         """004: in force from the signature. Where the minor and a parent decide together
         (NL, 12-15) the first signature is recorded in part and the plan comes into force
@@ -274,11 +275,12 @@ class MyDecisionsController(Controller):
         command = SignMyPlanAs.at(data, together=needs_both_signatures(record.exerciser))
         care_record = services.care_record
         return run_as_person(
-            request,
-            services,
+            runner,
             record,
-            data.occurred_at,
-            lambda ctx: care_record.change_trajectory(ctx, trajectory_id, None, command),
+            command,
+            lambda ctx, version: care_record.change_trajectory(
+                ctx, trajectory_id, version, command
+            ),
         )
 
     @post(
@@ -293,16 +295,16 @@ class MyDecisionsController(Controller):
         data: JSONBody[GiveConsultationInput],
         request: Caller,
         services: Services,
+        runner: Runner,
     ) -> Answer:
         """001: the client is present or asked beforehand; this is the person's own word."""
         record, _ = self._records(services).trajectory(request.user, trajectory_id)
         care_record = services.care_record
         return run_as_person(
-            request,
-            services,
+            runner,
             record,
-            data.occurred_at,
-            lambda ctx: care_record.change_trajectory(ctx, trajectory_id, None, data),
+            data,
+            lambda ctx, version: care_record.change_trajectory(ctx, trajectory_id, version, data),
         )
 
     # --- requests -------------------------------------------------------------------------------
@@ -313,6 +315,7 @@ class MyDecisionsController(Controller):
         data: JSONBody[FileRequest],
         request: Caller,
         services: Services,
+        runner: Runner,
         client_id: ClientChoice = None,
     ) -> Answer:
         """A copy of my data, a correction of a named field, or erasure: decided within a
@@ -320,11 +323,10 @@ class MyDecisionsController(Controller):
         record = one_record(self._records(services).of(request.user), client_id)
         care_record = services.care_record
         return run_as_person(
-            request,
-            services,
+            runner,
             record,
-            data.occurred_at,
-            lambda ctx: care_record.change_client(ctx, record.client.id, None, data),
+            data,
+            lambda ctx, version: care_record.change_client(ctx, record.client.id, version, data),
         )
 
     @get("/requests", sync_to_thread=True, summary="My requests and their decisions")

@@ -381,3 +381,20 @@ def test_no_organisations_role_uses_the_persons_decisions(
     ):
         answer = module_http.post(path, json={"occurred_at": at(5), **body}, headers=headers)
         assert answer.status_code == 403, (path, answer.text)
+
+
+def test_a_retried_request_with_the_same_idempotency_key_is_filed_once(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    _, _, sub = linked_plan(module_http, module_auth)
+    headers = {**person(sub, "client"), "Idempotency-Key": "my-copy-request-1"}
+    body = {"occurred_at": at(5), "kind": "access_copy"}
+    first = module_http.post("/v1/me/requests", json=body, headers=headers)
+    again = module_http.post("/v1/me/requests", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert first.json()["item_id"] == again.json()["item_id"]
+    mine = module_http.get("/v1/me/requests", headers=person(sub, "client")).json()
+    assert len(mine) == 1
