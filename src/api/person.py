@@ -59,6 +59,12 @@ class PersonRecords:
     services: ApiServices
     today: Callable[[], date]
 
+    @classmethod
+    def of_services(cls, services: ApiServices) -> "PersonRecords":
+        """The resolver of a request, on the day the access policy's clock says."""
+        policy: AccessPolicy = services.policy
+        return cls(services, lambda: policy.clock().date())
+
     def of(self, principal: Principal) -> list[PersonRecord]:
         role = principal.roles[0] if len(principal.roles) == 1 else ""
         if role not in PERSON_ROLES:
@@ -458,8 +464,7 @@ class MeController(Controller):
 
     @staticmethod
     def _records(services: ApiServices) -> PersonRecords:
-        policy: AccessPolicy = services.policy
-        return PersonRecords(services, lambda: policy.clock().date())
+        return PersonRecords.of_services(services)
 
     @get("/", sync_to_thread=True, summary="Whose record, as whom")
     def me(self, request: Caller, services: Services, lang: Lang = None) -> Me:

@@ -30,7 +30,6 @@ from litestar.enums import MediaType
 from litestar.exceptions import ValidationException
 from litestar.params import JSONBody, QueryParameter
 
-from api.access import AccessPolicy
 from api.commands import CommandRunner, Runner
 from api.common import Caller, Id, Services, read_entry
 from api.person import (
@@ -191,8 +190,7 @@ class MyDecisionsController(Controller):
 
     @staticmethod
     def _records(services: ApiServices) -> PersonRecords:
-        policy: AccessPolicy = services.policy
-        return PersonRecords(services, lambda: policy.clock().date())
+        return PersonRecords.of_services(services)
 
     # --- consents -------------------------------------------------------------------------------
 

@@ -136,6 +136,10 @@ NETWORK_PROPOSERS = ("2222", "3333", "3333", "3333", "2333", "3333", "3333", "33
 
 #: ``/v1/me`` (issue #19): the person's own routes; an organisation's role never uses them.
 NO_ORGANISATION = ("3333",) * 9
+#: A person's GDPR request: decided by the client's managers or the data protection officer,
+#: who also list the open ones (a coordinator those of its clients, the officer all).
+REQUEST_DECIDERS = ("2344", "3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
+REQUEST_QUEUE = ("2222", "3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # --- clients: managed by the registering organisation (or an open trajectory's coordinator) ---
@@ -179,28 +183,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v1/me/requests"): NO_ORGANISATION,
     ("GET", "/v1/me/requests"): NO_ORGANISATION,
     # ... a person's GDPR request is decided by the client's managers or the officer.
-    ("POST", f"{C}/requests/{{request_id:str}}/decision"): (
-        "2344",
-        "3333",
-        "3333",
-        "3333",
-        "3333",
-        "3333",
-        "3333",
-        "2222",
-        "3333",
-    ),
-    ("GET", "/v1/requests"): (
-        "2222",
-        "3333",
-        "3333",
-        "3333",
-        "3333",
-        "3333",
-        "3333",
-        "2222",
-        "3333",
-    ),
+    ("POST", f"{C}/requests/{{request_id:str}}/decision"): REQUEST_DECIDERS,
+    ("GET", "/v1/requests"): REQUEST_QUEUE,
     # --- trajectories: intake and reads ---
     ("POST", "/v1/trajectories"): COORDINATOR_ONLY,
     ("GET", "/v1/trajectories"): OWN_LIST,
