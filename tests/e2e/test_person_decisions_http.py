@@ -136,14 +136,16 @@ def test_a_parent_the_minors_rules_exclude_cannot_sign(
     assert "rules for minors" in refused.json()["detail"]
 
 
-def test_signing_another_persons_plan_finds_no_such_trajectory(
+@pytest.mark.parametrize("role", ["client", "representative"])
+def test_another_persons_trajectory_does_not_exist_for_the_persons_decisions_and_copies(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
     person: Person,
+    role: str,
 ) -> None:
-    _, _, sub = linked_plan(module_http, module_auth)
+    _, _, child, parent = family(module_http, module_auth)
     _, someone_elses, _ = linked_plan(module_http, module_auth)
-    headers = person(sub, "client")
+    headers = person(child if role == "client" else parent, role)
     for path, body in (("plan-signatures", {}), ("consultation-input", {"statement": "hi"})):
         url = f"/v1/me/trajectories/{someone_elses.id}/{path}"
         answer = module_http.post(url, json={"occurred_at": at(5), **body}, headers=headers)

@@ -113,15 +113,17 @@ def test_a_subject_without_a_link_in_that_role_reaches_nothing(
     assert module_http.get("/v1/me", headers=person(sub, "representative")).status_code == 403
 
 
+@pytest.mark.parametrize("role", ["client", "representative"])
 def test_a_person_token_may_use_no_route_of_the_organisations(
     module_app: App,
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
     person: Person,
+    role: str,
 ) -> None:
     """Every route outside ``/v1/me``: 403, on the person's own records as on others'."""
-    client, trajectory, sub = linked_plan(module_http, module_auth)
-    headers = person(sub, "client")
+    client, trajectory, child, parent = family(module_http, module_auth)
+    headers = person(child if role == "client" else parent, role)
     ids = {"client_id": client.id, "trajectory_id": trajectory.id}
     asked = 0
     for route in module_app[2].app.routes:
