@@ -15,7 +15,9 @@ ahead of a consultation (001), and GDPR requests (``domain.person_requests``).
 
 **What they take along**: ``GET /v1/me/trajectories/{id}/plan``, the plan as a printable HTML
 page (labels in Dutch, English with ``?lang=en``), built from the same ``MyPlan`` the JSON
-route answers, every text escaped. Logged as a personal-data read, like the JSON route.
+route answers, every text escaped; ``GET /v1/me/trajectories/{id}/fhir``, the FHIR bundle of
+issue #18 (``application.fhir``) with the person's own name and contact. Both logged as a
+personal-data read, like the JSON route.
 """
 
 import html
