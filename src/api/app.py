@@ -81,7 +81,9 @@ def create_app(
         x_min_position: MinPositionHeader = None,
         max_wait_ms: MaxWait = 2000,
     ) -> ReadYourWrites:
-        return ReadYourWrites(services.queries, min_position or x_min_position, max_wait_ms)
+        return ReadYourWrites(
+            services.queries, min_position or x_min_position, max_wait_ms, services.standby
+        )
 
     runner, intake = command_runners(services)
 
@@ -143,7 +145,11 @@ def create_app(
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         on_startup=list(on_startup),
-        on_shutdown=[services.query_runner.close, *on_shutdown],
+        on_shutdown=[
+            services.query_runner.close,
+            *([services.standby_runner.close] if services.standby_runner else []),
+            *on_shutdown,
+        ],
         logging_config=None,
         debug=debug,
     )

@@ -24,7 +24,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.access import NETWORK_COMMANDS, ORGANISATION_COMMANDS
+from api.access import NETWORK_COMMANDS, ORGANISATION_COMMANDS, Forbidden
 from api.auth import Principal
 from api.common import (
     ON_BEHALF_OF,
@@ -57,6 +57,7 @@ from application.commands import (
     ShareFinding,
     TrajectoryCommand,
 )
+from application.metrics import metrics
 from application.unavailable import is_unavailable
 from domain.common import Actor, CommandContext
 
@@ -329,6 +330,7 @@ class CommandRunner:
             )
         return self.run_as(
             command,
+            action,
             use_case,
             acting.actor(representative),
             policy.command_guard(principal, action, representative),
@@ -338,6 +340,7 @@ class CommandRunner:
     def run_as(
         self,
         command: Command,
+        action: Action,
         use_case: UseCase,
         actor: Actor,
         authorise: Callable[[Any], Actor],
@@ -357,6 +360,7 @@ class CommandRunner:
                 ),
             )
             if stored is not None:
+                metrics().commands.labels(action, "replayed", "").inc()
                 return self._respond(stored, replayed=True)
         ctx = self.context(command.occurred_at, actor, authorise)
         try:
@@ -366,6 +370,7 @@ class CommandRunner:
             # outcome is unknown (the events may have committed), so the key stays reserved.
             if key is not None and not is_unavailable(error):
                 self.services.idempotency.release(key)
+            metrics().commands.labels(action, "refused", refusing_rule(error)).inc()
             raise
         answer = StoredAnswer(
             status=HTTP_201_CREATED if location else HTTP_200_OK,
@@ -382,6 +387,7 @@ class CommandRunner:
         )
         if key is not None:
             self.services.idempotency.complete(key, answer)
+        metrics().commands.labels(action, "recorded", "").inc()
         return self._respond(answer)
 
     def _idempotency_key(self) -> str | None:
@@ -414,6 +420,17 @@ class CommandRunner:
 
 #: The runner a handler asks for (the ``runner`` or ``intake`` dependency).
 Runner = NamedDependency[CommandRunner]
+
+
+def refusing_rule(error: BaseException) -> str:
+    """The rule a refusal names (a domain rule, ``access-policy``, a concurrency conflict), or
+    the class of what went wrong: a bounded set, never a message."""
+    rule = getattr(error, "rule", None)
+    if isinstance(rule, str):
+        return rule
+    if isinstance(error, Forbidden):
+        return "access-policy"
+    return "unavailable" if is_unavailable(error) else type(error).__name__
 
 
 def command_runners(

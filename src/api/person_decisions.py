@@ -48,7 +48,7 @@ from api.services import ApiServices
 from application import fhir
 from application.care_record import CommandResult
 from application.commands import (
-    Command,
+    ClientCommand,
     FileRequest,
     GiveConsultationInput,
     GrantConsent,
@@ -56,6 +56,7 @@ from application.commands import (
     RevokeConsentAt,
     SignMyPlan,
     SignMyPlanAs,
+    TrajectoryCommand,
 )
 from domain.client import Client
 from domain.common import Actor, CommandContext
@@ -150,7 +151,7 @@ def person_actor(record: PersonRecord) -> Actor:
 def run_as_person(
     runner: CommandRunner,
     record: PersonRecord,
-    command: Command,
+    command: ClientCommand | TrajectoryCommand,
     use_case: Callable[[CommandContext, int | None], CommandResult],
 ) -> Answer:
     """Run one of the person's use cases on their own record (module docstring), with the
@@ -165,7 +166,7 @@ def run_as_person(
             return actor
         raise ClientNotFound("that record is not yours")
 
-    return runner.run_as(command, use_case, actor, authorise)
+    return runner.run_as(command, command.action, use_case, actor, authorise)
 
 
 def one_record(records: list[PersonRecord], client_id: UUID | None) -> PersonRecord:

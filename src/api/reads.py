@@ -22,6 +22,7 @@ from api.common import (
     Id,
     Queries,
     Services,
+    StandbyBehind,
     etag,
     on_behalf_of,
     record_read,
@@ -33,6 +34,7 @@ from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
 from projections.plan_state.board import Board, BoardFilter
 from projections.plan_state.sealed import DocumentErased, open_document
+from projections.queries import ReadModelQueries
 from projections.timeline import Timeline
 from projections.views import ClientView, TrajectoryView, client_view
 
@@ -73,6 +75,20 @@ async def authorise_related(
     return acting, client_id
 
 
+async def _from_standby(
+    services: ApiServices, standby: ReadModelQueries, trajectory_id: UUID
+) -> tuple[Any, Any]:
+    """The access facts from the primary, the document from the standby. A trajectory the
+    standby has not replayed yet is a read model behind (503, retry), never a 404."""
+    info = await services.queries.plan_state.access_info(trajectory_id)
+    if info is None:
+        raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+    found = await standby.plan_state.document_with_access(trajectory_id)
+    if found is None:
+        raise StandbyBehind()
+    return info, found[1]
+
+
 class ReadController(Controller):
     tags = ["read models"]
 
@@ -86,12 +102,15 @@ class ReadController(Controller):
         consistency: Consistency,
     ) -> Response[TrajectoryView]:
         """Parties and roles in force, goals and actions, the signed plan, what is next."""
-        await consistency.reached("plan_state")
+        await consistency.reached("plan_state", on_standby=True)
         services.policy.require_role(request.user, "read", CASE_READERS)
-        found = await queries.plan_state.document_with_access(trajectory_id)
-        if found is None:
-            raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
-        info, document = found
+        if services.standby is None:
+            found = await queries.plan_state.document_with_access(trajectory_id)
+            if found is None:
+                raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+            info, document = found
+        else:  # who may read: the primary's; what they read: the standby's
+            info, document = await _from_standby(services, services.standby, trajectory_id)
         acting, client_id = await authorise_related(services, request, trajectory_id, "read", info)
 
         def record_and_open() -> bytes:
@@ -121,9 +140,11 @@ class ReadController(Controller):
     ) -> Timeline:
         """Consultations, escalations, blocks (with days blocked), handovers, evaluations and
         missed deadlines, in the order they happened, each with who recorded it and when."""
-        await consistency.reached("timeline")
+        await consistency.reached("timeline", on_standby=True)
         await authorise_trajectory_read(services, request, trajectory_id, "read the timeline")
-        found = await queries.timeline.of_trajectory(trajectory_id)
+        found = await (services.standby or queries).timeline.of_trajectory(trajectory_id)
+        if found is None and services.standby is not None:
+            raise StandbyBehind()  # the primary knows it (authorised above): not replayed yet
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         return found

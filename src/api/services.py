@@ -8,6 +8,7 @@ from api.access import AccessPolicy
 from api.auth import TokenVerifier
 from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
+from application.audit_export import AuditExports
 from application.care_record import CareRecord, FindingOutbox
 from application.identities import IdentityLinks
 from domain.deadlines import DeadlinePolicy
@@ -58,8 +59,15 @@ class ApiServices:
     findings: FindingOutbox | None = None
     #: A learning network's meetings a year, from the policy file (issue #14 point 3).
     cadence: Cadence = field(default_factory=Cadence)
+    #: A hot standby's read models (``RODEDRAAD_READ_DATABASE_URL``): plan-state documents and
+    #: timelines come from there; who may read them is decided on ``queries`` (the primary), so
+    #: a lagging standby never grants access that was revoked.
+    standby: ReadModelQueries | None = None
+    standby_runner: QueryRunner | None = None
     #: The deadline policy the scheduler uses: the as-of answer evaluates it at T (issue #15).
     deadline_policy: DeadlinePolicy | None = None
+    #: The auditors' signed, encrypted export of one trajectory (issue #16 point 4).
+    audit_exports: AuditExports | None = None
     #: Issue #19: the identity links a person's token is found by, and whose minors' rules apply.
     identities: IdentityLinks | None = None
     jurisdiction: Jurisdiction = Jurisdiction.BE

@@ -24,6 +24,7 @@ from uuid import UUID
 import msgspec
 
 from application import read_log_chain
+from application.metrics import metrics
 from application.sql import Database
 
 
@@ -108,6 +109,7 @@ class AccessLog:
             [self._value(v) for v in msgspec.structs.astuple(entry)]
         )
         self._db.safely(lambda: self._db.statement(sql, params))
+        metrics().personal_data_reads.labels(entry.role).inc()
 
     def record_many(self, entries: Sequence[PersonalDataRead]) -> None:
         """Several reads in one transaction (an export: one entry per client and trajectory),
@@ -121,6 +123,8 @@ class AccessLog:
                 read_log_chain.append(tx, self._table, rows)
 
         self._db.safely(write)
+        for entry in entries:
+            metrics().personal_data_reads.labels(entry.role).inc()
 
     def query(
         self,

@@ -144,6 +144,7 @@ class Client(CopiedThroughState, Record):
 
     class Registered(Event, Aggregate.Created):
         personal_fields = ("personal",)
+        contact_fields = ("personal",)
         registering_organisation: str
         personal: PersonalData
 
@@ -156,6 +157,7 @@ class Client(CopiedThroughState, Record):
 
     class RepresentativeAppointed(Event):
         personal_fields = ("personal",)
+        contact_fields = ("personal",)
         representative_ref: str
         personal: PersonalData
 
@@ -244,6 +246,7 @@ class Client(CopiedThroughState, Record):
         (issue #19). The subject and its keyed hash are personal data."""
 
         personal_fields = ("subject", "subject_hash")
+        contact_fields = ("subject", "subject_hash")
         link_id: str
         subject: str
         subject_hash: str

@@ -168,6 +168,15 @@ class Settings:
     #: Every process runs pending migrations at start; False: they refuse to start while one
     #: is pending, and an operator runs ``rodedraad migrate`` (production releases).
     migrate_on_start: bool = True
+    #: The erasure ledger kept apart from the backups (issue #21): one line per erasure, ids and
+    #: times only; every restore re-applies what it holds. Keep it (and copies) off the data disk.
+    erasure_ledger_file: Path = Path("var/erasure-ledger.jsonl")
+    #: Prometheus metrics on a listener of their own (host, port); None: no listener. Never the
+    #: API's port: metrics are for the operator's network, not the public one.
+    metrics_address: tuple[str, int] | None = None
+    #: A PostgreSQL hot standby the plan-state documents and timelines are read from; commands
+    #: and every access decision stay on ``database`` (README, "Read replicas").
+    read_database_url: str | None = None
 
     def simulation_copy(self, directory: Path) -> "Settings":
         """These settings for an embedded store of its own in ``directory``: its events, keys
@@ -181,6 +190,8 @@ class Settings:
             signing=replace(self.signing, key_file=directory / "signing-key.pem"),
             data_dir=directory,
             embedded_workers=True,
+            # Erasures in a simulation never reach the live record's ledger (nor the reverse).
+            erasure_ledger_file=directory / "erasure-ledger.jsonl",
         )
 
     @classmethod
@@ -247,6 +258,25 @@ class Settings:
                 f"(at most 64), not {deployment!r}"
             )
         workers = choice("EMBEDDED_WORKERS", "auto", ("auto", "true", "false"))
+        read_url = optional("READ_DATABASE_URL")
+        if read_url is not None and not (
+            database.is_postgres and read_url.startswith(("postgresql://", "postgres://"))
+        ):
+            raise SettingsError(
+                "RODEDRAAD_READ_DATABASE_URL names a PostgreSQL hot standby of "
+                "RODEDRAAD_DATABASE_URL, which must be PostgreSQL too"
+            )
+        http = HttpSettings(
+            host=get("HOST", "127.0.0.1"),
+            port=integer("PORT", 8000),
+            max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
+        )
+        metrics_address = _address("METRICS_ADDRESS", optional("METRICS_ADDRESS"))
+        if metrics_address is not None and metrics_address[1] == http.port:
+            raise SettingsError(
+                f"RODEDRAAD_METRICS_ADDRESS must not use the API's port ({http.port}): metrics "
+                "get a listener of their own, off the public one"
+            )
         return cls(
             database=database,
             auth=auth,
@@ -259,11 +289,7 @@ class Settings:
                 key_file=Path(get("SIGNING_KEY_FILE", str(data_dir / "signing-key.pem"))),
                 deployment=deployment,
             ),
-            http=HttpSettings(
-                host=get("HOST", "127.0.0.1"),
-                port=integer("PORT", 8000),
-                max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
-            ),
+            http=http,
             statistics=StatisticsSettings(k=k, lag_days=integer("STATISTICS_LAG_DAYS", 30)),
             data_dir=data_dir,
             embedded_workers=(
@@ -278,8 +304,26 @@ class Settings:
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             migrate_on_start=flag("MIGRATE_ON_START", True),
+            erasure_ledger_file=Path(
+                get("ERASURE_LEDGER_FILE", str(data_dir / "erasure-ledger.jsonl"))
+            ),
             person=PersonSettings(
                 pepper_file=Path(get("IDENTITY_PEPPER_FILE", str(data_dir / "identity-pepper"))),
                 jurisdiction=choice("JURISDICTION", "be", ("be", "nl")).upper(),
             ),
+            metrics_address=metrics_address,
+            read_database_url=read_url,
         )
+
+
+def _address(name: str, value: str | None) -> tuple[str, int] | None:
+    """``host:port`` (``[::1]:9100`` for IPv6) → (host, port); None stays None."""
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(
+            f"RODEDRAAD_{name} must be host:port, such as 127.0.0.1:9100, not {value!r}"
+        )
+    return host, int(port)

@@ -5,6 +5,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import anyio.to_thread
 import jwt
@@ -22,7 +23,9 @@ from api.idempotency import (
 )
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention
 from application.access_log import AccessLog
+from application.audit_export import AuditExports
 from application.care_record import CareRecord
+from application.erasure_ledger import ErasureLedgerFile, reapply
 from application.files import private_directory
 from application.finding_batches import (
     FindingBatches,
@@ -158,7 +161,23 @@ def build_care_record(settings: Settings) -> CareRecord:
     if warning := kek_inside_data_dir(settings):
         log.warning("KEK file inside the data directory", advice=warning)
     keys = build_key_store(settings)
-    return CareRecord(env=settings.database.eventsourcing_env(), keys=keys)
+    record = CareRecord(env=settings.database.eventsourcing_env(), keys=keys)
+    record.erasure_ledger = ErasureLedgerFile(settings.erasure_ledger_file)
+    return record
+
+
+def reapply_missing_erasures(care_record: CareRecord) -> list[UUID]:
+    """Issue #21: at start, before a request is answered, every erasure of the ledger file that
+    the store's own ledger lacks is done again (a store restored with other tooling, or a
+    point-in-time recovery). The clients it erased; nothing if the file has none."""
+    if care_record.erasure_ledger is None:
+        return []
+    keys = care_record.keys
+    done = keys.erasure_done if isinstance(keys, WrappedKeyStore) else None
+    found = reapply(care_record, care_record.erasure_ledger.entries(), already_erased=done)
+    if found.erased:
+        log.warning("erasures re-applied from the erasure ledger", clients=len(found.erased))
+    return found.erased
 
 
 def build_kek_rotation(settings: Settings, keys: KeyStore) -> KekRotation:
@@ -408,6 +427,7 @@ class Container:
     @classmethod
     def build(cls, settings: Settings, *, inline_projections: bool = False) -> "Container":
         care_record = build_care_record(settings)
+        reapply_missing_erasures(care_record)
         policy = build_policy(settings)
         container = cls(
             settings=settings,
@@ -474,6 +494,11 @@ class Container:
 
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()
+        standby, standby_runner = (
+            postgres_queries(self.settings.read_database_url)
+            if self.settings.read_database_url
+            else (None, None)
+        )
         access_log = build_access_log(self.settings)
         release_store = build_release_store(self.settings)
         exports = XesExports(build_projection_database(self.settings), self.settings.statistics.k)
@@ -485,6 +510,8 @@ class Container:
             token_verifier=self.token_verifier,
             queries=queries,
             query_runner=runner,
+            standby=standby,
+            standby_runner=standby_runner,
             policy=AccessPolicy(self.care_record),
             access_log=access_log,
             retention=Retention(
@@ -497,6 +524,7 @@ class Container:
             findings=findings,
             cadence=self.policy.cadence,
             deadline_policy=self.policy,
+            audit_exports=AuditExports(self.care_record, signing_key_file(self.settings).load),
             identities=build_identity_links(self.settings, self.care_record),
             jurisdiction=Jurisdiction(self.settings.person.jurisdiction),
             health_checks=[
@@ -538,3 +566,25 @@ class Container:
         self.worker.database.close()
         self.idempotency.close()
         self.care_record.close()
+
+
+def start_metrics_listener(settings: Settings) -> Callable[[], None] | None:
+    """This process's metrics on ``RODEDRAAD_METRICS_ADDRESS`` (``/metrics``, Prometheus'
+    text format, from the client library's own server in a thread); the function that stops
+    it, or None when no address is set (the default: no listener)."""
+    if settings.metrics_address is None:
+        return None
+    from prometheus_client import start_http_server
+
+    from application.metrics import metrics
+
+    host, port = settings.metrics_address
+    server, thread = start_http_server(port, addr=host, registry=metrics().registry)
+    log.info("metrics listening", address=f"{host}:{port}")
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop

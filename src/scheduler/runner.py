@@ -26,6 +26,7 @@ from application.care_record import CareRecord, CommandResult, ConcurrentWrite
 from application.files import private_file
 from application.kek import KekError
 from application.kek_rotation import KekRotation
+from application.metrics import metrics
 from domain.common import Actor, CommandContext
 from domain.deadlines import DeadlinePolicy
 from domain.errors import DomainError
@@ -205,10 +206,17 @@ class DeadlineScheduler:
         )
         for fired in report.fired:
             fired.recorded = self._record(ctx, fired)
+            if fired.recorded:
+                metrics().scheduler_facts.labels(fired.kind).inc()
         for found in report.network_cadence:
             found.recorded = self._record_cadence(ctx, found)
+            if found.recorded:
+                metrics().scheduler_facts.labels("network_cadence").inc()
         for request in report.person_requests:
             request.recorded = self._record_request(ctx, request)
+            if request.recorded:
+                metrics().scheduler_facts.labels("person_request").inc()
+        metrics().scheduler_runs.labels("completed").inc()
         log.info(
             "scheduler run",
             run=run_id,
@@ -402,6 +410,7 @@ class BackgroundDeadlines:
         with self._lock:
             if not self.lock.acquire():
                 log.debug("another scheduler run holds the lock; skipping this one")
+                metrics().scheduler_runs.labels("skipped").inc()
                 return
             try:
                 self._run(datetime.now(UTC))

@@ -19,21 +19,32 @@ position stays where it was). An allowed command gets a target prepared for it (
 close, a fresh trajectory to accept), so every allowed cell really succeeds.
 """
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from uuid import uuid4
 
 import pytest
 import structlog.testing
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from litestar.testing import TestClient
 
 from api.auth import LocalTokens
 from projections.statistics.store import CellRow
-from rodedraad.wiring import Container
+from rodedraad.wiring import Container, signing_key_file
 from tests.e2e.conftest import TokenFactory
 from tests.e2e.steps import bearer, recorded, save_release
+
+#: An auditor's X25519 public key an audit export is encrypted to (its PEM's base64 line).
+RECIPIENT = base64.b64encode(
+    X25519PrivateKey.generate()
+    .public_key()
+    .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+).decode()
 
 # --- who is asking --------------------------------------------------------------------------------
 
@@ -227,6 +238,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # issue #15: the trajectory as of a moment, and who agreed what and when
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/as-of"): AUDITORS_OF_THE_REGION,
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/agreements"): AUDITORS_OF_THE_REGION,
+    # issue #16: the trajectory's record as one signed file, encrypted to the auditor's key
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/export"): AUDITORS_OF_THE_REGION,
     ("GET", "/v1/admin/retention"): RETENTION,
     # --- the organisation register: a coordinator registers provisionally, an admin keeps it ---
     ("POST", "/v1/organisations"): REGISTRARS,
@@ -316,6 +329,7 @@ class World:
         self.http = http
         self.token = token
         self.container = container
+        signing_key_file(container.settings).create()  # audit exports are signed (issue #16)
         self._auth: dict[tuple[str, str, str], dict[str, str]] = {}
         self.coordinator = self.auth(PARTY, "coordinator")
         self.client = self.new_client()
@@ -820,6 +834,9 @@ PROBES: dict[tuple[str, str], Prober] = {
     ),
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/agreements"): lambda w, o, a: Probe(
         "GET", f"/v1/audit/trajectories/{w.active}/agreements"
+    ),
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/export"): lambda w, o, a: Probe(
+        "GET", f"/v1/audit/trajectories/{w.active}/export?recipient={quote(RECIPIENT)}"
     ),
     ("GET", "/v1/admin/retention"): lambda w, o, a: Probe("GET", "/v1/admin/retention"),
     ("POST", "/v1/organisations"): lambda w, o, a: Probe(
