@@ -38,11 +38,11 @@ def test_the_readme_walks_the_person_from_link_to_revocation_across_two_processe
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    # Each process serves and follows the log (on PostgreSQL too: no separate worker here).
-    workers = {"RODEDRAAD_EMBEDDED_WORKERS": "true"}
+    # As in production (README "Running in production"): one process follows the log and runs
+    # the scheduler (here the first API process, on PostgreSQL too), the other only serves.
     with (
-        serving(data, database_url, **workers) as (first, env),
-        serving(data, database_url, **workers) as (second, _),
+        serving(data, database_url, RODEDRAAD_EMBEDDED_WORKERS="true") as (first, env),
+        serving(data, database_url, RODEDRAAD_EMBEDDED_WORKERS="false") as (second, _),
     ):
         script = walkthrough_script()
         assert "RD2=$RD" in script
