@@ -169,6 +169,30 @@ def run_as_person(
     return runner.run_as(command, command.action, use_case, actor, authorise)
 
 
+def on_my_client(runner: CommandRunner, record: PersonRecord, command: ClientCommand) -> Answer:
+    """A command on the person's client record."""
+    care_record, client_id = runner.care_record, record.client.id
+    return run_as_person(
+        runner,
+        record,
+        command,
+        lambda ctx, version: care_record.change_client(ctx, client_id, version, command),
+    )
+
+
+def on_my_trajectory(
+    runner: CommandRunner, record: PersonRecord, trajectory_id: UUID, command: TrajectoryCommand
+) -> Answer:
+    """A command on one of the person's trajectories (``PersonRecords.trajectory`` found it)."""
+    care_record = runner.care_record
+    return run_as_person(
+        runner,
+        record,
+        command,
+        lambda ctx, version: care_record.change_trajectory(ctx, trajectory_id, version, command),
+    )
+
+
 def one_record(records: list[PersonRecord], client_id: UUID | None) -> PersonRecord:
     """The record a client-level decision is about: the only one, or the one ``client_id``
     names (a parent representing several children names the child)."""
@@ -214,12 +238,7 @@ class MyDecisionsController(Controller):
             t.id for t in care_record.trajectories_of(record.client.id)
         }:
             raise TrajectoryNotFound(f"no trajectory with id {data.trajectory_id}")
-        return run_as_person(
-            runner,
-            record,
-            data,
-            lambda ctx, version: care_record.change_client(ctx, record.client.id, version, data),
-        )
+        return on_my_client(runner, record, data)
 
     @post(
         "/consents/{consent_id:str}/revocation",
@@ -245,13 +264,7 @@ class MyDecisionsController(Controller):
             )
         record = one_record(holding, client_id)
         command = RevokeConsentAt.at(data, consent_id=consent_id)
-        care_record = services.care_record
-        return run_as_person(
-            runner,
-            record,
-            command,
-            lambda ctx, version: care_record.change_client(ctx, record.client.id, version, command),
-        )
+        return on_my_client(runner, record, command)
 
     # --- the plan and the consultations -----------------------------------------------------------
 
@@ -274,15 +287,7 @@ class MyDecisionsController(Controller):
         with the other's."""
         record, _ = self._records(services).trajectory(request.user, trajectory_id)
         command = SignMyPlanAs.at(data, together=needs_both_signatures(record.exerciser))
-        care_record = services.care_record
-        return run_as_person(
-            runner,
-            record,
-            command,
-            lambda ctx, version: care_record.change_trajectory(
-                ctx, trajectory_id, version, command
-            ),
-        )
+        return on_my_trajectory(runner, record, trajectory_id, command)
 
     @post(
         "/trajectories/{trajectory_id:uuid}/consultation-input",
@@ -300,13 +305,7 @@ class MyDecisionsController(Controller):
     ) -> Answer:
         """001: the client is present or asked beforehand; this is the person's own word."""
         record, _ = self._records(services).trajectory(request.user, trajectory_id)
-        care_record = services.care_record
-        return run_as_person(
-            runner,
-            record,
-            data,
-            lambda ctx, version: care_record.change_trajectory(ctx, trajectory_id, version, data),
-        )
+        return on_my_trajectory(runner, record, trajectory_id, data)
 
     # --- requests -------------------------------------------------------------------------------
 
@@ -322,13 +321,7 @@ class MyDecisionsController(Controller):
         """A copy of my data, a correction of a named field, or erasure: decided within a
         month by the coordinating organisation or the data protection officer."""
         record = one_record(self._records(services).of(request.user), client_id)
-        care_record = services.care_record
-        return run_as_person(
-            runner,
-            record,
-            data,
-            lambda ctx, version: care_record.change_client(ctx, record.client.id, version, data),
-        )
+        return on_my_client(runner, record, data)
 
     @get("/requests", sync_to_thread=True, summary="My requests and their decisions")
     def requests(self, request: Caller, services: Services, lang: Lang = None) -> list[MyRequest]:

@@ -400,3 +400,23 @@ def test_a_retried_request_with_the_same_idempotency_key_is_filed_once(
     assert first.json()["item_id"] == again.json()["item_id"]
     mine = module_http.get("/v1/me/requests", headers=person(sub, "client")).json()
     assert len(mine) == 1
+
+
+def test_a_continuation_consent_names_one_of_the_persons_own_trajectories(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    _, own, sub = linked_plan(module_http, module_auth)
+    _, someone_elses, _ = linked_plan(module_http, module_auth)
+    me = person(sub, "client")
+    body = {"occurred_at": at(5), "to_party": "org-next", "scopes": ["plan"]}
+    body["purpose"] = "continuation"
+    refused = module_http.post(
+        "/v1/me/consents", json={**body, "trajectory_id": someone_elses.id}, headers=me
+    )
+    assert refused.status_code == 404, refused.text
+    granted = module_http.post(
+        "/v1/me/consents", json={**body, "trajectory_id": own.id}, headers=me
+    )
+    assert granted.status_code == 200, granted.text
