@@ -39,6 +39,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from eventsourcing.utils import resolve_topic
 
+from application.access_log import AccessLog
 from application.care_record import CareRecord
 from application.commitments import matches
 from application.errors import OperatorError
@@ -54,8 +55,11 @@ log = structlog.get_logger("rodedraad.audit_export")
 FORMAT = "rodedraad-audit-export/1"
 #: What the document's signature is over: this line, then the document's bytes.
 _SIGNED_PREFIX = FORMAT.encode() + b"\n"
+#: Version 1, or version 2 with the read log's head after it (which an export does not use:
+#: its proofs are into the event positions).
 _SEAL_LINE = re.compile(
-    r"^rodedraad-seal/1 (\d+) (\d+) (\d+) (\d+) ([0-9a-f]{64}) (\S+)$",
+    r"^rodedraad-seal/(?:1 (\d+) (\d+) (\d+) (\d+) ([0-9a-f]{64}) (\S+)"
+    r"|2 (\d+) (\d+) (\d+) (\d+) ([0-9a-f]{64}) (\S+) \d+ [0-9a-f]{64} \S+)$",
 )
 
 #: A field's status in the export.
@@ -164,9 +168,16 @@ class AuditExports:
     """Makes audit exports from the event store (both backends), signed with the deployment's
     key (``signing_key``: loaded on each export; raises ``SigningKeyError`` when missing)."""
 
-    def __init__(self, care_record: CareRecord, signing_key: Callable[[], SigningKey]) -> None:
+    def __init__(
+        self,
+        care_record: CareRecord,
+        signing_key: Callable[[], SigningKey],
+        read_log: AccessLog | None = None,
+    ) -> None:
         self._record = care_record
         self._signing_key = signing_key
+        #: The seal taken on demand signs its head too (version 2 seals).
+        self._read_log = read_log
 
     def evidence(
         self, aggregate_ids: Sequence[UUID], *, include_contact: bool, now: datetime
@@ -175,7 +186,7 @@ class AuditExports:
         the seals the proofs lead to, and the sealed fields."""
         key = self._signing_key()
         recorder = self._record.recorder
-        seals = Seals(recorder)
+        seals = Seals(recorder, self._read_log)
         seals.take(key, now)
         chain = EventChain(recorder)
         events: list[ExportedEvent] = []
@@ -344,10 +355,11 @@ def _check_seals(seals: list[ExportedSeal], public: PublicKey) -> dict[int, _Sea
                 "was rewritten, or the key given is not the deployment's that made the export"
             )
         match = _SEAL_LINE.match(s.line)
-        if match is None or int(match.group(1)) != s.number:
+        fields = [g for g in match.groups() if g is not None] if match else []
+        if not fields or int(fields[0]) != s.number:
             raise _Failed(f"seal {s.number}: its signed line is not a seal line of this number")
-        after, last, entries = (int(match.group(i)) for i in (2, 3, 4))
-        held[s.number] = _SealHeld(after, last, entries, bytes.fromhex(match.group(5)))
+        after, last, entries = (int(fields[i]) for i in (1, 2, 3))
+        held[s.number] = _SealHeld(after, last, entries, bytes.fromhex(fields[4]))
     return held
 
 

@@ -127,22 +127,32 @@ def _chunks(source: BinaryIO) -> Iterator[tuple[bytes, bool]]:
         current = following
 
 
-def encrypt(source: BinaryIO, target: BinaryIO, recipient: X25519PublicKey, name: str) -> None:
-    """``source`` sealed to ``recipient`` into ``target`` (see module docstring)."""
+def encrypt(
+    source: BinaryIO,
+    target: BinaryIO,
+    recipient: X25519PublicKey,
+    name: str,
+    *,
+    magic: bytes = MAGIC,
+) -> None:
+    """``source`` sealed to ``recipient`` into ``target`` (see module docstring). ``magic``
+    names the kind of file (a backup's; the audit export's, ``application.sealed_files``)."""
     ephemeral = X25519PrivateKey.generate()
     ephemeral_raw = _raw(ephemeral.public_key())
     aead = _file_key(ephemeral.exchange(recipient), ephemeral_raw, _raw(recipient), name)
-    target.write(MAGIC + ephemeral_raw)
+    target.write(magic + ephemeral_raw)
     for number, (chunk, last) in enumerate(_chunks(source)):
         sealed = aead.encrypt(_nonce(number, last), chunk, name.encode())
         target.write(_LENGTH.pack(len(sealed)) + sealed)
 
 
-def decrypt(source: BinaryIO, identity: X25519PrivateKey, name: str) -> Iterable[bytes]:
+def decrypt(
+    source: BinaryIO, identity: X25519PrivateKey, name: str, *, magic: bytes = MAGIC
+) -> Iterable[bytes]:
     """The content of a file ``encrypt`` wrote, chunk by chunk; ``BackupDamaged`` if any chunk
     does not open or the last one is missing."""
-    if source.read(len(MAGIC)) != MAGIC:
-        raise BackupDamaged(f"{name} is not an encrypted backup file of Rode Draad")
+    if source.read(len(magic)) != magic:
+        raise BackupDamaged(f"{name} is not an encrypted file of Rode Draad of this kind")
     ephemeral_raw = source.read(32)
     if len(ephemeral_raw) != 32:
         raise BackupDamaged(f"{name} is cut short (its header is incomplete)")

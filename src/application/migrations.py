@@ -66,6 +66,7 @@ from application.read_log_chain import append_function_ddl
 from application.read_log_chain import chain_existing as chain_read_log
 from application.schema import SCHEMA_LOCK_KEY
 from application.seals import DDL as SEALS_DDL
+from application.seals import READ_LOG_HEAD_COLUMNS, SEALS
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
 
 #: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
@@ -527,6 +528,16 @@ def _seals(ctx: MigrationContext) -> None:
     ctx.tx.execute(SEALS_DDL[ctx.dialect])
 
 
+def _seal_read_log_head(ctx: MigrationContext) -> None:
+    """Seals sign the read log's head too (issue #16, version 2 seals): three columns for it.
+    The seals already taken keep theirs empty and verify as version 1: they cover no read log.
+    Columns already there (a store migrated before migrations were recorded) are kept."""
+    present = column_names(ctx.tx, SEALS)
+    for column, types in READ_LOG_HEAD_COLUMNS.items():
+        if column not in present:
+            ctx.tx.execute(f"ALTER TABLE {SEALS} ADD COLUMN {column} {types[ctx.dialect]}")
+
+
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
@@ -542,6 +553,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("events", "0006_event_chain", _event_chain),
     Migration("events", "0007_event_chain_writer", _commit_times, in_transaction=False),
     Migration("events", "0008_seals", _seals),
+    Migration("events", "0009_seal_read_log_head", _seal_read_log_head),
     Migration("keys", "0001_baseline", _key_tables),
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),

@@ -1,59 +1,38 @@
-"""A file sealed to one recipient's X25519 key: ephemeral X25519, HKDF-SHA256, AES-256-GCM.
+"""A file sealed to one recipient's X25519 key: the audit export (issue #16).
 
-Issue #16 (the audit export): the export holds plaintext personal data, so it leaves the system
-only encrypted to a key its recipient provides; the machine that makes it cannot read it back.
-The construction, age-like and from ``cryptography``'s primitives only: a fresh X25519 key per
-file; its shared secret with the recipient's public key, through HKDF-SHA256 (salt: both public
-keys; info: ``INFO``), gives an AES-256-GCM key, used once, for the whole content (a file small
-enough to hold in memory; the nonce may be zero because the key is never used again).
-
-Layout: ``MAGIC``, the ephemeral public key (32 bytes), the sealed content (with its 16-byte
-tag). The magic is the associated data, so the header cannot be swapped for another format's.
+The export holds plaintext personal data, so it leaves the system only encrypted to a key its
+recipient provides; the machine that makes it cannot read it back. The construction is the
+backups' (``application.backup_crypto``: an ephemeral X25519 key, HKDF-SHA256, AES-256-GCM in
+chunks that cannot be moved, dropped or cut off), with a magic of its own and ``NAME`` as the
+file name bound into the key and every chunk, so a backup file cannot pass for an export.
 
 Keys are what ``openssl genpkey -algorithm X25519`` writes (PKCS#8 PEM private key; its
-``openssl pkey -pubout`` PEM public key). The backups of issue #21 seal files to an operator's
-X25519 key in chunks (``application.backup_crypto`` on that branch); the two may be unified.
+``openssl pkey -pubout`` PEM public key); ``rodedraad backup-key`` makes the same kind.
 """
 
 import base64
 import binascii
+import io
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from application.backup_crypto import BackupDamaged, decrypt, encrypt
 from application.errors import OperatorError
 
-MAGIC = b"RODEDRAAD-SEALED-FILE/1\n"
-INFO = b"rodedraad sealed file"
-_KEY = 32
-_NONCE = bytes(12)
+MAGIC = b"RODEDRAAD-SEALED-FILE/2\n"
+NAME = "rodedraad audit export"
 
 
 class SealedFileError(OperatorError):
     """A key cannot be used, or a sealed file does not open; the message says which and why."""
 
 
-def _raw(public: X25519PublicKey) -> bytes:
-    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def _aead(shared: bytes, ephemeral: bytes, recipient: bytes) -> AESGCM:
-    key = HKDF(algorithm=SHA256(), length=_KEY, salt=ephemeral + recipient, info=INFO).derive(
-        shared
-    )
-    return AESGCM(key)
-
-
 def encrypt_to(public_key: X25519PublicKey, content: bytes) -> bytes:
     """``content`` sealed so that only the holder of ``public_key``'s private half opens it."""
-    ephemeral = X25519PrivateKey.generate()
-    ephemeral_raw = _raw(ephemeral.public_key())
-    aead = _aead(ephemeral.exchange(public_key), ephemeral_raw, _raw(public_key))
-    return MAGIC + ephemeral_raw + aead.encrypt(_NONCE, content, MAGIC)
+    target = io.BytesIO()
+    encrypt(io.BytesIO(content), target, public_key, NAME, magic=MAGIC)
+    return target.getvalue()
 
 
 def is_sealed(data: bytes) -> bool:
@@ -64,17 +43,12 @@ def decrypt_with(private_key: X25519PrivateKey, data: bytes) -> bytes:
     """The content of a file ``encrypt_to`` sealed to ``private_key``'s public half."""
     if not is_sealed(data):
         raise SealedFileError("the file is not a sealed file of Rode Draad")
-    ephemeral_raw = data[len(MAGIC) : len(MAGIC) + _KEY]
-    if len(ephemeral_raw) != _KEY:
-        raise SealedFileError("the sealed file is cut short (its header is incomplete)")
-    ephemeral = X25519PublicKey.from_public_bytes(ephemeral_raw)
-    aead = _aead(private_key.exchange(ephemeral), ephemeral_raw, _raw(private_key.public_key()))
     try:
-        return aead.decrypt(_NONCE, data[len(MAGIC) + _KEY :], MAGIC)
-    except InvalidTag:
+        return b"".join(decrypt(io.BytesIO(data), private_key, NAME, magic=MAGIC))
+    except BackupDamaged:
         raise SealedFileError(
-            "the sealed file does not open: it was altered, or it was sealed to another key "
-            "than the identity given"
+            "the sealed file does not open: it was altered or cut short, or it was sealed to "
+            "another key than the identity given"
         ) from None
 
 

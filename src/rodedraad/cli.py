@@ -17,8 +17,10 @@ from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobLockBusy
 from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
+    from application.access_log import AccessLog
     from application.care_record import CareRecord
     from application.migrations import MigrationStatus, Stores
+    from application.seals import Seals
     from projections.worker import Progress
 
 
@@ -151,6 +153,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
 
     from rodedraad.logs import configure_logging
     from rodedraad.wiring import (
+        build_access_log,
         build_deadlines,
         build_finding_batches,
         build_idempotency_store,
@@ -175,6 +178,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     idempotency = build_idempotency_store(settings)
     releases = build_releases(settings, deadlines.scheduler.policy)
     batches = build_finding_batches(settings)
+    read_log = build_access_log(settings)
     background = BackgroundDeadlines(
         deadlines.scheduler,
         build_leader_lock(settings),
@@ -183,7 +187,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         prune_idempotency_keys=idempotency.prune,
         release_statistics=releases.run_due,
         release_theme_batches=theme_batch_job(batches, deadlines.care_record),
-        take_seal=seal_job(settings, deadlines.care_record),
+        take_seal=seal_job(settings, deadlines.care_record, read_log),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -199,6 +203,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         releases.store.close()
         releases.read_models.close()
         batches.close()
+        read_log.close()
         idempotency.close()
         deadlines.close()
     return 0
@@ -563,10 +568,15 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     trajectory's events) and name the first position that does not match; then the seals
     (``_verify_seals``). Exit 1 on a mismatch; the record is never changed."""
     from application.event_chain import EventChain
-    from rodedraad.wiring import build_care_record
+    from application.seals import Seals
+    from rodedraad.wiring import build_access_log, build_care_record
 
     care_record = build_care_record(settings)
+    access_log = build_access_log(settings)
     try:
+        read_log_matches = _verify_read_log(
+            settings, access_log, Seals(care_record.recorder, access_log)
+        )
         chain = EventChain(care_record.recorder)
         if args.trajectory is not None:
             result = chain.verify_aggregate(args.trajectory)
@@ -578,8 +588,8 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             sealed = _verify_seals(settings, care_record, args)
             snapshots = _verify_snapshots(care_record, args.trajectory)
     finally:
+        access_log.close()
         care_record.close()
-    read_log_matches = _verify_read_log(settings)
     if result.genesis_up_to:
         print(
             f"positions up to {result.genesis_up_to:,} were chained by the migration, after "
@@ -694,16 +704,18 @@ def _audit_seal(settings: Settings, args: argparse.Namespace) -> int:
     anchor outside the system (the signed line and its signature); nothing new: no seal."""
     from application.seals import Seals
     from application.signing import encode_signature
-    from rodedraad.wiring import build_care_record, signing_key_file
+    from rodedraad.wiring import build_access_log, build_care_record, signing_key_file
 
     key = signing_key_file(settings).load()
     care_record = build_care_record(settings)
+    read_log = build_access_log(settings)
     try:
-        seals = Seals(care_record.recorder).take(key, datetime.now(UTC))
+        seals = Seals(care_record.recorder, read_log).take(key, datetime.now(UTC))
     finally:
+        read_log.close()
         care_record.close()
     if not seals:
-        print("nothing to seal: every chained position is sealed already")
+        print("nothing to seal: every chained position is sealed already, and the read log's head")
         return 0
     for seal in seals:
         print(seal.payload().decode())
@@ -711,9 +723,10 @@ def _audit_seal(settings: Settings, args: argparse.Namespace) -> int:
     _say(
         f"{len(seals)} seal(s), {seals[0].number} to {seals[-1].number}: "
         f"{sum(s.entries for s in seals):,} position(s), {seals[0].after_position + 1} to "
-        f"{seals[-1].last_position}; anchor the lines above outside the system (README, "
-        "'Tamper evidence'): the last seal's two lines suffice, since its chain entries hash "
-        "in everything before them"
+        f"{seals[-1].last_position}, and the read log's head (its entry "
+        f"{seals[-1].read_log.position if seals[-1].read_log else 0}); anchor the lines above "
+        "outside the system (README, 'Tamper evidence'): the last seal's two lines suffice, "
+        "since its chain entries and the read log's head hash in everything before them"
     )
     return 0
 
@@ -747,16 +760,11 @@ def _audit_verify_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify_read_log(settings: Settings) -> bool:
-    """The personal-data read log against its own chain (``application.read_log_chain``),
-    reported on its own lines; whether it matches."""
-    from rodedraad.wiring import build_access_log
-
-    access_log = build_access_log(settings)
-    try:
-        result = access_log.verify()
-    finally:
-        access_log.close()
+def _verify_read_log(settings: Settings, access_log: "AccessLog", seals: "Seals") -> bool:
+    """The personal-data read log against its own chain (``application.read_log_chain``) and
+    against the heads the seals signed (``Seals.verify_read_log``; their signatures are
+    ``_verify_seals``'s), reported on its own lines; whether it matches."""
+    result = access_log.verify()
     if result.genesis_up_to:
         print(
             f"read log: entries up to position {result.genesis_up_to:,} were chained by the "
@@ -770,10 +778,32 @@ def _verify_read_log(settings: Settings) -> bool:
             f"({result.checked:,} entr(y/ies) before it match)"
         )
         return False
+    print(f"read log: all {result.checked:,} entr(y/ies) match the chain")
+    retention = timedelta(days=round(365.25 * settings.retention_log_years))
+    sealed = seals.verify_read_log(retention, datetime.now(UTC))
+    if sealed.mismatch is not None:
+        m = sealed.mismatch
+        print(f"read log: SEAL MISMATCH at seal {m.seal} (read-log entry {m.position}): {m.reason}")
+        return False
     print(
-        f"read log: all {result.checked:,} entr(y/ies) match the chain. Not covered: entries "
-        "removed from the end with nothing written after them"
+        f"read log: the heads signed by {sealed.heads:,} seal(s) hold, up to entry "
+        f"{sealed.sealed_up_to:,}"
+        if sealed.heads
+        else "read log: no seal has signed its head yet"
     )
+    if sealed.tail_entries:
+        since = (
+            f", written since {sealed.tail_since:%Y-%m-%d %H:%M:%S} UTC"
+            if sealed.tail_since
+            else ""
+        )
+        print(
+            f"read log: unsealed tail: {sealed.tail_entries:,} entr(y/ies) from entry "
+            f"{sealed.tail_first_position}{since}: entries removed from there on could not be "
+            "told from the record; `rodedraad audit seal` seals them"
+        )
+    else:
+        print("read log: unsealed tail: none, every entry is sealed")
     return True
 
 

@@ -355,10 +355,13 @@ def theme_batch_job(
     return lambda now: release_due(batches, deliver, now)
 
 
-def seal_job(settings: Settings, care_record: CareRecord) -> Callable[[datetime], list[Seal]]:
-    """The scheduler's job: seal the event chain when the last seal is
-    ``RODEDRAAD_SEAL_INTERVAL_MINUTES`` old and there is something new (issue #16)."""
-    seals = Seals(care_record.recorder)
+def seal_job(
+    settings: Settings, care_record: CareRecord, access_log: AccessLog
+) -> Callable[[datetime], list[Seal]]:
+    """The scheduler's job: seal the event chain and the read log's head when the last seal is
+    ``RODEDRAAD_SEAL_INTERVAL_MINUTES`` old and there is something new in either (issue #16).
+    ``access_log``: the read log, whose head each seal signs (its owner closes it)."""
+    seals = Seals(care_record.recorder, access_log)
     key = signing_key_file(settings).load
     every = timedelta(minutes=settings.seal_interval_minutes)
 
@@ -477,6 +480,7 @@ class Container:
         )
         releases = build_releases(self.settings, self.policy)
         batches = build_finding_batches(self.settings)
+        read_log = build_access_log(self.settings)
         background = BackgroundDeadlines(
             scheduler,
             build_leader_lock(self.settings),
@@ -485,12 +489,14 @@ class Container:
             prune_idempotency_keys=self.idempotency.prune,
             release_statistics=releases.run_due,
             release_theme_batches=theme_batch_job(batches, self.care_record),
-            take_seal=seal_job(self.settings, self.care_record),
+            take_seal=seal_job(self.settings, self.care_record, read_log),
         )
         background.start()
         self.background_scheduler = background
         self._closers.append(_Shutdown(background.shutdown))
-        self._closers.extend([scheduler.database, releases.store, releases.read_models, batches])
+        self._closers.extend(
+            [scheduler.database, releases.store, releases.read_models, batches, read_log]
+        )
 
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()
@@ -524,7 +530,9 @@ class Container:
             findings=findings,
             cadence=self.policy.cadence,
             deadline_policy=self.policy,
-            audit_exports=AuditExports(self.care_record, signing_key_file(self.settings).load),
+            audit_exports=AuditExports(
+                self.care_record, signing_key_file(self.settings).load, access_log
+            ),
             identities=build_identity_links(self.settings, self.care_record),
             jurisdiction=Jurisdiction(self.settings.person.jurisdiction),
             health_checks=[

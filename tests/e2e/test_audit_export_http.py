@@ -152,6 +152,9 @@ def test_an_export_holds_the_events_their_proofs_the_views_and_the_fields(
     assert [e["version"] for e in events if e["originator_id"] == client_id] == [1]
     assert all(e["proof"] is not None for e in events), "the export seals on demand"
     assert document["seals"]
+    assert all(s["line"].startswith("rodedraad-seal/2 ") for s in document["seals"]), (
+        "the seal taken on demand signs the read log's head too, and verifies offline"
+    )
     assert document["agreements"]["trajectory_id"] == trajectory_id
     assert [a["asked"] for a in document["as_of"]] == [f"occurred:{at(10)}"]
     assert document["as_of"][0]["answer"]["state"]["id"] == trajectory_id
