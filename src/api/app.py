@@ -22,8 +22,10 @@ from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
 from api.organisations import OrganisationController
 from api.person import MeController
+from api.person_decisions import MyDecisionsController
 from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ClientReadController, ReadController
+from api.request_queue import RequestQueueController
 from api.schemas import Health, ProjectionHealth
 from api.services import ApiServices
 from api.statistics import StatisticsController
@@ -96,6 +98,8 @@ def create_app(
             ClientController,
             *client_command_handlers,
             MeController,
+            MyDecisionsController,
+            RequestQueueController,
             AuditController,
             StatisticsController,
             OrganisationController,

@@ -62,7 +62,8 @@ class Metrics:
         )
         self.scheduler_facts = Counter(
             "rodedraad_scheduler_facts_recorded",
-            "Facts the scheduler recorded: deadline reminders, misses, late meetings; cadence",
+            "Facts the scheduler recorded: deadline reminders, misses, late meetings; cadence; "
+            "persons' requests",
             ["kind"],
             registry=r,
         )

@@ -1,8 +1,6 @@
 """The person whose plan it is, as a user (issue #19), over HTTP on both backends: identity
 links, the person's tokens, what they see under ``/v1/me``, who has access and who read."""
 
-from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -11,10 +9,8 @@ import pytest
 from litestar.testing import TestClient
 
 from api.auth import LocalTokens
-from rodedraad.settings import Settings
-from rodedraad.wiring import Container
 from tests.e2e.catalog import CASES
-from tests.e2e.conftest import TokenFactory, token_factory
+from tests.e2e.conftest import App, Person, TokenFactory
 from tests.e2e.steps import (
     Record,
     at,
@@ -25,20 +21,7 @@ from tests.e2e.steps import (
     trajectory_with_plan,
 )
 
-Person = Callable[[str, str], dict[str, str]]
-App = tuple[Settings, Container, TestClient]  # type: ignore[type-arg]
 COORDINATING = "org-coordinating"
-
-
-@pytest.fixture(scope="module")
-def person(module_app: App) -> Person:
-    """``person(subject, "client")`` → the headers of a person's token: subject and role only."""
-    tokens = LocalTokens.from_file(module_app[0].auth.secret_file)
-
-    def issue(subject: str, role: str) -> dict[str, str]:
-        return bearer(tokens.issue(user=subject, organisation=None, roles=[role], region=None))
-
-    return issue
 
 
 def link(client: Record, subject: str, as_role: str = "client", **extra: Any) -> str:
@@ -130,15 +113,17 @@ def test_a_subject_without_a_link_in_that_role_reaches_nothing(
     assert module_http.get("/v1/me", headers=person(sub, "representative")).status_code == 403
 
 
+@pytest.mark.parametrize("role", ["client", "representative"])
 def test_a_person_token_may_use_no_route_of_the_organisations(
     module_app: App,
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
     person: Person,
+    role: str,
 ) -> None:
     """Every route outside ``/v1/me``: 403, on the person's own records as on others'."""
-    client, trajectory, sub = linked_plan(module_http, module_auth)
-    headers = person(sub, "client")
+    client, trajectory, child, parent = family(module_http, module_auth)
+    headers = person(child if role == "client" else parent, role)
     ids = {"client_id": client.id, "trajectory_id": trajectory.id}
     asked = 0
     for route in module_app[2].app.routes:
@@ -380,23 +365,6 @@ def test_free_texts_are_shown_only_when_marked_visible_and_never_a_safety_escala
         f"/v1/me/trajectories/{trajectory.id}", headers=person(parent, "representative")
     ).json()
     assert "safety" not in {e["reason"] for e in seen["escalations"]}
-
-
-@pytest.fixture
-def dutch(any_settings: Settings) -> Iterator[tuple[TestClient, TokenFactory, Person]]:  # type: ignore[type-arg]
-    """An app of a deployment under Dutch law (``RODEDRAAD_JURISDICTION=NL``)."""
-    settings = replace(any_settings, person=replace(any_settings.person, jurisdiction="NL"))
-    container = Container.build(settings, inline_projections=True)
-    tokens = LocalTokens.from_file(settings.auth.secret_file)
-
-    def issue(subject: str, role: str) -> dict[str, str]:
-        return bearer(tokens.issue(user=subject, organisation=None, roles=[role], region=None))
-
-    try:
-        with TestClient(app=container.http_app()) as http:
-            yield http, token_factory(settings), issue
-    finally:
-        container.close()
 
 
 @pytest.mark.parametrize(
