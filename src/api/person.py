@@ -51,6 +51,11 @@ class PersonRecord:
     representative_ref: str | None
     exerciser: Exerciser
 
+    def reader(self, principal: Principal) -> Principal:
+        """The person as the read log names them: by their identity link, never by the
+        identity provider's subject (personal data the read log would keep past an erasure)."""
+        return msgspec.structs.replace(principal, user_id=f"identity-link:{self.link_id}")
+
 
 @dataclass(frozen=True)
 class PersonRecords:
@@ -507,7 +512,7 @@ class MeController(Controller):
         """The plan as the person sees it (module docstring); the read is logged."""
         record, trajectory = self._records(services).trajectory(request.user, trajectory_id)
         services.access_log.record(
-            read_entry(request, request.user, record.client.id, trajectory.id)
+            read_entry(request, record.reader(request.user), record.client.id, trajectory.id)
         )
         return plan_of(services, record, trajectory, language(request, lang))
 

@@ -350,7 +350,7 @@ class MyDecisionsController(Controller):
         logged as a personal-data read. A copy handed out is beyond any later erasure."""
         record, trajectory = self._records(services).trajectory(request.user, trajectory_id)
         services.access_log.record(
-            read_entry(request, request.user, record.client.id, trajectory.id)
+            read_entry(request, record.reader(request.user), record.client.id, trajectory.id)
         )
         tongue = language(request, lang)
         plan = plan_of(services, record, trajectory, tongue)
@@ -375,7 +375,7 @@ class MyDecisionsController(Controller):
         consents, and none of the free texts professionals wrote (as ``/v1/me`` shows)."""
         record, trajectory = self._records(services).trajectory(request.user, trajectory_id)
         services.access_log.record(
-            read_entry(request, request.user, record.client.id, trajectory.id)
+            read_entry(request, record.reader(request.user), record.client.id, trajectory.id)
         )
         policy = services.policy
         document = fhir.trajectory_bundle(

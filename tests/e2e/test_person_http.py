@@ -3,12 +3,13 @@ links, the person's tokens, what they see under ``/v1/me``, who has access and w
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from litestar.testing import TestClient
 
 from api.auth import LocalTokens
+from rodedraad.wiring import build_access_log
 from tests.e2e.catalog import CASES
 from tests.e2e.conftest import App, Person, TokenFactory
 from tests.e2e.steps import (
@@ -445,3 +446,26 @@ def test_a_continuation_consent_is_listed_on_the_trajectory_it_names_only(
     assert module_http.get(f"/v1/trajectories/{named.id}", headers=next_org).status_code == 200
     unnamed = module_http.get(f"/v1/trajectories/{other.json()['id']}", headers=next_org)
     assert unnamed.status_code == 404
+
+
+def test_the_read_log_names_the_person_by_their_link_never_by_the_providers_subject(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_app: App,
+    person: Person,
+) -> None:
+    """The subject is personal data sealed under the client's key (and erased with it); the
+    read log outlives an erasure, so it must never hold the subject in the clear."""
+    client, trajectory, sub = linked_plan(module_http, module_auth)
+    mine = person(sub, "client")
+    for path in ("", "/plan", "/fhir"):
+        read = module_http.get(f"/v1/me/trajectories/{trajectory.id}{path}", headers=mine)
+        assert read.status_code == 200, (path, read.text)
+    log = build_access_log(module_app[0])
+    try:
+        own = [e for e in log.query(client_ids=[UUID(client.id)]) if e.role == "client"]
+    finally:
+        log.close()
+    assert len(own) == 3
+    assert all(entry.user_id.startswith("identity-link:") for entry in own), own
+    assert not [entry for entry in own if sub in entry.user_id]
