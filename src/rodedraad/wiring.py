@@ -42,7 +42,12 @@ from application.simulation import simulation_mark
 from application.sql import PostgresDatabase, SqliteDatabase
 from domain.deadlines import DeadlinePolicy
 from domain.minors import Jurisdiction
-from projections.health import StalledProjections, WorkerHeartbeats
+from projections.health import (
+    StalledProjections,
+    StandbyReachable,
+    WorkerHeartbeats,
+    standby_lag_events,
+)
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
 from projections.read_sqlite import sqlite_queries
@@ -511,14 +516,25 @@ class Container:
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),
+                *([StandbyReachable(standby.tracking)] if standby else []),
             ],
         )
+        if self.settings.read_database_url:
+            self.watch_standby_lag(self.settings.read_database_url)
         on_startup = (
             [self.start_projection_worker, self.start_scheduler]
             if self.settings.embedded_workers
             else []
         )
         return create_app(services, on_startup=on_startup, on_shutdown=[self.close])
+
+    def watch_standby_lag(self, standby_url: str) -> None:
+        """``rodedraad_standby_lag_events``: asked of the primary and the standby at each
+        scrape (in the metrics listener's thread), so it is as fresh as the scrape."""
+        from application.metrics import metrics
+
+        primary_url = self.settings.database.url
+        metrics().standby_lag.set_function(lambda: standby_lag_events(primary_url, standby_url))
 
     def read_side_health(self, queries: ReadModelQueries) -> list[HealthCheck]:
         """Issue #10: ``/health`` degraded while the read models stand still behind the log,
