@@ -3,12 +3,11 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from projections.plan_state.board import Board, BoardFilter, board_query, board_row
 from projections.plan_state.listing import ListFilter, TrajectoryPage, list_page, list_query
-from projections.plan_state.scope import Scope, scoped
+from projections.plan_state.scope import Scope, among
 from projections.runner import Runner
 from projections.store import iso
 
@@ -69,14 +68,8 @@ class PlanStateQueries:
         primary keys, whatever the size of the scope."""
         if not trajectory_ids:
             return set()
-        source, params = scoped(scope)
-        ids = [str(i) for i in trajectory_ids]
-        extra: list[Any]
-        if self.runner.dialect == "postgres":  # one statement text, whatever the page's size
-            among, extra = "AND t.id = ANY(?::text[])", [ids]
-        else:
-            among, extra = f"AND t.id IN ({', '.join('?' * len(ids))})", list(ids)
-        rows = await self.runner.fetch(" ".join(["SELECT t.id", *source, among]), params + extra)
+        sql, params = among(scope, [str(i) for i in trajectory_ids], self.runner.dialect)
+        rows = await self.runner.fetch(sql, params)
         return {UUID(str(r[0])) for r in rows}
 
     async def board(self, f: BoardFilter, now: datetime) -> Board:
