@@ -83,6 +83,14 @@ def coordinator(settings: Settings, org: str = "org-a") -> dict[str, str]:
     return bearer(token_factory(settings)(user=f"user@{org}", org=org))
 
 
+def org_a_and_b(
+    app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
+) -> tuple[TestClient, str, dict[str, str], dict[str, str]]:  # type: ignore[type-arg]
+    """(client, standby URL, org-a's coordinator, org-b's coordinator)."""
+    settings, http, standby = app
+    return http, standby, coordinator(settings), coordinator(settings, "org-b")
+
+
 def post(http: TestClient, path: str, body: dict[str, Any], auth: dict[str, str]) -> Any:  # type: ignore[type-arg]
     answer = http.post(path, json=body, headers=auth)
     assert answer.status_code in (200, 201), answer.text
@@ -143,8 +151,7 @@ def test_a_plan_state_is_read_from_the_standby_at_its_own_position(
 def test_a_consent_revoked_on_the_primary_closes_the_door_while_the_standby_lags(
     app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
 ) -> None:
-    settings, http, standby = app
-    a, b = coordinator(settings), coordinator(settings, "org-b")
+    http, standby, a, b = org_a_and_b(app)
     client, trajectory, _ = started_trajectory(http, a)
     consent = post(
         http,
@@ -215,8 +222,7 @@ def standby_parties(standby: str, trajectory: str) -> set[str]:
 def test_a_party_whose_agreement_ended_on_the_primary_leaves_the_standby_s_board_and_list(
     app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
 ) -> None:
-    settings, http, standby = app
-    a, b = coordinator(settings), coordinator(settings, "org-b")
+    http, standby, a, b = org_a_and_b(app)
     _, trajectory, _ = started_trajectory(http, a)
     path = f"/v1/trajectories/{trajectory}"
     agreement = {
@@ -243,8 +249,7 @@ def test_a_party_whose_agreement_ended_on_the_primary_leaves_the_standby_s_board
 def test_min_position_on_the_list_waits_for_the_standby(
     app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
 ) -> None:
-    settings, http, standby = app
-    a = coordinator(settings)
+    http, standby, a, _ = org_a_and_b(app)
     with Replay(standby):
         _, trajectory, position = started_trajectory(http, a)
         behind = http.get(f"/v1/trajectories?min_position={position}&max_wait_ms=300", headers=a)
@@ -257,8 +262,7 @@ def test_min_position_on_the_list_waits_for_the_standby(
 def test_health_and_the_metric_show_how_far_the_standby_is_behind(
     app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
 ) -> None:
-    settings, http, standby = app
-    a = coordinator(settings)
+    http, standby, a, _ = org_a_and_b(app)
     with Replay(standby):
         started_trajectory(http, a)
         paused = http.get("/health").json()

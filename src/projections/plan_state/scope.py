@@ -29,6 +29,13 @@ def scoped(scope: Scope) -> tuple[list[str], list[Any]]:
         params: list[Any] = [scope.organisation]
     else:
         sql, params = ["FROM rm_trajectories t WHERE 1 = 1"], []
+    return _region_and_sector(scope, sql, params)
+
+
+def _region_and_sector(
+    scope: Scope, sql: list[str], params: list[Any]
+) -> tuple[list[str], list[Any]]:
+    """``sql`` and ``params`` with the scope's region and sector conditions on ``t`` added."""
     if scope.region is not None:
         sql.append("AND t.region = ?")
         params.append(scope.region)
@@ -57,10 +64,5 @@ def among(scope: Scope, trajectory_ids: Sequence[str], dialect: str) -> tuple[st
         params.insert(0, scope.organisation)
     else:
         sql = [f"SELECT t.id FROM rm_trajectories t WHERE t.id {ids}"]
-    if scope.region is not None:
-        sql.append("AND t.region = ?")
-        params.append(scope.region)
-    if scope.sector is not None:
-        sql.append("AND t.sector = ?")
-        params.append(scope.sector.value)
+    sql, params = _region_and_sector(scope, sql, params)
     return " ".join(sql), params
