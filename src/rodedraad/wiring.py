@@ -1,6 +1,7 @@
 """Builds the application objects from one ``Settings``; the tests use the same factory."""
 
 import gc
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -534,7 +535,10 @@ class Container:
         from application.metrics import metrics
 
         primary_url = self.settings.database.url
-        metrics().standby_lag.set_function(lambda: standby_lag_events(primary_url, standby_url))
+        gauge = metrics().standby_lag
+        gauge.set_function(lambda: standby_lag_events(primary_url, standby_url))
+        # Closed: no longer asked of databases this process let go (unknown from here on).
+        self._closers.append(_Shutdown(lambda: gauge.set_function(lambda: math.nan)))
 
     def read_side_health(self, queries: ReadModelQueries) -> list[HealthCheck]:
         """Issue #10: ``/health`` degraded while the read models stand still behind the log,
