@@ -61,11 +61,13 @@ class ApiServices:
     #: A learning network's meetings a year, from the policy file (issue #14 point 3).
     cadence: Cadence = field(default_factory=Cadence)
     #: A hot standby's read models (``RODEDRAAD_READ_DATABASE_URL``): plan-state documents,
-    #: timelines, the board, the list and the learning networks come from there; who may read
-    #: them is decided on ``queries`` (the primary), so a lagging standby never grants access
-    #: that was revoked.
+    #: timelines, the board, the list and the learning networks come from there (and the
+    #: statistics releases, ``standby_releases``); who may read them is decided on ``queries``
+    #: (the primary), so a lagging standby never grants access that was revoked.
     standby: ReadModelQueries | None = None
     standby_runner: QueryRunner | None = None
+    #: The statistics releases as the standby holds them: their reads come from there.
+    standby_releases: ReleaseStore | None = None
     #: The deadline policy the scheduler uses: the as-of answer evaluates it at T (issue #15).
     deadline_policy: DeadlinePolicy | None = None
     #: The auditors' signed, encrypted export of one trajectory (issue #16 point 4).

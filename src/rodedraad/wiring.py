@@ -491,6 +491,10 @@ class Container:
         exports = XesExports(build_projection_database(self.settings), self.settings.statistics.k)
         findings = build_finding_batches(self.settings)
         self._closers.extend([access_log, release_store, exports, findings])
+        standby_releases = None
+        if self.settings.read_database_url:
+            standby_releases = ReleaseStore(PostgresDatabase(self.settings.read_database_url))
+            self._closers.append(standby_releases)
         services = ApiServices(
             care_record=self.care_record,
             idempotency=self.idempotency,
@@ -499,6 +503,7 @@ class Container:
             query_runner=runner,
             standby=standby,
             standby_runner=standby_runner,
+            standby_releases=standby_releases,
             policy=AccessPolicy(self.care_record),
             access_log=access_log,
             retention=Retention(

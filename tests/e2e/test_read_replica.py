@@ -12,6 +12,7 @@ list, however far behind the standby is, and that ``/health`` and the metric sho
 """
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +25,7 @@ from application.metrics import metrics
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container
 from tests.e2e.conftest import token_factory
-from tests.e2e.steps import at, bearer, on
+from tests.e2e.steps import at, bearer, on, save_release
 
 pytestmark = pytest.mark.postgres
 
@@ -41,9 +42,9 @@ def replica(postgres_url: str) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def app(
+def built(
     replica: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Settings, TestClient, str]]:  # type: ignore[type-arg]
+) -> Iterator[tuple[Settings, Container, TestClient, str]]:  # type: ignore[type-arg]
     primary, standby = replica
     data_dir = tmp_path_factory.mktemp("replica-app")
     settings = Settings.from_env(
@@ -56,9 +57,17 @@ def app(
     container = Container.build(settings, inline_projections=True)
     try:
         with TestClient(app=container.http_app()) as http:
-            yield settings, http, standby
+            yield settings, container, http, standby
     finally:
         container.close()
+
+
+@pytest.fixture(scope="module")
+def app(
+    built: tuple[Settings, Container, TestClient, str],  # type: ignore[type-arg]
+) -> tuple[Settings, TestClient, str]:  # type: ignore[type-arg]
+    settings, _, http, standby = built
+    return settings, http, standby
 
 
 class Replay:
@@ -303,3 +312,27 @@ def test_a_learning_network_is_read_from_the_standby_and_one_not_replayed_yet_is
     listed = http.get(f"/v1/learning-networks?{caught_up}", headers=forum).json()
     assert established["id"] in {n["id"] for n in listed}
     assert http.get(path, headers=forum).status_code == 200
+
+
+def test_a_statistics_release_is_read_from_the_standby_once_it_has_replayed_it(
+    built: tuple[Settings, Container, TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    settings, container, http, standby = built
+    forum = bearer(token_factory(settings)(user="forum", org="forum-secretariat", roles=("forum",)))
+    with Replay(standby):
+        number = save_release(container, "west-flanders")
+        path = f"/v1/statistics/releases/{number}"
+
+        during = http.get(path, headers=forum)
+        listed = http.get("/v1/statistics/releases", headers=forum).json()
+
+        assert (during.status_code, during.json()["rule"]) == (503, "read-your-writes")
+        assert number not in {r["number"] for r in listed}  # the standby's list: not yet
+
+    deadline = time.monotonic() + 10
+    after = http.get(path, headers=forum)
+    while after.status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = http.get(path, headers=forum)
+    assert after.status_code == 200, after.text
+    assert after.json()["number"] == number
