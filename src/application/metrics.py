@@ -54,6 +54,14 @@ class Metrics:
             ["projection"],
             registry=r,
         )
+        #: Label-free: one standby per API process (``RODEDRAAD_READ_DATABASE_URL``); its value is
+        #: asked of both databases at each scrape (``rodedraad.wiring``), NaN when unreachable.
+        self.standby_lag = Gauge(
+            "rodedraad_standby_lag_events",
+            "How many log positions the read replica's read models are behind the primary's "
+            "(the largest over the projections); NaN when either cannot be reached",
+            registry=r,
+        )
         self.scheduler_runs = Counter(
             "rodedraad_scheduler_runs",
             "Scheduler runs: completed, or skipped while another run held the lock",
