@@ -6,9 +6,10 @@ directory (as the ``postgres`` OS user when run as root: PostgreSQL refuses to r
 free ports, with its own ``pg_hba.conf`` allowing replication, makes the standby with
 ``pg_basebackup`` and removes both at the end. The tests use it too.
 
-``python -m benchmarks.replica [--trajectories 200] [--seconds 10] [--clients 8]``: plan-state
-reads per second through one ``rodedraad serve`` process, first with every query on the primary,
-then with ``RODEDRAAD_READ_DATABASE_URL`` on the standby. Prints one JSON object.
+``python -m benchmarks.replica [--trajectories 200] [--seconds 10] [--clients 8]``: reads per
+second of plan states, of org-a's board (``BOARD``) and of its list (``LIST``) through one
+``rodedraad serve`` process, first with every query on the primary, then with
+``RODEDRAAD_READ_DATABASE_URL`` on the standby. Prints one JSON object.
 """
 
 import argparse
@@ -130,14 +131,17 @@ def _serve(env: dict[str, str], port: int, log: Path) -> "subprocess.Popen[bytes
     raise RuntimeError(log.read_text()[-3000:])
 
 
-def _reads_per_second(base: str, token: str, ids: list[str], clients: int, seconds: float) -> float:
+def _reads_per_second(
+    base: str, token: str, paths: list[str], clients: int, seconds: float
+) -> float:
+    """GETs of ``paths`` (taken in turn) per second from ``clients`` threads."""
     done = [0] * clients
     stop = time.monotonic() + seconds
 
     def client(index: int) -> None:
         i = index
         while time.monotonic() < stop:
-            _call(base, token, f"/v1/trajectories/{ids[i % len(ids)]}")
+            _call(base, token, paths[i % len(paths)])
             done[index] += 1
             i += clients
 
@@ -147,6 +151,23 @@ def _reads_per_second(base: str, token: str, ids: list[str], clients: int, secon
     for thread in threads:
         thread.join()
     return sum(done) / seconds
+
+
+#: The board: every trajectory of the workload (referred two days ago, nothing since) is idle
+#: for more than a day, so each request ranks all of org-a's and returns the 100 longest stuck.
+BOARD = "/v1/board?limit=100&idle_days=1"
+#: The list: org-a's newest 50.
+LIST = "/v1/trajectories?limit=50"
+
+
+def _measure(
+    base: str, token: str, ids: list[str], clients: int, seconds: float
+) -> dict[str, float]:
+    plan_states = [f"/v1/trajectories/{i}" for i in ids]
+    return {
+        name: round(_reads_per_second(base, token, paths, clients, seconds), 1)
+        for name, paths in (("plan_state", plan_states), ("board", [BOARD]), ("list", [LIST]))
+    }
 
 
 def run(trajectories: int, seconds: float, clients: int) -> dict[str, Any]:
@@ -187,7 +208,7 @@ def run(trajectories: int, seconds: float, clients: int) -> dict[str, Any]:
                     )["id"]
                 )
             time.sleep(2)  # the worker and the standby catch up
-            one = _reads_per_second(base, token, ids, clients, seconds)
+            one = _measure(base, token, ids, clients, seconds)
         finally:
             process.terminate()
             process.wait(timeout=15)
@@ -195,7 +216,7 @@ def run(trajectories: int, seconds: float, clients: int) -> dict[str, Any]:
             {**env, "RODEDRAAD_READ_DATABASE_URL": standby}, port, Path(data) / "s.log"
         )
         try:
-            two = _reads_per_second(base, token, ids, clients, seconds)
+            two = _measure(base, token, ids, clients, seconds)
         finally:
             process.terminate()
             process.wait(timeout=15)
@@ -204,10 +225,7 @@ def run(trajectories: int, seconds: float, clients: int) -> dict[str, Any]:
         "clients": clients,
         "seconds": seconds,
         "cpus": os.cpu_count(),
-        "plan_state_reads_per_second": {
-            "primary_only": round(one, 1),
-            "with_standby": round(two, 1),
-        },
+        "reads_per_second": {"primary_only": one, "with_standby": two},
     }
 
 

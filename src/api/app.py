@@ -22,8 +22,10 @@ from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
 from api.organisations import OrganisationController
 from api.person import MeController
+from api.person_decisions import MyDecisionsController
 from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ClientReadController, ReadController
+from api.request_queue import RequestQueueController
 from api.schemas import Health, ProjectionHealth
 from api.services import ApiServices
 from api.statistics import StatisticsController
@@ -33,6 +35,8 @@ from api.trajectories import (
     trajectory_command_handlers,
 )
 from application.care_record import CareRecord
+from application.unavailable import DatabaseUnavailable
+from projections.health import behind_primary
 from projections.queries import ReadModelQueries
 
 
@@ -55,7 +59,24 @@ async def health(
             name: ProjectionHealth(position=p, lag=max(0, head - p))
             for name, p in positions.items()
         },
+        standby=await _standby_health(services.standby, positions),
     )
+
+
+async def _standby_health(
+    standby: ReadModelQueries | None, primary: dict[str, int]
+) -> dict[str, ProjectionHealth] | None:
+    """Each projection on the standby: its position, and how far behind the primary's."""
+    if standby is None:
+        return None
+    try:
+        positions = await standby.tracking.positions()
+    except DatabaseUnavailable:  # StandbyReachable names it among the reasons
+        return None
+    return {
+        name: ProjectionHealth(position=positions.get(name, 0), lag=lag)
+        for name, lag in behind_primary(primary, positions).items()
+    }
 
 
 def create_app(
@@ -96,6 +117,8 @@ def create_app(
             ClientController,
             *client_command_handlers,
             MeController,
+            MyDecisionsController,
+            RequestQueueController,
             AuditController,
             StatisticsController,
             OrganisationController,

@@ -328,6 +328,28 @@ class CommandRunner:
                 "header out",
                 extra=[{"key": ON_BEHALF_OF, "message": "not for a register or a network"}],
             )
+        return self.run_as(
+            command,
+            action,
+            use_case,
+            acting.actor(representative),
+            policy.command_guard(principal, action, representative),
+            location=location,
+        )
+
+    def run_as(
+        self,
+        command: Command,
+        action: Action,
+        use_case: UseCase,
+        actor: Actor,
+        authorise: Callable[[Any], Actor],
+        *,
+        location: str | None = None,
+    ) -> Answer:
+        """Run ``use_case`` once as ``actor``, with ``authorise`` deciding on each record it
+        touches: ``If-Match``, ``Idempotency-Key`` and the answer. ``run`` for an
+        organisation's token; the person's routes (issue #19) with the person as the actor."""
         expected = expected_version(self.if_match)
         key = self._idempotency_key()
         if key is not None:
@@ -340,11 +362,7 @@ class CommandRunner:
             if stored is not None:
                 metrics().commands.labels(action, "replayed", "").inc()
                 return self._respond(stored, replayed=True)
-        ctx = self.context(
-            command.occurred_at,
-            acting.actor(representative),
-            policy.command_guard(principal, action, representative),
-        )
+        ctx = self.context(command.occurred_at, actor, authorise)
         try:
             result = use_case(ctx, expected)
         except BaseException as error:

@@ -34,6 +34,7 @@ from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
 from projections.plan_state.board import Board, BoardFilter
 from projections.plan_state.sealed import DocumentErased, open_document
+from projections.plan_state.standby import plan_state_lists
 from projections.queries import ReadModelQueries
 from projections.timeline import Timeline
 from projections.views import ClientView, TrajectoryView, client_view
@@ -199,9 +200,11 @@ class ReadController(Controller):
     ) -> Board:
         """Longest stuck first: blocked, an open escalation, a consultation overdue, or nothing
         recorded for ``idle_days``."""
-        await consistency.reached("plan_state")
+        await consistency.reached("plan_state", on_standby=True)
         _, organisation, region = services.policy.list_scope(request.user, organisation, region)
-        return await queries.plan_state.board(
+        # With a standby: the board is computed there, its rows kept as the primary allows.
+        lists = plan_state_lists(queries.plan_state, services.standby_plan_state)
+        return await lists.board(
             BoardFilter(
                 organisation=organisation,
                 region=region,

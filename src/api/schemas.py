@@ -93,6 +93,10 @@ class Health(msgspec.Struct):
     log_position: int
     projections: dict[str, ProjectionHealth]
     reasons: list[str] = msgspec.field(default_factory=list)
+    #: With a read replica (``RODEDRAAD_READ_DATABASE_URL``): each projection's position on the
+    #: standby and how far it is behind the primary's (``lag``, in log positions); ``null``
+    #: without one, or when the standby cannot be reached (then ``reasons`` says so).
+    standby: dict[str, ProjectionHealth] | None = None
 
 
 class Problem(msgspec.Struct, omit_defaults=True):

@@ -14,6 +14,7 @@ from application.identities import IdentityLinks
 from domain.deadlines import DeadlinePolicy
 from domain.minors import Jurisdiction
 from domain.network_cadence import Cadence
+from projections.plan_state.queries import PlanStateQueries
 from projections.queries import ReadModelQueries
 from projections.statistics.exports import XesExports
 from projections.statistics.store import ReleaseStore
@@ -59,11 +60,14 @@ class ApiServices:
     findings: FindingOutbox | None = None
     #: A learning network's meetings a year, from the policy file (issue #14 point 3).
     cadence: Cadence = field(default_factory=Cadence)
-    #: A hot standby's read models (``RODEDRAAD_READ_DATABASE_URL``): plan-state documents and
-    #: timelines come from there; who may read them is decided on ``queries`` (the primary), so
-    #: a lagging standby never grants access that was revoked.
+    #: A hot standby's read models (``RODEDRAAD_READ_DATABASE_URL``): plan-state documents,
+    #: timelines, the board, the list and the learning networks come from there (and the
+    #: statistics releases, ``standby_releases``); who may read them is decided on ``queries``
+    #: (the primary), so a lagging standby never grants access that was revoked.
     standby: ReadModelQueries | None = None
     standby_runner: QueryRunner | None = None
+    #: The statistics releases as the standby holds them: their reads come from there.
+    standby_releases: ReleaseStore | None = None
     #: The deadline policy the scheduler uses: the as-of answer evaluates it at T (issue #15).
     deadline_policy: DeadlinePolicy | None = None
     #: The auditors' signed, encrypted export of one trajectory (issue #16 point 4).
@@ -71,3 +75,7 @@ class ApiServices:
     #: Issue #19: the identity links a person's token is found by, and whose minors' rules apply.
     identities: IdentityLinks | None = None
     jurisdiction: Jurisdiction = Jurisdiction.BE
+
+    @property
+    def standby_plan_state(self) -> PlanStateQueries | None:
+        return None if self.standby is None else self.standby.plan_state

@@ -17,7 +17,7 @@ from litestar.params import PathParameter
 
 from api.access import STATISTICS_READERS, AccessPolicy, Forbidden
 from api.auth import Principal
-from api.common import Caller, Services
+from api.common import Caller, Services, StandbyBehind
 from api.schemas import (
     EarlyFactorsView,
     EarlyFactorView,
@@ -55,9 +55,11 @@ class ReleaseNotFound(NotFound):
 
 
 def _store(services: Services) -> ReleaseStore:
+    """Where releases are read: the hot standby's copy when there is one (a release is the
+    same for every reader of a region: who reads which region follows from the token alone)."""
     if services.releases is None:  # pragma: no cover - every deployment has one
         raise ReleaseNotFound("this deployment keeps no statistics releases")
-    return services.releases
+    return services.standby_releases or services.releases
 
 
 def _reader(services: Services, request: Caller) -> tuple[Principal, frozenset[str] | None]:
@@ -101,9 +103,12 @@ def _table_summary(table: TableSummary, cells: Sequence[CellRow]) -> ReleaseTabl
     )
 
 
-def _release(store: ReleaseStore, number: int) -> ReleaseDescription:
+def _release(services: Services, store: ReleaseStore, number: int) -> ReleaseDescription:
     release = store.release(number)
     if release is None:
+        primary = services.releases
+        if store is not primary and primary is not None and primary.release(number) is not None:
+            raise StandbyBehind()  # saved on the primary, not replayed on the standby yet
         raise ReleaseNotFound(f"no statistics release numbered {number}")
     return release
 
@@ -121,7 +126,7 @@ def _published_dynamics(
             "auditor read their own region's releases, the forum every region's"
         )
     store = _store(services)
-    release = _release(store, number)
+    release = _release(services, store, number)
     if region not in release.regions:
         raise ReleaseNotFound(
             f"release {number} holds no region {region!r}; it holds {', '.join(release.regions)}"
@@ -174,7 +179,7 @@ class StatisticsController(Controller):
         store = _store(services)
 
         def read() -> tuple[ReleaseDescription, list[ReleaseTableSummary]]:
-            release = _release(store, number)
+            release = _release(services, store, number)
             visible = _visible(release, regions)
             summaries = []
             for table in release.tables:
@@ -213,7 +218,7 @@ class StatisticsController(Controller):
             )
 
         def read() -> tuple[ReleaseDescription, dict[str, list[CellRow]]]:
-            release = _release(store, number)
+            release = _release(services, store, number)
             return release, store.cells(number, name, _visible(release, regions))
 
         release, cells = await anyio.to_thread.run_sync(read)

@@ -66,6 +66,7 @@ from domain.organisation import (
     OrganisationNotFound,
     organisation_id,
 )
+from domain.person_requests import RequestDeadline, deadline_due
 from domain.record import Record
 from domain.shared_findings import check_confirmed, check_shareable
 from domain.trajectory import Trajectory
@@ -455,6 +456,11 @@ class CareRecord(Application[UUID]):
         the event in the log; ``application.identities`` checks each one's record."""
         return list(dict.fromkeys(self._created(Client.IdentityLinked)))
 
+    def clients_with_requests(self) -> list[UUID]:
+        """The clients that ever filed a GDPR request (issue #19), found by the topic of the
+        event in the log: the deciders' queue and the scheduler check each one's record."""
+        return list(dict.fromkeys(self._created(Client.RequestFiled)))
+
     def _created(self, creation: type[Aggregate.Event]) -> list[UUID]:
         """The ids of every aggregate created by ``creation``, oldest first: found by the
         event's topic in the log, a page at a time."""
@@ -522,6 +528,20 @@ class CareRecord(Application[UUID]):
         aggregate = self.learning_network(network)
         new = aggregate.record_cadence(ctx, fact)
         return self._save_all(aggregate) if new else None
+
+    def record_request_deadline(
+        self, ctx: CommandContext, client_id: UUID, request_id: str, deadline: RequestDeadline
+    ) -> CommandResult | None:
+        """The scheduler's fact on a person's GDPR request (issue #19): the reminder or the
+        month passed. Idempotent: ``None`` when the request no longer has it due (decided, or
+        recorded before), as ``person_requests.deadline_due`` decides on the fresh record."""
+        client = self.client(client_id)
+        self._check_writable(client)
+        request = client.requests.get(request_id)
+        if request is None or deadline_due(request, ctx.occurred_on) != deadline:
+            return None
+        client.record_request_deadline(ctx, request_id=request_id, deadline=deadline)
+        return self._save_all(client)
 
     def escalate_policy_signal(
         self,

@@ -54,6 +54,14 @@ class Metrics:
             ["projection"],
             registry=r,
         )
+        #: Label-free: one standby per API process (``RODEDRAAD_READ_DATABASE_URL``); its value is
+        #: asked of both databases at each scrape (``rodedraad.wiring``), NaN when unreachable.
+        self.standby_lag = Gauge(
+            "rodedraad_standby_lag_events",
+            "How many log positions the read replica's read models are behind the primary's "
+            "(the largest over the projections); NaN when either cannot be reached",
+            registry=r,
+        )
         self.scheduler_runs = Counter(
             "rodedraad_scheduler_runs",
             "Scheduler runs: completed, or skipped while another run held the lock",
@@ -62,7 +70,8 @@ class Metrics:
         )
         self.scheduler_facts = Counter(
             "rodedraad_scheduler_facts_recorded",
-            "Facts the scheduler recorded: deadline reminders, misses, late meetings; cadence",
+            "Facts the scheduler recorded: deadline reminders, misses, late meetings; cadence; "
+            "persons' requests",
             ["kind"],
             registry=r,
         )

@@ -174,8 +174,9 @@ class Settings:
     #: Prometheus metrics on a listener of their own (host, port); None: no listener. Never the
     #: API's port: metrics are for the operator's network, not the public one.
     metrics_address: tuple[str, int] | None = None
-    #: A PostgreSQL hot standby the plan-state documents and timelines are read from; commands
-    #: and every access decision stay on ``database`` (README, "Read replicas").
+    #: A PostgreSQL hot standby the plan states, timelines, board, list, learning networks and
+    #: statistics releases are read from; commands and every access decision stay on
+    #: ``database`` (README, "Read replicas").
     read_database_url: str | None = None
 
     def simulation_copy(self, directory: Path) -> "Settings":

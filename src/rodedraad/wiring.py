@@ -1,6 +1,7 @@
 """Builds the application objects from one ``Settings``; the tests use the same factory."""
 
 import gc
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,7 +45,12 @@ from application.simulation import simulation_mark
 from application.sql import PostgresDatabase, SqliteDatabase
 from domain.deadlines import DeadlinePolicy
 from domain.minors import Jurisdiction
-from projections.health import StalledProjections, WorkerHeartbeats
+from projections.health import (
+    StalledProjections,
+    StandbyReachable,
+    WorkerHeartbeats,
+    standby_lag_events,
+)
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
 from projections.read_sqlite import sqlite_queries
@@ -510,6 +516,10 @@ class Container:
         exports = XesExports(build_projection_database(self.settings), self.settings.statistics.k)
         findings = build_finding_batches(self.settings)
         self._closers.extend([access_log, release_store, exports, findings])
+        standby_releases = None
+        if self.settings.read_database_url:
+            standby_releases = ReleaseStore(PostgresDatabase(self.settings.read_database_url))
+            self._closers.append(standby_releases)
         services = ApiServices(
             care_record=self.care_record,
             idempotency=self.idempotency,
@@ -518,6 +528,7 @@ class Container:
             query_runner=runner,
             standby=standby,
             standby_runner=standby_runner,
+            standby_releases=standby_releases,
             policy=AccessPolicy(self.care_record),
             access_log=access_log,
             retention=Retention(
@@ -538,14 +549,28 @@ class Container:
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),
+                *([StandbyReachable(standby.tracking)] if standby else []),
             ],
         )
+        if self.settings.read_database_url:
+            self.watch_standby_lag(self.settings.read_database_url)
         on_startup = (
             [self.start_projection_worker, self.start_scheduler]
             if self.settings.embedded_workers
             else []
         )
         return create_app(services, on_startup=on_startup, on_shutdown=[self.close])
+
+    def watch_standby_lag(self, standby_url: str) -> None:
+        """``rodedraad_standby_lag_events``: asked of the primary and the standby at each
+        scrape (in the metrics listener's thread), so it is as fresh as the scrape."""
+        from application.metrics import metrics
+
+        primary_url = self.settings.database.url
+        gauge = metrics().standby_lag
+        gauge.set_function(lambda: standby_lag_events(primary_url, standby_url))
+        # Closed: no longer asked of databases this process let go (unknown from here on).
+        self._closers.append(_Shutdown(lambda: gauge.set_function(lambda: math.nan)))
 
     def read_side_health(self, queries: ReadModelQueries) -> list[HealthCheck]:
         """Issue #10: ``/health`` degraded while the read models stand still behind the log,

@@ -5,12 +5,14 @@ The shared test server is never reconfigured: ``benchmarks.replica.streaming_rep
 PostgreSQL refuses to run as root, and CI runs as root), on free ports, with its own
 ``pg_hba.conf`` allowing replication, makes the standby with ``pg_basebackup`` and removes both
 at the end. With the standby's replay
-paused, it holds that a plan state is read from the standby (read-your-writes waits for the
-standby's own position), and that a consent revoked on the primary closes the door at once,
-however far behind the standby is.
+paused, it holds that a plan state, the list and a learning network are read from the standby
+(read-your-writes waits for the standby's own position), that a consent revoked or a party's
+agreement ended on the primary closes the door at once on the plan state, the board and the
+list, however far behind the standby is, and that ``/health`` and the metric show the lag.
 """
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,10 +21,11 @@ import pytest
 from benchmarks.replica import server_programs_available, streaming_replica
 from litestar.testing import TestClient
 
+from application.metrics import metrics
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container
 from tests.e2e.conftest import token_factory
-from tests.e2e.steps import at, bearer, on
+from tests.e2e.steps import at, bearer, on, save_release
 
 pytestmark = pytest.mark.postgres
 
@@ -39,9 +42,9 @@ def replica(postgres_url: str) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def app(
+def built(
     replica: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Settings, TestClient, str]]:  # type: ignore[type-arg]
+) -> Iterator[tuple[Settings, Container, TestClient, str]]:  # type: ignore[type-arg]
     primary, standby = replica
     data_dir = tmp_path_factory.mktemp("replica-app")
     settings = Settings.from_env(
@@ -54,9 +57,17 @@ def app(
     container = Container.build(settings, inline_projections=True)
     try:
         with TestClient(app=container.http_app()) as http:
-            yield settings, http, standby
+            yield settings, container, http, standby
     finally:
         container.close()
+
+
+@pytest.fixture(scope="module")
+def app(
+    built: tuple[Settings, Container, TestClient, str],  # type: ignore[type-arg]
+) -> tuple[Settings, TestClient, str]:  # type: ignore[type-arg]
+    settings, _, http, standby = built
+    return settings, http, standby
 
 
 class Replay:
@@ -79,6 +90,14 @@ class Replay:
 
 def coordinator(settings: Settings, org: str = "org-a") -> dict[str, str]:
     return bearer(token_factory(settings)(user=f"user@{org}", org=org))
+
+
+def org_a_and_b(
+    app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
+) -> tuple[TestClient, str, dict[str, str], dict[str, str]]:  # type: ignore[type-arg]
+    """(client, standby URL, org-a's coordinator, org-b's coordinator)."""
+    settings, http, standby = app
+    return http, standby, coordinator(settings), coordinator(settings, "org-b")
 
 
 def post(http: TestClient, path: str, body: dict[str, Any], auth: dict[str, str]) -> Any:  # type: ignore[type-arg]
@@ -141,8 +160,7 @@ def test_a_plan_state_is_read_from_the_standby_at_its_own_position(
 def test_a_consent_revoked_on_the_primary_closes_the_door_while_the_standby_lags(
     app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
 ) -> None:
-    settings, http, standby = app
-    a, b = coordinator(settings), coordinator(settings, "org-b")
+    http, standby, a, b = org_a_and_b(app)
     client, trajectory, _ = started_trajectory(http, a)
     consent = post(
         http,
@@ -186,3 +204,135 @@ def test_an_erasure_on_the_primary_closes_the_standby_s_copy_of_the_plan_state(
 
         assert (during.status_code, during.json()["rule"]) == (503, "read-your-writes")
         assert "Support at home" not in during.text
+
+
+def on_list(http: TestClient, auth: dict[str, str], trajectory: str, query: str = "") -> bool:  # type: ignore[type-arg]
+    answer = http.get(f"/v1/trajectories?limit=500{query}", headers=auth)
+    assert answer.status_code == 200, answer.text
+    return trajectory in {item["id"] for item in answer.json()["items"]}
+
+
+def on_board(http: TestClient, auth: dict[str, str], trajectory: str) -> bool:  # type: ignore[type-arg]
+    # Nothing recorded for more than a day (the story is 60 days old): on the board.
+    answer = http.get("/v1/board?limit=500&idle_days=1", headers=auth)
+    assert answer.status_code == 200, answer.text
+    return trajectory in {row["id"] for row in answer.json()["trajectories"]}
+
+
+def standby_parties(standby: str, trajectory: str) -> set[str]:
+    with psycopg.connect(standby) as conn:
+        rows = conn.execute(
+            "SELECT organisation FROM rm_trajectory_parties WHERE trajectory_id = %s",
+            (trajectory,),
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_a_party_whose_agreement_ended_on_the_primary_leaves_the_standby_s_board_and_list(
+    app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    http, standby, a, b = org_a_and_b(app)
+    _, trajectory, _ = started_trajectory(http, a)
+    path = f"/v1/trajectories/{trajectory}"
+    agreement = {
+        "occurred_at": at(2),
+        "agreement_id": "care",
+        "assignments": [{"party": "org-b", "role": "provider"}],
+    }
+    post(http, f"{path}/role-agreements", agreement, a)
+    accepted = post(http, f"{path}/role-agreements/care/acceptances", {"occurred_at": at(3)}, b)
+    caught_up = f"&min_position={accepted['position']}&max_wait_ms=5000"
+    assert on_list(http, b, trajectory, caught_up)
+    assert on_board(http, b, trajectory)
+
+    with Replay(standby):
+        post(http, f"{path}/role-agreements/care/end", {"occurred_at": at(5), "reason": "done"}, a)
+        assert "org-b" in standby_parties(standby, trajectory)  # the standby still says so
+
+        assert not on_list(http, b, trajectory)
+        assert not on_board(http, b, trajectory)
+        assert on_list(http, a, trajectory)  # read on the standby, still there for A
+        assert on_board(http, a, trajectory)
+
+
+def test_min_position_on_the_list_waits_for_the_standby(
+    app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    http, standby, a, _ = org_a_and_b(app)
+    with Replay(standby):
+        _, trajectory, position = started_trajectory(http, a)
+        behind = http.get(f"/v1/trajectories?min_position={position}&max_wait_ms=300", headers=a)
+        assert (behind.status_code, behind.json()["rule"]) == (503, "read-your-writes")
+        assert not on_list(http, a, trajectory)  # not replayed on the standby yet
+
+    assert on_list(http, a, trajectory, f"&min_position={position}&max_wait_ms=5000")
+
+
+def test_health_and_the_metric_show_how_far_the_standby_is_behind(
+    app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    http, standby, a, _ = org_a_and_b(app)
+    with Replay(standby):
+        started_trajectory(http, a)
+        paused = http.get("/health").json()
+        paused_metric = metrics().registry.get_sample_value("rodedraad_standby_lag_events")
+
+    assert paused["standby"]["plan_state"]["lag"] >= 1
+    assert paused_metric is not None
+    assert paused_metric >= 1
+    _, _, position = started_trajectory(http, a)
+    http.get(f"/v1/trajectories?min_position={position}&max_wait_ms=5000", headers=a)
+    caught_up = http.get("/health").json()
+    assert caught_up["standby"]["plan_state"] == {"position": position, "lag": 0}
+    assert metrics().registry.get_sample_value("rodedraad_standby_lag_events") == 0
+
+
+def test_a_learning_network_is_read_from_the_standby_and_one_not_replayed_yet_is_a_503(
+    app: tuple[Settings, TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    settings, http, standby = app
+    forum = bearer(token_factory(settings)(user="forum", org="forum-secretariat", roles=("forum",)))
+    body = {
+        "occurred_at": at(0),
+        "level": "meso",
+        "region": "limburg",
+        "coordinating_organisation": "org-a",
+    }
+    with Replay(standby):
+        established = post(http, "/v1/learning-networks", body, forum)
+        path = f"/v1/learning-networks/{established['id']}"
+
+        missing = http.get(path, headers=forum)
+        listed = http.get("/v1/learning-networks", headers=forum).json()
+
+        assert (missing.status_code, missing.json()["rule"]) == (503, "read-your-writes")
+        assert established["id"] not in {n["id"] for n in listed}
+
+    caught_up = f"min_position={established['position']}&max_wait_ms=5000"
+    listed = http.get(f"/v1/learning-networks?{caught_up}", headers=forum).json()
+    assert established["id"] in {n["id"] for n in listed}
+    assert http.get(path, headers=forum).status_code == 200
+
+
+def test_a_statistics_release_is_read_from_the_standby_once_it_has_replayed_it(
+    built: tuple[Settings, Container, TestClient, str],  # type: ignore[type-arg]
+) -> None:
+    settings, container, http, standby = built
+    forum = bearer(token_factory(settings)(user="forum", org="forum-secretariat", roles=("forum",)))
+    with Replay(standby):
+        number = save_release(container, "west-flanders")
+        path = f"/v1/statistics/releases/{number}"
+
+        during = http.get(path, headers=forum)
+        listed = http.get("/v1/statistics/releases", headers=forum).json()
+
+        assert (during.status_code, during.json()["rule"]) == (503, "read-your-writes")
+        assert number not in {r["number"] for r in listed}  # the standby's list: not yet
+
+    deadline = time.monotonic() + 10
+    after = http.get(path, headers=forum)
+    while after.status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = http.get(path, headers=forum)
+    assert after.status_code == 200, after.text
+    assert after.json()["number"] == number
