@@ -168,6 +168,9 @@ class Settings:
     #: Every process runs pending migrations at start; False: they refuse to start while one
     #: is pending, and an operator runs ``rodedraad migrate`` (production releases).
     migrate_on_start: bool = True
+    #: Issue #23: the pages' local sign-in for trying them out (embedded mode, this machine's
+    #: clients only); refused at start together with a production token issuer.
+    ui_local_sign_in: bool = False
 
     def simulation_copy(self, directory: Path) -> "Settings":
         """These settings for an embedded store of its own in ``directory``: its events, keys
@@ -247,6 +250,13 @@ class Settings:
                 f"(at most 64), not {deployment!r}"
             )
         workers = choice("EMBEDDED_WORKERS", "auto", ("auto", "true", "false"))
+        ui_local_sign_in = flag("UI_LOCAL_SIGN_IN", False)
+        if ui_local_sign_in and auth.uses_issuer:
+            raise SettingsError(
+                "RODEDRAAD_UI_LOCAL_SIGN_IN=true is refused while a production token issuer is "
+                "configured (RODEDRAAD_JWT_PUBLIC_KEY_FILE or RODEDRAAD_JWT_JWKS_URL): sign in "
+                "with the identity provider instead"
+            )
         return cls(
             database=database,
             auth=auth,
@@ -278,6 +288,7 @@ class Settings:
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             migrate_on_start=flag("MIGRATE_ON_START", True),
+            ui_local_sign_in=ui_local_sign_in,
             person=PersonSettings(
                 pepper_file=Path(get("IDENTITY_PEPPER_FILE", str(data_dir / "identity-pepper"))),
                 jurisdiction=choice("JURISDICTION", "be", ("be", "nl")).upper(),
