@@ -15,11 +15,12 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
+from projections.statistics.store import CellRow, TableSummary
 from rodedraad.settings import Settings, SettingsError
 from rodedraad.wiring import Container, build_access_log
 from tests.e2e.conftest import token_factory
 from tests.e2e.readside import COORDINATOR, PROVIDER, App, Trajectories
-from tests.e2e.steps import Record
+from tests.e2e.steps import Record, save_table
 from tests.integration.databases import BACKENDS, fresh_settings, require_backend
 
 BASE = "https://testserver.local"
@@ -312,3 +313,89 @@ def test_the_local_sign_in_is_off_by_default_and_refused_with_a_production_issue
                 "RODEDRAAD_JWT_ISSUER": "https://idp.example",
             }
         )
+
+
+# --- a learning network's process map ---------------------------------------------------------
+
+MAP_REGION = "region-map"
+#: A trace's steps as the dynamics table names them; ten published edges and one withheld.
+PUBLISHED_EDGES = {
+    ("start", "referred"): 40,
+    ("referred", "accepted"): 38,
+    ("accepted", "consultation_held"): 35,
+    ("consultation_held", "role_agreement_proposed"): 30,
+    ("role_agreement_proposed", "plan_signed"): 25,
+    ("plan_signed", "evaluated"): 22,
+    ("evaluated", "blocked"): 12,
+    ("blocked", "unblocked"): 11,
+    ("unblocked", "evaluated"): 11,
+    ("evaluated", "closed"): 15,
+    ("closed", "end"): 15,
+}
+WITHHELD_EDGE = ("referred", "declined")
+
+
+def dynamics_release(settings: Settings) -> int:
+    """A release of ``MAP_REGION`` with a dynamics table: published nodes and edges, one edge
+    and one node withheld (as disclosure control leaves them: no value), a median gap."""
+    nodes: dict[str, int] = {}
+    for (source, _), count in PUBLISHED_EDGES.items():
+        nodes[source] = nodes.get(source, 0) + count
+    cells = [
+        CellRow("*", f"node:{activity}", "count", float(count))
+        for activity, count in nodes.items()
+        if activity not in ("start", "unblocked")
+    ]
+    cells.append(CellRow("*", "node:unblocked", "count", None, withheld="suppressed"))
+    cells += [
+        CellRow("*", f"edge:{a}>{b}", "count", float(count))
+        for (a, b), count in PUBLISHED_EDGES.items()
+    ]
+    a, b = WITHHELD_EDGE
+    cells.append(CellRow("*", f"edge:{a}>{b}", "count", None, withheld="suppressed"))
+    cells.append(CellRow("*", "weeks:plan_signed>evaluated", "quantile", 91.0, quantile=0.5))
+    summary = TableSummary("dynamics", len(cells), len(cells) - 2, {"suppressed": 2})
+    return save_table(settings, MAP_REGION, summary, cells, position=1)
+
+
+@pytest.fixture(scope="module")
+def release(app: App) -> int:
+    return dynamics_release(app.settings)
+
+
+def network_page(app: App, path: str, region: str = MAP_REGION) -> httpx.Response:
+    token = app.token(user="lena", org="network-org", roles=("learning_network",), region=region)
+    return app.http.get(path, headers={"Cookie": f"rd_session={token}"})
+
+
+def test_the_process_map_draws_the_published_edges_only(app: App, release: int) -> None:
+    answer = network_page(app, f"/ui/statistics/releases/{release}/process-map?region={MAP_REGION}")
+    assert answer.status_code == 200
+    svg = answer.text[answer.text.index("<svg") : answer.text.index("</svg>")]
+    assert svg.count('marker-end="url(#arrowhead)"') == len(PUBLISHED_EDGES) >= 10
+    for (a, b), count in PUBLISHED_EDGES.items():
+        assert f"<title>{a} → {b}: {count}" in svg
+    assert "<title>referred → declined" not in svg  # withheld: never drawn
+    assert "declined" not in answer.text.split("<caption>")[1]  # nor in the table
+    assert "<title>unblocked</title>" in svg  # a box without its withheld number
+    assert "plan_signed → evaluated: 22, mediaan 13.0 weken" in svg
+
+
+def test_the_statistics_page_lists_the_releases_of_the_networks_region(
+    app: App, release: int
+) -> None:
+    answer = network_page(app, "/ui/statistics")
+    assert answer.status_code == 200
+    assert (
+        f'href="/ui/statistics/releases/{release}/process-map?region={MAP_REGION}"' in answer.text
+    )
+
+
+def test_a_region_not_yours_and_a_coordinator_get_the_refusal_page(app: App, release: int) -> None:
+    path = f"/ui/statistics/releases/{release}/process-map?region={MAP_REGION}"
+    other = network_page(app, path, region="region-elsewhere")
+    assert other.status_code == 403
+    assert "<svg" not in other.text
+    coordinator = page(app, path)
+    assert coordinator.status_code == 403
+    assert coordinator.headers["content-type"].startswith("text/html")

@@ -18,7 +18,9 @@ from collections.abc import Iterator
 import pytest
 
 from api.auth import LocalTokens
+from rodedraad.settings import Settings
 from tests.e2e.chromium import AXE, Tab, chromium, chromium_binary
+from tests.e2e.test_pages_http import MAP_REGION, PUBLISHED_EDGES, dynamics_release
 from tests.e2e.test_readme_walkthrough import ROOT, serving
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -64,6 +66,8 @@ def site(axe: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
                 "region": REGION,
             },
         )
+        environment = {"RODEDRAAD_DATA_DIR": str(data), "RODEDRAAD_DATABASE_URL": url}
+        dynamics_release(Settings.from_env(environment))
         yield base, trajectory["id"]
 
 
@@ -183,6 +187,18 @@ def test_the_pages_in_english(tab: Tab, site: tuple[str, str], axe: str) -> None
     assert_accessible(tab, axe)
 
 
+def test_a_learning_networks_process_map(tab: Tab, site: tuple[str, str], axe: str) -> None:
+    base, _ = site
+    sign_in(tab, base, "network-org", "learning_network", "/ui/statistics", region=MAP_REGION)
+    assert tab.evaluate("location.pathname") == "/ui/statistics"
+    link = tab.evaluate(f"document.querySelector('a[href*=\"region={MAP_REGION}\"]').href")
+    assert tab.open(link) == 200
+    drawn = tab.evaluate("document.querySelectorAll('.thread svg g.edge').length")
+    assert drawn == len(PUBLISHED_EDGES)
+    assert_accessible(tab, axe)
+    tab.screenshot(SCREENSHOTS / "process-map.png")
+
+
 def test_the_sign_in_page_is_accessible(tab: Tab, site: tuple[str, str], axe: str) -> None:
     base, _ = site
     assert tab.open(f"{base}/ui/sign-in") == 200
@@ -192,6 +208,6 @@ def test_the_sign_in_page_is_accessible(tab: Tab, site: tuple[str, str], axe: st
 
 def test_the_screenshots_are_where_the_readme_shows_them() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in ("board.png", "trajectory.png", "sign-in.png"):
+    for name in ("board.png", "trajectory.png", "process-map.png", "sign-in.png"):
         assert f"docs/screenshots/{name}" in readme
         assert (SCREENSHOTS / name).exists()

@@ -101,6 +101,28 @@ _WORDS: dict[str, tuple[str, str]] = {
     "today": ("vandaag", "today"),
     "none": ("geen", "none"),
     "events": ("gebeurtenissen", "events"),
+    "statistics": ("Statistiek", "Statistics"),
+    "statistics_intro": (
+        "De statistiekreleases van uw regio('s); per regio de proceskaart.",
+        "The statistics releases of your region(s); per region its process map.",
+    ),
+    "releases": ("Releases", "Releases"),
+    "release": ("Release", "Release"),
+    "period": ("Periode", "Period"),
+    "process_map": ("Proceskaart", "Process map"),
+    "map_intro": (
+        "Alleen gepubliceerde aantallen: een overgang of activiteit die ontbreekt, kwam niet "
+        "voor of werd achtergehouden.",
+        "Published numbers only: a transition or activity that is absent did not occur or was "
+        "withheld.",
+    ),
+    "activities": ("activiteiten", "activities"),
+    "transitions": ("Overgangen", "Transitions"),
+    "from": ("Van", "From"),
+    "to": ("Naar", "To"),
+    "count": ("Aantal", "Count"),
+    "median": ("mediaan", "median"),
+    "weeks": ("weken", "weeks"),
 }
 
 _VALUES: dict[str, tuple[str, str]] = {

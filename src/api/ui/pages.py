@@ -27,11 +27,14 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from api.auth import PERSON_ROLES, TokenError
+from api.access import CASE_READERS, STATISTICS_READERS
+from api.auth import PERSON_ROLES, Principal, TokenError
 from api.common import Caller, Id, RequestedBoard, Services
 from api.problems import EXCEPTION_HANDLERS
 from api.read_access import read_board, read_plan_state
-from api.ui import thread
+from api.release_access import read_process_map, read_releases
+from api.schemas import ReleaseNumber, ReleaseRegion
+from api.ui import process_map, thread
 from api.ui.labels import language, words
 from api.ui.session import (
     CSRF_COOKIE,
@@ -112,6 +115,7 @@ def render(
         nonce = new_nonce()
         set_cookies.append(cookie(CSRF_COOKIE, nonce, None))
     services = request.app.state.ui_services
+    user: Principal | None = request.scope.get("user")
     other = "en" if lang == "nl" else "nl"
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     query["lang"] = other
@@ -124,7 +128,9 @@ def render(
             "lang": lang,
             "q": "" if lang == "nl" else "?lang=en",
             "amp_q": "" if lang == "nl" else "&lang=en",
-            "user": request.scope.get("user"),
+            "user": user,
+            "reads_cases": bool(user and CASE_READERS & set(user.roles)),
+            "reads_statistics": bool(user and STATISTICS_READERS & set(user.roles)),
             "csrf_field": CSRF_FIELD,
             "csrf": csrf_token(services.ui.csrf_secret, nonce),
             "switch_language": f"{request.url.path}?{urlencode(query)}",
@@ -315,6 +321,32 @@ async def _trajectory(services: Any, request: Caller, trajectory_id: Any) -> dic
     }
 
 
+class StatisticsPages(Controller):
+    """A learning network's (and the forum's, an auditor's) statistics: the releases and a
+    region's process map, as the API's statistics routes answer them."""
+
+    path = "/ui/statistics"
+    guards = [signed_in]
+
+    @get("/", include_in_schema=False)
+    async def releases(self, request: Caller, services: Services, lang: Lang = None) -> Template:
+        found = await read_releases(services, request, None)
+        return render(request, "statistics.html", {"releases": [r for r in found if r.regions]})
+
+    @get("/releases/{number:int}/process-map", include_in_schema=False)
+    async def process_map(
+        self,
+        number: ReleaseNumber,
+        region: ReleaseRegion,
+        request: Caller,
+        services: Services,
+        lang: Lang = None,
+    ) -> Template:
+        """Published nodes and edges only: the API's own answer, drawn."""
+        view = await read_process_map(services, request, number, region)
+        return render(request, "process_map.html", {"view": view, "map": process_map.layout(view)})
+
+
 def ui_router() -> Router:
     """The pages under ``/ui``, with their session middleware and their error pages; the
     static CSS under ``/ui/static``."""
@@ -328,6 +360,7 @@ def ui_router() -> Router:
         route_handlers=[
             SignInController,
             PageController,
+            StatisticsPages,
             create_static_files_router(
                 path="/ui/static", directories=[HERE / "static"], include_in_schema=False
             ),
