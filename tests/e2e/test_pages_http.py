@@ -9,6 +9,7 @@ over https: the cookie is ``Secure``.
 import dataclasses
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -399,3 +400,43 @@ def test_a_region_not_yours_and_a_coordinator_get_the_refusal_page(app: App, rel
     coordinator = page(app, path)
     assert coordinator.status_code == 403
     assert coordinator.headers["content-type"].startswith("text/html")
+
+
+# --- an auditor's as-of view ---------------------------------------------------------------------
+
+
+def auditor_page(app: App, path: str, region: str, user: str = "aud") -> httpx.Response:
+    token = app.token(user=user, org="audit-office", roles=("auditor",), region=region)
+    return app.http.get(path, headers={"Cookie": f"rd_session={token}"})
+
+
+def test_the_as_of_view_shows_the_state_of_the_day_the_slider_chose(app: App, story: Story) -> None:
+    path = f"/ui/audit/trajectories/{story.blocked.id}/as-of"
+    before_block = auditor_page(app, f"{path}?shift=-70", story.region)
+    assert before_block.status_code == 200
+    assert 'class="badge status-active"' in before_block.text
+    assert 'type="range" min="-300" max="0" step="1" value="-70"' in before_block.text
+    now = auditor_page(app, path, story.region)
+    assert 'class="badge status-blocked"' in now.text
+    assert "wachtlijst" in now.text
+    chosen = auditor_page(app, f"{path}?day={story_day(70)}", story.region)
+    assert 'class="badge status-active"' in chosen.text
+
+
+def story_day(days_ago: int) -> str:
+    return (datetime.now(UTC).date() - timedelta(days=days_ago)).isoformat()
+
+
+def test_the_as_of_view_is_for_the_regions_auditors_and_logged(app: App, story: Story) -> None:
+    path = f"/ui/audit/trajectories/{story.blocked.id}/as-of"
+    assert auditor_page(app, path, "region-elsewhere").status_code == 404
+    assert page(app, path).status_code == 403
+    auditor_page(app, path, story.region, user="aud-logged")
+    log = build_access_log(app.settings)
+    try:
+        entries = log.query(user_id="aud-logged")
+    finally:
+        log.close()
+    assert [(str(e.trajectory_id), e.endpoint) for e in entries] == [
+        (story.blocked.id, "GET /ui/audit/trajectories/{trajectory_id}/as-of")
+    ]

@@ -150,6 +150,11 @@ def test_a_blocked_trajectorys_thread_hatches_the_block(
     assert "wachtlijst" in tab.evaluate("document.querySelector('.thread svg').textContent")
     assert_accessible(tab, axe)
     tab.screenshot(SCREENSHOTS / "trajectory.png")
+    as_of = tab.evaluate("document.querySelector('a[href*=\"/as-of\"]').href")
+    assert tab.open(as_of) == 200
+    assert tab.evaluate("document.querySelector('input[type=range]').value") == "0"
+    assert_accessible(tab, axe)
+    tab.screenshot(SCREENSHOTS / "as-of.png")
 
 
 def test_a_client_name_with_markup_is_shown_as_text_and_never_run(
@@ -208,6 +213,6 @@ def test_the_sign_in_page_is_accessible(tab: Tab, site: tuple[str, str], axe: st
 
 def test_the_screenshots_are_where_the_readme_shows_them() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in ("board.png", "trajectory.png", "process-map.png", "sign-in.png"):
+    for name in ("board.png", "trajectory.png", "as-of.png", "process-map.png", "sign-in.png"):
         assert f"docs/screenshots/{name}" in readme
         assert (SCREENSHOTS / name).exists()

@@ -8,7 +8,7 @@ Content-Security-Policy without inline script or style and ``Cache-Control: no-s
 No ``from __future__ import annotations``: Litestar introspects these handlers.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -21,13 +21,14 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from api.access import CASE_READERS, STATISTICS_READERS
+from api.audit_access import read_as_of
 from api.auth import PERSON_ROLES, Principal, TokenError
 from api.common import Caller, Id, RequestedBoard, Services
 from api.problems import EXCEPTION_HANDLERS
@@ -347,6 +348,55 @@ class StatisticsPages(Controller):
         return render(request, "process_map.html", {"view": view, "map": process_map.layout(view)})
 
 
+#: How far back the as-of slider reaches at most (days before today).
+MAX_SHIFT = 36500
+
+
+class AuditPages(Controller):
+    """An auditor's view of a trajectory as of a day (issue #23): the API's as-of answer on the
+    occurred axis (the state at the end of that day, as known now), with a slider over the
+    trajectory's days; auditors of its region only, each view logged."""
+
+    path = "/ui/audit"
+    guards = [signed_in]
+
+    @get("/trajectories/{trajectory_id:uuid}/as-of", include_in_schema=False)
+    async def as_of(
+        self,
+        trajectory_id: Id,
+        request: Caller,
+        services: Services,
+        day: FromQuery[date | None] = None,
+        shift: Annotated[int | None, QueryParameter(ge=-MAX_SHIFT, le=0)] = None,
+        lang: Lang = None,
+    ) -> Template:
+        """``day``, or ``shift`` days from today (the slider), or today."""
+        today = datetime.now(UTC).date()
+        chosen = day or (today + timedelta(days=shift) if shift is not None else today)
+        moment = datetime.combine(chosen, time(23, 59, 59), tzinfo=UTC)
+        answer = await read_as_of(services, request, trajectory_id, moment, None)
+        state: TrajectoryView = answer.state
+        first = state.referred_at.astimezone(UTC).date()
+        return render(
+            request,
+            "as_of.html",
+            {
+                "answer": answer,
+                "view": state,
+                "day": chosen,
+                "first": first,
+                "today": today,
+                "shift": (chosen - today).days,
+                "earliest": -min(MAX_SHIFT, (today - first).days),
+                "steps": [
+                    (label, (chosen + timedelta(days=d) - today).days)
+                    for label, d in (("-30", -30), ("-7", -7), ("+7", 7), ("+30", 30))
+                    if first <= chosen + timedelta(days=d) <= today
+                ],
+            },
+        )
+
+
 def ui_router() -> Router:
     """The pages under ``/ui``, with their session middleware and their error pages; the
     static CSS under ``/ui/static``."""
@@ -361,6 +411,7 @@ def ui_router() -> Router:
             SignInController,
             PageController,
             StatisticsPages,
+            AuditPages,
             create_static_files_router(
                 path="/ui/static", directories=[HERE / "static"], include_in_schema=False
             ),
