@@ -129,6 +129,12 @@ PERSON_RECORD = frozenset(
         Action.ASSESS_CAPACITY,
     }
 )
+#: Issue #19 point 5: what only the person does, through ``/v1/me`` (the record's own use
+#: cases, decided by the identity link, never by this policy): no organisation's role takes it.
+PERSON_ONLY = frozenset({Action.FILE_REQUEST, Action.GIVE_CONSULTATION_INPUT})
+#: A person's request is decided by the organisation that manages the client (the coordinating
+#: organisation) or by the deployment's data protection officer.
+REQUEST_DECISION = Action.DECIDE_REQUEST
 #: Acting for the client: only an organisation that manages the client (module docstring).
 CLIENT_MANAGEMENT = (
     frozenset(
@@ -299,6 +305,10 @@ class AccessPolicy:
         """Whether ``role`` may take ``action`` at all, whatever the record (the 403 question)."""
         if action in (REGISTRATION, CONTINUATION) or action in CLIENT_MANAGEMENT:
             return role == Role.COORDINATOR
+        if action in PERSON_ONLY:
+            return False
+        if action == REQUEST_DECISION:
+            return role in (Role.COORDINATOR, Role.DATA_PROTECTION_OFFICER)
         if action == ORGANISATION_REGISTRATION:
             return role in (Role.COORDINATOR, Role.ADMIN)
         if action in ORGANISATION_MANAGEMENT:
@@ -334,6 +344,13 @@ class AccessPolicy:
     @staticmethod
     def _role_refusal(principal: Principal, action: str) -> str:
         words = action.replace("_", " ")
+        if action in PERSON_ONLY:
+            return f"{words} is the person's own, through /v1/me with their own token"
+        if action == REQUEST_DECISION:
+            return (
+                "a person's request is decided by a coordinator of the organisation that manages "
+                "the client, or by the data_protection_officer role"
+            )
         if action == ERASURE:
             return (
                 "erasing a client's personal data is irreversible: only the "
@@ -500,13 +517,15 @@ class AccessPolicy:
     def _check_client_command(self, principal: Principal, action: str, client: Client) -> None:
         if action == ERASURE:
             return  # the role suffices: the deployment's officer, on the pseudonymous id
+        if action == REQUEST_DECISION and role_of(principal) == Role.DATA_PROTECTION_OFFICER:
+            return  # the deployment's officer decides any person's request
         if action == CONTINUATION and client.lets_continue(
             principal.organisation, self.clock().date()
         ):
             return  # issue #17: a consent to continue; the trajectory decides which one
         if action == CONTINUATION:
             action = Action.REFER  # otherwise a continuation is a referral like any other
-        if action not in CLIENT_MANAGEMENT:
+        if action not in CLIENT_MANAGEMENT | {REQUEST_DECISION}:
             raise Forbidden(f"{action.replace('_', ' ')} is not a command on a client")
         if self.manages(principal, client):
             return

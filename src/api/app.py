@@ -22,8 +22,10 @@ from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
 from api.organisations import OrganisationController
 from api.person import MeController
+from api.person_decisions import MyDecisionsController
 from api.problems import EXCEPTION_HANDLERS, ApiRequest
 from api.reads import ClientReadController, ReadController
+from api.request_queue import RequestQueueController
 from api.schemas import Health, ProjectionHealth
 from api.services import ApiServices
 from api.statistics import StatisticsController
@@ -34,6 +36,8 @@ from api.trajectories import (
 )
 from api.ui.pages import template_config, ui_router
 from application.care_record import CareRecord
+from application.unavailable import DatabaseUnavailable
+from projections.health import behind_primary
 from projections.queries import ReadModelQueries
 
 
@@ -56,7 +60,24 @@ async def health(
             name: ProjectionHealth(position=p, lag=max(0, head - p))
             for name, p in positions.items()
         },
+        standby=await _standby_health(services.standby, positions),
     )
+
+
+async def _standby_health(
+    standby: ReadModelQueries | None, primary: dict[str, int]
+) -> dict[str, ProjectionHealth] | None:
+    """Each projection on the standby: its position, and how far behind the primary's."""
+    if standby is None:
+        return None
+    try:
+        positions = await standby.tracking.positions()
+    except DatabaseUnavailable:  # StandbyReachable names it among the reasons
+        return None
+    return {
+        name: ProjectionHealth(position=positions.get(name, 0), lag=lag)
+        for name, lag in behind_primary(primary, positions).items()
+    }
 
 
 def create_app(
@@ -80,7 +101,9 @@ def create_app(
         x_min_position: MinPositionHeader = None,
         max_wait_ms: MaxWait = 2000,
     ) -> ReadYourWrites:
-        return ReadYourWrites(services.queries, min_position or x_min_position, max_wait_ms)
+        return ReadYourWrites(
+            services.queries, min_position or x_min_position, max_wait_ms, services.standby
+        )
 
     runner, intake = command_runners(services)
 
@@ -95,6 +118,8 @@ def create_app(
             ClientController,
             *client_command_handlers,
             MeController,
+            MyDecisionsController,
+            RequestQueueController,
             AuditController,
             StatisticsController,
             OrganisationController,
@@ -143,7 +168,11 @@ def create_app(
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         on_startup=list(on_startup),
-        on_shutdown=[services.query_runner.close, *on_shutdown],
+        on_shutdown=[
+            services.query_runner.close,
+            *([services.standby_runner.close] if services.standby_runner else []),
+            *on_shutdown,
+        ],
         logging_config=None,
         debug=debug,
     )

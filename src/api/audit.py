@@ -13,17 +13,20 @@ from uuid import UUID
 
 import anyio.to_thread
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Response, get
+from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, QueryParameter
 
 from api.access import AUDITORS, RETENTION_READERS
 from api.audit_access import audited_record, read_as_of
 from api.audit_views import agreements_of
+from api.audit_views import as_of_answer as _as_of_answer
 from api.audit_views import event_fields as _fields
 from api.audit_views import event_name as _name
 from api.common import Caller, Id, Services
 from api.schemas import (
     Agreements,
+    AsOfInExport,
     ClientDue,
     History,
     HistoryEntry,
@@ -32,9 +35,54 @@ from api.schemas import (
     UserIdFilter,
 )
 from application.access_log import PersonalDataRead
+from application.audit_export import FORMAT, AuditExport
 from application.audit_record import AuditRecord, facts_of
 from application.commit_times import PositionedEvent
-from domain.errors import ClientNotFound
+from application.sealed_files import SealedFileError, public_key_from_text
+from domain.errors import ClientNotFound, TrajectoryNotFound
+
+#: At most this many as-of questions per export.
+MAX_AS_OF = 20
+#: The recipient's X25519 public key: its PEM, or the base64 line between the PEM lines.
+Recipient = Annotated[
+    str,
+    QueryParameter(
+        min_length=40,
+        max_length=400,
+        description="Your X25519 public key (`openssl pkey -pubout`): the base64 line of its PEM "
+        "file, or the whole PEM; the export is encrypted to it",
+    ),
+]
+AsOfQuestions = Annotated[
+    list[str] | None,
+    QueryParameter(
+        max_items=MAX_AS_OF,
+        description="An as-of question to answer in the export, repeated: occurred:T, "
+        "recorded:T, or occurred:T,recorded:T (T with a time zone offset)",
+    ),
+]
+
+
+def _moments(question: str) -> tuple[datetime | None, datetime | None]:
+    """``occurred:T``, ``recorded:T`` or both, comma-separated → (occurred, recorded)."""
+    moments: dict[str, datetime] = {}
+    for part in question.split(","):
+        axis, _, text = part.strip().partition(":")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+        if axis not in ("occurred", "recorded") or axis in moments or moment is None:
+            raise ValidationException(
+                f"as_of {question!r}: write occurred:T, recorded:T or occurred:T,recorded:T, "
+                "e.g. occurred:2026-10-01T12:00:00+02:00"
+            )
+        if moment.tzinfo is None:
+            raise ValidationException(
+                f"as_of {question!r}: {axis} needs a time zone offset, e.g. +01:00 or Z"
+            )
+        moments[axis] = moment
+    return moments.get("occurred"), moments.get("recorded")
 
 
 class AuditController(Controller):
@@ -139,6 +187,93 @@ class AuditController(Controller):
         )
         return agreements_of(trajectory_id, facts_of(facts), [e for e, _ in client])
 
+    @get(
+        "/v1/audit/trajectories/{trajectory_id:uuid}/export",
+        summary="The trajectory's record as one signed file, encrypted to your key",
+        media_type="application/octet-stream",
+    )
+    async def export(
+        self,
+        trajectory_id: Id,
+        request: Caller,
+        services: Services,
+        recipient: Recipient,
+        as_of: AsOfQuestions = None,
+        include_contact: FromQuery[bool] = False,
+    ) -> Response[bytes]:
+        """For an offline check (``rodedraad audit verify-export``): the trajectory's stored
+        events and its client's, each with its chain entries and inclusion proof into a signed
+        seal (the record is sealed first), each sealed field's plaintext and salt, the
+        agreements view and the as-of answers asked; signed with the deployment's key and
+        encrypted to ``recipient``. Names and contact details only with
+        ``include_contact=true``. Auditors of the trajectory's region only; logged as a read
+        of the client's personal data, with what the export held."""
+        try:
+            key = public_key_from_text(recipient)
+        except SealedFileError as e:
+            raise ValidationException(
+                e.message, extra=[{"key": "recipient", "message": "not an X25519 public key"}]
+            ) from None
+        questions = [(q, *_moments(q)) for q in as_of or []]
+        exports = services.audit_exports
+        if exports is None:  # pragma: no cover - every deployment has one
+            raise RuntimeError("this deployment makes no audit exports")
+        purpose = (
+            f"audit export: trajectory and client events with plaintexts, "
+            f"contact details {'included' if include_contact else 'withheld'}, "
+            f"{len(questions)} as-of answer(s)"
+        )
+        record = await audited_record(services, request, trajectory_id, "export", purpose)
+        referral = record.referral
+        acting = request.user
+
+        def make() -> bytes:
+            now = datetime.now(UTC)
+            evidence = exports.evidence(
+                [trajectory_id, referral.client_id], include_contact=include_contact, now=now
+            )
+            audit = AuditRecord(services.care_record, services.deadline_policy)
+            facts = record.facts()
+            client = audit.facts(referral.client_id)
+            answers = []
+            for asked, occurred, recorded in questions:
+                try:
+                    answer = audit.as_of(
+                        trajectory_id, occurred=occurred, recorded=recorded, record=record
+                    )
+                except TrajectoryNotFound as missing:
+                    answers.append(AsOfInExport(asked, None, str(missing)))
+                    continue
+                answers.append(
+                    AsOfInExport(asked, _as_of_answer(trajectory_id, occurred, recorded, answer))
+                )
+            document = AuditExport(
+                format=FORMAT,
+                trajectory_id=trajectory_id,
+                client_id=referral.client_id,
+                exported_at=now,
+                exported_by=f"{acting.user_id} ({acting.organisation})",
+                include_contact=include_contact,
+                events=evidence.events,
+                seals=evidence.seals,
+                fields=evidence.fields,
+                agreements=agreements_of(trajectory_id, facts_of(facts), [e for e, _ in client]),
+                as_of=answers,
+            )
+            return exports.finish(document, key)
+
+        sealed = await anyio.to_thread.run_sync(make)
+        return Response(
+            sealed,
+            media_type="application/octet-stream",
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="rodedraad-audit-{trajectory_id}.export"'
+                ),
+                "Cache-Control": "no-store",
+            },
+        )
+
     @get("/v1/admin/retention", summary="What passed its retention period")
     async def retention(self, request: Caller, services: Services) -> RetentionReport:
         """Administrators and the data protection officer (who erases): pseudonymous client ids
@@ -162,6 +297,6 @@ class AuditController(Controller):
 async def _audited_facts(
     services: Any, request: Caller, trajectory_id: UUID, what: str
 ) -> list[tuple[Any, PositionedEvent]]:
-    """The trajectory's facts, every one opened, for an auditor (``_audited_record``)."""
+    """The trajectory's facts, every one opened, for an auditor (``audited_record``)."""
     record = await audited_record(services, request, trajectory_id, what)
     return await anyio.to_thread.run_sync(record.facts)

@@ -11,7 +11,7 @@ from litestar.exceptions import ValidationException
 
 from api.access import AUDITORS, AccessPolicy
 from api.audit_views import as_of_answer
-from api.common import Caller, record_read
+from api.common import Caller, read_entry
 from api.schemas import TrajectoryAsOfAnswer
 from api.services import ApiServices
 from application.audit_record import AuditRecord, TrajectoryRecord
@@ -19,11 +19,15 @@ from domain.errors import TrajectoryNotFound
 
 
 async def audited_record(
-    services: ApiServices, request: Caller, trajectory_id: UUID, what: str
+    services: ApiServices,
+    request: Caller,
+    trajectory_id: UUID,
+    what: str,
+    purpose: str | None = None,
 ) -> TrajectoryRecord:
     """The auditor acting, and the trajectory's record: decided from the record itself (its
     referral names the region), never a read model that may lag; 404 outside the region; the
-    read logged as a read of the client's personal data."""
+    read logged as a read of the client's personal data (with ``purpose``: an export's)."""
     policy: AccessPolicy = services.policy
     action = f"read a trajectory's {what}"
     acting = policy.require_role(request.user, action, AUDITORS)
@@ -38,9 +42,8 @@ async def audited_record(
         raise policy.hidden(
             acting, action, TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         )
-    await anyio.to_thread.run_sync(
-        record_read, services.access_log, request, acting, referral.client_id, trajectory_id
-    )
+    entry = read_entry(request, acting, referral.client_id, trajectory_id, purpose=purpose)
+    await anyio.to_thread.run_sync(services.access_log.record, entry)
     return record
 
 

@@ -66,6 +66,14 @@ COMMANDS = (
         "Revoke a consent; it takes effect at once.",
         at=commands.RevokeConsentAt,
     ),
+    CommandRoute(
+        "decide_request",
+        "/requests/{request_id:str}/decision",
+        commands.DecideRequest,
+        "Decide a person's GDPR request, with the legal ground they read (a coordinator of\n"
+        "the organisation that manages the client, or the data protection officer).",
+        at=commands.DecideRequestAt,
+    ),
 )
 
 #: Erasure destroys keys rather than changing the record: a use case of its own.

@@ -24,7 +24,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.access import NETWORK_COMMANDS, ORGANISATION_COMMANDS
+from api.access import NETWORK_COMMANDS, ORGANISATION_COMMANDS, Forbidden
 from api.auth import Principal
 from api.common import (
     ON_BEHALF_OF,
@@ -57,6 +57,7 @@ from application.commands import (
     ShareFinding,
     TrajectoryCommand,
 )
+from application.metrics import metrics
 from application.unavailable import is_unavailable
 from domain.common import Actor, CommandContext
 
@@ -327,6 +328,28 @@ class CommandRunner:
                 "header out",
                 extra=[{"key": ON_BEHALF_OF, "message": "not for a register or a network"}],
             )
+        return self.run_as(
+            command,
+            action,
+            use_case,
+            acting.actor(representative),
+            policy.command_guard(principal, action, representative),
+            location=location,
+        )
+
+    def run_as(
+        self,
+        command: Command,
+        action: Action,
+        use_case: UseCase,
+        actor: Actor,
+        authorise: Callable[[Any], Actor],
+        *,
+        location: str | None = None,
+    ) -> Answer:
+        """Run ``use_case`` once as ``actor``, with ``authorise`` deciding on each record it
+        touches: ``If-Match``, ``Idempotency-Key`` and the answer. ``run`` for an
+        organisation's token; the person's routes (issue #19) with the person as the actor."""
         expected = expected_version(self.if_match)
         key = self._idempotency_key()
         if key is not None:
@@ -337,12 +360,9 @@ class CommandRunner:
                 ),
             )
             if stored is not None:
+                metrics().commands.labels(action, "replayed", "").inc()
                 return self._respond(stored, replayed=True)
-        ctx = self.context(
-            command.occurred_at,
-            acting.actor(representative),
-            policy.command_guard(principal, action, representative),
-        )
+        ctx = self.context(command.occurred_at, actor, authorise)
         try:
             result = use_case(ctx, expected)
         except BaseException as error:
@@ -350,6 +370,7 @@ class CommandRunner:
             # outcome is unknown (the events may have committed), so the key stays reserved.
             if key is not None and not is_unavailable(error):
                 self.services.idempotency.release(key)
+            metrics().commands.labels(action, "refused", refusing_rule(error)).inc()
             raise
         answer = StoredAnswer(
             status=HTTP_201_CREATED if location else HTTP_200_OK,
@@ -366,6 +387,7 @@ class CommandRunner:
         )
         if key is not None:
             self.services.idempotency.complete(key, answer)
+        metrics().commands.labels(action, "recorded", "").inc()
         return self._respond(answer)
 
     def _idempotency_key(self) -> str | None:
@@ -398,6 +420,17 @@ class CommandRunner:
 
 #: The runner a handler asks for (the ``runner`` or ``intake`` dependency).
 Runner = NamedDependency[CommandRunner]
+
+
+def refusing_rule(error: BaseException) -> str:
+    """The rule a refusal names (a domain rule, ``access-policy``, a concurrency conflict), or
+    the class of what went wrong: a bounded set, never a message."""
+    rule = getattr(error, "rule", None)
+    if isinstance(rule, str):
+        return rule
+    if isinstance(error, Forbidden):
+        return "access-policy"
+    return "unavailable" if is_unavailable(error) else type(error).__name__
 
 
 def command_runners(

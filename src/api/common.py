@@ -167,6 +167,14 @@ class ErasureInProgress(ReadModelBehind):
         Exception.__init__(self, self.message)
 
 
+class StandbyBehind(ReadModelBehind):
+    """The read replica has not replayed a trajectory the primary already knows."""
+
+    def __init__(self) -> None:
+        self.message = "the read replica has not caught up with this trajectory yet; retry shortly"
+        Exception.__init__(self, self.message)
+
+
 @dataclass(frozen=True, slots=True)
 class ReadYourWrites:
     """A query's ``min_position`` (or ``X-Min-Position``) and how long it may wait for it.
@@ -179,14 +187,19 @@ class ReadYourWrites:
     queries: ReadModelQueries
     wanted: int | None
     max_wait_ms: int
+    #: The hot standby's read models, when the query reads there: its own positions count.
+    standby: ReadModelQueries | None = None
 
-    async def reached(self, projection: str) -> None:
+    async def reached(self, projection: str, *, on_standby: bool = False) -> None:
+        """``on_standby``: the query reads the standby, so the standby's own projection
+        position must have reached ``wanted`` (it replays the primary's, behind it)."""
         if self.wanted is None:
             return
+        queries = self.standby if on_standby and self.standby is not None else self.queries
         deadline = anyio.current_time() + self.max_wait_ms / 1000
         delay = 0.002
         while True:
-            position = (await self.queries.tracking.positions()).get(projection, 0)
+            position = (await queries.tracking.positions()).get(projection, 0)
             if position >= self.wanted:
                 return
             if anyio.current_time() >= deadline:

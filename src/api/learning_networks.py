@@ -9,7 +9,8 @@ policy signals in its region's network; an auditor reads its region's (``api.acc
 
 Commands are the ``application.commands`` network commands, one route each (``COMMANDS``),
 with ``If-Match``, ``Idempotency-Key`` and read-your-writes as on every record. Reads come from
-the ``learning_networks`` read model (``projections.learning_networks``): the network's state
+the ``learning_networks`` read model (``projections.learning_networks``; on the hot standby when
+one is set, since who reads a network depends on its level and region only): the network's state
 (members, themes, meetings, signals with their status and age, lessons, improvement
 trajectories over their measurement moments) and the signals overview.
 """
@@ -21,7 +22,7 @@ from litestar.params import FromQuery, JSONBody
 
 from api.access import NETWORK_READERS
 from api.commands import Answer, CommandRoute, CommandRunner, Runner, command_handlers
-from api.common import Caller, Consistency, Id, Queries, Services, etag
+from api.common import Caller, Consistency, Id, Queries, Services, StandbyBehind, etag
 from application.commands import (
     AdmitNetworkMember,
     AnswerPolicySignal,
@@ -74,9 +75,10 @@ class LearningNetworkController(Controller):
         self, request: Caller, services: Services, queries: Queries, consistency: Consistency
     ) -> list[NetworkSummary]:
         """The forum and admins: every network; a learning network or an auditor: its region's."""
-        await consistency.reached(PROJECTION)
+        await consistency.reached(PROJECTION, on_standby=True)
         acting = services.policy.require_role(request.user, READ, NETWORK_READERS)
-        return await queries.learning_networks.list(services.policy.network_regions(acting))
+        reads = services.standby or queries  # no per-person access facts: all on the standby
+        return await reads.learning_networks.list(services.policy.network_regions(acting))
 
     @get("/signals", summary="Policy signals: open per category and region, how long open")
     async def signals(
@@ -90,10 +92,10 @@ class LearningNetworkController(Controller):
         """Per region (``null``: the forum) and category: how many signals are open, answered,
         escalated to the forum or closed, and how long the ones still open have been; then
         every signal with its status and days open."""
-        await consistency.reached(PROJECTION)
+        await consistency.reached(PROJECTION, on_standby=True)
         acting = services.policy.require_role(request.user, READ, NETWORK_READERS)
         today = services.policy.clock().astimezone(UTC).date()
-        return await queries.learning_networks.signals(
+        return await (services.standby or queries).learning_networks.signals(
             services.policy.network_regions(acting), today, status
         )
 
@@ -105,9 +107,9 @@ class LearningNetworkController(Controller):
         admins every network, a learning network or an auditor its region's): per network the
         first year the cadence holds, this year's meetings per kind against the policy's
         numbers, the years and quarters recorded short, and what the scheduler will record."""
-        await consistency.reached(PROJECTION)
+        await consistency.reached(PROJECTION, on_standby=True)
         acting = services.policy.require_role(request.user, READ, NETWORK_READERS)
-        return await queries.learning_networks.cadence(
+        return await (services.standby or queries).learning_networks.cadence(
             services.policy.network_regions(acting),
             services.policy.clock(),
             services.cadence,
@@ -124,10 +126,16 @@ class LearningNetworkController(Controller):
     ) -> Response[NetworkView]:
         """Members, themes, meetings, policy signals, lessons and improvement trajectories (with
         their measurement moments), with the network's version as ``ETag``."""
-        await consistency.reached(PROJECTION)
+        await consistency.reached(PROJECTION, on_standby=True)
         today = services.policy.clock().astimezone(UTC).date()
-        found = await queries.learning_networks.one(network_id, today)
+        found = await (services.standby or queries).learning_networks.one(network_id, today)
         missing = LearningNetworkNotFound(f"no learning network with id {network_id}")
+        if (
+            found is None
+            and services.standby is not None
+            and await queries.learning_networks.one(network_id, today) is not None
+        ):
+            raise StandbyBehind()  # the primary has it: the standby has not replayed it yet
         if found is None:
             services.policy.require_role(request.user, READ, NETWORK_READERS)
             raise services.policy.hidden(request.user, READ, missing)

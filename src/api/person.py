@@ -51,6 +51,11 @@ class PersonRecord:
     representative_ref: str | None
     exerciser: Exerciser
 
+    def reader(self, principal: Principal) -> Principal:
+        """The person as the read log names them: by their identity link, never by the
+        identity provider's subject (personal data the read log would keep past an erasure)."""
+        return msgspec.structs.replace(principal, user_id=f"identity-link:{self.link_id}")
+
 
 @dataclass(frozen=True)
 class PersonRecords:
@@ -58,6 +63,12 @@ class PersonRecords:
 
     services: ApiServices
     today: Callable[[], date]
+
+    @classmethod
+    def of_services(cls, services: ApiServices) -> "PersonRecords":
+        """The resolver of a request, on the day the access policy's clock says."""
+        policy: AccessPolicy = services.policy
+        return cls(services, lambda: policy.clock().date())
 
     def of(self, principal: Principal) -> list[PersonRecord]:
         role = principal.roles[0] if len(principal.roles) == 1 else ""
@@ -268,8 +279,12 @@ class MyPlan(msgspec.Struct, frozen=True):
     blocked_for: list[str]
     #: The thread across trajectories: earlier trajectories this one continues, newest first.
     thread: list[MyTrajectory]
-    #: Free texts professionals marked ``visible_to_client`` (none by default).
+    #: Free texts professionals marked ``visible_to_client`` (none by default), and the
+    #: person's own input ahead of consultations (kind ``your_input``).
     texts: list[MyText]
+    #: Where the minor and a parent sign together (NL, 12-15): who signed so far; the plan is
+    #: in force once the other signs too.
+    signed_in_part_by: Labelled | None = None
 
 
 class MyAccess(msgspec.Struct, frozen=True):
@@ -313,6 +328,10 @@ def visible_texts(events: Iterable[object], hidden: set[ReasonCategory]) -> list
     never shown an escalation of a hidden category."""
     texts: list[MyText] = []
     for event in events:
+        if isinstance(event, Trajectory.ConsultationInputGiven):
+            # The person's own word ahead of a consultation (issue #19 point 5): theirs to see.
+            texts.append(MyText("your_input", event.occurred_at, [event.statement]))
+            continue
         if not getattr(event, "visible_to_client", False):
             continue
         if isinstance(event, Trajectory.EscalationRaised) and event.reason not in hidden:
@@ -395,6 +414,12 @@ def my_plan(
         else [],
         thread=[my_trajectory(t, lang) for t in thread],
         texts=texts,
+        signed_in_part_by=None
+        if trajectory.partial_signature is None
+        else Labelled(
+            trajectory.partial_signature.signatory.value,
+            label(lang, trajectory.partial_signature.signatory.value),
+        ),
     )
 
 
@@ -407,6 +432,16 @@ def thread_of(trajectory: Trajectory, trajectories: list[Trajectory]) -> list[Tr
         thread.append(by_id[previous])
         previous = by_id[previous].continued_from
     return thread
+
+
+def plan_of(
+    services: ApiServices, record: PersonRecord, trajectory: Trajectory, lang: str
+) -> MyPlan:
+    """The plan as the person sees it, read from the record: its thread and the texts shown."""
+    care_record = services.care_record
+    siblings = care_record.trajectories_of(record.client.id)
+    texts = visible_texts(care_record.events.get(trajectory.id), hidden_reasons(record))
+    return my_plan(trajectory, record, thread_of(trajectory, siblings), lang, texts)
 
 
 def my_access(
@@ -434,8 +469,7 @@ class MeController(Controller):
 
     @staticmethod
     def _records(services: ApiServices) -> PersonRecords:
-        policy: AccessPolicy = services.policy
-        return PersonRecords(services, lambda: policy.clock().date())
+        return PersonRecords.of_services(services)
 
     @get("/", sync_to_thread=True, summary="Whose record, as whom")
     def me(self, request: Caller, services: Services, lang: Lang = None) -> Me:
@@ -478,14 +512,9 @@ class MeController(Controller):
         """The plan as the person sees it (module docstring); the read is logged."""
         record, trajectory = self._records(services).trajectory(request.user, trajectory_id)
         services.access_log.record(
-            read_entry(request, request.user, record.client.id, trajectory.id)
+            read_entry(request, record.reader(request.user), record.client.id, trajectory.id)
         )
-        care_record = services.care_record
-        siblings = care_record.trajectories_of(record.client.id)
-        texts = visible_texts(care_record.events.get(trajectory.id), hidden_reasons(record))
-        return my_plan(
-            trajectory, record, thread_of(trajectory, siblings), language(request, lang), texts
-        )
+        return plan_of(services, record, trajectory, language(request, lang))
 
     @get("/access", sync_to_thread=True, summary="Who has access to my plan, and why")
     def access(self, request: Caller, services: Services, lang: Lang = None) -> list[MyAccess]:

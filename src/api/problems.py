@@ -10,6 +10,7 @@ Anything unexpected: 500 with no internals in the answer (the log has the traceb
 import enum
 import re
 import typing
+import uuid
 from typing import Any
 
 import msgspec
@@ -31,9 +32,12 @@ from api.access import Forbidden
 from api.common import ReadModelBehind
 from api.idempotency import IdempotencyConflict
 from api.schemas import Problem
+from application.audit_export import AuditExportRefused
 from application.care_record import ApplicationError, StaleVersion
 from application.commands import REF_MAX_LENGTH
+from application.erasure_ledger import ErasureLedgerError
 from application.kek import KekError
+from application.signing import SigningKeyError
 from application.unavailable import UNAVAILABLE, is_unavailable
 from domain.errors import DomainError, InvalidCommand, NotAParty, NotFound, RuleConflict
 
@@ -52,6 +56,8 @@ def problem(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
+    headers = dict(headers or {})
+    request_id = _request_id(request, headers)
     body = Problem(
         type=f"urn:rodedraad:problem:{rule or status}",
         title=title,
@@ -60,13 +66,27 @@ def problem(
         instance=request.url.path,
         rule=rule,
         field=field,
+        request_id=request_id,
     )
     return Response(
         content=msgspec.json.encode(body),
         status_code=status,
         media_type=PROBLEM_JSON,
-        headers=headers,
+        headers=headers or None,
     )
+
+
+def _request_id(request: Request[Any, Any, Any], headers: dict[str, str]) -> str:
+    """The id ``RequestLogging`` gave this request, named in the answer's headers too: a
+    refusal raised outside it (authentication, a body too large) is answered past its ``send``,
+    and a request that matched no route never passed through it (it gets an id here)."""
+    state = request.scope.setdefault("state", {})
+    if not state.get("request_id"):
+        state["request_id"] = uuid.uuid4().hex
+    request_id: str = state["request_id"]
+    headers["X-Request-ID"] = request_id
+    headers["X-Correlation-ID"] = state.get("correlation_id") or request_id
+    return request_id
 
 
 def _domain_status(error: DomainError) -> tuple[int, str]:
@@ -328,6 +348,44 @@ def kek_unavailable(request: Request[Any, Any, Any], exc: KekError) -> Response[
     )
 
 
+def erasure_ledger_unavailable(
+    request: Request[Any, Any, Any], exc: ErasureLedgerError
+) -> Response[bytes]:
+    """An erasure is written to the ledger file before any key goes (issue #21); a file that
+    cannot be written stops the erasure, and the operator is told why in the log."""
+    log.error("erasure ledger unavailable", reason=exc.message)
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Erasure ledger unavailable",
+        "the erasure could not be written to the erasure ledger, so nothing was erased; an "
+        "operator must make the ledger file writable. Try again afterwards",
+        rule="erasure-ledger-unavailable",
+    )
+
+
+def export_unavailable(
+    request: Request[Any, Any, Any], exc: SigningKeyError | AuditExportRefused
+) -> Response[bytes]:
+    """An audit export needs the deployment's signing key and a record that verifies (issue
+    #16): without either it is the operator's to fix, and the message says how."""
+    log.error("audit export not made", reason=exc.message)
+    detail = (
+        exc.message
+        if isinstance(exc, AuditExportRefused)
+        else "the deployment cannot sign the export: its signing key is missing or unusable; "
+        "an operator makes or restores it (`rodedraad keys public --create`, README 'Tamper "
+        "evidence'). Nothing was exported"
+    )
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Audit export unavailable",
+        detail,
+        rule="audit-export-unavailable",
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("unexpected error", exc_info=exc)
     return problem(
@@ -361,6 +419,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ReadModelBehind: read_model_behind,
     Forbidden: forbidden,
     KekError: kek_unavailable,
+    ErasureLedgerError: erasure_ledger_unavailable,
+    SigningKeyError: export_unavailable,
+    AuditExportRefused: export_unavailable,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
     **dict.fromkeys(UNAVAILABLE, database_unavailable),
 }

@@ -5,17 +5,20 @@ from here, never from another controller.
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import anyio.to_thread
 
 from api.access import CASE_READERS
 from api.auth import Principal
-from api.common import Caller, ErasureInProgress, on_behalf_of, record_read
+from api.common import Caller, ErasureInProgress, StandbyBehind, on_behalf_of, record_read
 from api.services import ApiServices
 from domain.errors import TrajectoryNotFound
 from projections.plan_state.board import Board, BoardFilter
 from projections.plan_state.sealed import DocumentErased, open_document
+from projections.plan_state.standby import plan_state_lists
+from projections.queries import ReadModelQueries
 
 
 async def authorise_trajectory_read(
@@ -54,6 +57,20 @@ async def authorise_related(
     return acting, client_id
 
 
+async def _from_standby(
+    services: ApiServices, standby: ReadModelQueries, trajectory_id: UUID
+) -> tuple[Any, Any]:
+    """The access facts from the primary, the document from the standby. A trajectory the
+    standby has not replayed yet is a read model behind (503, retry), never a 404."""
+    info = await services.queries.plan_state.access_info(trajectory_id)
+    if info is None:
+        raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+    found = await standby.plan_state.document_with_access(trajectory_id)
+    if found is None:
+        raise StandbyBehind()
+    return info, found[1]
+
+
 @dataclass(frozen=True, slots=True)
 class PlanStateRead:
     """A plan state as its reader may see it: the document's JSON (a ``TrajectoryView``), its
@@ -71,10 +88,13 @@ async def read_plan_state(
     """Role, relation (404 if none), then the read recorded in the access log and the document
     opened (its key may come from the database), in one worker thread."""
     services.policy.require_role(request.user, "read", CASE_READERS)
-    found = await services.queries.plan_state.document_with_access(trajectory_id)
-    if found is None:
-        raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
-    info, document = found
+    if services.standby is None:
+        found = await services.queries.plan_state.document_with_access(trajectory_id)
+        if found is None:
+            raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
+        info, document = found
+    else:  # who may read: the primary's; what they read: the standby's
+        info, document = await _from_standby(services, services.standby, trajectory_id)
     acting, client_id = await authorise_related(services, request, trajectory_id, "read", info)
 
     def record_and_open() -> bytes:
@@ -96,6 +116,8 @@ async def read_board(services: ApiServices, request: Caller, requested: BoardFil
     _, organisation, region = services.policy.list_scope(
         request.user, requested.organisation, requested.region
     )
-    return await services.queries.plan_state.board(
+    # With a standby: the board is computed there, its rows kept as the primary allows.
+    lists = plan_state_lists(services.queries.plan_state, services.standby_plan_state)
+    return await lists.board(
         replace(requested, organisation=organisation, region=region), now=datetime.now(UTC)
     )

@@ -18,6 +18,7 @@ from api.common import (
     Queries,
     RequestedBoard,
     Services,
+    StandbyBehind,
     etag,
     on_behalf_of,
     record_read,
@@ -43,7 +44,7 @@ class ReadController(Controller):
         consistency: Consistency,
     ) -> Response[TrajectoryView]:
         """Parties and roles in force, goals and actions, the signed plan, what is next."""
-        await consistency.reached("plan_state")
+        await consistency.reached("plan_state", on_standby=True)
         read = await read_plan_state(services, request, trajectory_id)
         doc: Any = read.document  # a TrajectoryView's JSON
         return Response(
@@ -61,9 +62,11 @@ class ReadController(Controller):
     ) -> Timeline:
         """Consultations, escalations, blocks (with days blocked), handovers, evaluations and
         missed deadlines, in the order they happened, each with who recorded it and when."""
-        await consistency.reached("timeline")
+        await consistency.reached("timeline", on_standby=True)
         await authorise_trajectory_read(services, request, trajectory_id, "read the timeline")
-        found = await queries.timeline.of_trajectory(trajectory_id)
+        found = await (services.standby or queries).timeline.of_trajectory(trajectory_id)
+        if found is None and services.standby is not None:
+            raise StandbyBehind()  # the primary knows it (authorised above): not replayed yet
         if found is None:
             raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
         return found
@@ -109,7 +112,7 @@ class ReadController(Controller):
     ) -> Board:
         """Longest stuck first: blocked, an open escalation, a consultation overdue, or nothing
         recorded for ``idle_days``."""
-        await consistency.reached("plan_state")
+        await consistency.reached("plan_state", on_standby=True)
         return await read_board(services, request, board_filter)
 
 

@@ -8,7 +8,7 @@ import anyio.to_thread
 
 from api.access import STATISTICS_READERS, AccessPolicy, Forbidden
 from api.auth import Principal
-from api.common import Caller
+from api.common import Caller, StandbyBehind
 from api.schemas import MapEdge, MapNode, ProcessMapView, ReleaseSummary
 from api.services import ApiServices
 from domain.errors import NotFound
@@ -22,9 +22,11 @@ class ReleaseNotFound(NotFound):
 
 
 def release_store(services: ApiServices) -> ReleaseStore:
+    """Where releases are read: the hot standby's copy when there is one (a release is the
+    same for every reader of a region: who reads which region follows from the token alone)."""
     if services.releases is None:  # pragma: no cover - every deployment has one
         raise ReleaseNotFound("this deployment keeps no statistics releases")
-    return services.releases
+    return services.standby_releases or services.releases
 
 
 def statistics_reader(
@@ -63,9 +65,12 @@ async def read_releases(
     return [release_summary(r, regions) for r in found]
 
 
-def release_of(store: ReleaseStore, number: int) -> ReleaseDescription:
+def release_of(services: ApiServices, store: ReleaseStore, number: int) -> ReleaseDescription:
     release = store.release(number)
     if release is None:
+        primary = services.releases
+        if store is not primary and primary is not None and primary.release(number) is not None:
+            raise StandbyBehind()  # saved on the primary, not replayed on the standby yet
         raise ReleaseNotFound(f"no statistics release numbered {number}")
     return release
 
@@ -83,7 +88,7 @@ def published_dynamics(
             "auditor read their own region's releases, the forum every region's"
         )
     store = release_store(services)
-    release = release_of(store, number)
+    release = release_of(services, store, number)
     if region not in release.regions:
         raise ReleaseNotFound(
             f"release {number} holds no region {region!r}; it holds {', '.join(release.regions)}"

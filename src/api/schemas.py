@@ -93,6 +93,10 @@ class Health(msgspec.Struct):
     log_position: int
     projections: dict[str, ProjectionHealth]
     reasons: list[str] = msgspec.field(default_factory=list)
+    #: With a read replica (``RODEDRAAD_READ_DATABASE_URL``): each projection's position on the
+    #: standby and how far it is behind the primary's (``lag``, in log positions); ``null``
+    #: without one, or when the standby cannot be reached (then ``reasons`` says so).
+    standby: dict[str, ProjectionHealth] | None = None
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
@@ -105,6 +109,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
     instance: str | None = None
     rule: str | None = None
     field: str | None = None
+    #: This request's id (also the ``X-Request-ID`` header): quote it when you report a problem.
+    request_id: str | None = None
 
 
 # --- statistics releases (issue #12) --------------------------------------------------------
@@ -419,3 +425,13 @@ class Agreements(msgspec.Struct):
     plan_signatures: list[PlanSignature]
     consents_used: list[ConsentUse]
     escalation_decisions: list[EscalationDecision]
+
+
+class AsOfInExport(msgspec.Struct):
+    """One as-of question of an audit export (``as_of=occurred:T``, ``recorded:T`` or both,
+    comma-separated) and its answer as ``GET .../as-of`` gives it; ``not_in_record`` instead
+    when the trajectory was not yet in the record as asked (the route's 404)."""
+
+    asked: str
+    answer: TrajectoryAsOfAnswer | None
+    not_in_record: str | None = None

@@ -9,11 +9,13 @@ from api.access import AccessPolicy
 from api.auth import LocalTokens, TokenVerifier
 from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
+from application.audit_export import AuditExports
 from application.care_record import CareRecord, FindingOutbox
 from application.identities import IdentityLinks
 from domain.deadlines import DeadlinePolicy
 from domain.minors import Jurisdiction
 from domain.network_cadence import Cadence
+from projections.plan_state.queries import PlanStateQueries
 from projections.queries import ReadModelQueries
 from projections.statistics.exports import XesExports
 from projections.statistics.store import ReleaseStore
@@ -68,10 +70,24 @@ class ApiServices:
     findings: FindingOutbox | None = None
     #: A learning network's meetings a year, from the policy file (issue #14 point 3).
     cadence: Cadence = field(default_factory=Cadence)
+    #: A hot standby's read models (``RODEDRAAD_READ_DATABASE_URL``): plan-state documents,
+    #: timelines, the board, the list and the learning networks come from there (and the
+    #: statistics releases, ``standby_releases``); who may read them is decided on ``queries``
+    #: (the primary), so a lagging standby never grants access that was revoked.
+    standby: ReadModelQueries | None = None
+    standby_runner: QueryRunner | None = None
+    #: The statistics releases as the standby holds them: their reads come from there.
+    standby_releases: ReleaseStore | None = None
     #: The deadline policy the scheduler uses: the as-of answer evaluates it at T (issue #15).
     deadline_policy: DeadlinePolicy | None = None
+    #: The auditors' signed, encrypted export of one trajectory (issue #16 point 4).
+    audit_exports: AuditExports | None = None
     #: Issue #19: the identity links a person's token is found by, and whose minors' rules apply.
     identities: IdentityLinks | None = None
     jurisdiction: Jurisdiction = Jurisdiction.BE
     #: Issue #23: the pages' local sign-in (off unless configured) and CSRF key.
     ui: UiConfig = field(default_factory=UiConfig)
+
+    @property
+    def standby_plan_state(self) -> PlanStateQueries | None:
+        return None if self.standby is None else self.standby.plan_state

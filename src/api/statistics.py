@@ -100,7 +100,7 @@ class StatisticsController(Controller):
         store = release_store(services)
 
         def read() -> tuple[ReleaseDescription, list[ReleaseTableSummary]]:
-            release = release_of(store, number)
+            release = release_of(services, store, number)
             visible = visible_regions(release, regions)
             summaries = []
             for table in release.tables:
@@ -139,7 +139,7 @@ class StatisticsController(Controller):
             )
 
         def read() -> tuple[ReleaseDescription, dict[str, list[CellRow]]]:
-            release = release_of(store, number)
+            release = release_of(services, store, number)
             return release, store.cells(number, name, visible_regions(release, regions))
 
         release, cells = await anyio.to_thread.run_sync(read)

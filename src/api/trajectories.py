@@ -50,6 +50,7 @@ from application.commands import (
 from domain.common import Sector
 from domain.trajectory import Status
 from projections.plan_state.listing import InvalidCursor, ListFilter, TrajectoryPage
+from projections.plan_state.standby import plan_state_lists
 
 
 class TrajectoryController(Controller):
@@ -75,10 +76,12 @@ class TrajectoryController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     ) -> TrajectoryPage:
         """Filter by status, region, sector and organisation; follow ``next_cursor`` for more."""
-        await consistency.reached("plan_state")
+        await consistency.reached("plan_state", on_standby=True)
         _, organisation, region = services.policy.list_scope(request.user, organisation, region)
+        # With a standby: the page is read there, its rows kept as the primary allows.
+        lists = plan_state_lists(queries.plan_state, services.standby_plan_state)
         try:
-            return await queries.plan_state.trajectories(
+            return await lists.trajectories(
                 ListFilter(
                     status=status,
                     region=region,

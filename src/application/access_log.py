@@ -16,15 +16,18 @@ boundary (the last pruned position and its hash), so the chain still verifies af
 """
 
 import json
-from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
 
 from application import read_log_chain
-from application.sql import Database
+from application.metrics import metrics
+from application.sql import Database, Tx
+
+T = TypeVar("T")
 
 
 class PersonalDataRead(msgspec.Struct, frozen=True):
@@ -108,6 +111,7 @@ class AccessLog:
             [self._value(v) for v in msgspec.structs.astuple(entry)]
         )
         self._db.safely(lambda: self._db.statement(sql, params))
+        metrics().personal_data_reads.labels(entry.role).inc()
 
     def record_many(self, entries: Sequence[PersonalDataRead]) -> None:
         """Several reads in one transaction (an export: one entry per client and trajectory),
@@ -121,6 +125,8 @@ class AccessLog:
                 read_log_chain.append(tx, self._table, rows)
 
         self._db.safely(write)
+        for entry in entries:
+            metrics().personal_data_reads.labels(entry.role).inc()
 
     def query(
         self,
@@ -192,6 +198,29 @@ class AccessLog:
                 return read_log_chain.verify(tx, self._table)
 
         return self._db.safely(check)
+
+    def _reading(self, work: Callable[[Tx], T]) -> T:
+        def run() -> T:
+            with self._db.transaction(write=False) as tx:
+                return work(tx)
+
+        return self._db.safely(run)
+
+    def head(self) -> read_log_chain.Head:
+        """The chain's head now, as a seal signs it (``application.seals``)."""
+        return self._reading(lambda tx: read_log_chain.head(tx, self._table))
+
+    def check_sealed_head(
+        self, sealed: read_log_chain.Head, retention: timedelta | None, now: datetime
+    ) -> str | None:
+        """Why the log does not hold against a sealed head (None: it holds)."""
+        return self._reading(
+            lambda tx: read_log_chain.check_sealed_head(tx, self._table, sealed, retention, now)
+        )
+
+    def after_head(self, position: int) -> tuple[int, int | None, datetime | None]:
+        """The entries after a sealed head: how many, the first's position and moment."""
+        return self._reading(lambda tx: read_log_chain.after_head(tx, self._table, position))
 
     def close(self) -> None:
         self._db.close()

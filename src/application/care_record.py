@@ -39,11 +39,13 @@ from application.commands import (
     ShareFinding,
     TrajectoryCommand,
 )
+from application.erasure_ledger import ErasureLedgerFile
 from application.group_commit import GroupCommit
-from application.keys import KeyStore, MemoryKeyStore
+from application.keys import KeyStore, MemoryKeyStore, WrappedKeyStore
+from application.metrics import metrics
 from domain.client import Client
 from domain.common import Actor, CommandContext
-from domain.errors import InvalidValue
+from domain.errors import ClientErased, InvalidValue
 from domain.export_authorisation import ExportAuthorisation
 from domain.learning_network import (
     ClosedNetworkTakesNothing,
@@ -64,6 +66,7 @@ from domain.organisation import (
     OrganisationNotFound,
     organisation_id,
 )
+from domain.person_requests import RequestDeadline, deadline_due
 from domain.record import Record
 from domain.shared_findings import check_confirmed, check_shareable
 from domain.trajectory import Trajectory
@@ -73,6 +76,8 @@ A = TypeVar("A", bound=Record)
 #: What the scheduler records of a deadline.
 DeadlineFact = Literal["missed", "met_late", "reminder"]
 
+#: Who re-applies an erasure of the ledger file after a restore (issue #21).
+RESTORE_ACTOR = Actor(user_id="rodedraad-restore", organisation="rodedraad", role="restore")
 #: Who proposes a batch's themes to a network: the record's own process, shown as "a
 #: coordinator of the region" (``ProposerKind.REGION_COORDINATOR``), never an organisation.
 THEME_BATCH_ACTOR = Actor(user_id="rodedraad-theme-batches", organisation="rodedraad", role="batch")
@@ -131,6 +136,8 @@ class CareRecord(Application[UUID]):
     snapshotting_intervals = {Trajectory: SNAPSHOT_INTERVAL, Client: SNAPSHOT_INTERVAL}
     #: Called after every save; the composition root wires it to wake the projection worker.
     on_recorded: Callable[[], None] | None = None
+    #: The erasure ledger kept apart from the backups (issue #21); the composition root sets it.
+    erasure_ledger: ErasureLedgerFile | None = None
 
     def __init__(self, env: Mapping[str, str] | None = None, keys: KeyStore | None = None) -> None:
         #: Per-client keys that seal personal data (crypto-shredding); in memory if not given.
@@ -296,12 +303,59 @@ class CareRecord(Application[UUID]):
         now read as placeholders.
         """
         _, ctx = self._load_for(ctx, Client, client_id, expected_version)
+        if self.erasure_ledger is not None:  # before the keys go: a restore must know of it
+            self.erasure_ledger.append(client_id, ctx.now, command.legal_basis)
+        return self._erase(ctx, client_id, command)
+
+    def _erase(self, ctx: CommandContext, client_id: UUID, command: EraseClient) -> CommandResult:
         subjects = tuple(sorted(set(self.keys.erase_client(client_id)) | {client_id}, key=str))
         self._delete_snapshots(subjects)
         self.forget_cached(subjects)
         client = self.client(client_id)  # reloaded without its keys
         client.erase(ctx, legal_basis=command.legal_basis, erased_subjects=subjects)
-        return self._save_all(client)
+        result = self._save_all(client)
+        metrics().erasures.inc()
+        return result
+
+    # --- re-applying erasures after a restore (``application.erasure_ledger``) ----------------
+
+    def erasure_state(self, client_id: UUID) -> str:
+        """``erased``, ``present`` (recorded and not erased) or ``absent`` (not in this log)."""
+        try:
+            client = self.client(client_id)
+        except Client.not_found:
+            return "absent"
+        return "erased" if client.erased_at is not None else "present"
+
+    def reapply_erasure(self, client_id: UUID, erased_at: datetime, legal_basis: str) -> None:
+        """An erasure the ledger file holds and this (restored) store lacks, done again by the
+        record's own process, dated when it was first done; nothing is added to the file."""
+        now = datetime.now(UTC)
+        ctx = CommandContext(
+            actor=RESTORE_ACTOR,
+            occurred_at=min(erased_at, now),
+            correlation_id=f"erasure-reapplied-{uuid.uuid4().hex[:12]}",
+            causation_id=None,
+            now=now,
+        )
+        try:
+            self._load_for(ctx, Client, client_id, None)
+            self._erase(
+                ctx, client_id, EraseClient(occurred_at=ctx.occurred_at, legal_basis=legal_basis)
+            )
+        except (ClientErased, ConcurrentWrite):
+            # Another process starting beside this one re-applied it first: done is done.
+            self.forget_cached([client_id])
+            if self.erasure_state(client_id) != "erased":
+                raise
+
+    def erase_keys_only(self, client_id: UUID) -> None:
+        """Whatever keys of the client are left go (a client the log does not hold, or one
+        whose erasure is recorded but whose keys a torn copy kept). Nothing to do, no write."""
+        if isinstance(self.keys, WrappedKeyStore) and not self.keys.holds_keys_of(client_id):
+            return
+        subjects = self.keys.erase_client(client_id)
+        self.forget_cached([*subjects, client_id])
 
     def _delete_snapshots(self, subjects: tuple[UUID, ...]) -> None:
         if self.snapshots is None:
@@ -402,6 +456,11 @@ class CareRecord(Application[UUID]):
         the event in the log; ``application.identities`` checks each one's record."""
         return list(dict.fromkeys(self._created(Client.IdentityLinked)))
 
+    def clients_with_requests(self) -> list[UUID]:
+        """The clients that ever filed a GDPR request (issue #19), found by the topic of the
+        event in the log: the deciders' queue and the scheduler check each one's record."""
+        return list(dict.fromkeys(self._created(Client.RequestFiled)))
+
     def _created(self, creation: type[Aggregate.Event]) -> list[UUID]:
         """The ids of every aggregate created by ``creation``, oldest first: found by the
         event's topic in the log, a page at a time."""
@@ -469,6 +528,20 @@ class CareRecord(Application[UUID]):
         aggregate = self.learning_network(network)
         new = aggregate.record_cadence(ctx, fact)
         return self._save_all(aggregate) if new else None
+
+    def record_request_deadline(
+        self, ctx: CommandContext, client_id: UUID, request_id: str, deadline: RequestDeadline
+    ) -> CommandResult | None:
+        """The scheduler's fact on a person's GDPR request (issue #19): the reminder or the
+        month passed. Idempotent: ``None`` when the request no longer has it due (decided, or
+        recorded before), as ``person_requests.deadline_due`` decides on the fresh record."""
+        client = self.client(client_id)
+        self._check_writable(client)
+        request = client.requests.get(request_id)
+        if request is None or deadline_due(request, ctx.occurred_on) != deadline:
+            return None
+        client.record_request_deadline(ctx, request_id=request_id, deadline=deadline)
+        return self._save_all(client)
 
     def escalate_policy_signal(
         self,

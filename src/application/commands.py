@@ -38,6 +38,7 @@ from domain.common import (
 from domain.errors import ConsentMissing, CoordinationNeedsConsent
 from domain.export_authorisation import ExportAuthorisation, LegalBasis
 from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
+from domain.person_requests import RequestKind, RequestOutcome
 from domain.trajectory import Trajectory
 
 
@@ -100,6 +101,11 @@ class Action(StrEnum):
     REVOKE_IDENTITY_LINK = "revoke_identity_link"
     RECORD_BIRTH_YEAR = "record_birth_year"
     ASSESS_CAPACITY = "assess_capacity"
+    #: Issue #19 point 5: the person's own; no organisation's role takes them.
+    FILE_REQUEST = "file_request"
+    GIVE_CONSULTATION_INPUT = "give_consultation_input"
+    #: A person's request decided by the coordinating organisation or the officer.
+    DECIDE_REQUEST = "decide_request"
 
 
 # --- field types --------------------------------------------------------------------------------
@@ -296,6 +302,115 @@ class EraseClient(Command, kw_only=True, frozen=True):
 
 
 # --- the person as a user (issue #19) ------------------------------------------------------------
+
+
+def signatory_of(ctx: CommandContext) -> tuple[Signatory, str | None]:
+    """Who the person acting is, as the record names a signatory: the client, or the
+    representative their identity link names (``Actor.on_behalf_of``); the token never says."""
+    if ctx.actor.role == Signatory.REPRESENTATIVE:
+        return Signatory.REPRESENTATIVE, ctx.actor.on_behalf_of
+    return Signatory.CLIENT, None
+
+
+class FileRequest(ClientCommand, kw_only=True, frozen=True):
+    """GDPR art. 15-17 (issue #19): a copy of the data, a rectification of a named field, or
+    an erasure; answered within a month."""
+
+    action = Action.FILE_REQUEST
+    request_id: Ref | None = None
+    kind: RequestKind
+    field_name: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=200,
+                description="For a rectification: the field to correct (name, contact, a goal)",
+            ),
+        ]
+        | None
+    ) = None
+    details: OptionalText = ""
+
+    @property
+    def item_id(self) -> str | None:
+        return self.request_id
+
+    def identified(self) -> Self:
+        identified: Self = _identified(self, "request_id", "request")
+        return identified
+
+    def apply(self, client: Client, ctx: CommandContext) -> None:
+        client.file_request(
+            ctx,
+            request_id=self.request_id or "",
+            kind=self.kind,
+            field_name=self.field_name,
+            details=self.details,
+        )
+
+
+class DecideRequest(Command, kw_only=True, frozen=True):
+    outcome: RequestOutcome
+    legal_ground: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=4000,
+            description="Why, as the person reads it (e.g. 004's ten-year retention, GDPR art. "
+            "17(3)(b), for a refused erasure)",
+        ),
+    ]
+
+
+class DecideRequestAt(DecideRequest, ClientCommand, kw_only=True, frozen=True):
+    action = Action.DECIDE_REQUEST
+    request_id: str
+
+    def apply(self, client: Client, ctx: CommandContext) -> None:
+        client.decide_request(
+            ctx, request_id=self.request_id, outcome=self.outcome, legal_ground=self.legal_ground
+        )
+
+
+class SignMyPlan(Command, kw_only=True, frozen=True):
+    """The person signs their plan: as the client, or as the representative their link names."""
+
+
+class SignMyPlanAs(SignMyPlan, TrajectoryCommand, kw_only=True, frozen=True):
+    """``together``: the minors' rules want both the minor's and a parent's signature
+    (``domain.minors.needs_both_signatures``), decided by the API from the person's record."""
+
+    action = Action.SIGN_PLAN
+    together: bool
+
+    def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
+        signatory, representative_ref = signatory_of(ctx)
+        record.client(trajectory.client_id).check_may_sign(signatory, representative_ref)
+        if self.together:
+            trajectory.sign_plan_together(
+                ctx, signatory=signatory, representative_ref=representative_ref
+            )
+        else:
+            trajectory.sign_plan(ctx, signatory=signatory, representative_ref=representative_ref)
+
+
+class GiveConsultationInput(TrajectoryCommand, kw_only=True, frozen=True):
+    """001: "zelf aanwezig of vooraf bevraagd": the person's statement ahead of a consultation."""
+
+    action = Action.GIVE_CONSULTATION_INPUT
+    statement: Text
+    for_kind: ConsultationKind | None = None
+
+    def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
+        given_by, representative_ref = signatory_of(ctx)
+        trajectory.give_consultation_input(
+            ctx,
+            statement=self.statement,
+            for_kind=self.for_kind,
+            given_by=given_by,
+            representative_ref=representative_ref,
+        )
 
 
 class LinkIdentity(Command, kw_only=True, frozen=True):

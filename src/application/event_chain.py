@@ -203,6 +203,25 @@ class Mismatch:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainedEvent:
+    """One stored event with its chain entry (None: not chained) and its predecessor's."""
+
+    position: int
+    originator_id: UUID
+    version: int
+    topic: str
+    state: bytes
+    chain_hash: bytes | None
+    previous: bytes
+
+    def links(self) -> bool:
+        """Whether the chain entry is the link of the predecessor and this event's bytes."""
+        return self.chain_hash == link(
+            self.previous, self.position, self.originator_id, self.version, self.topic, self.state
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Verification:
     checked: int
     mismatch: Mismatch | None
@@ -287,10 +306,9 @@ class EventChain:
             event, entry = next(events, None), next(chain, None)
         return self._result(checked, None)
 
-    def verify_aggregate(self, originator_id: UUID) -> Verification:
-        """One aggregate's events (a trajectory's): each against its chain entry and the entry
-        before it, and its versions without a gap. Cheaper than the whole log; the links
-        between other aggregates' events are not checked."""
+    def aggregate_links(self, originator_id: UUID) -> list[ChainedEvent]:
+        """One aggregate's stored events in version order, each with its chain entry and the
+        entry before it in the log (what ``link`` needs to recompute it)."""
         p = self._position
         key: Any = originator_id if self._postgres else originator_id.hex
         rows = self._fetch(
@@ -301,26 +319,40 @@ class EventChain:
             "ORDER BY e.originator_version",
             (key,),
         )
+        return [
+            ChainedEvent(
+                position=int(position),
+                originator_id=originator_id,
+                version=int(version),
+                topic=topic,
+                state=bytes(state),
+                chain_hash=None if stored is None else bytes(stored),
+                previous=GENESIS if before is None else bytes(before),
+            )
+            for position, version, topic, state, stored, before in rows
+        ]
+
+    def verify_aggregate(self, originator_id: UUID) -> Verification:
+        """One aggregate's events (a trajectory's): each against its chain entry and the entry
+        before it, and its versions without a gap. Cheaper than the whole log; the links
+        between other aggregates' events are not checked."""
         checked = 0
-        for expected, (position, version, topic, state, stored, before) in enumerate(rows, 1):
-            if int(version) != expected:
+        for expected, e in enumerate(self.aggregate_links(originator_id), 1):
+            if e.version != expected:
                 return self._result(
                     checked,
-                    Mismatch(int(position), f"version {expected} is missing before v{version}"),
+                    Mismatch(e.position, f"version {expected} is missing before v{e.version}"),
                 )
-            previous = GENESIS if before is None else bytes(before)
-            if stored is None:
+            if e.chain_hash is None:
                 return self._result(
-                    checked, Mismatch(int(position), "an event the chain does not cover")
+                    checked, Mismatch(e.position, "an event the chain does not cover")
                 )
-            if link(previous, int(position), originator_id, int(version), topic, bytes(state)) != (
-                bytes(stored)
-            ):
+            if not e.links():
                 return self._result(
                     checked,
                     Mismatch(
-                        int(position),
-                        f"event {originator_id} v{version} does not match the chain: its "
+                        e.position,
+                        f"event {originator_id} v{e.version} does not match the chain: its "
                         "stored bytes were changed, or its chain entries were",
                     ),
                 )

@@ -122,15 +122,26 @@ class KeyStoreStatus:
     problems: list[str] = field(default_factory=list)
 
 
+#: PostgreSQL: the key store's tables live in a schema of their own (issue #21), so that an
+#: operator dumps, backs up and grants them on a policy apart from the events'
+#: (``pg_dump --schema=rodedraad_keys`` / ``--exclude-schema=rodedraad_keys``).
+KEY_SCHEMA = "rodedraad_keys"
 #: The two tables of the key store in each database: (subject keys, KEK fingerprints).
 KEY_TABLES = {
     "sqlite": ("subject_keys", "kek_fingerprints"),
-    "postgres": ("rodedraad_subject_keys", "rodedraad_kek_fingerprints"),
+    "postgres": (
+        f"{KEY_SCHEMA}.rodedraad_subject_keys",
+        f"{KEY_SCHEMA}.rodedraad_kek_fingerprints",
+    ),
 }
 #: The erasure ledger in each database: which subjects of which client were erased, and when.
 #: Ids only, no key material. Written in the transaction that deletes the keys, so a retried
-#: erasure still finds every subject; DESIGN §7's ledger that restores re-apply (a later issue).
-ERASURE_LEDGER = {"sqlite": "erased_subjects", "postgres": "rodedraad_erased_subjects"}
+#: erasure still finds every subject. Beside it, the ledger file kept apart from the backups
+#: (``application.erasure_ledger``), which every restore re-applies.
+ERASURE_LEDGER = {
+    "sqlite": "erased_subjects",
+    "postgres": f"{KEY_SCHEMA}.rodedraad_erased_subjects",
+}
 
 
 @dataclass(frozen=True)
@@ -341,6 +352,24 @@ class WrappedKeyStore(_Cached):
             [str(client), str(client)],
         )
         return [_uuid(r[0]) for r in rows]
+
+    def erasure_done(self, client: UUID) -> bool:
+        """Whether this store's own ledger holds the client's erasure and no key of the client
+        is left: the cheap test a start-up makes before re-applying the ledger file's erasures
+        (``application.erasure_ledger``)."""
+        return bool(
+            self._read(
+                f"SELECT 1 FROM {self.erased_table} WHERE client = ? AND NOT EXISTS "
+                f"(SELECT 1 FROM {self.keys_table} WHERE client = ?) LIMIT 1",
+                [str(client), str(client)],
+            )
+        )
+
+    def holds_keys_of(self, client: UUID) -> bool:
+        """Whether any key of the client is left (a re-applied erasure has work to do)."""
+        return bool(
+            self._read(f"SELECT 1 FROM {self.keys_table} WHERE client = ? LIMIT 1", [str(client)])
+        )
 
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         def read() -> list[tuple[Any, ...]]:

@@ -54,6 +54,7 @@ from application.files import private_database_file, private_file
 from application.kek import KeyringFile
 from application.keys import (
     ERASURE_LEDGER,
+    KEY_SCHEMA,
     KEY_TABLES,
     REWRAP_BATCH,
     KeyTables,
@@ -65,6 +66,7 @@ from application.read_log_chain import append_function_ddl
 from application.read_log_chain import chain_existing as chain_read_log
 from application.schema import SCHEMA_LOCK_KEY
 from application.seals import DDL as SEALS_DDL
+from application.seals import READ_LOG_HEAD_COLUMNS, SEALS
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
 
 #: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
@@ -227,6 +229,29 @@ _KEY_DDL = {
         "fingerprint TEXT NOT NULL)",
     ],
 }
+#: Where the key store's tables were made, before ``keys/0004_own_schema`` moved them on
+#: PostgreSQL: the migrations before it work on these names, whatever the code calls them now.
+_KEY_TABLES_BEFORE_0004 = {
+    "sqlite": KEY_TABLES["sqlite"],
+    "postgres": ("rodedraad_subject_keys", "rodedraad_kek_fingerprints"),
+}
+_ERASURE_LEDGER_BEFORE_0004 = {
+    "sqlite": ERASURE_LEDGER["sqlite"],
+    "postgres": "rodedraad_erased_subjects",
+}
+
+
+def _moved_to_key_schema(ctx: MigrationContext, table: str) -> bool:
+    """Whether ``keys/0004_own_schema`` moved ``table`` already: a store whose migration records
+    were lost (made before they had names) must not get the table a second time."""
+    return ctx.dialect == "postgres" and bool(
+        ctx.tx.fetchall(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            (KEY_SCHEMA, table),
+        )
+    )
+
+
 #: Before issue #10 the keys table held keys in clear, in a column ``key``: the baseline sets
 #: it aside under this suffix (with what is named after it) for the next migration to wrap.
 _PLAINTEXT = "_plaintext"
@@ -247,7 +272,9 @@ def _key_tables(ctx: MigrationContext) -> None:
     """The key store of issue #10: each subject key wrapped under a version of the KEK, and the
     fingerprint of every KEK version, so a KEK file of another deployment is refused. A keys
     table from before issue #10 (keys in clear) is set aside, for the next migration to wrap."""
-    keys_table = KEY_TABLES[ctx.dialect][0]
+    keys_table = _KEY_TABLES_BEFORE_0004[ctx.dialect][0]
+    if _moved_to_key_schema(ctx, keys_table):
+        return
     if "key" in column_names(ctx.tx, keys_table):
         for statement in _SET_ASIDE[ctx.dialect]:
             ctx.tx.execute(statement)
@@ -262,7 +289,7 @@ def _wrap_plaintext_keys(ctx: MigrationContext) -> None:
     table's files are gone at commit (PostgreSQL) or its pages zeroed and the store vacuumed
     (SQLite); what earlier write-ahead logs, replicas and backups hold is beyond reach (see
     the README)."""
-    tables = KeyTables.of(ctx.dialect, ctx.keyring)
+    tables = KeyTables(*_KEY_TABLES_BEFORE_0004[ctx.dialect], ctx.keyring)
     old = tables.keys + _PLAINTEXT
     if not table_exists(ctx.tx, old):
         return
@@ -283,7 +310,9 @@ def _erasure_ledger(ctx: MigrationContext) -> None:
     """The erasure ledger (issue #10 review): which subjects of which client an erasure
     destroyed the keys of, and when; ids only. Written in the transaction that deletes the
     keys, so an erasure retried after a failure still names every trajectory of the client."""
-    table = ERASURE_LEDGER[ctx.dialect]
+    table = _ERASURE_LEDGER_BEFORE_0004[ctx.dialect]
+    if _moved_to_key_schema(ctx, table):
+        return
     subject, client, moment = (
         ("TEXT", "TEXT", "TEXT") if ctx.dialect == "sqlite" else ("UUID", "UUID", "TIMESTAMPTZ")
     )
@@ -292,6 +321,21 @@ def _erasure_ledger(ctx: MigrationContext) -> None:
         f"client {client} NOT NULL, erased_at {moment} NOT NULL)"
     )
     ctx.tx.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_client ON {table} (client)")
+
+
+def _keys_own_schema(ctx: MigrationContext) -> None:
+    """PostgreSQL: the subject keys, the KEK fingerprints and the key store's erasure table move
+    into a schema of their own (issue #21), so that an operator backs them up, dumps them and
+    grants them apart from the events. A move of three tables under the schema lock, no copy;
+    SQLite keeps its keys in a file of their own already."""
+    if ctx.dialect != "postgres":
+        return
+    ctx.tx.execute(f"CREATE SCHEMA IF NOT EXISTS {KEY_SCHEMA}")
+    before = [*_KEY_TABLES_BEFORE_0004["postgres"], _ERASURE_LEDGER_BEFORE_0004["postgres"]]
+    for table in before:
+        if table_exists(ctx.tx, table) and not _moved_to_key_schema(ctx, table):
+            ctx.tx.execute(f"ALTER TABLE {table} SET SCHEMA {KEY_SCHEMA}")
+    ctx.say(f"  {', '.join(before)} now in schema {KEY_SCHEMA}")
 
 
 def _personal_data_reads(ctx: MigrationContext) -> None:
@@ -484,6 +528,16 @@ def _seals(ctx: MigrationContext) -> None:
     ctx.tx.execute(SEALS_DDL[ctx.dialect])
 
 
+def _seal_read_log_head(ctx: MigrationContext) -> None:
+    """Seals sign the read log's head too (issue #16, version 2 seals): three columns for it.
+    The seals already taken keep theirs empty and verify as version 1: they cover no read log.
+    Columns already there (a store migrated before migrations were recorded) are kept."""
+    present = column_names(ctx.tx, SEALS)
+    for column, types in READ_LOG_HEAD_COLUMNS.items():
+        if column not in present:
+            ctx.tx.execute(f"ALTER TABLE {SEALS} ADD COLUMN {column} {types[ctx.dialect]}")
+
+
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
@@ -499,9 +553,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("events", "0006_event_chain", _event_chain),
     Migration("events", "0007_event_chain_writer", _commit_times, in_transaction=False),
     Migration("events", "0008_seals", _seals),
+    Migration("events", "0009_seal_read_log_head", _seal_read_log_head),
     Migration("keys", "0001_baseline", _key_tables),
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),
+    # Issue #21: on PostgreSQL the key store's tables in a schema of their own.
+    Migration("keys", "0004_own_schema", _keys_own_schema),
     Migration("access_log", "0001_baseline", _personal_data_reads),
     # Inserted beside its store's baseline: a store's migrations run and list in this order.
     Migration("access_log", "0002_export_reads", _export_reads),

@@ -26,7 +26,10 @@ does not follow the boundary), entries written without the chain, and a boundary
 position does not fit the entry after it. What it cannot detect on its own: someone with write
 access who removes entries *and* recomputes every later hash (or forges a boundary with the
 right hash), and entries removed from the end — nothing in the chain is secret. Anchoring the
-chain's head outside the database (the seals of issue #16) covers that.
+chain's head outside the database covers that: every seal (``application.seals``, version 2)
+signs the head as it was when the seal was taken (``head``), and ``check_sealed_head`` holds
+the log against it (see there for what a prune leaves checkable). Entries after the last
+sealed head (``after_head``) are the read log's unsealed tail.
 
 Existing stores: the migration ``access_log/0003_read_log_chain`` chains the entries already
 there (in the order they were written) and records a genesis boundary saying up to which
@@ -37,7 +40,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -327,3 +330,98 @@ def verify(tx: Tx, table: str) -> Verification:
             checked, expected = checked + 1, expected + 1
         cursor = int(rows[-1][0])
     return result(checked, None)
+
+
+# --- the head, as the seals sign it -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The chain's last position and its hash, and the moment of that entry (None when the
+    head is a prune boundary: every entry was removed)."""
+
+    position: int
+    chain_hash: bytes
+    at: datetime | None
+
+
+def _moment(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC)
+
+
+def head(tx: Tx, table: str) -> Head:
+    """The head now: the last entry, else the last prune boundary, else (0, GENESIS)."""
+    rows = tx.fetchall(
+        f"SELECT position, chain_hash, at FROM {table} WHERE position IS NOT NULL "  # noqa: S608
+        "ORDER BY position DESC LIMIT 1"
+    )
+    if rows:
+        return Head(int(rows[0][0]), bytes(rows[0][1]), _moment(rows[0][2]))
+    position, hash_ = _last_prune(tx) or (0, GENESIS)
+    return Head(position, hash_, None)
+
+
+def check_sealed_head(
+    tx: Tx, table: str, sealed: Head, retention: timedelta | None, now: datetime
+) -> str | None:
+    """Why the log does not hold against a head a seal signed (None: it holds).
+
+    The entry at the sealed position must still be there with the sealed hash — unless a prune
+    removed it. After a prune what is left to check: a boundary exactly at the sealed position
+    must carry the sealed hash; a boundary after it hides the entries the seal vouched for, so
+    only its plausibility is checked: the sealed entry must have been old enough to prune
+    (``retention``, the read log's retention period) when the boundary says it was recorded,
+    and that moment not in the future. An insider who forges a prune to hide recent reads is
+    caught by that; one who forges it for entries older than the retention period is not (they
+    could have been pruned anyway)."""
+    if sealed.position == 0:
+        return None
+    rows = tx.fetchall(
+        f"SELECT chain_hash FROM {table} WHERE position = ?",  # noqa: S608
+        (sealed.position,),
+    )
+    if rows:
+        if bytes(rows[0][0]) != sealed.chain_hash:
+            return (
+                f"the entry at position {sealed.position} does not carry the sealed hash: the "
+                "entries up to it were changed or removed and the later hashes recomputed"
+            )
+        return None
+    boundary = tx.fetchall(
+        f"SELECT up_to_position, hash, recorded_at FROM {BOUNDARIES[tx.dialect]} "  # noqa: S608
+        "WHERE kind = 'prune' AND up_to_position >= ? ORDER BY up_to_position LIMIT 1",
+        (sealed.position,),
+    )
+    if not boundary:
+        return (
+            f"the sealed entry at position {sealed.position} is gone and no prune removed it: "
+            "entries were removed from the end (or the middle)"
+        )
+    up_to, hash_, recorded = int(boundary[0][0]), bytes(boundary[0][1]), _moment(boundary[0][2])
+    if up_to == sealed.position and hash_ != sealed.chain_hash:
+        return (
+            f"the prune boundary at position {up_to} does not carry the sealed hash: the "
+            "entries before it were changed and the boundary forged"
+        )
+    if recorded > now:
+        return f"the prune boundary at position {up_to} says it was recorded in the future"
+    if retention is not None and sealed.at is not None and recorded < sealed.at + retention:
+        return (
+            f"a prune (recorded {recorded:%Y-%m-%d}) removed the sealed entry at position "
+            f"{sealed.position} of {sealed.at:%Y-%m-%d}, before its retention period ended: "
+            "reads were removed under cover of a prune"
+        )
+    return None
+
+
+def after_head(tx: Tx, table: str, position: int) -> tuple[int, int | None, datetime | None]:
+    """The entries after ``position``: how many, the first's position and moment."""
+    (count, first), *_ = tx.fetchall(
+        f"SELECT COUNT(*), MIN(position) FROM {table} WHERE position > ?",  # noqa: S608
+        (position,),
+    )
+    if first is None:
+        return 0, None, None
+    at = tx.fetchall(f"SELECT at FROM {table} WHERE position = ?", (first,))  # noqa: S608
+    return int(count), int(first), _moment(at[0][0])

@@ -13,7 +13,19 @@ audit seal`` prints what to anchor) can show that even the key holder did not re
 
 What is signed, one line of text (``Seal.payload``)::
 
-    rodedraad-seal/1 <number> <after_position> <last_position> <entries> <root hex> <sealed_at>
+    rodedraad-seal/2 <number> <after_position> <last_position> <entries> <root hex> <sealed_at>
+        <read-log position> <read-log hash hex> <read-log moment or ->
+
+Version 2 (migration ``events/0009_seal_read_log_head``) also signs the head of the
+personal-data read log (``application.read_log_chain``, a store of its own, read through
+``AccessLog.head``) as it was when the seal was taken: its last position, that position's chain
+hash and the entry's moment (``-`` when every entry was pruned). That anchors the read log's
+chain too: an insider who deletes their own reads and recomputes every later hash, or cuts
+entries off the end, no longer leaves a log that verifies against the seals. A seal is taken
+when either log moved; one taken because only the read log moved covers no event positions
+(``entries`` 0, ``last_position`` = ``after_position``, the root of the empty tree, RFC 9162
+§2.1.1). Seals of version 1, taken before, keep their line and verify as they are: they cover
+no read log.
 
 Seals are taken on demand (``rodedraad audit seal``) and by the scheduler every
 ``RODEDRAAD_SEAL_INTERVAL_MINUTES``; with nothing new to seal, none is taken. They live in a
@@ -23,6 +35,7 @@ seal ``n``. Positions after the last seal are the *unsealed tail*: ``verify`` re
 from which position and since when, because cutting them off cannot be detected, only limited.
 """
 
+import hashlib
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,9 +48,11 @@ import structlog
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from application import merkle
+from application.access_log import AccessLog
 from application.commit_times import COMMIT_TIMES, commit_stamp, event_store_rows
 from application.event_chain import BATCH, CHAIN
 from application.merkle import InclusionProof
+from application.read_log_chain import Head
 from application.signing import PublicKey, SigningKey
 
 log = structlog.get_logger("rodedraad.seals")
@@ -58,7 +73,19 @@ DDL = {
 #: At most this many chain entries per seal: a larger range is sealed in several seals.
 MAX_ENTRIES = 100_000
 
-_COLUMNS = "number, after_position, last_position, entries, root, sealed_at, key_id, signature"
+_COLUMNS = (
+    "number, after_position, last_position, entries, root, sealed_at, key_id, signature, "
+    "read_log_position, read_log_hash, read_log_at"
+)
+#: Migration ``events/0009_seal_read_log_head``: the read log's head, in version 2 seals
+#: (column, then its type on SQLite and on PostgreSQL).
+READ_LOG_HEAD_COLUMNS = {
+    "read_log_position": {"sqlite": "INTEGER", "postgres": "BIGINT"},
+    "read_log_hash": {"sqlite": "BLOB", "postgres": "BYTEA"},
+    "read_log_at": {"sqlite": "TEXT", "postgres": "TIMESTAMPTZ"},
+}
+#: The root of a seal over no event position (only the read log moved): RFC 9162's MTH({}).
+EMPTY_ROOT = hashlib.sha256(b"").digest()
 _POSITION = struct.Struct(">q")
 
 
@@ -74,13 +101,20 @@ class Seal(msgspec.Struct, frozen=True, kw_only=True):
     sealed_at: datetime
     key_id: str
     signature: bytes
+    #: Version 2: the read log's head when the seal was taken (None: a version 1 seal).
+    read_log: Head | None = None
 
     def payload(self) -> bytes:
         """What is signed, and what an operator anchors outside the system."""
-        return (
-            f"rodedraad-seal/1 {self.number} {self.after_position} {self.last_position} "
+        events = (
+            f"{self.number} {self.after_position} {self.last_position} "
             f"{self.entries} {self.root.hex()} {commit_stamp(self.sealed_at)}"
-        ).encode()
+        )
+        if self.read_log is None:
+            return f"rodedraad-seal/1 {events}".encode()
+        head = self.read_log
+        at = commit_stamp(head.at) if head.at is not None else "-"
+        return f"rodedraad-seal/2 {events} {head.position} {head.chain_hash.hex()} {at}".encode()
 
 
 def sign_seal(
@@ -90,22 +124,27 @@ def sign_seal(
     positions: Sequence[int],
     chain_hashes: Sequence[bytes],
     now: datetime,
+    read_log: Head | None = None,
 ) -> Seal:
-    """A seal over the chain entries given (in position order, after ``after_position``)."""
+    """A seal over the chain entries given (in position order, after ``after_position``; none
+    when only the read log moved) and the read log's ``read_log`` head."""
     unsigned = Seal(
         number=number,
         after_position=after_position,
-        last_position=positions[-1],
+        last_position=positions[-1] if positions else after_position,
         entries=len(positions),
         root=range_root(positions, chain_hashes),
         sealed_at=now.astimezone(UTC),
         key_id=key.key_id,
         signature=b"",
+        read_log=read_log,
     )
     return msgspec.structs.replace(unsigned, signature=key.sign(unsigned.payload()))
 
 
 def range_root(positions: Sequence[int], chain_hashes: Sequence[bytes]) -> bytes:
+    if not positions:
+        return EMPTY_ROOT
     return merkle.root(
         [merkle.leaf_hash(p, h) for p, h in zip(positions, chain_hashes, strict=True)]
     )
@@ -146,6 +185,22 @@ class SealReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadLogSeals:
+    """The read log against the heads the seals signed: the first seal whose head the log no
+    longer holds, and the read log's unsealed tail (entries after the last sealed head)."""
+
+    #: Seals that carry a read-log head (version 2), all checked unless ``mismatch``.
+    heads: int
+    mismatch: SealMismatch | None
+    #: The last sealed head's position (0: none sealed).
+    sealed_up_to: int
+    tail_entries: int
+    tail_first_position: int | None
+    #: The first unsealed entry's moment.
+    tail_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class TrajectorySeals:
     """One aggregate's events against the seals that cover them."""
 
@@ -160,7 +215,8 @@ def _moment(value: Any) -> datetime:
 
 
 def _seal(row: Sequence[Any]) -> Seal:
-    number, after, last, entries, root, sealed_at, key_id, signature = row
+    number, after, last, entries, root, sealed_at, key_id, signature, *head = row
+    log_position, log_hash, log_at = head
     return Seal(
         number=int(number),
         after_position=int(after),
@@ -170,14 +226,20 @@ def _seal(row: Sequence[Any]) -> Seal:
         sealed_at=_moment(sealed_at),
         key_id=str(key_id),
         signature=bytes(signature),
+        read_log=None
+        if log_position is None
+        else Head(int(log_position), bytes(log_hash), None if log_at is None else _moment(log_at)),
     )
 
 
 class Seals:
-    """Takes and checks seals on the event store's own connections (SQLite or PostgreSQL)."""
+    """Takes and checks seals on the event store's own connections (SQLite or PostgreSQL);
+    with ``read_log``, the seals it takes sign the read log's head too (version 2), and
+    ``verify_read_log`` holds the read log against them."""
 
-    def __init__(self, recorder: Any) -> None:
+    def __init__(self, recorder: Any, read_log: AccessLog | None = None) -> None:
         self._recorder = recorder
+        self._read_log = read_log
         self._postgres = not isinstance(recorder, SQLiteApplicationRecorder)
         self._events = recorder.events_table_name
 
@@ -227,12 +289,20 @@ class Seals:
 
     def take(self, key: SigningKey, now: datetime, most: int = MAX_ENTRIES) -> list[Seal]:
         """Seal every chain entry after the last seal, at most ``most`` entries per seal (so a
-        first seal over a large existing log, and the proofs in it, stay bounded); none when
-        there is nothing new."""
+        first seal over a large existing log, and the proofs in it, stay bounded), each with
+        the read log's head; one over no event when only the read log moved; none when there
+        is nothing new in either."""
         taken: list[Seal] = []
         with self._writing() as run:
-            last = run(f"SELECT number, last_position FROM {SEALS} ORDER BY number DESC LIMIT 1")  # noqa: S608
+            # Under the seal-takers' lock, so two of them never sign heads out of order.
+            head = self._read_log.head() if self._read_log is not None else None
+            last = run(
+                f"SELECT number, last_position, read_log_position FROM {SEALS} "  # noqa: S608
+                "ORDER BY number DESC LIMIT 1"
+            )
             number, after = (int(last[0][0]), int(last[0][1])) if last else (0, 0)
+            sealed_head = int(last[0][2]) if last and last[0][2] is not None else 0
+            read_log_moved = head is not None and head.position != sealed_head
             while True:
                 positions: list[int] = []
                 hashes: list[bytes] = []
@@ -247,12 +317,14 @@ class Seals:
                     positions += [int(r[0]) for r in rows]
                     hashes += [bytes(r[1]) for r in rows]
                     start = positions[-1]
-                if not positions:
+                if not positions and (taken or not read_log_moved):
                     break
                 number += 1
-                seal = sign_seal(key, number, after, positions, hashes, now)
+                seal = sign_seal(key, number, after, positions, hashes, now, head)
+                at = None if head is None or head.at is None else head.at
                 run(
-                    f"INSERT INTO {SEALS} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    f"INSERT INTO {SEALS} ({_COLUMNS}) "  # noqa: S608
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         seal.number,
                         seal.after_position,
@@ -262,6 +334,9 @@ class Seals:
                         seal.sealed_at if self._postgres else commit_stamp(seal.sealed_at),
                         seal.key_id,
                         seal.signature,
+                        None if head is None else head.position,
+                        None if head is None else head.chain_hash,
+                        at if self._postgres or at is None else commit_stamp(at),
                     ),
                 )
                 taken.append(seal)
@@ -273,6 +348,7 @@ class Seals:
                 after_position=seal.after_position,
                 last_position=seal.last_position,
                 entries=seal.entries,
+                read_log_position=None if head is None else head.position,
                 key_id=seal.key_id,
             )
         return taken
@@ -281,14 +357,15 @@ class Seals:
         self, key: Callable[[], SigningKey], now: datetime, every: timedelta
     ) -> list[Seal]:
         """The scheduler's job: a seal when the last one is ``every`` old (or there is none)
-        and there is something to seal. The key is loaded only then."""
+        and there is something to seal in either log. The key is loaded only then."""
         last = self.last()
         if last is not None and now < last.sealed_at + every:
             return []
+        sealed_head = last.read_log.position if last and last.read_log else 0
         if not self._fetch(
             f"SELECT 1 FROM {CHAIN} WHERE position > ? LIMIT 1",  # noqa: S608
             (last.last_position if last else 0,),
-        ):
+        ) and (self._read_log is None or self._read_log.head().position == sealed_head):
             return []
         return self.take(key(), now)
 
@@ -329,6 +406,14 @@ class Seals:
                 [],
             )
         positions, hashes = self._range(seal.after_position, seal.last_position)
+        if not seal.entries and seal.read_log is not None:  # only the read log moved
+            if positions or seal.last_position != seal.after_position or seal.root != EMPTY_ROOT:
+                return (
+                    "it sealed no event position, but its range or root says otherwise",
+                    positions,
+                    hashes,
+                )
+            return None, positions, hashes
         if len(positions) != seal.entries or not positions:
             return (
                 f"it sealed {seal.entries} chain entr(ies) up to position {seal.last_position}, "
@@ -368,6 +453,24 @@ class Seals:
             tail=self.tail(seals[-1] if seals else None),
             signatures_checked=public is not None,
         )
+
+    def verify_read_log(self, retention: timedelta | None, now: datetime) -> ReadLogSeals:
+        """Every version 2 seal's head against the read log (``AccessLog.check_sealed_head``;
+        ``retention``: the read log's retention period, to judge a prune that removed a sealed
+        head), and the entries after the last sealed head. The seals' signatures are
+        ``verify``'s to check."""
+        if self._read_log is None:
+            raise ValueError("no read log to verify: give Seals one")
+        heads = [(s.number, s.read_log) for s in self.all() if s.read_log is not None]
+        mismatch = None
+        for number, head in heads:
+            why = self._read_log.check_sealed_head(head, retention, now)
+            if why is not None:
+                mismatch = SealMismatch(number, head.position, why)
+                break
+        sealed_up_to = heads[-1][1].position if heads else 0
+        count, first, since = self._read_log.after_head(sealed_up_to)
+        return ReadLogSeals(len(heads), mismatch, sealed_up_to, count, first, since)
 
     def tail(self, last: Seal | None) -> UnsealedTail:
         after = last.last_position if last else 0

@@ -31,6 +31,13 @@ from domain.errors import (
     SignatoryNotAllowed,
 )
 from domain.minors import CapacityAssessment, check_birth_year
+from domain.person_requests import (
+    PersonRequest,
+    RequestDeadline,
+    RequestKind,
+    RequestOutcome,
+    answer_due_on,
+)
 from domain.record import Record
 from domain.snapshots import CopiedThroughState, TypedSnapshot
 
@@ -119,6 +126,8 @@ class ClientSnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     identity_links: dict[str, IdentityLink] = msgspec.field(default_factory=dict)
     birth_year: str | None = None
     capacity_assessment: CapacityAssessment | None = None
+    #: Issue #19 point 5; absent from snapshots taken before it.
+    requests: dict[str, PersonRequest] = msgspec.field(default_factory=dict)
 
 
 class Client(CopiedThroughState, Record):
@@ -135,6 +144,7 @@ class Client(CopiedThroughState, Record):
 
     class Registered(Event, Aggregate.Created):
         personal_fields = ("personal",)
+        contact_fields = ("personal",)
         registering_organisation: str
         personal: PersonalData
 
@@ -147,6 +157,7 @@ class Client(CopiedThroughState, Record):
 
     class RepresentativeAppointed(Event):
         personal_fields = ("personal",)
+        contact_fields = ("personal",)
         representative_ref: str
         personal: PersonalData
 
@@ -224,6 +235,10 @@ class Client(CopiedThroughState, Record):
                 )
             for consent in client.consents.values():
                 consent.purpose = ERASED
+            for request in client.requests.values():
+                request.details = ERASED
+                if request.legal_ground is not None:
+                    request.legal_ground = ERASED
 
     class IdentityLinked(Event):
         """A coordinator checked the person's identity in person and links their identity
@@ -231,6 +246,7 @@ class Client(CopiedThroughState, Record):
         (issue #19). The subject and its keyed hash are personal data."""
 
         personal_fields = ("subject", "subject_hash")
+        contact_fields = ("subject", "subject_hash")
         link_id: str
         subject: str
         subject_hash: str
@@ -275,6 +291,57 @@ class Client(CopiedThroughState, Record):
                 capable=self.capable, assessed_on=self.assessed_on, author=self.actor.user_id
             )
 
+    class RequestFiled(Event):
+        """The person asks for a copy of their data, a rectification of a named field, or an
+        erasure (GDPR art. 15-17; issue #19): answered by ``answer_due_on``."""
+
+        personal_fields = ("details",)
+        request_id: str
+        kind: RequestKind
+        field_name: str | None
+        details: str
+        answer_due_on: date
+
+        def apply_to(self, client: "Client") -> None:
+            client.requests[self.request_id] = PersonRequest(
+                kind=self.kind,
+                field_name=self.field_name,
+                details=self.details,
+                filed_at=self.occurred_at,
+                answer_due_on=self.answer_due_on,
+            )
+
+    class RequestDecided(Event):
+        """The coordinating organisation or the data protection officer decided the request,
+        on a legal ground the person reads."""
+
+        personal_fields = ("legal_ground",)
+        request_id: str
+        outcome: RequestOutcome
+        legal_ground: str
+
+        def apply_to(self, client: "Client") -> None:
+            request = client.requests[self.request_id]
+            request.outcome = self.outcome
+            request.legal_ground = self.legal_ground
+            request.decided_at = self.occurred_at
+            request.decided_by_role = self.actor.role
+
+    class RequestDeadlineRecorded(Event):
+        """Recorded by the scheduler: the reminder a week before the answer is due, or that
+        the month passed without a decision."""
+
+        request_id: str
+        deadline: RequestDeadline
+        answer_due_on: date
+
+        def apply_to(self, client: "Client") -> None:
+            request = client.requests[self.request_id]
+            if self.deadline == RequestDeadline.PASSED:
+                request.deadline_passed = True
+            else:
+                request.reminded = True
+
     @classmethod
     def register(
         cls, ctx: CommandContext, *, personal: PersonalData, client_id: UUID | None = None
@@ -297,6 +364,7 @@ class Client(CopiedThroughState, Record):
         self.identity_links: dict[str, IdentityLink] = {}
         self.birth_year: str | None = None
         self.capacity_assessment: CapacityAssessment | None = None
+        self.requests: dict[str, PersonRequest] = {}
 
     def appoint_representative(
         self, ctx: CommandContext, *, representative_ref: str, personal: PersonalData
@@ -468,6 +536,82 @@ class Client(CopiedThroughState, Record):
             )
         self.trigger_event(
             self.CapacityAssessed, **ctx.event_fields(), capable=capable, assessed_on=assessed_on
+        )
+
+    # --- the person's requests (issue #19 point 5; rules in domain.person_requests) ----------
+
+    def file_request(
+        self,
+        ctx: CommandContext,
+        *,
+        request_id: str,
+        kind: RequestKind,
+        field_name: str | None,
+        details: str,
+    ) -> None:
+        """GDPR art. 15-17: a rectification names the field to correct; the answer is due
+        within a month of filing."""
+        ctx.check_occurred_at()
+        if request_id in self.requests:
+            raise InvalidValue(f"request id {request_id!r} is already used", field="request_id")
+        if kind == RequestKind.RECTIFICATION and not (field_name or "").strip():
+            raise InvalidValue(
+                "a rectification names the field to correct (field_name)", field="field_name"
+            )
+        if kind != RequestKind.RECTIFICATION and field_name is not None:
+            raise InvalidValue(
+                "only a rectification names a field; leave field_name out", field="field_name"
+            )
+        self.trigger_event(
+            self.RequestFiled,
+            **ctx.event_fields(),
+            request_id=request_id,
+            kind=kind,
+            field_name=field_name.strip() if field_name else None,
+            details=details.strip(),
+            answer_due_on=answer_due_on(ctx.occurred_on),
+        )
+
+    def decide_request(
+        self, ctx: CommandContext, *, request_id: str, outcome: RequestOutcome, legal_ground: str
+    ) -> None:
+        """A request is decided once, with the legal ground the person reads (an erasure may
+        be refused on the ten-year retention of seed 004: art. 17(3)(b))."""
+        ctx.check_occurred_at()
+        request = self._request(request_id)
+        if not request.open:
+            raise RuleConflict(f"request {request_id!r} was already decided")
+        if ctx.occurred_at < request.filed_at:
+            raise InvalidValue("a request is decided after it was filed", field="occurred_at")
+        self.trigger_event(
+            self.RequestDecided,
+            **ctx.event_fields(),
+            request_id=request_id,
+            outcome=outcome,
+            legal_ground=require_text(legal_ground, "legal_ground"),
+        )
+
+    def record_request_deadline(
+        self, ctx: CommandContext, *, request_id: str, deadline: RequestDeadline
+    ) -> None:
+        """The scheduler's fact about a request's due date (``person_requests.deadline_due``
+        decides which one is due; this records it once)."""
+        request = self._request(request_id)
+        self.trigger_event(
+            self.RequestDeadlineRecorded,
+            **ctx.event_fields(),
+            request_id=request_id,
+            deadline=deadline,
+            answer_due_on=request.answer_due_on,
+        )
+
+    def _request(self, request_id: str) -> PersonRequest:
+        return held(
+            self.requests,
+            request_id,
+            kind="request",
+            where="not filed for this client",
+            field="request_id",
         )
 
     @property

@@ -28,6 +28,10 @@ class Record(Aggregate):
         #: Fields holding personal data or free text: sealed with the client's key when stored
         #: (``field`` or ``field[].sub`` for a field of each item); unreadable after erasure.
         personal_fields: ClassVar[tuple[str, ...]] = ()
+        #: Of those, the ones that name or reach a person (name, contact details, the identity
+        #: provider's subject): an audit export leaves them out unless the auditor's task needs
+        #: them (issue #16, data minimisation).
+        contact_fields: ClassVar[tuple[str, ...]] = ()
 
         def apply(self, aggregate: Any) -> None:
             self.apply_to(aggregate)

@@ -55,6 +55,7 @@ from domain.errors import (
     PlanNotInForce,
     ReasonRequired,
     RoleAgreementNotPending,
+    RuleConflict,
     StartConsultationRequired,
     StatusChangeBeforeCurrentStatus,
     TrajectoryNotFound,
@@ -198,6 +199,25 @@ class SignedPlan(msgspec.Struct):
     valid_until: date
 
 
+class PartialSignature(msgspec.Struct, frozen=True):
+    """One of the two signatures a plan needs where the minor and a parent decide together
+    (NL, 12-15: ``domain.minors.needs_both_signatures``); the plan is not in force yet."""
+
+    signatory: Signatory
+    representative_ref: str | None
+    signed_at: datetime
+
+
+class ClientInput(msgspec.Struct, frozen=True):
+    """What the person said ahead of a consultation, in their own words (001, issue #19)."""
+
+    statement: str
+    for_kind: ConsultationKind | None
+    given_by: Signatory
+    representative_ref: str | None
+    given_at: datetime
+
+
 class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     """The types of ``Trajectory``'s attributes, for decoding snapshots (kept equal by a test)."""
 
@@ -243,6 +263,9 @@ class TrajectorySnapshotState(msgspec.Struct, forbid_unknown_fields=True):
     client_criteria: tuple[str, ...] = ()
     referrer_engagement: str = ""
     continued_by: list[UUID] = msgspec.field(default_factory=list)
+    #: Issue #19 point 5; absent from snapshots taken before it.
+    partial_signature: PartialSignature | None = None
+    client_inputs: list[ClientInput] = msgspec.field(default_factory=list)
 
 
 class Trajectory(CopiedThroughState, Record):
@@ -496,6 +519,46 @@ class Trajectory(CopiedThroughState, Record):
                 valid_until=self.valid_until,
             )
             trajectory.next_evaluation_on = self.next_evaluation_on
+            trajectory.partial_signature = None
+
+    class PlanSignedInPart(Event):
+        """Issue #19: the minor or a parent signed where both must (NL, 12-15); the plan
+        comes into force with the other's signature (``PlanSigned``), not before."""
+
+        concerns = ("plan", "")
+        signatory: Signatory
+        representative_ref: str | None
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.partial_signature = PartialSignature(
+                signatory=self.signatory,
+                representative_ref=self.representative_ref,
+                signed_at=self.occurred_at,
+            )
+
+    class ConsultationInputGiven(Event):
+        """Issue #19 (001: "zelf aanwezig of vooraf bevraagd"): the person's own statement
+        ahead of a planned consultation, recorded by the person. Not activity of the
+        professionals: it does not make a stuck trajectory look alive."""
+
+        counts_as_activity = False
+        allowed_in = RUNNING | {Status.ACCEPTED}
+        personal_fields = ("statement",)
+        statement: str
+        for_kind: ConsultationKind | None
+        given_by: Signatory
+        representative_ref: str | None
+
+        def apply_to(self, trajectory: "Trajectory") -> None:
+            trajectory.client_inputs.append(
+                ClientInput(
+                    statement=self.statement,
+                    for_kind=self.for_kind,
+                    given_by=self.given_by,
+                    representative_ref=self.representative_ref,
+                    given_at=self.occurred_at,
+                )
+            )
 
     class Evaluated(Event):
         personal_fields = ("results", "new_agreements")
@@ -820,6 +883,10 @@ class Trajectory(CopiedThroughState, Record):
         self.referrer_engagement = referrer_engagement
         #: Later trajectories that continue this one (the thread both ways).
         self.continued_by: list[UUID] = []
+        #: Issue #19: the first of the two signatures a plan signed together needs.
+        self.partial_signature: PartialSignature | None = None
+        #: Issue #19: the person's input ahead of consultations, oldest first.
+        self.client_inputs: list[ClientInput] = []
 
     # --- queries on state -----------------------------------------------------------------------
 
@@ -1275,6 +1342,59 @@ class Trajectory(CopiedThroughState, Record):
             else None,
             valid_until=add_months(signed_on, PLAN_VALIDITY_MONTHS),
             next_evaluation_on=add_months(signed_on, EVALUATION_INTERVAL_MONTHS),
+        )
+
+    def sign_plan_together(
+        self, ctx: CommandContext, *, signatory: Signatory, representative_ref: str | None
+    ) -> bool:
+        """Issue #19 (NL, 12-15, ``domain.minors.needs_both_signatures``): the minor and a
+        parent both sign; the first signature is recorded in part, the other's puts the plan
+        in force (``PlanSigned``, naming the second signatory and the parent). → whether the
+        plan is now in force. The same side signing twice is refused."""
+        self._begin(ctx, "sign the plan of", RUNNING | {Status.ACCEPTED})
+        if not any(g.closed_at is None for g in self.goals.values()):
+            raise PlanNotInForce("a plan needs at least one open goal before it is signed")
+        first = self.partial_signature
+        if first is None:
+            self.trigger_event(
+                self.PlanSignedInPart,
+                **ctx.event_fields(),
+                signatory=signatory,
+                representative_ref=representative_ref,
+            )
+            return False
+        if first.signatory == signatory:
+            raise RuleConflict(
+                f"the {signatory.value} already signed this plan; it comes into force with the "
+                f"{'parent' if signatory == Signatory.CLIENT else 'minor'}'s signature"
+            )
+        parent = representative_ref if signatory == Signatory.REPRESENTATIVE else None
+        self.sign_plan(
+            ctx,
+            signatory=signatory,
+            representative_ref=parent or first.representative_ref,
+        )
+        return True
+
+    def give_consultation_input(
+        self,
+        ctx: CommandContext,
+        *,
+        statement: str,
+        for_kind: ConsultationKind | None,
+        given_by: Signatory,
+        representative_ref: str | None,
+    ) -> None:
+        """001: the client is present at a consultation or asked beforehand; this records
+        what they said beforehand, in their own words."""
+        self._begin(ctx, "give your input for a consultation of", RUNNING | {Status.ACCEPTED})
+        self.trigger_event(
+            self.ConsultationInputGiven,
+            **ctx.event_fields(),
+            statement=require_text(statement, "statement"),
+            for_kind=for_kind,
+            given_by=given_by,
+            representative_ref=representative_ref,
         )
 
     def evaluate(

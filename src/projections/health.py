@@ -8,13 +8,16 @@ else one sentence without personal data, and without host names, process ids or 
 ``/health`` answers without a token (the logs carry those details).
 """
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import anyio.to_thread
+import psycopg
 
-from projections.tracking import TrackingQueries
+from application.unavailable import DatabaseUnavailable
+from projections.tracking import REBUILDING, TrackingQueries
 
 
 @dataclass
@@ -74,3 +77,39 @@ class StalledProjections:
                     f"advanced for {still:.0f} s"
                 )
         return "; ".join(reasons) or None
+
+
+def behind_primary(primary: dict[str, int], standby: dict[str, int]) -> dict[str, int]:
+    """Per projection, how many log positions the standby's copy of its read model is behind
+    the primary's (issue #20 point 4): what a ``min_position`` read on the standby may wait."""
+    return {name: max(0, position - standby.get(name, 0)) for name, position in primary.items()}
+
+
+@dataclass
+class StandbyReachable:
+    """Degraded when the hot standby (``RODEDRAAD_READ_DATABASE_URL``) cannot be reached: the
+    reads it serves fail while it is away (its lag is in ``/health``'s ``standby``)."""
+
+    standby: TrackingQueries
+
+    async def __call__(self) -> str | None:
+        try:
+            await self.standby.positions()
+        except DatabaseUnavailable:
+            return "the read replica cannot be reached: its reads answer 503"
+        return None
+
+
+def standby_lag_events(primary_url: str, standby_url: str) -> float:
+    """The largest ``behind_primary`` over the projections, asked of both databases with a
+    connection each (at a metrics scrape, from the listener's thread); NaN when either cannot
+    be reached, so the gauge says "unknown" rather than "caught up"."""
+    try:
+        positions = []
+        for url in (primary_url, standby_url):
+            with psycopg.connect(url, connect_timeout=2) as conn:
+                rows = conn.execute("SELECT name, position FROM rm_tracking").fetchall()
+            positions.append({str(n): int(p) for n, p in rows if REBUILDING not in str(n)})
+    except psycopg.Error:
+        return math.nan
+    return float(max(behind_primary(*positions).values(), default=0))

@@ -62,6 +62,8 @@ _FACTS: dict[type[Any], tuple[str, ...]] = {
     T.RoleAgreementDeclined: ("agreement_id", "party"),
     T.RoleAgreementEnded: ("agreement_id",),
     T.PlanSigned: ("plan_version", "signatory", "representative_ref", "valid_until"),
+    T.PlanSignedInPart: ("signatory", "representative_ref"),
+    T.ConsultationInputGiven: ("for_kind", "given_by"),  # the statement is in the plan state
     T.Evaluated: ("pdca_phase", "blocking", "next_evaluation_on"),
     T.EscalationRaised: ("escalation_id", "level", "reason"),
     T.EscalationLevelChanged: ("escalation_id", "from_level", "to_level"),

@@ -96,6 +96,16 @@ class PlanView(msgspec.Struct):
     valid_until: date
 
 
+class ClientInputView(msgspec.Struct):
+    """What the person said ahead of a consultation (issue #19), for the professionals."""
+
+    statement: str
+    for_kind: str | None
+    given_by: str
+    representative_ref: str | None
+    given_at: datetime
+
+
 class TrajectoryView(msgspec.Struct):
     id: UUID
     version: int
@@ -154,6 +164,13 @@ class TrajectoryView(msgspec.Struct):
             "it (001); empty when it named nothing"
         ),
     ] = ""
+    client_inputs: Annotated[
+        list[ClientInputView],
+        msgspec.Meta(
+            description="What the client or their representative said ahead of a "
+            "consultation, in their own words (001: 'vooraf bevraagd'; issue #19)"
+        ),
+    ] = msgspec.field(default_factory=list)
 
 
 class ConsentView(msgspec.Struct):
@@ -276,6 +293,16 @@ def trajectory_view(t: Trajectory, *, erased: bool = False) -> TrajectoryView:
         continued_by=list(t.continued_by),
         client_criteria=list(t.client_criteria),
         referrer_engagement=t.referrer_engagement,
+        client_inputs=[
+            ClientInputView(
+                statement=i.statement,
+                for_kind=i.for_kind.value if i.for_kind else None,
+                given_by=i.given_by.value,
+                representative_ref=i.representative_ref,
+                given_at=i.given_at,
+            )
+            for i in t.client_inputs
+        ],
     )
 
 

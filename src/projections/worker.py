@@ -32,6 +32,7 @@ from eventsourcing.persistence import Notification
 
 from application.care_record import CareRecord
 from application.keys import KeyStore
+from application.metrics import metrics
 from application.unavailable import is_unavailable
 from domain.client import Client
 from domain.deadlines import DeadlinePolicy
@@ -337,6 +338,15 @@ class ProjectionWorker:
         with self.database.transaction() as tx:
             write_heartbeat(tx, self.name, state, time.time())
         self._beat = (state, now)
+        if state == "ok":
+            self.observe()
+
+    def observe(self) -> None:
+        """Each projection's position and lag, for the metrics (as often as the heartbeat)."""
+        head = self.head()
+        for name, position in self.positions().items():
+            metrics().projection_position.labels(name).set(position)
+            metrics().projection_lag.labels(name).set(max(0, head - position))
 
     # --- positions ------------------------------------------------------------------------------
 

@@ -17,8 +17,10 @@ from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobLockBusy
 from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
+    from application.access_log import AccessLog
     from application.care_record import CareRecord
     from application.migrations import MigrationStatus, Stores
+    from application.seals import Seals
     from projections.worker import Progress
 
 
@@ -26,10 +28,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from rodedraad.logs import configure_logging
-    from rodedraad.wiring import Container, settle_heap
+    from rodedraad.wiring import Container, settle_heap, start_metrics_listener
 
     configure_logging(settings.log_level, settings.log_format)
     container = Container.build(settings)
+    stop_metrics = start_metrics_listener(settings)
     host = args.host or settings.http.host
     port = args.port or settings.http.port
     print(
@@ -39,14 +42,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     app = container.http_app()
     settle_heap()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
     return 0
 
 
@@ -92,12 +99,14 @@ def _projections_run(settings: Settings, args: argparse.Namespace) -> int:
     from rodedraad.wiring import (
         build_care_record,
         build_projection_worker,
+        start_metrics_listener,
         wakeup_for,
     )
 
     configure_logging(settings.log_level, settings.log_format)
     care_record = build_care_record(settings)
     worker = build_projection_worker(settings, care_record, progress=_print_progress)
+    stop_metrics = start_metrics_listener(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -105,6 +114,8 @@ def _projections_run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         worker.run(stop, wakeup)
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         worker.database.close()
         care_record.close()
     return 0
@@ -142,6 +153,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
 
     from rodedraad.logs import configure_logging
     from rodedraad.wiring import (
+        build_access_log,
         build_deadlines,
         build_finding_batches,
         build_idempotency_store,
@@ -150,6 +162,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         build_releases,
         is_simulation,
         seal_job,
+        start_metrics_listener,
         theme_batch_job,
     )
     from scheduler.runner import BackgroundDeadlines
@@ -165,6 +178,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     idempotency = build_idempotency_store(settings)
     releases = build_releases(settings, deadlines.scheduler.policy)
     batches = build_finding_batches(settings)
+    read_log = build_access_log(settings)
     background = BackgroundDeadlines(
         deadlines.scheduler,
         build_leader_lock(settings),
@@ -173,19 +187,23 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
         prune_idempotency_keys=idempotency.prune,
         release_statistics=releases.run_due,
         release_theme_batches=theme_batch_job(batches, deadlines.care_record),
-        take_seal=seal_job(settings, deadlines.care_record),
+        take_seal=seal_job(settings, deadlines.care_record, read_log),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    stop_metrics = start_metrics_listener(settings)
     background.start()
     try:
         stop.wait()
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         background.shutdown()
         releases.store.close()
         releases.read_models.close()
         batches.close()
+        read_log.close()
         idempotency.close()
         deadlines.close()
     return 0
@@ -550,10 +568,15 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     trajectory's events) and name the first position that does not match; then the seals
     (``_verify_seals``). Exit 1 on a mismatch; the record is never changed."""
     from application.event_chain import EventChain
-    from rodedraad.wiring import build_care_record
+    from application.seals import Seals
+    from rodedraad.wiring import build_access_log, build_care_record
 
     care_record = build_care_record(settings)
+    access_log = build_access_log(settings)
     try:
+        read_log_matches = _verify_read_log(
+            settings, access_log, Seals(care_record.recorder, access_log)
+        )
         chain = EventChain(care_record.recorder)
         if args.trajectory is not None:
             result = chain.verify_aggregate(args.trajectory)
@@ -565,8 +588,8 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             sealed = _verify_seals(settings, care_record, args)
             snapshots = _verify_snapshots(care_record, args.trajectory)
     finally:
+        access_log.close()
         care_record.close()
-    read_log_matches = _verify_read_log(settings)
     if result.genesis_up_to:
         print(
             f"positions up to {result.genesis_up_to:,} were chained by the migration, after "
@@ -681,16 +704,18 @@ def _audit_seal(settings: Settings, args: argparse.Namespace) -> int:
     anchor outside the system (the signed line and its signature); nothing new: no seal."""
     from application.seals import Seals
     from application.signing import encode_signature
-    from rodedraad.wiring import build_care_record, signing_key_file
+    from rodedraad.wiring import build_access_log, build_care_record, signing_key_file
 
     key = signing_key_file(settings).load()
     care_record = build_care_record(settings)
+    read_log = build_access_log(settings)
     try:
-        seals = Seals(care_record.recorder).take(key, datetime.now(UTC))
+        seals = Seals(care_record.recorder, read_log).take(key, datetime.now(UTC))
     finally:
+        read_log.close()
         care_record.close()
     if not seals:
-        print("nothing to seal: every chained position is sealed already")
+        print("nothing to seal: every chained position is sealed already, and the read log's head")
         return 0
     for seal in seals:
         print(seal.payload().decode())
@@ -698,23 +723,48 @@ def _audit_seal(settings: Settings, args: argparse.Namespace) -> int:
     _say(
         f"{len(seals)} seal(s), {seals[0].number} to {seals[-1].number}: "
         f"{sum(s.entries for s in seals):,} position(s), {seals[0].after_position + 1} to "
-        f"{seals[-1].last_position}; anchor the lines above outside the system (README, "
-        "'Tamper evidence'): the last seal's two lines suffice, since its chain entries hash "
-        "in everything before them"
+        f"{seals[-1].last_position}, and the read log's head (its entry "
+        f"{seals[-1].read_log.position if seals[-1].read_log else 0}); anchor the lines above "
+        "outside the system (README, 'Tamper evidence'): the last seal's two lines suffice, "
+        "since its chain entries and the read log's head hash in everything before them"
     )
     return 0
 
 
-def _verify_read_log(settings: Settings) -> bool:
-    """The personal-data read log against its own chain (``application.read_log_chain``),
-    reported on its own lines; whether it matches."""
-    from rodedraad.wiring import build_access_log
+def _audit_verify_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue #16: check an audit export offline — no database, and the signing key's public
+    half from ``--public-key`` only, never from the file checked (``application.audit_export``).
+    Names the first thing that does not hold; exit 1 then, 0 when everything holds."""
+    from application.audit_export import open_export, verify_export
+    from application.sealed_files import SealedFileError, private_key_from_pem
+    from application.signing import PublicKey
 
-    access_log = build_access_log(settings)
+    public = PublicKey.from_pem(_read(args.public_key), source=str(args.public_key))
+    identity = (
+        None
+        if args.identity is None
+        else private_key_from_pem(_read(args.identity), source=str(args.identity))
+    )
     try:
-        result = access_log.verify()
-    finally:
-        access_log.close()
+        signed = open_export(_read(args.file), identity)
+    except SealedFileError as e:
+        print(f"FAILS: {e.message}")
+        return 1
+    check = verify_export(signed, public)
+    for line in check.lines:
+        print(line)
+    if check.failure is not None:
+        print(f"FAILS: {check.failure}")
+        return 1
+    print(f"{args.file}: the export holds")
+    return 0
+
+
+def _verify_read_log(settings: Settings, access_log: "AccessLog", seals: "Seals") -> bool:
+    """The personal-data read log against its own chain (``application.read_log_chain``) and
+    against the heads the seals signed (``Seals.verify_read_log``; their signatures are
+    ``_verify_seals``'s), reported on its own lines; whether it matches."""
+    result = access_log.verify()
     if result.genesis_up_to:
         print(
             f"read log: entries up to position {result.genesis_up_to:,} were chained by the "
@@ -728,10 +778,32 @@ def _verify_read_log(settings: Settings) -> bool:
             f"({result.checked:,} entr(y/ies) before it match)"
         )
         return False
+    print(f"read log: all {result.checked:,} entr(y/ies) match the chain")
+    retention = timedelta(days=round(365.25 * settings.retention_log_years))
+    sealed = seals.verify_read_log(retention, datetime.now(UTC))
+    if sealed.mismatch is not None:
+        m = sealed.mismatch
+        print(f"read log: SEAL MISMATCH at seal {m.seal} (read-log entry {m.position}): {m.reason}")
+        return False
     print(
-        f"read log: all {result.checked:,} entr(y/ies) match the chain. Not covered: entries "
-        "removed from the end with nothing written after them"
+        f"read log: the heads signed by {sealed.heads:,} seal(s) hold, up to entry "
+        f"{sealed.sealed_up_to:,}"
+        if sealed.heads
+        else "read log: no seal has signed its head yet"
     )
+    if sealed.tail_entries:
+        since = (
+            f", written since {sealed.tail_since:%Y-%m-%d %H:%M:%S} UTC"
+            if sealed.tail_since
+            else ""
+        )
+        print(
+            f"read log: unsealed tail: {sealed.tail_entries:,} entr(y/ies) from entry "
+            f"{sealed.tail_first_position}{since}: entries removed from there on could not be "
+            "told from the record; `rodedraad audit seal` seals them"
+        )
+    else:
+        print("read log: unsealed tail: none, every entry is sealed")
     return True
 
 
@@ -787,6 +859,167 @@ def _simulate_copy(settings: Settings, args: argparse.Namespace) -> int:
         "then run the scheduler at any moment (`rodedraad scheduler run-once --now "
         "2030-01-01T09:00:00Z`), or serve it (`rodedraad serve --port 8001`, tokens from "
         "`rodedraad token`): its scheduler runs only when you ask."
+    )
+    return 0
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue #21: every store of record, of one moment, while the service runs; encrypted to the
+    operator's key (``--to``) unless ``--unencrypted`` is asked for (``application.backup``)."""
+    from application.backup import backup_postgres, backup_sqlite
+    from application.backup_crypto import load_public_key
+    from application.migrations import code_version
+    from rodedraad.wiring import migrate_at_start, stores_of
+
+    if args.to is None and not args.unencrypted:
+        return _fail(
+            "a backup holds the record of vulnerable people: give the operator's public key "
+            "(--to KEYFILE, made by `rodedraad backup-key`), or --unencrypted if the backup "
+            "goes straight into encrypted storage of your own"
+        )
+    recipient = load_public_key(args.to) if args.to is not None else None
+    migrate_at_start(settings)
+    directory = Path(args.directory)
+    if settings.database.is_postgres:
+        manifest = backup_postgres(
+            settings.database.url, directory, recipient, code_version(), _say
+        )
+    else:
+        files = dict(stores_of(settings).files)
+        manifest = backup_sqlite(files, directory, recipient, code_version(), _say)
+    encrypted = (
+        f"encrypted to key {manifest.encrypted_to}" if manifest.encrypted_to else "NOT encrypted"
+    )
+    print(
+        f"backup in {directory}: log position {manifest.log_position:,}, "
+        f"{len(manifest.files)} file(s), {sum(f.size for f in manifest.files):,} bytes, "
+        f"{encrypted}; it needs KEK version(s) {_versions(manifest.kek_versions)} "
+        f"(kept apart, in {settings.kek.file}: back that up and escrow it on its own)"
+    )
+    return 0
+
+
+def _backup_key(settings: Settings, args: argparse.Namespace) -> int:
+    """A key pair for backups: the private key stays offline with the operator; the public key
+    (``KEYFILE.pub``) is what ``rodedraad backup --to`` encrypts to."""
+    from application.backup_crypto import key_id, load_public_key, new_operator_key
+
+    public = new_operator_key(args.keyfile)
+    print(
+        f"backup key {key_id(load_public_key(public))}: private key in {args.keyfile} (keep it "
+        f"offline, apart from the backups and the KEK), public key in {public} (give it to "
+        "`rodedraad backup --to`)"
+    )
+    return 0
+
+
+def _backup_check(settings: Settings, args: argparse.Namespace) -> int:
+    """A backup checked as a restore would check it, writing nothing: its files against the
+    manifest, every chunk opened with ``--identity``, the KEK versions it needs in the KEK
+    file. Exit 2, saying why, if a restore of it would be refused."""
+    from application.backup import check_kek, check_opens, read_manifest
+    from application.backup_crypto import load_private_key
+    from application.kek import KeyringFile
+
+    directory = Path(args.directory)
+    manifest = read_manifest(directory)
+    identity = load_private_key(args.identity) if args.identity is not None else None
+    check_kek(manifest, KeyringFile(settings.kek.file))
+    if manifest.encrypted_to is not None and identity is None:
+        opened = "not opened (give --identity to open every chunk too)"
+    else:
+        opened = f"every file opened ({check_opens(directory, manifest, identity):,} bytes)"
+    print(
+        f"backup of {manifest.created_at:%Y-%m-%d %H:%M} UTC ({manifest.kind}, log position "
+        f"{manifest.log_position:,}): sizes and checksums match, {opened}, KEK version(s) "
+        f"{_versions(manifest.kek_versions)} present in {settings.kek.file}"
+    )
+    return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue #21: a backup into an empty data directory (or database), then, before anything
+    can answer a request: every erasure of the ledger file the backup lacks re-applied, the
+    read models rebuilt, the audit chain verified. Refusals change nothing."""
+    from application.backup import (
+        check_kek,
+        read_manifest,
+        restore_postgres,
+        restore_sqlite,
+    )
+    from application.backup_crypto import load_private_key
+    from application.kek import KeyringFile
+    from rodedraad.wiring import stores_of
+
+    directory = Path(args.directory)
+    manifest = read_manifest(directory)
+    identity = load_private_key(args.identity) if args.identity is not None else None
+    check_kek(manifest, KeyringFile(settings.kek.file))
+    if settings.database.is_postgres:
+        restore_postgres(directory, manifest, identity, settings.database.url, _say)
+    else:
+        kept = {
+            settings.kek.file,
+            settings.erasure_ledger_file,
+            settings.signing.key_file,
+            settings.auth.secret_file,
+            settings.person.pepper_file or settings.data_dir / "identity-pepper",
+        }
+        files = dict(stores_of(settings).files)
+        restore_sqlite(directory, manifest, identity, files, settings.data_dir, kept, _say)
+    print(
+        f"restored the backup of {manifest.created_at:%Y-%m-%d %H:%M} UTC: the log up to "
+        f"position {manifest.log_position:,}"
+    )
+    return _after_restore(settings)
+
+
+def _after_restore(settings: Settings) -> int:
+    """Erasures re-applied, read models rebuilt, then everything ``audit verify`` checks (the
+    event chain, the seals, the snapshots, the read log); its exit code."""
+    from rodedraad.wiring import build_care_record, build_projection_worker
+
+    care_record = build_care_record(settings)
+    try:
+        erased = _reapply_all(care_record)
+        print(f"erasure ledger: {len(erased)} client(s) erased again that the backup still held")
+        worker = build_projection_worker(settings, care_record)
+        try:
+            names = [p.name for p in worker.projections]
+            position = worker.rebuild_many(names, _print_progress)
+        finally:
+            worker.database.close()
+        print(f"read models: all {len(names)} rebuilt up to log position {position:,}")
+    finally:
+        care_record.close()
+    print("audit verify:")
+    return _audit_verify(settings, argparse.Namespace(trajectory=None, public_key=None))
+
+
+def _reapply_all(care_record: "CareRecord") -> "list[UUID]":
+    """Every erasure of the ledger file, looked at in the log itself (not only the key
+    store's own ledger): a copy torn by other tooling is caught too."""
+    from application.erasure_ledger import reapply
+
+    if care_record.erasure_ledger is None:
+        return []
+    entries = care_record.erasure_ledger.entries()
+    return reapply(care_record, entries, say=_say).erased
+
+
+def _erasures_reapply(settings: Settings, args: argparse.Namespace) -> int:
+    """After a point-in-time recovery (or any restore not made by ``rodedraad restore``):
+    every erasure of the ledger file the store lacks, done again, before serving."""
+    from rodedraad.wiring import build_care_record
+
+    care_record = build_care_record(settings)
+    try:
+        erased = _reapply_all(care_record)
+    finally:
+        care_record.close()
+    print(
+        f"erasure ledger {settings.erasure_ledger_file}: {len(erased)} client(s) erased again; "
+        "rebuild the read models now (`rodedraad projections rebuild all`)"
     )
     return 0
 
@@ -933,6 +1166,43 @@ def parser() -> argparse.ArgumentParser:
     copy.add_argument("directory", help="a new, empty directory for the copy")
     copy.set_defaults(run=_simulate_copy)
 
+    backup = commands.add_parser(
+        "backup", help="every store of record, of one moment, while serving (issue #21)"
+    )
+    backup.add_argument("directory", help="a new, empty directory for the backup")
+    backup.add_argument(
+        "--to", type=Path, metavar="KEYFILE", help="the operator's public key to encrypt to"
+    )
+    backup.add_argument(
+        "--unencrypted", action="store_true", help="write it unencrypted (only on purpose)"
+    )
+    backup.set_defaults(run=_backup)
+    backup_key = commands.add_parser(
+        "backup-key", help="make a key pair for backups (KEYFILE private, KEYFILE.pub public)"
+    )
+    backup_key.add_argument("keyfile", type=Path, help="where the private key goes (0600)")
+    backup_key.set_defaults(run=_backup_key)
+    check = commands.add_parser(
+        "backup-check",
+        help="check a backup as a restore would (sizes, checksums, every chunk, the KEK "
+        "versions it needs), writing nothing",
+    )
+    _backup_to_read(check, identity="the private key, to open every chunk")
+    check.set_defaults(run=_backup_check)
+    restore = commands.add_parser(
+        "restore",
+        help="restore a backup into an empty data directory or database, re-apply the erasure "
+        "ledger, rebuild the read models and verify the audit chain",
+    )
+    _backup_to_read(restore, identity="the private key the backup is for")
+    restore.set_defaults(run=_restore)
+    erasures = _group(commands, "erasures", "the erasure ledger kept apart from the backups")
+    erasures.add_parser(
+        "reapply",
+        help="erase again every client of the ledger file the store holds unerased (after a "
+        "point-in-time recovery)",
+    ).set_defaults(run=_erasures_reapply)
+
     audit = _group(commands, "audit", "the record as auditors read it")
     audit.add_parser(
         "check-order",
@@ -953,6 +1223,26 @@ def parser() -> argparse.ArgumentParser:
         help="check the seals' signatures against this public key (PEM), not the deployment's",
     )
     verify.set_defaults(run=_audit_verify)
+    verify_export = audit.add_parser(
+        "verify-export",
+        help="check an audit export offline against the deployment's public key; name the "
+        "first thing that does not hold, exit 1 if one does not",
+    )
+    verify_export.add_argument("file", type=Path, help="the export, as downloaded")
+    verify_export.add_argument(
+        "--public-key",
+        type=Path,
+        required=True,
+        help="the deployment's public key (PEM, from `rodedraad keys public`, obtained apart "
+        "from the export)",
+    )
+    verify_export.add_argument(
+        "--identity",
+        type=Path,
+        default=None,
+        help="your X25519 private key (PEM) the export was encrypted to",
+    )
+    verify_export.set_defaults(run=_audit_verify_export)
     audit.add_parser(
         "seal",
         help="seal the event chain now (a signed Merkle root); print what to anchor outside",
@@ -967,6 +1257,12 @@ def _group(
     return commands.add_parser(name, help=help).add_subparsers(
         dest=f"{name}_command", required=True
     )
+
+
+def _backup_to_read(command: argparse.ArgumentParser, *, identity: str) -> None:
+    """A backup's directory, and the private key it is encrypted to."""
+    command.add_argument("directory", help="the backup's directory")
+    command.add_argument("--identity", type=Path, metavar="KEYFILE", help=identity)
 
 
 def _fail(message: str, code: int = 2) -> int:

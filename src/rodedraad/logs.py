@@ -39,6 +39,11 @@ PERSONAL_FIELDS = frozenset(
         "subject",
         "subject_hash",
         "birth_year",
+        # Issue #19 point 5: the person's own words (a request, their input) and a decision's
+        # legal ground, which may name them.
+        "details",
+        "statement",
+        "legal_ground",
         "body",
         "data",
         "authorization",

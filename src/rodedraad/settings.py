@@ -171,6 +171,16 @@ class Settings:
     #: Issue #23: the pages' local sign-in for trying them out (embedded mode, this machine's
     #: clients only); refused at start together with a production token issuer.
     ui_local_sign_in: bool = False
+    #: The erasure ledger kept apart from the backups (issue #21): one line per erasure, ids and
+    #: times only; every restore re-applies what it holds. Keep it (and copies) off the data disk.
+    erasure_ledger_file: Path = Path("var/erasure-ledger.jsonl")
+    #: Prometheus metrics on a listener of their own (host, port); None: no listener. Never the
+    #: API's port: metrics are for the operator's network, not the public one.
+    metrics_address: tuple[str, int] | None = None
+    #: A PostgreSQL hot standby the plan states, timelines, board, list, learning networks and
+    #: statistics releases are read from; commands and every access decision stay on
+    #: ``database`` (README, "Read replicas").
+    read_database_url: str | None = None
 
     def simulation_copy(self, directory: Path) -> "Settings":
         """These settings for an embedded store of its own in ``directory``: its events, keys
@@ -184,6 +194,8 @@ class Settings:
             signing=replace(self.signing, key_file=directory / "signing-key.pem"),
             data_dir=directory,
             embedded_workers=True,
+            # Erasures in a simulation never reach the live record's ledger (nor the reverse).
+            erasure_ledger_file=directory / "erasure-ledger.jsonl",
         )
 
     @classmethod
@@ -257,6 +269,25 @@ class Settings:
                 "configured (RODEDRAAD_JWT_PUBLIC_KEY_FILE or RODEDRAAD_JWT_JWKS_URL): sign in "
                 "with the identity provider instead"
             )
+        read_url = optional("READ_DATABASE_URL")
+        if read_url is not None and not (
+            database.is_postgres and read_url.startswith(("postgresql://", "postgres://"))
+        ):
+            raise SettingsError(
+                "RODEDRAAD_READ_DATABASE_URL names a PostgreSQL hot standby of "
+                "RODEDRAAD_DATABASE_URL, which must be PostgreSQL too"
+            )
+        http = HttpSettings(
+            host=get("HOST", "127.0.0.1"),
+            port=integer("PORT", 8000),
+            max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
+        )
+        metrics_address = _address("METRICS_ADDRESS", optional("METRICS_ADDRESS"))
+        if metrics_address is not None and metrics_address[1] == http.port:
+            raise SettingsError(
+                f"RODEDRAAD_METRICS_ADDRESS must not use the API's port ({http.port}): metrics "
+                "get a listener of their own, off the public one"
+            )
         return cls(
             database=database,
             auth=auth,
@@ -269,11 +300,7 @@ class Settings:
                 key_file=Path(get("SIGNING_KEY_FILE", str(data_dir / "signing-key.pem"))),
                 deployment=deployment,
             ),
-            http=HttpSettings(
-                host=get("HOST", "127.0.0.1"),
-                port=integer("PORT", 8000),
-                max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
-            ),
+            http=http,
             statistics=StatisticsSettings(k=k, lag_days=integer("STATISTICS_LAG_DAYS", 30)),
             data_dir=data_dir,
             embedded_workers=(
@@ -289,8 +316,26 @@ class Settings:
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             migrate_on_start=flag("MIGRATE_ON_START", True),
             ui_local_sign_in=ui_local_sign_in,
+            erasure_ledger_file=Path(
+                get("ERASURE_LEDGER_FILE", str(data_dir / "erasure-ledger.jsonl"))
+            ),
             person=PersonSettings(
                 pepper_file=Path(get("IDENTITY_PEPPER_FILE", str(data_dir / "identity-pepper"))),
                 jurisdiction=choice("JURISDICTION", "be", ("be", "nl")).upper(),
             ),
+            metrics_address=metrics_address,
+            read_database_url=read_url,
         )
+
+
+def _address(name: str, value: str | None) -> tuple[str, int] | None:
+    """``host:port`` (``[::1]:9100`` for IPv6) → (host, port); None stays None."""
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(
+            f"RODEDRAAD_{name} must be host:port, such as 127.0.0.1:9100, not {value!r}"
+        )
+    return host, int(port)

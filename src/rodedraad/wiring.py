@@ -3,10 +3,12 @@
 import gc
 import hashlib
 import hmac
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import anyio.to_thread
 import jwt
@@ -24,7 +26,9 @@ from api.idempotency import (
 )
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention, UiConfig
 from application.access_log import AccessLog
+from application.audit_export import AuditExports
 from application.care_record import CareRecord
+from application.erasure_ledger import ErasureLedgerFile, reapply
 from application.files import private_directory
 from application.finding_batches import (
     FindingBatches,
@@ -43,7 +47,12 @@ from application.simulation import simulation_mark
 from application.sql import PostgresDatabase, SqliteDatabase
 from domain.deadlines import DeadlinePolicy
 from domain.minors import Jurisdiction
-from projections.health import StalledProjections, WorkerHeartbeats
+from projections.health import (
+    StalledProjections,
+    StandbyReachable,
+    WorkerHeartbeats,
+    standby_lag_events,
+)
 from projections.queries import ReadModelQueries
 from projections.read_postgres import postgres_queries
 from projections.read_sqlite import sqlite_queries
@@ -160,7 +169,23 @@ def build_care_record(settings: Settings) -> CareRecord:
     if warning := kek_inside_data_dir(settings):
         log.warning("KEK file inside the data directory", advice=warning)
     keys = build_key_store(settings)
-    return CareRecord(env=settings.database.eventsourcing_env(), keys=keys)
+    record = CareRecord(env=settings.database.eventsourcing_env(), keys=keys)
+    record.erasure_ledger = ErasureLedgerFile(settings.erasure_ledger_file)
+    return record
+
+
+def reapply_missing_erasures(care_record: CareRecord) -> list[UUID]:
+    """Issue #21: at start, before a request is answered, every erasure of the ledger file that
+    the store's own ledger lacks is done again (a store restored with other tooling, or a
+    point-in-time recovery). The clients it erased; nothing if the file has none."""
+    if care_record.erasure_ledger is None:
+        return []
+    keys = care_record.keys
+    done = keys.erasure_done if isinstance(keys, WrappedKeyStore) else None
+    found = reapply(care_record, care_record.erasure_ledger.entries(), already_erased=done)
+    if found.erased:
+        log.warning("erasures re-applied from the erasure ledger", clients=len(found.erased))
+    return found.erased
 
 
 def build_kek_rotation(settings: Settings, keys: KeyStore) -> KekRotation:
@@ -351,10 +376,13 @@ def theme_batch_job(
     return lambda now: release_due(batches, deliver, now)
 
 
-def seal_job(settings: Settings, care_record: CareRecord) -> Callable[[datetime], list[Seal]]:
-    """The scheduler's job: seal the event chain when the last seal is
-    ``RODEDRAAD_SEAL_INTERVAL_MINUTES`` old and there is something new (issue #16)."""
-    seals = Seals(care_record.recorder)
+def seal_job(
+    settings: Settings, care_record: CareRecord, access_log: AccessLog
+) -> Callable[[datetime], list[Seal]]:
+    """The scheduler's job: seal the event chain and the read log's head when the last seal is
+    ``RODEDRAAD_SEAL_INTERVAL_MINUTES`` old and there is something new in either (issue #16).
+    ``access_log``: the read log, whose head each seal signs (its owner closes it)."""
+    seals = Seals(care_record.recorder, access_log)
     key = signing_key_file(settings).load
     every = timedelta(minutes=settings.seal_interval_minutes)
 
@@ -423,6 +451,7 @@ class Container:
     @classmethod
     def build(cls, settings: Settings, *, inline_projections: bool = False) -> "Container":
         care_record = build_care_record(settings)
+        reapply_missing_erasures(care_record)
         policy = build_policy(settings)
         container = cls(
             settings=settings,
@@ -472,6 +501,7 @@ class Container:
         )
         releases = build_releases(self.settings, self.policy)
         batches = build_finding_batches(self.settings)
+        read_log = build_access_log(self.settings)
         background = BackgroundDeadlines(
             scheduler,
             build_leader_lock(self.settings),
@@ -480,26 +510,40 @@ class Container:
             prune_idempotency_keys=self.idempotency.prune,
             release_statistics=releases.run_due,
             release_theme_batches=theme_batch_job(batches, self.care_record),
-            take_seal=seal_job(self.settings, self.care_record),
+            take_seal=seal_job(self.settings, self.care_record, read_log),
         )
         background.start()
         self.background_scheduler = background
         self._closers.append(_Shutdown(background.shutdown))
-        self._closers.extend([scheduler.database, releases.store, releases.read_models, batches])
+        self._closers.extend(
+            [scheduler.database, releases.store, releases.read_models, batches, read_log]
+        )
 
     def http_app(self) -> Litestar:
         queries, runner = self.read_queries()
+        standby, standby_runner = (
+            postgres_queries(self.settings.read_database_url)
+            if self.settings.read_database_url
+            else (None, None)
+        )
         access_log = build_access_log(self.settings)
         release_store = build_release_store(self.settings)
         exports = XesExports(build_projection_database(self.settings), self.settings.statistics.k)
         findings = build_finding_batches(self.settings)
         self._closers.extend([access_log, release_store, exports, findings])
+        standby_releases = None
+        if self.settings.read_database_url:
+            standby_releases = ReleaseStore(PostgresDatabase(self.settings.read_database_url))
+            self._closers.append(standby_releases)
         services = ApiServices(
             care_record=self.care_record,
             idempotency=self.idempotency,
             token_verifier=self.token_verifier,
             queries=queries,
             query_runner=runner,
+            standby=standby,
+            standby_runner=standby_runner,
+            standby_releases=standby_releases,
             policy=AccessPolicy(self.care_record),
             access_log=access_log,
             retention=Retention(
@@ -512,20 +556,37 @@ class Container:
             findings=findings,
             cadence=self.policy.cadence,
             deadline_policy=self.policy,
+            audit_exports=AuditExports(
+                self.care_record, signing_key_file(self.settings).load, access_log
+            ),
             identities=build_identity_links(self.settings, self.care_record),
             jurisdiction=Jurisdiction(self.settings.person.jurisdiction),
             ui=build_ui_config(self.settings),
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),
+                *([StandbyReachable(standby.tracking)] if standby else []),
             ],
         )
+        if self.settings.read_database_url:
+            self.watch_standby_lag(self.settings.read_database_url)
         on_startup = (
             [self.start_projection_worker, self.start_scheduler]
             if self.settings.embedded_workers
             else []
         )
         return create_app(services, on_startup=on_startup, on_shutdown=[self.close])
+
+    def watch_standby_lag(self, standby_url: str) -> None:
+        """``rodedraad_standby_lag_events``: asked of the primary and the standby at each
+        scrape (in the metrics listener's thread), so it is as fresh as the scrape."""
+        from application.metrics import metrics
+
+        primary_url = self.settings.database.url
+        gauge = metrics().standby_lag
+        gauge.set_function(lambda: standby_lag_events(primary_url, standby_url))
+        # Closed: no longer asked of databases this process let go (unknown from here on).
+        self._closers.append(_Shutdown(lambda: gauge.set_function(lambda: math.nan)))
 
     def read_side_health(self, queries: ReadModelQueries) -> list[HealthCheck]:
         """Issue #10: ``/health`` degraded while the read models stand still behind the log,
@@ -554,3 +615,25 @@ class Container:
         self.worker.database.close()
         self.idempotency.close()
         self.care_record.close()
+
+
+def start_metrics_listener(settings: Settings) -> Callable[[], None] | None:
+    """This process's metrics on ``RODEDRAAD_METRICS_ADDRESS`` (``/metrics``, Prometheus'
+    text format, from the client library's own server in a thread); the function that stops
+    it, or None when no address is set (the default: no listener)."""
+    if settings.metrics_address is None:
+        return None
+    from prometheus_client import start_http_server
+
+    from application.metrics import metrics
+
+    host, port = settings.metrics_address
+    server, thread = start_http_server(port, addr=host, registry=metrics().registry)
+    log.info("metrics listening", address=f"{host}:{port}")
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop

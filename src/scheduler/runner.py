@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -26,10 +26,12 @@ from application.care_record import CareRecord, CommandResult, ConcurrentWrite
 from application.files import private_file
 from application.kek import KekError
 from application.kek_rotation import KekRotation
+from application.metrics import metrics
 from domain.common import Actor, CommandContext
 from domain.deadlines import DeadlinePolicy
 from domain.errors import DomainError
 from domain.network_cadence import CadenceFact
+from domain.person_requests import RequestDeadline, deadline_due
 from projections.deadlines import DeadlineQueries, DueDeadline
 from projections.store import ProjectionDatabase
 from projections.worker import ProjectionWorker
@@ -56,11 +58,23 @@ class NetworkCadenceFired(msgspec.Struct):
     recorded: bool = False
 
 
+class PersonRequestFired(msgspec.Struct):
+    """A person's GDPR request whose reminder or month is due (issue #19 point 5), and whether
+    this run recorded it."""
+
+    client_id: UUID
+    request_id: str
+    deadline: RequestDeadline
+    answer_due_on: date
+    recorded: bool = False
+
+
 class RunReport(msgspec.Struct):
     now: datetime
     dry_run: bool
     fired: list[Fired] = msgspec.field(default_factory=list)
     network_cadence: list[NetworkCadenceFired] = msgspec.field(default_factory=list)
+    person_requests: list[PersonRequestFired] = msgspec.field(default_factory=list)
 
     @property
     def recorded(self) -> int:
@@ -178,6 +192,7 @@ class DeadlineScheduler:
             dry_run=dry_run,
             fired=self.due(now),
             network_cadence=self.network_cadence_due(now),
+            person_requests=self.person_requests_due(now),
         )
         if dry_run:
             return report
@@ -191,14 +206,24 @@ class DeadlineScheduler:
         )
         for fired in report.fired:
             fired.recorded = self._record(ctx, fired)
+            if fired.recorded:
+                metrics().scheduler_facts.labels(fired.kind).inc()
         for found in report.network_cadence:
             found.recorded = self._record_cadence(ctx, found)
+            if found.recorded:
+                metrics().scheduler_facts.labels("network_cadence").inc()
+        for request in report.person_requests:
+            request.recorded = self._record_request(ctx, request)
+            if request.recorded:
+                metrics().scheduler_facts.labels("person_request").inc()
+        metrics().scheduler_runs.labels("completed").inc()
         log.info(
             "scheduler run",
             run=run_id,
             found=len(report.fired),
             recorded=report.recorded,
             cadence_recorded=sum(1 for c in report.network_cadence if c.recorded),
+            requests_recorded=sum(1 for r in report.person_requests if r.recorded),
         )
         return report
 
@@ -244,6 +269,28 @@ class DeadlineScheduler:
                 )
         return found
 
+    def person_requests_due(self, now: datetime) -> list[PersonRequestFired]:
+        return person_requests_due(self.care_record, now)
+
+    def _record_request(self, ctx: CommandContext, found: PersonRequestFired) -> bool:
+        """Once: the record re-decides on fresh state; a write that loses a race is retried."""
+        for _ in range(5):
+            try:
+                return (
+                    self.care_record.record_request_deadline(
+                        ctx, found.client_id, found.request_id, found.deadline
+                    )
+                    is not None
+                )
+            except ConcurrentWrite:
+                self.care_record.forget_cached([found.client_id])
+                continue
+            except DomainError as e:
+                log.warning("request deadline not recorded", refused_by=e.rule)
+                return False
+        log.warning("request deadline not recorded after repeated races")
+        return False
+
     def _record_cadence(self, ctx: CommandContext, found: NetworkCadenceFired) -> bool:
         """Once, however often and however many schedulers run: the network records a fact
         once (its key), and a write that loses a race is retried on fresh state."""
@@ -260,6 +307,30 @@ class DeadlineScheduler:
                 return False
         log.warning("cadence not recorded after repeated races", key=found.fact.key)
         return False
+
+
+def person_requests_due(care_record: CareRecord, now: datetime) -> list[PersonRequestFired]:
+    """Issue #19 point 5: every open GDPR request whose reminder (a week before) or month
+    (GDPR art. 12(3)) is due at ``now`` and not recorded yet (``person_requests.deadline_due``);
+    an erased client's record takes no new facts and is passed over."""
+    today = now.astimezone(UTC).date()
+    found = []
+    for client_id in care_record.clients_with_requests():
+        client = care_record.client(client_id)
+        if client.erased_at is not None:
+            continue
+        for request_id, request in client.requests.items():
+            deadline = deadline_due(request, today)
+            if deadline is not None:
+                found.append(
+                    PersonRequestFired(
+                        client_id=client_id,
+                        request_id=request_id,
+                        deadline=deadline,
+                        answer_due_on=request.answer_due_on,
+                    )
+                )
+    return found
 
 
 def _on_its_own(failure: str, job: Callable[[datetime], object], now: datetime) -> None:
@@ -339,6 +410,7 @@ class BackgroundDeadlines:
         with self._lock:
             if not self.lock.acquire():
                 log.debug("another scheduler run holds the lock; skipping this one")
+                metrics().scheduler_runs.labels("skipped").inc()
                 return
             try:
                 self._run(datetime.now(UTC))

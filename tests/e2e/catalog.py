@@ -24,6 +24,7 @@ ITEM_IDS = {
     "representative_ref": "rep-unknown",
     "consent_id": "consent-unknown",
     "link_id": "link-unknown",
+    "request_id": "request-unknown",
     "theme_id": "theme-unknown",
     "signal_id": "signal-unknown",
     "improvement_id": "improvement-unknown",
@@ -61,7 +62,27 @@ N = "/v1/learning-networks/{network_id:uuid}"
 #: Who records for a learning network (issue #14): its members and the forum.
 MEMBERS = ("learning_network",)
 
+M = "/v1/me"
+
 CASES: dict[str, Case] = {
+    # --- the person's own decisions (issue #19): their token, never an organisation's ---
+    f"{M}/consents": Case(
+        "person",
+        {"to_party": "org-next", "scopes": ["plan"], "purpose": "continuity"},
+        "purpose",
+        ("until", "soon"),
+    ),
+    f"{M}/consents/{{consent_id:str}}/revocation": Case(
+        "person", {"reason": "moved"}, wrong=("reason", 1)
+    ),
+    f"{M}/trajectories/{{trajectory_id:uuid}}/plan-signatures": Case("person"),
+    f"{M}/trajectories/{{trajectory_id:uuid}}/consultation-input": Case(
+        "person", {"statement": "Ik wil erbij zijn"}, "statement", ("statement", 5)
+    ),
+    f"{M}/requests": Case("person", {"kind": "access_copy"}, "kind", ("kind", 5)),
+    f"{C}/requests/{{request_id:str}}/decision": Case(
+        "client", {"outcome": "granted", "legal_ground": "art. 15"}, "legal_ground", ("outcome", 5)
+    ),
     # --- clients ---
     "/v1/clients": Case("new", {"name": "Lotte"}, wrong=("name", 5)),
     f"{C}/representatives": Case(

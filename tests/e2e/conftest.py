@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -14,9 +15,12 @@ from rodedraad.settings import Settings
 from rodedraad.wiring import Container
 from tests.conftest import PG_ADMIN_URL, settings_for
 from tests.e2e.catalog import Target
-from tests.e2e.steps import trajectory_with_plan
+from tests.e2e.steps import bearer, trajectory_with_plan
 
 TokenFactory = Callable[..., str]
+#: ``person(subject, "client")`` → the headers of a person's token (issue #19).
+Person = Callable[[str, str], dict[str, str]]
+App = tuple[Settings, Container, TestClient]  # type: ignore[type-arg]
 
 
 @pytest.fixture
@@ -160,3 +164,34 @@ def private_http(private_app: tuple[Settings, Container, TestClient]) -> TestCli
 @pytest.fixture
 def private_auth(private_app: tuple[Settings, Container, TestClient]) -> dict[str, str]:  # type: ignore[type-arg]
     return {"Authorization": f"Bearer {token_factory(private_app[0])()}"}
+
+
+# --- the person whose plan it is (issue #19) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def person(module_app: App) -> Person:
+    """``person(subject, "client")`` → the headers of a person's token: subject and role only."""
+    tokens = LocalTokens.from_file(module_app[0].auth.secret_file)
+
+    def issue(subject: str, role: str) -> dict[str, str]:
+        return bearer(tokens.issue(user=subject, organisation=None, roles=[role], region=None))
+
+    return issue
+
+
+@pytest.fixture
+def dutch(any_settings: Settings) -> Iterator[tuple[TestClient, TokenFactory, Person]]:  # type: ignore[type-arg]
+    """An app of a deployment under Dutch law (``RODEDRAAD_JURISDICTION=NL``)."""
+    settings = replace(any_settings, person=replace(any_settings.person, jurisdiction="NL"))
+    container = Container.build(settings, inline_projections=True)
+    tokens = LocalTokens.from_file(settings.auth.secret_file)
+
+    def issue(subject: str, role: str) -> dict[str, str]:
+        return bearer(tokens.issue(user=subject, organisation=None, roles=[role], region=None))
+
+    try:
+        with TestClient(app=container.http_app()) as http:
+            yield http, token_factory(settings), issue
+    finally:
+        container.close()

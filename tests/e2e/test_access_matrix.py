@@ -19,20 +19,32 @@ position stays where it was). An allowed command gets a target prepared for it (
 close, a fresh trajectory to accept), so every allowed cell really succeeds.
 """
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from uuid import uuid4
 
 import pytest
 import structlog.testing
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from litestar.testing import TestClient
 
+from api.auth import LocalTokens
 from projections.statistics.store import CellRow
-from rodedraad.wiring import Container
+from rodedraad.wiring import Container, signing_key_file
 from tests.e2e.conftest import TokenFactory
 from tests.e2e.steps import bearer, recorded, save_release
+
+#: An auditor's X25519 public key an audit export is encrypted to (its PEM's base64 line).
+RECIPIENT = base64.b64encode(
+    X25519PrivateKey.generate()
+    .public_key()
+    .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+).decode()
 
 # --- who is asking --------------------------------------------------------------------------------
 
@@ -135,6 +147,10 @@ NETWORK_PROPOSERS = ("2222", "3333", "3333", "3333", "2333", "3333", "3333", "33
 
 #: ``/v1/me`` (issue #19): the person's own routes; an organisation's role never uses them.
 NO_ORGANISATION = ("3333",) * 9
+#: A person's GDPR request: decided by the client's managers or the data protection officer,
+#: who also list the open ones (a coordinator those of its clients, the officer all).
+REQUEST_DECIDERS = ("2344", "3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
+REQUEST_QUEUE = ("2222", "3333", "3333", "3333", "3333", "3333", "3333", "2222", "3333")
 
 EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # --- clients: managed by the registering organisation (or an open trajectory's coordinator) ---
@@ -169,6 +185,17 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/v1/me/trajectories/{trajectory_id:uuid}"): NO_ORGANISATION,
     ("GET", "/v1/me/access"): NO_ORGANISATION,
     ("GET", "/v1/me/reads"): NO_ORGANISATION,
+    ("POST", "/v1/me/consents"): NO_ORGANISATION,
+    ("POST", "/v1/me/consents/{consent_id:str}/revocation"): NO_ORGANISATION,
+    ("POST", "/v1/me/trajectories/{trajectory_id:uuid}/plan-signatures"): NO_ORGANISATION,
+    ("POST", "/v1/me/trajectories/{trajectory_id:uuid}/consultation-input"): NO_ORGANISATION,
+    ("GET", "/v1/me/trajectories/{trajectory_id:uuid}/plan"): NO_ORGANISATION,
+    ("GET", "/v1/me/trajectories/{trajectory_id:uuid}/fhir"): NO_ORGANISATION,
+    ("POST", "/v1/me/requests"): NO_ORGANISATION,
+    ("GET", "/v1/me/requests"): NO_ORGANISATION,
+    # ... a person's GDPR request is decided by the client's managers or the officer.
+    ("POST", f"{C}/requests/{{request_id:str}}/decision"): REQUEST_DECIDERS,
+    ("GET", "/v1/requests"): REQUEST_QUEUE,
     # --- trajectories: intake and reads ---
     ("POST", "/v1/trajectories"): COORDINATOR_ONLY,
     ("GET", "/v1/trajectories"): OWN_LIST,
@@ -211,6 +238,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     # issue #15: the trajectory as of a moment, and who agreed what and when
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/as-of"): AUDITORS_OF_THE_REGION,
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/agreements"): AUDITORS_OF_THE_REGION,
+    # issue #16: the trajectory's record as one signed file, encrypted to the auditor's key
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/export"): AUDITORS_OF_THE_REGION,
     ("GET", "/v1/admin/retention"): RETENTION,
     # --- the organisation register: a coordinator registers provisionally, an admin keeps it ---
     ("POST", "/v1/organisations"): REGISTRARS,
@@ -300,6 +329,7 @@ class World:
         self.http = http
         self.token = token
         self.container = container
+        signing_key_file(container.settings).create()  # audit exports are signed (issue #16)
         self._auth: dict[tuple[str, str, str], dict[str, str]] = {}
         self.coordinator = self.auth(PARTY, "coordinator")
         self.client = self.new_client()
@@ -307,6 +337,7 @@ class World:
         self.representative = self.appoint(self.client)
         self.other_consent = self.grant(self.client, OTHER)
         self.identity_link = self.link(self.client)
+        self.open_request = self.file_request(self.client)
         self.active = self.trajectory("active", agreement=True)
         goal = self.post(f"/v1/trajectories/{self.active}/goals", {"description": "School"})
         self.goal: str = goal["item_id"]
@@ -386,6 +417,22 @@ class World:
             {"occurred_at": at(0), "link_id": link, "subject": new("idp"), "as_role": "client"},
         )
         return link
+
+    def file_request(self, client: str) -> str:
+        """A GDPR request the client files through ``/v1/me`` (issue #19), left open."""
+        subject = new("idp")
+        self.post(
+            f"/v1/clients/{client}/identity-links",
+            {"occurred_at": at(0), "subject": subject, "as_role": "client"},
+        )
+        tokens = LocalTokens.from_file(self.container.settings.auth.secret_file)
+        person = bearer(
+            tokens.issue(user=subject, organisation=None, roles=["client"], region=None)
+        )
+        request_id: str = self.post(
+            "/v1/me/requests", {"kind": "access_copy", "occurred_at": at(0)}, auth=person
+        )["item_id"]
+        return request_id
 
     def appoint(self, client: str) -> str:
         ref = new("rep")
@@ -645,6 +692,37 @@ PROBES: dict[tuple[str, str], Prober] = {
     ),
     ("GET", "/v1/me/access"): lambda w, o, a: Probe("GET", "/v1/me/access"),
     ("GET", "/v1/me/reads"): lambda w, o, a: Probe("GET", "/v1/me/reads"),
+    ("POST", "/v1/me/consents"): lambda w, o, a: Probe(
+        "POST", "/v1/me/consents", {"to_party": OTHER, "scopes": ["plan"], "purpose": "x"}
+    ),
+    ("POST", "/v1/me/consents/{consent_id:str}/revocation"): lambda w, o, a: Probe(
+        "POST", f"/v1/me/consents/{w.other_consent}/revocation", {}
+    ),
+    ("POST", "/v1/me/trajectories/{trajectory_id:uuid}/plan-signatures"): lambda w, o, a: Probe(
+        "POST", f"/v1/me/trajectories/{w.active}/plan-signatures", {}
+    ),
+    ("POST", "/v1/me/trajectories/{trajectory_id:uuid}/consultation-input"): (
+        lambda w, o, a: Probe(
+            "POST", f"/v1/me/trajectories/{w.active}/consultation-input", {"statement": "x"}
+        )
+    ),
+    ("GET", "/v1/me/trajectories/{trajectory_id:uuid}/plan"): lambda w, o, a: Probe(
+        "GET", f"/v1/me/trajectories/{w.active}/plan"
+    ),
+    ("GET", "/v1/me/trajectories/{trajectory_id:uuid}/fhir"): lambda w, o, a: Probe(
+        "GET", f"/v1/me/trajectories/{w.active}/fhir"
+    ),
+    ("POST", "/v1/me/requests"): lambda w, o, a: Probe(
+        "POST", "/v1/me/requests", {"kind": "access_copy"}
+    ),
+    ("GET", "/v1/me/requests"): lambda w, o, a: Probe("GET", "/v1/me/requests"),
+    ("POST", f"{C}/requests/{{request_id:str}}/decision"): lambda w, o, a: Probe(
+        "POST",
+        f"/v1/clients/{w.client}/requests/"
+        f"{w.file_request(w.client) if a else w.open_request}/decision",
+        {"outcome": "granted", "legal_ground": "GDPR art. 15"},
+    ),
+    ("GET", "/v1/requests"): lambda w, o, a: Probe("GET", "/v1/requests"),
     ("POST", "/v1/trajectories"): lambda w, o, a: Probe(
         "POST", "/v1/trajectories", {"client_id": w.client, **REFERRAL}
     ),
@@ -756,6 +834,9 @@ PROBES: dict[tuple[str, str], Prober] = {
     ),
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/agreements"): lambda w, o, a: Probe(
         "GET", f"/v1/audit/trajectories/{w.active}/agreements"
+    ),
+    ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/export"): lambda w, o, a: Probe(
+        "GET", f"/v1/audit/trajectories/{w.active}/export?recipient={quote(RECIPIENT)}"
     ),
     ("GET", "/v1/admin/retention"): lambda w, o, a: Probe("GET", "/v1/admin/retention"),
     ("POST", "/v1/organisations"): lambda w, o, a: Probe(
@@ -1022,6 +1103,7 @@ def test_a_hidden_record_is_answered_exactly_like_a_missing_one(world: World) ->
         hidden = send(world, probe, headers).json()
         absent = send(world, aimed_elsewhere(world, probe, missing), headers).json()
         for problem, record_id in ((hidden, None), (absent, missing)):
+            problem.pop("request_id", None)  # each request's own id (issue #20), never the same
             for record in (
                 record_id,
                 world.client,

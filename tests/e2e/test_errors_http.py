@@ -488,8 +488,20 @@ def test_a_header_that_is_not_ascii_is_answered_with_headers_in_visible_ascii(
     assert unreadable == []
 
 
-@pytest.mark.parametrize("sent", ["a\tb", "x" * 8000], ids=["tab", "8000-characters"])
+@pytest.mark.parametrize(
+    ("header", "sent"),
+    [
+        ("X-Correlation-ID", "a\tb"),
+        ("X-Correlation-ID", "x" * 8000),
+        # Issue #20 point 3: an X-Request-ID stands in only if it looks like an id.
+        ("X-Request-ID", "drop me; please"),
+        ("X-Request-ID", "a" * 101),
+        ("X-Request-ID", "-leading-dash"),
+    ],
+    ids=["tab", "8000-characters", "request-id-words", "request-id-101", "request-id-dash"],
+)
 def test_a_correlation_id_the_logs_refuse_is_never_recorded_in_an_event(
+    header: str,
     sent: str,
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
@@ -502,7 +514,7 @@ def test_a_correlation_id_the_logs_refuse_is_never_recorded_in_an_event(
     answer = module_http.post(
         f"{client.path}/representatives",
         json={"occurred_at": at(1), "representative_ref": "rep-1"},
-        headers={**module_auth, "X-Correlation-ID": sent},
+        headers={**module_auth, header: sent},
     )
 
     assert answer.status_code == 200, answer.text
@@ -524,3 +536,48 @@ def test_a_correlation_id_the_caller_sends_is_recorded_in_the_event(
     )
 
     assert events_of(module_container, client.id)[-1].correlation_id == "case-2026-0042"
+
+
+def test_a_request_id_a_proxy_sends_is_taken_as_the_correlation_id_never_as_the_cause(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    """Issue #20 point 3: an incoming ``X-Request-ID`` joins our logs to the proxy's, as the
+    correlation id; the request id, and so the event's causation id, stays ours."""
+    client = register_client(module_http, module_auth)
+    sent = "3f1c9e0a-7b2d-4c55-9a1e-0d2f6b7c8e90"
+
+    answer = module_http.post(
+        f"{client.path}/representatives",
+        json={"occurred_at": at(1), "representative_ref": "rep-1"},
+        headers={**module_auth, "X-Request-ID": sent},
+    )
+
+    assert answer.status_code == 200, answer.text
+    event = events_of(module_container, client.id)[-1]
+    assert event.correlation_id == answer.headers["x-correlation-id"] == sent
+    assert answer.headers["x-request-id"] != sent
+    assert event.causation_id == answer.headers["x-request-id"]
+
+
+def test_every_problem_names_the_request_id(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    unknown = "/v1/trajectories/00000000-0000-4000-8000-000000000000"
+    answers = [
+        module_http.get("/v1/board"),  # 401: no token
+        module_http.get(unknown, headers=module_auth),  # 404: no such trajectory
+        module_http.get("/v1/no-such-route", headers=module_auth),  # 404: no such route
+        module_http.post("/v1/clients", content=b"{", headers=module_auth),  # 400
+        module_http.post("/v1/clients", json={"occurred_at": "soon"}, headers=module_auth),  # 422
+    ]
+
+    assert [a.status_code for a in answers] == [401, 404, 404, 400, 422]
+    for answer in answers:
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert [answer.json()["request_id"]] == answer.headers.get_list("x-request-id"), (
+            answer.text,
+            answer.headers,
+        )

@@ -13,7 +13,7 @@ import pytest
 from application.kek import KeyringFile
 from rodedraad import cli
 from tests.e2e.readside import App, app_of_its_own
-from tests.e2e.steps import assert_problem
+from tests.e2e.steps import assert_problem, bearer
 from tests.integration.databases import BACKENDS, require_backend
 
 
@@ -145,3 +145,26 @@ def test_a_read_the_kek_cannot_open_answers_503_for_the_operator(app: App) -> No
     assert str(keyring_file.path) not in response.text  # the operator's log says which file
     assert "Mira" not in response.text
     assert "key-encryption key" in problem["detail"]
+
+
+def test_an_erasure_the_ledger_file_cannot_take_erases_nothing(app: App) -> None:
+    """Issue #21: the erasure ledger is written before any key goes. A ledger file that cannot
+    be written (here: a directory stands where the file should be) stops the erasure with a
+    503 an operator can act on; the client's data stays readable, nothing half-done."""
+    client = a_client(app)
+    ledger = app.container.care_record.erasure_ledger
+    assert ledger is not None
+    ledger.path.mkdir(parents=True)
+    officer = bearer(app.token(user="dpo", roles=("data_protection_officer",)))
+
+    response = app.http.post(
+        f"/v1/clients/{client}/erasure",
+        json={"occurred_at": "2026-01-06T10:00:00Z", "legal_basis": "gdpr_request"},
+        headers=officer,
+    )
+
+    problem = assert_problem(response, 503, rule="erasure-ledger-unavailable")
+    assert "nothing was erased" in problem["detail"]
+    assert str(ledger.path) not in response.text
+    assert app.container.care_record.keys.key_for(UUID(client)) is not None
+    assert app.container.care_record.client(UUID(client)).erased_at is None

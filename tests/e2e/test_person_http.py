@@ -1,20 +1,17 @@
 """The person whose plan it is, as a user (issue #19), over HTTP on both backends: identity
 links, the person's tokens, what they see under ``/v1/me``, who has access and who read."""
 
-from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from litestar.testing import TestClient
 
 from api.auth import LocalTokens
-from rodedraad.settings import Settings
-from rodedraad.wiring import Container
+from rodedraad.wiring import build_access_log
 from tests.e2e.catalog import CASES
-from tests.e2e.conftest import TokenFactory, token_factory
+from tests.e2e.conftest import App, Person, TokenFactory
 from tests.e2e.steps import (
     Record,
     at,
@@ -25,20 +22,7 @@ from tests.e2e.steps import (
     trajectory_with_plan,
 )
 
-Person = Callable[[str, str], dict[str, str]]
-App = tuple[Settings, Container, TestClient]  # type: ignore[type-arg]
 COORDINATING = "org-coordinating"
-
-
-@pytest.fixture(scope="module")
-def person(module_app: App) -> Person:
-    """``person(subject, "client")`` → the headers of a person's token: subject and role only."""
-    tokens = LocalTokens.from_file(module_app[0].auth.secret_file)
-
-    def issue(subject: str, role: str) -> dict[str, str]:
-        return bearer(tokens.issue(user=subject, organisation=None, roles=[role], region=None))
-
-    return issue
 
 
 def link(client: Record, subject: str, as_role: str = "client", **extra: Any) -> str:
@@ -130,15 +114,17 @@ def test_a_subject_without_a_link_in_that_role_reaches_nothing(
     assert module_http.get("/v1/me", headers=person(sub, "representative")).status_code == 403
 
 
+@pytest.mark.parametrize("role", ["client", "representative"])
 def test_a_person_token_may_use_no_route_of_the_organisations(
     module_app: App,
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
     person: Person,
+    role: str,
 ) -> None:
     """Every route outside ``/v1/me``: 403, on the person's own records as on others'."""
-    client, trajectory, sub = linked_plan(module_http, module_auth)
-    headers = person(sub, "client")
+    client, trajectory, child, parent = family(module_http, module_auth)
+    headers = person(child if role == "client" else parent, role)
     ids = {"client_id": client.id, "trajectory_id": trajectory.id}
     asked = 0
     for route in module_app[2].app.routes:
@@ -382,23 +368,6 @@ def test_free_texts_are_shown_only_when_marked_visible_and_never_a_safety_escala
     assert "safety" not in {e["reason"] for e in seen["escalations"]}
 
 
-@pytest.fixture
-def dutch(any_settings: Settings) -> Iterator[tuple[TestClient, TokenFactory, Person]]:  # type: ignore[type-arg]
-    """An app of a deployment under Dutch law (``RODEDRAAD_JURISDICTION=NL``)."""
-    settings = replace(any_settings, person=replace(any_settings.person, jurisdiction="NL"))
-    container = Container.build(settings, inline_projections=True)
-    tokens = LocalTokens.from_file(settings.auth.secret_file)
-
-    def issue(subject: str, role: str) -> dict[str, str]:
-        return bearer(tokens.issue(user=subject, organisation=None, roles=[role], region=None))
-
-    try:
-        with TestClient(app=container.http_app()) as http:
-            yield http, token_factory(settings), issue
-    finally:
-        container.close()
-
-
 @pytest.mark.parametrize(
     ("age", "child_reads", "parent_reads", "by"),
     [(10, 403, 200, "parents"), (13, 200, 200, "together"), (16, 200, 403, "client")],
@@ -477,3 +446,26 @@ def test_a_continuation_consent_is_listed_on_the_trajectory_it_names_only(
     assert module_http.get(f"/v1/trajectories/{named.id}", headers=next_org).status_code == 200
     unnamed = module_http.get(f"/v1/trajectories/{other.json()['id']}", headers=next_org)
     assert unnamed.status_code == 404
+
+
+def test_the_read_log_names_the_person_by_their_link_never_by_the_providers_subject(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_app: App,
+    person: Person,
+) -> None:
+    """The subject is personal data sealed under the client's key (and erased with it); the
+    read log outlives an erasure, so it must never hold the subject in the clear."""
+    client, trajectory, sub = linked_plan(module_http, module_auth)
+    mine = person(sub, "client")
+    for path in ("", "/plan", "/fhir"):
+        read = module_http.get(f"/v1/me/trajectories/{trajectory.id}{path}", headers=mine)
+        assert read.status_code == 200, (path, read.text)
+    log = build_access_log(module_app[0])
+    try:
+        own = [e for e in log.query(client_ids=[UUID(client.id)]) if e.role == "client"]
+    finally:
+        log.close()
+    assert len(own) == 3
+    assert all(entry.user_id.startswith("identity-link:") for entry in own), own
+    assert not [entry for entry in own if sub in entry.user_id]

@@ -36,6 +36,16 @@ def auditors_script() -> str:
     return match.group(1)
 
 
+def audit_export_script() -> str:
+    """Issue #16: the README's audit export and its offline check, run after the auditors'
+    requests in the same shell."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("**The audit export: the record in one file", 1)[1]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match, "the README's audit export has no bash block"
+    return match.group(1)
+
+
 def continuation_script() -> str:
     """Issue #17: the README's continuation at a second organisation, run after the
     walk-through in the same shell (it continues the trajectory the walk-through closed)."""
@@ -162,6 +172,20 @@ def test_the_agreements_view_of_the_walk_through_lists_every_acceptance_with_bot
     (signature,) = agreements["plan_signatures"]
     assert signature["signatory"] == "client"
     assert [d["decision"] for d in agreements["escalation_decisions"]] == ["raised", "resolved"]
+
+
+def test_the_readme_audit_export_verifies_offline_against_the_deployments_key(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    """Issue #16 point 4: the auditor's export of the walk-through's trajectory, asked and
+    checked as the README says."""
+    base, env = server
+    script = walkthrough_script() + auditors_script() + audit_export_script()
+    done = run_walkthrough(script, base, env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the export holds" in done.stdout.splitlines()[-1]
+    assert "0 not sealed when exported" in done.stdout
 
 
 def test_the_readme_continues_the_trajectory_at_a_second_organisation_under_its_consent(

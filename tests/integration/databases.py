@@ -16,6 +16,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from application.keys import KEY_SCHEMA
 from projections.plan_state.sealed import open_column
 from rodedraad.settings import Settings
 from tests.conftest import PG_ADMIN_URL, settings_for
@@ -68,6 +69,7 @@ def emptied_afterwards(backend: str, url: str | None, data_dir: Path) -> Iterato
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute(f"DROP SCHEMA IF EXISTS {KEY_SCHEMA} CASCADE")  # the key store's own
             conn.execute("CREATE SCHEMA public")
 
 

@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
 
+from application.access_log import PersonalDataRead
 from application.care_record import CareRecord
 from application.commands import EraseClient
 from application.commit_times import CommitTimesSQLiteRecorder
@@ -27,6 +29,7 @@ from application.seals import SEALS, Seals
 from application.signing import SigningKey, SigningKeyFile
 from rodedraad.settings import Settings
 from rodedraad.wiring import (
+    build_access_log,
     build_care_record,
     build_deadline_scheduler,
     build_leader_lock,
@@ -314,7 +317,7 @@ def test_a_seal_covers_the_log_and_leaves_no_unsealed_tail(
     last = _positions(own_settings)[-1]
 
     out = _seal(own_settings, rodedraad)
-    assert f"\nrodedraad-seal/1 1 0 {last} {len(_positions(own_settings))} " in f"\n{out}"
+    assert f"\nrodedraad-seal/2 1 0 {last} {len(_positions(own_settings))} " in f"\n{out}"
     code, out, _ = rodedraad(own_settings, "audit", "verify")
 
     assert code == 0, out
@@ -483,6 +486,19 @@ def test_a_trajectorys_events_are_proved_against_a_rewritten_seal(
     assert "SEAL MISMATCH at seal 1" in out
 
 
+def _personal_data_read() -> PersonalDataRead:
+    return PersonalDataRead(
+        at=datetime.now(UTC),
+        user_id="u-1",
+        organisation="org-a",
+        role="coordinator",
+        client_id=uuid4(),
+        trajectory_id=None,
+        endpoint="GET /v1/clients/{id}",
+        request_id=uuid4().hex,
+    )
+
+
 def test_the_scheduler_seals_the_chain_when_a_seal_is_due(own_settings: Settings) -> None:
     SigningKeyFile(own_settings.signing.key_file, create_on_first_need=False).create()
     _recorded(own_settings, clients=1)
@@ -490,7 +506,8 @@ def test_the_scheduler_seals_the_chain_when_a_seal_is_due(own_settings: Settings
     policy = build_policy(own_settings)
     worker = build_projection_worker(own_settings, record, policy=policy)
     scheduler = build_deadline_scheduler(own_settings, record, policy, worker=worker)
-    take_seal = seal_job(own_settings, record)
+    read_log = build_access_log(own_settings)
+    take_seal = seal_job(own_settings, record, read_log)
     background = BackgroundDeadlines(
         scheduler, build_leader_lock(own_settings), interval=300, take_seal=take_seal
     )
@@ -505,9 +522,15 @@ def test_the_scheduler_seals_the_chain_when_a_seal_is_due(own_settings: Settings
         assert len(take_seal(due)) == 1
         assert [s.last_position for s in seals.all()][-1] == _positions(own_settings)[-1]
         assert take_seal(due + timedelta(hours=2)) == [], "nothing new: no seal"
+        read_log.record(_personal_data_read())
+        (only_reads,) = take_seal(due + timedelta(hours=4))
+        assert only_reads.entries == 0, "only the read log moved: a seal over no event"
+        assert only_reads.read_log is not None
+        assert only_reads.read_log.position == read_log.head().position
     finally:
         background.lock.release()
         scheduler.database.close()
+        read_log.close()
         record.close()
 
 
@@ -599,8 +622,10 @@ def test_postgresql_seals_only_with_a_key_made_on_purpose(
     assert code == 2
     assert "rodedraad keys public --create" in err
     record = build_care_record(pg_settings)
+    read_log = build_access_log(pg_settings)
     try:
-        assert seal_job(pg_settings, record)(datetime.now(UTC)) == []
+        assert seal_job(pg_settings, record, read_log)(datetime.now(UTC)) == []
         assert Seals(record.recorder).all() == []
     finally:
+        read_log.close()
         record.close()

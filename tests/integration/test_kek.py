@@ -26,6 +26,7 @@ from application.care_record import CareRecord
 from application.commands import EraseClient, Refer, RegisterClient
 from application.kek import KekError, KekVersion, KeyringFile, unwrap
 from application.kek_rotation import KekRotation
+from application.keys import KEY_TABLES
 from application.migrations import migrate, migration_status
 from application.sealing import SealBroken
 from domain.common import Sector
@@ -85,7 +86,7 @@ class Deployment:
         sql = "SELECT subject, kek_version, wrapped_key FROM {}"
         if self.is_postgres:
             with psycopg.connect(self.url) as conn:
-                rows = conn.execute(sql.format("rodedraad_subject_keys")).fetchall()
+                rows = conn.execute(sql.format(KEY_TABLES["postgres"][0])).fetchall()
         else:
             with sqlite3.connect(self.settings.data_dir / "keys.sqlite") as conn:
                 rows = conn.execute(sql.format("subject_keys")).fetchall()

@@ -30,6 +30,7 @@ from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record, stores_of
 from tests.conftest import settings_for
 from tests.integration.conftest import Rodedraad
+from tests.integration.databases import fresh_settings, require_backend
 from tests.support import context, said
 
 ALL = [m.label for m in MIGRATIONS]
@@ -218,3 +219,49 @@ def test_migrate_status_on_a_store_not_made_yet_creates_nothing(
     assert code == 1
     assert out.count("  pending  ") == len(ALL)
     assert not settings.data_dir.exists()
+
+
+KEY_STORE_TABLES = (
+    "rodedraad_subject_keys",
+    "rodedraad_kek_fingerprints",
+    "rodedraad_erased_subjects",
+)
+
+
+@pytest.mark.postgres
+def test_the_keys_of_a_postgresql_store_move_into_their_own_schema_and_still_open(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Issue #21: a store the version before left (key tables in ``public``, ``keys/0004`` not
+    run) has them moved into ``rodedraad_keys``; its clients' data still reads."""
+    require_backend(request, "postgres")
+    with fresh_settings("postgres", tmp_path) as settings:
+        record = build_care_record(settings)
+        client = record.register_client(context(), said(RegisterClient, context(), name="Mira")).id
+        record.close()
+        for table in KEY_STORE_TABLES:
+            on_store(settings, "keys", f"ALTER TABLE rodedraad_keys.{table} SET SCHEMA public")
+        on_store(
+            settings,
+            "keys",
+            "DELETE FROM rodedraad_migrations WHERE name = ?",
+            ("0004_own_schema",),
+        )
+
+        applied = migrate(stores_of(settings))
+
+        assert [a.label for a in applied] == ["keys/0004_own_schema"]
+        with (
+            open_store_databases(stores_of(settings), create=False, only="keys") as databases,
+            databases["keys"].transaction() as tx,
+        ):
+            placed = tx.fetchall(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = ANY(?)",
+                (list(KEY_STORE_TABLES),),
+            )
+        assert [schema for (schema,) in placed] == ["rodedraad_keys"] * 3
+        record = build_care_record(settings)
+        try:
+            assert record.client(client).personal.name == "Mira"
+        finally:
+            record.close()

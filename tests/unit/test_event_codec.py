@@ -55,6 +55,7 @@ from domain.learning_network import (
 )
 from domain.network_cadence import CadenceFact, CadenceFactKind
 from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
+from domain.person_requests import RequestDeadline, RequestKind, RequestOutcome
 from domain.trajectory import RoleAssignment, Trajectory, TrajectorySnapshotState
 from tests.support import COORDINATOR
 from tests.unit.builders import (
@@ -126,6 +127,14 @@ def walk_every_trajectory_command() -> Trajectory:
         due_on=on(14),
         goal_id="goal-school",
     )
+    t.give_consultation_input(
+        _ctx(8),
+        statement="Ik wil op woensdag vrij",
+        for_kind=ConsultationKind.THREE_MONTH,
+        given_by=Signatory.CLIENT,
+        representative_ref=None,
+    )
+    t.sign_plan_together(_ctx(9), signatory=Signatory.CLIENT, representative_ref=None)
     t.sign_plan(_ctx(10), signatory=Signatory.REPRESENTATIVE, representative_ref="rep-mother")
     t.raise_escalation(
         _ctx(15),
@@ -219,6 +228,20 @@ def walk_every_client_command() -> Client:
         representative_ref="rep-mother",
     )
     c.revoke_identity_link(_ctx(4), link_id="link-1", reason="wrong person")
+    c.file_request(
+        _ctx(4),
+        request_id="req-1",
+        kind=RequestKind.RECTIFICATION,
+        field_name="contact",
+        details="mijn nummer is veranderd",
+    )
+    c.file_request(
+        _ctx(4), request_id="req-2", kind=RequestKind.ERASURE, field_name=None, details="wis"
+    )
+    c.decide_request(
+        _ctx(5), request_id="req-2", outcome=RequestOutcome.REFUSED, legal_ground="004: 10 jaar"
+    )
+    c.record_request_deadline(_ctx(5), request_id="req-1", deadline=RequestDeadline.REMINDER)
     c.erase(_ctx(5), legal_basis="gdpr_request", erased_subjects=(c.id,))
     return c
 

@@ -8,9 +8,10 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 
-from application.unavailable import is_unavailable
-from projections.health import StalledProjections
+from application.unavailable import DatabaseUnavailable, is_unavailable
+from projections.health import StalledProjections, StandbyReachable, behind_primary
 from projections.store import PostgresProjectionDatabase
+from projections.tracking import TrackingQueries
 from projections.worker import Backoff
 
 
@@ -97,3 +98,31 @@ def test_the_projection_database_does_not_wait_forever_for_a_host_at_start(
         PostgresProjectionDatabase("postgresql://rodedraad@192.0.2.1:5432/rodedraad")
 
     assert asked.get("connect_timeout") == 10
+
+
+class Runner:
+    """A read-model runner whose database is up or gone."""
+
+    dialect = "postgres"
+
+    def __init__(self, rows: list[tuple[Any, ...]] | None) -> None:
+        self.rows = rows
+
+    async def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        if self.rows is None:
+            raise DatabaseUnavailable("the read models cannot be reached")
+        return self.rows
+
+
+def test_a_standby_that_cannot_be_reached_makes_health_degraded() -> None:
+    gone = StandbyReachable(TrackingQueries(Runner(None)))
+    there = StandbyReachable(TrackingQueries(Runner([("plan_state", 4)])))
+
+    assert asyncio.run(gone()) == "the read replica cannot be reached: its reads answer 503"
+    assert asyncio.run(there()) is None
+
+
+def test_the_standby_s_lag_is_counted_per_projection_against_the_primary_s_position() -> None:
+    lag = behind_primary({"plan_state": 10, "timeline": 9}, {"plan_state": 7})
+
+    assert lag == {"plan_state": 3, "timeline": 9}  # a projection the standby lacks: all of it

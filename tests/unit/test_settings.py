@@ -36,6 +36,12 @@ def test_one_setting_chooses_postgresql() -> None:
     assert env["POSTGRES_DBNAME"] == "records"
 
 
+def test_metrics_have_no_listener_unless_given_an_address_of_their_own() -> None:
+    assert Settings.from_env({}).metrics_address is None
+    given = Settings.from_env({"RODEDRAAD_METRICS_ADDRESS": "[::1]:9100"}).metrics_address
+    assert given == ("::1", 9100)
+
+
 def test_processes_migrate_at_start_unless_told_not_to() -> None:
     assert Settings.from_env({}).migrate_on_start
     assert not Settings.from_env({"RODEDRAAD_MIGRATE_ON_START": "false"}).migrate_on_start
@@ -50,6 +56,9 @@ def test_processes_migrate_at_start_unless_told_not_to() -> None:
         ("RODEDRAAD_LOG_FORMAT", "xml", "one of"),
         ("RODEDRAAD_MIGRATE_ON_START", "sometimes", "one of true, false"),
         ("RODEDRAAD_JWT_JWKS_URL", "https://issuer/jwks", "RODEDRAAD_JWT_ISSUER"),
+        ("RODEDRAAD_METRICS_ADDRESS", "9100", "host:port"),
+        ("RODEDRAAD_READ_DATABASE_URL", "postgresql://standby/db", "must be PostgreSQL too"),
+        ("RODEDRAAD_METRICS_ADDRESS", "0.0.0.0:8000", "not use the API's port"),
         ("RODEDRAAD_JURISDICTION", "FR", "one of be, nl"),
     ],
 )

@@ -145,6 +145,20 @@ COMMANDS: dict[str, tuple[frozenset[Status], Command]] = {
         PLAN_WORK,
         lambda t, c: t.sign_plan(c, signatory=Signatory.CLIENT, representative_ref=None),
     ),
+    "sign the plan in part (NL, 12-15)": (
+        PLAN_WORK,
+        lambda t, c: t.sign_plan_together(c, signatory=Signatory.CLIENT, representative_ref=None),
+    ),
+    "give input ahead of a consultation": (
+        PLAN_WORK,
+        lambda t, c: t.give_consultation_input(
+            c,
+            statement="Ik wil erbij zijn",
+            for_kind=None,
+            given_by=Signatory.CLIENT,
+            representative_ref=None,
+        ),
+    ),
     "evaluate the plan": (
         RUNNING,
         lambda t, c: t.evaluate(
@@ -246,6 +260,8 @@ def test_every_command_of_the_trajectory_is_in_the_table() -> None:
         "close_goal",
         "agree_action",
         "sign_plan",
+        "sign_plan_together",
+        "give_consultation_input",
         "evaluate",
         "raise_escalation",
         "change_escalation_level",

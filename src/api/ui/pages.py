@@ -300,7 +300,7 @@ class PageController(Controller):
 async def _trajectory(services: Any, request: Caller, trajectory_id: Any) -> dict[str, Any]:
     read = await read_plan_state(services, request, trajectory_id)  # access decided, read logged
     view = msgspec.json.decode(read.document, type=TrajectoryView)
-    timeline = await services.queries.timeline.of_trajectory(trajectory_id)
+    timeline = await (services.standby or services.queries).timeline.of_trajectory(trajectory_id)
     policy = services.policy
 
     def client_name() -> str | None:

@@ -9,6 +9,8 @@ no module outside it names them in SQL.
   the access facts alone, a client's regions, a region's clients, the clients due for erasure.
 - ``board`` and ``listing``: the SQL of the coordinators' board and of the trajectory list,
   over the trajectories in a ``scope`` (an organisation's, a region's, a sector's).
+- ``standby``: the board and the list read on a hot standby, each row kept only if the primary
+  puts it in the caller's scope now (``scope.among``, asked by the page's ids).
 
 The projection folds events with the domain's own ``apply`` methods (the same code the write
 side runs), keeping each trajectory's aggregate state as JSON in the row. So the read model

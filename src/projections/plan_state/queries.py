@@ -1,11 +1,13 @@
 """What the API asks of the plan state: one plain SQL query per question, no replay of events."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from projections.plan_state.board import Board, BoardFilter, board_query, board_row
 from projections.plan_state.listing import ListFilter, TrajectoryPage, list_page, list_query
+from projections.plan_state.scope import Scope, among
 from projections.runner import Runner
 from projections.store import iso
 
@@ -59,6 +61,16 @@ class PlanStateQueries:
         if not rows:
             return None
         return UUID(rows[0][0]), rows[0][1], [r[2] for r in rows if r[2] is not None]
+
+    async def in_scope(self, scope: Scope, trajectory_ids: Sequence[UUID]) -> set[UUID]:
+        """Of ``trajectory_ids``, those in ``scope`` here: asked of the primary for the rows a
+        hot standby's board or list page holds (``plan_state.standby``). One query by the
+        primary keys, whatever the size of the scope."""
+        if not trajectory_ids:
+            return set()
+        sql, params = among(scope, [str(i) for i in trajectory_ids], self.runner.dialect)
+        rows = await self.runner.fetch(sql, params)
+        return {UUID(str(r[0])) for r in rows}
 
     async def board(self, f: BoardFilter, now: datetime) -> Board:
         """Blocked or at-risk trajectories, longest stuck first (``board``)."""

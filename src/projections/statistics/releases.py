@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 
 import structlog
 
+from application.metrics import metrics
 from domain.common import Sector
 from domain.deadlines import DeadlinePolicy
 from projections.organisations import organisation_kinds
@@ -242,6 +243,7 @@ class Releases:
                 revises=saved.revises,
                 log_position=position,
             )
+            metrics().releases.inc()
             return saved
         raise ReleaseRefused("other processes kept saving releases meanwhile; try again")
 

@@ -1,0 +1,195 @@
+"""What the person decides (issue #19 point 5), as the domain's rules: a plan signed together
+(NL, 12-15), the input ahead of a consultation, and GDPR requests with their month."""
+
+from datetime import date
+
+import pytest
+
+from domain.common import ERASED, ConsultationKind, Signatory
+from domain.errors import InvalidValue, PlanNotInForce, RuleConflict
+from domain.person_requests import (
+    PersonRequest,
+    RequestDeadline,
+    RequestKind,
+    RequestOutcome,
+    answer_due_on,
+    deadline_due,
+)
+from domain.trajectory import Trajectory
+from tests.unit.builders import active, at, ctx, last_event, registered, set_goal
+
+# --- a plan signed together ---------------------------------------------------------------------
+
+
+def with_goal() -> Trajectory:
+    trajectory = active()
+    set_goal(trajectory, day=6)
+    return trajectory
+
+
+def test_the_first_of_two_signatures_does_not_put_the_plan_in_force() -> None:
+    trajectory = with_goal()
+    in_force = trajectory.sign_plan_together(
+        ctx(8), signatory=Signatory.CLIENT, representative_ref=None
+    )
+    assert in_force is False
+    assert trajectory.plan is None
+    assert trajectory.partial_signature is not None
+    assert last_event(trajectory, Trajectory.PlanSignedInPart).signatory == Signatory.CLIENT
+
+
+def test_the_other_sides_signature_puts_the_plan_in_force_naming_the_parent() -> None:
+    trajectory = with_goal()
+    trajectory.sign_plan_together(ctx(8), signatory=Signatory.CLIENT, representative_ref=None)
+    in_force = trajectory.sign_plan_together(
+        ctx(9), signatory=Signatory.REPRESENTATIVE, representative_ref="rep-mother"
+    )
+    assert in_force is True
+    signed = last_event(trajectory, Trajectory.PlanSigned)
+    assert (signed.signatory, signed.representative_ref) == (
+        Signatory.REPRESENTATIVE,
+        "rep-mother",
+    )
+    assert trajectory.plan is not None
+    assert trajectory.partial_signature is None
+
+
+def test_the_same_side_signing_twice_is_refused() -> None:
+    trajectory = with_goal()
+    trajectory.sign_plan_together(
+        ctx(8), signatory=Signatory.REPRESENTATIVE, representative_ref="rep-mother"
+    )
+    with pytest.raises(RuleConflict, match="minor's signature"):
+        trajectory.sign_plan_together(
+            ctx(9), signatory=Signatory.REPRESENTATIVE, representative_ref="rep-father"
+        )
+
+
+def test_a_plan_without_an_open_goal_is_not_signed_in_part_either() -> None:
+    with pytest.raises(PlanNotInForce):
+        active().sign_plan_together(ctx(8), signatory=Signatory.CLIENT, representative_ref=None)
+
+
+# --- input ahead of a consultation ----------------------------------------------------------------
+
+
+def test_the_persons_input_is_kept_in_their_words_and_is_not_activity() -> None:
+    trajectory = with_goal()
+    before = trajectory.last_recorded_at
+    trajectory.give_consultation_input(
+        ctx(20),
+        statement="  Ik wil op woensdag vrij ",
+        for_kind=ConsultationKind.THREE_MONTH,
+        given_by=Signatory.CLIENT,
+        representative_ref=None,
+    )
+    (said,) = trajectory.client_inputs
+    assert (said.statement, said.for_kind, said.given_at) == (
+        "Ik wil op woensdag vrij",
+        ConsultationKind.THREE_MONTH,
+        at(20),
+    )
+    assert trajectory.last_recorded_at == before
+
+
+def test_an_empty_statement_is_refused() -> None:
+    with pytest.raises(InvalidValue):
+        with_goal().give_consultation_input(
+            ctx(20),
+            statement="  ",
+            for_kind=None,
+            given_by=Signatory.CLIENT,
+            representative_ref=None,
+        )
+
+
+# --- GDPR requests ------------------------------------------------------------------------------
+
+
+def test_a_request_is_due_a_month_after_it_is_filed() -> None:
+    client = registered()
+    client.file_request(
+        ctx(3), request_id="req-1", kind=RequestKind.ACCESS_COPY, field_name=None, details=""
+    )
+    assert client.requests["req-1"].answer_due_on == answer_due_on(at(3).date())
+    assert answer_due_on(date(2026, 1, 31)) == date(2026, 2, 28)
+
+
+def test_a_rectification_names_its_field_and_only_it_does() -> None:
+    client = registered()
+    with pytest.raises(InvalidValue, match="field_name"):
+        client.file_request(
+            ctx(3), request_id="r", kind=RequestKind.RECTIFICATION, field_name=" ", details="x"
+        )
+    with pytest.raises(InvalidValue, match="field_name"):
+        client.file_request(
+            ctx(3), request_id="r", kind=RequestKind.ERASURE, field_name="name", details="x"
+        )
+
+
+def test_a_request_is_decided_once_with_its_legal_ground() -> None:
+    client = registered()
+    client.file_request(
+        ctx(3), request_id="req-1", kind=RequestKind.ERASURE, field_name=None, details="wis"
+    )
+    client.decide_request(
+        ctx(10),
+        request_id="req-1",
+        outcome=RequestOutcome.REFUSED,
+        legal_ground="004: tien jaar bewaard",
+    )
+    request = client.requests["req-1"]
+    assert (request.outcome, request.legal_ground) == (
+        RequestOutcome.REFUSED,
+        "004: tien jaar bewaard",
+    )
+    with pytest.raises(RuleConflict, match="already decided"):
+        client.decide_request(
+            ctx(11), request_id="req-1", outcome=RequestOutcome.GRANTED, legal_ground="x"
+        )
+
+
+def test_an_erasure_leaves_the_requests_words_unreadable() -> None:
+    client = registered()
+    client.file_request(
+        ctx(3), request_id="req-1", kind=RequestKind.ERASURE, field_name=None, details="wis"
+    )
+    client.erase(ctx(4), legal_basis="gdpr_request", erased_subjects=(client.id,))
+    assert client.requests["req-1"].details == ERASED
+
+
+def request_due(on: date) -> PersonRequest:
+    return PersonRequest(
+        kind=RequestKind.ACCESS_COPY,
+        field_name=None,
+        details="",
+        filed_at=at(0),
+        answer_due_on=on,
+    )
+
+
+@pytest.mark.parametrize(
+    ("days_before_due", "expected"),
+    [(8, None), (7, RequestDeadline.REMINDER), (0, RequestDeadline.REMINDER)],
+)
+def test_the_reminder_is_due_in_the_last_week(
+    days_before_due: int, expected: RequestDeadline | None
+) -> None:
+    due = date(2026, 3, 20)
+    today = date.fromordinal(due.toordinal() - days_before_due)
+    assert deadline_due(request_due(due), today) == expected
+
+
+def test_the_deadline_passes_the_day_after_it_is_due_and_is_recorded_once() -> None:
+    request = request_due(date(2026, 3, 20))
+    assert deadline_due(request, date(2026, 3, 21)) == RequestDeadline.PASSED
+    request.deadline_passed = True
+    request.reminded = True
+    assert deadline_due(request, date(2026, 3, 21)) is None
+
+
+def test_a_decided_request_has_no_deadline_due() -> None:
+    request = request_due(date(2026, 3, 20))
+    request.outcome = RequestOutcome.GRANTED
+    assert deadline_due(request, date(2026, 3, 19)) is None
+    assert deadline_due(request, date(2026, 4, 30)) is None
