@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 import msgspec
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from application.files import private_file, write_private_file
@@ -228,4 +228,13 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
             principal = verifier.verify(token.strip())
         except TokenError as e:
             raise NotAuthorizedException(str(e)) from None
+        if principal.roles and set(principal.roles) <= PERSON_ROLES:
+            path = connection.scope["path"]
+            if path != "/v1/me" and not path.startswith("/v1/me/"):
+                # Defence in depth: the person's routes are /v1/me only, refused here before any
+                # parameter is read or record looked up (so never a 404 or 422 that says more).
+                raise PermissionDeniedException(
+                    "a client's or representative's token opens only the person's own routes "
+                    "under /v1/me; the organisations' routes need an organisation's token"
+                )
         return AuthenticationResult(user=principal, auth=token)

@@ -406,7 +406,14 @@ _TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
 }
-_RULES = {400: "bad-request", 401: "bearer-token", 404: "route", 405: "method", 413: "body-size"}
+_RULES = {
+    400: "bad-request",
+    401: "bearer-token",
+    403: "access-policy",
+    404: "route",
+    405: "method",
+    413: "body-size",
+}
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -287,8 +287,10 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
 
 # --- the world the cells are asked about ----------------------------------------------------------
 
-#: Two days ago: recent enough that no deadline of the scheduler falls due meanwhile.
-BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+#: Noon two days ago: recent enough that no deadline of the scheduler falls due meanwhile, and
+#: early enough in its day that the facts hours after it fall on the same day (at a time of day
+#: after 22:00 a meeting two hours later was dated the next day, after the command recording it).
+BASE = (datetime.now(UTC) - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 def at(hours: float) -> str:
