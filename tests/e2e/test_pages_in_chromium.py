@@ -14,6 +14,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,17 @@ from tests.e2e.test_pages_http import MAP_REGION, PUBLISHED_EDGES, dynamics_rele
 from tests.e2e.test_readme_walkthrough import ROOT, serving
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this run's screenshots go: ``docs/screenshots`` (what the README shows) only when
+    ``RODEDRAAD_SCREENSHOTS=update`` asks for it, so a test run leaves the checkout as it was."""
+    if os.environ.get("RODEDRAAD_SCREENSHOTS") == "update":
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
 MARKUP_NAME = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> Eva & Co'
 REGION = "west-flanders"
 
@@ -113,7 +125,7 @@ def assert_accessible(tab: Tab, axe: str) -> None:
 
 
 def test_the_board_after_signing_in_longest_stuck_first_accessible_by_keyboard(
-    tab: Tab, site: tuple[str, str], axe: str
+    tab: Tab, site: tuple[str, str], axe: str, shots: Path
 ) -> None:
     base, _ = site
     assert tab.open(f"{base}/ui/board") == 200
@@ -129,11 +141,11 @@ def test_the_board_after_signing_in_longest_stuck_first_accessible_by_keyboard(
     assert tab.press_tab() == "A Naar de inhoud"  # the skip link first, then the header's links
     assert tab.press_tab() == "A Rode Draad"
     assert_accessible(tab, axe)
-    tab.screenshot(SCREENSHOTS / "board.png")
+    tab.screenshot(shots / "board.png")
 
 
 def test_a_blocked_trajectorys_thread_hatches_the_block(
-    tab: Tab, site: tuple[str, str], axe: str
+    tab: Tab, site: tuple[str, str], axe: str, shots: Path
 ) -> None:
     base, _ = site
     sign_in(tab, base, "region-audit", "auditor", region="east-flanders")  # the demo's block
@@ -149,12 +161,12 @@ def test_a_blocked_trajectorys_thread_hatches_the_block(
     assert hatched >= 1
     assert "wachtlijst" in tab.evaluate("document.querySelector('.thread svg').textContent")
     assert_accessible(tab, axe)
-    tab.screenshot(SCREENSHOTS / "trajectory.png")
+    tab.screenshot(shots / "trajectory.png")
     as_of = tab.evaluate("document.querySelector('a[href*=\"/as-of\"]').href")
     assert tab.open(as_of) == 200
     assert tab.evaluate("document.querySelector('input[type=range]').value") == "0"
     assert_accessible(tab, axe)
-    tab.screenshot(SCREENSHOTS / "as-of.png")
+    tab.screenshot(shots / "as-of.png")
 
 
 def test_a_client_name_with_markup_is_shown_as_text_and_never_run(
@@ -192,7 +204,9 @@ def test_the_pages_in_english(tab: Tab, site: tuple[str, str], axe: str) -> None
     assert_accessible(tab, axe)
 
 
-def test_a_learning_networks_process_map(tab: Tab, site: tuple[str, str], axe: str) -> None:
+def test_a_learning_networks_process_map(
+    tab: Tab, site: tuple[str, str], axe: str, shots: Path
+) -> None:
     base, _ = site
     sign_in(tab, base, "network-org", "learning_network", "/ui/statistics", region=MAP_REGION)
     assert tab.evaluate("location.pathname") == "/ui/statistics"
@@ -201,14 +215,16 @@ def test_a_learning_networks_process_map(tab: Tab, site: tuple[str, str], axe: s
     drawn = tab.evaluate("document.querySelectorAll('.thread svg g.edge').length")
     assert drawn == len(PUBLISHED_EDGES)
     assert_accessible(tab, axe)
-    tab.screenshot(SCREENSHOTS / "process-map.png")
+    tab.screenshot(shots / "process-map.png")
 
 
-def test_the_sign_in_page_is_accessible(tab: Tab, site: tuple[str, str], axe: str) -> None:
+def test_the_sign_in_page_is_accessible(
+    tab: Tab, site: tuple[str, str], axe: str, shots: Path
+) -> None:
     base, _ = site
     assert tab.open(f"{base}/ui/sign-in") == 200
     assert_accessible(tab, axe)
-    tab.screenshot(SCREENSHOTS / "sign-in.png")
+    tab.screenshot(shots / "sign-in.png")
 
 
 def test_the_screenshots_are_where_the_readme_shows_them() -> None:
