@@ -6,7 +6,7 @@ VENV := .venv
 UV_VERSION := 0.13.9
 UV := $(VENV)/bin/uv
 
-.PHONY: sync run test lint format demo
+.PHONY: sync run test lint format demo browser
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,20 @@ lint: sync
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: lint
+# The browser tests' tools (issue #23): Debian's chromium and axe-core from the npm registry, each
+# installed only when missing (CI runs as root; elsewhere install chromium yourself, or the
+# browser tests skip: with CI=true they fail instead).
+AXE_VERSION := 4.14.1
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } || \
+		echo "chromium is not installed: the browser tests will skip (apt-get install chromium)"
+	@test -f $(AXE) || npm install --prefix .cache/axe --no-save --no-audit --no-fund \
+		--loglevel=error axe-core@$(AXE_VERSION)
+
+test: lint browser
 	$(VENV)/bin/pytest
 
 format: sync

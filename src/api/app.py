@@ -15,7 +15,7 @@ from api.audit import AuditController
 from api.auth import BearerAuthentication
 from api.clients import ClientController, client_command_handlers
 from api.commands import command_runners
-from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites
+from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites, provide_board_filter
 from api.exports import ExportController
 from api.learning_networks import LearningNetworkController, learning_network_command_handlers
 from api.observability import RequestLogging
@@ -34,6 +34,7 @@ from api.trajectories import (
     finding_handlers,
     trajectory_command_handlers,
 )
+from api.ui.pages import template_config, ui_router
 from application.care_record import CareRecord
 from application.unavailable import DatabaseUnavailable
 from projections.health import behind_primary
@@ -125,6 +126,7 @@ def create_app(
             ExportController,
             LearningNetworkController,
             *learning_network_command_handlers,
+            ui_router(),
         ],
         dependencies={
             "queries": Provide(provide_queries, sync_to_thread=False),
@@ -133,14 +135,16 @@ def create_app(
             "runner": Provide(runner, sync_to_thread=False),
             "intake": Provide(intake, sync_to_thread=False),
             "consistency": Provide(provide_read_your_writes, sync_to_thread=False),
+            "board_filter": Provide(provide_board_filter, sync_to_thread=False),
         },
         middleware=[
             RequestLogging(),
-            DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/health$"]),
+            DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/health$", "^/ui(/|$)"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=ApiRequest,
-        state=State({"token_verifier": services.token_verifier}),
+        state=State({"token_verifier": services.token_verifier, "ui_services": services}),
+        template_config=template_config(),
         request_max_body_size=services.max_body_bytes,
         openapi_config=DocumentedOpenAPIConfig(
             title="Rode Draad",

@@ -17,12 +17,13 @@ from litestar import Controller, Response, get
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, QueryParameter
 
-from api.access import AUDITORS, RETENTION_READERS, AccessPolicy
+from api.access import AUDITORS, RETENTION_READERS
+from api.audit_access import audited_record, in_calendar, read_as_of
 from api.audit_views import agreements_of
 from api.audit_views import as_of_answer as _as_of_answer
 from api.audit_views import event_fields as _fields
 from api.audit_views import event_name as _name
-from api.common import Caller, Id, Services, read_entry
+from api.common import Caller, Id, Services
 from api.schemas import (
     Agreements,
     AsOfInExport,
@@ -35,7 +36,7 @@ from api.schemas import (
 )
 from application.access_log import PersonalDataRead
 from application.audit_export import FORMAT, AuditExport
-from application.audit_record import AuditRecord, TrajectoryRecord, facts_of
+from application.audit_record import AuditRecord, facts_of
 from application.commit_times import PositionedEvent
 from application.sealed_files import SealedFileError, public_key_from_text
 from domain.errors import ClientNotFound, TrajectoryNotFound
@@ -62,18 +63,6 @@ AsOfQuestions = Annotated[
 ]
 
 
-def _in_calendar(name: str, moment: datetime) -> datetime:
-    """A moment whose time in UTC has a date (years 1 to 9999): the record compares moments
-    in UTC, and ``9999-12-31T23:59:59-14:00`` has none (a client error, never a 500)."""
-    try:
-        moment.astimezone(UTC)
-    except OverflowError:
-        raise ValidationException(
-            f"{name} lies outside the years 1 to 9999 once taken to UTC; name a moment in them"
-        ) from None
-    return moment
-
-
 def _moments(question: str) -> tuple[datetime | None, datetime | None]:
     """``occurred:T``, ``recorded:T`` or both, comma-separated → (occurred, recorded)."""
     moments: dict[str, datetime] = {}
@@ -92,7 +81,7 @@ def _moments(question: str) -> tuple[datetime | None, datetime | None]:
             raise ValidationException(
                 f"as_of {question!r}: {axis} needs a time zone offset, e.g. +01:00 or Z"
             )
-        moments[axis] = _in_calendar(f"as_of {question!r}: {axis}", moment)
+        moments[axis] = in_calendar(f"as_of {question!r}: {axis}", moment)
     return moments.get("occurred"), moments.get("recorded")
 
 
@@ -175,26 +164,7 @@ class AuditController(Controller):
         versions committed by T); both: what the record showed at ``recorded`` of the state at
         ``occurred``. Everything time-dependent is evaluated at the occurred moment if given,
         else the recorded one. Auditors of the trajectory's region only."""
-        moments = {"occurred": occurred, "recorded": recorded}
-        for name, moment in moments.items():
-            if moment is not None and moment.tzinfo is None:
-                raise ValidationException(
-                    f"{name} needs a time zone offset, e.g. 2026-03-12T00:00:00+01:00"
-                )
-            if moment is not None:
-                _in_calendar(name, moment)
-        if occurred is None and recorded is None:
-            raise ValidationException(
-                "name the moment: occurred=T (the state at T as known now), recorded=T (what "
-                "the record showed at T), or both"
-            )
-        record = await _audited_record(services, request, trajectory_id, "as-of")
-        answer = await anyio.to_thread.run_sync(
-            lambda: AuditRecord(services.care_record, services.deadline_policy).as_of(
-                trajectory_id, occurred=occurred, recorded=recorded, record=record
-            )
-        )
-        return _as_of_answer(trajectory_id, occurred, recorded, answer)
+        return await read_as_of(services, request, trajectory_id, occurred, recorded)
 
     @get(
         "/v1/audit/trajectories/{trajectory_id:uuid}/agreements",
@@ -253,7 +223,7 @@ class AuditController(Controller):
             f"contact details {'included' if include_contact else 'withheld'}, "
             f"{len(questions)} as-of answer(s)"
         )
-        record = await _audited_record(services, request, trajectory_id, "export", purpose)
+        record = await audited_record(services, request, trajectory_id, "export", purpose)
         referral = record.referral
         acting = request.user
 
@@ -327,31 +297,6 @@ class AuditController(Controller):
 async def _audited_facts(
     services: Any, request: Caller, trajectory_id: UUID, what: str
 ) -> list[tuple[Any, PositionedEvent]]:
-    """The trajectory's facts, every one opened, for an auditor (``_audited_record``)."""
-    record = await _audited_record(services, request, trajectory_id, what)
+    """The trajectory's facts, every one opened, for an auditor (``audited_record``)."""
+    record = await audited_record(services, request, trajectory_id, what)
     return await anyio.to_thread.run_sync(record.facts)
-
-
-async def _audited_record(
-    services: Any, request: Caller, trajectory_id: UUID, what: str, purpose: str | None = None
-) -> TrajectoryRecord:
-    """The auditor acting, and the trajectory's record: decided from the record itself (its
-    referral names the region), never a read model that may lag; 404 outside the region; the
-    read logged as a read of the client's personal data (with ``purpose``: an export's)."""
-    policy: AccessPolicy = services.policy
-    action = f"read a trajectory's {what}"
-    acting = policy.require_role(request.user, action, AUDITORS)
-    try:
-        record = await anyio.to_thread.run_sync(
-            lambda: AuditRecord(services.care_record).record(trajectory_id)
-        )
-        referral = await anyio.to_thread.run_sync(lambda: record.referral)
-    except TrajectoryNotFound as missing:
-        raise policy.hidden(acting, action, missing) from None
-    if referral.region != acting.region:
-        raise policy.hidden(
-            acting, action, TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
-        )
-    entry = read_entry(request, acting, referral.client_id, trajectory_id, purpose=purpose)
-    await anyio.to_thread.run_sync(services.access_log.record, entry)
-    return record

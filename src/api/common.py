@@ -15,12 +15,15 @@ import anyio
 from litestar import Request
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
 from api.auth import Principal
+from api.schemas import RefFilter
 from api.services import ApiServices
 from application.access_log import AccessLog, PersonalDataRead
 from application.commands import REF_MAX_LENGTH, REF_PATTERN
+from domain.common import ReasonCategory, Sector
+from projections.plan_state.board import BoardFilter
 from projections.queries import ReadModelQueries
 
 # --- what handlers ask for, written once ---------------------------------------------------------
@@ -33,6 +36,34 @@ Services = NamedDependency[ApiServices]
 Queries = NamedDependency[ReadModelQueries]
 #: The record a path names by its id (a trajectory, a client).
 Id = FromPath[UUID]
+
+# --- the board's filters (the API's ``/v1/board`` and the board page) ----------------------------
+
+
+def provide_board_filter(
+    organisation: RefFilter = None,
+    region: RefFilter = None,
+    sector: FromQuery[Sector | None] = None,
+    reason: FromQuery[ReasonCategory | None] = None,
+    min_days: Annotated[int, QueryParameter(ge=0, le=36500)] = 0,
+    idle_days: Annotated[int, QueryParameter(ge=1, le=3650)] = 90,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+) -> BoardFilter:
+    """The board's query parameters, declared once: the ``board_filter`` dependency. The
+    scope the caller asked for; ``read_access.read_board`` narrows it to what it may list."""
+    return BoardFilter(
+        organisation=organisation,
+        region=region,
+        sector=sector,
+        reason=reason,
+        min_days=min_days,
+        idle_days=idle_days,
+        limit=limit,
+    )
+
+
+#: The board's filters as asked for (the ``board_filter`` dependency).
+RequestedBoard = NamedDependency[BoardFilter]
 
 # --- the headers and parameters of a command ------------------------------------------------------
 

@@ -5,89 +5,30 @@ Read-your-writes: a query given the ``position`` a command answered with (``min_
 dependency that declares those parameters once).
 """
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
 import anyio.to_thread
 from litestar import Controller, Response, get
-from litestar.params import FromQuery, QueryParameter
 
 from api.access import CASE_READERS
-from api.auth import Principal
 from api.common import (
     Caller,
     Consistency,
-    ErasureInProgress,
     Id,
     Queries,
+    RequestedBoard,
     Services,
     StandbyBehind,
     etag,
     on_behalf_of,
     record_read,
 )
-from api.schemas import RefFilter
-from api.services import ApiServices
+from api.read_access import authorise_trajectory_read, read_board, read_plan_state
 from application import fhir
-from domain.common import ReasonCategory, Sector
 from domain.errors import TrajectoryNotFound
-from projections.plan_state.board import Board, BoardFilter
-from projections.plan_state.sealed import DocumentErased, open_document
-from projections.plan_state.standby import plan_state_lists
-from projections.queries import ReadModelQueries
+from projections.plan_state.board import Board
 from projections.timeline import Timeline
 from projections.views import ClientView, TrajectoryView, client_view
-
-
-async def authorise_trajectory_read(
-    services: ApiServices, request: Caller, trajectory_id: UUID, action: str
-) -> tuple[Principal, UUID]:
-    """Role, then relation (404 if none), then the representative acted for. → (the principal
-    acting in the role that may read, the client id)."""
-    services.policy.require_role(request.user, action, CASE_READERS)
-    info = await services.queries.plan_state.access_info(trajectory_id)
-    if info is None:
-        raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
-    return await authorise_related(services, request, trajectory_id, action, info)
-
-
-async def authorise_related(
-    services: ApiServices,
-    request: Caller,
-    trajectory_id: UUID,
-    action: str,
-    info: tuple[UUID, str, list[str]],
-) -> tuple[Principal, UUID]:
-    """The relation part of ``authorise_trajectory_read``, on the access facts already read.
-    Most readers are decided on the read model's row; only a reader who is not a party waits
-    for the client's record (its consents), in a worker thread."""
-    principal, policy = request.user, services.policy
-    client_id, region, parties = info
-    acting = policy.trajectory_reader_without_client(principal, parties, region)
-    if acting is None:
-        acting = await anyio.to_thread.run_sync(
-            policy.trajectory_reader, principal, action, trajectory_id, parties, client_id, region
-        )
-    representative = on_behalf_of(request)
-    if representative is not None:
-        client = await anyio.to_thread.run_sync(services.care_record.client, client_id)
-        client.check_may_act_for(representative)
-    return acting, client_id
-
-
-async def _from_standby(
-    services: ApiServices, standby: ReadModelQueries, trajectory_id: UUID
-) -> tuple[Any, Any]:
-    """The access facts from the primary, the document from the standby. A trajectory the
-    standby has not replayed yet is a read model behind (503, retry), never a 404."""
-    info = await services.queries.plan_state.access_info(trajectory_id)
-    if info is None:
-        raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
-    found = await standby.plan_state.document_with_access(trajectory_id)
-    if found is None:
-        raise StandbyBehind()
-    return info, found[1]
 
 
 class ReadController(Controller):
@@ -104,30 +45,10 @@ class ReadController(Controller):
     ) -> Response[TrajectoryView]:
         """Parties and roles in force, goals and actions, the signed plan, what is next."""
         await consistency.reached("plan_state", on_standby=True)
-        services.policy.require_role(request.user, "read", CASE_READERS)
-        if services.standby is None:
-            found = await queries.plan_state.document_with_access(trajectory_id)
-            if found is None:
-                raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
-            info, document = found
-        else:  # who may read: the primary's; what they read: the standby's
-            info, document = await _from_standby(services, services.standby, trajectory_id)
-        acting, client_id = await authorise_related(services, request, trajectory_id, "read", info)
-
-        def record_and_open() -> bytes:
-            """One worker thread: the read is recorded, then the document opened (its key may
-            come from the database)."""
-            record_read(services.access_log, request, acting, client_id, trajectory_id)
-            try:
-                return open_document(
-                    services.care_record.keys, trajectory_id, document.erased, document.stored
-                )
-            except DocumentErased:
-                raise ErasureInProgress() from None
-
-        doc: Any = await anyio.to_thread.run_sync(record_and_open)  # a TrajectoryView's JSON
+        read = await read_plan_state(services, request, trajectory_id)
+        doc: Any = read.document  # a TrajectoryView's JSON
         return Response(
-            content=doc, media_type="application/json", headers={"ETag": etag(document.version)}
+            content=doc, media_type="application/json", headers={"ETag": etag(read.version)}
         )
 
     @get("/v1/trajectories/{trajectory_id:uuid}/timeline", summary="Escalation timeline")
@@ -190,32 +111,12 @@ class ReadController(Controller):
         services: Services,
         queries: Queries,
         consistency: Consistency,
-        organisation: RefFilter = None,
-        region: RefFilter = None,
-        sector: FromQuery[Sector | None] = None,
-        reason: FromQuery[ReasonCategory | None] = None,
-        min_days: Annotated[int, QueryParameter(ge=0, le=36500)] = 0,
-        idle_days: Annotated[int, QueryParameter(ge=1, le=3650)] = 90,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        board_filter: RequestedBoard,
     ) -> Board:
         """Longest stuck first: blocked, an open escalation, a consultation overdue, or nothing
         recorded for ``idle_days``."""
         await consistency.reached("plan_state", on_standby=True)
-        _, organisation, region = services.policy.list_scope(request.user, organisation, region)
-        # With a standby: the board is computed there, its rows kept as the primary allows.
-        lists = plan_state_lists(queries.plan_state, services.standby_plan_state)
-        return await lists.board(
-            BoardFilter(
-                organisation=organisation,
-                region=region,
-                sector=sector,
-                reason=reason,
-                min_days=min_days,
-                idle_days=idle_days,
-                limit=limit,
-            ),
-            now=datetime.now(UTC),
-        )
+        return await read_board(services, request, board_filter)
 
 
 class ClientReadController(Controller):

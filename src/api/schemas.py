@@ -178,6 +178,8 @@ class ReleaseTableView(msgspec.Struct, frozen=True):
     cells: list[CellDocument]
 
 
+#: A release's number, as the store numbers them.
+ReleaseNumber = Annotated[int, PathParameter(ge=1, le=2_147_483_647)]
 #: The region of a release whose dynamics are read (required).
 ReleaseRegion = Annotated[
     str,

@@ -1,11 +1,12 @@
 """What the HTTP layer needs from the composition root, in one object."""
 
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from api.access import AccessPolicy
-from api.auth import TokenVerifier
+from api.auth import LocalTokens, TokenVerifier
 from api.idempotency import IdempotencyStore
 from application.access_log import AccessLog
 from application.audit_export import AuditExports
@@ -26,6 +27,15 @@ class Retention:
 
     plan_years: int = 10
     log_years: int = 5
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    """What the pages need beyond the API's services: the local sign-in (None: off) and the key
+    the CSRF tokens are signed with."""
+
+    local_sign_in: LocalTokens | None = None
+    csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
 
 class QueryRunner(Protocol):
@@ -75,6 +85,8 @@ class ApiServices:
     #: Issue #19: the identity links a person's token is found by, and whose minors' rules apply.
     identities: IdentityLinks | None = None
     jurisdiction: Jurisdiction = Jurisdiction.BE
+    #: Issue #23: the pages' local sign-in (off unless configured) and CSRF key.
+    ui: UiConfig = field(default_factory=UiConfig)
 
     @property
     def standby_plan_state(self) -> PlanStateQueries | None:

@@ -15,18 +15,27 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.params import PathParameter
 
-from api.access import STATISTICS_READERS, AccessPolicy, Forbidden
-from api.auth import Principal
-from api.common import Caller, Services, StandbyBehind
+from api.common import Caller, Services
+from api.release_access import (
+    ReleaseNotFound,
+    category_pair,
+    published_dynamics,
+    read_process_map,
+    read_releases,
+    release_of,
+    release_store,
+    release_summary,
+    statistics_reader,
+    visible_regions,
+)
 from api.schemas import (
     EarlyFactorsView,
     EarlyFactorView,
-    MapEdge,
-    MapNode,
     PathsView,
     PathView,
     PeriodFilter,
     ProcessMapView,
+    ReleaseNumber,
     ReleaseRegion,
     ReleaseSummary,
     ReleaseTableSummary,
@@ -34,56 +43,17 @@ from api.schemas import (
     ReleaseView,
     TwoByTwo,
 )
-from domain.errors import NotFound
 from projections.statistics import dynamics
 from projections.statistics.document import cell_documents
 from projections.statistics.model import Period
-from projections.statistics.store import CellRow, ReleaseDescription, ReleaseStore, TableSummary
+from projections.statistics.store import CellRow, ReleaseDescription, TableSummary
 from projections.statistics.tables import TABLES
 
 _SPECS = {spec.name: spec for spec in TABLES}
-#: A release's number, as the store numbers them.
-ReleaseNumber = Annotated[int, PathParameter(ge=1, le=2_147_483_647)]
 #: A table's name (``GET /v1/statistics/releases/{number}`` lists them).
 TableName = Annotated[str, PathParameter(pattern=r"^[a-z_]{1,40}$")]
 #: Releases never change: a client may keep what it read.
 _IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
-
-
-class ReleaseNotFound(NotFound):
-    rule = "statistics-release-not-found"
-
-
-def _store(services: Services) -> ReleaseStore:
-    """Where releases are read: the hot standby's copy when there is one (a release is the
-    same for every reader of a region: who reads which region follows from the token alone)."""
-    if services.releases is None:  # pragma: no cover - every deployment has one
-        raise ReleaseNotFound("this deployment keeps no statistics releases")
-    return services.standby_releases or services.releases
-
-
-def _reader(services: Services, request: Caller) -> tuple[Principal, frozenset[str] | None]:
-    policy: AccessPolicy = services.policy
-    acting = policy.require_role(request.user, "read statistics releases", STATISTICS_READERS)
-    return acting, policy.statistics_regions(acting)
-
-
-def _visible(release: ReleaseDescription, regions: frozenset[str] | None) -> list[str]:
-    return [r for r in release.regions if regions is None or r in regions]
-
-
-def _summary(release: ReleaseDescription, regions: frozenset[str] | None) -> ReleaseSummary:
-    return ReleaseSummary(
-        number=release.number,
-        period=release.period,
-        revises=release.revises,
-        computed_at=release.computed_at,
-        log_position=release.log_position,
-        rule_set=release.rule_set,
-        k=release.k,
-        deployment=release.deployment,
-        regions=_visible(release, regions),
-    )
 
 
 def _table_summary(table: TableSummary, cells: Sequence[CellRow]) -> ReleaseTableSummary:
@@ -103,53 +73,6 @@ def _table_summary(table: TableSummary, cells: Sequence[CellRow]) -> ReleaseTabl
     )
 
 
-def _release(services: Services, store: ReleaseStore, number: int) -> ReleaseDescription:
-    release = store.release(number)
-    if release is None:
-        primary = services.releases
-        if store is not primary and primary is not None and primary.release(number) is not None:
-            raise StandbyBehind()  # saved on the primary, not replayed on the standby yet
-        raise ReleaseNotFound(f"no statistics release numbered {number}")
-    return release
-
-
-def _published_dynamics(
-    services: Services, request: Caller, number: int, region: str
-) -> tuple[ReleaseDescription, dict[str, CellRow], dict[str, float]]:
-    """A region's published dynamics cells of a release, by category, and the published median
-    (days) per ``weeks:`` category. 404 for a release or region it does not hold, 403 for a
-    region the caller does not read."""
-    _, regions = _reader(services, request)
-    if regions is not None and region not in regions:
-        raise Forbidden(
-            f"statistics of region {region!r} are not yours to read: a learning network and an "
-            "auditor read their own region's releases, the forum every region's"
-        )
-    store = _store(services)
-    release = _release(services, store, number)
-    if region not in release.regions:
-        raise ReleaseNotFound(
-            f"release {number} holds no region {region!r}; it holds {', '.join(release.regions)}"
-        )
-    rows = store.cells(number, dynamics.DYNAMICS, [region]).get(region, [])
-    counts: dict[str, CellRow] = {}
-    medians: dict[str, float] = {}
-    for row in rows:
-        if row.value is None:
-            continue
-        if row.kind == "quantile":
-            if row.quantile == 0.5:
-                medians[row.category] = row.value
-        else:
-            counts[row.category] = row
-    return release, counts, medians
-
-
-def _pair(rest: str) -> tuple[str, str]:
-    first, _, second = rest.partition(">")
-    return first, second
-
-
 def _value(row: CellRow | None) -> int | None:
     return None if row is None or row.value is None else int(row.value)
 
@@ -162,11 +85,9 @@ class StatisticsController(Controller):
         self, request: Caller, services: Services, period: PeriodFilter = None
     ) -> list[ReleaseSummary]:
         """Every release (of ``period``), with the regions of it the caller reads."""
-        _, regions = _reader(services, request)
-        store = _store(services)
-        wanted = Period.parse(period) if period is not None else None
-        found = await anyio.to_thread.run_sync(lambda: store.releases(wanted))
-        return [_summary(r, regions) for r in found]
+        return await read_releases(
+            services, request, Period.parse(period) if period is not None else None
+        )
 
     @get("/v1/statistics/releases/{number:int}", summary="A release and its tables")
     async def release(
@@ -175,12 +96,12 @@ class StatisticsController(Controller):
         """What the release was computed under (period, log position, rule set, k, the deadline
         policy of each region) and, per table, what share of its cells it publishes for the
         caller's regions and which rule withheld the rest."""
-        _, regions = _reader(services, request)
-        store = _store(services)
+        _, regions = statistics_reader(services, request)
+        store = release_store(services)
 
         def read() -> tuple[ReleaseDescription, list[ReleaseTableSummary]]:
-            release = _release(services, store, number)
-            visible = _visible(release, regions)
+            release = release_of(services, store, number)
+            visible = visible_regions(release, regions)
             summaries = []
             for table in release.tables:
                 cells = store.cells(number, table.name, visible)
@@ -190,9 +111,9 @@ class StatisticsController(Controller):
             return release, summaries
 
         release, summaries = await anyio.to_thread.run_sync(read)
-        visible = _visible(release, regions)
+        visible = visible_regions(release, regions)
         view = ReleaseView(
-            **msgspec.structs.asdict(_summary(release, regions)),
+            **msgspec.structs.asdict(release_summary(release, regions)),
             deadline_policies={r: f for r, f in release.deadline_policies.items() if r in visible},
             tables=summaries,
             audit=release.audit,
@@ -209,8 +130,8 @@ class StatisticsController(Controller):
         """Every cell of the table in the caller's regions: per sector (``*`` = all sectors of
         the region) and category, its value, or ``null`` and why (``suppressed`` by disclosure
         control, or ``rate_part_withheld``)."""
-        _, regions = _reader(services, request)
-        store = _store(services)
+        _, regions = statistics_reader(services, request)
+        store = release_store(services)
         spec = _SPECS.get(name)
         if spec is None:
             raise ReleaseNotFound(
@@ -218,8 +139,8 @@ class StatisticsController(Controller):
             )
 
         def read() -> tuple[ReleaseDescription, dict[str, list[CellRow]]]:
-            release = _release(services, store, number)
-            return release, store.cells(number, name, _visible(release, regions))
+            release = release_of(services, store, number)
+            return release, store.cells(number, name, visible_regions(release, regions))
 
         release, cells = await anyio.to_thread.run_sync(read)
         view = ReleaseTableView(
@@ -246,27 +167,7 @@ class StatisticsController(Controller):
         its last day: each published activity with its occurrences, each published edge with
         its occurrences and median gap in weeks. A withheld node or edge is not listed at all (nor
         counted): what is absent occurred not at all or was withheld."""
-        release, cells, medians = await anyio.to_thread.run_sync(
-            lambda: _published_dynamics(services, request, number, region)
-        )
-        nodes = [
-            MapNode(category.removeprefix("node:"), int(row.value or 0))
-            for category, row in sorted(cells.items())
-            if category.startswith("node:")
-        ]
-        edges = []
-        for category, row in sorted(cells.items()):
-            if category.startswith("edge:"):
-                pair = category.removeprefix("edge:")
-                median = medians.get(f"weeks:{pair}")
-                edges.append(
-                    MapEdge(
-                        *_pair(pair),
-                        count=int(row.value or 0),
-                        median_weeks=None if median is None else round(median / 7, 1),
-                    )
-                )
-        view = ProcessMapView(release.number, release.period, region, release.k, nodes, edges)
+        view = await read_process_map(services, request, number, region)
         return Response(view, headers=_IMMUTABLE)
 
     @get(
@@ -280,14 +181,14 @@ class StatisticsController(Controller):
         (``out_of_block``), as counts and as shares of the region's blocks (block ends), most
         common first; only what is published."""
         release, cells, _ = await anyio.to_thread.run_sync(
-            lambda: _published_dynamics(services, request, number, region)
+            lambda: published_dynamics(services, request, number, region)
         )
         shares = {c: row.value for c, row in cells.items() if c.startswith("share_")}
 
         def listed(kind: str) -> list[PathView]:
             found = [
                 PathView(
-                    list(_pair(category.removeprefix(f"{kind}:"))),
+                    list(category_pair(category.removeprefix(f"{kind}:"))),
                     int(row.value or 0),
                     shares.get(f"share_{category}"),
                 )
@@ -320,7 +221,7 @@ class StatisticsController(Controller):
         and, when all four are published and at least k, the relative risk of being blocked
         with the factor present against absent and its 95 % confidence interval."""
         release, cells, _ = await anyio.to_thread.run_sync(
-            lambda: _published_dynamics(services, request, number, region)
+            lambda: published_dynamics(services, request, number, region)
         )
 
         def count(factor: str, present: bool, blocked: bool) -> int | None:

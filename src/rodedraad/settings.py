@@ -168,6 +168,9 @@ class Settings:
     #: Every process runs pending migrations at start; False: they refuse to start while one
     #: is pending, and an operator runs ``rodedraad migrate`` (production releases).
     migrate_on_start: bool = True
+    #: Issue #23: the pages' local sign-in for trying them out (embedded mode, this machine's
+    #: clients only); refused at start together with a production token issuer.
+    ui_local_sign_in: bool = False
     #: The erasure ledger kept apart from the backups (issue #21): one line per erasure, ids and
     #: times only; every restore re-applies what it holds. Keep it (and copies) off the data disk.
     erasure_ledger_file: Path = Path("var/erasure-ledger.jsonl")
@@ -259,6 +262,13 @@ class Settings:
                 f"(at most 64), not {deployment!r}"
             )
         workers = choice("EMBEDDED_WORKERS", "auto", ("auto", "true", "false"))
+        ui_local_sign_in = flag("UI_LOCAL_SIGN_IN", False)
+        if ui_local_sign_in and auth.uses_issuer:
+            raise SettingsError(
+                "RODEDRAAD_UI_LOCAL_SIGN_IN=true is refused while a production token issuer is "
+                "configured (RODEDRAAD_JWT_PUBLIC_KEY_FILE or RODEDRAAD_JWT_JWKS_URL): sign in "
+                "with the identity provider instead"
+            )
         read_url = optional("READ_DATABASE_URL")
         if read_url is not None and not (
             database.is_postgres and read_url.startswith(("postgresql://", "postgres://"))
@@ -305,6 +315,7 @@ class Settings:
             log_format=choice("LOG_FORMAT", "auto", ("auto", "json", "console")),
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             migrate_on_start=flag("MIGRATE_ON_START", True),
+            ui_local_sign_in=ui_local_sign_in,
             erasure_ledger_file=Path(
                 get("ERASURE_LEDGER_FILE", str(data_dir / "erasure-ledger.jsonl"))
             ),

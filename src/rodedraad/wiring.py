@@ -1,6 +1,8 @@
 """Builds the application objects from one ``Settings``; the tests use the same factory."""
 
 import gc
+import hashlib
+import hmac
 import math
 import threading
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from api.idempotency import (
     RequestFingerprints,
     SqliteIdempotencyStore,
 )
-from api.services import ApiServices, HealthCheck, QueryRunner, Retention
+from api.services import ApiServices, HealthCheck, QueryRunner, Retention, UiConfig
 from application.access_log import AccessLog
 from application.audit_export import AuditExports
 from application.care_record import CareRecord
@@ -201,6 +203,19 @@ def kek_health_check(rotation: KekRotation) -> HealthCheck:
         return await anyio.to_thread.run_sync(rotation.health_reason, datetime.now(UTC))
 
     return check
+
+
+def build_ui_config(settings: Settings) -> UiConfig:
+    """The pages' local sign-in when asked for (never with a production issuer: the settings
+    refuse that), and their CSRF key: derived from the local token secret in embedded mode so
+    every process agrees, random per process otherwise (a form then outlives no restart)."""
+    if settings.auth.uses_issuer:
+        return UiConfig()
+    tokens = LocalTokens.from_file(settings.auth.secret_file)
+    return UiConfig(
+        local_sign_in=tokens if settings.ui_local_sign_in else None,
+        csrf_secret=hmac.new(tokens.secret, b"rodedraad-ui-csrf", hashlib.sha256).digest(),
+    )
 
 
 def build_token_verifier(auth: AuthSettings) -> TokenVerifier:
@@ -546,6 +561,7 @@ class Container:
             ),
             identities=build_identity_links(self.settings, self.care_record),
             jurisdiction=Jurisdiction(self.settings.person.jurisdiction),
+            ui=build_ui_config(self.settings),
             health_checks=[
                 *self.read_side_health(queries),
                 kek_health_check(build_kek_rotation(self.settings, self.care_record.keys)),

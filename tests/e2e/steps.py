@@ -13,6 +13,7 @@ import httpx
 from litestar.testing import TestClient
 
 from projections.statistics.store import AuditSummary, CellRow, ReleaseDescription, TableSummary
+from rodedraad.settings import Settings
 from rodedraad.wiring import Container, build_release_store
 
 PROBLEM_JSON = "application/problem+json"
@@ -59,26 +60,35 @@ def recorded(container: Container) -> int:
 def save_release(container: Container, region: str, cells: list[CellRow] | None = None) -> int:
     """A release of ``region`` in the store, as the release step saves one (with one ``flow``
     table of ``cells``); its number. Who may read it, or cite it, is what the tests ask."""
-    store = build_release_store(container.settings)
+    rows = cells or []
+    table = TableSummary("flow", len(rows), 0, {"below_k": len(rows)} if rows else {})
+    return save_table(container.settings, region, table, rows, recorded(container))
+
+
+def save_table(
+    settings: Settings, region: str, table: TableSummary, rows: list[CellRow], position: int
+) -> int:
+    """A release of ``region`` with one table of ``rows``, saved as the release step saves one;
+    its number."""
+    store = build_release_store(settings)
     try:
         number = store.next_number()
-        rows = cells or []
         store.save(
             ReleaseDescription(
                 number=number,
                 period="2025",
                 revises=None,
                 computed_at=datetime.now(UTC),
-                log_position=recorded(container),
+                log_position=position,
                 rule_set="rodedraad-statistics/1",
                 k=10,
                 deployment="local",
                 deadline_policies={region: "0" * 16},
                 regions=[region],
-                tables=[TableSummary("flow", len(rows), 0, {"below_k": len(rows)} if rows else {})],
+                tables=[table],
                 audit=AuditSummary(len(rows), [], 1.0),
             ),
-            {("flow", region): rows} if rows else {},
+            {(table.name, region): rows} if rows else {},
             {},
         )
     finally:

@@ -99,7 +99,11 @@ def serving(
         yield base, env
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a scheduler run that does not end at the signal
+            process.kill()
+            process.wait(timeout=10)
 
 
 def run_walkthrough(

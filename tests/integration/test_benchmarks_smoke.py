@@ -188,6 +188,10 @@ def test_a_tiny_quick_run_reports_every_figure(postgres_url: str, tmp_path: Path
         "list",
         "audit_history",
         "audit_reads",
+        "page_trajectory",
+        "page_board_organisation",
+        "page_board_region",
+        "page_as_of",
     } <= set(pg["queries_ms"])
     assert "statistics" in pg["rebuild_events_per_second"]
     assert "learning_networks" in pg["rebuild_events_per_second"]
@@ -198,5 +202,8 @@ def test_a_tiny_quick_run_reports_every_figure(postgres_url: str, tmp_path: Path
     assert set(pg["memory_mib"]) == {"serve", "projections"}
     assert pg["consistency_ok"] is True
     assert figures["machine"]["cores"] >= 1
-    assert {t["target"] for t in figures["targets"]} >= {"plan state p99 (ms)"}
+    assert {t["target"] for t in figures["targets"]} >= {
+        "plan state p99 (ms)",
+        "a trajectory page p99 (ms)",
+    }
     assert "| PostgreSQL | HTTP | 8 |" in report.table(result)

@@ -1,0 +1,1 @@
+"""The pages (issue #23): board, trajectory thread; see ``api.ui.pages``."""
