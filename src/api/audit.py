@@ -18,7 +18,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, QueryParameter
 
 from api.access import AUDITORS, RETENTION_READERS
-from api.audit_access import audited_record, read_as_of
+from api.audit_access import audited_record, in_calendar, read_as_of
 from api.audit_views import agreements_of
 from api.audit_views import as_of_answer as _as_of_answer
 from api.audit_views import event_fields as _fields
@@ -81,7 +81,7 @@ def _moments(question: str) -> tuple[datetime | None, datetime | None]:
             raise ValidationException(
                 f"as_of {question!r}: {axis} needs a time zone offset, e.g. +01:00 or Z"
             )
-        moments[axis] = moment
+        moments[axis] = in_calendar(f"as_of {question!r}: {axis}", moment)
     return moments.get("occurred"), moments.get("recorded")
 
 

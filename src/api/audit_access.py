@@ -3,7 +3,7 @@ pages' as-of view (issue #23): auditors of the trajectory's region only, decided
 itself, every read logged as a read of the client's personal data.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import anyio.to_thread
@@ -47,6 +47,18 @@ async def audited_record(
     return record
 
 
+def in_calendar(name: str, moment: datetime) -> datetime:
+    """A moment whose time in UTC has a date (years 1 to 9999): the record compares moments
+    in UTC, and ``9999-12-31T23:59:59-14:00`` has none (a client error, never a 500)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationException(
+            f"{name} lies outside the years 1 to 9999 once taken to UTC; name a moment in them"
+        ) from None
+    return moment
+
+
 async def read_as_of(
     services: ApiServices,
     request: Caller,
@@ -62,6 +74,8 @@ async def read_as_of(
             raise ValidationException(
                 f"{name} needs a time zone offset, e.g. 2026-03-12T00:00:00+01:00"
             )
+        if moment is not None:
+            in_calendar(name, moment)
     if occurred is None and recorded is None:
         raise ValidationException(
             "name the moment: occurred=T (the state at T as known now), recorded=T (what "

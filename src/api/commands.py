@@ -25,7 +25,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.access import NETWORK_COMMANDS, ORGANISATION_COMMANDS, Forbidden
-from api.auth import Principal
+from api.auth import PERSON_ROLES, Principal
 from api.common import (
     ON_BEHALF_OF,
     Id,
@@ -400,9 +400,14 @@ class CommandRunner:
                 extra=[{"key": "Idempotency-Key", "message": "1 to 200 visible ASCII characters"}],
             )
         # Keys are scoped by organisation and user: nobody collides with or replays another's
-        # answers, not even a user of the same name at another organisation.
+        # answers, not even a user of the same name at another organisation. A person (issue
+        # #19) by the keyed hash of their subject: it stands for a national identity, which the
+        # table of keys must not hold in the clear (the record seals it, the logs redact it).
         user = self.request.user
-        return f"{user.organisation}\x1f{user.user_id}\x1f{raw}"
+        sender = user.user_id
+        if PERSON_ROLES & set(user.roles) and self.services.identities is not None:
+            sender = f"person:{self.services.identities.keyed(user.user_id)}"
+        return f"{user.organisation}\x1f{sender}\x1f{raw}"
 
     @staticmethod
     def _respond(answer: StoredAnswer, replayed: bool = False) -> Answer:

@@ -325,7 +325,7 @@ def my_trajectory(trajectory: Trajectory, lang: str) -> MyTrajectory:
 def visible_texts(events: Iterable[object], hidden: set[ReasonCategory]) -> list[MyText]:
     """The free texts of a trajectory's events that professionals marked visible to the
     client (escalation and block descriptions, consultation decisions); a representative is
-    never shown an escalation of a hidden category."""
+    never shown an escalation, nor a block, of a hidden category."""
     texts: list[MyText] = []
     for event in events:
         if isinstance(event, Trajectory.ConsultationInputGiven):
@@ -338,7 +338,7 @@ def visible_texts(events: Iterable[object], hidden: set[ReasonCategory]) -> list
             texts.append(
                 MyText("escalation", event.occurred_at, [event.description], event.escalation_id)
             )
-        elif isinstance(event, Trajectory.Blocked):
+        elif isinstance(event, Trajectory.Blocked) and hidden.isdisjoint(event.reasons):
             texts.append(MyText("block", event.occurred_at, [event.description]))
         elif isinstance(event, Trajectory.ConsultationHeld):
             texts.append(MyText("consultation", event.occurred_at, list(event.decisions)))
@@ -347,7 +347,7 @@ def visible_texts(events: Iterable[object], hidden: set[ReasonCategory]) -> list
 
 def hidden_reasons(record: PersonRecord) -> set[ReasonCategory]:
     """004 / issue #19: a representative never sees a child-protection escalation (the
-    category ``safety``): it may be about them."""
+    category ``safety``): it may be about them; nor a block's reason or text naming it."""
     return set() if record.as_role == PersonRole.CLIENT else {ReasonCategory.SAFETY}
 
 
@@ -409,7 +409,7 @@ def my_plan(
             for e in trajectory.escalations.values()
             if e.reason not in hidden
         ],
-        blocked_for=[r.value for r in trajectory.current_block.reasons]
+        blocked_for=[r.value for r in trajectory.current_block.reasons if r not in hidden]
         if trajectory.current_block is not None
         else [],
         thread=[my_trajectory(t, lang) for t in thread],

@@ -383,6 +383,7 @@ class MyDecisionsController(Controller):
             trajectory.id,
             personal_details=lambda _client: True,
             now=policy.clock(),
+            client_record=lambda _client: True,  # the person's own record
         )
         return Response(document, media_type=fhir.MEDIA_TYPE, headers={"Cache-Control": "no-store"})
 

@@ -83,7 +83,8 @@ class ReadController(Controller):
         EpisodeOfCare, CarePlan, Goals, CareTeam, Consents, Provenance per signature,
         Encounters and Organizations (README "FHIR export"). Same access as the plan state
         (404 for one who may not read it); the name only where the client read route shows
-        it; every export is logged as a read of the client's personal data."""
+        it, and the client's consents only where the client read route shows them; every
+        export is logged as a read of the client's personal data."""
         acting, client_id = await authorise_trajectory_read(
             services, request, trajectory_id, "export"
         )
@@ -96,6 +97,8 @@ class ReadController(Controller):
                 trajectory_id,
                 personal_details=lambda client: policy.sees_contact_details(acting, client),
                 now=policy.clock(),
+                # An auditor reads it in its region (decided above); the client's record too.
+                client_record=lambda client: policy.sees_client(acting, client, {acting.region}),
             )
 
         document = await anyio.to_thread.run_sync(record_and_build)

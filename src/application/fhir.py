@@ -188,12 +188,14 @@ class _Bundle:
         *,
         personal_details: bool,
         now: datetime,
+        client_record: bool = True,
     ) -> None:
         self.record = record
         self.trajectory = trajectory
         self.fold = fold
         self.client = client
         self.personal_details = personal_details and client.erased_at is None
+        self.client_record = client_record
         self.now = now
         self.ids = _Ids(trajectory.id)
         self.entries: list[Resource] = []
@@ -420,6 +422,8 @@ class _Bundle:
         )
 
     def consent_resources(self) -> None:
+        if not self.client_record:  # the client's record: not the reader's to see
+            return
         today = self.now.astimezone(UTC).date()
         for consent_id, consent in self.client.consents.items():
             if not consent.reaches(self.trajectory.id):  # a continuation consent of another
@@ -630,14 +634,24 @@ def trajectory_bundle(
     *,
     personal_details: Callable[[Client], bool],
     now: datetime,
+    client_record: Callable[[Client], bool],
 ) -> Resource:
     """The trajectory's ``Bundle``. ``personal_details`` decides, on the
     client's record, whether the caller sees the name and contact (the rule of the client read
-    route); an erased client's bundle never holds them, and says the data were erased."""
+    route); an erased client's bundle never holds them, and says the data were erased.
+    ``client_record`` decides whether the caller reads the client's record at all (the client
+    read route's rule): the client's consents are in the bundle only then (a reader of the
+    trajectory alone, such as a continuation consent's holder, reads the plan, not them)."""
     fold = _Fold()
     trajectory = fold.take(trajectory_id, record.repository.event_store.get(trajectory_id))
     client = record.client(trajectory.client_id)
     bundle = _Bundle(
-        record, trajectory, fold, client, personal_details=personal_details(client), now=now
+        record,
+        trajectory,
+        fold,
+        client,
+        personal_details=personal_details(client),
+        now=now,
+        client_record=client_record(client),
     )
     return bundle.build()

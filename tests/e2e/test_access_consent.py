@@ -507,6 +507,26 @@ def test_a_continuation_consent_opens_only_the_trajectory_it_names(api: Api) -> 
     api.refused("/v1/trajectories", continuation(client, other), 404, "trajectory-not-found", B)
 
 
+def test_a_continuation_consent_exports_the_plan_it_names_not_the_clients_other_consents(
+    api: Api,
+) -> None:
+    """The FHIR bundle of the trajectory B may read holds the client's consents, which are the
+    client's record (404 to B): to B they are left out, as the plan state leaves them out."""
+    client, earlier = closed_at_a(api)
+    api.consent(client, C, ["plan", "dossier"], purpose="mental health care")
+    api.consent(client, B, ["plan"], purpose="continuation", trajectory=earlier)
+
+    as_a = api.get(f"/v1/trajectories/{earlier}/fhir")
+    as_b = api.get(f"/v1/trajectories/{earlier}/fhir", B)
+
+    assert as_b.status_code == 200, as_b.text
+    assert "mental health care" in as_a.text  # the client's manager exports them
+    kinds = {e["resource"]["resourceType"] for e in as_b.json()["entry"]}
+    assert "CarePlan" in kinds
+    assert "Consent" not in kinds
+    assert "mental health care" not in as_b.text
+
+
 def test_a_consent_for_the_purpose_continuation_names_the_trajectory_it_continues(
     api: Api,
 ) -> None:

@@ -119,6 +119,12 @@ def test_a_moment_without_a_time_zone_or_without_any_moment_is_a_client_error(
     for params in ({}, {"occurred": "2026-03-12T00:00:00"}, {"recorded": "12 March"}):
         response = http.get(path, params=params, headers=_auditor(token))
         assert 400 <= response.status_code < 500, response.text
+    # A valid ISO moment whose time in UTC falls outside the years 1-9999 (a fuzzer's pick).
+    for axis in ("occurred", "recorded"):
+        for moment in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"):
+            response = http.get(path, params={axis: moment}, headers=_auditor(token))
+            assert response.status_code == 422, response.text
+            assert "UTC" in response.json()["detail"], response.text
 
 
 def test_the_agreements_view_lists_every_acceptance_with_actor_and_both_times(

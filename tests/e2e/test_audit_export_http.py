@@ -343,6 +343,20 @@ def test_an_export_to_something_that_is_no_x25519_key_is_refused_naming_it(
     assert "X25519" in response.json()["detail"]
 
 
+def test_an_as_of_question_beyond_the_calendar_in_utc_is_refused_naming_it(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+    made: tuple[str, str, bytes],
+) -> None:
+    """A valid ISO moment whose UTC time falls outside the years 1-9999 (a fuzzer's pick)."""
+    auditor = Auditor(module_token)
+    for question in ("occurred:9999-12-31T23:59:59-14:00", "recorded:0001-01-01T00:00:00+14:00"):
+        response = auditor.export(module_http, made[1], as_of=question)
+
+        assert_problem(response, 422)
+        assert "UTC" in response.json()["detail"], response.text
+
+
 def test_without_a_usable_signing_key_no_export_is_made_and_the_answer_says_how(
     private_app: tuple[Settings, Container, TestClient],  # type: ignore[type-arg]
 ) -> None:

@@ -423,6 +423,20 @@ def test_the_as_of_view_shows_the_state_of_the_day_the_slider_chose(app: App, st
     assert 'class="badge status-active"' in chosen.text
 
 
+def test_a_day_at_the_calendars_end_is_shown_or_refused_never_a_server_error(
+    app: App, story: Story
+) -> None:
+    """The page's ±7/±30-day steps are dates too: from 9999-12-31 or 0001-01-01 they would
+    leave the calendar."""
+    path = f"/ui/audit/trajectories/{story.blocked.id}/as-of"
+    for day in ("9999-12-31", "9999-12-20", "0001-01-01", "0001-01-10"):
+        answer = auditor_page(app, f"{path}?day={day}", story.region)
+        assert answer.status_code < 500, (day, answer.text[:300])
+    last = auditor_page(app, f"{path}?day=9999-12-31", story.region)
+    assert last.status_code == 200
+    assert 'class="badge status-blocked"' in last.text
+
+
 def story_day(days_ago: int) -> str:
     return (datetime.now(UTC).date() - timedelta(days=days_ago)).isoformat()
 

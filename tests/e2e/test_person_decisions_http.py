@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from litestar.testing import TestClient
 
+from rodedraad.wiring import Container
 from tests.e2e.conftest import Person, TokenFactory
 from tests.e2e.steps import at, bearer
+from tests.e2e.test_idempotency_keys_http import on_idempotency_table
 from tests.e2e.test_person_http import family, linked_plan
 
 
@@ -388,6 +390,7 @@ def test_no_organisations_role_uses_the_persons_decisions(
 def test_a_retried_request_with_the_same_idempotency_key_is_filed_once(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
+    module_container: Container,
     person: Person,
 ) -> None:
     _, _, sub = linked_plan(module_http, module_auth)
@@ -400,6 +403,11 @@ def test_a_retried_request_with_the_same_idempotency_key_is_filed_once(
     assert first.json()["item_id"] == again.json()["item_id"]
     mine = module_http.get("/v1/me/requests", headers=person(sub, "client")).json()
     assert len(mine) == 1
+    # The key is kept scoped to its sender, by the keyed hash of the subject: the subject
+    # stands for a national identity and never lies in the clear in the table of keys.
+    keys = [k for (k,) in on_idempotency_table(module_container, "SELECT key FROM {table}")]
+    assert any(k.endswith("my-copy-request-1") for k in keys), keys
+    assert not any(sub in k for k in keys), keys
 
 
 def test_a_continuation_consent_names_one_of_the_persons_own_trajectories(

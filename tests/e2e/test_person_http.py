@@ -362,6 +362,38 @@ def test_free_texts_are_shown_only_when_marked_visible_and_never_a_safety_escala
     assert "safety" not in {e["reason"] for e in seen["escalations"]}
 
 
+def test_a_block_for_safety_is_not_shown_to_a_parent_neither_its_reason_nor_its_text(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    """004 / issue #19: a child-protection concern may be about the representative; a block
+    that names it tells them as much as an escalation would."""
+    _client, trajectory, own, parent = family(module_http, module_auth)
+    trajectory.post(
+        "/blocks",
+        {
+            "occurred_at": at(5),
+            "reasons": ["safety", "waiting_list"],
+            "description": "Concerns about the situation at home; no place yet",
+            "visible_to_client": True,
+        },
+    )
+
+    def seen(headers: dict[str, str]) -> dict[str, Any]:
+        answer = module_http.get(f"/v1/me/trajectories/{trajectory.id}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    as_client = seen(person(own, "client"))
+    assert as_client["blocked_for"] == ["safety", "waiting_list"]
+    assert [t["kind"] for t in as_client["texts"]] == ["block"]
+    as_parent = seen(person(parent, "representative"))
+    assert as_parent["blocked_for"] == ["waiting_list"]
+    assert as_parent["texts"] == []
+
+
 @pytest.mark.parametrize(
     ("age", "child_reads", "parent_reads", "by"),
     [(10, 403, 200, "parents"), (13, 200, 200, "together"), (16, 200, 403, "client")],

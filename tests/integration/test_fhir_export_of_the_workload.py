@@ -30,7 +30,11 @@ def test_a_bundle_of_every_trajectory_of_the_small_workload_parses(
         statuses: set[str] = set()
         for trajectory_id in ids:
             bundle = trajectory_bundle(
-                record, trajectory_id, personal_details=lambda _: True, now=datetime.now(UTC)
+                record,
+                trajectory_id,
+                personal_details=lambda _: True,
+                now=datetime.now(UTC),
+                client_record=lambda _: True,
             )
             check_bundle(bundle)
             kinds |= {e["resource"]["resourceType"] for e in bundle["entry"]}

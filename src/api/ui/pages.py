@@ -388,10 +388,11 @@ class AuditPages(Controller):
                 "today": today,
                 "shift": (chosen - today).days,
                 "earliest": -min(MAX_SHIFT, (today - first).days),
+                # In whole days from ``chosen``: a step from 9999-12-31 is no date to compute.
                 "steps": [
-                    (label, (chosen + timedelta(days=d) - today).days)
+                    (label, (chosen - today).days + d)
                     for label, d in (("-30", -30), ("-7", -7), ("+7", 7), ("+30", 30))
-                    if first <= chosen + timedelta(days=d) <= today
+                    if (first - chosen).days <= d <= (today - chosen).days
                 ],
             },
         )
