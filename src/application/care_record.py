@@ -451,10 +451,10 @@ class CareRecord(Application[UUID]):
         export, never on a hot path."""
         return [self.export_authorisation(i) for i in self._created(ExportAuthorisation.Granted)]
 
-    def clients_with_identity_links(self) -> list[UUID]:
-        """The clients with any identity link ever recorded (issue #19), found by the topic of
-        the event in the log; ``application.identities`` checks each one's record."""
-        return list(dict.fromkeys(self._created(Client.IdentityLinked)))
+    def identity_links_after(self, position: int) -> list[tuple[int, UUID]]:
+        """(log position, client id) of every identity link recorded after ``position``, oldest
+        first (issue #19: ``application.identities`` reads on from where it was)."""
+        return self._recorded_after(Client.IdentityLinked, position)
 
     def clients_with_requests(self) -> list[UUID]:
         """The clients that ever filed a GDPR request (issue #19), found by the topic of the
@@ -462,20 +462,25 @@ class CareRecord(Application[UUID]):
         return list(dict.fromkeys(self._created(Client.RequestFiled)))
 
     def _created(self, creation: type[Aggregate.Event]) -> list[UUID]:
-        """The ids of every aggregate created by ``creation``, oldest first: found by the
-        event's topic in the log, a page at a time."""
-        topics = [get_topic(creation)]
-        ids: list[UUID] = []
-        start: int | None = None
+        """The ids of every aggregate created by ``creation``, oldest first."""
+        return [originator for _, originator in self._recorded_after(creation, 0)]
+
+    def _recorded_after(
+        self, event: type[Aggregate.Event], position: int
+    ) -> list[tuple[int, UUID]]:
+        """(log position, originator id) of every ``event`` recorded after ``position``, oldest
+        first: found by the event's topic in the log, a page at a time."""
+        topics = [get_topic(event)]
+        found: list[tuple[int, UUID]] = []
+        start: int | None = position or None
         while True:
             page = self.recorder.select_notifications(
                 start, 500, topics=topics, inclusive_of_start=False
             )
-            ids.extend(UUID(str(n.originator_id)) for n in page)
+            found.extend((n.id, UUID(str(n.originator_id))) for n in page)
             if len(page) < 500:
-                break
+                return found
             start = page[-1].id
-        return ids
 
     # --- learning networks (issue #14) ---------------------------------------------------------
 

@@ -14,11 +14,13 @@ over a key derived from the KEK, which rotates: a link must be found under the s
 as long as it lives.
 
 **Finding a link.** The clients with any identity link are found by the topic of the
-``IdentityLinked`` event in the log (a page at a time); a process remembers which client a
-keyed subject was found at, and checks that client's record itself on every request, so a
+``IdentityLinked`` event in the log (read on from where the process last read); a process
+remembers which clients a keyed subject was found at and up to which link it looked, and on
+every request checks those clients' records themselves plus every client linked since, so a
 revoked link, an excluded representative or an erased client stops working on the very next
-request. The first request of a subject in a process reads every linked client once: linear
-in the number of linked clients (measured in the README).
+request, and a second child linked to the same parent is found on it. The first request of a
+subject in a process reads every linked client once: linear in the number of linked clients
+(measured in the README).
 """
 
 import hashlib
@@ -78,7 +80,13 @@ class IdentityLinks:
     def __init__(self, care_record: CareRecord, pepper: IdentityPepper) -> None:
         self.care_record = care_record
         self.pepper = pepper
-        self._seen: dict[str, frozenset[UUID]] = {}
+        #: Per keyed subject: the clients it was found linked at, and up to which log position
+        #: of ``_linked`` that answer took every client into account.
+        self._seen: dict[str, tuple[frozenset[UUID], int]] = {}
+        #: Every client an identity link was ever recorded on, with the log position of that
+        #: link, oldest first; read on from ``_head`` as the log grows (never read twice).
+        self._linked: list[tuple[int, UUID]] = []
+        self._head = 0
         self._lock = threading.Lock()
 
     def keyed(self, subject: str) -> str:
@@ -86,21 +94,28 @@ class IdentityLinks:
 
     def find(self, subject: str, as_role: PersonRole) -> list[FoundLink]:
         """Every link in force of ``subject`` as ``as_role`` (a parent may represent several
-        children), checked on the clients' records themselves."""
+        children), checked on the clients' records themselves. The clients it was found at
+        before are asked again, and every client linked since that answer: a second child
+        linked to the same parent is found on the next request."""
         keyed = self.pepper.keyed(subject)
         with self._lock:
-            remembered = self._seen.get(keyed)
-        if remembered is not None:
-            found = self._links(keyed, as_role, remembered)
-            if found:
-                return found
-        candidates = frozenset(self.care_record.clients_with_identity_links())
+            self._read_on()
+            head = self._head
+            remembered, upto = self._seen.get(keyed, (frozenset(), 0))
+            candidates = remembered | {client for at, client in self._linked if at > upto}
         found = self._links(keyed, as_role, candidates)
         with self._lock:
             if len(self._seen) >= 10_000:
                 self._seen.clear()
-            self._seen[keyed] = frozenset(f.client.id for f in found)
+            # Clients found in either role stay candidates: the next request may ask the other.
+            self._seen[keyed] = (remembered | frozenset(f.client.id for f in found), head)
         return found
+
+    def _read_on(self) -> None:
+        """The identity links recorded since ``_head`` (under the lock)."""
+        for position, client in self.care_record.identity_links_after(self._head):
+            self._linked.append((position, client))
+            self._head = position
 
     def _links(self, keyed: str, as_role: PersonRole, clients: frozenset[UUID]) -> list[FoundLink]:
         found = []

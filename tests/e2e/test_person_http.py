@@ -495,3 +495,19 @@ def test_the_read_log_names_the_person_by_their_link_never_by_the_providers_subj
     assert len(own) == 3
     assert all(entry.user_id.startswith("identity-link:") for entry in own), own
     assert not [entry for entry in own if sub in entry.user_id]
+
+
+def test_a_parent_linked_to_a_second_child_finds_both_on_the_next_request(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    """A process remembers where it found a subject; a link recorded since is found as well."""
+    first, _, _, parent = family(module_http, module_auth)
+    me = module_http.get("/v1/me", headers=person(parent, "representative"))
+    assert [r["client_id"] for r in me.json()["records"]] == [first.id]
+    second, _ = trajectory_with_plan(module_http, module_auth)
+    second.post("/representatives", {"occurred_at": at(3), "representative_ref": "rep-parent"})
+    link(second, parent, "representative", representative_ref="rep-parent")
+    me = module_http.get("/v1/me", headers=person(parent, "representative"))
+    assert sorted(r["client_id"] for r in me.json()["records"]) == sorted([first.id, second.id])
