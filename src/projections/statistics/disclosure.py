@@ -107,6 +107,10 @@ def _highs() -> highspy.Highs:
 
 
 _DUAL_ZERO = 1e-9
+#: Simplex iterations in the first round of a programme that may stop early (see
+#: :meth:`_RegionAudit.bound`); each further round may take twice as many.
+_ROUND = 16
+_NO_LIMIT = 2_147_483_647
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
 _HYPOTHETICAL_TYPES = 16
@@ -274,6 +278,8 @@ class _RegionAudit:
         self.lowest = np.full(len(rows), np.inf)
         #: While :meth:`relaxed` solves a programme that is not the release's: learn nothing.
         self._relaxed = False
+        #: The audited row's value in the feasible solution an early stop ended on.
+        self._reached = 0.0
         #: The published rows' values in the last optimal solution (LP row order).
         self._activity: npt.NDArray[np.float64] | None = None
 
@@ -541,9 +547,18 @@ class _RegionAudit:
         row.fixed = True
         self.highs.changeRowBounds(self._lp_row[r], float(row.value), float(row.value))
 
-    def bound(self, r: int, maximise: bool) -> _Bound:
+    def bound(self, r: int, maximise: bool, enough: float | None = None) -> _Bound:
         """The smallest or largest value row ``r`` can take given every published row, over
-        the atoms and, while ``r`` is audited, its hypothetical unit types."""
+        the atoms and, while ``r`` is audited, its hypothetical unit types.
+
+        With ``enough``, the search may stop at the first feasible solution that takes row
+        ``r`` to ``enough`` (at least, when maximising; at most, when minimising): the answer
+        is then that solution's value, not the optimum. That is all secondary suppression
+        asks — whether the interval stays open — and a feasible solution that reaches it is
+        a proof that it does, however far the optimum lies beyond. The primal simplex
+        improves the objective at every iteration from a feasible basis, so it runs in
+        rounds of a few iterations, each round warm-started where the last stopped, and
+        every stop's solution is checked for feasibility here before it is believed."""
         row = self.rows[r]
         highs = self.highs
         phantoms = self._phantoms.get(r)
@@ -576,8 +591,9 @@ class _RegionAudit:
         highs.changeColsCost(len(row.cols), row.cols, row.coefs)
         self._activity = None
         try:
-            highs.run()
-            status = highs.getModelStatus()
+            status = self._run(row, maximise, enough, np.array(costs, dtype=np.float64))
+            if status is None:  # stopped early: a checked feasible solution reaches enough
+                return _Bound(self._reached, None)
             if status == highspy.HighsModelStatus.kModelEmpty:  # nothing published constrains
                 return _Bound(_FREE if maximise else 0.0, None)
             if status == highspy.HighsModelStatus.kOptimal:
@@ -605,6 +621,52 @@ class _RegionAudit:
             added = highs.getNumCol() - first
             if added:
                 highs.deleteCols(added, np.arange(first, first + added, dtype=np.int32))
+
+    def _run(
+        self,
+        row: _Row,
+        maximise: bool,
+        enough: float | None,
+        hypothetical_costs: npt.NDArray[np.float64],
+    ) -> "highspy.HighsModelStatus | None":
+        """Solve; with ``enough``, in rounds of at most ``_ROUND`` (then twice as many)
+        iterations, returning None as soon as a round ends on a feasible solution whose
+        value of ``row`` reaches ``enough`` (left in ``self._reached``)."""
+        highs = self.highs
+        if enough is None:
+            highs.run()
+            return highs.getModelStatus()
+        limit = _ROUND
+        try:
+            while True:
+                highs.setOptionValue("simplex_iteration_limit", limit)
+                highs.run()
+                status = highs.getModelStatus()
+                if status != highspy.HighsModelStatus.kIterationLimit:
+                    return status
+                solution = highs.getSolution()
+                cols = np.asarray(solution.col_value)
+                atoms_end = cols.size - hypothetical_costs.size
+                value = float(cols[row.cols] @ row.coefs + cols[atoms_end:] @ hypothetical_costs)
+                reached = value >= enough - 1e-6 if maximise else value <= enough + 1e-6
+                if reached and self._satisfies(cols, np.asarray(solution.row_value)):
+                    self._reached = value
+                    self._learn(cols, atoms_end)
+                    return None
+                limit *= 2
+        finally:
+            highs.setOptionValue("simplex_iteration_limit", _NO_LIMIT)
+
+    def _satisfies(self, cols: npt.NDArray[np.float64], activity: npt.NDArray[np.float64]) -> bool:
+        """Whether a solution the simplex stopped at is feasible: no negative size, every
+        published row at its value (HiGHS's tolerances)."""
+        if cols.size and cols.min() < -1e-9:
+            return False
+        return all(
+            abs(activity[i] - self.rows[r].value) <= 1e-6
+            for r, i in self._lp_row.items()
+            if self.rows[r].published
+        )
 
     def _feasible(self) -> bool:
         """The atoms' true sizes satisfy every published row unless the numbers were tampered
@@ -785,7 +847,7 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                 if reached >= needed_high - 1e-6 if maximise else reached <= needed_low + 1e-6:
                     bound = _Bound(reached, None)
                     break
-                bound = part.bound(r, maximise)
+                bound = part.bound(r, maximise, needed_high if maximise else needed_low)
                 opened = (
                     bound.value >= needed_high - 1e-6
                     if maximise
