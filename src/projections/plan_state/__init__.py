@@ -8,7 +8,9 @@ no module outside it names them in SQL.
 - ``queries``: what the API asks (``PlanStateQueries``): the document with the access facts,
   the access facts alone, a client's regions, a region's clients, the clients due for erasure.
 - ``board`` and ``listing``: the SQL of the coordinators' board and of the trajectory list,
-  over the trajectories in a ``scope`` (an organisation's, a region's, a sector's).
+  over the trajectories in a ``scope`` (an organisation's, a region's, a sector's). The board
+  reads the components of "stuck" copied beside each scope (``projection.BOARD_COLUMNS``, on
+  the parties table per organisation and on the trajectory's row per region), by index.
 - ``standby``: the board and the list read on a hot standby, each row kept only if the primary
   puts it in the caller's scope now (``scope.among``, asked by the page's ids).
 

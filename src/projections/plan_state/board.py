@@ -63,51 +63,92 @@ class BoardFilter(Scope):
 #: Sorts after every timestamp the read models hold: "not a reason to be stuck".
 _NEVER = "9999-12-31T23:59:59.999999+00:00"
 
-#: Trajectories that can be stuck: a referral never accepted is stuck too.
-_ACTIVE = ("referred", "accepted", "active", "blocked")
+
+#: The columns of a board row (``board_row``), before its "stuck since".
+ROW_COLUMNS = (
+    "t.id, t.status, t.sector, t.region, t.coordinating_organisation, t.blocked_since, "
+    "t.open_escalations, t.oldest_open_escalation_at, t.next_consultation_on, "
+    "t.last_recorded_at, t.reasons, t.missed_deadlines, t.open_deadlines"
+)
 
 
-def board_query(f: BoardFilter, now: datetime, dialect: str) -> tuple[str, list[Any]]:
-    """The board's SQL and its parameters; its rows are read by ``board_row``."""
-    today = now.astimezone(UTC).date()
-    idle_cutoff = now - timedelta(days=f.idle_days)
-    # Since when each is stuck, computed by the database so that it sorts and cuts off the
-    # page: the projection's time-independent ``stuck_anchor`` (blocked, open escalation,
-    # missed deadline), an overdue consultation, a silence longer than ``idle_days``. The
-    # smallest of three (NULL: not a reason) is LEAST on PostgreSQL, MIN on SQLite, with a
+def stuck_since(f: BoardFilter, now: datetime, dialect: str) -> tuple[str, list[Any]]:
+    """The SQL of since when the trajectory ``t`` is stuck at ``now`` (NULL: it is not), and
+    its parameters: the earliest of its ``stuck_anchor``, its consultation if planned before
+    today, its last recording if more than ``idle_days`` ago."""
+    # The smallest of three (NULL: not a reason) is LEAST on PostgreSQL, MIN on SQLite, with a
     # sentinel for NULL so both ignore it alike.
     least = "LEAST" if dialect == "postgres" else "MIN"
-    stuck = (
+    sql = (
         f"NULLIF({least}(COALESCE(t.stuck_anchor, '{_NEVER}'), "
         "CASE WHEN t.next_consultation_on < ? "
         f"THEN t.next_consultation_on || 'T00:00:00.000000+00:00' ELSE '{_NEVER}' END, "
         f"CASE WHEN t.last_recorded_at < ? THEN t.last_recorded_at ELSE '{_NEVER}' END), "
         f"'{_NEVER}')"
     )
-    source, in_scope = scoped(f)
-    sql = [
-        "SELECT * FROM (SELECT t.id, t.status, t.sector, t.region, "
-        "t.coordinating_organisation, t.blocked_since, t.open_escalations, "
-        "t.oldest_open_escalation_at, t.next_consultation_on, t.last_recorded_at, t.reasons, "
-        f"t.missed_deadlines, t.open_deadlines, {stuck} AS stuck",
-        *source,
-        "AND t.status IN (?, ?, ?, ?) AND (t.status = 'blocked' OR t.open_escalations > 0 "
-        "OR t.next_consultation_on < ? OR t.last_recorded_at < ? OR t.open_deadlines <> '')",
+    today = now.astimezone(UTC).date()
+    return sql, [today.isoformat(), iso(now - timedelta(days=f.idle_days))]
+
+
+def board_query(f: BoardFilter, now: datetime, dialect: str) -> tuple[str, list[Any]]:
+    """The board's SQL and its parameters; its rows are read by ``board_row``.
+
+    A trajectory is stuck since the earliest of three moments: the projection's
+    time-independent ``stuck_anchor`` (blocked, open escalation, missed deadline), a
+    consultation planned before today, a last recording before ``idle_days`` ago. Each is kept
+    in a column of its own beside the scope (``projection.BOARD_COLUMNS``: on the parties
+    table per organisation, on the trajectory's row per region), indexed in order and NULL when
+    the trajectory cannot be stuck. The page is the first ``limit`` of the three lists merged:
+    a row's "stuck since" is one of its own three moments, and every row ahead of it in that
+    moment's list is stuck as early or earlier (with the id to break a tie), so a row of the
+    page is among the first ``limit`` of at least one list. Three short index scans, then
+    "stuck since" of at most three pages of candidates, instead of a scan of the scope.
+    """
+    today = now.astimezone(UTC).date()
+    idle_cutoff = str(iso(now - timedelta(days=f.idle_days)))
+    latest = str(iso(now - timedelta(days=f.min_days)))  # stuck at the latest then
+    # Each list's own condition: the moment is a reason, and no later than ``latest`` (a
+    # consultation counts from midnight UTC of its day, so up to ``latest``'s day).
+    components: list[tuple[str, str, list[Any]]] = [
+        ("board_anchor", "{c} <= ?", [latest]),
+        ("board_consultation_on", "{c} < ? AND {c} <= ?", [today.isoformat(), latest[:10]]),
+        ("board_recorded_at", "{c} < ? AND {c} <= ?", [idle_cutoff, latest]),
     ]
-    params: list[Any] = [
-        today.isoformat(),
-        iso(idle_cutoff),
-        *in_scope,
-        *_ACTIVE,
-        today.isoformat(),
-        iso(idle_cutoff),
-    ]
+    lists: list[str] = []
+    stuck, params = stuck_since(f, now, dialect)
+    for column, condition, values in components:
+        source, scope_params, prefix, key = _scope_source(f)
+        c = f"{prefix}.{column}"
+        lists.append(
+            f"SELECT {prefix}.{key} AS id {source} AND {condition.format(c=c)} "
+            f"ORDER BY {c}, {prefix}.{key} LIMIT ?"
+        )
+        params += [*scope_params, *values, f.limit]
+    candidates = " UNION ".join(f"SELECT id FROM ({q}) AS c{n}" for n, q in enumerate(lists))
+    sql = (
+        f"SELECT * FROM (SELECT {ROW_COLUMNS}, {stuck} AS stuck "
+        f"FROM rm_trajectories t WHERE t.id IN ({candidates})) AS b "
+        "WHERE stuck <= ? ORDER BY stuck, id LIMIT ?"
+    )
+    params += [latest, f.limit]
+    return sql, params
+
+
+def _scope_source(f: BoardFilter) -> tuple[str, list[Any], str, str]:
+    """``FROM … WHERE …`` the board's candidates in ``f``'s scope with its reason, its
+    parameters, and the alias and key column of the table whose board columns are read: an
+    organisation's own rows of the parties table (joined to the trajectory only when a region,
+    sector or reason narrows it further), or the trajectories."""
+    if f.organisation is not None and f.region is None and f.sector is None and f.reason is None:
+        own = "FROM rm_trajectory_parties p WHERE p.organisation = ?"
+        return own, [f.organisation], "p", "trajectory_id"
+    source, params = scoped(f)
     if f.reason is not None:
-        sql.append("AND t.reasons LIKE ?")
+        source.append("AND t.reasons LIKE ?")
         params.append(f"%,{f.reason.value},%")
-    sql.append(") AS b WHERE stuck <= ? ORDER BY stuck, id LIMIT ?")
-    params += [iso(now - timedelta(days=f.min_days)), f.limit]
-    return " ".join(sql), params
+    if f.organisation is not None:
+        return " ".join(source), params, "p", "trajectory_id"
+    return " ".join(source), params, "t", "id"
 
 
 def board_row(r: tuple[Any, ...], f: BoardFilter, now: datetime) -> BoardRow:

@@ -45,6 +45,25 @@ def decode_state(trajectory_id: UUID, version: int, data: bytes) -> Trajectory:
     return trajectory
 
 
+#: The components of "stuck" the board takes in order by index, copied beside each scope (a
+#: trajectory's row for its region, each party's row for its organisation): the time-independent
+#: ``stuck_anchor``, the planned consultation, the last recording. Each is NULL when the
+#: trajectory cannot be stuck (its status is not one of ``BOARD_STATUSES``), so the board's
+#: indexes hold only open trajectories.
+BOARD_COLUMNS = ("board_anchor", "board_consultation_on", "board_recorded_at")
+_BOARD_COLUMNS_DDL = ", ".join(f"{c} TEXT" for c in BOARD_COLUMNS)
+#: The statuses of a trajectory that can be stuck: a referral never accepted is stuck too.
+BOARD_STATUSES = frozenset({Status.REFERRED, Status.ACCEPTED, Status.ACTIVE, Status.BLOCKED})
+
+
+def board_columns(t: Trajectory) -> tuple[str | None, str | None, str | None]:
+    """``BOARD_COLUMNS`` of ``t``, as stored."""
+    if t.status not in BOARD_STATUSES:
+        return None, None, None
+    consultation = t.next_consultation_on.isoformat() if t.next_consultation_on else None
+    return iso(stuck_anchor(t)), consultation, iso(t.last_recorded_at)
+
+
 class PlanStateProjection:
     """``rm_trajectories`` (+ ``rm_trajectory_parties`` for the organisation filter).
 
@@ -57,7 +76,7 @@ class PlanStateProjection:
 
     name = "plan_state"
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
-    version = 8
+    version = 9
 
     def __init__(self, keys: KeyStore, reload: Callable[[UUID], Trajectory] | None = None) -> None:
         self.keys = keys
@@ -79,7 +98,8 @@ class PlanStateProjection:
             "next_consultation_on TEXT, next_evaluation_on TEXT, blocked_since TEXT, "
             "open_escalations INTEGER NOT NULL, oldest_open_escalation_at TEXT, "
             "reasons TEXT NOT NULL, missed_deadlines INTEGER NOT NULL, "
-            "open_deadlines TEXT NOT NULL, stuck_anchor TEXT, erased INTEGER NOT NULL, "
+            "open_deadlines TEXT NOT NULL, stuck_anchor TEXT, "
+            f"{_BOARD_COLUMNS_DDL}, erased INTEGER NOT NULL, "
             # Binary (sealed; BYTEA keeps SQLite's blobs as they are): no base64 to decode.
             "ended_at TEXT, state BYTEA NOT NULL, doc BYTEA NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_traj_client ON {t} (client_id)",
@@ -92,10 +112,21 @@ class PlanStateProjection:
             f"ON {t} (status, region, referred_at, id)",
             f"CREATE TABLE IF NOT EXISTS {p} ("
             "organisation TEXT NOT NULL, trajectory_id TEXT NOT NULL, referred_at TEXT NOT NULL, "
-            "PRIMARY KEY (organisation, trajectory_id))",
+            f"{_BOARD_COLUMNS_DDL}, PRIMARY KEY (organisation, trajectory_id))",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_parties_list "
             f"ON {p} (organisation, referred_at, trajectory_id)",
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_parties_trajectory ON {p} (trajectory_id)",
+            # The board (``board.board_query``): each component of "stuck" in order within an
+            # organisation and within a region, only for trajectories that can be stuck.
+            *(
+                f"CREATE INDEX IF NOT EXISTS ix_{generation}_{short}_{column} "
+                f"ON {table} ({scope}, {column}, {key}) WHERE {column} IS NOT NULL"
+                for short, table, scope, key in (
+                    ("parties", p, "organisation", "trajectory_id"),
+                    ("traj", t, "region", "id"),
+                )
+                for column in BOARD_COLUMNS
+            ),
         ]
 
     def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None:
@@ -172,8 +203,9 @@ class PlanStateProjection:
     ) -> None:
         """Upsert the rows; ``keys`` seal those not erased (an erased one has no key here)."""
         rows = []
-        parties: list[tuple[str, str, str | None]] = []
+        parties: list[tuple[str | None, ...]] = []
         for t in trajectories:
+            board = board_columns(t)
             key = keys.get(t.id)
             open_escalations = [e for e in t.escalations.values() if e.resolved_at is None]
             block = t.current_block
@@ -202,6 +234,7 @@ class PlanStateProjection:
                     len(t.missed_deadlines),
                     ",".join(t.open_missed_deadlines),
                     iso(stuck_anchor(t)),
+                    *board,
                     int(key is None),
                     iso(t.closed_at)
                     if t.closed_at
@@ -214,7 +247,7 @@ class PlanStateProjection:
                     ),
                 )
             )
-            parties.extend((org, str(t.id), iso(t.referred_at)) for org in t.parties)
+            parties.extend((org, str(t.id), iso(t.referred_at), *board) for org in t.parties)
         for start in range(0, len(rows), 500):
             chunk = [row[0] for row in rows[start : start + 500]]
             tx.execute(
@@ -227,8 +260,9 @@ class PlanStateProjection:
             "region, referrer_organisation, coordinating_organisation, referred_at, "
             "last_recorded_at, next_consultation_on, next_evaluation_on, blocked_since, "
             "open_escalations, oldest_open_escalation_at, reasons, missed_deadlines, "
-            "open_deadlines, stuck_anchor, erased, ended_at, state, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"open_deadlines, stuck_anchor, {', '.join(BOARD_COLUMNS)}, erased, ended_at, "
+            "state, doc) "
+            f"VALUES ({', '.join('?' * 26)}) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
             "status = excluded.status, coordinating_organisation = "
             "excluded.coordinating_organisation, last_recorded_at = excluded.last_recorded_at, "
@@ -238,14 +272,15 @@ class PlanStateProjection:
             "oldest_open_escalation_at = excluded.oldest_open_escalation_at, "
             "reasons = excluded.reasons, missed_deadlines = excluded.missed_deadlines, "
             "open_deadlines = excluded.open_deadlines, stuck_anchor = excluded.stuck_anchor, "
-            "erased = excluded.erased, "
+            + "".join(f"{c} = excluded.{c}, " for c in BOARD_COLUMNS)
+            + "erased = excluded.erased, "
             "ended_at = excluded.ended_at, "
             "state = excluded.state, doc = excluded.doc",
             rows,
         )
         tx.executemany(
-            f"INSERT INTO rm_trajectory_parties{suffix} (organisation, trajectory_id, referred_at) "
-            "VALUES (?, ?, ?)",
+            f"INSERT INTO rm_trajectory_parties{suffix} (organisation, trajectory_id, referred_at, "
+            f"{', '.join(BOARD_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
             parties,
         )
 
