@@ -95,6 +95,11 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float]:
+        return self.principal(self.claims(token))
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The token's claims once its signature, issuer, audience and expiry are checked (the
+        pages' OpenID Connect sign-in also checks the ID token's nonce among them)."""
         try:
             key = (
                 self.jwks_client.get_signing_key_from_jwt(token).key
@@ -113,6 +118,11 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
             raise TokenError("the bearer token has expired; get a new one") from None
         except jwt.PyJWTError as e:
             raise TokenError(f"the bearer token is not valid: {e}") from None
+        return claims
+
+    def principal(self, claims: dict[str, Any]) -> tuple[Principal, float]:
+        """Who verified claims name, and until when: one set of rules for an API token, a
+        page's session and an identity provider's ID token."""
         for claim in NUMERIC_DATE_CLAIMS:
             # RFC 7519: a NumericDate is a JSON number; PyJWT also accepts numeric strings.
             value = claims.get(claim)
