@@ -14,6 +14,7 @@ It serves plain HTTP on 127.0.0.1 from a thread of its own (``http.server``).
 import base64
 import hashlib
 import hmac
+import html
 import json
 import secrets
 import threading
@@ -68,6 +69,10 @@ class OpenIdProvider:
     signing_key_instead: rsa.RSAPrivateKey | None = None
     token_lifetime: timedelta = timedelta(minutes=5)
     error_instead_of_code: str | None = None
+    #: Answer the authorization request with a page of the provider's own that moves on to the
+    #: callback (as a login page does once the person signs in), instead of an HTTP redirect:
+    #: the way back is then a navigation a page on the provider's site starts, as in real life.
+    page_instead_of_redirect: bool = False
     #: What the token endpoint was sent, in order (form fields and whether the secret matched).
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     grants: dict[str, Grant] = field(default_factory=dict)
@@ -114,7 +119,12 @@ class OpenIdProvider:
                 claims=dict(self.user),
             )
             back["code"] = code
-        return 302, {"Location": f"{self.redirect_uri}?{urlencode(back)}"}, ""
+        location = f"{self.redirect_uri}?{urlencode(back)}"
+        if self.page_instead_of_redirect:
+            url = html.escape(location)
+            page = f'<!DOCTYPE html><meta http-equiv="refresh" content="0; url={url}">'
+            return 200, {"Content-Type": "text/html"}, page
+        return 302, {"Location": location}, ""
 
     def token(self, authorization: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """RFC 6749 §4.1.3 with RFC 7636 §4.6: → (status, JSON answer)."""
@@ -184,7 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, self.provider.jwks())
         elif parts.path == "/authorize":
             status, headers, body = self.provider.authorize(query)
-            self._send(status, headers, body.encode(), "text/plain")
+            media = headers.pop("Content-Type", "text/plain")
+            self._send(status, headers, body.encode(), media)
         else:
             self._send(404, {}, b"not found", "text/plain")
 
@@ -214,11 +225,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def running(provider: OpenIdProvider) -> Iterator[OpenIdProvider]:
-    """The provider on a free port of 127.0.0.1 until the block ends."""
+def running(provider: OpenIdProvider, name: str = "127.0.0.1") -> Iterator[OpenIdProvider]:
+    """The provider on a free port of 127.0.0.1 until the block ends, its issuer URL naming
+    the machine ``name`` (``localhost``: another site than ``127.0.0.1`` to a browser)."""
     handler = type("Handler", (_Handler,), {"provider": provider})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    provider.issuer = f"http://127.0.0.1:{server.server_address[1]}"
+    provider.issuer = f"http://{name}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
