@@ -29,7 +29,7 @@ from urllib.parse import urlencode, urlsplit
 import anyio.to_thread
 import jwt
 
-from api.auth import LocalTokens, Principal, TokenError, TokenVerifier
+from api.auth import ID_TOKEN_CLAIMS, LocalTokens, Principal, TokenError, TokenVerifier
 
 #: Time to sign in at the provider; the flow cookie and its signed content expire together.
 FLOW_MINUTES = 10
@@ -240,6 +240,7 @@ class OidcClient:
                 issuer=self.issuer,
                 audience=self.client_id,
                 jwks_client=jwt.PyJWKClient(endpoints["jwks_uri"], timeout=TIMEOUT_SECONDS),
+                required=ID_TOKEN_CLAIMS,
             ),
             **endpoints,
         )

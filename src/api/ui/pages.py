@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import anyio.to_thread
 import msgspec
+import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
@@ -58,6 +59,7 @@ from domain.errors import NotFound
 from projections.views import TrajectoryView, client_view
 
 HERE = Path(__file__).parent
+log = structlog.get_logger("rodedraad.ui")
 
 #: No script at all yet; styles only from the app's own CSS file; nothing from elsewhere.
 CONTENT_SECURITY_POLICY = (
@@ -309,7 +311,9 @@ class SignInController(Controller):
 def _sign_in_failed(
     request: Request[Any, Any, Any], failure: SignInFailed, *cookies: Cookie
 ) -> Template:
-    """A sign-in that did not succeed: what went wrong, in words, and the way to try again."""
+    """A sign-in that did not succeed: what went wrong, in words, and the way to try again;
+    the log says which check refused it (never who, nor the provider's words)."""
+    log.info("ui.sign_in_refused", reason=failure.reason, status=failure.status)
     return render(
         request,
         "sign_in_failed.html",
