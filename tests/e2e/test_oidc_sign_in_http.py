@@ -22,6 +22,7 @@ from litestar.testing import TestClient
 
 from api.oidc import OidcClient, SignInFailed
 from rodedraad.settings import OidcSettings, Settings, SettingsError
+from rodedraad.wiring import build_oidc_client
 from tests.e2e.oidc_provider import OpenIdProvider, new_rsa_key, running
 from tests.e2e.readside import COORDINATOR, App, Trajectories, app_on
 from tests.integration.databases import fresh_settings
@@ -378,3 +379,15 @@ def test_an_incomplete_or_unsafe_configuration_is_refused_at_start(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         settings(tmp_path, **(OIDC_ENV | changed))
+
+
+def test_a_client_secret_file_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None:
+    configured = settings(tmp_path, **OIDC_ENV).oidc
+    assert configured is not None
+    missing = dataclasses.replace(configured, client_secret_file=tmp_path / "absent")
+    with pytest.raises(SettingsError, match="RODEDRAAD_OIDC_CLIENT_SECRET_FILE cannot be read"):
+        build_oidc_client(missing)
+    (tmp_path / "empty").write_text("\n")
+    empty = dataclasses.replace(configured, client_secret_file=tmp_path / "empty")
+    with pytest.raises(SettingsError, match="is empty"):
+        build_oidc_client(empty)

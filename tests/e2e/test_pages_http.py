@@ -296,6 +296,14 @@ def test_the_local_sign_in_does_not_answer_another_machine(app: App) -> None:
     assert "rd_session" not in form.headers.get("set-cookie", "")
 
 
+def test_the_identity_providers_callback_is_the_404_page_where_it_is_not_configured(
+    app: App,
+) -> None:
+    answer = app.http.get("/ui/sign-in/callback?code=c&state=s")
+    assert answer.status_code == 404
+    assert "rd_session" not in answer.headers.get("set-cookie", "")
+
+
 def test_the_local_sign_in_is_off_by_default_and_refused_with_a_production_issuer(
     tmp_path: Any,
 ) -> None:
