@@ -80,9 +80,10 @@ def browser(app: App) -> Browser:
     return app.http
 
 
-def leave_for_provider(browser: Browser, next_page: str = "/ui/board") -> str:
+def leave_for_provider(browser: Browser, next_page: str = "/ui/board", lang: str = "nl") -> str:
     """``/ui/sign-in`` → the provider's authorization URL (the flow cookie now set)."""
-    answer = browser.get(f"/ui/sign-in?{urlencode({'next': next_page})}", follow_redirects=False)
+    query = urlencode({"next": next_page, "lang": lang})
+    answer = browser.get(f"/ui/sign-in?{query}", follow_redirects=False)
     assert answer.status_code == 303, answer.text
     return answer.headers["location"]
 
@@ -159,6 +160,13 @@ def test_the_code_flow_signs_in_and_the_header_shows_user_organisation_and_role(
     assert board.status_code == 200
     assert "Signed in as <strong>oidc-user</strong> · org-coordinating" in board.text
     assert "in the role <strong>coordinator</strong> · west-flanders" in board.text
+
+
+def test_a_page_asked_for_in_english_comes_back_in_english(browser: Browser) -> None:
+    asked = browser.get("/ui/board?lang=en", follow_redirects=False)
+    assert asked.headers["location"] == "/ui/sign-in?next=%2Fui%2Fboard&lang=en"
+    back = come_back(browser, at_provider(leave_for_provider(browser, "/ui/board", "en")))
+    assert 'content="0; url=/ui/board?lang=en"' in back.text
 
 
 def test_the_flow_cookie_is_lax_because_the_provider_sends_the_browser_back_cross_site(

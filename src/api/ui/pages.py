@@ -208,8 +208,11 @@ class SignInController(Controller):
         a 404 page where it does not answer."""
         oidc = services.ui.oidc
         if oidc is not None:
+            back = _next_page(request.query_params.get("next"))
+            if language(request.query_params.get("lang")) != "nl":  # back in the same language
+                back += f"{'&' if '?' in back else '?'}lang=en"
             try:
-                url, flow = await oidc.start(_next_page(request.query_params.get("next")))
+                url, flow = await oidc.start(back)
             except SignInFailed as e:
                 return _sign_in_failed(request, e)
             return Redirect(
