@@ -22,6 +22,8 @@ from application.files import private_file, write_private_file
 from domain.common import Actor
 
 REQUIRED_CLAIMS = ("sub", "roles", "exp")
+#: An OpenID Connect ID token's own (Core §2); who the person is for us is checked after.
+ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
 #: An organisation's token names its organisation and region; a person's names neither.
 ORGANISATION_CLAIMS = ("org", "region")
 #: Issue #19: the person whose plan it is, as the client or as their representative. Their
@@ -77,6 +79,8 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
     issuer: str | None = None
     audience: str | None = None
     jwks_client: jwt.PyJWKClient | None = None
+    #: Claims the signature check already insists on.
+    required: tuple[str, ...] = REQUIRED_CLAIMS
     _verified: dict[str, tuple[Principal, float]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -95,6 +99,11 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float]:
+        return self.principal(self.claims(token))
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The token's claims once its signature, issuer, audience and expiry are checked (the
+        pages' OpenID Connect sign-in also checks the ID token's nonce among them)."""
         try:
             key = (
                 self.jwks_client.get_signing_key_from_jwt(token).key
@@ -107,12 +116,20 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
                 algorithms=[self.algorithm],
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require": list(REQUIRED_CLAIMS)},
+                options={"require": list(self.required)},
             )
         except jwt.ExpiredSignatureError:
             raise TokenError("the bearer token has expired; get a new one") from None
         except jwt.PyJWTError as e:
             raise TokenError(f"the bearer token is not valid: {e}") from None
+        return claims
+
+    def principal(self, claims: dict[str, Any]) -> tuple[Principal, float]:
+        """Who verified claims name, and until when: one set of rules for an API token, a
+        page's session and an identity provider's ID token."""
+        for claim in REQUIRED_CLAIMS:
+            if claim not in claims:
+                raise TokenError(f"the bearer token lacks the {claim!r} claim")
         for claim in NUMERIC_DATE_CLAIMS:
             # RFC 7519: a NumericDate is a JSON number; PyJWT also accepts numeric strings.
             value = claims.get(claim)

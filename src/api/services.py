@@ -8,6 +8,7 @@ from typing import Protocol
 from api.access import AccessPolicy
 from api.auth import LocalTokens, TokenVerifier
 from api.idempotency import IdempotencyStore
+from api.oidc import OidcClient
 from application.access_log import AccessLog
 from application.audit_export import AuditExports
 from application.care_record import CareRecord, FindingOutbox
@@ -31,10 +32,11 @@ class Retention:
 
 @dataclass(frozen=True)
 class UiConfig:
-    """What the pages need beyond the API's services: the local sign-in (None: off) and the key
-    the CSRF tokens are signed with."""
+    """What the pages need beyond the API's services: the local sign-in (None: off), the sign-in
+    with the identity provider (None: off), and the key the CSRF tokens are signed with."""
 
     local_sign_in: LocalTokens | None = None
+    oidc: OidcClient | None = None
     csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
 

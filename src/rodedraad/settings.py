@@ -6,7 +6,7 @@ two equal.
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -78,6 +78,24 @@ class AuthSettings:
     @property
     def uses_issuer(self) -> bool:
         return self.public_key_file is not None or self.jwks_url is not None
+
+
+#: Where the identity provider sends the browser back to (the redirect URL's path).
+OIDC_CALLBACK_PATH = "/ui/sign-in/callback"
+
+
+@dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """Issue #23: the pages' sign-in with the identity provider (OpenID Connect code flow with
+    state, nonce and PKCE). Off unless a client id is configured."""
+
+    #: The provider: its discovery document is ``<issuer>/.well-known/openid-configuration``.
+    issuer: str
+    client_id: str
+    #: The client secret, in a file of its own (never in the repository or the environment).
+    client_secret_file: Path
+    #: This deployment's callback as the provider knows it: ``https://<host>/ui/sign-in/callback``.
+    redirect_url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +189,8 @@ class Settings:
     #: Issue #23: the pages' local sign-in for trying them out (embedded mode, this machine's
     #: clients only); refused at start together with a production token issuer.
     ui_local_sign_in: bool = False
+    #: Issue #23: the pages' sign-in with the identity provider; None: off.
+    oidc: OidcSettings | None = None
     #: The erasure ledger kept apart from the backups (issue #21): one line per erasure, ids and
     #: times only; every restore re-applies what it holds. Keep it (and copies) off the data disk.
     erasure_ledger_file: Path = Path("var/erasure-ledger.jsonl")
@@ -189,6 +209,7 @@ class Settings:
             self,
             database=replace(self.database, url=f"sqlite:///{directory / 'rodedraad.sqlite'}"),
             auth=AuthSettings(secret_file=directory / "jwt-secret"),
+            oidc=None,
             kek=replace(self.kek, file=directory / "kek.json"),
             # A simulation never signs as the deployment: nothing it computes may pass for real.
             signing=replace(self.signing, key_file=directory / "signing-key.pem"),
@@ -269,6 +290,12 @@ class Settings:
                 "configured (RODEDRAAD_JWT_PUBLIC_KEY_FILE or RODEDRAAD_JWT_JWKS_URL): sign in "
                 "with the identity provider instead"
             )
+        oidc = _oidc(optional, auth.issuer)
+        if ui_local_sign_in and oidc is not None:
+            raise SettingsError(
+                "RODEDRAAD_UI_LOCAL_SIGN_IN=true is refused while the identity provider's "
+                "sign-in is configured (RODEDRAAD_OIDC_CLIENT_ID): use one or the other"
+            )
         read_url = optional("READ_DATABASE_URL")
         if read_url is not None and not (
             database.is_postgres and read_url.startswith(("postgresql://", "postgres://"))
@@ -316,6 +343,7 @@ class Settings:
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             migrate_on_start=flag("MIGRATE_ON_START", True),
             ui_local_sign_in=ui_local_sign_in,
+            oidc=oidc,
             erasure_ledger_file=Path(
                 get("ERASURE_LEDGER_FILE", str(data_dir / "erasure-ledger.jsonl"))
             ),
@@ -339,3 +367,48 @@ def _address(name: str, value: str | None) -> tuple[str, int] | None:
             f"RODEDRAAD_{name} must be host:port, such as 127.0.0.1:9100, not {value!r}"
         )
     return host, int(port)
+
+
+def _oidc(optional: Callable[[str], str | None], jwt_issuer: str | None) -> OidcSettings | None:
+    """The identity provider's sign-in when ``RODEDRAAD_OIDC_CLIENT_ID`` is set; then the rest
+    is required, and the URLs must be HTTPS (plain HTTP only to this machine, for trying out)."""
+    client_id = optional("OIDC_CLIENT_ID")
+    if client_id is None:
+        return None
+    issuer = optional("OIDC_ISSUER") or jwt_issuer
+    secret_file = optional("OIDC_CLIENT_SECRET_FILE")
+    redirect_url = optional("OIDC_REDIRECT_URL")
+    missing = [
+        name
+        for name, value in (
+            ("RODEDRAAD_OIDC_ISSUER (or RODEDRAAD_JWT_ISSUER)", issuer),
+            ("RODEDRAAD_OIDC_CLIENT_SECRET_FILE", secret_file),
+            ("RODEDRAAD_OIDC_REDIRECT_URL", redirect_url),
+        )
+        if value is None
+    ]
+    if missing or issuer is None or secret_file is None or redirect_url is None:
+        raise SettingsError(
+            f"RODEDRAAD_OIDC_CLIENT_ID is set, so the pages sign in with the identity provider; "
+            f"that needs {', '.join(missing)} too"
+        )
+    for name, url in (("OIDC_ISSUER", issuer), ("OIDC_REDIRECT_URL", redirect_url)):
+        parts = urlsplit(url)
+        local = parts.hostname in ("127.0.0.1", "::1", "localhost")
+        secure = parts.scheme == "https" or (parts.scheme == "http" and local)
+        if not parts.hostname or not secure:
+            raise SettingsError(
+                f"RODEDRAAD_{name} must be an https:// URL (http:// only to this machine), "
+                f"not {url!r}"
+            )
+    if urlsplit(redirect_url).path != OIDC_CALLBACK_PATH or urlsplit(redirect_url).query:
+        raise SettingsError(
+            f"RODEDRAAD_OIDC_REDIRECT_URL must end in {OIDC_CALLBACK_PATH} (the pages' callback), "
+            f"not {redirect_url!r}"
+        )
+    return OidcSettings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret_file=Path(secret_file),
+        redirect_url=redirect_url,
+    )

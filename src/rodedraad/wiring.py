@@ -24,6 +24,7 @@ from api.idempotency import (
     RequestFingerprints,
     SqliteIdempotencyStore,
 )
+from api.oidc import OidcClient
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention, UiConfig
 from application.access_log import AccessLog
 from application.audit_export import AuditExports
@@ -72,7 +73,7 @@ from projections.worker import (
     Wakeup,
     all_projections,
 )
-from rodedraad.settings import AuthSettings, Settings
+from rodedraad.settings import AuthSettings, OidcSettings, Settings, SettingsError
 from scheduler.policy import read_policy
 from scheduler.runner import (
     BackgroundDeadlines,
@@ -206,15 +207,40 @@ def kek_health_check(rotation: KekRotation) -> HealthCheck:
 
 
 def build_ui_config(settings: Settings) -> UiConfig:
-    """The pages' local sign-in when asked for (never with a production issuer: the settings
-    refuse that), and their CSRF key: derived from the local token secret in embedded mode so
-    every process agrees, random per process otherwise (a form then outlives no restart)."""
+    """The pages' sign-in with the identity provider when configured, or their local sign-in
+    when asked for (never with a production issuer: the settings refuse that), and their CSRF
+    key: derived from the client secret or the local token secret so every process agrees,
+    random per process otherwise (a form then outlives no restart)."""
+    if settings.oidc is not None:
+        oidc = build_oidc_client(settings.oidc)
+        return UiConfig(oidc=oidc, csrf_secret=oidc.csrf_secret)
     if settings.auth.uses_issuer:
         return UiConfig()
     tokens = LocalTokens.from_file(settings.auth.secret_file)
     return UiConfig(
         local_sign_in=tokens if settings.ui_local_sign_in else None,
         csrf_secret=hmac.new(tokens.secret, b"rodedraad-ui-csrf", hashlib.sha256).digest(),
+    )
+
+
+def build_oidc_client(oidc: OidcSettings) -> OidcClient:
+    """The pages' relying party; its secret read from its file at start (failing fast)."""
+    try:
+        secret = oidc.client_secret_file.read_text().strip()
+    except OSError as e:
+        raise SettingsError(
+            f"RODEDRAAD_OIDC_CLIENT_SECRET_FILE cannot be read ({e.strerror}): "
+            f"{oidc.client_secret_file}"
+        ) from None
+    if not secret:
+        raise SettingsError(
+            f"RODEDRAAD_OIDC_CLIENT_SECRET_FILE is empty: {oidc.client_secret_file}"
+        )
+    return OidcClient(
+        issuer=oidc.issuer,
+        client_id=oidc.client_id,
+        client_secret=secret,
+        redirect_url=oidc.redirect_url,
     )
 
 

@@ -49,12 +49,22 @@ def app_of_its_own(backend: str, data_dir: Path, *, inline: bool) -> Iterator[Ap
     """The real app on an empty log; ``inline`` projections, or none until a worker starts."""
     with fresh_settings(backend, data_dir) as settings:
         settings = dataclasses.replace(settings, embedded_workers=False)
-        container = Container.build(settings, inline_projections=inline)
-        try:
-            with TestClient(app=container.http_app()) as http:
-                yield App(settings, container, http, token_factory(settings))
-        finally:
-            container.close()
+        with app_on(settings, inline=inline) as built:
+            yield built
+
+
+@contextmanager
+def app_on(
+    settings: Settings, *, inline: bool = True, base_url: str = "http://testserver.local"
+) -> Iterator[App]:
+    """The real app these settings build, behind a test client at ``base_url`` (https for the
+    pages, whose cookies are ``Secure``)."""
+    container = Container.build(settings, inline_projections=inline)
+    try:
+        with TestClient(app=container.http_app(), base_url=base_url) as http:
+            yield App(settings, container, http, token_factory(settings))
+    finally:
+        container.close()
 
 
 @contextmanager

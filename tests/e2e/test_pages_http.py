@@ -18,9 +18,8 @@ from litestar.testing import TestClient
 
 from projections.statistics.store import CellRow, TableSummary
 from rodedraad.settings import Settings, SettingsError
-from rodedraad.wiring import Container, build_access_log
-from tests.e2e.conftest import token_factory
-from tests.e2e.readside import COORDINATOR, PROVIDER, App, Trajectories
+from rodedraad.wiring import build_access_log
+from tests.e2e.readside import COORDINATOR, PROVIDER, App, Trajectories, app_on
 from tests.e2e.steps import Record, save_table
 from tests.integration.databases import BACKENDS, fresh_settings, require_backend
 
@@ -34,12 +33,8 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     require_backend(request, request.param)
     with fresh_settings(request.param, tmp_path_factory.mktemp("pages")) as settings:
         settings = dataclasses.replace(settings, embedded_workers=False, ui_local_sign_in=True)
-        container = Container.build(settings, inline_projections=True)
-        try:
-            with TestClient(app=container.http_app(), base_url=BASE) as http:
-                yield App(settings, container, http, token_factory(settings))
-        finally:
-            container.close()
+        with app_on(settings, base_url=BASE) as built:
+            yield built
 
 
 @dataclasses.dataclass
@@ -299,6 +294,14 @@ def test_the_local_sign_in_does_not_answer_another_machine(app: App) -> None:
     form = app.http.post("/ui/sign-in", data={"user": "u", "role": "coordinator"})
     assert form.status_code == 404
     assert "rd_session" not in form.headers.get("set-cookie", "")
+
+
+def test_the_identity_providers_callback_is_the_404_page_where_it_is_not_configured(
+    app: App,
+) -> None:
+    answer = app.http.get("/ui/sign-in/callback?code=c&state=s")
+    assert answer.status_code == 404
+    assert "rd_session" not in answer.headers.get("set-cookie", "")
 
 
 def test_the_local_sign_in_is_off_by_default_and_refused_with_a_production_issuer(

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +22,9 @@ import pytest
 from api.auth import LocalTokens
 from rodedraad.settings import Settings
 from tests.e2e.chromium import AXE, Tab, chromium, chromium_binary
+from tests.e2e.oidc_provider import OpenIdProvider, running
 from tests.e2e.test_pages_http import MAP_REGION, PUBLISHED_EDGES, dynamics_release
-from tests.e2e.test_readme_walkthrough import ROOT, serving
+from tests.e2e.test_readme_walkthrough import ROOT, free_port, serving
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -225,6 +227,92 @@ def test_the_sign_in_page_is_accessible(
     assert tab.open(f"{base}/ui/sign-in") == 200
     assert_accessible(tab, axe)
     tab.screenshot(shots / "sign-in.png")
+
+
+@pytest.fixture(scope="module")
+def provider_site(
+    axe: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, OpenIdProvider, str]]:
+    """A server whose pages sign in at an OpenID provider the test runs, named ``localhost``
+    while the pages are ``127.0.0.1``: to the browser another site, so the way back from the
+    provider is a cross-site navigation as in production. One trajectory of another
+    organisation. → (base URL, the provider, that trajectory's id)."""
+    data = tmp_path_factory.mktemp("browser-oidc")
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/ui/sign-in/callback"
+    secret = data / "oidc-client-secret"
+    secret.write_text("browser-secret")
+    provider = OpenIdProvider("rodedraad-pages", "browser-secret", callback)
+    provider.page_instead_of_redirect = True
+    with (
+        running(provider, name="localhost"),
+        serving(
+            data,
+            f"sqlite:///{data / 'rodedraad.sqlite'}",
+            RODEDRAAD_PORT=str(port),
+            RODEDRAAD_OIDC_CLIENT_ID="rodedraad-pages",
+            RODEDRAAD_OIDC_ISSUER=provider.issuer,
+            RODEDRAAD_OIDC_CLIENT_SECRET_FILE=str(secret),
+            RODEDRAAD_OIDC_REDIRECT_URL=callback,
+        ) as (base, _),
+    ):
+        token = LocalTokens.from_file(data / "jwt-secret").issue(
+            user="eli", organisation="org-elsewhere", roles=["coordinator"], region=REGION
+        )
+        client = _post(base, token, "/v1/clients", {"name": "Someone Elsewhere"})
+        body = {"client_id": client["id"], "question": "Q", "sector": "youth_care"}
+        body["region"] = REGION
+        foreign = _post(base, token, "/v1/trajectories", body)
+        yield base, provider, foreign["id"]
+
+
+def arrive(tab: Tab, path: str, timeout: float = 15) -> None:
+    """Wait until the tab has moved on (a meta refresh) to ``path`` and loaded it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if tab.evaluate("location.pathname + ' ' + document.readyState") == f"{path} complete":
+                return
+        except RuntimeError:  # between two documents
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the tab did not arrive at {path}")
+        time.sleep(0.1)
+
+
+def test_signing_in_through_the_identity_provider(
+    provider_site: tuple[str, OpenIdProvider, str], axe: str
+) -> None:
+    """Board → sign-in → the provider (another site) → back → the board, signed in as the ID
+    token says; the session cookie Strict and still sent after the cross-site way back; the
+    same access rules; a refusal is an accessible page."""
+    base, provider, foreign = provider_site
+    with chromium() as tab:
+        tab.open(f"{base}/ui/board?region={REGION}")
+        arrive(tab, "/ui/board")
+        who = tab.evaluate("document.querySelector('.who').textContent")
+        assert "oidc-user" in who
+        assert "org-coordinating" in who
+        assert "coordinator" in who
+        cookies = {c["name"]: c for c in tab.send("Network.getAllCookies")["cookies"]}
+        assert cookies["rd_session"]["sameSite"] == "Strict"
+        assert cookies["rd_session"]["httpOnly"] is True
+        assert "rd_oidc" not in cookies  # spent
+        assert_accessible(tab, axe)
+        assert tab.open(f"{base}/ui/trajectories/{foreign}") == 404
+
+        tab.send("Network.clearBrowserCookies")
+        provider.error_instead_of_code = "access_denied"
+        try:
+            tab.open(f"{base}/ui/sign-in")
+            arrive(tab, "/ui/sign-in/callback")
+        finally:
+            provider.error_instead_of_code = None
+        page = tab.evaluate("document.body.textContent")
+        assert "De identiteitsprovider heeft u niet aangemeld" in page
+        assert "access_denied" in page
+        assert tab.evaluate("document.querySelector('a[href=\"/ui/sign-in\"]') !== null")
+        assert_accessible(tab, axe)
 
 
 def test_the_screenshots_are_where_the_readme_shows_them() -> None:

@@ -67,8 +67,9 @@ def free_port() -> int:
 def serving(
     tmp_path: Path, database_url: str, **extra: str
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """A real ``rodedraad serve`` process on ``database_url``: its base URL and environment."""
-    port = free_port()
+    """A real ``rodedraad serve`` process on ``database_url``: its base URL and environment
+    (on ``RODEDRAAD_PORT`` when ``extra`` names one, else a free port)."""
+    port = int(extra.get("RODEDRAAD_PORT") or free_port())
     env = {
         **os.environ,
         "RODEDRAAD_DATA_DIR": str(tmp_path),

@@ -47,9 +47,63 @@ _WORDS: dict[str, tuple[str, str]] = {
         "Sign in to see this page.",
     ),
     "no_sign_in": (
-        "Aanmelden via de identiteitsprovider is nog niet gebouwd; lokaal aanmelden staat uit.",
-        "Signing in with the identity provider is not built yet; local sign-in is off.",
+        "Aanmelden staat uit: er is geen identiteitsprovider ingesteld en lokaal aanmelden "
+        "staat uit.",
+        "Signing in is off: no identity provider is configured and local sign-in is off.",
     ),
+    "sign_in_failed": ("Aanmelden is niet gelukt", "Signing in did not succeed"),
+    "sign_in_again": ("Opnieuw aanmelden", "Sign in again"),
+    "sign_in_state": (
+        "Het antwoord van de identiteitsprovider hoort niet bij de aanmelding die deze browser "
+        "begon. Meld u opnieuw aan vanaf deze pagina.",
+        "The identity provider's answer does not belong to the sign-in this browser started. "
+        "Sign in again from this page.",
+    ),
+    "sign_in_no_flow": (
+        "Deze browser is geen aanmelding bezig, of ze is al gebruikt (een teruggeladen of "
+        "gedeelde link?). Meld u opnieuw aan.",
+        "No sign-in is under way in this browser, or it was used already (a reloaded or "
+        "shared link?). Sign in again.",
+    ),
+    "sign_in_expired": (
+        "De aanmelding duurde te lang. Meld u opnieuw aan.",
+        "The sign-in took too long. Sign in again.",
+    ),
+    "sign_in_provider_error": (
+        "De identiteitsprovider heeft u niet aangemeld. Probeer opnieuw, of vraag uw beheerder "
+        "om toegang als dit blijft gebeuren.",
+        "The identity provider did not sign you in. Try again, or ask your administrator for "
+        "access if it keeps happening.",
+    ),
+    "sign_in_code_refused": (
+        "De identiteitsprovider weigerde de aanmeldcode (al gebruikt, verlopen of niet voor "
+        "deze aanmelding). Meld u opnieuw aan.",
+        "The identity provider refused the sign-in code (used already, expired, or not for "
+        "this sign-in). Sign in again.",
+    ),
+    "sign_in_token_invalid": (
+        "Het bewijs van aanmelding van de identiteitsprovider klopt niet; u bent niet "
+        "aangemeld. Meld u opnieuw aan; blijft dit gebeuren, meld het dan aan uw beheerder.",
+        "The identity provider's proof of sign-in does not hold; you are not signed in. Sign "
+        "in again; if it keeps happening, tell your administrator.",
+    ),
+    "sign_in_claims": (
+        "Uw account bij de identiteitsprovider noemt niet wie u bent voor Rode Draad "
+        "(organisatie, rol en regio). Vraag uw beheerder die toe te voegen.",
+        "Your account at the identity provider does not say who you are for Rode Draad "
+        "(organisation, role and region). Ask your administrator to add them.",
+    ),
+    "sign_in_unreachable": (
+        "De identiteitsprovider is nu niet bereikbaar of antwoordt niet zoals verwacht. "
+        "Probeer het over enkele minuten opnieuw.",
+        "The identity provider cannot be reached or does not answer as expected. Try again in "
+        "a few minutes.",
+    ),
+    "signed_in": ("Aangemeld", "Signed in"),
+    "continue": ("Verder", "Continue"),
+    "signed_out": ("Afgemeld", "Signed out"),
+    "signed_out_text": ("U bent afgemeld.", "You are signed out."),
+    "details": ("Details", "Details"),
     "plan_state": ("Planstand", "Plan state"),
     "question": ("Hulpvraag", "Question"),
     "client": ("Cliënt", "Client"),

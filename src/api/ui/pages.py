@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import anyio.to_thread
 import msgspec
+import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
@@ -31,6 +32,7 @@ from api.access import CASE_READERS, STATISTICS_READERS
 from api.audit_access import read_as_of
 from api.auth import PERSON_ROLES, Principal, TokenError
 from api.common import Caller, Id, RequestedBoard, Services
+from api.oidc import FLOW_MINUTES, SignInFailed
 from api.problems import EXCEPTION_HANDLERS
 from api.read_access import read_board, read_plan_state
 from api.release_access import read_process_map, read_releases
@@ -40,11 +42,14 @@ from api.ui.labels import language, words
 from api.ui.session import (
     CSRF_COOKIE,
     CSRF_FIELD,
+    FLOW_COOKIE,
+    SESSION_HOURS,
     UiSession,
     cookie,
     csrf_token,
     csrf_valid,
     ended_session,
+    flow_cookie,
     is_local,
     new_nonce,
     session_cookie,
@@ -54,6 +59,7 @@ from domain.errors import NotFound
 from projections.views import TrajectoryView, client_view
 
 HERE = Path(__file__).parent
+log = structlog.get_logger("rodedraad.ui")
 
 #: No script at all yet; styles only from the app's own CSS file; nothing from elsewhere.
 CONTENT_SECURITY_POLICY = (
@@ -195,8 +201,26 @@ class SignInController(Controller):
         return Redirect("/ui/board", status_code=303)
 
     @get("/sign-in", include_in_schema=False)
-    async def sign_in_page(self, request: Request[Any, Any, Any], services: Services) -> Template:
-        """The local sign-in form, or a 404 page where it does not answer."""
+    async def sign_in_page(
+        self, request: Request[Any, Any, Any], services: Services
+    ) -> Response[Any]:
+        """Off to the identity provider when it is configured; else the local sign-in form, or
+        a 404 page where it does not answer."""
+        oidc = services.ui.oidc
+        if oidc is not None:
+            back = _next_page(request.query_params.get("next"))
+            if language(request.query_params.get("lang")) != "nl":  # back in the same language
+                back += f"{'&' if '?' in back else '?'}lang=en"
+            try:
+                url, flow = await oidc.start(back)
+            except SignInFailed as e:
+                return _sign_in_failed(request, e)
+            return Redirect(
+                url,
+                status_code=303,
+                headers=PAGE_HEADERS,
+                cookies=[flow_cookie(flow, FLOW_MINUTES * 60)],
+            )
         if services.ui.local_sign_in is None or not is_local(request):
             return render(request, "sign_in.html", {"available": False}, status_code=404)
         return render(
@@ -246,12 +270,60 @@ class SignInController(Controller):
             cookies=[session_cookie(token)],
         )
 
-    @post("/sign-out", include_in_schema=False, status_code=303)
-    async def sign_out(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        await _form(request)
-        return Redirect(
-            "/ui/sign-in", status_code=303, headers=PAGE_HEADERS, cookies=[ended_session()]
+    @get("/sign-in/callback", include_in_schema=False)
+    async def signed_in_by_provider(
+        self, request: Request[Any, Any, Any], services: Services
+    ) -> Template:
+        """Where the identity provider sends the browser back: the state checked, the code
+        exchanged, the ID token validated (``api.ui.oidc``); the flow cookie is spent either way.
+
+        The session cookie is ``SameSite=Strict``, and a browser withholds such a cookie from
+        every request of a navigation that began on another site, redirects included: a 303 to
+        the board from here would arrive without it. So this answers a page of our own that
+        moves on to the board itself (a same-site navigation) and links to it."""
+        oidc = services.ui.oidc
+        if oidc is None:
+            return render(request, "sign_in.html", {"available": False}, status_code=404)
+        spent = flow_cookie("", 0)
+        params = {k: str(v) for k, v in request.query_params.items()}
+        try:
+            flow, principal = await oidc.finish(params, request.cookies.get(FLOW_COOKIE))
+        except SignInFailed as e:
+            return _sign_in_failed(request, e, spent)
+        token = oidc.session(principal, timedelta(hours=SESSION_HOURS))
+        return render(
+            request,
+            "signed_in.html",
+            {"next": flow.next_page},
+            cookies=[session_cookie(token), spent],
         )
+
+    @get("/signed-out", include_in_schema=False)
+    async def signed_out(self, request: Request[Any, Any, Any]) -> Template:
+        return render(request, "signed_out.html", {})
+
+    @post("/sign-out", include_in_schema=False, status_code=303)
+    async def sign_out(self, request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+        """The session ends here; with the identity provider a page says so (``/ui/sign-in``
+        would send the browser straight back to the provider, which may sign it in again)."""
+        await _form(request)
+        target = "/ui/signed-out" if services.ui.oidc is not None else "/ui/sign-in"
+        return Redirect(target, status_code=303, headers=PAGE_HEADERS, cookies=[ended_session()])
+
+
+def _sign_in_failed(
+    request: Request[Any, Any, Any], failure: SignInFailed, *cookies: Cookie
+) -> Template:
+    """A sign-in that did not succeed: what went wrong, in words, and the way to try again;
+    the log says which check refused it (never who, nor the provider's words)."""
+    log.info("ui.sign_in_refused", reason=failure.reason, status=failure.status)
+    return render(
+        request,
+        "sign_in_failed.html",
+        {"reason": failure.reason, "detail": failure.detail},
+        status_code=failure.status,
+        cookies=list(cookies),
+    )
 
 
 class PageController(Controller):

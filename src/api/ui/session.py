@@ -5,13 +5,14 @@ token on every form that changes something.
 Embedded mode has a local sign-in for trying it out: off by default
 (``RODEDRAAD_UI_LOCAL_SIGN_IN=true``), answering clients on this machine only, and refused at
 start when a production issuer is configured (``rodedraad.settings``). Signing in with the
-identity provider (OpenID Connect code flow with PKCE) is not built yet.
+identity provider is ``api.oidc``; its sessions are tokens of its own, checked here the same
+way.
 """
 
 import hashlib
 import hmac
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
@@ -21,23 +22,41 @@ from api.auth import Principal, TokenError, TokenVerifier
 
 SESSION_COOKIE = "rd_session"
 CSRF_COOKIE = "rd_csrf"
+FLOW_COOKIE = "rd_oidc"
 CSRF_FIELD = "csrf"
 #: A session lasts a working day; the cookie and the token inside it expire together.
 SESSION_HOURS = 10
 LOCAL_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-def cookie(name: str, value: str, max_age: int | None) -> Cookie:
-    """Every cookie of the pages: HttpOnly, Secure, SameSite=Strict, for ``/ui`` only."""
+def cookie(
+    name: str,
+    value: str,
+    max_age: int | None,
+    *,
+    path: str = "/ui",
+    samesite: Literal["strict", "lax"] = "strict",
+) -> Cookie:
+    """Every cookie of the pages: HttpOnly, Secure, SameSite=Strict, for ``/ui`` only (but for
+    the one in ``flow_cookie``)."""
     return Cookie(
         key=name,
         value=value,
-        path="/ui",
+        path=path,
         max_age=max_age,
         httponly=True,
         secure=True,
-        samesite="strict",
+        samesite=samesite,
     )
+
+
+def flow_cookie(value: str, max_age: int) -> Cookie:
+    """The one exception: the identity provider's sign-in flow (state, nonce, PKCE verifier)
+    must come back with the browser on the provider's redirect to the callback, a navigation
+    from another site, on which browsers never send a ``SameSite=Strict`` cookie. So it is
+    ``Lax`` (sent on a top-level GET from elsewhere, never on another site's POST or
+    sub-request), lives ten minutes, and is sent to ``/ui/sign-in`` only."""
+    return cookie(FLOW_COOKIE, value, max_age, path="/ui/sign-in", samesite="lax")
 
 
 def session_cookie(token: str) -> Cookie:
@@ -77,7 +96,11 @@ class UiSession(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         token = connection.cookies.get(SESSION_COOKIE)
-        verifier: TokenVerifier = connection.app.state.token_verifier
+        oidc = connection.app.state.ui_services.ui.oidc
+        # A session from the identity provider's sign-in is a token of the pages' own.
+        verifier: TokenVerifier = (
+            oidc.session_verifier if oidc is not None else connection.app.state.token_verifier
+        )
         principal: Principal | None = None
         if token:
             try:
