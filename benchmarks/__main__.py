@@ -51,7 +51,8 @@ def _table(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from benchmarks import demo
 
-    return demo.main(size=args.size, data_dir=Path(args.data_dir), seed=args.seed)
+    size = demo.SIZE if args.size is None else args.size
+    return demo.main(size=size, data_dir=Path(args.data_dir), seed=args.seed)
 
 
 def _disclosure(args: argparse.Namespace) -> int:
@@ -96,7 +97,12 @@ def parser() -> argparse.ArgumentParser:
     table.add_argument("file", help="a JSON file under benchmarks/results/")
     table.set_defaults(run=_table)
     demo = commands.add_parser("demo", help="load the embedded service with a demo data set")
-    demo.add_argument("--size", type=int, default=300, help="trajectories (default 300)")
+    demo.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="trajectories, referred over two years (default 1200)",
+    )
     demo.add_argument("--data-dir", default="var", help="the embedded data dir (default var)")
     demo.add_argument("--seed", type=int, default=7, help="the workload's seed (default 7)")
     demo.set_defaults(run=_demo)
