@@ -1,7 +1,7 @@
 """The demo data set is dense enough for the pictures (issue #23, "done when"): after the demo
 loader ``make demo`` runs (at its default size), a region's process map of a published release
 draws at least ten transitions, and at least one transition that occurred is withheld, and so
-not drawn. Slow (the demo loads 1,200 trajectories and makes its releases: 1–3 minutes).
+not drawn. Slow (the demo loads 1,200 trajectories and makes its releases: 1 to 3 minutes).
 """
 
 import dataclasses
@@ -10,12 +10,11 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from benchmarks.demo import densest_map
 from litestar.testing import TestClient
 
-from benchmarks.demo import densest_map
 from projections.statistics.dynamics import DYNAMICS
 from projections.statistics.model import Period
 from rodedraad.settings import Settings
@@ -68,15 +67,17 @@ def occurred_edges(settings: Settings, number: int, region: str) -> set[tuple[st
         releases.read_models.close()
     found = set()
     for key in population.counts:
-        if key.table == DYNAMICS and key.region == region and key.category.startswith("edge:"):
-            if population.value(key) > 0:
-                source, _, target = key.category.removeprefix("edge:").partition(">")
-                found.add((source, target))
+        if key.table != DYNAMICS or key.region != region or not key.category.startswith("edge:"):
+            continue
+        if population.value(key) > 0:
+            source, _, target = key.category.removeprefix("edge:").partition(">")
+            found.add((source, target))
     return found
 
 
 def test_the_demos_process_map_draws_ten_transitions_and_withholds_one(
-    demo: Settings, http: TestClient  # type: ignore[type-arg]
+    demo: Settings,
+    http: TestClient,  # type: ignore[type-arg]
 ) -> None:
     shown = densest_map(demo)
     assert shown is not None, "the demo made no statistics release of a whole year"
