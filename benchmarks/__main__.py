@@ -5,6 +5,7 @@ python -m benchmarks --full [--size large]   medium (default) or large; prints t
 python -m benchmarks table FILE              the Markdown table of a results file
 python -m benchmarks demo [--size N] [--data-dir var]
 python -m benchmarks disclosure [--units N …]   times disclosure control (issue #12)
+python -m benchmarks pages --data-dir D      times every page on a demo data set (issue #23)
 """
 
 import argparse
@@ -61,6 +62,13 @@ def _disclosure(args: argparse.Namespace) -> int:
     return disclosure.main(sizes=tuple(args.units or (10_000, 100_000)), seed=args.seed)
 
 
+def _pages(args: argparse.Namespace) -> int:
+    from benchmarks import pages
+
+    out = Path(args.out) if args.out else None
+    return pages.main(Path(args.data_dir), n=args.requests, repeats=args.repeats, out=out)
+
+
 def _as_of(args: argparse.Namespace) -> int:
     from benchmarks import as_of
 
@@ -106,6 +114,12 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default="var", help="the embedded data dir (default var)")
     demo.add_argument("--seed", type=int, default=7, help="the workload's seed (default 7)")
     demo.set_defaults(run=_demo)
+    pages = commands.add_parser("pages", help="time every page on a demo data set (issue #23)")
+    pages.add_argument("--data-dir", required=True, help="a data dir the demo loaded")
+    pages.add_argument("--requests", type=int, default=100, help="per page and repeat (100)")
+    pages.add_argument("--repeats", type=int, default=3, help="repeats (default 3)")
+    pages.add_argument("--out", default=None, help="write the figures there as JSON")
+    pages.set_defaults(run=_pages)
     disclosure = commands.add_parser("disclosure", help="time disclosure control (issue #12)")
     disclosure.add_argument(
         "--units",
