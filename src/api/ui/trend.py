@@ -100,7 +100,7 @@ def layout(releases: Sequence[RegionRelease], rule: str | None) -> TrendLayout:
     chosen = rule if rule in rules else (rules[0] if rules else None)
     left = LABEL_W
     blocks_height = TOP + len(releases) * ROW_H + 10
-    deadlines_top = blocks_height + TOP
+    deadlines_top = blocks_height + TOP + 16  # a heading and a legend
     group_h = ROW_H + 2 * BAR_H + 8
     counts = [
         number(r.cells, f"deadline:{chosen}/{outcome}").value or 0.0
