@@ -5,6 +5,7 @@ python -m benchmarks --full [--size large]   medium (default) or large; prints t
 python -m benchmarks table FILE              the Markdown table of a results file
 python -m benchmarks demo [--size N] [--data-dir var]
 python -m benchmarks disclosure [--units N …]   times disclosure control (issue #12)
+python -m benchmarks pages --data-dir D      times every page on a demo data set (issue #23)
 """
 
 import argparse
@@ -51,13 +52,21 @@ def _table(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from benchmarks import demo
 
-    return demo.main(size=args.size, data_dir=Path(args.data_dir), seed=args.seed)
+    size = demo.SIZE if args.size is None else args.size
+    return demo.main(size=size, data_dir=Path(args.data_dir), seed=args.seed)
 
 
 def _disclosure(args: argparse.Namespace) -> int:
     from benchmarks import disclosure
 
     return disclosure.main(sizes=tuple(args.units or (10_000, 100_000)), seed=args.seed)
+
+
+def _pages(args: argparse.Namespace) -> int:
+    from benchmarks import pages
+
+    out = Path(args.out) if args.out else None
+    return pages.main(Path(args.data_dir), n=args.requests, repeats=args.repeats, out=out)
 
 
 def _as_of(args: argparse.Namespace) -> int:
@@ -96,10 +105,21 @@ def parser() -> argparse.ArgumentParser:
     table.add_argument("file", help="a JSON file under benchmarks/results/")
     table.set_defaults(run=_table)
     demo = commands.add_parser("demo", help="load the embedded service with a demo data set")
-    demo.add_argument("--size", type=int, default=300, help="trajectories (default 300)")
+    demo.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="trajectories, referred over two years (default 1200)",
+    )
     demo.add_argument("--data-dir", default="var", help="the embedded data dir (default var)")
     demo.add_argument("--seed", type=int, default=7, help="the workload's seed (default 7)")
     demo.set_defaults(run=_demo)
+    pages = commands.add_parser("pages", help="time every page on a demo data set (issue #23)")
+    pages.add_argument("--data-dir", required=True, help="a data dir the demo loaded")
+    pages.add_argument("--requests", type=int, default=100, help="per page and repeat (100)")
+    pages.add_argument("--repeats", type=int, default=3, help="repeats (default 3)")
+    pages.add_argument("--out", default=None, help="write the figures there as JSON")
+    pages.set_defaults(run=_pages)
     disclosure = commands.add_parser("disclosure", help="time disclosure control (issue #12)")
     disclosure.add_argument(
         "--units",

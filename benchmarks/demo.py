@@ -1,9 +1,17 @@
 """``python -m benchmarks demo``: a populated embedded service for a newcomer.
 
-Loads a few hundred realistic trajectories (the benchmark workload, seeded) and every region's
-learning network with the forum into the embedded data dir, brings the read models up to date
-and records the deadlines already missed, so that ``make run`` afterwards serves a board with
-blocked and at-risk trajectories and networks with a few years of themes, meetings and signals.
+Loads realistic trajectories (the benchmark workload, seeded) and every region's learning
+network with the forum into the embedded data dir, brings the read models up to date, records
+the deadlines already missed and releases the statistics of every closed period (what the
+service's scheduler would do on its first run), so that ``make run`` afterwards serves a board
+with blocked and at-risk trajectories, networks with a few years of themes, meetings and
+signals, and a process map per region that draws real edges.
+
+**Dense enough for the process map** (issue #23): with k = 10, a region's year must hold a few
+hundred trajectories before disclosure control lets ten transitions through. ``SIZE``
+trajectories referred over ``YEARS`` years (about 100 per region and year) make every region's
+map of the last closed year draw more than ten edges and withhold others
+(``tests/e2e/test_demo_data.py`` asserts it). About 100 s on two shared cores.
 """
 
 import os
@@ -14,13 +22,25 @@ from pathlib import Path
 
 from benchmarks.networks import load_networks, network_script
 from benchmarks.workload import BatchLoader, LoadStats, generate, organisations_registered_on
+from domain.deadlines import DeadlinePolicy
+from projections.statistics.dynamics import DYNAMICS
+from projections.statistics.store import ReleaseDescription
+from projections.store import ProjectionDatabase
 from rodedraad.settings import Settings, SettingsError
 from rodedraad.wiring import (
     build_care_record,
     build_deadline_scheduler,
     build_policy,
     build_projection_worker,
+    build_release_store,
+    build_releases,
 )
+
+#: The demo's default size: trajectories referred over ``YEARS`` years.
+SIZE = 1200
+YEARS = 2
+#: The region the printed URLs show (the README's example coordinator works there).
+REGION = "west-flanders"
 
 
 def _settings(data_dir: Path) -> Settings:
@@ -29,7 +49,38 @@ def _settings(data_dir: Path) -> Settings:
     return Settings.from_env(environ)
 
 
-def main(size: int = 300, data_dir: Path = Path("var"), seed: int = 7) -> int:
+def release_closed_periods(
+    settings: Settings, policy: DeadlinePolicy, read_models: ProjectionDatabase
+) -> list[ReleaseDescription]:
+    """Every closed period's statistics release, as the service's scheduler makes them on its
+    first run (``Releases.run_due``): the learning networks' process maps and trends."""
+    releases = build_releases(settings, policy, read_models)
+    try:
+        return releases.run_due()
+    finally:
+        releases.store.close()
+
+
+def densest_map(settings: Settings) -> tuple[int, str] | None:
+    """The newest release of a whole year and its region whose process map draws the most
+    edges: the map the demo points to (a year after its quarters is audited against them, so
+    regions differ in what it may publish)."""
+    store = build_release_store(settings)
+    try:
+        years = [r for r in store.releases() if "Q" not in r.period]
+        if not years:
+            return None
+        year = max(years, key=lambda r: (r.period, r.number))
+        edges = {
+            region: sum(1 for row in rows if row.category.startswith("edge:"))
+            for region, rows in store.cells(year.number, DYNAMICS).items()
+        }
+    finally:
+        store.close()
+    return (year.number, max(sorted(edges), key=edges.__getitem__)) if edges else None
+
+
+def main(size: int = SIZE, data_dir: Path = Path("var"), seed: int = 7, years: int = YEARS) -> int:
     try:
         settings = _settings(data_dir)
     except SettingsError as e:
@@ -45,7 +96,7 @@ def main(size: int = 300, data_dir: Path = Path("var"), seed: int = 7) -> int:
     loader = BatchLoader(settings, batch_size=100)
     try:
         stats: LoadStats = loader.load(
-            generate(seed, size),
+            generate(seed, size, years=years),
             # On an empty record only: a second demo load finds them registered already.
             organisations_registered_on=organisations_registered_on() if before == 0 else None,
         )
@@ -68,6 +119,7 @@ def main(size: int = 300, data_dir: Path = Path("var"), seed: int = 7) -> int:
                 scheduler.database.close()
             worker.catch_up()
             positions = worker.positions()
+            released = release_closed_periods(settings, policy, worker.database)
         finally:
             worker.database.close()
         head = care_record.recorder.max_notification_id() or 0
@@ -79,6 +131,7 @@ def main(size: int = 300, data_dir: Path = Path("var"), seed: int = 7) -> int:
         f"Loaded {stats.trajectories} trajectories ({outcomes}): {stats.events:,} events, "
         f"and {networks:,} events of the regions' learning networks and the forum; "
         f"the scheduler recorded {report.recorded} deadline facts (missed or met late); "
+        f"{len(released)} statistics releases ({', '.join(r.period for r in released)}); "
         f"read models at "
         f"{min(positions.values()) if positions else 0} of {head} "
         f"({time.perf_counter() - started:.1f} s).",
@@ -89,8 +142,22 @@ def main(size: int = 300, data_dir: Path = Path("var"), seed: int = 7) -> int:
             f"(The store already held {before} events; the demo was added to them.)",
             file=sys.stderr,
         )
+    shown = densest_map(settings)
+    process_map = (
+        f"  a process map:  http://127.0.0.1:8000/ui/statistics/releases/{shown[0]}"
+        f"/process-map?region={shown[1]} (as a learning_network of {shown[1]})\n"
+        if shown is not None
+        else ""
+    )
     print(
-        "\nNow run `make run`, then in another terminal:\n"
+        "\nThe pages, after `RODEDRAAD_UI_LOCAL_SIGN_IN=true make run` (sign in on the form: "
+        f"a coordinator of yc-wvl-1, a learning_network or auditor of {REGION}):\n"
+        "  the board:      http://127.0.0.1:8000/ui/board\n"
+        "  a trajectory:   follow a row of the board, or "
+        "http://127.0.0.1:8000/ui/trajectories/{id} (its thread: …/{id}/thread.svg)\n"
+        f"{process_map}"
+        "  the trend:      http://127.0.0.1:8000/ui/statistics/trend\n"
+        "\nOr the API, in another terminal:\n"
         "  TOKEN=$(.venv/bin/rodedraad token --user an --org yc-wvl-1 --role coordinator "
         "--region west-flanders)\n"
         '  curl -s -H "Authorization: Bearer $TOKEN" '

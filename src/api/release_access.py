@@ -5,6 +5,7 @@ read models.
 """
 
 import anyio.to_thread
+import msgspec
 
 from api.access import STATISTICS_READERS, AccessPolicy, Forbidden
 from api.auth import Principal
@@ -13,7 +14,7 @@ from api.schemas import MapEdge, MapNode, ProcessMapView, ReleaseSummary
 from api.services import ApiServices
 from domain.errors import NotFound
 from projections.statistics import dynamics
-from projections.statistics.model import Period
+from projections.statistics.model import ALL_SECTORS, Period
 from projections.statistics.store import CellRow, ReleaseDescription, ReleaseStore
 
 
@@ -75,18 +76,23 @@ def release_of(services: ApiServices, store: ReleaseStore, number: int) -> Relea
     return release
 
 
-def published_dynamics(
-    services: ApiServices, request: Caller, number: int, region: str
-) -> tuple[ReleaseDescription, dict[str, CellRow], dict[str, float]]:
-    """A region's published dynamics cells of a release, by category, and the published median
-    (days) per ``weeks:`` category. 404 for a release or region it does not hold, 403 for a
-    region the caller does not read."""
+def require_region(services: ApiServices, request: Caller, region: str) -> None:
+    """403 for a region whose statistics the caller does not read."""
     _, regions = statistics_reader(services, request)
     if regions is not None and region not in regions:
         raise Forbidden(
             f"statistics of region {region!r} are not yours to read: a learning network and an "
             "auditor read their own region's releases, the forum every region's"
         )
+
+
+def published_dynamics(
+    services: ApiServices, request: Caller, number: int, region: str
+) -> tuple[ReleaseDescription, dict[str, CellRow], dict[str, float]]:
+    """A region's published dynamics cells of a release, by category, and the published median
+    (days) per ``weeks:`` category. 404 for a release or region it does not hold, 403 for a
+    region the caller does not read."""
+    require_region(services, request, region)
     store = release_store(services)
     release = release_of(services, store, number)
     if region not in release.regions:
@@ -139,3 +145,48 @@ async def read_process_map(
                 )
             )
     return ProcessMapView(release.number, release.period, region, release.k, nodes, edges)
+
+
+#: The tables the trend of a region is drawn from, at the region's all-sectors cells.
+TREND_TABLES = ("flow", "procedures")
+
+
+class RegionRelease(msgspec.Struct, frozen=True):
+    """One period's newest release, as far as a region's trend reads it: its all-sectors
+    cells of ``TREND_TABLES`` by category (published or withheld, as stored)."""
+
+    number: int
+    period: str
+    cells: dict[str, CellRow]
+
+
+def trend_releases(services: ApiServices, request: Caller, region: str) -> list[RegionRelease]:
+    """Per period, the newest release holding ``region`` (a revision replaces what it revises),
+    oldest period first. 403 for a region the caller does not read: the same rule as a
+    region's process map, so a network never sees another region's numbers."""
+    require_region(services, request, region)
+    store = release_store(services)
+    newest: dict[str, ReleaseDescription] = {}
+    for release in store.releases():  # newest first
+        if region in release.regions:
+            newest.setdefault(release.period, release)
+    found = []
+    for period, release in sorted(newest.items(), key=lambda item: _period_order(item[0])):
+        cells = {
+            row.category: row
+            for table in TREND_TABLES
+            for row in store.cells(release.number, table, [region]).get(region, [])
+            if row.sector == ALL_SECTORS
+        }
+        found.append(RegionRelease(release.number, period, cells))
+    return found
+
+
+def _period_order(period: str) -> tuple[int, int]:
+    """Quarters in order, a year after its fourth quarter."""
+    parsed = Period.parse(period)
+    return parsed.year, parsed.quarter or 5
+
+
+async def read_trend(services: ApiServices, request: Caller, region: str) -> list[RegionRelease]:
+    return await anyio.to_thread.run_sync(lambda: trend_releases(services, request, region))

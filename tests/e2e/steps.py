@@ -12,6 +12,7 @@ from uuid import UUID
 import httpx
 from litestar.testing import TestClient
 
+from projections.statistics.model import Period
 from projections.statistics.store import AuditSummary, CellRow, ReleaseDescription, TableSummary
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container, build_release_store
@@ -70,14 +71,27 @@ def save_table(
 ) -> int:
     """A release of ``region`` with one table of ``rows``, saved as the release step saves one;
     its number."""
+    return save_period_release(settings, region, "2025", [(table, rows)], position)
+
+
+def save_period_release(
+    settings: Settings,
+    region: str,
+    period: str,
+    tables: list[tuple[TableSummary, list[CellRow]]],
+    position: int,
+) -> int:
+    """A release of ``region`` for ``period`` with these tables' rows, saved as the release
+    step saves one (revising the period's latest, if any); its number."""
     store = build_release_store(settings)
     try:
         number = store.next_number()
+        latest = next(iter(store.releases(Period.parse(period))), None)
         store.save(
             ReleaseDescription(
                 number=number,
-                period="2025",
-                revises=None,
+                period=period,
+                revises=None if latest is None else latest.number,
                 computed_at=datetime.now(UTC),
                 log_position=position,
                 rule_set="rodedraad-statistics/1",
@@ -85,10 +99,10 @@ def save_table(
                 deployment="local",
                 deadline_policies={region: "0" * 16},
                 regions=[region],
-                tables=[table],
-                audit=AuditSummary(len(rows), [], 1.0),
+                tables=[table for table, _ in tables],
+                audit=AuditSummary(sum(len(rows) for _, rows in tables), [], 1.0),
             ),
-            {(table.name, region): rows} if rows else {},
+            {(table.name, region): rows for table, rows in tables if rows},
             {},
         )
     finally:

@@ -18,9 +18,10 @@ from litestar.testing import TestClient
 
 from projections.statistics.store import CellRow, TableSummary
 from rodedraad.settings import Settings, SettingsError
-from rodedraad.wiring import build_access_log
+from rodedraad.wiring import Container, build_access_log
+from tests.e2e.conftest import token_factory
 from tests.e2e.readside import COORDINATOR, PROVIDER, App, Trajectories, app_on
-from tests.e2e.steps import Record, save_table
+from tests.e2e.steps import Record, save_period_release, save_table
 from tests.integration.databases import BACKENDS, fresh_settings, require_backend
 
 BASE = "https://testserver.local"
@@ -403,6 +404,97 @@ def test_a_region_not_yours_and_a_coordinator_get_the_refusal_page(app: App, rel
     coordinator = page(app, path)
     assert coordinator.status_code == 403
     assert coordinator.headers["content-type"].startswith("text/html")
+
+
+# --- a learning network's trend of blocks and deadlines kept ---------------------------------
+
+TREND_REGION = "region-trend"
+OTHER_REGION = "region-other"
+FLOW = TableSummary("flow", 3, 3, {})
+PROCEDURES = TableSummary("procedures", 4, 3, {"suppressed": 1})
+
+
+def flow(active: float, blocked: float | None, share: float | None) -> list[CellRow]:
+    withheld = None if blocked is not None else "suppressed"
+    return [
+        CellRow("*", "active", "count", active),
+        CellRow("*", "blocked", "count", blocked, withheld=withheld, group="active"),
+        CellRow(
+            "*",
+            "share_blocked",
+            "rate",
+            share,
+            withheld=None if share is not None else "rate_part_withheld",
+            group="active",
+            numerator="blocked",
+        ),
+        CellRow("youth_care", "blocked", "count", 7.0, group="active"),  # a sector: not drawn
+    ]
+
+
+def deadlines(due: float, met: float, late: float) -> list[CellRow]:
+    rule = "deadline:planned_consultation"
+    return [
+        CellRow("*", f"{rule}/due", "count", due),
+        CellRow("*", f"{rule}/met", "count", met, group=f"{rule}/due"),
+        CellRow("*", f"{rule}/met_late", "count", late, group=f"{rule}/due"),
+        CellRow("*", f"{rule}/missed", "count", None, withheld="suppressed", group=f"{rule}/due"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def trend_releases(app: App) -> list[int]:
+    """Three periods of ``TREND_REGION`` (2025Q2 revised: its newest release counts), one of
+    ``OTHER_REGION``."""
+    numbers = []
+    for period, cells in (
+        ("2025Q1", (flow(120, 18, 0.15), deadlines(60, 41, 12))),
+        ("2025Q2", (flow(130, 19, 0.146), deadlines(70, 49, 11))),  # revised below
+        ("2025Q2", (flow(130, None, None), deadlines(70, 55, 15))),
+        ("2024", (flow(300, 40, 0.133), deadlines(200, 150, 30))),
+    ):
+        tables = [(FLOW, cells[0]), (PROCEDURES, cells[1])]
+        numbers.append(save_period_release(app.settings, TREND_REGION, period, tables, position=1))
+    other = [(FLOW, flow(90, 30, 0.333)), (PROCEDURES, deadlines(50, 20, 10))]
+    numbers.append(save_period_release(app.settings, OTHER_REGION, "2025Q1", other, position=1))
+    return numbers
+
+
+def test_the_trend_draws_each_periods_published_numbers_and_names_the_withheld(
+    app: App, trend_releases: list[int]
+) -> None:
+    answer = network_page(app, "/ui/statistics/trend", region=TREND_REGION)
+    assert answer.status_code == 200
+    svg = answer.text[answer.text.index("<svg") : answer.text.index("</svg>")]
+    periods = re.findall(r'<g class="period blocked"><title>([^:]+):', svg)
+    assert periods == ["2024", "2025Q1", "2025Q2"]  # a year after its quarters
+    assert svg.count('<rect class="bar" ') == 2  # 2024 and 2025Q1; 2025Q2's share withheld
+    assert "15 % (18 / 120 lopend)" in svg
+    assert "2025Q2: aandeel geblokkeerd afgeschermd" in svg
+    assert ">55 gehaald" in svg  # the revision's numbers, not the revised release's 49
+    assert ">49 gehaald" not in svg
+    assert svg.count("gemist: afgeschermd") == 3  # withheld: in words, never a bar
+    assert 'class="bar missed"' not in svg
+    assert "0 gemist" not in svg
+    assert "33 %" not in answer.text  # another region's numbers
+    english = network_page(app, "/ui/statistics/trend?lang=en", region=TREND_REGION)
+    assert "missed: withheld" in english.text
+
+
+def test_a_network_of_another_region_sees_nothing_of_the_trend(
+    app: App, trend_releases: list[int]
+) -> None:
+    path = f"/ui/statistics/trend?region={TREND_REGION}"
+    other = network_page(app, path, region=OTHER_REGION)
+    assert other.status_code == 403
+    assert "<svg" not in other.text
+    assert "15 %" not in other.text
+    own = network_page(app, "/ui/statistics/trend", region=OTHER_REGION)
+    assert own.status_code == 200
+    assert "33 %" in own.text
+    assert "2025Q2" not in own.text
+    assert "15 %" not in own.text
+    assert page(app, path).status_code == 403  # a coordinator reads no statistics
 
 
 # --- an auditor's as-of view ---------------------------------------------------------------------

@@ -220,6 +220,28 @@ def test_a_learning_networks_process_map(
     tab.screenshot(shots / "process-map.png")
 
 
+def test_a_learning_networks_trend_names_what_is_withheld(
+    tab: Tab, site: tuple[str, str], axe: str, shots: Path
+) -> None:
+    """The demo's own releases of the network's region: a period's share blocked is a bar when
+    published, and the word for withheld (no bar) when not; the rule is chosen by keyboard."""
+    base, _ = site
+    sign_in(tab, base, "network-org", "learning_network", "/ui/statistics/trend")
+    assert tab.evaluate("location.pathname") == "/ui/statistics/trend"
+    periods = tab.evaluate(
+        "[...document.querySelectorAll('.thread svg g.period.blocked')].map(g => "
+        "[g.querySelector('title').textContent, g.querySelectorAll('rect.bar').length])"
+    )
+    assert len(periods) >= 2
+    for title, bars in periods:
+        assert (bars == 1) != ("afgeschermd" in title or "niet in de release" in title), title
+    assert tab.evaluate("document.querySelector('select#rule').options.length") >= 1
+    assert tab.evaluate("document.querySelectorAll('table.board tbody tr').length") == len(periods)
+    assert_accessible(tab, axe)
+    tab.screenshot(shots / "trend.png")
+    assert tab.open(f"{base}/ui/statistics/trend?region={MAP_REGION}") == 403  # not its region
+
+
 def test_the_sign_in_page_is_accessible(
     tab: Tab, site: tuple[str, str], axe: str, shots: Path
 ) -> None:
@@ -317,6 +339,13 @@ def test_signing_in_through_the_identity_provider(
 
 def test_the_screenshots_are_where_the_readme_shows_them() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in ("board.png", "trajectory.png", "as-of.png", "process-map.png", "sign-in.png"):
+    for name in (
+        "board.png",
+        "trajectory.png",
+        "as-of.png",
+        "process-map.png",
+        "trend.png",
+        "sign-in.png",
+    ):
         assert f"docs/screenshots/{name}" in readme
         assert (SCREENSHOTS / name).exists()

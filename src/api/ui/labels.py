@@ -199,6 +199,23 @@ _WORDS: dict[str, tuple[str, str]] = {
     "count": ("Aantal", "Count"),
     "median": ("mediaan", "median"),
     "weeks": ("weken", "weeks"),
+    "trend": ("Trend", "Trend"),
+    "trend_intro": (
+        "Per periode, uit de laatste release van die periode: het aandeel lopende trajecten dat "
+        "geblokkeerd was en de termijnen van één regel. Alleen gepubliceerde aantallen; "
+        "afgeschermd betekent: achtergehouden, niet nul.",
+        "Per period, from that period's latest release: the share of running trajectories that "
+        "were blocked and the deadlines of one rule. Published numbers only; withheld means "
+        "held back, not zero.",
+    ),
+    "share_blocked": ("Aandeel geblokkeerd", "Share blocked"),
+    "deadlines_kept": ("Termijnen gehaald", "Deadlines kept"),
+    "withheld": ("afgeschermd", "withheld"),
+    "not_released": ("niet in de release", "not in the release"),
+    "running": ("lopend", "running"),
+    "fell_due": ("Vervallen", "Fell due"),
+    "choose_rule": ("Termijnregel", "Deadline rule"),
+    "no_releases": ("Nog geen release van deze regio.", "No release of this region yet."),
 }
 
 _VALUES: dict[str, tuple[str, str]] = {
@@ -243,6 +260,7 @@ _VALUES: dict[str, tuple[str, str]] = {
     "due": ("verlopen", "due"),
     "met": ("gehaald", "met"),
     "met_late": ("laat gehaald", "met late"),
+    "missed": ("gemist", "missed"),
     # signatories
     "client": ("cliënt", "client"),
     "representative": ("vertegenwoordiger", "representative"),

@@ -35,9 +35,9 @@ from api.common import Caller, Id, RequestedBoard, Services
 from api.oidc import FLOW_MINUTES, SignInFailed
 from api.problems import EXCEPTION_HANDLERS
 from api.read_access import read_board, read_plan_state
-from api.release_access import read_process_map, read_releases
-from api.schemas import ReleaseNumber, ReleaseRegion
-from api.ui import process_map, thread
+from api.release_access import read_process_map, read_releases, read_trend
+from api.schemas import RefFilter, ReleaseNumber, ReleaseRegion
+from api.ui import process_map, thread, trend
 from api.ui.labels import language, words
 from api.ui.session import (
     CSRF_COOKIE,
@@ -403,8 +403,28 @@ class StatisticsPages(Controller):
 
     @get("/", include_in_schema=False)
     async def releases(self, request: Caller, services: Services, lang: Lang = None) -> Template:
-        found = await read_releases(services, request, None)
-        return render(request, "statistics.html", {"releases": [r for r in found if r.regions]})
+        found = [r for r in await read_releases(services, request, None) if r.regions]
+        regions = sorted({region for r in found for region in r.regions})
+        return render(request, "statistics.html", {"releases": found, "regions": regions})
+
+    @get("/trend", include_in_schema=False)
+    async def trend(
+        self,
+        request: Caller,
+        services: Services,
+        region: RefFilter = None,
+        rule: RefFilter = None,
+        lang: Lang = None,
+    ) -> Template:
+        """A region's blocks and deadlines kept per period (the caller's own region unless
+        another is named): published numbers of its releases only, withheld ones in words."""
+        chosen = region or request.user.region
+        found = await read_trend(services, request, chosen)
+        return render(
+            request,
+            "trend.html",
+            {"region": chosen, "trend": trend.layout(found, rule), "outcomes": trend.OUTCOMES},
+        )
 
     @get("/releases/{number:int}/process-map", include_in_schema=False)
     async def process_map(

@@ -164,9 +164,9 @@ class Releases:
                 "after it ends, so facts recorded late are in (RODEDRAAD_STATISTICS_LAG_DAYS)"
             )
 
-    def compute(self, period: Period) -> tuple[Population, Protected, int, list[int]]:
-        """The period's population, disclosure control over it and every earlier version of an
-        period of the same year, the log position it reflects, and the earlier releases audited."""
+    def population(self, period: Period) -> tuple[Population, int]:
+        """The period's population before disclosure control (every number as counted), and
+        the log position it reflects."""
         with self.read_models.transaction() as tx:
             tracked = read_tracking(tx, StatisticsProjection.name)
             position = tracked[0] if tracked else 0
@@ -176,6 +176,12 @@ class Releases:
         population = tables.merge_rare(
             tables.population(units, period, policy=self.policy, kinds=kinds), self.k
         )
+        return population, position
+
+    def compute(self, period: Period) -> tuple[Population, Protected, int, list[int]]:
+        """The period's population, disclosure control over it and every earlier version of an
+        period of the same year, the log position it reflects, and the earlier releases audited."""
+        population, position = self.population(period)
         earlier = self.store.published_versions(period.audited_with())
         try:
             protected = disclosure.protect(population, self.k, earlier)
