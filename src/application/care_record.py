@@ -266,12 +266,13 @@ class CareRecord(Application[UUID]):
         cached = self._cached_copy(aggregate_id)
         if cached is None:
             return command()
+        version = cached.version  # the command moves the copy on: the version it began at
         self._trusted.aggregate = cached
         try:
             return command()
         except BaseException:
             self._trusted.aggregate = None
-            if not self._moved_on_before(aggregate_id, cached.version, started):
+            if not self._moved_on_before(aggregate_id, version, started):
                 raise
         finally:
             self._trusted.aggregate = None
