@@ -1,7 +1,7 @@
 """The loads a benchmark applies, each over a warm-up and then a measured window.
 
 - :func:`http_commands`: workload commands as HTTP requests from N concurrent clients (keep-alive
-  connections of :mod:`benchmarks.http_client`);
+  connections of :mod:`benchmarks.http_client`), or the same bodies to the null command;
 - :func:`app_commands`: the same commands through ``CareRecord`` from N threads (no HTTP);
 - :func:`pg_inserts` / :func:`sqlite_inserts`: the physical baseline, single-row inserts of a
   ~1 KB payload, one commit each, at the same concurrency;
@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,6 +28,7 @@ import asyncpg
 import msgspec
 import psycopg
 
+from api.null_command import NULL_COMMAND_PATH
 from application.care_record import CareRecord
 from benchmarks.http_client import Connection, encode_headers
 from benchmarks.processes import cpu_seconds, postgres_cpu_seconds
@@ -107,7 +108,7 @@ class RunResult:
         }
 
 
-class _Window:
+class Window:
     def __init__(self, warmup: float, window: float) -> None:
         self.t0 = time.perf_counter()
         self.start = self.t0 + warmup
@@ -132,13 +133,24 @@ class _Window:
                 self.result.first_error = message[:500]
 
 
-def _with_cpu(meter: CpuMeter | None, window: _Window) -> None:
+def start_meter(meter: CpuMeter | None, window: Window) -> None:
     """Start the meter when the measured window opens (called from a timer)."""
     if meter is not None:
         delay = window.start - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
         meter.start()
+
+
+async def gather_measured(
+    w: Window, meter: CpuMeter | None, loops: Sequence[Coroutine[Any, Any, None]]
+) -> None:
+    """Run the clients' loops; the meter starts when the window opens and stops after."""
+    meter_task = asyncio.create_task(asyncio.to_thread(start_meter, meter, w))
+    await asyncio.gather(*loops)
+    await meter_task
+    if meter is not None:
+        w.result.cpu_cores = meter.stop()
 
 
 # --- HTTP --------------------------------------------------------------------------------------
@@ -154,9 +166,11 @@ async def http_commands(
     *,
     rate: float | None = None,
     meter: CpuMeter | None = None,
+    null: bool = False,
 ) -> RunResult:
-    """Workload commands from ``concurrency`` clients; at ``rate`` commands/s if given."""
-    w = _Window(warmup, window)
+    """Workload commands from ``concurrency`` clients; at ``rate`` commands/s if given.
+    ``null``: each to the server's null command instead (issue #22), the same bodies."""
+    w = Window(warmup, window)
     interval = concurrency / rate if rate else 0.0
     encoded = {org: encode_headers(h) for org, h in headers.items()}
 
@@ -174,6 +188,8 @@ async def http_commands(
                 if w.over():
                     return
                 path, body = http_request(step, ids)
+                if null:
+                    path = NULL_COMMAND_PATH
                 started = time.perf_counter()
                 status, content = await client.request(
                     "POST", path, encoded[step.organisation], msgspec.json.encode(body)
@@ -188,11 +204,7 @@ async def http_commands(
 
     clients = [Connection(base_url) for _ in range(concurrency)]
     try:
-        meter_task = asyncio.create_task(asyncio.to_thread(_with_cpu, meter, w))
-        await asyncio.gather(*(client_loop(k, client) for k, client in enumerate(clients)))
-        await meter_task
-        if meter is not None:
-            w.result.cpu_cores = meter.stop()
+        await gather_measured(w, meter, [client_loop(k, c) for k, c in enumerate(clients)])
     finally:
         for client in clients:
             await client.close()
@@ -235,7 +247,7 @@ def app_commands(
     meter: CpuMeter | None = None,
 ) -> RunResult:
     """Workload commands through ``CareRecord`` from ``concurrency`` threads of this process."""
-    w = _Window(warmup, window)
+    w = Window(warmup, window)
 
     def client_loop() -> None:
         while not w.over():
@@ -252,17 +264,17 @@ def app_commands(
                     break
                 w.record(started, time.perf_counter(), result.position)
 
-    _run_threads(client_loop, concurrency, w, meter)
+    run_threads(client_loop, concurrency, w, meter)
     return w.result
 
 
-def _run_threads(
-    target: Callable[[], None], concurrency: int, w: _Window, meter: CpuMeter | None
+def run_threads(
+    target: Callable[[], None], concurrency: int, w: Window, meter: CpuMeter | None
 ) -> None:
     threads = [threading.Thread(target=target, daemon=True) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
-    _with_cpu(meter, w)
+    start_meter(meter, w)
     for thread in threads:
         thread.join(timeout=w.end - time.perf_counter() + 60)
     if meter is not None:
@@ -290,7 +302,7 @@ async def pg_inserts(
     """Single-row inserts of ~1 KB, each its own transaction, from ``concurrency`` connections."""
     data = payload()
     connections = [await asyncpg.connect(url) for _ in range(concurrency)]
-    w = _Window(warmup, window)
+    w = Window(warmup, window)
     sql = (
         "INSERT INTO bench_baseline (originator_id, originator_version, topic, state) "
         "VALUES ($1, 1, $2, $3)"
@@ -303,11 +315,7 @@ async def pg_inserts(
             w.record(started, time.perf_counter())
 
     try:
-        meter_task = asyncio.create_task(asyncio.to_thread(_with_cpu, meter, w))
-        await asyncio.gather(*(client_loop(c) for c in connections))
-        await meter_task
-        if meter is not None:
-            w.result.cpu_cores = meter.stop()
+        await gather_measured(w, meter, [client_loop(c) for c in connections])
     finally:
         for conn in connections:
             await conn.close()
@@ -331,7 +339,7 @@ def sqlite_inserts(
             "topic TEXT NOT NULL, state BLOB NOT NULL)"
         )
     conn.close()
-    w = _Window(warmup, window)
+    w = Window(warmup, window)
     data = payload()
     writer = threading.Lock()
 
@@ -350,7 +358,7 @@ def sqlite_inserts(
         finally:
             conn.close()
 
-    _run_threads(client_loop, concurrency, w, meter)
+    run_threads(client_loop, concurrency, w, meter)
     return w.result
 
 

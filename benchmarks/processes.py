@@ -100,22 +100,49 @@ class Service:
                 self.popen.wait(timeout=5)
 
 
-def start(name: str, args: list[str], target: Target, extra: dict[str, str]) -> Service:
+def start(
+    name: str,
+    args: list[str],
+    target: Target,
+    extra: dict[str, str],
+    command: list[str] | None = None,
+) -> Service:
+    """``rodedraad args`` (or ``command args``) with the target's settings and ``extra``."""
     log = target.data_dir / f"{name}.log"
     env = {**os.environ, **target.environ(), **extra}
     with log.open("wb") as out:
         popen = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
-            [*rodedraad_command(), *args], stdout=out, stderr=subprocess.STDOUT, env=env
+            [*(command or rodedraad_command()), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     return Service(name, popen, log)
 
 
-def start_server(target: Target, port: int, embedded_workers: bool) -> Service:
+def start_server(
+    target: Target, port: int, embedded_workers: bool, null_command: bool = False
+) -> Service:
+    """``rodedraad serve``; ``null_command``: with the benchmark's null command (issue #22)."""
     return start(
         "serve",
         ["serve", "--host", "127.0.0.1", "--port", str(port)],
         target,
-        {"RODEDRAAD_EMBEDDED_WORKERS": "true" if embedded_workers else "false"},
+        {
+            "RODEDRAAD_EMBEDDED_WORKERS": "true" if embedded_workers else "false",
+            "RODEDRAAD_BENCHMARK_NULL_COMMAND": "true" if null_command else "false",
+        },
+    )
+
+
+def start_peer(target: Target, port: int) -> Service:
+    """The peer's server (``benchmarks.peer``) on the target's database."""
+    return start(
+        "peer",
+        ["--port", str(port)],
+        target,
+        {"BENCH_PEER_DATABASE_URL": target.database_url},
+        command=[sys.executable, "-m", "benchmarks.peer"],
     )
 
 

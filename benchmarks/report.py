@@ -38,6 +38,8 @@ def quick_figures(result: dict[str, Any], path: Path) -> dict[str, Any]:
                     "baseline_commits_per_second": _short(m["baseline_per_second"]),
                     "ratio_to_baseline": _short(m["ratio"]),
                     "errors": m["errors"],
+                    "cpu_ms_per_command": m.get("cpu_ms_per_command"),
+                    **_floors(m),
                 }
                 for clients, m in run[kind].items()
             }
@@ -75,6 +77,26 @@ def quick_figures(result: dict[str, Any], path: Path) -> dict[str, Any]:
     return found
 
 
+def _floors(m: dict[str, Any]) -> dict[str, Any]:
+    """Issue #22: the null command and the peer beside the commands, where measured."""
+    found: dict[str, Any] = {}
+    for name in ("null", "peer"):
+        if f"{name}_per_second" in m:
+            found[name] = {
+                "commands_per_second": _short(m[f"{name}_per_second"]),
+                "p99_ms": _short(m[f"{name}_latency_ms"]["p99"]),
+                "ratio": _short(m[f"ratio_to_{name}"]),
+                "cpu_ms_per_command": m[f"{name}_cpu_ms_per_command"],
+            }
+    return found
+
+
+def _cpu(cpu: dict[str, float] | None, *names: str) -> str:
+    if not cpu:
+        return "-"
+    return " / ".join(f"{cpu[n]:.2f}" if n in cpu else "-" for n in names)
+
+
 def _fmt(stat: dict[str, Any] | None, digits: int = 0) -> str:
     if not stat or math.isnan(stat.get("median", math.nan)):
         return "-"
@@ -86,6 +108,42 @@ def _ms(stat: dict[str, Any] | None) -> str:
     if not stat:
         return "-"
     return _fmt(stat, 1 if stat["median"] >= 1 else 2)
+
+
+def _floor_lines(result: dict[str, Any]) -> list[str]:
+    """Issue #22: commands/s as ratios to the baseline, the null command and the peer, and the
+    CPU each process spent per command, all from the same run."""
+    lines = [
+        "",
+        "**Floors** (issue #22; same run, same load client): the *null command* is the same "
+        "server, middleware, authentication and body decoding answering without the domain or "
+        "the store; the *peer* is eventsourcing's own `Application` doing load-command-save on a "
+        "small aggregate on the same database (HTTP: behind a bare Litestar app; CareRecord: "
+        "from threads). CPU in ms per command: API (or the peer's process) / PostgreSQL (every "
+        "server process of the machine) / projection worker / load generator (on the CareRecord "
+        "rows the application runs inside the load generator's process).",
+        "",
+        "| backend | path | clients | commands/s | ÷ baseline | null cmd/s | ÷ null "
+        "| peer cmd/s | ÷ peer | CPU ms/cmd ours | CPU ms/cmd null | CPU ms/cmd peer |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for backend, name in _BACKENDS:
+        run = result.get(backend, {})
+        for kind, path in (("http", "HTTP"), ("append", "CareRecord")):
+            for clients, m in run.get(kind, {}).items():
+                if "null_per_second" not in m and "peer_per_second" not in m:
+                    continue
+                ours = ("serve", "postgres", "projections", "benchmark")
+                lines.append(
+                    f"| {name} | {path} | {clients} | {_fmt(m['per_second'])} "
+                    f"| {_fmt(m['ratio'], 2)} | {_fmt(m.get('null_per_second'))} "
+                    f"| {_fmt(m.get('ratio_to_null'), 2)} | {_fmt(m.get('peer_per_second'))} "
+                    f"| {_fmt(m.get('ratio_to_peer'), 2)} "
+                    f"| {_cpu(m.get('cpu_ms_per_command'), *ours)} "
+                    f"| {_cpu(m.get('null_cpu_ms_per_command'), *ours)} "
+                    f"| {_cpu(m.get('peer_cpu_ms_per_command'), 'peer', 'postgres', 'benchmark')} |"
+                )
+    return lines
 
 
 def table(result: dict[str, Any]) -> str:
@@ -118,6 +176,7 @@ def table(result: dict[str, Any]) -> str:
                     f"| {_ms(m['latency_ms']['p99'])} | {_fmt(m['baseline_per_second'])} "
                     f"| {_fmt(m['ratio'], 2)} |"
                 )
+    lines += _floor_lines(result)
     lines += [
         "",
         "**Projection rebuild** from position 0 (child process; peak resident memory)",

@@ -35,7 +35,7 @@ from typing import Any
 import psycopg
 
 from api.auth import LocalTokens
-from benchmarks import machine, statistics_probe
+from benchmarks import machine, peer, statistics_probe
 from benchmarks.databases import (
     Target,
     postgres_available,
@@ -62,12 +62,13 @@ from benchmarks.networks import load_networks, network_script
 from benchmarks.processes import (
     Service,
     free_port,
+    start_peer,
     start_projection_worker,
     start_server,
     wait_caught_up,
     wait_ready,
 )
-from benchmarks.stats import combine, latency_summary, ratio, spread
+from benchmarks.stats import combine, latency_summary, percentile, ratio, spread
 from benchmarks.workload import (
     REGIONS,
     SECTORS,
@@ -84,6 +85,8 @@ from projections.statistics.model import Period
 from rodedraad.wiring import build_care_record
 
 RESULTS_DIR = Path(__file__).parent / "results"
+#: Issue #22: the floors (null command, peer) are measured beside the commands at these clients.
+FLOOR_CONCURRENCIES = (1, 8)
 #: Scripts sent during measurements start at these indices, far from the loaded data set's.
 APP_FEED_START = 1_000_000_000
 HTTP_FEED_START = 2_000_000_000
@@ -225,8 +228,14 @@ class BackendRun:
         if self.is_postgres:
             prepare_pg_baseline(self.target.database_url)
         runs: dict[int, dict[str, list[RunResult]]] = {
-            c: {"app": [], "baseline": []} for c in self.plan.app_concurrencies
+            c: {"app": [], "baseline": [], "peer": []} for c in self.plan.app_concurrencies
         }
+        #: Issue #22: eventsourcing's own application on the same database (PostgreSQL only).
+        peer_app = (
+            peer.PeerApplication(env=peer.peer_env(self.target.database_url))
+            if self.is_postgres
+            else None
+        )
         try:
             for _ in range(self.plan.repeats):
                 for c in self.plan.app_concurrencies:
@@ -236,10 +245,21 @@ class BackendRun:
                     runs[c]["app"].append(
                         app_commands(app, feed, c, self.plan.warmup, self.plan.window, meter)
                     )
+                    if peer_app is not None and c in FLOOR_CONCURRENCIES:
+                        meter = CpuMeter({}, postgres=True)
+                        runs[c]["peer"].append(
+                            peer.app_commands(
+                                peer_app, c, self.plan.warmup, self.plan.window, meter
+                            )
+                        )
             self.result["event_state_bytes"] = self._state_sizes()
         finally:
             app.close()
-        self.result["append"] = {str(c): _paired(r["app"], r["baseline"]) for c, r in runs.items()}
+            if peer_app is not None:
+                peer_app.close()
+        self.result["append"] = {
+            str(c): _paired(r["app"], r["baseline"], peer=r["peer"]) for c, r in runs.items()
+        }
 
     def _baseline(self, concurrency: int, sqlite_path: Path, meter: CpuMeter) -> RunResult:
         window = self.plan.baseline_window
@@ -357,17 +377,28 @@ class BackendRun:
             for region, code in REGIONS
         }
         services: list[Service] = []
+        helpers: list[Service] = []  # the peer's server (not ours: not checked, not in memory)
         try:
             if self.is_postgres:
                 services.append(start_projection_worker(self.target))
-            server = start_server(self.target, port, embedded_workers=not self.is_postgres)
+            server = start_server(
+                self.target, port, embedded_workers=not self.is_postgres, null_command=True
+            )
             services.append(server)
             say(f"{self.target.backend}: started {', '.join(s.name for s in services)}")
             wait_ready(base_url, services)
             wait_caught_up(base_url, services, settle=1.0)
             pids = {s.name: s.pid for s in services}
             self.result["memory_mib_idle"] = {s.name: s.memory() for s in services}
-            self.http(base_url, headers, pids)
+            peer_url = None
+            if self.is_postgres:
+                peer_port = free_port()
+                peer_url = f"http://127.0.0.1:{peer_port}"
+                peer_service = start_peer(self.target, peer_port)
+                helpers.append(peer_service)
+                wait_ready(peer_url, [peer_service])
+                pids["peer"] = peer_service.pid
+            self.http(base_url, headers, pids, peer_url)
             self.lag(base_url, headers, services)
             state = wait_caught_up(base_url, services)
             self.result["consistency"] = self.consistency(int(state["log_position"]))
@@ -376,42 +407,69 @@ class BackendRun:
             for service in services:
                 service.check_alive()
         finally:
-            for service in reversed(services):
+            for service in [*reversed(helpers), *reversed(services)]:
                 service.stop()
 
-    def http(self, base_url: str, headers: dict[str, dict[str, str]], pids: dict[str, int]) -> None:
-        say(f"{self.target.backend}: HTTP commands vs the raw-insert baseline")
+    def http(
+        self,
+        base_url: str,
+        headers: dict[str, dict[str, str]],
+        pids: dict[str, int],
+        peer_url: str | None,
+    ) -> None:
+        """Commands over HTTP beside, in the same minute, the raw-insert baseline and (at
+        ``FLOOR_CONCURRENCIES``) the null command and the peer through HTTP (issue #22)."""
+        say(f"{self.target.backend}: HTTP commands vs the baseline, null command and peer")
         feed = ScriptFeed(self.seed, HTTP_FEED_START, self.as_of)
         runs: dict[int, dict[str, list[RunResult]]] = {
-            c: {"http": [], "baseline": []} for c in self.plan.concurrencies
+            c: {"http": [], "baseline": [], "null": [], "peer": []} for c in self.plan.concurrencies
         }
         baseline_path = self.target.data_dir / "baseline.sqlite"
+        ours = {k: v for k, v in pids.items() if k != "peer"}
+        warmup, window = self.plan.warmup, self.plan.window
         for _ in range(self.plan.repeats):
             for c in self.plan.concurrencies:
-                meter = CpuMeter(pids, postgres=self.is_postgres)
+                meter = CpuMeter(ours, postgres=self.is_postgres)
                 runs[c]["baseline"].append(self._baseline(c, baseline_path, meter))
-                meter = CpuMeter(pids, postgres=self.is_postgres)
+                meter = CpuMeter(ours, postgres=self.is_postgres)
                 runs[c]["http"].append(
                     asyncio.run(
+                        http_commands(base_url, headers, feed, c, warmup, window, meter=meter)
+                    )
+                )
+                if c not in FLOOR_CONCURRENCIES:
+                    continue
+                meter = CpuMeter(ours, postgres=self.is_postgres)
+                runs[c]["null"].append(
+                    asyncio.run(
                         http_commands(
-                            base_url,
-                            headers,
-                            feed,
-                            c,
-                            self.plan.warmup,
-                            self.plan.window,
-                            meter=meter,
+                            base_url, headers, feed, c, warmup, window, meter=meter, null=True
                         )
                     )
                 )
-        self.result["http"] = {str(c): _paired(r["http"], r["baseline"]) for c, r in runs.items()}
+                if peer_url is not None:
+                    meter = CpuMeter({"peer": pids["peer"]}, postgres=True)
+                    runs[c]["peer"].append(
+                        asyncio.run(peer.http_commands(peer_url, c, warmup, window, meter))
+                    )
+        self.result["http"] = {
+            str(c): _paired(r["http"], r["baseline"], null=r["null"], peer=r["peer"])
+            for c, r in runs.items()
+        }
         for c in self.plan.concurrencies:
             h = self.result["http"][str(c)]
+            floors = "".join(
+                f", {name} {h[name + '_per_second']['median']:,.0f}/s "
+                f"(ratio {h['ratio_to_' + name]['median']:.2f})"
+                for name in ("null", "peer")
+                if name + "_per_second" in h
+            )
             say(
                 f"  {c:>2} clients: {h['per_second']['median']:,.0f} commands/s, "
                 f"p99 {h['latency_ms']['p99']['median']:.1f} ms, "
                 f"baseline {h['baseline_per_second']['median']:,.0f}/s, "
-                f"ratio {h['ratio']['median']:.2f}"
+                f"ratio {h['ratio']['median']:.2f}{floors}; CPU ms/command "
+                + ", ".join(f"{k} {v:.2f}" for k, v in h["cpu_ms_per_command"].items())
             )
 
     def lag(
@@ -574,19 +632,53 @@ def _sqlite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         db.close()
 
 
-def _paired(measured: list[RunResult], baseline: list[RunResult]) -> dict[str, Any]:
-    """A measured figure next to its baseline, run by run, and their ratio."""
-    return {
+def _paired(
+    measured: list[RunResult],
+    baseline: list[RunResult],
+    null: list[RunResult] | None = None,
+    peer: list[RunResult] | None = None,
+) -> dict[str, Any]:
+    """A measured figure next to its baseline, run by run, and their ratio; the same for the
+    floors of issue #22 (``null`` command, ``peer``) when measured. ``cpu_ms_per_command``: each
+    process's CPU over the commands answered, per window, the median of the windows."""
+    found = {
         "per_second": spread([r.per_second for r in measured]),
         "latency_ms": combine([latency_summary(r.latencies) for r in measured]),
         "errors": sum(r.errors for r in measured),
         "first_error": next((r.first_error for r in measured if r.first_error), None),
         "cpu_cores": measured[len(measured) // 2].cpu_cores,
+        "cpu_ms_per_command": cpu_per_command(measured),
         "baseline_per_second": spread([r.per_second for r in baseline]),
         "baseline_latency_ms": combine([latency_summary(r.latencies) for r in baseline]),
         "baseline_cpu_cores": baseline[len(baseline) // 2].cpu_cores,
         "ratio": ratio([r.per_second for r in measured], [r.per_second for r in baseline]),
     }
+    for name, floor in (("null", null), ("peer", peer)):
+        if floor:
+            found[f"{name}_per_second"] = spread([r.per_second for r in floor])
+            found[f"{name}_latency_ms"] = combine([latency_summary(r.latencies) for r in floor])
+            found[f"{name}_errors"] = sum(r.errors for r in floor)
+            found[f"{name}_cpu_ms_per_command"] = cpu_per_command(floor)
+            found[f"ratio_to_{name}"] = ratio(
+                [r.per_second for r in measured], [r.per_second for r in floor]
+            )
+    return found
+
+
+def cpu_per_command(runs: list[RunResult]) -> dict[str, float]:
+    """Per process, milliseconds of CPU per answered command: the median over the windows
+    (``benchmark`` is the load generator; ``postgres`` every PostgreSQL process of the machine)."""
+    per_run = [
+        {k: cores * 1000 / r.per_second for k, cores in r.cpu_cores.items()}
+        for r in runs
+        if r.cpu_cores and r.per_second
+    ]
+    if not per_run:
+        return {}
+    found = {k: round(percentile([run[k] for run in per_run], 50), 3) for k in per_run[0]}
+    found["all"] = round(sum(found.values()), 3)
+    found["all_but_load"] = round(found["all"] - found.get("benchmark", 0.0), 3)
+    return found
 
 
 # --- the whole run ---------------------------------------------------------------------------
@@ -652,8 +744,14 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         return float(value)
 
     api_rss = max(pg.get("memory_mib", {}).get("serve", {}).get(k, 0.0) for k in ("rss", "hwm"))
+    cpu = pg.get("http", {}).get("8", {}).get("cpu_ms_per_command", {})
+    api_and_db = cpu.get("serve", math.nan) + cpu.get("postgres", math.nan)
     rows = [
         ("HTTP commands at 8 clients / raw commits at 8", median("http", "8", "ratio"), ">=", 0.5),
+        # Issue #22's floors, in the same run with the same load client.
+        ("HTTP commands at 8 / null command at 8", median("http", "8", "ratio_to_null"), ">=", 0.5),
+        ("HTTP commands at 8 / the peer at 8", median("http", "8", "ratio_to_peer"), ">=", 2),
+        ("CPU per HTTP command at 8, API + PostgreSQL (ms)", api_and_db, "<=", 1.2),
         (
             "p99 command latency at 8 clients (ms)",
             median("http", "8", "latency_ms", "p99"),

@@ -18,6 +18,7 @@ from api.commands import command_runners
 from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites, provide_board_filter
 from api.exports import ExportController
 from api.learning_networks import LearningNetworkController, learning_network_command_handlers
+from api.null_command import null_command
 from api.observability import RequestLogging
 from api.openapi import DocumentedOpenAPIConfig
 from api.organisations import OrganisationController
@@ -127,6 +128,8 @@ def create_app(
             LearningNetworkController,
             *learning_network_command_handlers,
             ui_router(),
+            # Issue #22: the benchmark's floor, only when the benchmark asks for it.
+            *([null_command] if services.benchmark_null_command else []),
         ],
         dependencies={
             "queries": Provide(provide_queries, sync_to_thread=False),

@@ -361,7 +361,7 @@ class CommandRunner:
             )
             if stored is not None:
                 metrics().commands.labels(action, "replayed", "").inc()
-                return self._respond(stored, replayed=True)
+                return self.respond(stored, replayed=True)
         ctx = self.context(command.occurred_at, actor, authorise)
         try:
             result = use_case(ctx, expected)
@@ -388,7 +388,7 @@ class CommandRunner:
         if key is not None:
             self.services.idempotency.complete(key, answer)
         metrics().commands.labels(action, "recorded", "").inc()
-        return self._respond(answer)
+        return self.respond(answer)
 
     def _idempotency_key(self) -> str | None:
         raw = self.idempotency_key
@@ -410,7 +410,7 @@ class CommandRunner:
         return f"{user.organisation}\x1f{sender}\x1f{raw}"
 
     @staticmethod
-    def _respond(answer: StoredAnswer, replayed: bool = False) -> Answer:
+    def respond(answer: StoredAnswer, replayed: bool = False) -> Answer:
         headers = {"ETag": answer.etag} if answer.etag else {}
         if answer.location:
             headers["Location"] = answer.location

@@ -62,6 +62,8 @@ class ApiServices:
     access_log: AccessLog
     retention: Retention
     max_body_bytes: int = 256 * 1024
+    #: Issue #22: the benchmark's null command is routed (``RODEDRAAD_BENCHMARK_NULL_COMMAND``).
+    benchmark_null_command: bool = False
     #: What ``/health`` asks besides the projections' positions (KEK rotation, workers, …).
     health_checks: Sequence[HealthCheck] = ()
     #: The statistics releases learning networks read (issue #12).

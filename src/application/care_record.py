@@ -10,6 +10,8 @@ unique (aggregate, version) constraint, so no update is ever lost.
 """
 
 import contextlib
+import copy
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ from application.commands import (
     ShareFinding,
     TrajectoryCommand,
 )
+from application.commit_times import CommitTimes
 from application.erasure_ledger import ErasureLedgerFile
 from application.group_commit import GroupCommit
 from application.keys import KeyStore, MemoryKeyStore, WrappedKeyStore
@@ -144,6 +147,8 @@ class CareRecord(Application[UUID]):
         self.keys: KeyStore = keys or MemoryKeyStore()
         super().__init__(env=env)
         self.group_commit = GroupCommit(self._record, self._after_recorded)
+        #: The aggregates this thread's command may take from the cache as they are (issue #22).
+        self._trusted = threading.local()
 
     def close(self) -> None:
         super().close()
@@ -173,8 +178,13 @@ class CareRecord(Application[UUID]):
 
     def _load(self, cls: type[A], aggregate_id: UUID) -> A:
         aggregate: Aggregate | None = None
-        with contextlib.suppress(AggregateNotFoundError):
-            aggregate = self.repository.get(aggregate_id)
+        trusted: Aggregate | None = getattr(self._trusted, "aggregate", None)
+        if trusted is not None and trusted.id == aggregate_id:
+            self._trusted.aggregate = None  # once: the command decides on this very copy
+            aggregate = trusted
+        if aggregate is None:
+            with contextlib.suppress(AggregateNotFoundError):
+                aggregate = self.repository.get(aggregate_id)
         if not isinstance(aggregate, cls):
             raise cls.not_found(f"no {cls.__name__.lower()} with id {aggregate_id}")
         return aggregate
@@ -205,13 +215,88 @@ class CareRecord(Application[UUID]):
     def client(self, client_id: UUID) -> Client:
         return self._load(Client, client_id)
 
+    # --- the aggregate being written, from the cache (issue #22) ---------------------------------
+
+    def _cached_copy(self, aggregate_id: UUID) -> Aggregate | None:
+        """This process's cached copy as it is, not fast-forwarded from the store; ``None`` when
+        none is cached. A copy: a refused command must leave the cache as it was."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            cached = cache.get(aggregate_id)
+        except KeyError:
+            return None
+        # The cheap copy of ``domain.record``, not the deep one.
+        return copy.deepcopy(cached) if isinstance(cached, Aggregate) else None
+
+    def _cache_saved(self, aggregates: Iterable[Aggregate]) -> None:
+        """Saved aggregates are current as of their commit: the cache keeps them, so that the
+        next command on them starts from there without reading the store."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate in aggregates:
+            with contextlib.suppress(KeyError):
+                if cache.get(aggregate.id).version >= aggregate.version:
+                    continue  # a later version is cached already (another thread's)
+            cache.put(aggregate.id, aggregate)
+
+    def _writing_cached(
+        self, aggregate_id: UUID, command: Callable[[], CommandResult]
+    ) -> CommandResult:
+        """Run ``command``, which loads, decides on and saves ``aggregate_id``, on the cached
+        copy as it is, without reading the aggregate's newer events from the store first.
+
+        The store's unique (aggregate, version) makes that safe: a command decided on a copy
+        that another process had already moved on cannot be recorded (its version is taken).
+        Then, and when the copy's answer was a refusal, the copy is checked: if the record had
+        moved on before this command began, the cache was stale and the command runs once more
+        on the record as it is, invisibly to the client. If it moved on only after (a command
+        that won a race), the outcome stands, as it would have without the cache: the lost race
+        is a 409. (The commit's stamp is the database's clock; the start, this process's: with
+        clocks apart, a race may be retried, which records the command on the newer version,
+        or a stale copy refused as a race. Neither loses an update.)
+
+        Only the aggregate being written: what decides access besides it (a client's consents,
+        exclusions, erasure) is read from the record, so a revocation made through another
+        process counts on the next request.
+        """
+        started = datetime.now(UTC)  # before the copy: a commit after it is never "before"
+        cached = self._cached_copy(aggregate_id)
+        if cached is None:
+            return command()
+        version = cached.version  # the command moves the copy on: the version it began at
+        self._trusted.aggregate = cached
+        try:
+            return command()
+        except BaseException:
+            self._trusted.aggregate = None
+            if not self._moved_on_before(aggregate_id, version, started):
+                raise
+        finally:
+            self._trusted.aggregate = None
+        self.forget_cached([aggregate_id])
+        metrics().stale_cache_retries.inc()
+        return command()
+
+    def _moved_on_before(self, aggregate_id: UUID, version: int, moment: datetime) -> bool:
+        """Whether the store held a version after ``version`` committed by ``moment``."""
+        for event in CommitTimes(self.recorder).stored_events(aggregate_id):
+            if event.stored.originator_version == version + 1:
+                return event.committed_at is None or event.committed_at <= moment
+        return False
+
     def _save_all(self, *aggregates: Aggregate, item_id: str | None = None) -> CommandResult:
         try:
             recordings = self.group_commit.save(*aggregates)
         except IntegrityError:
+            # Whatever copy this process holds is behind the record: the next load reads it.
+            self.forget_cached([a.id for a in aggregates])
             raise ConcurrentWrite(
                 "another command changed this record at the same moment; reload it and retry"
             ) from None
+        self._cache_saved(aggregates)
         first = aggregates[0]
         positions = [r.notification.id for r in recordings if r.notification is not None]
         return CommandResult(
@@ -245,11 +330,18 @@ class CareRecord(Application[UUID]):
         command: TrajectoryCommand,
     ) -> CommandResult:
         """Any command on one trajectory (``application.commands``: accept, consultations, role
-        agreements, the plan, escalations, blocks, handover, closing)."""
-        trajectory, ctx = self._load_for(ctx, Trajectory, trajectory_id, expected_version)
-        command = command.identified()
-        command.apply(trajectory, ctx, self)
-        return self._save_all(trajectory, item_id=command.item_id)
+        agreements, the plan, escalations, blocks, handover, closing). The trajectory comes from
+        the cache as it is (``_writing_cached``)."""
+
+        def run() -> CommandResult:
+            trajectory, authorised = self._load_for(
+                ctx, Trajectory, trajectory_id, expected_version
+            )
+            identified = command.identified()
+            identified.apply(trajectory, authorised, self)
+            return self._save_all(trajectory, item_id=identified.item_id)
+
+        return self._writing_cached(trajectory_id, run)
 
     def change_client(
         self,

@@ -89,6 +89,13 @@ class Metrics:
         self.erasures = Counter(
             "rodedraad_erasures", "Clients whose personal data was erased", registry=r
         )
+        #: Issue #22: commands run again because the cached record was stale (another process
+        #: had moved it on): a steady rate says the processes share records' writes a lot.
+        self.stale_cache_retries = Counter(
+            "rodedraad_stale_cache_retries",
+            "Commands run again on the record as it is after a stale cached copy",
+            registry=r,
+        )
 
 
 _lock = Lock()

@@ -142,6 +142,10 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 256 * 1024
+    #: Issue #22: ``POST /v1/benchmark/null-command``, a command answered without the domain or
+    #: the store, the benchmark's floor of the HTTP layer. Off unless the benchmark asks for it,
+    #: and refused at start together with a production token issuer.
+    benchmark_null_command: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +312,14 @@ class Settings:
             host=get("HOST", "127.0.0.1"),
             port=integer("PORT", 8000),
             max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
+            benchmark_null_command=flag("BENCHMARK_NULL_COMMAND", False),
         )
+        if http.benchmark_null_command and auth.uses_issuer:
+            raise SettingsError(
+                "RODEDRAAD_BENCHMARK_NULL_COMMAND=true is refused while a production token issuer "
+                "is configured (RODEDRAAD_JWT_PUBLIC_KEY_FILE or RODEDRAAD_JWT_JWKS_URL): the "
+                "null command is the benchmark's, never a deployment's"
+            )
         metrics_address = _address("METRICS_ADDRESS", optional("METRICS_ADDRESS"))
         if metrics_address is not None and metrics_address[1] == http.port:
             raise SettingsError(

@@ -577,6 +577,7 @@ class Container:
                 log_years=self.settings.retention_log_years,
             ),
             max_body_bytes=self.settings.http.max_body_bytes,
+            benchmark_null_command=self.settings.http.benchmark_null_command,
             releases=release_store,
             exports=exports,
             findings=findings,

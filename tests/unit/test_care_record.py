@@ -850,3 +850,41 @@ def test_an_erasure_retried_after_a_failure_erases_the_clients_trajectories_too(
     erased = stored_events(app, client_id)[-1]
     assert isinstance(erased, Client.Erased)
     assert set(erased.erased_subjects) == {client_id, t}
+
+
+# --- the cached trajectory of a command (issue #22) ----------------------------------------------
+
+
+def test_a_command_on_a_copy_another_process_moved_on_is_recorded_on_the_record_as_it_is(
+    app: CareRecord, other_app: CareRecord
+) -> None:
+    t = started(app)
+    other_app.trajectory(t)  # the other process caches the trajectory ...
+    version = on_trajectory(
+        app, ctx(7), t, None, SetGoal, goal_id="goal-first", description="eerst"
+    ).version  # ... and this one moves it on: the other's copy is stale
+
+    result = on_trajectory(
+        other_app, ctx(7), t, None, SetGoal, goal_id="goal-second", description="tweede"
+    )
+
+    assert result.version == version + 1
+    assert set(app.reload_trajectory(t).goals) == {"goal-school", "goal-first", "goal-second"}
+    events = stored_events(app, t)
+    assert [e.originator_version for e in events] == list(range(1, version + 2))
+
+
+def test_an_if_match_on_a_copy_another_process_moved_on_is_decided_on_the_record(
+    app: CareRecord, other_app: CareRecord
+) -> None:
+    t = started(app)
+    other_app.trajectory(t)
+    version = on_trajectory(
+        app, ctx(7), t, None, SetGoal, goal_id="goal-first", description="eerst"
+    ).version
+
+    result = on_trajectory(
+        other_app, ctx(7), t, version, SetGoal, goal_id="goal-second", description="tweede"
+    )
+
+    assert result.version == version + 1
