@@ -389,9 +389,12 @@ class ProjectionWorker:
         total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
         position = 0
         while True:
-            window, end = self._window(position, limit)
+            window, subjects, end = self._window(position, limit)
             if window:
                 self._apply_window(projections, window, position, end)
+                # A window's keys are read in one query each page; kept, they would grow with
+                # the log up to the cache's cap, the one thing a longer log made larger.
+                self.care_record.keys.forget([_uuid(s) for s in subjects])
                 time.sleep(0.001)  # let live writers to the same database in between windows
             done, position = done + len(window), end
             now = time.monotonic()
@@ -409,11 +412,11 @@ class ProjectionWorker:
         log.info("projections rebuilt", projections=list(names), position=position)
         return position
 
-    def _window(self, after: int, limit: int) -> tuple[list[tuple[int, Any]], int]:
+    def _window(self, after: int, limit: int) -> tuple[list[tuple[int, Any]], set[UUID | str], int]:
         """The decoded events after position ``after``, read ``limit`` at a time, up to
         ``rebuild_window`` events or ``rebuild_subjects`` records (so memory stays bounded
-        however long the log is); and the position of the last. A trajectory whose events
-        fall in one window has its row written once for all of them."""
+        however long the log is); the records they belong to; and the position of the last. A
+        trajectory whose events fall in one window has its row written once for all of them."""
         window: list[tuple[int, Any]] = []
         subjects: set[UUID | str] = set()
         end = after
@@ -429,7 +432,7 @@ class ProjectionWorker:
             end = notifications[-1].id
             if len(notifications) < page:
                 break
-        return window, end
+        return window, subjects, end
 
     def _apply_window(
         self,
@@ -484,6 +487,10 @@ class ProjectionWorker:
                 log.info("rebuild switch-over chosen as a deadlock victim; again", attempt=attempt)
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
+
+
+def _uuid(subject: UUID | str) -> UUID:
+    return subject if isinstance(subject, UUID) else UUID(str(subject))
 
 
 class Backoff:
