@@ -378,12 +378,18 @@ class ProjectionWorker:
         scrub the database of the old tables' content."""
         projections = [self.projection(name) for name in names]
         label = "+".join(names)
+        # Secondary indexes are built once the pass is done: one sort each instead of an index
+        # insert per row (the tables' keys stay, the pass looks rows up by them).
+        indexes: list[str] = []
         with self.database.transaction() as tx:
             for projection in projections:
                 for table in projection.tables:
                     tx.execute(f"DROP TABLE IF EXISTS {table}{REBUILT.table_suffix}")
                 for statement in projection.ddl(REBUILT.table_suffix, uuid.uuid4().hex[:8]):
-                    tx.execute(statement)
+                    if statement.startswith("CREATE INDEX"):
+                        indexes.append(statement)
+                    else:
+                        tx.execute(statement)
                 write_tracking(tx, REBUILT.tracking(projection), 0, projection.version)
         limit = self.batch_size * 5
         total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
@@ -404,6 +410,9 @@ class ProjectionWorker:
                 last_report = now
             if not window or done >= total:
                 break
+        with self.database.transaction() as tx:
+            for statement in indexes:
+                tx.execute(statement)
         position = self._switch_over(projections, limit)
         # The old tables are gone; what they held must not linger in free pages or the
         # write-ahead log either: an older version's tables held names and questions in clear
