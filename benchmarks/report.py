@@ -188,7 +188,8 @@ def table(result: dict[str, Any]) -> str:
         rebuild = result.get(backend, {}).get("rebuild", {})
         for projection, value in rebuild.items():
             if isinstance(value, dict) and "events_per_second" in value:
-                own = value.get("events", rebuild.get("events") if projection == "all" else None)
+                together = projection == "all" or "+" in projection
+                own = value.get("events", rebuild.get("events") if together else None)
                 lines.append(
                     f"| {name} | {projection} | {'-' if own is None else f'{own:,}'} "
                     f"| {_fmt(value['events_per_second'])} "

@@ -212,6 +212,9 @@ def _committed(sealed: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     return document, commitments
 
 
+_RAW_DOCUMENT = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
 def opened(plaintext: bytes) -> tuple[dict[str, msgspec.Raw], dict[str, bytes]]:
     """A sealed document, opened: each path's JSON exactly as committed, and each path's salt
     (none for an event stored before commitments)."""
@@ -234,6 +237,7 @@ class SealingMapper(MsgspecMapper):
         super().__init__(transcoder=transcoder, compressor=compressor, cipher=cipher)
         self.keys = keys
         self._types: dict[type[Any], dict[str, Any]] = {}
+        self._decoders: dict[type[Any], dict[str, tuple[str, str, Any]]] = {}
 
     # --- encoding -------------------------------------------------------------------------------
 
@@ -294,18 +298,33 @@ class SealingMapper(MsgspecMapper):
             plaintext = unseal_text(key, sealed, str(subject).encode())
         except SealBroken as e:
             raise MapperDeserialisationError(f"sealed data of {subject} does not open") from e
-        values = {path: msgspec.json.decode(raw) for path, raw in opened(plaintext)[0].items()}
-        types = self._path_types(cls)
-        for path, value in values.items():
-            name, _, sub = path.partition("[].")
+        # Straight into each path's type (no intermediate objects, no salts: they prove
+        # commitments, which decoding does not need): the log is decoded on every rebuild.
+        raws = _RAW_DOCUMENT.decode(plaintext)
+        raws.pop(_SALTS, None)
+        decoders = self._path_decoders(cls)
+        for path, raw in raws.items():
+            name, sub, decoder = decoders[path]
             if sub:
-                subs = msgspec.convert(value, list[types[path]], strict=False)  # type: ignore[valid-type]
                 state[name] = tuple(
                     msgspec.structs.replace(item, **{sub: v})
-                    for item, v in zip(state[name], subs, strict=True)
+                    for item, v in zip(state[name], decoder.decode(raw), strict=True)
                 )
             else:
-                state[name] = msgspec.convert(value, types[path], strict=False)
+                state[name] = decoder.decode(raw)
+
+    def _path_decoders(self, cls: type[Any]) -> dict[str, tuple[str, str, Any]]:
+        """Per personal path of ``cls``: (field, sub-field of its items or "", a lax decoder
+        of the path's JSON: a list of the sub-field's values for a sub-field)."""
+        found = self._decoders.get(cls)
+        if found is None:
+            found = {}
+            for path, kind in self._path_types(cls).items():
+                name, _, sub = path.partition("[].")
+                typed = list[kind] if sub else kind  # type: ignore[valid-type]
+                found[path] = (name, sub, msgspec.json.Decoder(typed, strict=False))
+            self._decoders[cls] = found
+        return found
 
     def _path_types(self, cls: type[Any]) -> dict[str, Any]:
         found = self._types.get(cls)

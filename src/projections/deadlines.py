@@ -11,7 +11,7 @@ This module owns both tables: their DDL, the writer and the query. The query cla
 together (``tests/integration/test_deadlines_due_as_the_domain_decides.py``).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
@@ -28,6 +28,10 @@ from projections.tracking import read_tracking
 T = Trajectory
 _FACTS = msgspec.json.Decoder(list[Fact])
 _ENCODER = msgspec.json.Encoder()
+_DEADLINE_COLUMNS = (
+    "trajectory_id", "rule", "due_on", "met_on", "remind_on", "expected", "missed_recorded",
+    "met_late_recorded", "reminded", "region", "sector",
+)  # fmt: skip
 
 #: Bump when what this module derives changes; the policy fingerprint is added to it.
 CODE_VERSION = 2
@@ -93,17 +97,26 @@ class DeadlinesProjection:
             region, sector, facts = known.get(tid) or (*created[tid], [])
             # Facts in the order they happened; a back-dated fact takes its place (stable sort).
             merged[tid] = (region, sector, sorted([*facts, *new_facts], key=lambda f: f.on))
-        self.write_facts(tx, merged, suffix)
+        self.write_facts(tx, merged, suffix, fresh=merged.keys() - known.keys())
 
     def write_facts(
-        self, tx: Tx, trajectories: Mapping[str, tuple[str, str, list[Fact]]], suffix: str = ""
+        self,
+        tx: Tx,
+        trajectories: Mapping[str, tuple[str, str, list[Fact]]],
+        suffix: str = "",
+        fresh: Collection[str] = (),
     ) -> None:
         """Store these trajectories' facts (id → region, sector, facts in the order they
         happened) and, in place of their deadlines so far, those the facts give under the
-        policy for their region and sector."""
-        fact_rows, deadline_rows = [], []
+        policy for their region and sector. Those of ``fresh`` have no rows yet: theirs are
+        inserted afresh (``COPY`` on PostgreSQL)."""
+        fact_rows: list[tuple[str, ...]] = []
+        new_fact_rows: list[tuple[str, ...]] = []
+        deadline_rows = []
         for tid, (region, sector, facts) in trajectories.items():
-            fact_rows.append((tid, region, sector, _ENCODER.encode(facts).decode()))
+            (new_fact_rows if tid in fresh else fact_rows).append(
+                (tid, region, sector, _ENCODER.encode(facts).decode())
+            )
             for d in instances(facts, self.policy.rules_for(region, sector)):
                 deadline_rows.append(
                     (
@@ -120,12 +133,14 @@ class DeadlinesProjection:
                         sector,
                     )
                 )
+        columns = ("trajectory_id", "region", "sector", "facts")
+        tx.insert_rows(f"rm_deadline_facts{suffix}", columns, new_fact_rows)
         tx.executemany(
             f"INSERT INTO rm_deadline_facts{suffix} (trajectory_id, region, sector, facts) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET facts = excluded.facts",
             fact_rows,
         )
-        ids = sorted(trajectories)
+        ids = sorted(tid for tid in trajectories if tid not in fresh)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             tx.execute(
@@ -133,12 +148,7 @@ class DeadlinesProjection:
                 f"WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-        tx.executemany(
-            f"INSERT INTO rm_deadlines{suffix} (trajectory_id, rule, due_on, met_on, remind_on, "
-            "expected, missed_recorded, met_late_recorded, reminded, region, sector) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            deadline_rows,
-        )
+        tx.insert_rows(f"rm_deadlines{suffix}", _DEADLINE_COLUMNS, deadline_rows)
 
 
 #: What the scheduler records for a deadline found due.

@@ -6,6 +6,7 @@ levels, reason categories, parties, dates), never free text. This module owns ``
 its DDL, its writer (``TimelineProjection``) and its query (``TimelineQueries``).
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,10 @@ from projections.runner import Runner
 from projections.store import Tx, iso
 
 _ENCODER = msgspec.json.Encoder()
+_COLUMNS = (
+    "trajectory_id", "position", "version", "occurred_at", "recorded_at", "kind", "actor_user",
+    "actor_organisation", "actor_role", "on_behalf_of", "blocked_days", "detail",
+)  # fmt: skip
 
 
 class Actor(msgspec.Struct):
@@ -99,7 +104,12 @@ def _detail(event: Any) -> dict[str, Any] | None:
 
 def _kind(event: Any) -> str:
     """``ConsultationHeld`` → ``consultation_held``: the event's name is the entry's kind."""
-    name = type(event).__name__
+    return _kind_of(event.__class__.__name__)
+
+
+@functools.cache
+def _kind_of(name: str) -> str:
+    """Worked out once per event class (a rebuild asks for millions of events)."""
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
@@ -161,12 +171,8 @@ class TimelineProjection:
                 )
             )
         if rows:
-            tx.executemany(
-                f"INSERT INTO rm_timeline{suffix} (trajectory_id, position, version, occurred_at, "
-                "recorded_at, kind, actor_user, actor_organisation, actor_role, on_behalf_of, "
-                "blocked_days, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            # Each row is a new position in the log: nothing to conflict with.
+            tx.insert_rows(f"rm_timeline{suffix}", _COLUMNS, rows)
 
     @staticmethod
     def _last_block(tx: Tx, trajectory_id: UUID, suffix: str) -> datetime | None:

@@ -56,6 +56,9 @@ log = structlog.get_logger("rodedraad.projections")
 
 #: Tries of a rebuild's switch-over that PostgreSQL picked as a deadlock victim.
 SWITCH_OVER_ATTEMPTS = 5
+#: A rebuild's window: events applied in one transaction, and the records they may belong to.
+REBUILD_WINDOW_EVENTS = 20_000
+REBUILD_WINDOW_SUBJECTS = 4_000
 
 
 class Projection(Protocol):
@@ -148,6 +151,10 @@ class ProjectionWorker:
         self.database = database
         self.projections = tuple(projections)
         self.batch_size = batch_size
+        #: A rebuild applies the log in windows of at most this many events, or of events of
+        #: at most ``rebuild_subjects`` records (aggregates): what bounds its memory.
+        self.rebuild_window = REBUILD_WINDOW_EVENTS
+        self.rebuild_subjects = REBUILD_WINDOW_SUBJECTS
         self._lock = threading.RLock()
         #: An erasure was taken in and its scrub has not yet succeeded.
         self._scrub_pending = False
@@ -371,26 +378,41 @@ class ProjectionWorker:
         scrub the database of the old tables' content."""
         projections = [self.projection(name) for name in names]
         label = "+".join(names)
+        # Secondary indexes are built once the pass is done: one sort each instead of an index
+        # insert per row (the tables' keys stay, the pass looks rows up by them).
+        indexes: list[str] = []
         with self.database.transaction() as tx:
             for projection in projections:
                 for table in projection.tables:
                     tx.execute(f"DROP TABLE IF EXISTS {table}{REBUILT.table_suffix}")
                 for statement in projection.ddl(REBUILT.table_suffix, uuid.uuid4().hex[:8]):
-                    tx.execute(statement)
+                    if statement.startswith("CREATE INDEX"):
+                        indexes.append(statement)
+                    else:
+                        tx.execute(statement)
                 write_tracking(tx, REBUILT.tracking(projection), 0, projection.version)
         limit = self.batch_size * 5
         total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
+        position = 0
         while True:
-            count = self._step(projections, REBUILT, limit).events
-            time.sleep(0.001)  # let live writers to the same database in between batches
-            done += count
+            window, subjects, end = self._window(position, limit)
+            if window:
+                self._apply_window(projections, window, position, end)
+                # A window's keys are read in one query each page; kept, they would grow with
+                # the log up to the cache's cap, the one thing a longer log made larger.
+                self.care_record.keys.forget([_uuid(s) for s in subjects])
+                time.sleep(0.001)  # let live writers to the same database in between windows
+            done, position = done + len(window), end
             now = time.monotonic()
-            if progress and (now - last_report >= 1.0 or count == 0):
+            if progress and (now - last_report >= 1.0 or not window):
                 total = max(total, done)
                 progress(Progress(label, done, total, now - started))
                 last_report = now
-            if count == 0 or done >= total:
+            if not window or done >= total:
                 break
+        with self.database.transaction() as tx:
+            for statement in indexes:
+                tx.execute(statement)
         position = self._switch_over(projections, limit)
         # The old tables are gone; what they held must not linger in free pages or the
         # write-ahead log either: an older version's tables held names and questions in clear
@@ -398,6 +420,49 @@ class ProjectionWorker:
         self._scrub(projections)
         log.info("projections rebuilt", projections=list(names), position=position)
         return position
+
+    def _window(self, after: int, limit: int) -> tuple[list[tuple[int, Any]], set[UUID | str], int]:
+        """The decoded events after position ``after``, read ``limit`` at a time, up to
+        ``rebuild_window`` events or ``rebuild_subjects`` records (so memory stays bounded
+        however long the log is); the records they belong to; and the position of the last. A
+        trajectory whose events fall in one window has its row written once for all of them."""
+        window: list[tuple[int, Any]] = []
+        subjects: set[UUID | str] = set()
+        end = after
+        while len(window) < self.rebuild_window and len(subjects) < self.rebuild_subjects:
+            page = min(limit, self.rebuild_window - len(window))
+            notifications = self.care_record.recorder.select_notifications(
+                start=end, limit=page, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            window.extend(self._decoded(notifications))
+            subjects.update(n.originator_id for n in notifications)
+            end = notifications[-1].id
+            if len(notifications) < page:
+                break
+        return window, subjects, end
+
+    def _apply_window(
+        self,
+        projections: Sequence[Projection],
+        window: Sequence[tuple[int, Any]],
+        start: int,
+        end: int,
+    ) -> None:
+        """One window of a rebuild into the ``*_next`` tables, in one transaction with every
+        projection's rebuild position: all move from ``start`` to ``end`` together, or none."""
+        with self.database.transaction() as tx:
+            for projection in projections:
+                name = REBUILT.tracking(projection)
+                tracking = read_tracking(tx, name, lock=True)
+                if tracking is None or tracking[0] != start:
+                    raise RuntimeError(
+                        f"{name} moved to {tracking and tracking[0]} while this rebuild stood at "
+                        f"{start}: another rebuild of it is under way; let one finish"
+                    )
+                projection.apply(tx, window, REBUILT.table_suffix)
+                write_tracking(tx, name, end, projection.version)
 
     def _switch_over(self, projections: Sequence[Projection], limit: int) -> int:
         """In one transaction: serialise with the live worker, apply what came in meanwhile,
@@ -431,6 +496,10 @@ class ProjectionWorker:
                 log.info("rebuild switch-over chosen as a deadlock victim; again", attempt=attempt)
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
+
+
+def _uuid(subject: UUID | str) -> UUID:
+    return subject if isinstance(subject, UUID) else UUID(str(subject))
 
 
 class Backoff:

@@ -18,6 +18,15 @@ from projections.views import trajectory_view
 _ENCODER = msgspec.json.Encoder()
 _STATE_DECODER = msgspec.json.Decoder(TrajectorySnapshotState)
 _NOT_STATE = frozenset({"_id", "_version", "_pending_events"})
+#: The columns of ``rm_trajectories``, in the order ``_write`` fills them.
+_COLUMNS = (
+    "id", "version", "client_id", "status", "sector", "region", "referrer_organisation",
+    "coordinating_organisation", "referred_at", "last_recorded_at", "next_consultation_on",
+    "next_evaluation_on", "blocked_since", "open_escalations", "oldest_open_escalation_at",
+    "reasons", "missed_deadlines", "open_deadlines", "stuck_anchor",
+    "board_anchor", "board_consultation_on", "board_recorded_at",  # BOARD_COLUMNS, below
+    "erased", "ended_at", "state", "doc",
+)  # fmt: skip
 
 
 def stuck_anchor(t: Trajectory) -> datetime | None:
@@ -133,9 +142,10 @@ class PlanStateProjection:
         events = [event for _, event in batch]
         touched: dict[UUID, Trajectory] = {}
         erased: set[UUID] = set()
+        #: Referred in this batch: no row of theirs exists yet, so theirs are inserted afresh.
+        fresh = {e.originator_id for e in events if isinstance(e, Trajectory.Referred)}
         ids = sorted(
-            {e.originator_id for e in events if isinstance(e, Trajectory.Event)}
-            - {e.originator_id for e in events if isinstance(e, Trajectory.Referred)},
+            {e.originator_id for e in events if isinstance(e, Trajectory.Event)} - fresh,
             key=str,
         )
         for chunk_start in range(0, len(ids), 500):
@@ -188,7 +198,7 @@ class PlanStateProjection:
             else:
                 keys[trajectory_id] = key
         if touched:
-            self._write(tx, list(touched.values()), suffix, keys)
+            self._write(tx, list(touched.values()), suffix, keys, fresh)
 
     def _reloaded(self, trajectory_id: UUID, erased: set[UUID]) -> Trajectory:
         """The trajectory read afresh from the store: without its keys, placeholders only."""
@@ -199,10 +209,16 @@ class PlanStateProjection:
 
     @staticmethod
     def _write(
-        tx: Tx, trajectories: list[Trajectory], suffix: str, keys: dict[UUID, bytes]
+        tx: Tx,
+        trajectories: list[Trajectory],
+        suffix: str,
+        keys: dict[UUID, bytes],
+        fresh: set[UUID],
     ) -> None:
-        """Upsert the rows; ``keys`` seal those not erased (an erased one has no key here)."""
-        rows = []
+        """Upsert the rows (insert those of ``fresh`` trajectories: ``COPY`` on PostgreSQL);
+        ``keys`` seal those not erased (an erased one has no key here)."""
+        rows: list[tuple[Any, ...]] = []
+        new_rows: list[tuple[Any, ...]] = []
         parties: list[tuple[str | None, ...]] = []
         for t in trajectories:
             board = board_columns(t)
@@ -213,7 +229,7 @@ class PlanStateProjection:
                 {r.value for r in (block.reasons if block else ())}
                 | {e.reason.value for e in open_escalations}
             )
-            rows.append(
+            (new_rows if t.id in fresh else rows).append(
                 (
                     str(t.id),
                     t.version,
@@ -248,21 +264,17 @@ class PlanStateProjection:
                 )
             )
             parties.extend((org, str(t.id), iso(t.referred_at), *board) for org in t.parties)
-        for start in range(0, len(rows), 500):
+        for start in range(0, len(rows), 500):  # a fresh trajectory has no parties yet
             chunk = [row[0] for row in rows[start : start + 500]]
             tx.execute(
                 f"DELETE FROM rm_trajectory_parties{suffix} "
                 f"WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
+        tx.insert_rows(f"rm_trajectories{suffix}", _COLUMNS, new_rows)
         tx.executemany(
-            f"INSERT INTO rm_trajectories{suffix} (id, version, client_id, status, sector, "
-            "region, referrer_organisation, coordinating_organisation, referred_at, "
-            "last_recorded_at, next_consultation_on, next_evaluation_on, blocked_since, "
-            "open_escalations, oldest_open_escalation_at, reasons, missed_deadlines, "
-            f"open_deadlines, stuck_anchor, {', '.join(BOARD_COLUMNS)}, erased, ended_at, "
-            "state, doc) "
-            f"VALUES ({', '.join('?' * 26)}) "
+            f"INSERT INTO rm_trajectories{suffix} ({', '.join(_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_COLUMNS))}) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
             "status = excluded.status, coordinating_organisation = "
             "excluded.coordinating_organisation, last_recorded_at = excluded.last_recorded_at, "
@@ -278,11 +290,8 @@ class PlanStateProjection:
             "state = excluded.state, doc = excluded.doc",
             rows,
         )
-        tx.executemany(
-            f"INSERT INTO rm_trajectory_parties{suffix} (organisation, trajectory_id, referred_at, "
-            f"{', '.join(BOARD_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
-            parties,
-        )
+        columns = ("organisation", "trajectory_id", "referred_at", *BOARD_COLUMNS)
+        tx.insert_rows(f"rm_trajectory_parties{suffix}", columns, parties)
 
 
 def _sealed_or_plain(key: bytes | None, trajectory_id: UUID, **columns: bytes) -> list[bytes]:

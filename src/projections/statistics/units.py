@@ -280,13 +280,14 @@ class StatisticsProjection:
         if not touched:
             return
         known = self._known(tx, [tid for tid in touched if tid not in created], suffix)
-        rows = []
+        rows: list[tuple[str, ...]] = []
+        new_rows: list[tuple[str, ...]] = []
         for tid in touched:
             unit = created.get(tid) or known[tid]
             # In the order they happened: a back-dated fact takes its place (stable sort).
             unit.facts = sorted([*unit.facts, *facts.get(tid, ())], key=lambda f: f.on)
             unit.details = sorted([*unit.details, *details.get(tid, ())], key=lambda d: d.on)
-            rows.append(
+            (new_rows if tid in created else rows).append(
                 (
                     tid,
                     unit.region,
@@ -296,6 +297,8 @@ class StatisticsProjection:
                     _ENCODER.encode(unit.details).decode(),
                 )
             )
+        columns = ("trajectory_id", "region", "sector", "referred_on", "facts", "details")
+        tx.insert_rows(f"st_units{suffix}", columns, new_rows)  # referred here: no row yet
         tx.executemany(
             f"INSERT INTO st_units{suffix} "
             "(trajectory_id, region, sector, referred_on, facts, details) "
