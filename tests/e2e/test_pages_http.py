@@ -18,8 +18,7 @@ from litestar.testing import TestClient
 
 from projections.statistics.store import CellRow, TableSummary
 from rodedraad.settings import Settings, SettingsError
-from rodedraad.wiring import Container, build_access_log
-from tests.e2e.conftest import token_factory
+from rodedraad.wiring import build_access_log
 from tests.e2e.readside import COORDINATOR, PROVIDER, App, Trajectories, app_on
 from tests.e2e.steps import Record, save_period_release, save_table
 from tests.integration.databases import BACKENDS, fresh_settings, require_backend
