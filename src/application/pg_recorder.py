@@ -122,7 +122,6 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 chain_part=SQL(self._chain_part() if self.chained else "").format(
                     genesis=SQL(GENESIS.hex()),
                     link=SQL(PG_LINK),
-                    new_link=SQL(PG_LINK.replace("r.notification_id", "new_ids[i]")),
                     **names,
                 ),
                 **names,
@@ -146,22 +145,17 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             "ORDER BY c.position DESC LIMIT 1; "
             "IF chained_to IS NULL THEN chained_to := 0; "
             "previous := decode('{genesis}', 'hex'); END IF; "
-            # Events an older version wrote without a chain (during an upgrade), in log order:
-            # a probe of the primary key that finds nothing once the store is migrated.
-            "IF chained_to < new_ids[1] - 1 AND EXISTS (SELECT FROM {schema}.{table} AS e "
-            "WHERE e.notification_id > chained_to "
-            "AND e.notification_id < new_ids[1]) THEN "
+            # One pass over the log from the last chained position to the last event just
+            # written: normally exactly those events, plus any an older version wrote without a
+            # chain (during an upgrade). Read back from the table, not taken from the argument:
+            # ``events[i]`` copies the whole array per subscript in PL/pgSQL, which made the
+            # chain's cost grow with the square of the batch (issue #16, chain cost).
             "FOR r IN SELECT e.notification_id, e.originator_id, e.originator_version, "
             "e.topic, e.state FROM {schema}.{table} AS e WHERE e.notification_id > chained_to "
-            "AND e.notification_id < new_ids[1] ORDER BY e.notification_id LOOP "
+            "AND e.notification_id <= new_ids[array_upper(new_ids, 1)] "
+            "ORDER BY e.notification_id LOOP "
             "previous := {link}; "
             "positions := positions || r.notification_id; hashes := hashes || previous; "
-            "END LOOP; END IF; "
-            # The events just written, from the argument: ids ascend in the argument's order.
-            "FOR i IN 1 .. array_length(new_ids, 1) LOOP "
-            "r := events[i]; "
-            "previous := {new_link}; "
-            "positions := positions || new_ids[i]; hashes := hashes || previous; "
             "END LOOP; "
             "INSERT INTO {schema}.{chain} (position, hash) "
             "SELECT * FROM unnest(positions, hashes); "
