@@ -64,11 +64,17 @@ DDL = {
 
 #: The same link as ``link``, in PostgreSQL (``r`` a row of the events table, ``previous`` the
 #: predecessor's hash): used by the locked-insert function.
-PG_LINK = (
-    "sha256(previous || int8send(r.notification_id) || uuid_send(r.originator_id) "
-    "|| int8send(r.originator_version::bigint) || int4send(octet_length(convert_to(r.topic, "
-    "'UTF8'))) || convert_to(r.topic, 'UTF8') || r.state)"
-)
+def pg_link_tail(row: str) -> str:
+    """What ``PG_LINK`` hashes after ``previous``, for the row named ``row``: it depends on the
+    row alone, so a set-based statement can compute it for many rows at once."""
+    return (
+        f"int8send({row}.notification_id) || uuid_send({row}.originator_id) "
+        f"|| int8send({row}.originator_version::bigint) || int4send(octet_length(convert_to("
+        f"{row}.topic, 'UTF8'))) || convert_to({row}.topic, 'UTF8') || {row}.state"
+    )
+
+
+PG_LINK = f"sha256(previous || {pg_link_tail('r')})"
 
 #: Rows read per query when chaining or verifying a large log.
 BATCH = 5_000

@@ -38,7 +38,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from application.commit_times import COMMIT_TIMES, SNAPSHOT_TIMES
-from application.event_chain import CHAIN, GENESIS, PG_LINK
+from application.event_chain import CHAIN, GENESIS, PG_LINK, pg_link_tail
 from application.event_chain import DDL as CHAIN_DDL
 from application.unavailable import DatabaseUnavailable
 
@@ -98,6 +98,7 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
                 "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
                 "DECLARE new_ids bigint[]; chained_to bigint; previous bytea; r record; "
+                "tails bytea[]; tail bytea; "
                 "positions bigint[] := '{{}}'; hashes bytea[] := '{{}}'; "
                 "BEGIN "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
@@ -106,9 +107,9 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 "WITH inserted AS (INSERT INTO {schema}.{table} AS t "
                 "(originator_id, originator_version, topic, state) "
                 "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-                "WITH ORDINALITY AS u ORDER BY u.ordinality RETURNING notification_id) "
-                "SELECT array_agg(notification_id ORDER BY notification_id) INTO new_ids "
-                "FROM inserted; "
+                "WITH ORDINALITY AS u ORDER BY u.ordinality RETURNING {returning}) "
+                "SELECT array_agg(ins.notification_id ORDER BY ins.notification_id){tails} "
+                "INTO new_ids{into_tails} FROM inserted AS ins; "
                 "IF new_ids IS NULL THEN RETURN; END IF; "
                 "INSERT INTO {schema}.{stamps} (last_position, first_position, committed_at, "
                 "exact) VALUES (new_ids[array_upper(new_ids, 1)], new_ids[1], "
@@ -119,6 +120,19 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 "END; $BODY$"
             ).format(
                 lock_timeout=self.datastore.lock_timeout,
+                # With the chain, the insert also returns what each link hashes after its
+                # predecessor (``pg_link_tail``): the events just written are not read again.
+                returning=SQL(
+                    "notification_id, originator_id, originator_version, topic, state"
+                    if self.chained
+                    else "notification_id"
+                ),
+                tails=SQL(
+                    f", array_agg({pg_link_tail('ins')} ORDER BY ins.notification_id)"
+                    if self.chained
+                    else ""
+                ),
+                into_tails=SQL(", tails" if self.chained else ""),
                 chain_part=SQL(self._chain_part() if self.chained else "").format(
                     genesis=SQL(GENESIS.hex()),
                     link=SQL(PG_LINK),
@@ -145,18 +159,23 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
             "ORDER BY c.position DESC LIMIT 1; "
             "IF chained_to IS NULL THEN chained_to := 0; "
             "previous := decode('{genesis}', 'hex'); END IF; "
-            # One pass over the log from the last chained position to the last event just
-            # written: normally exactly those events, plus any an older version wrote without a
-            # chain (during an upgrade). Read back from the table, not taken from the argument:
-            # ``events[i]`` copies the whole array per subscript in PL/pgSQL, which made the
-            # chain's cost grow with the square of the batch (issue #16, chain cost).
+            # Events an older version wrote without a chain (during an upgrade), in log order:
+            # only looked for when the positions just written do not follow the last chained
+            # one (a gap in the sequence left by an insert that lost a race, or such events).
+            "IF chained_to < new_ids[1] - 1 THEN "
             "FOR r IN SELECT e.notification_id, e.originator_id, e.originator_version, "
             "e.topic, e.state FROM {schema}.{table} AS e WHERE e.notification_id > chained_to "
-            "AND e.notification_id <= new_ids[array_upper(new_ids, 1)] "
-            "ORDER BY e.notification_id LOOP "
+            "AND e.notification_id < new_ids[1] ORDER BY e.notification_id LOOP "
             "previous := {link}; "
             "positions := positions || r.notification_id; hashes := hashes || previous; "
+            "END LOOP; END IF; "
+            # The events just written, from what their insert returned (never ``events[i]``:
+            # a subscript copies the whole array of composites in PL/pgSQL, which made the
+            # chain's cost grow with the square of the batch).
+            "FOREACH tail IN ARRAY tails LOOP "
+            "previous := sha256(previous || tail); hashes := hashes || previous; "
             "END LOOP; "
+            "positions := positions || new_ids; "
             "INSERT INTO {schema}.{chain} (position, hash) "
             "SELECT * FROM unnest(positions, hashes); "
         )
