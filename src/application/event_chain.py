@@ -62,6 +62,7 @@ DDL = {
     ],
 }
 
+
 #: The same link as ``link``, in PostgreSQL (``r`` a row of the events table, ``previous`` the
 #: predecessor's hash): used by the locked-insert function.
 def pg_link_tail(row: str) -> str:
