@@ -63,8 +63,6 @@ DDL = {
 }
 
 
-#: The same link as ``link``, in PostgreSQL (``r`` a row of the events table, ``previous`` the
-#: predecessor's hash): used by the locked-insert function.
 def pg_link_tail(row: str) -> str:
     """What ``PG_LINK`` hashes after ``previous``, for the row named ``row``: it depends on the
     row alone, so a set-based statement can compute it for many rows at once."""
@@ -75,6 +73,8 @@ def pg_link_tail(row: str) -> str:
     )
 
 
+#: The same link as ``link``, in PostgreSQL (``r`` a row of the events table, ``previous`` the
+#: predecessor's hash): used by the locked-insert function.
 PG_LINK = f"sha256(previous || {pg_link_tail('r')})"
 
 #: Rows read per query when chaining or verifying a large log.
