@@ -36,7 +36,7 @@ from domain.client import Client, PersonRole
 from domain.common import ReasonCategory
 from domain.errors import TrajectoryNotFound
 from domain.minors import Exerciser, rights_of
-from domain.trajectory import Trajectory
+from domain.trajectory import Status, Trajectory
 
 # --- which client, as whom ----------------------------------------------------------------------
 
@@ -308,11 +308,25 @@ class MyRead(msgspec.Struct, frozen=True):
     trajectory_id: UUID | None
 
 
-def my_trajectory(trajectory: Trajectory, lang: str) -> MyTrajectory:
+def shown_status(trajectory: Trajectory, hidden: set[ReasonCategory]) -> str:
+    """The status as the person reads it. A block whose every reason is hidden from them (a
+    representative and a block for ``safety`` alone) shows as no block: "blocked" with no reason
+    given would tell a parent that a child-protection concern holds the trajectory up. A block
+    is only ever raised on an active trajectory and lifted back to active (the domain's rule)."""
+    block = trajectory.current_block
+    if block is not None and hidden and set(block.reasons) <= hidden:
+        return Status.ACTIVE.value
+    return trajectory.status.value
+
+
+def my_trajectory(
+    trajectory: Trajectory, lang: str, hidden: set[ReasonCategory] | None = None
+) -> MyTrajectory:
+    status = shown_status(trajectory, hidden or set())
     return MyTrajectory(
         trajectory_id=trajectory.id,
         client_id=trajectory.client_id,
-        status=Labelled(trajectory.status.value, label(lang, trajectory.status.value)),
+        status=Labelled(status, label(lang, status)),
         sector=trajectory.sector.value,
         region=trajectory.region,
         coordinating_organisation=trajectory.coordinating_organisation,
@@ -361,7 +375,7 @@ def my_plan(
     plan = trajectory.plan
     hidden = hidden_reasons(record)
     return MyPlan(
-        trajectory=my_trajectory(trajectory, lang),
+        trajectory=my_trajectory(trajectory, lang, hidden),
         goals=[
             MyGoal(goal_id=k, description=g.description, set_at=g.set_at, closed_at=g.closed_at)
             for k, g in trajectory.goals.items()
@@ -412,7 +426,7 @@ def my_plan(
         blocked_for=[r.value for r in trajectory.current_block.reasons if r not in hidden]
         if trajectory.current_block is not None
         else [],
-        thread=[my_trajectory(t, lang) for t in thread],
+        thread=[my_trajectory(t, lang, hidden) for t in thread],
         texts=texts,
         signed_in_part_by=None
         if trajectory.partial_signature is None
@@ -496,7 +510,7 @@ class MeController(Controller):
         tongue = language(request, lang)
         care_record = services.care_record
         return [
-            my_trajectory(t, tongue)
+            my_trajectory(t, tongue, hidden_reasons(r))
             for r in self._records(services).of(request.user)
             for t in sorted(care_record.trajectories_of(r.client.id), key=lambda t: t.referred_at)
         ]

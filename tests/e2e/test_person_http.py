@@ -394,6 +394,31 @@ def test_a_block_for_safety_is_not_shown_to_a_parent_neither_its_reason_nor_its_
     assert as_parent["texts"] == []
 
 
+def test_a_block_for_safety_alone_does_not_show_as_a_block_to_a_parent(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    """ "Blocked" with no reason given would tell the parent what the hidden reason is."""
+    _client, trajectory, own, parent = family(module_http, module_auth)
+    trajectory.post(
+        "/blocks",
+        {"occurred_at": at(5), "reasons": ["safety"], "description": "Concerns at home"},
+    )
+
+    def seen(headers: dict[str, str]) -> tuple[str, list[str], set[str]]:
+        plan = module_http.get(f"/v1/me/trajectories/{trajectory.id}", headers=headers)
+        listed = module_http.get("/v1/me/trajectories", headers=headers)
+        assert plan.status_code == listed.status_code == 200, (plan.text, listed.text)
+        statuses = {
+            t["status"]["code"] for t in listed.json() if t["trajectory_id"] == trajectory.id
+        }
+        return plan.json()["trajectory"]["status"]["code"], plan.json()["blocked_for"], statuses
+
+    assert seen(person(own, "client")) == ("blocked", ["safety"], {"blocked"})
+    assert seen(person(parent, "representative")) == ("active", [], {"active"})
+
+
 @pytest.mark.parametrize(
     ("age", "child_reads", "parent_reads", "by"),
     [(10, 403, 200, "parents"), (13, 200, 200, "together"), (16, 200, 403, "client")],
