@@ -420,7 +420,9 @@ class LinkIdentity(Command, kw_only=True, frozen=True):
 
     action = Action.LINK_IDENTITY
     link_id: Ref | None = None
-    subject: ShortText
+    #: The ``sub`` of the person's tokens: a token holding a control character is refused, so a
+    #: subject holding one could never sign in (and would carry it into the record).
+    subject: UserId
     as_role: PersonRole
     representative_ref: Ref | None = None
 

@@ -18,6 +18,7 @@ from domain.common import (
     ConsentScope,
     Signatory,
     held,
+    require_identifier,
     require_text,
 )
 from domain.errors import (
@@ -479,7 +480,7 @@ class Client(CopiedThroughState, Record):
         """Link an identity-provider subject to the client or to one of their appointed
         representatives (not an excluded one); one subject is linked once as one role."""
         ctx.check_occurred_at()
-        require_text(subject, "subject")
+        require_identifier(subject, "subject")
         if link_id in self.identity_links:
             raise InvalidValue(f"link id {link_id!r} is already used", field="link_id")
         if as_role == PersonRole.REPRESENTATIVE:

@@ -324,6 +324,20 @@ def test_a_link_names_an_appointed_representative_only(
     )
 
 
+@pytest.mark.parametrize("bad", ["idp|a\x00b", "idp|a\nb", "idp|\x1b[31m", "idp|a\x7f"])
+def test_a_subject_with_a_control_character_is_refused(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    bad: str,
+) -> None:
+    """No token can carry it (the API refuses such a token), so it could never sign in; and the
+    record keeps no control character in what names someone."""
+    client = register_client(module_http, module_auth)
+    client.refused(
+        "/identity-links", {"occurred_at": at(4), "subject": bad, "as_role": "client"}, status=422
+    )
+
+
 def test_free_texts_are_shown_only_when_marked_visible_and_never_a_safety_escalation_to_a_parent(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from domain.client import Client, Consent, PersonalData
+from domain.client import Client, Consent, PersonalData, PersonRole
 from domain.common import ConsentScope, Signatory
 from domain.errors import (
     ConsentMissing,
@@ -368,3 +368,21 @@ def test_a_consent_covers_a_handover_at_the_same_moment_whatever_the_time_zone()
 
     assert client.consent_covering(NEXT_ORGANISATION, PLAN, handover.occurred_on) == "consent-1"
     assert client.consents["consent-1"].granted_on == given_at.astimezone(UTC).date()
+
+
+# --- identity links (issue #19) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("subject", ["idp|a\x00b", "idp|a\nb", "idp|a\x7f"])
+def test_an_identity_links_subject_holds_no_control_character(subject: str) -> None:
+    client = registered()
+    with pytest.raises(InvalidValue, match="control characters"):
+        client.link_identity(
+            ctx(1),
+            link_id="link-1",
+            subject=subject,
+            subject_hash="a1" * 32,
+            as_role=PersonRole.CLIENT,
+            representative_ref=None,
+        )
+    assert client.identity_links == {}
