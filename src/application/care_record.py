@@ -149,6 +149,9 @@ class CareRecord(Application[UUID]):
         self.group_commit = GroupCommit(self._record, self._after_recorded)
         #: The aggregates this thread's command may take from the cache as they are (issue #22).
         self._trusted = threading.local()
+        #: Per creation topic: up to where the log was read, and what was found (``_created``).
+        self._creations: dict[str, tuple[int, list[UUID]]] = {}
+        self._creations_lock = threading.Lock()
 
     def close(self) -> None:
         super().close()
@@ -543,9 +546,10 @@ class CareRecord(Application[UUID]):
         export, never on a hot path."""
         return [self.export_authorisation(i) for i in self._created(ExportAuthorisation.Granted)]
 
-    def identity_links_after(self, position: int) -> list[tuple[int, UUID]]:
+    def identity_links_after(self, position: int) -> tuple[list[tuple[int, UUID]], int]:
         """(log position, client id) of every identity link recorded after ``position``, oldest
-        first (issue #19: ``application.identities`` reads on from where it was)."""
+        first, and the position read up to (issue #19: ``application.identities`` reads on from
+        there, so a request never reads again the log it read before)."""
         return self._recorded_after(Client.IdentityLinked, position)
 
     def clients_with_requests(self) -> list[UUID]:
@@ -554,25 +558,38 @@ class CareRecord(Application[UUID]):
         return list(dict.fromkeys(self._created(Client.RequestFiled)))
 
     def _created(self, creation: type[Aggregate.Event]) -> list[UUID]:
-        """The ids of every aggregate created by ``creation``, oldest first."""
-        return [originator for _, originator in self._recorded_after(creation, 0)]
+        """The ids of every aggregate created by ``creation``, oldest first. This process
+        remembers what it found and up to where it read, and reads on from there: the log is
+        read once, not on every call (an export, the scheduler's pass, a list)."""
+        topic = get_topic(creation)
+        with self._creations_lock:
+            head, known = self._creations.get(topic, (0, []))
+            found, head = self._recorded_after(creation, head)
+            known = known + [originator for _, originator in found]
+            self._creations[topic] = (head, known)
+        return list(known)
 
     def _recorded_after(
         self, event: type[Aggregate.Event], position: int
-    ) -> list[tuple[int, UUID]]:
-        """(log position, originator id) of every ``event`` recorded after ``position``, oldest
-        first: found by the event's topic in the log, a page at a time."""
+    ) -> tuple[list[tuple[int, UUID]], int]:
+        """(log position, originator id) of every ``event`` recorded after ``position`` up to
+        the log's head when asked, oldest first, found by the event's topic a page at a time;
+        and that head. Every position up to the head is committed when the head is seen: the
+        writers assign positions under the lock that orders the log (PostgreSQL's table lock,
+        SQLite's one writer), so none below it commits later."""
+        head = self.recorder.max_notification_id() or 0
         topics = [get_topic(event)]
         found: list[tuple[int, UUID]] = []
         start: int | None = position or None
-        while True:
+        while head > position:
             page = self.recorder.select_notifications(
-                start, 500, topics=topics, inclusive_of_start=False
+                start, 500, stop=head, topics=topics, inclusive_of_start=False
             )
             found.extend((n.id, UUID(str(n.originator_id))) for n in page)
             if len(page) < 500:
-                return found
+                break
             start = page[-1].id
+        return found, max(head, position)
 
     # --- learning networks (issue #14) ---------------------------------------------------------
 

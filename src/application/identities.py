@@ -113,9 +113,8 @@ class IdentityLinks:
 
     def _read_on(self) -> None:
         """The identity links recorded since ``_head`` (under the lock)."""
-        for position, client in self.care_record.identity_links_after(self._head):
-            self._linked.append((position, client))
-            self._head = position
+        found, self._head = self.care_record.identity_links_after(self._head)
+        self._linked.extend(found)
 
     def _links(self, keyed: str, as_role: PersonRole, clients: frozenset[UUID]) -> list[FoundLink]:
         found = []

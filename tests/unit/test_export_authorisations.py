@@ -141,3 +141,42 @@ def test_the_record_lists_every_authorisation_with_its_revocation(
 
     assert listed[first.id].status_on(TODAY) == AuthorisationStatus.REVOKED
     assert listed[first.id].version == 2
+
+
+def test_the_list_reads_the_log_once_and_then_only_what_came_after(
+    care_record: CareRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export asks for the list each time: it must not read the whole log each time."""
+    now = ctx(0, actor=OFFICER)
+
+    def grant(user_id: str) -> ExportAuthorisation:
+        return care_record.grant_export_authorisation(
+            now,
+            GrantExportAuthorisation(
+                occurred_at=now.occurred_at,
+                user_id=user_id,
+                organisation="org-research",
+                purpose="process map",
+                legal_basis=LegalBasis.PUBLIC_TASK,
+                region="west-flanders",
+                until=date(2999, 1, 1),
+            ),
+        )
+
+    first = grant("user-ana")
+    before = [a.id for a in care_record.export_authorisations()]  # others' tests' too
+    assert before[-1] == first.id
+    starts: list[int | None] = []
+    select = care_record.recorder.select_notifications
+
+    def spied(start: int | None, *args: object, **kwargs: object) -> object:
+        starts.append(start)
+        return select(start, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(care_record.recorder, "select_notifications", spied)
+    head = care_record.recorder.max_notification_id()
+    assert [a.id for a in care_record.export_authorisations()] == before
+    assert starts == []  # nothing recorded since: nothing read
+    second = grant("user-bo")
+    assert [a.id for a in care_record.export_authorisations()] == [*before, second.id]
+    assert starts == [head]  # read on from where it was
