@@ -16,10 +16,12 @@ import asyncio
 import json
 import random
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from api.auth import LocalTokens
+from benchmarks import machine
 from benchmarks.databases import Target
 from benchmarks.demo import densest_map
 from benchmarks.loads import get_latencies
@@ -133,7 +135,14 @@ def main(data_dir: Path, n: int = 100, repeats: int = 3, out: Path | None = None
             file=sys.stderr,
         )
         return 2
-    result = measure(data_dir, n, repeats)
+    started = datetime.now(UTC)
+    result = {
+        "benchmark": "pages",
+        "started_at": started.isoformat(),
+        "machine": machine.describe(None),
+        "code": machine.code_version(),
+        **measure(data_dir, n, repeats),
+    }
     text = json.dumps(result, indent=1)
     if out is not None:
         out.write_text(text + "\n")
