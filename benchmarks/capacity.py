@@ -142,18 +142,19 @@ def measured(result: dict[str, Any], board: dict[str, Any] | None = None) -> Mea
     )
 
 
-def workload(count: int = 5_000, seed: int = 1, as_of: date | None = None) -> Workload:
+def workload(seed: int, as_of: date, count: int = 5_000) -> Workload:
     """Commands per trajectory and years open, from the generator's closed and declined ones.
 
     A trajectory still open on ``as_of`` is cut there, so it counts too few commands; the
-    whole lives are those that ended. Years open is their referral-to-last-command span, the
+    whole lives are those that ended. The results file's seed and ``as_of`` make it the same
+    workload the run loaded. Years open is their referral-to-last-command span, the
     mean time a trajectory is on someone's board (Little's law turns it into open ones).
     """
     from benchmarks.workload import generate
 
     lives: list[int] = []
     spans: list[float] = []
-    for script in generate(seed, count, as_of=as_of or date(2026, 11, 22)):
+    for script in generate(seed, count, as_of=as_of):
         if script.outcome == "open":
             continue
         lives.append(len(script.steps))
@@ -269,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     m = measured(result, board)
     if args.rebuild_events_per_second:
         m = replace(m, rebuild_events_per_second=args.rebuild_events_per_second)
-    w = workload()
+    w = workload(int(result["seed"]), date.fromisoformat(result["as_of"]))
     a = Assumptions()
     out: dict[str, Any] = {
         "measured": asdict(m),

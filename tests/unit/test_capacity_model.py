@@ -33,6 +33,8 @@ def _results() -> dict[str, Any]:
     """A results file in the suite's shape: 400 commands/s at 8 clients, 2 cores."""
     return {
         "code": {"commit": "abc1234"},
+        "seed": 1,
+        "as_of": "2026-11-22",
         "machine": {"cores": 2},
         "postgres": {
             "load": {"trajectories": 100, "commands": 2_000, "events": 2_000},
@@ -172,7 +174,7 @@ def test_storage_grows_with_the_retained_years() -> None:
 def test_the_command_line_prints_the_model_of_a_results_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("benchmarks.capacity.workload", lambda: WORKLOAD)
+    monkeypatch.setattr("benchmarks.capacity.workload", lambda seed, as_of: WORKLOAD)
     path = tmp_path / "results.json"
     path.write_text(json.dumps(_results()))
     assert main([str(path), "--bytes-per-event", "1000"]) == 0
