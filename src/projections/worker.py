@@ -60,8 +60,10 @@ SWITCH_OVER_ATTEMPTS = 5
 #: A rebuild's window: events applied in one transaction, and the records they may belong to.
 REBUILD_WINDOW_EVENTS = 20_000
 REBUILD_WINDOW_SUBJECTS = 4_000
-#: Windows read and decoded ahead while the last is written (each one more window in memory).
-REBUILD_READ_AHEAD = 1
+#: Windows read and decoded ahead, in a thread, while the last is written (each one more window
+#: in memory). Off: on the shared 2-core machine it sped the medium set up and slowed the large
+#: one (README, "the one-pass rebuild"); the thread's GIL competes with the writer's.
+REBUILD_READ_AHEAD = 0
 
 
 class Projection(Protocol):

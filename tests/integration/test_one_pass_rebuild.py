@@ -55,6 +55,7 @@ def rebuilder(own_settings: Settings, record: CareRecord) -> Iterator[Projection
         (7, 3, 2, 1),
         (7, 3, 2, 0),
         (50, 1_000, 1000, 2),
+        (20_000, 4_000, 1000, 0),
         (20_000, 4_000, 1000, 1),
     ],
     ids=[
@@ -63,6 +64,7 @@ def rebuilder(own_settings: Settings, record: CareRecord) -> Iterator[Projection
         "seven events, none read ahead",
         "fifty events, two read ahead",
         "default",
+        "default windows, one read ahead",
     ],
 )
 def test_a_one_pass_rebuild_equals_row_by_row_what_the_live_worker_built(
@@ -98,6 +100,7 @@ def test_a_projection_failing_mid_rebuild_leaves_the_live_tables_serving_and_unt
     followed = read_models(live.database, live.projections)
     head = live.head()
     rebuilder.rebuild_window, rebuilder.rebuild_subjects = 40, 1_000
+    rebuilder.rebuild_read_ahead = 1  # the thread reading ahead must stop with the failure too
     failing = rebuilder.projection("deadlines")
     windows: list[int] = []
     apply = failing.apply
@@ -135,6 +138,7 @@ def test_a_failure_reading_ahead_stops_the_rebuild_and_leaves_the_live_tables_se
 ) -> None:
     followed = read_models(live.database, live.projections)
     rebuilder.rebuild_window, rebuilder.rebuild_subjects, rebuilder.batch_size = 40, 1_000, 8
+    rebuilder.rebuild_read_ahead = 1
     decoded = rebuilder._decoded
     pages: list[int] = []
 
