@@ -26,15 +26,22 @@ from collections.abc import Sequence
 from typing import Any, LiteralString
 
 import structlog
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
 )
+from eventsourcing.utils import retry
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from application.commit_times import COMMIT_TIMES, SNAPSHOT_TIMES
@@ -48,6 +55,26 @@ log = structlog.get_logger("rodedraad.store")
 #: eventsourcing's own recorder: 10 tries, 0.2 s apart).
 INSERT_ATTEMPTS = 10
 RETRY_WAIT_SECONDS = 0.2
+
+
+def _notification(
+    position: int, originator_id: Any, version: int, topic: str, state: bytes
+) -> Notification:
+    """A ``Notification`` equal to the one its constructor makes, at a third of the cost (a
+    frozen dataclass sets each field through ``object.__setattr__``)."""
+    notification = object.__new__(Notification)
+    object.__setattr__(
+        notification,
+        "__dict__",
+        {
+            "originator_id": originator_id,
+            "originator_version": version,
+            "topic": topic,
+            "state": bytes(state),
+            "id": position,
+        },
+    )
+    return notification
 
 
 class LockedInsertRecorder(PostgresApplicationRecorder):
@@ -200,6 +227,51 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                     raise
                 time.sleep(RETRY_WAIT_SECONDS)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """eventsourcing's query, with only the five columns a notification holds, rows as
+        tuples and each notification made without the frozen dataclass's ``__init__``: reading
+        the log that way was a sixth of a rebuild's CPU (issue #22). Same answers, same retry."""
+        conditions: list[SQL] = []
+        params: list[Any] = []
+        if start is not None:
+            conditions.append(
+                SQL("notification_id >= %s" if inclusive_of_start else "notification_id > %s")
+            )
+            params.append(start)
+        if stop is not None:
+            conditions.append(SQL("notification_id <= %s"))
+            params.append(stop)
+        if topics:
+            conditions.append(SQL("topic = ANY(%s)"))
+            params.append(list(topics))
+        params.append(limit)
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {schema}.{table}{where} ORDER BY notification_id LIMIT %s"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            where=SQL(" WHERE ") + SQL(" AND ").join(conditions) if conditions else SQL(""),
+        )
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            curs.execute(statement, params, prepare=True, binary=True)
+            return [
+                _notification(position, originator_id, version, topic, state)
+                for position, originator_id, version, topic, state in curs.fetchall()
+            ]
 
     def _locked_insert(self, rows: list[Any]) -> list[int]:
         """One attempt: the locked-insert function, in one implicit transaction."""

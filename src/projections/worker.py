@@ -17,11 +17,12 @@ that commit and from the new ones after it.
 import contextlib
 import math
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
@@ -59,6 +60,10 @@ SWITCH_OVER_ATTEMPTS = 5
 #: A rebuild's window: events applied in one transaction, and the records they may belong to.
 REBUILD_WINDOW_EVENTS = 20_000
 REBUILD_WINDOW_SUBJECTS = 4_000
+#: Windows read and decoded ahead, in a thread, while the last is written (each one more window
+#: in memory). Off: on the shared 2-core machine it sped the medium set up and slowed the large
+#: one (README, "the one-pass rebuild"); the thread's GIL competes with the writer's.
+REBUILD_READ_AHEAD = 0
 
 
 class Projection(Protocol):
@@ -155,6 +160,9 @@ class ProjectionWorker:
         #: at most ``rebuild_subjects`` records (aggregates): what bounds its memory.
         self.rebuild_window = REBUILD_WINDOW_EVENTS
         self.rebuild_subjects = REBUILD_WINDOW_SUBJECTS
+        #: Windows a rebuild reads and decodes ahead, in a thread of its own, while the last
+        #: is written (0: read and write in turn).
+        self.rebuild_read_ahead = REBUILD_READ_AHEAD
         self._lock = threading.RLock()
         #: An erasure was taken in and its scrub has not yet succeeded.
         self._scrub_pending = False
@@ -394,22 +402,23 @@ class ProjectionWorker:
         limit = self.batch_size * 5
         total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
         position = 0
-        while True:
-            window, subjects, end = self._window(position, limit)
-            if window:
+        with _read_ahead(self._windows(limit), self.rebuild_read_ahead) as windows:
+            for window, subjects, end in windows:
                 self._apply_window(projections, window, position, end)
                 # A window's keys are read in one query each page; kept, they would grow with
-                # the log up to the cache's cap, the one thing a longer log made larger.
-                self.care_record.keys.forget([_uuid(s) for s in subjects])
+                # the log up to the cache's cap. The window read ahead may share records with
+                # this one (its keys already read): a key forgotten too soon is read again.
+                self.care_record.keys.forget([_uuid(s) for s in subjects - windows.ahead])
                 time.sleep(0.001)  # let live writers to the same database in between windows
-            done, position = done + len(window), end
-            now = time.monotonic()
-            if progress and (now - last_report >= 1.0 or not window):
-                total = max(total, done)
-                progress(Progress(label, done, total, now - started))
-                last_report = now
-            if not window or done >= total:
-                break
+                done, position = done + len(window), end
+                now = time.monotonic()
+                if progress and now - last_report >= 1.0:
+                    progress(Progress(label, done, max(total, done), now - started))
+                    last_report = now
+                if done >= total:
+                    break
+        if progress:
+            progress(Progress(label, done, max(total, done), time.monotonic() - started))
         with self.database.transaction() as tx:
             for statement in indexes:
                 tx.execute(statement)
@@ -421,27 +430,31 @@ class ProjectionWorker:
         log.info("projections rebuilt", projections=list(names), position=position)
         return position
 
-    def _window(self, after: int, limit: int) -> tuple[list[tuple[int, Any]], set[UUID | str], int]:
-        """The decoded events after position ``after``, read ``limit`` at a time, up to
-        ``rebuild_window`` events or ``rebuild_subjects`` records (so memory stays bounded
-        however long the log is); the records they belong to; and the position of the last. A
-        trajectory whose events fall in one window has its row written once for all of them."""
-        window: list[tuple[int, Any]] = []
-        subjects: set[UUID | str] = set()
-        end = after
-        while len(window) < self.rebuild_window and len(subjects) < self.rebuild_subjects:
-            page = min(limit, self.rebuild_window - len(window))
-            notifications = self.care_record.recorder.select_notifications(
-                start=end, limit=page, inclusive_of_start=False
-            )
-            if not notifications:
-                break
-            window.extend(self._decoded(notifications))
-            subjects.update(n.originator_id for n in notifications)
-            end = notifications[-1].id
-            if len(notifications) < page:
-                break
-        return window, subjects, end
+    def _windows(self, limit: int) -> Iterator[tuple[list[tuple[int, Any]], set[UUID | str], int]]:
+        """The log from position zero in windows: each the decoded events after the last,
+        read ``limit`` at a time, up to ``rebuild_window`` events or ``rebuild_subjects``
+        records (so memory stays bounded however long the log is); the records they belong to;
+        and the position of the last. A trajectory whose events fall in one window has its row
+        written once for all of them. Ends at the head of the log."""
+        end = 0
+        while True:
+            window: list[tuple[int, Any]] = []
+            subjects: set[UUID | str] = set()
+            while len(window) < self.rebuild_window and len(subjects) < self.rebuild_subjects:
+                page = min(limit, self.rebuild_window - len(window))
+                notifications = self.care_record.recorder.select_notifications(
+                    start=end, limit=page, inclusive_of_start=False
+                )
+                if not notifications:
+                    break
+                window.extend(self._decoded(notifications))
+                subjects.update(n.originator_id for n in notifications)
+                end = notifications[-1].id
+                if len(notifications) < page:
+                    break
+            if not window:
+                return
+            yield window, subjects, end
 
     def _apply_window(
         self,
@@ -496,6 +509,81 @@ class ProjectionWorker:
                 log.info("rebuild switch-over chosen as a deadlock victim; again", attempt=attempt)
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
+
+
+class _ReadAhead:
+    """The items of ``source`` produced in a thread of its own, at most ``depth`` ahead of the
+    consumer: a rebuild's reads and decoding (Python, and PostgreSQL reading the log) overlap
+    with its writes (PostgreSQL copying rows in, while this process waits on the socket).
+    ``ahead`` holds the records of the window produced next, once known. A failure in the
+    thread is raised in the consumer; a consumer that stops early stops the thread."""
+
+    _END = object()
+
+    def __init__(
+        self, source: Iterator[tuple[list[Any], set[UUID | str], int]], depth: int
+    ) -> None:
+        self._source = source
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="rebuild-reader", daemon=True)
+        self.ahead: set[UUID | str] = set()
+
+    def _produce(self) -> None:
+        try:
+            for item in self._source:
+                self.ahead = item[1]
+                if not self._put(item):
+                    return
+            self._put(self._END)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
+            self._put(error)
+
+    def _put(self, item: Any) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[tuple[list[Any], set[UUID | str], int]]:
+        self._thread.start()
+        while (item := self._queue.get()) is not self._END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+
+@contextlib.contextmanager
+def _read_ahead(
+    source: Iterator[tuple[list[Any], set[UUID | str], int]], depth: int
+) -> Iterator["_ReadAhead | _InTurn"]:
+    """``source`` read ahead in a thread (``depth`` > 0), or in turn with its consumer."""
+    if depth <= 0:
+        yield _InTurn(source)
+        return
+    reader = _ReadAhead(source, depth)
+    try:
+        yield reader
+    finally:
+        reader.stop()
+
+
+@dataclass
+class _InTurn:
+    """The windows read when the consumer asks for the next one: none is read ahead."""
+
+    source: Iterator[tuple[list[Any], set[UUID | str], int]]
+    ahead: frozenset[UUID | str] = frozenset()
+
+    def __iter__(self) -> Iterator[tuple[list[Any], set[UUID | str], int]]:
+        return self.source
 
 
 def _uuid(subject: UUID | str) -> UUID:

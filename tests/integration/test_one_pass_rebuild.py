@@ -7,6 +7,7 @@ it builds must be, row by row, what the live worker built batch by batch; a proj
 mid-way must leave the live tables serving, untouched, and every position where it was.
 """
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -48,18 +49,38 @@ def rebuilder(own_settings: Settings, record: CareRecord) -> Iterator[Projection
 
 
 @pytest.mark.parametrize(
-    ("window", "subjects", "page"),
-    [(1, 1, 1), (7, 3, 2), (50, 1_000, 1000), (20_000, 4_000, 1000)],
-    ids=["one event", "seven events or three records", "fifty events", "default"],
+    ("window", "subjects", "page", "ahead"),
+    [
+        (1, 1, 1, 1),
+        (7, 3, 2, 1),
+        (7, 3, 2, 0),
+        (50, 1_000, 1000, 2),
+        (20_000, 4_000, 1000, 0),
+        (20_000, 4_000, 1000, 1),
+    ],
+    ids=[
+        "one event",
+        "seven events or three records",
+        "seven events, none read ahead",
+        "fifty events, two read ahead",
+        "default",
+        "default windows, one read ahead",
+    ],
 )
 def test_a_one_pass_rebuild_equals_row_by_row_what_the_live_worker_built(
-    live: ProjectionWorker, rebuilder: ProjectionWorker, window: int, subjects: int, page: int
+    live: ProjectionWorker,
+    rebuilder: ProjectionWorker,
+    window: int,
+    subjects: int,
+    page: int,
+    ahead: int,
 ) -> None:
     followed = read_models(live.database, live.projections)
     head = live.head()
     assert head > 100, "the story should be long enough to need many windows"
     rebuilder.rebuild_window, rebuilder.rebuild_subjects = window, subjects
     rebuilder.batch_size = max(1, page // 5)
+    rebuilder.rebuild_read_ahead = ahead
 
     position = rebuilder.rebuild_many([p.name for p in rebuilder.projections])
 
@@ -79,6 +100,7 @@ def test_a_projection_failing_mid_rebuild_leaves_the_live_tables_serving_and_unt
     followed = read_models(live.database, live.projections)
     head = live.head()
     rebuilder.rebuild_window, rebuilder.rebuild_subjects = 40, 1_000
+    rebuilder.rebuild_read_ahead = 1  # the thread reading ahead must stop with the failure too
     failing = rebuilder.projection("deadlines")
     windows: list[int] = []
     apply = failing.apply
@@ -95,6 +117,9 @@ def test_a_projection_failing_mid_rebuild_leaves_the_live_tables_serving_and_unt
         rebuilder.rebuild_many([p.name for p in rebuilder.projections])
 
     assert len(windows) == 3
+    assert not [t for t in threading.enumerate() if t.name == "rebuild-reader"], (
+        "the thread reading ahead stops with the rebuild"
+    )
     assert read_models(live.database, live.projections) == followed
     assert live.positions() == {p.name: head for p in live.projections}
     # The live worker goes on following the log meanwhile...
@@ -106,3 +131,29 @@ def test_a_projection_failing_mid_rebuild_leaves_the_live_tables_serving_and_unt
     monkeypatch.setattr(failing, "apply", apply)
     assert rebuilder.rebuild_many([p.name for p in rebuilder.projections]) == live.head()
     assert read_models(live.database, live.projections) == followed
+
+
+def test_a_failure_reading_ahead_stops_the_rebuild_and_leaves_the_live_tables_serving(
+    live: ProjectionWorker, rebuilder: ProjectionWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    followed = read_models(live.database, live.projections)
+    rebuilder.rebuild_window, rebuilder.rebuild_subjects, rebuilder.batch_size = 40, 1_000, 8
+    rebuilder.rebuild_read_ahead = 1
+    decoded = rebuilder._decoded
+    pages: list[int] = []
+
+    def fails_on_the_fifth_page(notifications: Sequence[Any]) -> list[tuple[int, Any]]:
+        pages.append(len(notifications))
+        if len(pages) == 5:
+            raise RuntimeError("the log could not be read")
+        return decoded(notifications)
+
+    monkeypatch.setattr(rebuilder, "_decoded", fails_on_the_fifth_page)
+
+    with pytest.raises(RuntimeError, match="the log could not be read"):
+        rebuilder.rebuild_many([p.name for p in rebuilder.projections])
+
+    assert len(pages) == 5
+    assert not [t for t in threading.enumerate() if t.name == "rebuild-reader"]
+    assert read_models(live.database, live.projections) == followed
+    assert live.positions() == {p.name: live.head() for p in live.projections}

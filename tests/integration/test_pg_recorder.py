@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from application.care_record import CareRecord
 from application.commands import RegisterClient
@@ -29,6 +30,41 @@ def test_the_application_records_through_the_locked_insert(pg_record: CareRecord
     assert (first.position, second.position) == (1, 2)
     [notification] = pg_record.recorder.select_notifications(start=2, limit=1)
     assert notification.originator_id == second.id
+
+
+@pytest.mark.parametrize(
+    ("start", "limit", "options"),
+    [
+        (None, 50, {}),
+        (1, 4, {}),
+        (2, 50, {"inclusive_of_start": False}),
+        (1, 50, {"stop": 5}),
+        (None, 50, {"topics": "registered"}),
+        (2, 3, {"stop": 7, "topics": "registered", "inclusive_of_start": False}),
+    ],
+    ids=["from the start", "a page", "after a position", "up to a stop", "of a topic", "all"],
+)
+def test_the_log_reads_as_eventsourcings_own_reader_reads_it(
+    pg_record: CareRecord, start: int | None, limit: int, options: dict[str, Any]
+) -> None:
+    """The leaner read of the log (issue #22) answers exactly what eventsourcing's does."""
+    for _ in range(8):
+        pg_record.register_client(ctx(0), said(RegisterClient, ctx(0)))
+    recorder = pg_record.recorder
+    if options.get("topics") == "registered":
+        options = {**options, "topics": [recorder.select_notifications(1, 1)[0].topic]}
+
+    ours = recorder.select_notifications(start, limit, **options)
+
+    theirs = PostgresApplicationRecorder.select_notifications(
+        recorder,
+        start,
+        limit,
+        **options,
+    )
+    assert ours, "the case should find notifications"
+    assert ours == theirs
+    assert [type(n.state) for n in ours] == [bytes] * len(ours)
 
 
 def test_a_write_waits_for_the_table_lock_like_eventsourcings_own(
