@@ -22,18 +22,23 @@ class HttpError(Exception):
 class _Answer:
     """httptools callbacks: collects the status and the body of one answer."""
 
-    __slots__ = ("body", "complete", "keep_alive")
+    __slots__ = ("body", "complete", "keep_alive", "parser")
 
     def __init__(self) -> None:
         self.body: list[bytes] = []
         self.complete = False
         self.keep_alive = True
+        self.parser = httptools.HttpResponseParser(self)
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
 
     def on_message_complete(self) -> None:
         self.complete = True
+        # Asked here: once the callback returns, llhttp resets the parser for the next answer
+        # and ``should_keep_alive()`` says False, which closed the connection after every
+        # request (issue #22: a TCP connect and a new server protocol for each command).
+        self.keep_alive = self.parser.should_keep_alive()
 
 
 class Connection:
@@ -66,7 +71,7 @@ class Connection:
             head += f"Content-Length: {len(body)}\r\n".encode()
         writer.write(head + b"\r\n" + body)
         answer = _Answer()
-        parser = httptools.HttpResponseParser(answer)
+        parser = answer.parser
         try:
             async with asyncio.timeout(self.timeout):
                 while not answer.complete:
@@ -77,7 +82,7 @@ class Connection:
         except (OSError, httptools.HttpParserError, TimeoutError) as e:
             await self.close()
             raise HttpError(f"{method} {path}: {e!r}") from e
-        if not parser.should_keep_alive():
+        if not answer.keep_alive:
             await self.close()
         return parser.get_status_code(), b"".join(answer.body)
 
