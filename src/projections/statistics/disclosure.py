@@ -515,7 +515,7 @@ class _RegionAudit:
         np.maximum(self.highest, values, out=self.highest)
         np.minimum(self.lowest, values, out=self.lowest)
 
-    def sweep(self, k: int, rounds: int = _SWEEPS) -> None:
+    def sweep(self, k: int) -> None:
         """Take many withheld rows towards their intervals' ends at once, before any of them
         is audited on its own: one programme maximises (then one minimises) the *sum* of the
         withheld rows not yet taken far enough, and its optimal solution, feasible for every
@@ -537,7 +537,7 @@ class _RegionAudit:
         highs = self.highs
         every = np.arange(self.num_atoms, dtype=np.int32)
         for maximise in (True, False):
-            for _ in range(rounds):
+            for _ in range(_SWEEPS):
                 costs = np.zeros(self.num_atoms)
                 chosen = 0
                 for r, row in enumerate(self.rows):
