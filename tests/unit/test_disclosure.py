@@ -5,7 +5,6 @@ from collections.abc import Iterable, Mapping
 import pytest
 from benchmarks.disclosure import synthetic_population
 
-from projections.statistics import disclosure
 from projections.statistics.disclosure import AuditFailed, audit, protect
 from projections.statistics.model import (
     ALL_SECTORS,
@@ -225,25 +224,3 @@ def test_a_realistic_region_publishes_most_of_its_region_by_year_flow_cells() ->
         if c.kind == "count" and c.key.table == "flow" and c.key.sector == ALL_SECTORS
     ]
     assert sum(c.withheld is None for c in region_flow) / len(region_flow) >= 0.6
-
-
-@pytest.mark.parametrize(("units", "seed"), [(150, 5), (300, 5)])
-def test_opening_many_cells_with_one_programme_keeps_every_interval_and_withholds_no_more(
-    units: int, seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The sweep (one programme over many withheld cells) only finds proofs sooner; which cell
-    a failing audit withholds next still comes from an optimal dual, and a degenerate programme
-    has several, so the cells chosen may differ by a few with the simplex's path. What must
-    hold: the independent oracle finds no withheld cell narrowed, and no more cells are
-    withheld than without the sweep (beyond one in a hundred: the path's noise)."""
-    subject = synthetic_population(units, regions=1, seed=seed, period=YEAR)
-
-    swept = protect(subject, K)
-    monkeypatch.setattr(disclosure, "_SWEEPS", 0)
-    one_at_a_time = protect(subject, K)
-
-    narrowed = [r for r in ranges(subject, published_counts(swept)) if not r.keeps_interval(K)]
-    assert narrowed == []
-    assert sum(c.withheld == "secondary" for c in swept.cells) > 20
-    withheld = [sum(c.withheld is not None for c in p.cells) for p in (swept, one_at_a_time)]
-    assert withheld[0] <= withheld[1] + len(swept.cells) // 100

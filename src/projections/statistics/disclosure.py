@@ -114,9 +114,6 @@ _NO_LIMIT = 2_147_483_647
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
 _HYPOTHETICAL_TYPES = 16
-#: Programmes per direction of :meth:`_RegionAudit.sweep`: each takes the rows the last one left
-#: short towards their ends; past a few, the rows left need programmes of their own.
-_SWEEPS = 3
 
 
 class AuditFailed(Exception):
@@ -515,61 +512,6 @@ class _RegionAudit:
         np.maximum(self.highest, values, out=self.highest)
         np.minimum(self.lowest, values, out=self.lowest)
 
-    def sweep(self, k: int) -> None:
-        """Take many withheld rows towards their intervals' ends at once, before any of them
-        is audited on its own: one programme maximises (then one minimises) the *sum* of the
-        withheld rows not yet taken far enough, and its optimal solution, feasible for every
-        published row, is noted by :meth:`_learn` like any other. A row it takes far enough
-        needs no programme of its own; the others are audited one by one as before, so what is
-        withheld is decided by the same rule — this only finds proofs sooner (a quarter's
-        withheld cells are mostly opened by a handful of such programmes instead of one or two
-        each).
-
-        Over the atoms alone (no hypothetical units), so every solution is one a real reader
-        must allow. A row with an atom in no published row is unbounded above (that atom may
-        grow freely); it is noted so, and left out of the sum, which is then bounded."""
-        if not self.num_atoms or not self._lp_row:
-            return
-        in_published = np.zeros(self.num_atoms, dtype=bool)
-        for row in self.rows:
-            if row.published:
-                in_published[row.cols] = True
-        highs = self.highs
-        every = np.arange(self.num_atoms, dtype=np.int32)
-        for maximise in (True, False):
-            for _ in range(_SWEEPS):
-                costs = np.zeros(self.num_atoms)
-                chosen = 0
-                for r, row in enumerate(self.rows):
-                    if row.published or not row.cols.size:
-                        continue
-                    low, high = self.needed(r, k)
-                    if maximise:
-                        if self.highest[r] >= high - 1e-6:
-                            continue
-                        if not in_published[row.cols].all():
-                            self.highest[r] = np.inf
-                            continue
-                    elif self.lowest[r] <= low + 1e-6:
-                        continue
-                    costs[row.cols] += row.coefs
-                    chosen += 1
-                if not chosen:
-                    break
-                highs.changeObjectiveSense(
-                    highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
-                )
-                highs.changeColsCost(self.num_atoms, every, costs)
-                try:
-                    highs.run()
-                    solved = highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-                    if solved:
-                        self._learn(np.asarray(highs.getSolution().col_value), self.num_atoms)
-                finally:
-                    highs.changeColsCost(self.num_atoms, every, np.zeros(self.num_atoms))
-                if not solved:
-                    break
-
     def relaxed(self, r: int, maximise: bool, needed: float) -> list[int] | None:
         """Whether withholding every published row of this release would open row ``r``'s
         failing bound, when the dual found names none of them (a degenerate programme has many
@@ -887,7 +829,6 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
     already narrow by themselves protects nothing by being withheld (a revision's unchanged
     total, a year whose quarters are all out): it is published again, and since an equality
     added back can narrow cells audited before, they are audited again."""
-    part.sweep(k)
     queue = [r for r, row in enumerate(part.rows) if not row.published]
     findings: dict[int, AuditedCell] = {}
     while queue:
@@ -921,7 +862,6 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                     chosen = _best(part, r, moved or ())
                 if chosen is None and row.release is None and row.key in secondary:
                     part.publish_again(r)
-                    part.sweep(k)
                     secondary.discard(row.key)
                     published_again = True
                     break
