@@ -1,8 +1,9 @@
 """``python -m benchmarks.releases``: statistics releases end to end, on one machine (issue #12).
 
 Loads the workload (``--size``, medium by default: 10,000 trajectories over six regions and six
-years) into a fresh store, brings the statistics read models up to the log, and then, as the
-scheduler would once the lag has passed:
+years) into a fresh store (or, with ``--database-url`` and ``--data-dir``, takes a store it was
+loaded into before: loading the large size takes a quarter of an hour), brings the statistics
+read models up to the log, and then, as the scheduler would once the lag has passed:
 
 1. releases the last full year's four quarters, then the year itself, in the order the
    scheduler does, each timed (``--periods`` chooses others): each release is audited with
