@@ -250,6 +250,12 @@ class _RegionAudit:
         for c in by_rarity:
             for r, _ in columns[c]:
                 self._atoms_with[r].append(c)
+        #: (table, category) → the sectors it has cells for.
+        sectors: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for row in rows:
+            if row.key.sector != ALL_SECTORS:
+                sectors[(row.key.table, row.key.category)].add(row.key.sector)
+        self._sectors = {where: sorted(found) for where, found in sectors.items()}
         #: The same cell in every version of the same period (a revision and its predecessors):
         #: a hypothetical unit differs in it in all of them alike.
         self._twins: dict[tuple[Period | None, CellKey], list[int]] = defaultdict(list)
@@ -345,15 +351,7 @@ class _RegionAudit:
         if first.key.sector != ALL_SECTORS:
             holders: set[int] = set().union(*(self._holders(t) for t in twins))
             return [tuple((h, 1.0) for h in sorted(holders))]
-        sectors = sorted(
-            {
-                row.key.sector
-                for row in self.rows
-                if row.key.table == first.key.table
-                and row.key.category == first.key.category
-                and row.key.sector != ALL_SECTORS
-            }
-        )
+        sectors = self._sectors.get((first.key.table, first.key.category), [])
         types = []
         for sector in sectors:
             lifted: set[int] = set()
@@ -441,6 +439,10 @@ class _RegionAudit:
             r: i for i, r in enumerate(r for r, row in enumerate(self.rows) if row.published)
         }
         published = [self.rows[r] for r in self._lp_row]
+        #: Each LP row's published value, and whether it is still published (withholding
+        #: frees it): what a solution an early stop ended on is checked against.
+        self._lp_value = np.array([row.value for row in published], dtype=np.float64)
+        self._lp_published = np.ones(len(published), dtype=bool)
         lp.num_row_ = len(published)
         lp.row_lower_ = np.array([self._lower(row) for row in published], dtype=np.float64)
         lp.row_upper_ = np.array([self._upper(row) for row in published], dtype=np.float64)
@@ -472,6 +474,7 @@ class _RegionAudit:
         """Drop row ``r``'s equality: the feasible set only grows, so every range found so far
         stays open (the audit is incremental)."""
         self.rows[r].published = False
+        self._lp_published[self._lp_row[r]] = False
         self.highs.changeRowBounds(self._lp_row[r], -highspy.kHighsInf, highspy.kHighsInf)
 
     def needed(self, r: int, k: int) -> tuple[float, float]:
@@ -545,6 +548,7 @@ class _RegionAudit:
         row = self.rows[r]
         row.published = True
         row.fixed = True
+        self._lp_published[self._lp_row[r]] = True
         self.highs.changeRowBounds(self._lp_row[r], float(row.value), float(row.value))
 
     def bound(self, r: int, maximise: bool, enough: float | None = None) -> _Bound:
@@ -662,11 +666,8 @@ class _RegionAudit:
         published row at its value (HiGHS's tolerances)."""
         if cols.size and cols.min() < -1e-9:
             return False
-        return all(
-            abs(activity[i] - self.rows[r].value) <= 1e-6
-            for r, i in self._lp_row.items()
-            if self.rows[r].published
-        )
+        gap = np.abs(activity - self._lp_value)[self._lp_published]
+        return not gap.size or float(gap.max()) <= 1e-6
 
     def _feasible(self) -> bool:
         """The atoms' true sizes satisfy every published row unless the numbers were tampered
