@@ -48,7 +48,7 @@ from application.keys import KeyStore, MemoryKeyStore, WrappedKeyStore
 from application.metrics import metrics
 from domain.client import Client
 from domain.common import Actor, CommandContext
-from domain.errors import ClientErased, InvalidValue
+from domain.errors import ClientErased, DomainError, InvalidValue
 from domain.export_authorisation import ExportAuthorisation
 from domain.learning_network import (
     ClosedNetworkTakesNothing,
@@ -273,7 +273,10 @@ class CareRecord(Application[UUID]):
         self._trusted.aggregate = cached
         try:
             return command()
-        except BaseException:
+        except (DomainError, ApplicationError):
+            # Only a refusal or a lost race is decided on the copy; anything else (the database
+            # gone, a failure after the commit) may follow this very command's commit, and
+            # running it again would record it twice.
             self._trusted.aggregate = None
             if not self._moved_on_before(aggregate_id, version, started):
                 raise
@@ -563,11 +566,11 @@ class CareRecord(Application[UUID]):
         read once, not on every call (an export, the scheduler's pass, a list)."""
         topic = get_topic(creation)
         with self._creations_lock:
-            head, known = self._creations.get(topic, (0, []))
+            head, known = self._creations.setdefault(topic, (0, []))
             found, head = self._recorded_after(creation, head)
-            known = known + [originator for _, originator in found]
+            known.extend(originator for _, originator in found)
             self._creations[topic] = (head, known)
-        return list(known)
+            return list(known)
 
     def _recorded_after(
         self, event: type[Aggregate.Event], position: int
