@@ -30,6 +30,7 @@ import anyio.to_thread
 import jwt
 
 from api.auth import ID_TOKEN_CLAIMS, LocalTokens, Principal, TokenError, TokenVerifier
+from api.ui.session import derived_key
 
 #: Time to sign in at the provider; the flow cookie and its signed content expire together.
 FLOW_MINUTES = 10
@@ -89,14 +90,14 @@ class OidcClient:
         self._client_secret = client_secret
         self.redirect_url = redirect_url
         secret = client_secret.encode()
-        self._flow_key = hmac.new(secret, b"rodedraad-ui-oidc-flow", hashlib.sha256).digest()
+        self._flow_key = derived_key(secret, "oidc-flow")
         #: The pages' sessions after this sign-in, and the CSRF key of their forms.
         self.sessions = LocalTokens(
-            secret=hmac.new(secret, b"rodedraad-ui-session", hashlib.sha256).digest(),
+            secret=derived_key(secret, "session"),
             issuer=SESSION_ISSUER,
         )
         self.session_verifier = self.sessions.verifier()
-        self.csrf_secret = hmac.new(secret, b"rodedraad-ui-csrf", hashlib.sha256).digest()
+        self.csrf_secret = derived_key(secret, "csrf")
         self._provider: Provider | None = None
 
     def __repr__(self) -> str:  # never the secret

@@ -319,10 +319,8 @@ def shown_status(trajectory: Trajectory, hidden: set[ReasonCategory]) -> str:
     return trajectory.status.value
 
 
-def my_trajectory(
-    trajectory: Trajectory, lang: str, hidden: set[ReasonCategory] | None = None
-) -> MyTrajectory:
-    status = shown_status(trajectory, hidden or set())
+def my_trajectory(trajectory: Trajectory, lang: str, hidden: set[ReasonCategory]) -> MyTrajectory:
+    status = shown_status(trajectory, hidden)
     return MyTrajectory(
         trajectory_id=trajectory.id,
         client_id=trajectory.client_id,

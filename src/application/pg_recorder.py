@@ -228,7 +228,9 @@ class LockedInsertRecorder(PostgresApplicationRecorder):
                 time.sleep(RETRY_WAIT_SECONDS)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @retry(
+        (InterfaceError, OperationalError), max_attempts=INSERT_ATTEMPTS, wait=RETRY_WAIT_SECONDS
+    )
     def select_notifications(
         self,
         start: int | None,

@@ -1,8 +1,6 @@
 """Builds the application objects from one ``Settings``; the tests use the same factory."""
 
 import gc
-import hashlib
-import hmac
 import math
 import threading
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from api.idempotency import (
 )
 from api.oidc import OidcClient
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention, UiConfig
+from api.ui.session import derived_key
 from application.access_log import AccessLog
 from application.audit_export import AuditExports
 from application.care_record import CareRecord
@@ -219,7 +218,7 @@ def build_ui_config(settings: Settings) -> UiConfig:
     tokens = LocalTokens.from_file(settings.auth.secret_file)
     return UiConfig(
         local_sign_in=tokens if settings.ui_local_sign_in else None,
-        csrf_secret=hmac.new(tokens.secret, b"rodedraad-ui-csrf", hashlib.sha256).digest(),
+        csrf_secret=derived_key(tokens.secret, "csrf"),
     )
 
 

@@ -116,8 +116,8 @@ def board_query(f: BoardFilter, now: datetime, dialect: str) -> tuple[str, list[
     ]
     lists: list[str] = []
     stuck, params = stuck_since(f, now, dialect)
+    source, scope_params, prefix, key = _scope_source(f)
     for column, condition, values in components:
-        source, scope_params, prefix, key = _scope_source(f)
         c = f"{prefix}.{column}"
         lists.append(
             f"SELECT {prefix}.{key} AS id {source} AND {condition.format(c=c)} "
