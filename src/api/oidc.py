@@ -30,7 +30,6 @@ import anyio.to_thread
 import jwt
 
 from api.auth import ID_TOKEN_CLAIMS, LocalTokens, Principal, TokenError, TokenVerifier
-from api.ui.session import derived_key
 
 #: Time to sign in at the provider; the flow cookie and its signed content expire together.
 FLOW_MINUTES = 10
@@ -79,6 +78,12 @@ def code_challenge(verifier: str) -> str:
     """RFC 7636 S256: BASE64URL(SHA256(verifier)) without padding."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def derived_key(secret: bytes, purpose: str) -> bytes:
+    """A key of the pages' own for one purpose (sessions, sign-in flows, forms), derived from a
+    deployment secret, so every process derives the same one and no purpose shares another's."""
+    return hmac.new(secret, f"rodedraad-ui-{purpose}".encode(), hashlib.sha256).digest()
 
 
 class OidcClient:

@@ -22,9 +22,8 @@ from api.idempotency import (
     RequestFingerprints,
     SqliteIdempotencyStore,
 )
-from api.oidc import OidcClient
+from api.oidc import OidcClient, derived_key
 from api.services import ApiServices, HealthCheck, QueryRunner, Retention, UiConfig
-from api.ui.session import derived_key
 from application.access_log import AccessLog
 from application.audit_export import AuditExports
 from application.care_record import CareRecord

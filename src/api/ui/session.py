@@ -67,12 +67,6 @@ def ended_session() -> Cookie:
     return cookie(SESSION_COOKIE, "", 0)
 
 
-def derived_key(secret: bytes, purpose: str) -> bytes:
-    """A key of the pages' own for one purpose (sessions, sign-in flows, forms), derived from a
-    deployment secret, so every process derives the same one and no purpose shares another's."""
-    return hmac.new(secret, f"rodedraad-ui-{purpose}".encode(), hashlib.sha256).digest()
-
-
 def csrf_token(secret: bytes, nonce: str) -> str:
     """The form's token: the cookie's nonce signed with the server's key (a signed double
     submit: a page on another site can neither read the cookie nor forge the signature)."""
