@@ -1,17 +1,17 @@
-"""A/B of the HTTP command path (issue #22 point 2): two trees of the code served alternately.
+"""A/B of the HTTP command path (issue #22 point 2): trees of the code served in turn.
 
 One fresh PostgreSQL database, loaded with a small workload; one projection worker (from this
-tree); then, round by round, ``rodedraad serve`` from each tree in turn (the order flips every
-round) with ``PYTHONPATH`` naming that tree's ``src``, 8 keep-alive clients sending workload
+tree); then, round by round, ``rodedraad serve`` from each tree in turn (the order rotates and flips
+every round) with ``PYTHONPATH`` naming that tree's ``src``, 8 keep-alive clients sending workload
 commands for a window. Per window: commands/s, p50/p99, and the CPU per command of the API
 process, of the PostgreSQL backends serving the API's connections and those serving the
 projection worker's (found by their client ports, so other databases on a shared server do not
 count), and of the load client; the load average beside it. Medians over the rounds.
 
-    python -m benchmarks.command_ab --before /tmp/base/src --after src [--rounds 3] [--window 8]
-        [--clients 8] [--null] [--profile DIR]
+    python -m benchmarks.command_ab --tree main=/tmp/main/src --tree new=src [--tree …]
+        [--rounds 3] [--window 8] [--clients 8] [--null] [--profile DIR] [--extra-path DIR]
 
-``--null``: the null command too, from the ``after`` tree, for the floor. ``--profile DIR``: a
+``--null``: the null command too, from the last tree, for the floor. ``--profile DIR``: a
 py-spy profile (GIL samples) of each server in its first window (``py-spy`` beside the
 interpreter). Prints one JSON object.
 """
@@ -218,8 +218,13 @@ def _profile(pid: int, seconds: float, out: Path) -> "subprocess.Popen[bytes]":
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", type=Path, required=True)
-    parser.add_argument("--after", type=Path, required=True)
+    parser.add_argument(
+        "--tree",
+        action="append",
+        required=True,
+        metavar="NAME=SRC",
+        help="a tree to serve (its src directory); two or more, in the order to compare",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--window", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
@@ -238,16 +243,21 @@ def main() -> None:
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     target = Target("postgres", f"{base}/{args.database}", data_dir)
     as_of = default_as_of()
-    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": [], "null": []}
+    trees = {name: Path(src) for name, _, src in (t.partition("=") for t in args.tree)}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in [*trees, "null"]}
     worker: Service | None = None
     try:
         _load(target, args.trajectories, as_of)
         headers = _headers(target)
         worker = start_projection_worker(target)
         feed = ScriptFeed(1, 2_000_000_000, as_of)
-        trees = {"before": args.before, "after": args.after}
+        last = list(trees)[-1]
         for round_ in range(args.rounds):
-            order = ["before", "after"] if round_ % 2 == 0 else ["after", "before"]
+            # Each tree in each place of the order over the rounds, so a drifting load falls on all.
+            names = list(trees)
+            order = names[round_ % len(names) :] + names[: round_ % len(names)]
+            if round_ % 2:
+                order.reverse()
             for name in order:
                 port = free_port()
                 server = _serve(target, trees[name], port, f"serve-{name}", args.extra_path)
@@ -266,7 +276,7 @@ def main() -> None:
                     runs[name].append(_window(base_url, headers, feed, meter, args))
                     if spy is not None:
                         spy.wait(timeout=60)
-                    if args.null and name == "after":
+                    if args.null and name == last:
                         runs["null"].append(
                             _window(
                                 base_url,
