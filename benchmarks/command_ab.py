@@ -59,6 +59,13 @@ from benchmarks.workload import (
 _TITLE = re.compile(r"^postgres: (?:[^:]+: )?\S+ (\S+) [\d.]+\((\d+)\)")
 
 
+def backend_of(title: str) -> tuple[str, int] | None:
+    """A PostgreSQL backend's database and its client's TCP port, from its process title
+    (``postgres: [cluster: ]user database host(port) state``); None for any other process."""
+    match = _TITLE.match(title)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
 def _backends(database: str) -> dict[int, int]:
     """The PostgreSQL backends of ``database``: pid → the client's port (from the title)."""
     found: dict[int, int] = {}
@@ -69,9 +76,9 @@ def _backends(database: str) -> dict[int, int]:
             title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
         except OSError:
             continue
-        match = _TITLE.match(title)
-        if match and match.group(1) == database:
-            found[int(entry.name)] = int(match.group(2))
+        backend = backend_of(title)
+        if backend is not None and backend[0] == database:
+            found[int(entry.name)] = backend[1]
     return found
 
 
