@@ -224,24 +224,3 @@ def test_a_realistic_region_publishes_most_of_its_region_by_year_flow_cells() ->
         if c.kind == "count" and c.key.table == "flow" and c.key.sector == ALL_SECTORS
     ]
     assert sum(c.withheld is None for c in region_flow) / len(region_flow) >= 0.6
-
-
-def test_a_lone_withheld_sector_cell_has_its_lines_smallest_other_sector_withheld_with_it() -> None:
-    """Three referrals in one sector (below k) beside 25 and 30 in two others: the region's
-    total minus the two others would give the three away, so the smaller other sector is
-    withheld with it (chosen before any programme, ``_lone_in_line``), and the independent
-    oracle finds no withheld cell narrowed below its interval."""
-    sizes = {"adult": 3, "youth": 25, "disability": 30}
-    contributions = {
-        f"{sector}-{i}": unit("r", sector, [flow("r", sector, "referrals")])
-        for sector, size in sizes.items()
-        for i in range(size)
-    }
-    subject = population(contributions)
-
-    protected = protect(subject, K)
-
-    assert cell(protected.cells, flow("r", "adult", "referrals")).withheld == "below_k"
-    assert cell(protected.cells, flow("r", "youth", "referrals")).withheld == "secondary"
-    narrowed = [r for r in ranges(subject, published_counts(protected)) if not r.keeps_interval(K)]
-    assert narrowed == []

@@ -821,32 +821,6 @@ def _best(part: _RegionAudit, failing: int, candidates: Sequence[int]) -> int | 
     )
 
 
-def _lone_in_line(part: _RegionAudit) -> list[int]:
-    """This release's cells to withhold before any programme is solved: one for each *line* (a
-    category's sector cells and the region's all-sectors cell of this release) in which a
-    single sector cell is withheld while the all-sectors cell is published. That cell is then
-    the all-sectors cell minus the others — exactly, whatever else is withheld — so its
-    programme would fail, be solved to the optimum, and withhold another cell for it anyway;
-    the line's smallest published sector cell is withheld at once instead (the cell
-    :func:`_best` prefers among a line's). The audit that follows checks every withheld cell
-    as before and withholds more where this is not enough: this only picks a first choice."""
-    lines: dict[CellKey, list[int]] = defaultdict(list)
-    for r, row in enumerate(part.rows):
-        if row.release is None and row.key.sector != ALL_SECTORS:
-            lines[row.key._replace(sector=ALL_SECTORS)].append(r)
-    chosen = []
-    for whole, members in lines.items():
-        total = part.index.get((None, whole))
-        if total is None or not part.rows[total].published:
-            continue
-        if sum(1 for r in members if not part.rows[r].published) != 1:
-            continue
-        others = [r for r in members if part.rows[r].published and not part.rows[r].fixed]
-        if others:
-            chosen.append(min(others, key=lambda r: (part.rows[r].value, part.rows[r].key)))
-    return chosen
-
-
 def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[AuditedCell]:
     """Audit every withheld row of one part, withholding more of this release's cells until
     every one keeps its interval; refuse (:class:`AuditFailed`) when that cannot be done.
@@ -855,9 +829,6 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
     already narrow by themselves protects nothing by being withheld (a revision's unchanged
     total, a year whose quarters are all out): it is published again, and since an equality
     added back can narrow cells audited before, they are audited again."""
-    for r in _lone_in_line(part):
-        part.withhold(r)
-        secondary.add(part.rows[r].key)
     queue = [r for r, row in enumerate(part.rows) if not row.published]
     findings: dict[int, AuditedCell] = {}
     while queue:
