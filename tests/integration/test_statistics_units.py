@@ -20,7 +20,7 @@ from domain.trajectory import Trajectory
 from projections.statistics import tables
 from projections.statistics.model import ALL_SECTORS, CellKey, Period
 from projections.statistics.tables import population, populations
-from projections.statistics.units import UnitRecord, read_units
+from projections.statistics.units import KnownUnits, UnitRecord, read_units
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_policy, build_projection_worker
 from tests.integration.stories import Story, logged_events, tell
@@ -142,3 +142,30 @@ def test_leaving_out_trajectories_ended_long_before_a_period_changes_none_of_its
     for period in periods:
         assert skipping[period].contributions == every_unit[period].contributions
         assert skipping[period].quantiles == every_unit[period].quantiles
+
+
+def test_units_known_from_an_earlier_read_are_reused_only_while_their_row_is_unchanged(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """A process keeps the units it read (``KnownUnits``) between its releases: a row read
+    again unchanged gives the same object, a row changed since (more events) is decoded
+    again, and every unit equals what a fresh read gives."""
+    known = KnownUnits()
+    worker = build_projection_worker(own_settings, record)
+    try:
+        worker.catch_up()
+        with worker.database.transaction() as tx:
+            first = {u.trajectory_id: u for u in read_units(tx, known=known)}
+        tell(story, steps=60, seed=8)
+        worker.catch_up()
+        with worker.database.transaction() as tx:
+            fresh = {u.trajectory_id: u for u in read_units(tx)}
+            again = {u.trajectory_id: u for u in read_units(tx, known=known)}
+    finally:
+        worker.database.close()
+
+    assert again == fresh
+    changed = {tid for tid, u in fresh.items() if first.get(tid) != u}
+    assert changed, "the story's further steps changed no unit: nothing was tested"
+    assert all(again[tid] is first[tid] for tid in fresh.keys() - changed)
+    assert all(again[tid] is not first.get(tid) for tid in changed)

@@ -6,6 +6,8 @@ Units are built by hand (one per trajectory), so each test shows the one fact it
 import re
 from datetime import date
 
+import pytest
+
 from domain.common import Sector
 from domain.deadlines import Anchor, DeadlinePolicy, DeadlineRule, Fact, Offset, Satisfier
 from projections.statistics.model import ALL_SECTORS, CellKey, Period, Population
@@ -330,3 +332,34 @@ def test_a_rare_block_reason_also_counts_in_other() -> None:
     assert after[key("*", "reason:other")] == 15
     assert after[key("youth_care", "reason:other")] == 15
     assert after[key("*", "reason:safety")] == 3
+
+
+def test_digests_kept_between_releases_give_the_population_worked_out_afresh() -> None:
+    """A process keeps each unit's digest between its releases (``Digests``): a unit that
+    changed since (a late fact) is worked out again, an unchanged one is not, and each
+    population equals the one built without them."""
+    from projections.statistics.tables import Digests
+
+    facts = (Fact("accepted", date(2026, 7, 12)),)
+    before = [unit("t-1", facts=facts), unit("t-2", facts=facts)]
+    kept = Digests(POLICY, {})
+    first = population(before, Q3, policy=POLICY, kinds={}, digests=kept)
+    late = (*facts, Fact("consultation:start", date(2026, 8, 20)))
+    after = [before[0], unit("t-2", facts=late)]
+
+    again = population(after, Q3, policy=POLICY, kinds={}, digests=kept)
+
+    assert first == of(before, Q3)
+    assert again == of(after, Q3)
+    assert again != first
+    assert kept.digest(before[0]) is kept.digest(before[0])
+
+
+def test_digests_refuse_another_policy_or_other_kinds() -> None:
+    from projections.statistics.tables import Digests
+
+    kept = Digests(POLICY, {})
+    other = DeadlinePolicy(rules=(START_RULE,), fingerprint="cd")
+    for policy, kinds in ((other, {}), (POLICY, {"org": "school"})):
+        with pytest.raises(ValueError, match="another policy"):
+            population([unit()], Q3, policy=policy, kinds=kinds, digests=kept)

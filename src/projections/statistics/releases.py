@@ -20,7 +20,7 @@ releases a period again as a **revision** when facts recorded late changed what 
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import structlog
@@ -47,7 +47,12 @@ from projections.statistics.store import (
     TableSummary,
     cell_rows,
 )
-from projections.statistics.units import StatisticsProjection, earliest_referral, read_units
+from projections.statistics.units import (
+    KnownUnits,
+    StatisticsProjection,
+    earliest_referral,
+    read_units,
+)
 from projections.store import ProjectionDatabase
 from projections.tracking import read_tracking
 
@@ -155,6 +160,10 @@ class Releases:
     lag_days: int
     deployment: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: The units read and their digests, kept between this process's releases: a release
+    #: reads every unit, and works out again only those that changed since the last one.
+    known_units: KnownUnits = field(default_factory=KnownUnits)
+    digests: tables.Digests | None = None
 
     def check_publishable(self, period: Period, today: date) -> None:
         first = period.publishable_on(self.lag_days)
@@ -172,9 +181,12 @@ class Releases:
             position = tracked[0] if tracked else 0
             kinds = organisation_kinds(tx)
             # A trajectory referred after the period counts in none of its cells.
-            units = list(read_units(tx, referred_by=period.end))
+            units = list(read_units(tx, referred_by=period.end, known=self.known_units))
+        if self.digests is None or not self.digests.holds_for(self.policy, kinds):
+            self.digests = tables.Digests(self.policy, kinds)
         population = tables.merge_rare(
-            tables.population(units, period, policy=self.policy, kinds=kinds), self.k
+            tables.population(units, period, policy=self.policy, kinds=kinds, digests=self.digests),
+            self.k,
         )
         return population, position
 

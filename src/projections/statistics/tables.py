@@ -590,6 +590,48 @@ def _settled_by(unit: UnitRecord, reach: timedelta) -> date | None:
     return last + reach
 
 
+class Digests:
+    """Each unit's ``_settled_by`` day and ``digest`` under one deadline policy and one
+    register's kinds, worked out once and kept between the releases of one process (a
+    unit's deadlines, ``domain.deadlines.instances``, are most of a population's cost, and
+    most units did not change since the last release). An entry holds while the unit is the
+    one it was worked out from: the same object (``units.KnownUnits`` hands back the same
+    ``UnitRecord`` for an unchanged row) or an equal one."""
+
+    def __init__(self, policy: DeadlinePolicy, kinds: Mapping[str, str]) -> None:
+        self.policy = policy
+        self.kinds = dict(kinds)
+        self._reach = _reach(policy)
+        self._rules: dict[tuple[str, str], list[DeadlineRule]] = {}
+        self._found: dict[str, tuple[UnitRecord, date | None, Digest | None]] = {}
+
+    def holds_for(self, policy: DeadlinePolicy, kinds: Mapping[str, str]) -> bool:
+        return policy is self.policy and kinds == self.kinds
+
+    def _entry(self, unit: UnitRecord) -> tuple[UnitRecord, date | None, Digest | None]:
+        entry = self._found.get(unit.trajectory_id)
+        if entry is None or not (entry[0] is unit or entry[0] == unit):
+            entry = self._found[unit.trajectory_id] = (unit, _settled_by(unit, self._reach), None)
+        return entry
+
+    def settled(self, unit: UnitRecord) -> date | None:
+        """The day after which ``unit`` counts in nothing any more (``_settled_by``)."""
+        return self._entry(unit)[1]
+
+    def digest(self, unit: UnitRecord) -> Digest:
+        """``unit``'s digest, its deadlines under its region's and sector's rules."""
+        entry = self._entry(unit)
+        if entry[2] is not None:
+            return entry[2]
+        where = (unit.region, unit.sector)
+        rules = self._rules.get(where)
+        if rules is None:
+            rules = self._rules[where] = self.policy.rules_for(*where)
+        found = digest(unit, instances(unit.facts, rules), self.kinds)
+        self._found[unit.trajectory_id] = (entry[0], entry[1], found)
+        return found
+
+
 def population(
     units: Iterable[UnitRecord],
     period: Period,
@@ -598,6 +640,7 @@ def population(
     kinds: Mapping[str, str],
     unit_id: Callable[[UnitRecord], str] = _trajectory_id,
     regions: Collection[str] = (),
+    digests: Digests | None = None,
 ) -> Population:
     """Every table's cells for ``period`` over ``units``, before disclosure control.
 
@@ -607,7 +650,13 @@ def population(
     it, are left out of the contributions (they constrain nothing).
     """
     return populations(
-        units, (period,), policy=policy, kinds=kinds, unit_id=unit_id, regions=regions
+        units,
+        (period,),
+        policy=policy,
+        kinds=kinds,
+        unit_id=unit_id,
+        regions=regions,
+        digests=digests,
     )[period]
 
 
@@ -619,18 +668,22 @@ def populations(
     kinds: Mapping[str, str],
     unit_id: Callable[[UnitRecord], str] = _trajectory_id,
     regions: Collection[str] = (),
+    digests: Digests | None = None,
 ) -> dict[Period, Population]:
     """``population`` of each of ``periods`` in one pass over the units: a release audits a
-    year with its quarters, and each unit's deadlines are worked out once for all of them."""
+    year with its quarters, and each unit's deadlines are worked out once for all of them
+    (and once for every release of a process that keeps its ``digests``)."""
+    if digests is None:
+        digests = Digests(policy, kinds)
+    elif not digests.holds_for(policy, kinds):
+        raise ValueError("digests worked out under another policy or other kinds")
     wanted = sorted(set(periods), key=lambda p: (p.start, p.end))
     names = rule_names(policy)
     vocabulary = kind_vocabulary(kinds)
     categories = count_cells(names, vocabulary)
     known = {cell for cell, _ in categories}
-    reach = _reach(policy)
     seen_regions: set[str] = set(regions)
     sectors = list(SECTORS)
-    rules: dict[tuple[str, str], list[DeadlineRule]] = {}
     keys: dict[tuple[str, str, str, str], CellKey] = {}
 
     def key(table: str, region: str, sector: str, category: str) -> CellKey:
@@ -651,7 +704,7 @@ def populations(
         seen_regions.add(unit.region)
         if unit.sector not in sectors:
             sectors.append(unit.sector)
-        settled = _settled_by(unit, reach)
+        settled = digests.settled(unit)
         concerned = [
             p
             for p in wanted
@@ -660,9 +713,7 @@ def populations(
         if not concerned:
             continue
         where = (unit.region, unit.sector)
-        if where not in rules:
-            rules[where] = policy.rules_for(*where)
-        found = digest(unit, instances(unit.facts, rules[where]), kinds)
+        found = digests.digest(unit)
         if where not in pairs:
             pairs[where] = {}
         mine_pairs = pairs[where]

@@ -19,6 +19,7 @@ Facts are kept in the order they happened (by date, then log order), so a fact r
 takes its place, and a rebuild in other batch sizes gives the same rows.
 """
 
+import hashlib
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -328,12 +329,50 @@ class StatisticsProjection:
         return known
 
 
+class KnownUnits:
+    """The units read before, each with a fingerprint of the row it was decoded from: reading
+    them again gives the same ``UnitRecord`` object for a row that did not change, without
+    decoding it (a release reads every unit of the store; most did not change since the
+    last). Held by one process between its releases; never stored."""
+
+    def __init__(self) -> None:
+        self._units: dict[str, tuple[bytes, UnitRecord]] = {}
+
+    def unit(self, row: Sequence[str]) -> UnitRecord:
+        tid, region, sector, referred_on, facts, details = row
+        fingerprint = hashlib.blake2b(
+            "\x1f".join((region, sector, referred_on, facts, details)).encode(), digest_size=16
+        ).digest()
+        known = self._units.get(tid)
+        if known is not None and known[0] == fingerprint:
+            return known[1]
+        unit = _decode(row)
+        self._units[tid] = (fingerprint, unit)
+        return unit
+
+
+def _decode(row: Sequence[str]) -> UnitRecord:
+    tid, region, sector, referred_on, facts, details = row
+    return UnitRecord(
+        tid,
+        region,
+        sector,
+        date.fromisoformat(referred_on),
+        _FACTS.decode(facts),
+        _DETAILS.decode(details),
+    )
+
+
 def read_units(
-    tx: Tx, regions: Collection[str] | None = None, referred_by: date | None = None
+    tx: Tx,
+    regions: Collection[str] | None = None,
+    referred_by: date | None = None,
+    known: KnownUnits | None = None,
 ) -> Iterator[UnitRecord]:
     """Every unit (of ``regions``, if given; referred on or before ``referred_by``, if given),
     by trajectory id, a page at a time: a release of a large region never holds the rows in
-    memory twice."""
+    memory twice. With ``known``, a row read before and unchanged since is not decoded again."""
+    decode = known.unit if known is not None else _decode
     where, params = [], []
     if regions is not None:
         if not regions:
@@ -351,15 +390,8 @@ def read_units(
             f"ORDER BY trajectory_id LIMIT {PAGE}",
             [*params, after],
         )
-        for tid, region, sector, referred_on, facts, details in page:
-            yield UnitRecord(
-                tid,
-                region,
-                sector,
-                date.fromisoformat(referred_on),
-                _FACTS.decode(facts),
-                _DETAILS.decode(details),
-            )
+        for row in page:
+            yield decode(row)
         if len(page) < PAGE:
             return
         after = page[-1][0]
