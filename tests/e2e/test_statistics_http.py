@@ -217,6 +217,9 @@ def test_the_scheduler_releases_each_closed_period_once(app: tuple[App, Releases
     _, releases = app
     made = releases.run_due()
     assert {r.period for r in made} >= {"2025Q2", "2025"}
+    # The units kept between the run's releases are let go of once the run is over.
+    assert releases.digests is None
+    assert releases.known_units._units == {}
     assert releases.run_due() == []
 
 

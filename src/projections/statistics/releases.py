@@ -160,7 +160,8 @@ class Releases:
     lag_days: int
     deployment: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    #: The units read and their digests, kept between this process's releases: a release
+    #: The units read and their digests, kept between the releases of one run (the periods
+    #: that fall due together, or a benchmark's sequence) until ``forget_units``: a release
     #: reads every unit, and works out again only those that changed since the last one.
     known_units: KnownUnits = field(default_factory=KnownUnits)
     digests: tables.Digests | None = None
@@ -291,11 +292,23 @@ class Releases:
         """The scheduler's job: release every period that became due by ``now``. A refused
         period is logged (an operator looks at it) and the others go on."""
         made = []
-        for period in self.due((now or self.clock()).astimezone(UTC).date()):
-            try:
-                made.append(self.release(period))
-            except (NothingChanged, EmptyPeriod):
-                continue
-            except ReleaseRefused as refused:
-                log.warning("statistics release refused", period=str(period), reason=str(refused))
+        try:
+            for period in self.due((now or self.clock()).astimezone(UTC).date()):
+                try:
+                    made.append(self.release(period))
+                except (NothingChanged, EmptyPeriod):
+                    continue
+                except ReleaseRefused as refused:
+                    log.warning(
+                        "statistics release refused", period=str(period), reason=str(refused)
+                    )
+        finally:
+            self.forget_units()
         return made
+
+    def forget_units(self) -> None:
+        """Let go of the units and digests kept since the last call: the scheduler's process
+        lives for months and a new period falls due a few times a year, so between its runs
+        they would hold memory (every unit of the store) for nothing."""
+        self.known_units = KnownUnits()
+        self.digests = None
