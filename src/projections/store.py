@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
@@ -30,6 +31,12 @@ from projections import tracking
 def iso(moment: datetime | None) -> str | None:
     """Sortable UTC text for datetime columns (both databases store and compare it as text)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def share_of(record: UUID, shares: int) -> int:
+    """Which of ``shares`` a record belongs to when a rebuild splits its work by record: a
+    look at its id only, so a share knows an event of another from the raw row."""
+    return record.int % shares
 
 
 class ProjectionDatabase(Protocol):
