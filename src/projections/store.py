@@ -34,9 +34,10 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def share_of(record: UUID, shares: int) -> int:
-    """Which of ``shares`` a record belongs to when a rebuild splits its work by record: a
-    look at its id only, so a share knows an event of another from the raw row."""
-    return record.int % shares
+    """Which of ``shares`` a record belongs to when a rebuild splits its work by record: its
+    id's last byte modulo ``shares``, which PostgreSQL reads from the raw row too
+    (``LockedInsertRecorder.select_notifications``), so a share reads no other's events."""
+    return (record.int & 0xFF) % shares
 
 
 class ProjectionDatabase(Protocol):

@@ -46,7 +46,7 @@ from projections.learning_networks import LearningNetworksProjection
 from projections.organisations import OrganisationsProjection
 from projections.plan_state.projection import PlanStateProjection
 from projections.statistics.units import StatisticsProjection
-from projections.store import ProjectionDatabase, Tx, lock_schema, share_of
+from projections.store import ProjectionDatabase, Tx, lock_schema
 from projections.timeline import TimelineProjection
 from projections.tracking import (
     REBUILDING,
@@ -447,8 +447,10 @@ class ProjectionWorker:
         events applied."""
         total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
         position = 0
-        accept = _share_filter(projections, share)
-        source = self._windows(limit, stop, accept)
+        topics = sorted(
+            {get_topic(cls) for p in projections for cls in getattr(p, "shared_events", ())}
+        )
+        source = self._windows(limit, stop, share, topics)
         with _read_ahead(source, self.rebuild_read_ahead) as windows:
             for window, subjects, end in windows:
                 self._apply_window(projections, window, position, end, copy)
@@ -530,39 +532,52 @@ class ProjectionWorker:
         self,
         limit: int,
         stop: int | None = None,
-        accept: Callable[[Notification], bool] | None = None,
+        share: tuple[int, int] | None = None,
+        shared_topics: Sequence[str] = (),
     ) -> Iterator[tuple[list[tuple[int, Any]], set[UUID | str], int]]:
         """The log from position zero in windows: each the decoded events after the last,
         read ``limit`` at a time, up to ``rebuild_window`` events or ``rebuild_subjects``
         records (so memory stays bounded however long the log is); the records they belong to;
-        and the position of the last read. A trajectory whose events fall in one window has its
-        row written once for all of them. Ends at ``stop``, or at the head of the log. Only the
-        notifications ``accept`` takes are decoded (a look at the raw row: a share's); a window
-        may then hold none, yet it moves the position."""
+        and the position it ends at. A trajectory whose events fall in one window has its row
+        written once for all of them. Ends at ``stop``, or at the head of the log. With
+        ``share`` only the events of that share's records and of ``shared_topics`` are read
+        (the database skips the others), so the last window ends at ``stop`` even if the
+        events before it are another share's."""
         end = 0
         while True:
             window: list[tuple[int, Any]] = []
             subjects: set[UUID | str] = set()
-            read = 0
-            while read < self.rebuild_window and len(subjects) < self.rebuild_subjects:
-                page = min(limit, self.rebuild_window - read)
-                notifications = self.care_record.recorder.select_notifications(
-                    start=end, limit=page, stop=stop, inclusive_of_start=False
-                )
-                if not notifications:
+            began, exhausted = end, False
+            while len(window) < self.rebuild_window and len(subjects) < self.rebuild_subjects:
+                page = min(limit, self.rebuild_window - len(window))
+                select = self.care_record.recorder.select_notifications
+                if share is None:
+                    notifications = select(
+                        start=end, limit=page, stop=stop, inclusive_of_start=False
+                    )
+                else:  # only the PostgreSQL recorder splits; SQLite's rebuild is one process
+                    notifications = select(  # type: ignore[call-arg]
+                        start=end,
+                        limit=page,
+                        stop=stop,
+                        inclusive_of_start=False,
+                        share=share,
+                        shared_topics=shared_topics,
+                    )
+                if notifications:
+                    window.extend(self._decoded(notifications))
+                    subjects.update(n.originator_id for n in notifications)
+                    end = notifications[-1].id
+                if len(notifications) < page:
+                    exhausted = True
                     break
-                read += len(notifications)
-                end = notifications[-1].id
-                last_page = len(notifications) < page
-                if accept is not None:
-                    notifications = [n for n in notifications if accept(n)]
-                window.extend(self._decoded(notifications))
-                subjects.update(n.originator_id for n in notifications)
-                if last_page:
-                    break
-            if not read:
+            if exhausted and stop is not None:
+                end = stop  # nothing of this share is left up to it
+            if end == began:
                 return
             yield window, subjects, end
+            if exhausted:
+                return
 
     def _apply_window(
         self,
@@ -699,20 +714,6 @@ class _InTurn:
 def _share_copy(k: int, shares: int) -> Copy:
     """The ``*_next`` tables, tracked in share k of n's own rows while the shares run."""
     return Copy(REBUILT.table_suffix, f"{REBUILDING}/{k}of{shares}")
-
-
-def _share_filter(
-    projections: Sequence[Projection], share: tuple[int, int] | None
-) -> Callable[[Notification], bool] | None:
-    """Which raw notifications share (k, n) decodes: those of its records (``share_of``) and
-    those of the events its projections need from every record (``shared_events``)."""
-    if share is None:
-        return None
-    k, shares = share
-    topics = frozenset(
-        get_topic(cls) for p in projections for cls in getattr(p, "shared_events", ())
-    )
-    return lambda n: share_of(n.originator_id, shares) == k or n.topic in topics
 
 
 def _rebuild_share(
