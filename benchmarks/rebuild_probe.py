@@ -6,7 +6,8 @@ processed, the time, the rate and the peak resident memory while that projection
 (sampled every 20 ms), then the same for plan state, timeline and deadlines together and for
 all projections together: each in one pass over the log where the worker can
 (``rebuild_many``), with this process's CPU per event and its share of the wall time, else all
-one after the other. ``--one-pass-only`` skips the single ones; ``--processes N`` sets how many
+one after the other. ``--one-pass-only`` skips the single ones, ``--core-only`` the pass of all
+six; ``--processes N`` sets how many
 processes a one pass splits its work over (PostgreSQL; 1: this process alone). The CPU per event
 counts this process and its children (the shares of a split pass), the peak memory of the
 largest child is reported beside this process's.
@@ -92,7 +93,8 @@ def main() -> int:
     rebuild_many = getattr(worker, "rebuild_many", None)
     if rebuild_many is not None:  # the first three, then all, each in one pass over the log
         core = [p.name for p in worker.projections if p.name in CORE]
-        for phase, names in ((CORE_PHASE, core), ("all", [p.name for p in worker.projections])):
+        phases = [(CORE_PHASE, core), ("all", [p.name for p in worker.projections])]
+        for phase, names in phases[:1] if "--core-only" in sys.argv else phases:
             sampler.phase = phase
             started, cpu_started = time.perf_counter(), time.process_time()
             children_started = _children_cpu()
@@ -116,7 +118,8 @@ def main() -> int:
                 "children_peak_rss_mib": _children_peak_mib(),
                 "load_average": [round(x, 2) for x in os.getloadavg()],
             }
-        found["all"]["peak_rss_mib"] = max(sampler.peaks.values())
+        if "all" in found:
+            found["all"]["peak_rss_mib"] = max(sampler.peaks.values())
     else:
         found["all"] = {
             "seconds": round(total, 3),
