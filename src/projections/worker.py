@@ -555,11 +555,17 @@ class ProjectionWorker:
                     notifications = select(
                         start=end, limit=page, stop=stop, inclusive_of_start=False
                     )
-                else:  # only the PostgreSQL recorder splits; SQLite's rebuild is one process
+                else:
+                    # A share reads the next ``page`` positions, not its next ``page`` events:
+                    # bounded so, PostgreSQL scans that range of the log's key and skips the
+                    # other shares' rows there (asked for the next N rows of a share, it chose
+                    # a parallel scan of the whole log). Only the PostgreSQL recorder splits.
+                    assert stop is not None, "a share of a rebuild ends where its parent said"
+                    upper = min(end + page, stop)
                     notifications = select(  # type: ignore[call-arg]
                         start=end,
                         limit=page,
-                        stop=stop,
+                        stop=upper,
                         inclusive_of_start=False,
                         share=share,
                         shared_topics=shared_topics,
@@ -568,7 +574,12 @@ class ProjectionWorker:
                     window.extend(self._decoded(notifications))
                     subjects.update(n.originator_id for n in notifications)
                     end = notifications[-1].id
-                if len(notifications) < page:
+                if share is not None:
+                    end = upper
+                    if end == stop:
+                        exhausted = True
+                        break
+                elif len(notifications) < page:
                     exhausted = True
                     break
             if exhausted and stop is not None:
