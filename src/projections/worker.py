@@ -11,7 +11,9 @@ rebuild, the tables that held personal data are scrubbed (``_scrub``).
 A rebuild builds fresh tables beside the live ones (``*_next``), catches up from position zero,
 and in one final transaction applies the last events, drops the live tables, renames the new
 ones into place and moves the tracking row. Queries keep answering from the live tables until
-that commit and from the new ones after it.
+that commit and from the new ones after it. On PostgreSQL a rebuild splits the work of the
+projections whose rows each belong to one record over child processes, by record
+(``_rebuild_split``): each reads and applies only its share's events.
 """
 
 import concurrent.futures
