@@ -80,7 +80,7 @@ def _chain_cost(args: argparse.Namespace) -> int:
     from benchmarks import chain_cost
 
     backends = tuple(args.backend) if args.backend else ("postgres", "sqlite")
-    return chain_cost.main(backends=backends, repeats=args.repeats, seed=args.seed)
+    return chain_cost.main(backends=backends, pairs=args.pairs, seed=args.seed)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -136,7 +136,9 @@ def parser() -> argparse.ArgumentParser:
     chain = commands.add_parser(
         "chain-cost", help="command throughput with and without the hash chain (#16)"
     )
-    chain.add_argument("--repeats", type=int, default=3, help="runs of each, alternating")
+    chain.add_argument(
+        "--pairs", type=int, default=8, help="pairs of windows, with and without, ABBA order"
+    )
     chain.add_argument("--seed", type=int, default=1, help="the workload's seed")
     chain.set_defaults(run=_chain_cost)
     return root

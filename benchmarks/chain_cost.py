@@ -1,20 +1,36 @@
 """What the hash chain costs on the command path (issue #16): ``python -m benchmarks chain-cost``.
 
 The same workload commands through ``CareRecord`` (threads, no HTTP, as the suite's append
-figure), on a fresh store per run, with the chain off and on, alternating so that drift of the
-machine falls on both; per backend and concurrency the median commands/s of each and their
-ratio. The target: the chain costs at most 5 % of command throughput.
+figure) on two stores side by side, one written with the chain and one without, both built
+before the first window and kept warm. Windows alternate between them in pairs (ABBA order,
+so a drift of the machine falls on both sides alike), and each pair gives a ratio: commands/s
+with the chain over without, in the same minute. The figure is the median of those ratios;
+the ratio of the medians and the CPU per command (this process and PostgreSQL) are kept too.
+The target: the chain costs at most 5 % of command throughput.
+
+On PostgreSQL it also times the locked-insert function inside the database (one event per
+call, 2,000 calls in one transaction, ``clock_timestamp()`` around each): the chain's own cost
+per commit, a figure that another load on the machine disturbs little (its 25th percentile),
+with the WAL written per call.
+
+An earlier version built a fresh store for every window (`…T0441-…` and before in
+``benchmarks/results``): creating and dropping a database between windows put the server's
+background work into whichever window followed, and one window per store gave 7 samples at
+most, too few against the noise of a shared machine.
 """
 
 import json
 import socket
 import statistics
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from application.care_record import CareRecord
 from application.commit_times import CommitTimesSQLiteRecorder
 from application.pg_recorder import LockedInsertRecorder
 from benchmarks import machine
@@ -28,8 +44,10 @@ from benchmarks.databases import (
 from benchmarks.loads import CpuMeter, ScriptFeed, app_commands
 from rodedraad.wiring import build_care_record
 
-WARMUP_SECONDS = 1.0
-WINDOW_SECONDS = 4.0
+WARMUP_SECONDS = 0.5
+WINDOW_SECONDS = 3.0
+#: Calls of the locked-insert function timed inside the database, per store.
+IN_DATABASE_CALLS = 2_000
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -45,29 +63,136 @@ def _chained(on: bool) -> Iterator[None]:
         CommitTimesSQLiteRecorder.chained = True
 
 
-def _run(backend: str, on: bool, concurrency: int, seed: int) -> tuple[float, float]:
-    """(commands/s, CPU µs per command of this process and PostgreSQL): the CPU figure is
-    what another load on the machine disturbs least."""
+class _Store:
+    """One store of the pair: its application, its feed of fresh trajectories, its target."""
+
+    def __init__(self, app: CareRecord, feed: ScriptFeed, target: Target) -> None:
+        self.app = app
+        self.feed = feed
+        self.target = target
+
+
+@contextmanager
+def _pair(backend: str, seed: int) -> Iterator[dict[bool, _Store]]:
+    """Two fresh stores, without (False) and with (True) the chain, closed and removed after."""
     target_of = postgres_target if backend == "postgres" else sqlite_target
-    target: Target
-    with target_of() as target, _chained(on):
-        app = build_care_record(target.settings())
-        try:
-            feed = ScriptFeed(seed, 1_000_000_000, date(2026, 6, 1))
-            meter = CpuMeter({}, postgres=backend == "postgres")
-            result = app_commands(app, feed, concurrency, WARMUP_SECONDS, WINDOW_SECONDS, meter)
-        finally:
-            app.close()
+    with ExitStack() as stack:
+        stores: dict[bool, _Store] = {}
+        for on in (False, True):
+            target = stack.enter_context(target_of())
+            with _chained(on):  # PostgreSQL: the function is made with (or without) the chain
+                app = build_care_record(target.settings())
+            stack.callback(app.close)
+            app.recorder.chained = on  # type: ignore[attr-defined]  # SQLite reads it per insert
+            stores[on] = _Store(app, ScriptFeed(seed, 1_000_000_000, date(2026, 6, 1)), target)
+        yield stores
+
+
+def _window(store: _Store, backend: str, concurrency: int) -> tuple[float, float]:
+    """(commands/s, CPU µs per command of this process and PostgreSQL) of one window."""
+    meter = CpuMeter({}, postgres=backend == "postgres")
+    result = app_commands(store.app, store.feed, concurrency, WARMUP_SECONDS, WINDOW_SECONDS, meter)
     if result.errors:
         print(f"  ({result.errors} error(s), first: {result.first_error})")
     cores = sum(result.cpu_cores.values())
     return result.per_second, cores * 1e6 / result.per_second if result.per_second else 0.0
 
 
+_TIMED_CALLS = """
+DO $$ DECLARE t0 timestamptz; took float8[] := '{{}}'; wal0 pg_lsn; state bytea;
+BEGIN
+  state := decode(repeat('ab', 460), 'hex');
+  wal0 := pg_current_wal_insert_lsn();
+  FOR i IN 1..{calls} LOOP
+    t0 := clock_timestamp();
+    PERFORM {function}(ARRAY[ROW(gen_random_uuid(), 1, 'benchmark:ChainCost', state)::{event}]);
+    took := took || extract(epoch FROM clock_timestamp() - t0)::float8;
+  END LOOP;
+  RAISE NOTICE '% % %',
+    (SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY x) FROM unnest(took) AS x) * 1e6,
+    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(took) AS x) * 1e6,
+    pg_wal_lsn_diff(pg_current_wal_insert_lsn(), wal0) / {calls};
+END $$
+"""
+
+
+def _in_database(store: _Store) -> tuple[float, float, float]:
+    """(p25 µs, p50 µs, WAL bytes) per call of the store's locked-insert function with one
+    event of 460 bytes, inside one transaction of the database (no commit per call)."""
+    recorder = store.app.recorder
+    assert isinstance(recorder, LockedInsertRecorder)
+    schema = recorder.datastore.schema
+    statement = _TIMED_CALLS.format(
+        calls=IN_DATABASE_CALLS,
+        function=f'"{schema}"."{recorder.locked_insert_function}"',
+        event=f'"{schema}"."{recorder.stored_event_type_name}"',
+    )
+    notices: list[str] = []
+    with psycopg.connect(store.target.database_url, autocommit=True) as conn:
+        conn.add_notice_handler(lambda notice: notices.append(notice.message_primary or ""))
+        conn.execute(statement)  # warms the function's plans and the tables' pages
+        notices.clear()
+        conn.execute(statement)
+    p25, p50, wal = (float(x) for x in notices[-1].split())
+    return p25, p50, wal
+
+
+def _measure(backend: str, concurrency: int, pairs: int, seed: int) -> dict[str, Any]:
+    """``pairs`` pairs of windows on a fresh pair of stores, ABBA order."""
+    runs: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    ratios: list[float] = []
+    in_database: dict[str, Any] = {}
+    with _pair(backend, seed) as stores:
+        for index in range(pairs):
+            order = (False, True) if index % 2 == 0 else (True, False)
+            for on in order:
+                per_second, cpu_us = _window(stores[on], backend, concurrency)
+                runs[on].append(per_second)
+                cpu[on].append(cpu_us)
+            ratios.append(runs[True][-1] / runs[False][-1] if runs[False][-1] else 0.0)
+        if backend == "postgres" and concurrency == 1:
+            for on in (False, True):
+                p25, p50, wal = _in_database(stores[on])
+                in_database["with_chain" if on else "without_chain"] = {
+                    "p25_us": round(p25, 1),
+                    "p50_us": round(p50, 1),
+                    "wal_bytes": round(wal),
+                }
+    without, with_chain = statistics.median(runs[False]), statistics.median(runs[True])
+    cpu_without, cpu_with = statistics.median(cpu[False]), statistics.median(cpu[True])
+    median_ratio = statistics.median(ratios)
+    print(
+        f"{backend} c={concurrency}: median of {pairs} paired ratios {median_ratio:.3f} "
+        f"{[round(r, 2) for r in ratios]}; without the chain {without:,.0f} commands/s, with "
+        f"{with_chain:,.0f} (ratio of medians {with_chain / without:.3f}); CPU per command "
+        f"{cpu_without:,.0f} µs without, {cpu_with:,.0f} µs with: {cpu_with / cpu_without:.3f}",
+        flush=True,
+    )
+    if in_database:
+        off, on_ = in_database["without_chain"], in_database["with_chain"]
+        print(
+            f"  the locked insert inside the database, one event: p25 {off['p25_us']} → "
+            f"{on_['p25_us']} µs, WAL {off['wal_bytes']} → {on_['wal_bytes']} bytes per call",
+            flush=True,
+        )
+    return {
+        "median_paired_ratio": median_ratio,
+        "paired_ratios": ratios,
+        "without_chain_per_second": runs[False],
+        "with_chain_per_second": runs[True],
+        "ratio_of_medians": with_chain / without,
+        "without_chain_cpu_us_per_command": cpu[False],
+        "with_chain_cpu_us_per_command": cpu[True],
+        "cpu_ratio_of_medians": cpu_with / cpu_without,
+        **({"in_database_per_call": in_database} if in_database else {}),
+    }
+
+
 def main(
     backends: tuple[str, ...] = ("postgres", "sqlite"),
     concurrencies: tuple[int, ...] = (1, 8),
-    repeats: int = 3,
+    pairs: int = 8,
     seed: int = 1,
 ) -> int:
     started = datetime.now(UTC)
@@ -78,38 +203,18 @@ def main(
             print("postgres: not reachable, skipped")
             continue
         for concurrency in concurrencies:
-            runs: dict[bool, list[float]] = {False: [], True: []}
-            cpu: dict[bool, list[float]] = {False: [], True: []}
-            for repeat in range(repeats):
-                order = (False, True) if repeat % 2 == 0 else (True, False)
-                for on in order:
-                    per_second, cpu_us = _run(backend, on, concurrency, seed)
-                    runs[on].append(per_second)
-                    cpu[on].append(cpu_us)
-            without, with_chain = statistics.median(runs[False]), statistics.median(runs[True])
-            cpu_without, cpu_with = statistics.median(cpu[False]), statistics.median(cpu[True])
-            print(
-                f"{backend} c={concurrency}: without the chain {without:,.0f} commands/s "
-                f"{[round(r) for r in runs[False]]}, with {with_chain:,.0f} "
-                f"{[round(r) for r in runs[True]]}: ratio {with_chain / without:.3f}; CPU per "
-                f"command {cpu_without:,.0f} µs without, {cpu_with:,.0f} µs with: "
-                f"{cpu_with / cpu_without:.3f}",
-                flush=True,
-            )
-            results[f"{backend} c={concurrency}"] = {
-                "without_chain_per_second": runs[False],
-                "with_chain_per_second": runs[True],
-                "ratio_of_medians": with_chain / without,
-                "without_chain_cpu_us_per_command": cpu[False],
-                "with_chain_cpu_us_per_command": cpu[True],
-                "cpu_ratio_of_medians": cpu_with / cpu_without,
-            }
+            results[f"{backend} c={concurrency}"] = _measure(backend, concurrency, pairs, seed)
     result = {
         "benchmark": "chain-cost",
         "started_at": started.isoformat(),
         "machine": machine.describe(server_version() if postgres else None),
         "code": machine.code_version(),
-        "plan": {"repeats": repeats, "seed": seed, "window_seconds": WINDOW_SECONDS},
+        "plan": {
+            "pairs": pairs,
+            "seed": seed,
+            "window_seconds": WINDOW_SECONDS,
+            "design": "two stores kept warm, windows alternating in ABBA pairs",
+        },
         "target": {"ratio_at_least": 0.95},
         "results": results,
     }

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import MediaType, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ServiceUnavailableException, ValidationException
 from litestar.handlers import HTTPRouteHandler
@@ -416,11 +416,16 @@ class CommandRunner:
             headers["Location"] = answer.location
         if replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(
-            content=msgspec.json.decode(answer.body, type=CommandAnswer),
+        # The stored bytes are the answer as Litestar would encode it (a ``CommandAnswer``, the
+        # handlers' declared type, which the schema shows): sent as they are, not decoded and
+        # encoded again (issue #22).
+        response: Response[Any] = Response(
+            content=answer.body,
             status_code=answer.status,
             headers=headers,
+            media_type=MediaType.JSON,
         )
+        return response
 
 
 #: The runner a handler asks for (the ``runner`` or ``intake`` dependency).

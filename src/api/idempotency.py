@@ -25,10 +25,10 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from psycopg import Connection
-from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
 from application.kek import KekError, KekVersion, KeyringFile
+from application.sql import autocommit_pool
 from application.unavailable import with_connection
 
 KEY_MAX_LENGTH = 200
@@ -210,7 +210,10 @@ class PostgresIdempotencyStore:
 
     def __init__(self, conninfo: str, fingerprints: RequestFingerprints) -> None:
         self.fingerprints = fingerprints
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=8, max_idle=60, open=True)
+        # Each statement its own transaction (a reservation took three round trips, its answer
+        # three more). Nothing here needs two in one: a key released or completed between the
+        # insert and the read is answered as in progress, or replayed.
+        self._pool = autocommit_pool(conninfo, max_size=8)
 
     def reserve(self, key: str, request: bytes) -> StoredAnswer | None:
         """Retried once on a lost connection. Had the lost attempt's insert committed, the

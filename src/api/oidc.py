@@ -222,9 +222,12 @@ class OidcClient:
         endpoints = {}
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             value = document.get(name)
-            if not isinstance(value, str) or urlsplit(value).scheme not in ("https", "http"):
+            if not isinstance(value, str) or not _safe_endpoint(value):
                 raise SignInFailed(
-                    "sign_in_unreachable", f"its discovery document lacks {name}", status=502
+                    "sign_in_unreachable",
+                    f"its discovery document lacks {name} as an https:// URL (http:// only to "
+                    "this machine)",
+                    status=502,
                 )
             endpoints[name] = value
         methods = document.get("code_challenge_methods_supported")
@@ -321,6 +324,18 @@ class OidcClient:
 
 def _form(value: str) -> str:
     return urlencode({"": value})[1:]
+
+
+def _safe_endpoint(url: str) -> bool:
+    """The rule the settings apply to the issuer, for the endpoints its discovery document
+    names: the code, the client secret and the ID token travel to them, so https, or http only
+    to this machine (a provider run beside the service for a trial)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+    )
 
 
 def _request(url: str, body: bytes | None, authorization: str | None) -> tuple[int, dict[str, Any]]:

@@ -245,15 +245,18 @@ class SealingMapper(MsgspecMapper):
         """The subject's key; an aggregate's first event names the client whose key it gets
         (``key_owner``), any later event finds it made, or erased."""
         subject: UUID = event.originator_id
-        key = self.keys.key_for(subject)
-        if key is not None:
-            return key
         owner = getattr(event, "key_owner", None)
-        if owner is None or event.originator_version != 1:
+        if owner is not None and event.originator_version == 1:
+            # A new subject: made at once, without first reading that it has no key (a round
+            # trip, issue #22); ``create`` keeps a key the subject has already.
+            known, key = self.keys.cached_key(subject)
+            return key if known and key is not None else self.keys.create(subject, owner())
+        key = self.keys.key_for(subject)
+        if key is None:
             raise PersonalDataErased(
                 f"the personal data of {subject} was erased; nothing personal can be added"
             )
-        return self.keys.create(subject, owner())
+        return key
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         paths = _personal_paths(type(domain_event))

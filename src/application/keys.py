@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,13 +30,12 @@ from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import structlog
-from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
 from application.kek import KekError, KekVersion, Keyring, KeyringFile, unwrap, wrap
 from application.schema import SCHEMA_LOCK_SQL
 from application.sealing import KEY_BYTES, SealBroken
-from application.sql import PostgresTx, Tx, sqlite_transaction
+from application.sql import PostgresTx, Tx, autocommit_pool, sqlite_transaction
 from application.unavailable import retry_once
 
 log = structlog.get_logger("rodedraad.keys")
@@ -328,16 +327,18 @@ class WrappedKeyStore(_Cached):
         wrapped = wrap(kek, subject, key)
 
         def insert_or_keep() -> list[tuple[Any, ...]]:
-            with self._transaction() as tx:
-                tx.execute(
-                    f"INSERT INTO {self.keys_table} (subject, client, kek_version, wrapped_key) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING",
-                    (str(subject), str(client), kek.version, wrapped),
-                )
-                return tx.fetchall(
-                    f"SELECT kek_version, wrapped_key FROM {self.keys_table} WHERE subject = ?",
-                    (str(subject),),
-                )
+            # One statement when the subject is new (the rule), a second when it had a key.
+            return self._statement(
+                f"INSERT INTO {self.keys_table} (subject, client, kek_version, wrapped_key) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING "
+                "RETURNING kek_version, wrapped_key",
+                (str(subject), str(client), kek.version, wrapped),
+                write=True,
+            ) or self._statement(
+                f"SELECT kek_version, wrapped_key FROM {self.keys_table} WHERE subject = ?",
+                (str(subject),),
+                write=False,
+            )
 
         [(version, stored)] = self._safely(insert_or_keep)
         if bytes(stored) != wrapped:  # another process created it first: theirs counts
@@ -372,11 +373,12 @@ class WrappedKeyStore(_Cached):
         )
 
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        def read() -> list[tuple[Any, ...]]:
-            with self._transaction(write=False) as tx:
-                return tx.fetchall(sql, params)
+        return self._safely(lambda: self._statement(sql, params, write=False))
 
-        return self._safely(read)
+    def _statement(self, sql: str, params: Sequence[Any], *, write: bool) -> list[tuple[Any, ...]]:
+        """One statement in a transaction of its own; its rows."""
+        with self._transaction(write=write) as tx:
+            return tx.fetchall(sql, params)
 
     def erase_client(self, client: UUID) -> list[UUID]:
         """Keys deleted and their subjects noted in the ledger, in one transaction (issue #10
@@ -550,7 +552,9 @@ class PostgresKeyStore(WrappedKeyStore):
 
     def __init__(self, conninfo: str, keyring: KeyringFile, *, now: datetime | None = None) -> None:
         super().__init__(keyring)
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, max_idle=60, open=True)
+        # A key read or made is one statement (it was three or four round trips with the
+        # transaction's BEGIN and COMMIT); ``_transaction`` opens a block where more share one.
+        self._pool = autocommit_pool(conninfo, max_size=4)
         try:
             with self._transaction() as tx:
                 tx.execute(SCHEMA_LOCK_SQL)
@@ -563,6 +567,10 @@ class PostgresKeyStore(WrappedKeyStore):
     def _transaction(self, *, write: bool = True) -> Iterator[Tx]:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield PostgresTx(cursor)
+
+    def _statement(self, sql: str, params: Sequence[Any], *, write: bool) -> list[tuple[Any, ...]]:
+        with self._pool.connection() as conn, conn.cursor() as cursor:
+            return PostgresTx(cursor).fetchall(sql, params)
 
     def _in(self, subjects: list[UUID]) -> tuple[str, list[Any]]:
         return "= ANY(?)", [subjects]

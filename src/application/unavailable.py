@@ -83,8 +83,9 @@ def retry_once(pool: "ConnectionPool[Any]", operation: Callable[[], T]) -> T:
 def with_connection(
     pool: "ConnectionPool[Any]", work: Callable[["psycopg.Connection[Any]"], T]
 ) -> T:
-    """``work(conn)`` in one transaction on a connection of ``pool``, run again once on a fresh
-    connection if the first was lost (``retry_once``): ``work`` must be safe to run twice."""
+    """``work(conn)`` on a connection of ``pool`` (in one transaction, or one a statement if the
+    pool's connections autocommit), run again once on a fresh connection if the first was lost
+    (``retry_once``): ``work`` must be safe to run twice."""
 
     def attempt() -> T:
         with pool.connection() as conn:

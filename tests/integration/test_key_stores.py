@@ -75,3 +75,17 @@ def test_an_erasure_tried_again_still_names_every_subject_of_the_client(
 
     assert set(again) == set(reader.subjects_of(client)) == {client, trajectory}
     assert (reader.key_for(client), reader.key_for(trajectory)) == (None, None)
+
+
+def test_a_subject_keyed_by_another_store_keeps_its_key(
+    stores: tuple[KeyStore, KeyStore],
+) -> None:
+    """``create`` writes a key in one statement and keeps one that is there already: the store
+    that asks second, never having read the subject, gets the first store's key."""
+    writer, reader = stores
+    subject, client = uuid.uuid4(), uuid.uuid4()
+    key = writer.create(subject, client)
+
+    assert reader.create(subject, client) == key
+    assert reader.key_for(subject) == key
+    assert writer.create(subject, client) == key

@@ -8,11 +8,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import EventStore, IntegrityError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 
 from application.care_record import CareRecord
-from application.commands import RegisterClient
+from application.commands import AppointRepresentative, RegisterClient
 from application.pg_recorder import LockedInsertRecorder
 from rodedraad.settings import Settings
 from tests.support import said
@@ -65,6 +65,40 @@ def test_the_log_reads_as_eventsourcings_own_reader_reads_it(
     assert ours, "the case should find notifications"
     assert ours == theirs
     assert [type(n.state) for n in ours] == [bytes] * len(ours)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"gt": 2}, {"lte": 3}, {"gt": 1, "lte": 4}, {"desc": True, "limit": 2}, {"gt": 9}],
+    ids=["all", "after a version", "up to a version", "between", "last two", "none after"],
+)
+def test_a_records_events_read_as_eventsourcings_own_reader_reads_them(
+    pg_record: CareRecord, options: dict[str, Any]
+) -> None:
+    """The leaner read of one record's events (issue #22): the same stored events, in the same
+    order, with their state as bytes; and the same for the snapshots' recorder."""
+    client = pg_record.register_client(ctx(0), said(RegisterClient, ctx(0)))
+    for n in range(1, 5):
+        pg_record.change_client(
+            ctx(n),
+            client.id,
+            None,
+            said(AppointRepresentative, ctx(n), representative_ref=f"rep-{n}"),
+        )
+    recorder = pg_record.recorder
+
+    ours = recorder.select_events(client.id, **options)
+
+    theirs = PostgresAggregateRecorder.select_events(recorder, client.id, **options)
+    assert ours == theirs
+    assert [type(e.state) for e in ours] == [bytes] * len(ours)
+    if options != {"gt": 9}:
+        assert ours, "the case should find events"
+    assert isinstance(pg_record.snapshots, EventStore)
+    snapshots = pg_record.snapshots.recorder
+    assert snapshots.select_events(client.id, **options) == (
+        PostgresAggregateRecorder.select_events(snapshots, client.id, **options)
+    )
 
 
 def test_a_write_waits_for_the_table_lock_like_eventsourcings_own(

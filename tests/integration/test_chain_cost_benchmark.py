@@ -1,0 +1,57 @@
+"""The chain-cost benchmark (issue #16) compares what it says it compares: two stores, one
+written with the hash chain and one without, windows alternating between them."""
+
+import sqlite3
+
+import psycopg
+import pytest
+from benchmarks import chain_cost
+
+from application.event_chain import CHAIN
+
+
+def _chain_rows(store: chain_cost._Store) -> int:
+    url = store.target.database_url
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM {CHAIN}").fetchone()[0])
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f"SELECT COUNT(*) FROM {CHAIN}").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+@pytest.fixture
+def short_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chain_cost, "WARMUP_SECONDS", 0.1)
+    monkeypatch.setattr(chain_cost, "WINDOW_SECONDS", 0.4)
+    monkeypatch.setattr(chain_cost, "IN_DATABASE_CALLS", 50)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_only_the_store_with_the_chain_chains(
+    backend: str, short_windows: None, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgres":
+        request.getfixturevalue("postgres_url")  # skips locally without a server
+    with chain_cost._pair(backend, seed=1) as stores:
+        for on in (False, True):
+            per_second, cpu_us = chain_cost._window(stores[on], backend, concurrency=2)
+            assert per_second > 0
+            assert cpu_us > 0
+        assert _chain_rows(stores[False]) == 0
+        assert _chain_rows(stores[True]) >= per_second * chain_cost.WINDOW_SECONDS
+
+
+@pytest.mark.postgres
+def test_paired_windows_and_the_in_database_figure(postgres_url: str, short_windows: None) -> None:
+    result = chain_cost._measure("postgres", concurrency=1, pairs=2, seed=1)
+    assert len(result["paired_ratios"]) == 2
+    assert len(result["with_chain_per_second"]) == len(result["without_chain_per_second"]) == 2
+    assert all(r > 0 for r in result["paired_ratios"])
+    in_database = result["in_database_per_call"]
+    # The chain writes one more indexed row per call: more WAL than without it.
+    assert in_database["with_chain"]["wal_bytes"] > in_database["without_chain"]["wal_bytes"]
+    assert in_database["without_chain"]["p25_us"] > 0
