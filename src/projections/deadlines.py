@@ -44,6 +44,9 @@ class DeadlinesProjection:
     tables: tuple[str, ...] = ("rm_deadline_facts", "rm_deadlines")
     #: Dated facts and rule names only: an erasure rewrites nothing here.
     personal_tables: tuple[str, ...] = ()
+    #: Every row is one trajectory's, built from its events alone: a rebuild may split the
+    #: work by record.
+    by_record = True
 
     def __init__(self, policy: DeadlinePolicy) -> None:
         self.policy = policy

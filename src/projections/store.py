@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
@@ -30,6 +31,13 @@ from projections import tracking
 def iso(moment: datetime | None) -> str | None:
     """Sortable UTC text for datetime columns (both databases store and compare it as text)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def share_of(record: UUID, shares: int) -> int:
+    """Which of ``shares`` a record belongs to when a rebuild splits its work by record: its
+    id's last byte modulo ``shares``, which PostgreSQL reads from the raw row too
+    (``LockedInsertRecorder.select_notifications``), so a share reads no other's events."""
+    return (record.int & 0xFF) % shares
 
 
 class ProjectionDatabase(Protocol):

@@ -121,6 +121,9 @@ class TimelineProjection:
     tables: tuple[str, ...] = ("rm_timeline",)
     #: Structured facts only: an erasure rewrites nothing here.
     personal_tables: tuple[str, ...] = ()
+    #: Every row is one trajectory's, built from its events alone: a rebuild may split the
+    #: work by record.
+    by_record = True
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
         t = f"rm_timeline{suffix}"

@@ -11,11 +11,15 @@ rebuild, the tables that held personal data are scrubbed (``_scrub``).
 A rebuild builds fresh tables beside the live ones (``*_next``), catches up from position zero,
 and in one final transaction applies the last events, drops the live tables, renames the new
 ones into place and moves the tracking row. Queries keep answering from the live tables until
-that commit and from the new ones after it.
+that commit and from the new ones after it. On PostgreSQL a rebuild splits the work of the
+projections whose rows each belong to one record over child processes, by record
+(``_rebuild_split``): each reads and applies only its share's events.
 """
 
+import concurrent.futures
 import contextlib
 import math
+import multiprocessing
 import os
 import queue
 import socket
@@ -30,6 +34,7 @@ from uuid import UUID
 import psycopg
 import structlog
 from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
 
 from application.care_record import CareRecord
 from application.keys import KeyStore
@@ -64,6 +69,10 @@ REBUILD_WINDOW_SUBJECTS = 4_000
 #: in memory). Off: on the shared 2-core machine it sped the medium set up and slowed the large
 #: one (README, "the one-pass rebuild"); the thread's GIL competes with the writer's.
 REBUILD_READ_AHEAD = 0
+#: Processes a rebuild on PostgreSQL splits the work of the projections whose rows each belong
+#: to one record (``by_record``) over, by record: each reads the log, decodes and applies only
+#: the events of its share (README, "the one-pass rebuild"). SQLite has one writer: one process.
+REBUILD_PROCESSES = 2
 
 
 class Projection(Protocol):
@@ -163,6 +172,10 @@ class ProjectionWorker:
         #: Windows a rebuild reads and decodes ahead, in a thread of its own, while the last
         #: is written (0: read and write in turn).
         self.rebuild_read_ahead = REBUILD_READ_AHEAD
+        #: Makes, in a child process, a worker on the same stores (None: rebuild in this
+        #: process only). Must pickle: children are spawned, not forked (open connections).
+        self.share_worker: Callable[[], ProjectionWorker] | None = None
+        self.rebuild_processes = REBUILD_PROCESSES
         self._lock = threading.RLock()
         #: An erasure was taken in and its scrub has not yet succeeded.
         self._scrub_pending = False
@@ -400,23 +413,13 @@ class ProjectionWorker:
                         tx.execute(statement)
                 write_tracking(tx, REBUILT.tracking(projection), 0, projection.version)
         limit = self.batch_size * 5
-        total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
-        position = 0
-        with _read_ahead(self._windows(limit), self.rebuild_read_ahead) as windows:
-            for window, subjects, end in windows:
-                self._apply_window(projections, window, position, end)
-                # A window's keys are read in one query each page; kept, they would grow with
-                # the log up to the cache's cap. The window read ahead may share records with
-                # this one (its keys already read): a key forgotten too soon is read again.
-                self.care_record.keys.forget([_uuid(s) for s in subjects - windows.ahead])
-                time.sleep(0.001)  # let live writers to the same database in between windows
-                done, position = done + len(window), end
-                now = time.monotonic()
-                if progress and now - last_report >= 1.0:
-                    progress(Progress(label, done, max(total, done), now - started))
-                    last_report = now
-                if done >= total:
-                    break
+        total, started = self.head(), time.monotonic()
+        split = [p for p in projections if getattr(p, "by_record", False)]
+        if self.share_worker is not None and self.rebuild_processes > 1 and split:
+            rest = [p for p in projections if p not in split]
+            done = self._rebuild_split(split, rest, total, limit)
+        else:
+            done = self._rebuild_windows(projections, limit, None, None, REBUILT, label, progress)
         if progress:
             progress(Progress(label, done, max(total, done), time.monotonic() - started))
         with self.database.transaction() as tx:
@@ -430,31 +433,164 @@ class ProjectionWorker:
         log.info("projections rebuilt", projections=list(names), position=position)
         return position
 
-    def _windows(self, limit: int) -> Iterator[tuple[list[tuple[int, Any]], set[UUID | str], int]]:
+    def _rebuild_windows(
+        self,
+        projections: Sequence[Projection],
+        limit: int,
+        stop: int | None,
+        share: tuple[int, int] | None,
+        copy: Copy,
+        label: str = "",
+        progress: Callable[[Progress], None] | None = None,
+    ) -> int:
+        """The pass itself: the log from zero (up to ``stop``, else its head) in windows into
+        the ``*_next`` tables, tracked in ``copy``'s rows; with ``share`` = (k, n) only the
+        events of the records of share k of n (and those every share needs). Returns the
+        events applied."""
+        total, done, started, last_report = self.head(), 0, time.monotonic(), 0.0
+        position = 0
+        topics = sorted(
+            {get_topic(cls) for p in projections for cls in getattr(p, "shared_events", ())}
+        )
+        source = self._windows(limit, stop, share, topics)
+        with _read_ahead(source, self.rebuild_read_ahead) as windows:
+            for window, subjects, end in windows:
+                self._apply_window(projections, window, position, end, copy)
+                # A window's keys are read in one query each page; kept, they would grow with
+                # the log up to the cache's cap. The window read ahead may share records with
+                # this one (its keys already read): a key forgotten too soon is read again.
+                self.care_record.keys.forget([_uuid(s) for s in subjects - windows.ahead])
+                time.sleep(0.001)  # let live writers to the same database in between windows
+                done, position = done + len(window), end
+                now = time.monotonic()
+                if progress and now - last_report >= 1.0:
+                    progress(Progress(label, done, max(total, done), now - started))
+                    last_report = now
+                if stop is None and done >= total:
+                    break
+        return done
+
+    def _rebuild_split(
+        self, split: Sequence[Projection], rest: Sequence[Projection], stop: int, limit: int
+    ) -> int:
+        """``split`` rebuilt up to ``stop`` by ``rebuild_processes`` child processes, each
+        the records of its share, tracked in rows of its own (``<name>:rebuild/<k>of<n>``);
+        ``rest`` meanwhile here, in one pass of its own. Once every child reached ``stop``,
+        their rows are folded into the projections' rebuild rows in one transaction; the
+        switch-over then takes the rest of the log as before. A failed child fails the
+        rebuild (the next one starts from zero)."""
+        assert self.share_worker is not None
+        shares = self.rebuild_processes
+        copies = [_share_copy(k, shares) for k in range(shares)]
+        with self.database.transaction() as tx:
+            for projection in split:
+                for copy in copies:
+                    write_tracking(tx, copy.tracking(projection), 0, projection.version)
+        names = [p.name for p in split]
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(shares, mp_context=context) as pool:
+            futures = [
+                pool.submit(
+                    _rebuild_share, self.share_worker, self._sizes(), names, (k, shares), stop
+                )
+                for k in range(shares)
+            ]
+            done = self._rebuild_windows(rest, limit, stop, None, REBUILT) if rest else 0
+            applied = [future.result() for future in futures]
+        with self.database.transaction() as tx:
+            for projection in split:
+                for copy in copies:
+                    at = read_tracking(tx, copy.tracking(projection), lock=True)
+                    if at is None or at[0] != stop:
+                        raise RuntimeError(
+                            f"{copy.tracking(projection)} stands at {at and at[0]}, not at "
+                            f"{stop}: a share of the rebuild did not finish"
+                        )
+                    delete_tracking(tx, copy.tracking(projection))
+                write_tracking(tx, REBUILT.tracking(projection), stop, projection.version)
+        log.info("rebuild shares done", projections=names, events=applied, rest=done)
+        return max(done, sum(applied))
+
+    def _sizes(self) -> dict[str, int]:
+        """What a child of a split rebuild takes over from this worker."""
+        return {
+            "batch_size": self.batch_size,
+            "rebuild_window": self.rebuild_window,
+            "rebuild_subjects": self.rebuild_subjects,
+            "rebuild_read_ahead": self.rebuild_read_ahead,
+        }
+
+    def rebuild_share(self, names: Sequence[str], share: tuple[int, int], stop: int) -> int:
+        """In a child process: share ``share`` = (k, n) of the rebuild of ``names`` up to
+        ``stop`` (the tables and tracking rows already made by the parent)."""
+        projections = [self.projection(name) for name in names]
+        for projection in projections:
+            if isinstance(projection, PlanStateProjection):
+                projection.share = share
+        limit = self.batch_size * 5
+        return self._rebuild_windows(projections, limit, stop, share, _share_copy(*share))
+
+    def _windows(
+        self,
+        limit: int,
+        stop: int | None = None,
+        share: tuple[int, int] | None = None,
+        shared_topics: Sequence[str] = (),
+    ) -> Iterator[tuple[list[tuple[int, Any]], set[UUID | str], int]]:
         """The log from position zero in windows: each the decoded events after the last,
         read ``limit`` at a time, up to ``rebuild_window`` events or ``rebuild_subjects``
         records (so memory stays bounded however long the log is); the records they belong to;
-        and the position of the last. A trajectory whose events fall in one window has its row
-        written once for all of them. Ends at the head of the log."""
+        and the position it ends at. A trajectory whose events fall in one window has its row
+        written once for all of them. Ends at ``stop``, or at the head of the log. With
+        ``share`` only the events of that share's records and of ``shared_topics`` are read
+        (the database skips the others), so the last window ends at ``stop`` even if the
+        events before it are another share's."""
         end = 0
         while True:
             window: list[tuple[int, Any]] = []
             subjects: set[UUID | str] = set()
+            began, exhausted = end, False
             while len(window) < self.rebuild_window and len(subjects) < self.rebuild_subjects:
                 page = min(limit, self.rebuild_window - len(window))
-                notifications = self.care_record.recorder.select_notifications(
-                    start=end, limit=page, inclusive_of_start=False
-                )
-                if not notifications:
+                select = self.care_record.recorder.select_notifications
+                if share is None:
+                    notifications = select(
+                        start=end, limit=page, stop=stop, inclusive_of_start=False
+                    )
+                else:
+                    # A share reads the next ``page`` positions, not its next ``page`` events:
+                    # bounded so, PostgreSQL scans that range of the log's key and skips the
+                    # other shares' rows there (asked for the next N rows of a share, it chose
+                    # a parallel scan of the whole log). Only the PostgreSQL recorder splits.
+                    assert stop is not None, "a share of a rebuild ends where its parent said"
+                    upper = min(end + page, stop)
+                    notifications = select(  # type: ignore[call-arg]
+                        start=end,
+                        limit=page,
+                        stop=upper,
+                        inclusive_of_start=False,
+                        share=share,
+                        shared_topics=shared_topics,
+                    )
+                if notifications:
+                    window.extend(self._decoded(notifications))
+                    subjects.update(n.originator_id for n in notifications)
+                    end = notifications[-1].id
+                if share is not None:
+                    end = upper
+                    if end == stop:
+                        exhausted = True
+                        break
+                elif len(notifications) < page:
+                    exhausted = True
                     break
-                window.extend(self._decoded(notifications))
-                subjects.update(n.originator_id for n in notifications)
-                end = notifications[-1].id
-                if len(notifications) < page:
-                    break
-            if not window:
+            if exhausted and stop is not None:
+                end = stop  # nothing of this share is left up to it
+            if end == began:
                 return
             yield window, subjects, end
+            if exhausted:
+                return
 
     def _apply_window(
         self,
@@ -462,19 +598,21 @@ class ProjectionWorker:
         window: Sequence[tuple[int, Any]],
         start: int,
         end: int,
+        copy: Copy = REBUILT,
     ) -> None:
         """One window of a rebuild into the ``*_next`` tables, in one transaction with every
-        projection's rebuild position: all move from ``start`` to ``end`` together, or none."""
+        projection's rebuild position (``copy``'s row): all move from ``start`` to ``end``
+        together, or none."""
         with self.database.transaction() as tx:
             for projection in projections:
-                name = REBUILT.tracking(projection)
+                name = copy.tracking(projection)
                 tracking = read_tracking(tx, name, lock=True)
                 if tracking is None or tracking[0] != start:
                     raise RuntimeError(
                         f"{name} moved to {tracking and tracking[0]} while this rebuild stood at "
                         f"{start}: another rebuild of it is under way; let one finish"
                     )
-                projection.apply(tx, window, REBUILT.table_suffix)
+                projection.apply(tx, window, copy.table_suffix)
                 write_tracking(tx, name, end, projection.version)
 
     def _switch_over(self, projections: Sequence[Projection], limit: int) -> int:
@@ -584,6 +722,30 @@ class _InTurn:
 
     def __iter__(self) -> Iterator[tuple[list[Any], set[UUID | str], int]]:
         return self.source
+
+
+def _share_copy(k: int, shares: int) -> Copy:
+    """The ``*_next`` tables, tracked in share k of n's own rows while the shares run."""
+    return Copy(REBUILT.table_suffix, f"{REBUILDING}/{k}of{shares}")
+
+
+def _rebuild_share(
+    make: Callable[[], "ProjectionWorker"],
+    sizes: dict[str, int],
+    names: Sequence[str],
+    share: tuple[int, int],
+    stop: int,
+) -> int:
+    """A child process's part of a split rebuild: its own worker on the same stores, with the
+    parent's window sizes (``ProjectionWorker._sizes``)."""
+    worker = make()
+    for name, value in sizes.items():
+        setattr(worker, name, value)
+    try:
+        return worker.rebuild_share(names, share, stop)
+    finally:
+        worker.database.close()
+        worker.care_record.close()
 
 
 def _uuid(subject: UUID | str) -> UUID:

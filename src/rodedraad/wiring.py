@@ -1,5 +1,6 @@
 """Builds the application objects from one ``Settings``; the tests use the same factory."""
 
+import functools
 import gc
 import math
 import threading
@@ -324,8 +325,23 @@ def build_projection_worker(
         ),
         heartbeat_seconds=settings.heartbeat_seconds,
     )
+    if settings.database.is_postgres:  # SQLite has one writer: its rebuild stays one process
+        worker.share_worker = functools.partial(build_share_worker, settings)
     worker.ensure_ready(progress)
     return worker
+
+
+def build_share_worker(settings: Settings) -> ProjectionWorker:
+    """In a child process of a split rebuild: a worker on the same stores as they are (no
+    migration, no rebuild of its own)."""
+    care_record = build_care_record(settings)
+    return ProjectionWorker(
+        care_record,
+        build_projection_database(settings),
+        all_projections(
+            build_policy(settings), care_record.keys, reload=care_record.reload_trajectory
+        ),
+    )
 
 
 def build_leader_lock(settings: Settings) -> LeaderLock:

@@ -4,22 +4,29 @@
 to every projection's fresh ``*_next`` tables, one transaction per window (a trajectory whose
 events fall in one window has its row written once; rows new to a table are copied in). What
 it builds must be, row by row, what the live worker built batch by batch; a projection failing
-mid-way must leave the live tables serving, untouched, and every position where it was.
+mid-way must leave the live tables serving, untouched, and every position where it was. On
+PostgreSQL it may split the work by record over child processes: the same tables, the same
+positions, a failing child as harmless as a failing projection.
 """
 
+import functools
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from application.care_record import CareRecord
-from projections.store import Tx
+from application.commands import EraseClient
+from projections.store import Tx, share_of
 from projections.worker import ProjectionWorker
 from rodedraad.settings import Settings
-from rodedraad.wiring import build_projection_worker
+from rodedraad.wiring import build_projection_worker, build_share_worker
 from tests.integration.databases import read_models, rows
 from tests.integration.stories import Story, tell
+from tests.support import context, said
 
 
 @pytest.fixture
@@ -101,6 +108,8 @@ def test_a_projection_failing_mid_rebuild_leaves_the_live_tables_serving_and_unt
     head = live.head()
     rebuilder.rebuild_window, rebuilder.rebuild_subjects = 40, 1_000
     rebuilder.rebuild_read_ahead = 1  # the thread reading ahead must stop with the failure too
+    # This process's pass (a failing child of a split one: ``test_split_rebuild``).
+    rebuilder.rebuild_processes = 1
     failing = rebuilder.projection("deadlines")
     windows: list[int] = []
     apply = failing.apply
@@ -139,6 +148,7 @@ def test_a_failure_reading_ahead_stops_the_rebuild_and_leaves_the_live_tables_se
     followed = read_models(live.database, live.projections)
     rebuilder.rebuild_window, rebuilder.rebuild_subjects, rebuilder.batch_size = 40, 1_000, 8
     rebuilder.rebuild_read_ahead = 1
+    rebuilder.rebuild_processes = 1
     decoded = rebuilder._decoded
     pages: list[int] = []
 
@@ -157,3 +167,116 @@ def test_a_failure_reading_ahead_stops_the_rebuild_and_leaves_the_live_tables_se
     assert not [t for t in threading.enumerate() if t.name == "rebuild-reader"]
     assert read_models(live.database, live.projections) == followed
     assert live.positions() == {p.name: live.head() for p in live.projections}
+
+
+# --- split by record over child processes (PostgreSQL) -------------------------------------------
+# ``rebuild_many`` hands the projections whose rows each belong to one trajectory (``by_record``)
+# to ``rebuild_processes`` spawned children; each reads the log, decodes only the events of its
+# share of the records (and every client's erasure) and writes the same ``*_next`` tables,
+# tracked in rows of its own. SQLite keeps its rebuild in one process (one writer).
+
+
+def _split_only(settings: Settings) -> None:
+    if not settings.database.is_postgres:
+        pytest.skip("SQLite has one writer: its rebuild stays in one process")
+
+
+def _erase_two_clients(record: CareRecord, story: Story, live: ProjectionWorker) -> None:
+    """Two clients erased after the live worker wrote their rows; it follows the erasures."""
+    for thread in story.threads[:2]:
+        ctx = context()
+        record.erase_client(
+            ctx, thread.client_id, None, said(EraseClient, ctx, legal_basis="gdpr_request")
+        )
+    live.catch_up()
+
+
+def _counted_worker(settings: Settings, marks: Path) -> ProjectionWorker:
+    """A child's worker that leaves a mark: the split did run in children."""
+    with (marks / "children").open("a") as f:
+        f.write("child\n")
+    return build_share_worker(settings)
+
+
+def _failing_worker(settings: Settings) -> ProjectionWorker:
+    """A child's worker whose deadlines projection breaks on its second window."""
+    worker = build_share_worker(settings)
+    failing = worker.projection("deadlines")
+    apply = failing.apply
+    windows: list[int] = []
+
+    def breaks(tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None:
+        windows.append(len(batch))
+        if len(windows) == 2:
+            raise RuntimeError("deadlines broke in a child")
+        apply(tx, batch, suffix)
+
+    failing.apply = breaks  # type: ignore[method-assign]
+    return worker
+
+
+def _tables(worker: ProjectionWorker) -> dict[str, list[tuple[Any, ...]]]:
+    return read_models(worker.database, worker.projections)
+
+
+@pytest.mark.parametrize(
+    ("window", "subjects", "page"),
+    [(7, 3, 5), (60, 1_000, 25), (20_000, 4_000, 1000)],
+    ids=["seven events or three records", "sixty events", "default"],
+)
+def test_a_rebuild_split_by_record_equals_the_live_tables_and_the_one_process_rebuild(
+    own_settings: Settings,
+    record: CareRecord,
+    story: Story,
+    live: ProjectionWorker,
+    rebuilder: ProjectionWorker,
+    tmp_path: Path,
+    window: int,
+    subjects: int,
+    page: int,
+) -> None:
+    _split_only(own_settings)
+    _erase_two_clients(record, story, live)
+    followed = _tables(live)
+    head = live.head()
+    trajectories = rows(live.database, "SELECT id FROM rm_trajectories")
+    assert {share_of(UUID(t), 2) for (t,) in trajectories} == {0, 1}, "both shares have work"
+    rebuilder.rebuild_window, rebuilder.rebuild_subjects = window, subjects
+    rebuilder.batch_size = max(1, page // 5)
+    rebuilder.share_worker = functools.partial(_counted_worker, own_settings, tmp_path)
+
+    assert rebuilder.rebuild_many([p.name for p in rebuilder.projections]) == head
+
+    assert (tmp_path / "children").read_text().count("child") == 2
+    assert _tables(live) == followed
+    assert live.positions() == {p.name: head for p in live.projections}
+    tracked = rows(live.database, "SELECT name FROM rm_tracking")
+    assert sorted(name for (name,) in tracked) == sorted(p.name for p in live.projections)
+    # One process, the same log: the same tables.
+    rebuilder.rebuild_processes = 1
+    assert rebuilder.rebuild_many([p.name for p in rebuilder.projections]) == head
+    assert _tables(live) == followed
+
+
+def test_a_child_failing_leaves_the_live_tables_serving_and_the_next_rebuild_starts_afresh(
+    own_settings: Settings, live: ProjectionWorker, rebuilder: ProjectionWorker, story: Story
+) -> None:
+    _split_only(own_settings)
+    followed = _tables(live)
+    head = live.head()
+    rebuilder.rebuild_window, rebuilder.rebuild_subjects = 40, 1_000
+    rebuilder.share_worker = functools.partial(_failing_worker, own_settings)
+
+    with pytest.raises(RuntimeError, match="deadlines broke in a child"):
+        rebuilder.rebuild_many([p.name for p in rebuilder.projections])
+
+    assert _tables(live) == followed
+    assert live.positions() == {p.name: head for p in live.projections}
+    tell(story, steps=20, seed=23)
+    live.catch_up()
+    followed = _tables(live)
+    rebuilder.share_worker = functools.partial(build_share_worker, own_settings)
+    assert rebuilder.rebuild_many([p.name for p in rebuilder.projections]) == live.head()
+    assert _tables(live) == followed
+    tracked = rows(live.database, "SELECT name FROM rm_tracking")
+    assert sorted(name for (name,) in tracked) == sorted(p.name for p in live.projections)

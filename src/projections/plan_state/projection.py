@@ -12,7 +12,7 @@ from application.keys import KeyStore
 from domain.client import Client
 from domain.trajectory import Status, Trajectory, TrajectorySnapshotState
 from projections.plan_state.sealed import as_bytes, open_column, seal_column
-from projections.store import Tx, iso
+from projections.store import Tx, iso, share_of
 from projections.views import trajectory_view
 
 _ENCODER = msgspec.json.Encoder()
@@ -87,9 +87,18 @@ class PlanStateProjection:
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
     version = 9
 
+    #: Every row is one trajectory's (its parties' rows too), from its events and, for an
+    #: erasure, its client's: a rebuild may split the work by record, each share seeing every
+    #: client's erasure (``shared_events``) and rewriting its own trajectories of that client.
+    by_record = True
+    shared_events: tuple[type[Any], ...] = (Client.Erased,)
+
     def __init__(self, keys: KeyStore, reload: Callable[[UUID], Trajectory] | None = None) -> None:
         self.keys = keys
         self.reload = reload
+        #: In a share (k, n) of a split rebuild: only the trajectories of share k are this
+        #: projection's to write.
+        self.share: tuple[int, int] | None = None
 
     tables: tuple[str, ...] = ("rm_trajectories", "rm_trajectory_parties")
     #: The table whose rows an erasure rewrites without the client's personal data: scrubbed
@@ -188,6 +197,9 @@ class PlanStateProjection:
             ids_of_client = {UUID(r[0]) for r in rows} | {
                 t.id for t in touched.values() if t.client_id == client_id
             }
+            if self.share is not None:  # the other shares' rows are theirs to rewrite
+                k, shares = self.share
+                ids_of_client = {i for i in ids_of_client if share_of(i, shares) == k}
             for trajectory_id in ids_of_client:
                 touched[trajectory_id] = self._reloaded(trajectory_id, erased)
         keys: dict[UUID, bytes] = {}
