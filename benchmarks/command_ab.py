@@ -237,7 +237,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--trajectories", type=int, default=200)
-    parser.add_argument("--database", default="rd_cmdpath3_ab")
+    parser.add_argument("--database", default=f"rd_command_ab_{os.getpid()}")
     parser.add_argument("--null", action="store_true")
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--extra-path", type=Path, help="a directory put on the servers' path")

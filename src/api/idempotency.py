@@ -138,7 +138,9 @@ def _interpret(row: tuple[object, ...] | None, same_request: Callable[[str], boo
         raise IdempotencyConflict(
             "this Idempotency-Key was used for a different request; use a new key", reused=True
         )
-    if status is None:
+    # A stored answer without a body is not one to replay: the commands' answers always have
+    # one, and since they are sent as stored (issue #22), an empty one would go out as a 200.
+    if status is None or not isinstance(body, (bytes, bytearray, memoryview)) or not body:
         raise IdempotencyConflict(
             "a request with this Idempotency-Key is in progress or was interrupted; check the "
             "record's current version and retry with a new key",
@@ -146,7 +148,7 @@ def _interpret(row: tuple[object, ...] | None, same_request: Callable[[str], boo
         )
     return StoredAnswer(
         status=int(str(status)),
-        body=bytes(body) if isinstance(body, (bytes, bytearray, memoryview)) else b"",
+        body=bytes(body),
         etag=str(etag) if etag is not None else None,
         location=str(location) if location is not None else None,
     )
@@ -211,8 +213,10 @@ class PostgresIdempotencyStore:
     def __init__(self, conninfo: str, fingerprints: RequestFingerprints) -> None:
         self.fingerprints = fingerprints
         # Each statement its own transaction (a reservation took three round trips, its answer
-        # three more). Nothing here needs two in one: a key released or completed between the
-        # insert and the read is answered as in progress, or replayed.
+        # three more). Nothing here needs two in one: the INSERT alone decides who holds a key,
+        # so nothing is recorded twice. A key released, completed or taken afresh between the
+        # insert and the read is answered as in progress, replayed, or (taken by another
+        # request) as a different request: each an answer the client can act on.
         self._pool = autocommit_pool(conninfo, max_size=8)
 
     def reserve(self, key: str, request: bytes) -> StoredAnswer | None:

@@ -340,7 +340,13 @@ class WrappedKeyStore(_Cached):
                 write=False,
             )
 
-        [(version, stored)] = self._safely(insert_or_keep)
+        rows = self._safely(insert_or_keep)
+        if not rows:
+            # The key was there at the INSERT and gone at the SELECT: an erasure committed in
+            # between (two statements, no longer one transaction). Taken as if the erasure
+            # came first: the subject gets a new key, as any subject created after it would.
+            rows = self._safely(insert_or_keep)
+        [(version, stored)] = rows
         if bytes(stored) != wrapped:  # another process created it first: theirs counts
             key = self._unwrapped(subject, int(version), stored)
         self._remember_all({subject: key})

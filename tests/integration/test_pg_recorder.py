@@ -69,8 +69,26 @@ def test_the_log_reads_as_eventsourcings_own_reader_reads_it(
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"gt": 2}, {"lte": 3}, {"gt": 1, "lte": 4}, {"desc": True, "limit": 2}, {"gt": 9}],
-    ids=["all", "after a version", "up to a version", "between", "last two", "none after"],
+    [
+        {},
+        {"gt": 2},
+        {"lte": 3},
+        {"gt": 1, "lte": 4},
+        {"desc": True, "limit": 2},
+        {"gt": 9},
+        {"lte": 3, "desc": True, "limit": 1},
+        {"desc": True},
+    ],
+    ids=[
+        "all",
+        "after a version",
+        "up to a version",
+        "between",
+        "last two",
+        "none after",
+        "the last up to a version (a snapshot's shape)",
+        "all, newest first",
+    ],
 )
 def test_a_records_events_read_as_eventsourcings_own_reader_reads_them(
     pg_record: CareRecord, options: dict[str, Any]
