@@ -162,7 +162,9 @@ class Releases:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: The units read and their digests, kept between the releases of one run (the periods
     #: that fall due together, or a benchmark's sequence) until ``forget_units``: a release
-    #: reads every unit, and works out again only those that changed since the last one.
+    #: reads every unit, and works out again only those that changed since the last one. A
+    #: long-lived caller of ``release`` must call ``forget_units`` when its run is over, as
+    #: ``run_due`` does, or every unit of the store stays in its memory.
     known_units: KnownUnits = field(default_factory=KnownUnits)
     digests: tables.Digests | None = None
 
@@ -183,10 +185,11 @@ class Releases:
             kinds = organisation_kinds(tx)
             # A trajectory referred after the period counts in none of its cells.
             units = list(read_units(tx, referred_by=period.end, known=self.known_units))
-        if self.digests is None or not self.digests.holds_for(self.policy, kinds):
-            self.digests = tables.Digests(self.policy, kinds)
+        digests = self.digests
+        if digests is None or not digests.holds_for(self.policy, kinds):
+            digests = self.digests = tables.Digests(self.policy, kinds)
         population = tables.merge_rare(
-            tables.population(units, period, policy=self.policy, kinds=kinds, digests=self.digests),
+            tables.population(units, period, policy=self.policy, kinds=kinds, digests=digests),
             self.k,
         )
         return population, position
