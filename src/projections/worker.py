@@ -73,6 +73,11 @@ REBUILD_READ_AHEAD = 0
 #: to one record (``by_record``) over, by record: each reads the log, decodes and applies only
 #: the events of its share (README, "the one-pass rebuild"). SQLite has one writer: one process.
 REBUILD_PROCESSES = 2
+#: A log shorter than this is rebuilt in one process: a spawned child costs ≈ 3.4 s of CPU to
+#: start (imports and wiring), the work of ≈ 35,000 events at the one process's ≈ 100 µs each,
+#: so below this the split is slower (and the API's and workers' rebuilds at start, of a new or
+#: small store, would spawn two processes for nothing).
+REBUILD_SPLIT_MIN_EVENTS = 200_000
 
 
 class Projection(Protocol):
@@ -176,6 +181,7 @@ class ProjectionWorker:
         #: process only). Must pickle: children are spawned, not forked (open connections).
         self.share_worker: Callable[[], ProjectionWorker] | None = None
         self.rebuild_processes = REBUILD_PROCESSES
+        self.rebuild_split_min_events = REBUILD_SPLIT_MIN_EVENTS
         self._lock = threading.RLock()
         #: An erasure was taken in and its scrub has not yet succeeded.
         self._scrub_pending = False
@@ -415,7 +421,12 @@ class ProjectionWorker:
         limit = self.batch_size * 5
         total, started = self.head(), time.monotonic()
         split = [p for p in projections if getattr(p, "by_record", False)]
-        if self.share_worker is not None and self.rebuild_processes > 1 and split:
+        if (
+            self.share_worker is not None
+            and self.rebuild_processes > 1
+            and split
+            and total >= self.rebuild_split_min_events
+        ):
             rest = [p for p in projections if p not in split]
             done = self._rebuild_split(split, rest, total, limit)
         else:
@@ -499,6 +510,15 @@ class ProjectionWorker:
             applied = [future.result() for future in futures]
         with self.database.transaction() as tx:
             for projection in split:
+                # Another rebuild of the same projection, started meanwhile, made the ``*_next``
+                # tables afresh and moved (or removed) this row: the children's work is not
+                # what those tables hold, so nothing is folded and nothing switched over.
+                own = read_tracking(tx, REBUILT.tracking(projection), lock=True)
+                if own is None or own[0] != 0:
+                    raise RuntimeError(
+                        f"{REBUILT.tracking(projection)} stands at {own and own[0]}, not at 0: "
+                        "another rebuild of it ran meanwhile; rebuild again"
+                    )
                 for copy in copies:
                     at = read_tracking(tx, copy.tracking(projection), lock=True)
                     if at is None or at[0] != stop:

@@ -243,6 +243,7 @@ def test_a_rebuild_split_by_record_equals_the_live_tables_and_the_one_process_re
     assert {share_of(UUID(t), 2) for (t,) in trajectories} == {0, 1}, "both shares have work"
     rebuilder.rebuild_window, rebuilder.rebuild_subjects = window, subjects
     rebuilder.batch_size = max(1, page // 5)
+    rebuilder.rebuild_split_min_events = 0  # the split, whatever the log's length
     rebuilder.share_worker = functools.partial(_counted_worker, own_settings, tmp_path)
 
     assert rebuilder.rebuild_many([p.name for p in rebuilder.projections]) == head
@@ -265,6 +266,7 @@ def test_a_child_failing_leaves_the_live_tables_serving_and_the_next_rebuild_sta
     followed = _tables(live)
     head = live.head()
     rebuilder.rebuild_window, rebuilder.rebuild_subjects = 40, 1_000
+    rebuilder.rebuild_split_min_events = 0  # the split, whatever the log's length
     rebuilder.share_worker = functools.partial(_failing_worker, own_settings)
 
     with pytest.raises(RuntimeError, match="deadlines broke in a child"):
@@ -275,8 +277,31 @@ def test_a_child_failing_leaves_the_live_tables_serving_and_the_next_rebuild_sta
     tell(story, steps=20, seed=23)
     live.catch_up()
     followed = _tables(live)
+    rebuilder.rebuild_split_min_events = 0  # the split, whatever the log's length
     rebuilder.share_worker = functools.partial(build_share_worker, own_settings)
     assert rebuilder.rebuild_many([p.name for p in rebuilder.projections]) == live.head()
     assert _tables(live) == followed
     tracked = rows(live.database, "SELECT name FROM rm_tracking")
     assert sorted(name for (name,) in tracked) == sorted(p.name for p in live.projections)
+
+
+@pytest.mark.postgres
+def test_postgresql_and_python_put_a_record_in_the_same_share(postgres_url: str) -> None:
+    """The share a child reads (PostgreSQL's filter on the raw id) is the share whose records
+    its projections apply (``share_of``): else a record's events would go to one share and its
+    erasure's rewrite to the other."""
+    import uuid
+
+    import psycopg
+
+    ids = [uuid.uuid4() for _ in range(64)] + [UUID(int=i) for i in (0, 1, 255, 256, 257)]
+    with psycopg.connect(postgres_url) as conn:
+        for shares in (2, 3):
+            found = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT get_byte(uuid_send(u), 15) %% %s FROM unnest(%s::uuid[]) AS u",
+                    (shares, ids),
+                ).fetchall()
+            ]
+            assert found == [share_of(u, shares) for u in ids]
