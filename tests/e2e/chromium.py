@@ -152,7 +152,10 @@ def chromium() -> Iterator[Tab]:
     """A headless Chromium with a profile of its own; its first tab."""
     binary = chromium_binary()
     assert binary is not None
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile for a moment after the browser
+    # has exited; a cleanup that met such a file failed the test it served (seen once in CI):
+    # the profile is removed after a short wait for them, and what is left is not an error.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(  # noqa: S603
             [
                 binary,
@@ -190,6 +193,16 @@ def chromium() -> Iterator[Tab]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+            _remove_profile(profile)
+
+
+def _remove_profile(profile: str) -> None:
+    """The profile's content removed, tried again while Chromium's helpers let go of it."""
+    for _ in range(10):
+        shutil.rmtree(profile, ignore_errors=True)
+        if not os.path.exists(profile):
+            return
+        time.sleep(0.2)
 
 
 def _devtools_port(process: subprocess.Popen[str]) -> int:
