@@ -6,6 +6,7 @@ rows, past the application. ``rodedraad audit verify`` then names the first posi
 does not match and exits 1.
 """
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
@@ -22,7 +23,13 @@ from application.access_log import PersonalDataRead
 from application.care_record import CareRecord
 from application.commands import EraseClient
 from application.commit_times import CommitTimesSQLiteRecorder
-from application.event_chain import CHAIN, GENESIS_TABLE
+from application.event_chain import (
+    COMMIT_TIMES,
+    GENESIS_TABLE,
+    HASH_COLUMN,
+    PER_POSITION_TABLE,
+    link,
+)
 from application.migrations import RECORDS_TABLE
 from application.pg_recorder import LockedInsertRecorder
 from application.seals import SEALS, Seals
@@ -92,6 +99,27 @@ def _set_state(settings: Settings, position: int, state: bytes) -> None:
     )
 
 
+def _named(out: str) -> range:
+    """The positions ``audit verify`` names: one position, or a commit's range of them."""
+    one = re.search(r"MISMATCH at position (\d+):", out)
+    if one:
+        return range(int(one[1]), int(one[1]) + 1)
+    commit = re.search(r"MISMATCH in the commit of positions (\d+) to (\d+):", out)
+    assert commit, out
+    return range(int(commit[1]), int(commit[2]) + 1)
+
+
+def _commit_of(settings: Settings, position: int) -> tuple[int, int]:
+    """(first, last) position of the commit that wrote ``position``."""
+    rows = _execute(
+        settings,
+        f"SELECT first_position, last_position FROM {COMMIT_TIMES} "
+        "WHERE last_position >= {mark} ORDER BY last_position LIMIT 1",
+        (position,),
+    )
+    return int(rows[0][0]), int(rows[0][1])
+
+
 def test_a_fresh_store_verifies(own_settings: Settings, rodedraad: Rodedraad) -> None:
     _recorded(own_settings)
 
@@ -113,34 +141,43 @@ def test_a_changed_byte_in_an_events_stored_state_is_named(
     code, out, _ = rodedraad(own_settings, "audit", "verify")
 
     assert code == 1
-    assert f"MISMATCH at position {target}:" in out
+    assert target in _named(out)
+    assert list(_named(out)) == list(range(*_range_of(own_settings, target)))
 
 
-def _remove(settings: Settings, index: int, *, with_its_chain_entry: bool) -> list[int]:
-    positions = _positions(settings)
-    _execute(settings, "DELETE FROM {events} WHERE {position} = {mark}", (positions[index],))
-    if with_its_chain_entry:
-        _execute(settings, f"DELETE FROM {CHAIN} WHERE position = {{mark}}", (positions[index],))
-    return positions
+def _range_of(settings: Settings, position: int) -> tuple[int, int]:
+    """The positions of the commit that wrote ``position``, as ``range`` arguments."""
+    first, last = _commit_of(settings, position)
+    return first, last + 1
 
 
-@pytest.mark.parametrize(
-    ("with_its_chain_entry", "named"),
-    [(False, 3), (True, 4)],
-    ids=["event-alone", "event-and-its-chain-entry"],
-)
+@pytest.mark.parametrize("with_its_commit", [False, True], ids=["event-alone", "whole-commit"])
 def test_a_removed_event_is_named(
-    own_settings: Settings, rodedraad: Rodedraad, with_its_chain_entry: bool, named: int
+    own_settings: Settings, rodedraad: Rodedraad, with_its_commit: bool
 ) -> None:
-    """Removed alone, its own position is named; removed with its chain entry, the next one
-    (whose link no longer follows the one before it)."""
+    """Removed alone, its commit is named; a whole commit removed (its events and its row),
+    the commit after it, whose hash no longer follows from the events before it."""
     _recorded(own_settings)
-    positions = _remove(own_settings, 3, with_its_chain_entry=with_its_chain_entry)
+    positions = _positions(own_settings)
+    first, last = _commit_of(own_settings, positions[len(positions) // 2])
+    if with_its_commit:
+        _execute(
+            own_settings, f"DELETE FROM {COMMIT_TIMES} WHERE last_position = {{mark}}", (last,)
+        )
+        _execute(
+            own_settings,
+            "DELETE FROM {events} WHERE {position} >= {mark} AND {position} <= {mark}",
+            (first, last),
+        )
+        expected = _range_of(own_settings, last + 1)
+    else:
+        _execute(own_settings, "DELETE FROM {events} WHERE {position} = {mark}", (first,))
+        expected = (first, last + 1) if first < last else (last, last + 1)
 
     code, out, _ = rodedraad(own_settings, "audit", "verify")
 
     assert code == 1
-    assert f"MISMATCH at position {positions[named]}:" in out
+    assert list(_named(out)) == list(range(*expected)), out
 
 
 def test_two_events_states_swapped_are_named_at_the_first(
@@ -155,7 +192,7 @@ def test_two_events_states_swapped_are_named_at_the_first(
     code, out, _ = rodedraad(own_settings, "audit", "verify")
 
     assert code == 1
-    assert f"MISMATCH at position {first}:" in out
+    assert first in _named(out)
 
 
 def test_one_trajectory_is_verified_on_its_own(
@@ -180,7 +217,7 @@ def test_one_trajectory_is_verified_on_its_own(
     assert code == 0, out
     code, out, _ = rodedraad(own_settings, "audit", "verify", "--trajectory", str(changed))
     assert code == 1
-    assert f"MISMATCH at position {target}:" in out
+    assert list(_named(out)) == list(range(*_range_of(own_settings, target)))
 
 
 def _erase(settings: Settings, client: Any) -> None:
@@ -213,7 +250,7 @@ def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
     _recorded(own_settings)
     last = _positions(own_settings)[-1]
     # As a version before issue #16 left it: no chain, migration not run.
-    _execute(own_settings, f"DELETE FROM {CHAIN}")
+    _execute(own_settings, f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = NULL")
     _execute(own_settings, f"DELETE FROM {GENESIS_TABLE}")
     _execute(
         own_settings, f"DELETE FROM {RECORDS_TABLE} WHERE name = {{mark}}", ("0006_event_chain",)
@@ -227,6 +264,64 @@ def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
     code, out, _ = rodedraad(own_settings, "audit", "verify")
     assert code == 0, out
     assert f"positions up to {last} were chained by the migration" in out
+
+
+def test_a_store_with_a_row_per_position_keeps_its_hashes_per_commit_after_migrate(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """As migrations 0006 to 0009 left a store: the chain in a table of a row per position,
+    none in the commit rows. ``migrate`` moves each commit's last hash into its row and drops
+    the table; the chain verifies and the writer chains on from there."""
+    _recorded(own_settings)
+    blob = "BYTEA" if own_settings.database.is_postgres else "BLOB"
+    _execute(
+        own_settings,
+        f"CREATE TABLE {PER_POSITION_TABLE} (position BIGINT PRIMARY KEY, hash {blob} NOT NULL)",
+    )
+    rows = _execute(
+        own_settings,
+        "SELECT {position}, originator_id, originator_version, topic, state FROM {events} "
+        "ORDER BY {position}",
+    )
+    previous, old = bytes(32), {}
+    for position, originator_id, version, topic, state in rows:
+        originator = UUID(str(originator_id))
+        previous = link(previous, int(position), originator, int(version), topic, bytes(state))
+        old[int(position)] = previous
+        _execute(
+            own_settings,
+            f"INSERT INTO {PER_POSITION_TABLE} (position, hash) VALUES ({{mark}}, {{mark}})",
+            (int(position), previous),
+        )
+    expected = {
+        int(last): old[int(last)]
+        for (last,) in _execute(own_settings, f"SELECT last_position FROM {COMMIT_TIMES}")
+    }
+    _execute(own_settings, f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = NULL")
+    for name in (
+        "0010_chain_per_commit",
+        "0011_chain_per_commit_writer",
+        "0012_drop_per_position_chain",
+    ):
+        _execute(own_settings, f"DELETE FROM {RECORDS_TABLE} WHERE name = {{mark}}", (name,))
+
+    code, out, err = rodedraad(own_settings, "migrate")
+    assert code == 0, out + err
+    assert f"{len(expected)} commit(s) carry the chain's hash at their last position" in out + err
+
+    kept = {
+        int(last): bytes(h)
+        for last, h in _execute(
+            own_settings, f"SELECT last_position, {HASH_COLUMN} FROM {COMMIT_TIMES}"
+        )
+    }
+    assert kept == expected
+    with pytest.raises(Exception, match=PER_POSITION_TABLE):
+        _execute(own_settings, f"SELECT 1 FROM {PER_POSITION_TABLE}")
+    _recorded(own_settings, clients=1)
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
 
 
 def test_the_chain_stays_consistent_with_several_writers(
@@ -289,8 +384,11 @@ def test_events_an_older_writer_left_unchained_are_chained_by_the_next_insert(
         _recorded(own_settings, clients=1, remake_writer=True)  # the older version's writer
     finally:
         LockedInsertRecorder.chained = CommitTimesSQLiteRecorder.chained = True
-    chained = _execute(own_settings, f"SELECT COUNT(*) FROM {CHAIN}")[0][0]
-    assert chained < len(_positions(own_settings))
+    (chained_to,) = _execute(
+        own_settings,
+        f"SELECT MAX(last_position) FROM {COMMIT_TIMES} WHERE {HASH_COLUMN} IS NOT NULL",
+    )[0]
+    assert chained_to < _positions(own_settings)[-1]
 
     _recorded(own_settings, clients=1, remake_writer=True)
 
@@ -408,11 +506,12 @@ def test_an_auditors_public_key_wins_over_the_deployments(
 
 
 def _truncate(settings: Settings, count: int) -> list[int]:
-    """Events and their chain entries removed from the end of the log, as an insider would."""
-    removed = _positions(settings)[-count:]
-    for position in removed:
-        _execute(settings, "DELETE FROM {events} WHERE {position} = {mark}", (position,))
-        _execute(settings, f"DELETE FROM {CHAIN} WHERE position = {{mark}}", (position,))
+    """Whole commits removed from the end of the log, events and rows, as an insider would:
+    at least ``count`` events."""
+    first, _ = _commit_of(settings, _positions(settings)[-count])
+    removed = [p for p in _positions(settings) if p >= first]
+    _execute(settings, "DELETE FROM {events} WHERE {position} >= {mark}", (first,))
+    _execute(settings, f"DELETE FROM {COMMIT_TIMES} WHERE last_position >= {{mark}}", (first,))
     return removed
 
 
