@@ -352,18 +352,15 @@ class ChainWalk:
         rows = self._fetch(_LAST_CHAINED, ())
         return int(rows[0][0]) if rows else 0
 
-    def _end(self, upto: int | None) -> int:
-        """The end of the chained commit that holds ``upto`` (the last one: None, or ``upto``
-        after it)."""
-        if upto is not None:
-            rows = self._fetch(
-                f"SELECT last_position FROM {COMMIT_TIMES} WHERE {HASH_COLUMN} IS NOT NULL "  # noqa: S608
-                "AND last_position >= ? ORDER BY last_position LIMIT 1",
-                (upto,),
-            )
-            if rows:
-                return int(rows[0][0])
-        return self.chained_up_to()
+    def commit_end(self, position: int) -> int:
+        """The last position of the chained commit that holds ``position`` (the chain's last
+        position when none does)."""
+        rows = self._fetch(
+            f"SELECT last_position FROM {COMMIT_TIMES} WHERE {HASH_COLUMN} IS NOT NULL "  # noqa: S608
+            "AND last_position >= ? ORDER BY last_position LIMIT 1",
+            (position,),
+        )
+        return int(rows[0][0]) if rows else self.chained_up_to()
 
     def _stream(self, sql: str, start: int, end: int) -> Iterator[tuple[Any, ...]]:
         after = start
@@ -376,7 +373,7 @@ class ChainWalk:
         hashes, recomputed from the chained commit before ``after`` through the end of the one
         that holds ``upto``. Raises ``ChainBroken`` at the first commit that does not match."""
         start, previous = self.base(after)
-        end = self._end(upto)
+        end = self.chained_up_to() if upto is None else self.commit_end(upto)
         if end <= start:
             return
         p = self.position
@@ -478,28 +475,42 @@ class EventChain:
             (key,),
         )
         end = self.walker.chained_up_to()
-        linked: list[ChainedEvent] = []
+        positions = sorted(int(r[0]) for r in rows if int(r[0]) <= end)
+        hashes: dict[int, Linked] = {}
+        # One walk per stretch of the aggregate's positions: each commit holding them is hashed
+        # once, however many of its events are the aggregate's (a bulk load's commits are large).
+        for start, last in self._stretches(positions):
+            wanted = set(positions[start : last + 1])
+            for linked in self.walker.walk(positions[start] - 1, positions[last]):
+                if linked.position in wanted:
+                    hashes[linked.position] = linked
+        result: list[ChainedEvent] = []
         for position, version, topic, state in rows:
-            position, stored = int(position), bytes(state)
-            own = (
-                next(iter(self.walker.walk(position - 1, position)), None)
-                if position <= end
-                else None
-            )
-            if own is not None and own.position != position:
-                own = None
-            linked.append(
+            own = hashes.get(int(position))
+            result.append(
                 ChainedEvent(
-                    position=position,
+                    position=int(position),
                     originator_id=originator_id,
                     version=int(version),
                     topic=topic,
-                    state=stored,
+                    state=bytes(state),
                     chain_hash=None if own is None else own.chain_hash,
                     previous=GENESIS if own is None else own.previous,
                 )
             )
-        return linked
+        return result
+
+    def _stretches(self, positions: Sequence[int]) -> Iterator[tuple[int, int]]:
+        """Index ranges of ``positions`` (ascending) whose events lie in the same chained
+        commit: (first index, last index)."""
+        start = 0
+        while start < len(positions):
+            commit_end = self.walker.commit_end(positions[start])
+            last = start
+            while last + 1 < len(positions) and positions[last + 1] <= commit_end:
+                last += 1
+            yield start, last
+            start = last + 1
 
     def verify_aggregate(self, originator_id: UUID) -> Verification:
         """One aggregate's events (a trajectory's): each within the commit that holds it, and

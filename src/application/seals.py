@@ -513,28 +513,27 @@ class Seals:
         seals = self.all()
         proofs: list[InclusionProof] = []
         unsealed = 0
-        ranges: dict[int, tuple[list[int], list[bytes], list[bytes]]] = {}
+        trees: dict[int, merkle.Tree] = {}
         for position in positions:
             seal = next((s for s in seals if s.after_position < position <= s.last_position), None)
             if seal is None:
                 unsealed += 1
                 continue
-            if seal.number not in ranges:
+            if seal.number not in trees:
                 why, in_range, hashes = self._check(seal, seal.number, seal.after_position, public)
                 if why is not None:
                     return TrajectorySeals(
                         proofs, unsealed, SealMismatch(seal.number, position, why)
                     )
-                leaves = [merkle.leaf_hash(p, h) for p, h in zip(in_range, hashes, strict=True)]
-                ranges[seal.number] = (in_range, hashes, leaves)
-            in_range, hashes, leaves = ranges[seal.number]
-            if position not in in_range:
+                trees[seal.number] = merkle.Tree(in_range, hashes)
+            tree = trees[seal.number]
+            if position not in tree:
                 return TrajectorySeals(
                     proofs,
                     unsealed,
                     SealMismatch(seal.number, position, "the seal covers no chain entry here"),
                 )
-            proof = merkle.prove(seal.number, in_range, hashes, position, leaves)
+            proof = tree.prove(seal.number, position)
             if not proof.check(seal.root, seal.entries):
                 return TrajectorySeals(
                     proofs,
