@@ -101,23 +101,24 @@ class CommitTimesSQLiteRecorder(SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         if positions:
-            chain_hash = None
+            # Issue #16: the chain's hash at this commit's last position, in its row
+            # (``application.event_chain``); a bulk load's commit in rows of at most
+            # ``CHECKPOINT_EVERY`` events, each with the hash at its last.
+            rows: Sequence[tuple[int, int, bytes | None]] = [(min(positions), max(positions), None)]
             if self.chained:
-                # Issue #16: the chain's hash at this commit's last position, in its row
-                # (``application.event_chain``).
-                self._chaining.tip = chain_sqlite(
+                rows = chain_sqlite(
                     c,
                     self.events_table_name,
                     list(zip(positions, stored_events, strict=True)),
                     self._chain_tip,
                 )
-                chain_hash = self._chaining.tip[1]
+                self._chaining.tip = (rows[-1][1], rows[-1][2])
             now = commit_stamp(datetime.now(UTC))
-            c.execute(
+            c.executemany(
                 f"INSERT INTO {COMMIT_TIMES} (last_position, first_position, committed_at, "  # noqa: S608
                 f"exact, {HASH_COLUMN}) SELECT ?, ?, MAX(?, COALESCE((SELECT committed_at FROM "
                 f"{COMMIT_TIMES} ORDER BY last_position DESC LIMIT 1), '')), 1, ?",
-                (max(positions), min(positions), now, chain_hash),
+                [(last, first, now, chain_hash) for first, last, chain_hash in rows],
             )
         return positions
 

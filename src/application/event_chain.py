@@ -92,6 +92,11 @@ PG_LINK = f"sha256(previous || {pg_link_tail('r')})"
 
 #: Rows read per query when chaining or verifying a large log.
 BATCH = 5_000
+#: A commit of more events than this (a bulk load's) keeps the chain's hash every this many
+#: events: its positions are stamped in several commit-times rows of at most this many events,
+#: all with the commit's one stamp, so recomputing the hash of any one position never hashes
+#: more than this many events.
+CHECKPOINT_EVERY = 1_000
 #: A progress line every this many positions.
 PROGRESS_EVERY = 100_000
 
@@ -130,12 +135,13 @@ def chain_sqlite(
     events_table: str,
     written: Sequence[tuple[int, Any]],
     tip: tuple[int, bytes] | None = None,
-) -> tuple[int, bytes]:
+) -> list[tuple[int, int, bytes]]:
     """In the SQLite writer's transaction, after it inserted ``written`` (position, stored
     event): the chain over every event after the last chained commit. Usually those are exactly
     the events just written, hashed from memory; otherwise (events written without a chain)
-    they are read back in log order. Returns the last position chained and its hash, for the
-    commit's row.
+    they are read back in log order. Returns the commit's rows: (first position, last
+    position, hash at the last) per stretch of at most ``CHECKPOINT_EVERY`` of the events
+    written (one row, but for a bulk load's commit).
 
     ``tip``: the last (position, hash) this writer chained in a transaction that committed. When
     the first position just written follows it directly, no event came between (SQLite gives
@@ -148,26 +154,33 @@ def chain_sqlite(
         last = cursor.fetchone()
         after, previous = (int(last[0]), bytes(last[1])) if last else (0, GENESIS)
     positions = [p for p, _ in written]
+    rows: Iterator[tuple[Any, ...]] | Sequence[tuple[Any, ...]]
     if (
         positions
         and positions == sorted(positions)
         and positions[0] > after
         and not _between(cursor, events_table, after, positions[0])
     ):
-        for p, s in written:
-            previous = link(
-                previous, p, _uuid(s.originator_id), s.originator_version, s.topic, s.state
-            )
-        return positions[-1], previous
-    cursor.execute(
-        f"SELECT rowid, originator_id, originator_version, topic, state FROM {events_table} "  # noqa: S608
-        "WHERE rowid > ? ORDER BY rowid",
-        (after,),
-    )
-    position = after
-    for position, originator_id, version, topic, state in cursor.fetchall():
+        rows = ((p, s.originator_id, s.originator_version, s.topic, s.state) for p, s in written)
+    else:
+        cursor.execute(
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {events_table} "  # noqa: S608
+            "WHERE rowid > ? ORDER BY rowid",
+            (after,),
+        )
+        rows = cursor.fetchall()
+    stretches: list[tuple[int, int, bytes]] = []
+    first, count, position = positions[0], 0, after
+    for position, originator_id, version, topic, state in rows:
         previous = link(previous, position, _uuid(originator_id), version, topic, state)
-    return int(position), previous
+        if position < positions[0]:
+            continue  # an older writer's event: in the first stretch, never a boundary
+        count += 1
+        if count == CHECKPOINT_EVERY and position != positions[-1]:
+            stretches.append((first, position, previous))
+            first, count = position + 1, 0
+    stretches.append((first, int(position), previous))
+    return stretches
 
 
 def _between(cursor: Any, events_table: str, after: int, before: int) -> bool:
@@ -199,53 +212,83 @@ def ensure_hash_column(tx: Any) -> None:
         tx.execute(f"ALTER TABLE {COMMIT_TIMES} ADD COLUMN {HASH_COLUMN} {HASH_TYPE[tx.dialect]}")
 
 
-def chain_existing(tx: Any, dialect: str, events_table: str, say: Callable[[str], None]) -> Genesis:
-    """The migration's work, in its transaction (which holds the writer's lock): chain every
-    event not chained yet, in log order, in batches, saying how far it is, and keep the hash
-    at the end of each commit in that commit's row. Events after the last commit row (none:
-    every event has one since issue #15's migration) are left to the writer's next insert."""
+def chain_existing(
+    tx: Any,
+    dialect: str,
+    events_table: str,
+    say: Callable[[str], None],
+    recorded: Callable[[int], bytes | None] | None = None,
+) -> Genesis:
+    """A migration's work, in its transaction (which holds the writer's lock): every event
+    after the last chained commit, in log order, in batches, saying how far it is. Each
+    commit's row gets the chain's hash at its last position, and a row of more than
+    ``CHECKPOINT_EVERY`` events is split into rows of at most that many (the same stamp).
+
+    The hashes are computed from the events (migration 0006: a store that never had the
+    chain), or, with ``recorded``, taken from what the chain recorded when the events were
+    written (migration 0010: the per-position table's hash of a position, None where it has
+    none; only positions are read then). Events after the last commit row (none: every event
+    has one since issue #15's migration) are left to the writer's next insert."""
     position = "rowid" if dialect == "sqlite" else "notification_id"
     last = tx.fetchall(_LAST_CHAINED)
     after, previous = (int(last[0][0]), bytes(last[0][1])) if last else (0, GENESIS)
-    ends = [
-        int(r[0])
-        for r in tx.fetchall(
-            f"SELECT last_position FROM {COMMIT_TIMES} WHERE last_position > ? "  # noqa: S608
-            "ORDER BY last_position",
-            (after,),
-        )
-    ]
-    if not ends:
+    chained_before = after
+    commits = tx.fetchall(
+        f"SELECT last_position, first_position, committed_at, exact FROM {COMMIT_TIMES} "  # noqa: S608
+        "WHERE last_position > ? ORDER BY last_position",
+        (after,),
+    )
+    if not commits:
         return Genesis(up_to_position=after, events=0)
+    end = int(commits[-1][0])
     total = int(
         tx.fetchall(
             f"SELECT COUNT(*) FROM {events_table} WHERE {position} > ? AND {position} <= ?",  # noqa: S608
-            (after, ends[-1]),
+            (after, end),
         )[0][0]
     )
-    done, end = 0, 0
+    columns = (
+        position if recorded else f"{position}, originator_id, originator_version, topic, state"
+    )
+    done, index, first, count = 0, 0, None, 0
+    hashes: list[tuple[bytes | None, int | None, int]] = []  # (hash, new first, last position)
+    splits: list[tuple[int, int, Any, Any, bytes | None]] = []
     while rows := tx.fetchall(
-        f"SELECT {position}, originator_id, originator_version, topic, state "  # noqa: S608
-        f"FROM {events_table} WHERE {position} > ? AND {position} <= ? ORDER BY {position} "
-        "LIMIT ?",
-        (after, ends[-1], BATCH),
+        f"SELECT {columns} FROM {events_table} WHERE {position} > ? AND {position} <= ? "  # noqa: S608
+        f"ORDER BY {position} LIMIT ?",
+        (after, end, BATCH),
     ):
-        hashes = []
-        for pos, originator_id, version, topic, state in rows:
-            previous = link(previous, int(pos), _uuid(originator_id), int(version), topic, state)
-            while end < len(ends) and ends[end] < int(pos):
-                end += 1  # a commit whose last event is not there: the next commit covers it
-            if end < len(ends) and ends[end] == int(pos):
-                hashes.append((previous, int(pos)))
-                end += 1
-        tx.executemany(
-            f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = ? WHERE last_position = ?",  # noqa: S608
-            hashes,
-        )
+        for row in rows:
+            pos = int(row[0])
+            if recorded is None:
+                previous = link(previous, pos, _uuid(row[1]), int(row[2]), row[3], row[4])
+            while int(commits[index][0]) < pos:  # a row whose last event is not there
+                index, first, count = index + 1, None, 0
+            commit_last, _, stamp, exact = commits[index]
+            first = pos if first is None else first
+            count += 1
+            if pos == int(commit_last):
+                at = recorded(pos) if recorded else previous
+                hashes.append((at, first, pos))
+                index, first, count = index + 1, None, 0
+            elif count == CHECKPOINT_EVERY:
+                splits.append((pos, first, stamp, exact, recorded(pos) if recorded else previous))
+                first, count = None, 0
         after, done = int(rows[-1][0]), done + len(rows)
         if done % PROGRESS_EVERY < BATCH or done == total:
             say(f"{done:,} of {total:,} events chained")
-    return Genesis(up_to_position=after, events=done)
+    tx.executemany(
+        f"INSERT INTO {COMMIT_TIMES} (last_position, first_position, committed_at, exact, "  # noqa: S608
+        f"{HASH_COLUMN}) VALUES (?, ?, ?, ?, ?)",
+        splits,
+    )
+    tx.executemany(
+        f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = ?, first_position = ? "  # noqa: S608
+        "WHERE last_position = ?",
+        hashes,
+    )
+    chained = [h for h in hashes if h[0] is not None]
+    return Genesis(up_to_position=chained[-1][2] if chained else chained_before, events=done)
 
 
 # --- verifying ------------------------------------------------------------------------------
@@ -366,6 +409,8 @@ class ChainWalk:
         after = start
         while rows := self._fetch(sql, (after, end, BATCH)):
             yield from rows
+            if len(rows) < BATCH:
+                return
             after = int(rows[-1][0])
 
     def walk(self, after: int, upto: int | None = None) -> Iterator[Linked]:
@@ -384,7 +429,7 @@ class ChainWalk:
             end,
         )
         commits = self._stream(
-            f"SELECT last_position, {HASH_COLUMN} FROM {COMMIT_TIMES} "  # noqa: S608
+            f"SELECT last_position, {HASH_COLUMN}, first_position FROM {COMMIT_TIMES} "  # noqa: S608
             f"WHERE {HASH_COLUMN} IS NOT NULL AND last_position > ? AND last_position <= ? "
             "ORDER BY last_position LIMIT ?",
             start,
@@ -395,23 +440,28 @@ class ChainWalk:
         for position, originator_id, version, topic, state in events:
             position = int(position)
             if commit is not None and int(commit[0]) < position:
-                first = pending[0].position if pending else int(commit[0])
-                raise ChainBroken(Mismatch(int(commit[0]), _REMOVED, first))
+                raise ChainBroken(Mismatch(int(commit[0]), _REMOVED, _first(commit, pending)))
             originator, stored = _uuid(originator_id), bytes(state)
             h = link(previous, position, originator, int(version), topic, stored)
             pending.append(Linked(position, originator, int(version), topic, stored, previous, h))
             previous = h
             if commit is not None and position == int(commit[0]):
                 if h != bytes(commit[1]):
-                    raise ChainBroken(Mismatch(position, _CHANGED, pending[0].position))
+                    raise ChainBroken(Mismatch(position, _CHANGED, _first(commit, pending)))
                 for linked in pending:
                     if linked.position > after and (upto is None or linked.position <= upto):
                         yield linked
                 pending.clear()
                 commit = next(commits, None)
         if commit is not None:
-            first = pending[0].position if pending else int(commit[0])
-            raise ChainBroken(Mismatch(int(commit[0]), _REMOVED, first))
+            raise ChainBroken(Mismatch(int(commit[0]), _REMOVED, _first(commit, pending)))
+
+
+def _first(commit: Sequence[Any], pending: Sequence[Linked]) -> int:
+    """The first position a mismatch at ``commit``'s end can lie at: its row's first, or an
+    event before it that no earlier commit row covers (an older writer's, chained by it)."""
+    first = int(commit[2])
+    return min(first, pending[0].position) if pending else first
 
 
 class EventChain:
@@ -442,15 +492,17 @@ class EventChain:
         )
         checked = 0
         try:
-            for _ in self.walker.walk(0):
+            for _ in self.walker.walk(0, end):
                 checked += 1
                 if checked % PROGRESS_EVERY == 0:
                     say(f"{checked:,} of {total:,} positions verified")
         except ChainBroken as broken:
             return self._result(checked, broken.mismatch)
+        # Events after the chain's end as it is now: a commit made during the walk is chained
+        # (its row and its events commit together), so only an event no row covers is left.
         beyond = self._fetch(
             f"SELECT {p} FROM {self._events} WHERE {p} > ? ORDER BY {p} LIMIT ?",  # noqa: S608
-            (end, 1),
+            (self.walker.chained_up_to(), 1),
         )
         if beyond:
             return self._result(

@@ -530,22 +530,29 @@ def _event_chain(ctx: MigrationContext) -> None:
 def _chain_per_commit(ctx: MigrationContext) -> None:
     """The chain's hash kept once per commit, in its commit-times row, instead of in a table
     with a row per position (issue #16: that row and its index were most of what the chain
-    cost a command). Each commit's row takes the hash its last position has in the old table;
-    every other position's hash is recomputed from the events when needed. A store that never
-    had the old table (made since) has nothing to copy."""
+    cost a command). Each commit's row takes the hash its last position has in the old table
+    (the hash recorded when it was written, not one computed now), a commit of more than
+    ``CHECKPOINT_EVERY`` events is split into rows of at most that many; every other
+    position's hash is recomputed from the events when needed. A store that never had the old
+    table (made since) has nothing to copy."""
     if not table_exists(ctx.tx, PER_POSITION_TABLE):
         return
+    events = "stored_events" if ctx.dialect == "sqlite" else f"{CareRecord.name}_events"
     if ctx.dialect != "sqlite":
-        ctx.tx.execute(f"LOCK TABLE {CareRecord.name}_events IN EXCLUSIVE MODE")
+        ctx.tx.execute(f"LOCK TABLE {events} IN EXCLUSIVE MODE")
     ensure_hash_column(ctx.tx)
-    ctx.tx.execute(
-        f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = (SELECT c.hash FROM {PER_POSITION_TABLE} "
-        f"AS c WHERE c.position = {COMMIT_TIMES}.last_position) WHERE {HASH_COLUMN} IS NULL"
-    )
+
+    def recorded(position: int) -> bytes | None:
+        rows = ctx.tx.fetchall(
+            f"SELECT hash FROM {PER_POSITION_TABLE} WHERE position = ?", (position,)
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    chain_existing(ctx.tx, ctx.dialect, events, ctx.say, recorded)
     (kept,), *_ = ctx.tx.fetchall(
         f"SELECT COUNT(*) FROM {COMMIT_TIMES} WHERE {HASH_COLUMN} IS NOT NULL"
     )
-    ctx.say(f"  {int(kept):,} commit(s) carry the chain's hash at their last position")
+    ctx.say(f"  {int(kept):,} commit row(s) carry the chain's hash at their last position")
 
 
 def _drop_per_position_chain(ctx: MigrationContext) -> None:

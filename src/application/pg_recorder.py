@@ -46,7 +46,14 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from application.commit_times import SNAPSHOT_TIMES
-from application.event_chain import COMMIT_TIMES, GENESIS, HASH_COLUMN, PG_LINK, pg_link_tail
+from application.event_chain import (
+    CHECKPOINT_EVERY,
+    COMMIT_TIMES,
+    GENESIS,
+    HASH_COLUMN,
+    PG_LINK,
+    pg_link_tail,
+)
 from application.event_chain import DDL as CHAIN_DDL
 from application.unavailable import DatabaseUnavailable
 
@@ -208,7 +215,8 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
                 "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
                 "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
                 "DECLARE new_ids bigint[]; chained_to bigint; previous bytea; r record; "
-                "tails bytea[]; tail bytea; last_stamp timestamptz; "
+                "tails bytea[]; tail bytea; last_stamp timestamptz; stamp timestamptz; "
+                "chunk_first bigint; n integer; "
                 "BEGIN "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
@@ -223,10 +231,11 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
                 "SELECT c.last_position, c.{hash}, c.committed_at "
                 "INTO chained_to, previous, last_stamp FROM {schema}.{stamps} AS c "
                 "ORDER BY c.last_position DESC LIMIT 1; "
+                "stamp := greatest(clock_timestamp(), last_stamp); chunk_first := new_ids[1]; "
                 "{chain_part}"
                 "INSERT INTO {schema}.{stamps} (last_position, first_position, committed_at, "
-                "exact, {hash}) VALUES (new_ids[array_upper(new_ids, 1)], new_ids[1], "
-                "greatest(clock_timestamp(), last_stamp), true, {chained}); "
+                "exact, {hash}) VALUES (new_ids[array_upper(new_ids, 1)], chunk_first, "
+                "stamp, true, {chained}); "
                 "RETURN QUERY SELECT unnest(new_ids); "
                 "END; $BODY$"
             ).format(
@@ -248,6 +257,7 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
                 chain_part=SQL(self._chain_part() if self.chained else "").format(
                     genesis=SQL(GENESIS.hex()),
                     link=SQL(PG_LINK),
+                    every=SQL(str(CHECKPOINT_EVERY)),
                     **names,
                 ),
                 **names,
@@ -288,10 +298,20 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
             "END LOOP; END IF; "
             # The events just written, from what their insert returned (never ``events[i]``:
             # a subscript copies the whole array of composites in PL/pgSQL, which made the
-            # chain's cost grow with the square of the batch).
+            # chain's cost grow with the square of the batch). A bulk load's commit keeps the
+            # hash every ``CHECKPOINT_EVERY`` events, in a commit-times row of its own.
+            "IF array_length(tails, 1) <= {every} THEN "
             "FOREACH tail IN ARRAY tails LOOP "
             "previous := sha256(previous || tail); "
             "END LOOP; "
+            "ELSE n := 0; "
+            "FOREACH tail IN ARRAY tails LOOP "
+            "previous := sha256(previous || tail); n := n + 1; "
+            "IF mod(n, {every}) = 0 AND n < array_length(tails, 1) THEN "
+            "INSERT INTO {schema}.{stamps} (last_position, first_position, committed_at, "
+            "exact, {hash}) VALUES (new_ids[n], chunk_first, stamp, true, previous); "
+            "chunk_first := new_ids[n + 1]; END IF; "
+            "END LOOP; END IF; "
         )
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:

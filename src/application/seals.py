@@ -53,7 +53,7 @@ from application import merkle
 from application.access_log import AccessLog
 from application.commit_times import commit_stamp, event_store_rows
 from application.errors import OperatorError
-from application.event_chain import COMMIT_TIMES, ChainBroken, ChainWalk, Linked
+from application.event_chain import COMMIT_TIMES, ChainBroken, ChainWalk
 from application.merkle import InclusionProof
 from application.read_log_chain import Head
 from application.signing import PublicKey, SigningKey
@@ -389,8 +389,12 @@ class Seals:
     def _range(self, after: int, last: int) -> tuple[list[int], list[bytes]]:
         """The positions and chain hashes of ``(after, last]``, recomputed from the events
         (``ChainBroken`` where a commit's stored hash does not hold)."""
-        linked: list[Linked] = list(self._walker().walk(after, last))
-        return [e.position for e in linked], [e.chain_hash for e in linked]
+        positions: list[int] = []
+        hashes: list[bytes] = []
+        for linked in self._walker().walk(after, last):
+            positions.append(linked.position)
+            hashes.append(linked.chain_hash)
+        return positions, hashes
 
     def _check(
         self, seal: Seal, expected_number: int, after: int, public: PublicKey | None

@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from application.access_log import PersonalDataRead
 from application.care_record import CareRecord
@@ -244,11 +245,143 @@ def test_an_erased_clients_events_still_verify(
     assert code == 0, out
 
 
-def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
+def _group_commit(settings: Settings, events: int) -> list[int]:
+    """One commit of several events (as the group commit writes a batch): their positions."""
+    record = build_care_record(settings)
+    try:
+        record.recorder.create_table()  # type: ignore[attr-defined]  # the writer as patched
+        stored = [
+            StoredEvent(
+                originator_id=uuid4(),
+                originator_version=1,
+                topic="tests.chain:GroupCommitted",
+                state=f'{{"n": {n}}}'.encode(),
+            )
+            for n in range(events)
+        ]
+        positions = record.recorder.insert_events(stored)
+        assert positions is not None
+        return list(positions)
+    finally:
+        record.close()
+
+
+def _commit_rows(settings: Settings, first: int, last: int) -> list[tuple[int, int]]:
+    rows = _execute(
+        settings,
+        f"SELECT first_position, last_position FROM {COMMIT_TIMES} WHERE last_position >= {{mark}} "
+        "AND last_position <= {mark} ORDER BY last_position",
+        (first, last),
+    )
+    return [(int(a), int(b)) for a, b in rows]
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_a_change_inside_a_group_commit_names_the_commit(
+    own_settings: Settings, rodedraad: Rodedraad, where: str
+) -> None:
+    _recorded(own_settings, clients=1)
+    group = _group_commit(own_settings, 5)
+    _recorded(own_settings, clients=1)
+    assert _commit_rows(own_settings, group[0], group[-1]) == [(group[0], group[-1])]
+    target = {"first": group[0], "middle": group[2], "last": group[-1]}[where]
+    _set_state(own_settings, target, b'{"n": 99}')
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"MISMATCH in the commit of positions {group[0]} to {group[-1]}:" in out
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_an_event_removed_from_a_group_commit_names_the_commit(
+    own_settings: Settings, rodedraad: Rodedraad, where: str
+) -> None:
+    group = _group_commit(own_settings, 4)
+    _recorded(own_settings, clients=1)
+    target = group[0] if where == "first" else group[-1]
+    _execute(own_settings, "DELETE FROM {events} WHERE {position} = {mark}", (target,))
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"MISMATCH in the commit of positions {group[0]} to {group[-1]}:" in out
+
+
+def test_a_changed_or_emptied_commit_hash_is_named(
     own_settings: Settings, rodedraad: Rodedraad
 ) -> None:
     _recorded(own_settings)
+    positions = _positions(own_settings)
+    _, last = _commit_of(own_settings, positions[len(positions) // 2])
+    (stored,), *_ = _execute(
+        own_settings,
+        f"SELECT {HASH_COLUMN} FROM {COMMIT_TIMES} WHERE last_position = {{mark}}",
+        (last,),
+    )
+    changed = bytearray(stored)
+    changed[0] ^= 0x01
+    update = f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = {{mark}} WHERE last_position = {{mark}}"
+    _execute(own_settings, update, (bytes(changed), last))
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 1
+    assert last in _named(out)
+
+    # Emptied instead: the next commit's hash still covers its events; the last commit's
+    # emptied leaves its events outside the chain.
+    _execute(own_settings, update, (None, last))
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    _execute(own_settings, update, (None, positions[-1]))
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 1
+    assert "an event the chain does not cover" in out
+
+
+def test_a_bulk_commit_keeps_the_hash_every_few_events(
+    own_settings: Settings, rodedraad: Rodedraad, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit of more than ``CHECKPOINT_EVERY`` events is stamped in rows of at most that
+    many, each with the chain's hash at its last; a change is named by its row's range, and
+    seals that end inside a commit hold."""
+    monkeypatch.setattr("application.event_chain.CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr("application.pg_recorder.CHECKPOINT_EVERY", 3)
+    _recorded(own_settings, clients=1)
+    group = _group_commit(own_settings, 8)
+    _recorded(own_settings, clients=1)
+    rows = _commit_rows(own_settings, group[0], group[-1])
+    assert rows == [(group[0], group[2]), (group[3], group[5]), (group[6], group[7])]
+    stamps = _execute(
+        own_settings,
+        f"SELECT DISTINCT committed_at FROM {COMMIT_TIMES} WHERE last_position >= {{mark}} "
+        "AND last_position <= {mark}",
+        (group[0], group[-1]),
+    )
+    assert len(stamps) == 1, "one commit, one stamp"
+    key = SigningKeyFile(own_settings.signing.key_file, create_on_first_need=False).create()
+    record = build_care_record(own_settings)
+    try:
+        taken = Seals(record.recorder).take(key, datetime.now(UTC), most=5)
+    finally:
+        record.close()
+    assert any(s.last_position not in {last for _, last in rows} for s in taken)
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(taken)} seal(s) hold" in out
+
+    _set_state(own_settings, group[4], b'{"n": 99}')
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 1
+    assert f"MISMATCH in the commit of positions {group[3]} to {group[5]}:" in out
+
+
+def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
+    own_settings: Settings, rodedraad: Rodedraad, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _recorded(own_settings)
+    group = _group_commit(own_settings, 7)  # a bulk commit: split in rows of 3, 3 and 1
     last = _positions(own_settings)[-1]
+    monkeypatch.setattr("application.event_chain.CHECKPOINT_EVERY", 3)
     # As a version before issue #16 left it: no chain, migration not run.
     _execute(own_settings, f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = NULL")
     _execute(own_settings, f"DELETE FROM {GENESIS_TABLE}")
@@ -259,6 +392,11 @@ def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
     code, out, err = rodedraad(own_settings, "migrate")
     assert code == 0, out + err
     assert f"chained after the fact, up to position {last}" in out + err
+    assert _commit_rows(own_settings, group[0], group[-1]) == [
+        (group[0], group[2]),
+        (group[3], group[5]),
+        (group[6], group[6]),
+    ]
 
     _recorded(own_settings, clients=1)  # and the writer chains on from there
     code, out, _ = rodedraad(own_settings, "audit", "verify")
@@ -267,12 +405,16 @@ def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
 
 
 def test_a_store_with_a_row_per_position_keeps_its_hashes_per_commit_after_migrate(
-    own_settings: Settings, rodedraad: Rodedraad
+    own_settings: Settings, rodedraad: Rodedraad, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As migrations 0006 to 0009 left a store: the chain in a table of a row per position,
-    none in the commit rows. ``migrate`` moves each commit's last hash into its row and drops
-    the table; the chain verifies and the writer chains on from there."""
+    none in the commit rows. ``migrate`` moves each commit's last hash into its row (a bulk
+    commit's split in rows of at most ``CHECKPOINT_EVERY`` events, each with the hash the
+    old table holds at its last) and drops the table; the chain verifies and the writer
+    chains on from there."""
     _recorded(own_settings)
+    group = _group_commit(own_settings, 8)
+    _recorded(own_settings, clients=1)
     blob = "BYTEA" if own_settings.database.is_postgres else "BLOB"
     _execute(
         own_settings,
@@ -293,11 +435,9 @@ def test_a_store_with_a_row_per_position_keeps_its_hashes_per_commit_after_migra
             f"INSERT INTO {PER_POSITION_TABLE} (position, hash) VALUES ({{mark}}, {{mark}})",
             (int(position), previous),
         )
-    expected = {
-        int(last): old[int(last)]
-        for (last,) in _execute(own_settings, f"SELECT last_position FROM {COMMIT_TIMES}")
-    }
+    commits = len(_execute(own_settings, f"SELECT last_position FROM {COMMIT_TIMES}"))
     _execute(own_settings, f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = NULL")
+    monkeypatch.setattr("application.event_chain.CHECKPOINT_EVERY", 3)
     for name in (
         "0010_chain_per_commit",
         "0011_chain_per_commit_writer",
@@ -307,7 +447,7 @@ def test_a_store_with_a_row_per_position_keeps_its_hashes_per_commit_after_migra
 
     code, out, err = rodedraad(own_settings, "migrate")
     assert code == 0, out + err
-    assert f"{len(expected)} commit(s) carry the chain's hash at their last position" in out + err
+    assert f"{commits + 2} commit row(s) carry the chain's hash at their last position" in out + err
 
     kept = {
         int(last): bytes(h)
@@ -315,7 +455,12 @@ def test_a_store_with_a_row_per_position_keeps_its_hashes_per_commit_after_migra
             own_settings, f"SELECT last_position, {HASH_COLUMN} FROM {COMMIT_TIMES}"
         )
     }
-    assert kept == expected
+    assert kept == {last: old[last] for last in kept}
+    assert _commit_rows(own_settings, group[0], group[-1]) == [
+        (group[0], group[2]),
+        (group[3], group[5]),
+        (group[6], group[7]),
+    ]
     with pytest.raises(Exception, match=PER_POSITION_TABLE):
         _execute(own_settings, f"SELECT 1 FROM {PER_POSITION_TABLE}")
     _recorded(own_settings, clients=1)
