@@ -43,11 +43,11 @@ from application.access_log import AccessLog
 from application.care_record import CareRecord
 from application.commitments import matches
 from application.errors import OperatorError
-from application.event_chain import EventChain, link
+from application.event_chain import ChainBroken, EventChain, link
 from application.merkle import InclusionProof
 from application.personal_fields import CommittedField, committed_fields
 from application.sealed_files import SealedFileError, decrypt_with, encrypt_to, is_sealed
-from application.seals import Seal, Seals
+from application.seals import Seal, SealRefused, Seals
 from application.signing import PublicKey, SigningKey, decode_signature, encode_signature
 
 log = structlog.get_logger("rodedraad.audit_export")
@@ -187,12 +187,21 @@ class AuditExports:
         key = self._signing_key()
         recorder = self._record.recorder
         seals = Seals(recorder, self._read_log)
-        seals.take(key, now)
+        try:
+            seals.take(key, now)
+        except SealRefused as refused:
+            raise AuditExportRefused(f"{refused.message} — no export is made") from None
         chain = EventChain(recorder)
         events: list[ExportedEvent] = []
         contact: dict[tuple[UUID, int], tuple[str, ...]] = {}
         for aggregate in aggregate_ids:
-            linked = chain.aggregate_links(aggregate)
+            try:
+                linked = chain.aggregate_links(aggregate)
+            except ChainBroken as broken:
+                raise AuditExportRefused(
+                    f"the record does not verify {broken}; run `rodedraad audit verify` — no "
+                    "export is made"
+                ) from None
             proved = seals.prove_aggregate([e.position for e in linked], key.public)
             if proved.mismatch is not None:
                 m = proved.mismatch

@@ -34,17 +34,18 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
-from application.event_chain import DDL as CHAIN_DDL
-from application.event_chain import chain_sqlite
-
-#: The table, beside the events (``stored_events``) in the event store.
-COMMIT_TIMES = "rodedraad_commit_times"
+# The table, beside the events (``stored_events``) in the event store, is named with the chain
+# whose hash it carries (issue #16: ``chain_hash``, the chain at the commit's last position).
+from application.event_chain import COMMIT_TIMES as COMMIT_TIMES
+from application.event_chain import HASH_COLUMN, chain_sqlite
 
 DDL = {
     "sqlite": f"CREATE TABLE IF NOT EXISTS {COMMIT_TIMES} (last_position INTEGER PRIMARY KEY, "
-    "first_position INTEGER NOT NULL, committed_at TEXT NOT NULL, exact INTEGER NOT NULL)",
+    "first_position INTEGER NOT NULL, committed_at TEXT NOT NULL, exact INTEGER NOT NULL, "
+    f"{HASH_COLUMN} BLOB)",
     "postgres": f"CREATE TABLE IF NOT EXISTS {COMMIT_TIMES} (last_position BIGINT PRIMARY KEY, "
-    "first_position BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL, exact BOOLEAN NOT NULL)",
+    "first_position BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL, exact BOOLEAN NOT NULL, "
+    f"{HASH_COLUMN} BYTEA)",
 }
 
 
@@ -84,7 +85,7 @@ class CommitTimesSQLiteRecorder(SQLiteApplicationRecorder):
         self._chaining = threading.local()
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), DDL["sqlite"], *CHAIN_DDL["sqlite"]]
+        return [*super().construct_create_table_statements(), DDL["sqlite"]]
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -99,21 +100,25 @@ class CommitTimesSQLiteRecorder(SQLiteApplicationRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
-        if positions and self.chained:
-            # Issue #16: the hash chain, in the same transaction (``application.event_chain``).
-            self._chaining.tip = chain_sqlite(
-                c,
-                self.events_table_name,
-                list(zip(positions, stored_events, strict=True)),
-                self._chain_tip,
-            )
         if positions:
+            # Issue #16: the chain's hash at this commit's last position, in its row
+            # (``application.event_chain``); a bulk load's commit in rows of at most
+            # ``CHECKPOINT_EVERY`` events, each with the hash at its last.
+            rows: Sequence[tuple[int, int, bytes | None]] = [(min(positions), max(positions), None)]
+            if self.chained:
+                rows = chain_sqlite(
+                    c,
+                    self.events_table_name,
+                    list(zip(positions, stored_events, strict=True)),
+                    self._chain_tip,
+                )
+                self._chaining.tip = (rows[-1][1], rows[-1][2])
             now = commit_stamp(datetime.now(UTC))
-            c.execute(
+            c.executemany(
                 f"INSERT INTO {COMMIT_TIMES} (last_position, first_position, committed_at, "  # noqa: S608
-                f"exact) SELECT ?, ?, MAX(?, COALESCE((SELECT committed_at FROM {COMMIT_TIMES} "
-                "ORDER BY last_position DESC LIMIT 1), '')), 1",
-                (max(positions), min(positions), now),
+                f"exact, {HASH_COLUMN}) SELECT ?, ?, MAX(?, COALESCE((SELECT committed_at FROM "
+                f"{COMMIT_TIMES} ORDER BY last_position DESC LIMIT 1), '')), 1, ?",
+                [(last, first, now, chain_hash) for first, last, chain_hash in rows],
             )
         return positions
 

@@ -29,39 +29,42 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def _split(size: int) -> int:
-    """The largest power of two below ``size`` (size > 1)."""
-    return 1 << ((size - 1).bit_length() - 1)
+def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """The tree, level by level from the leaves up: each level pairs its nodes left to right,
+    an odd last node moves up as it is. That is RFC 9162's tree (split at the largest power
+    of two below the size) built bottom-up, so every node is hashed once."""
+    level = list(leaves)
+    levels = [level]
+    while len(level) > 1:
+        up = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            up.append(level[-1])
+        levels.append(up)
+        level = up
+    return levels
 
 
 def root(leaves: Sequence[bytes]) -> bytes:
     """The tree's root over ``leaves`` (leaf hashes, at least one)."""
     if not leaves:
         raise ValueError("a Merkle tree needs at least one leaf")
-    return _root(leaves, 0, len(leaves))
+    return _levels(leaves)[-1][0]
 
 
-def _root(leaves: Sequence[bytes], start: int, end: int) -> bytes:
-    if end - start == 1:
-        return leaves[start]
-    k = _split(end - start)
-    return node_hash(_root(leaves, start, start + k), _root(leaves, start + k, end))
+def _path(levels: Sequence[Sequence[bytes]], index: int) -> list[bytes]:
+    path = []
+    for level in levels[:-1]:
+        if (sibling := index ^ 1) < len(level):
+            path.append(level[sibling])
+        index >>= 1
+    return path
 
 
 def inclusion_path(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """The audit path of the leaf at ``index`` (RFC 9162 §2.1.3.1), from the leaf upwards."""
     if not 0 <= index < len(leaves):
         raise IndexError(f"leaf {index} is not in a tree of {len(leaves)}")
-    return _path(leaves, index, 0, len(leaves))
-
-
-def _path(leaves: Sequence[bytes], index: int, start: int, end: int) -> list[bytes]:
-    if end - start == 1:
-        return []
-    k = _split(end - start)
-    if index < start + k:
-        return [*_path(leaves, index, start, start + k), _root(leaves, start + k, end)]
-    return [*_path(leaves, index, start + k, end), _root(leaves, start, start + k)]
+    return _path(_levels(leaves), index)
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], top: bytes) -> bool:
@@ -110,23 +113,36 @@ class InclusionProof(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+class Tree:
+    """One seal's tree over its positions and chain entries, built once: each proof is then a
+    node per level, not a pass over the range (an export proves many events of one seal)."""
+
+    def __init__(self, positions: Sequence[int], chain_hashes: Sequence[bytes]) -> None:
+        self._hashes = list(chain_hashes)
+        self._index = {p: i for i, p in enumerate(positions)}
+        self._levels = _levels(
+            [leaf_hash(p, h) for p, h in zip(positions, self._hashes, strict=True)]
+        )
+
+    def __contains__(self, position: int) -> bool:
+        return position in self._index
+
+    def prove(self, seal: int, position: int) -> InclusionProof:
+        """The proof for ``position`` (which the tree must hold)."""
+        index = self._index[position]
+        return InclusionProof(
+            seal=seal,
+            position=position,
+            chain_hash=self._hashes[index].hex(),
+            index=index,
+            size=len(self._hashes),
+            path=[h.hex() for h in _path(self._levels, index)],
+        )
+
+
 def prove(
-    seal: int,
-    positions: Sequence[int],
-    chain_hashes: Sequence[bytes],
-    position: int,
-    leaves: Sequence[bytes] | None = None,
+    seal: int, positions: Sequence[int], chain_hashes: Sequence[bytes], position: int
 ) -> InclusionProof:
     """The proof for ``position`` in a seal over ``positions`` (in order) and their chain
-    entries (``leaves``: their leaf hashes, when already computed for another proof)."""
-    index = positions.index(position)
-    if leaves is None:
-        leaves = [leaf_hash(p, h) for p, h in zip(positions, chain_hashes, strict=True)]
-    return InclusionProof(
-        seal=seal,
-        position=position,
-        chain_hash=chain_hashes[index].hex(),
-        index=index,
-        size=len(leaves),
-        path=[h.hex() for h in inclusion_path(leaves, index)],
-    )
+    entries."""
+    return Tree(positions, chain_hashes).prove(seal, position)

@@ -49,7 +49,12 @@ from application.commit_times import COMMIT_TIMES, commit_stamp
 from application.errors import OperatorError
 from application.event_chain import DDL as CHAIN_DDL
 from application.event_chain import GENESIS_TABLE as CHAIN_GENESIS
-from application.event_chain import chain_existing
+from application.event_chain import (
+    HASH_COLUMN,
+    PER_POSITION_TABLE,
+    chain_existing,
+    ensure_hash_column,
+)
 from application.files import private_database_file, private_file
 from application.kek import KeyringFile
 from application.keys import (
@@ -509,6 +514,7 @@ def _event_chain(ctx: MigrationContext) -> None:
         ctx.tx.execute(statement)
     if not sqlite:  # SQLite: this transaction (BEGIN IMMEDIATE) is already the one writer
         ctx.tx.execute(f"LOCK TABLE {events} IN EXCLUSIVE MODE")
+    ensure_hash_column(ctx.tx)
     genesis = chain_existing(ctx.tx, ctx.dialect, events, ctx.say)
     ctx.tx.execute(
         f"INSERT INTO {CHAIN_GENESIS} (up_to_position, events, recorded_at) VALUES (?, ?, ?)",
@@ -519,6 +525,40 @@ def _event_chain(ctx: MigrationContext) -> None:
         f"to position {genesis.up_to_position:,} ({ctx.now:%Y-%m-%d %H:%M} UTC); every later "
         "event is chained as it is written"
     )
+
+
+def _chain_per_commit(ctx: MigrationContext) -> None:
+    """The chain's hash kept once per commit, in its commit-times row, instead of in a table
+    with a row per position (issue #16: that row and its index were most of what the chain
+    cost a command). Each commit's row takes the hash its last position has in the old table
+    (the hash recorded when it was written, not one computed now), a commit of more than
+    ``CHECKPOINT_EVERY`` events is split into rows of at most that many; every other
+    position's hash is recomputed from the events when needed. A store that never had the old
+    table (made since) has nothing to copy."""
+    if not table_exists(ctx.tx, PER_POSITION_TABLE):
+        return
+    events = "stored_events" if ctx.dialect == "sqlite" else f"{CareRecord.name}_events"
+    if ctx.dialect != "sqlite":
+        ctx.tx.execute(f"LOCK TABLE {events} IN EXCLUSIVE MODE")
+    ensure_hash_column(ctx.tx)
+
+    def recorded(position: int) -> bytes | None:
+        rows = ctx.tx.fetchall(
+            f"SELECT hash FROM {PER_POSITION_TABLE} WHERE position = ?", (position,)
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    chain_existing(ctx.tx, ctx.dialect, events, ctx.say, recorded)
+    (kept,), *_ = ctx.tx.fetchall(
+        f"SELECT COUNT(*) FROM {COMMIT_TIMES} WHERE {HASH_COLUMN} IS NOT NULL"
+    )
+    ctx.say(f"  {int(kept):,} commit row(s) carry the chain's hash at their last position")
+
+
+def _drop_per_position_chain(ctx: MigrationContext) -> None:
+    """The chain's table of a row per position, no longer written since the writer keeps the
+    hash per commit (``0011``): every hash it held is recomputed from the events."""
+    ctx.tx.execute(f"DROP TABLE IF EXISTS {PER_POSITION_TABLE}")
 
 
 def _seals(ctx: MigrationContext) -> None:
@@ -554,6 +594,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("events", "0007_event_chain_writer", _commit_times, in_transaction=False),
     Migration("events", "0008_seals", _seals),
     Migration("events", "0009_seal_read_log_head", _seal_read_log_head),
+    # Issue #16: the chain's hash kept per commit; the writer that keeps it (events the older
+    # writer chains between the two are chained again from the last commit with a hash, the
+    # same hashes); then the old table, which nothing writes any more.
+    Migration("events", "0010_chain_per_commit", _chain_per_commit),
+    Migration("events", "0011_chain_per_commit_writer", _commit_times, in_transaction=False),
+    Migration("events", "0012_drop_per_position_chain", _drop_per_position_chain),
     Migration("keys", "0001_baseline", _key_tables),
     Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),

@@ -45,8 +45,15 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
-from application.commit_times import COMMIT_TIMES, SNAPSHOT_TIMES
-from application.event_chain import CHAIN, GENESIS, PG_LINK, pg_link_tail
+from application.commit_times import SNAPSHOT_TIMES
+from application.event_chain import (
+    CHECKPOINT_EVERY,
+    COMMIT_TIMES,
+    GENESIS,
+    HASH_COLUMN,
+    PG_LINK,
+    pg_link_tail,
+)
 from application.event_chain import DDL as CHAIN_DDL
 from application.unavailable import DatabaseUnavailable
 
@@ -173,7 +180,7 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
             "table": Identifier(self.events_table_name),
             "channel": Identifier(self.channel_name),
             "stamps": Identifier(COMMIT_TIMES),
-            "chain": Identifier(CHAIN),
+            "hash": Identifier(HASH_COLUMN),
         }
         # Issue #15: the same call stamps the range of positions it wrote with the server's
         # clock, under the lock, never earlier than the previous stamp (application.commit_times).
@@ -181,12 +188,20 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{stamps} (last_position BIGINT PRIMARY KEY, "
                 "first_position BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL, "
-                "exact BOOLEAN NOT NULL)"
+                "exact BOOLEAN NOT NULL, {hash} BYTEA)"
             ).format(**names)
         )
-        # Issue #16: the same call chains every event after the last chained position
-        # (normally exactly those it inserted), under the lock, with ``sha256()``: the link
-        # is ``application.event_chain.link``, in SQL (``PG_LINK``).
+        # A table made before the chain gets its column here, before the function that writes
+        # it is replaced (processes of the older version call the new function at once).
+        self.sql_create_statements.append(
+            SQL("ALTER TABLE {schema}.{stamps} ADD COLUMN IF NOT EXISTS {hash} BYTEA").format(
+                **names
+            )
+        )
+        # Issue #16: the same call chains every event after the last chained commit (normally
+        # exactly those it inserted), under the lock, with ``sha256()`` (the link is
+        # ``application.event_chain.link``, in SQL: ``PG_LINK``), and keeps the hash at its
+        # last position in the commit's row.
         for statement in CHAIN_DDL["postgres"]:
             self.sql_create_statements.append(
                 SQL(
@@ -200,8 +215,8 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
                 "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
                 "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
                 "DECLARE new_ids bigint[]; chained_to bigint; previous bytea; r record; "
-                "tails bytea[]; tail bytea; "
-                "positions bigint[] := '{{}}'; hashes bytea[] := '{{}}'; "
+                "tails bytea[]; tail bytea; last_stamp timestamptz; stamp timestamptz; "
+                "chunk_first bigint; n integer; "
                 "BEGIN "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
@@ -213,11 +228,14 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
                 "SELECT array_agg(ins.notification_id ORDER BY ins.notification_id){tails} "
                 "INTO new_ids{into_tails} FROM inserted AS ins; "
                 "IF new_ids IS NULL THEN RETURN; END IF; "
-                "INSERT INTO {schema}.{stamps} (last_position, first_position, committed_at, "
-                "exact) VALUES (new_ids[array_upper(new_ids, 1)], new_ids[1], "
-                "greatest(clock_timestamp(), (SELECT committed_at FROM {schema}.{stamps} "
-                "ORDER BY last_position DESC LIMIT 1)), true); "
+                "SELECT c.last_position, c.{hash}, c.committed_at "
+                "INTO chained_to, previous, last_stamp FROM {schema}.{stamps} AS c "
+                "ORDER BY c.last_position DESC LIMIT 1; "
+                "stamp := greatest(clock_timestamp(), last_stamp); chunk_first := new_ids[1]; "
                 "{chain_part}"
+                "INSERT INTO {schema}.{stamps} (last_position, first_position, committed_at, "
+                "exact, {hash}) VALUES (new_ids[array_upper(new_ids, 1)], chunk_first, "
+                "stamp, true, {chained}); "
                 "RETURN QUERY SELECT unnest(new_ids); "
                 "END; $BODY$"
             ).format(
@@ -235,9 +253,11 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
                     else ""
                 ),
                 into_tails=SQL(", tails" if self.chained else ""),
+                chained=SQL("previous" if self.chained else "NULL"),
                 chain_part=SQL(self._chain_part() if self.chained else "").format(
                     genesis=SQL(GENESIS.hex()),
                     link=SQL(PG_LINK),
+                    every=SQL(str(CHECKPOINT_EVERY)),
                     **names,
                 ),
                 **names,
@@ -255,10 +275,16 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
     @staticmethod
     def _chain_part() -> LiteralString:
         """The function's chaining statements (issue #16): every event after the last chained
-        position, in log order, linked with ``PG_LINK``."""
+        commit, in log order, linked with ``PG_LINK``; ``previous`` ends as the hash at the
+        last position written. Expects ``chained_to`` and ``previous`` read from the last
+        commit's row."""
         return (
-            "SELECT c.position, c.hash INTO chained_to, previous FROM {schema}.{chain} AS c "
-            "ORDER BY c.position DESC LIMIT 1; "
+            # The last commit was written without the chain (an older version's writer, during
+            # an upgrade): chain on from the last commit that has it.
+            "IF chained_to IS NOT NULL AND previous IS NULL THEN "
+            "SELECT c.last_position, c.{hash} INTO chained_to, previous "
+            "FROM {schema}.{stamps} AS c WHERE c.{hash} IS NOT NULL "
+            "ORDER BY c.last_position DESC LIMIT 1; END IF; "
             "IF chained_to IS NULL THEN chained_to := 0; "
             "previous := decode('{genesis}', 'hex'); END IF; "
             # Events an older version wrote without a chain (during an upgrade), in log order:
@@ -269,17 +295,23 @@ class LockedInsertRecorder(LeanEventReader, PostgresApplicationRecorder):
             "e.topic, e.state FROM {schema}.{table} AS e WHERE e.notification_id > chained_to "
             "AND e.notification_id < new_ids[1] ORDER BY e.notification_id LOOP "
             "previous := {link}; "
-            "positions := positions || r.notification_id; hashes := hashes || previous; "
             "END LOOP; END IF; "
             # The events just written, from what their insert returned (never ``events[i]``:
             # a subscript copies the whole array of composites in PL/pgSQL, which made the
-            # chain's cost grow with the square of the batch).
+            # chain's cost grow with the square of the batch). A bulk load's commit keeps the
+            # hash every ``CHECKPOINT_EVERY`` events, in a commit-times row of its own.
+            "IF array_length(tails, 1) <= {every} THEN "
             "FOREACH tail IN ARRAY tails LOOP "
-            "previous := sha256(previous || tail); hashes := hashes || previous; "
+            "previous := sha256(previous || tail); "
             "END LOOP; "
-            "positions := positions || new_ids; "
-            "INSERT INTO {schema}.{chain} (position, hash) "
-            "SELECT * FROM unnest(positions, hashes); "
+            "ELSE n := 0; "
+            "FOREACH tail IN ARRAY tails LOOP "
+            "previous := sha256(previous || tail); n := n + 1; "
+            "IF mod(n, {every}) = 0 AND n < array_length(tails, 1) THEN "
+            "INSERT INTO {schema}.{stamps} (last_position, first_position, committed_at, "
+            "exact, {hash}) VALUES (new_ids[n], chunk_first, stamp, true, previous); "
+            "chunk_first := new_ids[n + 1]; END IF; "
+            "END LOOP; END IF; "
         )
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:

@@ -1,15 +1,17 @@
 """Seals over the event chain (issue #16, second step): a truncation into sealed history shows.
 
 The chain (``application.event_chain``) shows a change *inside* the log, but not the log cut
-short: remove the last events with their chain entries and what is left is a valid chain.
+short: remove the last events with their commits' rows and what is left is a valid chain.
 A seal closes that door for everything before it. Seal ``n`` covers the log positions
 ``(after_position, last_position]``, where ``after_position`` is seal ``n - 1``'s
-``last_position`` (0 for the first): a Merkle root (``application.merkle``) over the chain
-entries of those positions, signed with the deployment's Ed25519 key
-(``RODEDRAAD_SIGNING_KEY_FILE``, ``application.signing``; never in the database). Whoever
-holds the key's public half can check every seal; an insider who rewrites the database cannot
-make a new signature, and an operator who anchored a seal outside the system (``rodedraad
-audit seal`` prints what to anchor) can show that even the key holder did not re-seal.
+``last_position`` (0 for the first): a Merkle root (``application.merkle``) over the chain's
+hashes at those positions (recomputed from the events, each commit's checked against the hash
+its row keeps; a seal is never taken over a chain that does not hold), signed with the
+deployment's Ed25519 key (``RODEDRAAD_SIGNING_KEY_FILE``, ``application.signing``; never in
+the database). Whoever holds the key's public half can check every seal; an insider who
+rewrites the database cannot make a new signature, and an operator who anchored a seal outside
+the system (``rodedraad audit seal`` prints what to anchor) can show that even the key holder
+did not re-seal.
 
 What is signed, one line of text (``Seal.payload``)::
 
@@ -49,8 +51,9 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from application import merkle
 from application.access_log import AccessLog
-from application.commit_times import COMMIT_TIMES, commit_stamp, event_store_rows
-from application.event_chain import BATCH, CHAIN
+from application.commit_times import commit_stamp, event_store_rows
+from application.errors import OperatorError
+from application.event_chain import COMMIT_TIMES, ChainBroken, ChainWalk
 from application.merkle import InclusionProof
 from application.read_log_chain import Head
 from application.signing import PublicKey, SigningKey
@@ -72,6 +75,18 @@ DDL = {
 
 #: At most this many chain entries per seal: a larger range is sealed in several seals.
 MAX_ENTRIES = 100_000
+
+
+class SealRefused(OperatorError):
+    """The chain does not hold where a seal would cover it: nothing is sealed."""
+
+    def __init__(self, broken: ChainBroken) -> None:
+        super().__init__(
+            f"nothing sealed: the event chain does not hold {broken}; run `rodedraad audit "
+            "verify`, and treat the record as tampered with until that is explained"
+        )
+        self.mismatch = broken.mismatch
+
 
 _COLUMNS = (
     "number, after_position, last_position, entries, root, sealed_at, key_id, signature, "
@@ -246,6 +261,9 @@ class Seals:
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return event_store_rows(self._recorder.datastore, self._postgres, sql, params)
 
+    def _walker(self, fetch: Callable[..., list[tuple[Any, ...]]] | None = None) -> ChainWalk:
+        return ChainWalk(fetch or self._fetch, self._events, self._postgres)
+
     def all(self) -> list[Seal]:
         return [
             _seal(r)
@@ -303,20 +321,18 @@ class Seals:
             number, after = (int(last[0][0]), int(last[0][1])) if last else (0, 0)
             sealed_head = int(last[0][2]) if last and last[0][2] is not None else 0
             read_log_moved = head is not None and head.position != sealed_head
+            walk = self._walker(run).walk(after)
             while True:
                 positions: list[int] = []
                 hashes: list[bytes] = []
-                start = after
-                while len(positions) < most and (
-                    rows := run(
-                        f"SELECT position, hash FROM {CHAIN} WHERE position > ? "  # noqa: S608
-                        "ORDER BY position LIMIT ?",
-                        (start, min(BATCH, most - len(positions))),
-                    )
-                ):
-                    positions += [int(r[0]) for r in rows]
-                    hashes += [bytes(r[1]) for r in rows]
-                    start = positions[-1]
+                try:
+                    for linked in walk:
+                        positions.append(linked.position)
+                        hashes.append(linked.chain_hash)
+                        if len(positions) == most:
+                            break
+                except ChainBroken as broken:
+                    raise SealRefused(broken) from None
                 if not positions and (taken or not read_log_moved):
                     break
                 number += 1
@@ -362,27 +378,22 @@ class Seals:
         if last is not None and now < last.sealed_at + every:
             return []
         sealed_head = last.read_log.position if last and last.read_log else 0
-        if not self._fetch(
-            f"SELECT 1 FROM {CHAIN} WHERE position > ? LIMIT 1",  # noqa: S608
-            (last.last_position if last else 0,),
-        ) and (self._read_log is None or self._read_log.head().position == sealed_head):
+        if self._walker().chained_up_to() <= (last.last_position if last else 0) and (
+            self._read_log is None or self._read_log.head().position == sealed_head
+        ):
             return []
         return self.take(key(), now)
 
     # --- checking -------------------------------------------------------------------------------
 
     def _range(self, after: int, last: int) -> tuple[list[int], list[bytes]]:
+        """The positions and chain hashes of ``(after, last]``, recomputed from the events
+        (``ChainBroken`` where a commit's stored hash does not hold)."""
         positions: list[int] = []
         hashes: list[bytes] = []
-        start = after
-        while rows := self._fetch(
-            f"SELECT position, hash FROM {CHAIN} WHERE position > ? AND position <= ? "  # noqa: S608
-            "ORDER BY position LIMIT ?",
-            (start, last, BATCH),
-        ):
-            positions += [int(r[0]) for r in rows]
-            hashes += [bytes(r[1]) for r in rows]
-            start = positions[-1]
+        for linked in self._walker().walk(after, last):
+            positions.append(linked.position)
+            hashes.append(linked.chain_hash)
         return positions, hashes
 
     def _check(
@@ -405,7 +416,10 @@ class Seals:
                 [],
                 [],
             )
-        positions, hashes = self._range(seal.after_position, seal.last_position)
+        try:
+            positions, hashes = self._range(seal.after_position, seal.last_position)
+        except ChainBroken as broken:
+            return f"the event chain does not hold in its range, {broken}", [], []
         if not seal.entries and seal.read_log is not None:  # only the read log moved
             if positions or seal.last_position != seal.after_position or seal.root != EMPTY_ROOT:
                 return (
@@ -474,8 +488,9 @@ class Seals:
 
     def tail(self, last: Seal | None) -> UnsealedTail:
         after = last.last_position if last else 0
+        p = "notification_id" if self._postgres else "rowid"
         (count, first), *_ = self._fetch(
-            f"SELECT COUNT(*), MIN(position) FROM {CHAIN} WHERE position > ?",  # noqa: S608
+            f"SELECT COUNT(*), MIN({p}) FROM {self._events} WHERE {p} > ?",  # noqa: S608
             (after,),
         )
         since = None
@@ -502,28 +517,27 @@ class Seals:
         seals = self.all()
         proofs: list[InclusionProof] = []
         unsealed = 0
-        ranges: dict[int, tuple[list[int], list[bytes], list[bytes]]] = {}
+        trees: dict[int, merkle.Tree] = {}
         for position in positions:
             seal = next((s for s in seals if s.after_position < position <= s.last_position), None)
             if seal is None:
                 unsealed += 1
                 continue
-            if seal.number not in ranges:
+            if seal.number not in trees:
                 why, in_range, hashes = self._check(seal, seal.number, seal.after_position, public)
                 if why is not None:
                     return TrajectorySeals(
                         proofs, unsealed, SealMismatch(seal.number, position, why)
                     )
-                leaves = [merkle.leaf_hash(p, h) for p, h in zip(in_range, hashes, strict=True)]
-                ranges[seal.number] = (in_range, hashes, leaves)
-            in_range, hashes, leaves = ranges[seal.number]
-            if position not in in_range:
+                trees[seal.number] = merkle.Tree(in_range, hashes)
+            tree = trees[seal.number]
+            if position not in tree:
                 return TrajectorySeals(
                     proofs,
                     unsealed,
                     SealMismatch(seal.number, position, "the seal covers no chain entry here"),
                 )
-            proof = merkle.prove(seal.number, in_range, hashes, position, leaves)
+            proof = tree.prove(seal.number, position)
             if not proof.check(seal.root, seal.entries):
                 return TrajectorySeals(
                     proofs,

@@ -597,7 +597,7 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         )
     if result.mismatch is not None:
         print(
-            f"MISMATCH at position {result.mismatch.position}: {result.mismatch.reason} "
+            f"MISMATCH {result.mismatch.where()}: {result.mismatch.reason} "
             f"({result.checked:,} position(s) before it match)"
         )
         return 1
@@ -670,7 +670,7 @@ def _verify_seals(
         )
         lines.append(
             f"unsealed tail: {tail.entries:,} position(s) from position {tail.first_position}"
-            f"{since} ({last}): events removed from there on with their chain entries could "
+            f"{since} ({last}): events removed from there on with their commits' rows could "
             "not be told from the record; `rodedraad audit seal` seals them"
         )
     else:

@@ -41,7 +41,7 @@ from application.kek import KeyringFile
 from application.kek_rotation import KekRotation
 from application.keys import KeyStore, PostgresKeyStore, SqliteKeyStore, WrappedKeyStore
 from application.migrations import Stores, migrate
-from application.seals import Seal, Seals
+from application.seals import Seal, SealRefused, Seals
 from application.signing import SigningKeyError, SigningKeyFile
 from application.simulation import simulation_mark
 from application.sql import PostgresDatabase, SqliteDatabase
@@ -431,6 +431,9 @@ def seal_job(
             return seals.take_if_due(key, now, every)
         except SigningKeyError as e:  # a PostgreSQL deployment that has not made its key yet
             log.warning("the event chain is not sealed", reason=e.message)
+            return []
+        except SealRefused as e:  # the chain does not hold: never seal over it
+            log.error("the event chain does not hold; not sealed", reason=e.message)
             return []
 
     return job

@@ -6,6 +6,7 @@ rows, past the application. ``rodedraad audit verify`` then names the first posi
 does not match and exits 1.
 """
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,16 +14,23 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from application.access_log import PersonalDataRead
 from application.care_record import CareRecord
 from application.commands import EraseClient
 from application.commit_times import CommitTimesSQLiteRecorder
-from application.event_chain import CHAIN, GENESIS_TABLE
+from application.event_chain import (
+    COMMIT_TIMES,
+    GENESIS_TABLE,
+    HASH_COLUMN,
+    PER_POSITION_TABLE,
+    link,
+)
 from application.migrations import RECORDS_TABLE
 from application.pg_recorder import LockedInsertRecorder
 from application.seals import SEALS, Seals
@@ -92,6 +100,27 @@ def _set_state(settings: Settings, position: int, state: bytes) -> None:
     )
 
 
+def _named(out: str) -> range:
+    """The positions ``audit verify`` names: one position, or a commit's range of them."""
+    one = re.search(r"MISMATCH at position (\d+):", out)
+    if one:
+        return range(int(one[1]), int(one[1]) + 1)
+    commit = re.search(r"MISMATCH in the commit of positions (\d+) to (\d+):", out)
+    assert commit, out
+    return range(int(commit[1]), int(commit[2]) + 1)
+
+
+def _commit_of(settings: Settings, position: int) -> tuple[int, int]:
+    """(first, last) position of the commit that wrote ``position``."""
+    rows = _execute(
+        settings,
+        f"SELECT first_position, last_position FROM {COMMIT_TIMES} "
+        "WHERE last_position >= {mark} ORDER BY last_position LIMIT 1",
+        (position,),
+    )
+    return int(rows[0][0]), int(rows[0][1])
+
+
 def test_a_fresh_store_verifies(own_settings: Settings, rodedraad: Rodedraad) -> None:
     _recorded(own_settings)
 
@@ -113,34 +142,43 @@ def test_a_changed_byte_in_an_events_stored_state_is_named(
     code, out, _ = rodedraad(own_settings, "audit", "verify")
 
     assert code == 1
-    assert f"MISMATCH at position {target}:" in out
+    assert target in _named(out)
+    assert list(_named(out)) == list(range(*_range_of(own_settings, target)))
 
 
-def _remove(settings: Settings, index: int, *, with_its_chain_entry: bool) -> list[int]:
-    positions = _positions(settings)
-    _execute(settings, "DELETE FROM {events} WHERE {position} = {mark}", (positions[index],))
-    if with_its_chain_entry:
-        _execute(settings, f"DELETE FROM {CHAIN} WHERE position = {{mark}}", (positions[index],))
-    return positions
+def _range_of(settings: Settings, position: int) -> tuple[int, int]:
+    """The positions of the commit that wrote ``position``, as ``range`` arguments."""
+    first, last = _commit_of(settings, position)
+    return first, last + 1
 
 
-@pytest.mark.parametrize(
-    ("with_its_chain_entry", "named"),
-    [(False, 3), (True, 4)],
-    ids=["event-alone", "event-and-its-chain-entry"],
-)
+@pytest.mark.parametrize("with_its_commit", [False, True], ids=["event-alone", "whole-commit"])
 def test_a_removed_event_is_named(
-    own_settings: Settings, rodedraad: Rodedraad, with_its_chain_entry: bool, named: int
+    own_settings: Settings, rodedraad: Rodedraad, with_its_commit: bool
 ) -> None:
-    """Removed alone, its own position is named; removed with its chain entry, the next one
-    (whose link no longer follows the one before it)."""
+    """Removed alone, its commit is named; a whole commit removed (its events and its row),
+    the commit after it, whose hash no longer follows from the events before it."""
     _recorded(own_settings)
-    positions = _remove(own_settings, 3, with_its_chain_entry=with_its_chain_entry)
+    positions = _positions(own_settings)
+    first, last = _commit_of(own_settings, positions[len(positions) // 2])
+    if with_its_commit:
+        _execute(
+            own_settings, f"DELETE FROM {COMMIT_TIMES} WHERE last_position = {{mark}}", (last,)
+        )
+        _execute(
+            own_settings,
+            "DELETE FROM {events} WHERE {position} >= {mark} AND {position} <= {mark}",
+            (first, last),
+        )
+        expected = _range_of(own_settings, last + 1)
+    else:
+        _execute(own_settings, "DELETE FROM {events} WHERE {position} = {mark}", (first,))
+        expected = (first, last + 1) if first < last else (last, last + 1)
 
     code, out, _ = rodedraad(own_settings, "audit", "verify")
 
     assert code == 1
-    assert f"MISMATCH at position {positions[named]}:" in out
+    assert list(_named(out)) == list(range(*expected)), out
 
 
 def test_two_events_states_swapped_are_named_at_the_first(
@@ -155,7 +193,7 @@ def test_two_events_states_swapped_are_named_at_the_first(
     code, out, _ = rodedraad(own_settings, "audit", "verify")
 
     assert code == 1
-    assert f"MISMATCH at position {first}:" in out
+    assert first in _named(out)
 
 
 def test_one_trajectory_is_verified_on_its_own(
@@ -180,7 +218,7 @@ def test_one_trajectory_is_verified_on_its_own(
     assert code == 0, out
     code, out, _ = rodedraad(own_settings, "audit", "verify", "--trajectory", str(changed))
     assert code == 1
-    assert f"MISMATCH at position {target}:" in out
+    assert list(_named(out)) == list(range(*_range_of(own_settings, target)))
 
 
 def _erase(settings: Settings, client: Any) -> None:
@@ -207,13 +245,145 @@ def test_an_erased_clients_events_still_verify(
     assert code == 0, out
 
 
-def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
+def _group_commit(settings: Settings, events: int) -> list[int]:
+    """One commit of several events (as the group commit writes a batch): their positions."""
+    record = build_care_record(settings)
+    try:
+        record.recorder.create_table()  # type: ignore[attr-defined]  # the writer as patched
+        stored = [
+            StoredEvent(
+                originator_id=uuid4(),
+                originator_version=1,
+                topic="tests.chain:GroupCommitted",
+                state=f'{{"n": {n}}}'.encode(),
+            )
+            for n in range(events)
+        ]
+        positions = record.recorder.insert_events(stored)
+        assert positions is not None
+        return list(positions)
+    finally:
+        record.close()
+
+
+def _commit_rows(settings: Settings, first: int, last: int) -> list[tuple[int, int]]:
+    rows = _execute(
+        settings,
+        f"SELECT first_position, last_position FROM {COMMIT_TIMES} WHERE last_position >= {{mark}} "
+        "AND last_position <= {mark} ORDER BY last_position",
+        (first, last),
+    )
+    return [(int(a), int(b)) for a, b in rows]
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_a_change_inside_a_group_commit_names_the_commit(
+    own_settings: Settings, rodedraad: Rodedraad, where: str
+) -> None:
+    _recorded(own_settings, clients=1)
+    group = _group_commit(own_settings, 5)
+    _recorded(own_settings, clients=1)
+    assert _commit_rows(own_settings, group[0], group[-1]) == [(group[0], group[-1])]
+    target = {"first": group[0], "middle": group[2], "last": group[-1]}[where]
+    _set_state(own_settings, target, b'{"n": 99}')
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"MISMATCH in the commit of positions {group[0]} to {group[-1]}:" in out
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_an_event_removed_from_a_group_commit_names_the_commit(
+    own_settings: Settings, rodedraad: Rodedraad, where: str
+) -> None:
+    group = _group_commit(own_settings, 4)
+    _recorded(own_settings, clients=1)
+    target = group[0] if where == "first" else group[-1]
+    _execute(own_settings, "DELETE FROM {events} WHERE {position} = {mark}", (target,))
+
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+
+    assert code == 1
+    assert f"MISMATCH in the commit of positions {group[0]} to {group[-1]}:" in out
+
+
+def test_a_changed_or_emptied_commit_hash_is_named(
     own_settings: Settings, rodedraad: Rodedraad
 ) -> None:
     _recorded(own_settings)
+    positions = _positions(own_settings)
+    _, last = _commit_of(own_settings, positions[len(positions) // 2])
+    (stored,), *_ = _execute(
+        own_settings,
+        f"SELECT {HASH_COLUMN} FROM {COMMIT_TIMES} WHERE last_position = {{mark}}",
+        (last,),
+    )
+    changed = bytearray(stored)
+    changed[0] ^= 0x01
+    update = f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = {{mark}} WHERE last_position = {{mark}}"
+    _execute(own_settings, update, (bytes(changed), last))
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 1
+    assert last in _named(out)
+
+    # Emptied instead: the next commit's hash still covers its events; the last commit's
+    # emptied leaves its events outside the chain.
+    _execute(own_settings, update, (None, last))
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    _execute(own_settings, update, (None, positions[-1]))
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 1
+    assert "an event the chain does not cover" in out
+
+
+def test_a_bulk_commit_keeps_the_hash_every_few_events(
+    own_settings: Settings, rodedraad: Rodedraad, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit of more than ``CHECKPOINT_EVERY`` events is stamped in rows of at most that
+    many, each with the chain's hash at its last; a change is named by its row's range, and
+    seals that end inside a commit hold."""
+    monkeypatch.setattr("application.event_chain.CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr("application.pg_recorder.CHECKPOINT_EVERY", 3)
+    _recorded(own_settings, clients=1)
+    group = _group_commit(own_settings, 8)
+    _recorded(own_settings, clients=1)
+    rows = _commit_rows(own_settings, group[0], group[-1])
+    assert rows == [(group[0], group[2]), (group[3], group[5]), (group[6], group[7])]
+    stamps = _execute(
+        own_settings,
+        f"SELECT DISTINCT committed_at FROM {COMMIT_TIMES} WHERE last_position >= {{mark}} "
+        "AND last_position <= {mark}",
+        (group[0], group[-1]),
+    )
+    assert len(stamps) == 1, "one commit, one stamp"
+    key = SigningKeyFile(own_settings.signing.key_file, create_on_first_need=False).create()
+    record = build_care_record(own_settings)
+    try:
+        taken = Seals(record.recorder).take(key, datetime.now(UTC), most=5)
+    finally:
+        record.close()
+    assert any(s.last_position not in {last for _, last in rows} for s in taken)
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(taken)} seal(s) hold" in out
+
+    _set_state(own_settings, group[4], b'{"n": 99}')
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 1
+    assert f"MISMATCH in the commit of positions {group[3]} to {group[5]}:" in out
+
+
+def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
+    own_settings: Settings, rodedraad: Rodedraad, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _recorded(own_settings)
+    group = _group_commit(own_settings, 7)  # a bulk commit: split in rows of 3, 3 and 1
     last = _positions(own_settings)[-1]
+    monkeypatch.setattr("application.event_chain.CHECKPOINT_EVERY", 3)
     # As a version before issue #16 left it: no chain, migration not run.
-    _execute(own_settings, f"DELETE FROM {CHAIN}")
+    _execute(own_settings, f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = NULL")
     _execute(own_settings, f"DELETE FROM {GENESIS_TABLE}")
     _execute(
         own_settings, f"DELETE FROM {RECORDS_TABLE} WHERE name = {{mark}}", ("0006_event_chain",)
@@ -222,11 +392,81 @@ def test_a_store_made_before_the_chain_is_chained_by_migrate_and_verifies(
     code, out, err = rodedraad(own_settings, "migrate")
     assert code == 0, out + err
     assert f"chained after the fact, up to position {last}" in out + err
+    assert _commit_rows(own_settings, group[0], group[-1]) == [
+        (group[0], group[2]),
+        (group[3], group[5]),
+        (group[6], group[6]),
+    ]
 
     _recorded(own_settings, clients=1)  # and the writer chains on from there
     code, out, _ = rodedraad(own_settings, "audit", "verify")
     assert code == 0, out
     assert f"positions up to {last} were chained by the migration" in out
+
+
+def test_a_store_with_a_row_per_position_keeps_its_hashes_per_commit_after_migrate(
+    own_settings: Settings, rodedraad: Rodedraad, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As migrations 0006 to 0009 left a store: the chain in a table of a row per position,
+    none in the commit rows. ``migrate`` moves each commit's last hash into its row (a bulk
+    commit's split in rows of at most ``CHECKPOINT_EVERY`` events, each with the hash the
+    old table holds at its last) and drops the table; the chain verifies and the writer
+    chains on from there."""
+    _recorded(own_settings)
+    group = _group_commit(own_settings, 8)
+    _recorded(own_settings, clients=1)
+    blob = "BYTEA" if own_settings.database.is_postgres else "BLOB"
+    _execute(
+        own_settings,
+        f"CREATE TABLE {PER_POSITION_TABLE} (position BIGINT PRIMARY KEY, hash {blob} NOT NULL)",
+    )
+    rows = _execute(
+        own_settings,
+        "SELECT {position}, originator_id, originator_version, topic, state FROM {events} "
+        "ORDER BY {position}",
+    )
+    previous, old = bytes(32), {}
+    for position, originator_id, version, topic, state in rows:
+        originator = UUID(str(originator_id))
+        previous = link(previous, int(position), originator, int(version), topic, bytes(state))
+        old[int(position)] = previous
+        _execute(
+            own_settings,
+            f"INSERT INTO {PER_POSITION_TABLE} (position, hash) VALUES ({{mark}}, {{mark}})",
+            (int(position), previous),
+        )
+    commits = len(_execute(own_settings, f"SELECT last_position FROM {COMMIT_TIMES}"))
+    _execute(own_settings, f"UPDATE {COMMIT_TIMES} SET {HASH_COLUMN} = NULL")
+    monkeypatch.setattr("application.event_chain.CHECKPOINT_EVERY", 3)
+    for name in (
+        "0010_chain_per_commit",
+        "0011_chain_per_commit_writer",
+        "0012_drop_per_position_chain",
+    ):
+        _execute(own_settings, f"DELETE FROM {RECORDS_TABLE} WHERE name = {{mark}}", (name,))
+
+    code, out, err = rodedraad(own_settings, "migrate")
+    assert code == 0, out + err
+    assert f"{commits + 2} commit row(s) carry the chain's hash at their last position" in out + err
+
+    kept = {
+        int(last): bytes(h)
+        for last, h in _execute(
+            own_settings, f"SELECT last_position, {HASH_COLUMN} FROM {COMMIT_TIMES}"
+        )
+    }
+    assert kept == {last: old[last] for last in kept}
+    assert _commit_rows(own_settings, group[0], group[-1]) == [
+        (group[0], group[2]),
+        (group[3], group[5]),
+        (group[6], group[7]),
+    ]
+    with pytest.raises(Exception, match=PER_POSITION_TABLE):
+        _execute(own_settings, f"SELECT 1 FROM {PER_POSITION_TABLE}")
+    _recorded(own_settings, clients=1)
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"all {len(_positions(own_settings))} event(s) match the chain" in out
 
 
 def test_the_chain_stays_consistent_with_several_writers(
@@ -289,8 +529,11 @@ def test_events_an_older_writer_left_unchained_are_chained_by_the_next_insert(
         _recorded(own_settings, clients=1, remake_writer=True)  # the older version's writer
     finally:
         LockedInsertRecorder.chained = CommitTimesSQLiteRecorder.chained = True
-    chained = _execute(own_settings, f"SELECT COUNT(*) FROM {CHAIN}")[0][0]
-    assert chained < len(_positions(own_settings))
+    (chained_to,) = _execute(
+        own_settings,
+        f"SELECT MAX(last_position) FROM {COMMIT_TIMES} WHERE {HASH_COLUMN} IS NOT NULL",
+    )[0]
+    assert chained_to < _positions(own_settings)[-1]
 
     _recorded(own_settings, clients=1, remake_writer=True)
 
@@ -408,11 +651,12 @@ def test_an_auditors_public_key_wins_over_the_deployments(
 
 
 def _truncate(settings: Settings, count: int) -> list[int]:
-    """Events and their chain entries removed from the end of the log, as an insider would."""
-    removed = _positions(settings)[-count:]
-    for position in removed:
-        _execute(settings, "DELETE FROM {events} WHERE {position} = {mark}", (position,))
-        _execute(settings, f"DELETE FROM {CHAIN} WHERE position = {{mark}}", (position,))
+    """Whole commits removed from the end of the log, events and rows, as an insider would:
+    at least ``count`` events."""
+    first, _ = _commit_of(settings, _positions(settings)[-count])
+    removed = [p for p in _positions(settings) if p >= first]
+    _execute(settings, "DELETE FROM {events} WHERE {position} >= {mark}", (first,))
+    _execute(settings, f"DELETE FROM {COMMIT_TIMES} WHERE last_position >= {{mark}}", (first,))
     return removed
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from application.merkle import (
     InclusionProof,
+    Tree,
     inclusion_path,
     leaf_hash,
     prove,
@@ -55,6 +56,35 @@ def test_a_proof_at_another_index_or_size_does_not_hold() -> None:
     assert not verify_inclusion(leaves[2], 2, 3, path, top)  # a tree of another shape
     assert not verify_inclusion(leaves[2], 2, 6, path[:-1], top)
     assert not verify_inclusion(leaves[2], 6, 6, path, top)
+
+
+def _rfc_root(leaves: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1 as written: split at the largest power of two below the size."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _rfc_root(leaves[:k]) + _rfc_root(leaves[k:])).digest()
+
+
+def _rfc_path(leaves: list[bytes], index: int) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 as written."""
+    if len(leaves) == 1:
+        return []
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if index < k:
+        return [*_rfc_path(leaves[:k], index), _rfc_root(leaves[k:])]
+    return [*_rfc_path(leaves[k:], index - k), _rfc_root(leaves[:k])]
+
+
+@pytest.mark.parametrize("size", range(1, 70))
+def test_the_tree_built_bottom_up_is_the_rfcs(size: int) -> None:
+    positions, hashes = _range(size)
+    leaves = [leaf_hash(p, h) for p, h in zip(positions, hashes, strict=True)]
+    assert root(leaves) == _rfc_root(leaves)
+    tree = Tree(positions, hashes)
+    for index, position in enumerate(positions):
+        assert inclusion_path(leaves, index) == _rfc_path(leaves, index)
+        assert [bytes.fromhex(h) for h in tree.prove(1, position).path] == _rfc_path(leaves, index)
 
 
 def test_a_seal_of_one_position_has_its_leaf_as_root() -> None:
