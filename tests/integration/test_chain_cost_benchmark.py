@@ -60,6 +60,9 @@ def test_paired_windows_and_the_in_database_figure(postgres_url: str, short_wind
     assert len(result["with_chain_per_second"]) == len(result["without_chain_per_second"]) == 2
     assert all(r > 0 for r in result["paired_ratios"])
     in_database = result["in_database_per_call"]
-    # The chain writes its hash in each commit's row: more WAL than without it.
-    assert in_database["with_chain"]["wal_bytes"] > in_database["without_chain"]["wal_bytes"]
-    assert in_database["without_chain"]["p25_us"] > 0
+    # Both stores' functions timed and their WAL counted. (The chain adds 32 bytes to each
+    # commit's row now, less than a checkpoint's page images add to either side: no ordering
+    # of the two is asserted.)
+    for side in ("with_chain", "without_chain"):
+        assert in_database[side]["p25_us"] > 0
+        assert in_database[side]["wal_bytes"] > 0
