@@ -8,7 +8,7 @@ and referral once, in its sector and in its region's ``*`` cell. On SQLite and P
 """
 
 from collections import Counter
-from datetime import UTC
+from datetime import UTC, date, timedelta
 from typing import Any
 
 import msgspec
@@ -20,7 +20,13 @@ from domain.trajectory import Trajectory
 from projections.statistics import tables
 from projections.statistics.model import ALL_SECTORS, CellKey, Period
 from projections.statistics.tables import population, populations
-from projections.statistics.units import KnownUnits, UnitRecord, read_units
+from projections.statistics.units import (
+    KnownUnits,
+    UnitRecord,
+    ended_last_on,
+    read_units,
+    regions_and_sectors,
+)
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_policy, build_projection_worker
 from tests.integration.stories import Story, logged_events, tell
@@ -142,6 +148,62 @@ def test_leaving_out_trajectories_ended_long_before_a_period_changes_none_of_its
     for period in periods:
         assert skipping[period].contributions == every_unit[period].contributions
         assert skipping[period].quantiles == every_unit[period].quantiles
+
+
+def test_a_release_reads_no_unit_settled_before_its_period_and_counts_the_same(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """``Releases.population`` leaves out in SQL the units settled before the period
+    (``ended_last_on``, kept by the projection, with the policy's reach): the population, its
+    cells in their order included, is the one every unit gives, and some unit was left out."""
+    policy = build_policy(own_settings)
+    periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
+    worker = build_projection_worker(own_settings, record)
+    left_out = 0
+    try:
+        worker.catch_up()
+        with worker.database.transaction() as tx:
+            for period in periods:
+                every = list(read_units(tx, referred_by=period.end))
+                start = tables.ended_last_from(policy, period)
+                read = list(read_units(tx, referred_by=period.end, ended_last_from=start))
+                regions, sectors = regions_and_sectors(tx, period.end)
+                left_out += len(every) - len(read)
+                # Exactly the units the population would not leave out itself are read.
+                assert [u.trajectory_id for u in read] == [
+                    u.trajectory_id
+                    for u in every
+                    if (settled := tables._settled_by(u, tables._reach(policy))) is None
+                    or settled >= period.start
+                ]
+                assert regions == {u.region for u in every}
+                assert sectors == list(dict.fromkeys(u.sector for u in every))
+                fewer = population(
+                    read, period, policy=policy, kinds={}, regions=regions, sectors=sectors
+                )
+                full = population(every, period, policy=policy, kinds={})
+                for part in ("contributions", "counts", "quantiles", "rates"):
+                    got, expected = getattr(fewer, part), getattr(full, part)
+                    assert list(got.items()) == list(expected.items()), (period, part)
+            stored = dict(tx.fetchall("SELECT trajectory_id, ended_last_on FROM st_units"))
+            units = list(read_units(tx))
+            # At the boundary: read on its last day, left out from the day after.
+            for tid, day in stored.items():
+                if day is not None:
+                    last = date.fromisoformat(day)
+                    on = {u.trajectory_id for u in read_units(tx, ended_last_from=last)}
+                    after = read_units(tx, ended_last_from=last + timedelta(days=1))
+                    assert tid in on
+                    assert tid not in {u.trajectory_id for u in after}
+    finally:
+        worker.database.close()
+    assert left_out > 0, "no unit was settled before a period: nothing was tested"
+    # The column the projection keeps is the record's own last day, once it has ended.
+    assert {u.trajectory_id: ended_last_on(u.referred_on, u.facts, u.details) for u in units} == {
+        tid: date.fromisoformat(day) if day else None for tid, day in stored.items()
+    }
+    assert any(stored.values()), "no unit ended"
+    assert not all(stored.values()), "every unit ended"
 
 
 def test_units_known_from_an_earlier_read_are_reused_only_while_their_row_is_unchanged(

@@ -13,7 +13,10 @@ computed from it (``read_units`` → ``tables.population``) and keep aggregates 
 free text and no person: no client id, no ``person_ref``, no decision or reason text; parties
 and organisations are identifiers of organisations (the timeline names them too). An erasure
 therefore rewrites nothing here (``personal_tables`` is empty), and retention of the log
-carries over through a rebuild like every other read model.
+carries over through a rebuild like every other read model. ``ended_last_on`` is worked out
+from the row's own dates (no deadline policy, nothing else): erasure and retention treat it as
+they treat the facts it comes from, and a release leaves out in SQL the units whose record
+ended long enough before its period (``tables.ended_last_from``).
 
 Facts are kept in the order they happened (by date, then log order), so a fact recorded late
 takes its place, and a rebuild in other batch sizes gives the same rows.
@@ -34,7 +37,8 @@ from projections.store import Tx
 T = Trajectory
 
 #: Bump when what this module derives from events changes (the worker then rebuilds).
-CODE_VERSION = 2  # 2: the referrer's organisation (issue #13, the factors known early)
+CODE_VERSION = 3  # 2: the referrer's organisation (issue #13, the factors known early)
+# 3: ``ended_last_on``, so a release leaves out in SQL the units settled before its period
 
 #: Rows per round trip when reading and when looking up known trajectories.
 PAGE = 5_000
@@ -231,6 +235,24 @@ _DETAILS = msgspec.json.Decoder(tuple[Detail, ...])
 _ENCODER = msgspec.json.Encoder()
 
 
+def ended_last_on(
+    referred_on: date, facts: Sequence[Fact], details: Sequence[Detail]
+) -> date | None:
+    """The last day an ended trajectory's record names (its referral, a fact, a fact's due
+    day, a detail); ``None`` while it has not ended (no closed or declined fact). It holds no
+    deadline policy: a release adds the policy's reach to it (``tables._settled_by``)."""
+    if not any(fact.kind in ("closed", "declined") for fact in facts):
+        return None
+    return max(
+        (
+            referred_on,
+            *(fact.on for fact in facts),
+            *(fact.due for fact in facts if fact.due is not None),
+            *(detail.on for detail in details),
+        )
+    )
+
+
 class _Working(msgspec.Struct):
     region: str
     sector: str
@@ -253,7 +275,9 @@ class StatisticsProjection:
         return [
             f"CREATE TABLE IF NOT EXISTS {units} ("
             "trajectory_id TEXT PRIMARY KEY, region TEXT NOT NULL, sector TEXT NOT NULL, "
-            "referred_on TEXT NOT NULL, facts TEXT NOT NULL, details TEXT NOT NULL)",
+            "referred_on TEXT NOT NULL, facts TEXT NOT NULL, details TEXT NOT NULL, "
+            # ``ended_last_on``: a date the facts already hold, so nothing an erasure takes.
+            "ended_last_on TEXT)",
             # A release reads the units of its regions referred by the end of its period.
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_st_units_region "
             f"ON {units} (region, referred_on)",
@@ -281,13 +305,14 @@ class StatisticsProjection:
         if not touched:
             return
         known = self._known(tx, [tid for tid in touched if tid not in created], suffix)
-        rows: list[tuple[str, ...]] = []
-        new_rows: list[tuple[str, ...]] = []
+        rows: list[tuple[str | None, ...]] = []
+        new_rows: list[tuple[str | None, ...]] = []
         for tid in touched:
             unit = created.get(tid) or known[tid]
             # In the order they happened: a back-dated fact takes its place (stable sort).
             unit.facts = sorted([*unit.facts, *facts.get(tid, ())], key=lambda f: f.on)
             unit.details = sorted([*unit.details, *details.get(tid, ())], key=lambda d: d.on)
+            last = ended_last_on(unit.referred_on, unit.facts, unit.details)
             (new_rows if tid in created else rows).append(
                 (
                     tid,
@@ -296,15 +321,24 @@ class StatisticsProjection:
                     unit.referred_on.isoformat(),
                     _ENCODER.encode(unit.facts).decode(),
                     _ENCODER.encode(unit.details).decode(),
+                    last.isoformat() if last is not None else None,
                 )
             )
-        columns = ("trajectory_id", "region", "sector", "referred_on", "facts", "details")
+        columns = (
+            "trajectory_id",
+            "region",
+            "sector",
+            "referred_on",
+            "facts",
+            "details",
+            "ended_last_on",
+        )
         tx.insert_rows(f"st_units{suffix}", columns, new_rows)  # referred here: no row yet
         tx.executemany(
-            f"INSERT INTO st_units{suffix} "
-            "(trajectory_id, region, sector, referred_on, facts, details) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET "
-            "facts = excluded.facts, details = excluded.details",
+            f"INSERT INTO st_units{suffix} ({', '.join(columns)}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET "
+            "facts = excluded.facts, details = excluded.details, "
+            "ended_last_on = excluded.ended_last_on",
             rows,
         )
 
@@ -368,9 +402,11 @@ def read_units(
     regions: Collection[str] | None = None,
     referred_by: date | None = None,
     known: KnownUnits | None = None,
+    ended_last_from: date | None = None,
 ) -> Iterator[UnitRecord]:
-    """Every unit (of ``regions``, if given; referred on or before ``referred_by``, if given),
-    by trajectory id, a page at a time: a release of a large region never holds the rows in
+    """Every unit (of ``regions``, if given; referred on or before ``referred_by``, if given;
+    not ended, or whose record names a day on or after ``ended_last_from``, if given), by
+    trajectory id, a page at a time: a release of a large region never holds the rows in
     memory twice. With ``known``, a row read before and unchanged since is not decoded again."""
     decode = known.unit if known is not None else _decode
     where, params = [], []
@@ -382,6 +418,10 @@ def read_units(
     if referred_by is not None:
         where.append("referred_on <= ?")
         params.append(referred_by.isoformat())
+    if ended_last_from is not None:
+        # ISO dates compare as text in their order, on both databases.
+        where.append("(ended_last_on IS NULL OR ended_last_on >= ?)")
+        params.append(ended_last_from.isoformat())
     after = ""
     while True:
         page = tx.fetchall(
@@ -395,6 +435,22 @@ def read_units(
         if len(page) < PAGE:
             return
         after = page[-1][0]
+
+
+def regions_and_sectors(tx: Tx, referred_by: date) -> tuple[set[str], list[str]]:
+    """The regions and sectors of every unit referred on or before ``referred_by``, the
+    sectors in the order ``read_units`` first meets them (by trajectory id): a population
+    built from fewer units (``ended_last_from``) still has the cells of every one of them."""
+    found = tx.fetchall(
+        "SELECT region, sector, min(trajectory_id) FROM st_units WHERE referred_on <= ? "
+        "GROUP BY region, sector",
+        [referred_by.isoformat()],
+    )
+    first: dict[str, str] = {}
+    for _, sector, tid in found:
+        if sector not in first or tid < first[sector]:
+            first[sector] = tid
+    return {region for region, _, _ in found}, sorted(first, key=first.__getitem__)
 
 
 def earliest_referral(tx: Tx) -> date | None:
