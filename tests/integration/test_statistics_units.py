@@ -7,6 +7,7 @@ count exactly the events of the log that fall in them: each consultation, handov
 and referral once, in its sector and in its region's ``*`` cell. On SQLite and PostgreSQL.
 """
 
+import dataclasses
 from collections import Counter
 from datetime import UTC, date, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ import msgspec
 import pytest
 
 from application.care_record import CareRecord
-from domain.deadlines import DeadlinePolicy
+from domain.deadlines import DeadlinePolicy, Offset
 from domain.trajectory import Trajectory
 from projections.statistics import tables
 from projections.statistics.model import ALL_SECTORS, CellKey, Period
@@ -23,6 +24,7 @@ from projections.statistics.tables import population, populations
 from projections.statistics.units import (
     KnownUnits,
     UnitRecord,
+    deadlines_of,
     ended_last_on,
     read_units,
     regions_and_sectors,
@@ -204,6 +206,50 @@ def test_a_release_reads_no_unit_settled_before_its_period_and_counts_the_same(
     }
     assert any(stored.values()), "no unit ended"
     assert not all(stored.values()), "every unit ended"
+
+
+def test_the_deadlines_a_unit_keeps_are_those_a_release_would_work_out_under_its_policy(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """The projection keeps each unit's deadlines under the service's policy, naming it: they
+    are ``instances`` of its facts, a population from them is the one worked out afresh, and a
+    release under another policy works them out itself instead of taking them."""
+    policy = build_policy(own_settings)
+    units = units_of(own_settings, record)
+    assert policy.fingerprint
+    assert all(u.policy == policy.fingerprint for u in units)
+    kept = [(u.trajectory_id, u.deadlines) for u in units]
+    assert kept == [
+        (u.trajectory_id, tuple(deadlines_of(u.facts, policy.rules_for(u.region, u.sector))))
+        for u in units
+    ]
+    assert any(deadlines for _, deadlines in kept), "no unit has a deadline: nothing tested"
+
+    bare = [msgspec.structs.replace(u, deadlines=None, policy="") for u in units]
+    # Another policy: every deadline a month later, so its deadlines are not the units' own.
+    later = dataclasses.replace(
+        policy,
+        rules=tuple(
+            dataclasses.replace(r, due_after=Offset(r.due_after.months + 1, r.due_after.days))
+            for r in policy.rules
+        ),
+        fingerprint="0" * 16,
+    )
+    periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
+    differs = False
+    for chosen in (policy, later):
+        kept_pop = populations(units, periods, policy=chosen, kinds={})
+        afresh = populations(bare, periods, policy=chosen, kinds={})
+        for period in periods:
+            assert kept_pop[period].values() == afresh[period].values(), (chosen, period)
+            assert kept_pop[period].contributions == afresh[period].contributions
+            if chosen is later:
+                differs = (
+                    differs
+                    or afresh[period].values()
+                    != populations(bare, [period], policy=policy, kinds={})[period].values()
+                )
+    assert differs, "the other policy changed no cell: nothing was tested"
 
 
 def test_units_known_from_an_earlier_read_are_reused_only_while_their_row_is_unchanged(

@@ -25,7 +25,7 @@ procedures' deadlines, the signed plan, evaluations).
 """
 
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -51,6 +51,7 @@ from projections.statistics.units import (
     Blocked,
     Consulted,
     ContinuedFrom,
+    Due,
     EscalationRaised,
     EscalationResolved,
     HandedOver,
@@ -404,7 +405,9 @@ class Digest:
     agreements: list[tuple[date, date | None]]
 
 
-def digest(unit: UnitRecord, deadlines: Iterable[Deadline], kinds: Mapping[str, str]) -> Digest:
+def digest(
+    unit: UnitRecord, deadlines: Iterable[Deadline | Due], kinds: Mapping[str, str]
+) -> Digest:
     """``unit``'s digest; ``deadlines`` are its deadlines under its region's policy
     (``domain.deadlines.instances``, as the deadlines read model and the scheduler have them),
     ``kinds`` the organisation register's kinds."""
@@ -622,11 +625,16 @@ class Digests:
         entry = self._entry(unit)
         if entry[2] is not None:
             return entry[2]
-        where = (unit.region, unit.sector)
-        rules = self._rules.get(where)
-        if rules is None:
-            rules = self._rules[where] = self.policy.rules_for(*where)
-        found = digest(unit, instances(unit.facts, rules), self.kinds)
+        deadlines: Sequence[Deadline | Due] | None = None
+        if unit.deadlines is not None and unit.policy and unit.policy == self.policy.fingerprint:
+            deadlines = unit.deadlines  # worked out by the projection under this very policy
+        else:
+            where = (unit.region, unit.sector)
+            rules = self._rules.get(where)
+            if rules is None:
+                rules = self._rules[where] = self.policy.rules_for(*where)
+            deadlines = instances(unit.facts, rules)
+        found = digest(unit, deadlines, self.kinds)
         self._found[unit.trajectory_id] = (entry[0], entry[1], found)
         return found
 

@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from domain.deadline_facts import facts_of
-from domain.deadlines import Fact
+from domain.deadlines import DeadlinePolicy, DeadlineRule, Fact, instances
 from domain.trajectory import Trajectory
 from projections.store import Tx
 
@@ -38,7 +38,8 @@ T = Trajectory
 
 #: Bump when what this module derives from events changes (the worker then rebuilds).
 CODE_VERSION = 3  # 2: the referrer's organisation (issue #13, the factors known early)
-# 3: ``ended_last_on``, so a release leaves out in SQL the units settled before its period
+# 3: ``ended_last_on``, so a release leaves out in SQL the units settled before its period, and
+# each unit's deadlines under the policy (``Due``), so a release does not work them out again
 
 #: Rows per round trip when reading and when looking up known trajectories.
 PAGE = 5_000
@@ -159,11 +160,22 @@ Detail = (
 )
 
 
+class Due(msgspec.Struct, frozen=True, array_like=True):
+    """What the procedures table needs of one of a unit's deadlines
+    (``domain.deadlines.Deadline``): its rule, the day it falls due and the day it was met."""
+
+    rule: str
+    due_on: date
+    met_on: date | None
+
+
 class UnitRecord(msgspec.Struct, frozen=True):
     """One trajectory as statistics see it: where it is counted and what happened when.
 
     ``facts`` are the deadline facts (``domain.deadlines.Fact``) and ``details`` the further
-    facts statistics need, each in the order they happened.
+    facts statistics need, each in the order they happened. ``deadlines`` are those the facts
+    give under the deadline policy whose fingerprint is ``policy``, as the projection worked
+    them out (``None``: not worked out; a release under another policy works them out itself).
     """
 
     trajectory_id: str
@@ -172,6 +184,8 @@ class UnitRecord(msgspec.Struct, frozen=True):
     referred_on: date
     facts: tuple[Fact, ...] = ()
     details: tuple[Detail, ...] = ()
+    deadlines: tuple[Due, ...] | None = None
+    policy: str = ""
 
 
 def _on(moment: datetime) -> date:
@@ -231,6 +245,7 @@ def details_of(event: Any) -> list[Detail]:
 
 
 _FACTS = msgspec.json.Decoder(tuple[Fact, ...])
+_DUE = msgspec.json.Decoder(tuple[Due, ...])
 _DETAILS = msgspec.json.Decoder(tuple[Detail, ...])
 _ENCODER = msgspec.json.Encoder()
 
@@ -261,14 +276,36 @@ class _Working(msgspec.Struct):
     details: list[Detail]
 
 
+def deadlines_of(facts: Sequence[Fact], rules: Sequence[DeadlineRule]) -> list[Due]:
+    """The deadlines ``facts`` give under ``rules``, as a unit keeps them."""
+    return [Due(d.rule, d.due_on, d.met_on) for d in instances(facts, rules)]
+
+
 class StatisticsProjection:
     """``st_units``: one working row per trajectory, for the statistics releases."""
 
     name = "statistics"
-    version = CODE_VERSION
     tables: tuple[str, ...] = ("st_units",)
-    #: Dated, structured facts and organisation identifiers only: an erasure rewrites nothing.
+    #: Dated, structured facts, rule names and organisation identifiers only: an erasure
+    #: rewrites nothing.
     personal_tables: tuple[str, ...] = ()
+
+    def __init__(self, policy: DeadlinePolicy) -> None:
+        self.policy = policy
+        # Each row keeps its deadlines under this policy: another policy rebuilds the rows (as
+        # the deadlines read model does), and each row names the policy it was worked out
+        # under, so a release under another one never takes them.
+        self.version = CODE_VERSION * 10**6 + int(policy.fingerprint or "0", 16) % 10**6
+        self._rules: dict[tuple[str, str], list[DeadlineRule]] = {}
+
+    def _deadlines(self, unit: "_Working") -> str | None:
+        if not self.policy.fingerprint:
+            return None  # a policy without a fingerprint cannot be named: nothing kept
+        where = (unit.region, unit.sector)
+        rules = self._rules.get(where)
+        if rules is None:
+            rules = self._rules[where] = self.policy.rules_for(*where)
+        return _ENCODER.encode(deadlines_of(unit.facts, rules)).decode()
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
         units = f"st_units{suffix}"
@@ -276,8 +313,9 @@ class StatisticsProjection:
             f"CREATE TABLE IF NOT EXISTS {units} ("
             "trajectory_id TEXT PRIMARY KEY, region TEXT NOT NULL, sector TEXT NOT NULL, "
             "referred_on TEXT NOT NULL, facts TEXT NOT NULL, details TEXT NOT NULL, "
-            # ``ended_last_on``: a date the facts already hold, so nothing an erasure takes.
-            "ended_last_on TEXT)",
+            # ``ended_last_on``: a date the facts already hold, so nothing an erasure takes;
+            # ``deadlines``: rule names and dates worked out from the facts, under ``policy``.
+            "ended_last_on TEXT, deadlines TEXT, policy TEXT NOT NULL)",
             # A release reads the units of its regions referred by the end of its period.
             f"CREATE INDEX IF NOT EXISTS ix_{generation}_st_units_region "
             f"ON {units} (region, referred_on)",
@@ -322,6 +360,8 @@ class StatisticsProjection:
                     _ENCODER.encode(unit.facts).decode(),
                     _ENCODER.encode(unit.details).decode(),
                     last.isoformat() if last is not None else None,
+                    self._deadlines(unit),
+                    self.policy.fingerprint,
                 )
             )
         columns = (
@@ -332,13 +372,16 @@ class StatisticsProjection:
             "facts",
             "details",
             "ended_last_on",
+            "deadlines",
+            "policy",
         )
         tx.insert_rows(f"st_units{suffix}", columns, new_rows)  # referred here: no row yet
         tx.executemany(
             f"INSERT INTO st_units{suffix} ({', '.join(columns)}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET "
             "facts = excluded.facts, details = excluded.details, "
-            "ended_last_on = excluded.ended_last_on",
+            "ended_last_on = excluded.ended_last_on, deadlines = excluded.deadlines, "
+            "policy = excluded.policy",
             rows,
         )
 
@@ -372,11 +415,12 @@ class KnownUnits:
     def __init__(self) -> None:
         self._units: dict[str, tuple[bytes, UnitRecord]] = {}
 
-    def unit(self, row: Sequence[str]) -> UnitRecord:
-        tid, region, sector, referred_on, facts, details = row
+    def unit(self, row: Sequence[str | None]) -> UnitRecord:
         fingerprint = hashlib.blake2b(
-            "\x1f".join((region, sector, referred_on, facts, details)).encode(), digest_size=16
+            "\x1f".join(v if v is not None else "\x00" for v in row[1:]).encode(),
+            digest_size=16,
         ).digest()
+        tid = str(row[0])
         known = self._units.get(tid)
         if known is not None and known[0] == fingerprint:
             return known[1]
@@ -385,8 +429,8 @@ class KnownUnits:
         return unit
 
 
-def _decode(row: Sequence[str]) -> UnitRecord:
-    tid, region, sector, referred_on, facts, details = row
+def _decode(row: Sequence[Any]) -> UnitRecord:
+    tid, region, sector, referred_on, facts, details, deadlines, policy = row
     return UnitRecord(
         tid,
         region,
@@ -394,6 +438,8 @@ def _decode(row: Sequence[str]) -> UnitRecord:
         date.fromisoformat(referred_on),
         _FACTS.decode(facts),
         _DETAILS.decode(details),
+        _DUE.decode(deadlines) if deadlines is not None else None,
+        policy,
     )
 
 
@@ -425,7 +471,8 @@ def read_units(
     after = ""
     while True:
         page = tx.fetchall(
-            "SELECT trajectory_id, region, sector, referred_on, facts, details FROM st_units "
+            "SELECT trajectory_id, region, sector, referred_on, facts, details, deadlines, "
+            "policy FROM st_units "
             f"WHERE {' AND '.join([*where, 'trajectory_id > ?'])} "
             f"ORDER BY trajectory_id LIMIT {PAGE}",
             [*params, after],
