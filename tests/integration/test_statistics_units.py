@@ -18,8 +18,10 @@ import pytest
 from application.care_record import CareRecord
 from domain.deadlines import DeadlinePolicy, Offset
 from domain.trajectory import Trajectory
+from projections.organisations import organisation_kinds
 from projections.statistics import tables
 from projections.statistics.model import ALL_SECTORS, CellKey, Period
+from projections.statistics.releases import ReleaseRefused
 from projections.statistics.tables import population, populations
 from projections.statistics.units import (
     KnownUnits,
@@ -28,9 +30,10 @@ from projections.statistics.units import (
     ended_last_on,
     read_units,
     regions_and_sectors,
+    worked_out_under,
 )
 from rodedraad.settings import Settings
-from rodedraad.wiring import build_policy, build_projection_worker
+from rodedraad.wiring import build_policy, build_projection_worker, build_releases
 from tests.integration.stories import Story, logged_events, tell
 
 T = Trajectory
@@ -217,7 +220,7 @@ def test_the_deadlines_a_unit_keeps_are_those_a_release_would_work_out_under_its
     policy = build_policy(own_settings)
     units = units_of(own_settings, record)
     assert policy.fingerprint
-    assert all(u.policy == policy.fingerprint for u in units)
+    assert all(u.policy == worked_out_under(policy) for u in units)
     kept = [(u.trajectory_id, u.deadlines) for u in units]
     assert kept == [
         (u.trajectory_id, tuple(deadlines_of(u.facts, policy.rules_for(u.region, u.sector))))
@@ -277,3 +280,64 @@ def test_units_known_from_an_earlier_read_are_reused_only_while_their_row_is_unc
     assert changed, "the story's further steps changed no unit: nothing was tested"
     assert all(again[tid] is first[tid] for tid in fresh.keys() - changed)
     assert all(again[tid] is not first.get(tid) for tid in changed)
+
+
+def test_a_releases_population_is_the_one_every_unit_gives(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """``Releases.population`` reads no unit settled before the period (in SQL) and keeps the
+    deadlines the projection worked out: what it counts must be what every unit referred by
+    the period's end gives, worked out afresh, for every quarter and year of the story."""
+    policy = build_policy(own_settings)
+    worker = build_projection_worker(own_settings, record)
+    try:
+        worker.catch_up()
+        releases = build_releases(own_settings, policy, read_models=worker.database)
+        periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
+        left_out = 0
+        for period in periods:
+            got, _ = releases.population(period)
+            with worker.database.transaction() as tx:
+                every = [
+                    msgspec.structs.replace(u, deadlines=None, policy="")
+                    for u in read_units(tx, referred_by=period.end)
+                ]
+                regions, sectors = regions_and_sectors(tx, period.end)
+                kinds = organisation_kinds(tx)
+                skipping = read_units(
+                    tx,
+                    referred_by=period.end,
+                    ended_last_from=tables.ended_last_from(policy, period),
+                )
+                left_out += len(every) - len(list(skipping))
+            expected = tables.merge_rare(
+                population(
+                    every, period, policy=policy, kinds=kinds, regions=regions, sectors=sectors
+                ),
+                releases.k,
+            )
+            assert got.values() == expected.values(), period
+            assert got.contributions == expected.contributions, period
+    finally:
+        worker.database.close()
+    assert left_out > 0, "no period left a settled unit out: the skip was not tested"
+
+
+def test_a_release_on_another_versions_working_table_is_refused(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """While the worker rebuilds the working table for a new version (or runs another policy),
+    the live table is not what a release reads: it is refused, saying why."""
+    policy = build_policy(own_settings)
+    worker = build_projection_worker(own_settings, record)
+    try:
+        worker.catch_up()
+        releases = build_releases(own_settings, policy, read_models=worker.database)
+        period = years(logged_events(record))[0]
+        releases.population(period)  # the worker's own version: read
+        with worker.database.transaction() as tx:
+            tx.execute("UPDATE rm_tracking SET version = version - 1 WHERE name = 'statistics'")
+        with pytest.raises(ReleaseRefused, match="statistics read model is at version"):
+            releases.population(period)
+    finally:
+        worker.database.close()

@@ -183,6 +183,17 @@ class Releases:
         with self.read_models.transaction() as tx:
             tracked = read_tracking(tx, StatisticsProjection.name)
             position = tracked[0] if tracked else 0
+            wanted = StatisticsProjection(self.policy).version
+            if tracked is not None and tracked[1] != wanted:
+                # The working table is another version's (a rebuild for this one has not
+                # switched over yet, or the worker runs another policy or code): its columns
+                # and deadlines are not what this release reads.
+                raise ReleaseRefused(
+                    f"the statistics read model is at version {tracked[1]}, this release needs "
+                    f"{wanted}: a worker is rebuilding it, or runs another deadline policy or "
+                    "version of Rode Draad. Release once its rebuild has switched over (the "
+                    "worker logs it); nothing was published"
+                )
             kinds = organisation_kinds(tx)
             # A trajectory referred after the period counts in none of its cells, nor does one
             # settled before it starts: neither is read (the second is most of a large store's

@@ -59,6 +59,7 @@ from projections.statistics.units import (
     Unblocked,
     UnitRecord,
     ended_last_on,
+    worked_out_under,
 )
 
 SECTORS: tuple[str, ...] = tuple(sector.value for sector in Sector)
@@ -604,6 +605,7 @@ class Digests:
         self.policy = policy
         self.kinds = dict(kinds)
         self._reach = _reach(policy)
+        self._worked_out_under = worked_out_under(policy)
         self._rules: dict[tuple[str, str], list[DeadlineRule]] = {}
         self._found: dict[str, tuple[UnitRecord, date | None, Digest | None]] = {}
 
@@ -626,7 +628,7 @@ class Digests:
         if entry[2] is not None:
             return entry[2]
         deadlines: Sequence[Deadline | Due] | None = None
-        if unit.deadlines is not None and unit.policy and unit.policy == self.policy.fingerprint:
+        if unit.deadlines is not None and unit.policy and unit.policy == self._worked_out_under:
             deadlines = unit.deadlines  # worked out by the projection under this very policy
         else:
             where = (unit.region, unit.sector)

@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from domain.deadline_facts import facts_of
-from domain.deadlines import DeadlinePolicy, DeadlineRule, Fact, instances
+from domain.deadlines import RULES_VERSION, DeadlinePolicy, DeadlineRule, Fact, instances
 from domain.trajectory import Trajectory
 from projections.store import Tx
 
@@ -276,6 +276,13 @@ class _Working(msgspec.Struct):
     details: list[Detail]
 
 
+def worked_out_under(policy: DeadlinePolicy) -> str | None:
+    """What a row's ``policy`` column names: the policy's fingerprint and the version of the
+    code that works deadlines out (``domain.deadlines.RULES_VERSION``); None for a policy
+    without a fingerprint (nothing is kept then)."""
+    return f"{policy.fingerprint}/{RULES_VERSION}" if policy.fingerprint else None
+
+
 def deadlines_of(facts: Sequence[Fact], rules: Sequence[DeadlineRule]) -> list[Due]:
     """The deadlines ``facts`` give under ``rules``, as a unit keeps them."""
     return [Due(d.rule, d.due_on, d.met_on) for d in instances(facts, rules)]
@@ -295,7 +302,10 @@ class StatisticsProjection:
         # Each row keeps its deadlines under this policy: another policy rebuilds the rows (as
         # the deadlines read model does), and each row names the policy it was worked out
         # under, so a release under another one never takes them.
-        self.version = CODE_VERSION * 10**6 + int(policy.fingerprint or "0", 16) % 10**6
+        # ``RULES_VERSION`` too: deadlines worked out by other code are worked out again.
+        self.version = (CODE_VERSION * 1_000 + RULES_VERSION) * 10**6 + int(
+            policy.fingerprint or "0", 16
+        ) % 10**6
         self._rules: dict[tuple[str, str], list[DeadlineRule]] = {}
 
     def _deadlines(self, unit: "_Working") -> str | None:
@@ -361,7 +371,7 @@ class StatisticsProjection:
                     _ENCODER.encode(unit.details).decode(),
                     last.isoformat() if last is not None else None,
                     self._deadlines(unit),
-                    self.policy.fingerprint,
+                    worked_out_under(self.policy),
                 )
             )
         columns = (
