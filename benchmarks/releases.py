@@ -111,7 +111,9 @@ def catch_up_statistics(settings: Settings) -> dict[str, Any]:
     care_record = build_care_record(settings)
     database = build_projection_database(settings)
     worker = ProjectionWorker(
-        care_record, database, (StatisticsProjection(), OrganisationsProjection())
+        care_record,
+        database,
+        (StatisticsProjection(build_policy(settings)), OrganisationsProjection()),
     )
     try:
         worker.ensure_ready()

@@ -167,6 +167,13 @@ def _ended_on(facts: Sequence[Fact], index: int) -> date | None:
     return None
 
 
+#: What ``instances`` computes from facts and rules, as a version: bump it whenever a change to
+#: this module gives other deadlines for the same facts and policy. Whatever keeps deadlines
+#: worked out before (the statistics working table) names it beside the policy's fingerprint,
+#: so a new version is never answered from an old working-out.
+RULES_VERSION = 1
+
+
 def instances(facts: Sequence[Fact], rules: Iterable[DeadlineRule]) -> list[Deadline]:
     """The deadlines these facts give under these rules (facts in the order they happened).
 

@@ -102,7 +102,7 @@ def all_projections(
         TimelineProjection(),
         DeadlinesProjection(policy),
         OrganisationsProjection(),
-        StatisticsProjection(),
+        StatisticsProjection(policy),
         LearningNetworksProjection(),
     )
 

@@ -7,22 +7,33 @@ count exactly the events of the log that fall in them: each consultation, handov
 and referral once, in its sector and in its region's ``*`` cell. On SQLite and PostgreSQL.
 """
 
+import dataclasses
 from collections import Counter
-from datetime import UTC
+from datetime import UTC, date, timedelta
 from typing import Any
 
 import msgspec
 import pytest
 
 from application.care_record import CareRecord
-from domain.deadlines import DeadlinePolicy
+from domain.deadlines import DeadlinePolicy, Offset
 from domain.trajectory import Trajectory
+from projections.organisations import organisation_kinds
 from projections.statistics import tables
 from projections.statistics.model import ALL_SECTORS, CellKey, Period
+from projections.statistics.releases import ReleaseRefused
 from projections.statistics.tables import population, populations
-from projections.statistics.units import KnownUnits, UnitRecord, read_units
+from projections.statistics.units import (
+    KnownUnits,
+    UnitRecord,
+    deadlines_of,
+    ended_last_on,
+    read_units,
+    regions_and_sectors,
+    worked_out_under,
+)
 from rodedraad.settings import Settings
-from rodedraad.wiring import build_policy, build_projection_worker
+from rodedraad.wiring import build_policy, build_projection_worker, build_releases
 from tests.integration.stories import Story, logged_events, tell
 
 T = Trajectory
@@ -144,6 +155,106 @@ def test_leaving_out_trajectories_ended_long_before_a_period_changes_none_of_its
         assert skipping[period].quantiles == every_unit[period].quantiles
 
 
+def test_a_release_reads_no_unit_settled_before_its_period_and_counts_the_same(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """``Releases.population`` leaves out in SQL the units settled before the period
+    (``ended_last_on``, kept by the projection, with the policy's reach): the population, its
+    cells in their order included, is the one every unit gives, and some unit was left out."""
+    policy = build_policy(own_settings)
+    periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
+    worker = build_projection_worker(own_settings, record)
+    left_out = 0
+    try:
+        worker.catch_up()
+        with worker.database.transaction() as tx:
+            for period in periods:
+                every = list(read_units(tx, referred_by=period.end))
+                start = tables.ended_last_from(policy, period)
+                read = list(read_units(tx, referred_by=period.end, ended_last_from=start))
+                regions, sectors = regions_and_sectors(tx, period.end)
+                left_out += len(every) - len(read)
+                # Exactly the units the population would not leave out itself are read.
+                assert [u.trajectory_id for u in read] == [
+                    u.trajectory_id
+                    for u in every
+                    if (settled := tables._settled_by(u, tables._reach(policy))) is None
+                    or settled >= period.start
+                ]
+                assert regions == {u.region for u in every}
+                assert sectors == list(dict.fromkeys(u.sector for u in every))
+                fewer = population(
+                    read, period, policy=policy, kinds={}, regions=regions, sectors=sectors
+                )
+                full = population(every, period, policy=policy, kinds={})
+                for part in ("contributions", "counts", "quantiles", "rates"):
+                    got, expected = getattr(fewer, part), getattr(full, part)
+                    assert list(got.items()) == list(expected.items()), (period, part)
+            stored = dict(tx.fetchall("SELECT trajectory_id, ended_last_on FROM st_units"))
+            units = list(read_units(tx))
+            # At the boundary: read on its last day, left out from the day after.
+            for tid, day in stored.items():
+                if day is not None:
+                    last = date.fromisoformat(day)
+                    on = {u.trajectory_id for u in read_units(tx, ended_last_from=last)}
+                    after = read_units(tx, ended_last_from=last + timedelta(days=1))
+                    assert tid in on
+                    assert tid not in {u.trajectory_id for u in after}
+    finally:
+        worker.database.close()
+    assert left_out > 0, "no unit was settled before a period: nothing was tested"
+    # The column the projection keeps is the record's own last day, once it has ended.
+    assert {u.trajectory_id: ended_last_on(u.referred_on, u.facts, u.details) for u in units} == {
+        tid: date.fromisoformat(day) if day else None for tid, day in stored.items()
+    }
+    assert any(stored.values()), "no unit ended"
+    assert not all(stored.values()), "every unit ended"
+
+
+def test_the_deadlines_a_unit_keeps_are_those_a_release_would_work_out_under_its_policy(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """The projection keeps each unit's deadlines under the service's policy, naming it: they
+    are ``instances`` of its facts, a population from them is the one worked out afresh, and a
+    release under another policy works them out itself instead of taking them."""
+    policy = build_policy(own_settings)
+    units = units_of(own_settings, record)
+    assert policy.fingerprint
+    assert all(u.policy == worked_out_under(policy) for u in units)
+    kept = [(u.trajectory_id, u.deadlines) for u in units]
+    assert kept == [
+        (u.trajectory_id, tuple(deadlines_of(u.facts, policy.rules_for(u.region, u.sector))))
+        for u in units
+    ]
+    assert any(deadlines for _, deadlines in kept), "no unit has a deadline: nothing tested"
+
+    bare = [msgspec.structs.replace(u, deadlines=None, policy="") for u in units]
+    # Another policy: every deadline a month later, so its deadlines are not the units' own.
+    later = dataclasses.replace(
+        policy,
+        rules=tuple(
+            dataclasses.replace(r, due_after=Offset(r.due_after.months + 1, r.due_after.days))
+            for r in policy.rules
+        ),
+        fingerprint="0" * 16,
+    )
+    periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
+    differs = False
+    for chosen in (policy, later):
+        kept_pop = populations(units, periods, policy=chosen, kinds={})
+        afresh = populations(bare, periods, policy=chosen, kinds={})
+        for period in periods:
+            assert kept_pop[period].values() == afresh[period].values(), (chosen, period)
+            assert kept_pop[period].contributions == afresh[period].contributions
+            if chosen is later:
+                differs = (
+                    differs
+                    or afresh[period].values()
+                    != populations(bare, [period], policy=policy, kinds={})[period].values()
+                )
+    assert differs, "the other policy changed no cell: nothing was tested"
+
+
 def test_units_known_from_an_earlier_read_are_reused_only_while_their_row_is_unchanged(
     own_settings: Settings, record: CareRecord, story: Story
 ) -> None:
@@ -169,3 +280,64 @@ def test_units_known_from_an_earlier_read_are_reused_only_while_their_row_is_unc
     assert changed, "the story's further steps changed no unit: nothing was tested"
     assert all(again[tid] is first[tid] for tid in fresh.keys() - changed)
     assert all(again[tid] is not first.get(tid) for tid in changed)
+
+
+def test_a_releases_population_is_the_one_every_unit_gives(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """``Releases.population`` reads no unit settled before the period (in SQL) and keeps the
+    deadlines the projection worked out: what it counts must be what every unit referred by
+    the period's end gives, worked out afresh, for every quarter and year of the story."""
+    policy = build_policy(own_settings)
+    worker = build_projection_worker(own_settings, record)
+    try:
+        worker.catch_up()
+        releases = build_releases(own_settings, policy, read_models=worker.database)
+        periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
+        left_out = 0
+        for period in periods:
+            got, _ = releases.population(period)
+            with worker.database.transaction() as tx:
+                every = [
+                    msgspec.structs.replace(u, deadlines=None, policy="")
+                    for u in read_units(tx, referred_by=period.end)
+                ]
+                regions, sectors = regions_and_sectors(tx, period.end)
+                kinds = organisation_kinds(tx)
+                skipping = read_units(
+                    tx,
+                    referred_by=period.end,
+                    ended_last_from=tables.ended_last_from(policy, period),
+                )
+                left_out += len(every) - len(list(skipping))
+            expected = tables.merge_rare(
+                population(
+                    every, period, policy=policy, kinds=kinds, regions=regions, sectors=sectors
+                ),
+                releases.k,
+            )
+            assert got.values() == expected.values(), period
+            assert got.contributions == expected.contributions, period
+    finally:
+        worker.database.close()
+    assert left_out > 0, "no period left a settled unit out: the skip was not tested"
+
+
+def test_a_release_on_another_versions_working_table_is_refused(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """While the worker rebuilds the working table for a new version (or runs another policy),
+    the live table is not what a release reads: it is refused, saying why."""
+    policy = build_policy(own_settings)
+    worker = build_projection_worker(own_settings, record)
+    try:
+        worker.catch_up()
+        releases = build_releases(own_settings, policy, read_models=worker.database)
+        period = years(logged_events(record))[0]
+        releases.population(period)  # the worker's own version: read
+        with worker.database.transaction() as tx:
+            tx.execute("UPDATE rm_tracking SET version = version - 1 WHERE name = 'statistics'")
+        with pytest.raises(ReleaseRefused, match="statistics read model is at version"):
+            releases.population(period)
+    finally:
+        worker.database.close()

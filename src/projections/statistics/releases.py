@@ -52,6 +52,7 @@ from projections.statistics.units import (
     StatisticsProjection,
     earliest_referral,
     read_units,
+    regions_and_sectors,
 )
 from projections.store import ProjectionDatabase
 from projections.tracking import read_tracking
@@ -182,14 +183,43 @@ class Releases:
         with self.read_models.transaction() as tx:
             tracked = read_tracking(tx, StatisticsProjection.name)
             position = tracked[0] if tracked else 0
+            wanted = StatisticsProjection(self.policy).version
+            if tracked is not None and tracked[1] != wanted:
+                # The working table is another version's (a rebuild for this one has not
+                # switched over yet, or the worker runs another policy or code): its columns
+                # and deadlines are not what this release reads.
+                raise ReleaseRefused(
+                    f"the statistics read model is at version {tracked[1]}, this release needs "
+                    f"{wanted}: a worker is rebuilding it, or runs another deadline policy or "
+                    "version of Rode Draad. Release once its rebuild has switched over (the "
+                    "worker logs it); nothing was published"
+                )
             kinds = organisation_kinds(tx)
-            # A trajectory referred after the period counts in none of its cells.
-            units = list(read_units(tx, referred_by=period.end, known=self.known_units))
+            # A trajectory referred after the period counts in none of its cells, nor does one
+            # settled before it starts: neither is read (the second is most of a large store's
+            # ended trajectories). Their regions and sectors still have cells.
+            units = list(
+                read_units(
+                    tx,
+                    referred_by=period.end,
+                    known=self.known_units,
+                    ended_last_from=tables.ended_last_from(self.policy, period),
+                )
+            )
+            regions, sectors = regions_and_sectors(tx, period.end)
         digests = self.digests
         if digests is None or not digests.holds_for(self.policy, kinds):
             digests = self.digests = tables.Digests(self.policy, kinds)
         population = tables.merge_rare(
-            tables.population(units, period, policy=self.policy, kinds=kinds, digests=digests),
+            tables.population(
+                units,
+                period,
+                policy=self.policy,
+                kinds=kinds,
+                digests=digests,
+                regions=regions,
+                sectors=sectors,
+            ),
             self.k,
         )
         return population, position

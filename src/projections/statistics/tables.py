@@ -25,7 +25,7 @@ procedures' deadlines, the signed plan, evaluations).
 """
 
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -51,12 +51,15 @@ from projections.statistics.units import (
     Blocked,
     Consulted,
     ContinuedFrom,
+    Due,
     EscalationRaised,
     EscalationResolved,
     HandedOver,
     Signed,
     Unblocked,
     UnitRecord,
+    ended_last_on,
+    worked_out_under,
 )
 
 SECTORS: tuple[str, ...] = tuple(sector.value for sector in Sector)
@@ -403,7 +406,9 @@ class Digest:
     agreements: list[tuple[date, date | None]]
 
 
-def digest(unit: UnitRecord, deadlines: Iterable[Deadline], kinds: Mapping[str, str]) -> Digest:
+def digest(
+    unit: UnitRecord, deadlines: Iterable[Deadline | Due], kinds: Mapping[str, str]
+) -> Digest:
     """``unit``'s digest; ``deadlines`` are its deadlines under its region's policy
     (``domain.deadlines.instances``, as the deadlines read model and the scheduler have them),
     ``kinds`` the organisation register's kinds."""
@@ -577,17 +582,15 @@ def _reach(policy: DeadlinePolicy) -> timedelta:
 def _settled_by(unit: UnitRecord, reach: timedelta) -> date | None:
     """The day after which an ended trajectory counts in nothing any more (no fact, no running
     day, no deadline falls due later); ``None`` while it has not ended."""
-    if not any(fact.kind in ("closed", "declined") for fact in unit.facts):
-        return None
-    last = max(
-        (
-            unit.referred_on,
-            *(fact.on for fact in unit.facts),
-            *(fact.due for fact in unit.facts if fact.due is not None),
-            *(detail.on for detail in unit.details),
-        )
-    )
-    return last + reach
+    last = ended_last_on(unit.referred_on, unit.facts, unit.details)
+    return None if last is None else last + reach
+
+
+def ended_last_from(policy: DeadlinePolicy, period: Period) -> date:
+    """A unit whose record ends before this day (``units.ended_last_on``) is settled before
+    ``period`` starts under ``policy``, and counts in none of its cells: ``read_units`` may
+    leave it out (``ended_last_from``)."""
+    return period.start - _reach(policy)
 
 
 class Digests:
@@ -602,6 +605,7 @@ class Digests:
         self.policy = policy
         self.kinds = dict(kinds)
         self._reach = _reach(policy)
+        self._worked_out_under = worked_out_under(policy)
         self._rules: dict[tuple[str, str], list[DeadlineRule]] = {}
         self._found: dict[str, tuple[UnitRecord, date | None, Digest | None]] = {}
 
@@ -623,11 +627,16 @@ class Digests:
         entry = self._entry(unit)
         if entry[2] is not None:
             return entry[2]
-        where = (unit.region, unit.sector)
-        rules = self._rules.get(where)
-        if rules is None:
-            rules = self._rules[where] = self.policy.rules_for(*where)
-        found = digest(unit, instances(unit.facts, rules), self.kinds)
+        deadlines: Sequence[Deadline | Due] | None = None
+        if unit.deadlines is not None and unit.policy and unit.policy == self._worked_out_under:
+            deadlines = unit.deadlines  # worked out by the projection under this very policy
+        else:
+            where = (unit.region, unit.sector)
+            rules = self._rules.get(where)
+            if rules is None:
+                rules = self._rules[where] = self.policy.rules_for(*where)
+            deadlines = instances(unit.facts, rules)
+        found = digest(unit, deadlines, self.kinds)
         self._found[unit.trajectory_id] = (entry[0], entry[1], found)
         return found
 
@@ -641,13 +650,15 @@ def population(
     unit_id: Callable[[UnitRecord], str] = _trajectory_id,
     regions: Collection[str] = (),
     digests: Digests | None = None,
+    sectors: Iterable[str] = (),
 ) -> Population:
     """Every table's cells for ``period`` over ``units``, before disclosure control.
 
     ``kinds`` maps organisation identifiers to their kind in the register (unknown:
     ``unclassified``). ``regions`` are given cells even without a unit; every region a unit
     belongs to has them anyway. Units referred after the period, or contributing nothing to
-    it, are left out of the contributions (they constrain nothing).
+    it, are left out of the contributions (they constrain nothing). ``sectors`` beyond the
+    domain's, in order, are given cells too (as a unit of such a sector would).
     """
     return populations(
         units,
@@ -657,6 +668,7 @@ def population(
         unit_id=unit_id,
         regions=regions,
         digests=digests,
+        sectors=sectors,
     )[period]
 
 
@@ -669,6 +681,7 @@ def populations(
     unit_id: Callable[[UnitRecord], str] = _trajectory_id,
     regions: Collection[str] = (),
     digests: Digests | None = None,
+    sectors: Iterable[str] = (),
 ) -> dict[Period, Population]:
     """``population`` of each of ``periods`` in one pass over the units: a release audits a
     year with its quarters, and each unit's deadlines are worked out once for all of them
@@ -683,7 +696,8 @@ def populations(
     categories = count_cells(names, vocabulary)
     known = {cell for cell, _ in categories}
     seen_regions: set[str] = set(regions)
-    sectors = list(SECTORS)
+    known_sectors = list(SECTORS)
+    known_sectors.extend(s for s in dict.fromkeys(sectors) if s not in SECTORS)
     keys: dict[tuple[str, str, str, str], CellKey] = {}
 
     def key(table: str, region: str, sector: str, category: str) -> CellKey:
@@ -702,8 +716,8 @@ def populations(
     dynamic_keys: dict[Period, set[CellKey]] = {p: set() for p in wanted}
     for unit in units:
         seen_regions.add(unit.region)
-        if unit.sector not in sectors:
-            sectors.append(unit.sector)
+        if unit.sector not in known_sectors:
+            known_sectors.append(unit.sector)
         settled = digests.settled(unit)
         concerned = [
             p
@@ -759,7 +773,7 @@ def populations(
         quantile_keys: list[CellKey] = []
         rates: dict[CellKey, RateCell] = {}
         for region in sorted(seen_regions):
-            for sector in (*sectors, ALL_SECTORS) if split else (ALL_SECTORS,):
+            for sector in (*known_sectors, ALL_SECTORS) if split else (ALL_SECTORS,):
                 for (table, category), group in categories:
                     count_key = key(table, region, sector, category)
                     count_map[count_key] = CountCell(
