@@ -80,7 +80,13 @@ def _chain_cost(args: argparse.Namespace) -> int:
     from benchmarks import chain_cost
 
     backends = tuple(args.backend) if args.backend else ("postgres", "sqlite")
-    return chain_cost.main(backends=backends, pairs=args.pairs, seed=args.seed)
+    return chain_cost.main(
+        backends=backends,
+        concurrencies=tuple(args.clients),
+        pairs=args.pairs,
+        seed=args.seed,
+        control=args.control,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -140,6 +146,14 @@ def parser() -> argparse.ArgumentParser:
         "--pairs", type=int, default=8, help="pairs of windows, with and without, ABBA order"
     )
     chain.add_argument("--seed", type=int, default=1, help="the workload's seed")
+    chain.add_argument(
+        "--clients", type=int, nargs="+", default=[1, 8], help="concurrencies measured"
+    )
+    chain.add_argument(
+        "--control",
+        action="store_true",
+        help="after each measurement, an A/A run of two stores without the chain: the noise",
+    )
     chain.set_defaults(run=_chain_cost)
     return root
 

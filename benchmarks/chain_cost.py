@@ -73,17 +73,19 @@ class _Store:
 
 
 @contextmanager
-def _pair(backend: str, seed: int) -> Iterator[dict[bool, _Store]]:
-    """Two fresh stores, without (False) and with (True) the chain, closed and removed after."""
+def _pair(backend: str, seed: int, control: bool = False) -> Iterator[dict[bool, _Store]]:
+    """Two fresh stores, without (False) and with (True) the chain, closed and removed after;
+    ``control``: both without it (an A/A run: how far two like stores differ on this machine)."""
     target_of = postgres_target if backend == "postgres" else sqlite_target
     with ExitStack() as stack:
         stores: dict[bool, _Store] = {}
         for on in (False, True):
+            chained = on and not control
             target = stack.enter_context(target_of())
-            with _chained(on):  # PostgreSQL: the function is made with (or without) the chain
+            with _chained(chained):  # PostgreSQL: the function is made with (or without) it
                 app = build_care_record(target.settings())
             stack.callback(app.close)
-            app.recorder.chained = on  # type: ignore[attr-defined]  # SQLite reads it per insert
+            app.recorder.chained = chained  # type: ignore[attr-defined]  # SQLite: per insert
             stores[on] = _Store(app, ScriptFeed(seed, 1_000_000_000, date(2026, 6, 1)), target)
         yield stores
 
@@ -137,13 +139,16 @@ def _in_database(store: _Store) -> tuple[float, float, float]:
     return p25, p50, wal
 
 
-def _measure(backend: str, concurrency: int, pairs: int, seed: int) -> dict[str, Any]:
-    """``pairs`` pairs of windows on a fresh pair of stores, ABBA order."""
+def _measure(
+    backend: str, concurrency: int, pairs: int, seed: int, control: bool = False
+) -> dict[str, Any]:
+    """``pairs`` pairs of windows on a fresh pair of stores, ABBA order (``control``: two
+    stores without the chain, the A/A run that shows this machine's noise)."""
     runs: dict[bool, list[float]] = {False: [], True: []}
     cpu: dict[bool, list[float]] = {False: [], True: []}
     ratios: list[float] = []
     in_database: dict[str, Any] = {}
-    with _pair(backend, seed) as stores:
+    with _pair(backend, seed, control) as stores:
         for index in range(pairs):
             order = (False, True) if index % 2 == 0 else (True, False)
             for on in order:
@@ -151,7 +156,7 @@ def _measure(backend: str, concurrency: int, pairs: int, seed: int) -> dict[str,
                 runs[on].append(per_second)
                 cpu[on].append(cpu_us)
             ratios.append(runs[True][-1] / runs[False][-1] if runs[False][-1] else 0.0)
-        if backend == "postgres" and concurrency == 1:
+        if backend == "postgres" and concurrency == 1 and not control:
             for on in (False, True):
                 p25, p50, wal = _in_database(stores[on])
                 in_database["with_chain" if on else "without_chain"] = {
@@ -162,8 +167,9 @@ def _measure(backend: str, concurrency: int, pairs: int, seed: int) -> dict[str,
     without, with_chain = statistics.median(runs[False]), statistics.median(runs[True])
     cpu_without, cpu_with = statistics.median(cpu[False]), statistics.median(cpu[True])
     median_ratio = statistics.median(ratios)
+    label = " CONTROL (both without the chain)" if control else ""
     print(
-        f"{backend} c={concurrency}: median of {pairs} paired ratios {median_ratio:.3f} "
+        f"{backend} c={concurrency}{label}: median of {pairs} paired ratios {median_ratio:.3f} "
         f"{[round(r, 2) for r in ratios]}; without the chain {without:,.0f} commands/s, with "
         f"{with_chain:,.0f} (ratio of medians {with_chain / without:.3f}); CPU per command "
         f"{cpu_without:,.0f} µs without, {cpu_with:,.0f} µs with: {cpu_with / cpu_without:.3f}",
@@ -171,12 +177,21 @@ def _measure(backend: str, concurrency: int, pairs: int, seed: int) -> dict[str,
     )
     if in_database:
         off, on_ = in_database["without_chain"], in_database["with_chain"]
+        # What the chain adds to a command at one client is its function's extra time (nothing
+        # in Python differs): the command's wall time without it, against that plus the extra.
+        extra_us = on_["p50_us"] - off["p50_us"]
+        command_us = 1e6 / without if without else 0.0
+        in_database["derived_ratio"] = command_us / (command_us + extra_us) if command_us else 0.0
         print(
             f"  the locked insert inside the database, one event: p25 {off['p25_us']} → "
-            f"{on_['p25_us']} µs, WAL {off['wal_bytes']} → {on_['wal_bytes']} bytes per call",
+            f"{on_['p25_us']} µs, p50 {off['p50_us']} → {on_['p50_us']} µs, WAL "
+            f"{off['wal_bytes']} → {on_['wal_bytes']} bytes per call; a command takes "
+            f"{command_us:,.0f} µs without the chain: {extra_us:+.0f} µs is a ratio of "
+            f"{in_database['derived_ratio']:.3f}",
             flush=True,
         )
     return {
+        "control": control,
         "median_paired_ratio": median_ratio,
         "paired_ratios": ratios,
         "without_chain_per_second": runs[False],
@@ -194,6 +209,7 @@ def main(
     concurrencies: tuple[int, ...] = (1, 8),
     pairs: int = 8,
     seed: int = 1,
+    control: bool = False,
 ) -> int:
     started = datetime.now(UTC)
     results: dict[str, Any] = {}
@@ -204,6 +220,10 @@ def main(
             continue
         for concurrency in concurrencies:
             results[f"{backend} c={concurrency}"] = _measure(backend, concurrency, pairs, seed)
+            if control:
+                results[f"{backend} c={concurrency} control"] = _measure(
+                    backend, concurrency, pairs, seed, control=True
+                )
     result = {
         "benchmark": "chain-cost",
         "started_at": started.isoformat(),
@@ -213,7 +233,12 @@ def main(
             "pairs": pairs,
             "seed": seed,
             "window_seconds": WINDOW_SECONDS,
-            "design": "two stores kept warm, windows alternating in ABBA pairs",
+            "design": "two stores kept warm, windows alternating in ABBA pairs"
+            + (
+                "; each followed by an A/A control of two stores without the chain"
+                if control
+                else ""
+            ),
         },
         "target": {"ratio_at_least": 0.95},
         "results": results,

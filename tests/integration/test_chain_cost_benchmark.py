@@ -66,3 +66,15 @@ def test_paired_windows_and_the_in_database_figure(postgres_url: str, short_wind
     for side in ("with_chain", "without_chain"):
         assert in_database[side]["p25_us"] > 0
         assert in_database[side]["wal_bytes"] > 0
+
+
+def test_the_control_pairs_two_stores_without_the_chain(
+    short_windows: None,
+) -> None:
+    """The A/A control: both stores written without the chain, measured the same way."""
+    with chain_cost._pair("sqlite", seed=1, control=True) as stores:
+        for on in (False, True):
+            chain_cost._window(stores[on], "sqlite", concurrency=2)
+            commits, chained = _commits(stores[on])
+            assert commits > 0
+            assert chained == 0
