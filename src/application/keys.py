@@ -34,7 +34,7 @@ import structlog
 from application.files import private_database_file
 from application.kek import KekError, KekVersion, Keyring, KeyringFile, unwrap, wrap
 from application.schema import SCHEMA_LOCK_SQL
-from application.sealing import KEY_BYTES, SealBroken
+from application.sealing import KEY_BYTES, CachedKey, SealBroken
 from application.sql import PostgresTx, Tx, autocommit_pool, sqlite_transaction
 from application.unavailable import retry_once
 
@@ -102,7 +102,10 @@ class _Cached:
             if len(self._cache) + len(keys) > CACHE_ENTRIES:
                 self._cache.clear()
             now = time.monotonic()
-            self._cache.update((subject, (key, now)) for subject, key in keys.items())
+            self._cache.update(
+                (subject, (None if key is None else CachedKey(key), now))
+                for subject, key in keys.items()
+            )
 
     def forget(self, subjects: list[UUID]) -> None:
         with self._lock:
