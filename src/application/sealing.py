@@ -31,7 +31,10 @@ class CachedKey(bytes):
 
     def cipher(self) -> AESGCM:
         if self._cipher is None:
-            self._cipher = AESGCM(self)
+            # Made over a copy of the key: over the key itself, the cipher would hold the key that
+            # holds it, a cycle the collector cannot see into (the cipher is a native object),
+            # and every key would outlive its cache entry, erased or not.
+            self._cipher = AESGCM(bytes(self))
         return self._cipher
 
     def __reduce__(self) -> tuple[type["CachedKey"], tuple[bytes]]:
