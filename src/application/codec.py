@@ -312,7 +312,9 @@ class SealingMapper(MsgspecMapper):
             if sub:
                 # The items were decoded from this event's JSON a moment ago and nothing else
                 # holds them yet: each takes its value in place, no copy of it is made (a copy
-                # per item was a twentieth of a rebuild's CPU, issue #22).
+                # per item was a twentieth of a rebuild's CPU, issue #22). So an upcaster must
+                # never put a shared Struct instance into a state (``msgspec.convert`` hands a
+                # Struct through as it is): it would be changed here in place.
                 items = state[name]
                 for item, v in zip(items, decoder.decode(raw), strict=True):
                     msgspec.structs.force_setattr(item, sub, v)
