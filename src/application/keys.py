@@ -34,7 +34,7 @@ import structlog
 from application.files import private_database_file
 from application.kek import KekError, KekVersion, Keyring, KeyringFile, unwrap, wrap
 from application.schema import SCHEMA_LOCK_SQL
-from application.sealing import KEY_BYTES, SealBroken
+from application.sealing import KEY_BYTES, CachedKey, SealBroken
 from application.sql import PostgresTx, Tx, autocommit_pool, sqlite_transaction
 from application.unavailable import retry_once
 
@@ -45,7 +45,10 @@ T = TypeVar("T")
 #: How long a process trusts a cached key (or its absence). Erasure evicts its own cache at once;
 #: other processes notice within this time at the latest.
 CACHE_SECONDS = 30.0
-#: At most this many cached keys (≈ 28 MiB at 100,000); past it the cache starts afresh.
+#: At most this many cached keys; past it the cache starts afresh. A key that was used holds
+#: its AES-GCM cipher too (``sealing.CachedKey``, ≈ 3 KB), so entries older than
+#: ``CACHE_SECONDS`` are also swept out every ``CACHE_SECONDS``: the cache holds the keys of
+#: about the last minute, not every key the process ever read.
 CACHE_ENTRIES = 100_000
 #: Subjects per prefetch query.
 _PREFETCH_CHUNK = 1000
@@ -89,6 +92,7 @@ class _Cached:
     def __init__(self) -> None:
         self._cache: dict[UUID, tuple[bytes | None, float]] = {}
         self._lock = threading.Lock()
+        self._swept = time.monotonic()
 
     def cached_key(self, subject: UUID) -> tuple[bool, bytes | None]:
         with self._lock:
@@ -99,10 +103,17 @@ class _Cached:
 
     def _remember_all(self, keys: dict[UUID, bytes | None]) -> None:
         with self._lock:
+            now = time.monotonic()
             if len(self._cache) + len(keys) > CACHE_ENTRIES:
                 self._cache.clear()
-            now = time.monotonic()
-            self._cache.update((subject, (key, now)) for subject, key in keys.items())
+            elif now - self._swept > CACHE_SECONDS:
+                # Expired entries are never answered from: drop them, and their ciphers.
+                self._cache = {s: e for s, e in self._cache.items() if now - e[1] < CACHE_SECONDS}
+                self._swept = now
+            self._cache.update(
+                (subject, (None if key is None else CachedKey(key), now))
+                for subject, key in keys.items()
+            )
 
     def forget(self, subjects: list[UUID]) -> None:
         with self._lock:

@@ -22,16 +22,39 @@ class SealBroken(ValueError):
     changed bytes."""
 
 
+class CachedKey(bytes):
+    """A key that keeps its AES-GCM cipher once made: setting one up costs more than sealing
+    a short value with it (≈ 1.5 µs of 2.6 to open a sealed field, issue #22). The key store's
+    cache holds its keys so, and the cipher goes with the key when the cache drops it."""
+
+    _cipher: AESGCM | None = None
+
+    def cipher(self) -> AESGCM:
+        if self._cipher is None:
+            # Made over a copy of the key: over the key itself, the cipher would hold the key that
+            # holds it, a cycle the collector cannot see into (the cipher is a native object),
+            # and every key would outlive its cache entry, erased or not.
+            self._cipher = AESGCM(bytes(self))
+        return self._cipher
+
+    def __reduce__(self) -> tuple[type["CachedKey"], tuple[bytes]]:
+        return CachedKey, (bytes(self),)  # the cipher is made again where it is needed
+
+
+def _cipher(key: bytes) -> AESGCM:
+    return key.cipher() if isinstance(key, CachedKey) else AESGCM(key)
+
+
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return nonce + _cipher(key).encrypt(nonce, plaintext, aad)
 
 
 def unseal(key: bytes, sealed: bytes, aad: bytes) -> bytes:
     if len(sealed) < NONCE_BYTES:
         raise SealBroken("sealed data is too short to have been sealed")
     try:
-        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+        return _cipher(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
     except InvalidTag:
         raise SealBroken("sealed data does not open with this key here") from None
 

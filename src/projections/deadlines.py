@@ -19,6 +19,7 @@ from uuid import UUID
 import msgspec
 
 from application.care_record import DeadlineFact
+from application.uuid_text import uuid_text
 from domain.deadline_facts import facts_of
 from domain.deadlines import DeadlinePolicy, Fact, instances
 from domain.trajectory import Trajectory
@@ -47,6 +48,8 @@ class DeadlinesProjection:
     #: Every row is one trajectory's, built from its events alone: a rebuild may split the
     #: work by record.
     by_record = True
+    #: The events it takes in (a share of a split rebuild reads no others).
+    consumes: tuple[type[Any], ...] = (Trajectory.Event,)
 
     def __init__(self, policy: DeadlinePolicy) -> None:
         self.policy = policy
@@ -74,7 +77,7 @@ class DeadlinesProjection:
         for _, event in batch:
             if not isinstance(event, Trajectory.Event):
                 continue
-            key = str(event.originator_id)
+            key = uuid_text(event.originator_id)
             if isinstance(event, T.Referred):
                 created[key] = (event.region, event.sector.value)
                 added.setdefault(key, [])

@@ -29,8 +29,14 @@ from projections import tracking
 
 
 def iso(moment: datetime | None) -> str | None:
-    """Sortable UTC text for datetime columns (both databases store and compare it as text)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+    """Sortable UTC text for datetime columns (both databases store and compare it as text).
+    A moment already in UTC (every decoded event's) is not converted again: a rebuild writes
+    millions of them (issue #22)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def share_of(record: UUID, shares: int) -> int:

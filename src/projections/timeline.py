@@ -14,6 +14,7 @@ from uuid import UUID
 
 import msgspec
 
+from application.uuid_text import uuid_text
 from domain.trajectory import Trajectory
 from projections.runner import Runner
 from projections.store import Tx, iso
@@ -124,6 +125,8 @@ class TimelineProjection:
     #: Every row is one trajectory's, built from its events alone: a rebuild may split the
     #: work by record.
     by_record = True
+    #: The events it takes in (a share of a split rebuild reads no others).
+    consumes: tuple[type[Any], ...] = (Trajectory.Event,)
 
     def ddl(self, suffix: str, generation: str) -> list[str]:
         t = f"rm_timeline{suffix}"
@@ -159,7 +162,7 @@ class TimelineProjection:
             actor = event.actor
             rows.append(
                 (
-                    str(event.originator_id),
+                    uuid_text(event.originator_id),
                     position,
                     event.originator_version,
                     iso(event.occurred_at),

@@ -2,13 +2,14 @@
 version, a read-model column in its row and column (issue #10)."""
 
 import os
+import sys
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
 from application.kek import Keyring, unwrap, wrap
-from application.sealing import SealBroken
+from application.sealing import CachedKey, SealBroken, seal, unseal
 from projections.plan_state.sealed import open_column, seal_column
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -45,3 +46,19 @@ def test_a_sealed_read_model_column_moved_to_another_column_does_not_open() -> N
         open_column(key, trajectory, "state", doc)
     with pytest.raises(SealBroken):
         open_column(key, uuid4(), "doc", doc)
+
+
+def test_a_cached_key_keeps_its_cipher_and_is_freed_with_it() -> None:
+    """The cipher a cached key keeps (issue #22) seals and opens as one made anew, and does not
+    hold the key: a key that its own cipher held would never be freed (the cycle runs through a
+    native object the collector cannot see into), erased or not."""
+    plain = os.urandom(32)
+    key = CachedKey(plain)
+    held = sys.getrefcount(key)
+    sealed = seal(key, b"statement", b"aad")
+    assert key.cipher() is key.cipher()
+    assert sys.getrefcount(key) == held
+    assert unseal(plain, sealed, b"aad") == b"statement"
+    assert unseal(key, seal(plain, b"statement", b"aad"), b"aad") == b"statement"
+    with pytest.raises(SealBroken):
+        unseal(key, sealed, b"elsewhere")

@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from application.keys import KeyStore
+from application.uuid_text import uuid_text
 from domain.client import Client
 from domain.trajectory import Status, Trajectory, TrajectorySnapshotState
 from projections.plan_state.sealed import as_bytes, open_column, seal_column
@@ -92,6 +93,8 @@ class PlanStateProjection:
     #: client's erasure (``shared_events``) and rewriting its own trajectories of that client.
     by_record = True
     shared_events: tuple[type[Any], ...] = (Client.Erased,)
+    #: The events it takes in (a share of a split rebuild reads no others).
+    consumes: tuple[type[Any], ...] = (Trajectory.Event, Client.Erased)
 
     def __init__(self, keys: KeyStore, reload: Callable[[UUID], Trajectory] | None = None) -> None:
         self.keys = keys
@@ -231,7 +234,7 @@ class PlanStateProjection:
         ``keys`` seal those not erased (an erased one has no key here)."""
         rows: list[tuple[Any, ...]] = []
         new_rows: list[tuple[Any, ...]] = []
-        parties: list[tuple[str | None, ...]] = []
+        parties: list[tuple[Any, ...]] = []
         for t in trajectories:
             board = board_columns(t)
             key = keys.get(t.id)
@@ -241,41 +244,40 @@ class PlanStateProjection:
                 {r.value for r in (block.reasons if block else ())}
                 | {e.reason.value for e in open_escalations}
             )
-            (new_rows if t.id in fresh else rows).append(
-                (
-                    str(t.id),
-                    t.version,
-                    str(t.client_id),
-                    t.status.value,
-                    t.sector.value,
-                    t.region,
-                    t.referrer_organisation,
-                    t.coordinating_organisation,
-                    iso(t.referred_at),
-                    iso(t.last_recorded_at),
-                    t.next_consultation_on.isoformat() if t.next_consultation_on else None,
-                    t.next_evaluation_on.isoformat() if t.next_evaluation_on else None,
-                    iso(block.since) if block else None,
-                    len(open_escalations),
-                    iso(min((e.raised_at for e in open_escalations), default=None)),
-                    "," + ",".join(reasons) + "," if reasons else "",
-                    len(t.missed_deadlines),
-                    ",".join(t.open_missed_deadlines),
-                    iso(stuck_anchor(t)),
-                    *board,
-                    int(key is None),
-                    iso(t.closed_at)
-                    if t.closed_at
-                    else (iso(t.last_recorded_at) if t.status == Status.DECLINED else None),
-                    *_sealed_or_plain(
-                        key,
-                        t.id,
-                        state=encode_state(t),
-                        doc=_ENCODER.encode(trajectory_view(t, erased=key is None)),
-                    ),
-                )
+            row: tuple[Any, ...] = (
+                uuid_text(t.id),
+                t.version,
+                uuid_text(t.client_id),
+                t.status.value,
+                t.sector.value,
+                t.region,
+                t.referrer_organisation,
+                t.coordinating_organisation,
+                iso(t.referred_at),
+                iso(t.last_recorded_at),
+                t.next_consultation_on.isoformat() if t.next_consultation_on else None,
+                t.next_evaluation_on.isoformat() if t.next_evaluation_on else None,
+                iso(block.since) if block else None,
+                len(open_escalations),
+                iso(min((e.raised_at for e in open_escalations), default=None)),
+                "," + ",".join(reasons) + "," if reasons else "",
+                len(t.missed_deadlines),
+                ",".join(t.open_missed_deadlines),
+                iso(stuck_anchor(t)),
+                *board,
+                int(key is None),
+                iso(t.closed_at)
+                if t.closed_at
+                else (iso(t.last_recorded_at) if t.status == Status.DECLINED else None),
+                *_sealed_or_plain(
+                    key,
+                    uuid_text(t.id),
+                    state=encode_state(t),
+                    doc=_ENCODER.encode(trajectory_view(t, erased=key is None)),
+                ),
             )
-            parties.extend((org, str(t.id), iso(t.referred_at), *board) for org in t.parties)
+            (new_rows if t.id in fresh else rows).append(row)
+            parties.extend((org, row[0], row[8], *board) for org in t.parties)
         for start in range(0, len(rows), 500):  # a fresh trajectory has no parties yet
             chunk = [row[0] for row in rows[start : start + 500]]
             tx.execute(
@@ -306,7 +308,7 @@ class PlanStateProjection:
         tx.insert_rows(f"rm_trajectory_parties{suffix}", columns, parties)
 
 
-def _sealed_or_plain(key: bytes | None, trajectory_id: UUID, **columns: bytes) -> list[bytes]:
+def _sealed_or_plain(key: bytes | None, trajectory_id: str, **columns: bytes) -> list[bytes]:
     """The columns sealed under ``key``, or as they are for an erased trajectory (no key)."""
     if key is None:
         return list(columns.values())
