@@ -33,7 +33,7 @@ from application.event_chain import (
 )
 from application.migrations import RECORDS_TABLE
 from application.pg_recorder import LockedInsertRecorder
-from application.seals import SEALS, Seals
+from application.seals import SEALS, Seal, Seals
 from application.signing import SigningKey, SigningKeyFile
 from rodedraad.settings import Settings
 from rodedraad.wiring import (
@@ -276,6 +276,16 @@ def _commit_rows(settings: Settings, first: int, last: int) -> list[tuple[int, i
     return [(int(a), int(b)) for a, b in rows]
 
 
+def _take_seals(settings: Settings, most: int) -> list[Seal]:
+    """Seals over everything chained, at most ``most`` positions each (the key made first)."""
+    key = SigningKeyFile(settings.signing.key_file, create_on_first_need=False).create()
+    record = build_care_record(settings)
+    try:
+        return Seals(record.recorder).take(key, datetime.now(UTC), most=most)
+    finally:
+        record.close()
+
+
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
 def test_a_change_inside_a_group_commit_names_the_commit(
     own_settings: Settings, rodedraad: Rodedraad, where: str
@@ -358,12 +368,7 @@ def test_a_bulk_commit_keeps_the_hash_every_few_events(
         (group[0], group[-1]),
     )
     assert len(stamps) == 1, "one commit, one stamp"
-    key = SigningKeyFile(own_settings.signing.key_file, create_on_first_need=False).create()
-    record = build_care_record(own_settings)
-    try:
-        taken = Seals(record.recorder).take(key, datetime.now(UTC), most=5)
-    finally:
-        record.close()
+    taken = _take_seals(own_settings, most=5)
     assert any(s.last_position not in {last for _, last in rows} for s in taken)
     code, out, _ = rodedraad(own_settings, "audit", "verify")
     assert code == 0, out
@@ -576,12 +581,7 @@ def test_a_long_range_is_sealed_in_several_bounded_seals(
 ) -> None:
     _recorded(own_settings)
     positions = _positions(own_settings)
-    key = SigningKeyFile(own_settings.signing.key_file, create_on_first_need=False).create()
-    record = build_care_record(own_settings)
-    try:
-        taken = Seals(record.recorder).take(key, datetime.now(UTC), most=4)
-    finally:
-        record.close()
+    taken = _take_seals(own_settings, most=4)
 
     assert [s.entries for s in taken] == [4] * (len(positions) // 4) + (
         [len(positions) % 4] if len(positions) % 4 else []
