@@ -95,8 +95,9 @@ class _Cached:
         self._swept = time.monotonic()
 
     def cached_key(self, subject: UUID) -> tuple[bool, bytes | None]:
-        with self._lock:
-            hit = self._cache.get(subject)
+        # No lock to read: one ``dict.get`` is atomic, and the writers below replace or clear
+        # the cache under the lock; reading was ≈ 3 % of a rebuild's CPU with it (issue #22).
+        hit = self._cache.get(subject)
         if hit is not None and time.monotonic() - hit[1] < CACHE_SECONDS:
             return True, hit[0]
         return False, None
