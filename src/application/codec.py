@@ -22,6 +22,7 @@ stored before commitments have neither and load as before (``application.commitm
 """
 
 import base64
+import copy
 import dataclasses
 import typing
 from typing import Any
@@ -207,20 +208,37 @@ class Unopened:
         #: Each personal path's field as stored (placeholders, or items whose sub-field is).
         self.withheld = withheld
 
-    def open(self, event: Any) -> None:
-        """Put the fields back into ``event`` and open them, with the subject's key as it is
-        now (none if erased meanwhile: the placeholders are all there is)."""
-        state = event.__dict__
-        state.update(self.withheld)
-        self.mapper._open(self.cls, state, self.sealed, self.subject)
+    def opened(self) -> dict[str, Any]:
+        """The withheld fields opened, with the subject's key as it is now (none if erased
+        meanwhile: the placeholders are all there is), for the event to take in one step.
+
+        Opened into copies: the items ``in_the_clear`` handed out keep their placeholders, and
+        when opening fails (a broken seal, the key store gone) nothing of the event changes, so
+        the event never reads as erased because of a failure. An ``AttributeError`` from
+        opening is turned into a ``RuntimeError``: raised from ``__getattr__`` it would read as
+        "no such field" (``hasattr``, ``getattr`` with a default)."""
+        state = {name: _copied_items(value) for name, value in self.withheld.items()}
+        try:
+            self.mapper._open(self.cls, state, self.sealed, self.subject)
+        except AttributeError as e:
+            raise RuntimeError(f"the sealed fields of a {self.cls.__name__} did not open") from e
+        return state
+
+
+def _copied_items(value: Any) -> Any:
+    """A field whose items are Structs (a sealed sub-field is opened into them in place) with
+    each item copied; any other value as it is (opening replaces it whole)."""
+    if isinstance(value, tuple | list) and any(isinstance(i, msgspec.Struct) for i in value):
+        return type(value)(copy.copy(item) for item in value)
+    return value
 
 
 def in_the_clear(event: Any, name: str) -> Any:
     """Field ``name`` of ``event`` without opening its sealed fields: for a field whose items
     have a sealed sub-field (``participants[].person_ref``), the items with that sub-field as
-    stored in the clear (a placeholder) until something opened them. For a reader of the
-    items' other fields only (the timeline takes each participant's organisation): it never
-    sees the sealed sub-field, opened or not."""
+    stored in the clear (a placeholder), also after the event opened them (it opens copies).
+    For a reader of the items' other fields only (the timeline takes each participant's
+    organisation): it never sees the sealed sub-field."""
     unopened = event.__dict__.get(UNOPENED)
     if unopened is not None and name in unopened.withheld:
         return unopened.withheld[name]

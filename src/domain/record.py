@@ -45,9 +45,10 @@ class Record(Aggregate):
             unopened = self.__dict__.get("_unopened")
             if unopened is None or name not in unopened.withheld:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            opened = unopened.opened()  # raises, changing nothing, if they do not open
+            self.__dict__.update(opened)
             del self.__dict__["_unopened"]
-            unopened.open(self)
-            return self.__dict__[name]
+            return opened[name]
 
         def apply(self, aggregate: Any) -> None:
             self.apply_to(aggregate)

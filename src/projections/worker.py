@@ -762,16 +762,35 @@ class _InTurn:
         return self.source
 
 
+class _Collections:
+    """The process's garbage-collector thresholds while rebuild passes run: raised by the
+    first pass to begin, put back by the last to end (passes may overlap in threads of one
+    process; the thresholds are the process's, so one pass alone must not put them back)."""
+
+    lock = threading.Lock()
+    passes = 0
+    before: tuple[int, int, int] = (0, 0, 0)
+
+
 @contextlib.contextmanager
 def _fewer_collections(threshold: int) -> Iterator[None]:
     """The garbage collector's youngest generation collected every ``threshold`` allocations
-    (at least as seldom as it was) while this runs, its thresholds as they were afterwards."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(threshold, before[0]), *before[1:])
+    (at least as seldom as it was) while this runs, its thresholds as they were afterwards.
+    Garbage without cycles is still freed at once; in a running service (an in-process
+    rebuild) its other threads run with the same thresholds meanwhile."""
+    with _Collections.lock:
+        if _Collections.passes == 0:
+            _Collections.before = gc.get_threshold()
+            first, *rest = _Collections.before
+            gc.set_threshold(max(threshold, first), *rest)
+        _Collections.passes += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _Collections.lock:
+            _Collections.passes -= 1
+            if _Collections.passes == 0:
+                gc.set_threshold(*_Collections.before)
 
 
 def _share_copy(k: int, shares: int) -> Copy:

@@ -112,3 +112,39 @@ def test_reading_a_field_an_event_does_not_have_leaves_it_shut() -> None:
         _ = shut.no_such_field  # type: ignore[attr-defined]
     assert UNOPENED in vars(shut)
     assert shut.description == event.description
+
+
+def test_items_read_in_the_clear_keep_their_placeholders_after_the_event_opened() -> None:
+    event = EXAMPLES[Trajectory.ConsultationHeld]
+    codec, _, _, stored = _stored(event)
+    shut = codec.to_domain_event(stored, shut=True)
+    clear = in_the_clear(shut, "participants")
+
+    assert shut.participants == event.participants  # opens the event's own copies
+
+    assert {p.person_ref for p in clear} <= {ERASED, None}
+
+
+class _Broken(Exception):
+    pass
+
+
+@pytest.mark.parametrize("failure", [_Broken, AttributeError])
+def test_a_shut_event_whose_fields_fail_to_open_never_reads_as_erased(
+    failure: type[Exception], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = EXAMPLES[Trajectory.ConsultationHeld]
+    codec, _, _, stored = _stored(event)
+    shut = codec.to_domain_event(stored, shut=True)
+
+    def fail(*_: Any) -> None:
+        raise failure("the key store is gone")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(codec, "_open", fail)
+        for _ in range(2):  # and again: the first failure changed nothing
+            with pytest.raises(_Broken if failure is _Broken else RuntimeError):
+                _ = shut.participants
+        assert UNOPENED in vars(shut)
+
+    assert shut.participants == event.participants  # opens once the cause is gone
