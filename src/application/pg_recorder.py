@@ -68,19 +68,17 @@ RETRY_WAIT_SECONDS = 0.2
 def _notification(
     position: int, originator_id: Any, version: int, topic: str, state: bytes
 ) -> Notification:
-    """A ``Notification`` equal to the one its constructor makes, at a third of the cost (a
-    frozen dataclass sets each field through ``object.__setattr__``)."""
-    notification = object.__new__(Notification)
-    object.__setattr__(
-        notification,
-        "__dict__",
-        {
-            "originator_id": originator_id,
-            "originator_version": version,
-            "topic": topic,
-            "state": bytes(state),
-            "id": position,
-        },
+    """A ``Notification`` equal to the one its constructor makes, at a fraction of the cost (a
+    frozen dataclass sets each field through ``object.__setattr__``). Its fields go into the
+    new instance's own ``__dict__``: assigning a ``__dict__`` of our own cost twice as much
+    (≈ 1.9 against 1.0 µs; a rebuild makes one per event, issue #22)."""
+    notification = _new(Notification)
+    notification.__dict__.update(
+        originator_id=originator_id,
+        originator_version=version,
+        topic=topic,
+        state=bytes(state),
+        id=position,
     )
     return notification
 
@@ -88,18 +86,14 @@ def _notification(
 def _stored_event(originator_id: Any, version: int, topic: str, state: bytes) -> StoredEvent:
     """A ``StoredEvent`` equal to the one its constructor makes, without the frozen
     dataclass's ``__init__`` (as ``_notification``)."""
-    stored = object.__new__(StoredEvent)
-    object.__setattr__(
-        stored,
-        "__dict__",
-        {
-            "originator_id": originator_id,
-            "originator_version": version,
-            "topic": topic,
-            "state": bytes(state),
-        },
+    stored = _new(StoredEvent)
+    stored.__dict__.update(
+        originator_id=originator_id, originator_version=version, topic=topic, state=bytes(state)
     )
     return stored
+
+
+_new = object.__new__
 
 
 class LeanEventReader(PostgresAggregateRecorder):

@@ -33,6 +33,23 @@ class Record(Aggregate):
         #: them (issue #16, data minimisation).
         contact_fields: ClassVar[tuple[str, ...]] = ()
 
+        def __getattr__(self, name: str) -> Any:
+            """A personal field not opened yet: opened now, on its first read.
+
+            The projections decode the log with the sealed fields left shut
+            (``application.codec``: an event then holds ``_unopened``, which knows the fields
+            it withholds and opens them); most events' personal fields are read by no
+            projection, and opening is the largest cost of a rebuild (issue #22). Whatever
+            reads one gets it opened, as if decoded at once: placeholders if the subject's key
+            is gone. Only called for a name the event does not hold."""
+            unopened = self.__dict__.get("_unopened")
+            if unopened is None or name not in unopened.withheld:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            opened = unopened.opened()  # raises, changing nothing, if they do not open
+            self.__dict__.update(opened)
+            del self.__dict__["_unopened"]
+            return opened[name]
+
         def apply(self, aggregate: Any) -> None:
             self.apply_to(aggregate)
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from application.codec import in_the_clear
 from domain.client import Client
 from domain.common import Actor, Role
 from domain.organisation import Organisation, OrganisationKind, PublicIdentifiers
@@ -94,7 +95,8 @@ def named_organisations(event: Any) -> Iterable[str]:
     elif isinstance(event, T.Accepted):
         yield event.coordinating_organisation
     elif isinstance(event, T.ConsultationHeld):
-        yield from (p.organisation for p in event.participants if p.role != Role.INFORMAL_CARER)
+        participants = in_the_clear(event, "participants")  # person_ref left shut (#22)
+        yield from (p.organisation for p in participants if p.role != Role.INFORMAL_CARER)
     elif isinstance(event, T.RoleAgreementProposed):
         yield from (a.party for a in event.assignments if a.role != Role.INFORMAL_CARER)
     elif isinstance(event, T.RoleAgreementAccepted | T.RoleAgreementDeclined):

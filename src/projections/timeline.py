@@ -14,6 +14,7 @@ from uuid import UUID
 
 import msgspec
 
+from application.codec import in_the_clear
 from application.uuid_text import uuid_text
 from domain.trajectory import Trajectory
 from projections.runner import Runner
@@ -86,7 +87,11 @@ _FACTS: dict[type[Any], tuple[str, ...]] = {
 
 #: Facts worked out from an event: organisations and parties only, never a person's details.
 _WORKED_OUT: dict[str, Callable[[Any], Any]] = {
-    "participants": lambda event: sorted({p.organisation for p in event.participants}),
+    # The organisations only: the items as stored in the clear do (their ``person_ref`` is
+    # sealed, and left shut: issue #22).
+    "participants": lambda event: sorted(
+        {p.organisation for p in in_the_clear(event, "participants")}
+    ),
     "parties": lambda event: sorted({a.party for a in event.assignments}),
     "follow_up_named": lambda event: event.follow_up_by is not None,
 }

@@ -18,6 +18,7 @@ projections whose rows each belong to one record over child processes, by record
 
 import concurrent.futures
 import contextlib
+import gc
 import math
 import multiprocessing
 import os
@@ -37,6 +38,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from application.care_record import CareRecord
+from application.codec import MsgspecMapper
 from application.keys import KeyStore
 from application.metrics import metrics
 from application.unavailable import is_unavailable
@@ -78,6 +80,13 @@ REBUILD_PROCESSES = 2
 #: so below this the split is slower (and the API's and workers' rebuilds at start, of a new or
 #: small store, would spawn two processes for nothing).
 REBUILD_SPLIT_MIN_EVENTS = 200_000
+#: Allocations between two collections of the cyclic garbage collector's youngest generation
+#: while a rebuild's pass runs (Python's default is 700). A window holds 20,000 decoded events,
+#: hundreds of thousands of objects that live until the window is written: at the default the
+#: collector ran ≈ 2,600 times in a share's pass at the medium size, 17 of them over the whole
+#: heap (the process's imports too), and took a third of the pass's CPU (issue #22). Garbage
+#: without cycles is freed at once whatever this says; only cycles wait longer.
+REBUILD_GC_THRESHOLD = 50_000
 
 
 class Projection(Protocol):
@@ -281,9 +290,13 @@ class ProjectionWorker:
 
     def _decoded(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
         """(position, domain event) of each notification; the keys of the batch's subjects are
-        read in one query first, not one query per event."""
+        read in one query first, not one query per event. The sealed personal fields are left
+        shut, each event's opened on the first read of one (most are read by no projection,
+        and opening was the largest cost of a rebuild's pass: issue #22)."""
         self.care_record.keys.prefetch(n.originator_id for n in notifications)
         mapper = self.care_record.mapper
+        if isinstance(mapper, MsgspecMapper):
+            return [(n.id, mapper.to_domain_event(n, shut=True)) for n in notifications]
         return [(n.id, mapper.to_domain_event(n)) for n in notifications]
 
     def process_together(self) -> tuple[int, bool]:
@@ -464,7 +477,10 @@ class ProjectionWorker:
             {get_topic(cls) for p in projections for cls in getattr(p, "shared_events", ())}
         )
         source = self._windows(limit, stop, share, topics, _topics_read(projections))
-        with _read_ahead(source, self.rebuild_read_ahead) as windows:
+        with (
+            _fewer_collections(REBUILD_GC_THRESHOLD),
+            _read_ahead(source, self.rebuild_read_ahead) as windows,
+        ):
             for window, subjects, end in windows:
                 self._apply_window(projections, window, position, end, copy)
                 # A window's keys are read in one query each page; kept, they would grow with
@@ -744,6 +760,37 @@ class _InTurn:
 
     def __iter__(self) -> Iterator[tuple[list[Any], set[UUID | str], int]]:
         return self.source
+
+
+class _Collections:
+    """The process's garbage-collector thresholds while rebuild passes run: raised by the
+    first pass to begin, put back by the last to end (passes may overlap in threads of one
+    process; the thresholds are the process's, so one pass alone must not put them back)."""
+
+    lock = threading.Lock()
+    passes = 0
+    before: tuple[int, int, int] = (0, 0, 0)
+
+
+@contextlib.contextmanager
+def _fewer_collections(threshold: int) -> Iterator[None]:
+    """The garbage collector's youngest generation collected every ``threshold`` allocations
+    (at least as seldom as it was) while this runs, its thresholds as they were afterwards.
+    Garbage without cycles is still freed at once; in a running service (an in-process
+    rebuild) its other threads run with the same thresholds meanwhile."""
+    with _Collections.lock:
+        if _Collections.passes == 0:
+            _Collections.before = gc.get_threshold()
+            first, *rest = _Collections.before
+            gc.set_threshold(max(threshold, first), *rest)
+        _Collections.passes += 1
+    try:
+        yield
+    finally:
+        with _Collections.lock:
+            _Collections.passes -= 1
+            if _Collections.passes == 0:
+                gc.set_threshold(*_Collections.before)
 
 
 def _share_copy(k: int, shares: int) -> Copy:

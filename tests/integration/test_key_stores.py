@@ -60,6 +60,25 @@ def test_a_subject_not_prefetched_still_goes_to_the_database(
     assert reader.key_for(subject) == key
 
 
+def test_a_key_read_while_another_thread_empties_the_cache_is_still_answered(
+    stores: tuple[KeyStore, KeyStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full cache is emptied by whoever fills it next: a key just read must not be taken
+    for "erased" because another thread emptied the cache before it was looked up again."""
+    writer, reader = stores
+    subject = uuid.uuid4()
+    key = writer.create(subject, uuid.uuid4())
+    remember = reader._remember_all  # type: ignore[attr-defined]
+
+    def remembered_then_emptied(keys: dict[uuid.UUID, bytes | None]) -> None:
+        remember(keys)
+        reader._cache.clear()  # type: ignore[attr-defined]  # another thread's overflow
+
+    monkeypatch.setattr(reader, "_remember_all", remembered_then_emptied)
+
+    assert reader.key_for(subject) == key
+
+
 def test_an_erasure_tried_again_still_names_every_subject_of_the_client(
     stores: tuple[KeyStore, KeyStore],
 ) -> None:

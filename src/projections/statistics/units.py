@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from application.codec import in_the_clear
 from domain.deadline_facts import facts_of
 from domain.deadlines import RULES_VERSION, DeadlinePolicy, DeadlineRule, Fact, instances
 from domain.trajectory import Trajectory
@@ -198,14 +199,17 @@ def details_of(event: Any) -> list[Detail]:
     on = _on(event.occurred_at)
     match event:
         case T.ConsultationHeld():
+            # As stored in the clear: organisations and roles (each ``person_ref`` is sealed,
+            # and left shut, issue #22).
+            participants = in_the_clear(event, "participants")
             return [
                 Consulted(
                     on,
                     event.kind.value,
                     event.client_involvement.value,
-                    tuple(sorted({p.organisation for p in event.participants})),
-                    len(event.participants),
-                    tuple(sorted({p.role.value for p in event.participants})),
+                    tuple(sorted({p.organisation for p in participants})),
+                    len(participants),
+                    tuple(sorted({p.role.value for p in participants})),
                 )
             ]
         case T.PlanSigned():
