@@ -223,6 +223,30 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
             np.concatenate(amounts) if amounts else np.empty(0, np.int64),
         )
 
+    def subset(self, chosen: npt.NDArray[np.int64]) -> "PackedContributions":
+        """The units at positions ``chosen`` (in that order), with their cells."""
+        sizes = np.diff(self.offsets)[chosen]
+        offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        taken = np.repeat(self.offsets[chosen] - offsets[:-1], sizes) + np.arange(
+            int(offsets[-1]), dtype=np.int64
+        )
+        return PackedContributions(
+            [self.units[i] for i in chosen.tolist()],
+            self.cell_keys,
+            offsets,
+            self.cells[taken],
+            self.amounts[taken],
+        )
+
+    def sums(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Per cell key (``cell_keys``' order): the sum of the units' amounts, and how many
+        units count in it (a non-zero amount)."""
+        size = len(self.cell_keys)
+        totals = np.bincount(self.cells, weights=self.amounts, minlength=size)
+        counted = np.bincount(self.cells[self.amounts != 0], minlength=size)
+        return np.rint(totals).astype(np.int64), counted.astype(np.int64)
+
     def __getitem__(self, unit: str) -> Mapping[CellKey, int]:
         if self._index is None:
             self._index = {u: i for i, u in enumerate(self.units)}
@@ -304,10 +328,25 @@ class Population:
     rates: Mapping[CellKey, RateCell]
 
     def value(self, key: CellKey) -> int:
+        if isinstance(self.contributions, PackedContributions):
+            return self._sums(self.contributions, 0).get(key, 0)
         return sum(cells.get(key, 0) for cells in self.contributions.values())
+
+    @staticmethod
+    def _sums(packed: PackedContributions, which: int) -> dict[CellKey, int]:
+        sums = packed.sums()[which]
+        found: dict[CellKey, int] = {}
+        for key, amount in zip(packed.cell_keys, sums.tolist(), strict=True):
+            found[key] = found.get(key, 0) + amount
+        return found
 
     def values(self) -> dict[CellKey, int]:
         totals = dict.fromkeys(self.counts, 0)
+        if isinstance(self.contributions, PackedContributions):
+            for key, amount in self._sums(self.contributions, 0).items():
+                if key in totals:
+                    totals[key] += amount
+            return totals
         for cells in self.contributions.values():
             for key, amount in cells.items():
                 if key in totals:
@@ -317,6 +356,11 @@ class Population:
     def contributors(self) -> dict[CellKey, int]:
         """How many units count in each cell (a statistic from fewer than k is withheld)."""
         counts = dict.fromkeys(self.counts, 0)
+        if isinstance(self.contributions, PackedContributions):
+            for key, number in self._sums(self.contributions, 1).items():
+                if key in counts:
+                    counts[key] += number
+            return counts
         for cells in self.contributions.values():
             for key, amount in cells.items():
                 if amount and key in counts:
