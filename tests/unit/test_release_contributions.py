@@ -19,6 +19,8 @@ from projections.statistics.model import (
 from projections.statistics.store import _pack_contributions, _unpack_contributions
 from tests.unit.test_disclosure_properties import K, releases
 
+#: Drawing a release takes a while; the examples are fixed (``derandomize``).
+SLOW_OK = [HealthCheck.too_slow]
 FLOW = CellKey("flow", "r0", "*", "referrals")
 BLOCKED = CellKey("flow", "r0", "*", "blocked")
 WAITING = CellKey("blocks", "r0", "*", "reason:waiting_list")
@@ -83,9 +85,7 @@ def test_regions_joined_read_as_one_mapping_like_dict_update() -> None:
     assert {u: {k: a for k, a in c.items() if a} for u, c in twice.items()} == expected
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
-)
+@settings(max_examples=25, deadline=None, suppress_health_check=SLOW_OK, derandomize=True)
 @given(releases())
 def test_the_audit_decides_the_same_from_contributions_read_back_from_the_store(
     release: tuple[Population, list[Population]],
