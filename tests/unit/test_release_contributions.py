@@ -6,6 +6,7 @@ back as from the contributions it was given."""
 import zlib
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from projections.statistics.disclosure import AuditFailed, protect
@@ -121,3 +122,44 @@ def test_the_audit_decides_the_same_from_contributions_read_back_from_the_store(
             outcomes.append(str(failed))
     assert outcomes[1] == outcomes[0]
     assert outcomes[2] == outcomes[0]
+
+
+#: ``CONTRIBUTIONS`` as the first form stored them: written by ``store.py`` at 8e872e1.
+FIRST_FORM_BLOB = bytes.fromhex(
+    "789c63600003afc95396a4e5e4972f2a3258a8b5b228352db5a82831a718497079524e7e72766aca946560"
+    "4631587073516a62717e9e5579626649665e7a7c4e667149cba252c3c99318182731324e62625a546a3411"
+    "c859546a3c6151a9c1a4494c8c931898015f682c76"
+)
+#: ``CONTRIBUTIONS`` in the packed form (``RDC2``), as written when it was introduced.
+PACKED_BLOB = bytes.fromhex(
+    "52444332789c63600083884993a72c49cbc92f5f5464b0506b65516a5a6a5151624e3192e0f2a49cfce4ec"
+    "d49429cbc08c62b0e0e6a2d4c4e2fc3cabf2c4cc92ccbcf4f89ccce292298b4a0d17951a2d2a355e546ac0"
+    "0c349c116207031394664462238bc1c4616c905e00ee66277a"
+)
+
+
+def test_the_stored_forms_are_pinned_byte_for_byte() -> None:
+    """Stored releases are a contract: a blob written by an earlier version reads back as it
+    was written, and the packed form is written as it was introduced (a change of layout, of
+    byte order, of width, fails here, not in next year's audit)."""
+    assert {u: dict(c) for u, c in _unpack_contributions(FIRST_FORM_BLOB).items()} == nonzero(
+        CONTRIBUTIONS
+    )
+    assert {u: dict(c) for u, c in _unpack_contributions(PACKED_BLOB).items()} == nonzero(
+        CONTRIBUTIONS
+    )
+    assert _pack_contributions(CONTRIBUTIONS) == PACKED_BLOB
+
+
+def test_an_amount_beyond_32_bits_is_refused_not_wrapped() -> None:
+    with pytest.raises(ValueError, match="32 bits"):
+        _pack_contributions({"u1": {FLOW: 2**31}})
+    with pytest.raises(ValueError, match="32 bits"):
+        _pack_contributions({"u1": {FLOW: -(2**31) - 1}})
+
+
+def test_damaged_stored_contributions_are_refused() -> None:
+    raw = zlib.decompress(PACKED_BLOB[4:])
+    for damaged in (raw[:-4], raw + b"\x00\x00\x00\x00" * 2):
+        with pytest.raises(ValueError, match="damaged"):
+            _unpack_contributions(b"RDC2" + zlib.compress(damaged))

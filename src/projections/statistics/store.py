@@ -107,6 +107,9 @@ _HEAD = msgspec.msgpack.Decoder(tuple[list[tuple[str, str, str, str]], list[str]
 #: are a contract, and a release made before is audited with every later one of its year.
 _PACKED = b"RDC2"
 _INT32 = np.dtype("<i4")
+_INT32_MIN, _INT32_MAX = np.iinfo(_INT32).min, np.iinfo(_INT32).max
+# (No first-form blob starts with the marker: a zlib stream's first byte has 8 in its low four
+# bits, and "R" is 0x52.)
 
 
 def _pack_contributions(contributions: Contributions) -> bytes:
@@ -114,6 +117,13 @@ def _pack_contributions(contributions: Contributions) -> bytes:
     cells, and every (cell index, amount) pair as little-endian 32-bit arrays (zero amounts
     left out). Read back as arrays, without a dict per unit (``PackedContributions``)."""
     packed = PackedContributions.of(contributions)
+    if (
+        packed.amounts.size
+        and not _INT32_MIN <= packed.amounts.min() <= packed.amounts.max() <= _INT32_MAX
+    ):
+        # Stored as 32 bits, an amount beyond them would wrap into another number without an
+        # error, and the audit of every later release of its year would read that number.
+        raise ValueError("a unit's contribution to a cell does not fit the stored 32 bits")
     nonzero = packed.amounts != 0
     cells = packed.cells[nonzero]
     unit_of = np.repeat(np.arange(len(packed.units)), np.diff(packed.offsets))[nonzero]
@@ -138,6 +148,12 @@ def _unpack_contributions(blob: bytes) -> PackedContributions:
     body = np.frombuffer(raw, dtype=_INT32, offset=8 + size)
     sizes = body[: len(units)]
     pairs = (body.size - len(units)) // 2
+    if (
+        len(sizes) != len(units)
+        or (sizes < 0).any()
+        or body.size != len(units) + 2 * int(sizes.sum())
+    ):
+        raise ValueError("stored contributions are damaged: their lengths do not add up")
     offsets = np.zeros(len(units) + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
     return PackedContributions(
