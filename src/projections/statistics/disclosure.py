@@ -59,7 +59,7 @@ from projections.statistics.model import (
     ALL_SECTORS,
     AuditedCell,
     CellKey,
-    Contributions,
+    PackedContributions,
     Period,
     Population,
     Protected,
@@ -215,18 +215,17 @@ class _RegionAudit:
     def __init__(
         self,
         rows: list[_Row],
-        atoms: Mapping[tuple[tuple[int, int], ...], int],
+        atoms: sparse.csc_matrix,
+        sizes: npt.NDArray[np.int64],
         groups: Mapping[CellKey, CellKey],
     ):
+        """``atoms``: a column per atom (one row per cell, sorted indices), its coefficient in
+        each row it counts in; ``sizes``: how many units each atom stands for."""
         self.rows = rows
         self.groups = groups
         self.index = {(row.release, row.key): i for i, row in enumerate(rows)}
-        entries: dict[int, list[tuple[int, float]]] = defaultdict(list)
-        columns: list[tuple[tuple[int, float], ...]] = []
-        for vector in atoms:
-            columns.append(tuple((r, float(a)) for r, a in vector))
-        self.atom_sizes = list(atoms.values())
-        self.atoms = columns
+        self._columns = atoms
+        self.atom_sizes = sizes
         #: Row → the rows it structurally holds (its group, its all-sectors cell, transitively)
         #: and the rows that hold it (their inverse): what a unit counting in it counts in too.
         self._held_by: dict[int, set[int]] = defaultdict(set)
@@ -234,22 +233,19 @@ class _RegionAudit:
             for holder in self._holders(i):
                 if holder != i:
                     self._held_by[holder].add(i)
-        for c, column in enumerate(columns):
-            for r, a in column:
-                entries[r].append((c, a))
+        by_row = atoms.tocsr()
+        by_row.sort_indices()
         for r, row in enumerate(rows):
-            pairs = entries.get(r, [])
-            row.cols = np.array([c for c, _ in pairs], dtype=np.int32)
-            row.coefs = np.array([a for _, a in pairs], dtype=np.float64)
-        self.num_atoms = len(self.atom_sizes)
+            start, end = by_row.indptr[r], by_row.indptr[r + 1]
+            row.cols = by_row.indices[start:end].astype(np.int32)
+            row.coefs = by_row.data[start:end].astype(np.float64)
+        self.num_atoms = len(sizes)
         self._phantoms: dict[int, list[tuple[tuple[int, float], ...]]] = {}
-        by_rarity = sorted(range(self.num_atoms), key=lambda c: self.atom_sizes[c])
-        self._rarity = {c: rank for rank, c in enumerate(by_rarity)}
-        #: Row → the atoms counting in it, the rarest first.
-        self._atoms_with: dict[int, list[int]] = defaultdict(list)
-        for c in by_rarity:
-            for r, _ in columns[c]:
-                self._atoms_with[r].append(c)
+        #: Each atom's rank from the rarest (fewest units; ties in the atoms' order).
+        self._rarity = np.empty(self.num_atoms, dtype=np.int64)
+        self._rarity[np.argsort(sizes, kind="stable")] = np.arange(self.num_atoms)
+        #: Row → the atoms counting in it, the rarest first (worked out when first asked).
+        self._atoms_with: dict[int, list[int]] = {}
         #: (table, category) → the sectors it has cells for.
         sectors: dict[tuple[str, str], set[str]] = defaultdict(set)
         for row in rows:
@@ -261,22 +257,9 @@ class _RegionAudit:
         self._twins: dict[tuple[Period | None, CellKey], list[int]] = defaultdict(list)
         for i, row in enumerate(rows):
             self._twins[(row.period, row.key)].append(i)
-        self.highs = self._model(columns)
+        self.highs = self._model()
         #: Every row over the atoms, to read any feasible solution's value of every row.
-        self._rows_over_atoms = sparse.csr_matrix(
-            (
-                np.concatenate([row.coefs for row in rows]) if rows else np.empty(0),
-                (
-                    np.concatenate(
-                        [np.full(len(row.cols), i, dtype=np.int32) for i, row in enumerate(rows)]
-                    )
-                    if rows
-                    else np.empty(0, np.int32),
-                    np.concatenate([row.cols for row in rows]) if rows else np.empty(0, np.int32),
-                ),
-            ),
-            shape=(len(rows), self.num_atoms),
-        )
+        self._rows_over_atoms = by_row
         #: How high and how low a feasible solution found so far took each row: a row already
         #: taken as far as it needs to go is decided without a programme of its own. Valid while
         #: the feasible set only grows (withholding); forgotten when an equality is put back.
@@ -311,12 +294,12 @@ class _RegionAudit:
         twins = self._twins[(self.rows[start].period, self.rows[start].key)]
         lowered: list[tuple[tuple[int, float], ...]] = []
         for c in self._rarest_first(twins):
-            counted = dict(self.atoms[c])
+            counted = dict(self._atom(c))
             drop: set[int] = set()
             for twin in twins:
                 if twin in counted:
                     drop |= self._lowering(twin)
-            kept = tuple((r, a) for r, a in self.atoms[c] if r not in drop)
+            kept = tuple((r, a) for r, a in self._atom(c) if r not in drop)
             if kept:
                 lowered.append(kept)
             if len(lowered) == _HYPOTHETICAL_TYPES:
@@ -324,11 +307,11 @@ class _RegionAudit:
         bases = {twin: self._base(twin) for twin in twins}
         raised: list[tuple[tuple[int, float], ...]] = []
         for c in self._rarest_first([b for t, b in bases.items() if b != t]):
-            counted = dict(self.atoms[c])
+            counted = dict(self._atom(c))
             lift: set[int] = set()
             for twin, base in bases.items():
                 if base != twin and base in counted:
-                    lift |= self._holders(twin) | self._own_sector(twin, self.atoms[c])
+                    lift |= self._holders(twin) | self._own_sector(twin, self._atom(c))
             for h in lift:
                 counted[h] = max(counted.get(h, 0.0), 1.0)
             raised.append(tuple(sorted(counted.items())))
@@ -336,12 +319,33 @@ class _RegionAudit:
                 break
         return raised + self._alone(twins) + lowered
 
+    def _atom(self, c: int) -> tuple[tuple[int, float], ...]:
+        """Atom ``c``'s column: (row, coefficient) for every row it counts in, by row."""
+        start, end = self._columns.indptr[c], self._columns.indptr[c + 1]
+        return tuple(
+            zip(
+                self._columns.indices[start:end].tolist(),
+                self._columns.data[start:end].astype(np.float64).tolist(),
+                strict=True,
+            )
+        )
+
+    def _rarest_in(self, r: int) -> list[int]:
+        """The atoms counting in row ``r``, the rarest first (as many as are ever used)."""
+        found = self._atoms_with.get(r)
+        if found is None:
+            cols = self.rows[r].cols
+            ranks = self._rarity[cols]
+            chosen = cols[np.argsort(ranks)[: 4 * _HYPOTHETICAL_TYPES]]
+            found = self._atoms_with[r] = chosen.tolist()
+        return found
+
     def _rarest_first(self, rows: Sequence[int]) -> list[int]:
         """The atoms counting in any of ``rows``, the rarest first (at most what is used)."""
         found: set[int] = set()
         for r in rows:
-            found.update(self._atoms_with.get(r, ())[: 4 * _HYPOTHETICAL_TYPES])
-        return sorted(found, key=self._rarity.__getitem__)
+            found.update(self._rarest_in(r))
+        return sorted(found, key=lambda c: int(self._rarity[c]))
 
     def _alone(self, twins: Sequence[int]) -> list[tuple[tuple[int, float], ...]]:
         """Units that count in the cell (in every version of its period) and in what that
@@ -422,16 +426,17 @@ class _RegionAudit:
                     todo.append(j)
         return seen
 
-    def _model(self, columns: list[tuple[tuple[int, float], ...]]) -> highspy.Highs:
+    def _model(self) -> highspy.Highs:
         highs = _highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("presolve", "off")  # presolve would throw the warm start away
         highs.setOptionValue("simplex_strategy", 4)  # primal: the basis stays primal feasible
         lp = highspy.HighsLp()
-        lp.num_col_ = len(columns)
-        lp.col_cost_ = np.zeros(len(columns))
-        lp.col_lower_ = np.zeros(len(columns))
-        lp.col_upper_ = np.full(len(columns), highspy.kHighsInf)
+        columns = self.num_atoms
+        lp.num_col_ = columns
+        lp.col_cost_ = np.zeros(columns)
+        lp.col_lower_ = np.zeros(columns)
+        lp.col_upper_ = np.full(columns, highspy.kHighsInf)
         # Only published rows constrain anything: a withheld row would be a free row of the
         # basis, costing every iteration and telling nothing. (The objective is a row's
         # coefficients set on the columns, so an audited row needs no row of its own.)
@@ -446,19 +451,14 @@ class _RegionAudit:
         lp.num_row_ = len(published)
         lp.row_lower_ = np.array([self._lower(row) for row in published], dtype=np.float64)
         lp.row_upper_ = np.array([self._upper(row) for row in published], dtype=np.float64)
-        starts = [0]
-        index: list[int] = []
-        values: list[float] = []
-        for column in columns:
-            for r, a in column:
-                if r in self._lp_row:
-                    index.append(self._lp_row[r])
-                    values.append(a)
-            starts.append(len(index))
+        # The published rows of every column, in the column's order of rows (LP rows are
+        # numbered in the rows' order, so that order is kept).
+        matrix = self._columns[np.fromiter(self._lp_row, dtype=np.int64), :].tocsc()
+        matrix.sort_indices()
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-        lp.a_matrix_.value_ = np.array(values, dtype=np.float64)
+        lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+        lp.a_matrix_.value_ = matrix.data.astype(np.float64)
         highs.passModel(lp)
         return highs
 
@@ -691,7 +691,6 @@ def _build(
     ``withheld``) and every earlier version's cells, columns for the atoms."""
     groups = {key: cell.group for key, cell in population.counts.items() if cell.group is not None}
     values = population.values()
-    versions: list[tuple[int | None, Contributions, dict[int, _Row]]] = []
     rows: list[_Row] = []
     own: dict[CellKey, int] = {}
     for key in sorted({*published, *withheld}):
@@ -699,9 +698,11 @@ def _build(
         value = published[key] if is_published else values[key]
         own[key] = len(rows)
         rows.append(_Row(key, None, value, is_published, fixed=False, period=population.period))
-    versions.append((None, population.contributions, {}))
-    lookups: list[tuple[Contributions, dict[CellKey, int]]] = [(population.contributions, own)]
+    lookups: list[tuple[PackedContributions, dict[CellKey, int]]] = [
+        (PackedContributions.of(population.contributions), own)
+    ]
     for version in earlier:
+        packed = PackedContributions.of(version.contributions)
         # Every cell of the tables in that version's shape (a quarter's has no sector cells):
         # a cell empty in an earlier version is the same cell as in a revision, and must be
         # able to differ in both alike.
@@ -712,9 +713,10 @@ def _build(
             and not is_sparse(key.table, key.category)
         )
         totals: dict[CellKey, int] = dict.fromkeys([*shaped, *version.published], 0)
-        for cells in version.contributions.values():
-            for key, amount in cells.items():
-                totals[key] = totals.get(key, 0) + amount
+        sums = np.zeros(len(packed.cell_keys), dtype=np.int64)
+        np.add.at(sums, packed.cells, packed.amounts)
+        for key, amount in zip(packed.cell_keys, sums.tolist(), strict=True):
+            totals[key] = totals.get(key, 0) + amount
         lookup: dict[CellKey, int] = {}
         for key in sorted(totals):
             is_published = key in version.published
@@ -730,47 +732,107 @@ def _build(
                     period=version.period,
                 )
             )
-        lookups.append((version.contributions, lookup))
+        lookups.append((packed, lookup))
+    return _parts(rows, lookups, groups)
 
-    # Every unit's vector over all rows, then the regions it ties together.
-    vectors: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for contributions, lookup in lookups:
-        for unit, cells in contributions.items():
-            for key, amount in cells.items():
-                r = lookup.get(key)
-                if r is not None and amount:
-                    vectors[unit].append((r, amount))
-    parent: dict[str, str] = {row.key.region: row.key.region for row in rows}
 
-    def find(region: str) -> str:
+def _parts(
+    rows: list[_Row],
+    lookups: Sequence[tuple[PackedContributions, Mapping[CellKey, int]]],
+    groups: Mapping[CellKey, CellKey],
+) -> list[_RegionAudit]:
+    """The connected parts of the model: every unit's vector over all ``rows`` (its amounts in
+    each version's cells, ``lookups``: the version's contributions and its cells' rows), units
+    with the same vector merged into an atom, and atoms grouped by the regions they tie
+    together. Worked out on arrays: a large quarter with three earlier versions has 265,205
+    units' vectors. The atoms' order is the order their first unit appears in (this release's
+    units first, then each earlier version's), as the simplex's warm starts were measured."""
+    # Every (unit, row, amount) entry, in the order of the versions and of their units.
+    unit_index: dict[str, int] = {}
+    entry_units, entry_rows, entry_amounts = [], [], []
+    for packed, lookup in lookups:
+        to_row = np.array([lookup.get(key, -1) for key in packed.cell_keys], dtype=np.int64)
+        ids = np.array(
+            [unit_index.setdefault(unit, len(unit_index)) for unit in packed.units], dtype=np.int64
+        )
+        of_entry = np.repeat(ids, np.diff(packed.offsets))
+        at = to_row[packed.cells] if packed.cells.size else np.empty(0, np.int64)
+        keep = (at >= 0) & (packed.amounts != 0)
+        entry_units.append(of_entry[keep])
+        entry_rows.append(at[keep])
+        entry_amounts.append(packed.amounts[keep])
+    units = np.concatenate(entry_units) if entry_units else np.empty(0, np.int64)
+    at = np.concatenate(entry_rows) if entry_rows else np.empty(0, np.int64)
+    amounts = np.concatenate(entry_amounts) if entry_amounts else np.empty(0, np.int64)
+    # A unit's place: where its first entry is (a unit with none is in no atom).
+    first = np.full(len(unit_index), units.size, dtype=np.int64)
+    np.minimum.at(first, units, np.arange(units.size, dtype=np.int64))
+    order = np.argsort(first[units] * max(len(rows), 1) + at, kind="stable")
+    units, at, amounts = units[order], at[order], amounts[order]
+    starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]]).astype(np.int64)
+    ends = np.r_[starts[1:], units.size].astype(np.int64)
+    if not units.size:
+        starts = ends = np.empty(0, np.int64)
+    # Units with the same vector: one atom, numbered in the order of its first unit.
+    pairs = np.empty((units.size, 2), dtype=np.int64)
+    pairs[:, 0], pairs[:, 1] = at, amounts
+    raw = pairs.tobytes()
+    atom_of: dict[bytes, int] = {}
+    sizes: list[int] = []
+    first_of: list[int] = []
+    for start, end in zip((16 * starts).tolist(), (16 * ends).tolist(), strict=True):
+        vector = raw[start:end]
+        c = atom_of.get(vector)
+        if c is None:
+            c = atom_of[vector] = len(sizes)
+            sizes.append(0)
+            first_of.append(start // 16)
+        sizes[c] += 1
+    # The regions each unit ties together (units never cross regions in practice).
+    region_names = sorted({row.key.region for row in rows})
+    region_id = {name: i for i, name in enumerate(region_names)}
+    row_region = np.array([region_id[row.key.region] for row in rows], dtype=np.int64)
+    parent = list(range(len(region_names)))
+
+    def find(region: int) -> int:
         while parent[region] != region:
             parent[region] = parent[parent[region]]
             region = parent[region]
         return region
 
-    for vector in vectors.values():
-        regions = {rows[r].key.region for r, _ in vector}
-        first, *others = regions
-        for other in others:
-            parent[find(other)] = find(first)
-
-    part_rows: dict[str, list[int]] = defaultdict(list)
-    for r, row in enumerate(rows):
-        part_rows[find(row.key.region)].append(r)
-    part_atoms: dict[str, dict[tuple[tuple[int, int], ...], int]] = defaultdict(dict)
-    for vector in vectors.values():
-        atom = tuple(sorted(vector))
-        part = part_atoms[find(rows[atom[0][0]].key.region)]
-        part[atom] = part.get(atom, 0) + 1
+    if units.size:
+        regions = row_region[at]
+        lowest = np.minimum.reduceat(regions, starts)
+        highest = np.maximum.reduceat(regions, starts)
+        for start, end in zip(
+            starts[lowest != highest].tolist(), ends[lowest != highest].tolist(), strict=True
+        ):
+            first_region, *others = np.unique(regions[start:end]).tolist()
+            for other in others:
+                parent[find(other)] = find(first_region)
+    part_of_region = np.array([find(r) for r in range(len(region_names))], dtype=np.int64)
+    row_part = part_of_region[row_region] if len(rows) else row_region
+    # Every atom's column over all rows, then each part's rows and atoms.
+    firsts = np.array(first_of, dtype=np.int64)
+    lengths = ends[np.searchsorted(starts, firsts)] - firsts if firsts.size else firsts
+    indptr = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    gather = np.repeat(firsts - indptr[:-1], lengths) + np.arange(int(indptr[-1]))
+    columns = sparse.csc_matrix(
+        (amounts[gather].astype(np.float64), at[gather], indptr),
+        shape=(len(rows), len(sizes)),
+    )
+    atom_part = row_part[at[firsts]] if firsts.size else firsts
+    atom_sizes = np.array(sizes, dtype=np.int64)
     audits: list[_RegionAudit] = []
-    for name in sorted(part_rows):
-        members = part_rows[name]
-        local = {r: i for i, r in enumerate(members)}
-        atoms = {
-            tuple((local[r], a) for r, a in atom): size
-            for atom, size in part_atoms.get(name, {}).items()
-        }
-        audits.append(_RegionAudit([rows[r] for r in members], atoms, groups))
+    for part in sorted(set(row_part.tolist()), key=lambda p: region_names[p]):
+        members = np.flatnonzero(row_part == part)
+        mine = np.flatnonzero(atom_part == part)
+        local = columns[:, mine][members, :].tocsc()
+        local.sort_indices()
+        audits.append(
+            _RegionAudit([rows[r] for r in members.tolist()], local, atom_sizes[mine], groups)
+        )
     return audits
 
 

@@ -14,10 +14,13 @@ This module holds values only: no I/O, no SQL.
 """
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 #: The sector value of a cell that counts every sector of its region.
 ALL_SECTORS = "*"
@@ -131,6 +134,143 @@ class CellKey(NamedTuple):
 Contributions = Mapping[str, Mapping[CellKey, int]]
 
 
+class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
+    """Contributions held as arrays instead of a dict per unit: the cell keys once
+    (``cell_keys``), and per unit (in ``units``' order) a slice ``offsets[i]:offsets[i + 1]``
+    of ``cells`` (indices into ``cell_keys``) and of ``amounts``. What the release store reads
+    back and the audit builds its model from, without a dict of tuples per unit (265,205 of
+    them for a large quarter's earlier versions). Read as a mapping, a unit's cells are made
+    on demand."""
+
+    __slots__ = ("_index", "amounts", "cell_keys", "cells", "offsets", "units")
+
+    def __init__(
+        self,
+        units: Sequence[str],
+        keys: Sequence[CellKey],
+        offsets: npt.NDArray[np.int64],
+        cells: npt.NDArray[np.int32],
+        amounts: npt.NDArray[np.int64],
+    ) -> None:
+        if len(offsets) != len(units) + 1 or len(cells) != len(amounts):
+            raise ValueError("packed contributions: offsets, cells and amounts do not match")
+        self.units = list(units)
+        self.cell_keys = list(keys)
+        self.offsets = offsets
+        self.cells = cells
+        self.amounts = amounts
+        self._index: dict[str, int] | None = None
+
+    @classmethod
+    def of(cls, contributions: "Contributions") -> "PackedContributions":
+        """``contributions`` packed (itself when it is packed already). Every (unit, cell)
+        pair is kept, zero amounts included, in the mapping's order."""
+        if isinstance(contributions, PackedContributions):
+            return contributions
+        index: dict[CellKey, int] = {}
+        units: list[str] = []
+        sizes: list[int] = []
+        cells: list[int] = []
+        amounts: list[int] = []
+        for unit, found in contributions.items():
+            units.append(unit)
+            sizes.append(len(found))
+            for key, amount in found.items():
+                cells.append(index.setdefault(key, len(index)))
+                amounts.append(amount)
+        offsets = np.zeros(len(units) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        return cls(
+            units,
+            list(index),
+            offsets,
+            np.array(cells, dtype=np.int32),
+            np.array(amounts, dtype=np.int64),
+        )
+
+    @classmethod
+    def joined(cls, parts: Iterable["PackedContributions"]) -> "PackedContributions":
+        """One mapping of ``parts`` in order (a release's regions); a unit in two parts keeps
+        the last part's cells, as ``dict.update`` would."""
+        parts = list(parts)
+        if len(parts) == 1:
+            return parts[0]
+        seen: set[str] = set()
+        for part in parts:
+            if not seen.isdisjoint(part.units):
+                return cls.of({u: dict(c) for p in parts for u, c in p.items()})
+            seen.update(part.units)
+        index: dict[CellKey, int] = {}
+        units: list[str] = []
+        offsets = [np.zeros(1, dtype=np.int64)]
+        cells = []
+        amounts = []
+        end = 0
+        for part in parts:
+            remap = np.array(
+                [index.setdefault(k, len(index)) for k in part.cell_keys], dtype=np.int32
+            )
+            units.extend(part.units)
+            offsets.append(part.offsets[1:] + end)
+            end += int(part.offsets[-1])
+            cells.append(remap[part.cells] if part.cells.size else part.cells)
+            amounts.append(part.amounts)
+        return cls(
+            units,
+            list(index),
+            np.concatenate(offsets),
+            np.concatenate(cells) if cells else np.empty(0, np.int32),
+            np.concatenate(amounts) if amounts else np.empty(0, np.int64),
+        )
+
+    def subset(self, chosen: npt.NDArray[np.int64]) -> "PackedContributions":
+        """The units at positions ``chosen`` (in that order), with their cells."""
+        sizes = np.diff(self.offsets)[chosen]
+        offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        taken = np.repeat(self.offsets[chosen] - offsets[:-1], sizes) + np.arange(
+            int(offsets[-1]), dtype=np.int64
+        )
+        return PackedContributions(
+            [self.units[i] for i in chosen.tolist()],
+            self.cell_keys,
+            offsets,
+            self.cells[taken],
+            self.amounts[taken],
+        )
+
+    def sums(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Per cell key (``cell_keys``' order): the sum of the units' amounts, and how many
+        units count in it (a non-zero amount)."""
+        size = len(self.cell_keys)
+        totals = np.bincount(self.cells, weights=self.amounts, minlength=size)
+        counted = np.bincount(self.cells[self.amounts != 0], minlength=size)
+        return np.rint(totals).astype(np.int64), counted.astype(np.int64)
+
+    def __getitem__(self, unit: str) -> Mapping[CellKey, int]:
+        if self._index is None:
+            self._index = {u: i for i, u in enumerate(self.units)}
+        i = self._index[unit]
+        start, end = int(self.offsets[i]), int(self.offsets[i + 1])
+        return {
+            self.cell_keys[c]: a
+            for c, a in zip(
+                self.cells[start:end].tolist(), self.amounts[start:end].tolist(), strict=True
+            )
+        }
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.units)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def __contains__(self, unit: object) -> bool:
+        if self._index is None:
+            self._index = {u: i for i, u in enumerate(self.units)}
+        return unit in self._index
+
+
 @dataclass(frozen=True, slots=True)
 class CountCell:
     """A count cell's definition: its value is the sum of the units' contributions.
@@ -188,10 +328,25 @@ class Population:
     rates: Mapping[CellKey, RateCell]
 
     def value(self, key: CellKey) -> int:
+        if isinstance(self.contributions, PackedContributions):
+            return self._sums(self.contributions, 0).get(key, 0)
         return sum(cells.get(key, 0) for cells in self.contributions.values())
+
+    @staticmethod
+    def _sums(packed: PackedContributions, which: int) -> dict[CellKey, int]:
+        sums = packed.sums()[which]
+        found: dict[CellKey, int] = {}
+        for key, amount in zip(packed.cell_keys, sums.tolist(), strict=True):
+            found[key] = found.get(key, 0) + amount
+        return found
 
     def values(self) -> dict[CellKey, int]:
         totals = dict.fromkeys(self.counts, 0)
+        if isinstance(self.contributions, PackedContributions):
+            for key, amount in self._sums(self.contributions, 0).items():
+                if key in totals:
+                    totals[key] += amount
+            return totals
         for cells in self.contributions.values():
             for key, amount in cells.items():
                 if key in totals:
@@ -201,6 +356,11 @@ class Population:
     def contributors(self) -> dict[CellKey, int]:
         """How many units count in each cell (a statistic from fewer than k is withheld)."""
         counts = dict.fromkeys(self.counts, 0)
+        if isinstance(self.contributions, PackedContributions):
+            for key, number in self._sums(self.contributions, 1).items():
+                if key in counts:
+                    counts[key] += number
+            return counts
         for cells in self.contributions.values():
             for key, amount in cells.items():
                 if amount and key in counts:

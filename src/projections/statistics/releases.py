@@ -17,12 +17,14 @@ The scheduler releases each period once, on the first run after its lag
 releases a period again as a **revision** when facts recorded late changed what it would say.
 """
 
+import dataclasses
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import numpy as np
 import structlog
 
 from application.metrics import metrics
@@ -31,8 +33,8 @@ from domain.deadlines import DeadlinePolicy
 from projections.organisations import organisation_kinds
 from projections.statistics import disclosure, dynamics, tables
 from projections.statistics.model import (
-    CellKey,
     Contributions,
+    PackedContributions,
     Period,
     Population,
     Protected,
@@ -98,13 +100,20 @@ def policy_fingerprints(policy: DeadlinePolicy, regions: Iterable[str]) -> dict[
     return found
 
 
-def _by_region(contributions: Contributions) -> dict[str, dict[str, dict[CellKey, int]]]:
-    regions: dict[str, dict[str, dict[CellKey, int]]] = defaultdict(dict)
-    for unit, cells in contributions.items():
-        region = next(iter(cells)).region if cells else None
-        if region is not None:
-            regions[region][unit] = dict(cells)
-    return regions
+def _by_region(contributions: Contributions) -> dict[str, PackedContributions]:
+    """The units of each region (the region of a unit's first cell), in their order; a unit
+    counting in no cell is in none."""
+    packed = PackedContributions.of(contributions)
+    counting = np.flatnonzero(np.diff(packed.offsets) > 0)
+    names = sorted({key.region for key in packed.cell_keys})
+    place = {name: i for i, name in enumerate(names)}
+    of_key = np.array([place[key.region] for key in packed.cell_keys], dtype=np.int64)
+    region = of_key[packed.cells[packed.offsets[counting]]] if counting.size else counting
+    return {
+        name: packed.subset(counting[region == i])
+        for i, name in enumerate(names)
+        if np.any(region == i)
+    }
 
 
 def _summaries(
@@ -222,7 +231,10 @@ class Releases:
             ),
             self.k,
         )
-        return population, position
+        # As arrays from here on: its sums, the audit's model and the stored form are worked
+        # out on them, not on a dict per unit.
+        packed = PackedContributions.of(population.contributions)
+        return dataclasses.replace(population, contributions=packed), position
 
     def compute(self, period: Period) -> tuple[Population, Protected, int, list[int]]:
         """The period's population, disclosure control over it and every earlier version of an

@@ -19,11 +19,13 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
+import numpy as np
 
 from application.sql import Database, Tx
 from projections.statistics.model import (
     CellKey,
     Contributions,
+    PackedContributions,
     Period,
     PublishedVersion,
     ReleasedCell,
@@ -98,29 +100,85 @@ _CELLS = msgspec.json.Decoder(list[CellRow])
 _ENCODER = msgspec.json.Encoder()
 _UNIT_CELLS = msgspec.msgpack.Decoder(dict[str, list[tuple[int, int]]])
 _KEYS = msgspec.msgpack.Decoder(list[tuple[str, str, str, str]])
+_HEAD = msgspec.msgpack.Decoder(tuple[list[tuple[str, str, str, str]], list[str]])
+
+#: The stored form of a region's contributions since they are packed as arrays; a blob without
+#: it is the first form (``_unpack_contributions_v1``), which stays readable: stored releases
+#: are a contract, and a release made before is audited with every later one of its year.
+_PACKED = b"RDC2"
+_INT32 = np.dtype("<i4")
+_INT32_MIN, _INT32_MAX = np.iinfo(_INT32).min, np.iinfo(_INT32).max
+# (No first-form blob starts with the marker: a zlib stream's first byte has 8 in its low four
+# bits, and "R" is 0x52.)
 
 
 def _pack_contributions(contributions: Contributions) -> bytes:
-    """Per region, compact: the cell keys once, then per unit (cell index, amount) pairs."""
-    index: dict[CellKey, int] = {}
-    units: dict[str, list[tuple[int, int]]] = {}
-    for unit, cells in contributions.items():
-        pairs = []
-        for key, amount in cells.items():
-            if amount:
-                pairs.append((index.setdefault(key, len(index)), amount))
-        units[unit] = pairs
-    keys = msgspec.msgpack.encode([tuple(k) for k in index])
-    body = msgspec.msgpack.encode(units)
-    return zlib.compress(len(keys).to_bytes(8, "big") + keys + body, 6)
+    """Per region, compact: the cell keys and the unit ids once, then per unit its number of
+    cells, and every (cell index, amount) pair as little-endian 32-bit arrays (zero amounts
+    left out). Read back as arrays, without a dict per unit (``PackedContributions``)."""
+    packed = PackedContributions.of(contributions)
+    if (
+        packed.amounts.size
+        and not _INT32_MIN <= packed.amounts.min() <= packed.amounts.max() <= _INT32_MAX
+    ):
+        # Stored as 32 bits, an amount beyond them would wrap into another number without an
+        # error, and the audit of every later release of its year would read that number.
+        raise ValueError("a unit's contribution to a cell does not fit the stored 32 bits")
+    nonzero = packed.amounts != 0
+    cells = packed.cells[nonzero]
+    unit_of = np.repeat(np.arange(len(packed.units)), np.diff(packed.offsets))[nonzero]
+    sizes = np.bincount(unit_of, minlength=len(packed.units))
+    used, cells = np.unique(cells, return_inverse=True)
+    keys = [tuple(packed.cell_keys[i]) for i in used.tolist()]
+    head = msgspec.msgpack.encode((keys, packed.units))
+    body = b"".join(
+        array.astype(_INT32).tobytes() for array in (sizes, cells, packed.amounts[nonzero])
+    )
+    return _PACKED + zlib.compress(len(head).to_bytes(8, "big") + head + body, 6)
 
 
-def _unpack_contributions(blob: bytes) -> dict[str, dict[CellKey, int]]:
-    raw = zlib.decompress(bytes(blob))
+def _unpack_contributions(blob: bytes) -> PackedContributions:
+    """A region's contributions as stored, in either form."""
+    blob = bytes(blob)
+    if not blob.startswith(_PACKED):
+        return _unpack_contributions_v1(blob)
+    raw = zlib.decompress(blob[len(_PACKED) :])
+    size = int.from_bytes(raw[:8], "big")
+    keys, units = _HEAD.decode(raw[8 : 8 + size])
+    body = np.frombuffer(raw, dtype=_INT32, offset=8 + size)
+    sizes = body[: len(units)]
+    pairs = (body.size - len(units)) // 2
+    if (
+        len(sizes) != len(units)
+        or (sizes < 0).any()
+        or body.size != len(units) + 2 * int(sizes.sum())
+    ):
+        raise ValueError("stored contributions are damaged: their lengths do not add up")
+    offsets = np.zeros(len(units) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    return PackedContributions(
+        units,
+        [CellKey(*k) for k in keys],
+        offsets,
+        body[len(units) : len(units) + pairs].astype(np.int32),
+        body[len(units) + pairs :].astype(np.int64),
+    )
+
+
+def _unpack_contributions_v1(blob: bytes) -> PackedContributions:
+    """The first stored form: zlib of the cell keys (msgpack, length-prefixed), then a msgpack
+    map of unit → [(cell index, amount), …]."""
+    raw = zlib.decompress(blob)
     size = int.from_bytes(raw[:8], "big")
     keys = [CellKey(*k) for k in _KEYS.decode(raw[8 : 8 + size])]
     units = _UNIT_CELLS.decode(raw[8 + size :])
-    return {unit: {keys[i]: amount for i, amount in pairs} for unit, pairs in units.items()}
+    offsets = np.zeros(len(units) + 1, dtype=np.int64)
+    np.cumsum([len(pairs) for pairs in units.values()], out=offsets[1:])
+    flat = [pair for pairs in units.values() for pair in pairs]
+    table = np.array(flat, dtype=np.int64).reshape(-1, 2)
+    return PackedContributions(
+        list(units), keys, offsets, table[:, 0].astype(np.int32), table[:, 1].copy()
+    )
 
 
 #: What a withheld count or quantile says in a release: one word, whatever the rule. Which rule
@@ -284,11 +342,13 @@ class ReleaseStore:
         )
         versions = []
         for number, period in found:
-            contributions: dict[str, dict[CellKey, int]] = {}
-            for (blob,) in self._read(
-                f"SELECT contributions FROM {_UNITS} WHERE number = ? ORDER BY region", (number,)
-            ):
-                contributions.update(_unpack_contributions(blob))
+            contributions = PackedContributions.joined(
+                _unpack_contributions(blob)
+                for (blob,) in self._read(
+                    f"SELECT contributions FROM {_UNITS} WHERE number = ? ORDER BY region",
+                    (number,),
+                )
+            )
             published: dict[CellKey, int] = {}
             for table, region, blob in self._read(
                 f"SELECT table_name, region, cells FROM {_TABLES} WHERE number = ?", (number,)
