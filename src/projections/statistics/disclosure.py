@@ -288,6 +288,9 @@ class _RegionAudit:
         self._reached = 0.0
         #: The published rows' values in the last optimal solution (LP row order).
         self._activity: npt.NDArray[np.float64] | None = None
+        #: The row whose hypothetical unit types are in the model (see :meth:`_open`), the
+        #: first column of them and their costs.
+        self._opened: tuple[int, int, npt.NDArray[np.float64]] | None = None
 
     def _hypothetical(self, start: int) -> list[tuple[tuple[int, float], ...]]:
         """Unit types a reader cannot rule out for withheld row ``start``: units like those that
@@ -490,7 +493,8 @@ class _RegionAudit:
     def freely_moves(self, r: int, maximise: bool) -> bool:
         """Whether row ``r`` is unbounded above (or can reach zero) without a programme: a unit
         type that counts in it changes only withheld rows, so any number of them can be added;
-        or every unit counting in it can be taken out of it while only withheld rows change.
+        or every unit counting in it can be taken out of it while only withheld rows change
+        (with no more atoms counting in it than the model has hypothetical types for them).
         Exact for the model, and most withheld cells of a small region are decided so."""
         row = self.rows[r]
         twins = self._twins[(row.period, row.key)]
@@ -501,7 +505,17 @@ class _RegionAudit:
         dropped: set[int] = set()
         for twin in twins:
             dropped |= self._lowering(twin)
-        return all(not self.rows[d].published for d in dropped)
+        if any(self.rows[d].published for d in dropped):
+            return False
+        # Every unit can be taken out only through a hypothetical type of its own: the model
+        # has at most ``_HYPOTHETICAL_TYPES`` of them (see :meth:`_hypothetical`), so with more
+        # atoms counting in the cell the programme decides (as :func:`audit` does).
+        counting: set[int] = set()
+        for twin in twins:
+            counting.update(self._atoms_with.get(twin, ()))
+            if len(counting) > _HYPOTHETICAL_TYPES:
+                return False
+        return True
 
     def _learn(self, solution: npt.NDArray[np.float64], atoms_end: int) -> None:
         """Note, for every row, how high and how low this feasible solution takes it — unless
@@ -565,37 +579,13 @@ class _RegionAudit:
         every stop's solution is checked for feasibility here before it is believed."""
         row = self.rows[r]
         highs = self.highs
-        phantoms = self._phantoms.get(r)
-        if phantoms is None:
-            phantoms = self._phantoms[r] = self._hypothetical(r)
-        first = highs.getNumCol()
-        starts: list[int] = []
-        index: list[int] = []
-        values: list[float] = []
-        costs: list[float] = []
-        for column in phantoms:
-            starts.append(len(index))
-            for i, a in column:
-                if i in self._lp_row:
-                    index.append(self._lp_row[i])
-                    values.append(a)
-            costs.append(dict(column).get(r, 0.0))
-        highs.addCols(
-            len(phantoms),
-            np.array(costs, dtype=np.float64),
-            np.zeros(len(phantoms)),
-            np.full(len(phantoms), highspy.kHighsInf),
-            len(index),
-            np.array(starts, dtype=np.int32),
-            np.array(index, dtype=np.int32),
-            np.array(values, dtype=np.float64),
-        )
+        first, costs = self._open(r)
         sense = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
         highs.changeObjectiveSense(sense)
         highs.changeColsCost(len(row.cols), row.cols, row.coefs)
         self._activity = None
         try:
-            status = self._run(row, maximise, enough, np.array(costs, dtype=np.float64))
+            status = self._run(row, maximise, enough, costs)
             if status is None:  # stopped early: a checked feasible solution reaches enough
                 return _Bound(self._reached, None)
             if status == highspy.HighsModelStatus.kModelEmpty:  # nothing published constrains
@@ -622,9 +612,59 @@ class _RegionAudit:
             )
         finally:
             highs.changeColsCost(len(row.cols), row.cols, np.zeros(len(row.cols)))
-            added = highs.getNumCol() - first
-            if added:
-                highs.deleteCols(added, np.arange(first, first + added, dtype=np.int32))
+
+    def _open(self, r: int) -> tuple[int, npt.NDArray[np.float64]]:
+        """Put row ``r``'s hypothetical unit types into the model (their costs: how much each
+        counts in ``r``), taking out another row's first; the first column of them and their
+        costs.
+
+        They stay in while ``r`` is audited: every programme of its audit (both bounds, and
+        again after each cell withheld for it) then starts from the basis the last one ended
+        on, which stays primal feasible when an equality is dropped. Deleting them after each
+        programme would drop that basis (HiGHS starts again from one of its own, which cost
+        the year's failing minimisations most of their iterations)."""
+        if self._opened is not None and self._opened[0] == r:
+            return self._opened[1], self._opened[2]
+        self.close()
+        highs = self.highs
+        phantoms = self._phantoms.get(r)
+        if phantoms is None:
+            phantoms = self._phantoms[r] = self._hypothetical(r)
+        first = highs.getNumCol()
+        starts: list[int] = []
+        index: list[int] = []
+        values: list[float] = []
+        costs: list[float] = []
+        for column in phantoms:
+            starts.append(len(index))
+            for i, a in column:
+                if i in self._lp_row:
+                    index.append(self._lp_row[i])
+                    values.append(a)
+            costs.append(dict(column).get(r, 0.0))
+        highs.addCols(
+            len(phantoms),
+            np.array(costs, dtype=np.float64),
+            np.zeros(len(phantoms)),
+            np.full(len(phantoms), highspy.kHighsInf),
+            len(index),
+            np.array(starts, dtype=np.int32),
+            np.array(index, dtype=np.int32),
+            np.array(values, dtype=np.float64),
+        )
+        opened = (r, first, np.array(costs, dtype=np.float64))
+        self._opened = opened
+        return opened[1], opened[2]
+
+    def close(self) -> None:
+        """Take the audited row's hypothetical unit types out of the model again."""
+        if self._opened is None:
+            return
+        first = self._opened[1]
+        self._opened = None
+        added = self.highs.getNumCol() - first
+        if added:
+            self.highs.deleteCols(added, np.arange(first, first + added, dtype=np.int32))
 
     def _run(
         self,
