@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 import numpy.typing as npt
-from scipy import linalg, sparse
+from scipy import sparse
 
 from projections.statistics.model import (
     ALL_SECTORS,
@@ -477,65 +477,8 @@ class _RegionAudit:
         """Drop row ``r``'s equality: the feasible set only grows, so every range found so far
         stays open (the audit is incremental)."""
         self.rows[r].published = False
-        i = self._lp_row.get(r)
-        if i is None:  # implied by earlier versions' rows (see :meth:`drop_implied`)
-            return
-        self._lp_published[i] = False
-        self.highs.changeRowBounds(i, -highspy.kHighsInf, highspy.kHighsInf)
-
-    def drop_implied(self) -> None:
-        """Take out of the programme every published row that earlier versions' published
-        rows imply: a basis of those (they are never withheld, so what they imply stays
-        implied) and every other published row in their span, checked by its residual.
-
-        The feasible set is unchanged, so every range is too; each simplex iteration costs
-        less with fewer rows (the year's parts at medium: 675 published rows of rank 415).
-        Withholding a row so implied would open nothing, and without a row of its own it never
-        carries a dual, so it is never chosen to be withheld. Only :func:`protect` does this:
-        :func:`audit`, the check before publishing, keeps every row."""
-        fixed = [r for r in self._lp_row if self.rows[r].published and self.rows[r].fixed]
-        if len(fixed) < 2:
-            return
-        matrix = self._rows_over_atoms
-        gram = (matrix[fixed] @ matrix[fixed].T).toarray()
-        # Cholesky in the rows' order, skipping a row whose pivot vanishes (it is in the span
-        # of the rows kept before it).
-        kept: list[int] = []
-        factor = np.zeros((len(fixed), len(fixed)))
-        for j in range(len(fixed)):
-            solved = (
-                linalg.solve_triangular(factor[: len(kept), : len(kept)], gram[kept, j], lower=True)
-                if kept
-                else np.empty(0)
-            )
-            pivot = gram[j, j] - float(solved @ solved)
-            if pivot > 1e-7 * max(gram[j, j], 1.0):
-                factor[len(kept), : len(kept)] = solved
-                factor[len(kept), len(kept)] = math.sqrt(pivot)
-                kept.append(j)
-        if len(kept) == len(fixed) and not any(
-            self.rows[r].published and not self.rows[r].fixed for r in self._lp_row
-        ):
-            return
-        basis = [fixed[j] for j in kept]
-        candidates = [r for r in self._lp_row if self.rows[r].published and r not in basis]
-        if not candidates:
-            return
-        span = matrix[basis]
-        normal = (span @ span.T).toarray()
-        wanted = matrix[candidates]
-        coefficients = np.linalg.solve(normal, (span @ wanted.T).toarray())
-        residual = np.abs(wanted.toarray() - (span.T @ coefficients).T).max(axis=1)
-        implied = {r for r, gap in zip(candidates, residual, strict=True) if gap < 1e-6}
-        if not implied:
-            return
-        dropped = sorted(self._lp_row[r] for r in implied)
-        self.highs.deleteRows(len(dropped), np.array(dropped, dtype=np.int32))
-        remaining = [r for r in self._lp_row if r not in implied]
-        keep = np.array([self._lp_row[r] for r in remaining], dtype=np.int64)
-        self._lp_value = self._lp_value[keep]
-        self._lp_published = self._lp_published[keep]
-        self._lp_row = {r: i for i, r in enumerate(remaining)}
+        self._lp_published[self._lp_row[r]] = False
+        self.highs.changeRowBounds(self._lp_row[r], -highspy.kHighsInf, highspy.kHighsInf)
 
     def needed(self, r: int, k: int) -> tuple[float, float]:
         """The interval withheld row ``r`` must keep open: ``protection_interval``, clipped at
@@ -590,11 +533,7 @@ class _RegionAudit:
         if even then it stays narrowed — earlier versions alone narrow it — else the rows of
         this release that a solution reaching ``needed`` moves off their published value (one
         of them must be withheld for it)."""
-        free = [
-            i
-            for i, row in enumerate(self.rows)
-            if row.published and not row.fixed and i in self._lp_row
-        ]
+        free = [i for i, row in enumerate(self.rows) if row.published and not row.fixed]
         if not free:
             return None
         for i in free:
@@ -623,11 +562,8 @@ class _RegionAudit:
         row = self.rows[r]
         row.published = True
         row.fixed = True
-        i = self._lp_row.get(r)
-        if i is None:
-            return
-        self._lp_published[i] = True
-        self.highs.changeRowBounds(i, float(row.value), float(row.value))
+        self._lp_published[self._lp_row[r]] = True
+        self.highs.changeRowBounds(self._lp_row[r], float(row.value), float(row.value))
 
     def bound(self, r: int, maximise: bool, enough: float | None = None) -> _Bound:
         """The smallest or largest value row ``r`` can take given every published row, over
@@ -995,7 +931,6 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
     already narrow by themselves protects nothing by being withheld (a revision's unchanged
     total, a year whose quarters are all out): it is published again, and since an equality
     added back can narrow cells audited before, they are audited again."""
-    part.drop_implied()
     queue = [r for r, row in enumerate(part.rows) if not row.published]
     findings: dict[int, AuditedCell] = {}
     while queue:
