@@ -512,7 +512,7 @@ class _RegionAudit:
         # atoms counting in the cell the programme decides (as :func:`audit` does).
         counting: set[int] = set()
         for twin in twins:
-            counting.update(self._atoms_with.get(twin, ()))
+            counting.update(self.rows[twin].cols.tolist())
             if len(counting) > _HYPOTHETICAL_TYPES:
                 return False
         return True
