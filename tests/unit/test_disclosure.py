@@ -224,27 +224,3 @@ def test_a_realistic_region_publishes_most_of_its_region_by_year_flow_cells() ->
         if c.kind == "count" and c.key.table == "flow" and c.key.sector == ALL_SECTORS
     ]
     assert sum(c.withheld is None for c in region_flow) / len(region_flow) >= 0.6
-
-
-def test_a_cell_with_more_atoms_than_hypothetical_types_is_not_taken_to_zero_unseen() -> None:
-    """``freely_moves`` decides "can reach zero" without a programme only when every atom
-    counting in the cell has a hypothetical type to be taken out through; with more atoms than
-    the model has such types, the programme (as the independent audit) decides. Otherwise
-    ``protect()`` calls a cell safe that ``audit()`` finds narrowed."""
-    from projections.statistics.disclosure import _HYPOTHETICAL_TYPES, _build
-
-    many = _HYPOTHETICAL_TYPES + 4
-    accepted = flow("r0", "s0", "accepted")
-    contributions = {
-        f"u{i}": unit("r0", "s0", [accepted, flow("r0", "s0", f"tag{i}")]) for i in range(many)
-    }
-    people = population(contributions)
-    withheld = {accepted, accepted._replace(sector=ALL_SECTORS)}
-    values = people.values()
-    published = {key: values[key] for key in people.counts if key not in withheld}
-
-    (part,) = _build(people, published, withheld, [])
-    row = part.index[(None, accepted._replace(sector=ALL_SECTORS))]
-
-    assert len(part.rows[row].cols) == many  # every unit an atom of its own
-    assert not part.freely_moves(row, maximise=False)
