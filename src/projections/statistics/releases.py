@@ -19,6 +19,7 @@ releases a period again as a **revision** when facts recorded late changed what 
 
 import dataclasses
 import hashlib
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -242,6 +243,7 @@ class Releases:
         period of the same year, the log position it reflects, and the earlier releases audited."""
         population, position = self.population(period)
         earlier = self.store.published_versions(period.audited_with())
+        started = time.monotonic()
         try:
             protected = disclosure.protect(population, self.k, earlier)
         except disclosure.AuditFailed as failed:
@@ -249,7 +251,16 @@ class Releases:
                 f"{period} was not released: {failed}. Nothing was published; the earlier "
                 "releases stand"
             ) from failed
+        protected_at = time.monotonic()
         self._check(period, population, protected, earlier)
+        log.info(
+            "statistics audited",
+            period=str(period),
+            earlier_versions=len(earlier),
+            withheld_counts=len(protected.audit),
+            protect_seconds=round(protected_at - started, 2),
+            check_seconds=round(time.monotonic() - protected_at, 2),
+        )
         # Relative risks come from published counts only: nothing the audit must see.
         protected = Protected(
             (*protected.cells, *dynamics.relative_risks(protected.cells, self.k)),
