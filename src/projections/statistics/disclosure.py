@@ -1088,6 +1088,12 @@ def _extreme(part: _RegionAudit, r: int, maximise: bool, enough: float | None = 
     types can only narrow it."""
     if part.freely_moves(r, maximise):
         return _FREE if maximise else 0.0
+    if enough is not None:
+        # A feasible solution of an earlier programme took it this far already: the model
+        # never changes here, so that solution stands.
+        reached = float(part.highest[r] if maximise else part.lowest[r])
+        if reached >= enough - 1e-6 if maximise else reached <= enough + 1e-6:
+            return reached
     return part.bound(r, maximise, enough).value
 
 
