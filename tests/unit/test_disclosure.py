@@ -1,6 +1,7 @@
 """Disclosure control (issue #12, point 4), checked against an independent LP oracle."""
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pytest
 from benchmarks.disclosure import synthetic_population
@@ -275,3 +276,40 @@ def test_a_cell_whose_every_unit_can_be_taken_out_unseen_reaches_zero_for_audit_
     assert (cell(protected.cells, provider).withheld, protected.passed) == ("all_or_none", True)
     assert (oracle[provider].low, oracle[provider].keeps_interval(K)) == (0.0, True)
     assert [(f.key, f.low, f.protected) for f in findings] == [(provider, 0.0, True)]
+
+
+def test_a_programme_that_loses_its_way_is_solved_again_cold_not_taken_as_a_contradiction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HiGHS once ended a warm-started programme of the medium year 'infeasible' although the
+    true sizes satisfy every published row: the audit then refused the year as if the numbers
+    contradicted their units. Such a programme is solved again from no basis, and the release
+    comes out as it does when nothing goes wrong."""
+    import highspy
+
+    from projections.statistics import disclosure
+
+    subject = region_with_three_blocked()
+    expected = protect(subject, K)
+    run = disclosure._RegionAudit._run
+    lost = []
+
+    def loses_its_way_once(self: Any, *args: Any) -> Any:
+        status = run(self, *args)
+        if not lost and status == highspy.HighsModelStatus.kOptimal:
+            lost.append(status)
+            return highspy.HighsModelStatus.kInfeasible
+        return status
+
+    monkeypatch.setattr(disclosure._RegionAudit, "_run", loses_its_way_once)
+    assert (protect(subject, K), len(lost)) == (expected, 1)
+
+
+def test_numbers_that_contradict_their_units_are_still_refused() -> None:
+    subject = region_with_three_blocked()
+    values = subject.values()
+    published = {key: value for key, value in values.items() if key != flow("r", "*", "blocked")}
+    published[flow("r", "youth", "referrals")] += 1
+
+    with pytest.raises(AuditFailed, match="contradict"):
+        audit(subject, published, {flow("r", "*", "blocked")}, K)

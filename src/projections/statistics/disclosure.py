@@ -120,6 +120,16 @@ _NO_LIMIT = 2_147_483_647
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
 _HYPOTHETICAL_TYPES = 16
+#: What a programme may end in and be believed (None: stopped early on a checked solution).
+_SETTLED = frozenset(
+    {
+        None,
+        highspy.HighsModelStatus.kOptimal,
+        highspy.HighsModelStatus.kModelEmpty,
+        highspy.HighsModelStatus.kUnbounded,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    }
+)
 
 
 class AuditFailed(Exception):
@@ -588,6 +598,8 @@ class _RegionAudit:
         self._activity = None
         try:
             status = self._run(row, maximise, enough, costs)
+            if status not in _SETTLED and self._feasible():
+                status = self._cold(row, maximise, costs)
             if status is None:  # stopped early: a checked feasible solution reaches enough
                 return _Bound(self._reached, None)
             if status == highspy.HighsModelStatus.kModelEmpty:  # nothing published constrains
@@ -607,6 +619,12 @@ class _RegionAudit:
                 and self._feasible()
             ):
                 return _Bound(_FREE if maximise else -_FREE, None)
+            if self._feasible():
+                raise AuditFailed(
+                    f"the solver could not settle {row.key.text()}'s range "
+                    f"({highs.modelStatusToString(status)}, also from a cold start): the release "
+                    "is refused rather than published unchecked; please report it"
+                )
             raise AuditFailed(
                 "the published numbers contradict the units they count "
                 f"({highs.modelStatusToString(status)} auditing {row.key.text()}): "
@@ -614,6 +632,28 @@ class _RegionAudit:
             )
         finally:
             highs.changeColsCost(len(row.cols), row.cols, np.zeros(len(row.cols)))
+
+    def _cold(
+        self, row: _Row, maximise: bool, costs: npt.NDArray[np.float64]
+    ) -> "highspy.HighsModelStatus | None":
+        """Solve again from no basis, when a warm start ended neither optimal nor unbounded
+        although the units' true sizes satisfy every published row (so the programme is
+        feasible: the simplex lost its way numerically, measured once on the medium year);
+        then once more with presolve and the dual simplex. The warm starts after it begin
+        from the basis this ends on."""
+        highs = self.highs
+        highs.clearSolver()
+        status = self._run(row, maximise, None, costs)
+        if status in _SETTLED:
+            return status
+        highs.clearSolver()
+        highs.setOptionValue("presolve", "on")
+        highs.setOptionValue("simplex_strategy", 1)
+        try:
+            return self._run(row, maximise, None, costs)
+        finally:
+            highs.setOptionValue("presolve", "off")
+            highs.setOptionValue("simplex_strategy", 4)
 
     def _open(self, r: int) -> tuple[int, npt.NDArray[np.float64]]:
         """Put row ``r``'s hypothetical unit types into the model (their costs: how much each
