@@ -213,6 +213,58 @@ def test_a_release_that_fails_the_audit_is_refused_and_nothing_is_published(
     assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
 
 
+def test_a_release_whose_disclosure_control_published_too_much_is_refused_before_publishing(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``protect`` at fault: every count published and an audit that says all is well. The
+    release step's own audit, on a model built afresh, still refuses it."""
+    from projections.statistics import disclosure
+    from projections.statistics.model import Protected, ReleasedCell
+
+    (settings, _, http), releases = app
+
+    def publishes_everything(population: Any, *_a: Any, **_k: Any) -> Protected:
+        values = population.values()
+        cells = tuple(
+            ReleasedCell(key, "count", float(values[key]), None) for key in population.counts
+        )
+        return Protected(cells=cells, audit=())
+
+    monkeypatch.setattr(disclosure, "protect", publishes_everything)
+    with pytest.raises(ReleaseRefused, match=r"audit before publishing found .* primary rules"):
+        releases.release(PERIOD)
+    assert releases.store.releases() == []
+    assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
+
+
+def test_a_release_withholding_a_total_its_published_parts_give_away_is_refused(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``protect`` at fault the other way: it withholds West Flanders' referrals (48, no primary
+    rule's business) but publishes both sectors' referrals, which add up to it. The release
+    step's audit finds the total pinned and refuses."""
+    from projections.statistics import disclosure
+    from projections.statistics.model import CellKey, Protected, ReleasedCell
+
+    (settings, _, http), releases = app
+    protect = disclosure.protect
+    total = CellKey("flow", "west-flanders", "*", "referrals")
+
+    def gives_the_total_away(population: Any, *args: Any, **kwargs: Any) -> Protected:
+        chosen = protect(population, *args, **kwargs)
+        cells = tuple(
+            ReleasedCell(c.key, c.kind, None, "secondary") if c.key == total else c
+            for c in chosen.cells
+        )
+        return Protected(cells=cells, audit=chosen.audit)
+
+    monkeypatch.setattr(disclosure, "protect", gives_the_total_away)
+    with pytest.raises(ReleaseRefused, match="narrow below their protection interval"):
+        releases.release(PERIOD)
+    assert releases.store.releases() == []
+    assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
+
+
 def test_the_scheduler_releases_each_closed_period_once(app: tuple[App, Releases]) -> None:
     _, releases = app
     made = releases.run_due()

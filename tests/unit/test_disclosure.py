@@ -1,6 +1,7 @@
 """Disclosure control (issue #12, point 4), checked against an independent LP oracle."""
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pytest
 from benchmarks.disclosure import synthetic_population
@@ -156,6 +157,27 @@ def test_the_audit_reports_a_withheld_set_that_can_be_recomputed_as_narrowed() -
     ]
 
 
+def test_the_release_steps_audit_searches_only_as_far_as_the_interval_and_judges_alike() -> None:
+    """``exact=False`` (the release step's check) may stop short of a cell's optimum, but says
+    ``protected`` exactly when the exact audit does: on what ``protect`` published, and with
+    ``blocked`` withheld while its sectors are published."""
+    subject = region_with_three_blocked()
+    values = subject.values()
+    protected = protect(subject, K)
+    giving_away = {flow("r", ALL_SECTORS, "blocked")}
+    cases = [
+        (published_counts(protected), [c.key for c in protected.cells if c.value is None]),
+        ({key: v for key, v in values.items() if key not in giving_away}, giving_away),
+    ]
+    for published, withheld in cases:
+        exact = audit(subject, published, withheld, K)
+        quick = audit(subject, published, withheld, K, exact=False)
+        assert [(f.key, f.protected) for f in quick] == [(f.key, f.protected) for f in exact]
+        pairs = zip(quick, exact, strict=True)
+        assert all(q.low >= e.low - 1e-6 and q.high <= e.high + 1e-6 for q, e in pairs)
+    assert [f.protected for f in quick] == [False]
+
+
 def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:
     """The earlier version published the total and one of two sectors: the other sector (4)
     follows from it, and nothing the revision withholds can take that back."""
@@ -224,3 +246,74 @@ def test_a_realistic_region_publishes_most_of_its_region_by_year_flow_cells() ->
         if c.kind == "count" and c.key.table == "flow" and c.key.sector == ALL_SECTORS
     ]
     assert sum(c.withheld is None for c in region_flow) / len(region_flow) >= 0.6
+
+
+def test_a_cell_whose_every_unit_can_be_taken_out_unseen_reaches_zero_for_audit_and_oracle():
+    """128 trajectories, all with a provider at the table (withheld: all of its group), in 128
+    combinations of seven published kinds: more kinds of unit than the programme holds "taken
+    out" types for. Taking each unit out of the provider cell changes no published number, so
+    a reader cannot rule out zero: the independent oracle (every type) says so, and ``audit()``
+    must agree with ``protect()`` rather than find a floor of its capped programme's making."""
+    consultations = CellKey("participation", "r", ALL_SECTORS, "consultations")
+    provider = CellKey("participation", "r", ALL_SECTORS, "at_the_table:provider")
+    kinds = [CellKey("participation", "r", ALL_SECTORS, f"at_the_table:kind{j}") for j in range(7)]
+    contributions = {
+        f"t{i}": {
+            consultations: 1,
+            provider: 1,
+            **{kind: 1 for j, kind in enumerate(kinds) if i >> j & 1},
+        }
+        for i in range(128)
+    }
+    counts = [CountCell(consultations), CountCell(provider, consultations)]
+    subject = population(contributions, [*counts, *(CountCell(kind) for kind in kinds)])
+
+    protected = protect(subject, K)
+    published = published_counts(protected)
+    findings = audit(subject, published, {provider}, K)
+
+    oracle = {r.key: r for r in ranges(subject, published)}
+    assert (cell(protected.cells, provider).withheld, protected.passed) == ("all_or_none", True)
+    assert (oracle[provider].low, oracle[provider].keeps_interval(K)) == (0.0, True)
+    assert [(f.key, f.low, f.protected) for f in findings] == [(provider, 0.0, True)]
+
+
+@pytest.mark.parametrize("lost_as", ["kInfeasible", "kUnbounded", "kUnboundedOrInfeasible"])
+def test_a_programme_that_loses_its_way_is_solved_again_cold_not_taken_as_a_contradiction(
+    monkeypatch: pytest.MonkeyPatch, lost_as: str
+) -> None:
+    """HiGHS once ended a warm-started programme of the medium year 'infeasible' although the
+    true sizes satisfy every published row: the audit then refused the year as if the numbers
+    contradicted their units. Such a programme is solved again from no basis, and the release
+    comes out as it does when nothing goes wrong. A minimisation said to be unbounded is such a
+    loss too (sizes and costs are never negative), never a cell free to go below zero."""
+    import highspy
+
+    from projections.statistics import disclosure
+
+    subject = region_with_three_blocked()
+    expected = protect(subject, K)
+    run = disclosure._RegionAudit._run
+    lost = []
+
+    def loses_its_way_once(self: Any, row: Any, maximise: bool, *args: Any) -> Any:
+        status = run(self, row, maximise, *args)
+        if not lost and not maximise and status == highspy.HighsModelStatus.kOptimal:
+            lost.append(status)
+            return getattr(highspy.HighsModelStatus, lost_as)
+        return status
+
+    monkeypatch.setattr(disclosure._RegionAudit, "_run", loses_its_way_once)
+    again = protect(subject, K)
+    # The cells are the same; a finding's extremes may stop at another feasible solution.
+    assert (again.cells, again.passed, len(lost)) == (expected.cells, True, 1)
+
+
+def test_numbers_that_contradict_their_units_are_still_refused() -> None:
+    subject = region_with_three_blocked()
+    values = subject.values()
+    published = {key: value for key, value in values.items() if key != flow("r", "*", "blocked")}
+    published[flow("r", "youth", "referrals")] += 1
+
+    with pytest.raises(AuditFailed, match="contradict"):
+        audit(subject, published, {flow("r", "*", "blocked")}, K)

@@ -19,8 +19,9 @@ releases a period again as a **revision** when facts recorded late changed what 
 
 import dataclasses
 import hashlib
+import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -38,6 +39,7 @@ from projections.statistics.model import (
     Period,
     Population,
     Protected,
+    PublishedVersion,
     periods_ended_by,
 )
 from projections.statistics.store import (
@@ -241,6 +243,7 @@ class Releases:
         period of the same year, the log position it reflects, and the earlier releases audited."""
         population, position = self.population(period)
         earlier = self.store.published_versions(period.audited_with())
+        started = time.monotonic()
         try:
             protected = disclosure.protect(population, self.k, earlier)
         except disclosure.AuditFailed as failed:
@@ -248,6 +251,16 @@ class Releases:
                 f"{period} was not released: {failed}. Nothing was published; the earlier "
                 "releases stand"
             ) from failed
+        protected_at = time.monotonic()
+        self._check(period, population, protected, earlier)
+        log.info(
+            "statistics audited",
+            period=str(period),
+            earlier_versions=len(earlier),
+            withheld_counts=len(protected.audit),
+            protect_seconds=round(protected_at - started, 2),
+            check_seconds=round(time.monotonic() - protected_at, 2),
+        )
         # Relative risks come from published counts only: nothing the audit must see.
         protected = Protected(
             (*protected.cells, *dynamics.relative_risks(protected.cells, self.k)),
@@ -259,6 +272,44 @@ class Releases:
                 "the published ones narrow below its protection interval. Nothing was published"
             )
         return population, protected, position, [v.number for v in earlier]
+
+    def _check(
+        self,
+        period: Period,
+        population: Population,
+        protected: Protected,
+        earlier: Sequence[PublishedVersion],
+    ) -> None:
+        """Audit what ``protect`` chose to publish once more, on a model built afresh (none of
+        the incremental state that chose it), and refuse the release if a withheld count of it
+        or of an earlier version can be narrowed below its interval."""
+        counts = [cell for cell in protected.cells if cell.kind == "count"]
+        published = {c.key: int(c.value) for c in counts if c.value is not None}
+        withheld = [c.key for c in counts if c.value is None]
+        primary = set(disclosure.primary_suppression(population, self.k))
+        if unwithheld := sorted(primary & published.keys()):
+            raise ReleaseRefused(
+                f"{period} was not released: the audit before publishing found {len(unwithheld)} "
+                f"count(s) published that the primary rules withhold (first: "
+                f"{unwithheld[0].text()}). Nothing was published; this is a fault of disclosure "
+                "control, please report it"
+            )
+        try:
+            findings = disclosure.audit(
+                population, published, withheld, self.k, earlier, exact=False
+            )
+        except disclosure.AuditFailed as failed:
+            raise ReleaseRefused(
+                f"{period} was not released: {failed}. Nothing was published"
+            ) from failed
+        narrowed = [finding for finding in findings if not finding.protected]
+        if narrowed:
+            raise ReleaseRefused(
+                f"{period} was not released: the audit before publishing found "
+                f"{len(narrowed)} withheld number(s) the published ones narrow below their "
+                f"protection interval (first: {narrowed[0].key.text()}). Nothing was published; "
+                "this is a fault of disclosure control, please report it"
+            )
 
     def release(self, period: Period) -> ReleaseDescription:
         """Compute and save a release of ``period`` (a revision if it was released before);
