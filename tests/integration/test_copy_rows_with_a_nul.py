@@ -1,0 +1,52 @@
+"""Rows copied into a read model on PostgreSQL: a NUL in their text is stored as U+FFFD, however
+many rows there are, and the transaction goes on.
+
+From ``COPY_AS_THEY_ARE`` rows on, ``PostgresTx.insert_rows`` sends rows as they are in a
+savepoint and sends them again without NULs only if psycopg refused one (issue #22); below it,
+it replaces first. Both ways must store the same rows and leave the transaction usable.
+"""
+
+import psycopg
+import pytest
+
+from application.sql import COPY_AS_THEY_ARE
+from projections.store import PostgresProjectionDatabase
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.mark.parametrize("count", [3, COPY_AS_THEY_ARE, COPY_AS_THEY_ARE * 3])
+@pytest.mark.parametrize("nul_at", [None, 0, -1])
+def test_rows_with_and_without_a_nul_are_all_stored(
+    postgres_url: str, count: int, nul_at: int | None
+) -> None:
+    table = f"t_copy_{count}_{'none' if nul_at is None else abs(nul_at)}"
+    rows = [(i, f"text {i}", None if i % 2 else "x") for i in range(count)]
+    if nul_at is not None:
+        i = range(count)[nul_at]
+        rows[nul_at] = (i, f"text\x00{i}", "y\x00")
+    database = PostgresProjectionDatabase(postgres_url)
+    try:
+        with database.transaction() as tx:
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
+            tx.execute(f"CREATE TABLE {table} (n INTEGER PRIMARY KEY, a TEXT NOT NULL, b TEXT)")
+            tx.insert_rows(table, ("n", "a", "b"), rows)
+            # The transaction goes on after a refused copy (its savepoint rolled back only).
+            tx.execute(f"INSERT INTO {table} (n, a) VALUES (?, ?)", (count, "after"))
+        with database.transaction() as tx:
+            stored = tx.fetchall(f"SELECT n, a, b FROM {table} ORDER BY n")
+            tx.execute(f"DROP TABLE {table}")
+    finally:
+        database.close()
+    expected = [
+        (n, a.replace("\x00", "\ufffd"), b and b.replace("\x00", "\ufffd")) for n, a, b in rows
+    ]
+    assert stored == [*expected, (count, "after", None)]
+
+
+def test_copy_refuses_a_nul_before_sending_it(postgres_url: str) -> None:
+    """What the savepoint relies on: psycopg raises ``DataError`` for text with a NUL."""
+    with psycopg.connect(postgres_url) as conn, conn.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE t_nul (a TEXT)")
+        with pytest.raises(psycopg.DataError), cursor.copy("COPY t_nul (a) FROM STDIN") as copy:
+            copy.write_row(("a\x00b",))
