@@ -9,6 +9,8 @@ months and days, disabled rules) and a rule given twice, both give the same dead
 same order.
 """
 
+import ast
+import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
@@ -16,6 +18,7 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain import deadline_facts
 from domain.common import ConsultationKind
 from domain.deadlines import (
     Anchor,
@@ -184,3 +187,16 @@ def test_the_specification_gives_deadlines_for_a_plain_trajectory() -> None:
     found = instances(facts, SHIPPED)
     assert found == specified(facts, SHIPPED)
     assert {d.rule for d in found} >= {"start_consultation", "follow_up_contact"}
+
+
+def test_every_event_facts_of_maps_is_a_deadline_event() -> None:
+    """``facts_of`` answers [] at once for an event not in ``DEADLINE_EVENTS`` (issue #22): so
+    every class its cases name must be there, or that event's facts would be lost."""
+    tree = ast.parse(inspect.getsource(deadline_facts.facts_of))
+    cases = {
+        node.cls.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.MatchClass) and isinstance(node.cls, ast.Attribute)
+    }
+    assert len(cases) == 15
+    assert cases == {cls.__name__ for cls in deadline_facts.DEADLINE_EVENTS}
