@@ -140,11 +140,29 @@ class PostgresTx:
     ) -> None:
         if types is not None:
             statement += " (FORMAT BINARY)"
+            _refuse_wrapping(rows, types)
         with self._cursor.connection.cursor() as plain, plain.copy(statement) as copy:
             if types is not None:
                 copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+
+
+_INT4 = range(-(2**31), 2**31)
+
+
+def _refuse_wrapping(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> None:
+    """psycopg's binary int4 dumper wraps a value beyond 32 bits where the text form is refused:
+    refuse it the same way (a ``DataError``, so the rows go again in text form and PostgreSQL
+    says what is wrong), never store it wrapped."""
+    narrow = [i for i, kind in enumerate(types) if kind == "int4"]
+    for row in rows:
+        for i in narrow:
+            value = row[i]
+            if value is not None and value not in _INT4:
+                raise psycopg.errors.NumericValueOutOfRange(
+                    f"{value} does not fit the integer column {i + 1}"
+                )
 
 
 def table_exists(tx: Tx, table: str) -> bool:

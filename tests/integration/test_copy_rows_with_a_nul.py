@@ -54,6 +54,30 @@ def test_rows_with_and_without_a_nul_are_all_stored(
     assert stored == [*expected, (count, "after", None)]
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_an_integer_beyond_32_bits_is_refused_in_either_form_never_stored_wrapped(
+    postgres_url: str, binary: bool
+) -> None:
+    table = f"t_copy_wide_{int(binary)}"
+    rows = [(i, f"text {i}", None) for i in range(COPY_AS_THEY_ARE)]
+    rows[-1] = (2**31, "too wide", None)
+    database = PostgresProjectionDatabase(postgres_url)
+    try:
+        with database.transaction() as tx:
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
+            tx.execute(f"CREATE TABLE {table} (n INTEGER PRIMARY KEY, a TEXT NOT NULL, b TEXT)")
+        with pytest.raises(psycopg.errors.NumericValueOutOfRange), database.transaction() as tx:
+            tx.insert_rows(
+                table, ("n", "a", "b"), rows, ("int4", "text", "text") if binary else None
+            )
+        with database.transaction() as tx:
+            stored = tx.fetchall(f"SELECT count(*) FROM {table}")
+            tx.execute(f"DROP TABLE {table}")
+    finally:
+        database.close()
+    assert stored == [(0,)]
+
+
 def test_copy_refuses_a_nul_before_sending_it(postgres_url: str) -> None:
     """What the savepoint relies on: psycopg raises ``DataError`` for text with a NUL."""
     with psycopg.connect(postgres_url) as conn, conn.cursor() as cursor:
