@@ -227,6 +227,8 @@ def add_months(day: date, months: int) -> date:
     """The same day ``months`` later, or the month's last day (31 Jan + 1 month = 28/29 Feb)."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
+    if day.day <= 28:  # every month has it (most days: one date made, no loop)
+        return date(year, month, day.day)
     for candidate in (day.day, 30, 29, 28):
         try:
             return date(year, month, min(day.day, candidate))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 import msgspec
 
@@ -81,9 +82,13 @@ class Offset:
     days: int = 0
 
     def after(self, day: date) -> date:
+        if not self.months:  # most offsets are days or weeks: no calendar to work out
+            return day + timedelta(days=self.days)
         return add_months(day, self.months) + timedelta(days=self.days)
 
     def before(self, day: date) -> date:
+        if not self.months:
+            return day - timedelta(days=self.days)
         return add_months(day, -self.months) - timedelta(days=self.days)
 
 
@@ -99,8 +104,11 @@ class DeadlineRule:
     enabled: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
+class Deadline(msgspec.Struct, frozen=True):
+    """One deadline a rule gives over a trajectory's facts. (A struct, not a dataclass: a
+    rebuild makes one for every deadline of every trajectory it touches, and a frozen
+    dataclass took ten times as long to make: issue #22.)"""
+
     rule: str
     expected: str
     due_on: date
@@ -132,39 +140,57 @@ _ANCHOR_KINDS: dict[Anchor, tuple[frozenset[str], bool]] = {
 }
 
 
-def _anchors(rule: DeadlineRule, facts: Sequence[Fact]) -> Iterable[tuple[Fact, date]]:
-    """Each fact that starts this rule's clock, with the due date it sets."""
+class _Compiled(NamedTuple):
+    """What ``instances`` reads of a rule, worked out once per rule object (``_compiled``)."""
+
+    rule: DeadlineRule
+    anchor_kinds: frozenset[str]
+    from_due: bool  # the anchoring fact's own ``due`` date is the base, not its date
+    on_closing: bool  # anchored on closing: not voided by it, needs a follow-up named
+    satisfying: frozenset[str]
+    same_ref: bool  # met only by a fact naming the anchor's ``ref`` (an escalation's)
+    #: ``due_after`` and ``remind_before`` as months and days (``Offset.after``, ``before``).
+    due_months: int
+    due_days: timedelta
+    remind_months: int
+    remind_days: timedelta
+
+
+#: Rule object's id → its compiled form (the rule kept in it, so an id is never reused while
+#: its entry stands). Rules are few and long-lived (a policy's); the cap only bounds a process
+#: that builds many policies (tests).
+_COMPILED: dict[int, _Compiled] = {}
+_COMPILED_CAP = 4096
+
+
+def _compiled(rule: DeadlineRule) -> _Compiled:
+    found = _COMPILED.get(id(rule))
+    if found is not None and found.rule is rule:
+        return found
     kinds, from_due = _ANCHOR_KINDS[rule.starts]
-    for fact in facts:
-        if fact.kind not in kinds:
-            continue
-        if rule.starts == Anchor.CLOSED and fact.ref is None:
-            continue  # closed naming no one to follow up the plan (000): nothing to follow
-        base = fact.due if from_due else fact.on
-        if base is not None:
-            yield fact, rule.due_after.after(base)
-
-
-def _met_on(rule: DeadlineRule, anchor: Fact, facts: Sequence[Fact], index: int) -> date | None:
-    """The date of the first fact after the anchor that meets the rule."""
     satisfier = rule.satisfied_by
-    for fact in facts[index + 1 :]:
-        if satisfier == Satisfier.ANY_CONSULTATION:
-            if fact.kind in _CONSULTATIONS:
-                return fact.on
-        elif satisfier == Satisfier.ESCALATION_RESOLVED:
-            if fact.kind == "escalation_resolved" and fact.ref == anchor.ref:
-                return fact.on
-        elif fact.kind in _SATISFYING_KINDS[satisfier]:
-            return fact.on
-    return None
-
-
-def _ended_on(facts: Sequence[Fact], index: int) -> date | None:
-    for fact in facts[index + 1 :]:
-        if fact.kind in _ENDING_KINDS:
-            return fact.on
-    return None
+    if satisfier == Satisfier.ANY_CONSULTATION:
+        satisfying = _CONSULTATIONS
+    elif satisfier == Satisfier.ESCALATION_RESOLVED:
+        satisfying = frozenset({"escalation_resolved"})
+    else:
+        satisfying = _SATISFYING_KINDS[satisfier]
+    compiled = _Compiled(
+        rule=rule,
+        anchor_kinds=kinds,
+        from_due=from_due,
+        on_closing=rule.starts == Anchor.CLOSED,
+        satisfying=satisfying,
+        same_ref=satisfier == Satisfier.ESCALATION_RESOLVED,
+        due_months=rule.due_after.months,
+        due_days=timedelta(days=rule.due_after.days),
+        remind_months=rule.remind_before.months,
+        remind_days=timedelta(days=rule.remind_before.days),
+    )
+    if len(_COMPILED) >= _COMPILED_CAP:
+        _COMPILED.clear()
+    _COMPILED[id(rule)] = compiled
+    return compiled
 
 
 #: What ``instances`` computes from facts and rules, as a version: bump it whenever a change to
@@ -177,36 +203,81 @@ RULES_VERSION = 1
 def instances(facts: Sequence[Fact], rules: Iterable[DeadlineRule]) -> list[Deadline]:
     """The deadlines these facts give under these rules (facts in the order they happened).
 
+    Each fact that starts a rule's clock gives a deadline, due its offset after the fact's
+    date (or its own ``due`` date, for the anchors that name one), met on the date of the first
+    later fact that meets the rule (for an escalation's resolution: of the same escalation).
     A deadline whose trajectory ended (closed, declined) before it fell due and that was not met
-    is void: there is nothing left to do. Deadlines anchored on closing are not voided by it.
+    is void: there is nothing left to do; one met only after the trajectory ended was not met in
+    it. Deadlines anchored on closing are not voided by it. Two that fall on the same rule and
+    due date are one (the later anchor's).
+
+    A rebuild works this out for every trajectory it touches (issue #22): each rule's
+    vocabulary is looked up once per rule object, the facts' kinds once per call, and the end
+    of the trajectory after each fact in one backward pass.
     """
-    recorded = {
-        kind: {f"{f.ref}@{f.due.isoformat()}" for f in facts if f.kind == kind and f.due}
-        for kind in ("deadline_missed", "deadline_met_late", "deadline_reminded")
+    count = len(facts)
+    kinds = [f.kind for f in facts]
+    # The date of the first ending (closed, declined) after each position, if any.
+    ended_after: list[date | None] = [None] * count
+    ending: date | None = None
+    for i in range(count - 1, -1, -1):
+        ended_after[i] = ending
+        if kinds[i] in _ENDING_KINDS:
+            ending = facts[i].on
+    recorded: dict[str, set[str]] = {
+        "deadline_missed": set(),
+        "deadline_met_late": set(),
+        "deadline_reminded": set(),
     }
+    for f in facts:
+        into = recorded.get(f.kind)
+        if into is not None and f.due:
+            into.add(f"{f.ref}@{f.due.isoformat()}")
+    missed, met_late, reminded = recorded.values()
     found: dict[str, Deadline] = {}
-    position = {id(f): i for i, f in enumerate(facts)}
     for rule in rules:
         if not rule.enabled:
             continue
-        for anchor, due in _anchors(rule, facts):
-            index = position[id(anchor)]
-            met = _met_on(rule, anchor, facts, index)
-            ended = None if rule.starts == Anchor.CLOSED else _ended_on(facts, index)
+        compiled = _compiled(rule)
+        anchor_kinds, satisfying = compiled.anchor_kinds, compiled.satisfying
+        for index in range(count):
+            if kinds[index] not in anchor_kinds:
+                continue
+            anchor = facts[index]
+            if compiled.on_closing and anchor.ref is None:
+                continue  # closed naming no one to follow up the plan (000): nothing to follow
+            base = anchor.due if compiled.from_due else anchor.on
+            if base is None:
+                continue
+            # ``rule.due_after.after(base)``, the offset's parts worked out once.
+            due = base + compiled.due_days
+            if compiled.due_months:
+                due = add_months(base, compiled.due_months) + compiled.due_days
+            met = None
+            for later in range(index + 1, count):
+                if kinds[later] in satisfying and (
+                    not compiled.same_ref or facts[later].ref == anchor.ref
+                ):
+                    met = facts[later].on
+                    break
+            ended = None if compiled.on_closing else ended_after[index]
             if met is not None and ended is not None and ended < met:
                 met = None  # met only after the trajectory ended: it was not met in it
             if met is None and ended is not None and ended <= due:
                 continue  # the trajectory ended before the deadline fell due: void
+            remind_on = due - compiled.remind_days  # ``rule.remind_before.before(due)``
+            if compiled.remind_months:
+                remind_on = add_months(due, -compiled.remind_months) - compiled.remind_days
             key = f"{rule.name}@{due.isoformat()}"
             found[key] = Deadline(
                 rule=rule.name,
                 expected=rule.expected,
                 due_on=due,
                 met_on=met,
-                remind_on=rule.remind_before.before(due),
-                missed_recorded=key in recorded["deadline_missed"],
-                met_late_recorded=key in recorded["deadline_met_late"],
-                reminded=key in recorded["deadline_reminded"],
+                remind_on=remind_on,
+                missed_recorded=key in missed,
+                met_late_recorded=key in met_late,
+                reminded=key in reminded,
             )
     return sorted(found.values(), key=lambda d: (d.due_on, d.rule))
 

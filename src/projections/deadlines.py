@@ -33,6 +33,10 @@ _DEADLINE_COLUMNS = (
     "trajectory_id", "rule", "due_on", "met_on", "remind_on", "expected", "missed_recorded",
     "met_late_recorded", "reminded", "region", "sector",
 )  # fmt: skip
+#: Their PostgreSQL types, for a binary ``COPY`` (``Tx.insert_rows``).
+_DEADLINE_TYPES = (*("text",) * 6, *("int4",) * 3, "text", "text")
+_FACT_COLUMNS = ("trajectory_id", "region", "sector", "facts")
+_FACT_TYPES = ("text",) * 4
 
 #: Bump when what this module derives changes; the policy fingerprint is added to it.
 CODE_VERSION = 2
@@ -139,8 +143,7 @@ class DeadlinesProjection:
                         sector,
                     )
                 )
-        columns = ("trajectory_id", "region", "sector", "facts")
-        tx.insert_rows(f"rm_deadline_facts{suffix}", columns, new_fact_rows)
+        tx.insert_rows(f"rm_deadline_facts{suffix}", _FACT_COLUMNS, new_fact_rows, _FACT_TYPES)
         tx.executemany(
             f"INSERT INTO rm_deadline_facts{suffix} (trajectory_id, region, sector, facts) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET facts = excluded.facts",
@@ -154,7 +157,7 @@ class DeadlinesProjection:
                 f"WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-        tx.insert_rows(f"rm_deadlines{suffix}", _DEADLINE_COLUMNS, deadline_rows)
+        tx.insert_rows(f"rm_deadlines{suffix}", _DEADLINE_COLUMNS, deadline_rows, _DEADLINE_TYPES)
 
 
 #: What the scheduler records for a deadline found due.

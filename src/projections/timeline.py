@@ -25,6 +25,8 @@ _COLUMNS = (
     "trajectory_id", "position", "version", "occurred_at", "recorded_at", "kind", "actor_user",
     "actor_organisation", "actor_role", "on_behalf_of", "blocked_days", "detail",
 )  # fmt: skip
+#: Their PostgreSQL types, for a binary ``COPY`` (``Tx.insert_rows``).
+_TYPES = ("text", "int8", "int4", *("text",) * 7, "int4", "text")
 
 
 class Actor(msgspec.Struct):
@@ -183,7 +185,7 @@ class TimelineProjection:
             )
         if rows:
             # Each row is a new position in the log: nothing to conflict with.
-            tx.insert_rows(f"rm_timeline{suffix}", _COLUMNS, rows)
+            tx.insert_rows(f"rm_timeline{suffix}", _COLUMNS, rows, _TYPES)
 
     @staticmethod
     def _last_block(tx: Tx, trajectory_id: UUID, suffix: str) -> datetime | None:

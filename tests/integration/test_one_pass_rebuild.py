@@ -305,3 +305,36 @@ def test_postgresql_and_python_put_a_record_in_the_same_share(postgres_url: str)
                 ).fetchall()
             ]
             assert found == [share_of(u, shares) for u in ids]
+
+
+def test_a_rebuild_copying_every_table_in_binary_form_equals_the_live_tables(
+    own_settings: Settings,
+    live: ProjectionWorker,
+    rebuilder: ProjectionWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A story is too short for a window of 200 rows of one table, so the rebuilds above copy
+    in text form only: here every copy goes the binary way (sealed bytea, erased trajectories,
+    NULLs and all), and the tables come out as the live worker built them."""
+    from application import sql
+
+    if not own_settings.database.is_postgres:
+        pytest.skip("binary COPY is PostgreSQL's; SQLite inserts rows")
+    monkeypatch.setattr(sql, "COPY_AS_THEY_ARE", 1)
+    copied = sql.PostgresTx._copy
+    binary: list[str] = []
+
+    def noting(self: Any, statement: str, rows: Any, types: Any = None) -> None:
+        copied(self, statement, rows, types)
+        if types is not None:  # copied in binary form, not refused and sent again as text
+            binary.append(statement.split()[1])
+
+    monkeypatch.setattr(sql.PostgresTx, "_copy", noting)
+    followed = read_models(live.database, live.projections)
+
+    rebuilder.rebuild_many([p.name for p in rebuilder.projections])
+
+    assert read_models(live.database, live.projections) == followed
+    assert {"rm_trajectories", "rm_timeline", "rm_deadlines"} <= {
+        t.removesuffix("_next") for t in binary
+    }

@@ -28,6 +28,11 @@ _COLUMNS = (
     "board_anchor", "board_consultation_on", "board_recorded_at",  # BOARD_COLUMNS, below
     "erased", "ended_at", "state", "doc",
 )  # fmt: skip
+#: Their PostgreSQL types, for a binary ``COPY`` (``Tx.insert_rows``).
+_TYPES = (
+    "text", "int4", *("text",) * 11, "int4", "text", "text", "int4", *("text",) * 5, "int4",
+    "text", "bytea", "bytea",
+)  # fmt: skip
 
 
 def stuck_anchor(t: Trajectory) -> datetime | None:
@@ -63,6 +68,8 @@ def decode_state(trajectory_id: UUID, version: int, data: bytes) -> Trajectory:
 BOARD_COLUMNS = ("board_anchor", "board_consultation_on", "board_recorded_at")
 _BOARD_COLUMNS_DDL = ", ".join(f"{c} TEXT" for c in BOARD_COLUMNS)
 #: The statuses of a trajectory that can be stuck: a referral never accepted is stuck too.
+_PARTY_COLUMNS = ("organisation", "trajectory_id", "referred_at", *BOARD_COLUMNS)
+_PARTY_TYPES = ("text",) * len(_PARTY_COLUMNS)
 BOARD_STATUSES = frozenset({Status.REFERRED, Status.ACCEPTED, Status.ACTIVE, Status.BLOCKED})
 
 
@@ -285,7 +292,7 @@ class PlanStateProjection:
                 f"WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-        tx.insert_rows(f"rm_trajectories{suffix}", _COLUMNS, new_rows)
+        tx.insert_rows(f"rm_trajectories{suffix}", _COLUMNS, new_rows, _TYPES)
         tx.executemany(
             f"INSERT INTO rm_trajectories{suffix} ({', '.join(_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(_COLUMNS))}) "
@@ -304,8 +311,7 @@ class PlanStateProjection:
             "state = excluded.state, doc = excluded.doc",
             rows,
         )
-        columns = ("organisation", "trajectory_id", "referred_at", *BOARD_COLUMNS)
-        tx.insert_rows(f"rm_trajectory_parties{suffix}", columns, parties)
+        tx.insert_rows(f"rm_trajectory_parties{suffix}", _PARTY_COLUMNS, parties, _PARTY_TYPES)
 
 
 def _sealed_or_plain(key: bytes | None, trajectory_id: str, **columns: bytes) -> list[bytes]:
