@@ -22,6 +22,7 @@ from projections.statistics.model import (
     Protected,
     PublishedVersion,
     protection_interval,
+    same_units,
 )
 
 
@@ -96,9 +97,9 @@ def ranges(
         if i in fixed:
             continue
         twins = [
-            where[(other, key)]
-            for other, _, _, _ in versions
-            if (other, key) in where and period_of[other] == period_of[number]
+            j
+            for j, (other, cell) in enumerate(rows)
+            if same_units(cell) == same_units(key) and period_of[other] == period_of[number]
         ]
         columns = np.hstack([matrix, _types(matrix, twins, rows, groups, where)])
         eq_rows = sorted(fixed)

@@ -317,3 +317,27 @@ def test_numbers_that_contradict_their_units_are_still_refused() -> None:
 
     with pytest.raises(AuditFailed, match="contradict"):
         audit(subject, published, {flow("r", "*", "blocked")}, K)
+
+
+def test_a_cell_counting_the_same_units_as_a_withheld_one_does_not_give_it_away() -> None:
+    """``flow/blocked`` and ``blocks/blocked`` count the same trajectories (``SAME_UNITS``).
+    Every one of 14 running trajectories blocked: ``flow/blocked`` is all of its group and
+    withheld; publishing ``blocks/blocked = 14`` would say "all 14" all the same (found by
+    review: before, the audit's hypothetical units could differ in the two)."""
+    referrals, active = flow("r", ALL_SECTORS, "referrals"), flow("r", ALL_SECTORS, "active")
+    blocked, also_blocked = (
+        flow("r", ALL_SECTORS, "blocked"),
+        CellKey("blocks", "r", "*", "blocked"),
+    )
+    contributions = {
+        f"t{i}": {referrals: 1, **({active: 1, blocked: 1, also_blocked: 1} if i < 14 else {})}
+        for i in range(40)
+    }
+    counts = [CountCell(referrals), CountCell(active), CountCell(blocked, active)]
+    subject = population(contributions, [*counts, CountCell(also_blocked)])
+
+    protected = protect(subject, K)
+
+    narrowed = [r for r in ranges(subject, published_counts(protected)) if not r.keeps_interval(K)]
+    shown = {c.key: c.value for c in protected.cells}
+    assert (shown[blocked], shown[also_blocked], narrowed) == (None, None, [])

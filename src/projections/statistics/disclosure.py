@@ -80,6 +80,7 @@ from projections.statistics.model import (
     Withheld,
     is_sparse,
     protection_interval,
+    same_units,
 )
 
 #: No release may use a smaller k: below five, "a handful" is already a person (issue #12).
@@ -278,11 +279,12 @@ class _RegionAudit:
             if row.key.sector != ALL_SECTORS:
                 sectors[(row.key.table, row.key.category)].add(row.key.sector)
         self._sectors = {where: sorted(found) for where, found in sectors.items()}
-        #: The same cell in every version of the same period (a revision and its predecessors):
-        #: a hypothetical unit differs in it in all of them alike.
+        #: The same cell in every version of the same period (a revision and its predecessors),
+        #: and the cells counting the same units as it (``model.SAME_UNITS``): a hypothetical
+        #: unit differs in all of them alike.
         self._twins: dict[tuple[Period | None, CellKey], list[int]] = defaultdict(list)
         for i, row in enumerate(rows):
-            self._twins[(row.period, row.key)].append(i)
+            self._twins[(row.period, same_units(row.key))].append(i)
         self.highs = self._model()
         #: Every row over the atoms, to read any feasible solution's value of every row.
         self._rows_over_atoms = by_row
@@ -322,7 +324,7 @@ class _RegionAudit:
         types can only narrow the range found, so the programme errs on the side of
         withholding. Where the full set is decisive without a programme ("every unit taken
         out" touches withheld rows only), :meth:`freely_moves` decides instead."""
-        twins = self._twins[(self.rows[start].period, self.rows[start].key)]
+        twins = self._twins[(self.rows[start].period, same_units(self.rows[start].key))]
         lowered: list[tuple[tuple[int, float], ...]] = []
         for c in self._rarest_first(twins):
             counted = dict(self._atom(c))
@@ -394,7 +396,8 @@ class _RegionAudit:
                 j = self.index.get((self.rows[t].release, self.rows[t].key._replace(sector=sector)))
                 lifted |= self._holders(j) if j is not None else self._holders(t)
             types.append(tuple((h, 1.0) for h in sorted(lifted)))
-        return types or [tuple((h, 1.0) for h in sorted(self._holders(twins[0])))]
+        every: set[int] = set().union(*(self._holders(t) for t in twins))
+        return types or [tuple((h, 1.0) for h in sorted(every))]
 
     def _base(self, start: int) -> int:
         """The row whose units a unit counting in ``start`` is like: the outermost group it is
@@ -525,7 +528,7 @@ class _RegionAudit:
         Most withheld cells of a small region are decided so. Both are exact for the model
         (the types exist in it), so :func:`audit` decides them alike."""
         row = self.rows[r]
-        twins = self._twins[(row.period, row.key)]
+        twins = self._twins[(row.period, same_units(row.key))]
         if maximise:
             return any(
                 all(not self.rows[h].published for h, _ in kind) for kind in self._alone(twins)

@@ -117,6 +117,12 @@ def is_sparse(table: str, category: str) -> bool:
     return regular is not None and not category.startswith(regular)
 
 
+#: Cells of different tables that count the same units by definition (``tables.period_cells``
+#: counts a blocked trajectory in both): one cell to the audit's hypothetical units, which
+#: differ in both alike, or a reader who compares them would know what the audit says is open.
+SAME_UNITS: Mapping[tuple[str, str], tuple[str, str]] = {("blocks", "blocked"): ("flow", "blocked")}
+
+
 class CellKey(NamedTuple):
     """Where a number sits: ``table``, ``region``, ``sector`` (``*`` = all) and ``category``."""
 
@@ -282,6 +288,13 @@ class CountCell:
 
     key: CellKey
     group: CellKey | None = None
+
+
+def same_units(key: "CellKey") -> "CellKey":
+    """The cell ``key`` counts the same units as, by definition (:data:`SAME_UNITS`), or
+    ``key`` itself."""
+    table, category = SAME_UNITS.get((key.table, key.category), (key.table, key.category))
+    return key._replace(table=table, category=category)
 
 
 @dataclass(frozen=True, slots=True)
