@@ -20,7 +20,7 @@ from domain.deadlines import DeadlinePolicy, Offset
 from domain.trajectory import Trajectory
 from projections.organisations import organisation_kinds
 from projections.statistics import tables
-from projections.statistics.model import ALL_SECTORS, CellKey, Period
+from projections.statistics.model import ALL_SECTORS, CellKey, Period, same_units
 from projections.statistics.releases import ReleaseRefused
 from projections.statistics.tables import population, populations
 from projections.statistics.units import (
@@ -341,3 +341,30 @@ def test_a_release_on_another_versions_working_table_is_refused(
             releases.population(period)
     finally:
         worker.database.close()
+
+
+def test_cells_said_to_count_the_same_units_do_in_every_unit(
+    own_settings: Settings, record: CareRecord, story: Story
+) -> None:
+    """``model.SAME_UNITS`` tells the audit two cells are one (its hypothetical units differ in
+    both alike); that holds only while every unit counts in both or in neither, in every
+    region and sector of every period of the story."""
+    policy = build_policy(own_settings)
+    worker = build_projection_worker(own_settings, record)
+    try:
+        worker.catch_up()
+        releases = build_releases(own_settings, policy, read_models=worker.database)
+        periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
+        pairs = checked = 0
+        for period in periods:
+            got, _ = releases.population(period)
+            for cells in got.contributions.values():
+                for key, amount in cells.items():
+                    if same_units(key) != key:
+                        pairs += 1
+                        assert cells.get(same_units(key)) == amount, (period, key)
+                    checked += 1
+    finally:
+        worker.database.close()
+    assert pairs > 0, "no unit counted in a cell of SAME_UNITS: nothing was tested"
+    assert checked > pairs
