@@ -41,9 +41,9 @@ decided without a programme, alike in :func:`protect` and :func:`audit`. The ind
 of the tests (``tests/unit/disclosure_oracle.py``) holds every type uncapped.
 
 Known holes (README, "The gap: …"; issue #12 is open for them): the hypothetical types respect
-a cell's group and all-sectors cell only, not every relation the definitions imply — two tables
-counting the same units, counts of kinds per consultation, a year and its quarters, a quartile
-implying its count — so a reader can know more than this model allows.
+a cell's group, its all-sectors cell and the cells counting the same units (``SAME_UNITS``)
+only, not every relation the definitions imply — counts of kinds per consultation, a year and
+its quarters, a quartile implying its count — so a reader can know more than this model allows.
 
 Cells are only coupled through shared units. Units never cross regions in practice, so the
 programme decomposes per region (regions a unit does span are audited together); each region's
