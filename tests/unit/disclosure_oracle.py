@@ -117,7 +117,10 @@ def ranges(
             else:
                 assert result.status == 0, result.message
                 bounds.append(sense * result.fun)
-        holders = [h for h in _holders(number, key, groups, where) if h != i]
+        alike = [j for j in twins if rows[j][0] == number]
+        holders = [
+            h for j in alike for h in _holders(number, rows[j][1], groups, where) if h not in alike
+        ]
         cap = min((float(truth[h]) for h in holders), default=float("inf"))
         found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1], cap))
     return found
@@ -149,8 +152,11 @@ def _types(
             base = (number, root) if root != key else (number, key._replace(sector=ALL_SECTORS))
             b = where.get(base, t)
             if b != t and column[b] > 0:
-                lift += _holders(number, key, groups, where)
-                lift += _sector_holders(column, number, key, groups, where)
+                # In it, and so in every cell of its version counting the same units.
+                for other, cell in (rows[a] for a in twins):
+                    if other == number:
+                        lift += _holders(number, cell, groups, where)
+                        lift += _sector_holders(column, number, cell, groups, where)
             if column[t] > 0:
                 gone = {t}
                 whole = (number, key._replace(sector=ALL_SECTORS))

@@ -344,13 +344,19 @@ class _RegionAudit:
             lift: set[int] = set()
             for twin, base in bases.items():
                 if base != twin and base in counted:
-                    lift |= self._holders(twin) | self._own_sector(twin, self._atom(c))
+                    # In it, and so in every cell counting the same units (``SAME_UNITS``).
+                    for alike in self._alike(twin, twins):
+                        lift |= self._holders(alike) | self._own_sector(alike, self._atom(c))
             for h in lift:
                 counted[h] = max(counted.get(h, 0.0), 1.0)
             raised.append(tuple(sorted(counted.items())))
             if len(raised) == _HYPOTHETICAL_TYPES:
                 break
         return raised + self._alone(twins) + lowered
+
+    def _alike(self, r: int, twins: Sequence[int]) -> list[int]:
+        """Row ``r`` and the rows of its version counting the same units (its twins there)."""
+        return [t for t in twins if self.rows[t].release == self.rows[r].release]
 
     def _atom(self, c: int) -> tuple[tuple[int, float], ...]:
         """Atom ``c``'s column: (row, coefficient) for every row it counts in, by row."""
@@ -518,7 +524,8 @@ class _RegionAudit:
         lists" is protected by leaving room below twelve; above twelve there is none to leave."""
         row = self.rows[r]
         low, high = protection_interval(row.value, k)
-        holders = [self.rows[h].value for h in self._holders(r) if h != r]
+        alike = self._alike(r, self._twins[(row.period, same_units(row.key))])
+        holders = [self.rows[h].value for t in alike for h in self._holders(t) if h not in alike]
         return low, min([high, *holders])
 
     def freely_moves(self, r: int, maximise: bool) -> bool:
