@@ -9,6 +9,8 @@ and referral once, in its sector and in its region's ``*`` cell. On SQLite and P
 
 import dataclasses
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, timedelta
 from typing import Any
 
@@ -21,7 +23,7 @@ from domain.trajectory import Trajectory
 from projections.organisations import organisation_kinds
 from projections.statistics import tables
 from projections.statistics.model import ALL_SECTORS, SAME_UNITS, CellKey, Period, same_units
-from projections.statistics.releases import ReleaseRefused
+from projections.statistics.releases import ReleaseRefused, Releases
 from projections.statistics.tables import population, populations
 from projections.statistics.units import (
     KnownUnits,
@@ -32,6 +34,7 @@ from projections.statistics.units import (
     regions_and_sectors,
     worked_out_under,
 )
+from projections.worker import ProjectionWorker
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_policy, build_projection_worker, build_releases
 from tests.integration.stories import Story, logged_events, tell
@@ -69,6 +72,21 @@ def logged_in(events: list[tuple[int, Any]], period: Period, kind: type[Any]) ->
         for _, e in events
         if isinstance(e, kind) and period.contains(e.occurred_at.astimezone(UTC).date())
     )
+
+
+@contextmanager
+def story_releases(
+    own_settings: Settings, record: CareRecord
+) -> Iterator[tuple[ProjectionWorker, Releases, list[Period]]]:
+    """A worker caught up with the story, releases over its read models, and every quarter
+    and year of the story."""
+    worker = build_projection_worker(own_settings, record)
+    try:
+        worker.catch_up()
+        releases = build_releases(own_settings, build_policy(own_settings), worker.database)
+        yield worker, releases, [p for y in years(logged_events(record)) for p in y.audited_with()]
+    finally:
+        worker.database.close()
 
 
 def test_every_trajectory_is_one_unit_holding_no_personal_text(
@@ -289,11 +307,7 @@ def test_a_releases_population_is_the_one_every_unit_gives(
     deadlines the projection worked out: what it counts must be what every unit referred by
     the period's end gives, worked out afresh, for every quarter and year of the story."""
     policy = build_policy(own_settings)
-    worker = build_projection_worker(own_settings, record)
-    try:
-        worker.catch_up()
-        releases = build_releases(own_settings, policy, read_models=worker.database)
-        periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
+    with story_releases(own_settings, record) as (worker, releases, periods):
         left_out = 0
         for period in periods:
             got, _ = releases.population(period)
@@ -318,8 +332,6 @@ def test_a_releases_population_is_the_one_every_unit_gives(
             )
             assert got.values() == expected.values(), period
             assert got.contributions == expected.contributions, period
-    finally:
-        worker.database.close()
     assert left_out > 0, "no period left a settled unit out: the skip was not tested"
 
 
@@ -349,12 +361,7 @@ def test_cells_said_to_count_the_same_units_do_in_every_unit(
     """``model.SAME_UNITS`` tells the audit two cells are one (its hypothetical units differ in
     both alike); that holds only while every unit counts in both or in neither, in every
     region and sector of every period of the story."""
-    policy = build_policy(own_settings)
-    worker = build_projection_worker(own_settings, record)
-    try:
-        worker.catch_up()
-        releases = build_releases(own_settings, policy, read_models=worker.database)
-        periods = [p for year in years(logged_events(record)) for p in year.audited_with()]
+    with story_releases(own_settings, record) as (_, releases, periods):
         pairs = 0
         involved = {*SAME_UNITS, *SAME_UNITS.values()}
         for period in periods:
@@ -368,6 +375,4 @@ def test_cells_said_to_count_the_same_units_do_in_every_unit(
                     pairs += 1
                     assert len(amounts) == 2, (period, key, amounts)
                     assert amounts[0] == amounts[1], (period, key, amounts)
-    finally:
-        worker.database.close()
     assert pairs > 0, "no unit counted in a cell of SAME_UNITS: nothing was tested"
