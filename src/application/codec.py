@@ -45,7 +45,7 @@ from application.keys import KeyStore
 from application.sealing import SealBroken, seal_text, unseal_text
 from application.uuid_text import uuid_text
 from domain.common import ERASED
-from domain.record import Record
+from domain.record import UNOPENED, Record
 
 _ENVELOPE = frozenset({"originator_id", "originator_version"})
 
@@ -181,10 +181,6 @@ class MsgspecMapper(Mapper[UUID]):
             from_version += 1
         typed = msgspec.convert(raw, state_struct(cls), strict=False)
         return msgspec.structs.asdict(typed)
-
-
-#: Where an event decoded with its sealed fields shut keeps what opens them.
-UNOPENED = "_unopened"
 
 
 class Unopened:

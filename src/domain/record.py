@@ -14,6 +14,10 @@ from eventsourcing.domain import Aggregate
 from domain.common import Actor
 from domain.errors import ClientErased, NotFound
 
+#: Where an event decoded with its sealed fields shut keeps what opens them
+#: (``application.codec.Unopened``).
+UNOPENED = "_unopened"
+
 
 class Record(Aggregate):
     """The base of the record's aggregates."""
@@ -42,12 +46,12 @@ class Record(Aggregate):
             projection, and opening is the largest cost of a rebuild (issue #22). Whatever
             reads one gets it opened, as if decoded at once: placeholders if the subject's key
             is gone. Only called for a name the event does not hold."""
-            unopened = self.__dict__.get("_unopened")
+            unopened = self.__dict__.get(UNOPENED)
             if unopened is None or name not in unopened.withheld:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             opened = unopened.opened()  # raises, changing nothing, if they do not open
             self.__dict__.update(opened)
-            del self.__dict__["_unopened"]
+            del self.__dict__[UNOPENED]
             return opened[name]
 
         def apply(self, aggregate: Any) -> None:

@@ -67,9 +67,9 @@ def decode_state(trajectory_id: UUID, version: int, data: bytes) -> Trajectory:
 #: indexes hold only open trajectories.
 BOARD_COLUMNS = ("board_anchor", "board_consultation_on", "board_recorded_at")
 _BOARD_COLUMNS_DDL = ", ".join(f"{c} TEXT" for c in BOARD_COLUMNS)
-#: The statuses of a trajectory that can be stuck: a referral never accepted is stuck too.
 _PARTY_COLUMNS = ("organisation", "trajectory_id", "referred_at", *BOARD_COLUMNS)
 _PARTY_TYPES = ("text",) * len(_PARTY_COLUMNS)
+#: The statuses of a trajectory that can be stuck: a referral never accepted is stuck too.
 BOARD_STATUSES = frozenset({Status.REFERRED, Status.ACCEPTED, Status.ACTIVE, Status.BLOCKED})
 
 

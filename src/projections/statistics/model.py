@@ -253,10 +253,14 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
         counted = np.bincount(self.cells[self.amounts != 0], minlength=size)
         return np.rint(totals).astype(np.int64), counted.astype(np.int64)
 
-    def __getitem__(self, unit: str) -> Mapping[CellKey, int]:
+    def _positions(self) -> dict[str, int]:
+        """Each unit's position, worked out on the first lookup by unit."""
         if self._index is None:
             self._index = {u: i for i, u in enumerate(self.units)}
-        i = self._index[unit]
+        return self._index
+
+    def __getitem__(self, unit: str) -> Mapping[CellKey, int]:
+        i = self._positions()[unit]
         start, end = int(self.offsets[i]), int(self.offsets[i + 1])
         return {
             self.cell_keys[c]: a
@@ -272,9 +276,7 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
         return len(self.units)
 
     def __contains__(self, unit: object) -> bool:
-        if self._index is None:
-            self._index = {u: i for i, u in enumerate(self.units)}
-        return unit in self._index
+        return unit in self._positions()
 
 
 @dataclass(frozen=True, slots=True)
