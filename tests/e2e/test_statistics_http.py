@@ -265,6 +265,37 @@ def test_a_release_withholding_a_total_its_published_parts_give_away_is_refused(
     assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
 
 
+def test_a_release_publishing_a_quartile_the_rules_withhold_is_refused(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``protect`` at fault: it publishes a quartile of fewer than k trajectories. The release
+    step checks every published quartile against the quartile rules and refuses."""
+    from projections.statistics import disclosure
+    from projections.statistics.model import Protected, ReleasedCell
+
+    (settings, _, http), releases = app
+    protect = disclosure.protect
+
+    def publishes_a_withheld_median(population: Any, *args: Any, **kwargs: Any) -> Protected:
+        chosen = protect(population, *args, **kwargs)
+        median = next(
+            c
+            for c in chosen.cells
+            if c.kind == "quantile" and c.quantile == 0.5 and c.withheld is not None
+        )
+        cells = tuple(
+            ReleasedCell(c.key, c.kind, 14.0, None, c.quantile) if c == median else c
+            for c in chosen.cells
+        )
+        return Protected(cells=cells, audit=chosen.audit)
+
+    monkeypatch.setattr(disclosure, "protect", publishes_a_withheld_median)
+    with pytest.raises(ReleaseRefused, match="quartile rules withhold"):
+        releases.release(PERIOD)
+    assert releases.store.releases() == []
+    assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
+
+
 def test_the_scheduler_releases_each_closed_period_once(app: tuple[App, Releases]) -> None:
     _, releases = app
     made = releases.run_due()

@@ -17,6 +17,7 @@ from scipy.optimize import linprog
 
 from projections.statistics.model import (
     ALL_SECTORS,
+    SIZE_PREFIX,
     CellKey,
     Population,
     Protected,
@@ -55,10 +56,13 @@ def ranges(
     population: Population,
     published: Mapping[CellKey, int],
     earlier: Sequence[PublishedVersion] = (),
+    floors: Mapping[CellKey, int] | None = None,
 ) -> list[Range]:
-    """The range of every withheld count cell of this release and of ``earlier``."""
+    """The range of every withheld count cell of this release and of ``earlier``; a quantile's
+    size (``floors``, and each earlier version's) is at least its floor."""
+    floors = floors or {}
     versions: list[tuple[int | None, Mapping[str, Mapping[CellKey, int]], set[CellKey], dict]] = [
-        (None, population.contributions, set(population.counts), dict(published))
+        (None, population.contributions, set(population.counts) | set(floors), dict(published))
     ]
     for version in earlier:
         # The cells of that version's shape (a quarter's has no sector cells).
@@ -68,7 +72,8 @@ def ranges(
             if version.period.by_sector or key.sector == ALL_SECTORS
         }
         for unit_cells in version.contributions.values():
-            cells.update(unit_cells)
+            cells.update(key for key in unit_cells if not key.category.startswith(SIZE_PREFIX))
+        cells.update(version.floors)
         versions.append((version.number, version.contributions, cells, dict(version.published)))
     rows: list[tuple[int | None, CellKey]] = [
         (number, key) for number, _, cells, _ in versions for key in sorted(cells)
@@ -90,11 +95,16 @@ def ranges(
         for number, _, _, published_here in versions
         for key, value in published_here.items()
     }
+    at_least = {
+        where[(number, key)]: floor
+        for number, found in [(None, floors), *((v.number, v.floors) for v in earlier)]
+        for key, floor in found.items()
+    }
     groups = {key: cell.group for key, cell in population.counts.items() if cell.group}
     period_of = {None: population.period, **{v.number: v.period for v in earlier}}
     found: list[Range] = []
     for i, (number, key) in enumerate(rows):
-        if i in fixed:
+        if i in fixed or i in at_least:
             continue
         twins = [
             j
@@ -103,12 +113,15 @@ def ranges(
         ]
         columns = np.hstack([matrix, _types(matrix, twins, rows, groups, where)])
         eq_rows = sorted(fixed)
+        ub_rows = sorted(at_least)
         bounds = []
         for sense in (1.0, -1.0):
             result = linprog(
                 sense * columns[i],
                 A_eq=columns[eq_rows],
                 b_eq=[fixed[r] for r in eq_rows],
+                A_ub=-columns[ub_rows] if ub_rows else None,
+                b_ub=[-at_least[r] for r in ub_rows] if ub_rows else None,
                 bounds=(0, None),
                 method="highs",
             )
