@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -315,3 +316,32 @@ def test_an_unknown_release_or_table_is_not_found(app: tuple[App, Releases]) -> 
         assert response.status_code == 404, response.text
     bad = http.get("/v1/statistics/releases?period=2025Q5", headers=reader)
     assert bad.status_code == 400 or bad.status_code == 422, bad.text
+
+
+def test_an_earlier_release_tells_the_next_audit_what_its_quartiles_said(
+    app: tuple[App, Releases],
+) -> None:
+    """The quartiles a release published are inequalities of every later audit of its year:
+    the store gives them back as the earlier version's floors (a median at k = 10: at least
+    20 trajectories). A release of rule set 1, whose units hold no sizes, gives none."""
+    from projections.statistics.model import CellKey, quantile_size
+    from projections.statistics.store import CellRow
+
+    _, releases = app
+    made = releases.store.release(releases.release(PERIOD).number)
+    assert made is not None
+    median = CellRow(
+        sector="*", category="days_to_acceptance", kind="quantile", value=21.0, quantile=0.5
+    )
+    size = quantile_size(CellKey("flow", "west-flanders", "*", "days_to_acceptance"))
+    units = {"west-flanders": {f"u{i}": {size: 1} for i in range(24)}}
+    for number, rule_set in (
+        (made.number + 1, "rodedraad-statistics/2"),
+        (made.number + 2, "rodedraad-statistics/1"),
+    ):
+        said = msgspec.structs.replace(made, rule_set=rule_set, number=number, revises=number - 1)
+        releases.store.save(said, {("flow", "west-flanders"): [median]}, units)
+
+    floors = [v.floors for v in releases.store.published_versions([PERIOD])]
+
+    assert floors[1:] == [{size: 20}, {}]

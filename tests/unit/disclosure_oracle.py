@@ -24,6 +24,7 @@ from projections.statistics.model import (
     PublishedVersion,
     protection_interval,
     same_units,
+    size_group,
 )
 
 
@@ -101,6 +102,9 @@ def ranges(
         for key, floor in found.items()
     }
     groups = {key: cell.group for key, cell in population.counts.items() if cell.group}
+    for _, key in rows:
+        if (group := size_group(key)) is not None:
+            groups[key] = group
     period_of = {None: population.period, **{v.number: v.period for v in earlier}}
     found: list[Range] = []
     for i, (number, key) in enumerate(rows):
@@ -132,7 +136,11 @@ def ranges(
                 bounds.append(sense * result.fun)
         alike = [j for j in twins if rows[j][0] == number]
         holders = [
-            h for j in alike for h in _holders(number, rows[j][1], groups, where) if h not in alike
+            h
+            for j in alike
+            if j not in at_least  # a quantile's size counts trajectories, its twin maybe events
+            for h in _holders(number, rows[j][1], groups, where)
+            if h not in alike
         ]
         cap = min((float(truth[h]) for h in holders), default=float("inf"))
         found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1], cap))

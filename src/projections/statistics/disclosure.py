@@ -15,9 +15,10 @@ The rules, in the order they apply:
   not be able to narrow a withheld count ``v`` below ``protection_interval(v, k)``. While one
   can be narrowed, one more published cell is withheld ``secondary``.
 - **Quantiles** are released as quartiles rounded to whole weeks, never a minimum or maximum,
-  and only where their size (``model.quantile_size``, a count audited like the others) is
-  published (``size_withheld``): "k on either side" says n ≥ 2k, which must not bound a
-  withheld count. **Rates** only where both parts are published.
+  with at least k values on either side: so a released quartile says its duration is of at
+  least ``model.smallest_size`` trajectories, an inequality the audit holds; where it would
+  narrow a withheld count, the quartiles are withheld ``secondary``. **Rates** only where both
+  parts are published.
 
 The audit's model (why it is sound). Every count is a sum over units (``model.py``). Units with
 the same contribution vector — across this release's cells and every earlier version's cells,
@@ -92,6 +93,7 @@ from projections.statistics.model import (
     protection_interval,
     quantile_size,
     same_units,
+    size_group,
     smallest_size,
 )
 
@@ -354,7 +356,7 @@ class _RegionAudit:
         types can only narrow the range found, so the programme errs on the side of
         withholding. Where the full set is decisive without a programme ("every unit taken
         out" touches withheld rows only), :meth:`freely_moves` decides instead; where the
-        capped set would refuse a release, the ``whole`` set decides (:meth:`bound`)."""
+        capped set finds the cell narrowed, the ``whole`` set decides (:meth:`bound`)."""
         twins = self._twins[(self.rows[start].period, same_units(self.rows[start].key))]
         cap = None if whole else _HYPOTHETICAL_TYPES
         lowered: list[tuple[tuple[int, float], ...]] = []
@@ -369,8 +371,6 @@ class _RegionAudit:
             if kept:
                 lowered.append(kept)
             if len(lowered) == cap:
-                if len(atoms) > cap:
-                    self._capped.add(start)
                 break
         bases = {twin: self._base(twin) for twin in twins}
         raised: list[tuple[tuple[int, float], ...]] = []
@@ -387,9 +387,9 @@ class _RegionAudit:
                 counted[h] = max(counted.get(h, 0.0), 1.0)
             raised.append(tuple(sorted(counted.items())))
             if len(raised) == cap:
-                if len(atoms) > cap:
-                    self._capped.add(start)
                 break
+        if any(len(self.rows[x].cols) > _HYPOTHETICAL_TYPES for x in [*twins, *bases.values()]):
+            self._capped.add(start)  # some of its types may be left out (see :meth:`capped`)
         return raised + self._alone(twins) + lowered
 
     def _alike(self, r: int, twins: Sequence[int]) -> list[int]:
@@ -571,7 +571,13 @@ class _RegionAudit:
         row = self.rows[r]
         low, high = protection_interval(row.value, k)
         alike = self._alike(r, self._twins[(row.period, same_units(row.key))])
-        holders = [self.rows[h].value for t in alike for h in self._holders(t) if h not in alike]
+        holders = [
+            self.rows[h].value
+            for t in alike
+            if self.rows[t].floor is None  # (a size counts trajectories, a twin maybe events)
+            for h in self._holders(t)
+            if h not in alike
+        ]
         return low, min([high, *holders])
 
     def freely_moves(self, r: int, maximise: bool) -> bool:
@@ -618,7 +624,7 @@ class _RegionAudit:
             self.highs.changeRowBounds(self._lp_row[i], -highspy.kHighsInf, highspy.kHighsInf)
         self._relaxed = True
         try:
-            bound = self.bound(r, maximise)
+            bound = self.bound(r, maximise, whole=self.capped(r))
             activity = self._activity
         finally:
             self._relaxed = False
@@ -726,7 +732,9 @@ class _RegionAudit:
             highs.setOptionValue("simplex_strategy", 4)
 
     def capped(self, r: int) -> bool:
-        """Whether row ``r``'s programme holds only some of its hypothetical types."""
+        """Whether row ``r``'s programme may hold only some of its hypothetical types: more
+        atoms count in a row its types are made from than the cap (the rarest of them may all
+        have given no type, so this errs towards asking the whole set)."""
         if (r, False) not in self._phantoms:
             self._phantoms[(r, False)] = self._hypothetical(r)
         return r in self._capped
@@ -853,6 +861,9 @@ def _build(
     ``withheld``), the sizes of its released quantiles (``floors``, see :func:`size_floors`)
     and every earlier version's cells and sizes, columns for the atoms."""
     groups = {key: cell.group for key, cell in population.counts.items() if cell.group is not None}
+    for key in {*floors, *(key for version in earlier for key in version.floors)}:
+        if (group := size_group(key)) is not None:
+            groups[key] = group
     values = population.values()
     rows: list[_Row] = []
     own: dict[CellKey, int] = {}
@@ -862,11 +873,7 @@ def _build(
         own[key] = len(rows)
         rows.append(_Row(key, None, value, is_published, fixed=False, period=population.period))
     sizes = _totals(PackedContributions.of(population.contributions), floors)
-    if short := sorted(key.text() for key, floor in floors.items() if sizes[key] < floor):
-        raise ValueError(
-            f"the units count in fewer of {short[0]} than its released quartiles need: the "
-            "population's contributions lack the quantiles' sizes (model.quantile_size)"
-        )
+    _check_floors(sizes, floors, "this release")
     for key in sorted(floors):
         own[key] = len(rows)
         rows.append(
@@ -905,6 +912,7 @@ def _build(
                 )
             )
         sizes = _totals(packed, version.floors)
+        _check_floors(sizes, version.floors, f"release {version.number}")
         for key in sorted(version.floors):
             lookup[key] = len(rows)
             rows.append(
@@ -914,6 +922,18 @@ def _build(
             )
         lookups.append((packed, lookup))
     return _parts(rows, lookups, groups)
+
+
+def _check_floors(sizes: Mapping[CellKey, int], floors: Mapping[CellKey, int], of: str) -> None:
+    """Refuse a model whose units count in fewer of a quantile's size than its released
+    quartiles need: their contributions lack the sizes (``model.quantile_size``), so what
+    the quartiles say cannot be audited."""
+    if short := sorted(key.text() for key, floor in floors.items() if sizes[key] < floor):
+        raise AuditFailed(
+            f"the units of {of} count in fewer of {short[0]} than its released quartiles "
+            "need: its units' contributions lack the quantiles' sizes, so what they say cannot "
+            "be audited; recompute the release from one population"
+        )
 
 
 def _totals(
@@ -1101,6 +1121,7 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
         low = high = float(row.value)
         published_again = False
         for maximise in (False, True):
+            whole = False  # every hypothetical type, once the capped ones fell short
             while True:
                 if part.freely_moves(r, maximise):
                     bound = _Bound(_FREE if maximise else 0.0, None)
@@ -1109,26 +1130,22 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                 if reached >= needed_high - 1e-6 if maximise else reached <= needed_low + 1e-6:
                     bound = _Bound(reached, None)
                     break
-                bound = part.bound(r, maximise, needed_high if maximise else needed_low)
-                opened = (
-                    bound.value >= needed_high - 1e-6
-                    if maximise
-                    else bound.value <= needed_low + 1e-6
-                )
-                if not opened and part.capped(r):
+                enough = needed_high if maximise else needed_low
+                bound = part.bound(r, maximise, enough, whole)
+                opened = bound.value >= enough - 1e-6 if maximise else bound.value <= enough + 1e-6
+                if not opened and not whole and part.capped(r):
                     # The capped types may be what narrows it: the model itself, with every
-                    # type, decides (and its dual names what to withhold).
-                    bound = part.bound(r, maximise, needed_high if maximise else needed_low, True)
+                    # type, decides (and its dual names what to withhold), from now on.
+                    whole = True
+                    bound = part.bound(r, maximise, enough, whole)
                     opened = (
-                        bound.value >= needed_high - 1e-6
-                        if maximise
-                        else bound.value <= needed_low + 1e-6
+                        bound.value >= enough - 1e-6 if maximise else bound.value <= enough + 1e-6
                     )
                 if opened:
                     break
                 chosen = _candidate(part, r, bound.duals)
                 if chosen is None:
-                    moved = part.relaxed(r, maximise, needed_high if maximise else needed_low)
+                    moved = part.relaxed(r, maximise, enough)
                     chosen = _best(part, r, moved or ())
                 if chosen is None and row.release is None and row.key in secondary:
                     part.publish_again(r)

@@ -149,6 +149,16 @@ def quantile_size(key: "CellKey") -> "CellKey":
     return key._replace(table=table, category=category)
 
 
+def size_group(key: "CellKey") -> "CellKey | None":
+    """The count a quantile's size is a part of, where it is not the same units as one
+    (``SAME_UNITS``): a trajectory that ended a block for a reason in the period was blocked
+    for it then, so ``n:block_days:<reason>`` is a part of ``reason:<reason>``."""
+    prefix = f"{SIZE_PREFIX}block_days:"
+    if key.category.startswith(prefix):
+        return key._replace(category=f"reason:{key.category.removeprefix(prefix)}")
+    return None
+
+
 def size_cell(table: str, category: str) -> tuple[str, str]:
     """:func:`quantile_size` as (table, category)."""
     return table, f"{SIZE_PREFIX}{category}"
