@@ -21,6 +21,7 @@ from projections.statistics.model import (
     Population,
     QuantileCell,
     RateCell,
+    quantile_size,
 )
 
 SECTORS = ("youth", "adult", "disability")
@@ -132,9 +133,9 @@ def synthetic_population(
         if CellKey("flow", region, sector, "accepted") in cells:
             days = int(rng.lognormvariate(3.0, 0.6))
             for where in (sector, ALL_SECTORS):
-                durations.setdefault(
-                    CellKey("durations", region, where, "days_to_acceptance"), []
-                ).append(days)
+                quantile = CellKey("flow", region, where, "days_to_acceptance")
+                durations.setdefault(quantile, []).append(days)
+                cells[quantile_size(quantile)] = 1  # the unit counts in the quantile's size
     counts = cell_definitions(regions)
     quantiles = {key: QuantileCell(key, tuple(values)) for key, values in durations.items()}
     rates: dict[CellKey, RateCell] = {}

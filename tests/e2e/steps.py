@@ -13,6 +13,7 @@ import httpx
 from litestar.testing import TestClient
 
 from projections.statistics.model import Period
+from projections.statistics.releases import RULE_SET_VERSION
 from projections.statistics.store import AuditSummary, CellRow, ReleaseDescription, TableSummary
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container, build_release_store
@@ -94,7 +95,7 @@ def save_period_release(
                 revises=None if latest is None else latest.number,
                 computed_at=datetime.now(UTC),
                 log_position=position,
-                rule_set="rodedraad-statistics/1",
+                rule_set=RULE_SET_VERSION,
                 k=10,
                 deployment="local",
                 deadline_policies={region: "0" * 16},

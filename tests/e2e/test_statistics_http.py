@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -265,6 +266,37 @@ def test_a_release_withholding_a_total_its_published_parts_give_away_is_refused(
     assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
 
 
+def test_a_release_publishing_a_quartile_the_rules_withhold_is_refused(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``protect`` at fault: it publishes a quartile of fewer than k trajectories. The release
+    step checks every published quartile against the quartile rules and refuses."""
+    from projections.statistics import disclosure
+    from projections.statistics.model import Protected, ReleasedCell
+
+    (settings, _, http), releases = app
+    protect = disclosure.protect
+
+    def publishes_a_withheld_median(population: Any, *args: Any, **kwargs: Any) -> Protected:
+        chosen = protect(population, *args, **kwargs)
+        median = next(
+            c
+            for c in chosen.cells
+            if c.kind == "quantile" and c.quantile == 0.5 and c.withheld is not None
+        )
+        cells = tuple(
+            ReleasedCell(c.key, c.kind, 14.0, None, c.quantile) if c == median else c
+            for c in chosen.cells
+        )
+        return Protected(cells=cells, audit=chosen.audit)
+
+    monkeypatch.setattr(disclosure, "protect", publishes_a_withheld_median)
+    with pytest.raises(ReleaseRefused, match="quartile rules withhold"):
+        releases.release(PERIOD)
+    assert releases.store.releases() == []
+    assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
+
+
 def test_the_scheduler_releases_each_closed_period_once(app: tuple[App, Releases]) -> None:
     _, releases = app
     made = releases.run_due()
@@ -284,3 +316,32 @@ def test_an_unknown_release_or_table_is_not_found(app: tuple[App, Releases]) -> 
         assert response.status_code == 404, response.text
     bad = http.get("/v1/statistics/releases?period=2025Q5", headers=reader)
     assert bad.status_code == 400 or bad.status_code == 422, bad.text
+
+
+def test_an_earlier_release_tells_the_next_audit_what_its_quartiles_said(
+    app: tuple[App, Releases],
+) -> None:
+    """The quartiles a release published are inequalities of every later audit of its year:
+    the store gives them back as the earlier version's floors (a median at k = 10: at least
+    20 trajectories). A release of rule set 1, whose units hold no sizes, gives none."""
+    from projections.statistics.model import CellKey, quantile_size
+    from projections.statistics.store import CellRow
+
+    _, releases = app
+    made = releases.store.release(releases.release(PERIOD).number)
+    assert made is not None
+    median = CellRow(
+        sector="*", category="days_to_acceptance", kind="quantile", value=21.0, quantile=0.5
+    )
+    size = quantile_size(CellKey("flow", "west-flanders", "*", "days_to_acceptance"))
+    units = {"west-flanders": {f"u{i}": {size: 1} for i in range(24)}}
+    for number, rule_set in (
+        (made.number + 1, "rodedraad-statistics/2"),
+        (made.number + 2, "rodedraad-statistics/1"),
+    ):
+        said = msgspec.structs.replace(made, rule_set=rule_set, number=number, revises=number - 1)
+        releases.store.save(said, {("flow", "west-flanders"): [median]}, units)
+
+    floors = [v.floors for v in releases.store.published_versions([PERIOD])]
+
+    assert floors[1:] == [{size: 20}, {}]

@@ -17,12 +17,14 @@ from scipy.optimize import linprog
 
 from projections.statistics.model import (
     ALL_SECTORS,
+    SIZE_PREFIX,
     CellKey,
     Population,
     Protected,
     PublishedVersion,
     protection_interval,
     same_units,
+    size_group,
 )
 
 
@@ -55,10 +57,13 @@ def ranges(
     population: Population,
     published: Mapping[CellKey, int],
     earlier: Sequence[PublishedVersion] = (),
+    floors: Mapping[CellKey, int] | None = None,
 ) -> list[Range]:
-    """The range of every withheld count cell of this release and of ``earlier``."""
+    """The range of every withheld count cell of this release and of ``earlier``; a quantile's
+    size (``floors``, and each earlier version's) is at least its floor."""
+    floors = floors or {}
     versions: list[tuple[int | None, Mapping[str, Mapping[CellKey, int]], set[CellKey], dict]] = [
-        (None, population.contributions, set(population.counts), dict(published))
+        (None, population.contributions, set(population.counts) | set(floors), dict(published))
     ]
     for version in earlier:
         # The cells of that version's shape (a quarter's has no sector cells).
@@ -68,7 +73,8 @@ def ranges(
             if version.period.by_sector or key.sector == ALL_SECTORS
         }
         for unit_cells in version.contributions.values():
-            cells.update(unit_cells)
+            cells.update(key for key in unit_cells if not key.category.startswith(SIZE_PREFIX))
+        cells.update(version.floors)
         versions.append((version.number, version.contributions, cells, dict(version.published)))
     rows: list[tuple[int | None, CellKey]] = [
         (number, key) for number, _, cells, _ in versions for key in sorted(cells)
@@ -90,11 +96,19 @@ def ranges(
         for number, _, _, published_here in versions
         for key, value in published_here.items()
     }
+    at_least = {
+        where[(number, key)]: floor
+        for number, found in [(None, floors), *((v.number, v.floors) for v in earlier)]
+        for key, floor in found.items()
+    }
     groups = {key: cell.group for key, cell in population.counts.items() if cell.group}
+    for _, key in rows:
+        if (group := size_group(key)) is not None:
+            groups[key] = group
     period_of = {None: population.period, **{v.number: v.period for v in earlier}}
     found: list[Range] = []
     for i, (number, key) in enumerate(rows):
-        if i in fixed:
+        if i in fixed or i in at_least:
             continue
         twins = [
             j
@@ -103,12 +117,15 @@ def ranges(
         ]
         columns = np.hstack([matrix, _types(matrix, twins, rows, groups, where)])
         eq_rows = sorted(fixed)
+        ub_rows = sorted(at_least)
         bounds = []
         for sense in (1.0, -1.0):
             result = linprog(
                 sense * columns[i],
                 A_eq=columns[eq_rows],
                 b_eq=[fixed[r] for r in eq_rows],
+                A_ub=-columns[ub_rows] if ub_rows else None,
+                b_ub=[-at_least[r] for r in ub_rows] if ub_rows else None,
                 bounds=(0, None),
                 method="highs",
             )
@@ -119,7 +136,11 @@ def ranges(
                 bounds.append(sense * result.fun)
         alike = [j for j in twins if rows[j][0] == number]
         holders = [
-            h for j in alike for h in _holders(number, rows[j][1], groups, where) if h not in alike
+            h
+            for j in alike
+            if j not in at_least  # a quantile's size counts trajectories, its twin maybe events
+            for h in _holders(number, rows[j][1], groups, where)
+            if h not in alike
         ]
         cap = min((float(truth[h]) for h in holders), default=float("inf"))
         found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1], cap))

@@ -1,13 +1,22 @@
 """Disclosure control (issue #12, point 4), checked against an independent LP oracle."""
 
+import itertools
+import math
 import random
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import pytest
 from benchmarks.disclosure import synthetic_population
 
-from projections.statistics.disclosure import AuditFailed, audit, protect
+from projections.statistics.disclosure import (
+    AuditFailed,
+    audit,
+    protect,
+    released_quantiles,
+    size_floors,
+)
 from projections.statistics.model import (
     ALL_SECTORS,
     CellKey,
@@ -18,7 +27,9 @@ from projections.statistics.model import (
     QuantileCell,
     RateCell,
     ReleasedCell,
+    quantile_size,
     same_units,
+    smallest_size,
 )
 from tests.unit.disclosure_oracle import published_counts, ranges
 
@@ -191,9 +202,18 @@ def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:
         protect(population(contributions), K, [earlier])
 
 
+def sized(
+    key: CellKey, values: Iterable[int]
+) -> tuple[QuantileCell, dict[str, dict[CellKey, int]]]:
+    """A quantile cell with one value per unit, and those units counting in its size."""
+    values = tuple(values)
+    size = quantile_size(key)
+    return QuantileCell(key, values), {f"{key.text()}#{i}": {size: 1} for i in range(len(values))}
+
+
 def test_quartiles_are_released_in_whole_weeks_never_the_extremes() -> None:
-    durations = QuantileCell(CellKey("durations", "r", ALL_SECTORS, "days"), tuple(range(1, 101)))
-    subject = population({}, [], quantiles=[durations])
+    durations, units = sized(CellKey("durations", "r", ALL_SECTORS, "days"), range(1, 101))
+    subject = population(units, [], quantiles=[durations])
 
     released = [c for c in protect(subject, K).cells if c.kind == "quantile"]
 
@@ -202,12 +222,95 @@ def test_quartiles_are_released_in_whole_weeks_never_the_extremes() -> None:
 
 def test_a_quartile_with_fewer_than_k_values_on_a_side_is_withheld() -> None:
     """Fifteen values: the first quartile has three below it."""
-    durations = QuantileCell(CellKey("durations", "r", ALL_SECTORS, "days"), tuple(range(15)))
-    subject = population({}, [], quantiles=[durations])
+    durations, units = sized(CellKey("durations", "r", ALL_SECTORS, "days"), range(15))
+    subject = population(units, [], quantiles=[durations])
 
     released = [c for c in protect(subject, K).cells if c.kind == "quantile"]
 
     assert {c.withheld for c in released} == {"quantile_too_few"}
+
+
+def witness(n: int, q: float) -> tuple[int, ...]:
+    """``n`` values whose quartile ``q`` has as many values strictly below and above it as
+    ``n`` allows: 0 up to its rank, then a value on it where the rank falls on one, then 56
+    (the quartile and its rounding to weeks lie strictly between)."""
+    rank = (n - 1) * q
+    low = math.floor(rank)
+    if rank == low:
+        return (0,) * low + (28,) + (56,) * (n - 1 - low)
+    return (0,) * (low + 1) + (56,) * (n - 1 - low)
+
+
+@pytest.mark.parametrize(("q", "smallest"), [(0.5, 20), (0.25, 38), (0.75, 38)])
+def test_what_a_released_quartile_says_of_its_size(q: float, smallest: int) -> None:
+    """k = 10: a median needs ten values below and ten above it, so 20 at least (the median
+    then between two ranks); a first or third quartile needs 38. The rules release one of
+    that many values and none of one fewer, whatever the values."""
+    assert smallest_size([q], K) == smallest
+
+    def released(n: int) -> bool:
+        cells = released_quantiles(QuantileCell(flow("r", "*", "d"), witness(n, q)), K)
+        return next(c for c in cells if c.quantile == q).value is not None
+
+    assert released(smallest)
+    assert not released(smallest - 1)
+    assert smallest_size([0.25, 0.5, 0.75], K) == 38
+
+
+def test_a_quartile_is_withheld_where_it_would_narrow_a_withheld_count() -> None:
+    """25 accepted trajectories of the youth sector, 4 of the adult one, 29 in the region, and
+    the days to acceptance of each. Youth's median has 12 values on either side, so on its own
+    it passes the rules; but it says youth had at least 20 accepted, while the audit must keep
+    [17.5, 32.5] open for youth's withheld count (the adult one is below k, and the region's
+    gives youth away with it). So youth's quartiles are withheld too; the region's stand."""
+    accepted = flow("r", ALL_SECTORS, "accepted")
+    region = flow("r", ALL_SECTORS, "days_to_acceptance")
+    contributions: dict[str, dict[CellKey, int]] = {}
+    values: dict[str, list[int]] = {"youth": [], "adult": []}
+    for i in range(29):
+        sector = "youth" if i < 25 else "adult"
+        values[sector].append(i + 1)
+        contributions[f"t{i}"] = {
+            key._replace(sector=where): 1
+            for key in (accepted, quantile_size(region))
+            for where in (sector, ALL_SECTORS)
+        }
+    quantiles = [
+        QuantileCell(region._replace(sector=sector), tuple(found))
+        for sector, found in values.items()
+    ] + [QuantileCell(region, tuple(range(1, 30)))]
+    counts = [CountCell(accepted._replace(sector=s)) for s in ("youth", "adult", ALL_SECTORS)]
+    subject = population(contributions, counts, quantiles=quantiles)
+
+    protected = protect(subject, K)
+
+    assert cell(protected.cells, accepted._replace(sector="adult")).withheld == "below_k"
+    assert cell(protected.cells, accepted._replace(sector="youth")).withheld == "secondary"
+    assert cell(protected.cells, accepted).value == 29
+    quartiles = {(c.key.sector, c.quantile): c for c in protected.cells if c.kind == "quantile"}
+    assert [quartiles[("youth", q)].withheld for q in (0.25, 0.5, 0.75)] == [
+        "quantile_too_few",
+        "secondary",
+        "quantile_too_few",
+    ]
+    assert quartiles[("*", 0.5)].value is not None, "the region's median stands"
+    assert protected.passed
+    floors = size_floors(protected.cells, K)
+    assert floors == {quantile_size(region): 20}
+    # The oracle, given what the released quartiles say, agrees that nothing is narrowed.
+    narrowed = [
+        r
+        for r in ranges(subject, published_counts(protected), (), floors)
+        if not r.keeps_interval(K)
+    ]
+    assert narrowed == []
+    # Had youth's median been released, the oracle would see youth's count narrowed.
+    leaked = {**floors, quantile_size(region._replace(sector="youth")): 20}
+    assert [
+        r.key
+        for r in ranges(subject, published_counts(protected), (), leaked)
+        if not r.keeps_interval(K)
+    ] == [accepted._replace(sector="youth")]
 
 
 def test_a_rate_is_withheld_when_its_numerator_is() -> None:
@@ -413,3 +516,107 @@ def test_cells_counting_the_same_units_are_withheld_together_or_published_togeth
     ]
     narrowed = [r for r in ranges(subject, published_counts(protected)) if not r.keeps_interval(5)]
     assert (apart, narrowed) == ([], [])
+
+
+def test_what_block_days_quartiles_say_reaches_the_reason_they_are_a_part_of() -> None:
+    """25 trajectories blocked for waiting lists, 22 of whose blocks ended in the period, 15
+    for funding. A released median of the days blocked for waiting lists says at least 20
+    trajectories ended such a block, each of them blocked for waiting lists: the withheld
+    reason's range must not go below 20 (``model.size_group``), in the audit and the oracle."""
+    blocks = partial(CellKey, "blocks", "r", ALL_SECTORS)
+    blocked, waiting, funding = (
+        blocks("blocked"),
+        blocks("reason:waiting_list"),
+        blocks("reason:funding"),
+    )
+    size = quantile_size(blocks("block_days:waiting_list"))
+    contributions: dict[str, dict[CellKey, int]] = {}
+    for i in range(25):
+        contributions[f"w{i}"] = {blocked: 1, waiting: 1, **({size: 1} if i < 22 else {})}
+    for i in range(15):
+        contributions[f"f{i}"] = {blocked: 1, funding: 1}
+    counts = [CountCell(blocked), CountCell(waiting, blocked), CountCell(funding, blocked)]
+    subject = population(contributions, counts)
+    published = {blocked: 40, funding: 15}
+
+    (finding,) = audit(subject, published, [waiting], K, floors={size: 20})
+    (reader,) = ranges(subject, published, (), {size: 20})
+
+    assert (finding.low, reader.low) == (20, 20)
+    assert not finding.protected
+    assert not reader.keeps_interval(K)
+
+
+def test_a_withheld_event_count_keeps_its_whole_interval_beside_a_size_of_trajectories() -> None:
+    """Youth holds 44 start consultations of 22 trajectories. Its twin, the size of the days
+    to the start consultation, counts those 22 trajectories; the region's size (45) is no
+    bound on youth's 44 consultations, so its interval reaches 57.2."""
+    start = partial(CellKey, "procedures", "r")
+    days = partial(CellKey, "flow", "r")
+    contributions: dict[str, dict[CellKey, int]] = {}
+    values: dict[str, list[int]] = {"youth": [], "disability": [], "adult": [], ALL_SECTORS: []}
+    unit = 0
+    for sector, (trajectories, each) in {
+        "youth": (22, 2),
+        "disability": (20, 1),
+        "adult": (3, 1),
+    }.items():
+        for j in range(trajectories):
+            values[sector].append(7 * (j + 1))
+            values[ALL_SECTORS].append(7 * (j + 1))
+            contributions[f"t{unit}"] = {
+                start(sector, "start_consultation_held"): each,
+                start(ALL_SECTORS, "start_consultation_held"): each,
+                quantile_size(days(sector, "days_to_start")): 1,
+                quantile_size(days(ALL_SECTORS, "days_to_start")): 1,
+            }
+            unit += 1
+    counts = [CountCell(start(s, "start_consultation_held")) for s in values]
+    quantiles = [QuantileCell(days(s, "days_to_start"), tuple(v)) for s, v in values.items()]
+    subject = population(contributions, counts, quantiles=quantiles)
+    published = {
+        start("disability", "start_consultation_held"): 20,
+        start(ALL_SECTORS, "start_consultation_held"): 67,
+    }
+    withheld = [
+        start("youth", "start_consultation_held"),
+        start("adult", "start_consultation_held"),
+    ]
+    floors = size_floors([c for q in quantiles for c in released_quantiles(q, K)], K)
+
+    found = {f.key.sector: f for f in audit(subject, published, withheld, K, floors=floors)}
+    reader = {r.key.sector: r for r in ranges(subject, published, (), floors)}
+
+    assert found["youth"].needed_high == pytest.approx(57.2)
+    assert reader["youth"].cap >= 57.2
+
+
+def test_a_cell_the_capped_types_narrow_is_decided_by_every_type() -> None:
+    """80 single trajectories counting in x and some of its seven parts, and 20 groups of ten
+    counting in x and a published z of their own. The rarest atoms' "taken out" types are all
+    empty, so the capped programme keeps x at 238 or more; with every type it goes down to
+    38, as the oracle finds: x keeps its interval, and ``audit`` says so."""
+    cell = partial(CellKey, "t", "r", ALL_SECTORS)
+    whole, parts, zs = (
+        cell("x"),
+        [cell(f"x:p{i}") for i in range(7)],
+        [cell(f"z{j}") for j in range(20)],
+    )
+    subsets = [s for n in range(8) for s in itertools.combinations(range(7), n)][:80]
+    contributions: dict[str, dict[CellKey, int]] = {}
+    for a, chosen in enumerate(subsets):
+        contributions[f"pure{a}"] = {whole: 1, **{parts[i]: 1 for i in chosen}}
+    for j in range(20):
+        for u in range(10):
+            contributions[f"z{j}_{u}"] = {whole: 1, zs[j]: 1}
+    counts = [CountCell(whole)] + [CountCell(p, whole) for p in parts] + [CountCell(z) for z in zs]
+    subject = population(contributions, counts)
+    values = subject.values()
+    published = {parts[0]: values[parts[0]], **{z: values[z] for z in zs}}
+
+    found = next(f for f in audit(subject, published, [whole, *parts[1:]], K) if f.key == whole)
+    reader = next(r for r in ranges(subject, published) if r.key == whole)
+
+    assert reader.keeps_interval(K)
+    assert found.low == pytest.approx(reader.low)
+    assert found.protected

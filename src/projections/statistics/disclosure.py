@@ -14,8 +14,11 @@ The rules, in the order they apply:
   published number of this release *and of every earlier version* of the same year must
   not be able to narrow a withheld count ``v`` below ``protection_interval(v, k)``. While one
   can be narrowed, one more published cell is withheld ``secondary``.
-- **Quantiles** are released as quartiles rounded to whole weeks, never a minimum or maximum;
-  **rates** only where both parts are published.
+- **Quantiles** are released as quartiles rounded to whole weeks, never a minimum or maximum,
+  with at least k values on either side: so a released quartile says its duration is of at
+  least ``model.smallest_size`` trajectories, an inequality the audit holds; where it would
+  narrow a withheld count, the quartiles are withheld ``secondary``. **Rates** only where both
+  parts are published.
 
 The audit's model (why it is sound). Every count is a sum over units (``model.py``). Units with
 the same contribution vector — across this release's cells and every earlier version's cells,
@@ -34,16 +37,23 @@ cell that structurally holds it (the ``group`` and the all-sectors cell ``*``, t
 and asks how many such units the published numbers leave room for; and, for every atom
 counting in a withheld cell, the same units as if they had not counted in it (nor in its parts).
 Those columns are open only while their own cell is audited, so they never widen another cell's
-range. A programme holds the rarest 16 of each kind only (fewer columns can only narrow a range:
-the audit then errs on the side of withholding); where the whole set decides a range at once —
+range. A programme holds the rarest 16 of each kind first (fewer columns can only narrow a
+range); where that finds a cell narrowed, the programme is solved again with every type before
+anything more is withheld (or the release refused), and :func:`audit` does the same, so what is
+decided is the model's answer, not the cap's. Where the whole set decides a range at once —
 every unit of the cell taken out while only withheld cells change, so it reaches zero — that is
 decided without a programme, alike in :func:`protect` and :func:`audit`. The independent oracle
 of the tests (``tests/unit/disclosure_oracle.py``) holds every type uncapped.
 
+A released quartile says its duration is of at least ``model.smallest_size`` trajectories:
+each unit's place in a quantile is in its contributions (``model.quantile_size``), and the
+programme holds that inequality (:func:`size_floors`); where it would narrow a withheld count,
+the quartiles are withheld (before any count: :func:`_best`).
+
 Known holes (README, "The gap: …"; issue #12 is open for them): the hypothetical types respect
 a cell's group, its all-sectors cell and the cells counting the same units (``SAME_UNITS``)
 only, not every relation the definitions imply — counts of kinds per consultation, a year and
-its quarters, a quartile implying its count — so a reader can know more than this model allows.
+its quarters, parts that must hold a unit — so a reader can know more than this model allows.
 
 Cells are only coupled through shared units. Units never cross regions in practice, so the
 programme decomposes per region (regions a unit does span are audited together); each region's
@@ -57,7 +67,7 @@ import os
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -68,6 +78,7 @@ from scipy import sparse
 
 from projections.statistics.model import (
     ALL_SECTORS,
+    SIZE_PREFIX,
     AuditedCell,
     CellKey,
     PackedContributions,
@@ -80,7 +91,10 @@ from projections.statistics.model import (
     Withheld,
     is_sparse,
     protection_interval,
+    quantile_size,
     same_units,
+    size_group,
+    smallest_size,
 )
 
 #: No release may use a smaller k: below five, "a handful" is already a person (issue #12).
@@ -203,6 +217,16 @@ def released_quantiles(cell: QuantileCell, k: int) -> list[ReleasedCell]:
     return released
 
 
+def size_floors(cells: Iterable[ReleasedCell], k: int) -> dict[CellKey, int]:
+    """What the released quartiles among ``cells`` say of their quantiles' sizes: per size
+    cell (``model.quantile_size``), the smallest it can be (``model.smallest_size``)."""
+    released: dict[CellKey, list[float]] = defaultdict(list)
+    for cell in cells:
+        if cell.kind == "quantile" and cell.value is not None and cell.quantile is not None:
+            released[quantile_size(cell.key)].append(cell.quantile)
+    return {size: smallest_size(found, k) for size, found in released.items()}
+
+
 def _quantile(ordered: Sequence[int], q: float) -> float:
     """Linear interpolation between order statistics (the usual 'inclusive' definition)."""
     rank = (len(ordered) - 1) * q
@@ -226,6 +250,10 @@ class _Row:
     coefs: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, np.float64))
     #: The period of its version: a revision's cells are the same cells as its predecessor's.
     period: Period | None = None
+    #: A quantile's size (``model.quantile_size``), never published itself: what its published
+    #: quartiles say of it, that it is at least this (``model.smallest_size``). While
+    #: ``published``, the row is that inequality; withheld, the quartiles are.
+    floor: int | None = None
 
 
 @dataclass(slots=True)
@@ -267,7 +295,11 @@ class _RegionAudit:
             row.cols = by_row.indices[start:end].astype(np.int32)
             row.coefs = by_row.data[start:end].astype(np.float64)
         self.num_atoms = len(sizes)
-        self._phantoms: dict[int, list[tuple[tuple[int, float], ...]]] = {}
+        #: (row, whole) → its hypothetical unit types: the rarest ``_HYPOTHETICAL_TYPES`` of
+        #: each kind, or (``whole``) every one of them.
+        self._phantoms: dict[tuple[int, bool], list[tuple[tuple[int, float], ...]]] = {}
+        #: The rows whose capped types leave some out (worked out with them).
+        self._capped: set[int] = set()
         #: Each atom's rank from the rarest (fewest units; ties in the atoms' order).
         self._rarity = np.empty(self.num_atoms, dtype=np.int64)
         self._rarity[np.argsort(sizes, kind="stable")] = np.arange(self.num_atoms)
@@ -301,9 +333,9 @@ class _RegionAudit:
         self._activity: npt.NDArray[np.float64] | None = None
         #: The row whose hypothetical unit types are in the model (see :meth:`_open`), the
         #: first column of them and their costs.
-        self._opened: tuple[int, int, npt.NDArray[np.float64]] | None = None
+        self._opened: tuple[tuple[int, bool], int, npt.NDArray[np.float64]] | None = None
 
-    def _hypothetical(self, start: int) -> list[tuple[tuple[int, float], ...]]:
+    def _hypothetical(self, start: int, whole: bool = False) -> list[tuple[tuple[int, float], ...]]:
         """Unit types a reader cannot rule out for withheld row ``start``: units like those that
         exist, but that did (or did not) count in the cell.
 
@@ -323,10 +355,13 @@ class _RegionAudit:
         ``_HYPOTHETICAL_TYPES`` of each, the units of the rarest combinations first: fewer
         types can only narrow the range found, so the programme errs on the side of
         withholding. Where the full set is decisive without a programme ("every unit taken
-        out" touches withheld rows only), :meth:`freely_moves` decides instead."""
+        out" touches withheld rows only), :meth:`freely_moves` decides instead; where the
+        capped set finds the cell narrowed, the ``whole`` set decides (:meth:`bound`)."""
         twins = self._twins[(self.rows[start].period, same_units(self.rows[start].key))]
+        cap = None if whole else _HYPOTHETICAL_TYPES
         lowered: list[tuple[tuple[int, float], ...]] = []
-        for c in self._rarest_first(twins):
+        atoms = self._rarest_first(twins, whole)
+        for c in atoms:
             counted = dict(self._atom(c))
             drop: set[int] = set()
             for twin in twins:
@@ -335,11 +370,12 @@ class _RegionAudit:
             kept = tuple((r, a) for r, a in self._atom(c) if r not in drop)
             if kept:
                 lowered.append(kept)
-            if len(lowered) == _HYPOTHETICAL_TYPES:
+            if len(lowered) == cap:
                 break
         bases = {twin: self._base(twin) for twin in twins}
         raised: list[tuple[tuple[int, float], ...]] = []
-        for c in self._rarest_first([b for t, b in bases.items() if b != t]):
+        atoms = self._rarest_first([b for t, b in bases.items() if b != t], whole)
+        for c in atoms:
             counted = dict(self._atom(c))
             lift: set[int] = set()
             for twin, base in bases.items():
@@ -350,8 +386,10 @@ class _RegionAudit:
             for h in lift:
                 counted[h] = max(counted.get(h, 0.0), 1.0)
             raised.append(tuple(sorted(counted.items())))
-            if len(raised) == _HYPOTHETICAL_TYPES:
+            if len(raised) == cap:
                 break
+        if any(len(self.rows[x].cols) > _HYPOTHETICAL_TYPES for x in [*twins, *bases.values()]):
+            self._capped.add(start)  # some of its types may be left out (see :meth:`capped`)
         return raised + self._alone(twins) + lowered
 
     def _alike(self, r: int, twins: Sequence[int]) -> list[int]:
@@ -370,20 +408,22 @@ class _RegionAudit:
         )
 
     def _rarest_in(self, r: int) -> list[int]:
-        """The atoms counting in row ``r``, the rarest first (as many as are ever used)."""
+        """The atoms counting in row ``r``, the rarest first (one more than is ever used, so
+        that a cap that leaves some out is seen)."""
         found = self._atoms_with.get(r)
         if found is None:
             cols = self.rows[r].cols
             ranks = self._rarity[cols]
-            chosen = cols[np.argsort(ranks)[: 4 * _HYPOTHETICAL_TYPES]]
+            chosen = cols[np.argsort(ranks)[: 4 * _HYPOTHETICAL_TYPES + 1]]
             found = self._atoms_with[r] = chosen.tolist()
         return found
 
-    def _rarest_first(self, rows: Sequence[int]) -> list[int]:
-        """The atoms counting in any of ``rows``, the rarest first (at most what is used)."""
+    def _rarest_first(self, rows: Sequence[int], whole: bool = False) -> list[int]:
+        """The atoms counting in any of ``rows``, the rarest first (at most what is used, or
+        every one of them)."""
         found: set[int] = set()
         for r in rows:
-            found.update(self._rarest_in(r))
+            found.update(self.rows[r].cols.tolist() if whole else self._rarest_in(r))
         return sorted(found, key=lambda c: int(self._rarity[c]))
 
     def _alone(self, twins: Sequence[int]) -> list[tuple[tuple[int, float], ...]]:
@@ -484,13 +524,15 @@ class _RegionAudit:
             r: i for i, r in enumerate(r for r, row in enumerate(self.rows) if row.published)
         }
         published = [self.rows[r] for r in self._lp_row]
-        #: Each LP row's published value, and whether it is still published (withholding
-        #: frees it): what a solution an early stop ended on is checked against.
-        self._lp_value = np.array([row.value for row in published], dtype=np.float64)
+        #: Each LP row's published bounds (its value; a quantile's size: its floor and up),
+        #: and whether it is still published (withholding frees it): what a solution an early
+        #: stop ended on is checked against.
+        self._lp_low = np.array([self._lower(row) for row in published], dtype=np.float64)
+        self._lp_high = np.array([self._upper(row) for row in published], dtype=np.float64)
         self._lp_published = np.ones(len(published), dtype=bool)
         lp.num_row_ = len(published)
-        lp.row_lower_ = np.array([self._lower(row) for row in published], dtype=np.float64)
-        lp.row_upper_ = np.array([self._upper(row) for row in published], dtype=np.float64)
+        lp.row_lower_ = self._lp_low.copy()
+        lp.row_upper_ = self._lp_high.copy()
         # The published rows of every column, in the column's order of rows (LP rows are
         # numbered in the rows' order, so that order is kept).
         matrix = self._columns[np.fromiter(self._lp_row, dtype=np.int64), :].tocsc()
@@ -504,11 +546,15 @@ class _RegionAudit:
 
     @staticmethod
     def _lower(row: _Row) -> float:
-        return float(row.value) if row.published else -highspy.kHighsInf
+        if not row.published:
+            return -highspy.kHighsInf
+        return float(row.value if row.floor is None else row.floor)
 
     @staticmethod
     def _upper(row: _Row) -> float:
-        return float(row.value) if row.published else highspy.kHighsInf
+        if not row.published or row.floor is not None:
+            return highspy.kHighsInf
+        return float(row.value)
 
     def withhold(self, r: int) -> None:
         """Drop row ``r``'s equality: the feasible set only grows, so every range found so far
@@ -525,7 +571,13 @@ class _RegionAudit:
         row = self.rows[r]
         low, high = protection_interval(row.value, k)
         alike = self._alike(r, self._twins[(row.period, same_units(row.key))])
-        holders = [self.rows[h].value for t in alike for h in self._holders(t) if h not in alike]
+        holders = [
+            self.rows[h].value
+            for t in alike
+            if self.rows[t].floor is None  # (a size counts trajectories, a twin maybe events)
+            for h in self._holders(t)
+            if h not in alike
+        ]
         return low, min([high, *holders])
 
     def freely_moves(self, r: int, maximise: bool) -> bool:
@@ -572,19 +624,25 @@ class _RegionAudit:
             self.highs.changeRowBounds(self._lp_row[i], -highspy.kHighsInf, highspy.kHighsInf)
         self._relaxed = True
         try:
-            bound = self.bound(r, maximise)
+            bound = self.bound(r, maximise, whole=self.capped(r))
             activity = self._activity
         finally:
             self._relaxed = False
             for i in free:
-                value = float(self.rows[i].value)
-                self.highs.changeRowBounds(self._lp_row[i], value, value)
+                row = self.rows[i]
+                self.highs.changeRowBounds(self._lp_row[i], self._lower(row), self._upper(row))
         opened = bound.value >= needed - 1e-6 if maximise else bound.value <= needed + 1e-6
         if not opened:
             return None
         if activity is None:  # unbounded once they are free: any of them may be the one
             return free
-        moved = [i for i in free if abs(activity[self._lp_row[i]] - self.rows[i].value) > 1e-6]
+        moved = [
+            i
+            for i in free
+            if not self._lower(self.rows[i]) - 1e-6
+            <= activity[self._lp_row[i]]
+            <= self._upper(self.rows[i]) + 1e-6
+        ]
         return moved or free
 
     def publish_again(self, r: int) -> None:
@@ -595,9 +653,11 @@ class _RegionAudit:
         row.published = True
         row.fixed = True
         self._lp_published[self._lp_row[r]] = True
-        self.highs.changeRowBounds(self._lp_row[r], float(row.value), float(row.value))
+        self.highs.changeRowBounds(self._lp_row[r], self._lower(row), self._upper(row))
 
-    def bound(self, r: int, maximise: bool, enough: float | None = None) -> _Bound:
+    def bound(
+        self, r: int, maximise: bool, enough: float | None = None, whole: bool = False
+    ) -> _Bound:
         """The smallest or largest value row ``r`` can take given every published row, over
         the atoms and, while ``r`` is audited, its hypothetical unit types.
 
@@ -608,10 +668,13 @@ class _RegionAudit:
         a proof that it does, however far the optimum lies beyond. The primal simplex
         improves the objective at every iteration from a feasible basis, so it runs in
         rounds of a few iterations, each round warm-started where the last stopped, and
-        every stop's solution is checked for feasibility here before it is believed."""
+        every stop's solution is checked for feasibility here before it is believed.
+
+        ``whole``: with every hypothetical type of the row, not the rarest few (the model
+        itself, as the oracle has it; asked where the capped programme would refuse)."""
         row = self.rows[r]
         highs = self.highs
-        first, costs = self._open(r)
+        first, costs = self._open(r, whole)
         sense = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
         highs.changeObjectiveSense(sense)
         highs.changeColsCost(len(row.cols), row.cols, row.coefs)
@@ -668,7 +731,15 @@ class _RegionAudit:
             highs.setOptionValue("presolve", "off")
             highs.setOptionValue("simplex_strategy", 4)
 
-    def _open(self, r: int) -> tuple[int, npt.NDArray[np.float64]]:
+    def capped(self, r: int) -> bool:
+        """Whether row ``r``'s programme may hold only some of its hypothetical types: more
+        atoms count in a row its types are made from than the cap (the rarest of them may all
+        have given no type, so this errs towards asking the whole set)."""
+        if (r, False) not in self._phantoms:
+            self._phantoms[(r, False)] = self._hypothetical(r)
+        return r in self._capped
+
+    def _open(self, r: int, whole: bool = False) -> tuple[int, npt.NDArray[np.float64]]:
         """Put row ``r``'s hypothetical unit types into the model (their costs: how much each
         counts in ``r``), taking out another row's first; the first column of them and their
         costs.
@@ -678,13 +749,15 @@ class _RegionAudit:
         on, which stays primal feasible when an equality is dropped. Deleting them after each
         programme would drop that basis (HiGHS starts again from one of its own, which cost
         the year's failing minimisations most of their iterations)."""
-        if self._opened is not None and self._opened[0] == r:
+        if self._opened is not None and self._opened[0] == (r, whole):
             return self._opened[1], self._opened[2]
         self.close()
         highs = self.highs
-        phantoms = self._phantoms.get(r)
+        phantoms = self._phantoms.get((r, whole))
         if phantoms is None:
-            phantoms = self._phantoms[r] = self._hypothetical(r)
+            phantoms = self._hypothetical(r, whole)
+            if not whole:  # (every type of a large cell is many: asked rarely, never kept)
+                self._phantoms[(r, whole)] = phantoms
         first = highs.getNumCol()
         starts: list[int] = []
         index: list[int] = []
@@ -707,7 +780,7 @@ class _RegionAudit:
             np.array(index, dtype=np.int32),
             np.array(values, dtype=np.float64),
         )
-        opened = (r, first, np.array(costs, dtype=np.float64))
+        opened = ((r, whole), first, np.array(costs, dtype=np.float64))
         self._opened = opened
         return opened[1], opened[2]
 
@@ -758,10 +831,11 @@ class _RegionAudit:
 
     def _satisfies(self, cols: npt.NDArray[np.float64], activity: npt.NDArray[np.float64]) -> bool:
         """Whether a solution the simplex stopped at is feasible: no negative size, every
-        published row at its value (HiGHS's tolerances)."""
+        published row at its value (a quantile's size at least its floor; HiGHS's
+        tolerances)."""
         if cols.size and cols.min() < -1e-9:
             return False
-        gap = np.abs(activity - self._lp_value)[self._lp_published]
+        gap = np.maximum(self._lp_low - activity, activity - self._lp_high)[self._lp_published]
         return not gap.size or float(gap.max()) <= 1e-6
 
     def _feasible(self) -> bool:
@@ -770,7 +844,7 @@ class _RegionAudit:
         sizes = np.zeros(self.highs.getNumCol())
         sizes[: self.num_atoms] = self.atom_sizes
         return all(
-            abs(float(sizes[row.cols] @ row.coefs) - row.value) < 1e-6
+            self._lower(row) - 1e-6 <= float(sizes[row.cols] @ row.coefs) <= self._upper(row) + 1e-6
             for row in self.rows
             if row.published
         )
@@ -781,10 +855,15 @@ def _build(
     published: Mapping[CellKey, int],
     withheld: Collection[CellKey],
     earlier: Sequence[PublishedVersion],
+    floors: Mapping[CellKey, int],
 ) -> list[_RegionAudit]:
     """Every connected part's model: rows for this release's cells (``published`` and
-    ``withheld``) and every earlier version's cells, columns for the atoms."""
+    ``withheld``), the sizes of its released quantiles (``floors``, see :func:`size_floors`)
+    and every earlier version's cells and sizes, columns for the atoms."""
     groups = {key: cell.group for key, cell in population.counts.items() if cell.group is not None}
+    for key in {*floors, *(key for version in earlier for key in version.floors)}:
+        if (group := size_group(key)) is not None:
+            groups[key] = group
     values = population.values()
     rows: list[_Row] = []
     own: dict[CellKey, int] = {}
@@ -793,6 +872,13 @@ def _build(
         value = published[key] if is_published else values[key]
         own[key] = len(rows)
         rows.append(_Row(key, None, value, is_published, fixed=False, period=population.period))
+    sizes = _totals(PackedContributions.of(population.contributions), floors)
+    _check_floors(sizes, floors, "this release")
+    for key in sorted(floors):
+        own[key] = len(rows)
+        rows.append(
+            _Row(key, None, sizes[key], True, False, period=population.period, floor=floors[key])
+        )
     lookups: list[tuple[PackedContributions, dict[CellKey, int]]] = [
         (PackedContributions.of(population.contributions), own)
     ]
@@ -807,11 +893,9 @@ def _build(
             if (version.period.by_sector or key.sector == ALL_SECTORS)
             and not is_sparse(key.table, key.category)
         )
-        totals: dict[CellKey, int] = dict.fromkeys([*shaped, *version.published], 0)
-        sums = np.zeros(len(packed.cell_keys), dtype=np.int64)
-        np.add.at(sums, packed.cells, packed.amounts)
-        for key, amount in zip(packed.cell_keys, sums.tolist(), strict=True):
-            totals[key] = totals.get(key, 0) + amount
+        # And every cell its units count in, but for the quantiles' sizes: those are rows
+        # only where quartiles were released (``version.floors``), and then as such.
+        totals = _totals(packed, [*shaped, *version.published], every=True)
         lookup: dict[CellKey, int] = {}
         for key in sorted(totals):
             is_published = key in version.published
@@ -827,8 +911,45 @@ def _build(
                     period=version.period,
                 )
             )
+        sizes = _totals(packed, version.floors)
+        _check_floors(sizes, version.floors, f"release {version.number}")
+        for key in sorted(version.floors):
+            lookup[key] = len(rows)
+            rows.append(
+                _Row(
+                    key, version.number, sizes[key], True, True, version.period, version.floors[key]
+                )
+            )
         lookups.append((packed, lookup))
     return _parts(rows, lookups, groups)
+
+
+def _check_floors(sizes: Mapping[CellKey, int], floors: Mapping[CellKey, int], of: str) -> None:
+    """Refuse a model whose units count in fewer of a quantile's size than its released
+    quartiles need: their contributions lack the sizes (``model.quantile_size``), so what
+    the quartiles say cannot be audited."""
+    if short := sorted(key.text() for key, floor in floors.items() if sizes[key] < floor):
+        raise AuditFailed(
+            f"the units of {of} count in fewer of {short[0]} than its released quartiles "
+            "need: its units' contributions lack the quantiles' sizes, so what they say cannot "
+            "be audited; recompute the release from one population"
+        )
+
+
+def _totals(
+    packed: PackedContributions, keys: Iterable[CellKey], every: bool = False
+) -> dict[CellKey, int]:
+    """The sum of the units' amounts in each of ``keys`` (zero where none counts); with
+    ``every``, in every cell they count in too, but for the quantiles' sizes."""
+    totals: dict[CellKey, int] = dict.fromkeys(keys, 0)
+    sums = np.zeros(len(packed.cell_keys), dtype=np.int64)
+    np.add.at(sums, packed.cells, packed.amounts)
+    for key, amount in zip(packed.cell_keys, sums.tolist(), strict=True):
+        if key in totals:
+            totals[key] += amount
+        elif every and not key.category.startswith(SIZE_PREFIX):
+            totals[key] = amount
+    return totals
 
 
 def _parts(
@@ -969,6 +1090,9 @@ def _best(part: _RegionAudit, failing: int, candidates: Sequence[int]) -> int | 
     return min(
         candidates,
         key=lambda r: (
+            # A quantile's quartiles before any count: they say less (only "at least"), and a
+            # count is what the rest of the table is read against.
+            part.rows[r].floor is None,
             part.rows[r].key.sector == ALL_SECTORS,
             part.rows[r].key.table != target.table,
             part.rows[r].key.sector != target.sector,
@@ -991,12 +1115,13 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
     while queue:
         r = queue.pop(0)
         row = part.rows[r]
-        if row.published:
-            continue
+        if row.published or row.floor is not None:
+            continue  # (a quantile's size withheld: its quartiles are; it is no count)
         needed_low, needed_high = part.needed(r, k)
         low = high = float(row.value)
         published_again = False
         for maximise in (False, True):
+            whole = False  # every hypothetical type, once the capped ones fell short
             while True:
                 if part.freely_moves(r, maximise):
                     bound = _Bound(_FREE if maximise else 0.0, None)
@@ -1005,17 +1130,22 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                 if reached >= needed_high - 1e-6 if maximise else reached <= needed_low + 1e-6:
                     bound = _Bound(reached, None)
                     break
-                bound = part.bound(r, maximise, needed_high if maximise else needed_low)
-                opened = (
-                    bound.value >= needed_high - 1e-6
-                    if maximise
-                    else bound.value <= needed_low + 1e-6
-                )
+                enough = needed_high if maximise else needed_low
+                bound = part.bound(r, maximise, enough, whole)
+                opened = bound.value >= enough - 1e-6 if maximise else bound.value <= enough + 1e-6
+                if not opened and not whole and part.capped(r):
+                    # The capped types may be what narrows it: the model itself, with every
+                    # type, decides (and its dual names what to withhold), from now on.
+                    whole = True
+                    bound = part.bound(r, maximise, enough, whole)
+                    opened = (
+                        bound.value >= enough - 1e-6 if maximise else bound.value <= enough + 1e-6
+                    )
                 if opened:
                     break
                 chosen = _candidate(part, r, bound.duals)
                 if chosen is None:
-                    moved = part.relaxed(r, maximise, needed_high if maximise else needed_low)
+                    moved = part.relaxed(r, maximise, enough)
                     chosen = _best(part, r, moved or ())
                 if chosen is None and row.release is None and row.key in secondary:
                     part.publish_again(r)
@@ -1065,10 +1195,15 @@ def protect(population: Population, k: int, earlier: Sequence[PublishedVersion] 
     primary = primary_suppression(population, k)
     values = population.values()
     published = {key: values[key] for key in population.counts if key not in primary}
+    quartiles = [
+        cell
+        for key in sorted(population.quantiles)
+        for cell in released_quantiles(population.quantiles[key], k)
+    ]
     secondary: set[CellKey] = set()
     findings: list[AuditedCell] = []
     for found in _each_part(
-        _build(population, published, primary, earlier),
+        _build(population, published, primary, earlier, size_floors(quartiles, k)),
         lambda part: _protect_part(part, k, secondary),
     ):
         findings.extend(found)
@@ -1077,8 +1212,11 @@ def protect(population: Population, k: int, earlier: Sequence[PublishedVersion] 
         ReleasedCell(key, "count", None if key in rules else float(values[key]), rules.get(key))
         for key in sorted(population.counts)
     ]
-    for key in sorted(population.quantiles):
-        cells.extend(released_quantiles(population.quantiles[key], k))
+    for cell in quartiles:
+        if cell.withheld is None and quantile_size(cell.key) in secondary:
+            # What its quartiles say of its size would narrow a withheld count.
+            cell = ReleasedCell(cell.key, "quantile", None, "secondary", cell.quantile)
+        cells.append(cell)
     for key in sorted(population.rates):
         rate = population.rates[key]
         parts = (rate.numerator, rate.denominator)
@@ -1101,12 +1239,16 @@ def audit(
     earlier: Sequence[PublishedVersion] = (),
     *,
     exact: bool = True,
+    floors: Mapping[CellKey, int] | None = None,
 ) -> tuple[AuditedCell, ...]:
     """The exact range a reader of ``published`` (and of every earlier version) can narrow each
     withheld count to, for the release step to check before it publishes (``all(f.protected)``).
 
     Nothing is withheld here: a failing finding means the release must not go out. Raises
     :class:`AuditFailed` when the published numbers contradict the population's units.
+
+    ``floors``: what the release's published quartiles say of their sizes
+    (:func:`size_floors`), inequalities of the programme like the earlier versions' own.
 
     Not ``exact``: each bound is searched only as far as the cell's protection interval (a
     feasible solution reaching it is the proof), so a finding's ``low`` and ``high`` may lie
@@ -1118,7 +1260,7 @@ def audit(
     def audit_part(part: _RegionAudit) -> list[AuditedCell]:
         found = []
         for r, row in enumerate(part.rows):
-            if row.published:
+            if row.published or row.floor is not None:
                 continue
             low, high = part.needed(r, k) if not exact else (None, None)
             found.append(
@@ -1128,7 +1270,9 @@ def audit(
 
     findings = [
         finding
-        for found in _each_part(_build(population, published, withheld, earlier), audit_part)
+        for found in _each_part(
+            _build(population, published, withheld, earlier, floors or {}), audit_part
+        )
         for finding in found
     ]
     return tuple(sorted(findings, key=_order))
@@ -1137,8 +1281,9 @@ def audit(
 def _extreme(part: _RegionAudit, r: int, maximise: bool, enough: float | None = None) -> float:
     """The optimum of row ``r``'s range in the model (or, with ``enough``, a value at least as
     far as that, see :meth:`_RegionAudit.bound`): decided without a programme where that is
-    exact (:meth:`_RegionAudit.freely_moves`), else by the programme, whose capped hypothetical
-    types can only narrow it."""
+    exact (:meth:`_RegionAudit.freely_moves`), else by the programme: with the rarest
+    hypothetical types, then — where those are capped and the answer is to be exact, or falls
+    short — with every one of them (the capped set can only narrow it)."""
     if part.freely_moves(r, maximise):
         return _FREE if maximise else 0.0
     if enough is not None:
@@ -1147,7 +1292,13 @@ def _extreme(part: _RegionAudit, r: int, maximise: bool, enough: float | None = 
         reached = float(part.highest[r] if maximise else part.lowest[r])
         if reached >= enough - 1e-6 if maximise else reached <= enough + 1e-6:
             return reached
-    return part.bound(r, maximise, enough).value
+    found = part.bound(r, maximise, enough).value
+    if part.capped(r) and (
+        enough is None or (found < enough - 1e-6 if maximise else found > enough + 1e-6)
+    ):
+        # The capped types may narrow it (exact, or about to fail): the model itself decides.
+        found = part.bound(r, maximise, enough, whole=True).value
+    return found
 
 
 def _each_part(

@@ -21,7 +21,8 @@ number of occurrences):
   ``unblocked``, a part of ``node:unblocked``; their shares of the node are rates
   (``share_into_block:…``, ``share_out_of_block:…``);
 - ``weeks:<a>><b>``: quantiles (the release's quartile rules) of the gap in days from ``a`` to
-  ``b``, one value per trajectory: its median gap for that edge;
+  ``b``, one value per trajectory: its median gap for that edge (how many: ``n:weeks:<a>><b>``, in
+  the contributions only, see ``model.quantile_size``);
 - ``early:<factor>:<present|absent>:<blocked|not_blocked>`` (see ``FACTORS``): the two-by-two
   table of a factor known in the first three months after referral against being blocked within
   the scope, over the trajectories referred at least ``EARLY_DAYS`` before the period's end;
@@ -45,7 +46,7 @@ from itertools import pairwise
 from statistics import median_low
 
 from projections.statistics import traces
-from projections.statistics.model import CellKey, Period, ReleasedCell, TableSpec
+from projections.statistics.model import SIZE_PREFIX, CellKey, Period, ReleasedCell, TableSpec
 from projections.statistics.units import AgreementProposed, Consulted, Referred, UnitRecord
 
 DYNAMICS = "dynamics"
@@ -165,6 +166,8 @@ def unit_cells(
     gaps: dict[str, list[int]] = {}
     for (on_a, a, _), (on_b, b, _) in pairwise(steps):
         gaps.setdefault(edge(a.activity, b.activity), []).append((on_b - on_a).days)
+    # The size of each edge's duration quantiles (``model.quantile_size``): one per trajectory.
+    counts.update({f"{SIZE_PREFIX}weeks:{cell.removeprefix('edge:')}": 1 for cell in gaps})
     if unit.referred_on + timedelta(days=EARLY_DAYS) <= period.end:
         blocked = traces.BLOCKED in activities
         for factor, present in early_factors(unit, kinds).items():

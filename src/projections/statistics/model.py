@@ -13,6 +13,7 @@ total is its sectors' sum, a year holds its quarters) are constraints of the aud
 This module holds values only: no I/O, no SQL.
 """
 
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -117,10 +118,73 @@ def is_sparse(table: str, category: str) -> bool:
     return regular is not None and not category.startswith(regular)
 
 
-#: Cells of different tables that count the same units by definition (``tables.period_cells``
-#: counts a blocked trajectory in both): one cell to the audit's hypothetical units, which
-#: differ in both alike, or a reader who compares them would know what the audit says is open.
-SAME_UNITS: Mapping[tuple[str, str], tuple[str, str]] = {("blocks", "blocked"): ("flow", "blocked")}
+#: Cells that count the same units by definition (``tables.period_cells`` counts a blocked
+#: trajectory in both; a unit counts in both or in neither, though where one counts events and
+#: the other trajectories its amounts differ): one cell to the audit's hypothetical units,
+#: which differ in both alike, or a reader who compares them would know what the audit says
+#: is open.
+SAME_UNITS: Mapping[tuple[str, str], tuple[str, str]] = {
+    ("blocks", "blocked"): ("flow", "blocked"),
+    # What gives a unit its duration: the size of the quantiles counts the units of the
+    # event's count (see ``quantile_size``).
+    ("flow", "n:days_to_acceptance"): ("flow", "accepted"),
+    ("flow", "n:days_to_start"): ("procedures", "start_consultation_held"),
+    ("blocks", "n:days_to_resolution"): ("blocks", "escalations_resolved"),
+}
+
+#: The prefix of a quantile's size cell (:func:`quantile_size`).
+SIZE_PREFIX = "n:"
+
+
+def quantile_size(key: "CellKey") -> "CellKey":
+    """The cell ``n:<category>`` beside a quantile cell: how many units its values are of (one
+    value per unit), a sum over the units like a count, in their contributions but in no
+    table.
+
+    A released quartile tells of its size: "at least k units on either side" means n is at
+    least :func:`smallest_size`. The audit holds that inequality as a row of its programme
+    (it relates to the counts through the units: ``n:days_to_acceptance`` counts the units of
+    ``accepted``), and withholds the quartiles where it would narrow a withheld count."""
+    table, category = size_cell(key.table, key.category)
+    return key._replace(table=table, category=category)
+
+
+def size_group(key: "CellKey") -> "CellKey | None":
+    """The count a quantile's size is a part of, where it is not the same units as one
+    (``SAME_UNITS``): a trajectory that ended a block for a reason in the period was blocked
+    for it then, so ``n:block_days:<reason>`` is a part of ``reason:<reason>``."""
+    prefix = f"{SIZE_PREFIX}block_days:"
+    if key.category.startswith(prefix):
+        return key._replace(category=f"reason:{key.category.removeprefix(prefix)}")
+    return None
+
+
+def size_cell(table: str, category: str) -> tuple[str, str]:
+    """:func:`quantile_size` as (table, category)."""
+    return table, f"{SIZE_PREFIX}{category}"
+
+
+def smallest_size(quartiles: Iterable[float], k: int) -> int:
+    """The fewest values a duration can have for ``quartiles`` of it (0.25, 0.5, 0.75) to be
+    released, each with at least ``k`` values strictly below and strictly above it
+    (``disclosure.released_quantiles``): what a reader of those quartiles knows of its size.
+    Values may tie and lie anywhere, so a quartile at rank r = (n - 1)·q can have every value
+    before it below it (r of them, or ⌊r⌋ + 1 between two ranks) and every value after it
+    above it (n - 1 - ⌊r⌋). 0 for no quartile."""
+    wanted = set(quartiles)
+    if not wanted:
+        return 0
+
+    def room(n: int, q: float) -> bool:
+        rank = (n - 1) * q
+        low = math.floor(rank)
+        below = low if rank == low else low + 1
+        return below >= k and n - 1 - low >= k
+
+    n = 2 * k
+    while not all(room(n, q) for q in wanted):
+        n += 1
+    return n
 
 
 class CellKey(NamedTuple):
@@ -296,6 +360,9 @@ def same_units(key: "CellKey") -> "CellKey":
     """The cell ``key`` counts the same units as, by definition (:data:`SAME_UNITS`), or
     ``key`` itself."""
     table, category = SAME_UNITS.get((key.table, key.category), (key.table, key.category))
+    if table == "dynamics" and category.startswith(f"{SIZE_PREFIX}weeks:"):
+        # The trajectories with a gap from a to b are those counting in the edge a > b.
+        category = f"edge:{category.removeprefix(f'{SIZE_PREFIX}weeks:')}"
     return key._replace(table=table, category=category)
 
 
@@ -392,6 +459,10 @@ class PublishedVersion:
     period: Period
     contributions: Contributions
     published: Mapping[CellKey, int]
+    #: Of each quantile it released quartiles of, its size's smallest possible value
+    #: (``smallest_size``): what those quartiles say. Empty for releases made before the
+    #: units' contributions held the sizes (rule set 1).
+    floors: Mapping[CellKey, int] = field(default_factory=dict)
 
 
 #: Why a cell was withheld. Each table says which rule withheld what.

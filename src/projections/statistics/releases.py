@@ -65,7 +65,8 @@ log = structlog.get_logger("rodedraad.statistics")
 
 #: The rules a release was made under. Bump when what a release computes or withholds changes:
 #: a revision made under other rules says so.
-RULE_SET_VERSION = "rodedraad-statistics/1"
+#: 2: quantiles have a size cell and are released only where it is (``model.quantile_size``).
+RULE_SET_VERSION = "rodedraad-statistics/2"
 
 
 class ReleaseRefused(Exception):
@@ -287,16 +288,35 @@ class Releases:
         published = {c.key: int(c.value) for c in counts if c.value is not None}
         withheld = [c.key for c in counts if c.value is None]
         primary = set(disclosure.primary_suppression(population, self.k))
-        if unwithheld := sorted(primary & published.keys()):
-            raise ReleaseRefused(
-                f"{period} was not released: the audit before publishing found {len(unwithheld)} "
-                f"count(s) published that the primary rules withhold (first: "
-                f"{unwithheld[0].text()}). Nothing was published; this is a fault of disclosure "
-                "control, please report it"
-            )
+        allowed = {
+            (c.key, c.quantile, c.value)
+            for cell in population.quantiles.values()
+            for c in disclosure.released_quantiles(cell, self.k)
+        }
+        quartiles = [c for c in protected.cells if c.kind == "quantile" and c.value is not None]
+        unruly = {c.key for c in quartiles if (c.key, c.quantile, c.value) not in allowed}
+        for unwithheld, what in (
+            (
+                sorted(primary & published.keys()),
+                "count(s) published that the primary rules withhold",
+            ),
+            (sorted(unruly), "quartile(s) published that the quartile rules withhold"),
+        ):
+            if unwithheld:
+                raise ReleaseRefused(
+                    f"{period} was not released: the audit before publishing found "
+                    f"{len(unwithheld)} {what} (first: {unwithheld[0].text()}). Nothing was "
+                    "published; this is a fault of disclosure control, please report it"
+                )
         try:
             findings = disclosure.audit(
-                population, published, withheld, self.k, earlier, exact=False
+                population,
+                published,
+                withheld,
+                self.k,
+                earlier,
+                exact=False,
+                floors=disclosure.size_floors(quartiles, self.k),
             )
         except disclosure.AuditFailed as failed:
             raise ReleaseRefused(

@@ -22,6 +22,7 @@ import msgspec
 import numpy as np
 
 from application.sql import Database, Tx
+from projections.statistics.disclosure import size_floors
 from projections.statistics.model import (
     CellKey,
     Contributions,
@@ -181,6 +182,10 @@ def _unpack_contributions_v1(blob: bytes) -> PackedContributions:
     )
 
 
+#: Rule sets whose releases' units have no quantile sizes in their contributions
+#: (``model.quantile_size``): what their quartiles say of them is not in any audit.
+_UNSIZED = frozenset({"rodedraad-statistics/1"})
+
 #: What a withheld count or quantile says in a release: one word, whatever the rule. Which rule
 #: withheld a cell would narrow it: "below k" says it is under k, "all or none" that it is zero
 #: or its group's value — exactly what withholding it protects. Each table tallies per rule
@@ -337,11 +342,12 @@ class ReleaseStore:
         names = [str(p) for p in periods]
         marks = ", ".join("?" * len(names))
         found = self._read(
-            f"SELECT number, period FROM {_RELEASES} WHERE period IN ({marks}) ORDER BY number",
+            f"SELECT number, period, description FROM {_RELEASES} WHERE period IN ({marks}) "
+            "ORDER BY number",
             names,
         )
         versions = []
-        for number, period in found:
+        for number, period, description in found:
             contributions = PackedContributions.joined(
                 _unpack_contributions(blob)
                 for (blob,) in self._read(
@@ -350,18 +356,26 @@ class ReleaseStore:
                 )
             )
             published: dict[CellKey, int] = {}
+            quartiles: list[ReleasedCell] = []
             for table, region, blob in self._read(
                 f"SELECT table_name, region, cells FROM {_TABLES} WHERE number = ?", (number,)
             ):
                 for row in _CELLS.decode(bytes(blob)):
+                    key = CellKey(table, region, row.sector, row.category)
                     if row.kind == "count" and row.value is not None:
-                        published[CellKey(table, region, row.sector, row.category)] = int(row.value)
+                        published[key] = int(row.value)
+                    elif row.kind == "quantile" and row.value is not None:
+                        quartiles.append(
+                            ReleasedCell(key, "quantile", row.value, None, row.quantile)
+                        )
+            said = _DESCRIPTION.decode(bytes(description))
             versions.append(
                 PublishedVersion(
                     number=int(number),
                     period=Period.parse(period),
                     contributions=contributions,
                     published=published,
+                    floors={} if said.rule_set in _UNSIZED else size_floors(quartiles, said.k),
                 )
             )
         return versions

@@ -17,7 +17,9 @@ How a unit counts (one unit = one trajectory; "in the period" = the fact's date 
 - Where a count is of events (consultations, handovers, deadlines), a unit contributes their
   number; where it is of trajectories (referrals, blocked), 1.
 - Durations are quantile cells with one value per unit (its last such duration in the period),
-  so "fewer than k on either side" counts trajectories.
+  so "fewer than k on either side" counts trajectories. How many units a quantile is of (its
+  size, ``model.quantile_size``: ``n:<category>``) is in the units' contributions but in no
+  table: the audit holds what released quartiles say of it (``model.smallest_size``).
 
 Seeds: 000 (the thread: follow-up after the end, handovers, continuations), 001 (blocks,
 escalations, who sits at the table), 002 (the client's participation), 003 and 004 (the
@@ -36,6 +38,7 @@ from domain.organisation import OrganisationKind
 from projections.statistics import dynamics
 from projections.statistics.model import (
     ALL_SECTORS,
+    SIZE_PREFIX,
     CellKey,
     CountCell,
     Period,
@@ -43,6 +46,7 @@ from projections.statistics.model import (
     QuantileCell,
     RateCell,
     TableSpec,
+    size_cell,
 )
 from projections.statistics.units import (
     AgreementAccepted,
@@ -544,6 +548,9 @@ def period_cells(found: Digest, period: Period) -> tuple[dict[Cell, int], dict[C
         if start <= day <= end:
             counts[cell] = 1
     durations = {cell: days for day, cell, days in found.durations if start <= day <= end}
+    for cell in durations:
+        # The quantile's size (``model.quantile_size``): one per unit with a value.
+        counts[size_cell(*cell)] = 1
     if found.running is not None:
         since, until = found.running
         if since <= end and (until is None or until >= start):
@@ -696,7 +703,8 @@ def populations(
     names = rule_names(policy)
     vocabulary = kind_vocabulary(kinds)
     categories = count_cells(names, vocabulary)
-    known = {cell for cell, _ in categories}
+    # The quantiles' sizes: in the units' contributions, never cells of a table.
+    known = {cell for cell, _ in categories} | {size_cell(*cell) for cell in quantile_cells()}
     seen_regions: set[str] = set(regions)
     known_sectors = list(SECTORS)
     known_sectors.extend(s for s in dict.fromkeys(sectors) if s not in SECTORS)
@@ -827,6 +835,8 @@ def _dynamics_cells(
     quantiles: list[CellKey] = []
     rates: dict[CellKey, RateCell] = {}
     for cell in sorted(found):
+        if cell.category.startswith(SIZE_PREFIX):
+            continue  # a quantile's size: in the contributions only
         group = dynamics.group_of(cell.category)
         counts[cell] = CountCell(cell, cell._replace(category=group) if group else None)
         source, _, target = cell.category.removeprefix("edge:").partition(">")
