@@ -620,3 +620,23 @@ def test_a_cell_the_capped_types_narrow_is_decided_by_every_type() -> None:
     assert reader.keeps_interval(K)
     assert found.low == pytest.approx(reader.low)
     assert found.protected
+
+
+def test_what_an_earlier_versions_quartiles_said_is_an_inequality_of_the_next_audit() -> None:
+    """The first quarter published the median days to acceptance of its 25 accepted
+    trajectories and withheld their count: the median says at least 20, no more. Audited with
+    the next release, that withheld count reads 20 at least (narrowed: [17.5, 32.5] was
+    needed), not 25 — an earlier version's size is an inequality, not a published number."""
+    accepted = flow("r", ALL_SECTORS, "accepted")
+    size = quantile_size(flow("r", ALL_SECTORS, "days_to_acceptance"))
+    referrals = flow("r", ALL_SECTORS, "referrals")
+    quarter = {f"t{i}": {accepted: 1, size: 1} for i in range(25)}
+    earlier = PublishedVersion(1, Period(2026, 1), quarter, {}, floors={size: 20})
+    year = {f"t{i}": {referrals: 1} for i in range(25)}
+    subject = population(year, [CountCell(referrals)])
+
+    findings = audit(subject, {referrals: 25}, [], K, [earlier])
+
+    (finding,) = [f for f in findings if f.release == 1 and f.key == accepted]
+    assert finding.low == pytest.approx(20)
+    assert not finding.protected

@@ -877,7 +877,15 @@ def _build(
     for key in sorted(floors):
         own[key] = len(rows)
         rows.append(
-            _Row(key, None, sizes[key], True, False, period=population.period, floor=floors[key])
+            _Row(
+                key,
+                None,
+                sizes[key],
+                published=True,
+                fixed=False,
+                period=population.period,
+                floor=floors[key],
+            )
         )
     lookups: list[tuple[PackedContributions, dict[CellKey, int]]] = [
         (PackedContributions.of(population.contributions), own)
@@ -917,7 +925,13 @@ def _build(
             lookup[key] = len(rows)
             rows.append(
                 _Row(
-                    key, version.number, sizes[key], True, True, version.period, version.floors[key]
+                    key,
+                    version.number,
+                    sizes[key],
+                    published=True,
+                    fixed=True,
+                    period=version.period,
+                    floor=version.floors[key],
                 )
             )
         lookups.append((packed, lookup))
