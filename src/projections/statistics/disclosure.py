@@ -408,8 +408,8 @@ class _RegionAudit:
         )
 
     def _rarest_in(self, r: int) -> list[int]:
-        """The atoms counting in row ``r``, the rarest first (one more than is ever used, so
-        that a cap that leaves some out is seen)."""
+        """The atoms counting in row ``r``, the rarest first (at most ``4 · _HYPOTHETICAL_TYPES
+        + 1`` of them: enough for the capped types; :meth:`capped` says when more exist)."""
         found = self._atoms_with.get(r)
         if found is None:
             cols = self.rows[r].cols
