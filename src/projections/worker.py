@@ -459,9 +459,11 @@ class ProjectionWorker:
                 for projection in projections:
                     for table in projection.tables:
                         tx.execute(f"ANALYZE {table}{REBUILT.table_suffix}")
-        seconds["indexes"], mark = time.monotonic() - mark, time.monotonic()
+        seconds["indexes"] = time.monotonic() - mark
+        mark = time.monotonic()
         position = self._switch_over(projections, limit)
-        seconds["switch_over"], mark = time.monotonic() - mark, time.monotonic()
+        seconds["switch_over"] = time.monotonic() - mark
+        mark = time.monotonic()
         # The old tables are gone; what they held must not linger in free pages or the
         # write-ahead log either: an older version's tables held names and questions in clear
         # (plan_state before version 7; issue #10 review, S6).
