@@ -300,7 +300,10 @@ class ProjectionWorker:
         mapper = self.care_record.mapper
         if isinstance(mapper, MsgspecMapper):
             return mapper.decode_shut(notifications, interned)
-        return [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        decoded = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        if interned is not None:
+            interned.update((e.originator_id, e.originator_id) for _, e in decoded)
+        return decoded
 
     def process_together(self) -> tuple[int, bool]:
         """One batch for every projection, in one transaction: projections at the same

@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError, Notification, StoredEvent
 
@@ -15,7 +16,7 @@ from application.keys import MemoryKeyStore
 from domain.client import Client
 from domain.trajectory import Trajectory
 from tests.unit.builders import assert_same
-from tests.unit.test_event_codec import EXAMPLES, ReversingCipher, mismatched
+from tests.unit.test_event_codec import EXAMPLES, ReversingCipher, mismatched, stored_as
 
 EVERY_CLASS = sorted(EXAMPLES, key=lambda c: c.__qualname__)
 
@@ -107,7 +108,7 @@ def test_a_mapper_with_a_cipher_and_a_compressor_decodes_each_event_as_alone() -
     assert decoded.originator_id is interned[event.originator_id.int]
 
 
-def test_an_event_of_a_class_with_upcasters_is_upcast_as_alone() -> None:
+def test_an_event_of_a_class_with_upcasters_stored_at_its_version_reads_as_alone() -> None:
     upcast = [cls for cls in EVERY_CLASS if getattr(cls, "class_version", 1) > 1]
     assert upcast, "the log holds classes with upcasters (issue #19 and later)"
     codec, keys = _sealing()
@@ -119,6 +120,29 @@ def test_an_event_of_a_class_with_upcasters_is_upcast_as_alone() -> None:
         [(_, decoded)] = codec.decode_shut([_notification(stored, 3)])
 
         _assert_reads_as(codec.to_domain_event(stored, shut=True), decoded)
+
+
+def test_an_event_stored_by_an_older_writer_is_upcast_in_a_window_as_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    granted = EXAMPLES[Client.ConsentGranted]
+    codec, keys = _sealing()
+    keys.create(granted.originator_id, uuid4())
+    state = msgspec.json.decode(codec.to_stored_event(granted).state)
+    del state["class_version"]  # as version 1 was stored; every field still decodes as it is
+
+    def upcast(raw: dict[str, Any]) -> None:  # one whose work shows
+        raw["trajectory_id"] = None
+        raw["to_party"] = "upcast"
+
+    monkeypatch.setattr(Client.ConsentGranted, "upcast_v1_v2", staticmethod(upcast))
+    stored = stored_as(granted, state)
+
+    [(_, decoded)] = codec.decode_shut([_notification(stored, 3)])
+
+    assert decoded.to_party == "upcast"
+    assert decoded.trajectory_id is None
+    _assert_reads_as(codec.to_domain_event(stored, shut=True), decoded)
 
 
 def test_an_event_that_does_not_match_its_class_is_refused_in_a_window_too() -> None:

@@ -29,9 +29,3 @@ def test_starting_the_api_and_its_wiring_loads_no_solver() -> None:
 
     assert "projections" in loaded  # the statement did import what it names
     assert not loaded & set(SOLVERS)
-
-
-def test_disclosure_control_still_loads_its_solver_when_a_release_is_computed() -> None:
-    loaded = _loaded_after("import projections.statistics.disclosure")
-
-    assert set(SOLVERS) <= loaded
