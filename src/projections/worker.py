@@ -288,16 +288,22 @@ class ProjectionWorker:
         """One batch of one projection, in one transaction. Returns the events processed."""
         return self._step([projection]).events
 
-    def _decoded(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
+    def _decoded(
+        self, notifications: Sequence[Notification], interned: dict[Any, UUID] | None = None
+    ) -> list[tuple[int, Any]]:
         """(position, domain event) of each notification; the keys of the batch's subjects are
         read in one query first, not one query per event. The sealed personal fields are left
         shut, each event's opened on the first read of one (most are read by no projection,
-        and opening was the largest cost of a rebuild's pass: issue #22)."""
+        and opening was the largest cost of a rebuild's pass: issue #22). With ``interned``,
+        the events of one record share one id instance (``MsgspecMapper.decode_shut``)."""
         self.care_record.keys.prefetch(n.originator_id for n in notifications)
         mapper = self.care_record.mapper
         if isinstance(mapper, MsgspecMapper):
-            return [(n.id, mapper.to_domain_event(n, shut=True)) for n in notifications]
-        return [(n.id, mapper.to_domain_event(n)) for n in notifications]
+            return mapper.decode_shut(notifications, interned)
+        decoded = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+        if interned is not None:
+            interned.update((e.originator_id, e.originator_id) for _, e in decoded)
+        return decoded
 
     def process_together(self) -> tuple[int, bool]:
         """One batch for every projection, in one transaction: projections at the same
@@ -605,9 +611,10 @@ class ProjectionWorker:
         end = 0
         while True:
             window: list[tuple[int, Any]] = []
-            subjects: set[UUID | str] = set()
+            #: The window's records, each id once (``_decoded``): how many bounds the window.
+            interned: dict[Any, UUID] = {}
             began, exhausted = end, False
-            while len(window) < self.rebuild_window and len(subjects) < self.rebuild_subjects:
+            while len(window) < self.rebuild_window and len(interned) < self.rebuild_subjects:
                 page = min(limit, self.rebuild_window - len(window))
                 select = self.care_record.recorder.select_notifications
                 if share is None:
@@ -631,8 +638,7 @@ class ProjectionWorker:
                         topics=topics,
                     )
                 if notifications:
-                    window.extend(self._decoded(notifications))
-                    subjects.update(n.originator_id for n in notifications)
+                    window.extend(self._decoded(notifications, interned))
                     end = notifications[-1].id
                 if share is not None:
                     end = upper
@@ -646,7 +652,7 @@ class ProjectionWorker:
                 end = stop  # nothing of this share is left up to it
             if end == began:
                 return
-            yield window, subjects, end
+            yield window, set(interned.values()), end
             if exhausted:
                 return
 

@@ -153,11 +153,13 @@ def test_a_failure_reading_ahead_stops_the_rebuild_and_leaves_the_live_tables_se
     decoded = rebuilder._decoded
     pages: list[int] = []
 
-    def fails_on_the_fifth_page(notifications: Sequence[Any]) -> list[tuple[int, Any]]:
+    def fails_on_the_fifth_page(
+        notifications: Sequence[Any], interned: dict[Any, Any] | None = None
+    ) -> list[tuple[int, Any]]:
         pages.append(len(notifications))
         if len(pages) == 5:
             raise RuntimeError("the log could not be read")
-        return decoded(notifications)
+        return decoded(notifications, interned)
 
     monkeypatch.setattr(rebuilder, "_decoded", fails_on_the_fifth_page)
 

@@ -483,16 +483,19 @@ def test_stored_events_keep_the_values_of_enumerations_not_their_names() -> None
     assert state["occurred_at"].endswith("+02:00")
 
 
-def test_an_event_that_does_not_match_its_class_is_refused_on_reading() -> None:
-    stored = StoredEvent(
+def mismatched() -> StoredEvent:
+    """An ``Accepted`` whose organisation is a number: not what its class holds."""
+    return StoredEvent(
         originator_id=uuid4(),
         originator_version=2,
         topic=get_topic(Trajectory.Accepted),
         state=b'{"timestamp": "2023-01-17T09:00:00Z", "coordinating_organisation": 7}',
     )
 
+
+def test_an_event_that_does_not_match_its_class_is_refused_on_reading() -> None:
     with pytest.raises(MapperDeserialisationError):
-        mapper().to_domain_event(stored)
+        mapper().to_domain_event(mismatched())
 
 
 class ReversingCipher(Cipher):

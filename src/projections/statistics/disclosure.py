@@ -93,8 +93,8 @@ from projections.statistics.model import (
     protection_interval,
     quantile_size,
     same_units,
+    size_floors,
     size_group,
-    smallest_size,
 )
 
 #: No release may use a smaller k: below five, "a handful" is already a person (issue #12).
@@ -215,16 +215,6 @@ def released_quantiles(cell: QuantileCell, k: int) -> list[ReleasedCell]:
         else:
             released.append(ReleasedCell(cell.key, "quantile", float(rounded), None, q))
     return released
-
-
-def size_floors(cells: Iterable[ReleasedCell], k: int) -> dict[CellKey, int]:
-    """What the released quartiles among ``cells`` say of their quantiles' sizes: per size
-    cell (``model.quantile_size``), the smallest it can be (``model.smallest_size``)."""
-    released: dict[CellKey, list[float]] = defaultdict(list)
-    for cell in cells:
-        if cell.kind == "quantile" and cell.value is not None and cell.quantile is not None:
-            released[quantile_size(cell.key)].append(cell.quantile)
-    return {size: smallest_size(found, k) for size, found in released.items()}
 
 
 def _quantile(ordered: Sequence[int], q: float) -> float:

@@ -15,13 +15,16 @@ This module holds values only: no I/O, no SQL.
 
 import math
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy is loaded by the first packing, not by reading a release
+    import numpy as np
+    import numpy.typing as npt
+
 
 #: The sector value of a cell that counts every sector of its region.
 ALL_SECTORS = "*"
@@ -218,9 +221,9 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
         self,
         units: Sequence[str],
         keys: Sequence[CellKey],
-        offsets: npt.NDArray[np.int64],
-        cells: npt.NDArray[np.int32],
-        amounts: npt.NDArray[np.int64],
+        offsets: "npt.NDArray[np.int64]",
+        cells: "npt.NDArray[np.int32]",
+        amounts: "npt.NDArray[np.int64]",
     ) -> None:
         if len(offsets) != len(units) + 1 or len(cells) != len(amounts):
             raise ValueError("packed contributions: offsets, cells and amounts do not match")
@@ -235,6 +238,8 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
     def of(cls, contributions: "Contributions") -> "PackedContributions":
         """``contributions`` packed (itself when it is packed already). Every (unit, cell)
         pair is kept, zero amounts included, in the mapping's order."""
+        import numpy as np
+
         if isinstance(contributions, PackedContributions):
             return contributions
         index: dict[CellKey, int] = {}
@@ -262,6 +267,8 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
     def joined(cls, parts: Iterable["PackedContributions"]) -> "PackedContributions":
         """One mapping of ``parts`` in order (a release's regions); a unit in two parts keeps
         the last part's cells, as ``dict.update`` would."""
+        import numpy as np
+
         parts = list(parts)
         if len(parts) == 1:
             return parts[0]
@@ -293,8 +300,10 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
             np.concatenate(amounts) if amounts else np.empty(0, np.int64),
         )
 
-    def subset(self, chosen: npt.NDArray[np.int64]) -> "PackedContributions":
+    def subset(self, chosen: "npt.NDArray[np.int64]") -> "PackedContributions":
         """The units at positions ``chosen`` (in that order), with their cells."""
+        import numpy as np
+
         sizes = np.diff(self.offsets)[chosen]
         offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
@@ -309,9 +318,11 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
             self.amounts[taken],
         )
 
-    def sums(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    def sums(self) -> "tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]":
         """Per cell key (``cell_keys``' order): the sum of the units' amounts, and how many
         units count in it (a non-zero amount)."""
+        import numpy as np
+
         size = len(self.cell_keys)
         totals = np.bincount(self.cells, weights=self.amounts, minlength=size)
         counted = np.bincount(self.cells[self.amounts != 0], minlength=size)
@@ -523,3 +534,15 @@ class Protected:
     @property
     def passed(self) -> bool:
         return all(finding.protected for finding in self.audit)
+
+
+def size_floors(cells: Iterable[ReleasedCell], k: int) -> dict[CellKey, int]:
+    """What the released quartiles among ``cells`` say of their quantiles' sizes: per size
+    cell (:func:`quantile_size`), the smallest it can be (:func:`smallest_size`). Here, not in
+    ``disclosure``, so that reading releases (the API) loads no solver (issue #22: HiGHS,
+    SciPy and numpy were 36 MiB of the API's memory)."""
+    released: dict[CellKey, list[float]] = defaultdict(list)
+    for cell in cells:
+        if cell.kind == "quantile" and cell.value is not None and cell.quantile is not None:
+            released[quantile_size(cell.key)].append(cell.quantile)
+    return {size: smallest_size(found, k) for size, found in released.items()}

@@ -25,14 +25,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-import numpy as np
 import structlog
 
 from application.metrics import metrics
 from domain.common import Sector
 from domain.deadlines import DeadlinePolicy
 from projections.organisations import organisation_kinds
-from projections.statistics import disclosure, dynamics, tables
+from projections.statistics import dynamics, tables
 from projections.statistics.model import (
     Contributions,
     PackedContributions,
@@ -41,6 +40,7 @@ from projections.statistics.model import (
     Protected,
     PublishedVersion,
     periods_ended_by,
+    size_floors,
 )
 from projections.statistics.store import (
     AuditSummary,
@@ -106,6 +106,8 @@ def policy_fingerprints(policy: DeadlinePolicy, regions: Iterable[str]) -> dict[
 def _by_region(contributions: Contributions) -> dict[str, PackedContributions]:
     """The units of each region (the region of a unit's first cell), in their order; a unit
     counting in no cell is in none."""
+    import numpy as np  # see ``store._INT32``
+
     packed = PackedContributions.of(contributions)
     counting = np.flatnonzero(np.diff(packed.offsets) > 0)
     names = sorted({key.region for key in packed.cell_keys})
@@ -242,6 +244,10 @@ class Releases:
     def compute(self, period: Period) -> tuple[Population, Protected, int, list[int]]:
         """The period's population, disclosure control over it and every earlier version of an
         period of the same year, the log position it reflects, and the earlier releases audited."""
+        # Imported here: it loads HiGHS, SciPy and numpy (36 MiB with the packing's numpy),
+        # which a process that only reads releases (the API) never needs (issue #22).
+        from projections.statistics import disclosure
+
         population, position = self.population(period)
         earlier = self.store.published_versions(period.audited_with())
         started = time.monotonic()
@@ -284,6 +290,8 @@ class Releases:
         """Audit what ``protect`` chose to publish once more, on a model built afresh (none of
         the incremental state that chose it), and refuse the release if a withheld count of it
         or of an earlier version can be narrowed below its interval."""
+        from projections.statistics import disclosure  # see ``compute``
+
         counts = [cell for cell in protected.cells if cell.kind == "count"]
         published = {c.key: int(c.value) for c in counts if c.value is not None}
         withheld = [c.key for c in counts if c.value is None]
@@ -316,7 +324,7 @@ class Releases:
                 self.k,
                 earlier,
                 exact=False,
-                floors=disclosure.size_floors(quartiles, self.k),
+                floors=size_floors(quartiles, self.k),
             )
         except disclosure.AuditFailed as failed:
             raise ReleaseRefused(

@@ -19,10 +19,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-import numpy as np
 
 from application.sql import Database, Tx
-from projections.statistics.disclosure import size_floors
 from projections.statistics.model import (
     CellKey,
     Contributions,
@@ -30,6 +28,7 @@ from projections.statistics.model import (
     Period,
     PublishedVersion,
     ReleasedCell,
+    size_floors,
 )
 
 _RELEASES = "rodedraad_statistics_releases"
@@ -107,8 +106,10 @@ _HEAD = msgspec.msgpack.Decoder(tuple[list[tuple[str, str, str, str]], list[str]
 #: it is the first form (``_unpack_contributions_v1``), which stays readable: stored releases
 #: are a contract, and a release made before is audited with every later one of its year.
 _PACKED = b"RDC2"
-_INT32 = np.dtype("<i4")
-_INT32_MIN, _INT32_MAX = np.iinfo(_INT32).min, np.iinfo(_INT32).max
+#: Little-endian 32 bits (numpy's ``"<i4"``), and its range: numpy is loaded by the first
+#: packing or unpacking, not by reading a release (the API; issue #22, its memory).
+_INT32 = "<i4"
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 # (No first-form blob starts with the marker: a zlib stream's first byte has 8 in its low four
 # bits, and "R" is 0x52.)
 
@@ -117,6 +118,8 @@ def _pack_contributions(contributions: Contributions) -> bytes:
     """Per region, compact: the cell keys and the unit ids once, then per unit its number of
     cells, and every (cell index, amount) pair as little-endian 32-bit arrays (zero amounts
     left out). Read back as arrays, without a dict per unit (``PackedContributions``)."""
+    import numpy as np
+
     packed = PackedContributions.of(contributions)
     if (
         packed.amounts.size
@@ -140,6 +143,8 @@ def _pack_contributions(contributions: Contributions) -> bytes:
 
 def _unpack_contributions(blob: bytes) -> PackedContributions:
     """A region's contributions as stored, in either form."""
+    import numpy as np
+
     blob = bytes(blob)
     if not blob.startswith(_PACKED):
         return _unpack_contributions_v1(blob)
@@ -169,6 +174,8 @@ def _unpack_contributions(blob: bytes) -> PackedContributions:
 def _unpack_contributions_v1(blob: bytes) -> PackedContributions:
     """The first stored form: zlib of the cell keys (msgpack, length-prefixed), then a msgpack
     map of unit → [(cell index, amount), …]."""
+    import numpy as np
+
     raw = zlib.decompress(blob)
     size = int.from_bytes(raw[:8], "big")
     keys = [CellKey(*k) for k in _KEYS.decode(raw[8 : 8 + size])]
