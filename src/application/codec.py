@@ -54,13 +54,6 @@ _new = object.__new__
 _asdict = msgspec.structs.asdict
 
 
-def _interned(interned: dict[Any, UUID], stored_id: Any) -> UUID:
-    """``stored_id`` (a UUID, or its text) as the one instance ``interned`` keeps for it."""
-    if type(stored_id) is UUID:
-        return interned.setdefault(stored_id.int, stored_id)
-    return interned.setdefault(stored_id, UUID(str(stored_id)))
-
-
 _ENVELOPE = frozenset({"originator_id", "originator_version"})
 
 _SEALED = "_sealed"
@@ -209,11 +202,13 @@ class MsgspecMapper(Mapper[UUID]):
         whole = bool(self.cipher or self.compressor)
         decoded: list[tuple[int, Any]] = []
         for n in stored_events:
-            stored_id = n.originator_id
+            stored_id: Any = n.originator_id
             # The key: a UUID's int (a C hash; a UUID's own is Python), else the string.
-            originator_id = interned.get(stored_id.int if type(stored_id) is UUID else stored_id)
+            is_uuid = type(stored_id) is UUID
+            key = stored_id.int if is_uuid else stored_id
+            originator_id = interned.get(key)
             if originator_id is None:
-                originator_id = _interned(interned, stored_id)
+                originator_id = interned[key] = stored_id if is_uuid else UUID(str(stored_id))
             plan = plans.get(n.topic)
             if plan is None:
                 plan = plans[n.topic] = self._plan(n.topic)
