@@ -52,8 +52,11 @@ the quartiles are withheld (before any count: :func:`_best`).
 
 Known holes (README, "The gap: …"; issue #12 is open for them): the hypothetical types respect
 a cell's group, its all-sectors cell and the cells counting the same units (``SAME_UNITS``)
-only, not every relation the definitions imply — counts of kinds per consultation, a year and
-its quarters, parts that must hold a unit — so a reader can know more than this model allows.
+only, not every relation the definitions imply — parts that sum to their whole (the client's
+involvement per consultation), counts of kinds per consultation, a year and its quarters, parts
+that must hold a unit — so a reader can know more than this model allows. Those relations are
+written down and proven of every unit the tables count in ``laws.py``; the types do not keep
+them yet (``tests/unit/test_disclosure_laws.py`` shows each hole, marked as failing).
 
 Cells are only coupled through shared units. Units never cross regions in practice, so the
 programme decomposes per region (regions a unit does span are audited together); each region's
