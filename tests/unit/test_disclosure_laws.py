@@ -1,12 +1,15 @@
 """Holes in the audit's model (issue #12, "The gap: …" in the README), each shown on the
 smallest input a reader could use it on: what every unit keeps by the tables' definitions
-(``projections.statistics.laws``, proven of every unit the tables count in
+(``projections.statistics.laws``, checked on every unit the tables count in
 ``test_statistics_laws.py``) lets a reader narrow a withheld count the model calls open.
 
 They fail today, which is the point: the audit's hypothetical unit types do not keep those laws
 yet (the change that makes them, measured 70 times slower on a small year, did not land; see
-the README). Each is marked ``xfail(strict=True)``: when the model holds the laws, they pass,
-and the marks must go.
+the README). Each fails at its first assertion, on the audit's finding; the oracle states the
+same model and so agrees (by hand for the involvement and the kinds), and its checks below
+that, and those of ``protect``, pass today only because the oracle does not hold the laws
+either. Each is marked ``xfail(strict=True)``: when the model holds the laws, they pass, and
+the marks must go.
 """
 
 from collections.abc import Iterable, Mapping
@@ -58,16 +61,16 @@ def unprotected(subject: Population, protected: Protected, k: int = K) -> list[s
 
 # --- every consultation has one involvement of the client --------------------------------------
 
-INVOLVEMENTS = ("client:present", "client:absent", "client:consulted_beforehand")
+INVOLVEMENTS = ("client:present", "client:not_involved", "client:consulted_beforehand")
 
 
 def _consultations() -> Population:
     """40 trajectories, two consultations each: in disability care 10 with the client present
-    and 10 absent, in youth care 20 present; nobody consulted beforehand."""
+    and 10 not involved, in youth care 20 present; nobody consulted beforehand."""
     contributions: dict[str, dict[CellKey, int]] = {}
     for i in range(40):
         sector = "youth_care" if i % 2 else "disability_care"
-        involvement = "client:present" if i % 4 else "client:absent"
+        involvement = "client:present" if i % 4 else "client:not_involved"
         contributions[f"u{i}"] = {
             participation(where, category): 2
             for where in (sector, ALL_SECTORS)
@@ -85,8 +88,8 @@ def test_a_withheld_involvement_is_not_the_published_consultations_less_the_publ
     None
 ):
     """Each consultation has one involvement of the client, so the parts sum to the whole: with
-    80 consultations and 60 of them "present" published, "absent" (20) and "consulted
-    beforehand" (0) together are 20, and "absent" cannot reach the 26 its interval asks
+    80 consultations and 60 of them "present" published, "not involved" (20) and "consulted
+    beforehand" (0) together are 20, and "not involved" cannot reach the 26 its interval asks
     for. ``protect`` publishes exactly that today; the audit must say so, the oracle agree,
     and secondary suppression withhold more."""
     subject = _consultations()
@@ -94,7 +97,7 @@ def test_a_withheld_involvement_is_not_the_published_consultations_less_the_publ
         participation(ALL_SECTORS, "consultations"),
         participation(ALL_SECTORS, "client:present"),
     )
-    absent = participation(ALL_SECTORS, "client:absent")
+    absent = participation(ALL_SECTORS, "client:not_involved")
     before = participation(ALL_SECTORS, "client:consulted_beforehand")
     published = {whole: 80, present: 60}
 

@@ -55,7 +55,7 @@ a cell's group, its all-sectors cell and the cells counting the same units (``SA
 only, not every relation the definitions imply — parts that sum to their whole (the client's
 involvement per consultation), counts of kinds per consultation, a year and its quarters, parts
 that must hold a unit — so a reader can know more than this model allows. Those relations are
-written down and proven of every unit the tables count in ``laws.py``; the types do not keep
+written down in ``laws.py`` and checked on every unit the tables count; the types do not keep
 them yet (``tests/unit/test_disclosure_laws.py`` shows each hole, marked as failing).
 
 Cells are only coupled through shared units. Units never cross regions in practice, so the

@@ -17,18 +17,24 @@ that apply to a model's rows:
 - *within a version, for one region's cells of one sector (or all sectors)*: a partition's parts
   sum to its whole (the client's involvement, the band of parties and of organisation kinds per
   consultation; a deadline's outcome; an escalation's level; who signed), and a process map's
-  out- and in-edges of a node hold at most the node (the rest in edges nobody took, which a
-  reader cannot tell from withheld ones); the kinds at the table per band of kinds; milestone
-  consultations are consultations; a blocked trajectory has a reason and ended its block one
-  way or is still blocked; a trajectory handed over had a handover; cells that count a
-  trajectory once hold 0 or 1; a factor's four early cells count the same trajectories as every
-  other factor's;
+  edges out of and into a node, and its paths into and out of a block, hold at most the node
+  (the rest in edges nobody took, which a reader cannot tell from withheld ones); the kinds at
+  the table per band of kinds; milestone consultations are consultations; a blocked trajectory
+  has a reason and ended its block one way or is still blocked; a trajectory handed over had a
+  handover; a part counts in its whole (a reason, still blocked: blocked; accepted, closed,
+  blocked: running; a referral is accepted or declined, not both); cells that count a trajectory
+  once hold 0 or 1; a factor's early cells count a trajectory at most once, and the same
+  trajectories as every other factor's;
 - *across sectors*: a unit counts in its sector's cell as in the region's (``*`` is the sum of
-  the sectors);
+  the sectors), and it is of one sector;
 - *across periods*: a year holds its quarters: a count of dated events is the sum of its
   quarters' (at least the sum of those released so far), a trajectory blocked in the year was
   blocked in one of its quarters and is blocked in the year if it was in any, still blocked at
-  the end of the year if at the end of the fourth quarter.
+  the end of the year if at the end of the fourth quarter, a year's process map holds at least
+  its quarters'.
+
+Each is checked on every unit the tables count by a property test
+(``tests/unit/test_statistics_laws.py``).
 
 Versions of one period (a revision and its predecessor) and of a year and its quarters are
 computed at different log positions: a fact recorded late makes a real unit differ from a law
@@ -127,15 +133,22 @@ def period_kind(table: str, category: str) -> str | None:
     - ``ended``: how the last block that ended did — the year's is one of the quarters';
     - ``grows``: the process map of a trajectory referred in a quarter, up to the period's end —
       the year's is at least the quarter's;
-    - ``None``: no relation the audit holds (the early-factor cells, the edges into ``end``).
+    - ``None``: no relation the audit holds (the early-factor cells, the edges into ``end``,
+      ``reason:other``: which reasons are rare is decided per period).
     """
+    if table == "dynamics":
+        # Its sizes too: a trajectory referred in a quarter is in that quarter's map only, up
+        # to the quarter's end, and in the year's up to the year's.
+        what = category.removeprefix(SIZE_PREFIX)
+        if what.startswith(("node:", "into_block:", "out_of_block:", "weeks:")):
+            return _GROWS
+        if what.startswith("edge:") and not what.endswith(">end"):
+            return _GROWS
+        return None
     if category.startswith(SIZE_PREFIX):
         return _ANY
-    if table == "dynamics":
-        if category.startswith(("node:", "into_block:", "out_of_block:")):
-            return _GROWS
-        if category.startswith("edge:") and not category.endswith(">end"):
-            return _GROWS
+    if (table, category) == ("blocks", "reason:other"):
+        # Which reasons are rare, and so also counted in "other", is decided per period.
         return None
     if (table, category) == ("blocks", "still_open"):
         return _LAST
@@ -322,6 +335,15 @@ class Laws:
                     for way, parts in (("out", outgoing), ("in", incoming))
                     if parts
                 ]
+                for way, node in (("into_block", "blocked"), ("out_of_block", "unblocked")):
+                    if category == f"node:{node}":
+                        paths = {
+                            c: r
+                            for (t, c), r in scope.items()
+                            if t == table and c.startswith(f"{way}:")
+                        }
+                        if paths:
+                            found.append(((table, category, way), whole, paths))
         return found
 
     def _add(
@@ -393,6 +415,7 @@ class Laws:
                 if still_open is not None:
                     terms = {**dict.fromkeys(ended, 1.0), still_open: 1.0, blocked: -1.0}
                     add(terms, ("ended_or_open",))
+        self._parts_of_a_whole(scope)
         handovers = scope.get(("continuity", "handovers"))
         handed_over = scope.get(("continuity", "trajectories_handed_over"))
         if handovers is not None and handed_over is not None:
@@ -400,6 +423,37 @@ class Laws:
             # No unit has thousands of handovers in a period; with none, it was not handed over.
             add({handed_over: 1_000.0, handovers: -1.0}, ("handovers",))
         self._early(scope)
+
+    def _parts_of_a_whole(self, scope: Mapping[tuple[str, str], int]) -> None:
+        """A unit counting in a part counts in its whole (``tables.count_cells``' groups, and
+        what the flow implies): repairs must keep these too."""
+        at = scope.get
+        pairs = [
+            (("flow", "active"), ("flow", "accepted")),  # accepted in the period: running then
+            (("flow", "active"), ("flow", "closed")),  # closed in it: running until then
+            (("flow", "active"), ("flow", "blocked")),
+            (("flow", "closed"), ("procedures", "closed_with_follow_up_planned")),
+            (("blocks", "blocked"), ("blocks", "still_open")),
+            (("continuity", "handovers"), ("continuity", "coordination_transferred")),
+            *(
+                (("blocks", "blocked"), (t, c))
+                for (t, c) in scope
+                if t == "blocks" and c.startswith("reason:")
+            ),
+        ]
+        for whole, part in pairs:
+            outer, inner = at(whole), at(part)
+            if outer is not None and inner is not None:
+                self._add({outer: 1.0, inner: -1.0}, ("part_of", *whole, *part))
+        referrals = at(("flow", "referrals"))
+        decided = [at(("flow", f"referrals:{d}")) for d in ("accepted", "declined")]
+        if referrals is not None and all(r is not None for r in decided):
+            # A referral is accepted or declined, not both.
+            terms = {referrals: 1.0, **{r: -1.0 for r in decided if r is not None}}
+            self._add(terms, ("decided_once",))
+        flow_blocked, blocks_blocked = at(("flow", "blocked")), at(("blocks", "blocked"))
+        if flow_blocked is not None and blocks_blocked is not None:
+            self._add({flow_blocked: 1.0, blocks_blocked: -1.0}, ("same_blocked",), equal=True)
 
     def _early(self, scope: Mapping[tuple[str, str], int]) -> None:
         """A trajectory in the early-factor tables counts in one of the four cells of every
@@ -410,6 +464,9 @@ class Laws:
                 _, factor, _, outcome = category.split(":")
                 cells[factor][outcome].append(r)
         factors = sorted(cells)
+        for factor in factors:
+            terms = {r: -1.0 for found in cells[factor].values() for r in found}
+            self._add(terms, ("early_once", factor), constant=1.0)
         for first, other in pairwise(factors):
             for outcome in sorted({*cells[first], *cells[other]}):
                 terms = _merged(
@@ -423,7 +480,8 @@ class Laws:
         One name for all: a unit is of one sector, in every cell."""
         sectors: dict[tuple[int | None, str, str, str], list[int]] = defaultdict(list)
         for i, (release, _, key) in enumerate(self.rows):
-            if key.sector != ALL_SECTORS:
+            # (Not a quantile's size: it is a row only where its quartiles were released.)
+            if key.sector != ALL_SECTORS and not key.category.startswith(SIZE_PREFIX):
                 sectors[(release, key.table, key.region, key.category)].append(i)
         for (release, table, region, category), rows in sectors.items():
             whole = self.index.get((release, CellKey(table, region, ALL_SECTORS, category)))
@@ -697,15 +755,26 @@ class Laws:
         in a state in the quarter no longer does in the year, or still does (another quarter)."""
         known = sorted(self.rows[r][2].sector for r in source if r in self._year_sector_rows[year])
         sectors: list[str | None] = [known[0]] if known else [*self._year_sectors.get(year, [])]
+        # Per cell, the change in each quarter (its latest version's: a type changes every
+        # version of a period alike), added up over the quarters.
+        by_quarter: dict[CellKey, dict[int, tuple[int, float]]] = defaultdict(dict)
+        for r in rows:
+            release, period, key = self.rows[r]
+            if period is None or period.quarter is None:
+                continue
+            order = 1 << 62 if release is None else release
+            if order >= by_quarter[key].get(period.quarter, (-1, 0.0))[0]:
+                by_quarter[key][period.quarter] = (order, changes[r])
         out = []
         for sector in sectors or [None]:
             for keep in (False, True):
                 variant = dict(vector)
-                for r in rows:
-                    key = self.rows[r][2]
+                for key, found in by_quarter.items():
                     kind = period_kind(key.table, key.category)
                     if kind is None:
                         continue
+                    total = sum(change for _, change in found.values())
+                    lifted = any(change > 0 for _, change in found.values())
                     cells = [key] if sector is None else [key, key._replace(sector=sector)]
                     for v in self._years[year]:
                         for cell in cells:
@@ -714,8 +783,8 @@ class Laws:
                                 continue
                             base = source.get(j, 0.0)
                             if kind in (_SUM, _GROWS):
-                                variant[j] = max(0.0, base + changes[r])
-                            elif changes[r] > 0:
+                                variant[j] = max(0.0, base + total)
+                            elif lifted:
                                 variant[j] = max(base, 1.0)
                             elif not keep:
                                 variant[j] = 0.0
