@@ -358,3 +358,27 @@ def test_a_repair_keeps_a_unit_in_one_sector_and_its_parts_in_their_whole() -> N
         assert {rows[r][2].sector for r in variant} == {"mental_health", "*"}
     assert not laws.keeps({1: 1.0, 0: 1.0, 6: 1.0, 7: 1.0, 3: 1.0}, source)  # two sectors
     assert not laws.keeps({0: 1.0, 2: 1.0, 6: 1.0, 8: 1.0}, {})  # blocked for no reason
+
+
+def test_a_type_counting_in_two_sectors_is_no_unit() -> None:
+    """A youth-care consultation counted as a mental-health referral too: no unit is of two
+    sectors, so neither the type nor any repair of it is kept."""
+    rows = _rows(
+        *(
+            (None, YEAR, table, sector, category)
+            for sector in ("youth_care", "mental_health", "*")
+            for table, category in (("participation", "consultations"), ("flow", "referrals"))
+        )
+    )
+    laws = Laws(rows)
+    source = {0: 1.0, 4: 1.0}  # youth care's and the region's consultations
+    both = {**source, 3: 1.0, 5: 1.0}  # and mental health's and the region's referrals
+
+    assert laws.keeps(source, {})
+    assert not laws.keeps(both, source)
+    assert not laws.keeps(both, {})
+    assert all(
+        {rows[r][2].sector for r in variant} <= {"youth_care", "*"}
+        or {rows[r][2].sector for r in variant} <= {"mental_health", "*"}
+        for variant in laws.variants(both, source)
+    )

@@ -447,7 +447,7 @@ class Laws:
                 self._add({outer: 1.0, inner: -1.0}, ("part_of", *whole, *part))
         referrals = at(("flow", "referrals"))
         decided = [at(("flow", f"referrals:{d}")) for d in ("accepted", "declined")]
-        if referrals is not None and all(r is not None for r in decided):
+        if referrals is not None and any(r is not None for r in decided):
             # A referral is accepted or declined, not both.
             terms = {referrals: 1.0, **{r: -1.0 for r in decided if r is not None}}
             self._add(terms, ("decided_once",))
@@ -553,8 +553,12 @@ class Laws:
 
     def keeps(self, vector: Mapping[int, float], source: Mapping[int, float]) -> bool:
         """Whether a type made from ``source`` (a real unit's vector, or nothing) keeps every
-        law as its source does."""
-        return not self._broken(vector, source)
+        law as its source does, and is of one sector, as every unit is."""
+        return self._one_sector(vector) and not self._broken(vector, source)
+
+    def _one_sector(self, vector: Mapping[int, float]) -> bool:
+        sectors = {self.rows[r][2].sector for r, a in vector.items() if a}
+        return len(sectors - {ALL_SECTORS}) <= 1
 
     def _broken(
         self,
@@ -598,6 +602,8 @@ class Laws:
         seen: set[_Shape] = set()
         for start in self._in_periods(vector, source):
             for mended in self._search(start, source):
+                if not self._one_sector(mended):
+                    continue  # each sector's cells mended alike, but another sector's left
                 shape = self._shape(mended)
                 if shape not in seen:
                     seen.add(shape)
@@ -714,7 +720,9 @@ class Laws:
             r
             for r in rows
             if self.rows[r][2].sector == ALL_SECTORS
-            and period_kind(self.rows[r][2].table, self.rows[r][2].category) is not None
+            # (A year's process map only has to hold its quarters': counting in more of it
+            # asks nothing of them, and a trajectory is in its referral quarter's map only.)
+            and period_kind(self.rows[r][2].table, self.rows[r][2].category) not in (None, _GROWS)
         ]
         if not held:
             return []
