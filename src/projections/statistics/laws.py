@@ -57,6 +57,8 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
 from projections.statistics.model import ALL_SECTORS, SIZE_PREFIX, CellKey, Period
+from projections.statistics.tables import MILESTONES
+from projections.statistics.traces import BLOCKED, UNBLOCKED
 
 #: A row of the audit's model: (release number, None for the one being made; its period; cell).
 RowId = tuple[int | None, Period | None, CellKey]
@@ -98,8 +100,8 @@ ONCE_PREFIXES: tuple[tuple[str, str], ...] = (
     ("dynamics", "early:"),
 )
 
-#: The milestone consultations (``tables.MILESTONES``) of the procedures table.
-_MILESTONES = ("start_consultation_held", "three_month_consultation_held", "end_consultation_held")
+#: The milestone consultations of the procedures table.
+_MILESTONES = tuple(f"{milestone}_consultation_held" for milestone in MILESTONES)
 
 #: How a year's cell relates to its quarters' (see :func:`period_kind`).
 _ANY, _LAST, _AT_END, _ENDED, _SUM, _GROWS = "any", "last", "at_end", "ended", "sum", "grows"
@@ -238,11 +240,7 @@ class Laws:
         #: Each row's rank among the rows by identity (releases by number, the one being made
         #: last): what a repair orders by, so that it never depends on the rows' numbering.
         order = sorted(
-            range(len(self.rows)),
-            key=lambda i: (
-                1 << 62 if self.rows[i][0] is None else self.rows[i][0],
-                self.rows[i][2],
-            ),
+            range(len(self.rows)), key=lambda i: (_release_order(self.rows[i][0]), self.rows[i][2])
         )
         self._rank = [0] * len(self.rows)
         for rank, i in enumerate(order):
@@ -261,10 +259,6 @@ class Laws:
 
     def _dates(self) -> None:
         """Per year: its versions (the latest last), its quarters' and their sectors' rows."""
-
-        def order(release: int | None) -> int:
-            return 1 << 62 if release is None else release
-
         years: dict[int, list[int | None]] = defaultdict(list)
         quarters: dict[int, dict[int, list[int | None]]] = defaultdict(lambda: defaultdict(list))
         for release, period in self._period.items():
@@ -274,9 +268,9 @@ class Laws:
                 years[period.year].append(release)
             else:
                 quarters[period.year][period.quarter].append(release)
-        self._years = {y: sorted(found, key=order) for y, found in years.items()}
+        self._years = {y: sorted(found, key=_release_order) for y, found in years.items()}
         self._quarters = {
-            y: {q: sorted(found, key=order) for q, found in sorted(qs.items())}
+            y: {q: sorted(found, key=_release_order) for q, found in sorted(qs.items())}
             for y, qs in quarters.items()
         }
         self._quarter_releases = {
@@ -335,7 +329,7 @@ class Laws:
                     for way, parts in (("out", outgoing), ("in", incoming))
                     if parts
                 ]
-                for way, node in (("into_block", "blocked"), ("out_of_block", "unblocked")):
+                for way, node in (("into_block", BLOCKED), ("out_of_block", UNBLOCKED)):
                     if category == f"node:{node}":
                         paths = {
                             c: r
@@ -571,9 +565,7 @@ class Laws:
         calls with the same source."""
         broken: list[Law] = []
         seen: set[int] = set()
-        for r in {*vector, *source}:
-            if vector.get(r, 0.0) == source.get(r, 0.0):
-                continue
+        for r in _changed(vector, source):
             for law in self.touching.get(r, ()):
                 if id(law) not in seen:
                     seen.add(id(law))
@@ -618,7 +610,7 @@ class Laws:
         """``vector``'s repairs that keep every law: a best-first search over the broken laws,
         the candidates that leave the fewest laws broken (and the least missing) first. A
         mend changes a few rows, so only the laws over those are looked at again."""
-        fixed = frozenset(r for r in {*vector, *source} if vector.get(r, 0.0) != source.get(r, 0.0))
+        fixed = frozenset(_changed(vector, source))
         before: dict[int, float] = {}
         start = {
             law: law.short_of(vector, source, _before(law, source, before))
@@ -678,11 +670,7 @@ class Laws:
     ) -> list[dict[int, float]]:
         """``vector``, and its variants with a change to a year's cells made in a quarter's too
         or a change to a quarter's made in the year's."""
-        changes = {
-            r: vector.get(r, 0.0) - source.get(r, 0.0)
-            for r in {*vector, *source}
-            if vector.get(r, 0.0) != source.get(r, 0.0)
-        }
+        changes = _changed(vector, source)
         out: list[dict[int, float]] = [dict(vector)]
         for year, year_versions in self._years.items():
             quarters = self._quarters.get(year)
@@ -770,7 +758,7 @@ class Laws:
             release, period, key = self.rows[r]
             if period is None or period.quarter is None:
                 continue
-            order = 1 << 62 if release is None else release
+            order = _release_order(release)
             if order >= by_quarter[key].get(period.quarter, (-1, 0.0))[0]:
                 by_quarter[key][period.quarter] = (order, changes[r])
         out = []
@@ -842,6 +830,20 @@ class Laws:
                 changed.add(r)
                 break
         return mended, changed
+
+
+def _release_order(release: int | None) -> int:
+    """Releases in the order they were made: by number, the one being made (``None``) last."""
+    return 1 << 62 if release is None else release
+
+
+def _changed(vector: Mapping[int, float], source: Mapping[int, float]) -> dict[int, float]:
+    """Row → how much ``vector`` differs from ``source`` there, for every row where it does."""
+    return {
+        r: vector.get(r, 0.0) - source.get(r, 0.0)
+        for r in {*vector, *source}
+        if vector.get(r, 0.0) != source.get(r, 0.0)
+    }
 
 
 def _before(law: Law, source: Mapping[int, float], cache: dict[int, float] | None) -> float:
