@@ -45,6 +45,17 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+def _sqlite_error(error: BaseException) -> sqlite3.OperationalError | None:
+    """SQLite's own error, raised as is or wrapped by eventsourcing; None for any other."""
+    if isinstance(error, sqlite3.OperationalError):
+        return error
+    if isinstance(error, (StoreOperationalError, StoreInterfaceError)) and isinstance(
+        error.__cause__, sqlite3.OperationalError
+    ):
+        return error.__cause__
+    return None
+
+
 def _sqlite_busy(error: sqlite3.OperationalError) -> bool:
     message = str(error).lower()
     return "locked" in message or "busy" in message
@@ -56,13 +67,23 @@ def is_unavailable(error: BaseException) -> bool:
     SQLite raises ``OperationalError`` for its own mistakes too (a missing table): only a busy
     or locked file counts, whether raised as is or wrapped by eventsourcing.
     """
-    if isinstance(error, sqlite3.OperationalError):
-        return _sqlite_busy(error)
-    if isinstance(error, (StoreOperationalError, StoreInterfaceError)) and isinstance(
-        error.__cause__, sqlite3.OperationalError
-    ):
-        return _sqlite_busy(error.__cause__)
+    sqlite = _sqlite_error(error)
+    if sqlite is not None:
+        return _sqlite_busy(sqlite)
     return isinstance(error, UNAVAILABLE)
+
+
+def is_busy(error: BaseException) -> bool:
+    """True when ``error`` says another writer holds the database for now: a SQLite file locked
+    or busy past its timeout (raised as is or wrapped by eventsourcing), or PostgreSQL's
+    ``lock_timeout``. Such a wait ends when the other transaction does, within seconds: worth
+    trying again soon, unlike a lost database."""
+    sqlite = _sqlite_error(error)
+    if sqlite is not None:
+        return _sqlite_busy(sqlite)
+    return isinstance(error, psycopg.errors.LockNotAvailable) or isinstance(
+        error.__cause__, psycopg.errors.LockNotAvailable
+    )
 
 
 def retry_once(pool: "ConnectionPool[Any]", operation: Callable[[], T]) -> T:

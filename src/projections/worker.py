@@ -41,7 +41,7 @@ from application.care_record import CareRecord
 from application.codec import MsgspecMapper
 from application.keys import KeyStore
 from application.metrics import metrics
-from application.unavailable import is_unavailable
+from application.unavailable import is_busy, is_unavailable
 from domain.client import Client
 from domain.deadlines import DeadlinePolicy
 from domain.trajectory import Trajectory
@@ -334,7 +334,10 @@ class ProjectionWorker:
         """Follow the log until ``stop`` is set; sleep until ``wakeup`` says there is more.
 
         A failed batch rolled back as a whole, so it is simply tried again, after a pause that
-        doubles while the failure lasts (a lost database reconnects on the next try). Each
+        doubles while the failure lasts (a lost database reconnects on the next try) up to 30
+        s, or up to 1 s while another writer holds the database (a command line's release
+        beside the service): a reader waiting for its own write must not wait out a pause
+        made for an outage. Each
         state change is logged once, and every loop beats the heartbeat ``/health`` reads.
         """
         log.info(
@@ -343,6 +346,7 @@ class ProjectionWorker:
             worker=self.name,
         )
         backoff = Backoff()
+        busy = Backoff(first=0.05, longest=1.0)  # another writer holds the file: soon free
         failing: tuple[str, float] | None = None  # (error class, since when: monotonic)
         while not stop.is_set():
             try:
@@ -351,7 +355,7 @@ class ProjectionWorker:
                 self.heartbeat("ok")
             except Exception as error:  # noqa: BLE001 - the worker outlives any one failure
                 failing = self._failed(error, failing)
-                stop.wait(backoff.next())
+                stop.wait(busy.next() if is_busy(error) else backoff.next())
                 continue
             if failing is not None:
                 log.info(
@@ -361,6 +365,7 @@ class ProjectionWorker:
                 )
                 failing = None
                 backoff.reset()
+                busy.reset()
             if not full:
                 wakeup.wait(stop)  # caught up: sleep until new events are announced
 
@@ -370,7 +375,9 @@ class ProjectionWorker:
         """Log a failure once (and again only if its kind changes); tell the heartbeat."""
         kind = type(error).__name__
         if failing is None or failing[0] != kind:
-            if is_unavailable(error) or isinstance(error, OSError):
+            if is_busy(error):
+                log.info("projection worker waits for another writer", error_class=kind)
+            elif is_unavailable(error) or isinstance(error, OSError):
                 log.warning(
                     "projection worker lost its database; reconnecting with backoff",
                     error_class=kind,

@@ -2,17 +2,18 @@
 
 import asyncio
 import sqlite3
+import threading
 from typing import Any
 
 import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 
-from application.unavailable import DatabaseUnavailable, is_unavailable
+from application.unavailable import DatabaseUnavailable, is_busy, is_unavailable
 from projections.health import StalledProjections, StandbyReachable, behind_primary
 from projections.store import PostgresProjectionDatabase
 from projections.tracking import TrackingQueries
-from projections.worker import Backoff
+from projections.worker import Backoff, ProjectionWorker
 
 
 class Clock:
@@ -80,6 +81,71 @@ def test_a_busy_sqlite_file_is_unavailable_as_raised_and_as_eventsourcing_wraps_
 
 def test_a_missing_sqlite_table_is_a_fault_of_ours_not_an_unavailable_database() -> None:
     assert not is_unavailable(sqlite3.OperationalError("no such table: rm_tracking"))
+
+
+class _Pauses(threading.Event):
+    """A stop event that records each pause asked of it instead of sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.asked.append(timeout or 0.0)
+        return self.is_set()
+
+
+class _FailingWorker(ProjectionWorker):
+    """A worker whose batches raise the given errors in turn, then succeed."""
+
+    def __init__(self, errors: list[Exception]) -> None:
+        self._errors = errors
+        self._lock = threading.RLock()
+        self.projections = ()
+        self.name = "test"
+
+    def process_together(self) -> tuple[int, bool]:
+        if self._errors:
+            raise self._errors.pop(0)
+        return 0, False
+
+    def heartbeat(self, state: str, *, force: bool = False) -> None:
+        pass
+
+
+class _StopWhenCaughtUp:
+    def wait(self, stop: threading.Event) -> None:
+        stop.set()
+
+
+def _pauses_after(errors: list[Exception]) -> list[float]:
+    stop = _Pauses()
+    _FailingWorker(errors).run(stop, _StopWhenCaughtUp())
+    return stop.asked
+
+
+def test_a_worker_kept_out_by_another_writer_tries_again_within_a_second() -> None:
+    locked = StoreOperationalError("database is locked")
+    locked.__cause__ = sqlite3.OperationalError("database is locked")
+
+    pauses = _pauses_after([locked] * 8)
+
+    assert len(pauses) == 8
+    assert max(pauses) == 1.0
+    assert pauses[0] < 0.1
+
+
+def test_a_lost_database_is_tried_again_after_pauses_that_double_to_half_a_minute() -> None:
+    lost = psycopg.OperationalError("connection refused")
+
+    assert _pauses_after([lost] * 8) == [0.5, 1, 2, 4, 8, 16, 30, 30]
+
+
+def test_only_a_held_lock_is_busy_not_a_lost_database_nor_a_fault_of_ours() -> None:
+    assert is_busy(sqlite3.OperationalError("database is busy"))
+    assert is_busy(psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"))
+    assert not is_busy(psycopg.OperationalError("connection refused"))
+    assert not is_busy(sqlite3.OperationalError("no such table: rm_tracking"))
 
 
 def test_the_projection_database_does_not_wait_forever_for_a_host_at_start(
