@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
+from projections.statistics.laws import Laws
 from projections.statistics.model import (
     ALL_SECTORS,
     SIZE_PREFIX,
     CellKey,
+    Period,
     Population,
     Protected,
     PublishedVersion,
@@ -58,6 +60,8 @@ def ranges(
     published: Mapping[CellKey, int],
     earlier: Sequence[PublishedVersion] = (),
     floors: Mapping[CellKey, int] | None = None,
+    *,
+    laws: bool = False,
 ) -> list[Range]:
     """The range of every withheld count cell of this release and of ``earlier``; a quantile's
     size (``floors``, and each earlier version's) is at least its floor."""
@@ -106,6 +110,7 @@ def ranges(
         if (group := size_group(key)) is not None:
             groups[key] = group
     period_of = {None: population.period, **{v.number: v.period for v in earlier}}
+    held = _laws(rows, period_of, matrix, truth) if laws else []
     found: list[Range] = []
     for i, (number, key) in enumerate(rows):
         if i in fixed or i in at_least:
@@ -115,17 +120,30 @@ def ranges(
             for j, (other, cell) in enumerate(rows)
             if same_units(cell) == same_units(key) and period_of[other] == period_of[number]
         ]
-        columns = np.hstack([matrix, _types(matrix, twins, rows, groups, where)])
+        columns = np.hstack(
+            [
+                matrix,
+                _types(matrix, twins, rows, groups, where, held),
+                _partner_types(matrix, twins, rows, groups, where, held, period_of),
+            ]
+        )
         eq_rows = sorted(fixed)
         ub_rows = sorted(at_least)
+        # Each law summed over the units, as a row over the same columns.
+        equal = [terms @ columns[sorted(terms)] for terms, eq in held if eq]
+        at_least_zero = [terms @ columns[sorted(terms)] for terms, eq in held if not eq]
+        a_eq = np.vstack([columns[eq_rows], *equal])
+        b_eq = [*(fixed[r] for r in eq_rows), *(0.0 for _ in equal)]
+        a_ub = np.vstack([-columns[ub_rows], *(-law for law in at_least_zero)])
+        b_ub = [*(-at_least[r] for r in ub_rows), *(0.0 for _ in at_least_zero)]
         bounds = []
         for sense in (1.0, -1.0):
             result = linprog(
                 sense * columns[i],
-                A_eq=columns[eq_rows],
-                b_eq=[fixed[r] for r in eq_rows],
-                A_ub=-columns[ub_rows] if ub_rows else None,
-                b_ub=[-at_least[r] for r in ub_rows] if ub_rows else None,
+                A_eq=a_eq if len(b_eq) else None,
+                b_eq=b_eq if len(b_eq) else None,
+                A_ub=a_ub if len(b_ub) else None,
+                b_ub=b_ub if len(b_ub) else None,
                 bounds=(0, None),
                 method="highs",
             )
@@ -142,8 +160,41 @@ def ranges(
             for h in _holders(number, rows[j][1], groups, where)
             if h not in alike
         ]
-        cap = min((float(truth[h]) for h in holders), default=float("inf"))
+        caps = [float(truth[h]) for h in holders]
+        for terms, _ in held:
+            for j in alike:
+                if terms.get(j, 0.0) < 0 and j not in at_least:
+                    over = {h: c for h, c in terms.items() if c > 0}
+                    if not set(over) & set(alike):
+                        caps.append(sum(c * float(truth[h]) for h, c in over.items()) / -terms[j])
+        cap = min(caps, default=float("inf"))
         found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1], cap))
+    return found
+
+
+class _Terms(dict[int, float]):
+    """A law's coefficients by row; ``terms @ rows`` is the law over the rows' columns."""
+
+    def __matmul__(self, rows: np.ndarray) -> np.ndarray:
+        return np.array([self[r] for r in sorted(self)]) @ rows
+
+
+def _laws(
+    rows: Sequence[tuple[int | None, CellKey]],
+    period_of: Mapping[int | None, Period],
+    matrix: np.ndarray,
+    truth: np.ndarray,
+) -> list[tuple[_Terms, bool]]:
+    """The laws of one version with no constant (``laws.py``) that the units keep in sum: a
+    reader knows each holds between the cells (summed over the units), whatever the units."""
+    found = []
+    for law in Laws([(number, period_of[number], key) for number, key in rows]).laws:
+        if law.constant or len({rows[r][0] for r in law.rows}) != 1:
+            continue
+        terms = _Terms(zip(law.rows, law.coefs, strict=True))
+        value = float(terms @ truth[sorted(terms)])
+        if abs(value) <= 1e-6 if law.equal else value >= -1e-6:
+            found.append((terms, law.equal))
     return found
 
 
@@ -153,6 +204,7 @@ def _types(
     rows: Sequence[tuple[int | None, CellKey]],
     groups: Mapping[CellKey, CellKey],
     where: Mapping[tuple[int | None, CellKey], int],
+    laws: Sequence[tuple["_Terms", bool]],
 ) -> np.ndarray:
     """The hypothetical unit types of a withheld cell (``twins``: the cell in every version of
     its period): each atom of a twin's outermost group (else all-sectors cell) as if it had
@@ -179,15 +231,7 @@ def _types(
                         lift += _holders(number, cell, groups, where)
                         lift += _sector_holders(column, number, cell, groups, where)
             if column[t] > 0:
-                gone = {t}
-                whole = (number, key._replace(sector=ALL_SECTORS))
-                if key.sector != ALL_SECTORS and whole in where:
-                    gone.add(where[whole])
-                drop += [
-                    j
-                    for j, (other, cell) in enumerate(rows)
-                    if other == number and gone & set(_holders(other, cell, groups, where))
-                ]
+                drop += _dropped(t, rows, groups, where)
         if lift:
             up = column.copy()
             up[lift] = np.maximum(up[lift], 1.0)
@@ -217,8 +261,164 @@ def _types(
             number, key = rows[t]
             own = key._replace(sector=sector)
             alone[_holders(number, own if (number, own) in where else key, groups, where)] = 1.0
-        raised.append(alone)
+        raised.append(_completed(alone, rows, groups, where, laws))
     return np.array(raised + lowered).T
+
+
+def _dropped(
+    t: int,
+    rows: Sequence[tuple[int | None, CellKey]],
+    groups: Mapping[CellKey, CellKey],
+    where: Mapping[tuple[int | None, CellKey], int],
+) -> list[int]:
+    """What a unit no longer counts in when it no longer counts in row ``t``: ``t``, its parts
+    and, for a sector's row, the region's row and its parts."""
+    number, key = rows[t]
+    gone = {t}
+    whole = (number, key._replace(sector=ALL_SECTORS))
+    if key.sector != ALL_SECTORS and whole in where:
+        gone.add(where[whole])
+    return [
+        j
+        for j, (other, cell) in enumerate(rows)
+        if other == number and gone & set(_holders(other, cell, groups, where))
+    ]
+
+
+def _completed(
+    unit: np.ndarray,
+    rows: Sequence[tuple[int | None, CellKey]],
+    groups: Mapping[CellKey, CellKey],
+    where: Mapping[tuple[int | None, CellKey], int],
+    laws: Sequence[tuple["_Terms", bool]],
+) -> np.ndarray:
+    """``unit`` made to keep every law: while one is broken (the first in the laws' order),
+    the first row by (version, key) with a coefficient that mends it is added with its
+    holders; ``unit`` as it was if none mends it within twelve steps."""
+    done = unit.copy()
+    for _ in range(12):
+        broken = next(
+            (
+                (terms, value)
+                for terms, equal in laws
+                if (value := sum(c * done[r] for r, c in terms.items()))
+                and (abs(value) > 1e-9 if equal else value < -1e-9)
+            ),
+            None,
+        )
+        if broken is None:
+            return done
+        terms, value = broken
+        mends = [r for r, c in terms.items() if not done[r] and (c > 0) == (value < 0)]
+        if not mends:
+            return unit
+        chosen = min(mends, key=lambda r: (rows[r][0] is not None, rows[r][1]))
+        done[_holders(rows[chosen][0], rows[chosen][1], groups, where)] = np.maximum(
+            done[_holders(rows[chosen][0], rows[chosen][1], groups, where)], 1.0
+        )
+    return unit
+
+
+def _partner_types(
+    matrix: np.ndarray,
+    twins: Sequence[int],
+    rows: Sequence[tuple[int | None, CellKey]],
+    groups: Mapping[CellKey, CellKey],
+    where: Mapping[tuple[int | None, CellKey], int],
+    laws: Sequence[tuple["_Terms", bool]],
+    period_of: Mapping[int | None, Period],
+) -> np.ndarray:
+    """For every row sharing a law with a twin (but for the twins and what holds them): a
+    unit counting in it and its holders only, made to keep the laws (``_completed``); and, if
+    it is of the twins' sector, each atom counting in that cell (in any version of its period)
+    moved into the twins, and each atom counting in a twin moved into that cell (``_moved``);
+    if it is of another sector, the atoms of each as if they were of the other's sector."""
+    near = set(twins)
+    for t in twins:
+        near.update(_holders(rows[t][0], rows[t][1], groups, where))
+    partners = sorted({r for terms, _ in laws if set(twins) & set(terms) for r in terms})
+    found = []
+    seen: set[tuple[Period, CellKey]] = set()
+    for p in partners:
+        if p in near:
+            continue
+        alone = np.zeros(matrix.shape[0])
+        alone[_holders(rows[p][0], rows[p][1], groups, where)] = 1.0
+        found.append(_completed(alone, rows, groups, where, laws))
+        cell = (period_of[rows[p][0]], same_units(rows[p][1]))
+        if cell in seen:
+            continue
+        seen.add(cell)
+        partner = [
+            j for j, (other, key) in enumerate(rows) if (period_of[other], same_units(key)) == cell
+        ]
+        here, there = rows[twins[0]][1].sector, rows[p][1].sector
+        if here == there:
+            found += _moved(matrix, partner, twins, rows, groups, where)
+            found += _moved(matrix, twins, partner, rows, groups, where)
+        elif ALL_SECTORS not in (here, there):
+            # A unit is of one sector: it changes sector in every cell, or not at all.
+            found += _resectored(matrix, partner, here, rows, where)
+            found += _resectored(matrix, twins, there, rows, where)
+    return np.array(found).T if found else np.zeros((matrix.shape[0], 0))
+
+
+def _moved(
+    matrix: np.ndarray,
+    out_of: Sequence[int],
+    into: Sequence[int],
+    rows: Sequence[tuple[int | None, CellKey]],
+    groups: Mapping[CellKey, CellKey],
+    where: Mapping[tuple[int | None, CellKey], int],
+) -> list[np.ndarray]:
+    """Each atom counting in ``out_of`` (a cell in every version of its period) moved into
+    ``into``: out of it and what ``_dropped`` drops, into ``into``'s rows of the same versions
+    and their holders."""
+    found = []
+    for column in matrix.T:
+        drop: set[int] = set()
+        lift: set[int] = set()
+        for q in out_of:
+            if column[q] > 0:
+                drop.update(_dropped(q, rows, groups, where))
+                for t in into:
+                    number, key = rows[t]
+                    if number == rows[q][0]:
+                        lift.update(_holders(number, key, groups, where))
+                        lift.update(_sector_holders(column, number, key, groups, where))
+        if lift:
+            moved = column.copy()
+            moved[sorted(drop)] = 0.0
+            moved[sorted(lift)] = np.maximum(moved[sorted(lift)], 1.0)
+            found.append(moved)
+    return found
+
+
+def _resectored(
+    matrix: np.ndarray,
+    out_of: Sequence[int],
+    sector: str,
+    rows: Sequence[tuple[int | None, CellKey]],
+    where: Mapping[tuple[int | None, CellKey], int],
+) -> list[np.ndarray]:
+    """Each atom counting in ``out_of`` as if its units were of ``sector``: every sector cell
+    they count in counted in that sector's instead (none where one has no counterpart)."""
+    found = []
+    for column in matrix.T:
+        if not any(column[q] > 0 for q in out_of):
+            continue
+        moved = np.zeros_like(column)
+        for j in np.flatnonzero(column):
+            number, key = rows[j]
+            target = (
+                j if key.sector == ALL_SECTORS else where.get((number, key._replace(sector=sector)))
+            )
+            if target is None:
+                break
+            moved[target] += column[j]
+        else:
+            found.append(moved)
+    return found
 
 
 def _sector_holders(

@@ -1,15 +1,16 @@
 """Holes in the audit's model (issue #12, "The gap: …" in the README), each shown on the
 smallest input a reader could use it on: what every unit keeps by the tables' definitions
 (``projections.statistics.laws``, checked on every unit the tables count in
-``test_statistics_laws.py``) lets a reader narrow a withheld count the model calls open.
+``test_statistics_laws.py``) lets a reader narrow a withheld count that a model without those
+laws calls open.
 
-They fail today, which is the point: the audit's hypothetical unit types do not keep those laws
-yet (the change that makes them, measured 70 times slower on a small year, did not land; see
-the README). Each fails at its first assertion, on the audit's finding; the oracle states the
-same model and so agrees (by hand for the involvement and the kinds), and its checks below
-that, and those of ``protect``, pass today only because the oracle does not hold the laws
-either. Each is marked ``xfail(strict=True)``: when the model holds the laws, they pass, and
-the marks must go.
+The laws within one version (parts that sum to their whole, kinds at the table against the bands
+of kinds, a blocked trajectory's reason, a handover for a trajectory handed over) are rows of the
+audit's programme and of the oracle's with ``laws=True`` (not yet what releases use): those
+tests pass, in the audit, the oracle and ``protect``. A year against its quarters is not held
+yet (a late fact makes a unit break it): those two tests fail at their first assertion, on the
+audit's finding, and are marked ``xfail(strict=True)``; when the audit holds those laws, they
+pass, and the marks must go.
 """
 
 from collections.abc import Iterable, Mapping
@@ -29,9 +30,12 @@ from projections.statistics.model import (
 )
 from tests.unit.disclosure_oracle import published_counts, ranges
 
-pytestmark = pytest.mark.xfail(
+#: A year and its quarters are versions computed at different log positions: a late fact
+#: makes a unit break "the year is the sum of its quarters", so the audit does not hold those
+#: laws yet (README, "The gap: …").
+across_periods_open = pytest.mark.xfail(
     strict=True,
-    reason="issue #12 open: the audit's hypothetical unit types do not keep the tables' laws yet",
+    reason="issue #12 open: the audit does not hold the laws between a year and its quarters",
 )
 
 YEAR = Period(2026)
@@ -54,7 +58,7 @@ def unprotected(subject: Population, protected: Protected, k: int = K) -> list[s
     """What the oracle finds narrowed in what ``protect`` published."""
     return [
         r.key.text()
-        for r in ranges(subject, published_counts(protected))
+        for r in ranges(subject, published_counts(protected), laws=True)
         if not r.keeps_interval(k)
     ]
 
@@ -101,14 +105,14 @@ def test_a_withheld_involvement_is_not_the_published_consultations_less_the_publ
     before = participation(ALL_SECTORS, "client:consulted_beforehand")
     published = {whole: 80, present: 60}
 
-    findings = {f.key: f for f in audit(subject, published, [absent, before], K)}
-    reader = {r.key: r for r in ranges(subject, published) if r.key in (absent, before)}
+    findings = {f.key: f for f in audit(subject, published, [absent, before], K, laws=True)}
+    reader = {r.key: r for r in ranges(subject, published, laws=True) if r.key in (absent, before)}
 
     assert round(findings[absent].high, 6) == round(reader[absent].high, 6) == 20
     assert not findings[absent].protected
     assert not reader[absent].keeps_interval(K)
 
-    protected = protect(subject, K)
+    protected = protect(subject, K, laws=True)
     shown = published_counts(protected)
     assert not (whole in shown and present in shown)
     assert unprotected(subject, protected) == []
@@ -119,7 +123,7 @@ def test_a_withheld_involvement_is_not_the_published_consultations_less_the_publ
 
 def _kinds() -> Population:
     """40 consultations with a provider at each: 30 with the provider alone, 10 with a school
-    too."""
+    too; no GP at any (the table has a cell for every kind of the register)."""
     at = partial(participation, ALL_SECTORS)
     contributions = {
         f"u{i}": {
@@ -141,6 +145,7 @@ def _kinds() -> Population:
         "org_kinds:3+",
         "at_the_table:provider",
         "at_the_table:school",
+        "at_the_table:gp",
     ]
     return population(contributions, [CountCell(whole), *(CountCell(at(c), whole) for c in parts)])
 
@@ -160,19 +165,21 @@ def test_the_kinds_at_the_table_are_not_pinned_by_the_bands_of_kinds() -> None:
         at("org_kinds:2"): 10,
         at("org_kinds:3+"): 0,
         at("at_the_table:school"): 10,
+        at("at_the_table:gp"): 0,
     }
 
-    (finding,) = audit(subject, published, [provider], K)
-    reader = next(r for r in ranges(subject, published) if r.key == provider)
+    (finding,) = audit(subject, published, [provider], K, laws=True)
+    reader = next(r for r in ranges(subject, published, laws=True) if r.key == provider)
 
-    assert (finding.low, finding.high) == (40, 40)
-    assert (reader.low, reader.high) == (40, 40)
-    assert unprotected(subject, protect(subject, K)) == []
+    assert (round(finding.low, 6), round(finding.high, 6)) == (40, 40)
+    assert (round(reader.low, 6), round(reader.high, 6)) == (40, 40)
+    assert unprotected(subject, protect(subject, K, laws=True)) == []
 
 
 # --- a year holds its quarters --------------------------------------------------------------
 
 
+@across_periods_open
 def test_a_withheld_year_is_not_the_sum_of_its_published_quarters() -> None:
     """The quarters published 12, 11, 10 and 13 acceptances; every acceptance of the year fell
     in one of them, so the year's withheld count is 46 to anyone who adds them up."""
@@ -188,18 +195,19 @@ def test_a_withheld_year_is_not_the_sum_of_its_published_quarters() -> None:
         earlier.append(PublishedVersion(quarter, Period(2026, quarter), units, {accepted: amount}))
     subject = population(year, [CountCell(accepted)])
 
-    (finding,) = audit(subject, {}, [accepted], K, earlier)
-    (reader,) = (r for r in ranges(subject, {}, earlier) if r.release is None)
+    (finding,) = audit(subject, {}, [accepted], K, earlier, laws=True)
+    (reader,) = (r for r in ranges(subject, {}, earlier, laws=True) if r.release is None)
 
     assert (finding.low, finding.high) == (46, 46)
     assert (reader.low, reader.high) == (46, 46)
     # Nothing this release withholds can open it again: the quarters said it already, so
     # secondary suppression publishes it rather than pretend otherwise.
-    protected = protect(subject, K, earlier)
+    protected = protect(subject, K, earlier, laws=True)
     assert protected.passed
     assert published_counts(protected) == {accepted: 46}
 
 
+@across_periods_open
 def test_a_quarter_counted_in_its_year_bounds_the_years_withheld_count_from_below() -> None:
     """18 blocked trajectories in the third quarter (published) were blocked in the year:
     the year's 20 blocked, withheld, is at least 18, below its interval's 14."""
@@ -210,7 +218,7 @@ def test_a_quarter_counted_in_its_year_bounds_the_years_withheld_count_from_belo
     earlier = [PublishedVersion(3, Period(2026, 3), q3, {blocked: 18, active: 18})]
     subject = population(units, [CountCell(active), CountCell(blocked, active)])
 
-    (finding,) = audit(subject, {active: 60}, [blocked], K, earlier)
+    (finding,) = audit(subject, {active: 60}, [blocked], K, earlier, laws=True)
 
     assert finding.low == 18
     assert not finding.protected
@@ -232,12 +240,14 @@ def test_a_blocked_trajectory_has_a_reason_so_the_published_reasons_bound_a_with
         units, [CountCell(blocked), CountCell(waiting, blocked), CountCell(funding, blocked)]
     )
 
-    (finding,) = audit(subject, {blocked: 14, waiting: 9}, [funding], K)
-    reader = next(r for r in ranges(subject, {blocked: 14, waiting: 9}) if r.key == funding)
+    (finding,) = audit(subject, {blocked: 14, waiting: 9}, [funding], K, laws=True)
+    reader = next(
+        r for r in ranges(subject, {blocked: 14, waiting: 9}, laws=True) if r.key == funding
+    )
 
     assert (finding.low, reader.low) == (5, 5)
     assert not finding.protected
-    assert unprotected(subject, protect(subject, K)) == []
+    assert unprotected(subject, protect(subject, K, laws=True)) == []
 
 
 def test_a_trajectory_handed_over_had_a_handover() -> None:
@@ -247,9 +257,9 @@ def test_a_trajectory_handed_over_had_a_handover() -> None:
     units = {f"u{i}": {handovers: 2 if i == 0 else 1, handed_over: 1} for i in range(12)}
     subject = population(units, [CountCell(handovers), CountCell(handed_over)])
 
-    (finding,) = audit(subject, {handed_over: 12}, [handovers], K)
-    reader = next(r for r in ranges(subject, {handed_over: 12}) if r.key == handovers)
+    (finding,) = audit(subject, {handed_over: 12}, [handovers], K, laws=True)
+    reader = next(r for r in ranges(subject, {handed_over: 12}, laws=True) if r.key == handovers)
 
     assert (finding.low, reader.low) == (12, 12)
     assert not finding.protected
-    assert unprotected(subject, protect(subject, K)) == []
+    assert unprotected(subject, protect(subject, K, laws=True)) == []

@@ -50,13 +50,26 @@ each unit's place in a quantile is in its contributions (``model.quantile_size``
 programme holds that inequality (:func:`size_floors`); where it would narrow a withheld count,
 the quartiles are withheld (before any count: :func:`_best`).
 
-Known holes (README, "The gap: …"; issue #12 is open for them): the hypothetical types respect
-a cell's group, its all-sectors cell and the cells counting the same units (``SAME_UNITS``)
-only, not every relation the definitions imply — parts that sum to their whole (the client's
-involvement per consultation), counts of kinds per consultation, a year and its quarters, parts
-that must hold a unit — so a reader can know more than this model allows. Those relations are
-written down in ``laws.py`` and checked on every unit the tables count; the types do not keep
-them yet (``tests/unit/test_disclosure_laws.py`` shows each hole, marked as failing).
+**The laws** (``laws.py``; with ``laws=True``, not yet what releases use — the README's "The
+laws in the audit" says why): what every unit keeps by the tables' definitions within one
+version — parts that sum to their whole (the client's involvement per consultation), the kinds at
+the table against the bands of kinds, a blocked trajectory's reason, a handover for a trajectory
+handed over, a region's cell as its sectors' sum, … — summed over the units, are rows of the
+programme too (``_RegionAudit._laws``): a reader knows they hold between the cells whatever the
+units. The hypothetical types then need partners to keep them: for each cell sharing a law with
+the audited one, units taken out of it (a unit that moves into the cell from another part of the
+same whole) and units counting in it (a whole counted in one of its parts); and every "alone"
+type is completed, row by row, until it keeps every law (``_complete``: a consultation counts in
+a band of parties too). A type may still break a law by itself, but the programme can use it
+only in combinations that keep every law in sum.
+
+Known holes (README, "The gap: …"; issue #12 is open for them): without ``laws``, every law
+above (``tests/unit/test_disclosure_laws.py`` shows each on its smallest input); with them, a
+year against its quarters. Its
+versions are computed at different log positions, and a fact recorded late makes a real unit
+break "the year is the sum of its quarters", so those laws are not rows: a year's withheld count
+whose quarters were published can be narrowed by adding them up
+(``tests/unit/test_disclosure_laws.py`` shows it, marked as failing).
 
 Cells are only coupled through shared units. Units never cross regions in practice, so the
 programme decomposes per region (regions a unit does span are audited together); each region's
@@ -79,6 +92,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from projections.statistics.laws import Laws
 from projections.statistics.model import (
     ALL_SECTORS,
     SIZE_PREFIX,
@@ -143,6 +157,8 @@ _NO_LIMIT = 2_147_483_647
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
 _HYPOTHETICAL_TYPES = 16
+#: How many rows :meth:`_RegionAudit._complete` adds to a type at most to make it keep the laws.
+_COMPLETION_STEPS = 12
 _UNBOUNDED = frozenset(
     {highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible}
 )
@@ -266,9 +282,11 @@ class _RegionAudit:
         atoms: sparse.csc_matrix,
         sizes: npt.NDArray[np.int64],
         groups: Mapping[CellKey, CellKey],
+        laws: bool = False,
     ):
         """``atoms``: a column per atom (one row per cell, sorted indices), its coefficient in
-        each row it counts in; ``sizes``: how many units each atom stands for."""
+        each row it counts in; ``sizes``: how many units each atom stands for; ``laws``: hold
+        the laws within a version (:meth:`_laws`)."""
         self.rows = rows
         self.groups = groups
         self.index = {(row.release, row.key): i for i, row in enumerate(rows)}
@@ -310,6 +328,7 @@ class _RegionAudit:
         self._twins: dict[tuple[Period | None, CellKey], list[int]] = defaultdict(list)
         for i, row in enumerate(rows):
             self._twins[(row.period, same_units(row.key))].append(i)
+        self._laws(by_row, laws)
         self.highs = self._model()
         #: Every row over the atoms, to read any feasible solution's value of every row.
         self._rows_over_atoms = by_row
@@ -327,6 +346,74 @@ class _RegionAudit:
         #: The row whose hypothetical unit types are in the model (see :meth:`_open`), the
         #: first column of them and their costs.
         self._opened: tuple[tuple[int, bool], int, npt.NDArray[np.float64]] | None = None
+
+    def _laws(self, by_row: sparse.csr_matrix, hold: bool) -> None:
+        """The relations between this model's cells that every unit keeps within one version
+        (``laws.py``: parts that sum to their whole, the kinds at the table per band of kinds,
+        a blocked trajectory's reason, a handover for a trajectory handed over, a region's
+        cell as its sectors' sum, …), summed over the units: so a relation between cells a
+        reader knows holds, whatever the units. Each is a row of the programme over the atoms
+        and the hypothetical types alike, which a type breaking it can only keep in sum with
+        others. Laws with a constant (a trajectory counted at most once) say nothing summed,
+        and laws across versions do not hold for a unit a late fact changed: neither is here.
+        A law the units do not keep in sum (a cell merged into "other" leaves a partition
+        short) is no law of this release, and is left out rather than make the model
+        contradict its units."""
+        rows = self.rows
+        found = Laws([(row.release, row.period, row.key) for row in rows]).laws if hold else []
+        laws = [
+            law
+            for law in found
+            if law.constant == 0 and len({rows[r].release for r in law.rows}) == 1
+        ]
+        if laws:
+            terms = sparse.csr_matrix(
+                (
+                    [c for law in laws for c in law.coefs],
+                    (
+                        [i for i, law in enumerate(laws) for _ in law.rows],
+                        [r for law in laws for r in law.rows],
+                    ),
+                ),
+                shape=(len(laws), len(rows)),
+            )
+            over_atoms = (terms @ by_row).tocsr()
+            truth = over_atoms @ self.atom_sizes.astype(np.float64)
+            kept = [
+                i
+                for i, law in enumerate(laws)
+                if (abs(truth[i]) <= 1e-6 if law.equal else truth[i] >= -1e-6)
+            ]
+            laws = [laws[i] for i in kept]
+            over_atoms = over_atoms[kept]
+        else:
+            over_atoms = sparse.csr_matrix((0, self.num_atoms))
+        #: Each law's terms over the atoms (a row per law), and whether it is an equality.
+        self._law_rows = over_atoms
+        self._law_equal = np.array([law.equal for law in laws], dtype=bool)
+        #: Row → (law, coefficient) for every law it is in: a hypothetical type's column there.
+        self._in_laws: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        for i, law in enumerate(laws):
+            for r, c in zip(law.rows, law.coefs, strict=True):
+                self._in_laws[r].append((i, c))
+        self._law_members = [law.rows for law in laws]
+        self._law_names = [law.name for law in laws]
+        self._law_coefs = [dict(zip(law.rows, law.coefs, strict=True)) for law in laws]
+
+    def _law_values(self, column: Iterable[tuple[int, float]]) -> dict[int, float]:
+        """A column's value in each law it is in (rows → amounts, as a type is)."""
+        values: dict[int, float] = defaultdict(float)
+        for r, a in column:
+            for law, c in self._in_laws.get(r, ()):
+                values[law] += c * a
+        return values
+
+    def _keeps_laws(self, changes: Mapping[int, float]) -> bool:
+        """Whether moving units by ``changes`` (law → change of its value) keeps every law
+        whatever the units: no equality moves, no inequality goes down."""
+        return all(
+            abs(v) <= 1e-9 if self._law_equal[law] else v >= -1e-9 for law, v in changes.items()
+        )
 
     def _hypothetical(self, start: int, whole: bool = False) -> list[tuple[tuple[int, float], ...]]:
         """Unit types a reader cannot rule out for withheld row ``start``: units like those that
@@ -355,11 +442,7 @@ class _RegionAudit:
         lowered: list[tuple[tuple[int, float], ...]] = []
         atoms = self._rarest_first(twins, whole)
         for c in atoms:
-            counted = dict(self._atom(c))
-            drop: set[int] = set()
-            for twin in twins:
-                if twin in counted:
-                    drop |= self._lowering(twin)
+            drop = self._dropped(c, twins)
             kept = tuple((r, a) for r, a in self._atom(c) if r not in drop)
             if kept:
                 lowered.append(kept)
@@ -381,9 +464,140 @@ class _RegionAudit:
             raised.append(tuple(sorted(counted.items())))
             if len(raised) == cap:
                 break
-        if any(len(self.rows[x].cols) > _HYPOTHETICAL_TYPES for x in [*twins, *bases.values()]):
+        # The cells it shares a law with (``_laws``): units taken out of one of them (a unit
+        # moving into the cell from another part of the same whole), and units counting in
+        # one of them and what holds it only (a whole counting in one of its parts). Alone,
+        # such a type may break a law; the laws' rows let the programme use them only in
+        # combinations that keep every law in sum.
+        partners = self._partners(twins)
+        moved: list[tuple[tuple[int, float], ...]] = []
+        swapped: set[tuple[Period | None, CellKey]] = set()
+        for p in partners:
+            moved.append(self._complete(tuple((h, 1.0) for h in sorted(self._holders(p)))))
+            cell = (self.rows[p].period, same_units(self.rows[p].key))
+            if cell in swapped:
+                continue
+            swapped.add(cell)
+            partner = self._twins[cell]
+            here, there = self.rows[start].key.sector, self.rows[p].key.sector
+            if there == here:
+                moved += self._swapped(twins, partner, whole) + self._swapped(partner, twins, whole)
+            elif ALL_SECTORS not in (here, there):
+                # A unit is of one sector: one of another sector's, were it of this one, and
+                # one of this one's, were it of that one.
+                moved += self._resectored(partner, here, whole)
+                moved += self._resectored(twins, there, whole)
+        if any(
+            len(self.rows[x].cols) > _HYPOTHETICAL_TYPES
+            for x in [*twins, *bases.values(), *partners]
+        ):
             self._capped.add(start)  # some of its types may be left out (see :meth:`capped`)
-        return raised + self._alone(twins) + lowered
+        alone = [self._complete(kind) for kind in self._alone(twins)]
+        return raised + alone + lowered + moved
+
+    def _complete(self, kind: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
+        """A unit counting in ``kind``'s rows, made to keep every law by counting also in
+        the rows a law asks for: while a law is broken, the first row (by key) that mends it
+        is added with what holds it (a consultation counts in a band of parties, a
+        trajectory in the early tables in a cell of every factor). ``kind`` itself if no
+        such row mends it within a few steps."""
+        vector = dict(kind)
+        for _ in range(_COMPLETION_STEPS):
+            values = self._law_values(vector.items())
+            broken = next(
+                (
+                    law
+                    for law, v in sorted(values.items())
+                    if (abs(v) > 1e-9 if self._law_equal[law] else v < -1e-9)
+                ),
+                None,
+            )
+            if broken is None:
+                return tuple(sorted(vector.items()))
+            short = values[broken]
+            mends = [
+                r
+                for r, c in self._law_coefs[broken].items()
+                if r not in vector and (c > 0 if short < 0 else c < 0)
+            ]
+            if not mends:
+                return kind
+            chosen = min(mends, key=lambda r: (self.rows[r].release is not None, self.rows[r].key))
+            for h in self._holders(chosen):
+                vector[h] = max(vector.get(h, 0.0), 1.0)
+        return kind
+
+    def _swapped(
+        self, into: Sequence[int], out_of: Sequence[int], whole: bool
+    ) -> list[tuple[tuple[int, float], ...]]:
+        """Units of one cell moved into another of the same sector that shares a law with it
+        (each given as the cell in every version of its period; one of them the audited
+        cell): out of ``out_of`` and what only a unit counting in it counts in, into ``into``
+        and what holds it (counted in again if ``out_of``'s dropped it), in every version the
+        unit counted in ``out_of`` in. One type per atom (the rarest ``_HYPOTHETICAL_TYPES``,
+        or every one)."""
+        types: list[tuple[tuple[int, float], ...]] = []
+        atoms = self._rarest_first(out_of, whole)
+        for c in atoms if whole else atoms[:_HYPOTHETICAL_TYPES]:
+            counted = dict(self._atom(c))
+            drop: set[int] = set()
+            lift: set[int] = set()
+            for p in out_of:
+                if p in counted:
+                    drop |= self._lowering(p)
+                    for t in self._alike(p, into):
+                        lift |= self._holders(t) | self._own_sector(t, self._atom(c))
+            moved = {r: a for r, a in counted.items() if r not in drop}
+            for h in lift:
+                moved[h] = max(moved.get(h, 0.0), 1.0)
+            if lift:
+                types.append(tuple(sorted(moved.items())))
+        return types
+
+    def _resectored(
+        self, out_of: Sequence[int], sector: str, whole: bool
+    ) -> list[tuple[tuple[int, float], ...]]:
+        """Units of a cell of another sector (``out_of``: it in every version of its period)
+        as if they were of ``sector``: every cell of their own sector counted in that
+        sector's instead, in every version; none where a cell has no counterpart there. One
+        type per atom (the rarest ``_HYPOTHETICAL_TYPES``, or every one)."""
+        types: list[tuple[tuple[int, float], ...]] = []
+        atoms = self._rarest_first(out_of, whole)
+        for c in atoms if whole else atoms[:_HYPOTHETICAL_TYPES]:
+            moved: dict[int, float] = {}
+            for r, a in self._atom(c):
+                row = self.rows[r]
+                if row.key.sector != ALL_SECTORS:
+                    j = self.index.get((row.release, row.key._replace(sector=sector)))
+                    if j is None:
+                        break
+                    r = j
+                moved[r] = moved.get(r, 0.0) + a
+            else:
+                types.append(tuple(sorted(moved.items())))
+        return types
+
+    def _partners(self, twins: Sequence[int]) -> list[int]:
+        """The rows sharing a law with one of ``twins`` (but for the twins and what holds
+        them): a unit that moves into the cell keeps the laws by leaving one of those."""
+        exclude: set[int] = set(twins)
+        for t in twins:
+            exclude |= self._holders(t)
+        found: set[int] = set()
+        for t in twins:
+            for law, _ in self._in_laws.get(t, ()):
+                found.update(self._law_members[law])
+        return sorted(found - exclude)
+
+    def _dropped(self, c: int, twins: Sequence[int]) -> set[int]:
+        """The rows atom ``c``'s units no longer count in when taken out of the cell (``twins``:
+        it in every version of its period): each twin they count in, and what it drops."""
+        counted = dict(self._atom(c))
+        drop: set[int] = set()
+        for twin in twins:
+            if twin in counted:
+                drop |= self._lowering(twin)
+        return drop
 
     def _alike(self, r: int, twins: Sequence[int]) -> list[int]:
         """Row ``r`` and the rows of its version counting the same units (its twins there)."""
@@ -522,13 +736,22 @@ class _RegionAudit:
         #: stop ended on is checked against.
         self._lp_low = np.array([self._lower(row) for row in published], dtype=np.float64)
         self._lp_high = np.array([self._upper(row) for row in published], dtype=np.float64)
-        self._lp_published = np.ones(len(published), dtype=bool)
-        lp.num_row_ = len(published)
+        # After them, the laws (``_laws``): zero for an equality, at least zero otherwise.
+        laws = len(self._law_equal)
+        self._first_law = len(published)
+        self._lp_low = np.concatenate([self._lp_low, np.zeros(laws)])
+        self._lp_high = np.concatenate(
+            [self._lp_high, np.where(self._law_equal, 0.0, highspy.kHighsInf)]
+        )
+        self._lp_published = np.ones(len(published) + laws, dtype=bool)
+        lp.num_row_ = len(published) + laws
         lp.row_lower_ = self._lp_low.copy()
         lp.row_upper_ = self._lp_high.copy()
         # The published rows of every column, in the column's order of rows (LP rows are
-        # numbered in the rows' order, so that order is kept).
-        matrix = self._columns[np.fromiter(self._lp_row, dtype=np.int64), :].tocsc()
+        # numbered in the rows' order, so that order is kept), then its laws.
+        matrix = sparse.vstack(
+            [self._columns[np.fromiter(self._lp_row, dtype=np.int64), :], self._law_rows]
+        ).tocsc()
         matrix.sort_indices()
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
@@ -559,18 +782,29 @@ class _RegionAudit:
     def needed(self, r: int, k: int) -> tuple[float, float]:
         """The interval withheld row ``r`` must keep open: ``protection_interval``, clipped at
         what no reader needs to be told — a count is never negative, and never more than what
-        holds it (its group, its region's all-sectors cell). "All twelve blocks were waiting
+        holds it (its group, its region's all-sectors cell) or than a law bounds it by (an
+        edge out of a node, the node; a reason, the blocked). "All twelve blocks were waiting
         lists" is protected by leaving room below twelve; above twelve there is none to leave."""
         row = self.rows[r]
         low, high = protection_interval(row.value, k)
         alike = self._alike(r, self._twins[(row.period, same_units(row.key))])
-        holders = [
+        holders: list[float] = [
             self.rows[h].value
             for t in alike
             if self.rows[t].floor is None  # (a size counts trajectories, a twin maybe events)
             for h in self._holders(t)
             if h not in alike
         ]
+        for t in alike:
+            if self.rows[t].floor is not None:
+                continue
+            for law, c in self._in_laws.get(t, ()):
+                bound = self._law_coefs[law]
+                if c < 0 and not any(j in alike for j, b in bound.items() if b > 0):
+                    # What the law's other terms allow it at most, those taking it down at 0.
+                    holders.append(
+                        sum(b * self.rows[j].value for j, b in bound.items() if b > 0) / -c
+                    )
         return low, min([high, *holders])
 
     def freely_moves(self, r: int, maximise: bool) -> bool:
@@ -583,7 +817,9 @@ class _RegionAudit:
         twins = self._twins[(row.period, same_units(row.key))]
         if maximise:
             return any(
-                all(not self.rows[h].published for h, _ in kind) for kind in self._alone(twins)
+                all(not self.rows[h].published for h, _ in kind)
+                and self._keeps_laws(self._law_values(kind))
+                for kind in self._alone(twins)
             )
         dropped: set[int] = set()
         for twin in twins:
@@ -592,7 +828,21 @@ class _RegionAudit:
         # cell: each changes only rows in ``dropped``. The programme holds the rarest
         # ``_HYPOTHETICAL_TYPES`` of them only (fewer columns: narrower ranges), so here it
         # would find a floor the model does not have; :func:`audit` decides so too.
-        return all(not self.rows[d].published for d in dropped)
+        if any(self.rows[d].published for d in dropped):
+            return False
+        if not any(d in self._in_laws for d in dropped):
+            return True
+        # Taking a unit out must keep the laws too, for every atom alike (as its type in
+        # :meth:`_hypothetical` takes it out).
+        atoms: set[int] = set()
+        for twin in twins:
+            atoms.update(self.rows[twin].cols.tolist())
+        for c in atoms:
+            drop = self._dropped(c, twins)
+            taken = self._law_values((i, a) for i, a in self._atom(c) if i in drop)
+            if not self._keeps_laws({law: -v for law, v in taken.items()}):
+                return False
+        return True
 
     def _learn(self, solution: npt.NDArray[np.float64], atoms_end: int) -> None:
         """Note, for every row, how high and how low this feasible solution takes it — unless
@@ -685,7 +935,7 @@ class _RegionAudit:
                 self._learn(np.asarray(highs.getSolution().col_value), first)
                 self._activity = np.asarray(highs.getSolution().row_value)
                 duals = highs.getSolution().row_dual
-                return _Bound(value, {r: duals[i] for r, i in self._lp_row.items()})
+                return _Bound(value, self._duals(duals))
             if status in _UNBOUNDED and maximise and self._feasible():
                 return _Bound(_FREE, None)
             if self._feasible():
@@ -701,6 +951,20 @@ class _RegionAudit:
             )
         finally:
             highs.changeColsCost(len(row.cols), row.cols, np.zeros(len(row.cols)))
+
+    def _duals(self, duals: Sequence[float]) -> dict[int, float]:
+        """Each published row's dual; a row in a law whose dual is not zero, if its own is,
+        takes the law's: withholding one of a binding law's cells may open the bound as
+        withholding a cell whose own row binds does (a sector's cell, where only the region's
+        binds by its row and the sectors' sum by the law)."""
+        found = {r: duals[i] for r, i in self._lp_row.items()}
+        for law, members in enumerate(self._law_members):
+            dual = duals[self._first_law + law]
+            if abs(dual) > _DUAL_ZERO:
+                for r in members:
+                    if r in found and abs(found[r]) <= _DUAL_ZERO:
+                        found[r] = dual
+        return found
 
     def _cold(
         self, row: _Row, maximise: bool, costs: npt.NDArray[np.float64]
@@ -762,6 +1026,10 @@ class _RegionAudit:
                 if i in self._lp_row:
                     index.append(self._lp_row[i])
                     values.append(a)
+            for law, v in sorted(self._law_values(column).items()):
+                if v:
+                    index.append(self._first_law + law)
+                    values.append(v)
             costs.append(dict(column).get(r, 0.0))
         highs.addCols(
             len(phantoms),
@@ -849,6 +1117,7 @@ def _build(
     withheld: Collection[CellKey],
     earlier: Sequence[PublishedVersion],
     floors: Mapping[CellKey, int],
+    laws: bool = False,
 ) -> list[_RegionAudit]:
     """Every connected part's model: rows for this release's cells (``published`` and
     ``withheld``), the sizes of its released quantiles (``floors``, see :func:`size_floors`)
@@ -928,7 +1197,7 @@ def _build(
                 )
             )
         lookups.append((packed, lookup))
-    return _parts(rows, lookups, groups)
+    return _parts(rows, lookups, groups, laws)
 
 
 def _check_floors(sizes: Mapping[CellKey, int], floors: Mapping[CellKey, int], of: str) -> None:
@@ -963,6 +1232,7 @@ def _parts(
     rows: list[_Row],
     lookups: Sequence[tuple[PackedContributions, Mapping[CellKey, int]]],
     groups: Mapping[CellKey, CellKey],
+    laws: bool = False,
 ) -> list[_RegionAudit]:
     """The connected parts of the model: every unit's vector over all ``rows`` (its amounts in
     each version's cells, ``lookups``: the version's contributions and its cells' rows), units
@@ -1054,7 +1324,7 @@ def _parts(
         local = columns[:, mine][members, :].tocsc()
         local.sort_indices()
         audits.append(
-            _RegionAudit([rows[r] for r in members.tolist()], local, atom_sizes[mine], groups)
+            _RegionAudit([rows[r] for r in members.tolist()], local, atom_sizes[mine], groups, laws)
         )
     return audits
 
@@ -1185,14 +1455,21 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
     return [findings[r] for r in sorted(findings)]
 
 
-def protect(population: Population, k: int, earlier: Sequence[PublishedVersion] = ()) -> Protected:
+def protect(
+    population: Population,
+    k: int,
+    earlier: Sequence[PublishedVersion] = (),
+    *,
+    laws: bool = False,
+) -> Protected:
     """Apply every disclosure rule of issue #12 to ``population`` and return what to release.
 
     ``earlier`` are the published versions of the periods of the same year (a year and its quarters,
     earlier revisions of the same period): their numbers are out, so they are constraints of the
     audit and their withheld cells must stay protected too. Raises :class:`AuditFailed` when
     that cannot be achieved by withholding more of this release (the release is refused), and
-    ``ValueError`` for a ``k`` below 5.
+    ``ValueError`` for a ``k`` below 5. ``laws``: hold the laws within a version (the module's
+    docstring; not yet what releases use).
 
     ``Protected.audit`` has a finding for every withheld count of this release and of the
     earlier versions; its ``low`` and ``high`` are the extremes found when the cell was audited
@@ -1210,7 +1487,7 @@ def protect(population: Population, k: int, earlier: Sequence[PublishedVersion] 
     secondary: set[CellKey] = set()
     findings: list[AuditedCell] = []
     for found in _each_part(
-        _build(population, published, primary, earlier, size_floors(quartiles, k)),
+        _build(population, published, primary, earlier, size_floors(quartiles, k), laws),
         lambda part: _protect_part(part, k, secondary),
     ):
         findings.extend(found)
@@ -1247,6 +1524,7 @@ def audit(
     *,
     exact: bool = True,
     floors: Mapping[CellKey, int] | None = None,
+    laws: bool = False,
 ) -> tuple[AuditedCell, ...]:
     """The exact range a reader of ``published`` (and of every earlier version) can narrow each
     withheld count to, for the release step to check before it publishes (``all(f.protected)``).
@@ -1278,7 +1556,7 @@ def audit(
     findings = [
         finding
         for found in _each_part(
-            _build(population, published, withheld, earlier, floors or {}), audit_part
+            _build(population, published, withheld, earlier, floors or {}, laws), audit_part
         )
         for finding in found
     ]
