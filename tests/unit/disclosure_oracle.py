@@ -37,8 +37,9 @@ class Range:
     value: int
     low: float
     high: float
-    #: The least value of what holds the cell (its group, its all-sectors cell): no count is
-    #: more than what holds it, so the interval stops there.
+    #: The least value of what holds the cell (its group, its all-sectors cell), or of what a
+    #: law's published cells bound it by: no count is more than what holds it, so the interval
+    #: stops there.
     cap: float = float("inf")
 
     def keeps_interval(self, k: int) -> bool:
@@ -164,8 +165,10 @@ def ranges(
         for terms, _ in held:
             for j in alike:
                 if terms.get(j, 0.0) < 0 and j not in at_least:
+                    # Only where what bounds it is published: a law's withheld bound (a sum
+                    # of withheld reasons) is nothing a reader is told.
                     over = {h: c for h, c in terms.items() if c > 0}
-                    if not set(over) & set(alike):
+                    if all(h in fixed and h not in alike for h in over):
                         caps.append(sum(c * float(truth[h]) for h, c in over.items()) / -terms[j])
         cap = min(caps, default=float("inf"))
         found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1], cap))
@@ -309,7 +312,13 @@ def _completed(
         if broken is None:
             return done
         terms, value = broken
-        mends = [r for r, c in terms.items() if not done[r] and (c > 0) == (value < 0)]
+        # A unit is of one sector: mended in its own sector's cells (or the region's).
+        own = {rows[r][1].sector for r in np.flatnonzero(done)} - {ALL_SECTORS}
+        mends = [
+            r
+            for r, c in terms.items()
+            if not done[r] and (c > 0) == (value < 0) and rows[r][1].sector in own | {ALL_SECTORS}
+        ]
         if not mends:
             return unit
         chosen = min(mends, key=lambda r: (rows[r][0] is not None, rows[r][1]))
@@ -342,9 +351,6 @@ def _partner_types(
     for p in partners:
         if p in near:
             continue
-        alone = np.zeros(matrix.shape[0])
-        alone[_holders(rows[p][0], rows[p][1], groups, where)] = 1.0
-        found.append(_completed(alone, rows, groups, where, laws))
         cell = (period_of[rows[p][0]], same_units(rows[p][1]))
         if cell in seen:
             continue
@@ -352,6 +358,10 @@ def _partner_types(
         partner = [
             j for j, (other, key) in enumerate(rows) if (period_of[other], same_units(key)) == cell
         ]
+        alone = np.zeros(matrix.shape[0])
+        for q in partner:  # in every version of the period alike
+            alone[_holders(rows[q][0], rows[q][1], groups, where)] = 1.0
+        found.append(_completed(alone, rows, groups, where, laws))
         here, there = rows[twins[0]][1].sector, rows[p][1].sector
         if here == there:
             found += _moved(matrix, partner, twins, rows, groups, where)

@@ -263,3 +263,51 @@ def test_a_trajectory_handed_over_had_a_handover() -> None:
     assert (finding.low, reader.low) == (12, 12)
     assert not finding.protected
     assert unprotected(subject, protect(subject, K, laws=True)) == []
+
+
+# --- what a law bounds a cell by, only where that is published ----------------------------------
+
+
+def test_a_blocked_count_is_not_capped_at_the_sum_of_its_withheld_reasons() -> None:
+    """Every blocked trajectory has a reason, so the blocked are at most the reasons' sum; but
+    that sum (20) is withheld, and no reader is told it. Sector a publishes its 10 blocked of 28
+    running, sector b its 12 running: the region's withheld 20 blocked is at most 22, short of
+    the 26 its interval asks for, with the laws as without."""
+    active = partial(CellKey, "flow", "r")
+    blocked = partial(CellKey, "blocks", "r")
+    contributions: dict[str, dict[CellKey, int]] = {}
+    for sector, running, reason in (("a", 28, "waiting_list"), ("b", 12, "funding")):
+        for i in range(running):
+            cells = {active(where, "active"): 1 for where in (sector, ALL_SECTORS)}
+            if i < 10:
+                for where in (sector, ALL_SECTORS):
+                    cells[blocked(where, "blocked")] = 1
+                    cells[blocked(where, f"reason:{reason}")] = 1
+            contributions[f"{sector}{i}"] = cells
+    counts = []
+    for where in ("a", "b", ALL_SECTORS):
+        counts.append(CountCell(active(where, "active")))
+        counts.append(CountCell(blocked(where, "blocked"), active(where, "active")))
+        counts += [
+            CountCell(blocked(where, f"reason:{r}"), blocked(where, "blocked"))
+            for r in ("waiting_list", "funding")
+        ]
+    subject = population(contributions, counts)
+    published = {
+        blocked("a", "blocked"): 10,
+        active("a", "active"): 28,
+        active("b", "active"): 12,
+        active(ALL_SECTORS, "active"): 40,
+    }
+    withheld = [key for key in subject.counts if key not in published]
+    region = blocked(ALL_SECTORS, "blocked")
+
+    for laws in (False, True):
+        finding = next(
+            f for f in audit(subject, published, withheld, K, laws=laws) if f.key == region
+        )
+        reader = next(r for r in ranges(subject, published, laws=laws) if r.key == region)
+        assert round(finding.high, 6) == round(reader.high, 6) == 22
+        assert finding.needed_high == 26
+        assert not finding.protected
+        assert not reader.keeps_interval(K)
