@@ -238,10 +238,10 @@ def _types(
         if lift:
             up = column.copy()
             up[lift] = np.maximum(up[lift], 1.0)
-            raised.append(up)
+            raised.append(_completed(up, rows, groups, where, laws))
         if drop:
             down = column.copy()
-            down[drop] = 0.0
+            down[sorted(_closed(column, set(drop), rows, groups, where, laws))] = 0.0
             if down.any():
                 lowered.append(down)
     first = rows[twins[0]][1]
@@ -328,6 +328,35 @@ def _completed(
     return unit
 
 
+def _closed(
+    column: np.ndarray,
+    drop: set[int],
+    rows: Sequence[tuple[int | None, CellKey]],
+    groups: Mapping[CellKey, CellKey],
+    where: Mapping[tuple[int | None, CellKey], int],
+    laws: Sequence[tuple["_Terms", bool]],
+) -> set[int]:
+    """``drop`` and, while dropping it takes a law below where the unit had it (an equality's
+    value, an inequality's or zero, whichever is less), the rows the unit counts in with a
+    negative coefficient in that law, with what ``_dropped`` drops for each (twelve rounds at
+    most)."""
+    before = [sum(c * column[r] for r, c in terms.items()) for terms, _ in laws]
+    for _ in range(12):
+        kept = column.copy()
+        kept[sorted(drop)] = 0.0
+        more: set[int] = set()
+        for (terms, equal), had in zip(laws, before, strict=True):
+            floor = had if equal else min(had, 0.0)
+            if sum(c * kept[r] for r, c in terms.items()) < floor - 1e-9:
+                for r, c in terms.items():
+                    if c < 0 and column[r] > 0 and r not in drop:
+                        more.update(_dropped(r, rows, groups, where))
+        if not more - drop:
+            break
+        drop = drop | more
+    return drop
+
+
 def _partner_types(
     matrix: np.ndarray,
     twins: Sequence[int],
@@ -363,13 +392,15 @@ def _partner_types(
             alone[_holders(rows[q][0], rows[q][1], groups, where)] = 1.0
         found.append(_completed(alone, rows, groups, where, laws))
         here, there = rows[twins[0]][1].sector, rows[p][1].sector
+        moved = []
         if here == there:
-            found += _moved(matrix, partner, twins, rows, groups, where)
-            found += _moved(matrix, twins, partner, rows, groups, where)
+            moved += _moved(matrix, partner, twins, rows, groups, where)
+            moved += _moved(matrix, twins, partner, rows, groups, where)
         elif ALL_SECTORS not in (here, there):
             # A unit is of one sector: it changes sector in every cell, or not at all.
-            found += _resectored(matrix, partner, here, rows, where)
-            found += _resectored(matrix, twins, there, rows, where)
+            moved += _resectored(matrix, partner, here, rows, where)
+            moved += _resectored(matrix, twins, there, rows, where)
+        found += [_completed(unit, rows, groups, where, laws) for unit in moved]
     return np.array(found).T if found else np.zeros((matrix.shape[0], 0))
 
 

@@ -58,9 +58,11 @@ handed over, a region's cell as its sectors' sum, … — summed over the units,
 programme too (``_RegionAudit._laws``): a reader knows they hold between the cells whatever the
 units. The hypothetical types then need partners to keep them: for each cell sharing a law with
 the audited one, units taken out of it (a unit that moves into the cell from another part of the
-same whole) and units counting in it (a whole counted in one of its parts); and every "alone"
-type is completed, row by row, until it keeps every law (``_complete``: a consultation counts in
-a band of parties too). A type may still break a law by itself, but the programme can use it
+same whole) and units counting in it (a whole counted in one of its parts), and units of another
+sector as if of this one (``_resectored``); every type is completed, row by row, in the unit's
+own sector, until it keeps every law (``_complete``: a consultation counts in a band of parties
+too); and a unit taken out of a cell is taken out of what a law then asks (``_closed``: out of a
+node, out of its edges). A type may still break a law by itself, but the programme can use it
 only in combinations that keep every law in sum.
 
 Known holes (README, "The gap: …"; issue #12 is open for them): without ``laws``, every law
@@ -461,7 +463,7 @@ class _RegionAudit:
                         lift |= self._holders(alike) | self._own_sector(alike, self._atom(c))
             for h in lift:
                 counted[h] = max(counted.get(h, 0.0), 1.0)
-            raised.append(tuple(sorted(counted.items())))
+            raised.append(self._complete(tuple(sorted(counted.items()))))
             if len(raised) == cap:
                 break
         # The cells it shares a law with (``_laws``): units taken out of one of them (a unit
@@ -561,7 +563,7 @@ class _RegionAudit:
             for h in lift:
                 moved[h] = max(moved.get(h, 0.0), 1.0)
             if lift:
-                types.append(tuple(sorted(moved.items())))
+                types.append(self._complete(tuple(sorted(moved.items()))))
         return types
 
     def _resectored(
@@ -584,7 +586,7 @@ class _RegionAudit:
                     r = j
                 moved[r] = moved.get(r, 0.0) + a
             else:
-                types.append(tuple(sorted(moved.items())))
+                types.append(self._complete(tuple(sorted(moved.items()))))
         return types
 
     def _partners(self, twins: Sequence[int]) -> list[int]:
@@ -607,6 +609,28 @@ class _RegionAudit:
         for twin in twins:
             if twin in counted:
                 drop |= self._lowering(twin)
+        return self._closed(counted, drop)
+
+    def _closed(self, counted: Mapping[int, float], drop: set[int]) -> set[int]:
+        """``drop`` and what a law makes a unit no longer count in with it: where dropping
+        them takes a law below where the unit had it (a node dropped, its edges kept; a whole
+        dropped, its parts kept), the rows the unit counts in that take it down are dropped
+        too (the edges, the parts), and what they drop."""
+        if not self._in_laws:
+            return drop
+        before = self._law_values(counted.items())
+        for _ in range(_COMPLETION_STEPS):
+            after = self._law_values((r, a) for r, a in counted.items() if r not in drop)
+            more: set[int] = set()
+            for law, had in before.items():
+                floor = had if self._law_equal[law] else min(had, 0.0)
+                if after.get(law, 0.0) < floor - 1e-9:
+                    for r, coef in self._law_coefs[law].items():
+                        if coef < 0 and r in counted and r not in drop:
+                            more |= self._lowering(r)
+            if not more - drop:
+                break
+            drop = drop | more
         return drop
 
     def _alike(self, r: int, twins: Sequence[int]) -> list[int]:
@@ -831,7 +855,7 @@ class _RegionAudit:
             return any(
                 all(not self.rows[h].published for h, _ in kind)
                 and self._keeps_laws(self._law_values(kind))
-                for kind in self._alone(twins)
+                for kind in map(self._complete, self._alone(twins))
             )
         dropped: set[int] = set()
         for twin in twins:
@@ -851,6 +875,8 @@ class _RegionAudit:
             atoms.update(self.rows[twin].cols.tolist())
         for c in atoms:
             drop = self._dropped(c, twins)
+            if any(self.rows[d].published for d in drop):
+                return False
             taken = self._law_values((i, a) for i, a in self._atom(c) if i in drop)
             if not self._keeps_laws({law: -v for law, v in taken.items()}):
                 return False
