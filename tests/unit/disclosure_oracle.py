@@ -168,7 +168,7 @@ def ranges(
                     # Only where what bounds it is published: a law's withheld bound (a sum
                     # of withheld reasons) is nothing a reader is told.
                     over = {h: c for h, c in terms.items() if c > 0}
-                    if all(h in fixed and h not in alike for h in over):
+                    if all(h in fixed and h not in at_least and h not in alike for h in over):
                         caps.append(sum(c * float(truth[h]) for h, c in over.items()) / -terms[j])
         cap = min(caps, default=float("inf"))
         found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1], cap))
@@ -191,7 +191,15 @@ def _laws(
     """The laws of one version with no constant (``laws.py``) that the units keep in sum: a
     reader knows each holds between the cells (summed over the units), whatever the units."""
     found = []
-    for law in Laws([(number, period_of[number], key) for number, key in rows]).laws:
+    laws = Laws([(number, period_of[number], key) for number, key in rows]).laws
+    # In an order of the cells (as the audit's), not of the rows' numbering.
+    for law in sorted(
+        laws,
+        key=lambda law: (
+            sorted((-1 if rows[r][0] is None else rows[r][0], rows[r][1].text()) for r in law.rows),
+            law.name,
+        ),
+    ):
         if law.constant or len({rows[r][0] for r in law.rows}) != 1:
             continue
         terms = _Terms(zip(law.rows, law.coefs, strict=True))
@@ -317,7 +325,9 @@ def _completed(
         mends = [
             r
             for r, c in terms.items()
-            if not done[r] and (c > 0) == (value < 0) and rows[r][1].sector in own | {ALL_SECTORS}
+            if not done[r]
+            and (c > 0) == (value < 0)
+            and (not own or rows[r][1].sector in own | {ALL_SECTORS})
         ]
         if not mends:
             return unit

@@ -59,10 +59,12 @@ programme too (``_RegionAudit._laws``): a reader knows they hold between the cel
 units. The hypothetical types then need partners to keep them: for each cell sharing a law with
 the audited one, units taken out of it (a unit that moves into the cell from another part of the
 same whole) and units counting in it (a whole counted in one of its parts), and units of another
-sector as if of this one (``_resectored``); every type is completed, row by row, in the unit's
-own sector, until it keeps every law (``_complete``: a consultation counts in a band of parties
-too); and a unit taken out of a cell is taken out of what a law then asks (``_closed``: out of a
-node, out of its edges). A type may still break a law by itself, but the programme can use it
+sector as if of this one (``_resectored``); a type is completed row by row where a row of the
+unit's own sector mends a broken law (``_complete``: a consultation counts in a band of parties
+too), else left as it is; and a unit taken out of a cell is taken out of what a law then takes
+below where the unit had it (``_closed``: out of a node, out of its edges). A law caps a
+cell's interval only while its bound is published; a cell so capped is audited again when the
+bound is withheld. A type may still break a law by itself, but the programme can use it
 only in combinations that keep every law in sum.
 
 Known holes (README, "The gap: …"; issue #12 is open for them): without ``laws``, every law
@@ -364,11 +366,22 @@ class _RegionAudit:
         contradict its units."""
         rows = self.rows
         found = Laws([(row.release, row.period, row.key) for row in rows]).laws if hold else []
-        laws = [
-            law
-            for law in found
-            if law.constant == 0 and len({rows[r].release for r in law.rows}) == 1
-        ]
+        laws = sorted(
+            (
+                law
+                for law in found
+                if law.constant == 0 and len({rows[r].release for r in law.rows}) == 1
+            ),
+            # In an order of the cells, not of the rows' numbering: what a completion mends
+            # first must not depend on how the model was split or its rows numbered.
+            key=lambda law: (
+                sorted(
+                    (-1 if rows[r].release is None else rows[r].release, rows[r].key.text())
+                    for r in law.rows
+                ),
+                law.name,
+            ),
+        )
         if laws:
             terms = sparse.csr_matrix(
                 (
@@ -395,10 +408,10 @@ class _RegionAudit:
         self._law_rows = over_atoms
         self._law_equal = np.array([law.equal for law in laws], dtype=bool)
         #: Row → (law, coefficient) for every law it is in: a hypothetical type's column there.
-        self._in_laws: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        self._in_laws: dict[int, list[tuple[int, float]]] = {}
         for i, law in enumerate(laws):
             for r, c in zip(law.rows, law.coefs, strict=True):
-                self._in_laws[r].append((i, c))
+                self._in_laws.setdefault(r, []).append((i, c))
         self._law_members = [law.rows for law in laws]
         self._law_coefs = [dict(zip(law.rows, law.coefs, strict=True)) for law in laws]
 
@@ -523,14 +536,15 @@ class _RegionAudit:
             if broken is None:
                 return tuple(sorted(vector.items()))
             short = values[broken]
-            # A unit is of one sector: mended in its own sector's cells (or the region's).
+            # A unit is of one sector: mended in its own sector's cells (or the region's);
+            # a unit counting in the region's cells only is of the first sector that mends it.
             own = {self.rows[r].key.sector for r in vector} - {ALL_SECTORS}
             mends = [
                 r
                 for r, c in self._law_coefs[broken].items()
                 if r not in vector
                 and (c > 0 if short < 0 else c < 0)
-                and self.rows[r].key.sector in own | {ALL_SECTORS}
+                and (not own or self.rows[r].key.sector in own | {ALL_SECTORS})
             ]
             if not mends:
                 return kind
@@ -835,13 +849,26 @@ class _RegionAudit:
             for law, c in self._in_laws.get(t, ()):
                 bound = self._law_coefs[law]
                 over = [j for j, b in bound.items() if b > 0]
-                if c < 0 and all(self.rows[j].published and j not in alike for j in over):
+                if c < 0 and all(
+                    self.rows[j].published and self.rows[j].floor is None and j not in alike
+                    for j in over
+                ):
                     # What the law's published terms allow it at most, those taking it down at
                     # 0 (a withheld bound, a sum of withheld reasons, would hide the interval).
                     holders.append(
                         sum(b * self.rows[j].value for j, b in bound.items() if b > 0) / -c
                     )
         return low, min([high, *holders])
+
+    def capped_by(self, j: int) -> list[int]:
+        """The rows whose interval a law may stop at row ``j`` (``needed``): those it bounds."""
+        return [
+            m
+            for law, c in self._in_laws.get(j, ())
+            if c > 0
+            for m, coef in self._law_coefs[law].items()
+            if coef < 0
+        ]
 
     def freely_moves(self, r: int, maximise: bool) -> bool:
         """Whether row ``r`` is unbounded above (or can reach zero) without a programme: a unit
@@ -1432,12 +1459,13 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
         row = part.rows[r]
         if row.published or row.floor is not None:
             continue  # (a quantile's size withheld: its quartiles are; it is no count)
-        needed_low, needed_high = part.needed(r, k)
         low = high = float(row.value)
         published_again = False
         for maximise in (False, True):
             whole = False  # every hypothetical type, once the capped ones fell short
             while True:
+                # (Again after each cell withheld: a law's bound caps it only while published.)
+                needed_low, needed_high = part.needed(r, k)
                 if part.freely_moves(r, maximise):
                     bound = _Bound(_FREE if maximise else 0.0, None)
                     break
@@ -1479,6 +1507,9 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                 part.withhold(chosen)
                 secondary.add(part.rows[chosen].key)
                 queue.append(chosen)
+                for capped in part.capped_by(chosen):
+                    if findings.pop(capped, None) is not None:
+                        queue.append(capped)  # its interval no longer stops at ``chosen``
             if published_again:
                 break
             if maximise:
