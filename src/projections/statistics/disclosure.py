@@ -412,7 +412,6 @@ class _RegionAudit:
         for i, law in enumerate(laws):
             for r, c in zip(law.rows, law.coefs, strict=True):
                 self._in_laws.setdefault(r, []).append((i, c))
-        self._law_members = [law.rows for law in laws]
         self._law_coefs = [dict(zip(law.rows, law.coefs, strict=True)) for law in laws]
 
     def _law_values(self, column: Iterable[tuple[int, float]]) -> dict[int, float]:
@@ -565,14 +564,15 @@ class _RegionAudit:
         types: list[tuple[tuple[int, float], ...]] = []
         atoms = self._rarest_first(out_of, whole)
         for c in atoms if whole else atoms[:_HYPOTHETICAL_TYPES]:
-            counted = dict(self._atom(c))
+            atom = self._atom(c)
+            counted = dict(atom)
             drop: set[int] = set()
             lift: set[int] = set()
             for p in out_of:
                 if p in counted:
                     drop |= self._lowering(p)
                     for t in self._alike(p, into):
-                        lift |= self._holders(t) | self._own_sector(t, self._atom(c))
+                        lift |= self._holders(t) | self._own_sector(t, atom)
             moved = {r: a for r, a in counted.items() if r not in drop}
             for h in lift:
                 moved[h] = max(moved.get(h, 0.0), 1.0)
@@ -612,7 +612,7 @@ class _RegionAudit:
         found: set[int] = set()
         for t in twins:
             for law, _ in self._in_laws.get(t, ()):
-                found.update(self._law_members[law])
+                found.update(self._law_coefs[law])
         return sorted(found - exclude)
 
     def _dropped(self, c: int, twins: Sequence[int]) -> set[int]:
@@ -1023,7 +1023,7 @@ class _RegionAudit:
         withholding a cell whose own row binds does (a sector's cell, where only the region's
         binds by its row and the sectors' sum by the law)."""
         found = {r: duals[i] for r, i in self._lp_row.items()}
-        for law, members in enumerate(self._law_members):
+        for law, members in enumerate(self._law_coefs):
             dual = duals[self._first_law + law]
             if abs(dual) > _DUAL_ZERO:
                 for r in members:
