@@ -156,6 +156,8 @@ class StatisticsSettings:
     k: int = 10
     #: A period is released this many days after it ended, so late-recorded facts are in.
     lag_days: int = 30
+    #: The audit holds the laws every unit keeps (rule set 3; README, "Disclosure control").
+    laws: bool = False
 
     #: Below five, a learning network of a region's professionals could recognise families.
     MIN_K = 5
@@ -339,7 +341,11 @@ class Settings:
                 deployment=deployment,
             ),
             http=http,
-            statistics=StatisticsSettings(k=k, lag_days=integer("STATISTICS_LAG_DAYS", 30)),
+            statistics=StatisticsSettings(
+                k=k,
+                lag_days=integer("STATISTICS_LAG_DAYS", 30),
+                laws=flag("STATISTICS_LAWS", False),
+            ),
             data_dir=data_dir,
             embedded_workers=(
                 workers == "true" or (workers == "auto" and not database.is_postgres)

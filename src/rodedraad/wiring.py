@@ -451,6 +451,7 @@ def build_releases(
         k=stats.k,
         lag_days=stats.lag_days,
         deployment=settings.signing.deployment,
+        laws=stats.laws,
     )
 
 

@@ -4,7 +4,9 @@ from application.care_record import CareRecord
 from application.signing import PublicKey
 from projections.statistics.document import decode_signed, verify_release
 from projections.statistics.model import Period
+from projections.statistics.releases import RULE_SET_VERSION, RULE_SET_WITH_LAWS
 from rodedraad.settings import Settings
+from rodedraad.wiring import build_release_store
 from tests.integration.conftest import Rodedraad
 from tests.integration.stories import Story, story_start, tell
 
@@ -69,3 +71,36 @@ def test_exporting_a_release_that_does_not_exist_says_so(
     assert code == 1
     assert out == ""
     assert "no statistics release numbered 7" in err
+
+
+def test_a_year_begun_without_the_laws_is_finished_with_them(
+    own_settings: Settings, record: CareRecord, rodedraad: Rodedraad
+) -> None:
+    """A deployment turns ``RODEDRAAD_STATISTICS_LAWS`` on in the middle of a year: its next
+    quarter is made under rule set 3, audited with the laws against the quarter released
+    without them (narrowed no further than that one narrows itself, not refused for it), and
+    releasing that earlier quarter again makes a revision under the new rules."""
+    tell(Story(record, clients=12), steps=400, seed=3)
+    year = _first_full_year().year
+    first, second = Period(year, 1), Period(year, 2)
+
+    code, _, err = rodedraad(own_settings, "statistics", "release", "--period", str(first))
+    assert code == 0, err
+    rodedraad.monkeypatch.setenv("RODEDRAAD_STATISTICS_LAWS", "true")
+    code, out, err = rodedraad(own_settings, "statistics", "release", "--period", str(second))
+    assert code == 0, err
+    assert out.startswith(f"release 2: {second} at log position ")
+    code, out, err = rodedraad(own_settings, "statistics", "release", "--period", str(first))
+    assert code == 0, err
+    assert out.startswith(f"release 3: {first} at log position ")
+
+    store = build_release_store(own_settings)
+    try:
+        made = [store.release(number) for number in (1, 2, 3)]
+    finally:
+        store.close()
+    assert [(r.period, r.revises, r.rule_set) for r in made if r is not None] == [
+        (str(first), None, RULE_SET_VERSION),
+        (str(second), None, RULE_SET_WITH_LAWS),
+        (str(first), 1, RULE_SET_WITH_LAWS),
+    ]

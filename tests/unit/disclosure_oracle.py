@@ -62,7 +62,7 @@ def ranges(
     earlier: Sequence[PublishedVersion] = (),
     floors: Mapping[CellKey, int] | None = None,
     *,
-    laws: bool = False,
+    laws: bool = True,
 ) -> list[Range]:
     """The range of every withheld count cell of this release and of ``earlier``; a quantile's
     size (``floors``, and each earlier version's) is at least its floor."""

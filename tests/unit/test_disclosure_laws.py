@@ -6,19 +6,20 @@ laws calls open.
 
 The laws within one version (parts that sum to their whole, kinds at the table against the bands
 of kinds, a blocked trajectory's reason, a handover for a trajectory handed over) are rows of the
-audit's programme and of the oracle's with ``laws=True`` (not yet what releases use): those
-tests pass, in the audit, the oracle and ``protect``. A year against its quarters is not held
-yet (a late fact makes a unit break it): those two tests fail at their first assertion, on the
-audit's finding, and are marked ``xfail(strict=True)``; when the audit holds those laws, they
-pass, and the marks must go.
+audit's programme and of the oracle's with ``laws=True`` (the default, what releases use from
+rule set 3 on): those tests pass, in the audit, the oracle and ``protect``. A year against its
+quarters is not held yet (a late fact makes a unit break it): those two tests fail at their
+first assertion, on the audit's finding, and are marked ``xfail(strict=True)``; when the
+audit holds those laws, they pass, and the marks must go.
 """
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from functools import partial
 
 import pytest
 
-from projections.statistics.disclosure import audit, protect
+from projections.statistics.disclosure import AuditFailed, audit, protect
 from projections.statistics.model import (
     ALL_SECTORS,
     CellKey,
@@ -311,3 +312,45 @@ def test_a_blocked_count_is_not_capped_at_the_sum_of_its_withheld_reasons() -> N
         assert finding.needed_high == 26
         assert not finding.protected
         assert not reader.keeps_interval(K)
+
+
+# --- a year begun before the laws ----------------------------------------------------------------
+
+
+def test_a_release_made_without_the_laws_is_narrowed_no_further_by_one_made_with_them() -> None:
+    """Release 1 was made without the laws (rule set 2) and published the 80 consultations
+    and the 60 with the client present: "not involved" (20) is narrowed to at most 20 by
+    those two alone, out already, and no later release can mend that. Its revision, made with
+    the laws, is not refused for it: it cuts that cell's interval to what release 1 alone
+    leaves (and says so), and narrows no cell further than release 1 alone does. Were release
+    1 made with the laws, the same numbers would be a fault, and the revision is refused."""
+    subject = _consultations()
+    whole, present, absent = (
+        participation(ALL_SECTORS, "consultations"),
+        participation(ALL_SECTORS, "client:present"),
+        participation(ALL_SECTORS, "client:not_involved"),
+    )
+    legacy = PublishedVersion(1, YEAR, subject.contributions, {whole: 80, present: 60}, laws=False)
+
+    with pytest.raises(AuditFailed):
+        protect(subject, K, [dataclasses.replace(legacy, laws=True)])
+    protected = protect(subject, K, [legacy])
+
+    assert protected.passed
+    cut = {(f.release, f.key) for f in protected.audit if f.narrowed_before}
+    assert (1, absent) in cut
+    (was,) = [f for f in protected.audit if (f.release, f.key) == (1, absent)]
+    assert (was.needed_high, was.high) == pytest.approx((20, 20))
+    shown = published_counts(protected)
+    withheld = [c.key for c in protected.cells if c.kind == "count" and c.value is None]
+    checked = audit(subject, shown, withheld, K, [legacy], exact=False)
+    assert [f for f in checked if not f.protected] == []
+    assert {(f.release, f.key) for f in checked if f.narrowed_before} == cut
+    # The oracle, which knows nothing of rule sets: whatever it finds narrowed is no narrower
+    # than with nothing of this release published.
+    alone = {(r.release, r.key): r for r in ranges(subject, {}, [legacy])}
+    narrowed = [r for r in ranges(subject, shown, [legacy]) if not r.keeps_interval(K)]
+    assert (1, absent) in {(r.release, r.key) for r in narrowed}
+    for r in narrowed:
+        before = alone[(r.release, r.key)]
+        assert (r.low, r.high) == pytest.approx((before.low, before.high), abs=1e-6), r.key

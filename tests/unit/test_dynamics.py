@@ -197,10 +197,13 @@ def test_a_relative_risk_is_released_only_when_all_four_cells_are_published() ->
 
 
 def _rare_path_population() -> list[UnitRecord]:
-    """40 trajectories referred in July: 30 accepted and started, 7 accepted and waiting, and 3
-    (fewer than k) blocked right after their acceptance: a rare path."""
+    """46 trajectories referred in July: 30 accepted and started, 7 accepted and waiting, 6
+    with an ad-hoc consultation after their acceptance, and 3 (fewer than k) blocked right
+    after it: a rare path. (The waiting and the ad-hoc ones are what leaves room for the rare
+    path beside the published start edge: with the acceptances published, a reader knows
+    every edge out of them but the start's adds up to 16.)"""
     units = []
-    for i in range(40):
+    for i in range(46):
         referred = date(2026, 7, 1) + timedelta(days=i % 20)
         facts = (Fact("accepted", referred + timedelta(days=7)),)
         details: tuple[Detail, ...] = ()
@@ -208,8 +211,14 @@ def _rare_path_population() -> list[UnitRecord]:
             details = (
                 start(referred + timedelta(days=14 + i % 9), "present" if i % 3 else "absent"),
             )
-        elif i >= 37:
+        elif 37 <= i < 40:
             details = (Blocked(referred + timedelta(days=8), ("capacity",)),)
+        elif i >= 40:
+            details = (
+                Consulted(
+                    referred + timedelta(days=10), "ad_hoc", "present", ("org-a",), 1, ("provider",)
+                ),
+            )
         units.append(unit(f"t-{i:02}", referred, facts, details))
     return units
 

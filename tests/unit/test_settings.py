@@ -68,6 +68,13 @@ def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str, messa
     assert "RODEDRAAD_" in str(refused.value)
 
 
+def test_the_statistics_audit_holds_the_laws_only_when_told_to() -> None:
+    assert not Settings.from_env({}).statistics.laws
+    assert Settings.from_env({"RODEDRAAD_STATISTICS_LAWS": "true"}).statistics.laws
+    with pytest.raises(SettingsError, match="RODEDRAAD_STATISTICS_LAWS"):
+        Settings.from_env({"RODEDRAAD_STATISTICS_LAWS": "yes"})
+
+
 def test_the_minors_rules_are_belgian_unless_the_deployment_says_dutch() -> None:
     assert Settings.from_env({}).person.jurisdiction == "BE"
     assert Settings.from_env({"RODEDRAAD_JURISDICTION": "nl"}).person.jurisdiction == "NL"

@@ -50,8 +50,8 @@ each unit's place in a quantile is in its contributions (``model.quantile_size``
 programme holds that inequality (:func:`size_floors`); where it would narrow a withheld count,
 the quartiles are withheld (before any count: :func:`_best`).
 
-**The laws** (``laws.py``; with ``laws=True``, not yet what releases use — the README's "The
-laws in the audit" says why): what every unit keeps by the tables' definitions within one
+**The laws** (``laws.py``; ``laws=True``, the default and what releases use from rule set 3
+on): what every unit keeps by the tables' definitions within one
 version — parts that sum to their whole (the client's involvement per consultation), the kinds at
 the table against the bands of kinds, a blocked trajectory's reason, a handover for a trajectory
 handed over, a region's cell as its sectors' sum, … — summed over the units, are rows of the
@@ -270,6 +270,10 @@ class _Row:
     floor: int | None = None
 
 
+#: A unit type: the rows it counts in and its amount in each.
+_Kind = tuple[tuple[int, float], ...]
+
+
 @dataclass(slots=True)
 class _Bound:
     value: float
@@ -288,11 +292,17 @@ class _RegionAudit:
         sizes: npt.NDArray[np.int64],
         groups: Mapping[CellKey, CellKey],
         laws: bool = False,
+        legacy: bool = False,
     ):
         """``atoms``: a column per atom (one row per cell, sorted indices), its coefficient in
         each row it counts in; ``sizes``: how many units each atom stands for; ``laws``: hold
-        the laws within a version (:meth:`_laws`)."""
+        the laws within a version (:meth:`_laws`); ``legacy``: an earlier version in it was
+        made without them (:meth:`settle`)."""
         self.rows = rows
+        self.legacy = legacy
+        #: Row → the low end and the high end of its interval cut to what the earlier versions
+        #: alone leave (:meth:`settle`).
+        self._settled: dict[int, tuple[float, float]] = {}
         self.groups = groups
         self.index = {(row.release, row.key): i for i, row in enumerate(rows)}
         self._columns = atoms
@@ -334,6 +344,10 @@ class _RegionAudit:
         for i, row in enumerate(rows):
             self._twins[(row.period, same_units(row.key))].append(i)
         self._laws(by_row, laws)
+        #: Every type :meth:`_complete` completed, and what it made of it.
+        self._completed: dict[_Kind, _Kind] = {}
+        #: Every unit type's column in the programme (:meth:`_column`), once worked out.
+        self._columns_of: dict[_Kind, tuple[list[int], list[float]]] = {}
         self.highs = self._model()
         #: Every row over the atoms, to read any feasible solution's value of every row.
         self._rows_over_atoms = by_row
@@ -520,10 +534,17 @@ class _RegionAudit:
         the rows a law asks for: while a law is broken, the first row (by key) that mends it
         is added with what holds it (a consultation counts in a band of parties, a
         trajectory in the early tables in a cell of every factor). ``kind`` itself if no
-        such row mends it within a few steps."""
+        such row mends it within a few steps. (Remembered: the same unit types are completed
+        for every cell they are types of.)"""
+        done = self._completed.get(kind)
+        if done is None:
+            done = self._completed[kind] = self._completion(kind)
+        return done
+
+    def _completion(self, kind: _Kind) -> _Kind:
         vector = dict(kind)
+        values = self._law_values(vector.items())
         for _ in range(_COMPLETION_STEPS):
-            values = self._law_values(vector.items())
             broken = next(
                 (
                     law
@@ -549,7 +570,11 @@ class _RegionAudit:
                 return kind
             chosen = min(mends, key=lambda r: (self.rows[r].release is not None, self.rows[r].key))
             for h in self._holders(chosen):
-                vector[h] = max(vector.get(h, 0.0), 1.0)
+                was = vector.get(h, 0.0)
+                if was < 1.0:
+                    vector[h] = 1.0
+                    for law, c in self._in_laws.get(h, ()):
+                        values[law] = values.get(law, 0.0) + c * (1.0 - was)
         return kind
 
     def _swapped(
@@ -858,7 +883,33 @@ class _RegionAudit:
                     holders.append(
                         sum(b * self.rows[j].value for j, b in bound.items() if b > 0) / -c
                     )
-        return low, min([high, *holders])
+        high = min([high, *holders])
+        if r in self._settled:
+            floor, cap = self._settled[r]
+            low, high = max(low, floor), min(high, cap)
+        return low, high
+
+    def settle(self, r: int, maximise: bool, k: int) -> bool:
+        """Cut row ``r``'s interval, on one side, to the range the earlier versions leave it
+        with none of this release's cells published, where they narrow it past the interval by
+        themselves: only in a part with a version made without the laws (``legacy``), whose
+        withheld cells the laws may show narrowed by its own published ones — out already, so
+        no release can mend that; this one must only narrow them no further. False when there
+        is nothing to cut (no such version, or cut already): the narrowing is this release's."""
+        if not self.legacy:
+            return False
+        low, high = self.needed(r, k)
+        floor, cap = self._settled.get(r, (-np.inf, np.inf))
+        if (cap if maximise else floor) != (np.inf if maximise else -np.inf):
+            return False
+        before = self._without_this_release(r, maximise, every=True)[0].value
+        if before >= high - 1e-6 if maximise else before <= low + 1e-6:
+            return False
+        self._settled[r] = (floor, before) if maximise else (before, cap)
+        return True
+
+    def narrowed_before(self, r: int) -> bool:
+        return r in self._settled
 
     def capped_by(self, j: int) -> list[int]:
         """The rows whose interval a law may stop at row ``j`` (``needed``): those it bounds."""
@@ -925,20 +976,9 @@ class _RegionAudit:
         if even then it stays narrowed — earlier versions alone narrow it — else the rows of
         this release that a solution reaching ``needed`` moves off their published value (one
         of them must be withheld for it)."""
-        free = [i for i, row in enumerate(self.rows) if row.published and not row.fixed]
-        if not free:
+        if not any(row.published and not row.fixed for row in self.rows):
             return None
-        for i in free:
-            self.highs.changeRowBounds(self._lp_row[i], -highspy.kHighsInf, highspy.kHighsInf)
-        self._relaxed = True
-        try:
-            bound = self.bound(r, maximise, whole=self.capped(r))
-            activity = self._activity
-        finally:
-            self._relaxed = False
-            for i in free:
-                row = self.rows[i]
-                self.highs.changeRowBounds(self._lp_row[i], self._lower(row), self._upper(row))
+        bound, activity, free = self._without_this_release(r, maximise)
         opened = bound.value >= needed - 1e-6 if maximise else bound.value <= needed + 1e-6
         if not opened:
             return None
@@ -952,6 +992,29 @@ class _RegionAudit:
             <= self._upper(self.rows[i]) + 1e-6
         ]
         return moved or free
+
+    def _without_this_release(
+        self, r: int, maximise: bool, every: bool = False
+    ) -> tuple[_Bound, npt.NDArray[np.float64] | None, list[int]]:
+        """Row ``r``'s bound with the published rows of this release that may still be
+        withheld — ``every`` one, also those published again for good — withheld (what the
+        earlier versions alone leave it), the rows' activity at that optimum, and those rows."""
+        free = [
+            i
+            for i, row in enumerate(self.rows)
+            if row.published and (row.release is None if every else not row.fixed)
+        ]
+        for i in free:
+            self.highs.changeRowBounds(self._lp_row[i], -highspy.kHighsInf, highspy.kHighsInf)
+        self._relaxed = True
+        try:
+            bound = self.bound(r, maximise, whole=self.capped(r))
+            return bound, self._activity, free
+        finally:
+            self._relaxed = False
+            for i in free:
+                row = self.rows[i]
+                self.highs.changeRowBounds(self._lp_row[i], self._lower(row), self._upper(row))
 
     def publish_again(self, r: int) -> None:
         """Put row ``r``'s equality back, for good: it is never withheld again."""
@@ -1087,14 +1150,11 @@ class _RegionAudit:
         costs: list[float] = []
         for column in phantoms:
             starts.append(len(index))
-            for i, a in column:
-                if i in self._lp_row:
-                    index.append(self._lp_row[i])
-                    values.append(a)
-            for law, v in sorted(self._law_values(column).items()):
-                if v:
-                    index.append(self._first_law + law)
-                    values.append(v)
+            entries = self._columns_of.get(column)
+            if entries is None:
+                entries = self._columns_of[column] = self._column(column)
+            index += entries[0]
+            values += entries[1]
             costs.append(dict(column).get(r, 0.0))
         highs.addCols(
             len(phantoms),
@@ -1109,6 +1169,20 @@ class _RegionAudit:
         opened = ((r, whole), first, np.array(costs, dtype=np.float64))
         self._opened = opened
         return opened[1], opened[2]
+
+    def _column(self, kind: _Kind) -> tuple[list[int], list[float]]:
+        """A unit type's column in the programme: its published rows' and its laws' entries."""
+        index: list[int] = []
+        values: list[float] = []
+        for i, a in kind:
+            if i in self._lp_row:
+                index.append(self._lp_row[i])
+                values.append(a)
+        for law, v in sorted(self._law_values(kind).items()):
+            if v:
+                index.append(self._first_law + law)
+                values.append(v)
+        return index, values
 
     def close(self) -> None:
         """Take the audited row's hypothetical unit types out of the model again."""
@@ -1262,7 +1336,8 @@ def _build(
                 )
             )
         lookups.append((packed, lookup))
-    return _parts(rows, lookups, groups, laws)
+    legacy = frozenset(version.number for version in earlier if laws and not version.laws)
+    return _parts(rows, lookups, groups, laws, legacy)
 
 
 def _check_floors(sizes: Mapping[CellKey, int], floors: Mapping[CellKey, int], of: str) -> None:
@@ -1298,13 +1373,15 @@ def _parts(
     lookups: Sequence[tuple[PackedContributions, Mapping[CellKey, int]]],
     groups: Mapping[CellKey, CellKey],
     laws: bool = False,
+    legacy: frozenset[int] = frozenset(),
 ) -> list[_RegionAudit]:
     """The connected parts of the model: every unit's vector over all ``rows`` (its amounts in
     each version's cells, ``lookups``: the version's contributions and its cells' rows), units
     with the same vector merged into an atom, and atoms grouped by the regions they tie
-    together. Worked out on arrays: a large quarter with three earlier versions has 265,205
-    units' vectors. The atoms' order is the order their first unit appears in (this release's
-    units first, then each earlier version's), as the simplex's warm starts were measured."""
+    together; ``legacy``: the earlier versions made without the laws. Worked out on arrays:
+    a large quarter with three earlier versions has 265,205 units' vectors. The atoms' order
+    is the order their first unit appears in (this release's units first, then each earlier
+    version's), as the simplex's warm starts were measured."""
     # Every (unit, row, amount) entry, in the order of the versions and of their units.
     unit_index: dict[str, int] = {}
     entry_units, entry_rows, entry_amounts = [], [], []
@@ -1388,16 +1465,18 @@ def _parts(
         mine = np.flatnonzero(atom_part == part)
         local = columns[:, mine][members, :].tocsc()
         local.sort_indices()
-        audits.append(
-            _RegionAudit([rows[r] for r in members.tolist()], local, atom_sizes[mine], groups, laws)
-        )
+        part_rows = [rows[r] for r in members.tolist()]
+        old = any(row.release in legacy for row in part_rows)
+        audits.append(_RegionAudit(part_rows, local, atom_sizes[mine], groups, laws, old))
     return audits
 
 
 def _finding(part: _RegionAudit, r: int, low: float, high: float, k: int) -> AuditedCell:
     row = part.rows[r]
     needed_low, needed_high = part.needed(r, k)
-    return AuditedCell(row.key, row.release, low, high, needed_low, needed_high)
+    return AuditedCell(
+        row.key, row.release, low, high, needed_low, needed_high, part.narrowed_before(r)
+    )
 
 
 # --- secondary suppression -----------------------------------------------------------------
@@ -1490,6 +1569,11 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                 if chosen is None:
                     moved = part.relaxed(r, maximise, enough)
                     chosen = _best(part, r, moved or ())
+                if chosen is None and part.settle(r, maximise, k):
+                    # Narrowed before this release, by one made without the laws: it must
+                    # only go no further (and stays withheld: published, it might narrow
+                    # another cell further).
+                    continue
                 if chosen is None and row.release is None and row.key in secondary:
                     part.publish_again(r)
                     secondary.discard(row.key)
@@ -1529,7 +1613,7 @@ def protect(
     k: int,
     earlier: Sequence[PublishedVersion] = (),
     *,
-    laws: bool = False,
+    laws: bool = True,
 ) -> Protected:
     """Apply every disclosure rule of issue #12 to ``population`` and return what to release.
 
@@ -1538,7 +1622,8 @@ def protect(
     audit and their withheld cells must stay protected too. Raises :class:`AuditFailed` when
     that cannot be achieved by withholding more of this release (the release is refused), and
     ``ValueError`` for a ``k`` below 5. ``laws``: hold the laws within a version (the module's
-    docstring; not yet what releases use).
+    docstring); an earlier version made without them (``PublishedVersion.laws``) is then only
+    narrowed no further than it narrows itself (:meth:`_RegionAudit.settle`).
 
     ``Protected.audit`` has a finding for every withheld count of this release and of the
     earlier versions; its ``low`` and ``high`` are the extremes found when the cell was audited
@@ -1593,7 +1678,7 @@ def audit(
     *,
     exact: bool = True,
     floors: Mapping[CellKey, int] | None = None,
-    laws: bool = False,
+    laws: bool = True,
 ) -> tuple[AuditedCell, ...]:
     """The exact range a reader of ``published`` (and of every earlier version) can narrow each
     withheld count to, for the release step to check before it publishes (``all(f.protected)``).
@@ -1617,9 +1702,18 @@ def audit(
             if row.published or row.floor is not None:
                 continue
             low, high = part.needed(r, k) if not exact else (None, None)
-            found.append(
-                _finding(part, r, _extreme(part, r, False, low), _extreme(part, r, True, high), k)
+            finding = _finding(
+                part, r, _extreme(part, r, False, low), _extreme(part, r, True, high), k
             )
+            if not finding.protected and (
+                # Narrowed before this release (``settle``): searched again to the cut interval.
+                part.settle(r, False, k) | part.settle(r, True, k)
+            ):
+                low, high = part.needed(r, k) if not exact else (None, None)
+                finding = _finding(
+                    part, r, _extreme(part, r, False, low), _extreme(part, r, True, high), k
+                )
+            found.append(finding)
         return found
 
     findings = [

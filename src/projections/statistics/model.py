@@ -474,6 +474,10 @@ class PublishedVersion:
     #: (``smallest_size``): what those quartiles say. Empty for releases made before the
     #: units' contributions held the sizes (rule set 1).
     floors: Mapping[CellKey, int] = field(default_factory=dict)
+    #: Whether it was made with the laws in its audit (rule set 3 on, ``laws.py``). One made
+    #: before them may have withheld cells the laws show its own published cells narrow
+    #: already: a later release of its year only must not narrow them further.
+    laws: bool = True
 
 
 #: Why a cell was withheld. Each table says which rule withheld what.
@@ -517,6 +521,9 @@ class AuditedCell:
     high: float
     needed_low: float
     needed_high: float
+    #: The interval was cut to the range earlier releases made without the laws already leave
+    #: (``PublishedVersion.laws``): this release narrows it no further, and cannot mend it.
+    narrowed_before: bool = False
 
     @property
     def protected(self) -> bool:

@@ -67,6 +67,10 @@ log = structlog.get_logger("rodedraad.statistics")
 #: a revision made under other rules says so.
 #: 2: quantiles have a size cell and are released only where it is (``model.quantile_size``).
 RULE_SET_VERSION = "rodedraad-statistics/2"
+#: 3: rule set 2, and the audit holds the laws every unit keeps (``laws.py``): made where
+#: ``RODEDRAAD_STATISTICS_LAWS`` is on. An earlier release of the year made without them is
+#: then only narrowed no further (``disclosure._RegionAudit.settle``).
+RULE_SET_WITH_LAWS = "rodedraad-statistics/3"
 
 
 class ReleaseRefused(Exception):
@@ -175,6 +179,8 @@ class Releases:
     lag_days: int
     deployment: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: Audit with the laws every unit keeps (rule set 3; ``RODEDRAAD_STATISTICS_LAWS``).
+    laws: bool = False
     #: The units read and their digests, kept between the releases of one run (the periods
     #: that fall due together, or a benchmark's sequence) until ``forget_units``: a release
     #: reads every unit, and works out again only those that changed since the last one. A
@@ -182,6 +188,10 @@ class Releases:
     #: ``run_due`` does, or every unit of the store stays in its memory.
     known_units: KnownUnits = field(default_factory=KnownUnits)
     digests: tables.Digests | None = None
+
+    @property
+    def rule_set(self) -> str:
+        return RULE_SET_WITH_LAWS if self.laws else RULE_SET_VERSION
 
     def check_publishable(self, period: Period, today: date) -> None:
         first = period.publishable_on(self.lag_days)
@@ -252,7 +262,7 @@ class Releases:
         earlier = self.store.published_versions(period.audited_with())
         started = time.monotonic()
         try:
-            protected = disclosure.protect(population, self.k, earlier)
+            protected = disclosure.protect(population, self.k, earlier, laws=self.laws)
         except disclosure.AuditFailed as failed:
             raise ReleaseRefused(
                 f"{period} was not released: {failed}. Nothing was published; the earlier "
@@ -325,6 +335,7 @@ class Releases:
                 earlier,
                 exact=False,
                 floors=size_floors(quartiles, self.k),
+                laws=self.laws,
             )
         except disclosure.AuditFailed as failed:
             raise ReleaseRefused(
@@ -360,7 +371,7 @@ class Releases:
                 revises=latest.number if latest is not None else None,
                 computed_at=now,
                 log_position=position,
-                rule_set=RULE_SET_VERSION,
+                rule_set=self.rule_set,
                 k=self.k,
                 deployment=self.deployment,
                 deadline_policies=policy_fingerprints(self.policy, regions),
@@ -393,7 +404,7 @@ class Releases:
     def _same_cells(
         self, latest: ReleaseDescription, rows: Mapping[tuple[str, str], list[CellRow]]
     ) -> bool:
-        if latest.rule_set != RULE_SET_VERSION or latest.k != self.k:
+        if latest.rule_set != self.rule_set or latest.k != self.k:
             return False
         stored = {
             (table.name, region): cells

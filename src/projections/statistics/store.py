@@ -192,6 +192,8 @@ def _unpack_contributions_v1(blob: bytes) -> PackedContributions:
 #: Rule sets whose releases' units have no quantile sizes in their contributions
 #: (``model.quantile_size``): what their quartiles say of them is not in any audit.
 _UNSIZED = frozenset({"rodedraad-statistics/1"})
+#: The rule sets whose audit did not hold the laws (``laws.py``; ``PublishedVersion.laws``).
+_WITHOUT_LAWS = frozenset({"rodedraad-statistics/1", "rodedraad-statistics/2"})
 
 #: What a withheld count or quantile says in a release: one word, whatever the rule. Which rule
 #: withheld a cell would narrow it: "below k" says it is under k, "all or none" that it is zero
@@ -383,6 +385,7 @@ class ReleaseStore:
                     contributions=contributions,
                     published=published,
                     floors={} if said.rule_set in _UNSIZED else size_floors(quartiles, said.k),
+                    laws=said.rule_set not in _WITHOUT_LAWS,
                 )
             )
         return versions
