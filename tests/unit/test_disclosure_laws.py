@@ -342,6 +342,8 @@ def test_a_release_made_without_the_laws_is_narrowed_no_further_by_one_made_with
     (was,) = [f for f in protected.audit if (f.release, f.key) == (1, absent)]
     assert (was.needed_high, was.high) == pytest.approx((20, 20))
     shown = published_counts(protected)
+    # What release 1 published says the same again: withholding it would protect nothing.
+    assert shown == {whole: 80, present: 60}
     withheld = [c.key for c in protected.cells if c.kind == "count" and c.value is None]
     checked = audit(subject, shown, withheld, K, [legacy], exact=False)
     assert [f for f in checked if not f.protected] == []

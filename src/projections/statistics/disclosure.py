@@ -164,6 +164,8 @@ _NO_LIMIT = 2_147_483_647
 _HYPOTHETICAL_TYPES = 16
 #: How many rows :meth:`_RegionAudit._complete` adds to a type at most to make it keep the laws.
 _COMPLETION_STEPS = 12
+#: How many completed types, and types' columns, a model remembers at most (each a few KiB).
+_REMEMBERED = 50_000
 _UNBOUNDED = frozenset(
     {highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible}
 )
@@ -292,17 +294,18 @@ class _RegionAudit:
         sizes: npt.NDArray[np.int64],
         groups: Mapping[CellKey, CellKey],
         laws: bool = False,
-        legacy: bool = False,
+        legacy: frozenset[int] = frozenset(),
     ):
         """``atoms``: a column per atom (one row per cell, sorted indices), its coefficient in
         each row it counts in; ``sizes``: how many units each atom stands for; ``laws``: hold
-        the laws within a version (:meth:`_laws`); ``legacy``: an earlier version in it was
+        the laws within a version (:meth:`_laws`); ``legacy``: the earlier versions in it
         made without them (:meth:`settle`)."""
         self.rows = rows
         self.legacy = legacy
         #: Row → the low end and the high end of its interval cut to what the earlier versions
-        #: alone leave (:meth:`settle`).
+        #: alone leave (:meth:`settle`), and the bounds it was worked out from.
         self._settled: dict[int, tuple[float, float]] = {}
+        self._before: dict[tuple[int, bool] | tuple[int, bool, bool], float] = {}
         self.groups = groups
         self.index = {(row.release, row.key): i for i, row in enumerate(rows)}
         self._columns = atoms
@@ -538,6 +541,8 @@ class _RegionAudit:
         for every cell they are types of.)"""
         done = self._completed.get(kind)
         if done is None:
+            if len(self._completed) >= _REMEMBERED:
+                self._completed.clear()  # (a year's types are many: memory stays bounded)
             done = self._completed[kind] = self._completion(kind)
         return done
 
@@ -898,12 +903,30 @@ class _RegionAudit:
         is nothing to cut (no such version, or cut already): the narrowing is this release's."""
         if not self.legacy:
             return False
-        low, high = self.needed(r, k)
         floor, cap = self._settled.get(r, (-np.inf, np.inf))
         if (cap if maximise else floor) != (np.inf if maximise else -np.inf):
             return False
-        before = self._without_this_release(r, maximise, every=True)[0].value
-        if before >= high - 1e-6 if maximise else before <= low + 1e-6:
+        low, high = self.needed(r, k)
+
+        def reaches(value: float) -> bool:
+            return value >= high - 1e-6 if maximise else value <= low + 1e-6
+
+        # (Both bounds hold whatever this release withholds: worked out once per side.)
+        if (r, maximise) not in self._before:
+            self._before[(r, maximise)] = self._without_this_release(r, maximise, every=True)[
+                0
+            ].value
+        before = self._before[(r, maximise)]
+        if reaches(before):
+            return False
+        if (r, maximise, True) not in self._before:
+            # The releases made without the laws must be what narrows it: with their
+            # published cells withheld too, it must open; if it does not, releases made with
+            # the laws narrow it by themselves, which is a fault (the release is refused).
+            self._before[(r, maximise, True)] = self._without_this_release(
+                r, maximise, every=True, also=self.legacy
+            )[0].value
+        if not reaches(self._before[(r, maximise, True)]):
             return False
         self._settled[r] = (floor, before) if maximise else (before, cap)
         return True
@@ -994,15 +1017,20 @@ class _RegionAudit:
         return moved or free
 
     def _without_this_release(
-        self, r: int, maximise: bool, every: bool = False
+        self, r: int, maximise: bool, every: bool = False, also: frozenset[int] = frozenset()
     ) -> tuple[_Bound, npt.NDArray[np.float64] | None, list[int]]:
         """Row ``r``'s bound with the published rows of this release that may still be
         withheld — ``every`` one, also those published again for good — withheld (what the
-        earlier versions alone leave it), the rows' activity at that optimum, and those rows."""
+        earlier versions alone leave it), the rows' activity at that optimum, and those rows.
+        ``also``: the published rows of these earlier releases withheld too."""
         free = [
             i
             for i, row in enumerate(self.rows)
-            if row.published and (row.release is None if every else not row.fixed)
+            if row.published
+            and (
+                (row.release is None if every else not row.fixed)
+                or (row.release is not None and row.release in also)
+            )
         ]
         for i in free:
             self.highs.changeRowBounds(self._lp_row[i], -highspy.kHighsInf, highspy.kHighsInf)
@@ -1152,6 +1180,8 @@ class _RegionAudit:
             starts.append(len(index))
             entries = self._columns_of.get(column)
             if entries is None:
+                if len(self._columns_of) >= _REMEMBERED:
+                    self._columns_of.clear()
                 entries = self._columns_of[column] = self._column(column)
             index += entries[0]
             values += entries[1]
@@ -1183,6 +1213,12 @@ class _RegionAudit:
                 index.append(self._first_law + law)
                 values.append(v)
         return index, values
+
+    def forget(self) -> None:
+        """Let go of every hypothetical type worked out, once the part's audit is over."""
+        self._phantoms.clear()
+        self._completed.clear()
+        self._columns_of.clear()
 
     def close(self) -> None:
         """Take the audited row's hypothetical unit types out of the model again."""
@@ -1466,7 +1502,7 @@ def _parts(
         local = columns[:, mine][members, :].tocsc()
         local.sort_indices()
         part_rows = [rows[r] for r in members.tolist()]
-        old = any(row.release in legacy for row in part_rows)
+        old = frozenset(row.release for row in part_rows if row.release in legacy)
         audits.append(_RegionAudit(part_rows, local, atom_sizes[mine], groups, laws, old))
     return audits
 
@@ -1565,15 +1601,15 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                     )
                 if opened:
                     break
+                if part.settle(r, maximise, k):
+                    # Narrowed before this release, by releases made without the laws: it
+                    # must only go no further (and stays withheld: published, it might
+                    # narrow another cell further).
+                    continue
                 chosen = _candidate(part, r, bound.duals)
                 if chosen is None:
                     moved = part.relaxed(r, maximise, enough)
                     chosen = _best(part, r, moved or ())
-                if chosen is None and part.settle(r, maximise, k):
-                    # Narrowed before this release, by one made without the laws: it must
-                    # only go no further (and stays withheld: published, it might narrow
-                    # another cell further).
-                    continue
                 if chosen is None and row.release is None and row.key in secondary:
                     part.publish_again(r)
                     secondary.discard(row.key)
@@ -1605,6 +1641,7 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
             queue = [q for q, other in enumerate(part.rows) if not other.published]
             continue
         findings[r] = _finding(part, r, low, high, k)
+    part.forget()
     return [findings[r] for r in sorted(findings)]
 
 
@@ -1707,13 +1744,15 @@ def audit(
             )
             if not finding.protected and (
                 # Narrowed before this release (``settle``): searched again to the cut interval.
-                part.settle(r, False, k) | part.settle(r, True, k)
+                (finding.low > finding.needed_low + 1e-6 and part.settle(r, False, k))
+                | (finding.high < finding.needed_high - 1e-6 and part.settle(r, True, k))
             ):
                 low, high = part.needed(r, k) if not exact else (None, None)
                 finding = _finding(
                     part, r, _extreme(part, r, False, low), _extreme(part, r, True, high), k
                 )
             found.append(finding)
+        part.forget()
         return found
 
     findings = [

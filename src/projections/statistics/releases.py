@@ -189,9 +189,9 @@ class Releases:
     known_units: KnownUnits = field(default_factory=KnownUnits)
     digests: tables.Digests | None = None
 
-    @property
-    def rule_set(self) -> str:
-        return RULE_SET_WITH_LAWS if self.laws else RULE_SET_VERSION
+    @staticmethod
+    def rule_set(laws: bool) -> str:
+        return RULE_SET_WITH_LAWS if laws else RULE_SET_VERSION
 
     def check_publishable(self, period: Period, today: date) -> None:
         first = period.publishable_on(self.lag_days)
@@ -251,30 +251,37 @@ class Releases:
         packed = PackedContributions.of(population.contributions)
         return dataclasses.replace(population, contributions=packed), position
 
-    def compute(self, period: Period) -> tuple[Population, Protected, int, list[int]]:
+    def compute(self, period: Period) -> tuple[Population, Protected, int, list[int], bool]:
         """The period's population, disclosure control over it and every earlier version of an
-        period of the same year, the log position it reflects, and the earlier releases audited."""
+        period of the same year, the log position it reflects, the earlier releases audited, and
+        whether the audit held the laws: where ``laws`` says so, or where an earlier release of
+        the year did (once a year's releases hold them, turning the setting off does not let a
+        later one publish what they would narrow)."""
         # Imported here: it loads HiGHS, SciPy and numpy (36 MiB with the packing's numpy),
         # which a process that only reads releases (the API) never needs (issue #22).
         from projections.statistics import disclosure
 
         population, position = self.population(period)
         earlier = self.store.published_versions(period.audited_with())
+        laws = self.laws or any(version.laws for version in earlier)
         started = time.monotonic()
         try:
-            protected = disclosure.protect(population, self.k, earlier, laws=self.laws)
+            protected = disclosure.protect(population, self.k, earlier, laws=laws)
         except disclosure.AuditFailed as failed:
             raise ReleaseRefused(
                 f"{period} was not released: {failed}. Nothing was published; the earlier "
                 "releases stand"
             ) from failed
         protected_at = time.monotonic()
-        self._check(period, population, protected, earlier)
+        self._check(period, population, protected, earlier, laws)
         log.info(
             "statistics audited",
             period=str(period),
+            rule_set=self.rule_set(laws),
             earlier_versions=len(earlier),
             withheld_counts=len(protected.audit),
+            # Cut to what earlier releases made without the laws leave (``settle``).
+            narrowed_before=sum(1 for finding in protected.audit if finding.narrowed_before),
             protect_seconds=round(protected_at - started, 2),
             check_seconds=round(time.monotonic() - protected_at, 2),
         )
@@ -288,7 +295,7 @@ class Releases:
                 f"{period} was not released: the disclosure audit found a withheld number that "
                 "the published ones narrow below its protection interval. Nothing was published"
             )
-        return population, protected, position, [v.number for v in earlier]
+        return population, protected, position, [v.number for v in earlier], laws
 
     def _check(
         self,
@@ -296,6 +303,7 @@ class Releases:
         population: Population,
         protected: Protected,
         earlier: Sequence[PublishedVersion],
+        laws: bool,
     ) -> None:
         """Audit what ``protect`` chose to publish once more, on a model built afresh (none of
         the incremental state that chose it), and refuse the release if a withheld count of it
@@ -335,7 +343,7 @@ class Releases:
                 earlier,
                 exact=False,
                 floors=size_floors(quartiles, self.k),
-                laws=self.laws,
+                laws=laws,
             )
         except disclosure.AuditFailed as failed:
             raise ReleaseRefused(
@@ -358,11 +366,11 @@ class Releases:
         self.check_publishable(period, now.astimezone(UTC).date())
         for _ in range(3):
             latest = next(iter(self.store.releases(period)), None)
-            population, protected, position, audited = self.compute(period)
+            population, protected, position, audited, laws = self.compute(period)
             if not any(population.contributions.values()):
                 raise EmptyPeriod(f"{period} holds no trajectory: there is nothing to release")
             summaries, rows = _summaries(population, protected)
-            if latest is not None and self._same_cells(latest, rows):
+            if latest is not None and self._same_cells(latest, rows, self.rule_set(laws)):
                 raise NothingChanged(latest)
             regions = sorted({region for _, region in rows})
             description = ReleaseDescription(
@@ -371,7 +379,7 @@ class Releases:
                 revises=latest.number if latest is not None else None,
                 computed_at=now,
                 log_position=position,
-                rule_set=self.rule_set,
+                rule_set=self.rule_set(laws),
                 k=self.k,
                 deployment=self.deployment,
                 deadline_policies=policy_fingerprints(self.policy, regions),
@@ -402,9 +410,12 @@ class Releases:
         raise ReleaseRefused("other processes kept saving releases meanwhile; try again")
 
     def _same_cells(
-        self, latest: ReleaseDescription, rows: Mapping[tuple[str, str], list[CellRow]]
+        self,
+        latest: ReleaseDescription,
+        rows: Mapping[tuple[str, str], list[CellRow]],
+        rule_set: str,
     ) -> bool:
-        if latest.rule_set != self.rule_set or latest.k != self.k:
+        if latest.rule_set != rule_set or latest.k != self.k:
             return False
         stored = {
             (table.name, region): cells
