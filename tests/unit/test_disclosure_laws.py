@@ -356,3 +356,30 @@ def test_a_release_made_without_the_laws_is_narrowed_no_further_by_one_made_with
     for r in narrowed:
         before = alone[(r.release, r.key)]
         assert (r.low, r.high) == pytest.approx((before.low, before.high), abs=1e-6), r.key
+
+
+def test_a_year_begun_without_the_laws_goes_on_after_its_first_release_with_them() -> None:
+    """Release 2, made with the laws, published again the 80 and 60 of release 1 (made without
+    them): that narrows nothing further, so release 3 of the year is not refused for what
+    release 1 narrows — but a narrowing by the lawful release alone still is a fault."""
+    subject = _consultations()
+    whole, present, absent = (
+        participation(ALL_SECTORS, "consultations"),
+        participation(ALL_SECTORS, "client:present"),
+        participation(ALL_SECTORS, "client:not_involved"),
+    )
+    legacy = PublishedVersion(1, YEAR, subject.contributions, {whole: 80, present: 60}, laws=False)
+    second = published_counts(protect(subject, K, [legacy]))
+    assert second == {whole: 80, present: 60}
+    lawful = PublishedVersion(2, YEAR, subject.contributions, second)
+
+    third = protect(subject, K, [legacy, lawful])
+
+    assert third.passed
+    assert (1, absent) in {(f.release, f.key) for f in third.audit if f.narrowed_before}
+    shown = published_counts(third)
+    withheld = [c.key for c in third.cells if c.kind == "count" and c.value is None]
+    assert all(f.protected for f in audit(subject, shown, withheld, K, [legacy, lawful]))
+    # Release 1 lawful too: both narrow "not involved" with the laws, a fault.
+    with pytest.raises(AuditFailed):
+        protect(subject, K, [dataclasses.replace(legacy, laws=True), lawful])

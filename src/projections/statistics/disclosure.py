@@ -920,13 +920,19 @@ class _RegionAudit:
         if reaches(before):
             return False
         if (r, maximise, True) not in self._before:
-            # The releases made without the laws must be what narrows it: with their
-            # published cells withheld too, it must open; if it does not, releases made with
-            # the laws narrow it by themselves, which is a fault (the release is refused).
+            # The releases made without the laws must be what narrows it: by themselves (the
+            # lawful earlier releases' cells withheld too) they must narrow it as far as all
+            # earlier releases do; if not, releases made with the laws narrow it further,
+            # which is a fault (the release is refused). (A lawful release may have published
+            # again what a law-less one did: that narrows nothing further.)
+            lawful = frozenset(
+                row.release for row in self.rows if row.release is not None
+            ).difference(self.legacy)
             self._before[(r, maximise, True)] = self._without_this_release(
-                r, maximise, every=True, also=self.legacy
+                r, maximise, every=True, also=lawful
             )[0].value
-        if not reaches(self._before[(r, maximise, True)]):
+        alone = self._before[(r, maximise, True)]
+        if alone > before + 1e-6 if maximise else alone < before - 1e-6:
             return False
         self._settled[r] = (floor, before) if maximise else (before, cap)
         return True
