@@ -317,6 +317,19 @@ def test_a_blocked_count_is_not_capped_at_the_sum_of_its_withheld_reasons() -> N
 # --- a year begun before the laws ----------------------------------------------------------------
 
 
+_WHOLE_PRESENT_ABSENT = ("consultations", "client:present", "client:not_involved")
+
+
+def _begun_without_the_laws() -> tuple[Population, PublishedVersion]:
+    """Hole 6's numbers, and release 1 of the year made without the laws, which published the
+    80 consultations and the 60 with the client present."""
+    subject = _consultations()
+    whole, present, _ = (participation(ALL_SECTORS, c) for c in _WHOLE_PRESENT_ABSENT)
+    return subject, PublishedVersion(
+        1, YEAR, subject.contributions, {whole: 80, present: 60}, laws=False
+    )
+
+
 def test_a_release_made_without_the_laws_is_narrowed_no_further_by_one_made_with_them() -> None:
     """Release 1 was made without the laws (rule set 2) and published the 80 consultations
     and the 60 with the client present: "not involved" (20) is narrowed to at most 20 by
@@ -324,13 +337,8 @@ def test_a_release_made_without_the_laws_is_narrowed_no_further_by_one_made_with
     the laws, is not refused for it: it cuts that cell's interval to what release 1 alone
     leaves (and says so), and narrows no cell further than release 1 alone does. Were release
     1 made with the laws, the same numbers would be a fault, and the revision is refused."""
-    subject = _consultations()
-    whole, present, absent = (
-        participation(ALL_SECTORS, "consultations"),
-        participation(ALL_SECTORS, "client:present"),
-        participation(ALL_SECTORS, "client:not_involved"),
-    )
-    legacy = PublishedVersion(1, YEAR, subject.contributions, {whole: 80, present: 60}, laws=False)
+    subject, legacy = _begun_without_the_laws()
+    whole, present, absent = (participation(ALL_SECTORS, c) for c in _WHOLE_PRESENT_ABSENT)
 
     with pytest.raises(AuditFailed):
         protect(subject, K, [dataclasses.replace(legacy, laws=True)])
@@ -362,13 +370,8 @@ def test_a_year_begun_without_the_laws_goes_on_after_its_first_release_with_them
     """Release 2, made with the laws, published again the 80 and 60 of release 1 (made without
     them): that narrows nothing further, so release 3 of the year is not refused for what
     release 1 narrows — but a narrowing by the lawful release alone still is a fault."""
-    subject = _consultations()
-    whole, present, absent = (
-        participation(ALL_SECTORS, "consultations"),
-        participation(ALL_SECTORS, "client:present"),
-        participation(ALL_SECTORS, "client:not_involved"),
-    )
-    legacy = PublishedVersion(1, YEAR, subject.contributions, {whole: 80, present: 60}, laws=False)
+    subject, legacy = _begun_without_the_laws()
+    whole, present, absent = (participation(ALL_SECTORS, c) for c in _WHOLE_PRESENT_ABSENT)
     second = published_counts(protect(subject, K, [legacy]))
     assert second == {whole: 80, present: 60}
     lawful = PublishedVersion(2, YEAR, subject.contributions, second)
