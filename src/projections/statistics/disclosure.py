@@ -50,22 +50,21 @@ each unit's place in a quantile is in its contributions (``model.quantile_size``
 programme holds that inequality (:func:`size_floors`); where it would narrow a withheld count,
 the quartiles are withheld (before any count: :func:`_best`).
 
-**The laws** (``laws.py``; ``laws=True``, the default and what releases use from rule set 3
-on): what every unit keeps by the tables' definitions within one
+**The laws** (``laws.py``; ``laws=True``, this module's default, and what releases use under rule
+set 3, ``RODEDRAAD_STATISTICS_LAWS``): what every unit keeps by the tables' definitions within one
 version — parts that sum to their whole (the client's involvement per consultation), the kinds at
 the table against the bands of kinds, a blocked trajectory's reason, a handover for a trajectory
 handed over, a region's cell as its sectors' sum, … — summed over the units, are rows of the
 programme too (``_RegionAudit._laws``): a reader knows they hold between the cells whatever the
-units. The hypothetical types then need partners to keep them: for each cell sharing a law with
-the audited one, units taken out of it (a unit that moves into the cell from another part of the
-same whole) and units counting in it (a whole counted in one of its parts), and units of another
-sector as if of this one (``_resectored``); a type is completed row by row where a row of the
-unit's own sector mends a broken law (``_complete``: a consultation counts in a band of parties
-too), else left as it is; and a unit taken out of a cell is taken out of what a law then takes
-below where the unit had it (``_closed``: out of a node, out of its edges). A law caps a
-cell's interval only while its bound is published; a cell so capped is audited again when the
-bound is withheld. A type may still break a law by itself, but the programme can use it
-only in combinations that keep every law in sum.
+units. The hypothetical types then need partners to keep them: for each cell sharing a law with the
+audited one, units taken out of it (a unit that moves into the cell from another part of the same
+whole) and units counting in it (a whole counted in one of its parts), and units of another sector
+as if of this one (``_resectored``); a type is completed row by row where a row of the unit's own
+sector mends a broken law (``_complete``: a consultation counts in a band of parties too), else left
+as it is; and a unit taken out of a cell is taken out of what a law then takes below where the unit
+had it (``_closed``: out of a node, out of its edges). A law caps a cell's interval only while its
+bound is published; a cell so capped is audited again when the bound is withheld. A type may still
+break a law by itself, but the programme can use it only in combinations that keep every law in sum.
 
 Known holes (README, "The gap: …"; issue #12 is open for them): without ``laws``, every law
 above (``tests/unit/test_disclosure_laws.py`` shows each on its smallest input). With them, a
@@ -91,6 +90,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import highspy
 import numpy as np
@@ -276,6 +276,20 @@ class _Row:
 _Kind = tuple[tuple[int, float], ...]
 
 
+_T = TypeVar("_T")
+
+
+def _remembered(cache: dict[_Kind, _T], kind: _Kind, work: Callable[[_Kind], _T]) -> _T:
+    """``work(kind)``, remembered in ``cache``; a full cache is emptied first (a year's types
+    are many: memory stays bounded, ``_REMEMBERED``)."""
+    found = cache.get(kind)
+    if found is None:
+        if len(cache) >= _REMEMBERED:
+            cache.clear()
+        found = cache[kind] = work(kind)
+    return found
+
+
 @dataclass(slots=True)
 class _Bound:
     value: float
@@ -305,7 +319,7 @@ class _RegionAudit:
         #: Row → the low end and the high end of its interval cut to what the earlier versions
         #: alone leave (:meth:`settle`), and the bounds it was worked out from.
         self._settled: dict[int, tuple[float, float]] = {}
-        self._before: dict[tuple[int, bool] | tuple[int, bool, bool], float] = {}
+        self._before: dict[tuple[int, bool, bool], float] = {}
         self.groups = groups
         self.index = {(row.release, row.key): i for i, row in enumerate(rows)}
         self._columns = atoms
@@ -539,12 +553,7 @@ class _RegionAudit:
         trajectory in the early tables in a cell of every factor). ``kind`` itself if no
         such row mends it within a few steps. (Remembered: the same unit types are completed
         for every cell they are types of.)"""
-        done = self._completed.get(kind)
-        if done is None:
-            if len(self._completed) >= _REMEMBERED:
-                self._completed.clear()  # (a year's types are many: memory stays bounded)
-            done = self._completed[kind] = self._completion(kind)
-        return done
+        return _remembered(self._completed, kind, self._completion)
 
     def _completion(self, kind: _Kind) -> _Kind:
         vector = dict(kind)
@@ -899,8 +908,10 @@ class _RegionAudit:
         with none of this release's cells published, where they narrow it past the interval by
         themselves: only in a part with a version made without the laws (``legacy``), whose
         withheld cells the laws may show narrowed by its own published ones — out already, so
-        no release can mend that; this one must only narrow them no further. False when there
-        is nothing to cut (no such version, or cut already): the narrowing is this release's."""
+        no release can mend that; this one must only narrow them no further. Only where those
+        versions alone narrow it as far as every earlier version does (a lawful one narrowing
+        it further is a fault). False when there is nothing to cut (no such version, cut
+        already, or not theirs): the release must open it, or is refused."""
         if not self.legacy:
             return False
         floor, cap = self._settled.get(r, (-np.inf, np.inf))
@@ -912,11 +923,11 @@ class _RegionAudit:
             return value >= high - 1e-6 if maximise else value <= low + 1e-6
 
         # (Both bounds hold whatever this release withholds: worked out once per side.)
-        if (r, maximise) not in self._before:
-            self._before[(r, maximise)] = self._without_this_release(r, maximise, every=True)[
-                0
-            ].value
-        before = self._before[(r, maximise)]
+        if (r, maximise, False) not in self._before:
+            self._before[(r, maximise, False)] = self._without_this_release(
+                r, maximise, every=True
+            )[0].value
+        before = self._before[(r, maximise, False)]
         if reaches(before):
             return False
         if (r, maximise, True) not in self._before:
@@ -1184,11 +1195,7 @@ class _RegionAudit:
         costs: list[float] = []
         for column in phantoms:
             starts.append(len(index))
-            entries = self._columns_of.get(column)
-            if entries is None:
-                if len(self._columns_of) >= _REMEMBERED:
-                    self._columns_of.clear()
-                entries = self._columns_of[column] = self._column(column)
+            entries = _remembered(self._columns_of, column, self._column)
             index += entries[0]
             values += entries[1]
             costs.append(dict(column).get(r, 0.0))
@@ -1744,19 +1751,13 @@ def audit(
         for r, row in enumerate(part.rows):
             if row.published or row.floor is not None:
                 continue
-            low, high = part.needed(r, k) if not exact else (None, None)
-            finding = _finding(
-                part, r, _extreme(part, r, False, low), _extreme(part, r, True, high), k
-            )
+            finding = _audited(part, r, k, exact)
             if not finding.protected and (
                 # Narrowed before this release (``settle``): searched again to the cut interval.
                 (finding.low > finding.needed_low + 1e-6 and part.settle(r, False, k))
                 | (finding.high < finding.needed_high - 1e-6 and part.settle(r, True, k))
             ):
-                low, high = part.needed(r, k) if not exact else (None, None)
-                finding = _finding(
-                    part, r, _extreme(part, r, False, low), _extreme(part, r, True, high), k
-                )
+                finding = _audited(part, r, k, exact)
             found.append(finding)
         part.forget()
         return found
@@ -1769,6 +1770,12 @@ def audit(
         for finding in found
     ]
     return tuple(sorted(findings, key=_order))
+
+
+def _audited(part: _RegionAudit, r: int, k: int, exact: bool) -> AuditedCell:
+    """Withheld row ``r``'s finding: its range, exact or searched as far as its interval."""
+    low, high = part.needed(r, k) if not exact else (None, None)
+    return _finding(part, r, _extreme(part, r, False, low), _extreme(part, r, True, high), k)
 
 
 def _extreme(part: _RegionAudit, r: int, maximise: bool, enough: float | None = None) -> float:
