@@ -157,6 +157,11 @@ def _summaries(
     return summaries, dict(rows)
 
 
+def _narrowed_before(protected: Protected) -> int:
+    """How many withheld counts had their interval cut to what earlier law-less releases left."""
+    return sum(1 for finding in protected.audit if finding.narrowed_before)
+
+
 def _narrowest(protected: Protected) -> float | None:
     """How much of its needed interval the most narrowed withheld count keeps open (≥ 1: all)."""
     margins = []
@@ -281,7 +286,7 @@ class Releases:
             earlier_versions=len(earlier),
             withheld_counts=len(protected.audit),
             # Cut to what earlier releases made without the laws leave (``settle``).
-            narrowed_before=sum(1 for finding in protected.audit if finding.narrowed_before),
+            narrowed_before=_narrowed_before(protected),
             protect_seconds=round(protected_at - started, 2),
             check_seconds=round(time.monotonic() - protected_at, 2),
         )
@@ -392,6 +397,7 @@ class Releases:
                     ),
                     earlier_versions=audited,
                     narrowest_margin=_narrowest(protected),
+                    narrowed_before=_narrowed_before(protected),
                 ),
             )
             try:

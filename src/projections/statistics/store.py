@@ -72,6 +72,11 @@ class AuditSummary(msgspec.Struct, frozen=True):
     #: The narrowest a withheld count could be pinned, as a share of the interval it had to keep
     #: open (≥ 1.0 means every interval was kept).
     narrowest_margin: float | None
+    #: Withheld counts (of this release and earlier versions) whose interval was cut to what
+    #: earlier releases made without the laws already left open (rule set 3 after rule set 2,
+    #: ``disclosure._RegionAudit.settle``). Releases saved before this field say 0, which is
+    #: true of them: no release cut an interval before it was added.
+    narrowed_before: int = 0
 
 
 class ReleaseDescription(msgspec.Struct, frozen=True):
