@@ -334,7 +334,7 @@ class ProjectionWorker:
         """Follow the log until ``stop`` is set; sleep until ``wakeup`` says there is more.
 
         A failed batch rolled back as a whole, so it is simply tried again, after a pause that
-        doubles while the failure lasts (a lost database reconnects on the next try) up to 30
+        doubles while the failure lasts (a lost database reconnects on the next try) up to 5
         s, or up to 1 s while another writer holds the database (a command line's release
         beside the service): a reader waiting for its own write must not wait out a pause
         made for an outage. Each
@@ -879,7 +879,7 @@ def _uuid(subject: UUID | str) -> UUID:
 class Backoff:
     """Pauses between tries that double from ``first`` up to ``longest``, until ``reset``."""
 
-    def __init__(self, first: float = 0.5, longest: float = 30.0) -> None:
+    def __init__(self, first: float = 0.5, longest: float = 5.0) -> None:
         self.first = first
         self.longest = longest
         self._next = first

@@ -24,6 +24,17 @@ if TYPE_CHECKING:
     from projections.worker import Progress
 
 
+def _stacks_on_request() -> None:
+    """A long-running process prints every thread's stack to its stderr on ``kill -USR1 PID``:
+    a look inside one that seems stuck, without a debugger. Code locations only (files, lines,
+    functions), never a value: no personal data."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):  # not on Windows
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -31,6 +42,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from rodedraad.wiring import Container, settle_heap, start_metrics_listener
 
     configure_logging(settings.log_level, settings.log_format)
+    _stacks_on_request()
     container = Container.build(settings)
     stop_metrics = start_metrics_listener(settings)
     host = args.host or settings.http.host
@@ -104,6 +116,7 @@ def _projections_run(settings: Settings, args: argparse.Namespace) -> int:
     )
 
     configure_logging(settings.log_level, settings.log_format)
+    _stacks_on_request()
     care_record = build_care_record(settings)
     worker = build_projection_worker(settings, care_record, progress=_print_progress)
     stop_metrics = start_metrics_listener(settings)
@@ -168,6 +181,7 @@ def _scheduler_run(settings: Settings, args: argparse.Namespace) -> int:
     from scheduler.runner import BackgroundDeadlines
 
     configure_logging(settings.log_level, settings.log_format)
+    _stacks_on_request()
     if is_simulation(settings):
         return _fail(
             "this store is a simulation copy: its scheduler runs only at the moment "

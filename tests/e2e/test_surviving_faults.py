@@ -160,6 +160,17 @@ class Processes:
     def log(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.logs.glob("*.log"))
 
+    def stacks(self) -> str:
+        """Every running process's threads as they stand (``kill -USR1``: the CLI's stack
+        dump), for a failure that a process seems stuck in; the workers' first."""
+        for process in self.running.values():
+            process.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        return "\n".join(
+            f"--- {name}.log (end)\n{(self.logs / f'{name}.log').read_text()[-8000:]}"
+            for name in sorted(self.running, key=lambda name: name != "worker")
+        )
+
 
 def health(base: str) -> dict[str, Any] | None:
     try:
@@ -241,7 +252,9 @@ def test_every_acknowledged_command_survives_killed_processes_and_dropped_connec
     assert all(status < 500 or status == 503 for status in load.statuses), load.statuses
     assert any("no projection worker" in r or "behind" in r for r in degraded["reasons"])
     final = wait_for_health(base, caught_up, 30)
-    assert final is not None, f"{health(base)}\n{processes.log()}"
+    assert final is not None, f"{health(base)}\n{processes.stacks()}"
+    # What the failure above would show: the worker asked, between batches, where it stands.
+    assert 'in run\n  File "' in processes.stacks().split("--- api.log")[0], processes.log()
     processes.close()
 
     record = build_care_record(settings)
