@@ -105,3 +105,35 @@ def test_a_year_begun_without_the_laws_is_finished_with_them(
         (str(second), None, RULE_SET_WITH_LAWS),
         (str(first), 1, RULE_SET_WITH_LAWS),
     ]
+
+
+def test_the_same_cells_under_the_other_rule_set_are_a_revision_not_nothing_new(
+    own_settings: Settings, record: CareRecord, rodedraad: Rodedraad
+) -> None:
+    """A release says which rules it passed: the same numbers released again under the other
+    rule set are a new version naming it (a reader can tell which audit they passed), while
+    releasing them again under the same rules adds nothing."""
+    tell(Story(record, clients=3), steps=60, seed=5)
+    first = Period(_first_full_year().year, 1)
+
+    rodedraad.monkeypatch.setenv("RODEDRAAD_STATISTICS_LAWS", "false")
+    code, out, err = rodedraad(own_settings, "statistics", "release", "--period", str(first))
+    assert code == 0, err
+    code, _, again = rodedraad(own_settings, "statistics", "release", "--period", str(first))
+    assert code == 0, again
+    assert f"release 1 of {first} already says all there is to say" in again
+    rodedraad.monkeypatch.setenv("RODEDRAAD_STATISTICS_LAWS", "true")
+    code, out, err = rodedraad(own_settings, "statistics", "release", "--period", str(first))
+    assert code == 0, err
+    assert out.startswith(f"release 2: {first} at log position ")
+
+    store = build_release_store(own_settings)
+    try:
+        one, two = store.release(1), store.release(2)
+        assert one is not None
+        assert two is not None
+        cells = [{t.name: store.cells(r.number, t.name) for t in r.tables} for r in (one, two)]
+    finally:
+        store.close()
+    assert (one.rule_set, two.rule_set, two.revises) == (RULE_SET_VERSION, RULE_SET_WITH_LAWS, 1)
+    assert cells[0] == cells[1], "the story is too small for the rule sets to differ"
