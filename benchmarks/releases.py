@@ -220,6 +220,7 @@ def run(
     chosen: Sequence[str] = (),
     check_export: bool = True,
     loaded: Target | None = None,
+    laws: bool = False,
 ) -> dict[str, Any]:
     as_of = default_as_of()
     year = as_of.year - 1 if as_of >= date(as_of.year, 1, 31) else as_of.year - 2
@@ -237,9 +238,13 @@ def run(
         "as_of": as_of.isoformat(),
         "machine": machine.describe(server_version() if backend == "postgres" else None),
         "code": machine.code_version(),
+        "rule_set": "rodedraad-statistics/3 (with the laws)" if laws else "rodedraad-statistics/2",
     }
     with nullcontext(loaded) if loaded is not None else target_of() as target:
         settings = target.settings()
+        if laws:  # rule set 3 (RODEDRAAD_STATISTICS_LAWS=true)
+            statistics = dataclasses.replace(settings.statistics, laws=True)
+            settings = dataclasses.replace(settings, statistics=statistics)
         if loaded is None:
             _say(f"loading {SIZES[size]:,} trajectories on {backend}")
             result["load"] = load_workload(settings, SIZES[size], seed, as_of)
@@ -283,6 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "not yet built): loading the large size takes a quarter of an hour",
     )
     parser.add_argument("--data-dir", type=Path, help="that store's data directory")
+    parser.add_argument(
+        "--laws",
+        action="store_true",
+        help="release under rule set 3, the audit holding the laws (RODEDRAAD_STATISTICS_LAWS)",
+    )
     args = parser.parse_args(argv)
     if (args.database_url is None) != (args.data_dir is None):
         parser.error("--database-url and --data-dir go together")
@@ -295,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.periods,
         not args.no_export_check,
         loaded,
+        args.laws,
     )
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M")
     path = (
