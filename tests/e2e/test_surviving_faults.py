@@ -254,7 +254,7 @@ def test_every_acknowledged_command_survives_killed_processes_and_dropped_connec
     final = wait_for_health(base, caught_up, 30)
     assert final is not None, f"{health(base)}\n{processes.stacks()}"
     # What the failure above would show: the worker asked, between batches, where it stands.
-    assert 'in run\n  File "' in processes.stacks().split("--- api.log")[0], processes.log()
+    assert " in _projections_run\n" in processes.stacks().split("--- api.log")[0], processes.log()
     processes.close()
 
     record = build_care_record(settings)
