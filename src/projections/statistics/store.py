@@ -74,9 +74,9 @@ class AuditSummary(msgspec.Struct, frozen=True):
     narrowest_margin: float | None
     #: Withheld counts (of this release and earlier versions) whose interval was cut to what
     #: earlier releases made without the laws already left open (rule set 3 after rule set 2,
-    #: ``disclosure._RegionAudit.settle``). Releases saved before this field say 0, which is
-    #: true of them: no release cut an interval before it was added.
-    narrowed_before: int = 0
+    #: ``disclosure._RegionAudit.settle``). None in a release saved before this field: not
+    #: recorded (0 for every one of rule sets 1 and 2; one of rule set 3 may have cut some).
+    narrowed_before: int | None = None
 
 
 class ReleaseDescription(msgspec.Struct, frozen=True):
