@@ -27,16 +27,17 @@ if TYPE_CHECKING:
 def _stacks_on_request() -> None:
     """A long-running process prints every thread's stack to its stderr on ``kill -USR1 PID``:
     a look inside one that seems stuck, without a debugger. Code locations only (files, lines,
-    functions), never a value: no personal data. Not where SIGUSR1 has a handler already (the
-    statement counter ``benchmarks.command_ab`` installs), nor where stderr has no file behind
-    it (run in-process under a test's capture)."""
+    functions), never a value: no personal data. Not where SIGUSR1 is ignored or has a Python
+    handler already (the statement counter a ``sitecustomize`` on ``benchmarks.command_ab
+    --extra-path`` installs; ``None``: one set outside Python), nor where stderr has no file
+    behind it (run in-process under a test's capture)."""
     import contextlib
     import faulthandler
     import signal
 
     if not hasattr(signal, "SIGUSR1"):  # not on Windows
         return
-    if signal.getsignal(signal.SIGUSR1) not in (signal.SIG_DFL, None):
+    if signal.getsignal(signal.SIGUSR1) != signal.SIG_DFL:
         return
     with contextlib.suppress(OSError, ValueError, RuntimeError):
         faulthandler.register(signal.SIGUSR1, all_threads=True)

@@ -253,7 +253,8 @@ def test_every_acknowledged_command_survives_killed_processes_and_dropped_connec
     assert any("no projection worker" in r or "behind" in r for r in degraded["reasons"])
     final = wait_for_health(base, caught_up, 30)
     assert final is not None, f"{health(base)}\n{processes.stacks()}"
-    # What the failure above would show: the worker asked, between batches, where it stands.
+    # What the failure above would show: the worker's process answers with its threads'
+    # stacks, its main thread's among them.
     assert " in _projections_run\n" in processes.stacks().split("--- api.log")[0], processes.log()
     processes.close()
 
