@@ -50,6 +50,7 @@ from benchmarks.workload import (
 )
 from projections.organisations import OrganisationsProjection
 from projections.statistics.model import ALL_SECTORS, Period
+from projections.statistics.releases import Releases
 from projections.statistics.units import StatisticsProjection
 from projections.worker import ProjectionWorker
 from rodedraad.settings import Settings
@@ -238,7 +239,7 @@ def run(
         "as_of": as_of.isoformat(),
         "machine": machine.describe(server_version() if backend == "postgres" else None),
         "code": machine.code_version(),
-        "rule_set": "rodedraad-statistics/3 (with the laws)" if laws else "rodedraad-statistics/2",
+        "rule_set": Releases.rule_set(laws),
     }
     with nullcontext(loaded) if loaded is not None else target_of() as target:
         settings = target.settings()

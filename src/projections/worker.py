@@ -334,11 +334,11 @@ class ProjectionWorker:
         """Follow the log until ``stop`` is set; sleep until ``wakeup`` says there is more.
 
         A failed batch rolled back as a whole, so it is simply tried again, after a pause that
-        doubles while the failure lasts (a lost database reconnects on the next try) up to 5
-        s, or up to 1 s while another writer holds the database (a command line's release
+        doubles while the failure lasts (a lost database reconnects on the next try) up to
+        5 s, or up to 1 s while another writer holds the database (a command line's release
         beside the service): a reader waiting for its own write must not wait out a pause
-        made for an outage. Each
-        state change is logged once, and every loop beats the heartbeat ``/health`` reads.
+        made for an outage. Each state change is logged once, and every loop beats the
+        heartbeat ``/health`` reads.
         """
         log.info(
             "projection worker following the log",
