@@ -62,22 +62,24 @@ def release_closed_periods(
 
 
 def densest_map(settings: Settings) -> tuple[int, str] | None:
-    """The newest release of a whole year and its region whose process map draws the most
-    edges: the map the demo points to (a year after its quarters is audited against them, so
-    regions differ in what it may publish)."""
+    """The newest release (of a year where there is one: the default grid) and its region
+    whose process map draws the most edges: the map the demo points to."""
     store = build_release_store(settings)
     try:
-        years = [r for r in store.releases() if "Q" not in r.period]
-        if not years:
-            return None
-        year = max(years, key=lambda r: (r.period, r.number))
-        edges = {
-            region: sum(1 for row in rows if row.category.startswith("edge:"))
-            for region, rows in store.cells(year.number, DYNAMICS).items()
-        }
+        drawn = [
+            (sum(1 for row in rows if row.category.startswith("edge:")), release, region)
+            for release in store.releases()
+            for region, rows in sorted(store.cells(release.number, DYNAMICS).items())
+        ]
     finally:
         store.close()
-    return (year.number, max(sorted(edges), key=edges.__getitem__)) if edges else None
+    drawn = [found for found in drawn if found[0] > 0]
+    if not drawn:
+        return None
+    _, release, region = max(
+        drawn, key=lambda d: ("Q" not in d[1].period, d[1].period, d[0], d[1].number)
+    )
+    return release.number, region
 
 
 def main(size: int = SIZE, data_dir: Path = Path("var"), seed: int = 7, years: int = YEARS) -> int:

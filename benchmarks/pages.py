@@ -53,7 +53,7 @@ def requests_of(settings: Settings, data_dir: Path, n: int, seed: int) -> dict[s
     regions = sorted({str(region) for _, _, region in rows})
     shown = densest_map(settings)
     if shown is None:
-        raise SystemExit("pages: the data set has no statistics release of a year (load the demo)")
+        raise SystemExit("pages: the data set has no statistics release (load the demo)")
     number, _ = shown
 
     def coordinator(org: object, region: object) -> dict[str, str]:

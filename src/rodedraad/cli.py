@@ -298,6 +298,7 @@ def _statistics_release(settings: Settings, args: argparse.Namespace) -> int:
     deadlines = build_deadlines(settings, catch_up=True)
     releases = build_releases(settings, deadlines.scheduler.policy, deadlines.worker.database)
     try:
+        releases.check_on_grid(period)
         releases.check_publishable(period, releases.clock().date())
         _say("bringing the read models up to the event log")
         deadlines.worker.catch_up()
@@ -1161,7 +1162,11 @@ def parser() -> argparse.ArgumentParser:
         "release",
         help="release a closed period now (again: a revision if late facts changed it)",
     )
-    release.add_argument("--period", required=True, help="a year (2026) or a quarter (2026Q3)")
+    release.add_argument(
+        "--period",
+        required=True,
+        help="a year (2025) or, where RODEDRAAD_STATISTICS_GRID=quarters, a quarter (2026Q3)",
+    )
     release.set_defaults(run=_statistics_release)
 
     networks = _group(commands, "learning-networks", "learning networks (issue #14)")

@@ -9,7 +9,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 from urllib.parse import unquote, urlsplit
+
+from projections.statistics.model import GRIDS, Grid
 
 
 class SettingsError(ValueError):
@@ -158,6 +161,8 @@ class StatisticsSettings:
     lag_days: int = 30
     #: The audit holds the laws every unit keeps (rule set 3; README, "Disclosure control").
     laws: bool = False
+    #: The periods released: quarters or years, never both (README, "One grid, not two").
+    grid: Grid = "years"
 
     #: Below five, a learning network of a region's professionals could recognise families.
     MIN_K = 5
@@ -345,6 +350,7 @@ class Settings:
                 k=k,
                 lag_days=integer("STATISTICS_LAG_DAYS", 30),
                 laws=flag("STATISTICS_LAWS", False),
+                grid=cast(Grid, choice("STATISTICS_GRID", "years", GRIDS)),
             ),
             data_dir=data_dir,
             embedded_workers=(

@@ -452,6 +452,7 @@ def build_releases(
         lag_days=stats.lag_days,
         deployment=settings.signing.deployment,
         laws=stats.laws,
+        grid=stats.grid,
     )
 
 

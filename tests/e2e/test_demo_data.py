@@ -80,7 +80,7 @@ def test_the_demos_process_map_draws_ten_transitions_and_withholds_one(
     http: TestClient,  # type: ignore[type-arg]
 ) -> None:
     shown = densest_map(demo)
-    assert shown is not None, "the demo made no statistics release of a whole year"
+    assert shown is not None, "the demo made no statistics release drawing a transition"
     number, region = shown
     token = token_factory(demo)(
         user="lena", org="network-org", roles=("learning_network",), region=region

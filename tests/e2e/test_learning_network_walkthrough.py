@@ -37,7 +37,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     # One process serves, follows the log and runs the scheduler, on PostgreSQL too.
-    with serving(tmp_path, database_url, RODEDRAAD_EMBEDDED_WORKERS="true") as running:
+    # Quarters, as the README has the reader start it.
+    with serving(
+        tmp_path,
+        database_url,
+        RODEDRAAD_EMBEDDED_WORKERS="true",
+        RODEDRAAD_STATISTICS_GRID="quarters",
+    ) as running:
         yield running
 
 

@@ -57,14 +57,18 @@ def site(axe: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     """A server with the demo data set and the local sign-in on; one trajectory whose client's
     name holds markup, referred by an organisation of its own. → (base URL, its id)."""
     data = tmp_path_factory.mktemp("browser")
+    # Quarters: at this small size, a trend of several periods in every month of the year (on
+    # years, two at most, and one in January).
+    grid = {"RODEDRAAD_STATISTICS_GRID": "quarters"}
     subprocess.run(  # noqa: S603
         [sys.executable, "-m", "benchmarks", "demo", "--size", "300", "--data-dir", str(data)],
         cwd=ROOT,
         check=True,
         capture_output=True,
+        env={**os.environ, **grid},
     )
     url = f"sqlite:///{data / 'rodedraad.sqlite'}"
-    with serving(data, url, RODEDRAAD_UI_LOCAL_SIGN_IN="true") as (base, _):
+    with serving(data, url, RODEDRAAD_UI_LOCAL_SIGN_IN="true", **grid) as (base, _):
         token = LocalTokens.from_file(data / "jwt-secret").issue(
             user="pat", organisation="org-pictures", roles=["coordinator"], region=REGION
         )

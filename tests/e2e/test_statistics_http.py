@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 import pytest
+import structlog
+import structlog.testing
 from litestar.testing import TestClient
 
 from projections.statistics.model import Period
@@ -64,6 +66,7 @@ def app(private_app: App) -> Iterator[tuple[App, Releases]]:
     for i in range(14):
         _trajectory(http, auth, "limburg", day=i, blocked=i < 3)
     releases = build_releases(settings, container.policy, container.worker.database)
+    releases.grid = "quarters"  # the facts below lie in one quarter
     yield private_app, releases
     releases.store.close()
 
@@ -300,11 +303,96 @@ def test_a_release_publishing_a_quartile_the_rules_withhold_is_refused(
 def test_the_scheduler_releases_each_closed_period_once(app: tuple[App, Releases]) -> None:
     _, releases = app
     made = releases.run_due()
-    assert {r.period for r in made} >= {"2025Q2", "2025"}
+    # Quarters, as set above: never a year beside them (README, "One grid, not two").
+    assert {r.period for r in made} >= {"2025Q2"}
+    assert all(Period.parse(r.period).quarter is not None for r in made)
     # The units kept between the run's releases are let go of once the run is over.
     assert releases.digests is None
     assert releases.known_units._units == {}
     assert releases.run_due() == []
+
+
+#: A day on which 2025 is past its lag and 2026 is not: what falls due does not move with the
+#: calendar.
+ONE_DAY = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def test_on_the_years_grid_the_scheduler_releases_the_year(app: tuple[App, Releases]) -> None:
+    _, releases = app
+    releases.grid = "years"
+    releases.clock = lambda: ONE_DAY
+    assert [r.period for r in releases.run_due()] == ["2025"]
+    assert releases.run_due() == []
+
+
+def test_the_scheduler_never_releases_a_year_whose_quarter_was_released(
+    app: tuple[App, Releases],
+) -> None:
+    _, releases = app
+    releases.release(PERIOD)  # on quarters, before the deployment switched to years
+    releases.grid = "years"
+    releases.clock = lambda: ONE_DAY
+    # 2025 less its second quarter would say what the other three hold: never due, and said.
+    with structlog.testing.capture_logs() as logs:
+        assert releases.due(ONE_DAY.date()) == []
+    assert [(e["period"], e["overlapping"], e["log_level"]) for e in logs if "period" in e] == [
+        ("2025", ["2025Q2"], "warning")
+    ]
+    assert releases.run_due() == []
+    with pytest.raises(ReleaseRefused, match="2025 overlaps 2025Q2, released before"):
+        releases.release(Period(2025))
+
+
+def test_a_year_is_not_saved_beside_a_quarter_another_process_saved_meanwhile(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes set to different grids (a misconfiguration): whichever saves second is
+    refused, checked under the release store's lock, not only before the long computation."""
+    (settings, container, _), quarters = app
+    years = build_releases(settings, container.policy, container.worker.database)
+    years.grid = "years"
+    compute = years.compute
+
+    def meanwhile(period: Period) -> Any:
+        found = compute(period)
+        if not quarters.store.releases():
+            quarters.release(PERIOD)  # the other process saves 2025Q2 during the year's audit
+        return found
+
+    monkeypatch.setattr(years, "compute", meanwhile)
+    try:
+        with pytest.raises(ReleaseRefused, match="2025 overlaps 2025Q2, released before"):
+            years.release(Period(2025))
+    finally:
+        years.store.close()
+    assert [r.period for r in quarters.store.releases()] == ["2025Q2"]
+
+
+def test_a_quarter_saved_meanwhile_by_another_process_is_audited_before_saving(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (settings, container, _), releases = app
+    other = build_releases(settings, container.policy, container.worker.database)
+    other.grid = "quarters"
+    compute = releases.compute
+    computed: list[Period] = []
+
+    def meanwhile(period: Period) -> Any:
+        found = compute(period)
+        computed.append(period)
+        if len(computed) == 1:
+            other.release(Period(2025, 3))  # saved while this process audits 2025Q2
+        return found
+
+    monkeypatch.setattr(releases, "compute", meanwhile)
+    try:
+        made = releases.release(PERIOD)
+    finally:
+        other.store.close()
+    # Computed twice: the first audit had not seen 2025Q3, so it was not saved.
+    assert computed == [PERIOD, PERIOD]
+    (third,) = [r for r in releases.store.releases() if r.period == "2025Q3"]
+    assert made.audit.earlier_versions == [third.number]
 
 
 def test_an_unknown_release_or_table_is_not_found(app: tuple[App, Releases]) -> None:

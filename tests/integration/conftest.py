@@ -72,6 +72,7 @@ class Rodedraad:
             "KEK_FILE": str(settings.kek.file),
             "EMBEDDED_WORKERS": "false",
             "MIGRATE_ON_START": str(settings.migrate_on_start).lower(),
+            "STATISTICS_GRID": settings.statistics.grid,
         }.items():
             self.monkeypatch.setenv(f"RODEDRAAD_{name}", value)
         self.capsys.readouterr()

@@ -1,9 +1,11 @@
 """``rodedraad statistics release`` and ``export`` beside the record (issue #12)."""
 
+import dataclasses
+
 from application.care_record import CareRecord
 from application.signing import PublicKey
 from projections.statistics.document import decode_signed, verify_release
-from projections.statistics.model import Period
+from projections.statistics.model import Grid, Period
 from projections.statistics.releases import RULE_SET_VERSION, RULE_SET_WITH_LAWS
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_release_store
@@ -15,11 +17,18 @@ def _first_full_year() -> Period:
     return Period(story_start().year + 1)
 
 
+def _on(settings: Settings, grid: Grid) -> Settings:
+    """``settings`` releasing ``grid`` (``RODEDRAAD_STATISTICS_GRID``)."""
+    return dataclasses.replace(
+        settings, statistics=dataclasses.replace(settings.statistics, grid=grid)
+    )
+
+
 def test_a_period_is_released_from_the_command_line_and_exported_signed(
     own_settings: Settings, record: CareRecord, rodedraad: Rodedraad
 ) -> None:
     tell(Story(record, clients=12), steps=400, seed=3)
-    year = _first_full_year()
+    year = _first_full_year()  # a year: the default grid
 
     code, out, err = rodedraad(own_settings, "statistics", "release", "--period", str(year))
     assert code == 0, err
@@ -29,6 +38,12 @@ def test_a_period_is_released_from_the_command_line_and_exported_signed(
     assert code == 0, err
     assert again == ""
     assert "already says all there is to say" in err
+    # Switched to quarters, the released year's quarters are refused: the year less three published
+    # quarters would say what the fourth holds.
+    quarters = _on(own_settings, "quarters")
+    code, out, err = rodedraad(quarters, "statistics", "release", "--period", f"{year}Q1")
+    assert (code, out) == (1, "")
+    assert f"{year}Q1 overlaps {year}, released before on the other grid" in err
 
     # Embedded mode makes the signing key on first need; a PostgreSQL deployment once, on purpose.
     code, public, err = rodedraad(own_settings, "keys", "public", "--create")
@@ -64,6 +79,31 @@ def test_a_period_off_the_grid_is_refused(own_settings: Settings, rodedraad: Rod
     assert "is not a year (2026) or a quarter (2026Q3)" in err
 
 
+def test_a_year_and_its_quarters_are_never_both_released(
+    own_settings: Settings, record: CareRecord, rodedraad: Rodedraad
+) -> None:
+    tell(Story(record, clients=12), steps=400, seed=3)
+    year = _first_full_year()
+    # The default grid is years: a quarter is refused, naming the setting that changes it.
+    code, out, err = rodedraad(own_settings, "statistics", "release", "--period", f"{year}Q2")
+    assert (code, out) == (1, "")
+    assert f"{year}Q2 is a quarter, and this deployment releases years" in err
+    assert "RODEDRAAD_STATISTICS_GRID=years" in err
+    quarters = _on(own_settings, "quarters")
+    code, _, err = rodedraad(quarters, "statistics", "release", "--period", f"{year}Q2")
+    assert code == 0, err
+    # Back on years, the deployment still never releases the year whose quarter it released:
+    # the year less that quarter would say what the other three hold.
+    code, out, err = rodedraad(own_settings, "statistics", "release", "--period", str(year))
+    assert (code, out) == (1, "")
+    assert f"{year} overlaps {year}Q2, released before on the other grid" in err
+    store = build_release_store(own_settings)
+    try:
+        assert [r.period for r in store.releases()] == [f"{year}Q2"]
+    finally:
+        store.close()
+
+
 def test_exporting_a_release_that_does_not_exist_says_so(
     own_settings: Settings, record: CareRecord, rodedraad: Rodedraad
 ) -> None:
@@ -83,6 +123,7 @@ def test_a_year_begun_without_the_laws_is_finished_with_them(
     tell(Story(record, clients=12), steps=400, seed=3)
     year = _first_full_year().year
     first, second = Period(year, 1), Period(year, 2)
+    own_settings = _on(own_settings, "quarters")
 
     rodedraad.monkeypatch.setenv("RODEDRAAD_STATISTICS_LAWS", "false")
     code, _, err = rodedraad(own_settings, "statistics", "release", "--period", str(first))
@@ -115,6 +156,7 @@ def test_the_same_cells_under_the_other_rule_set_are_a_revision_not_nothing_new(
     releasing them again under the same rules adds nothing."""
     tell(Story(record, clients=3), steps=60, seed=5)
     first = Period(_first_full_year().year, 1)
+    own_settings = _on(own_settings, "quarters")
 
     rodedraad.monkeypatch.setenv("RODEDRAAD_STATISTICS_LAWS", "false")
     code, out, err = rodedraad(own_settings, "statistics", "release", "--period", str(first))

@@ -75,6 +75,15 @@ def test_the_statistics_audit_holds_the_laws_only_when_told_to() -> None:
         Settings.from_env({"RODEDRAAD_STATISTICS_LAWS": "yes"})
 
 
+def test_statistics_are_released_on_years_unless_the_deployment_says_quarters() -> None:
+    assert Settings.from_env({}).statistics.grid == "years"
+    assert Settings.from_env({"RODEDRAAD_STATISTICS_GRID": "Quarters"}).statistics.grid == (
+        "quarters"
+    )
+    with pytest.raises(SettingsError, match="RODEDRAAD_STATISTICS_GRID must be one of quarters"):
+        Settings.from_env({"RODEDRAAD_STATISTICS_GRID": "both"})
+
+
 def test_the_minors_rules_are_belgian_unless_the_deployment_says_dutch() -> None:
     assert Settings.from_env({}).person.jurisdiction == "BE"
     assert Settings.from_env({"RODEDRAAD_JURISDICTION": "nl"}).person.jurisdiction == "NL"

@@ -71,7 +71,9 @@ above (``tests/unit/test_disclosure_laws.py`` shows each on its smallest input).
 year against its quarters: a year and its quarters are versions computed at different log
 positions, and a fact recorded late makes a real unit break "the year is the sum of its
 quarters", so those laws are not rows, and a year's withheld count whose quarters were
-published can be narrowed by adding them up (shown there too, marked as failing). And "keeps
+published can be narrowed by adding them up (shown there too, marked as failing). Releases
+never ask for that (a deployment releases quarters or years, ``releases.Releases.grid``), but
+for a store that released both before the grid was one setting. And "keeps
 every law in sum" is weaker than "every unit keeps it": a combination of types may keep a law
 in sum that no real units could, so a reader who reasons unit by unit may know more.
 

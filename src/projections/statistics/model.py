@@ -88,6 +88,20 @@ class Period:
     def overlaps(self, other: "Period") -> bool:
         return self.start <= other.end and other.start <= self.end
 
+    def on(self, grid: "Grid") -> bool:
+        """Whether this period is one of ``grid``'s (a quarter of ``quarters``, a year of
+        ``years``)."""
+        if grid not in GRIDS:
+            raise ValueError(f"no grid {grid!r}: one of {', '.join(GRIDS)}")
+        return (self.quarter is None) == (grid == "years")
+
+    def overlapping(self) -> tuple["Period", ...]:
+        """The periods of the other grid that overlap this one: a year's four quarters, a
+        quarter's year. Never both released (see ``Grid``)."""
+        if self.quarter is None:
+            return tuple(Period(self.year, q) for q in range(1, 5))
+        return (Period(self.year),)
+
     def audited_with(self) -> tuple["Period", ...]:
         """The periods whose releases a release of this one is audited together with: the year
         and its quarters (itself included). They overlap (a year holds its quarters) or count
@@ -101,10 +115,21 @@ class Period:
         return self.end + timedelta(days=lag_days)
 
 
-def periods_ended_by(today: date, lag_days: int, since: date) -> Iterator[Period]:
-    """Every period of the grid starting on or after ``since`` that may be released ``today``."""
+#: The grid a deployment releases on (``RODEDRAAD_STATISTICS_GRID``): quarters or years, never
+#: both. A year and its quarters overlap: the year less its published quarters is what a
+#: withheld quarter holds, so a reader could work out by subtraction what the quarter withheld,
+#: and no choice of the year's cells protects both (README, "One grid, not two").
+Grid = Literal["quarters", "years"]
+GRIDS: tuple[Grid, ...] = ("quarters", "years")
+
+
+def periods_ended_by(
+    today: date, lag_days: int, since: date, grid: Grid = "years"
+) -> Iterator[Period]:
+    """Every period of ``grid`` starting on or after ``since`` that may be released ``today``."""
     for year in range(since.year, today.year + 1):
-        for period in (*(Period(year, q) for q in range(1, 5)), Period(year)):
+        periods = (Period(year),) if grid == "years" else [Period(year, q) for q in range(1, 5)]
+        for period in periods:
             if period.start >= date(since.year, 1, 1) and period.publishable_on(lag_days) <= today:
                 yield period
 

@@ -5,14 +5,16 @@ A release (issue #12, point 3) is computed for one closed period of the grid, af
 1. in one read transaction of the read models, the statistics working table's units, the
    organisation kinds and the position of the log the statistics projection has reached;
 2. the population of the period (``tables.population``): every count cell as a sum over units;
-3. every earlier published release of the same year (the period's own earlier versions, the
-   year and its quarters: they overlap or count many of the same trajectories), from the
+3. every earlier published release of the same year (the period's own earlier versions and
+   the year's other quarters, which count many of the same trajectories; a year and its
+   quarters only in a store that released both before the grid was one setting), from the
    release store;
 4. disclosure control over all of it (``disclosure.protect``), whose linear-programming audit
    must pass, or nothing is published (``ReleaseRefused``);
 5. saved whole, under the next number.
 
-The scheduler releases each period once, on the first run after its lag
+Periods are of one grid, quarters or years (``RODEDRAAD_STATISTICS_GRID``), never both
+(``check_on_grid``). The scheduler releases each period once, on the first run after its lag
 (``Releases.run_due``); ``rodedraad statistics release --period P`` releases one now, and
 releases a period again as a **revision** when facts recorded late changed what it would say.
 """
@@ -34,6 +36,7 @@ from projections.organisations import organisation_kinds
 from projections.statistics import dynamics, tables
 from projections.statistics.model import (
     Contributions,
+    Grid,
     PackedContributions,
     Period,
     Population,
@@ -186,6 +189,9 @@ class Releases:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: Audit with the laws every unit keeps (rule set 3; ``RODEDRAAD_STATISTICS_LAWS``).
     laws: bool = False
+    #: The periods released: quarters or years, never both (``model.Grid``;
+    #: ``RODEDRAAD_STATISTICS_GRID``).
+    grid: Grid = "years"
     #: The units read and their digests, kept between the releases of one run (the periods
     #: that fall due together, or a benchmark's sequence) until ``forget_units``: a release
     #: reads every unit, and works out again only those that changed since the last one. A
@@ -204,6 +210,30 @@ class Releases:
             raise ReleaseRefused(
                 f"{period} can be released from {first.isoformat()} on: {self.lag_days} days "
                 "after it ends, so facts recorded late are in (RODEDRAAD_STATISTICS_LAG_DAYS)"
+            )
+
+    def check_on_grid(self, period: Period) -> None:
+        """Refuse a period of the other grid, and one whose overlapping periods (its year, or
+        its quarters) were released before, under another setting: the year less its published
+        quarters would give away what a quarter withholds."""
+        if not period.on(self.grid):
+            raise ReleaseRefused(
+                f"{period} is a {period.kind}, and this deployment releases {self.grid} "
+                f"(RODEDRAAD_STATISTICS_GRID={self.grid}): a year and its quarters are never both "
+                "released, since the year less its published quarters would give away what a "
+                "quarter withholds. Nothing was published. The setting is the whole "
+                "deployment's (the service's scheduler and this command alike), never one "
+                "command's: a quarter released so would keep its year from ever being released"
+            )
+        overlapping = sorted(
+            {r.period for r in self.store.releases()} & {str(p) for p in period.overlapping()}
+        )
+        if overlapping:
+            raise ReleaseRefused(
+                f"{period} overlaps {', '.join(overlapping)}, released before on the other grid: "
+                "a year and its quarters are never both released, since the year less its "
+                "published quarters would give away what a quarter withholds. Nothing was "
+                "published; this deployment releases its next periods instead"
             )
 
     def population(self, period: Period) -> tuple[Population, int]:
@@ -368,8 +398,11 @@ class Releases:
         ``NothingChanged`` when it would say what its latest release says. Computed again when
         another process (the scheduler, another command) saved a release meanwhile."""
         now = self.clock()
+        self.check_on_grid(period)
         self.check_publishable(period, now.astimezone(UTC).date())
         for _ in range(3):
+            # Again on every try: a release saved meanwhile may be one of the other grid.
+            self.check_on_grid(period)
             latest = next(iter(self.store.releases(period)), None)
             population, protected, position, audited, laws = self.compute(period)
             if not any(population.contributions.values()):
@@ -401,7 +434,13 @@ class Releases:
                 ),
             )
             try:
-                saved = self.store.save(description, rows, _by_region(population.contributions))
+                saved = self.store.save(
+                    description,
+                    rows,
+                    _by_region(population.contributions),
+                    audited_with=[str(p) for p in period.audited_with()],
+                    never_beside=[str(p) for p in period.overlapping()],
+                )
             except ReleaseConflict:
                 continue
             log.info(
@@ -413,6 +452,7 @@ class Releases:
             )
             metrics().releases.inc()
             return saved
+        self.check_on_grid(period)  # the last one saved meanwhile may be of the other grid
         raise ReleaseRefused("other processes kept saving releases meanwhile; try again")
 
     def _same_cells(
@@ -431,14 +471,30 @@ class Releases:
         return stored == rows
 
     def due(self, today: date) -> list[Period]:
-        """Periods past their lag that have no release yet (from the year of the earliest
-        referral on)."""
+        """Periods of the grid past their lag that have no release yet (from the year of the
+        earliest referral on), but for those overlapping a release of the other grid (made
+        under another setting: ``check_on_grid``)."""
         with self.read_models.transaction() as tx:
             since = earliest_referral(tx)
         if since is None:
             return []
         released = {r.period for r in self.store.releases()}
-        return [p for p in periods_ended_by(today, self.lag_days, since) if str(p) not in released]
+        due = []
+        for p in periods_ended_by(today, self.lag_days, since, self.grid):
+            if str(p) in released:
+                continue
+            overlapping = sorted(released & {str(o) for o in p.overlapping()})
+            if overlapping:
+                # Never released, and said on every run: an operator decides what to do.
+                log.warning(
+                    "statistics period not released: it overlaps releases of the other grid",
+                    period=str(p),
+                    overlapping=overlapping,
+                    grid=self.grid,
+                )
+                continue
+            due.append(p)
+        return due
 
     def run_due(self, now: datetime | None = None) -> list[ReleaseDescription]:
         """The scheduler's job: release every period that became due by ``now``. A refused

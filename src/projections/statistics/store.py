@@ -8,13 +8,13 @@ scheduler inside a running service and ``rodedraad statistics release`` beside i
 one number twice.
 
 The contributions are kept for one reason: a later release of the same year (a
-revision, the year after its quarters) is audited together with every earlier published
+revision, a later quarter of the year) is audited together with every earlier published
 version, which needs each version's cells as sums over the same units. No query of the API
 reads them.
 """
 
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -262,10 +262,16 @@ class ReleaseStore:
         description: ReleaseDescription,
         tables: Mapping[tuple[str, str], Sequence[CellRow]],
         contributions: Mapping[str, Contributions],
+        *,
+        audited_with: Collection[str] = (),
+        never_beside: Collection[str] = (),
     ) -> ReleaseDescription:
         """Write a release whole, under the number ``description`` names; that number must be
-        the next one and ``description.revises`` the period's latest release
-        (``ReleaseConflict`` if another process saved one first)."""
+        the next one and ``description.revises`` the period's latest release; the releases of
+        the periods ``audited_with`` exactly those its audit saw
+        (``description.audit.earlier_versions``), and none of the periods ``never_beside``
+        (the other grid's) saved. ``ReleaseConflict`` if another process saved one meanwhile:
+        checked under the lock the save holds, so two processes cannot both pass."""
         with self._db.transaction() as tx:
             self._lock(tx)
             expected = self._next_number(tx)
@@ -276,6 +282,14 @@ class ReleaseStore:
                 raise ReleaseConflict(
                     f"another release of {description.period} or another number was saved meanwhile"
                 )
+            for periods, wanted in (
+                (audited_with, set(description.audit.earlier_versions)),
+                (never_beside, set()),
+            ):
+                if periods and self._numbers(tx, periods) != wanted:
+                    raise ReleaseConflict(
+                        f"a release of {', '.join(sorted(periods))} was saved meanwhile"
+                    )
             tx.execute(
                 f"INSERT INTO {_RELEASES} (number, period, revises, computed_at, "
                 "log_position, description) VALUES (?, ?, ?, ?, ?, ?)",
@@ -305,6 +319,16 @@ class ReleaseStore:
                 ],
             )
         return description
+
+    @staticmethod
+    def _numbers(tx: Tx, periods: Collection[str]) -> set[int]:
+        marks = ", ".join("?" * len(periods))
+        return {
+            number
+            for (number,) in tx.fetchall(
+                f"SELECT number FROM {_RELEASES} WHERE period IN ({marks})", list(periods)
+            )
+        }
 
     @staticmethod
     def _lock(tx: Tx) -> None:
