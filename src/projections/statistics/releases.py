@@ -110,6 +110,12 @@ def policy_fingerprints(policy: DeadlinePolicy, regions: Iterable[str]) -> dict[
     return found
 
 
+def _released_overlapping(period: Period, released: set[str]) -> list[str]:
+    """The released periods (by name) of the other grid overlapping ``period``: its year, or
+    its quarters."""
+    return sorted(released & {str(p) for p in period.overlapping()})
+
+
 def _by_region(contributions: Contributions) -> dict[str, PackedContributions]:
     """The units of each region (the region of a unit's first cell), in their order; a unit
     counting in no cell is in none."""
@@ -225,9 +231,7 @@ class Releases:
                 "deployment's (the service's scheduler and this command alike), never one "
                 "command's: a quarter released so would keep its year from ever being released"
             )
-        overlapping = sorted(
-            {r.period for r in self.store.releases()} & {str(p) for p in period.overlapping()}
-        )
+        overlapping = _released_overlapping(period, {r.period for r in self.store.releases()})
         if overlapping:
             raise ReleaseRefused(
                 f"{period} overlaps {', '.join(overlapping)}, released before on the other grid: "
@@ -401,8 +405,6 @@ class Releases:
         self.check_on_grid(period)
         self.check_publishable(period, now.astimezone(UTC).date())
         for _ in range(3):
-            # Again on every try: a release saved meanwhile may be one of the other grid.
-            self.check_on_grid(period)
             latest = next(iter(self.store.releases(period)), None)
             population, protected, position, audited, laws = self.compute(period)
             if not any(population.contributions.values()):
@@ -442,6 +444,8 @@ class Releases:
                     never_beside=[str(p) for p in period.overlapping()],
                 )
             except ReleaseConflict:
+                # Saved meanwhile by another process: perhaps a release of the other grid.
+                self.check_on_grid(period)
                 continue
             log.info(
                 "statistics released",
@@ -452,7 +456,6 @@ class Releases:
             )
             metrics().releases.inc()
             return saved
-        self.check_on_grid(period)  # the last one saved meanwhile may be of the other grid
         raise ReleaseRefused("other processes kept saving releases meanwhile; try again")
 
     def _same_cells(
@@ -483,7 +486,7 @@ class Releases:
         for p in periods_ended_by(today, self.lag_days, since, self.grid):
             if str(p) in released:
                 continue
-            overlapping = sorted(released & {str(o) for o in p.overlapping()})
+            overlapping = _released_overlapping(p, released)
             if overlapping:
                 # Never released, and said on every run: an operator decides what to do.
                 log.warning(
