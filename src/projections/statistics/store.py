@@ -97,7 +97,9 @@ class ReleaseDescription(msgspec.Struct, frozen=True):
 
 
 class ReleaseConflict(Exception):
-    """Another process saved a release with this number first; compute again."""
+    """Another process saved a release meanwhile: one with this number, one of a period the
+    audit was to hold (``audited_with``) that it did not see, or one of an overlapping period
+    (``never_beside``). Nothing was saved; compute again (and check the grid again)."""
 
 
 _DESCRIPTION = msgspec.json.Decoder(ReleaseDescription)
