@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from functools import partial
 
+import numpy as np
 import pytest
 
 from projections.statistics.disclosure import AuditFailed, audit, protect
@@ -431,3 +432,88 @@ def test_a_year_begun_without_the_laws_goes_on_after_its_first_release_with_them
     # Release 1 lawful too: both narrow "not involved" with the laws, a fault.
     with pytest.raises(AuditFailed):
         protect(subject, K, [dataclasses.replace(legacy, laws=True), lawful])
+
+
+def test_a_size_row_only_protect_holds_changes_no_hypothetical_type() -> None:
+    """Secondary suppression holds a size row, withheld, for every quartile it withheld; the
+    release step's check holds size rows only where quartiles were published. A unit of one
+    sector made a unit of another (a type the laws ask for) must not be dropped in the check
+    for want of that other sector's size row: the medium year under the laws was refused so,
+    the check finding a signatory cell narrowed that secondary suppression had left open."""
+    from scipy import sparse
+
+    from projections.statistics.disclosure import _RegionAudit, _Row
+
+    year = Period(2025)
+
+    def key(table: str, sector: str, category: str) -> CellKey:
+        return CellKey(table, "brussels", sector, category)
+
+    counts = [
+        key("procedures", s, c)
+        for s in ("A", "B", ALL_SECTORS)
+        for c in ("plan_signed", "evaluation_in_time")
+    ] + [
+        key("participation", s, f"signatory:{who}")
+        for s in ("A", "B", ALL_SECTORS)
+        for who in ("client", "representative")
+    ]
+    sizes = {s: key("flow", s, "n:days_to_start") for s in ("A", "B")}
+    units = [("A", "client", 3), ("A", "representative", 6), ("B", "client", 6)]
+    units += [("B", "representative", 6)]
+    withheld = {key("participation", s, f"signatory:{w}") for s in "AB" for w in ("client",)}
+
+    def types(with_b_size: bool) -> set[frozenset[tuple[CellKey, float]]]:
+        keys = [*counts, sizes["A"], *([sizes["B"]] if with_b_size else [])]
+        values = dict.fromkeys(keys, 0)
+        columns = []
+        for sector, who, n in units:
+            cells = [
+                key("procedures", sector, "plan_signed"),
+                key("procedures", ALL_SECTORS, "plan_signed"),
+                key("participation", sector, f"signatory:{who}"),
+                key("participation", ALL_SECTORS, f"signatory:{who}"),
+                sizes[sector],
+            ]
+            if (sector, who) == ("A", "client"):  # a combination no unit of B has
+                cells += [key("procedures", s, "evaluation_in_time") for s in (sector, ALL_SECTORS)]
+            cells = [c for c in cells if c in values]
+            for c in cells:
+                values[c] += n
+            columns.append(cells)
+        rows = [
+            _Row(k, None, values[k], k == sizes["A"], False, period=year, floor=1)
+            if k.category.startswith("n:")
+            else _Row(k, None, values[k], k not in withheld, False, period=year)
+            for k in keys
+        ]
+        index = {row.key: i for i, row in enumerate(rows)}
+        entries = [(index[c], j) for j, cells in enumerate(columns) for c in cells]
+        at, col = zip(*entries, strict=True)
+        atoms = sparse.csc_matrix((np.ones(len(at)), (at, col)), shape=(len(rows), len(columns)))
+        atoms.sort_indices()
+        groups = {
+            key("participation", s, f"signatory:{w}"): key("procedures", s, "plan_signed")
+            for s in ("A", "B", ALL_SECTORS)
+            for w in ("client", "representative")
+        }
+        part = _RegionAudit(rows, atoms, np.array([n for *_, n in units]), groups, laws=True)
+        audited = index[key("participation", "A", "signatory:client")]
+        return {
+            frozenset((rows[r].key, a) for r, a in kind if rows[r].key != sizes["B"])
+            for kind in part._hypothetical(audited, whole=True)
+        }
+
+    made_a_b = frozenset(
+        {
+            (key("procedures", "B", "plan_signed"), 1.0),
+            (key("procedures", ALL_SECTORS, "plan_signed"), 1.0),
+            (key("participation", "B", "signatory:client"), 1.0),
+            (key("participation", ALL_SECTORS, "signatory:client"), 1.0),
+            (key("procedures", "B", "evaluation_in_time"), 1.0),
+            (key("procedures", ALL_SECTORS, "evaluation_in_time"), 1.0),
+        }
+    )
+    in_protect, in_the_check = types(with_b_size=True), types(with_b_size=False)
+    assert made_a_b in in_protect  # an A client as a B unit: in secondary suppression's model
+    assert in_the_check == in_protect

@@ -626,8 +626,16 @@ class _RegionAudit:
     ) -> list[tuple[tuple[int, float], ...]]:
         """Units of a cell of another sector (``out_of``: it in every version of its period)
         as if they were of ``sector``: every cell of their own sector counted in that
-        sector's instead, in every version; none where a cell has no counterpart there. One
-        type per atom (the rarest ``_HYPOTHETICAL_TYPES``, or every one)."""
+        sector's instead, in every version; none where a count has no counterpart there.
+        One type per atom (the rarest ``_HYPOTHETICAL_TYPES``, or every one).
+
+        A quantile's size without a row in that sector (its quartiles not released there) is
+        left out of the type rather than the type dropped: a row the model does not hold
+        constrains nothing, so the type is the same as with that size's row withheld. The
+        release step's check holds size rows only where quartiles were published, while
+        ``protect()`` holds one, withheld, for every quartile it withheld; dropping the type
+        in the one and not the other let them disagree under the laws (a signatory cell the
+        check found narrowed that secondary suppression had left open)."""
         types: list[tuple[tuple[int, float], ...]] = []
         atoms = self._rarest_first(out_of, whole)
         for c in atoms if whole else atoms[:_HYPOTHETICAL_TYPES]:
@@ -636,6 +644,8 @@ class _RegionAudit:
                 row = self.rows[r]
                 if row.key.sector != ALL_SECTORS:
                     j = self.index.get((row.release, row.key._replace(sector=sector)))
+                    if j is None and row.key.category.startswith(SIZE_PREFIX):
+                        continue
                     if j is None:
                         break
                     r = j
