@@ -453,7 +453,8 @@ def _resectored(
     where: Mapping[tuple[int | None, CellKey], int],
 ) -> list[np.ndarray]:
     """Each atom counting in ``out_of`` as if its units were of ``sector``: every sector cell
-    they count in counted in that sector's instead (none where one has no counterpart)."""
+    they count in counted in that sector's instead (none where a count has no counterpart; a
+    quantile's size with no row there is left out: a row not in the model constrains nothing)."""
     found = []
     for column in matrix.T:
         if not any(column[q] > 0 for q in out_of):
@@ -464,6 +465,8 @@ def _resectored(
             target = (
                 j if key.sector == ALL_SECTORS else where.get((number, key._replace(sector=sector)))
             )
+            if target is None and key.category.startswith(SIZE_PREFIX):
+                continue
             if target is None:
                 break
             moved[target] += column[j]

@@ -438,8 +438,9 @@ def test_a_size_row_only_protect_holds_changes_no_hypothetical_type() -> None:
     """Secondary suppression holds a size row, withheld, for every quartile it withheld; the
     release step's check holds size rows only where quartiles were published. A unit of one
     sector made a unit of another (a type the laws ask for) must not be dropped in the check
-    for want of that other sector's size row: the medium year under the laws was refused so,
-    the check finding a signatory cell narrowed that secondary suppression had left open."""
+    for want of that other sector's size row: the two models then differ (found looking for why
+    the medium year under the laws was refused, the check finding a signatory cell narrowed
+    that secondary suppression had left open; not shown to be that refusal's cause)."""
     from scipy import sparse
 
     from projections.statistics.disclosure import _RegionAudit, _Row
