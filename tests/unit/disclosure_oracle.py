@@ -465,9 +465,9 @@ def _resectored(
             target = (
                 j if key.sector == ALL_SECTORS else where.get((number, key._replace(sector=sector)))
             )
-            if target is None and key.category.startswith(SIZE_PREFIX):
-                continue
             if target is None:
+                if key.category.startswith(SIZE_PREFIX):
+                    continue
                 break
             moved[target] += column[j]
         else:

@@ -460,9 +460,9 @@ def test_a_size_row_only_protect_holds_changes_no_hypothetical_type() -> None:
         for who in ("client", "representative")
     ]
     sizes = {s: key("flow", s, "n:days_to_start") for s in ("A", "B")}
-    units = [("A", "client", 3), ("A", "representative", 6), ("B", "client", 6)]
-    units += [("B", "representative", 6)]
-    withheld = {key("participation", s, f"signatory:{w}") for s in "AB" for w in ("client",)}
+    units = [("A", "client", 3), ("A", "representative", 6)]
+    units += [("B", "client", 6), ("B", "representative", 6)]
+    withheld = {key("participation", s, "signatory:client") for s in ("A", "B")}
 
     def types(with_b_size: bool) -> set[frozenset[tuple[CellKey, float]]]:
         keys = [*counts, sizes["A"], *([sizes["B"]] if with_b_size else [])]

@@ -644,9 +644,9 @@ class _RegionAudit:
                 row = self.rows[r]
                 if row.key.sector != ALL_SECTORS:
                     j = self.index.get((row.release, row.key._replace(sector=sector)))
-                    if j is None and row.key.category.startswith(SIZE_PREFIX):
-                        continue
                     if j is None:
+                        if row.key.category.startswith(SIZE_PREFIX):
+                            continue
                         break
                     r = j
                 moved[r] = moved.get(r, 0.0) + a
