@@ -21,7 +21,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from projections.statistics.disclosure import AuditFailed, audit, protect
+from projections.statistics.disclosure import AuditFailed, _build, _RegionAudit, audit, protect
 from projections.statistics.model import (
     ALL_SECTORS,
     CellKey,
@@ -518,3 +518,54 @@ def test_a_size_row_only_protect_holds_changes_no_hypothetical_type() -> None:
     in_protect, in_the_check = types(with_b_size=True), types(with_b_size=False)
     assert made_a_b in in_protect  # an A client as a B unit: in secondary suppression's model
     assert in_the_check == in_protect
+
+
+def test_withholding_a_cell_names_every_interval_a_law_stopped_at_it() -> None:
+    """Secondary suppression audits a cell again when a cell it withholds lifts a law's cap on
+    the cell's interval (``capped_by``). The cap is applied to every cell counting the same
+    units (the blocked in the flow table as in the blocks table, ``SAME_UNITS``), so both must
+    be named: 14 blocked, each with a reason, the reasons published and both blocked counts
+    withheld; withholding a reason lifts the cap at 14 from both."""
+    blocked, in_flow = blocks("blocked"), flow("blocked")
+    reasons = [blocks("reason:waiting_list"), blocks("reason:funding")]
+    units = {f"u{i}": {blocked: 1, in_flow: 1, reasons[0 if i < 9 else 1]: 1} for i in range(14)}
+    subject = population(
+        units, [CountCell(blocked), CountCell(in_flow), *(CountCell(r, blocked) for r in reasons)]
+    )
+    withheld = [blocked, in_flow]
+    published = {r: sum(u.get(r, 0) for u in units.values()) for r in reasons}
+
+    def part() -> _RegionAudit:
+        (found,) = _build(subject, published, withheld, (), {}, laws=True)
+        return found
+
+    for reason in reasons:
+        model = part()
+        audited = {model.index[(None, key)] for key in withheld}
+        before = {r: model.needed(r, K) for r in audited}
+        assert before[model.index[(None, in_flow)]][1] == 14  # capped by the published reasons
+        j = model.index[(None, reason)]
+        model.withhold(j)
+        lifted = {r for r in audited if model.needed(r, K) != before[r]}
+        assert lifted == audited
+        assert lifted <= set(model.capped_by(j))
+
+
+def test_a_solution_the_simplex_stopped_at_is_checked_on_its_own_columns() -> None:
+    """An early stop proves an interval open only if its solution keeps every published row:
+    the rows are recomputed from the solution's columns (the units' true sizes keep them; one
+    unit more of a type counting in a published reason does not), never read from the
+    solver."""
+    blocked = blocks("blocked")
+    reasons = [blocks("reason:waiting_list"), blocks("reason:funding")]
+    units = {f"u{i}": {blocked: 1, reasons[0 if i < 9 else 1]: 1} for i in range(14)}
+    subject = population(units, [CountCell(blocked), *(CountCell(r, blocked) for r in reasons)])
+    (model,) = _build(subject, {reasons[0]: 9, reasons[1]: 5}, [blocked], (), {}, laws=True)
+    first, costs = model._open(model.index[(None, blocked)])
+    truth = np.concatenate([model.atom_sizes.astype(np.float64), np.zeros(costs.size)])
+    assert first == model.num_atoms
+    assert model._satisfies(truth)
+    for atom in range(model.num_atoms):
+        one_more = truth.copy()
+        one_more[atom] += 1
+        assert not model._satisfies(one_more)

@@ -384,6 +384,8 @@ class _RegionAudit:
         #: The row whose hypothetical unit types are in the model (see :meth:`_open`), the
         #: first column of them and their costs.
         self._opened: tuple[tuple[int, bool], int, npt.NDArray[np.float64]] | None = None
+        #: The opened hypothetical types' columns (LP rows by types), for ``_satisfies``.
+        self._phantom_matrix: sparse.csc_matrix | None = None
 
     def _laws(self, by_row: sparse.csr_matrix, hold: bool) -> None:
         """The relations between this model's cells that every unit keeps within one version
@@ -852,6 +854,9 @@ class _RegionAudit:
             [self._columns[np.fromiter(self._lp_row, dtype=np.int64), :], self._law_rows]
         ).tocsc()
         matrix.sort_indices()
+        #: The atoms' columns as passed to HiGHS: what a stopped solution's rows are recomputed
+        #: from (``_satisfies``), rather than believed.
+        self._lp_matrix = matrix
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
         lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
@@ -964,13 +969,18 @@ class _RegionAudit:
         return r in self._settled
 
     def capped_by(self, j: int) -> list[int]:
-        """The rows whose interval a law may stop at row ``j`` (``needed``): those it bounds."""
+        """The rows whose interval a law may stop at row ``j`` (``needed``): those it bounds,
+        and their versions' twins (a cell counting the same units is capped as its twin is:
+        ``needed`` applies every twin's laws)."""
         return [
-            m
+            t
             for law, c in self._in_laws.get(j, ())
             if c > 0
             for m, coef in self._law_coefs[law].items()
             if coef < 0
+            for t in self._alike(
+                m, self._twins[(self.rows[m].period, same_units(self.rows[m].key))]
+            )
         ]
 
     def freely_moves(self, r: int, maximise: bool) -> bool:
@@ -1223,6 +1233,14 @@ class _RegionAudit:
         )
         opened = ((r, whole), first, np.array(costs, dtype=np.float64))
         self._opened = opened
+        self._phantom_matrix = sparse.csc_matrix(
+            (
+                np.array(values, dtype=np.float64),
+                np.array(index, dtype=np.int32),
+                np.array([*starts, len(index)], dtype=np.int32),
+            ),
+            shape=(self._lp_matrix.shape[0], len(phantoms)),
+        )
         return opened[1], opened[2]
 
     def _column(self, kind: _Kind) -> tuple[list[int], list[float]]:
@@ -1251,6 +1269,7 @@ class _RegionAudit:
             return
         first = self._opened[1]
         self._opened = None
+        self._phantom_matrix = None
         added = self.highs.getNumCol() - first
         if added:
             self.highs.deleteCols(added, np.arange(first, first + added, dtype=np.int32))
@@ -1282,7 +1301,7 @@ class _RegionAudit:
                 atoms_end = cols.size - hypothetical_costs.size
                 value = float(cols[row.cols] @ row.coefs + cols[atoms_end:] @ hypothetical_costs)
                 reached = value >= enough - 1e-6 if maximise else value <= enough + 1e-6
-                if reached and self._satisfies(cols, np.asarray(solution.row_value)):
+                if reached and self._satisfies(cols):
                     self._reached = value
                     self._learn(cols, atoms_end)
                     return None
@@ -1290,12 +1309,17 @@ class _RegionAudit:
         finally:
             highs.setOptionValue("simplex_iteration_limit", _NO_LIMIT)
 
-    def _satisfies(self, cols: npt.NDArray[np.float64], activity: npt.NDArray[np.float64]) -> bool:
+    def _satisfies(self, cols: npt.NDArray[np.float64]) -> bool:
         """Whether a solution the simplex stopped at is feasible: no negative size, every
         published row at its value (a quantile's size at least its floor; HiGHS's
-        tolerances)."""
+        tolerances). The rows' values are recomputed from the columns (A·x), not taken from
+        the solver's row activities: a stop before the optimum is believed only on what it
+        shows, since it is what proves an interval open."""
         if cols.size and cols.min() < -1e-9:
             return False
+        activity = self._lp_matrix @ cols[: self.num_atoms]
+        if self._phantom_matrix is not None:
+            activity = activity + self._phantom_matrix @ cols[self.num_atoms :]
         gap = np.maximum(self._lp_low - activity, activity - self._lp_high)[self._lp_published]
         return not gap.size or float(gap.max()) <= 1e-6
 
