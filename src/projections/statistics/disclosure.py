@@ -1464,9 +1464,11 @@ def _parts(
     each version's cells, ``lookups``: the version's contributions and its cells' rows), units
     with the same vector merged into an atom, and atoms grouped by the regions they tie
     together; ``legacy``: the earlier versions made without the laws. Worked out on arrays:
-    a large quarter with three earlier versions has 265,205 units' vectors. The atoms' order
-    is the order their first unit appears in (this release's units first, then each earlier
-    version's), as the simplex's warm starts were measured."""
+    a large quarter with three earlier versions has 265,205 units' vectors. The atoms are
+    numbered in the order of their vectors (each a list of (row, amount) by row), not of their
+    units: the units' order (their ids, random at load) must not change which atom is which,
+    since the simplex's path and the cap on hypothetical types (rarest first, ties by atom)
+    depend on it, and a release must be a function of its population alone."""
     # Every (unit, row, amount) entry, in the order of the versions and of their units.
     unit_index: dict[str, int] = {}
     entry_units, entry_rows, entry_amounts = [], [], []
@@ -1493,7 +1495,7 @@ def _parts(
     ends = np.r_[starts[1:], units.size].astype(np.int64)
     if not units.size:
         starts = ends = np.empty(0, np.int64)
-    # Units with the same vector: one atom, numbered in the order of its first unit.
+    # Units with the same vector: one atom.
     pairs = np.empty((units.size, 2), dtype=np.int64)
     pairs[:, 0], pairs[:, 1] = at, amounts
     raw = pairs.tobytes()
@@ -1508,6 +1510,11 @@ def _parts(
             sizes.append(0)
             first_of.append(start // 16)
         sizes[c] += 1
+    # Renumbered in their vectors' order (``atom_of`` holds them in the order numbered).
+    vectors = [np.frombuffer(vector, dtype=np.int64).tolist() for vector in atom_of]
+    canonical = sorted(range(len(sizes)), key=vectors.__getitem__)
+    sizes = [sizes[c] for c in canonical]
+    first_of = [first_of[c] for c in canonical]
     # The regions each unit ties together (units never cross regions in practice).
     region_names = sorted({row.key.region for row in rows})
     region_id = {name: i for i, name in enumerate(region_names)}
