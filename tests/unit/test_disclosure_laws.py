@@ -553,19 +553,40 @@ def test_withholding_a_cell_names_every_interval_a_law_stopped_at_it() -> None:
 
 def test_a_solution_the_simplex_stopped_at_is_checked_on_its_own_columns() -> None:
     """An early stop proves an interval open only if its solution keeps every published row:
-    the rows are recomputed from the solution's columns (the units' true sizes keep them; one
-    unit more of a type counting in a published reason does not), never read from the
-    solver."""
+    the rows are recomputed from the solution's columns, the atoms' and the audited cell's
+    hypothetical types' alike (the units' true sizes keep them; one unit more of an atom or of
+    a type counting in a published reason does not; one unit of an atom swapped for a type
+    counting in the same published rows and laws does), never read from the solver."""
     blocked = blocks("blocked")
     reasons = [blocks("reason:waiting_list"), blocks("reason:funding")]
     units = {f"u{i}": {blocked: 1, reasons[0 if i < 9 else 1]: 1} for i in range(14)}
     subject = population(units, [CountCell(blocked), *(CountCell(r, blocked) for r in reasons)])
     (model,) = _build(subject, {reasons[0]: 9, reasons[1]: 5}, [blocked], (), {}, laws=True)
-    first, costs = model._open(model.index[(None, blocked)])
+    audited = model.index[(None, blocked)]
+    first, costs = model._open(audited)
+    kinds = model._phantoms[(audited, False)]
     truth = np.concatenate([model.atom_sizes.astype(np.float64), np.zeros(costs.size)])
     assert first == model.num_atoms
+    assert len(kinds) == costs.size > 0
     assert model._satisfies(truth)
+
+    def unit(column: int) -> np.ndarray:
+        return np.eye(truth.size)[column]
+
+    def footprint(kind: Iterable[tuple[int, float]]) -> tuple[object, ...]:
+        return (
+            sorted((r, a) for r, a in kind if model.rows[r].published),
+            sorted((law, v) for law, v in model._law_values(kind).items() if v),
+        )
+
     for atom in range(model.num_atoms):
-        one_more = truth.copy()
-        one_more[atom] += 1
-        assert not model._satisfies(one_more)
+        assert not model._satisfies(truth + unit(atom))
+    swapped = 0
+    for p, kind in enumerate(kinds):
+        assert any(model.rows[r].published for r, _ in kind)  # (so one more breaks a row)
+        assert not model._satisfies(truth + unit(first + p))
+        for atom in range(model.num_atoms):
+            if footprint(model._atom(atom)) == footprint(kind):
+                assert model._satisfies(truth - unit(atom) + unit(first + p))
+                swapped += 1
+    assert swapped >= len(kinds)

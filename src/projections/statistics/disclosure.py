@@ -1317,6 +1317,9 @@ class _RegionAudit:
         shows, since it is what proves an interval open."""
         if cols.size and cols.min() < -1e-9:
             return False
+        opened = 0 if self._phantom_matrix is None else self._phantom_matrix.shape[1]
+        if cols.size != self.num_atoms + opened:  # (columns this check does not know of)
+            return False
         activity = self._lp_matrix @ cols[: self.num_atoms]
         if self._phantom_matrix is not None:
             activity = activity + self._phantom_matrix @ cols[self.num_atoms :]
