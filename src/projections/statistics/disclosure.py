@@ -326,6 +326,11 @@ class _RegionAudit:
         self.index = {(row.release, row.key): i for i, row in enumerate(rows)}
         self._columns = atoms
         self.atom_sizes = sizes
+        #: What :meth:`_holders`, :meth:`_lowering` and :meth:`_atom` found: each depends on
+        #: the model's structure only, which never changes, and is asked again for every type.
+        self._holders_of: dict[int, frozenset[int]] = {}
+        self._lowering_of: dict[int, frozenset[int]] = {}
+        self._atoms: dict[int, _Kind] = {}
         #: Row → the rows it structurally holds (its group, its all-sectors cell, transitively)
         #: and the rows that hold it (their inverse): what a unit counting in it counts in too.
         self._held_by: dict[int, set[int]] = defaultdict(set)
@@ -706,14 +711,19 @@ class _RegionAudit:
 
     def _atom(self, c: int) -> tuple[tuple[int, float], ...]:
         """Atom ``c``'s column: (row, coefficient) for every row it counts in, by row."""
-        start, end = self._columns.indptr[c], self._columns.indptr[c + 1]
-        return tuple(
-            zip(
-                self._columns.indices[start:end].tolist(),
-                self._columns.data[start:end].astype(np.float64).tolist(),
-                strict=True,
+        found = self._atoms.get(c)
+        if found is None:
+            if len(self._atoms) >= _REMEMBERED:
+                self._atoms.clear()
+            start, end = self._columns.indptr[c], self._columns.indptr[c + 1]
+            found = self._atoms[c] = tuple(
+                zip(
+                    self._columns.indices[start:end].tolist(),
+                    self._columns.data[start:end].astype(np.float64).tolist(),
+                    strict=True,
+                )
             )
-        )
+        return found
 
     def _rarest_in(self, r: int) -> list[int]:
         """The atoms counting in row ``r``, the rarest first (at most ``4 · _HYPOTHETICAL_TYPES
@@ -770,33 +780,40 @@ class _RegionAudit:
             base = (row.release, row.key._replace(sector=ALL_SECTORS))
         return self.index.get(base, start)
 
-    def _lowering(self, start: int) -> set[int]:
+    def _lowering(self, start: int) -> frozenset[int]:
         """The rows a unit no longer counts in when it no longer counts in ``start``: the row,
         its parts, and, for a sector's row, the region's row of the category and its parts."""
+        found = self._lowering_of.get(start)
+        if found is not None:
+            return found
         dependents = self._held_by.get(start, set()) | {start}
         row = self.rows[start]
         if row.key.sector != ALL_SECTORS:
             whole = self.index.get((row.release, row.key._replace(sector=ALL_SECTORS)))
             if whole is not None:
                 dependents |= self._held_by.get(whole, set()) | {whole}
-        return dependents
+        found = self._lowering_of[start] = frozenset(dependents)
+        return found
 
-    def _own_sector(self, start: int, atom: tuple[tuple[int, float], ...]) -> set[int]:
+    def _own_sector(self, start: int, atom: tuple[tuple[int, float], ...]) -> frozenset[int]:
         """For an all-sectors row: its sector's row for the sector ``atom``'s units are in, and
         what holds that (a unit counts in its sector's cell as in the region's)."""
         row = self.rows[start]
         if row.key.sector != ALL_SECTORS:
-            return set()
+            return frozenset()
         for r, _ in atom:
             other = self.rows[r]
             if other.release == row.release and other.key.sector != ALL_SECTORS:
                 j = self.index.get((row.release, row.key._replace(sector=other.key.sector)))
-                return self._holders(j) if j is not None else set()
-        return set()
+                return self._holders(j) if j is not None else frozenset()
+        return frozenset()
 
-    def _holders(self, start: int) -> set[int]:
+    def _holders(self, start: int) -> frozenset[int]:
         """The rows a unit counting in row ``start`` counts in by the tables' structure: the
         group, and the all-sectors cell of the same table and category, transitively."""
+        found = self._holders_of.get(start)
+        if found is not None:
+            return found
         seen = {start}
         todo = [start]
         while todo:
@@ -812,7 +829,8 @@ class _RegionAudit:
                 if j is not None and j not in seen:
                     seen.add(j)
                     todo.append(j)
-        return seen
+        found = self._holders_of[start] = frozenset(seen)
+        return found
 
     def _model(self) -> highspy.Highs:
         highs = _highs()
@@ -1262,6 +1280,7 @@ class _RegionAudit:
         self._phantoms.clear()
         self._completed.clear()
         self._columns_of.clear()
+        self._atoms.clear()
 
     def close(self) -> None:
         """Take the audited row's hypothetical unit types out of the model again."""
