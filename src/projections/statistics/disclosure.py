@@ -447,6 +447,8 @@ class _RegionAudit:
         #: Each law's terms over the atoms (a row per law), and whether it is an equality.
         self._law_rows = over_atoms
         self._law_equal = np.array([law.equal for law in laws], dtype=bool)
+        #: The same, for the interpreter's loops (a numpy bool per look-up costs more).
+        self._equal: list[bool] = self._law_equal.tolist()
         #: Row → (law, coefficient) for every law it is in: a hypothetical type's column there.
         self._in_laws: dict[int, list[tuple[int, float]]] = {}
         for i, law in enumerate(laws):
@@ -455,19 +457,22 @@ class _RegionAudit:
         self._law_coefs = [dict(zip(law.rows, law.coefs, strict=True)) for law in laws]
 
     def _law_values(self, column: Iterable[tuple[int, float]]) -> dict[int, float]:
-        """A column's value in each law it is in (rows → amounts, as a type is)."""
-        values: dict[int, float] = defaultdict(float)
+        """A column's value in each law it is in (rows → amounts, as a type is). (Asked for
+        every hypothetical type, some several times: written for the interpreter.)"""
+        values: dict[int, float] = {}
+        found = values.get
+        in_laws = self._in_laws.get
         for r, a in column:
-            for law, c in self._in_laws.get(r, ()):
-                values[law] += c * a
+            laws = in_laws(r)
+            if laws:
+                for law, c in laws:
+                    values[law] = found(law, 0.0) + c * a
         return values
 
     def _keeps_laws(self, changes: Mapping[int, float]) -> bool:
         """Whether moving units by ``changes`` (law → change of its value) keeps every law
         whatever the units: no equality moves, no inequality goes down."""
-        return all(
-            abs(v) <= 1e-9 if self._law_equal[law] else v >= -1e-9 for law, v in changes.items()
-        )
+        return all(abs(v) <= 1e-9 if self._equal[law] else v >= -1e-9 for law, v in changes.items())
 
     def _hypothetical(self, start: int, whole: bool = False) -> list[tuple[tuple[int, float], ...]]:
         """Unit types a reader cannot rule out for withheld row ``start``: units like those that
@@ -568,13 +573,13 @@ class _RegionAudit:
         vector = dict(kind)
         values = self._law_values(vector.items())
         for _ in range(_COMPLETION_STEPS):
-            broken = next(
+            broken = min(
                 (
                     law
-                    for law, v in sorted(values.items())
-                    if (abs(v) > 1e-9 if self._law_equal[law] else v < -1e-9)
+                    for law, v in values.items()
+                    if (abs(v) > 1e-9 if self._equal[law] else v < -1e-9)
                 ),
-                None,
+                default=None,
             )
             if broken is None:
                 return tuple(sorted(vector.items()))
@@ -695,7 +700,7 @@ class _RegionAudit:
             after = self._law_values((r, a) for r, a in counted.items() if r not in drop)
             more: set[int] = set()
             for law, had in before.items():
-                floor = had if self._law_equal[law] else min(had, 0.0)
+                floor = had if self._equal[law] else min(had, 0.0)
                 if after.get(law, 0.0) < floor - 1e-9:
                     for r, coef in self._law_coefs[law].items():
                         if coef < 0 and r in counted and r not in drop:
