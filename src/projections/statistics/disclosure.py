@@ -168,6 +168,10 @@ _HYPOTHETICAL_TYPES = 16
 _COMPLETION_STEPS = 12
 #: How many completed types, and types' columns, a model remembers at most (each a few KiB).
 _REMEMBERED = 50_000
+#: How many atoms' columns (:meth:`_RegionAudit._atom`) a model remembers at most: an atom
+#: of a large region counts in a hundred rows or so (about 12 KiB as Python tuples), and a
+#: cell's whole set of types asks for nearly every atom of it, which are not worth keeping.
+_ATOMS_REMEMBERED = 4_096
 _UNBOUNDED = frozenset(
     {highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible}
 )
@@ -718,7 +722,7 @@ class _RegionAudit:
         """Atom ``c``'s column: (row, coefficient) for every row it counts in, by row."""
         found = self._atoms.get(c)
         if found is None:
-            if len(self._atoms) >= _REMEMBERED:
+            if len(self._atoms) >= _ATOMS_REMEMBERED:
                 self._atoms.clear()
             start, end = self._columns.indptr[c], self._columns.indptr[c + 1]
             found = self._atoms[c] = tuple(
@@ -1286,6 +1290,8 @@ class _RegionAudit:
         self._completed.clear()
         self._columns_of.clear()
         self._atoms.clear()
+        self._holders_of.clear()
+        self._lowering_of.clear()
 
     def close(self) -> None:
         """Take the audited row's hypothetical unit types out of the model again."""
