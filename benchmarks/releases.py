@@ -135,9 +135,10 @@ def catch_up_statistics(settings: Settings) -> dict[str, Any]:
 
 
 def cells_digest(releases: Releases, number: int, tables: Sequence[str]) -> str:
-    """SHA-256 of every cell of release ``number`` as stored (per table and region, in order):
-    two runs released the same numbers, withheld the same cells for the same reasons, exactly
-    when their digests are equal."""
+    """SHA-256 of every cell of release ``number`` as stored and served (per table and region,
+    in order): equal digests, the same numbers published and the same cells withheld. A served
+    cell's reason is ``suppressed`` for most rules (``store.public_reason``), so which rule
+    withheld it is compared by ``withheld_by_rule`` beside it, not by the digest."""
     digest = hashlib.sha256()
     for table in sorted(tables):
         for region, rows in releases.store.cells(number, table).items():
@@ -173,7 +174,11 @@ def release_periods(settings: Settings, periods: Sequence[Period]) -> dict[str, 
                 "withheld_counts_audited": made.audit.withheld_counts_audited,
                 "earlier_versions": made.audit.earlier_versions,
                 "tables": {
-                    t.name: {"cells": t.cells, "published_share": t.published_share}
+                    t.name: {
+                        "cells": t.cells,
+                        "published_share": t.published_share,
+                        "withheld_by_rule": dict(sorted(t.withheld_by_rule.items())),
+                    }
                     for t in made.tables
                 },
                 "flow_region_cells_published": round(
