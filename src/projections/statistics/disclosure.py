@@ -1528,10 +1528,11 @@ def _parts(
     ends = np.r_[starts[1:], units.size].astype(np.int64)
     if not units.size:
         starts = ends = np.empty(0, np.int64)
-    # Units with the same vector: one atom.
+    # Units with the same vector: one atom. Each (row, amount) as 8 bytes big-endian with the
+    # sign bit flipped, so that comparing two vectors' bytes compares their numbers.
     pairs = np.empty((units.size, 2), dtype=np.int64)
     pairs[:, 0], pairs[:, 1] = at, amounts
-    raw = pairs.tobytes()
+    raw = (pairs.view(np.uint64) ^ np.uint64(1 << 63)).astype(">u8").tobytes()
     atom_of: dict[bytes, int] = {}
     sizes: list[int] = []
     first_of: list[int] = []
@@ -1543,8 +1544,9 @@ def _parts(
             sizes.append(0)
             first_of.append(start // 16)
         sizes[c] += 1
-    # Renumbered in their vectors' order (``atom_of`` holds them in the order numbered).
-    vectors = [np.frombuffer(vector, dtype=np.int64).tolist() for vector in atom_of]
+    # Renumbered in their vectors' order (``atom_of`` holds them in the order numbered), as
+    # bytes (8 a number, where a list of Python numbers per atom would take about 36).
+    vectors = list(atom_of)
     canonical = sorted(range(len(sizes)), key=vectors.__getitem__)
     sizes = [sizes[c] for c in canonical]
     first_of = [first_of[c] for c in canonical]
