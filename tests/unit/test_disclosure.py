@@ -13,6 +13,7 @@ from benchmarks.disclosure import synthetic_population
 
 from projections.statistics.disclosure import (
     AuditFailed,
+    _build,
     audit,
     protect,
     released_quantiles,
@@ -355,6 +356,28 @@ def test_a_release_is_a_function_of_its_population_not_of_its_units_ids_or_order
         renamed = [(f"x{rng.getrandbits(64):016x}", c) for c in subject.contributions.values()]
         rng.shuffle(renamed)
         assert released(dataclasses.replace(subject, contributions=dict(renamed))) == expected
+
+
+def test_atoms_are_numbered_in_the_order_of_their_vectors() -> None:
+    """What makes a release independent of its units' ids: atom ``c`` comes before ``c + 1``
+    in the numbers of their (row, amount) vectors (the atoms are keyed and sorted as bytes,
+    which must compare as the numbers do: rows and amounts past 255 and 65,535 included)."""
+    rng = random.Random(3)
+    cells = [flow("r", ALL_SECTORS, f"c{i:03}") for i in range(600)]
+    contributions = {
+        f"u{u}": {
+            cell: rng.choice([1, 2, 255, 256, 257, 65_536, rng.randrange(1, 70_000)])
+            for cell in rng.sample(cells, 3)
+        }
+        for u in range(300)
+    }
+    subject = Population(YEAR, contributions, {c: CountCell(c) for c in cells}, {}, {})
+
+    (part,) = _build(subject, {}, cells, (), {}, laws=False)
+
+    vectors = [[x for pair in part._atom(c) for x in pair] for c in range(part.num_atoms)]
+    assert part.num_atoms == 300
+    assert vectors == sorted(vectors)
 
 
 def test_a_realistic_region_publishes_most_of_its_region_by_year_flow_cells() -> None:
