@@ -282,15 +282,18 @@ class _Row:
 _Kind = tuple[tuple[int, float], ...]
 
 
+_K = TypeVar("_K")
 _T = TypeVar("_T")
 
 
-def _remembered(cache: dict[_Kind, _T], kind: _Kind, work: Callable[[_Kind], _T]) -> _T:
-    """``work(kind)``, remembered in ``cache``; a full cache is emptied first (a year's types
-    are many: memory stays bounded, ``_REMEMBERED``)."""
+def _remembered(
+    cache: dict[_K, _T], kind: _K, work: Callable[[_K], _T], limit: int = _REMEMBERED
+) -> _T:
+    """``work(kind)``, remembered in ``cache``; a full cache (``limit``) is emptied first (a
+    year's types are many: memory stays bounded)."""
     found = cache.get(kind)
     if found is None:
-        if len(cache) >= _REMEMBERED:
+        if len(cache) >= limit:
             cache.clear()
         found = cache[kind] = work(kind)
     return found
@@ -500,7 +503,7 @@ class _RegionAudit:
         withholding. Where the full set is decisive without a programme ("every unit taken
         out" touches withheld rows only), :meth:`freely_moves` decides instead; where the
         capped set finds the cell narrowed, the ``whole`` set decides (:meth:`bound`)."""
-        twins = self._twins[(self.rows[start].period, same_units(self.rows[start].key))]
+        twins = self._twins_of(start)
         cap = None if whole else _HYPOTHETICAL_TYPES
         lowered: list[tuple[tuple[int, float], ...]] = []
         atoms = self._rarest_first(twins, whole)
@@ -714,25 +717,29 @@ class _RegionAudit:
             drop = drop | more
         return drop
 
+    def _twins_of(self, r: int) -> list[int]:
+        """Row ``r``'s cell in every version of its period, and the cells counting the same
+        units (``_twins``)."""
+        row = self.rows[r]
+        return self._twins[(row.period, same_units(row.key))]
+
     def _alike(self, r: int, twins: Sequence[int]) -> list[int]:
         """Row ``r`` and the rows of its version counting the same units (its twins there)."""
         return [t for t in twins if self.rows[t].release == self.rows[r].release]
 
     def _atom(self, c: int) -> tuple[tuple[int, float], ...]:
         """Atom ``c``'s column: (row, coefficient) for every row it counts in, by row."""
-        found = self._atoms.get(c)
-        if found is None:
-            if len(self._atoms) >= _ATOMS_REMEMBERED:
-                self._atoms.clear()
-            start, end = self._columns.indptr[c], self._columns.indptr[c + 1]
-            found = self._atoms[c] = tuple(
-                zip(
-                    self._columns.indices[start:end].tolist(),
-                    self._columns.data[start:end].astype(np.float64).tolist(),
-                    strict=True,
-                )
+        return _remembered(self._atoms, c, self._atom_column, _ATOMS_REMEMBERED)
+
+    def _atom_column(self, c: int) -> tuple[tuple[int, float], ...]:
+        start, end = self._columns.indptr[c], self._columns.indptr[c + 1]
+        return tuple(
+            zip(
+                self._columns.indices[start:end].tolist(),
+                self._columns.data[start:end].astype(np.float64).tolist(),
+                strict=True,
             )
-        return found
+        )
 
     def _rarest_in(self, r: int) -> list[int]:
         """The atoms counting in row ``r``, the rarest first (at most ``4 · _HYPOTHETICAL_TYPES
@@ -877,13 +884,10 @@ class _RegionAudit:
         lp.row_upper_ = self._lp_high.copy()
         # The published rows of every column, in the column's order of rows (LP rows are
         # numbered in the rows' order, so that order is kept), then its laws.
-        matrix = sparse.vstack(
-            [self._columns[np.fromiter(self._lp_row, dtype=np.int64), :], self._law_rows]
-        ).tocsc()
+        #: The rows that are LP rows, in their order (the laws' rows follow them).
+        self._lp_rows = np.fromiter(self._lp_row, dtype=np.int64)
+        matrix = sparse.vstack([self._columns[self._lp_rows, :], self._law_rows]).tocsc()
         matrix.sort_indices()
-        #: The atoms' columns as passed to HiGHS: what a stopped solution's rows are recomputed
-        #: from (``_satisfies``), rather than believed.
-        self._lp_matrix = matrix
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
         lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
@@ -918,7 +922,7 @@ class _RegionAudit:
         lists" is protected by leaving room below twelve; above twelve there is none to leave."""
         row = self.rows[r]
         low, high = protection_interval(row.value, k)
-        alike = self._alike(r, self._twins[(row.period, same_units(row.key))])
+        alike = self._alike(r, self._twins_of(r))
         holders: list[float] = [
             self.rows[h].value
             for t in alike
@@ -1005,9 +1009,7 @@ class _RegionAudit:
             if c > 0
             for m, coef in self._law_coefs[law].items()
             if coef < 0
-            for t in self._alike(
-                m, self._twins[(self.rows[m].period, same_units(self.rows[m].key))]
-            )
+            for t in self._alike(m, self._twins_of(m))
         ]
 
     def freely_moves(self, r: int, maximise: bool) -> bool:
@@ -1016,8 +1018,7 @@ class _RegionAudit:
         or every unit counting in it can be taken out of it while only withheld rows change.
         Most withheld cells of a small region are decided so. Both are exact for the model
         (the types exist in it), so :func:`audit` decides them alike."""
-        row = self.rows[r]
-        twins = self._twins[(row.period, same_units(row.key))]
+        twins = self._twins_of(r)
         if maximise:
             return any(
                 all(not self.rows[h].published for h, _ in kind)
@@ -1266,7 +1267,7 @@ class _RegionAudit:
                 np.array(index, dtype=np.int32),
                 np.array([*starts, len(index)], dtype=np.int32),
             ),
-            shape=(self._lp_matrix.shape[0], len(phantoms)),
+            shape=(self._lp_low.size, len(phantoms)),
         )
         return opened[1], opened[2]
 
@@ -1350,7 +1351,10 @@ class _RegionAudit:
         opened = 0 if self._phantom_matrix is None else self._phantom_matrix.shape[1]
         if cols.size != self.num_atoms + opened:  # (columns this check does not know of)
             return False
-        activity = self._lp_matrix @ cols[: self.num_atoms]
+        atoms = cols[: self.num_atoms]
+        activity = np.concatenate(
+            [(self._rows_over_atoms @ atoms)[self._lp_rows], self._law_rows @ atoms]
+        )
         if self._phantom_matrix is not None:
             activity = activity + self._phantom_matrix @ cols[self.num_atoms :]
         gap = np.maximum(self._lp_low - activity, activity - self._lp_high)[self._lp_published]
