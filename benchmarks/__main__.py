@@ -115,7 +115,7 @@ def parser() -> argparse.ArgumentParser:
         "--size",
         type=int,
         default=None,
-        help="trajectories, referred over two years (default 1200)",
+        help="trajectories, referred over two years (default 2000)",
     )
     demo.add_argument("--data-dir", default="var", help="the embedded data dir (default var)")
     demo.add_argument("--seed", type=int, default=7, help="the workload's seed (default 7)")

@@ -151,8 +151,9 @@ def synthetic_population(
 
 
 def measure(units: int, regions: int = 10, seed: int = 1, k: int = 10) -> dict[str, float]:
-    """Seconds ``protect`` takes on one synthetic population, and what it publishes (with
-    releases' default model, rule set 2: without the laws, as the saved results were)."""
+    """Seconds ``protect`` takes on one synthetic population, and what it publishes (rule
+    set 2, without the laws: no longer releases' default, kept so that the saved results stay
+    comparable)."""
     population = synthetic_population(units, regions, seed)
     started = time.perf_counter()
     protected = protect(population, k, laws=False)

@@ -165,6 +165,9 @@ def release_periods(settings: Settings, periods: Sequence[Period]) -> dict[str, 
             ]
             found[str(period)] = {
                 "number": made.number,
+                # What the release step used, which --no-laws cannot lower for a year an
+                # earlier release of which held the laws (the run's "rule_set" is the flag's).
+                "rule_set": made.rule_set,
                 "seconds": round(seconds, 2),
                 # This process's CPU (the audit's threads included; the database's not): on a
                 # shared machine, what the wall-clock seconds do not say.
@@ -241,7 +244,7 @@ def run(
     chosen: Sequence[str] = (),
     check_export: bool = True,
     loaded: Target | None = None,
-    laws: bool = False,
+    laws: bool = True,
     grid: Grid = "years",
 ) -> dict[str, Any]:
     as_of = default_as_of()
@@ -264,7 +267,7 @@ def run(
     }
     with nullcontext(loaded) if loaded is not None else target_of() as target:
         settings = target.settings()
-        # Rule set 3 where --laws says so (RODEDRAAD_STATISTICS_LAWS=true); the grid as chosen
+        # Rule set 3 unless --no-laws (RODEDRAAD_STATISTICS_LAWS=false); the grid as chosen
         # (RODEDRAAD_STATISTICS_GRID).
         statistics = dataclasses.replace(settings.statistics, laws=laws, grid=grid)
         settings = dataclasses.replace(settings, statistics=statistics)
@@ -321,8 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="that store's data directory")
     parser.add_argument(
         "--laws",
-        action="store_true",
-        help="release under rule set 3, the audit holding the laws (RODEDRAAD_STATISTICS_LAWS)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="release under rule set 3, the audit holding the laws (the default); --no-laws: "
+        "rule set 2, as RODEDRAAD_STATISTICS_LAWS=false would",
     )
     args = parser.parse_args(argv)
     if (args.database_url is None) != (args.data_dir is None):

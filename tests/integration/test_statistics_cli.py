@@ -116,7 +116,7 @@ def test_exporting_a_release_that_does_not_exist_says_so(
 def test_a_year_begun_without_the_laws_is_finished_with_them(
     own_settings: Settings, record: CareRecord, rodedraad: Rodedraad
 ) -> None:
-    """A deployment turns ``RODEDRAAD_STATISTICS_LAWS`` on in the middle of a year: its next
+    """A deployment upgrades to the laws (the default) in the middle of a year: its next
     quarter is made under rule set 3, audited with the laws against the quarter released
     without them (narrowed no further than that one narrows itself, not refused for it), and
     releasing that earlier quarter again makes a revision under the new rules."""
@@ -128,7 +128,8 @@ def test_a_year_begun_without_the_laws_is_finished_with_them(
     rodedraad.monkeypatch.setenv("RODEDRAAD_STATISTICS_LAWS", "false")
     code, _, err = rodedraad(own_settings, "statistics", "release", "--period", str(first))
     assert code == 0, err
-    rodedraad.monkeypatch.setenv("RODEDRAAD_STATISTICS_LAWS", "true")
+    # Upgraded to the default: the setting left out, as a deployment that never set it.
+    rodedraad.monkeypatch.delenv("RODEDRAAD_STATISTICS_LAWS")
     code, out, err = rodedraad(own_settings, "statistics", "release", "--period", str(second))
     assert code == 0, err
     assert out.startswith(f"release 2: {second} at log position ")

@@ -68,8 +68,9 @@ def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str, messa
     assert "RODEDRAAD_" in str(refused.value)
 
 
-def test_the_statistics_audit_holds_the_laws_only_when_told_to() -> None:
-    assert not Settings.from_env({}).statistics.laws
+def test_the_statistics_audit_holds_the_laws_unless_told_not_to() -> None:
+    assert Settings.from_env({}).statistics.laws
+    assert not Settings.from_env({"RODEDRAAD_STATISTICS_LAWS": "false"}).statistics.laws
     assert Settings.from_env({"RODEDRAAD_STATISTICS_LAWS": "true"}).statistics.laws
     with pytest.raises(SettingsError, match="RODEDRAAD_STATISTICS_LAWS"):
         Settings.from_env({"RODEDRAAD_STATISTICS_LAWS": "yes"})

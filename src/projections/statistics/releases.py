@@ -194,7 +194,7 @@ class Releases:
     deployment: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: Audit with the laws every unit keeps (rule set 3; ``RODEDRAAD_STATISTICS_LAWS``).
-    laws: bool = False
+    laws: bool = True
     #: The periods released: quarters or years, never both (``model.Grid``;
     #: ``RODEDRAAD_STATISTICS_GRID``).
     grid: Grid = "years"
