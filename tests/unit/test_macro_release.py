@@ -1,6 +1,8 @@
 """A macro release merges deployments' exported releases and applies the rules again, with the
 largest k of its inputs, knowing only what the inputs published."""
 
+import math
+
 import msgspec
 import pytest
 
@@ -174,3 +176,105 @@ def test_a_process_map_released_under_a_smaller_k_is_left_out_of_the_merge() -> 
     dynamics = next(table for table in merged.tables if table.name == "dynamics")
     assert {cell.region for cell in dynamics.cells} == {"east-1"}
     assert [cell.value for cell in dynamics.cells] == [25, 15, 40]
+
+
+def _participation(region: str, **parts: float) -> list[CellDocument]:
+    """A region's consultations and the client's involvement in them (a partition: each
+    consultation has one involvement), all sectors only."""
+    return [count(region, "*", category, value) for category, value in parts.items()]
+
+
+def test_a_part_withheld_again_is_not_given_away_by_its_whole_and_the_other_parts() -> None:
+    """A deployment at k = 5 publishes 50 consultations: 35 with the client present, 10
+    consulted beforehand, 5 not involved. Merged with one at k = 10, the 5 is withheld again;
+    with the 50, the 35 and the 10 published, every reader knows it is 5 (each consultation has
+    one involvement, a law of the tables whatever the rule set): one of them must go too."""
+    cells = _participation(
+        "west-1",
+        consultations=50,
+        **{"client:present": 35, "client:consulted_beforehand": 10, "client:not_involved": 5},
+    )
+    west = msgspec.structs.replace(
+        release("west", {"west-1": []}, k=5),
+        tables=[TableDocument("participation", cells, withheld_by_rule={}, published_share=1.0)],
+    )
+    east = release("east", {"east-1": referrals("east-1", total=80, youth=40, disability=40)})
+    merged = _merge(west, east)
+    (table,) = [t for t in merged.tables if t.name == "participation"]
+    by_category = {c.category: c for c in table.cells}
+    assert by_category["client:not_involved"].withheld == "suppressed"
+    published = [
+        c.category
+        for c in table.cells
+        if c.category != "client:not_involved" and c.value is not None
+    ]
+    assert len(published) < 3, f"{published} published: the withheld 5 follows from them"
+    # The smallest of the cells the bound rests on goes: the 10; the 5 and the 10 then make 15.
+    assert published == ["client:present", "consultations"]
+
+
+def _tables(
+    deployment: str, k: int, tables: dict[str, list[CellDocument]], regions: list[str]
+) -> ReleaseDocument:
+    return msgspec.structs.replace(
+        release(deployment, {region: [] for region in regions}, k=k),
+        tables=[
+            TableDocument(name, cells, withheld_by_rule={}, published_share=1.0)
+            for name, cells in tables.items()
+        ],
+    )
+
+
+def test_a_law_across_tables_is_held_too() -> None:
+    """Every signed plan has one signatory: the procedures table's 29 signed plans less the
+    participation table's 20 signed by the client are the 9 signed by a representative, whom
+    the larger k withholds again; the merge withholds the 20 too (the smaller of the two cells
+    that say it), and the audit finds both open over their intervals."""
+    west = _tables(
+        "west",
+        5,
+        {
+            "procedures": [count("west-1", "*", "plan_signed", 29)],
+            "participation": [
+                count("west-1", "*", "signatory:client", 20),
+                count("west-1", "*", "signatory:representative", 9),
+            ],
+        },
+        ["west-1"],
+    )
+    east = release("east", {"east-1": referrals("east-1", total=80, youth=40, disability=40)})
+    merged, audit = merge_with_audit(
+        [west, east], deployment="forum", number=1, computed_at=COMPUTED_AT
+    )
+    cells = {
+        (t.name, c.category): c for t in merged.tables for c in t.cells if c.region == "west-1"
+    }
+    assert cells[("participation", "signatory:representative")].withheld == "suppressed"
+    assert cells[("participation", "signatory:client")].withheld == "suppressed"
+    assert cells[("procedures", "plan_signed")].value == 29
+    representative = next(f for f in audit if f.key.category == "signatory:representative")
+    assert (representative.low, representative.high) == (0, 29)
+    assert all(finding.protected for finding in audit)
+
+
+def test_a_relation_the_published_cells_contradict_is_no_law_of_theirs() -> None:
+    """A release that merged a rare involvement into another category leaves the partition
+    short (50 consultations, 30 + 8 involvements listed): the merge does not refuse it, nor
+    take the 8 withheld again to be the 20 the partition would say; it is audited without it."""
+    cells = [
+        count("west-1", "*", "consultations", 50),
+        count("west-1", "*", "client:present", 30),
+        count("west-1", "*", "client:consulted_beforehand", 8),
+    ]
+    west = _tables("west", 5, {"participation": cells}, ["west-1"])
+    east = release("east", {"east-1": referrals("east-1", total=80, youth=40, disability=40)})
+    merged, audit = merge_with_audit(
+        [west, east], deployment="forum", number=1, computed_at=COMPUTED_AT
+    )
+    (table,) = [t for t in merged.tables if t.name == "participation"]
+    by_category = {c.category: c for c in table.cells}
+    assert by_category["client:consulted_beforehand"].withheld == "suppressed"
+    assert by_category["consultations"].value == 50
+    assert by_category["client:present"].value == 30
+    (finding,) = audit
+    assert (finding.low, finding.high) == (0, math.inf)

@@ -13,37 +13,51 @@ with what the merge knows:
 - a cell withheld in its input stays withheld, for the same rule;
 - a published count below the new k is withheld (``below_k``), and so is one that says all or
   none of its group when the group's value was published (``all_or_none``);
-- secondary suppression: within a region, table and category the ``*`` cell is the sum of the
-  sector cells (exact: each trajectory has one sector). Every count the merge newly withholds
-  is audited by linear programming over those relations, and more cells are withheld (the
-  smallest published one of the failing relation) until each has the range
-  ``model.protection_interval(v, k)`` open. Cells withheld in the inputs need no new audit: the
-  merge only ever withholds more, which leaves their ranges as wide as their deployment's audit
-  found them, or wider;
+- secondary suppression: what a reader knows of a region's counts, across its tables, is that
+  the ``*`` cell is the sum of the sector cells (each trajectory has one sector) and that the
+  laws every trajectory keeps within a release hold summed over them (``laws.py``: parts that
+  sum to their whole, a part within its whole, a process map's edges within their node, …;
+  facts of the tables whatever rule-set the inputs were released under). A relation the
+  published cells contradict is left out (no law of these releases: a category merged into
+  "other", a withheld edge left out of its map). Every count the merge newly withholds is
+  audited by linear programming over those relations, and more cells are withheld (of the
+  published cells the failing bound rests on, the smallest) until each has the range
+  ``model.protection_interval(v, k)`` open. Cells withheld in the inputs need no new audit:
+  the merge only ever withholds more, which leaves their ranges as wide as their deployment's
+  audit found them, or wider;
 - a quantile is withheld when the count of its units is withheld or below k (published, it
   would bound that count: a median of n needs n ≥ 2k), or when fewer than k units would lie on
   either side of it;
 - rates are recomputed from the merged release's published counts only;
 - the ``dynamics`` table (a process map) of an input whose k is smaller than the merged one is
-  left out: its edges add up to its nodes, relations this merge does not audit, so it cannot
-  be protected again here. From an input at the merged k it passes as it was released.
+  left out: a map leaves out its withheld edges, so withholding more of it here could not be
+  told from an edge nobody took. From an input at the merged k it passes as it was released.
 
 Pure: no I/O. Inputs are verified (``document.verify_release``) before they reach it.
 """
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
+import numpy as np
+from scipy import sparse
 from scipy.optimize import linprog
 
 from application.errors import OperatorError
 from projections.statistics.document import CellDocument, ReleaseDocument, TableDocument
 from projections.statistics.dynamics import DYNAMICS
-from projections.statistics.model import ALL_SECTORS, AuditedCell, CellKey, protection_interval
+from projections.statistics.laws import Laws
+from projections.statistics.model import (
+    ALL_SECTORS,
+    AuditedCell,
+    CellKey,
+    Period,
+    protection_interval,
+)
 from projections.statistics.store import public_reason
 
 
@@ -77,9 +91,9 @@ def merge_with_audit(
         regions = set(document.regions)
         for table in document.tables:
             if table.name == DYNAMICS and document.k < k:
-                # A process map's edges add up to its nodes, relations this merge does not
-                # audit: protected only at its own smaller k, it is left out, not withheld
-                # again (a withheld edge of it is never listed anyway).
+                # Protected only at its own smaller k, a process map is left out, not withheld
+                # again: its withheld edges are not listed, so the merge cannot tell them from
+                # edges nobody took, nor audit an edge withheld here against them.
                 continue
             for cell in table.cells:
                 if cell.region not in regions:
@@ -88,12 +102,13 @@ def merge_with_audit(
                         f"{table.name!r}, but does not list that region among its own"
                     )
             cells_by_table[table.name].extend(table.cells)
-    tables: list[TableDocument] = []
-    audit: list[AuditedCell] = []
+    counts: dict[str, _Counts] = {}
+    others: dict[str, list[CellDocument]] = {}
     for name in sorted(cells_by_table):
-        table, findings = _merge_table(name, cells_by_table[name], k)
-        tables.append(table)
-        audit.extend(findings)
+        counts[name], others[name] = _table_counts(name, cells_by_table[name])
+    newly = {name: _primary(table_counts, k) for name, table_counts in counts.items()}
+    audit = _secondary(counts, newly, k, Period.parse(documents[0].period))
+    tables = [_assemble(name, counts[name], others[name], k) for name in sorted(counts)]
     policies: dict[str, str] = {}
     for document in documents:
         policies.update(document.deadline_policies)
@@ -152,9 +167,8 @@ class _Counts:
         return key in self.withheld and self.withheld[key] is None
 
 
-def _merge_table(
-    name: str, cells: list[CellDocument], k: int
-) -> tuple[TableDocument, list[AuditedCell]]:
+def _table_counts(name: str, cells: list[CellDocument]) -> tuple[_Counts, list[CellDocument]]:
+    """A table's counts as its inputs released them, and its other cells."""
     counts = _Counts({}, {}, {})
     others: list[CellDocument] = []
     for cell in cells:
@@ -167,8 +181,11 @@ def _merge_table(
         counts.known[key] = cell.value
         counts.withheld[key] = _inherited(cell)
         counts.group[key] = cell.group
-    newly = _primary(counts, k)
-    findings = _secondary(name, counts, newly, k)
+    return counts, others
+
+
+def _assemble(name: str, counts: _Counts, others: list[CellDocument], k: int) -> TableDocument:
+    """The merged table: its counts as the rules left them, quantiles and rates after them."""
     merged = [
         CellDocument(
             region=region,
@@ -195,14 +212,11 @@ def _merge_table(
         else cell
         for cell in merged
     ]
-    return (
-        TableDocument(
-            name=name,
-            cells=merged,
-            withheld_by_rule=dict(sorted(withheld.items())),
-            published_share=published / len(merged) if merged else 0.0,
-        ),
-        findings,
+    return TableDocument(
+        name=name,
+        cells=merged,
+        withheld_by_rule=dict(sorted(withheld.items())),
+        published_share=published / len(merged) if merged else 0.0,
     )
 
 
@@ -233,108 +247,257 @@ def _primary(counts: _Counts, k: int) -> set[_Count]:
     return newly
 
 
-def _relations(counts: _Counts) -> dict[tuple[str, str], tuple[_Count, list[_Count]]]:
-    """Per (region, category): the ``*`` cell and its sector cells, where both exist."""
-    sectors: dict[tuple[str, str], list[_Count]] = defaultdict(list)
-    for key in counts.known:
-        region, sector, category = key
-        if sector != ALL_SECTORS:
-            sectors[(region, category)].append(key)
-    return {
-        (region, category): ((region, ALL_SECTORS, category), sorted(members))
-        for (region, category), members in sectors.items()
-        if (region, ALL_SECTORS, category) in counts.known
-    }
+#: (table, region, sector, category): a count cell of the merged release.
+_Cell = tuple[str, str, str, str]
+#: Tolerance of the programmes' answers (counts are whole numbers).
+_TOLERANCE = 1e-6
 
 
-def _secondary(name: str, counts: _Counts, newly: set[_Count], k: int) -> list[AuditedCell]:
-    """Audit every newly withheld count and withhold the smallest published cell of a failing
-    relation until each passes; return the passing findings."""
-    findings: list[AuditedCell] = []
-    audited = set(newly)
-    for total, parts in _relations(counts).values():
-        members = [total, *parts]
-        while True:
-            outcome = _audit(name, counts, total, parts, [m for m in members if m in audited], k)
-            failing = [finding for finding in outcome if not finding.protected]
-            if not failing:
-                findings.extend(outcome)
-                break
-            candidates = [m for m in members if counts.published(m)]
-            if not candidates:  # cannot happen: with all withheld, nothing is bounded
-                raise MergeRefused(
-                    f"table {name!r}: {failing[0].key.text()} stays narrowed with every cell of "
-                    "its relation withheld; report this as a bug"
-                )
-            smallest = min(candidates, key=lambda m: (counts.known[m] or 0.0, m))
-            counts.withheld[smallest] = "secondary"
-            audited.add(smallest)
-    return findings
+@dataclass(slots=True)
+class _Region:
+    """One region's count cells across every table, and the linear relations a reader knows
+    hold between them: ``*`` is the sum of the sectors, and the laws every trajectory keeps
+    within a release (``laws.py``), summed over the trajectories."""
+
+    cells: list[_Cell]
+    counts: dict[str, _Counts]
+    #: Equalities (the sectors' sums, the laws') and inequalities ``≥ 0``, each
+    #: {cell index: coefficient}.
+    equal: list[dict[int, float]]
+    at_least: list[dict[int, float]]
+
+    def value(self, i: int) -> float | None:
+        table, region, sector, category = self.cells[i]
+        return self.counts[table].known[(region, sector, category)]
+
+    def published(self, i: int) -> bool:
+        table, region, sector, category = self.cells[i]
+        return self.counts[table].published((region, sector, category))
+
+    def bounds(self, known: bool = False) -> list[tuple[float, float | None]]:
+        """A published cell is its value (with ``known``, any cell an input published); any
+        other is a count, at least zero."""
+        found: list[tuple[float, float | None]] = []
+        for i in range(len(self.cells)):
+            value = self.value(i)
+            fixed = value is not None and (known or self.published(i))
+            found.append((value, value) if fixed and value is not None else (0, None))
+        return found
 
 
-def _audit(
-    name: str,
-    counts: _Counts,
-    total: _Count,
-    parts: list[_Count],
-    audited: Iterable[_Count],
-    k: int,
-) -> list[AuditedCell]:
-    """The range a reader of the published cells can narrow each ``audited`` cell to, by linear
-    programming over ``total = sum(parts)``, every count at least zero."""
-    audited = list(audited)
-    if not audited:
-        return []
-    unknown = [m for m in [total, *parts] if not counts.published(m)]
-    index = {member: i for i, member in enumerate(unknown)}
-    row = [0.0] * len(unknown)
-    known_side = 0.0  # sum(parts) - total over the published cells, moved to the right
-    for member in [total, *parts]:
-        sign = -1.0 if member == total else 1.0
-        if member in index:
-            row[index[member]] = sign
-        else:
-            known_side -= sign * (counts.known[member] or 0.0)
-    findings = []
-    for member in audited:
-        objective = [0.0] * len(unknown)
-        objective[index[member]] = 1.0
-        low = _optimum(name, member, objective, row, known_side)
-        high = -_optimum(name, member, [-c for c in objective], row, known_side)
-        # Audited cells are those an input published: the merge knows their value.
-        needed_low, needed_high = protection_interval(round(counts.known[member] or 0.0), k)
-        findings.append(
-            AuditedCell(
-                key=CellKey(name, *member),
-                release=None,
-                low=low,
-                high=high,
-                needed_low=needed_low,
-                needed_high=needed_high,
+def _regions(counts: dict[str, _Counts], period: Period) -> list[_Region]:
+    """Per region, its cells and relations (see :class:`_Region`)."""
+    by_region: dict[str, list[_Cell]] = defaultdict(list)
+    for table, table_counts in sorted(counts.items()):
+        for region, sector, category in sorted(table_counts.known):
+            by_region[region].append((table, region, sector, category))
+    regions = []
+    for cells in by_region.values():
+        index = {cell: i for i, cell in enumerate(cells)}
+        sums: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+        for i, (table, region, sector, category) in enumerate(cells):
+            whole = index.get((table, region, ALL_SECTORS, category))
+            if sector != ALL_SECTORS and whole is not None:
+                sums[(table, category)][whole] = 1.0
+                sums[(table, category)][i] = -1.0
+        # Laws with a constant (a trajectory counted at most once) say nothing summed over
+        # an unknown number of trajectories; the sectors' sums are stated above already.
+        found = Laws([(None, period, CellKey(*cell)) for cell in cells]).laws
+        laws = [law for law in found if law.constant == 0 and law.name != ("sectors",)]
+        regions.append(
+            _Region(
+                cells,
+                counts,
+                equal=[*sums.values()]
+                + [dict(zip(law.rows, law.coefs, strict=True)) for law in laws if law.equal],
+                at_least=[
+                    dict(zip(law.rows, law.coefs, strict=True)) for law in laws if not law.equal
+                ],
             )
         )
+    return regions
+
+
+def _secondary(
+    counts: dict[str, _Counts], newly: dict[str, set[_Count]], k: int, period: Period
+) -> list[AuditedCell]:
+    """Audit every newly withheld count against what a reader knows of its region (the
+    sectors' sums and the laws) and withhold more published cells, the ones the failing bound
+    rests on and the smallest first, until each passes; return the passing findings."""
+    findings: list[AuditedCell] = []
+    for region in _regions(counts, period):
+        _consistent(region)
+        audited = [
+            i
+            for i, (table, region_name, sector, category) in enumerate(region.cells)
+            if (region_name, sector, category) in newly[table]
+        ]
+        passed: dict[int, AuditedCell] = {}
+        while audited:
+            failing: tuple[AuditedCell, set[int]] | None = None
+            for i in audited:
+                if i in passed:
+                    continue
+                finding, binding = _range(region, i, k)
+                if finding.protected:
+                    passed[i] = finding
+                else:
+                    failing = (finding, binding)
+                    break
+            if failing is None:
+                break
+            finding, binding = failing
+            chosen = _to_withhold(region, binding)
+            if chosen is None:
+                raise MergeRefused(
+                    f"{finding.key.text()} stays narrowed with every cell it rests on "
+                    "withheld; report this as a bug"
+                )
+            table, region_name, sector, category = region.cells[chosen]
+            region.counts[table].withheld[(region_name, sector, category)] = "secondary"
+            audited.append(chosen)
+            # Withholding only widens what a reader knows: what passed still passes.
+        findings.extend(passed[i] for i in audited)
     return findings
 
 
-def _optimum(
-    name: str, member: _Count, objective: list[float], row: list[float], right: float
-) -> float:
+def _to_withhold(region: _Region, binding: set[int]) -> int | None:
+    """The published cell to withhold next: of those the failing bound rests on, the smallest
+    (it costs the reader least); else the smallest published cell of the region in any
+    relation with a withheld one."""
+    candidates = [i for i in binding if region.published(i)]
+    if not candidates:
+        related = {
+            i
+            for relation in (*region.equal, *region.at_least)
+            if any(not region.published(j) for j in relation)
+            for i in relation
+        }
+        candidates = [i for i in related if region.published(i)]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda i: (region.value(i) or 0.0, region.cells[i]))
+
+
+def _matrix(relations: list[dict[int, float]], columns: int) -> sparse.csr_matrix:
+    """The relations as the rows of a sparse matrix over ``columns`` columns."""
+    return sparse.csr_matrix(
+        (
+            [c for relation in relations for c in relation.values()],
+            (
+                [r for r, relation in enumerate(relations) for _ in relation],
+                [i for relation in relations for i in relation],
+            ),
+        ),
+        shape=(len(relations), columns),
+    )
+
+
+def _consistent(region: _Region) -> None:
+    """Leave out every relation the published cells contradict, so that the programmes are
+    feasible and every relation kept holds: such a relation is no law of these releases (a
+    category merged into "other" leaves a partition short; a release leaves out a process
+    map's withheld edges, and a sector's cell it has none for), and a reader cannot use it."""
+    n = len(region.cells)
+    equal, at_least = len(region.equal), len(region.at_least)
+    if not equal + at_least:
+        return
+    # Each equality gets two slack columns (up and down), each inequality one; the least total
+    # slack that makes every relation hold names those the published cells contradict.
+    columns = n + 2 * equal + at_least
+    a_eq = sparse.hstack(
+        [
+            _matrix(region.equal, n),
+            sparse.identity(equal, format="csr"),
+            -sparse.identity(equal, format="csr"),
+            sparse.csr_matrix((equal, at_least)),
+        ]
+    ).tocsr()
+    # Σ c·x + s ≥ 0, as -Σ c·x - s ≤ 0.
+    a_ub = sparse.hstack(
+        [
+            -_matrix(region.at_least, n),
+            sparse.csr_matrix((at_least, 2 * equal)),
+            -sparse.identity(at_least, format="csr"),
+        ]
+    ).tocsr()
     result = linprog(
-        objective,
-        A_eq=[row],
-        b_eq=[right],
-        bounds=[(0, None)] * len(objective),
+        np.concatenate([np.zeros(n), np.ones(columns - n)]),
+        A_eq=a_eq if equal else None,
+        b_eq=np.zeros(equal) if equal else None,
+        A_ub=a_ub if at_least else None,
+        b_ub=np.zeros(at_least) if at_least else None,
+        # Against every value the inputs published, those withheld again included: whether a
+        # relation holds is a fact of the releases, not of what this merge publishes.
+        bounds=[*region.bounds(known=True), *[(0, None)] * (columns - n)],
         method="highs",
     )
-    if result.status == 3:  # unbounded: nothing the reader knows bounds the cell this way
-        return -math.inf
-    if result.status != 0:
+    if result.status != 0:  # every relation has its slack: always feasible, never unbounded
         raise MergeRefused(
-            f"table {name!r}, region {member[0]!r}, category {member[2]!r}: the published cells "
-            f"contradict '*' being the sum of the sectors ({result.message}); the input is not "
-            "a release of this rule-set"
+            f"region {region.cells[0][1]!r}: the merge's own programme failed "
+            f"({result.message}); report this as a bug"
         )
-    return float(result.fun)
+    slack = result.x[n:]
+    region.equal = [
+        relation
+        for r, relation in enumerate(region.equal)
+        if slack[r] + slack[equal + r] <= _TOLERANCE
+    ]
+    region.at_least = [
+        relation for r, relation in enumerate(region.at_least) if slack[2 * equal + r] <= _TOLERANCE
+    ]
+
+
+def _range(region: _Region, i: int, k: int) -> tuple[AuditedCell, set[int]]:
+    """How far a reader can narrow cell ``i``, and the cells whose published values the bound
+    that falls short rests on (a non-zero marginal)."""
+    n = len(region.cells)
+    a_eq, a_ub = _matrix(region.equal, n), -_matrix(region.at_least, n)
+    bounds = region.bounds()
+    ranges: list[float] = []
+    marginals: list[set[int]] = []
+    for sign in (1.0, -1.0):
+        objective = np.zeros(n)
+        objective[i] = sign
+        result = linprog(
+            objective,
+            A_eq=a_eq if region.equal else None,
+            b_eq=np.zeros(len(region.equal)) if region.equal else None,
+            A_ub=a_ub if region.at_least else None,
+            b_ub=np.zeros(len(region.at_least)) if region.at_least else None,
+            bounds=bounds,
+            method="highs",
+        )
+        if result.status == 3:  # unbounded above: nothing a reader knows bounds it
+            ranges.append(-math.inf)
+            marginals.append(set())
+            continue
+        if result.status != 0:
+            raise MergeRefused(
+                f"region {region.cells[i][1]!r}: the merge's own programme failed "
+                f"({result.message}); report this as a bug"
+            )
+        ranges.append(sign * float(result.fun))
+        shadow = np.abs(result.lower.marginals) + np.abs(result.upper.marginals)
+        marginals.append({int(j) for j in np.flatnonzero(shadow > _TOLERANCE) if j != i})
+    low, high = ranges[0], (math.inf if ranges[1] == -math.inf else ranges[1])
+    table, region_name, sector, category = region.cells[i]
+    # Audited cells are those an input published: the merge knows their value.
+    needed_low, needed_high = protection_interval(round(region.value(i) or 0.0), k)
+    finding = AuditedCell(
+        key=CellKey(table, region_name, sector, category),
+        release=None,
+        low=low,
+        high=high,
+        needed_low=needed_low,
+        needed_high=needed_high,
+    )
+    short: set[int] = set()
+    if low > needed_low + _TOLERANCE:
+        short |= marginals[0]
+    if high < needed_high - _TOLERANCE:
+        short |= marginals[1]
+    return finding, short
 
 
 def _quantile(cell: CellDocument, counts: _Counts, k: int) -> CellDocument:
