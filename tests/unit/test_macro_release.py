@@ -1,13 +1,12 @@
 """A macro release merges deployments' exported releases and applies the rules again, with the
 largest k of its inputs, knowing only what the inputs published."""
 
-import math
-
 import msgspec
 import pytest
 
 from projections.statistics.document import CellDocument, ReleaseDocument, TableDocument
 from projections.statistics.merge import MergeRefused, merge, merge_with_audit
+from projections.statistics.model import AuditedCell
 from tests.unit.statistics_documents import COMPUTED_AT, count, referrals, release
 
 
@@ -257,24 +256,44 @@ def test_a_law_across_tables_is_held_too() -> None:
     assert all(finding.protected for finding in audit)
 
 
-def test_a_relation_the_published_cells_contradict_is_no_law_of_theirs() -> None:
-    """A release that merged a rare involvement into another category leaves the partition
-    short (50 consultations, 30 + 8 involvements listed): the merge does not refuse it, nor
-    take the 8 withheld again to be the 20 the partition would say; it is audited without it."""
+def _short_partition(present: int, consulted: int) -> tuple[ReleaseDocument, list[AuditedCell]]:
+    """50 consultations of which the release lists fewer involvements (``present`` +
+    ``consulted``) than the whole: a partition short, as no release of ours is, merged at
+    k = 10 from k = 5."""
     cells = [
         count("west-1", "*", "consultations", 50),
-        count("west-1", "*", "client:present", 30),
-        count("west-1", "*", "client:consulted_beforehand", 8),
+        count("west-1", "*", "client:present", present),
+        count("west-1", "*", "client:consulted_beforehand", consulted),
     ]
     west = _tables("west", 5, {"participation": cells}, ["west-1"])
     east = release("east", {"east-1": referrals("east-1", total=80, youth=40, disability=40)})
     merged, audit = merge_with_audit(
         [west, east], deployment="forum", number=1, computed_at=COMPUTED_AT
     )
+    return merged, list(audit)
+
+
+def test_a_relation_the_published_cells_contradict_is_no_law_of_theirs() -> None:
+    """The parts listed (30 + 8) fall short of their whole (50): "the parts make the whole" is
+    no law of that release, and the merge neither refuses it nor takes the 8 withheld again
+    to be the 20 it would say. The other way round still holds (the whole holds its parts),
+    so a reader knows the 8 is at most 50 - 30: open over its interval (3 to 13)."""
+    merged, audit = _short_partition(present=30, consulted=8)
     (table,) = [t for t in merged.tables if t.name == "participation"]
     by_category = {c.category: c for c in table.cells}
     assert by_category["client:consulted_beforehand"].withheld == "suppressed"
-    assert by_category["consultations"].value == 50
-    assert by_category["client:present"].value == 30
+    assert (by_category["consultations"].value, by_category["client:present"].value) == (50, 30)
     (finding,) = audit
-    assert (finding.low, finding.high) == (0, math.inf)
+    assert (finding.low, finding.high) == (0, 20)
+    assert finding.protected
+
+
+def test_the_half_of_a_contradicted_relation_that_holds_still_protects() -> None:
+    """With 38 present, the whole less the present leaves the 8 at most 12, short of its 13:
+    the merge withholds the 38 too (the smaller of the two it rests on)."""
+    merged, audit = _short_partition(present=38, consulted=8)
+    (table,) = [t for t in merged.tables if t.name == "participation"]
+    by_category = {c.category: c for c in table.cells}
+    assert by_category["client:present"].withheld == "suppressed"
+    assert by_category["consultations"].value == 50
+    assert all(finding.protected for finding in audit)

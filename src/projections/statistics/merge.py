@@ -17,9 +17,10 @@ with what the merge knows:
   the ``*`` cell is the sum of the sector cells (each trajectory has one sector) and that the
   laws every trajectory keeps within a release hold summed over them (``laws.py``: parts that
   sum to their whole, a part within its whole, a process map's edges within their node, …;
-  facts of the tables whatever rule-set the inputs were released under). A relation the
-  published cells contradict is left out (no law of these releases: a category merged into
-  "other", a withheld edge left out of its map). Every count the merge newly withholds is
+  facts of the tables whatever rule-set the inputs were released under), each equality as two
+  inequalities. One the values the inputs published contradict by themselves is left out (no
+  law of these releases, and no reader can use it); the rest are kept, and inputs they still
+  leave contradicting each other are refused. Every count the merge newly withholds is
   audited by linear programming over those relations, and more cells are withheld (of the
   published cells the failing bound rests on, the smallest) until each has the range
   ``model.protection_interval(v, k)`` open. Cells withheld in the inputs need no new audit:
@@ -55,7 +56,6 @@ from projections.statistics.model import (
     ALL_SECTORS,
     AuditedCell,
     CellKey,
-    Period,
     protection_interval,
 )
 from projections.statistics.store import public_reason
@@ -107,7 +107,7 @@ def merge_with_audit(
     for name in sorted(cells_by_table):
         counts[name], others[name] = _table_counts(name, cells_by_table[name])
     newly = {name: _primary(table_counts, k) for name, table_counts in counts.items()}
-    audit = _secondary(counts, newly, k, Period.parse(documents[0].period))
+    audit = _secondary(counts, newly, k)
     tables = [_assemble(name, counts[name], others[name], k) for name in sorted(counts)]
     policies: dict[str, str] = {}
     for document in documents:
@@ -261,10 +261,12 @@ class _Region:
 
     cells: list[_Cell]
     counts: dict[str, _Counts]
-    #: Equalities (the sectors' sums, the laws') and inequalities ``≥ 0``, each
-    #: {cell index: coefficient}.
-    equal: list[dict[int, float]]
-    at_least: list[dict[int, float]]
+    #: Relations ``Σ coefficient · cell ≥ 0``, each {cell index: coefficient}: an equality is
+    #: two, one each way, so that a direction the inputs contradict goes alone.
+    relations: list[dict[int, float]]
+    #: The relations as a sparse matrix, and the cells in any, once settled (``_settle``).
+    matrix: sparse.csr_matrix | None = None
+    related: frozenset[int] = frozenset()
 
     def value(self, i: int) -> float | None:
         table, region, sector, category = self.cells[i]
@@ -285,14 +287,17 @@ class _Region:
         return found
 
 
-def _regions(counts: dict[str, _Counts], period: Period) -> list[_Region]:
-    """Per region, its cells and relations (see :class:`_Region`)."""
+def _regions(counts: dict[str, _Counts], newly: dict[str, set[_Count]]) -> list[_Region]:
+    """Per region with a count withheld again, its cells and relations (:class:`_Region`)."""
     by_region: dict[str, list[_Cell]] = defaultdict(list)
     for table, table_counts in sorted(counts.items()):
         for region, sector, category in sorted(table_counts.known):
             by_region[region].append((table, region, sector, category))
+    again = {region for keys in newly.values() for region, _, _ in keys}
     regions = []
-    for cells in by_region.values():
+    for name, cells in sorted(by_region.items()):
+        if name not in again:
+            continue
         index = {cell: i for i, cell in enumerate(cells)}
         sums: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
         for i, (table, region, sector, category) in enumerate(cells):
@@ -300,33 +305,41 @@ def _regions(counts: dict[str, _Counts], period: Period) -> list[_Region]:
             if sector != ALL_SECTORS and whole is not None:
                 sums[(table, category)][whole] = 1.0
                 sums[(table, category)][i] = -1.0
+        try:
+            # One version, no period: only the laws within a release are built.
+            found = Laws([(None, None, CellKey(*cell)) for cell in cells]).laws
+        except (ValueError, IndexError) as error:
+            raise MergeRefused(
+                f"region {name!r}: a category the tables of this rule-set do not have "
+                f"({error}); the input is not a release this deployment can merge"
+            ) from error
         # Laws with a constant (a trajectory counted at most once) say nothing summed over
         # an unknown number of trajectories; the sectors' sums are stated above already.
-        found = Laws([(None, period, CellKey(*cell)) for cell in cells]).laws
-        laws = [law for law in found if law.constant == 0 and law.name != ("sectors",)]
-        regions.append(
-            _Region(
-                cells,
-                counts,
-                equal=[*sums.values()]
-                + [dict(zip(law.rows, law.coefs, strict=True)) for law in laws if law.equal],
-                at_least=[
-                    dict(zip(law.rows, law.coefs, strict=True)) for law in laws if not law.equal
-                ],
-            )
-        )
+        equalities = [*sums.values()]
+        relations: list[dict[int, float]] = []
+        for law in found:
+            if law.constant != 0 or law.name == ("sectors",):
+                continue
+            terms = dict(zip(law.rows, law.coefs, strict=True))
+            if law.equal:
+                equalities.append(terms)
+            else:
+                relations.append(terms)
+        for terms in equalities:
+            relations += [terms, {i: -c for i, c in terms.items()}]
+        regions.append(_Region(cells, counts, relations))
     return regions
 
 
 def _secondary(
-    counts: dict[str, _Counts], newly: dict[str, set[_Count]], k: int, period: Period
+    counts: dict[str, _Counts], newly: dict[str, set[_Count]], k: int
 ) -> list[AuditedCell]:
     """Audit every newly withheld count against what a reader knows of its region (the
     sectors' sums and the laws) and withhold more published cells, the ones the failing bound
     rests on and the smallest first, until each passes; return the passing findings."""
     findings: list[AuditedCell] = []
-    for region in _regions(counts, period):
-        _consistent(region)
+    for region in _regions(counts, newly):
+        _settle(region)
         audited = [
             i
             for i, (table, region_name, sector, category) in enumerate(region.cells)
@@ -369,7 +382,7 @@ def _to_withhold(region: _Region, binding: set[int]) -> int | None:
     if not candidates:
         related = {
             i
-            for relation in (*region.equal, *region.at_least)
+            for relation in region.relations
             if any(not region.published(j) for j in relation)
             for i in relation
         }
@@ -377,6 +390,46 @@ def _to_withhold(region: _Region, binding: set[int]) -> int | None:
     if not candidates:
         return None
     return min(candidates, key=lambda i: (region.value(i) or 0.0, region.cells[i]))
+
+
+def _settle(region: _Region) -> None:
+    """Leave out each relation the values the inputs published contradict by themselves (its
+    cells an input withheld at zero where they add, however large where they take away, it
+    still fails): no law of these releases, and no reader can use it. One that can hold is
+    kept, whatever it says of the cells no input published — a relation kept that is false
+    there only makes the merge withhold more. If those kept still contradict each other, the
+    inputs are refused: no choice among them is the merge's to make."""
+    kept = []
+    for relation in region.relations:
+        # Its largest value over what the inputs withheld: unbounded if one of them adds.
+        largest = 0.0
+        for i, c in relation.items():
+            value = region.value(i)
+            if value is None:
+                if c > 0:
+                    break
+            else:
+                largest += c * value
+        else:
+            if largest < -_TOLERANCE:
+                continue
+        kept.append(relation)
+    region.relations = kept
+    region.matrix = _matrix(kept, len(region.cells))
+    region.related = frozenset(i for relation in kept for i in relation)
+    result = linprog(
+        np.zeros(len(region.cells)),
+        A_ub=-region.matrix if kept else None,
+        b_ub=np.zeros(len(kept)) if kept else None,
+        bounds=region.bounds(known=True),
+        method="highs",
+    )
+    if result.status != 0:
+        raise MergeRefused(
+            f"region {region.cells[0][1]!r}: the published cells contradict each other under "
+            f"the sums over the sectors and the tables' laws ({result.message}); the inputs "
+            "are not releases this deployment can merge"
+        )
 
 
 def _matrix(relations: list[dict[int, float]], columns: int) -> sparse.csr_matrix:
@@ -393,97 +446,38 @@ def _matrix(relations: list[dict[int, float]], columns: int) -> sparse.csr_matri
     )
 
 
-def _consistent(region: _Region) -> None:
-    """Leave out every relation the published cells contradict, so that the programmes are
-    feasible and every relation kept holds: such a relation is no law of these releases (a
-    category merged into "other" leaves a partition short; a release leaves out a process
-    map's withheld edges, and a sector's cell it has none for), and a reader cannot use it."""
-    n = len(region.cells)
-    equal, at_least = len(region.equal), len(region.at_least)
-    if not equal + at_least:
-        return
-    # Each equality gets two slack columns (up and down), each inequality one; the least total
-    # slack that makes every relation hold names those the published cells contradict.
-    columns = n + 2 * equal + at_least
-    a_eq = sparse.hstack(
-        [
-            _matrix(region.equal, n),
-            sparse.identity(equal, format="csr"),
-            -sparse.identity(equal, format="csr"),
-            sparse.csr_matrix((equal, at_least)),
-        ]
-    ).tocsr()
-    # Σ c·x + s ≥ 0, as -Σ c·x - s ≤ 0.
-    a_ub = sparse.hstack(
-        [
-            -_matrix(region.at_least, n),
-            sparse.csr_matrix((at_least, 2 * equal)),
-            -sparse.identity(at_least, format="csr"),
-        ]
-    ).tocsr()
-    result = linprog(
-        np.concatenate([np.zeros(n), np.ones(columns - n)]),
-        A_eq=a_eq if equal else None,
-        b_eq=np.zeros(equal) if equal else None,
-        A_ub=a_ub if at_least else None,
-        b_ub=np.zeros(at_least) if at_least else None,
-        # Against every value the inputs published, those withheld again included: whether a
-        # relation holds is a fact of the releases, not of what this merge publishes.
-        bounds=[*region.bounds(known=True), *[(0, None)] * (columns - n)],
-        method="highs",
-    )
-    if result.status != 0:  # every relation has its slack: always feasible, never unbounded
-        raise MergeRefused(
-            f"region {region.cells[0][1]!r}: the merge's own programme failed "
-            f"({result.message}); report this as a bug"
-        )
-    slack = result.x[n:]
-    region.equal = [
-        relation
-        for r, relation in enumerate(region.equal)
-        if slack[r] + slack[equal + r] <= _TOLERANCE
-    ]
-    region.at_least = [
-        relation for r, relation in enumerate(region.at_least) if slack[2 * equal + r] <= _TOLERANCE
-    ]
-
-
 def _range(region: _Region, i: int, k: int) -> tuple[AuditedCell, set[int]]:
     """How far a reader can narrow cell ``i``, and the cells whose published values the bound
     that falls short rests on (a non-zero marginal)."""
     n = len(region.cells)
-    a_eq, a_ub = _matrix(region.equal, n), -_matrix(region.at_least, n)
-    bounds = region.bounds()
-    ranges: list[float] = []
-    marginals: list[set[int]] = []
-    for sign in (1.0, -1.0):
-        objective = np.zeros(n)
-        objective[i] = sign
-        result = linprog(
-            objective,
-            A_eq=a_eq if region.equal else None,
-            b_eq=np.zeros(len(region.equal)) if region.equal else None,
-            A_ub=a_ub if region.at_least else None,
-            b_ub=np.zeros(len(region.at_least)) if region.at_least else None,
-            bounds=bounds,
-            method="highs",
-        )
-        if result.status == 3:  # unbounded above: nothing a reader knows bounds it
-            ranges.append(-math.inf)
-            marginals.append(set())
-            continue
-        if result.status != 0:
-            raise MergeRefused(
-                f"region {region.cells[i][1]!r}: the merge's own programme failed "
-                f"({result.message}); report this as a bug"
-            )
-        ranges.append(sign * float(result.fun))
-        shadow = np.abs(result.lower.marginals) + np.abs(result.upper.marginals)
-        marginals.append({int(j) for j in np.flatnonzero(shadow > _TOLERANCE) if j != i})
-    low, high = ranges[0], (math.inf if ranges[1] == -math.inf else ranges[1])
     table, region_name, sector, category = region.cells[i]
     # Audited cells are those an input published: the merge knows their value.
     needed_low, needed_high = protection_interval(round(region.value(i) or 0.0), k)
+    ranges: list[float] = [0.0, math.inf]
+    marginals: list[set[int]] = [set(), set()]
+    if i in region.related and region.matrix is not None:  # else nothing bounds it
+        bounds = region.bounds()
+        for side, sign in enumerate((1.0, -1.0)):
+            objective = np.zeros(n)
+            objective[i] = sign
+            result = linprog(
+                objective,
+                A_ub=-region.matrix,
+                b_ub=np.zeros(len(region.relations)),
+                bounds=bounds,
+                method="highs",
+            )
+            if result.status == 3:  # unbounded above: nothing a reader knows bounds it
+                continue
+            if result.status != 0:
+                raise MergeRefused(
+                    f"region {region_name!r}: the merge's own programme failed "
+                    f"({result.message}); report this as a bug"
+                )
+            ranges[side] = sign * float(result.fun)
+            shadow = np.abs(result.lower.marginals) + np.abs(result.upper.marginals)
+            marginals[side] = {int(j) for j in np.flatnonzero(shadow > _TOLERANCE) if j != i}
+    low, high = ranges
     finding = AuditedCell(
         key=CellKey(table, region_name, sector, category),
         release=None,
