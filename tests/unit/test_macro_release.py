@@ -297,3 +297,42 @@ def test_the_half_of_a_contradicted_relation_that_holds_still_protects() -> None
     assert by_category["client:present"].withheld == "suppressed"
     assert by_category["consultations"].value == 50
     assert all(finding.protected for finding in audit)
+
+
+def test_a_count_no_count_could_be_is_refused_plainly() -> None:
+    west = release("west", {"west-1": referrals("west-1", total=40, youth=-3)})
+    with pytest.raises(MergeRefused, match="which no count is"):
+        _merge(west)
+
+
+def test_a_region_with_a_count_withheld_again_loses_its_process_map() -> None:
+    """A map lists only its published edges, so the merge cannot hold the laws over it as a
+    reader does: where it withholds a count again (here one saying "all" of its group, which
+    this hand-made input published), the region's map is left out (as that of an input at a
+    smaller k), and another region's map passes as it was released."""
+    west = _tables(
+        "west",
+        12,
+        {
+            "flow": [
+                count("west-1", "*", "referrals", 40),
+                count("west-1", "*", "accepted", 40, group="referrals"),
+            ],
+            "dynamics": [count("west-1", "*", "node:referral", 40)],
+        },
+        ["west-1"],
+    )
+    east = _tables(
+        "east",
+        12,
+        {
+            "flow": [count("east-1", "*", "referrals", 60)],
+            "dynamics": [count("east-1", "*", "node:referral", 60)],
+        },
+        ["east-1"],
+    )
+    merged = _merge(west, east)
+    cells = {(t.name, c.region, c.category): c for t in merged.tables for c in t.cells}
+    assert cells[("flow", "west-1", "accepted")].withheld == "suppressed"
+    (dynamics,) = [t for t in merged.tables if t.name == "dynamics"]
+    assert [(c.region, c.value) for c in dynamics.cells] == [("east-1", 60)]

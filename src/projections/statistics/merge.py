@@ -32,7 +32,9 @@ with what the merge knows:
 - rates are recomputed from the merged release's published counts only;
 - the ``dynamics`` table (a process map) of an input whose k is smaller than the merged one is
   left out: a map leaves out its withheld edges, so withholding more of it here could not be
-  told from an edge nobody took. From an input at the merged k it passes as it was released.
+  told from an edge nobody took, nor the laws over it held as a reader holds them. From an
+  input at the merged k it passes as it was released, unless the merge withholds a count of
+  its region again: then that region's map is left out too (``_without_maps_of``).
 
 Pure: no I/O. Inputs are verified (``document.verify_release``) before they reach it.
 """
@@ -45,8 +47,9 @@ from datetime import datetime
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
-from scipy.optimize import linprog
+from scipy.optimize import OptimizeResult, linprog
 
 from application.errors import OperatorError
 from projections.statistics.document import CellDocument, ReleaseDocument, TableDocument
@@ -107,6 +110,7 @@ def merge_with_audit(
     for name in sorted(cells_by_table):
         counts[name], others[name] = _table_counts(name, cells_by_table[name])
     newly = {name: _primary(table_counts, k) for name, table_counts in counts.items()}
+    _without_maps_of(counts, others, newly)
     audit = _secondary(counts, newly, k)
     tables = [_assemble(name, counts[name], others[name], k) for name in sorted(counts)]
     policies: dict[str, str] = {}
@@ -167,6 +171,24 @@ class _Counts:
         return key in self.withheld and self.withheld[key] is None
 
 
+def _without_maps_of(
+    counts: dict[str, _Counts], others: dict[str, list[CellDocument]], newly: dict[str, set[_Count]]
+) -> None:
+    """Leave out the process map of every region with a count withheld again, as that of an
+    input at a smaller k: a map does not list its withheld edges, so the laws over it (an
+    edge within its node, the early factors' same trajectories) could not be held here as a
+    reader holds them. (A map passes only from an input at the merged k, whose own rules
+    withheld what these would: this is a guard, not expected to take any.)"""
+    maps = counts.get(DYNAMICS)
+    if maps is None:
+        return
+    again = {region for keys in newly.values() for region, _, _ in keys}
+    for key in [key for key in maps.known if key[0] in again]:
+        del maps.known[key], maps.withheld[key], maps.group[key]
+    others[DYNAMICS] = [cell for cell in others[DYNAMICS] if cell.region not in again]
+    newly[DYNAMICS] = {key for key in newly[DYNAMICS] if key[0] not in again}
+
+
 def _table_counts(name: str, cells: list[CellDocument]) -> tuple[_Counts, list[CellDocument]]:
     """A table's counts as its inputs released them, and its other cells."""
     counts = _Counts({}, {}, {})
@@ -178,6 +200,11 @@ def _table_counts(name: str, cells: list[CellDocument]) -> tuple[_Counts, list[C
         key = (cell.region, cell.sector, cell.category)
         if key in counts.known:
             raise MergeRefused(f"table {name!r} has the count {'/'.join(key)} twice")
+        if cell.value is not None and not (math.isfinite(cell.value) and cell.value >= 0):
+            raise MergeRefused(
+                f"table {name!r} has the count {'/'.join(key)} = {cell.value}, which no count "
+                "is; the input is not a release this deployment can merge"
+            )
         counts.known[key] = cell.value
         counts.withheld[key] = _inherited(cell)
         counts.group[key] = cell.group
@@ -315,6 +342,8 @@ def _regions(counts: dict[str, _Counts], newly: dict[str, set[_Count]]) -> list[
             ) from error
         # Laws with a constant (a trajectory counted at most once) say nothing summed over
         # an unknown number of trajectories; the sectors' sums are stated above already.
+        # (No process map is here: ``_without_maps_of`` left out the maps of the regions
+        # audited, whose withheld cells a map does not list.)
         equalities = [*sums.values()]
         relations: list[dict[int, float]] = []
         for law in found:
@@ -446,6 +475,27 @@ def _matrix(relations: list[dict[int, float]], columns: int) -> sparse.csr_matri
     )
 
 
+def _solve(
+    objective: npt.NDArray[np.float64],
+    matrix: sparse.csr_matrix,
+    bounds: list[tuple[float, float | None]],
+) -> OptimizeResult:
+    """Minimise ``objective`` over the relations ``matrix · x ≥ 0`` within ``bounds``. HiGHS's
+    presolve may answer "infeasible or unbounded" (status 4) for a programme that is only
+    unbounded (this one is always feasible: ``_settle`` solved it with more cells fixed):
+    solved again without it, it says which."""
+    problem = {
+        "A_ub": -matrix,
+        "b_ub": np.zeros(matrix.shape[0]),
+        "bounds": bounds,
+        "method": "highs",
+    }
+    result = linprog(objective, **problem)
+    if result.status == 4:
+        result = linprog(objective, options={"presolve": False}, **problem)
+    return result
+
+
 def _range(region: _Region, i: int, k: int) -> tuple[AuditedCell, set[int]]:
     """How far a reader can narrow cell ``i``, and the cells whose published values the bound
     that falls short rests on (a non-zero marginal)."""
@@ -460,13 +510,7 @@ def _range(region: _Region, i: int, k: int) -> tuple[AuditedCell, set[int]]:
         for side, sign in enumerate((1.0, -1.0)):
             objective = np.zeros(n)
             objective[i] = sign
-            result = linprog(
-                objective,
-                A_ub=-region.matrix,
-                b_ub=np.zeros(len(region.relations)),
-                bounds=bounds,
-                method="highs",
-            )
+            result = _solve(objective, region.matrix, bounds)
             if result.status == 3:  # unbounded above: nothing a reader knows bounds it
                 continue
             if result.status != 0:
