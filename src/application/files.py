@@ -44,10 +44,23 @@ def private_directory(path: Path) -> Path:
 
 def private_file(path: Path) -> Path:
     """``path`` exists and only its owner may read or write it (0600): created so, or tightened
-    if it exists and is ours. Missing parent directories are created 0700."""
+    if it exists and is ours. Missing parent directories are created 0700.
+
+    A file that exists is never opened here. SQLite's locks are POSIX record locks, which the
+    kernel drops for the whole process when *any* descriptor of the file in that process is
+    closed: opening and closing a database this process already had open (a second store on
+    the same file) silently gave up its locks. Another process (a command line beside the
+    service) then took the file as its own alone, checkpointed and deleted the write-ahead
+    log still in use here, and what this process wrote after that went to a deleted file:
+    events lost (issue #12 session, the walk-throughs' failures in CI)."""
     path.parent.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE)
-    os.close(fd)
+    try:
+        # Exclusive creation: a file that did not exist a moment ago holds no lock of ours.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
     _tighten(path)
     return path
 
