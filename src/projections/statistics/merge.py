@@ -182,11 +182,16 @@ def _without_maps_of(
     maps = counts.get(DYNAMICS)
     if maps is None:
         return
-    again = {region for keys in newly.values() for region, _, _ in keys}
+    again = _again(newly)
     for key in [key for key in maps.known if key[0] in again]:
         del maps.known[key], maps.withheld[key], maps.group[key]
     others[DYNAMICS] = [cell for cell in others[DYNAMICS] if cell.region not in again]
     newly[DYNAMICS] = {key for key in newly[DYNAMICS] if key[0] not in again}
+
+
+def _again(newly: dict[str, set[_Count]]) -> set[str]:
+    """The regions with a count withheld again."""
+    return {region for keys in newly.values() for region, _, _ in keys}
 
 
 def _table_counts(name: str, cells: list[CellDocument]) -> tuple[_Counts, list[CellDocument]]:
@@ -320,7 +325,7 @@ def _regions(counts: dict[str, _Counts], newly: dict[str, set[_Count]]) -> list[
     for table, table_counts in sorted(counts.items()):
         for region, sector, category in sorted(table_counts.known):
             by_region[region].append((table, region, sector, category))
-    again = {region for keys in newly.values() for region, _, _ in keys}
+    again = _again(newly)
     regions = []
     for name, cells in sorted(by_region.items()):
         if name not in again:
@@ -446,13 +451,9 @@ def _settle(region: _Region) -> None:
     region.relations = kept
     region.matrix = _matrix(kept, len(region.cells))
     region.related = frozenset(i for relation in kept for i in relation)
-    result = linprog(
-        np.zeros(len(region.cells)),
-        A_ub=-region.matrix if kept else None,
-        b_ub=np.zeros(len(kept)) if kept else None,
-        bounds=region.bounds(known=True),
-        method="highs",
-    )
+    if not kept:
+        return
+    result = _solve(np.zeros(len(region.cells)), region.matrix, region.bounds(known=True))
     if result.status != 0:
         raise MergeRefused(
             f"region {region.cells[0][1]!r}: the published cells contradict each other under "
@@ -481,8 +482,8 @@ def _solve(
     bounds: list[tuple[float, float | None]],
 ) -> OptimizeResult:
     """Minimise ``objective`` over the relations ``matrix · x ≥ 0`` within ``bounds``. HiGHS's
-    presolve may answer "infeasible or unbounded" (status 4) for a programme that is only
-    unbounded (this one is always feasible: ``_settle`` solved it with more cells fixed):
+    presolve may answer "infeasible or unbounded" (status 4) where it cannot tell which (an
+    audit's programme is always feasible: ``_settle`` solved it with more cells fixed):
     solved again without it, it says which."""
     problem = {
         "A_ub": -matrix,
