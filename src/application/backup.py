@@ -479,7 +479,14 @@ def restore_sqlite(
 
 
 def _empty_data_dir(data_dir: Path, files: Mapping[str, Path], kept: set[Path]) -> None:
-    present = [p for p in files.values() if p.exists()]
+    # A store's companions too: SQLite ties no write-ahead log to its database, so one left
+    # beside a store file kept outside the data directory would be replayed into the restored one.
+    present = [
+        q
+        for p in files.values()
+        for q in (p, *(p.with_name(p.name + s) for s in ("-wal", "-shm", "-journal")))
+        if q.exists()
+    ]
     if data_dir.exists():
         allowed = {p.resolve() for p in kept} | {
             p.with_name(p.name + ".lock").resolve() for p in kept

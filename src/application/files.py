@@ -46,22 +46,31 @@ def private_file(path: Path) -> Path:
     """``path`` exists and only its owner may read or write it (0600): created so, or tightened
     if it exists and is ours. Missing parent directories are created 0700.
 
-    A file that exists is never opened here. SQLite's locks are POSIX record locks, which the
-    kernel drops for the whole process when *any* descriptor of the file in that process is
+    No descriptor of ``path`` is ever closed here. SQLite's locks are POSIX record locks, which
+    the kernel drops for the whole process when *any* descriptor of the file in that process is
     closed: opening and closing a database this process already had open (a second store on
     the same file) silently gave up its locks. Another process (a command line beside the
     service) then took the file as its own alone, checkpointed and deleted the write-ahead
     log still in use here, and what this process wrote after that went to a deleted file:
-    events lost (issue #12 session, the walk-throughs' failures in CI)."""
+    events lost. So a file that exists is only tightened, and a new one is made under a
+    temporary name and linked into place (a symbolic link is followed to its target)."""
     path.parent.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
-    try:
-        # Exclusive creation: a file that did not exist a moment ago holds no lock of ours.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    except FileExistsError:
-        pass
-    else:
-        os.close(fd)
-    _tighten(path)
+    target = Path(os.path.realpath(path))
+    if not target.exists():
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.new")
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        try:
+            os.link(temporary, target)
+        except FileExistsError:
+            pass  # made meanwhile, by another process or thread: theirs holds
+        finally:
+            temporary.unlink(missing_ok=True)
+    if not os.access(target, os.R_OK | os.W_OK):
+        raise PermissionError(
+            f"{target} exists but this user cannot read and write it: give it to the service's "
+            "user (chown), or point the setting at another file"
+        )
+    _tighten(target)
     return path
 
 
@@ -97,5 +106,9 @@ def _tighten(path: Path) -> None:
         info = path.stat()
     except FileNotFoundError:
         return
-    if stat.S_IMODE(info.st_mode) != PRIVATE_FILE and info.st_uid == os.geteuid():
+    if (
+        stat.S_ISREG(info.st_mode)
+        and stat.S_IMODE(info.st_mode) != PRIVATE_FILE
+        and info.st_uid == os.geteuid()
+    ):
         path.chmod(PRIVATE_FILE)

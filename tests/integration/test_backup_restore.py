@@ -292,6 +292,19 @@ def test_a_restore_that_cannot_be_done_is_refused_and_changes_nothing(
     assert said_why in capsys.readouterr().err
 
 
+def test_a_write_ahead_log_left_beside_an_event_store_kept_elsewhere_refuses_the_restore(
+    tmp_path: Path,
+) -> None:
+    """SQLite ties no write-ahead log to its database: one left where the event store is put
+    back would be replayed into the restored store."""
+    elsewhere = tmp_path / "events"
+    elsewhere.mkdir()
+    (elsewhere / "rodedraad.sqlite-wal").write_bytes(b"frames of another database")
+    files = {"events": elsewhere / "rodedraad.sqlite"}
+    with pytest.raises(backup_module.BackupRefused, match=r"rodedraad\.sqlite-wal"):
+        backup_module._empty_data_dir(tmp_path / "data", files, set())
+
+
 def test_a_backup_is_not_written_unencrypted_unless_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
