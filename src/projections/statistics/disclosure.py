@@ -172,6 +172,8 @@ _REMEMBERED = 50_000
 #: of a large region counts in a hundred rows or so (about 12 KiB as Python tuples), and a
 #: cell's whole set of types asks for nearly every atom of it, which are not worth keeping.
 _ATOMS_REMEMBERED = 4_096
+_NO_ROWS = np.empty(0, dtype=np.int32)
+_NO_VALUES = np.empty(0, dtype=np.float64)
 _UNBOUNDED = frozenset(
     {highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible}
 )
@@ -282,6 +284,14 @@ class _Row:
 _Kind = tuple[tuple[int, float], ...]
 
 
+def _amount(kind: _Kind, r: int) -> float:
+    """How much a unit of type ``kind`` counts in row ``r`` (0 if not at all)."""
+    for q, a in kind:
+        if q == r:
+            return a
+    return 0.0
+
+
 _K = TypeVar("_K")
 _T = TypeVar("_T")
 
@@ -368,6 +378,8 @@ class _RegionAudit:
             if row.key.sector != ALL_SECTORS:
                 sectors[(row.key.table, row.key.category)].add(row.key.sector)
         self._sectors = {where: sorted(found) for where, found in sectors.items()}
+        #: Each row's sector (for the interpreter's loops).
+        self._sector_of = [row.key.sector for row in rows]
         #: The same cell in every version of the same period (a revision and its predecessors),
         #: and the cells counting the same units as it (``model.SAME_UNITS``): a hypothetical
         #: unit differs in all of them alike.
@@ -378,7 +390,11 @@ class _RegionAudit:
         #: Every type :meth:`_complete` completed, and what it made of it.
         self._completed: dict[_Kind, _Kind] = {}
         #: Every unit type's column in the programme (:meth:`_column`), once worked out.
-        self._columns_of: dict[_Kind, tuple[list[int], list[float]]] = {}
+        self._columns_of: dict[_Kind, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
+        #: :meth:`_swap`'s and :meth:`_resector`'s types, once worked out (each depends on the
+        #: model's structure only, and is asked again for every cell the atom is rare in).
+        self._swaps: dict[tuple[int, tuple[int, ...], tuple[int, ...]], tuple[_Kind | None]] = {}
+        self._resectorings: dict[tuple[int, str], tuple[_Kind | None]] = {}
         self.highs = self._model()
         #: Every row over the atoms, to read any feasible solution's value of every row.
         self._rows_over_atoms = by_row
@@ -579,27 +595,26 @@ class _RegionAudit:
     def _completion(self, kind: _Kind) -> _Kind:
         vector = dict(kind)
         values = self._law_values(vector.items())
+        equal, sector_of = self._equal, self._sector_of
+        # A unit is of one sector: mended in its own sector's cells (or the region's); a unit
+        # counting in the region's cells only is of the first sector that mends it.
+        own = {sector_of[r] for r in vector}
+        own.discard(ALL_SECTORS)
         for _ in range(_COMPLETION_STEPS):
             broken = min(
-                (
-                    law
-                    for law, v in values.items()
-                    if (abs(v) > 1e-9 if self._equal[law] else v < -1e-9)
-                ),
+                (law for law, v in values.items() if (abs(v) > 1e-9 if equal[law] else v < -1e-9)),
                 default=None,
             )
             if broken is None:
                 return tuple(sorted(vector.items()))
             short = values[broken]
-            # A unit is of one sector: mended in its own sector's cells (or the region's);
-            # a unit counting in the region's cells only is of the first sector that mends it.
-            own = {self.rows[r].key.sector for r in vector} - {ALL_SECTORS}
+            allowed = own | {ALL_SECTORS}
             mends = [
                 r
                 for r, c in self._law_coefs[broken].items()
                 if r not in vector
                 and (c > 0 if short < 0 else c < 0)
-                and (not own or self.rows[r].key.sector in own | {ALL_SECTORS})
+                and (not own or sector_of[r] in allowed)
             ]
             if not mends:
                 return kind
@@ -608,6 +623,8 @@ class _RegionAudit:
                 was = vector.get(h, 0.0)
                 if was < 1.0:
                     vector[h] = 1.0
+                    if sector_of[h] != ALL_SECTORS:
+                        own.add(sector_of[h])
                     for law, c in self._in_laws.get(h, ()):
                         values[law] = values.get(law, 0.0) + c * (1.0 - was)
         return kind
@@ -621,24 +638,33 @@ class _RegionAudit:
         and what holds it (counted in again if ``out_of``'s dropped it), in every version the
         unit counted in ``out_of`` in. One type per atom (the rarest ``_HYPOTHETICAL_TYPES``,
         or every one)."""
-        types: list[tuple[tuple[int, float], ...]] = []
         atoms = self._rarest_first(out_of, whole)
-        for c in atoms if whole else atoms[:_HYPOTHETICAL_TYPES]:
-            atom = self._atom(c)
-            counted = dict(atom)
-            drop: set[int] = set()
-            lift: set[int] = set()
-            for p in out_of:
-                if p in counted:
-                    drop |= self._lowering(p)
-                    for t in self._alike(p, into):
-                        lift |= self._holders(t) | self._own_sector(t, atom)
-            moved = {r: a for r, a in counted.items() if r not in drop}
-            for h in lift:
-                moved[h] = max(moved.get(h, 0.0), 1.0)
-            if lift:
-                types.append(self._complete(tuple(sorted(moved.items()))))
-        return types
+        into, out_of = tuple(into), tuple(out_of)
+        found = (
+            _remembered(self._swaps, (c, into, out_of), self._swap)[0]
+            for c in (atoms if whole else atoms[:_HYPOTHETICAL_TYPES])
+        )
+        return [kind for kind in found if kind is not None]
+
+    def _swap(self, swap: tuple[int, tuple[int, ...], tuple[int, ...]]) -> tuple[_Kind | None]:
+        """:meth:`_swapped`'s type for one atom (``(atom, into, out_of)``), or None where it
+        lifts into nothing (in a 1-tuple: what :func:`_remembered` keeps is never None)."""
+        c, into, out_of = swap
+        atom = self._atom(c)
+        counted = dict(atom)
+        drop: set[int] = set()
+        lift: set[int] = set()
+        for p in out_of:
+            if p in counted:
+                drop |= self._lowering(p)
+                for t in self._alike(p, into):
+                    lift |= self._holders(t) | self._own_sector(t, atom)
+        if not lift:
+            return (None,)
+        moved = {r: a for r, a in counted.items() if r not in drop}
+        for h in lift:
+            moved[h] = max(moved.get(h, 0.0), 1.0)
+        return (self._complete(tuple(sorted(moved.items()))),)
 
     def _resectored(
         self, out_of: Sequence[int], sector: str, whole: bool
@@ -655,23 +681,30 @@ class _RegionAudit:
         ``protect()`` holds one, withheld, for every quartile it withheld; dropping the type
         in the one and not the other let them disagree under the laws (a signatory cell the
         check found narrowed that secondary suppression had left open)."""
-        types: list[tuple[tuple[int, float], ...]] = []
         atoms = self._rarest_first(out_of, whole)
-        for c in atoms if whole else atoms[:_HYPOTHETICAL_TYPES]:
-            moved: dict[int, float] = {}
-            for r, a in self._atom(c):
-                row = self.rows[r]
-                if row.key.sector != ALL_SECTORS:
-                    j = self.index.get((row.release, row.key._replace(sector=sector)))
-                    if j is None:
-                        if row.key.category.startswith(SIZE_PREFIX):
-                            continue
-                        break
-                    r = j
-                moved[r] = moved.get(r, 0.0) + a
-            else:
-                types.append(self._complete(tuple(sorted(moved.items()))))
-        return types
+        found = (
+            _remembered(self._resectorings, (c, sector), self._resector)[0]
+            for c in (atoms if whole else atoms[:_HYPOTHETICAL_TYPES])
+        )
+        return [kind for kind in found if kind is not None]
+
+    def _resector(self, resector: tuple[int, str]) -> tuple[_Kind | None]:
+        """:meth:`_resectored`'s type for one atom (``(atom, sector)``; it depends on nothing
+        else, and an atom is among the rarest of many cells), or None where a count of it has
+        no counterpart in that sector (in a 1-tuple, as :meth:`_swap`'s)."""
+        c, sector = resector
+        moved: dict[int, float] = {}
+        for r, a in self._atom(c):
+            row = self.rows[r]
+            if row.key.sector != ALL_SECTORS:
+                j = self.index.get((row.release, row.key._replace(sector=sector)))
+                if j is None:
+                    if row.key.category.startswith(SIZE_PREFIX):
+                        continue
+                    return (None,)
+                r = j
+            moved[r] = moved.get(r, 0.0) + a
+        return (self._complete(tuple(sorted(moved.items()))),)
 
     def _partners(self, twins: Sequence[int]) -> list[int]:
         """The rows sharing a law with one of ``twins`` (but for the twins and what holds
@@ -1239,39 +1272,30 @@ class _RegionAudit:
             if not whole:  # (every type of a large cell is many: asked rarely, never kept)
                 self._phantoms[(r, whole)] = phantoms
         first = highs.getNumCol()
-        starts: list[int] = []
-        index: list[int] = []
-        values: list[float] = []
-        costs: list[float] = []
-        for column in phantoms:
-            starts.append(len(index))
-            entries = _remembered(self._columns_of, column, self._column)
-            index += entries[0]
-            values += entries[1]
-            costs.append(dict(column).get(r, 0.0))
+        columns = [_remembered(self._columns_of, column, self._column) for column in phantoms]
+        ends = np.cumsum([index.size for index, _ in columns], dtype=np.int64)
+        index = np.concatenate([index for index, _ in columns]) if columns else _NO_ROWS
+        values = np.concatenate([values for _, values in columns]) if columns else _NO_VALUES
+        starts = np.concatenate([[0], ends]).astype(np.int32)
+        costs = np.array([_amount(column, r) for column in phantoms], dtype=np.float64)
         highs.addCols(
             len(phantoms),
-            np.array(costs, dtype=np.float64),
+            costs,
             np.zeros(len(phantoms)),
             np.full(len(phantoms), highspy.kHighsInf),
-            len(index),
-            np.array(starts, dtype=np.int32),
-            np.array(index, dtype=np.int32),
-            np.array(values, dtype=np.float64),
+            index.size,
+            starts[:-1],
+            index,
+            values,
         )
-        opened = ((r, whole), first, np.array(costs, dtype=np.float64))
+        opened = ((r, whole), first, costs)
         self._opened = opened
         self._phantom_matrix = sparse.csc_matrix(
-            (
-                np.array(values, dtype=np.float64),
-                np.array(index, dtype=np.int32),
-                np.array([*starts, len(index)], dtype=np.int32),
-            ),
-            shape=(self._lp_low.size, len(phantoms)),
+            (values, index, starts), shape=(self._lp_low.size, len(phantoms))
         )
         return opened[1], opened[2]
 
-    def _column(self, kind: _Kind) -> tuple[list[int], list[float]]:
+    def _column(self, kind: _Kind) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
         """A unit type's column in the programme: its published rows' and its laws' entries."""
         index: list[int] = []
         values: list[float] = []
@@ -1283,13 +1307,15 @@ class _RegionAudit:
             if v:
                 index.append(self._first_law + law)
                 values.append(v)
-        return index, values
+        return np.array(index, dtype=np.int32), np.array(values, dtype=np.float64)
 
     def forget(self) -> None:
         """Let go of every hypothetical type worked out, once the part's audit is over."""
         self._phantoms.clear()
         self._completed.clear()
         self._columns_of.clear()
+        self._swaps.clear()
+        self._resectorings.clear()
         self._atoms.clear()
         self._holders_of.clear()
         self._lowering_of.clear()
