@@ -174,6 +174,7 @@ _REMEMBERED = 50_000
 _ATOMS_REMEMBERED = 4_096
 _NO_ROWS = np.empty(0, dtype=np.int32)
 _NO_VALUES = np.empty(0, dtype=np.float64)
+_NO_ROWS.flags.writeable = _NO_VALUES.flags.writeable = False  # (shared by every thread)
 _UNBOUNDED = frozenset(
     {highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible}
 )
