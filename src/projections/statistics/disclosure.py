@@ -172,6 +172,11 @@ _REMEMBERED = 50_000
 #: of a large region counts in a hundred rows or so (about 12 KiB as Python tuples), and a
 #: cell's whole set of types asks for nearly every atom of it, which are not worth keeping.
 _ATOMS_REMEMBERED = 4_096
+#: How far a type's reduced cost must improve an optimum for :meth:`_RegionAudit._grow` to
+#: add it (HiGHS's dual feasibility tolerance), and how many rounds it may take before the
+#: whole set is opened instead.
+_PRICED = 1e-7
+_GROWTH_ROUNDS = 200
 _NO_ROWS = np.empty(0, dtype=np.int32)
 _NO_VALUES = np.empty(0, dtype=np.float64)
 _NO_ROWS.flags.writeable = _NO_VALUES.flags.writeable = False  # (shared by every thread)
@@ -292,6 +297,12 @@ def _amount(kind: _Kind, r: int) -> float:
             return a
     return 0.0
 
+
+#: :attr:`_RegionAudit._pricing`: a row, its whole set of types, their columns (LP rows by
+#: types) and costs, and which of them are open.
+_Pricing = tuple[
+    int, list[_Kind], sparse.csc_matrix, npt.NDArray[np.float64], npt.NDArray[np.bool_]
+]
 
 _K = TypeVar("_K")
 _T = TypeVar("_T")
@@ -415,6 +426,11 @@ class _RegionAudit:
         self._opened: tuple[tuple[int, bool], int, npt.NDArray[np.float64]] | None = None
         #: The opened hypothetical types' columns (LP rows by types), for ``_satisfies``.
         self._phantom_matrix: sparse.csc_matrix | None = None
+        #: The opened types themselves, in their columns' order.
+        self._open_kinds: list[_Kind] = []
+        #: While row ``r`` is open and its programme grown (:meth:`_grow`): ``r``, its whole
+        #: set of types, their columns and costs, and which of them are open.
+        self._pricing: _Pricing | None = None
 
     def _laws(self, by_row: sparse.csr_matrix, hold: bool) -> None:
         """The relations between this model's cells that every unit keeps within one version
@@ -1156,7 +1172,12 @@ class _RegionAudit:
         self.highs.changeRowBounds(self._lp_row[r], self._lower(row), self._upper(row))
 
     def bound(
-        self, r: int, maximise: bool, enough: float | None = None, whole: bool = False
+        self,
+        r: int,
+        maximise: bool,
+        enough: float | None = None,
+        whole: bool = False,
+        grow: bool = False,
     ) -> _Bound:
         """The smallest or largest value row ``r`` can take given every published row, over
         the atoms and, while ``r`` is audited, its hypothetical unit types.
@@ -1171,7 +1192,13 @@ class _RegionAudit:
         every stop's solution is checked for feasibility here before it is believed.
 
         ``whole``: with every hypothetical type of the row, not the rarest few (the model
-        itself, as the oracle has it; asked where the capped programme would refuse)."""
+        itself, as the oracle has it; asked where the capped programme would refuse).
+
+        ``grow``: the same answer as ``whole``, by column generation: the rarest types first,
+        and at an optimum that does not reach ``enough``, every type of the whole set whose
+        reduced cost would improve it added (:meth:`_grow`), until none would — the optimum
+        is then the whole set's (its duals prove it). A solution of fewer types is one of the
+        whole set, so an early stop stands as it is."""
         row = self.rows[r]
         highs = self.highs
         first, costs = self._open(r, whole)
@@ -1180,9 +1207,22 @@ class _RegionAudit:
         highs.changeColsCost(len(row.cols), row.cols, row.coefs)
         self._activity = None
         try:
-            status = self._run(row, maximise, enough, costs)
-            if not _settled(status, maximise) and self._feasible():
-                status = self._cold(row, maximise, costs)
+            for _ in range(_GROWTH_ROUNDS):
+                status = self._run(row, maximise, enough, costs)
+                if not _settled(status, maximise) and self._feasible():
+                    status = self._cold(row, maximise, costs)
+                if not (grow and status == highspy.HighsModelStatus.kOptimal):
+                    break
+                value = float(highs.getInfo().objective_function_value)
+                if enough is not None and (
+                    value >= enough - 1e-6 if maximise else value <= enough + 1e-6
+                ):
+                    break
+                if not self._grow(r, maximise, highs.getSolution().row_dual):
+                    break
+                costs = self._opened[2] if self._opened is not None else costs
+            else:  # (the reduced costs never settled: the whole set decides, as without)
+                return self.bound(r, maximise, enough, whole=True)
             if status is None:  # stopped early: a checked feasible solution reaches enough
                 return _Bound(self._reached, None)
             if status == highspy.HighsModelStatus.kModelEmpty:  # nothing published constrains
@@ -1272,29 +1312,71 @@ class _RegionAudit:
             phantoms = self._hypothetical(r, whole)
             if not whole:  # (every type of a large cell is many: asked rarely, never kept)
                 self._phantoms[(r, whole)] = phantoms
-        first = highs.getNumCol()
-        columns = [_remembered(self._columns_of, column, self._column) for column in phantoms]
+        self._opened = ((r, whole), highs.getNumCol(), _NO_VALUES)
+        self._phantom_matrix = None
+        self._open_kinds = []
+        self._add(r, phantoms)
+        return self._opened[1], self._opened[2]
+
+    def _add(self, r: int, kinds: Sequence[_Kind]) -> None:
+        """Add unit types to the opened programme of row ``r``: their columns to the model,
+        to ``_phantom_matrix`` and their costs to the opened ones."""
+        assert self._opened is not None
+        added, costs = self._columns_and_costs(r, kinds)
+        self.highs.addCols(
+            len(kinds),
+            costs,
+            np.zeros(len(kinds)),
+            np.full(len(kinds), highspy.kHighsInf),
+            added.nnz,
+            added.indptr[:-1],
+            added.indices,
+            added.data,
+        )
+        key, first, opened = self._opened
+        self._opened = (key, first, np.concatenate([opened, costs]) if opened.size else costs)
+        self._phantom_matrix = (
+            added
+            if self._phantom_matrix is None
+            else sparse.hstack([self._phantom_matrix, added], format="csc")
+        )
+        self._open_kinds.extend(kinds)
+
+    def _columns_and_costs(
+        self, r: int, kinds: Sequence[_Kind]
+    ) -> tuple[sparse.csc_matrix, npt.NDArray[np.float64]]:
+        """Unit types' columns (LP rows by types) and their costs in row ``r``."""
+        columns = [_remembered(self._columns_of, kind, self._column) for kind in kinds]
         ends = np.cumsum([index.size for index, _ in columns], dtype=np.int64)
         index = np.concatenate([index for index, _ in columns]) if columns else _NO_ROWS
         values = np.concatenate([values for _, values in columns]) if columns else _NO_VALUES
         starts = np.concatenate([[0], ends]).astype(np.int32)
-        costs = np.array([_amount(column, r) for column in phantoms], dtype=np.float64)
-        highs.addCols(
-            len(phantoms),
-            costs,
-            np.zeros(len(phantoms)),
-            np.full(len(phantoms), highspy.kHighsInf),
-            index.size,
-            starts[:-1],
-            index,
-            values,
-        )
-        opened = ((r, whole), first, costs)
-        self._opened = opened
-        self._phantom_matrix = sparse.csc_matrix(
-            (values, index, starts), shape=(self._lp_low.size, len(phantoms))
-        )
-        return opened[1], opened[2]
+        matrix = sparse.csc_matrix((values, index, starts), shape=(self._lp_low.size, len(kinds)))
+        costs = np.array([_amount(kind, r) for kind in kinds], dtype=np.float64)
+        return matrix, costs
+
+    def _grow(self, r: int, maximise: bool, duals: Sequence[float]) -> bool:
+        """Column generation for row ``r``'s opened programme at an optimum with ``duals``
+        (the rows' duals): add every type of the row's whole set (:meth:`_hypothetical`)
+        whose reduced cost ``c_j - a_j'y`` would improve it (above ``_PRICED`` when
+        maximising, below ``-_PRICED`` when minimising) and is not open yet; whether any was.
+        With none, the duals are feasible for the whole set, so the optimum is its optimum.
+        (The whole set is worked out once while the row stays open.)"""
+        if self._pricing is None or self._pricing[0] != r:
+            kinds = self._hypothetical(r, whole=True)
+            matrix, costs = self._columns_and_costs(r, kinds)
+            opened = set(self._open_kinds)
+            added = np.array([kind in opened for kind in kinds], dtype=bool)
+            self._pricing = (r, kinds, matrix, costs, added)
+        _, kinds, matrix, costs, added = self._pricing
+        reduced = costs - matrix.T @ np.asarray(duals, dtype=np.float64)
+        improving = (reduced > _PRICED) if maximise else (reduced < -_PRICED)
+        chosen = np.flatnonzero(improving & ~added)
+        if not chosen.size:
+            return False
+        added[chosen] = True
+        self._add(r, [kinds[i] for i in chosen])
+        return True
 
     def _column(self, kind: _Kind) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
         """A unit type's column in the programme: its published rows' and its laws' entries."""
@@ -1328,6 +1410,8 @@ class _RegionAudit:
         first = self._opened[1]
         self._opened = None
         self._phantom_matrix = None
+        self._pricing = None
+        self._open_kinds = []
         added = self.highs.getNumCol() - first
         if added:
             self.highs.deleteCols(added, np.arange(first, first + added, dtype=np.int32))
@@ -1711,13 +1795,14 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
                     bound = _Bound(reached, None)
                     break
                 enough = needed_high if maximise else needed_low
-                bound = part.bound(r, maximise, enough, whole)
+                bound = part.bound(r, maximise, enough, grow=whole)
                 opened = bound.value >= enough - 1e-6 if maximise else bound.value <= enough + 1e-6
                 if not opened and not whole and part.capped(r):
                     # The capped types may be what narrows it: the model itself, with every
-                    # type, decides (and its dual names what to withhold), from now on.
+                    # type, decides (and its dual names what to withhold), from now on — by
+                    # adding the types that would move it (``grow``), not all of them.
                     whole = True
-                    bound = part.bound(r, maximise, enough, whole)
+                    bound = part.bound(r, maximise, enough, grow=whole)
                     opened = (
                         bound.value >= enough - 1e-6 if maximise else bound.value <= enough + 1e-6
                     )
