@@ -173,9 +173,10 @@ _REMEMBERED = 50_000
 #: cell's whole set of types asks for nearly every atom of it, which are not worth keeping.
 _ATOMS_REMEMBERED = 4_096
 #: How far a type's reduced cost must improve an optimum for :meth:`_RegionAudit._grow` to
-#: add it (HiGHS's dual feasibility tolerance), and how many rounds it may take before the
+#: add it (below HiGHS's dual feasibility tolerance: a type too many costs a column, one too
+#: few could leave a cell narrowed that is not), and how many rounds it may take before the
 #: whole set is opened instead.
-_PRICED = 1e-7
+_PRICED = 1e-9
 _GROWTH_ROUNDS = 200
 _NO_ROWS = np.empty(0, dtype=np.int32)
 _NO_VALUES = np.empty(0, dtype=np.float64)
@@ -588,8 +589,10 @@ class _RegionAudit:
                 # one of this one's, were it of that one.
                 moved += self._resectored(partner, here, whole)
                 moved += self._resectored(twins, there, whole)
-        if any(
-            len(self.rows[x].cols) > _HYPOTHETICAL_TYPES for x in [*twins, *bases.values()]
+        if (
+            len(lowered) == cap  # (cut short over all its versions' atoms, each few or not)
+            or len(raised) == cap
+            or any(len(self.rows[x].cols) > _HYPOTHETICAL_TYPES for x in [*twins, *bases.values()])
         ) or any(
             # (The moved types take the rarest atoms of a cell over all its versions.)
             sum(len(self.rows[q].cols) for q in cell) > _HYPOTHETICAL_TYPES
@@ -1153,7 +1156,9 @@ class _RegionAudit:
             self.highs.changeRowBounds(self._lp_row[i], -highspy.kHighsInf, highspy.kHighsInf)
         self._relaxed = True
         try:
-            bound = self.bound(r, maximise, whole=self.capped(r))
+            # (Grown, not the whole set: the same optimum, and the programme protect() has
+            # open for ``r`` stays open, with the types it grew.)
+            bound = self.bound(r, maximise, grow=self.capped(r))
             return bound, self._activity, free
         finally:
             self._relaxed = False
@@ -1402,6 +1407,7 @@ class _RegionAudit:
         self._atoms.clear()
         self._holders_of.clear()
         self._lowering_of.clear()
+        self._pricing = None
 
     def close(self) -> None:
         """Take the audited row's hypothetical unit types out of the model again."""
