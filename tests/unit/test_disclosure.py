@@ -685,3 +685,22 @@ def test_what_an_earlier_versions_quartiles_said_is_an_inequality_of_the_next_au
     (finding,) = [f for f in findings if f.release == 1 and f.key == accepted]
     assert finding.low == pytest.approx(20)
     assert not finding.protected
+
+
+def test_protect_and_audit_tell_their_progress_part_by_part() -> None:
+    from benchmarks.disclosure import synthetic_population
+
+    subject = synthetic_population(300, regions=3, seed=4)
+    told: list[tuple[int, int]] = []
+    protected = protect(subject, K, progress=lambda done, parts: told.append((done, parts)))
+    assert told == [(1, 3), (2, 3), (3, 3)]
+    counts = [c for c in protected.cells if c.kind == "count"]
+    told.clear()
+    audit(
+        subject,
+        {c.key: int(c.value) for c in counts if c.value is not None},
+        [c.key for c in counts if c.value is None],
+        K,
+        progress=lambda done, parts: told.append((done, parts)),
+    )
+    assert told == [(1, 3), (2, 3), (3, 3)]

@@ -166,6 +166,18 @@ def _summaries(
     return summaries, dict(rows)
 
 
+def _progress(period: Period, step: str) -> Callable[[int, int], None]:
+    """A log line each time a part (a region) of a release's audit ends: at 100,000
+    trajectories, protecting a year and checking it take minutes each. Counts only."""
+
+    def told(done: int, parts: int) -> None:
+        log.info(
+            "statistics audit progress", period=str(period), step=step, parts_done=done, parts=parts
+        )
+
+    return told
+
+
 def _narrowed_before(protected: Protected) -> int:
     """How many withheld counts had their interval cut to what earlier law-less releases left."""
     return sum(1 for finding in protected.audit if finding.narrowed_before)
@@ -305,7 +317,9 @@ class Releases:
         laws = self.laws or any(version.laws for version in earlier)
         started = time.monotonic()
         try:
-            protected = disclosure.protect(population, self.k, earlier, laws=laws)
+            protected = disclosure.protect(
+                population, self.k, earlier, laws=laws, progress=_progress(period, "protect")
+            )
         except disclosure.AuditFailed as failed:
             raise ReleaseRefused(
                 f"{period} was not released: {failed}. Nothing was published; the earlier "
@@ -383,6 +397,7 @@ class Releases:
                 exact=False,
                 floors=size_floors(quartiles, self.k),
                 laws=laws,
+                progress=_progress(period, "check"),
             )
         except disclosure.AuditFailed as failed:
             raise ReleaseRefused(
