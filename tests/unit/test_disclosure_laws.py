@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from projections.statistics.disclosure import AuditFailed, _build, _RegionAudit, audit, protect
+from projections.statistics.disclosure import (
+    AuditFailed,
+    _amounts,
+    _build,
+    _RegionAudit,
+    audit,
+    protect,
+)
 from projections.statistics.model import (
     ALL_SECTORS,
     CellKey,
@@ -660,6 +667,24 @@ def test_a_programme_grown_by_reduced_costs_finds_the_optimum_of_every_type() ->
             rarest_fell_short += rarest != pytest.approx(whole, rel=1e-9, abs=1e-6)
     assert len(capped) > 10
     assert rarest_fell_short  # (the rarest types alone were not the optimum: growth mattered)
+
+    # Types are priced from their amounts in the rows, weighed by the duals (``_row_weights``),
+    # not from their columns in the programme: the same ``a_j'y``, laws' entries included.
+    random = np.random.default_rng(5)
+    laws_priced = 0
+    for r in capped[:10]:
+        kinds = part._hypothetical(r, whole=True)
+        assert all(len({i for i, _ in kind}) == len(kind) for kind in kinds)  # (a row once)
+        columns, costs = part._columns_and_costs(r, kinds)
+        amounts = _amounts(kinds, len(part.rows))
+        assert np.allclose(amounts[r].toarray().ravel(), costs)
+        y = random.normal(size=columns.shape[0])
+        priced = amounts.T @ part._row_weights(y)
+        assert np.allclose(priced, columns.T @ y, rtol=1e-12, atol=1e-9)
+        without_laws = y.copy()
+        without_laws[part._first_law :] = 0.0
+        laws_priced += not np.allclose(priced, columns.T @ without_laws, rtol=1e-12, atol=1e-9)
+    assert laws_priced  # (the laws' duals weigh in)
 
     # Asked again on the grown programme after each of a few published cells is withheld.
     r = capped[0]

@@ -159,8 +159,15 @@ def _highs() -> highspy.Highs:
 
 _DUAL_ZERO = 1e-9
 #: Simplex iterations in the first round of a programme that may stop early (see
-#: :meth:`_RegionAudit.bound`); each further round may take twice as many.
+#: :meth:`_RegionAudit.bound`); each further round may take twice as many. Each round is a
+#: run of HiGHS, which costs about as much as 30 iterations before the first (it assesses
+#: the model and factorises the basis again), so the first round is what fits the bounds
+#: asked: the check's mostly reach their interval within a few iterations, while
+#: :func:`protect`'s often run to the optimum (a cell failing, the dual naming what to
+#: withhold). Measured on the medium year's first region (Intel Xeon, 2 cores): protect
+#: 41.5 s with 16, 35.2 s with 64, 36.4 s with 128; the check 7.2 s with 16, 9.5 s with 64.
 _ROUND = 16
+_PROTECT_ROUND = 64
 _NO_LIMIT = 2_147_483_647
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
@@ -292,6 +299,17 @@ class _Row:
 _Kind = tuple[tuple[int, float], ...]
 
 
+def _amounts(kinds: Sequence[_Kind], rows: int) -> sparse.csc_matrix:
+    """Unit types' amounts in the model's rows: a column per type, a row per model row."""
+    lengths = np.fromiter((len(kind) for kind in kinds), dtype=np.int64, count=len(kinds))
+    indptr = np.zeros(len(kinds) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    total = int(indptr[-1])
+    index = np.fromiter((i for kind in kinds for i, _ in kind), dtype=np.int64, count=total)
+    values = np.fromiter((a for kind in kinds for _, a in kind), dtype=np.float64, count=total)
+    return sparse.csc_matrix((values, index, indptr), shape=(rows, len(kinds)))
+
+
 def _amount(kind: _Kind, r: int) -> float:
     """How much a unit of type ``kind`` counts in row ``r`` (0 if not at all)."""
     for q, a in kind:
@@ -300,8 +318,8 @@ def _amount(kind: _Kind, r: int) -> float:
     return 0.0
 
 
-#: :attr:`_RegionAudit._pricing`: a row, its whole set of types, their columns (LP rows by
-#: types) and costs, and which of them are open.
+#: :attr:`_RegionAudit._pricing`: a row, its whole set of types, their amounts in the model's
+#: rows (rows by types) and costs, and which of them are open.
 _Pricing = tuple[
     int, list[_Kind], sparse.csc_matrix, npt.NDArray[np.float64], npt.NDArray[np.bool_]
 ]
@@ -417,6 +435,8 @@ class _RegionAudit:
         #: the feasible set only grows (withholding); forgotten when an equality is put back.
         self.highest = np.full(len(rows), -np.inf)
         self.lowest = np.full(len(rows), np.inf)
+        #: Simplex iterations in the first round of a programme that may stop early.
+        self.first_round = _ROUND
         #: While :meth:`relaxed` solves a programme that is not the release's: learn nothing.
         self._relaxed = False
         #: The audited row's value in the feasible solution an early stop ended on.
@@ -484,8 +504,14 @@ class _RegionAudit:
             ]
             laws = [laws[i] for i in kept]
             over_atoms = over_atoms[kept]
+            terms = terms[kept]
         else:
             over_atoms = sparse.csr_matrix((0, self.num_atoms))
+            terms = sparse.csr_matrix((0, len(rows)))
+        #: Each law's coefficients over the rows (a row per law): how a row's amount moves
+        #: the laws' rows of the programme, for pricing types without their columns
+        #: (:meth:`_row_weights`).
+        self._law_terms = terms.tocsr()
         #: Each law's terms over the atoms (a row per law), and whether it is an equality.
         self._law_rows = over_atoms
         self._law_equal = np.array([law.equal for law in laws], dtype=bool)
@@ -1367,15 +1393,20 @@ class _RegionAudit:
         whose reduced cost ``c_j - a_j'y`` would improve it (above ``_PRICED`` when
         maximising, below ``-_PRICED`` when minimising) and is not open yet; whether any was.
         With none, the duals are feasible for the whole set, so the optimum is its optimum.
-        (The whole set is worked out once while the row stays open.)"""
+
+        A type's ``a_j'y`` is worked out from its amounts in the model's rows, each weighed
+        by :meth:`_row_weights`, so the whole set needs no column of its own in the
+        programme: only the types added do (:meth:`_column`). (The whole set's amounts are
+        worked out once while the row stays open.)"""
         if self._pricing is None or self._pricing[0] != r:
             kinds = self._hypothetical(r, whole=True)
-            matrix, costs = self._columns_and_costs(r, kinds)
+            amounts = _amounts(kinds, len(self.rows))
+            costs = amounts[r].toarray().ravel()
             opened = set(self._open_kinds)
             added = np.array([kind in opened for kind in kinds], dtype=bool)
-            self._pricing = (r, kinds, matrix, costs, added)
-        _, kinds, matrix, costs, added = self._pricing
-        reduced = costs - matrix.T @ np.asarray(duals, dtype=np.float64)
+            self._pricing = (r, kinds, amounts, costs, added)
+        _, kinds, amounts, costs, added = self._pricing
+        reduced = costs - amounts.T @ self._row_weights(duals)
         improving = (reduced > _PRICED) if maximise else (reduced < -_PRICED)
         chosen = np.flatnonzero(improving & ~added)
         if not chosen.size:
@@ -1383,6 +1414,19 @@ class _RegionAudit:
         added[chosen] = True
         self._add(r, [kinds[i] for i in chosen])
         return True
+
+    def _row_weights(self, duals: Sequence[float]) -> npt.NDArray[np.float64]:
+        """What a unit's amount in each of the model's rows adds to its column's ``a_j'y``
+        at these duals ``y``: the dual of the row's own LP row (a published row; a withheld
+        one has none) and, for each law the row is in, the law's dual times the row's
+        coefficient in it (a type's law entries are its amounts summed by those
+        coefficients, :meth:`_law_values`)."""
+        y = np.asarray(duals, dtype=np.float64)
+        weights = np.zeros(len(self.rows))
+        weights[self._lp_rows] = y[: self._first_law]
+        if self._law_terms.shape[0]:
+            weights += self._law_terms.T @ y[self._first_law :]
+        return weights
 
     def _column(self, kind: _Kind) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
         """A unit type's column in the programme: its published rows' and its laws' entries."""
@@ -1430,14 +1474,14 @@ class _RegionAudit:
         enough: float | None,
         hypothetical_costs: npt.NDArray[np.float64],
     ) -> "highspy.HighsModelStatus | None":
-        """Solve; with ``enough``, in rounds of at most ``_ROUND`` (then twice as many)
+        """Solve; with ``enough``, in rounds of at most ``first_round`` (then twice as many)
         iterations, returning None as soon as a round ends on a feasible solution whose
         value of ``row`` reaches ``enough`` (left in ``self._reached``)."""
         highs = self.highs
         if enough is None:
             highs.run()
             return highs.getModelStatus()
-        limit = _ROUND
+        limit = self.first_round
         try:
             while True:
                 highs.setOptionValue("simplex_iteration_limit", limit)
@@ -1782,6 +1826,7 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
     added back can narrow cells audited before, they are audited again."""
     queue = [r for r, row in enumerate(part.rows) if not row.published]
     findings: dict[int, AuditedCell] = {}
+    part.first_round = _PROTECT_ROUND
     while queue:
         r = queue.pop(0)
         row = part.rows[r]
