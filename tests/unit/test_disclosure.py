@@ -14,6 +14,7 @@ from benchmarks.disclosure import synthetic_population
 from projections.statistics.disclosure import (
     AuditFailed,
     _build,
+    _RegionAudit,
     audit,
     protect,
     released_quantiles,
@@ -21,10 +22,12 @@ from projections.statistics.disclosure import (
 )
 from projections.statistics.model import (
     ALL_SECTORS,
+    AuditedCell,
     CellKey,
     CountCell,
     Period,
     Population,
+    Protected,
     PublishedVersion,
     QuantileCell,
     RateCell,
@@ -191,6 +194,68 @@ def test_the_release_steps_audit_searches_only_as_far_as_the_interval_and_judges
         pairs = zip(quick, exact, strict=True)
         assert all(q.low >= e.low - 1e-6 and q.high <= e.high + 1e-6 for q, e in pairs)
     assert [f.protected for f in quick] == [False]
+
+
+def _check_of(subject: Population, protected: Protected, **kwargs: Any) -> list[AuditedCell]:
+    """The release step's check of what ``protect`` chose (as ``releases._check`` asks it)."""
+    counts = [c for c in protected.cells if c.kind == "count"]
+    quartiles = [c for c in protected.cells if c.kind == "quantile" and c.value is not None]
+    return list(
+        audit(
+            subject,
+            published_counts(protected),
+            [c.key for c in counts if c.value is None],
+            K,
+            exact=False,
+            floors=size_floors(quartiles, K),
+            **kwargs,
+        )
+    )
+
+
+def test_the_check_starts_from_protects_solutions_only_where_they_hold_on_its_own_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``protect`` hands the check the feasible solutions that took each row furthest; the
+    check verifies each on its own model, and a row one of them takes far enough is not
+    searched again. The verdicts are the check's alone: the same with them, without them, and
+    with solutions that do not hold (sizes changed: a cell off its published value), of
+    which none is used."""
+    subject = synthetic_population(400, regions=2, seed=2)
+    protected = protect(subject, K, laws=True)
+    assert protected.solutions
+    assert all(s.found for s in protected.solutions.values())
+    searched: list[int] = []
+    bound = _RegionAudit.bound
+
+    def counted(part: _RegionAudit, *args: Any, **kwargs: Any) -> Any:
+        searched[-1] += 1
+        return bound(part, *args, **kwargs)
+
+    monkeypatch.setattr(_RegionAudit, "bound", counted)
+    used: list[int] = []
+    start_from = _RegionAudit.start_from
+    monkeypatch.setattr(
+        _RegionAudit, "start_from", lambda part, s: used.append(start_from(part, s)) or used[-1]
+    )
+    verdicts = {}
+    wrong = {
+        regions: dataclasses.replace(
+            solutions, found=tuple((taken, sizes * 1.5) for taken, sizes in solutions.found)
+        )
+        for regions, solutions in protected.solutions.items()
+    }
+    for case, solutions in (("without", None), ("with", protected.solutions), ("wrong", wrong)):
+        searched.append(0)
+        findings = _check_of(subject, protected, laws=True, solutions=solutions)
+        verdicts[case] = [(f.key, f.release, f.protected) for f in findings]
+    assert verdicts["with"] == verdicts["without"] == verdicts["wrong"]
+    assert all(protected for *_, protected in verdicts["with"])
+    assert len(used) == 4
+    assert min(used[:2]) > 0  # (two regions, each used some)
+    assert used[2:] == [0, 0]  # (none of the wrong ones)
+    without, with_them, with_wrong = searched
+    assert with_them < without == with_wrong
 
 
 def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:

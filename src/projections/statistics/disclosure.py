@@ -93,6 +93,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import highspy
@@ -113,6 +114,7 @@ from projections.statistics.model import (
     PublishedVersion,
     QuantileCell,
     ReleasedCell,
+    Solutions,
     Withheld,
     is_sparse,
     protection_interval,
@@ -186,6 +188,9 @@ _ATOMS_REMEMBERED = 4_096
 #: whole set is opened instead.
 _PRICED = 1e-9
 _GROWTH_ROUNDS = 200
+#: How many feasible solutions :meth:`_RegionAudit._learn` keeps before it forgets those no
+#: row is taken furthest by any more (each a few KiB).
+_SOLUTIONS_KEPT = 4_096
 _NO_ROWS = np.empty(0, dtype=np.int32)
 _NO_VALUES = np.empty(0, dtype=np.float64)
 _NO_ROWS.flags.writeable = _NO_VALUES.flags.writeable = False  # (shared by every thread)
@@ -437,6 +442,19 @@ class _RegionAudit:
         self.lowest = np.full(len(rows), np.inf)
         #: Simplex iterations in the first round of a programme that may stop early.
         self.first_round = _ROUND
+        #: The regions of its rows; each atom's representative (the id of one of its units)
+        #: and which atom of this model each unit is in (set by :func:`_parts`): to carry
+        #: feasible solutions from one model of a population to another (:meth:`solutions`,
+        #: :meth:`start_from`).
+        self.regions = tuple(sorted({row.key.region for row in rows}))
+        self.representatives: tuple[str, ...] = ()
+        self._atom_of_unit: Callable[[Sequence[str]], npt.NDArray[np.int64]] | None = None
+        #: The atom-only feasible solutions :meth:`_learn` was told (their atoms and sizes: a
+        #: simplex solution takes at most as many atoms as the programme has rows), and for
+        #: each row the one that took it highest and lowest (-1: none).
+        self._found: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = []
+        self._highest_from = np.full(len(rows), -1, dtype=np.int64)
+        self._lowest_from = np.full(len(rows), -1, dtype=np.int64)
         #: While :meth:`relaxed` solves a programme that is not the release's: learn nothing.
         self._relaxed = False
         #: The audited row's value in the feasible solution an early stop ended on.
@@ -1135,9 +1153,55 @@ class _RegionAudit:
         it uses the audited row's hypothetical units, which only that row's audit admits."""
         if self._relaxed or np.any(solution[atoms_end:] > 1e-9):
             return
-        values = self._rows_over_atoms @ solution[: self.num_atoms]
+        sizes = solution[: self.num_atoms]
+        values = self._rows_over_atoms @ sizes
+        higher, lower = values > self.highest, values < self.lowest
+        if higher.any() or lower.any():
+            if len(self._found) >= _SOLUTIONS_KEPT:
+                self._keep_furthest()
+            taken = np.flatnonzero(sizes > 0).astype(np.int32)
+            self._highest_from[higher] = self._lowest_from[lower] = len(self._found)
+            self._found.append((taken, sizes[taken].copy()))
         np.maximum(self.highest, values, out=self.highest)
         np.minimum(self.lowest, values, out=self.lowest)
+
+    def _keep_furthest(self) -> None:
+        """Forget the solutions no row is taken furthest by any more."""
+        kept = np.unique(np.concatenate([self._highest_from, self._lowest_from]))
+        kept = kept[kept >= 0]
+        renumbered = np.full(len(self._found) + 1, -1, dtype=np.int64)  # (-1 stays -1)
+        renumbered[kept] = np.arange(kept.size)
+        self._found = [self._found[i] for i in kept.tolist()]
+        self._highest_from = renumbered[self._highest_from]
+        self._lowest_from = renumbered[self._lowest_from]
+
+    def solutions(self) -> Solutions:
+        """The feasible solutions over the atoms that took a row furthest, each atom named
+        by one of its units: proofs of how far each row can go, for another model of the
+        same population to verify and start from (:meth:`start_from`)."""
+        self._keep_furthest()
+        return Solutions(self.representatives, tuple(self._found))
+
+    def start_from(self, solutions: Solutions) -> int:
+        """Take every row as far as those of ``solutions`` (found on another model of the same
+        population, :meth:`solutions`) that are feasible here take it: each is mapped to this
+        model's atoms by its atoms' units, and believed only if ``_satisfies`` finds it
+        feasible in this model — every published row at its value, every law, no size below
+        zero — so a solution that is wrong or from another population only goes unused.
+        How many were."""
+        if self._atom_of_unit is None or not solutions.units:
+            return 0
+        atoms = self._atom_of_unit(solutions.units)
+        used = 0
+        for taken, sizes in solutions.found:
+            at = atoms[taken]
+            if at.size and at.min() < 0:
+                continue  # (a unit this model does not have)
+            x = np.bincount(at, weights=sizes, minlength=self.num_atoms).astype(np.float64)
+            if x.size == self.num_atoms and self._satisfies(x):
+                self._learn(x, self.num_atoms)
+                used += 1
+        return used
 
     def relaxed(self, r: int, maximise: bool, needed: float) -> list[int] | None:
         """Whether withholding every published row of this release would open row ``r``'s
@@ -1197,6 +1261,8 @@ class _RegionAudit:
         """Put row ``r``'s equality back, for good: it is never withheld again."""
         self.highest[:] = -np.inf
         self.lowest[:] = np.inf
+        self._found = []
+        self._highest_from[:] = self._lowest_from[:] = -1
         row = self.rows[r]
         row.published = True
         row.fixed = True
@@ -1702,6 +1768,7 @@ def _parts(
     atom_of: dict[bytes, int] = {}
     sizes: list[int] = []
     first_of: list[int] = []
+    unit_atoms: list[int] = []  # (each unit's atom, in the order of ``starts``)
     for start, end in zip((16 * starts).tolist(), (16 * ends).tolist(), strict=True):
         vector = raw[start:end]
         c = atom_of.get(vector)
@@ -1710,12 +1777,20 @@ def _parts(
             sizes.append(0)
             first_of.append(start // 16)
         sizes[c] += 1
+        unit_atoms.append(c)
     # Renumbered in their vectors' order (``atom_of`` holds them in the order numbered), as
     # bytes (8 a number, where a list of Python numbers per atom would take about 36).
     vectors = list(atom_of)
     canonical = sorted(range(len(sizes)), key=vectors.__getitem__)
     sizes = [sizes[c] for c in canonical]
     first_of = [first_of[c] for c in canonical]
+    # Each unit's atom, renumbered so (-1: a unit in no atom), and the units by id.
+    rank = np.empty(len(sizes), dtype=np.int64)
+    rank[canonical] = np.arange(len(sizes), dtype=np.int64)
+    atom_of_unit = np.full(len(unit_index), -1, dtype=np.int64)
+    if units.size:
+        atom_of_unit[units[starts]] = rank[np.array(unit_atoms, dtype=np.int64)]
+    unit_ids = list(unit_index)
     # The regions each unit ties together (units never cross regions in practice).
     region_names = sorted({row.key.region for row in rows})
     region_id = {name: i for i, name in enumerate(region_names)}
@@ -1760,8 +1835,26 @@ def _parts(
         local.sort_indices()
         part_rows = [rows[r] for r in members.tolist()]
         old = frozenset(row.release for row in part_rows if row.release in legacy)
-        audits.append(_RegionAudit(part_rows, local, atom_sizes[mine], groups, laws, old))
+        audit = _RegionAudit(part_rows, local, atom_sizes[mine], groups, laws, old)
+        audit.representatives = tuple(unit_ids[u] for u in units[firsts[mine]].tolist())
+        audit._atom_of_unit = partial(_local_atoms, unit_index, atom_of_unit, mine)
+        audits.append(audit)
     return audits
+
+
+def _local_atoms(
+    unit_index: Mapping[str, int],
+    atom_of_unit: npt.NDArray[np.int64],
+    mine: npt.NDArray[np.int64],
+    ids: Sequence[str],
+) -> npt.NDArray[np.int64]:
+    """The atom of one part (``mine``: its atoms among all) each unit of ``ids`` is in; -1 for
+    a unit of no atom, of another part, or unknown."""
+    local = np.full(atom_of_unit.size + 1, -1, dtype=np.int64)  # (the last: unknown)
+    here = np.isin(atom_of_unit, mine)
+    local[:-1][here] = np.searchsorted(mine, atom_of_unit[here])
+    at = np.fromiter((unit_index.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+    return local[at]
 
 
 def _finding(part: _RegionAudit, r: int, low: float, high: float, k: int) -> AuditedCell:
@@ -1816,7 +1909,12 @@ def _best(part: _RegionAudit, failing: int, candidates: Sequence[int]) -> int | 
     )
 
 
-def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[AuditedCell]:
+def _protect_part(
+    part: _RegionAudit,
+    k: int,
+    secondary: set[CellKey],
+    solutions: dict[tuple[str, ...], Solutions],
+) -> list[AuditedCell]:
     """Audit every withheld row of one part, withholding more of this release's cells until
     every one keeps its interval; refuse (:class:`AuditFailed`) when that cannot be done.
 
@@ -1900,6 +1998,7 @@ def _protect_part(part: _RegionAudit, k: int, secondary: set[CellKey]) -> list[A
             queue = [q for q, other in enumerate(part.rows) if not other.published]
             continue
         findings[r] = _finding(part, r, low, high, k)
+    solutions[part.regions] = part.solutions()
     part.forget()
     return [findings[r] for r in sorted(findings)]
 
@@ -1937,10 +2036,11 @@ def protect(
         for cell in released_quantiles(population.quantiles[key], k)
     ]
     secondary: set[CellKey] = set()
+    solutions: dict[tuple[str, ...], Solutions] = {}
     findings: list[AuditedCell] = []
     for found in _each_part(
         _build(population, published, primary, earlier, size_floors(quartiles, k), laws),
-        lambda part: _protect_part(part, k, secondary),
+        lambda part: _protect_part(part, k, secondary, solutions),
         progress,
     ):
         findings.extend(found)
@@ -1965,7 +2065,7 @@ def protect(
         else:
             share = round(values[rate.numerator] / values[rate.denominator], 2)
             cells.append(ReleasedCell(key, "rate", share))
-    return Protected(tuple(cells), tuple(sorted(findings, key=_order)))
+    return Protected(tuple(cells), tuple(sorted(findings, key=_order)), solutions)
 
 
 def audit(
@@ -1979,6 +2079,7 @@ def audit(
     floors: Mapping[CellKey, int] | None = None,
     laws: bool = True,
     progress: "Progress | None" = None,
+    solutions: Mapping[tuple[str, ...], Solutions] | None = None,
 ) -> tuple[AuditedCell, ...]:
     """The exact range a reader of ``published`` (and of every earlier version) can narrow each
     withheld count to, for the release step to check before it publishes (``all(f.protected)``).
@@ -1993,10 +2094,18 @@ def audit(
     feasible solution reaching it is the proof), so a finding's ``low`` and ``high`` may lie
     inside the true range; whether it is ``protected`` is the same. That is the release step's
     check: a fresh model, none of :func:`protect`'s incremental state.
+
+    ``solutions``: feasible solutions :func:`protect` found (``Protected.solutions``). Each is
+    verified on this fresh model (:meth:`_RegionAudit.start_from`) before it counts, and a row
+    one of them takes as far as its interval needs is not searched again; the others are, as
+    without. A feasible solution is a proof wherever it came from, so the check depends on
+    :func:`protect` for no answer, only for where it starts.
     """
     check_k(k)
 
     def audit_part(part: _RegionAudit) -> list[AuditedCell]:
+        if solutions is not None and part.regions in solutions:
+            part.start_from(solutions[part.regions])
         found = []
         for r, row in enumerate(part.rows):
             if row.published or row.floor is not None:

@@ -557,11 +557,26 @@ class AuditedCell:
 
 
 @dataclass(frozen=True, slots=True)
+class Solutions:
+    """Feasible solutions of one part's audit programme (a region's), as ``protect`` found
+    them: each atom named by one of its units (``units``), each solution as the atoms it
+    takes (indices into ``units``) and their sizes. What the release step's check may start
+    from, after verifying each on a model of its own (``disclosure.audit``): a feasible
+    solution proves how far it takes every row, wherever it came from."""
+
+    units: tuple[str, ...]
+    found: "tuple[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]], ...]"
+
+
+@dataclass(frozen=True, slots=True)
 class Protected:
-    """The outcome of disclosure control: the cells to release and the audit that passed them."""
+    """The outcome of disclosure control: the cells to release and the audit that passed them;
+    ``solutions``: per part (its regions), the feasible solutions that took each withheld count
+    furthest, for the check to verify and start from."""
 
     cells: tuple[ReleasedCell, ...]
     audit: tuple[AuditedCell, ...]
+    solutions: Mapping[tuple[str, ...], Solutions] = field(default_factory=dict, compare=False)
 
     @property
     def passed(self) -> bool:

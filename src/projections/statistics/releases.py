@@ -398,6 +398,8 @@ class Releases:
                 floors=size_floors(quartiles, self.k),
                 laws=laws,
                 progress=_progress(period, "check"),
+                # (Verified on the check's own model before any is believed.)
+                solutions=protected.solutions,
             )
         except disclosure.AuditFailed as failed:
             raise ReleaseRefused(
