@@ -245,17 +245,33 @@ def test_the_check_starts_from_protects_solutions_only_where_they_hold_on_its_ow
         )
         for regions, solutions in protected.solutions.items()
     }
-    for case, solutions in (("without", None), ("with", protected.solutions), ("wrong", wrong)):
+    malformed = {  # (atoms beyond the units named, sizes of another length)
+        regions: dataclasses.replace(
+            solutions,
+            found=tuple(
+                (taken + len(solutions.units), sizes) if i % 2 else (taken, sizes[:-1])
+                for i, (taken, sizes) in enumerate(solutions.found)
+            ),
+        )
+        for regions, solutions in protected.solutions.items()
+    }
+    cases = (
+        ("without", None),
+        ("with", protected.solutions),
+        ("wrong", wrong),
+        ("malformed", malformed),
+    )
+    for case, solutions in cases:
         searched.append(0)
         findings = _check_of(subject, protected, laws=True, solutions=solutions)
         verdicts[case] = [(f.key, f.release, f.protected) for f in findings]
-    assert verdicts["with"] == verdicts["without"] == verdicts["wrong"]
+    assert verdicts["with"] == verdicts["without"] == verdicts["wrong"] == verdicts["malformed"]
     assert all(protected for *_, protected in verdicts["with"])
-    assert len(used) == 4
+    assert len(used) == 6
     assert min(used[:2]) > 0  # (two regions, each used some)
-    assert used[2:] == [0, 0]  # (none of the wrong ones)
-    without, with_them, with_wrong = searched
-    assert with_them < without == with_wrong
+    assert used[2:] == [0, 0, 0, 0]  # (none of the wrong or malformed ones)
+    without, with_them, with_wrong, with_malformed = searched
+    assert with_them < without == with_wrong == with_malformed
 
 
 def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:

@@ -81,7 +81,8 @@ Cells are only coupled through shared units. Units never cross regions in practi
 programme decomposes per region (regions a unit does span are audited together); each region's
 model is built once and re-solved per withheld cell with a new objective. The basis stays primal
 feasible under a change of objective and when a constraint is dropped, so HiGHS's primal simplex
-warm-starts: that is what keeps 100,000 trajectories within a minute.
+warm-starts. (At 100,000 trajectories a region has about 6,400 atoms and a year's release still
+takes many minutes under the laws: README, "Statistics for learning networks".)
 """
 
 import math
@@ -189,7 +190,9 @@ _ATOMS_REMEMBERED = 4_096
 _PRICED = 1e-9
 _GROWTH_ROUNDS = 200
 #: How many feasible solutions :meth:`_RegionAudit._learn` keeps before it forgets those no
-#: row is taken furthest by any more (each a few KiB).
+#: row is taken furthest by any more (each the atoms it takes and their sizes: at most as many
+#: as the programme has rows, 12 bytes each — about 10 KiB at 100,000 trajectories; twice as
+#: many are kept after a compaction that leaves more than half).
 _SOLUTIONS_KEPT = 4_096
 _NO_ROWS = np.empty(0, dtype=np.int32)
 _NO_VALUES = np.empty(0, dtype=np.float64)
@@ -453,6 +456,7 @@ class _RegionAudit:
         #: simplex solution takes at most as many atoms as the programme has rows), and for
         #: each row the one that took it highest and lowest (-1: none).
         self._found: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = []
+        self._keep_at = _SOLUTIONS_KEPT
         self._highest_from = np.full(len(rows), -1, dtype=np.int64)
         self._lowest_from = np.full(len(rows), -1, dtype=np.int64)
         #: While :meth:`relaxed` solves a programme that is not the release's: learn nothing.
@@ -469,7 +473,7 @@ class _RegionAudit:
         #: The opened types themselves, in their columns' order.
         self._open_kinds: list[_Kind] = []
         #: While row ``r`` is open and its programme grown (:meth:`_grow`): ``r``, its whole
-        #: set of types, their columns and costs, and which of them are open.
+        #: set of types, their amounts in the model's rows and costs, and which are open.
         self._pricing: _Pricing | None = None
 
     def _laws(self, by_row: sparse.csr_matrix, hold: bool) -> None:
@@ -1150,15 +1154,20 @@ class _RegionAudit:
 
     def _learn(self, solution: npt.NDArray[np.float64], atoms_end: int) -> None:
         """Note, for every row, how high and how low this feasible solution takes it — unless
-        it uses the audited row's hypothetical units, which only that row's audit admits."""
+        it uses the audited row's hypothetical units, which only that row's audit admits —
+        and keep the solution while it takes some row furthest (:meth:`solutions`)."""
         if self._relaxed or np.any(solution[atoms_end:] > 1e-9):
             return
         sizes = solution[: self.num_atoms]
         values = self._rows_over_atoms @ sizes
-        higher, lower = values > self.highest, values < self.lowest
+        # (Beyond rounding: a published row's value differs by 1e-12 from one solution to
+        # the next, which is no row taken further.)
+        higher, lower = values > self.highest + 1e-9, values < self.lowest - 1e-9
         if higher.any() or lower.any():
-            if len(self._found) >= _SOLUTIONS_KEPT:
+            if len(self._found) >= self._keep_at:
                 self._keep_furthest()
+                if len(self._found) > self._keep_at // 2:  # (no compacting at every one)
+                    self._keep_at *= 2
             taken = np.flatnonzero(sizes > 0).astype(np.int32)
             self._highest_from[higher] = self._lowest_from[lower] = len(self._found)
             self._found.append((taken, sizes[taken].copy()))
@@ -1176,9 +1185,11 @@ class _RegionAudit:
         self._lowest_from = renumbered[self._lowest_from]
 
     def solutions(self) -> Solutions:
-        """The feasible solutions over the atoms that took a row furthest, each atom named
-        by one of its units: proofs of how far each row can go, for another model of the
-        same population to verify and start from (:meth:`start_from`)."""
+        """The feasible solutions over the atoms that took a withheld row furthest, each atom
+        named by one of its units: proofs of how far each such row can go, for another model
+        of the same population to verify and start from (:meth:`start_from`)."""
+        published = np.array([row.published for row in self.rows], dtype=bool)
+        self._highest_from[published] = self._lowest_from[published] = -1
         self._keep_furthest()
         return Solutions(self.representatives, tuple(self._found))
 
@@ -1194,6 +1205,12 @@ class _RegionAudit:
         atoms = self._atom_of_unit(solutions.units)
         used = 0
         for taken, sizes in solutions.found:
+            if (
+                taken.shape != sizes.shape
+                or (taken.size and not 0 <= taken.min() <= taken.max() < atoms.size)
+                or not np.isfinite(sizes).all()
+            ):
+                continue  # (not a solution of that model at all)
             at = atoms[taken]
             if at.size and at.min() < 0:
                 continue  # (a unit this model does not have)
@@ -2096,10 +2113,10 @@ def audit(
     check: a fresh model, none of :func:`protect`'s incremental state.
 
     ``solutions``: feasible solutions :func:`protect` found (``Protected.solutions``). Each is
-    verified on this fresh model (:meth:`_RegionAudit.start_from`) before it counts, and a row
-    one of them takes as far as its interval needs is not searched again; the others are, as
-    without. A feasible solution is a proof wherever it came from, so the check depends on
-    :func:`protect` for no answer, only for where it starts.
+    verified on this fresh model (:meth:`_RegionAudit.start_from`) before it counts, and, not
+    ``exact``, a bound one of them takes as far as its interval needs is not searched again;
+    the others are, as without. A feasible solution is a proof wherever it came from, so the
+    check depends on :func:`protect` for no answer, only for where it starts.
     """
     check_k(k)
 

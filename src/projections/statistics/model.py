@@ -556,13 +556,15 @@ class AuditedCell:
         return self.low <= self.needed_low + tolerance and self.high >= self.needed_high - tolerance
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Solutions:
-    """Feasible solutions of one part's audit programme (a region's), as ``protect`` found
-    them: each atom named by one of its units (``units``), each solution as the atoms it
-    takes (indices into ``units``) and their sizes. What the release step's check may start
-    from, after verifying each on a model of its own (``disclosure.audit``): a feasible
-    solution proves how far it takes every row, wherever it came from."""
+    """Feasible solutions of one part's audit programme (a region's) that ``protect`` found
+    over its atoms alone (a bound reached with a cell's hypothetical types is not among them)
+    and that took some withheld count furthest: each atom named by one of its units
+    (``units``), each solution as the atoms it takes (indices into ``units``) and their sizes.
+    What the release step's check may start from, after verifying each on a model of its own
+    (``disclosure.audit``): a feasible solution proves how far it takes every row, wherever it
+    came from."""
 
     units: tuple[str, ...]
     found: "tuple[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]], ...]"
@@ -571,8 +573,8 @@ class Solutions:
 @dataclass(frozen=True, slots=True)
 class Protected:
     """The outcome of disclosure control: the cells to release and the audit that passed them;
-    ``solutions``: per part (its regions), the feasible solutions that took each withheld count
-    furthest, for the check to verify and start from."""
+    ``solutions``: per part (its regions), the atom-only feasible solutions that took some
+    withheld count furthest, for the check to verify and start from."""
 
     cells: tuple[ReleasedCell, ...]
     audit: tuple[AuditedCell, ...]
