@@ -217,6 +217,33 @@ def test_a_release_that_fails_the_audit_is_refused_and_nothing_is_published(
     assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
 
 
+def _dies(*_args: Any) -> None:
+    """A region's audit whose process is killed (the memory killer, say)."""
+    import multiprocessing
+    import os
+
+    if multiprocessing.parent_process() is None:
+        raise RuntimeError("called in the test's own process, not in a process of its own")
+    os._exit(9)
+
+
+@pytest.mark.parametrize("step", ["_protect_part", "_audit_part"])
+def test_a_release_whose_audit_process_dies_is_refused_and_nothing_is_published(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """Regions are audited in processes of their own on a large release: one that dies,
+    protecting or checking, refuses the release with a message an operator can act on."""
+    from projections.statistics import disclosure
+
+    (settings, _, http), releases = app
+    monkeypatch.setattr(disclosure, "PROCESSES_FROM", 0)
+    monkeypatch.setattr(disclosure, step, _dies)  # (pickled by name: the processes run it)
+    with pytest.raises(ReleaseRefused, match="ended before it was done.*Nothing was published"):
+        releases.release(PERIOD)
+    assert releases.store.releases() == []
+    assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
+
+
 def test_a_release_whose_disclosure_control_published_too_much_is_refused_before_publishing(
     app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,17 +3,22 @@
 import dataclasses
 import itertools
 import math
+import os
 import random
 from collections.abc import Iterable, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
 import pytest
 from benchmarks.disclosure import synthetic_population
 
+from projections.statistics import disclosure
 from projections.statistics.disclosure import (
     AuditFailed,
     _build,
+    _each_part,
+    _plans,
     _RegionAudit,
     audit,
     protect,
@@ -785,3 +790,71 @@ def test_protect_and_audit_tell_their_progress_part_by_part() -> None:
         progress=lambda done, parts: told.append((done, parts)),
     )
     assert told == [(1, 3), (2, 3), (3, 3)]
+
+
+def _as_found(protected: Protected) -> tuple[Any, ...]:
+    """Everything ``protect`` decided, the feasible solutions included, comparable."""
+    solutions = sorted(
+        (regions, found.units, [(list(a), list(b)) for a, b in found.found])
+        for regions, found in protected.solutions.items()
+    )
+    return protected.cells, protected.audit, solutions
+
+
+def test_parts_audited_in_processes_decide_exactly_as_in_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From ``PROCESSES_FROM`` atoms each part is built and audited in a process of its own
+    (its Python beside another's, not only HiGHS); what a release decides must not depend on
+    where: the same cells withheld, the same findings, the same solutions for the check, the
+    same check, and the progress told part by part."""
+    subject = synthetic_population(500, regions=3, seed=5)
+    pools: list[str] = []
+    for pool in ("ProcessPoolExecutor", "ThreadPoolExecutor"):
+        made = getattr(disclosure, pool)
+        monkeypatch.setattr(
+            disclosure,
+            pool,
+            lambda *a, made=made, pool=pool, **kw: pools.append(pool) or made(*a, **kw),
+        )
+    runs: dict[str, tuple[Any, ...]] = {}
+    for where, threshold in (("threads", 10**9), ("processes", 0)):
+        monkeypatch.setattr(disclosure, "PROCESSES_FROM", threshold)
+        told: list[tuple[int, int]] = []
+        protected = protect(subject, K, laws=True, progress=partial(_told, told))
+        check = _check_of(subject, protected, laws=True, solutions=protected.solutions)
+        runs[where] = (*_as_found(protected), check, told)
+    assert pools == ["ThreadPoolExecutor"] * 2 + ["ProcessPoolExecutor"] * 2
+    assert runs["processes"] == runs["threads"]
+    cells, findings, solutions, check, told = runs["processes"]
+    assert told == [(1, 3), (2, 3), (3, 3)]
+    assert any(c.withheld == "secondary" for c in cells)
+    assert findings
+    assert solutions
+    assert check
+    assert all(f.protected for f in check)
+
+
+def _told(told: list[tuple[int, int]], done: int, parts: int) -> None:
+    told.append((done, parts))
+
+
+def _refused(part: _RegionAudit) -> None:
+    raise AuditFailed(f"{part.regions[0]}: refused in its own process")
+
+
+def _dies(part: _RegionAudit) -> None:
+    os._exit(3)
+
+
+@pytest.mark.parametrize(("work", "raised"), [(_refused, AuditFailed), (_dies, BrokenProcessPool)])
+def test_a_part_that_fails_in_its_process_fails_the_release(
+    monkeypatch: pytest.MonkeyPatch, work: Any, raised: type[Exception]
+) -> None:
+    """A part refused in its process is refused in the caller, with its message; a process
+    that dies (the memory killer) fails the call: nothing is released on what is missing."""
+    monkeypatch.setattr(disclosure, "PROCESSES_FROM", 0)
+    subject = synthetic_population(200, regions=2, seed=6)
+    plans = _plans(subject, {}, list(subject.counts), (), {})
+    with pytest.raises(raised, match="refused in its own process" if work is _refused else None):
+        list(_each_part(plans, work))

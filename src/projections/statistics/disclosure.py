@@ -86,13 +86,13 @@ takes many minutes under the laws: README, "Statistics for learning networks".)
 """
 
 import math
+import multiprocessing
 import os
 import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -1625,9 +1625,21 @@ def _build(
     floors: Mapping[CellKey, int],
     laws: bool = False,
 ) -> list[_RegionAudit]:
-    """Every connected part's model: rows for this release's cells (``published`` and
-    ``withheld``), the sizes of its released quantiles (``floors``, see :func:`size_floors`)
-    and every earlier version's cells and sizes, columns for the atoms."""
+    """Every connected part's model (:func:`_plans`), built here."""
+    return [plan.build() for plan in _plans(population, published, withheld, earlier, floors, laws)]
+
+
+def _plans(
+    population: Population,
+    published: Mapping[CellKey, int],
+    withheld: Collection[CellKey],
+    earlier: Sequence[PublishedVersion],
+    floors: Mapping[CellKey, int],
+    laws: bool = False,
+) -> list["_PartPlan"]:
+    """What every connected part's model is made of: rows for this release's cells
+    (``published`` and ``withheld``), the sizes of its released quantiles (``floors``, see
+    :func:`size_floors`) and every earlier version's cells and sizes, columns for the atoms."""
     groups = {key: cell.group for key, cell in population.counts.items() if cell.group is not None}
     for key in {*floors, *(key for version in earlier for key in version.floors)}:
         if (group := size_group(key)) is not None:
@@ -1741,7 +1753,7 @@ def _parts(
     groups: Mapping[CellKey, CellKey],
     laws: bool = False,
     legacy: frozenset[int] = frozenset(),
-) -> list[_RegionAudit]:
+) -> list["_PartPlan"]:
     """The connected parts of the model: every unit's vector over all ``rows`` (its amounts in
     each version's cells, ``lookups``: the version's contributions and its cells' rows), units
     with the same vector merged into an atom, and atoms grouped by the regions they tie
@@ -1844,34 +1856,76 @@ def _parts(
     )
     atom_part = row_part[at[firsts]] if firsts.size else firsts
     atom_sizes = np.array(sizes, dtype=np.int64)
-    audits: list[_RegionAudit] = []
+    # Each atom's number within its part, and each unit's part (-1: a unit in no atom).
+    local_atom = np.zeros(len(sizes), dtype=np.int64)
+    unit_part = np.full(atom_of_unit.size, -1, dtype=np.int64)
+    unit_part[atom_of_unit >= 0] = atom_part[atom_of_unit[atom_of_unit >= 0]]
+    plans: list[_PartPlan] = []
     for part in sorted(set(row_part.tolist()), key=lambda p: region_names[p]):
         members = np.flatnonzero(row_part == part)
         mine = np.flatnonzero(atom_part == part)
+        local_atom[mine] = np.arange(mine.size)
         local = columns[:, mine][members, :].tocsc()
         local.sort_indices()
         part_rows = [rows[r] for r in members.tolist()]
-        old = frozenset(row.release for row in part_rows if row.release in legacy)
-        audit = _RegionAudit(part_rows, local, atom_sizes[mine], groups, laws, old)
-        audit.representatives = tuple(unit_ids[u] for u in units[firsts[mine]].tolist())
-        audit._atom_of_unit = partial(_local_atoms, unit_index, atom_of_unit, mine)
-        audits.append(audit)
-    return audits
+        keys = {row.key for row in part_rows}
+        in_part = np.flatnonzero(unit_part == part)
+        plans.append(
+            _PartPlan(
+                rows=part_rows,
+                atoms=local,
+                sizes=atom_sizes[mine],
+                groups={key: group for key, group in groups.items() if key in keys},
+                laws=laws,
+                legacy=frozenset(row.release for row in part_rows if row.release in legacy),
+                representatives=tuple(unit_ids[u] for u in units[firsts[mine]].tolist()),
+                unit_atoms=dict(
+                    zip(
+                        (unit_ids[u] for u in in_part.tolist()),
+                        local_atom[atom_of_unit[in_part]].tolist(),
+                        strict=True,
+                    )
+                ),
+            )
+        )
+    return plans
 
 
-def _local_atoms(
-    unit_index: Mapping[str, int],
-    atom_of_unit: npt.NDArray[np.int64],
-    mine: npt.NDArray[np.int64],
-    ids: Sequence[str],
-) -> npt.NDArray[np.int64]:
-    """The atom of one part (``mine``: its atoms among all) each unit of ``ids`` is in; -1 for
-    a unit of no atom, of another part, or unknown."""
-    local = np.full(atom_of_unit.size + 1, -1, dtype=np.int64)  # (the last: unknown)
-    here = np.isin(atom_of_unit, mine)
-    local[:-1][here] = np.searchsorted(mine, atom_of_unit[here])
-    at = np.fromiter((unit_index.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
-    return local[at]
+@dataclass(frozen=True, slots=True, eq=False)
+class _PartPlan:
+    """What one connected part's model (:class:`_RegionAudit`) is built from: plain data, so
+    that a part can be sent to a process of its own and built there (:func:`_each_part`).
+    ``representatives``: one unit of each atom; ``unit_atoms``: the atom each unit of the part
+    is in (to carry feasible solutions from one model of a population to another)."""
+
+    rows: list[_Row]
+    atoms: sparse.csc_matrix
+    sizes: npt.NDArray[np.int64]
+    groups: Mapping[CellKey, CellKey]
+    laws: bool
+    legacy: frozenset[int]
+    representatives: tuple[str, ...]
+    unit_atoms: Mapping[str, int]
+
+    @property
+    def num_atoms(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(sorted({row.key.region for row in self.rows}))
+
+    def build(self) -> _RegionAudit:
+        audit = _RegionAudit(self.rows, self.atoms, self.sizes, self.groups, self.laws, self.legacy)
+        audit.representatives = self.representatives
+        audit._atom_of_unit = partial(_local_atoms, self.unit_atoms)
+        return audit
+
+
+def _local_atoms(unit_atoms: Mapping[str, int], ids: Sequence[str]) -> npt.NDArray[np.int64]:
+    """The atom of one part each unit of ``ids`` is in (``unit_atoms``: the part's units); -1
+    for a unit of no atom, of another part, or unknown."""
+    return np.fromiter((unit_atoms.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
 
 
 def _finding(part: _RegionAudit, r: int, low: float, high: float, k: int) -> AuditedCell:
@@ -1926,12 +1980,17 @@ def _best(part: _RegionAudit, failing: int, candidates: Sequence[int]) -> int | 
     )
 
 
-def _protect_part(
-    part: _RegionAudit,
-    k: int,
-    secondary: set[CellKey],
-    solutions: dict[tuple[str, ...], Solutions],
-) -> list[AuditedCell]:
+@dataclass(frozen=True, slots=True)
+class _PartProtected:
+    """What :func:`_protect_part` made of one part: its findings, the cells of this release it
+    withheld to protect others, and the feasible solutions to start the check from."""
+
+    findings: list[AuditedCell]
+    secondary: set[CellKey]
+    solutions: Solutions
+
+
+def _protect_part(k: int, part: _RegionAudit) -> _PartProtected:
     """Audit every withheld row of one part, withholding more of this release's cells until
     every one keeps its interval; refuse (:class:`AuditFailed`) when that cannot be done.
 
@@ -1941,6 +2000,7 @@ def _protect_part(
     added back can narrow cells audited before, they are audited again."""
     queue = [r for r, row in enumerate(part.rows) if not row.published]
     findings: dict[int, AuditedCell] = {}
+    secondary: set[CellKey] = set()  # (the part's own: no two parts share a row)
     part.first_round = _PROTECT_ROUND
     while queue:
         r = queue.pop(0)
@@ -2015,9 +2075,9 @@ def _protect_part(
             queue = [q for q, other in enumerate(part.rows) if not other.published]
             continue
         findings[r] = _finding(part, r, low, high, k)
-    solutions[part.regions] = part.solutions()
+    found = part.solutions()
     part.forget()
-    return [findings[r] for r in sorted(findings)]
+    return _PartProtected([findings[r] for r in sorted(findings)], secondary, found)
 
 
 def protect(
@@ -2055,12 +2115,12 @@ def protect(
     secondary: set[CellKey] = set()
     solutions: dict[tuple[str, ...], Solutions] = {}
     findings: list[AuditedCell] = []
-    for found in _each_part(
-        _build(population, published, primary, earlier, size_floors(quartiles, k), laws),
-        lambda part: _protect_part(part, k, secondary, solutions),
-        progress,
-    ):
-        findings.extend(found)
+    plans = _plans(population, published, primary, earlier, size_floors(quartiles, k), laws)
+    done_parts = _each_part(plans, partial(_protect_part, k), progress)
+    for plan, done in zip(plans, done_parts, strict=True):
+        findings.extend(done.findings)
+        secondary |= done.secondary
+        solutions[plan.regions] = done.solutions
     rules: dict[CellKey, Withheld] = {**primary, **dict.fromkeys(secondary, "secondary")}
     cells = [
         ReleasedCell(key, "count", None if key in rules else float(values[key]), rules.get(key))
@@ -2119,35 +2179,32 @@ def audit(
     check depends on :func:`protect` for no answer, only for where it starts.
     """
     check_k(k)
-
-    def audit_part(part: _RegionAudit) -> list[AuditedCell]:
-        if solutions is not None and part.regions in solutions:
-            part.start_from(solutions[part.regions])
-        found = []
-        for r, row in enumerate(part.rows):
-            if row.published or row.floor is not None:
-                continue
-            finding = _audited(part, r, k, exact)
-            if not finding.protected and (
-                # Narrowed before this release (``settle``): searched again to the cut interval.
-                (finding.low > finding.needed_low + 1e-6 and part.settle(r, False, k))
-                | (finding.high < finding.needed_high - 1e-6 and part.settle(r, True, k))
-            ):
-                finding = _audited(part, r, k, exact)
-            found.append(finding)
-        part.forget()
-        return found
-
-    findings = [
-        finding
-        for found in _each_part(
-            _build(population, published, withheld, earlier, floors or {}, laws),
-            audit_part,
-            progress,
-        )
-        for finding in found
-    ]
+    plans = _plans(population, published, withheld, earlier, floors or {}, laws)
+    work = [partial(_audit_part, k, exact, (solutions or {}).get(plan.regions)) for plan in plans]
+    findings = [finding for found in _each_part(plans, work, progress) for finding in found]
     return tuple(sorted(findings, key=_order))
+
+
+def _audit_part(
+    k: int, exact: bool, solutions: Solutions | None, part: _RegionAudit
+) -> list[AuditedCell]:
+    """The findings of every withheld row of one part (:func:`audit`)."""
+    if solutions is not None:
+        part.start_from(solutions)
+    found = []
+    for r, row in enumerate(part.rows):
+        if row.published or row.floor is not None:
+            continue
+        finding = _audited(part, r, k, exact)
+        if not finding.protected and (
+            # Narrowed before this release (``settle``): searched again to the cut interval.
+            (finding.low > finding.needed_low + 1e-6 and part.settle(r, False, k))
+            | (finding.high < finding.needed_high - 1e-6 and part.settle(r, True, k))
+        ):
+            finding = _audited(part, r, k, exact)
+        found.append(finding)
+    part.forget()
+    return found
 
 
 def _audited(part: _RegionAudit, r: int, k: int, exact: bool) -> AuditedCell:
@@ -2182,27 +2239,63 @@ def _extreme(part: _RegionAudit, r: int, maximise: bool, enough: float | None = 
 #: Told how many of a model's parts (regions) have been audited, and of how many.
 Progress = Callable[[int, int], None]
 
+#: From this many atoms in all (a medium year has about 7,000), the parts are audited in
+#: processes of their own, not threads: starting a process (importing numpy, SciPy and HiGHS)
+#: takes a second or two, which a small release would mostly spend waiting.
+PROCESSES_FROM = 5_000
+
+_T_found = TypeVar("_T_found")
+
 
 def _each_part(
-    parts: Sequence[_RegionAudit],
-    work: Callable[[_RegionAudit], list[AuditedCell]],
+    plans: Sequence[_PartPlan],
+    work: Callable[[_RegionAudit], _T_found] | Sequence[Callable[[_RegionAudit], _T_found]],
     progress: Progress | None = None,
-) -> Iterator[list[AuditedCell]]:
-    """``work`` on every part, in the parts' order, on as many threads as there are cores.
-    The parts share no row, so each is audited on its own; HiGHS solves without holding
-    Python's interpreter lock, so a region's programmes run beside another's. ``progress``
-    is told after each part, in the parts' order."""
-    workers = min(len(parts), os.cpu_count() or 1)
-    with (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="disclosure")
-        if workers > 1
-        else nullcontext()
-    ) as pool:
-        done = pool.map(work, parts) if pool is not None else map(work, parts)
+) -> Iterator[_T_found]:
+    """``work`` on every part (or each part's own, one per plan), in the parts' order, each
+    part built where it is worked on. The parts share no row, so each is audited on its own.
+
+    On as many cores as there are (and parts): in processes of their own from
+    :data:`PROCESSES_FROM` atoms, so that each part's Python (the types it generates, the
+    bookkeeping between programmes) runs beside another's — in threads, only HiGHS's solving
+    did, without Python's interpreter lock, and a release of the large workload kept 1.5 of
+    2 cores busy. ``work`` and the plans are then pickled, so ``work`` is a module's
+    function (a :func:`functools.partial` of one). A part that fails fails the whole call, as
+    here: its exception is raised in the caller (a process that dies, as
+    ``BrokenProcessPool``), the parts not started are not started, and nothing is returned.
+    ``progress`` is told after each part, in the parts' order."""
+    each = list(work) if isinstance(work, Sequence) else [work] * len(plans)
+    workers = min(len(plans), _cores())
+    pool: Executor | None = None
+    if workers > 1 and sum(plan.num_atoms for plan in plans) >= PROCESSES_FROM:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    elif workers > 1:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="disclosure")
+    try:
+        done = (
+            pool.map(_built_and_worked, each, plans)
+            if pool is not None
+            else map(_built_and_worked, each, plans)
+        )
         for n, found in enumerate(done, start=1):
             if progress is not None:
-                progress(n, len(parts))
+                progress(n, len(plans))
             yield found
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _built_and_worked(work: Callable[[_RegionAudit], _T_found], plan: _PartPlan) -> _T_found:
+    return work(plan.build())
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on every platform)
+        return os.cpu_count() or 1
 
 
 def _order(finding: AuditedCell) -> tuple[int, CellKey]:

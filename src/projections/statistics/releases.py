@@ -23,7 +23,9 @@ import dataclasses
 import hashlib
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import BrokenExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -178,6 +180,28 @@ def _progress(period: Period, step: str) -> Callable[[int, int], None]:
     return told
 
 
+@contextmanager
+def _refused_on_failure(period: Period, after: str = "") -> Iterator[None]:
+    """The audit's failures as the release's refusal: a release it cannot pass
+    (``AuditFailed``), and a process auditing a region that ended before it was done (killed
+    for its memory, say): nothing is published on what was not audited, and the next run
+    tries again."""
+    from projections.statistics import disclosure  # see ``Releases.compute``
+
+    try:
+        yield
+    except disclosure.AuditFailed as failed:
+        raise ReleaseRefused(
+            f"{period} was not released: {failed}. Nothing was published{after}"
+        ) from failed
+    except BrokenExecutor as broken:
+        raise ReleaseRefused(
+            f"{period} was not released: a process auditing one of its regions ended before "
+            "it was done (was it killed for lack of memory? a region of the large workload "
+            f"takes up to 2 GiB). Nothing was published{after}; the next run tries again"
+        ) from broken
+
+
 def _narrowed_before(protected: Protected) -> int:
     """How many withheld counts had their interval cut to what earlier law-less releases left."""
     return sum(1 for finding in protected.audit if finding.narrowed_before)
@@ -316,15 +340,10 @@ class Releases:
         earlier = self.store.published_versions(period.audited_with())
         laws = self.laws or any(version.laws for version in earlier)
         started = time.monotonic()
-        try:
+        with _refused_on_failure(period, "; the earlier releases stand"):
             protected = disclosure.protect(
                 population, self.k, earlier, laws=laws, progress=_progress(period, "protect")
             )
-        except disclosure.AuditFailed as failed:
-            raise ReleaseRefused(
-                f"{period} was not released: {failed}. Nothing was published; the earlier "
-                "releases stand"
-            ) from failed
         protected_at = time.monotonic()
         self._check(period, population, protected, earlier, laws)
         log.info(
@@ -387,7 +406,7 @@ class Releases:
                     f"{len(unwithheld)} {what} (first: {unwithheld[0].text()}). Nothing was "
                     "published; this is a fault of disclosure control, please report it"
                 )
-        try:
+        with _refused_on_failure(period):
             findings = disclosure.audit(
                 population,
                 published,
@@ -401,10 +420,6 @@ class Releases:
                 # (Verified on the check's own model before any is believed.)
                 solutions=protected.solutions,
             )
-        except disclosure.AuditFailed as failed:
-            raise ReleaseRefused(
-                f"{period} was not released: {failed}. Nothing was published"
-            ) from failed
         narrowed = [finding for finding in findings if not finding.protected]
         if narrowed:
             raise ReleaseRefused(
