@@ -164,6 +164,9 @@ class StatisticsSettings:
     laws: bool = True
     #: The periods released: quarters or years, never both (README, "One grid, not two").
     grid: Grid = "years"
+    #: How many regions of a release are audited at once, each in a process of its own with its
+    #: model in memory; None: one per core.
+    audit_processes: int | None = None
 
     #: Below five, a learning network of a region's professionals could recognise families.
     MIN_K = 5
@@ -352,6 +355,11 @@ class Settings:
                 lag_days=integer("STATISTICS_LAG_DAYS", 30),
                 laws=flag("STATISTICS_LAWS", True),
                 grid=cast(Grid, choice("STATISTICS_GRID", "years", GRIDS)),
+                audit_processes=(
+                    integer("STATISTICS_AUDIT_PROCESSES", 1)
+                    if optional("STATISTICS_AUDIT_PROCESSES") is not None
+                    else None
+                ),
             ),
             data_dir=data_dir,
             embedded_workers=(

@@ -453,6 +453,7 @@ def build_releases(
         deployment=settings.signing.deployment,
         laws=stats.laws,
         grid=stats.grid,
+        audit_processes=stats.audit_processes,
     )
 
 

@@ -237,9 +237,21 @@ def test_a_release_whose_audit_process_dies_is_refused_and_nothing_is_published(
 
     (settings, _, http), releases = app
     monkeypatch.setattr(disclosure, "PROCESSES_FROM", 0)
+    monkeypatch.setattr(disclosure, "_cores", lambda: 2)
     monkeypatch.setattr(disclosure, step, _dies)  # (pickled by name: the processes run it)
-    with pytest.raises(ReleaseRefused, match="ended before it was done.*Nothing was published"):
+    refusal = r"ended before it was done.*Nothing was published"
+    with (
+        structlog.testing.capture_logs() as logs,
+        pytest.raises(ReleaseRefused, match=refusal) as refused,
+    ):
         releases.release(PERIOD)
+    # Protecting it (the earlier releases stand), or checking what protect chose.
+    assert ("the earlier releases stand" in str(refused.value)) == (step == "_protect_part")
+    told = [e for e in logs if e["event"] == "statistics audit progress"]
+    assert {e["step"] for e in told} == ({"protect"} if step == "_audit_part" else set())
+    assert [e["period"] for e in logs if e["event"] == "statistics audit process ended"] == [
+        str(PERIOD)
+    ]
     assert releases.store.releases() == []
     assert http.get(ENDPOINTS[0], headers=_reader(settings, "forum")).json() == []
 

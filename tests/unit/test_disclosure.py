@@ -3,6 +3,7 @@
 import dataclasses
 import itertools
 import math
+import multiprocessing
 import os
 import random
 from collections.abc import Iterable, Mapping
@@ -221,11 +222,12 @@ def _check_of(subject: Population, protected: Protected, **kwargs: Any) -> list[
 def test_the_check_starts_from_protects_solutions_only_where_they_hold_on_its_own_model(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``protect`` hands the check the feasible solutions that took each row furthest; the
-    check verifies each on its own model, and a row one of them takes far enough is not
-    searched again. The verdicts are the check's alone: the same with them, without them, and
-    with solutions that do not hold (sizes changed: a cell off its published value), of
-    which none is used."""
+    """``protect`` hands the check the atom-only feasible solutions that took some withheld row
+    furthest; the check verifies each on its own model, and a row one of them takes far enough
+    is not searched again. The verdicts are the check's alone: the same with them, without
+    them, with solutions that do not hold (sizes changed: a cell off its published value) and
+    with malformed ones (atoms beyond the units named, sizes of another length), of which none
+    is used."""
     subject = synthetic_population(400, regions=2, seed=2)
     protected = protect(subject, K, laws=True)
     assert protected.solutions
@@ -807,7 +809,9 @@ def test_parts_audited_in_processes_decide_exactly_as_in_threads(
     """From ``PROCESSES_FROM`` atoms each part is built and audited in a process of its own
     (its Python beside another's, not only HiGHS); what a release decides must not depend on
     where: the same cells withheld, the same findings, the same solutions for the check, the
-    same check, and the progress told part by part."""
+    same check, and the progress told part by part. Told to audit one part at a time
+    (``processes=1``), it makes no pool at all, and decides the same again."""
+    monkeypatch.setattr(disclosure, "_cores", lambda: 2)  # (whatever this machine has)
     subject = synthetic_population(500, regions=3, seed=5)
     pools: list[str] = []
     for pool in ("ProcessPoolExecutor", "ThreadPoolExecutor"):
@@ -818,14 +822,20 @@ def test_parts_audited_in_processes_decide_exactly_as_in_threads(
             lambda *a, made=made, pool=pool, **kw: pools.append(pool) or made(*a, **kw),
         )
     runs: dict[str, tuple[Any, ...]] = {}
-    for where, threshold in (("threads", 10**9), ("processes", 0)):
+    for where, threshold, at_once in (
+        ("threads", 10**9, None),
+        ("processes", 0, None),
+        ("one at a time", 0, 1),
+    ):
         monkeypatch.setattr(disclosure, "PROCESSES_FROM", threshold)
         told: list[tuple[int, int]] = []
-        protected = protect(subject, K, laws=True, progress=partial(_told, told))
-        check = _check_of(subject, protected, laws=True, solutions=protected.solutions)
+        protected = protect(subject, K, laws=True, progress=partial(_told, told), processes=at_once)
+        check = _check_of(
+            subject, protected, laws=True, solutions=protected.solutions, processes=at_once
+        )
         runs[where] = (*_as_found(protected), check, told)
     assert pools == ["ThreadPoolExecutor"] * 2 + ["ProcessPoolExecutor"] * 2
-    assert runs["processes"] == runs["threads"]
+    assert runs["processes"] == runs["threads"] == runs["one at a time"]
     cells, findings, solutions, check, told = runs["processes"]
     assert told == [(1, 3), (2, 3), (3, 3)]
     assert any(c.withheld == "secondary" for c in cells)
@@ -844,6 +854,8 @@ def _refused(part: _RegionAudit) -> None:
 
 
 def _dies(part: _RegionAudit) -> None:
+    if multiprocessing.parent_process() is None:
+        raise RuntimeError("called in the test's own process, not in a process of its own")
     os._exit(3)
 
 
@@ -854,6 +866,7 @@ def test_a_part_that_fails_in_its_process_fails_the_release(
     """A part refused in its process is refused in the caller, with its message; a process
     that dies (the memory killer) fails the call: nothing is released on what is missing."""
     monkeypatch.setattr(disclosure, "PROCESSES_FROM", 0)
+    monkeypatch.setattr(disclosure, "_cores", lambda: 2)
     subject = synthetic_population(200, regions=2, seed=6)
     plans = _plans(subject, {}, list(subject.counts), (), {})
     with pytest.raises(raised, match="refused in its own process" if work is _refused else None):

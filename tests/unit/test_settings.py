@@ -85,6 +85,15 @@ def test_statistics_are_released_on_years_unless_the_deployment_says_quarters() 
         Settings.from_env({"RODEDRAAD_STATISTICS_GRID": "both"})
 
 
+def test_a_release_audits_one_region_per_core_unless_told_how_many_at_once() -> None:
+    assert Settings.from_env({}).statistics.audit_processes is None
+    told = Settings.from_env({"RODEDRAAD_STATISTICS_AUDIT_PROCESSES": "1"})
+    assert told.statistics.audit_processes == 1
+    for bad in ("0", "two"):
+        with pytest.raises(SettingsError, match="RODEDRAAD_STATISTICS_AUDIT_PROCESSES must be"):
+            Settings.from_env({"RODEDRAAD_STATISTICS_AUDIT_PROCESSES": bad})
+
+
 def test_the_minors_rules_are_belgian_unless_the_deployment_says_dutch() -> None:
     assert Settings.from_env({}).person.jurisdiction == "BE"
     assert Settings.from_env({"RODEDRAAD_JURISDICTION": "nl"}).person.jurisdiction == "NL"

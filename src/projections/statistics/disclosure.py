@@ -2087,6 +2087,7 @@ def protect(
     *,
     laws: bool = True,
     progress: "Progress | None" = None,
+    processes: int | None = None,
 ) -> Protected:
     """Apply every disclosure rule of issue #12 to ``population`` and return what to release.
 
@@ -2098,6 +2099,8 @@ def protect(
     docstring); an earlier version made without them (``PublishedVersion.laws``) is then only
     narrowed no further than it narrows itself (:meth:`_RegionAudit.settle`). ``progress``
     is told each part (a region) as its audit ends: at 100,000 trajectories it takes minutes.
+    ``processes``: how many parts at most are audited at once (:func:`_each_part`; None: one
+    per core).
 
     ``Protected.audit`` has a finding for every withheld count of this release and of the
     earlier versions; its ``low`` and ``high`` are the extremes found when the cell was audited
@@ -2116,7 +2119,7 @@ def protect(
     solutions: dict[tuple[str, ...], Solutions] = {}
     findings: list[AuditedCell] = []
     plans = _plans(population, published, primary, earlier, size_floors(quartiles, k), laws)
-    done_parts = _each_part(plans, partial(_protect_part, k), progress)
+    done_parts = _each_part(plans, partial(_protect_part, k), progress, processes)
     for plan, done in zip(plans, done_parts, strict=True):
         findings.extend(done.findings)
         secondary |= done.secondary
@@ -2157,6 +2160,7 @@ def audit(
     laws: bool = True,
     progress: "Progress | None" = None,
     solutions: Mapping[tuple[str, ...], Solutions] | None = None,
+    processes: int | None = None,
 ) -> tuple[AuditedCell, ...]:
     """The exact range a reader of ``published`` (and of every earlier version) can narrow each
     withheld count to, for the release step to check before it publishes (``all(f.protected)``).
@@ -2177,11 +2181,15 @@ def audit(
     ``exact``, a bound one of them takes as far as its interval needs is not searched again;
     the others are, as without. A feasible solution is a proof wherever it came from, so the
     check depends on :func:`protect` for no answer, only for where it starts.
+
+    ``processes``: as for :func:`protect`.
     """
     check_k(k)
     plans = _plans(population, published, withheld, earlier, floors or {}, laws)
     work = [partial(_audit_part, k, exact, (solutions or {}).get(plan.regions)) for plan in plans]
-    findings = [finding for found in _each_part(plans, work, progress) for finding in found]
+    findings = [
+        finding for found in _each_part(plans, work, progress, processes) for finding in found
+    ]
     return tuple(sorted(findings, key=_order))
 
 
@@ -2239,9 +2247,9 @@ def _extreme(part: _RegionAudit, r: int, maximise: bool, enough: float | None = 
 #: Told how many of a model's parts (regions) have been audited, and of how many.
 Progress = Callable[[int, int], None]
 
-#: From this many atoms in all (a medium year has about 7,000), the parts are audited in
-#: processes of their own, not threads: starting a process (importing numpy, SciPy and HiGHS)
-#: takes a second or two, which a small release would mostly spend waiting.
+#: From this many atoms in all (the large year's first region alone has 6,370), the parts
+#: are audited in processes of their own, not threads: starting one (importing numpy, SciPy and
+#: HiGHS) takes a second or two, which a small release would mostly spend waiting.
 PROCESSES_FROM = 5_000
 
 _T_found = TypeVar("_T_found")
@@ -2251,21 +2259,24 @@ def _each_part(
     plans: Sequence[_PartPlan],
     work: Callable[[_RegionAudit], _T_found] | Sequence[Callable[[_RegionAudit], _T_found]],
     progress: Progress | None = None,
+    processes: int | None = None,
 ) -> Iterator[_T_found]:
     """``work`` on every part (or each part's own, one per plan), in the parts' order, each
     part built where it is worked on. The parts share no row, so each is audited on its own.
 
-    On as many cores as there are (and parts): in processes of their own from
+    On as many cores as there are (or ``processes``, at most; one: here, one part after
+    another), and parts: in processes of their own from
     :data:`PROCESSES_FROM` atoms, so that each part's Python (the types it generates, the
     bookkeeping between programmes) runs beside another's — in threads, only HiGHS's solving
     did, without Python's interpreter lock, and a release of the large workload kept 1.5 of
     2 cores busy. ``work`` and the plans are then pickled, so ``work`` is a module's
     function (a :func:`functools.partial` of one). A part that fails fails the whole call, as
     here: its exception is raised in the caller (a process that dies, as
-    ``BrokenProcessPool``), the parts not started are not started, and nothing is returned.
-    ``progress`` is told after each part, in the parts' order."""
+    ``BrokenProcessPool``) and nothing more is returned; the parts not yet handed to a worker
+    are not started, those already running (and in processes, one queued) run to their end
+    first. ``progress`` is told after each part, in the parts' order."""
     each = list(work) if isinstance(work, Sequence) else [work] * len(plans)
-    workers = min(len(plans), _cores())
+    workers = min(len(plans), processes or _cores())
     pool: Executor | None = None
     if workers > 1 and sum(plan.num_atoms for plan in plans) >= PROCESSES_FROM:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))

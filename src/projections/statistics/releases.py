@@ -184,8 +184,8 @@ def _progress(period: Period, step: str) -> Callable[[int, int], None]:
 def _refused_on_failure(period: Period, after: str = "") -> Iterator[None]:
     """The audit's failures as the release's refusal: a release it cannot pass
     (``AuditFailed``), and a process auditing a region that ended before it was done (killed
-    for its memory, say): nothing is published on what was not audited, and the next run
-    tries again."""
+    for its memory, say, or crashed): nothing is published on what was not audited, the
+    cause is logged, and the next run tries again."""
     from projections.statistics import disclosure  # see ``Releases.compute``
 
     try:
@@ -195,10 +195,17 @@ def _refused_on_failure(period: Period, after: str = "") -> Iterator[None]:
             f"{period} was not released: {failed}. Nothing was published{after}"
         ) from failed
     except BrokenExecutor as broken:
+        log.error(
+            "statistics audit process ended",
+            period=str(period),
+            error=str(broken),
+            cause=repr(broken.__cause__) if broken.__cause__ else None,
+        )
         raise ReleaseRefused(
             f"{period} was not released: a process auditing one of its regions ended before "
-            "it was done (was it killed for lack of memory? a region of the large workload "
-            f"takes up to 2 GiB). Nothing was published{after}; the next run tries again"
+            "it was done (killed for lack of memory, say: a region at 100,000 trajectories "
+            "takes about 2 GiB; RODEDRAAD_STATISTICS_AUDIT_PROCESSES audits fewer at once). "
+            f"Nothing was published{after}; the next run tries again"
         ) from broken
 
 
@@ -234,6 +241,9 @@ class Releases:
     #: The periods released: quarters or years, never both (``model.Grid``;
     #: ``RODEDRAAD_STATISTICS_GRID``).
     grid: Grid = "years"
+    #: How many regions are audited at once (``RODEDRAAD_STATISTICS_AUDIT_PROCESSES``); None:
+    #: one per core (``disclosure.protect``).
+    audit_processes: int | None = None
     #: The units read and their digests, kept between the releases of one run (the periods
     #: that fall due together, or a benchmark's sequence) until ``forget_units``: a release
     #: reads every unit, and works out again only those that changed since the last one. A
@@ -342,7 +352,12 @@ class Releases:
         started = time.monotonic()
         with _refused_on_failure(period, "; the earlier releases stand"):
             protected = disclosure.protect(
-                population, self.k, earlier, laws=laws, progress=_progress(period, "protect")
+                population,
+                self.k,
+                earlier,
+                laws=laws,
+                progress=_progress(period, "protect"),
+                processes=self.audit_processes,
             )
         protected_at = time.monotonic()
         self._check(period, population, protected, earlier, laws)
@@ -417,6 +432,7 @@ class Releases:
                 floors=size_floors(quartiles, self.k),
                 laws=laws,
                 progress=_progress(period, "check"),
+                processes=self.audit_processes,
                 # (Verified on the check's own model before any is believed.)
                 solutions=protected.solutions,
             )
