@@ -5,6 +5,7 @@ from ``/proc/<pid>/status`` and its CPU time from ``/proc/<pid>/stat``.
 """
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -47,13 +48,21 @@ def memory_mib(pid: int) -> dict[str, float]:
     return {"rss": found.get("vmrss", 0.0), "hwm": found.get("vmhwm", 0.0)}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU time of a process so far; with ``children``, that of its children
+    that ended and were waited for too (a pool's processes, once it is shut down)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    own = int(fields[11]) + int(fields[12])
+    return (own + (int(fields[13]) + int(fields[14]) if children else 0)) / _TICKS
+
+
+def children_peak_mib() -> float:
+    """The largest peak resident memory of any child of this process that ended and was
+    waited for (``getrusage``), in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
 
 
 def postgres_cpu_seconds() -> float:
