@@ -5,11 +5,11 @@ from ``/proc/<pid>/status`` and its CPU time from ``/proc/<pid>/stat``.
 """
 
 import os
-import resource
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +59,38 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
     return (own + (int(fields[13]) + int(fields[14]) if children else 0)) / _TICKS
 
 
-def children_peak_mib() -> float:
-    """The largest peak resident memory of any child of this process that ended and was
-    waited for (``getrusage``), in MiB."""
-    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+class ChildrenPeak:
+    """The largest peak resident memory (VmHWM) of this process's children while it runs, read
+    from ``/proc`` each ``every`` seconds (``getrusage``'s figure for children is no help: a
+    spawned child's counts the parent's memory at the fork)."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every, self.peak_mib = every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="children-peak", daemon=True)
+
+    def __enter__(self) -> "ChildrenPeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        while True:
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                if parent == me:
+                    self.peak_mib = max(self.peak_mib, memory_mib(int(entry.name))["hwm"])
+            if self._stop.wait(self.every):
+                return
 
 
 def postgres_cpu_seconds() -> float:

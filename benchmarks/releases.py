@@ -43,7 +43,7 @@ from litestar.testing import TestClient
 from api.auth import LocalTokens
 from benchmarks import machine, xes_check
 from benchmarks.databases import Target, postgres_target, server_version, sqlite_target
-from benchmarks.processes import children_peak_mib, cpu_seconds, memory_mib
+from benchmarks.processes import ChildrenPeak, cpu_seconds, memory_mib
 from benchmarks.workload import (
     SIZES,
     BatchLoader,
@@ -153,7 +153,8 @@ def release_periods(settings: Settings, periods: Sequence[Period]) -> dict[str, 
     try:
         for period in periods:
             started, cpu = time.perf_counter(), cpu_seconds(os.getpid(), children=True)
-            made = releases.release(period)
+            with ChildrenPeak() as children:
+                made = releases.release(period)
             seconds = time.perf_counter() - started
             cpu = cpu_seconds(os.getpid(), children=True) - cpu
             flow = releases.store.cells(made.number, "flow")
@@ -175,7 +176,7 @@ def release_periods(settings: Settings, periods: Sequence[Period]) -> dict[str, 
                 "load_average": round(os.getloadavg()[0], 2),
                 "memory_mib": memory_mib(os.getpid()),
                 # The largest of the audit's processes so far (each holds a region's model).
-                "audit_process_peak_mib": children_peak_mib(),
+                "audit_process_peak_mib": children.peak_mib,
                 "withheld_counts_audited": made.audit.withheld_counts_audited,
                 "earlier_versions": made.audit.earlier_versions,
                 "tables": {
