@@ -449,7 +449,7 @@ class _RegionAudit:
         #: and which atom of this model each unit is in (set by :func:`_parts`): to carry
         #: feasible solutions from one model of a population to another (:meth:`solutions`,
         #: :meth:`start_from`).
-        self.regions = tuple(sorted({row.key.region for row in rows}))
+        self.regions = _regions_of(rows)
         self.representatives: tuple[str, ...] = ()
         self._atom_of_unit: Callable[[Sequence[str]], npt.NDArray[np.int64]] | None = None
         #: The atom-only feasible solutions :meth:`_learn` was told (their atoms and sizes: a
@@ -1913,13 +1913,18 @@ class _PartPlan:
 
     @property
     def regions(self) -> tuple[str, ...]:
-        return tuple(sorted({row.key.region for row in self.rows}))
+        return _regions_of(self.rows)
 
     def build(self) -> _RegionAudit:
         audit = _RegionAudit(self.rows, self.atoms, self.sizes, self.groups, self.laws, self.legacy)
         audit.representatives = self.representatives
         audit._atom_of_unit = partial(_local_atoms, self.unit_atoms)
         return audit
+
+
+def _regions_of(rows: Iterable[_Row]) -> tuple[str, ...]:
+    """The regions of a part's rows: the part's name, to carry its solutions by."""
+    return tuple(sorted({row.key.region for row in rows}))
 
 
 def _local_atoms(unit_atoms: Mapping[str, int], ids: Sequence[str]) -> npt.NDArray[np.int64]:
@@ -2186,7 +2191,7 @@ def audit(
     """
     check_k(k)
     plans = _plans(population, published, withheld, earlier, floors or {}, laws)
-    work = [partial(_audit_part, k, exact, (solutions or {}).get(plan.regions)) for plan in plans]
+    work = partial(_audit_part, k, exact, solutions or {})
     findings = [
         finding for found in _each_part(plans, work, progress, processes) for finding in found
     ]
@@ -2194,11 +2199,11 @@ def audit(
 
 
 def _audit_part(
-    k: int, exact: bool, solutions: Solutions | None, part: _RegionAudit
+    k: int, exact: bool, solutions: Mapping[tuple[str, ...], Solutions], part: _RegionAudit
 ) -> list[AuditedCell]:
     """The findings of every withheld row of one part (:func:`audit`)."""
-    if solutions is not None:
-        part.start_from(solutions)
+    if part.regions in solutions:
+        part.start_from(solutions[part.regions])
     found = []
     for r, row in enumerate(part.rows):
         if row.published or row.floor is not None:
@@ -2257,12 +2262,12 @@ _T_found = TypeVar("_T_found")
 
 def _each_part(
     plans: Sequence[_PartPlan],
-    work: Callable[[_RegionAudit], _T_found] | Sequence[Callable[[_RegionAudit], _T_found]],
+    work: Callable[[_RegionAudit], _T_found],
     progress: Progress | None = None,
     processes: int | None = None,
 ) -> Iterator[_T_found]:
-    """``work`` on every part (or each part's own, one per plan), in the parts' order, each
-    part built where it is worked on. The parts share no row, so each is audited on its own.
+    """``work`` on every part, in the parts' order, each part built where it is worked on.
+    The parts share no row, so each is audited on its own.
 
     On as many cores as there are (or ``processes``, at most; one: here, one part after
     another), and parts: in processes of their own from
@@ -2275,19 +2280,15 @@ def _each_part(
     ``BrokenProcessPool``) and nothing more is returned; the parts not yet handed to a worker
     are not started, those already running (and in processes, one queued) run to their end
     first. ``progress`` is told after each part, in the parts' order."""
-    each = list(work) if isinstance(work, Sequence) else [work] * len(plans)
     workers = min(len(plans), processes or _cores())
     pool: Executor | None = None
     if workers > 1 and sum(plan.num_atoms for plan in plans) >= PROCESSES_FROM:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     elif workers > 1:
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="disclosure")
+    each = partial(_built_and_worked, work)
     try:
-        done = (
-            pool.map(_built_and_worked, each, plans)
-            if pool is not None
-            else map(_built_and_worked, each, plans)
-        )
+        done = pool.map(each, plans) if pool is not None else map(each, plans)
         for n, found in enumerate(done, start=1):
             if progress is not None:
                 progress(n, len(plans))

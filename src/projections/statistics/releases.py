@@ -204,7 +204,7 @@ def _refused_on_failure(period: Period, after: str = "") -> Iterator[None]:
         raise ReleaseRefused(
             f"{period} was not released: a process auditing one of its regions ended before "
             "it was done (killed for lack of memory, say: a region at 100,000 trajectories "
-            "takes about 2 GiB; RODEDRAAD_STATISTICS_AUDIT_PROCESSES audits fewer at once). "
+            "takes about 1.8 GiB; RODEDRAAD_STATISTICS_AUDIT_PROCESSES audits fewer at once). "
             f"Nothing was published{after}; the next run tries again"
         ) from broken
 
