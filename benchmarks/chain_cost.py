@@ -96,6 +96,8 @@ def _window(store: _Store, backend: str, concurrency: int) -> tuple[float, float
     result = app_commands(store.app, store.feed, concurrency, WARMUP_SECONDS, WINDOW_SECONDS, meter)
     if result.errors:
         print(f"  ({result.errors} error(s), first: {result.first_error})")
+    if not result.per_second:
+        print(f"  (no command finished in this {WINDOW_SECONDS} s window: its ratio is 0)")
     cores = sum(result.cpu_cores.values())
     return result.per_second, cores * 1e6 / result.per_second if result.per_second else 0.0
 

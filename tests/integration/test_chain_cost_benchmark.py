@@ -27,8 +27,11 @@ def _commits(store: chain_cost._Store) -> tuple[int, int]:
 
 @pytest.fixture
 def short_windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(chain_cost, "WARMUP_SECONDS", 0.1)
-    monkeypatch.setattr(chain_cost, "WINDOW_SECONDS", 0.4)
+    # Short, but not so short that one stalled commit on a loaded CI machine (a store's first
+    # command, a checkpoint's fsync) leaves a window without a finished command: CI once saw a
+    # window of 0.4 s at one client end with none, and a paired ratio of 0.
+    monkeypatch.setattr(chain_cost, "WARMUP_SECONDS", 0.5)
+    monkeypatch.setattr(chain_cost, "WINDOW_SECONDS", 1.5)
     monkeypatch.setattr(chain_cost, "IN_DATABASE_CALLS", 50)
 
 
