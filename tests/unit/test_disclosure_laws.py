@@ -15,7 +15,7 @@ for those failures only; when the audit holds those laws, they pass, and the mar
 """
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -600,11 +600,9 @@ def test_a_solution_the_simplex_stopped_at_is_checked_on_its_own_columns() -> No
     assert swapped >= len(kinds)
 
 
-def test_a_cells_hypothetical_types_do_not_depend_on_the_cells_asked_before() -> None:
-    """A unit type made of one atom (moved to another sector, or into a cell sharing a law) is
-    remembered by the model, since the atom is among the rarest of many cells and each asks
-    for it again: what is remembered must be keyed by all it depends on, so that a cell's
-    types are the same whether it is asked first or after every other withheld cell."""
+def _synthetic_region() -> Callable[[], _RegionAudit]:
+    """A synthetic region of 400 trajectories as ``protect()`` releases it: a fresh model of
+    it at each call."""
     from benchmarks.disclosure import synthetic_population
 
     subject = synthetic_population(400, regions=1, seed=2)
@@ -615,6 +613,16 @@ def test_a_cells_hypothetical_types_do_not_depend_on_the_cells_asked_before() ->
     def part() -> _RegionAudit:
         (built,) = _build(subject, published, withheld, (), {}, laws=True)
         return built
+
+    return part
+
+
+def test_a_cells_hypothetical_types_do_not_depend_on_the_cells_asked_before() -> None:
+    """A unit type made of one atom (moved to another sector, or into a cell sharing a law) is
+    remembered by the model, since the atom is among the rarest of many cells and each asks
+    for it again: what is remembered must be keyed by all it depends on, so that a cell's
+    types are the same whether it is asked first or after every other withheld cell."""
+    part = _synthetic_region()
 
     def types(backwards: bool) -> dict[int, tuple[list[Any], list[Any]]]:
         model = part()
@@ -699,3 +707,52 @@ def test_a_programme_grown_by_reduced_costs_finds_the_optimum_of_every_type() ->
         part.bound(r, False, grow=True)  # (open again, for the next round)
         grown_before = grown
     part.close()
+
+
+def test_types_completed_and_columned_at_once_are_those_worked_out_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cell's hypothetical types are completed (made to keep the laws) and given their columns
+    for many types at once, on sparse matrices: the same types, in the same order, and the
+    same columns as worked out one type at a time in the interpreter — the programme, and so
+    every bound and dual the release decides by, is the same."""
+    part = _synthetic_region()
+
+    model = part()
+    audited = [r for r, row in enumerate(model.rows) if not row.published and not row.floor]
+    assert len(audited) > 20
+    at_once = {r: model._hypothetical(r, whole=True) for r in audited}
+
+    # Types that break laws and types that keep them: atoms' units with a row left out.
+    raw = []
+    for c in range(model.num_atoms):
+        atom = model._atom(c)
+        raw += [atom, *(atom[:i] + atom[i + 1 :] for i in range(0, len(atom), 7))]
+    completed = part()._complete_all(raw)
+    one_by_one = [part()._completion(kind) for kind in raw]
+    assert completed == one_by_one
+    assert sum(a != b for a, b in zip(raw, completed, strict=True)) > 10  # (some were mended)
+    assert sum(a == b for a, b in zip(raw, completed, strict=True)) > 10  # (some kept the laws)
+
+    def column(of: _RegionAudit, kind: Any) -> tuple[list[int], list[float]]:
+        index = [of._lp_row[i] for i, _ in kind if i in of._lp_row]
+        values = [a for i, a in kind if i in of._lp_row]
+        for law, v in sorted(of._law_values(kind).items()):
+            if v:
+                index.append(of._first_law + law)
+                values.append(v)
+        return index, values
+
+    fresh = part()
+    kinds = [kind for r in audited[:10] for kind in at_once[r]]
+    for kind, (index, values) in zip(kinds, fresh._columns_for(kinds), strict=True):
+        assert index.dtype == np.int32
+        assert (index.tolist(), values.tolist()) == column(fresh, kind)
+
+    monkeypatch.setattr(
+        _RegionAudit,
+        "_complete_all",
+        lambda self, kinds: [self._completion(kind) for kind in kinds],
+    )
+    alone = part()
+    assert {r: alone._hypothetical(r, whole=True) for r in audited} == at_once

@@ -95,6 +95,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain
 from typing import TypeVar
 
 import highspy
@@ -309,13 +310,15 @@ _Kind = tuple[tuple[int, float], ...]
 
 def _amounts(kinds: Sequence[_Kind], rows: int) -> sparse.csc_matrix:
     """Unit types' amounts in the model's rows: a column per type, a row per model row."""
-    lengths = np.fromiter((len(kind) for kind in kinds), dtype=np.int64, count=len(kinds))
+    lengths = np.fromiter(map(len, kinds), dtype=np.int64, count=len(kinds))
     indptr = np.zeros(len(kinds) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
     total = int(indptr[-1])
-    index = np.fromiter((i for kind in kinds for i, _ in kind), dtype=np.int64, count=total)
-    values = np.fromiter((a for kind in kinds for _, a in kind), dtype=np.float64, count=total)
-    return sparse.csc_matrix((values, index, indptr), shape=(rows, len(kinds)))
+    # Every (row, amount) pair flattened in C, rows read back from floats: exact (row numbers
+    # are far below 2**53). (A whole set of a large cell is half a million pairs.)
+    pairs = np.fromiter(chain.from_iterable(chain.from_iterable(kinds)), np.float64, 2 * total)
+    index = pairs[0::2].astype(np.int64)
+    return sparse.csc_matrix((pairs[1::2], index, indptr), shape=(rows, len(kinds)))
 
 
 def _amount(kind: _Kind, r: int) -> float:
@@ -336,6 +339,10 @@ _K = TypeVar("_K")
 _T = TypeVar("_T")
 
 
+def _itself(kind: _T) -> _T:
+    return kind
+
+
 def _remembered(
     cache: dict[_K, _T], kind: _K, work: Callable[[_K], _T], limit: int = _REMEMBERED
 ) -> _T:
@@ -343,9 +350,15 @@ def _remembered(
     year's types are many: memory stays bounded)."""
     found = cache.get(kind)
     if found is None:
-        if len(cache) >= limit:
-            cache.clear()
-        found = cache[kind] = work(kind)
+        found = _remember(cache, kind, work(kind), limit)
+    return found
+
+
+def _remember(cache: dict[_K, _T], kind: _K, found: _T, limit: int = _REMEMBERED) -> _T:
+    """Keep ``found`` for ``kind`` in ``cache``, emptied first when full."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[kind] = found
     return found
 
 
@@ -429,7 +442,7 @@ class _RegionAudit:
         self._laws(by_row, laws)
         #: Every type :meth:`_complete` completed, and what it made of it.
         self._completed: dict[_Kind, _Kind] = {}
-        #: Every unit type's column in the programme (:meth:`_column`), once worked out.
+        #: Every unit type's column in the programme (:meth:`_columns_for`), once worked out.
         self._columns_of: dict[_Kind, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
         #: :meth:`_swap`'s and :meth:`_resector`'s types, once worked out (each depends on the
         #: model's structure only, and is asked again for every cell the atom is rare in).
@@ -610,7 +623,7 @@ class _RegionAudit:
                         lift |= self._holders(alike) | self._own_sector(alike, self._atom(c))
             for h in lift:
                 counted[h] = max(counted.get(h, 0.0), 1.0)
-            raised.append(self._complete(tuple(sorted(counted.items()))))
+            raised.append(tuple(sorted(counted.items())))
             if len(raised) == cap:
                 break
         # The cells it shares a law with (``_laws``): units taken out of one of them (a unit
@@ -629,7 +642,7 @@ class _RegionAudit:
             partner = self._twins[cell]
             # In every version of the period alike, as the cell's own "alone" types are.
             held: set[int] = set().union(*(self._holders(q) for q in partner))
-            moved.append(self._complete(tuple((h, 1.0) for h in sorted(held))))
+            moved.append(tuple((h, 1.0) for h in sorted(held)))
             here, there = self.rows[start].key.sector, self.rows[p].key.sector
             if there == here:
                 moved += self._swapped(twins, partner, whole) + self._swapped(partner, twins, whole)
@@ -649,7 +662,11 @@ class _RegionAudit:
             if partners
         ):
             self._capped.add(start)  # some of its types may be left out (see :meth:`capped`)
-        alone = [self._complete(kind) for kind in self._alone(twins)]
+        alone = self._alone(twins)
+        completed = self._complete_all([*raised, *alone, *moved])
+        raised = completed[: len(raised)]
+        alone = completed[len(raised) : len(raised) + len(alone)]
+        moved = completed[len(raised) + len(alone) :]
         return raised + alone + lowered + moved
 
     def _complete(self, kind: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
@@ -660,6 +677,29 @@ class _RegionAudit:
         such row mends it within a few steps. (Remembered: the same unit types are completed
         for every cell they are types of.)"""
         return _remembered(self._completed, kind, self._completion)
+
+    def _complete_all(self, kinds: Sequence[_Kind]) -> list[_Kind]:
+        """:meth:`_complete` of each of ``kinds`` (each sorted by row, a row once, as every type
+        is made): the laws' values of those not remembered are worked out at once, as one
+        product of sparse matrices, and only a type that breaks a law is completed row by
+        row. A type that breaks none is its own completion. (Exactly what ``_complete`` finds:
+        the amounts and the laws' coefficients are whole numbers, whose sums are exact in any
+        order. A cell's whole set is thousands of types: one by one, in the interpreter, its
+        laws' values were most of the time outside the solver.)"""
+        done: list[_Kind | None] = [self._completed.get(kind) for kind in kinds]
+        todo = [kinds[i] for i, found in enumerate(done) if found is None]
+        broken = np.zeros(len(todo), dtype=bool)
+        if todo and self._law_terms.shape[0]:
+            values = (self._law_terms @ _amounts(todo, len(self.rows))).tocsc()
+            at = values.indices
+            bad = np.where(self._law_equal[at], np.abs(values.data) > 1e-9, values.data < -1e-9)
+            of_type = np.repeat(np.arange(len(todo)), np.diff(values.indptr))
+            broken[of_type[bad]] = True
+        mended = iter(
+            _remembered(self._completed, kind, self._completion if b else _itself)
+            for kind, b in zip(todo, broken.tolist(), strict=True)
+        )
+        return [found if found is not None else next(mended) for found in done]
 
     def _completion(self, kind: _Kind) -> _Kind:
         vector = dict(kind)
@@ -733,7 +773,7 @@ class _RegionAudit:
         moved = {r: a for r, a in counted.items() if r not in drop}
         for h in lift:
             moved[h] = max(moved.get(h, 0.0), 1.0)
-        return (self._complete(tuple(sorted(moved.items()))),)
+        return (tuple(sorted(moved.items())),)
 
     def _resectored(
         self, out_of: Sequence[int], sector: str, whole: bool
@@ -773,7 +813,7 @@ class _RegionAudit:
                     return (None,)
                 r = j
             moved[r] = moved.get(r, 0.0) + a
-        return (self._complete(tuple(sorted(moved.items()))),)
+        return (tuple(sorted(moved.items())),)
 
     def _partners(self, twins: Sequence[int]) -> list[int]:
         """The rows sharing a law with one of ``twins`` (but for the twins and what holds
@@ -967,6 +1007,9 @@ class _RegionAudit:
         self._lp_row = {
             r: i for i, r in enumerate(r for r, row in enumerate(self.rows) if row.published)
         }
+        #: Each row's LP row (-1: none; never changes, as ``_lp_row``).
+        self._lp_of_row = np.full(len(self.rows), -1, dtype=np.int64)
+        self._lp_of_row[list(self._lp_row)] = list(self._lp_row.values())
         published = [self.rows[r] for r in self._lp_row]
         #: Each LP row's published bounds (its value; a quantile's size: its floor and up),
         #: and whether it is still published (withholding frees it): what a solution an early
@@ -1461,7 +1504,13 @@ class _RegionAudit:
         self, r: int, kinds: Sequence[_Kind]
     ) -> tuple[sparse.csc_matrix, npt.NDArray[np.float64]]:
         """Unit types' columns (LP rows by types) and their costs in row ``r``."""
-        columns = [_remembered(self._columns_of, kind, self._column) for kind in kinds]
+        found = [self._columns_of.get(kind) for kind in kinds]
+        missing = [kind for kind, f in zip(kinds, found, strict=True) if f is None]
+        made = iter(self._columns_for(missing))
+        columns = [
+            f if f is not None else _remember(self._columns_of, kind, next(made))
+            for kind, f in zip(kinds, found, strict=True)
+        ]
         ends = np.cumsum([index.size for index, _ in columns], dtype=np.int64)
         index = np.concatenate([index for index, _ in columns]) if columns else _NO_ROWS
         values = np.concatenate([values for _, values in columns]) if columns else _NO_VALUES
@@ -1479,7 +1528,7 @@ class _RegionAudit:
 
         A type's ``a_j'y`` is worked out from its amounts in the model's rows, each weighed
         by :meth:`_row_weights`, so the whole set needs no column of its own in the
-        programme: only the types added do (:meth:`_column`). (The whole set's amounts are
+        programme: only the types added do (:meth:`_columns_for`). (The whole set's amounts are
         worked out once while the row stays open.)"""
         if self._pricing is None or self._pricing[0] != r:
             kinds = self._hypothetical(r, whole=True)
@@ -1511,19 +1560,33 @@ class _RegionAudit:
             weights += self._law_terms.T @ y[self._first_law :]
         return weights
 
-    def _column(self, kind: _Kind) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
-        """A unit type's column in the programme: its published rows' and its laws' entries."""
-        index: list[int] = []
-        values: list[float] = []
-        for i, a in kind:
-            if i in self._lp_row:
-                index.append(self._lp_row[i])
-                values.append(a)
-        for law, v in sorted(self._law_values(kind).items()):
-            if v:
-                index.append(self._first_law + law)
-                values.append(v)
-        return np.array(index, dtype=np.int32), np.array(values, dtype=np.float64)
+    def _columns_for(
+        self, kinds: Sequence[_Kind]
+    ) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]]:
+        """Unit types' columns in the programme (each sorted by row, a row once, as every type
+        is made): a type's amounts in its published rows, by LP row, then its laws' values
+        that are not zero, by law — worked out for all at once, as :meth:`_complete_all`
+        does (exactly, on whole numbers)."""
+        if not kinds:
+            return []
+        amounts = _amounts(kinds, len(self.rows))
+        lp = self._lp_of_row[amounts.indices]
+        published = lp >= 0
+        laws = (self._law_terms @ amounts).tocsc()
+        laws.sort_indices()
+        nonzero = laws.data != 0
+        columns = []
+        for j in range(len(kinds)):
+            start, end = amounts.indptr[j], amounts.indptr[j + 1]
+            there = published[start:end]
+            first, last = laws.indptr[j], laws.indptr[j + 1]
+            kept = nonzero[first:last]
+            index = np.concatenate(
+                [lp[start:end][there], laws.indices[first:last][kept] + self._first_law]
+            )
+            values = np.concatenate([amounts.data[start:end][there], laws.data[first:last][kept]])
+            columns.append((index.astype(np.int32), values))
+        return columns
 
     def forget(self) -> None:
         """Let go of every hypothetical type worked out, once the part's audit is over."""
