@@ -729,7 +729,8 @@ def test_types_completed_and_columned_at_once_are_those_worked_out_one_by_one(
         atom = model._atom(c)
         raw += [atom, *(atom[:i] + atom[i + 1 :] for i in range(0, len(atom), 7))]
     completed = part()._complete_all(raw)
-    one_by_one = [part()._completion(kind) for kind in raw]
+    alone = part()
+    one_by_one = [alone._completion(kind) for kind in raw]  # (it remembers nothing itself)
     assert completed == one_by_one
     assert sum(a != b for a, b in zip(raw, completed, strict=True)) > 10  # (some were mended)
     assert sum(a == b for a, b in zip(raw, completed, strict=True)) > 10  # (some kept the laws)
@@ -754,5 +755,5 @@ def test_types_completed_and_columned_at_once_are_those_worked_out_one_by_one(
         "_complete_all",
         lambda self, kinds: [self._completion(kind) for kind in kinds],
     )
-    alone = part()
-    assert {r: alone._hypothetical(r, whole=True) for r in audited} == at_once
+    by_one = part()
+    assert {r: by_one._hypothetical(r, whole=True) for r in audited} == at_once

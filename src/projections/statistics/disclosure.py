@@ -684,8 +684,8 @@ class _RegionAudit:
         product of sparse matrices, and only a type that breaks a law is completed row by
         row. A type that breaks none is its own completion. (Exactly what ``_complete`` finds:
         the amounts and the laws' coefficients are whole numbers, whose sums are exact in any
-        order. A cell's whole set is thousands of types: one by one, in the interpreter, its
-        laws' values were most of the time outside the solver.)"""
+        order. A cell's whole set is thousands of types, whose laws' values one by one in the
+        interpreter were much of the time it took to build.)"""
         done: list[_Kind | None] = [self._completed.get(kind) for kind in kinds]
         todo = [kinds[i] for i, found in enumerate(done) if found is None]
         broken = np.zeros(len(todo), dtype=bool)
