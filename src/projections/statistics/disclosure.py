@@ -664,10 +664,8 @@ class _RegionAudit:
             self._capped.add(start)  # some of its types may be left out (see :meth:`capped`)
         alone = self._alone(twins)
         completed = self._complete_all([*raised, *alone, *moved])
-        raised = completed[: len(raised)]
-        alone = completed[len(raised) : len(raised) + len(alone)]
-        moved = completed[len(raised) + len(alone) :]
-        return raised + alone + lowered + moved
+        before = len(raised) + len(alone)  # (the lowered types are never completed)
+        return completed[:before] + lowered + completed[before:]
 
     def _complete(self, kind: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
         """A unit counting in ``kind``'s rows, made to keep every law by counting also in
