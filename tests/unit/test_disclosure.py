@@ -233,18 +233,32 @@ def test_the_check_starts_from_protects_solutions_only_where_they_hold_on_its_ow
     assert protected.solutions
     assert all(s.found for s in protected.solutions.values())
     searched: list[int] = []
+    #: Per case, the (part, row, side) each programme was asked for, and those the solutions
+    #: it started from took as far as their interval before any programme ran.
+    asked: list[set[tuple[tuple[str, ...], int, bool]]] = []
+    reached: list[set[tuple[tuple[str, ...], int, bool]]] = []
     bound = _RegionAudit.bound
 
-    def counted(part: _RegionAudit, *args: Any, **kwargs: Any) -> Any:
+    def counted(part: _RegionAudit, r: int, maximise: bool, *args: Any, **kwargs: Any) -> Any:
         searched[-1] += 1
-        return bound(part, *args, **kwargs)
+        asked[-1].add((part.regions, r, maximise))
+        return bound(part, r, maximise, *args, **kwargs)
+
+    def started(part: _RegionAudit, solutions: Any) -> int:
+        used.append(start_from(part, solutions))
+        for r, row in enumerate(part.rows):
+            if not row.published and row.floor is None:
+                low, high = part.needed(r, K)
+                if part.lowest[r] <= low + 1e-6:
+                    reached[-1].add((part.regions, r, False))
+                if part.highest[r] >= high - 1e-6:
+                    reached[-1].add((part.regions, r, True))
+        return used[-1]
 
     monkeypatch.setattr(_RegionAudit, "bound", counted)
     used: list[int] = []
     start_from = _RegionAudit.start_from
-    monkeypatch.setattr(
-        _RegionAudit, "start_from", lambda part, s: used.append(start_from(part, s)) or used[-1]
-    )
+    monkeypatch.setattr(_RegionAudit, "start_from", started)
     verdicts = {}
     wrong = {
         regions: dataclasses.replace(
@@ -270,6 +284,8 @@ def test_the_check_starts_from_protects_solutions_only_where_they_hold_on_its_ow
     )
     for case, solutions in cases:
         searched.append(0)
+        asked.append(set())
+        reached.append(set())
         findings = _check_of(subject, protected, laws=True, solutions=solutions)
         verdicts[case] = [(f.key, f.release, f.protected) for f in findings]
     assert verdicts["with"] == verdicts["without"] == verdicts["wrong"] == verdicts["malformed"]
@@ -277,8 +293,15 @@ def test_the_check_starts_from_protects_solutions_only_where_they_hold_on_its_ow
     assert len(used) == 6
     assert min(used[:2]) > 0  # (two regions, each used some)
     assert used[2:] == [0, 0, 0, 0]  # (none of the wrong or malformed ones)
-    without, with_them, with_wrong, with_malformed = searched
-    assert with_them < without == with_wrong == with_malformed
+    # Solutions that go unused change nothing: the same programmes as without any.
+    without, _, with_wrong, with_malformed = searched
+    assert without == with_wrong == with_malformed
+    # A bound the verified solutions took far enough is not searched again (that it saves
+    # programmes in all is not promised: the check's own programmes then start from other
+    # bases and find other solutions on their way).
+    assert reached[1]
+    assert not reached[1] & asked[1]
+    assert reached[1] & asked[0]  # (which without them were programmes)
 
 
 def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:

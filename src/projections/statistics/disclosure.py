@@ -170,8 +170,12 @@ _DUAL_ZERO = 1e-9
 #: :func:`protect`'s often run to the optimum (a cell failing, the dual naming what to
 #: withhold). Measured on the medium year's first region (Intel Xeon, 2 cores): protect
 #: 41.5 s with 16, 35.2 s with 64, 36.4 s with 128; the check 7.2 s with 16, 9.5 s with 64.
+#: At large a run costs more (some 560,000 non-zeros: about 80 iterations' worth), and
+#: protect's first round is 128: the large year's two largest regions (AMD EPYC, 2 cores)
+#: 447 → 413 s and 484 → 464 s with 22 to 24 % fewer runs (the check after it 32 → 40 s: its
+#: carried solutions reach fewer rows); the medium region 59 to 63 s either way.
 _ROUND = 16
-_PROTECT_ROUND = 64
+_PROTECT_ROUND = 128
 _NO_LIMIT = 2_147_483_647
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
