@@ -691,21 +691,33 @@ class _RegionAudit:
         done: list[_Kind | None] = [self._completed.get(kind) for kind in kinds]
         todo = [kinds[i] for i, found in enumerate(done) if found is None]
         broken = np.zeros(len(todo), dtype=bool)
+        values = None
         if todo and self._law_terms.shape[0]:
             values = (self._law_terms @ _amounts(todo, len(self.rows))).tocsc()
             at = values.indices
             bad = np.where(self._law_equal[at], np.abs(values.data) > 1e-9, values.data < -1e-9)
             of_type = np.repeat(np.arange(len(todo)), np.diff(values.indptr))
             broken[of_type[bad]] = True
+
+        def mend(j: int) -> Callable[[_Kind], _Kind]:
+            # (Its laws' values are the product's column: not worked out again row by row.)
+            assert values is not None
+            start, end = values.indptr[j], values.indptr[j + 1]
+            laws, sums = values.indices[start:end].tolist(), values.data[start:end].tolist()
+            return partial(self._completion, values=dict(zip(laws, sums, strict=True)))
+
         mended = iter(
-            _remembered(self._completed, kind, self._completion if b else _itself)
-            for kind, b in zip(todo, broken.tolist(), strict=True)
+            _remembered(self._completed, kind, mend(j) if b else _itself)
+            for j, (kind, b) in enumerate(zip(todo, broken.tolist(), strict=True))
         )
         return [found if found is not None else next(mended) for found in done]
 
-    def _completion(self, kind: _Kind) -> _Kind:
+    def _completion(self, kind: _Kind, values: dict[int, float] | None = None) -> _Kind:
+        """``values``: the type's laws' values, where they were worked out already (this
+        changes them)."""
         vector = dict(kind)
-        values = self._law_values(vector.items())
+        if values is None:
+            values = self._law_values(vector.items())
         equal, sector_of = self._equal, self._sector_of
         # A unit is of one sector: mended in its own sector's cells (or the region's); a unit
         # counting in the region's cells only is of the first sector that mends it.
