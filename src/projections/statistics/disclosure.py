@@ -172,8 +172,8 @@ _DUAL_ZERO = 1e-9
 #: 41.5 s with 16, 35.2 s with 64, 36.4 s with 128; the check 7.2 s with 16, 9.5 s with 64.
 #: At large a run costs more (some 560,000 non-zeros: about 80 iterations' worth), and
 #: protect's first round is 128: the large year's two largest regions (AMD EPYC, 2 cores)
-#: 447 → 413 s and 484 → 464 s with 22 to 24 % fewer runs (the check after it 32 → 40 s: its
-#: carried solutions reach fewer rows); the medium region 59 to 63 s either way.
+#: 447 → 413 s and 484 → 464 s with 21 to 24 % fewer runs (the check after it 32 → 40 s, on
+#: what that protect withheld); the medium region 59 to 64 s either way.
 _ROUND = 16
 _PROTECT_ROUND = 128
 _NO_LIMIT = 2_147_483_647
@@ -713,8 +713,8 @@ class _RegionAudit:
         return [found if found is not None else next(mended) for found in done]
 
     def _completion(self, kind: _Kind, values: dict[int, float] | None = None) -> _Kind:
-        """``values``: the type's laws' values, where they were worked out already (this
-        changes them)."""
+        """``values``: the type's laws' values, where they were worked out already — a dict
+        of its own, which this changes; laws worth zero may be left out."""
         vector = dict(kind)
         if values is None:
             values = self._law_values(vector.items())
