@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from benchmarks.disclosure import synthetic_population
+from scipy import sparse
 
 from projections.statistics import disclosure
 from projections.statistics.disclosure import (
@@ -894,3 +895,61 @@ def test_a_part_that_fails_in_its_process_fails_the_release(
     plans = _plans(subject, {}, list(subject.counts), (), {})
     with pytest.raises(raised, match="refused in its own process" if work is _refused else None):
         list(_each_part(plans, work))
+
+
+def _nothing_taken(part: _RegionAudit, matrix: Any) -> Any:
+    part._z_of = {}
+    return sparse.csr_matrix((matrix.shape[0], matrix.shape[0]))
+
+
+def test_published_equalities_taken_out_of_the_programme_change_no_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The programme holds a region's cell without its published sectors' cells and a law
+    without its published cells (``_substitute``): fewer terms, and every bound as the rows as
+    published give it — at the start, with a taken sector's cell withheld (its column freed,
+    not its row, or the region's cell would lose its equality), with a region's cell withheld
+    that cells were taken out of, and with both put back (the region's bounds moved back by
+    what was taken)."""
+    subject = synthetic_population(300, regions=1, seed=3)
+    primary = disclosure.primary_suppression(subject, K)
+    values = subject.values()
+    published = {key: values[key] for key in subject.counts if key not in primary}
+
+    def part() -> _RegionAudit:
+        [plan] = _plans(subject, published, primary, (), {}, True)
+        return plan.build()
+
+    taken = part()
+    with monkeypatch.context() as patched:
+        patched.setattr(_RegionAudit, "_substitute", _nothing_taken)
+        plain = part()
+    terms = [len(p.highs.getLp().a_matrix_.value_) for p in (taken, plain)]
+    assert terms[0] < 0.8 * terms[1]
+    withheld = [r for r, row in enumerate(taken.rows) if not row.published and row.floor is None]
+
+    def bounds(audit: _RegionAudit) -> list[float]:
+        return [round(audit.bound(r, up).value, 6) for r in withheld for up in (False, True)]
+
+    assert bounds(taken) == bounds(plain)
+    row_of = {i: r for r, i in taken._lp_row.items()}
+    sector = next(
+        row_of[i]
+        for i in taken._z_of
+        if i < taken._first_law and taken.rows[row_of[i]].key.sector != ALL_SECTORS
+    )
+    region = next(
+        row_of[j]
+        for j in range(taken._first_law)
+        if taken._taken.indptr[j + 1] > taken._taken.indptr[j]
+    )
+    for r in (sector, region):
+        taken.withhold(r)
+        plain.withhold(r)
+        withheld.append(r)
+        assert bounds(taken) == bounds(plain)
+    for r in (sector, region):
+        taken.publish_again(r)
+        plain.publish_again(r)
+        withheld.remove(r)
+    assert bounds(taken) == bounds(plain)
