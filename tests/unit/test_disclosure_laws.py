@@ -573,10 +573,13 @@ def test_a_solution_the_simplex_stopped_at_is_checked_on_its_own_columns() -> No
     audited = model.index[(None, blocked)]
     first, costs = model._open(audited)
     kinds = model._phantoms[(audited, False)]
-    truth = np.concatenate([model.atom_sizes.astype(np.float64), np.zeros(costs.size)])
-    assert first == model.num_atoms
+    # (The programme's columns: the atoms, the columns of rows taken out of others, the types.)
+    truth = np.concatenate(
+        [model.atom_sizes.astype(np.float64), np.zeros(model._num_z + costs.size)]
+    )
+    assert first == model.num_atoms + model._num_z
     assert len(kinds) == costs.size > 0
-    assert model._satisfies(truth)
+    assert model._satisfies(truth, programme=True)
 
     def unit(column: int) -> np.ndarray:
         return np.eye(truth.size)[column]
@@ -588,14 +591,14 @@ def test_a_solution_the_simplex_stopped_at_is_checked_on_its_own_columns() -> No
         )
 
     for atom in range(model.num_atoms):
-        assert not model._satisfies(truth + unit(atom))
+        assert not model._satisfies(truth + unit(atom), programme=True)
     swapped = 0
     for p, kind in enumerate(kinds):
         assert any(model.rows[r].published for r, _ in kind)  # (so one more breaks a row)
-        assert not model._satisfies(truth + unit(first + p))
+        assert not model._satisfies(truth + unit(first + p), programme=True)
         for atom in range(model.num_atoms):
             if footprint(model._atom(atom)) == footprint(kind):
-                assert model._satisfies(truth - unit(atom) + unit(first + p))
+                assert model._satisfies(truth - unit(atom) + unit(first + p), programme=True)
                 swapped += 1
     assert swapped >= len(kinds)
 

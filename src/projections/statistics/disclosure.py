@@ -102,6 +102,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
+from scipy.sparse import csgraph
 
 from projections.statistics.laws import Laws
 from projections.statistics.model import (
@@ -170,8 +171,8 @@ _DUAL_ZERO = 1e-9
 #: :func:`protect`'s often run to the optimum (a cell failing, the dual naming what to
 #: withhold). Measured on the medium year's first region (Intel Xeon, 2 cores): protect
 #: 41.5 s with 16, 35.2 s with 64, 36.4 s with 128; the check 7.2 s with 16, 9.5 s with 64.
-#: At large a run cost more (some 560,000 non-zeros, before :meth:`_RegionAudit._substitute`
-#: took out nearly half: about 80 iterations' worth), and protect's first round is 128: the
+#: At large a run cost more (about 80 iterations' worth, on some 560,000 non-zeros before
+#: :meth:`_RegionAudit._substitute` took most of them out), and protect's first round is 128: the
 #: large year's two largest regions (AMD EPYC, 2 cores) 447 → 413 s and 484 → 464 s with 21 to
 #: 24 % fewer runs (the check after it 32 → 40 s, on what that protect withheld); the medium
 #: region 59 to 64 s either way.
@@ -367,6 +368,32 @@ def _remember(cache: dict[_K, _T], kind: _K, found: _T, limit: int = _REMEMBERED
     return found
 
 
+def _terms(matrix: sparse.spmatrix) -> npt.NDArray[np.int64]:
+    """How many non-zero terms each row of ``matrix`` has."""
+    found = sparse.csr_matrix(matrix)
+    found.eliminate_zeros()
+    return np.asarray(np.diff(found.indptr), dtype=np.int64)
+
+
+def _rows_of(matrix: sparse.spmatrix, kept: npt.NDArray[np.bool_]) -> sparse.csr_matrix:
+    """``matrix`` with only the ``kept`` rows (the others zero)."""
+    return sparse.csr_matrix(sparse.diags(kept.astype(np.float64)) @ matrix)
+
+
+def _acyclic(taken: sparse.csr_matrix) -> sparse.csr_matrix:
+    """:meth:`_RegionAudit._substitute`'s rows taken out of rows, without any that is taken,
+    through others, out of itself. A taken row's equality holds in the programme because what
+    was taken out of it holds, down to rows nothing was taken out of; in a cycle the rows
+    would only hold each other, and the programme lose an equality. (A cell's sectors and
+    parts form no cycle; this keeps it so whatever the groups say.)"""
+    taken = taken.tocoo()
+    _, label = csgraph.connected_components(taken, directed=True, connection="strong")
+    kept = (label[taken.row] != label[taken.col]) & (taken.data != 0)
+    return sparse.csr_matrix(
+        (taken.data[kept], (taken.row[kept], taken.col[kept])), shape=taken.shape
+    )
+
+
 @dataclass(slots=True)
 class _Bound:
     value: float
@@ -486,7 +513,8 @@ class _RegionAudit:
         #: The row whose hypothetical unit types are in the model (see :meth:`_open`), the
         #: first column of them and their costs.
         self._opened: tuple[tuple[int, bool], int, npt.NDArray[np.float64]] | None = None
-        #: The opened hypothetical types' columns (LP rows by types), for ``_satisfies``.
+        #: The opened hypothetical types' columns (LP rows by types, as the rows are published;
+        #: the programme holds them with equalities taken out, :meth:`_add`), for ``_satisfies``.
         self._phantom_matrix: sparse.csc_matrix | None = None
         #: The opened types themselves, in their columns' order.
         self._open_kinds: list[_Kind] = []
@@ -1087,12 +1115,13 @@ class _RegionAudit:
         stays open (the audit is incremental)."""
         self.rows[r].published = False
         self._lp_published[self._lp_row[r]] = False
-        self._free(self._lp_row[r])
+        self._free(r)
 
-    def _free(self, i: int) -> None:
-        """Let LP row ``i`` take any value: its column ``z_i`` free, where it was taken out of
-        other rows (:meth:`_substitute`; the row itself must keep its bounds, or the rows it
-        was taken out of would lose theirs), else its bounds."""
+    def _free(self, r: int) -> None:
+        """Let row ``r`` take any value in the programme: its column ``z_i`` free, where it was
+        taken out of other rows (:meth:`_substitute`; its own row keeps its bounds, or the
+        rows it was taken out of would lose theirs), else its row's bounds."""
+        i = self._lp_row[r]
         z = self._z_of.get(i)
         if z is not None:
             self.highs.changeColBounds(z, -highspy.kHighsInf, highspy.kHighsInf)
@@ -1114,12 +1143,13 @@ class _RegionAudit:
         """Which published equalities to take out of which LP rows (``matrix``: LP rows over
         the atoms), as a matrix ``T`` of LP rows by LP rows: row ``j`` of the programme is
         ``a_j - Σ_i T[j, i]·a_i``, its bounds moved by ``T·v``. A region's cell counts every unit
-        its sectors' cells count, and a law sums cells: with each published sector's cell and
-        each published cell of a law taken out, the programme holds each unit's membership of
-        a published cell about once rather than in every row holding it, and every simplex
-        iteration prices fewer terms (the large year's regions: 42 to 43 % fewer non-zeros).
-        Taken only out of rows it leaves with fewer terms, and only a row nothing was taken
-        out of is taken (so a taken row's own row is its cell's).
+        its sectors' cells count, a group every unit its parts count, and a law sums cells:
+        with a cell's published sectors' cells or its published parts taken out (whichever
+        leaves fewer terms), and a law's published cells, the programme holds each unit's
+        membership of a published cell about once rather than in every row holding it, and
+        every simplex iteration prices fewer terms. Only where that leaves a row fewer terms
+        (its taken rows' columns counted). A taken row may have rows taken out of itself (each
+        is taken as published, ``a_i``), never through others out of itself (:func:`_acyclic`).
 
         Sets ``_z_of``: each taken row's column (see :meth:`_model`)."""
         n = matrix.shape[0]
@@ -1127,44 +1157,55 @@ class _RegionAudit:
         equal = np.isfinite(self._lp_low) & (self._lp_low == self._lp_high)
         equal[first_law:] = False
         lp_of = self._lp_of_row
-        sectors_j: list[int] = []
-        sectors_i: list[int] = []
+        parts_of: dict[tuple[int | None, CellKey], list[int]] = defaultdict(list)
+        for i, row in enumerate(self.rows):
+            group = self.groups.get(row.key)
+            if group is not None:
+                parts_of[(row.release, group)].append(i)
+        # (row, a sector's cell of it) and (row, a part of it): two ways to take a row apart.
+        pairs: tuple[tuple[list[int], list[int]], ...] = (([], []), ([], []))
+
+        def pair(way: int, j: int, i: int | None) -> None:
+            if i is not None and lp_of[i] >= 0 and equal[lp_of[i]]:
+                pairs[way][0].append(j)
+                pairs[way][1].append(int(lp_of[i]))
+
         for j, r in enumerate(self._lp_rows.tolist()):
             row = self.rows[r]
-            if row.key.sector != ALL_SECTORS or row.floor is not None:
+            if row.floor is not None:
                 continue
-            for sector in self._sectors.get((row.key.table, row.key.category), ()):
-                part = self.index.get((row.release, row.key._replace(sector=sector)))
-                if part is not None and lp_of[part] >= 0 and equal[lp_of[part]]:
-                    sectors_j.append(j)
-                    sectors_i.append(int(lp_of[part]))
-        taken = sparse.csr_matrix((np.ones(len(sectors_j)), (sectors_j, sectors_i)), shape=(n, n))
-        taken = self._fewer_terms(matrix, taken)
-        holds = np.diff(taken.indptr) > 0  # (rows something was taken out of)
+            if row.key.sector == ALL_SECTORS:
+                for sector in self._sectors.get((row.key.table, row.key.category), ()):
+                    pair(0, j, self.index.get((row.release, row.key._replace(sector=sector))))
+            for part in parts_of.get((row.release, row.key), ()):
+                pair(1, j, part)
+        before = np.diff(matrix.indptr)
+        by_sector, by_part = (
+            sparse.csr_matrix((np.ones(len(rows_j)), (rows_j, rows_i)), shape=(n, n))
+            for rows_j, rows_i in pairs
+        )
+        # (Each row taken out of row ``j`` adds a term to it: its column's.)
+        sector_terms, part_terms = (
+            _terms(matrix - t @ matrix) + np.diff(t.indptr) for t in (by_sector, by_part)
+        )
+        use_sector = (sector_terms < before) & (sector_terms <= part_terms)
+        use_part = (part_terms < before) & ~use_sector
+        taken = _rows_of(by_sector, use_sector) + _rows_of(by_part, use_part)
         if self._law_terms.shape[0]:
-            plain = equal & ~holds
             over_lp = self._law_terms[:, self._lp_rows].tocsc()
-            over_lp = over_lp @ sparse.diags(plain[:first_law].astype(np.float64))
+            over_lp = over_lp @ sparse.diags(equal[:first_law].astype(np.float64))
             laws = sparse.vstack(
                 [
                     sparse.csr_matrix((first_law, n)),
                     sparse.hstack([over_lp, sparse.csr_matrix((over_lp.shape[0], n - first_law))]),
                 ]
             ).tocsr()
-            taken = taken + self._fewer_terms(matrix, laws)
-        taken = taken.tocsr()
-        taken.eliminate_zeros()
+            fewer = _terms(matrix - laws @ matrix) + _terms(laws) < before
+            taken = taken + _rows_of(laws, fewer)
+        taken = _acyclic(taken.tocsr())
         used = np.unique(taken.indices)
         self._z_of = {int(i): self.num_atoms + k for k, i in enumerate(used.tolist())}
         return taken
-
-    @staticmethod
-    def _fewer_terms(matrix: sparse.csr_matrix, taken: sparse.csr_matrix) -> sparse.csr_matrix:
-        """``taken`` only in the rows of ``matrix`` it leaves with fewer terms."""
-        after = (matrix - taken @ matrix).tocsr()
-        after.eliminate_zeros()
-        fewer = np.diff(after.indptr) < np.diff(matrix.indptr)
-        return (sparse.diags(fewer.astype(np.float64)) @ taken).tocsr()
 
     def needed(self, r: int, k: int) -> tuple[float, float]:
         """The interval withheld row ``r`` must keep open: ``protection_interval``, clipped at
@@ -1302,11 +1343,11 @@ class _RegionAudit:
                 return False
         return True
 
-    def _learn(self, solution: npt.NDArray[np.float64], atoms_end: int) -> None:
+    def _learn(self, solution: npt.NDArray[np.float64], phantoms_from: int) -> None:
         """Note, for every row, how high and how low this feasible solution takes it — unless
         it uses the audited row's hypothetical units, which only that row's audit admits —
         and keep the solution while it takes some row furthest (:meth:`solutions`)."""
-        if self._relaxed or np.any(solution[atoms_end:] > 1e-9):
+        if self._relaxed or np.any(solution[phantoms_from:] > 1e-9):
             return
         sizes = solution[: self.num_atoms]
         values = self._rows_over_atoms @ sizes
@@ -1411,7 +1452,7 @@ class _RegionAudit:
             )
         ]
         for i in free:
-            self._free(self._lp_row[i])
+            self._free(i)
         self._relaxed = True
         try:
             # (Grown, not the whole set: the same optimum, and the programme protect() has
@@ -1754,45 +1795,48 @@ class _RegionAudit:
                     return status
                 solution = highs.getSolution()
                 cols = np.asarray(solution.col_value)
-                atoms_end = cols.size - hypothetical_costs.size
-                value = float(cols[row.cols] @ row.coefs + cols[atoms_end:] @ hypothetical_costs)
+                phantoms_from = cols.size - hypothetical_costs.size
+                value = float(
+                    cols[row.cols] @ row.coefs + cols[phantoms_from:] @ hypothetical_costs
+                )
                 reached = value >= enough - 1e-6 if maximise else value <= enough + 1e-6
-                if reached and self._satisfies(cols):
+                if reached and self._satisfies(cols, programme=True):
                     self._reached = value
-                    self._learn(cols, atoms_end)
+                    self._learn(cols, phantoms_from)
                     return None
                 limit *= 2
         finally:
             highs.setOptionValue("simplex_iteration_limit", _NO_LIMIT)
 
-    def _satisfies(self, cols: npt.NDArray[np.float64]) -> bool:
+    def _satisfies(self, cols: npt.NDArray[np.float64], programme: bool = False) -> bool:
         """Whether a solution the simplex stopped at is feasible: no negative size, every
         published row at its value (a quantile's size at least its floor; HiGHS's
         tolerances). The rows' values are recomputed from the columns (A·x), not taken from
         the solver's row activities: a stop before the optimum is believed only on what it
         shows, since it is what proves an interval open."""
         opened = 0 if self._phantom_matrix is None else self._phantom_matrix.shape[1]
-        if cols.size == self.num_atoms + self._num_z + opened:  # (the programme's columns)
+        if programme:  # (its columns taken out: what they hold is the rows' business)
             cols = np.concatenate([cols[: self.num_atoms], cols[self.num_atoms + self._num_z :]])
         if cols.size and cols.min() < -1e-9:
             return False
         if cols.size != self.num_atoms + opened:  # (columns this check does not know of)
             return False
-        activity = self._activity_of(cols, z=False)
+        activity = self._activity_of(cols, programme=False)
         gap = np.maximum(self._lp_low - activity, activity - self._lp_high)[self._lp_published]
         return not gap.size or float(gap.max()) <= 1e-6
 
     def _activity_of(
-        self, cols: npt.NDArray[np.float64], z: bool = True
+        self, cols: npt.NDArray[np.float64], programme: bool = True
     ) -> npt.NDArray[np.float64]:
-        """Every LP row's value (as published, not as the programme holds it) in a solution:
-        the programme's columns, or (not ``z``) the atoms' and the opened types' only."""
+        """Every LP row's value as published (not as the programme holds it, with equalities
+        taken out: :meth:`_substitute`) in a solution: the ``programme``'s columns (the atoms,
+        the taken rows' columns, the opened types), or the atoms' and the opened types' only."""
         atoms = cols[: self.num_atoms]
         activity = np.concatenate(
             [(self._rows_over_atoms @ atoms)[self._lp_rows], self._law_rows @ atoms]
         )
         if self._phantom_matrix is not None:
-            start = self.num_atoms + (self._num_z if z else 0)
+            start = self.num_atoms + (self._num_z if programme else 0)
             activity = activity + self._phantom_matrix @ cols[start:]
         return activity
 
