@@ -935,8 +935,9 @@ def test_published_equalities_taken_out_of_the_programme_change_no_bound(
         return [audit.bound(r, up).value for r in withheld for up in (False, True)]
 
     assert bounds(taken) == pytest.approx(bounds(plain), abs=1e-6)
-    # (At each optimum, the atoms' reduced costs from the duals read back, in some of them
-    # with a dual on a row something was taken out of.)
+    # (At each optimum of a withheld row's objective, with the last bound's types still open,
+    # the atoms' reduced costs from the duals read back; some with a dual on a row something
+    # was taken out of.)
     published_rows = sparse.vstack([taken._rows_over_atoms[taken._lp_rows], taken._law_rows])
     highs, leaning = taken.highs, 0
     for r in withheld:
@@ -962,13 +963,21 @@ def test_published_equalities_taken_out_of_the_programme_change_no_bound(
     out_of = taken._taken.tocsc()  # (column i: the rows row i was taken out of)
     laws = taken._first_law
     taken_rows = [row_of[i] for i in taken._z_of]
-    only_taken = next(
-        r for r in taken_rows if not taken._taken[lp[r]].nnz and out_of[:laws, lp[r]].nnz
+    # (A taken row with a row it was taken out of that is not taken itself: withheld and put
+    # back, that row's bounds are the ones moved by what was taken out of it.)
+    only_taken, its_holder = next(
+        (r, row_of[j])
+        for r in taken_rows
+        if not taken._taken[lp[r]].nnz
+        for j in out_of[:laws, lp[r]].indices.tolist()
+        if j not in taken._z_of
     )
-    its_holder = row_of[int(out_of[:laws, lp[only_taken]].indices[0])]
-    both = next(r for r in taken_rows if taken._taken[lp[r]].nnz and r != its_holder)
-    in_a_law = next(r for r in taken_rows if not out_of[:laws, lp[r]].nnz)
+    both = next(r for r in taken_rows if taken._taken[lp[r]].nnz)
+    in_a_law = next(
+        r for r in taken_rows if not out_of[:laws, lp[r]].nnz and r not in (its_holder, both)
+    )
     steps = (only_taken, its_holder, both, in_a_law)
+    assert len(set(steps)) == len(steps)
     for r in steps:
         taken.withhold(r)
         plain.withhold(r)
@@ -979,3 +988,22 @@ def test_published_equalities_taken_out_of_the_programme_change_no_bound(
         plain.publish_again(r)
         withheld.remove(r)
     assert bounds(taken) == pytest.approx(bounds(plain), abs=1e-6)
+
+
+def test_no_row_is_taken_out_of_itself_through_others() -> None:
+    """``_acyclic`` keeps every row taken out of another where the taking forms no cycle
+    (a chain: 2 out of 1 out of 0, and 3 out of 0; 8 out of 0, though 8 is in a cycle, which 0
+    is not) and drops those inside one (4 and 5 out of each other; 7 out of 6, 8 out of 7, 6 out
+    of 8; 2 out of itself): in a cycle each row's equality would only rest on the others'."""
+    edges = [(0, 1), (1, 2), (0, 3), (4, 5), (5, 4), (6, 7), (7, 8), (8, 6), (0, 8), (2, 2)]
+    rows, cols = zip(*edges, strict=True)
+    taken = sparse.csr_matrix((np.ones(len(edges)), (rows, cols)), shape=(9, 9))
+
+    kept = disclosure._acyclic(taken).tocoo()
+
+    assert sorted(zip(kept.row.tolist(), kept.col.tolist(), strict=True)) == [
+        (0, 1),
+        (0, 3),
+        (0, 8),
+        (1, 2),
+    ]

@@ -1179,7 +1179,7 @@ class _RegionAudit:
                     pair(0, j, self.index.get((row.release, row.key._replace(sector=sector))))
             for part in parts_of.get((row.release, row.key), ()):
                 pair(1, j, part)
-        before = np.diff(matrix.indptr)
+        before = _terms(matrix)
         by_sector, by_part = (
             sparse.csr_matrix((np.ones(len(rows_j)), (rows_j, rows_i)), shape=(n, n))
             for rows_j, rows_i in pairs
