@@ -172,7 +172,7 @@ _DUAL_ZERO = 1e-9
 #: withhold). Measured on the medium year's first region (Intel Xeon, 2 cores): protect
 #: 41.5 s with 16, 35.2 s with 64, 36.4 s with 128; the check 7.2 s with 16, 9.5 s with 64.
 #: At large a run cost more (about 80 iterations' worth, on some 560,000 non-zeros before
-#: :meth:`_RegionAudit._substitute` took most of them out), and protect's first round is 128: the
+#: :meth:`_RegionAudit._substitute` took nearly half out), and protect's first round is 128: the
 #: large year's two largest regions (AMD EPYC, 2 cores) 447 → 413 s and 484 → 464 s with 21 to
 #: 24 % fewer runs (the check after it 32 → 40 s, on what that protect withheld); the medium
 #: region 59 to 64 s either way.
@@ -366,18 +366,6 @@ def _remember(cache: dict[_K, _T], kind: _K, found: _T, limit: int = _REMEMBERED
         cache.clear()
     cache[kind] = found
     return found
-
-
-def _terms(matrix: sparse.spmatrix) -> npt.NDArray[np.int64]:
-    """How many non-zero terms each row of ``matrix`` has."""
-    found = sparse.csr_matrix(matrix)
-    found.eliminate_zeros()
-    return np.asarray(np.diff(found.indptr), dtype=np.int64)
-
-
-def _rows_of(matrix: sparse.spmatrix, kept: npt.NDArray[np.bool_]) -> sparse.csr_matrix:
-    """``matrix`` with only the ``kept`` rows (the others zero)."""
-    return sparse.csr_matrix(sparse.diags(kept.astype(np.float64)) @ matrix)
 
 
 def _acyclic(taken: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -1143,13 +1131,20 @@ class _RegionAudit:
         """Which published equalities to take out of which LP rows (``matrix``: LP rows over
         the atoms), as a matrix ``T`` of LP rows by LP rows: row ``j`` of the programme is
         ``a_j - Σ_i T[j, i]·a_i``, its bounds moved by ``T·v``. A region's cell counts every unit
-        its sectors' cells count, a group every unit its parts count, and a law sums cells:
-        with a cell's published sectors' cells or its published parts taken out (whichever
-        leaves fewer terms), and a law's published cells, the programme holds each unit's
-        membership of a published cell about once rather than in every row holding it, and
-        every simplex iteration prices fewer terms. Only where that leaves a row fewer terms
-        (its taken rows' columns counted). A taken row may have rows taken out of itself (each
-        is taken as published, ``a_i``), never through others out of itself (:func:`_acyclic`).
+        its sectors' cells count, and a law sums cells: with each published sector's cell and
+        each published cell of a law taken out, the programme holds each unit's membership of
+        a published cell about once rather than in every row holding it, and every simplex
+        iteration prices fewer terms (the large year's regions: 42 to 43 % fewer non-zeros).
+        Taken only out of rows it leaves with fewer terms, and only a row nothing was taken
+        out of is taken (so a taken row's programme row is ``a_i·x - z_i = v_i``, whose bounds
+        withholding leaves in place; and none is taken out of itself, :func:`_acyclic`).
+
+        Tried and not kept (cc10e65): a group's published parts taken out of it too, and laws
+        taking rows that had rows taken out of them. The large year's largest region lost
+        another 38 % of its non-zeros and 8 % of its ``protect()``, but the demo's process map
+        then drew one transition where it draws ten: the duals read back are other optimal
+        duals, and likely named a group's parts where they had named the group, which is
+        what :func:`_candidate` withholds from.
 
         Sets ``_z_of``: each taken row's column (see :meth:`_model`)."""
         n = matrix.shape[0]
@@ -1157,55 +1152,43 @@ class _RegionAudit:
         equal = np.isfinite(self._lp_low) & (self._lp_low == self._lp_high)
         equal[first_law:] = False
         lp_of = self._lp_of_row
-        parts_of: dict[tuple[int | None, CellKey], list[int]] = defaultdict(list)
-        for i, row in enumerate(self.rows):
-            group = self.groups.get(row.key)
-            if group is not None:
-                parts_of[(row.release, group)].append(i)
-        # (row, a sector's cell of it) and (row, a part of it): two ways to take a row apart.
-        pairs: tuple[tuple[list[int], list[int]], ...] = (([], []), ([], []))
-
-        def pair(way: int, j: int, i: int | None) -> None:
-            if i is not None and lp_of[i] >= 0 and equal[lp_of[i]]:
-                pairs[way][0].append(j)
-                pairs[way][1].append(int(lp_of[i]))
-
+        sectors_j: list[int] = []
+        sectors_i: list[int] = []
         for j, r in enumerate(self._lp_rows.tolist()):
             row = self.rows[r]
-            if row.floor is not None:
+            if row.key.sector != ALL_SECTORS or row.floor is not None:
                 continue
-            if row.key.sector == ALL_SECTORS:
-                for sector in self._sectors.get((row.key.table, row.key.category), ()):
-                    pair(0, j, self.index.get((row.release, row.key._replace(sector=sector))))
-            for part in parts_of.get((row.release, row.key), ()):
-                pair(1, j, part)
-        before = _terms(matrix)
-        by_sector, by_part = (
-            sparse.csr_matrix((np.ones(len(rows_j)), (rows_j, rows_i)), shape=(n, n))
-            for rows_j, rows_i in pairs
-        )
-        # (Each row taken out of row ``j`` adds a term to it: its column's.)
-        sector_terms, part_terms = (
-            _terms(matrix - t @ matrix) + np.diff(t.indptr) for t in (by_sector, by_part)
-        )
-        use_sector = (sector_terms < before) & (sector_terms <= part_terms)
-        use_part = (part_terms < before) & ~use_sector
-        taken = _rows_of(by_sector, use_sector) + _rows_of(by_part, use_part)
+            for sector in self._sectors.get((row.key.table, row.key.category), ()):
+                part = self.index.get((row.release, row.key._replace(sector=sector)))
+                if part is not None and lp_of[part] >= 0 and equal[lp_of[part]]:
+                    sectors_j.append(j)
+                    sectors_i.append(int(lp_of[part]))
+        taken = sparse.csr_matrix((np.ones(len(sectors_j)), (sectors_j, sectors_i)), shape=(n, n))
+        taken = self._fewer_terms(matrix, taken)
+        holds = np.diff(taken.indptr) > 0  # (rows something was taken out of)
         if self._law_terms.shape[0]:
+            plain = equal & ~holds
             over_lp = self._law_terms[:, self._lp_rows].tocsc()
-            over_lp = over_lp @ sparse.diags(equal[:first_law].astype(np.float64))
+            over_lp = over_lp @ sparse.diags(plain[:first_law].astype(np.float64))
             laws = sparse.vstack(
                 [
                     sparse.csr_matrix((first_law, n)),
                     sparse.hstack([over_lp, sparse.csr_matrix((over_lp.shape[0], n - first_law))]),
                 ]
             ).tocsr()
-            fewer = _terms(matrix - laws @ matrix) + _terms(laws) < before
-            taken = taken + _rows_of(laws, fewer)
+            taken = taken + self._fewer_terms(matrix, laws)
         taken = _acyclic(taken.tocsr())
         used = np.unique(taken.indices)
         self._z_of = {int(i): self.num_atoms + k for k, i in enumerate(used.tolist())}
         return taken
+
+    @staticmethod
+    def _fewer_terms(matrix: sparse.csr_matrix, taken: sparse.csr_matrix) -> sparse.csr_matrix:
+        """``taken`` only in the rows of ``matrix`` it leaves with fewer terms."""
+        after = (matrix - taken @ matrix).tocsr()
+        after.eliminate_zeros()
+        fewer = np.diff(after.indptr) < np.diff(matrix.indptr)
+        return (sparse.diags(fewer.astype(np.float64)) @ taken).tocsr()
 
     def needed(self, r: int, k: int) -> tuple[float, float]:
         """The interval withheld row ``r`` must keep open: ``protection_interval``, clipped at
