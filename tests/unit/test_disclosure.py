@@ -962,15 +962,12 @@ def test_published_equalities_taken_out_of_the_programme_change_no_bound(
     out_of = taken._taken.tocsc()  # (column i: the rows row i was taken out of)
     laws = taken._first_law
     taken_rows = [row_of[i] for i in taken._z_of]
-    # (A taken row with a row it was taken out of that is not taken itself: withheld and put
+    # (A taken row and a row it was taken out of, which is not taken itself: withheld and put
     # back, that row's bounds are the ones moved by what was taken out of it.)
     only_taken, its_holder = next(
-        (r, row_of[j])
-        for r in taken_rows
-        if not taken._taken[lp[r]].nnz
-        for j in out_of[:laws, lp[r]].indices.tolist()
-        if j not in taken._z_of
+        (r, row_of[j]) for r in taken_rows for j in out_of[:laws, lp[r]].indices.tolist()
     )
+    assert lp[its_holder] not in taken._z_of
     in_a_law = next(
         r for r in taken_rows if out_of[laws:, lp[r]].nnz and r not in (only_taken, its_holder)
     )

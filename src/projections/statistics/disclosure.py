@@ -370,10 +370,9 @@ def _remember(cache: dict[_K, _T], kind: _K, found: _T, limit: int = _REMEMBERED
 
 def _acyclic(taken: sparse.csr_matrix) -> sparse.csr_matrix:
     """:meth:`_RegionAudit._substitute`'s rows taken out of rows, without any that is taken,
-    through others, out of itself. A taken row's equality holds in the programme because what
-    was taken out of it holds, down to rows nothing was taken out of; in a cycle the rows
-    would only hold each other, and the programme lose an equality. (A cell's sectors and
-    parts form no cycle; this keeps it so whatever the groups say.)"""
+    through others, out of itself: in such a cycle the rows' equalities would only hold each
+    other, and the programme would lose one. A guard: only rows nothing was taken out of are
+    taken, so no chain or cycle forms today; this keeps it so if that choice changes."""
     taken = taken.tocoo()
     _, label = csgraph.connected_components(taken, directed=True, connection="strong")
     kept = (label[taken.row] != label[taken.col]) & (taken.data != 0)
@@ -1135,9 +1134,10 @@ class _RegionAudit:
         each published cell of a law taken out, the programme holds each unit's membership of
         a published cell about once rather than in every row holding it, and every simplex
         iteration prices fewer terms (the large year's regions: 42 to 43 % fewer non-zeros).
-        Taken only out of rows it leaves with fewer terms, and only a row nothing was taken
-        out of is taken (so a taken row's programme row is ``a_i·x - z_i = v_i``, whose bounds
-        withholding leaves in place; and none is taken out of itself, :func:`_acyclic`).
+        Taken only out of rows it leaves with fewer atoms' terms (the taken rows' columns not
+        counted), and only a row nothing was taken out of is taken (so a taken row's programme
+        row is ``a_i·x - z_i = v_i``, whose bounds withholding leaves in place; and none is
+        taken out of itself, :func:`_acyclic`).
 
         Tried and not kept (cc10e65): a group's published parts taken out of it too, and laws
         taking rows that had rows taken out of them. The large year's largest region lost
@@ -1159,10 +1159,10 @@ class _RegionAudit:
             if row.key.sector != ALL_SECTORS or row.floor is not None:
                 continue
             for sector in self._sectors.get((row.key.table, row.key.category), ()):
-                part = self.index.get((row.release, row.key._replace(sector=sector)))
-                if part is not None and lp_of[part] >= 0 and equal[lp_of[part]]:
+                cell = self.index.get((row.release, row.key._replace(sector=sector)))
+                if cell is not None and lp_of[cell] >= 0 and equal[lp_of[cell]]:
                     sectors_j.append(j)
-                    sectors_i.append(int(lp_of[part]))
+                    sectors_i.append(int(lp_of[cell]))
         taken = sparse.csr_matrix((np.ones(len(sectors_j)), (sectors_j, sectors_i)), shape=(n, n))
         taken = self._fewer_terms(matrix, taken)
         holds = np.diff(taken.indptr) > 0  # (rows something was taken out of)
