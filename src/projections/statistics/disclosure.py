@@ -186,10 +186,14 @@ _HYPOTHETICAL_TYPES = 16
 _COMPLETION_STEPS = 12
 #: How many completed types, and types' columns, a model remembers at most (each a few KiB).
 _REMEMBERED = 50_000
-#: How many atoms' columns (:meth:`_RegionAudit._atom`) a model remembers at most: an atom
-#: of a large region counts in a hundred rows or so (about 12 KiB as Python tuples), and a
-#: cell's whole set of types asks for nearly every atom of it, which are not worth keeping.
-_ATOMS_REMEMBERED = 4_096
+#: How many atoms' columns (:meth:`_RegionAudit._atom`), and their laws' values, a model
+#: remembers at most: an atom of a large region counts in a hundred rows or so (about 12 KiB
+#: as Python tuples). The large year's regions have about 6,400 atoms each, and a cell's whole
+#: set of types asks for nearly every atom of it: with 4,096 they were worked out again and
+#: again (the large year's antwerp, 6,369 atoms: protect 142 -> 129 s, side by side, with
+#: this and :meth:`_RegionAudit._closed` taking the dropped rows off the atom's laws' values;
+#: the same cells withheld, and the process's peak memory no higher).
+_ATOMS_REMEMBERED = 8_192
 #: How far a type's reduced cost must improve an optimum for :meth:`_RegionAudit._grow` to
 #: add it (below HiGHS's dual feasibility tolerance: a type too many costs a column, one too
 #: few could leave a cell narrowed that is not), and how many rounds it may take before the
@@ -420,6 +424,9 @@ class _RegionAudit:
         self._holders_of: dict[int, frozenset[int]] = {}
         self._lowering_of: dict[int, frozenset[int]] = {}
         self._atoms: dict[int, _Kind] = {}
+        self._atom_law_values: dict[int, dict[int, float]] = {}
+        self._sectors_in: dict[tuple[int, int | None], str | None] = {}
+        self._sector_rows: dict[tuple[int, str], int | None] = {}
         #: Row → the rows it structurally holds (its group, its all-sectors cell, transitively)
         #: and the rows that hold it (their inverse): what a unit counting in it counts in too.
         self._held_by: dict[int, set[int]] = defaultdict(set)
@@ -640,7 +647,7 @@ class _RegionAudit:
                 if base != twin and base in counted:
                     # In it, and so in every cell counting the same units (``SAME_UNITS``).
                     for alike in self._alike(twin, twins):
-                        lift |= self._holders(alike) | self._own_sector(alike, self._atom(c))
+                        lift |= self._holders(alike) | self._own_sector(alike, c)
             for h in lift:
                 counted[h] = max(counted.get(h, 0.0), 1.0)
             raised.append(tuple(sorted(counted.items())))
@@ -797,7 +804,7 @@ class _RegionAudit:
             if p in counted:
                 drop |= self._lowering(p)
                 for t in self._alike(p, into):
-                    lift |= self._holders(t) | self._own_sector(t, atom)
+                    lift |= self._holders(t) | self._own_sector(t, c)
         if not lift:
             return (None,)
         moved = {r: a for r, a in counted.items() if r not in drop}
@@ -836,7 +843,7 @@ class _RegionAudit:
         for r, a in self._atom(c):
             row = self.rows[r]
             if row.key.sector != ALL_SECTORS:
-                j = self.index.get((row.release, row.key._replace(sector=sector)))
+                j = self._in_sector(r, sector)
                 if j is None:
                     if row.key.category.startswith(SIZE_PREFIX):
                         continue
@@ -865,18 +872,27 @@ class _RegionAudit:
         for twin in twins:
             if twin in counted:
                 drop |= self._lowering(twin)
-        return self._closed(counted, drop)
+        return self._closed(c, counted, drop)
 
-    def _closed(self, counted: Mapping[int, float], drop: set[int]) -> set[int]:
-        """``drop`` and what a law makes a unit no longer count in with it: where dropping
-        them takes a law below where the unit had it (a node dropped, its edges kept; a whole
-        dropped, its parts kept), the rows the unit counts in that take it down are dropped
-        too (the edges, the parts), and what they drop."""
+    def _closed(self, c: int, counted: Mapping[int, float], drop: set[int]) -> set[int]:
+        """``drop`` and what a law makes a unit of atom ``c`` (``counted``: its column) no
+        longer count in with it: where dropping them takes a law below where the unit had it
+        (a node dropped, its edges kept; a whole dropped, its parts kept), the rows the unit
+        counts in that take it down are dropped too (the edges, the parts), and what they
+        drop."""
         if not self._in_laws:
             return drop
-        before = self._law_values(counted.items())
+        before = self._atom_laws(c)
+        in_laws = self._in_laws.get
         for _ in range(_COMPLETION_STEPS):
-            after = self._law_values((r, a) for r, a in counted.items() if r not in drop)
+            # The laws' values without the dropped rows: the atom's less what those add
+            # (exact: whole numbers), not summed again over the atom's every row.
+            after = dict(before)
+            for r in drop:
+                a = counted.get(r)
+                if a is not None:
+                    for law, coef in in_laws(r, ()):
+                        after[law] -= coef * a
             more: set[int] = set()
             for law, had in before.items():
                 floor = had if self._equal[law] else min(had, 0.0)
@@ -898,6 +914,14 @@ class _RegionAudit:
     def _alike(self, r: int, twins: Sequence[int]) -> list[int]:
         """Row ``r`` and the rows of its version counting the same units (its twins there)."""
         return [t for t in twins if self.rows[t].release == self.rows[r].release]
+
+    def _atom_laws(self, c: int) -> dict[int, float]:
+        """Atom ``c``'s value in every law one of its rows is in (zero too): what
+        :meth:`_closed` takes the dropped rows' values from. (Remembered as its column.)"""
+        return _remembered(self._atom_law_values, c, self._atom_law_column, _ATOMS_REMEMBERED)
+
+    def _atom_law_column(self, c: int) -> dict[int, float]:
+        return self._law_values(self._atom(c))
 
     def _atom(self, c: int) -> tuple[tuple[int, float], ...]:
         """Atom ``c``'s column: (row, coefficient) for every row it counts in, by row."""
@@ -983,18 +1007,40 @@ class _RegionAudit:
         found = self._lowering_of[start] = frozenset(dependents)
         return found
 
-    def _own_sector(self, start: int, atom: tuple[tuple[int, float], ...]) -> frozenset[int]:
-        """For an all-sectors row: its sector's row for the sector ``atom``'s units are in, and
-        what holds that (a unit counts in its sector's cell as in the region's)."""
+    def _own_sector(self, start: int, c: int) -> frozenset[int]:
+        """For an all-sectors row: its sector's row for the sector atom ``c``'s units are in,
+        and what holds that (a unit counts in its sector's cell as in the region's)."""
         row = self.rows[start]
         if row.key.sector != ALL_SECTORS:
             return frozenset()
-        for r, _ in atom:
+        sector = self._sector_in(c, row.release)
+        if sector is None:
+            return frozenset()
+        j = self._in_sector(start, sector)
+        return self._holders(j) if j is not None else frozenset()
+
+    def _sector_in(self, c: int, release: int | None) -> str | None:
+        """The sector of the first row of ``release`` atom ``c`` counts in that is a sector's
+        (None: none is). (Remembered: asked for every type made from the atom.)"""
+        key = (c, release)
+        if key in self._sectors_in:
+            return self._sectors_in[key]
+        found = None
+        for r, _ in self._atom(c):
             other = self.rows[r]
-            if other.release == row.release and other.key.sector != ALL_SECTORS:
-                j = self.index.get((row.release, row.key._replace(sector=other.key.sector)))
-                return self._holders(j) if j is not None else frozenset()
-        return frozenset()
+            if other.release == release and other.key.sector != ALL_SECTORS:
+                found = other.key.sector
+                break
+        return _remember(self._sectors_in, key, found, _REMEMBERED)
+
+    def _in_sector(self, r: int, sector: str) -> int | None:
+        """Row ``r``'s cell as a cell of ``sector`` (same version, table and category), or
+        None where the model has no such row. (Remembered: the model's structure only.)"""
+        key = (r, sector)
+        if key not in self._sector_rows:
+            row = self.rows[r]
+            self._sector_rows[key] = self.index.get((row.release, row.key._replace(sector=sector)))
+        return self._sector_rows[key]
 
     def _holders(self, start: int) -> frozenset[int]:
         """The rows a unit counting in row ``start`` counts in by the tables' structure: the
@@ -1737,6 +1783,8 @@ class _RegionAudit:
         self._swaps.clear()
         self._resectorings.clear()
         self._atoms.clear()
+        self._atom_law_values.clear()
+        self._sectors_in.clear()
         self._holders_of.clear()
         self._lowering_of.clear()
         self._pricing = None
