@@ -40,6 +40,7 @@ from projections.statistics.model import (
     QuantileCell,
     RateCell,
     ReleasedCell,
+    Solutions,
     quantile_size,
     same_units,
     smallest_size,
@@ -229,7 +230,8 @@ def test_the_check_starts_from_protects_solutions_only_where_they_hold_on_its_ow
     is not searched again. The verdicts are the check's alone: the same with them, without
     them, with solutions that do not hold (sizes changed: a cell off its published value) and
     with malformed ones (atoms beyond the units named, sizes of another length), of which none
-    is used."""
+    is used. The same for ``protect``'s proofs (made wrong or malformed alike; their own test
+    is the next one)."""
     subject = synthetic_population(400, regions=2, seed=2)
     protected = protect(subject, K, laws=True)
     assert protected.solutions
@@ -264,16 +266,29 @@ def test_the_check_starts_from_protects_solutions_only_where_they_hold_on_its_ow
     verdicts = {}
     wrong = {
         regions: dataclasses.replace(
-            solutions, found=tuple((taken, sizes * 1.5) for taken, sizes in solutions.found)
+            solutions,
+            found=tuple((taken, sizes * 1.5) for taken, sizes in solutions.found),
+            proofs=tuple(
+                dataclasses.replace(p, sizes=p.sizes * 1.5, amounts=p.amounts * 1.5)
+                for p in solutions.proofs
+            ),
         )
         for regions, solutions in protected.solutions.items()
     }
-    malformed = {  # (atoms beyond the units named, sizes of another length)
+    malformed = {  # (atoms beyond the units named, sizes of another length, rows unnamed)
         regions: dataclasses.replace(
             solutions,
             found=tuple(
                 (taken + len(solutions.units), sizes) if i % 2 else (taken, sizes[:-1])
                 for i, (taken, sizes) in enumerate(solutions.found)
+            ),
+            proofs=tuple(
+                broken
+                for p in solutions.proofs
+                for broken in (
+                    dataclasses.replace(p, amounts=p.amounts[:-1]),
+                    dataclasses.replace(p, row=len(solutions.rows)),
+                )
             ),
         )
         for regions, solutions in protected.solutions.items()
@@ -304,6 +319,91 @@ def test_the_check_starts_from_protects_solutions_only_where_they_hold_on_its_ow
     assert reached[1]
     assert not reached[1] & asked[1]
     assert reached[1] & asked[0]  # (which without them were programmes)
+
+
+def test_the_check_believes_a_proof_with_a_rows_hypothetical_types_only_if_they_are_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where ``protect`` took a withheld row's bound as far as its interval only with the
+    row's own hypothetical unit types, it hands the check that solution (a ``Proof``); the
+    check believes it only if those types are among the ones its own model makes for the row
+    and the solution keeps every published row and law there, and then searches that bound
+    no more. A proof with one type the model does not make for the row (here one that counts
+    in nothing, so the solution still holds) is not believed: the check then asks the same
+    programmes as with no proofs at all. Moved to another withheld row, a proof is believed
+    only where it holds for that row too. The verdicts are the same in every case."""
+    subject = synthetic_population(400, regions=2, seed=2)
+    protected = protect(subject, K, laws=True)
+    assert any(s.proofs for s in protected.solutions.values())
+    asked: list[set[tuple[tuple[str, ...], int, bool]]] = []
+    believed: list[set[tuple[tuple[str, ...], int, bool]]] = []
+    bound, proven = _RegionAudit.bound, _RegionAudit.proven
+
+    def counted(part: _RegionAudit, r: int, maximise: bool, *args: Any, **kwargs: Any) -> Any:
+        asked[-1].add((part.regions, r, maximise))
+        return bound(part, r, maximise, *args, **kwargs)
+
+    def checked(part: _RegionAudit, r: int, maximise: bool, enough: float) -> float | None:
+        found = proven(part, r, maximise, enough)
+        if found is not None:
+            believed[-1].add((part.regions, r, maximise))
+        return found
+
+    monkeypatch.setattr(_RegionAudit, "bound", counted)
+    monkeypatch.setattr(_RegionAudit, "proven", checked)
+    atoms_only = {
+        regions: dataclasses.replace(solutions, proofs=(), rows=())
+        for regions, solutions in protected.solutions.items()
+    }
+    forged = {
+        regions: dataclasses.replace(
+            solutions,
+            proofs=tuple(
+                dataclasses.replace(
+                    p,
+                    kinds=(*p.kinds, ((p.row, 0.0),)),
+                    amounts=np.append(p.amounts, 1.0),
+                )
+                for p in solutions.proofs
+            ),
+        )
+        for regions, solutions in protected.solutions.items()
+    }
+
+    def moved(solutions: Solutions) -> Solutions:
+        """Each proof as if of another withheld row (the next one of this release that has
+        a proof; ``value`` kept: its types and that row's own value in it decide)."""
+        rows = sorted({p.row for p in solutions.proofs})
+        other = dict(zip(rows, rows[1:] + rows[:1], strict=True))
+        return dataclasses.replace(
+            solutions,
+            proofs=tuple(dataclasses.replace(p, row=other[p.row]) for p in solutions.proofs),
+        )
+
+    assert all(len({p.row for p in s.proofs}) > 1 for s in protected.solutions.values())
+    verdicts = {}
+    for case, solutions in (
+        ("atoms only", atoms_only),
+        ("with proofs", protected.solutions),
+        ("forged", forged),
+        ("moved", {regions: moved(s) for regions, s in protected.solutions.items()}),
+    ):
+        asked.append(set())
+        believed.append(set())
+        findings = _check_of(subject, protected, laws=True, solutions=solutions)
+        verdicts[case] = [(f.key, f.release, f.protected) for f in findings]
+    assert verdicts["atoms only"] == verdicts["with proofs"] == verdicts["forged"]
+    assert verdicts["moved"] == verdicts["atoms only"]
+    assert all(protected for *_, protected in verdicts["with proofs"])
+    assert believed[1]
+    assert not believed[1] & asked[1]  # (a bound a proof settled is not searched)
+    assert believed[1] & asked[0]  # (which without them were programmes)
+    assert not believed[2]
+    assert asked[2] == asked[0]
+    # Moved, a proof is believed only where its types are the other row's own too (a cell
+    # sharing a law with it makes some of the same) and its solution takes that row far
+    # enough itself: for a few rows, not for most.
+    assert len(believed[3]) < len(believed[1]) / 4
 
 
 def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:

@@ -559,22 +559,47 @@ class AuditedCell:
 @dataclass(frozen=True, slots=True, eq=False)
 class Solutions:
     """Feasible solutions of one part's audit programme (a region's) that ``protect`` found
-    over its atoms alone (a bound reached with a cell's hypothetical types is not among them)
-    and that took some withheld count furthest: each atom named by one of its units
-    (``units``), each solution as the atoms it takes (indices into ``units``) and their sizes.
-    What the release step's check may start from, after verifying each on a model of its own
-    (``disclosure.audit``): a feasible solution proves how far it takes every row, wherever it
-    came from."""
+    over its atoms alone and that took some withheld count furthest: each atom named by one
+    of its units (``units``), each solution as the atoms it takes (indices into ``units``)
+    and their sizes. And ``proofs``: for each withheld count's bound, the feasible solution
+    using the count's own hypothetical unit types that took it furthest (:class:`Proof`, its
+    types' rows named in ``rows``). What the release step's check may
+    start from, after verifying each on a model of its own (``disclosure.audit``): a feasible
+    solution proves how far it takes every row, wherever it came from — a proof's types once
+    the check has found them among the count's hypothetical types in its own model."""
 
     units: tuple[str, ...]
     found: "tuple[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]], ...]"
+    proofs: "tuple[Proof, ...]" = ()
+    #: The rows (version, cell) the proofs' rows and types' rows are indices into.
+    rows: tuple[tuple[int | None, CellKey], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Proof:
+    """How far one withheld count can go, shown by a feasible solution that uses some of its
+    hypothetical unit types (``disclosure._RegionAudit._hypothetical``): the atoms it takes
+    (indices into ``Solutions.units``) and their sizes, the types (each row, amount pairs,
+    rows indices into ``Solutions.rows``) and how many units of each, and the count's value
+    in it. ``whole``: its types may be any of the count's types, not only the rarest few.
+    (The check keeps the proofs it takes in as this too, in its own rows' and atoms' indices.)"""
+
+    row: int
+    maximise: bool
+    value: float
+    whole: bool
+    taken: "npt.NDArray[np.int32]"
+    sizes: "npt.NDArray[np.float64]"
+    kinds: tuple[tuple[tuple[int, float], ...], ...]
+    amounts: "npt.NDArray[np.float64]"
 
 
 @dataclass(frozen=True, slots=True)
 class Protected:
     """The outcome of disclosure control: the cells to release and the audit that passed them;
     ``solutions``: per part (its regions), the atom-only feasible solutions that took some
-    withheld count furthest, for the check to verify and start from."""
+    withheld count furthest and the proofs (:class:`Solutions`), for the check to verify and
+    start from."""
 
     cells: tuple[ReleasedCell, ...]
     audit: tuple[AuditedCell, ...]
