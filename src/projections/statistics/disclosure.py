@@ -1456,8 +1456,11 @@ class _RegionAudit:
 
     def _take_proofs(self, solutions: Solutions, atoms: npt.NDArray[np.int64]) -> None:
         """Keep ``solutions``' proofs, in this model's rows and atoms, for :meth:`proven` to
-        verify when their row is audited; one naming a row or a unit this model does not have,
-        or malformed, is left out."""
+        verify when their row is audited; one naming a unit or its own row this model does not
+        have, or malformed, is left out. A type's amounts in rows this model does not have are
+        left out of it: the check's model has no row for a quartile's size the release
+        withheld, so its own types do not count there (whether what is left is one of them,
+        :meth:`proven` decides)."""
         here = [self.index.get(row, -1) for row in solutions.rows]
         for proof in solutions.proofs:
             taken, sizes = proof.taken, proof.sizes
@@ -1467,16 +1470,18 @@ class _RegionAudit:
                 or len(proof.kinds) != proof.amounts.size
                 or (taken.size and not 0 <= taken.min() <= taken.max() < atoms.size)
                 or not (np.isfinite(sizes).all() and np.isfinite(proof.amounts).all())
-                or any(
-                    not 0 <= q < len(here) or here[q] < 0 for kind in proof.kinds for q, _ in kind
-                )
+                or any(not 0 <= q < len(here) for kind in proof.kinds for q, _ in kind)
             ):
                 continue
             at = atoms[taken]
             if here[proof.row] < 0 or (at.size and at.min() < 0):
                 continue
             # (Sorted by row, as every type is made, whatever this model's numbering.)
-            kinds = tuple(tuple(sorted((here[q], a) for q, a in kind)) for kind in proof.kinds)
+            kinds = tuple(
+                tuple(sorted((here[q], a) for q, a in kind if here[q] >= 0)) for kind in proof.kinds
+            )
+            if not all(kinds):
+                continue
             self._proofs[(here[proof.row], proof.maximise)].append(
                 Proof(
                     here[proof.row],
