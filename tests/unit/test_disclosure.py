@@ -331,7 +331,8 @@ def test_the_check_believes_a_proof_with_a_rows_hypothetical_types_only_if_they_
     no more. A proof with one type the model does not make for the row (here one that counts
     in nothing, so the solution still holds) is not believed: the check then asks the same
     programmes as with no proofs at all. Moved to another withheld row, a proof is believed
-    only where it holds for that row too. The verdicts are the same in every case."""
+    only where it holds for that row too. A type's amount in a row the check's model does not
+    have is left out of it. The verdicts are the same in every case."""
     subject = synthetic_population(400, regions=2, seed=2)
     protected = protect(subject, K, laws=True)
     assert any(s.proofs for s in protected.solutions.values())
@@ -380,6 +381,26 @@ def test_the_check_believes_a_proof_with_a_rows_hypothetical_types_only_if_they_
             proofs=tuple(dataclasses.replace(p, row=other[p.row]) for p in solutions.proofs),
         )
 
+    def elsewhere(solutions: Solutions) -> Solutions:
+        """Each proof's first type also counting in a row the check's model does not have (as
+        a quartile's size is, that the release withheld): left out there, what remains is the
+        type protect() used, and the proof holds as before."""
+        absent = (None, CellKey("flow", "nowhere", ALL_SECTORS, "referrals"))
+        return dataclasses.replace(
+            solutions,
+            rows=(*solutions.rows, absent),
+            proofs=tuple(
+                dataclasses.replace(
+                    p,
+                    kinds=(
+                        tuple(sorted((*p.kinds[0], (len(solutions.rows), 1.0)))),
+                        *p.kinds[1:],
+                    ),
+                )
+                for p in solutions.proofs
+            ),
+        )
+
     assert all(len({p.row for p in s.proofs}) > 1 for s in protected.solutions.values())
     verdicts = {}
     for case, solutions in (
@@ -387,6 +408,7 @@ def test_the_check_believes_a_proof_with_a_rows_hypothetical_types_only_if_they_
         ("with proofs", protected.solutions),
         ("forged", forged),
         ("moved", {regions: moved(s) for regions, s in protected.solutions.items()}),
+        ("elsewhere", {regions: elsewhere(s) for regions, s in protected.solutions.items()}),
     ):
         asked.append(set())
         believed.append(set())
@@ -404,6 +426,8 @@ def test_the_check_believes_a_proof_with_a_rows_hypothetical_types_only_if_they_
     # sharing a law with it makes some of the same) and its solution takes that row far
     # enough itself: for a few rows, not for most.
     assert len(believed[3]) < len(believed[1]) / 4
+    assert verdicts["elsewhere"] == verdicts["atoms only"]
+    assert believed[4] == believed[1]
 
 
 def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:
