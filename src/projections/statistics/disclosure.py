@@ -373,6 +373,25 @@ def _remember(cache: dict[_K, _T], kind: _K, found: _T, limit: int = _REMEMBERED
     return found
 
 
+def _atoms_here(
+    atoms: npt.NDArray[np.int64],
+    taken: npt.NDArray[np.int32],
+    sizes: npt.NDArray[np.float64],
+) -> npt.NDArray[np.int64] | None:
+    """The atoms of this model that a solution from another (``taken`` indexes its units,
+    mapped here by ``atoms``, with ``sizes``) is about; None when it is malformed (shapes
+    that differ, an index out of range, a size not finite) or names a unit this model does
+    not have. Such a solution goes unused."""
+    if (
+        taken.shape != sizes.shape
+        or (taken.size and not 0 <= taken.min() <= taken.max() < atoms.size)
+        or not np.isfinite(sizes).all()
+    ):
+        return None
+    at = atoms[taken]
+    return None if at.size and at.min() < 0 else at
+
+
 def _acyclic(taken: sparse.csr_matrix) -> sparse.csr_matrix:
     """:meth:`_RegionAudit._substitute`'s rows taken out of rows, without any that is taken,
     through others, out of itself: in such a cycle the rows' equalities would only hold each
@@ -1438,15 +1457,9 @@ class _RegionAudit:
         atoms = self._atom_of_unit(solutions.units)
         used = 0
         for taken, sizes in solutions.found:
-            if (
-                taken.shape != sizes.shape
-                or (taken.size and not 0 <= taken.min() <= taken.max() < atoms.size)
-                or not np.isfinite(sizes).all()
-            ):
-                continue  # (not a solution of that model at all)
-            at = atoms[taken]
-            if at.size and at.min() < 0:
-                continue  # (a unit this model does not have)
+            at = _atoms_here(atoms, taken, sizes)
+            if at is None:
+                continue
             x = np.bincount(at, weights=sizes, minlength=self.num_atoms).astype(np.float64)
             if x.size == self.num_atoms and self._satisfies(x):
                 self._learn(x, self.num_atoms)
@@ -1463,18 +1476,15 @@ class _RegionAudit:
         :meth:`proven` decides)."""
         here = [self.index.get(row, -1) for row in solutions.rows]
         for proof in solutions.proofs:
-            taken, sizes = proof.taken, proof.sizes
             if (
                 not 0 <= proof.row < len(here)
-                or taken.shape != sizes.shape
                 or len(proof.kinds) != proof.amounts.size
-                or (taken.size and not 0 <= taken.min() <= taken.max() < atoms.size)
-                or not (np.isfinite(sizes).all() and np.isfinite(proof.amounts).all())
+                or not np.isfinite(proof.amounts).all()
                 or any(not 0 <= q < len(here) for kind in proof.kinds for q, _ in kind)
             ):
                 continue
-            at = atoms[taken]
-            if here[proof.row] < 0 or (at.size and at.min() < 0):
+            at = _atoms_here(atoms, proof.taken, proof.sizes)
+            if at is None or here[proof.row] < 0:
                 continue
             # (Sorted by row, as every type is made, whatever this model's numbering.)
             kinds = tuple(
@@ -1489,7 +1499,7 @@ class _RegionAudit:
                     proof.value,
                     proof.whole,
                     at.astype(np.int32),
-                    sizes,
+                    proof.sizes,
                     kinds,
                     proof.amounts,
                 )
