@@ -430,6 +430,51 @@ def test_the_check_believes_a_proof_with_a_rows_hypothetical_types_only_if_they_
     assert believed[4] == believed[1]
 
 
+def test_the_check_believes_a_proof_beyond_the_rarest_types_only_if_found_with_the_whole_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bound ``protect`` reached only by growing columns (``Proof.whole``) may use types
+    that are not among the row's rarest: the check believes such a proof when its types are
+    in the row's whole set, and a proof not marked so only with the rarest types. Cleared of
+    the mark, the bounds only such proofs settled are not believed; the verdicts stay."""
+    subject = synthetic_population(400, regions=2, seed=2)
+    protected = protect(subject, K, laws=True)
+    proven = _RegionAudit.proven
+    #: Per case, the (part, row, side) believed, and of those the ones whose every proof has a
+    #: type beyond the row's rarest (believed only through the whole set).
+    believed: list[set[tuple[tuple[str, ...], int, bool]]] = []
+    beyond: list[set[tuple[tuple[str, ...], int, bool]]] = []
+
+    def checked(part: _RegionAudit, r: int, maximise: bool, enough: float) -> float | None:
+        found = proven(part, r, maximise, enough)
+        if found is not None:
+            believed[-1].add((part.regions, r, maximise))
+            part.capped(r)  # (works out the rarest types)
+            rarest = set(part._phantoms[(r, False)])
+            if not any(rarest.issuperset(p.kinds) for p in part._proofs[(r, maximise)]):
+                beyond[-1].add((part.regions, r, maximise))
+        return found
+
+    monkeypatch.setattr(_RegionAudit, "proven", checked)
+    unmarked = {
+        regions: dataclasses.replace(
+            solutions,
+            proofs=tuple(dataclasses.replace(p, whole=False) for p in solutions.proofs),
+        )
+        for regions, solutions in protected.solutions.items()
+    }
+    verdicts = []
+    for solutions in (protected.solutions, unmarked):
+        believed.append(set())
+        beyond.append(set())
+        findings = _check_of(subject, protected, laws=True, solutions=solutions)
+        verdicts.append([(f.key, f.release, f.protected) for f in findings])
+    assert verdicts[0] == verdicts[1]
+    assert beyond[0]  # (some bound needed the whole set)
+    assert not beyond[1]
+    assert not beyond[0] & believed[1]
+
+
 def test_a_release_an_earlier_version_already_gives_away_is_refused() -> None:
     """The earlier version published the total and one of two sectors: the other sector (4)
     follows from it, and nothing the revision withholds can take that back."""
