@@ -25,11 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record, build_projection_worker
-from tests.conftest import settings_for
+from tests.conftest import PG_ADMIN_URL, settings_for
 from tests.e2e.conftest import token_factory
 from tests.e2e.test_readme_walkthrough import ROOT, free_port
 from tests.integration.databases import fresh_postgres_database, read_models
@@ -194,6 +195,22 @@ def wait_for_health(
     return None
 
 
+def connections() -> str:
+    """The server's connections by database and state, against its limit: what a worker that
+    cannot get one back would be up against (a stall of about 30 s after every connection was
+    dropped was seen twice in CI and never here, where the worker is back within 4 s of a
+    database that refused connections for 3 to 25 s)."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        limit = admin.execute("SHOW max_connections").fetchone()
+        rows = admin.execute(
+            "SELECT coalesce(datname, '-'), coalesce(state, '-'), count(*) "
+            "FROM pg_stat_activity GROUP BY 1, 2 ORDER BY 3 DESC"
+        ).fetchall()
+    return f"max_connections {limit[0] if limit else '?'}; " + ", ".join(
+        f"{database} {state}: {count}" for database, state, count in rows
+    )
+
+
 def caught_up(answer: dict[str, Any]) -> bool:
     return answer["status"] == "ok" and all(p["lag"] == 0 for p in answer["projections"].values())
 
@@ -252,7 +269,7 @@ def test_every_acknowledged_command_survives_killed_processes_and_dropped_connec
     assert all(status < 500 or status == 503 for status in load.statuses), load.statuses
     assert any("no projection worker" in r or "behind" in r for r in degraded["reasons"])
     final = wait_for_health(base, caught_up, 30)
-    assert final is not None, f"{health(base)}\n{processes.stacks()}"
+    assert final is not None, f"{health(base)}\n{connections()}\n{processes.stacks()}"
     # What the failure above would show: the worker's process answers with its threads'
     # stacks, its main thread's among them.
     assert " in _projections_run\n" in processes.stacks().split("--- api.log")[0], processes.log()
