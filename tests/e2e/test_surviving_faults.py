@@ -200,12 +200,15 @@ def connections() -> str:
     cannot get one back would be up against (a stall of about 30 s after every connection was
     dropped was seen twice in CI and never here, where the worker is back within 4 s of a
     database that refused connections for 3 to 25 s)."""
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        limit = admin.execute("SHOW max_connections").fetchone()
-        rows = admin.execute(
-            "SELECT coalesce(datname, '-'), coalesce(state, '-'), count(*) "
-            "FROM pg_stat_activity GROUP BY 1, 2 ORDER BY 3 DESC"
-        ).fetchall()
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+            limit = admin.execute("SHOW max_connections").fetchone()
+            rows = admin.execute(
+                "SELECT coalesce(datname, '-'), coalesce(state, '-'), count(*) "
+                "FROM pg_stat_activity GROUP BY 1, 2 ORDER BY 3 DESC"
+            ).fetchall()
+    except psycopg.Error as error:  # (out of slots itself: say so, and keep the stacks)
+        return f"the server's connections could not be read: {error!r}"
     return f"max_connections {limit[0] if limit else '?'}; " + ", ".join(
         f"{database} {state}: {count}" for database, state, count in rows
     )

@@ -436,7 +436,8 @@ def test_the_check_believes_a_proof_beyond_the_rarest_types_only_if_found_with_t
     """A bound ``protect`` reached only by growing columns (``Proof.whole``) may use types
     that are not among the row's rarest: the check believes such a proof when its types are
     in the row's whole set, and a proof not marked so only with the rarest types. Cleared of
-    the mark, the bounds only such proofs settled are not believed; the verdicts stay."""
+    the mark, the bounds only such proofs settled are not believed; the verdicts stay. (In
+    this process: the patched ``proven`` is the one called.)"""
     subject = synthetic_population(400, regions=2, seed=2)
     protected = protect(subject, K, laws=True)
     proven = _RegionAudit.proven
@@ -467,7 +468,7 @@ def test_the_check_believes_a_proof_beyond_the_rarest_types_only_if_found_with_t
     for solutions in (protected.solutions, unmarked):
         believed.append(set())
         beyond.append(set())
-        findings = _check_of(subject, protected, laws=True, solutions=solutions)
+        findings = _check_of(subject, protected, laws=True, solutions=solutions, processes=1)
         verdicts.append([(f.key, f.release, f.protected) for f in findings])
     assert verdicts[0] == verdicts[1]
     assert beyond[0]  # (some bound needed the whole set)
