@@ -39,6 +39,7 @@ from projections.statistics.model import (
     Protected,
     PublishedVersion,
 )
+from tests.unit import disclosure_types_reference as reference
 from tests.unit.disclosure_oracle import published_counts, ranges
 
 #: A year and its quarters: the laws between them are not yet rows of the audit's programme,
@@ -621,10 +622,11 @@ def _synthetic_region() -> Callable[[], _RegionAudit]:
 
 
 def test_a_cells_hypothetical_types_do_not_depend_on_the_cells_asked_before() -> None:
-    """A unit type made of one atom (moved to another sector, or into a cell sharing a law) is
-    remembered by the model, since the atom is among the rarest of many cells and each asks
-    for it again: what is remembered must be keyed by all it depends on, so that a cell's
-    types are the same whether it is asked first or after every other withheld cell."""
+    """What the types are made of is remembered by the model (every atom's units moved to
+    another sector, each atom's sector, completed types), since an atom is among the rarest of
+    many cells and each asks for it again: what is remembered must be keyed by all it depends
+    on, so that a cell's types are the same whether it is asked first or after every other
+    withheld cell."""
     part = _synthetic_region()
 
     def types(backwards: bool) -> dict[int, tuple[list[Any], list[Any]]]:
@@ -635,8 +637,8 @@ def test_a_cells_hypothetical_types_do_not_depend_on_the_cells_asked_before() ->
             for r in (reversed(audited) if backwards else audited)
         }
         # (Types were remembered, and so asked again from what was remembered.)
-        assert model._swaps
-        assert any(kind is not None for (kind,) in model._resectorings.values())
+        assert model._atom_sector_codes
+        assert any(valid.any() for _, valid in model._resectorings.values())
         return found
 
     forwards = types(backwards=False)
@@ -712,13 +714,15 @@ def test_a_programme_grown_by_reduced_costs_finds_the_optimum_of_every_type() ->
     part.close()
 
 
-def test_types_completed_and_columned_at_once_are_those_worked_out_one_by_one(
+def test_types_made_completed_and_columned_at_once_are_those_worked_out_one_by_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A cell's hypothetical types are completed (made to keep the laws) and given their columns
-    for many types at once, on sparse matrices: the same types, in the same order, and the
-    same columns as worked out one type at a time in the interpreter — the programme, and so
-    every bound and dual the release decides by, is the same."""
+    """A cell's hypothetical types are made (many atoms at once, from their columns),
+    completed (made to keep the laws) and given their columns for many types at once, on
+    sparse matrices: the same types, in the same order, and the same columns as worked out
+    one type at a time in the interpreter (``disclosure_types_reference``, how the model made
+    them before) — the programme, and so every bound and dual the release decides by, is the
+    same."""
     part = _synthetic_region()
 
     model = part()
@@ -731,12 +735,23 @@ def test_types_completed_and_columned_at_once_are_those_worked_out_one_by_one(
     for c in range(model.num_atoms):
         atom = model._atom(c)
         raw += [atom, *(atom[:i] + atom[i + 1 :] for i in range(0, len(atom), 7))]
+    # And units counting in one or two rows alone: a law they break can be mended by several
+    # rows, of which the first (by version and key) is taken.
+    rows = range(len(model.rows))
+    raw += [((r, 1.0),) for r in rows]
+    raw += [((r, 1.0), (q, 1.0)) for r in rows[::3] for q in rows[r + 1 :: 17]]
     completed = part()._complete_all(raw)
     alone = part()
-    one_by_one = [alone._completion(kind) for kind in raw]  # (it remembers nothing itself)
+    one_by_one = [reference.completion(alone, kind) for kind in raw]
     assert completed == one_by_one
     assert sum(a != b for a, b in zip(raw, completed, strict=True)) > 10  # (some were mended)
     assert sum(a == b for a, b in zip(raw, completed, strict=True)) > 10  # (some kept the laws)
+    unmended = [
+        kind
+        for kind, done in zip(raw, completed, strict=True)
+        if kind == done and not alone._keeps_laws(alone._law_values(kind))
+    ]
+    assert len(unmended) > 10  # (and some no row mends: they stay as they were)
 
     def column(of: _RegionAudit, kind: Any) -> tuple[list[int], list[float]]:
         index = [of._lp_row[i] for i, _ in kind if i in of._lp_row]
@@ -753,10 +768,21 @@ def test_types_completed_and_columned_at_once_are_those_worked_out_one_by_one(
         assert index.dtype == np.int32
         assert (index.tolist(), values.tolist()) == column(fresh, kind)
 
-    monkeypatch.setattr(
-        _RegionAudit,
-        "_complete_all",
-        lambda self, kinds: [self._completion(kind) for kind in kinds],
-    )
+    # Types whose atom a law makes drop more rows than the cell's own (``_closed``) are
+    # among them: those are worked out atom by atom.
+    closed = _RegionAudit._closed
+    more: list[bool] = []
+
+    def counted(model: _RegionAudit, c: int, column: Any, drop: set[int]) -> set[int]:
+        found = closed(model, c, column, drop)
+        more.append(found != drop)
+        return found
+
+    monkeypatch.setattr(_RegionAudit, "_closed", counted)
+    capped = {r: part()._hypothetical(r) for r in audited}
+    assert sum(more) > 10
+    monkeypatch.undo()
     by_one = part()
-    assert {r: by_one._hypothetical(r, whole=True) for r in audited} == at_once
+    assert {r: reference.hypothetical(by_one, r, whole=True) for r in audited} == at_once
+    assert {r: reference.hypothetical(by_one, r) for r in audited} == capped
+    assert sum(map(len, at_once.values())) > 3 * sum(map(len, capped.values()))  # (cut short)

@@ -95,7 +95,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain
+from itertools import chain, pairwise
 from typing import TypeVar
 
 import highspy
@@ -185,6 +185,10 @@ _NO_LIMIT = 2_147_483_647
 _HYPOTHETICAL_TYPES = 16
 #: How many rows :meth:`_RegionAudit._complete` adds to a type at most to make it keep the laws.
 _COMPLETION_STEPS = 12
+#: How many cells of dense arrays :meth:`_RegionAudit._mended` holds at once: it mends types
+#: that break a law in batches, each type a row as wide as the model's rows and laws (about
+#: 40 MB; the large year's antwerp, 1,125 rows and 537 laws, mends 2,400 types at once).
+_MENDED_CELLS = 4_000_000
 #: How many completed types, and types' columns, a model remembers at most (each a few KiB).
 _REMEMBERED = 50_000
 #: How many atoms' columns (:meth:`_RegionAudit._atom`), and their laws' values, a model
@@ -332,6 +336,19 @@ def _amounts(kinds: Sequence[_Kind], rows: int) -> sparse.csc_matrix:
     return sparse.csc_matrix((pairs[1::2], index, indptr), shape=(rows, len(kinds)))
 
 
+def _kinds_of(amounts: sparse.csc_matrix) -> list[_Kind]:
+    """The unit types a matrix's columns are (sorted by row, a row once), as tuples."""
+    pairs = list(zip(amounts.indices.tolist(), amounts.data.tolist(), strict=True))
+    ends = amounts.indptr.tolist()
+    return [tuple(pairs[start:end]) for start, end in pairwise(ends)]
+
+
+def _entries(matrix: sparse.csc_matrix) -> tuple[npt.NDArray[np.int64], ...]:
+    """A matrix's stored entries by column: their rows, their columns and their values."""
+    cols = np.repeat(np.arange(matrix.shape[1], dtype=np.int64), np.diff(matrix.indptr))
+    return matrix.indices.astype(np.int64), cols, np.asarray(matrix.data, dtype=np.float64)
+
+
 def _amount(kind: _Kind, r: int) -> float:
     """How much a unit of type ``kind`` counts in row ``r`` (0 if not at all)."""
     for q, a in kind:
@@ -340,11 +357,9 @@ def _amount(kind: _Kind, r: int) -> float:
     return 0.0
 
 
-#: :attr:`_RegionAudit._pricing`: a row, its whole set of types, their amounts in the model's
-#: rows (rows by types) and costs, and which of them are open.
-_Pricing = tuple[
-    int, list[_Kind], sparse.csc_matrix, npt.NDArray[np.float64], npt.NDArray[np.bool_]
-]
+#: :attr:`_RegionAudit._pricing`: a row, its whole set of types as their amounts in the model's
+#: rows (rows by types), their costs, and which of them are open.
+_Pricing = tuple[int, sparse.csc_matrix, npt.NDArray[np.float64], npt.NDArray[np.bool_]]
 
 _K = TypeVar("_K")
 _T = TypeVar("_T")
@@ -445,7 +460,6 @@ class _RegionAudit:
         self._lowering_of: dict[int, frozenset[int]] = {}
         self._atoms: dict[int, _Kind] = {}
         self._atom_law_values: dict[int, dict[int, float]] = {}
-        self._sectors_in: dict[tuple[int, int | None], str | None] = {}
         self._sector_rows: dict[tuple[int, str], int | None] = {}
         #: Row → the rows it structurally holds (its group, its all-sectors cell, transitively)
         #: and the rows that hold it (their inverse): what a unit counting in it counts in too.
@@ -461,6 +475,23 @@ class _RegionAudit:
             row.cols = by_row.indices[start:end].astype(np.int32)
             row.coefs = by_row.data[start:end].astype(np.float64)
         self.num_atoms = len(sizes)
+        #: The atoms' columns as floats, each by row: what the hypothetical types are made of.
+        self._atom_matrix = sparse.csc_matrix(atoms, dtype=np.float64, copy=True)
+        self._atom_matrix.sort_indices()
+        #: Each row's sector and version as numbers, for :meth:`_atom_sectors`: the sector an
+        #: index into ``_sector_names`` (-1: all sectors), the version -1 for this release.
+        self._sector_names = sorted({row.key.sector for row in rows} - {ALL_SECTORS})
+        self._sector_codes = np.array(
+            [
+                -1 if row.key.sector == ALL_SECTORS else self._sector_names.index(row.key.sector)
+                for row in rows
+            ],
+            dtype=np.int64,
+        )
+        self._release_codes = np.array(
+            [-1 if row.release is None else row.release for row in rows], dtype=np.int64
+        )
+        self._atom_sector_codes: dict[int | None, npt.NDArray[np.int64]] = {}
         #: (row, whole) → its hypothetical unit types: the rarest ``_HYPOTHETICAL_TYPES`` of
         #: each kind, or (``whole``) every one of them.
         self._phantoms: dict[tuple[int, bool], list[tuple[tuple[int, float], ...]]] = {}
@@ -488,12 +519,16 @@ class _RegionAudit:
         self._laws(by_row, laws)
         #: Every type :meth:`_complete` completed, and what it made of it.
         self._completed: dict[_Kind, _Kind] = {}
+        self._mending_arrays: (
+            tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]] | None
+        ) = None
         #: Every unit type's column in the programme (:meth:`_columns_for`), once worked out.
         self._columns_of: dict[_Kind, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
-        #: :meth:`_swap`'s and :meth:`_resector`'s types, once worked out (each depends on the
-        #: model's structure only, and is asked again for every cell the atom is rare in).
-        self._swaps: dict[tuple[int, tuple[int, ...], tuple[int, ...]], tuple[_Kind | None]] = {}
-        self._resectorings: dict[tuple[int, str], tuple[_Kind | None]] = {}
+        #: :meth:`_resectoring`'s types of every atom, by sector (the model's structure only).
+        self._resectorings: dict[str, tuple[sparse.csc_matrix, npt.NDArray[np.bool_]]] = {}
+        #: Random weights of the rows: a type's column weighed by them tells the types that
+        #: may be the same apart from those that cannot be (:meth:`_open_among`).
+        self._fingerprint = np.random.default_rng(0).uniform(1.0, 2.0, len(rows))
         self.highs = self._model()
         #: Every row over the atoms, to read any feasible solution's value of every row.
         self._rows_over_atoms = by_row
@@ -654,40 +689,26 @@ class _RegionAudit:
         withholding. Where the full set is decisive without a programme ("every unit taken
         out" touches withheld rows only), :meth:`freely_moves` decides instead; where the
         capped set finds the cell narrowed, the ``whole`` set decides (:meth:`bound`)."""
+        return _kinds_of(self._hypothetical_types(start, whole))
+
+    def _hypothetical_types(self, start: int, whole: bool = False) -> sparse.csc_matrix:
+        """:meth:`_hypothetical`'s types as the columns of a matrix (the model's rows by types,
+        each column by row): made for many atoms at once from their columns, and only the
+        types that break a law completed one by one (a large cell's whole set is a hundred
+        thousand types, which pricing reads as this matrix, never as tuples)."""
         twins = self._twins_of(start)
         cap = None if whole else _HYPOTHETICAL_TYPES
-        lowered: list[tuple[tuple[int, float], ...]] = []
-        atoms = self._rarest_first(twins, whole)
-        for c in atoms:
-            drop = self._dropped(c, twins)
-            kept = tuple((r, a) for r, a in self._atom(c) if r not in drop)
-            if kept:
-                lowered.append(kept)
-            if len(lowered) == cap:
-                break
+        lowered = self._lowered(self._rarest_first(twins, whole), twins)[:, :cap]
         bases = {twin: self._base(twin) for twin in twins}
-        raised: list[tuple[tuple[int, float], ...]] = []
         atoms = self._rarest_first([b for t, b in bases.items() if b != t], whole)
-        for c in atoms:
-            counted = dict(self._atom(c))
-            lift: set[int] = set()
-            for twin, base in bases.items():
-                if base != twin and base in counted:
-                    # In it, and so in every cell counting the same units (``SAME_UNITS``).
-                    for alike in self._alike(twin, twins):
-                        lift |= self._holders(alike) | self._own_sector(alike, c)
-            for h in lift:
-                counted[h] = max(counted.get(h, 0.0), 1.0)
-            raised.append(tuple(sorted(counted.items())))
-            if len(raised) == cap:
-                break
+        raised = self._raised(atoms[:cap], twins, bases)
         # The cells it shares a law with (``_laws``): units taken out of one of them (a unit
         # moving into the cell from another part of the same whole), and units counting in
         # one of them and what holds it only (a whole counting in one of its parts). Alone,
         # such a type may break a law; the laws' rows let the programme use them only in
         # combinations that keep every law in sum.
         partners = self._partners(twins)
-        moved: list[tuple[tuple[int, float], ...]] = []
+        moved: list[sparse.csc_matrix] = []
         swapped: set[tuple[Period | None, CellKey]] = set()
         for p in partners:
             cell = (self.rows[p].period, same_units(self.rows[p].key))
@@ -697,18 +718,23 @@ class _RegionAudit:
             partner = self._twins[cell]
             # In every version of the period alike, as the cell's own "alone" types are.
             held: set[int] = set().union(*(self._holders(q) for q in partner))
-            moved.append(tuple((h, 1.0) for h in sorted(held)))
+            moved.append(_amounts([tuple((h, 1.0) for h in sorted(held))], len(self.rows)))
             here, there = self.rows[start].key.sector, self.rows[p].key.sector
             if there == here:
-                moved += self._swapped(twins, partner, whole) + self._swapped(partner, twins, whole)
+                moved += [
+                    self._swapped(twins, partner, whole),
+                    self._swapped(partner, twins, whole),
+                ]
             elif ALL_SECTORS not in (here, there):
                 # A unit is of one sector: one of another sector's, were it of this one, and
                 # one of this one's, were it of that one.
-                moved += self._resectored(partner, here, whole)
-                moved += self._resectored(twins, there, whole)
+                moved += [
+                    self._resectored(partner, here, whole),
+                    self._resectored(twins, there, whole),
+                ]
         if (
-            len(lowered) == cap  # (cut short over all its versions' atoms, each few or not)
-            or len(raised) == cap
+            lowered.shape[1] == cap  # (cut short over all its versions' atoms, each few or not)
+            or raised.shape[1] == cap
             or any(len(self.rows[x].cols) > _HYPOTHETICAL_TYPES for x in [*twins, *bases.values()])
         ) or any(
             # (The moved types take the rarest atoms of a cell over all its versions.)
@@ -717,10 +743,188 @@ class _RegionAudit:
             if partners
         ):
             self._capped.add(start)  # some of its types may be left out (see :meth:`capped`)
-        alone = self._alone(twins)
-        completed = self._complete_all([*raised, *alone, *moved])
-        before = len(raised) + len(alone)  # (the lowered types are never completed)
-        return completed[:before] + lowered + completed[before:]
+        alone = _amounts(self._alone(twins), len(self.rows))
+        completed = self._completed_types(sparse.hstack([raised, alone, *moved], format="csc"))
+        before = raised.shape[1] + alone.shape[1]  # (the lowered types are never completed)
+        types = sparse.hstack([completed[:, :before], lowered, completed[:, before:]], format="csc")
+        types.sort_indices()
+        return types
+
+    def _lowered(self, atoms: npt.NDArray[np.int64], twins: Sequence[int]) -> sparse.csc_matrix:
+        """Units of ``atoms`` taken out of the cell (``twins``: it in every version of its
+        period): each atom's column without the rows its units no longer count in
+        (:meth:`_dropped`), in ``atoms``' order; none for an atom left counting in nothing.
+        Worked out for all at once; an atom whose column so breaks a law that
+        :meth:`_closed` drops more is worked out on its own."""
+        groups, found = self._grouped(atoms, twins, ())
+        drops = [set().union(*(self._lowering(t) for t in present)) for present, _ in found]
+        lowered = self._moved(atoms, groups, drops, [set()] * len(found))
+        replaced: dict[int, _Kind] = {}
+        if self._law_terms.shape[0] and atoms.size:
+            before = self._law_terms @ self._atom_matrix[:, atoms]
+            after = (self._law_terms @ lowered).tocsr()
+            fell = (after - before).tocoo()
+            down = fell.data < -1e-9
+            laws, cols = fell.row[down], fell.col[down]
+            # (An equality that moves down; an inequality that goes below zero as it does.)
+            below = np.asarray(after[laws, cols]).ravel() < -1e-9 if laws.size else down[down]
+            for j in np.unique(cols[self._law_equal[laws] | below]).tolist():
+                c = int(atoms[j])
+                counted = dict(self._atom(c))
+                drop = self._closed(c, counted, set(drops[groups[j]]))
+                replaced[j] = tuple((r, a) for r, a in self._atom(c) if r not in drop)
+        if replaced:
+            lowered = self._replaced(lowered, replaced)
+        return lowered[:, np.flatnonzero(np.diff(lowered.indptr))]
+
+    def _raised(
+        self, atoms: npt.NDArray[np.int64], twins: Sequence[int], bases: Mapping[int, int]
+    ) -> sparse.csc_matrix:
+        """Units of ``atoms`` (units of the cell's group or all-sectors cell: ``bases``, each
+        twin's) that also counted in the cell, in every row counting the same units, and in
+        what holds those: each atom's column with those rows counted in (at least once)."""
+        keys = sorted({b for t, b in bases.items() if b != t})
+        releases = list(dict.fromkeys(self.rows[t].release for t in twins))
+        groups, found = self._grouped(atoms, keys, releases)
+        lifts = []
+        for present, sectors in found:
+            lift: set[int] = set()
+            for twin, base in bases.items():
+                if base != twin and base in present:
+                    # In it, and so in every cell counting the same units (``SAME_UNITS``).
+                    for alike in self._alike(twin, twins):
+                        lift |= self._holders(alike) | self._sector_holders(
+                            alike, sectors[releases.index(self.rows[alike].release)]
+                        )
+            lifts.append(lift)
+        return self._moved(atoms, groups, [set()] * len(found), lifts)
+
+    def _completed_types(self, types: sparse.csc_matrix) -> sparse.csc_matrix:
+        """:meth:`_complete` of each of ``types`` (a column each, by row): the laws' values of
+        all of them worked out at once, as one product of sparse matrices, and the types that
+        break a law mended together (:meth:`_mended`). A type that breaks none is its own
+        completion. (The amounts and the laws' coefficients are whole numbers, whose sums are
+        exact in any order: each type is completed as it would be on its own.)"""
+        if not self._law_terms.shape[0] or not types.shape[1]:
+            return types
+        values = (self._law_terms @ types).tocsc()
+        at = values.indices
+        bad = np.where(self._law_equal[at], np.abs(values.data) > 1e-9, values.data < -1e-9)
+        of_type = np.repeat(np.arange(types.shape[1]), np.diff(values.indptr))
+        broken = np.unique(of_type[bad])
+        if not broken.size:
+            return types
+        at_once = max(1, _MENDED_CELLS // (len(self.rows) + self._law_terms.shape[0]))
+        mended = sparse.hstack(
+            [
+                self._mended(types[:, chunk], values[:, chunk])
+                for chunk in np.array_split(broken, -(-broken.size // at_once))
+            ],
+            format="csc",
+        )
+        order = np.arange(types.shape[1])
+        order[broken] = types.shape[1] + np.arange(broken.size)
+        return sparse.hstack([types, mended], format="csc")[:, order]
+
+    def _mended(self, types: sparse.csc_matrix, values: sparse.csc_matrix) -> sparse.csc_matrix:
+        """Types that break a law (``types``, a column each, and ``values``, their laws'
+        values), each made to keep every law by counting also in the rows a law asks for:
+        while a law is broken (the first, in the laws' order), the first row (by version and
+        key) that mends it is added with what holds it (a consultation counts in a band of
+        parties, a trajectory in the early tables in a cell of every factor), each at least
+        once. A unit is of one sector: it is mended in its own sector's rows (or the
+        region's); a unit counting in the region's rows only is of the first sector that
+        mends it. A type stays as it is if no row mends it within ``_COMPLETION_STEPS``
+        steps. Every type is a row of dense arrays, all mended step by step together."""
+        law_rows, law_coefs, holders = self._mending()
+        sector = self._sector_codes
+        sectors = len(self._sector_names)
+        code = np.where(sector < 0, sectors, sector)  # (the region's rows: a column of its own)
+        amounts = types.T.toarray()
+        # (A row it counts in, whatever its amount.)
+        present = sparse.csc_matrix(
+            (np.ones(types.nnz, dtype=bool), types.indices, types.indptr), shape=types.shape
+        ).T.toarray()
+        laws = values.T.toarray()
+        own = np.zeros((types.shape[1], sectors + 1), dtype=bool)
+        for c in range(sectors):
+            own[:, c] = present[:, sector == c].any(axis=1)
+        done = np.zeros(types.shape[1], dtype=bool)
+        active = np.arange(types.shape[1])
+        for _ in range(_COMPLETION_STEPS):
+            value = laws[active]
+            broken = np.where(self._law_equal, np.abs(value) > 1e-9, value < -1e-9)
+            mending = broken.any(axis=1)
+            done[active[~mending]] = True
+            active, broken = active[mending], broken[mending]
+            if not active.size:
+                break
+            law = broken.argmax(axis=1)  # (the first law broken)
+            rows, coefs = law_rows[law], law_coefs[law]
+            there = np.maximum(rows, 0)
+            short = laws[active, law][:, None] < 0
+            may = (rows >= 0) & np.where(short, coefs > 0, coefs < 0)
+            may &= ~present[active[:, None], there]
+            owned = np.any(own[active, :sectors], axis=1, keepdims=True)
+            may &= ~owned | (code[there] == sectors) | own[active[:, None], code[there]]
+            found = may.any(axis=1)  # (a type no row mends stays as it was)
+            active, may, there = active[found], may[found], there[found]
+            chosen = there[np.arange(active.size), may.argmax(axis=1)]
+            lifted = holders[chosen]
+            at = np.maximum(lifted, 0)
+            was = amounts[active[:, None], at]
+            change = (lifted >= 0) & (was < 1.0)
+            which, slot = np.nonzero(change)
+            to, rows_changed = active[which], at[which, slot]
+            delta = 1.0 - was[which, slot]
+            amounts[to, rows_changed] = 1.0
+            present[to, rows_changed] = True
+            in_sector = sector[rows_changed] >= 0
+            own[to[in_sector], sector[rows_changed][in_sector]] = True
+            moved, index = np.unique(to, return_inverse=True)
+            change_of = sparse.csr_matrix(
+                (delta, (index.ravel(), rows_changed)), shape=(moved.size, len(self.rows))
+            )
+            laws[moved] += (change_of @ self._law_terms.T).toarray()
+        rows_of, cols_of = np.nonzero(present.T)
+        mended = sparse.csc_matrix(
+            (amounts[cols_of, rows_of], (rows_of, cols_of)), shape=types.shape
+        )
+        mended.sort_indices()
+        kept = np.flatnonzero(~done)
+        order = np.arange(types.shape[1])
+        order[kept] = types.shape[1] + np.arange(kept.size)
+        return sparse.hstack([mended, types[:, kept]], format="csc")[:, order]
+
+    def _mending(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """For :meth:`_mended`: each law's rows, the first by version and key first, and their
+        coefficients (a row per law, -1 past its rows), and each row's holders
+        (:meth:`_holders`, -1 past them). (Worked out once: the model's structure only.)"""
+        if self._mending_arrays is None:
+            rank = {r: (row.release is not None, row.key) for r, row in enumerate(self.rows)}
+            width = max((len(coefs) for coefs in self._law_coefs), default=0)
+            law_rows = np.full((len(self._law_coefs), width), -1, dtype=np.int64)
+            law_coefs = np.zeros((len(self._law_coefs), width))
+            for law, coefs in enumerate(self._law_coefs):
+                ranked = sorted(coefs, key=rank.__getitem__)
+                law_rows[law, : len(ranked)] = ranked
+                law_coefs[law, : len(ranked)] = [coefs[r] for r in ranked]
+            held = [sorted(self._holders(r)) for r in range(len(self.rows))]
+            holders = np.full((len(self.rows), max(map(len, held), default=0)), -1, np.int64)
+            for r, found in enumerate(held):
+                holders[r, : len(found)] = found
+            self._mending_arrays = (law_rows, law_coefs, holders)
+        return self._mending_arrays
+
+    def _replaced(self, types: sparse.csc_matrix, kinds: Mapping[int, _Kind]) -> sparse.csc_matrix:
+        """``types`` with the columns ``kinds`` names replaced by those types."""
+        at = np.array(sorted(kinds), dtype=np.int64)
+        order = np.arange(types.shape[1])
+        order[at] = types.shape[1] + np.arange(at.size)
+        new = _amounts([kinds[j] for j in at.tolist()], len(self.rows))
+        return sparse.hstack([types, new], format="csc")[:, order]
 
     def _complete(self, kind: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
         """A unit counting in ``kind``'s rows, made to keep every law by counting also in
@@ -733,116 +937,41 @@ class _RegionAudit:
 
     def _complete_all(self, kinds: Sequence[_Kind]) -> list[_Kind]:
         """:meth:`_complete` of each of ``kinds`` (each sorted by row, a row once, as every type
-        is made): the laws' values of those not remembered are worked out at once, as one
-        product of sparse matrices, and only a type that breaks a law is completed row by
-        row. A type that breaks none is its own completion. (Exactly what ``_complete`` finds:
-        the amounts and the laws' coefficients are whole numbers, whose sums are exact in any
-        order. A cell's whole set is thousands of types, whose laws' values one by one in the
-        interpreter were much of the time it took to build.)"""
-        done: list[_Kind | None] = [self._completed.get(kind) for kind in kinds]
-        todo = [kinds[i] for i, found in enumerate(done) if found is None]
-        broken = np.zeros(len(todo), dtype=bool)
-        values = None
-        if todo and self._law_terms.shape[0]:
-            values = (self._law_terms @ _amounts(todo, len(self.rows))).tocsc()
-            at = values.indices
-            bad = np.where(self._law_equal[at], np.abs(values.data) > 1e-9, values.data < -1e-9)
-            of_type = np.repeat(np.arange(len(todo)), np.diff(values.indptr))
-            broken[of_type[bad]] = True
+        is made), worked out as :meth:`_completed_types` does."""
+        return _kinds_of(self._completed_types(_amounts(kinds, len(self.rows))))
 
-        def mend(j: int) -> Callable[[_Kind], _Kind]:
-            # (Its laws' values are the product's column: not worked out again row by row.)
-            assert values is not None
-            start, end = values.indptr[j], values.indptr[j + 1]
-            laws, sums = values.indices[start:end].tolist(), values.data[start:end].tolist()
-            return partial(self._completion, values=dict(zip(laws, sums, strict=True)))
-
-        mended = iter(
-            _remembered(self._completed, kind, mend(j) if b else _itself)
-            for j, (kind, b) in enumerate(zip(todo, broken.tolist(), strict=True))
-        )
-        return [found if found is not None else next(mended) for found in done]
-
-    def _completion(self, kind: _Kind, values: dict[int, float] | None = None) -> _Kind:
-        """``values``: the type's laws' values, where they were worked out already — a dict
-        of its own, which this changes; laws worth zero may be left out."""
-        vector = dict(kind)
-        if values is None:
-            values = self._law_values(vector.items())
-        equal, sector_of = self._equal, self._sector_of
-        # A unit is of one sector: mended in its own sector's cells (or the region's); a unit
-        # counting in the region's cells only is of the first sector that mends it.
-        own = {sector_of[r] for r in vector}
-        own.discard(ALL_SECTORS)
-        for _ in range(_COMPLETION_STEPS):
-            broken = min(
-                (law for law, v in values.items() if (abs(v) > 1e-9 if equal[law] else v < -1e-9)),
-                default=None,
-            )
-            if broken is None:
-                return tuple(sorted(vector.items()))
-            short = values[broken]
-            allowed = own | {ALL_SECTORS}
-            mends = [
-                r
-                for r, c in self._law_coefs[broken].items()
-                if r not in vector
-                and (c > 0 if short < 0 else c < 0)
-                and (not own or sector_of[r] in allowed)
-            ]
-            if not mends:
-                return kind
-            chosen = min(mends, key=lambda r: (self.rows[r].release is not None, self.rows[r].key))
-            for h in self._holders(chosen):
-                was = vector.get(h, 0.0)
-                if was < 1.0:
-                    vector[h] = 1.0
-                    if sector_of[h] != ALL_SECTORS:
-                        own.add(sector_of[h])
-                    for law, c in self._in_laws.get(h, ()):
-                        values[law] = values.get(law, 0.0) + c * (1.0 - was)
-        return kind
+    def _completion(self, kind: _Kind) -> _Kind:
+        return _kinds_of(self._completed_types(_amounts([kind], len(self.rows))))[0]
 
     def _swapped(
         self, into: Sequence[int], out_of: Sequence[int], whole: bool
-    ) -> list[tuple[tuple[int, float], ...]]:
+    ) -> sparse.csc_matrix:
         """Units of one cell moved into another of the same sector that shares a law with it
         (each given as the cell in every version of its period; one of them the audited
         cell): out of ``out_of`` and what only a unit counting in it counts in, into ``into``
         and what holds it (counted in again if ``out_of``'s dropped it), in every version the
         unit counted in ``out_of`` in. One type per atom (the rarest ``_HYPOTHETICAL_TYPES``,
-        or every one)."""
+        or every one), none where it lifts into nothing."""
         atoms = self._rarest_first(out_of, whole)
-        into, out_of = tuple(into), tuple(out_of)
-        found = (
-            _remembered(self._swaps, (c, into, out_of), self._swap)[0]
-            for c in (atoms if whole else atoms[:_HYPOTHETICAL_TYPES])
-        )
-        return [kind for kind in found if kind is not None]
-
-    def _swap(self, swap: tuple[int, tuple[int, ...], tuple[int, ...]]) -> tuple[_Kind | None]:
-        """:meth:`_swapped`'s type for one atom (``(atom, into, out_of)``), or None where it
-        lifts into nothing (in a 1-tuple: what :func:`_remembered` keeps is never None)."""
-        c, into, out_of = swap
-        atom = self._atom(c)
-        counted = dict(atom)
-        drop: set[int] = set()
-        lift: set[int] = set()
-        for p in out_of:
-            if p in counted:
+        atoms = atoms if whole else atoms[:_HYPOTHETICAL_TYPES]
+        releases = list(dict.fromkeys(self.rows[t].release for t in into))
+        groups, found = self._grouped(atoms, out_of, releases)
+        drops, lifts = [], []
+        for present, sectors in found:
+            drop: set[int] = set()
+            lift: set[int] = set()
+            for p in present:
                 drop |= self._lowering(p)
                 for t in self._alike(p, into):
-                    lift |= self._holders(t) | self._own_sector(t, c)
-        if not lift:
-            return (None,)
-        moved = {r: a for r, a in counted.items() if r not in drop}
-        for h in lift:
-            moved[h] = max(moved.get(h, 0.0), 1.0)
-        return (tuple(sorted(moved.items())),)
+                    lift |= self._holders(t) | self._sector_holders(
+                        t, sectors[releases.index(self.rows[t].release)]
+                    )
+            drops.append(drop)
+            lifts.append(lift)
+        kept = np.array([bool(lift) for lift in lifts], dtype=bool)[groups]
+        return self._moved(atoms[kept], groups[kept], drops, lifts)
 
-    def _resectored(
-        self, out_of: Sequence[int], sector: str, whole: bool
-    ) -> list[tuple[tuple[int, float], ...]]:
+    def _resectored(self, out_of: Sequence[int], sector: str, whole: bool) -> sparse.csc_matrix:
         """Units of a cell of another sector (``out_of``: it in every version of its period)
         as if they were of ``sector``: every cell of their own sector counted in that
         sector's instead, in every version; none where a count has no counterpart there.
@@ -856,29 +985,114 @@ class _RegionAudit:
         in the one and not the other let them disagree under the laws (a signatory cell the
         check found narrowed that secondary suppression had left open)."""
         atoms = self._rarest_first(out_of, whole)
-        found = (
-            _remembered(self._resectorings, (c, sector), self._resector)[0]
-            for c in (atoms if whole else atoms[:_HYPOTHETICAL_TYPES])
-        )
-        return [kind for kind in found if kind is not None]
+        atoms = atoms if whole else atoms[:_HYPOTHETICAL_TYPES]
+        types, valid = self._resectoring(sector)
+        return types[:, atoms[valid[atoms]]]
 
-    def _resector(self, resector: tuple[int, str]) -> tuple[_Kind | None]:
-        """:meth:`_resectored`'s type for one atom (``(atom, sector)``; it depends on nothing
-        else, and an atom is among the rarest of many cells), or None where a count of it has
-        no counterpart in that sector (in a 1-tuple, as :meth:`_swap`'s)."""
-        c, sector = resector
-        moved: dict[int, float] = {}
-        for r, a in self._atom(c):
-            row = self.rows[r]
+    def _resectoring(self, sector: str) -> tuple[sparse.csc_matrix, npt.NDArray[np.bool_]]:
+        """Every atom's units as if they were of ``sector`` (:meth:`_resectored`'s type for
+        each atom: the model's structure only, worked out once), and which atoms have one (a
+        count of it with no counterpart in that sector: none)."""
+        found = self._resectorings.get(sector)
+        if found is not None:
+            return found
+        n = len(self.rows)
+        target = np.arange(n, dtype=np.int64)
+        for r, row in enumerate(self.rows):
             if row.key.sector != ALL_SECTORS:
                 j = self._in_sector(r, sector)
                 if j is None:
-                    if row.key.category.startswith(SIZE_PREFIX):
-                        continue
-                    return (None,)
-                r = j
-            moved[r] = moved.get(r, 0.0) + a
-        return (tuple(sorted(moved.items())),)
+                    j = -1 if row.key.category.startswith(SIZE_PREFIX) else -2
+                target[r] = j
+        rows, cols, values = _entries(self._atom_matrix)
+        to = target[rows]
+        valid = np.ones(self.num_atoms, dtype=bool)
+        valid[cols[to == -2]] = False
+        there = to >= 0
+        types = sparse.csc_matrix(
+            (values[there], (to[there], cols[there])), shape=(n, self.num_atoms)
+        )
+        types.sum_duplicates()
+        found = self._resectorings[sector] = (types, valid)
+        return found
+
+    def _grouped(
+        self, atoms: npt.NDArray[np.int64], keys: Sequence[int], releases: Sequence[int | None]
+    ) -> tuple[npt.NDArray[np.int64], list[tuple[tuple[int, ...], tuple[str | None, ...]]]]:
+        """``atoms`` grouped by what the types made of them depend on: which of the rows
+        ``keys`` each counts in, and the sector of its units in each of ``releases``
+        (:meth:`_atom_sectors`). Each atom's group, and for each group those rows and sectors."""
+        if not atoms.size:
+            return np.zeros(0, dtype=np.int64), []
+        signature = np.column_stack(
+            [np.isin(atoms, self.rows[key].cols) for key in keys]
+            + [self._atom_sectors(release)[atoms] for release in releases]
+            + [np.zeros(atoms.size, dtype=np.int64)]
+        ).astype(np.int64)
+        unique, groups = np.unique(signature, axis=0, return_inverse=True)
+        found = []
+        for u in unique.tolist():
+            present = tuple(key for key, there in zip(keys, u, strict=False) if there)
+            sectors = tuple(
+                None if code < 0 else self._sector_names[code] for code in u[len(keys) : -1]
+            )
+            found.append((present, sectors))
+        return np.asarray(groups, dtype=np.int64).ravel(), found
+
+    def _atom_sectors(self, release: int | None) -> npt.NDArray[np.int64]:
+        """Each atom's sector in ``release``: the sector of the first row of that version it
+        counts in that is a sector's, as an index into ``_sector_names`` (-1: none).
+        (Remembered: the model's structure only.)"""
+        found = self._atom_sector_codes.get(release)
+        if found is None:
+            rows, cols, _ = _entries(self._atom_matrix)
+            code = -1 if release is None else release
+            ours = (self._release_codes[rows] == code) & (self._sector_codes[rows] >= 0)
+            first_cols, first = np.unique(cols[ours], return_index=True)
+            found = np.full(self.num_atoms, -1, dtype=np.int64)
+            found[first_cols] = self._sector_codes[rows[ours][first]]
+            self._atom_sector_codes[release] = found
+        return found
+
+    def _moved(
+        self,
+        atoms: npt.NDArray[np.int64],
+        groups: npt.NDArray[np.int64],
+        drops: Sequence[set[int]],
+        lifts: Sequence[set[int]],
+    ) -> sparse.csc_matrix:
+        """Each of ``atoms``' column (in that order) without the rows its group drops
+        (``drops[group]``) and counting at least once in the rows it lifts into
+        (``lifts[group]``, where a dropped row counts once again)."""
+        n = len(self.rows)
+        rows, cols, values = _entries(self._atom_matrix[:, atoms])
+        if drops:
+            dropped = np.zeros((len(drops), n), dtype=bool)
+            for g, drop in enumerate(drops):
+                dropped[g, list(drop)] = True
+            kept = ~dropped[groups[cols], rows]
+            rows, cols, values = rows[kept], cols[kept], values[kept]
+        sizes = np.array([len(lift) for lift in lifts], dtype=np.int64)
+        lengths = sizes[groups] if atoms.size else np.zeros(0, dtype=np.int64)
+        if lengths.sum():
+            flat = np.array([r for lift in lifts for r in sorted(lift)], dtype=np.int64)
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            lift_cols = np.repeat(np.arange(atoms.size), lengths)
+            offsets = np.arange(lift_cols.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            lift_rows = flat[np.repeat(starts[groups], lengths) + offsets]
+            rows = np.concatenate([rows, lift_rows])
+            cols = np.concatenate([cols, lift_cols])
+            values = np.concatenate([values, np.ones(lift_rows.size)])
+            order = np.lexsort((rows, cols))
+            rows, cols, values = rows[order], cols[order], values[order]
+            first = np.ones(rows.size, dtype=bool)
+            first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+            at = np.flatnonzero(first)
+            values = np.maximum.reduceat(values, at) if at.size else values
+            rows, cols = rows[at], cols[at]
+        indptr = np.zeros(atoms.size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=atoms.size), out=indptr[1:])
+        return sparse.csc_matrix((values, rows, indptr), shape=(n, atoms.size))
 
     def _partners(self, twins: Sequence[int]) -> list[int]:
         """The rows sharing a law with one of ``twins`` (but for the twins and what holds
@@ -976,13 +1190,20 @@ class _RegionAudit:
             found = self._atoms_with[r] = chosen.tolist()
         return found
 
-    def _rarest_first(self, rows: Sequence[int], whole: bool = False) -> list[int]:
+    def _rarest_first(self, rows: Sequence[int], whole: bool = False) -> npt.NDArray[np.int64]:
         """The atoms counting in any of ``rows``, the rarest first (at most what is used, or
         every one of them)."""
-        found: set[int] = set()
-        for r in rows:
-            found.update(self.rows[r].cols.tolist() if whole else self._rarest_in(r))
-        return sorted(found, key=lambda c: int(self._rarity[c]))
+        if not rows:
+            return np.zeros(0, dtype=np.int64)
+        found = np.unique(
+            np.concatenate(
+                [
+                    self.rows[r].cols if whole else np.asarray(self._rarest_in(r), dtype=np.int64)
+                    for r in rows
+                ]
+            ).astype(np.int64)
+        )
+        return found[np.argsort(self._rarity[found], kind="stable")]
 
     def _alone(self, twins: Sequence[int]) -> list[tuple[tuple[int, float], ...]]:
         """Units that count in the cell (in every version of its period) and in what that
@@ -1035,31 +1256,14 @@ class _RegionAudit:
         found = self._lowering_of[start] = frozenset(dependents)
         return found
 
-    def _own_sector(self, start: int, c: int) -> frozenset[int]:
-        """For an all-sectors row: its sector's row for the sector atom ``c``'s units are in,
-        and what holds that (a unit counts in its sector's cell as in the region's)."""
-        row = self.rows[start]
-        if row.key.sector != ALL_SECTORS:
-            return frozenset()
-        sector = self._sector_in(c, row.release)
-        if sector is None:
+    def _sector_holders(self, start: int, sector: str | None) -> frozenset[int]:
+        """For an all-sectors row: its row for ``sector`` (the sector a unit's units are in,
+        :meth:`_atom_sectors`; None: none), and what holds that (a unit counts in its sector's
+        cell as in the region's)."""
+        if sector is None or self.rows[start].key.sector != ALL_SECTORS:
             return frozenset()
         j = self._in_sector(start, sector)
         return self._holders(j) if j is not None else frozenset()
-
-    def _sector_in(self, c: int, release: int | None) -> str | None:
-        """The sector of the first row of ``release`` atom ``c`` counts in that is a sector's
-        (None: none is). (Remembered: asked for every type made from the atom.)"""
-        key = (c, release)
-        if key in self._sectors_in:
-            return self._sectors_in[key]
-        found = None
-        for r, _ in self._atom(c):
-            other = self.rows[r]
-            if other.release == release and other.key.sector != ALL_SECTORS:
-                found = other.key.sector
-                break
-        return _remember(self._sectors_in, key, found, _REMEMBERED)
 
     def _in_sector(self, r: int, sector: str) -> int | None:
         """Row ``r``'s cell as a cell of ``sector`` (same version, table and category), or
@@ -1849,21 +2053,38 @@ class _RegionAudit:
         programme: only the types added do (:meth:`_columns_for`). (The whole set's amounts are
         worked out once while the row stays open.)"""
         if self._pricing is None or self._pricing[0] != r:
-            kinds = self._hypothetical(r, whole=True)
-            amounts = _amounts(kinds, len(self.rows))
-            costs = amounts[r].toarray().ravel()
-            opened = set(self._open_kinds)
-            added = np.array([kind in opened for kind in kinds], dtype=bool)
-            self._pricing = (r, kinds, amounts, costs, added)
-        _, kinds, amounts, costs, added = self._pricing
+            amounts = self._hypothetical_types(r, whole=True)
+            rows, cols, values = _entries(amounts)
+            costs = np.zeros(amounts.shape[1])
+            costs[cols[rows == r]] = values[rows == r]
+            self._pricing = (r, amounts, costs, self._open_among(amounts))
+        _, amounts, costs, added = self._pricing
         reduced = costs - amounts.T @ self._row_weights(duals)
         improving = (reduced > _PRICED) if maximise else (reduced < -_PRICED)
         chosen = np.flatnonzero(improving & ~added)
         if not chosen.size:
             return False
         added[chosen] = True
-        self._add(r, [kinds[i] for i in chosen])
+        self._add(r, _kinds_of(amounts[:, chosen]))
         return True
+
+    def _open_among(self, amounts: sparse.csc_matrix) -> npt.NDArray[np.bool_]:
+        """Which of the types ``amounts`` holds (a column each) are open already: only a type
+        whose column weighs (``_fingerprint``) what an open one does can be one, and only
+        those are compared as types."""
+        added = np.zeros(amounts.shape[1], dtype=bool)
+        opened = set(self._open_kinds)
+        if not opened or not amounts.shape[1]:
+            return added
+        weight = amounts.T @ self._fingerprint
+        known = np.sort(_amounts(list(opened), len(self.rows)).T @ self._fingerprint)
+        at = np.clip(np.searchsorted(known, weight), 1, known.size) - 1
+        near = np.zeros(weight.size, dtype=bool)
+        for side in (at, np.minimum(at + 1, known.size - 1)):
+            near |= np.abs(known[side] - weight) <= 1e-9 * np.maximum(1.0, np.abs(weight))
+        maybe = np.flatnonzero(near)
+        added[maybe] = [kind in opened for kind in _kinds_of(amounts[:, maybe])]
+        return added
 
     def _row_weights(self, duals: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """What a unit's amount in each of the model's rows adds to its column's ``a_j'y``
@@ -1911,11 +2132,10 @@ class _RegionAudit:
         self._phantoms.clear()
         self._completed.clear()
         self._columns_of.clear()
-        self._swaps.clear()
         self._resectorings.clear()
         self._atoms.clear()
         self._atom_law_values.clear()
-        self._sectors_in.clear()
+        self._atom_sector_codes.clear()
         self._proofs.clear()
         self._proved.clear()
         self._holders_of.clear()
