@@ -66,10 +66,10 @@ def hypothetical(model: _RegionAudit, start: int, whole: bool = False) -> list[_
 
 
 def completion(model: _RegionAudit, kind: _Kind) -> _Kind:
-    """``model._complete(kind)``, row by row."""
+    """``kind`` made to keep the laws (``model._complete_all([kind])``), row by row."""
     vector = dict(kind)
     values = model._law_values(vector.items())
-    equal, sector_of = model._equal, model._sector_of
+    equal, sector_of = model._equal, [row.key.sector for row in model.rows]
     own = {sector_of[r] for r in vector}
     own.discard(ALL_SECTORS)
     for _ in range(_COMPLETION_STEPS):

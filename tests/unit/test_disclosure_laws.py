@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from projections.statistics import disclosure
 from projections.statistics.disclosure import (
     AuditFailed,
     _amounts,
     _build,
+    _kinds_of,
     _RegionAudit,
     audit,
     protect,
@@ -623,7 +625,7 @@ def _synthetic_region() -> Callable[[], _RegionAudit]:
 
 def test_a_cells_hypothetical_types_do_not_depend_on_the_cells_asked_before() -> None:
     """What the types are made of is remembered by the model (every atom's units moved to
-    another sector, each atom's sector, completed types), since an atom is among the rarest of
+    another sector, each atom's sector, its column), since an atom is among the rarest of
     many cells and each asks for it again: what is remembered must be keyed by all it depends
     on, so that a cell's types are the same whether it is asked first or after every other
     withheld cell."""
@@ -752,6 +754,30 @@ def test_types_made_completed_and_columned_at_once_are_those_worked_out_one_by_o
         if kind == done and not alone._keeps_laws(alone._law_values(kind))
     ]
     assert len(unmended) > 10  # (and some no row mends: they stay as they were)
+
+    # Mended in batches of any size alike (here one type a batch, and ten or so).
+    for cells in (1, 10 * (len(model.rows) + model._law_terms.shape[0])):
+        monkeypatch.setattr(disclosure, "_MENDED_CELLS", cells)
+        assert part()._complete_all(raw) == one_by_one
+    monkeypatch.undo()
+    # And a type that no row mends within the steps allowed stays as it was.
+    for steps in (1, 2):
+        monkeypatch.setattr(disclosure, "_COMPLETION_STEPS", steps)
+        monkeypatch.setattr(reference, "_COMPLETION_STEPS", steps)
+        limited = part()._complete_all(raw)
+        assert limited == [reference.completion(alone, kind) for kind in raw]
+        assert limited != one_by_one  # (some take more steps)
+    monkeypatch.undo()
+
+    # A type of the whole set that is open already is known as such, and added no more.
+    opened = part()
+    r = next(r for r in audited if opened.capped(r))
+    opened._open(r)
+    whole = opened._hypothetical_types(r, whole=True)
+    known = [kind in set(opened._open_kinds) for kind in _kinds_of(whole)]
+    assert opened._open_among(whole).tolist() == known
+    assert any(known)
+    assert not all(known)
 
     def column(of: _RegionAudit, kind: Any) -> tuple[list[int], list[float]]:
         index = [of._lp_row[i] for i, _ in kind if i in of._lp_row]

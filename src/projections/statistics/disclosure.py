@@ -60,7 +60,7 @@ units. The hypothetical types then need partners to keep them: for each cell sha
 audited one, units taken out of it (a unit that moves into the cell from another part of the same
 whole) and units counting in it (a whole counted in one of its parts), and units of another sector
 as if of this one (``_resectored``); a type is completed row by row where a row of the unit's own
-sector mends a broken law (``_complete``: a consultation counts in a band of parties too), else left
+sector mends a broken law (``_mended``: a consultation counts in a band of parties too), else left
 as it is; and a unit taken out of a cell is taken out of what a law then takes below where the unit
 had it (``_closed``: out of a node, out of its edges). A law caps a cell's interval only while its
 bound is published; a cell so capped is audited again when the bound is withheld. A type may still
@@ -183,13 +183,14 @@ _NO_LIMIT = 2_147_483_647
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
 _HYPOTHETICAL_TYPES = 16
-#: How many rows :meth:`_RegionAudit._complete` adds to a type at most to make it keep the laws.
+#: How many rows :meth:`_RegionAudit._mended` adds to a type at most to make it keep the laws
+#: (and how many rounds :meth:`_RegionAudit._closed` takes).
 _COMPLETION_STEPS = 12
 #: How many cells of dense arrays :meth:`_RegionAudit._mended` holds at once: it mends types
 #: that break a law in batches, each type a row as wide as the model's rows and laws (about
 #: 40 MB; the large year's antwerp, 1,125 rows and 537 laws, mends 2,400 types at once).
 _MENDED_CELLS = 4_000_000
-#: How many completed types, and types' columns, a model remembers at most (each a few KiB).
+#: How many types' columns a model remembers at most (each a few KiB), and other structure.
 _REMEMBERED = 50_000
 #: How many atoms' columns (:meth:`_RegionAudit._atom`), and their laws' values, a model
 #: remembers at most: an atom of a large region counts in a hundred rows or so (about 12 KiB
@@ -325,15 +326,7 @@ _Kind = tuple[tuple[int, float], ...]
 
 def _amounts(kinds: Sequence[_Kind], rows: int) -> sparse.csc_matrix:
     """Unit types' amounts in the model's rows: a column per type, a row per model row."""
-    lengths = np.fromiter(map(len, kinds), dtype=np.int64, count=len(kinds))
-    indptr = np.zeros(len(kinds) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    total = int(indptr[-1])
-    # Every (row, amount) pair flattened in C, rows read back from floats: exact (row numbers
-    # are far below 2**53). (A whole set of a large cell is half a million pairs.)
-    pairs = np.fromiter(chain.from_iterable(chain.from_iterable(kinds)), np.float64, 2 * total)
-    index = pairs[0::2].astype(np.int64)
-    return sparse.csc_matrix((pairs[1::2], index, indptr), shape=(rows, len(kinds)))
+    return _Columns.of_kinds(kinds).matrix(rows)
 
 
 def _kinds_of(amounts: sparse.csc_matrix) -> list[_Kind]:
@@ -343,10 +336,97 @@ def _kinds_of(amounts: sparse.csc_matrix) -> list[_Kind]:
     return [tuple(pairs[start:end]) for start, end in pairwise(ends)]
 
 
-def _entries(matrix: sparse.csc_matrix) -> tuple[npt.NDArray[np.int64], ...]:
-    """A matrix's stored entries by column: their rows, their columns and their values."""
-    cols = np.repeat(np.arange(matrix.shape[1], dtype=np.int64), np.diff(matrix.indptr))
-    return matrix.indices.astype(np.int64), cols, np.asarray(matrix.data, dtype=np.float64)
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Unit types as the arrays of a sparse matrix's columns (each by row), without the
+    matrix: a cell's types are made of many small pieces, and a SciPy matrix for each cost
+    more than the pieces themselves (about 40,000 a large region's capped types asked)."""
+
+    indptr: npt.NDArray[np.int64]
+    indices: npt.NDArray[np.int64]
+    data: npt.NDArray[np.float64]
+
+    @property
+    def width(self) -> int:
+        return self.indptr.size - 1
+
+    @classmethod
+    def of(cls, matrix: sparse.csc_matrix) -> "_Columns":
+        return cls(
+            matrix.indptr.astype(np.int64),
+            matrix.indices.astype(np.int64),
+            np.asarray(matrix.data, dtype=np.float64),
+        )
+
+    @classmethod
+    def of_kinds(cls, kinds: Sequence[_Kind]) -> "_Columns":
+        lengths = np.fromiter(map(len, kinds), dtype=np.int64, count=len(kinds))
+        indptr = np.zeros(len(kinds) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        total = int(indptr[-1])
+        # Every (row, amount) pair flattened in C, rows read back from floats: exact (row
+        # numbers are far below 2**53). (A whole set of a large cell is half a million pairs.)
+        pairs = np.fromiter(chain.from_iterable(chain.from_iterable(kinds)), np.float64, 2 * total)
+        return cls(indptr, pairs[0::2].astype(np.int64), pairs[1::2].copy())
+
+    @classmethod
+    def of_entries(
+        cls,
+        rows: npt.NDArray[np.int64],
+        cols: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        width: int,
+    ) -> "_Columns":
+        """From entries sorted by column, then row (a row once in a column)."""
+        indptr = np.zeros(width + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=width), out=indptr[1:])
+        return cls(indptr, rows, values)
+
+    @classmethod
+    def stacked(cls, parts: Sequence["_Columns"]) -> "_Columns":
+        """The columns of ``parts``, one after the other."""
+        if not parts:
+            return _NO_COLUMNS
+        ends = np.cumsum([part.indices.size for part in parts])[:-1]
+        return cls(
+            np.concatenate(
+                [
+                    [0],
+                    *(
+                        part.indptr[1:] + start
+                        for part, start in zip(parts, [0, *ends], strict=True)
+                    ),
+                ]
+            ).astype(np.int64),
+            np.concatenate([part.indices for part in parts]),
+            np.concatenate([part.data for part in parts]),
+        )
+
+    def taken(self, at: npt.NDArray[np.int64]) -> "_Columns":
+        """Columns ``at`` (in that order)."""
+        starts = self.indptr[at]
+        lengths = self.indptr[at + 1] - starts
+        indptr = np.zeros(at.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        entries = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        return _Columns(indptr, self.indices[entries], self.data[entries])
+
+    def entries(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Their stored entries by column: rows, columns and values."""
+        cols = np.repeat(np.arange(self.width, dtype=np.int64), np.diff(self.indptr))
+        return self.indices, cols, self.data
+
+    def matrix(self, rows: int) -> sparse.csc_matrix:
+        return sparse.csc_matrix((self.data, self.indices, self.indptr), shape=(rows, self.width))
+
+
+#: This release's number among the rows' versions (:meth:`_RegionAudit._atom_sectors`): no
+#: release is numbered so.
+_THIS_RELEASE = np.iinfo(np.int64).min
+
+_NO_COLUMNS = _Columns(np.zeros(1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 
 def _amount(kind: _Kind, r: int) -> float:
@@ -363,10 +443,6 @@ _Pricing = tuple[int, sparse.csc_matrix, npt.NDArray[np.float64], npt.NDArray[np
 
 _K = TypeVar("_K")
 _T = TypeVar("_T")
-
-
-def _itself(kind: _T) -> _T:
-    return kind
 
 
 def _remembered(
@@ -476,10 +552,12 @@ class _RegionAudit:
             row.coefs = by_row.data[start:end].astype(np.float64)
         self.num_atoms = len(sizes)
         #: The atoms' columns as floats, each by row: what the hypothetical types are made of.
-        self._atom_matrix = sparse.csc_matrix(atoms, dtype=np.float64, copy=True)
-        self._atom_matrix.sort_indices()
+        by_column = sparse.csc_matrix(atoms, dtype=np.float64, copy=True)
+        by_column.sort_indices()
+        self._atom_columns = _Columns.of(by_column)
         #: Each row's sector and version as numbers, for :meth:`_atom_sectors`: the sector an
-        #: index into ``_sector_names`` (-1: all sectors), the version -1 for this release.
+        #: index into ``_sector_names`` (-1: all sectors), the version ``_THIS_RELEASE`` for
+        #: this release.
         self._sector_names = sorted({row.key.sector for row in rows} - {ALL_SECTORS})
         self._sector_codes = np.array(
             [
@@ -489,7 +567,7 @@ class _RegionAudit:
             dtype=np.int64,
         )
         self._release_codes = np.array(
-            [-1 if row.release is None else row.release for row in rows], dtype=np.int64
+            [_THIS_RELEASE if row.release is None else row.release for row in rows], dtype=np.int64
         )
         self._atom_sector_codes: dict[int | None, npt.NDArray[np.int64]] = {}
         #: (row, whole) → its hypothetical unit types: the rarest ``_HYPOTHETICAL_TYPES`` of
@@ -508,8 +586,6 @@ class _RegionAudit:
             if row.key.sector != ALL_SECTORS:
                 sectors[(row.key.table, row.key.category)].add(row.key.sector)
         self._sectors = {where: sorted(found) for where, found in sectors.items()}
-        #: Each row's sector (for the interpreter's loops).
-        self._sector_of = [row.key.sector for row in rows]
         #: The same cell in every version of the same period (a revision and its predecessors),
         #: and the cells counting the same units as it (``model.SAME_UNITS``): a hypothetical
         #: unit differs in all of them alike.
@@ -517,15 +593,13 @@ class _RegionAudit:
         for i, row in enumerate(rows):
             self._twins[(row.period, same_units(row.key))].append(i)
         self._laws(by_row, laws)
-        #: Every type :meth:`_complete` completed, and what it made of it.
-        self._completed: dict[_Kind, _Kind] = {}
         self._mending_arrays: (
             tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]] | None
         ) = None
         #: Every unit type's column in the programme (:meth:`_columns_for`), once worked out.
         self._columns_of: dict[_Kind, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = {}
         #: :meth:`_resectoring`'s types of every atom, by sector (the model's structure only).
-        self._resectorings: dict[str, tuple[sparse.csc_matrix, npt.NDArray[np.bool_]]] = {}
+        self._resectorings: dict[str, tuple[_Columns, npt.NDArray[np.bool_]]] = {}
         #: Random weights of the rows: a type's column weighed by them tells the types that
         #: may be the same apart from those that cannot be (:meth:`_open_among`).
         self._fingerprint = np.random.default_rng(0).uniform(1.0, 2.0, len(rows))
@@ -576,7 +650,7 @@ class _RegionAudit:
         #: The opened types themselves, in their columns' order.
         self._open_kinds: list[_Kind] = []
         #: While row ``r`` is open and its programme grown (:meth:`_grow`): ``r``, its whole
-        #: set of types, their amounts in the model's rows and costs, and which are open.
+        #: set of types as their amounts in the model's rows, their costs, and which are open.
         self._pricing: _Pricing | None = None
 
     def _laws(self, by_row: sparse.csr_matrix, hold: bool) -> None:
@@ -693,12 +767,13 @@ class _RegionAudit:
 
     def _hypothetical_types(self, start: int, whole: bool = False) -> sparse.csc_matrix:
         """:meth:`_hypothetical`'s types as the columns of a matrix (the model's rows by types,
-        each column by row): made for many atoms at once from their columns, and only the
-        types that break a law completed one by one (a large cell's whole set is a hundred
-        thousand types, which pricing reads as this matrix, never as tuples)."""
+        each column by row): made for many atoms at once from their columns, and the types
+        that break a law mended together (:meth:`_mended`; a large cell's whole set is a
+        hundred thousand types, which pricing reads as this matrix, never as tuples)."""
         twins = self._twins_of(start)
         cap = None if whole else _HYPOTHETICAL_TYPES
-        lowered = self._lowered(self._rarest_first(twins, whole), twins)[:, :cap]
+        lowered = self._lowered(self._rarest_first(twins, whole), twins)
+        lowered = lowered.taken(np.arange(min(lowered.width, cap or lowered.width)))
         bases = {twin: self._base(twin) for twin in twins}
         atoms = self._rarest_first([b for t, b in bases.items() if b != t], whole)
         raised = self._raised(atoms[:cap], twins, bases)
@@ -708,7 +783,7 @@ class _RegionAudit:
         # such a type may break a law; the laws' rows let the programme use them only in
         # combinations that keep every law in sum.
         partners = self._partners(twins)
-        moved: list[sparse.csc_matrix] = []
+        moved: list[_Columns] = []
         swapped: set[tuple[Period | None, CellKey]] = set()
         for p in partners:
             cell = (self.rows[p].period, same_units(self.rows[p].key))
@@ -718,7 +793,7 @@ class _RegionAudit:
             partner = self._twins[cell]
             # In every version of the period alike, as the cell's own "alone" types are.
             held: set[int] = set().union(*(self._holders(q) for q in partner))
-            moved.append(_amounts([tuple((h, 1.0) for h in sorted(held))], len(self.rows)))
+            moved.append(_Columns.of_kinds([tuple((h, 1.0) for h in sorted(held))]))
             here, there = self.rows[start].key.sector, self.rows[p].key.sector
             if there == here:
                 moved += [
@@ -733,8 +808,8 @@ class _RegionAudit:
                     self._resectored(twins, there, whole),
                 ]
         if (
-            lowered.shape[1] == cap  # (cut short over all its versions' atoms, each few or not)
-            or raised.shape[1] == cap
+            lowered.width == cap  # (cut short over all its versions' atoms, each few or not)
+            or raised.width == cap
             or any(len(self.rows[x].cols) > _HYPOTHETICAL_TYPES for x in [*twins, *bases.values()])
         ) or any(
             # (The moved types take the rarest atoms of a cell over all its versions.)
@@ -743,14 +818,18 @@ class _RegionAudit:
             if partners
         ):
             self._capped.add(start)  # some of its types may be left out (see :meth:`capped`)
-        alone = _amounts(self._alone(twins), len(self.rows))
-        completed = self._completed_types(sparse.hstack([raised, alone, *moved], format="csc"))
-        before = raised.shape[1] + alone.shape[1]  # (the lowered types are never completed)
-        types = sparse.hstack([completed[:, :before], lowered, completed[:, before:]], format="csc")
-        types.sort_indices()
-        return types
+        alone = _Columns.of_kinds(self._alone(twins))
+        n = len(self.rows)
+        completed = _Columns.of(
+            self._completed_types(_Columns.stacked([raised, alone, *moved]).matrix(n))
+        )
+        before = np.arange(raised.width + alone.width)  # (the lowered types are never completed)
+        after = np.arange(before.size, completed.width)
+        return _Columns.stacked([completed.taken(before), lowered, completed.taken(after)]).matrix(
+            n
+        )
 
-    def _lowered(self, atoms: npt.NDArray[np.int64], twins: Sequence[int]) -> sparse.csc_matrix:
+    def _lowered(self, atoms: npt.NDArray[np.int64], twins: Sequence[int]) -> _Columns:
         """Units of ``atoms`` taken out of the cell (``twins``: it in every version of its
         period): each atom's column without the rows its units no longer count in
         (:meth:`_dropped`), in ``atoms``' order; none for an atom left counting in nothing.
@@ -761,8 +840,8 @@ class _RegionAudit:
         lowered = self._moved(atoms, groups, drops, [set()] * len(found))
         replaced: dict[int, _Kind] = {}
         if self._law_terms.shape[0] and atoms.size:
-            before = self._law_terms @ self._atom_matrix[:, atoms]
-            after = (self._law_terms @ lowered).tocsr()
+            before = self._law_terms @ self._atom_columns.taken(atoms).matrix(len(self.rows))
+            after = (self._law_terms @ lowered.matrix(len(self.rows))).tocsr()
             fell = (after - before).tocoo()
             down = fell.data < -1e-9
             laws, cols = fell.row[down], fell.col[down]
@@ -774,12 +853,16 @@ class _RegionAudit:
                 drop = self._closed(c, counted, set(drops[groups[j]]))
                 replaced[j] = tuple((r, a) for r, a in self._atom(c) if r not in drop)
         if replaced:
-            lowered = self._replaced(lowered, replaced)
-        return lowered[:, np.flatnonzero(np.diff(lowered.indptr))]
+            at = np.array(sorted(replaced), dtype=np.int64)
+            order = np.arange(lowered.width)
+            order[at] = lowered.width + np.arange(at.size)
+            new = _Columns.of_kinds([replaced[j] for j in at.tolist()])
+            lowered = _Columns.stacked([lowered, new]).taken(order)
+        return lowered.taken(np.flatnonzero(np.diff(lowered.indptr)))
 
     def _raised(
         self, atoms: npt.NDArray[np.int64], twins: Sequence[int], bases: Mapping[int, int]
-    ) -> sparse.csc_matrix:
+    ) -> _Columns:
         """Units of ``atoms`` (units of the cell's group or all-sectors cell: ``bases``, each
         twin's) that also counted in the cell, in every row counting the same units, and in
         what holds those: each atom's column with those rows counted in (at least once)."""
@@ -797,10 +880,10 @@ class _RegionAudit:
                             alike, sectors[releases.index(self.rows[alike].release)]
                         )
             lifts.append(lift)
-        return self._moved(atoms, groups, [set()] * len(found), lifts)
+        return self._moved(atoms, groups, [], lifts)
 
     def _completed_types(self, types: sparse.csc_matrix) -> sparse.csc_matrix:
-        """:meth:`_complete` of each of ``types`` (a column each, by row): the laws' values of
+        """Each of ``types`` (a column each, by row) made to keep the laws: the laws' values of
         all of them worked out at once, as one product of sparse matrices, and the types that
         break a law mended together (:meth:`_mended`). A type that breaks none is its own
         completion. (The amounts and the laws' coefficients are whole numbers, whose sums are
@@ -918,34 +1001,12 @@ class _RegionAudit:
             self._mending_arrays = (law_rows, law_coefs, holders)
         return self._mending_arrays
 
-    def _replaced(self, types: sparse.csc_matrix, kinds: Mapping[int, _Kind]) -> sparse.csc_matrix:
-        """``types`` with the columns ``kinds`` names replaced by those types."""
-        at = np.array(sorted(kinds), dtype=np.int64)
-        order = np.arange(types.shape[1])
-        order[at] = types.shape[1] + np.arange(at.size)
-        new = _amounts([kinds[j] for j in at.tolist()], len(self.rows))
-        return sparse.hstack([types, new], format="csc")[:, order]
-
-    def _complete(self, kind: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
-        """A unit counting in ``kind``'s rows, made to keep every law by counting also in
-        the rows a law asks for: while a law is broken, the first row (by key) that mends it
-        is added with what holds it (a consultation counts in a band of parties, a
-        trajectory in the early tables in a cell of every factor). ``kind`` itself if no
-        such row mends it within a few steps. (Remembered: the same unit types are completed
-        for every cell they are types of.)"""
-        return _remembered(self._completed, kind, self._completion)
-
     def _complete_all(self, kinds: Sequence[_Kind]) -> list[_Kind]:
-        """:meth:`_complete` of each of ``kinds`` (each sorted by row, a row once, as every type
-        is made), worked out as :meth:`_completed_types` does."""
+        """Each of ``kinds`` (each sorted by row, a row once, as every type is made) made to
+        keep the laws (:meth:`_completed_types`)."""
         return _kinds_of(self._completed_types(_amounts(kinds, len(self.rows))))
 
-    def _completion(self, kind: _Kind) -> _Kind:
-        return _kinds_of(self._completed_types(_amounts([kind], len(self.rows))))[0]
-
-    def _swapped(
-        self, into: Sequence[int], out_of: Sequence[int], whole: bool
-    ) -> sparse.csc_matrix:
+    def _swapped(self, into: Sequence[int], out_of: Sequence[int], whole: bool) -> _Columns:
         """Units of one cell moved into another of the same sector that shares a law with it
         (each given as the cell in every version of its period; one of them the audited
         cell): out of ``out_of`` and what only a unit counting in it counts in, into ``into``
@@ -971,7 +1032,7 @@ class _RegionAudit:
         kept = np.array([bool(lift) for lift in lifts], dtype=bool)[groups]
         return self._moved(atoms[kept], groups[kept], drops, lifts)
 
-    def _resectored(self, out_of: Sequence[int], sector: str, whole: bool) -> sparse.csc_matrix:
+    def _resectored(self, out_of: Sequence[int], sector: str, whole: bool) -> _Columns:
         """Units of a cell of another sector (``out_of``: it in every version of its period)
         as if they were of ``sector``: every cell of their own sector counted in that
         sector's instead, in every version; none where a count has no counterpart there.
@@ -987,9 +1048,9 @@ class _RegionAudit:
         atoms = self._rarest_first(out_of, whole)
         atoms = atoms if whole else atoms[:_HYPOTHETICAL_TYPES]
         types, valid = self._resectoring(sector)
-        return types[:, atoms[valid[atoms]]]
+        return types.taken(atoms[valid[atoms]])
 
-    def _resectoring(self, sector: str) -> tuple[sparse.csc_matrix, npt.NDArray[np.bool_]]:
+    def _resectoring(self, sector: str) -> tuple[_Columns, npt.NDArray[np.bool_]]:
         """Every atom's units as if they were of ``sector`` (:meth:`_resectored`'s type for
         each atom: the model's structure only, worked out once), and which atoms have one (a
         count of it with no counterpart in that sector: none)."""
@@ -1004,7 +1065,7 @@ class _RegionAudit:
                 if j is None:
                     j = -1 if row.key.category.startswith(SIZE_PREFIX) else -2
                 target[r] = j
-        rows, cols, values = _entries(self._atom_matrix)
+        rows, cols, values = self._atom_columns.entries()
         to = target[rows]
         valid = np.ones(self.num_atoms, dtype=bool)
         valid[cols[to == -2]] = False
@@ -1013,7 +1074,7 @@ class _RegionAudit:
             (values[there], (to[there], cols[there])), shape=(n, self.num_atoms)
         )
         types.sum_duplicates()
-        found = self._resectorings[sector] = (types, valid)
+        found = self._resectorings[sector] = (_Columns.of(types), valid)
         return found
 
     def _grouped(
@@ -1045,8 +1106,8 @@ class _RegionAudit:
         (Remembered: the model's structure only.)"""
         found = self._atom_sector_codes.get(release)
         if found is None:
-            rows, cols, _ = _entries(self._atom_matrix)
-            code = -1 if release is None else release
+            rows, cols, _ = self._atom_columns.entries()
+            code = _THIS_RELEASE if release is None else release
             ours = (self._release_codes[rows] == code) & (self._sector_codes[rows] >= 0)
             first_cols, first = np.unique(cols[ours], return_index=True)
             found = np.full(self.num_atoms, -1, dtype=np.int64)
@@ -1060,12 +1121,12 @@ class _RegionAudit:
         groups: npt.NDArray[np.int64],
         drops: Sequence[set[int]],
         lifts: Sequence[set[int]],
-    ) -> sparse.csc_matrix:
+    ) -> _Columns:
         """Each of ``atoms``' column (in that order) without the rows its group drops
         (``drops[group]``) and counting at least once in the rows it lifts into
         (``lifts[group]``, where a dropped row counts once again)."""
         n = len(self.rows)
-        rows, cols, values = _entries(self._atom_matrix[:, atoms])
+        rows, cols, values = self._atom_columns.taken(atoms).entries()
         if drops:
             dropped = np.zeros((len(drops), n), dtype=bool)
             for g, drop in enumerate(drops):
@@ -1090,9 +1151,7 @@ class _RegionAudit:
             at = np.flatnonzero(first)
             values = np.maximum.reduceat(values, at) if at.size else values
             rows, cols = rows[at], cols[at]
-        indptr = np.zeros(atoms.size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cols, minlength=atoms.size), out=indptr[1:])
-        return sparse.csc_matrix((values, rows, indptr), shape=(n, atoms.size))
+        return _Columns.of_entries(rows, cols, values, atoms.size)
 
     def _partners(self, twins: Sequence[int]) -> list[int]:
         """The rows sharing a law with one of ``twins`` (but for the twins and what holds
@@ -1577,7 +1636,7 @@ class _RegionAudit:
             return any(
                 all(not self.rows[h].published for h, _ in kind)
                 and self._keeps_laws(self._law_values(kind))
-                for kind in map(self._complete, self._alone(twins))
+                for kind in self._complete_all(self._alone(twins))
             )
         dropped: set[int] = set()
         for twin in twins:
@@ -2054,7 +2113,7 @@ class _RegionAudit:
         worked out once while the row stays open.)"""
         if self._pricing is None or self._pricing[0] != r:
             amounts = self._hypothetical_types(r, whole=True)
-            rows, cols, values = _entries(amounts)
+            rows, cols, values = _Columns.of(amounts).entries()
             costs = np.zeros(amounts.shape[1])
             costs[cols[rows == r]] = values[rows == r]
             self._pricing = (r, amounts, costs, self._open_among(amounts))
@@ -2130,7 +2189,6 @@ class _RegionAudit:
     def forget(self) -> None:
         """Let go of every hypothetical type worked out, once the part's audit is over."""
         self._phantoms.clear()
-        self._completed.clear()
         self._columns_of.clear()
         self._resectorings.clear()
         self._atoms.clear()
