@@ -329,9 +329,16 @@ def _amounts(kinds: Sequence[_Kind], rows: int) -> sparse.csc_matrix:
     return _Columns.of_kinds(kinds).matrix(rows)
 
 
-def _kinds_of(amounts: sparse.csc_matrix) -> list[_Kind]:
-    """The unit types a matrix's columns are (sorted by row, a row once), as tuples."""
+def _kinds_of(
+    amounts: sparse.csc_matrix, shared: dict[tuple[int, float], tuple[int, float]] | None = None
+) -> list[_Kind]:
+    """The unit types a matrix's columns are (sorted by row, a row once), as tuples; each
+    (row, amount) pair the one ``shared`` holds, where given. (A model keeps thousands of
+    types, each of about a hundred pairs: made anew for each type, those pairs took half a
+    gigabyte more than the atoms' own in the large year's antwerp.)"""
     pairs = list(zip(amounts.indices.tolist(), amounts.data.tolist(), strict=True))
+    if shared is not None:
+        pairs = [shared.setdefault(pair, pair) for pair in pairs]
     ends = amounts.indptr.tolist()
     return [tuple(pairs[start:end]) for start, end in pairwise(ends)]
 
@@ -410,6 +417,33 @@ class _Columns:
         np.cumsum(lengths, out=indptr[1:])
         entries = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
         return _Columns(indptr, self.indices[entries], self.data[entries])
+
+    @classmethod
+    def gathered(
+        cls,
+        parts: Sequence["_Columns"],
+        part: npt.NDArray[np.int64],
+        column: npt.NDArray[np.int64],
+    ) -> "_Columns":
+        """Column ``column[i]`` of ``parts[part[i]]`` for each ``i``: written once into the
+        arrays of the result, never stacked first (a large cell's whole set is a hundred
+        megabytes, and every copy of it is held at once)."""
+        lengths = np.zeros(part.size, dtype=np.int64)
+        for p, of in enumerate(parts):
+            here = part == p
+            lengths[here] = np.diff(of.indptr)[column[here]]
+        indptr = np.zeros(part.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        indices = np.empty(indptr[-1], dtype=np.int64)
+        data = np.empty(indptr[-1], dtype=np.float64)
+        for p, of in enumerate(parts):
+            here = np.flatnonzero(part == p)
+            found = of.taken(column[here])
+            to = np.repeat(indptr[here] - found.indptr[:-1], np.diff(found.indptr))
+            to += np.arange(found.indices.size)
+            indices[to] = found.indices
+            data[to] = found.data
+        return cls(indptr, indices, data)
 
     def entries(
         self,
@@ -593,6 +627,8 @@ class _RegionAudit:
         for i, row in enumerate(rows):
             self._twins[(row.period, same_units(row.key))].append(i)
         self._laws(by_row, laws)
+        #: Every (row, amount) pair of the types made into tuples, each once (:func:`_kinds_of`).
+        self._pairs: dict[tuple[int, float], tuple[int, float]] = {}
         self._mending_arrays: (
             tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]] | None
         ) = None
@@ -763,7 +799,7 @@ class _RegionAudit:
         withholding. Where the full set is decisive without a programme ("every unit taken
         out" touches withheld rows only), :meth:`freely_moves` decides instead; where the
         capped set finds the cell narrowed, the ``whole`` set decides (:meth:`bound`)."""
-        return _kinds_of(self._hypothetical_types(start, whole))
+        return _kinds_of(self._hypothetical_types(start, whole), self._pairs)
 
     def _hypothetical_types(self, start: int, whole: bool = False) -> sparse.csc_matrix:
         """:meth:`_hypothetical`'s types as the columns of a matrix (the model's rows by types,
@@ -819,15 +855,14 @@ class _RegionAudit:
         ):
             self._capped.add(start)  # some of its types may be left out (see :meth:`capped`)
         alone = _Columns.of_kinds(self._alone(twins))
-        n = len(self.rows)
-        completed = _Columns.of(
-            self._completed_types(_Columns.stacked([raised, alone, *moved]).matrix(n))
+        completed = self._completed_types(_Columns.stacked([raised, alone, *moved]))
+        before = raised.width + alone.width  # (the lowered types are never completed)
+        after = completed.width - before
+        part = np.repeat([0, 1, 0], [before, lowered.width, after])
+        column = np.concatenate(
+            [np.arange(before), np.arange(lowered.width), np.arange(before, completed.width)]
         )
-        before = np.arange(raised.width + alone.width)  # (the lowered types are never completed)
-        after = np.arange(before.size, completed.width)
-        return _Columns.stacked([completed.taken(before), lowered, completed.taken(after)]).matrix(
-            n
-        )
+        return _Columns.gathered([completed, lowered], part, column).matrix(len(self.rows))
 
     def _lowered(self, atoms: npt.NDArray[np.int64], twins: Sequence[int]) -> _Columns:
         """Units of ``atoms`` taken out of the cell (``twins``: it in every version of its
@@ -882,34 +917,35 @@ class _RegionAudit:
             lifts.append(lift)
         return self._moved(atoms, groups, [], lifts)
 
-    def _completed_types(self, types: sparse.csc_matrix) -> sparse.csc_matrix:
+    def _completed_types(self, types: _Columns) -> _Columns:
         """Each of ``types`` (a column each, by row) made to keep the laws: the laws' values of
         all of them worked out at once, as one product of sparse matrices, and the types that
         break a law mended together (:meth:`_mended`). A type that breaks none is its own
         completion. (The amounts and the laws' coefficients are whole numbers, whose sums are
         exact in any order: each type is completed as it would be on its own.)"""
-        if not self._law_terms.shape[0] or not types.shape[1]:
+        if not self._law_terms.shape[0] or not types.width:
             return types
-        values = (self._law_terms @ types).tocsc()
+        values = (self._law_terms @ types.matrix(len(self.rows))).tocsc()
         at = values.indices
         bad = np.where(self._law_equal[at], np.abs(values.data) > 1e-9, values.data < -1e-9)
-        of_type = np.repeat(np.arange(types.shape[1]), np.diff(values.indptr))
+        of_type = np.repeat(np.arange(types.width), np.diff(values.indptr))
         broken = np.unique(of_type[bad])
         if not broken.size:
             return types
         at_once = max(1, _MENDED_CELLS // (len(self.rows) + self._law_terms.shape[0]))
-        mended = sparse.hstack(
+        mended = _Columns.stacked(
             [
-                self._mended(types[:, chunk], values[:, chunk])
+                self._mended(types.taken(chunk), values[:, chunk])
                 for chunk in np.array_split(broken, -(-broken.size // at_once))
-            ],
-            format="csc",
+            ]
         )
-        order = np.arange(types.shape[1])
-        order[broken] = types.shape[1] + np.arange(broken.size)
-        return sparse.hstack([types, mended], format="csc")[:, order]
+        part = np.zeros(types.width, dtype=np.int64)
+        column = np.arange(types.width)
+        part[broken] = 1
+        column[broken] = np.arange(broken.size)
+        return _Columns.gathered([types, mended], part, column)
 
-    def _mended(self, types: sparse.csc_matrix, values: sparse.csc_matrix) -> sparse.csc_matrix:
+    def _mended(self, types: _Columns, values: sparse.csc_matrix) -> _Columns:
         """Types that break a law (``types``, a column each, and ``values``, their laws'
         values), each made to keep every law by counting also in the rows a law asks for:
         while a law is broken (the first, in the laws' order), the first row (by version and
@@ -923,17 +959,18 @@ class _RegionAudit:
         sector = self._sector_codes
         sectors = len(self._sector_names)
         code = np.where(sector < 0, sectors, sector)  # (the region's rows: a column of its own)
-        amounts = types.T.toarray()
+        amounts = types.matrix(len(self.rows)).T.toarray()
         # (A row it counts in, whatever its amount.)
         present = sparse.csc_matrix(
-            (np.ones(types.nnz, dtype=bool), types.indices, types.indptr), shape=types.shape
+            (np.ones(types.indices.size, dtype=bool), types.indices, types.indptr),
+            shape=(len(self.rows), types.width),
         ).T.toarray()
         laws = values.T.toarray()
-        own = np.zeros((types.shape[1], sectors + 1), dtype=bool)
+        own = np.zeros((types.width, sectors + 1), dtype=bool)
         for c in range(sectors):
             own[:, c] = present[:, sector == c].any(axis=1)
-        done = np.zeros(types.shape[1], dtype=bool)
-        active = np.arange(types.shape[1])
+        done = np.zeros(types.width, dtype=bool)
+        active = np.arange(types.width)
         for _ in range(_COMPLETION_STEPS):
             value = laws[active]
             broken = np.where(self._law_equal, np.abs(value) > 1e-9, value < -1e-9)
@@ -969,15 +1006,10 @@ class _RegionAudit:
                 (delta, (index.ravel(), rows_changed)), shape=(moved.size, len(self.rows))
             )
             laws[moved] += (change_of @ self._law_terms.T).toarray()
-        rows_of, cols_of = np.nonzero(present.T)
-        mended = sparse.csc_matrix(
-            (amounts[cols_of, rows_of], (rows_of, cols_of)), shape=types.shape
-        )
-        mended.sort_indices()
-        kept = np.flatnonzero(~done)
-        order = np.arange(types.shape[1])
-        order[kept] = types.shape[1] + np.arange(kept.size)
-        return sparse.hstack([mended, types[:, kept]], format="csc")[:, order]
+        cols_of, rows_of = np.nonzero(present)  # (by type, then row)
+        mended = _Columns.of_entries(rows_of, cols_of, amounts[cols_of, rows_of], types.width)
+        # (A type no row mended in time stays as it was.)
+        return _Columns.gathered([mended, types], (~done).astype(np.int64), np.arange(types.width))
 
     def _mending(
         self,
@@ -1004,7 +1036,8 @@ class _RegionAudit:
     def _complete_all(self, kinds: Sequence[_Kind]) -> list[_Kind]:
         """Each of ``kinds`` (each sorted by row, a row once, as every type is made) made to
         keep the laws (:meth:`_completed_types`)."""
-        return _kinds_of(self._completed_types(_amounts(kinds, len(self.rows))))
+        completed = self._completed_types(_Columns.of_kinds(kinds))
+        return _kinds_of(completed.matrix(len(self.rows)), self._pairs)
 
     def _swapped(self, into: Sequence[int], out_of: Sequence[int], whole: bool) -> _Columns:
         """Units of one cell moved into another of the same sector that shares a law with it
@@ -2113,9 +2146,9 @@ class _RegionAudit:
         worked out once while the row stays open.)"""
         if self._pricing is None or self._pricing[0] != r:
             amounts = self._hypothetical_types(r, whole=True)
-            rows, cols, values = _Columns.of(amounts).entries()
-            costs = np.zeros(amounts.shape[1])
-            costs[cols[rows == r]] = values[rows == r]
+            row = np.zeros(len(self.rows))
+            row[r] = 1.0
+            costs = np.asarray(amounts.T @ row, dtype=np.float64)  # (its amount in ``r``)
             self._pricing = (r, amounts, costs, self._open_among(amounts))
         _, amounts, costs, added = self._pricing
         reduced = costs - amounts.T @ self._row_weights(duals)
@@ -2124,7 +2157,7 @@ class _RegionAudit:
         if not chosen.size:
             return False
         added[chosen] = True
-        self._add(r, _kinds_of(amounts[:, chosen]))
+        self._add(r, _kinds_of(amounts[:, chosen], self._pairs))
         return True
 
     def _open_among(self, amounts: sparse.csc_matrix) -> npt.NDArray[np.bool_]:
@@ -2191,6 +2224,7 @@ class _RegionAudit:
         self._phantoms.clear()
         self._columns_of.clear()
         self._resectorings.clear()
+        self._pairs.clear()
         self._atoms.clear()
         self._atom_law_values.clear()
         self._atom_sector_codes.clear()
