@@ -775,7 +775,8 @@ def test_types_made_completed_and_columned_at_once_are_those_worked_out_one_by_o
     opened._open(r)
     whole = opened._hypothetical_types(r, whole=True)
     known = [kind in set(opened._open_kinds) for kind in _kinds_of(whole)]
-    assert opened._open_among(whole).tolist() == known
+    weights = whole.T @ opened._fingerprint
+    assert opened._among(whole, weights, opened._open_kinds).tolist() == known
     assert any(known)
     assert not all(known)
 

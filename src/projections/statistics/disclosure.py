@@ -627,6 +627,8 @@ class _RegionAudit:
         for i, row in enumerate(rows):
             self._twins[(row.period, same_units(row.key))].append(i)
         self._laws(by_row, laws)
+        #: :meth:`_whole_types`' last row, its whole set and their weights.
+        self._whole: tuple[int, sparse.csc_matrix, npt.NDArray[np.float64]] | None = None
         #: Every (row, amount) pair of the types made into tuples, each once (:func:`_kinds_of`).
         self._pairs: dict[tuple[int, float], tuple[int, float]] = {}
         self._mending_arrays: (
@@ -637,7 +639,7 @@ class _RegionAudit:
         #: :meth:`_resectoring`'s types of every atom, by sector (the model's structure only).
         self._resectorings: dict[str, tuple[_Columns, npt.NDArray[np.bool_]]] = {}
         #: Random weights of the rows: a type's column weighed by them tells the types that
-        #: may be the same apart from those that cannot be (:meth:`_open_among`).
+        #: may be the same apart from those that cannot be (:meth:`_among`).
         self._fingerprint = np.random.default_rng(0).uniform(1.0, 2.0, len(rows))
         self.highs = self._model()
         #: Every row over the atoms, to read any feasible solution's value of every row.
@@ -1808,7 +1810,6 @@ class _RegionAudit:
         set), and with its atoms it keeps every published row and law, no size below zero.
         None without such a proof: the row is then searched as without any."""
         capped: set[_Kind] | None = None
-        whole: set[_Kind] | None = None
         for proof in self._proofs.get((r, maximise), ()):
             if not (proof.value >= enough - 1e-6 if maximise else proof.value <= enough + 1e-6):
                 continue
@@ -1820,9 +1821,9 @@ class _RegionAudit:
             if not capped.issuperset(proof.kinds):
                 if not proof.whole:
                     continue
-                if whole is None:
-                    whole = set(self._hypothetical(r, whole=True))
-                if not whole.issuperset(proof.kinds):
+                amounts, weights = self._whole_types(r)
+                among = self._among(amounts, weights, proof.kinds)
+                if not set(_kinds_of(amounts[:, among])).issuperset(proof.kinds):
                     continue
             x = np.bincount(proof.taken, weights=proof.sizes, minlength=self.num_atoms).astype(
                 np.float64
@@ -2145,11 +2146,11 @@ class _RegionAudit:
         programme: only the types added do (:meth:`_columns_for`). (The whole set's amounts are
         worked out once while the row stays open.)"""
         if self._pricing is None or self._pricing[0] != r:
-            amounts = self._hypothetical_types(r, whole=True)
+            amounts, weights = self._whole_types(r)
             row = np.zeros(len(self.rows))
             row[r] = 1.0
             costs = np.asarray(amounts.T @ row, dtype=np.float64)  # (its amount in ``r``)
-            self._pricing = (r, amounts, costs, self._open_among(amounts))
+            self._pricing = (r, amounts, costs, self._among(amounts, weights, self._open_kinds))
         _, amounts, costs, added = self._pricing
         reduced = costs - amounts.T @ self._row_weights(duals)
         improving = (reduced > _PRICED) if maximise else (reduced < -_PRICED)
@@ -2160,23 +2161,33 @@ class _RegionAudit:
         self._add(r, _kinds_of(amounts[:, chosen], self._pairs))
         return True
 
-    def _open_among(self, amounts: sparse.csc_matrix) -> npt.NDArray[np.bool_]:
-        """Which of the types ``amounts`` holds (a column each) are open already: only a type
-        whose column weighs (``_fingerprint``) what an open one does can be one, and only
-        those are compared as types."""
-        added = np.zeros(amounts.shape[1], dtype=bool)
-        opened = set(self._open_kinds)
-        if not opened or not amounts.shape[1]:
-            return added
-        weight = amounts.T @ self._fingerprint
-        known = np.sort(_amounts(list(opened), len(self.rows)).T @ self._fingerprint)
-        at = np.clip(np.searchsorted(known, weight), 1, known.size) - 1
-        near = np.zeros(weight.size, dtype=bool)
+    def _whole_types(self, r: int) -> tuple[sparse.csc_matrix, npt.NDArray[np.float64]]:
+        """Row ``r``'s whole set of types (:meth:`_hypothetical_types`) and each type's weight
+        (:meth:`_among`); the last row's kept, since its pricing and the proofs of both its
+        bounds ask for it in turn. (The types depend on the model's structure only.)"""
+        if self._whole is None or self._whole[0] != r:
+            amounts = self._hypothetical_types(r, whole=True)
+            self._whole = (r, amounts, amounts.T @ self._fingerprint)
+        return self._whole[1], self._whole[2]
+
+    def _among(
+        self, amounts: sparse.csc_matrix, weights: npt.NDArray[np.float64], kinds: Sequence[_Kind]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of the types ``amounts`` holds (a column each, ``weights`` their columns
+        weighed by ``_fingerprint``) are among ``kinds``: only a column that weighs what one
+        of ``kinds`` does can be one, and only those are compared as types."""
+        found = np.zeros(amounts.shape[1], dtype=bool)
+        if not kinds or not amounts.shape[1]:
+            return found
+        known = np.sort(_amounts(kinds, len(self.rows)).T @ self._fingerprint)
+        at = np.clip(np.searchsorted(known, weights), 1, known.size) - 1
+        near = np.zeros(weights.size, dtype=bool)
         for side in (at, np.minimum(at + 1, known.size - 1)):
-            near |= np.abs(known[side] - weight) <= 1e-9 * np.maximum(1.0, np.abs(weight))
+            near |= np.abs(known[side] - weights) <= 1e-9 * np.maximum(1.0, np.abs(weights))
         maybe = np.flatnonzero(near)
-        added[maybe] = [kind in opened for kind in _kinds_of(amounts[:, maybe])]
-        return added
+        those = set(kinds)
+        found[maybe] = [kind in those for kind in _kinds_of(amounts[:, maybe])]
+        return found
 
     def _row_weights(self, duals: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """What a unit's amount in each of the model's rows adds to its column's ``a_j'y``
@@ -2225,6 +2236,7 @@ class _RegionAudit:
         self._columns_of.clear()
         self._resectorings.clear()
         self._pairs.clear()
+        self._whole = None
         self._atoms.clear()
         self._atom_law_values.clear()
         self._atom_sector_codes.clear()
