@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from projections.statistics import disclosure
 from projections.statistics.disclosure import (
     AuditFailed,
     _amounts,
     _build,
+    _Columns,
     _kinds_of,
     _RegionAudit,
     audit,
@@ -813,3 +815,40 @@ def test_types_made_completed_and_columned_at_once_are_those_worked_out_one_by_o
     assert {r: reference.hypothetical(by_one, r, whole=True) for r in audited} == at_once
     assert {r: reference.hypothetical(by_one, r) for r in audited} == capped
     assert sum(map(len, at_once.values())) > 3 * sum(map(len, capped.values()))  # (cut short)
+
+
+def test_column_arrays_take_stack_and_gather_as_sparse_matrices_do() -> None:
+    """The types' pieces are plain column arrays (``_Columns``): taking, stacking and gathering
+    columns must give what SciPy's own indexing and stacking give, for empty selections,
+    pieces without columns, columns without entries and columns taken twice."""
+    random = np.random.default_rng(3)
+
+    def piece(width: int) -> Any:
+        matrix = sparse.random(9, width, density=0.3, format="csc", random_state=random)
+        matrix.data = np.round(matrix.data * 10) + 1
+        matrix.sort_indices()
+        return matrix
+
+    def same(columns: _Columns, matrix: Any) -> None:
+        found = columns.matrix(9)
+        assert found.shape == matrix.shape
+        assert found.indptr.tolist() == matrix.indptr.tolist()
+        assert found.indices.tolist() == matrix.indices.tolist()
+        assert found.data.tolist() == matrix.data.tolist()
+
+    pieces = [piece(0), piece(5), piece(1), piece(7)]
+    assert any(np.diff(p.indptr).min(initial=1) == 0 for p in pieces)  # (an empty column)
+    parts = [_Columns.of(p) for p in pieces]
+    for p, matrix in zip(parts, pieces, strict=True):
+        for at in ([], [0], [-1], [0, 0], list(range(matrix.shape[1]))[::-1]):
+            if matrix.shape[1] or not at:
+                chosen = np.array(at, dtype=np.int64) % max(matrix.shape[1], 1)
+                same(p.taken(chosen), matrix[:, chosen])
+    same(_Columns.stacked(parts), sparse.hstack(pieces, format="csc"))
+    same(_Columns.stacked([parts[0]]), pieces[0])
+    same(_Columns.stacked([]), sparse.csc_matrix((9, 0)))
+    part = np.array([3, 1, 3, 2, 1], dtype=np.int64)  # (none of the piece without columns)
+    column = np.array([6, 4, 0, 0, 4], dtype=np.int64)
+    expected = sparse.hstack([pieces[p][:, [c]] for p, c in zip(part, column, strict=True)])
+    same(_Columns.gathered(parts, part, column), expected.tocsc())
+    same(_Columns.gathered(parts, part[:0], column[:0]), sparse.csc_matrix((9, 0)))

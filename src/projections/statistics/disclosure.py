@@ -190,7 +190,8 @@ _COMPLETION_STEPS = 12
 #: that break a law in batches, each type a row as wide as the model's rows and laws (about
 #: 40 MB; the large year's antwerp, 1,125 rows and 537 laws, mends 2,400 types at once).
 _MENDED_CELLS = 4_000_000
-#: How many types' columns a model remembers at most (each a few KiB), and other structure.
+#: How many types' columns a model remembers at most (each a few KiB), and of :func:`_remembered`'s
+#: other caches where no limit of their own is given.
 _REMEMBERED = 50_000
 #: How many atoms' columns (:meth:`_RegionAudit._atom`), and their laws' values, a model
 #: remembers at most: an atom of a large region counts in a hundred rows or so (about 12 KiB
@@ -393,7 +394,7 @@ class _Columns:
     def stacked(cls, parts: Sequence["_Columns"]) -> "_Columns":
         """The columns of ``parts``, one after the other."""
         if not parts:
-            return _NO_COLUMNS
+            return _Columns(np.zeros(1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0))
         ends = np.cumsum([part.indices.size for part in parts])[:-1]
         return cls(
             np.concatenate(
@@ -459,8 +460,6 @@ class _Columns:
 #: This release's number among the rows' versions (:meth:`_RegionAudit._atom_sectors`): no
 #: release is numbered so.
 _THIS_RELEASE = np.iinfo(np.int64).min
-
-_NO_COLUMNS = _Columns(np.zeros(1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 
 def _amount(kind: _Kind, r: int) -> float:
@@ -629,7 +628,8 @@ class _RegionAudit:
         self._laws(by_row, laws)
         #: :meth:`_whole_types`' last row, its whole set and their weights.
         self._whole: tuple[int, sparse.csc_matrix, npt.NDArray[np.float64]] | None = None
-        #: Every (row, amount) pair of the types made into tuples, each once (:func:`_kinds_of`).
+        #: Every (row, amount) pair of the types the model keeps as tuples (its capped types, the
+        #: types opened), each once (:func:`_kinds_of`).
         self._pairs: dict[tuple[int, float], tuple[int, float]] = {}
         self._mending_arrays: (
             tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]] | None
@@ -807,7 +807,8 @@ class _RegionAudit:
         """:meth:`_hypothetical`'s types as the columns of a matrix (the model's rows by types,
         each column by row): made for many atoms at once from their columns, and the types
         that break a law mended together (:meth:`_mended`; a large cell's whole set is a
-        hundred thousand types, which pricing reads as this matrix, never as tuples)."""
+        hundred thousand types, which pricing and the check's proofs read as this matrix, never
+        as tuples)."""
         twins = self._twins_of(start)
         cap = None if whole else _HYPOTHETICAL_TYPES
         lowered = self._lowered(self._rarest_first(twins, whole), twins)
@@ -2144,7 +2145,8 @@ class _RegionAudit:
         A type's ``a_j'y`` is worked out from its amounts in the model's rows, each weighed
         by :meth:`_row_weights`, so the whole set needs no column of its own in the
         programme: only the types added do (:meth:`_columns_for`). (The whole set's amounts are
-        worked out once while the row stays open.)"""
+        the last row's, kept (:meth:`_whole_types`); which of them are open, while the row
+        stays open.)"""
         if self._pricing is None or self._pricing[0] != r:
             amounts, weights = self._whole_types(r)
             row = np.zeros(len(self.rows))
@@ -2166,6 +2168,7 @@ class _RegionAudit:
         (:meth:`_among`); the last row's kept, since its pricing and the proofs of both its
         bounds ask for it in turn. (The types depend on the model's structure only.)"""
         if self._whole is None or self._whole[0] != r:
+            self._whole = None  # (not two whole sets at once)
             amounts = self._hypothetical_types(r, whole=True)
             self._whole = (r, amounts, amounts.T @ self._fingerprint)
         return self._whole[1], self._whole[2]
