@@ -446,6 +446,14 @@ class _Columns:
             data[to] = found.data
         return cls(indptr, indices, data)
 
+    def replaced(self, at: npt.NDArray[np.int64], by: "_Columns") -> "_Columns":
+        """These columns with columns ``at`` (ascending) replaced by ``by``'s, in order."""
+        part = np.zeros(self.width, dtype=np.int64)
+        column = np.arange(self.width)
+        part[at] = 1
+        column[at] = np.arange(at.size)
+        return _Columns.gathered([self, by], part, column)
+
     def entries(
         self,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -892,10 +900,7 @@ class _RegionAudit:
                 replaced[j] = tuple((r, a) for r, a in self._atom(c) if r not in drop)
         if replaced:
             at = np.array(sorted(replaced), dtype=np.int64)
-            order = np.arange(lowered.width)
-            order[at] = lowered.width + np.arange(at.size)
-            new = _Columns.of_kinds([replaced[j] for j in at.tolist()])
-            lowered = _Columns.stacked([lowered, new]).taken(order)
+            lowered = lowered.replaced(at, _Columns.of_kinds([replaced[j] for j in at.tolist()]))
         return lowered.taken(np.flatnonzero(np.diff(lowered.indptr)))
 
     def _raised(
@@ -942,11 +947,7 @@ class _RegionAudit:
                 for chunk in np.array_split(broken, -(-broken.size // at_once))
             ]
         )
-        part = np.zeros(types.width, dtype=np.int64)
-        column = np.arange(types.width)
-        part[broken] = 1
-        column[broken] = np.arange(broken.size)
-        return _Columns.gathered([types, mended], part, column)
+        return types.replaced(broken, mended)
 
     def _mended(self, types: _Columns, values: sparse.csc_matrix) -> _Columns:
         """Types that break a law (``types``, a column each, and ``values``, their laws'
@@ -1011,8 +1012,8 @@ class _RegionAudit:
             laws[moved] += (change_of @ self._law_terms.T).toarray()
         cols_of, rows_of = np.nonzero(present)  # (by type, then row)
         mended = _Columns.of_entries(rows_of, cols_of, amounts[cols_of, rows_of], types.width)
-        # (A type no row mended in time stays as it was.)
-        return _Columns.gathered([mended, types], (~done).astype(np.int64), np.arange(types.width))
+        kept = np.flatnonzero(~done)  # (a type no row mended in time stays as it was)
+        return mended.replaced(kept, types.taken(kept))
 
     def _mending(
         self,
