@@ -16,7 +16,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
-from application.unavailable import retry_once
+from application.unavailable import POOL_WAIT_SECONDS, retry_once
 
 T = TypeVar("T")
 
@@ -258,12 +258,14 @@ class SqliteDatabase:
 def autocommit_pool(conninfo: str, max_size: int) -> "ConnectionPool[psycopg.Connection[Any]]":
     """A pool whose connections autocommit: a statement alone is its own transaction, without a
     BEGIN and a COMMIT of their own (two more round trips each time, issue #22); a transaction
-    of several statements opens one with ``conn.transaction()``."""
+    of several statements opens one with ``conn.transaction()``. An operation waits at most
+    ``POOL_WAIT_SECONDS`` for a connection (``PoolTimeout``: the database is unavailable)."""
     return ConnectionPool(
         conninfo,
         min_size=1,
         max_size=max_size,
         max_idle=60,
+        timeout=POOL_WAIT_SECONDS,
         open=True,
         kwargs={"autocommit": True},
     )

@@ -26,6 +26,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 T = TypeVar("T")
 
+#: Seconds an operation waits at most for a pooled connection, on our pools and on
+#: eventsourcing's (``POSTGRES_CONNECT_TIMEOUT``, which it uses as its pool's wait): then it
+#: raises, the API answers 503 with ``Retry-After`` and the projection worker pauses and tries
+#: again. psycopg_pool's default is 30 s, which left a request hanging half a minute while the
+#: database was away, and a worker that many seconds late after connections came back.
+POOL_WAIT_SECONDS = 10
+
 
 class DatabaseUnavailable(Exception):
     """The database could not be used, even after one retry; nothing can be said of the

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
+from application.unavailable import POOL_WAIT_SECONDS
 from projections.statistics.model import GRIDS, Grid
 
 
@@ -55,6 +56,9 @@ class DatabaseSettings:
                 POSTGRES_PASSWORD=unquote(parts.password or ""),
                 POSTGRES_POOL_SIZE="4",
                 POSTGRES_MAX_OVERFLOW="12",
+                # Its pool's wait for a connection, bounded as on our own pools (30 s unless
+                # set).
+                POSTGRES_CONNECT_TIMEOUT=str(POOL_WAIT_SECONDS),
                 CREATE_TABLE="n",
             )
         else:
