@@ -12,7 +12,10 @@ Nothing is traded for it:
 - the events of one command stay together and in order; commands keep their own positions;
 - a batch that the store refuses (a command lost a race on its aggregate's version, or the
   database failed) is recorded again command by command, so each command gets exactly its own
-  outcome: the one that lost the race its ``IntegrityError``, the others their recording;
+  outcome: the one that lost the race its ``IntegrityError``, the others their recording. Only
+  a batch that got no connection at all (``NoConnection``: nothing was sent, so nothing was
+  recorded) is not: each command alone would wait as long again, under the writer lock, with
+  the others queued behind it; every command of it is told so;
 - the order of the log is still the commit order, under the same lock (the proof is the
   exactly-once test of the projections under concurrent writers).
 """
@@ -26,6 +29,8 @@ import structlog
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
+
+from application.unavailable import NoConnection
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +111,10 @@ class GroupCommit:
             together = _processing_event(batch)
             try:
                 recordings = self._record(together)
+            except NoConnection as error:
+                for ticket in batch:
+                    ticket.error, ticket.done = NoConnection(str(error)), True
+                return
             except Exception:  # noqa: BLE001 - each command is retried alone for its own outcome
                 log.debug("group commit refused; recording its commands one by one", n=len(batch))
             else:

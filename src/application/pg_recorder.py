@@ -19,10 +19,16 @@ An attempt can commit and lose only its answer; the next attempt then meets its 
 version already taken. That is not a lost race: before reporting one, the recorder checks
 whether the rows are its own, byte for byte, and if so answers as recorded (issue #10 review,
 S1), so a command is neither refused nor, retried with its Idempotency-Key, recorded twice.
+
+A connection the pool could not hand out in time (``POOL_WAIT_SECONDS``) is not tried again:
+eventsourcing's retries take it for a lost connection, and ten waits of the pool would hold a
+request (or the projection worker's try) for well over a minute. It is ``NoConnection`` (a
+``DatabaseUnavailable``) at once: the API answers 503, the worker pauses and tries again.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, LiteralString
 from uuid import UUID
 
@@ -41,9 +47,10 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import PoolTimeout
 
 from application.commit_times import SNAPSHOT_TIMES
 from application.event_chain import (
@@ -55,7 +62,7 @@ from application.event_chain import (
     pg_link_tail,
 )
 from application.event_chain import DDL as CHAIN_DDL
-from application.unavailable import DatabaseUnavailable
+from application.unavailable import POOL_WAIT_SECONDS, DatabaseUnavailable, NoConnection
 
 log = structlog.get_logger("rodedraad.store")
 
@@ -467,8 +474,33 @@ class SnapshotTimesRecorder(LeanEventReader):
         )
 
 
+class BoundedWaitDatastore(PostgresDatastore):
+    """eventsourcing's datastore whose pool, when it has no connection to hand out in time,
+    says so (``NoConnection``, a ``DatabaseUnavailable``) rather than raising the
+    ``OperationalError`` every retry of the recorders would wait through again."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Connection[DictRow]]:
+        try:
+            with super().get_connection() as conn:
+                yield conn
+        except OperationalError as error:
+            if isinstance(error.__cause__, PoolTimeout):
+                raise NoConnection(
+                    f"no connection to the event store within {POOL_WAIT_SECONDS} s"
+                ) from error
+            raise
+
+
 class RodeDraadPostgresFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL factory with our recorders (``PERSISTENCE_MODULE``)."""
+    """eventsourcing's PostgreSQL factory with our recorders (``PERSISTENCE_MODULE``) and our
+    datastore (:class:`BoundedWaitDatastore`)."""
 
     application_recorder_class = LockedInsertRecorder
     aggregate_recorder_class = SnapshotTimesRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        # (eventsourcing builds its datastore in its own constructor, with no hook for the
+        # class; ours adds one method and no state.)
+        self.datastore.__class__ = BoundedWaitDatastore

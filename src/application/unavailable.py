@@ -39,6 +39,11 @@ class DatabaseUnavailable(Exception):
     outcome beyond what the raising operation documents."""
 
 
+class NoConnection(DatabaseUnavailable):
+    """No connection could be had within ``POOL_WAIT_SECONDS``: nothing was sent to the
+    database, so nothing was recorded, and trying again at once would wait as long."""
+
+
 #: Errors of psycopg that mean a connection was lost or could not be made.
 LOST_CONNECTION: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import asyncpg
 
-from application.unavailable import DatabaseUnavailable
+from application.unavailable import POOL_WAIT_SECONDS, DatabaseUnavailable, NoConnection
 from projections.queries import ReadModelQueries
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -34,18 +34,27 @@ def numbered(sql: str) -> str:
 class PostgresRunner:
     dialect = "postgres"
 
-    def __init__(self, url: str, min_size: int = 2, max_size: int = 10) -> None:
+    def __init__(
+        self, url: str, min_size: int = 2, max_size: int = 10, wait: float = POOL_WAIT_SECONDS
+    ) -> None:
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
+        #: Seconds a read waits at most for a connection (a free one of the pool, or a new one
+        #: made): then the read models are unavailable (``NoConnection``, 503), as on the
+        #: service's other pools.
+        self.wait = wait
         self._pool: asyncpg.Pool | None = None
         self._sql: dict[str, str] = {}
 
     async def open(self) -> None:
         if self._pool is None:
-            self._pool = await asyncpg.create_pool(
-                self.url, min_size=self.min_size, max_size=self.max_size
-            )
+            try:
+                self._pool = await asyncpg.create_pool(
+                    self.url, min_size=self.min_size, max_size=self.max_size, timeout=self.wait
+                )
+            except (*_LOST_CONNECTION, OSError) as error:
+                raise NoConnection("the read models cannot be reached") from error
 
     async def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         if self._pool is None:
@@ -57,7 +66,10 @@ class PostgresRunner:
         lost = 0
         for attempt in range(_ATTEMPTS):
             try:
-                records = await self._pool.fetch(text, *params)
+                async with self._pool.acquire(timeout=self.wait) as conn:
+                    records = await conn.fetch(text, *params)
+            except TimeoutError as error:  # (no connection within ``wait``: not tried again)
+                raise NoConnection("no connection to the read models in time") from error
             except asyncpg.exceptions.DeadlockDetectedError:
                 # A rebuild's switch-over renames the read-model tables in one transaction; a
                 # read that locked one of them first is chosen as the deadlock's victim. Reads

@@ -1,17 +1,23 @@
 """A database that cannot be reached is given up on within ``POOL_WAIT_SECONDS``, on our own
-pools and on the event store's (eventsourcing's), rather than after psycopg_pool's 30 s: the
-API then answers 503 with ``Retry-After`` and the projection worker pauses and tries again."""
+pools, on the event store's (eventsourcing's) and on the read models' (asyncpg), rather than
+after psycopg_pool's 30 s (or, in the event store, after one such wait per retry): the API then
+answers 503 with ``Retry-After`` and the projection worker pauses and tries again."""
 
+import asyncio
 import socket
 import time
+from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import Environment
 from psycopg_pool import PoolTimeout
 
+from application.care_record import CareRecord
 from application.pg_recorder import RodeDraadPostgresFactory
 from application.sql import autocommit_pool
-from application.unavailable import POOL_WAIT_SECONDS, is_unavailable
+from application.unavailable import POOL_WAIT_SECONDS, NoConnection, is_unavailable
+from projections.read_postgres import PostgresRunner
 from rodedraad.settings import Settings
 
 
@@ -36,10 +42,56 @@ def test_our_pool_gives_up_on_an_unreachable_database_within_the_bound() -> None
     assert is_unavailable(raised.value)  # (the API's 503, not a 500)
 
 
-def test_the_event_stores_pool_waits_no_longer_than_ours() -> None:
-    settings = Settings.from_env({"RODEDRAAD_DATABASE_URL": _unreachable()})
-    factory = RodeDraadPostgresFactory(Environment(env=settings.database.eventsourcing_env()))
+def test_the_event_store_waits_once_for_a_connection_not_once_per_retry(
+    pg_settings: Settings, pg_record: CareRecord
+) -> None:
+    """Its pool waits as ours do; and a wait that ends without a connection (here: the pool's
+    only connection is held) is ``NoConnection`` at once, which none of the recorders' retries
+    (ten each, for lost connections) tries again. (``pg_record``: the store made on it.)"""
+    env = pg_settings.database.eventsourcing_env()
+    assert env["POSTGRES_CONNECT_TIMEOUT"] == str(POOL_WAIT_SECONDS)
+    one = {"POSTGRES_CONNECT_TIMEOUT": "1", "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
+    factory = RodeDraadPostgresFactory(Environment(env={**env, **one}))
+    recorder = factory.application_recorder()
+    event = StoredEvent(originator_id=uuid4(), originator_version=1, topic="t", state=b"s")
     try:
-        assert factory.datastore.pool.timeout == POOL_WAIT_SECONDS
+        with factory.datastore.pool.connection():
+            for call in (
+                lambda: recorder.select_notifications(1, 10),
+                recorder.max_notification_id,
+                lambda: recorder.select_events(uuid4()),
+                lambda: recorder.insert_events([event]),
+            ):
+                started = time.monotonic()
+                with pytest.raises(NoConnection):
+                    call()
+                assert time.monotonic() - started < 4  # (one wait of 1 s, not ten)
     finally:
         factory.close()
+
+
+def test_the_read_models_pool_gives_up_within_its_wait(postgres_url: str) -> None:
+    """The API's reads (asyncpg): a database that refuses connections, and a pool whose every
+    connection is busy, are ``NoConnection`` (503) within the wait, not a 500 or a hang."""
+
+    async def refused() -> None:
+        runner = PostgresRunner(_unreachable(), wait=1)
+        with pytest.raises(NoConnection):
+            await runner.fetch("SELECT 1", [])
+
+    async def busy() -> float:
+        runner = PostgresRunner(postgres_url, min_size=1, max_size=1, wait=0.5)
+        try:
+            assert await runner.fetch("SELECT ?::int", [1]) == [(1,)]
+            assert runner._pool is not None
+            async with runner._pool.acquire():  # (the pool's only connection, held)
+                started = time.monotonic()
+                with pytest.raises(NoConnection):
+                    await runner.fetch("SELECT 1", [])
+                return time.monotonic() - started
+        finally:
+            await runner.close()
+
+    asyncio.run(refused())
+    assert 0.4 <= asyncio.run(busy()) < 3
+    assert PostgresRunner(postgres_url).wait == POOL_WAIT_SECONDS

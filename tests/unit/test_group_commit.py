@@ -11,6 +11,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
 from application.group_commit import GroupCommit
+from application.unavailable import NoConnection
 
 
 @dataclass
@@ -136,6 +137,33 @@ def test_a_refused_batch_is_recorded_again_command_by_command() -> None:
     recorded = [event for transaction in store.transactions for event in transaction]
     assert not any(event.startswith(str(loser.id)) for event in recorded)
     assert len(recorded) == len(set(recorded)) == 4
+
+
+def test_a_batch_that_got_no_connection_is_not_tried_again_command_by_command() -> None:
+    """Nothing was sent, so nothing was recorded; each command alone would wait as long again
+    for a connection, under the writer lock: every command of the batch is told at once."""
+    store = FakeStore()
+    store.hold_first.clear()
+    group = GroupCommit(store.record, store.after)
+    started = _save_in_threads(group, [FakeAggregate()])
+    assert store.first_entered.wait(5)
+    waiting = [FakeAggregate() for _ in range(3)]
+    more, more_threads = _save_in_threads(group, waiting)
+    _wait_until(lambda: len(group._waiting) == 3)
+    calls: list[int] = []
+
+    def no_connection(processing: ProcessingEvent[Any]) -> list[Any]:
+        calls.append(len(processing.events))
+        raise NoConnection("no connection to the event store within 10 s")
+
+    group._record = no_connection
+    store.hold_first.set()
+    for thread in [*started[1], *more_threads]:
+        thread.join(5)
+
+    assert calls == [3]  # (the batch once, none of its commands alone)
+    assert all(isinstance(more[a.id], NoConnection) for a in waiting)
+    assert len({id(more[a.id]) for a in waiting}) == 3  # (each raised in its own thread)
 
 
 def test_an_error_reaches_the_command_that_caused_it_when_alone() -> None:

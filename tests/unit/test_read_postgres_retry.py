@@ -15,6 +15,17 @@ class FlakyPool:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.timeouts: list[float | None] = []
+
+    def acquire(self, timeout: float | None = None) -> "FlakyPool":
+        self.timeouts.append(timeout)
+        return self
+
+    async def __aenter__(self) -> "FlakyPool":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
     async def fetch(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         self.calls.append((sql, params))
