@@ -12,10 +12,10 @@ Nothing is traded for it:
 - the events of one command stay together and in order; commands keep their own positions;
 - a batch that the store refuses (a command lost a race on its aggregate's version, or the
   database failed) is recorded again command by command, so each command gets exactly its own
-  outcome: the one that lost the race its ``IntegrityError``, the others their recording. Only
-  a batch that got no connection at all (``NoConnection``: nothing was sent, so nothing was
-  recorded) is not: each command alone would wait as long again, under the writer lock, with
-  the others queued behind it; every command of it is told so;
+  outcome: the one that lost the race its ``IntegrityError``, the others their recording.
+  Except when the store got no connection in time (``NoConnection``, an unknown outcome like
+  any unavailable database): each command alone would wait as long again, under the writer
+  lock, with the others queued behind it, so every command not yet recorded is told so;
 - the order of the log is still the commit order, under the same lock (the proof is the
   exactly-once test of the projections under concurrent writers).
 """
@@ -112,8 +112,7 @@ class GroupCommit:
             try:
                 recordings = self._record(together)
             except NoConnection as error:
-                for ticket in batch:
-                    ticket.error, ticket.done = NoConnection(str(error)), True
+                self._no_connection(batch, error)
                 return
             except Exception:  # noqa: BLE001 - each command is retried alone for its own outcome
                 log.debug("group commit refused; recording its commands one by one", n=len(batch))
@@ -128,11 +127,23 @@ class GroupCommit:
             processing = _processing_event([ticket])
             try:
                 recordings = self._record(processing)
+            except NoConnection as error:
+                self._no_connection([t for t in batch if not t.done], error)
+                return
             except BaseException as error:  # noqa: BLE001 - handed to the command that caused it
                 ticket.error, ticket.done = error, True
                 continue
             ticket.recordings = recordings
             self._finish(processing, recordings, [ticket])
+
+    @staticmethod
+    def _no_connection(tickets: list[_Ticket], error: NoConnection) -> None:
+        """Tell each of ``tickets`` the store got no connection (each its own exception, raised
+        in its own thread)."""
+        for ticket in tickets:
+            told = NoConnection(str(error))
+            told.__cause__ = error
+            ticket.error, ticket.done = told, True
 
     def _finish(
         self,

@@ -62,7 +62,7 @@ from application.event_chain import (
     pg_link_tail,
 )
 from application.event_chain import DDL as CHAIN_DDL
-from application.unavailable import POOL_WAIT_SECONDS, DatabaseUnavailable, NoConnection
+from application.unavailable import DatabaseUnavailable, NoConnection
 
 log = structlog.get_logger("rodedraad.store")
 
@@ -487,7 +487,7 @@ class BoundedWaitDatastore(PostgresDatastore):
         except OperationalError as error:
             if isinstance(error.__cause__, PoolTimeout):
                 raise NoConnection(
-                    f"no connection to the event store within {POOL_WAIT_SECONDS} s"
+                    f"no connection to the event store within {self.pool.timeout:g} s"
                 ) from error
             raise
 

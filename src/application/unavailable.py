@@ -40,8 +40,9 @@ class DatabaseUnavailable(Exception):
 
 
 class NoConnection(DatabaseUnavailable):
-    """No connection could be had within ``POOL_WAIT_SECONDS``: nothing was sent to the
-    database, so nothing was recorded, and trying again at once would wait as long."""
+    """No connection could be had within ``POOL_WAIT_SECONDS``: trying again at once would
+    wait as long. This attempt sent nothing; an earlier attempt of the same operation may have
+    committed, so the outcome is unknown, as for any ``DatabaseUnavailable``."""
 
 
 #: Errors of psycopg that mean a connection was lost or could not be made.

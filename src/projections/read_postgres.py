@@ -21,7 +21,7 @@ _LOST_CONNECTION = (
     # protocol state ("cannot switch to state …; another operation is in progress").
     asyncpg.exceptions.InternalClientError,
     ConnectionError,
-    TimeoutError,
+    TimeoutError,  # (making the pool's first connections, in ``open``)
 )
 
 
@@ -66,10 +66,11 @@ class PostgresRunner:
         lost = 0
         for attempt in range(_ATTEMPTS):
             try:
-                async with self._pool.acquire(timeout=self.wait) as conn:
-                    records = await conn.fetch(text, *params)
+                conn = await self._pool.acquire(timeout=self.wait)
             except TimeoutError as error:  # (no connection within ``wait``: not tried again)
                 raise NoConnection("no connection to the read models in time") from error
+            try:
+                records = await conn.fetch(text, *params)
             except asyncpg.exceptions.DeadlockDetectedError:
                 # A rebuild's switch-over renames the read-model tables in one transaction; a
                 # read that locked one of them first is chosen as the deadlock's victim. Reads
@@ -86,6 +87,8 @@ class PostgresRunner:
                     raise DatabaseUnavailable("the read models cannot be reached") from error
                 await self._pool.expire_connections()
                 continue
+            finally:
+                await self._pool.release(conn)
             return [tuple(r) for r in records]
         raise AssertionError("unreachable")
 

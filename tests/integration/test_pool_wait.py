@@ -50,9 +50,10 @@ def test_the_event_store_waits_once_for_a_connection_not_once_per_retry(
     (ten each, for lost connections) tries again. (``pg_record``: the store made on it.)"""
     env = pg_settings.database.eventsourcing_env()
     assert env["POSTGRES_CONNECT_TIMEOUT"] == str(POOL_WAIT_SECONDS)
-    one = {"POSTGRES_CONNECT_TIMEOUT": "1", "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
+    one = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
     factory = RodeDraadPostgresFactory(Environment(env={**env, **one}))
-    recorder = factory.application_recorder()
+    recorder = factory.application_recorder()  # (connects, within the default wait)
+    factory.datastore.pool.timeout = 1
     event = StoredEvent(originator_id=uuid4(), originator_version=1, topic="t", state=b"s")
     try:
         with factory.datastore.pool.connection():
@@ -80,10 +81,11 @@ def test_the_read_models_pool_gives_up_within_its_wait(postgres_url: str) -> Non
             await runner.fetch("SELECT 1", [])
 
     async def busy() -> float:
-        runner = PostgresRunner(postgres_url, min_size=1, max_size=1, wait=0.5)
+        runner = PostgresRunner(postgres_url, min_size=1, max_size=1)
         try:
-            assert await runner.fetch("SELECT ?::int", [1]) == [(1,)]
+            assert await runner.fetch("SELECT ?::int", [1]) == [(1,)]  # (connects, default wait)
             assert runner._pool is not None
+            runner.wait = 0.5
             async with runner._pool.acquire():  # (the pool's only connection, held)
                 started = time.monotonic()
                 with pytest.raises(NoConnection):

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
@@ -139,9 +140,11 @@ def test_a_refused_batch_is_recorded_again_command_by_command() -> None:
     assert len(recorded) == len(set(recorded)) == 4
 
 
-def test_a_batch_that_got_no_connection_is_not_tried_again_command_by_command() -> None:
-    """Nothing was sent, so nothing was recorded; each command alone would wait as long again
-    for a connection, under the writer lock: every command of the batch is told at once."""
+def _a_batch_of_three_recorded_by(
+    record: Callable[[ProcessingEvent[Any]], list[Any]],
+) -> tuple[list[FakeAggregate], dict[UUID, Any]]:
+    """Three commands that waited for the writer together, recorded by ``record``; each
+    command's outcome."""
     store = FakeStore()
     store.hold_first.clear()
     group = GroupCommit(store.record, store.after)
@@ -150,20 +153,45 @@ def test_a_batch_that_got_no_connection_is_not_tried_again_command_by_command() 
     waiting = [FakeAggregate() for _ in range(3)]
     more, more_threads = _save_in_threads(group, waiting)
     _wait_until(lambda: len(group._waiting) == 3)
+    group._record = record  # (the first command holds the store's own, still)
+    store.hold_first.set()
+    for thread in [*started[1], *more_threads]:
+        thread.join(5)
+    return waiting, more
+
+
+def test_a_batch_that_got_no_connection_is_not_tried_again_command_by_command() -> None:
+    """Each command alone would wait as long again for a connection, under the writer lock:
+    every command of the batch is told at once (an unknown outcome, as for any unavailable
+    database)."""
     calls: list[int] = []
 
     def no_connection(processing: ProcessingEvent[Any]) -> list[Any]:
         calls.append(len(processing.events))
         raise NoConnection("no connection to the event store within 10 s")
 
-    group._record = no_connection
-    store.hold_first.set()
-    for thread in [*started[1], *more_threads]:
-        thread.join(5)
+    waiting, outcomes = _a_batch_of_three_recorded_by(no_connection)
 
     assert calls == [3]  # (the batch once, none of its commands alone)
-    assert all(isinstance(more[a.id], NoConnection) for a in waiting)
-    assert len({id(more[a.id]) for a in waiting}) == 3  # (each raised in its own thread)
+    assert all(isinstance(outcomes[a.id], NoConnection) for a in waiting)
+    assert len({id(outcomes[a.id]) for a in waiting}) == 3  # (each raised in its own thread)
+
+
+def test_commands_tried_alone_stop_at_the_first_that_got_no_connection() -> None:
+    """A batch refused for a lost race is tried command by command; once one of them gets no
+    connection, the others are told so rather than each waiting as long again."""
+    calls: list[int] = []
+
+    def refused_then_no_connection(processing: ProcessingEvent[Any]) -> list[Any]:
+        calls.append(len(processing.events))
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        raise NoConnection("no connection to the event store within 10 s")
+
+    waiting, outcomes = _a_batch_of_three_recorded_by(refused_then_no_connection)
+
+    assert calls == [3, 1]  # (the batch, then its first command alone, and no more)
+    assert all(isinstance(outcomes[a.id], NoConnection) for a in waiting)
 
 
 def test_an_error_reaches_the_command_that_caused_it_when_alone() -> None:
