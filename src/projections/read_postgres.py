@@ -50,11 +50,15 @@ class PostgresRunner:
     async def open(self) -> None:
         if self._pool is None:
             try:
-                self._pool = await asyncpg.create_pool(
+                pool = await asyncpg.create_pool(
                     self.url, min_size=self.min_size, max_size=self.max_size, timeout=self.wait
                 )
             except (*_LOST_CONNECTION, OSError) as error:
                 raise NoConnection("the read models cannot be reached") from error
+            if self._pool is None:
+                self._pool = pool
+            else:  # (another read opened one meanwhile: one pool is kept)
+                await pool.close()
 
     async def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         if self._pool is None:
@@ -65,8 +69,12 @@ class PostgresRunner:
             text = self._sql[sql] = numbered(sql)
         lost = 0
         for attempt in range(_ATTEMPTS):
+            # (The pool the connection came from: the runner may close its pool and open another
+            # meanwhile, and a connection goes back to its own.)
+            pool = self._pool
+            assert pool is not None
             try:
-                conn = await self._pool.acquire(timeout=self.wait)
+                conn = await pool.acquire(timeout=self.wait)
             except TimeoutError as error:  # (no connection within ``wait``: not tried again)
                 raise NoConnection("no connection to the read models in time") from error
             try:
@@ -85,10 +93,10 @@ class PostgresRunner:
                 lost += 1
                 if lost > 1 or attempt == _ATTEMPTS - 1:
                     raise DatabaseUnavailable("the read models cannot be reached") from error
-                await self._pool.expire_connections()
+                await pool.expire_connections()
                 continue
             finally:
-                await self._pool.release(conn)
+                await pool.release(conn)
             return [tuple(r) for r in records]
         raise AssertionError("unreachable")
 

@@ -97,3 +97,24 @@ def test_the_read_models_pool_gives_up_within_its_wait(postgres_url: str) -> Non
     asyncio.run(refused())
     assert 0.4 <= asyncio.run(busy()) < 3
     assert PostgresRunner(postgres_url).wait == POOL_WAIT_SECONDS
+
+
+def test_concurrent_first_reads_open_one_pool_and_give_each_connection_back_to_it(
+    postgres_url: str,
+) -> None:
+    """Reads that all find no pool yet each open one; one is kept, and every connection goes
+    back to the pool it came from (a connection given to another pool was a 500)."""
+
+    async def first_reads() -> tuple[list[list[tuple[int]]], bool]:
+        runner = PostgresRunner(postgres_url, min_size=1, max_size=2)
+        try:
+            found = await asyncio.gather(*(runner.fetch("SELECT ?::int", [n]) for n in range(8)))
+            pool = runner._pool
+            assert pool is not None
+            return found, pool.get_size() <= 2
+        finally:
+            await runner.close()
+
+    found, one_pool = asyncio.run(first_reads())
+    assert found == [[(n,)] for n in range(8)]
+    assert one_pool
