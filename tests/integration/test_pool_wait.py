@@ -4,11 +4,11 @@ after psycopg_pool's 30 s (or, in the event store, after one such wait per retry
 answers 503 with ``Retry-After`` and the projection worker pauses and tries again."""
 
 import asyncio
-import socket
 import time
 from uuid import uuid4
 
 import pytest
+from benchmarks.processes import free_port
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import Environment
 from psycopg_pool import PoolTimeout
@@ -23,10 +23,7 @@ from rodedraad.settings import Settings
 
 def _unreachable() -> str:
     """A PostgreSQL URL on a local port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    return f"postgresql://postgres@127.0.0.1:{port}/rodedraad"
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/rodedraad"
 
 
 def test_our_pool_gives_up_on_an_unreachable_database_within_the_bound() -> None:
