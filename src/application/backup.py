@@ -49,6 +49,7 @@ from application.errors import OperatorError
 from application.files import PRIVATE_FILE, private_directory, write_private_file
 from application.kek import KeyringFile
 from application.keys import KEY_TABLES
+from application.unavailable import POOL_WAIT_SECONDS
 
 MANIFEST = "manifest.json"
 #: SQLite pages copied per step of the online backup (4 MiB at the default page size).
@@ -262,7 +263,7 @@ def backup_postgres(
     name = "database.dump"
     work = Path(tempfile.mkdtemp(prefix=".copying-", dir=directory))
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True, connect_timeout=POOL_WAIT_SECONDS) as conn:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             snapshot = _one(conn, "SELECT pg_export_snapshot()")
             position = int(
@@ -526,7 +527,7 @@ def restore_postgres(
     if manifest.kind != "postgres":
         raise BackupRefused(f"this is a {manifest.kind} backup; this deployment uses PostgreSQL")
     check_identity(manifest, identity)
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True, connect_timeout=POOL_WAIT_SECONDS) as conn:
         tables = conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN "
             "('pg_catalog', 'information_schema')"

@@ -267,7 +267,9 @@ def autocommit_pool(conninfo: str, max_size: int) -> "ConnectionPool[psycopg.Con
         max_idle=60,
         timeout=POOL_WAIT_SECONDS,
         open=True,
-        kwargs={"autocommit": True},
+        # (its own connects bounded too: a host that accepts and never answers would hold
+        # the pool's worker for good)
+        kwargs={"autocommit": True, "connect_timeout": POOL_WAIT_SECONDS},
     )
 
 

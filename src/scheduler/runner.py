@@ -27,6 +27,7 @@ from application.files import private_file
 from application.kek import KekError
 from application.kek_rotation import KekRotation
 from application.metrics import metrics
+from application.unavailable import POOL_WAIT_SECONDS
 from domain.common import Actor, CommandContext
 from domain.deadlines import DeadlinePolicy
 from domain.errors import DomainError
@@ -109,7 +110,10 @@ class PostgresLeaderLock:
                 log.warning("scheduler lost its lock's connection; taking the lock again")
                 self.release()
         try:
-            self._conn = psycopg.connect(self.url, autocommit=True)
+            # (bounded: a host gone from the network must not stop the scheduler's loop)
+            self._conn = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=POOL_WAIT_SECONDS
+            )
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()
         except psycopg.OperationalError as e:
             log.warning("could not reach PostgreSQL for the scheduler lock", error=str(e))
