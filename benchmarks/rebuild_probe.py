@@ -10,7 +10,7 @@ one after the other. ``--one-pass-only`` skips the single ones, ``--core-only`` 
 six; ``--processes N`` sets how many
 processes a one pass splits its work over (PostgreSQL; 1: this process alone). The CPU per event
 counts this process and its children (the shares of a split pass), the peak memory of the
-largest child is reported beside this process's.
+largest child (sampled from ``/proc`` during each pass) is reported beside this process's.
 """
 
 import json
@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from benchmarks.processes import memory_mib
+from benchmarks.processes import ChildrenPeak, memory_mib
 from rodedraad.settings import Settings
 from rodedraad.wiring import build_care_record, build_projection_worker
 
@@ -59,11 +59,6 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def _children_peak_mib() -> float:
-    """The peak resident memory of the largest ended child."""
-    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
-
-
 def main() -> int:
     pid = os.getpid()
     settings = Settings.from_env()
@@ -98,7 +93,10 @@ def main() -> int:
             sampler.phase = phase
             started, cpu_started = time.perf_counter(), time.process_time()
             children_started = _children_cpu()
-            rebuild_many(names)
+            # (Sampled from /proc while the phase runs: ``getrusage``'s peak of the children
+            # counts, for each, the parent's memory at the fork it was spawned from.)
+            with ChildrenPeak(every=0.2) as children:
+                rebuild_many(names)
             seconds = time.perf_counter() - started
             own_cpu = time.process_time() - cpu_started
             children_cpu = _children_cpu() - children_started
@@ -114,8 +112,8 @@ def main() -> int:
                 "cpu_share": round(cpu / seconds, 2) if seconds else 0.0,
                 "processes": 1 + (getattr(worker, "rebuild_processes", 1) if children_cpu else 0),
                 "children_cpu_us_per_event": round(children_cpu / head * 1e6, 1) if head else 0.0,
-                # Of every child so far (the kernel keeps the largest, not per phase).
-                "children_peak_rss_mib": _children_peak_mib(),
+                # The largest child's peak during this phase (0.0: no child).
+                "children_peak_rss_mib": children.peak_mib,
                 "load_average": [round(x, 2) for x in os.getloadavg()],
             }
         if "all" in found:
