@@ -49,7 +49,7 @@ from application.errors import OperatorError
 from application.files import PRIVATE_FILE, private_directory, write_private_file
 from application.kek import KeyringFile
 from application.keys import KEY_TABLES
-from application.unavailable import POOL_WAIT_SECONDS
+from application.unavailable import POOL_WAIT_SECONDS, connect_timeout
 
 MANIFEST = "manifest.json"
 #: SQLite pages copied per step of the online backup (4 MiB at the default page size).
@@ -263,7 +263,7 @@ def backup_postgres(
     name = "database.dump"
     work = Path(tempfile.mkdtemp(prefix=".copying-", dir=directory))
     try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=POOL_WAIT_SECONDS) as conn:
+        with psycopg.connect(url, autocommit=True, **connect_timeout(url)) as conn:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             snapshot = _one(conn, "SELECT pg_export_snapshot()")
             position = int(
@@ -307,8 +307,14 @@ def _one(conn: psycopg.Connection[tuple[Any, ...]], sql: str) -> Any:
 
 
 def _run(command: list[str], what: str, stdin: BinaryIO | None = None) -> None:
+    # pg_dump and pg_restore are libpq's: without a timeout (in the URL, or this variable, which
+    # the URL's overrides) they wait on a host that never answers for good. It bounds the
+    # connect, not the dump.
+    env = {"PGCONNECT_TIMEOUT": str(POOL_WAIT_SECONDS), **os.environ}
     try:
-        done = subprocess.run(command, stdin=stdin, capture_output=True, check=False)  # noqa: S603
+        done = subprocess.run(  # noqa: S603
+            command, stdin=stdin, capture_output=True, check=False, env=env
+        )
     except FileNotFoundError:
         raise BackupRefused(
             f"{what} is not installed here; install the PostgreSQL client of the server's version"
@@ -527,7 +533,7 @@ def restore_postgres(
     if manifest.kind != "postgres":
         raise BackupRefused(f"this is a {manifest.kind} backup; this deployment uses PostgreSQL")
     check_identity(manifest, identity)
-    with psycopg.connect(url, autocommit=True, connect_timeout=POOL_WAIT_SECONDS) as conn:
+    with psycopg.connect(url, autocommit=True, **connect_timeout(url)) as conn:
         tables = conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN "
             "('pg_catalog', 'information_schema')"

@@ -73,7 +73,7 @@ from application.schema import SCHEMA_LOCK_KEY
 from application.seals import DDL as SEALS_DDL
 from application.seals import READ_LOG_HEAD_COLUMNS, SEALS
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
-from application.unavailable import POOL_WAIT_SECONDS
+from application.unavailable import connect_timeout
 
 #: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
 STORES = ("events", "keys", "access_log", "idempotency", "statistics", "findings")
@@ -678,7 +678,7 @@ class _PostgresDatabase:
     dialect = "postgres"
 
     def __init__(self, url: str) -> None:
-        self._conn = psycopg.connect(url, autocommit=True, connect_timeout=POOL_WAIT_SECONDS)
+        self._conn = psycopg.connect(url, autocommit=True, **connect_timeout(url))
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

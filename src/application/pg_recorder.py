@@ -62,7 +62,7 @@ from application.event_chain import (
     pg_link_tail,
 )
 from application.event_chain import DDL as CHAIN_DDL
-from application.unavailable import POOL_WAIT_SECONDS, DatabaseUnavailable, NoConnection
+from application.unavailable import DatabaseUnavailable, NoConnection, connect_timeout
 
 log = structlog.get_logger("rodedraad.store")
 
@@ -504,8 +504,9 @@ class RodeDraadPostgresFactory(PostgresFactory):
         # (eventsourcing builds its datastore in its own constructor, with no hook for the
         # class; ours adds one method and no state.)
         self.datastore.__class__ = BoundedWaitDatastore
-        # Its pool's connects are bounded as ours are (eventsourcing passes no
-        # ``connect_timeout`` to libpq, which then waits on a silent host for good).
+        # Its pool's connects are bounded as ours are: eventsourcing passes no
+        # ``connect_timeout``, and psycopg's default is 130 s per address. (It builds the
+        # pool unopened, so no connection is made before this.)
         pool = self.datastore.pool
         assert isinstance(pool.kwargs, dict)  # (eventsourcing gives it as one)
-        pool.kwargs = {**pool.kwargs, "connect_timeout": POOL_WAIT_SECONDS}
+        pool.kwargs = {**pool.kwargs, **connect_timeout()}

@@ -16,7 +16,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
-from application.unavailable import POOL_WAIT_SECONDS, retry_once
+from application.unavailable import POOL_WAIT_SECONDS, connect_timeout, retry_once
 
 T = TypeVar("T")
 
@@ -268,8 +268,8 @@ def autocommit_pool(conninfo: str, max_size: int) -> "ConnectionPool[psycopg.Con
         timeout=POOL_WAIT_SECONDS,
         open=True,
         # (its own connects bounded too: a host that accepts and never answers would hold
-        # the pool's worker for good)
-        kwargs={"autocommit": True, "connect_timeout": POOL_WAIT_SECONDS},
+        # the pool's worker 130 s per address, psycopg's default)
+        kwargs={"autocommit": True, **connect_timeout(conninfo)},
     )
 
 

@@ -15,6 +15,7 @@ fault must not answer 500. Two rules, one place:
   API answers those 503 with ``Retry-After`` instead of 500.
 """
 
+import os
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 import psycopg
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 T = TypeVar("T")
@@ -32,6 +34,16 @@ T = TypeVar("T")
 #: again. psycopg_pool's default is 30 s, which left a request hanging half a minute while the
 #: database was away, and a worker that many seconds late after connections came back.
 POOL_WAIT_SECONDS = 10
+
+
+def connect_timeout(conninfo: str = "") -> dict[str, Any]:
+    """The ``connect_timeout`` a connection to ``conninfo`` is made with: ``POOL_WAIT_SECONDS``,
+    unless the URL or ``PGCONNECT_TIMEOUT`` sets one (the operator's choice stands). Without
+    one, psycopg waits 130 s for each address of a host that takes the connection and never
+    answers (a hung proxy, a half-dead VM); each address is given the timeout anew."""
+    if os.environ.get("PGCONNECT_TIMEOUT") or "connect_timeout" in conninfo_to_dict(conninfo):
+        return {}
+    return {"connect_timeout": POOL_WAIT_SECONDS}
 
 
 class DatabaseUnavailable(Exception):

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+import psycopg
+
 from application.errors import OperatorError
 from application.kek import KekError
 from rodedraad.settings import Settings, SettingsError
-from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobLockBusy
+from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobNotStarted
 from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
@@ -274,7 +276,7 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
                 say=_say,
             )
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
-    except JobLockBusy as e:
+    except JobNotStarted as e:
         return _fail(e.message, 3)
     finally:
         deadlines.close()
@@ -344,7 +346,7 @@ def _release_theme_batches(settings: Settings, args: argparse.Namespace) -> int:
         done = run_beside_service(
             build_leader_lock(settings), lambda: job(datetime.now(UTC)), wait=args.wait, say=_say
         )
-    except JobLockBusy as e:
+    except JobNotStarted as e:
         return _fail(e.message, 3)
     finally:
         batches.close()
@@ -408,7 +410,7 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
             wait=args.wait,
             say=_say,
         )
-    except JobLockBusy as e:
+    except JobNotStarted as e:
         return _fail(e.message, 3)
     finally:
         store.close()
@@ -1328,6 +1330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e))
     except OperatorError as e:  # a KEK, migration or simulation refusal: it says what to do
         return _fail(e.message)
+    except psycopg.OperationalError as e:  # (a connect timed out or was refused, or was lost)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return _fail(
+            f"PostgreSQL cannot be reached or was lost ({first}); check "
+            "RODEDRAAD_DATABASE_URL and that the server is up, then run the command again"
+        )
     return result
 
 

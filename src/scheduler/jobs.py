@@ -23,15 +23,32 @@ T = TypeVar("T")
 DEFAULT_WAIT_SECONDS = 30.0
 
 
-class JobLockBusy(Exception):
+class JobNotStarted(Exception):
+    """The job did not run: the lock could not be had (``message`` says why and what to do)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class JobLockBusy(JobNotStarted):
     """Another run held the lock for longer than the job would wait."""
 
     def __init__(self, waited: float) -> None:
-        self.message = (
+        super().__init__(
             f"another scheduler run (the service's, or another job) held the lock for "
             f"{waited:g} s; try again later, or wait longer with --wait SECONDS"
         )
-        super().__init__(self.message)
+
+
+class JobLockUnreachable(JobNotStarted):
+    """The lock could not be asked for: the database is unreachable (no run holds it)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"{why}; nothing was run. Check RODEDRAAD_DATABASE_URL and that the database is "
+            "up, then run it again"
+        )
 
 
 def run_beside_service(
@@ -43,10 +60,13 @@ def run_beside_service(
     poll: float = 0.25,
 ) -> T:
     """``job()`` holding ``lock``: taken at once if free, else waited for up to ``wait``
-    seconds (``say`` tells the operator once), else ``JobLockBusy``. Released afterwards."""
+    seconds (``say`` tells the operator once), else ``JobLockBusy``; ``JobLockUnreachable`` at
+    once when the database cannot be reached (no run is waited for then). Released afterwards."""
     deadline = time.monotonic() + wait
     waiting = False
     while not lock.acquire():
+        if lock.unreachable is not None:
+            raise JobLockUnreachable(lock.unreachable)
         left = deadline - time.monotonic()
         if left <= 0:
             raise JobLockBusy(wait)

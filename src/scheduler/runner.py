@@ -27,7 +27,7 @@ from application.files import private_file
 from application.kek import KekError
 from application.kek_rotation import KekRotation
 from application.metrics import metrics
-from application.unavailable import POOL_WAIT_SECONDS
+from application.unavailable import connect_timeout
 from domain.common import Actor, CommandContext
 from domain.deadlines import DeadlinePolicy
 from domain.errors import DomainError
@@ -85,6 +85,10 @@ class RunReport(msgspec.Struct):
 class LeaderLock(Protocol):
     """The scheduler's lock: one run (periodic, or a one-off job) holds it at a time."""
 
+    #: Why the last ``acquire`` could not even ask for the lock (the database cannot be
+    #: reached), or None: False from ``acquire`` then means another run holds it.
+    unreachable: str | None
+
     def acquire(self) -> bool:
         """Take the lock if no other run holds it; True while this process holds it."""
 
@@ -100,6 +104,7 @@ class PostgresLeaderLock:
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None
         self._held = False
+        self.unreachable: str | None = None
 
     def acquire(self) -> bool:
         if self._held and self._conn is not None and not self._conn.closed:
@@ -111,14 +116,14 @@ class PostgresLeaderLock:
                 self.release()
         try:
             # (bounded: a host gone from the network must not stop the scheduler's loop)
-            self._conn = psycopg.connect(
-                self.url, autocommit=True, connect_timeout=POOL_WAIT_SECONDS
-            )
+            self._conn = psycopg.connect(self.url, autocommit=True, **connect_timeout(self.url))
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()
         except psycopg.OperationalError as e:
             log.warning("could not reach PostgreSQL for the scheduler lock", error=str(e))
             self._held = False
+            self.unreachable = "PostgreSQL cannot be reached for the scheduler's lock"
             return False
+        self.unreachable = None
         self._held = bool(row and row[0])
         if not self._held:
             self._conn.close()
@@ -132,6 +137,8 @@ class PostgresLeaderLock:
 
 class FileLeaderLock:
     """Embedded mode: an exclusive lock on a file beside the data, released on exit."""
+
+    unreachable: str | None = None  # (a file beside the data is always there)
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -413,7 +420,8 @@ class BackgroundDeadlines:
         one-off job (``scheduler.jobs``) takes its turn between two runs."""
         with self._lock:
             if not self.lock.acquire():
-                log.debug("another scheduler run holds the lock; skipping this one")
+                if self.lock.unreachable is None:  # (else ``acquire`` warned already)
+                    log.debug("another scheduler run holds the lock; skipping this one")
                 metrics().scheduler_runs.labels("skipped").inc()
                 return
             try:

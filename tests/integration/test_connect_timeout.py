@@ -1,8 +1,10 @@
 """A host that takes the TCP connection and never answers (a database behind a hung proxy, a
 half-dead VM) is given up on within ``POOL_WAIT_SECONDS`` by every connection we open: the
-scheduler's lock, the migrations', a backup's and a restore's, and the connects of our pools and
-of the event store's. libpq without ``connect_timeout`` waits on such a host for good, which held
-the scheduler's loop, a start, an operator's command or a pool's worker with it.
+scheduler's lock, the migrations', a backup's and a restore's (and their ``pg_dump`` and
+``pg_restore``), and the connects of our pools and of the event store's. Without a timeout,
+psycopg waits 130 s for each address of such a host, and libpq's own tools for good; the
+scheduler's loop, a start, an operator's command or a pool's worker waited with them. A timeout
+the operator set in the URL or in ``PGCONNECT_TIMEOUT`` stands.
 
 The bound is lowered to libpq's least (2 s) here, so that the tests are quick."""
 
@@ -17,10 +19,13 @@ import pytest
 from eventsourcing.utils import Environment
 from psycopg_pool import PoolTimeout
 
-from application import backup, migrations, pg_recorder, sql
+from application import backup, migrations, sql, unavailable
 from application.pg_recorder import RodeDraadPostgresFactory
+from application.unavailable import connect_timeout
+from rodedraad import cli
 from rodedraad.settings import Settings
 from scheduler import runner
+from scheduler.jobs import JobLockUnreachable, run_beside_service
 
 BOUND = 2  # (libpq's least connect_timeout)
 
@@ -29,8 +34,9 @@ BOUND = 2  # (libpq's least connect_timeout)
 def silent(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A PostgreSQL URL on a local port that takes connections (the kernel completes the
     handshake into the backlog) and never says a word; every module's bound lowered."""
-    for module in (runner, migrations, backup, sql, pg_recorder):
+    for module in (unavailable, backup):  # (the helper's, and pg_dump's and pg_restore's)
         monkeypatch.setattr(module, "POOL_WAIT_SECONDS", BOUND)
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
@@ -51,6 +57,39 @@ def test_the_scheduler_lock_gives_up_on_a_silent_host(silent: str) -> None:
     started = time.monotonic()
     assert lock.acquire() is False  # (this run does not fire; the next tick tries again)
     _within_bound(started)
+    assert lock.unreachable is not None
+
+
+def test_a_one_off_job_says_the_database_is_unreachable_not_that_a_run_is_going_on(
+    silent: str,
+) -> None:
+    """Not "a scheduler run is going on; waiting up to 30 s": no run holds the lock."""
+    said: list[str] = []
+    ran: list[bool] = []
+    started = time.monotonic()
+    with pytest.raises(JobLockUnreachable, match="PostgreSQL cannot be reached") as raised:
+        run_beside_service(
+            runner.PostgresLeaderLock(silent), lambda: ran.append(True), wait=30, say=said.append
+        )
+    _within_bound(started)
+    assert "nothing was run" in raised.value.message
+    assert said == []
+    assert ran == []
+
+
+def test_the_command_line_says_what_to_do_when_postgresql_cannot_be_reached(
+    silent: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clear line and exit code 2, not a traceback."""
+    monkeypatch.setenv("RODEDRAAD_DATABASE_URL", silent)
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(tmp_path / "data"))
+    started = time.monotonic()
+    assert cli.main(["migrate"]) == 2
+    _within_bound(started)
+    err = capsys.readouterr().err
+    assert err.startswith("rodedraad: PostgreSQL cannot be reached or was lost (")
+    assert "check RODEDRAAD_DATABASE_URL" in err
+    assert "Traceback" not in err
 
 
 def test_migrations_give_up_on_a_silent_host(silent: str) -> None:
@@ -58,6 +97,25 @@ def test_migrations_give_up_on_a_silent_host(silent: str) -> None:
     with pytest.raises(psycopg.OperationalError, match="timeout"):
         migrations._PostgresDatabase(silent)
     _within_bound(started)
+
+
+def test_pg_dump_gives_up_on_a_silent_host(silent: str, tmp_path: Path) -> None:
+    """libpq's tools wait for good without a timeout; ``PGCONNECT_TIMEOUT`` bounds their
+    connect (not the dump)."""
+    started = time.monotonic()
+    with pytest.raises(backup.BackupRefused, match=r"pg_dump failed: .*timeout"):
+        backup._run(["pg_dump", f"--dbname={silent}", "--schema-only"], "pg_dump")
+    _within_bound(started)
+
+
+def test_a_timeout_the_operator_set_stands(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    url = "postgresql://postgres@db.example/rodedraad"
+    assert connect_timeout(url) == {"connect_timeout": unavailable.POOL_WAIT_SECONDS}
+    assert connect_timeout(f"{url}?connect_timeout=30") == {}
+    assert connect_timeout("host=db.example connect_timeout=30") == {}
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "30")
+    assert connect_timeout(url) == {}
 
 
 def test_a_backup_and_a_restore_give_up_on_a_silent_host(silent: str, tmp_path: Path) -> None:
