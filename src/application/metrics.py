@@ -64,7 +64,8 @@ class Metrics:
         )
         self.scheduler_runs = Counter(
             "rodedraad_scheduler_runs",
-            "Scheduler runs: completed, or skipped while another run held the lock",
+            "Scheduler runs: completed, skipped while another run held the lock, or not run "
+            "because the database could not be reached for the lock",
             ["outcome"],
             registry=r,
         )

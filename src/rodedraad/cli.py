@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-import psycopg
-
 from application.errors import OperatorError
 from application.kek import KekError
+from application.unavailable import is_unavailable
 from rodedraad.settings import Settings, SettingsError
-from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobNotStarted
+from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobLockBusy, JobNotStarted
 from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
@@ -277,7 +276,7 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
             )
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
     except JobNotStarted as e:
-        return _fail(e.message, 3)
+        return _fail(e.message, 3 if isinstance(e, JobLockBusy) else 2)
     finally:
         deadlines.close()
     return 0
@@ -347,7 +346,7 @@ def _release_theme_batches(settings: Settings, args: argparse.Namespace) -> int:
             build_leader_lock(settings), lambda: job(datetime.now(UTC)), wait=args.wait, say=_say
         )
     except JobNotStarted as e:
-        return _fail(e.message, 3)
+        return _fail(e.message, 3 if isinstance(e, JobLockBusy) else 2)
     finally:
         batches.close()
         care_record.close()
@@ -411,7 +410,7 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
             say=_say,
         )
     except JobNotStarted as e:
-        return _fail(e.message, 3)
+        return _fail(e.message, 3 if isinstance(e, JobLockBusy) else 2)
     finally:
         store.close()
     print(
@@ -996,7 +995,18 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
         f"restored the backup of {manifest.created_at:%Y-%m-%d %H:%M} UTC: the log up to "
         f"position {manifest.log_position:,}"
     )
-    return _after_restore(settings)
+    try:
+        return _after_restore(settings)
+    except Exception as e:
+        if not is_unavailable(e):
+            raise
+        # (Not "run the command again": the database now holds the backup, so a second
+        # restore is refused.)
+        return _fail(
+            f"the backup is restored, but the database was lost before the rest ({_first(e)}). "
+            "Before serving, with the database back: `rodedraad erasures reapply`, "
+            "`rodedraad projections rebuild all`, then `rodedraad audit verify`"
+        )
 
 
 def _after_restore(settings: Settings) -> int:
@@ -1330,13 +1340,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e))
     except OperatorError as e:  # a KEK, migration or simulation refusal: it says what to do
         return _fail(e.message)
-    except psycopg.OperationalError as e:  # (a connect timed out or was refused, or was lost)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except Exception as e:
+        if not is_unavailable(e):
+            raise
+        # (A connect that timed out or was refused, a connection lost, a pool that had none:
+        # said in a line, not a traceback. Only its first line: no query, no parameters.)
         return _fail(
-            f"PostgreSQL cannot be reached or was lost ({first}); check "
-            "RODEDRAAD_DATABASE_URL and that the server is up, then run the command again"
+            f"the database cannot be used right now ({_first(e)}); check "
+            "RODEDRAAD_DATABASE_URL and that the database is up, then run the command again"
         )
     return result
+
+
+def _first(error: BaseException) -> str:
+    """The error's kind and the first line of what it says."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 if __name__ == "__main__":

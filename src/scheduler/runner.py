@@ -120,6 +120,8 @@ class PostgresLeaderLock:
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()
         except psycopg.OperationalError as e:
             log.warning("could not reach PostgreSQL for the scheduler lock", error=str(e))
+            if self._conn is not None:  # (connected, then lost before the lock was had)
+                self._conn.close()
             self._held = False
             self.unreachable = "PostgreSQL cannot be reached for the scheduler's lock"
             return False
@@ -420,8 +422,10 @@ class BackgroundDeadlines:
         one-off job (``scheduler.jobs``) takes its turn between two runs."""
         with self._lock:
             if not self.lock.acquire():
-                if self.lock.unreachable is None:  # (else ``acquire`` warned already)
-                    log.debug("another scheduler run holds the lock; skipping this one")
+                if self.lock.unreachable is not None:  # (``acquire`` warned already)
+                    metrics().scheduler_runs.labels("unreachable").inc()
+                    return
+                log.debug("another scheduler run holds the lock; skipping this one")
                 metrics().scheduler_runs.labels("skipped").inc()
                 return
             try:

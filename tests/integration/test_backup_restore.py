@@ -29,6 +29,7 @@ from application.care_record import CareRecord
 from application.commands import EraseClient
 from application.erasure_ledger import ErasureLedgerFile
 from application.kek import KeyringFile
+from application.unavailable import NoConnection
 from rodedraad import cli
 from rodedraad.wiring import (
     Container,
@@ -290,6 +291,29 @@ def test_a_restore_that_cannot_be_done_is_refused_and_changes_nothing(
         assert (snapshot(target), snapshot(backup)) == before, "a refusal changes nothing"
         assert not any(".restoring-" in p.name for p in tmp_path.iterdir())
     assert said_why in capsys.readouterr().err
+
+
+def test_a_restore_that_loses_the_database_after_the_backup_went_in_says_what_is_left(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    a_backup: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not "run the command again" (a second restore is refused: the database holds the
+    backup now) but the steps left before serving."""
+    backup, private = a_backup
+
+    def lost(settings: object) -> int:
+        raise NoConnection("no connection within 10 s")
+
+    monkeypatch.setattr(cli, "_after_restore", lost)
+    with deployment("sqlite", tmp_path / "target", tmp_path / "apart", monkeypatch):
+        assert cli.main(["restore", str(backup), "--identity", str(private)]) == 2
+    err = capsys.readouterr().err
+    assert "the backup is restored, but the database was lost before the rest" in err
+    assert "NoConnection: no connection within 10 s" in err
+    for step in ("erasures reapply", "projections rebuild all", "audit verify"):
+        assert f"`rodedraad {step}`" in err
 
 
 def test_a_write_ahead_log_left_beside_an_event_store_kept_elsewhere_refuses_the_restore(
