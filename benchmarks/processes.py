@@ -62,10 +62,13 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
 class ChildrenPeak:
     """The largest peak resident memory (VmHWM) of this process's children while it runs, read
     from ``/proc`` each ``every`` seconds (``getrusage``'s figure for children is no help: a
-    spawned child's counts the parent's memory at the fork)."""
+    spawned child's counts the parent's memory at the fork). multiprocessing's resource
+    tracker, a child that outlives the work that started it, is not counted. ``cpu_seconds``:
+    what the sampling itself cost (a thread of this process), for the measurement to take off
+    its own CPU time."""
 
     def __init__(self, every: float = 1.0) -> None:
-        self.every, self.peak_mib = every, 0.0
+        self.every, self.peak_mib, self.cpu_seconds = every, 0.0, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="children-peak", daemon=True)
 
@@ -87,10 +90,18 @@ class ChildrenPeak:
                     parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
                 except (OSError, IndexError, ValueError):
                     continue
-                if parent == me:
+                if parent == me and not _is_resource_tracker(entry):
                     self.peak_mib = max(self.peak_mib, memory_mib(int(entry.name))["hwm"])
+            self.cpu_seconds = time.thread_time()  # (this thread's, since it started)
             if self._stop.wait(self.every):
                 return
+
+
+def _is_resource_tracker(process: Path) -> bool:
+    try:
+        return b"resource_tracker" in (process / "cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def postgres_cpu_seconds() -> float:

@@ -98,7 +98,8 @@ def main() -> int:
             with ChildrenPeak(every=0.2) as children:
                 rebuild_many(names)
             seconds = time.perf_counter() - started
-            own_cpu = time.process_time() - cpu_started
+            # (Less the sampler's own, a thread of this process.)
+            own_cpu = time.process_time() - cpu_started - children.cpu_seconds
             children_cpu = _children_cpu() - children_started
             cpu = own_cpu + children_cpu
             found[phase] = {

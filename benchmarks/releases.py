@@ -156,7 +156,7 @@ def release_periods(settings: Settings, periods: Sequence[Period]) -> dict[str, 
             with ChildrenPeak() as children:
                 made = releases.release(period)
             seconds = time.perf_counter() - started
-            cpu = cpu_seconds(os.getpid(), children=True) - cpu
+            cpu = cpu_seconds(os.getpid(), children=True) - cpu - children.cpu_seconds
             flow = releases.store.cells(made.number, "flow")
             region_cells = [
                 c

@@ -310,7 +310,9 @@ def _run(command: list[str], what: str, stdin: BinaryIO | None = None) -> None:
     # pg_dump and pg_restore are libpq's: without a timeout (in the URL, or this variable, which
     # the URL's overrides) they wait on a host that never answers for good. It bounds the
     # connect, not the dump.
-    env = {"PGCONNECT_TIMEOUT": str(POOL_WAIT_SECONDS), **os.environ}
+    env = dict(os.environ)
+    if not env.get("PGCONNECT_TIMEOUT"):  # (empty: libpq would refuse it)
+        env["PGCONNECT_TIMEOUT"] = str(POOL_WAIT_SECONDS)
     try:
         done = subprocess.run(  # noqa: S603
             command, stdin=stdin, capture_output=True, check=False, env=env

@@ -38,9 +38,10 @@ POOL_WAIT_SECONDS = 10
 
 def connect_timeout(conninfo: str = "") -> dict[str, Any]:
     """The ``connect_timeout`` a connection to ``conninfo`` is made with: ``POOL_WAIT_SECONDS``,
-    unless the URL or ``PGCONNECT_TIMEOUT`` sets one (the operator's choice stands). Without
-    one, psycopg waits 130 s for each address of a host that takes the connection and never
-    answers (a hung proxy, a half-dead VM); each address is given the timeout anew."""
+    unless ``PGCONNECT_TIMEOUT`` sets one (the operator's choice stands), or ``conninfo`` does
+    (the event store's pool passes none: it follows ``PGCONNECT_TIMEOUT`` only). Without one,
+    psycopg waits 130 s for each address of a host that takes the connection and never answers
+    (a hung proxy, a half-dead VM); each address is given the timeout anew."""
     if os.environ.get("PGCONNECT_TIMEOUT") or "connect_timeout" in conninfo_to_dict(conninfo):
         return {}
     return {"connect_timeout": POOL_WAIT_SECONDS}
@@ -96,6 +97,26 @@ def is_unavailable(error: BaseException) -> bool:
     if sqlite is not None:
         return _sqlite_busy(sqlite)
     return isinstance(error, UNAVAILABLE)
+
+
+#: PostgreSQL's SQLSTATEs besides class 08 (connection exception) that say the server cannot
+#: be used now: shutting down (57P01, 57P02), starting (57P03), or full (53300).
+_SERVER_UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """True when ``error`` (or what it wraps) says the database server cannot be reached or was
+    lost: a connection refused, timed out or broken, a pool that had none in time, a server
+    shutting down or full. Narrower than :func:`is_unavailable`: not a busy SQLite file, and
+    not an error of the statement itself (a deadlock, a full disk, a cancelled query, a wrong
+    password), whose traceback an operator or a bug report needs."""
+    for found in (error, error.__cause__):
+        if isinstance(found, DatabaseUnavailable | PoolTimeout):
+            return True
+        if isinstance(found, psycopg.OperationalError | psycopg.InterfaceError):
+            state = found.sqlstate  # (None: the client's own, e.g. a timeout or a lost socket)
+            return state is None or state.startswith("08") or state in _SERVER_UNAVAILABLE
+    return False
 
 
 def is_busy(error: BaseException) -> bool:

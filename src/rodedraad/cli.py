@@ -12,7 +12,7 @@ from uuid import UUID
 
 from application.errors import OperatorError
 from application.kek import KekError
-from application.unavailable import is_unavailable
+from application.unavailable import is_unreachable
 from rodedraad.settings import Settings, SettingsError
 from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobLockBusy, JobNotStarted
 from scheduler.policy import PolicyError
@@ -998,7 +998,7 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
     try:
         return _after_restore(settings)
     except Exception as e:
-        if not is_unavailable(e):
+        if not is_unreachable(e):
             raise
         # (Not "run the command again": the database now holds the backup, so a second
         # restore is refused.)
@@ -1341,13 +1341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperatorError as e:  # a KEK, migration or simulation refusal: it says what to do
         return _fail(e.message)
     except Exception as e:
-        if not is_unavailable(e):
+        if not is_unreachable(e):
             raise
         # (A connect that timed out or was refused, a connection lost, a pool that had none:
         # said in a line, not a traceback. Only its first line: no query, no parameters.)
         return _fail(
-            f"the database cannot be used right now ({_first(e)}); check "
-            "RODEDRAAD_DATABASE_URL and that the database is up, then run the command again"
+            f"PostgreSQL cannot be reached or was lost ({_first(e)}); check "
+            "RODEDRAAD_DATABASE_URL and that the server is up, then run the command again"
         )
     return result
 

@@ -104,8 +104,8 @@ def test_a_one_off_job_says_the_database_is_unreachable_not_that_a_run_is_going_
 def test_the_command_line_says_what_to_do_when_postgresql_cannot_be_reached(
     silent: str, tmp_path: Path, rodedraad: Rodedraad
 ) -> None:
-    """A clear line and exit code 2 (not a traceback), a one-off job's too: it does not wait
-    as if a scheduler run held the lock."""
+    """A clear line and exit code 2, not a traceback. (``scheduler run-once`` gives up at its
+    migrations' connect here, before it asks for the lock: see the next test for the lock.)"""
     settings = Settings.from_env(
         {
             "RODEDRAAD_DATABASE_URL": silent,
@@ -119,9 +119,30 @@ def test_the_command_line_says_what_to_do_when_postgresql_cannot_be_reached(
         assert code == 2
         _within_bound(started)
         said = err.strip().splitlines()[-1]
-        assert said.startswith("rodedraad: the database cannot be used right now ("), err
+        assert said.startswith("rodedraad: PostgreSQL cannot be reached or was lost ("), err
         assert "timeout" in said
         assert "check RODEDRAAD_DATABASE_URL" in said
+
+
+def test_a_one_off_job_whose_lock_cannot_be_reached_says_so_and_runs_nothing(
+    silent: str, pg_settings: Settings, rodedraad: Rodedraad, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database reachable for the job's own work, its lock's connection not (the lock's
+    connection is its own): exit 2 and why, not "a scheduler run is going on" and a wait."""
+    monkeypatch.setattr(
+        "rodedraad.wiring.build_leader_lock", lambda settings: runner.PostgresLeaderLock(silent)
+    )
+    started = time.monotonic()
+    code, out, err = rodedraad(pg_settings, "scheduler", "run-once")
+    _within_bound(started)
+    assert code == 2
+    said = err.strip().splitlines()[-1]
+    assert said == (
+        "rodedraad: PostgreSQL cannot be reached for the scheduler's lock; nothing was run. "
+        "Check RODEDRAAD_DATABASE_URL and that the database is up, then run it again"
+    )
+    assert "waiting up to" not in err
+    assert out == ""
 
 
 def test_pg_dump_gives_up_on_a_silent_host(silent: str, tmp_path: Path) -> None:
