@@ -49,7 +49,7 @@ from application.errors import OperatorError
 from application.files import PRIVATE_FILE, private_directory, write_private_file
 from application.kek import KeyringFile
 from application.keys import KEY_TABLES
-from application.unavailable import POOL_WAIT_SECONDS, connect_timeout
+from application.unavailable import connect_timeout
 
 MANIFEST = "manifest.json"
 #: SQLite pages copied per step of the online backup (4 MiB at the default page size).
@@ -311,8 +311,8 @@ def _run(command: list[str], what: str, stdin: BinaryIO | None = None) -> None:
     # the URL's overrides) they wait on a host that never answers for good. It bounds the
     # connect, not the dump.
     env = dict(os.environ)
-    if not env.get("PGCONNECT_TIMEOUT"):  # (empty: libpq would refuse it)
-        env["PGCONNECT_TIMEOUT"] = str(POOL_WAIT_SECONDS)
+    for bound in connect_timeout().values():  # (none where the operator set one)
+        env["PGCONNECT_TIMEOUT"] = str(bound)
     try:
         done = subprocess.run(  # noqa: S603
             command, stdin=stdin, capture_output=True, check=False, env=env

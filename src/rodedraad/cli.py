@@ -14,7 +14,7 @@ from application.errors import OperatorError
 from application.kek import KekError
 from application.unavailable import is_unreachable
 from rodedraad.settings import Settings, SettingsError
-from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobLockBusy, JobNotStarted
+from scheduler.jobs import DEFAULT_WAIT_SECONDS, JobNotStarted
 from scheduler.policy import PolicyError
 
 if TYPE_CHECKING:
@@ -276,7 +276,7 @@ def _scheduler_run_once(settings: Settings, args: argparse.Namespace) -> int:
             )
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
     except JobNotStarted as e:
-        return _fail(e.message, 3 if isinstance(e, JobLockBusy) else 2)
+        return _fail(e.message, e.exit_code)
     finally:
         deadlines.close()
     return 0
@@ -346,7 +346,7 @@ def _release_theme_batches(settings: Settings, args: argparse.Namespace) -> int:
             build_leader_lock(settings), lambda: job(datetime.now(UTC)), wait=args.wait, say=_say
         )
     except JobNotStarted as e:
-        return _fail(e.message, 3 if isinstance(e, JobLockBusy) else 2)
+        return _fail(e.message, e.exit_code)
     finally:
         batches.close()
         care_record.close()
@@ -410,7 +410,7 @@ def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
             say=_say,
         )
     except JobNotStarted as e:
-        return _fail(e.message, 3 if isinstance(e, JobLockBusy) else 2)
+        return _fail(e.message, e.exit_code)
     finally:
         store.close()
     print(

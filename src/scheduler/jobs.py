@@ -24,7 +24,11 @@ DEFAULT_WAIT_SECONDS = 30.0
 
 
 class JobNotStarted(Exception):
-    """The job did not run: the lock could not be had (``message`` says why and what to do)."""
+    """The job did not run: the lock could not be had (``message`` says why and what to do;
+    ``exit_code``, the command line's: 3 for "try again later", 2 for an unreachable database,
+    as for any command)."""
+
+    exit_code = 2
 
     def __init__(self, message: str) -> None:
         self.message = message
@@ -33,6 +37,8 @@ class JobNotStarted(Exception):
 
 class JobLockBusy(JobNotStarted):
     """Another run held the lock for longer than the job would wait."""
+
+    exit_code = 3
 
     def __init__(self, waited: float) -> None:
         super().__init__(

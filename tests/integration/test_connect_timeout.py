@@ -38,8 +38,7 @@ BOUND = 2  # (libpq's least connect_timeout)
 def silent(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A PostgreSQL URL on a local port that takes connections (the kernel completes the
     handshake into the backlog) and never says a word; every module's bound lowered."""
-    for module in (unavailable, backup):  # (the helper's, and pg_dump's and pg_restore's)
-        monkeypatch.setattr(module, "POOL_WAIT_SECONDS", BOUND)
+    monkeypatch.setattr(unavailable, "POOL_WAIT_SECONDS", BOUND)
     monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
