@@ -91,7 +91,7 @@ class StatisticsController(Controller):
 
     @get("/v1/statistics/releases/{number:int}", summary="A release and its tables")
     async def release(
-        self, number: int, request: Caller, services: Services
+        self, number: ReleaseNumber, request: Caller, services: Services
     ) -> Response[ReleaseView]:
         """What the release was computed under (period, log position, rule set, k, the deadline
         policy of each region) and, per table, what share of its cells it publishes for the

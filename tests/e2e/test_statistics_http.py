@@ -443,6 +443,15 @@ def test_an_unknown_release_or_table_is_not_found(app: tuple[App, Releases]) -> 
         assert response.status_code == 404, response.text
     bad = http.get("/v1/statistics/releases?period=2025Q5", headers=reader)
     assert bad.status_code == 400 or bad.status_code == 422, bad.text
+    # A number no store can hold is bad input, not an error of the service (it was a 500).
+    for path in (
+        "/v1/statistics/releases/9223372036854775808",
+        "/v1/statistics/releases/0",
+        "/v1/statistics/releases/9223372036854775808/tables/flow",
+    ):
+        huge = http.get(path, headers=reader)
+        assert huge.status_code == 422, huge.text
+        assert huge.headers["content-type"].startswith("application/problem+json"), huge.text
 
 
 def test_an_earlier_release_tells_the_next_audit_what_its_quartiles_said(
