@@ -73,14 +73,14 @@ def _moments(question: str) -> tuple[datetime | None, datetime | None]:
         except ValueError:
             moment = None
         if axis not in ("occurred", "recorded") or axis in moments or moment is None:
-            raise ValidationException(
+            told = (
                 f"as_of {question!r}: write occurred:T, recorded:T or occurred:T,recorded:T, "
                 "e.g. occurred:2026-10-01T12:00:00+02:00"
             )
+            raise ValidationException(told, extra=[{"key": "as_of", "message": told}])
         if moment.tzinfo is None:
-            raise ValidationException(
-                f"as_of {question!r}: {axis} needs a time zone offset, e.g. +01:00 or Z"
-            )
+            told = f"as_of {question!r}: {axis} needs a time zone offset, e.g. +01:00 or Z"
+            raise ValidationException(told, extra=[{"key": "as_of", "message": told}])
         moments[axis] = in_calendar(f"as_of {question!r}: {axis}", moment)
     return moments.get("occurred"), moments.get("recorded")
 

@@ -53,9 +53,9 @@ def in_calendar(name: str, moment: datetime) -> datetime:
     try:
         moment.astimezone(UTC)
     except OverflowError:
-        raise ValidationException(
-            f"{name} lies outside the years 1 to 9999 once taken to UTC; name a moment in them"
-        ) from None
+        told = f"{name} lies outside the years 1 to 9999 once taken to UTC; name a moment in them"
+        field = "as_of" if name.startswith("as_of") else name
+        raise ValidationException(told, extra=[{"key": field, "message": told}]) from None
     return moment
 
 
@@ -71,16 +71,16 @@ async def read_as_of(
     moments = {"occurred": occurred, "recorded": recorded}
     for name, moment in moments.items():
         if moment is not None and moment.tzinfo is None:
-            raise ValidationException(
-                f"{name} needs a time zone offset, e.g. 2026-03-12T00:00:00+01:00"
-            )
+            told = f"{name} needs a time zone offset, e.g. 2026-03-12T00:00:00+01:00"
+            raise ValidationException(told, extra=[{"key": name, "message": told}])
         if moment is not None:
             in_calendar(name, moment)
     if occurred is None and recorded is None:
-        raise ValidationException(
+        told = (
             "name the moment: occurred=T (the state at T as known now), recorded=T (what "
             "the record showed at T), or both"
         )
+        raise ValidationException(told, extra=[{"key": "occurred", "message": told}])
     record = await audited_record(services, request, trajectory_id, "as-of")
     answer = await anyio.to_thread.run_sync(
         lambda: AuditRecord(services.care_record, services.deadline_policy).as_of(

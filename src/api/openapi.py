@@ -22,6 +22,7 @@ import msgspec
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPI
 
+from api.idempotency import KEY_MAX_LENGTH
 from api.problems import PROBLEM_JSON
 from api.schemas import Problem
 
@@ -147,11 +148,109 @@ def _names_a_record(schema: Any) -> bool:
     return False
 
 
+# --- what the API takes, as it takes it -------------------------------------------------------
+#
+# A client generated from the document, or a fuzzer reading it, believes what it says a request
+# may hold. Where Litestar's rendering says less than the API enforces, the document says what
+# the API does (found by schemathesis' positive-data check from outside): a request the
+# document allows is not refused for its shape.
+
+#: The headers whose values the API checks beyond "a string", as it checks them
+#: (``common.expected_version``, ``commands._KEY``).
+_HEADER_PATTERNS = {
+    "If-Match": r'^\s*(?:\*|(?:W/)?"?\d{1,12}"?)\s*$',
+    "Idempotency-Key": rf"^[!-~]{{1,{KEY_MAX_LENGTH}}}$",
+}
+#: The routes answered without a token (every other one needs the bearer token).
+_OPEN_ROUTES = ("/health",)
+
+
+def _structs() -> dict[str, list[type[msgspec.Struct]]]:
+    """Every msgspec struct loaded, by name (Litestar titles a struct's schema with it)."""
+    found: dict[str, list[type[msgspec.Struct]]] = {}
+    stack = list(msgspec.Struct.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found.setdefault(cls.__name__, []).append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def _refuses_unknown_fields(schema: dict[str, Any], structs: list[type[msgspec.Struct]]) -> bool:
+    """Whether the struct(s) the schema was made from refuse fields they do not declare."""
+    properties = set(schema.get("properties", {}))
+    return bool(structs) and all(
+        cls.__struct_config__.forbid_unknown_fields
+        and {f.encode_name for f in msgspec.structs.fields(cls)} == properties
+        for cls in structs
+    )
+
+
+def _without_any(node: Any) -> Any:
+    """Litestar renders ``tuple[X, ...]``'s items as ``oneOf: [X, {}]`` (the ellipsis as "any
+    value"); the items are ``X``."""
+    if isinstance(node, dict):
+        one_of = node.get("oneOf")
+        if isinstance(one_of, list) and {} in one_of:
+            rest = [option for option in one_of if option != {}]
+            if len(rest) == 1:
+                node = {**{k: v for k, v in node.items() if k != "oneOf"}, **rest[0]}
+        return {key: _without_any(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_without_any(value) for value in node]
+    return node
+
+
+def _with_items_as_decoded(schema: dict[str, Any], cls: type[msgspec.Struct]) -> None:
+    """Litestar leaves out what constrains a tuple's items (``tuple[Ref, ...]``: a pattern and a
+    length per item); msgspec, which decodes them, says it: its items where they name no
+    other schema."""
+    (own,), components = msgspec.json.schema_components([cls], ref_template=_COMPONENT)
+    decoded = components.get(cls.__name__, own).get("properties", {})
+    for name, described in schema.get("properties", {}).items():
+        items = decoded.get(name, {}).get("items")
+        if "items" in described and items is not None and "$ref" not in str(items):
+            described["items"] = items
+
+
+def document_inputs(document: dict[str, Any]) -> dict[str, Any]:
+    """What a request may hold, as the API takes it: a struct that refuses unknown fields says
+    ``additionalProperties: false`` and its tuples' items what each must be; a tuple's items
+    their one type; ``If-Match`` and ``Idempotency-Key`` their patterns; the open routes no
+    security."""
+    document = _without_any(document)
+    structs = _structs()
+    for schema in document.get("components", {}).get("schemas", {}).values():
+        made_from = structs.get(schema.get("title", ""), [])
+        if schema.get("type") == "object" and _refuses_unknown_fields(schema, made_from):
+            schema["additionalProperties"] = False
+            if len(made_from) == 1:
+                _with_items_as_decoded(schema, made_from[0])
+    for path, item in document.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            for parameter in operation.get("parameters", []):
+                pattern = _HEADER_PATTERNS.get(parameter.get("name", ""))
+                if parameter.get("in") == "header" and pattern is not None:
+                    # (A header is a string or not sent: Litestar's ``oneOf`` with null is
+                    # its Python type, ``str | None``.)
+                    described = parameter.get("schema", {}).get("description")
+                    parameter["schema"] = {"type": "string", "pattern": pattern} | (
+                        {"description": described} if described else {}
+                    )
+            if path in _OPEN_ROUTES:
+                operation["security"] = []
+    return document
+
+
 class DocumentedOpenAPI(OpenAPI):
-    """Litestar's document, with every problem a route can answer (``document_problems``)."""
+    """Litestar's document, with every problem a route can answer (``document_problems``) and
+    what a request may hold as the API takes it (``document_inputs``)."""
 
     def to_schema(self) -> dict[str, Any]:
-        return document_problems(super().to_schema())
+        return document_problems(document_inputs(super().to_schema()))
 
 
 class DocumentedOpenAPIConfig(OpenAPIConfig):

@@ -1,11 +1,15 @@
 """The OpenAPI document and the interactive page describe every ``/v1`` route of the app."""
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
+from api.common import expected_version
 from tests.e2e.catalog import CASES, openapi_path
+from tests.e2e.steps import at
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +259,68 @@ def test_a_newcomer_finds_the_thread_across_trajectories_described_in_the_openap
 ) -> None:
     """Issue #17: what the README says of continuations and the board, the schema says too."""
     assert field in described_fields(document), sorted(described_fields(document))[:40]
+
+
+def _anywhere(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _anywhere(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _anywhere(value)
+
+
+def test_the_document_says_what_a_request_may_hold_as_the_api_takes_it(
+    document: dict[str, Any],
+) -> None:
+    """Where Litestar's rendering said less than the API enforces, a client generated from the
+    document sent requests the API refused for their shape (found from outside by
+    schemathesis' positive-data check; ``test_schemathesis_http`` now holds it)."""
+    schemas = document["components"]["schemas"]
+    # Every command body refuses unknown fields, and says so.
+    for route in CASES:
+        operation = document["paths"][openapi_path(route)]["post"]
+        reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        assert schemas[reference.rsplit("/", 1)[1]]["additionalProperties"] is False, route
+    # A tuple's items are of its one type (Litestar had ``oneOf: [X, {}]``: anything).
+    assert not [node for node in _anywhere(document) if {} in node.get("oneOf", [])]
+    # ... with what constrains each item.
+    assert schemas["Refer"]["properties"]["client_criteria"]["items"]["minLength"] == 1
+    refs = schemas["HoldNetworkMeeting"]["properties"]["members_present"]["items"]
+    assert re.fullmatch(refs["pattern"], "org-kompas")
+    assert not re.fullmatch(refs["pattern"], "two words")
+    # The headers' patterns are the ones the API checks.
+    parameters = {
+        p["name"]: p["schema"]
+        for p in document["paths"]["/v1/trajectories/{trajectory_id}/acceptance"]["post"][
+            "parameters"
+        ]
+    }
+    if_match, key = parameters["If-Match"]["pattern"], parameters["Idempotency-Key"]["pattern"]
+    for etag in ('"7"', 'W/"7"', "7", "*"):
+        assert re.fullmatch(if_match, etag), etag
+        assert expected_version(etag) == (None if etag == "*" else 7)
+    assert not re.fullmatch(if_match, "seven")
+    assert re.fullmatch(key, "retry-1")
+    assert not re.fullmatch(key, "two words")
+    assert not re.fullmatch(key, "k" * 201)
+    # ``/health`` needs no token, and says so.
+    assert document["paths"]["/health"]["get"]["security"] == []
+
+
+def test_a_header_the_pattern_refuses_the_api_refuses(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    client = module_http.post("/v1/clients", json={"occurred_at": at(0)}, headers=module_auth)
+    assert client.status_code == 201, client.text
+    for header, value in (("If-Match", "seven"), ("Idempotency-Key", "two words")):
+        response = module_http.post(
+            f"/v1/clients/{client.json()['id']}/representatives",
+            json={"occurred_at": at(1), "representative_ref": "rep-mother", "name": "M"},
+            headers={**module_auth, header: value},
+        )
+        assert response.status_code == 422, (header, response.text)
+        assert response.json()["field"] == header
+    assert module_http.get("/health").status_code == 200
