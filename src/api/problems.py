@@ -158,6 +158,8 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
         field = str(first["key"]) if first.get("key") and first["key"] != "data" else None
         if first.get("message"):
             detail = str(first["message"])
+        if first.get("key") == "data" and detail == "'data'":  # (Litestar's KeyError: no body)
+            detail = "the request has no body: send the command as a JSON object"
     if detail.startswith("Invalid enum value"):
         return _enum_value_refused(request, detail, field)
     named = _FIELD_IN_MESSAGE.search(detail)

@@ -86,8 +86,12 @@ class CommandContext:
             raise InvalidValue("occurred_at needs a time zone offset", field="occurred_at")
         try:
             earliest = self.occurred_at.astimezone(UTC).year < EARLIEST_YEAR
-        except OverflowError:
-            earliest = True
+        except OverflowError:  # (past the year 9999 or before the year 1, once in UTC)
+            raise InvalidValue(
+                "occurred_at lies outside the years 1 to 9999 once taken to UTC: not a date of "
+                "this record",
+                field="occurred_at",
+            ) from None
         if earliest:
             raise InvalidValue(
                 f"occurred_at lies before {EARLIEST_YEAR}: not a date of this record",

@@ -769,7 +769,9 @@ class LearningNetwork(Record):
             )
         if held_on > ctx.occurred_on or held_on < _day(self.established_at):
             raise InvalidValue(
-                "held_on lies between the network's establishment and occurred_at",
+                f"held_on {held_on.isoformat()} must lie between the network's establishment "
+                f"({_day(self.established_at).isoformat()}) and occurred_at "
+                f"({ctx.occurred_on.isoformat()})",
                 field="held_on",
             )
         present = _ids(members_present, "members_present")

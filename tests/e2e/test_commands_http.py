@@ -219,7 +219,13 @@ def test_a_command_whose_body_is_not_an_object_is_invalid(
         content=body,
     )
 
-    assert_problem(response, 422)
+    problem = assert_problem(response, 422)
+    # Says what is wrong in words a person can act on (the empty body said "'data'").
+    assert problem["detail"] == (
+        "the request has no body: send the command as a JSON object"
+        if body == b""
+        else f"Expected `object`, got `{'array' if body == b'[]' else 'null'}`"
+    )
 
 
 @pytest.mark.parametrize("route", WITH_A_RECORD)

@@ -53,6 +53,24 @@ def test_a_registration_that_lies_in_the_future_is_refused() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("occurred_at", "says"),
+    [
+        (datetime(1899, 12, 31, tzinfo=UTC), "lies before 1900"),
+        # (No date in UTC: past the year 9999 there, which is not "before 1900".)
+        (
+            datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14))),
+            "outside the years 1 to 9999",
+        ),
+    ],
+)
+def test_a_registration_at_no_date_of_this_record_says_which_way_it_is_out(
+    occurred_at: datetime, says: str
+) -> None:
+    with pytest.raises(InvalidValue, match=says):
+        Client.register(context(occurred_at=occurred_at, now=NOW), personal=PersonalData())
+
+
 # --- representatives ------------------------------------------------------------------------
 
 

@@ -382,7 +382,7 @@ def test_a_closed_network_takes_nothing() -> None:
 
 
 def test_a_held_on_date_lies_after_the_establishment_and_not_after_occurred_at() -> None:
-    with pytest.raises(InvalidValue):
+    with pytest.raises(InvalidValue, match="held_on 2020-01-01 must lie between"):
         with_theme().hold_meeting(
             ctx(3),
             meeting_id="m",
