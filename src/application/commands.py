@@ -116,9 +116,13 @@ OccurredAt = Annotated[
     Meta(tz=True, description="When it happened in the world, with a time zone offset"),
 ]
 Text = Annotated[str, Meta(min_length=1, max_length=4000)]
-ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+#: A name, a title, a contact: one line of printable text (a NUL or a line break in a person's
+#: name is an error of the sending system, and a name is shown on the plan, the board and in
+#: exports).
+ONE_LINE = r"^(?!.*\n)[^\x00-\x1f\x7f]*$"
+ShortText = Annotated[str, Meta(pattern=ONE_LINE, min_length=1, max_length=200)]
 OptionalText = Annotated[str, Meta(max_length=4000)]
-OptionalShortText = Annotated[str, Meta(max_length=200)]
+OptionalShortText = Annotated[str, Meta(pattern=ONE_LINE, max_length=200)]
 #: Identifiers chosen by callers: organisations, regions, goals, agreements, consents. Letters,
 #: digits and ``._:@-``, so no control character ever names anything (a NUL cannot be stored in
 #: PostgreSQL text, issue #10). ``(?!.*\n)`` because Python's ``$`` also matches before a final

@@ -228,6 +228,26 @@ def test_a_command_whose_body_is_not_an_object_is_invalid(
     )
 
 
+@pytest.mark.parametrize("name", ["Jan\x00Peeters", "Jan\nPeeters", "Jan Peeters\n", "Jan\tP"])
+def test_a_name_is_one_line_of_printable_text(
+    name: str,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    """A NUL or a line break in a person's name is the sending system's error (found by an
+    outside walk: it was recorded); letters of any script, and joiners, are names."""
+    refused = module_http.post(
+        "/v1/clients", json={"occurred_at": at(0), "name": name}, headers=module_auth
+    )
+    assert_names(assert_problem(refused, 422), "name")
+    assert refused.json()["detail"] == "name must not contain control characters"
+    for kept in ("Ёлка Ångström", "Jan\u200dPeeters"):
+        taken = module_http.post(
+            "/v1/clients", json={"occurred_at": at(0), "name": kept}, headers=module_auth
+        )
+        assert taken.status_code == 201, taken.text
+
+
 @pytest.mark.parametrize("route", WITH_A_RECORD)
 def test_a_command_on_a_record_that_does_not_exist_is_not_found(
     route: str,
