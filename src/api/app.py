@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.audit import AuditController
 from api.auth import BearerAuthentication
+from api.bodies import strictly_typed_body
 from api.clients import ClientController, client_command_handlers
 from api.commands import command_runners
 from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites, provide_board_filter
@@ -145,6 +146,7 @@ def create_app(
             DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/health$", "^/ui(/|$)"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=strictly_typed_body,
         request_class=ApiRequest,
         state=State({"token_verifier": services.token_verifier, "ui_services": services}),
         template_config=template_config(),
