@@ -12,7 +12,6 @@ the request), and only bodies typed as a msgspec struct are checked.
 """
 
 import re
-from functools import cache
 from typing import Any
 
 import msgspec
@@ -23,7 +22,6 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import BodyKwarg
 
 
-@cache
 def _struct_body(handler: HTTPRouteHandler) -> type[msgspec.Struct] | None:
     """The struct a handler's JSON body decodes to (None: no body, or not a struct)."""
     body = handler.parsed_fn_signature.parameters.get("data")
@@ -49,14 +47,20 @@ async def strictly_typed_body(request: Request[Any, Any, Any]) -> None:
     try:
         msgspec.convert(_integral(decoded), type=struct, strict=True, str_keys=True)
     except msgspec.ValidationError as error:
-        told = str(error)
-        at = _AT.search(told)
-        for kind, example in _AS_TEXT.items():
-            if at and told.startswith(f"Expected `{kind}`, got"):
-                field = at.group(1)
-                told = f"{field} must be text such as {example}"
-                raise ValidationException(told, extra=[{"key": field, "message": told}]) from None
-        raise ValidationException(told) from None
+        raise _refused(str(error)) from None
+
+
+def _refused(told: str) -> ValidationException:
+    """msgspec's message as the other schema problems say it: the field apart (``field``), and
+    a moment or a day sent as something else told how to write it."""
+    at = _AT.search(told)
+    if at is None:
+        return ValidationException(told)
+    field, told = at.group(1), told[: at.start()]
+    kind = _MOMENT.match(told)
+    if kind is not None:
+        told = f"{field} must be text such as {_AS_TEXT[kind.group(1)]}"
+    return ValidationException(told, extra=[{"key": field, "message": told}])
 
 
 def _integral(value: Any) -> Any:
@@ -73,6 +77,8 @@ def _integral(value: Any) -> Any:
 
 #: Where msgspec says the value was, at the end of its message.
 _AT = re.compile(r" - at `\$\.([^`]+)`$")
+#: A moment or a day (or either, or null) that was sent as another type.
+_MOMENT = re.compile(r"^Expected `(datetime|date)(?: \| null)?`, got")
 
 
 #: What a moment or a day is sent as, for the answer to a body that sent something else.

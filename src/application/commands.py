@@ -118,8 +118,10 @@ OccurredAt = Annotated[
 Text = Annotated[str, Meta(min_length=1, max_length=4000)]
 #: A name, a title, a contact: one line of printable text (a NUL or a line break in a person's
 #: name is an error of the sending system, and a name is shown on the plan, the board and in
-#: exports).
-ONE_LINE = r"^(?!.*\n)[^\x00-\x1f\x7f]*$"
+#: exports). No C0 or C1 control, no line or paragraph separator, and no bidirectional
+#: embedding, override or isolate (which would show a name other than the one stored); the
+#: marks a right-to-left name may need (U+200E, U+200F) and joiners are taken.
+ONE_LINE = r"^(?!.*\n)[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
 ShortText = Annotated[str, Meta(pattern=ONE_LINE, min_length=1, max_length=200)]
 OptionalText = Annotated[str, Meta(max_length=4000)]
 OptionalShortText = Annotated[str, Meta(pattern=ONE_LINE, max_length=200)]
