@@ -94,6 +94,21 @@ class ErasureLedgerFile:
         return sorted(found, key=lambda e: e.erased_at)
 
 
+def check_kept(ledger: ErasureLedgerFile, store_has_erasures: bool) -> None:
+    """Refuse to go on without the file where the store shows an erasure was made: every
+    erasure writes its line first, so the file existed, and without it an erasure made after
+    the store was copied (a restore, a recovery) would come back unnoticed (found by an
+    outside walk: a restore with the setting mistyped brought an erased person back)."""
+    if store_has_erasures and not ledger.path.exists():
+        raise ErasureLedgerError(
+            f"the erasure ledger {ledger.path} does not exist, but this store has erased "
+            "clients, so the deployment had one: restore it from the copy you keep beside the "
+            "backups (RODEDRAAD_ERASURE_LEDGER_FILE), or point the setting at it, before "
+            "anything serves. Without it, a client erased after this store was copied would "
+            "come back"
+        )
+
+
 class ErasingRecord(Protocol):
     """What re-applying needs of the write side (``application.care_record.CareRecord``)."""
 

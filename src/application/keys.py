@@ -395,6 +395,11 @@ class WrappedKeyStore(_Cached):
             )
         )
 
+    def has_erasures(self) -> bool:
+        """Whether this store's own ledger holds any erasure: then the deployment has erased
+        someone, and its erasure ledger file must exist (``application.erasure_ledger``)."""
+        return bool(self._read(f"SELECT 1 FROM {self.erased_table} LIMIT 1", []))
+
     def holds_keys_of(self, client: UUID) -> bool:
         """Whether any key of the client is left (a re-applied erasure has work to do)."""
         return bool(

@@ -979,6 +979,14 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
     manifest = read_manifest(directory)
     identity = load_private_key(args.identity) if args.identity is not None else None
     check_kek(manifest, KeyringFile(settings.kek.file))
+    if not settings.erasure_ledger_file.exists() and not args.no_erasures_yet:
+        return _fail(
+            f"the erasure ledger {settings.erasure_ledger_file} does not exist: restore it from "
+            "the copy you keep beside the backups (RODEDRAAD_ERASURE_LEDGER_FILE) first; it is "
+            "what keeps a client erased after this backup was taken from coming back. If this "
+            "deployment has never erased anyone, say so: add --no-erasures-yet. Nothing was "
+            "restored"
+        )
     if settings.database.is_postgres:
         restore_postgres(directory, manifest, identity, settings.database.url, _say)
     else:
@@ -1034,10 +1042,14 @@ def _after_restore(settings: Settings) -> int:
 def _reapply_all(care_record: "CareRecord") -> "list[UUID]":
     """Every erasure of the ledger file, looked at in the log itself (not only the key
     store's own ledger): a copy torn by other tooling is caught too."""
-    from application.erasure_ledger import reapply
+    from application.erasure_ledger import check_kept, reapply
+    from application.keys import WrappedKeyStore
 
     if care_record.erasure_ledger is None:
         return []
+    keys = care_record.keys
+    if isinstance(keys, WrappedKeyStore):
+        check_kept(care_record.erasure_ledger, keys.has_erasures())
     entries = care_record.erasure_ledger.entries()
     return reapply(care_record, entries, say=_say).erased
 
@@ -1234,6 +1246,12 @@ def parser() -> argparse.ArgumentParser:
         "ledger, rebuild the read models and verify the audit chain",
     )
     _backup_to_read(restore, identity="the private key the backup is for")
+    restore.add_argument(
+        "--no-erasures-yet",
+        action="store_true",
+        help="restore without an erasure ledger file: this deployment has never erased anyone "
+        "(refused after the files are back if the backup shows an erasure)",
+    )
     restore.set_defaults(run=_restore)
     erasures = _group(commands, "erasures", "the erasure ledger kept apart from the backups")
     erasures.add_parser(

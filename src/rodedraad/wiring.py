@@ -28,7 +28,7 @@ from api.services import ApiServices, HealthCheck, QueryRunner, Retention, UiCon
 from application.access_log import AccessLog
 from application.audit_export import AuditExports
 from application.care_record import CareRecord
-from application.erasure_ledger import ErasureLedgerFile, reapply
+from application.erasure_ledger import ErasureLedgerFile, check_kept, reapply
 from application.files import private_directory
 from application.finding_batches import (
     FindingBatches,
@@ -181,6 +181,8 @@ def reapply_missing_erasures(care_record: CareRecord) -> list[UUID]:
     if care_record.erasure_ledger is None:
         return []
     keys = care_record.keys
+    if isinstance(keys, WrappedKeyStore):
+        check_kept(care_record.erasure_ledger, keys.has_erasures())
     done = keys.erasure_done if isinstance(keys, WrappedKeyStore) else None
     found = reapply(care_record, care_record.erasure_ledger.entries(), already_erased=done)
     if found.erased:

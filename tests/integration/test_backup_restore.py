@@ -13,6 +13,7 @@
 """
 
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from application import backup as backup_module
 from application.backup import read_manifest, restore_sqlite
 from application.care_record import CareRecord
 from application.commands import EraseClient
-from application.erasure_ledger import ErasureLedgerFile
+from application.erasure_ledger import ErasureLedgerError, ErasureLedgerFile
 from application.kek import KeyringFile
 from application.unavailable import NoConnection
 from rodedraad import cli
@@ -43,12 +44,16 @@ from tests.integration.backups import (
     care_record_of,
     ctx,
     deployment,
+    deployment_on,
     pg_dump_of,
     register,
     wrapped_keys,
 )
 from tests.integration.databases import BACKENDS, require_backend
 from tests.support import said
+
+#: A deployment that has erased no one has no erasure ledger file yet, and says so to restore.
+NONE_YET = "--no-erasures-yet"
 
 
 def operator_key(tmp_path: Path) -> tuple[Path, Path]:
@@ -127,7 +132,7 @@ def test_a_backup_under_write_load_restores_every_acknowledged_command(
         "backup files are private"
     )
     with deployment("sqlite", tmp_path / "restored", shared, monkeypatch) as restored:
-        assert cli.main(["restore", str(backup), "--identity", str(private)]) == 0
+        assert cli.main(["restore", str(backup), "--identity", str(private), NONE_YET]) == 0
         record = build_care_record(restored)
         idempotency = build_idempotency_store(restored)
         try:
@@ -194,6 +199,62 @@ def test_a_client_erased_after_the_backup_stays_erased_after_a_restore(
             assert record.keys.key_for(erased) is None
             assert record.client(erased).erased_at is not None
             assert record.client(kept).personal.name == "Kept Client"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_restore_without_the_erasure_ledger_is_refused_and_an_erased_client_stays_erased(
+    backend: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found by an outside walk: with the ledger's setting mistyped (or the file not yet put
+    back), a restore re-applied nothing and the erased client came back. Now the restore is
+    refused, changing nothing; said to go on without a ledger while the backup shows an
+    erasure (so the deployment had one), it stops after the files, and the service does not
+    start until the ledger is back."""
+    private, public = operator_key(tmp_path)
+    backup = tmp_path / "backup"
+    name = f"Zyx{uuid4().hex}"
+    with (
+        deployment(backend, tmp_path / "live", tmp_path / "apart", monkeypatch) as live,
+        care_record_of(live) as record,
+    ):
+        before = register(record, "Erased before the backup")
+        record.erase_client(
+            ctx(OFFICER), before, None, said(EraseClient, ctx(), legal_basis="gdpr_request")
+        )
+        erased = register(record, name)
+        assert cli.main(["backup", str(backup), "--to", str(public)]) == 0
+        record.erase_client(
+            ctx(OFFICER), erased, None, said(EraseClient, ctx(), legal_basis="gdpr_request")
+        )
+
+    # The restore runs where the ledger is not: the KEK put back, the ledger forgotten.
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy2(tmp_path / "apart" / "kek.json", tmp_path / "elsewhere" / "kek.json")
+    with deployment(backend, tmp_path / "restored", tmp_path / "elsewhere", monkeypatch) as there:
+        target = snapshot(tmp_path / "restored")
+        assert cli.main(["restore", str(backup), "--identity", str(private)]) == 2
+        assert "erasure ledger" in capsys.readouterr().err
+        assert snapshot(tmp_path / "restored") == target, "a refusal changes nothing"
+
+        assert cli.main(["restore", str(backup), "--identity", str(private), NONE_YET]) == 2
+        said_then = capsys.readouterr().err
+        assert "does not exist, but this store has erased clients" in said_then
+        with pytest.raises(ErasureLedgerError, match="before anything serves"):
+            Container.build(there, inline_projections=True)
+        with care_record_of(there) as record:
+            assert record.client(erased).personal.name == name  # (not served: refused above)
+
+        # With the setting pointing at the ledger, the start erases the client again.
+        url = there.database.url
+        with deployment_on(url, tmp_path / "restored", tmp_path / "apart", monkeypatch) as back:
+            container = Container.build(back, inline_projections=True)
+            try:
+                assert container.care_record.client(erased).erased_at is not None
+            finally:
+                container.close()
 
 
 def test_a_restore_by_other_tooling_is_erased_again_before_serving(
@@ -287,7 +348,7 @@ def test_a_restore_that_cannot_be_done_is_refused_and_changes_nothing(
     target = tmp_path / "target"
     with deployment("sqlite", target, tmp_path / "apart", monkeypatch):
         before = snapshot(target), snapshot(backup)
-        assert cli.main(["restore", str(backup), "--identity", str(private)]) == 2
+        assert cli.main(["restore", str(backup), "--identity", str(private), NONE_YET]) == 2
         assert (snapshot(target), snapshot(backup)) == before, "a refusal changes nothing"
         assert not any(".restoring-" in p.name for p in tmp_path.iterdir())
     assert said_why in capsys.readouterr().err
@@ -308,7 +369,7 @@ def test_a_restore_that_loses_the_database_after_the_backup_went_in_says_what_is
 
     monkeypatch.setattr(cli, "_after_restore", lost)
     with deployment("sqlite", tmp_path / "target", tmp_path / "apart", monkeypatch):
-        assert cli.main(["restore", str(backup), "--identity", str(private)]) == 2
+        assert cli.main(["restore", str(backup), "--identity", str(private), NONE_YET]) == 2
     err = capsys.readouterr().err
     assert "the backup is restored, but the database was lost before the rest" in err
     assert "NoConnection: no connection within 10 s" in err
@@ -374,7 +435,7 @@ def test_a_restore_into_a_database_that_holds_tables_is_refused_and_changes_noth
             register(record, "Someone later")
             head = record.recorder.max_notification_id()
 
-        assert cli.main(["restore", str(backup), "--identity", str(private)]) == 2
+        assert cli.main(["restore", str(backup), "--identity", str(private), NONE_YET]) == 2
 
         assert "a restore goes into an empty database" in capsys.readouterr().err
         with care_record_of(live) as record:
