@@ -595,6 +595,8 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from application.seals import Seals
     from rodedraad.wiring import build_access_log, build_care_record
 
+    if missing := _missing_store(settings):
+        return _fail(missing)
     care_record = build_care_record(settings)
     access_log = build_access_log(settings)
     try:
@@ -605,6 +607,8 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         if args.trajectory is not None:
             result = chain.verify_aggregate(args.trajectory)
             what = f"trajectory {args.trajectory}"
+            if not result.checked and result.mismatch is None:
+                return _fail(f"the log holds no events of trajectory {args.trajectory}")
         else:
             result = chain.verify(say=_say)
             what = "the log"
@@ -901,6 +905,8 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
             "(--to KEYFILE, made by `rodedraad backup-key`), or --unencrypted if the backup "
             "goes straight into encrypted storage of your own"
         )
+    if missing := _missing_store(settings):
+        return _fail(missing)
     recipient = load_public_key(args.to) if args.to is not None else None
     migrate_at_start(settings)
     directory = Path(args.directory)
@@ -1322,6 +1328,17 @@ def _backup_to_read(command: argparse.ArgumentParser, *, identity: str) -> None:
     command.add_argument("--identity", type=Path, metavar="KEYFILE", help=identity)
 
 
+def _missing_store(settings: Settings) -> str | None:
+    """Why a command that reads the record cannot run on an embedded store that is not there
+    (a mistyped RODEDRAAD_DATA_DIR would otherwise make an empty store and report on it)."""
+    if settings.database.is_postgres or settings.database.sqlite_path.exists():
+        return None
+    return (
+        f"there is no event store at {settings.database.sqlite_path}: check RODEDRAAD_DATA_DIR "
+        "(or RODEDRAAD_DATABASE_URL); nothing was read"
+    )
+
+
 def _fail(message: str, code: int = 2) -> int:
     """Say why on stderr, and exit with ``code``."""
     print(f"rodedraad: {message}", file=sys.stderr)
@@ -1359,6 +1376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperatorError as e:  # a KEK, migration or simulation refusal: it says what to do
         return _fail(e.message)
     except Exception as e:
+        local = _local_store_error(e)
+        if local is not None:
+            return _fail(local)
         if not is_unreachable(e):
             raise
         # (A connect that timed out or was refused, a connection lost, a pool that had none:
@@ -1368,6 +1388,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             "RODEDRAAD_DATABASE_URL and that the server is up, then run the command again"
         )
     return result
+
+
+def _local_store_error(error: BaseException) -> str | None:
+    """What to say of an embedded store (or a file beside it) that cannot be used: not
+    readable or writable by this user, a file where a directory should be, locked by another
+    process, or damaged. In a line naming the error's kind, not a traceback (found by an
+    outside walk of the commands); None for anything else."""
+    import sqlite3
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, PermissionError | FileExistsError | NotADirectoryError):
+            return f"{_first(seen)}. Check the data directory and the files beside it"
+        if isinstance(seen, sqlite3.DatabaseError):
+            said = str(seen).lower()
+            if "locked" in said or "busy" in said:
+                return (
+                    f"the embedded store is in use by another process ({_first(seen)}); run the "
+                    "command again once it has finished"
+                )
+            if "malformed" in said or "not a database" in said:
+                return (
+                    f"an embedded store file is damaged ({_first(seen)}); restore it from a "
+                    "backup (`rodedraad restore`)"
+                )
+            return None
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _first(error: BaseException) -> str:
