@@ -175,13 +175,26 @@ def test_nothing_a_network_reads_changes_until_the_next_release(
 
 
 def test_a_period_released_again_without_new_facts_makes_no_new_release(
-    app: tuple[App, Releases],
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, releases = app
     releases.release(PERIOD)
     with pytest.raises(NothingChanged):
         releases.release(PERIOD)
     assert [r.number for r in releases.store.releases()] == [1]
+
+    # Not even computed again with nothing recorded since: computed, its audit holds the
+    # release itself as an earlier version, and an outside walk saw that refuse.
+    def computed_again(period: Period) -> None:
+        raise AssertionError(f"{period} computed again with nothing recorded since")
+
+    monkeypatch.setattr(releases, "compute", computed_again)
+    with pytest.raises(NothingChanged):
+        releases.release(PERIOD)
+    # Another k is another release.
+    monkeypatch.setattr(releases, "k", releases.k + 1)
+    with pytest.raises(AssertionError, match="computed again"):
+        releases.release(PERIOD)
 
 
 def test_a_period_is_not_released_before_its_lag_has_passed(app: tuple[App, Releases]) -> None:
