@@ -181,6 +181,9 @@ class Migration:
     #: False for a migration whose work commits on connections of its own (eventsourcing
     #: creating its tables): it is recorded right after, and must be safe to run again.
     in_transaction: bool = True
+    #: What it does, where its function's docstring does not say it (a function several
+    #: migrations share: each installs a newer version of what it makes).
+    description: str | None = None
 
     @property
     def label(self) -> str:
@@ -189,6 +192,8 @@ class Migration:
     @property
     def why(self) -> str:
         """What it does, in short: its docstring's first sentence, up to a colon."""
+        if self.description is not None:
+            return self.description
         doc = " ".join((self.apply.__doc__ or self.name).split())
         return doc.split(". ")[0].split(": ")[0].rstrip(".")
 
@@ -588,29 +593,74 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("events", "0003_commit_times", _commit_times, in_transaction=False),
     Migration("events", "0004_commit_times_before", _commit_times_before),
     # Issue #15: snapshots' commit times; snapshots taken before it are never used for answers.
-    Migration("events", "0005_snapshot_times", _commit_times, in_transaction=False),
+    Migration(
+        "events",
+        "0005_snapshot_times",
+        _commit_times,
+        in_transaction=False,
+        description="The commit time of every stretch of the log, snapshots' too (issue #15)",
+    ),
     # Issue #16: chain what is there, then the writer that chains (PostgreSQL: a new version of
     # the locked-insert function; events written between the two are chained by its first call).
     Migration("events", "0006_event_chain", _event_chain),
-    Migration("events", "0007_event_chain_writer", _commit_times, in_transaction=False),
+    Migration(
+        "events",
+        "0007_event_chain_writer",
+        _commit_times,
+        in_transaction=False,
+        description="The writer that chains every event as it is written (issue #16)",
+    ),
     Migration("events", "0008_seals", _seals),
     Migration("events", "0009_seal_read_log_head", _seal_read_log_head),
     # Issue #16: the chain's hash kept per commit; the writer that keeps it (events the older
     # writer chains between the two are chained again from the last commit with a hash, the
     # same hashes); then the old table, which nothing writes any more.
-    Migration("events", "0010_chain_per_commit", _chain_per_commit),
-    Migration("events", "0011_chain_per_commit_writer", _commit_times, in_transaction=False),
+    Migration(
+        "events",
+        "0010_chain_per_commit",
+        _chain_per_commit,
+        description="The chain's hash kept once per commit, in its commit-times row (issue #16)",
+    ),
+    Migration(
+        "events",
+        "0011_chain_per_commit_writer",
+        _commit_times,
+        in_transaction=False,
+        description="The writer that keeps the chain's hash once per commit (issue #16)",
+    ),
     Migration("events", "0012_drop_per_position_chain", _drop_per_position_chain),
     Migration("keys", "0001_baseline", _key_tables),
-    Migration("keys", "0002_wrap_plaintext_keys", _wrap_plaintext_keys),
+    Migration(
+        "keys",
+        "0002_wrap_plaintext_keys",
+        _wrap_plaintext_keys,
+        description="Keys stored in clear by a version before issue #10 wrapped under the KEK, "
+        "and their old table dropped, in one transaction",
+    ),
     Migration("keys", "0003_erasure_ledger", _erasure_ledger),
     # Issue #21: on PostgreSQL the key store's tables in a schema of their own.
-    Migration("keys", "0004_own_schema", _keys_own_schema),
+    Migration(
+        "keys",
+        "0004_own_schema",
+        _keys_own_schema,
+        description="On PostgreSQL, the key store's tables in a schema of their own (issue #21)",
+    ),
     Migration("access_log", "0001_baseline", _personal_data_reads),
     # Inserted beside its store's baseline: a store's migrations run and list in this order.
-    Migration("access_log", "0002_export_reads", _export_reads),
+    Migration(
+        "access_log",
+        "0002_export_reads",
+        _export_reads,
+        description="Exports' reads of personal data in the read log (issue #13)",
+    ),
     # Issue #16: the read log chained; the entries already there get a genesis.
-    Migration("access_log", "0003_read_log_chain", _read_log_chain),
+    Migration(
+        "access_log",
+        "0003_read_log_chain",
+        _read_log_chain,
+        description="The read log chained, with a genesis for the entries already there "
+        "(issue #16)",
+    ),
     Migration("idempotency", "0001_baseline", _idempotency_keys),
     Migration("statistics", "0001_baseline", _statistics_releases),
     Migration("findings", "0001_baseline", _finding_batches),

@@ -1124,7 +1124,11 @@ def parser() -> argparse.ArgumentParser:
     rebuild = projections.add_parser(
         "rebuild", help="rebuild a read model beside the live one and switch over atomically"
     )
-    rebuild.add_argument("name", help="plan_state, timeline, or all")
+    rebuild.add_argument(
+        "name",
+        help="plan_state, timeline, deadlines, organisations, learning_networks, statistics, "
+        "or all",
+    )
     rebuild.set_defaults(run=_projections_rebuild)
 
     scheduler = _group(commands, "scheduler", "deadlines")

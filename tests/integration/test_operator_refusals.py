@@ -5,6 +5,10 @@ as sound, and a damaged or mistaken store ended in a traceback)."""
 from pathlib import Path
 from uuid import uuid4
 
+import pytest
+
+from rodedraad import cli
+from rodedraad.wiring import build_care_record, build_projection_worker
 from tests.conftest import settings_for
 from tests.integration.conftest import Rodedraad
 
@@ -54,3 +58,21 @@ def test_a_data_directory_that_is_a_file_is_said_in_a_line(
     assert code == 2, err
     assert "Check the data directory and the files beside it" in err
     assert "Traceback" not in err
+
+
+def test_the_rebuild_command_names_every_read_model_it_rebuilds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """(The same walk: its help named two of six.)"""
+    settings = settings_for(f"sqlite:///{tmp_path / 'rodedraad.sqlite'}", tmp_path)
+    record = build_care_record(settings)
+    worker = build_projection_worker(settings, record)
+    try:
+        names = [p.name for p in worker.projections]
+    finally:
+        worker.database.close()
+        record.close()
+    with pytest.raises(SystemExit):
+        cli.main(["projections", "rebuild", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert [name for name in names if name not in said] == []
