@@ -102,10 +102,11 @@ def check_kept(ledger: ErasureLedgerFile, store_has_erasures: bool) -> None:
     if store_has_erasures and not ledger.path.exists():
         raise ErasureLedgerError(
             f"the erasure ledger {ledger.path} does not exist, but this store has erased "
-            "clients, so the deployment had one: restore it from the copy you keep beside the "
-            "backups (RODEDRAAD_ERASURE_LEDGER_FILE), or point the setting at it, before "
-            "anything serves. Without it, a client erased after this store was copied would "
-            "come back"
+            "clients: restore the file from the copy you keep beside the backups, or point "
+            "RODEDRAAD_ERASURE_LEDGER_FILE at it (every process of a deployment shares one), "
+            "before anything serves. Without it, a client erased after this store was copied "
+            "would come back. Only if this store's erasures were all made by a version before "
+            "the file was kept (issue #21), and none since, create it empty (0600) to say so"
         )
 
 

@@ -600,16 +600,16 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     care_record = build_care_record(settings)
     access_log = build_access_log(settings)
     try:
-        read_log_matches = _verify_read_log(
-            settings, access_log, Seals(care_record.recorder, access_log)
-        )
         chain = EventChain(care_record.recorder)
         if args.trajectory is not None:
             result = chain.verify_aggregate(args.trajectory)
             what = f"trajectory {args.trajectory}"
             if not result.checked and result.mismatch is None:
                 return _fail(f"the log holds no events of trajectory {args.trajectory}")
-        else:
+        read_log_matches = _verify_read_log(
+            settings, access_log, Seals(care_record.recorder, access_log)
+        )
+        if args.trajectory is None:
             result = chain.verify(say=_say)
             what = "the log"
         if result.mismatch is None:
@@ -978,6 +978,7 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
         restore_sqlite,
     )
     from application.backup_crypto import load_private_key
+    from application.erasure_ledger import ErasureLedgerFile
     from application.kek import KeyringFile
     from rodedraad.wiring import stores_of
 
@@ -985,7 +986,10 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
     manifest = read_manifest(directory)
     identity = load_private_key(args.identity) if args.identity is not None else None
     check_kek(manifest, KeyringFile(settings.kek.file))
-    if not settings.erasure_ledger_file.exists() and not args.no_erasures_yet:
+    # (Read whole before anything is written: a directory, an unreadable or a damaged file is
+    # refused now, not after the backup went in. None there reads as no erasures.)
+    ErasureLedgerFile(settings.erasure_ledger_file).entries()
+    if not settings.erasure_ledger_file.is_file() and not args.no_erasures_yet:
         return _fail(
             f"the erasure ledger {settings.erasure_ledger_file} does not exist: restore it from "
             "the copy you keep beside the backups (RODEDRAAD_ERASURE_LEDGER_FILE) first; it is "
@@ -1011,6 +1015,12 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
     )
     try:
         return _after_restore(settings)
+    except OperatorError as e:  # (the erasure ledger: the files are back all the same)
+        return _fail(
+            f"the backup is restored, but the rest could not be done: {e.message}. Then, "
+            "before serving: `rodedraad erasures reapply`, `rodedraad projections rebuild all`, "
+            "`rodedraad audit verify` (running `restore` again would be refused)"
+        )
     except Exception as e:
         if not is_unreachable(e):
             raise
@@ -1402,23 +1412,27 @@ def _local_store_error(error: BaseException) -> str | None:
     import sqlite3
 
     seen: BaseException | None = error
-    while seen is not None:
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
         if isinstance(seen, PermissionError | FileExistsError | NotADirectoryError):
-            return f"{_first(seen)}. Check the data directory and the files beside it"
+            return f"{_first(seen)}. Check the path it names and who owns it"
         if isinstance(seen, sqlite3.DatabaseError):
-            said = str(seen).lower()
-            if "locked" in said or "busy" in said:
+            kind = getattr(seen, "sqlite_errorname", "") or ""
+            if kind.startswith("SQLITE_BUSY"):
                 return (
                     f"the embedded store is in use by another process ({_first(seen)}); run the "
                     "command again once it has finished"
                 )
-            if "malformed" in said or "not a database" in said:
+            if kind.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
                 return (
-                    f"an embedded store file is damaged ({_first(seen)}); restore it from a "
-                    "backup (`rodedraad restore`)"
+                    f"an embedded store file is damaged ({_first(seen)}). Find which with "
+                    "`sqlite3 FILE 'PRAGMA quick_check'` over the data directory's files: a read "
+                    "model's file is rebuilt (`rodedraad projections rebuild all`), a store of "
+                    "record's is restored from a backup into an empty data directory"
                 )
             return None
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
     return None
 
 

@@ -238,9 +238,16 @@ def test_a_restore_without_the_erasure_ledger_is_refused_and_an_erased_client_st
         assert cli.main(["restore", str(backup), "--identity", str(private)]) == 2
         assert "erasure ledger" in capsys.readouterr().err
         assert snapshot(tmp_path / "restored") == target, "a refusal changes nothing"
+        # A ledger path that is no file is refused before anything is written, flag or not.
+        there.erasure_ledger_file.mkdir()
+        assert cli.main(["restore", str(backup), "--identity", str(private), NONE_YET]) == 2
+        assert "cannot be read" in capsys.readouterr().err
+        assert snapshot(tmp_path / "restored") == target, "a refusal changes nothing"
+        there.erasure_ledger_file.rmdir()
 
         assert cli.main(["restore", str(backup), "--identity", str(private), NONE_YET]) == 2
         said_then = capsys.readouterr().err
+        assert "the backup is restored, but the rest could not be done" in said_then
         assert "does not exist, but this store has erased clients" in said_then
         with pytest.raises(ErasureLedgerError, match="before anything serves"):
             Container.build(there, inline_projections=True)

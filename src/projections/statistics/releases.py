@@ -454,7 +454,7 @@ class Releases:
         self.check_publishable(period, now.astimezone(UTC).date())
         for _ in range(3):
             latest = next(iter(self.store.releases(period)), None)
-            if latest is not None and self._unchanged_since(latest):
+            if latest is not None and self._unchanged_since(period, latest):
                 raise NothingChanged(latest)
             population, protected, position, audited, laws = self.compute(period)
             if not any(population.contributions.values()):
@@ -508,7 +508,7 @@ class Releases:
             return saved
         raise ReleaseRefused("other processes kept saving releases meanwhile; try again")
 
-    def _unchanged_since(self, latest: ReleaseDescription) -> bool:
+    def _unchanged_since(self, period: Period, latest: ReleaseDescription) -> bool:
         """Whether nothing a release of ``latest``'s period reads has moved since it was
         computed: the statistics read model at the same log position, and the same rule set,
         k and deadline policies. Then it would say what ``latest`` says, and is not computed
@@ -516,12 +516,16 @@ class Releases:
         its cells, and could refuse where every number is the same (found by an outside walk:
         a second ``statistics release`` of a period, with nothing recorded since, refused).
         (A read model rebuilt at the same position by a version of Rode Draad that counts
-        otherwise is not told apart here: its next release comes with the next fact.)"""
+        otherwise is not told apart here: its next release comes with the next fact. The
+        organisation register's kinds come with events too, which move the position.)"""
         with self.read_models.transaction() as tx:
             tracked = read_tracking(tx, StatisticsProjection.name)
         if tracked is None or tracked[1] != StatisticsProjection(self.policy).version:
             return False
-        laws = self.laws or latest.rule_set == RULE_SET_WITH_LAWS
+        # (As ``compute`` decides it.)
+        laws = self.laws or any(
+            version.laws for version in self.store.published_versions(period.audited_with())
+        )
         return (
             tracked[0] == latest.log_position
             and latest.rule_set == self.rule_set(laws)
