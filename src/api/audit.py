@@ -24,6 +24,7 @@ from api.audit_views import as_of_answer as _as_of_answer
 from api.audit_views import event_fields as _fields
 from api.audit_views import event_name as _name
 from api.common import Caller, Id, Services
+from api.problems import refused_field
 from api.schemas import (
     Agreements,
     AsOfInExport,
@@ -77,10 +78,10 @@ def _moments(question: str) -> tuple[datetime | None, datetime | None]:
                 f"as_of {question!r}: write occurred:T, recorded:T or occurred:T,recorded:T, "
                 "e.g. occurred:2026-10-01T12:00:00+02:00"
             )
-            raise ValidationException(told, extra=[{"key": "as_of", "message": told}])
+            raise refused_field("as_of", told)
         if moment.tzinfo is None:
             told = f"as_of {question!r}: {axis} needs a time zone offset, e.g. +01:00 or Z"
-            raise ValidationException(told, extra=[{"key": "as_of", "message": told}])
+            raise refused_field("as_of", told)
         moments[axis] = in_calendar(f"as_of {question!r}: {axis}", moment)
     return moments.get("occurred"), moments.get("recorded")
 

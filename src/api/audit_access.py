@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import anyio.to_thread
-from litestar.exceptions import ValidationException
 
 from api.access import AUDITORS, AccessPolicy
 from api.audit_views import as_of_answer
 from api.common import Caller, read_entry
+from api.problems import refused_field
 from api.schemas import TrajectoryAsOfAnswer
 from api.services import ApiServices
 from application.audit_record import AuditRecord, TrajectoryRecord
@@ -55,7 +55,7 @@ def in_calendar(name: str, moment: datetime) -> datetime:
     except OverflowError:
         told = f"{name} lies outside the years 1 to 9999 once taken to UTC; name a moment in them"
         field = "as_of" if name.startswith("as_of") else name
-        raise ValidationException(told, extra=[{"key": field, "message": told}]) from None
+        raise refused_field(field, told) from None
     return moment
 
 
@@ -72,7 +72,7 @@ async def read_as_of(
     for name, moment in moments.items():
         if moment is not None and moment.tzinfo is None:
             told = f"{name} needs a time zone offset, e.g. 2026-03-12T00:00:00+01:00"
-            raise ValidationException(told, extra=[{"key": name, "message": told}])
+            raise refused_field(name, told)
         if moment is not None:
             in_calendar(name, moment)
     if occurred is None and recorded is None:
@@ -80,7 +80,7 @@ async def read_as_of(
             "name the moment: occurred=T (the state at T as known now), recorded=T (what "
             "the record showed at T), or both"
         )
-        raise ValidationException(told, extra=[{"key": "occurred", "message": told}])
+        raise refused_field("occurred", told)
     record = await audited_record(services, request, trajectory_id, "as-of")
     answer = await anyio.to_thread.run_sync(
         lambda: AuditRecord(services.care_record, services.deadline_policy).as_of(

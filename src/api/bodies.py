@@ -21,6 +21,8 @@ from litestar.exceptions import SerializationException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import BodyKwarg
 
+from api.problems import refused_field
+
 
 def _struct_body(handler: HTTPRouteHandler) -> type[msgspec.Struct] | None:
     """The struct a handler's JSON body decodes to (None: no body, or not a struct)."""
@@ -60,7 +62,7 @@ def _refused(told: str) -> ValidationException:
     kind = _MOMENT.match(told)
     if kind is not None:
         told = f"{field} must be text such as {_AS_TEXT[kind.group(1)]}"
-    return ValidationException(told, extra=[{"key": field, "message": told}])
+    return refused_field(field, told)
 
 
 def _integral(value: Any) -> Any:

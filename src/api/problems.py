@@ -148,6 +148,12 @@ _PATTERNS_IN_WORDS = {
 }
 
 
+def refused_field(field: str, told: str) -> ValidationException:
+    """A schema problem of ``field``, in words: what ``validation_error`` answers with the field
+    named apart."""
+    return ValidationException(told, extra=[{"key": field, "message": told}])
+
+
 def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     """Litestar's decoding errors: malformed JSON, wrong types, unknown or missing fields."""
     field = None

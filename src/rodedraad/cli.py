@@ -1058,14 +1058,12 @@ def _after_restore(settings: Settings) -> int:
 def _reapply_all(care_record: "CareRecord") -> "list[UUID]":
     """Every erasure of the ledger file, looked at in the log itself (not only the key
     store's own ledger): a copy torn by other tooling is caught too."""
-    from application.erasure_ledger import check_kept, reapply
-    from application.keys import WrappedKeyStore
+    from application.erasure_ledger import reapply
+    from rodedraad.wiring import check_erasure_ledger_kept
 
     if care_record.erasure_ledger is None:
         return []
-    keys = care_record.keys
-    if isinstance(keys, WrappedKeyStore):
-        check_kept(care_record.erasure_ledger, keys.has_erasures())
+    check_erasure_ledger_kept(care_record)
     entries = care_record.erasure_ledger.entries()
     return reapply(care_record, entries, say=_say).erased
 

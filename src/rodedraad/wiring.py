@@ -174,15 +174,22 @@ def build_care_record(settings: Settings) -> CareRecord:
     return record
 
 
+def check_erasure_ledger_kept(care_record: CareRecord) -> None:
+    """Refuse to go on where the key store shows an erasure and the ledger file is missing
+    (``erasure_ledger.check_kept``): at every start, and before ``erasures reapply``."""
+    keys = care_record.keys
+    if care_record.erasure_ledger is not None and isinstance(keys, WrappedKeyStore):
+        check_kept(care_record.erasure_ledger, keys.has_erasures())
+
+
 def reapply_missing_erasures(care_record: CareRecord) -> list[UUID]:
     """Issue #21: at start, before a request is answered, every erasure of the ledger file that
     the store's own ledger lacks is done again (a store restored with other tooling, or a
     point-in-time recovery). The clients it erased; nothing if the file has none."""
     if care_record.erasure_ledger is None:
         return []
+    check_erasure_ledger_kept(care_record)
     keys = care_record.keys
-    if isinstance(keys, WrappedKeyStore):
-        check_kept(care_record.erasure_ledger, keys.has_erasures())
     done = keys.erasure_done if isinstance(keys, WrappedKeyStore) else None
     found = reapply(care_record, care_record.erasure_ledger.entries(), already_erased=done)
     if found.erased:

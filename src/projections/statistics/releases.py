@@ -520,18 +520,18 @@ class Releases:
         organisation register's kinds come with events too, which move the position.)"""
         with self.read_models.transaction() as tx:
             tracked = read_tracking(tx, StatisticsProjection.name)
-        if tracked is None or tracked[1] != StatisticsProjection(self.policy).version:
+        if (
+            tracked is None
+            or tracked != (latest.log_position, StatisticsProjection(self.policy).version)
+            or latest.k != self.k
+            or latest.deadline_policies != policy_fingerprints(self.policy, latest.regions)
+        ):
             return False
-        # (As ``compute`` decides it.)
+        # (As ``compute`` decides it; the earlier versions are read only once all else holds.)
         laws = self.laws or any(
             version.laws for version in self.store.published_versions(period.audited_with())
         )
-        return (
-            tracked[0] == latest.log_position
-            and latest.rule_set == self.rule_set(laws)
-            and latest.k == self.k
-            and latest.deadline_policies == policy_fingerprints(self.policy, latest.regions)
-        )
+        return latest.rule_set == self.rule_set(laws)
 
     def _same_cells(
         self,
