@@ -13,6 +13,8 @@ from litestar.testing import TestClient
 
 from projections.statistics.model import Period
 from projections.statistics.releases import NothingChanged, ReleaseRefused, Releases
+from projections.statistics.units import StatisticsProjection
+from projections.tracking import read_tracking
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container, build_releases
 from tests.e2e.conftest import TokenFactory, token_factory
@@ -185,7 +187,7 @@ def test_a_period_released_again_without_new_facts_makes_no_new_release(
 
     # Not even computed again with nothing recorded since: computed, its audit holds the
     # release itself as an earlier version, and an outside walk saw that refuse.
-    def computed_again(period: Period) -> None:
+    def computed_again(period: Period, *_read: Any) -> None:
         raise AssertionError(f"{period} computed again with nothing recorded since")
 
     monkeypatch.setattr(releases, "compute", computed_again)
@@ -195,6 +197,39 @@ def test_a_period_released_again_without_new_facts_makes_no_new_release(
     monkeypatch.setattr(releases, "k", releases.k + 1)
     with pytest.raises(AssertionError, match="computed again"):
         releases.release(PERIOD)
+
+
+def test_facts_recorded_outside_a_released_period_make_no_revision_of_it(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by an outside walk: with a client registered since, a release of the demo's 2025
+    was computed again and refused by its audit (a model of two versions narrowed a cell one
+    version's model held open). A period whose units count as they did is not computed."""
+    (settings, _, http), releases = app
+    first = releases.release(PERIOD)
+    auth = bearer(token_factory(settings)(region="limburg"))
+    _trajectory(http, auth, "limburg", day=120)  # referred in the next quarter
+    client = http.post(
+        "/v1/clients", json={"occurred_at": _at(1), "name": "Jan Peeters"}, headers=auth
+    )
+    assert client.status_code == 201, client.text
+    with releases.read_models.transaction() as tx:
+        tracked = read_tracking(tx, StatisticsProjection.name)
+    assert tracked is not None
+    assert tracked[0] > first.log_position, "the read model moved on since release 1"
+
+    def computed_again(period: Period, *_read: Any) -> None:
+        raise AssertionError(f"{period} computed again while none of its facts changed")
+
+    monkeypatch.setattr(releases, "compute", computed_again)
+    with pytest.raises(NothingChanged):
+        releases.release(PERIOD)
+    # A fact of the period itself is computed (``test_nothing_a_network_reads_changes…``
+    # shows the revision made).
+    _trajectory(http, auth, "limburg", day=3)
+    with pytest.raises(AssertionError, match="computed again"):
+        releases.release(PERIOD)
+    assert [r.number for r in releases.store.releases()] == [1]
 
 
 def test_a_period_is_not_released_before_its_lag_has_passed(app: tuple[App, Releases]) -> None:
@@ -405,8 +440,8 @@ def test_a_year_is_not_saved_beside_a_quarter_another_process_saved_meanwhile(
     years.grid = "years"
     compute = years.compute
 
-    def meanwhile(period: Period) -> Any:
-        found = compute(period)
+    def meanwhile(period: Period, *read: Any) -> Any:
+        found = compute(period, *read)
         if not quarters.store.releases():
             quarters.release(PERIOD)  # the other process saves 2025Q2 during the year's audit
         return found
@@ -429,8 +464,8 @@ def test_a_quarter_saved_meanwhile_by_another_process_is_audited_before_saving(
     compute = releases.compute
     computed: list[Period] = []
 
-    def meanwhile(period: Period) -> Any:
-        found = compute(period)
+    def meanwhile(period: Period, *read: Any) -> Any:
+        found = compute(period, *read)
         computed.append(period)
         if len(computed) == 1:
             other.release(Period(2025, 3))  # saved while this process audits 2025Q2

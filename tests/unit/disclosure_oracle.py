@@ -112,6 +112,7 @@ def ranges(
             groups[key] = group
     period_of = {None: population.period, **{v.number: v.period for v in earlier}}
     held = _laws(rows, period_of, matrix, truth) if laws else []
+    steps = 12 * max(Counter(period_of[number] for number in {n for n, _ in rows}).values())
     found: list[Range] = []
     for i, (number, key) in enumerate(rows):
         if i in fixed or i in at_least:
@@ -124,8 +125,8 @@ def ranges(
         columns = np.hstack(
             [
                 matrix,
-                _types(matrix, twins, rows, groups, where, held),
-                _partner_types(matrix, twins, rows, groups, where, held, period_of),
+                _types(matrix, twins, rows, groups, where, held, steps),
+                _partner_types(matrix, twins, rows, groups, where, held, period_of, steps),
             ]
         )
         eq_rows = sorted(fixed)
@@ -216,6 +217,7 @@ def _types(
     groups: Mapping[CellKey, CellKey],
     where: Mapping[tuple[int | None, CellKey], int],
     laws: Sequence[tuple["_Terms", bool]],
+    steps: int = 12,
 ) -> np.ndarray:
     """The hypothetical unit types of a withheld cell (``twins``: the cell in every version of
     its period): each atom of a twin's outermost group (else all-sectors cell) as if it had
@@ -246,7 +248,7 @@ def _types(
         if lift:
             up = column.copy()
             up[lift] = np.maximum(up[lift], 1.0)
-            raised.append(_completed(up, rows, groups, where, laws))
+            raised.append(_completed(up, rows, groups, where, laws, steps))
         if drop:
             down = column.copy()
             down[sorted(_closed(column, set(drop), rows, groups, where, laws))] = 0.0
@@ -272,7 +274,7 @@ def _types(
             number, key = rows[t]
             own = key._replace(sector=sector)
             alone[_holders(number, own if (number, own) in where else key, groups, where)] = 1.0
-        raised.append(_completed(alone, rows, groups, where, laws))
+        raised.append(_completed(alone, rows, groups, where, laws, steps))
     return np.array(raised + lowered).T
 
 
@@ -302,12 +304,14 @@ def _completed(
     groups: Mapping[CellKey, CellKey],
     where: Mapping[tuple[int | None, CellKey], int],
     laws: Sequence[tuple["_Terms", bool]],
+    steps: int = 12,
 ) -> np.ndarray:
     """``unit`` made to keep every law: while one is broken (the first in the laws' order),
     the first row by (version, key) with a coefficient that mends it is added with its
-    holders; ``unit`` as it was if none mends it within twelve steps."""
+    holders; ``unit`` as it was if none mends it within ``steps`` (twelve for each version of a
+    period: the unit differs in each alike, so it may break the laws of each)."""
     done = unit.copy()
-    for _ in range(12):
+    for _ in range(steps):
         broken = next(
             (
                 (terms, value)
@@ -375,6 +379,7 @@ def _partner_types(
     where: Mapping[tuple[int | None, CellKey], int],
     laws: Sequence[tuple["_Terms", bool]],
     period_of: Mapping[int | None, Period],
+    steps: int = 12,
 ) -> np.ndarray:
     """For every row sharing a law with a twin (but for the twins and what holds them): a
     unit counting in it and its holders only, made to keep the laws (``_completed``); and, if
@@ -400,7 +405,7 @@ def _partner_types(
         alone = np.zeros(matrix.shape[0])
         for q in partner:  # in every version of the period alike
             alone[_holders(rows[q][0], rows[q][1], groups, where)] = 1.0
-        found.append(_completed(alone, rows, groups, where, laws))
+        found.append(_completed(alone, rows, groups, where, laws, steps))
         here, there = rows[twins[0]][1].sector, rows[p][1].sector
         moved = []
         if here == there:
@@ -410,7 +415,7 @@ def _partner_types(
             # A unit is of one sector: it changes sector in every cell, or not at all.
             moved += _resectored(matrix, partner, here, rows, where)
             moved += _resectored(matrix, twins, there, rows, where)
-        found += [_completed(unit, rows, groups, where, laws) for unit in moved]
+        found += [_completed(unit, rows, groups, where, laws, steps) for unit in moved]
     return np.array(found).T if found else np.zeros((matrix.shape[0], 0))
 
 

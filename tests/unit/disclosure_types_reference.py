@@ -14,6 +14,7 @@ from projections.statistics.disclosure import (
     _HYPOTHETICAL_TYPES,
     _Kind,
     _RegionAudit,
+    _versions_of_a_period,
 )
 from projections.statistics.model import ALL_SECTORS, SIZE_PREFIX, CellKey, Period, same_units
 
@@ -72,7 +73,7 @@ def completion(model: _RegionAudit, kind: _Kind) -> _Kind:
     equal, sector_of = model._equal, [row.key.sector for row in model.rows]
     own = {sector_of[r] for r in vector}
     own.discard(ALL_SECTORS)
-    for _ in range(_COMPLETION_STEPS):
+    for _ in range(_COMPLETION_STEPS * _versions_of_a_period(model.rows)):
         broken = min(
             (law for law, v in values.items() if (abs(v) > 1e-9 if equal[law] else v < -1e-9)),
             default=None,

@@ -1,11 +1,13 @@
 """Property: whatever the population, no withheld cell of this release or an earlier version
 can be narrowed below its protection interval by everything published (issue #12, Done when)."""
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections.statistics.disclosure import AuditFailed, protect, size_floors
+from projections.statistics.disclosure import AuditFailed, audit, protect, size_floors
 from projections.statistics.model import (
     ALL_SECTORS,
     CellKey,
@@ -99,13 +101,25 @@ def releases(draw: st.DrawFn) -> tuple[Population, list[Population]]:
     )
 
 
-def published(population: Population, number: int, protected: Protected) -> PublishedVersion:
+def published(
+    population: Population, number: int, protected: Protected, laws: bool = True
+) -> PublishedVersion:
+    """As the release store reads a release back: with its k and whether it held the laws, so
+    that a revision says again the regions whose units count as they did (``carried``)."""
     return PublishedVersion(
         number,
         population.period,
         population.contributions,
         published_counts(protected),
         size_floors(protected.cells, K),
+        laws=laws,
+        k=K,
+        withheld=frozenset(c.key for c in protected.cells if c.kind == "count" and c.value is None),
+        quartiles={
+            (c.key, c.quantile): c.value
+            for c in protected.cells
+            if c.kind == "quantile" and c.quantile is not None and c.value is not None
+        },
     )
 
 
@@ -126,7 +140,14 @@ def test_no_withheld_cell_is_narrowed_across_tables_and_versions(
             # Refused only if withholding every cell of this release would not do either.
             assert not all(r.keeps_interval(K) for r in ranges(population, {}, earlier, laws=laws))
             return
-        earlier.append(published(population, number, protected))
+        earlier.append(published(population, number, protected, laws))
+    # A region said again as the year's earlier version said it (its units count as then):
+    # the same numbers; the oracle below holds it with every version all the same.
+    said_before = earlier[-2]
+    for region in protected.carried:
+        assert {k: v for k, v in earlier[-1].published.items() if k.region == region} == {
+            k: v for k, v in said_before.published.items() if k.region == region
+        }
     # What the released quartiles say of their sizes is in the oracle's programme too.
     floors = size_floors(protected.cells, K)
     narrowed = [
@@ -135,3 +156,113 @@ def test_no_withheld_cell_is_narrowed_across_tables_and_versions(
         if not r.keeps_interval(K)
     ]
     assert narrowed == []
+
+
+def _region_units(
+    region: str, size: int, late: int = 0
+) -> tuple[dict[str, dict[CellKey, int]], dict[CellKey, list[int]]]:
+    """``size`` trajectories of one region and sector: every one referred, two in three
+    accepted (with their days to acceptance), one in five of those blocked for a waiting list;
+    ``late`` more of them accepted (a fact recorded after the first release)."""
+    units: dict[str, dict[CellKey, int]] = {}
+    days: dict[CellKey, list[int]] = {}
+    for i in range(size):
+        categories = ["referrals"]
+        if i % 3 != 0 or (i < late * 3 and i % 3 == 0):
+            categories.append("accepted")
+            if i % 5 == 0:
+                categories += ["blocked", "blocked/waiting_list"]
+        cells = {
+            CellKey("blocks" if "/" in c else "flow", region, where, c): 1
+            for c in categories
+            for where in ("s0", ALL_SECTORS)
+        }
+        if "accepted" in categories:
+            for where in ("s0", ALL_SECTORS):
+                quantile = CellKey("flow", region, where, "days_to_acceptance")
+                days.setdefault(quantile, []).append(7 * (i % 9))
+                cells[quantile_size(quantile)] = 1
+        units[f"{region}-{i}"] = cells
+    return units, days
+
+
+def _population(regions: dict[str, int], sectors: int = 1) -> Population:
+    """Two regions of 40 trajectories; ``regions``: how many were accepted late in each."""
+    units: dict[str, dict[CellKey, int]] = {}
+    days: dict[CellKey, list[int]] = {}
+    for region, late in regions.items():
+        found, durations = _region_units(region, 40, late)
+        units.update(found)
+        days.update(durations)
+    quantiles = {key: QuantileCell(key, tuple(values)) for key, values in days.items()}
+    return Population(Period(2026), units, counts(len(regions), sectors), quantiles, {})
+
+
+def test_a_revision_says_again_the_regions_where_no_unit_changed_and_audits_the_rest() -> None:
+    """Found by an outside walk: a revision was refused where nothing in a region had changed
+    (the audit's model of two versions of the same units narrowed a cell the model of one held
+    open). A region whose units count as in the latest version is said again as it was: the
+    same numbers and quartiles, in no programme; the region with the late fact is protected
+    against the earlier version as before, and the oracle finds nothing narrowed across both."""
+    first = _population({"r0": 0, "r1": 0})
+    protected = protect(first, K)
+    version = published(first, 1, protected, laws=True)
+    assert any(at[0].region == "r1" for at in version.quartiles or {})  # (some published)
+    late = _population({"r0": 2, "r1": 0})
+    revision = protect(late, K, [version])
+    assert revision.carried == ("r1",)
+    said = published_counts(revision)
+    assert {key: v for key, v in said.items() if key.region == "r1"} == {
+        key: v for key, v in version.published.items() if key.region == "r1"
+    }
+    assert {
+        (c.key, c.quantile): c.value
+        for c in revision.cells
+        if c.kind == "quantile" and c.value is not None and c.key.region == "r1"
+    } == {at: v for at, v in (version.quartiles or {}).items() if at[0].region == "r1"}
+    assert {f.key.region for f in revision.audit} == {"r0"}, "r1 is in no programme"
+    assert said[CellKey("flow", "r0", ALL_SECTORS, "accepted")] != version.published.get(
+        CellKey("flow", "r0", ALL_SECTORS, "accepted")
+    )
+    floors = size_floors(revision.cells, K)
+    assert [r for r in ranges(late, said, [version], floors) if not r.keeps_interval(K)] == []
+
+    # The check audits a region again where the release says there other than the version.
+    withheld = [key for key in late.counts if key not in said]
+    checked = audit(late, said, withheld, K, [version], floors=floors)
+    assert not [f for f in checked if f.key.region == "r1"]
+    hidden = next(key for key in withheld if key.region == "r1")
+    shown = {**said, hidden: late.values()[hidden]}
+    rest = [key for key in withheld if key != hidden]
+    assert any(f.key.region == "r1" for f in audit(late, shown, rest, K, [version], floors=floors))
+    # Nor is a region said again under another k or rule set, with other quartiles, or in a
+    # table with a cell it did not show (a sector more: shown withheld, it would be unaudited).
+    moved = {at: v + 7 for at, v in (version.quartiles or {}).items()}
+    for other in (
+        dataclasses.replace(version, k=K + 1),
+        dataclasses.replace(version, laws=False),
+        dataclasses.replace(version, quartiles=moved),
+    ):
+        assert protect(late, K, [other]).carried == ()
+    with pytest.raises(AuditFailed, match="/s1/referrals"):  # (audited: an empty sector is 0)
+        protect(_population({"r0": 0, "r1": 0}, sectors=2), K, [version])
+
+
+def test_a_unit_counting_in_three_regions_leaves_none_of_them_alone() -> None:
+    from projections.statistics.disclosure import _by_lone_region
+    from projections.statistics.model import PackedContributions
+
+    def cell(region: str) -> CellKey:
+        return CellKey("flow", region, ALL_SECTORS, "referrals")
+
+    packed = PackedContributions.of(
+        {
+            "u1": {cell("a"): 1, cell("b"): 1, cell("c"): 1},
+            "u2": {cell("b"): 1},
+            "u3": {cell("d"): 1},
+            "u4": {},
+        }
+    )
+    assert {region: list(units) for region, units in _by_lone_region(packed).items()} == {
+        "d": ["u3"]
+    }

@@ -86,6 +86,29 @@ def test_regions_joined_read_as_one_mapping_like_dict_update() -> None:
     assert {u: {k: a for k, a in c.items() if a} for u, c in twice.items()} == expected
 
 
+def test_contributions_say_the_same_whatever_their_order_and_zero_amounts() -> None:
+    """What decides that a period counts as its latest release did (no revision computed)."""
+    packed = PackedContributions.of(CONTRIBUTIONS)
+    reordered = {
+        "u0": {FLOW: 3, WAITING: 1},
+        "u1": {WAITING: 2, FLOW: 1, BLOCKED: 1},
+        "u2": {FLOW: 1},  # (its zero for BLOCKED left out, and u3, counting in nothing)
+    }
+    stored = _unpack_contributions(_pack_contributions(reordered))
+    assert packed.says_the_same_as(stored)
+    assert stored.says_the_same_as(packed)
+    differing = [
+        {**reordered, "u2": {FLOW: 2}},  # an amount
+        {**reordered, "u2": {BLOCKED: 1}},  # a cell
+        {**reordered, "u9": {FLOW: 1}},  # one more unit
+        {u: c for u, c in reordered.items() if u != "u0"},  # one unit fewer
+        {**{u: c for u, c in reordered.items() if u != "u2"}, "u7": {FLOW: 1}},  # another id
+    ]
+    for other in differing:
+        assert not packed.says_the_same_as(PackedContributions.of(other)), other
+        assert not PackedContributions.of(other).says_the_same_as(packed), other
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=SLOW_OK, derandomize=True)
 @given(releases())
 def test_the_audit_decides_the_same_from_contributions_read_back_from_the_store(

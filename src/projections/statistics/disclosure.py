@@ -83,6 +83,12 @@ model is built once and re-solved per withheld cell with a new objective. The ba
 feasible under a change of objective and when a constraint is dropped, so HiGHS's primal simplex
 warm-starts. (At 100,000 trajectories a region has about 6,400 atoms and a year's release still
 takes many minutes under the laws: README, "Statistics for learning networks".)
+
+A revision **says again** the regions where no unit counts otherwise than in the latest earlier
+version of its period (:func:`_carried`): that version's numbers and withheld cells, which tell
+a reader nothing new, in no programme. Only the regions with late facts are protected and
+audited against every earlier version; :func:`audit` leaves a region out only where the release
+publishes there just what that version did.
 """
 
 import math
@@ -90,7 +96,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -104,6 +110,7 @@ import numpy.typing as npt
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from projections.statistics.dynamics import DYNAMICS
 from projections.statistics.laws import Laws
 from projections.statistics.model import (
     ALL_SECTORS,
@@ -323,6 +330,12 @@ class _Row:
 
 #: A unit type: the rows it counts in and its amount in each.
 _Kind = tuple[tuple[int, float], ...]
+
+
+def _versions_of_a_period(rows: Iterable[_Row]) -> int:
+    """The most versions (releases, this one included) of one period among ``rows``."""
+    versions = {(row.period, row.release) for row in rows}
+    return max(Counter(period for period, _ in versions).values(), default=1)
 
 
 def _amounts(kinds: Sequence[_Kind], rows: int) -> sparse.csc_matrix:
@@ -611,6 +624,11 @@ class _RegionAudit:
             [_THIS_RELEASE if row.release is None else row.release for row in rows], dtype=np.int64
         )
         self._atom_sector_codes: dict[int | None, npt.NDArray[np.int64]] = {}
+        #: The most versions of one period among its rows: a hypothetical type differs in
+        #: every version of its cell's period alike, so it may break the laws of each, and
+        #: :meth:`_mended` takes as many steps for each as for one (a revision's types were
+        #: left broken half-way, and the audit narrowed cells a first release held open).
+        self._versions = _versions_of_a_period(rows)
         #: (row, whole) → its hypothetical unit types: the rarest ``_HYPOTHETICAL_TYPES`` of
         #: each kind, or (``whole``) every one of them.
         self._phantoms: dict[tuple[int, bool], list[tuple[tuple[int, float], ...]]] = {}
@@ -958,7 +976,8 @@ class _RegionAudit:
         once. A unit is of one sector: it is mended in its own sector's rows (or the
         region's); a unit counting in the region's rows only is of the first sector that
         mends it. A type stays as it is if no row mends it within ``_COMPLETION_STEPS``
-        steps. Every type is a row of dense arrays, all mended step by step together."""
+        steps for each version of the model's rows. Every type is a row of dense arrays, all
+        mended step by step together."""
         law_rows, law_coefs, holders = self._mending()
         sector = self._sector_codes
         sectors = len(self._sector_names)
@@ -975,7 +994,7 @@ class _RegionAudit:
             own[:, c] = present[:, sector == c].any(axis=1)
         done = np.zeros(types.width, dtype=bool)
         active = np.arange(types.width)
-        for _ in range(_COMPLETION_STEPS):
+        for _ in range(_COMPLETION_STEPS * self._versions):
             value = laws[active]
             broken = np.where(self._law_equal, np.abs(value) > 1e-9, value < -1e-9)
             mending = broken.any(axis=1)
@@ -2364,6 +2383,116 @@ def _build(
     return [plan.build() for plan in _plans(population, published, withheld, earlier, floors, laws)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Carried:
+    """The regions a revision publishes as the latest earlier version of its period did
+    (:func:`_carried`): that version's number, its published counts there and its quartiles'
+    sizes there (``PublishedVersion.floors``)."""
+
+    version: int | None = None
+    regions: frozenset[str] = frozenset()
+    published: Mapping[CellKey, int] = field(default_factory=dict)
+    floors: Mapping[CellKey, int] = field(default_factory=dict)
+
+    def only(self, regions: Collection[str]) -> "_Carried":
+        return _Carried(
+            self.version,
+            frozenset(regions) & self.regions,
+            {key: v for key, v in self.published.items() if key.region in regions},
+            {key: f for key, f in self.floors.items() if key.region in regions},
+        )
+
+
+def _carried(
+    population: Population, earlier: Sequence[PublishedVersion], k: int, laws: bool
+) -> _Carried:
+    """The regions where a revision says again what the latest earlier version of its period
+    says: each region whose units all count in it alone, in this release and in that version,
+    and count in it as they did then (late facts elsewhere, or none), under the same k and
+    laws, where that version's published counts are this release's numbers and its quartiles'
+    sizes are what this release's quartiles say where it published its cells' quartiles.
+
+    Published so, such a region tells a reader nothing the earlier versions did not (its
+    numbers are that version's, which was audited against every one before it), so its cells
+    need no programme — and get none: a model of two versions of the same units can narrow
+    a cell that the model of one version held open (its hypothetical types must change both
+    versions alike, and a withheld cell of the process map is in no stored version), which
+    refused revisions where nothing in a region had changed. Regions with a late fact are
+    protected and audited against every earlier version as before."""
+    same_period = [v for v in earlier if v.period == population.period]
+    if not same_period:
+        return _Carried()
+    latest = max(same_period, key=lambda v: v.number)
+    if latest.k != k or latest.laws != laws or latest.withheld is None or latest.quartiles is None:
+        return _Carried(latest.number)
+    now = _by_lone_region(PackedContributions.of(population.contributions))
+    then = _by_lone_region(PackedContributions.of(latest.contributions))
+    values = population.values()
+    primary = primary_suppression(population, k)
+    # The quartiles of each cell whose quartiles that version published (its ``floors``).
+    quartiles = {
+        (cell.key, cell.quantile): cell.value
+        for key in population.quantiles
+        if quantile_size(key) in latest.floors
+        for cell in released_quantiles(population.quantiles[key], k)
+        if cell.value is not None and cell.quantile is not None
+    }
+    carried: set[str] = set()
+    for region in sorted({key.region for key in population.counts}):
+        units, units_then = now.get(region), then.get(region)
+        if units is None or units_then is None or not units.says_the_same_as(units_then):
+            continue  # (a unit counting in another region too is in neither)
+        published = {key: v for key, v in latest.published.items() if key.region == region}
+        if any(
+            key not in population.counts or values[key] != v or key in primary
+            for key, v in published.items()
+        ):
+            continue
+        # The same table: every count cell it showed (published or withheld), no other (a new
+        # cell would be shown withheld, unaudited); a withheld cell of the process map is
+        # shown by neither.
+        shown = {
+            key
+            for key in population.counts
+            if key.region == region and (key.table != DYNAMICS or key in published)
+        }
+        if shown != {key for key in [*published, *latest.withheld] if key.region == region}:
+            continue
+        # Its quartiles as it published them: the same values, of the same cells.
+        if {at: v for at, v in quartiles.items() if at[0].region == region} != {
+            at: v for at, v in latest.quartiles.items() if at[0].region == region
+        }:
+            continue
+        carried.add(region)
+    return _Carried(latest.number, frozenset(carried), latest.published, latest.floors).only(
+        carried
+    )
+
+
+def _by_lone_region(packed: PackedContributions) -> dict[str, PackedContributions]:
+    """The units of each region that count in no other, by region; a region with a unit
+    counting in another too is left out."""
+    names = sorted({key.region for key in packed.cell_keys})
+    place = {name: i for i, name in enumerate(names)}
+    of_key = np.array([place[key.region] for key in packed.cell_keys], dtype=np.int64)
+    sizes = np.diff(packed.offsets)
+    counting = np.flatnonzero(sizes > 0)
+    if not counting.size:
+        return {}
+    regions = of_key[packed.cells] if packed.cells.size else np.empty(0, np.int64)
+    starts = packed.offsets[counting]
+    lowest = np.minimum.reduceat(regions, starts)
+    highest = np.maximum.reduceat(regions, starts)
+    # Every region a crossing unit counts in (not only its lowest and highest).
+    crossing_entries = np.repeat(lowest != highest, sizes[counting])
+    crossing = set(np.unique(regions[crossing_entries]).tolist())
+    return {
+        name: packed.subset(counting[lowest == i])
+        for i, name in enumerate(names)
+        if i not in crossing and np.any(lowest == i)
+    }
+
+
 def _plans(
     population: Population,
     published: Mapping[CellKey, int],
@@ -2859,6 +2988,15 @@ def protect(
     solutions: dict[tuple[str, ...], Solutions] = {}
     findings: list[AuditedCell] = []
     plans = _plans(population, published, primary, earlier, size_floors(quartiles, k), laws)
+    plans, carried = _without_carried(plans, _carried(population, earlier, k, laws))
+    # A region said again as the latest version said it: what it withheld, withheld again;
+    # the quartiles of its cells where it published theirs (their sizes, ``floors``).
+    for key in population.counts:
+        if key.region in carried.regions and key not in primary and key not in carried.published:
+            secondary.add(key)
+    for cell in quartiles:
+        if cell.key.region in carried.regions and quantile_size(cell.key) not in carried.floors:
+            secondary.add(quantile_size(cell.key))
     done_parts = _each_part(plans, partial(_protect_part, k), progress, processes)
     for plan, done in zip(plans, done_parts, strict=True):
         findings.extend(done.findings)
@@ -2885,7 +3023,23 @@ def protect(
         else:
             share = round(values[rate.numerator] / values[rate.denominator], 2)
             cells.append(ReleasedCell(key, "rate", share))
-    return Protected(tuple(cells), tuple(sorted(findings, key=_order)), solutions)
+    return Protected(
+        tuple(cells), tuple(sorted(findings, key=_order)), solutions, tuple(sorted(carried.regions))
+    )
+
+
+def _without_carried(
+    plans: list["_PartPlan"], carried: _Carried
+) -> tuple[list["_PartPlan"], _Carried]:
+    """The parts left to protect or audit, and what is carried: the parts whose every region
+    is (a part ties regions whose units count in both; none of its regions is then)."""
+    kept, dropped = [], set()
+    for plan in plans:
+        if set(plan.regions) <= carried.regions:
+            dropped |= set(plan.regions)
+        else:
+            kept.append(plan)
+    return kept, carried.only(dropped)
 
 
 def audit(
@@ -2929,7 +3083,24 @@ def audit(
     ``processes``: as for :func:`protect`.
     """
     check_k(k)
-    plans = _plans(population, published, withheld, earlier, floors or {}, laws)
+    floors = floors or {}
+    plans = _plans(population, published, withheld, earlier, floors, laws)
+    carried = _carried(population, earlier, k, laws)
+    # A region is not audited again only where this release publishes there just what the
+    # latest version did: its counts, and quartiles saying as much of their sizes.
+    plans, _ = _without_carried(
+        plans,
+        carried.only(
+            [
+                region
+                for region in carried.regions
+                if {key: v for key, v in published.items() if key.region == region}
+                == carried.only([region]).published
+                and {key: f for key, f in floors.items() if key.region == region}
+                == carried.only([region]).floors
+            ]
+        ),
+    )
     work = partial(_audit_part, k, exact, solutions or {})
     findings = [
         finding for found in _each_part(plans, work, progress, processes) for finding in found

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:  # numpy is loaded by the first packing, not by reading a release
     import numpy as np
@@ -325,6 +325,37 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
             np.concatenate(amounts) if amounts else np.empty(0, np.int64),
         )
 
+    def says_the_same_as(self, other: "PackedContributions") -> bool:
+        """Whether both give every unit the same amounts in the same cells, in whatever order
+        they hold units and cells (an amount of zero, and a unit counting in nothing, are no
+        contribution). Worked out on the arrays: a large year holds a hundred thousand units."""
+        import numpy as np
+
+        mine, theirs = self._entries(), other._entries()
+        if mine.shape != theirs.shape:
+            return False
+        units = {u: i for i, u in enumerate(sorted({*self.units, *other.units}))}
+        keys = {k: i for i, k in enumerate(sorted({*self.cell_keys, *other.cell_keys}))}
+
+        def table(packed: "PackedContributions", found: "npt.NDArray[np.int64]") -> Any:
+            found = found.copy()
+            found[:, 0] = np.array([units[u] for u in packed.units], dtype=np.int64)[found[:, 0]]
+            found[:, 1] = np.array([keys[k] for k in packed.cell_keys], dtype=np.int64)[found[:, 1]]
+            return found[np.lexsort((found[:, 1], found[:, 0]))]
+
+        return bool(np.array_equal(table(self, mine), table(other, theirs)))
+
+    def _entries(self) -> "npt.NDArray[np.int64]":
+        """Every non-zero contribution as a row: its unit's position, its cell's, its amount."""
+        import numpy as np
+
+        counted = self.amounts != 0
+        unit = np.repeat(np.arange(len(self.units)), np.diff(self.offsets))[counted]
+        return np.stack(
+            [unit, self.cells[counted].astype(np.int64), self.amounts[counted].astype(np.int64)],
+            axis=1,
+        )
+
     def subset(self, chosen: "npt.NDArray[np.int64]") -> "PackedContributions":
         """The units at positions ``chosen`` (in that order), with their cells."""
         import numpy as np
@@ -503,6 +534,13 @@ class PublishedVersion:
     #: before them may have withheld cells the laws show its own published cells narrow
     #: already: a later release of its year only must not narrow them further.
     laws: bool = True
+    #: Its k, the count cells it shows withheld (a withheld cell of the process map is not
+    #: shown: ``dynamics.hidden``) and its released quartiles' values by (cell, quantile): what
+    #: a revision must match to say a region again as it was (``disclosure._carried``). None
+    #: where not known: a region of it is then never said again.
+    k: int | None = None
+    withheld: frozenset[CellKey] | None = None
+    quartiles: Mapping[tuple[CellKey, float], float] | None = None
 
 
 #: Why a cell was withheld. Each table says which rule withheld what.
@@ -604,6 +642,9 @@ class Protected:
     cells: tuple[ReleasedCell, ...]
     audit: tuple[AuditedCell, ...]
     solutions: Mapping[tuple[str, ...], Solutions] = field(default_factory=dict, compare=False)
+    #: The regions a revision says again as the latest earlier version of its period said
+    #: them, their units counting as then (``disclosure._carried``): in no programme.
+    carried: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:

@@ -336,19 +336,26 @@ class Releases:
         packed = PackedContributions.of(population.contributions)
         return dataclasses.replace(population, contributions=packed), position
 
-    def compute(self, period: Period) -> tuple[Population, Protected, int, list[int], bool]:
+    def compute(
+        self,
+        period: Period,
+        counted: tuple[Population, int] | None = None,
+        earlier: Sequence[PublishedVersion] | None = None,
+    ) -> tuple[Population, Protected, int, list[int], bool]:
         """The period's population, disclosure control over it and every earlier version of an
         period of the same year, the log position it reflects, the earlier releases audited, and
         whether the audit held the laws: where ``laws`` says so, or where an earlier release of
         the year did (once a year's releases hold them, turning the setting off does not let a
-        later one publish what they would narrow)."""
+        later one publish what they would narrow). ``counted`` and ``earlier``: the population
+        and the earlier versions, where the caller read them already."""
         # Imported here: it loads HiGHS, SciPy and numpy (36 MiB with the packing's numpy),
         # which a process that only reads releases (the API) never needs (issue #22).
         from projections.statistics import disclosure
 
-        population, position = self.population(period)
-        earlier = self.store.published_versions(period.audited_with())
-        laws = self.laws or any(version.laws for version in earlier)
+        population, position = self.population(period) if counted is None else counted
+        if earlier is None:
+            earlier = self.store.published_versions(period.audited_with())
+        laws = self._laws_held(earlier)
         started = time.monotonic()
         with _refused_on_failure(period, "; the earlier releases stand"):
             protected = disclosure.protect(
@@ -366,6 +373,7 @@ class Releases:
             period=str(period),
             rule_set=self.rule_set(laws),
             earlier_versions=len(earlier),
+            regions_said_again=len(protected.carried),
             withheld_counts=len(protected.audit),
             # Cut to what earlier releases made without the laws leave (``settle``).
             narrowed_before=_narrowed_before(protected),
@@ -376,6 +384,7 @@ class Releases:
         protected = Protected(
             (*protected.cells, *dynamics.relative_risks(protected.cells, self.k)),
             protected.audit,
+            carried=protected.carried,
         )
         if not protected.passed:
             raise ReleaseRefused(
@@ -456,7 +465,11 @@ class Releases:
             latest = next(iter(self.store.releases(period)), None)
             if latest is not None and self._unchanged_since(period, latest):
                 raise NothingChanged(latest)
-            population, protected, position, audited, laws = self.compute(period)
+            counted = self.population(period)
+            earlier = self.store.published_versions(period.audited_with())
+            if latest is not None and self._counts_as_before(latest, counted[0], earlier):
+                raise NothingChanged(latest)
+            population, protected, position, audited, laws = self.compute(period, counted, earlier)
             if not any(population.contributions.values()):
                 raise EmptyPeriod(f"{period} holds no trajectory: there is nothing to release")
             summaries, rows = _summaries(population, protected)
@@ -483,6 +496,7 @@ class Releases:
                     earlier_versions=audited,
                     narrowest_margin=_narrowest(protected),
                     narrowed_before=_narrowed_before(protected),
+                    said_again=list(protected.carried) if latest is not None else None,
                 ),
             )
             try:
@@ -520,18 +534,82 @@ class Releases:
         organisation register's kinds come with events too, which move the position.)"""
         with self.read_models.transaction() as tx:
             tracked = read_tracking(tx, StatisticsProjection.name)
-        if (
-            tracked is None
-            or tracked != (latest.log_position, StatisticsProjection(self.policy).version)
-            or latest.k != self.k
-            or latest.deadline_policies != policy_fingerprints(self.policy, latest.regions)
+        if tracked is None or tracked != (
+            latest.log_position,
+            StatisticsProjection(self.policy).version,
         ):
             return False
-        # (As ``compute`` decides it; the earlier versions are read only once all else holds.)
-        laws = self.laws or any(
-            version.laws for version in self.store.published_versions(period.audited_with())
+        # (The earlier versions are read only once all else holds.)
+        return self._same_rules(
+            latest, lambda: self.store.published_versions(period.audited_with())
         )
-        return latest.rule_set == self.rule_set(laws)
+
+    def _same_rules(
+        self, latest: ReleaseDescription, earlier: Callable[[], Sequence[PublishedVersion]]
+    ) -> bool:
+        """Whether a release now is made under ``latest``'s rules: its k, deadline policies
+        and rule set (the laws as ``compute`` decides them, from the ``earlier`` versions)."""
+        if latest.k != self.k or latest.deadline_policies != policy_fingerprints(
+            self.policy, latest.regions
+        ):
+            return False
+        return latest.rule_set == self.rule_set(self._laws_held(earlier()))
+
+    def _laws_held(self, earlier: Sequence[PublishedVersion]) -> bool:
+        return self.laws or any(version.laws for version in earlier)
+
+    def _counts_as_before(
+        self,
+        latest: ReleaseDescription,
+        population: Population,
+        earlier: Sequence[PublishedVersion],
+    ) -> bool:
+        """Whether ``population`` is what ``latest`` was computed from, as far as a release
+        says: every unit counting in the same cells by the same amounts, the tables of the same
+        shape and every quartile ``latest`` published rounding to what it said, under the same
+        rules. Facts recorded since, outside the period (another year's, a client registered),
+        then change no published number, and the period is not computed again: computed, its
+        audit holds ``latest`` as an earlier version of every cell, and a model of two
+        versions can narrow a cell that the model of one held open (found by an outside walk:
+        a revision of an unchanged year refused, README "Revisions"). A quartile ``latest``
+        withheld is not compared (the store keeps no value of it), so a late duration that
+        would let one through waits for the next fact that changes a count."""
+        from projections.statistics.disclosure import released_quantiles  # (see ``compute``)
+
+        version = max(
+            (v for v in earlier if str(v.period) == latest.period),
+            key=lambda v: v.number,
+            default=None,
+        )
+        if (
+            version is None
+            or version.number != latest.number  # (one saved since ``latest`` was read)
+            or not self._same_rules(latest, lambda: earlier)
+        ):
+            return False
+        before = PackedContributions.of(version.contributions)
+        if not PackedContributions.of(population.contributions).says_the_same_as(before):
+            return False
+        stored = {
+            (table.name, region, row.sector, row.category, row.kind, row.quantile): row.value
+            for table in latest.tables
+            for region, rows in self.store.cells(latest.number, table.name).items()
+            for row in rows
+            if row.kind != "rate"  # (from the counts, as the counts are)
+        }
+        now: dict[tuple[str, str, str, str, str, float | None], float | None] = {
+            (*key, "count", None): None for key in population.counts
+        }
+        for key in population.quantiles:
+            for cell in released_quantiles(population.quantiles[key], self.k):
+                now[(*key, "quantile", cell.quantile)] = cell.value
+        # (A withheld cell of the dynamics is not stored: ``dynamics.hidden``.)
+        shown = {w for w in now if w[0] != dynamics.DYNAMICS or w in stored}
+        return shown == stored.keys() and all(
+            now[where] == value
+            for where, value in stored.items()
+            if where[4] == "quantile" and value is not None
+        )
 
     def _same_cells(
         self,

@@ -77,6 +77,11 @@ class AuditSummary(msgspec.Struct, frozen=True):
     #: ``disclosure._RegionAudit.settle``). None in a release saved before this field: not
     #: recorded (0 for every one of rule sets 1 and 2; one of rule set 3 may have cut some).
     narrowed_before: int | None = None
+    #: The regions a revision publishes as the release it revises did, none of their units
+    #: counting otherwise since (late facts fell elsewhere): the same numbers, which tell
+    #: nothing new, so in no programme of this audit (``disclosure._carried``). None in a
+    #: first release, and in one saved before this field.
+    said_again: list[str] | None = None
 
 
 class ReleaseDescription(msgspec.Struct, frozen=True):
@@ -396,6 +401,7 @@ class ReleaseStore:
                 )
             )
             published: dict[CellKey, int] = {}
+            withheld: set[CellKey] = set()
             quartiles: list[ReleasedCell] = []
             for table, region, blob in self._read(
                 f"SELECT table_name, region, cells FROM {_TABLES} WHERE number = ?", (number,)
@@ -404,6 +410,8 @@ class ReleaseStore:
                     key = CellKey(table, region, row.sector, row.category)
                     if row.kind == "count" and row.value is not None:
                         published[key] = int(row.value)
+                    elif row.kind == "count":
+                        withheld.add(key)
                     elif row.kind == "quantile" and row.value is not None:
                         quartiles.append(
                             ReleasedCell(key, "quantile", row.value, None, row.quantile)
@@ -417,6 +425,13 @@ class ReleaseStore:
                     published=published,
                     floors={} if said.rule_set in _UNSIZED else size_floors(quartiles, said.k),
                     laws=said.rule_set not in _WITHOUT_LAWS,
+                    k=said.k,
+                    withheld=frozenset(withheld),
+                    quartiles={
+                        (cell.key, cell.quantile): cell.value
+                        for cell in quartiles
+                        if cell.quantile is not None and cell.value is not None
+                    },
                 )
             )
         return versions
