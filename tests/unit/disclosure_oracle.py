@@ -167,13 +167,39 @@ def ranges(
             for j in alike:
                 if terms.get(j, 0.0) < 0 and j not in at_least:
                     # Only where what bounds it is published: a law's withheld bound (a sum
-                    # of withheld reasons) is nothing a reader is told.
+                    # of withheld reasons) is nothing a reader is told; in a revision, or its
+                    # cell published in an earlier version of the period, of the same units.
                     over = {h: c for h, c in terms.items() if c > 0}
-                    if all(h in fixed and h not in at_least and h not in alike for h in over):
+                    if all(_told(h, alike, rows, fixed, at_least, matrix, period_of) for h in over):
                         caps.append(sum(c * float(truth[h]) for h, c in over.items()) / -terms[j])
         cap = min(caps, default=float("inf"))
         found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1], cap))
     return found
+
+
+def _told(
+    h: int,
+    alike: Sequence[int],
+    rows: Sequence[tuple[int | None, CellKey]],
+    fixed: Mapping[int, float],
+    at_least: Mapping[int, int],
+    matrix: np.ndarray,
+    period_of: Mapping[int | None, Period],
+) -> bool:
+    """Whether a reader is told row ``h`` as a law's bound: published, or its cell published in
+    another version of the same period and counted by the same atoms by the same amounts."""
+    if h in at_least or h in alike:
+        return False
+    number, key = rows[h]
+    return h in fixed or any(
+        other != number
+        and cell == key
+        and period_of[other] == period_of[number]
+        and g in fixed
+        and g not in at_least
+        and np.array_equal(matrix[g], matrix[h])
+        for g, (other, cell) in enumerate(rows)
+    )
 
 
 class _Terms(dict[int, float]):

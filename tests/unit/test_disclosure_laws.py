@@ -373,6 +373,51 @@ def test_a_blocked_count_is_not_capped_at_the_sum_of_its_withheld_reasons() -> N
         assert not reader.keeps_interval(K)
 
 
+def test_in_a_revision_a_bound_published_before_for_the_same_units_caps_the_interval() -> None:
+    """Release 1 published the region's reasons (10 waiting lists, 10 funding) and a revision
+    withholds them: the same trajectories count in them, so a reader still knows them, and the
+    revision's withheld 20 blocked need not be protected above their sum, as in release 1. (A
+    revision refused so on the demo: a node published before held its edge down, and the edge
+    counted as narrowed by the earlier release.) Where a late fact changed who counts in a
+    reason, the reader is told no bound of this release's blocked, and the cap is gone."""
+    active = partial(CellKey, "flow", "r", ALL_SECTORS)
+    blocked = partial(CellKey, "blocks", "r", ALL_SECTORS)
+    reasons = [blocked(f"reason:{r}") for r in ("waiting_list", "funding")]
+
+    def units(late: bool) -> dict[str, dict[CellKey, int]]:
+        found = {}
+        for i in range(40):
+            cells = {active("active"): 1}
+            if i < 20:
+                reason = reasons[0] if i < 10 or (late and i == 10) else reasons[1]
+                cells |= {blocked("blocked"): 1, reason: 1}
+            found[f"u{i}"] = cells
+        return found
+
+    counts = [CountCell(active("active")), CountCell(blocked("blocked"), active("active"))]
+    counts += [CountCell(reason, blocked("blocked")) for reason in reasons]
+    for late, cap in ((False, 20), (True, 26)):
+        subject = population(units(late), counts)
+        before = PublishedVersion(
+            1, YEAR, units(False), {active("active"): 40, reasons[0]: 10, reasons[1]: 10}
+        )
+        published = {active("active"): 40}
+        withheld = [key for key in subject.counts if key not in published]
+        finding = next(
+            f
+            for f in audit(subject, published, withheld, K, [before], laws=True)
+            if f.key == blocked("blocked") and f.release is None
+        )
+        reader = next(
+            r
+            for r in ranges(subject, published, [before], laws=True)
+            if r.key == blocked("blocked") and r.release is None
+        )
+        assert finding.needed_high == cap
+        assert min(reader.cap, 26) == cap  # (the oracle caps it alike)
+        assert finding.protected == reader.keeps_interval(K)
+
+
 # --- a year begun before the laws ----------------------------------------------------------------
 
 

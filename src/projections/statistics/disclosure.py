@@ -1604,21 +1604,41 @@ class _RegionAudit:
                 continue
             for law, c in self._in_laws.get(t, ()):
                 bound = self._law_coefs[law]
-                over = [j for j, b in bound.items() if b > 0]
-                if c < 0 and all(
-                    self.rows[j].published and self.rows[j].floor is None and j not in alike
-                    for j in over
-                ):
+                told = {j: self._told(j, alike) for j, b in bound.items() if b > 0}
+                if c < 0 and all(value is not None for value in told.values()):
                     # What the law's published terms allow it at most, those taking it down at
                     # 0 (a withheld bound, a sum of withheld reasons, would hide the interval).
                     holders.append(
-                        sum(b * self.rows[j].value for j, b in bound.items() if b > 0) / -c
+                        sum(bound[j] * float(value or 0) for j, value in told.items()) / -c
                     )
         high = min([high, *holders])
         if r in self._settled:
             floor, cap = self._settled[r]
             low, high = max(low, floor), min(high, cap)
         return low, high
+
+    def _told(self, j: int, alike: Sequence[int]) -> int | None:
+        """Row ``j``'s value where a reader is told it as a law's bound (:meth:`needed`): ``j``
+        published, or, withheld in a revision, its cell published in an earlier version of the
+        period and counted by the same units by the same amounts (the same atoms: every type
+        differs in all versions of the period alike, so the model holds both at one number, as
+        the reader does). None otherwise, and for a row of ``alike`` or a quantile's size."""
+        row = self.rows[j]
+        if row.floor is not None or j in alike:
+            return None
+        if row.published:
+            return row.value
+        for twin in self._twins[(row.period, same_units(row.key))]:
+            other = self.rows[twin]
+            if (
+                other.key == row.key
+                and other.published
+                and other.floor is None
+                and np.array_equal(other.cols, row.cols)
+                and np.array_equal(other.coefs, row.coefs)
+            ):
+                return other.value
+        return None
 
     def settle(self, r: int, maximise: bool, k: int) -> bool:
         """Cut row ``r``'s interval, on one side, to the range the earlier versions leave it
