@@ -170,7 +170,9 @@ def ranges(
                     # of withheld reasons) is nothing a reader is told; in a revision, or its
                     # cell published in an earlier version of the period, of the same units.
                     over = {h: c for h, c in terms.items() if c > 0}
-                    if all(_told(h, alike, rows, fixed, at_least, matrix, period_of) for h in over):
+                    if all(
+                        _told(h, alike, rows, fixed, at_least, columns, period_of) for h in over
+                    ):
                         caps.append(sum(c * float(truth[h]) for h, c in over.items()) / -terms[j])
         cap = min(caps, default=float("inf"))
         found.append(Range(number, key, round(truth[i]), bounds[0], bounds[1], cap))
@@ -183,22 +185,27 @@ def _told(
     rows: Sequence[tuple[int | None, CellKey]],
     fixed: Mapping[int, float],
     at_least: Mapping[int, int],
-    matrix: np.ndarray,
+    columns: np.ndarray,
     period_of: Mapping[int | None, Period],
 ) -> bool:
-    """Whether a reader is told row ``h`` as a law's bound: published, or its cell published in
-    another version of the same period and counted by the same atoms by the same amounts."""
+    """Whether a reader is told row ``h`` as a law's bound: published; or, a row of this
+    release, its cell published in an earlier version of the same period and held at one number
+    with it by the programme (``columns``: the atoms and the audited cell's types count in both
+    alike)."""
     if h in at_least or h in alike:
         return False
     number, key = rows[h]
-    return h in fixed or any(
-        other != number
-        and cell == key
-        and period_of[other] == period_of[number]
-        and g in fixed
-        and g not in at_least
-        and np.array_equal(matrix[g], matrix[h])
-        for g, (other, cell) in enumerate(rows)
+    return h in fixed or (
+        number is None
+        and any(
+            other is not None
+            and cell == key
+            and period_of[other] == period_of[number]
+            and g in fixed
+            and g not in at_least
+            and np.array_equal(columns[g], columns[h])
+            for g, (other, cell) in enumerate(rows)
+        )
     )
 
 

@@ -374,33 +374,37 @@ def test_a_blocked_count_is_not_capped_at_the_sum_of_its_withheld_reasons() -> N
 
 
 def test_in_a_revision_a_bound_published_before_for_the_same_units_caps_the_interval() -> None:
-    """Release 1 published the region's reasons (10 waiting lists, 10 funding) and a revision
-    withholds them: the same trajectories count in them, so a reader still knows them, and the
-    revision's withheld 20 blocked need not be protected above their sum, as in release 1. (A
-    revision refused so on the demo: a node published before held its edge down, and the edge
-    counted as narrowed by the earlier release.) Where a late fact changed who counts in a
-    reason, the reader is told no bound of this release's blocked, and the cap is gone."""
+    """Release 1 published the region's reasons (12 waiting lists, 12 funding; four of the 20
+    blocked have both) and a revision withholds them: the same trajectories count in them, so
+    the revision's withheld 20 blocked need not be protected above their sum (24), as in
+    release 1, and its range [12, 24] keeps that interval. (A revision refused so on the demo:
+    a node published before held its edge down, and the edge counted as narrowed by the
+    earlier release.) Where a late fact changed who counts in a reason, no reader is told that
+    bound of this release: the interval asks for 26 again, which 24 does not reach."""
     active = partial(CellKey, "flow", "r", ALL_SECTORS)
     blocked = partial(CellKey, "blocks", "r", ALL_SECTORS)
-    reasons = [blocked(f"reason:{r}") for r in ("waiting_list", "funding")]
+    waiting, funding = (blocked(f"reason:{r}") for r in ("waiting_list", "funding"))
 
     def units(late: bool) -> dict[str, dict[CellKey, int]]:
         found = {}
         for i in range(40):
             cells = {active("active"): 1}
             if i < 20:
-                reason = reasons[0] if i < 10 or (late and i == 10) else reasons[1]
-                cells |= {blocked("blocked"): 1, reason: 1}
+                cells[blocked("blocked")] = 1
+                if (i < 8 and not (late and i == 0)) or i >= 16:
+                    cells[waiting] = 1
+                if i >= 8 or (late and i == 0):
+                    cells[funding] = 1
             found[f"u{i}"] = cells
         return found
 
     counts = [CountCell(active("active")), CountCell(blocked("blocked"), active("active"))]
-    counts += [CountCell(reason, blocked("blocked")) for reason in reasons]
-    for late, cap in ((False, 20), (True, 26)):
+    counts += [CountCell(reason, blocked("blocked")) for reason in (waiting, funding)]
+    before = PublishedVersion(
+        1, YEAR, units(False), {active("active"): 40, waiting: 12, funding: 12}
+    )
+    for late, cap, kept in ((False, 24, True), (True, 26, False)):
         subject = population(units(late), counts)
-        before = PublishedVersion(
-            1, YEAR, units(False), {active("active"): 40, reasons[0]: 10, reasons[1]: 10}
-        )
         published = {active("active"): 40}
         withheld = [key for key in subject.counts if key not in published]
         finding = next(
@@ -414,8 +418,69 @@ def test_in_a_revision_a_bound_published_before_for_the_same_units_caps_the_inte
             if r.key == blocked("blocked") and r.release is None
         )
         assert finding.needed_high == cap
-        assert min(reader.cap, 26) == cap  # (the oracle caps it alike)
-        assert finding.protected == reader.keeps_interval(K)
+        assert round(finding.high, 6) == round(reader.high, 6) == 24
+        assert finding.protected is kept
+        assert reader.keeps_interval(K) is kept  # (the oracle caps alike)
+
+
+def test_a_bound_published_before_caps_nothing_where_a_type_counts_in_one_version_only() -> None:
+    """Sector a: 23 running, 20 blocked (10 waiting lists, 10 funding) in both versions; in
+    sector b one trajectory blocked for funding, recorded late. Release 1 published a's reasons;
+    the revision withholds them. The same units count in a's reasons in both versions, but b's
+    late unit, were it of sector a, would count in a's funding of the revision only: the
+    programme takes a's blocked to 23, and its interval is not capped at a's 20 reasons (found
+    by a review), only at what holds it: the region's 21 blocked."""
+    active = partial(CellKey, "flow", "r")
+    blocked = partial(CellKey, "blocks", "r")
+
+    def units(late: bool) -> dict[str, dict[CellKey, int]]:
+        found: dict[str, dict[CellKey, int]] = {}
+        for i in range(23):
+            cells = {active(where, "active"): 1 for where in ("a", ALL_SECTORS)}
+            if i < 20:
+                reason = "waiting_list" if i < 10 else "funding"
+                for where in ("a", ALL_SECTORS):
+                    cells[blocked(where, "blocked")] = 1
+                    cells[blocked(where, f"reason:{reason}")] = 1
+            found[f"a{i}"] = cells
+        cells = {active(where, "active"): 1 for where in ("b", ALL_SECTORS)}
+        if late:
+            for where in ("b", ALL_SECTORS):
+                cells[blocked(where, "blocked")] = 1
+                cells[blocked(where, "reason:funding")] = 1
+        found["b0"] = cells
+        return found
+
+    counts = []
+    for where in ("a", "b", ALL_SECTORS):
+        counts.append(CountCell(active(where, "active")))
+        counts.append(CountCell(blocked(where, "blocked"), active(where, "active")))
+        counts += [
+            CountCell(blocked(where, f"reason:{r}"), blocked(where, "blocked"))
+            for r in ("waiting_list", "funding")
+        ]
+    shown = {active("a", "active"): 23, active("b", "active"): 1, active(ALL_SECTORS, "active"): 24}
+    before = PublishedVersion(
+        1,
+        YEAR,
+        units(False),
+        {**shown, blocked("a", "reason:waiting_list"): 10, blocked("a", "reason:funding"): 10},
+    )
+    subject = population(units(True), counts)
+    withheld = [key for key in subject.counts if key not in shown]
+    finding = next(
+        f
+        for f in audit(subject, shown, withheld, K, [before], laws=True)
+        if f.key == blocked("a", "blocked") and f.release is None
+    )
+    reader = next(
+        r
+        for r in ranges(subject, shown, [before], laws=True)
+        if r.key == blocked("a", "blocked") and r.release is None
+    )
+    assert finding.needed_high == 21
+    assert round(finding.high, 6) == round(reader.high, 6) == 23
+    assert reader.cap == 21  # (the oracle alike)
 
 
 # --- a year begun before the laws ----------------------------------------------------------------

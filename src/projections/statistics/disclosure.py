@@ -649,6 +649,9 @@ class _RegionAudit:
         #: and the cells counting the same units as it (``model.SAME_UNITS``): a hypothetical
         #: unit differs in all of them alike.
         self._twins: dict[tuple[Period | None, CellKey], list[int]] = defaultdict(list)
+        #: (row, bound, its earlier twin) → whether the row's types count in both alike
+        #: (:meth:`_types_alike`).
+        self._alike_in_types: dict[tuple[int, int, int], bool] = {}
         for i, row in enumerate(rows):
             self._twins[(row.period, same_units(row.key))].append(i)
         self._laws(by_row, laws)
@@ -1604,7 +1607,7 @@ class _RegionAudit:
                 continue
             for law, c in self._in_laws.get(t, ()):
                 bound = self._law_coefs[law]
-                told = {j: self._told(j, alike) for j, b in bound.items() if b > 0}
+                told = {j: self._told(r, j, alike) for j, b in bound.items() if b > 0}
                 if c < 0 and all(value is not None for value in told.values()):
                     # What the law's published terms allow it at most, those taking it down at
                     # 0 (a withheld bound, a sum of withheld reasons, would hide the interval).
@@ -1617,28 +1620,44 @@ class _RegionAudit:
             low, high = max(low, floor), min(high, cap)
         return low, high
 
-    def _told(self, j: int, alike: Sequence[int]) -> int | None:
-        """Row ``j``'s value where a reader is told it as a law's bound (:meth:`needed`): ``j``
-        published, or, withheld in a revision, its cell published in an earlier version of the
-        period and counted by the same units by the same amounts (the same atoms: every type
-        differs in all versions of the period alike, so the model holds both at one number, as
-        the reader does). None otherwise, and for a row of ``alike`` or a quantile's size."""
+    def _told(self, r: int, j: int, alike: Sequence[int]) -> int | None:
+        """Row ``j``'s value where a reader is told it as a law's bound on row ``r``
+        (:meth:`needed`): ``j`` published; or ``j`` of this release, withheld, its cell published
+        in an earlier version of the period, where ``r``'s programme holds the two at one
+        number: the same atoms count in both by the same amounts, and so does every one of
+        ``r``'s hypothetical types (a type made of a unit whose other cells changed, moved into
+        another sector or cell, may count in one version's and not the other's). None
+        otherwise, and for a row of ``alike`` or a quantile's size."""
         row = self.rows[j]
         if row.floor is not None or j in alike:
             return None
         if row.published:
             return row.value
+        if row.release is not None:
+            return None  # (an earlier version's bound: told only as published)
         for twin in self._twins[(row.period, same_units(row.key))]:
             other = self.rows[twin]
             if (
                 other.key == row.key
+                and other.release is not None
                 and other.published
                 and other.floor is None
                 and np.array_equal(other.cols, row.cols)
                 and np.array_equal(other.coefs, row.coefs)
+                and self._types_alike(r, j, twin)
             ):
                 return other.value
         return None
+
+    def _types_alike(self, r: int, j: int, g: int) -> bool:
+        """Whether every hypothetical type of row ``r`` (the whole set) counts in rows ``j`` and
+        ``g`` by the same amount."""
+        found = self._alike_in_types.get((r, j, g))
+        if found is None:
+            types = self._whole_types(r)[0]
+            found = (types[j, :] != types[g, :]).nnz == 0
+            _remember(self._alike_in_types, (r, j, g), found)
+        return found
 
     def settle(self, r: int, maximise: bool, k: int) -> bool:
         """Cut row ``r``'s interval, on one side, to the range the earlier versions leave it
