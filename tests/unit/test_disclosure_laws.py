@@ -328,6 +328,20 @@ def test_a_trajectory_handed_over_had_a_handover() -> None:
 # --- what a law bounds a cell by, only where that is published ----------------------------------
 
 
+def _running_and_blocked_in_two_sectors() -> list[CountCell]:
+    """The running, the blocked and their two reasons, in sectors a and b and the region."""
+    active, blocked = partial(CellKey, "flow", "r"), partial(CellKey, "blocks", "r")
+    counts = []
+    for where in ("a", "b", ALL_SECTORS):
+        counts.append(CountCell(active(where, "active")))
+        counts.append(CountCell(blocked(where, "blocked"), active(where, "active")))
+        counts += [
+            CountCell(blocked(where, f"reason:{r}"), blocked(where, "blocked"))
+            for r in ("waiting_list", "funding")
+        ]
+    return counts
+
+
 def test_a_blocked_count_is_not_capped_at_the_sum_of_its_withheld_reasons() -> None:
     """Every blocked trajectory has a reason, so the blocked are at most the reasons' sum; but
     that sum (20) is withheld, and no reader is told it. Sector a publishes its 10 blocked of 28
@@ -344,14 +358,7 @@ def test_a_blocked_count_is_not_capped_at_the_sum_of_its_withheld_reasons() -> N
                     cells[blocked(where, "blocked")] = 1
                     cells[blocked(where, f"reason:{reason}")] = 1
             contributions[f"{sector}{i}"] = cells
-    counts = []
-    for where in ("a", "b", ALL_SECTORS):
-        counts.append(CountCell(active(where, "active")))
-        counts.append(CountCell(blocked(where, "blocked"), active(where, "active")))
-        counts += [
-            CountCell(blocked(where, f"reason:{r}"), blocked(where, "blocked"))
-            for r in ("waiting_list", "funding")
-        ]
+    counts = _running_and_blocked_in_two_sectors()
     subject = population(contributions, counts)
     published = {
         blocked("a", "blocked"): 10,
@@ -451,14 +458,7 @@ def test_a_bound_published_before_caps_nothing_where_a_type_counts_in_one_versio
         found["b0"] = cells
         return found
 
-    counts = []
-    for where in ("a", "b", ALL_SECTORS):
-        counts.append(CountCell(active(where, "active")))
-        counts.append(CountCell(blocked(where, "blocked"), active(where, "active")))
-        counts += [
-            CountCell(blocked(where, f"reason:{r}"), blocked(where, "blocked"))
-            for r in ("waiting_list", "funding")
-        ]
+    counts = _running_and_blocked_in_two_sectors()
     shown = {active("a", "active"): 23, active("b", "active"): 1, active(ALL_SECTORS, "active"): 24}
     before = PublishedVersion(
         1,
