@@ -571,9 +571,10 @@ class Releases:
         then change no published number, and the period is not computed again: computed, its
         audit holds ``latest`` as an earlier version of every cell, and a model of two
         versions can narrow a cell that the model of one held open (found by an outside walk:
-        a revision of an unchanged year refused, README "Revisions"). A quartile ``latest``
-        withheld is not compared (the store keeps no value of it), so a late duration that
-        would let one through waits for the next fact that changes a count."""
+        a revision of an unchanged year refused; README, "Statistics for learning
+        networks"). A quartile ``latest`` withheld is not compared (the store keeps no value of
+        it), so a late duration that would let one through waits for the next fact that
+        changes a count."""
         from projections.statistics.disclosure import released_quantiles  # (see ``compute``)
 
         version = max(
