@@ -1239,10 +1239,12 @@ def parser() -> argparse.ArgumentParser:
         "backup", help="every store of record, of one moment, while serving (issue #21)"
     )
     backup.add_argument("directory", help="a new, empty directory for the backup")
-    backup.add_argument(
+    # (Both at once was taken, and encrypted: an operator asking for both is refused.)
+    sealing = backup.add_mutually_exclusive_group()
+    sealing.add_argument(
         "--to", type=Path, metavar="KEYFILE", help="the operator's public key to encrypt to"
     )
-    backup.add_argument(
+    sealing.add_argument(
         "--unencrypted", action="store_true", help="write it unencrypted (only on purpose)"
     )
     backup.set_defaults(run=_backup)

@@ -77,3 +77,20 @@ def test_the_rebuild_command_names_every_read_model_it_rebuilds(
         cli.main(["projections", "rebuild", "--help"])
     said = " ".join(capsys.readouterr().out.split())
     assert [name for name in names if name not in said] == []
+
+
+def test_a_backup_asked_both_encrypted_and_unencrypted_is_refused(
+    tmp_path: Path, rodedraad: Rodedraad
+) -> None:
+    """Found by the outside walk of the commands: `backup DIR --to KEY --unencrypted` wrote an
+    encrypted backup; the operator meant one of the two."""
+    settings = settings_for(f"sqlite:///{tmp_path / 'rodedraad.sqlite'}", tmp_path)
+    assert rodedraad(settings, "migrate")[0] == 0
+    target = tmp_path / "backup"
+    with pytest.raises(SystemExit) as refused:
+        rodedraad(settings, "backup", str(target), "--to", str(tmp_path / "k.pub"), "--unencrypted")
+    assert refused.value.code == 2
+    assert "argument --unencrypted: not allowed with argument --to" in (
+        rodedraad.capsys.readouterr().err
+    )
+    assert not target.exists()
