@@ -86,8 +86,17 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
             "this deployment verifies tokens from an external issuer "
             f"({settings.auth.issuer}); get a token there",
         )
+    from api.access import Role
     from api.auth import PERSON_ROLES
 
+    known = {role.value for role in Role} | PERSON_ROLES
+    if unknown := sorted(set(args.role) - known):
+        # (A token of a role no route knows was issued, and refused by every route after.)
+        return _fail(
+            f"no role {', '.join(unknown)}: the roles are {', '.join(sorted(known))}",
+        )
+    if not args.hours > 0:
+        return _fail(f"--hours {args.hours:g} would issue a token expired already: give hours > 0")
     person = PERSON_ROLES & set(args.role)
     if person:
         # Issue #19: the person's token names the subject and that one role, nothing more.

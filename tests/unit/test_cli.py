@@ -80,3 +80,29 @@ def test_a_persons_token_with_an_organisations_claims_is_not_made(
     monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(tmp_path))
     assert main(["token", "--role", "client", "--user", "idp|sam", *extra]) == 2
     assert "no --org or --region" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--role", "coordinater"], "no role coordinater: the roles are admin, auditor, client"),
+        (["--role", "coordinator", "--hours", "0"], "--hours 0 would issue a token expired"),
+        (["--role", "coordinator", "--hours", "-1"], "--hours -1 would issue a token expired"),
+    ],
+    ids=["unknown-role", "no-hours", "negative-hours"],
+)
+def test_a_token_no_route_would_take_is_not_made(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    said: str,
+) -> None:
+    """Found by the outside walk of the commands: a token of an unknown role, or one expired
+    already, was printed, and every request with it refused."""
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(tmp_path))
+    args = ["token", "--user", "an", "--org", "kompas", "--region", "west-flanders", *extra]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert said in captured.err
+    assert captured.out == ""
