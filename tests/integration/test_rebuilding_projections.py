@@ -70,6 +70,8 @@ def test_rebuilding_all_projections_from_the_command_line_restores_them_and_show
     assert all(projection.name in rebuilt for projection in worker.projections)
     assert "events/s" in err
     assert f"/{head} events" in err
+    finished = [line for line in err.splitlines() if f"{head}/{head} events" in line]
+    assert len(finished) == 1, "the last progress line is said once (an outside walk: twice)"
     assert read_models(worker.database, worker.projections) == followed
     assert worker.positions() == {p.name: head for p in worker.projections}
 
