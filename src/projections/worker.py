@@ -523,7 +523,7 @@ class ProjectionWorker:
                 time.sleep(0.001)  # let live writers to the same database in between windows
                 done, position = done + len(window), end
                 now = time.monotonic()
-                if progress and now - last_report >= 1.0 and done < total:
+                if progress and now - last_report >= 1.0 and position < total:
                     # (The last line is the caller's, once every window is in: said once.)
                     progress(Progress(label, done, max(total, done), now - started))
                     last_report = now

@@ -2,6 +2,7 @@
 ``projections``, ``scheduler``, ``keys``, ``statistics``, ``simulate``, ``audit``."""
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,6 +79,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+#: The shortest and the longest validity ``token`` issues (a token expired when issued, or
+#: past the dates Python can write, is no token).
+_SECOND_IN_HOURS = 1 / 3600
+_CENTURY_IN_HOURS = 24 * 365 * 100
+
+
 def _token(settings: Settings, args: argparse.Namespace) -> int:
     from api.auth import LocalTokens
 
@@ -95,8 +102,11 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(
             f"no role {', '.join(unknown)}: the roles are {', '.join(sorted(known))}",
         )
-    if not args.hours > 0:
-        return _fail(f"--hours {args.hours:g} would issue a token expired already: give hours > 0")
+    if not (math.isfinite(args.hours) and _SECOND_IN_HOURS <= args.hours <= _CENTURY_IN_HOURS):
+        return _fail(
+            f"--hours {args.hours:g} is no validity a token can have: give a number of hours "
+            f"from {_SECOND_IN_HOURS:.6f} (one second) to {_CENTURY_IN_HOURS:,} (a century)"
+        )
     person = PERSON_ROLES & set(args.role)
     if person:
         # Issue #19: the person's token names the subject and that one role, nothing more.

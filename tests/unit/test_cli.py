@@ -86,10 +86,19 @@ def test_a_persons_token_with_an_organisations_claims_is_not_made(
     ("extra", "said"),
     [
         (["--role", "coordinater"], "no role coordinater: the roles are admin, auditor, client"),
-        (["--role", "coordinator", "--hours", "0"], "--hours 0 would issue a token expired"),
-        (["--role", "coordinator", "--hours", "-1"], "--hours -1 would issue a token expired"),
+        *(
+            (["--role", "coordinator", "--hours", hours], f"--hours {said} is no validity")
+            for hours, said in (
+                ("0", "0"),
+                ("-1", "-1"),
+                ("1e-9", "1e-09"),
+                ("nan", "nan"),
+                ("inf", "inf"),
+                ("1e9", "1e+09"),
+            )
+        ),
     ],
-    ids=["unknown-role", "no-hours", "negative-hours"],
+    ids=["unknown-role", "no-hours", "negative", "expired-when-issued", "nan", "inf", "too-far"],
 )
 def test_a_token_no_route_would_take_is_not_made(
     tmp_path: Path,
