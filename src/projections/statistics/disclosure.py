@@ -2425,20 +2425,34 @@ def _build(
 @dataclass(frozen=True, slots=True)
 class _Carried:
     """The regions a revision publishes as the latest earlier version of its period did
-    (:func:`_carried`): that version's number, its published counts there and its quartiles'
-    sizes there (``PublishedVersion.floors``)."""
+    (:func:`_carried`): that version's published counts there and its quartiles' sizes there
+    (``PublishedVersion.floors``)."""
 
-    version: int | None = None
     regions: frozenset[str] = frozenset()
     published: Mapping[CellKey, int] = field(default_factory=dict)
     floors: Mapping[CellKey, int] = field(default_factory=dict)
 
     def only(self, regions: Collection[str]) -> "_Carried":
         return _Carried(
-            self.version,
             frozenset(regions) & self.regions,
             {key: v for key, v in self.published.items() if key.region in regions},
             {key: f for key, f in self.floors.items() if key.region in regions},
+        )
+
+    def as_published(
+        self, published: Mapping[CellKey, int], floors: Mapping[CellKey, int]
+    ) -> "_Carried":
+        """Only the regions where ``published`` and ``floors`` (a release's counts and
+        quartiles' sizes) are just the version's."""
+        return self.only(
+            [
+                region
+                for region in self.regions
+                if {key: v for key, v in published.items() if key.region == region}
+                == self.only([region]).published
+                and {key: f for key, f in floors.items() if key.region == region}
+                == self.only([region]).floors
+            ]
         )
 
 
@@ -2453,17 +2467,16 @@ def _carried(
 
     Published so, such a region tells a reader nothing the earlier versions did not (its
     numbers are that version's, which was audited against every one before it), so its cells
-    need no programme — and get none: a model of two versions of the same units can narrow
-    a cell that the model of one version held open (its hypothetical types must change both
-    versions alike, and a withheld cell of the process map is in no stored version), which
-    refused revisions where nothing in a region had changed. Regions with a late fact are
-    protected and audited against every earlier version as before."""
+    need no programme — and get none: a model of two versions of the same units narrowed
+    cells that the model of one version held open (README, "Statistics for learning
+    networks"), which refused revisions where nothing in a region had changed. Regions with a
+    late fact are protected and audited against every earlier version as before."""
     same_period = [v for v in earlier if v.period == population.period]
     if not same_period:
         return _Carried()
     latest = max(same_period, key=lambda v: v.number)
     if latest.k != k or latest.laws != laws or latest.withheld is None or latest.quartiles is None:
-        return _Carried(latest.number)
+        return _Carried()
     now = _by_lone_region(PackedContributions.of(population.contributions))
     then = _by_lone_region(PackedContributions.of(latest.contributions))
     values = population.values()
@@ -2503,9 +2516,7 @@ def _carried(
         }:
             continue
         carried.add(region)
-    return _Carried(latest.number, frozenset(carried), latest.published, latest.floors).only(
-        carried
-    )
+    return _Carried(frozenset(carried), latest.published, latest.floors).only(carried)
 
 
 def _by_lone_region(packed: PackedContributions) -> dict[str, PackedContributions]:
@@ -3124,22 +3135,10 @@ def audit(
     check_k(k)
     floors = floors or {}
     plans = _plans(population, published, withheld, earlier, floors, laws)
-    carried = _carried(population, earlier, k, laws)
     # A region is not audited again only where this release publishes there just what the
     # latest version did: its counts, and quartiles saying as much of their sizes.
-    plans, _ = _without_carried(
-        plans,
-        carried.only(
-            [
-                region
-                for region in carried.regions
-                if {key: v for key, v in published.items() if key.region == region}
-                == carried.only([region]).published
-                and {key: f for key, f in floors.items() if key.region == region}
-                == carried.only([region]).floors
-            ]
-        ),
-    )
+    carried = _carried(population, earlier, k, laws).as_published(published, floors)
+    plans, _ = _without_carried(plans, carried)
     work = partial(_audit_part, k, exact, solutions or {})
     findings = [
         finding for found in _each_part(plans, work, progress, processes) for finding in found

@@ -591,26 +591,24 @@ class Releases:
         before = PackedContributions.of(version.contributions)
         if not PackedContributions.of(population.contributions).says_the_same_as(before):
             return False
-        stored = {
-            (table.name, region, row.sector, row.category, row.kind, row.quantile): row.value
-            for table in latest.tables
-            for region, rows in self.store.cells(latest.number, table.name).items()
-            for row in rows
-            if row.kind != "rate"  # (from the counts, as the counts are)
+        if version.withheld is None or version.quartiles is None:
+            return False
+        # The same tables: every count cell it shows, published or withheld (a withheld cell
+        # of the dynamics is not shown: ``dynamics.hidden``). Its quartiles' cells follow from
+        # the units' contributions (their sizes are in them), as the rates from the counts.
+        shown = {
+            key
+            for key in population.counts
+            if key.table != dynamics.DYNAMICS or key in version.published
         }
-        now: dict[tuple[str, str, str, str, str, float | None], float | None] = {
-            (*key, "count", None): None for key in population.counts
+        if shown != {*version.published, *version.withheld}:
+            return False
+        quartiles = {
+            (cell.key, cell.quantile): cell.value
+            for key in population.quantiles
+            for cell in released_quantiles(population.quantiles[key], self.k)
         }
-        for key in population.quantiles:
-            for cell in released_quantiles(population.quantiles[key], self.k):
-                now[(*key, "quantile", cell.quantile)] = cell.value
-        # (A withheld cell of the dynamics is not stored: ``dynamics.hidden``.)
-        shown = {w for w in now if w[0] != dynamics.DYNAMICS or w in stored}
-        return shown == stored.keys() and all(
-            now[where] == value
-            for where, value in stored.items()
-            if where[4] == "quantile" and value is not None
-        )
+        return all(quartiles.get(at) == value for at, value in version.quartiles.items())
 
     def _same_cells(
         self,
