@@ -483,6 +483,47 @@ def test_a_bound_published_before_caps_nothing_where_a_type_counts_in_one_versio
     assert reader.cap == 21  # (the oracle alike)
 
 
+@pytest.mark.parametrize("laws", [False, True], ids=["model", "with_laws"])
+def test_a_revision_is_refused_where_an_earlier_version_alone_narrows_its_count(
+    laws: bool,
+) -> None:
+    """Release 1 published both regions' 12 referrals; late facts moved three of r's
+    trajectories to q, so the revision's 9 for r are below k. Release 1's 12 hold them at most
+    12 for the audit's reader, short of the 14 their interval asks for, whatever the revision
+    withholds: the revision is refused (the issue's rule: every withheld cell keeps its
+    interval against every earlier version), and release 1 stands. Cutting the interval to
+    what release 1 leaves was built and not kept (README, "A revision refused …")."""
+
+    def referrals(region: str, sector: str = ALL_SECTORS) -> CellKey:
+        return CellKey("flow", region, sector, "referrals")
+
+    def units(moved: int) -> dict[str, dict[CellKey, int]]:
+        found = {}
+        for i in range(12):
+            region = "q" if i < moved else "r"
+            found[f"r{i}"] = {referrals(region, where): 1 for where in ("s", ALL_SECTORS)}
+            found[f"q{i}"] = {referrals("q", where): 1 for where in ("s", ALL_SECTORS)}
+        return found
+
+    counts = [CountCell(referrals(g, where)) for g in ("r", "q") for where in ("s", ALL_SECTORS)]
+    first = population(units(0), counts)
+    before = PublishedVersion(
+        1, YEAR, first.contributions, published_counts(protect(first, K, [], laws=laws))
+    )
+    assert before.published == {c.key: 12 for c in counts}
+    subject = population(units(3), counts)
+
+    with pytest.raises(AuditFailed, match=r"flow/r/\*/referrals of this revision .* at most 12"):
+        protect(subject, K, [before], laws=laws)
+    # The oracle agrees: with nothing of the revision published, r's 9 is held at most 12.
+    reader = {(r.release, r.key): r for r in ranges(subject, {}, [before], laws=laws)}
+    held = reader[(None, referrals("r"))]
+    assert (held.value, round(held.high, 6)) == (9, 12)
+    assert not held.keeps_interval(K)
+    # Without release 1, the same revision publishes nothing that narrows it.
+    assert protect(subject, K, [], laws=laws).passed
+
+
 # --- a year begun before the laws ----------------------------------------------------------------
 
 

@@ -2969,14 +2969,7 @@ def _protect_part(k: int, part: _RegionAudit) -> _PartProtected:
                     published_again = True
                     break
                 if chosen is None:
-                    release = "this release" if row.release is None else f"release {row.release}"
-                    raise AuditFailed(
-                        f"{row.key.text()} of {release} can be narrowed to "
-                        f"{'at most' if maximise else 'at least'} {bound.value:g} by what is "
-                        "published already, whatever this release withholds: the release is "
-                        "refused; revise the earlier release or publish after the period's "
-                        "late facts are in"
-                    )
+                    raise AuditFailed(_refusal(part, r, maximise, bound.value))
                 part.withhold(chosen)
                 secondary.add(part.rows[chosen].key)
                 queue.append(chosen)
@@ -2997,6 +2990,28 @@ def _protect_part(k: int, part: _RegionAudit) -> _PartProtected:
     found = part.solutions()
     part.forget()
     return _PartProtected([findings[r] for r in sorted(findings)], secondary, found)
+
+
+def _refusal(part: _RegionAudit, r: int, maximise: bool, value: float) -> str:
+    """Why row ``r`` refuses the release: earlier versions narrow it, whatever it withholds."""
+    row = part.rows[r]
+    narrowed = f"{'at most' if maximise else 'at least'} {value:g}"
+    revised = any(o.release is not None and o.period == row.period for o in part.rows)
+    if row.release is None and revised:
+        # (No release can mend what is out already; the issue's rule refuses it.)
+        return (
+            f"{row.key.text()} of this revision can be narrowed to {narrowed} by what earlier "
+            "releases of the period published, whatever this revision withholds: late facts "
+            "moved it away from what they published, and no cell may be narrowed past its "
+            "interval. The revision is refused; the period's earlier releases stand as "
+            "published, and a later revision may pass once more facts are in"
+        )
+    release = "this release" if row.release is None else f"release {row.release}"
+    return (
+        f"{row.key.text()} of {release} can be narrowed to {narrowed} by what is published "
+        "already, whatever this release withholds: the release is refused; revise the earlier "
+        "release or publish after the period's late facts are in"
+    )
 
 
 def protect(
