@@ -1,8 +1,9 @@
 """Schemathesis walks every operation of the served OpenAPI document (issue #10).
 
 Valid requests (positive) and requests with one part made invalid (negative) are generated from
-the document itself and sent, as a coordinator, to the in-process app through the test client
-(no network), on both databases. Every answer must be no server error, carry a documented
+the document itself and sent, as a coordinator (and as the roles a coordinator is refused as,
+on their routes), to the in-process app through the test client (no network), on both
+databases. Every answer must be no server error, carry a documented
 status and content type, and match the documented schema: the document is the contract that
 clients are generated from, so it must tell them the truth.
 
@@ -266,12 +267,12 @@ def test_the_learning_networks_operations_answer_as_their_document_says(
     module_http: TestClient,  # type: ignore[type-arg]
     module_token: TokenFactory,
 ) -> None:
-    """A coordinator is refused at the statistics routes (403), so the run above never reaches
-    their query and path parameters: run them as a region's learning network and as the
-    forum, on their own routes: the lists' query parameters reach their reads (200); the item
-    routes mostly answer 404, the module's store holding no network or release. (A probe of
-    every operation as these roles, an admin and an auditor, 40 random examples each way on
-    both databases, found nothing, 2026-12-05.)"""
+    """A coordinator is refused at the statistics routes and most learning-network routes
+    (403), so the run above never reaches their query and path parameters: run them as a
+    region's learning network and as the forum, which may also establish networks. The lists'
+    query parameters reach their reads (200); the item routes mostly answer 404, a generated
+    id naming no network or release. (A probe of every operation as these roles, an admin and
+    an auditor, 40 random examples each way on both databases, found nothing, 2026-12-05.)"""
     member = bearer(module_token(user="lena", org="network-org", roles=(role,)))
 
     failures = failures_of(

@@ -492,7 +492,7 @@ def test_a_revision_is_refused_where_an_earlier_version_alone_narrows_its_count(
     12 for the audit's reader, short of the 14 their interval asks for, whatever the revision
     withholds: the revision is refused (the issue's rule: every withheld cell keeps its
     interval against every earlier version), and release 1 stands. Cutting the interval to
-    what release 1 leaves was built and not kept (README, "A revision refused …")."""
+    what release 1 leaves was built and not kept (README, "A revision is refused …")."""
 
     def referrals(region: str, sector: str = ALL_SECTORS) -> CellKey:
         return CellKey("flow", region, sector, "referrals")

@@ -2996,17 +2996,16 @@ def _refusal(part: _RegionAudit, r: int, maximise: bool, value: float) -> str:
     """Why row ``r`` refuses the release: earlier versions narrow it, whatever it withholds."""
     row = part.rows[r]
     narrowed = f"{'at most' if maximise else 'at least'} {value:g}"
-    revised = any(o.release is not None and o.period == row.period for o in part.rows)
-    if row.release is None and revised:
-        # (No release can mend what is out already; the issue's rule refuses it.)
-        return (
-            f"{row.key.text()} of this revision can be narrowed to {narrowed} by what earlier "
-            "releases of the period published, whatever this revision withholds: late facts "
-            "moved it away from what they published, and no cell may be narrowed past its "
-            "interval. The revision is refused; the period's earlier releases stand as "
-            "published, and a later revision may pass once more facts are in"
-        )
     release = "this release" if row.release is None else f"release {row.release}"
+    if any(o.release is not None and o.period == row.period for o in part.rows):
+        # A revision: no release can mend what earlier ones published (the issue's rule
+        # refuses it; README, "A revision is refused …").
+        return (
+            f"{row.key.text()} of {'this revision' if row.release is None else release} can "
+            f"be narrowed to {narrowed} by what earlier releases published, whatever this "
+            "revision withholds, and no withheld cell may be narrowed past its interval: the "
+            "revision is refused, and the earlier releases stand as published"
+        )
     return (
         f"{row.key.text()} of {release} can be narrowed to {narrowed} by what is published "
         "already, whatever this release withholds: the release is refused; revise the earlier "
