@@ -2500,15 +2500,8 @@ def _carried(
             for key, v in published.items()
         ):
             continue
-        # The same table: every count cell it showed (published or withheld), no other (a new
-        # cell would be shown withheld, unaudited); a withheld cell of the process map is
-        # shown by neither.
-        shown = {
-            key
-            for key in population.counts
-            if key.region == region and (key.table != DYNAMICS or key in published)
-        }
-        if shown != {key for key in [*published, *latest.withheld] if key.region == region}:
+        # The same table (a new cell would be shown withheld, unaudited).
+        if not shows_the_cells_of(latest, population.counts, region):
             continue
         # Its quartiles as it published them: the same values, of the same cells.
         if {at: v for at, v in quartiles.items() if at[0].region == region} != {
@@ -2517,6 +2510,23 @@ def _carried(
             continue
         carried.add(region)
     return _Carried(frozenset(carried), latest.published, latest.floors).only(carried)
+
+
+def shows_the_cells_of(
+    version: PublishedVersion, counts: Iterable[CellKey], region: str | None = None
+) -> bool:
+    """Whether a release of these count cells shows the cells ``version`` showed, published or
+    withheld, and no other — in ``region``, or in every region. A withheld cell of the process
+    map is shown by neither (``dynamics.hidden``)."""
+
+    def here(key: CellKey) -> bool:
+        return region is None or key.region == region
+
+    shown = {
+        key for key in counts if here(key) and (key.table != DYNAMICS or key in version.published)
+    }
+    assert version.withheld is not None  # (read back by ``ReleaseStore.published_versions``)
+    return shown == {key for key in [*version.published, *version.withheld] if here(key)}
 
 
 def _by_lone_region(packed: PackedContributions) -> dict[str, PackedContributions]:

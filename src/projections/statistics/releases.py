@@ -575,7 +575,10 @@ class Releases:
         networks"). A quartile ``latest`` withheld is not compared (the store keeps no value of
         it), so a late duration that would let one through waits for the next fact that
         changes a count."""
-        from projections.statistics.disclosure import released_quantiles  # (see ``compute``)
+        from projections.statistics.disclosure import (  # (see ``compute``)
+            released_quantiles,
+            shows_the_cells_of,
+        )
 
         version = max(
             (v for v in earlier if str(v.period) == latest.period),
@@ -593,15 +596,9 @@ class Releases:
             return False
         if version.withheld is None or version.quartiles is None:
             return False
-        # The same tables: every count cell it shows, published or withheld (a withheld cell
-        # of the dynamics is not shown: ``dynamics.hidden``). Its quartiles' cells follow from
-        # the units' contributions (their sizes are in them), as the rates from the counts.
-        shown = {
-            key
-            for key in population.counts
-            if key.table != dynamics.DYNAMICS or key in version.published
-        }
-        if shown != {*version.published, *version.withheld}:
+        # The same tables. Its quartiles' cells follow from the units' contributions (their
+        # sizes are in them), as the rates from the counts.
+        if not shows_the_cells_of(version, population.counts):
             return False
         quartiles = {
             (cell.key, cell.quantile): cell.value
