@@ -15,6 +15,7 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.params import PathParameter
 
+from api.access import Role, role_of
 from api.common import Caller, Services
 from api.release_access import (
     ReleaseNotFound,
@@ -46,7 +47,7 @@ from api.schemas import (
 from projections.statistics import dynamics
 from projections.statistics.document import cell_documents
 from projections.statistics.model import Period
-from projections.statistics.store import CellRow, ReleaseDescription, TableSummary
+from projections.statistics.store import AuditSummary, CellRow, ReleaseDescription, TableSummary
 from projections.statistics.tables import TABLES
 
 _SPECS = {spec.name: spec for spec in TABLES}
@@ -73,6 +74,22 @@ def _table_summary(table: TableSummary, cells: Sequence[CellRow]) -> ReleaseTabl
     )
 
 
+def _audit_for(audit: AuditSummary, role: str, visible: Sequence[str]) -> AuditSummary:
+    """The audit as ``role`` reads it. Which regions a revision said again or held back tells
+    whether late facts fell there, and a region held back that a withheld number of its own
+    would be narrowed by what was published: an auditor reads them for the regions it reads,
+    a learning network and the forum do not (``null``)."""
+    if role != Role.AUDITOR:
+        return msgspec.structs.replace(audit, said_again=None, held_back=None)
+    return msgspec.structs.replace(
+        audit,
+        said_again=None
+        if audit.said_again is None
+        else [r for r in audit.said_again if r in visible],
+        held_back=None if audit.held_back is None else [r for r in audit.held_back if r in visible],
+    )
+
+
 def _value(row: CellRow | None) -> int | None:
     return None if row is None or row.value is None else int(row.value)
 
@@ -96,7 +113,7 @@ class StatisticsController(Controller):
         """What the release was computed under (period, log position, rule set, k, the deadline
         policy of each region) and, per table, what share of its cells it publishes for the
         caller's regions and which rule withheld the rest."""
-        _, regions = statistics_reader(services, request)
+        acting, regions = statistics_reader(services, request)
         store = release_store(services)
 
         def read() -> tuple[ReleaseDescription, list[ReleaseTableSummary]]:
@@ -116,7 +133,7 @@ class StatisticsController(Controller):
             **msgspec.structs.asdict(release_summary(release, regions)),
             deadline_policies={r: f for r, f in release.deadline_policies.items() if r in visible},
             tables=summaries,
-            audit=release.audit,
+            audit=_audit_for(release.audit, role_of(acting), visible),
         )
         return Response(view, headers=_IMMUTABLE)
 

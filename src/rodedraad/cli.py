@@ -338,6 +338,13 @@ def _statistics_release(settings: Settings, args: argparse.Namespace) -> int:
         f"release {saved.number}: {saved.period} at log position {saved.log_position}"
         f"{revision}; k={saved.k}; published: {shares}"
     )
+    if saved.audit.held_back:
+        # (Why, per region, is in the log line "statistics region held back".)
+        print(
+            f"held back at release {saved.revises}'s figures: "
+            f"{', '.join(saved.audit.held_back)} (if revised, a withheld number there would be "
+            "narrowed by what earlier releases published; their late facts are left out)"
+        )
     return 0
 
 

@@ -232,6 +232,79 @@ def test_facts_recorded_outside_a_released_period_make_no_revision_of_it(
     assert [r.number for r in releases.store.releases()] == [1]
 
 
+def test_a_revision_holds_back_the_regions_earlier_releases_alone_narrow_and_revises_the_rest(
+    app: tuple[App, Releases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Late facts moved three of r's trajectories to q, so that release 1's 12 referrals for r
+    hold the revision's 9 at most 12, whatever it withholds; p's late facts are its own. The
+    revision holds r and q back at release 1's cells and units (their withheld cells counted
+    under the rules that withheld them), says so to an auditor of the region and to none of
+    the learning networks, and revises p; asked again with nothing new, it says so (exit 0
+    from the command line) rather than publish release 2 once more; under another k it may
+    not hold them and refuses."""
+    from tests.unit.test_disclosure_laws import moved_referrals
+
+    (settings, _, http), releases = app
+    year = Period(2025)
+    releases.grid = "years"
+    counted = iter([(moved_referrals(0, period=year), 1), (moved_referrals(3, 5, year), 2)])
+    monkeypatch.setattr(releases, "population", lambda _period: next(counted))
+    # (The read model does not move here: the populations above are the facts.)
+    monkeypatch.setattr(releases, "_unchanged_since", lambda *_a: False)
+    first = releases.release(year)
+
+    with structlog.testing.capture_logs() as logs:
+        revision = releases.release(year)
+
+    assert (revision.revises, revision.audit.held_back) == (first.number, ["q", "r"])
+    assert revision.regions == ["p", "q", "r"]
+    store = releases.store
+    for table in ("flow",):
+        assert store.cells(revision.number, table, ["q", "r"]) == store.cells(
+            first.number, table, ["q", "r"]
+        )
+        assert store.cells(revision.number, table, ["p"]) != store.cells(first.number, table, ["p"])
+    # What the next revision is audited against: release 1's units for r and q, p's new ones.
+    versions = {v.number: v for v in store.published_versions([year])}
+    then, now = versions[first.number].contributions, versions[revision.number].contributions
+    assert {u: dict(then[u]) for u in then if u[0] in "qr"} == {
+        u: dict(now[u]) for u in now if u[0] in "qr"
+    }
+    assert sum(1 for u in now if u[0] == "p") == 25
+    # Each region withholds its t (below k) and its s (so as not to give t away): p's as
+    # the revision's audit chose, r's and q's as release 1's did.
+    flow = {t.name: t for t in revision.tables}["flow"]
+    assert flow.withheld_by_rule == {"below_k": 3, "secondary": 3}
+    assert flow.withheld_by_rule_in == {region: {"below_k": 1, "secondary": 1} for region in "pqr"}
+    held = [e for e in logs if e["event"] == "statistics region held back"]
+    assert sorted(e["region"] for e in held) == ["q", "r"]
+    assert all("flow/r/*/referrals of this revision" in e["reason"] for e in held)
+    # Which regions were held back (or said again) tells whether late facts fell there.
+    for role, region, told in (
+        ("forum", "r", None),
+        ("learning_network", "r", None),
+        ("auditor", "r", ["r"]),
+        ("auditor", "p", []),
+    ):
+        read = http.get(
+            f"/v1/statistics/releases/{revision.number}",
+            headers=_reader(settings, role, region),
+        )
+        assert read.status_code == 200, read.text
+        assert read.json()["audit"]["held_back"] == told, (role, region)
+        assert "withheld_by_rule_in" not in read.text
+
+    counted = iter([(moved_referrals(3, 5, year), 3)])
+    with pytest.raises(NothingChanged, match=r"all a revision may: q, r would be held back"):
+        releases.release(year)
+    # Under another k, release 2's regions are not held at its cells: refused, as before.
+    counted = iter([(moved_referrals(3, 6, year), 4)])
+    monkeypatch.setattr(releases, "k", releases.k + 1)
+    with pytest.raises(ReleaseRefused, match=r"of this revision can be narrowed"):
+        releases.release(year)
+    assert [r.number for r in store.releases()] == [revision.number, first.number]
+
+
 def test_a_period_is_not_released_before_its_lag_has_passed(app: tuple[App, Releases]) -> None:
     _, releases = app
     today = datetime.now(UTC).date()

@@ -524,6 +524,73 @@ def test_a_revision_is_refused_where_an_earlier_version_alone_narrows_its_count(
     assert protect(subject, K, [], laws=laws).passed
 
 
+def moved_referrals(moved: int, late_in_p: int = 0, period: Period = YEAR) -> Population:
+    """Regions r and q with 12 referrals each, ``moved`` of r's trajectories counted in q
+    instead (in two cells each: the sector's and the region's), and region p with 20 in
+    sector s and ``late_in_p`` in sector t; every region has the cells of both sectors."""
+
+    def referrals(region: str, sector: str = ALL_SECTORS) -> CellKey:
+        return CellKey("flow", region, sector, "referrals")
+
+    found: dict[str, dict[CellKey, int]] = {}
+    for i in range(12):
+        region = "q" if i < moved else "r"
+        found[f"r{i}"] = {referrals(region, where): 1 for where in ("s", ALL_SECTORS)}
+        found[f"q{i}"] = {referrals("q", where): 1 for where in ("s", ALL_SECTORS)}
+    for i in range(20 + late_in_p):
+        sector = "s" if i < 20 else "t"
+        found[f"p{i}"] = {referrals("p", where): 1 for where in (sector, ALL_SECTORS)}
+    counts = [
+        CountCell(referrals(g, where)) for g in ("r", "q", "p") for where in ("s", "t", ALL_SECTORS)
+    ]
+    return population(found, counts, period)
+
+
+def test_a_revision_holds_back_the_regions_earlier_releases_alone_narrow() -> None:
+    """The revision above, with a third region p whose late facts are its own: allowed to,
+    it holds r and q back (three trajectories tie them: r's in release 1, q's now) rather than
+    refuse, and revises p, which nothing ties to them. Published so (p's new numbers, r's and
+    q's as release 1 published them, with release 1's units), no withheld cell of either
+    version is narrowed past its interval (the oracle); a region it may not hold still refuses
+    the whole revision. Under the default rule set (the laws): without them, release 1's
+    p publishes s and the total beside a withheld t of 0, which its 5 late units then hold at
+    least 5, so p is held back too."""
+    laws = True
+    first = moved_referrals(0)
+    before = PublishedVersion(
+        1, YEAR, first.contributions, published_counts(protect(first, K, [], laws=laws))
+    )
+    subject = moved_referrals(3, late_in_p=5)
+    narrowed = r"flow/r/\*/referrals of this revision .* at most 12"
+
+    protected = protect(subject, K, [before], laws=laws, hold_back={"p", "q", "r"})
+
+    assert set(protected.held) == {"q", "r"}
+    assert all(
+        why.startswith("flow/r/*/referrals of this revision") for why in protected.held.values()
+    )
+    assert {cell.key.region for cell in protected.cells} == {"p"}
+    # p's 5 late referrals in t are below k, and so withheld, with s to keep them so.
+    assert published_counts(protected) == {CellKey("flow", "p", ALL_SECTORS, "referrals"): 25}
+    # What a reader then has: p revised, r and q as release 1 said them, of release 1's units.
+    kept = subject.outside({"q", "r"})
+    held = {u: c for u, c in first.contributions.items() if u[0] in "qr"}
+    as_revised = Population(YEAR, {**kept.contributions, **held}, subject.counts, {}, {})
+    said = {
+        **published_counts(protected),
+        **{key: v for key, v in before.published.items() if key.region in "qr"},
+    }
+    found = ranges(as_revised, said, [before], laws=laws)
+    # (Each region withholds its t, below k, and its s in both: so as not to give t away.)
+    assert {(r.release, r.key.region) for r in found} == {
+        (version, region) for version in (None, 1) for region in "pqr"
+    }
+    assert all(r.keeps_interval(K) for r in found)
+    # A region of the part it may not hold: refused as before.
+    with pytest.raises(AuditFailed, match=narrowed):
+        protect(subject, K, [before], laws=laws, hold_back={"p", "r"})
+
+
 # --- a year begun before the laws ----------------------------------------------------------------
 
 

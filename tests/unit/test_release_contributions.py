@@ -86,6 +86,29 @@ def test_regions_joined_read_as_one_mapping_like_dict_update() -> None:
     assert {u: {k: a for k, a in c.items() if a} for u, c in twice.items()} == expected
 
 
+def test_contributions_outside_regions_leave_out_their_units_and_cells() -> None:
+    """A revision that holds regions back audits and stores the others' units alone: a unit
+    counting in a held region (by an amount that is not zero, as the audit's parts are tied)
+    is left out, and so is every cell of a held region, a zero amount there included."""
+    other = CellKey("flow", "r1", "*", "referrals")
+    contributions = {
+        **CONTRIBUTIONS,
+        "u4": {other: 2},
+        "u5": {other: 1, FLOW: 0},  # (counts in r1 only)
+        "u6": {other: 1, FLOW: 1},  # (ties r0 and r1)
+    }
+    packed = PackedContributions.of(contributions)
+
+    outside = packed.outside({"r0"})
+
+    assert nonzero(outside) == {"u3": {}, "u4": {other: 2}, "u5": {other: 1}}
+    assert outside.cell_keys == [other]
+    assert dict(outside["u5"]) == {other: 1}
+    assert nonzero(packed.outside({"r1"})) == nonzero(CONTRIBUTIONS)
+    assert other not in packed.outside({"r1"}).cell_keys
+    assert packed.outside(set()) is packed
+
+
 def test_contributions_say_the_same_whatever_their_order_and_zero_amounts() -> None:
     """What decides that a period counts as its latest release did (no revision computed)."""
     packed = PackedContributions.of(CONTRIBUTIONS)

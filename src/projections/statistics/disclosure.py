@@ -2917,11 +2917,15 @@ class _PartProtected:
     findings: list[AuditedCell]
     secondary: set[CellKey]
     solutions: Solutions
+    #: Why the part is held back (:func:`protect`'s ``hold_back``); None: it is protected.
+    held: str | None = None
 
 
-def _protect_part(k: int, part: _RegionAudit) -> _PartProtected:
+def _protect_part(k: int, hold_back: frozenset[str], part: _RegionAudit) -> _PartProtected:
     """Audit every withheld row of one part, withholding more of this release's cells until
-    every one keeps its interval; refuse (:class:`AuditFailed`) when that cannot be done.
+    every one keeps its interval; refuse (:class:`AuditFailed`) when that cannot be done, or,
+    in a revision where earlier releases alone narrow a cell and every region of the part is
+    in ``hold_back``, hold the part back (nothing of it protected or published).
 
     A cell this release withheld only to protect another (``secondary``) that earlier versions
     already narrow by themselves protects nothing by being withheld (a revision's unchanged
@@ -2979,6 +2983,14 @@ def _protect_part(k: int, part: _RegionAudit) -> _PartProtected:
                     published_again = True
                     break
                 if chosen is None:
+                    if (
+                        row.release is None
+                        and _in_a_revision(part, r)
+                        and hold_back.issuperset(part.regions)
+                    ):
+                        part.forget()
+                        held = _narrowed_by_earlier(part, r, maximise, bound.value)
+                        return _PartProtected([], set(), Solutions((), ()), held=held)
                     raise AuditFailed(_refusal(part, r, maximise, bound.value))
                 part.withhold(chosen)
                 secondary.add(part.rows[chosen].key)
@@ -3007,20 +3019,35 @@ def _refusal(part: _RegionAudit, r: int, maximise: bool, value: float) -> str:
     row = part.rows[r]
     narrowed = f"{'at most' if maximise else 'at least'} {value:g}"
     release = "this release" if row.release is None else f"release {row.release}"
-    if any(o.release is not None and o.period == row.period for o in part.rows):
+    if _in_a_revision(part, r):
         # A revision: no release can mend what earlier ones published (the issue's rule
-        # refuses it; README, "A revision is refused …").
+        # refuses it; README, "A region a revision cannot revise is held back").
         return (
-            f"{row.key.text()} of {'this revision' if row.release is None else release} can "
-            f"be narrowed to {narrowed} by what earlier releases published, whatever this "
-            "revision withholds, and no withheld cell may be narrowed past its interval: the "
-            "revision is refused, and the earlier releases stand as published"
+            f"{_narrowed_by_earlier(part, r, maximise, value)}, and no withheld cell may be "
+            "narrowed past its interval: the revision is refused, and the earlier releases "
+            "stand as published"
         )
     return (
         f"{row.key.text()} of {release} can be narrowed to {narrowed} by what is published "
         "already, whatever this release withholds: the release is refused; revise the earlier "
         "release or publish after the period's late facts are in"
     )
+
+
+def _narrowed_by_earlier(part: _RegionAudit, r: int, maximise: bool, value: float) -> str:
+    """How far earlier releases alone narrow row ``r`` of a revision's part."""
+    row = part.rows[r]
+    of = "this revision" if row.release is None else f"release {row.release}"
+    return (
+        f"{row.key.text()} of {of} can be narrowed to {'at most' if maximise else 'at least'} "
+        f"{value:g} by what earlier releases published, whatever this revision withholds"
+    )
+
+
+def _in_a_revision(part: _RegionAudit, r: int) -> bool:
+    """Whether row ``r``'s part holds an earlier release of the row's period."""
+    period = part.rows[r].period
+    return any(o.release is not None and o.period == period for o in part.rows)
 
 
 def protect(
@@ -3031,6 +3058,7 @@ def protect(
     laws: bool = True,
     progress: "Progress | None" = None,
     processes: int | None = None,
+    hold_back: Collection[str] = (),
 ) -> Protected:
     """Apply every disclosure rule of issue #12 to ``population`` and return what to release.
 
@@ -3044,6 +3072,13 @@ def protect(
     is told each part (a region) as its audit ends: at 100,000 trajectories it takes minutes.
     ``processes``: how many parts at most are audited at once (:func:`_each_part`; None: one
     per core).
+
+    ``hold_back``: in a revision, the regions that may be held back rather than refuse it:
+    a part (the regions its units tie together, in any version) whose withheld cell earlier
+    releases alone narrow past its interval, whatever this release withholds, and whose every
+    region is among them, is left out of what is returned (``Protected.held``, with why) for
+    the caller to publish as the release it revises did; the other parts are protected as
+    they would be without it, since no unit ties them to it.
 
     ``Protected.audit`` has a finding for every withheld count of this release and of the
     earlier versions; its ``low`` and ``high`` are the extremes found when the cell was audited
@@ -3071,8 +3106,12 @@ def protect(
     for cell in quartiles:
         if cell.key.region in carried.regions and quantile_size(cell.key) not in carried.floors:
             secondary.add(quantile_size(cell.key))
-    done_parts = _each_part(plans, partial(_protect_part, k), progress, processes)
-    for plan, done in zip(plans, done_parts, strict=True):
+    work = partial(_protect_part, k, frozenset(hold_back))
+    held: dict[str, str] = {}
+    for plan, done in zip(plans, _each_part(plans, work, progress, processes), strict=True):
+        if done.held is not None:
+            held.update(dict.fromkeys(plan.regions, done.held))
+            continue
         findings.extend(done.findings)
         secondary |= done.secondary
         solutions[plan.regions] = done.solutions
@@ -3080,13 +3119,18 @@ def protect(
     cells = [
         ReleasedCell(key, "count", None if key in rules else float(values[key]), rules.get(key))
         for key in sorted(population.counts)
+        if key.region not in held
     ]
     for cell in quartiles:
+        if cell.key.region in held:
+            continue
         if cell.withheld is None and quantile_size(cell.key) in secondary:
             # What its quartiles say of its size would narrow a withheld count.
             cell = ReleasedCell(cell.key, "quantile", None, "secondary", cell.quantile)
         cells.append(cell)
     for key in sorted(population.rates):
+        if key.region in held:
+            continue
         rate = population.rates[key]
         parts = (rate.numerator, rate.denominator)
         if (
@@ -3098,7 +3142,11 @@ def protect(
             share = round(values[rate.numerator] / values[rate.denominator], 2)
             cells.append(ReleasedCell(key, "rate", share))
     return Protected(
-        tuple(cells), tuple(sorted(findings, key=_order)), solutions, tuple(sorted(carried.regions))
+        tuple(cells),
+        tuple(sorted(findings, key=_order)),
+        solutions,
+        tuple(sorted(carried.regions)),
+        held=dict(sorted(held.items())),
     )
 
 

@@ -16,7 +16,7 @@ This module holds values only: no I/O, no SQL.
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -374,6 +374,33 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
             self.amounts[taken],
         )
 
+    def outside(self, regions: Collection[str]) -> "PackedContributions":
+        """The units counting in no cell of ``regions`` (by an amount that is not zero, as the
+        audit's parts are tied), with only the cells of other regions (a model built from
+        them has no row of those regions)."""
+        import numpy as np
+
+        if not regions:
+            return self
+        inside = np.array([key.region in regions for key in self.cell_keys], dtype=bool)
+        entry_inside = inside[self.cells] if self.cells.size else np.zeros(0, dtype=bool)
+        unit_of = np.repeat(np.arange(len(self.units)), np.diff(self.offsets))
+        touching = np.zeros(len(self.units), dtype=bool)
+        touching[unit_of[entry_inside & (self.amounts != 0)]] = True
+        keep = ~touching[unit_of] & ~entry_inside
+        units = np.flatnonzero(~touching)
+        sizes = np.bincount(unit_of[keep], minlength=len(self.units))[units]
+        offsets = np.zeros(units.size + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        renumbered = (np.cumsum(~inside) - 1).astype(np.int32)
+        return PackedContributions(
+            [self.units[i] for i in units.tolist()],
+            [key for key, held in zip(self.cell_keys, inside.tolist(), strict=True) if not held],
+            offsets,
+            renumbered[self.cells[keep]],
+            self.amounts[keep],
+        )
+
     def sums(self) -> "tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]":
         """Per cell key (``cell_keys``' order): the sum of the units' amounts, and how many
         units count in it (a non-zero amount)."""
@@ -475,6 +502,18 @@ class Population:
     counts: Mapping[CellKey, CountCell]
     quantiles: Mapping[CellKey, QuantileCell]
     rates: Mapping[CellKey, RateCell]
+
+    def outside(self, regions: Collection[str]) -> "Population":
+        """This population without ``regions``: their cells, and the units counting in them."""
+        if not regions:
+            return self
+        return Population(
+            self.period,
+            PackedContributions.of(self.contributions).outside(regions),
+            {key: c for key, c in self.counts.items() if key.region not in regions},
+            {key: c for key, c in self.quantiles.items() if key.region not in regions},
+            {key: c for key, c in self.rates.items() if key.region not in regions},
+        )
 
     def value(self, key: CellKey) -> int:
         if isinstance(self.contributions, PackedContributions):
@@ -645,6 +684,11 @@ class Protected:
     #: The regions a revision says again as the latest earlier version of its period said
     #: them, their units counting as then (``disclosure._carried``): in no programme.
     carried: tuple[str, ...] = ()
+    #: The regions a revision holds back, each with why: earlier releases alone narrow a
+    #: withheld cell of theirs past its interval, whatever the revision withholds. Their
+    #: cells are not in ``cells`` nor their findings in ``audit``: the release publishes them
+    #: as the release it revises did (``releases.Releases.release``).
+    held: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:

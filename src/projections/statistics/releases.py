@@ -90,9 +90,10 @@ class EmptyPeriod(ReleaseRefused):
 class NothingChanged(Exception):
     """A release of this period would publish what its latest release already says."""
 
-    def __init__(self, latest: ReleaseDescription) -> None:
+    def __init__(self, latest: ReleaseDescription, why: str | None = None) -> None:
         super().__init__(
-            f"release {latest.number} of {latest.period} already says all there is to say: "
+            why
+            or f"release {latest.number} of {latest.period} already says all there is to say: "
             "no fact recorded since changes a published number"
         )
         self.latest = latest
@@ -137,8 +138,15 @@ def _by_region(contributions: Contributions) -> dict[str, PackedContributions]:
 
 
 def _summaries(
-    population: Population, protected: Protected
+    population: Population,
+    protected: Protected,
+    held: Mapping[tuple[str, str], list[CellRow]] | None = None,
+    held_rules: Mapping[str, TableSummary] | None = None,
 ) -> tuple[list[TableSummary], dict[tuple[str, str], list[CellRow]]]:
+    """Each table's summary and the cells as stored, per (table, region): ``protected``'s,
+    and the regions ``held`` back as the release revised stored them, their withheld cells
+    counted under the rules that withheld them there (``held_rules``: that release's
+    summaries, by table)."""
     groups = {key: cell.group for key, cell in population.counts.items()}
     rates = {key: (r.numerator, r.denominator) for key, r in population.rates.items()}
     shown = [c for c in protected.cells if not dynamics.hidden(c.key, c.withheld)]
@@ -150,18 +158,32 @@ def _summaries(
     rules: dict[str, Counter[str]] = defaultdict(Counter)
     # A withheld dynamics cell is neither stored nor counted: that it exists would say it is
     # not zero (``dynamics.hidden``), so the table reports only what it publishes.
+    rules_in: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     for cell in shown:
         totals[cell.key.table] += 1
         if cell.withheld is None:
             published[cell.key.table] += 1
         else:
             rules[cell.key.table][cell.withheld] += 1
+            rules_in[cell.key.table][cell.key.region][cell.withheld] += 1
+    for (table, region), cells in (held or {}).items():
+        rows[(table, region)] = list(cells)
+        totals[table] += len(cells)
+        published[table] += sum(1 for cell in cells if cell.withheld is None)
+        summary = (held_rules or {}).get(table)
+        for rule, n in ((summary and summary.withheld_by_rule_in) or {}).get(region, {}).items():
+            rules[table][rule] += n
+            rules_in[table][region][rule] += n
     summaries = [
         TableSummary(
             name=spec.name,
             cells=totals[spec.name],
             published=published[spec.name],
             withheld_by_rule=dict(sorted(rules[spec.name].items())),
+            withheld_by_rule_in={
+                region: dict(sorted(found.items()))
+                for region, found in sorted(rules_in[spec.name].items())
+            },
         )
         for spec in tables.TABLES
     ]
@@ -341,13 +363,16 @@ class Releases:
         period: Period,
         counted: tuple[Population, int] | None = None,
         earlier: Sequence[PublishedVersion] | None = None,
+        latest: ReleaseDescription | None = None,
     ) -> tuple[Population, Protected, int, list[int], bool]:
         """The period's population, disclosure control over it and every earlier version of an
         period of the same year, the log position it reflects, the earlier releases audited, and
         whether the audit held the laws: where ``laws`` says so, or where an earlier release of
         the year did (once a year's releases hold them, turning the setting off does not let a
         later one publish what they would narrow). ``counted`` and ``earlier``: the population
-        and the earlier versions, where the caller read them already."""
+        and the earlier versions, where the caller read them already; ``latest``: the release
+        of the period this one revises, whose regions it may hold back (``release``), none
+        without it. The population returned leaves the regions held back out."""
         # Imported here: it loads HiGHS, SciPy and numpy (36 MiB with the packing's numpy),
         # which a process that only reads releases (the API) never needs (issue #22).
         from projections.statistics import disclosure
@@ -365,8 +390,13 @@ class Releases:
                 laws=laws,
                 progress=_progress(period, "protect"),
                 processes=self.audit_processes,
+                hold_back=self._may_hold_back(period, latest, earlier, laws),
             )
         protected_at = time.monotonic()
+        # The whole population and every earlier version, held regions too: they are
+        # published as the release revised did (``release``), so their cells are no rows of
+        # this release, and the earlier versions' cells of theirs are audited again as they
+        # were then; a unit tying them to a region revised would be in its programme.
         self._check(period, population, protected, earlier, laws)
         log.info(
             "statistics audited",
@@ -374,6 +404,7 @@ class Releases:
             rule_set=self.rule_set(laws),
             earlier_versions=len(earlier),
             regions_said_again=len(protected.carried),
+            regions_held_back=len(protected.held),
             withheld_counts=len(protected.audit),
             # Cut to what earlier releases made without the laws leave (``settle``).
             narrowed_before=_narrowed_before(protected),
@@ -385,13 +416,45 @@ class Releases:
             (*protected.cells, *dynamics.relative_risks(protected.cells, self.k)),
             protected.audit,
             carried=protected.carried,
+            held=protected.held,
         )
         if not protected.passed:
             raise ReleaseRefused(
                 f"{period} was not released: the disclosure audit found a withheld number that "
                 "the published ones narrow below its protection interval. Nothing was published"
             )
+        # (What the release stores of its own: the held regions' are the revised release's.)
+        population = population.outside(protected.held)
         return population, protected, position, [v.number for v in earlier], laws
+
+    def _may_hold_back(
+        self,
+        period: Period,
+        latest: ReleaseDescription | None,
+        earlier: Sequence[PublishedVersion],
+        laws: bool,
+    ) -> frozenset[str]:
+        """The regions a revision of ``latest`` may hold at its figures
+        (``disclosure.protect``'s ``hold_back``): those it published under this revision's k,
+        rule set and deadline policy, with its tables' tallies per region. None without
+        ``latest`` (a first release)."""
+        version = max(
+            (v for v in earlier if v.period == period), key=lambda v: v.number, default=None
+        )
+        if (
+            latest is None
+            or version is None
+            or version.number != latest.number
+            or version.withheld is None
+            or version.quartiles is None
+            or latest.k != self.k
+            or latest.rule_set != self.rule_set(laws)
+            # (Its tables' tallies per region: a held region's cells count under their rules.)
+            or any(table.withheld_by_rule_in is None for table in latest.tables)
+        ):
+            return frozenset()
+        now = policy_fingerprints(self.policy, latest.regions)
+        return frozenset(r for r in latest.regions if latest.deadline_policies.get(r) == now[r])
 
     def _check(
         self,
@@ -469,11 +532,47 @@ class Releases:
             earlier = self.store.published_versions(period.audited_with())
             if latest is not None and self._counts_as_before(latest, counted[0], earlier):
                 raise NothingChanged(latest)
-            population, protected, position, audited, laws = self.compute(period, counted, earlier)
-            if not any(population.contributions.values()):
+            population, protected, position, audited, laws = self.compute(
+                period, counted, earlier, latest
+            )
+            if not any(population.contributions.values()) and not protected.held:
                 raise EmptyPeriod(f"{period} holds no trajectory: there is nothing to release")
-            summaries, rows = _summaries(population, protected)
+            contributions = _by_region(population.contributions)
+            held: dict[tuple[str, str], list[CellRow]] = {}
+            if protected.held:
+                if latest is None:  # (``compute`` holds a region back only in a revision)
+                    raise AssertionError("a region held back in a first release")
+                # As the release it revises published them, and its units as it counted them:
+                # what a later revision is audited against is what was published.
+                regions_held = sorted(protected.held)
+                for table in latest.tables:
+                    for region, cells in self.store.cells(
+                        latest.number, table.name, regions_held
+                    ).items():
+                        held[(table.name, region)] = cells
+                kept = contributions
+                contributions = {**kept, **self.store.contributions(latest.number, regions_held)}
+                units_held = {
+                    u for r in regions_held if r in contributions for u in contributions[r].units
+                }
+                if any(not units_held.isdisjoint(units.units) for units in kept.values()):
+                    # (The audit's parts keep them apart; stored together, one would be lost.)
+                    raise ReleaseRefused(
+                        f"{period} was not revised: a trajectory of a region held back counts "
+                        "in a region revised. Nothing was published; please report it"
+                    )
+            summaries, rows = _summaries(
+                population, protected, held, {t.name: t for t in latest.tables} if latest else None
+            )
             if latest is not None and self._same_cells(latest, rows, self.rule_set(laws)):
+                if protected.held:
+                    raise NothingChanged(
+                        latest,
+                        f"release {latest.number} of {period} already says all a revision may: "
+                        f"{', '.join(sorted(protected.held))} would be held back at its figures "
+                        f"({next(iter(protected.held.values()))}, and no withheld cell may be "
+                        "narrowed past its interval), and no other region's figures changed",
+                    )
                 raise NothingChanged(latest)
             regions = sorted({region for _, region in rows})
             description = ReleaseDescription(
@@ -497,13 +596,14 @@ class Releases:
                     narrowest_margin=_narrowest(protected),
                     narrowed_before=_narrowed_before(protected),
                     said_again=list(protected.carried) if latest is not None else None,
+                    held_back=sorted(protected.held) if latest is not None else None,
                 ),
             )
             try:
                 saved = self.store.save(
                     description,
                     rows,
-                    _by_region(population.contributions),
+                    contributions,
                     audited_with=[str(p) for p in period.audited_with()],
                     never_beside=[str(p) for p in period.overlapping()],
                 )
@@ -517,7 +617,16 @@ class Releases:
                 period=saved.period,
                 revises=saved.revises,
                 log_position=position,
+                held_back=sorted(protected.held),
             )
+            for region, why in protected.held.items():
+                log.warning(
+                    "statistics region held back",
+                    period=saved.period,
+                    number=saved.number,
+                    region=region,
+                    reason=why,
+                )
             metrics().releases.inc()
             return saved
         raise ReleaseRefused("other processes kept saving releases meanwhile; try again")

@@ -58,6 +58,10 @@ class TableSummary(msgspec.Struct, frozen=True):
     cells: int
     published: int
     withheld_by_rule: dict[str, int]
+    #: The same per region: kept, never served (per region, a tally could name the rule of a
+    #: single cell), for a revision that holds a region back to count its cells under the
+    #: rules that withheld them (``releases._summaries``). None in a release saved before it.
+    withheld_by_rule_in: dict[str, dict[str, int]] | None = None
 
     @property
     def published_share(self) -> float:
@@ -82,6 +86,11 @@ class AuditSummary(msgspec.Struct, frozen=True):
     #: nothing new, so in no programme of this audit (``disclosure._carried``). None in a
     #: first release, and in one saved before this field.
     said_again: list[str] | None = None
+    #: The regions a revision holds at the figures of the release it revises: late facts
+    #: there would let earlier releases alone narrow a withheld cell past its interval,
+    #: whatever the revision withheld, so their cells are that release's, unchanged, and the
+    #: late facts wait. None in a first release, and in one saved before this field.
+    held_back: list[str] | None = None
 
 
 class ReleaseDescription(msgspec.Struct, frozen=True):
@@ -379,6 +388,20 @@ class ReleaseStore:
             region: _CELLS.decode(bytes(blob))
             for region, blob in rows
             if wanted is None or region in wanted
+        }
+
+    def contributions(self, number: int, regions: Sequence[str]) -> dict[str, PackedContributions]:
+        """The units' contributions release ``number`` stored for each of ``regions``."""
+        if not regions:
+            return {}
+        marks = ", ".join("?" * len(regions))
+        return {
+            region: _unpack_contributions(blob)
+            for region, blob in self._read(
+                f"SELECT region, contributions FROM {_UNITS} WHERE number = ? "
+                f"AND region IN ({marks}) ORDER BY region",
+                (number, *regions),
+            )
         }
 
     def published_versions(self, periods: Iterable[Period]) -> list[PublishedVersion]:
