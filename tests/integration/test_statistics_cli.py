@@ -185,3 +185,32 @@ def test_the_same_cells_under_the_other_rule_set_are_a_revision_not_nothing_new(
     assert one.audit.narrowed_before == 0
     assert two.audit.narrowed_before is not None
     assert cells[0] == cells[1], "the story is too small for the rule sets to differ"
+
+
+def test_a_revision_holding_regions_back_says_so_on_the_command_line(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """The operator sees which regions a revision held back at the earlier release's figures,
+    and a revision that would say nothing new is not made (exit 0). The populations are the
+    unit tests' (three trajectories of r moved to q, p's own late facts)."""
+    from projections.statistics.releases import Releases
+    from tests.unit.test_disclosure_laws import moved_referrals
+
+    year = Period(2025)
+    counted = iter(
+        [(moved_referrals(0, period=year), 1)] + [(moved_referrals(3, 5, year), n) for n in (2, 3)]
+    )
+    rodedraad.monkeypatch.setattr(Releases, "population", lambda _self, _period: next(counted))
+    rodedraad.monkeypatch.setattr(Releases, "_unchanged_since", lambda *_a: False)
+    args = ("statistics", "release", "--period", str(year))
+
+    assert rodedraad(own_settings, *args)[0] == 0
+    code, out, err = rodedraad(own_settings, *args)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(
+        f"release 2: {year} at log position 2, revising release 1"
+    )
+    assert out.splitlines()[1].startswith("held back at release 1's figures: q, r (if revised,")
+    code, out, err = rodedraad(own_settings, *args)
+    assert (code, out) == (0, "")
+    assert "release 2 of 2025 already says all a revision may: q, r would be held back" in err
