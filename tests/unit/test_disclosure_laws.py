@@ -492,7 +492,8 @@ def test_a_revision_is_refused_where_an_earlier_version_alone_narrows_its_count(
     12 for the audit's reader, short of the 14 their interval asks for, whatever the revision
     withholds: the revision is refused (the issue's rule: every withheld cell keeps its
     interval against every earlier version), and release 1 stands. Cutting the interval to
-    what release 1 leaves was built and not kept (README, "A revision is refused …")."""
+    what release 1 leaves was built and not kept (README, "A region a revision cannot revise is
+    held back", which says what a revision now does instead)."""
 
     def referrals(region: str, sector: str = ALL_SECTORS) -> CellKey:
         return CellKey("flow", region, sector, "referrals")
@@ -589,6 +590,11 @@ def test_a_revision_holds_back_the_regions_earlier_releases_alone_narrow() -> No
     # A region of the part it may not hold: refused as before.
     with pytest.raises(AuditFailed, match=narrowed):
         protect(subject, K, [before], laws=laws, hold_back={"p", "r"})
+    # Without the laws, p is held back too (the docstring's last sentence).
+    unruled = PublishedVersion(
+        1, YEAR, first.contributions, published_counts(protect(first, K, [], laws=False))
+    )
+    assert set(protect(subject, K, [unruled], laws=False, hold_back="pqr").held) == set("pqr")
 
 
 # --- a year begun before the laws ----------------------------------------------------------------

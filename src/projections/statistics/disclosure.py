@@ -245,6 +245,12 @@ class AuditFailed(Exception):
     published numbers contradict the units they claim to count. The release is refused."""
 
 
+class RevisionNarrowed(AuditFailed):
+    """A withheld cell of a revision that earlier releases alone narrow past its interval,
+    whatever it withholds, in a part that could not be held back (``protect``'s
+    ``hold_back``)."""
+
+
 def check_k(k: int) -> None:
     """Refuse a ``k`` below :data:`SMALLEST_K` (issue #12: configurable, never below 5)."""
     if k < SMALLEST_K:
@@ -2983,11 +2989,9 @@ def _protect_part(k: int, hold_back: frozenset[str], part: _RegionAudit) -> _Par
                     published_again = True
                     break
                 if chosen is None:
-                    if (
-                        row.release is None
-                        and _in_a_revision(part, r)
-                        and hold_back.issuperset(part.regions)
-                    ):
+                    if row.release is None and _in_a_revision(part, r):
+                        if not hold_back.issuperset(part.regions):
+                            raise RevisionNarrowed(_refusal(part, r, maximise, bound.value))
                         part.forget()
                         held = _narrowed_by_earlier(part, r, maximise, bound.value)
                         return _PartProtected([], set(), Solutions((), ()), held=held)
@@ -3024,8 +3028,7 @@ def _refusal(part: _RegionAudit, r: int, maximise: bool, value: float) -> str:
         # refuses it; README, "A region a revision cannot revise is held back").
         return (
             f"{_narrowed_by_earlier(part, r, maximise, value)}, and no withheld cell may be "
-            "narrowed past its interval: the revision is refused, and the earlier releases "
-            "stand as published"
+            "narrowed past its interval: the revision is refused"
         )
     return (
         f"{row.key.text()} of {release} can be narrowed to {narrowed} by what is published "

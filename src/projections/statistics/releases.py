@@ -137,6 +137,14 @@ def _by_region(contributions: Contributions) -> dict[str, PackedContributions]:
     }
 
 
+def _counting(packed: PackedContributions) -> PackedContributions:
+    """The units with an amount other than zero in some cell."""
+    import numpy as np  # see ``store._INT32``
+
+    unit_of = np.repeat(np.arange(len(packed.units)), np.diff(packed.offsets))
+    return packed.subset(np.unique(unit_of[packed.amounts != 0]).astype(np.int64))
+
+
 def _summaries(
     population: Population,
     protected: Protected,
@@ -203,18 +211,20 @@ def _progress(period: Period, step: str) -> Callable[[int, int], None]:
 
 
 @contextmanager
-def _refused_on_failure(period: Period, after: str = "") -> Iterator[None]:
+def _refused_on_failure(period: Period, after: str = "", not_held: str = "") -> Iterator[None]:
     """The audit's failures as the release's refusal: a release it cannot pass
-    (``AuditFailed``), and a process auditing a region that ended before it was done (killed
-    for its memory, say, or crashed): nothing is published on what was not audited, the
-    cause is logged, and the next run tries again."""
+    (``AuditFailed``; ``not_held``: why, for a revision's own cell, no region was held back),
+    and a process auditing a region that ended before it was done (killed for its memory, say,
+    or crashed): nothing is published on what was not audited, the cause is logged, and the
+    next run tries again."""
     from projections.statistics import disclosure  # see ``Releases.compute``
 
     try:
         yield
     except disclosure.AuditFailed as failed:
+        why = not_held if isinstance(failed, disclosure.RevisionNarrowed) else ""
         raise ReleaseRefused(
-            f"{period} was not released: {failed}. Nothing was published{after}"
+            f"{period} was not released: {failed}{why}. Nothing was published{after}"
         ) from failed
     except BrokenExecutor as broken:
         log.error(
@@ -382,7 +392,8 @@ class Releases:
             earlier = self.store.published_versions(period.audited_with())
         laws = self._laws_held(earlier)
         started = time.monotonic()
-        with _refused_on_failure(period, "; the earlier releases stand"):
+        hold_back, not_held = self._may_hold_back(period, latest, earlier, laws)
+        with _refused_on_failure(period, "; the earlier releases stand", not_held):
             protected = disclosure.protect(
                 population,
                 self.k,
@@ -390,7 +401,7 @@ class Releases:
                 laws=laws,
                 progress=_progress(period, "protect"),
                 processes=self.audit_processes,
-                hold_back=self._may_hold_back(period, latest, earlier, laws),
+                hold_back=hold_back,
             )
         protected_at = time.monotonic()
         # The whole population and every earlier version, held regions too: they are
@@ -433,28 +444,36 @@ class Releases:
         latest: ReleaseDescription | None,
         earlier: Sequence[PublishedVersion],
         laws: bool,
-    ) -> frozenset[str]:
+    ) -> tuple[frozenset[str], str]:
         """The regions a revision of ``latest`` may hold at its figures
         (``disclosure.protect``'s ``hold_back``): those it published under this revision's k,
-        rule set and deadline policy, with its tables' tallies per region. None without
-        ``latest`` (a first release)."""
+        rule set and deadline policy, with its tables' tallies per region; none without
+        ``latest`` (a first release). And, for a refusal's message, why the others may not."""
+        if latest is None:
+            return frozenset(), ""
         version = max(
             (v for v in earlier if v.period == period), key=lambda v: v.number, default=None
         )
-        if (
-            latest is None
-            or version is None
-            or version.number != latest.number
-            or version.withheld is None
-            or version.quartiles is None
-            or latest.k != self.k
-            or latest.rule_set != self.rule_set(laws)
+        why = ""
+        if version is None or version.withheld is None or version.quartiles is None:
+            why = f"release {latest.number} keeps no record of what it withheld"
+        elif latest.k != self.k:
+            why = f"release {latest.number} was made under k={latest.k}, this one k={self.k}"
+        elif latest.rule_set != self.rule_set(laws):
+            why = f"release {latest.number} was made under rule set {latest.rule_set}"
+        elif any(table.withheld_by_rule_in is None for table in latest.tables):
             # (Its tables' tallies per region: a held region's cells count under their rules.)
-            or any(table.withheld_by_rule_in is None for table in latest.tables)
-        ):
-            return frozenset()
+            why = f"release {latest.number} was saved before regions could be held back"
+        if why:
+            return frozenset(), f" (no region could be held back at its figures: {why})"
         now = policy_fingerprints(self.policy, latest.regions)
-        return frozenset(r for r in latest.regions if latest.deadline_policies.get(r) == now[r])
+        same = frozenset(r for r in latest.regions if latest.deadline_policies.get(r) == now[r])
+        changed = sorted(set(latest.regions) - same)
+        return same, (
+            f" (a region could be held back at release {latest.number}'s figures only where "
+            "every region its trajectories tie it to was in that release under the same "
+            f"deadline policy{'; changed in ' + ', '.join(changed) if changed else ''})"
+        )
 
     def _check(
         self,
@@ -530,6 +549,9 @@ class Releases:
                 raise NothingChanged(latest)
             counted = self.population(period)
             earlier = self.store.published_versions(period.audited_with())
+            newest = max((v.number for v in earlier if v.period == period), default=None)
+            if newest != (latest.number if latest is not None else None):
+                continue  # (saved meanwhile by another process: read again)
             if latest is not None and self._counts_as_before(latest, counted[0], earlier):
                 raise NothingChanged(latest)
             population, protected, position, audited, laws = self.compute(
@@ -550,8 +572,11 @@ class Releases:
                         latest.number, table.name, regions_held
                     ).items():
                         held[(table.name, region)] = cells
-                kept = contributions
-                contributions = {**kept, **self.store.contributions(latest.number, regions_held)}
+                # Units counting in nothing (every amount zero) tie no region and are left
+                # out, so that one of them cannot stand for a unit of the other side.
+                kept = {r: _counting(units) for r, units in contributions.items()}
+                stored = self.store.contributions(latest.number, regions_held)
+                contributions = {**kept, **{r: _counting(u) for r, u in stored.items()}}
                 units_held = {
                     u for r in regions_held if r in contributions for u in contributions[r].units
                 }
