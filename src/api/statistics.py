@@ -79,14 +79,14 @@ def _audit_for(audit: AuditSummary, role: str, visible: Sequence[str]) -> AuditS
     whether late facts fell there, and a region held back that a withheld number of its own
     would be narrowed by what was published: an auditor reads them for the regions it reads,
     a learning network and the forum do not (``null``)."""
-    if role != Role.AUDITOR:
-        return msgspec.structs.replace(audit, said_again=None, held_back=None)
+
+    def told(regions: list[str] | None) -> list[str] | None:
+        if role != Role.AUDITOR or regions is None:
+            return None
+        return [r for r in regions if r in visible]
+
     return msgspec.structs.replace(
-        audit,
-        said_again=None
-        if audit.said_again is None
-        else [r for r in audit.said_again if r in visible],
-        held_back=None if audit.held_back is None else [r for r in audit.held_back if r in visible],
+        audit, said_again=told(audit.said_again), held_back=told(audit.held_back)
     )
 
 

@@ -374,6 +374,18 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
             self.amounts[taken],
         )
 
+    def entry_units(self) -> "npt.NDArray[np.int64]":
+        """For each (cell, amount) entry, the position of its unit."""
+        import numpy as np
+
+        return np.repeat(np.arange(len(self.units)), np.diff(self.offsets))
+
+    def counting(self) -> "PackedContributions":
+        """The units with an amount other than zero in some cell."""
+        import numpy as np
+
+        return self.subset(np.unique(self.entry_units()[self.amounts != 0]).astype(np.int64))
+
     def outside(self, regions: Collection[str]) -> "PackedContributions":
         """The units counting in no cell of ``regions`` (by an amount that is not zero, as the
         audit's parts are tied), with only the cells of other regions (a model built from
@@ -384,7 +396,7 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
             return self
         inside = np.array([key.region in regions for key in self.cell_keys], dtype=bool)
         entry_inside = inside[self.cells] if self.cells.size else np.zeros(0, dtype=bool)
-        unit_of = np.repeat(np.arange(len(self.units)), np.diff(self.offsets))
+        unit_of = self.entry_units()
         touching = np.zeros(len(self.units), dtype=bool)
         touching[unit_of[entry_inside & (self.amounts != 0)]] = True
         keep = ~touching[unit_of] & ~entry_inside

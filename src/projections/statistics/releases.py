@@ -137,14 +137,6 @@ def _by_region(contributions: Contributions) -> dict[str, PackedContributions]:
     }
 
 
-def _counting(packed: PackedContributions) -> PackedContributions:
-    """The units with an amount other than zero in some cell."""
-    import numpy as np  # see ``store._INT32``
-
-    unit_of = np.repeat(np.arange(len(packed.units)), np.diff(packed.offsets))
-    return packed.subset(np.unique(unit_of[packed.amounts != 0]).astype(np.int64))
-
-
 def _summaries(
     population: Population,
     protected: Protected,
@@ -564,28 +556,9 @@ class Releases:
             if protected.held:
                 if latest is None:  # (``compute`` holds a region back only in a revision)
                     raise AssertionError("a region held back in a first release")
-                # As the release it revises published them, and its units as it counted them:
-                # what a later revision is audited against is what was published.
-                regions_held = sorted(protected.held)
-                for table in latest.tables:
-                    for region, cells in self.store.cells(
-                        latest.number, table.name, regions_held
-                    ).items():
-                        held[(table.name, region)] = cells
-                # Units counting in nothing (every amount zero) tie no region and are left
-                # out, so that one of them cannot stand for a unit of the other side.
-                kept = {r: _counting(units) for r, units in contributions.items()}
-                stored = self.store.contributions(latest.number, regions_held)
-                contributions = {**kept, **{r: _counting(u) for r, u in stored.items()}}
-                units_held = {
-                    u for r in regions_held if r in contributions for u in contributions[r].units
-                }
-                if any(not units_held.isdisjoint(units.units) for units in kept.values()):
-                    # (The audit's parts keep them apart; stored together, one would be lost.)
-                    raise ReleaseRefused(
-                        f"{period} was not revised: a trajectory of a region held back counts "
-                        "in a region revised. Nothing was published; please report it"
-                    )
+                held, contributions = self._as_revised(
+                    period, latest, sorted(protected.held), contributions
+                )
             summaries, rows = _summaries(
                 population, protected, held, {t.name: t for t in latest.tables} if latest else None
             )
@@ -656,6 +629,34 @@ class Releases:
             return saved
         raise ReleaseRefused("other processes kept saving releases meanwhile; try again")
 
+    def _as_revised(
+        self,
+        period: Period,
+        latest: ReleaseDescription,
+        regions: Sequence[str],
+        contributions: Mapping[str, PackedContributions],
+    ) -> tuple[dict[tuple[str, str], list[CellRow]], dict[str, PackedContributions]]:
+        """The cells of the ``regions`` held back as ``latest`` published them, and every
+        region's units to store: ``contributions`` (the regions revised) and ``latest``'s for
+        those held, so that what a later revision is audited against is what was published.
+        Units counting in nothing (every amount zero) tie no region and are left out, so that
+        one of them cannot stand for a unit of the other side."""
+        held = {
+            (table.name, region): cells
+            for table in latest.tables
+            for region, cells in self.store.cells(latest.number, table.name, regions).items()
+        }
+        kept = {region: units.counting() for region, units in contributions.items()}
+        stored = self.store.contributions(latest.number, regions)
+        units_held = {unit for units in stored.values() for unit in units.counting().units}
+        if any(not units_held.isdisjoint(units.units) for units in kept.values()):
+            # (The audit's parts keep them apart; stored together, one would be lost.)
+            raise ReleaseRefused(
+                f"{period} was not revised: a trajectory of a region held back counts in a "
+                "region revised. Nothing was published; please report it"
+            )
+        return held, {**kept, **{region: units.counting() for region, units in stored.items()}}
+
     def _unchanged_since(self, period: Period, latest: ReleaseDescription) -> bool:
         """Whether nothing a release of ``latest``'s period reads has moved since it was
         computed: the statistics read model at the same log position, and the same rule set,
@@ -719,11 +720,8 @@ class Releases:
             key=lambda v: v.number,
             default=None,
         )
-        if (
-            version is None
-            or version.number != latest.number  # (one saved since ``latest`` was read)
-            or not self._same_rules(latest, lambda: earlier)
-        ):
+        # (``release`` reads again where one was saved since ``latest`` was read.)
+        if version is None or not self._same_rules(latest, lambda: earlier):
             return False
         before = PackedContributions.of(version.contributions)
         if not PackedContributions.of(population.contributions).says_the_same_as(before):

@@ -151,7 +151,7 @@ def _pack_contributions(contributions: Contributions) -> bytes:
         raise ValueError("a unit's contribution to a cell does not fit the stored 32 bits")
     nonzero = packed.amounts != 0
     cells = packed.cells[nonzero]
-    unit_of = np.repeat(np.arange(len(packed.units)), np.diff(packed.offsets))[nonzero]
+    unit_of = packed.entry_units()[nonzero]
     sizes = np.bincount(unit_of, minlength=len(packed.units))
     used, cells = np.unique(cells, return_inverse=True)
     keys = [tuple(packed.cell_keys[i]) for i in used.tolist()]
