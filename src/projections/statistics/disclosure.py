@@ -693,6 +693,9 @@ class _RegionAudit:
         self.regions = _regions_of(rows)
         self.representatives: tuple[str, ...] = ()
         self._atom_of_unit: Callable[[Sequence[str]], npt.NDArray[np.int64]] | None = None
+        #: What it was built from (:meth:`_PartPlan.build`): to build it again without the
+        #: quantiles' sizes secondary suppression withheld (:func:`_protect_part`).
+        self.plan: _PartPlan | None = None
         #: The atom-only feasible solutions :meth:`_learn` was told (their atoms and sizes: a
         #: simplex solution takes at most as many atoms as the programme has rows), and for
         #: each row the one that took it highest and lowest (-1: none).
@@ -1901,6 +1904,20 @@ class _RegionAudit:
             row = self.rows[r]
             value = float(x[row.cols] @ row.coefs + costs @ proof.amounts)
             if value >= enough - 1e-6 if maximise else value <= enough + 1e-6:
+                # (Its own now, for :meth:`solutions` to hand on: a part built again
+                # without a size, :func:`_protect_part`, starts from it too.)
+                kept = self._proved.get((r, maximise))
+                if kept is None or (value > kept.value if maximise else value < kept.value):
+                    self._proved[(r, maximise)] = Proof(
+                        r,
+                        maximise,
+                        value,
+                        proof.whole,
+                        proof.taken,
+                        proof.sizes,
+                        proof.kinds,
+                        proof.amounts,
+                    )
                 return value
         return None
 
@@ -2849,7 +2866,61 @@ class _PartPlan:
         audit = _RegionAudit(self.rows, self.atoms, self.sizes, self.groups, self.laws, self.legacy)
         audit.representatives = self.representatives
         audit._atom_of_unit = partial(_local_atoms, self.unit_atoms)
+        audit.plan = self
         return audit
+
+    def without(self, dropped: Collection[int]) -> "_PartPlan":
+        """This part without rows ``dropped``, its other rows as they are now (published or
+        withheld), as :func:`_plans` would make it of those rows: units whose vectors no
+        longer differ merged into one atom, the atoms numbered in their vectors' order."""
+        gone = set(dropped)
+        kept = [r for r in range(len(self.rows)) if r not in gone]
+        rows = [
+            _Row(
+                row.key,
+                row.release,
+                row.value,
+                row.published,
+                row.fixed,
+                period=row.period,
+                floor=row.floor,
+            )
+            for row in (self.rows[r] for r in kept)
+        ]
+        columns = sparse.csc_matrix(self.atoms[kept, :])
+        columns.sort_indices()
+        vectors = [
+            _vector_bytes(
+                columns.indices[columns.indptr[c] : columns.indptr[c + 1]],
+                columns.data[columns.indptr[c] : columns.indptr[c + 1]],
+            )
+            for c in range(columns.shape[1])
+        ]
+        merged = sorted(set(vectors))
+        number = {vector: n for n, vector in enumerate(merged)}
+        atom = np.array([number[vector] for vector in vectors], dtype=np.int64)
+        first = np.full(len(merged), -1, dtype=np.int64)
+        for c in range(atom.size - 1, -1, -1):  # (each new atom's first old one)
+            first[atom[c]] = c
+        keys = {row.key for row in rows}
+        return _PartPlan(
+            rows=rows,
+            atoms=sparse.csc_matrix(columns[:, first]),
+            sizes=np.bincount(atom, weights=self.sizes, minlength=len(merged)).astype(np.int64),
+            groups={key: group for key, group in self.groups.items() if key in keys},
+            laws=self.laws,
+            legacy=self.legacy,
+            representatives=tuple(self.representatives[c] for c in first.tolist()),
+            unit_atoms={unit: int(atom[c]) for unit, c in self.unit_atoms.items()},
+        )
+
+
+def _vector_bytes(rows: npt.NDArray[np.int32], amounts: npt.NDArray[np.float64]) -> bytes:
+    """An atom's vector as :func:`_parts` keys and orders atoms: each (row, amount) as 8 bytes
+    big-endian with the sign bit flipped, so that comparing bytes compares the numbers."""
+    pairs = np.empty((rows.size, 2), dtype=np.int64)
+    pairs[:, 0], pairs[:, 1] = rows, np.rint(amounts).astype(np.int64)
+    return bytes((pairs.view(np.uint64) ^ np.uint64(1 << 63)).astype(">u8").tobytes())
 
 
 def _regions_of(rows: Iterable[_Row]) -> tuple[str, ...]:
@@ -2928,6 +2999,37 @@ class _PartProtected:
 
 
 def _protect_part(k: int, hold_back: frozenset[str], part: _RegionAudit) -> _PartProtected:
+    """Protect one part (:func:`_protected`), on the model the release step's check will build.
+
+    A quantile's size whose quartiles this release withholds is no row of the check's model
+    (:func:`audit` holds sizes only where quartiles are published), while ``protect()``'s model
+    keeps it, withheld. Withheld rows constrain nothing, but the hypothetical types are made of
+    the model's rows, and under the laws a type counting in such a size counts in the rows a
+    law ties it to: ``protect()`` then found cells open that the check, and the independent
+    oracle, found narrowed (a participation cell of the demo's 2025, open down to 64 where it
+    had to reach 65.1, narrowed to 65.45 for the check), and the release was refused. So where
+    this release withheld such a size, the part is built again without it, as the check builds
+    it, starting from the solutions found (each verified on it, :meth:`_RegionAudit.start_from`,
+    so mostly no programme is solved again), and protected again from there: what is withheld
+    stays withheld, and more is where the check's model needs it."""
+    found = _protected(k, hold_back, part, set())
+    while found.held is None and part.plan is not None:
+        sizes = [
+            r
+            for r, row in enumerate(part.rows)
+            if row.floor is not None and row.release is None and not row.published
+        ]
+        if not sizes:
+            break
+        part = part.plan.without(sizes).build()
+        part.start_from(found.solutions)
+        found = _protected(k, hold_back, part, found.secondary)
+    return found
+
+
+def _protected(
+    k: int, hold_back: frozenset[str], part: _RegionAudit, secondary: set[CellKey]
+) -> _PartProtected:
     """Audit every withheld row of one part, withholding more of this release's cells until
     every one keeps its interval; refuse (:class:`AuditFailed`) when that cannot be done, or,
     in a revision where earlier releases alone narrow a cell and every region of the part is
@@ -2936,10 +3038,13 @@ def _protect_part(k: int, hold_back: frozenset[str], part: _RegionAudit) -> _Par
     A cell this release withheld only to protect another (``secondary``) that earlier versions
     already narrow by themselves protects nothing by being withheld (a revision's unchanged
     total, a year whose quarters are all out): it is published again, and since an equality
-    added back can narrow cells audited before, they are audited again."""
+    added back can narrow cells audited before, they are audited again.
+
+    ``secondary``: what an earlier model of the part withheld to protect others (see
+    :func:`_protect_part`); its rows are withheld in this model already."""
     queue = [r for r, row in enumerate(part.rows) if not row.published]
     findings: dict[int, AuditedCell] = {}
-    secondary: set[CellKey] = set()  # (the part's own: no two parts share a row)
+    secondary = set(secondary)  # (the part's own: no two parts share a row)
     part.first_round = _PROTECT_ROUND
     while queue:
         r = queue.pop(0)
@@ -2961,6 +3066,11 @@ def _protect_part(k: int, hold_back: frozenset[str], part: _RegionAudit) -> _Par
                     bound = _Bound(reached, None)
                     break
                 enough = needed_high if maximise else needed_low
+                # (A proof an earlier model of the part found, verified on this one.)
+                proven = part.proven(r, maximise, enough)
+                if proven is not None:
+                    bound = _Bound(proven, None)
+                    break
                 bound = part.bound(r, maximise, enough, grow=whole)
                 opened = bound.value >= enough - 1e-6 if maximise else bound.value <= enough + 1e-6
                 if not opened and not whole and part.capped(r):
