@@ -1119,7 +1119,8 @@ def test_published_equalities_taken_out_of_the_programme_change_no_bound(
             highs.run()
             if highs.getModelStatus() != disclosure.highspy.HighsModelStatus.kOptimal:
                 continue
-            duals = np.asarray(highs.getSolution().row_dual)
+            # (The last audited row's own row, free, is the programme's last: no dual.)
+            duals = np.asarray(highs.getSolution().row_dual)[: taken._lp_low.size]
             leaning += bool(np.abs(taken._taken.T @ duals).max() > 1e-6)
             reduced = costs - published_rows.T @ taken._row_duals()
             solver = np.asarray(highs.getSolution().col_dual)[: taken.num_atoms]

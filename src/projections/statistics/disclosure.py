@@ -171,22 +171,6 @@ def _highs() -> highspy.Highs:
 
 
 _DUAL_ZERO = 1e-9
-#: Simplex iterations in the first round of a programme that may stop early (see
-#: :meth:`_RegionAudit.bound`); each further round may take twice as many. Each round is a
-#: run of HiGHS, which costs about as much as 30 iterations before the first (it assesses
-#: the model and factorises the basis again), so the first round is what fits the bounds
-#: asked: the check's mostly reach their interval within a few iterations, while
-#: :func:`protect`'s often run to the optimum (a cell failing, the dual naming what to
-#: withhold). Measured on the medium year's first region (Intel Xeon, 2 cores): protect
-#: 41.5 s with 16, 35.2 s with 64, 36.4 s with 128; the check 7.2 s with 16, 9.5 s with 64.
-#: At large a run cost more (about 80 iterations' worth, on some 560,000 non-zeros before
-#: :meth:`_RegionAudit._substitute` took nearly half out), and protect's first round is 128: the
-#: large year's two largest regions (AMD EPYC, 2 cores) 447 → 413 s and 484 → 464 s with 21 to
-#: 24 % fewer runs (the check after it 32 → 40 s, on what that protect withheld); the medium
-#: region 59 to 64 s either way.
-_ROUND = 16
-_PROTECT_ROUND = 128
-_NO_LIMIT = 2_147_483_647
 #: How many hypothetical unit types an empty cell's audit may use (fewer types: narrower
 #: ranges, so a cap only errs on the side of withholding).
 _HYPOTHETICAL_TYPES = 16
@@ -684,8 +668,6 @@ class _RegionAudit:
         #: the feasible set only grows (withholding); forgotten when an equality is put back.
         self.highest = np.full(len(rows), -np.inf)
         self.lowest = np.full(len(rows), np.inf)
-        #: Simplex iterations in the first round of a programme that may stop early.
-        self.first_round = _ROUND
         #: The regions of its rows; each atom's representative (the id of one of its units)
         #: and which atom of this model each unit is in (set by :func:`_parts`): to carry
         #: feasible solutions from one model of a population to another (:meth:`solutions`,
@@ -711,15 +693,18 @@ class _RegionAudit:
         #: (row, maximise) → proofs another model found (:meth:`start_from`), not yet verified
         #: here (:meth:`proven`).
         self._proofs: dict[tuple[int, bool], list[Proof]] = defaultdict(list)
-        #: The solution a programme stopped early on (:meth:`_run`).
+        #: The solution a programme stopped at on reaching what it was asked (:meth:`_run`).
         self._stopped_at: npt.NDArray[np.float64] = _NO_VALUES
-        #: The audited row's value in the feasible solution an early stop ended on.
+        #: The audited row's value in that solution.
         self._reached = 0.0
         #: The published rows' values in the last optimal solution (LP row order).
         self._activity: npt.NDArray[np.float64] | None = None
         #: The row whose hypothetical unit types are in the model (see :meth:`_open`), the
         #: first column of them and their costs.
         self._opened: tuple[tuple[int, bool], int, npt.NDArray[np.float64]] | None = None
+        #: The opened row's own LP row, after every other (:meth:`_open`): its value, bounded
+        #: at what a bound asks while it runs (:meth:`_run`), free otherwise.
+        self._cap: int | None = None
         #: The opened hypothetical types' columns (LP rows by types, as the rows are published;
         #: the programme holds them with equalities taken out, :meth:`_add`), for ``_satisfies``.
         self._phantom_matrix: sparse.csc_matrix | None = None
@@ -2025,14 +2010,16 @@ class _RegionAudit:
         """The smallest or largest value row ``r`` can take given every published row, over
         the atoms and, while ``r`` is audited, its hypothetical unit types.
 
-        With ``enough``, the search may stop at the first feasible solution that takes row
+        With ``enough``, the search stops at the first feasible solution that takes row
         ``r`` to ``enough`` (at least, when maximising; at most, when minimising): the answer
         is then that solution's value, not the optimum. That is all secondary suppression
         asks — whether the interval stays open — and a feasible solution that reaches it is
-        a proof that it does, however far the optimum lies beyond. The primal simplex
-        improves the objective at every iteration from a feasible basis, so it runs in
-        rounds of a few iterations, each round warm-started where the last stopped, and
-        every stop's solution is checked for feasibility here before it is believed.
+        a proof that it does, however far the optimum lies beyond. Row ``r`` has an LP row of
+        its own while it is audited (:meth:`_open`), bounded at ``enough`` while the bound
+        runs (:meth:`_run`): the programme's optimum is then ``enough`` itself wherever the
+        interval is open, and the primal simplex stops as soon as it gets there. Where it is
+        not, the bound never binds, and the optimum and its duals are the programme's own.
+        The solution it stops at is checked for feasibility here before it is believed.
 
         ``whole``: with every hypothetical type of the row, not the rarest few (the model
         itself, as the oracle has it; asked where the capped programme would refuse).
@@ -2093,12 +2080,15 @@ class _RegionAudit:
             )
         finally:
             highs.changeColsCost(len(row.cols), row.cols, np.zeros(len(row.cols)))
+            # (Not before: changing the model drops the solution and duals read above.)
+            self._bound_at(None, maximise)
 
     def _row_duals(self) -> npt.NDArray[np.float64]:
         """The LP rows' duals at the optimum found, as the rows are published: the
         programme's rows have equalities taken out (:meth:`_substitute`), whose duals give
-        the same reduced costs as ``y - Tᵀy``."""
-        y = np.asarray(self.highs.getSolution().row_dual, dtype=np.float64)
+        the same reduced costs as ``y - Tᵀy``. (Not the audited row's own, :meth:`_open`: it
+        is no published row, and at an optimum short of what was asked it binds nothing.)"""
+        y = np.asarray(self.highs.getSolution().row_dual, dtype=np.float64)[: self._lp_low.size]
         return np.asarray(y - self._taken.T @ y, dtype=np.float64)
 
     def _duals(self, duals: npt.NDArray[np.float64]) -> dict[int, float]:
@@ -2154,7 +2144,12 @@ class _RegionAudit:
         again after each cell withheld for it) then starts from the basis the last one ended
         on, which stays primal feasible when an equality is dropped. Deleting them after each
         programme would drop that basis (HiGHS starts again from one of its own, which cost
-        the year's failing minimisations most of their iterations)."""
+        the year's failing minimisations most of their iterations).
+
+        Row ``r`` gets an LP row of its own too, the last (``_cap``): its atoms' and its
+        types' amounts in it, free but while a bound runs (:meth:`_run`): the simplex then
+        stops where the interval ends rather than at the optimum (README, "The audited cell
+        bounded where its interval ends")."""
         if self._opened is not None and self._opened[0] == (r, whole):
             return self._opened[1], self._opened[2]
         self.close()
@@ -2167,6 +2162,15 @@ class _RegionAudit:
         self._opened = ((r, whole), highs.getNumCol(), _NO_VALUES)
         self._phantom_matrix = None
         self._open_kinds = []
+        row = self.rows[r]
+        self._cap = highs.getNumRow()
+        highs.addRow(
+            -highspy.kHighsInf,
+            highspy.kHighsInf,
+            len(row.cols),
+            np.asarray(row.cols, dtype=np.int32),
+            np.asarray(row.coefs, dtype=np.float64),
+        )
         self._add(r, phantoms)
         return self._opened[1], self._opened[2]
 
@@ -2177,6 +2181,8 @@ class _RegionAudit:
         added, costs = self._columns_and_costs(r, kinds)
         # (In the programme's rows, which have published equalities taken out: _substitute.)
         held = (added - self._taken @ added).tocsc()
+        # (And their amounts in ``r``'s own row, the last: :meth:`_open`.)
+        held = sparse.vstack([held, sparse.csr_matrix(costs.reshape(1, -1))]).tocsc()
         held.eliminate_zeros()
         held.sort_indices()
         self.highs.addCols(
@@ -2332,7 +2338,8 @@ class _RegionAudit:
         self._pricing = None
 
     def close(self) -> None:
-        """Take the audited row's hypothetical unit types out of the model again."""
+        """Take the audited row's hypothetical unit types and its own row out of the model
+        again."""
         if self._opened is None:
             return
         first = self._opened[1]
@@ -2343,6 +2350,19 @@ class _RegionAudit:
         added = self.highs.getNumCol() - first
         if added:
             self.highs.deleteCols(added, np.arange(first, first + added, dtype=np.int32))
+        if self._cap is not None:
+            self.highs.deleteRows(1, np.array([self._cap], dtype=np.int32))
+            self._cap = None
+
+    def _bound_at(self, enough: float | None, maximise: bool) -> None:
+        """Bound the audited row's own LP row (:meth:`_open`) at ``enough``, from above when
+        maximising, from below when minimising; ``None``: free."""
+        if self._cap is None:
+            return
+        low, high = -highspy.kHighsInf, highspy.kHighsInf
+        if enough is not None:
+            low, high = (low, enough) if maximise else (enough, high)
+        self.highs.changeRowBounds(self._cap, low, high)
 
     def _run(
         self,
@@ -2351,36 +2371,26 @@ class _RegionAudit:
         enough: float | None,
         hypothetical_costs: npt.NDArray[np.float64],
     ) -> "highspy.HighsModelStatus | None":
-        """Solve; with ``enough``, in rounds of at most ``first_round`` (then twice as many)
-        iterations, returning None as soon as a round ends on a feasible solution whose
-        value of ``row`` reaches ``enough`` (left in ``self._reached``)."""
+        """Solve; with ``enough``, with the audited row bounded there (:meth:`_bound_at`),
+        returning None if the optimum is a feasible solution whose value of ``row`` reaches
+        it (left in ``self._reached``, the solution in ``self._stopped_at``). The bound stays
+        until :meth:`bound` has read what it needs: changing the model drops the solution."""
         highs = self.highs
-        if enough is None:
-            highs.run()
-            return highs.getModelStatus()
-        limit = self.first_round
-        try:
-            while True:
-                highs.setOptionValue("simplex_iteration_limit", limit)
-                highs.run()
-                status = highs.getModelStatus()
-                if status != highspy.HighsModelStatus.kIterationLimit:
-                    return status
-                solution = highs.getSolution()
-                cols = np.asarray(solution.col_value)
-                phantoms_from = cols.size - hypothetical_costs.size
-                value = float(
-                    cols[row.cols] @ row.coefs + cols[phantoms_from:] @ hypothetical_costs
-                )
-                reached = value >= enough - 1e-6 if maximise else value <= enough + 1e-6
-                if reached and self._satisfies(cols, programme=True):
-                    self._reached = value
-                    self._stopped_at = cols
-                    self._learn(cols, phantoms_from)
-                    return None
-                limit *= 2
-        finally:
-            highs.setOptionValue("simplex_iteration_limit", _NO_LIMIT)
+        self._bound_at(enough, maximise)
+        highs.run()
+        status = highs.getModelStatus()
+        if enough is None or status != highspy.HighsModelStatus.kOptimal:
+            return status
+        cols = np.asarray(highs.getSolution().col_value)
+        phantoms_from = cols.size - hypothetical_costs.size
+        value = float(cols[row.cols] @ row.coefs + cols[phantoms_from:] @ hypothetical_costs)
+        reached = value >= enough - 1e-6 if maximise else value <= enough + 1e-6
+        if reached and self._satisfies(cols, programme=True):
+            self._reached = value
+            self._stopped_at = cols
+            self._learn(cols, phantoms_from)
+            return None
+        return status
 
     def _satisfies(self, cols: npt.NDArray[np.float64], programme: bool = False) -> bool:
         """Whether a solution the simplex stopped at is feasible: no negative size, every
@@ -3045,7 +3055,6 @@ def _protected(
     queue = [r for r, row in enumerate(part.rows) if not row.published]
     findings: dict[int, AuditedCell] = {}
     secondary = set(secondary)  # (the part's own: no two parts share a row)
-    part.first_round = _PROTECT_ROUND
     while queue:
         r = queue.pop(0)
         row = part.rows[r]
