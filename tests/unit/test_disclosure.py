@@ -1298,3 +1298,62 @@ def test_protect_ends_on_the_model_the_check_builds(monkeypatch: pytest.MonkeyPa
             assert ours.value == pytest.approx(theirs.value, abs=1e-6), row.key.text()
             compared += 1
     assert compared >= 100
+
+
+def _primary_model() -> Any:
+    """A realistic region's model as ``protect()`` starts it: its primary cells withheld."""
+    subject = synthetic_population(300, regions=1, seed=3)
+    primary = disclosure.primary_suppression(subject, K)
+    values = subject.values()
+    published = {key: values[key] for key in subject.counts if key not in primary}
+    (part,) = _build(subject, published, primary, (), {}, laws=True)
+    return part
+
+
+def _far_sides(part: Any) -> list[tuple[int, bool, float, float]]:
+    """Each withheld count's side whose optimum lies beyond its interval's end: the row, the
+    side (True: up), the end and the optimum."""
+    found = []
+    for r, row in enumerate(part.rows):
+        if row.published or row.floor is not None:
+            continue
+        low, high = part.needed(r, K)
+        top, bottom = part.bound(r, True).value, part.bound(r, False).value
+        if top > high + 1:
+            found.append((r, True, high, top))
+        if bottom < low - 1:
+            found.append((r, False, low, bottom))
+    return found
+
+
+def test_a_bound_asked_how_far_stops_where_the_interval_ends() -> None:
+    """Asked only whether a withheld cell reaches the end of its interval, a bound stops there
+    (the cell's own row bounded at it while the programme runs), not at the optimum beyond;
+    asked for the optimum, it goes on to it."""
+    part = _primary_model()
+    far = _far_sides(part)
+    assert len(far) >= 10
+    for r, up, end, optimum in far:
+        assert part.bound(r, up, end).value == pytest.approx(end, abs=1e-6)
+        assert part.bound(r, up).value == pytest.approx(optimum, abs=1e-6)
+
+
+def test_a_stop_at_the_interval_not_believed_is_solved_again_to_the_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A solution the bounded row stopped at is believed only on its own columns: where they
+    do not keep the published rows, the programme is solved again without the bound, and its
+    own optimum answers (never the bound's value HiGHS reports)."""
+    part = _primary_model()
+    far = _far_sides(part)
+    assert far
+    checked = []
+
+    def never(self: Any, cols: Any, programme: bool = False) -> bool:
+        checked.append(programme)
+        return False
+
+    monkeypatch.setattr(disclosure._RegionAudit, "_satisfies", never)
+    for r, up, end, optimum in far:
+        assert part.bound(r, up, end).value == pytest.approx(optimum, abs=1e-6)
+    assert checked.count(True) >= len(far)

@@ -212,7 +212,8 @@ _UNBOUNDED = frozenset(
 
 
 def _settled(status: "highspy.HighsModelStatus | None", maximise: bool) -> bool:
-    """Whether a programme's end may be believed (None: stopped early on a checked solution).
+    """Whether a programme's end may be believed (None: stopped where it was asked to go, on a
+    checked solution).
     A minimisation is never unbounded — sizes and costs are never negative — so saying so is
     the solver losing its way, not a cell free to go below zero."""
     if status is None or status in (
@@ -1419,7 +1420,8 @@ class _RegionAudit:
         columns = self.num_atoms
         # Only published rows constrain anything: a withheld row would be a free row of the
         # basis, costing every iteration and telling nothing. (The objective is a row's
-        # coefficients set on the columns, so an audited row needs no row of its own.)
+        # coefficients set on the columns; the audited row gets a row of its own only while
+        # it is audited, to be bounded where its interval ends: :meth:`_open`.)
         self._lp_row = {
             r: i for i, r in enumerate(r for r, row in enumerate(self.rows) if row.published)
         }
@@ -1428,8 +1430,8 @@ class _RegionAudit:
         self._lp_of_row[list(self._lp_row)] = list(self._lp_row.values())
         published = [self.rows[r] for r in self._lp_row]
         #: Each LP row's published bounds (its value; a quantile's size: its floor and up),
-        #: and whether it is still published (withholding frees it): what a solution an early
-        #: stop ended on is checked against.
+        #: and whether it is still published (withholding frees it): what a solution a bound
+        #: stopped at is checked against.
         self._lp_low = np.array([self._lower(row) for row in published], dtype=np.float64)
         self._lp_high = np.array([self._upper(row) for row in published], dtype=np.float64)
         # After them, the laws (``_laws``): zero for an equality, at least zero otherwise.
@@ -2053,7 +2055,7 @@ class _RegionAudit:
                 costs = self._opened[2] if self._opened is not None else costs
             else:  # (the reduced costs never settled: the whole set decides, as without)
                 return self.bound(r, maximise, enough, whole=True)
-            if status is None:  # stopped early: a checked feasible solution reaches enough
+            if status is None:  # a checked feasible solution reaches enough
                 self._prove(r, maximise, self._reached, self._stopped_at, first)
                 return _Bound(self._reached, None)
             if status == highspy.HighsModelStatus.kModelEmpty:  # nothing published constrains
@@ -2142,7 +2144,8 @@ class _RegionAudit:
 
         They stay in while ``r`` is audited: every programme of its audit (both bounds, and
         again after each cell withheld for it) then starts from the basis the last one ended
-        on, which stays primal feasible when an equality is dropped. Deleting them after each
+        on, which stays primal feasible when an equality is dropped (but for ``r``'s own row
+        below, bounded on the other side for the other bound). Deleting them after each
         programme would drop that basis (HiGHS starts again from one of its own, which cost
         the year's failing minimisations most of their iterations).
 
@@ -2385,19 +2388,25 @@ class _RegionAudit:
         phantoms_from = cols.size - hypothetical_costs.size
         value = float(cols[row.cols] @ row.coefs + cols[phantoms_from:] @ hypothetical_costs)
         reached = value >= enough - 1e-6 if maximise else value <= enough + 1e-6
-        if reached and self._satisfies(cols, programme=True):
+        if not reached:  # (short of it: the bound binds nothing, the optimum is the programme's)
+            return status
+        if self._satisfies(cols, programme=True):
             self._reached = value
             self._stopped_at = cols
             self._learn(cols, phantoms_from)
             return None
-        return status
+        # Reached, but not believed on what it shows: the programme's own optimum decides, as
+        # any optimum HiGHS ends on does (nothing learnt from this one).
+        self._bound_at(None, maximise)
+        highs.run()
+        return highs.getModelStatus()
 
     def _satisfies(self, cols: npt.NDArray[np.float64], programme: bool = False) -> bool:
         """Whether a solution the simplex stopped at is feasible: no negative size, every
         published row at its value (a quantile's size at least its floor; HiGHS's
         tolerances). The rows' values are recomputed from the columns (A·x), not taken from
-        the solver's row activities: a stop before the optimum is believed only on what it
-        shows, since it is what proves an interval open."""
+        the solver's row activities: a stop where the audited row was bounded (:meth:`_run`)
+        is believed only on what it shows, since it is what proves an interval open."""
         opened = 0 if self._phantom_matrix is None else self._phantom_matrix.shape[1]
         if programme:  # (its columns taken out: what they hold is the rows' business)
             cols = np.concatenate([cols[: self.num_atoms], cols[self.num_atoms + self._num_z :]])
