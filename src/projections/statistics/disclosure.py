@@ -1533,10 +1533,11 @@ class _RegionAudit:
 
         Tried and not kept (cc10e65): a group's published parts taken out of it too, and laws
         taking rows that had rows taken out of them. The large year's largest region lost
-        another 38 % of its non-zeros and 8 % of its ``protect()``, but the demo's process map
-        then drew one transition where it draws ten: the duals read back are other optimal
-        duals, and likely named a group's parts where they had named the group, which is
-        what :func:`_candidate` withholds from.
+        another 38 % of its non-zeros and 8 % of its ``protect()``, but the demo's 2025 was
+        refused (its process map drew one transition where it draws ten), likely by the
+        difference between ``protect()``'s model and the check's that :func:`_protect_part`
+        now mends. Tried again with that mend: the demo passes, but the large year's whole
+        release was no faster (575 s against 564 s) and withheld more (README).
 
         Sets ``_z_of``: each taken row's column (see :meth:`_model`)."""
         n = matrix.shape[0]
