@@ -1232,26 +1232,30 @@ def test_a_part_built_again_without_a_size_is_the_part_the_check_builds() -> Non
     assert (rebuilt.atoms != check.atoms).nnz == 0
     assert rebuilt.sizes.tolist() == check.sizes.tolist()
     assert rebuilt.unit_atoms == check.unit_atoms
-    assert [rebuilt.unit_atoms[u] for u in rebuilt.representatives] == list(
-        range(rebuilt.num_atoms)
-    )
+    assert rebuilt.representatives == check.representatives
+    assert (rebuilt.groups, rebuilt.legacy) == (check.groups, check.legacy)
 
 
 def test_units_a_dropped_size_alone_told_apart_are_one_atom_again() -> None:
     """Accepted trajectories with a duration (counted in its quantile's size) and without: two
-    atoms while the size is a row, one once it is dropped, as the check's model has them."""
+    atoms while the size is a row, one once it is dropped, as the check's model has them, named
+    by the same unit. A unit counting in the size alone is in no atom once it is dropped."""
     accepted = flow("r", "youth", "accepted")
     size = quantile_size(flow("r", "youth", "days_to_acceptance"))
-    contributions = {f"t{i}": {accepted: 1, **({size: 1} if i % 2 else {})} for i in range(30)}
+    contributions = {
+        "z": {size: 1},
+        **{f"t{i}": {accepted: 1, **({size: 1} if i % 2 else {})} for i in range(30)},
+    }
     subject = population(contributions, [CountCell(accepted)])
     (plan,) = _plans(subject, {}, [accepted], (), {size: 10}, laws=False)
     (check,) = _plans(subject, {}, [accepted], (), {}, laws=False)
     rebuilt = plan.without([r for r, row in enumerate(plan.rows) if row.key == size])
-    assert (plan.num_atoms, rebuilt.num_atoms) == (2, 1)
+    assert (plan.num_atoms, rebuilt.num_atoms) == (3, 1)
     assert rebuilt.sizes.tolist() == check.sizes.tolist() == [30]
     assert (rebuilt.atoms != check.atoms).nnz == 0
     assert rebuilt.unit_atoms == check.unit_atoms
-    assert rebuilt.representatives[0] in contributions
+    assert "z" not in rebuilt.unit_atoms
+    assert rebuilt.representatives == check.representatives
 
 
 def test_protect_ends_on_the_model_the_check_builds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1298,6 +1302,19 @@ def test_protect_ends_on_the_model_the_check_builds(monkeypatch: pytest.MonkeyPa
             assert ours.value == pytest.approx(theirs.value, abs=1e-6), row.key.text()
             compared += 1
     assert compared >= 100
+    # And what matters: the check, on its own model, finds every withheld count protected.
+    found = audit(
+        subject,
+        {c.key: int(c.value) for c in counts if c.value is not None},
+        [c.key for c in counts if c.value is None],
+        K,
+        floors=size_floors(
+            [q for q in protected.cells if q.kind == "quantile" and q.value is not None], K
+        ),
+        processes=1,
+    )
+    assert found
+    assert all(f.protected for f in found)
 
 
 def _primary_model() -> Any:

@@ -2892,7 +2892,8 @@ class _PartPlan:
     def without(self, dropped: Collection[int]) -> "_PartPlan":
         """This part without rows ``dropped``, its other rows as they are now (published or
         withheld), as :func:`_plans` would make it of those rows: units whose vectors no
-        longer differ merged into one atom, the atoms numbered in their vectors' order."""
+        longer differ merged into one atom, numbered in their vectors' order, each named by its
+        first unit; units left counting in no row in no atom."""
         gone = set(dropped)
         kept = [r for r in range(len(self.rows)) if r not in gone]
         rows = [
@@ -2908,6 +2909,7 @@ class _PartPlan:
             for row in (self.rows[r] for r in kept)
         ]
         columns = sparse.csc_matrix(self.atoms[kept, :])
+        columns.eliminate_zeros()
         columns.sort_indices()
         vectors = [
             _vector_bytes(
@@ -2916,22 +2918,28 @@ class _PartPlan:
             )
             for c in range(columns.shape[1])
         ]
-        merged = sorted(set(vectors))
+        merged = sorted({vector for vector in vectors if vector})  # (b"": in no row now)
         number = {vector: n for n, vector in enumerate(merged)}
-        atom = np.array([number[vector] for vector in vectors], dtype=np.int64)
+        atom = np.array([number.get(vector, -1) for vector in vectors], dtype=np.int64)
+        # (The units in the order _plans met them; each new atom named by its first unit.)
+        place = {unit: i for i, unit in enumerate(self.unit_atoms)}
         first = np.full(len(merged), -1, dtype=np.int64)
-        for c in range(atom.size - 1, -1, -1):  # (each new atom's first old one)
-            first[atom[c]] = c
+        for c in sorted(range(atom.size), key=lambda c: place[self.representatives[c]]):
+            if atom[c] >= 0 and first[atom[c]] < 0:
+                first[atom[c]] = c
+        kept_atoms = atom >= 0
         keys = {row.key for row in rows}
         return _PartPlan(
             rows=rows,
             atoms=sparse.csc_matrix(columns[:, first]),
-            sizes=np.bincount(atom, weights=self.sizes, minlength=len(merged)).astype(np.int64),
+            sizes=np.bincount(
+                atom[kept_atoms], weights=self.sizes[kept_atoms], minlength=len(merged)
+            ).astype(np.int64),
             groups={key: group for key, group in self.groups.items() if key in keys},
             laws=self.laws,
             legacy=self.legacy,
             representatives=tuple(self.representatives[c] for c in first.tolist()),
-            unit_atoms={unit: int(atom[c]) for unit, c in self.unit_atoms.items()},
+            unit_atoms={unit: int(atom[c]) for unit, c in self.unit_atoms.items() if atom[c] >= 0},
         )
 
 
