@@ -347,7 +347,7 @@ class ProjectionWorker:
         )
         backoff = Backoff()
         busy = Backoff(first=0.05, longest=1.0)  # another writer holds the file: soon free
-        failing: tuple[str, float] | None = None  # (error class, since when: monotonic)
+        failing: _Failing | None = None
         while not stop.is_set():
             try:
                 with self._lock:  # one batch per loop, so a long catch-up beats too
@@ -360,8 +360,9 @@ class ProjectionWorker:
             if failing is not None:
                 log.info(
                     "projection worker recovered",
-                    error_class=failing[0],
-                    after_seconds=round(time.monotonic() - failing[1], 1),
+                    error_class=failing.kind,
+                    after_seconds=round(time.monotonic() - failing.since, 1),
+                    tries=failing.tries,
                 )
                 failing = None
                 backoff.reset()
@@ -369,12 +370,25 @@ class ProjectionWorker:
             if not full:
                 wakeup.wait(stop)  # caught up: sleep until new events are announced
 
-    def _failed(
-        self, error: Exception, failing: tuple[str, float] | None
-    ) -> tuple[str, float] | None:
-        """Log a failure once (and again only if its kind changes); tell the heartbeat."""
+    def _failed(self, error: Exception, failing: "_Failing | None") -> "_Failing":
+        """Log a failure once, again if its kind changes, and while it lasts every
+        ``STILL_FAILING_SECONDS`` with how long and how many tries (a worker that says
+        nothing after "lost its database" cannot be told from one that hangs); tell the
+        heartbeat."""
         kind = type(error).__name__
-        if failing is None or failing[0] != kind:
+        now = time.monotonic()
+        if failing is not None and failing.kind == kind:
+            failing.tries += 1
+            if now - failing.told >= STILL_FAILING_SECONDS:
+                log.warning(
+                    "projection worker still failing",
+                    error_class=kind,
+                    sqlstate=getattr(error, "sqlstate", None),
+                    seconds=round(now - failing.since, 1),
+                    tries=failing.tries,
+                )
+                failing.told = now
+        else:
             if is_busy(error):
                 log.info("projection worker waits for another writer", error_class=kind)
             elif is_unavailable(error) or isinstance(error, OSError):
@@ -384,7 +398,7 @@ class ProjectionWorker:
                 )
             else:
                 log.exception("projection failed; retrying with backoff", error_class=kind)
-            failing = (kind, time.monotonic())
+            failing = _Failing(kind, since=now, told=now)
         with contextlib.suppress(Exception):  # the database may well be what failed
             self.heartbeat(f"failing: {kind}", force=True)
         return failing
@@ -875,6 +889,20 @@ def _topics_read(projections: Sequence[Projection]) -> list[str]:
 
 def _uuid(subject: UUID | str) -> UUID:
     return subject if isinstance(subject, UUID) else UUID(str(subject))
+
+
+#: Seconds between the worker's "still failing" lines while one kind of failure lasts.
+STILL_FAILING_SECONDS = 10.0
+
+
+@dataclass
+class _Failing:
+    """A kind of failure the worker's loop is in: since when, how many tries, last told."""
+
+    kind: str
+    since: float
+    told: float
+    tries: int = 1
 
 
 class Backoff:

@@ -9,6 +9,7 @@ away), the read models reach the head of the log and equal a rebuild from zero, 
 said ``degraded`` while no worker followed the log and ``ok`` again at the end.
 """
 
+import itertools
 import json
 import os
 import signal
@@ -163,14 +164,33 @@ class Processes:
 
     def stacks(self) -> str:
         """Every running process's threads as they stand (``kill -USR1``: the CLI's stack
-        dump), for a failure that a process seems stuck in; the workers' first."""
+        dump), for a failure that a process seems stuck in; the workers' first, and before
+        everything the worker's main thread alone (a CI log cut in its middle cut it off
+        once: a stall could not be told from a failure repeated)."""
         for process in self.running.values():
             process.send_signal(signal.SIGUSR1)
         time.sleep(1)
+        logs = {name: (self.logs / f"{name}.log").read_text() for name in self.running}
         return "\n".join(
-            f"--- {name}.log (end)\n{(self.logs / f'{name}.log').read_text()[-8000:]}"
-            for name in sorted(self.running, key=lambda name: name != "worker")
+            [
+                f"--- worker's main thread\n{main_thread(logs.get('worker', ''))}",
+                *(
+                    f"--- {name}.log (end)\n{logs[name][-8000:]}"
+                    for name in sorted(logs, key=lambda name: name != "worker")
+                ),
+            ]
         )
+
+
+def main_thread(log: str) -> str:
+    """The main thread's stack in the last stack dump of a log (``faulthandler`` names it
+    "Current thread": the signal is handled on it), or what says there is none."""
+    start = log.rfind("Current thread ")
+    if start < 0:
+        return "(no stack dump in the log)"
+    header, *lines = log[start:].splitlines()
+    frames = itertools.takewhile(lambda line: line.startswith("  File "), lines)
+    return "\n".join([header, *frames])
 
 
 def health(base: str) -> dict[str, Any] | None:
@@ -274,8 +294,10 @@ def test_every_acknowledged_command_survives_killed_processes_and_dropped_connec
     final = wait_for_health(base, caught_up, 30)
     assert final is not None, f"{health(base)}\n{connections()}\n{processes.stacks()}"
     # What the failure above would show: the worker's process answers with its threads'
-    # stacks, its main thread's among them.
-    assert " in _projections_run\n" in processes.stacks().split("--- api.log")[0], processes.log()
+    # stacks, and its main thread's comes first, alone.
+    first = processes.stacks().split("--- worker.log")[0]
+    assert first.startswith("--- worker's main thread\nCurrent thread "), processes.log()
+    assert " in _projections_run\n" in first, processes.log()
     processes.close()
 
     record = build_care_record(settings)

@@ -3,10 +3,12 @@
 import asyncio
 import sqlite3
 import threading
+import types
 from typing import Any
 
 import psycopg
 import pytest
+import structlog
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 
 from application.unavailable import DatabaseUnavailable, is_busy, is_unavailable
@@ -194,3 +196,32 @@ def test_the_standby_s_lag_is_counted_per_projection_against_the_primary_s_posit
     lag = behind_primary({"plan_state": 10, "timeline": 9}, {"plan_state": 7})
 
     assert lag == {"plan_state": 3, "timeline": 9}  # a projection the standby lacks: all of it
+
+
+def test_a_failure_that_lasts_is_told_again_every_ten_seconds_with_its_tries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Said once and then silent, a worker that keeps failing looked like one that hangs
+    (a CI failure of the fault test could not tell them apart)."""
+    clock = Clock()
+
+    class Paused(_Pauses):
+        def wait(self, timeout: float | None = None) -> bool:
+            clock.now += timeout or 0.0
+            return super().wait(timeout)
+
+    monkeypatch.setattr("projections.worker.time", types.SimpleNamespace(monotonic=clock))
+    stop = Paused()
+    lost = psycopg.OperationalError("connection refused")
+    with structlog.testing.capture_logs() as logs:
+        _FailingWorker([lost] * 9).run(stop, _StopWhenCaughtUp())
+
+    told = [(line["event"], line.get("tries"), line.get("seconds")) for line in logs]
+    # tries at 0, 0.5, 1.5, 3.5, 7.5, 12.5 (told), 17.5, 22.5 (told), 27.5; then success
+    assert told == [
+        ("projection worker following the log", None, None),
+        ("projection worker lost its database; reconnecting with backoff", None, None),
+        ("projection worker still failing", 6, 12.5),
+        ("projection worker still failing", 8, 22.5),
+        ("projection worker recovered", 9, None),
+    ]
