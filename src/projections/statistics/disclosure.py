@@ -102,7 +102,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, pairwise
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import highspy
 import numpy as np
@@ -2756,11 +2756,8 @@ def _parts(
     ends = np.r_[starts[1:], units.size].astype(np.int64)
     if not units.size:
         starts = ends = np.empty(0, np.int64)
-    # Units with the same vector: one atom. Each (row, amount) as 8 bytes big-endian with the
-    # sign bit flipped, so that comparing two vectors' bytes compares their numbers.
-    pairs = np.empty((units.size, 2), dtype=np.int64)
-    pairs[:, 0], pairs[:, 1] = at, amounts
-    raw = (pairs.view(np.uint64) ^ np.uint64(1 << 63)).astype(">u8").tobytes()
+    # Units with the same vector: one atom (16 bytes an entry: a unit's vector is its slice).
+    raw = _vector_bytes(at, amounts)
     atom_of: dict[bytes, int] = {}
     sizes: list[int] = []
     first_of: list[int] = []
@@ -2943,9 +2940,11 @@ class _PartPlan:
         )
 
 
-def _vector_bytes(rows: npt.NDArray[np.int32], amounts: npt.NDArray[np.float64]) -> bytes:
-    """An atom's vector as :func:`_parts` keys and orders atoms: each (row, amount) as 8 bytes
-    big-endian with the sign bit flipped, so that comparing bytes compares the numbers."""
+def _vector_bytes(rows: npt.NDArray[Any], amounts: npt.NDArray[Any]) -> bytes:
+    """Vectors as :func:`_parts` and :meth:`_PartPlan.without` key and order atoms, one
+    encoding for both: each (row, amount) as two numbers of 8 bytes, big-endian with the sign
+    bit flipped, so that comparing bytes compares the numbers (amounts are whole: stored as
+    floats in a part's matrix, they are rounded back)."""
     pairs = np.empty((rows.size, 2), dtype=np.int64)
     pairs[:, 0], pairs[:, 1] = rows, np.rint(amounts).astype(np.int64)
     return bytes((pairs.view(np.uint64) ^ np.uint64(1 << 63)).astype(">u8").tobytes())
