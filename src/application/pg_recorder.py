@@ -62,7 +62,12 @@ from application.event_chain import (
     pg_link_tail,
 )
 from application.event_chain import DDL as CHAIN_DDL
-from application.unavailable import DatabaseUnavailable, NoConnection, connect_timeout
+from application.unavailable import (
+    DatabaseUnavailable,
+    NoConnection,
+    connect_timeout,
+    stuck_in_pipeline,
+)
 
 log = structlog.get_logger("rodedraad.store")
 
@@ -483,7 +488,11 @@ class BoundedWaitDatastore(PostgresDatastore):
     def get_connection(self) -> Iterator[Connection[DictRow]]:
         try:
             with super().get_connection() as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    if stuck_in_pipeline(conn):  # (closed, the pool makes another)
+                        conn.close()
         except OperationalError as error:
             if isinstance(error.__cause__, PoolTimeout):
                 raise NoConnection(

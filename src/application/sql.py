@@ -16,7 +16,12 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from application.files import private_database_file
-from application.unavailable import POOL_WAIT_SECONDS, connect_timeout, retry_once
+from application.unavailable import (
+    POOL_WAIT_SECONDS,
+    connect_timeout,
+    refuse_stuck,
+    retry_once,
+)
 
 T = TypeVar("T")
 
@@ -267,6 +272,7 @@ def autocommit_pool(conninfo: str, max_size: int) -> "ConnectionPool[psycopg.Con
         max_idle=60,
         timeout=POOL_WAIT_SECONDS,
         open=True,
+        reset=refuse_stuck,  # (a connection a lost executemany left in pipeline mode)
         # (its own connects bounded too: a host that accepts and never answers would hold
         # the pool's worker 130 s per address, psycopg's default)
         kwargs={"autocommit": True, **connect_timeout(conninfo)},

@@ -7,6 +7,7 @@ turns them into ``%s``. Embedded mode keeps read models in their own SQLite file
 writes never contend with the event store's write lock.
 """
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from application.files import private_database_file
 from application.schema import SCHEMA_LOCK_SQL
 from application.sql import PostgresTx, sqlite_transaction
 from application.sql import Tx as Tx  # what every projection writes through
+from application.unavailable import stuck_in_pipeline
 from projections import tracking
 
 #: RFC 3339 text of a moment in UTC: ``"YYYY-MM-DDTHH:MM:SS[.ffffff]Z"``, quoted.
@@ -139,9 +141,13 @@ class PostgresProjectionDatabase:
                 self._conn.execute(statement)
 
     def _connection(self) -> psycopg.Connection[Any]:
-        """The connection, made anew if the last one was lost (not if it was closed on purpose:
-        ``close`` means this database is done)."""
-        if self._conn.broken:
+        """The connection, made anew if the last one was lost, or left stuck in pipeline mode
+        by a lost ``executemany`` (:func:`stuck_in_pipeline`: not broken, yet unusable; it
+        kept the worker failing until restarted) — not if it was closed on purpose: ``close``
+        means this database is done."""
+        if self._conn.broken or stuck_in_pipeline(self._conn):
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()  # (a stuck one is open still)
             self._conn = psycopg.connect(
                 self.url, autocommit=False, connect_timeout=self.CONNECT_TIMEOUT
             )

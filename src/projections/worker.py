@@ -26,9 +26,11 @@ import queue
 import socket
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
@@ -386,6 +388,7 @@ class ProjectionWorker:
                     sqlstate=getattr(error, "sqlstate", None),
                     seconds=round(now - failing.since, 1),
                     tries=failing.tries,
+                    where=_where(error),
                 )
                 failing.told = now
         else:
@@ -395,6 +398,7 @@ class ProjectionWorker:
                 log.warning(
                     "projection worker lost its database; reconnecting with backoff",
                     error_class=kind,
+                    where=_where(error),
                 )
             else:
                 log.exception("projection failed; retrying with backoff", error_class=kind)
@@ -889,6 +893,16 @@ def _topics_read(projections: Sequence[Projection]) -> list[str]:
 
 def _uuid(subject: UUID | str) -> UUID:
     return subject if isinstance(subject, UUID) else UUID(str(subject))
+
+
+def _where(error: BaseException) -> list[str]:
+    """Where ``error`` was raised, innermost last: code locations of our own code and of the
+    libraries (file, line, function), never a value, so no personal data; also of what it
+    was raised from (``__cause__``), where the cause was the database's."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if error.__cause__ is not None:
+        frames += traceback.extract_tb(error.__cause__.__traceback__)
+    return [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames[-8:]]
 
 
 #: Seconds between the worker's "still failing" lines while one kind of failure lasts.

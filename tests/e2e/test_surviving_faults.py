@@ -234,6 +234,25 @@ def connections() -> str:
     )
 
 
+def stalled(base: str, processes: Processes, seconds: float = 90) -> str:
+    """What a worker that did not catch up in time was doing (``/health``, the server's
+    connections, the stacks), whether it caught up at all in the next ``seconds`` (a stall
+    that ends by itself points at a wait with a timeout; one that does not, at a hang), and
+    what it logged meanwhile (last: a CI log keeps a message's head and tail)."""
+    seen = f"{health(base)}\n{connections()}\n{processes.stacks()}"
+    worker_log = processes.logs / "worker.log"
+    logged = worker_log.stat().st_size if worker_log.exists() else 0
+    started = time.monotonic()
+    later = wait_for_health(base, caught_up, seconds)
+    after = (
+        f"caught up {time.monotonic() - started:.0f} s after the stacks were taken"
+        if later is not None
+        else f"not caught up {seconds:.0f} s later either: {health(base)}"
+    )
+    meanwhile = worker_log.read_bytes()[logged:][-3000:].decode(errors="replace")
+    return f"{after}\n{seen}\n--- the worker's log meanwhile\n{meanwhile}"
+
+
 def caught_up(answer: dict[str, Any]) -> bool:
     return answer["status"] == "ok" and all(p["lag"] == 0 for p in answer["projections"].values())
 
@@ -292,7 +311,7 @@ def test_every_acknowledged_command_survives_killed_processes_and_dropped_connec
     assert all(status < 500 or status == 503 for status in load.statuses), load.statuses
     assert any("no projection worker" in r or "behind" in r for r in degraded["reasons"])
     final = wait_for_health(base, caught_up, 30)
-    assert final is not None, f"{health(base)}\n{connections()}\n{processes.stacks()}"
+    assert final is not None, stalled(base, processes)
     # What the failure above would show: the worker's process answers with its threads'
     # stacks, and its main thread's comes first, alone.
     first = processes.stacks().split("--- worker.log")[0]
