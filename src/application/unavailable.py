@@ -110,20 +110,14 @@ def stuck_in_pipeline(conn: "psycopg.Connection[Any]") -> bool:
     ``executemany`` runs in one, and when the connection is lost mid-way (a terminated
     backend) its exit can fail and be only logged, the error of the statement being raised
     instead. libpq has not yet seen the socket close, so the connection's status stays OK and
-    ``broken`` False, yet every later statement fails at once on the client ("PQsendQuery not
-    allowed in pipeline mode", an ``OperationalError`` with no SQLSTATE): a connection kept
-    because it is not broken then fails forever. Seen once in about thirty runs of the fault
-    test (and three times in CI): the projection worker never caught up again. None of our
-    code opens a pipeline on a connection it keeps, so between statements this means stuck."""
+    ``broken`` False, yet it is unusable: a statement without parameters is refused on the
+    client ("PQsendQuery not allowed in pipeline mode", an ``OperationalError`` with no
+    SQLSTATE), and one with parameters is sent into the pipeline and waits for ever for a
+    result. A connection kept because it is not broken then fails, or hangs, for good. Seen
+    once in about thirty runs of the fault test (and three times in CI): the projection
+    worker never caught up again. None of our code opens a pipeline on a connection it keeps,
+    so between statements this means stuck."""
     return not conn.closed and conn.pgconn.pipeline_status != pq.PipelineStatus.OFF
-
-
-def refuse_stuck(conn: "psycopg.Connection[Any]") -> None:
-    """A pool's ``reset``: a connection returned stuck in pipeline mode (:func:`stuck_in_pipeline`)
-    is discarded (the pool closes a connection whose reset raises) and made anew, rather
-    than handed out again to fail every statement."""
-    if stuck_in_pipeline(conn):
-        raise psycopg.OperationalError("connection left in pipeline mode: discarded")
 
 
 def is_unreachable(error: BaseException) -> bool:

@@ -899,10 +899,10 @@ def _where(error: BaseException) -> list[str]:
     """Where ``error`` was raised, innermost last: code locations of our own code and of the
     libraries (file, line, function), never a value, so no personal data; also of what it
     was raised from (``__cause__``), where the cause was the database's."""
-    frames = traceback.extract_tb(error.__traceback__)
+    frames = traceback.extract_tb(error.__traceback__)[-6:]
     if error.__cause__ is not None:
-        frames += traceback.extract_tb(error.__cause__.__traceback__)
-    return [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames[-8:]]
+        frames += traceback.extract_tb(error.__cause__.__traceback__)[-3:]
+    return [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames]
 
 
 #: Seconds between the worker's "still failing" lines while one kind of failure lasts.
