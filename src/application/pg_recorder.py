@@ -65,8 +65,8 @@ from application.event_chain import DDL as CHAIN_DDL
 from application.unavailable import (
     DatabaseUnavailable,
     NoConnection,
+    closed_if_stuck,
     connect_timeout,
-    stuck_in_pipeline,
 )
 
 log = structlog.get_logger("rodedraad.store")
@@ -487,12 +487,8 @@ class BoundedWaitDatastore(PostgresDatastore):
     @contextmanager
     def get_connection(self) -> Iterator[Connection[DictRow]]:
         try:
-            with super().get_connection() as conn:
-                try:
-                    yield conn
-                finally:
-                    if stuck_in_pipeline(conn):  # (closed, the pool makes another)
-                        conn.close()
+            with super().get_connection() as conn, closed_if_stuck(conn):
+                yield conn
         except OperationalError as error:
             if isinstance(error.__cause__, PoolTimeout):
                 raise NoConnection(

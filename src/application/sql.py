@@ -18,9 +18,9 @@ from psycopg_pool import ConnectionPool
 from application.files import private_database_file
 from application.unavailable import (
     POOL_WAIT_SECONDS,
+    closed_if_stuck,
     connect_timeout,
     retry_once,
-    stuck_in_pipeline,
 )
 
 T = TypeVar("T")
@@ -261,20 +261,13 @@ class SqliteDatabase:
 
 
 class _Pool(ConnectionPool[psycopg.Connection[Any]]):
-    """psycopg's pool, but a connection a lost ``executemany`` left stuck in pipeline mode
-    (:func:`stuck_in_pipeline`) is closed as it comes back, so the pool makes another rather
-    than hand it out again. Closed here, in the caller's thread: the pool's own ``reset``
-    hook would move every return to its worker threads (about three times slower each, and
-    the pool grew, measured)."""
+    """psycopg's pool, but a connection a lost ``executemany`` left stuck in pipeline mode is
+    closed as it comes back (:func:`closed_if_stuck`), so the pool makes another."""
 
     @contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
-        with super().connection(timeout) as conn:
-            try:
-                yield conn
-            finally:
-                if stuck_in_pipeline(conn):
-                    conn.close()
+        with super().connection(timeout) as conn, closed_if_stuck(conn):
+            yield conn
 
 
 def autocommit_pool(conninfo: str, max_size: int) -> "ConnectionPool[psycopg.Connection[Any]]":

@@ -17,7 +17,8 @@ fault must not answer 500. Two rules, one place:
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
@@ -28,6 +29,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 T = TypeVar("T")
+C = TypeVar("C", bound="psycopg.Connection[Any]")
 
 #: Seconds an operation waits at most for a pooled connection, on our pools and on
 #: eventsourcing's (``POSTGRES_CONNECT_TIMEOUT``, which it uses as its pool's wait): then it
@@ -118,6 +120,20 @@ def stuck_in_pipeline(conn: "psycopg.Connection[Any]") -> bool:
     worker never caught up again. None of our code opens a pipeline on a connection it keeps,
     so between statements this means stuck."""
     return not conn.closed and conn.pgconn.pipeline_status != pq.PipelineStatus.OFF
+
+
+@contextmanager
+def closed_if_stuck(conn: C) -> Iterator[C]:
+    """``conn`` for a block of work, closed after it if the work left it stuck in pipeline
+    mode (:func:`stuck_in_pipeline`): a pool given a closed connection back makes another
+    rather than hand that one out again. Closed in the caller's thread: psycopg_pool's
+    ``reset`` hook would move every return to its worker threads (about three times slower
+    each, and the pool grew, measured)."""
+    try:
+        yield conn
+    finally:
+        if stuck_in_pipeline(conn):
+            conn.close()
 
 
 def is_unreachable(error: BaseException) -> bool:
