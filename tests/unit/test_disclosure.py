@@ -1343,6 +1343,30 @@ def _far_sides(part: Any) -> list[tuple[int, bool, float, float]]:
     return found
 
 
+def test_what_a_model_remembers_of_a_cell_moving_freely_holds_after_cells_are_withheld() -> None:
+    """Whether a withheld cell moves freely upwards depends on which cells are published; the
+    model remembers only what its structure says (a cell's types that keep every law), so
+    after more cells are withheld it answers as a model built with them withheld does."""
+    subject = synthetic_population(300, regions=1, seed=3)
+    primary = disclosure.primary_suppression(subject, K)
+    values = subject.values()
+    published = {key: values[key] for key in subject.counts if key not in primary}
+    (part,) = _build(subject, published, primary, (), {}, laws=True)
+    (none,) = _build(subject, {}, list(subject.counts), (), {}, laws=True)
+    audited = [r for r, row in enumerate(part.rows) if not row.published][:40]
+    before = [part.freely_moves(r, True) for r in audited]
+    for q, row in enumerate(part.rows):
+        if row.published:
+            part.withhold(q)
+    after = [part.freely_moves(r, True) for r in audited]
+    alike = [
+        none.freely_moves(none.index[(part.rows[r].release, part.rows[r].key)], True)
+        for r in audited
+    ]
+    assert after == alike
+    assert before != after  # (some cells move freely only once more is withheld)
+
+
 def test_a_bound_asked_how_far_stops_where_the_interval_ends() -> None:
     """Asked only whether a withheld cell reaches the end of its interval, a bound stops there
     (the cell's own row bounded at it while the programme runs), not at the optimum beyond;

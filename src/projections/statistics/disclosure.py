@@ -579,6 +579,8 @@ class _RegionAudit:
         #: the model's structure only, which never changes, and is asked again for every type.
         self._holders_of: dict[int, frozenset[int]] = {}
         self._lowering_of: dict[int, frozenset[int]] = {}
+        #: Row → the rows of each of its "alone" types that keep every law (:meth:`freely_moves`).
+        self._alone_lawful: dict[int, list[tuple[int, ...]]] = {}
         self._atoms: dict[int, _Kind] = {}
         self._atom_law_values: dict[int, dict[int, float]] = {}
         self._sector_rows: dict[tuple[int, str], int | None] = {}
@@ -1725,11 +1727,14 @@ class _RegionAudit:
         (the types exist in it), so :func:`audit` decides them alike."""
         twins = self._twins_of(r)
         if maximise:
-            return any(
-                all(not self.rows[h].published for h, _ in kind)
-                and self._keeps_laws(self._law_values(kind))
-                for kind in self._complete_all(self._alone(twins))
-            )
+            lawful = self._alone_lawful.get(r)
+            if lawful is None:  # (the model's structure only: asked again after each withheld)
+                lawful = self._alone_lawful[r] = [
+                    tuple(h for h, _ in kind)
+                    for kind in self._complete_all(self._alone(twins))
+                    if self._keeps_laws(self._law_values(kind))
+                ]
+            return any(all(not self.rows[h].published for h in rows) for rows in lawful)
         dropped: set[int] = set()
         for twin in twins:
             dropped |= self._lowering(twin)
@@ -2339,6 +2344,7 @@ class _RegionAudit:
         self._proved.clear()
         self._holders_of.clear()
         self._lowering_of.clear()
+        self._alone_lawful.clear()
         self._pricing = None
 
     def close(self) -> None:
