@@ -1367,6 +1367,30 @@ def test_what_a_model_remembers_of_a_cell_moving_freely_holds_after_cells_are_wi
     assert before != after  # (some cells move freely only once more is withheld)
 
 
+def test_unit_types_read_from_a_matrix_share_their_pairs() -> None:
+    """A matrix's columns as unit types: each column's (row, amount) pairs in row order, and
+    each pair the one the model keeps (a large set of types is read a distinct pair at a
+    time; a small one pair by pair), equal either way to reading every entry."""
+    rng = np.random.default_rng(7)
+    for width in (1, 3, 40, 2_000):
+        matrix = sparse.random(300, width, density=0.05, random_state=rng, format="csc")
+        matrix.data = rng.integers(1, 4, matrix.data.size).astype(np.float64)
+        shared: dict[tuple[int, float], tuple[int, float]] = {}
+        kinds = disclosure._kinds_of(matrix, shared)
+        dense = matrix.toarray()
+        assert kinds == [
+            tuple((int(r), float(dense[r, c])) for r in np.flatnonzero(dense[:, c]))
+            for c in range(width)
+        ]
+        assert all(pair is shared[pair] for kind in kinds for pair in kind)
+        assert disclosure._kinds_of(matrix, shared) == kinds
+        assert all(
+            a is b
+            for x, y in zip(disclosure._kinds_of(matrix, shared), kinds, strict=True)
+            for a, b in zip(x, y, strict=True)
+        )
+
+
 def test_a_bound_asked_how_far_stops_where_the_interval_ends() -> None:
     """Asked only whether a withheld cell reaches the end of its interval, a bound stops there
     (the cell's own row bounded at it while the programme runs), not at the optimum beyond;

@@ -102,6 +102,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, pairwise
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import highspy
@@ -340,10 +341,23 @@ def _kinds_of(
     """The unit types a matrix's columns are (sorted by row, a row once), as tuples; each
     (row, amount) pair the one ``shared`` holds, where given. (A model keeps thousands of
     types, each of about a hundred pairs: made anew for each type, those pairs took half a
-    gigabyte more than the atoms' own in the large year's antwerp.)"""
-    pairs = list(zip(amounts.indices.tolist(), amounts.data.tolist(), strict=True))
-    if shared is not None:
-        pairs = [shared.setdefault(pair, pair) for pair in pairs]
+    gigabyte more than the atoms' own in the large year's antwerp.) Each distinct pair is
+    looked up in ``shared`` once, and every entry takes its pair by index, in C: most of a
+    model's pairs are the same few thousand, asked millions of times."""
+    if shared is None or amounts.indices.size < 1024:  # (few: as fast one by one)
+        pairs = list(zip(amounts.indices.tolist(), amounts.data.tolist(), strict=True))
+        if shared is not None:
+            pairs = [shared.setdefault(pair, pair) for pair in pairs]
+    else:
+        # (Row and amount as one number, exact: rows are far below 2**53, amounts as stored.)
+        each, at = np.unique(
+            amounts.indices.astype(np.float64) + 1j * amounts.data, return_inverse=True
+        )
+        distinct = [
+            shared.setdefault(pair, pair)
+            for pair in zip(each.real.astype(np.int64).tolist(), each.imag.tolist(), strict=True)
+        ]
+        pairs = list(itemgetter(*at.ravel().tolist())(distinct))
     ends = amounts.indptr.tolist()
     return [tuple(pairs[start:end]) for start, end in pairwise(ends)]
 
