@@ -667,6 +667,8 @@ class _RegionAudit:
         #: Every (row, amount) pair of the types the model keeps as tuples (its capped types, the
         #: types opened), each once (:func:`_kinds_of`).
         self._pairs: dict[tuple[int, float], tuple[int, float]] = {}
+        #: The laws' coefficients by model row (:meth:`_law_terms_by_row`), once worked out.
+        self._law_terms_t: sparse.csr_matrix | None = None
         self._mending_arrays: (
             tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]] | None
         ) = None
@@ -996,13 +998,16 @@ class _RegionAudit:
         sector = self._sector_codes
         sectors = len(self._sector_names)
         code = np.where(sector < 0, sectors, sector)  # (the region's rows: a column of its own)
-        amounts = types.matrix(len(self.rows)).T.toarray()
-        # (A row it counts in, whatever its amount.)
-        present = sparse.csc_matrix(
-            (np.ones(types.indices.size, dtype=bool), types.indices, types.indptr),
-            shape=(len(self.rows), types.width),
-        ).T.toarray()
+        rows_at, types_at, values_at = types.entries()
+        amounts = np.zeros((types.width, len(self.rows)))
+        amounts[types_at, rows_at] = values_at
+        present = np.zeros((types.width, len(self.rows)), dtype=bool)  # (whatever its amount)
+        present[types_at, rows_at] = True
         laws = values.T.toarray()
+        # Each row's terms in the laws (the laws' coefficients by row), to move the laws'
+        # values of a type as rows are added to it: a row's terms gathered, not a matrix made
+        # and multiplied for each step.
+        in_laws = self._law_terms_by_row()
         own = np.zeros((types.width, sectors + 1), dtype=bool)
         for c in range(sectors):
             own[:, c] = present[:, sector == c].any(axis=1)
@@ -1038,15 +1043,27 @@ class _RegionAudit:
             present[to, rows_changed] = True
             in_sector = sector[rows_changed] >= 0
             own[to[in_sector], sector[rows_changed][in_sector]] = True
-            moved, index = np.unique(to, return_inverse=True)
-            change_of = sparse.csr_matrix(
-                (delta, (index.ravel(), rows_changed)), shape=(moved.size, len(self.rows))
+            starts = in_laws.indptr[rows_changed]
+            lengths = in_laws.indptr[rows_changed + 1] - starts
+            at_terms = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+            at_terms += np.arange(at_terms.size)
+            # (Whole numbers: their sums are exact in any order.)
+            np.add.at(
+                laws,
+                (np.repeat(to, lengths), in_laws.indices[at_terms]),
+                np.repeat(delta, lengths) * in_laws.data[at_terms],
             )
-            laws[moved] += (change_of @ self._law_terms.T).toarray()
         cols_of, rows_of = np.nonzero(present)  # (by type, then row)
         mended = _Columns.of_entries(rows_of, cols_of, amounts[cols_of, rows_of], types.width)
         kept = np.flatnonzero(~done)  # (a type no row mended in time stays as it was)
         return mended.replaced(kept, types.taken(kept))
+
+    def _law_terms_by_row(self) -> sparse.csr_matrix:
+        """The laws' coefficients, a row per model row (the model's structure only)."""
+        if self._law_terms_t is None:
+            self._law_terms_t = self._law_terms.T.tocsr()
+            self._law_terms_t.sort_indices()
+        return self._law_terms_t
 
     def _mending(
         self,
