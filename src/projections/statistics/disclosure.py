@@ -667,8 +667,6 @@ class _RegionAudit:
         #: Every (row, amount) pair of the types the model keeps as tuples (its capped types, the
         #: types opened), each once (:func:`_kinds_of`).
         self._pairs: dict[tuple[int, float], tuple[int, float]] = {}
-        #: The laws' coefficients by model row (:meth:`_law_terms_by_row`), once worked out.
-        self._law_terms_t: sparse.csr_matrix | None = None
         self._mending_arrays: (
             tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]] | None
         ) = None
@@ -791,6 +789,9 @@ class _RegionAudit:
         #: the laws' rows of the programme, for pricing types without their columns
         #: (:meth:`_row_weights`).
         self._law_terms = terms.tocsr()
+        #: The same by model row (a column per row, its laws' coefficients): a row's terms,
+        #: gathered as rows are added to a type (:meth:`_mended`).
+        self._law_terms_by_row = _Columns.of(terms.tocsc())
         #: Each law's terms over the atoms (a row per law), and whether it is an equality.
         self._law_rows = over_atoms
         self._law_equal = np.array([law.equal for law in laws], dtype=bool)
@@ -1004,10 +1005,6 @@ class _RegionAudit:
         present = np.zeros((types.width, len(self.rows)), dtype=bool)  # (whatever its amount)
         present[types_at, rows_at] = True
         laws = values.T.toarray()
-        # Each row's terms in the laws (the laws' coefficients by row), to move the laws'
-        # values of a type as rows are added to it: a row's terms gathered, not a matrix made
-        # and multiplied for each step.
-        in_laws = self._law_terms_by_row()
         own = np.zeros((types.width, sectors + 1), dtype=bool)
         for c in range(sectors):
             own[:, c] = present[:, sector == c].any(axis=1)
@@ -1043,27 +1040,19 @@ class _RegionAudit:
             present[to, rows_changed] = True
             in_sector = sector[rows_changed] >= 0
             own[to[in_sector], sector[rows_changed][in_sector]] = True
-            starts = in_laws.indptr[rows_changed]
-            lengths = in_laws.indptr[rows_changed + 1] - starts
-            at_terms = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-            at_terms += np.arange(at_terms.size)
-            # (Whole numbers: their sums are exact in any order.)
+            # The laws' values moved by the added rows' terms, gathered, not a matrix made and
+            # multiplied for each step. (Whole numbers: their sums are exact in any order.)
+            terms = self._law_terms_by_row.taken(rows_changed)
+            lengths = np.diff(terms.indptr)
             np.add.at(
                 laws,
-                (np.repeat(to, lengths), in_laws.indices[at_terms]),
-                np.repeat(delta, lengths) * in_laws.data[at_terms],
+                (np.repeat(to, lengths), terms.indices),
+                np.repeat(delta, lengths) * terms.data,
             )
         cols_of, rows_of = np.nonzero(present)  # (by type, then row)
         mended = _Columns.of_entries(rows_of, cols_of, amounts[cols_of, rows_of], types.width)
         kept = np.flatnonzero(~done)  # (a type no row mended in time stays as it was)
         return mended.replaced(kept, types.taken(kept))
-
-    def _law_terms_by_row(self) -> sparse.csr_matrix:
-        """The laws' coefficients, a row per model row (the model's structure only)."""
-        if self._law_terms_t is None:
-            self._law_terms_t = self._law_terms.T.tocsr()
-            self._law_terms_t.sort_indices()
-        return self._law_terms_t
 
     def _mending(
         self,
