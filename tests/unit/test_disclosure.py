@@ -1391,6 +1391,119 @@ def test_unit_types_read_from_a_matrix_share_their_pairs() -> None:
         )
 
 
+def _synthetic_model(withheld_too: bool = False) -> Any:
+    """A region's model under the laws, its primary cells withheld (or every cell)."""
+    subject = synthetic_population(300, regions=1, seed=3)
+    primary = disclosure.primary_suppression(subject, K)
+    values = subject.values()
+    published = {key: values[key] for key in subject.counts if key not in primary}
+    if withheld_too:
+        published, primary = {}, list(subject.counts)
+    (part,) = _build(subject, published, primary, (), {}, laws=True)
+    return part
+
+
+def test_each_cells_lawful_alone_types_are_those_worked_out_on_its_own() -> None:
+    """The first time a model asks whether a cell moves freely upwards, it works out the
+    law-keeping "alone" types of every withheld cell at once: each cell's are those its own
+    types, completed on their own, keep the laws with."""
+    part = _synthetic_model()
+    withheld = [r for r, row in enumerate(part.rows) if not row.published and row.floor is None]
+    assert len(withheld) >= 20
+    part._lawful_alone(withheld[0])
+    assert len(part._alone_lawful) > 10  # (the other withheld cells' too, at once)
+    for r in withheld:
+        own = [
+            tuple(h for h, _ in kind)
+            for kind in part._complete_all(part._alone(part._twins_of(r)))
+            if part._keeps_laws(part._law_values(kind))
+        ]
+        assert part._lawful_alone(r) == own
+    # A cell withheld later is worked out on its own, as asked.
+    later = next(r for r, row in enumerate(part.rows) if row.published and row.floor is None)
+    cell = (part.rows[later].period, disclosure.same_units(part.rows[later].key))
+    assert cell not in part._alone_lawful
+    part.withhold(later)
+    assert part._lawful_alone(later) == [
+        tuple(h for h, _ in kind)
+        for kind in part._complete_all(part._alone(part._twins_of(later)))
+        if part._keeps_laws(part._law_values(kind))
+    ]
+
+
+def test_the_laws_values_of_unit_types_are_their_product_with_the_laws() -> None:
+    """A type's laws' values, summed from its entries' terms, are the laws' terms times its
+    amounts, for a few types and a cell's whole set; and types completed a chunk at a time
+    are those completed all at once."""
+    part = _synthetic_model()
+    n = len(part.rows)
+    rows = [r for r, row in enumerate(part.rows) if not row.published and row.floor is None][:30]
+    sets = [disclosure._Columns.of(part._hypothetical_types(r)) for r in rows]
+    sets.append(disclosure._Columns.of(part._hypothetical_types(rows[0], whole=True)))
+    raw = disclosure._Columns.stacked(
+        [disclosure._Columns.of_kinds(part._alone(part._twins_of(r))) for r in rows] + sets[:5]
+    )
+    for types in [*sets, raw]:
+        expected = (part._law_terms @ types.matrix(n)).toarray().T
+        found = part._law_values_of(types)
+        assert found.shape == expected.shape == (types.width, part._law_terms.shape[0])
+        assert np.array_equal(found, expected)
+    at_once = part._completed_types(raw).matrix(n)
+    original = disclosure._MENDED_CELLS
+    try:
+        disclosure._MENDED_CELLS = 3 * (n + part._law_terms.shape[0])  # (three types a chunk)
+        in_chunks = part._completed_types(raw).matrix(n)
+    finally:
+        disclosure._MENDED_CELLS = original
+    assert (at_once != raw.matrix(n)).nnz  # (some were mended)
+    assert (at_once != in_chunks).nnz == 0
+
+
+def test_atoms_are_grouped_by_the_rows_they_count_in_and_their_sectors() -> None:
+    """Atoms grouped by which of some rows they count in and their units' sector in each
+    version: two atoms share a group exactly when they agree on all of it, and each group
+    names those rows and sectors; the groups are ordered as their signatures are."""
+    part = _synthetic_model()
+    rng = np.random.default_rng(11)
+    releases = list(dict.fromkeys(row.release for row in part.rows))
+    assert part._sector_names
+    for _ in range(40):
+        atoms = rng.choice(part.num_atoms, size=rng.integers(1, part.num_atoms), replace=False)
+        keys = sorted(rng.choice(len(part.rows), size=rng.integers(0, 6), replace=False).tolist())
+        groups, found = part._grouped(atoms, keys, releases)
+        signature = [
+            (
+                tuple(key for key in keys if atom in set(part.rows[key].cols.tolist())),
+                tuple(
+                    None if code < 0 else part._sector_names[code]
+                    for code in (part._atom_sectors(release)[atom] for release in releases)
+                ),
+            )
+            for atom in atoms.tolist()
+        ]
+        assert [found[g] for g in groups.tolist()] == signature
+        assert len(found) == len(set(found))
+        order = [
+            (
+                [key in present for key in keys],
+                [-1 if s is None else part._sector_names.index(s) for s in sectors],
+            )
+            for present, sectors in found
+        ]
+        assert order == sorted(order)
+
+
+def test_a_types_amount_in_a_row_is_found_by_bisection() -> None:
+    """A type's amount in a row (0 where it does not count there), looked up by bisection
+    over its pairs in row order, is the amount its pairs give that row."""
+    rng = random.Random(5)
+    for _ in range(300):
+        rows = sorted(rng.sample(range(60), rng.randint(0, 12)))
+        kind = tuple((r, float(rng.randint(1, 3))) for r in rows)
+        for r in range(-1, 62):
+            assert disclosure._amount(kind, r) == dict(kind).get(r, 0.0)
+
+
 def test_a_bound_asked_how_far_stops_where_the_interval_ends() -> None:
     """Asked only whether a withheld cell reaches the end of its interval, a bound stops there
     (the cell's own row bounded at it while the programme runs), not at the optimum beyond;

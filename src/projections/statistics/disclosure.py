@@ -96,12 +96,13 @@ import multiprocessing
 import os
 import sys
 import threading
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain, pairwise
+from itertools import chain, islice, pairwise
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -489,10 +490,12 @@ _THIS_RELEASE = np.iinfo(np.int64).min
 
 
 def _amount(kind: _Kind, r: int) -> float:
-    """How much a unit of type ``kind`` counts in row ``r`` (0 if not at all)."""
-    for q, a in kind:
-        if q == r:
-            return a
+    """How much a unit of type ``kind`` counts in row ``r`` (0 if not at all). Every type is
+    sorted by row, a row once, so it is looked up by bisection: ``(r,)`` sorts before every
+    pair of row ``r`` and after every pair of a lower row."""
+    i = bisect_left(kind, (r,))
+    if i < len(kind) and kind[i][0] == r:
+        return kind[i][1]
     return 0.0
 
 
@@ -593,8 +596,9 @@ class _RegionAudit:
         #: the model's structure only, which never changes, and is asked again for every type.
         self._holders_of: dict[int, frozenset[int]] = {}
         self._lowering_of: dict[int, frozenset[int]] = {}
-        #: Row → the rows of each of its "alone" types that keep every law (:meth:`freely_moves`).
-        self._alone_lawful: dict[int, list[tuple[int, ...]]] = {}
+        #: A cell (in every version of its period, :meth:`_twins_of`) → the rows of each of its
+        #: "alone" types that keep every law (:meth:`_lawful_alone`).
+        self._alone_lawful: dict[tuple[Period | None, CellKey], list[tuple[int, ...]]] = {}
         self._atoms: dict[int, _Kind] = {}
         self._atom_law_values: dict[int, dict[int, float]] = {}
         self._sector_rows: dict[tuple[int, str], int | None] = {}
@@ -920,15 +924,15 @@ class _RegionAudit:
         drops = [set().union(*(self._lowering(t) for t in present)) for present, _ in found]
         lowered = self._moved(atoms, groups, drops, [set()] * len(found))
         replaced: dict[int, _Kind] = {}
-        if self._law_terms.shape[0] and atoms.size:
-            before = self._law_terms @ self._atom_columns.taken(atoms).matrix(len(self.rows))
-            after = (self._law_terms @ lowered.matrix(len(self.rows))).tocsr()
-            fell = (after - before).tocoo()
-            down = fell.data < -1e-9
-            laws, cols = fell.row[down], fell.col[down]
+        laws = self._law_terms.shape[0]
+        step = max(1, _MENDED_CELLS // max(1, laws))  # (atoms a chunk: dense, by law)
+        for start in range(0, atoms.size if laws else 0, step):
+            at = np.arange(start, min(start + step, atoms.size))
+            before = self._law_values_of(self._atom_columns.taken(atoms[at]))
+            after = self._law_values_of(lowered if at.size == atoms.size else lowered.taken(at))
             # (An equality that moves down; an inequality that goes below zero as it does.)
-            below = np.asarray(after[laws, cols]).ravel() < -1e-9 if laws.size else down[down]
-            for j in np.unique(cols[self._law_equal[laws] | below]).tolist():
+            fell = (after - before < -1e-9) & (self._law_equal | (after < -1e-9))
+            for j in at[fell.any(axis=1)].tolist():
                 c = int(atoms[j])
                 counted = dict(self._atom(c))
                 drop = self._closed(c, counted, set(drops[groups[j]]))
@@ -962,31 +966,47 @@ class _RegionAudit:
 
     def _completed_types(self, types: _Columns) -> _Columns:
         """Each of ``types`` (a column each, by row) made to keep the laws: the laws' values of
-        all of them worked out at once, as one product of sparse matrices, and the types that
-        break a law mended together (:meth:`_mended`). A type that breaks none is its own
-        completion. (The amounts and the laws' coefficients are whole numbers, whose sums are
-        exact in any order: each type is completed as it would be on its own.)"""
-        if not self._law_terms.shape[0] or not types.width:
+        many of them worked out at once (:meth:`_law_values_of`), and the types that break a
+        law mended together (:meth:`_mended`). A type that breaks none is its own completion.
+        (The amounts and the laws' coefficients are whole numbers, whose sums are exact in any
+        order: each type is completed as it would be on its own.)"""
+        laws = self._law_terms.shape[0]
+        if not laws or not types.width:
             return types
-        values = (self._law_terms @ types.matrix(len(self.rows))).tocsc()
-        at = values.indices
-        bad = np.where(self._law_equal[at], np.abs(values.data) > 1e-9, values.data < -1e-9)
-        of_type = np.repeat(np.arange(types.width), np.diff(values.indptr))
-        broken = np.unique(of_type[bad])
-        if not broken.size:
+        at_once = max(1, _MENDED_CELLS // (len(self.rows) + laws))
+        broken: list[npt.NDArray[np.int64]] = []
+        mended: list[_Columns] = []
+        for start in range(0, types.width, at_once):
+            chunk = np.arange(start, min(start + at_once, types.width))
+            some = types if chunk.size == types.width else types.taken(chunk)
+            values = self._law_values_of(some)
+            bad = np.where(self._law_equal, np.abs(values) > 1e-9, values < -1e-9).any(axis=1)
+            if bad.any():
+                broken.append(chunk[bad])
+                mended.append(self._mended(some.taken(np.flatnonzero(bad)), values[bad]))
+        if not broken:
             return types
-        at_once = max(1, _MENDED_CELLS // (len(self.rows) + self._law_terms.shape[0]))
-        mended = _Columns.stacked(
-            [
-                self._mended(types.taken(chunk), values[:, chunk])
-                for chunk in np.array_split(broken, -(-broken.size // at_once))
-            ]
-        )
-        return types.replaced(broken, mended)
+        return types.replaced(np.concatenate(broken), _Columns.stacked(mended))
 
-    def _mended(self, types: _Columns, values: sparse.csc_matrix) -> _Columns:
-        """Types that break a law (``types``, a column each, and ``values``, their laws'
-        values), each made to keep every law by counting also in the rows a law asks for:
+    def _law_values_of(self, types: _Columns) -> npt.NDArray[np.float64]:
+        """Every law's value for each of ``types`` (a row each, a column per law): each of
+        their entries' law terms gathered (``_law_terms_by_row``) and summed in C, with no
+        sparse matrix made (most types are asked a few at a time, where making one costs
+        more than the sums)."""
+        laws = self._law_terms.shape[0]
+        rows_at, types_at, values_at = types.entries()
+        terms = self._law_terms_by_row.taken(rows_at)
+        lengths = np.diff(terms.indptr)
+        found = np.bincount(
+            np.repeat(types_at, lengths) * laws + terms.indices,
+            weights=np.repeat(values_at, lengths) * terms.data,
+            minlength=types.width * laws,
+        )
+        return found.reshape(types.width, laws).astype(np.float64, copy=False)
+
+    def _mended(self, types: _Columns, laws: npt.NDArray[np.float64]) -> _Columns:
+        """Types that break a law (``types``, a column each, and ``laws``, their laws' values,
+        a row each), each made to keep every law by counting also in the rows a law asks for:
         while a law is broken (the first, in the laws' order), the first row (by version and
         key) that mends it is added with what holds it (a consultation counts in a band of
         parties, a trajectory in the early tables in a cell of every factor), each at least
@@ -1004,10 +1024,10 @@ class _RegionAudit:
         amounts[types_at, rows_at] = values_at
         present = np.zeros((types.width, len(self.rows)), dtype=bool)  # (whatever its amount)
         present[types_at, rows_at] = True
-        laws = values.T.toarray()
-        own = np.zeros((types.width, sectors + 1), dtype=bool)
-        for c in range(sectors):
-            own[:, c] = present[:, sector == c].any(axis=1)
+        laws = laws.copy()  # (moved step by step below)
+        own = np.zeros((types.width, sectors + 1), dtype=bool)  # (whether it counts there)
+        of_a_sector = sector[rows_at] >= 0
+        own[types_at[of_a_sector], sector[rows_at][of_a_sector]] = True
         done = np.zeros(types.width, dtype=bool)
         active = np.arange(types.width)
         for _ in range(_COMPLETION_STEPS * self._versions):
@@ -1161,14 +1181,33 @@ class _RegionAudit:
         (:meth:`_atom_sectors`). Each atom's group, and for each group those rows and sectors."""
         if not atoms.size:
             return np.zeros(0, dtype=np.int64), []
-        signature = np.column_stack(
-            [np.isin(atoms, self.rows[key].cols) for key in keys]
-            + [self._atom_sectors(release)[atoms] for release in releases]
-            + [np.zeros(atoms.size, dtype=np.int64)]
-        ).astype(np.int64)
-        unique, groups = np.unique(signature, axis=0, return_inverse=True)
+        columns = [np.isin(atoms, self.rows[key].cols) for key in keys] + [
+            self._atom_sectors(release)[atoms] for release in releases
+        ]
+        # Each atom's signature as one number, a digit per column (a sector's code or -1, or
+        # whether it counts in the row, plus one), the first the most significant: grouped
+        # and ordered as its rows would be, for a fraction of the cost of grouping rows.
+        radix = max(3, len(self._sector_names) + 1)
+        if radix ** len(columns) < 2**62:
+            number = np.zeros(atoms.size, dtype=np.int64)
+            for column in columns:
+                number = number * radix + column.astype(np.int64) + 1
+            numbers, groups = np.unique(number, return_inverse=True)
+            signatures: list[list[int]] = []
+            for n in numbers.tolist():
+                digits = []
+                for _ in columns:
+                    n, digit = divmod(n, radix)
+                    digits.append(digit - 1)
+                signatures.append([*reversed(digits), 0])
+        else:
+            signature = np.column_stack([*columns, np.zeros(atoms.size, dtype=np.int64)]).astype(
+                np.int64
+            )
+            unique, groups = np.unique(signature, axis=0, return_inverse=True)
+            signatures = unique.tolist()
         found = []
-        for u in unique.tolist():
+        for u in signatures:
             present = tuple(key for key, there in zip(keys, u, strict=False) if there)
             sectors = tuple(
                 None if code < 0 else self._sector_names[code] for code in u[len(keys) : -1]
@@ -1747,13 +1786,7 @@ class _RegionAudit:
         (the types exist in it), so :func:`audit` decides them alike."""
         twins = self._twins_of(r)
         if maximise:
-            lawful = self._alone_lawful.get(r)
-            if lawful is None:  # (the model's structure only: asked again after each withheld)
-                lawful = self._alone_lawful[r] = [
-                    tuple(h for h, _ in kind)
-                    for kind in self._complete_all(self._alone(twins))
-                    if self._keeps_laws(self._law_values(kind))
-                ]
+            lawful = self._lawful_alone(r)
             return any(all(not self.rows[h].published for h in rows) for rows in lawful)
         dropped: set[int] = set()
         for twin in twins:
@@ -1779,6 +1812,36 @@ class _RegionAudit:
             if not self._keeps_laws({law: -v for law, v in taken.items()}):
                 return False
         return True
+
+    def _lawful_alone(self, r: int) -> list[tuple[int, ...]]:
+        """The rows of each of row ``r``'s "alone" types (:meth:`_alone`) that keep every law,
+        for :meth:`freely_moves`: the model's structure only, so asked again after each cell
+        withheld, and the same for every row of one cell (its twins). The first time, worked
+        out for the cell of every row withheld by then, all in one :meth:`_completed_types`
+        (each type is completed there as it would be on its own); a cell withheld later, on
+        its own. (One row at a time, the medium year asked for 10,018 completions.)"""
+        row = self.rows[r]
+        cell = (row.period, same_units(row.key))
+        found = self._alone_lawful.get(cell)
+        if found is not None:
+            return found
+        cells = [cell]
+        if not self._alone_lawful:
+            withheld = {
+                (other.period, same_units(other.key))
+                for other in self.rows
+                if not other.published and other.floor is None
+            }
+            cells += sorted(withheld - {cell}, key=lambda c: self._twins[c][0])
+        alone = [self._alone(self._twins[c]) for c in cells]
+        completed = iter(self._complete_all([kind for kinds in alone for kind in kinds]))
+        for c, kinds in zip(cells, alone, strict=True):
+            self._alone_lawful[c] = [
+                tuple(h for h, _ in kind)
+                for kind in islice(completed, len(kinds))
+                if self._keeps_laws(self._law_values(kind))
+            ]
+        return self._alone_lawful[cell]
 
     def _learn(self, solution: npt.NDArray[np.float64], phantoms_from: int) -> None:
         """Note, for every row, how high and how low this feasible solution takes it — unless
