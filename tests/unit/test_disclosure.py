@@ -1391,14 +1391,12 @@ def test_unit_types_read_from_a_matrix_share_their_pairs() -> None:
         )
 
 
-def _synthetic_model(withheld_too: bool = False) -> Any:
-    """A region's model under the laws, its primary cells withheld (or every cell)."""
+def _synthetic_model() -> Any:
+    """A region's model under the laws, its primary cells withheld."""
     subject = synthetic_population(300, regions=1, seed=3)
     primary = disclosure.primary_suppression(subject, K)
     values = subject.values()
     published = {key: values[key] for key in subject.counts if key not in primary}
-    if withheld_too:
-        published, primary = {}, list(subject.counts)
     (part,) = _build(subject, published, primary, (), {}, laws=True)
     return part
 
@@ -1459,6 +1457,34 @@ def test_the_laws_values_of_unit_types_are_their_product_with_the_laws() -> None
     assert (at_once != in_chunks).nnz == 0
 
 
+def test_units_taken_out_of_a_cell_are_the_same_worked_out_a_chunk_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cell's "taken out" types, whose laws' values are worked out a chunk of atoms at a
+    time (dense, by law), are the same whatever the chunk: here every atom of a cell's whole
+    set at once, and three at a time, with some types that break a law and are closed."""
+    part = _synthetic_model()
+    n = len(part.rows)
+    rows = [r for r, row in enumerate(part.rows) if row.floor is None]
+    closed = []
+    original_closed = part._closed
+
+    def counted_closed(*args: Any) -> Any:
+        closed.append(args[0])
+        return original_closed(*args)
+
+    monkeypatch.setattr(part, "_closed", counted_closed)
+    whole = [(part._rarest_first(part._twins_of(r), True), part._twins_of(r)) for r in rows]
+    at_once = [part._lowered(atoms, twins).matrix(n) for atoms, twins in whole]
+    assert closed  # (some atoms taken out break a law: closed on their own)
+    monkeypatch.setattr(disclosure, "_MENDED_CELLS", 3 * part._law_terms.shape[0])
+    in_chunks = [part._lowered(atoms, twins).matrix(n) for atoms, twins in whole]
+    assert max(atoms.size for atoms, _ in whole) > 3
+    for a, b in zip(at_once, in_chunks, strict=True):
+        assert a.shape == b.shape
+        assert (a != b).nnz == 0
+
+
 def test_atoms_are_grouped_by_the_rows_they_count_in_and_their_sectors() -> None:
     """Atoms grouped by which of some rows they count in and their units' sector in each
     version: two atoms share a group exactly when they agree on all of it, and each group
@@ -1467,9 +1493,14 @@ def test_atoms_are_grouped_by_the_rows_they_count_in_and_their_sectors() -> None
     rng = np.random.default_rng(11)
     releases = list(dict.fromkeys(row.release for row in part.rows))
     assert part._sector_names
-    for _ in range(40):
+    radix = max(3, len(part._sector_names) + 1)
+    long = 0
+    for i in range(40):
         atoms = rng.choice(part.num_atoms, size=rng.integers(1, part.num_atoms), replace=False)
-        keys = sorted(rng.choice(len(part.rows), size=rng.integers(0, 6), replace=False).tolist())
+        # (Some signatures too long for one number: grouped as rows.)
+        many = rng.integers(0, 6) if i % 4 else rng.integers(34, 40)
+        keys = sorted(rng.choice(len(part.rows), size=many, replace=False).tolist())
+        long += radix ** (len(keys) + len(releases)) >= 2**62
         groups, found = part._grouped(atoms, keys, releases)
         signature = [
             (
@@ -1491,6 +1522,7 @@ def test_atoms_are_grouped_by_the_rows_they_count_in_and_their_sectors() -> None
             for present, sectors in found
         ]
         assert order == sorted(order)
+    assert 0 < long < 40
 
 
 def test_a_types_amount_in_a_row_is_found_by_bisection() -> None:

@@ -182,6 +182,9 @@ _COMPLETION_STEPS = 12
 #: How many cells of dense arrays :meth:`_RegionAudit._mended` holds at once: it mends types
 #: that break a law in batches, each type a row as wide as the model's rows and laws (about
 #: 40 MB; the large year's antwerp, 1,125 rows and 537 laws, mends 2,400 types at once).
+#: The laws' values of types (:meth:`_RegionAudit._law_values_of`, a row per type, a column
+#: per law) are worked out in chunks of as many cells; :meth:`_RegionAudit._lowered` holds
+#: three such arrays at once (before, after and their difference: about 100 MB at most).
 _MENDED_CELLS = 4_000_000
 #: How many types' columns a model remembers at most (each a few KiB), and of :func:`_remembered`'s
 #: other caches where no limit of their own is given.
