@@ -1348,10 +1348,7 @@ def test_what_a_model_remembers_of_a_cell_moving_freely_holds_after_cells_are_wi
     model remembers only what its structure says (a cell's types that keep every law), so
     after more cells are withheld it answers as a model built with them withheld does."""
     subject = synthetic_population(300, regions=1, seed=3)
-    primary = disclosure.primary_suppression(subject, K)
-    values = subject.values()
-    published = {key: values[key] for key in subject.counts if key not in primary}
-    (part,) = _build(subject, published, primary, (), {}, laws=True)
+    part = _primary_model()
     (none,) = _build(subject, {}, list(subject.counts), (), {}, laws=True)
     audited = [r for r, row in enumerate(part.rows) if not row.published][:40]
     before = [part.freely_moves(r, True) for r in audited]
@@ -1391,21 +1388,11 @@ def test_unit_types_read_from_a_matrix_share_their_pairs() -> None:
         )
 
 
-def _synthetic_model() -> Any:
-    """A region's model under the laws, its primary cells withheld."""
-    subject = synthetic_population(300, regions=1, seed=3)
-    primary = disclosure.primary_suppression(subject, K)
-    values = subject.values()
-    published = {key: values[key] for key in subject.counts if key not in primary}
-    (part,) = _build(subject, published, primary, (), {}, laws=True)
-    return part
-
-
 def test_each_cells_lawful_alone_types_are_those_worked_out_on_its_own() -> None:
     """The first time a model asks whether a cell moves freely upwards, it works out the
     law-keeping "alone" types of every withheld cell at once: each cell's are those its own
     types, completed on their own, keep the laws with."""
-    part = _synthetic_model()
+    part = _primary_model()
     withheld = [r for r, row in enumerate(part.rows) if not row.published and row.floor is None]
     assert len(withheld) >= 20
     part._lawful_alone(withheld[0])
@@ -1433,7 +1420,7 @@ def test_the_laws_values_of_unit_types_are_their_product_with_the_laws() -> None
     """A type's laws' values, summed from its entries' terms, are the laws' terms times its
     amounts, for a few types and a cell's whole set; and types completed a chunk at a time
     are those completed all at once."""
-    part = _synthetic_model()
+    part = _primary_model()
     n = len(part.rows)
     rows = [r for r, row in enumerate(part.rows) if not row.published and row.floor is None][:30]
     sets = [disclosure._Columns.of(part._hypothetical_types(r)) for r in rows]
@@ -1463,7 +1450,7 @@ def test_units_taken_out_of_a_cell_are_the_same_worked_out_a_chunk_at_a_time(
     """A cell's "taken out" types, whose laws' values are worked out a chunk of atoms at a
     time (dense, by law), are the same whatever the chunk: here every atom of a cell's whole
     set at once, and three at a time, with some types that break a law and are closed."""
-    part = _synthetic_model()
+    part = _primary_model()
     n = len(part.rows)
     rows = [r for r, row in enumerate(part.rows) if row.floor is None]
     closed = []
@@ -1489,7 +1476,7 @@ def test_atoms_are_grouped_by_the_rows_they_count_in_and_their_sectors() -> None
     """Atoms grouped by which of some rows they count in and their units' sector in each
     version: two atoms share a group exactly when they agree on all of it, and each group
     names those rows and sectors; the groups are ordered as their signatures are."""
-    part = _synthetic_model()
+    part = _primary_model()
     rng = np.random.default_rng(11)
     releases = list(dict.fromkeys(row.release for row in part.rows))
     assert part._sector_names

@@ -997,15 +997,22 @@ class _RegionAudit:
         sparse matrix made (most types are asked a few at a time, where making one costs
         more than the sums)."""
         laws = self._law_terms.shape[0]
-        rows_at, types_at, values_at = types.entries()
-        terms = self._law_terms_by_row.taken(rows_at)
-        lengths = np.diff(terms.indptr)
-        found = np.bincount(
-            np.repeat(types_at, lengths) * laws + terms.indices,
-            weights=np.repeat(values_at, lengths) * terms.data,
-            minlength=types.width * laws,
-        )
+        owner, law, added = self._law_terms_of(*types.entries())
+        found = np.bincount(owner * laws + law, weights=added, minlength=types.width * laws)
         return found.reshape(types.width, laws).astype(np.float64, copy=False)
+
+    def _law_terms_of(
+        self,
+        rows: npt.NDArray[np.int64],
+        owners: npt.NDArray[np.int64],
+        amounts: npt.NDArray[np.float64],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """What entries (a type ``owners[i]`` counting ``amounts[i]`` in row ``rows[i]``) add
+        to the laws: each of their rows' law terms (``_law_terms_by_row``), gathered, as its
+        owner, its law and the value it adds."""
+        terms = self._law_terms_by_row.taken(rows)
+        lengths = np.diff(terms.indptr)
+        return np.repeat(owners, lengths), terms.indices, np.repeat(amounts, lengths) * terms.data
 
     def _mended(self, types: _Columns, laws: npt.NDArray[np.float64]) -> _Columns:
         """Types that break a law (``types``, a column each, and ``laws``, their laws' values,
@@ -1065,13 +1072,8 @@ class _RegionAudit:
             own[to[in_sector], sector[rows_changed][in_sector]] = True
             # The laws' values moved by the added rows' terms, gathered, not a matrix made and
             # multiplied for each step. (Whole numbers: their sums are exact in any order.)
-            terms = self._law_terms_by_row.taken(rows_changed)
-            lengths = np.diff(terms.indptr)
-            np.add.at(
-                laws,
-                (np.repeat(to, lengths), terms.indices),
-                np.repeat(delta, lengths) * terms.data,
-            )
+            owner, law_of, added = self._law_terms_of(rows_changed, to, delta)
+            np.add.at(laws, (owner, law_of), added)
         cols_of, rows_of = np.nonzero(present)  # (by type, then row)
         mended = _Columns.of_entries(rows_of, cols_of, amounts[cols_of, rows_of], types.width)
         kept = np.flatnonzero(~done)  # (a type no row mended in time stays as it was)
