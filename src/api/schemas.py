@@ -15,7 +15,6 @@ from litestar.params import PathParameter, QueryParameter
 
 from application.commands import REF_MAX_LENGTH, REF_PATTERN
 from projections.statistics.document import CellDocument
-from projections.statistics.store import AuditSummary
 
 # --- parameters -----------------------------------------------------------------------------------
 
@@ -154,12 +153,36 @@ class ReleaseSummary(msgspec.Struct, frozen=True):
     regions: list[str]
 
 
+class ReleaseAudit(msgspec.Struct, frozen=True):
+    """The disclosure audit the release passed, as the caller may read it.
+
+    ``withheld_counts_audited``: how many withheld counts this release's audit checked (the
+    dynamics table's aside); ``narrowest_margin``: the narrowest any of them could be pinned,
+    as a share of the interval it had to keep open (≥ 1.0: every interval kept). A revision
+    audits only the regions whose figures it changes, so in a revision both are ``null`` to a
+    learning network and the forum: set against the withheld cells a reader sees, they would
+    tell which regions it did not audit again, that is where late facts fell (or did not).
+    ``earlier_versions``: the releases of the same year it was audited against.
+    ``narrowed_before``: withheld counts whose interval was cut to what earlier releases made
+    without the laws left open (``null``: not recorded, a release saved before it).
+    ``said_again`` and ``held_back``: the regions a revision published as the release it
+    revises did, and those it held at that release's figures; for an auditor, of the regions
+    it reads; ``null`` to the others, and in a first release."""
+
+    withheld_counts_audited: int | None
+    earlier_versions: list[int]
+    narrowest_margin: float | None
+    narrowed_before: int | None = None
+    said_again: list[str] | None = None
+    held_back: list[str] | None = None
+
+
 class ReleaseView(ReleaseSummary, frozen=True):
     """A release with its tables and what it was computed under."""
 
     deadline_policies: dict[str, str]
     tables: list[ReleaseTableSummary]
-    audit: AuditSummary
+    audit: ReleaseAudit
 
 
 class ReleaseTableView(msgspec.Struct, frozen=True):

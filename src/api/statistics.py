@@ -36,6 +36,7 @@ from api.schemas import (
     PathView,
     PeriodFilter,
     ProcessMapView,
+    ReleaseAudit,
     ReleaseNumber,
     ReleaseRegion,
     ReleaseSummary,
@@ -47,7 +48,7 @@ from api.schemas import (
 from projections.statistics import dynamics
 from projections.statistics.document import cell_documents
 from projections.statistics.model import Period
-from projections.statistics.store import AuditSummary, CellRow, ReleaseDescription, TableSummary
+from projections.statistics.store import CellRow, ReleaseDescription, TableSummary
 from projections.statistics.tables import TABLES
 
 _SPECS = {spec.name: spec for spec in TABLES}
@@ -74,19 +75,29 @@ def _table_summary(table: TableSummary, cells: Sequence[CellRow]) -> ReleaseTabl
     )
 
 
-def _audit_for(audit: AuditSummary, role: str, visible: Sequence[str]) -> AuditSummary:
+def _audit_for(release: ReleaseDescription, role: str, visible: Sequence[str]) -> ReleaseAudit:
     """The audit as ``role`` reads it. Which regions a revision said again or held back tells
     whether late facts fell there, and a region held back that a withheld number of its own
     would be narrowed by what was published: an auditor reads them for the regions it reads,
-    a learning network and the forum do not (``null``)."""
+    a learning network and the forum do not (``null``). Nor, in a revision, how many withheld
+    counts it audited and how narrowly: those cover the regions it audited again only, so the
+    forum, which sees every region's withheld cells, could tell the others apart."""
+    audit = release.audit
+    auditor = role == Role.AUDITOR
 
     def told(regions: list[str] | None) -> list[str] | None:
-        if role != Role.AUDITOR or regions is None:
+        if not auditor or regions is None:
             return None
         return [r for r in regions if r in visible]
 
-    return msgspec.structs.replace(
-        audit, said_again=told(audit.said_again), held_back=told(audit.held_back)
+    counted = auditor or release.revises is None
+    return ReleaseAudit(
+        withheld_counts_audited=audit.withheld_counts_audited if counted else None,
+        earlier_versions=audit.earlier_versions,
+        narrowest_margin=audit.narrowest_margin if counted else None,
+        narrowed_before=audit.narrowed_before,
+        said_again=told(audit.said_again),
+        held_back=told(audit.held_back),
     )
 
 
@@ -133,7 +144,7 @@ class StatisticsController(Controller):
             **msgspec.structs.asdict(release_summary(release, regions)),
             deadline_policies={r: f for r, f in release.deadline_policies.items() if r in visible},
             tables=summaries,
-            audit=_audit_for(release.audit, role_of(acting), visible),
+            audit=_audit_for(release, role_of(acting), visible),
         )
         return Response(view, headers=_IMMUTABLE)
 

@@ -279,20 +279,37 @@ def test_a_revision_holds_back_the_regions_earlier_releases_alone_narrow_and_rev
     held = [e for e in logs if e["event"] == "statistics region held back"]
     assert sorted(e["region"] for e in held) == ["q", "r"]
     assert all("flow/r/*/referrals of this revision" in e["reason"] for e in held)
-    # Which regions were held back (or said again) tells whether late facts fell there.
-    for role, region, told in (
-        ("forum", "r", None),
-        ("learning_network", "r", None),
-        ("auditor", "r", ["r"]),
-        ("auditor", "p", []),
+    # Which regions were held back (or said again) tells whether late facts fell there; so
+    # would the revision's count of withheld counts audited, and its narrowest margin, set
+    # against the withheld cells the forum sees: they cover p only.
+    audited = revision.audit.withheld_counts_audited
+    # (In release 1, as many as the withheld counts the forum sees; here fewer.)
+    assert audited < sum(flow.withheld_by_rule.values()) == first.audit.withheld_counts_audited
+    for role, region, told, counted in (
+        ("forum", "r", None, None),
+        ("learning_network", "r", None, None),
+        ("auditor", "r", ["r"], audited),
+        ("auditor", "p", [], audited),
     ):
         read = http.get(
             f"/v1/statistics/releases/{revision.number}",
             headers=_reader(settings, role, region),
         )
         assert read.status_code == 200, read.text
-        assert read.json()["audit"]["held_back"] == told, (role, region)
+        audit = read.json()["audit"]
+        assert audit["held_back"] == told, (role, region)
+        assert audit["withheld_counts_audited"] == counted, (role, region)
+        assert (audit["narrowest_margin"] is None) == (counted is None), (role, region)
+        assert audit["earlier_versions"] == [first.number]
         assert "withheld_by_rule_in" not in read.text
+    # A first release audits every region: every reader is told how many and how narrowly.
+    for role in ("forum", "learning_network"):
+        read = http.get(
+            f"/v1/statistics/releases/{first.number}", headers=_reader(settings, role, "r")
+        )
+        audit = read.json()["audit"]
+        assert audit["withheld_counts_audited"] == first.audit.withheld_counts_audited > 0
+        assert audit["narrowest_margin"] == first.audit.narrowest_margin is not None
 
     counted = iter([(moved_referrals(3, 5, year), 3)])
     with pytest.raises(NothingChanged, match=r"all a revision may: q, r would be held back"):
