@@ -156,18 +156,20 @@ class ReleaseSummary(msgspec.Struct, frozen=True):
 class ReleaseAudit(msgspec.Struct, frozen=True):
     """The disclosure audit the release passed, as the caller may read it.
 
-    ``withheld_counts_audited``: how many withheld counts this release's audit checked (the
-    dynamics table's aside); ``narrowest_margin``: the narrowest any of them could be pinned,
-    as a share of the interval it had to keep open (≥ 1.0: every interval kept). A revision
-    audits only the regions whose figures it changes, so in a revision both are ``null`` to a
-    learning network and the forum: set against the withheld cells a reader sees, they would
+    ``withheld_counts_audited``: how many withheld counts the audit checked, not counting the
+    dynamics table's; ``narrowest_margin``: the narrowest any withheld count it checked (this
+    release's or an earlier version's) could be pinned, as a share of the interval it had to
+    keep open (≥ 1.0: every interval kept; ``null`` with none to check); ``narrowed_before``:
+    how many it cut to what earlier releases made without the laws left open (``null``: a
+    release saved before it was recorded). A revision audits only the regions whose figures
+    it changes, so in a revision these three are ``null`` to every reader: set against each
+    table's tallies of withheld cells over every region (``withheld_by_rule``), they would
     tell which regions it did not audit again, that is where late facts fell (or did not).
     ``earlier_versions``: the releases of the same year it was audited against.
-    ``narrowed_before``: withheld counts whose interval was cut to what earlier releases made
-    without the laws left open (``null``: not recorded, a release saved before it).
     ``said_again`` and ``held_back``: the regions a revision published as the release it
-    revises did, and those it held at that release's figures; for an auditor, of the regions
-    it reads; ``null`` to the others, and in a first release."""
+    revises did, and those it held at that release's figures; to an auditor, of the regions
+    it reads; ``null`` to the others, in a first release and in a release saved before they
+    were recorded."""
 
     withheld_counts_audited: int | None
     earlier_versions: list[int]

@@ -79,23 +79,27 @@ def _audit_for(release: ReleaseDescription, role: str, visible: Sequence[str]) -
     """The audit as ``role`` reads it. Which regions a revision said again or held back tells
     whether late facts fell there, and a region held back that a withheld number of its own
     would be narrowed by what was published: an auditor reads them for the regions it reads,
-    a learning network and the forum do not (``null``). Nor, in a revision, how many withheld
-    counts it audited and how narrowly: those cover the regions it audited again only, so the
-    forum, which sees every region's withheld cells, could tell the others apart."""
+    a learning network and the forum do not (``null``).
+
+    Nor, in a revision, does any reader get its counts (how many withheld counts it audited,
+    how narrowly, how many it cut to what earlier releases left): they cover the regions it
+    audited again only, and every reader gets each table's tallies of withheld cells over every
+    region (``withheld_by_rule``), so set against them they would tell the regions not audited
+    again from the others — to an auditor, of regions it does not read. A first release audits
+    every region."""
     audit = release.audit
-    auditor = role == Role.AUDITOR
 
     def told(regions: list[str] | None) -> list[str] | None:
-        if not auditor or regions is None:
+        if role != Role.AUDITOR or regions is None:
             return None
         return [r for r in regions if r in visible]
 
-    counted = auditor or release.revises is None
+    first = release.revises is None
     return ReleaseAudit(
-        withheld_counts_audited=audit.withheld_counts_audited if counted else None,
+        withheld_counts_audited=audit.withheld_counts_audited if first else None,
         earlier_versions=audit.earlier_versions,
-        narrowest_margin=audit.narrowest_margin if counted else None,
-        narrowed_before=audit.narrowed_before,
+        narrowest_margin=audit.narrowest_margin if first else None,
+        narrowed_before=audit.narrowed_before if first else None,
         said_again=told(audit.said_again),
         held_back=told(audit.held_back),
     )
