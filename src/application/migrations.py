@@ -467,6 +467,21 @@ def _statistics_releases(ctx: MigrationContext) -> None:
     )
 
 
+def _statistics_release_inputs(ctx: MigrationContext) -> None:
+    """What each release is known to be computed from (issue #12): per release, digests of
+    inputs (the population's units and cells, the earlier releases audited with it, its
+    rules): those a revision was made from, and those a later ``statistics release`` computed
+    in full only to find nothing new in, with what it said then. The same inputs are then not
+    computed again: with regions held back, every fact recorded anywhere cost a whole
+    computation. Digests, release numbers and the operator's message (aggregates only, as the
+    log has it): no trajectory id."""
+    ctx.tx.execute(
+        "CREATE TABLE IF NOT EXISTS rodedraad_statistics_release_inputs ("
+        "number INTEGER NOT NULL, inputs TEXT NOT NULL, said TEXT, "
+        "PRIMARY KEY (number, inputs))"
+    )
+
+
 def _finding_batches(ctx: MigrationContext) -> None:
     """Shared findings waiting for their region's batch (issue #14 point 2): per region the
     batch's secret (thrown away on release), per proposal its region, title, text, day received
@@ -663,6 +678,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration("idempotency", "0001_baseline", _idempotency_keys),
     Migration("statistics", "0001_baseline", _statistics_releases),
+    Migration("statistics", "0002_release_inputs", _statistics_release_inputs),
     Migration("findings", "0001_baseline", _finding_batches),
 )
 

@@ -1,6 +1,7 @@
 """``rodedraad statistics release`` and ``export`` beside the record (issue #12)."""
 
 import dataclasses
+from typing import Any
 
 from application.care_record import CareRecord
 from application.signing import PublicKey
@@ -198,10 +199,33 @@ def test_a_revision_holding_regions_back_says_so_on_the_command_line(
 
     year = Period(2025)
     counted = iter(
-        [(moved_referrals(0, period=year), 1)] + [(moved_referrals(3, 5, year), n) for n in (2, 3)]
+        [
+            (moved_referrals(0, period=year), 1),
+            (moved_referrals(3, 5, year), 2),
+            # Another of r's trajectories moved to q: r and q are held back again, at release
+            # 1's figures, and p says what it said.
+            (moved_referrals(4, 5, year), 3),
+            # Facts recorded since elsewhere (another year's, a client registered): the same
+            # figures at a later position, then release 2's own.
+            (moved_referrals(4, 5, year), 4),
+            (moved_referrals(3, 5, year), 5),
+            # Those figures under another k: computed (and refused: release 2's regions are
+            # held at its figures under its own k only).
+            (moved_referrals(3, 5, year), 6),
+            # A late fact of p's: a revision.
+            (moved_referrals(4, 6, year), 7),
+        ]
     )
     rodedraad.monkeypatch.setattr(Releases, "population", lambda _self, _period: next(counted))
     rodedraad.monkeypatch.setattr(Releases, "_unchanged_since", lambda *_a: False)
+    computed: list[int] = []
+    compute = Releases.compute
+
+    def counting(self: Releases, *args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return compute(self, *args, **kwargs)
+
+    rodedraad.monkeypatch.setattr(Releases, "compute", counting)
     args = ("statistics", "release", "--period", str(year))
 
     assert rodedraad(own_settings, *args)[0] == 0
@@ -211,6 +235,31 @@ def test_a_revision_holding_regions_back_says_so_on_the_command_line(
         f"release 2: {year} at log position 2, revising release 1"
     )
     assert out.splitlines()[1].startswith("held back at release 1's figures: q, r (if revised,")
+    assert len(computed) == 2
     code, out, err = rodedraad(own_settings, *args)
     assert (code, out) == (0, "")
-    assert "release 2 of 2025 already says all a revision may: q, r would be held back" in err
+    said = "release 2 of 2025 already says all a revision may: q, r would be held back"
+    assert said in err
+    assert len(computed) == 3
+    # Those figures again: what was said is said again, nothing computed (it took minutes at
+    # 100,000 trajectories), and so for the figures release 2 was made from.
+    code, out, err = rodedraad(own_settings, *args)
+    assert (code, out) == (0, "")
+    assert said in err
+    code, out, err = rodedraad(own_settings, *args)
+    assert (code, out) == (0, "")
+    assert (
+        "release 2 of 2025 already says all there is to say: it was made from the same figures "
+        "a release would be computed from now (q, r held back at release 1's figures)"
+    ) in err
+    assert len(computed) == 3
+    rodedraad.monkeypatch.setenv("RODEDRAAD_STATISTICS_K", "11")
+    code, out, err = rodedraad(own_settings, *args)
+    assert (code, out) == (1, "")
+    assert "release 2 was made under k=10, this one k=11" in err
+    assert len(computed) == 4
+    rodedraad.monkeypatch.delenv("RODEDRAAD_STATISTICS_K")
+    code, out, err = rodedraad(own_settings, *args)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"release 3: {year} at log position 7, revising")
+    assert len(computed) == 5

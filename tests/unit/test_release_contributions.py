@@ -13,15 +13,20 @@ from projections.statistics.disclosure import AuditFailed, protect
 from projections.statistics.model import (
     CellKey,
     Contributions,
+    CountCell,
     PackedContributions,
+    Period,
     Population,
     PublishedVersion,
+    QuantileCell,
+    RateCell,
 )
 from projections.statistics.store import _pack_contributions, _unpack_contributions
 from tests.unit.test_disclosure_properties import K, releases
 
 #: Drawing a release takes a while; the examples are fixed (``derandomize``).
 SLOW_OK = [HealthCheck.too_slow]
+YEAR = Period(2025)
 FLOW = CellKey("flow", "r0", "*", "referrals")
 BLOCKED = CellKey("flow", "r0", "*", "blocked")
 WAITING = CellKey("blocks", "r0", "*", "reason:waiting_list")
@@ -130,6 +135,54 @@ def test_contributions_say_the_same_whatever_their_order_and_zero_amounts() -> N
     for other in differing:
         assert not packed.says_the_same_as(PackedContributions.of(other)), other
         assert not PackedContributions.of(other).says_the_same_as(packed), other
+
+
+def test_a_populations_digest_is_its_figures_whatever_their_order() -> None:
+    """What decides that a period is computed from what a release was made from, or what a
+    computation found nothing new in (``releases.Releases._said_before``): the digest keeps
+    every unit's amounts, the cells' shape and the durations, and nothing of their order."""
+    counts = {
+        FLOW: CountCell(FLOW),
+        BLOCKED: CountCell(BLOCKED),
+        WAITING: CountCell(WAITING, BLOCKED),
+    }
+    days = CellKey("flow", "r0", "*", "days_to_acceptance")
+    risk = CellKey("flow", "r0", "*", "blocked_share")
+
+    def population(
+        contributions: Contributions,
+        cells: dict[CellKey, CountCell] = counts,
+        values: tuple[int, ...] = (3, 9, 4),
+        period: Period = YEAR,
+        numerator: CellKey = BLOCKED,
+    ) -> Population:
+        return Population(
+            period,
+            contributions,
+            cells,
+            {days: QuantileCell(days, values)},
+            {risk: RateCell(risk, numerator, FLOW)},
+        )
+
+    digest = population(CONTRIBUTIONS).digest()
+    reordered = {
+        "u2": {FLOW: 1},
+        "u1": {BLOCKED: 1, WAITING: 2, FLOW: 1},
+        "u0": {FLOW: 3, WAITING: 1},
+    }
+    stored = _unpack_contributions(_pack_contributions(reordered))
+    assert population(stored, dict(reversed(counts.items())), (9, 4, 3)).digest() == digest
+    differing = [
+        population({**reordered, "u2": {FLOW: 2}}),  # an amount
+        population({**reordered, "u9": {FLOW: 1}}),  # one more unit
+        population({**{u: c for u, c in reordered.items() if u != "u2"}, "u7": {FLOW: 1}}),
+        population(reordered, {**counts, WAITING: CountCell(WAITING)}),  # a group
+        population(reordered, {FLOW: counts[FLOW], BLOCKED: counts[BLOCKED]}),  # a cell fewer
+        population(reordered, values=(3, 9, 5)),  # a duration
+        population(reordered, period=Period(2025, 4)),
+        population(reordered, numerator=WAITING),  # a rate's numerator
+    ]
+    assert len({p.digest() for p in differing} | {digest}) == len(differing) + 1
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=SLOW_OK, derandomize=True)

@@ -13,13 +13,16 @@ total is its sectors' sum, a year holds its quarters) are constraints of the aud
 This module holds values only: no I/O, no SQL.
 """
 
+import hashlib
 import math
 import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+import msgspec
 
 if TYPE_CHECKING:  # numpy is loaded by the first packing, not by reading a release
     import numpy as np
@@ -331,19 +334,36 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
         contribution). Worked out on the arrays: a large year holds a hundred thousand units."""
         import numpy as np
 
-        mine, theirs = self._entries(), other._entries()
-        if mine.shape != theirs.shape:
+        if self._entries().shape != other._entries().shape:
             return False
-        units = {u: i for i, u in enumerate(sorted({*self.units, *other.units}))}
-        keys = {k: i for i, k in enumerate(sorted({*self.cell_keys, *other.cell_keys}))}
+        (units, keys, mine), (their_units, their_keys, theirs) = self.canonical(), other.canonical()
+        return units == their_units and keys == their_keys and bool(np.array_equal(mine, theirs))
 
-        def table(packed: "PackedContributions", found: "npt.NDArray[np.int64]") -> Any:
-            found = found.copy()
-            found[:, 0] = np.array([units[u] for u in packed.units], dtype=np.int64)[found[:, 0]]
-            found[:, 1] = np.array([keys[k] for k in packed.cell_keys], dtype=np.int64)[found[:, 1]]
-            return found[np.lexsort((found[:, 1], found[:, 0]))]
+    def canonical(self) -> tuple[list[str], list[CellKey], "npt.NDArray[np.int64]"]:
+        """The contributions in an order of their own: the units and the cells that hold a
+        non-zero amount, each sorted, and every such amount as a row (the unit's place among
+        them, the cell's, the amount), sorted. Two mappings that hold each (unit, cell) pair
+        once (as ``of``, ``joined`` and the store make them) give every unit the same amounts
+        in the same cells exactly when their canonical forms are equal."""
+        import numpy as np
 
-        return bool(np.array_equal(table(self, mine), table(other, theirs)))
+        found = self._entries()
+        unit_at = np.unique(found[:, 0])
+        key_at = np.unique(found[:, 1])
+        units = sorted((self.units[i], n) for n, i in enumerate(unit_at.tolist()))
+        keys = sorted((self.cell_keys[i], n) for n, i in enumerate(key_at.tolist()))
+        unit_rank = np.empty(len(unit_at), dtype=np.int64)
+        unit_rank[[n for _, n in units]] = np.arange(len(units))
+        key_rank = np.empty(len(key_at), dtype=np.int64)
+        key_rank[[n for _, n in keys]] = np.arange(len(keys))
+        found = found.copy()
+        found[:, 0] = unit_rank[np.searchsorted(unit_at, found[:, 0])]
+        found[:, 1] = key_rank[np.searchsorted(key_at, found[:, 1])]
+        return (
+            [u for u, _ in units],
+            [k for k, _ in keys],
+            found[np.lexsort((found[:, 2], found[:, 1], found[:, 0]))],
+        )
 
     def _entries(self) -> "npt.NDArray[np.int64]":
         """Every non-zero contribution as a row: its unit's position, its cell's, its amount."""
@@ -526,6 +546,24 @@ class Population:
             {key: c for key, c in self.quantiles.items() if key.region not in regions},
             {key: c for key, c in self.rates.items() if key.region not in regions},
         )
+
+    def digest(self) -> bytes:
+        """SHA-256 of everything disclosure control reads of this population, in an order of
+        its own: its period, every unit's contributions (``PackedContributions.canonical``),
+        the count cells with their groups (the tables' shape), the durations each quantile
+        cell is drawn from and the rates' definitions. Two populations with one digest give
+        one release under the same rules and earlier releases (``releases.release_inputs``)."""
+        units, keys, found = PackedContributions.of(self.contributions).canonical()
+        said = (
+            str(self.period),
+            units,
+            keys,
+            found.astype("<i8").tobytes(),
+            sorted((key, cell.group) for key, cell in self.counts.items()),
+            sorted((key, sorted(cell.values)) for key, cell in self.quantiles.items()),
+            sorted((key, cell.numerator, cell.denominator) for key, cell in self.rates.items()),
+        )
+        return hashlib.sha256(msgspec.msgpack.encode(said)).digest()
 
     def value(self, key: CellKey) -> int:
         if isinstance(self.contributions, PackedContributions):

@@ -29,9 +29,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import msgspec
 import structlog
 
 from application.metrics import metrics
+from application.unavailable import UNAVAILABLE
 from domain.common import Sector
 from domain.deadlines import DeadlinePolicy
 from projections.organisations import organisation_kinds
@@ -67,9 +69,11 @@ from projections.store import ProjectionDatabase
 from projections.tracking import read_tracking
 
 log = structlog.get_logger("rodedraad.statistics")
+_ENCODE = msgspec.json.Encoder(order="sorted").encode
 
 #: The rules a release was made under. Bump when what a release computes or withholds changes:
-#: a revision made under other rules says so.
+#: a revision made under other rules says so. They are among a release's inputs too
+#: (``release_inputs``): bumped, a period is computed again, not said as before.
 #: 2: quantiles have a size cell and are released only where it is (``model.quantile_size``).
 RULE_SET_VERSION = "rodedraad-statistics/2"
 #: 3: rule set 2, and the audit holds the laws every unit keeps (``laws.py``): made where
@@ -111,6 +115,17 @@ def policy_fingerprints(policy: DeadlinePolicy, regions: Iterable[str]) -> dict[
         )
         found[region] = hashlib.sha256(text.encode()).hexdigest()[:16]
     return found
+
+
+def release_inputs(population_digest: bytes, rules: str, earlier: Iterable[int]) -> str:
+    """A digest of what a release is computed from: the population's (``Population.digest``),
+    the numbers of the ``earlier`` releases it is audited against, and the ``rules`` it is
+    computed under (``Releases._rules``). Computed twice from the same inputs, a release comes
+    out the same (disclosure control is a function of these alone: README, *Reproducible*)."""
+    numbers = ",".join(str(n) for n in sorted(set(earlier)))
+    return hashlib.sha256(
+        b"\n".join([population_digest, numbers.encode(), rules.encode()])
+    ).hexdigest()
 
 
 def _released_overlapping(period: Period, released: set[str]) -> list[str]:
@@ -546,6 +561,13 @@ class Releases:
                 continue  # (saved meanwhile by another process: read again)
             if latest is not None and self._counts_as_before(latest, counted[0], earlier):
                 raise NothingChanged(latest)
+            # A revision's figures (``release_inputs``), known to say nothing new or kept with
+            # it; a first release's are not worked out: it holds no region back, so a revision
+            # of it unchanged is known by ``_counts_as_before``.
+            figures = None
+            if latest is not None:
+                figures = (counted[0].digest(), self._rules(counted[0], earlier))
+                self._said_before(latest, release_inputs(*figures, (v.number for v in earlier)))
             population, protected, position, audited, laws = self.compute(
                 period, counted, earlier, latest
             )
@@ -563,15 +585,18 @@ class Releases:
                 population, protected, held, {t.name: t for t in latest.tables} if latest else None
             )
             if latest is not None and self._same_cells(latest, rows, self.rule_set(laws)):
-                if protected.held:
-                    raise NothingChanged(
-                        latest,
-                        f"release {latest.number} of {period} already says all a revision may: "
-                        f"{', '.join(sorted(protected.held))} would be held back at its figures "
-                        f"({next(iter(protected.held.values()))}, and no withheld cell may be "
-                        "narrowed past its interval), and no other region's figures changed",
-                    )
-                raise NothingChanged(latest)
+                unchanged = NothingChanged(
+                    latest,
+                    f"release {latest.number} of {period} already says all a revision may: "
+                    f"{', '.join(sorted(protected.held))} would be held back at its figures "
+                    f"({next(iter(protected.held.values()))}, and no withheld cell may be "
+                    "narrowed past its interval), and no other region's figures changed"
+                    if protected.held
+                    else None,
+                )
+                if figures is not None:  # (not computed again from them: ``_said_before``)
+                    self._remember(latest, release_inputs(*figures, audited), str(unchanged))
+                raise unchanged
             regions = sorted({region for _, region in rows})
             description = ReleaseDescription(
                 number=self.store.next_number(),
@@ -604,6 +629,11 @@ class Releases:
                     contributions,
                     audited_with=[str(p) for p in period.audited_with()],
                     never_beside=[str(p) for p in period.overlapping()],
+                    # What a revision computed from the same figures would read: this
+                    # release is then one of its earlier versions.
+                    inputs=None
+                    if figures is None
+                    else release_inputs(*figures, [*audited, description.number]),
                 )
             except ReleaseConflict:
                 # Saved meanwhile by another process: perhaps a release of the other grid.
@@ -656,6 +686,53 @@ class Releases:
                 "region revised. Nothing was published; please report it"
             )
         return held, {**kept, **{region: units.counting() for region, units in stored.items()}}
+
+    def _rules(self, population: Population, earlier: Sequence[PublishedVersion]) -> str:
+        """What a release of ``population`` is computed under besides its inputs: k, the rule
+        set (the laws as ``compute`` decides them) and the deadline policy of each region."""
+        regions = sorted({key.region for key in population.counts})
+        return _ENCODE(
+            [
+                self.k,
+                self.rule_set(self._laws_held(earlier)),
+                policy_fingerprints(self.policy, regions),
+            ]
+        ).decode()
+
+    def _said_before(self, latest: ReleaseDescription, inputs: str) -> None:
+        """``NothingChanged`` where ``latest`` is known to be what the ``inputs``
+        (``release_inputs``) give: it was made from them, or a computation from them found
+        nothing new to say (``release``). Most of all for a revision holding regions back,
+        whose stored units for them are an earlier release's, so that ``_counts_as_before``
+        never finds them unchanged: without this, every fact recorded since, anywhere, cost a
+        whole computation before it was known to say nothing new."""
+        said = self.store.known_inputs(latest.number, inputs)
+        if said is None:
+            return
+        held = latest.audit.held_back
+        raise NothingChanged(
+            latest,
+            said
+            or (
+                f"release {latest.number} of {latest.period} already says all there is to say: "
+                "it was made from the same figures a release would be computed from now"
+                + (
+                    f" ({', '.join(held)} held back at release {latest.revises}'s figures)"
+                    if held
+                    else ""
+                )
+            ),
+        )
+
+    def _remember(self, latest: ReleaseDescription, inputs: str, said: str) -> None:
+        """Keep that ``inputs`` say nothing new over ``latest``; where that cannot be written,
+        the next run computes them again (the command still says what it found)."""
+        try:
+            self.store.remember_inputs(latest.number, inputs, said)
+        except UNAVAILABLE as e:  # (after minutes of computing: say so, and go on)
+            log.warning(
+                "statistics inputs not remembered", number=latest.number, error=type(e).__name__
+            )
 
     def _unchanged_since(self, period: Period, latest: ReleaseDescription) -> bool:
         """Whether nothing a release of ``latest``'s period reads has moved since it was

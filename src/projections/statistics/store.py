@@ -34,6 +34,9 @@ from projections.statistics.model import (
 _RELEASES = "rodedraad_statistics_releases"
 _TABLES = "rodedraad_statistics_release_tables"
 _UNITS = "rodedraad_statistics_release_units"
+#: Per release, the digests of inputs known to give it (``releases.release_inputs``): the one
+#: it was made from, and those a later computation found to say nothing new. Never served.
+_INPUTS = "rodedraad_statistics_release_inputs"
 
 
 class CellRow(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -281,13 +284,16 @@ class ReleaseStore:
         *,
         audited_with: Collection[str] = (),
         never_beside: Collection[str] = (),
+        inputs: str | None = None,
     ) -> ReleaseDescription:
         """Write a release whole, under the number ``description`` names; that number must be
         the next one and ``description.revises`` the period's latest release; the releases of
         the periods ``audited_with`` exactly those its audit saw
         (``description.audit.earlier_versions``), and none of the periods ``never_beside``
         (the other grid's) saved. ``ReleaseConflict`` if another process saved one meanwhile:
-        checked under the lock the save holds, so two processes cannot both pass."""
+        checked under the lock the save holds, so two processes cannot both pass. ``inputs``:
+        the digest of what a later release computed from the same figures would read
+        (``known_inputs``), kept with it."""
         with self._db.transaction() as tx:
             self._lock(tx)
             expected = self._next_number(tx)
@@ -334,7 +340,36 @@ class ReleaseStore:
                     for region, units in sorted(contributions.items())
                 ],
             )
+            if inputs is not None:
+                self._remember(tx, description.number, inputs, None)
         return description
+
+    def known_inputs(self, number: int, inputs: str) -> str | None:
+        """Whether release ``number`` is known to be what the ``inputs`` give: ``None`` if not,
+        else what the computation that found so said (``""`` where nothing was said: the
+        release was made from them)."""
+        rows = self._read(
+            f"SELECT said FROM {_INPUTS} WHERE number = ? AND inputs = ?", (number, inputs)
+        )
+        return None if not rows else (rows[0][0] or "")
+
+    def remember_inputs(self, number: int, inputs: str, said: str) -> None:
+        """Keep that computing from ``inputs`` said nothing new over release ``number``, and
+        what it said (the operator's message, aggregates only)."""
+
+        def run() -> None:
+            with self._db.transaction() as tx:
+                self._remember(tx, number, inputs, said)
+
+        self._db.safely(run)
+
+    @staticmethod
+    def _remember(tx: Tx, number: int, inputs: str, said: str | None) -> None:
+        tx.execute(
+            f"INSERT INTO {_INPUTS} (number, inputs, said) VALUES (?, ?, ?) "
+            "ON CONFLICT (number, inputs) DO NOTHING",
+            (number, inputs, said),
+        )
 
     @staticmethod
     def _numbers(tx: Tx, periods: Collection[str]) -> set[int]:
