@@ -334,7 +334,7 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
         contribution). Worked out on the arrays: a large year holds a hundred thousand units."""
         import numpy as np
 
-        if self._entries().shape != other._entries().shape:
+        if np.count_nonzero(self.amounts) != np.count_nonzero(other.amounts):
             return False
         (units, keys, mine), (their_units, their_keys, theirs) = self.canonical(), other.canonical()
         return units == their_units and keys == their_keys and bool(np.array_equal(mine, theirs))
@@ -348,17 +348,14 @@ class PackedContributions(Mapping[str, Mapping[CellKey, int]]):
         import numpy as np
 
         found = self._entries()
-        unit_at = np.unique(found[:, 0])
-        key_at = np.unique(found[:, 1])
+        unit_at, found[:, 0] = np.unique(found[:, 0], return_inverse=True)
+        key_at, found[:, 1] = np.unique(found[:, 1], return_inverse=True)
         units = sorted((self.units[i], n) for n, i in enumerate(unit_at.tolist()))
         keys = sorted((self.cell_keys[i], n) for n, i in enumerate(key_at.tolist()))
-        unit_rank = np.empty(len(unit_at), dtype=np.int64)
-        unit_rank[[n for _, n in units]] = np.arange(len(units))
-        key_rank = np.empty(len(key_at), dtype=np.int64)
-        key_rank[[n for _, n in keys]] = np.arange(len(keys))
-        found = found.copy()
-        found[:, 0] = unit_rank[np.searchsorted(unit_at, found[:, 0])]
-        found[:, 1] = key_rank[np.searchsorted(key_at, found[:, 1])]
+        for column, names in ((0, units), (1, keys)):
+            rank = np.empty(len(names), dtype=np.int64)
+            rank[[n for _, n in names]] = np.arange(len(names))
+            found[:, column] = rank[found[:, column]]
         return (
             [u for u, _ in units],
             [k for k, _ in keys],
