@@ -801,7 +801,7 @@ def test_a_solution_the_simplex_stopped_at_is_checked_on_its_own_columns() -> No
     (model,) = _build(subject, {reasons[0]: 9, reasons[1]: 5}, [blocked], (), {}, laws=True)
     audited = model.index[(None, blocked)]
     first, costs = model._open(audited)
-    kinds = model._phantoms[(audited, False)]
+    kinds = model._phantoms[(model._cell(audited), False)]
     # (The programme's columns: the atoms, the columns of rows taken out of others, the types.)
     truth = np.concatenate(
         [model.atom_sizes.astype(np.float64), np.zeros(model._num_z + costs.size)]

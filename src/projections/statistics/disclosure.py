@@ -326,6 +326,8 @@ class _Row:
 
 #: A unit type: the rows it counts in and its amount in each.
 _Kind = tuple[tuple[int, float], ...]
+#: A cell in every version of its period: its period and its key (``model.same_units``).
+_Cell = tuple[Period | None, CellKey]
 
 
 def _versions_of_a_period(rows: Iterable[_Row]) -> int:
@@ -643,11 +645,13 @@ class _RegionAudit:
         #: :meth:`_mended` takes as many steps for each as for one (a revision's types were
         #: left broken half-way, and the audit narrowed cells a first release held open).
         self._versions = _versions_of_a_period(rows)
-        #: (row, whole) → its hypothetical unit types: the rarest ``_HYPOTHETICAL_TYPES`` of
-        #: each kind, or (``whole``) every one of them.
-        self._phantoms: dict[tuple[int, bool], list[tuple[tuple[int, float], ...]]] = {}
-        #: The rows whose capped types leave some out (worked out with them).
-        self._capped: set[int] = set()
+        #: (cell, whole) → the hypothetical unit types of its rows: the rarest
+        #: ``_HYPOTHETICAL_TYPES`` of each kind, or (``whole``) every one of them. A cell's
+        #: (:meth:`_cell`), since they are made for it in every version alike: a revision's
+        #: row and its earlier twins have the same ones.
+        self._phantoms: dict[tuple[_Cell, bool], list[tuple[tuple[int, float], ...]]] = {}
+        #: The cells whose capped types leave some out (worked out with them).
+        self._capped: set[_Cell] = set()
         #: Each atom's rank from the rarest (fewest units; ties in the atoms' order).
         self._rarity = np.empty(self.num_atoms, dtype=np.int64)
         self._rarity[np.argsort(sizes, kind="stable")] = np.arange(self.num_atoms)
@@ -669,8 +673,8 @@ class _RegionAudit:
         for i, row in enumerate(rows):
             self._twins[(row.period, same_units(row.key))].append(i)
         self._laws(by_row, laws)
-        #: :meth:`_whole_types`' last row, its whole set and their weights.
-        self._whole: tuple[int, sparse.csc_matrix, npt.NDArray[np.float64]] | None = None
+        #: :meth:`_whole_types`' last cell, its whole set and their weights.
+        self._whole: tuple[_Cell, sparse.csc_matrix, npt.NDArray[np.float64]] | None = None
         #: Every (row, amount) pair of the types the model keeps as tuples (its capped types, the
         #: types opened), each once (:func:`_kinds_of`).
         self._pairs: dict[tuple[int, float], tuple[int, float]] = {}
@@ -689,7 +693,8 @@ class _RegionAudit:
         self._rows_over_atoms = by_row
         #: How high and how low a feasible solution found so far took each row: a row already
         #: taken as far as it needs to go is decided without a programme of its own. Valid while
-        #: the feasible set only grows (withholding); forgotten when an equality is put back.
+        #: the feasible set only grows (withholding); when an equality is put back, kept only
+        #: as far as the solutions that keep it take them (:meth:`publish_again`).
         self.highest = np.full(len(rows), -np.inf)
         self.lowest = np.full(len(rows), np.inf)
         #: The regions of its rows; each atom's representative (the id of one of its units)
@@ -717,6 +722,9 @@ class _RegionAudit:
         #: (row, maximise) → proofs another model found (:meth:`start_from`), not yet verified
         #: here (:meth:`proven`).
         self._proofs: dict[tuple[int, bool], list[Proof]] = defaultdict(list)
+        #: (row, maximise) → this model's own last proof from before a row was published
+        #: again (:meth:`publish_again`), to verify again as :meth:`proven` does another's.
+        self._kept: dict[tuple[int, bool], Proof] = {}
         #: The solution a programme stopped at on reaching what it was asked (:meth:`_run`).
         self._stopped_at: npt.NDArray[np.float64] = _NO_VALUES
         #: The audited row's value in that solution.
@@ -906,7 +914,8 @@ class _RegionAudit:
             for cell in [twins, *(self._twins[c] for c in swapped)]
             if partners
         ):
-            self._capped.add(start)  # some of its types may be left out (see :meth:`capped`)
+            # (Some of its types may be left out: see :meth:`capped`.)
+            self._capped.add(self._cell(start))
         alone = _Columns.of_kinds(self._alone(twins))
         completed = self._completed_types(_Columns.stacked([raised, alone, *moved]))
         before = raised.width + alone.width  # (the lowered types are never completed)
@@ -1329,8 +1338,14 @@ class _RegionAudit:
     def _twins_of(self, r: int) -> list[int]:
         """Row ``r``'s cell in every version of its period, and the cells counting the same
         units (``_twins``)."""
+        return self._twins[self._cell(r)]
+
+    def _cell(self, r: int) -> _Cell:
+        """Row ``r``'s cell in every version of its period (``_twins``' key): what its
+        hypothetical types are made for (:meth:`_hypothetical_types` reads its twins and its
+        sector only, the same for every row of the cell)."""
         row = self.rows[r]
-        return self._twins[(row.period, same_units(row.key))]
+        return (row.period, same_units(row.key))
 
     def _alike(self, r: int, twins: Sequence[int]) -> list[int]:
         """Row ``r`` and the rows of its version counting the same units (its twins there)."""
@@ -1698,7 +1713,17 @@ class _RegionAudit:
             return row.value
         if row.release is not None:
             return None  # (an earlier version's bound: told only as published)
-        for twin in self._twins[(row.period, same_units(row.key))]:
+        twin = self._published_twin(r, j)
+        return None if twin is None else self.rows[twin].value
+
+    def _published_twin(self, r: int, j: int) -> int | None:
+        """The row of an earlier version of row ``j``'s cell, published, that row ``r``'s
+        programme holds at ``j``'s number: the same atoms count in both by the same amounts,
+        and so does every one of ``r``'s hypothetical types (a type made of a unit whose other
+        cells changed, moved into another sector or cell, may count in one version's and not
+        the other's). None where there is none."""
+        row = self.rows[j]
+        for twin in self._twins_of(j):
             other = self.rows[twin]
             if (
                 other.key == row.key
@@ -1709,8 +1734,23 @@ class _RegionAudit:
                 and np.array_equal(other.coefs, row.coefs)
                 and self._types_alike(r, j, twin)
             ):
-                return other.value
+                return twin
         return None
+
+    def implied(self, r: int, j: int) -> bool:
+        """Whether row ``j`` of this release, published, tells ``r``'s programme nothing that
+        an earlier version's published row of its cell does not (:meth:`_published_twin`):
+        that row's equality is ``j``'s own there, so withholding ``j`` leaves the programme's
+        feasible set as it is, and cannot move ``r``'s bounds. (Withheld all the same, it
+        would likely be found narrowed by its twin when audited, and published again
+        (:meth:`publish_again`), which sets the part's audit back.)"""
+        row = self.rows[j]
+        return (
+            row.release is None
+            and row.published
+            and row.floor is None
+            and self._published_twin(r, j) is not None
+        )
 
     def _types_alike(self, r: int, j: int, g: int) -> bool:
         """Whether every hypothetical type of row ``r`` (the whole set) counts in rows ``j`` and
@@ -1954,27 +1994,42 @@ class _RegionAudit:
             )
 
     def proven(self, r: int, maximise: bool, enough: float) -> float | None:
-        """How far a proof another model found (:meth:`start_from`) takes row ``r`` here, if
-        one reaches ``enough`` and holds in this model: its types are among the row's own
-        hypothetical types (the rarest, or, for a proof found with the whole set, the whole
-        set), and with its atoms it keeps every published row and law, no size below zero.
-        None without such a proof: the row is then searched as without any."""
+        """How far a proof takes row ``r`` here, if one reaches ``enough`` and holds in this
+        model: one another model found (:meth:`start_from`), one this one found before a row
+        was published again (:meth:`publish_again`), or a twin's (a revision's row and its
+        earlier version, audited in turn, mostly reach as far in one solution). It holds
+        where its types are among the row's own hypothetical types (the rarest, or, for a
+        proof found with the whole set, the whole set), and with its atoms it keeps every
+        published row and law, no size below zero. None without such a proof: the row is then
+        searched as without any."""
         capped: set[_Kind] | None = None
-        for proof in self._proofs.get((r, maximise), ()):
-            if not (proof.value >= enough - 1e-6 if maximise else proof.value <= enough + 1e-6):
+        # This model's own proofs, its types made for the row's cell (:meth:`_cell`): the
+        # row's last before a row was published again, and its twins' (where the same atoms
+        # count in both, a twin's solution takes the row as far; worked out below).
+        ours = [self._kept.get((r, maximise))]
+        ours += [self._proved.get((t, maximise)) for t in self._twins_of(r) if t != r]
+        for proof, own in [
+            *((proof, False) for proof in self._proofs.get((r, maximise), ())),
+            *((proof, True) for proof in ours if proof is not None),
+        ]:
+            if proof.row == r and not (
+                proof.value >= enough - 1e-6 if maximise else proof.value <= enough + 1e-6
+            ):
                 continue
             if (proof.sizes < -1e-9).any() or (proof.amounts < -1e-9).any():
                 continue
-            if capped is None:
-                self.capped(r)  # (works out the rarest types, as a programme would)
-                capped = set(self._phantoms[(r, False)])
-            if not capped.issuperset(proof.kinds):
-                if not proof.whole:
-                    continue
-                amounts, weights = self._whole_types(r)
-                among = self._among(amounts, weights, proof.kinds)
-                if not set(_kinds_of(amounts[:, among])).issuperset(proof.kinds):
-                    continue
+            # (Ours: its types are among the row's, made for its cell by this model.)
+            if not own:
+                if capped is None:
+                    self.capped(r)  # (works out the rarest types, as a programme would)
+                    capped = set(self._phantoms[(self._cell(r), False)])
+                if not capped.issuperset(proof.kinds):
+                    if not proof.whole:
+                        continue
+                    amounts, weights = self._whole_types(r)
+                    among = self._among(amounts, weights, proof.kinds)
+                    if not set(_kinds_of(amounts[:, among])).issuperset(proof.kinds):
+                        continue
             x = np.bincount(proof.taken, weights=proof.sizes, minlength=self.num_atoms).astype(
                 np.float64
             )
@@ -2083,17 +2138,31 @@ class _RegionAudit:
                 self._bind(i)
 
     def publish_again(self, r: int) -> None:
-        """Put row ``r``'s equality back, for good: it is never withheld again."""
+        """Put row ``r``'s equality back, for good: it is never withheld again.
+
+        An equality put back only takes solutions out of the feasible set. So what was found
+        so far is not forgotten but sifted: each atom-only solution that keeps the equality
+        (checked on the model as it now is) still takes its rows as far, and each row's proof
+        is kept for :meth:`proven` to verify again when the row is audited again (every
+        published row and law kept). The rest are forgotten. (All of it forgotten, a revision
+        of the medium year that put 35 cells back one by one solved 16,493 programmes, where
+        this solves 3,063: README, "A revision's part, audited again from nothing".)"""
+        found, proved = self._found, self._proved
         self.highest[:] = -np.inf
         self.lowest[:] = np.inf
         self._found = []
-        self._proved.clear()
+        self._proved = {}
         self._highest_from[:] = self._lowest_from[:] = -1
         row = self.rows[r]
         row.published = True
         row.fixed = True
         self._lp_published[self._lp_row[r]] = True
         self._bind(r)
+        for taken, sizes in found:
+            x = np.bincount(taken, weights=sizes, minlength=self.num_atoms).astype(np.float64)
+            if self._gap(self._atoms_activity(x)) <= 1e-6:
+                self._learn(x, self.num_atoms)
+        self._kept.update(proved)
 
     def bound(
         self,
@@ -2227,9 +2296,10 @@ class _RegionAudit:
         """Whether row ``r``'s programme may hold only some of its hypothetical types: more
         atoms count in a row its types are made from than the cap (the rarest of them may all
         have given no type, so this errs towards asking the whole set)."""
-        if (r, False) not in self._phantoms:
-            self._phantoms[(r, False)] = self._hypothetical(r)
-        return r in self._capped
+        cell = self._cell(r)
+        if (cell, False) not in self._phantoms:
+            self._phantoms[(cell, False)] = self._hypothetical(r)
+        return cell in self._capped
 
     def _open(self, r: int, whole: bool = False) -> tuple[int, npt.NDArray[np.float64]]:
         """Put row ``r``'s hypothetical unit types into the model (their costs: how much each
@@ -2251,11 +2321,11 @@ class _RegionAudit:
             return self._opened[1], self._opened[2]
         self.close()
         highs = self.highs
-        phantoms = self._phantoms.get((r, whole))
+        phantoms = self._phantoms.get((self._cell(r), whole))
         if phantoms is None:
             phantoms = self._hypothetical(r, whole)
             if not whole:  # (every type of a large cell is many: asked rarely, never kept)
-                self._phantoms[(r, whole)] = phantoms
+                self._phantoms[(self._cell(r), whole)] = phantoms
         self._opened = ((r, whole), highs.getNumCol(), _NO_VALUES)
         self._phantom_matrix = None
         self._open_kinds = []
@@ -2330,7 +2400,7 @@ class _RegionAudit:
         A type's ``a_j'y`` is worked out from its amounts in the model's rows, each weighed
         by :meth:`_row_weights`, so the whole set needs no column of its own in the
         programme: only the types added do (:meth:`_columns_for`). (The whole set's amounts are
-        the last row's, kept (:meth:`_whole_types`); which of them are open, while the row
+        the last cell's, kept (:meth:`_whole_types`); which of them are open, while the row
         stays open.)"""
         if self._pricing is None or self._pricing[0] != r:
             amounts, weights = self._whole_types(r)
@@ -2350,12 +2420,13 @@ class _RegionAudit:
 
     def _whole_types(self, r: int) -> tuple[sparse.csc_matrix, npt.NDArray[np.float64]]:
         """Row ``r``'s whole set of types (:meth:`_hypothetical_types`) and each type's weight
-        (:meth:`_among`); the last row's kept, since its pricing and the proofs of both its
+        (:meth:`_among`); the last cell's kept, since its pricing and the proofs of both its
         bounds ask for it in turn. (The types depend on the model's structure only.)"""
-        if self._whole is None or self._whole[0] != r:
+        cell = self._cell(r)
+        if self._whole is None or self._whole[0] != cell:
             self._whole = None  # (not two whole sets at once)
             amounts = self._hypothetical_types(r, whole=True)
-            self._whole = (r, amounts, amounts.T @ self._fingerprint)
+            self._whole = (cell, amounts, amounts.T @ self._fingerprint)
         return self._whole[1], self._whole[2]
 
     def _among(
@@ -2429,6 +2500,7 @@ class _RegionAudit:
         self._atom_law_values.clear()
         self._atom_sector_codes.clear()
         self._proofs.clear()
+        self._kept.clear()
         self._proved.clear()
         self._holders_of.clear()
         self._lowering_of.clear()
@@ -2980,19 +3052,22 @@ class _PartPlan:
         audit.plan = self
         return audit
 
-    def without(self, dropped: Collection[int]) -> "_PartPlan":
+    def without(self, dropped: Collection[int], reopened: Collection[CellKey] = ()) -> "_PartPlan":
         """This part without rows ``dropped``, its other rows as they are now (published or
         withheld), as :func:`_plans` would make it of those rows: units whose vectors no
         longer differ merged into one atom, numbered in their vectors' order, each named by its
-        first unit; units left counting in no row in no atom."""
-        gone = set(dropped)
+        first unit; units left counting in no row in no atom. This release's rows of
+        ``reopened`` (withheld to protect others) are made published, for the caller to
+        withhold again once built: a row withheld when its model is built has no equality in
+        it, so it could not be published again there (:meth:`_RegionAudit.publish_again`)."""
+        gone, again = set(dropped), set(reopened)
         kept = [r for r in range(len(self.rows)) if r not in gone]
         rows = [
             _Row(
                 row.key,
                 row.release,
                 row.value,
-                row.published,
+                row.published or (row.release is None and row.key in again),
                 row.fixed,
                 period=row.period,
                 floor=row.floor,
@@ -3088,7 +3163,9 @@ def _candidate(part: _RegionAudit, failing: int, duals: dict[int, float] | None)
 
 
 def _best(part: _RegionAudit, failing: int, candidates: Sequence[int]) -> int | None:
-    """The candidate to withhold first (see :func:`_candidate`), or None without any."""
+    """The candidate to withhold first (see :func:`_candidate`), or None without any; never
+    one :meth:`_RegionAudit.implied` shows cannot move ``failing``."""
+    candidates = [c for c in candidates if not part.implied(failing, c)]
     if not candidates:
         return None
     target = part.rows[failing].key
@@ -3142,7 +3219,10 @@ def _protect_part(k: int, hold_back: frozenset[str], part: _RegionAudit) -> _Par
         ]
         if not sizes:
             break
-        part = part.plan.without(sizes).build()
+        part = part.plan.without(sizes, found.secondary).build()
+        for r, row in enumerate(part.rows):
+            if row.release is None and row.key in found.secondary:
+                part.withhold(r)
         part.start_from(found.solutions)
         found = _protected(k, hold_back, part, found.secondary)
     return found
@@ -3163,7 +3243,7 @@ def _protected(
 
     ``secondary``: what an earlier model of the part withheld to protect others (see
     :func:`_protect_part`); its rows are withheld in this model already."""
-    queue = [r for r, row in enumerate(part.rows) if not row.published]
+    queue = _audit_order(part)
     findings: dict[int, AuditedCell] = {}
     secondary = set(secondary)  # (the part's own: no two parts share a row)
     while queue:
@@ -3240,12 +3320,29 @@ def _protected(
                 low = bound.value
         if published_again:
             findings.clear()
-            queue = [q for q, other in enumerate(part.rows) if not other.published]
+            queue = _audit_order(part)
             continue
         findings[r] = _finding(part, r, low, high, k)
     found = part.solutions()
     part.forget()
     return _PartProtected([findings[r] for r in sorted(findings)], secondary, found)
+
+
+def _audit_order(part: _RegionAudit) -> list[int]:
+    """The part's withheld rows in the order :func:`_protected` audits them: the model's; in
+    a revision, each cell's rows back to back (this release's row, then its earlier
+    versions'): a row's proof mostly holds for its twin (:meth:`_RegionAudit.proven`), and
+    the cell's whole set of types, kept for one cell at a time (:meth:`_whole_types`), is
+    worked out once for both. (A first release keeps the model's order, whatever earlier
+    releases of other periods its part holds.)"""
+    withheld = [r for r, row in enumerate(part.rows) if not row.published]
+    periods = {row.period for row in part.rows if row.release is None}
+    if not any(row.release is not None and row.period in periods for row in part.rows):
+        return withheld
+    first: dict[_Cell, int] = {}
+    for r in withheld:
+        first.setdefault(part._cell(r), r)
+    return sorted(withheld, key=lambda r: (first[part._cell(r)], r))
 
 
 def _refusal(part: _RegionAudit, r: int, maximise: bool, value: float) -> str:
