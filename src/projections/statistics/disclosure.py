@@ -603,7 +603,7 @@ class _RegionAudit:
         self._lowering_of: dict[int, frozenset[int]] = {}
         #: A cell (in every version of its period, :meth:`_twins_of`) → the rows of each of its
         #: "alone" types that keep every law (:meth:`_lawful_alone`).
-        self._alone_lawful: dict[tuple[Period | None, CellKey], list[tuple[int, ...]]] = {}
+        self._alone_lawful: dict[_Cell, list[tuple[int, ...]]] = {}
         self._atoms: dict[int, _Kind] = {}
         self._atom_law_values: dict[int, dict[int, float]] = {}
         self._sector_rows: dict[tuple[int, str], int | None] = {}
@@ -666,12 +666,12 @@ class _RegionAudit:
         #: The same cell in every version of the same period (a revision and its predecessors),
         #: and the cells counting the same units as it (``model.SAME_UNITS``): a hypothetical
         #: unit differs in all of them alike.
-        self._twins: dict[tuple[Period | None, CellKey], list[int]] = defaultdict(list)
+        self._twins: dict[_Cell, list[int]] = defaultdict(list)
         #: (row, bound, its earlier twin) → whether the row's types count in both alike
         #: (:meth:`_types_alike`).
         self._alike_in_types: dict[tuple[int, int, int], bool] = {}
-        for i, row in enumerate(rows):
-            self._twins[(row.period, same_units(row.key))].append(i)
+        for i in range(len(rows)):
+            self._twins[self._cell(i)].append(i)
         self._laws(by_row, laws)
         #: :meth:`_whole_types`' last cell, its whole set and their weights.
         self._whole: tuple[_Cell, sparse.csc_matrix, npt.NDArray[np.float64]] | None = None
@@ -881,9 +881,9 @@ class _RegionAudit:
         # combinations that keep every law in sum.
         partners = self._partners(twins)
         moved: list[_Columns] = []
-        swapped: set[tuple[Period | None, CellKey]] = set()
+        swapped: set[_Cell] = set()
         for p in partners:
-            cell = (self.rows[p].period, same_units(self.rows[p].key))
+            cell = self._cell(p)
             if cell in swapped:
                 continue
             swapped.add(cell)
@@ -1865,16 +1865,15 @@ class _RegionAudit:
         out for the cell of every row withheld by then, all in one :meth:`_completed_types`
         (each type is completed there as it would be on its own); a cell withheld later, on
         its own. (One row at a time, the medium year asked for 10,018 completions.)"""
-        row = self.rows[r]
-        cell = (row.period, same_units(row.key))
+        cell = self._cell(r)
         found = self._alone_lawful.get(cell)
         if found is not None:
             return found
         cells = [cell]
         if not self._alone_lawful:
             withheld = {
-                (other.period, same_units(other.key))
-                for other in self.rows
+                self._cell(q)
+                for q, other in enumerate(self.rows)
                 if not other.published and other.floor is None
             }
             cells += sorted(withheld - {cell}, key=lambda c: self._twins[c][0])
@@ -2321,11 +2320,12 @@ class _RegionAudit:
             return self._opened[1], self._opened[2]
         self.close()
         highs = self.highs
-        phantoms = self._phantoms.get((self._cell(r), whole))
+        cell = self._cell(r)
+        phantoms = self._phantoms.get((cell, whole))
         if phantoms is None:
             phantoms = self._hypothetical(r, whole)
             if not whole:  # (every type of a large cell is many: asked rarely, never kept)
-                self._phantoms[(self._cell(r), whole)] = phantoms
+                self._phantoms[(cell, whole)] = phantoms
         self._opened = ((r, whole), highs.getNumCol(), _NO_VALUES)
         self._phantom_matrix = None
         self._open_kinds = []
@@ -3339,10 +3339,11 @@ def _audit_order(part: _RegionAudit) -> list[int]:
     periods = {row.period for row in part.rows if row.release is None}
     if not any(row.release is not None and row.period in periods for row in part.rows):
         return withheld
+    cells = {r: part._cell(r) for r in withheld}
     first: dict[_Cell, int] = {}
-    for r in withheld:
-        first.setdefault(part._cell(r), r)
-    return sorted(withheld, key=lambda r: (first[part._cell(r)], r))
+    for r, cell in cells.items():
+        first.setdefault(cell, r)
+    return sorted(withheld, key=lambda r: (first[cells[r]], r))
 
 
 def _refusal(part: _RegionAudit, r: int, maximise: bool, value: float) -> str:
