@@ -3607,10 +3607,14 @@ def _extreme(part: _RegionAudit, r: int, maximise: bool, enough: float | None = 
 #: Told how many of a model's parts (regions) have been audited, and of how many.
 Progress = Callable[[int, int], None]
 
-#: From this many atoms in all (the large year's first region alone has 6,370), the parts
-#: are audited in processes of their own, not threads: starting one (importing numpy, SciPy and
-#: HiGHS) takes a second or two, which a small release would mostly spend waiting.
-PROCESSES_FROM = 5_000
+#: From this many atoms in all (the medium year's six regions have 4,212, the large year's
+#: first region alone 6,370), the parts are audited in processes of their own, not threads:
+#: starting one (importing numpy, SciPy and HiGHS) takes a second or two, which a small release
+#: would mostly spend waiting. In threads, the medium year's `protect()` took 121.5 s against
+#: 92.2 s in two processes, the same cells withheld (2026-12-07, Intel Xeon 2-core VM): most
+#: of a part's time is Python (making unit types, the bookkeeping between programmes), which
+#: runs one thread at a time.
+PROCESSES_FROM = 2_500
 
 _T_found = TypeVar("_T_found")
 
