@@ -3,11 +3,11 @@ holds the directly-follows counts worked out from the stored events themselves o
 variants; every edge the release publishes is at least the export's; no date, id, organisation
 or free text of the record is in it (``benchmarks.xes_check``, a separate reading of the
 events). A quarter keeps the run short: its traces are cut at its end, so many share a variant.
-The quarter is released under rule set 2 (``laws=False``): under the laws (the default) a
-region's quarter of the medium workload draws no edge at all (a node's big edge beside small
-ones is withheld; README, "The laws in releases"), and there would be nothing to compare. What
-is compared — every published edge at least the export's — is a property of the export and the
-dynamics table, whichever rule set withheld the rest.
+The quarter is released under rule set 2 (``laws=False``): under the laws (the default) a region's
+quarter of the medium workload draws no edge at all (a node's big edge beside small ones is
+withheld; docs/statistics-releases.md, "The laws in releases"), and there would be nothing to
+compare. What is compared — every published edge at least the export's — is a property of the export
+and the dynamics table, whichever rule set withheld the rest.
 """
 
 import dataclasses

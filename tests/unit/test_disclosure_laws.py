@@ -1,17 +1,18 @@
-"""Holes in the audit's model (issue #12, "The gap: …" in the README), each shown on the
-smallest input a reader could use it on: what every unit keeps by the tables' definitions
+"""Holes in the audit's model (issue #12, "The gap: …" in docs/statistics-releases.md), each shown
+on the smallest input a reader could use it on: what every unit keeps by the tables' definitions
 (``projections.statistics.laws``, checked on every unit the tables count in
-``test_statistics_laws.py``) lets a reader narrow a withheld count that a model without those
-laws calls open.
+``test_statistics_laws.py``) lets a reader narrow a withheld count that a model without those laws
+calls open.
 
-The laws within one version (parts that sum to their whole, kinds at the table against the bands
-of kinds, a blocked trajectory's reason, a handover for a trajectory handed over) are rows of the
-audit's programme and of the oracle's with ``laws=True`` (the default, what releases use from
-rule set 3 on): those tests pass, in the audit, the oracle and ``protect``. A year against its
-quarters is not held yet (a late fact makes a unit break it), nor the rule decided for it
-(README, "Hole 3 decided"): those three tests fail on an assertion (the first two on the
-audit's finding, the third on ``protect()``'s outcome) and are marked ``xfail(strict=True)``
-for those failures only; when the audit holds those laws, they pass, and the marks must go.
+The laws within one version (parts that sum to their whole, kinds at the table against the bands of
+kinds, a blocked trajectory's reason, a handover for a trajectory handed over) are rows of the
+audit's programme and of the oracle's with ``laws=True`` (the default, what releases use from rule
+set 3 on): those tests pass, in the audit, the oracle and ``protect``. A year against its quarters
+is not held yet (a late fact makes a unit break it), nor the rule decided for it
+(docs/statistics-releases.md, "Hole 3 decided"): those three tests fail on an assertion (the first
+two on the audit's finding, the third on ``protect()``'s outcome) and are marked
+``xfail(strict=True)`` for those failures only; when the audit holds those laws, they pass, and the
+marks must go.
 """
 
 import dataclasses
@@ -47,7 +48,8 @@ from tests.unit import disclosure_types_reference as reference
 from tests.unit.disclosure_oracle import published_counts, ranges
 
 #: A year and its quarters: the laws between them are not yet rows of the audit's programme,
-#: and the rule decided for them (README, "Hole 3 decided") not yet built.
+#: and the rule decided for them (docs/statistics-releases.md, "Hole 3 decided") not yet
+#: built.
 across_periods_open = pytest.mark.xfail(
     strict=True,
     raises=(AssertionError, AuditFailed),
@@ -232,9 +234,9 @@ def test_a_withheld_year_is_not_the_sum_of_its_published_quarters() -> None:
 
 @across_periods_open
 def test_a_quarter_counted_in_its_year_bounds_the_years_withheld_count_from_below() -> None:
-    """18 blocked trajectories in the third quarter (published) were blocked in the year:
-    the year's 20 blocked, withheld, is at least 18, above its interval's 14. The quarter said
-    so before this release: the year's interval is cut to what the quarters leave (README,
+    """18 blocked trajectories in the third quarter (published) were blocked in the year: the year's
+    20 blocked, withheld, is at least 18, above its interval's 14. The quarter said so before this
+    release: the year's interval is cut to what the quarters leave (docs/statistics-releases.md,
     "Hole 3 decided"), and the audit says so rather than call it open or fail it."""
     blocked = flow("blocked")
     active = flow("active")

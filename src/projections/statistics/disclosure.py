@@ -66,16 +66,16 @@ had it (``_closed``: out of a node, out of its edges). A law caps a cell's inter
 bound is published; a cell so capped is audited again when the bound is withheld. A type may still
 break a law by itself, but the programme can use it only in combinations that keep every law in sum.
 
-Known holes (README, "The gap: …"; issue #12 is open for them): without ``laws``, every law
-above (``tests/unit/test_disclosure_laws.py`` shows each on its smallest input). With them, a
-year against its quarters: a year and its quarters are versions computed at different log
-positions, and a fact recorded late makes a real unit break "the year is the sum of its
-quarters", so those laws are not rows, and a year's withheld count whose quarters were
-published can be narrowed by adding them up (shown there too, marked as failing). Releases
-never ask for that (a deployment releases quarters or years, ``releases.Releases.grid``), but
-for a store that released both before the grid was one setting. And "keeps
-every law in sum" is weaker than "every unit keeps it": a combination of types may keep a law
-in sum that no real units could, so a reader who reasons unit by unit may know more.
+Known holes (docs/statistics-releases.md, "The gap: …"; issue #12 is open for them): without
+``laws``, every law above (``tests/unit/test_disclosure_laws.py`` shows each on its smallest input).
+With them, a year against its quarters: a year and its quarters are versions computed at different
+log positions, and a fact recorded late makes a real unit break "the year is the sum of its
+quarters", so those laws are not rows, and a year's withheld count whose quarters were published can
+be narrowed by adding them up (shown there too, marked as failing). Releases never ask for that (a
+deployment releases quarters or years, ``releases.Releases.grid``), but for a store that released
+both before the grid was one setting. And "keeps every law in sum" is weaker than "every unit keeps
+it": a combination of types may keep a law in sum that no real units could, so a reader who reasons
+unit by unit may know more.
 
 Cells are only coupled through shared units. Units never cross regions in practice, so the
 programme decomposes per region (regions a unit does span are audited together); each region's
@@ -1618,7 +1618,7 @@ class _RegionAudit:
         refused (its process map drew one transition where it draws ten), likely by the
         difference between ``protect()``'s model and the check's that :func:`_protect_part`
         now mends. Tried again with that mend: the demo passes, but the large year's whole
-        release was no faster (575 s against 564 s) and withheld more (README).
+        release was no faster (575 s against 564 s) and withheld more (docs/statistics-releases.md).
 
         Sets ``_z_of``: each taken row's column (see :meth:`_model`)."""
         n = matrix.shape[0]
@@ -2145,7 +2145,8 @@ class _RegionAudit:
         is kept for :meth:`proven` to verify again when the row is audited again (every
         published row and law kept). The rest are forgotten. (All of it forgotten, a revision
         of the medium year that put 35 cells back one by one solved 16,493 programmes, where
-        this solves 3,063: README, "A revision's part, audited again from nothing".)"""
+        this solves 3,063: docs/statistics-releases.md, "A revision's part, audited again from
+        nothing".)"""
         found, proved = self._found, self._proved
         self.highest[:] = -np.inf
         self.lowest[:] = np.inf
@@ -2314,8 +2315,8 @@ class _RegionAudit:
 
         Row ``r`` gets an LP row of its own too, the last (``_cap``): its atoms' and its
         types' amounts in it, free but while a bound runs (:meth:`_run`): the simplex then
-        stops where the interval ends rather than at the optimum (README, "The audited cell
-        bounded where its interval ends")."""
+        stops where the interval ends rather than at the optimum (docs/statistics-releases.md, "The
+        audited cell bounded where its interval ends")."""
         if self._opened is not None and self._opened[0] == (r, whole):
             return self._opened[1], self._opened[2]
         self.close()

@@ -121,7 +121,8 @@ def release_inputs(population_digest: bytes, rules: str, earlier: Iterable[int])
     """A digest of what a release is computed from: the population's (``Population.digest``),
     the numbers of the ``earlier`` releases it is audited against, and the ``rules`` it is
     computed under (``Releases._rules``). Computed twice from the same inputs, a release comes
-    out the same (disclosure control is a function of these alone: README, *Reproducible*)."""
+    out the same (disclosure control is a function of these alone: docs/statistics-releases.md,
+    *Reproducible*)."""
     numbers = ",".join(str(n) for n in sorted(set(earlier)))
     return hashlib.sha256(
         b"\n".join([population_digest, numbers.encode(), rules.encode()])
