@@ -144,6 +144,12 @@ _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`|at `\$\.([^`]+)`")
 _PATTERNS_IN_WORDS = {
     "[A-Za-z0-9._:@-]": f"must be an identifier: 1 to {REF_MAX_LENGTH} letters, digits and "
     "._:@- starting with a letter or digit (no spaces, no control characters)",
+    # (The three patterns of text, most particular first: ``VISIBLE_LINE``, ``MULTI_LINE``, and
+    # ``ONE_LINE`` or a user id.)
+    "u3164": "must be one line that holds at least one visible character (not only spaces or "
+    "invisible marks), with no control characters, line breaks or bidirectional overrides",
+    "x0e-": "must not contain control characters other than tab and line breaks, nor "
+    "bidirectional embeddings, overrides or isolates",
     "x00-": "must not contain control characters",
 }
 
@@ -271,6 +277,7 @@ class ApiRequest(Request[Any, Any, Any]):
     msgspec raises ``UnicodeDecodeError`` (not ``DecodeError``) for a JSON string that is not
     valid UTF-8, and Litestar turns only ``SerializationException`` into a client error; this is
     where the one becomes the other (issue #10, point 12). The message never echoes the bytes.
+    A lone surrogate escape (``"a\\ud800b"``), which msgspec calls truncated input, is named.
     """
 
     async def json(self) -> Any:
@@ -278,6 +285,37 @@ class ApiRequest(Request[Any, Any, Any]):
             return await super().json()
         except UnicodeDecodeError:
             raise SerializationException("a string in the body is not valid UTF-8") from None
+        except SerializationException:
+            # msgspec says "Input data was truncated" for ``"a\ud800b"``: say what is wrong.
+            if _lone_surrogate(await self.body()):
+                raise SerializationException(
+                    "a string in the body holds an invalid unicode escape: a lone surrogate "
+                    "(an escape from \\uD800 to \\uDBFF must be followed by one from \\uDC00 "
+                    "to \\uDFFF, and these come only so)"
+                ) from None
+            raise
+
+
+#: A backslash and what it escapes: a ``\uXXXX`` unit, or one character (``\\`` too).
+_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+
+
+def _lone_surrogate(body: bytes) -> bool:
+    """Whether ``body`` escapes half of a UTF-16 surrogate pair without the other half (a high
+    one not directly followed by a low one, or a low one on its own)."""
+    after_high = -1
+    for escape in _ESCAPE.finditer(body):
+        unit = int(escape.group(1)[1:], 16) if len(escape.group(1)) == 5 else None
+        is_low = unit is not None and 0xDC00 <= unit <= 0xDFFF
+        if after_high >= 0:
+            if escape.start() != after_high or not is_low:
+                return True
+            after_high = -1
+        elif unit is not None and 0xD800 <= unit <= 0xDBFF:
+            after_high = escape.end()
+        elif is_low:
+            return True
+    return after_high >= 0
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:

@@ -115,15 +115,32 @@ OccurredAt = Annotated[
     datetime,
     Meta(tz=True, description="When it happened in the world, with a time zone offset"),
 ]
-Text = Annotated[str, Meta(min_length=1, max_length=4000)]
+#: What no text of the record holds: C1 controls and DEL, and the bidirectional embeddings,
+#: overrides and isolates (which show a text other than the one stored). The marks a
+#: right-to-left text may need (U+200E, U+200F) and joiners are taken.
+_NEVER = r"\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+#: Free text (a goal, a consultation's notes): lines, so tab, LF and CR are its only C0
+#: controls, and the line and paragraph separators (U+2028, U+2029: soft line breaks that text
+#: pasted from word processors and slides carries) are taken. A NUL or an ESC would reach the
+#: plan page and the FHIR bundle (whose strings hold no other control character). A linear
+#: pattern: Python's ``$`` may match before a final newline, which this text may hold anyway.
+MULTI_LINE = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f{_NEVER}]*$"
+Text = Annotated[str, Meta(pattern=MULTI_LINE, min_length=1, max_length=4000)]
+OptionalText = Annotated[str, Meta(pattern=MULTI_LINE, max_length=4000)]
 #: A name, a title, a contact: one line of printable text (a NUL or a line break in a person's
 #: name is an error of the sending system, and a name is shown on the plan, the board and in
-#: exports). No C0 or C1 control, no line or paragraph separator, and no bidirectional
-#: embedding, override or isolate (which would show a name other than the one stored); the
-#: marks a right-to-left name may need (U+200E, U+200F) and joiners are taken.
-ONE_LINE = r"^(?!.*\n)[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
-ShortText = Annotated[str, Meta(pattern=ONE_LINE, min_length=1, max_length=200)]
-OptionalText = Annotated[str, Meta(max_length=4000)]
+#: exports): no C0 control, and no line or paragraph separator, either.
+_NOT_IN_A_LINE = rf"\x00-\x1f\u2028\u2029{_NEVER}"
+ONE_LINE = rf"^(?!.*\n)[^{_NOT_IN_A_LINE}]*$"
+#: Spaces and marks that show nothing: a name of only these is blank (``"   "``, U+200B).
+_INVISIBLE = (
+    r" \xa0\xad\u034f\u061c\u115f\u1160\u1680\u180e\u2000-\u200f\u202f\u205f-\u2064"
+    r"\u2800\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0"
+)
+#: One line holding at least one visible character: invisible ones, then a visible one, then
+#: any of the line's (linear: no part of the text can be matched two ways).
+VISIBLE_LINE = rf"^(?!.*\n)[{_INVISIBLE}]*[^{_NOT_IN_A_LINE}{_INVISIBLE}][^{_NOT_IN_A_LINE}]*$"
+ShortText = Annotated[str, Meta(pattern=VISIBLE_LINE, min_length=1, max_length=200)]
 OptionalShortText = Annotated[str, Meta(pattern=ONE_LINE, max_length=200)]
 #: Identifiers chosen by callers: organisations, regions, goals, agreements, consents. Letters,
 #: digits and ``._:@-``, so no control character ever names anything (a NUL cannot be stored in
@@ -133,8 +150,10 @@ REF_PATTERN = r"^(?!.*\n)[A-Za-z0-9][A-Za-z0-9._:@-]*$"
 REF_MAX_LENGTH = 100
 Ref = Annotated[str, Meta(pattern=REF_PATTERN, min_length=1, max_length=REF_MAX_LENGTH)]
 Lines = Annotated[tuple[Text, ...], Meta(max_length=50)]
-#: A user as a bearer token names it (``sub``): any printable text.
-UserId = Annotated[str, Meta(pattern=r"^(?!.*\n)[^\x00-\x1f\x7f]+$", min_length=1, max_length=200)]
+#: A user as a bearer token names it (``sub``): one line of printable text.
+UserId = Annotated[
+    str, Meta(pattern=rf"^(?!.*\n)[^{_NOT_IN_A_LINE}]+$", min_length=1, max_length=200)
+]
 
 
 def new_id(prefix: str) -> str:
@@ -304,7 +323,7 @@ class EraseClient(Command, kw_only=True, frozen=True):
     """Crypto-shredding: why the personal data goes (a GDPR request, the end of retention)."""
 
     action = Action.ERASE_CLIENT
-    legal_basis: Annotated[str, Meta(pattern=r"^(gdpr_request|retention_ended)$")]
+    legal_basis: Annotated[str, Meta(pattern=r"^(?!.*\n)(gdpr_request|retention_ended)$")]
 
 
 # --- the person as a user (issue #19) ------------------------------------------------------------
@@ -329,6 +348,7 @@ class FileRequest(ClientCommand, kw_only=True, frozen=True):
         Annotated[
             str,
             Meta(
+                pattern=VISIBLE_LINE,
                 min_length=1,
                 max_length=200,
                 description="For a rectification: the field to correct (name, contact, a goal)",
@@ -361,6 +381,7 @@ class DecideRequest(Command, kw_only=True, frozen=True):
     legal_ground: Annotated[
         str,
         Meta(
+            pattern=MULTI_LINE,
             min_length=1,
             max_length=4000,
             description="Why, as the person reads it (e.g. 004's ten-year retention, GDPR art. "
@@ -958,14 +979,16 @@ class CloseTrajectory(TrajectoryCommand, kw_only=True, frozen=True):
 EnterpriseNumber = Annotated[
     str,
     Meta(
-        pattern=r"^(BE)?[0-9]{4}\.?[0-9]{3}\.?[0-9]{3}$",
+        pattern=r"^(?!.*\n)(BE)?[0-9]{4}\.?[0-9]{3}\.?[0-9]{3}$",
         description="Belgian enterprise number (KBO/BCE): ten digits, mod-97 check",
         examples=["0403.170.701"],
     ),
 ]
-AgbCode = Annotated[str, Meta(pattern=r"^[0-9]{8}$", description="Dutch AGB code (Vektis)")]
-UraNumber = Annotated[str, Meta(pattern=r"^[0-9]{8}$", description="Dutch URA number (UZI)")]
-KvkNumber = Annotated[str, Meta(pattern=r"^[0-9]{8}$", description="Dutch KvK number")]
+AgbCode = Annotated[str, Meta(pattern=r"^(?!.*\n)[0-9]{8}$", description="Dutch AGB code (Vektis)")]
+UraNumber = Annotated[
+    str, Meta(pattern=r"^(?!.*\n)[0-9]{8}$", description="Dutch URA number (UZI)")
+]
+KvkNumber = Annotated[str, Meta(pattern=r"^(?!.*\n)[0-9]{8}$", description="Dutch KvK number")]
 
 
 class OrganisationIdentifiers(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -1079,8 +1102,8 @@ class ShareFinding(Command, kw_only=True, frozen=True):
     """Issue #14 point 2: a finding of the trajectory's consultations, shared with the region's
     learning network as a theme proposal, without a trace back. The text is written for
     sharing: ``names_no_one`` confirms it names no person, school, town or date that identifies
-    the family, and the record refuses names recorded for the trajectory, contact details and
-    dates (``domain.shared_findings``)."""
+    the family, and the record refuses names recorded for the trajectory, contact details,
+    account and identification numbers, and dates (``domain.shared_findings``)."""
 
     action = Action.SHARE_FINDING
     network_id: UUID
