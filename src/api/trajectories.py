@@ -243,8 +243,10 @@ finding_handlers = command_handlers(
             "Share a finding of the trajectory's consultations with the region's learning "
             "network as a theme proposal, without a trace back: confirm it names no person, "
             "school, town or date (names_no_one); names recorded for the trajectory, e-mail "
-            "addresses, phone numbers and dates are refused (422). It enters the network in "
-            "its region's next batch (three trajectories, or a month).",
+            "addresses, bank account numbers (IBAN), national register numbers and BSNs, phone "
+            "numbers and dates are refused (422), the problem naming what kind matched and "
+            "where, never the text; names of other people are not recognised. It enters the "
+            "network in its region's next batch (three trajectories, or a month).",
         ),
     ),
     tags=["trajectories"],

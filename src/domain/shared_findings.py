@@ -11,10 +11,16 @@ erasure of the client does not reach it: that is why nothing personal may be in 
 
 - ``check_shareable``: refused when the text contains any part of a name recorded for the
   trajectory (the client's, a representative's, a person of the network at a consultation),
-  matched regardless of case and diacritics, an e-mail address, a phone number (Belgian and
-  Dutch formats) or a calendar date (numeric, or with a Dutch or English month name). The
-  refusal names *what kind* of thing matched and where, never the matched text, so that neither
-  the answer nor a log line repeats personal data.
+  matched regardless of case and diacritics, an e-mail address, a bank account number (an IBAN
+  of any country), a Belgian national register number or a Dutch BSN, a phone number (Belgian
+  and Dutch formats) or a calendar date (numeric, or with a Dutch or English month name). Where
+  one string matches several kinds, the first in that order is named (a national register
+  number is not called a phone number). The refusal names *what kind* of thing matched and
+  where, never the matched text, so that neither the answer nor a log line repeats personal
+  data.
+- What it cannot recognise passes: the name of a person not recorded for the trajectory (a
+  teacher, a neighbour: "Jan Peeters waits"), a school, a street or a town. Only the
+  coordinator's confirmation (``check_confirmed``) stands between those and the network.
 - ``batch_is_due``: a region's batch enters the network once it holds proposals from at least
   ``MIN_TRAJECTORIES`` trajectories, or once its oldest proposal is ``MAX_WAIT_MONTHS`` old (so a
   lone proposal is not tied to last week's case).
@@ -24,7 +30,7 @@ Pure functions: no I/O, the day passed in.
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -56,30 +62,145 @@ _MONTHS = (
 _DAY = r"(?:[012]?\d|3[01])"
 _ORDINAL = r"(?:st|nd|rd|th|e|ste|de)?"
 
-#: What is refused, each with the words the refusal uses.
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an e-mail address", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)),
+#: ISO 13616: an IBAN's length per country (SWIFT's IBAN registry). A string of this shape and
+#: length is refused even when its check digits fail: a mistyped account number is still the
+#: account (its check digits point back to it), and a needless refusal only costs a rewrite.
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22,
+    "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32,
+    "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24,
+    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
+    "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28, "TL": 23,
+    "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+#: Where an IBAN may start: a country code and two check digits (``BE71``, ``BE 71``), not
+#: inside a word but right after "IBAN" (``IBANBE71…``).
+_IBAN_START = re.compile(r"(?:(?<![^\W_])|(?<=IBAN)|(?<=iban)|(?<=Iban))[A-Za-z]{2}\s?[0-9]{2}")
+#: What may follow: letters and digits, written unbroken or in groups (by up to two spaces,
+#: dots, slashes or dashes: ``BE71  0961``, ``BE71 / 0961``).
+_IBAN_GROUP = re.compile(r"[\s./-]{0,2}([A-Za-z0-9]+)")
+
+
+def _iban_checksum_holds(iban: str) -> bool:
+    """ISO 13616 mod 97: the country code and check digits moved to the end, letters as 10-35."""
+    moved = iban[4:] + iban[:4]
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+
+
+def _is_iban(compact: str) -> bool:
+    """An IBAN: a registered country's length (whatever its check digits), or any length from 15
+    to 34 whose check digits hold (a country missing from the table), with an account number
+    that holds digits (six at least: "be12 and the rest of it" is no account)."""
+    if not 15 <= len(compact) <= 34 or sum(ch.isdigit() for ch in compact[4:]) < 6:
+        return False
+    if IBAN_LENGTHS.get(compact[:2]) == len(compact):
+        return True
+    return _iban_checksum_holds(compact)
+
+
+def _ibans(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of IBANs in ``text``: unbroken (``BE71096123456769``) or grouped (``BE71 0961 2345
+    6769``), any case. The longest span ending at a group's end that is an IBAN is taken, so a
+    word after the number (``… 6769 kept``) does not hide it."""
+    for start in _IBAN_START.finditer(text):
+        compact, end, found = "".join(start.group().split()).upper(), start.end(), 0
+        while len(compact) < 34 and (group := _IBAN_GROUP.match(text, end)):
+            compact, end = compact + group.group(1).upper(), group.end()
+            if len(compact) > 34:
+                break
+            # (The groups take every ASCII letter and digit: only another script's letter may
+            # still glue on, ``…6769é``, and it does not make the number any less an account.)
+            if _is_iban(compact):
+                found = end
+        if found:
+            yield start.start(), found
+
+
+def _register_checksum_holds(digits: str) -> bool:
+    """Belgian national register number (and BIS number): 97 - (the first nine digits mod 97),
+    with a 2 before them for those born from 2000."""
+    check = int(digits[9:])
+    return check in (97 - int(digits[:9]) % 97, 97 - int("2" + digits[:9]) % 97)
+
+
+def _bsn_checksum_holds(digits: str) -> bool:
+    """Dutch BSN: the eleven test (9*d1 + 8*d2 + … + 2*d8 - d9 divisible by 11), not all zeros."""
+    total = sum(w * int(d) for w, d in zip((9, 8, 7, 6, 5, 4, 3, 2, -1), digits, strict=True))
+    return total % 11 == 0 and int(digits) != 0
+
+
+def _checked(
+    pattern: re.Pattern[str], holds: Callable[[str], bool]
+) -> Callable[[str], Iterator[tuple[int, int]]]:
+    """Spans of ``pattern`` whose digits pass ``holds``."""
+
+    def spans(text: str) -> Iterator[tuple[int, int]]:
+        for m in pattern.finditer(text):
+            if holds("".join(ch for ch in m.group() if ch.isdigit())):
+                yield m.start(), m.end()
+
+    return spans
+
+
+def _matched(pattern: re.Pattern[str]) -> Callable[[str], Iterator[tuple[int, int]]]:
+    return lambda text: (m.span() for m in pattern.finditer(text))
+
+
+#: What is refused, each with the words the refusal uses, the most telling first: where spans
+#: overlap, only the first kind is named (an IBAN's digits, a national register number written
+#: 85.07.30-033.28 are no phone number).
+_DETECTORS: tuple[tuple[str, Callable[[str], Iterator[tuple[int, int]]]], ...] = (
+    (
+        "an e-mail address",
+        _matched(re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)),
+    ),
+    ("a bank account number (IBAN)", _ibans),
+    (
+        "a national register number",
+        _checked(
+            # 85.07.30-033.28, 850730 033 28, 85073003328
+            re.compile(r"(?<![\w+])\d\d[\s./-]?\d\d[\s./-]?\d\d[\s./-]?\d{3}[\s./-]?\d\d(?!\w)"),
+            _register_checksum_holds,
+        ),
+    ),
+    (
+        "a BSN",
+        _checked(
+            # 123456782, 123 456 782, 123.456.782, 123-456-782, 1234.56.782
+            re.compile(r"(?<![\w+])(?:\d{9}|\d{3}([\s.-])\d{3}\1\d{3}|\d{4}\.\d\d\.\d{3})(?!\w)"),
+            _bsn_checksum_holds,
+        ),
+    ),
     (
         "a phone number",
-        re.compile(
-            r"(?<![\w+])(?:"
-            r"(?:\+|00)\s?3[12][\s./-]?(?:\(0\))?[\s./-]?\d(?:[\s./-]?\d){7,8}"  # +32 / +31
-            r"|0\d(?:[\s./-]?\d){7,8}"  # 09 123 45 67, 0470 12 34 56, 06-12345678, 020-1234567
-            r")(?!\w)"
+        _matched(
+            re.compile(
+                r"(?<![\w+])(?:"
+                r"(?:\+|00)\s?3[12][\s./-]?(?:\(0\))?[\s./-]?\d(?:[\s./-]?\d){7,8}"  # +32 / +31
+                r"|0\d(?:[\s./-]?\d){7,8}"  # 09 123 45 67, 0470 12 34 56, 06-12345678, 020-1234567
+                r")(?!\w)"
+            )
         ),
     ),
     (
         "a calendar date",
-        re.compile(
-            r"(?<!\d)(?:"
-            rf"{_DAY}[/-](?:0?[1-9]|1[0-2])(?:[/-](?:\d{{4}}|\d{{2}}))?"  # 12/3, 12-03-2024
-            rf"|{_DAY}\.(?:0?[1-9]|1[0-2])\.(?:\d{{4}}|\d{{2}})"  # 12.03.2024 (not 4.2)
-            r"|\d{4}-(?:0?[1-9]|1[0-2])-\d{1,2}"  # 2024-03-12
-            rf"|{_DAY}{_ORDINAL}\s+(?:{_MONTHS})\.?(?:\s+\d{{4}})?"  # 12 maart (2024), 3rd May
-            rf"|(?:{_MONTHS})\.?\s+{_DAY}{_ORDINAL}(?!\d)(?:,?\s+\d{{4}})?"  # March 12(, 2024)
-            rf"|(?:{_MONTHS})\.?\s+\d{{4}}"  # maart 2024
-            r")(?!\d)",
-            re.IGNORECASE,
+        _matched(
+            re.compile(
+                r"(?<!\d)(?:"
+                rf"{_DAY}[/-](?:0?[1-9]|1[0-2])(?:[/-](?:\d{{4}}|\d{{2}}))?"  # 12/3, 12-03-2024
+                rf"|{_DAY}\.(?:0?[1-9]|1[0-2])\.(?:\d{{4}}|\d{{2}})"  # 12.03.2024 (not 4.2)
+                r"|\d{4}-(?:0?[1-9]|1[0-2])-\d{1,2}"  # 2024-03-12
+                rf"|{_DAY}{_ORDINAL}\s+(?:{_MONTHS})\.?(?:\s+\d{{4}})?"  # 12 maart (2024), 3rd May
+                rf"|(?:{_MONTHS})\.?\s+{_DAY}{_ORDINAL}(?!\d)(?:,?\s+\d{{4}})?"  # March 12(, 2024)
+                rf"|(?:{_MONTHS})\.?\s+\d{{4}}"  # maart 2024
+                r")(?!\d)",
+                re.IGNORECASE,
+            )
         ),
     ),
 )
@@ -94,8 +215,8 @@ class Match:
 
 
 class IdentifyingText(InvalidCommand):
-    """Issue #14 point 2: a finding is written for sharing; it names no person, no contact and
-    no date that could lead back to the family."""
+    """Issue #14 point 2: a finding is written for sharing; it names no person, no contact, no
+    account or identification number and no date that could lead back to the family."""
 
     rule = "shared-finding-names-no-one"
 
@@ -105,7 +226,7 @@ class IdentifyingText(InvalidCommand):
         super().__init__(
             f"the {field} contains {', '.join(kinds)} (at character {where}); a shared finding "
             "leaves the client's record for good (an erasure does not reach it): rewrite it "
-            "without names, contact details or dates",
+            "without names, contact details, account or identification numbers or dates",
             field=field,
         )
         self.kinds = tuple(kinds)
@@ -159,8 +280,12 @@ def identifying_parts(text: str, names: Iterable[str]) -> list[Match]:
         for word in _WORD.finditer(folded):
             if word.group() in parts:
                 found.append(Match("a part of a name recorded for the trajectory", word.start()))
-    for kind, pattern in _PATTERNS:
-        found.extend(Match(kind, m.start()) for m in pattern.finditer(text))
+    taken: list[tuple[int, int]] = []
+    for kind, spans in _DETECTORS:
+        for start, end in spans(text):
+            if not any(start < e and s < end for s, e in taken):
+                found.append(Match(kind, start))
+                taken.append((start, end))
     return sorted(found, key=lambda m: m.start)
 
 

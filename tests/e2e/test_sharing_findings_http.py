@@ -52,7 +52,10 @@ def release_batches(story: Story) -> None:
         batches.close()
 
 
-@pytest.mark.parametrize("text", ["EMILE waits", "the de smét family", "bel 0470 12 34 56"])
+@pytest.mark.parametrize(
+    "text",
+    ["EMILE waits", "the de smét family", "bel 0470 12 34 56", "BE71 0961 2345 6769"],
+)
 def test_a_finding_that_could_identify_the_family_is_refused_without_repeating_it(
     story: Story, text: str
 ) -> None:

@@ -1,7 +1,7 @@
 """A finding shared with the learning network names no one (issue #14 point 2): names recorded
-for the trajectory in any case and with or without diacritics, e-mail addresses, phone numbers
-and calendar dates are refused; a batch enters the network with three trajectories or after a
-month."""
+for the trajectory in any case and with or without diacritics, e-mail addresses, bank account
+numbers (IBAN), national register numbers and BSNs, phone numbers and calendar dates are refused,
+each named as what it is; a batch enters the network with three trajectories or after a month."""
 
 from datetime import date
 
@@ -93,6 +93,75 @@ def test_a_belgian_or_dutch_phone_number_is_refused(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "paid into BE71 0961 2345 6769",
+        "paid into BE71096123456769",
+        "paid into be71 0961 2345 6769 every month",
+        "betaald op NL91 ABNA 0417 1643 00",
+        "betaald op NL91ABNA0417164300.",
+        "betaald op nl91abna0417164300",
+        "paid into GB29 NWBK 6016 1331 9268 19",
+        "paid into BE71-0961-2345-6769",
+        # (Written as an outside probe found them let through.)
+        "paid into BE71  0961  2345  6769",
+        "paid into BE71/0961/2345/6769",
+        "paid into BE 71 0961 2345 6769",
+        "see IBANBE71096123456769",
+        "paid into BE71 0961 2345 6769é",
+    ],
+)
+def test_a_bank_account_number_of_any_country_is_refused_as_such(text: str) -> None:
+    assert kinds(text) == {"a bank account number (IBAN)"}
+
+
+def test_a_mistyped_iban_of_a_known_country_is_still_refused() -> None:
+    """One digit off, the check digits fail, yet they point back to the account: refused."""
+    assert kinds("paid into BE71 0961 2345 6768") == {"a bank account number (IBAN)"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "file XY12 3456 7890 1234",  # no IBAN country, and its check digits fail
+        "file BE71 0961 2345 676",  # a Belgian IBAN is 16 long, and its check digits fail
+        "FY24 over 1000 kids were seen in 2024",
+        "12 of 30 trajectories waited 45 days",
+        "the 2023 report: 1 250 referrals, 340 waited over 90 days, 17 of them 180",
+        "we 12 met in 2025 and 2026; be 10 of them at school",
+        "in Q3 2025 / Q4 2025 about 40 / 45 were waiting",
+    ],
+)
+def test_numbers_that_are_no_account_and_no_identification_number_pass(text: str) -> None:
+    assert kinds(text) == set()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "rijksregisternummer 85.07.30-033.28",
+        "rijksregisternummer 85073003328",
+        "rijksregisternummer 850730 033 28",
+        "born in 2001: 01.02.03-123.45",
+    ],
+)
+def test_a_national_register_number_is_refused_as_such_not_as_a_phone_number(text: str) -> None:
+    assert kinds(text) == {"a national register number"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["BSN 123456782", "BSN 1234.56.782", "BSN 123 456 782", "BSN 123-456-782", "BSN 061234564"],
+)
+def test_a_bsn_is_refused_as_such_not_as_a_phone_number(text: str) -> None:
+    assert kinds(text) == {"a BSN"}
+
+
+def test_numbers_of_register_length_whose_check_fails_are_no_register_number() -> None:
+    assert kinds("ticket 85073003329 and 123456789") == set()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "since 12/03/2024",
         "since 12-3-24",
         "since 2024-03-12",
@@ -134,6 +203,21 @@ def test_the_refusal_names_what_matched_and_where_but_never_the_text() -> None:
     assert "a phone number" in message
     assert "mile" not in message.lower()
     assert "0470" not in message
+
+
+def test_the_refusal_of_account_and_register_numbers_never_repeats_them() -> None:
+    text = "Émile's allowance goes to BE71 0961 2345 6769; his number is 85.07.30-033.28"
+    with pytest.raises(IdentifyingText) as refused:
+        check_shareable({"title": "ok", "text": text}, NAMES)
+    message = refused.value.message
+    assert refused.value.kinds == (
+        "a bank account number (IBAN)",
+        "a national register number",
+        "a part of a name recorded for the trajectory",
+    )
+    assert "account or identification numbers" in message
+    for part in ("BE71", "0961", "6769", "85.07", "033", "mile"):
+        assert part not in message
 
 
 def test_the_coordinator_confirms_the_text_names_no_one() -> None:

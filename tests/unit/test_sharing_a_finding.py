@@ -153,6 +153,9 @@ def test_the_trajectory_records_that_it_shared_and_the_proposal_waits_in_its_bat
         "call 0470 12 34 56",
         "mail juf@school.be",
         "since 12 maart 2024",
+        "paid into BE71 0961 2345 6769",
+        "rijksregisternummer 85.07.30-033.28",
+        "BSN 123456782",
     ],
 )
 def test_a_text_that_could_identify_the_family_is_refused_and_nothing_is_recorded(
