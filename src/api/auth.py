@@ -5,6 +5,7 @@ Production verifies RS256 tokens from a configured issuer against a PEM public k
 endpoint. Either way the actor on every event comes from the token, never from a request body.
 """
 
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 import jwt
 import msgspec
+from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -31,6 +33,20 @@ ORGANISATION_CLAIMS = ("org", "region")
 PERSON_ROLES = frozenset({"client", "representative"})
 NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 MAX_CLAIM_LENGTH = 200
+#: How far the issuer's clock and ours may differ: a token issued (``iat``) or valid from
+#: (``nbf``) up to this many seconds ahead of our clock is taken, and one is taken up to this
+#: many seconds after its ``exp`` (as JWT libraries' ``leeway``). An identity provider's clock a
+#: little ahead would otherwise refuse its users right after they signed in.
+CLOCK_LEEWAY_SECONDS = 30
+#: The longest a token may be valid (``exp - iat``, or ``exp`` from now without ``iat``): the
+#: longest ``rodedraad token --hours`` issues (a century). It refuses absurd expiries, not
+#: long-lived tokens: lower it only together with the command's bound.
+MAX_TOKEN_LIFETIME_SECONDS = 100 * 365 * 24 * 3600
+#: What a malformed JWT is refused with (the parser's own words name its internals).
+NOT_A_JWT = (
+    "the bearer token is not a well-formed JWT: it must be three base64url parts separated by "
+    "dots (a JSON header, JSON claims and a signature); send the token exactly as issued"
+)
 
 
 def _is_name(value: object) -> bool:
@@ -102,7 +118,7 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
         return self.principal(self.claims(token))
 
     def claims(self, token: str) -> dict[str, Any]:
-        """The token's claims once its signature, issuer, audience and expiry are checked (the
+        """The token's claims once its signature, issuer, audience and times are checked (the
         pages' OpenID Connect sign-in also checks the ID token's nonce among them)."""
         try:
             key = (
@@ -116,12 +132,18 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
                 algorithms=[self.algorithm],
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require": list(self.required)},
+                # The times are checked below, once their types are: PyJWT reads ``exp: true``
+                # as 1 (expired) and a numeric string as a number.
+                options={
+                    "require": list(self.required),
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            raise TokenError("the bearer token has expired; get a new one") from None
         except jwt.PyJWTError as e:
-            raise TokenError(f"the bearer token is not valid: {e}") from None
+            raise TokenError(_refusal(e)) from None
+        _check_times(claims, time.time())
         return claims
 
     def principal(self, claims: dict[str, Any]) -> tuple[Principal, float]:
@@ -130,16 +152,12 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
         for claim in REQUIRED_CLAIMS:
             if claim not in claims:
                 raise TokenError(f"the bearer token lacks the {claim!r} claim")
-        for claim in NUMERIC_DATE_CLAIMS:
-            # RFC 7519: a NumericDate is a JSON number; PyJWT also accepts numeric strings.
-            value = claims.get(claim)
-            if claim in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise TokenError(f"the bearer token's {claim} claim must be a number (NumericDate)")
         roles = claims["roles"]
-        if isinstance(roles, str):
-            roles = [roles]
         if not isinstance(roles, list) or not all(_is_name(r) for r in roles):
-            raise TokenError("the bearer token's roles claim must be a list of role names")
+            raise TokenError(
+                "the bearer token's roles claim must be a list of role names (a JSON array, "
+                'also for one role: ["coordinator"])'
+            )
         if not roles:
             raise TokenError("the bearer token names no role; get a token with at least one")
         if PERSON_ROLES & set(roles):
@@ -183,6 +201,79 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
             )
         principal = Principal(user_id=claims["sub"], organisation="", roles=(roles[0],), region="")
         return principal, float(claims["exp"])
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    """``exp``, ``iat`` and ``nbf``: numbers (RFC 7519's NumericDate, never text or true or
+    false), in force now give or take ``CLOCK_LEEWAY_SECONDS``, for at most
+    ``MAX_TOKEN_LIFETIME_SECONDS``."""
+    for claim in NUMERIC_DATE_CLAIMS:
+        value = claims.get(claim)
+        if claim in claims and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            raise TokenError(
+                f"the bearer token is malformed: its {claim} claim must be a number (seconds "
+                "since 1970-01-01 UTC), not text, true or false"
+            )
+    if "exp" in claims and claims["exp"] <= now - CLOCK_LEEWAY_SECONDS:
+        raise TokenError("the bearer token has expired; get a new one")
+    for claim, what in (("nbf", "not before"), ("iat", "issued at")):
+        if claim in claims and claims[claim] > now + CLOCK_LEEWAY_SECONDS:
+            raise TokenError(
+                f"the bearer token is not valid yet: its {claim} ({what}) lies in the future; "
+                "if it was just issued, the issuer's clock is more than "
+                f"{CLOCK_LEEWAY_SECONDS} seconds ahead of this service's"
+            )
+    # (Compared, not subtracted: an ``exp`` too large for a float must not raise.)
+    if "exp" in claims and claims["exp"] > claims.get("iat", now) + MAX_TOKEN_LIFETIME_SECONDS:
+        raise TokenError(
+            "the bearer token is valid for longer than a token may be (at most "
+            f"{MAX_TOKEN_LIFETIME_SECONDS // (365 * 24 * 3600)} years); get one that expires sooner"
+        )
+
+
+def _refusal(error: jwt.PyJWTError) -> str:
+    """Why PyJWT refused a token, in words a person can act on (never the parser's own)."""
+    match error:
+        case jwt.InvalidSignatureError():
+            return (
+                "the bearer token is not valid: its signature does not match the key this "
+                "service trusts; get a token from this service's issuer"
+            )
+        case jwt.InvalidAlgorithmError():
+            return (
+                "the bearer token is not valid: it is not signed, or signed with an algorithm "
+                "this service does not accept"
+            )
+        case jwt.InvalidIssuerError():
+            return (
+                "the bearer token is not valid: it was issued by another issuer (iss) than the "
+                "one this service trusts"
+            )
+        case jwt.InvalidAudienceError():
+            return "the bearer token is not valid: it is meant for another audience (aud)"
+        case jwt.MissingRequiredClaimError():
+            return f"the bearer token lacks the {error.claim!r} claim"
+        case InvalidSubjectError():
+            return "the bearer token's sub claim must be a string"
+        case InvalidJTIError():
+            return "the bearer token's jti claim must be a string"
+        case jwt.PyJWKClientConnectionError():
+            return (
+                "the bearer token cannot be checked now: the issuer's published keys (JWKS) "
+                "could not be fetched; try again later"
+            )
+        case jwt.PyJWKClientError():
+            return (
+                "the bearer token is not valid: its key id (kid) is not among the keys the "
+                "issuer publishes (JWKS); get a new token"
+            )
+        case jwt.DecodeError():
+            return NOT_A_JWT
+    return "the bearer token is not valid; get a new one from this service's issuer"
 
 
 @dataclass(frozen=True)

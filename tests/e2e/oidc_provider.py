@@ -68,6 +68,8 @@ class OpenIdProvider:
     nonce_instead: str | None = None
     signing_key_instead: rsa.RSAPrivateKey | None = None
     token_lifetime: timedelta = timedelta(minutes=5)
+    #: How far the provider's clock runs ahead of ours (its ID tokens' ``iat`` and ``exp``).
+    clock_ahead: timedelta = timedelta(0)
     error_instead_of_code: str | None = None
     #: Answer the authorization request with a page of the provider's own that moves on to the
     #: callback (as a login page does once the person signs in), instead of an HTTP redirect:
@@ -155,7 +157,7 @@ class OpenIdProvider:
         }
 
     def id_token(self, grant: Grant) -> str:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC) + self.clock_ahead
         claims: dict[str, Any] = {
             **grant.claims,
             "iss": self.issuer,

@@ -49,6 +49,7 @@ def well_behaved(provider: OpenIdProvider) -> Iterator[None]:
     provider.nonce_instead = None
     provider.signing_key_instead = None
     provider.token_lifetime = timedelta(minutes=5)
+    provider.clock_ahead = timedelta(0)
     provider.error_instead_of_code = None
 
 
@@ -205,13 +206,18 @@ def test_a_callback_in_a_browser_that_started_no_sign_in_is_refused(
         ),
         pytest.param(
             {"signing_key_instead": new_rsa_key()},  # the same key id, another key
-            "Signature verification failed",
+            "its signature does not match the key this service trusts",
             id="signed-by-another-key",
         ),
         pytest.param(
-            {"token_lifetime": timedelta(seconds=-30)},
+            {"token_lifetime": timedelta(minutes=-2)},
             "the ID token has expired",
             id="expired",
+        ),
+        pytest.param(
+            {"clock_ahead": timedelta(minutes=2)},
+            "the ID token is not valid yet: its iat (issued at) lies in the future",
+            id="clock-far-ahead",
         ),
     ],
 )
@@ -223,6 +229,19 @@ def test_an_id_token_that_does_not_hold_signs_no_one_in(
     answer = sign_in(browser)
     assert_refused(answer, 401, "klopt niet; u bent niet aangemeld")
     assert said in answer.text
+
+
+def test_a_provider_whose_clock_is_a_little_ahead_signs_in(
+    browser: Browser, provider: OpenIdProvider
+) -> None:
+    """The outside probe: a provider's clock seconds ahead of ours refused its users right
+    after they signed in ("The token is not yet valid (iat)")."""
+    provider.clock_ahead = timedelta(seconds=5)
+
+    back = sign_in(browser)
+
+    assert back.status_code == 200, back.text
+    assert "rd_session" in set_cookies(back)
 
 
 def test_a_code_redeemed_with_another_sign_ins_verifier_is_refused_by_the_provider(

@@ -76,6 +76,15 @@ def refused_tokens(secret: bytes) -> dict[str, str]:
         "control-character-in-sub": signed(secret, sub="user\x00an"),
         "control-character-in-org": signed(secret, org="org\ncoordinating"),
         "sub-too-long": signed(secret, sub="u" * 201),
+        # The outside probe: a bare string was taken as a list of one role (or a role named
+        # "coordinator auditor": 403 instead of 401).
+        "roles-as-text": signed(secret, roles="coordinator"),
+        "roles-as-text-with-two": signed(secret, roles="coordinator auditor"),
+        "expiry-as-nan": signed(secret, exp=float("nan")),
+        "valid-from-in-two-minutes": signed(secret, nbf=datetime.now(UTC) + timedelta(minutes=2)),
+        "issued-in-two-minutes": signed(secret, iat=datetime.now(UTC) + timedelta(minutes=2)),
+        "expired-two-minutes-ago": signed(secret, exp=datetime.now(UTC) - timedelta(minutes=2)),
+        "expiry-in-200-years": signed(secret, exp=datetime.now(UTC) + timedelta(days=200 * 365)),
     }
 
 
@@ -102,6 +111,13 @@ REFUSED = [
     "control-character-in-sub",
     "control-character-in-org",
     "sub-too-long",
+    "roles-as-text",
+    "roles-as-text-with-two",
+    "expiry-as-nan",
+    "valid-from-in-two-minutes",
+    "issued-in-two-minutes",
+    "expired-two-minutes-ago",
+    "expiry-in-200-years",
 ]
 
 
@@ -149,6 +165,59 @@ def test_an_expired_token_is_refused_as_expired(
     )
 
     assert "expired" in assert_problem(response, 401)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("claim", "seconds"),
+    [("iat", 3), ("nbf", 3), ("exp", -10)],
+    ids=["issued-3s-ahead", "valid-from-3s-ahead", "expired-10s-ago"],
+)
+def test_a_token_from_a_clock_a_little_off_is_authenticated(
+    claim: str,
+    seconds: int,
+    module_http: TestClient,  # type: ignore[type-arg]
+    secret: bytes,
+) -> None:
+    """The outside probe: a token issued 3 seconds ahead of our clock answered 401 "The token
+    is not yet valid (iat)": an identity provider's clock a little ahead refused its users."""
+    token = signed(secret, **{claim: datetime.now(UTC) + timedelta(seconds=seconds)})
+
+    response = module_http.post("/v1/clients", json={"occurred_at": at()}, headers=bearer(token))
+
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("why", "said"),
+    [
+        ("expiry-as-boolean", "malformed: its exp claim must be a number"),
+        ("issued-at-as-text", "malformed: its iat claim must be a number"),
+        ("roles-as-text", "roles claim must be a list of role names"),
+        ("not-a-jwt", "the bearer token is not a well-formed JWT"),
+        ("tampered", "its signature does not match the key this service trusts"),
+        ("unsigned", "not signed, or signed with an algorithm this service does not accept"),
+        ("another-issuer", "issued by another issuer (iss)"),
+        ("issued-in-two-minutes", "not valid yet: its iat (issued at) lies in the future"),
+        ("expiry-in-200-years", "valid for longer than a token may be"),
+    ],
+)
+def test_a_refused_token_is_told_why_in_plain_words(
+    why: str,
+    said: str,
+    module_http: TestClient,  # type: ignore[type-arg]
+    secret: bytes,
+) -> None:
+    """The outside probe: ``exp: true`` was told it had expired, and a token that is no JWT
+    was told the parser's words ("Invalid header string: Expecting value: …")."""
+    response = module_http.post(
+        "/v1/clients", json={"occurred_at": at()}, headers=bearer(refused_tokens(secret)[why])
+    )
+
+    detail = assert_problem(response, 401, rule="bearer-token")["detail"]
+    assert said in detail
+    assert "expired" not in detail
+    for library_words in ("Invalid header", "Expecting value", "char 0", "Signature verif"):
+        assert library_words not in detail
 
 
 def test_a_refusal_of_a_token_never_echoes_the_token(
