@@ -16,7 +16,14 @@ from api.auth import BearerAuthentication
 from api.bodies import strictly_typed_body
 from api.clients import ClientController, client_command_handlers
 from api.commands import command_runners
-from api.common import MaxWait, MinPosition, MinPositionHeader, ReadYourWrites, provide_board_filter
+from api.common import (
+    LogHeadSeen,
+    MaxWait,
+    MinPosition,
+    MinPositionHeader,
+    ReadYourWrites,
+    provide_board_filter,
+)
 from api.exports import ExportController
 from api.learning_networks import LearningNetworkController, learning_network_command_handlers
 from api.null_command import null_command
@@ -98,13 +105,16 @@ def create_app(
     def provide_services() -> ApiServices:
         return services
 
+    heads = LogHeadSeen(services.care_record.recorder.max_notification_id)
+
     def provide_read_your_writes(
         min_position: MinPosition = None,
         x_min_position: MinPositionHeader = None,
         max_wait_ms: MaxWait = 2000,
     ) -> ReadYourWrites:
+        wanted = min_position or x_min_position
         return ReadYourWrites(
-            services.queries, min_position or x_min_position, max_wait_ms, services.standby
+            services.queries, wanted, max_wait_ms, services.standby, log_head=heads.past(wanted)
         )
 
     runner, intake = command_runners(services)

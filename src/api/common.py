@@ -6,6 +6,7 @@ contract keeps it so). No ``from __future__ import annotations``: Litestar intro
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -124,18 +125,29 @@ def on_behalf_of(request: Request[Principal, Any, Any]) -> str | None:
 
 # --- read your writes -----------------------------------------------------------------------------
 
+#: The largest log position there can be: a notification id is a signed 64-bit integer on
+#: PostgreSQL and SQLite alike. A ``min_position`` above it is one no write ever answered, and
+#: waiting for it would answer 503 "retry shortly" for ever.
+MAX_POSITION = 2**63 - 1
 MinPosition = Annotated[
     int | None,
     QueryParameter(
         name="min_position",
         ge=1,
+        le=MAX_POSITION,
         required=False,
         description="Wait until the read model has processed this log position (from a command)",
     ),
 ]
 MinPositionHeader = Annotated[
     int | None,
-    HeaderParameter(name="X-Min-Position", ge=1, required=False, description="As min_position"),
+    HeaderParameter(
+        name="X-Min-Position",
+        ge=1,
+        le=MAX_POSITION,
+        required=False,
+        description="As min_position",
+    ),
 ]
 MaxWait = Annotated[
     int,
@@ -150,8 +162,8 @@ class ReadModelBehind(Exception):
 
     def __init__(self, projection: str, position: int, wanted: int) -> None:
         super().__init__(
-            f"the {projection} read model is at log position {position}, not yet at {wanted}; "
-            "retry shortly"
+            f"the {projection} read model is at log position {position}, not yet at the "
+            "min_position asked for; retry shortly"
         )
         self.message = str(self)
 
@@ -181,7 +193,8 @@ class ReadYourWrites:
 
     A command answers with the log ``position`` it reached; a query given it waits, up to
     ``max_wait_ms``, until the read model has processed that position, and answers 503 if it
-    has not.
+    has not; 422 for a position no write has reached (past ``MAX_POSITION``, or past the log's
+    head when ``log_head`` reads it), which waiting would never reach.
     """
 
     queries: ReadModelQueries
@@ -189,6 +202,10 @@ class ReadYourWrites:
     max_wait_ms: int
     #: The hot standby's read models, when the query reads there: its own positions count.
     standby: ReadModelQueries | None = None
+    #: The event log's head (its highest position), read once and only when the read model is
+    #: behind ``wanted``: a position past it is one no write answered, refused rather than
+    #: waited for. None: not checked (a position up to ``MAX_POSITION`` is waited for).
+    log_head: Callable[[], int | None] | None = None
 
     async def reached(self, projection: str, *, on_standby: bool = False) -> None:
         """``on_standby``: the query reads the standby, so the standby's own projection
@@ -198,14 +215,53 @@ class ReadYourWrites:
         queries = self.standby if on_standby and self.standby is not None else self.queries
         deadline = anyio.current_time() + self.max_wait_ms / 1000
         delay = 0.002
+        log_head = self.log_head
         while True:
             position = (await queries.tracking.positions()).get(projection, 0)
             if position >= self.wanted:
                 return
+            if log_head is not None:  # once, and only when the read model is behind
+                head: int | None = await anyio.to_thread.run_sync(log_head)
+                self._check_written(head or 0)
+                log_head = None
             if anyio.current_time() >= deadline:
                 raise ReadModelBehind(projection, position, self.wanted)
             await anyio.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+    def _check_written(self, head: int) -> None:
+        """422 for a position past the log's head: no write answered it, so waiting is futile
+        (the value asked for is not repeated)."""
+        if self.wanted is not None and self.wanted > head:
+            told = (
+                "min_position (or X-Min-Position) lies past the end of the event log, at "
+                f"position {head}: no write has reached it. Give the position a command answered"
+            )
+            raise ValidationException(told, extra=[{"key": "min_position", "message": told}])
+
+
+class LogHeadSeen:
+    """The event log's head as this process last read it, for :class:`ReadYourWrites`: read
+    again only for a position past the highest head seen (a log only grows), so a read that
+    waits for a position some command answered does not ask the write side's database each
+    time (on a hot standby, whose read models trail, nearly every such read would)."""
+
+    def __init__(self, read: Callable[[], int | None]) -> None:
+        self._read = read
+        self.highest = 0
+
+    def past(self, wanted: int | None) -> Callable[[], int | None] | None:
+        """What ``ReadYourWrites.log_head`` should be for ``wanted``: None where a head seen
+        already reaches it (nothing to check), else a read that remembers what it found."""
+        if wanted is None or wanted <= self.highest:
+            return None
+        return self._read_and_keep
+
+    def _read_and_keep(self) -> int | None:
+        head = self._read()
+        if head is not None and head > self.highest:
+            self.highest = head
+        return head
 
 
 #: A query's read-your-writes parameters, declared once (the ``consistency`` dependency).

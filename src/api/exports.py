@@ -7,9 +7,15 @@ only a caller whose token's user and organisation hold an authorisation in force
 asked for (read from the record, so a revocation counts from the very next request); a role in
 a token is never enough. Every export is logged as a read of the personal data of each client
 it holds, with the authorisation and its purpose (``application.access_log``).
+
+The period asked for must be one this deployment has released statistics for (the README's
+"so that a release of the same period exists to compare with"): a period of the other grid, one
+not ended yet, or one whose release is still to come is refused with 422, saying what to ask
+for instead. So every export is of a closed period, whose release's disclosure review covered
+the same trajectories (the export itself keeps only variants k trajectories follow).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import anyio.to_thread
@@ -19,6 +25,7 @@ from litestar.params import JSONBody, QueryParameter
 from api.access import EXPORT_AUTHORISATION_READERS
 from api.commands import Answer, Runner
 from api.common import Caller, Id, Services, read_entry
+from api.problems import refused_field
 from api.schemas import ExportAuthorisationView
 from application.commands import (
     REF_MAX_LENGTH,
@@ -28,6 +35,7 @@ from application.commands import (
 )
 from domain.export_authorisation import ExportAuthorisation, authorisation_for
 from projections.statistics.model import Period
+from projections.statistics.store import ReleaseStore
 
 ENDPOINT = "/v1/exports/xes"
 #: The region an export covers (required).
@@ -40,14 +48,46 @@ Region = Annotated[
         description="The region whose trajectories the export holds",
     ),
 ]
-#: The period of the statistics grid whose referrals the export holds (required).
+#: The period whose referrals the export holds (required): one this deployment has released.
 ExportPeriod = Annotated[
     str,
     QueryParameter(
         pattern=r"^2\d{3}(Q[1-4])?$",
-        description="The trajectories referred in this year (2026) or quarter (2026Q3)",
+        description="The trajectories referred in this year (2025) or quarter (2025Q3): a "
+        "period this deployment has released statistics for (GET /v1/statistics/releases)",
     ),
 ]
+
+
+#: Why the period must be a released one, said in every refusal of it.
+_WHY_RELEASED = (
+    "an export covers only a period this deployment has released statistics for, so that the "
+    "release exists to compare it with"
+)
+_LISTED = "GET /v1/statistics/releases lists them"
+
+
+def check_released(store: ReleaseStore, wanted: Period, today: date) -> None:
+    """Refuse (422, ``period``) a period no release of this deployment covers, saying what to
+    ask for instead; the refused period itself is never repeated (README, errors)."""
+    if store.releases(wanted):
+        return
+    released = [Period.parse(r.period) for r in store.releases()]  # newest first
+    if today <= wanted.end:
+        told = f"the period asked for ends on {wanted.end.isoformat()}, so it is not released"
+    elif released and all(p.kind != wanted.kind for p in released):
+        told = (
+            f"the period asked for is a {wanted.kind}, and this deployment releases "
+            f"{released[0].kind}s (RODEDRAAD_STATISTICS_GRID), never both"
+        )
+    else:
+        told = "no statistics release covers the period asked for yet"
+    if released:
+        told += f": {_WHY_RELEASED}. Ask for a released {released[0].kind}, such as "
+        told += f"{released[0]} ({_LISTED})"
+    else:
+        told += f": {_WHY_RELEASED}, and it has released none yet. Ask once one is released"
+    raise refused_field("period", told)
 
 
 def _view(authorisation: ExportAuthorisation, now: datetime) -> ExportAuthorisationView:
@@ -131,7 +171,8 @@ class ExportController(Controller):
         ``period``, its case id keyed by a secret thrown away after the export; times in whole
         weeks since the referral on a fixed epoch (1970-01-05); organisations as their kinds;
         variants followed by fewer than k trajectories left out (the log says how many).
-        Every client whose trajectory it holds is logged as read."""
+        Every client whose trajectory it holds is logged as read. ``period`` must be one this
+        deployment has released statistics for (422 otherwise, saying which to ask for)."""
         principal = request.user
         exports = services.exports
         if exports is None:  # pragma: no cover - every deployment has one
@@ -147,6 +188,9 @@ class ExportController(Controller):
                 region=region,
                 day=today,
             )
+            if services.releases is None:  # pragma: no cover - every deployment has one
+                raise RuntimeError("this deployment keeps no statistics releases")
+            check_released(services.releases, wanted, today)
             made = exports.export(
                 region=region,
                 period=wanted,

@@ -895,7 +895,7 @@ PROBES: dict[tuple[str, str], Prober] = {
     ),
     ("GET", "/v1/exports/xes"): lambda w, o, a: Probe(
         "GET",
-        f"/v1/exports/xes?region={REGION}&period={BASE.year}",
+        f"/v1/exports/xes?region={REGION}&period=2025",  # released: ``World.release``
         forbidden_by="export-needs-authorisation",
     ),
     ("POST", "/v1/learning-networks"): lambda w, o, a: Probe(

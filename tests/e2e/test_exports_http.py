@@ -86,6 +86,7 @@ class Story:
         ]
         self.rare = _trajectory(self.http, self.coordinator, "west-flanders", day=3, blocked=True)
         self.elsewhere = _trajectory(self.http, bearer(tokens(region="limburg")), "limburg", day=1)
+        self._release: int | None = None
 
     def grant(self, **fields: Any) -> str:
         body = _authorisation(**fields)
@@ -94,8 +95,26 @@ class Story:
         assert response.headers["location"] == f"{AUTHORISATIONS}/{response.json()['id']}"
         return str(response.json()["id"])
 
-    def export(self, headers: dict[str, str], region: str = "west-flanders") -> Any:
-        return self.http.get(XES, params={"region": region, "period": PERIOD}, headers=headers)
+    def released(self) -> int:
+        """The number of the release of ``PERIOD`` (made on the first call, on the quarters'
+        grid: the story's facts lie in one quarter); an export covers a released period."""
+        if self._release is None:
+            releases = build_releases(
+                self.settings, self.container.policy, self.container.worker.database
+            )
+            releases.grid = "quarters"
+            try:
+                self._release = releases.release(Period.parse(PERIOD)).number
+            finally:
+                releases.store.close()
+        return self._release
+
+    def export(
+        self, headers: dict[str, str], region: str = "west-flanders", period: str = PERIOD
+    ) -> Any:
+        if period == PERIOD:
+            self.released()
+        return self.http.get(XES, params={"region": region, "period": period}, headers=headers)
 
 
 @pytest.fixture
@@ -180,6 +199,62 @@ def test_an_export_under_a_revoked_authorisation_is_refused(story: Story) -> Non
     assert_problem(story.export(story.analyst), 403, rule="export-needs-authorisation")
 
 
+# --- the period: one this deployment has released ------------------------------------------
+
+
+def _refused_period(story: Story, period: str) -> str:
+    """The export of ``period`` is refused (422, ``period``), nothing logged as read; its
+    detail."""
+    response = story.export(story.analyst, period=period)
+    problem = assert_problem(response, 422, field="period")
+    assert response.headers["content-type"].startswith("application/problem+json")
+    log = build_access_log(story.settings)
+    try:
+        assert log.query(user_id="user-ana") == []
+    finally:
+        log.close()
+    return str(problem["detail"])
+
+
+def test_an_export_of_a_period_of_the_other_grid_names_the_grid_released(story: Story) -> None:
+    story.grant()
+    story.released()  # 2025Q2: this deployment releases quarters
+
+    detail = _refused_period(story, "2025")
+
+    assert "is a year, and this deployment releases quarters" in detail
+    assert "such as 2025Q2" in detail
+
+
+@pytest.mark.parametrize("year", [datetime.now(UTC).year, 2999])  # still open; far ahead
+def test_an_export_of_a_period_not_ended_says_when_it_ends(story: Story, year: int) -> None:
+    story.grant()
+    story.released()
+
+    detail = _refused_period(story, str(year))
+
+    assert f"ends on {year}-12-31" in detail
+    assert "such as 2025Q2" in detail
+
+
+def test_an_export_of_an_ended_period_not_released_yet_is_refused(story: Story) -> None:
+    story.grant()
+    story.released()
+
+    detail = _refused_period(story, "2025Q1")
+
+    assert "no statistics release covers the period asked for yet" in detail
+    assert "2025Q1" not in detail
+
+
+def test_an_export_before_any_release_says_none_was_made(story: Story) -> None:
+    story.grant()
+
+    detail = _refused_period(story, "2025Q3")
+
+    assert "released none yet" in detail
+
+
 # --- the export -------------------------------------------------------------------------------
 
 
@@ -258,16 +333,8 @@ def test_the_trajectory_of_an_erased_client_is_not_exported(story: Story) -> Non
 
 
 def _released_map(story: Story, headers: dict[str, str]) -> dict[str, Any]:
-    releases = build_releases(
-        story.settings, story.container.policy, story.container.worker.database
-    )
-    releases.grid = "quarters"  # the story's facts lie in one quarter
-    try:
-        number = releases.release(Period.parse(PERIOD)).number
-    finally:
-        releases.store.close()
     response = story.http.get(
-        f"/v1/statistics/releases/{number}/process-map",
+        f"/v1/statistics/releases/{story.released()}/process-map",
         params={"region": "west-flanders"},
         headers=headers,
     )

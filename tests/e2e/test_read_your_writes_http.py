@@ -30,6 +30,14 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         yield built
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def idle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """An app whose worker never starts: no read model reaches what its commands write."""
+    require_backend(request, request.param)
+    with app_of_its_own(request.param, tmp_path_factory.mktemp("idle"), inline=False) as built:
+        yield built
+
+
 @pytest.fixture
 def build(app: App) -> Trajectories:
     return Trajectories(app)
@@ -106,16 +114,41 @@ def test_the_worker_wakes_up_as_soon_as_a_command_is_recorded(
     ["/v1/trajectories/{id}", "/v1/trajectories/{id}/timeline", "/v1/board", "/v1/trajectories"],
 )
 def test_a_position_the_read_model_does_not_reach_in_time_is_a_503_with_retry_after(
-    app: App, build: Trajectories, path: str
+    idle: App, path: str
 ) -> None:
-    trajectory = build.referred()
-    beyond = (app.container.care_record.recorder.max_notification_id() or 0) + 1_000_000
+    trajectory = Trajectories(idle).referred()
+    written = idle.container.care_record.recorder.max_notification_id() or 0
 
     started = time.monotonic()
-    response = get(app, path.format(id=trajectory.id), min_position=beyond, max_wait_ms=50)
+    response = get(idle, path.format(id=trajectory.id), min_position=written, max_wait_ms=50)
     waited = time.monotonic() - started
 
     problem = assert_problem(response, 503, rule="read-your-writes")
     assert response.headers["retry-after"].isdigit()
-    assert str(beyond) in problem["detail"]
+    assert "not yet at the min_position asked for" in problem["detail"]
     assert 0.05 <= waited < 2
+
+
+@pytest.mark.parametrize("where", ["query", "header"])
+def test_a_position_past_the_end_of_the_log_is_refused_not_waited_for(
+    app: App, build: Trajectories, where: str
+) -> None:
+    """No write answered it, so no wait reaches it: 422 at once, without Retry-After, and the
+    value asked for not repeated (a client retrying a 503 "shortly" would loop for ever)."""
+    trajectory = build.referred()
+    beyond = (app.container.care_record.recorder.max_notification_id() or 0) + 1_000_000
+    path = f"/v1/trajectories/{trajectory.id}"
+
+    started = time.monotonic()
+    if where == "query":
+        response = get(app, path, min_position=beyond, max_wait_ms=5_000)
+    else:
+        headers = {**app.auth, "X-Min-Position": str(beyond)}
+        response = app.http.get(path, params={"max_wait_ms": 5_000}, headers=headers)
+    waited = time.monotonic() - started
+
+    problem = assert_problem(response, 422)
+    assert "past the end of the event log" in problem["detail"]
+    assert "retry-after" not in response.headers
+    assert str(beyond) not in response.text
+    assert waited < 2
