@@ -68,6 +68,8 @@ class OrderingViolation:
 
     version: int
     event: str
+    #: When the fact says it occurred (the rule's message names only what it conflicts with).
+    occurred_at: datetime
     rule: str
     message: str
 
@@ -85,6 +87,7 @@ def ordering_violations(events: Iterable[Trajectory.Event]) -> list[OrderingViol
                 OrderingViolation(
                     version=event.originator_version,
                     event=type(event).__qualname__.removeprefix("Trajectory."),
+                    occurred_at=event.occurred_at,
                     rule=conflict.rule,
                     message=conflict.message,
                 )

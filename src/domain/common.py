@@ -99,8 +99,10 @@ class CommandContext:
             )
         if self.occurred_at > self.now + CLOCK_SKEW:
             raise OccurredInFuture(
-                f"occurred_at {self.occurred_at.isoformat()} lies in the future; "
-                "record facts once they have happened",
+                "occurred_at lies in the future: the server's time is "
+                f"{self.now.isoformat(timespec='seconds')} (a clock up to "
+                f"{CLOCK_SKEW.seconds // 60} minutes ahead is taken); record facts once they "
+                "have happened",
                 field="occurred_at",
             )
 

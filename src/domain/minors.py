@@ -73,7 +73,9 @@ def check_birth_year(birth_year: int, on: date) -> int:
     """A year of birth that can be true: not in the future, not beyond a human life."""
     if not on.year - 130 <= birth_year <= on.year:
         raise InvalidValue(
-            f"year of birth {birth_year} cannot be right on {on.isoformat()}", field="birth_year"
+            f"the year of birth cannot be right on {on.isoformat()}: a year from "
+            f"{on.year - 130} to {on.year} is taken",
+            field="birth_year",
         )
     return birth_year
 

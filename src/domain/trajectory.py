@@ -945,13 +945,14 @@ class Trajectory(CopiedThroughState, Record):
         order) well defined: a fact never predates what it depends on, so the facts up to any T
         hold everything each of them needs. One function serves the write side (refusals) and
         the check of histories recorded before the rules (``ordering_violations``).
+        (The refusals name the moment the rule needs, never the ``occurred_at`` asked for: an
+        answer does not echo the value it refuses.)
         """
-        at = occurred_at.isoformat()
         if self.status_changes:
             current = self.status_changes[-1]
             if event_class.is_status_change(fields) and occurred_at < current.since:
                 return StatusChangeBeforeCurrentStatus(
-                    f"occurred_at {at} lies before the trajectory became {current.status.value} "
+                    f"occurred_at lies before the trajectory became {current.status.value} "
                     f"({current.since.isoformat()}); a change of status cannot predate it",
                     field="occurred_at",
                 )
@@ -959,7 +960,7 @@ class Trajectory(CopiedThroughState, Record):
             allowed = event_class.statuses_allowing(fields)
             if then is not None and then not in allowed:
                 return FactOutsideItsStatus(
-                    f"at occurred_at {at} the trajectory was {then.value}; this fact is possible "
+                    f"at occurred_at the trajectory was {then.value}; this fact is possible "
                     f"only when it is {', '.join(sorted(s.value for s in allowed))}",
                     field="occurred_at",
                 )
@@ -983,7 +984,7 @@ class Trajectory(CopiedThroughState, Record):
             ]
             if not open_then:
                 return FactBeforeWhatItConcerns(
-                    f"at occurred_at {at} the plan had no open goal (the goals were set from "
+                    f"at occurred_at the plan had no open goal (the goals were set from "
                     f"{min(g.set_at for g in self.goals.values()).isoformat()}); a plan is "
                     "signed with at least one open goal",
                     field="occurred_at",
@@ -991,7 +992,7 @@ class Trajectory(CopiedThroughState, Record):
         for what, moment in needed:
             if occurred_at < moment:
                 return FactBeforeWhatItConcerns(
-                    f"occurred_at {at} lies before the latest fact about {what} "
+                    f"occurred_at lies before the latest fact about {what} "
                     f"({moment.isoformat()}); a fact cannot predate what it depends on",
                     field="occurred_at",
                 )
@@ -1012,8 +1013,7 @@ class Trajectory(CopiedThroughState, Record):
         ctx.check_occurred_at()
         if ctx.occurred_at < self.referred_at:
             raise OccurredBeforeReferral(
-                f"occurred_at {ctx.occurred_at.isoformat()} lies before the referral "
-                f"({self.referred_at.isoformat()})",
+                f"occurred_at lies before the referral ({self.referred_at.isoformat()})",
                 field="occurred_at",
             )
 

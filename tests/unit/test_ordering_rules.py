@@ -139,7 +139,12 @@ def test_a_history_recorded_before_the_rules_is_reported_not_changed() -> None:
     acceptance = events[-1]
     acceptance.__dict__["occurred_at"] = at(9)
     found = ordering_violations(events)
-    assert [(v.version, v.event, v.rule) for v in found] == [
-        (acceptance.originator_version, "RoleAgreementAccepted", "fact-not-before-what-it-concerns")
+    assert [(v.version, v.event, v.occurred_at, v.rule) for v in found] == [
+        (
+            acceptance.originator_version,
+            "RoleAgreementAccepted",
+            at(9),
+            "fact-not-before-what-it-concerns",
+        )
     ]
     assert events[-1].occurred_at == at(9)
