@@ -50,11 +50,27 @@ def postgres_kek_file(postgres_url: str, tmp_path_factory: pytest.TempPathFactor
     return tmp_path_factory.mktemp("session-kek") / "kek.json"
 
 
-def settings_for(database_url: str, data_dir: Path, kek_file: Path | None = None) -> Settings:
-    """Settings on ``database_url``, keeping files in ``data_dir`` (the KEK too, unless given)."""
+@pytest.fixture(scope="session")
+def postgres_erasure_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The erasure ledger of the session's database, shared as every process of a deployment
+    shares one: with a ledger per test, a test after one that erased a client on it would find
+    an erasure its own (empty) ledger does not hold, and the store would refuse to start."""
+    return tmp_path_factory.mktemp("session-ledger") / "erasure-ledger.jsonl"
+
+
+def settings_for(
+    database_url: str,
+    data_dir: Path,
+    kek_file: Path | None = None,
+    erasure_ledger_file: Path | None = None,
+) -> Settings:
+    """Settings on ``database_url``, keeping files in ``data_dir`` (the KEK and the erasure
+    ledger too, unless given)."""
     environ = {"RODEDRAAD_DATABASE_URL": database_url, "RODEDRAAD_DATA_DIR": str(data_dir)}
     if kek_file is not None:
         environ["RODEDRAAD_KEK_FILE"] = str(kek_file)
+    if erasure_ledger_file is not None:
+        environ["RODEDRAAD_ERASURE_LEDGER_FILE"] = str(erasure_ledger_file)
     return Settings.from_env(environ)
 
 
@@ -69,4 +85,9 @@ def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "sqlite":
         return settings_for(f"sqlite:///{tmp_path / 'rodedraad.sqlite'}", tmp_path)
     url: str = request.getfixturevalue("postgres_url")
-    return settings_for(url, tmp_path, request.getfixturevalue("postgres_kek_file"))
+    return settings_for(
+        url,
+        tmp_path,
+        request.getfixturevalue("postgres_kek_file"),
+        request.getfixturevalue("postgres_erasure_ledger"),
+    )
