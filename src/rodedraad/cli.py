@@ -604,7 +604,7 @@ def _audit_check_order(settings: Settings, args: argparse.Namespace) -> int:
         care_record.close()
     for trajectory_id, v in found:
         when = v.occurred_at.isoformat()
-        print(f"{trajectory_id} v{v.version} {v.event} at {when}: {v.rule}: {v.message}")
+        print(f"{trajectory_id} v{v.version} {v.event}: {v.rule}: {v.message} (occurred_at {when})")
     print(
         f"{len(found)} recorded fact(s) break an ordering rule; they are kept as recorded, and "
         "an answer about a moment between them and what they depend on may read oddly"
