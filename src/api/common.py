@@ -233,11 +233,20 @@ class ReadYourWrites:
         """422 for a position past the log's head: no write answered it, so waiting is futile
         (the value asked for is not repeated)."""
         if self.wanted is not None and self.wanted > head:
-            told = (
-                "min_position (or X-Min-Position) lies past the end of the event log, at "
-                f"position {head}: no write has reached it. Give the position a command answered"
-            )
-            raise ValidationException(told, extra=[{"key": "min_position", "message": told}])
+            raise PositionNotWritten(head)
+
+
+class PositionNotWritten(Exception):
+    """A ``min_position`` past the end of the event log: no write answered it, so no wait
+    reaches it (422, rule ``read-your-writes-position``: the request is well-formed, what it
+    asks for is not there; the value asked for is not repeated)."""
+
+    def __init__(self, head: int) -> None:
+        super().__init__(
+            "min_position (or X-Min-Position) lies past the end of the event log, at position "
+            f"{head}: no write has reached it. Give the position a command answered"
+        )
+        self.message = str(self)
 
 
 class LogHeadSeen:

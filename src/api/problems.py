@@ -29,7 +29,7 @@ from litestar.status_codes import (
 )
 
 from api.access import Forbidden
-from api.common import ReadModelBehind
+from api.common import PositionNotWritten, ReadModelBehind
 from api.idempotency import IdempotencyConflict
 from api.schemas import Problem
 from application.audit_export import AuditExportRefused
@@ -357,6 +357,19 @@ def read_model_behind(request: Request[Any, Any, Any], exc: ReadModelBehind) -> 
     )
 
 
+def position_not_written(
+    request: Request[Any, Any, Any], exc: PositionNotWritten
+) -> Response[bytes]:
+    return problem(
+        request,
+        HTTP_422_UNPROCESSABLE_ENTITY,
+        "Position not written",
+        exc.message,
+        rule="read-your-writes-position",
+        field="min_position",
+    )
+
+
 #: Seconds a client waits before retrying after a 503 for an unavailable database.
 RETRY_AFTER_UNAVAILABLE = 2
 
@@ -470,6 +483,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     RecursionError: too_deep,
     HTTPException: http_error,
     ReadModelBehind: read_model_behind,
+    PositionNotWritten: position_not_written,
     Forbidden: forbidden,
     KekError: kek_unavailable,
     ErasureLedgerError: erasure_ledger_unavailable,

@@ -147,7 +147,7 @@ def test_a_position_past_the_end_of_the_log_is_refused_not_waited_for(
         response = app.http.get(path, params={"max_wait_ms": 5_000}, headers=headers)
     waited = time.monotonic() - started
 
-    problem = assert_problem(response, 422)
+    problem = assert_problem(response, 422, rule="read-your-writes-position", field="min_position")
     assert "past the end of the event log" in problem["detail"]
     assert "retry-after" not in response.headers
     assert str(beyond) not in response.text
