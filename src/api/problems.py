@@ -144,8 +144,12 @@ _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`|at `\$\.([^`]+)`")
 _PATTERNS_IN_WORDS = {
     "[A-Za-z0-9._:@-]": f"must be an identifier: 1 to {REF_MAX_LENGTH} letters, digits and "
     "._:@- starting with a letter or digit (no spaces, no control characters)",
-    # (The three patterns of text, most particular first: ``VISIBLE_LINE``, ``MULTI_LINE``, and
-    # ``ONE_LINE`` or a user id.)
+    # (The four patterns of text, most particular first: ``VISIBLE_TEXT``, ``VISIBLE_LINE``,
+    # ``MULTI_LINE``, and ``ONE_LINE`` or a user id.)
+    # (msgspec quotes the pattern as its repr: a backslash twice.)
+    r"^[\\t\\n\\r": "must hold at least one visible character (not only spaces, line breaks or "
+    "invisible marks), with no control characters other than tab and line breaks, nor "
+    "bidirectional embeddings, overrides or isolates",
     "u3164": "must be one line that holds at least one visible character (not only spaces or "
     "invisible marks), with no control characters, line breaks or bidirectional overrides",
     "x0e-": "must not contain control characters other than tab and line breaks, nor "

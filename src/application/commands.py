@@ -125,7 +125,6 @@ _NEVER = r"\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 #: plan page and the FHIR bundle (whose strings hold no other control character). A linear
 #: pattern: Python's ``$`` may match before a final newline, which this text may hold anyway.
 MULTI_LINE = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f{_NEVER}]*$"
-Text = Annotated[str, Meta(pattern=MULTI_LINE, min_length=1, max_length=4000)]
 OptionalText = Annotated[str, Meta(pattern=MULTI_LINE, max_length=4000)]
 #: A name, a title, a contact: one line of printable text (a NUL or a line break in a person's
 #: name is an error of the sending system, and a name is shown on the plan, the board and in
@@ -141,6 +140,14 @@ _INVISIBLE = (
 #: any of the line's (linear: no part of the text can be matched two ways).
 VISIBLE_LINE = rf"^(?!.*\n)[{_INVISIBLE}]*[^{_NOT_IN_A_LINE}{_INVISIBLE}][^{_NOT_IN_A_LINE}]*$"
 ShortText = Annotated[str, Meta(pattern=VISIBLE_LINE, min_length=1, max_length=200)]
+#: Free text that must say something (a reason, a goal, a consultation's notes): lines and
+#: blanks, then a visible character, then any free text (linear, as ``VISIBLE_LINE``). Spaces
+#: and line breaks alone would stand in the record as a reason nobody gave.
+VISIBLE_TEXT = (
+    rf"^[\t\n\r\u2028\u2029{_INVISIBLE}]*[^\x00-\x1f\u2028\u2029{_NEVER}{_INVISIBLE}]"
+    rf"[^\x00-\x08\x0b\x0c\x0e-\x1f{_NEVER}]*$"
+)
+Text = Annotated[str, Meta(pattern=VISIBLE_TEXT, min_length=1, max_length=4000)]
 OptionalShortText = Annotated[str, Meta(pattern=ONE_LINE, max_length=200)]
 #: Identifiers chosen by callers: organisations, regions, goals, agreements, consents. Letters,
 #: digits and ``._:@-``, so no control character ever names anything (a NUL cannot be stored in
@@ -150,10 +157,9 @@ REF_PATTERN = r"^(?!.*\n)[A-Za-z0-9][A-Za-z0-9._:@-]*$"
 REF_MAX_LENGTH = 100
 Ref = Annotated[str, Meta(pattern=REF_PATTERN, min_length=1, max_length=REF_MAX_LENGTH)]
 Lines = Annotated[tuple[Text, ...], Meta(max_length=50)]
-#: A user as a bearer token names it (``sub``): one line of printable text.
-UserId = Annotated[
-    str, Meta(pattern=rf"^(?!.*\n)[^{_NOT_IN_A_LINE}]+$", min_length=1, max_length=200)
-]
+#: A user as a bearer token names it (``sub``): one line of printable text, not blank (a
+#: token whose ``sub`` is blank is refused, so no one could sign in as it).
+UserId = Annotated[str, Meta(pattern=VISIBLE_LINE, min_length=1, max_length=200)]
 
 
 def new_id(prefix: str) -> str:
@@ -381,7 +387,7 @@ class DecideRequest(Command, kw_only=True, frozen=True):
     legal_ground: Annotated[
         str,
         Meta(
-            pattern=MULTI_LINE,
+            pattern=VISIBLE_TEXT,
             min_length=1,
             max_length=4000,
             description="Why, as the person reads it (e.g. 004's ten-year retention, GDPR art. "

@@ -66,8 +66,9 @@ def test_free_text_with_a_control_or_bidirectional_override_is_invalid_and_not_r
 
     problem = assert_problem(response, 422, rule="request-schema", field="description")
     assert problem["detail"] == (
-        "description must not contain control characters other than tab and line breaks, "
-        "nor bidirectional embeddings, overrides or isolates"
+        "description must hold at least one visible character (not only spaces, line breaks "
+        "or invisible marks), with no control characters other than tab and line breaks, nor "
+        "bidirectional embeddings, overrides or isolates"
     )
     assert recorded(module_container) == before
 
@@ -202,16 +203,21 @@ def _texts(info: Any, at: str, seen: set[type]) -> list[tuple[str, mi.StrType]]:
     return [(at, info)] if isinstance(info, mi.StrType) else []
 
 
-def test_no_text_of_any_command_body_takes_a_control_character(
-    module_http: TestClient,  # type: ignore[type-arg]
-) -> None:
+def _body_texts(http: TestClient) -> list[tuple[str, mi.StrType]]:  # type: ignore[type-arg]
+    """Every string of every command body of the app, with where it is."""
     bodies = {
         body
-        for route in module_http.app.routes
+        for route in http.app.routes
         for handler in getattr(route, "route_handlers", ())
         if isinstance(handler, HTTPRouteHandler) and (body := _struct_body(handler)) is not None
     }
-    texts = [t for body in bodies for t in _texts(mi.type_info(body), body.__name__, set())]
+    return [t for body in bodies for t in _texts(mi.type_info(body), body.__name__, set())]
+
+
+def test_no_text_of_any_command_body_takes_a_control_character(
+    module_http: TestClient,  # type: ignore[type-arg]
+) -> None:
+    texts = _body_texts(module_http)
     assert len(texts) > 50  # (the walk found the bodies' texts)
 
     def takes(pattern: str | None, value: str) -> bool:
@@ -236,5 +242,67 @@ def test_no_text_of_any_command_body_takes_a_control_character(
         f"{at} takes a final newline"
         for at, text in texts
         if not takes(text.pattern, "a\nb") and any(takes(text.pattern, f"{s}\n") for s in SAMPLES)
+    ]
+    assert taking == []
+
+
+#: Texts that show nothing: blanks, line breaks and invisible marks only.
+BLANK = ["   ", "\n\n", " \t\r\n ", "\u200b\u2028\u3000", "\ufeff\n\u00a0"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    BLANK,
+    ids=["spaces", "line breaks", "whitespace", "invisible and separator", "no-break"],
+)
+def test_required_free_text_of_blanks_only_is_invalid_and_not_recorded(
+    text: str,
+    trajectory: Record,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    before = recorded(module_container)
+
+    response = module_http.post(
+        f"{trajectory.path}/goals",
+        json={"occurred_at": at(4), "description": text},
+        headers=module_auth,
+    )
+
+    problem = assert_problem(response, 422, rule="request-schema", field="description")
+    assert problem["detail"] == (
+        "description must hold at least one visible character (not only spaces, line breaks "
+        "or invisible marks), with no control characters other than tab and line breaks, nor "
+        "bidirectional embeddings, overrides or isolates"
+    )
+    assert recorded(module_container) == before
+
+
+def test_required_free_text_with_a_visible_character_among_blanks_is_taken(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    trajectory = trajectory_with_plan(module_http, module_auth)[1]
+    description = "\n\t \u200b\u2028 .\n"
+
+    trajectory.post("/goals", {"occurred_at": at(4), "description": description})
+
+    # (Recorded without the whitespace around it, as every goal is.)
+    assert description.strip() in [goal["description"] for goal in trajectory.state()["goals"]]
+
+
+def test_no_required_text_of_any_command_body_takes_blanks_only(
+    module_http: TestClient,  # type: ignore[type-arg]
+) -> None:
+    texts = _body_texts(module_http)
+    required = [(at, text) for at, text in texts if (text.min_length or 0) >= 1]
+    assert len(required) > 30  # (the walk found the required texts)
+
+    taking = [
+        f"{at} takes {blank!r}"
+        for at, text in required
+        for blank in BLANK
+        if text.pattern is None or re.search(text.pattern, blank) is not None
     ]
     assert taking == []
