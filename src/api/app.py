@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
@@ -33,6 +33,7 @@ from api.organisations import OrganisationController
 from api.person import MeController
 from api.person_decisions import MyDecisionsController
 from api.problems import EXCEPTION_HANDLERS, ApiRequest
+from api.query_parameters import QueryParameters
 from api.reads import ClientReadController, ReadController
 from api.request_queue import RequestQueueController
 from api.schemas import Health, ProjectionHealth
@@ -118,6 +119,13 @@ def create_app(
         )
 
     runner, intake = command_runners(services)
+    query_parameters = QueryParameters()
+
+    async def checked_request(request: Request[Any, Any, Any]) -> None:
+        """Before a handler: its query holds only parameters it takes (each once where it
+        takes one value), and its JSON body is of its schema's types."""
+        query_parameters.check(request)
+        await strictly_typed_body(request)
 
     return Litestar(
         route_handlers=[
@@ -156,7 +164,7 @@ def create_app(
             DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/health$", "^/ui(/|$)"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=strictly_typed_body,
+        before_request=checked_request,
         request_class=ApiRequest,
         state=State({"token_verifier": services.token_verifier, "ui_services": services}),
         template_config=template_config(),

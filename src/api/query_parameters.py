@@ -1,0 +1,122 @@
+"""Query parameters a route of the API does not take are refused, not ignored.
+
+A filter misspelt (``?regoin=west-flanders``) or asked of a route that has none used to be
+dropped in silence: the answer then looked like the one asked for while it held every region
+the caller may see, and an auditor's ``personal-data-reads`` without its ``client_id`` filter
+looked like one client's reads. A parameter given twice where it takes one value used to count
+only its last value. Both are refused now (``422``, ``request-schema``), naming the parameter.
+
+What a route takes is what its OpenAPI operation documents: the document a caller builds from
+is the one the API holds them to. Only the API's own routes (``/v1/…``) are checked; the pages
+of ``/ui`` read their query themselves.
+"""
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import OpenAPIType, Parameter, Reference, Schema
+from litestar.routes import HTTPRoute
+
+from api.problems import refused_field
+
+#: A parameter's name said back only when it is a plain word: a caller's name for a parameter
+#: may hold anything, and an answer never echoes what it refuses (README, errors).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+class _Taken:
+    """The query parameters of one operation: all of them, and those that take many values."""
+
+    __slots__ = ("many", "names")
+
+    def __init__(self, names: frozenset[str], many: frozenset[str]) -> None:
+        self.names = names
+        self.many = many
+
+
+def _takes_many(schema: Schema | Reference | None) -> bool:
+    """Whether a parameter's schema is (or may be) an array: given once per value."""
+    if not isinstance(schema, Schema):
+        return False
+    if schema.type == OpenAPIType.ARRAY or (
+        isinstance(schema.type, list | tuple) and OpenAPIType.ARRAY in schema.type
+    ):
+        return True
+    options = [*(schema.one_of or ()), *(schema.any_of or ())]
+    return any(_takes_many(option) for option in options)
+
+
+def _query_of(parameters: Iterable[Parameter | Reference] | None) -> _Taken:
+    query = [p for p in parameters or () if isinstance(p, Parameter) and p.param_in == "query"]
+    return _Taken(
+        frozenset(p.name for p in query), frozenset(p.name for p in query if _takes_many(p.schema))
+    )
+
+
+def _operations(app: Litestar) -> dict[int, _Taken]:
+    """Each API route handler's query parameters, as the OpenAPI document states them (keyed
+    by the handler's identity: a request names the handler it was routed to)."""
+    paths = app.openapi_schema.paths or {}
+    taken: dict[int, _Taken] = {}
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path_format.startswith("/v1/"):
+            continue
+        item = paths.get(route.path_format)
+        for handler in route.route_handlers:
+            for method in handler.http_methods:
+                operation = getattr(item, method.lower(), None) if item is not None else None
+                if operation is not None:
+                    taken[id(handler)] = _query_of(operation.parameters)
+    return taken
+
+
+class QueryParameters:
+    """Refuses (``check``) a query parameter the route's operation does not document, and one
+    given more than once that takes one value. Works out what each route takes the first time
+    it is asked (from the OpenAPI document, which Litestar builds once)."""
+
+    def __init__(self) -> None:
+        self._taken: dict[int, _Taken] | None = None
+        self._lock = threading.Lock()
+
+    def _of(self, app: Litestar) -> dict[int, _Taken]:
+        if self._taken is None:
+            with self._lock:
+                if self._taken is None:
+                    self._taken = _operations(app)
+        return self._taken
+
+    def check(self, request: Request[Any, Any, Any]) -> None:
+        if not request.query_params:
+            return
+        taken = self._of(request.app).get(id(request.route_handler))
+        if taken is None:
+            return  # (not a route of the API)
+        for name in request.query_params:
+            if name not in taken.names:
+                raise _unknown(name, taken)
+            if name not in taken.many and len(request.query_params.getall(name)) > 1:
+                raise refused_field(
+                    name, f"{name} is given more than once; give it once (it takes one value)"
+                )
+
+
+def _unknown(name: str, taken: _Taken) -> ValidationException:
+    plain = _PLAIN_NAME.fullmatch(name) is not None
+    said = (
+        f"{name} is not a query parameter of this route"
+        if plain
+        else ("the query names a parameter this route does not take")
+    )
+    if taken.names:
+        said += f"; it takes {', '.join(sorted(taken.names))}"
+    else:
+        said += "; it takes none"
+    said += " (the OpenAPI document, /schema/openapi.json, lists each route's)"
+    if plain:
+        return refused_field(name, said)
+    return ValidationException(said)

@@ -1,0 +1,115 @@
+"""A query parameter a route does not take is refused, not ignored (found by an outside probe).
+
+A filter misspelt (``?regoin=``) was dropped in silence: the list then looked filtered while it
+held every region the caller may see, and an auditor's ``personal-data-reads?clientid=…`` looked
+like one client's reads while it held everyone's. A parameter given twice counted its last value
+only. The README said all along that an unknown parameter is refused (``422``).
+"""
+
+import re
+import uuid
+
+import pytest
+from litestar.testing import TestClient
+
+from tests.e2e.conftest import TokenFactory
+from tests.e2e.steps import assert_problem, trajectory_with_plan
+
+
+def _auditor(module_token: TokenFactory) -> dict[str, str]:
+    token = module_token(user="ann", org="audit-office", roles=("auditor",))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_misspelt_filter_is_refused_naming_the_parameters_the_route_takes(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    response = module_http.get("/v1/trajectories?regoin=west-flanders", headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema", field="regoin")
+    assert problem["detail"] == (
+        "regoin is not a query parameter of this route; it takes cursor, limit, max_wait_ms, "
+        "min_position, organisation, region, sector, status (the OpenAPI document, "
+        "/schema/openapi.json, lists each route's)"
+    )
+
+
+def test_an_auditors_misspelt_client_filter_answers_no_ones_reads(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_token: TokenFactory,
+) -> None:
+    client_id = trajectory_with_plan(module_http, module_auth)[0].id  # (its reads are logged)
+    auditor = _auditor(module_token)
+
+    misspelt = module_http.get(
+        f"/v1/audit/personal-data-reads?clientid={client_id}", headers=auditor
+    )
+    spelt = module_http.get(f"/v1/audit/personal-data-reads?client_id={client_id}", headers=auditor)
+
+    assert_problem(misspelt, 422, rule="request-schema", field="clientid")
+    assert client_id not in misspelt.text
+    assert spelt.status_code == 200, spelt.text
+
+
+@pytest.mark.parametrize("name", ["region", "limit", "min_position"])
+def test_a_parameter_given_twice_that_takes_one_value_is_refused(
+    name: str,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    response = module_http.get(f"/v1/trajectories?{name}=1&{name}=2", headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema", field=name)
+    assert problem["detail"] == f"{name} is given more than once; give it once (it takes one value)"
+
+
+def test_a_parameter_name_that_is_no_plain_word_is_not_echoed(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    response = module_http.get("/v1/board?%3Cb%3EJan%3C%2Fb%3E=1", headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema")
+    assert problem["detail"].startswith("the query names a parameter this route does not take")
+    assert "Jan" not in response.text
+    assert "<b>" not in response.text
+
+
+def test_every_route_of_the_api_refuses_a_parameter_it_does_not_document(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    """Every operation of the OpenAPI document, its path filled in: the check comes before the
+    record is looked up, so an id no record has is enough."""
+    paths = module_http.get("/schema/openapi.json").json()["paths"]
+    fill = {"number": "1", "name": "flow"}
+    asked = []
+    for path, item in paths.items():
+        if not path.startswith("/v1/"):
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: fill.get(m.group(1), str(uuid.uuid4())), path)
+        for method in item.keys() & {"get", "post"}:
+            documented = {
+                p["name"] for p in item[method].get("parameters", []) if p["in"] == "query"
+            }
+            assert "zz_unknown" not in documented
+            response = module_http.request(
+                method.upper(), f"{url}?zz_unknown=1", headers=module_auth, json={}
+            )
+            asked.append(f"{method} {path}")
+            problem = assert_problem(response, 422, rule="request-schema", field="zz_unknown")
+            assert problem["detail"].startswith("zz_unknown is not a query parameter"), path
+    assert len(asked) > 80  # (the walk found the API's operations)
+
+
+def test_the_pages_and_the_health_check_keep_their_own_query(
+    module_http: TestClient,  # type: ignore[type-arg]
+) -> None:
+    """``/ui`` pages read their query themselves (``lang``, ``next``); ``/health`` takes any."""
+    assert module_http.get("/health?probe=1").status_code == 200
+    plain = module_http.get("/ui/sign-in?lang=en", follow_redirects=False)
+    more = module_http.get("/ui/sign-in?lang=en&next=/ui/board&probe=1", follow_redirects=False)
+    assert more.status_code == plain.status_code, more.text
+    assert "<h1>Sign in</h1>" in more.text
