@@ -64,8 +64,11 @@ AsOfQuestions = Annotated[
 ]
 
 
-def _moments(question: str) -> tuple[datetime | None, datetime | None]:
-    """``occurred:T``, ``recorded:T`` or both, comma-separated → (occurred, recorded)."""
+def _moments(question: str, number: int) -> tuple[datetime | None, datetime | None]:
+    """``occurred:T``, ``recorded:T`` or both, comma-separated → (occurred, recorded). A
+    refusal names the question by its place among the ``as_of`` asked (``number``, from 1),
+    never by its text (README, errors)."""
+    which = f"as_of question {number}"
     moments: dict[str, datetime] = {}
     for part in question.split(","):
         axis, _, text = part.strip().partition(":")
@@ -75,14 +78,14 @@ def _moments(question: str) -> tuple[datetime | None, datetime | None]:
             moment = None
         if axis not in ("occurred", "recorded") or axis in moments or moment is None:
             told = (
-                f"as_of {question!r}: write occurred:T, recorded:T or occurred:T,recorded:T, "
+                f"{which}: write occurred:T, recorded:T or occurred:T,recorded:T, "
                 "e.g. occurred:2026-10-01T12:00:00+02:00"
             )
             raise refused_field("as_of", told)
         if moment.tzinfo is None:
-            told = f"as_of {question!r}: {axis} needs a time zone offset, e.g. +01:00 or Z"
+            told = f"{which}: {axis} needs a time zone offset, e.g. +01:00 or Z"
             raise refused_field("as_of", told)
-        moments[axis] = in_calendar(f"as_of {question!r}: {axis}", moment)
+        moments[axis] = in_calendar(f"{which}: {axis}", moment)
     return moments.get("occurred"), moments.get("recorded")
 
 
@@ -215,7 +218,7 @@ class AuditController(Controller):
             raise ValidationException(
                 e.message, extra=[{"key": "recipient", "message": "not an X25519 public key"}]
             ) from None
-        questions = [(q, *_moments(q)) for q in as_of or []]
+        questions = [(q, *_moments(q, n)) for n, q in enumerate(as_of or [], 1)]
         exports = services.audit_exports
         if exports is None:  # pragma: no cover - every deployment has one
             raise RuntimeError("this deployment makes no audit exports")

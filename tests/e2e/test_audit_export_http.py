@@ -367,6 +367,33 @@ def test_an_as_of_question_beyond_the_calendar_in_utc_is_refused_naming_it(
         assert "UTC" in response.json()["detail"], response.text
 
 
+@pytest.mark.parametrize(
+    ("question", "told"),
+    [
+        ("when:<b>Jan</b>", "write occurred:T, recorded:T or occurred:T,recorded:T"),
+        ("occurred:2031-05-06T12:00:00", "occurred needs a time zone offset"),
+        ("occurred:2031-05-06T12:00:00+02:00,occurred:2031-05-07T12:00:00+02:00", "write"),
+    ],
+    ids=["no axis", "no offset", "an axis twice"],
+)
+def test_a_refused_as_of_question_is_named_by_its_place_and_not_echoed(
+    question: str,
+    told: str,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+    made: tuple[str, str, bytes],
+) -> None:
+    auditor = Auditor(module_token)
+
+    response = auditor.export(module_http, made[1], as_of=[f"occurred:{at(10)}", question])
+
+    problem = assert_problem(response, 422, field="as_of")
+    assert problem["detail"].startswith(f"as_of question 2: {told}"), problem
+    assert question not in response.text
+    assert "Jan" not in response.text
+    assert "2031-05-06" not in response.text
+
+
 def test_without_a_usable_signing_key_no_export_is_made_and_the_answer_says_how(
     private_app: tuple[Settings, Container, TestClient],  # type: ignore[type-arg]
 ) -> None:
