@@ -630,6 +630,16 @@ class AccessPolicy:
             principal.organisation, ANY_SCOPE, self.clock().date()
         ) or self.manages(principal, client)
 
+    def trajectories_read(self, principal: Principal, client: Client) -> frozenset[UUID]:
+        """The client's trajectories one role reads (``reads_trajectory``): a consent that names
+        one of the others shows to it as no consent at all, since a trajectory it does not read
+        does not exist for it (its id, nor the consent's purpose)."""
+        return frozenset(
+            t.id
+            for t in self.care_record.trajectories_of(client.id)
+            if self.reads_trajectory(principal, t.parties, client.id, t.region, t.id)
+        )
+
     def sees_contact_details(self, principal: Principal, client: Client) -> bool:
         """Auditors, the registering organisation, or a consent covering the contact details."""
         if role_of(principal) == Role.AUDITOR:

@@ -147,5 +147,10 @@ class ClientReadController(Controller):
         await anyio.to_thread.run_sync(
             record_read, services.access_log, request, acting, client_id, None
         )
-        view = client_view(client, contact_details=policy.sees_contact_details(acting, client))
+        seen = await anyio.to_thread.run_sync(policy.trajectories_read, acting, client)
+        view = client_view(
+            client,
+            contact_details=policy.sees_contact_details(acting, client),
+            trajectories=seen,
+        )
         return Response(view, headers={"ETag": etag(view.version)})

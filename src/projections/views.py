@@ -4,6 +4,7 @@ These are built from aggregate state by the plan-state projection and stored as 
 answers with stored bytes and never replays events.
 """
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
@@ -319,8 +320,12 @@ def _carried(t: Trajectory, source: CarriedFrom | None) -> CarriedFromView | Non
     )
 
 
-def client_view(c: Client, *, contact_details: bool = True) -> ClientView:
-    """``contact_details=False`` withholds name and contact (a consent without that scope)."""
+def client_view(
+    c: Client, *, contact_details: bool = True, trajectories: Collection[UUID] | None = None
+) -> ClientView:
+    """``contact_details=False`` withholds name and contact (a consent without that scope);
+    ``trajectories``, where given, the trajectories the reader reads: a consent naming another
+    one is left out (``AccessPolicy.trajectories_read``)."""
     return ClientView(
         id=c.id,
         version=c.version,
@@ -348,5 +353,6 @@ def client_view(c: Client, *, contact_details: bool = True) -> ClientView:
                 trajectory_id=k.trajectory_id,
             )
             for consent_id, k in c.consents.items()
+            if trajectories is None or k.trajectory_id is None or k.trajectory_id in trajectories
         ],
     )

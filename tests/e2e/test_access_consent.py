@@ -534,3 +534,39 @@ def test_a_consent_for_the_purpose_continuation_names_the_trajectory_it_continue
     body = {"to_party": B, "scopes": ["plan"], "purpose": "continuation"}
 
     api.refused(f"/v1/clients/{client}/consents", body, 422, "invalid-value")
+
+
+def test_a_consent_naming_a_trajectory_of_another_region_is_no_consent_to_an_auditor(
+    api: Api,
+) -> None:
+    """Found by an outside probe: an auditor of the region of the client's later trajectory
+    read the continuation consent naming the earlier one, in another region, with its id and
+    purpose, in the client's record and in the later trajectory's as-of answer."""
+    client, earlier = closed_at_a(api)
+    consent = api.consent(client, B, ["plan"], purpose="continuation", trajectory=earlier)
+    later = api.ok(
+        "/v1/trajectories",
+        {"client_id": client, "question": QUESTION, "sector": "youth_care", "region": "east"},
+    )["id"]
+
+    def auditor(region: str) -> dict[str, str]:
+        return bearer(
+            api.token(user=f"aude-{region}", org="inspection", roles=("auditor",), region=region)
+        )
+
+    def consents(region: str) -> list[str]:
+        read = api.http.get(f"/v1/clients/{client}", headers=auditor(region))
+        assert read.status_code == 200, read.text
+        return [c["id"] for c in read.json()["consents"]]
+
+    assert consents(REGION) == [consent]
+    assert consents("east") == []
+    as_of = api.http.get(
+        f"/v1/audit/trajectories/{later}/as-of",
+        params={"occurred": at(6)},
+        headers=auditor("east"),
+    )
+    assert as_of.status_code == 200, as_of.text
+    assert as_of.json()["consents_in_force"] == []
+    assert earlier not in as_of.text
+    assert consent in api.get(f"/v1/clients/{client}").text  # (the client's manager reads it)
