@@ -36,7 +36,7 @@ from domain.client import Client, PersonRole
 from domain.common import ReasonCategory
 from domain.errors import TrajectoryNotFound
 from domain.minors import Exerciser, rights_of
-from domain.trajectory import Status, Trajectory
+from domain.trajectory import Trajectory
 
 # --- which client, as whom ----------------------------------------------------------------------
 
@@ -309,14 +309,8 @@ class MyRead(msgspec.Struct, frozen=True):
 
 
 def shown_status(trajectory: Trajectory, hidden: set[ReasonCategory]) -> str:
-    """The status as the person reads it. A block whose every reason is hidden from them (a
-    representative and a block for ``safety`` alone) shows as no block: "blocked" with no reason
-    given would tell a parent that a child-protection concern holds the trajectory up. A block
-    is only ever raised on an active trajectory and lifted back to active (the domain's rule)."""
-    block = trajectory.current_block
-    if block is not None and hidden and set(block.reasons) <= hidden:
-        return Status.ACTIVE.value
-    return trajectory.status.value
+    """The status as the person reads it (``Trajectory.status_shown_without``)."""
+    return trajectory.status_shown_without(hidden).value
 
 
 def my_trajectory(trajectory: Trajectory, lang: str, hidden: set[ReasonCategory]) -> MyTrajectory:
@@ -334,15 +328,28 @@ def my_trajectory(trajectory: Trajectory, lang: str, hidden: set[ReasonCategory]
     )
 
 
-def visible_texts(events: Iterable[object], hidden: set[ReasonCategory]) -> list[MyText]:
+def by_the_reader(record: PersonRecord, role: str, representative_ref: str | None) -> bool:
+    """Whether a person's statement or request (given as ``role``, for a representative with
+    ``representative_ref``) is the reader's own: the client's, read as the client, or this
+    representative's. What a child said is not shown to the parent who exercises the rights
+    later (it may be about them), nor one parent's words to the other."""
+    if record.as_role == PersonRole.CLIENT:
+        return role == PersonRole.CLIENT
+    return role == PersonRole.REPRESENTATIVE and representative_ref == record.representative_ref
+
+
+def visible_texts(events: Iterable[object], record: PersonRecord) -> list[MyText]:
     """The free texts of a trajectory's events that professionals marked visible to the
-    client (escalation and block descriptions, consultation decisions); a representative is
-    never shown an escalation, nor a block, of a hidden category."""
+    client (escalation and block descriptions, consultation decisions), and the reader's own
+    input; a representative is never shown an escalation, nor a block, of a hidden category."""
+    hidden = hidden_reasons(record)
     texts: list[MyText] = []
     for event in events:
         if isinstance(event, Trajectory.ConsultationInputGiven):
-            # The person's own word ahead of a consultation (issue #19 point 5): theirs to see.
-            texts.append(MyText("your_input", event.occurred_at, [event.statement]))
+            # The person's own word ahead of a consultation (issue #19 point 5): theirs to see,
+            # and only theirs (``by_the_reader``).
+            if by_the_reader(record, event.given_by.value, event.representative_ref):
+                texts.append(MyText("your_input", event.occurred_at, [event.statement]))
             continue
         if not getattr(event, "visible_to_client", False):
             continue
@@ -452,7 +459,7 @@ def plan_of(
     """The plan as the person sees it, read from the record: its thread and the texts shown."""
     care_record = services.care_record
     siblings = care_record.trajectories_of(record.client.id)
-    texts = visible_texts(care_record.events.get(trajectory.id), hidden_reasons(record))
+    texts = visible_texts(care_record.events.get(trajectory.id), record)
     return my_plan(trajectory, record, thread_of(trajectory, siblings), lang, texts)
 
 

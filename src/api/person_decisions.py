@@ -20,6 +20,8 @@ issue #18 (``application.fhir``) with the person's own name and contact. Both lo
 personal-data read, like the JSON route.
 """
 
+import base64
+import hashlib
 import html
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -40,6 +42,8 @@ from api.person import (
     MyPlan,
     PersonRecord,
     PersonRecords,
+    by_the_reader,
+    hidden_reasons,
     language,
     plan_of,
 )
@@ -132,6 +136,17 @@ def my_request(client_id: UUID, request_id: str, request: PersonRequest, lang: s
         decided_at=request.decided_at,
         decided_by_role=request.decided_by_role,
         deadline_passed=request.deadline_passed,
+    )
+
+
+def filed_by_the_reader(services: Services, record: PersonRecord) -> frozenset[str]:
+    """The ids of the client's requests the reader filed (``api.person.by_the_reader``): a
+    request's details are the words of who filed it, as its decision answers them."""
+    return frozenset(
+        event.request_id
+        for event in services.care_record.events.get(record.client.id)
+        if isinstance(event, Client.RequestFiled)
+        and by_the_reader(record, event.actor.role, event.actor.on_behalf_of)
     )
 
 
@@ -325,15 +340,18 @@ class MyDecisionsController(Controller):
 
     @get("/requests", sync_to_thread=True, summary="My requests and their decisions")
     def requests(self, request: Caller, services: Services, lang: Lang = None) -> list[MyRequest]:
+        """The requests the person filed themselves (a child's are not the parent's to read,
+        ``api.person.by_the_reader``), oldest first."""
         tongue = language(request, lang)
-        return sorted(
-            (
+        mine: list[MyRequest] = []
+        for record in self._records(services).of(request.user):
+            own = filed_by_the_reader(services, record)
+            mine.extend(
                 my_request(record.client.id, request_id, found, tongue)
-                for record in self._records(services).of(request.user)
                 for request_id, found in record.client.requests.items()
-            ),
-            key=lambda r: r.filed_at,
-        )
+                if request_id in own
+            )
+        return sorted(mine, key=lambda r: r.filed_at)
 
     # --- take it along --------------------------------------------------------------------------
 
@@ -357,7 +375,7 @@ class MyDecisionsController(Controller):
         return Response(
             content=printable(plan, tongue, datetime.now(UTC)),
             media_type=MediaType.HTML,
-            headers={"Cache-Control": "no-store"},
+            headers=PAGE_HEADERS,
         )
 
     @get(
@@ -384,6 +402,7 @@ class MyDecisionsController(Controller):
             personal_details=lambda _client: True,
             now=policy.clock(),
             client_record=lambda _client: True,  # the person's own record
+            hidden_reasons=hidden_reasons(record),  # (a representative: no safety block)
         )
         return Response(document, media_type=fhir.MEDIA_TYPE, headers={"Cache-Control": "no-store"})
 
@@ -434,6 +453,24 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
 }
 
 
+#: The printable plan's one style, inline (a page kept offline needs no other file).
+PAGE_STYLE = (
+    "body{font-family:sans-serif;max-width:42em;margin:2em auto}@media print{a{display:none}}"
+)
+#: What the page may load or run: its own style, by its hash, and nothing else, so no text a
+#: professional wrote could ever run or fetch anything, even were it not escaped.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src "
+        f"'sha256-{base64.b64encode(hashlib.sha256(PAGE_STYLE.encode()).digest()).decode()}'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def printable(plan: MyPlan, lang: str, printed_at: datetime) -> str:
     """The plan as a self-contained HTML page; every value escaped (``html.escape``)."""
     words = PAGE_LABELS[lang]
@@ -475,8 +512,7 @@ def printable(plan: MyPlan, lang: str, printed_at: datetime) -> str:
     return (
         f'<!DOCTYPE html><html lang="{e(lang)}"><head><meta charset="utf-8">'
         f"<title>{e(words['title'])}</title>"
-        "<style>body{font-family:sans-serif;max-width:42em;margin:2em auto}"
-        "@media print{a{display:none}}</style></head><body>"
+        f"<style>{PAGE_STYLE}</style></head><body>"
         f"<h1>{e(words['title'])}</h1>"
         f"<p>{e(words['status'])}: {e(t.status.label)}<br>"
         f"{e(words['coordinator'])}: {e(t.coordinating_organisation or words['none'])}</p>"

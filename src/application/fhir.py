@@ -18,7 +18,7 @@ to validate against).
 """
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -27,7 +27,7 @@ import msgspec
 
 from application.care_record import CareRecord
 from domain.client import Client, Consent
-from domain.common import Signatory
+from domain.common import ReasonCategory, Signatory
 from domain.errors import TrajectoryNotFound
 from domain.organisation import Organisation, OrganisationNotFound
 from domain.trajectory import Status, Trajectory
@@ -137,7 +137,10 @@ class _Ids:
 class _Fold:
     """What the bundle needs from the trajectory's events, in the order they were recorded."""
 
-    def __init__(self) -> None:
+    def __init__(self, hidden: Collection[ReasonCategory] = ()) -> None:
+        #: Block reasons the reader may not learn of: a block for these alone is no block to
+        #: them (``Trajectory.status_shown_without``), in the status and its history alike.
+        self.hidden = frozenset(hidden)
         self.status_periods: list[tuple[Status, datetime]] = []
         #: agreement id → when it came into force (its last party accepted)
         self.in_force_since: dict[str, datetime] = {}
@@ -160,8 +163,9 @@ class _Fold:
         return trajectory
 
     def _note(self, trajectory: Trajectory, event: Trajectory.Event) -> None:
-        if not self.status_periods or self.status_periods[-1][0] != trajectory.status:
-            self.status_periods.append((trajectory.status, event.occurred_at))
+        status = trajectory.status_shown_without(self.hidden)
+        if not self.status_periods or self.status_periods[-1][0] != status:
+            self.status_periods.append((status, event.occurred_at))
         if isinstance(event, Trajectory.RoleAgreementAccepted):
             agreement = trajectory.role_agreements[event.agreement_id]
             if agreement.in_force and event.agreement_id not in self.in_force_since:
@@ -247,6 +251,11 @@ class _Bundle:
                 patient["telecom"] = [{"system": "other", "value": client.personal.contact}]
         return patient
 
+    @property
+    def status(self) -> Status:
+        """The trajectory's status as the reader is shown it (the fold's hidden reasons)."""
+        return self.trajectory.status_shown_without(self.fold.hidden)
+
     def episode_resource(self) -> Resource:
         trajectory, periods = self.trajectory, list[tuple[Status, datetime]]()
         for status, since in self.fold.status_periods:  # referred and accepted are both planned
@@ -280,7 +289,7 @@ class _Bundle:
             "extension": [
                 {
                     "url": f"{BASE}/StructureDefinition/trajectory-status",
-                    "valueCoding": {"system": TRAJECTORY_STATUS, "code": trajectory.status.value},
+                    "valueCoding": {"system": TRAJECTORY_STATUS, "code": self.status.value},
                 }
             ],
         }
@@ -635,14 +644,17 @@ def trajectory_bundle(
     personal_details: Callable[[Client], bool],
     now: datetime,
     client_record: Callable[[Client], bool],
+    hidden_reasons: Collection[ReasonCategory] = (),
 ) -> Resource:
     """The trajectory's ``Bundle``. ``personal_details`` decides, on the
     client's record, whether the caller sees the name and contact (the rule of the client read
     route); an erased client's bundle never holds them, and says the data were erased.
     ``client_record`` decides whether the caller reads the client's record at all (the client
     read route's rule): the client's consents are in the bundle only then (a reader of the
-    trajectory alone, such as a continuation consent's holder, reads the plan, not them)."""
-    fold = _Fold()
+    trajectory alone, such as a continuation consent's holder, reads the plan, not them).
+    ``hidden_reasons``: block reasons the reader may not learn of (a representative, ``safety``:
+    ``api.person.hidden_reasons``); a block for them alone is no block in the bundle."""
+    fold = _Fold(hidden_reasons)
     trajectory = fold.take(trajectory_id, record.repository.event_store.get(trajectory_id))
     client = record.client(trajectory.client_id)
     bundle = _Bundle(

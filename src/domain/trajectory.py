@@ -11,6 +11,7 @@ State machine (issue #2)::
         └──decline──▶ declined                  active / blocked ──close──▶ closed
 """
 
+from collections.abc import Collection
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -910,6 +911,17 @@ class Trajectory(CopiedThroughState, Record):
         """Missed deadlines (``rule@due``) not yet met late."""
         met = set(self.met_late_deadlines)
         return [d for d in self.missed_deadlines if d not in met]
+
+    def status_shown_without(self, hidden: Collection[ReasonCategory]) -> Status:
+        """The status as a reader who may not learn of the ``hidden`` reasons reads it. A block
+        whose every reason is hidden (a representative and a block for ``safety`` alone) shows
+        as no block: "blocked" with no reason given would tell a parent that a child-protection
+        concern holds the trajectory up. A block is only ever raised on an active trajectory and
+        lifted back to active (``block``, ``unblock``)."""
+        block = self.current_block
+        if block is not None and hidden and set(block.reasons) <= set(hidden):
+            return Status.ACTIVE
+        return self.status
 
     def plan_in_force_on(self, day: date) -> bool:
         return self.plan is not None and day <= self.plan.valid_until

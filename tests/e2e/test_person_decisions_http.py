@@ -2,6 +2,9 @@
 backends: their own consents, the plan's signature (minors' rules applied), their input ahead
 of a consultation, GDPR requests decided within the month, and the printable plan."""
 
+import base64
+import hashlib
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -225,6 +228,47 @@ def test_the_persons_input_ahead_of_a_consultation_is_recorded_and_shown_to_them
     assert "Ik wil" not in str(entry)
 
 
+def test_each_person_reads_their_own_input_and_requests_and_not_the_others(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    """Found by an outside probe: a child's input and request, in her own words, were shown to
+    the parent exercising the rights later, labelled as the parent's own input."""
+    _, trajectory, child, parent = family(module_http, module_auth)
+    as_child, as_parent = person(child, "client"), person(parent, "representative")
+    plan = f"/v1/me/trajectories/{trajectory.id}"
+    for headers, statement in ((as_child, "Thuis is het moeilijk"), (as_parent, "Graag woensdag")):
+        given = module_http.post(
+            f"{plan}/consultation-input",
+            json={"occurred_at": at(5), "statement": statement},
+            headers=headers,
+        )
+        assert given.status_code == 200, given.text
+    filed = module_http.post(
+        "/v1/me/requests",
+        json={"occurred_at": at(5), "kind": "access_copy", "details": "Alles over mij"},
+        headers=as_child,
+    )
+    assert filed.status_code == 200, filed.text
+
+    def seen(headers: dict[str, str]) -> tuple[list[tuple[str, list[str]]], list[str], str]:
+        texts = module_http.get(plan, headers=headers).json()["texts"]
+        requests = module_http.get("/v1/me/requests", headers=headers).json()
+        page = module_http.get(f"{plan}/plan", headers=headers).text
+        return [(t["kind"], t["lines"]) for t in texts], [r["details"] for r in requests], page
+
+    texts, requests, page = seen(as_child)
+    assert texts == [("your_input", ["Thuis is het moeilijk"])]
+    assert requests == ["Alles over mij"]
+    assert "Graag woensdag" not in page
+    texts, requests, page = seen(as_parent)
+    assert texts == [("your_input", ["Graag woensdag"])]
+    assert requests == []
+    assert "Thuis is het moeilijk" not in page
+    assert "Alles over mij" not in page
+
+
 def test_an_organisation_records_no_input_in_the_persons_name(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
@@ -339,6 +383,14 @@ def test_the_printable_plan_is_escaped_html_and_logged_as_a_read(
     assert "Back to school" in page.text
     assert "&lt;b&gt;Zwemmen&lt;/b&gt;" in page.text
     assert "<b>Zwemmen" not in page.text
+    # (Found by an outside probe: no policy. Its one inline style is allowed by its hash.)
+    policy = page.headers["content-security-policy"]
+    assert policy.startswith("default-src 'none'; ")
+    assert "unsafe-inline" not in policy
+    (style,) = re.findall(r"<style>(.*?)</style>", page.text)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
     reads = module_http.get("/v1/me/reads", headers=me).json()
     assert any(r["purpose"] == "own" and r["trajectory_id"] == trajectory.id for r in reads)
 

@@ -433,6 +433,48 @@ def test_a_block_for_safety_alone_does_not_show_as_a_block_to_a_parent(
     assert seen(person(parent, "representative")) == ("active", [], {"active"})
 
 
+def test_a_block_for_safety_alone_is_no_block_in_a_parents_fhir_bundle_either(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    """Found by an outside probe: the bundle said ``onhold``, ``blocked`` and since when, while
+    the plan said active. A block for safety and another reason still shows: its other reason
+    is the parent's to read."""
+    _client, trajectory, own, parent = family(module_http, module_auth)
+    trajectory.post(
+        "/blocks",
+        {"occurred_at": at(5), "reasons": ["safety"], "description": "Concerns at home"},
+    )
+    trajectory.post("/unblocking", {"occurred_at": at(6), "resolution": "Talked it through"})
+    trajectory.post("/blocks", {"occurred_at": at(7), "reasons": ["safety"], "description": "x"})
+
+    def episode(headers: dict[str, str]) -> tuple[str, list[str], str]:
+        response = module_http.get(f"/v1/me/trajectories/{trajectory.id}/fhir", headers=headers)
+        assert response.status_code == 200, response.text
+        care = next(
+            e["resource"]
+            for e in response.json()["entry"]
+            if e["resource"]["resourceType"] == "EpisodeOfCare"
+        )
+        history = [h["status"] for h in care.get("statusHistory", [])]
+        return care["status"], history, care["extension"][0]["valueCoding"]["code"]
+
+    assert episode(person(own, "client")) == (
+        "onhold",
+        ["planned", "active", "onhold", "active"],
+        "blocked",
+    )
+    assert episode(person(parent, "representative")) == ("active", ["planned"], "active")
+
+    trajectory.post("/unblocking", {"occurred_at": at(8), "resolution": "Talked it through"})
+    trajectory.post(
+        "/blocks",
+        {"occurred_at": at(9), "reasons": ["safety", "waiting_list"], "description": "Both"},
+    )
+    assert episode(person(parent, "representative")) == ("onhold", ["planned", "active"], "blocked")
+
+
 @pytest.mark.parametrize(
     ("age", "child_reads", "parent_reads", "by"),
     [(10, 403, 200, "parents"), (13, 200, 200, "together"), (16, 200, 403, "client")],
