@@ -25,7 +25,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import get_topic
 
-from application.codec import MsgspecTranscoder, SealingMapper
+from application.codec import MsgspecTranscoder, PersonalDataErased, SealingMapper
 from application.commands import (
     ClientCommand,
     EraseClient,
@@ -302,6 +302,15 @@ class CareRecord(Application[UUID]):
             raise ConcurrentWrite(
                 "another command changed this record at the same moment; reload it and retry"
             ) from None
+        except PersonalDataErased:
+            # The client was erased between this command's check and its commit (their keys
+            # are gone, so nothing personal can be sealed): refused as the check would now
+            # refuse it, nothing recorded.
+            self.forget_cached([a.id for a in aggregates])
+            raise ClientErased(
+                "the client's personal data was erased while this command was being recorded; "
+                "their record is closed to new facts"
+            ) from None
         self._cache_saved(aggregates)
         first = aggregates[0]
         positions = [r.notification.id for r in recordings if r.notification is not None]
@@ -343,6 +352,9 @@ class CareRecord(Application[UUID]):
             trajectory, authorised = self._load_for(
                 ctx, Trajectory, trajectory_id, expected_version
             )
+            chosen = command.chosen_identifier()
+            if chosen is not None:  # (kept after an erasure: it names no one)
+                self.client(trajectory.client_id).check_identifier(*chosen)
             identified = command.identified()
             identified.apply(trajectory, authorised, self)
             return self._save_all(trajectory, item_id=identified.item_id)
@@ -358,6 +370,9 @@ class CareRecord(Application[UUID]):
     ) -> CommandResult:
         """Any command on one client's record: representatives and consents."""
         client, ctx = self._load_for(ctx, Client, client_id, expected_version)
+        chosen = command.chosen_identifier()
+        if chosen is not None:  # (kept after an erasure: it names no one, nor the name given)
+            client.check_identifier(*chosen, also=[getattr(command, "name", None)])
         command = command.identified()
         command.apply(client, ctx)
         return self._save_all(client, item_id=command.item_id)

@@ -191,6 +191,17 @@ class Command(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=T
         """This command with an id for the item it creates, where the caller named none."""
         return self
 
+    def chosen_identifier(self) -> tuple[str, str] | None:
+        """The field and value of an id the caller chose for the item this command creates
+        (``("goal_id", "goal-school")``), before ``identified``; ``None`` when it is to be made."""
+        chosen = self.item_id
+        if chosen is None:
+            return None
+        field = next(
+            (f for f in self.__struct_fields__ if getattr(self, f) == chosen), "the identifier"
+        )
+        return field, chosen
+
     @classmethod
     def at(cls, body: msgspec.Struct, **item: Any) -> Self:
         """The command for ``body`` on the item its path names (``ReviseGoalAt.at(body,

@@ -4,6 +4,7 @@ The client owns the plan (000): their consent decides where information may go (
 may exclude a representative from signing or seeing it.
 """
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
@@ -40,6 +41,7 @@ from domain.person_requests import (
     answer_due_on,
 )
 from domain.record import Record
+from domain.shared_findings import check_identifier
 from domain.snapshots import CopiedThroughState, TypedSnapshot
 
 
@@ -653,6 +655,12 @@ class Client(CopiedThroughState, Record):
             )
 
     # --- rules other aggregates' commands rely on ----------------------------------------------
+
+    def check_identifier(self, field: str, value: str, also: Iterable[str | None] = ()) -> None:
+        """An identifier chosen for an item of this record names no one recorded here (nor
+        ``also``: a representative's name given with it); ``shared_findings.check_identifier``."""
+        names = [self.personal.name, *(r.personal.name for r in self.representatives.values())]
+        check_identifier(field, value, [n for n in (*names, *also) if n])
 
     def check_may_sign(self, signatory: Signatory, representative_ref: str | None) -> None:
         """004: the client signs, or their representative unless the client excluded them."""

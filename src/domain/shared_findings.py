@@ -51,6 +51,18 @@ NAME_PARTICLES = frozenset(
     }
 )  # fmt: skip
 
+#: Words a representative's name is often written with that name no one (``Mother``, ``Sarah
+#: (mama)``): an identifier such as ``rep-mother`` says a role, not who (``check_identifier``).
+ROLE_WORDS = frozenset(
+    {
+        "mother", "father", "mum", "mom", "dad", "parent", "parents", "guardian", "foster",
+        "grandmother", "grandfather", "grandma", "grandpa", "aunt", "uncle", "sister", "brother",
+        "stepmother", "stepfather", "moeder", "vader", "mama", "papa", "ouder", "ouders", "voogd",
+        "pleegmoeder", "pleegvader", "pleegouder", "oma", "opa", "tante", "oom", "zus", "broer",
+        "stiefmoeder", "stiefvader", "mere", "pere", "tuteur",
+    }
+)  # fmt: skip
+
 _MONTHS = (
     # Dutch
     "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|"
@@ -79,8 +91,8 @@ IBAN_LENGTHS = {
 }  # fmt: skip
 
 #: Where an IBAN may start: a country code and two check digits (``BE71``, ``BE 71``), not
-#: inside a word but right after "IBAN" (``IBANBE71…``).
-_IBAN_START = re.compile(r"(?:(?<![^\W_])|(?<=IBAN)|(?<=iban)|(?<=Iban))[A-Za-z]{2}\s?[0-9]{2}")
+#: inside a word but right after "IBAN", in any case (``IBANBE71…``, ``ibanbe71…``).
+_IBAN_START = re.compile(r"(?:(?<![^\W_])|(?<=(?i:iban)))[A-Za-z]{2}\s?[0-9]{2}")
 #: What may follow: letters and digits, written unbroken or in groups (by up to two spaces,
 #: dots, slashes or dashes: ``BE71  0961``, ``BE71 / 0961``).
 _IBAN_GROUP = re.compile(r"[\s./-]{0,2}([A-Za-z0-9]+)")
@@ -147,6 +159,10 @@ def _checked(
     return spans
 
 
+#: The one kind an identifier may hold (``check_identifier``: ``eval-2026-05``).
+_DATE = "a calendar date"
+
+
 def _matched(pattern: re.Pattern[str]) -> Callable[[str], Iterator[tuple[int, int]]]:
     return lambda text: (m.span() for m in pattern.finditer(text))
 
@@ -188,7 +204,7 @@ _DETECTORS: tuple[tuple[str, Callable[[str], Iterator[tuple[int, int]]]], ...] =
         ),
     ),
     (
-        "a calendar date",
+        _DATE,
         _matched(
             re.compile(
                 r"(?<!\d)(?:"
@@ -263,10 +279,10 @@ def is_reference(name: str) -> bool:
     return any(ch.isdigit() for ch in name)
 
 
-def identifying_parts(text: str, names: Iterable[str]) -> list[Match]:
+def identifying_parts(text: str, names: Iterable[str], *, dates: bool = True) -> list[Match]:
     """What in ``text`` could identify the family: parts of ``names`` (as whole words, folded),
     references recorded for a person (as written, folded), e-mail addresses, phone numbers and
-    calendar dates, in the order they occur."""
+    calendar dates (unless ``dates`` is false), in the order they occur."""
     found = []
     names = tuple(names)
     folded = fold(text)
@@ -282,6 +298,8 @@ def identifying_parts(text: str, names: Iterable[str]) -> list[Match]:
                 found.append(Match("a part of a name recorded for the trajectory", word.start()))
     taken: list[tuple[int, int]] = []
     for kind, spans in _DETECTORS:
+        if not dates and kind == _DATE:
+            continue
         for start, end in spans(text):
             if not any(start < e and s < end for s, e in taken):
                 found.append(Match(kind, start))
@@ -296,6 +314,41 @@ def check_shareable(fields: dict[str, str], names: Iterable[str]) -> None:
         matches = identifying_parts(text, names)
         if matches:
             raise IdentifyingText(matches, field)
+
+
+class IdentifyingIdentifier(InvalidCommand):
+    """An identifier a caller chose for an item of a client's record (a goal, a consent, a
+    representative …) is kept in the clear after the client's personal data are erased: only
+    names, contact details and free texts are sealed. So it names no one: no part of a name
+    recorded for the client, no contact, account or identification number."""
+
+    rule = "identifier-names-no-one"
+
+    def __init__(self, matches: Sequence[Match], field: str) -> None:
+        kinds = sorted({m.kind.replace("the trajectory", "the client") for m in matches})
+        super().__init__(
+            f"{field} contains {', '.join(kinds)}: an identifier stays in the record after the "
+            "client's personal data are erased, so it may name no one. Leave it out to have "
+            f"one made, or choose one that says what the item is (such as goal-school)",
+            field=field,
+        )
+        self.kinds = tuple(kinds)
+
+
+def check_identifier(field: str, value: str, names: Iterable[str]) -> None:
+    """Refuse (``IdentifyingIdentifier``) an identifier holding a part of ``names`` or a
+    contact, account or identification number (a date is no person: ``eval-2026-05`` is
+    taken; nor a word of ``ROLE_WORDS``: ``rep-mother`` for "Mother")."""
+    named = [
+        " ".join(w for w in _WORD.findall(fold(n)) if w not in ROLE_WORDS)
+        if not is_reference(n)
+        else n
+        for n in names
+        if n and n.strip()
+    ]
+    matches = identifying_parts(value, [n for n in named if n], dates=False)
+    if matches:
+        raise IdentifyingIdentifier(matches, field)
 
 
 class ConfirmationMissing(InvalidCommand):

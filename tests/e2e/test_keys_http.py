@@ -130,6 +130,30 @@ def test_a_plan_state_read_just_after_the_keys_were_destroyed_answers_503_not_th
     assert "support at school" not in response.text
 
 
+def test_a_command_racing_an_erasure_is_refused_as_erased_and_records_nothing(app: App) -> None:
+    """An outside probe raced commands against an erasure and got 500s: the command had passed
+    its check before the erasure was recorded, and the keys were gone when it was sealed."""
+    client = a_client(app)
+    a_trajectory(app, client)
+    # An erasure in another process: the keys are gone, the erasure not yet seen here.
+    app.container.care_record.keys.erase_client(UUID(client))
+    before = app.container.care_record.recorder.max_notification_id()
+
+    response = app.http.post(
+        f"/v1/clients/{client}/representatives",
+        json={
+            "occurred_at": "2026-01-06T10:00:00Z",
+            "representative_ref": "rep-mother",
+            "name": "Mother",
+        },
+        headers=app.auth,
+    )
+
+    problem = assert_problem(response, 409, rule="client-erased")
+    assert "erased" in problem["detail"]
+    assert app.container.care_record.recorder.max_notification_id() == before
+
+
 def test_a_read_the_kek_cannot_open_answers_503_for_the_operator(app: App) -> None:
     client = a_client(app)
     keys: Any = app.container.care_record.keys

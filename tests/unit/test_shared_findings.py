@@ -9,9 +9,11 @@ import pytest
 
 from domain.shared_findings import (
     ConfirmationMissing,
+    IdentifyingIdentifier,
     IdentifyingText,
     batch_is_due,
     check_confirmed,
+    check_identifier,
     check_shareable,
     identifying_parts,
 )
@@ -106,6 +108,8 @@ def test_a_belgian_or_dutch_phone_number_is_refused(text: str) -> None:
         "paid into BE71/0961/2345/6769",
         "paid into BE 71 0961 2345 6769",
         "see IBANBE71096123456769",
+        "see IbanBE71096123456769",
+        "see ibAnbe71096123456769",
         "paid into BE71 0961 2345 6769é",
     ],
 )
@@ -250,3 +254,35 @@ def test_the_trajectory_records_that_it_shared_and_with_which_region_only() -> N
     assert isinstance(event, Trajectory.FindingShared)
     assert event.region == trajectory.region
     assert set(type(event).__annotations__) == {"region"}
+
+
+# --- identifiers a caller chooses ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("chosen", "kind"),
+    [
+        ("erik-goal", "a part of a name recorded for the client"),
+        ("goal-ÉRIK", "a part of a name recorded for the client"),
+        ("rep-verstraeten", "a part of a name recorded for the client"),
+        ("call-0470123456", "a phone number"),
+        ("jan.peeters@example.org", "an e-mail address"),
+        ("pay-BE71096123456769", "a bank account number (IBAN)"),
+    ],
+)
+def test_an_identifier_naming_someone_recorded_is_refused_and_says_what_it_holds(
+    chosen: str, kind: str
+) -> None:
+    with pytest.raises(IdentifyingIdentifier) as refused:
+        check_identifier("goal_id", chosen, ["Erik Erasmus", "Maria Verstraeten (mother)"])
+
+    assert refused.value.kinds == (kind,)
+    assert refused.value.field == "goal_id"
+    assert chosen not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "chosen", ["goal-school", "eval-2026-05-12", "rep-mother", "mama", "consent-3", "goal-de-van"]
+)
+def test_an_identifier_naming_a_role_a_date_or_a_thing_is_taken(chosen: str) -> None:
+    check_identifier("goal_id", chosen, ["Erik Erasmus", "Sarah de Smet (mama)", "Mother"])

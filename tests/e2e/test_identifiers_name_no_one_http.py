@@ -1,0 +1,119 @@
+"""An identifier a caller chooses names no one (found by an outside probe).
+
+Only a client's names, contact details and free texts are sealed with the client's key; the ids
+of the items of their record (goals, consents, representatives, escalations …) are kept in the
+clear, in the events and the read models, and so outlive an erasure. The probe recorded
+``erik-erasmus-stops-drinking``, ``maria-verstraeten-0470123456`` and ``erik-abuse-by-stepfather``
+for Erik Erasmus and read them all back after his erasure. An id holding a part of a name
+recorded for the client, or a contact, account or identification number, is now refused.
+"""
+
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from rodedraad.wiring import Container
+from tests.e2e.steps import (
+    Record,
+    assert_problem,
+    at,
+    recorded,
+    refer,
+    register_client,
+    start_consultation,
+)
+
+
+@pytest.fixture
+def erik(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> tuple[Record, Record]:
+    client = register_client(module_http, module_auth, name="Erik Erasmus")
+    trajectory = refer(module_http, module_auth, client.id)
+    trajectory.post("/acceptance", {"occurred_at": at(1)})
+    trajectory.post("/consultations", start_consultation())
+    client.post(
+        "/representatives",
+        {"occurred_at": at(2), "representative_ref": "rep-1", "name": "Maria Verstraeten"},
+    )
+    return client, trajectory
+
+
+CHOSEN = [
+    ("trajectory", "/goals", "goal_id", "erik-erasmus-stops-drinking", {"description": "x"}),
+    ("trajectory", "/goals", "goal_id", "goal-with-maria", {"description": "x"}),
+    (
+        "trajectory",
+        "/escalations",
+        "escalation_id",
+        "call-0470123456",
+        {"level": "organisation", "reason": "safety", "description": "x"},
+    ),
+    (
+        "client",
+        "/consents",
+        "consent_id",
+        "ERIK-consent",
+        {"to_party": "org-next", "scopes": ["plan"], "purpose": "x"},
+    ),
+    ("client", "/representatives", "representative_ref", "jan.peeters@example.org", {}),
+    (
+        "client",
+        "/representatives",
+        "representative_ref",
+        "rep-verstraeten",
+        {"name": "Ann Verstraeten"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("on", "path", "field", "chosen", "body"),
+    CHOSEN,
+    ids=["client's name", "representative's name", "phone", "case", "e-mail", "name given"],
+)
+def test_an_identifier_that_names_someone_is_refused_without_echoing_it(
+    on: str,
+    path: str,
+    field: str,
+    chosen: str,
+    body: dict[str, Any],
+    erik: tuple[Record, Record],
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    record = erik[0] if on == "client" else erik[1]
+    before = recorded(module_container)
+
+    response = module_http.post(
+        f"{record.path}{path}",
+        json={"occurred_at": at(3), field: chosen, **body},
+        headers=module_auth,
+    )
+
+    problem = assert_problem(response, 422, rule="identifier-names-no-one", field=field)
+    assert problem["detail"].startswith(f"{field} contains "), problem
+    assert "may name no one" in problem["detail"]
+    assert chosen not in response.text
+    assert recorded(module_container) == before
+
+
+@pytest.mark.parametrize("chosen", ["goal-school", "eval-2026-05", "goal-3", "school-exchange-2"])
+def test_an_identifier_that_says_what_the_item_is_is_taken(
+    chosen: str,
+    erik: tuple[Record, Record],
+) -> None:
+    """A date names no one, nor a word that is no part of a recorded name."""
+    answer = erik[1].post("/goals", {"occurred_at": at(3), "goal_id": chosen, "description": "x"})
+
+    assert answer["item_id"] == chosen
+
+
+def test_an_identifier_left_out_is_made_and_names_no_one(erik: tuple[Record, Record]) -> None:
+    answer = erik[1].post("/goals", {"occurred_at": at(3), "description": "Erik gaat naar school"})
+
+    assert answer["item_id"].startswith("goal-")
+    assert "erik" not in answer["item_id"]
