@@ -49,6 +49,11 @@ NOT_A_JWT = (
 )
 
 
+def _lacks(claim: str) -> str:
+    """A token without ``claim``, said the same whether PyJWT or this module finds it."""
+    return f"the bearer token lacks the {claim!r} claim"
+
+
 def _is_name(value: object) -> bool:
     """A claim that names someone or something: text, printable, not blank, not too long (it is
     recorded on events and in read models, where a control character has no place)."""
@@ -151,7 +156,7 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
         page's session and an identity provider's ID token."""
         for claim in REQUIRED_CLAIMS:
             if claim not in claims:
-                raise TokenError(f"the bearer token lacks the {claim!r} claim")
+                raise TokenError(_lacks(claim))
         roles = claims["roles"]
         if not isinstance(roles, list) or not all(_is_name(r) for r in roles):
             raise TokenError(
@@ -164,7 +169,7 @@ class TokenVerifier:  # frozen: the cache below is its only state, filled as tok
             return self._person(claims, roles)
         for claim in ORGANISATION_CLAIMS:
             if claim not in claims:
-                raise TokenError(f"the bearer token lacks the {claim!r} claim")
+                raise TokenError(_lacks(claim))
         for claim in ("sub", "org", "region"):
             if not _is_name(claims[claim]):
                 raise TokenError(
@@ -256,7 +261,7 @@ def _refusal(error: jwt.PyJWTError) -> str:
         case jwt.InvalidAudienceError():
             return "the bearer token is not valid: it is meant for another audience (aud)"
         case jwt.MissingRequiredClaimError():
-            return f"the bearer token lacks the {error.claim!r} claim"
+            return _lacks(error.claim)
         case InvalidSubjectError():
             return "the bearer token's sub claim must be a string"
         case InvalidJTIError():
