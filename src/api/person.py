@@ -36,7 +36,7 @@ from domain.client import Client, PersonRole
 from domain.common import ReasonCategory
 from domain.errors import TrajectoryNotFound
 from domain.minors import Exerciser, rights_of
-from domain.trajectory import Trajectory
+from domain.trajectory import Status, Trajectory
 
 # --- which client, as whom ----------------------------------------------------------------------
 
@@ -428,8 +428,9 @@ def my_plan(
             for e in trajectory.escalations.values()
             if e.reason not in hidden
         ],
+        # (Only while blocked: a trajectory closed while blocked keeps its last block.)
         blocked_for=[r.value for r in trajectory.current_block.reasons if r not in hidden]
-        if trajectory.current_block is not None
+        if trajectory.current_block is not None and trajectory.status == Status.BLOCKED
         else [],
         thread=[my_trajectory(t, lang, hidden) for t in thread],
         texts=texts,
@@ -558,9 +559,17 @@ class MeController(Controller):
         for record in self._records(services).of(request.user):
             client = record.client
             trajectories = {t.id: t for t in services.care_record.trajectories_of(client.id)}
+            own = f"identity-link:{record.link_id}"
             for entry in services.access_log.query(client_ids=[client.id]):
-                if entry.role in PERSON_ROLES:
+                if entry.user_id == own:
                     purpose = "own"
+                elif entry.role in PERSON_ROLES:
+                    # Another person's read: the client is told of a representative's reads of
+                    # their data; a representative is not told of the client's, nor of another
+                    # representative's (``by_the_reader``).
+                    if record.as_role != PersonRole.CLIENT:
+                        continue
+                    purpose = entry.role
                 else:
                     trajectory = (
                         trajectories.get(entry.trajectory_id) if entry.trajectory_id else None

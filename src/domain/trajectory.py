@@ -917,9 +917,12 @@ class Trajectory(CopiedThroughState, Record):
         whose every reason is hidden (a representative and a block for ``safety`` alone) shows
         as no block: "blocked" with no reason given would tell a parent that a child-protection
         concern holds the trajectory up. A block is only ever raised on an active trajectory and
-        lifted back to active (``block``, ``unblock``)."""
+        lifted back to active (``block``, ``unblock``). Only while blocked: a trajectory closed
+        while blocked keeps its last block, and is closed."""
         block = self.current_block
-        if block is not None and hidden and set(block.reasons) <= set(hidden):
+        if self.status != Status.BLOCKED or block is None:
+            return self.status
+        if hidden and set(block.reasons) <= set(hidden):
             return Status.ACTIVE
         return self.status
 

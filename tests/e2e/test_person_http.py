@@ -433,6 +433,31 @@ def test_a_block_for_safety_alone_does_not_show_as_a_block_to_a_parent(
     assert seen(person(parent, "representative")) == ("active", [], {"active"})
 
 
+def test_the_client_is_told_of_a_parents_reads_and_a_parent_not_of_the_childs(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    """Found in review: every read by a person was "own" to whoever asked, so a parent saw when
+    the child read her plan. The client reads who read their data, a parent included; a
+    parent reads their own reads and the organisations'."""
+    _client, trajectory, child, parent = family(module_http, module_auth)
+    as_child, as_parent = person(child, "client"), person(parent, "representative")
+    plan = f"/v1/me/trajectories/{trajectory.id}"
+    assert module_http.get(plan, headers=as_child).status_code == 200
+    assert module_http.get(plan, headers=as_parent).status_code == 200
+
+    def purposes(headers: dict[str, str]) -> list[str]:
+        reads = module_http.get("/v1/me/reads", headers=headers)
+        assert reads.status_code == 200, reads.text
+        return sorted(
+            r["purpose"] for r in reads.json() if r["role"] in ("client", "representative")
+        )
+
+    assert purposes(as_child) == ["own", "representative"]
+    assert purposes(as_parent) == ["own"]
+
+
 def test_a_block_for_safety_alone_is_no_block_in_a_parents_fhir_bundle_either(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],

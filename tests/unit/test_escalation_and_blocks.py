@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import pytest
 
-from domain.common import EscalationLevel, ReasonCategory
+from domain.common import ConsultationKind, EscalationLevel, ReasonCategory
 from domain.errors import (
     EscalationNotOpen,
     InvalidValue,
@@ -244,3 +244,22 @@ def test_a_blocked_trajectory_may_still_escalate() -> None:
     with_escalation(trajectory, day=21)
 
     assert list(trajectory.open_escalations) == ["esc-1"]
+
+
+def test_a_block_for_hidden_reasons_alone_shows_as_active_only_while_it_holds() -> None:
+    """A parent is not told of a block for safety (``status_shown_without``); a trajectory closed
+    while blocked keeps its last block, yet shows to them as closed, as it is (found in review:
+    it showed as active)."""
+    trajectory = blocked()
+    trajectory.unblock(ctx(40), resolution="plaats")
+    trajectory.block(ctx(50), reasons=(ReasonCategory.SAFETY,), description="")
+    hidden = {ReasonCategory.SAFETY}
+
+    assert trajectory.status_shown_without(hidden) == Status.ACTIVE
+    assert trajectory.status_shown_without(set()) == Status.BLOCKED
+
+    trajectory.waive_consultation(ctx(59), kind=ConsultationKind.END, reason="verhuisd")
+    trajectory.close(ctx(60), reason="verhuisd", follow_up_by=None, no_follow_up_reason="weg")
+
+    assert trajectory.current_block is not None
+    assert trajectory.status_shown_without(hidden) == Status.CLOSED
