@@ -190,7 +190,7 @@ def create_app(
             ),
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-        on_startup=list(on_startup),
+        on_startup=[query_parameters.learn, *on_startup],
         on_shutdown=[
             services.query_runner.close,
             *([services.standby_runner.close] if services.standby_runner else []),

@@ -11,7 +11,6 @@ is the one the API holds them to. Only the API's own routes (``/v1/…``) are ch
 of ``/ui`` read their query themselves.
 """
 
-import re
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -22,10 +21,6 @@ from litestar.openapi.spec import OpenAPIType, Parameter, Reference, Schema
 from litestar.routes import HTTPRoute
 
 from api.problems import refused_field
-
-#: A parameter's name said back only when it is a plain word: a caller's name for a parameter
-#: may hold anything, and an answer never echoes what it refuses (README, errors).
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 
 
 class _Taken:
@@ -81,13 +76,25 @@ class QueryParameters:
 
     def __init__(self) -> None:
         self._taken: dict[int, _Taken] | None = None
+        #: Every parameter some route of the API takes: the only names a refusal says back. A
+        #: caller's name for a parameter may hold anything (``?0470123456``, a name), and an
+        #: answer never echoes what it refuses (README, errors).
+        self._known: frozenset[str] = frozenset()
         self._lock = threading.Lock()
+
+    def learn(self, app: Litestar) -> None:
+        """Work out what each route takes (``on_startup``: Litestar builds the OpenAPI document
+        once, and no request waits for it)."""
+        with self._lock:
+            if self._taken is None:
+                taken = _operations(app)
+                self._known = frozenset(n for t in taken.values() for n in t.names)
+                self._taken = taken
 
     def _of(self, app: Litestar) -> dict[int, _Taken]:
         if self._taken is None:
-            with self._lock:
-                if self._taken is None:
-                    self._taken = _operations(app)
+            self.learn(app)
+        assert self._taken is not None
         return self._taken
 
     def check(self, request: Request[Any, Any, Any]) -> None:
@@ -98,25 +105,24 @@ class QueryParameters:
             return  # (not a route of the API)
         for name in request.query_params:
             if name not in taken.names:
-                raise _unknown(name, taken)
+                raise _unknown(name, taken, said_back=name in self._known)
             if name not in taken.many and len(request.query_params.getall(name)) > 1:
                 raise refused_field(
                     name, f"{name} is given more than once; give it once (it takes one value)"
                 )
 
 
-def _unknown(name: str, taken: _Taken) -> ValidationException:
-    plain = _PLAIN_NAME.fullmatch(name) is not None
+def _unknown(name: str, taken: _Taken, *, said_back: bool) -> ValidationException:
     said = (
         f"{name} is not a query parameter of this route"
-        if plain
-        else ("the query names a parameter this route does not take")
+        if said_back
+        else "the query names a parameter this route does not take"
     )
     if taken.names:
         said += f"; it takes {', '.join(sorted(taken.names))}"
     else:
         said += "; it takes none"
     said += " (the OpenAPI document, /schema/openapi.json, lists each route's)"
-    if plain:
+    if said_back:
         return refused_field(name, said)
     return ValidationException(said)
