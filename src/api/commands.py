@@ -293,7 +293,11 @@ class CommandRunner:
     # --- one run --------------------------------------------------------------------------------
 
     def context(
-        self, occurred_at: datetime, actor: Actor, authorise: Callable[[Any], Actor]
+        self,
+        occurred_at: datetime,
+        actor: Actor,
+        authorise: Callable[[Any], Actor],
+        sees_names: Callable[[Any], bool],
     ) -> CommandContext:
         state = self.request.scope.get("state", {})
         request_id: str = state.get("request_id", "")
@@ -305,6 +309,7 @@ class CommandRunner:
             causation_id=request_id or None,
             now=datetime.now(UTC),
             authorise=authorise,
+            sees_names=sees_names,
         )
 
     def run(
@@ -334,6 +339,7 @@ class CommandRunner:
             use_case,
             acting.actor(representative),
             policy.command_guard(principal, action, representative),
+            sees_names=lambda client: policy.sees_contact_details(acting, client),
             location=location,
         )
 
@@ -345,6 +351,7 @@ class CommandRunner:
         actor: Actor,
         authorise: Callable[[Any], Actor],
         *,
+        sees_names: Callable[[Any], bool],
         location: str | None = None,
     ) -> Answer:
         """Run ``use_case`` once as ``actor``, with ``authorise`` deciding on each record it
@@ -362,7 +369,7 @@ class CommandRunner:
             if stored is not None:
                 metrics().commands.labels(action, "replayed", "").inc()
                 return self.respond(stored, replayed=True)
-        ctx = self.context(command.occurred_at, actor, authorise)
+        ctx = self.context(command.occurred_at, actor, authorise, sees_names)
         try:
             result = use_case(ctx, expected)
         except BaseException as error:

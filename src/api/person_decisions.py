@@ -49,6 +49,7 @@ from api.person import (
 )
 from api.schemas import CommandAnswer, RefInPath
 from api.services import ApiServices
+from api.ui import pages as ui_pages
 from application import fhir
 from application.care_record import CommandResult
 from application.commands import (
@@ -181,7 +182,11 @@ def run_as_person(
             return actor
         raise ClientNotFound("that record is not yours")
 
-    return runner.run_as(command, command.action, use_case, actor, authorise)
+    # (A person's chosen ids are checked against no recorded name: a representative trying
+    # ids could otherwise learn another representative's name.)
+    return runner.run_as(
+        command, command.action, use_case, actor, authorise, sees_names=lambda _client: False
+    )
 
 
 def on_my_client(runner: CommandRunner, record: PersonRecord, command: ClientCommand) -> Answer:
@@ -460,14 +465,12 @@ PAGE_STYLE = (
 #: What the page may load or run: its own style, by its hash, and nothing else, so no text a
 #: professional wrote could ever run or fetch anything, even were it not escaped.
 PAGE_HEADERS = {
+    **ui_pages.PAGE_HEADERS,
     "Content-Security-Policy": (
         "default-src 'none'; style-src "
         f"'sha256-{base64.b64encode(hashlib.sha256(PAGE_STYLE.encode()).digest()).decode()}'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
 }
 
 

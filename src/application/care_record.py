@@ -354,7 +354,8 @@ class CareRecord(Application[UUID]):
             )
             chosen = command.chosen_identifier()
             if chosen is not None:  # (kept after an erasure: it names no one)
-                self.client(trajectory.client_id).check_identifier(*chosen)
+                client = self.client(trajectory.client_id)
+                client.check_identifier(*chosen, recorded=_sees_names(authorised, client))
             identified = command.identified()
             identified.apply(trajectory, authorised, self)
             return self._save_all(trajectory, item_id=identified.item_id)
@@ -372,7 +373,9 @@ class CareRecord(Application[UUID]):
         client, ctx = self._load_for(ctx, Client, client_id, expected_version)
         chosen = command.chosen_identifier()
         if chosen is not None:  # (kept after an erasure: it names no one, nor the name given)
-            client.check_identifier(*chosen, also=[getattr(command, "name", None)])
+            client.check_identifier(
+                *chosen, recorded=_sees_names(ctx, client), also=[getattr(command, "name", None)]
+            )
         command = command.identified()
         command.apply(client, ctx)
         return self._save_all(client, item_id=command.item_id)
@@ -843,3 +846,9 @@ class _NetworkReader:
 
     def registered(self, identifier: str) -> bool:
         return self.care_record._holds(organisation_id(identifier))
+
+
+def _sees_names(ctx: CommandContext, client: Client) -> bool:
+    """Whether the caller reads the names recorded for ``client`` (``CommandContext.sees_names``;
+    the record's own processes do)."""
+    return ctx.sees_names is None or ctx.sees_names(client)

@@ -656,11 +656,21 @@ class Client(CopiedThroughState, Record):
 
     # --- rules other aggregates' commands rely on ----------------------------------------------
 
-    def check_identifier(self, field: str, value: str, also: Iterable[str | None] = ()) -> None:
-        """An identifier chosen for an item of this record names no one recorded here (nor
-        ``also``: a representative's name given with it); ``shared_findings.check_identifier``."""
-        names = [self.personal.name, *(r.personal.name for r in self.representatives.values())]
-        check_identifier(field, value, [n for n in (*names, *also) if n])
+    def check_identifier(
+        self, field: str, value: str, *, recorded: bool, also: Iterable[str | None] = ()
+    ) -> None:
+        """An identifier chosen for an item of this record names no one: no contact, account
+        or identification number, nor ``also`` (a representative's name given with it), nor,
+        when ``recorded``, a name recorded here (``shared_findings.check_identifier``). The
+        caller passes ``recorded`` only for one who reads those names: a refusal would tell
+        anyone else whether a word is part of one."""
+        representatives = [r.personal.name for r in self.representatives.values()]
+        check_identifier(
+            field,
+            value,
+            [self.personal.name or ""] if recorded else [],
+            [n or "" for n in (*(representatives if recorded else ()), *also)],
+        )
 
     def check_may_sign(self, signatory: Signatory, representative_ref: str | None) -> None:
         """004: the client signs, or their representative unless the client excluded them."""

@@ -53,6 +53,11 @@ class CommandContext:
     #: The caller supplies it (the API: its access policy, per request); ``None`` for the
     #: record's own processes (the scheduler) and for tests of the rules.
     authorise: Callable[[Any], Actor] | None = None
+    #: Whether the acting caller reads the names recorded for a client (the API: its access
+    #: policy's rule for contact details). An identifier the caller chooses is checked against
+    #: those names only then, so that trying ids cannot tell anyone a name they may not read
+    #: (``Client.check_identifier``). ``None``: the record's own processes and tests, checked.
+    sees_names: Callable[[Any], bool] | None = None
 
     def authorised(self, aggregate: Any) -> "CommandContext":
         """This context with the actor the caller's access policy lets act on ``aggregate``."""

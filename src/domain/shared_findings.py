@@ -329,24 +329,27 @@ class IdentifyingIdentifier(InvalidCommand):
         super().__init__(
             f"{field} contains {', '.join(kinds)}: an identifier stays in the record after the "
             "client's personal data are erased, so it may name no one. Leave it out to have "
-            f"one made, or choose one that says what the item is (such as goal-school)",
+            "one made, or choose one that says what the item is (such as goal-school or rep-2)",
             field=field,
         )
         self.kinds = tuple(kinds)
 
 
-def check_identifier(field: str, value: str, names: Iterable[str]) -> None:
-    """Refuse (``IdentifyingIdentifier``) an identifier holding a part of ``names`` or a
-    contact, account or identification number (a date is no person: ``eval-2026-05`` is
-    taken; nor a word of ``ROLE_WORDS``: ``rep-mother`` for "Mother")."""
-    named = [
+def check_identifier(
+    field: str, value: str, names: Iterable[str], role_named: Iterable[str] = ()
+) -> None:
+    """Refuse (``IdentifyingIdentifier``) an identifier holding a part of ``names`` or of
+    ``role_named`` (representatives' names, which are often a role: a word of ``ROLE_WORDS``
+    there names no one, so ``rep-mother`` for "Mother" is taken), or a contact, account or
+    identification number (a date is no person: ``eval-2026-05`` is taken)."""
+    roles = [
         " ".join(w for w in _WORD.findall(fold(n)) if w not in ROLE_WORDS)
         if not is_reference(n)
         else n
-        for n in names
-        if n and n.strip()
+        for n in role_named
     ]
-    matches = identifying_parts(value, [n for n in named if n], dates=False)
+    named = [n for n in (*names, *roles) if n and n.strip()]
+    matches = identifying_parts(value, named, dates=False)
     if matches:
         raise IdentifyingIdentifier(matches, field)
 

@@ -14,10 +14,13 @@ import pytest
 from litestar.testing import TestClient
 
 from rodedraad.wiring import Container
+from tests.e2e.conftest import TokenFactory
 from tests.e2e.steps import (
+    SCHOOL,
     Record,
     assert_problem,
     at,
+    bearer,
     recorded,
     refer,
     register_client,
@@ -31,7 +34,7 @@ def erik(
     module_auth: dict[str, str],
 ) -> tuple[Record, Record]:
     client = register_client(module_http, module_auth, name="Erik Erasmus")
-    trajectory = refer(module_http, module_auth, client.id)
+    trajectory = refer(module_http, module_auth, client.id, referrer_organisation=SCHOOL)
     trajectory.post("/acceptance", {"occurred_at": at(1)})
     trajectory.post("/consultations", start_consultation())
     client.post(
@@ -117,3 +120,30 @@ def test_an_identifier_left_out_is_made_and_names_no_one(erik: tuple[Record, Rec
 
     assert answer["item_id"].startswith("goal-")
     assert "erik" not in answer["item_id"]
+
+
+def test_a_caller_who_does_not_read_the_names_cannot_learn_them_by_trying_ids(
+    erik: tuple[Record, Record],
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+) -> None:
+    """Found in review: a refusal for a name would tell a party that may not read the client's
+    name (the referring school, without a consent for contact details) whether "erik" is part
+    of it. For such a caller only numbers and addresses are refused."""
+    school = bearer(module_token(user="juf", org=SCHOOL))
+    goals = f"{erik[1].path}/goals"
+    assert module_http.get(f"/v1/clients/{erik[0].id}", headers=school).status_code == 404
+
+    named = module_http.post(
+        goals,
+        json={"occurred_at": at(3), "goal_id": "erik-reads", "description": "x"},
+        headers=school,
+    )
+    numbered = module_http.post(
+        goals,
+        json={"occurred_at": at(3), "goal_id": "call-0470123456", "description": "x"},
+        headers=school,
+    )
+
+    assert named.status_code == 200, named.text
+    assert_problem(numbered, 422, rule="identifier-names-no-one", field="goal_id")
