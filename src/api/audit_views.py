@@ -83,8 +83,7 @@ def as_of_answer(
                 until=c.until,
             )
             for consent_id, c in client.consents.items()
-            # (A consent naming another trajectory, for its continuation, reaches that one only.)
-            if c.trajectory_id in (None, trajectory_id)
+            if c.reaches(trajectory_id)  # (not one naming another trajectory, for its continuation)
             and c.granted_on <= day
             and (c.until is None or day <= c.until)
             and (c.revoked_at is None or c.revoked_at > answer.moment)

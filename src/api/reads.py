@@ -147,7 +147,11 @@ class ClientReadController(Controller):
         await anyio.to_thread.run_sync(
             record_read, services.access_log, request, acting, client_id, None
         )
-        seen = await anyio.to_thread.run_sync(policy.trajectories_read, acting, client)
+        seen = (  # (only where a consent names a trajectory: reads each of the client's)
+            await anyio.to_thread.run_sync(policy.trajectories_read, acting, client)
+            if any(k.trajectory_id is not None for k in client.consents.values())
+            else None
+        )
         view = client_view(
             client,
             contact_details=policy.sees_contact_details(acting, client),
