@@ -71,7 +71,7 @@ from domain.organisation import (
 )
 from domain.person_requests import RequestDeadline, deadline_due
 from domain.record import Record
-from domain.shared_findings import check_confirmed, check_shareable
+from domain.shared_findings import SharerReadsNoNames, check_confirmed, check_shareable
 from domain.trajectory import Trajectory
 
 A = TypeVar("A", bound=Record)
@@ -716,6 +716,8 @@ class CareRecord(Application[UUID]):
         that it shared, and then — another transaction, another store — the proposal waits in
         its region's batch (``application.finding_batches``)."""
         trajectory, ctx = self._load_for(ctx, Trajectory, trajectory_id, expected_version)
+        if not _sees_names(ctx, self.client(trajectory.client_id)):
+            raise SharerReadsNoNames  # (before any check that reads the names)
         trajectory.check_time(ctx)  # a date is refused for its date, whatever the network
         network = self._load(LearningNetwork, command.network_id)
         if network.level != NetworkLevel.MESO:

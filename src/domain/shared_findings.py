@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from domain.errors import InvalidCommand
+from domain.errors import InvalidCommand, NotAParty
 
 #: 001/issue #14: a batch enters the network with proposals of at least three trajectories …
 MIN_TRAJECTORIES = 3
@@ -352,6 +352,22 @@ def check_identifier(
     matches = identifying_parts(value, named, dates=False)
     if matches:
         raise IdentifyingIdentifier(matches, field)
+
+
+class SharerReadsNoNames(NotAParty):
+    """A finding is checked against the names the record holds before it leaves the record; a
+    refusal would tell whoever shares it whether a word is part of one. So only a caller who
+    reads the client's name shares a finding from the client's trajectory."""
+
+    rule = "finding-shared-by-a-name-reader"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a finding is checked against the names recorded for the trajectory before it leaves "
+            "the record, so it is shared by an organisation that reads the client's name (the "
+            "one that registered the client, or one the client's consent shows contact details "
+            "to); ask it to share this finding"
+        )
 
 
 class ConfirmationMissing(InvalidCommand):

@@ -107,3 +107,31 @@ def test_a_shared_finding_reaches_the_network_without_a_path_back(story: Story) 
             if len(part) > 2:
                 assert part not in seen
     assert COORDINATING not in seen
+
+
+def test_a_party_that_does_not_read_the_clients_name_shares_no_finding(story: Story) -> None:
+    """Found in review: the check of a finding against the names recorded for the trajectory
+    told whoever shared it whether a word was part of a name, also a party that may not read
+    the name (the referring school). Such a party is refused before any check, whatever the
+    text says, and is told who can share it."""
+    network = story.establish()
+    client = register_client(story.http, story.coordinator, name=NAMES[1])
+    trajectory = refer(story.http, story.coordinator, client.id, referrer_organisation="school-x")
+    trajectory.post("/acceptance", {"occurred_at": at(1)})
+    trajectory.post("/consultations", start_consultation())
+    school = story.auth("school-x", "coordinator")
+    assert story.http.get(f"/v1/clients/{client.id}", headers=school).status_code == 404
+
+    answers = [
+        story.http.post(
+            f"{trajectory.path}/findings/share",
+            json={"occurred_at": at(3), "network_id": network, **FINDING, "text": text},
+            headers=school,
+        )
+        for text in ("Lotte waits for a place", "Youth care waits for a place")
+    ]
+
+    for answer in answers:
+        problem = assert_problem(answer, 403, rule="finding-shared-by-a-name-reader")
+        assert "ask it to share this finding" in problem["detail"]
+    assert trajectory.state()["version"] == trajectory.version
