@@ -12,7 +12,6 @@ body plus that item (``…At``), built by the API with ``at``.
 No ``from __future__ import annotations`` here: Litestar introspects these types.
 """
 
-import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Protocol, Self
@@ -168,12 +167,6 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid4().hex[:12]}"
 
 
-#: An id of ``new_id``'s shape: made by the API (an identity link's, before the record sees the
-#: command), or random-looking; not checked as a chosen one (its hex digits may look like a
-#: phone number by chance).
-_MADE = re.compile(r"[a-z]+-[0-9a-f]{12}")
-
-
 class ClientReader(Protocol):
     """What a trajectory command may consult besides its trajectory: the client's record."""
 
@@ -202,7 +195,7 @@ class Command(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=T
         """The field and value of an id the caller chose for the item this command creates
         (``("goal_id", "goal-school")``), before ``identified``; ``None`` when it is to be made."""
         chosen = self.item_id
-        if chosen is None or _MADE.fullmatch(chosen):
+        if chosen is None:
             return None
         field = next(
             (f for f in self.__struct_fields__ if getattr(self, f) == chosen), "the identifier"
@@ -478,9 +471,9 @@ class LinkIdentity(Command, kw_only=True, frozen=True):
     representative_ref: Ref | None = None
 
     def keyed(self, subject_hash: str) -> "LinkIdentityKeyed":
-        return LinkIdentityKeyed(
-            **msgspec.structs.asdict(self), subject_hash=subject_hash
-        ).identified()
+        # (Not identified here: the record identifies it, so a link id it makes is not taken
+        # for one the caller chose, and a retry under the same Idempotency-Key is the same.)
+        return LinkIdentityKeyed(**msgspec.structs.asdict(self), subject_hash=subject_hash)
 
 
 class LinkIdentityKeyed(LinkIdentity, ClientCommand, kw_only=True, frozen=True):

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from application.commands import SetGoal
+from application.commands import LinkIdentity, SetGoal
+from domain.client import PersonRole
 from domain.shared_findings import (
     ConfirmationMissing,
     IdentifyingIdentifier,
@@ -296,14 +297,15 @@ def test_a_role_word_in_the_clients_own_name_is_a_name() -> None:
         check_identifier("goal_id", "goal-vader", ["Jan Vader"], ["Mother"])
 
 
-def test_an_id_of_the_shape_the_api_makes_is_not_taken_for_a_chosen_one() -> None:
-    """Found in review: an identity link's id is made before the record sees the command, and
-    one in 200,000 held a run of hex digits that reads as a phone number (``…003147783216``)."""
+def test_an_id_the_record_makes_is_never_taken_for_a_chosen_one() -> None:
+    """Found in review: an identity link's id was made before the record saw the command, and
+    one in 200,000 held a run of hex digits that reads as a phone number (``…003147783216``).
+    The record makes it now, after the check; an id a caller writes so is checked."""
     when = datetime(2026, 12, 1, tzinfo=UTC)
-    made = SetGoal(occurred_at=when, description="x").identified()
-    looks_made = SetGoal(occurred_at=when, goal_id="goal-003147783216", description="x")
-    chosen = SetGoal(occurred_at=when, goal_id="goal-erik", description="x")
+    link = LinkIdentity(occurred_at=when, subject="idp|x", as_role=PersonRole.CLIENT)
+    written = SetGoal(occurred_at=when, goal_id="goal-003147783216", description="x")
 
-    assert made.chosen_identifier() is None
-    assert looks_made.chosen_identifier() is None
-    assert chosen.chosen_identifier() == ("goal_id", "goal-erik")
+    assert link.keyed("hash").chosen_identifier() is None
+    assert written.chosen_identifier() == ("goal_id", "goal-003147783216")
+    with pytest.raises(IdentifyingIdentifier):
+        check_identifier("goal_id", "goal-003147783216", [])
