@@ -560,16 +560,22 @@ class MeController(Controller):
             client = record.client
             trajectories = {t.id: t for t in services.care_record.trajectories_of(client.id)}
             own = f"identity-link:{record.link_id}"
+            # A representative is told of the reads through links for them (an earlier link
+            # of theirs, revoked), not the client's nor another representative's
+            # (``by_the_reader``); the client is told of every person's read of their data.
+            theirs = {
+                f"identity-link:{link_id}"
+                for link_id, link in client.identity_links.items()
+                if link.as_role == PersonRole.REPRESENTATIVE
+                and link.representative_ref == record.representative_ref
+            }
             for entry in services.access_log.query(client_ids=[client.id]):
                 if entry.user_id == own:
                     purpose = "own"
                 elif entry.role in PERSON_ROLES:
-                    # Another person's read: the client is told of a representative's reads of
-                    # their data; a representative is not told of the client's, nor of another
-                    # representative's (``by_the_reader``).
-                    if record.as_role != PersonRole.CLIENT:
+                    if record.as_role != PersonRole.CLIENT and entry.user_id not in theirs:
                         continue
-                    purpose = entry.role
+                    purpose = entry.role  # (through another link than the one signed in)
                 else:
                     trajectory = (
                         trajectories.get(entry.trajectory_id) if entry.trajectory_id else None

@@ -63,7 +63,7 @@ from application.commands import (
     SignMyPlanAs,
     TrajectoryCommand,
 )
-from domain.client import Client
+from domain.client import Client, PersonRole
 from domain.common import Actor, CommandContext
 from domain.errors import ClientNotFound, ItemNotFound, TrajectoryNotFound
 from domain.minors import needs_both_signatures
@@ -408,6 +408,10 @@ class MyDecisionsController(Controller):
             now=policy.clock(),
             client_record=lambda _client: True,  # the person's own record
             hidden_reasons=hidden_reasons(record),  # (a representative: no safety block)
+            # (A representative reads their own name, not another's: a foster parent's.)
+            named_representatives=None
+            if record.as_role == PersonRole.CLIENT
+            else [record.representative_ref or ""],
         )
         return Response(document, media_type=fhir.MEDIA_TYPE, headers={"Cache-Control": "no-store"})
 

@@ -193,8 +193,12 @@ class _Bundle:
         personal_details: bool,
         now: datetime,
         client_record: bool = True,
+        named_representatives: Collection[str] | None = None,
     ) -> None:
         self.record = record
+        #: The representatives whose names the reader reads (``None``: every one, with the
+        #: personal details): a parent reads their own, not a foster parent's.
+        self.named_representatives = named_representatives
         self.trajectory = trajectory
         self.fold = fold
         self.client = client
@@ -485,7 +489,8 @@ class _Bundle:
                 "relationship": [_coding(f"{HL7}/v3-RoleCode", "GUARD", "guardian")],
             }
             found = self.client.representatives.get(ref)
-            if found is not None and self.personal_details and found.personal.name:
+            named = self.named_representatives is None or ref in self.named_representatives
+            if found is not None and self.personal_details and named and found.personal.name:
                 person["name"] = [{"text": found.personal.name}]
             self.add(uid, person)
         return uid
@@ -645,6 +650,7 @@ def trajectory_bundle(
     now: datetime,
     client_record: Callable[[Client], bool],
     hidden_reasons: Collection[ReasonCategory] = (),
+    named_representatives: Collection[str] | None = None,
 ) -> Resource:
     """The trajectory's ``Bundle``. ``personal_details`` decides, on the
     client's record, whether the caller sees the name and contact (the rule of the client read
@@ -653,7 +659,9 @@ def trajectory_bundle(
     read route's rule): the client's consents are in the bundle only then (a reader of the
     trajectory alone, such as a continuation consent's holder, reads the plan, not them).
     ``hidden_reasons``: block reasons the reader may not learn of (a representative, ``safety``:
-    ``api.person.hidden_reasons``); a block for them alone is no block in the bundle."""
+    ``api.person.hidden_reasons``); a block for them alone is no block in the bundle.
+    ``named_representatives``: the representatives whose names the reader reads (``None``:
+    all of them, where ``personal_details`` lets the names in)."""
     fold = _Fold(hidden_reasons)
     trajectory = fold.take(trajectory_id, record.repository.event_store.get(trajectory_id))
     client = record.client(trajectory.client_id)
@@ -665,5 +673,6 @@ def trajectory_bundle(
         personal_details=personal_details(client),
         now=now,
         client_record=client_record(client),
+        named_representatives=named_representatives,
     )
     return bundle.build()

@@ -433,6 +433,66 @@ def test_a_block_for_safety_alone_does_not_show_as_a_block_to_a_parent(
     assert seen(person(parent, "representative")) == ("active", [], {"active"})
 
 
+def test_a_parent_relinked_is_told_of_the_reads_through_their_earlier_link(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    """Found in review: a representative's reads through a revoked link of theirs were dropped."""
+    client, trajectory, _child, parent = family(module_http, module_auth)
+    plan = f"/v1/me/trajectories/{trajectory.id}"
+    assert module_http.get(plan, headers=person(parent, "representative")).status_code == 200
+    (first,) = [
+        r["link_id"]
+        for r in module_http.get("/v1/me", headers=person(parent, "representative")).json()[
+            "records"
+        ]
+    ]
+    client.post(f"/identity-links/{first}/revocation", {"occurred_at": at(5)})
+    again = subject()
+    link(client, again, "representative", representative_ref="rep-parent")
+    as_parent = person(again, "representative")
+    assert module_http.get(plan, headers=as_parent).status_code == 200
+
+    reads = module_http.get("/v1/me/reads", headers=as_parent).json()
+
+    assert sorted(r["purpose"] for r in reads if r["role"] == "representative") == [
+        "own",
+        "representative",
+    ]
+
+
+def test_a_parents_fhir_bundle_names_them_and_not_another_representative(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    person: Person,
+) -> None:
+    """Found in review: the person's bundle named every representative who signed, so a birth
+    parent read a foster parent's name. The client reads them all."""
+    client, trajectory, child, parent = family(module_http, module_auth)
+    client.post(
+        "/representatives",
+        {"occurred_at": at(3), "representative_ref": "rep-foster", "name": "Roos Pleegzorg"},
+    )
+    trajectory.post(
+        "/plan-signatures",
+        {"occurred_at": at(4), "signatory": "representative", "representative_ref": "rep-foster"},
+    )
+
+    def names(headers: dict[str, str]) -> list[str]:
+        bundle = module_http.get(f"/v1/me/trajectories/{trajectory.id}/fhir", headers=headers)
+        assert bundle.status_code == 200, bundle.text
+        return [
+            name["text"]
+            for e in bundle.json()["entry"]
+            if e["resource"]["resourceType"] == "RelatedPerson"
+            for name in e["resource"].get("name", [])
+        ]
+
+    assert names(person(child, "client")) == ["Roos Pleegzorg"]
+    assert names(person(parent, "representative")) == []
+
+
 def test_the_client_is_told_of_a_parents_reads_and_a_parent_not_of_the_childs(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
