@@ -76,7 +76,7 @@ def site(axe: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         trajectory = _post(
             base,
             token,
-            "/v1/trajectories?min_position=1",
+            "/v1/trajectories",
             {
                 "client_id": client["id"],
                 "question": "Help at home <em>soon</em>",
