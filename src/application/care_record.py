@@ -352,10 +352,11 @@ class CareRecord(Application[UUID]):
             trajectory, authorised = self._load_for(
                 ctx, Trajectory, trajectory_id, expected_version
             )
-            chosen = command.chosen_identifier()
-            if chosen is not None:  # (kept after an erasure: it names no one)
+            chosen = command.chosen_references()
+            if chosen:  # (kept after an erasure: they name no one)
                 client = self.client(trajectory.client_id)
-                client.check_identifier(*chosen, recorded=_sees_names(authorised, client))
+                for field, value in chosen:
+                    client.check_identifier(field, value, recorded=_sees_names(authorised, client))
             identified = command.identified()
             identified.apply(trajectory, authorised, self)
             return self._save_all(trajectory, item_id=identified.item_id)
@@ -371,10 +372,12 @@ class CareRecord(Application[UUID]):
     ) -> CommandResult:
         """Any command on one client's record: representatives and consents."""
         client, ctx = self._load_for(ctx, Client, client_id, expected_version)
-        chosen = command.chosen_identifier()
-        if chosen is not None:  # (kept after an erasure: it names no one, nor the name given)
+        for field, value in command.chosen_references():  # (they outlive an erasure)
             client.check_identifier(
-                *chosen, recorded=_sees_names(ctx, client), also=[getattr(command, "name", None)]
+                field,
+                value,
+                recorded=_sees_names(ctx, client),
+                also=[getattr(command, "name", None)],
             )
         command = command.identified()
         command.apply(client, ctx)

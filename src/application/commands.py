@@ -191,16 +191,23 @@ class Command(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=T
         """This command with an id for the item it creates, where the caller named none."""
         return self
 
-    def chosen_identifier(self) -> tuple[str, str] | None:
-        """The field and value of an id the caller chose for the item this command creates
-        (``("goal_id", "goal-school")``), before ``identified``; ``None`` when it is to be made."""
-        chosen = self.item_id
-        if chosen is None:
-            return None
-        field = next(
-            (f for f in self.__struct_fields__ if getattr(self, f) == chosen), "the identifier"
-        )
-        return field, chosen
+    #: Fields besides the item's id that the caller writes and the record keeps in the clear,
+    #: naming someone by a reference (an action's ``owner``): checked as a chosen id is.
+    references: ClassVar[tuple[str, ...]] = ()
+
+    def chosen_references(self) -> list[tuple[str, str]]:
+        """The fields and values the caller chose that outlive an erasure: the id of the item
+        this command creates (``("goal_id", "goal-school")``; before ``identified``, so an id
+        the record makes is not among them) and its ``references``."""
+        chosen = []
+        if self.item_id is not None:
+            field = next(
+                (f for f in self.__struct_fields__ if getattr(self, f) == self.item_id),
+                "the identifier",
+            )
+            chosen.append((field, self.item_id))
+        chosen += [(f, v) for f in self.references if isinstance(v := getattr(self, f), str)]
+        return chosen
 
     @classmethod
     def at(cls, body: msgspec.Struct, **item: Any) -> Self:
@@ -791,6 +798,10 @@ class AgreeAction(TrajectoryCommand, kw_only=True, frozen=True):
     owner: Ref
     due_on: date | None = None
     goal_id: Ref | None = None
+
+    #: Who does it: an organisation, or a person of the network by a reference (``mother``),
+    #: kept in the clear.
+    references = ("owner",)
 
     @property
     def item_id(self) -> str | None:

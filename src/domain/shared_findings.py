@@ -327,9 +327,10 @@ class IdentifyingIdentifier(InvalidCommand):
     def __init__(self, matches: Sequence[Match], field: str) -> None:
         kinds = sorted({m.kind.replace("the trajectory", "the client") for m in matches})
         super().__init__(
-            f"{field} contains {', '.join(kinds)}: an identifier stays in the record after the "
-            "client's personal data are erased, so it may name no one. Leave it out to have "
-            "one made, or choose one that says what the item is (such as goal-school or rep-2)",
+            f"{field} contains {', '.join(kinds)}: an identifier or a reference stays in the "
+            "record after the client's personal data are erased, so it may name no one. Leave "
+            "an id out to have one made, or write one that says what it is (such as goal-school "
+            "or rep-2; an owner such as org-kompas or mother)",
             field=field,
         )
         self.kinds = tuple(kinds)

@@ -69,13 +69,22 @@ CHOSEN = [
         "rep-verstraeten",
         {"name": "Ann Verstraeten"},
     ),
+    ("trajectory", "/actions", "owner", "mama-maria", {"description": "x"}),
 ]
 
 
 @pytest.mark.parametrize(
     ("on", "path", "field", "chosen", "body"),
     CHOSEN,
-    ids=["client's name", "representative's name", "phone", "case", "e-mail", "name given"],
+    ids=[
+        "client's name",
+        "representative's name",
+        "phone",
+        "case",
+        "e-mail",
+        "name given",
+        "an action's owner",
+    ],
 )
 def test_an_identifier_that_names_someone_is_refused_without_echoing_it(
     on: str,
@@ -113,6 +122,15 @@ def test_an_identifier_that_says_what_the_item_is_is_taken(
     answer = erik[1].post("/goals", {"occurred_at": at(3), "goal_id": chosen, "description": "x"})
 
     assert answer["item_id"] == chosen
+
+
+@pytest.mark.parametrize("owner", ["org-kompas", "mother", "school-de-linde"])
+def test_an_action_owned_by_an_organisation_or_a_role_is_taken(
+    owner: str, erik: tuple[Record, Record]
+) -> None:
+    answer = erik[1].post("/actions", {"occurred_at": at(3), "description": "x", "owner": owner})
+
+    assert answer["item_id"].startswith("action-")
 
 
 def test_an_identifier_left_out_is_made_and_names_no_one(erik: tuple[Record, Record]) -> None:

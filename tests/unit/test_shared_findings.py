@@ -305,7 +305,7 @@ def test_an_id_the_record_makes_is_never_taken_for_a_chosen_one() -> None:
     link = LinkIdentity(occurred_at=when, subject="idp|x", as_role=PersonRole.CLIENT)
     written = SetGoal(occurred_at=when, goal_id="goal-003147783216", description="x")
 
-    assert link.keyed("hash").chosen_identifier() is None
-    assert written.chosen_identifier() == ("goal_id", "goal-003147783216")
+    assert link.keyed("hash").chosen_references() == []
+    assert written.chosen_references() == [("goal_id", "goal-003147783216")]
     with pytest.raises(IdentifyingIdentifier):
         check_identifier("goal_id", "goal-003147783216", [])
