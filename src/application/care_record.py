@@ -71,7 +71,12 @@ from domain.organisation import (
 )
 from domain.person_requests import RequestDeadline, deadline_due
 from domain.record import Record
-from domain.shared_findings import SharerReadsNoNames, check_confirmed, check_shareable
+from domain.shared_findings import (
+    IdentifyingNetworkText,
+    SharerReadsNoNames,
+    check_confirmed,
+    check_shareable,
+)
 from domain.trajectory import Trajectory
 
 A = TypeVar("A", bound=Record)
@@ -778,14 +783,19 @@ class CareRecord(Application[UUID]):
         for theme_id, title, text in proposals:
             if theme_id in network.themes:
                 continue
-            network.propose_theme(
-                ctx,
-                theme_id=theme_id,
-                title=title,
-                description=text,
-                proposer_kind=ProposerKind.REGION_COORDINATOR,
-                source_kind=ThemeSource.CASE_FINDING,
-            )
+            try:
+                network.propose_theme(
+                    ctx,
+                    theme_id=theme_id,
+                    title=title,
+                    description=text,
+                    proposer_kind=ProposerKind.REGION_COORDINATOR,
+                    source_kind=ThemeSource.CASE_FINDING,
+                )
+            except IdentifyingNetworkText:
+                # Shared before a network's texts were checked for record identifiers, and
+                # holding one: it stays out of the network (the batch is not held up by it).
+                continue
             new += 1
         if new:
             self._save_all(network)

@@ -1254,6 +1254,8 @@ class ProposeTheme(NetworkCommand, kw_only=True, frozen=True):
     def apply(
         self, network: ln.LearningNetwork, ctx: CommandContext, record: NetworkReader
     ) -> None:
+        if self.source_kind == ln.ThemeSource.CASE_FINDING:
+            raise ln.CaseFindingSharedFromItsTrajectory()
         network.propose_theme(
             ctx,
             theme_id=self.theme_id or "",

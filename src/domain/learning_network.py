@@ -35,6 +35,7 @@ from domain.common import CommandContext, PdcaPhase, held, require_identifier, r
 from domain.errors import InvalidCommand, InvalidValue, NotFound, RuleConflict
 from domain.network_cadence import Cadence, CadenceFact, CadenceFactKind, cadence_due
 from domain.record import Record
+from domain.shared_findings import check_network_text
 
 #: The namespace of network ids: ``uuid5(NETWORKS, "meso:<region>")`` or ``"macro"``. Never
 #: changed: the ids of every established network are derived from it.
@@ -280,6 +281,23 @@ class ThemeNotDiscussed(RuleConflict):
     rule = "theme-closed-after-discussion"
 
 
+class CaseFindingSharedFromItsTrajectory(InvalidCommand):
+    """Issue #14 point 2: a finding of a single trajectory reaches the network only through the
+    trajectory's sharing (checked against the record's names, batched, dated to its release),
+    never as a theme proposed directly."""
+
+    rule = "case-finding-shared-from-its-trajectory"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a theme from a case finding is shared from its trajectory (POST "
+            "/v1/trajectories/{id}/findings/share), which checks it names no one and brings it "
+            "to the network in a batch without a trace back; propose it here with another "
+            "source_kind (member_experience, statistics, signal or other)",
+            field="source_kind",
+        )
+
+
 class OccurredBeforeEstablishment(InvalidCommand):
     """Nothing happens in a network before it was established."""
 
@@ -329,6 +347,12 @@ class MeasurementOutOfOrder(InvalidCommand):
 
 
 # --- the aggregate -----------------------------------------------------------------------------
+
+
+def _network_text(value: str, field: str) -> str:
+    """A network's free text: says something, and names no contact, number or record (the
+    network keeps it for good, outside every client's encryption)."""
+    return check_network_text(field, require_text(value, field))
 
 
 def _day(moment: datetime) -> date:
@@ -651,7 +675,7 @@ class LearningNetwork(Record):
             self.MemberJoined,
             **ctx.event_fields(),
             organisation=organisation,
-            expertise=require_text(expertise, "expertise"),
+            expertise=_network_text(expertise, "expertise"),
             role=role,
         )
 
@@ -664,7 +688,10 @@ class LearningNetwork(Record):
                 f"{organisation!r} coordinates {self.name}: it stays a member while it does"
             )
         self.trigger_event(
-            self.MemberLeft, **ctx.event_fields(), organisation=organisation, reason=reason.strip()
+            self.MemberLeft,
+            **ctx.event_fields(),
+            organisation=organisation,
+            reason=check_network_text("reason", reason.strip()),
         )
 
     # --- themes ---------------------------------------------------------------------------------
@@ -687,8 +714,8 @@ class LearningNetwork(Record):
             self.ThemeProposed,
             **ctx.event_fields(),
             theme_id=theme_id,
-            title=require_text(title, "title"),
-            description=require_text(description, "description"),
+            title=_network_text(title, "title"),
+            description=_network_text(description, "description"),
             proposer_kind=proposer_kind,
             source_kind=source_kind,
         )
@@ -727,7 +754,7 @@ class LearningNetwork(Record):
             self.ThemeClosed,
             **ctx.event_fields(),
             theme_id=theme_id,
-            conclusion=require_text(conclusion, "conclusion"),
+            conclusion=_network_text(conclusion, "conclusion"),
         )
 
     # --- meetings -------------------------------------------------------------------------------
@@ -798,7 +825,7 @@ class LearningNetwork(Record):
             releases_consulted=self._check_releases(
                 releases_consulted, known_release, "releases_consulted"
             ),
-            conclusions=tuple(require_text(c, "conclusions") for c in conclusions),
+            conclusions=tuple(_network_text(c, "conclusions") for c in conclusions),
         )
 
     # --- policy signals -------------------------------------------------------------------------
@@ -840,9 +867,9 @@ class LearningNetwork(Record):
             **ctx.event_fields(),
             signal_id=signal_id,
             category=category,
-            description=require_text(description, "description"),
+            description=_network_text(description, "description"),
             evidence=Evidence(releases=releases, themes=themes),
-            addressed_to=require_text(addressed_to, "addressed_to"),
+            addressed_to=_network_text(addressed_to, "addressed_to"),
         )
 
     def _signal(self, signal_id: str, allowed: frozenset[SignalStatus], doing: str) -> Signal:
@@ -866,8 +893,8 @@ class LearningNetwork(Record):
             self.PolicySignalAnswered,
             **ctx.event_fields(),
             signal_id=signal_id,
-            answer=require_text(answer, "answer"),
-            answered_by=require_text(answered_by, "answered_by"),
+            answer=_network_text(answer, "answer"),
+            answered_by=_network_text(answered_by, "answered_by"),
         )
 
     def close_signal(self, ctx: CommandContext, *, signal_id: str, reason: str) -> None:
@@ -877,7 +904,7 @@ class LearningNetwork(Record):
             self.PolicySignalClosed,
             **ctx.event_fields(),
             signal_id=signal_id,
-            reason=require_text(reason, "reason"),
+            reason=_network_text(reason, "reason"),
         )
 
     def escalate_signal(
@@ -897,7 +924,7 @@ class LearningNetwork(Record):
         signal = self._signal(
             signal_id, frozenset({SignalStatus.OPEN, SignalStatus.ANSWERED}), "to be escalated"
         )
-        reason = require_text(reason, "reason")
+        reason = _network_text(reason, "reason")
         self.trigger_event(
             self.PolicySignalEscalated,
             **ctx.event_fields(),
@@ -951,13 +978,13 @@ class LearningNetwork(Record):
             self.LessonsPublished,
             **ctx.event_fields(),
             year=year,
-            what_worked=tuple(require_text(t, "what_worked") for t in what_worked),
-            what_did_not=tuple(require_text(t, "what_did_not") for t in what_did_not),
+            what_worked=tuple(_network_text(t, "what_worked") for t in what_worked),
+            what_did_not=tuple(_network_text(t, "what_did_not") for t in what_did_not),
             improvement_paths=tuple(
-                require_text(t, "improvement_paths") for t in improvement_paths
+                _network_text(t, "improvement_paths") for t in improvement_paths
             ),
             action_proposals=tuple(
-                ActionProposal(p.proposal_id, require_text(p.description, "action_proposals"))
+                ActionProposal(p.proposal_id, _network_text(p.description, "action_proposals"))
                 for p in proposals
             ),
             audiences=readers,
@@ -994,8 +1021,8 @@ class LearningNetwork(Record):
             self.ImprovementTrajectoryStarted,
             **ctx.event_fields(),
             improvement_id=improvement_id,
-            title=require_text(title, "title"),
-            action_proposal=require_text(action_proposal, "action_proposal"),
+            title=_network_text(title, "title"),
+            action_proposal=_network_text(action_proposal, "action_proposal"),
             theme_id=theme_id,
         )
 
@@ -1088,5 +1115,5 @@ class LearningNetwork(Record):
     def close(self, ctx: CommandContext, *, reason: str) -> None:
         self.check_open(ctx)
         self.trigger_event(
-            self.NetworkClosed, **ctx.event_fields(), reason=require_text(reason, "reason")
+            self.NetworkClosed, **ctx.event_fields(), reason=_network_text(reason, "reason")
         )

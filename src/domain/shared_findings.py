@@ -161,6 +161,9 @@ def _checked(
 
 #: The one kind an identifier may hold (``check_identifier``: ``eval-2026-05``).
 _DATE = "a calendar date"
+#: A record's identifier (a trajectory's or a client's: a UUID), which leads back to the record
+#: for whoever reads it; an identifier may be one (``check_identifier``).
+_RECORD_ID = "an identifier of a record"
 
 
 def _matched(pattern: re.Pattern[str]) -> Callable[[str], Iterator[tuple[int, int]]]:
@@ -171,6 +174,16 @@ def _matched(pattern: re.Pattern[str]) -> Callable[[str], Iterator[tuple[int, in
 #: overlap, only the first kind is named (an IBAN's digits, a national register number written
 #: 85.07.30-033.28 are no phone number).
 _DETECTORS: tuple[tuple[str, Callable[[str], Iterator[tuple[int, int]]]], ...] = (
+    (
+        _RECORD_ID,
+        _matched(
+            re.compile(
+                r"(?<![0-9a-f])[0-9a-f]{8}(-?)[0-9a-f]{4}\1[0-9a-f]{4}\1[0-9a-f]{4}\1[0-9a-f]{12}"
+                r"(?![0-9a-f])",
+                re.IGNORECASE,
+            )
+        ),
+    ),
     (
         "an e-mail address",
         _matched(re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)),
@@ -235,24 +248,41 @@ class IdentifyingText(InvalidCommand):
     account or identification number and no date that could lead back to the family."""
 
     rule = "shared-finding-names-no-one"
+    #: What the refusal says after what it found, and where.
+    advice = (
+        "a shared finding leaves the client's record for good (an erasure does not reach it): "
+        "rewrite it without names, contact details, account or identification numbers or dates"
+    )
 
     def __init__(self, matches: Sequence[Match], field: str) -> None:
         kinds = sorted({m.kind for m in matches})
         where = ", ".join(str(m.start) for m in matches[:10])
         super().__init__(
-            f"the {field} contains {', '.join(kinds)} (at character {where}); a shared finding "
-            "leaves the client's record for good (an erasure does not reach it): rewrite it "
-            "without names, contact details, account or identification numbers or dates",
+            f"the {field} contains {', '.join(kinds)} (at character {where}); {self.advice}",
             field=field,
         )
         self.kinds = tuple(kinds)
 
 
+#: Letters of other scripts that read as Latin ones ("Emile" written with a Cyrillic capital Ie
+#: reads as "Emile"): Cyrillic and Greek, by case, since casefolding merges look-alikes of
+#: different Latin letters (Greek capital nu reads as ``N``, small nu as ``v``).
+_LOOK_ALIKES = str.maketrans(
+    "АВЕКМНОРСТХУЅІЈаеорсухѕіјһԁΑΒΕΖΗΙΚΜΝΟΡΤΥΧαοριυνκχ",
+    "ABEKMHOPCTXYSIJaeopcyxsijhdABEZHIKMNOPTYXaopiuvkx",
+)
+
+#: Characters a reader does not see: format characters (a zero-width space or joiner, a soft
+#: hyphen, direction marks) and combining marks written apart from their letter.
+_UNSEEN = frozenset({"Cf", "Mn", "Me"})
+
+
 def fold(text: str) -> str:
-    """Case and diacritics folded: ``Émile`` and ``emile``, ``DE SMET`` and ``de Smet`` meet.
-    One character in, one out (positions stay those of the text)."""
+    """Case, diacritics and look-alike letters folded: ``Émile``, ``emile`` and an "Emile"
+    written with a Cyrillic capital Ie, ``DE SMET`` and ``de Smet`` meet. One character in, one
+    out (positions stay those of the text)."""
     out = []
-    for ch in text:
+    for ch in text.translate(_LOOK_ALIKES):
         stripped = "".join(
             c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
         )
@@ -260,16 +290,31 @@ def fold(text: str) -> str:
     return "".join(out)
 
 
+def _as_read(text: str) -> tuple[str, list[int]]:
+    """The text as a reader sees it, without the characters no one sees (an "Emile" with a
+    zero-width space in it reads as ``Emile``), and where each of its characters stands in
+    ``text``."""
+    kept = [(i, ch) for i, ch in enumerate(text) if unicodedata.category(ch) not in _UNSEEN]
+    return "".join(ch for _, ch in kept), [i for i, _ in kept]
+
+
 _WORD = re.compile(r"[^\W\d_]+")
 
 
 def name_parts(names: Iterable[str]) -> frozenset[str]:
-    """Every part of every name (folded), but particles and single letters."""
+    """Every part of every name (folded), but particles and single letters; and the name's
+    neighbouring parts written as one word (``DeSmet``, ``emiledesmet``)."""
     parts = set()
     for name in names:
-        for word in _WORD.findall(fold(name)):
+        words = _WORD.findall(fold(_as_read(name)[0]))
+        for word in words:
             if len(word) >= 2 and word not in NAME_PARTICLES:
                 parts.add(word)
+        for start in range(len(words)):
+            for end in range(start + 2, len(words) + 1):
+                joined = "".join(words[start:end])
+                if joined not in NAME_PARTICLES:
+                    parts.add(joined)
     return frozenset(parts)
 
 
@@ -279,30 +324,37 @@ def is_reference(name: str) -> bool:
     return any(ch.isdigit() for ch in name)
 
 
-def identifying_parts(text: str, names: Iterable[str], *, dates: bool = True) -> list[Match]:
+def identifying_parts(
+    text: str, names: Iterable[str], *, dates: bool = True, records: bool = True
+) -> list[Match]:
     """What in ``text`` could identify the family: parts of ``names`` (as whole words, folded),
-    references recorded for a person (as written, folded), e-mail addresses, phone numbers and
-    calendar dates (unless ``dates`` is false), in the order they occur."""
+    references recorded for a person (as written, folded), a record's identifier (unless
+    ``records`` is false), e-mail addresses, phone numbers and calendar dates (unless ``dates``
+    is false), in the order they occur. The text is read as a reader sees it: characters no one
+    sees do not split a word, nor look-alike letters of other scripts make another."""
     found = []
     names = tuple(names)
-    folded = fold(text)
-    for reference in {fold(n.strip()) for n in names if is_reference(n) and n.strip()}:
-        start = folded.find(reference)
+    read, where = _as_read(text)
+    folded = fold(read)
+    for reference in {fold(_as_read(n)[0].strip()) for n in names if is_reference(n)}:
+        start = folded.find(reference) if reference else -1
         while start >= 0:
-            found.append(Match("a reference to a person recorded for the trajectory", start))
+            found.append(Match("a reference to a person recorded for the trajectory", where[start]))
             start = folded.find(reference, start + 1)
     parts = name_parts(n for n in names if not is_reference(n))
     if parts:
         for word in _WORD.finditer(folded):
             if word.group() in parts:
-                found.append(Match("a part of a name recorded for the trajectory", word.start()))
+                found.append(
+                    Match("a part of a name recorded for the trajectory", where[word.start()])
+                )
     taken: list[tuple[int, int]] = []
     for kind, spans in _DETECTORS:
-        if not dates and kind == _DATE:
+        if (not dates and kind == _DATE) or (not records and kind == _RECORD_ID):
             continue
-        for start, end in spans(text):
+        for start, end in spans(read):
             if not any(start < e and s < end for s, e in taken):
-                found.append(Match(kind, start))
+                found.append(Match(kind, where[start]))
                 taken.append((start, end))
     return sorted(found, key=lambda m: m.start)
 
@@ -350,9 +402,36 @@ def check_identifier(
         for n in role_named
     ]
     named = [n for n in (*names, *roles) if n and n.strip()]
-    matches = identifying_parts(value, named, dates=False)
+    matches = identifying_parts(value, named, dates=False, records=False)
     if matches:
         raise IdentifyingIdentifier(matches, field)
+
+
+class IdentifyingNetworkText(IdentifyingText):
+    """A learning network's texts (themes, signals, conclusions, lessons …) are kept for good,
+    outside every client's encryption, and read by professionals of the region: no erasure
+    reaches them. So they hold no contact, account or identification number and no record's
+    identifier; a finding of a single trajectory is shared from its trajectory, where it is
+    checked against the names the record holds (``check_shareable``)."""
+
+    rule = "network-text-names-no-one"
+    advice = (
+        "a learning network keeps its texts for good and no erasure reaches them: rewrite it "
+        "without contact details, account or identification numbers or a record's identifier "
+        "(a finding of a trajectory is shared from the trajectory: POST "
+        "/v1/trajectories/{id}/findings/share)"
+    )
+
+
+def check_network_text(field: str, text: str) -> str:
+    """``text``, refused (``IdentifyingNetworkText``) when it holds what identifies a person or a
+    record without knowing any name: an e-mail address, a bank account, a national register
+    number or BSN, a phone number, a record's identifier. A date passes: a network's texts are
+    about its meetings and periods."""
+    matches = identifying_parts(text, (), dates=False)
+    if matches:
+        raise IdentifyingNetworkText(matches, field)
+    return text
 
 
 class SharerReadsNoNames(NotAParty):

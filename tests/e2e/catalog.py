@@ -170,7 +170,7 @@ CASES: dict[str, Case] = {
     ),
     f"{N}/themes": Case(
         "learning-network",
-        {"title": "Waiting lists", "description": "Places lack", "source_kind": "case_finding"},
+        {"title": "Waiting lists", "description": "Places lack", "source_kind": "statistics"},
         "title",
         ("source_kind", "a case"),
         roles=MEMBERS,

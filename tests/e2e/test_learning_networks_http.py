@@ -100,7 +100,7 @@ class Story:
             {
                 "title": "Waiting lists",
                 "description": "Places for residential care lack",
-                "source_kind": "case_finding",
+                "source_kind": "member_experience",
             },
             auth or self.coordinator,
         )
@@ -314,6 +314,78 @@ def test_the_domains_rules_are_problems_not_errors(story: Story) -> None:
     )
     assert_problem(closing, 409, rule="theme-closed-after-discussion")
     assert recorded(story.container) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "kind"),
+    [
+        (
+            "themes",
+            {"title": "Waits", "description": "Call 0470 12 34 56", "source_kind": "other"},
+            "description",
+            "a phone number",
+        ),
+        (
+            "themes",
+            {
+                "title": "The child of fd8b1252-fe8c-4ede-b32b-471570b075b4 waits",
+                "description": "Places lack",
+            },
+            "title",
+            "an identifier of a record",
+        ),
+        (
+            "signals",
+            {
+                "category": "funding",
+                "description": "She has no funding: mail noor@example.be",
+                "addressed_to": "the ministry",
+            },
+            "description",
+            "an e-mail address",
+        ),
+    ],
+)
+def test_a_networks_texts_name_no_contact_number_or_record(
+    story: Story, path: str, body: dict[str, Any], field: str, kind: str
+) -> None:
+    """Found by an outside probe: a coordinator posted a client's phone number and a trajectory's
+    id as a theme, and a signal carried a contact to the forum. A network's texts are kept for
+    good, outside every client's encryption: what identifies without a name is refused."""
+    network = story.establish()
+    if path == "signals":
+        body = {**body, "evidence": {"themes": [story.theme(network)]}}
+    before = recorded(story.container)
+    answer = story.send(f"/v1/learning-networks/{network}/{path}", body, story.coordinator)
+    problem = assert_problem(answer, 422, rule="network-text-names-no-one", field=field)
+    assert kind in problem["detail"]
+    assert "0470" not in answer.text
+    assert "noor@" not in answer.text
+    assert "fd8b1252" not in answer.text
+    assert recorded(story.container) == before
+
+
+def test_a_case_finding_reaches_the_network_only_from_its_trajectory(story: Story) -> None:
+    """A theme sourced from a case finding, proposed directly, would skip the sharing's name
+    check, its batch and its dating: refused, naming the route that shares it."""
+    network = story.establish()
+    before = recorded(story.container)
+    direct = story.send(
+        f"/v1/learning-networks/{network}/themes",
+        {"title": "Waits", "description": "Places lack", "source_kind": "case_finding"},
+        story.coordinator,
+    )
+    problem = assert_problem(
+        direct, 422, rule="case-finding-shared-from-its-trajectory", field="source_kind"
+    )
+    assert "/findings/share" in problem["detail"]
+    assert recorded(story.container) == before
+    dated = story.send(
+        f"/v1/learning-networks/{network}/themes",
+        {"title": "Waits since March 2025", "description": "Places lack since 3 March"},
+        story.coordinator,
+    )
+    assert dated.status_code == 200, dated.text
 
 
 def test_a_closed_network_takes_nothing(story: Story) -> None:

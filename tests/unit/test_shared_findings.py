@@ -12,10 +12,12 @@ from domain.client import PersonRole
 from domain.shared_findings import (
     ConfirmationMissing,
     IdentifyingIdentifier,
+    IdentifyingNetworkText,
     IdentifyingText,
     batch_is_due,
     check_confirmed,
     check_identifier,
+    check_network_text,
     check_shareable,
     identifying_parts,
 )
@@ -309,3 +311,59 @@ def test_an_id_the_record_makes_is_never_taken_for_a_chosen_one() -> None:
     assert written.chosen_references() == [("goal_id", "goal-003147783216")]
     with pytest.raises(IdentifyingIdentifier):
         check_identifier("goal_id", "goal-003147783216", [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "E\u200bmile waits",  # a zero-width space
+        "Em\u00adile waits",  # a soft hyphen, as word processors put in
+        "Emil\u200de waits",  # a zero-width joiner
+        "E\u0301mile waits",  # a combining accent written apart from its letter
+        "\u0415mile waits",  # a Cyrillic capital Ie
+        "\u0395mile waits",  # a Greek capital epsilon
+        "the DeSmet family",  # a name's parts written as one word
+        "EmileDeSmet waits",
+    ],
+)
+def test_a_name_is_found_as_a_reader_reads_it(text: str) -> None:
+    """Found by an outside probe: each of these read on screen as the client's name and passed
+    the check (the characters no one sees split the word, a look-alike letter made another)."""
+    matches = identifying_parts(text, NAMES)
+    assert [m.kind for m in matches] == ["a part of a name recorded for the trajectory"]
+    assert matches[0].start == (text.index("DeSmet") if text.startswith("the") else 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the child of trajectory fd8b1252-fe8c-4ede-b32b-471570b075b4 waits",
+        "client FD8B1252FE8C4EDEB32B471570B075B4",
+    ],
+)
+def test_a_records_identifier_is_refused_in_a_shared_text(text: str) -> None:
+    assert kinds(text) == {"an identifier of a record"}
+    with pytest.raises(IdentifyingText):
+        check_shareable({"text": text}, NAMES)
+
+
+def test_an_identifier_may_be_a_uuid_but_not_a_hidden_name() -> None:
+    """A caller's item id may be a UUID (an integration's own ids); the characters no one sees
+    hide no name in it either."""
+    check_identifier("goal_id", "fd8b1252-fe8c-4ede-b32b-471570b075b4", NAMES)
+    with pytest.raises(IdentifyingIdentifier):
+        check_identifier("goal_id", "goal-e\u200bmile", NAMES)
+
+
+def test_a_networks_text_is_refused_for_what_identifies_without_a_name() -> None:
+    check_network_text("description", "Waiting lists grew since 3 March; Jan Peeters spoke")
+    for text, kind in [
+        ("call 0470 12 34 56", "a phone number"),
+        ("mail noor@example.be", "an e-mail address"),
+        ("trajectory fd8b1252-fe8c-4ede-b32b-471570b075b4", "an identifier of a record"),
+        ("BE68 5390 0754 7034", "a bank account number (IBAN)"),
+    ]:
+        with pytest.raises(IdentifyingNetworkText) as refused:
+            check_network_text("description", text)
+        assert refused.value.kinds == (kind,)
+        assert text.split()[-1] not in str(refused.value)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 
 from application.care_record import CareRecord
@@ -242,6 +243,23 @@ def test_a_release_run_again_proposes_each_theme_once(
     assert deliver(REGION, waiting.proposals, later) == 1
     assert deliver(REGION, waiting.proposals, later) == 0  # interrupted before it forgot them
     assert len(network(app).themes) == 1
+
+
+def test_a_finding_waiting_since_before_record_ids_were_checked_stays_out_of_the_network(
+    record: tuple[CareRecord, FindingBatches],
+) -> None:
+    """A finding shared before a record's identifier was refused may wait in a batch holding one:
+    it is left out when the batch enters, and the batch's other findings are not held up."""
+    app, batches = record
+    share(app, batches, running(app)[1])
+    (waiting,) = pending(batches)
+    (kept,) = waiting.proposals
+    old = msgspec.structs.replace(
+        kept, proposal_id="p-old", text=f"{kept.text} (trajectory {uuid4()})"
+    )
+    entered = deliver_to(app)(REGION, (old, kept), NOW + timedelta(days=40))
+    assert entered == 1
+    assert list(network(app).themes) == [kept.theme_id]
 
 
 def test_nothing_the_network_records_leads_back_to_the_trajectory_or_its_client(
