@@ -551,7 +551,12 @@ class MeController(Controller):
         ]
 
     @get("/reads", sync_to_thread=True, summary="Who read my personal data")
-    def reads(self, request: Caller, services: Services) -> list[MyRead]:
+    def reads(
+        self,
+        request: Caller,
+        services: Services,
+        lang: Lang = None,  # (codes, no labels: taken as every /v1/me route takes it)
+    ) -> list[MyRead]:
         """From the personal-data read log, newest first: organisation, role, date and the
         purpose derived from the relation used; never the reader's own identity."""
         policy = services.policy

@@ -182,8 +182,9 @@ def run_as_person(
             return actor
         raise ClientNotFound("that record is not yours")
 
-    # (A person's chosen ids are checked against no recorded name: a representative trying
-    # ids could otherwise learn another representative's name.)
+    # (A person's chosen ids are checked against the names they know, their own and the
+    # client's (``Client.names_known_to``), never against another recorded name: a
+    # representative trying ids could otherwise learn another representative's name.)
     return runner.run_as(
         command, command.action, use_case, actor, authorise, sees_names=lambda _client: False
     )

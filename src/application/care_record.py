@@ -361,7 +361,12 @@ class CareRecord(Application[UUID]):
             if chosen:  # (kept after an erasure: they name no one)
                 client = self.client(trajectory.client_id)
                 for field, value in chosen:
-                    client.check_identifier(field, value, recorded=_sees_names(authorised, client))
+                    client.check_identifier(
+                        field,
+                        value,
+                        recorded=_sees_names(authorised, client),
+                        also=client.names_known_to(authorised.actor),
+                    )
             identified = command.identified()
             identified.apply(trajectory, authorised, self)
             return self._save_all(trajectory, item_id=identified.item_id)
@@ -382,7 +387,7 @@ class CareRecord(Application[UUID]):
                 field,
                 value,
                 recorded=_sees_names(ctx, client),
-                also=[getattr(command, "name", None)],
+                also=[getattr(command, "name", None), *client.names_known_to(ctx.actor)],
             )
         command = command.identified()
         command.apply(client, ctx)

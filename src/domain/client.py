@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.common import (
     ERASED,
+    Actor,
     CommandContext,
     ConsentScope,
     Signatory,
@@ -240,6 +241,8 @@ class Client(CopiedThroughState, Record):
                 consent.purpose = ERASED
             for request in client.requests.values():
                 request.details = ERASED
+                if request.field_name is not None:
+                    request.field_name = ERASED
                 if request.legal_ground is not None:
                     request.legal_ground = ERASED
 
@@ -298,7 +301,10 @@ class Client(CopiedThroughState, Record):
         """The person asks for a copy of their data, a rectification of a named field, or an
         erasure (GDPR art. 15-17; issue #19): answered by ``answer_due_on``."""
 
-        personal_fields = ("details",)
+        #: ``field_name`` is the person's words too (a rectification of "my phone, 0470 …"):
+        #: sealed since a probe found one outlive an erasure; events stored before keep it
+        #: in the clear (the codec opens only what a stored event sealed).
+        personal_fields = ("details", "field_name")
         request_id: str
         kind: RequestKind
         field_name: str | None
@@ -553,8 +559,18 @@ class Client(CopiedThroughState, Record):
         details: str,
     ) -> None:
         """GDPR art. 15-17: a rectification names the field to correct; the answer is due
-        within a month of filing."""
+        within a month of its receipt (art. 12(3)). A request the person files themselves is
+        received when it is recorded, whatever ``occurred_at`` says: a date given earlier does
+        not bring the month forward (an outside probe's request dated 2001 was "overdue" at
+        once, a breach the organisation never made). One an organisation records for them was
+        received when it says (a letter)."""
         ctx.check_occurred_at()
+        by_the_person = ctx.actor.role in (PersonRole.CLIENT, PersonRole.REPRESENTATIVE)
+        received_on = (
+            max(ctx.occurred_on, ctx.now.astimezone(UTC).date())
+            if by_the_person
+            else ctx.occurred_on
+        )
         if request_id in self.requests:
             raise InvalidValue(f"request id {request_id!r} is already used", field="request_id")
         if kind == RequestKind.RECTIFICATION and not (field_name or "").strip():
@@ -572,7 +588,7 @@ class Client(CopiedThroughState, Record):
             kind=kind,
             field_name=field_name.strip() if field_name else None,
             details=details.strip(),
-            answer_due_on=answer_due_on(ctx.occurred_on),
+            answer_due_on=answer_due_on(received_on),
         )
 
     def decide_request(
@@ -671,6 +687,17 @@ class Client(CopiedThroughState, Record):
             [self.personal.name or ""] if recorded else [],
             [n or "" for n in (*(representatives if recorded else ()), *also)],
         )
+
+    def names_known_to(self, actor: Actor) -> list[str]:
+        """The names recorded here that a person acting on their own record knows without
+        reading it: the client's own, and a representative's own, never another
+        representative's (a birth parent may not read a foster parent's name)."""
+        if actor.role == PersonRole.CLIENT:
+            return [self.personal.name or ""]
+        if actor.role == PersonRole.REPRESENTATIVE:
+            own = self.representatives.get(actor.on_behalf_of or "")
+            return [self.personal.name or "", *([own.personal.name or ""] if own else [])]
+        return []
 
     def check_may_sign(self, signatory: Signatory, representative_ref: str | None) -> None:
         """004: the client signs, or their representative unless the client excluded them."""

@@ -14,7 +14,7 @@ import pytest
 from litestar.testing import TestClient
 
 from rodedraad.wiring import Container
-from tests.e2e.conftest import TokenFactory
+from tests.e2e.conftest import Person, TokenFactory
 from tests.e2e.steps import (
     SCHOOL,
     Record,
@@ -26,6 +26,7 @@ from tests.e2e.steps import (
     register_client,
     start_consultation,
 )
+from tests.e2e.test_person_http import link, subject
 
 
 @pytest.fixture
@@ -165,3 +166,46 @@ def test_a_caller_who_does_not_read_the_names_cannot_learn_them_by_trying_ids(
 
     assert named.status_code == 200, named.text
     assert_problem(numbered, 422, rule="identifier-names-no-one", field="goal_id")
+
+
+def test_a_person_chooses_no_id_naming_themselves_or_the_client(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+    person: Person,
+) -> None:
+    """Found by an outside probe: on ``/v1/me`` a person's ids were checked for numbers only, so
+    ``noor-vermeulen`` outlived Noor's erasure as a request's id. A person knows their own name
+    and the client's: those are refused. Another representative's name is not checked (a
+    refusal would tell a birth parent a foster parent's name)."""
+    client = register_client(module_http, module_auth, name="Noor Vermeulen")
+    trajectory = refer(module_http, module_auth, client.id, referrer_organisation=SCHOOL)
+    trajectory.post("/acceptance", {"occurred_at": at(1)})
+    for ref, name in (("rep-1", "Ann Claes"), ("rep-2", "Bert Wouters")):
+        client.post(
+            "/representatives", {"occurred_at": at(2), "representative_ref": ref, "name": name}
+        )
+    child, parent = subject(), subject()
+    link(client, child)
+    link(client, parent, "representative", representative_ref="rep-1")
+    before = recorded(module_container)
+
+    def request(who: dict[str, str], request_id: str) -> Any:
+        return module_http.post(
+            "/v1/me/requests",
+            json={"occurred_at": at(3), "kind": "access_copy", "request_id": request_id},
+            headers=who,
+        )
+
+    for who, chosen in (
+        (person(child, "client"), "noor-copy"),
+        (person(child, "client"), "vermeulen"),
+        (person(parent, "representative"), "copy-for-noor"),
+        (person(parent, "representative"), "ann-asks"),
+    ):
+        answer = request(who, chosen)
+        problem = assert_problem(answer, 422, rule="identifier-names-no-one", field="request_id")
+        assert chosen not in answer.text, problem
+    assert recorded(module_container) == before
+    other = request(person(parent, "representative"), "wouters-knows")
+    assert other.status_code == 200, other.text

@@ -393,6 +393,9 @@ def test_the_printable_plan_is_escaped_html_and_logged_as_a_read(
     assert page.headers["x-content-type-options"] == "nosniff"
     reads = module_http.get("/v1/me/reads", headers=me).json()
     assert any(r["purpose"] == "own" and r["trajectory_id"] == trajectory.id for r in reads)
+    # (Found by an outside probe: every /v1/me route takes ?lang=, this one refused it.)
+    english = module_http.get("/v1/me/reads?lang=en", headers=me)
+    assert english.status_code == 200, english.text
 
 
 def test_the_person_takes_their_plan_along_as_a_fhir_bundle_logged_as_a_read(

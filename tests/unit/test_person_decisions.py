@@ -1,11 +1,14 @@
 """What the person decides (issue #19 point 5), as the domain's rules: a plan signed together
 (NL, 12-15), the input ahead of a consultation, and GDPR requests with their month."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.common import ERASED, ConsultationKind, Signatory
+from application.codec import MsgspecTranscoder, SealingMapper
+from application.keys import MemoryKeyStore
+from domain.client import Client
+from domain.common import ERASED, Actor, ConsultationKind, Signatory
 from domain.errors import InvalidValue, PlanNotInForce, RuleConflict
 from domain.person_requests import (
     PersonRequest,
@@ -16,6 +19,7 @@ from domain.person_requests import (
     deadline_due,
 )
 from domain.trajectory import Trajectory
+from tests.support import context
 from tests.unit.builders import active, at, ctx, last_event, registered, set_goal
 
 # --- a plan signed together ---------------------------------------------------------------------
@@ -115,6 +119,31 @@ def test_a_request_is_due_a_month_after_it_is_filed() -> None:
     assert answer_due_on(date(2026, 1, 31)) == date(2026, 2, 28)
 
 
+def test_a_request_the_person_files_is_due_a_month_after_it_is_recorded() -> None:
+    """Found by an outside probe: a parent's request dated 2001 was due in 2001, "overdue" at
+    once, a breach the organisation never made. The person's own request is received when it
+    is recorded; one an organisation records (a letter) when it says."""
+    client = registered()
+    parent = Actor(user_id="identity-link:l1", organisation="", role="representative")
+    recorded_on = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    client.file_request(
+        context(occurred_at=datetime(2001, 1, 1, 9, tzinfo=UTC), actor=parent, now=recorded_on),
+        request_id="req-1",
+        kind=RequestKind.ACCESS_COPY,
+        field_name=None,
+        details="",
+    )
+    client.file_request(
+        context(occurred_at=datetime(2026, 11, 2, 9, tzinfo=UTC), now=recorded_on),
+        request_id="req-2",
+        kind=RequestKind.ACCESS_COPY,
+        field_name=None,
+        details="by letter",
+    )
+    assert client.requests["req-1"].answer_due_on == date(2027, 1, 7)
+    assert client.requests["req-2"].answer_due_on == date(2026, 12, 2)
+
+
 def test_a_rectification_names_its_field_and_only_it_does() -> None:
     client = registered()
     with pytest.raises(InvalidValue, match="field_name"):
@@ -154,8 +183,50 @@ def test_an_erasure_leaves_the_requests_words_unreadable() -> None:
     client.file_request(
         ctx(3), request_id="req-1", kind=RequestKind.ERASURE, field_name=None, details="wis"
     )
+    client.file_request(
+        ctx(3),
+        request_id="req-2",
+        kind=RequestKind.RECTIFICATION,
+        field_name="my phone 0470 12 34 56",
+        details="it changed",
+    )
     client.erase(ctx(4), legal_basis="gdpr_request", erased_subjects=(client.id,))
     assert client.requests["req-1"].details == ERASED
+    assert client.requests["req-2"].field_name == ERASED
+    assert client.requests["req-1"].field_name is None
+
+
+def test_a_rectifications_field_is_sealed_with_the_persons_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by an outside probe: the field to correct is the person's words ("Noor Vermeulen
+    0470123456" was stored in the clear and read back after the erasure). Now it is sealed; a
+    request stored before, with it in the clear, still reads as it was."""
+    client = registered()
+    client.file_request(
+        ctx(3),
+        request_id="req-2",
+        kind=RequestKind.RECTIFICATION,
+        field_name="Noor Vermeulen 0470123456",
+        details="it changed",
+    )
+    event = last_event(client, Client.RequestFiled)
+    keys = MemoryKeyStore()
+    keys.create(client.id, client.id)
+    codec = SealingMapper(MsgspecTranscoder(), keys=keys)
+
+    stored = codec.to_stored_event(event)
+    assert b"Vermeulen" not in stored.state
+    assert codec.to_domain_event(stored).field_name == "Noor Vermeulen 0470123456"
+
+    with monkeypatch.context() as before:
+        before.setattr(Client.RequestFiled, "personal_fields", ("details",))
+        stored_before = codec.to_stored_event(event)
+    assert b"Vermeulen" in stored_before.state
+    assert codec.to_domain_event(stored_before).field_name == "Noor Vermeulen 0470123456"
+
+    keys.erase_client(client.id)
+    assert codec.to_domain_event(stored).field_name == ERASED
 
 
 def request_due(on: date) -> PersonRequest:
