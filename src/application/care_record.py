@@ -19,11 +19,16 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.postgres import PostgresAggregateRecorder
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, strtobool
 
 from application.codec import MsgspecTranscoder, PersonalDataErased, SealingMapper
 from application.commands import (
@@ -137,6 +142,35 @@ class CommandResult:
     item_id: str | None = None
 
 
+class CopyingRepository(Repository[UUID]):
+    """eventsourcing's repository, whose cached aggregates are never copied while they change.
+
+    The library's ``get`` fast-forwards a cached aggregate *in place* (under a lock of its own)
+    and deep-copies it *after* that lock: a copy made by one thread while another thread's
+    fast-forward applied events to the same object failed (``dictionary changed size during
+    iteration``: an outside probe's eight writers on one learning network got ``500``s), or could
+    have copied a half-applied aggregate. Here a lock per aggregate (one of ``STRIPES``, by its
+    id) holds across the fast-forward and the copy, and every other copy from the cache
+    (``CareRecord._cached_copy``) takes it too. Different aggregates rarely share one.
+    """
+
+    STRIPES = 64
+
+    def __init__(self, event_store: Any, **options: Any) -> None:
+        super().__init__(event_store, **options)
+        self._stripes = tuple(threading.Lock() for _ in range(self.STRIPES))
+
+    def guarding(self, aggregate_id: UUID) -> threading.Lock:
+        """The lock held while ``aggregate_id``'s cached object is changed or copied."""
+        return self._stripes[aggregate_id.int % self.STRIPES]
+
+    def get(self, aggregate_id: UUID, *, version: int | None = None, **options: Any) -> Any:
+        if self.cache is None or version is not None:
+            return super().get(aggregate_id, version=version, **options)
+        with self.guarding(aggregate_id):
+            return super().get(aggregate_id, version=version, **options)
+
+
 class CareRecord(Application[UUID]):
     """Trajectories and clients: the record's use cases."""
 
@@ -146,6 +180,7 @@ class CareRecord(Application[UUID]):
     on_recorded: Callable[[], None] | None = None
     #: The erasure ledger kept apart from the backups (issue #21); the composition root sets it.
     erasure_ledger: ErasureLedgerFile | None = None
+    repository: CopyingRepository  # (``construct_repository``)
 
     def __init__(self, env: Mapping[str, str] | None = None, keys: KeyStore | None = None) -> None:
         #: Per-client keys that seal personal data (crypto-shredding); in memory if not given.
@@ -161,6 +196,20 @@ class CareRecord(Application[UUID]):
     def close(self) -> None:
         super().close()
         self.keys.close()
+
+    def construct_repository(self) -> "CopyingRepository":
+        """eventsourcing's repository, with its cache guarded (``CopyingRepository``)."""
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return CopyingRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+            fastforward_skipping=strtobool(
+                self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
+            ),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
 
     def construct_mapper(self) -> Mapper[UUID]:
         return SealingMapper(
@@ -228,15 +277,17 @@ class CareRecord(Application[UUID]):
     def _cached_copy(self, aggregate_id: UUID) -> Aggregate | None:
         """This process's cached copy as it is, not fast-forwarded from the store; ``None`` when
         none is cached. A copy: a refused command must leave the cache as it was."""
-        cache = self.repository.cache
+        repository = self.repository
+        cache = repository.cache
         if cache is None:
             return None
-        try:
-            cached = cache.get(aggregate_id)
-        except KeyError:
-            return None
-        # The cheap copy of ``domain.record``, not the deep one.
-        return copy.deepcopy(cached) if isinstance(cached, Aggregate) else None
+        with repository.guarding(aggregate_id):
+            try:
+                cached = cache.get(aggregate_id)
+            except KeyError:
+                return None
+            # The cheap copy of ``domain.record``, not the deep one.
+            return copy.deepcopy(cached) if isinstance(cached, Aggregate) else None
 
     def _cache_saved(self, aggregates: Iterable[Aggregate]) -> None:
         """Saved aggregates are current as of their commit: the cache keeps them, so that the

@@ -4,11 +4,13 @@ Every test runs once per backend through the ``any_settings`` fixture.
 """
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.application import project_aggregate
 
 from application.care_record import CareRecord, ConcurrentWrite, StaleVersion
 from application.commands import (
@@ -879,6 +881,40 @@ def test_a_command_on_a_copy_another_process_moved_on_is_recorded_on_the_record_
     assert set(app.reload_trajectory(t).goals) == {"goal-school", "goal-first", "goal-second"}
     events = stored_events(app, t)
     assert [e.originator_version for e in events] == list(range(1, version + 2))
+
+
+def test_a_cached_aggregate_is_not_copied_while_another_thread_changes_it(
+    app: CareRecord,
+) -> None:
+    """Found by an outside probe: eight writers on one learning network got ``500``s, "dictionary
+    changed size during iteration": the library fast-forwards a cached aggregate in place, and a
+    command's copy of it (``_cached_copy``) was taken meanwhile. A copy now waits for the change
+    to end."""
+    t = started(app)
+    app.trajectory(t)  # cached
+    changing, done = threading.Event(), threading.Event()
+
+    def fast_forward_held_open(aggregate: Any, events: Any) -> Any:
+        changing.set()
+        done.wait(10)
+        return project_aggregate(aggregate, events)
+
+    loader = threading.Thread(
+        target=lambda: app.repository.get(t, projector_func=fast_forward_held_open)
+    )
+    loader.start()
+    assert changing.wait(10)
+    copies: list[Any] = []
+    copier = threading.Thread(target=lambda: copies.append(app._cached_copy(t)))
+    copier.start()
+    copier.join(0.5)
+    copying_meanwhile = not copier.is_alive()
+    done.set()
+    loader.join(10)
+    copier.join(10)
+
+    assert not copying_meanwhile, "the copy was taken while the cached aggregate was changing"
+    assert copies[0].version == app.trajectory(t).version
 
 
 def test_an_if_match_on_a_copy_another_process_moved_on_is_decided_on_the_record(
