@@ -1210,7 +1210,10 @@ def parser() -> argparse.ArgumentParser:
         help="a deployment's public key (its `rodedraad keys public`); repeat for each",
     )
     merge.add_argument(
-        "--number", type=int, default=1, help="the macro release's number (default 1)"
+        "--number",
+        type=_release_number,
+        default=1,
+        help="the macro release's number, 1 to 2147483647 as the API reads them (default 1)",
     )
     merge.add_argument(
         "--output", type=Path, metavar="FILE", help="write it here (default: standard output)"
@@ -1395,6 +1398,18 @@ def _wait_argument(command: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"how long to wait for a scheduler run in progress (default {DEFAULT_WAIT_SECONDS:g})",
     )
+
+
+def _release_number(text: str) -> int:
+    """A release's number as the API takes it (``api.schemas.ReleaseNumber``): a macro release
+    numbered 0 or 10^20 could be made and signed but never read."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 2_147_483_647:
+        raise argparse.ArgumentTypeError("give a number from 1 to 2147483647")
+    return value
 
 
 def _seconds(text: str) -> float:

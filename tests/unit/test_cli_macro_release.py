@@ -100,3 +100,27 @@ def test_merge_refuses_a_release_signed_by_a_key_it_was_not_told_to_trust(
     assert exit_code != 0
     assert str(stranger) in capsys.readouterr().err
     assert not output.exists()
+
+
+@pytest.mark.parametrize("number", ["0", "-5", "99999999999999999999", "one"])
+def test_a_macro_release_is_numbered_as_the_api_reads_releases(
+    embedded: Path, number: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by an outside probe: numbers 0, -5 and 10^20 were signed, though no route reads
+    them (1 to 2147483647)."""
+    west, west_key = _exported(
+        embedded, "west", release("west", {"west-1": referrals("west-1", total=40)})
+    )
+    output = embedded / "macro.json"
+    with pytest.raises(SystemExit) as refused:
+        main(
+            [
+                "statistics",
+                "merge",
+                *("--trust", str(west_key), "--number", number, "--output", str(output)),
+                str(west),
+            ]
+        )
+    assert refused.value.code == 2
+    assert "--number" in capsys.readouterr().err
+    assert not output.exists()
