@@ -87,6 +87,7 @@ REQUEST_LABELS: dict[str, dict[str, str]] = {
         "partly_granted": "gedeeltelijk toegekend",
         "refused": "geweigerd",
         "open": "in behandeling",
+        "closed_by_erasure": "afgesloten: uw gegevens zijn gewist",
     },
     "en": {
         "access_copy": "copy of my data",
@@ -96,6 +97,7 @@ REQUEST_LABELS: dict[str, dict[str, str]] = {
         "partly_granted": "partly granted",
         "refused": "refused",
         "open": "being decided",
+        "closed_by_erasure": "closed: your data were erased",
     },
 }
 
@@ -123,7 +125,7 @@ class MyRequest(msgspec.Struct, frozen=True):
 
 
 def my_request(client_id: UUID, request_id: str, request: PersonRequest, lang: str) -> MyRequest:
-    status = request.outcome.value if request.outcome is not None else "open"
+    status = request.status
     return MyRequest(
         client_id=client_id,
         request_id=request_id,

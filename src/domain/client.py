@@ -40,6 +40,8 @@ from domain.person_requests import (
     RequestKind,
     RequestOutcome,
     answer_due_on,
+    settle_by_erasure,
+    settled_by_erasure,
 )
 from domain.record import Record
 from domain.shared_findings import check_identifier
@@ -245,6 +247,10 @@ class Client(CopiedThroughState, Record):
                     request.field_name = ERASED
                 if request.legal_ground is not None:
                     request.legal_ground = ERASED
+                if request.open:  # an erasure recorded before it settled them: as it would
+                    settle_by_erasure(
+                        request, settled_by_erasure(request), self.occurred_at, self.actor.role
+                    )
 
     class IdentityLinked(Event):
         """A coordinator checked the person's identity in person and links their identity
@@ -350,6 +356,20 @@ class Client(CopiedThroughState, Record):
                 request.deadline_passed = True
             else:
                 request.reminded = True
+
+    class RequestSettledByErasure(Event):
+        """The client's erasure settled this open request, in the erasure's own commit: an
+        erasure request granted by it (``outcome`` granted), another closed without a decision
+        (``outcome`` None: the data it was about are erased). No personal data: the ground is
+        the erasure's, which follows it (``Erased``)."""
+
+        request_id: str
+        outcome: RequestOutcome | None
+
+        def apply_to(self, client: "Client") -> None:
+            settle_by_erasure(
+                client.requests[self.request_id], self.outcome, self.occurred_at, self.actor.role
+            )
 
     @classmethod
     def register(
@@ -463,9 +483,19 @@ class Client(CopiedThroughState, Record):
     def erase(
         self, ctx: CommandContext, *, legal_basis: str, erased_subjects: tuple[UUID, ...]
     ) -> None:
-        """Record that the client's keys were destroyed (the application destroys them first)."""
+        """Record that the client's keys were destroyed (the application destroys them first).
+        The erasure settles the client's open requests first (``person_requests``): nothing
+        could decide them after it, and the person's erasure request is what it carries out."""
         ctx.check_occurred_at()
         self.check_not_erased()
+        for request_id, request in self.requests.items():
+            if request.open:
+                self.trigger_event(
+                    self.RequestSettledByErasure,
+                    **ctx.event_fields(),
+                    request_id=request_id,
+                    outcome=settled_by_erasure(request),
+                )
         self.trigger_event(
             self.Erased,
             **ctx.event_fields(),

@@ -292,13 +292,14 @@ class DueActions:
 
 
 def due_actions(deadlines: Iterable[Deadline], now: datetime) -> DueActions:
-    """Missed: due date passed, not met. Met late: met after its due date. Reminder: within the
-    reminder window and not yet met."""
+    """Missed: due date passed, not met (and not recorded as met late: a catch-up run at a past
+    moment must not give a deadline a second standing). Met late: met after its due date.
+    Reminder: within the reminder window and not yet met."""
     today = now.astimezone(UTC).date()
     missed, met_late, reminders = [], [], []
     for d in deadlines:
         met = d.met_on if d.met_on is not None and d.met_on <= today else None
-        if met is None and d.due_on < today and not d.missed_recorded:
+        if met is None and d.due_on < today and not (d.missed_recorded or d.met_late_recorded):
             missed.append(d)
         elif met is not None and met > d.due_on and not d.met_late_recorded:
             met_late.append(d)

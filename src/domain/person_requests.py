@@ -13,6 +13,13 @@ least ten years after the end of service (art. 17(3)(b), a legal obligation). Th
 does not erase anything by itself: a granted erasure is carried out by the
 ``data_protection_officer``'s erasure (``POST /v1/clients/{id}/erasure``), a granted
 rectification by the organisation's command that records the corrected fact.
+
+The erasure settles the client's open requests, in the same commit (``Client.erase``): an
+erasure request as granted by it, any other as closed, the client's data being erased
+(``Client.RequestSettledByErasure``, a fact without personal data). An erased record takes no
+decision any more (its requests are no longer open: the deciders' queue drops them and the
+scheduler reminds of them no more). An erasure recorded before this rule settles them as it is
+replayed, the same way.
 """
 
 from datetime import date, datetime
@@ -63,10 +70,36 @@ class PersonRequest(msgspec.Struct):
     decided_by_role: str | None = None
     reminded: bool = False
     deadline_passed: bool = False
+    #: Settled by the client's erasure (``Client.RequestSettledByErasure``): an erasure request
+    #: granted by it (``outcome`` granted), another closed undecided (``outcome`` None).
+    settled_by_erasure: bool = False
 
     @property
     def open(self) -> bool:
-        return self.outcome is None
+        return self.outcome is None and not self.settled_by_erasure
+
+    @property
+    def status(self) -> str:
+        """``open``, the decision's outcome, or ``closed_by_erasure`` (settled undecided)."""
+        if self.outcome is not None:
+            return self.outcome.value
+        return "closed_by_erasure" if self.settled_by_erasure else "open"
+
+
+def settled_by_erasure(request: PersonRequest) -> RequestOutcome | None:
+    """What the client's erasure makes of an open request: an erasure request is granted (the
+    erasure carries it out); another is closed without a decision (there is nothing left to
+    copy or correct)."""
+    return RequestOutcome.GRANTED if request.kind == RequestKind.ERASURE else None
+
+
+def settle_by_erasure(
+    request: PersonRequest, outcome: RequestOutcome | None, at: datetime, role: str
+) -> None:
+    request.settled_by_erasure = True
+    request.outcome = outcome
+    request.decided_at = at
+    request.decided_by_role = role
 
 
 def answer_due_on(filed_on: date) -> date:

@@ -653,7 +653,11 @@ class Trajectory(CopiedThroughState, Record):
                 trajectory.coordinating_organisation = self.to_party
 
     class DeadlineMissed(Event):
-        """Recorded by the scheduler; once per rule and due date."""
+        """Recorded by the scheduler; once per rule and due date, and never after the deadline
+        was recorded as met late (one standing per deadline: a miss recorded before the late
+        meeting stays, as that meeting's history). A store may hold a miss recorded after the
+        late meeting (a catch-up ``run-once --now`` in the past, before the record refused it):
+        the late meeting wins, so that the state agrees with the deadline's standing."""
 
         counts_as_activity = False
         allowed_in = ANY_STATUS
@@ -663,7 +667,9 @@ class Trajectory(CopiedThroughState, Record):
         expected: str
 
         def apply_to(self, trajectory: "Trajectory") -> None:
-            trajectory.missed_deadlines.append(f"{self.rule}@{self.due_on.isoformat()}")
+            key = f"{self.rule}@{self.due_on.isoformat()}"
+            if key not in trajectory.met_late_deadlines:
+                trajectory.missed_deadlines.append(key)
 
     class DeadlineMetLate(Event):
         """Recorded by the scheduler: a deadline was met, but after its due date."""
@@ -1592,12 +1598,16 @@ class Trajectory(CopiedThroughState, Record):
         event_class: type["Trajectory.Event"],
         rule: str,
         due_on: date,
+        settled: Collection[str] = (),
         **fields: Any,
     ) -> bool:
-        """The scheduler's facts are idempotent: one per kind, rule and due date."""
+        """The scheduler's facts are idempotent: one per kind, rule and due date; ``settled``
+        names the deadlines (``rule@due``) whose standing is already recorded otherwise, for
+        which this fact is not recorded either."""
         ctx.check_occurred_at()
         rule = require_text(rule, "rule")
-        if f"{rule}@{due_on.isoformat()}" in recorded:
+        key = f"{rule}@{due_on.isoformat()}"
+        if key in recorded or key in settled:
             return False
         self.trigger_event(event_class, **ctx.event_fields(), rule=rule, due_on=due_on, **fields)
         return True
@@ -1605,9 +1615,17 @@ class Trajectory(CopiedThroughState, Record):
     def record_missed_deadline(
         self, ctx: CommandContext, *, rule: str, due_on: date, expected: str
     ) -> bool:
-        """Idempotent: a deadline (rule and due date) is recorded once. Returns whether it was."""
+        """Idempotent: a deadline (rule and due date) is recorded once. Returns whether it was.
+        One standing per deadline: a deadline already recorded as met late is not recorded as
+        missed (a catch-up run at a past moment finds it unmet then), and that is no error."""
         return self._record_deadline_once(
-            ctx, self.missed_deadlines, self.DeadlineMissed, rule, due_on, expected=expected
+            ctx,
+            self.missed_deadlines,
+            self.DeadlineMissed,
+            rule,
+            due_on,
+            settled=self.met_late_deadlines,
+            expected=expected,
         )
 
     def record_deadline_met_late(

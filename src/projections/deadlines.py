@@ -178,15 +178,17 @@ class DueDeadline(msgspec.Struct):
 #: ``domain.deadlines.due_actions`` over the stored deadlines, as one indexed query: missed (due
 #: date passed, not met), met late (met after its due date), reminder (within the window, not
 #: yet met), each unless already recorded. A deadline met after the moment of the run counts as
-#: not (yet) met at that moment. Every ``?`` is today's date.
+#: not (yet) met at that moment; one already recorded as met late is not found missed (a
+#: catch-up run at a past moment). Every ``?`` is today's date.
 _DUE_SQL = (
     "SELECT trajectory_id, rule, expected, due_on, met_on, "
     "CASE WHEN (met_on IS NULL OR met_on > ?) AND due_on < ? "
-    "AND missed_recorded = 0 THEN 'missed' "
+    "AND missed_recorded = 0 AND met_late_recorded = 0 THEN 'missed' "
     "WHEN met_on <= ? AND met_on > due_on AND met_late_recorded = 0 THEN 'met_late' "
     "ELSE 'reminder' END AS kind "
     "FROM rm_deadlines WHERE "
-    "((met_on IS NULL OR met_on > ?) AND due_on < ? AND missed_recorded = 0) "
+    "((met_on IS NULL OR met_on > ?) AND due_on < ? AND missed_recorded = 0 "
+    "AND met_late_recorded = 0) "
     "OR (met_on <= ? AND met_on > due_on AND met_late_recorded = 0) "
     "OR ((met_on IS NULL OR met_on > ?) AND remind_on <= ? AND due_on >= ? "
     "AND reminded = 0) "

@@ -331,6 +331,49 @@ def test_an_erasure_request_is_decided_with_its_legal_ground_shown_to_the_person
     assert again.status_code == 409, again.text
 
 
+def test_the_officers_erasure_settles_the_persons_open_requests(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_token: TokenFactory,
+    person: Person,
+) -> None:
+    """Outside probe: after the erasure no decision can be recorded (409 ``client-erased``),
+    so the requests stayed open in the queue for ever. The erasure settles them."""
+    client, _, sub = linked_plan(module_http, module_auth)
+    me = person(sub, "client")
+    filed = [
+        module_http.post(
+            "/v1/me/requests",
+            json={"occurred_at": at(5), "kind": kind, "details": "Wis alles"},
+            headers=me,
+        )
+        for kind in ("erasure", "access_copy")
+    ]
+    assert [f.status_code for f in filed] == [200, 200], [f.text for f in filed]
+    ids = {f.json()["item_id"] for f in filed}
+    officer = bearer(module_token(roles=("data_protection_officer",)))
+    listed = {r["request_id"] for r in module_http.get("/v1/requests", headers=officer).json()}
+    assert ids <= listed
+
+    erased = module_http.post(
+        f"/v1/clients/{client.id}/erasure",
+        json={"occurred_at": at(7), "legal_basis": "gdpr_request"},
+        headers=officer,
+    )
+    assert erased.status_code == 200, erased.text
+
+    queue = module_http.get("/v1/requests", headers=officer)
+    assert queue.status_code == 200, queue.text
+    assert not ids & {r["request_id"] for r in queue.json()}
+    assert not [r for r in queue.json() if r["client_id"] == str(client.id)]
+    late = module_http.post(
+        f"/v1/clients/{client.id}/requests/{sorted(ids)[0]}/decision",
+        json={"occurred_at": at(8), "outcome": "granted", "legal_ground": "x"},
+        headers=officer,
+    )
+    assert late.status_code == 409, late.text  # settled by the erasure: nothing to decide
+
+
 def test_a_rectification_names_the_field(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from litestar.testing import TestClient
@@ -52,7 +53,7 @@ from tests.integration.scheduler_support import (
     moment,
     scheduler_for,
 )
-from tests.support import COORDINATOR
+from tests.support import COORDINATOR, context
 
 
 @pytest.fixture(params=BACKENDS)
@@ -162,6 +163,93 @@ def test_a_missed_start_consultation_is_recorded_once_and_shows_in_timeline_and_
         board = http.get("/v1/board", headers=headers).json()
         overdue = [o for r in board["trajectories"] if r["id"] == str(tid) for o in r["overdue"]]
         assert not [o for o in overdue if o.startswith("missed deadline")]
+
+
+# --- a catch-up run at a past moment on a live record ---------------------------------------------
+
+
+def _block_met_late(container: Container) -> UUID:
+    """Blocked on 1 October, escalated on 10 November: ``block_escalation`` (due 15 October)
+    met late, as the live scheduler recorded on 11 November."""
+    care = Care(container.care_record)
+    tid = care.start("sam", "2023-09-01")
+    care.hold("sam", "2023-09-15", START, next_on="2023-12-15")
+    care.block("sam", "2023-10-01")
+    care.escalate("sam", "2023-11-10", "esc-1")
+    live = scheduler_for(container).run_once(m("2023-11-11"))
+    assert ("met_late", "block_escalation", d("2023-10-15"), d("2023-11-10"), True) in [
+        (f.kind, f.rule, f.due_on, f.met_on, f.recorded) for f in live.fired
+    ]
+    return tid
+
+
+def _block_events(container: Container) -> list[str]:
+    return [e.kind for e in deadline_events(container.care_record) if e.rule == "block_escalation"]
+
+
+def test_a_catch_up_run_in_the_past_does_not_record_missed_what_was_met_late(
+    container: Container,
+) -> None:
+    """Issue (outside probe): ``run-once --now`` before the late meeting found the deadline
+    unmet then and recorded it missed after its late meeting: two standings for one deadline."""
+    tid = _block_met_late(container)
+    assert _block_events(container) == ["met_late"]
+
+    catch_up = scheduler_for(container).run_once(m("2023-10-20"))
+
+    assert [f for f in catch_up.fired if f.rule == "block_escalation" and f.recorded] == []
+    assert _block_events(container) == ["met_late"]
+    # Asked directly, the record takes no miss for it either: a no-op, not an error.
+    recorded = container.care_record.record_deadline(
+        context(occurred_at=m("2023-10-20"), actor=SCHEDULER_ACTOR),
+        tid,
+        kind="missed",
+        rule="block_escalation",
+        due_on=d("2023-10-15"),
+        expected="an escalation",
+    )
+    assert recorded is None
+    assert _block_events(container) == ["met_late"]
+    missed = container.care_record.trajectory(tid).missed_deadlines
+    assert not [key for key in missed if key.startswith("block_escalation@")]
+
+
+def test_a_stored_miss_after_the_late_meeting_gives_way_to_it_in_the_views(
+    container: Container,
+) -> None:
+    """A store written before the record refused it holds the miss after the late meeting
+    (stored events do not change): the trajectory, the board row and its count agree with
+    the audit's standing (met late), not listing it as missed."""
+    tid = _block_met_late(container)
+    trajectory = container.care_record.trajectory(tid)
+    trajectory.trigger_event(
+        T.DeadlineMissed,
+        **context(occurred_at=m("2023-10-20"), actor=SCHEDULER_ACTOR).event_fields(),
+        rule="block_escalation",
+        due_on=d("2023-10-15"),
+        expected="an escalation",
+    )
+    container.care_record._save_all(trajectory)
+    assert _block_events(container) == ["met_late", "missed"]
+    token = LocalTokens.from_file(container.settings.auth.secret_file).issue(
+        user="user-an",
+        organisation=COORDINATOR.organisation,
+        roles=["coordinator"],
+        region="elz-gent",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+
+    with TestClient(app=container.http_app()) as http:
+        view = http.get(f"/v1/trajectories/{tid}", headers=headers)
+        assert view.status_code == 200, view.text
+        missed = view.json()["missed_deadlines"]
+        assert "block_escalation@2023-10-15" not in missed
+        board = http.get("/v1/board", headers=headers).json()
+        (row,) = [r for r in board["trajectories"] if r["id"] == str(tid)]
+        listed = [o for o in row["overdue"] if o.startswith("missed deadline")]
+        assert row["missed_deadlines"] == len(missed) == len(listed)
+        again = scheduler_for(container).run_once(m("2023-10-20"))
+        assert not [f for f in again.fired if f.rule == "block_escalation"]
 
 
 # --- two schedulers at once -----------------------------------------------------------------------

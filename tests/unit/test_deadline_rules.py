@@ -441,6 +441,19 @@ def test_recorded_deadlines_are_not_acted_on_again() -> None:
     assert (planned.missed_recorded, planned.reminded) == (True, True)
 
 
+def test_a_catch_up_run_before_a_recorded_late_meeting_finds_nothing_missed() -> None:
+    """One standing per deadline: met late (recorded on 11 February), a run at 3 February, when
+    it was not met yet, does not find it missed (it was, then; the record says met late)."""
+    facts = [
+        *LATE_START,
+        recorded("deadline_met_late", "start_consultation@2023-02-02", date(2023, 2, 11)),
+    ]
+
+    assert actions_at(facts, date(2023, 2, 3))["missed"] == []
+    # Not recorded yet, the late meeting leaves the miss to be recorded first, as ever.
+    assert actions_at(LATE_START, date(2023, 2, 3))["missed"] == ["start_consultation@2023-02-02"]
+
+
 def test_a_record_of_another_due_date_does_not_suppress_a_deadline() -> None:
     facts = [
         Fact("accepted", ACCEPTED),

@@ -268,3 +268,53 @@ def test_a_reminder_is_issued_once_per_deadline() -> None:
 
     assert (first, again) == (True, False)
     assert last_event(trajectory, Trajectory.DeadlineReminderIssued).due_on == on(95)
+
+
+# --- one standing per deadline (a catch-up run at a past moment) ---------------------------------
+
+
+def test_a_deadline_recorded_as_met_late_is_not_recorded_as_missed_afterwards() -> None:
+    """A catch-up ``run-once --now`` before the late meeting finds the deadline unmet then: the
+    record already holds it as met late, so the miss is not recorded, and that is no error."""
+    trajectory = active()
+    trajectory.record_deadline_met_late(
+        ctx(110), rule="three-month-consultation", due_on=on(95), met_on=on(108)
+    )
+    before = len(new_events(trajectory))
+
+    assert _miss(trajectory) is False
+
+    assert len(new_events(trajectory)) == before
+    assert trajectory.missed_deadlines == []
+    assert trajectory.open_missed_deadlines == []
+
+
+def test_a_miss_stored_after_the_late_meeting_gives_way_to_it() -> None:
+    """Stores written before the record refused it may hold a miss recorded after the late
+    meeting of the same deadline: replayed, the late meeting wins (the audit's standing)."""
+    trajectory = active()
+    trajectory.record_deadline_met_late(
+        ctx(110), rule="three-month-consultation", due_on=on(95), met_on=on(108)
+    )
+    trajectory.trigger_event(
+        Trajectory.DeadlineMissed,
+        **ctx(111).event_fields(),
+        rule="three-month-consultation",
+        due_on=on(95),
+        expected="driemaandelijks overleg",
+    )
+
+    assert trajectory.missed_deadlines == []
+    assert trajectory.open_missed_deadlines == []
+    assert _miss(trajectory, due=185) is True  # another deadline is missed as ever
+
+
+def test_a_miss_recorded_before_the_late_meeting_stays_in_its_history() -> None:
+    trajectory = active()
+    _miss(trajectory)
+    trajectory.record_deadline_met_late(
+        ctx(110), rule="three-month-consultation", due_on=on(95), met_on=on(108)
+    )
+
+    assert trajectory.missed_deadlines == [f"three-month-consultation@{on(95).isoformat()}"]
+    assert trajectory.open_missed_deadlines == []

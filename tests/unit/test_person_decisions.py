@@ -20,7 +20,15 @@ from domain.person_requests import (
 )
 from domain.trajectory import Trajectory
 from tests.support import context
-from tests.unit.builders import active, at, ctx, last_event, registered, set_goal
+from tests.unit.builders import (
+    active,
+    at,
+    ctx,
+    last_event,
+    new_events,
+    registered,
+    set_goal,
+)
 
 # --- a plan signed together ---------------------------------------------------------------------
 
@@ -227,6 +235,68 @@ def test_a_rectifications_field_is_sealed_with_the_persons_words(
 
     keys.erase_client(client.id)
     assert codec.to_domain_event(stored).field_name == ERASED
+
+
+def _three_requests() -> Client:
+    """An erasure and an access copy open, a rectification refused."""
+    client = registered()
+    for request_id, kind, field_name in (
+        ("req-erase", RequestKind.ERASURE, None),
+        ("req-copy", RequestKind.ACCESS_COPY, None),
+        ("req-fix", RequestKind.RECTIFICATION, "name"),
+    ):
+        client.file_request(
+            ctx(3), request_id=request_id, kind=kind, field_name=field_name, details="mijn woorden"
+        )
+    client.decide_request(
+        ctx(5), request_id="req-fix", outcome=RequestOutcome.REFUSED, legal_ground="juist"
+    )
+    return client
+
+
+def test_the_erasure_settles_the_open_requests_as_facts_without_personal_data() -> None:
+    """Outside probe: nothing can decide a request once the client is erased, so the erasure
+    settles them: the erasure request granted by it, the access copy closed undecided."""
+    client = _three_requests()
+    client.erase(ctx(20), legal_basis="gdpr_request", erased_subjects=(client.id,))
+
+    settled = [e for e in new_events(client) if isinstance(e, Client.RequestSettledByErasure)]
+    assert [(e.request_id, e.outcome) for e in settled] == [
+        ("req-erase", RequestOutcome.GRANTED),
+        ("req-copy", None),
+    ]
+    assert not Client.RequestSettledByErasure.personal_fields
+    assert isinstance(new_events(client)[-1], Client.Erased)  # in the erasure's own commit
+    requests = client.requests
+    assert not [i for i, r in requests.items() if r.open]
+    assert [requests[i].status for i in ("req-erase", "req-copy", "req-fix")] == [
+        "granted",
+        "closed_by_erasure",
+        "refused",
+    ]
+    assert requests["req-erase"].decided_at == at(20)
+    assert requests["req-fix"].decided_at == at(5)
+    for request in requests.values():  # no reminder, no passed month, ever after
+        assert deadline_due(request, date(2030, 1, 1)) is None
+
+
+def test_an_erasure_recorded_before_the_rule_settles_the_open_requests_as_it_is_replayed() -> None:
+    """Stores hold erasures recorded without the settling facts: replayed, they settle the same
+    requests the same way, so the queue and the scheduler no longer find them open."""
+    client = _three_requests()
+    client.trigger_event(
+        Client.Erased,
+        **ctx(20).event_fields(),
+        legal_basis="gdpr_request",
+        erased_subjects=(client.id,),
+    )
+
+    assert [(i, r.status) for i, r in client.requests.items()] == [
+        ("req-erase", "granted"),
+        ("req-copy", "closed_by_erasure"),
+        ("req-fix", "refused"),
+    ]
+    assert not [r for r in client.requests.values() if r.open]
 
 
 def request_due(on: date) -> PersonRequest:

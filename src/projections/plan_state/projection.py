@@ -93,7 +93,7 @@ class PlanStateProjection:
 
     name = "plan_state"
     #: Bump when the tables or what is derived into them change: a new version rebuilds.
-    version = 9
+    version = 10
 
     #: Every row is one trajectory's (its parties' rows too), from its events and, for an
     #: erasure, its client's: a rebuild may split the work by record, each share seeing every
