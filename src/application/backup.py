@@ -27,6 +27,8 @@ SHA-256, the log position, the moment, and the KEK versions the wrapped keys nee
 never in a backup. A restore checks all of that, and the KEK file, before it writes anything.
 """
 
+import errno
+import fcntl
 import hashlib
 import os
 import shutil
@@ -37,14 +39,17 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
+from uuid import UUID
 
 import msgspec
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from eventsourcing.persistence import StoredEvent
 
 from application.backup_crypto import BackupDamaged, decrypt, encrypt, key_id
 from application.care_record import CareRecord
+from application.codec import MsgspecMapper, MsgspecTranscoder
 from application.errors import OperatorError
 from application.files import PRIVATE_FILE, private_directory, write_private_file
 from application.kek import KeyringFile
@@ -52,6 +57,11 @@ from application.keys import KEY_TABLES
 from application.unavailable import connect_timeout
 
 MANIFEST = "manifest.json"
+#: The working directory of a backup's plain SQLite copies: beside the store, in the data
+#: directory (never in the backup's), one per backup, locked (``flock``) while it runs.
+WORKING_PREFIX = ".backup-copying-"
+#: The first bytes of every SQLite database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
 #: SQLite pages copied per step of the online backup (4 MiB at the default page size).
 PAGES_PER_STEP = 1024
 #: Progress is told for stores of at least this many bytes.
@@ -99,13 +109,15 @@ def _empty_target(directory: Path) -> None:
 
 
 def _store_file(
-    source: Path, directory: Path, name: str, recipient: X25519PublicKey | None
+    source: Path | IO[bytes], directory: Path, name: str, recipient: X25519PublicKey | None
 ) -> tuple[int, str]:
-    """``source`` into ``directory/name`` (encrypted if ``recipient``), 0600; its size and
-    SHA-256 as written."""
+    """``source`` (a file, or a stream read to its end) into ``directory/name`` (encrypted if
+    ``recipient``), 0600; its size and SHA-256 as written."""
     target = directory / name
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    with os.fdopen(fd, "wb") as out, source.open("rb") as plain:
+    with ExitStack() as stack:
+        out = stack.enter_context(os.fdopen(fd, "wb"))
+        plain = stack.enter_context(source.open("rb")) if isinstance(source, Path) else source
         hashing = _Hashing(out)
         if recipient is None:
             shutil.copyfileobj(plain, hashing)
@@ -160,29 +172,105 @@ def backup_sqlite(
     recipient: X25519PublicKey | None,
     code_version: str,
     say: Say,
+    *,
+    working: Path | None = None,
 ) -> Manifest:
     """Every store file of an embedded deployment, of one moment, while it serves (module
-    docstring); ``files``: store → its SQLite file."""
+    docstring); ``files``: store → its SQLite file. Each file's plain copy is made in
+    ``working`` (the data directory; by default the event store's directory), which holds the
+    same data already, never in ``directory``: a backup cut short (killed, the machine lost)
+    leaves no clear copy of the record among the backups. Copies left by such a backup are
+    removed first (``remove_stale_working_copies``)."""
+    working = working if working is not None else files["events"].parent
     _empty_target(directory)
-    work = Path(tempfile.mkdtemp(prefix=".copying-", dir=directory))
+    for stale in remove_stale_working_copies(working):
+        say(f"removed the working copy of a backup that did not finish: {stale}")
+    with _working_directory(working) as work, ExitStack() as stack:
+        sources = {store: stack.enter_context(_reader(path)) for store, path in files.items()}
+        position, versions = _one_moment(files["events"], sources)
+        say(f"the stores as of log position {position:,}")
+        written = []
+        for store, source in sources.items():
+            name = f"{store}.sqlite"
+            plain = work / name
+            _online_copy(source, plain, store, files[store].stat().st_size, say)
+            source.execute("COMMIT")
+            size, digest = _store_file(plain, directory, name, recipient)
+            plain.unlink()
+            written.append(BackupFile(name, store, size, digest))
+            say(f"{store}: {size:,} bytes written")
+    return _finish(directory, "sqlite", code_version, position, versions, recipient, written)
+
+
+@contextmanager
+def _working_directory(parent: Path) -> Iterator[Path]:
+    """A new private directory in ``parent`` for one backup's plain copies, locked while it is
+    in use (the lock goes with the process however it ends, so a sweep can tell a live backup's
+    directory from a dead one's) and removed afterwards. SIGKILL or a lost machine still
+    leaves it: the next backup, or the next start of a process, removes it."""
+    private_directory(parent)
+    work = Path(tempfile.mkdtemp(prefix=WORKING_PREFIX, dir=parent))
+    lock = os.open(work, os.O_RDONLY)
     try:
-        with ExitStack() as stack:
-            sources = {store: stack.enter_context(_reader(path)) for store, path in files.items()}
-            position, versions = _one_moment(files["events"], sources)
-            say(f"the stores as of log position {position:,}")
-            written = []
-            for store, source in sources.items():
-                name = f"{store}.sqlite"
-                plain = work / name
-                _online_copy(source, plain, store, files[store].stat().st_size, say)
-                source.execute("COMMIT")
-                size, digest = _store_file(plain, directory, name, recipient)
-                plain.unlink()
-                written.append(BackupFile(name, store, size, digest))
-                say(f"{store}: {size:,} bytes written")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return _finish(directory, "sqlite", code_version, position, versions, recipient, written)
+        os.close(lock)
+
+
+def remove_stale_working_copies(parent: Path) -> list[Path]:
+    """Every working directory in ``parent`` of a backup that did not finish (killed or cut
+    short: no process holds its lock), removed; those removed. A running backup's is kept."""
+    removed: list[Path] = []
+    try:
+        candidates = sorted(parent.glob(f"{WORKING_PREFIX}*"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        if not candidate.is_dir() or candidate.is_symlink():
+            continue
+        try:
+            lock = os.open(candidate, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    continue  # a backup running now
+                raise
+            shutil.rmtree(candidate, ignore_errors=True)
+            if not candidate.exists():
+                removed.append(candidate)
+        finally:
+            os.close(lock)
+    return removed
+
+
+def unencrypted_leftovers(directory: Path, expected: set[str]) -> list[Path]:
+    """What in a backup directory is, or may be, a clear copy of a store: every file in the
+    working directory a backup of an earlier version made there (``.copying-*``: killed while
+    it copied, it left its plain copy, whose SQLite header may not be written yet), and every
+    SQLite file but those named in ``expected`` (the files of a backup made ``--unencrypted``)."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.iterdir()):
+        if path.is_dir() and not path.is_symlink() and "copying-" in path.name:
+            found += sorted(p for p in path.rglob("*") if p.is_file() or p.is_symlink())
+            continue
+        if path.name in expected or not path.is_file() or path.is_symlink():
+            continue
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(len(_SQLITE_HEADER))
+        except OSError:
+            continue
+        if head == _SQLITE_HEADER:
+            found.append(path)
+    return found
 
 
 @contextmanager
@@ -258,45 +346,75 @@ def backup_postgres(
     say: Say,
 ) -> Manifest:
     """One ``pg_dump`` (custom format) of the database, of one exported snapshot whose log
-    position and KEK versions the manifest names; encrypted as it is written."""
+    position and KEK versions the manifest names; encrypted as ``pg_dump`` writes it (its
+    output streamed through the encryption: no clear dump is ever on disk)."""
     _empty_target(directory)
     name = "database.dump"
-    work = Path(tempfile.mkdtemp(prefix=".copying-", dir=directory))
-    try:
-        with psycopg.connect(url, autocommit=True, **connect_timeout(url)) as conn:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            snapshot = _one(conn, "SELECT pg_export_snapshot()")
-            position = int(
-                _one(
-                    conn,
-                    f"SELECT COALESCE(MAX({_POSITION['postgres']}), 0) "  # noqa: S608
-                    f"FROM {_EVENTS['postgres']}",
-                )
+    with psycopg.connect(url, autocommit=True, **connect_timeout(url)) as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        snapshot = _one(conn, "SELECT pg_export_snapshot()")
+        position = int(
+            _one(
+                conn,
+                f"SELECT COALESCE(MAX({_POSITION['postgres']}), 0) "  # noqa: S608
+                f"FROM {_EVENTS['postgres']}",
             )
-            keys = KEY_TABLES["postgres"][0]
-            rows = conn.execute(f"SELECT DISTINCT kek_version FROM {keys}").fetchall()  # noqa: S608
-            versions = sorted(int(r[0]) for r in rows)
-            say(f"pg_dump of the database as of log position {position:,}")
-            plain = work / name
-            _run(
-                [
-                    "pg_dump",
-                    "--format=custom",
-                    f"--snapshot={snapshot}",
-                    "--no-owner",
-                    f"--file={plain}",
-                    f"--dbname={url}",
-                ],
+        )
+        keys = KEY_TABLES["postgres"][0]
+        rows = conn.execute(f"SELECT DISTINCT kek_version FROM {keys}").fetchall()  # noqa: S608
+        versions = sorted(int(r[0]) for r in rows)
+        say(f"pg_dump of the database as of log position {position:,}")
+        size, digest = _store_dump(
+            [
                 "pg_dump",
-            )
-            conn.execute("COMMIT")
-        size, digest = _store_file(plain, directory, name, recipient)
-        plain.unlink()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+                "--format=custom",
+                f"--snapshot={snapshot}",
+                "--no-owner",
+                f"--dbname={url}",
+            ],
+            directory,
+            name,
+            recipient,
+        )
+        conn.execute("COMMIT")
     say(f"database: {size:,} bytes written")
     written = [BackupFile(name, "database", size, digest)]
     return _finish(directory, "postgres", code_version, position, versions, recipient, written)
+
+
+def _store_dump(
+    command: list[str], directory: Path, name: str, recipient: X25519PublicKey | None
+) -> tuple[int, str]:
+    """``command``'s output (``pg_dump`` to its stdout) into ``directory/name`` as
+    ``_store_file`` writes a file: encrypted on its way, never in clear on disk. Refused, and
+    the file removed, if ``command`` fails."""
+    target = directory / name
+    with tempfile.TemporaryFile() as errors:
+        try:
+            dump = subprocess.Popen(  # noqa: S603
+                command, stdout=subprocess.PIPE, stderr=errors, env=_libpq_env()
+            )
+        except FileNotFoundError:
+            raise BackupRefused(
+                f"{command[0]} is not installed here; install the PostgreSQL client of the "
+                "server's version"
+            ) from None
+        try:
+            assert dump.stdout is not None
+            with dump.stdout:
+                stored = _store_file(dump.stdout, directory, name, recipient)
+            code = dump.wait()
+        except BaseException:
+            dump.kill()
+            dump.wait()
+            target.unlink(missing_ok=True)
+            raise
+        if code != 0:
+            target.unlink(missing_ok=True)
+            errors.seek(0)
+            said = errors.read().decode(errors="replace").strip()
+            raise BackupRefused(f"{command[0]} failed: {said}")
+    return stored
 
 
 def _one(conn: psycopg.Connection[tuple[Any, ...]], sql: str) -> Any:
@@ -306,16 +424,20 @@ def _one(conn: psycopg.Connection[tuple[Any, ...]], sql: str) -> Any:
     return row[0]
 
 
-def _run(command: list[str], what: str, stdin: BinaryIO | None = None) -> None:
+def _libpq_env() -> dict[str, str]:
     # pg_dump and pg_restore are libpq's: without a timeout (in the URL, or this variable, which
     # the URL's overrides) they wait on a host that never answers for good. It bounds the
     # connect, not the dump.
     env = dict(os.environ)
     for bound in connect_timeout().values():  # (none where the operator set one)
         env["PGCONNECT_TIMEOUT"] = str(bound)
+    return env
+
+
+def _run(command: list[str], what: str, stdin: BinaryIO | None = None) -> None:
     try:
         done = subprocess.run(  # noqa: S603
-            command, stdin=stdin, capture_output=True, check=False, env=env
+            command, stdin=stdin, capture_output=True, check=False, env=_libpq_env()
         )
     except FileNotFoundError:
         raise BackupRefused(
@@ -330,15 +452,31 @@ def _run(command: list[str], what: str, stdin: BinaryIO | None = None) -> None:
 
 def read_manifest(directory: Path) -> Manifest:
     """The backup's manifest, every file checked against it (size, then SHA-256): a backup cut
-    short, damaged or altered is refused here, before anything is written."""
+    short, damaged or altered is refused here, before anything is written. So is a directory
+    that holds a plain copy of a store it should not (``unencrypted_leftovers``), first."""
     try:
-        manifest = msgspec.json.decode((directory / MANIFEST).read_bytes(), type=Manifest)
+        manifest: Manifest | None = msgspec.json.decode(
+            (directory / MANIFEST).read_bytes(), type=Manifest
+        )
     except FileNotFoundError:
-        raise BackupRefused(
-            f"{directory} holds no {MANIFEST}: it is not a backup, or one that did not finish"
-        ) from None
+        manifest = None
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
         raise BackupRefused(f"{directory / MANIFEST} cannot be read ({e})") from None
+    plain = (
+        {f.name for f in manifest.files} if manifest and manifest.encrypted_to is None else set()
+    )
+    if leftovers := unencrypted_leftovers(directory, plain):
+        listed = ", ".join(str(p) for p in leftovers[:5])
+        raise BackupRefused(
+            f"WARNING: {directory} holds an UNENCRYPTED copy (whole or in part) of a store of the "
+            f"record ({listed}), left by a backup that did not finish: anyone who can read it "
+            "reads the record in clear. Delete it now (`rm -r` the file, or the .copying-* "
+            "directory it is in), then take a new backup"
+        )
+    if manifest is None:
+        raise BackupRefused(
+            f"{directory} holds no {MANIFEST}: it is not a backup, or one that did not finish"
+        )
     for described in manifest.files:
         path = directory / described.name
         if not path.is_file():
@@ -475,7 +613,11 @@ def restore_sqlite(
                 out.flush()
                 os.fsync(out.fileno())
             _integrity(target, described.name)
-            say(f"{described.store}: decrypted and checked")
+            if described.store == "events":
+                count = _events_decode(target)
+                say(f"{described.store}: decrypted and checked, all {count:,} events decode")
+            else:
+                say(f"{described.store}: decrypted and checked")
         private_directory(data_dir)
         for described in manifest.files:
             destination = files[described.store]
@@ -521,6 +663,48 @@ def _integrity(path: Path, name: str) -> None:
         conn.close()
     if result is None or result[0] != "ok":
         raise BackupRefused(f"{name} fails SQLite's integrity check: {result}")
+
+
+def _events_decode(path: Path) -> int:
+    """Every event of the event store file ``path`` decoded, as the service would decode it
+    (without keys: its sealed fields stay shut); how many. A backup made from a store with a
+    damaged or altered event has checksums that match: it is refused here, naming the event,
+    before anything is put in place, not by the first process that reads it. (One event at a
+    time: measured faster here than ``decode_shut``'s batches, for this check.)"""
+    mapper = MsgspecMapper(MsgspecTranscoder())
+    conn = sqlite3.connect(path)
+    count = 0
+    try:
+        rows = conn.execute(
+            "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+            f"FROM {_EVENTS['sqlite']} ORDER BY rowid"
+        )
+        for position, originator_id, version, topic, state in rows:
+            try:
+                mapper.to_domain_event(
+                    StoredEvent(
+                        originator_id=UUID(str(originator_id)),
+                        originator_version=version,
+                        topic=topic,
+                        state=state,
+                    )
+                )
+            # (Whatever stops it: a field that is not what its class says, a topic no class
+            # has, an id that is no UUID, an upcaster that fails; each is a refusal.)
+            except Exception as e:  # noqa: BLE001
+                lines = str(e).strip().splitlines()
+                raise BackupRefused(
+                    f"the event at log position {position:,} in the backup does not decode "
+                    f"({type(e).__name__}: {lines[0] if lines else ''}): the backup was made "
+                    "from a store whose event was damaged or altered (its checksums match). "
+                    "Restore another backup, one made before the damage; nothing was restored"
+                ) from None
+            count += 1
+    except sqlite3.DatabaseError as e:
+        raise BackupRefused(f"the backup's event store cannot be read ({e})") from None
+    finally:
+        conn.close()
+    return count
 
 
 def restore_postgres(

@@ -4,7 +4,8 @@
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,14 +50,22 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from rodedraad.logs import configure_logging
-    from rodedraad.wiring import Container, settle_heap, start_metrics_listener
+    from rodedraad.wiring import (
+        Container,
+        check_can_listen,
+        settle_heap,
+        start_metrics_listener,
+    )
 
     configure_logging(settings.log_level, settings.log_format)
     _stacks_on_request()
-    container = Container.build(settings)
-    stop_metrics = start_metrics_listener(settings)
     host = args.host or settings.http.host
     port = args.port or settings.http.port
+    check_can_listen(
+        host, port, "--host/--port" if args.host or args.port else "RODEDRAAD_HOST/RODEDRAAD_PORT"
+    )
+    container = Container.build(settings)
+    stop_metrics = start_metrics_listener(settings)
     print(
         f"Rode Draad on http://{host}:{port} (API docs: /schema) — "
         f"{'PostgreSQL' if settings.database.is_postgres else settings.database.url}",
@@ -937,13 +946,24 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
     recipient = load_public_key(args.to) if args.to is not None else None
     migrate_at_start(settings)
     directory = Path(args.directory)
-    if settings.database.is_postgres:
-        manifest = backup_postgres(
-            settings.database.url, directory, recipient, code_version(), _say
+    try:
+        with _sigterm_unwinds():
+            if settings.database.is_postgres:
+                manifest = backup_postgres(
+                    settings.database.url, directory, recipient, code_version(), _say
+                )
+            else:
+                files = dict(stores_of(settings).files)
+                manifest = backup_sqlite(
+                    files, directory, recipient, code_version(), _say, working=settings.data_dir
+                )
+    except SystemExit:
+        _fail(
+            f"the backup was stopped (SIGTERM) before it finished: {directory} holds no finished "
+            "backup (without manifest.json, it is none), and the clear working copy in the data "
+            "directory was removed"
         )
-    else:
-        files = dict(stores_of(settings).files)
-        manifest = backup_sqlite(files, directory, recipient, code_version(), _say)
+        raise
     encrypted = (
         f"encrypted to key {manifest.encrypted_to}" if manifest.encrypted_to else "NOT encrypted"
     )
@@ -954,6 +974,28 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
         f"(kept apart, in {settings.kek.file}: back that up and escrow it on its own)"
     )
     return 0
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM (a service manager's stop, ``kill``) ends the process as SIGINT does, by an
+    exception (``SystemExit``, status 143) in the main thread, so that what is open is closed
+    and what was made is removed (a backup's plain working copy) before it ends; by default
+    it would end at once, leaving them. Elsewhere than in the main thread, as it was."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _backup_key(settings: Settings, args: argparse.Namespace) -> int:

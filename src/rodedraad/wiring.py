@@ -3,6 +3,7 @@
 import functools
 import gc
 import math
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from application.access_log import AccessLog
 from application.audit_export import AuditExports
 from application.care_record import CareRecord
 from application.erasure_ledger import ErasureLedgerFile, check_kept, reapply
+from application.errors import OperatorError
 from application.files import private_directory
 from application.finding_batches import (
     FindingBatches,
@@ -111,8 +113,14 @@ def migrate_at_start(settings: Settings) -> None:
     """Issue #11: every process that opens the stores first runs their pending migrations
     under the schema lock, or with ``migrate_on_start`` off refuses to start while one is
     pending (``MigrationsPending``); a store newer than this code is always refused
-    (``StoreNewerThanCode``). The data directory is private (0700) before anything is in it."""
+    (``StoreNewerThanCode``). The data directory is private (0700) before anything is in it,
+    and holds no plain working copy of a backup that did not finish (killed: its process is
+    gone), which is removed here."""
+    from application.backup import remove_stale_working_copies
+
     private_directory(settings.data_dir)
+    for stale in remove_stale_working_copies(settings.data_dir):
+        log.warning("removed the working copy of a backup that did not finish", path=str(stale))
     migrate(
         stores_of(settings),
         run_pending=settings.migrate_on_start,
@@ -673,10 +681,45 @@ class Container:
         self.care_record.close()
 
 
+class ListenerRefused(OperatorError):
+    """An address this process is to listen on cannot be had (in use, not this machine's, a
+    port below 1024 without the right); the message names it and the setting that gives it."""
+
+
+def _cannot_listen(host: str, port: int, setting: str, error: OSError) -> ListenerRefused:
+    why = error.strerror or str(error)
+    return ListenerRefused(
+        f"cannot listen on {host}:{port} ({why}): another process may be listening there; stop "
+        f"it, or give this process another address ({setting}); nothing was started"
+    )
+
+
+def check_can_listen(host: str, port: int, setting: str) -> None:
+    """Refuses (``ListenerRefused``) at once, before anything starts, if ``host:port`` cannot
+    be listened on as the HTTP server will (every address the host resolves to, with
+    ``SO_REUSEADDR``); the server would otherwise stop later with a line of its own log."""
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except OSError as e:
+        raise _cannot_listen(host, port, setting, e) from None
+    for family, kind, protocol, _, address in found:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as e:
+                raise _cannot_listen(host, port, setting, e) from None
+
+
 def start_metrics_listener(settings: Settings) -> Callable[[], None] | None:
     """This process's metrics on ``RODEDRAAD_METRICS_ADDRESS`` (``/metrics``, Prometheus'
     text format, from the client library's own server in a thread); the function that stops
-    it, or None when no address is set (the default: no listener)."""
+    it, or None when no address is set (the default: no listener). ``ListenerRefused`` if
+    the address cannot be listened on (in use: exit 2, saying so, not a traceback)."""
     if settings.metrics_address is None:
         return None
     from prometheus_client import start_http_server
@@ -684,7 +727,10 @@ def start_metrics_listener(settings: Settings) -> Callable[[], None] | None:
     from application.metrics import metrics
 
     host, port = settings.metrics_address
-    server, thread = start_http_server(port, addr=host, registry=metrics().registry)
+    try:
+        server, thread = start_http_server(port, addr=host, registry=metrics().registry)
+    except OSError as e:
+        raise _cannot_listen(host, port, "RODEDRAAD_METRICS_ADDRESS", e) from None
     log.info("metrics listening", address=f"{host}:{port}")
 
     def stop() -> None:
