@@ -209,10 +209,16 @@ def _working_directory(parent: Path) -> Iterator[Path]:
     directory from a dead one's) and removed afterwards. SIGKILL or a lost machine still
     leaves it: the next backup, or the next start of a process, removes it."""
     private_directory(parent)
-    work = Path(tempfile.mkdtemp(prefix=WORKING_PREFIX, dir=parent))
-    lock = os.open(work, os.O_RDONLY)
-    try:
+    while True:
+        work = Path(tempfile.mkdtemp(prefix=WORKING_PREFIX, dir=parent))
+        lock = os.open(work, os.O_RDONLY)
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.fstat(lock).st_nlink > 0:
+            break
+        # A sweep in another process took it for a dead backup's between its making and its
+        # lock, and removed it: make another.
+        os.close(lock)
+    try:
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
+import structlog
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
@@ -85,6 +86,7 @@ from domain.shared_findings import (
 from domain.trajectory import Trajectory
 
 A = TypeVar("A", bound=Record)
+log = structlog.get_logger("rodedraad.findings")
 
 #: What the scheduler records of a deadline.
 DeadlineFact = Literal["missed", "met_late", "reminder"]
@@ -848,9 +850,15 @@ class CareRecord(Application[UUID]):
                     proposer_kind=ProposerKind.REGION_COORDINATOR,
                     source_kind=ThemeSource.CASE_FINDING,
                 )
-            except IdentifyingNetworkText:
+            except IdentifyingNetworkText as e:
                 # Shared before a network's texts were checked for record identifiers, and
                 # holding one: it stays out of the network (the batch is not held up by it).
+                log.warning(
+                    "shared finding kept out of the network",
+                    region=region,
+                    theme_id=theme_id,
+                    holds=list(e.kinds),
+                )
                 continue
             new += 1
         if new:

@@ -146,6 +146,12 @@ def _bsn_checksum_holds(digits: str) -> bool:
     return total % 11 == 0 and int(digits) != 0
 
 
+def _enterprise_number(digits: str) -> bool:
+    """A Belgian enterprise number (KBO/BCE, ``0412.345.678``): an organisation's, not a phone:
+    its last two digits are 97 - (the first eight mod 97)."""
+    return len(digits) == 10 and int(digits[8:]) == 97 - int(digits[:8]) % 97
+
+
 def _checked(
     pattern: re.Pattern[str], holds: Callable[[str], bool]
 ) -> Callable[[str], Iterator[tuple[int, int]]]:
@@ -161,6 +167,9 @@ def _checked(
 
 #: The one kind an identifier may hold (``check_identifier``: ``eval-2026-05``).
 _DATE = "a calendar date"
+#: A phone number; where ``dates`` are taken, one that overlaps a date is that date and its
+#: time (``01/04/2025 14:00``), no phone.
+_PHONE = "a phone number"
 #: A record's identifier (a trajectory's or a client's: a UUID), which leads back to the record
 #: for whoever reads it; an identifier may be one (``check_identifier``).
 _RECORD_ID = "an identifier of a record"
@@ -206,14 +215,15 @@ _DETECTORS: tuple[tuple[str, Callable[[str], Iterator[tuple[int, int]]]], ...] =
         ),
     ),
     (
-        "a phone number",
-        _matched(
+        _PHONE,
+        _checked(
             re.compile(
                 r"(?<![\w+])(?:"
                 r"(?:\+|00)\s?3[12][\s./-]?(?:\(0\))?[\s./-]?\d(?:[\s./-]?\d){7,8}"  # +32 / +31
                 r"|0\d(?:[\s./-]?\d){7,8}"  # 09 123 45 67, 0470 12 34 56, 06-12345678, 020-1234567
                 r")(?!\w)"
-            )
+            ),
+            lambda digits: not _enterprise_number(digits),
         ),
     ),
     (
@@ -265,11 +275,12 @@ class IdentifyingText(InvalidCommand):
 
 
 #: Letters of other scripts that read as Latin ones ("Emile" written with a Cyrillic capital Ie
-#: reads as "Emile"): Cyrillic and Greek, by case, since casefolding merges look-alikes of
-#: different Latin letters (Greek capital nu reads as ``N``, small nu as ``v``).
+#: reads as "Emile"), Cyrillic and Greek, each letter in both cases to one Latin letter, so that
+#: a name in these scripts still meets itself in another case (Taras in capitals and in small
+#: Cyrillic letters).
 _LOOK_ALIKES = str.maketrans(
-    "АВЕКМНОРСТХУЅІЈаеорсухѕіјһԁΑΒΕΖΗΙΚΜΝΟΡΤΥΧαοριυνκχ",
-    "ABEKMHOPCTXYSIJaeopcyxsijhdABEZHIKMNOPTYXaopiuvkx",
+    "АаВвЕеКкМмНнОоРрСсТтУуХхЅѕІіЈјҺһԀԁΑαΒβΕεΖζΗηΙιΚκΜμΝνΟοΡρΤτΥυΧχ",
+    "aabbeekkmmhhooppccttyyxxssiijjhhddaabbeezzhhiikkmmnnooppttyyxx",
 )
 
 #: Characters a reader does not see: format characters (a zero-width space or joiner, a soft
@@ -282,11 +293,11 @@ def fold(text: str) -> str:
     written with a Cyrillic capital Ie, ``DE SMET`` and ``de Smet`` meet. One character in, one
     out (positions stay those of the text)."""
     out = []
-    for ch in text.translate(_LOOK_ALIKES):
+    for ch in text:
         stripped = "".join(
             c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
         )
-        out.append((stripped or ch).casefold()[:1] or ch)
+        out.append((stripped or ch).translate(_LOOK_ALIKES).casefold()[:1] or ch)
     return "".join(out)
 
 
@@ -312,9 +323,11 @@ def name_parts(names: Iterable[str]) -> frozenset[str]:
                 parts.add(word)
         for start in range(len(words)):
             for end in range(start + 2, len(words) + 1):
-                joined = "".join(words[start:end])
-                if joined not in NAME_PARTICLES:
-                    parts.add(joined)
+                joined = words[start:end]
+                # Initials and particles alone join into words of every sentence ("J.E." into
+                # "je", "de la" into "dela"): a join holds a part that is a name on its own.
+                if any(len(w) >= 2 and w not in NAME_PARTICLES for w in joined):
+                    parts.add("".join(joined))
     return frozenset(parts)
 
 
@@ -349,10 +362,14 @@ def identifying_parts(
                     Match("a part of a name recorded for the trajectory", where[word.start()])
                 )
     taken: list[tuple[int, int]] = []
+    detected = dict(_DETECTORS)
+    days = [] if dates else list(detected[_DATE](read))
     for kind, spans in _DETECTORS:
         if (not dates and kind == _DATE) or (not records and kind == _RECORD_ID):
             continue
         for start, end in spans(read):
+            if kind == _PHONE and any(start < e and s < end for s, e in days):
+                continue
             if not any(start < e and s < end for s, e in taken):
                 found.append(Match(kind, where[start]))
                 taken.append((start, end))

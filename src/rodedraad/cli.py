@@ -957,12 +957,18 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
                 manifest = backup_sqlite(
                     files, directory, recipient, code_version(), _say, working=settings.data_dir
                 )
-    except SystemExit:
-        _fail(
-            f"the backup was stopped (SIGTERM) before it finished: {directory} holds no finished "
-            "backup (without manifest.json, it is none), and the clear working copy in the data "
-            "directory was removed"
+    except (SystemExit, KeyboardInterrupt) as stopped:
+        removed = (
+            "no clear dump was written (pg_dump is encrypted as it goes)"
+            if settings.database.is_postgres
+            else "the clear working copy in the data directory was removed"
         )
+        _fail(
+            f"the backup was stopped before it finished: {directory} holds no finished backup "
+            f"(without manifest.json, it is none), and {removed}"
+        )
+        if isinstance(stopped, KeyboardInterrupt):
+            raise SystemExit(130) from None
         raise
     encrypted = (
         f"encrypted to key {manifest.encrypted_to}" if manifest.encrypted_to else "NOT encrypted"

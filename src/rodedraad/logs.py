@@ -42,6 +42,7 @@ PERSONAL_FIELDS = frozenset(
         # Issue #19 point 5: the person's own words (a request, their input) and a decision's
         # legal ground, which may name them.
         "details",
+        "field_name",
         "statement",
         "legal_ground",
         "body",

@@ -367,3 +367,46 @@ def test_a_networks_text_is_refused_for_what_identifies_without_a_name() -> None
             check_network_text("description", text)
         assert refused.value.kinds == (kind,)
         assert text.split()[-1] not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("\u0442\u0430\u0440\u0430\u0441 waits", "\u0422\u0430\u0440\u0430\u0441"),
+        ("\u043c\u0430\u0440\u0456\u044f waits", "\u041c\u0430\u0440\u0456\u044f Koval"),
+        ("\u039d\u0399\u039a\u039f\u03a3 waits", "\u039d\u03af\u03ba\u03bf\u03c2"),
+    ],
+)
+def test_a_cyrillic_or_greek_name_meets_itself_in_another_case(text: str, name: str) -> None:
+    """Found in review: look-alikes mapped by case broke what casefolding had matched."""
+    assert kinds(text, (name,)) == {"a part of a name recorded for the trajectory"}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Hoe vind je een plek als de wachtlijst lang is?", "J.E. de Vries"),
+        ("wachten en nog eens wachten", "E. N. Peeters"),
+        ("dela is geen woord, vanden ook niet", "Marie de la Cruz Van den Broeck"),
+    ],
+)
+def test_initials_and_particles_do_not_join_into_a_name(text: str, name: str) -> None:
+    """Found in review: joined name parts made "je" of "J.E." and "en" of "E. N."."""
+    assert identifying_parts(text, (name,)) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "next meeting 01/04/2025 14:00",
+        "vergadering 03.04.2025 10.00 uur",
+        "volgende bijeenkomst 05-10-2024 14:00",
+        "provider KBO 0412.345.614",
+    ],
+)
+def test_a_networks_date_and_time_or_enterprise_number_is_no_phone(text: str) -> None:
+    """Found in review: a date with its time, and an organisation's enterprise number, read as a
+    phone number in a network's text, where dates pass."""
+    check_network_text("description", text)
+    with pytest.raises(IdentifyingNetworkText):
+        check_network_text("description", f"{text}, call 0470 12 34 56")
