@@ -352,7 +352,8 @@ def _statistics_release(settings: Settings, args: argparse.Namespace) -> int:
         print(
             f"held back at release {saved.revises}'s figures: "
             f"{', '.join(saved.audit.held_back)} (if revised, a withheld number there would be "
-            "narrowed by what earlier releases published; their late facts are left out)"
+            "narrowed by what earlier releases published, or a number published there would "
+            "differ from theirs by fewer than k; their late facts are left out)"
         )
     return 0
 

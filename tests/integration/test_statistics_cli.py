@@ -193,7 +193,8 @@ def test_a_revision_holding_regions_back_says_so_on_the_command_line(
 ) -> None:
     """The operator sees which regions a revision held back at the earlier release's figures,
     and a revision that would say nothing new is not made (exit 0). The populations are the
-    unit tests' (three trajectories of r moved to q, p's own late facts)."""
+    unit tests' (three trajectories of r moved to q, p's own late facts: k of them at a
+    time, since fewer would hold p back too)."""
     from projections.statistics.releases import Releases
     from tests.unit.test_disclosure_laws import moved_referrals
 
@@ -201,19 +202,19 @@ def test_a_revision_holding_regions_back_says_so_on_the_command_line(
     counted = iter(
         [
             (moved_referrals(0, period=year), 1),
-            (moved_referrals(3, 5, year), 2),
+            (moved_referrals(3, 10, year), 2),
             # Another of r's trajectories moved to q: r and q are held back again, at release
             # 1's figures, and p says what it said.
-            (moved_referrals(4, 5, year), 3),
+            (moved_referrals(4, 10, year), 3),
             # Facts recorded since elsewhere (another year's, a client registered): the same
             # figures at a later position, then release 2's own.
-            (moved_referrals(4, 5, year), 4),
-            (moved_referrals(3, 5, year), 5),
+            (moved_referrals(4, 10, year), 4),
+            (moved_referrals(3, 10, year), 5),
             # Those figures under another k: computed (and refused: release 2's regions are
             # held at its figures under its own k only).
-            (moved_referrals(3, 5, year), 6),
-            # A late fact of p's: a revision.
-            (moved_referrals(4, 6, year), 7),
+            (moved_referrals(3, 10, year), 6),
+            # k late facts of p's: a revision.
+            (moved_referrals(4, 20, year), 7),
         ]
     )
     rodedraad.monkeypatch.setattr(Releases, "population", lambda _self, _period: next(counted))

@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,55 @@ def test_a_part_equal_to_its_group_is_withheld_as_all() -> None:
     protected = protect(population(contributions, counts), K)
 
     assert cell(protected.cells, waiting).withheld == "all_or_none"
+
+
+@pytest.mark.parametrize(
+    ("without", "withheld"), [(1, "all_or_none"), (K - 1, "all_or_none"), (K, None)]
+)
+def test_a_part_short_of_its_group_by_fewer_than_k_is_withheld_as_all_but_a_few(
+    without: int, withheld: str | None
+) -> None:
+    """538 of 539 consultations with a provider at the table says one without: the group less
+    the part is a count below k that no cell holds. Short by k, the rest could be a cell."""
+    consultations = CellKey("participation", "r", ALL_SECTORS, "consultations")
+    provider = CellKey("participation", "r", ALL_SECTORS, "at_the_table:provider")
+    contributions = {
+        f"t{i}": {consultations: 1, **({provider: 1} if i >= without else {})} for i in range(40)
+    }
+    subject = population(
+        contributions, [CountCell(consultations), CountCell(provider, consultations)]
+    )
+
+    protected = protect(subject, K)
+
+    assert disclosure.primary_suppression(subject, K).get(provider) == withheld
+    assert (cell(protected.cells, provider).withheld, protected.passed) == (withheld, True)
+    assert cell(protected.cells, consultations).value == 40
+
+
+def test_the_release_steps_check_refuses_a_part_published_short_of_its_group_by_one() -> None:
+    """The check before publishing applies the primary rules again: 39 of 40 consultations
+    with a provider, found published, refuses the release."""
+    from projections.statistics.releases import ReleaseRefused, Releases
+
+    consultations = CellKey("participation", "r", ALL_SECTORS, "consultations")
+    provider = CellKey("participation", "r", ALL_SECTORS, "at_the_table:provider")
+    contributions = {f"t{i}": {consultations: 1, **({provider: 1} if i else {})} for i in range(40)}
+    subject = population(
+        contributions, [CountCell(consultations), CountCell(provider, consultations)]
+    )
+    protected = protect(subject, K)
+    leaked = dataclasses.replace(
+        protected,
+        cells=tuple(
+            dataclasses.replace(c, value=39.0, withheld=None) if c.key == provider else c
+            for c in protected.cells
+        ),
+    )
+    checker = SimpleNamespace(k=K, audit_processes=1)
+
+    with pytest.raises(ReleaseRefused, match=r"primary rules withhold.*at_the_table:provider"):
+        Releases._check(checker, YEAR, subject, leaked, [], True)  # type: ignore[arg-type]
 
 
 def test_a_region_with_three_blocked_trajectories_releases_no_number_from_which_three_follows():

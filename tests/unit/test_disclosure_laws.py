@@ -16,6 +16,7 @@ marks must go.
 """
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
@@ -500,12 +501,14 @@ def test_a_revision_is_refused_where_an_earlier_version_alone_narrows_its_count(
     def referrals(region: str, sector: str = ALL_SECTORS) -> CellKey:
         return CellKey("flow", region, sector, "referrals")
 
-    def units(moved: int) -> dict[str, dict[CellKey, int]]:
+    def units(moved: int, late_in_q: int = 0) -> dict[str, dict[CellKey, int]]:
         found = {}
         for i in range(12):
             region = "q" if i < moved else "r"
             found[f"r{i}"] = {referrals(region, where): 1 for where in ("s", ALL_SECTORS)}
             found[f"q{i}"] = {referrals("q", where): 1 for where in ("s", ALL_SECTORS)}
+        for i in range(late_in_q):
+            found[f"q{12 + i}"] = {referrals("q", where): 1 for where in ("s", ALL_SECTORS)}
         return found
 
     counts = [CountCell(referrals(g, where)) for g in ("r", "q") for where in ("s", ALL_SECTORS)]
@@ -514,7 +517,11 @@ def test_a_revision_is_refused_where_an_earlier_version_alone_narrows_its_count(
         1, YEAR, first.contributions, published_counts(protect(first, K, [], laws=laws))
     )
     assert before.published == {c.key: 12 for c in counts}
-    subject = population(units(3), counts)
+    # (With q's referrals 3 up only, q's difference from release 1 refuses it first: "a
+    # revision's published differences" below. Seven late ones of q's own make it 10.)
+    with pytest.raises(AuditFailed, match=r"flow/q/\*/referrals of this revision differs"):
+        protect(population(units(3), counts), K, [before], laws=laws)
+    subject = population(units(3, late_in_q=7), counts)
 
     with pytest.raises(AuditFailed, match=r"flow/r/\*/referrals of this revision .* at most 12"):
         protect(subject, K, [before], laws=laws)
@@ -527,10 +534,15 @@ def test_a_revision_is_refused_where_an_earlier_version_alone_narrows_its_count(
     assert protect(subject, K, [], laws=laws).passed
 
 
-def moved_referrals(moved: int, late_in_p: int = 0, period: Period = YEAR) -> Population:
+def moved_referrals(
+    moved: int, late_in_p: int = 0, period: Period = YEAR, *, late_in_q: int = 0
+) -> Population:
     """Regions r and q with 12 referrals each, ``moved`` of r's trajectories counted in q
     instead (in two cells each: the sector's and the region's), and region p with 20 in
-    sector s and ``late_in_p`` in sector t; every region has the cells of both sectors."""
+    sector s and ``late_in_p`` in sector t; every region has the cells of both sectors.
+    ``late_in_q``: as many trajectories of q's own, recorded late, in sector s (with
+    ``moved``, k of them make q's published referrals differ from release 1's by k, which a
+    revision may publish: "a revision's published differences" below)."""
 
     def referrals(region: str, sector: str = ALL_SECTORS) -> CellKey:
         return CellKey("flow", region, sector, "referrals")
@@ -540,6 +552,8 @@ def moved_referrals(moved: int, late_in_p: int = 0, period: Period = YEAR) -> Po
         region = "q" if i < moved else "r"
         found[f"r{i}"] = {referrals(region, where): 1 for where in ("s", ALL_SECTORS)}
         found[f"q{i}"] = {referrals("q", where): 1 for where in ("s", ALL_SECTORS)}
+    for i in range(late_in_q):
+        found[f"q{12 + i}"] = {referrals("q", where): 1 for where in ("s", ALL_SECTORS)}
     for i in range(20 + late_in_p):
         sector = "s" if i < 20 else "t"
         found[f"p{i}"] = {referrals("p", where): 1 for where in (sector, ALL_SECTORS)}
@@ -555,15 +569,15 @@ def test_a_revision_holds_back_the_regions_earlier_releases_alone_narrow() -> No
     refuse, and revises p, which nothing ties to them. Published so (p's new numbers, r's and
     q's as release 1 published them, with release 1's units), no withheld cell of either
     version is narrowed past its interval (the oracle); a region it may not hold still refuses
-    the whole revision. Under the default rule set (the laws): without them, release 1's
-    p publishes s and the total beside a withheld t of 0, which its 5 late units then hold at
-    least 5, so p is held back too."""
+    the whole revision. q and p have k late trajectories of their own each, so that no
+    difference of theirs from release 1 holds them back ("a revision's published differences"
+    below); with 5 in p's sector t, p is held back too, for that difference."""
     laws = True
     first = moved_referrals(0)
     before = PublishedVersion(
         1, YEAR, first.contributions, published_counts(protect(first, K, [], laws=laws))
     )
-    subject = moved_referrals(3, late_in_p=5)
+    subject = moved_referrals(3, late_in_p=K, late_in_q=K - 3)
     narrowed = r"flow/r/\*/referrals of this revision .* at most 12"
 
     protected = protect(subject, K, [before], laws=laws, hold_back={"p", "q", "r"})
@@ -573,8 +587,11 @@ def test_a_revision_holds_back_the_regions_earlier_releases_alone_narrow() -> No
         why.startswith("flow/r/*/referrals of this revision") for why in protected.held.values()
     )
     assert {cell.key.region for cell in protected.cells} == {"p"}
-    # p's 5 late referrals in t are below k, and so withheld, with s to keep them so.
-    assert published_counts(protected) == {CellKey("flow", "p", ALL_SECTORS, "referrals"): 25}
+    # p's 10 late referrals in t, k of them: published, 10 up from release 1's total.
+    assert published_counts(protected) == {
+        CellKey("flow", "p", sector, "referrals"): n
+        for sector, n in ((ALL_SECTORS, 30), ("s", 20), ("t", 10))
+    }
     # What a reader then has: p revised, r and q as release 1 said them, of release 1's units.
     kept = subject.outside({"q", "r"})
     held = {u: c for u, c in first.contributions.items() if u[0] in "qr"}
@@ -584,19 +601,129 @@ def test_a_revision_holds_back_the_regions_earlier_releases_alone_narrow() -> No
         **{key: v for key, v in before.published.items() if key.region in "qr"},
     }
     found = ranges(as_revised, said, [before], laws=laws)
-    # (Each region withholds its t, below k, and its s in both: so as not to give t away.)
-    assert {(r.release, r.key.region) for r in found} == {
-        (version, region) for version in (None, 1) for region in "pqr"
-    }
+    assert found
     assert all(r.keeps_interval(K) for r in found)
     # A region of the part it may not hold: refused as before.
     with pytest.raises(AuditFailed, match=narrowed):
         protect(subject, K, [before], laws=laws, hold_back={"p", "r"})
-    # Without the laws, p is held back too (the docstring's last sentence).
-    unruled = PublishedVersion(
-        1, YEAR, first.contributions, published_counts(protect(first, K, [], laws=False))
+    # p's 5 late referrals: 5 up from release 1's total, a group below k; p is held back too.
+    fewer = moved_referrals(3, late_in_p=5, late_in_q=K - 3)
+    protected = protect(fewer, K, [before], laws=laws, hold_back="pqr")
+    assert set(protected.held) == set("pqr")
+    assert protected.held["p"].startswith("flow/p/*/referrals of this revision differs")
+
+
+# --- a revision's published differences ---------------------------------------------------------
+
+_FLOW_SEEN = ("referrals", "accepted", "active")
+
+
+def late_in_w(late: int) -> Population:
+    """Regions w and e with 30 trajectories each, referred, accepted and active in sector s,
+    and ``late`` more in w, alike, as recorded late (the outside probe's West Flanders)."""
+    found = {
+        f"{region}{i}": {
+            CellKey("flow", region, where, category): 1
+            for where in ("s", ALL_SECTORS)
+            for category in _FLOW_SEEN
+        }
+        for region in "we"
+        for i in range(30 + (late if region == "w" else 0))
+    }
+    counts = [
+        CountCell(CellKey("flow", region, where, category))
+        for region in "we"
+        for where in ("s", ALL_SECTORS)
+        for category in _FLOW_SEEN
+    ]
+    return population(found, counts)
+
+
+def _small_differences(
+    now: Mapping[CellKey, int], before: Mapping[CellKey, int], k: int = K
+) -> list[str]:
+    """The cells published in both whose difference is a group smaller than k."""
+    return [
+        key.text()
+        for key in sorted(now.keys() & before.keys())
+        if 0 < abs(now[key] - before[key]) < k
+    ]
+
+
+def test_a_revision_holds_back_a_region_whose_published_cells_move_by_fewer_than_k() -> None:
+    """Found by an outside probe: 3 late trajectories in one region, all accepted, and a
+    revision published its referrals, accepted and active each 3 up from the release it
+    revised, which told a network a statistic of a group of 3. A difference of two published
+    versions of a cell is suppressed as a count is: the region is held back (release 1's
+    cells published for it again, the reason naming the cell and no number of its), the other
+    region revised; the check before publishing refuses a release publishing it anyway, and
+    a revision that cannot hold it back is refused. With k late trajectories it is revised."""
+    first = late_in_w(0)
+    before = PublishedVersion(
+        1, YEAR, first.contributions, published_counts(protect(first, K, [], laws=True))
     )
-    assert set(protect(subject, K, [unruled], laws=False, hold_back="pqr").held) == set("pqr")
+    assert len(before.published) == 12  # (everything: 30 in every cell)
+    subject = late_in_w(3)
+
+    protected = protect(subject, K, [before], laws=True, hold_back={"w", "e"})
+
+    assert set(protected.held) == {"w"}
+    why = protected.held["w"]
+    assert why.startswith("flow/w/")
+    assert "release 1" in why
+    assert set(re.findall(r"\d+", why)) <= {"1", "10"}  # (the release, k: no value of w)
+    assert {cell.key.region for cell in protected.cells} == {"e"}
+    # Published as the release step does: w as release 1 published it.
+    said = {
+        **published_counts(protected),
+        **{key: v for key, v in before.published.items() if key.region == "w"},
+    }
+    assert said == before.published
+    assert _small_differences(said, before.published) == []
+    # The check before publishing refuses w's new cells published anyway ...
+    naive = subject.values()
+    assert _small_differences(naive, before.published)  # (the probe's 30 → 33)
+    with pytest.raises(AuditFailed, match=r"flow/w/.* differs from what release 1 published"):
+        audit(subject, naive, [], K, [before])
+    # ... and passes what was published.
+    assert all(f.protected for f in audit(subject, said, [], K, [before]))
+    # A revision that may not hold w back is refused.
+    with pytest.raises(disclosure.RevisionNarrowed, match=r"flow/w/.* refused"):
+        protect(subject, K, [before], laws=True, hold_back={"e"})
+
+    # k late trajectories: a difference of k, a group of k; w is revised.
+    enough = late_in_w(K)
+    revised = protect(enough, K, [before], laws=True, hold_back={"w", "e"})
+    assert revised.held == {}
+    now = published_counts(revised)
+    assert now[CellKey("flow", "w", ALL_SECTORS, "accepted")] == 30 + K
+    assert _small_differences(now, before.published) == []
+    assert all(f.protected for f in audit(enough, now, [], K, [before]))
+
+
+def test_a_revision_is_held_to_every_earlier_version_not_only_the_one_it_revises() -> None:
+    """Release 2 withheld a cell release 1 published: a revision publishing it again 3 away
+    from release 1's number tells those 3 as much, so each earlier version of the period
+    counts (and a version of another period, a quarter, is no earlier version of this one)."""
+    referrals = CellKey("flow", "w", ALL_SECTORS, "referrals")
+    accepted = CellKey("flow", "w", ALL_SECTORS, "accepted")
+    one = PublishedVersion(1, YEAR, {}, {referrals: 30})
+    two = PublishedVersion(2, YEAR, {}, {accepted: 33})
+    quarter = PublishedVersion(3, Period(2026, 1), {}, {referrals: 31})
+
+    found = disclosure.differing(YEAR, {referrals: 33, accepted: 33}, [two, quarter, one], K)
+
+    assert list(found) == ["w"]
+    assert found["w"].startswith("flow/w/*/referrals of this revision differs from what release 1")
+    assert disclosure.differing(YEAR, {referrals: 40, accepted: 33}, [one, two], K) == {}
+    # A cell published as its latest publication said it tells nothing new: its differences
+    # are out already (a region said again; releases made before this rule). Moved back to
+    # an older number, it tells the group that moved.
+    was = PublishedVersion(1, YEAR, {}, {accepted: 30})
+    assert disclosure.differing(YEAR, {accepted: 33}, [was, two], K) == {}
+    assert list(disclosure.differing(YEAR, {accepted: 34}, [was, two], K)) == ["w"]
+    assert list(disclosure.differing(YEAR, {accepted: 30}, [was, two], K)) == ["w"]
+    assert disclosure.differing(YEAR, {referrals: 33}, [quarter], K) == {}
 
 
 # --- a year begun before the laws ----------------------------------------------------------------

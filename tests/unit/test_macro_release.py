@@ -90,6 +90,26 @@ def test_a_count_that_is_all_of_its_published_group_is_withheld() -> None:
     assert merged.tables[0].withheld_by_rule.get("all_or_none", 0) >= 1
 
 
+@pytest.mark.parametrize(
+    ("part", "withheld"), [(29, "suppressed"), (21, "suppressed"), (20, None), (15, None)]
+)
+def test_a_count_that_is_all_but_fewer_than_k_of_its_published_group_is_withheld(
+    part: int, withheld: str | None
+) -> None:
+    """Merged at k = 10: 29 of 30 blocks waiting lists says one was not, 21 of 30 says 9 were
+    not; 20 of 30 leaves 10, which a cell of its own could publish. Below the input's k (5)
+    those parts passed."""
+    cells = [
+        count("west-1", "*", "blocked", 30),
+        count("west-1", "*", "blocked/waiting_list", part, group="blocked"),
+    ]
+    west = release("west", {"west-1": cells}, k=5)
+    east = release("east", {"east-1": referrals("east-1", total=80, youth=40, disability=40)})
+    merged = _merge(west, east)
+    assert merged.k == 10
+    assert _cell(merged, "west-1", "*", "blocked/waiting_list").withheld == withheld
+
+
 def test_a_median_of_a_group_withheld_again_is_withheld() -> None:
     cells = [
         count("west-1", "*", "accepted", 12),

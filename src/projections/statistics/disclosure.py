@@ -9,7 +9,10 @@ The rules, in the order they apply:
 - **Primary suppression**: a count below ``k`` (never below 5), or counted from fewer than ``k``
   units, is withheld ``below_k``.
 - **Attribute disclosure**: a part of a group that equals the group ("all twelve blocks were
-  waiting lists") or is zero while the group is not ("none") is withheld ``all_or_none``.
+  waiting lists"), is zero while the group is not ("none"), or falls short of the group by
+  fewer than ``k`` ("all but one": 538 of 539 consultations with a provider at the table says
+  one without) is withheld ``all_or_none``: the group less the part is a count too, below ``k``
+  though no cell holds it, and the group is there to subtract from whether published or not.
 - **Secondary suppression**, checked by a **linear-programming audit**: a reader who knows every
   published number of this release *and of every earlier version* of the same year must
   not be able to narrow a withheld count ``v`` below ``protection_interval(v, k)``. While one
@@ -116,6 +119,7 @@ from projections.statistics.dynamics import DYNAMICS
 from projections.statistics.laws import Laws
 from projections.statistics.model import (
     ALL_SECTORS,
+    DIFFERENCE_BELOW_K,
     SIZE_PREFIX,
     AuditedCell,
     CellKey,
@@ -253,7 +257,9 @@ def check_k(k: int) -> None:
 def primary_suppression(population: Population, k: int) -> dict[CellKey, Withheld]:
     """The count cells withheld before any audit: ``below_k`` (a count, or its number of
     contributing units, below ``k``) and ``all_or_none`` (a part equal to its non-empty group,
-    or zero while the group is not; zero is below ``k`` anyway)."""
+    or zero while the group is not — zero is below ``k`` anyway —, or short of its group by
+    fewer than ``k``: the rest of the group, ``0 < whole - part < k``, is a count below ``k``
+    that no cell holds, so no other rule would keep it)."""
     check_k(k)
     values = population.values()
     contributors = population.contributors()
@@ -266,7 +272,7 @@ def primary_suppression(population: Population, k: int) -> dict[CellKey, Withhel
         if cell.group is None:
             continue
         whole = values[cell.group] if cell.group in values else population.value(cell.group)
-        if whole > 0 and value in (0, whole):
+        if whole > 0 and (value == 0 or 0 <= whole - value < k):
             withheld[key] = "all_or_none"
     return withheld
 
@@ -3430,6 +3436,23 @@ def protect(
     findings: list[AuditedCell] = []
     plans = _plans(population, published, primary, earlier, size_floors(quartiles, k), laws)
     plans, carried = _without_carried(plans, _carried(population, earlier, k, laws))
+    # A part whose cell published now and in an earlier version of the period would differ by
+    # fewer than k, but not by none, is not protected: the difference is a group of its own.
+    moved = differing(population.period, published, earlier, k)
+    held: dict[str, str] = {}
+    unheld = []
+    for plan in plans:
+        why = next((moved[region] for region in plan.regions if region in moved), None)
+        if why is None:
+            unheld.append(plan)
+        elif frozenset(hold_back).issuperset(plan.regions):
+            held.update(dict.fromkeys(plan.regions, why))
+        else:
+            raise RevisionNarrowed(f"{why}: the revision is refused")
+    if stray := sorted(set(moved) - {region for plan in plans for region in plan.regions}):
+        # (A region said again publishes no new number, so is never among them.)
+        raise AuditFailed(f"{moved[stray[0]]}, in no part of the audit: please report it")
+    plans = unheld
     # A region said again as the latest version said it: what it withheld, withheld again;
     # the quartiles of its cells where it published theirs (their sizes, ``floors``).
     for key in population.counts:
@@ -3439,7 +3462,6 @@ def protect(
         if cell.key.region in carried.regions and quantile_size(cell.key) not in carried.floors:
             secondary.add(quantile_size(cell.key))
     work = partial(_protect_part, k, frozenset(hold_back))
-    held: dict[str, str] = {}
     for plan, done in zip(plans, _each_part(plans, work, progress, processes), strict=True):
         if done.held is not None:
             held.update(dict.fromkeys(plan.regions, done.held))
@@ -3482,6 +3504,41 @@ def protect(
     )
 
 
+def differing(
+    period: Period,
+    published: Mapping[CellKey, int],
+    earlier: Sequence[PublishedVersion],
+    k: int,
+) -> dict[str, str]:
+    """The regions where a count ``published`` now differs from what an earlier version of
+    ``period`` published of the same cell by fewer than ``k`` but not by none, each with why
+    (its first such cell, by key, and the earliest version): set against each other, the two
+    numbers tell a statistic of a group smaller than k (three late trajectories, all
+    accepted), as a count below k would, so the difference is suppressed as such a count is.
+    Every earlier version of the period counts, not only the latest: each is out, and one may
+    publish a cell the next one withheld. A cell published as its latest publication said it
+    tells nothing new (its differences are out with that one: a region said again, or a pair
+    of releases made before this rule), so only a number that moved is set against them. A
+    region of them cannot be revised: a revision holds it back or is refused (README, "A
+    region a revision cannot revise is held back"). The reason names the cell and the
+    releases, never a number of theirs."""
+    versions = sorted((v for v in earlier if v.period == period), key=lambda v: v.number)
+    found: dict[str, str] = {}
+    for key in sorted(published):
+        if key.region in found:
+            continue
+        before = [(v.number, v.published[key]) for v in versions if key in v.published]
+        if before and before[-1][1] == published[key]:
+            continue  # (as the cell's latest publication said it)
+        number = next((n for n, value in before if 0 < abs(published[key] - value) < k), None)
+        if number is not None:
+            found[key.region] = (
+                f"{key.text()} of this revision differs from what release {number} "
+                f"published by fewer than k={k}, and not by none: {DIFFERENCE_BELOW_K}"
+            )
+    return found
+
+
 def _without_carried(
     plans: list["_PartPlan"], carried: _Carried
 ) -> tuple[list["_PartPlan"], _Carried]:
@@ -3514,7 +3571,9 @@ def audit(
     withheld count to, for the release step to check before it publishes (``all(f.protected)``).
 
     Nothing is withheld here: a failing finding means the release must not go out. Raises
-    :class:`AuditFailed` when the published numbers contradict the population's units.
+    :class:`AuditFailed` when the published numbers contradict the population's units, and
+    when a count of ``published`` differs from an earlier version's of the same period by
+    fewer than k but not by none (:func:`differing`: ``protect()`` holds such a region back).
 
     ``floors``: what the release's published quartiles say of their sizes
     (:func:`size_floors`), inequalities of the programme like the earlier versions' own.
@@ -3538,6 +3597,12 @@ def audit(
     """
     check_k(k)
     floors = floors or {}
+    if moved := differing(population.period, published, earlier, k):
+        # (A difference of two published versions of a cell is no withheld count to audit.)
+        raise AuditFailed(
+            f"{next(iter(moved.values()))}: the release publishes a region a revision may not "
+            "revise; this is a fault of disclosure control, please report it"
+        )
     plans = _plans(population, published, withheld, earlier, floors, laws)
     # A region is not audited again only where this release publishes there just what the
     # latest version did: its counts, and quartiles saying as much of their sizes.

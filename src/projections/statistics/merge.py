@@ -12,7 +12,8 @@ with what the merge knows:
 
 - a cell withheld in its input stays withheld, for the same rule;
 - a published count below the new k is withheld (``below_k``), and so is one that says all or
-  none of its group when the group's value was published (``all_or_none``);
+  none of its group, or all but fewer than the new k, when the group's value was published
+  (``all_or_none``);
 - secondary suppression: what a reader knows of a region's counts, across its tables, is that
   the ``*`` cell is the sum of the sector cells (each trajectory has one sector) and that the
   laws every trajectory keeps within a release hold summed over them (``laws.py``: parts that
@@ -262,7 +263,8 @@ def _inherited(cell: CellDocument) -> str | None:
 
 def _primary(counts: _Counts, k: int) -> set[_Count]:
     """Withhold the published counts below the new k, and those saying all or none of a group
-    whose value was published; return them (the cells the merge must audit)."""
+    whose value was published, or all of it but fewer than k (``disclosure.primary_suppression``);
+    return them (the cells the merge must audit)."""
     newly: set[_Count] = set()
     for key, value in counts.known.items():
         if value is None or counts.withheld[key] is not None:
@@ -273,7 +275,7 @@ def _primary(counts: _Counts, k: int) -> set[_Count]:
             continue
         group = counts.group[key]
         whole = counts.known.get((key[0], key[1], group)) if group is not None else None
-        if whole is not None and (value == 0 or value == whole):
+        if whole is not None and (value == 0 or 0 <= whole - value < k):
             counts.withheld[key] = "all_or_none"
             newly.add(key)
     return newly

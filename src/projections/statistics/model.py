@@ -629,6 +629,11 @@ class PublishedVersion:
     quartiles: Mapping[tuple[CellKey, float], float] | None = None
 
 
+#: How a revision's reason to hold a region back ends where a count it would publish differs
+#: from an earlier version's by fewer than k (``disclosure.differing``).
+DIFFERENCE_BELOW_K = "the difference would tell a group smaller than k"
+
+
 #: Why a cell was withheld. Each table says which rule withheld what.
 Withheld = Literal[
     "below_k",  # a count, or the group a statistic comes from, below k

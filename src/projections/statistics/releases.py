@@ -39,6 +39,7 @@ from domain.deadlines import DeadlinePolicy
 from projections.organisations import organisation_kinds
 from projections.statistics import dynamics, tables
 from projections.statistics.model import (
+    DIFFERENCE_BELOW_K,
     Contributions,
     Grid,
     PackedContributions,
@@ -586,12 +587,14 @@ class Releases:
                 population, protected, held, {t.name: t for t in latest.tables} if latest else None
             )
             if latest is not None and self._same_cells(latest, rows, self.rule_set(laws)):
+                why = next(iter(protected.held.values()), "")
+                if not why.endswith(DIFFERENCE_BELOW_K):  # (``disclosure.differing``'s own)
+                    why += ", and no withheld cell may be narrowed past its interval"
                 unchanged = NothingChanged(
                     latest,
                     f"release {latest.number} of {period} already says all a revision may: "
                     f"{', '.join(sorted(protected.held))} would be held back at its figures "
-                    f"({next(iter(protected.held.values()))}, and no withheld cell may be "
-                    "narrowed past its interval), and no other region's figures changed"
+                    f"({why}), and no other region's figures changed"
                     if protected.held
                     else None,
                 )

@@ -221,8 +221,8 @@ _WITHOUT_LAWS = frozenset({"rodedraad-statistics/1", "rodedraad-statistics/2"})
 
 #: What a withheld count or quantile says in a release: one word, whatever the rule. Which rule
 #: withheld a cell would narrow it: "below k" says it is under k, "all or none" that it is zero
-#: or its group's value — exactly what withholding it protects. Each table tallies per rule
-#: how many cells each withheld, over every region of the release.
+#: or its group's value or within k of it — exactly what withholding it protects. Each table
+#: tallies per rule how many cells each withheld, over every region of the release.
 SUPPRESSED = "suppressed"
 #: A share withheld because a part of it is: that much a reader sees anyway.
 _OPEN_REASONS = frozenset({"rate_part_withheld"})

@@ -13,7 +13,8 @@ How a unit counts (one unit = one trajectory; "in the period" = the fact's date 
 - Categories with a vocabulary (reason categories, escalation levels, organisation kinds,
   deadline rules) list every value of it.
 - A cell that is a part of another names it as ``group`` (``blocks/reason:waiting_list`` of
-  ``blocks/blocked``): when the part is all or none of its group it discloses an attribute.
+  ``blocks/blocked``): when the part is all or none of its group, or all of it but fewer
+  than k, it discloses an attribute.
 - Where a count is of events (consultations, handovers, deadlines), a unit contributes their
   number; where it is of trajectories (referrals, blocked), 1.
 - Durations are quantile cells with one value per unit (its last such duration in the period),
