@@ -114,13 +114,13 @@ class NetworkStep:
 _THEMES = (
     ("Waiting lists for residential youth care", "statistics"),
     ("Handover from youth care to adult services at 18", "member_experience"),
-    ("School absence while care is being arranged", "case_finding"),
+    ("School absence while care is being arranged", "member_experience"),
     ("Respite for exhausted family carers", "member_experience"),
-    ("Debt counselling that starts too late", "case_finding"),
+    ("Debt counselling that starts too late", "member_experience"),
     ("Admission criteria that exclude double diagnoses", "member_experience"),
     ("Housing first for young adults", "statistics"),
     ("The GP's place in the cooperation consultation", "member_experience"),
-    ("Crisis places that are never free on Fridays", "case_finding"),
+    ("Crisis places that are never free on Fridays", "member_experience"),
     ("Personal budgets that take two years", "statistics"),
 )
 _CONCLUSIONS = (
