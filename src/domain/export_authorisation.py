@@ -12,7 +12,7 @@ and in the log of personal-data reads.
 No client is named here: nothing is sealed, nothing is erased with a client.
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -21,6 +21,7 @@ from eventsourcing.domain import Aggregate
 from domain.common import CommandContext, require_identifier, require_text
 from domain.errors import InvalidCommand, NotAParty, NotFound, RuleConflict
 from domain.record import Record
+from domain.shared_findings import IdentifyingText, identifying_parts
 
 
 class LegalBasis(StrEnum):
@@ -54,6 +55,30 @@ class UntilNotInFuture(InvalidCommand):
     nothing)."""
 
     rule = "export-authorisation-until-in-future"
+
+
+#: The longest an authorisation runs: a data protection officer reviews each at least this
+#: often, and grants a new one to go on (an outside probe recorded one until 2099).
+LONGEST = timedelta(days=2 * 366)
+
+
+class UntilTooFar(InvalidCommand):
+    """An authorisation runs at most two years (``LONGEST``)."""
+
+    rule = "export-authorisation-at-most-two-years"
+
+
+class IdentifyingPurpose(IdentifyingText):
+    """The purpose is written into every export made under the authorisation and kept apart
+    from the record (no erasure reaches it): it names no contact, account or identification
+    number and no record's identifier."""
+
+    rule = "export-purpose-names-no-one"
+    advice = (
+        "the purpose is written into every export made under this authorisation, a copy no "
+        "erasure reaches: say what the export is for, without contact details, account or "
+        "identification numbers or a record's identifier"
+    )
 
 
 class AuthorisationAlreadyRevoked(RuleConflict):
@@ -116,18 +141,29 @@ class ExportAuthorisation(Record):
     ) -> "ExportAuthorisation":
         """Recorded by the data protection officer; ``until`` lies after today."""
         ctx.check_occurred_at()
-        if until <= ctx.now.date():
+        today = ctx.now.date()
+        if until <= today:
             raise UntilNotInFuture(
                 f"until {until.isoformat()} is not in the future: an authorisation runs until a "
                 "day still to come",
                 field="until",
             )
+        if until > today + LONGEST:
+            raise UntilTooFar(
+                f"until may lie at most two years ahead (by {(today + LONGEST).isoformat()}): a "
+                "data protection officer reviews an authorisation at least that often, and "
+                "grants a new one to go on",
+                field="until",
+            )
+        purpose = require_text(purpose, "purpose")
+        if found := identifying_parts(purpose, (), dates=False):
+            raise IdentifyingPurpose(found, "purpose")
         return cls._create(
             cls.Granted,
             **ctx.event_fields(),
             user_id=require_identifier(user_id, "user_id"),
             organisation=require_identifier(organisation, "organisation"),
-            purpose=require_text(purpose, "purpose"),
+            purpose=purpose,
             legal_basis=legal_basis,
             region=require_identifier(region, "region"),
             until=until,

@@ -7,6 +7,7 @@ until it is described here, and then every per-endpoint test covers it.
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -138,7 +139,7 @@ CASES: dict[str, Case] = {
             "purpose": "process map",
             "legal_basis": "public_task",
             "region": "west-flanders",
-            "until": "2999-12-31",
+            "until": (datetime.now(UTC).date() + timedelta(days=365)).isoformat(),
         },
         "legal_basis",
         ("until", "soon"),

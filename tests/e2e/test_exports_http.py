@@ -169,6 +169,33 @@ def test_an_authorisation_until_a_past_day_is_refused(story: Story) -> None:
     assert_problem(response, 422, field="until")
 
 
+def test_an_authorisation_runs_at_most_two_years_and_its_purpose_names_no_one(
+    story: Story,
+) -> None:
+    """Found by an outside probe: one until 2099 was recorded, and a purpose of "Jan Peeters 0470
+    12 34 56", which every export under it carries in its header."""
+    today = datetime.now(UTC).date()
+    far = story.http.post(
+        AUTHORISATIONS,
+        json=_authorisation(until=(today + timedelta(days=2 * 366 + 1)).isoformat()),
+        headers=story.officer,
+    )
+    assert_problem(far, 422, rule="export-authorisation-at-most-two-years", field="until")
+    named = story.http.post(
+        AUTHORISATIONS,
+        json=_authorisation(purpose="Jan Peeters 0470 12 34 56"),
+        headers=story.officer,
+    )
+    assert_problem(named, 422, rule="export-purpose-names-no-one", field="purpose")
+    assert "0470" not in named.text
+    two_years = story.http.post(
+        AUTHORISATIONS,
+        json=_authorisation(until=(today + timedelta(days=2 * 366)).isoformat()),
+        headers=story.officer,
+    )
+    assert two_years.status_code == 201, two_years.text
+
+
 # --- refusals ---------------------------------------------------------------------------------
 
 

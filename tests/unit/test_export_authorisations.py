@@ -130,7 +130,7 @@ def test_the_record_lists_every_authorisation_with_its_revocation(
             purpose="process map",
             legal_basis=LegalBasis.PUBLIC_TASK,
             region="west-flanders",
-            until=date(2999, 1, 1),
+            until=TODAY + timedelta(days=365),
         ),
     )
     care_record.revoke_export_authorisation(
@@ -159,7 +159,7 @@ def test_the_list_reads_the_log_once_and_then_only_what_came_after(
                 purpose="process map",
                 legal_basis=LegalBasis.PUBLIC_TASK,
                 region="west-flanders",
-                until=date(2999, 1, 1),
+                until=TODAY + timedelta(days=365),
             ),
         )
 
