@@ -726,6 +726,57 @@ def test_a_revision_is_held_to_every_earlier_version_not_only_the_one_it_revises
     assert disclosure.differing(YEAR, {referrals: 33}, [quarter], K) == {}
 
 
+def test_the_rest_of_a_group_is_a_count_whose_difference_is_held_to_k() -> None:
+    """Found in review: 100 -> 112 referrals and 80 -> 91 accepted each move by at least k,
+    yet tell that one late referral was not accepted (the group less the part, which
+    ``all_or_none`` holds to k within a release)."""
+    referrals = CellKey("flow", "w", ALL_SECTORS, "referrals")
+    accepted = CellKey("flow", "w", ALL_SECTORS, "accepted")
+    groups = {accepted: referrals}
+    one = PublishedVersion(1, YEAR, {}, {referrals: 100, accepted: 80})
+
+    def moved(now_referrals: int, now_accepted: int) -> dict[str, str]:
+        now = {referrals: now_referrals, accepted: now_accepted}
+        return disclosure.differing(YEAR, now, [one], K, groups)
+
+    found = moved(112, 91)
+    assert list(found) == ["w"]
+    assert found["w"].startswith("flow/w/*/referrals less flow/w/*/accepted of this revision")
+    assert moved(112, 92) == {}  # (all twelve accepted: the rest as it was)
+    assert moved(120, 90) == {}  # (the rest moved by k)
+    # As the latest publication of both said it: nothing new (a pair made before the rule).
+    two = PublishedVersion(2, YEAR, {}, {referrals: 112, accepted: 91})
+    assert disclosure.differing(YEAR, two.published, [one, two], K, groups) == {}
+
+
+def test_a_region_said_again_after_a_revision_made_before_the_rule_is_no_stray() -> None:
+    """Found in review: release 2, made before the rule, moved w by 3 and withheld w's accepted
+    (secondary); w unchanged since is said again, as release 2 said it. Its numbers as they
+    would be published otherwise were set against release 1, and the revision failed as a
+    fault of disclosure control ("in no part of the audit")."""
+    first = late_in_w(0)
+    one = PublishedVersion(
+        1, YEAR, first.contributions, dict.fromkeys(first.counts, 30), k=K, quartiles={}
+    )
+    second = late_in_w(3)
+    accepted = {CellKey("flow", "w", s, "accepted") for s in ("s", ALL_SECTORS)}
+    values = second.values()
+    two = PublishedVersion(
+        2,
+        YEAR,
+        second.contributions,
+        {key: values[key] for key in second.counts if key not in accepted},
+        k=K,
+        withheld=frozenset(accepted),
+        quartiles={},
+    )
+
+    protected = protect(late_in_w(3), K, [one, two], laws=True, hold_back={"w", "e"})
+
+    assert "w" in protected.carried
+    assert protected.held == {}
+
+
 # --- a year begun before the laws ----------------------------------------------------------------
 
 

@@ -2,22 +2,23 @@
 can be narrowed below its protection interval by everything published (issue #12, Done when)."""
 
 import dataclasses
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from projections.statistics import disclosure
 from projections.statistics.disclosure import (
     AuditFailed,
+    _groups,
     audit,
     differing,
-    primary_suppression,
     protect,
     size_floors,
 )
 from projections.statistics.model import (
     ALL_SECTORS,
-    DIFFERENCE_BELOW_K,
     CellKey,
     CountCell,
     Period,
@@ -144,17 +145,13 @@ def test_no_withheld_cell_is_narrowed_across_tables_and_versions(
     earlier: list[PublishedVersion] = []
     for number, population in enumerate([*earlier_populations, current], start=1):
         try:
-            protected = protect(population, K, earlier, laws=laws)
-        except AuditFailed as failed:
-            if str(failed).endswith(f"{DIFFERENCE_BELOW_K}: the revision is refused"):
-                # A count the primary rules let through differs from an earlier version's by
-                # fewer than k, and more than none: a group below k, refused with no region
-                # to hold back (README, "A region a revision cannot revise is held back").
-                values = population.values()
-                primary = primary_suppression(population, K)
-                open_counts = {key: v for key, v in values.items() if key not in primary}
-                assert differing(population.period, open_counts, earlier, K)
-                return
+            # The rule on differences between versions (``differing``) would refuse most of
+            # these revisions before their programmes ran (a count moving by 1 to 4): it has
+            # tests of its own, and the held-back property below; here it is left out, so that
+            # this property is checked on every revision drawn (found in review).
+            with mock.patch.object(disclosure, "differing", return_value={}):
+                protected = protect(population, K, earlier, laws=laws)
+        except AuditFailed:
             # Refused only if withholding every cell of this release would not do either.
             assert not all(r.keeps_interval(K) for r in ranges(population, {}, earlier, laws=laws))
             return
@@ -249,7 +246,7 @@ def test_a_revision_holding_regions_back_narrows_no_withheld_cell(
     # Nor does a count it publishes differ from an earlier version's by fewer than k, and
     # more than none: such a region is held back (README, "A region a revision cannot revise
     # is held back").
-    assert differing(current.period, said, earlier, K) == {}
+    assert differing(current.period, said, earlier, K, _groups(current)) == {}
 
 
 def _region_units(

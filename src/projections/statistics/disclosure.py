@@ -3438,7 +3438,16 @@ def protect(
     plans, carried = _without_carried(plans, _carried(population, earlier, k, laws))
     # A part whose cell published now and in an earlier version of the period would differ by
     # fewer than k, but not by none, is not protected: the difference is a group of its own.
-    moved = differing(population.period, published, earlier, k)
+    # (A region said again publishes the latest version's numbers, which tell nothing new:
+    # what it would publish otherwise is not what a reader sees, so it is not set against the
+    # earlier versions; ``audit`` sees those numbers and skips them alike.)
+    moved = differing(
+        population.period,
+        {key: v for key, v in published.items() if key.region not in carried.regions},
+        earlier,
+        k,
+        _groups(population),
+    )
     held: dict[str, str] = {}
     unheld = []
     for plan in plans:
@@ -3450,7 +3459,6 @@ def protect(
         else:
             raise RevisionNarrowed(f"{why}: the revision is refused")
     if stray := sorted(set(moved) - {region for plan in plans for region in plan.regions}):
-        # (A region said again publishes no new number, so is never among them.)
         raise AuditFailed(f"{moved[stray[0]]}, in no part of the audit: please report it")
     plans = unheld
     # A region said again as the latest version said it: what it withheld, withheld again;
@@ -3504,11 +3512,17 @@ def protect(
     )
 
 
+def _groups(population: Population) -> dict[CellKey, CellKey]:
+    """Each count that is a part of a group, with its group."""
+    return {key: c.group for key, c in population.counts.items() if c.group is not None}
+
+
 def differing(
     period: Period,
     published: Mapping[CellKey, int],
     earlier: Sequence[PublishedVersion],
     k: int,
+    groups: Mapping[CellKey, CellKey] | None = None,
 ) -> dict[str, str]:
     """The regions where a count ``published`` now differs from what an earlier version of
     ``period`` published of the same cell by fewer than ``k`` but not by none, each with why
@@ -3535,6 +3549,26 @@ def differing(
             found[key.region] = (
                 f"{key.text()} of this revision differs from what release {number} "
                 f"published by fewer than k={k}, and not by none: {DIFFERENCE_BELOW_K}"
+            )
+            continue
+        # The rest of its group (the group less the part, ``all_or_none``'s count) is a count
+        # too: 100 -> 112 referrals, 80 -> 91 accepted tell that one late referral was not.
+        group = (groups or {}).get(key)
+        if group is None or group not in published:
+            continue
+        rest = published[group] - published[key]
+        rests = [
+            (v.number, v.published[group] - v.published[key])
+            for v in versions
+            if key in v.published and group in v.published
+        ]
+        if rests and rests[-1][1] == rest:
+            continue  # (as the latest publication of both said it)
+        number = next((n for n, value in rests if 0 < abs(rest - value) < k), None)
+        if number is not None:
+            found[key.region] = (
+                f"{group.text()} less {key.text()} of this revision differs from what release "
+                f"{number} published by fewer than k={k}, and not by none: {DIFFERENCE_BELOW_K}"
             )
     return found
 
@@ -3597,7 +3631,7 @@ def audit(
     """
     check_k(k)
     floors = floors or {}
-    if moved := differing(population.period, published, earlier, k):
+    if moved := differing(population.period, published, earlier, k, _groups(population)):
         # (A difference of two published versions of a cell is no withheld count to audit.)
         raise AuditFailed(
             f"{next(iter(moved.values()))}: the release publishes a region a revision may not "
