@@ -153,22 +153,33 @@ def test_nothing_a_network_reads_changes_until_the_next_release(
     reader = _reader(settings, "forum")
     before = _answers(http, reader)
 
-    # One more trajectory, and one late fact on an earlier one, both in the released period.
+    # One more trajectory, and late facts on it, all in the released period.
     auth = bearer(token_factory(settings)())
-    late = _trajectory(http, auth, "west-flanders", day=5, blocked=True)
-    block = http.post(
-        f"/v1/trajectories/{late}/unblocking",
-        json={"occurred_at": _at(20), "resolution": "Place found"},
-        headers=auth,
-    )
-    assert block.status_code == 200, block.text
-    block = http.post(
-        f"/v1/trajectories/{late}/blocks",
-        json={"occurred_at": _at(25), "reasons": ["funding"], "description": "Budget"},
-        headers=auth,
-    )
-    assert block.status_code == 200, block.text
 
+    def late_trajectory() -> None:
+        late = _trajectory(http, auth, "west-flanders", day=5, blocked=True)
+        block = http.post(
+            f"/v1/trajectories/{late}/unblocking",
+            json={"occurred_at": _at(20), "resolution": "Place found"},
+            headers=auth,
+        )
+        assert block.status_code == 200, block.text
+        block = http.post(
+            f"/v1/trajectories/{late}/blocks",
+            json={"occurred_at": _at(25), "reasons": ["funding"], "description": "Budget"},
+            headers=auth,
+        )
+        assert block.status_code == 200, block.text
+
+    late_trajectory()
+    assert _answers(http, reader) == before
+    # One late trajectory would move the region's counts by one: held back, nothing made
+    # (README, "Nor is a region revised whose published counts would move by fewer than k").
+    with pytest.raises(NothingChanged):
+        releases.release(PERIOD)
+    assert _answers(http, reader) == before
+    for _ in range(releases.k - 1):
+        late_trajectory()
     assert _answers(http, reader) == before
     revision = releases.release(PERIOD)
     assert (revision.number, revision.revises) == (2, 1)
