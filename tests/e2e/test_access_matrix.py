@@ -301,8 +301,13 @@ def day(days: int) -> str:
     return (BASE + timedelta(days=days)).date().isoformat()
 
 
+#: Hexadecimal digits read as letters: an id made of ten random hex digits is one in about a
+#: thousand times "0" and nine digits, a phone number the record refuses in an identifier.
+_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
 def new(prefix: str) -> str:
-    return f"{prefix}-{uuid4().hex[:10]}"
+    return f"{prefix}-{uuid4().hex[:10].translate(_LETTERS)}"
 
 
 CONSULTATION = {
