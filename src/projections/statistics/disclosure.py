@@ -3542,10 +3542,7 @@ def differing(
         if key.region in found:
             continue
         before = [(v.number, v.published[key]) for v in versions if key in v.published]
-        if before and before[-1][1] == published[key]:
-            continue  # (as the cell's latest publication said it)
-        number = next((n for n, value in before if 0 < abs(published[key] - value) < k), None)
-        if number is not None:
+        if (number := _moved_by_fewer_than_k(published[key], before, k)) is not None:
             found[key.region] = (
                 f"{key.text()} of this revision differs from what release {number} "
                 f"published by fewer than k={k}, and not by none: {DIFFERENCE_BELOW_K}"
@@ -3556,21 +3553,27 @@ def differing(
         group = (groups or {}).get(key)
         if group is None or group not in published:
             continue
-        rest = published[group] - published[key]
         rests = [
             (v.number, v.published[group] - v.published[key])
             for v in versions
             if key in v.published and group in v.published
         ]
-        if rests and rests[-1][1] == rest:
-            continue  # (as the latest publication of both said it)
-        number = next((n for n, value in rests if 0 < abs(rest - value) < k), None)
-        if number is not None:
+        rest = published[group] - published[key]
+        if (number := _moved_by_fewer_than_k(rest, rests, k)) is not None:
             found[key.region] = (
                 f"{group.text()} less {key.text()} of this revision differs from what release "
                 f"{number} published by fewer than k={k}, and not by none: {DIFFERENCE_BELOW_K}"
             )
     return found
+
+
+def _moved_by_fewer_than_k(now: int, before: Sequence[tuple[int, int]], k: int) -> int | None:
+    """The earliest release of ``before`` (``(number, value)`` by number) whose value ``now``
+    differs from by fewer than ``k`` and not by none; ``None`` when there is none, or when the
+    latest of them said ``now`` (its differences are out with that one, see :func:`differing`)."""
+    if before and before[-1][1] == now:
+        return None
+    return next((n for n, value in before if 0 < abs(now - value) < k), None)
 
 
 def _without_carried(
