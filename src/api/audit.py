@@ -234,7 +234,10 @@ class AuditController(Controller):
         def make() -> bytes:
             now = datetime.now(UTC)
             evidence = exports.evidence(
-                [trajectory_id, referral.client_id], include_contact=include_contact, now=now
+                [trajectory_id, referral.client_id],
+                include_contact=include_contact,
+                now=now,
+                about=trajectory_id,
             )
             audit = AuditRecord(services.care_record, services.deadline_policy)
             facts = record.facts()

@@ -2,10 +2,12 @@
 
 One file per trajectory, for an auditor outside the system: the trajectory's stored events and
 its client's (the agreements view and the as-of answers rest on both: consents and
-representatives live in the client's record), each as stored — the bytes the event chain
-hashes — with the chain entry before it and its own, and a Merkle inclusion proof into a seal;
-the seals' signed lines; per sealed personal field its plaintext and salt, which a verifier
-checks against the commitment inside the chained bytes; and the views the auditor asked for.
+representatives live in the client's record; a consent to continue another trajectory, and its
+revocation, only by their chain entries: ``about_another_trajectory``), each as stored — the
+bytes the event chain hashes — with the chain entry before it and its own, and a Merkle
+inclusion proof into a seal; the seals' signed lines; per sealed personal field its plaintext
+and salt, which a verifier checks against the commitment inside the chained bytes; and the
+views the auditor asked for.
 
 Before it gathers anything the export **seals on demand** (``Seals.take``): every event up to
 the moment of export is then in a signed seal, so the auditor holds a proof for each and not a
@@ -49,6 +51,7 @@ from application.personal_fields import CommittedField, committed_fields
 from application.sealed_files import SealedFileError, decrypt_with, encrypt_to, is_sealed
 from application.seals import Seal, SealRefused, Seals
 from application.signing import PublicKey, SigningKey, decode_signature, encode_signature
+from domain.client import Client
 
 log = structlog.get_logger("rodedraad.audit_export")
 
@@ -79,9 +82,12 @@ class ExportedEvent(msgspec.Struct, frozen=True, kw_only=True):
     position: int
     originator_id: UUID
     version: int
-    topic: str
+    #: ``None`` (with ``state``): an event of the client's about another trajectory (a consent
+    #: to continue that one, its revocation), which the auditor of this one does not read: only
+    #: its place in the record and its chain entry, proved in a seal, are in the export.
+    topic: str | None
     #: The stored state, base64 in the JSON: the bytes the chain hashes.
-    state: bytes
+    state: bytes | None
     #: The chain entry of the log position before this one (hex), and this one's.
     previous_hash: str
     chain_hash: str
@@ -147,6 +153,34 @@ class Evidence:
     fields: list[ExportedField]
 
 
+def about_another_trajectory(events: Sequence[tuple[str, bytes]], trajectory_id: UUID) -> set[int]:
+    """The indexes of the client's events (``(topic, stored state)`` in version order) that
+    are about another trajectory than ``trajectory_id``: a consent to continue another one
+    (``ConsentGranted`` naming its ``trajectory_id``) and its revocation. The auditor of this
+    trajectory reads neither (the as-of answers and the agreements leave them out): they would
+    tell where else the client is in care, and with whom."""
+    other: set[str] = set()
+    found: set[int] = set()
+    for index, (topic, state) in enumerate(events):
+        kind = resolve_topic(topic)
+        if not issubclass(kind, Client.ConsentGranted | Client.ConsentRevoked):
+            continue
+        try:
+            fields = msgspec.json.decode(state)
+        except msgspec.DecodeError:
+            continue
+        if not isinstance(fields, dict):
+            continue
+        consent = str(fields.get("consent_id"))
+        if issubclass(kind, Client.ConsentGranted):
+            named = fields.get("trajectory_id")
+            if named is not None and str(named) != str(trajectory_id):
+                other.add(consent)
+        if consent in other:
+            found.add(index)
+    return found
+
+
 def _seal(seal: Seal) -> ExportedSeal:
     return ExportedSeal(
         number=seal.number,
@@ -180,10 +214,17 @@ class AuditExports:
         self._read_log = read_log
 
     def evidence(
-        self, aggregate_ids: Sequence[UUID], *, include_contact: bool, now: datetime
+        self,
+        aggregate_ids: Sequence[UUID],
+        *,
+        include_contact: bool,
+        now: datetime,
+        about: UUID | None = None,
     ) -> Evidence:
         """Seal on demand, then each aggregate's events with their chain entries and proofs,
-        the seals the proofs lead to, and the sealed fields."""
+        the seals the proofs lead to, and the sealed fields. ``about``: the trajectory the
+        export is about; a consent of the client's to continue another trajectory, and its
+        revocation, are withheld (:func:`about_another_trajectory`)."""
         key = self._signing_key()
         recorder = self._record.recorder
         seals = Seals(recorder, self._read_log)
@@ -210,27 +251,36 @@ class AuditExports:
                     f"{m.reason}; run `rodedraad audit verify` — no export is made"
                 )
             proofs = {p.position: p for p in proved.proofs}
-            for e in linked:
+            withheld = (
+                about_another_trajectory([(e.topic, e.state) for e in linked], about)
+                if about is not None and aggregate != about
+                else set()
+            )
+            for index, e in enumerate(linked):
                 if e.chain_hash is None or not e.links():
                     raise AuditExportRefused(
                         f"the record does not verify at position {e.position}: its event does "
                         "not match the chain; run `rodedraad audit verify` — no export is made"
                     )
+                shown = index not in withheld
+                if not shown and e.position not in proofs:
+                    break  # (committed after the seal: left out with what follows it)
                 events.append(
                     ExportedEvent(
                         position=e.position,
                         originator_id=aggregate,
                         version=e.version,
-                        topic=e.topic,
-                        state=e.state,
+                        topic=e.topic if shown else None,
+                        state=e.state if shown else None,
                         previous_hash=e.previous.hex(),
                         chain_hash=e.chain_hash.hex(),
                         proof=proofs.get(e.position),
                     )
                 )
-                contact[(aggregate, e.version)] = getattr(
-                    resolve_topic(e.topic), "contact_fields", ()
-                )
+                if shown:
+                    contact[(aggregate, e.version)] = getattr(
+                        resolve_topic(e.topic), "contact_fields", ()
+                    )
         used = {e.proof.seal for e in events if e.proof is not None}
         fields = [
             ExportedField(
@@ -378,14 +428,22 @@ def _check_events(
     """Each event's link, proof and versions; their decoded stored states, for the fields."""
     versions: dict[UUID, list[int]] = {}
     states: dict[tuple[UUID, int], dict[str, Any]] = {}
-    unsealed = 0
+    unsealed = withheld = 0
     for e in doc.events:
         name = f"event {e.originator_id} v{e.version} (position {e.position})"
         try:
             previous, chained = bytes.fromhex(e.previous_hash), bytes.fromhex(e.chain_hash)
         except ValueError:
             raise _Failed(f"{name}: its chain entries are not hex") from None
-        if link(previous, e.position, e.originator_id, e.version, e.topic, e.state) != chained:
+        if e.topic is None or e.state is None:
+            # An event about another trajectory: no content to hash, so its chain entry must
+            # be proved in a signed seal, or the export could have put anything in its place.
+            if e.topic is not None or e.state is not None or e.originator_id != doc.client_id:
+                raise _Failed(f"{name}: withheld in part, or not one of the client's")
+            if e.proof is None:
+                raise _Failed(f"{name}: withheld, and not proved in a signed seal")
+            withheld += 1
+        elif link(previous, e.position, e.originator_id, e.version, e.topic, e.state) != chained:
             raise _Failed(
                 f"{name}: its stored bytes do not hash to its chain entry: the event (or the "
                 "chain entry shipped with it) was changed"
@@ -404,6 +462,8 @@ def _check_events(
                     f"{name}: its inclusion proof does not lead to seal {p.seal}'s signed root"
                 )
         versions.setdefault(e.originator_id, []).append(e.version)
+        if e.state is None:
+            continue
         try:
             state = msgspec.json.decode(e.state)
         except msgspec.DecodeError:
@@ -422,7 +482,8 @@ def _check_events(
     check.lines.append(
         f"events: {len(doc.events)} link to their chain entries ({len(versions)} aggregate(s), "
         f"versions without a gap); {len(doc.events) - unsealed} proved included in a signed "
-        f"seal, {unsealed} not sealed when exported"
+        f"seal, {unsealed} not sealed when exported; {withheld} of the client's about another "
+        "trajectory, withheld: only their chain entries"
     )
     return states
 

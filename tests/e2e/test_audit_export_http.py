@@ -454,3 +454,87 @@ def _change_a_byte_of_version_2(settings: Settings, trajectory_id: str) -> int:
             (bytes(changed), position),
         )
     return int(position)
+
+
+def test_a_consent_to_continue_a_trajectory_elsewhere_leaves_only_by_its_chain_entry(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+    deployment_key: SigningKey,
+) -> None:
+    """Found by an outside probe: the export of a trajectory held, in full, the client's
+    consent to continue a trajectory of another region (to whom, for which trajectory), which
+    the same auditor's agreements and as-of answers leave out. It holds its place in the record
+    and its chain entry, proved in a seal, and nothing of what it says; the export verifies."""
+    auth = bearer(module_token())
+    client = register_client(module_http, auth)
+    here = refer(module_http, auth, client.id)
+    elsewhere = refer(module_http, auth, client.id, region="east-flanders")
+
+    def consent(trajectory: str, party: str) -> str:
+        granted = module_http.post(
+            f"/v1/clients/{client.id}/consents",
+            json={
+                "occurred_at": at(1),
+                "to_party": party,
+                "scopes": ["plan"],
+                "purpose": "continuation",
+                "trajectory_id": trajectory,
+            },
+            headers=auth,
+        )
+        assert granted.status_code in (200, 201), granted.text
+        return str(granted.json()["item_id"])
+
+    consent_elsewhere = consent(elsewhere.id, "org-oostkust")
+    revoked = module_http.post(
+        f"/v1/clients/{client.id}/consents/{consent_elsewhere}/revocation",
+        json={"occurred_at": at(2), "reason": "withdrawn"},
+        headers=auth,
+    )
+    assert revoked.status_code in (200, 201), revoked.text
+    consent_here = consent(here.id, "org-de-brug")
+    auditor = Auditor(module_token)
+
+    response = auditor.export(module_http, here.id)
+
+    assert response.status_code == 200, response.text
+    signed = open_export(response.content, auditor.identity)
+    check = verify_export(signed, deployment_key.public)
+    assert check.failure is None, check.failure
+    assert any("2 of the client's about another trajectory" in line for line in check.lines)
+    _, document = _document(signed)
+    mine = sorted(
+        (e for e in document["events"] if e["originator_id"] == client.id),
+        key=lambda e: e["version"],
+    )
+    assert [e["version"] for e in mine] == [1, 2, 3, 4]
+    assert [e["topic"] is None for e in mine] == [False, True, True, False]
+    assert all(e["proof"] is not None for e in mine)
+    text = signed.decode() + "".join(
+        base64.b64decode(e["state"]).decode() for e in document["events"] if e["state"]
+    )
+    for told in ("org-oostkust", elsewhere.id, consent_elsewhere):
+        assert told not in text
+    assert "org-de-brug" in text
+    assert consent_here in text
+
+
+def test_an_export_whose_withheld_event_lacks_its_proof_or_gains_a_topic_fails(
+    made: tuple[str, str, bytes], deployment_key: SigningKey
+) -> None:
+    """A withheld event has no content to hash: only its proof in a signed seal holds it."""
+    client_id = made[0]
+
+    def withheld(document: Document, **change: Any) -> None:
+        event = next(e for e in document["events"] if e["originator_id"] == client_id)
+        event.update({"topic": None, "state": None, **change})
+
+    unproved = verify_export(
+        _changed(made[2], lambda d: withheld(d, proof=None)), deployment_key.public
+    )
+    half = verify_export(_changed(made[2], lambda d: withheld(d, topic="x")), deployment_key.public)
+
+    assert unproved.failure is not None
+    assert "not proved in a signed seal" in unproved.failure
+    assert half.failure is not None
+    assert "withheld in part" in half.failure
