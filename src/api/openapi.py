@@ -77,6 +77,12 @@ _KEK_UNAVAILABLE = (
     "key-encryption key (rule `kek-unavailable`, without Retry-After)"
 )
 
+#: The auditor's routes read the stored events themselves (not a read model).
+_RECORD_UNREADABLE = (
+    ". Or a stored event no longer decodes, as when it was changed past the application (rule "
+    "`record-unreadable`, without Retry-After: an operator runs `rodedraad audit verify`)"
+)
+
 
 def answers_of(
     path: str, method: str, operation: dict[str, Any], schemas: dict[str, Any]
@@ -122,6 +128,8 @@ def document_problems(document: dict[str, Any]) -> dict[str, Any]:
                     description = _READ_YOUR_WRITES
                 if status == 503 and path.startswith("/v1/"):
                     description += _KEK_UNAVAILABLE
+                if status == 503 and path.startswith("/v1/audit/trajectories/"):
+                    description += _RECORD_UNREADABLE
                 responses[str(status)] = {
                     "description": description,
                     **({"headers": headers} if headers else {}),

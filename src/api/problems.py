@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 import structlog
+from eventsourcing.persistence import MapperDeserialisationError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import (
@@ -449,6 +450,24 @@ def export_unavailable(
     )
 
 
+def record_unreadable(
+    request: Request[Any, Any, Any], exc: MapperDeserialisationError
+) -> Response[bytes]:
+    """A stored event that no longer decodes was changed past the application (an outside
+    probe: an auditor's routes answered 500): the operator's to find with ``rodedraad audit
+    verify``. The exception's message is not logged: it may quote the stored bytes."""
+    log.error("a stored event does not decode", error=type(exc.__cause__ or exc).__name__)
+    return problem(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "Record unreadable",
+        "part of the record does not decode, as when it was changed past the application; an "
+        "operator runs `rodedraad audit verify`, which names where (README 'Tamper evidence'). "
+        "Nothing was recorded",
+        rule="record-unreadable",
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("unexpected error", exc_info=exc)
     return problem(
@@ -493,6 +512,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ErasureLedgerError: erasure_ledger_unavailable,
     SigningKeyError: export_unavailable,
     AuditExportRefused: export_unavailable,
+    MapperDeserialisationError: record_unreadable,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
     **dict.fromkeys(UNAVAILABLE, database_unavailable),
 }

@@ -23,6 +23,7 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import MapperDeserialisationError
 from eventsourcing.utils import get_topic
 
 from application.care_record import CareRecord
@@ -77,6 +78,17 @@ _REFERRED = get_topic(Trajectory.Referred)
 _DEADLINE_TOPICS = frozenset(get_topic(cls) for cls in DEADLINE_EVENTS)
 
 
+def _header(row: PositionedEvent) -> _Header:
+    """An event's times; one that does not decode is as the mapper's: changed past the
+    application (the API answers ``record-unreadable``)."""
+    try:
+        return _HEADER.decode(row.stored.state)
+    except msgspec.DecodeError as e:
+        raise MapperDeserialisationError(
+            f"the stored event at position {row.position} does not decode"
+        ) from e
+
+
 class TrajectoryRecord:
     """A trajectory's stored events, each opened (with its client's key) only when needed."""
 
@@ -85,7 +97,7 @@ class TrajectoryRecord:
         self._mapper = mapper
         self._opened: dict[int, Any] = {}
         if mapper.cipher is None and mapper.compressor is None:
-            self.headers = [_HEADER.decode(p.stored.state) for p in rows]
+            self.headers = [_header(p) for p in rows]
         else:  # encrypted or compressed whole: opened to read the times
             self.headers = [_Header(e.timestamp, e.occurred_at) for e in self.events()]
 

@@ -37,7 +37,7 @@ from eventsourcing.sqlite import (
 # The table, beside the events (``stored_events``) in the event store, is named with the chain
 # whose hash it carries (issue #16: ``chain_hash``, the chain at the commit's last position).
 from application.event_chain import COMMIT_TIMES as COMMIT_TIMES
-from application.event_chain import HASH_COLUMN, chain_sqlite
+from application.event_chain import HASH_COLUMN, chain_sqlite, stored_bytes
 
 DDL = {
     "sqlite": f"CREATE TABLE IF NOT EXISTS {COMMIT_TIMES} (last_position INTEGER PRIMARY KEY, "
@@ -181,8 +181,15 @@ def event_store_rows(
             cursor.execute(sql.replace("?", "%s"), params)
             return [tuple(r.values()) for r in cursor.fetchall()]
     with datastore.transaction(commit=False) as cursor:
+        # A column changed to TEXT past the application may hold bytes that are no UTF-8:
+        # read as they are (``event_chain.stored_bytes``), not refused with an error.
+        cursor.sqlite_cursor.connection.text_factory = _lenient_text
         cursor.execute(sql, params)
         return [tuple(r) for r in cursor.fetchall()]
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _moment(value: Any) -> datetime | None:
@@ -233,7 +240,7 @@ class CommitTimes:
                     originator_id=originator_id,
                     originator_version=int(version),
                     topic=topic,
-                    state=bytes(state),
+                    state=stored_bytes(state),
                 ),
                 committed_at=_moment(committed_at),
                 exact=bool(exact),
@@ -267,5 +274,5 @@ class CommitTimes:
             originator_id=originator_id,
             originator_version=int(version),
             topic=topic,
-            state=bytes(state),
+            state=stored_bytes(state),
         )

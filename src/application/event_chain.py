@@ -104,7 +104,12 @@ _LINK_HEAD = struct.Struct(">q16sqi")
 
 
 def link(
-    previous: bytes, position: int, originator_id: UUID, version: int, topic: str, state: bytes
+    previous: bytes,
+    position: int,
+    originator_id: UUID,
+    version: int,
+    topic: str,
+    state: bytes | str,
 ) -> bytes:
     """The chain's hash at ``position``, following ``previous``. The topic's length is
     included, so no two different (topic, state) pairs give the same bytes."""
@@ -112,8 +117,17 @@ def link(
     h = hashlib.sha256(previous)
     h.update(_LINK_HEAD.pack(position, originator_id.bytes, version, len(encoded)))
     h.update(encoded)
-    h.update(state)
+    h.update(stored_bytes(state))
     return h.digest()
+
+
+def stored_bytes(state: bytes | memoryview | str) -> bytes:
+    """A stored state as the chain hashes it. A state whose SQLite storage class was changed to
+    TEXT past the application (``UPDATE … SET state = CAST(state AS TEXT)``, or an edit by
+    string functions) comes back as a string: its bytes are that string's, as read
+    (``commit_times.event_store_rows`` reads text that is no UTF-8 with ``surrogateescape``),
+    so a change of content still shows as a changed event and never stops the check."""
+    return state.encode("utf-8", "surrogateescape") if isinstance(state, str) else bytes(state)
 
 
 def _uuid(value: Any) -> UUID:
@@ -441,7 +455,7 @@ class ChainWalk:
             position = int(position)
             if commit is not None and int(commit[0]) < position:
                 raise ChainBroken(Mismatch(int(commit[0]), _REMOVED, _first(commit, pending)))
-            originator, stored = _uuid(originator_id), bytes(state)
+            originator, stored = _uuid(originator_id), stored_bytes(state)
             h = link(previous, position, originator, int(version), topic, stored)
             pending.append(Linked(position, originator, int(version), topic, stored, previous, h))
             previous = h
@@ -545,7 +559,7 @@ class EventChain:
                     originator_id=originator_id,
                     version=int(version),
                     topic=topic,
-                    state=bytes(state),
+                    state=stored_bytes(state),
                     chain_hash=None if own is None else own.chain_hash,
                     previous=GENESIS if own is None else own.previous,
                 )

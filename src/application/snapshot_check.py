@@ -21,6 +21,7 @@ from eventsourcing.postgres import PostgresAggregateRecorder
 
 from application.care_record import CareRecord
 from application.commit_times import event_store_rows
+from application.event_chain import stored_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class SnapshotCheck:
         for originator, version, topic, state in self._rows(originator_id):
             aggregate_id = originator if isinstance(originator, UUID) else UUID(str(originator))
             why = self._check(
-                aggregate_id, StoredEvent(aggregate_id, int(version), topic, bytes(state))
+                aggregate_id, StoredEvent(aggregate_id, int(version), topic, stored_bytes(state))
             )
             if why is not None:
                 return SnapshotReport(checked, SnapshotMismatch(aggregate_id, int(version), why))

@@ -433,6 +433,21 @@ def test_a_record_changed_past_the_application_is_not_exported(
 def _change_a_byte_of_version_2(settings: Settings, trajectory_id: str) -> int:
     """Straight in the database, as an insider would: one character of the stored state of the
     trajectory's second event (inside its correlation id, so it still decodes). Its position."""
+
+    def changed(state: bytes) -> bytes:
+        at = state.index(b'"correlation_id":"') + len(b'"correlation_id":"')
+        changed = bytearray(state)
+        changed[at] = ord("0") if changed[at] != ord("0") else ord("1")
+        return bytes(changed)
+
+    return _change_version_2(settings, trajectory_id, changed)
+
+
+def _change_version_2(
+    settings: Settings, trajectory_id: str, change: Callable[[bytes], bytes]
+) -> int:
+    """The trajectory's second event's stored state changed by ``change``, straight in the
+    database. Its position."""
     database = settings.database
     if database.is_postgres:
         events, column, mark, key = "rodedraad_events", "notification_id", "%s", trajectory_id
@@ -446,14 +461,30 @@ def _change_a_byte_of_version_2(settings: Settings, trajectory_id: str) -> int:
             f"AND originator_version = 2",
             (key,),
         ).fetchone()
-        at = bytes(state).index(b'"correlation_id":"') + len(b'"correlation_id":"')
-        changed = bytearray(state)
-        changed[at] = ord("0") if changed[at] != ord("0") else ord("1")
         conn.execute(
             f"UPDATE {events} SET state = {mark} WHERE {column} = {mark}",
-            (bytes(changed), position),
+            (change(bytes(state)), position),
         )
     return int(position)
+
+
+def test_an_auditor_reading_an_event_that_no_longer_decodes_is_told_so_not_a_500(
+    private_app: tuple[Settings, Container, TestClient],  # type: ignore[type-arg]
+) -> None:
+    """Found by an outside probe: an event changed past the application so that it no longer
+    decodes made every auditor route answer 500; it is the operator's to find (503, the
+    problem names ``rodedraad audit verify``)."""
+    settings, _, http = private_app
+    token = token_factory(settings)
+    _, trajectory = active_trajectory(http, bearer(token()))
+    _change_version_2(settings, trajectory.id, lambda state: b"\xff" + state)
+    auditor = Auditor(token)
+    base = f"/v1/audit/trajectories/{trajectory.id}"
+
+    for path, params in (("/as-of", {"occurred": at(10)}), ("/history", {}), ("/agreements", {})):
+        response = http.get(base + path, params=params, headers=auditor.headers)
+        problem = assert_problem(response, 503, rule="record-unreadable")
+        assert "rodedraad audit verify" in problem["detail"], path
 
 
 def test_a_consent_to_continue_a_trajectory_elsewhere_leaves_only_by_its_chain_entry(

@@ -23,7 +23,7 @@ from eventsourcing.persistence import StoredEvent
 from application.access_log import PersonalDataRead
 from application.care_record import CareRecord
 from application.commands import EraseClient
-from application.commit_times import CommitTimesSQLiteRecorder
+from application.commit_times import CommitTimes, CommitTimesSQLiteRecorder
 from application.event_chain import (
     COMMIT_TIMES,
     GENESIS_TABLE,
@@ -873,3 +873,50 @@ def test_postgresql_seals_only_with_a_key_made_on_purpose(
     finally:
         read_log.close()
         record.close()
+
+
+@pytest.mark.parametrize(
+    ("stored", "unchanged"),
+    [
+        ("CAST(state AS TEXT)", True),
+        ("CAST(state AS TEXT) || ' '", False),
+        ("CAST(X'FF' || state AS TEXT)", False),
+    ],
+    ids=["only-its-storage-class", "text-appended", "no-utf-8"],
+)
+def test_a_state_changed_to_text_past_the_application_is_checked_not_a_crash(
+    sqlite_settings: Settings, rodedraad: Rodedraad, stored: str, unchanged: bool
+) -> None:
+    """Found by an outside probe: ``UPDATE … SET state = CAST(state AS TEXT)`` (or any edit by
+    SQLite's string functions) made ``audit verify`` die with a traceback and every auditor
+    route answer 500. The bytes are read as stored: the same bytes verify, others are named."""
+    story = _recorded(sqlite_settings)
+    trajectory = story.trajectory_ids[0]
+    record = build_care_record(sqlite_settings)
+    try:
+        before = CommitTimes(record.recorder).stored_events(trajectory)
+    finally:
+        record.close()
+    target = before[0].position
+    _execute(
+        sqlite_settings, f"UPDATE {{events}} SET state = {stored} WHERE rowid = {{mark}}", (target,)
+    )
+    assert _execute(
+        sqlite_settings, "SELECT typeof(state) FROM {events} WHERE rowid = {mark}", (target,)
+    ) == [("text",)]
+
+    code, out, err = rodedraad(sqlite_settings, "audit", "verify")
+    record = build_care_record(sqlite_settings)
+    try:
+        after = CommitTimes(record.recorder).stored_events(trajectory)
+    finally:
+        record.close()
+
+    assert "Traceback" not in out + err
+    if unchanged:
+        assert code == 0, out + err
+        assert after[0].stored.state == before[0].stored.state
+    else:
+        assert code == 1, out + err
+        assert target in _named(out)
+        assert after[0].stored.state != before[0].stored.state
