@@ -15,6 +15,7 @@ from api.problems import refused_field
 from api.schemas import TrajectoryAsOfAnswer
 from api.services import ApiServices
 from application.audit_record import AuditRecord, TrajectoryRecord
+from domain.common import CLOCK_SKEW
 from domain.errors import TrajectoryNotFound
 
 
@@ -49,13 +50,24 @@ async def audited_record(
 
 def in_calendar(name: str, moment: datetime) -> datetime:
     """A moment whose time in UTC has a date (years 1 to 9999): the record compares moments
-    in UTC, and ``9999-12-31T23:59:59-14:00`` has none (a client error, never a 500)."""
+    in UTC, and ``9999-12-31T23:59:59-14:00`` has none (a client error, never a 500). And
+    not in the future (beyond ``CLOCK_SKEW``, as commands take ``occurred_at``): an answer as of
+    2028 would show deadlines "due" that have not passed, a prediction an auditor could take,
+    and sign in an export, for a fact."""
+    field = "as_of" if name.startswith("as_of") else name
     try:
-        moment.astimezone(UTC)
+        in_utc = moment.astimezone(UTC)
     except OverflowError:
         told = f"{name} lies outside the years 1 to 9999 once taken to UTC; name a moment in them"
-        field = "as_of" if name.startswith("as_of") else name
         raise refused_field(field, told) from None
+    now = datetime.now(UTC)
+    if in_utc > now + CLOCK_SKEW:
+        told = (
+            f"{name} lies in the future (the server's time is {now.isoformat(timespec='seconds')})"
+            ": the record tells what happened and what was recorded up to now; name a moment "
+            "up to now"
+        )
+        raise refused_field(field, told)
     return moment
 
 

@@ -837,7 +837,9 @@ PROBES: dict[tuple[str, str], Prober] = {
         "GET", f"/v1/audit/trajectories/{w.active}/history"
     ),
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/as-of"): lambda w, o, a: Probe(
-        "GET", f"/v1/audit/trajectories/{w.active}/as-of?occurred=2099-01-01T00:00:00Z"
+        "GET",
+        f"/v1/audit/trajectories/{w.active}/as-of"
+        f"?occurred={datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",  # (never in the future: 422)
     ),
     ("GET", "/v1/audit/trajectories/{trajectory_id:uuid}/agreements"): lambda w, o, a: Probe(
         "GET", f"/v1/audit/trajectories/{w.active}/agreements"

@@ -2,7 +2,7 @@
 who agreed what and when, and the auditor's access decided from the record itself."""
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from litestar.testing import TestClient
 
@@ -125,6 +125,26 @@ def test_a_moment_without_a_time_zone_or_without_any_moment_is_a_client_error(
             response = http.get(path, params={axis: moment}, headers=_auditor(token))
             assert response.status_code == 422, response.text
             assert "UTC" in response.json()["detail"], response.text
+
+
+def test_a_moment_in_the_future_is_refused_not_answered_as_a_prediction(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    token: TokenFactory,
+) -> None:
+    """Found by an outside probe: as of 2028 the answer showed the follow-up contact "due" (not
+    met, its date passed), a deadline that had not passed, and an export signed it. A moment
+    up to now (and the few minutes of clock skew commands take) is answered."""
+    _, trajectory = active_trajectory(http, auth)
+    path = f"/v1/audit/trajectories/{trajectory.id}/as-of"
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    for axis in ("occurred", "recorded"):
+        for moment in (later, "2028-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+            response = http.get(path, params={axis: moment}, headers=_auditor(token))
+            problem = assert_problem(response, 422)
+            assert "lies in the future" in problem["detail"], moment
+        now = datetime.now(UTC).isoformat()
+        assert http.get(path, params={axis: now}, headers=_auditor(token)).status_code == 200
 
 
 def test_the_agreements_view_lists_every_acceptance_with_actor_and_both_times(

@@ -367,12 +367,26 @@ def test_an_as_of_question_beyond_the_calendar_in_utc_is_refused_naming_it(
         assert "UTC" in response.json()["detail"], response.text
 
 
+def test_an_as_of_question_in_the_future_is_refused_naming_it(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+    made: tuple[str, str, bytes],
+) -> None:
+    """An export signs its answers: one as of a moment to come would be a signed prediction."""
+    response = Auditor(module_token).export(
+        module_http, made[1], as_of=["occurred:2028-01-01T00:00:00Z"]
+    )
+
+    problem = assert_problem(response, 422)
+    assert "as_of question 1: occurred lies in the future" in problem["detail"]
+
+
 @pytest.mark.parametrize(
     ("question", "told"),
     [
         ("when:<b>Jan</b>", "write occurred:T, recorded:T or occurred:T,recorded:T"),
-        ("occurred:2031-05-06T12:00:00", "occurred needs a time zone offset"),
-        ("occurred:2031-05-06T12:00:00+02:00,occurred:2031-05-07T12:00:00+02:00", "write"),
+        ("occurred:2021-05-06T12:00:00", "occurred needs a time zone offset"),
+        ("occurred:2021-05-06T12:00:00+02:00,occurred:2021-05-07T12:00:00+02:00", "write"),
     ],
     ids=["no axis", "no offset", "an axis twice"],
 )

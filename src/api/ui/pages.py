@@ -465,7 +465,14 @@ class AuditPages(Controller):
         """``day``, or ``shift`` days from today (the slider), or today."""
         today = datetime.now(UTC).date()
         chosen = day or (today + timedelta(days=shift) if shift is not None else today)
-        moment = datetime.combine(chosen, time(23, 59, 59), tzinfo=UTC)
+        # The end of the day; today (and a later day, which has not happened: the page's
+        # steps may reach past today) as of now, which the page then shows.
+        chosen = min(chosen, today)
+        moment = (
+            datetime.now(UTC)
+            if chosen == today
+            else datetime.combine(chosen, time(23, 59, 59), tzinfo=UTC)
+        )
         answer = await read_as_of(services, request, trajectory_id, moment, None)
         state: TrajectoryView = answer.state
         first = state.referred_at.astimezone(UTC).date()
