@@ -144,7 +144,11 @@ def agreements_of(
     escalations: list[EscalationDecision] = []
     uses: list[ConsentUse] = []
     consents = {e.consent_id: e for e in client_events if isinstance(e, Client.ConsentGranted)}
-    revoked = {e.consent_id: e for e in client_events if isinstance(e, Client.ConsentRevoked)}
+    revoked = {  # revoked, or ended by the client's erasure: no longer in force from then
+        e.consent_id: e
+        for e in client_events
+        if isinstance(e, Client.ConsentRevoked | Client.ConsentEndedByErasure)
+    }
     for fact in facts:
         e = fact.event
         if isinstance(e, Trajectory.RoleAgreementProposed):

@@ -88,6 +88,11 @@ class Consent(msgspec.Struct):
         """In force for ``party`` on that day and covering every one of ``scopes`` (004)."""
         return self.in_force_for(party, on) and set(scopes) <= set(self.scopes)
 
+    def ended_by_erasure_on(self, on: date) -> bool:
+        """Whether the client's erasure on ``on`` ends this consent: one not revoked whose end
+        has not passed (one that ran out before it keeps its own end)."""
+        return self.revoked_at is None and (self.until is None or on <= self.until)
+
 
 class Representative(msgspec.Struct):
     personal: PersonalData
@@ -239,8 +244,11 @@ class Client(CopiedThroughState, Record):
                 representative.personal = PersonalData(
                     name=ERASED if representative.personal.name else None
                 )
+            erased_on = self.occurred_at.astimezone(UTC).date()
             for consent in client.consents.values():
                 consent.purpose = ERASED
+                if consent.ended_by_erasure_on(erased_on):  # an erasure recorded before it
+                    consent.revoked_at = self.occurred_at  # ended them: as it would
             for request in client.requests.values():
                 request.details = ERASED
                 if request.field_name is not None:
@@ -356,6 +364,18 @@ class Client(CopiedThroughState, Record):
                 request.deadline_passed = True
             else:
                 request.reminded = True
+
+    class ConsentEndedByErasure(Event):
+        """The client's erasure ended this consent, in the erasure's own commit: a consent is
+        the person's permission to share, and once their data are erased they can no longer be
+        asked, nor could anyone revoke it after (an erased record takes no new facts, and a
+        revocation's reason could not be sealed without their key). From its moment on the
+        consent is no longer in force: its holder reads nothing by it. No personal data."""
+
+        consent_id: str
+
+        def apply_to(self, client: "Client") -> None:
+            client.consents[self.consent_id].revoked_at = self.occurred_at
 
     class RequestSettledByErasure(Event):
         """The client's erasure settled this open request, in the erasure's own commit: an
@@ -485,9 +505,16 @@ class Client(CopiedThroughState, Record):
     ) -> None:
         """Record that the client's keys were destroyed (the application destroys them first).
         The erasure settles the client's open requests first (``person_requests``): nothing
-        could decide them after it, and the person's erasure request is what it carries out."""
+        could decide them after it, and the person's erasure request is what it carries out. It
+        ends the consents still in force the same way (``ConsentEndedByErasure``): nothing could
+        revoke them after it, and the person can no longer be asked."""
         ctx.check_occurred_at()
         self.check_not_erased()
+        for consent_id, consent in self.consents.items():
+            if consent.ended_by_erasure_on(ctx.occurred_on):
+                self.trigger_event(
+                    self.ConsentEndedByErasure, **ctx.event_fields(), consent_id=consent_id
+                )
         for request_id, request in self.requests.items():
             if request.open:
                 self.trigger_event(

@@ -254,6 +254,46 @@ def test_a_revoked_consent_is_inactive_and_ends_at_its_revocation(
     assert organisations[kept["provision"]["actor"][0]["reference"]["reference"]] == PROVIDER
 
 
+def test_the_erasure_ends_the_clients_consents_so_their_holder_reads_no_more(
+    app: App, build: Trajectories
+) -> None:
+    """Outside probe: after the erasure the school's consent stayed active for good (the erased
+    record takes no revocation), so the school kept reading the plan and its export. The
+    erasure ends it: the school's next read answers 404, the export shows it inactive."""
+    client = build.client()
+    record(
+        app,
+        f"/v1/clients/{client}/consents",
+        {
+            "occurred_at": build.when.ago(100),
+            "consent_id": "c-school",
+            "to_party": SCHOOL,
+            "scopes": ["plan"],
+            "purpose": "working on the plan together",
+        },
+    )
+    trajectory = build.accepted(client_id=client)
+    school = bearer(app.token(user="user-sofie", org=SCHOOL, roles=("coordinator",)))
+    assert app.http.get(trajectory.path, headers=school).status_code == 200
+    export(app, trajectory, school)
+
+    record(
+        app,
+        f"/v1/clients/{client}/erasure",
+        {"occurred_at": build.when.ago(0), "legal_basis": "gdpr_request"},
+        bearer(app.token(roles=("data_protection_officer",))),
+    )
+
+    for path in (trajectory.path, f"{trajectory.path}/fhir"):
+        refused = app.http.get(path, headers=school)
+        assert refused.status_code == 404, (path, refused.text)
+    consents = app.http.get(f"/v1/clients/{client}", headers=app.auth).json()["consents"]
+    assert [(c["id"], c["revoked"]) for c in consents] == [("c-school", True)]
+    ended = one(export(app, trajectory), "Consent")
+    assert ended["status"] == "inactive"
+    assert ended["provision"]["period"]["end"][:10] == build.when.ago(0)[:10]
+
+
 def test_the_care_team_shows_when_a_role_agreement_ended(app: App, build: Trajectories) -> None:
     trajectory = build.active(100, 30)
     build.agreement(trajectory, 90, "a-1", (PROVIDER, "provider"))

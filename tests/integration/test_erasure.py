@@ -631,7 +631,8 @@ def test_erasure_leaves_no_trace_of_the_client_and_keeps_who_agreed_what_and_whe
     )
 
     assert erased.status_code == 200, erased.text
-    assert recorded(app.container) == position + 1  # the erasure itself, on the client
+    # The erasure itself, on the client, and the partner's consent it ended (the rest revoked).
+    assert recorded(app.container) == position + 2
     story.answers = [erased]
     after = views(story, client, trajectories)
     for t in trajectories:
@@ -642,6 +643,7 @@ def test_erasure_leaves_no_trace_of_the_client_and_keeps_who_agreed_what_and_whe
     assert (after.client["name"], after.client["contact"]) == (ERASED, ERASED)
     assert {r["name"] for r in after.client["representatives"]} == {ERASED}
     assert {c["purpose"] for c in after.client["consents"]} == {ERASED}
+    assert {c["revoked"] for c in after.client["consents"]} == {True}  # none in force
     assert not list(record.snapshots.get(UUID(client)))
     assert not list(record.snapshots.get(UUID(long)))
     for path in ("/v1/trajectories", "/v1/board"):
@@ -668,6 +670,8 @@ def test_erasure_leaves_no_trace_of_the_client_and_keeps_who_agreed_what_and_whe
             {"client_id": client, "question": "q", "sector": "youth_care", "region": REGION},
             coordinator,
         ),
+        # (the erasure ended it: there is nothing left to revoke, and no reason to seal)
+        (f"/v1/clients/{client}/consents/consent-partner/revocation", {"reason": "x"}, coordinator),
         (f"/v1/clients/{client}/erasure", {"legal_basis": "gdpr_request"}, officer),  # again
     ]
     for path, body, auth in refused:
@@ -681,7 +685,7 @@ def test_erasure_leaves_no_trace_of_the_client_and_keeps_who_agreed_what_and_whe
     )
     assert (by_coordinator.status_code, by_coordinator.json()["rule"]) == (403, "access-policy")
     story.answers.append(by_coordinator)
-    assert recorded(app.container) == position + 1
+    assert recorded(app.container) == position + 2
 
     # The erasure, the views (3 per trajectory, and the client), lists, boards, audit, refusals.
     assert len(story.answers) == 1 + (3 * len(trajectories) + 1) + 6 + len(refused) + 1

@@ -404,3 +404,54 @@ def test_an_identity_links_subject_holds_no_control_character(subject: str) -> N
             representative_ref=None,
         )
     assert client.identity_links == {}
+
+
+# --- the erasure ends the consents (outside probe) ----------------------------------------------
+
+
+def _three_consents() -> Client:
+    """One in force, one revoked, one that ran out on day 15."""
+    client = registered()
+    with_consent(client, day=10, consent_id="in-force")
+    with_consent(client, day=10, consent_id="revoked", to_party="org-a")
+    client.revoke_consent(ctx(12), consent_id="revoked", reason="cliënt trekt in")
+    with_consent(client, day=10, consent_id="ran-out", to_party="org-b", until=on(15))
+    return client
+
+
+def test_the_erasure_ends_the_consents_in_force_as_facts_without_personal_data() -> None:
+    """Outside probe: after the erasure a consent stayed in force for good (the erased record
+    takes no revocation), so its holder kept reading. The erasure ends it in its own commit."""
+    client = _three_consents()
+    client.erase(ctx(20), legal_basis="gdpr_request", erased_subjects=(client.id,))
+
+    ended = [e for e in new_events(client) if isinstance(e, Client.ConsentEndedByErasure)]
+    assert [e.consent_id for e in ended] == ["in-force"]
+    assert not Client.ConsentEndedByErasure.personal_fields
+    assert isinstance(new_events(client)[-1], Client.Erased)  # in the erasure's own commit
+    consents = client.consents
+    assert consents["in-force"].revoked_at == at(20)
+    assert consents["revoked"].revoked_at == at(12)  # its own revocation stands
+    assert consents["ran-out"].revoked_at is None  # it ended on its own day, not the erasure's
+    assert not client.shares_with(NEXT_ORGANISATION, frozenset(PLAN), on(20))
+    with pytest.raises(ConsentMissing):
+        client.consent_covering(NEXT_ORGANISATION, PLAN, on(20))
+
+
+def test_an_erasure_recorded_before_the_rule_ends_the_consents_as_it_is_replayed() -> None:
+    """Stores hold erasures recorded without the ending facts: replayed, they end the same
+    consents at the same moment, so the access checks (which read the record) follow."""
+    client = _three_consents()
+    client.trigger_event(
+        Client.Erased,
+        **ctx(20).event_fields(),
+        legal_basis="gdpr_request",
+        erased_subjects=(client.id,),
+    )
+
+    assert [(i, c.revoked_at) for i, c in client.consents.items()] == [
+        ("in-force", at(20)),
+        ("revoked", at(12)),
+        ("ran-out", None),
+    ]
+    assert not client.shares_with(NEXT_ORGANISATION, frozenset(PLAN), on(20))
