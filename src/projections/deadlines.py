@@ -6,6 +6,10 @@ was met, and whether a miss, a late meeting or a reminder is already recorded. T
 then asks one indexed query what is due (``DeadlineQueries.due``), however large the record
 grows. The projection's version includes the policy's fingerprint: a changed policy rebuilds it.
 
+A client's erasure drops the deadlines of their trajectories (the ``Erased`` event names them in
+``erased_subjects``): an erased record takes no new facts, so none of them could ever be
+recorded, and the scheduler would find them due, and be refused, on every run for good.
+
 This module owns both tables: their DDL, the writer and the query. The query classifies as
 ``domain.deadlines.due_actions`` does over ``instances``; a property-based test holds the two
 together (``tests/integration/test_deadlines_due_as_the_domain_decides.py``).
@@ -20,6 +24,7 @@ import msgspec
 
 from application.care_record import DeadlineFact
 from application.uuid_text import uuid_text
+from domain.client import Client
 from domain.deadline_facts import facts_of
 from domain.deadlines import DeadlinePolicy, Fact, instances
 from domain.trajectory import Trajectory
@@ -38,8 +43,9 @@ _DEADLINE_TYPES = (*("text",) * 6, *("int4",) * 3, "text", "text")
 _FACT_COLUMNS = ("trajectory_id", "region", "sector", "facts")
 _FACT_TYPES = ("text",) * 4
 
-#: Bump when what this module derives changes; the policy fingerprint is added to it.
-CODE_VERSION = 2
+#: Bump when what this module derives changes; the policy fingerprint is added to it. 3: an
+#: erased client's trajectories have no deadlines.
+CODE_VERSION = 3
 
 
 class DeadlinesProjection:
@@ -49,11 +55,12 @@ class DeadlinesProjection:
     tables: tuple[str, ...] = ("rm_deadline_facts", "rm_deadlines")
     #: Dated facts and rule names only: an erasure rewrites nothing here.
     personal_tables: tuple[str, ...] = ()
-    #: Every row is one trajectory's, built from its events alone: a rebuild may split the
-    #: work by record.
+    #: Every row is one trajectory's, built from its events and its client's erasure: a
+    #: rebuild may split the work by record, each share seeing every erasure (``shared_events``).
     by_record = True
+    shared_events: tuple[type[Any], ...] = (Client.Erased,)
     #: The events it takes in (a share of a split rebuild reads no others).
-    consumes: tuple[type[Any], ...] = (Trajectory.Event,)
+    consumes: tuple[type[Any], ...] = (Trajectory.Event, Client.Erased)
 
     def __init__(self, policy: DeadlinePolicy) -> None:
         self.policy = policy
@@ -78,7 +85,11 @@ class DeadlinesProjection:
     def apply(self, tx: Tx, batch: Sequence[tuple[int, Any]], suffix: str) -> None:
         added: dict[str, list[Fact]] = {}
         created: dict[str, tuple[str, str]] = {}
+        erased: set[str] = set()
         for _, event in batch:
+            if isinstance(event, Client.Erased):
+                erased.update(uuid_text(s) for s in event.erased_subjects)
+                continue
             if not isinstance(event, Trajectory.Event):
                 continue
             key = uuid_text(event.originator_id)
@@ -89,8 +100,18 @@ class DeadlinesProjection:
             new = facts_of(event)
             if new:
                 added.setdefault(key, []).extend(new)
-        if not added:
-            return
+        if added:
+            self._add_facts(tx, added, created, suffix)
+        # After the facts: a trajectory's events all come before its client's erasure.
+        self._drop_deadlines(tx, sorted(erased), suffix)
+
+    def _add_facts(
+        self,
+        tx: Tx,
+        added: dict[str, list[Fact]],
+        created: dict[str, tuple[str, str]],
+        suffix: str,
+    ) -> None:
         known: dict[str, tuple[str, str, list[Fact]]] = {}
         ids = sorted(added)
         for start in range(0, len(ids), 500):
@@ -108,6 +129,17 @@ class DeadlinesProjection:
             # Facts in the order they happened; a back-dated fact takes its place (stable sort).
             merged[tid] = (region, sector, sorted([*facts, *new_facts], key=lambda f: f.on))
         self.write_facts(tx, merged, suffix, fresh=merged.keys() - known.keys())
+
+    @staticmethod
+    def _drop_deadlines(tx: Tx, trajectory_ids: Sequence[str], suffix: str) -> None:
+        """An erased client's trajectories: nothing is due on them any more."""
+        for start in range(0, len(trajectory_ids), 500):
+            chunk = trajectory_ids[start : start + 500]
+            tx.execute(
+                f"DELETE FROM rm_deadlines{suffix} "
+                f"WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
 
     def write_facts(
         self,

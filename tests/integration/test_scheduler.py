@@ -22,6 +22,7 @@ import pytest
 from litestar.testing import TestClient
 
 from api.auth import LocalTokens
+from application.commands import EraseClient
 from application.kek import KeyringFile
 from rodedraad.settings import Settings
 from rodedraad.wiring import (
@@ -53,7 +54,7 @@ from tests.integration.scheduler_support import (
     moment,
     scheduler_for,
 )
-from tests.support import COORDINATOR, context
+from tests.support import COORDINATOR, context, said
 
 
 @pytest.fixture(params=BACKENDS)
@@ -163,6 +164,35 @@ def test_a_missed_start_consultation_is_recorded_once_and_shows_in_timeline_and_
         board = http.get("/v1/board", headers=headers).json()
         overdue = [o for r in board["trajectories"] if r["id"] == str(tid) for o in r["overdue"]]
         assert not [o for o in overdue if o.startswith("missed deadline")]
+
+
+# --- an erased client's trajectory ---------------------------------------------------------------
+
+
+def test_the_deadlines_of_an_erased_clients_trajectory_are_no_longer_due(
+    container: Container,
+) -> None:
+    """Outside probe: an erased client's record takes no new facts, so the scheduler found the
+    trajectory's deadlines due on every run, was refused (``client-erased``) and warned, for
+    good. The erasure drops them from the deadlines read model; others still fire."""
+    care = Care(container.care_record)
+    erased = care.start("sam", "2023-01-16")  # the start consultation is due on 16 February
+    care.start("kim", "2023-01-16")
+    client_id = container.care_record.trajectory(erased).client_id
+    ctx = context(occurred_at=moment("2023-02-01", 10))
+    container.care_record.erase_client(
+        ctx, client_id, None, said(EraseClient, ctx, legal_basis="gdpr_request")
+    )
+    scheduler = scheduler_for(container)
+
+    for day in ("2023-02-16", "2023-02-20", "2023-02-21", "2023-06-01"):
+        report = scheduler.run_once(m(day))
+        assert [f for f in report.fired if f.trajectory_id == erased] == []
+    recorded = deadline_events(container.care_record, care.ids)
+    assert [(e.trajectory, e.kind) for e in recorded if e.rule == "start_consultation"] == [
+        ("kim", "reminder"),
+        ("kim", "missed"),
+    ]
 
 
 # --- a catch-up run at a past moment on a live record ---------------------------------------------
