@@ -868,7 +868,22 @@ class CareRecord(Application[UUID]):
     # --- trajectories ---------------------------------------------------------------------------
 
     def refer(self, ctx: CommandContext, command: Refer) -> CommandResult:
-        """*Aanmelding* (001); ``continues_from`` carries an earlier trajectory's thread (000)."""
+        """*Aanmelding* (001); ``continues_from`` carries an earlier trajectory's thread (000).
+
+        A continuation writes the earlier trajectory too (``ContinuedBy``), so of two at the
+        same moment one loses the race on its version. That one runs once more on the record
+        as it is: it is then refused as already continued (or, if the race was with another
+        fact on the earlier trajectory, recorded), rather than answered with a bare conflict.
+        The new trajectory of the lost attempt was never recorded (one commit for both).
+        """
+        if command.continues_from is None:
+            return self._refer(ctx, command)
+        try:
+            return self._refer(ctx, command)
+        except ConcurrentWrite:
+            return self._refer(ctx, command)
+
+    def _refer(self, ctx: CommandContext, command: Refer) -> CommandResult:
         client = self.client(command.client_id)
         ctx = ctx.authorised(client)
         client.check_not_erased()
@@ -880,6 +895,11 @@ class CareRecord(Application[UUID]):
         if previous is None:
             return self._save_all(trajectory)
         trajectory.continue_from(ctx, previous=previous)
+        # Issue #17: one live continuation at most. Its statuses are other aggregates, read
+        # here; the version of ``previous`` guards the decision (``ContinuedBy`` moves it on).
+        previous.check_continuable(
+            {later: self.trajectory(later).status for later in previous.continued_by}
+        )
         # Issue #17: the earlier trajectory names the one that continues it, in the same commit.
         previous.record_continued_by(ctx, continuing=trajectory)
         return self._save_all(trajectory, previous)

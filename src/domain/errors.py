@@ -152,6 +152,13 @@ class ContinuationNotAllowed(RuleConflict):
     rule = "continuation-of-closed-trajectory"
 
 
+class TrajectoryAlreadyContinued(RuleConflict):
+    """000, issue #17: a closed trajectory is continued by one live continuation at most, so
+    that one person's plan runs in one place (a retried referral makes no second copy)."""
+
+    rule = "trajectory-already-continued"
+
+
 class ClientErased(RuleConflict):
     rule = "client-erased"
 

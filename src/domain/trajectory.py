@@ -11,7 +11,7 @@ State machine (issue #2)::
         └──decline──▶ declined                  active / blocked ──close──▶ closed
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -59,6 +59,7 @@ from domain.errors import (
     RuleConflict,
     StartConsultationRequired,
     StatusChangeBeforeCurrentStatus,
+    TrajectoryAlreadyContinued,
     TrajectoryNotFound,
     TransitionNotAllowed,
 )
@@ -1725,6 +1726,39 @@ class Trajectory(CopiedThroughState, Record):
                 if a.goal_id is None or a.goal_id in open_goals
             ),
         )
+
+    def check_continuable(self, continuations: Mapping[UUID, Status]) -> None:
+        """A closed trajectory is continued by one live continuation at most (issue #17): one
+        person's plan runs in one place. ``continuations`` holds the status of each trajectory
+        in ``continued_by`` (other aggregates: the application reads them).
+
+        One whose referral was declined does not count: the client still needs care, and this
+        one may be continued again. One still open (referred, accepted, active, blocked)
+        carries the plan now. One that closed carried the plan on: the thread goes on from it.
+        Several continuations recorded before this rule stay as they are.
+        """
+        counted = [
+            c for c in dict.fromkeys(self.continued_by) if continuations[c] != Status.DECLINED
+        ]
+        live = [c for c in counted if continuations[c] != Status.CLOSED]
+        if live:
+            later, status = live[-1], continuations[live[-1]]
+            then = (
+                "this one may be continued again if that referral is declined"
+                if status == Status.REFERRED
+                else f"once it is closed, continue from trajectory {later}"
+            )
+            raise TrajectoryAlreadyContinued(
+                f"trajectory {self.id} is continued already by trajectory {later} "
+                f"({status.value}): the plan goes on there; {then}",
+                field="continues_from",
+            )
+        if counted:
+            raise TrajectoryAlreadyContinued(
+                f"trajectory {self.id} was continued by trajectory {counted[-1]}, closed since: "
+                f"the plan went on there; continue from trajectory {counted[-1]} instead",
+                field="continues_from",
+            )
 
     def record_continued_by(self, ctx: CommandContext, *, continuing: "Trajectory") -> None:
         """Issue #17: this closed trajectory names the later one that continues it (the other

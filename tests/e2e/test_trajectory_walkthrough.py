@@ -396,6 +396,65 @@ def test_a_new_referral_continues_the_thread_of_a_closed_trajectory(
     assert first.state()["continued_by"] == [second.id]
 
 
+def test_a_closed_trajectory_is_continued_by_one_live_continuation_at_most(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    client, first = trajectory_with_plan(module_http, module_auth)
+    first.post(
+        "/consultation-waivers", {"occurred_at": at(4), "kind": "end", "reason": "moved away"}
+    )
+    first.post(
+        "/closure",
+        {"occurred_at": at(5), "reason": "moved", "no_follow_up_reason": "left the region"},
+    )
+
+    def continued(earlier: Record, hours: float = 6) -> Record:
+        body = referral(client.id, hours=hours, continues_from=earlier.id)
+        answer = assert_answer(
+            module_http.post("/v1/trajectories", json=body, headers=module_auth), 201, 2
+        )
+        earlier.version += 1  # ContinuedBy
+        earlier.seen(answer)
+        later = Record(module_http, module_auth, "trajectories", answer["id"], version=2)
+        later.seen(answer)
+        return later
+
+    def refused() -> str:
+        before = recorded(module_container)
+        body = referral(client.id, hours=11, continues_from=first.id)
+        response = module_http.post("/v1/trajectories", json=body, headers=module_auth)
+        problem = assert_problem(
+            response, 409, rule="trajectory-already-continued", field="continues_from"
+        )
+        assert recorded(module_container) == before
+        return str(problem["detail"])
+
+    # Continued: the same request again (a retry without Idempotency-Key) makes no second copy
+    # of the plan; the refusal names the trajectory that continues it.
+    second = continued(first)
+    assert second.id in refused()
+    assert first.state()["continued_by"] == [second.id]
+
+    # The receiving organisation declines the referral: the client still needs care.
+    second.post("/declination", {"occurred_at": at(7), "reason": "No place"})
+    third = continued(first)
+    assert first.state()["continued_by"] == [second.id, third.id]
+    assert third.id in refused()
+
+    # The continuation closes: the plan lives on there, so the thread goes on from it.
+    third.post("/acceptance", {"occurred_at": at(8)})
+    third.post("/consultations", start_consultation(hours=8.5))
+    third.post("/consultation-waivers", {"occurred_at": at(9), "kind": "end", "reason": "moved"})
+    third.post(
+        "/closure",
+        {"occurred_at": at(10), "reason": "moved", "no_follow_up_reason": "left the region"},
+    )
+    assert f"continue from trajectory {third.id} instead" in refused()
+    assert continued(third, hours=11).state()["continued_from"] == third.id
+
+
 def test_only_a_closed_trajectory_of_the_same_client_can_be_continued(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],

@@ -63,6 +63,7 @@ from domain.errors import (
     CoordinationNeedsConsent,
     EndConsultationRequired,
     SignatoryNotAllowed,
+    TrajectoryAlreadyContinued,
     TrajectoryNotFound,
 )
 from domain.trajectory import RoleAssignment, Status, Trajectory
@@ -658,6 +659,162 @@ def test_a_referral_that_continues_an_unknown_trajectory_is_refused(app: CareRec
 
     with pytest.raises(TrajectoryNotFound):
         refer(app, client_id, day=100, continues_from=uuid4())
+
+
+# --- one live continuation at most (issue #17) --------------------------------------------------
+
+
+def walked_to(app: CareRecord, t: UUID, status: Status, day: int) -> None:
+    """Walk the referred trajectory ``t`` on from ``day`` until it is ``status``."""
+    if status == Status.DECLINED:
+        on_trajectory(app, ctx(day), t, None, Decline, reason="geen plaats")
+        return
+    if status == Status.REFERRED:
+        return
+    on_trajectory(app, ctx(day), t, None, Accept, coordinating_organisation=None)
+    if status == Status.ACCEPTED:
+        return
+    start = consultation(ConsultationKind.START, day + 1, 30)
+    on_trajectory(app, ctx(day + 1), t, None, HoldConsultation, **start)
+    if status == Status.BLOCKED:
+        on_trajectory(
+            app, ctx(day + 2), t, None, BlockTrajectory, reasons=(ReasonCategory.WAITING_LIST,)
+        )
+    if status == Status.CLOSED:
+        end = consultation(ConsultationKind.END, day + 2, None)
+        on_trajectory(app, ctx(day + 2), t, None, HoldConsultation, **end)
+        on_trajectory(
+            app,
+            ctx(day + 3),
+            t,
+            None,
+            CloseTrajectory,
+            reason="verhuisd",
+            follow_up_by=PROVIDER.organisation,
+            no_follow_up_reason=None,
+        )
+    assert app.trajectory(t).status == status
+
+
+@pytest.mark.parametrize(
+    "status", [Status.REFERRED, Status.ACCEPTED, Status.ACTIVE, Status.BLOCKED]
+)
+def test_a_trajectory_continued_by_an_open_one_is_not_continued_again(
+    app: CareRecord, status: Status
+) -> None:
+    client_id = register(app)
+    earlier = closed(app, client_id)
+    later = refer(app, client_id, day=100, continues_from=earlier)
+    walked_to(app, later, status, day=101)
+    before = app.recorder.max_notification_id()
+
+    with pytest.raises(TrajectoryAlreadyContinued) as refused:
+        refer(app, client_id, day=110, continues_from=earlier)
+
+    assert refused.value.rule == "trajectory-already-continued"
+    assert f"continued already by trajectory {later}" in refused.value.message
+    assert app.recorder.max_notification_id() == before
+    assert app.trajectory(earlier).continued_by == [later]
+
+
+def test_a_retried_continuation_makes_no_second_copy_of_the_plan(app: CareRecord) -> None:
+    client_id = register(app)
+    earlier = closed(app, client_id)
+    later = refer(app, client_id, day=100, continues_from=earlier)
+
+    with pytest.raises(TrajectoryAlreadyContinued):
+        refer(app, client_id, day=100, continues_from=earlier)
+
+    assert app.trajectory(earlier).continued_by == [later]
+
+
+def test_a_trajectory_whose_continuation_was_declined_may_be_continued_again(
+    app: CareRecord,
+) -> None:
+    client_id = register(app)
+    earlier = closed(app, client_id)
+    declined = refer(app, client_id, day=100, continues_from=earlier)
+    walked_to(app, declined, Status.DECLINED, day=101)
+
+    again = refer(app, client_id, day=110, continues_from=earlier)
+
+    assert app.trajectory(earlier).continued_by == [declined, again]
+    assert app.trajectory(again).continued_from == earlier
+    assert "goal-school" in app.trajectory(again).goals
+    # ... and that one is then the live continuation: it is the only one.
+    with pytest.raises(TrajectoryAlreadyContinued) as refused:
+        refer(app, client_id, day=111, continues_from=earlier)
+    assert f"continued already by trajectory {again}" in refused.value.message
+
+
+def test_a_trajectory_whose_continuation_closed_is_continued_from_that_one(
+    app: CareRecord,
+) -> None:
+    client_id = register(app)
+    earlier = closed(app, client_id)
+    later = refer(app, client_id, day=100, continues_from=earlier)
+    walked_to(app, later, Status.CLOSED, day=101)
+
+    with pytest.raises(TrajectoryAlreadyContinued) as refused:
+        refer(app, client_id, day=110, continues_from=earlier)
+
+    assert f"continue from trajectory {later} instead" in refused.value.message
+    assert app.trajectory(earlier).continued_by == [later]
+    latest = refer(app, client_id, day=110, continues_from=later)
+    assert app.trajectory(later).continued_by == [latest]
+
+
+def test_a_record_continued_several_times_before_the_rule_still_loads_and_refuses(
+    app: CareRecord,
+) -> None:
+    """Stores written before the rule may hold several ``ContinuedBy``: they load as they are,
+    and the latest open continuation is the one named."""
+    client_id = register(app)
+    earlier = app.trajectory(closed(app, client_id))
+    first = app.trajectory(refer(app, client_id, day=100))
+    second = app.trajectory(refer(app, client_id, day=100))
+    for later in (first, second):  # as the record once took them: no check of the statuses
+        later.continue_from(ctx(100), previous=earlier)
+        earlier.record_continued_by(ctx(100), continuing=later)
+    app.save(first, second, earlier)
+
+    assert app.trajectory(earlier.id).continued_by == [first.id, second.id]
+    with pytest.raises(TrajectoryAlreadyContinued) as refused:
+        refer(app, client_id, day=110, continues_from=earlier.id)
+    assert f"continued already by trajectory {second.id}" in refused.value.message
+
+
+def test_of_two_continuations_at_the_same_moment_the_second_is_refused_as_continued(
+    app: CareRecord, other_app: CareRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both write the earlier trajectory (``ContinuedBy``): the one that loses the race on its
+    version runs once more on the record as it is, and is then refused as already continued,
+    not told to retry (which would continue it a second time)."""
+    client_id = register(app)
+    earlier = closed(app, client_id)
+    load = other_app.repository.get
+    first: list[UUID] = []
+
+    def load_then_lose_the_race(aggregate_id: UUID, **kwargs: Any) -> Any:
+        loaded = load(aggregate_id, **kwargs)
+        # Between our load of the earlier trajectory and our save, another process continues
+        # it (once: the second attempt reads the record as it is then).
+        if aggregate_id == earlier and not first:
+            first.append(refer(app, client_id, day=100, continues_from=earlier))
+        return loaded
+
+    monkeypatch.setattr(other_app.repository, "get", load_then_lose_the_race)
+
+    with pytest.raises(TrajectoryAlreadyContinued) as refused:
+        refer(other_app, client_id, day=100, continues_from=earlier)
+
+    monkeypatch.undo()
+    assert f"continued already by trajectory {first[0]}" in refused.value.message
+    assert other_app.trajectory(earlier).continued_by == first
+    continuations = [
+        e for e in stored_events(app, earlier) if isinstance(e, Trajectory.ContinuedBy)
+    ]
+    assert [e.next_trajectory_id for e in continuations] == first
 
 
 # --- unknown ids ------------------------------------------------------------------------------

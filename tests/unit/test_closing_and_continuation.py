@@ -1,7 +1,7 @@
 """Closing (001: end consultation; 000: who follows up the plan), follow-up, the thread (000)."""
 
 from collections.abc import Callable
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -11,6 +11,7 @@ from domain.errors import (
     EndConsultationRequired,
     FollowUpNotNamed,
     InvalidValue,
+    TrajectoryAlreadyContinued,
     TransitionNotAllowed,
 )
 from domain.trajectory import Status, Trajectory
@@ -269,3 +270,59 @@ def test_a_trajectory_continues_one_earlier_trajectory_only() -> None:
         later.continue_from(ctx(100), previous=second)
 
     assert later.continued_from == first.id
+
+
+def _continued(statuses: list[Status]) -> tuple[Trajectory, dict[UUID, Status]]:
+    """A closed trajectory continued once per status (as a store written before issue #17's
+    rule may hold several), and each continuation's status as the application reads it."""
+    earlier = _earlier_with_plan()
+    found: dict[UUID, Status] = {}
+    for status in statuses:
+        later = referred(client_id=earlier.client_id, day=100)
+        later.continue_from(ctx(100), previous=earlier)
+        earlier.record_continued_by(ctx(100), continuing=later)
+        found[later.id] = status
+    return earlier, found
+
+
+def test_a_trajectory_whose_continuations_were_all_declined_may_be_continued() -> None:
+    earlier, statuses = _continued([Status.DECLINED, Status.DECLINED])
+
+    earlier.check_continuable(statuses)
+
+
+@pytest.mark.parametrize(
+    "status", [Status.REFERRED, Status.ACCEPTED, Status.ACTIVE, Status.BLOCKED]
+)
+def test_a_trajectory_with_an_open_continuation_is_not_continued_again(status: Status) -> None:
+    earlier, statuses = _continued([Status.DECLINED, status])
+    live = earlier.continued_by[-1]
+
+    with pytest.raises(TrajectoryAlreadyContinued) as refused:
+        earlier.check_continuable(statuses)
+
+    assert f"continued already by trajectory {live}" in refused.value.message
+    assert refused.value.field == "continues_from"
+    # What the caller can do: have the referral declined, or, once accepted, wait for its close.
+    then = "if that referral is declined" if status == Status.REFERRED else "once it is closed"
+    assert then in refused.value.message
+
+
+def test_an_open_continuation_is_named_before_a_closed_one() -> None:
+    earlier, statuses = _continued([Status.ACTIVE, Status.CLOSED])
+    live = earlier.continued_by[0]
+
+    with pytest.raises(TrajectoryAlreadyContinued) as refused:
+        earlier.check_continuable(statuses)
+
+    assert f"continued already by trajectory {live}" in refused.value.message
+
+
+def test_a_trajectory_whose_continuation_closed_is_continued_from_that_one() -> None:
+    earlier, statuses = _continued([Status.CLOSED])
+    later = earlier.continued_by[0]
+
+    with pytest.raises(TrajectoryAlreadyContinued) as refused:
+        earlier.check_continuable(statuses)
+
+    assert f"continue from trajectory {later} instead" in refused.value.message

@@ -293,6 +293,8 @@ def test_every_command_of_the_trajectory_is_in_the_table() -> None:
         "status_at",
         # what a reader who may not learn of some block reasons is shown, not a command
         "status_shown_without",
+        # issue #17: a rule on the continuations, checked before continuing, not a command
+        "check_continuable",
     }
     assert public_methods == commands
     called_in_table = {
