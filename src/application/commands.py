@@ -559,7 +559,10 @@ class Refer(Command, kw_only=True, frozen=True):
         Meta(
             description="A closed trajectory of the same client that this one continues: its "
             "open goals and their actions are carried into this one (not in force here until "
-            "the plan is signed here), and it names this one in continued_by. Besides the "
+            "the plan is signed here), and it names this one in continued_by. It is continued "
+            "by one live continuation at most: while one is open, or once one closed (continue "
+            "from that one), another is refused (409, trajectory-already-continued); a "
+            "declined one does not count. Besides the "
             "organisation that manages the client, an organisation holding the client's "
             "consent with scope plan and purpose continuation may open it, at its own "
             "organisation (no other referrer_organisation)"
