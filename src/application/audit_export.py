@@ -156,14 +156,17 @@ class Evidence:
 def about_another_trajectory(events: Sequence[tuple[str, bytes]], trajectory_id: UUID) -> set[int]:
     """The indexes of the client's events (``(topic, stored state)`` in version order) that
     are about another trajectory than ``trajectory_id``: a consent to continue another one
-    (``ConsentGranted`` naming its ``trajectory_id``) and its revocation. The auditor of this
+    (``ConsentGranted`` naming its ``trajectory_id``) and its end (revoked, or ended by the
+    client's erasure). The auditor of this
     trajectory reads neither (the as-of answers and the agreements leave them out): they would
     tell where else the client is in care, and with whom."""
     other: set[str] = set()
     found: set[int] = set()
     for index, (topic, state) in enumerate(events):
         kind = resolve_topic(topic)
-        if not issubclass(kind, Client.ConsentGranted | Client.ConsentRevoked):
+        if not issubclass(
+            kind, Client.ConsentGranted | Client.ConsentRevoked | Client.ConsentEndedByErasure
+        ):
             continue
         try:
             fields = msgspec.json.decode(state)
