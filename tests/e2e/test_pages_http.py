@@ -274,6 +274,30 @@ def test_a_form_without_its_csrf_token_is_refused(app: App, local: httpx.Client)
     assert sign_out.status_code == 403
 
 
+def test_the_local_sign_in_makes_a_session_only_for_a_role_the_pages_serve(
+    app: App, local: httpx.Client
+) -> None:
+    """Found by an outside probe: ``root``, ``client`` or ``auditor,coordinator`` got a session
+    (that every page then refused); the form offers the roles the pages serve."""
+    nonce, token = _csrf(local.get("/ui/sign-in"))
+    for role in ("root", "client", "data_protection_officer", "auditor,coordinator", ""):
+        answer = local.post(
+            "/ui/sign-in",
+            data={
+                "csrf": token,
+                "user": "u",
+                "organisation": COORDINATOR,
+                "role": role,
+                "region": "west-flanders",
+            },
+            headers={"Cookie": f"rd_csrf={nonce}"},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 422, role
+        assert "rd_session" not in answer.headers.get("set-cookie", ""), role
+        assert "choose one of the roles" in answer.text, role
+
+
 def test_sign_out_with_its_token_ends_the_session(app: App) -> None:
     form = page(app, "/ui/board")
     nonce, token = _csrf(form)

@@ -30,7 +30,7 @@ from litestar.template import TemplateConfig
 
 from api.access import CASE_READERS, STATISTICS_READERS
 from api.audit_access import read_as_of
-from api.auth import PERSON_ROLES, Principal, TokenError
+from api.auth import Principal, TokenError
 from api.common import Caller, Id, RequestedBoard, Services
 from api.oidc import FLOW_MINUTES, SignInFailed
 from api.problems import EXCEPTION_HANDLERS
@@ -242,13 +242,14 @@ class SignInController(Controller):
             return render(request, "sign_in.html", {"available": False}, status_code=404)
         fields = await _form(request)
         role = fields.get("role", "")
-        person = role in PERSON_ROLES
         try:
+            if role not in SIGN_IN_ROLES:  # (the pages serve no other: a session of none)
+                raise TokenError(f"choose one of the roles: {', '.join(SIGN_IN_ROLES)}")
             token = tokens.issue(
                 user=fields.get("user", "").strip(),
-                organisation=None if person else fields.get("organisation", "").strip(),
+                organisation=fields.get("organisation", "").strip(),
                 roles=[role],
-                region=None if person else fields.get("region", "").strip(),
+                region=fields.get("region", "").strip(),
             )
             services.token_verifier.verify(token)
         except TokenError as e:
