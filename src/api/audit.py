@@ -14,7 +14,9 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Response, get
+from litestar.connection import ASGIConnection
 from litestar.exceptions import ValidationException
+from litestar.handlers import BaseRouteHandler
 from litestar.params import FromQuery, QueryParameter
 
 from api.access import AUDITORS, RETENTION_READERS
@@ -35,6 +37,7 @@ from api.schemas import (
     TrajectoryAsOfAnswer,
     UserIdFilter,
 )
+from api.services import ApiServices
 from application.access_log import PersonalDataRead
 from application.audit_export import FORMAT, AuditExport
 from application.audit_record import AuditRecord, facts_of
@@ -89,6 +92,15 @@ def _moments(question: str, number: int) -> tuple[datetime | None, datetime | No
     return moments.get("occurred"), moments.get("recorded")
 
 
+def _auditors_before_their_input(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """The role before the input: a guard runs before the parameters are read, so another
+    role is told 403, never what the route takes (an outside probe got a 422 for a recipient)."""
+    services: ApiServices = connection.app.state["ui_services"]
+    services.policy.require_role(connection.user, "read a trajectory's export", AUDITORS)
+
+
 class AuditController(Controller):
     tags = ["audit and retention"]
 
@@ -107,6 +119,9 @@ class AuditController(Controller):
         #10 review, B2: a client's trajectory in another region is not theirs to audit);
         newest first. A client of another region does not exist for them (404)."""
         acting = services.policy.require_role(request.user, "read the access log", AUDITORS)
+        if since is not None and since.tzinfo is None:  # (as the as-of moments: never guessed)
+            told = "since needs a time zone offset, e.g. 2026-10-01T12:00:00+02:00 or Z"
+            raise refused_field("since", told)
         in_region = await services.queries.plan_state.clients_in_region(acting.region)
         trajectories = await services.queries.plan_state.trajectories_in_region(acting.region)
         if client_id is not None:
@@ -195,6 +210,7 @@ class AuditController(Controller):
         "/v1/audit/trajectories/{trajectory_id:uuid}/export",
         summary="The trajectory's record as one signed file, encrypted to your key",
         media_type="application/octet-stream",
+        guards=[_auditors_before_their_input],
     )
     async def export(
         self,

@@ -176,3 +176,15 @@ def test_retention_is_for_administrators_and_the_data_protection_officer_only(ap
     for role in ("coordinator", "auditor", "professional", "learning_network"):
         answer = api.get("/v1/admin/retention", role)
         assert (answer.status_code, answer.json()["rule"]) == (403, "access-policy"), role
+
+
+def test_since_without_a_time_zone_is_refused_not_guessed(api: Api) -> None:
+    """Found by an outside probe: ``since`` without an offset was taken (the as-of moments are
+    refused without one): which moment it names depends on where the reader sits."""
+    path = "/v1/audit/personal-data-reads"
+    naive = api.get(f"{path}?since=2026-10-01T12:00:00", "auditor")
+    aware = api.get(f"{path}?since=2026-10-01T12:00:00Z", "auditor")
+
+    assert naive.status_code == 422, naive.text
+    assert "since needs a time zone offset" in naive.json()["detail"]
+    assert aware.status_code == 200, aware.text

@@ -338,6 +338,20 @@ def test_only_an_auditor_of_the_trajectorys_region_gets_an_export(
     assert_problem(elsewhere.export(module_http, trajectory_id), 404)
 
 
+def test_another_role_is_refused_before_the_recipient_is_read(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_token: TokenFactory,
+    made: tuple[str, str, bytes],
+) -> None:
+    """Found by an outside probe: a coordinator asking with a bad recipient was told 422 (what
+    the route takes) before 403 (that it is not theirs)."""
+    coordinator = Auditor(module_token)
+    coordinator.headers = bearer(module_token())
+    coordinator.recipient = "not-a-key"
+
+    assert_problem(coordinator.export(module_http, made[1]), 403)
+
+
 def test_an_export_to_something_that_is_no_x25519_key_is_refused_naming_it(
     module_http: TestClient,  # type: ignore[type-arg]
     module_token: TokenFactory,
