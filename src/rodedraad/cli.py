@@ -634,6 +634,10 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
     if missing := _missing_store(settings):
         return _fail(missing)
+    if args.public_key is not None:  # a key that cannot be read is said before the long work
+        from application.signing import PublicKey
+
+        PublicKey.from_pem(_read(args.public_key), source=str(args.public_key))
     care_record = build_care_record(settings)
     access_log = build_access_log(settings)
     try:

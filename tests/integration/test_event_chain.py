@@ -920,3 +920,21 @@ def test_a_state_changed_to_text_past_the_application_is_checked_not_a_crash(
         assert code == 1, out + err
         assert target in _named(out)
         assert after[0].stored.state != before[0].stored.state
+
+
+def test_a_public_key_that_cannot_be_read_is_said_before_the_log_is_read(
+    sqlite_settings: Settings, rodedraad: Rodedraad, tmp_path: Path
+) -> None:
+    """Found by an outside probe: ``--public-key /nonexistent`` was refused only after the
+    whole log and the read log were checked (hours on a large store)."""
+    _recorded(sqlite_settings)
+    for key in (tmp_path / "missing.pem", tmp_path / "garbage.pem"):
+        if key.name == "garbage.pem":
+            key.write_text("not a key")
+
+        code, out, err = rodedraad(sqlite_settings, "audit", "verify", "--public-key", str(key))
+
+        assert code == 2, out + err
+        assert str(key) in err
+        assert "match the chain" not in out
+        assert "read log" not in out
