@@ -40,7 +40,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import TopicError, get_topic, resolve_topic
 
 from application.commitments import commitment, new_salt
 from application.keys import KeyStore
@@ -149,7 +149,15 @@ class MsgspecMapper(Mapper[UUID]):
     ) -> DomainEventProtocol[UUID]:
         """The stored event decoded; with ``shut``, its sealed personal fields are left shut
         and opened on their first read (``Record.Event.__getattr__``)."""
-        cls = resolve_topic(stored_event.topic)
+        try:
+            cls = resolve_topic(stored_event.topic)
+            if not isinstance(cls, type):
+                raise TopicError(stored_event.topic)
+        except TopicError as e:  # a topic changed past the application
+            raise MapperDeserialisationError(
+                f"the topic of stored event {stored_event.originator_id!s} "
+                f"v{stored_event.originator_version} names no event class"
+            ) from e
         data = stored_event.state
         try:
             if self.cipher:

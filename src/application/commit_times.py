@@ -182,10 +182,16 @@ def event_store_rows(
             return [tuple(r.values()) for r in cursor.fetchall()]
     with datastore.transaction(commit=False) as cursor:
         # A column changed to TEXT past the application may hold bytes that are no UTF-8:
-        # read as they are (``event_chain.stored_bytes``), not refused with an error.
-        cursor.sqlite_cursor.connection.text_factory = _lenient_text
-        cursor.execute(sql, params)
-        return [tuple(r) for r in cursor.fetchall()]
+        # read as they are (``event_chain.stored_bytes``), not refused with an error. Only for
+        # this query: the connection is eventsourcing's, pooled, and is handed back as it was.
+        connection = cursor.sqlite_cursor.connection
+        before = connection.text_factory
+        connection.text_factory = _lenient_text
+        try:
+            cursor.execute(sql, params)
+            return [tuple(r) for r in cursor.fetchall()]
+        finally:
+            connection.text_factory = before
 
 
 def _lenient_text(raw: bytes) -> str:

@@ -113,7 +113,7 @@ def link(
 ) -> bytes:
     """The chain's hash at ``position``, following ``previous``. The topic's length is
     included, so no two different (topic, state) pairs give the same bytes."""
-    encoded = topic.encode()
+    encoded = topic.encode("utf-8", "surrogateescape")  # (the same bytes for every valid topic)
     h = hashlib.sha256(previous)
     h.update(_LINK_HEAD.pack(position, originator_id.bytes, version, len(encoded)))
     h.update(encoded)

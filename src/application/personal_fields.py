@@ -16,6 +16,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from application.care_record import CareRecord
 from application.codec import opened
 from application.commit_times import event_store_rows
+from application.event_chain import stored_bytes
 from application.sealing import unseal_text
 
 
@@ -52,7 +53,7 @@ def committed_fields(record: CareRecord, originator_ids: Iterable[UUID]) -> list
         )
         key = record.keys.key_for(originator)
         for at, version, stored in rows:
-            data = bytes(stored)
+            data = stored_bytes(stored)
             if mapper.cipher:
                 data = mapper.cipher.decrypt(data)
             if mapper.compressor:

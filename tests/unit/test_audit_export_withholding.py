@@ -29,3 +29,18 @@ def test_a_consent_to_continue_another_trajectory_and_each_of_its_ends_are_withh
 
     assert about_another_trajectory(events, here) == {1, 4, 5}
     assert about_another_trajectory(events, elsewhere) == {2, 6}
+
+
+def test_a_consent_whose_state_cannot_be_read_is_withheld_and_a_strange_topic_is_no_crash() -> None:
+    """Review: a state encrypted or compressed whole cannot say which trajectory its consent is
+    about, so it is withheld (failing closed); a topic changed past the application is left to
+    the chain check, which refuses the export, rather than raising here."""
+    here = uuid4()
+    events = [
+        (get_topic(Client.ConsentGranted), b"sealed:\x00\x01"),
+        ("domain.client:Nowhere", b"{}"),
+        ("builtins:len", b"{}"),
+        _event(Client.ConsentGranted, consent_id="c-here", trajectory_id=str(here)),
+    ]
+
+    assert about_another_trajectory(events, here) == {0}

@@ -498,6 +498,17 @@ def test_an_event_that_does_not_match_its_class_is_refused_on_reading() -> None:
         mapper().to_domain_event(mismatched())
 
 
+@pytest.mark.parametrize("topic", ["domain.client:Nowhere", "nowhere", "builtins:len"])
+def test_an_event_whose_topic_names_no_event_class_is_refused_on_reading(topic: str) -> None:
+    """Review: a topic changed past the application escaped as an error of its own (a 500 on
+    the auditor's routes) rather than as an event that does not decode (503)."""
+    stored = mismatched()
+    changed = StoredEvent(stored.originator_id, stored.originator_version, topic, stored.state)
+
+    with pytest.raises(MapperDeserialisationError):
+        mapper().to_domain_event(changed)
+
+
 class ReversingCipher(Cipher):
     """A stand-in cipher (the real AES one needs pycryptodome): reversible, and not JSON."""
 
