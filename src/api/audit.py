@@ -122,6 +122,12 @@ class AuditController(Controller):
         if since is not None and since.tzinfo is None:  # (as the as-of moments: never guessed)
             told = "since needs a time zone offset, e.g. 2026-10-01T12:00:00+02:00 or Z"
             raise refused_field("since", told)
+        if since is not None:  # the log compares moments in UTC (as text, on SQLite)
+            try:
+                since = since.astimezone(UTC)
+            except OverflowError:
+                told = "since lies outside the years 1 to 9999 once taken to UTC"
+                raise refused_field("since", told) from None
         in_region = await services.queries.plan_state.clients_in_region(acting.region)
         trajectories = await services.queries.plan_state.trajectories_in_region(acting.region)
         if client_id is not None:

@@ -6,7 +6,7 @@ Administrators see which clients' trajectories all ended longer ago than the ret
 (seed 004: ten years) and erase them; an erased client is no longer listed.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -188,3 +188,25 @@ def test_since_without_a_time_zone_is_refused_not_guessed(api: Api) -> None:
     assert naive.status_code == 422, naive.text
     assert "since needs a time zone offset" in naive.json()["detail"]
     assert aware.status_code == 200, aware.text
+
+
+def test_since_names_the_same_moment_whatever_its_offset(api: Api) -> None:
+    """Review: the log compared ``since`` with its UTC moments as text on SQLite, so
+    ``T+14:00`` missed (or took in) up to fourteen hours of reads."""
+    client, _ = api.closed_trajectory(NOW - timedelta(days=3))
+    read_at = datetime.now(UTC)
+    assert api.get(f"/v1/clients/{client}", "coordinator", "zoe").status_code == 200
+
+    def reads(since: datetime) -> int:
+        answer = api.http.get(
+            "/v1/audit/personal-data-reads",
+            params={"client_id": client, "user_id": "zoe", "since": since.isoformat()},
+            headers=api.auth("auditor"),
+        )
+        assert answer.status_code == 200, answer.text
+        return len(answer.json())
+
+    east, west = timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))
+    before, after = read_at - timedelta(minutes=1), read_at + timedelta(minutes=1)
+    assert [reads(before.astimezone(east)), reads(before.astimezone(west))] == [1, 1]
+    assert [reads(after.astimezone(east)), reads(after.astimezone(west))] == [0, 0]
