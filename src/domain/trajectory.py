@@ -1742,15 +1742,13 @@ class Trajectory(CopiedThroughState, Record):
         ]
         live = [c for c in counted if continuations[c] != Status.CLOSED]
         if live:
-            later, status = live[-1], continuations[live[-1]]
-            then = (
-                "this one may be continued again if that referral is declined"
-                if status == Status.REFERRED
-                else f"once it is closed, continue from trajectory {later}"
-            )
+            # Open, never its exact status: the caller may read this trajectory only (a
+            # continuation consent), not where the client is in care now, nor how it goes.
+            later = live[-1]
             raise TrajectoryAlreadyContinued(
-                f"trajectory {self.id} is continued already by trajectory {later} "
-                f"({status.value}): the plan goes on there; {then}",
+                f"trajectory {self.id} is continued already by trajectory {later}, still open: "
+                "the plan goes on there; this one may be continued again if that referral is "
+                f"declined, or, once that one is closed, continue from trajectory {later}",
                 field="continues_from",
             )
         if counted:

@@ -303,9 +303,11 @@ def test_a_trajectory_with_an_open_continuation_is_not_continued_again(status: S
 
     assert f"continued already by trajectory {live}" in refused.value.message
     assert refused.value.field == "continues_from"
-    # What the caller can do: have the referral declined, or, once accepted, wait for its close.
-    then = "if that referral is declined" if status == Status.REFERRED else "once it is closed"
-    assert then in refused.value.message
+    # What the caller can do (have the referral declined, or continue from it once closed),
+    # and never the continuation's own status: the caller may read only the earlier one.
+    assert "if that referral is declined" in refused.value.message
+    assert f"once that one is closed, continue from trajectory {live}" in refused.value.message
+    assert status.value not in refused.value.message
 
 
 def test_an_open_continuation_is_named_before_a_closed_one() -> None:
