@@ -210,3 +210,27 @@ def test_since_names_the_same_moment_whatever_its_offset(api: Api) -> None:
     before, after = read_at - timedelta(minutes=1), read_at + timedelta(minutes=1)
     assert [reads(before.astimezone(east)), reads(before.astimezone(west))] == [1, 1]
     assert [reads(after.astimezone(east)), reads(after.astimezone(west))] == [0, 0]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/v1/audit/personal-data-reads?limit=0&since=garbage",
+        "/v1/audit/trajectories/{t}/as-of?occurred=garbage",
+        "/v1/audit/trajectories/{t}/history?zz_unknown=1",
+        "/v1/audit/trajectories/{t}/agreements?zz_unknown=1",
+        "/v1/audit/trajectories/{t}/export?recipient=x",
+    ],
+    ids=["reads", "as-of", "history", "agreements", "export"],
+)
+def test_another_role_is_refused_before_its_input_is_read(api: Api, query: str) -> None:
+    """Review: another role with a malformed moment or limit was told 422, what the route
+    takes, before 403; a guard decides the role first on every audit route."""
+    _, trajectory = api.closed_trajectory(NOW - timedelta(days=3))
+    path = query.format(t=trajectory)
+
+    refused = api.get(path, "coordinator")
+    as_auditor = api.get(path, "auditor")
+
+    assert (refused.status_code, refused.json()["rule"]) == (403, "access-policy")
+    assert as_auditor.status_code == 422, as_auditor.text
