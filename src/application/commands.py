@@ -437,7 +437,9 @@ class SignMyPlanAs(SignMyPlan, TrajectoryCommand, kw_only=True, frozen=True):
 
     def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
         signatory, representative_ref = signatory_of(ctx)
-        record.client(trajectory.client_id).check_may_sign(signatory, representative_ref)
+        record.client(trajectory.client_id).check_may_sign(
+            signatory, representative_ref, ctx.occurred_at
+        )
         if self.together:
             trajectory.sign_plan_together(
                 ctx, signatory=signatory, representative_ref=representative_ref
@@ -833,7 +835,9 @@ class SignPlan(TrajectoryCommand, kw_only=True, frozen=True):
     representative_ref: Ref | None = None
 
     def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
-        record.client(trajectory.client_id).check_may_sign(self.signatory, self.representative_ref)
+        record.client(trajectory.client_id).check_may_sign(
+            self.signatory, self.representative_ref, ctx.occurred_at
+        )
         trajectory.sign_plan(
             ctx, signatory=self.signatory, representative_ref=self.representative_ref
         )

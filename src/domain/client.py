@@ -756,13 +756,31 @@ class Client(CopiedThroughState, Record):
             return [self.personal.name or "", *([own.personal.name or ""] if own else [])]
         return []
 
-    def check_may_sign(self, signatory: Signatory, representative_ref: str | None) -> None:
-        """004: the client signs, or their representative unless the client excluded them."""
+    def check_may_sign(
+        self, signatory: Signatory, representative_ref: str | None, at: datetime
+    ) -> None:
+        """004: the client signs, or their representative unless the client excluded them; a
+        representative signs only once appointed (``at``: when the signature happened; an
+        outside probe signed for a day twelve days before the appointment). An exclusion
+        holds whenever the signature is dated: the client's choice is not undone by a late
+        record of an earlier signature."""
         if signatory == Signatory.CLIENT:
             return
-        if representative_ref is None or representative_ref not in self.representatives:
+        if representative_ref is None:
+            raise InvalidValue(
+                "a signature by a representative names them: give representative_ref",
+                field="representative_ref",
+            )
+        representative = self.representatives.get(representative_ref)
+        if representative is None:
             raise SignatoryNotAllowed(
                 f"{representative_ref!r} is not an appointed representative of this client"
+            )
+        if at < representative.appointed_at:
+            raise SignatoryNotAllowed(
+                f"representative {representative_ref!r} was appointed on "
+                f"{representative.appointed_at.date().isoformat()}, after this signature's "
+                "occurred_at: only an appointed representative signs for the client"
             )
         if self.representatives[representative_ref].excluded_at is not None:
             raise SignatoryNotAllowed(

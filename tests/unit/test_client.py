@@ -81,7 +81,18 @@ def test_an_appointed_representative_may_sign_for_the_client() -> None:
 
     assert client.representatives["rep-mother"].appointed_at == at(1)
     assert client.representatives["rep-mother"].personal == PersonalData(name="An Peeters")
-    client.check_may_sign(Signatory.REPRESENTATIVE, "rep-mother")
+    client.check_may_sign(Signatory.REPRESENTATIVE, "rep-mother", at(1))
+    client.check_may_sign(Signatory.REPRESENTATIVE, "rep-mother", at(5))
+
+
+def test_a_representative_does_not_sign_before_their_appointment() -> None:
+    """Found by an outside probe: a signature dated twelve days before the appointment put the
+    plan in force through someone who was no representative then."""
+    client = registered()
+    with_representative(client, day=3, ref="rep-father")
+
+    with pytest.raises(SignatoryNotAllowed, match="appointed on"):
+        client.check_may_sign(Signatory.REPRESENTATIVE, "rep-father", at(2))
 
 
 def test_a_representative_is_appointed_once() -> None:
@@ -112,7 +123,10 @@ def test_an_excluded_representative_may_not_sign() -> None:
     assert client.representatives["rep-mother"].excluded_at == at(2)
     assert last_event(client, Client.RepresentativeExcluded).reason == "cliënt wil dit"
     with pytest.raises(SignatoryNotAllowed, match="excluded"):
-        client.check_may_sign(Signatory.REPRESENTATIVE, "rep-mother")
+        client.check_may_sign(Signatory.REPRESENTATIVE, "rep-mother", at(3))
+    # An exclusion holds however the signature is dated: the client's choice stands.
+    with pytest.raises(SignatoryNotAllowed, match="excluded"):
+        client.check_may_sign(Signatory.REPRESENTATIVE, "rep-mother", at(1))
 
 
 def test_a_representative_is_excluded_once() -> None:
@@ -133,15 +147,23 @@ def test_a_representative_who_was_never_appointed_cannot_be_excluded() -> None:
     assert refused.value.field == "representative_ref"
 
 
-@pytest.mark.parametrize("representative_ref", ["rep-unknown", None], ids=["unknown", "none"])
-def test_someone_who_is_not_an_appointed_representative_may_not_sign(
-    representative_ref: str | None,
-) -> None:
+def test_someone_who_is_not_an_appointed_representative_may_not_sign() -> None:
     client = registered()
     with_representative(client, day=1)
 
     with pytest.raises(SignatoryNotAllowed):
-        client.check_may_sign(Signatory.REPRESENTATIVE, representative_ref)
+        client.check_may_sign(Signatory.REPRESENTATIVE, "rep-unknown", at(2))
+
+
+def test_a_signature_by_a_representative_names_them() -> None:
+    """Found by an outside probe: the refusal read "None is not an appointed representative"."""
+    client = registered()
+    with_representative(client, day=1)
+
+    with pytest.raises(InvalidValue, match="give representative_ref") as refused:
+        client.check_may_sign(Signatory.REPRESENTATIVE, None, at(2))
+
+    assert refused.value.field == "representative_ref"
 
 
 def test_the_client_may_always_sign_their_own_plan() -> None:
@@ -149,7 +171,7 @@ def test_the_client_may_always_sign_their_own_plan() -> None:
     with_representative(client, day=1)
     client.exclude_representative(ctx(2), representative_ref="rep-mother", reason="")
 
-    client.check_may_sign(Signatory.CLIENT, None)
+    client.check_may_sign(Signatory.CLIENT, None, at(3))
 
 
 # --- acting in the client's name ---------------------------------------------------------------
