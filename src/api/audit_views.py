@@ -84,7 +84,7 @@ def as_of_answer(
             )
             for consent_id, c in client.consents.items()
             if c.reaches(trajectory_id)  # (not one naming another trajectory, for its continuation)
-            and c.granted_on <= day
+            and c.given_at <= answer.moment
             and (c.until is None or day <= c.until)
             and (c.revoked_at is None or c.revoked_at > answer.moment)
         ]
@@ -222,7 +222,8 @@ def _escalation(fact: Fact) -> EscalationDecision:
 
 
 def _consent_use(fact: Fact, granted: Any, revoked: Any) -> ConsentUse:
-    """004: was the party and scope covered by the consent at the moment of the handover?"""
+    """004: was the party and scope covered by the consent at the moment of the handover? It
+    was given by then (not later the same day), had not run out and was not yet revoked."""
     e = fact.event
     day = e.occurred_at.astimezone(UTC).date()
     granted_on = granted.occurred_at.astimezone(UTC).date() if granted else None
@@ -231,8 +232,7 @@ def _consent_use(fact: Fact, granted: Any, revoked: Any) -> ConsentUse:
         granted is not None
         and granted.to_party == e.to_party
         and set(e.scopes) <= set(granted.scopes)
-        and granted_on is not None
-        and granted_on <= day
+        and granted.occurred_at <= e.occurred_at
         and (granted.until is None or day <= granted.until)
         and (revoked_at is None or revoked_at > e.occurred_at)
     )

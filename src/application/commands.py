@@ -12,7 +12,7 @@ body plus that item (``…At``), built by the API with ``at``.
 No ``from __future__ import annotations`` here: Litestar introspects these types.
 """
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Protocol, Self
 from uuid import UUID, uuid4
@@ -610,12 +610,13 @@ class Accept(TrajectoryCommand, kw_only=True, frozen=True):
         trajectory.check_answers_referral(ctx)
         try:
             record.client(trajectory.client_id).consent_covering(
-                organisation, (ConsentScope.PLAN,), ctx.occurred_on
+                organisation, (ConsentScope.PLAN,), ctx.occurred_at
             )
         except ConsentMissing:
             raise CoordinationNeedsConsent(
                 f"naming {organisation!r} to coordinate passes the plan to it: no consent of "
-                f"the client in force on {ctx.occurred_on.isoformat()} covers the plan for "
+                f"the client in force at {ctx.occurred_at.astimezone(UTC).isoformat()} (given "
+                f"by then, not revoked, not run out) covers the plan for "
                 f"{organisation!r}. Record the client's consent first, or accept without "
                 "naming another organisation",
                 field="coordinating_organisation",
@@ -971,7 +972,7 @@ class HandOver(TrajectoryCommand, kw_only=True, frozen=True):
     def apply(self, trajectory: Trajectory, ctx: CommandContext, record: ClientReader) -> None:
         trajectory.check_time(ctx)  # a bad date is a bad date before it is a consent matter
         consent_id = record.client(trajectory.client_id).consent_covering(
-            self.to_party, self.scopes, ctx.occurred_on
+            self.to_party, self.scopes, ctx.occurred_at
         )
         trajectory.hand_over(
             ctx,

@@ -5,7 +5,7 @@ may exclude a representative from signing or seeing it.
 """
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -69,6 +69,14 @@ class Consent(msgspec.Struct):
     #: Issue #17: the trajectory a consent for the purpose ``continuation`` lets its holder
     #: continue (and read); such a consent opens nothing else. ``None``: any other consent.
     trajectory_id: UUID | None = None
+    #: The moment it was given (its event's ``occurred_at``). ``None`` only in a snapshot
+    #: taken before the moment was kept: then the start of ``granted_on`` (the day rule of old).
+    granted_at: datetime | None = None
+
+    @property
+    def given_at(self) -> datetime:
+        """When the consent was given: information may pass from this moment on (004)."""
+        return self.granted_at or datetime.combine(self.granted_on, time(), UTC)
 
     def reaches(self, trajectory_id: UUID | None) -> bool:
         """Whether the consent bears on ``trajectory_id`` (``None``: on the client as such): a
@@ -76,16 +84,29 @@ class Consent(msgspec.Struct):
         return self.trajectory_id is None or self.trajectory_id == trajectory_id
 
     def in_force_for(self, party: str, on: date) -> bool:
-        """Given to ``party``, not revoked, and ``on`` lies between its start and its end."""
+        """Given to ``party``, not revoked, and ``on`` lies between its start and its end.
+
+        ``on`` is a day (reads: in force that day) or a moment (a ``datetime``: a fact that lets
+        information pass, such as a handover): a moment must not lie before the consent was
+        given, so a handover an hour before the client's consent that same day is not covered
+        by it (004: the consent comes before the information passes). ``until`` is a day,
+        in force to its end."""
+        if isinstance(on, datetime):
+            started = self.given_at <= on
+            day = on.astimezone(UTC).date()
+        else:
+            started = self.granted_on <= on
+            day = on
         return (
             self.revoked_at is None
             and self.to_party == party
-            and self.granted_on <= on
-            and (self.until is None or on <= self.until)
+            and started
+            and (self.until is None or day <= self.until)
         )
 
     def covers(self, party: str, scopes: tuple[ConsentScope, ...], on: date) -> bool:
-        """In force for ``party`` on that day and covering every one of ``scopes`` (004)."""
+        """In force for ``party`` on that day or at that moment (``in_force_for``) and covering
+        every one of ``scopes`` (004)."""
         return self.in_force_for(party, on) and set(scopes) <= set(self.scopes)
 
     def ended_by_erasure_on(self, on: date) -> bool:
@@ -213,6 +234,7 @@ class Client(CopiedThroughState, Record):
                 granted_on=self.occurred_at.astimezone(UTC).date(),
                 until=self.until,
                 trajectory_id=self.trajectory_id,
+                granted_at=self.occurred_at,
             )
 
     class ConsentRevoked(Event):
@@ -835,14 +857,30 @@ class Client(CopiedThroughState, Record):
             for consent in self.consents.values()
         )
 
-    def consent_covering(self, party: str, scopes: tuple[ConsentScope, ...], on: date) -> str:
-        """004: the id of a consent in force that covers passing ``scopes`` to ``party``."""
+    def consent_covering(self, party: str, scopes: tuple[ConsentScope, ...], at: datetime) -> str:
+        """004: the id of a consent in force at the moment ``at`` that covers passing ``scopes``
+        to ``party``: given by then, not revoked, not run out."""
         for consent_id, consent in self.consents.items():
-            if consent.covers(party, scopes, on) and consent.trajectory_id is None:
+            if consent.covers(party, scopes, at) and consent.trajectory_id is None:
                 return consent_id
+        given_later = any(
+            consent.to_party == party
+            and consent.revoked_at is None
+            and consent.trajectory_id is None
+            and set(scopes) <= set(consent.scopes)
+            and consent.given_at > at
+            for consent in self.consents.values()
+        )
+        later = (
+            " (the client's consent was given after that moment: information passes only once "
+            "it is given)"
+            if given_later
+            else ""
+        )
         raise ConsentMissing(
-            f"no consent of the client in force on {on.isoformat()} covers passing "
-            f"{', '.join(s.value for s in scopes)} to {party!r}; record the client's consent first"
+            f"no consent of the client in force at {at.astimezone(UTC).isoformat()} covers "
+            f"passing {', '.join(s.value for s in scopes)} to {party!r}{later}; record the "
+            "client's consent first"
         )
 
     def _representative(self, representative_ref: str) -> Representative:

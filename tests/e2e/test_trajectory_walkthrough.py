@@ -592,6 +592,38 @@ def test_a_handover_without_the_clients_consent_is_refused(
     assert trajectory.state()["handovers"] == 0
 
 
+def test_a_handover_an_hour_before_the_consent_of_that_same_day_is_refused(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    """004: the consent comes before the information passes. By calendar day, a handover at
+    13:00 was taken under a consent given at 14:00 that day (and shown ``covered``)."""
+    client, trajectory = trajectory_with_plan(module_http, module_auth)
+    day = on(2)
+    client.post(
+        "/consents",
+        {
+            "occurred_at": f"{day}T14:00:00Z",
+            "to_party": NEXT_ORGANISATION,
+            "scopes": ["plan"],
+            "purpose": "continuity of the plan",
+        },
+    )
+
+    problem = trajectory.refused(
+        "/handovers",
+        {"occurred_at": f"{day}T13:00:00Z", "to_party": NEXT_ORGANISATION},
+        status=409,
+        rule="handover-needs-consent",
+    )
+    assert "given after that moment" in problem["detail"]
+    assert trajectory.state()["handovers"] == 0
+    trajectory.post(
+        "/handovers", {"occurred_at": f"{day}T14:00:00Z", "to_party": NEXT_ORGANISATION}
+    )
+    assert trajectory.state()["handovers"] == 1
+
+
 def test_a_handover_right_after_the_consent_is_covered_whatever_the_callers_time_zone(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],

@@ -222,6 +222,7 @@ def test_a_consent_records_to_whom_what_why_and_until_when() -> None:
         purpose="overdracht naar de volgende begeleiding",
         granted_on=on(10),
         until=on(400),
+        granted_at=at(10),
     )
 
 
@@ -277,10 +278,10 @@ def test_a_consent_covers_passing_its_scopes_to_its_party() -> None:
     client = registered()
     with_consent(client, day=10)
 
-    assert client.consent_covering(NEXT_ORGANISATION, PLAN, on(10)) == "consent-1"
+    assert client.consent_covering(NEXT_ORGANISATION, PLAN, at(10)) == "consent-1"
     assert (
         client.consent_covering(
-            NEXT_ORGANISATION, (ConsentScope.DOSSIER, ConsentScope.PLAN), on(500)
+            NEXT_ORGANISATION, (ConsentScope.DOSSIER, ConsentScope.PLAN), at(500)
         )
         == "consent-1"
     )
@@ -314,7 +315,7 @@ def test_a_consent_does_not_cover_another_party() -> None:
     with_consent(client, day=10)
 
     with pytest.raises(ConsentMissing):
-        client.consent_covering("org-other", PLAN, on(20))
+        client.consent_covering("org-other", PLAN, at(20))
 
 
 def test_a_consent_does_not_cover_a_scope_it_does_not_name() -> None:
@@ -323,7 +324,7 @@ def test_a_consent_does_not_cover_a_scope_it_does_not_name() -> None:
 
     with pytest.raises(ConsentMissing):
         client.consent_covering(
-            NEXT_ORGANISATION, (ConsentScope.PLAN, ConsentScope.CONTACT_DETAILS), on(20)
+            NEXT_ORGANISATION, (ConsentScope.PLAN, ConsentScope.CONTACT_DETAILS), at(20)
         )
 
 
@@ -332,16 +333,16 @@ def test_a_consent_does_not_cover_a_day_before_it_was_given() -> None:
     with_consent(client, day=10)
 
     with pytest.raises(ConsentMissing):
-        client.consent_covering(NEXT_ORGANISATION, PLAN, on(9))
+        client.consent_covering(NEXT_ORGANISATION, PLAN, at(9))
 
 
 def test_a_consent_covers_up_to_and_including_its_last_day() -> None:
     client = registered()
     with_consent(client, day=10, until=on(100))
 
-    assert client.consent_covering(NEXT_ORGANISATION, PLAN, on(100)) == "consent-1"
+    assert client.consent_covering(NEXT_ORGANISATION, PLAN, at(100)) == "consent-1"
     with pytest.raises(ConsentMissing):
-        client.consent_covering(NEXT_ORGANISATION, PLAN, on(101))
+        client.consent_covering(NEXT_ORGANISATION, PLAN, at(101))
 
 
 def test_a_revoked_consent_no_longer_covers_anything() -> None:
@@ -353,7 +354,7 @@ def test_a_revoked_consent_no_longer_covers_anything() -> None:
     assert client.consents["consent-1"].revoked_at == at(30)
     assert last_event(client, Client.ConsentRevoked).reason == "cliënt trekt in"
     with pytest.raises(ConsentMissing):
-        client.consent_covering(NEXT_ORGANISATION, PLAN, on(20))
+        client.consent_covering(NEXT_ORGANISATION, PLAN, at(20))
 
 
 def test_the_covering_consent_is_found_among_several() -> None:
@@ -361,7 +362,7 @@ def test_the_covering_consent_is_found_among_several() -> None:
     with_consent(client, day=10, consent_id="consent-a", to_party="org-a")
     with_consent(client, day=10, consent_id="consent-b", to_party=NEXT_ORGANISATION)
 
-    assert client.consent_covering(NEXT_ORGANISATION, PLAN, on(20)) == "consent-b"
+    assert client.consent_covering(NEXT_ORGANISATION, PLAN, at(20)) == "consent-b"
 
 
 def test_a_consent_is_revoked_once() -> None:
@@ -406,8 +407,42 @@ def test_a_consent_covers_a_handover_at_the_same_moment_whatever_the_time_zone()
     )
     handover = context(occurred_at=given_at + timedelta(minutes=10), now=NOW)
 
-    assert client.consent_covering(NEXT_ORGANISATION, PLAN, handover.occurred_on) == "consent-1"
+    assert client.consent_covering(NEXT_ORGANISATION, PLAN, handover.occurred_at) == "consent-1"
     assert client.consents["consent-1"].granted_on == given_at.astimezone(UTC).date()
+
+
+def test_a_consent_does_not_cover_a_moment_before_it_was_given_the_same_day() -> None:
+    """004: the consent comes before the information passes. A handover an hour before the
+    client gave their consent that same day is not covered by it (it was, by calendar day)."""
+    client = registered()
+    client.grant_consent(
+        ctx(10, hours=5),
+        consent_id="consent-1",
+        to_party=NEXT_ORGANISATION,
+        scopes=PLAN,
+        purpose="overdracht",
+        until=None,
+    )
+
+    with pytest.raises(ConsentMissing, match="given after that moment"):
+        client.consent_covering(NEXT_ORGANISATION, PLAN, at(10, hours=4))
+    assert client.consent_covering(NEXT_ORGANISATION, PLAN, at(10, hours=5)) == "consent-1"
+    assert client.consents["consent-1"].granted_at == at(10, hours=5)
+    # A read by day still finds it in force that day (the day it was given).
+    assert client.shares_with(NEXT_ORGANISATION, frozenset(PLAN), on(10))
+
+
+def test_a_consent_from_a_snapshot_without_its_moment_is_in_force_from_the_start_of_its_day() -> (
+    None
+):
+    """A snapshot taken before the moment was kept holds the day only: the day rule of old."""
+    consent = Consent(
+        to_party=NEXT_ORGANISATION, scopes=PLAN, purpose="p", granted_on=on(10), until=None
+    )
+
+    assert consent.granted_at is None
+    assert consent.covers(NEXT_ORGANISATION, PLAN, at(10, hours=-at(10).hour))
+    assert not consent.covers(NEXT_ORGANISATION, PLAN, at(10, hours=-at(10).hour - 1))
 
 
 # --- identity links (issue #19) -----------------------------------------------------------------
@@ -457,7 +492,7 @@ def test_the_erasure_ends_the_consents_in_force_as_facts_without_personal_data()
     assert consents["ran-out"].revoked_at is None  # it ended on its own day, not the erasure's
     assert not client.shares_with(NEXT_ORGANISATION, frozenset(PLAN), on(20))
     with pytest.raises(ConsentMissing):
-        client.consent_covering(NEXT_ORGANISATION, PLAN, on(20))
+        client.consent_covering(NEXT_ORGANISATION, PLAN, at(20))
 
 
 def test_an_erasure_recorded_before_the_rule_ends_the_consents_as_it_is_replayed() -> None:
