@@ -9,6 +9,11 @@ more, strictly, into the same struct (a number written ``1.0`` still an integer,
 Schema); where that fails the request is refused (422, naming the field) as any other schema
 error. The body is decoded once (Litestar keeps the decoded JSON on
 the request), and only bodies typed as a msgspec struct are checked.
+
+Such a body is JSON, and a request that says it sends something else (``Content-Type:
+text/plain``, a form) is refused (415, rule ``media-type``) rather than read as JSON anyway: the
+caller's tool sent something other than what it meant to (a request without the header is read
+as JSON, as before).
 """
 
 import re
@@ -17,7 +22,7 @@ from typing import Any
 import msgspec
 from litestar import Request
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import SerializationException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import BodyKwarg
 
@@ -42,6 +47,13 @@ async def strictly_typed_body(request: Request[Any, Any, Any]) -> None:
     struct = _struct_body(handler) if isinstance(handler, HTTPRouteHandler) else None
     if struct is None or not await request.body():
         return  # (no body: Litestar's own answer, as before)
+    sent = request.headers.get("content-type")
+    if sent is not None and not is_json_media_type(sent):
+        raise HTTPException(
+            status_code=415,
+            detail="this route takes a JSON body: send it with Content-Type: application/json "
+            "(the request named another media type)",
+        )
     try:
         decoded = await request.json()
     except SerializationException:
@@ -50,6 +62,14 @@ async def strictly_typed_body(request: Request[Any, Any, Any]) -> None:
         msgspec.convert(_integral(decoded), type=struct, strict=True, str_keys=True)
     except msgspec.ValidationError as error:
         raise _refused(str(error)) from None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """``application/json`` (any parameters, such as a charset) or a ``+json`` type."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def _refused(told: str) -> ValidationException:

@@ -1,14 +1,14 @@
 """The OpenAPI document names every status a route can answer (issue #10, point 14).
 
 Litestar documents a handler's success and a ``400 ValidationException`` it never answers (our
-problem mapping turns validation into 422). Clients generated from the document must handle
-the problems the API really answers, so one place decides them by the kind of route, from what
-the document itself says of each operation: a ``/v1`` route needs a token (401) and passes the
-access policy (403); a body can fail to parse (400), be too large (413) or break the schema
-(422), as can parameters (422); a command can conflict (409), and with ``If-Match`` be stale
-(412); a route that names a record by id can find none (404); a query given ``min_position``
-can wait in vain (503, read-your-writes); any route can lose its database (503), and a ``/v1``
-route can meet keys the KEK cannot open (503, kek-unavailable). Every one is an
+problem mapping turns validation into 422). Clients generated from the document must handle the
+problems the API really answers, so one place decides them by the kind of route, from what the
+document itself says of each operation: a ``/v1`` route needs a token (401) and passes the access
+policy (403); a body can fail to parse (400), be too large (413), be sent as another media type than
+JSON (415) or break the schema (422), as can parameters (422); a command can conflict (409), and
+with ``If-Match`` be stale (412); a route that names a record by id can find none (404); a query
+given ``min_position`` can wait in vain (503, read-your-writes); any route can lose its database
+(503), and a ``/v1`` route can meet keys the KEK cannot open (503, kek-unavailable). Every one is an
 ``application/problem+json`` ``Problem``.
 
 The document is rewritten where Litestar turns it into a dictionary, so the served JSON, the
@@ -55,6 +55,10 @@ _ANSWERS: dict[int, tuple[str, dict[str, Any]]] = {
         {"ETag": {"schema": {"type": "string"}}},
     ),
     413: ("The body is larger than the configured limit (rule `body-size`)", {}),
+    415: (
+        "The body was sent with a Content-Type other than application/json (rule `media-type`)",
+        {},
+    ),
     422: (
         "Well-formed input the API does not take: a field or parameter that breaks the schema "
         "(rule `request-schema`, naming it in `field`), or a command its rules refuse as invalid",
@@ -96,6 +100,8 @@ def answers_of(
         statuses |= {401, 403}
     if body is not None:
         statuses |= {400, 413, 422}
+        if "application/json" in operation["requestBody"].get("content", {}):
+            statuses.add(415)
     if parameters:
         statuses.add(422)
     if method == "post":

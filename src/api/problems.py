@@ -495,6 +495,7 @@ _RULES = {
     404: "route",
     405: "method",
     413: "body-size",
+    415: "media-type",
 }
 
 

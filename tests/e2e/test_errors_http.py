@@ -581,3 +581,48 @@ def test_every_problem_names_the_request_id(
             answer.text,
             answer.headers,
         )
+
+
+@pytest.mark.parametrize(
+    "media_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_a_json_body_sent_as_another_media_type_is_refused_and_records_nothing(
+    media_type: str,
+    target: Target,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_container: Container,
+) -> None:
+    """A probe's finding: a body sent as ``text/plain`` was read as JSON and recorded."""
+    before = recorded(module_container)
+    body = json.dumps(
+        {"occurred_at": at(5), "to_party": "org-next", "scopes": ["plan"], "purpose": "care"}
+    )
+
+    response = module_http.post(
+        target.path("/v1/clients/{client_id:uuid}/consents"),
+        content=body.encode(),
+        headers={**module_auth, "Content-Type": media_type},
+    )
+
+    problem = assert_problem(response, 415, rule="media-type")
+    assert "application/json" in problem["detail"]
+    assert recorded(module_container) == before
+
+
+def test_a_json_body_with_a_charset_or_a_json_suffix_is_taken(
+    target: Target,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    for media_type in ("application/json; charset=utf-8", "application/problem+json"):
+        response = module_http.post(
+            target.path("/v1/clients/{client_id:uuid}/consents"),
+            content=json.dumps(
+                {"occurred_at": at(5), "to_party": "org-b", "scopes": ["plan"], "purpose": "care"}
+            ).encode(),
+            headers={**module_auth, "Content-Type": media_type},
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["item_id"]

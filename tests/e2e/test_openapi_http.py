@@ -153,7 +153,7 @@ def test_every_command_documents_the_problems_of_a_command(
     route: str, document: dict[str, Any]
 ) -> None:
     case = CASES[route]
-    expected = {400, 409, 413, 422}  # unparseable, conflicting, too large, invalid
+    expected = {400, 409, 413, 415, 422}  # unparseable, conflicting, too large, not JSON, invalid
     if case.owner != "new":
         expected |= {404, 412}  # the record it changes, and If-Match on it
     if route == "/v1/trajectories":
