@@ -126,7 +126,9 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
             )
     elif args.org is None or args.region is None:
         return _fail("an organisation's token needs --org and --region")
-    tokens = LocalTokens.from_file(settings.auth.secret_file)
+    secret_file = settings.auth.secret_file
+    created = not secret_file.exists()
+    tokens = LocalTokens.from_file(secret_file)
     print(
         tokens.issue(
             user=args.user,
@@ -136,6 +138,15 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
             valid_for=timedelta(hours=args.hours),
         )
     )
+    if created:
+        # A probe's finding: run from another directory, the command made a new secret and
+        # its tokens were refused (401) by the running server, without a word.
+        print(
+            f"note: there was no token secret at {secret_file} yet, so a new one was made; a "
+            "server that uses another data directory (RODEDRAAD_DATA_DIR) refuses this token "
+            "(401): run this command with the server's data directory",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -33,6 +33,27 @@ def test_token_prints_a_bearer_token_the_embedded_service_accepts(
     assert principal.roles == ("coordinator", "auditor")
 
 
+def test_token_says_when_it_made_a_new_secret_and_not_when_it_used_the_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run with another data directory than the server's, the command made a secret of its
+    own and the server refused its tokens (401) without a word (a probe's finding)."""
+    monkeypatch.setenv("RODEDRAAD_DATA_DIR", str(tmp_path))
+    asked = ["token", "--user", "an", "--org", "kompas", "--role", "coordinator"]
+    asked += ["--region", "west-flanders"]
+
+    assert main(asked) == 0
+    first = capsys.readouterr()
+    assert main(asked) == 0
+    second = capsys.readouterr()
+
+    assert "new one was made" in first.err
+    assert "RODEDRAAD_DATA_DIR" in first.err
+    assert first.out.strip()
+    assert second.err == ""
+    assert second.out.strip()
+
+
 def test_token_refuses_when_an_external_issuer_signs_tokens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
