@@ -132,7 +132,8 @@ class DeadlinesProjection:
 
     @staticmethod
     def _drop_deadlines(tx: Tx, trajectory_ids: Sequence[str], suffix: str) -> None:
-        """An erased client's trajectories: nothing is due on them any more."""
+        """Delete these trajectories' deadlines: an erased client's (nothing is due on them any
+        more), or those about to be written anew from their facts."""
         for start in range(0, len(trajectory_ids), 500):
             chunk = trajectory_ids[start : start + 500]
             tx.execute(
@@ -181,14 +182,7 @@ class DeadlinesProjection:
             "VALUES (?, ?, ?, ?) ON CONFLICT (trajectory_id) DO UPDATE SET facts = excluded.facts",
             fact_rows,
         )
-        ids = sorted(tid for tid in trajectories if tid not in fresh)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            tx.execute(
-                f"DELETE FROM rm_deadlines{suffix} "
-                f"WHERE trajectory_id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
+        self._drop_deadlines(tx, sorted(tid for tid in trajectories if tid not in fresh), suffix)
         tx.insert_rows(f"rm_deadlines{suffix}", _DEADLINE_COLUMNS, deadline_rows, _DEADLINE_TYPES)
 
 
