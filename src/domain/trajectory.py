@@ -1490,7 +1490,8 @@ class Trajectory(CopiedThroughState, Record):
         escalation = self._open_escalation(escalation_id)
         if escalation.level == to_level:
             raise InvalidValue(
-                f"the escalation is already at level {to_level.value}", field="level"
+                f"the escalation is already at level {to_level.value}; give another to_level",
+                field="to_level",
             )
         self.trigger_event(
             self.EscalationLevelChanged,

@@ -17,6 +17,7 @@ from tests.e2e.steps import (
     SCHOOL,
     Record,
     accepted_trajectory,
+    active_trajectory,
     assert_answer,
     assert_problem,
     at,
@@ -650,3 +651,23 @@ def test_a_handover_right_after_the_consent_is_covered_whatever_the_callers_time
         {"occurred_at": f"{day}T00:31:00+01:00", "to_party": NEXT_ORGANISATION},
     )
     assert trajectory.state()["handovers"] == 1
+
+
+def test_a_change_to_the_level_an_escalation_is_at_names_to_level(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    """Found by an outside probe: the problem named ``level``, a field the body has not."""
+    _, trajectory = active_trajectory(module_http, module_auth)
+    trajectory.post(
+        "/escalations",
+        {"occurred_at": at(3), "escalation_id": "esc-1", "level": "team", "reason": "capacity"},
+    )
+
+    problem = trajectory.refused(
+        "/escalations/esc-1/level-changes",
+        {"occurred_at": at(4), "to_level": "team", "reason": "still no place"},
+        status=422,
+        rule="invalid-value",
+    )
+    assert problem["field"] == "to_level"

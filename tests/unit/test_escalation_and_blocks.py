@@ -81,6 +81,7 @@ def test_an_escalation_may_also_be_taken_down_a_level() -> None:
 
 
 def test_an_escalation_is_not_changed_to_the_level_it_is_at() -> None:
+    """The refusal names the body's field, ``to_level`` (an outside probe read ``level``)."""
     trajectory = _escalated()
 
     with pytest.raises(InvalidValue) as refused:
@@ -88,7 +89,7 @@ def test_an_escalation_is_not_changed_to_the_level_it_is_at() -> None:
             ctx(20), escalation_id="esc-1", to_level=EscalationLevel.TEAM, reason="idem"
         )
 
-    assert refused.value.field == "level"
+    assert refused.value.field == "to_level"
 
 
 def test_changing_the_level_of_an_escalation_needs_a_reason() -> None:
