@@ -69,7 +69,7 @@ class ReasonRequired(InvalidCommand):
 
 
 class FollowUpNotNamed(InvalidCommand):
-    """000: closing names who follows up the plan, or records why no one does."""
+    """000: closing names who follows up the plan, or records why no one does (one of the two)."""
 
     rule = "closure-names-who-follows-up"
 

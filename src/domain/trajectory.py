@@ -1686,12 +1686,18 @@ class Trajectory(CopiedThroughState, Record):
                 "(no_follow_up_reason)",
                 field="follow_up_by",
             )
+        if follow_up is not None and no_follow_up is not None:
+            raise FollowUpNotNamed(
+                "give one of the two: who follows up the plan (follow_up_by), or why no one "
+                "does (no_follow_up_reason); leave no_follow_up_reason out when someone does",
+                field="no_follow_up_reason",
+            )
         self.trigger_event(
             self.Closed,
             **ctx.event_fields(),
             reason=require_text(reason, "reason"),
             follow_up_by=follow_up,
-            no_follow_up_reason=None if follow_up else no_follow_up,
+            no_follow_up_reason=no_follow_up,
         )
 
     def continue_from(self, ctx: CommandContext, *, previous: "Trajectory") -> None:

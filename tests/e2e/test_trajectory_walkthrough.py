@@ -671,3 +671,26 @@ def test_a_change_to_the_level_an_escalation_is_at_names_to_level(
         rule="invalid-value",
     )
     assert problem["field"] == "to_level"
+
+
+def test_closing_names_who_follows_up_or_why_no_one_does_not_both(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    """000. Found by an outside probe: both were taken, and the reason silently dropped."""
+    _, trajectory = active_trajectory(module_http, module_auth)
+    trajectory.post("/consultation-waivers", {"occurred_at": at(3), "kind": "end", "reason": "x"})
+
+    problem = trajectory.refused(
+        "/closure",
+        {
+            "occurred_at": at(4),
+            "reason": "moved",
+            "follow_up_by": NEXT_ORGANISATION,
+            "no_follow_up_reason": "left the region",
+        },
+        status=422,
+        rule="closure-names-who-follows-up",
+    )
+    assert problem["field"] == "no_follow_up_reason"
+    assert trajectory.state()["status"] == "active"

@@ -115,10 +115,23 @@ def test_closing_without_naming_who_follows_up_or_why_no_one_does_is_refused(
     assert trajectory.status == Status.ACTIVE
 
 
-def test_a_named_follow_up_makes_a_reason_for_no_follow_up_moot() -> None:
+def test_closing_names_who_follows_up_or_why_no_one_does_not_both() -> None:
+    """Found by an outside probe: both were taken, and the reason was silently dropped."""
+    trajectory = ready_to_close()
+    before = len(new_events(trajectory))
+
+    with pytest.raises(FollowUpNotNamed, match="give one of the two") as refused:
+        _close(trajectory, follow_up_by=PROVIDER.organisation, no_follow_up_reason="niemand")
+
+    assert refused.value.field == "no_follow_up_reason"
+    assert trajectory.status == Status.ACTIVE
+    assert len(new_events(trajectory)) == before
+
+
+def test_a_blank_reason_beside_a_named_follow_up_is_no_reason() -> None:
     trajectory = ready_to_close()
 
-    _close(trajectory, follow_up_by=PROVIDER.organisation, no_follow_up_reason="niemand")
+    _close(trajectory, follow_up_by=PROVIDER.organisation, no_follow_up_reason=" ")
 
     assert last_event(trajectory, Trajectory.Closed).no_follow_up_reason is None
 
