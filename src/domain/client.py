@@ -785,8 +785,16 @@ class Client(CopiedThroughState, Record):
         representative signs only once appointed (``at``: when the signature happened; an
         outside probe signed for a day twelve days before the appointment). An exclusion
         holds whenever the signature is dated: the client's choice is not undone by a late
-        record of an earlier signature."""
+        record of an earlier signature. The client signs for themself: a signature naming a
+        representative is the representative's (an outside probe's ``representative_ref`` on
+        the client's signature was dropped without a word)."""
         if signatory == Signatory.CLIENT:
+            if representative_ref is not None:
+                raise InvalidValue(
+                    "the client signs for themself and names no representative: leave "
+                    "representative_ref out, or sign with signatory 'representative'",
+                    field="representative_ref",
+                )
             return
         if representative_ref is None:
             raise InvalidValue(

@@ -694,3 +694,22 @@ def test_closing_names_who_follows_up_or_why_no_one_does_not_both(
     )
     assert problem["field"] == "no_follow_up_reason"
     assert trajectory.state()["status"] == "active"
+
+
+def test_the_clients_signature_names_no_representative(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    """Found by an outside probe: the representative_ref was dropped without a word."""
+    client, trajectory = trajectory_with_plan(module_http, module_auth)
+    client.post("/representatives", {"occurred_at": at(4), "representative_ref": "rep-mother"})
+
+    problem = trajectory.refused(
+        "/plan-signatures",
+        {"occurred_at": at(5), "signatory": "client", "representative_ref": "rep-mother"},
+        status=422,
+        rule="invalid-value",
+    )
+    assert problem["field"] == "representative_ref"
+    assert "signatory 'representative'" in problem["detail"]
+    assert trajectory.state()["plan"] is None

@@ -166,6 +166,17 @@ def test_a_signature_by_a_representative_names_them() -> None:
     assert refused.value.field == "representative_ref"
 
 
+def test_the_clients_signature_names_no_representative() -> None:
+    """Found by an outside probe: the representative_ref was dropped without a word."""
+    client = registered()
+    with_representative(client, day=1)
+
+    with pytest.raises(InvalidValue, match="signatory 'representative'") as refused:
+        client.check_may_sign(Signatory.CLIENT, "rep-mother", at(2))
+
+    assert refused.value.field == "representative_ref"
+
+
 def test_the_client_may_always_sign_their_own_plan() -> None:
     client = registered()
     with_representative(client, day=1)
