@@ -6,11 +6,17 @@ the caller may see, and an auditor's ``personal-data-reads`` without its ``clien
 looked like one client's reads. A parameter given twice where it takes one value used to count
 only its last value. Both are refused now (``422``, ``request-schema``), naming the parameter.
 
+A value is held to its documented type as written: Litestar reads ``?limit=1e3`` as 1000 and
+``?occurred=1700000000`` as a Unix time, where the document says a whole number and a moment
+written as text (a probe's finding). An integer is digits (a sign allowed), a moment or a day
+starts with its date (``2026-09-01``); anything else is refused (``422``) before it is read.
+
 What a route takes is what its OpenAPI operation documents: the document a caller builds from
 is the one the API holds them to. Only the API's own routes (``/v1/…``) are checked; the pages
 of ``/ui`` read their query themselves.
 """
 
+import re
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -26,11 +32,47 @@ from api.problems import refused_field
 class _Taken:
     """The query parameters of one operation: all of them, and those that take many values."""
 
-    __slots__ = ("many", "names")
+    __slots__ = ("many", "names", "written")
 
-    def __init__(self, names: frozenset[str], many: frozenset[str]) -> None:
+    def __init__(
+        self,
+        names: frozenset[str],
+        many: frozenset[str],
+        written: dict[str, tuple[re.Pattern[str], str]] | None = None,
+    ) -> None:
         self.names = names
         self.many = many
+        #: A parameter whose value must be written so (integers, moments, days), and how to say it.
+        self.written = written or {}
+
+
+#: How a value of a documented type (and format) is written: the pattern and how to say it.
+_WRITTEN: dict[tuple[str, str | None], tuple[re.Pattern[str], str]] = {
+    ("integer", None): (
+        re.compile(r"[+-]?[0-9]+"),
+        "a whole number written in digits, such as 100",
+    ),
+    ("string", "date-time"): (
+        re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].*)?", re.DOTALL),
+        "a moment written as text with an offset, such as 2026-09-01T09:00:00+02:00",
+    ),
+    ("string", "date"): (re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "a day such as 2026-09-01"),
+}
+
+
+def _written(schema: Schema | Reference | None) -> tuple[re.Pattern[str], str] | None:
+    """How a parameter's value must be written, if its schema (or its one option beside null)
+    is an integer, a moment or a day."""
+    if not isinstance(schema, Schema):
+        return None
+    options = [o for o in (*(schema.one_of or ()), *(schema.any_of or ())) if isinstance(o, Schema)]
+    if options:
+        typed = [o for o in options if o.type != OpenAPIType.NULL]
+        return _written(typed[0]) if len(typed) == 1 else None
+    kind = schema.type.value if isinstance(schema.type, OpenAPIType) else None
+    if kind is None:
+        return None
+    return _WRITTEN.get((kind, schema.format.value if schema.format else None))
 
 
 def _takes_many(schema: Schema | Reference | None) -> bool:
@@ -47,8 +89,11 @@ def _takes_many(schema: Schema | Reference | None) -> bool:
 
 def _query_of(parameters: Iterable[Parameter | Reference] | None) -> _Taken:
     query = [p for p in parameters or () if isinstance(p, Parameter) and p.param_in == "query"]
+    written = {p.name: w for p in query if (w := _written(p.schema)) is not None}
     return _Taken(
-        frozenset(p.name for p in query), frozenset(p.name for p in query if _takes_many(p.schema))
+        frozenset(p.name for p in query),
+        frozenset(p.name for p in query if _takes_many(p.schema)),
+        written,
     )
 
 
@@ -110,6 +155,11 @@ class QueryParameters:
                 raise refused_field(
                     name, f"{name} is given more than once; give it once (it takes one value)"
                 )
+            written = taken.written.get(name)
+            if written is not None and not all(
+                written[0].fullmatch(value) for value in request.query_params.getall(name)
+            ):
+                raise refused_field(name, f"{name} must be {written[1]}")
 
 
 def _unknown(name: str, taken: _Taken, *, said_back: bool) -> ValidationException:

@@ -136,3 +136,53 @@ def test_the_pages_and_the_health_check_keep_their_own_query(
     more = module_http.get("/ui/sign-in?lang=en&next=/ui/board&probe=1", follow_redirects=False)
     assert more.status_code == plain.status_code, more.text
     assert "<h1>Sign in</h1>" in more.text
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=1e3", "limit"),
+        ("limit=10.0", "limit"),
+        ("limit=%2010", "limit"),
+        ("min_position=0x10", "min_position"),
+    ],
+)
+def test_an_integer_parameter_is_written_in_digits(
+    query: str,
+    field: str,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    """A probe's finding: ``limit=1e3`` was read as a thousand."""
+    response = module_http.get(f"/v1/trajectories?{query}", headers=module_auth)
+
+    problem = assert_problem(response, 422, rule="request-schema", field=field)
+    assert problem["detail"] == f"{field} must be a whole number written in digits, such as 100"
+
+
+@pytest.mark.parametrize("occurred", ["1700000000", "-1", "1.5e9"])
+def test_a_moment_parameter_is_written_as_text_not_a_unix_time(
+    occurred: str,
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+    module_token: TokenFactory,
+) -> None:
+    """A probe's finding: an auditor's ``as-of?occurred=1700000000`` was read as a Unix time."""
+    trajectory = trajectory_with_plan(module_http, module_auth)[1]
+    path = f"/v1/audit/trajectories/{trajectory.id}/as-of"
+
+    refused = module_http.get(f"{path}?occurred={occurred}", headers=_auditor(module_token))
+    taken = module_http.get(f"{path}?occurred=2026-01-01T00:00:00Z", headers=_auditor(module_token))
+
+    problem = assert_problem(refused, 422, rule="request-schema", field="occurred")
+    assert "written as text with an offset" in problem["detail"]
+    assert taken.status_code != 422, taken.text
+
+
+def test_well_written_numbers_and_moments_are_taken(
+    module_http: TestClient,  # type: ignore[type-arg]
+    module_auth: dict[str, str],
+) -> None:
+    response = module_http.get("/v1/trajectories?limit=5&min_position=1", headers=module_auth)
+
+    assert response.status_code == 200, response.text
