@@ -55,9 +55,19 @@ from domain.client import Client
 
 log = structlog.get_logger("rodedraad.audit_export")
 
-FORMAT = "rodedraad-audit-export/1"
-#: What the document's signature is over: this line, then the document's bytes.
-_SIGNED_PREFIX = FORMAT.encode() + b"\n"
+#: Version 2: an event may be shipped without its ``topic`` and ``state`` (a client's event
+#: about another trajectory: its place and its chain entry only). A verifier of version 1
+#: failed on that with a decoding error; it now reads "not a rodedraad-audit-export/1".
+FORMAT = "rodedraad-audit-export/2"
+#: The formats ``verify_export`` reads: a file of version 1 (made before) still verifies.
+READ_FORMATS = ("rodedraad-audit-export/1", FORMAT)
+
+
+def _signed_prefix(export_format: str) -> bytes:
+    """What the document's signature is over: the format's line, then the document's bytes."""
+    return export_format.encode() + b"\n"
+
+
 #: Version 1, or version 2 with the read log's head after it (which an export does not use:
 #: its proofs are into the event positions).
 _SEAL_LINE = re.compile(
@@ -323,7 +333,7 @@ class AuditExports:
         signed = SignedExport(
             format=FORMAT,
             key_id=key.key_id,
-            signature=encode_signature(key.sign(_SIGNED_PREFIX + body)),
+            signature=encode_signature(key.sign(_signed_prefix(FORMAT) + body)),
             document=msgspec.Raw(body),
         )
         log.info(
@@ -390,8 +400,11 @@ def verify_export(signed_json: bytes, public: PublicKey) -> ExportCheck:
 def _verify(signed_json: bytes, public: PublicKey, check: ExportCheck) -> None:
     try:
         signed = msgspec.json.decode(signed_json, type=SignedExport)
-        if signed.format != FORMAT:
-            raise _Failed(f"the file is a {signed.format!r}, not a {FORMAT}")
+        if signed.format not in READ_FORMATS:
+            raise _Failed(
+                f"the file is a {signed.format[:80]!r}, not a {' or '.join(READ_FORMATS)}: "
+                "made by another program, or by a later version of Rode Draad"
+            )
         doc = msgspec.json.decode(signed.document, type=AuditExport)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
         raise _Failed(f"the file is not an audit export of Rode Draad ({e})") from None
@@ -400,7 +413,8 @@ def _verify(signed_json: bytes, public: PublicKey, check: ExportCheck) -> None:
     states = _check_events(doc, held, check)
     _check_fields(doc, states, check)
     signature = decode_signature(signed.signature)
-    if signature is None or not public.verify(_SIGNED_PREFIX + bytes(signed.document), signature):
+    signed_bytes = _signed_prefix(signed.format) + bytes(signed.document)
+    if signature is None or not public.verify(signed_bytes, signature):
         raise _Failed(
             f"the export's own signature does not match key {public.key_id}: the file was "
             "changed after it was made (an event left out, a view or a field's status altered), "

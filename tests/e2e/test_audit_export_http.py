@@ -21,7 +21,7 @@ from litestar.testing import TestClient
 
 from application.audit_export import open_export, verify_export
 from application.sealed_files import SealedFileError, encrypt_to
-from application.signing import PublicKey, SigningKey
+from application.signing import PublicKey, SigningKey, encode_signature
 from rodedraad import cli
 from rodedraad.settings import Settings
 from rodedraad.wiring import Container, signing_key_file
@@ -216,6 +216,40 @@ def test_an_export_fails_after_any_change_and_names_what(
 
     assert check.failure is not None
     assert named in check.failure
+
+
+def _as_format(signed: bytes, export_format: str, key: SigningKey | None) -> bytes:
+    """The export labelled ``export_format``; signed anew over that label with ``key``, or
+    with its signature left as it was (``None``)."""
+    outer = json.loads(signed)
+    document = json.dumps(outer["document"], separators=(",", ":")).encode()
+    signature = outer["signature"]
+    if key is not None:
+        signature = encode_signature(key.sign(export_format.encode() + b"\n" + document))
+    return json.dumps(
+        {**outer, "format": export_format, "signature": signature, "document": outer["document"]},
+        separators=(",", ":"),
+    ).encode()
+
+
+def test_an_export_of_the_first_format_still_verifies_and_an_unknown_one_is_named(
+    made: tuple[str, str, bytes], deployment_key: SigningKey
+) -> None:
+    """Format 2 may ship an event without its topic and state; a file made as format 1 (before)
+    verifies still, a label changed without the signature does not, an unknown one is named."""
+    signed = made[2]
+    assert json.loads(signed)["format"] == "rodedraad-audit-export/2"
+    first = _as_format(signed, "rodedraad-audit-export/1", deployment_key)
+    relabelled = _as_format(signed, "rodedraad-audit-export/1", None)
+    later = _as_format(signed, "rodedraad-audit-export/3", deployment_key)
+
+    assert verify_export(first, deployment_key.public).failure is None
+    relabelled_failure = verify_export(relabelled, deployment_key.public).failure
+    assert relabelled_failure is not None
+    assert "the export's own signature does not match" in relabelled_failure
+    later_failure = verify_export(later, deployment_key.public).failure
+    assert later_failure is not None
+    assert "not a rodedraad-audit-export/1 or rodedraad-audit-export/2" in later_failure
 
 
 def test_an_export_checked_against_another_key_fails(made: tuple[str, str, bytes]) -> None:
