@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from eventsourcing.utils import get_topic
 
 from application.care_record import CareRecord
 from application.commit_times import COMMIT_TIMES, commit_stamp
@@ -74,6 +75,7 @@ from application.seals import DDL as SEALS_DDL
 from application.seals import READ_LOG_HEAD_COLUMNS, SEALS
 from application.sql import PostgresTx, Tx, column_names, sqlite_transaction, table_exists
 from application.unavailable import connect_timeout
+from domain.client import Client
 
 #: The stores of record, each migrated on its own (one SQLite file each in embedded mode).
 STORES = ("events", "keys", "access_log", "idempotency", "statistics", "findings")
@@ -599,6 +601,35 @@ def _seal_read_log_head(ctx: MigrationContext) -> None:
             ctx.tx.execute(f"ALTER TABLE {SEALS} ADD COLUMN {column} {types[ctx.dialect]}")
 
 
+#: The topic of a client's first event: its originator is a client (``0013``).
+CLIENT_CREATED_TOPIC = get_topic(Client.Registered)
+
+
+def _drop_client_snapshots(ctx: MigrationContext) -> None:
+    """A consent keeps the moment it was given (``Consent.granted_at``), against which a
+    handover is held. A client snapshot taken before holds the day only, and a client read from
+    it would take a handover an hour before a consent given later that day, where the same
+    client read from its events refuses it (and ``rodedraad audit verify`` would report every
+    such snapshot as differing from its events). Snapshots are a cache: every client snapshot
+    is dropped, each client is read from its events and snapshotted again at its next
+    fiftieth event. Trajectories' snapshots are kept (they hold no consent)."""
+    sqlite = ctx.dialect == "sqlite"
+    events = "stored_events" if sqlite else f"{CareRecord.name}_events"  # eventsourcing's names
+    snapshots = "stored_snapshots" if sqlite else f"{CareRecord.name}_snapshots"
+    if not table_exists(ctx.tx, snapshots):
+        return
+    clients = f"SELECT originator_id FROM {events} WHERE topic = ? AND originator_version = 1"
+    (count,), *_ = ctx.tx.fetchall(
+        f"SELECT COUNT(*) FROM {snapshots} WHERE originator_id IN ({clients})",
+        (CLIENT_CREATED_TOPIC,),
+    )
+    ctx.tx.execute(
+        f"DELETE FROM {snapshots} WHERE originator_id IN ({clients})",
+        (CLIENT_CREATED_TOPIC,),
+    )
+    ctx.say(f"  {int(count):,} client snapshot(s) dropped; clients are read from their events")
+
+
 #: Every migration, in the order they run. Append only: never rename, reorder or remove one
 #: that has been released (stores record them by name).
 MIGRATIONS: tuple[Migration, ...] = (
@@ -644,6 +675,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         description="The writer that keeps the chain's hash once per commit (issue #16)",
     ),
     Migration("events", "0012_drop_per_position_chain", _drop_per_position_chain),
+    Migration(
+        "events",
+        "0013_client_snapshots_without_consent_moments",
+        _drop_client_snapshots,
+        description="Client snapshots taken before a consent kept its moment, dropped (a cache)",
+    ),
     Migration("keys", "0001_baseline", _key_tables),
     Migration(
         "keys",

@@ -31,7 +31,7 @@ from application.event_chain import (
     PER_POSITION_TABLE,
     link,
 )
-from application.migrations import RECORDS_TABLE
+from application.migrations import RECORDS_TABLE, migrate
 from application.personal_fields import committed_fields
 from application.pg_recorder import LockedInsertRecorder
 from application.seals import SEALS, Seal, Seals
@@ -45,6 +45,7 @@ from rodedraad.wiring import (
     build_policy,
     build_projection_worker,
     seal_job,
+    stores_of,
 )
 from scheduler.runner import BackgroundDeadlines
 from tests.integration.conftest import Rodedraad
@@ -71,6 +72,10 @@ def _execute(settings: Settings, sql: str, params: Sequence[Any] = ()) -> list[A
     with _raw(settings) as (conn, events, position, mark):
         cursor = conn.execute(sql.format(events=events, position=position, mark=mark), params)
         return list(cursor.fetchall()) if cursor.description else []
+
+
+#: The migration that drops the client snapshots taken before consents kept their moment.
+CLIENT_SNAPSHOTS_MIGRATION = "0013_client_snapshots_without_consent_moments"
 
 
 def _recorded(settings: Settings, clients: int = 3, *, remake_writer: bool = False) -> Story:
@@ -809,6 +814,42 @@ def test_snapshots_that_match_their_events_verify(
 
     assert code == 0, out
     assert f"snapshots: all {2 * len(story.threads)} match the events they summarise" in out
+
+
+def test_the_migration_drops_the_clients_snapshots_and_keeps_the_trajectories(
+    own_settings: Settings, rodedraad: Rodedraad
+) -> None:
+    """A client snapshot taken before a consent kept its moment held its day only: read from
+    it, a handover an hour before a consent given later that day was covered (a review's
+    finding). Migration 0013 drops every client snapshot; the clients read from their events."""
+    story = _recorded(own_settings)
+    clients = [t.client_id for t in story.threads]
+    trajectories = [t.trajectories[-1] for t in story.threads]
+    _snapshotted(own_settings, *trajectories, *clients)
+    _execute(
+        own_settings,
+        f"DELETE FROM {RECORDS_TABLE} WHERE name = {{mark}}",
+        (CLIENT_SNAPSHOTS_MIGRATION,),
+    )
+
+    applied = migrate(stores_of(own_settings))
+
+    assert [a.label for a in applied] == [f"events/{CLIENT_SNAPSHOTS_MIGRATION}"]
+    kept = {
+        UUID(str(row[0])) if own_settings.database.is_postgres else UUID(hex=row[0])
+        for row in _execute(own_settings, f"SELECT originator_id FROM {_snapshots(own_settings)}")
+    }
+    assert kept == set(trajectories)
+    record = build_care_record(own_settings)
+    try:
+        consents = list(record.client(clients[0]).consents.values())
+    finally:
+        record.close()
+    assert consents  # (the story's clients have given consents)
+    assert all(c.granted_at is not None for c in consents)
+    code, out, _ = rodedraad(own_settings, "audit", "verify")
+    assert code == 0, out
+    assert f"snapshots: all {len(trajectories)} match the events they summarise" in out
 
 
 def test_a_changed_byte_in_a_snapshot_is_named(
