@@ -47,8 +47,8 @@ async def strictly_typed_body(request: Request[Any, Any, Any]) -> None:
     struct = _struct_body(handler) if isinstance(handler, HTTPRouteHandler) else None
     if struct is None or not await request.body():
         return  # (no body: Litestar's own answer, as before)
-    sent = request.headers.get("content-type")
-    if sent is not None and not is_json_media_type(sent):
+    sent = request.headers.get("content-type", "").strip()
+    if sent and not is_json_media_type(sent):
         raise HTTPException(
             status_code=415,
             detail="this route takes a JSON body: send it with Content-Type: application/json "

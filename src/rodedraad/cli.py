@@ -143,8 +143,9 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         # its tokens were refused (401) by the running server, without a word.
         print(
             f"note: there was no token secret at {secret_file} yet, so a new one was made; a "
-            "server that uses another data directory (RODEDRAAD_DATA_DIR) refuses this token "
-            "(401): run this command with the server's data directory",
+            "server that uses another data directory (RODEDRAAD_DATA_DIR) or secret file "
+            "(RODEDRAAD_JWT_SECRET_FILE) refuses this token (401): run this command with the "
+            "server's settings",
             file=sys.stderr,
         )
     return 0

@@ -615,7 +615,8 @@ def test_a_json_body_with_a_charset_or_a_json_suffix_is_taken(
     module_http: TestClient,  # type: ignore[type-arg]
     module_auth: dict[str, str],
 ) -> None:
-    for media_type in ("application/json; charset=utf-8", "application/problem+json"):
+    # (an empty header is no media type: read as JSON, as a request without one)
+    for media_type in ("application/json; charset=utf-8", "application/problem+json", ""):
         response = module_http.post(
             target.path("/v1/clients/{client_id:uuid}/consents"),
             content=json.dumps(

@@ -6,16 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from domain.client import PersonRole
 from domain.common import (
     ClientInvolvement,
     ConsentScope,
     ConsultationKind,
     EscalationLevel,
+    PdcaPhase,
     ReasonCategory,
     Role,
     Sector,
     Signatory,
 )
+from domain.person_requests import RequestKind, RequestOutcome
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -29,6 +32,10 @@ ROWS: dict[str, type[StrEnum]] = {
     "| an escalation's `level`": EscalationLevel,
     "| a plan signature's `signatory` |": Signatory,
     "| a consent's `scopes` |": ConsentScope,
+    "| an evaluation's `pdca_phase` (002) |": PdcaPhase,
+    "| an identity link's `as_role` |": PersonRole,
+    "| a person's request's `kind`": RequestKind,
+    "| a request's decision's `outcome` |": RequestOutcome,
 }
 
 
