@@ -64,7 +64,7 @@ from domain.errors import ClientNotFound, NotFound, TrajectoryNotFound
 from domain.export_authorisation import ExportAuthorisation
 from domain.learning_network import LearningNetwork, LearningNetworkNotFound, NetworkLevel
 from domain.organisation import Organisation
-from domain.trajectory import RUNNING, Status, Trajectory
+from domain.trajectory import Trajectory
 
 log = structlog.get_logger("rodedraad.access")
 
@@ -203,9 +203,6 @@ EXPORT_AUTHORISATION_READERS: frozenset[str] = frozenset({Role.DATA_PROTECTION_O
 STATISTICS_READERS: frozenset[str] = frozenset({Role.LEARNING_NETWORK, Role.FORUM, Role.AUDITOR})
 #: Registry data, no case data: every known role reads the register (unknown roles never act).
 ORGANISATION_READERS: frozenset[str] = frozenset(Role)
-
-#: A trajectory that is still someone's to coordinate.
-OPEN = RUNNING | {Status.ACCEPTED}
 
 
 def acting_roles(principal: Principal) -> list[Principal]:
@@ -606,14 +603,9 @@ class AccessPolicy:
 
     def manages(self, principal: Principal, client: Client) -> bool:
         """The organisation that registered the client, or the coordinating organisation of one
-        of its open trajectories (read from the record, never from a read model)."""
-        organisation = principal.organisation
-        if client.registering_organisation == organisation:
-            return True
-        return any(
-            t.status in OPEN and t.coordinating_organisation == organisation
-            for t in self.care_record.trajectories_of(client.id)
-        )
+        of its open trajectories (``CareRecord.manages``: read from the record, never from a
+        read model)."""
+        return self.care_record.manages(principal.organisation, client)
 
     def sees_client(
         self, principal: Principal, client: Client, regions: set[str] | None = None

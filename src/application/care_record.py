@@ -83,7 +83,7 @@ from domain.shared_findings import (
     check_confirmed,
     check_shareable,
 )
-from domain.trajectory import Trajectory
+from domain.trajectory import OPEN, Trajectory
 
 A = TypeVar("A", bound=Record)
 log = structlog.get_logger("rodedraad.findings")
@@ -463,6 +463,18 @@ class CareRecord(Application[UUID]):
                 if isinstance(aggregate, Trajectory) and aggregate.client_id == client_id:
                     found.append(aggregate)
         return found
+
+    def manages(self, organisation: str, client: Client) -> bool:
+        """Whether ``organisation`` acts for ``client``: it registered the client, or it
+        coordinates one of the client's open trajectories (read from the record, never from a
+        read model). The access policy asks it (``AccessPolicy.manages``), and so does a
+        continuation (``_refer``)."""
+        if client.registering_organisation == organisation:
+            return True
+        return any(
+            t.status in OPEN and t.coordinating_organisation == organisation
+            for t in self.trajectories_of(client.id)
+        )
 
     # --- clients --------------------------------------------------------------------------------
 
@@ -895,6 +907,11 @@ class CareRecord(Application[UUID]):
         if previous is None:
             return self._save_all(trajectory)
         trajectory.continue_from(ctx, previous=previous)
+        # 004, issue #17: one that does not manage the client continues under the client's
+        # continuation consent, in force at the continuation's moment (the access policy let it
+        # in by today's date): the plan passes to it only once the consent is given.
+        if not self.manages(ctx.actor.organisation, client):
+            client.check_lets_continue(ctx.actor.organisation, ctx.occurred_at, previous.id)
         # Issue #17: one live continuation at most. Its statuses are other aggregates, read
         # here; the version of ``previous`` guards the decision (``ContinuedBy`` moves it on).
         previous.check_continuable(

@@ -27,6 +27,7 @@ from domain.errors import (
     ClientErased,
     ClientNotFound,
     ConsentMissing,
+    ContinuationNeedsConsent,
     InvalidValue,
     RepresentativeExcluded,
     RepresentativeNotAppointed,
@@ -856,13 +857,55 @@ class Client(CopiedThroughState, Record):
         gives ``party`` the plan of ``trajectory_id`` for the purpose ``continuation`` lets
         ``party`` open, at its own organisation, a trajectory that continues that one (``None``:
         whether it holds such a consent for any trajectory of the client). No other consent
-        does: a consent lets information pass, it gives no say over the client."""
+        does: a consent lets information pass, it gives no say over the client.
+
+        ``on`` is a day (the access policy: today) or a moment (the continuation's: see
+        ``check_lets_continue``)."""
         return any(
-            consent.covers(party, (ConsentScope.PLAN,), on)
+            consent.in_force_for(party, on)
+            for consent in self._continuation_consents(party, trajectory_id)
+        )
+
+    def check_lets_continue(self, party: str, at: datetime, trajectory_id: UUID) -> None:
+        """000, 004, issue #17: an organisation that does not manage the client continues
+        ``trajectory_id`` only under the client's continuation consent in force at the
+        continuation's moment ``at``, as a handover is held against the consent's moment: the
+        plan passes to it only once the consent is given, so a continuation dated before it (even
+        an hour, the same day) is refused, however the access policy let the caller in today."""
+        if self.lets_continue(party, at, trajectory_id):
+            return
+        given_later = [
+            consent.given_at
+            for consent in self._continuation_consents(party, trajectory_id)
+            if consent.revoked_at is None and consent.given_at > at
+        ]
+        moment = at.astimezone(UTC).isoformat()
+        if given_later:
+            given_at = min(given_later).astimezone(UTC).isoformat()
+            raise ContinuationNeedsConsent(
+                f"the continuation at {moment} lies before the client's consent to it, given at "
+                f"{given_at}: the plan passes to {party!r} only once the consent is given. "
+                "Record the continuation at or after that moment",
+                field="occurred_at",
+            )
+        raise ContinuationNeedsConsent(
+            f"no consent of the client in force at {moment} lets {party!r} continue this "
+            "trajectory (scope plan, purpose continuation); record the client's consent first, "
+            "or let the organisation that manages the client refer",
+            field="continues_from",
+        )
+
+    def _continuation_consents(self, party: str, trajectory_id: UUID | None) -> Iterable[Consent]:
+        """The consents, in force or not, that give ``party`` the plan of ``trajectory_id``
+        (``None``: of any trajectory) for the purpose ``continuation``."""
+        return (
+            consent
+            for consent in self.consents.values()
+            if consent.to_party == party
+            and ConsentScope.PLAN in consent.scopes
             and consent.trajectory_id is not None
             and (trajectory_id is None or consent.trajectory_id == trajectory_id)
             and consent.purpose.strip().casefold() == CONTINUATION_PURPOSE
-            for consent in self.consents.values()
         )
 
     def consent_covering(self, party: str, scopes: tuple[ConsentScope, ...], at: datetime) -> str:

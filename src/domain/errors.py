@@ -142,6 +142,14 @@ class CoordinationNeedsConsent(ConsentMissing):
     rule = "coordination-needs-consent"
 
 
+class ContinuationNeedsConsent(RuleConflict):
+    """000, 004, issue #17: an organisation that does not manage the client continues a
+    trajectory only under the client's consent to it, in force at the continuation's moment:
+    the plan passes to it only once the consent is given."""
+
+    rule = "continuation-needs-consent"
+
+
 class EscalationNotOpen(RuleConflict):
     rule = "escalation-state"
 

@@ -85,6 +85,9 @@ class Status(StrEnum):
 RUNNING = frozenset({Status.ACTIVE, Status.BLOCKED})
 #: Statuses in which the plan is worked on (agreements, goals, actions, signing).
 PLANNING = RUNNING | {Status.ACCEPTED}
+#: A trajectory that is still someone's to coordinate: its coordinating organisation manages
+#: the client (``CareRecord.manages``).
+OPEN = RUNNING | {Status.ACCEPTED}
 #: Every status: the scheduler's facts depend on no status.
 ANY_STATUS = frozenset(Status)
 

@@ -431,6 +431,51 @@ def test_a_continuation_consent_lets_the_receiving_organisation_open_the_continu
     assert continued["continued_by"] == [later]
 
 
+def continuation_consent_at(api: Api, client: str, earlier: str, hours: float) -> None:
+    """The client's consent that B continues ``earlier``, given at ``at(hours)``."""
+    api.ok(
+        f"/v1/clients/{client}/consents",
+        {
+            "occurred_at": at(hours),
+            "to_party": B,
+            "scopes": ["plan"],
+            "purpose": "continuation",
+            "trajectory_id": earlier,
+        },
+    )
+
+
+def test_a_continuation_dated_before_the_consent_to_it_is_refused(api: Api) -> None:
+    """004, issue #17: the consent comes before the plan passes. The access policy lets B in by
+    today's date; a continuation dated an hour before the client's consent (even the same day)
+    passed at a moment no consent covered. At or after that moment it is taken."""
+    client, earlier = closed_at_a(api)
+    continuation_consent_at(api, client, earlier, hours=6)
+
+    api.refused(
+        "/v1/trajectories", continuation(client, earlier), 409, "continuation-needs-consent", B
+    )
+    refused = api.post("/v1/trajectories", continuation(client, earlier), B).json()
+    assert "lies before the client's consent to it" in refused["detail"]
+    assert "at or after that moment" in refused["detail"]
+    opened = api.post("/v1/trajectories", continuation(client, earlier, occurred_at=at(7)), B)
+    assert opened.status_code == 201, opened.text
+    assert api.get(f"/v1/trajectories/{earlier}", A).json()["continued_by"] == [opened.json()["id"]]
+
+
+def test_a_continuation_by_the_organisation_that_manages_the_client_is_not_held_to_a_consent(
+    api: Api,
+) -> None:
+    """A registered the client and acts for it: B's continuation consent, given later, does not
+    bear on A's continuation."""
+    client, earlier = closed_at_a(api)
+    continuation_consent_at(api, client, earlier, hours=6)
+
+    opened = api.post("/v1/trajectories", continuation(client, earlier), A)
+
+    assert opened.status_code == 201, opened.text
+
+
 def test_a_continuation_consent_opens_no_continuation_for_another_organisation(api: Api) -> None:
     client, earlier = closed_at_a(api)
     api.consent(client, B, ["plan"], purpose="continuation", trajectory=earlier)

@@ -46,6 +46,7 @@ from application.commands import (
 )
 from domain.client import Client
 from domain.common import (
+    Actor,
     ClientInvolvement,
     ConsentScope,
     ConsultationKind,
@@ -59,6 +60,7 @@ from domain.common import (
 from domain.errors import (
     ClientNotFound,
     ConsentMissing,
+    ContinuationNeedsConsent,
     ContinuationNotAllowed,
     CoordinationNeedsConsent,
     EndConsultationRequired,
@@ -621,10 +623,11 @@ def test_a_referral_may_continue_a_closed_trajectory_of_the_client(app: CareReco
     earlier = closed(app, client_id)
 
     result = app.refer(
-        ctx(100, actor=REFERRER),
+        ctx(100),  # by the organisation that manages the client, for the referrer
         said(
             Refer,
-            ctx(100, actor=REFERRER),
+            ctx(100),
+            referrer_organisation=REFERRER.organisation,
             client_id=client_id,
             question="Sam heeft opnieuw steun nodig",
             client_criteria=(),
@@ -641,6 +644,84 @@ def test_a_referral_may_continue_a_closed_trajectory_of_the_client(app: CareReco
     event = stored_events(app, result.id)[-1]
     assert isinstance(event, Trajectory.ContinuedFrom)
     assert event.carried_goals == ("naar school",)
+
+
+NEXT = Actor(user_id="user-nina", organisation=NEXT_ORGANISATION, role="coordinator")
+
+
+def continuation_consent(app: CareRecord, client_id: UUID, earlier: UUID, hours: int) -> None:
+    """The client's consent that ``NEXT_ORGANISATION`` continues ``earlier``, on day 100."""
+    on_client(
+        app,
+        ctx(100, hours=hours),
+        client_id,
+        None,
+        GrantConsent,
+        consent_id="to-next",
+        to_party=NEXT_ORGANISATION,
+        scopes=(ConsentScope.PLAN,),
+        purpose="continuation",
+        until=None,
+        trajectory_id=earlier,
+    )
+
+
+def continue_at(
+    app: CareRecord, client_id: UUID, earlier: UUID, hours: int, actor: Actor = NEXT
+) -> UUID:
+    """A continuation of ``earlier`` on day 100, recorded by ``actor`` at its own organisation."""
+    context = ctx(100, actor=actor, hours=hours)
+    return app.refer(
+        context,
+        said(
+            Refer,
+            context,
+            client_id=client_id,
+            question="Sam heeft opnieuw steun nodig",
+            sector=Sector.YOUTH_CARE,
+            region="elz-gent",
+            continues_from=earlier,
+        ),
+    ).id
+
+
+def test_a_continuation_under_the_clients_consent_is_held_against_the_consents_moment(
+    app: CareRecord,
+) -> None:
+    """004, issue #17: the consent comes before the plan passes. The access policy lets the
+    holder of a continuation consent in by today's date; a continuation dated an hour before the
+    consent was given (the same day) passed at a moment no consent covered."""
+    client_id = register(app)
+    earlier = closed(app, client_id)
+    continuation_consent(app, client_id, earlier, hours=5)
+    before = app.recorder.max_notification_id()
+
+    with pytest.raises(ContinuationNeedsConsent) as refused:
+        continue_at(app, client_id, earlier, hours=4)
+
+    assert refused.value.rule == "continuation-needs-consent"
+    assert refused.value.field == "occurred_at"
+    assert "lies before the client's consent to it" in refused.value.message
+    assert at(100, hours=5).isoformat() in refused.value.message
+    assert "at or after that moment" in refused.value.message
+    assert app.recorder.max_notification_id() == before
+    later = continue_at(app, client_id, earlier, hours=6)
+    assert app.trajectory(later).continued_from == earlier
+    assert app.trajectory(earlier).continued_by == [later]
+
+
+def test_a_continuation_by_the_organisation_that_manages_the_client_needs_no_consent(
+    app: CareRecord,
+) -> None:
+    """The organisation that registered the client acts for it: a continuation consent given to
+    another organisation later that day does not bear on its continuation."""
+    client_id = register(app)
+    earlier = closed(app, client_id)
+    continuation_consent(app, client_id, earlier, hours=5)
+
+    later = continue_at(app, client_id, earlier, hours=4, actor=COORDINATOR)
+
+    assert app.trajectory(later).continued_from == earlier
 
 
 def test_a_referral_that_continues_an_open_trajectory_records_nothing(app: CareRecord) -> None:

@@ -1,6 +1,7 @@
 """The Client: representatives who may sign (004) and consents that decide where data may go."""
 
 from datetime import UTC, datetime, timedelta, timezone
+from uuid import uuid4
 
 import pytest
 
@@ -8,6 +9,7 @@ from domain.client import Client, Consent, PersonalData, PersonRole
 from domain.common import ConsentScope, Signatory
 from domain.errors import (
     ConsentMissing,
+    ContinuationNeedsConsent,
     InvalidValue,
     ItemNotFound,
     OccurredInFuture,
@@ -454,6 +456,32 @@ def test_a_consent_from_a_snapshot_without_its_moment_is_in_force_from_the_start
     assert consent.granted_at is None
     assert consent.covers(NEXT_ORGANISATION, PLAN, at(10, hours=-at(10).hour))
     assert not consent.covers(NEXT_ORGANISATION, PLAN, at(10, hours=-at(10).hour - 1))
+
+
+def test_a_continuation_consent_lets_its_holder_continue_from_the_moment_it_was_given() -> None:
+    """Issue #17, 004: a continuation by the consent's holder is held against the consent's
+    moment, as a handover is; today's date (the access policy's) finds it in force all day."""
+    client = registered()
+    earlier, other = uuid4(), uuid4()
+    client.grant_consent(
+        ctx(10, hours=5),
+        consent_id="to-next",
+        to_party=NEXT_ORGANISATION,
+        scopes=PLAN,
+        purpose="continuation",
+        until=None,
+        trajectory_id=earlier,
+    )
+
+    assert client.lets_continue(NEXT_ORGANISATION, on(10), earlier)
+    assert not client.lets_continue(NEXT_ORGANISATION, at(10, hours=4), earlier)
+    with pytest.raises(ContinuationNeedsConsent, match="lies before the client's consent") as e:
+        client.check_lets_continue(NEXT_ORGANISATION, at(10, hours=4), earlier)
+    assert e.value.field == "occurred_at"
+    client.check_lets_continue(NEXT_ORGANISATION, at(10, hours=5), earlier)
+    with pytest.raises(ContinuationNeedsConsent, match="no consent of the client") as e:
+        client.check_lets_continue(NEXT_ORGANISATION, at(10, hours=6), other)
+    assert e.value.field == "continues_from"
 
 
 # --- identity links (issue #19) -----------------------------------------------------------------
