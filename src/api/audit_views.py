@@ -80,6 +80,7 @@ def as_of_answer(
                 to_party=c.to_party,
                 scopes=[s.value for s in c.scopes],
                 granted_on=c.granted_on,
+                granted_at=c.given_at,
                 until=c.until,
             )
             for consent_id, c in client.consents.items()
@@ -244,6 +245,7 @@ def _consent_use(fact: Fact, granted: Any, revoked: Any) -> ConsentUse:
         consent_to_party=granted.to_party if granted else None,
         consent_scopes=[s.value for s in granted.scopes] if granted else [],
         consent_granted_on=granted_on,
+        consent_granted_at=granted.occurred_at if granted else None,
         consent_until=granted.until if granted else None,
         consent_revoked_at=revoked_at,
         at=_moment(fact),

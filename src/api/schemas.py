@@ -344,6 +344,9 @@ class ConsentInForce(msgspec.Struct):
     to_party: str
     scopes: list[str]
     granted_on: date
+    #: The moment it was given (004): in force from then on, not from the start of its day. A
+    #: consent read from a snapshot taken before the moment was kept: the start of its day.
+    granted_at: datetime
     until: date | None
 
 
@@ -429,6 +432,9 @@ class ConsentUse(msgspec.Struct):
     consent_to_party: str | None
     consent_scopes: list[str]
     consent_granted_on: date | None
+    #: The moment the consent was given (its grant's occurred_at): ``covered`` is decided
+    #: against it, not against its day (004).
+    consent_granted_at: datetime | None
     consent_until: date | None
     consent_revoked_at: datetime | None
     at: Moment

@@ -9,12 +9,14 @@ from litestar.testing import TestClient
 from tests.e2e.conftest import TokenFactory
 from tests.e2e.steps import (
     COORDINATOR,
+    NEXT_ORGANISATION,
     PROVIDER,
     accepted_trajectory,
     active_trajectory,
     assert_problem,
     at,
     bearer,
+    on,
     refer,
     register_client,
     start_consultation,
@@ -206,3 +208,42 @@ def test_the_start_consultations_deadline_stands_as_it_did_at_each_moment(
     assert _standing(http, late.id, at(24), auditor) == "open"
     assert _standing(http, late.id, at(35 * 24), auditor) == "due"
     assert _standing(http, late.id, at(41 * 24), auditor) == "met_late"
+
+
+def test_the_auditor_sees_the_moment_a_consent_was_given_beside_its_day(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    token: TokenFactory,
+) -> None:
+    """004: the views decide by the consent's moment (a handover, the consents in force), so
+    they show it: ``granted_at`` beside ``granted_on`` in the as-of answer's consents, and
+    ``consent_granted_at`` beside ``consent_granted_on`` in the agreements' consents used."""
+    client, trajectory = active_trajectory(http, auth)
+    day = on(5)
+    given_at = datetime.fromisoformat(f"{day}T14:00:00+00:00")
+    client.post(
+        "/consents",
+        {
+            "occurred_at": f"{day}T16:00:00+02:00",  # 14:00 UTC, in the caller's own offset
+            "to_party": NEXT_ORGANISATION,
+            "scopes": ["plan"],
+            "purpose": "continuity of the plan",
+        },
+    )
+    trajectory.post(
+        "/handovers", {"occurred_at": f"{day}T15:00:00Z", "to_party": NEXT_ORGANISATION}
+    )
+    auditor = _auditor(token)
+    path = f"/v1/audit/trajectories/{trajectory.id}"
+
+    agreements = http.get(f"{path}/agreements", headers=auditor)
+    assert agreements.status_code == 200, agreements.text
+    (used,) = agreements.json()["consents_used"]
+    assert used["covered"] is True
+    assert used["consent_granted_on"] == day
+    assert datetime.fromisoformat(used["consent_granted_at"]) == given_at
+    as_of = http.get(f"{path}/as-of", params={"occurred": f"{day}T15:00:00Z"}, headers=auditor)
+    assert as_of.status_code == 200, as_of.text
+    (consent,) = as_of.json()["consents_in_force"]
+    assert consent["granted_on"] == day
+    assert datetime.fromisoformat(consent["granted_at"]) == given_at

@@ -46,6 +46,7 @@ def test_a_handover_before_the_consent_the_same_day_was_not_covered(
 
     assert use.covered is covered
     assert use.consent_granted_on == GIVEN_AT.date()
+    assert use.consent_granted_at == GIVEN_AT  # the moment covered is decided against
 
 
 def test_a_handover_after_the_consents_last_day_or_its_revocation_was_not_covered() -> None:
