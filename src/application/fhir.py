@@ -114,13 +114,16 @@ def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def _date_time(value: datetime | date) -> str:
+    """A FHIR ``dateTime``: an instant (in UTC) for a moment, the day for a date."""
+    return _instant(value) if isinstance(value, datetime) else value.isoformat()
+
+
 def _period(start: datetime | date | None, end: datetime | date | None) -> Resource:
     period: Resource = {}
     for key, value in (("start", start), ("end", end)):
-        if isinstance(value, datetime):
-            period[key] = _instant(value)
-        elif value is not None:
-            period[key] = value.isoformat()
+        if value is not None:
+            period[key] = _date_time(value)
     return period
 
 
@@ -447,6 +450,10 @@ class _Bundle:
             )
 
     def consent_resource(self, consent_id: str, consent: Consent, today: date) -> Resource:
+        # 004: the consent starts at the moment it was given (a handover is held against it),
+        # an instant like the record's other moments; its day only where the record kept no
+        # more (a consent read from a snapshot taken before the moment was kept).
+        given: date | datetime = consent.granted_at or consent.granted_on
         ends: date | datetime | None = consent.until
         if consent.revoked_at is not None:
             ends = consent.revoked_at
@@ -458,13 +465,13 @@ class _Bundle:
             "scope": _coding(f"{HL7}/consentscope", "patient-privacy", "Privacy Consent"),
             "category": [_coding(f"{HL7}/v3-ActCode", "INFA", "information access")],
             "patient": _ref(self.patient),
-            "dateTime": consent.granted_on.isoformat(),
+            "dateTime": _date_time(given),
             "organization": [self.organisation(self.client.registering_organisation)],
             "policyRule": _coding(f"{HL7}/v3-ActCode", "OPTIN", "opt-in"),
             "extension": [{"url": CONSENT_PURPOSE_EXTENSION, "valueString": consent.purpose}],
             "provision": {
                 "type": "permit",
-                "period": _period(consent.granted_on, ends),
+                "period": _period(given, ends),
                 "actor": [
                     {
                         "role": _coding(

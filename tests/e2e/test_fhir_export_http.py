@@ -7,6 +7,7 @@ the care team after a role agreement ends, an erased client, the access and the 
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -252,6 +253,33 @@ def test_a_revoked_consent_is_inactive_and_ends_at_its_revocation(
     }
     assert organisations[revoked["provision"]["actor"][0]["reference"]["reference"]] == SCHOOL
     assert organisations[kept["provision"]["actor"][0]["reference"]["reference"]] == PROVIDER
+
+
+def test_a_consent_starts_at_the_moment_it_was_given_not_at_its_day(
+    app: App, build: Trajectories
+) -> None:
+    """004: a handover is held against the consent's moment, so the export says when the consent
+    was given (an instant, UTC), not just its day: ``dateTime`` and ``provision.period.start``."""
+    client = build.client()
+    given = build.when.moment(100).replace(hour=14, minute=0, second=0, microsecond=0)
+    record(
+        app,
+        f"/v1/clients/{client}/consents",
+        {
+            "occurred_at": given.astimezone(timezone(timedelta(hours=2))).isoformat(),
+            "consent_id": "c-provider",
+            "to_party": PROVIDER,
+            "scopes": ["plan"],
+            "purpose": "working on the plan together",
+        },
+    )
+    trajectory = build.accepted(client_id=client)
+
+    consent = one(export(app, trajectory), "Consent")
+
+    assert consent["dateTime"] == given.astimezone(UTC).isoformat()
+    assert consent["provision"]["period"]["start"] == consent["dateTime"]
+    assert datetime.fromisoformat(consent["dateTime"]) == given
 
 
 def test_the_erasure_ends_the_clients_consents_so_their_holder_reads_no_more(
