@@ -247,3 +247,35 @@ def test_the_auditor_sees_the_moment_a_consent_was_given_beside_its_day(
     (consent,) = as_of.json()["consents_in_force"]
     assert consent["granted_on"] == day
     assert datetime.fromisoformat(consent["granted_at"]) == given_at
+
+
+def test_a_consent_given_later_that_day_is_not_yet_in_force_as_of_an_earlier_moment(
+    http: TestClient,  # type: ignore[type-arg]
+    auth: dict[str, str],
+    token: TokenFactory,
+) -> None:
+    """004: the as-of answer decides the consents in force by the consent's moment, as a
+    handover is held against it: a consent given at 14:00 was not in force at 13:00 that same
+    day (by calendar day it was listed), and is from 14:00 on."""
+    client, trajectory = active_trajectory(http, auth)
+    day = on(5)
+    client.post(
+        "/consents",
+        {
+            "occurred_at": f"{day}T14:00:00Z",
+            "to_party": NEXT_ORGANISATION,
+            "scopes": ["plan"],
+            "purpose": "continuity of the plan",
+        },
+    )
+    auditor = _auditor(token)
+    path = f"/v1/audit/trajectories/{trajectory.id}/as-of"
+
+    def in_force(moment: str) -> list[str]:
+        response = http.get(path, params={"occurred": moment}, headers=auditor)
+        assert response.status_code == 200, response.text
+        return [c["to_party"] for c in response.json()["consents_in_force"]]
+
+    assert in_force(f"{day}T13:00:00Z") == []
+    assert in_force(f"{day}T14:00:00Z") == [NEXT_ORGANISATION]
+    assert in_force(f"{day}T23:59:59Z") == [NEXT_ORGANISATION]
