@@ -863,8 +863,9 @@ class CareRecord(Application[UUID]):
                     source_kind=ThemeSource.CASE_FINDING,
                 )
             except IdentifyingNetworkText as e:
-                # Shared before a network's texts were checked for record identifiers, and
-                # holding one: it stays out of the network (the batch is not held up by it).
+                # Shared before a network's texts (or a finding's) were checked for what it
+                # holds (a record's identifier or its hex prefix, a week number, a date written
+                # out): it stays out of the network (the batch is not held up by it).
                 log.warning(
                     "shared finding kept out of the network",
                     region=region,

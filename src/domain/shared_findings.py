@@ -11,9 +11,14 @@ erasure of the client does not reach it: that is why nothing personal may be in 
 
 - ``check_shareable``: refused when the text contains any part of a name recorded for the
   trajectory (the client's, a representative's, a person of the network at a consultation),
-  matched regardless of case and diacritics, an e-mail address, a bank account number (an IBAN
-  of any country), a Belgian national register number or a Dutch BSN, a phone number (Belgian
-  and Dutch formats) or a calendar date (numeric, or with a Dutch or English month name). Where
+  matched regardless of case and diacritics, also written with digits for letters (``S0fie``),
+  split by punctuation (``Sof-ie``, ``S.o.f.i.e``) or with an ending (``Vermeulens``,
+  ``Sofietje``); a record's identifier or its first eight or more hexadecimal digits, an e-mail
+  address, a bank account number (an IBAN of any country), a Belgian national register number
+  or a Dutch BSN, a phone number (Belgian and Dutch formats), a calendar date (numeric, or with
+  a Dutch or English month name, its day in digits or in words: ``3rd of Nov``, ``derde
+  november``) or a week number (``week 45``). An initial alone (``the V. family``) passes: it
+  is shared by too many names and words to refuse. Where
   one string matches several kinds, the first in that order is named (a national register
   number is not called a phone number). The refusal names *what kind* of thing matched and
   where, never the matched text, so that neither the answer nor a log line repeats personal
@@ -73,6 +78,26 @@ _MONTHS = (
 )
 _DAY = r"(?:[012]?\d|3[01])"
 _ORDINAL = r"(?:st|nd|rd|th|e|ste|de)?"
+#: A month's name ends its word: "3 decisions" or "4 separate talks" name no December or
+#: September.
+_MONTH = rf"(?:{_MONTHS})\.?(?![^\W\d_])"
+#: English months that are everyday words too ("the first may help", "the second march"): after
+#: a day written out in letters, only with "of" ("the first of May").
+_MONTH_NO_WORD = rf"(?!(?:may|march|mar)(?![^\W\d_])){_MONTH}"
+#: A day written out as an ordinal, English and Dutch ("third", "twenty-first", "derde",
+#: "eenentwintigste").
+_SPELLED_DAY = (
+    r"(?<![^\W\d_])(?:"
+    r"(?:twenty|thirty)[\s-]?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)"
+    r"|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth"
+    r"|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth"
+    r"|thirtieth"
+    r"|(?:een|twee|drie|vier|vijf|zes|zeven|acht|negen)[e\u00eb]n(?:twintig|dertig)ste"
+    r"|eerste|tweede|derde|vierde|vijfde|zesde|zevende|achtste|negende|tiende|elfde|twaalfde"
+    r"|dertiende|veertiende|vijftiende|zestiende|zeventiende|achttiende|negentiende"
+    r"|twintigste|dertigste"
+    r")(?![^\W\d_])"
+)
 
 #: ISO 13616: an IBAN's length per country (SWIFT's IBAN registry). A string of this shape and
 #: length is refused even when its check digits fail: a mistyped account number is still the
@@ -170,8 +195,11 @@ _DATE = "a calendar date"
 #: A phone number; where ``dates`` are taken, one that overlaps a date is that date and its
 #: time (``01/04/2025 14:00``), no phone.
 _PHONE = "a phone number"
-#: A record's identifier (a trajectory's or a client's: a UUID), which leads back to the record
-#: for whoever reads it; an identifier may be one (``check_identifier``).
+#: A week number ("week 45", "wk 45"): a date to within a week; taken and left with the dates.
+_WEEK = "a week number"
+#: A record's identifier (a trajectory's or a client's: a UUID), or the first eight or more of
+#: its hexadecimal digits (``9d258e49``, as a short id is written), which lead back to the record
+#: for whoever reads them; an identifier may be one (``check_identifier``).
 _RECORD_ID = "an identifier of a record"
 
 
@@ -234,10 +262,38 @@ _DETECTORS: tuple[tuple[str, Callable[[str], Iterator[tuple[int, int]]]], ...] =
                 rf"{_DAY}[/-](?:0?[1-9]|1[0-2])(?:[/-](?:\d{{4}}|\d{{2}}))?"  # 12/3, 12-03-2024
                 rf"|{_DAY}\.(?:0?[1-9]|1[0-2])\.(?:\d{{4}}|\d{{2}})"  # 12.03.2024 (not 4.2)
                 r"|\d{4}-(?:0?[1-9]|1[0-2])-\d{1,2}"  # 2024-03-12
-                rf"|{_DAY}{_ORDINAL}\s+(?:{_MONTHS})\.?(?:\s+\d{{4}})?"  # 12 maart (2024), 3rd May
-                rf"|(?:{_MONTHS})\.?\s+{_DAY}{_ORDINAL}(?!\d)(?:,?\s+\d{{4}})?"  # March 12(, 2024)
-                rf"|(?:{_MONTHS})\.?\s+\d{{4}}"  # maart 2024
+                # 12 maart (2024), 3rd May, 3rd of Nov, 3 van november
+                rf"|{_DAY}{_ORDINAL}\s+(?:(?:of|van)\s+)?{_MONTH}(?:\s+\d{{4}})?"
+                rf"|{_MONTH}\s+{_DAY}{_ORDINAL}(?!\d)(?:,?\s+\d{{4}})?"  # March 12(, 2024)
+                rf"|{_MONTH}\s+\d{{4}}"  # maart 2024
+                # derde november, the third of May, twenty-first Oct 2024
+                rf"|{_SPELLED_DAY}\s+(?:(?:of|van)\s+{_MONTH}|{_MONTH_NO_WORD})(?:\s+\d{{4}})?"
+                # November the third, Nov third (not "may first")
+                rf"|(?!may(?![^\W\d_])){_MONTH}\s+(?:the\s+)?{_SPELLED_DAY}"
                 r")(?!\d)",
+                re.IGNORECASE,
+            )
+        ),
+    ),
+    (
+        # The first eight or more hexadecimal digits of a record's id (a short id: ``9d258e49``),
+        # a run holding a digit and a letter (a word such as "deadbeef" or a number holds not
+        # both); last, so that an account or an address holding such a run is named as such.
+        _RECORD_ID,
+        _matched(
+            re.compile(
+                r"(?<![^\W_])(?=[a-f]*[0-9])(?=[0-9]*[a-f])[0-9a-f]{8,}(?![^\W_])",
+                re.IGNORECASE,
+            )
+        ),
+    ),
+    (
+        _WEEK,
+        _matched(
+            re.compile(
+                # week 45, wk 45, week nr. 45, weeknummer 45, 2024-W45
+                r"(?<![^\W\d_])(?:week\s*(?:nummer|nr\.?)?|wk\.?)\s*(?:0?[1-9]|[1-4]\d|5[0-3])"
+                r"(?!\d)|(?<!\d)\d{4}-?W(?:0[1-9]|[1-4]\d|5[0-3])(?!\d)",
                 re.IGNORECASE,
             )
         ),
@@ -331,6 +387,73 @@ def name_parts(names: Iterable[str]) -> frozenset[str]:
     return frozenset(parts)
 
 
+#: Digits written for the letters they look like (``S0fie``, ``Em1le``, ``3mma``), read back as
+#: letters in a word that holds a letter too (a number alone is never a name): 1 as an i or an l.
+#: Not 2, 6 and 9 (a z, a g or a b only to some readers: a name written so is no disguise).
+_DIGIT_LETTERS = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b"}
+#: A day or a number with its ordinal or unit ("3rd", "1ste", "8e", "10u"): no disguised name.
+_NUMBER_WITH_SUFFIX = re.compile(r"\d+(?:st|nd|rd|th|e|ste|de|ste|u|h|am|pm|x)")
+#: The letters and digits of words (of any script), and what stands between two of them.
+_TOKEN = re.compile(r"[^\W_]+")
+#: Endings a name takes in a sentence (Dutch and English): the family (``Vermeulens``), a
+#: possessive without its apostrophe, an inflection (``Sofies``, ``Peetersen``) …
+_ENDINGS = ("en", "s", "e")
+#: … and the Dutch diminutive (``Jantje``, ``Sofietje``, ``Pietjes``).
+_DIMINUTIVES = ("tjes", "jes", "tje", "je")
+#: How long a name is before its endings count: a short name's inflections are everyday words
+#: ("Tim" and "time", "Sam" and "same", "Els" and "else", "Al" and "als"); a diminutive is not.
+_MIN_INFLECTED = 4
+_MIN_DIMINUTIVE = 3
+
+
+def _spelled(token: str) -> list[str]:
+    """``token`` as a name may have been written in it: digits that look like letters read as
+    those letters (1 as an i and as an l), when it holds a letter and is no number with its
+    suffix; else the token as it stands."""
+    if not any(ch.isdigit() for ch in token) or not any(ch.isalpha() for ch in token):
+        return [token]
+    if _NUMBER_WITH_SUFFIX.fullmatch(token):
+        return [token]
+    read = "".join(_DIGIT_LETTERS.get(ch, ch) for ch in token)
+    return list(dict.fromkeys(read.replace("1", letter) for letter in "il"))
+
+
+def _names(candidate: str, parts: frozenset[str]) -> bool:
+    """``candidate`` is a part of a name, or one with a name's ending or diminutive."""
+    if candidate in parts:
+        return True
+    for endings, shortest in ((_ENDINGS, _MIN_INFLECTED), (_DIMINUTIVES, _MIN_DIMINUTIVE)):
+        for ending in endings:
+            stem = candidate[: -len(ending)]
+            if candidate.endswith(ending) and len(stem) >= shortest and stem in parts:
+                return True
+    return False
+
+
+def _disguised_names(folded: str, parts: frozenset[str]) -> set[int]:
+    """Where in ``folded`` a part of a name stands written otherwise than as a word of its own:
+    with digits for letters (``S0fie``), split by punctuation (``Sof-ie``, ``S.o.f.i.e``) or by
+    spaces between single letters (``S o f i e``), or with an ending (``Vermeulens``,
+    ``Sofietje``). Words split by a space are not joined ("is a" is no "Isa")."""
+    tokens = list(_TOKEN.finditer(folded))
+    longest = max(map(len, parts)) + max(map(len, _DIMINUTIVES))
+    found = set()
+    for i, first in enumerate(tokens):
+        joined, previous = "", first
+        for token in tokens[i:]:
+            between = folded[previous.end() : token.start()]
+            single = len(previous.group()) == 1 and len(token.group()) == 1
+            if len(between) > 3 or (any(ch.isspace() for ch in between) and not single):
+                break
+            joined, previous = joined + token.group(), token
+            if len(joined) > longest:
+                break
+            if any(_names(candidate, parts) for candidate in _spelled(joined)):
+                found.add(first.start())
+                break
+    return found
+
+
 def is_reference(name: str) -> bool:
     """A person recorded by an opaque reference (``person-7f3a``) rather than a name: it holds a
     digit. Its words are no name (``person``), the reference as a whole is."""
@@ -356,16 +479,20 @@ def identifying_parts(
             start = folded.find(reference, start + 1)
     parts = name_parts(n for n in names if not is_reference(n))
     if parts:
+        named = set()
         for word in _WORD.finditer(folded):
             if word.group() in parts:
-                found.append(
-                    Match("a part of a name recorded for the trajectory", where[word.start()])
-                )
+                named.add(word.start())
+        named.update(_disguised_names(folded, parts) - named)
+        found += [
+            Match("a part of a name recorded for the trajectory", where[start])
+            for start in sorted(named)
+        ]
     taken: list[tuple[int, int]] = []
     detected = dict(_DETECTORS)
-    days = [] if dates else list(detected[_DATE](read))
+    days = list(detected[_DATE](read))
     for kind, spans in _DETECTORS:
-        if (not dates and kind == _DATE) or (not records and kind == _RECORD_ID):
+        if (not dates and kind in (_DATE, _WEEK)) or (not records and kind == _RECORD_ID):
             continue
         for start, end in spans(read):
             if kind == _PHONE and any(start < e and s < end for s, e in days):
