@@ -37,6 +37,7 @@ from application.commands import (
     EraseClient,
     EscalatePolicySignalAt,
     EstablishLearningNetwork,
+    GrantConsent,
     GrantExportAuthorisation,
     NetworkCommand,
     OrganisationCommand,
@@ -54,7 +55,7 @@ from application.keys import KeyStore, MemoryKeyStore, WrappedKeyStore
 from application.metrics import metrics
 from domain.client import Client
 from domain.common import Actor, CommandContext
-from domain.errors import ClientErased, DomainError, InvalidValue
+from domain.errors import ClientErased, DomainError, InvalidValue, TrajectoryNotFound
 from domain.export_authorisation import ExportAuthorisation
 from domain.learning_network import (
     ClosedNetworkTakesNothing,
@@ -435,6 +436,8 @@ class CareRecord(Application[UUID]):
     ) -> CommandResult:
         """Any command on one client's record: representatives and consents."""
         client, ctx = self._load_for(ctx, Client, client_id, expected_version)
+        if isinstance(command, GrantConsent) and command.trajectory_id is not None:
+            self.check_trajectory_of(client_id, command.trajectory_id)
         for field, value in command.chosen_references():  # (they outlive an erasure)
             client.check_identifier(
                 field,
@@ -445,6 +448,21 @@ class CareRecord(Application[UUID]):
         command = command.identified()
         command.apply(client, ctx)
         return self._save_all(client, item_id=command.item_id)
+
+    def check_trajectory_of(self, client_id: UUID, trajectory_id: UUID) -> None:
+        """A consent names one of its client's own trajectories (issue #17). Another client's
+        is refused as one that does not exist, in the same words: a consent on the wrong
+        person's record would be revocable by someone who never saw it, and the refusal tells
+        nothing of the other client's trajectory. Asked of the key store first (a trajectory's
+        key is its client's), so another client's record is not read at all."""
+        own = trajectory_id != client_id and trajectory_id in self.keys.subjects_of(client_id)
+        if own:
+            found: Aggregate | None = None
+            with contextlib.suppress(AggregateNotFoundError):
+                found = self.repository.get(trajectory_id)
+            own = isinstance(found, Trajectory) and found.client_id == client_id
+        if not own:
+            raise TrajectoryNotFound(f"no trajectory with id {trajectory_id}")
 
     def trajectories_of(self, client_id: UUID) -> list[Trajectory]:
         """The client's trajectories, from the record itself.

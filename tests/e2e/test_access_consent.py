@@ -7,6 +7,7 @@ excluded can neither sign nor read the plan.
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -550,6 +551,31 @@ def test_a_continuation_consent_opens_only_the_trajectory_it_names(api: Api) -> 
     assert api.get(f"/v1/trajectories/{other}", B).status_code == 404
     assert api.get(f"/v1/clients/{client}", B).status_code == 404
     api.refused("/v1/trajectories", continuation(client, other), 404, "trajectory-not-found", B)
+
+
+def test_a_continuation_consent_names_one_of_this_clients_own_trajectories(api: Api) -> None:
+    """An outside probe recorded, on client A's record, a continuation consent naming client B's
+    trajectory: a stray consent on the wrong person's record, revocable by a person who never
+    saw it. Refused as a trajectory that does not exist, in the same words (nothing tells that
+    B's trajectory exists), as the person's own route /v1/me/consents refuses it."""
+    client = api.client()
+    other_client, theirs = closed_at_a(api)
+    body = {"to_party": B, "scopes": ["plan"], "purpose": "continuation"}
+
+    answers = []
+    for trajectory in (theirs, str(uuid4()), client):
+        api.refused(
+            f"/v1/clients/{client}/consents",
+            {**body, "trajectory_id": trajectory},
+            404,
+            "trajectory-not-found",
+        )
+        answer = api.post(f"/v1/clients/{client}/consents", {**body, "trajectory_id": trajectory})
+        answers.append(answer.json()["detail"].replace(trajectory, "<id>"))
+    assert len(set(answers)) == 1, answers
+    # The client's own trajectory is taken, and so is B's on B's own record.
+    api.consent(client, B, ["plan"], purpose="continuation", trajectory=api.trajectory(client))
+    api.consent(other_client, B, ["plan"], purpose="continuation", trajectory=theirs)
 
 
 def test_a_continuation_consent_exports_the_plan_it_names_not_the_clients_other_consents(

@@ -742,6 +742,40 @@ def test_a_referral_that_continues_an_unknown_trajectory_is_refused(app: CareRec
         refer(app, client_id, day=100, continues_from=uuid4())
 
 
+def test_a_continuation_consent_naming_another_clients_trajectory_is_refused(
+    app: CareRecord,
+) -> None:
+    """A consent names one of its client's own trajectories: another client's is refused in the
+    words of one that does not exist, and nothing is recorded."""
+    client_id = register(app)
+    theirs = closed(app, register(app))
+    before = app.recorder.max_notification_id()
+
+    for trajectory_id in (theirs, uuid4(), client_id):
+        with pytest.raises(TrajectoryNotFound, match=f"^no trajectory with id {trajectory_id}$"):
+            continuation_consent(app, client_id, trajectory_id)
+
+    assert app.recorder.max_notification_id() == before
+    continuation_consent(app, client_id, closed(app, client_id))
+    assert app.client(client_id).consents["consent-c"].trajectory_id is not None
+
+
+def continuation_consent(app: CareRecord, client_id: UUID, trajectory_id: UUID) -> None:
+    on_client(
+        app,
+        ctx(70),
+        client_id,
+        None,
+        GrantConsent,
+        consent_id="consent-c",
+        to_party=NEXT_ORGANISATION,
+        scopes=(ConsentScope.PLAN,),
+        purpose="continuation",
+        until=None,
+        trajectory_id=trajectory_id,
+    )
+
+
 # --- one live continuation at most (issue #17) --------------------------------------------------
 
 
