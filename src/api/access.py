@@ -475,8 +475,10 @@ class AccessPolicy:
     @staticmethod
     def _check_network_command(principal: Principal, action: str, network: LearningNetwork) -> None:
         """Issue #14: members record for their network (in their region); its coordinating
-        organisation admits members and publishes lessons; the forum records for the forum and
-        reads every region's; a coordinator of the region proposes themes and raises signals."""
+        organisation admits members and publishes lessons; the forum's role records for the
+        forum when its organisation is a member of it (as in a region: an outside probe's forum
+        token of a non-member recorded themes there), and reads every region's; a coordinator of
+        the region proposes themes and raises signals."""
         if action not in NETWORK_COMMANDS:
             raise Forbidden(f"{action.replace('_', ' ')} is not a command on a learning network")
         role, organisation = role_of(principal), principal.organisation
@@ -502,12 +504,11 @@ class AccessPolicy:
                     visible=True,
                 )
             return
-        if role == Role.FORUM:
-            return  # the forum records for the deployment's forum
-        if organisation not in network.members:
+        if organisation not in network.members:  # the forum's role too: its members record
+            which = "this learning network" if meso else "the forum"
             raise Forbidden(
-                "your organisation is no member of this learning network: its members record "
-                "for it (its coordinating organisation admits members)",
+                f"your organisation is no member of {which}: its members record for it (its "
+                "coordinating organisation admits members)",
                 visible=True,
             )
 

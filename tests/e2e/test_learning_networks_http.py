@@ -429,6 +429,23 @@ def test_who_records_for_a_network(story: Story) -> None:
     assert story.theme(forum, story.forum)
 
 
+def test_the_forum_role_records_for_the_forum_only_as_a_member_of_it(story: Story) -> None:
+    """An outside probe's forum token of an organisation that is no member of the forum recorded
+    themes in it. Membership is the rule, as in a region: its members record for it (its
+    coordinating organisation admits them); the forum role alone still establishes and closes."""
+    forum = story.establish_forum()
+    outsider = story.auth(STRANGER, "forum")
+    theme = {"title": "Waiting lists", "description": "Too few places"}
+    themes = f"/v1/learning-networks/{forum}/themes"
+
+    refused = story.send(themes, theme, outsider)
+    assert_problem(refused, 403, rule="access-policy")
+    assert "no member of the forum" in refused.json()["detail"]
+    admit = {"organisation": STRANGER, "expertise": "policy", "role": "policy_maker"}
+    assert story.send(f"/v1/learning-networks/{forum}/members", admit, story.forum).is_success
+    assert story.send(themes, theme, outsider).status_code == 200
+
+
 def test_who_reads_a_network(story: Story) -> None:
     network = story.establish()
     forum = story.establish_forum()
