@@ -753,14 +753,14 @@ def test_a_continuation_consent_naming_another_clients_trajectory_is_refused(
 
     for trajectory_id in (theirs, uuid4(), client_id):
         with pytest.raises(TrajectoryNotFound, match=f"^no trajectory with id {trajectory_id}$"):
-            continuation_consent(app, client_id, trajectory_id)
+            consent_to_continue(app, client_id, trajectory_id)
 
     assert app.recorder.max_notification_id() == before
-    continuation_consent(app, client_id, closed(app, client_id))
+    consent_to_continue(app, client_id, closed(app, client_id))
     assert app.client(client_id).consents["consent-c"].trajectory_id is not None
 
 
-def continuation_consent(app: CareRecord, client_id: UUID, trajectory_id: UUID) -> None:
+def consent_to_continue(app: CareRecord, client_id: UUID, trajectory_id: UUID) -> None:
     on_client(
         app,
         ctx(70),
