@@ -553,32 +553,26 @@ def check_identifier(
 
 class IdentifyingNetworkText(IdentifyingText):
     """A learning network's texts (themes, signals, conclusions, lessons …) are kept for good,
-    outside every client's encryption, and read by professionals of the region who know the
-    families: no erasure reaches them. So they are checked for everything a finding is refused
-    for that needs no name: no contact, account or identification number, no record's identifier
-    (nor its first hexadecimal digits), no date (a day, a month of a year, a week number). The
-    network cannot know the names of the region's clients: naming a person there is the
-    writer's responsibility, and a finding of a single trajectory is shared from its trajectory,
-    where it is checked against the names the record holds (``check_shareable``)."""
+    outside every client's encryption, and read by professionals of the region: no erasure
+    reaches them. So they hold no contact, account or identification number and no record's
+    identifier; a finding of a single trajectory is shared from its trajectory, where it is
+    checked against the names the record holds (``check_shareable``)."""
 
     rule = "network-text-names-no-one"
     advice = (
         "a learning network keeps its texts for good and no erasure reaches them: rewrite it "
-        "without contact details, account or identification numbers, a record's identifier or "
-        "a date or week number (a meeting's day goes in held_on, a theme's in scheduled_for), "
-        "and name no one; a finding of a trajectory is shared from the trajectory: POST "
-        "/v1/trajectories/{id}/findings/share"
+        "without contact details, account or identification numbers or a record's identifier "
+        "(a finding of a trajectory is shared from the trajectory: POST "
+        "/v1/trajectories/{id}/findings/share)"
     )
 
 
 def check_network_text(field: str, text: str) -> str:
     """``text``, refused (``IdentifyingNetworkText``) when it holds what identifies a person or a
     record without knowing any name: an e-mail address, a bank account, a national register
-    number or BSN, a phone number, a record's identifier or its first hexadecimal digits, a date
-    or a week number (the kinds ``check_shareable`` refuses). A date is refused as in a finding:
-    in a text it cannot be told from the day of a case, and the network's own days have fields
-    of their own (a meeting's ``held_on``, a theme's ``scheduled_for``)."""
-    matches = identifying_parts(text, ())
+    number or BSN, a phone number, a record's identifier. A date passes: a network's texts are
+    about its meetings and periods."""
+    matches = identifying_parts(text, (), dates=False)
     if matches:
         raise IdentifyingNetworkText(matches, field)
     return text
