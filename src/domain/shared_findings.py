@@ -223,7 +223,9 @@ _DETECTORS: tuple[tuple[str, Callable[[str], Iterator[tuple[int, int]]]], ...] =
     ),
     (
         "an e-mail address",
-        _matched(re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)),
+        # (a match starts where a run of such characters starts: else each start in a long
+        # run without an "@" is tried again, quadratic in its length)
+        _matched(re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)),
     ),
     ("a bank account number (IBAN)", _ibans),
     (
@@ -395,9 +397,10 @@ _DIGIT_LETTERS = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b"}
 _NUMBER_WITH_SUFFIX = re.compile(r"\d+(?:st|nd|rd|th|e|ste|de|ste|u|h|am|pm|x)")
 #: The letters and digits of words (of any script), and what stands between two of them.
 _TOKEN = re.compile(r"[^\W_]+")
-#: Endings a name takes in a sentence (Dutch and English): the family (``Vermeulens``), a
-#: possessive without its apostrophe, an inflection (``Sofies``, ``Peetersen``) …
-_ENDINGS = ("en", "s", "e")
+#: The ending a name takes in a sentence (Dutch and English): the family (``Vermeulens``), a
+#: possessive without its apostrophe (``Sofies``). Not ``-e`` or ``-en``: they make everyday
+#: words of the commonest surnames ("jongen" and "jonge" of De Jong, "boeren" of De Boer) …
+_ENDINGS = ("s",)
 #: … and the Dutch diminutive (``Jantje``, ``Sofietje``, ``Pietjes``).
 _DIMINUTIVES = ("tjes", "jes", "tje", "je")
 #: How long a name is before its endings count: a short name's inflections are everyday words
@@ -437,10 +440,12 @@ def _disguised_names(folded: str, parts: frozenset[str]) -> set[int]:
     ``Sofietje``). Words split by a space are not joined ("is a" is no "Isa")."""
     tokens = list(_TOKEN.finditer(folded))
     longest = max(map(len, parts)) + max(map(len, _DIMINUTIVES))
+    prefixes = _name_prefixes(parts)
     found = set()
     for i, first in enumerate(tokens):
         joined, previous = "", first
-        for token in tokens[i:]:
+        for j in range(i, len(tokens)):
+            token = tokens[j]
             between = folded[previous.end() : token.start()]
             single = len(previous.group()) == 1 and len(token.group()) == 1
             if len(between) > 3 or (any(ch.isspace() for ch in between) and not single):
@@ -451,7 +456,23 @@ def _disguised_names(folded: str, parts: frozenset[str]) -> set[int]:
             if any(_names(candidate, parts) for candidate in _spelled(joined)):
                 found.add(first.start())
                 break
+            if not any(reading in prefixes for reading in _readings(joined)):
+                break  # no name starts so: joining more tokens cannot make one
     return found
+
+
+def _name_prefixes(parts: frozenset[str]) -> frozenset[str]:
+    """Every beginning of a name's part, with its endings and diminutives (where joining more
+    tokens could still lead)."""
+    forms = {part + ending for part in parts for ending in ("", *_ENDINGS, *_DIMINUTIVES)}
+    return frozenset(form[:n] for form in forms for n in range(1, len(form) + 1))
+
+
+def _readings(joined: str) -> set[str]:
+    """``joined`` as written and with every digit read as the letter it may stand for (more
+    readings than ``_spelled`` gives, so that no beginning of a disguised name is missed)."""
+    read = "".join(_DIGIT_LETTERS.get(ch, ch) for ch in joined)
+    return {joined, read.replace("1", "i"), read.replace("1", "l")}
 
 
 def is_reference(name: str) -> bool:
