@@ -618,13 +618,18 @@ def _drop_client_snapshots(ctx: MigrationContext) -> None:
     snapshots = "stored_snapshots" if sqlite else f"{CareRecord.name}_snapshots"
     if not table_exists(ctx.tx, snapshots):
         return
-    clients = f"SELECT originator_id FROM {events} WHERE topic = ? AND originator_version = 1"
+    # Per snapshot, its aggregate's first event by the events' primary key (originator id,
+    # version): no scan of the events table, which holds no index on its topic.
+    a_client = (
+        f"EXISTS (SELECT 1 FROM {events} AS e WHERE e.originator_id = s.originator_id "
+        "AND e.originator_version = 1 AND e.topic = ?)"
+    )
     (count,), *_ = ctx.tx.fetchall(
-        f"SELECT COUNT(*) FROM {snapshots} WHERE originator_id IN ({clients})",
-        (CLIENT_CREATED_TOPIC,),
+        f"SELECT COUNT(*) FROM {snapshots} AS s WHERE {a_client}", (CLIENT_CREATED_TOPIC,)
     )
     ctx.tx.execute(
-        f"DELETE FROM {snapshots} WHERE originator_id IN ({clients})",
+        f"DELETE FROM {snapshots} WHERE originator_id IN "
+        f"(SELECT s.originator_id FROM {snapshots} AS s WHERE {a_client})",
         (CLIENT_CREATED_TOPIC,),
     )
     ctx.say(f"  {int(count):,} client snapshot(s) dropped; clients are read from their events")
